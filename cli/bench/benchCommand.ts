@@ -1,0 +1,21 @@
+/*
+ * `popek bench` — the performance suite. Each area contributes a suite (a module exporting
+ * `BenchSuite`); the command runs them in order and prints figures and ratios. Benchmarks print,
+ * they never assert: tests assert behaviour, `npm run bench` measures.
+ */
+import type { CliCommand } from '../cliSupport';
+import type { BenchSuite } from './benchSupport';
+
+// Add a suite by adding its module and one line here.
+const SUITES: Array<() => Promise<BenchSuite>> = [];
+
+export const benchCommand: CliCommand = async (args) => {
+  const only = args.filter((a) => !a.startsWith('-'));
+  for (const load of SUITES) {
+    const suite = await load();
+    if (only.length && !only.includes(suite.name)) continue;
+    process.stdout.write(`\n## ${suite.name}\n`);
+    await suite.run((line) => process.stdout.write(line + '\n'));
+  }
+  return 0;
+};
