@@ -1,0 +1,53 @@
+/* `popek asm FILE [-o OUT]` and `popek disasm FILE [--org A]` (SPEC §6). */
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { CliError, numberOption, parseArgs, type CliCommand } from './cliSupport';
+import { assemble } from '../core/asm/assembler';
+import { disassemble } from '../core/asm/disassembler';
+
+function readText(file: string): string {
+  if (!existsSync(file)) throw new CliError(`${file}: no such file`);
+  return readFileSync(file, 'utf8');
+}
+
+/** Assembles FILE to OUT (default: FILE without its extension, `.bin`); errors as `file:line:col: error: message`. */
+export const asmCommand: CliCommand = async (args) => {
+  const parsed = parseArgs(args, ['-o', '--output'], []);
+  if (parsed.positional.length !== 1) throw new CliError('usage: popek asm FILE [-o OUT]');
+  const file = parsed.positional[0];
+  const text = readText(file);
+  const result = assemble(file, text, {
+    readFile: (p, from) => {
+      const full = path.isAbsolute(p) ? p : path.resolve(path.dirname(from), p);
+      for (const candidate of [full, path.resolve(p)]) if (existsSync(candidate)) return readFileSync(candidate, 'utf8');
+      return undefined;
+    },
+  });
+  let errors = 0;
+  for (const d of result.diagnostics) {
+    if (d.severity === 'error') errors++;
+    process.stderr.write(`${d.file ?? file}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${d.severity === 'information' ? 'info' : d.severity}: ${d.message}\n`);
+  }
+  if (errors) return 1;
+  const o = parsed.options.get('-o') ?? parsed.options.get('--output');
+  const out = typeof o === 'string' ? o : file.replace(/\.[^./\\]*$/, '') + '.bin';
+  writeFileSync(out, result.bytes);
+  return 0;
+};
+
+/** Disassembles a flat binary loaded at `--org` (default 0) in NASM syntax. */
+export const disasmCommand: CliCommand = async (args) => {
+  const parsed = parseArgs(args, ['--org'], []);
+  if (parsed.positional.length !== 1) throw new CliError('usage: popek disasm FILE [--org A]');
+  const file = parsed.positional[0];
+  if (!existsSync(file)) throw new CliError(`${file}: no such file`);
+  const bytes = new Uint8Array(readFileSync(file));
+  const org = numberOption(parsed, '--org', 0);
+  const lines: string[] = [`bits 32`, `org 0x${org.toString(16)}`, ''];
+  for (const l of disassemble(bytes, org)) {
+    const hex = Array.from(l.bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+    lines.push(`${l.text.padEnd(40)} ; ${l.address.toString(16).padStart(8, '0')}  ${hex}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+};

@@ -1,0 +1,123 @@
+/*
+ * Schema of THE x86 instruction table (core/isa/table.ts). One entry per Intel mnemonic; the
+ * assembler, the disassembler, the language server and the hypervisor all read these facts.
+ * Nothing here depends on anything else in the project.
+ */
+
+/** Execution technique (SPEC §4). */
+export type Mode = 'native' | 'trap-and-emulate' | 'binary-translation' | 'paravirtual' | 'hardware-assisted';
+export const MODES: readonly Mode[] = ['native', 'trap-and-emulate', 'binary-translation', 'paravirtual', 'hardware-assisted'];
+
+/** Virtualization class (SPEC §7). */
+export type VirtClass = 'critical' | 'privileged' | 'iopl-sensitive' | 'innocuous';
+
+/** Robin & Irvine (2000) grouping of the critical instructions. */
+export type RobinIrvineGroup =
+  | 'sensitive-register'   // §1a: read or change sensitive registers (SGDT, SIDT, SLDT, SMSW, PUSHF, POPF)
+  | 'protection-system';   // §1b: reference the protection / relocation system (LAR, LSL, VERR, VERW, Sreg, far transfers, STR)
+
+export type Category =
+  | 'data' | 'stack' | 'arith' | 'logic' | 'shift' | 'bit' | 'string' | 'control' | 'interrupt'
+  | 'flag' | 'convert' | 'io' | 'system' | 'segment' | 'misc';
+
+/** EFLAGS bits by name ('IOPL' is the 2-bit field). */
+export type Flag = 'CF' | 'PF' | 'AF' | 'ZF' | 'SF' | 'TF' | 'IF' | 'DF' | 'OF' | 'IOPL' | 'NT' | 'RF' | 'VM' | 'AC' | 'VIF' | 'VIP' | 'ID';
+
+export interface FlagEffects {
+  read: Flag[];
+  written: Flag[];
+  /** Left undefined by the instruction (the CPU and tests mask them). */
+  undefined: Flag[];
+}
+
+/**
+ * Operand pattern of one encoding form (NASM insns.dat style):
+ *  r8/r16/r32 general register; rm8/rm16/rm32 register or memory; m (any-size memory, e.g. lea/lgdt),
+ *  m8/m16/m32/m64 sized memory; al/ax/eax/cl/dx fixed registers; imm8/imm16/imm32 immediate;
+ *  simm8 immediate that fits a signed byte (the optimiser's short form); one the constant 1;
+ *  rel8/rel32 branch target; sreg segment register (cs only where it is legal); cr/dr control/debug
+ *  register; moffs8/16/32 direct memory offset (A0–A3); far16:32 `seg:off` immediate pointer;
+ *  imm8u unsigned port/vector byte.
+ */
+export type OperandPattern =
+  | 'r8' | 'r16' | 'r32' | 'rm8' | 'rm16' | 'rm32' | 'm' | 'm8' | 'm16' | 'm32' | 'm64' | 'm16:32'
+  | 'al' | 'ax' | 'eax' | 'cl' | 'dx' | 'one' | 'imm8' | 'imm16' | 'imm32' | 'simm8' | 'imm8u'
+  | 'rel8' | 'rel32' | 'sreg' | 'sreg-no-cs' | 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss' | 'cr' | 'dr'
+  | 'moffs8' | 'moffs16' | 'moffs32' | 'far16:32' | 'r32+rm16' ;
+
+/** One encoding form of a mnemonic, compiled from the compact text in the table. */
+export interface EncodingForm {
+  /** Operand patterns in Intel order. */
+  operands: OperandPattern[];
+  /**
+   * The encoding text as typed in the table, e.g. `o32 83 /0 ib,s`, `0f 01 /2`, `o16 b8+r iw`,
+   * `70+cc rel8` (see the comment at the top of table.ts).
+   */
+  encoding: string;
+  /** Operand-size prefix needed in 32-bit code: 16 → 0x66; 32/undefined → none. */
+  opsize?: 16 | 32;
+  /** Opcode bytes (without prefixes); the last one gets +r / +cc added when `plusReg`/`plusCc`. */
+  opcode: number[];
+  /** ModRM: 'r' (reg field = register operand) or a fixed /digit, or undefined when none. */
+  modrm?: 'r' | number;
+  /** Fixed full ModRM byte following the opcode (e.g. vmcall 0f 01 c1). */
+  fixedModrm?: number;
+  plusReg?: boolean;
+  plusCc?: boolean;
+  /** Immediate sizes in order (bytes): ib=1, iw=2, id=4; rel8=1, rel32=4; far pointer=6. */
+  imm: Array<'ib' | 'iw' | 'id' | 'rel8' | 'rel32' | 'ptr16:32' | 'moffs'>;
+  /** Index (into operands) of the operand in ModRM.reg and ModRM.rm, when there is a ModRM. */
+  regOperand?: number;
+  rmOperand?: number;
+  /** Virtualization facts that differ for this form (e.g. `mov` to Sreg is critical, `mov` to CRn privileged). */
+  virt?: Partial<VirtFacts>;
+  /** Not a form NASM's optimiser picks on its own (kept for the disassembler only). */
+  decodeOnly?: boolean;
+}
+
+/** What a VT-x guest in VMX non-root operation does with the instruction. */
+export type VmExit =
+  | { kind: 'none'; note?: string }
+  | { kind: 'unconditional'; reason: string; reasonNumber: number; note?: string }
+  | { kind: 'controlled'; control: string; reason: string; reasonNumber: number; note?: string };
+
+/** Binary translation (VMware-style): identical copy, or a callout into the VMM. */
+export interface BtTreatment {
+  kind: 'ident' | 'callout';
+  note?: string;
+}
+
+/** The paravirtual (Xen) replacement of a sensitive instruction. */
+export interface ParavirtReplacement {
+  kind: 'hypercall' | 'shared-memory' | 'emulated' | 'none';
+  /** Hypercall name without the `__HYPERVISOR_` prefix (e.g. 'set_trap_table'), when kind is 'hypercall'. */
+  hypercall?: string;
+  /** Human explanation (what the rewrite does). */
+  text: string;
+}
+
+export interface VirtFacts {
+  class: VirtClass;
+  /** Robin & Irvine group, critical instructions only. */
+  group?: RobinIrvineGroup;
+  /** What the instruction does differently at CPL 1/3 and why there is no trap (critical), or what traps (privileged). */
+  why?: string;
+  vmExit: VmExit;
+  bt: BtTreatment;
+  pv?: ParavirtReplacement;
+}
+
+export interface InstructionInfo {
+  /** Intel mnemonic, lower case (e.g. 'popfd', 'jmp', 'movzx'). */
+  mnemonic: string;
+  /** AT&T spellings accepted by GNU as (e.g. ['popfl'] for popfd; ['ljmp'] for far jmp; suffixed forms). */
+  att: string[];
+  description: string;
+  category: Category;
+  forms: EncodingForm[];
+  flags: FlagEffects;
+  /** Facts for the mnemonic as a whole; a form's `virt` overrides them for that form. */
+  virt: VirtFacts;
+  /** Other Intel spellings that mean the same (e.g. 'jz' for 'je', 'pushfd' for 'pushf' in 32-bit code). */
+  aliases?: string[];
+}
