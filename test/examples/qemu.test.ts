@@ -1,0 +1,70 @@
+// The examples against the real tools: each examples/*.gasm, assembled by NASM, boots in QEMU now
+// and does exactly what examples/expected/<name>.json recorded. These records are the reference
+// that the assembler, the simulated PC and every hypervisor mode are compared with, so they are
+// checked here against QEMU itself, not only against themselves.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import {
+  EXPECTED_DIR,
+  assembleWithNasm,
+  examplePath,
+  listExamples,
+  readExpected,
+  requireNasm,
+  requireQemu,
+  runExampleInQemu,
+  traceImageInQemu,
+} from '../support/qemu';
+
+const examples = listExamples();
+
+describe('examples in QEMU', function () {
+  before(function () {
+    // Fail, not skip: without the reference tools these tests would prove nothing.
+    requireNasm();
+    requireQemu();
+  });
+
+  it('has the examples the project promises, each with a record and vice versa', function () {
+    for (const name of ['hello', 'compute', 'rings', 'timer', 'paging', 'pv-hello', 'critical', 'exits']) {
+      assert.ok(examples.includes(name), `examples/${name}.gasm is missing`);
+    }
+    const records = fs.readdirSync(EXPECTED_DIR).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
+    assert.deepEqual(records, examples, 'examples/expected/*.json must match examples/*.gasm one to one');
+  });
+
+  for (const name of examples) {
+    it(`${name}: boots in QEMU and matches examples/expected/${name}.json`, async function () {
+      const expected = readExpected(name);
+      // Every example ends by writing 0 to isa-debug-exit when all its checks passed; anything else
+      // (a failed check, a triple fault = 0, a hang = -1) must never have been recorded.
+      assert.equal(expected.exitStatus, 1, `the record of ${name} is not a successful run`);
+      assert.ok(expected.console.length > 0, `the record of ${name} has no console output`);
+      const run = await runExampleInQemu(name);
+      assert.equal(run.timedOut, false, `${name} did not stop in QEMU; console so far:\n${run.console}\n${run.stderr}`);
+      assert.equal(run.console, expected.console, `${name}: console differs from the record`);
+      assert.equal(run.exitStatus, expected.exitStatus, `${name}: exit status differs from the record`);
+    });
+  }
+
+  it('compute: ITERATIONS scales the work and changes only the "rounds" line', async function () {
+    const expected = readExpected('compute').console;
+    const run = await runExampleInQemu('compute', { defines: { ITERATIONS: 3 } });
+    assert.equal(run.exitStatus, 1);
+    assert.equal(run.console, expected.replace(/^rounds: \d+/, 'rounds: 3'));
+    assert.notEqual(run.console, expected);
+  });
+
+  it('exits: the "; expect:" counts are what QEMU really executes', async function () {
+    const source = fs.readFileSync(examplePath('exits'), 'utf8');
+    const line = /^; expect: cpuid=(\d+) io=(\d+) rdmsr=(\d+)\s*$/m.exec(source);
+    assert.ok(line, 'examples/exits.gasm needs a line "; expect: cpuid=K io=M rdmsr=N"');
+    const [k, m, n] = line.slice(1).map(Number);
+    const trace = await traceImageInQemu(assembleWithNasm(examplePath('exits')));
+    assert.equal(trace.exitStatus, 1, trace.stderr);
+    const count = (mn: string): number => trace.byMnemonic[mn] ?? 0;
+    assert.equal(count('cpuid'), k, 'cpuid executions');
+    assert.equal(count('in') + count('out') + count('ins') + count('outs'), m, 'port accesses (in/out)');
+    assert.equal(count('rdmsr'), n, 'rdmsr executions');
+  });
+});
