@@ -1,5 +1,596 @@
-import type { ParsedFile } from './ast';
-/** Parses NASM-syntax source. Never throws; errors are diagnostics. (Implementation follows.) */
+/*
+ * NASM-syntax parser: one line at a time into statements with exact 0-based ranges. Tolerant: a
+ * bad line yields a diagnostic and the other lines still parse; no input makes it throw.
+ * `parseLine` is shared with the assembler, which feeds it preprocessed lines.
+ */
+import type {
+  BinaryOp, DataDirective, Diagnostic, Expr, Operand, ParsedFile, Range, SizeKeyword, Statement,
+} from './ast';
+import { instructionInfo, PREFIXES } from '../isa/table';
+import { isRegister } from './registers';
+
+// ---------------------------------------------------------------- tokens
+export const enum T { Ident, Number, String, Op, End }
+export interface Token { t: T; text: string; start: number; end: number; value?: number; str?: string; error?: string }
+
+const IDENT_START = /[A-Za-z_.?@$]/;
+const IDENT_CHAR = /[A-Za-z0-9_.?@$#~]/;
+
+function isDigit(c: string): boolean { return c >= '0' && c <= '9'; }
+
+/** Parses a NASM number literal; undefined if malformed. */
+export function parseNumber(text: string): number | undefined {
+  let s = text.replace(/_/g, '').toLowerCase();
+  if (!s) return undefined;
+  let base = 10;
+  if (s.startsWith('0x') || s.startsWith('0h')) { base = 16; s = s.slice(2); }
+  else if (s.startsWith('$')) { base = 16; s = s.slice(1); }
+  else if (s.startsWith('0b') || s.startsWith('0y')) { base = 2; s = s.slice(2); }
+  else if (s.startsWith('0o') || s.startsWith('0q')) { base = 8; s = s.slice(2); }
+  else if (s.startsWith('0d') || s.startsWith('0t')) { base = 10; s = s.slice(2); }
+  else if (/[hx]$/.test(s)) { base = 16; s = s.slice(0, -1); }
+  else if (/[qo]$/.test(s)) { base = 8; s = s.slice(0, -1); }
+  else if (/[by]$/.test(s) && /^[01]+[by]$/.test(s)) { base = 2; s = s.slice(0, -1); }
+  else if (/[dt]$/.test(s)) { base = 10; s = s.slice(0, -1); }
+  if (!s) return undefined;
+  const digits = base === 16 ? /^[0-9a-f]+$/ : base === 8 ? /^[0-7]+$/ : base === 2 ? /^[01]+$/ : /^[0-9]+$/;
+  if (!digits.test(s)) return undefined;
+  let v = 0;
+  for (const ch of s) v = v * base + parseInt(ch, 16);
+  return v;
+}
+
+/** Tokenizes one line (comment already excluded by the caller or stopped at ';'). */
+export function tokenize(line: string): Token[] {
+  const out: Token[] = [];
+  let i = 0;
+  const n = line.length;
+  while (i < n) {
+    const c = line[i];
+    if (c === ' ' || c === '\t' || c === '\r' || c === '\f' || c === '\v') { i++; continue; }
+    if (c === ';') break;
+    const start = i;
+    if (c === '\'' || c === '"' || c === '`') {
+      let j = i + 1;
+      let s = '';
+      while (j < n && line[j] !== c) {
+        if (c === '`' && line[j] === '\\' && j + 1 < n) {
+          const e = line[j + 1];
+          s += e === 'n' ? '\n' : e === 't' ? '\t' : e === 'r' ? '\r' : e === '0' ? '\0' : e;
+          j += 2;
+          continue;
+        }
+        s += line[j++];
+      }
+      const tok: Token = { t: T.String, text: line.slice(start, Math.min(j + 1, n)), start, end: Math.min(j + 1, n), str: s };
+      if (j >= n) tok.error = 'unterminated string';
+      out.push(tok);
+      i = j + 1;
+      continue;
+    }
+    if (isDigit(c) || (c === '$' && i + 1 < n && isDigit(line[i + 1]))) {
+      let j = i + 1;
+      while (j < n && /[0-9A-Za-z_]/.test(line[j])) j++;
+      // a '.' would make a float: not supported, consumed so the error is on the whole literal
+      const text = line.slice(i, j);
+      const v = parseNumber(text);
+      out.push({ t: T.Number, text, start, end: j, value: v, error: v === undefined ? `invalid number '${text}'` : undefined });
+      i = j;
+      continue;
+    }
+    if (IDENT_START.test(c)) {
+      let j = i + 1;
+      while (j < n && IDENT_CHAR.test(line[j])) j++;
+      out.push({ t: T.Ident, text: line.slice(i, j), start, end: j });
+      i = j;
+      continue;
+    }
+    if (c === '%' && i + 1 < n && (line[i + 1] === '%' || IDENT_START.test(line[i + 1]) || isDigit(line[i + 1]))) {
+      // %%local, %1, %define… : keep as one identifier-like token when directly attached
+      if (line[i + 1] !== '%' || (i + 2 < n && IDENT_START.test(line[i + 2]))) {
+        let j = i + 1;
+        if (line[j] === '%') j++;
+        while (j < n && IDENT_CHAR.test(line[j])) j++;
+        out.push({ t: T.Ident, text: line.slice(i, j), start, end: j });
+        i = j;
+        continue;
+      }
+    }
+    const three = line.substr(i, 3);
+    const two = line.substr(i, 2);
+    let op: string;
+    if (three === '<<<' || three === '>>>' || three === '<=>') op = three;
+    else if (['||', '&&', '^^', '==', '!=', '<>', '<=', '>=', '<<', '>>', '//', '%%'].includes(two)) op = two;
+    else op = c;
+    out.push({ t: T.Op, text: op, start, end: i + op.length });
+    i += op.length;
+  }
+  out.push({ t: T.End, text: '', start: n, end: n });
+  return out;
+}
+
+/** Index of the ';' that starts the comment, outside strings (or -1). */
+export function commentStart(line: string): number {
+  let q = '';
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (q) { if (c === q) q = ''; else if (q === '`' && c === '\\') i++; }
+    else if (c === '\'' || c === '"' || c === '`') q = c;
+    else if (c === ';') return i;
+  }
+  return -1;
+}
+
+// ---------------------------------------------------------------- line parser
+const SIZE_KEYWORDS: Record<string, SizeKeyword> = { byte: 'byte', word: 'word', dword: 'dword', qword: 'qword', tword: 'tword', oword: 'oword' };
+const DATA: Record<string, DataDirective> = { db: 'db', dw: 'dw', dd: 'dd', dq: 'dq', resb: 'resb', resw: 'resw', resd: 'resd', resq: 'resq', incbin: 'incbin' };
+export const DIRECTIVES = new Set(['bits', 'use16', 'use32', 'org', 'section', 'segment', 'align', 'alignb', 'global', 'extern', 'common', 'cpu', 'default', 'absolute', 'static', 'warning']);
+const PREFIX_NAMES = new Set([...Object.keys(PREFIXES), 'o16', 'o32', 'a16', 'a32', 'es', 'cs', 'ss', 'ds', 'fs', 'gs']);
+
+export interface LineContext {
+  line: number;
+  /** Last non-local label, for qualifying `.x`. Updated by the parser. */
+  lastGlobal: string;
+  /** Names known to be macros (parsed as macro calls). */
+  macros?: Set<string>;
+  diagnostics: Diagnostic[];
+  statements: Statement[];
+  file?: string;
+}
+
+class LineParser {
+  private p = 0;
+  constructor(private readonly toks: Token[], private readonly ctx: LineContext, private readonly text: string) {}
+
+  private range(start: number, end: number): Range {
+    return { start: { line: this.ctx.line, character: start }, end: { line: this.ctx.line, character: end } };
+  }
+  atEnd(): boolean { return this.peek().t === T.End; }
+  private peek(o = 0): Token { return this.toks[Math.min(this.p + o, this.toks.length - 1)]; }
+  private next(): Token { const t = this.toks[this.p]; if (this.p < this.toks.length - 1) this.p++; return t; }
+  private isOp(text: string, o = 0): boolean { const t = this.peek(o); return t.t === T.Op && t.text === text; }
+  private error(start: number, end: number, message: string, code = 'syntax'): void {
+    this.ctx.diagnostics.push({ range: this.range(start, Math.max(end, start)), severity: 'error', code, message, file: this.ctx.file });
+  }
+
+  // ---- expressions (NASM precedence)
+  private static readonly LEVELS: string[][] = [
+    ['||'], ['^^'], ['&&'], ['=', '==', '!=', '<>', '<', '<=', '>', '>=', '<=>'], ['|'], ['^'], ['&'], ['<<', '>>', '<<<', '>>>'], ['+', '-'], ['*', '/', '//', '%', '%%'],
+  ];
+
+  expr(allowRegs: boolean, level = 0): Expr {
+    if (level >= LineParser.LEVELS.length) return this.unary(allowRegs);
+    let left = this.expr(allowRegs, level + 1);
+    for (;;) {
+      const t = this.peek();
+      if (t.t !== T.Op || !LineParser.LEVELS[level].includes(t.text)) break;
+      this.next();
+      const right = this.expr(allowRegs, level + 1);
+      const op = (t.text === '=' ? '==' : t.text) as BinaryOp;
+      left = { kind: 'binary', op, left, right, range: { start: left.range.start, end: right.range.end } };
+    }
+    return left;
+  }
+
+  private unary(allowRegs: boolean): Expr {
+    const t = this.peek();
+    if (t.t === T.Op && (t.text === '-' || t.text === '+' || t.text === '~' || t.text === '!')) {
+      this.next();
+      const arg = this.unary(allowRegs);
+      return { kind: 'unary', op: t.text as '-', arg, range: { start: this.range(t.start, t.end).start, end: arg.range.end } };
+    }
+    return this.primary(allowRegs);
+  }
+
+  private primary(allowRegs: boolean): Expr {
+    const t = this.next();
+    const r = this.range(t.start, t.end);
+    switch (t.t) {
+      case T.Number:
+        if (t.error) this.error(t.start, t.end, t.error);
+        return { kind: 'number', value: t.value ?? 0, range: r };
+      case T.String:
+        if (t.error) this.error(t.start, t.end, t.error);
+        return { kind: 'string', value: t.str ?? '', range: r };
+      case T.Ident: {
+        const lower = t.text.toLowerCase();
+        if (t.text === '$') return { kind: 'here', range: r };
+        if (t.text === '$$') return { kind: 'sectionStart', range: r };
+        if (isRegister(lower)) {
+          if (!allowRegs) this.error(t.start, t.end, `register '${t.text}' is not allowed in this expression`, 'invalid-operands');
+          return { kind: 'register', name: lower, range: r };
+        }
+        let name = t.text.startsWith('$') ? t.text.slice(1) : t.text;
+        if (name.startsWith('.') && !name.startsWith('..')) name = this.ctx.lastGlobal + name;
+        return { kind: 'symbol', name, range: r };
+      }
+      case T.Op:
+        if (t.text === '(') {
+          const e = this.expr(allowRegs);
+          if (this.isOp(')')) this.next(); else this.error(this.peek().start, this.peek().end, "expected ')'");
+          return e;
+        }
+        this.error(t.start, t.end, t.t === T.Op && t.text ? `unexpected '${t.text}' in expression` : 'expression expected');
+        return { kind: 'error', range: r };
+      default:
+        this.error(t.start, Math.max(t.end, t.start), 'expression expected');
+        return { kind: 'error', range: r };
+    }
+  }
+
+  // ---- operands
+  private operand(): Operand | undefined {
+    const start = this.peek().start;
+    let size: SizeKeyword | undefined;
+    let jump: 'short' | 'near' | 'far' | undefined;
+    let strict = false;
+    for (;;) {
+      const t = this.peek();
+      if (t.t !== T.Ident) break;
+      const l = t.text.toLowerCase();
+      if (SIZE_KEYWORDS[l]) { size = SIZE_KEYWORDS[l]; this.next(); }
+      else if (l === 'short' || l === 'near' || l === 'far') { jump = l; this.next(); }
+      else if (l === 'strict') { strict = true; this.next(); }
+      else break;
+    }
+    const t = this.peek();
+    if (t.t === T.Op && t.text === '[') {
+      this.next();
+      let segment: string | undefined;
+      let nosplit = false;
+      for (;;) {
+        const a = this.peek();
+        const l = a.t === T.Ident ? a.text.toLowerCase() : '';
+        if (SIZE_KEYWORDS[l] || l === 'nosplit' || l === 'rel' || l === 'abs') { if (l === 'nosplit') nosplit = true; this.next(); continue; }
+        if (['es', 'cs', 'ss', 'ds', 'fs', 'gs'].includes(l) && this.isOp(':', 1)) { segment = l; this.next(); this.next(); continue; }
+        break;
+      }
+      const address = this.expr(true);
+      let end = this.peek().end;
+      if (this.isOp(']')) this.next();
+      else { this.error(this.peek().start, this.peek().end, "expected ']'"); end = this.peek().start; }
+      const op: Operand = { kind: 'memory', size, segment, address, nosplit: nosplit || undefined, range: this.range(start, end) };
+      if (jump === 'far') (op as { jump?: string }).jump = 'far';
+      return op;
+    }
+    if (t.t === T.Ident && isRegister(t.text.toLowerCase()) && !this.isExprContinuation(1)) {
+      this.next();
+      const l = t.text.toLowerCase();
+      // segment-prefixed memory written outside the brackets: es:[edi]
+      if (['es', 'cs', 'ss', 'ds', 'fs', 'gs'].includes(l) && this.isOp(':') && this.isOp('[', 1)) {
+        this.next();
+        const inner = this.operand();
+        if (inner && inner.kind === 'memory') { inner.segment = l; inner.range = this.range(start, inner.range.end.character); if (size) inner.size = size; return inner; }
+        return inner;
+      }
+      return { kind: 'register', name: l, range: this.range(t.start, t.end) };
+    }
+    if (t.t === T.End || (t.t === T.Op && t.text === ',')) {
+      this.error(t.start, t.end, 'operand expected');
+      return undefined;
+    }
+    const e = this.expr(false);
+    if (this.isOp(':')) {
+      this.next();
+      const off = this.expr(false);
+      return { kind: 'far', segment: e, offset: off, size, range: this.range(start, this.toks[this.p - 1].end) };
+    }
+    return { kind: 'immediate', expr: e, size, strict: strict || undefined, jump, range: this.range(start, this.toks[this.p - 1].end) };
+  }
+
+  /** True when the token after a register continues an expression (`eax+4` outside brackets is an error, but parse it as one). */
+  private isExprContinuation(o: number): boolean {
+    const t = this.peek(o);
+    return t.t === T.Op && ['+', '-', '*', '/'].includes(t.text);
+  }
+
+  private operands(): Operand[] {
+    const ops: Operand[] = [];
+    if (this.peek().t === T.End) return ops;
+    for (;;) {
+      const before = this.p;
+      const op = this.operand();
+      if (op) ops.push(op);
+      if (this.isOp(',')) { this.next(); continue; }
+      if (this.peek().t !== T.End) {
+        const t = this.peek();
+        this.error(t.start, this.text.length, `unexpected '${t.text}' after operand`);
+        break;
+      }
+      if (this.p === before) break;
+      break;
+    }
+    return ops;
+  }
+
+  private items(): Expr[] {
+    const items: Expr[] = [];
+    if (this.peek().t === T.End) { this.error(this.peek().start, this.peek().end, 'data expected'); return items; }
+    for (;;) {
+      const t = this.peek();
+      if (t.t === T.Op && t.text === '?') { this.next(); items.push({ kind: 'number', value: 0, range: this.range(t.start, t.end) }); }
+      else items.push(this.expr(false));
+      if (this.isOp(',')) { this.next(); continue; }
+      if (this.peek().t !== T.End) this.error(this.peek().start, this.text.length, `unexpected '${this.peek().text}'`);
+      break;
+    }
+    return items;
+  }
+
+  // ---- statement
+  parse(): void {
+    const ctx = this.ctx;
+    let t = this.peek();
+    if (t.t === T.End) return;
+    const lineStart = t.start;
+    const lineEnd = this.toks[this.toks.length - 1].start;
+    // [bits 32] style primitive directive
+    if (t.t === T.Op && t.text === '[') {
+      const d = this.peek(1);
+      if (d.t === T.Ident && DIRECTIVES.has(d.text.toLowerCase())) {
+        this.next();
+        let close = this.toks.findIndex((x, i) => i > this.p && x.t === T.Op && x.text === ']');
+        if (close < 0) { this.error(t.start, lineEnd, "expected ']'"); close = this.toks.length - 1; }
+        const inner = this.toks.slice(this.p, close).concat([{ t: T.End, text: '', start: this.toks[close].start, end: this.toks[close].start }]);
+        new LineParser(inner, ctx, this.text).directive(lineStart, this.toks[close].end);
+        return;
+      }
+    }
+    // label
+    if (t.t === T.Ident) {
+      const lower = t.text.toLowerCase();
+      const next = this.peek(1);
+      const known = this.isKeyword(lower);
+      const colon = next.t === T.Op && next.text === ':';
+      const equ = next.t === T.Ident && next.text.toLowerCase() === 'equ';
+      const followedByKeyword = next.t === T.Ident && this.isKeyword(next.text.toLowerCase());
+      if (equ) {
+        this.next(); this.next();
+        const name = this.qualify(t.text);
+        const value = this.expr(false);
+        if (this.peek().t !== T.End) this.error(this.peek().start, lineEnd, `unexpected '${this.peek().text}' after expression`);
+        ctx.statements.push({ kind: 'equ', name, nameRange: this.range(t.start, t.end), value, range: this.range(lineStart, lineEnd) });
+        return;
+      }
+      if (colon || (!known && (next.t === T.End || followedByKeyword))) {
+        this.next();
+        if (colon) this.next();
+        if (/^[0-9]/.test(t.text) || t.text.startsWith('%')) this.error(t.start, t.end, `invalid label name '${t.text}'`);
+        const fullName = this.qualify(t.text);
+        if (!t.text.startsWith('.') && !t.text.startsWith('..@')) ctx.lastGlobal = fullName;
+        ctx.statements.push({ kind: 'label', name: t.text, fullName, range: this.range(t.start, t.end) });
+        t = this.peek();
+        if (t.t === T.End) return;
+      }
+    }
+    if (t.t !== T.Ident) {
+      this.error(t.start, lineEnd, `expected an instruction or directive, found '${t.text}'`);
+      return;
+    }
+    const stmtStart = t.start;
+    const lower = t.text.toLowerCase();
+    if (lower === 'times') {
+      this.next();
+      const count = this.expr(false);
+      const inner: Statement[] = [];
+      const saved = ctx.statements;
+      ctx.statements = inner;
+      this.body(this.peek().start, lineEnd);
+      ctx.statements = saved;
+      const body = inner[0];
+      if (body && (body.kind === 'instruction' || body.kind === 'data')) ctx.statements.push({ kind: 'times', count, body, range: this.range(stmtStart, lineEnd) });
+      else if (inner.length) this.error(stmtStart, lineEnd, 'times needs an instruction or data directive');
+      else if (this.peek().t === T.End && !ctx.diagnostics.length) this.error(stmtStart, lineEnd, 'times needs an instruction or data directive');
+      return;
+    }
+    this.body(stmtStart, lineEnd);
+  }
+
+  private body(stmtStart: number, lineEnd: number): void {
+    const ctx = this.ctx;
+    const t = this.peek();
+    if (t.t !== T.Ident) { this.error(t.start, lineEnd, t.t === T.End ? 'instruction expected' : `expected an instruction, found '${t.text}'`); return; }
+    const lower = t.text.toLowerCase();
+    if (DATA[lower]) {
+      this.next();
+      const items = lower === 'incbin' ? [] : this.items();
+      ctx.statements.push({ kind: 'data', directive: DATA[lower], directiveRange: this.range(t.start, t.end), items, range: this.range(stmtStart, lineEnd) });
+      return;
+    }
+    if (DIRECTIVES.has(lower)) { this.directive(stmtStart, lineEnd); return; }
+    if (ctx.macros?.has(t.text) || ctx.macros?.has(lower)) {
+      this.next();
+      ctx.statements.push({ kind: 'macroCall', name: t.text, nameRange: this.range(t.start, t.end), args: splitArgs(this.text, this.peek().start, lineEnd, ctx.line), range: this.range(stmtStart, lineEnd) });
+      return;
+    }
+    // prefixes
+    const prefixes: Array<{ name: string; range: Range }> = [];
+    let m = this.peek();
+    while (m.t === T.Ident && PREFIX_NAMES.has(m.text.toLowerCase()) && !(this.peek(1).t === T.Op && this.peek(1).text === ':')) {
+      const pl = m.text.toLowerCase();
+      if (!PREFIXES[pl] && this.peek(1).t === T.End) break; // bare `cs` etc. is not an instruction either: fall through to error
+      prefixes.push({ name: pl, range: this.range(m.start, m.end) });
+      this.next();
+      m = this.peek();
+    }
+    if (m.t !== T.Ident) {
+      if (prefixes.length && m.t === T.End) {
+        // a lone prefix (`rep`, `lock`) is emitted as a byte by NASM: keep as instruction with no mnemonic
+        const last = prefixes.pop()!;
+        ctx.statements.push({ kind: 'instruction', prefixes, mnemonic: last.name, mnemonicRange: last.range, operands: [], range: this.range(stmtStart, lineEnd) });
+        return;
+      }
+      this.error(m.start, lineEnd, 'instruction expected after prefix');
+      return;
+    }
+    this.next();
+    const operands = this.operands();
+    ctx.statements.push({ kind: 'instruction', prefixes, mnemonic: m.text.toLowerCase(), mnemonicRange: this.range(m.start, m.end), operands, range: this.range(stmtStart, lineEnd) });
+  }
+
+  directive(stmtStart: number, lineEnd: number): void {
+    const t = this.next();
+    const name = t.text.toLowerCase();
+    const args: Array<{ text: string; range: Range; expr?: import('./ast').Expr }> = [];
+    if (name === 'bits' || name === 'org' || name === 'align' || name === 'alignb') {
+      while (this.peek().t !== T.End) {
+        const s = this.peek().start;
+        const e = this.expr(false);
+        const end = this.toks[this.p - 1].end;
+        args.push({ text: this.text.slice(s, end), range: this.range(s, end), expr: e });
+        if (this.isOp(',')) { this.next(); continue; }
+        if (this.peek().t !== T.End) { this.error(this.peek().start, lineEnd, `unexpected '${this.peek().text}'`); break; }
+      }
+    } else {
+      // raw words: section .text align=16, global foo, cpu 386 …
+      while (this.peek().t !== T.End) {
+        const s = this.peek();
+        let e = s.end;
+        this.next();
+        while (this.peek().t !== T.End && !(this.peek().t === T.Op && this.peek().text === ',') && this.peek().start === e) { e = this.peek().end; this.next(); }
+        args.push({ text: this.text.slice(s.start, e), range: this.range(s.start, e) });
+        if (this.isOp(',')) this.next();
+      }
+    }
+    this.ctx.statements.push({ kind: 'directive', name, nameRange: this.range(t.start, t.end), args, range: this.range(stmtStart, lineEnd) });
+  }
+
+  private isKeyword(lower: string): boolean {
+    return !!instructionInfo(lower) || PREFIX_NAMES.has(lower) || !!DATA[lower] || DIRECTIVES.has(lower) || lower === 'times' || lower === 'equ'
+      || !!this.ctx.macros?.has(lower);
+  }
+
+  private qualify(name: string): string {
+    return name.startsWith('.') && !name.startsWith('..') ? this.ctx.lastGlobal + name : name;
+  }
+}
+
+/** Splits macro-call arguments on top-level commas (braces group). */
+export function splitArgs(text: string, start: number, end: number, line: number): Array<{ text: string; range: Range }> {
+  const out: Array<{ text: string; range: Range }> = [];
+  const stop = Math.min(end, text.length);
+  if (start >= stop) return out;
+  let depth = 0;
+  let q = '';
+  let s = start;
+  const push = (a: number, b: number) => {
+    let x = a; let y = b;
+    while (x < y && /\s/.test(text[x])) x++;
+    while (y > x && /\s/.test(text[y - 1])) y--;
+    let v = text.slice(x, y);
+    if (v.startsWith('{') && v.endsWith('}')) v = v.slice(1, -1);
+    out.push({ text: v, range: { start: { line, character: x }, end: { line, character: y } } });
+  };
+  for (let i = start; i < stop; i++) {
+    const c = text[i];
+    if (q) { if (c === q) q = ''; continue; }
+    if (c === '\'' || c === '"' || c === '`') q = c;
+    else if (c === '{' || c === '(') depth++;
+    else if (c === '}' || c === ')') depth--;
+    else if (c === ',' && depth <= 0) { push(s, i); s = i + 1; }
+  }
+  push(s, stop);
+  return out;
+}
+
+/** Parses one source line (no preprocessing) and appends its statements and diagnostics to ctx. */
+export function parseLine(text: string, ctx: LineContext): void {
+  try {
+    const toks = tokenize(text);
+    for (const tk of toks) if (tk.t === T.Op && /[^\x20-\x7e]/.test(tk.text)) {
+      ctx.diagnostics.push({ range: { start: { line: ctx.line, character: tk.start }, end: { line: ctx.line, character: tk.end } }, severity: 'error', code: 'syntax', message: `unexpected character '${tk.text}'`, file: ctx.file });
+      return;
+    }
+    new LineParser(toks, ctx, text).parse();
+  } catch (e) {
+    const len = text.length;
+    ctx.diagnostics.push({ range: { start: { line: ctx.line, character: 0 }, end: { line: ctx.line, character: len } }, severity: 'error', code: 'syntax', message: `cannot parse this line (${e instanceof Error ? e.message : String(e)})`, file: ctx.file });
+  }
+}
+
+/** Parses a whole text as one expression (for %if, %assign, times counts given as text). */
+export function parseExpressionText(text: string, line: number, file?: string): { expr: Expr; diagnostics: Diagnostic[] } {
+  const ctx: LineContext = { line, lastGlobal: '', diagnostics: [], statements: [], file };
+  const toks = tokenize(text);
+  const p = new LineParser(toks, ctx, text);
+  let expr: Expr;
+  try {
+    expr = p.expr(false);
+    if (!p.atEnd()) ctx.diagnostics.push({ range: { start: { line, character: 0 }, end: { line, character: text.length } }, severity: 'error', code: 'syntax', message: `unexpected text after expression in '${text.trim()}'`, file });
+  } catch {
+    expr = { kind: 'error', range: { start: { line, character: 0 }, end: { line, character: text.length } } };
+  }
+  return { expr, diagnostics: ctx.diagnostics };
+}
+
+/** Splits text into lines (\n, \r\n, \r). */
+export function splitLines(text: string): string[] {
+  return text.split(/\r\n|\n|\r/);
+}
+
+/**
+ * Parses NASM-syntax source for the editor: statements with ranges, `%macro` definitions (their
+ * bodies are not parsed), calls of the macros defined in the file, and syntax diagnostics. The
+ * preprocessor does not run here (assemble() does), so `%define`d names appear as written.
+ */
 export function parseNasm(text: string, fileName: string): ParsedFile {
-  return { fileName, statements: [], diagnostics: [], lineCount: text.split('\n').length };
+  const lines = splitLines(typeof text === 'string' ? text : '');
+  const ctx: LineContext = { line: 0, lastGlobal: '', macros: new Set(), diagnostics: [], statements: [] };
+  let macro: { name: string; nameRange: Range; min: number; max: number; startLine: number; startChar: number } | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    ctx.line = i;
+    const trimmed = line.trimStart();
+    if (trimmed.startsWith('%')) {
+      const indent = line.length - trimmed.length;
+      const cs = commentStart(line);
+      const code = (cs >= 0 ? line.slice(0, cs) : line).trimEnd();
+      const m = /^%(\w+)\s*(.*)$/.exec(code.trimStart());
+      const dir = m ? m[1].toLowerCase() : '';
+      const rest = m ? m[2] : '';
+      const restStart = m ? code.length - rest.length : code.length;
+      const r = (a: number, b: number): Range => ({ start: { line: i, character: a }, end: { line: i, character: b } });
+      if (macro) {
+        if (dir === 'endmacro' || dir === 'endm') {
+          ctx.statements.push({ kind: 'macroDef', name: macro.name, nameRange: macro.nameRange, minParams: macro.min, maxParams: macro.max, bodyStartLine: macro.startLine + 1, bodyEndLine: i, range: { start: { line: macro.startLine, character: macro.startChar }, end: { line: i, character: code.length } } });
+          ctx.macros!.add(macro.name);
+          ctx.macros!.add(macro.name.toLowerCase());
+          macro = undefined;
+        }
+        continue;
+      }
+      if (dir === 'macro' || dir === 'imacro') {
+        const mm = /^([^\s]+)\s*(\d+)?\s*(?:-\s*(\d+|\*))?/.exec(rest);
+        if (!mm) { ctx.diagnostics.push({ range: r(indent, code.length), severity: 'error', code: 'syntax', message: '%macro needs a name and a parameter count' }); continue; }
+        const min = mm[2] ? Number(mm[2]) : 0;
+        const max = mm[3] === '*' ? Infinity : mm[3] ? Number(mm[3]) : min;
+        macro = { name: mm[1], nameRange: r(restStart, restStart + mm[1].length), min, max, startLine: i, startChar: indent };
+        continue;
+      }
+      if (dir === 'endmacro' || dir === 'endm') { ctx.diagnostics.push({ range: r(indent, code.length), severity: 'error', code: 'syntax', message: '%endmacro without %macro' }); continue; }
+      if (dir === 'include') {
+        const pm = /^(["'<])(.*)(["'>])\s*$/.exec(rest);
+        if (!pm) { ctx.diagnostics.push({ range: r(indent, code.length), severity: 'error', code: 'syntax', message: '%include expects a quoted file name' }); continue; }
+        ctx.statements.push({ kind: 'include', path: pm[2], pathRange: r(restStart, restStart + pm[0].trimEnd().length), range: r(indent, code.length) });
+        continue;
+      }
+      const stmt: Statement = { kind: 'preproc', directive: '%' + dir, range: r(indent, code.length) };
+      const nm = /^([A-Za-z_.?@$][\w.?@$#~]*)(\(([^)]*)\))?\s*(.*)$/.exec(rest);
+      if (nm && ['define', 'xdefine', 'idefine', 'undef', 'assign', 'ifdef', 'ifndef', 'elifdef', 'elifndef', 'ifmacro'].includes(dir)) {
+        stmt.name = nm[1];
+        stmt.nameRange = r(restStart, restStart + nm[1].length);
+        if (nm[3] !== undefined) stmt.params = nm[3].split(',').map((s) => s.trim()).filter(Boolean);
+        stmt.body = nm[4];
+      } else if (rest) stmt.body = rest;
+      if (!dir) ctx.diagnostics.push({ range: r(indent, code.length), severity: 'error', code: 'syntax', message: 'preprocessor directive expected after %' });
+      ctx.statements.push(stmt);
+      continue;
+    }
+    if (macro) continue;
+    parseLine(line, ctx);
+  }
+  if (macro) {
+    ctx.diagnostics.push({ range: { start: { line: macro.startLine, character: macro.startChar }, end: { line: macro.startLine, character: lines[macro.startLine].length } }, severity: 'error', code: 'syntax', message: `%macro ${macro.name} has no %endmacro` });
+  }
+  return { fileName, statements: ctx.statements, diagnostics: ctx.diagnostics, lineCount: lines.length };
 }

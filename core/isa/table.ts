@@ -1,11 +1,569 @@
-import type { EncodingForm, InstructionInfo, VirtFacts } from './types';
+/*
+ * THE x86 instruction table: the single source of truth for the assembler, the disassembler, the
+ * language server and the hypervisor (docs/ARCHITECTURE.md). 32-bit protected-mode integer and
+ * system instructions, 8/16/32-bit operands.
+ *
+ * FORMAT. Each entry is built by `def(mnemonic, category, description, flags, virt, forms, extra)`:
+ *  - flags: 'r:CF w:OF,SF,ZF,AF,CF,PF u:AF' (read / written / undefined), or '' for none.
+ *  - virt:  one of the fact constructors below (INNOCUOUS, critical(...), privileged(...), ...).
+ *  - forms: strings `operands: encoding`, in NASM's order of preference (the assembler takes the
+ *    first form the operands match, as NASM's matcher does with insns.dat), e.g.
+ *        'rm32,simm8: o32 83 /0 ib'      'eax,imm32: o32 05 id'      'r32: o32 50+r'
+ *        'rel8: 70+cc rel8'              'far16:32: ea ptr'           ': 0f 01 c1'
+ *    operands: comma-separated OperandPattern names (types.ts), empty for none.
+ *    encoding tokens:
+ *      o16 / o32   operand size of the form (0x66 prefix when it differs from `bits`)
+ *      xx          an opcode byte in hex; `xx+r` adds the register number of the r8/r16/r32 operand,
+ *                  `xx+cc` the condition code of the mnemonic (jcc/setcc/cmovcc)
+ *      /r          ModRM with reg = the register operand, r/m = the rm/m operand
+ *      /rr         ModRM with reg and r/m both the first operand (`imul eax,5` = `imul eax,eax,5`)
+ *      /0…/7       ModRM with that digit in reg, r/m = the rm/m operand
+ *      ib iw id    immediate of 1, 2, 4 bytes (the imm/simm8/imm8u operand, in order)
+ *      rel8 rel32  branch displacement to the rel operand
+ *      ptr         far pointer: offset (id) then selector (iw)
+ *      moffs       32-bit absolute offset of a base/index-less memory operand (a0–a3)
+ *      mp=f3       mandatory prefix byte (pause)
+ *    A trailing ' !d' marks a form the disassembler decodes but the assembler never picks.
+ *  - extra: { att: [...] AT&T spellings beyond the automatic ones, aliases: [...], virt per form }.
+ * A form's `virt` (given as `{ formVirt: { 'operands': facts } }`) overrides the mnemonic's facts,
+ * e.g. `mov` is innocuous but `mov sreg,rm16` is critical and `mov cr,r32` privileged.
+ *
+ * Virtualization facts come from ../../../shared/reference/x86-virtualization.md (§1 Robin & Irvine,
+ * §2c Xen PV replacements, §3a VT-x exit reasons, §6 privileged / IOPL-sensitive).
+ */
+import type {
+  BtTreatment, Category, EncodingForm, Flag, FlagEffects, InstructionInfo, OperandPattern, ParavirtReplacement, VirtFacts, VmExit,
+} from './types';
+
+// ---------------------------------------------------------------- virtualization fact constructors
+const IDENT: BtTreatment = { kind: 'ident' };
+const NO_EXIT: VmExit = { kind: 'none' };
+const INNOCUOUS: VirtFacts = { class: 'innocuous', vmExit: NO_EXIT, bt: IDENT };
+const CONTROL_FLOW: VirtFacts = { class: 'innocuous', vmExit: NO_EXIT, bt: { kind: 'ident', note: 'ends a translation block; the target is translated too and the blocks are chained' } };
+
+function exitU(reason: string, reasonNumber: number, note?: string): VmExit { return { kind: 'unconditional', reason, reasonNumber, note }; }
+function exitC(control: string, reason: string, reasonNumber: number, note?: string): VmExit { return { kind: 'controlled', control, reason, reasonNumber, note }; }
+function hc(hypercall: string, text: string): ParavirtReplacement { return { kind: 'hypercall', hypercall, text }; }
+function shm(text: string): ParavirtReplacement { return { kind: 'shared-memory', text }; }
+function emu(text: string): ParavirtReplacement { return { kind: 'emulated', text }; }
+function nopv(text: string): ParavirtReplacement { return { kind: 'none', text }; }
+
+function critical(group: VirtFacts['group'], why: string, pv: ParavirtReplacement, vmExit: VmExit = { kind: 'none', note: 'in VMX non-root operation the guest kernel runs at CPL 0, so the instruction behaves correctly' }): VirtFacts {
+  return { class: 'critical', group, why, vmExit, bt: { kind: 'callout', note: 'translated into a callout that uses the virtual CPU state' }, pv };
+}
+function privileged(why: string, vmExit: VmExit, pv: ParavirtReplacement): VirtFacts {
+  return { class: 'privileged', why, vmExit, bt: { kind: 'callout', note: 'translated into a callout; the VMM emulates it on the virtual CPU' }, pv };
+}
+function ioplSensitive(why: string, vmExit: VmExit, pv: ParavirtReplacement): VirtFacts {
+  return { class: 'iopl-sensitive', why, vmExit, bt: { kind: 'callout', note: 'translated into a callout; the VMM emulates it on the virtual CPU' }, pv };
+}
+
+const DT_EXIT = (reason: 'GDTR_IDTR' | 'LDTR_TR', n: number) => exitC('descriptor-table exiting (secondary control bit 2)', reason, n);
+const CR_EXIT = exitC('CR0/CR4 guest/host masks and read shadows, CR3-load/-store exiting (primary bits 15/16)', 'CR_ACCESS', 28);
+const IO_EXIT = exitC('unconditional I/O exiting (primary bit 24) or the I/O bitmaps (primary bit 25)', 'IO_INSTRUCTION', 30);
+
+// ---------------------------------------------------------------- flags
+const ALL6: Flag[] = ['OF', 'SF', 'ZF', 'AF', 'CF', 'PF'];
+function flags(spec: string): FlagEffects {
+  const f: FlagEffects = { read: [], written: [], undefined: [] };
+  for (const part of spec.split(/\s+/).filter(Boolean)) {
+    const [k, list] = part.split(':');
+    const names = (list === '*' ? ALL6 : list.split(',')) as Flag[];
+    if (k === 'r') f.read.push(...names); else if (k === 'w') f.written.push(...names); else f.undefined.push(...names);
+  }
+  return f;
+}
+
+// ---------------------------------------------------------------- form compiler
+const REG_PATTERNS = new Set<OperandPattern>(['r8', 'r16', 'r32', 'sreg', 'sreg-no-cs', 'cr', 'dr']);
+const RM_PATTERNS = new Set<OperandPattern>(['rm8', 'rm16', 'rm32', 'm', 'm8', 'm16', 'm32', 'm64', 'm16:32', 'r16/32/m16']);
+const IMM_PATTERNS = new Set<OperandPattern>(['imm8', 'imm16', 'imm32', 'simm8', 'imm8u']);
+
+function compileForm(text: string, cc?: number): EncodingForm {
+  const decodeOnly = text.endsWith(' !d');
+  const [opsText, encText] = (decodeOnly ? text.slice(0, -3) : text).split(':').map((s) => s.trim());
+  const operands = (opsText ? opsText.split(',') : []) as OperandPattern[];
+  // `far16:32` and `m16:32` contain a colon: re-join what split broke apart.
+  let enc = encText;
+  if (text.includes('16:32')) {
+    const i = text.lastIndexOf(': ');
+    enc = text.slice(i + 2).replace(/ !d$/, '').trim();
+    const ops = text.slice(0, i).trim();
+    operands.length = 0;
+    if (ops) operands.push(...(ops.split(',') as OperandPattern[]));
+  }
+  const form: EncodingForm = { operands, encoding: enc, opcode: [], imm: [] };
+  if (decodeOnly) form.decodeOnly = true;
+  for (const tok of enc.split(/\s+/)) {
+    if (tok === 'o16') form.opsize = 16;
+    else if (tok === 'o32') form.opsize = 32;
+    else if (tok.startsWith('mp=')) form.mandatoryPrefix = [parseInt(tok.slice(3), 16)];
+    else if (tok === '/r' || tok === '/rr') {
+      form.modrm = 'r';
+      if (tok === '/rr') { form.regOperand = 0; form.rmOperand = 0; continue; }
+      const regIdx = operands.findIndex((p) => p === 'cr' || p === 'dr' || p === 'sreg' || p === 'sreg-no-cs');
+      if (regIdx >= 0) {
+        form.regOperand = regIdx;
+        form.rmOperand = operands.findIndex((_, i) => i !== regIdx);
+      } else {
+        form.rmOperand = operands.findIndex((p) => RM_PATTERNS.has(p));
+        form.regOperand = operands.findIndex((p, i) => REG_PATTERNS.has(p) && i !== form.rmOperand);
+        if (form.rmOperand < 0) form.rmOperand = operands.findIndex((p, i) => REG_PATTERNS.has(p) && i !== form.regOperand);
+      }
+    } else if (/^\/[0-7]$/.test(tok)) {
+      form.modrm = Number(tok[1]);
+      form.rmOperand = operands.findIndex((p) => RM_PATTERNS.has(p) || p === 'r8' || p === 'r16' || p === 'r32');
+    } else if (tok === 'ib' || tok === 'iw' || tok === 'id' || tok === 'rel8' || tok === 'rel32' || tok === 'moffs') form.imm.push(tok);
+    else if (tok === 'ptr') form.imm.push('ptr16:32');
+    else if (/^[0-9a-f]{2}\+r$/.test(tok)) {
+      form.opcode.push(parseInt(tok, 16));
+      form.plusReg = true;
+      form.plusRegOperand = operands.findIndex((p) => p === 'r8' || p === 'r16' || p === 'r32');
+    } else if (/^[0-9a-f]{2}\+cc$/.test(tok)) {
+      form.opcode.push(parseInt(tok, 16));
+      form.plusCc = true;
+      form.cc = cc;
+    } else if (/^[0-9a-f]{2}$/.test(tok)) form.opcode.push(parseInt(tok, 16));
+    else throw new Error(`isa table: bad encoding token '${tok}' in '${text}'`);
+  }
+  void IMM_PATTERNS;
+  return form;
+}
+
+// ---------------------------------------------------------------- table builder
 const TABLE: InstructionInfo[] = [];
 const BY_NAME = new Map<string, InstructionInfo>();
+
+interface Extra {
+  att?: string[];
+  aliases?: string[];
+  /** Per-form virtualization overrides, keyed by the operand text of the form ('sreg-no-cs,rm16'). */
+  formVirt?: Record<string, Partial<VirtFacts>>;
+  /** Unsized memory operands are taken as this size (jmp/call/push/pop: 32; sldt/str/lldt…: 16; setcc: 8). */
+  defaultMem?: 8 | 16 | 32 | 64;
+  /** Condition code for +cc forms. */
+  cc?: number;
+}
+
+const SIZED_ATT = new Set(['8', '16', '32']);
+function autoAtt(mnemonic: string, forms: EncodingForm[]): string[] {
+  const out = new Set<string>([mnemonic]);
+  for (const f of forms) {
+    for (const p of f.operands) {
+      const m = /^(?:r|rm|m|imm)(8|16|32)$/.exec(p);
+      if (m && SIZED_ATT.has(m[1])) out.add(mnemonic + (m[1] === '8' ? 'b' : m[1] === '16' ? 'w' : 'l'));
+    }
+  }
+  return [...out];
+}
+
+function def(mnemonic: string, category: Category, description: string, flagSpec: string, virt: VirtFacts, forms: string[], extra: Extra = {}): InstructionInfo {
+  const compiled = forms.map((f) => compileForm(f, extra.cc));
+  for (const f of compiled) {
+    const key = f.operands.join(',');
+    if (extra.formVirt?.[key]) f.virt = extra.formVirt[key];
+    if (extra.defaultMem) f.defaultMemSize = extra.defaultMem;
+    else if (f.operands.some((p) => p === 'sreg' || p === 'sreg-no-cs')) f.defaultMemSize = 16;
+  }
+  const info: InstructionInfo = {
+    mnemonic, att: [...new Set([...autoAtt(mnemonic, compiled), ...(extra.att ?? [])])], description, category,
+    forms: compiled, flags: flags(flagSpec), virt, aliases: extra.aliases,
+  };
+  TABLE.push(info);
+  BY_NAME.set(mnemonic, info);
+  for (const a of extra.aliases ?? []) BY_NAME.set(a, info);
+  return info;
+}
+
+// ================================================================= the instructions
+// ---- data movement
+const MOV_SREG: Partial<VirtFacts> = critical('protection-system',
+  'MOV to a segment register runs the CPL/RPL/DPL checks against the real CPL: at CPL 1 or 3 loading a ring-0 data selector faults or loads something the guest did not intend; MOV from CS/SS reveals the real CPL in the RPL bits. Neither traps to the VMM.',
+  nopv('No hypercall: a Xen guest uses the ring-1 flat selectors (FLAT_RING1_CS 0xe019, FLAT_RING1_DS 0xe021) and never assumes RPL 0.'));
+const MOV_CR_W: Partial<VirtFacts> = privileged('MOV to CRn is CPL-0 only: #GP at CPL 1/3, so the VMM traps and emulates it on the virtual CR.', CR_EXIT,
+  hc('mmuext_op', 'CR3 write → mmuext_op(MMUEXT_NEW_BASEPTR); CR0 write → fpu_taskswitch(TS) (only TS is honoured); CR4 → emulated write.'));
+const MOV_CR_R: Partial<VirtFacts> = privileged('MOV from CRn is CPL-0 only: #GP at CPL 1/3; the VMM returns the virtual value.', CR_EXIT,
+  shm('CR2 read → vcpu_info.arch.cr2 in the shared-info page; CR0/CR3 reads → the values the guest cached itself.'));
+const MOV_DR: Partial<VirtFacts> = privileged('MOV to/from DRn is CPL-0 only: #GP at CPL 1/3.', exitC('MOV-DR exiting (primary bit 23)', 'DR_ACCESS', 29),
+  hc('set_debugreg', 'set_debugreg (8) for writes, get_debugreg (9) for reads.'));
+
+def('mov', 'data', 'Copies the source operand to the destination.', '', INNOCUOUS, [
+  'al,moffs8: a0 moffs', 'ax,moffs16: o16 a1 moffs', 'eax,moffs32: o32 a1 moffs',
+  'moffs8,al: a2 moffs', 'moffs16,ax: o16 a3 moffs', 'moffs32,eax: o32 a3 moffs',
+  'rm8,r8: 88 /r', 'rm16,r16: o16 89 /r', 'rm32,r32: o32 89 /r',
+  'r8,rm8: 8a /r', 'r16,rm16: o16 8b /r', 'r32,rm32: o32 8b /r',
+  'r32,sreg: 8c /r', 'r16,sreg: o16 8c /r', 'm16,sreg: 8c /r',
+  'sreg-no-cs,r32: 8e /r', 'sreg-no-cs,rm16: 8e /r',
+  'r8,imm8: b0+r ib', 'r16,imm16: o16 b8+r iw', 'r32,imm32: o32 b8+r id',
+  'rm8,imm8: c6 /0 ib', 'rm16,imm16: o16 c7 /0 iw', 'rm32,imm32: o32 c7 /0 id',
+  'r32,cr: 0f 20 /r', 'cr,r32: 0f 22 /r', 'r32,dr: 0f 21 /r', 'dr,r32: 0f 23 /r',
+], {
+  formVirt: {
+    'r32,sreg': MOV_SREG, 'r16,sreg': MOV_SREG, 'm16,sreg': MOV_SREG, 'sreg-no-cs,r32': MOV_SREG, 'sreg-no-cs,rm16': MOV_SREG,
+    'r32,cr': MOV_CR_R, 'cr,r32': MOV_CR_W, 'r32,dr': MOV_DR, 'dr,r32': MOV_DR,
+  },
+});
+def('movzx', 'data', 'Copies a byte or word to a larger register, zero-extending it.', '', INNOCUOUS, [
+  'r16,rm8: o16 0f b6 /r', 'r32,rm8: o32 0f b6 /r', 'r32,rm16: o32 0f b7 /r',
+], { att: ['movzbw', 'movzbl', 'movzwl'] });
+def('movsx', 'data', 'Copies a byte or word to a larger register, sign-extending it.', '', INNOCUOUS, [
+  'r16,rm8: o16 0f be /r', 'r32,rm8: o32 0f be /r', 'r32,rm16: o32 0f bf /r',
+], { att: ['movsbw', 'movsbl', 'movswl'] });
+def('lea', 'data', 'Loads the effective address of the memory operand (no memory access).', '', INNOCUOUS, [
+  'r16,m: o16 8d /r', 'r32,m: o32 8d /r',
+]);
+def('xchg', 'data', 'Exchanges two operands (with memory: implicitly locked).', '', INNOCUOUS, [
+  'ax,r16: o16 90+r', 'eax,r32: o32 90+r', 'r16,ax: o16 90+r', 'r32,eax: o32 90+r',
+  'r8,rm8: 86 /r', 'rm8,r8: 86 /r', 'r16,rm16: o16 87 /r', 'rm16,r16: o16 87 /r', 'r32,rm32: o32 87 /r', 'rm32,r32: o32 87 /r',
+]);
+def('cmpxchg', 'data', 'Compares AL/AX/EAX with the destination; if equal stores the source there, else loads the destination into the accumulator.', 'w:*', INNOCUOUS, [
+  'rm8,r8: 0f b0 /r', 'rm16,r16: o16 0f b1 /r', 'rm32,r32: o32 0f b1 /r',
+]);
+def('cmpxchg8b', 'data', 'Compares EDX:EAX with a qword in memory; if equal stores ECX:EBX there, else loads it into EDX:EAX.', 'w:ZF', INNOCUOUS, ['m64: 0f c7 /1']);
+def('xadd', 'data', 'Exchanges the operands and stores their sum in the destination.', 'w:*', INNOCUOUS, [
+  'rm8,r8: 0f c0 /r', 'rm16,r16: o16 0f c1 /r', 'rm32,r32: o32 0f c1 /r',
+]);
+def('bswap', 'data', 'Reverses the byte order of a 32-bit register.', '', INNOCUOUS, ['r32: o32 0f c8+r']);
+for (const [m, op] of [['lds', 'c5'], ['les', 'c4'], ['lfs', '0f b4'], ['lgs', '0f b5'], ['lss', '0f b2']] as const) {
+  def(m, 'segment', `Loads a far pointer from memory into ${m.slice(1, 3).toUpperCase()}:register.`, '', {
+    ...INNOCUOUS, why: 'Loads a segment register with privilege checks against the real CPL (conditionally problematic, plex86 list); not in Robin & Irvine\'s list.',
+  }, [`r16,m: o16 ${op} /r`, `r32,m: o32 ${op} /r`], { att: [`l${m.slice(1)}w`, `l${m.slice(1)}l`] });
+}
+def('xlatb', 'data', 'Loads AL from [EBX+AL] (table lookup).', '', INNOCUOUS, [': d7'], { aliases: ['xlat'] });
+
+// ---- stack
+const PUSH_SREG: Partial<VirtFacts> = critical('protection-system',
+  'PUSH CS/SS exposes the real CPL in the RPL bits of the pushed selector: a deprivileged guest kernel sees 1 or 3 instead of 0. No trap.',
+  nopv('No hypercall: a Xen guest kernel knows it runs in ring 1 (FLAT_RING1_CS 0xe019) and must not depend on RPL 0.'));
+const POP_SREG: Partial<VirtFacts> = critical('protection-system',
+  'POP Sreg loads a segment register with CPL/RPL/DPL checks against the real CPL: a guest at CPL 1/3 loading a ring-0 selector faults or behaves differently than at CPL 0. No trap to the VMM.',
+  nopv('No hypercall: use the ring-1 flat selectors (FLAT_RING1_DS 0xe021) a Xen guest is given.'));
+def('push', 'stack', 'Decrements ESP and stores the operand on the stack.', '', INNOCUOUS, [
+  'r16: o16 50+r', 'r32: o32 50+r', 'rm16: o16 ff /6', 'rm32: o32 ff /6',
+  'cs: 0e', 'ss: 16', 'ds: 1e', 'es: 06', 'fs: 0f a0', 'gs: 0f a8',
+  'simm8: 6a ib', 'simm8: o16 6a ib', 'imm16: o16 68 iw', 'imm32: o32 68 id',
+], { defaultMem: 32, formVirt: { cs: PUSH_SREG, ss: PUSH_SREG, ds: PUSH_SREG, es: PUSH_SREG, fs: PUSH_SREG, gs: PUSH_SREG } });
+def('pop', 'stack', 'Loads the operand from the stack and increments ESP.', '', INNOCUOUS, [
+  'r16: o16 58+r', 'r32: o32 58+r', 'rm16: o16 8f /0', 'rm32: o32 8f /0',
+  'ss: 17', 'ds: 1f', 'es: 07', 'fs: 0f a1', 'gs: 0f a9',
+], { defaultMem: 32, formVirt: { ss: POP_SREG, ds: POP_SREG, es: POP_SREG, fs: POP_SREG, gs: POP_SREG } });
+def('pushad', 'stack', 'Pushes EAX, ECX, EDX, EBX, the original ESP, EBP, ESI, EDI.', '', INNOCUOUS, [': o32 60'], { aliases: ['pusha'], att: ['pushal', 'pusha'] });
+def('pushaw', 'stack', 'Pushes the eight 16-bit general registers.', '', INNOCUOUS, [': o16 60'], { att: ['pushaw'] });
+def('popad', 'stack', 'Pops EDI, ESI, EBP, (skips ESP), EBX, EDX, ECX, EAX.', '', INNOCUOUS, [': o32 61'], { aliases: ['popa'], att: ['popal', 'popa'] });
+def('popaw', 'stack', 'Pops the eight 16-bit general registers.', '', INNOCUOUS, [': o16 61'], { att: ['popaw'] });
+const PUSHF_FACTS = critical('sensitive-register',
+  'PUSHF pushes the real EFLAGS: a deprivileged guest kernel sees the real IF and IOPL (interrupts on, IOPL as the VMM set it) instead of its virtual ones. It never traps in protected mode.',
+  shm('Read the virtual IF from the shared-info page: IF = !vcpu_info.evtchn_upcall_mask (Linux xen_save_fl).'));
+const POPF_FACTS = critical('sensitive-register',
+  'POPF silently ignores the privileged bits: at CPL > 0 IOPL is not changed, and at CPL > IOPL IF is not changed either. A guest `popf` meant to disable or re-enable interrupts does nothing, and no exception tells the VMM.',
+  shm('Write the virtual IF to the shared-info page: evtchn_upcall_mask = !(flags & IF); if that unmasks and an event is pending, force the callback with xen_version (Linux xen_restore_fl).'));
+def('pushfd', 'flag', 'Pushes EFLAGS (VM and RF cleared in the image).', 'r:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT,AC', PUSHF_FACTS, [': o32 9c'], { aliases: ['pushf'], att: ['pushfl', 'pushf'] });
+def('pushfw', 'flag', 'Pushes FLAGS (16 bits).', 'r:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT', PUSHF_FACTS, [': o16 9c'], { att: ['pushfw'] });
+def('popfd', 'flag', 'Pops EFLAGS; IOPL changes only at CPL 0 and IF only at CPL ≤ IOPL, silently.', 'w:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT,AC', POPF_FACTS, [': o32 9d'], { aliases: ['popf'], att: ['popfl', 'popf'] });
+def('popfw', 'flag', 'Pops FLAGS (16 bits), with the same silent IF/IOPL rule.', 'w:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT', POPF_FACTS, [': o16 9d'], { att: ['popfw'] });
+def('enter', 'stack', 'Makes a stack frame: push EBP, EBP = ESP, reserve imm16 bytes (nesting level imm8).', '', INNOCUOUS, ['imm16,imm8: c8 iw ib']);
+def('leave', 'stack', 'Releases the stack frame: ESP = EBP, pop EBP.', '', INNOCUOUS, [': c9']);
+
+// ---- ALU
+const ALU: Array<[string, number, string, string]> = [
+  ['add', 0, 'Adds the source to the destination.', 'w:*'],
+  ['or', 1, 'Bitwise OR; clears OF and CF.', 'w:OF,SF,ZF,CF,PF u:AF'],
+  ['adc', 2, 'Adds the source and CF to the destination.', 'r:CF w:*'],
+  ['sbb', 3, 'Subtracts the source and CF from the destination.', 'r:CF w:*'],
+  ['and', 4, 'Bitwise AND; clears OF and CF.', 'w:OF,SF,ZF,CF,PF u:AF'],
+  ['sub', 5, 'Subtracts the source from the destination.', 'w:*'],
+  ['xor', 6, 'Bitwise exclusive OR; clears OF and CF.', 'w:OF,SF,ZF,CF,PF u:AF'],
+  ['cmp', 7, 'Compares by subtracting the source from the destination, setting flags only.', 'w:*'],
+];
+for (const [m, d, desc, fl] of ALU) {
+  const b = (x: number) => (d * 8 + x).toString(16).padStart(2, '0');
+  def(m, m === 'and' || m === 'or' || m === 'xor' ? 'logic' : 'arith', desc, fl, INNOCUOUS, [
+    `rm8,r8: ${b(0)} /r`, `rm16,r16: o16 ${b(1)} /r`, `rm32,r32: o32 ${b(1)} /r`,
+    `r8,rm8: ${b(2)} /r`, `r16,rm16: o16 ${b(3)} /r`, `r32,rm32: o32 ${b(3)} /r`,
+    `rm16,simm8: o16 83 /${d} ib`, `rm32,simm8: o32 83 /${d} ib`,
+    `al,imm8: ${b(4)} ib`, `ax,imm16: o16 ${b(5)} iw`, `eax,imm32: o32 ${b(5)} id`,
+    `rm8,imm8: 80 /${d} ib`, `rm16,imm16: o16 81 /${d} iw`, `rm32,imm32: o32 81 /${d} id`,
+  ]);
+}
+def('test', 'logic', 'Bitwise AND setting flags only; clears OF and CF.', 'w:OF,SF,ZF,CF,PF u:AF', INNOCUOUS, [
+  'rm8,r8: 84 /r', 'rm16,r16: o16 85 /r', 'rm32,r32: o32 85 /r',
+  'r8,m8: 84 /r', 'r16,m16: o16 85 /r', 'r32,m32: o32 85 /r',
+  'al,imm8: a8 ib', 'ax,imm16: o16 a9 iw', 'eax,imm32: o32 a9 id',
+  'rm8,imm8: f6 /0 ib', 'rm16,imm16: o16 f7 /0 iw', 'rm32,imm32: o32 f7 /0 id',
+]);
+const UNARY: Array<[string, number, string, string, Category]> = [
+  ['not', 2, 'Bitwise complement.', '', 'logic'],
+  ['neg', 3, 'Two\'s complement negation (CF = operand ≠ 0).', 'w:*', 'arith'],
+  ['mul', 4, 'Unsigned multiply of AL/AX/EAX by the operand into AX, DX:AX or EDX:EAX.', 'w:OF,CF u:SF,ZF,AF,PF', 'arith'],
+  ['div', 6, 'Unsigned divide of AX, DX:AX or EDX:EAX by the operand (#DE on overflow or zero).', 'u:*', 'arith'],
+  ['idiv', 7, 'Signed divide of AX, DX:AX or EDX:EAX by the operand (#DE on overflow or zero).', 'u:*', 'arith'],
+];
+for (const [m, d, desc, fl, cat] of UNARY) {
+  def(m, cat, desc, fl, INNOCUOUS, [`rm8: f6 /${d}`, `rm16: o16 f7 /${d}`, `rm32: o32 f7 /${d}`]);
+}
+def('imul', 'arith', 'Signed multiply: one operand (into EDX:EAX), two (dest *= src) or three (dest = src * imm).', 'w:OF,CF u:SF,ZF,AF,PF', INNOCUOUS, [
+  'rm8: f6 /5', 'rm16: o16 f7 /5', 'rm32: o32 f7 /5',
+  'r16,rm16: o16 0f af /r', 'r32,rm32: o32 0f af /r',
+  'r16,rm16,simm8: o16 6b /r ib', 'r32,rm32,simm8: o32 6b /r ib',
+  'r16,rm16,imm16: o16 69 /r iw', 'r32,rm32,imm32: o32 69 /r id',
+  'r16,simm8: o16 6b /rr ib', 'r32,simm8: o32 6b /rr ib',
+  'r16,imm16: o16 69 /rr iw', 'r32,imm32: o32 69 /rr id',
+]);
+def('inc', 'arith', 'Adds 1 (CF unchanged).', 'w:OF,SF,ZF,AF,PF', INNOCUOUS, ['r16: o16 40+r', 'r32: o32 40+r', 'rm8: fe /0', 'rm16: o16 ff /0', 'rm32: o32 ff /0']);
+def('dec', 'arith', 'Subtracts 1 (CF unchanged).', 'w:OF,SF,ZF,AF,PF', INNOCUOUS, ['r16: o16 48+r', 'r32: o32 48+r', 'rm8: fe /1', 'rm16: o16 ff /1', 'rm32: o32 ff /1']);
+
+// ---- shifts and rotates
+const SHIFTS: Array<[string, number, string, string]> = [
+  ['rol', 0, 'Rotates left.', 'w:CF,OF u:OF'],
+  ['ror', 1, 'Rotates right.', 'w:CF,OF u:OF'],
+  ['rcl', 2, 'Rotates left through CF.', 'r:CF w:CF,OF u:OF'],
+  ['rcr', 3, 'Rotates right through CF.', 'r:CF w:CF,OF u:OF'],
+  ['shl', 4, 'Shifts left (CF = last bit out).', 'w:CF,OF,SF,ZF,PF u:AF,OF'],
+  ['sal', 4, 'Arithmetic shift left (same as SHL).', 'w:CF,OF,SF,ZF,PF u:AF,OF'],
+  ['shr', 5, 'Shifts right, filling with zeros.', 'w:CF,OF,SF,ZF,PF u:AF,OF'],
+  ['sar', 7, 'Shifts right, filling with the sign bit.', 'w:CF,OF,SF,ZF,PF u:AF,OF'],
+];
+for (const [m, d, desc, fl] of SHIFTS) {
+  def(m, 'shift', desc + ' The count is masked to 5 bits.', fl, INNOCUOUS, [
+    `rm8,one: d0 /${d}`, `rm8,cl: d2 /${d}`, `rm8,imm8: c0 /${d} ib`,
+    `rm16,one: o16 d1 /${d}`, `rm16,cl: o16 d3 /${d}`, `rm16,imm8: o16 c1 /${d} ib`,
+    `rm32,one: o32 d1 /${d}`, `rm32,cl: o32 d3 /${d}`, `rm32,imm8: o32 c1 /${d} ib`,
+  ]);
+}
+def('shld', 'shift', 'Shifts the destination left, filling from the source register.', 'w:CF,SF,ZF,PF u:OF,AF', INNOCUOUS, [
+  'rm16,r16,imm8: o16 0f a4 /r ib', 'rm32,r32,imm8: o32 0f a4 /r ib', 'rm16,r16,cl: o16 0f a5 /r', 'rm32,r32,cl: o32 0f a5 /r',
+]);
+def('shrd', 'shift', 'Shifts the destination right, filling from the source register.', 'w:CF,SF,ZF,PF u:OF,AF', INNOCUOUS, [
+  'rm16,r16,imm8: o16 0f ac /r ib', 'rm32,r32,imm8: o32 0f ac /r ib', 'rm16,r16,cl: o16 0f ad /r', 'rm32,r32,cl: o32 0f ad /r',
+]);
+
+// ---- bit tests and scans
+for (const [m, r, d, desc] of [['bt', 'a3', 4, 'Copies the selected bit to CF.'], ['bts', 'ab', 5, 'Copies the selected bit to CF and sets it.'],
+  ['btr', 'b3', 6, 'Copies the selected bit to CF and clears it.'], ['btc', 'bb', 7, 'Copies the selected bit to CF and complements it.']] as const) {
+  def(m, 'bit', desc, 'w:CF u:OF,SF,AF,PF', INNOCUOUS, [
+    `rm16,r16: o16 0f ${r} /r`, `rm32,r32: o32 0f ${r} /r`, `rm16,imm8: o16 0f ba /${d} ib`, `rm32,imm8: o32 0f ba /${d} ib`,
+  ]);
+}
+def('bsf', 'bit', 'Index of the lowest set bit (ZF = 1 and destination undefined if the source is 0).', 'w:ZF u:OF,SF,AF,CF,PF', INNOCUOUS, ['r16,rm16: o16 0f bc /r', 'r32,rm32: o32 0f bc /r']);
+def('bsr', 'bit', 'Index of the highest set bit (ZF = 1 and destination undefined if the source is 0).', 'w:ZF u:OF,SF,AF,CF,PF', INNOCUOUS, ['r16,rm16: o16 0f bd /r', 'r32,rm32: o32 0f bd /r']);
+
+// ---- condition codes: jcc, setcc, cmovcc
+/** Canonical condition names by code, with their aliases; `flagsRead` for the hover. */
+export const CONDITIONS: Array<{ cc: number; name: string; aliases: string[]; reads: Flag[]; meaning: string }> = [
+  { cc: 0, name: 'o', aliases: [], reads: ['OF'], meaning: 'overflow (OF = 1)' },
+  { cc: 1, name: 'no', aliases: [], reads: ['OF'], meaning: 'no overflow (OF = 0)' },
+  { cc: 2, name: 'b', aliases: ['c', 'nae'], reads: ['CF'], meaning: 'below, unsigned (CF = 1)' },
+  { cc: 3, name: 'ae', aliases: ['nb', 'nc'], reads: ['CF'], meaning: 'above or equal, unsigned (CF = 0)' },
+  { cc: 4, name: 'e', aliases: ['z'], reads: ['ZF'], meaning: 'equal / zero (ZF = 1)' },
+  { cc: 5, name: 'ne', aliases: ['nz'], reads: ['ZF'], meaning: 'not equal / not zero (ZF = 0)' },
+  { cc: 6, name: 'be', aliases: ['na'], reads: ['CF', 'ZF'], meaning: 'below or equal, unsigned (CF = 1 or ZF = 1)' },
+  { cc: 7, name: 'a', aliases: ['nbe'], reads: ['CF', 'ZF'], meaning: 'above, unsigned (CF = 0 and ZF = 0)' },
+  { cc: 8, name: 's', aliases: [], reads: ['SF'], meaning: 'sign (SF = 1)' },
+  { cc: 9, name: 'ns', aliases: [], reads: ['SF'], meaning: 'no sign (SF = 0)' },
+  { cc: 10, name: 'p', aliases: ['pe'], reads: ['PF'], meaning: 'parity even (PF = 1)' },
+  { cc: 11, name: 'np', aliases: ['po'], reads: ['PF'], meaning: 'parity odd (PF = 0)' },
+  { cc: 12, name: 'l', aliases: ['nge'], reads: ['SF', 'OF'], meaning: 'less, signed (SF ≠ OF)' },
+  { cc: 13, name: 'ge', aliases: ['nl'], reads: ['SF', 'OF'], meaning: 'greater or equal, signed (SF = OF)' },
+  { cc: 14, name: 'le', aliases: ['ng'], reads: ['ZF', 'SF', 'OF'], meaning: 'less or equal, signed (ZF = 1 or SF ≠ OF)' },
+  { cc: 15, name: 'g', aliases: ['nle'], reads: ['ZF', 'SF', 'OF'], meaning: 'greater, signed (ZF = 0 and SF = OF)' },
+];
+for (const c of CONDITIONS) {
+  const r = 'r:' + c.reads.join(',');
+  def('j' + c.name, 'control', `Jumps if ${c.meaning}.`, r, CONTROL_FLOW, ['rel8: 70+cc rel8', 'rel32: 0f 80+cc rel32'], { cc: c.cc, aliases: c.aliases.map((a) => 'j' + a) });
+  def('set' + c.name, 'bit', `Sets the byte to 1 if ${c.meaning}, else 0.`, r, INNOCUOUS, ['rm8: 0f 90+cc /0'], { cc: c.cc, defaultMem: 8, aliases: c.aliases.map((a) => 'set' + a) });
+  def('cmov' + c.name, 'data', `Moves the source to the destination if ${c.meaning}.`, r, INNOCUOUS, ['r16,rm16: o16 0f 40+cc /r', 'r32,rm32: o32 0f 40+cc /r'], { cc: c.cc, aliases: c.aliases.map((a) => 'cmov' + a) });
+}
+
+// ---- control transfer
+const FAR_TRANSFER = (what: string): Partial<VirtFacts> => critical('protection-system',
+  `${what} compares CPL, DPL and RPL of the selectors and gates against the real CPL: from a guest kernel deprivileged to CPL 1 or 3 it faults, takes a different privilege path, or loads selectors with a different RPL than at CPL 0. No trap tells the VMM.`,
+  nopv('No hypercall: a Xen guest uses its ring-1 flat selectors and avoids far transfers to ring 0 (a task switch exits TASK_SWITCH (9) under VT-x).'),
+  { kind: 'none', note: 'no exit at CPL 0 in VMX non-root operation, except TASK_SWITCH (9) when the transfer switches tasks' });
+def('jmp', 'control', 'Jumps to the target (short, near, indirect, or far through a selector).', '', CONTROL_FLOW, [
+  'rel8: eb rel8', 'rel32: e9 rel32', 'rm32: o32 ff /4', 'far16:32: ea ptr', 'm16:32: ff /5',
+], { att: ['ljmp', 'ljmpl'], defaultMem: 32, formVirt: { 'far16:32': FAR_TRANSFER('A far JMP'), 'm16:32': FAR_TRANSFER('A far JMP') } });
+def('call', 'control', 'Pushes the return address and jumps to the target (near, indirect or far).', '', CONTROL_FLOW, [
+  'rel32: e8 rel32', 'rm32: o32 ff /2', 'far16:32: 9a ptr', 'm16:32: ff /3',
+], { att: ['lcall', 'lcalll', 'calll'], defaultMem: 32, formVirt: { 'far16:32': FAR_TRANSFER('A far CALL'), 'm16:32': FAR_TRANSFER('A far CALL') } });
+def('ret', 'control', 'Returns to the address on the stack (and releases imm16 more bytes).', '', CONTROL_FLOW, [': c3', 'imm16: c2 iw'], { aliases: ['retn'], att: ['retl'] });
+def('retf', 'control', 'Far return: pops EIP and CS (and releases imm16 more bytes).', '', FAR_TRANSFER('A far RET') as VirtFacts, [': cb', 'imm16: ca iw'], { att: ['lret', 'lretl'] });
+def('loop', 'control', 'Decrements ECX and jumps if ECX ≠ 0.', '', CONTROL_FLOW, ['rel8: e2 rel8']);
+def('loope', 'control', 'Decrements ECX and jumps if ECX ≠ 0 and ZF = 1.', 'r:ZF', CONTROL_FLOW, ['rel8: e1 rel8'], { aliases: ['loopz'] });
+def('loopne', 'control', 'Decrements ECX and jumps if ECX ≠ 0 and ZF = 0.', 'r:ZF', CONTROL_FLOW, ['rel8: e0 rel8'], { aliases: ['loopnz'] });
+def('jecxz', 'control', 'Jumps if ECX = 0.', '', CONTROL_FLOW, ['rel8: e3 rel8']);
+
+// ---- interrupts
+const INT_FACTS = critical('protection-system',
+  'INT n checks the gate DPL against the real CPL: a guest kernel at CPL 1/3 calling a gate with DPL 0 gets #GP instead of the handler, and the stack switch goes to the VMM\'s ring-0 stack. The VMM sees a fault, not the software interrupt it was.',
+  nopv('Register the handler with set_trap_table (0); Xen installs vector 0x80 as a direct trap, so system calls need no rewrite.'),
+  { kind: 'none', note: 'delivered through the guest IDT; a VM exit (EXCEPTION_NMI, 0) only if the exception bitmap asks for it' });
+def('int', 'interrupt', 'Software interrupt through the IDT gate imm8.', 'w:IF,TF,NT,RF,VM', INT_FACTS, ['imm8u: cd ib']);
+def('int3', 'interrupt', 'Breakpoint trap (#BP, vector 3), one byte.', 'w:IF,TF,NT,RF,VM', { ...INNOCUOUS, vmExit: exitC('exception bitmap bit 3', 'EXCEPTION_NMI', 0) }, [': cc'], { aliases: ['int1'] });
+def('into', 'interrupt', 'Raises #OF (vector 4) if OF = 1.', 'r:OF', { ...INNOCUOUS, vmExit: exitC('exception bitmap bit 4', 'EXCEPTION_NMI', 0) }, [': ce']);
+const IRET_FACTS = critical(undefined,
+  'IRET restores EFLAGS with the same silent rule as POPF: IF only if CPL ≤ IOPL, IOPL only at CPL 0. A deprivileged guest\'s IRET does not restore its virtual IF, and returning to "ring 0" selectors from CPL 1 faults. Not in Robin & Irvine\'s list (Lawton\'s plex86 list includes it).',
+  hc('iret', 'HYPERVISOR_iret (23): push EAX, the guest iret frame stays on the stack, Xen restores the virtual IF from it.'));
+def('iretd', 'interrupt', 'Returns from an interrupt: pops EIP, CS, EFLAGS (and ESP, SS on a privilege change).', 'w:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT,RF,AC', IRET_FACTS, [': o32 cf'], { aliases: ['iret'], att: ['iretl', 'iret'] });
+def('iretw', 'interrupt', 'Returns from an interrupt with a 16-bit frame.', 'w:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT', IRET_FACTS, [': o16 cf'], { att: ['iretw'] });
+def('ud2', 'interrupt', 'Raises #UD (invalid opcode) on purpose.', '', { ...INNOCUOUS, vmExit: exitC('exception bitmap bit 6', 'EXCEPTION_NMI', 0) }, [': 0f 0b']);
+
+// ---- flags
+def('cli', 'flag', 'Clears IF: maskable interrupts off.', 'w:IF', ioplSensitive('CLI is IOPL-sensitive: at CPL > IOPL it raises #GP, so the deprivileged guest traps and the VMM clears the virtual IF.', NO_EXIT,
+  shm('mov byte [shared_info + 1], 1: evtchn_upcall_mask = 1 in vcpu_info (Linux xen_irq_disable), no hypercall.')), [': fa']);
+def('sti', 'flag', 'Sets IF: maskable interrupts on (after the next instruction).', 'w:IF', ioplSensitive('STI is IOPL-sensitive: at CPL > IOPL it raises #GP, so the deprivileged guest traps and the VMM sets the virtual IF.', { kind: 'none', note: 'interrupt-window exiting (primary bit 2) may exit right after it' },
+  shm('mov byte [shared_info + 1], 0: evtchn_upcall_mask = 0, then if evtchn_upcall_pending force the callback with xen_version (Linux xen_irq_enable).')), [': fb']);
+def('clc', 'flag', 'Clears CF.', 'w:CF', INNOCUOUS, [': f8']);
+def('stc', 'flag', 'Sets CF.', 'w:CF', INNOCUOUS, [': f9']);
+def('cmc', 'flag', 'Complements CF.', 'r:CF w:CF', INNOCUOUS, [': f5']);
+def('cld', 'flag', 'Clears DF: string instructions count up.', 'w:DF', INNOCUOUS, [': fc']);
+def('std', 'flag', 'Sets DF: string instructions count down.', 'w:DF', INNOCUOUS, [': fd']);
+def('lahf', 'flag', 'Loads SF, ZF, AF, PF, CF into AH.', 'r:SF,ZF,AF,PF,CF', INNOCUOUS, [': 9f']);
+def('sahf', 'flag', 'Stores AH into SF, ZF, AF, PF, CF.', 'w:SF,ZF,AF,PF,CF', INNOCUOUS, [': 9e']);
+
+// ---- conversions
+def('cbw', 'convert', 'Sign-extends AL into AX.', '', INNOCUOUS, [': o16 98'], { att: ['cbtw'] });
+def('cwde', 'convert', 'Sign-extends AX into EAX.', '', INNOCUOUS, [': o32 98'], { att: ['cwtl'] });
+def('cwd', 'convert', 'Sign-extends AX into DX:AX.', '', INNOCUOUS, [': o16 99'], { att: ['cwtd'] });
+def('cdq', 'convert', 'Sign-extends EAX into EDX:EAX.', '', INNOCUOUS, [': o32 99'], { att: ['cltd'] });
+
+// ---- strings
+const STR: Array<[string, number, string, string]> = [
+  ['movs', 0xa4, 'Copies [ESI] to [EDI] and advances both', 'r:DF'],
+  ['cmps', 0xa6, 'Compares [ESI] with [EDI] and advances both', 'r:DF w:*'],
+  ['stos', 0xaa, 'Stores AL/AX/EAX to [EDI] and advances EDI', 'r:DF'],
+  ['lods', 0xac, 'Loads [ESI] into AL/AX/EAX and advances ESI', 'r:DF'],
+  ['scas', 0xae, 'Compares AL/AX/EAX with [EDI] and advances EDI', 'r:DF w:*'],
+];
+for (const [m, op, desc, fl] of STR) {
+  const h = (x: number) => x.toString(16);
+  def(m + 'b', 'string', desc + ' (bytes).', fl, INNOCUOUS, [`: ${h(op)}`], { att: [m + 'b'] });
+  def(m + 'w', 'string', desc + ' (words).', fl, INNOCUOUS, [`: o16 ${h(op + 1)}`], { att: [m + 'w'] });
+  def(m + 'd', 'string', desc + ' (dwords).', fl, INNOCUOUS, [`: o32 ${h(op + 1)}`], { att: [m + 'l'] });
+}
+const INS_FACTS = ioplSensitive('INS/OUTS are I/O instructions: at CPL > IOPL the TSS I/O permission bitmap decides, and a denied port raises #GP, so the VMM traps and emulates the device access.', IO_EXIT,
+  emu('Native instruction → #GP → Xen emulates it within the domain\'s I/O permissions; for the console use console_io (CONSOLEIO_write).'));
+def('insb', 'io', 'Reads a byte from port DX into [EDI] and advances EDI.', 'r:DF', INS_FACTS, [': 6c']);
+def('insw', 'io', 'Reads a word from port DX into [EDI] and advances EDI.', 'r:DF', INS_FACTS, [': o16 6d']);
+def('insd', 'io', 'Reads a dword from port DX into [EDI] and advances EDI.', 'r:DF', INS_FACTS, [': o32 6d'], { att: ['insl'] });
+def('outsb', 'io', 'Writes the byte at [ESI] to port DX and advances ESI.', 'r:DF', INS_FACTS, [': 6e']);
+def('outsw', 'io', 'Writes the word at [ESI] to port DX and advances ESI.', 'r:DF', INS_FACTS, [': o16 6f']);
+def('outsd', 'io', 'Writes the dword at [ESI] to port DX and advances ESI.', 'r:DF', INS_FACTS, [': o32 6f'], { att: ['outsl'] });
+
+// ---- I/O
+def('in', 'io', 'Reads a byte, word or dword from an I/O port into AL/AX/EAX.', '', ioplSensitive(
+  'IN is IOPL-sensitive: at CPL > IOPL the TSS I/O permission bitmap decides, and a denied port raises #GP, so the VMM traps and emulates the device.', IO_EXIT,
+  emu('Native instruction → #GP → Xen emulates it within the domain\'s I/O permissions (there is no console input hypercall for a polled UART).')), [
+  'al,imm8u: e4 ib', 'ax,imm8u: o16 e5 ib', 'eax,imm8u: o32 e5 ib', 'al,dx: ec', 'ax,dx: o16 ed', 'eax,dx: o32 ed',
+]);
+def('out', 'io', 'Writes AL/AX/EAX to an I/O port.', '', ioplSensitive(
+  'OUT is IOPL-sensitive: at CPL > IOPL the TSS I/O permission bitmap decides, and a denied port raises #GP, so the VMM traps and emulates the device.', IO_EXIT,
+  hc('console_io', 'A byte to COM1 (0x3F8) → console_io(CONSOLEIO_write, 1, &byte); a write to isa-debug-exit (0xF4) → sched_op(SCHEDOP_shutdown, &reason); other ports are emulated by Xen after the #GP.')), [
+  'imm8u,al: e6 ib', 'imm8u,ax: o16 e7 ib', 'imm8u,eax: o32 e7 ib', 'dx,al: ee', 'dx,ax: o16 ef', 'dx,eax: o32 ef',
+]);
+
+// ---- system: descriptor tables
+const SDT_WHY = (reg: string, extra: string) => `${reg} stores the real ${extra} even at CPL 3: there is only one, so the VMM relocates the guest's table and the guest sees the host's value instead of its own. No trap (unless CR4.UMIP).`;
+def('sgdt', 'system', 'Stores GDTR (limit and base) to memory.', '', critical('sensitive-register', SDT_WHY('SGDT', 'GDTR (base and limit)'),
+  emu('No Xen hypercall reads it back: the guest keeps the value it passed to set_gdt and uses that.'), DT_EXIT('GDTR_IDTR', 46)), ['m: 0f 01 /0']);
+def('sidt', 'system', 'Stores IDTR (limit and base) to memory.', '', critical('sensitive-register', SDT_WHY('SIDT', 'IDTR (base and limit)') + ' (the "Red Pill" VM-detection trick.)',
+  emu('Linux leaves it native under Xen (it leaks); the guest should keep the table it passed to set_trap_table.'), DT_EXIT('GDTR_IDTR', 46)), ['m: 0f 01 /1']);
+def('sldt', 'system', 'Stores the LDTR selector.', '', critical('sensitive-register', SDT_WHY('SLDT', 'LDTR selector'),
+  emu('The guest keeps the LDT it set with mmuext_op(MMUEXT_SET_LDT) and uses that value.'), DT_EXIT('LDTR_TR', 47)), ['m16: 0f 00 /0', 'r16: o16 0f 00 /0', 'r32: o32 0f 00 /0'], { defaultMem: 16 });
+def('str', 'system', 'Stores the task register selector.', '', critical('protection-system', 'STR stores the real TR selector even at CPL 3, which reveals the VMM\'s task state and RPL/CPL. No trap (unless CR4.UMIP).',
+  emu('Linux xen_store_tr returns 0: replace with `xor reg, reg` (or the guest\'s own cached selector).'), DT_EXIT('LDTR_TR', 47)), ['m16: 0f 00 /1', 'r16: o16 0f 00 /1', 'r32: o32 0f 00 /1'], { defaultMem: 16 });
+def('smsw', 'system', 'Stores the machine status word (CR0 bits 15:0).', '', critical('sensitive-register', 'SMSW stores the real CR0[15:0] (PE, MP, EM, TS, ET, NE) at any CPL: a guest sees the host\'s PE and TS instead of its virtual CR0. No trap (unless CR4.UMIP).',
+  emu('Use the CR0 value the guest cached (Linux xen_read_cr0).'), { kind: 'none', note: 'reads the CR0 read shadow bits for host-owned bits' }), ['m16: 0f 01 /4', 'r16: o16 0f 01 /4', 'r32: o32 0f 01 /4'], { defaultMem: 16 });
+def('lgdt', 'system', 'Loads GDTR from a 6-byte limit/base in memory.', '', privileged('LGDT is CPL-0 only: #GP at CPL 1/3; the VMM traps and installs a shadow GDT.', DT_EXIT('GDTR_IDTR', 46),
+  hc('set_gdt', 'set_gdt (2): the list of machine frames of the (read-only) GDT and the entry count.')), ['m: 0f 01 /2'], { att: ['lgdtl'] });
+def('lidt', 'system', 'Loads IDTR from a 6-byte limit/base in memory.', '', privileged('LIDT is CPL-0 only: #GP at CPL 1/3; the VMM traps and installs its own IDT for the guest.', DT_EXIT('GDTR_IDTR', 46),
+  hc('set_trap_table', 'set_trap_table (0): an array of trap_info {vector, flags, cs, address} ending with address 0.')), ['m: 0f 01 /3'], { att: ['lidtl'] });
+def('lldt', 'system', 'Loads LDTR from a selector.', '', privileged('LLDT is CPL-0 only: #GP at CPL 1/3.', DT_EXIT('LDTR_TR', 47),
+  hc('mmuext_op', 'mmuext_op (26) with MMUEXT_SET_LDT (13): linear address and entry count.')), ['rm16: 0f 00 /2', 'r32: 0f 00 /2 !d'], { defaultMem: 16 });
+def('ltr', 'system', 'Loads the task register from a selector (marks the TSS busy).', '', privileged('LTR is CPL-0 only: #GP at CPL 1/3.', DT_EXIT('LDTR_TR', 47),
+  nopv('No-op under Xen (Linux load_tr_desc is paravirt_nop); the ring-0 stack is set with stack_switch (3).')), ['rm16: 0f 00 /3', 'r32: 0f 00 /3 !d'], { defaultMem: 16 });
+def('lmsw', 'system', 'Loads CR0 bits 3:0 from the operand (cannot clear PE).', '', privileged('LMSW is CPL-0 only: #GP at CPL 1/3.', CR_EXIT,
+  hc('fpu_taskswitch', 'Only TS matters to a PV guest: fpu_taskswitch(TS).')), ['rm16: 0f 01 /6'], { defaultMem: 16 });
+def('clts', 'system', 'Clears CR0.TS.', '', privileged('CLTS is CPL-0 only: #GP at CPL 1/3.', exitC('CR0 guest/host mask bit TS', 'CR_ACCESS', 28),
+  hc('fpu_taskswitch', 'fpu_taskswitch(0) (5).')), [': 0f 06']);
+def('invlpg', 'system', 'Invalidates the TLB entry of the page that holds the operand.', '', privileged('INVLPG is CPL-0 only: #GP at CPL 1/3; with shadow paging the VMM drops its shadow entry.', exitC('INVLPG exiting (primary bit 9)', 'INVLPG', 14),
+  hc('mmuext_op', 'mmuext_op (26) with MMUEXT_INVLPG_LOCAL (7) and the linear address; or update_va_mapping (14) with UVMF_INVLPG.')), ['m: 0f 01 /7']);
+def('invd', 'system', 'Invalidates the caches without writing them back.', '', privileged('INVD is CPL-0 only: #GP at CPL 1/3.', exitU('INVD', 13),
+  emu('Emulated by Xen after the #GP; mmuext_op(MMUEXT_FLUSH_CACHE) is the explicit form.')), [': 0f 08']);
+def('wbinvd', 'system', 'Writes back and invalidates the caches.', '', privileged('WBINVD is CPL-0 only: #GP at CPL 1/3.', exitC('WBINVD exiting (secondary bit 6)', 'WBINVD', 54),
+  hc('mmuext_op', 'mmuext_op (26) with MMUEXT_FLUSH_CACHE (12).')), [': 0f 09']);
+def('hlt', 'system', 'Halts until the next interrupt.', '', privileged('HLT is CPL-0 only: #GP at CPL 1/3; the VMM traps it and deschedules the virtual CPU.', exitC('HLT exiting (primary bit 7)', 'HLT', 12),
+  hc('sched_op', 'sched_op (29) with SCHEDOP_block (1) — it atomically re-enables event delivery, like `sti; hlt`; with events masked, vcpu_op(VCPUOP_down).')), [': f4']);
+def('rdmsr', 'system', 'Reads the MSR selected by ECX into EDX:EAX.', '', privileged('RDMSR is CPL-0 only: #GP at CPL 1/3.', exitC('use MSR bitmaps (primary bit 28) and the read bitmap', 'MSR_READ', 31),
+  emu('Native → #GP → Xen pv_emulate_privileged_op returns the virtual MSR.')), [': 0f 32']);
+def('wrmsr', 'system', 'Writes EDX:EAX to the MSR selected by ECX.', '', privileged('WRMSR is CPL-0 only: #GP at CPL 1/3.', exitC('use MSR bitmaps (primary bit 28) and the write bitmap', 'MSR_WRITE', 32),
+  emu('Native → #GP → Xen emulates it (SYSENTER MSRs are set through callbacks instead).')), [': 0f 30']);
+def('rdpmc', 'system', 'Reads the performance counter selected by ECX into EDX:EAX.', '', privileged('RDPMC raises #GP at CPL > 0 unless CR4.PCE = 1.', exitC('RDPMC exiting (primary bit 11)', 'RDPMC', 15),
+  emu('Native → #GP → emulated by Xen.')), [': 0f 33']);
+def('rdtsc', 'system', 'Reads the time-stamp counter into EDX:EAX.', '', { ...INNOCUOUS, why: 'Unprivileged unless CR4.TSD = 1; reveals real time to a guest.', vmExit: exitC('RDTSC exiting (primary bit 12)', 'RDTSC', 16) }, [': 0f 31']);
+def('cpuid', 'system', 'Returns processor identification for leaf EAX (sub-leaf ECX) in EAX, EBX, ECX, EDX.', '', {
+  ...INNOCUOUS, why: 'Unprivileged; reveals the host CPU (Xen PV guests use the XEN_EMULATE_PREFIX form 0f 0b 78 65 6e to have it emulated).',
+  vmExit: exitU('CPUID', 10), pv: emu('XEN_EMULATE_PREFIX cpuid (ud2; "xen"; cpuid): Xen\'s #UD handler emulates it with masked features.'),
+}, [': 0f a2']);
+def('sysenter', 'control', 'Fast system call to the ring-0 entry in the SYSENTER MSRs.', '', { ...INNOCUOUS, why: 'Unprivileged entry path; hard-wires the ring-0 target from the MSRs.', bt: { kind: 'ident', note: 'ends a translation block' } }, [': 0f 34']);
+def('sysexit', 'control', 'Fast return to ring 3 (EIP = EDX, ESP = ECX).', '', privileged('SYSEXIT is CPL-0 only: #GP at CPL 1/3.', NO_EXIT,
+  hc('iret', 'Linux xen_sysexit returns to user space through HYPERVISOR_iret (23).')), [': 0f 35']);
+def('vmcall', 'system', 'Calls the hypervisor (VM exit); Popek\'s paravirtual ABI: EAX = hypercall number, arguments in EBX, ECX, EDX, ESI, EDI.', '', {
+  ...INNOCUOUS, why: 'Outside VMX non-root operation it raises #UD; in Popek\'s paravirtual mode it is the hypercall instruction.', vmExit: exitU('VMCALL', 18),
+}, [': 0f 01 c1']);
+def('lar', 'system', 'Loads the access rights of the descriptor a selector names (ZF = 1 if visible).', 'w:ZF', critical('protection-system',
+  'LAR checks the descriptor against the real CPL and RPL: a guest kernel at CPL 1/3 probing its ring-0 descriptors gets ZF = 0 (failure) silently, and it sees the real descriptor contents.',
+  nopv('No hypercall: the guest should read its own (read-only) descriptor table instead.')), [
+  'r16,rm16: o16 0f 02 /r', 'r32,r16/32/m16: o32 0f 02 /r',
+]);
+def('lsl', 'system', 'Loads the segment limit of the descriptor a selector names (ZF = 1 if visible).', 'w:ZF', critical('protection-system',
+  'LSL checks the descriptor against the real CPL and RPL: from CPL 1/3 ring-0 descriptors silently give ZF = 0, and the limit revealed is the real one.',
+  nopv('No hypercall: the guest should read its own (read-only) descriptor table instead.')), [
+  'r16,rm16: o16 0f 03 /r', 'r32,r16/32/m16: o32 0f 03 /r',
+]);
+def('verr', 'system', 'Sets ZF if the segment is readable from the current privilege level.', 'w:ZF', critical('protection-system',
+  'VERR answers "readable at the current privilege level?" for the real CPL: a deprivileged guest kernel gets a different answer than at CPL 0, silently.', nopv('No hypercall: decide from the guest\'s own descriptor table.')), ['rm16: 0f 00 /4'], { defaultMem: 16 });
+def('verw', 'system', 'Sets ZF if the segment is writable from the current privilege level.', 'w:ZF', critical('protection-system',
+  'VERW answers "writable at the current privilege level?" for the real CPL: a deprivileged guest kernel gets a different answer than at CPL 0, silently.', nopv('No hypercall: decide from the guest\'s own descriptor table.')), ['rm16: 0f 00 /5'], { defaultMem: 16 });
+def('arpl', 'system', 'Raises the RPL of a selector to at least that of the source (ZF = 1 if changed).', 'w:ZF', INNOCUOUS, ['rm16,r16: 63 /r']);
+
+// ---- misc
+def('nop', 'misc', 'No operation.', '', INNOCUOUS, [': 90']);
+def('pause', 'misc', 'Spin-loop hint (F3 90).', '', { ...INNOCUOUS, vmExit: exitC('PAUSE exiting (primary bit 30) or PAUSE-loop exiting', 'PAUSE_INSTRUCTION', 40) }, [': mp=f3 90']);
+
+// ================================================================= lookups
+/** Instruction prefixes the assembler accepts before a mnemonic, with their bytes. */
+export const PREFIXES: Readonly<Record<string, number>> = {
+  lock: 0xf0, rep: 0xf3, repe: 0xf3, repz: 0xf3, repne: 0xf2, repnz: 0xf2,
+};
+
 /** The entry for an Intel mnemonic or alias (case-insensitive), or undefined. */
 export function instructionInfo(mnemonic: string): InstructionInfo | undefined { return BY_NAME.get(mnemonic.toLowerCase()); }
 /** Every entry, in table order. */
 export function allInstructions(): readonly InstructionInfo[] { return TABLE; }
+
+let attIndex: Map<string, { info: InstructionInfo; size?: 8 | 16 | 32 | 64; far?: boolean }> | undefined;
 /** The entry for an AT&T spelling ('popfl', 'ljmp', 'movzbl' …) with the operand size its suffix implies. */
-export function attInstructionInfo(spelling: string): { info: InstructionInfo; size?: 8 | 16 | 32 | 64; far?: boolean } | undefined { void spelling; return undefined; }
+export function attInstructionInfo(spelling: string): { info: InstructionInfo; size?: 8 | 16 | 32 | 64; far?: boolean } | undefined {
+  if (!attIndex) {
+    attIndex = new Map();
+    for (const info of TABLE) {
+      for (const a of info.att) {
+        if (attIndex.has(a) && a !== info.mnemonic) continue;
+        const far = /^l(jmp|call|ret)/.test(a) || undefined;
+        let size: 8 | 16 | 32 | undefined;
+        if (a !== info.mnemonic && !far) {
+          const s = a[a.length - 1];
+          size = s === 'b' ? 8 : s === 'w' ? 16 : s === 'l' ? 32 : undefined;
+        }
+        attIndex.set(a, { info, size, far });
+      }
+      for (const al of info.aliases ?? []) if (!attIndex.has(al)) attIndex.set(al, { info });
+    }
+  }
+  return attIndex.get(spelling.toLowerCase());
+}
+
 /** Virtualization facts of a mnemonic, or of one of its forms (a form's overrides win). */
-export function virtFactsFor(info: InstructionInfo, form?: EncodingForm): VirtFacts { return form?.virt ? { ...info.virt, ...form.virt } : info.virt; }
+export function virtFactsFor(info: InstructionInfo, form?: EncodingForm): VirtFacts {
+  return form?.virt ? { ...info.virt, ...form.virt } : info.virt;
+}

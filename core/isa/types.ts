@@ -43,7 +43,9 @@ export type OperandPattern =
   | 'r8' | 'r16' | 'r32' | 'rm8' | 'rm16' | 'rm32' | 'm' | 'm8' | 'm16' | 'm32' | 'm64' | 'm16:32'
   | 'al' | 'ax' | 'eax' | 'cl' | 'dx' | 'one' | 'imm8' | 'imm16' | 'imm32' | 'simm8' | 'imm8u'
   | 'rel8' | 'rel32' | 'sreg' | 'sreg-no-cs' | 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss' | 'cr' | 'dr'
-  | 'moffs8' | 'moffs16' | 'moffs32' | 'far16:32' | 'r32+rm16' ;
+  | 'moffs8' | 'moffs16' | 'moffs32' | 'far16:32'
+  /** LAR/LSL source: a 16- or 32-bit register, or memory of any (16-bit) size. */
+  | 'r16/32/m16';
 
 /** One encoding form of a mnemonic, compiled from the compact text in the table. */
 export interface EncodingForm {
@@ -60,15 +62,21 @@ export interface EncodingForm {
   opcode: number[];
   /** ModRM: 'r' (reg field = register operand) or a fixed /digit, or undefined when none. */
   modrm?: 'r' | number;
-  /** Fixed full ModRM byte following the opcode (e.g. vmcall 0f 01 c1). */
-  fixedModrm?: number;
   plusReg?: boolean;
   plusCc?: boolean;
   /** Immediate sizes in order (bytes): ib=1, iw=2, id=4; rel8=1, rel32=4; far pointer=6. */
   imm: Array<'ib' | 'iw' | 'id' | 'rel8' | 'rel32' | 'ptr16:32' | 'moffs'>;
-  /** Index (into operands) of the operand in ModRM.reg and ModRM.rm, when there is a ModRM. */
+  /** Bytes that must precede the opcode (e.g. f3 of pause); not a prefix the user writes. */
+  mandatoryPrefix?: number[];
+  /** Index (into operands) of the operand in ModRM.reg and ModRM.rm, when there is a ModRM (`/rr`: both the same). */
   regOperand?: number;
   rmOperand?: number;
+  /** Index of the operand encoded by `+r` in the opcode. */
+  plusRegOperand?: number;
+  /** Condition code added to the last opcode byte (`+cc` forms), 0..15. */
+  cc?: number;
+  /** Unsized memory is taken as this size (jmp/call/push/pop mem default to 32). */
+  defaultMemSize?: 8 | 16 | 32 | 64;
   /** Virtualization facts that differ for this form (e.g. `mov` to Sreg is critical, `mov` to CRn privileged). */
   virt?: Partial<VirtFacts>;
   /** Not a form NASM's optimiser picks on its own (kept for the disassembler only). */

@@ -1,0 +1,415 @@
+/*
+ * The AT&T (GNU as, `popek-gas`) parser. GNU as reads a line as statements separated by `;`,
+ * each `label: … mnemonic operands` or `.directive args` or `sym = expr`, with `#` and `/* … *\/`
+ * comments. Operands come source first (`movl %eax, %ebx` is Intel `mov ebx, eax`), registers carry
+ * `%`, immediates `$`, memory is `seg:disp(base,index,scale)`, and the operand size is a mnemonic
+ * suffix (`popfl`, `lgdtl`, `movzbl`). This scanner works one line at a time (carrying only the
+ * block-comment state), gives every instruction its Intel mnemonic and operands in Intel order with
+ * exact ranges, and reports what GNU as would reject at the line level. It never throws.
+ */
+import { attInstructionInfo, instructionInfo } from '../isa';
+import {
+  emptyFacts, registerClass, scanMarker,
+  type LineFacts, type ScannedInstruction, type ScannedOperand, type Span,
+} from '../lint/lineModel';
+
+export interface AttScanState { inBlockComment: boolean; inMacro: boolean }
+
+export function initialAttState(): AttScanState { return { inBlockComment: false, inMacro: false }; }
+
+const PREFIXES = new Set(['rep', 'repe', 'repz', 'repne', 'repnz', 'lock', 'data16', 'data32', 'addr16', 'addr32', 'cs', 'ds', 'es', 'fs', 'gs', 'ss', 'notrack']);
+
+/**
+ * GNU as spellings whose Intel mnemonic is not "the spelling less a b/w/l/q suffix". Value:
+ * [Intel mnemonic, operand size, far].
+ */
+const SPECIAL: Record<string, [string, (8 | 16 | 32)?, boolean?]> = {
+  ljmp: ['jmp', undefined, true], ljmpl: ['jmp', 32, true], ljmpw: ['jmp', 16, true],
+  lcall: ['call', undefined, true], lcalll: ['call', 32, true], lcallw: ['call', 16, true],
+  lret: ['retf', undefined, true], lretl: ['retf', 32, true], lretw: ['retf', 16, true],
+  iret: ['iretd', 32], iretl: ['iretd', 32], iretw: ['iret', 16], iretd: ['iretd', 32],
+  pushf: ['pushfd', 32], pushfl: ['pushfd', 32], pushfw: ['pushf', 16], pushfd: ['pushfd', 32],
+  popf: ['popfd', 32], popfl: ['popfd', 32], popfw: ['popf', 16], popfd: ['popfd', 32],
+  pusha: ['pushad', 32], pushal: ['pushad', 32], pushaw: ['pusha', 16],
+  popa: ['popad', 32], popal: ['popad', 32], popaw: ['popa', 16],
+  cbtw: ['cbw', 16], cwtl: ['cwde', 32], cwtd: ['cwd', 16], cltd: ['cdq', 32],
+  movsbw: ['movsx', 16], movsbl: ['movsx', 32], movswl: ['movsx', 32],
+  movzbw: ['movzx', 16], movzbl: ['movzx', 32], movzwl: ['movzx', 32],
+  movsb: ['movsb', 8], movsw: ['movsw', 16], movsl: ['movsd', 32],
+  cmpsb: ['cmpsb', 8], cmpsw: ['cmpsw', 16], cmpsl: ['cmpsd', 32],
+  stosb: ['stosb', 8], stosw: ['stosw', 16], stosl: ['stosd', 32],
+  lodsb: ['lodsb', 8], lodsw: ['lodsw', 16], lodsl: ['lodsd', 32],
+  scasb: ['scasb', 8], scasw: ['scasw', 16], scasl: ['scasd', 32],
+  insb: ['insb', 8], insw: ['insw', 16], insl: ['insd', 32],
+  outsb: ['outsb', 8], outsw: ['outsw', 16], outsl: ['outsd', 32],
+  sysexitl: ['sysexit', 32], sysenterl: ['sysenter', 32],
+  int3: ['int3'], into: ['into'],
+};
+
+/** Jumps and calls whose bare operand is a branch target (not a memory operand). */
+const BRANCHES = /^(jmp|call|j[a-z]{1,4}|loop[a-z]*|jcxz|jecxz|xbegin)$/;
+
+/** Resolves an AT&T spelling to its Intel mnemonic. */
+export function attMnemonic(spelling: string): { mnemonic: string; size?: 8 | 16 | 32 | 64; far?: boolean; known: boolean } {
+  const s = spelling.toLowerCase();
+  const special = SPECIAL[s];
+  if (special) return { mnemonic: special[0], size: special[1], far: special[2], known: instructionInfo(special[0]) !== undefined };
+  const fromTable = attInstructionInfo(s);
+  if (fromTable) return { mnemonic: fromTable.info.mnemonic, size: fromTable.size, far: fromTable.far, known: true };
+  if (instructionInfo(s)) return { mnemonic: s, known: true };
+  const suffix = s[s.length - 1];
+  const sizes: Record<string, 8 | 16 | 32 | 64> = { b: 8, w: 16, l: 32, q: 64 };
+  if (s.length > 2 && suffix in sizes && instructionInfo(s.slice(0, -1))) {
+    return { mnemonic: s.slice(0, -1), size: sizes[suffix], known: true };
+  }
+  return { mnemonic: s, known: false };
+}
+
+/** Splits at top-level commas (outside parentheses and quotes). */
+function splitTop(text: string, base: number): Array<{ text: string } & Span> {
+  const out: Array<{ text: string } & Span> = [];
+  let depth = 0;
+  let quote = false;
+  let start = 0;
+  const push = (end: number): void => {
+    const raw = text.slice(start, end);
+    const lead = raw.length - raw.trimStart().length;
+    const t = raw.trim();
+    out.push({ text: t, start: base + start + lead, end: base + start + lead + t.length });
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote) { if (c === '\\') i++; else if (c === '"') quote = false; continue; }
+    if (c === '"') quote = true;
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === ',' && depth === 0) { push(i); start = i + 1; }
+  }
+  if (text.trim() || out.length) push(text.length);
+  return out;
+}
+
+const IDENT = /[A-Za-z_.$][A-Za-z0-9_.$]*/g;
+
+/** Symbol references in an AT&T expression (skips `%reg`, numbers and numeric-label refs like `1f`). */
+function attIdentifiers(text: string, base: number, out: LineFacts['refs']): void {
+  let quote = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote) { if (c === '\\') i++; else if (c === '"') quote = false; continue; }
+    if (c === '"') { quote = true; continue; }
+    if (c === '%') { while (i + 1 < text.length && /[A-Za-z0-9]/.test(text[i + 1])) i++; continue; }
+    if (/[0-9]/.test(c)) { while (i + 1 < text.length && /[A-Za-z0-9_]/.test(text[i + 1])) i++; continue; }
+    IDENT.lastIndex = i;
+    const m = IDENT.exec(text);
+    if (m && m.index === i) {
+      if (m[0] !== '.' && m[0] !== '$') out.push({ name: m[0], start: base + i, end: base + i + m[0].length });
+      i += m[0].length - 1;
+    }
+  }
+}
+
+type OperandProblem = { message: string } & Span;
+
+/** Classifies one AT&T operand; pushes a problem when GNU as would reject it. */
+function classifyAttOperand(op: { text: string } & Span, branch: boolean, problems: OperandProblem[]): ScannedOperand {
+  let text = op.text;
+  const span = { start: op.start, end: op.end };
+  let indirect = false;
+  if (text.startsWith('*')) { indirect = true; text = text.slice(1).trim(); }
+  if (!text) {
+    problems.push({ message: 'missing operand', ...span });
+    return { ...span, kind: 'immediate', text: op.text };
+  }
+  if (text.startsWith('%')) {
+    const seg = /^%([a-z]s)\s*:(.*)$/i.exec(text);
+    if (seg) {
+      if (registerClass(seg[1]) !== 'sreg') problems.push({ message: `bad segment register %${seg[1]}`, ...span });
+      return { ...span, kind: 'memory', text: op.text, indirect: indirect || undefined };
+    }
+    const reg = /^%([a-z0-9]+)(\(\s*[0-7]\s*\))?$/i.exec(text);
+    const name = reg ? (reg[2] ? `st${reg[2].replace(/[()\s]/g, '')}` : reg[1].toLowerCase()) : '';
+    const cls = name ? registerClass(name) : undefined;
+    if (!cls) {
+      problems.push({ message: `bad register name \`${text}'`, ...span });
+      return { ...span, kind: 'register', text: op.text, register: name || text.slice(1) };
+    }
+    return { ...span, kind: 'register', text: op.text, register: name, registerClass: cls, indirect: indirect || undefined };
+  }
+  if (text.startsWith('$')) {
+    if (indirect) problems.push({ message: 'immediate operand illegal with absolute jump', ...span });
+    if (text.length === 1) problems.push({ message: 'missing immediate expression', ...span });
+    return { ...span, kind: 'immediate', text: op.text };
+  }
+  // Memory: `disp(base,index,scale)` or a bare expression (absolute memory; a target for branches).
+  let depth = 0;
+  for (const ch of text) {
+    if (ch === '(') depth++;
+    else if (ch === ')') depth--;
+    if (depth < 0) break;
+  }
+  if (depth !== 0) problems.push({ message: 'unbalanced parenthesis in operand', ...span });
+  const paren = /\(([^()]*)\)\s*$/.exec(text);
+  if (paren) {
+    const parts = paren[1].split(',').map((p) => p.trim());
+    const baseOk = parts[0] === '' || (parts[0].startsWith('%') && registerClass(parts[0].slice(1)) === 'gpr32') || (parts[0].startsWith('%') && registerClass(parts[0].slice(1)) === 'gpr16');
+    const indexOk = parts.length < 2 || parts[1] === '' || (parts[1].startsWith('%') && (registerClass(parts[1].slice(1)) === 'gpr32' || registerClass(parts[1].slice(1)) === 'gpr16') && parts[1].toLowerCase() !== '%esp');
+    const scaleOk = parts.length < 3 || /^(1|2|4|8)$/.test(parts[2]);
+    // A parenthesised expression without registers is just an expression, e.g. `(4+4)`.
+    const looksLikeAddress = parts.some((p) => p.startsWith('%')) || parts.length > 1;
+    if (looksLikeAddress && (!baseOk || !indexOk || !scaleOk || parts.length > 3)) {
+      problems.push({ message: `\`${text}' is not a valid base/index expression`, ...span });
+    }
+  }
+  if (branch && !indirect) return { ...span, kind: 'immediate', text: op.text };
+  return { ...span, kind: 'memory', text: op.text, indirect: indirect || undefined };
+}
+
+/** Index of the comment start (`#`, or `/*`), outside strings; and whether `/*` opens a block. */
+function findComment(line: string, from: number): { index: number; block: boolean } | undefined {
+  let quote = false;
+  for (let i = from; i < line.length; i++) {
+    const c = line[i];
+    if (quote) { if (c === '\\') i++; else if (c === '"') quote = false; continue; }
+    if (c === '"') quote = true;
+    else if (c === '#') return { index: i, block: false };
+    else if (c === '/' && line[i + 1] === '*') return { index: i, block: true };
+    else if (c === '/' && line[i + 1] === '/') return { index: i, block: false };
+  }
+  return undefined;
+}
+
+/**
+ * Removes comments from `line` (replacing them by spaces so that offsets stay exact), following
+ * the block-comment state across lines. Returns the code text and the first comment offset.
+ */
+function stripComments(line: string, state: AttScanState, facts: LineFacts): string {
+  let out = '';
+  let i = 0;
+  while (i < line.length) {
+    if (state.inBlockComment) {
+      const close = line.indexOf('*/', i);
+      facts.commentStart ??= i;
+      if (close < 0) { scanMarker(line.slice(i), facts); out += ' '.repeat(line.length - i); i = line.length; break; }
+      scanMarker(line.slice(i, close), facts);
+      out += ' '.repeat(close + 2 - i);
+      i = close + 2;
+      state.inBlockComment = false;
+      continue;
+    }
+    const c = findComment(line, i);
+    if (!c) { out += line.slice(i); break; }
+    out += line.slice(i, c.index);
+    facts.commentStart ??= c.index;
+    if (c.block) {
+      state.inBlockComment = true;
+      out += '  ';
+      i = c.index + 2;
+    } else {
+      scanMarker(line.slice(c.index + 1), facts);
+      out += ' '.repeat(line.length - c.index);
+      i = line.length;
+    }
+  }
+  facts.endsInBlockComment = state.inBlockComment;
+  return out;
+}
+
+/** Splits code at `;` statement separators outside strings. */
+function splitStatements(code: string): Span[] {
+  const out: Span[] = [];
+  let quote = false;
+  let start = 0;
+  for (let i = 0; i < code.length; i++) {
+    const c = code[i];
+    if (quote) { if (c === '\\') i++; else if (c === '"') quote = false; continue; }
+    if (c === '"') quote = true;
+    else if (c === ';') { out.push({ start, end: i }); start = i + 1; }
+  }
+  out.push({ start, end: code.length });
+  return out;
+}
+
+/** Directives GNU as (i386, ELF) knows; anything else starting with `.` is "unknown pseudo-op". */
+export const ATT_DIRECTIVES = new Set([
+  'abort', 'align', 'altmacro', 'ascii', 'asciz', 'string', 'balign', 'balignw', 'balignl', 'bss', 'byte', 'code16', 'code16gcc', 'code32', 'code64',
+  'comm', 'data', 'def', 'desc', 'dim', 'double', 'eject', 'else', 'elseif', 'end', 'endef', 'endfunc', 'endif', 'endm', 'endr', 'equ',
+  'equiv', 'eqv', 'err', 'error', 'exitm', 'extern', 'fail', 'file', 'fill', 'float', 'func', 'global', 'globl', 'hidden', 'hword', 'ident', 'if',
+  'ifb', 'ifc', 'ifdef', 'ifeq', 'ifeqs', 'ifge', 'ifgt', 'ifle', 'iflt', 'ifnb', 'ifnc', 'ifndef', 'ifne', 'ifnes', 'ifnotdef', 'incbin',
+  'include', 'int', 'internal', 'irp', 'irpc', 'lcomm', 'line', 'list', 'ln', 'loc', 'local', 'long', 'macro', 'mri', 'nolist', 'noaltmacro',
+  'octa', 'org', 'p2align', 'p2alignw', 'p2alignl', 'popsection', 'previous', 'print', 'protected', 'psize', 'purgem', 'pushsection', 'quad',
+  'rept', 'sbttl', 'scl', 'section', 'set', 'short', 'single', 'size', 'skip', 'sleb128', 'space', 'stabd', 'stabn', 'stabs', 'struct',
+  'subsection', 'symver', 'tag', 'text', 'title', 'type', 'uleb128', 'val', 'version', 'vtable_entry', 'vtable_inherit', 'warning', 'weak',
+  'weakref', 'word', 'zero', 'value', 'dc', 'ds', 'arch', 'intel_syntax', 'att_syntax', 'cfi_startproc', 'cfi_endproc', 'cfi_def_cfa',
+  'cfi_def_cfa_offset', 'cfi_offset', 'cfi_adjust_cfa_offset', 'cfi_rel_offset', 'cfi_restore', 'cfi_sections', 'cfi_def_cfa_register',
+  'cfi_remember_state', 'cfi_restore_state', 'cfi_signal_frame', 'cfi_undefined', 'cfi_same_value', 'nops', 'reloc', 'sect',
+  'dc.b', 'dc.w', 'dc.l', 'ds.b', 'ds.w', 'ds.l', 'secrel32', 'largecomm', 'tfloat', 'ifnotdef', 'linkonce', 'attach_to_group',
+]);
+
+/** Directives whose arguments are not expressions over symbols (names, strings, flags). */
+const NON_EXPR_DIRECTIVES = new Set(['section', 'pushsection', 'type', 'file', 'ident', 'ascii', 'asciz', 'string', 'include', 'incbin', 'arch', 'code16', 'code32', 'code16gcc', 'intel_syntax', 'att_syntax', 'cfi_sections', 'macro', 'size', 'symver', 'loc', 'text', 'data', 'bss', 'previous', 'popsection']);
+
+/** Scans one line of AT&T source. */
+export function scanAttLine(line: string, state: AttScanState): LineFacts {
+  const facts = emptyFacts();
+  const code = stripComments(line, state, facts);
+  // C preprocessor lines in .S files.
+  const cpp = /^\s*#\s*(include|define)\b\s*(.*)$/.exec(line);
+  if (cpp && facts.commentStart === line.indexOf('#')) {
+    if (cpp[1] === 'include') {
+      const q = /(["<])(.*?)([">])/.exec(cpp[2]);
+      if (q) { const at = line.indexOf(q[0]); facts.include = { path: q[2], start: at, end: at + q[0].length }; }
+    } else {
+      const d = /^([A-Za-z_]\w*)/.exec(cpp[2]);
+      if (d) { const at = line.indexOf(d[1], line.indexOf('define') + 6); facts.defs.push({ name: d[1], kind: 'define', start: at, end: at + d[1].length }); }
+    }
+    return facts;
+  }
+  for (const st of splitStatements(code)) scanStatement(code, st, facts, state);
+  return facts;
+}
+
+function scanStatement(code: string, st: Span, facts: LineFacts, state: AttScanState): void {
+  let pos = st.start;
+  const skipWs = (): void => { while (pos < st.end && /\s/.test(code[pos])) pos++; };
+  const ident = (): { text: string } & Span | undefined => {
+    skipWs();
+    const m = /^(?:[A-Za-z_.$][A-Za-z0-9_.$]*|[0-9]+(?=\s*:))/.exec(code.slice(pos, st.end));
+    return m ? { text: m[0], start: pos, end: pos + m[0].length } : undefined;
+  };
+  // Labels: `name:` repeated; `name = expr` assignments.
+  let word = ident();
+  while (word) {
+    const after = code.slice(word.end, st.end);
+    if (/^\s*:/.test(after)) {
+      if (!/^[0-9]/.test(word.text) && !state.inMacro) facts.defs.push({ name: word.text, kind: 'label', start: word.start, end: word.end });
+      pos = word.end + after.indexOf(':') + 1;
+      word = ident();
+      continue;
+    }
+    if (/^\s*=(?!=)/.test(after)) {
+      facts.defs.push({ name: word.text, kind: 'constant', start: word.start, end: word.end });
+      const exprStart = word.end + after.indexOf('=') + 1;
+      attIdentifiers(code.slice(exprStart, st.end), exprStart, facts.refs);
+      return;
+    }
+    break;
+  }
+  skipWs();
+  if (pos >= st.end) return;
+  if (!word) {
+    facts.errors.push({ message: `junk \`${code.slice(pos, st.end).trim()}'`, code: 'syntax', start: pos, end: st.end });
+    return;
+  }
+  pos = word.end;
+
+  if (word.text.startsWith('.')) {
+    scanDirective(code, word, st, facts, state);
+    return;
+  }
+  if (state.inMacro) {
+    // Inside `.macro … .endm` names may be macro parameters (`\arg`): scan the instruction only.
+  }
+
+  // Prefixes, then the mnemonic.
+  const statementStart = word.start;
+  const prefixes: string[] = [];
+  while (PREFIXES.has(word.text.toLowerCase())) {
+    const next = ident();
+    if (!next) break;
+    prefixes.push(word.text.toLowerCase());
+    word = next;
+    pos = word.end;
+  }
+  const spelling = word.text.toLowerCase();
+  const resolved = attMnemonic(spelling);
+  const opsStart = word.end;
+  const opsText = code.slice(opsStart, st.end);
+  const raw = splitTop(opsText, opsStart);
+  const problems: OperandProblem[] = [];
+  const branch = BRANCHES.test(resolved.mnemonic) || resolved.far === true;
+  let operands = raw.map((o) => classifyAttOperand(o, branch, problems));
+  let far = resolved.far;
+  // `ljmp $sel, $off` / `jmp $sel, $off`: one far pointer operand.
+  if ((resolved.mnemonic === 'jmp' || resolved.mnemonic === 'call') && operands.length === 2 && operands.every((o) => o.kind === 'immediate' && o.text.startsWith('$'))) {
+    operands = [{ kind: 'far', text: `${operands[0].text}, ${operands[1].text}`, start: operands[0].start, end: operands[1].end, far: true }];
+    far = true;
+  } else if (far && operands.length === 1) {
+    operands[0].far = true;
+  }
+  operands.reverse();
+  for (const o of raw) attIdentifiers(o.text, o.start, facts.refs);
+  const end = code.slice(0, st.end).trimEnd().length;
+  const instr: ScannedInstruction = {
+    spelling, mnemonic: resolved.mnemonic, mnemonicSpan: { start: word.start, end: word.end },
+    prefixes, operands, far, opsize: resolved.size, known: resolved.known,
+    start: statementStart, end: Math.max(end, word.end),
+  };
+  facts.instructions.push(instr);
+  if (!resolved.known && !state.inMacro) {
+    facts.macroCall = { name: word.text, start: word.start, end: word.end };
+    facts.errors.push({ message: `no such instruction: \`${code.slice(word.start, end).trim()}'`, code: 'unknown-instruction', start: word.start, end: word.end });
+  }
+  if (!state.inMacro) for (const p of problems) facts.errors.push({ ...p, code: 'invalid-operands' });
+}
+
+function scanDirective(code: string, word: { text: string } & Span, st: Span, facts: LineFacts, state: AttScanState): void {
+  const name = word.text.slice(1).toLowerCase();
+  const argsRaw = code.slice(word.end, st.end);
+  const lead = argsRaw.length - argsRaw.trimStart().length;
+  const args = argsRaw.trim();
+  const argsStart = word.end + lead;
+  facts.directive = { name: word.text.toLowerCase(), start: word.start, end: word.end, args, argsSpan: { start: argsStart, end: argsStart + args.length } };
+  if (!ATT_DIRECTIVES.has(name)) {
+    if (!state.inMacro) facts.errors.push({ message: `unknown pseudo-op: \`${word.text.toLowerCase()}'`, code: 'unknown-directive', start: word.start, end: word.end });
+    return;
+  }
+  switch (name) {
+    case 'macro': {
+      const m = /^([A-Za-z_.$][A-Za-z0-9_.$]*)/.exec(args);
+      if (m) facts.defs.push({ name: m[1], kind: 'macro', start: argsStart, end: argsStart + m[1].length });
+      facts.macroOpen = true;
+      state.inMacro = true;
+      return;
+    }
+    case 'endm':
+      facts.macroClose = true;
+      state.inMacro = false;
+      return;
+    case 'set': case 'equ': case 'equiv': case 'eqv': {
+      const m = /^([A-Za-z_.$][A-Za-z0-9_.$]*)\s*,/.exec(args);
+      if (m) {
+        facts.defs.push({ name: m[1], kind: 'constant', start: argsStart, end: argsStart + m[1].length });
+        const rest = argsStart + m[0].length;
+        attIdentifiers(code.slice(rest, st.end), rest, facts.refs);
+      } else facts.errors.push({ message: `expected symbol name`, code: 'syntax', start: word.start, end: st.end });
+      return;
+    }
+    case 'include': {
+      const q = /^"(.*)"$/.exec(args);
+      if (q) facts.include = { path: q[1], start: argsStart, end: argsStart + args.length };
+      return;
+    }
+    case 'ascii': case 'asciz': case 'string': {
+      if (!/^"(?:[^"\\]|\\.)*"(\s*,\s*"(?:[^"\\]|\\.)*")*$/.test(args)) {
+        facts.errors.push({ message: `expected string literal`, code: 'syntax', start: argsStart, end: argsStart + Math.max(1, args.length) });
+      }
+      return;
+    }
+    case 'byte': case 'short': case 'word': case 'hword': case 'long': case 'int': case 'quad': case 'value': {
+      const items = splitTop(args, argsStart);
+      if (args && items.some((i) => !i.text)) facts.errors.push({ message: 'missing expression', code: 'syntax', start: argsStart, end: argsStart + args.length });
+      if (items.some((i) => /%[a-z]/i.test(i.text))) facts.errors.push({ message: 'registers are not allowed in data', code: 'syntax', start: argsStart, end: argsStart + args.length });
+      break;
+    }
+    default:
+      break;
+  }
+  if (!NON_EXPR_DIRECTIVES.has(name)) attIdentifiers(args, argsStart, facts.refs);
+}
+
+/** Scans a whole AT&T file into per-line facts. */
+export function scanAtt(text: string): LineFacts[] {
+  const state = initialAttState();
+  return text.split(/\r?\n/).map((l) => scanAttLine(l, state));
+}

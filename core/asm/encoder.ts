@@ -1,0 +1,290 @@
+/*
+ * Instruction encoder driven by the ISA table: picks the first form the operands match (NASM's
+ * matcher, with its -Ox choices: sign-extended imm8, short jumps, moffs, [x*2] → [x+x]) and emits
+ * the bytes. Operands arrive resolved (numbers, registers, decomposed memory) from the assembler.
+ */
+import type { EncodingForm, InstructionInfo, OperandPattern } from '../isa/types';
+import { instructionInfo, PREFIXES } from '../isa/table';
+import { register, SEG_PREFIX, type RegInfo } from './registers';
+
+/** A value computed by the assembler's evaluator. */
+export interface Value {
+  n: number;
+  /** Section index the value is relative to (a label), or -1 for a plain number. */
+  seg: number;
+  known: boolean;
+}
+
+export type ROp =
+  | { t: 'reg'; reg: RegInfo }
+  | { t: 'imm'; v: Value; size?: number; strict?: boolean; jump?: 'short' | 'near' | 'far' }
+  | { t: 'mem'; size?: number; seg?: string; base: number; index: number; scale: number; disp: Value; hasDisp: boolean; nosplit?: boolean; far?: boolean; regs16?: boolean }
+  | { t: 'far'; sel: Value; off: Value };
+
+export interface EncodeContext {
+  bits: 16 | 32;
+  /** Absolute address of the instruction's first byte. */
+  address: number;
+  /** Current section index (for the short-jump decision). */
+  section: number;
+  /** The jump stays near (set by the assembler after it grew, to guarantee convergence). */
+  forceNear?: boolean;
+}
+
+export interface Encoded { bytes: number[]; form: EncodingForm; info: InstructionInfo; warnings?: string[] }
+export interface EncodeError { error: string; code: string; operand?: number }
+
+const SIZE_OF_PATTERN: Partial<Record<OperandPattern, number>> = {
+  r8: 8, r16: 16, r32: 32, rm8: 8, rm16: 16, rm32: 32, m8: 8, m16: 16, m32: 32, m64: 64,
+  al: 8, ax: 16, eax: 32, moffs8: 8, moffs16: 16, moffs32: 32,
+};
+const INFER_PATTERNS = new Set<OperandPattern>(['r8', 'r16', 'r32', 'rm8', 'rm16', 'rm32', 'al', 'ax', 'eax', 'moffs8', 'moffs16', 'moffs32', 'm8', 'm16', 'm32', 'imm16', 'imm32']);
+
+function opSize(op: ROp): number | undefined {
+  if (op.t === 'reg') return op.reg.kind === 'gpr' ? op.reg.size : undefined;
+  if (op.t === 'mem') return op.size;
+  if (op.t === 'imm') return op.size;
+  return undefined;
+}
+
+function fitsS8(n: number, size: number): boolean {
+  let v = n;
+  if (size === 16) { v = n & 0xffff; if (v & 0x8000) v -= 0x10000; }
+  else if (size === 32) v = n | 0;
+  return v >= -128 && v <= 127;
+}
+
+function memSizeOk(form: EncodingForm, ops: ROp[], idx: number, want: number): boolean {
+  if (form.defaultMemSize === want) return true;
+  for (let i = 0; i < ops.length; i++) {
+    if (i === idx) continue;
+    const p = form.operands[i];
+    if (!INFER_PATTERNS.has(p)) continue;
+    const s = opSize(ops[i]);
+    if (s !== undefined) return s === want;
+  }
+  return false;
+}
+
+function matchOperand(p: OperandPattern, op: ROp, form: EncodingForm, ops: ROp[], idx: number, bits: number): boolean {
+  switch (p) {
+    case 'r8': case 'r16': case 'r32':
+      return op.t === 'reg' && op.reg.kind === 'gpr' && op.reg.size === SIZE_OF_PATTERN[p];
+    case 'al': case 'ax': case 'eax': case 'cl': case 'dx':
+      return op.t === 'reg' && op.reg.name === p;
+    case 'rm8': case 'rm16': case 'rm32': {
+      const s = SIZE_OF_PATTERN[p]!;
+      if (op.t === 'reg') return op.reg.kind === 'gpr' && op.reg.size === s;
+      if (op.t !== 'mem' || op.far) return false;
+      return op.size === s || (op.size === undefined && memSizeOk(form, ops, idx, s));
+    }
+    case 'm': return op.t === 'mem' && !op.far;
+    case 'm8': case 'm16': case 'm32': case 'm64': {
+      if (op.t !== 'mem' || op.far) return false;
+      const s = SIZE_OF_PATTERN[p]!;
+      return op.size === s || (op.size === undefined && (p === 'm64' || memSizeOk(form, ops, idx, s)));
+    }
+    case 'm16:32': return op.t === 'mem' && !!op.far;
+    case 'r16/32/m16':
+      if (op.t === 'reg') return op.reg.kind === 'gpr' && op.reg.size !== 8;
+      return op.t === 'mem' && !op.far && (op.size === undefined || op.size === 16 || op.size === 32);
+    case 'sreg': return op.t === 'reg' && op.reg.kind === 'sreg';
+    case 'sreg-no-cs': return op.t === 'reg' && op.reg.kind === 'sreg' && op.reg.name !== 'cs';
+    case 'cs': case 'ds': case 'es': case 'fs': case 'gs': case 'ss':
+      return op.t === 'reg' && op.reg.name === p;
+    case 'cr': return op.t === 'reg' && op.reg.kind === 'cr';
+    case 'dr': return op.t === 'reg' && op.reg.kind === 'dr';
+    case 'moffs8': case 'moffs16': case 'moffs32': {
+      if (op.t !== 'mem' || op.far || op.base >= 0 || op.index >= 0) return false;
+      const s = SIZE_OF_PATTERN[p]!;
+      return op.size === s || (op.size === undefined && memSizeOk(form, ops, idx, s));
+    }
+    case 'imm8': case 'imm8u':
+      return op.t === 'imm' && !op.jump && (op.size === undefined || op.size === 8);
+    case 'imm16': case 'imm32': {
+      if (op.t !== 'imm' || op.jump) return false;
+      const want = p === 'imm16' ? 16 : 32;
+      if (op.size !== undefined) return op.size === want;
+      return form.opsize === undefined || form.opsize === bits || memSizeOk(form, ops, idx, want);
+    }
+    case 'simm8': {
+      if (op.t !== 'imm' || op.jump) return false;
+      const fsz = form.opsize ?? bits;
+      if (op.size !== undefined && op.size !== 8 && op.size !== fsz) return false;
+      if (op.size === 8) return true;
+      if (op.strict) return false;
+      return op.v.known && op.v.seg < 0 && fitsS8(op.v.n, fsz);
+    }
+    case 'one':
+      return op.t === 'imm' && !op.jump && (op.size === undefined || op.size === 8) && op.v.known && op.v.seg < 0 && op.v.n === 1 && !op.strict;
+    case 'rel8':
+      return op.t === 'imm' && op.jump !== 'near' && op.jump !== 'far' && (op.size === undefined);
+    case 'rel32':
+      return op.t === 'imm' && op.jump !== 'short' && op.jump !== 'far';
+    case 'far16:32': return op.t === 'far';
+  }
+  return false;
+}
+
+/** Length of the form's immediates/displacement-free tail, for rel computations. */
+function immLength(form: EncodingForm): number {
+  let n = 0;
+  for (const i of form.imm) n += i === 'ib' || i === 'rel8' ? 1 : i === 'iw' ? 2 : i === 'ptr16:32' ? 6 : 4;
+  return n;
+}
+
+/** ModRM + SIB + displacement bytes for a memory operand (32-bit addressing, NASM's choices). */
+function encodeEA(m: Extract<ROp, { t: 'mem' }>, regField: number, out: number[]): string | undefined {
+  let b = m.base, i = m.index, s = m.scale;
+  const disp = m.disp;
+  if (m.regs16) return '16-bit addressing is not supported (use 32-bit registers)';
+  if (i >= 0 && s === 0) i = -1;
+  if (b < 0 && i >= 0 && s === 1) { b = i; i = -1; }
+  if (!m.nosplit && b < 0 && i >= 0 && ((s === 2 && i !== 4) || s === 3 || s === 5 || s === 9)) { b = i; s--; }
+  if (i === 4 && s === 1 && b !== 4) { const t = b; b = 4; i = t; }
+  if (i === 4) return 'ESP cannot be an index register';
+  if (i >= 0 && s !== 1 && s !== 2 && s !== 4 && s !== 8) return `invalid scale ${s} (use 1, 2, 4 or 8)`;
+  const dispVal = disp.n | 0;
+  const small = disp.known && disp.seg < 0 && dispVal >= -128 && dispVal <= 127;
+  const zero = disp.known && disp.seg < 0 && dispVal === 0;
+  const pushDisp32 = () => { out.push(dispVal & 0xff, (dispVal >>> 8) & 0xff, (dispVal >>> 16) & 0xff, (dispVal >>> 24) & 0xff); };
+  if (b < 0 && i < 0) { out.push((regField << 3) | 5); pushDisp32(); return undefined; }
+  if (i < 0 && b !== 4) {
+    let mod: number;
+    if (zero && b !== 5) mod = 0; else if (small) mod = 1; else mod = 2;
+    out.push((mod << 6) | (regField << 3) | b);
+    if (mod === 1) out.push(dispVal & 0xff); else if (mod === 2) pushDisp32();
+    return undefined;
+  }
+  const ss = s === 8 ? 3 : s === 4 ? 2 : s === 2 ? 1 : 0;
+  const idx = i < 0 ? 4 : i;
+  if (b < 0) {
+    out.push((regField << 3) | 4, (ss << 6) | (idx << 3) | 5);
+    pushDisp32();
+    return undefined;
+  }
+  let mod: number;
+  if (zero && b !== 5) mod = 0; else if (small) mod = 1; else mod = 2;
+  out.push((mod << 6) | (regField << 3) | 4, (ss << 6) | (idx << 3) | b);
+  if (mod === 1) out.push(dispVal & 0xff); else if (mod === 2) pushDisp32();
+  return undefined;
+}
+
+function push16(out: number[], v: number): void { out.push(v & 0xff, (v >>> 8) & 0xff); }
+function push32(out: number[], v: number): void { out.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff); }
+
+const SEG_PREFIX_NAMES = new Set(['es', 'cs', 'ss', 'ds', 'fs', 'gs']);
+
+/** Encodes one instruction; returns its bytes or an error explaining why no form matched. */
+export function encodeInstruction(mnemonic: string, prefixes: readonly string[], ops: ROp[], ctx: EncodeContext): Encoded | EncodeError {
+  const info = instructionInfo(mnemonic);
+  if (!info) {
+    if (PREFIXES[mnemonic] !== undefined && ops.length === 0) {
+      return { bytes: [PREFIXES[mnemonic]], form: { operands: [], encoding: mnemonic, opcode: [PREFIXES[mnemonic]], imm: [] }, info: instructionInfo('nop')! };
+    }
+    return { error: `unknown instruction '${mnemonic}'`, code: 'unknown-instruction' };
+  }
+  const bits = ctx.bits;
+  let sizeProblem = false;
+  for (const form of info.forms) {
+    if (form.decodeOnly || form.operands.length !== ops.length) continue;
+    let ok = true;
+    for (let k = 0; k < ops.length; k++) {
+      if (!matchOperand(form.operands[k], ops[k], form, ops, k, bits)) { ok = false; break; }
+    }
+    if (!ok) {
+      // remember whether an unsized memory operand is what failed, for a clearer message
+      for (let k = 0; k < ops.length; k++) {
+        const o = ops[k];
+        if (o.t === 'mem' && o.size === undefined && /^(rm|m)(8|16|32)$/.test(form.operands[k])) sizeProblem = true;
+      }
+      continue;
+    }
+    // short jumps: range check (optimistic while the target is unknown)
+    if (form.imm[0] === 'rel8') {
+      const op = ops[0] as Extract<ROp, { t: 'imm' }>;
+      if (op.jump !== 'short') {
+        if (ctx.forceNear && info.forms.some((f) => f.imm[0] === 'rel32')) continue;
+        if (op.v.known) {
+          if (op.v.seg !== ctx.section && info.forms.some((f) => f.imm[0] === 'rel32')) continue;
+          const pre = prefixes.length + (form.opsize && form.opsize !== bits ? 1 : 0);
+          const rel = op.v.n - (ctx.address + pre + form.opcode.length + 1);
+          if ((rel < -128 || rel > 127) && info.forms.some((f) => f.imm[0] === 'rel32')) continue;
+        }
+      }
+    }
+    return emit(info, form, prefixes, ops, ctx);
+  }
+  if (sizeProblem) return { error: `operation size not specified for '${mnemonic}' (add byte, word or dword)`, code: 'invalid-operands' };
+  return { error: `invalid combination of opcode and operands for '${mnemonic}'`, code: 'invalid-operands' };
+}
+
+function emit(info: InstructionInfo, form: EncodingForm, prefixes: readonly string[], ops: ROp[], ctx: EncodeContext): Encoded | EncodeError {
+  const out: number[] = [];
+  const warnings: string[] = [];
+  for (const p of prefixes) { const b = PREFIXES[p]; if (b !== undefined) out.push(b); }
+  for (const p of prefixes) {
+    if (PREFIXES[p] !== undefined) continue;
+    if (SEG_PREFIX_NAMES.has(p)) out.push(SEG_PREFIX[p]);
+    else if (p === 'o16') { if (ctx.bits === 32) out.push(0x66); }
+    else if (p === 'o32') { if (ctx.bits === 16) out.push(0x66); }
+    else if (p === 'a16') { if (ctx.bits === 32) out.push(0x67); }
+    else if (p === 'a32') { if (ctx.bits === 16) out.push(0x67); }
+  }
+  let mem: Extract<ROp, { t: 'mem' }> | undefined;
+  for (const o of ops) if (o.t === 'mem') mem = o;
+  if (mem?.seg) out.push(SEG_PREFIX[mem.seg]);
+  if (form.opsize && form.opsize !== ctx.bits) out.push(0x66);
+  if (mem && ctx.bits === 16) out.push(0x67);
+  if (form.mandatoryPrefix) out.push(...form.mandatoryPrefix);
+  const opc = form.opcode;
+  for (let k = 0; k < opc.length - 1; k++) out.push(opc[k]);
+  let last = opc[opc.length - 1];
+  if (form.plusReg) last += (ops[form.plusRegOperand!] as Extract<ROp, { t: 'reg' }>).reg.num;
+  if (form.plusCc) last += form.cc ?? 0;
+  out.push(last);
+  if (form.modrm !== undefined) {
+    const regField = form.modrm === 'r' ? regNum(ops[form.regOperand!]) : form.modrm;
+    const rm = ops[form.rmOperand!];
+    if (rm.t === 'reg') out.push(0xc0 | (regField << 3) | rm.reg.num);
+    else if (rm.t === 'mem') {
+      const err = encodeEA(rm, regField, out);
+      if (err) return { error: err, code: 'invalid-operands', operand: form.rmOperand };
+    }
+  }
+  // immediates in operand order
+  let immIdx = 0;
+  const immPatterns = form.operands.filter((p, k) => ops[k].t === 'imm' && !['one', 'cl', 'dx'].includes(p));
+  const immOps = ops.filter((o, k) => o.t === 'imm' && !['one', 'cl', 'dx'].includes(form.operands[k]) || o.t === 'far' || (o.t === 'mem' && form.operands[k].startsWith('moffs')));
+  for (const kind of form.imm) {
+    const op = immOps[immIdx++];
+    if (!op) break;
+    if (kind === 'moffs' && op.t === 'mem') { push32(out, op.disp.n); continue; }
+    if (kind === 'ptr16:32' && op.t === 'far') { push32(out, op.off.n); push16(out, op.sel.n); continue; }
+    if (op.t !== 'imm') continue;
+    const v = op.v.n;
+    if (kind === 'ib') {
+      if (op.v.known && (v < -128 || v > 255) && immPatterns[immIdx - 1] !== 'simm8') warnings.push(`byte value ${v} exceeds bounds`);
+      out.push(v & 0xff);
+    } else if (kind === 'iw') {
+      if (op.v.known && (v < -32768 || v > 65535)) warnings.push(`word value ${v} exceeds bounds`);
+      push16(out, v);
+    } else if (kind === 'id') push32(out, v);
+    else if (kind === 'rel8' || kind === 'rel32') {
+      const end = ctx.address + out.length + (kind === 'rel8' ? 1 : 4) + (immLength(form) - (kind === 'rel8' ? 1 : 4));
+      const rel = v - end;
+      if (kind === 'rel8') {
+        if (op.v.known && (rel < -128 || rel > 127)) return { error: `short jump target out of range (${rel} bytes)`, code: 'range', operand: 0 };
+        out.push(rel & 0xff);
+      } else push32(out, rel);
+    }
+  }
+  return { bytes: out, form, info, warnings: warnings.length ? warnings : undefined };
+}
+
+function regNum(op: ROp): number {
+  if (op.t === 'reg') return op.reg.num;
+  return 0;
+}
+
+export { register };
