@@ -34,6 +34,25 @@ describe('examples in QEMU', function () {
   });
 
   for (const name of examples) {
+    it(`${name}: carries a Multiboot 1 header with a.out-kludge addresses that match its image`, function () {
+      const image = assembleWithNasm(examplePath(name));
+      // The header is a 4-byte-aligned run of magic, flags, checksum within the first 8 KiB.
+      let at = -1;
+      for (let i = 0; i + 32 <= Math.min(image.length, 8192); i += 4) {
+        if (image.readUInt32LE(i) === 0x1badb002) { at = i; break; }
+      }
+      assert.ok(at >= 0, 'no Multiboot magic in the first 8 KiB');
+      const [magic, flags, checksum, headerAddr, loadAddr, loadEnd, bssEnd, entry] =
+        Array.from({ length: 8 }, (_, k) => image.readUInt32LE(at + 4 * k));
+      assert.equal((magic + flags + checksum) >>> 0, 0, 'checksum');
+      assert.equal(flags, 0x00010000, 'flags: only bit 16 (addresses in the header)');
+      assert.equal(loadAddr, 0x100000, 'load_addr = org 0x100000');
+      assert.equal(headerAddr - loadAddr, at, 'header_addr is where the header lands');
+      assert.equal(loadEnd - loadAddr, image.length, 'load_end_addr covers exactly the file');
+      assert.ok(bssEnd >= loadEnd && bssEnd < 16 << 20, 'bss_end_addr after the image, inside 16 MiB');
+      assert.ok(entry >= loadAddr && entry < loadEnd, 'entry_addr inside the loaded image');
+    });
+
     it(`${name}: boots in QEMU and matches examples/expected/${name}.json`, async function () {
       const expected = readExpected(name);
       // Every example ends by writing 0 to isa-debug-exit when all its checks passed; anything else
