@@ -6,6 +6,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import {
   EXPECTED_DIR,
+  assembleNasmSource,
   assembleWithNasm,
   examplePath,
   listExamples,
@@ -13,6 +14,7 @@ import {
   requireNasm,
   requireQemu,
   runExampleInQemu,
+  runImageInQemu,
   traceImageInQemu,
 } from '../support/qemu';
 
@@ -68,10 +70,15 @@ describe('examples in QEMU', function () {
 
   it('compute: ITERATIONS scales the work and changes only the "rounds" line', async function () {
     const expected = readExpected('compute').console;
-    const run = await runExampleInQemu('compute', { defines: { ITERATIONS: 3 } });
-    assert.equal(run.exitStatus, 1);
-    assert.equal(run.console, expected.replace(/^rounds: \d+/, 'rounds: 3'));
-    assert.notEqual(run.console, expected);
+    // Both ways the example documents: nasm -D, and a %define put in front of the source.
+    const viaD = await runExampleInQemu('compute', { defines: { ITERATIONS: 3 } });
+    assert.equal(viaD.exitStatus, 1);
+    assert.equal(viaD.console, expected.replace(/^rounds: \d+/, 'rounds: 3'));
+    assert.notEqual(viaD.console, expected);
+    const source = '%define ITERATIONS 2\n' + fs.readFileSync(examplePath('compute'), 'utf8');
+    const viaPrefix = await runImageInQemu(assembleNasmSource(source));
+    assert.equal(viaPrefix.exitStatus, 1);
+    assert.equal(viaPrefix.console, expected.replace(/^rounds: \d+/, 'rounds: 2'));
   });
 
   it('exits: the "; expect:" counts are what QEMU really executes', async function () {

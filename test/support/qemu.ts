@@ -120,16 +120,32 @@ export function readExpected(name: string): ExpectedRecord {
 }
 
 /** Assembles a NASM source file with `nasm -f bin` and returns the flat image. */
-export function assembleWithNasm(sourceFile: string, options: AssembleOptions = {}): Buffer {
+export function assembleWithNasm(sourceFile: string, options: AssembleOptions = {}, extraArgs: string[] = []): Buffer {
   requireNasm();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-nasm-'));
   try {
     const out = path.join(dir, 'image.bin');
     const defines = Object.entries(options.defines ?? {}).map(([k, v]) => `-D${k}=${v}`);
-    const r = spawnSync(NASM, ['-f', 'bin', ...defines, '-o', out, sourceFile], { encoding: 'utf8' });
+    const r = spawnSync(NASM, ['-f', 'bin', ...defines, ...extraArgs, '-o', out, sourceFile], { encoding: 'utf8' });
     if (r.error) throw r.error;
     if (r.status !== 0) throw new Error(`nasm failed on ${sourceFile}:\n${r.stderr}`);
     return fs.readFileSync(out);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Assembles NASM source text (e.g. a guest a test generates) with `nasm -f bin`. `%include`s are
+ * resolved against `includeDir` (default: examples/).
+ */
+export function assembleNasmSource(source: string, options: AssembleOptions & { includeDir?: string } = {}): Buffer {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-src-'));
+  try {
+    const file = path.join(dir, 'source.gasm');
+    fs.writeFileSync(file, source);
+    const inc = (options.includeDir ?? EXAMPLES_DIR) + path.sep;
+    return assembleWithNasm(file, options, ['-i', inc]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
