@@ -13,7 +13,7 @@ DEST="${1:-$ROOT/.e2e/code-server}"
 BIN="$DEST/node_modules/.bin/code-server"
 STAMP="$DEST/.installed-$CS_VER"
 
-if [ -f "$STAMP" ] && "$BIN" --version >/dev/null 2>&1; then
+if [ -f "$STAMP" ] && XDG_CONFIG_HOME="$DEST/.xdg-config" "$BIN" --version >/dev/null 2>&1; then
   echo "$BIN"
   exit 0
 fi
@@ -57,6 +57,6 @@ ln -sfn node_modules node_modules.asar
 (cd bin/remote-cli && ln -sfn code-linux.sh code-server)
 (cd bin/helpers && ln -sfn browser-linux.sh browser.sh)
 
-"$BIN" --version >&2
+XDG_CONFIG_HOME="$DEST/.xdg-config" "$BIN" --version >&2
 touch "$STAMP"
 echo "$BIN"

@@ -1,0 +1,276 @@
+/*
+ * The commands (category "Popek"). Each one works on the file it is given (menus pass its URI) or
+ * the active guest editor, runs the CLI in a child process where the simulator is needed, and
+ * returns a value the end-to-end suite checks. None throws into VS Code: failures become messages.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { Cli, parseJsonOutput } from './cli';
+import { CompareModel, normaliseCompare } from './compareData';
+import { CompareView } from './compareView';
+import { Config, MODE_LABELS, Mode, SECTION, isMode, modeOverride } from './config';
+import { debugFile } from './debug';
+import { PopekLanguageClient } from './languageClient';
+import { Log } from './log';
+import { pickMode } from './status';
+
+export const PREVIEW_SCHEME = 'popek-preview';
+export const TRACE_SCHEME = 'popek-trace';
+
+export interface Ctx {
+  context: vscode.ExtensionContext;
+  log: Log;
+  cli: Cli;
+  server: PopekLanguageClient;
+  compareView: CompareView;
+  runChannel: vscode.OutputChannel;
+  /** Text of the read-only virtual documents (diff previews, traces), by URI. */
+  virtualDocs: VirtualDocs;
+}
+
+export class VirtualDocs implements vscode.TextDocumentContentProvider {
+  private readonly docs = new Map<string, string>();
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+  set(uri: vscode.Uri, text: string): void { this.docs.set(uri.toString(), text); this.changed.fire(uri); }
+  provideTextDocumentContent(uri: vscode.Uri): string { return this.docs.get(uri.toString()) ?? ''; }
+}
+
+const GUEST = new Set(['popek-nasm', 'popek-gas']);
+
+/** The guest document a command works on, saved (the CLI reads the file), or undefined after a message. */
+async function guestDocument(uri: vscode.Uri | undefined, what: string, languages = GUEST): Promise<vscode.TextDocument | undefined> {
+  const doc = uri instanceof vscode.Uri ? await vscode.workspace.openTextDocument(uri) : vscode.window.activeTextEditor?.document;
+  if (!doc || !languages.has(doc.languageId)) {
+    void vscode.window.showWarningMessage(`Popek: open a guest assembly file to ${what}.`);
+    return undefined;
+  }
+  if (doc.uri.scheme !== 'file') {
+    void vscode.window.showWarningMessage(`Popek: to ${what}, the file must be on disk (this one is ${doc.uri.scheme}:).`);
+    return undefined;
+  }
+  if (doc.isDirty && !(await doc.save())) return undefined;
+  return doc;
+}
+
+function effectiveMode(doc: vscode.TextDocument): Mode {
+  return modeOverride(doc.getText()) ?? new Config(vscode.workspace.getConfiguration(SECTION, doc.uri)).mode;
+}
+
+function failed(ctx: Ctx, what: string, res: { stderr: string; stdout: string; code: number | null }): Error {
+  const detail = (res.stderr.trim() || res.stdout.trim()).split('\n').slice(-3).join(' ');
+  ctx.log.error(`${what} failed (exit ${res.code}):\n${res.stderr}${res.stdout}`);
+  return new Error(detail || `exit status ${res.code}`);
+}
+
+async function guarded<T>(ctx: Ctx, what: string, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    await ctx.log.showError(`${what} failed`, err);
+    return undefined;
+  }
+}
+
+// ---- popek.selectMode ------------------------------------------------------------------------
+
+export async function selectMode(ctx: Ctx, mode?: unknown): Promise<Mode | undefined> {
+  const doc = vscode.window.activeTextEditor?.document;
+  const scope = doc && GUEST.has(doc.languageId) ? doc.uri : undefined;
+  const current = new Config(vscode.workspace.getConfiguration(SECTION, scope)).mode;
+  const picked = isMode(mode) ? mode : await pickMode(current, 'Target technique for diagnostics and debugging');
+  if (!picked) return undefined;
+  // Workspace setting when a folder is open (the choice belongs to the project), else user setting.
+  const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  await vscode.workspace.getConfiguration(SECTION, scope).update('mode', picked, target);
+  ctx.log.info(`popek.mode = ${picked}`);
+  const override = doc ? modeOverride(doc.getText()) : undefined;
+  if (override && override !== picked) {
+    void vscode.window.showInformationMessage(`Popek: ${path.basename(doc!.fileName)} says "popek: mode=${override}", which wins over the setting for that file.`);
+  }
+  return picked;
+}
+
+// ---- popek.runInMode -------------------------------------------------------------------------
+
+export interface RunJson {
+  mode?: string; outcome?: string; exitCode?: number; console?: string; instructions?: number; cycles?: number;
+  traps?: Record<string, number>; critical?: Record<string, number>; vmExits?: Record<string, number>;
+  hypercalls?: Record<string, number>; wallMs?: number;
+}
+
+const counts = (o: Record<string, number> | undefined) =>
+  o && Object.keys(o).length ? Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ') : 'none';
+
+export async function runInMode(ctx: Ctx, uri?: vscode.Uri, mode?: unknown): Promise<RunJson | undefined> {
+  const doc = await guestDocument(uri, 'run it', new Set(['popek-nasm']));
+  if (!doc) return undefined;
+  const m = isMode(mode) ? mode : await pickMode(effectiveMode(doc), `Run ${path.basename(doc.fileName)} under…`);
+  if (!m) return undefined;
+  return guarded(ctx, 'Run', () => vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Popek: running ${path.basename(doc.fileName)} (${MODE_LABELS[m]})`, cancellable: true },
+    async (_p, token) => {
+      const res = await ctx.cli.run(['run', doc.fileName, '--mode', m, '--json'], token);
+      let json: RunJson;
+      try { json = parseJsonOutput(res.stdout) as RunJson; } catch { throw failed(ctx, 'popek run', res); }
+      const out = ctx.runChannel;
+      out.appendLine(`── ${path.basename(doc.fileName)} · ${m} · ${new Date().toLocaleTimeString()} ──`);
+      if (json.console) out.append(json.console.endsWith('\n') ? json.console : json.console + '\n');
+      out.appendLine(`outcome: ${json.outcome} (exit code ${json.exitCode}); ${json.instructions?.toLocaleString('en-US')} instructions, ${json.cycles?.toLocaleString('en-US')} modelled cycles`);
+      out.appendLine(`traps: ${counts(json.traps)} · critical: ${counts(json.critical)} · VM exits: ${counts(json.vmExits)} · hypercalls: ${counts(json.hypercalls)}`);
+      out.appendLine('');
+      out.show(true);
+      return json;
+    }));
+}
+
+// ---- popek.compare ---------------------------------------------------------------------------
+
+export async function compare(ctx: Ctx, uri?: vscode.Uri, data?: unknown): Promise<CompareModel | undefined> {
+  if (data !== undefined) {
+    // Figures given by the caller (e.g. a saved `popek compare --json`): show them as they are.
+    const model = normaliseCompare(data, uri?.fsPath ?? '');
+    ctx.compareView.show(model);
+    return model;
+  }
+  const doc = await guestDocument(uri, 'compare techniques', new Set(['popek-nasm']));
+  if (!doc) return undefined;
+  const run = () => guarded(ctx, 'Compare', () => vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Popek: running ${path.basename(doc.fileName)} under every technique`, cancellable: true },
+    async (_p, token) => {
+      const res = await ctx.cli.run(['compare', doc.fileName, '--json'], token);
+      let json: unknown;
+      try { json = parseJsonOutput(res.stdout); } catch { throw failed(ctx, 'popek compare', res); }
+      const model = normaliseCompare(json, doc.fileName);
+      ctx.compareView.show(model);
+      return model;
+    }));
+  ctx.compareView.onRefresh = () => { void run(); };
+  return run();
+}
+
+// ---- popek.paravirtualize --------------------------------------------------------------------
+
+export interface ParavirtualizeResult { changed: boolean; applied: boolean; summary: string }
+
+export async function paravirtualize(ctx: Ctx, uri?: vscode.Uri, options?: { confirm?: boolean }): Promise<ParavirtualizeResult | undefined> {
+  const doc = await guestDocument(uri, 'paravirtualize it');
+  if (!doc) return undefined;
+  return guarded(ctx, 'Paravirtualize', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-fix-'));
+    try {
+      const out = path.join(dir, path.basename(doc.fileName));
+      const res = await ctx.cli.run(['fix', doc.fileName, '-o', out, '--mode', 'paravirtual']);
+      if (res.code !== 0 || !fs.existsSync(out)) throw failed(ctx, 'popek fix', res);
+      const fixed = fs.readFileSync(out, 'utf8');
+      const summary = (res.stdout.trim() || res.stderr.trim()).split('\n').pop() ?? '';
+      const original = doc.getText();
+      if (fixed === original) {
+        void vscode.window.showInformationMessage(`Popek: ${path.basename(doc.fileName)} has nothing to rewrite. ${summary}`);
+        return { changed: false, applied: false, summary };
+      }
+      const version = doc.version;
+      const preview = vscode.Uri.from({ scheme: PREVIEW_SCHEME, path: doc.uri.path, query: String(Date.now()) });
+      ctx.virtualDocs.set(preview, fixed);
+      await vscode.commands.executeCommand('vscode.diff', doc.uri, preview, `${path.basename(doc.fileName)} ↔ paravirtualized`, { preview: true });
+      let apply = options?.confirm === false;
+      if (!apply) {
+        const choice = await vscode.window.showInformationMessage(`Popek: apply the paravirtual rewrites to ${path.basename(doc.fileName)}? ${summary}`, 'Apply', 'Cancel');
+        apply = choice === 'Apply';
+      }
+      await closeTabsOf(preview);
+      if (!apply) return { changed: true, applied: false, summary };
+      if (doc.version !== version) throw new Error('the file changed while the preview was open; run the command again');
+      const edit = new vscode.WorkspaceEdit();
+      edit.replace(doc.uri, new vscode.Range(doc.positionAt(0), doc.positionAt(original.length)), fixed);
+      const applied = await vscode.workspace.applyEdit(edit);
+      ctx.log.info(`paravirtualize ${doc.fileName}: ${applied ? 'applied' : 'not applied'}; ${summary}`);
+      return { changed: true, applied, summary };
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+async function closeTabsOf(uri: vscode.Uri): Promise<void> {
+  const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) =>
+    t.input instanceof vscode.TabInputTextDiff && t.input.modified.toString() === uri.toString());
+  if (tabs.length) await vscode.window.tabGroups.close(tabs);
+}
+
+// ---- popek.showVmExitTrace -------------------------------------------------------------------
+
+export async function showVmExitTrace(ctx: Ctx, uri?: vscode.Uri, mode?: unknown): Promise<vscode.TextDocument | undefined> {
+  const doc = await guestDocument(uri, 'trace it', new Set(['popek-nasm']));
+  if (!doc) return undefined;
+  const current = effectiveMode(doc);
+  // Native has no hypervisor and so no exits: default to the technique that has VM exits.
+  const m = isMode(mode) ? mode : current === 'native' ? 'hardware-assisted' : current;
+  return guarded(ctx, 'VM-exit trace', () => vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Popek: tracing ${path.basename(doc.fileName)} (${MODE_LABELS[m]})`, cancellable: true },
+    async (_p, token) => {
+      const res = await ctx.cli.run(['run', doc.fileName, '--mode', m, '--trace', '--json'], token);
+      let json: RunJson | undefined;
+      try { json = parseJsonOutput(res.stdout) as RunJson; } catch { json = undefined; }
+      if (!json && res.code !== 0 && !res.stdout.trim()) throw failed(ctx, 'popek run --trace', res);
+      const traceLines = [...res.stdout.split(/\r?\n/), ...res.stderr.split(/\r?\n/)]
+        .filter((l) => l.trim() && !/^\s*[{[]/.test(l) && !/^\s*[}\]"]/.test(l));
+      const text = [
+        `VM-exit trace of ${doc.fileName}`,
+        `technique: ${m}${json ? ` · outcome: ${json.outcome} (exit code ${json.exitCode}) · ${json.instructions?.toLocaleString('en-US')} instructions · ${json.cycles?.toLocaleString('en-US')} modelled cycles` : ''}`,
+        json ? `VM exits: ${counts(json.vmExits)}` : '',
+        json ? `traps: ${counts(json.traps)} · critical: ${counts(json.critical)} · hypercalls: ${counts(json.hypercalls)}` : '',
+        '',
+        ...(traceLines.length ? traceLines : ['(no events)']),
+        '',
+      ].join('\n');
+      const traceUri = vscode.Uri.from({ scheme: TRACE_SCHEME, path: `/${path.basename(doc.fileName)} (${m}).log` });
+      ctx.virtualDocs.set(traceUri, text);
+      const traceDoc = await vscode.workspace.openTextDocument(traceUri);
+      await vscode.window.showTextDocument(traceDoc, { viewColumn: vscode.ViewColumn.Beside, preview: true });
+      return traceDoc;
+    }));
+}
+
+// ---- popek.openExample -----------------------------------------------------------------------
+
+export async function openExample(ctx: Ctx): Promise<vscode.TextDocument | undefined> {
+  return guarded(ctx, 'Open example', async () => {
+    const source = ctx.context.asAbsolutePath(path.join('walkthrough', 'hello.gasm'));
+    const folder = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file');
+    const dir = folder ? folder.uri.fsPath : ctx.context.globalStorageUri.fsPath;
+    fs.mkdirSync(dir, { recursive: true });
+    const target = path.join(dir, 'hello.gasm');
+    // Never overwrite the user's file of that name.
+    if (!fs.existsSync(target)) fs.copyFileSync(source, target);
+    const doc = await vscode.workspace.openTextDocument(target);
+    await vscode.window.showTextDocument(doc);
+    return doc;
+  });
+}
+
+// ---- registration ----------------------------------------------------------------------------
+
+export function registerCommands(ctx: Ctx): void {
+  const reg = (id: string, fn: (...args: unknown[]) => unknown) =>
+    ctx.context.subscriptions.push(vscode.commands.registerCommand(id, fn));
+  reg('popek.selectMode', (mode) => selectMode(ctx, mode));
+  reg('popek.runInMode', (uri, mode) => runInMode(ctx, uri as vscode.Uri | undefined, mode));
+  reg('popek.debugFile', async (uri) => {
+    const doc = await guestDocument(uri as vscode.Uri | undefined, 'debug it', new Set(['popek-nasm']));
+    return doc ? debugFile(doc.uri) : false;
+  });
+  reg('popek.compare', (uri, data) => compare(ctx, uri as vscode.Uri | undefined, data));
+  reg('popek.paravirtualize', (uri, options) => paravirtualize(ctx, uri as vscode.Uri | undefined, options as { confirm?: boolean } | undefined));
+  reg('popek.showVmExitTrace', (uri, mode) => showVmExitTrace(ctx, uri as vscode.Uri | undefined, mode));
+  reg('popek.openExample', () => openExample(ctx));
+  reg('popek.showLog', () => ctx.log.show());
+  reg('popek.restartServer', () => guarded(ctx, 'Restart language server', () => ctx.server.restart()));
+  ctx.context.subscriptions.push(
+    vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, ctx.virtualDocs),
+    vscode.workspace.registerTextDocumentContentProvider(TRACE_SCHEME, ctx.virtualDocs),
+  );
+}
+

@@ -1,0 +1,82 @@
+/*
+ * The "Compare Techniques" webview: `popek compare --json` as a table and a chart of modelled cycles
+ * by technique (stacked by cause when the CLI gives the breakdown). Strict CSP: only the extension's
+ * own script (with a nonce) and stylesheet, no remote content; the page builds its DOM with
+ * textContent, so nothing in the data is ever parsed as HTML.
+ */
+import * as crypto from 'node:crypto';
+import * as vscode from 'vscode';
+import { CompareModel } from './compareData';
+
+export class CompareView implements vscode.Disposable {
+  static readonly viewType = 'popek.compare';
+  private panel: vscode.WebviewPanel | undefined;
+  private model: CompareModel | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+  /** Called when the page asks for fresh figures. */
+  onRefresh: (() => void) | undefined;
+
+  constructor(private readonly extensionUri: vscode.Uri) {}
+
+  get visible(): boolean { return this.panel !== undefined; }
+
+  show(model: CompareModel): vscode.WebviewPanel {
+    this.model = model;
+    const title = `Compare: ${model.file.split(/[\\/]/).pop() || 'guest'}`;
+    if (!this.panel) {
+      const media = vscode.Uri.joinPath(this.extensionUri, 'media');
+      this.panel = vscode.window.createWebviewPanel(CompareView.viewType, title, vscode.ViewColumn.Beside, {
+        enableScripts: true,
+        localResourceRoots: [media],
+        enableFindWidget: true,
+      });
+      this.panel.iconPath = vscode.Uri.joinPath(media, 'popek.svg');
+      this.panel.webview.html = this.html(this.panel.webview);
+      this.panel.onDidDispose(() => { this.panel = undefined; }, null, this.disposables);
+      this.panel.webview.onDidReceiveMessage((m: { type?: string }) => {
+        if (m?.type === 'ready' && this.model) void this.panel?.webview.postMessage({ type: 'data', model: this.model });
+        if (m?.type === 'refresh') this.onRefresh?.();
+      }, null, this.disposables);
+    } else {
+      this.panel.title = title;
+      this.panel.reveal(undefined, true);
+      void this.panel.webview.postMessage({ type: 'data', model });
+    }
+    return this.panel;
+  }
+
+  private html(webview: vscode.Webview): string {
+    const nonce = crypto.randomBytes(16).toString('base64');
+    const script = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', 'compare.js'));
+    const style = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', 'compare.css'));
+    const csp = [
+      "default-src 'none'",
+      `style-src ${webview.cspSource}`,
+      `img-src ${webview.cspSource}`,
+      `script-src 'nonce-${nonce}'`,
+    ].join('; ');
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style}">
+<title>Compare techniques</title>
+</head>
+<body>
+<header><h1 id="title">Compare techniques</h1><button id="refresh" type="button">Refresh</button></header>
+<p id="subtitle" class="muted">Running every technique…</p>
+<section><h2>Modelled cycles by technique</h2><div id="chart" role="img" aria-label="Modelled cycles by technique"></div><div id="legend"></div></section>
+<section><h2>Side by side</h2><table id="table"></table></section>
+<section><h2>Events by exit reason</h2><table id="events"></table></section>
+<script nonce="${nonce}" src="${script}"></script>
+</body>
+</html>`;
+  }
+
+  dispose(): void {
+    this.panel?.dispose();
+    for (const d of this.disposables) d.dispose();
+  }
+}
