@@ -1,0 +1,180 @@
+/*
+ * A source document as the linter sees it: its lines and one `LineFacts` per line, kept up to date
+ * incrementally. After an edit only the changed lines are scanned again, plus the lines after them
+ * until the carried scanner state (block comment, macro body) is the same as before the edit.
+ * Document-wide views (symbols, the effective mode) are derived lazily and cached per version.
+ */
+import { initialAttState, scanAttLine, type AttScanState } from '../asm/att';
+import type { LineFacts, Syntax } from './lineModel';
+import { scanNasmLine, type NasmScanState } from './nasmScanner';
+import { classify, type Classified } from './classify';
+
+type ScanState = NasmScanState & Partial<AttScanState>;
+
+function encodeState(s: ScanState): number { return (s.inMacro ? 1 : 0) | (s.inBlockComment ? 2 : 0); }
+function decodeState(n: number): ScanState { return { inMacro: (n & 1) !== 0, inBlockComment: (n & 2) !== 0 }; }
+
+export interface SymbolLocation { line: number; start: number; end: number }
+
+export interface SymbolInfo {
+  /** Qualified name (NASM local labels get their parent's name: `main.loop`). */
+  name: string;
+  kind: 'label' | 'constant' | 'macro' | 'define';
+  defs: SymbolLocation[];
+  refs: SymbolLocation[];
+}
+
+export interface SymbolTable {
+  byName: Map<string, SymbolInfo>;
+  /** Per line, the qualified names of the refs/defs on that line, in LineFacts order. */
+  lineScopes: Array<string | undefined>;
+}
+
+/** Guesses the syntax from a file name: `.s`/`.S` are GNU as, everything else NASM. */
+export function syntaxOf(fileName: string, languageId?: string): Syntax {
+  if (languageId === 'popek-gas') return 'att';
+  if (languageId === 'popek-nasm') return 'nasm';
+  return /\.(s|S|sx)$/.test(fileName) ? 'att' : 'nasm';
+}
+
+export class LintDocument {
+  lines: string[] = [];
+  facts: LineFacts[] = [];
+  /** Scanner state at the start of each line (encoded), and one more entry for the end. */
+  private states: number[] = [0];
+  private classified = new WeakMap<object, Classified | null>();
+  private symbolCache?: SymbolTable;
+  version = 0;
+
+  constructor(readonly fileName: string, readonly syntax: Syntax, text = '') {
+    this.setText(text);
+  }
+
+  get text(): string { return this.lines.join('\n'); }
+
+  /** Replaces the text; returns the range of lines that were re-scanned [from, to). */
+  setText(text: string): { from: number; to: number } {
+    const newLines = text.split(/\r?\n/);
+    const old = this.lines;
+    let prefix = 0;
+    const maxPrefix = Math.min(old.length, newLines.length);
+    while (prefix < maxPrefix && old[prefix] === newLines[prefix]) prefix++;
+    let suffix = 0;
+    while (suffix < old.length - prefix && suffix < newLines.length - prefix && old[old.length - 1 - suffix] === newLines[newLines.length - 1 - suffix]) suffix++;
+    return this.replaceLines(prefix, old.length - suffix, newLines.slice(prefix, newLines.length - suffix), newLines);
+  }
+
+  /** Replaces lines [from, oldTo) by `replacement` and re-scans what is needed. */
+  private replaceLines(from: number, oldTo: number, replacement: string[], all: string[]): { from: number; to: number } {
+    const oldFacts = this.facts;
+    const oldStates = this.states;
+    this.version++;
+    this.symbolCache = undefined;
+    this.lines = all;
+    const newTo = from + replacement.length;
+    const facts = oldFacts.slice(0, from);
+    const states = oldStates.slice(0, from + 1);
+    if (states.length === 0) states.push(0);
+    let state = decodeState(states[from] ?? 0);
+    let i = from;
+    // Scan the replaced lines, then continue until the state converges with the old one.
+    for (; i < all.length; i++) {
+      const oldIndex = i - newTo + oldTo;
+      if (i >= newTo && oldIndex < oldFacts.length && oldStates[oldIndex] === encodeState(state)) break;
+      facts.push(this.scanLine(all[i], state));
+      states.push(encodeState(state));
+    }
+    const resumeOld = i - newTo + oldTo;
+    for (let j = resumeOld; j < oldFacts.length && facts.length < all.length; j++) {
+      facts.push(oldFacts[j]);
+      states.push(oldStates[j + 1]);
+    }
+    this.facts = facts;
+    this.states = states;
+    return { from, to: i };
+  }
+
+  private scanLine(line: string, state: ScanState): LineFacts {
+    try {
+      if (this.syntax === 'att') {
+        const s = { inBlockComment: state.inBlockComment ?? false, inMacro: state.inMacro };
+        const f = scanAttLine(line, s);
+        state.inBlockComment = s.inBlockComment;
+        state.inMacro = s.inMacro;
+        return f;
+      }
+      return scanNasmLine(line, state);
+    } catch (err) {
+      // The scanners are written not to throw; if one does, the line is simply not understood.
+      return { defs: [], refs: [], instructions: [], errors: [{ message: `internal scanner error: ${(err as Error).message}`, code: 'internal', start: 0, end: line.length }] };
+    }
+  }
+
+  /** Table facts of an instruction (cached per scanned instruction object). */
+  classify(instr: LineFacts['instructions'][number]): Classified | undefined {
+    let c = this.classified.get(instr);
+    if (c === undefined) {
+      c = classify(instr) ?? null;
+      this.classified.set(instr, c);
+    }
+    return c ?? undefined;
+  }
+
+  /** The first `popek: mode=…` marker, with its line. */
+  modeOverride(): { mode: string; line: number } | undefined {
+    for (let i = 0; i < this.facts.length; i++) {
+      const m = this.facts[i].modeOverride;
+      if (m) return { mode: m, line: i };
+    }
+    return undefined;
+  }
+
+  /** Symbols defined and referenced in this document (NASM local labels qualified). */
+  symbols(): SymbolTable {
+    if (this.symbolCache) return this.symbolCache;
+    const byName = new Map<string, SymbolInfo>();
+    const lineScopes: Array<string | undefined> = [];
+    let scope: string | undefined;
+    const get = (name: string, kind: SymbolInfo['kind']): SymbolInfo => {
+      let s = byName.get(name);
+      if (!s) { s = { name, kind, defs: [], refs: [] }; byName.set(name, s); }
+      return s;
+    };
+    for (let line = 0; line < this.facts.length; line++) {
+      const f = this.facts[line];
+      for (const d of f.defs) {
+        const full = this.qualify(d.name, scope);
+        const s = get(full, d.kind);
+        s.kind = d.kind;
+        s.defs.push({ line, start: d.start, end: d.end });
+        if (d.kind === 'label' && this.syntax === 'nasm' && !d.name.startsWith('.') && !d.name.startsWith('..@')) scope = d.name;
+      }
+      lineScopes.push(scope);
+      for (const r of f.refs) get(this.qualify(r.name, scope), 'label').refs.push({ line, start: r.start, end: r.end });
+      if (f.macroCall && !f.instructions[0]?.known) get(f.macroCall.name, 'macro').refs.push({ line, start: f.macroCall.start, end: f.macroCall.end });
+    }
+    this.symbolCache = { byName, lineScopes };
+    return this.symbolCache;
+  }
+
+  /** Qualified name of `name` as written on a line whose enclosing non-local label is `scope`. */
+  qualify(name: string, scope: string | undefined): string {
+    if (this.syntax === 'nasm' && name.startsWith('.') && !name.startsWith('..') && scope) return scope + name;
+    return name;
+  }
+
+  /** The symbol (qualified name) whose def or ref covers (line, character). */
+  symbolAt(line: number, character: number): { name: string; start: number; end: number } | undefined {
+    const f = this.facts[line];
+    if (!f) return undefined;
+    const table = this.symbols();
+    const scope = table.lineScopes[line];
+    for (const d of f.defs) {
+      // A local label's scope is the non-local label in effect on its line.
+      if (character >= d.start && character <= d.end) return { name: this.qualify(d.name, scope), start: d.start, end: d.end };
+    }
+    for (const r of f.refs) if (character >= r.start && character <= r.end) return { name: this.qualify(r.name, scope), start: r.start, end: r.end };
+    if (f.macroCall && character >= f.macroCall.start && character <= f.macroCall.end) return { ...f.macroCall };
+    return undefined;
+  }
+}

@@ -1,0 +1,167 @@
+/*
+ * Quick fixes as text edits: the rewrite of one instruction (rewrites.ts) placed in the document
+ * with the line's indentation and syntax, and "fix all" that applies every one of them (what
+ * `popek fix` and `source.fixAll` do).
+ */
+import type { Range } from '../asm/ast';
+import { attOperandToNasm, nasmLineToAtt } from '../asm/attRender';
+import { reportedClass } from './classify';
+import type { LintDocument } from './document';
+import type { ScannedInstruction } from './lineModel';
+import { rewriteOf } from './rewrites';
+
+export interface TextEdit { range: Range; newText: string }
+
+export interface QuickFix {
+  title: string;
+  edit: TextEdit;
+  /** False when the fix only marks the instruction as reviewed (no paravirtual equivalent). */
+  replaces: boolean;
+  line: number;
+  code: 'critical-instruction' | 'privileged-instruction';
+}
+
+/** Evaluates a constant expression of the document (numbers, `equ`/`=` constants, + - * << >> | & ~). */
+export function evaluateConstant(doc: LintDocument, text: string, depth = 0): number | undefined {
+  if (depth > 16) return undefined;
+  const tokens = text.match(/0x[0-9a-f]+|[0-9][0-9a-f]*h\b|[0-9]+|[A-Za-z_.?$@][\w.?$@]*|<<|>>|[-+*/|&~()^]/gi);
+  if (!tokens || tokens.join('').replace(/\s/g, '') !== text.replace(/\s|\$(?=[0-9a-z_])/gi, '')) {
+    if (!tokens) return undefined;
+  }
+  let i = 0;
+  const peek = (): string | undefined => tokens[i];
+  const atom = (): number | undefined => {
+    const t = tokens[i++];
+    if (t === undefined) return undefined;
+    if (t === '(') { const v = or(); i++; return v; }
+    if (t === '-') { const v = atom(); return v === undefined ? undefined : -v; }
+    if (t === '~') { const v = atom(); return v === undefined ? undefined : ~v; }
+    if (t === '+') return atom();
+    if (/^0x/i.test(t)) return parseInt(t, 16);
+    if (/^[0-9][0-9a-f]*h$/i.test(t)) return parseInt(t.slice(0, -1), 16);
+    if (/^[0-9]+$/.test(t)) return parseInt(t, 10);
+    const sym = doc.symbols().byName.get(t);
+    if (!sym || sym.kind !== 'constant' || !sym.defs.length) return undefined;
+    const d = sym.defs[0];
+    const line = doc.lines[d.line];
+    const m = /\bequ\b\s*(.*?)\s*(;.*)?$/i.exec(line.slice(d.end)) ?? /^\s*=\s*(.*?)\s*(#.*)?$/.exec(line.slice(d.end)) ?? /^\s*,\s*(.*?)\s*(#.*)?$/.exec(line.slice(d.end));
+    return m ? evaluateConstant(doc, m[1], depth + 1) : undefined;
+  };
+  const binary = (next: () => number | undefined, ops: string[], apply: (op: string, a: number, b: number) => number): (() => number | undefined) => () => {
+    let v = next();
+    while (v !== undefined && ops.includes(peek() ?? '')) {
+      const op = tokens[i++];
+      const r = next();
+      if (r === undefined) return undefined;
+      v = apply(op, v, r);
+    }
+    return v;
+  };
+  const mul = binary(atom, ['*', '/'], (op, a, b) => (op === '*' ? a * b : b ? Math.trunc(a / b) : NaN));
+  const add = binary(mul, ['+', '-'], (op, a, b) => (op === '+' ? a + b : a - b));
+  const shift = binary(add, ['<<', '>>'], (op, a, b) => (op === '<<' ? a << b : a >>> b));
+  const and = binary(shift, ['&'], (_op, a, b) => a & b);
+  const or = binary(and, ['|', '^'], (op, a, b) => (op === '|' ? a | b : a ^ b));
+  const v = or();
+  return i === tokens.length && v !== undefined && Number.isFinite(v) ? v : undefined;
+}
+
+function operandTexts(doc: LintDocument, instr: ScannedInstruction): string[] {
+  return instr.operands.map((o) => (doc.syntax === 'att' ? attOperandToNasm(o) : o.text));
+}
+
+let uniqueCounter = 0;
+
+/** The quick fix of instruction `index` on `line`, or undefined when it is not critical/privileged. */
+export function quickFix(doc: LintDocument, line: number, index = 0, unique?: number): QuickFix | undefined {
+  const facts = doc.facts[line];
+  const instr = facts?.instructions[index];
+  if (!instr || facts.pvMarker) return undefined;
+  const c = doc.classify(instr);
+  if (!c) return undefined;
+  const cls = reportedClass(c);
+  if (!cls) return undefined;
+  const rewrite = rewriteOf({
+    operands: operandTexts(doc, instr),
+    scanned: instr,
+    classified: c,
+    unique: unique ?? ++uniqueCounter,
+    constant: (t) => evaluateConstant(doc, doc.syntax === 'att' ? t.replace(/^\$/, '') : t),
+  });
+  const text = doc.lines[line];
+  const indentMatch = /^\s*/.exec(text)![0];
+  // Continuation lines are indented like the instruction (or 4 spaces after a label).
+  const indent = instr.start > indentMatch.length ? (indentMatch || '    ') : text.slice(0, instr.start);
+  const lines = rewrite.lines.map((l) => (doc.syntax === 'att' ? nasmLineToAtt(l) : l));
+  // Labels inside the rewrite start at the indentation too; the first line replaces the instruction.
+  const newText = lines.map((l, i) => (i === 0 ? l : indent + l)).join('\n');
+  // Only the instruction's own span is replaced: a label before it and a comment after it stay.
+  let end = instr.end;
+  if (doc.syntax === 'att' && facts.instructions.length > 1) {
+    // `cli; hlt`: the statement separator after the instruction stays with the next one.
+    end = instr.end;
+  }
+  return {
+    title: rewrite.title,
+    replaces: rewrite.replaces,
+    line,
+    code: cls === 'critical' ? 'critical-instruction' : 'privileged-instruction',
+    edit: { range: { start: { line, character: instr.start }, end: { line, character: end } }, newText: withSeparator(doc, line, index, newText, indent) },
+  };
+}
+
+/** In AT&T a rewrite of an instruction followed by `; next` must end its own line. */
+function withSeparator(doc: LintDocument, line: number, index: number, text: string, indent: string): string {
+  const f = doc.facts[line];
+  if (doc.syntax !== 'att' || index === f.instructions.length - 1 || !text.includes('\n')) return text;
+  return text + '\n' + indent;
+}
+
+export interface FixAllResult {
+  text: string;
+  rewrites: number;
+  /** Instructions only marked as reviewed (no paravirtual equivalent). */
+  reviewed: number;
+  changedLines: number;
+  totalLines: number;
+}
+
+/** All quick fixes of a document, as non-overlapping edits in document order. */
+export function allQuickFixes(doc: LintDocument): QuickFix[] {
+  const out: QuickFix[] = [];
+  let n = 0;
+  for (let line = 0; line < doc.facts.length; line++) {
+    const f = doc.facts[line];
+    for (let i = 0; i < f.instructions.length; i++) {
+      const fix = quickFix(doc, line, i, ++n);
+      if (fix) out.push(fix);
+    }
+  }
+  return out;
+}
+
+/** Applies edits (non-overlapping, any order) to a document's text. */
+export function applyEdits(doc: LintDocument, edits: TextEdit[]): string {
+  const lines = [...doc.lines];
+  const sorted = [...edits].sort((a, b) => b.range.start.line - a.range.start.line || b.range.start.character - a.range.start.character);
+  for (const e of sorted) {
+    const l = e.range.start.line;
+    const s = lines[l];
+    lines[l] = s.slice(0, e.range.start.character) + e.newText + s.slice(e.range.end.character);
+  }
+  return lines.join('\n');
+}
+
+/** Applies every quick fix; counts the rewrites and the share of lines that changed. */
+export function fixAll(doc: LintDocument): FixAllResult {
+  const fixes = allQuickFixes(doc);
+  const text = applyEdits(doc, fixes.map((f) => f.edit));
+  const changed = new Set(fixes.map((f) => f.line)).size;
+  return {
+    text,
+    rewrites: fixes.filter((f) => f.replaces).length,
+    reviewed: fixes.filter((f) => !f.replaces).length,
+    changedLines: changed,
+    totalLines: doc.lines.length,
+  };
+}

@@ -1,0 +1,135 @@
+/*
+ * The per-line source model the linter and the language server work on, common to both syntaxes.
+ * One `LineFacts` per physical line, computed from that line alone (plus a tiny carried state for
+ * AT&T block comments and NASM macro bodies), so that an edit re-scans only the lines it touched.
+ * Offsets are UTF-16 characters within the line (LSP's `character`).
+ */
+
+export type Syntax = 'nasm' | 'att';
+
+/** A span inside one line. */
+export interface Span { start: number; end: number }
+
+export type RegisterClass = 'gpr8' | 'gpr16' | 'gpr32' | 'sreg' | 'cr' | 'dr' | 'tr' | 'fpu' | 'mmx' | 'xmm';
+
+export interface ScannedOperand extends Span {
+  kind: 'register' | 'memory' | 'immediate' | 'far';
+  text: string;
+  /** Register name (lower case, no `%`) when kind is 'register'. */
+  register?: string;
+  registerClass?: RegisterClass;
+  /** Explicit size from a NASM size keyword (byte=8 … ). */
+  size?: number;
+  /** NASM `far` keyword on a memory/immediate operand, or an AT&T `*` indirect far operand of ljmp/lcall. */
+  far?: boolean;
+  /** AT&T `*` prefix (indirect jump/call). */
+  indirect?: boolean;
+}
+
+export interface ScannedInstruction extends Span {
+  /** The mnemonic as written, lower case (`popfl`, `mov`, `ljmp`). */
+  spelling: string;
+  /** The Intel mnemonic it stands for (`popfd`, `mov`, `jmp`), or the spelling when unknown. */
+  mnemonic: string;
+  mnemonicSpan: Span;
+  prefixes: string[];
+  /** Operands in Intel order (destination first), whatever the syntax. */
+  operands: ScannedOperand[];
+  /** Far transfer (`jmp far`, `ljmp`, `lret`, `retf`, `call far`). */
+  far?: boolean;
+  /** Operand size implied by an AT&T suffix (`popfl` → 32) or a NASM `o16`/`o32` prefix. */
+  opsize?: 8 | 16 | 32 | 64;
+  /** True when the mnemonic is known to the instruction table. */
+  known: boolean;
+}
+
+export interface SymbolDef extends Span {
+  /** As written (`.loop`). */
+  name: string;
+  kind: 'label' | 'constant' | 'macro' | 'define';
+}
+
+export interface SymbolRef extends Span { name: string }
+
+export interface ScannedDirective extends Span {
+  name: string;
+  /** Raw argument text. */
+  args: string;
+  argsSpan: Span;
+}
+
+export interface LineFacts {
+  defs: SymbolDef[];
+  refs: SymbolRef[];
+  instructions: ScannedInstruction[];
+  directive?: ScannedDirective;
+  /** Macro invocation (NASM) by name. */
+  macroCall?: SymbolRef;
+  include?: { path: string } & Span;
+  /** `%macro` opens / `%endmacro` closes a macro body (NASM); `.macro`/`.endm` (AT&T). */
+  macroOpen?: boolean;
+  macroClose?: boolean;
+  /** `; popek: mode=…` / `# popek: mode=…`. */
+  modeOverride?: string;
+  /** `popek: pv` marker: this line is part of a paravirtual rewrite, not to be flagged again. */
+  pvMarker?: boolean;
+  /** Comment start offset, if any. */
+  commentStart?: number;
+  /** Whether the line ends inside an AT&T block comment. */
+  endsInBlockComment?: boolean;
+  /** Problems the scanner itself can see on this line (AT&T only; NASM's come from the assembler). */
+  errors: Array<{ message: string; code: string } & Span>;
+}
+
+export function emptyFacts(): LineFacts {
+  return { defs: [], refs: [], instructions: [], errors: [] };
+}
+
+const GPR32 = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'];
+const GPR16 = ['ax', 'cx', 'dx', 'bx', 'sp', 'bp', 'si', 'di'];
+const GPR8 = ['al', 'cl', 'dl', 'bl', 'ah', 'ch', 'dh', 'bh'];
+const SREG = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'];
+
+const REGISTERS = new Map<string, RegisterClass>();
+for (const r of GPR32) REGISTERS.set(r, 'gpr32');
+for (const r of GPR16) REGISTERS.set(r, 'gpr16');
+for (const r of GPR8) REGISTERS.set(r, 'gpr8');
+for (const r of SREG) REGISTERS.set(r, 'sreg');
+for (const n of [0, 2, 3, 4, 8]) REGISTERS.set(`cr${n}`, 'cr');
+for (let n = 0; n < 8; n++) {
+  REGISTERS.set(`dr${n}`, 'dr');
+  REGISTERS.set(`st${n}`, 'fpu');
+  REGISTERS.set(`mm${n}`, 'mmx');
+  REGISTERS.set(`xmm${n}`, 'xmm');
+  if (n >= 3) REGISTERS.set(`tr${n}`, 'tr');
+}
+REGISTERS.set('st', 'fpu');
+
+/** Register class of a name (lower case, without `%`), or undefined. */
+export function registerClass(name: string): RegisterClass | undefined {
+  return REGISTERS.get(name.toLowerCase());
+}
+
+/** Every register name, for completion. */
+export function allRegisters(): ReadonlyMap<string, RegisterClass> {
+  return REGISTERS;
+}
+
+export function registerSize(cls: RegisterClass | undefined): number | undefined {
+  switch (cls) {
+    case 'gpr8': return 8;
+    case 'gpr16': case 'sreg': return 16;
+    case 'gpr32': case 'cr': case 'dr': case 'tr': return 32;
+    default: return undefined;
+  }
+}
+
+/** Recognises `popek:` comment markers (`mode=…`, `pv`). */
+export function scanMarker(comment: string, facts: LineFacts): void {
+  const m = /\bpopek:\s*(.*)$/i.exec(comment);
+  if (!m) return;
+  const body = m[1];
+  const mode = /\bmode\s*=\s*([a-z-]+)/i.exec(body);
+  if (mode) facts.modeOverride = mode[1].toLowerCase();
+  if (/^pv\b/i.test(body.trim())) facts.pvMarker = true;
+}

@@ -1,0 +1,97 @@
+/*
+ * Completion: at the start of a statement, mnemonics (AT&T spellings in `popek-gas`), directives
+ * and macros; in operands, registers, labels, constants and the hypercall names and constants
+ * of the paravirtual interface. The fixed lists are built once per syntax.
+ */
+import { CompletionItemKind, MarkupKind, type CompletionItem, type CompletionParams } from 'vscode-languageserver/node';
+import { allInstructions, instructionInfo } from '../core/isa';
+import { PREDEFINED } from '../core/asm/predefined';
+import { allRegisters } from '../core/lint/lineModel';
+import { NASM_DATA, NASM_DIRECTIVES } from '../core/lint/nasmScanner';
+import { ATT_DIRECTIVES } from '../core/asm/att';
+import type { LintDocument } from '../core/lint/document';
+import type { DocumentStore } from './documents';
+import { instructionMarkdown } from './hover';
+
+export const COMPLETION_TRIGGERS = ['%', '.', '$', '_'];
+
+const NASM_PREPROC = ['%define', '%undef', '%assign', '%macro', '%endmacro', '%include', '%if', '%ifdef', '%ifndef', '%elif', '%else', '%endif', '%rep', '%endrep', '%error', '%warning'];
+
+interface Fixed { statement: CompletionItem[]; operand: CompletionItem[] }
+const fixed = new Map<string, Fixed>();
+
+function classTag(m: string): string {
+  const info = instructionInfo(m);
+  if (!info) return '';
+  const c = info.virt.class;
+  const formCritical = info.forms.some((f) => f.virt?.class === 'critical');
+  const formPriv = info.forms.some((f) => f.virt?.class === 'privileged');
+  return c === 'innocuous' ? (formCritical ? 'some forms critical' : formPriv ? 'some forms privileged' : '') : c;
+}
+
+function fixedItems(syntax: 'nasm' | 'att'): Fixed {
+  let f = fixed.get(syntax);
+  if (f) return f;
+  const statement: CompletionItem[] = [];
+  for (const info of allInstructions()) {
+    const spellings = syntax === 'att' ? [info.mnemonic, ...info.att] : [info.mnemonic, ...(info.aliases ?? [])];
+    for (const s of new Set(spellings)) {
+      const tag = classTag(info.mnemonic);
+      statement.push({ label: s, kind: CompletionItemKind.Keyword, detail: `${info.description}${tag ? ` [${tag}]` : ''}`, data: { mnemonic: info.mnemonic }, sortText: `1${s}` });
+    }
+  }
+  const directives = syntax === 'att' ? [...ATT_DIRECTIVES].map((d) => '.' + d) : [...NASM_DIRECTIVES, ...NASM_DATA, 'times', 'equ', ...NASM_PREPROC];
+  for (const d of directives) statement.push({ label: d, kind: CompletionItemKind.Keyword, detail: 'directive', sortText: `2${d}` });
+  const operand: CompletionItem[] = [];
+  for (const [r, cls] of allRegisters()) operand.push({ label: syntax === 'att' ? `%${r}` : r, kind: CompletionItemKind.Variable, detail: `register (${cls})`, sortText: `3${r}` });
+  for (const [name, value] of Object.entries(PREDEFINED)) {
+    const isCall = name.startsWith('__HYPERVISOR_');
+    operand.push({
+      label: syntax === 'att' ? `$${name}` : name,
+      filterText: name,
+      kind: isCall ? CompletionItemKind.Function : CompletionItemKind.Constant,
+      detail: `${isCall ? 'hypercall' : 'constant'} = ${value}`,
+      sortText: `4${name}`,
+    });
+  }
+  f = { statement, operand };
+  fixed.set(syntax, f);
+  return f;
+}
+
+export function completion(store: DocumentStore, model: LintDocument, p: CompletionParams): CompletionItem[] {
+  const line = model.lines[p.position.line] ?? '';
+  const before = line.slice(0, p.position.character);
+  const fixedSet = fixedItems(model.syntax);
+  const comment = model.facts[p.position.line]?.commentStart;
+  if (comment !== undefined && p.position.character > comment) return [];
+  // Statement position: only a label (and blanks) before the cursor.
+  const statementStart = /^\s*(?:[A-Za-z_.?@$][\w.?@$#~]*:\s*)*[%.\w]*$/.test(before);
+  const items: CompletionItem[] = [];
+  const symbols = [model, ...store.included(model)].flatMap((d) => [...d.symbols().byName.values()]);
+  if (statementStart) {
+    items.push(...fixedSet.statement);
+    for (const s of symbols) if (s.kind === 'macro' && s.defs.length) items.push({ label: s.name, kind: CompletionItemKind.Snippet, detail: 'macro', sortText: `0${s.name}` });
+    return items;
+  }
+  items.push(...fixedSet.operand);
+  const seen = new Set<string>();
+  for (const s of symbols) {
+    if (!s.defs.length || s.kind === 'macro' || seen.has(s.name)) continue;
+    seen.add(s.name);
+    items.push({ label: s.name, kind: s.kind === 'label' ? CompletionItemKind.Reference : CompletionItemKind.Constant, detail: s.kind, sortText: `0${s.name}` });
+  }
+  return items;
+}
+
+export function resolveCompletion(item: CompletionItem): CompletionItem {
+  const m = (item.data as { mnemonic?: string } | undefined)?.mnemonic;
+  if (!m) return item;
+  const info = instructionInfo(m);
+  if (!info) return item;
+  item.documentation = {
+    kind: MarkupKind.Markdown,
+    value: instructionMarkdown({ spelling: item.label, mnemonic: m, mnemonicSpan: { start: 0, end: 0 }, prefixes: [], operands: [], known: true, start: 0, end: 0 }, { info, facts: info.virt }),
+  };
+  return item;
+}

@@ -1,0 +1,69 @@
+/*
+ * Hover: over an instruction, its documentation from the table (description, flags, operand
+ * forms) and its virtualization behaviour under every technique; over a symbol, its definition.
+ */
+import { MarkupKind, type Hover, type HoverParams } from 'vscode-languageserver/node';
+import type { LintDocument } from '../core/lint/document';
+import type { ScannedInstruction } from '../core/lint/lineModel';
+import type { Classified } from '../core/lint/classify';
+import { reportedClass } from '../core/lint/classify';
+import { describeBt, describeExit, describePv, GROUP_TITLE, type CostFigures } from '../core/lint/messages';
+import { PREDEFINED } from '../core/asm/predefined';
+
+const CLASS_TEXT = {
+  critical: 'critical — sensitive but unprivileged: no trap at CPL > 0 (Popek & Goldberg; Robin & Irvine 2000)',
+  privileged: 'privileged — #GP(0) at CPL > 0',
+  'iopl-sensitive': 'IOPL-sensitive — #GP(0) when CPL > IOPL',
+  innocuous: 'innocuous — behaves the same at any privilege level',
+} as const;
+
+/** Markdown documentation of one instruction as written. */
+export function instructionMarkdown(instr: ScannedInstruction, c: Classified, costs?: CostFigures): string {
+  const { info, facts, form } = c;
+  const lines: string[] = [];
+  const spelled = instr.spelling === info.mnemonic ? info.mnemonic : `${instr.spelling} (${info.mnemonic})`;
+  lines.push(`**${spelled}** — ${info.description}`, '');
+  if (form) lines.push(`Form: \`${info.mnemonic} ${form.operands.join(', ')}\` — encoding \`${form.encoding}\``, '');
+  const f = info.flags;
+  const flagText = [f.read.length ? `reads ${f.read.join(' ')}` : '', f.written.length ? `writes ${f.written.join(' ')}` : '', f.undefined.length ? `leaves ${f.undefined.join(' ')} undefined` : ''].filter(Boolean).join('; ');
+  lines.push(`Flags: ${flagText || 'none affected'}`, '');
+  lines.push(`Class: ${CLASS_TEXT[facts.class]}${facts.group ? ` — group: ${GROUP_TITLE[facts.group]}` : ''}`, '');
+  if (facts.why) lines.push(facts.why, '');
+  if (reportedClass(c) || facts.vmExit.kind !== 'none' || facts.bt.kind === 'callout') {
+    const cls = reportedClass(c);
+    lines.push('| technique | what happens |', '|---|---|');
+    lines.push(`| native | runs at CPL 0 as written |`);
+    lines.push(`| trap-and-emulate | ${cls === 'critical' ? 'runs at CPL 1 without a trap and behaves differently (recorded)' : cls === 'privileged' ? `#GP trap to the VMM, which emulates it${costs?.trapRoundTrip ? ` (≈${costs.trapRoundTrip} cycles)` : ''}` : 'runs unchanged'} |`);
+    lines.push(`| binary-translation | ${describeBt(facts, costs)} |`);
+    lines.push(`| paravirtual | ${cls ? (describePv(facts) || 'runs at CPL 1 as in trap-and-emulate') : 'runs unchanged'} |`);
+    lines.push(`| hardware-assisted | ${describeExit(facts.vmExit)} |`);
+    lines.push('');
+  }
+  if (facts.vmExit.kind !== 'none') lines.push(`VM exit reason: **${facts.vmExit.reason}** (${facts.vmExit.reasonNumber})`, '');
+  if (facts.pv && facts.pv.kind !== 'none') lines.push(`Replacement: ${facts.pv.hypercall ? `\`__HYPERVISOR_${facts.pv.hypercall}\` — ` : ''}${facts.pv.text}`);
+  return lines.join('\n').trim();
+}
+
+export function hover(model: LintDocument, params: HoverParams, costs?: CostFigures, symbolDoc?: (name: string) => string | undefined): Hover | null {
+  const { line, character } = params.position;
+  const facts = model.facts[line];
+  if (!facts) return null;
+  for (const instr of facts.instructions) {
+    if (character < instr.mnemonicSpan.start || character > instr.mnemonicSpan.end) continue;
+    const c = model.classify(instr);
+    if (!c) return null;
+    return {
+      contents: { kind: MarkupKind.Markdown, value: instructionMarkdown(instr, c, costs) },
+      range: { start: { line, character: instr.mnemonicSpan.start }, end: { line, character: instr.mnemonicSpan.end } },
+    };
+  }
+  const sym = model.symbolAt(line, character);
+  if (sym) {
+    const range = { start: { line, character: sym.start }, end: { line, character: sym.end } };
+    const builtin = PREDEFINED[sym.name];
+    if (builtin !== undefined) return { contents: { kind: MarkupKind.Markdown, value: `\`${sym.name}\` = ${builtin} (0x${builtin.toString(16)}) — predefined by Popek (Xen public interface)` }, range };
+    const text = symbolDoc?.(sym.name);
+    if (text) return { contents: { kind: MarkupKind.Markdown, value: text }, range };
+  }
+  return null;
+}

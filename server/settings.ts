@@ -1,0 +1,46 @@
+/*
+ * The `popek` settings section, read per document through `workspace/configuration` and cached
+ * until the client says the configuration changed (lsp-sample's pattern).
+ */
+import type { Connection } from 'vscode-languageserver/node';
+import type { Mode } from '../core/isa';
+import { isMode } from '../core/lint/lint';
+
+export interface PopekSettings {
+  mode: Mode;
+  maxNumberOfProblems: number;
+  cost: string;
+}
+
+export const DEFAULT_SETTINGS: PopekSettings = { mode: 'paravirtual', maxNumberOfProblems: 1000, cost: 'modern' };
+
+export class SettingsCache {
+  private cache = new Map<string, Promise<PopekSettings>>();
+  /** Whether the client answers `workspace/configuration`. */
+  supported = false;
+
+  constructor(private readonly connection: Connection) {}
+
+  get(uri: string): Promise<PopekSettings> {
+    if (!this.supported) return Promise.resolve(DEFAULT_SETTINGS);
+    let s = this.cache.get(uri);
+    if (!s) {
+      s = this.connection.workspace.getConfiguration({ scopeUri: uri, section: 'popek' }).then(normalise, () => DEFAULT_SETTINGS);
+      this.cache.set(uri, s);
+    }
+    return s;
+  }
+
+  forget(uri: string): void { this.cache.delete(uri); }
+  clear(): void { this.cache.clear(); }
+}
+
+/** Validates what the client sent; anything malformed falls back to the default. */
+export function normalise(raw: unknown): PopekSettings {
+  const r = (raw ?? {}) as Partial<Record<keyof PopekSettings, unknown>>;
+  return {
+    mode: typeof r.mode === 'string' && isMode(r.mode) ? r.mode : DEFAULT_SETTINGS.mode,
+    maxNumberOfProblems: typeof r.maxNumberOfProblems === 'number' && r.maxNumberOfProblems >= 1 ? Math.floor(r.maxNumberOfProblems) : DEFAULT_SETTINGS.maxNumberOfProblems,
+    cost: typeof r.cost === 'string' ? r.cost : DEFAULT_SETTINGS.cost,
+  };
+}
