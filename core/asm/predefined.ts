@@ -86,6 +86,7 @@ export const PREDEFINED: Readonly<Record<string, number>> = {
   FPU_TASKSWITCH_CLEAR_TS: 0,
   FPU_TASKSWITCH_SET_TS: 1,
   // vcpu_info layout in the shared-info page (SPEC §5)
+  XEN_SHARED_INFO: 0x9000,           // guest-physical address of the shared-info page (paravirtual mode)
   VCPU_INFO_UPCALL_PENDING: 0,
   VCPU_INFO_UPCALL_MASK: 1,
   // errno values returned in EAX
