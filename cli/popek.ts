@@ -9,6 +9,8 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   asm: async () => (await import('./asmCommand')).asmCommand,
   disasm: async () => (await import('./asmCommand')).disasmCommand,
   bench: async () => (await import('./bench/benchCommand')).benchCommand,
+  lint: async () => (await import('./lintCommand')).lintCommand,
+  fix: async () => (await import('./fixCommand')).fixCommand,
 };
 
 function usage(): string {
