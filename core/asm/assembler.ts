@@ -535,7 +535,7 @@ class Assembler {
         if (regs.some((r) => r.mult < 0)) { this.diag(item, 'invalid effective address: a register cannot be subtracted', 'invalid-operands', op.range); return undefined; }
         return {
           t: 'mem', size: op.size ? SIZE_BITS[op.size] : undefined, seg: op.segment, base, index, scale, disp: { n: v.n, seg: v.seg, known: v.known },
-          hasDisp: true, nosplit: op.nosplit, far: op.jump === 'far', regs16,
+          hasDisp: true, dispSize: op.dispSize, nosplit: op.nosplit, far: op.jump === 'far', regs16,
         };
       }
     }

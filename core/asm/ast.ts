@@ -42,7 +42,7 @@ export type SizeKeyword = 'byte' | 'word' | 'dword' | 'qword' | 'tword' | 'oword
 export type Operand =
   | { kind: 'register'; name: string; range: Range }
   | { kind: 'immediate'; expr: Expr; size?: SizeKeyword; strict?: boolean; jump?: 'short' | 'near' | 'far'; range: Range }
-  | { kind: 'memory'; size?: SizeKeyword; segment?: string; address: Expr; nosplit?: boolean; jump?: 'far'; range: Range }
+  | { kind: 'memory'; size?: SizeKeyword; segment?: string; address: Expr; nosplit?: boolean; jump?: 'far'; dispSize?: 8 | 16 | 32; range: Range }
   | { kind: 'far'; segment: Expr; offset: Expr; size?: SizeKeyword; range: Range };
 
 // ---- statements ----

@@ -18,7 +18,7 @@ export interface Value {
 export type ROp =
   | { t: 'reg'; reg: RegInfo }
   | { t: 'imm'; v: Value; size?: number; strict?: boolean; jump?: 'short' | 'near' | 'far' }
-  | { t: 'mem'; size?: number; seg?: string; base: number; index: number; scale: number; disp: Value; hasDisp: boolean; nosplit?: boolean; far?: boolean; regs16?: boolean }
+  | { t: 'mem'; size?: number; seg?: string; base: number; index: number; scale: number; disp: Value; hasDisp: boolean; dispSize?: number; nosplit?: boolean; far?: boolean; regs16?: boolean }
   | { t: 'far'; sel: Value; off: Value };
 
 export interface EncodeContext {
@@ -113,6 +113,7 @@ function matchOperand(p: OperandPattern, op: ROp, form: EncodingForm, ops: ROp[]
       if (op.size !== undefined && op.size !== 8 && op.size !== fsz) return false;
       if (op.size === 8) return true;
       if (op.strict) return false;
+      if (op.size === undefined && form.opsize !== undefined && form.opsize !== bits && !memSizeOk(form, ops, idx, form.opsize)) return false;
       return op.v.known && op.v.seg < 0 && fitsS8(op.v.n, fsz);
     }
     case 'one':
@@ -145,8 +146,10 @@ function encodeEA(m: Extract<ROp, { t: 'mem' }>, regField: number, out: number[]
   if (i === 4) return 'ESP cannot be an index register';
   if (i >= 0 && s !== 1 && s !== 2 && s !== 4 && s !== 8) return `invalid scale ${s} (use 1, 2, 4 or 8)`;
   const dispVal = disp.n | 0;
-  const small = disp.known && disp.seg < 0 && dispVal >= -128 && dispVal <= 127;
-  const zero = disp.known && disp.seg < 0 && dispVal === 0;
+  let small = disp.known && disp.seg < 0 && dispVal >= -128 && dispVal <= 127;
+  let zero = disp.known && disp.seg < 0 && dispVal === 0;
+  if (m.dispSize === 32) { small = false; zero = false; }
+  else if (m.dispSize === 8) { zero = false; small = true; }
   const pushDisp32 = () => { out.push(dispVal & 0xff, (dispVal >>> 8) & 0xff, (dispVal >>> 16) & 0xff, (dispVal >>> 24) & 0xff); };
   if (b < 0 && i < 0) { out.push((regField << 3) | 5); pushDisp32(); return undefined; }
   if (i < 0 && b !== 4) {

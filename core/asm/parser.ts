@@ -238,10 +238,16 @@ class LineParser {
       this.next();
       let segment: string | undefined;
       let nosplit = false;
+      let dispSize: 8 | 16 | 32 | undefined;
       for (;;) {
         const a = this.peek();
         const l = a.t === T.Ident ? a.text.toLowerCase() : '';
-        if (SIZE_KEYWORDS[l] || l === 'nosplit' || l === 'rel' || l === 'abs') { if (l === 'nosplit') nosplit = true; this.next(); continue; }
+        if (SIZE_KEYWORDS[l] || l === 'nosplit' || l === 'rel' || l === 'abs') {
+          if (l === 'nosplit') nosplit = true;
+          else if (l === 'byte') dispSize = 8; else if (l === 'word') dispSize = 16; else if (l === 'dword') dispSize = 32;
+          this.next();
+          continue;
+        }
         if (['es', 'cs', 'ss', 'ds', 'fs', 'gs'].includes(l) && this.isOp(':', 1)) { segment = l; this.next(); this.next(); continue; }
         break;
       }
@@ -250,6 +256,7 @@ class LineParser {
       if (this.isOp(']')) this.next();
       else { this.error(this.peek().start, this.peek().end, "expected ']'"); end = this.peek().start; }
       const op: Operand = { kind: 'memory', size, segment, address, nosplit: nosplit || undefined, range: this.range(start, end) };
+      if (dispSize) op.dispSize = dispSize;
       if (jump === 'far') (op as { jump?: string }).jump = 'far';
       return op;
     }
