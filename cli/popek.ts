@@ -9,6 +9,7 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   asm: async () => (await import('./asmCommand')).asmCommand,
   disasm: async () => (await import('./asmCommand')).disasmCommand,
   bench: async () => (await import('./bench/benchCommand')).benchCommand,
+  run: async () => (await import('./runCommand')).runCommand,
   lint: async () => (await import('./lintCommand')).lintCommand,
   fix: async () => (await import('./fixCommand')).fixCommand,
 };

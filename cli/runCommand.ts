@@ -1,0 +1,64 @@
+/*
+ * `popek run FILE [--mode M] [--json] [--max-instructions N] [--cost PROFILE] [--trace]` (SPEC §6):
+ * assembles the guest, boots it on the simulated PC and runs it to its end. Console output goes to
+ * stdout as the guest writes it (or inside the JSON report with --json); the exit status is the
+ * guest's exit code (isa-debug-exit: (v << 1) | 1, as QEMU's).
+ */
+import { CliError, numberOption, parseArgs, type CliCommand } from './cliSupport';
+import { Machine, type MachineOptions } from '../core/machine/machine';
+import { LoadError } from '../core/machine/multiboot';
+import { loadProgramFile, ProgramError } from '../core/machine/program';
+
+const MODES = ['native', 'trap-and-emulate', 'binary-translation', 'paravirtual', 'hardware-assisted'];
+const COST_PROFILES = ['modern', 'vtx-2006'];
+/** Instructions per slice between host turns. */
+const SLICE = 2_000_000;
+
+export const runCommand: CliCommand = async (args) => {
+  const parsed = parseArgs(args, ['--mode', '--max-instructions', '--cost', '--memory'], ['--json', '--trace']);
+  if (parsed.positional.length !== 1) throw new CliError('usage: popek run FILE [--mode M] [--json] [--max-instructions N] [--cost PROFILE] [--trace]');
+  const file = parsed.positional[0];
+  const modeOpt = parsed.options.get('--mode');
+  const mode = typeof modeOpt === 'string' ? modeOpt : 'native';
+  if (!MODES.includes(mode)) throw new CliError(`unknown mode '${mode}' (expected one of: ${MODES.join(', ')})`);
+  if (mode !== 'native') throw new CliError(`mode '${mode}' needs the hypervisor, which this build does not include yet; use --mode native`);
+  const cost = parsed.options.get('--cost');
+  if (typeof cost === 'string' && !COST_PROFILES.includes(cost)) throw new CliError(`unknown cost profile '${cost}' (expected one of: ${COST_PROFILES.join(', ')})`);
+  const maxInstructions = numberOption(parsed, '--max-instructions', 0);
+  if (!Number.isInteger(maxInstructions) || maxInstructions < 0) throw new CliError('--max-instructions needs a non-negative integer');
+  const memoryMiB = numberOption(parsed, '--memory', 16);
+  const json = parsed.options.has('--json');
+
+  let program;
+  try {
+    program = loadProgramFile(file);
+  } catch (e) {
+    if (e instanceof ProgramError) throw new CliError(e.message, 1);
+    throw e;
+  }
+  const options: MachineOptions = { memoryMiB, maxInstructions };
+  let machine: Machine;
+  try {
+    machine = new Machine(options);
+    machine.loadImage(program.bytes, { origin: program.origin, entry: program.entry });
+  } catch (e) {
+    if (e instanceof LoadError || e instanceof RangeError) throw new CliError(`${file}: ${e.message}`, 1);
+    throw e;
+  }
+  if (!json) machine.onConsoleByte = (b) => process.stdout.write(Buffer.of(b));
+
+  const start = performance.now();
+  for (;;) {
+    const r = machine.runSlice(SLICE);
+    if (r !== 'slice' && r !== 'breakpoint') break;
+    await new Promise<void>((resolve) => setImmediate(resolve)); // stay responsive (signals, output)
+  }
+  const report = machine.report(mode, performance.now() - start);
+  if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  else if (report.outcome !== 'exit' && report.outcome !== 'shutdown') {
+    const where = report.faultAddress !== undefined ? ` at 0x${report.faultAddress.toString(16).padStart(8, '0')}` : '';
+    process.stderr.write(`popek: guest ended with outcome '${report.outcome}'${where} after ${report.instructions} instructions${report.error ? `: ${report.error}` : ''}\n`);
+  }
+  if (report.outcome === 'error') return 70;
+  return report.exitCode & 0xff;
+};

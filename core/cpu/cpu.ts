@@ -1,0 +1,905 @@
+/*
+ * The 32-bit x86 CPU (Intel SDM Vol. 3): registers, lazy flags, segmentation with its checks, paging
+ * with a TLB, exception and interrupt delivery, and the run loop over cached decoded blocks.
+ * Instruction semantics live in ops/*, decoding in decoder.ts; system-level transfers (far
+ * call/jmp/ret, iret, gates) in transfers.ts.
+ */
+import {
+  ARITH_FLAGS, AC, AF, CF, CR0_PE, CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, CS, DF_VEC, DS, EFLAGS_FIXED1, ES, FS,
+  GP, GS, ID, IF, IOPL, IOPL_SHIFT, MSR_APIC_BASE, MSR_BIOS_SIGN_ID, MSR_FEATURE_CONTROL, MSR_MISC_ENABLE,
+  MSR_MTRRCAP, MSR_MTRR_DEF_TYPE, MSR_PAT, MSR_PLATFORM_ID, MSR_SYSENTER_CS, MSR_SYSENTER_EIP,
+  MSR_SYSENTER_ESP, MSR_TSC, NP, NT, OF, PF, PF_VEC, PFEC_P, PFEC_U, PFEC_W, PTE_A, PTE_D, PTE_G, PTE_P,
+  PTE_PS, PTE_U, PTE_W, RF, SF, SS, SS_VEC, TF, TS, VIF, VIP, VM, ZF, hasErrorCode,
+} from './constants';
+import { CpuFault, TripleFault } from './fault';
+import type { Insn } from './insn';
+import type { DeliveryEvent, EventKind, Monitor } from './monitor';
+import { PAGE_SHIFT, PhysicalMemory } from './physicalMemory';
+import { Decoder } from './decoder';
+import { deliverThroughIdt } from './transfers';
+
+// Lazy flag operations (which computation produced ccRes from ccA, ccB).
+export const CC_EAGER = 0, CC_ADD = 1, CC_ADC = 2, CC_SUB = 3, CC_SBB = 4, CC_LOGIC = 5, CC_INC = 6, CC_DEC = 7;
+export const SIZE_MASK = [0xff, 0xffff, 0xffffffff | 0] as const;
+export const SIZE_SIGN = [0x80, 0x8000, 0x80000000 | 0] as const;
+/** Parity flag of a byte (PF set when the number of one bits is even). */
+export const PARITY = new Uint8Array(256);
+for (let i = 0; i < 256; i++) {
+  let b = i, n = 0;
+  while (b) { n += b & 1; b >>= 1; }
+  PARITY[i] = n & 1 ? 0 : PF;
+}
+
+// Segment attribute word: descriptor bits 40..55 (access byte in 0..7, flags G, D/B, L, AVL in 12..15).
+export const ATTR_TYPE = 0x0f, ATTR_S = 0x10, ATTR_DPL_SHIFT = 5, ATTR_P = 0x80, ATTR_DB = 0x4000, ATTR_G = 0x8000;
+// segAcc bits: what an access through this segment may do.
+const ACC_READ = 1, ACC_WRITE = 2, ACC_EXPAND_DOWN = 4;
+
+// TLB entry bits (the physical page base sits above bit 12).
+const TLB_VALID = 1, TLB_SUP_WRITE = 2, TLB_USER_READ = 4, TLB_USER_WRITE = 8, TLB_GLOBAL = 16;
+
+/** Thrown for architecture this CPU does not model (task switches, virtual-8086 mode, real mode). */
+export class UnsupportedError extends Error {}
+
+/** Interrupt controller as the CPU sees it (the 8259A pair). */
+export interface InterruptController {
+  /** True when an unmasked interrupt request is pending. */
+  hasInterrupt(): boolean;
+  /** INTA cycle: returns the vector and moves the request to in-service. */
+  acknowledge(): number;
+}
+
+export interface IoBus {
+  in(port: number, size: 1 | 2 | 4): number;
+  out(port: number, size: 1 | 2 | 4, value: number): void;
+}
+
+/** Why `run` returned. */
+export type CpuStop = 'budget' | 'halt' | 'stop' | 'breakpoint';
+
+interface Block {
+  insns: Insn[];
+  page: number;
+}
+
+export const CPU_STATE_VERSION = 1;
+
+export class Cpu {
+  // ---- architectural state ----
+  readonly regs = new Int32Array(8);
+  eip = 0;
+  /** EFLAGS; the arithmetic bits are valid only when ccOp === CC_EAGER. */
+  flags = EFLAGS_FIXED1;
+  ccOp = CC_EAGER;
+  ccRes = 0;
+  ccA = 0;
+  ccB = 0;
+  /** 0: byte, 1: word, 2: dword. */
+  ccSize = 2;
+  /** Carry in (ADC/SBB) or the preserved CF (INC/DEC). */
+  ccCin = 0;
+
+  readonly segSel = new Uint16Array(6);
+  readonly segBase = new Int32Array(6);
+  readonly segLimit = new Float64Array(6);
+  readonly segAttr = new Int32Array(6);
+  /** Derived from segAttr: ACC_* bits (0 for a null or unusable segment). */
+  readonly segAcc = new Uint8Array(6);
+  cpl = 0;
+
+  gdtrBase = 0; gdtrLimit = 0xffff;
+  idtrBase = 0; idtrLimit = 0xffff;
+  ldtrSel = 0; ldtrBase = 0; ldtrLimit = 0; ldtrAttr = 0;
+  trSel = 0; trBase = 0; trLimit = 0; trAttr = 0;
+
+  cr0 = CR0_PE | 0x10;
+  cr2 = 0;
+  cr3 = 0;
+  cr4 = 0;
+  readonly dr = new Int32Array(8);
+  readonly msr = { sysenterCs: 0, sysenterEsp: 0, sysenterEip: 0, tscOffset: 0, apicBase: 0xfee00900, pat: 0x0007040600070406n, mtrrDefType: 0n, miscEnable: 1 };
+
+  // ---- execution state ----
+  /** EIP of the instruction after the one executing (control transfers overwrite it). */
+  nextEip = 0;
+  /** Retired instructions. */
+  icount = 0;
+  /** Cycles spent halted (time = icount + idleCycles). */
+  idleCycles = 0;
+  halted = false;
+  /** Instruction count until which maskable interrupts are inhibited (after STI, MOV SS, POP SS). */
+  irqShadowUntil = -1;
+  /** Set by an instruction or device to leave the current block after this instruction. */
+  breakBlock = false;
+  /** Set by a device (isa-debug-exit) to make `run` return 'stop'. */
+  stopRequested = false;
+  /** Vector of the event being delivered (for #DF / triple-fault classification), -1 none. */
+  private delivering = -1;
+  /** Exception injected by a monitor, delivered at the next boundary. */
+  private injected: CpuFault | undefined;
+  /** External interrupts injected by a monitor (queued ahead of the PIC). */
+  readonly injectedIrqs: number[] = [];
+
+  // ---- connections ----
+  readonly mem: PhysicalMemory;
+  io: IoBus = { in: () => 0xffffffff, out: () => {} };
+  pic: InterruptController | undefined;
+  monitor: Monitor | undefined;
+  /** Linear addresses where `run` stops before executing (debugger); empty: no check. */
+  readonly breakpoints = new Set<number>();
+
+  // ---- caches ----
+  private readonly tlb = new Int32Array(1 << 20);
+  private readonly tlbUsed: number[] = [];
+  private readonly blocks = new Map<number, Block>();
+  private readonly pageBlocks = new Map<number, number[]>();
+  readonly decoder = new Decoder(this);
+  /** Counts for the run report and the benches. */
+  readonly stats = { blocksDecoded: 0, codeInvalidations: 0, tlbFlushes: 0 };
+
+  constructor(mem: PhysicalMemory) {
+    this.mem = mem;
+    mem.onCodeWrite = (page) => this.invalidateCodePage(page);
+  }
+
+  // =============================================================================================
+  // Flags
+  // =============================================================================================
+
+  getCF(): number {
+    const a = this.ccA, r = this.ccRes;
+    switch (this.ccOp) {
+      case CC_EAGER: return this.flags & CF;
+      case CC_ADD: { const m = SIZE_MASK[this.ccSize]; return ((r & m) >>> 0) < ((a & m) >>> 0) ? 1 : 0; }
+      case CC_ADC: { const m = SIZE_MASK[this.ccSize]; const rr = (r & m) >>> 0, aa = (a & m) >>> 0; return (this.ccCin ? rr <= aa : rr < aa) ? 1 : 0; }
+      case CC_SUB: { const m = SIZE_MASK[this.ccSize]; return ((a & m) >>> 0) < ((this.ccB & m) >>> 0) ? 1 : 0; }
+      case CC_SBB: { const m = SIZE_MASK[this.ccSize]; const aa = (a & m) >>> 0, bb = (this.ccB & m) >>> 0; return (this.ccCin ? aa <= bb : aa < bb) ? 1 : 0; }
+      case CC_LOGIC: return 0;
+      default: return this.ccCin;
+    }
+  }
+  getZF(): boolean {
+    return this.ccOp === CC_EAGER ? (this.flags & ZF) !== 0 : (this.ccRes & SIZE_MASK[this.ccSize]) === 0;
+  }
+  getSF(): boolean {
+    return this.ccOp === CC_EAGER ? (this.flags & SF) !== 0 : (this.ccRes & SIZE_SIGN[this.ccSize]) !== 0;
+  }
+  getPF(): boolean {
+    return this.ccOp === CC_EAGER ? (this.flags & PF) !== 0 : PARITY[this.ccRes & 0xff] !== 0;
+  }
+  getOF(): boolean {
+    const s = SIZE_SIGN[this.ccSize], a = this.ccA, b = this.ccB, r = this.ccRes;
+    switch (this.ccOp) {
+      case CC_EAGER: return (this.flags & OF) !== 0;
+      case CC_ADD: case CC_ADC: case CC_INC: return ((a ^ r) & (b ^ r) & s) !== 0;
+      case CC_SUB: case CC_SBB: case CC_DEC: return ((a ^ b) & (a ^ r) & s) !== 0;
+      default: return false;
+    }
+  }
+  getAF(): boolean {
+    if (this.ccOp === CC_EAGER) return (this.flags & AF) !== 0;
+    if (this.ccOp === CC_LOGIC) return false;
+    return ((this.ccA ^ this.ccB ^ this.ccRes) & 0x10) !== 0;
+  }
+  /** The six arithmetic flags as EFLAGS bits. */
+  arithFlags(): number {
+    if (this.ccOp === CC_EAGER) return this.flags & ARITH_FLAGS;
+    return this.getCF() | (this.getPF() ? PF : 0) | (this.getAF() ? AF : 0) | (this.getZF() ? ZF : 0) |
+      (this.getSF() ? SF : 0) | (this.getOF() ? OF : 0);
+  }
+  /** Folds the lazy flags into `flags` (before an instruction that changes only some of them). */
+  materializeFlags(): void {
+    if (this.ccOp !== CC_EAGER) {
+      this.flags = (this.flags & ~ARITH_FLAGS) | this.arithFlags();
+      this.ccOp = CC_EAGER;
+    }
+  }
+  getEflags(): number {
+    return ((this.flags & ~ARITH_FLAGS) | this.arithFlags() | EFLAGS_FIXED1) >>> 0;
+  }
+  /** Writes EFLAGS as is (no privilege rules: POPF/IRET apply theirs before calling this). */
+  setEflags(v: number): void {
+    const oldIf = this.flags & IF;
+    this.flags = (v & (CF | PF | AF | ZF | SF | TF | IF | 0x400 | OF | IOPL | NT | RF | VM | AC | VIF | VIP | ID)) | EFLAGS_FIXED1;
+    this.ccOp = CC_EAGER;
+    if ((this.flags & IF) !== oldIf) this.breakBlock = true;
+    if (this.flags & VM) throw new UnsupportedError('virtual-8086 mode is not modelled');
+  }
+  setFlag(bit: number, on: boolean): void {
+    if (bit & ARITH_FLAGS) this.materializeFlags();
+    this.flags = on ? this.flags | bit : this.flags & ~bit;
+  }
+  get iopl(): number { return (this.flags >> IOPL_SHIFT) & 3; }
+
+  /** Jcc/SETcc/CMOVcc condition `cc` (0..15). */
+  cond(cc: number): boolean {
+    if (this.ccOp === CC_SUB && this.ccSize === 2) {
+      // Fast path: the flags of a 32-bit CMP/SUB, compared directly.
+      const a = this.ccA, b = this.ccB;
+      let r: boolean;
+      switch (cc >> 1) {
+        case 1: r = (a >>> 0) < (b >>> 0); break;
+        case 2: r = a === b; break;
+        case 3: r = (a >>> 0) <= (b >>> 0); break;
+        case 6: r = a < b; break;
+        case 7: r = a <= b; break;
+        default: return this.condSlow(cc);
+      }
+      return (cc & 1) ? !r : r;
+    }
+    return this.condSlow(cc);
+  }
+  private condSlow(cc: number): boolean {
+    let r: boolean;
+    switch (cc >> 1) {
+      case 0: r = this.getOF(); break;
+      case 1: r = this.getCF() !== 0; break;
+      case 2: r = this.getZF(); break;
+      case 3: r = this.getCF() !== 0 || this.getZF(); break;
+      case 4: r = this.getSF(); break;
+      case 5: r = this.getPF(); break;
+      case 6: r = this.getSF() !== this.getOF(); break;
+      default: r = this.getZF() || this.getSF() !== this.getOF(); break;
+    }
+    return (cc & 1) ? !r : r;
+  }
+
+  // =============================================================================================
+  // Registers by size
+  // =============================================================================================
+
+  getReg8(r: number): number {
+    return r < 4 ? this.regs[r] & 0xff : (this.regs[r - 4] >> 8) & 0xff;
+  }
+  setReg8(r: number, v: number): void {
+    if (r < 4) this.regs[r] = (this.regs[r] & ~0xff) | (v & 0xff);
+    else this.regs[r - 4] = (this.regs[r - 4] & ~0xff00) | ((v & 0xff) << 8);
+  }
+  getReg(r: number, size: number): number {
+    return size === 4 ? this.regs[r] : size === 2 ? this.regs[r] & 0xffff : this.getReg8(r);
+  }
+  setReg(r: number, size: number, v: number): void {
+    if (size === 4) this.regs[r] = v;
+    else if (size === 2) this.regs[r] = (this.regs[r] & ~0xffff) | (v & 0xffff);
+    else this.setReg8(r, v);
+  }
+
+  // =============================================================================================
+  // Segmentation
+  // =============================================================================================
+
+  /** Fault for a segment-limit or access violation through segment `seg` (#SS for SS, else #GP(0)). */
+  segFault(seg: number, code = 0): CpuFault {
+    return new CpuFault(seg === SS ? SS_VEC : GP, code);
+  }
+
+  /** Linear address of `off` in segment `seg` for an access of `size` bytes, with the limit checks. */
+  linear(seg: number, off: number, size: number, write: boolean): number {
+    const acc = this.segAcc[seg];
+    if ((acc & (write ? ACC_WRITE : ACC_READ)) === 0) throw this.segFault(seg);
+    const o = off >>> 0, end = o + size - 1;
+    if (acc & ACC_EXPAND_DOWN) {
+      const upper = this.segAttr[seg] & ATTR_DB ? 0xffffffff : 0xffff;
+      if (o <= this.segLimit[seg] || end > upper) throw this.segFault(seg);
+    } else if (end > this.segLimit[seg]) throw this.segFault(seg);
+    return (this.segBase[seg] + off) | 0;
+  }
+
+  /** Recomputes segAcc[seg] from the attribute word (after any segment-register load). */
+  updateSegAccess(seg: number): void {
+    const a = this.segAttr[seg];
+    let acc = 0;
+    if ((a & ATTR_P) && (a & ATTR_S)) {
+      const type = a & ATTR_TYPE;
+      if (type & 8) acc = (type & 2) ? ACC_READ : 0; // code: readable or execute-only
+      else acc = ACC_READ | ((type & 2) ? ACC_WRITE : 0) | ((type & 4) ? ACC_EXPAND_DOWN : 0);
+    }
+    this.segAcc[seg] = acc;
+  }
+
+  /** Loads a segment register's hidden part directly (loader, monitor, snapshot); no checks. */
+  setSegmentCache(seg: number, sel: number, base: number, limit: number, attr: number): void {
+    this.segSel[seg] = sel;
+    this.segBase[seg] = base | 0;
+    this.segLimit[seg] = limit >>> 0;
+    this.segAttr[seg] = attr;
+    this.updateSegAccess(seg);
+    if (seg === CS) this.cpl = sel & 3;
+  }
+
+  /** Reads the 8-byte descriptor of `sel` (GDT or LDT); returns [lo, hi] or throws #GP(sel). */
+  readDescriptor(sel: number, fault = GP): [number, number] {
+    const index = sel & 0xfff8;
+    let base: number, limit: number;
+    if (sel & 4) {
+      if ((this.ldtrAttr & ATTR_P) === 0) throw new CpuFault(fault, sel & 0xfffc);
+      base = this.ldtrBase; limit = this.ldtrLimit;
+    } else { base = this.gdtrBase; limit = this.gdtrLimit; }
+    if (index + 7 > limit) throw new CpuFault(fault, sel & 0xfffc);
+    const lin = (base + index) | 0;
+    return [this.readSys32(lin), this.readSys32((lin + 4) | 0)];
+  }
+  /** Sets the accessed bit of a code/data descriptor in memory (SDM: on every load). */
+  setDescriptorAccessed(sel: number, hi: number): void {
+    if (hi & 0x100) return;
+    const lin = ((sel & 4 ? this.ldtrBase : this.gdtrBase) + (sel & 0xfff8) + 4) | 0;
+    this.writeSys32(lin, hi | 0x100);
+  }
+
+  static descBase(lo: number, hi: number): number { return ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) | 0; }
+  static descLimit(lo: number, hi: number): number {
+    const raw = (lo & 0xffff) | (hi & 0xf0000);
+    return (hi & 0x800000) ? ((raw << 12) | 0xfff) >>> 0 : raw;
+  }
+  static descAttr(hi: number): number { return (hi >> 8) & 0xf0ff; }
+
+  /**
+   * MOV/POP Sreg, LDS… for DS, ES, FS, GS, SS with every check of the SDM pseudocode
+   * (CS is loaded only by far transfers; see transfers.ts).
+   */
+  loadSegment(seg: number, sel: number): void {
+    sel &= 0xffff;
+    if (!(this.cr0 & CR0_PE)) throw new UnsupportedError('real mode is not modelled');
+    if (seg === CS) throw new CpuFault(6);
+    if ((sel & 0xfffc) === 0) {
+      if (seg === SS) throw new CpuFault(GP, 0);
+      // A null selector loads an unusable segment; using it raises #GP(0).
+      this.setSegmentCache(seg, sel, 0, 0, 0);
+      return;
+    }
+    const [lo, hi] = this.readDescriptor(sel);
+    const attr = Cpu.descAttr(hi);
+    const dpl = (attr >> ATTR_DPL_SHIFT) & 3, rpl = sel & 3, type = attr & ATTR_TYPE;
+    if (seg === SS) {
+      if (rpl !== this.cpl || !(attr & ATTR_S) || (type & 8) || !(type & 2) || dpl !== this.cpl) throw new CpuFault(GP, sel & 0xfffc);
+      if (!(attr & ATTR_P)) throw new CpuFault(SS_VEC, sel & 0xfffc);
+    } else {
+      if (!(attr & ATTR_S) || ((type & 8) && !(type & 2))) throw new CpuFault(GP, sel & 0xfffc);
+      const conformingCode = (type & 0xc) === 0xc;
+      if (!conformingCode && (rpl > dpl || this.cpl > dpl)) throw new CpuFault(GP, sel & 0xfffc);
+      if (!(attr & ATTR_P)) throw new CpuFault(NP, sel & 0xfffc);
+    }
+    this.setDescriptorAccessed(sel, hi);
+    this.setSegmentCache(seg, sel, Cpu.descBase(lo, hi), Cpu.descLimit(lo, hi), attr | 1);
+    if (seg === SS) { this.irqShadowUntil = this.icount + 1; this.breakBlock = true; }
+  }
+
+  // =============================================================================================
+  // Paging and memory access
+  // =============================================================================================
+
+  /** Linear → physical for an access (`user`: a CPL 3 access); walks the tables on a TLB miss. */
+  translate(lin: number, write: boolean, user: boolean): number {
+    if (!(this.cr0 & CR0_PG)) return lin >>> 0;
+    const e = this.tlb[lin >>> PAGE_SHIFT];
+    const need = user ? (write ? TLB_USER_WRITE : TLB_USER_READ) : (write ? TLB_SUP_WRITE : TLB_VALID);
+    if (e & need) return (e & ~0xfff) | (lin & 0xfff);
+    return this.walk(lin, write, user, false);
+  }
+
+  /**
+   * Page walk (SDM Vol. 3 §4.3): permission checks with CR0.WP, accessed and dirty bits, #PF with its
+   * error code. `fetch` marks an instruction fetch (no I/D bit without PAE/NX, kept for clarity).
+   */
+  private walk(lin: number, write: boolean, user: boolean, fetch: boolean): number {
+    void fetch;
+    const mem = this.mem;
+    const pdeAddr = ((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) >>> 0;
+    const pde = mem.read32(pdeAddr);
+    const errBase = (write ? PFEC_W : 0) | (user ? PFEC_U : 0);
+    if (!(pde & PTE_P)) throw new CpuFault(PF_VEC, errBase, lin);
+    let physBase: number, pte: number, pteAddr = -1, rw: boolean, us: boolean, global: boolean;
+    if ((pde & PTE_PS) && (this.cr4 & CR4_PSE)) {
+      physBase = ((pde & 0xffc00000) + (lin & 0x3ff000)) >>> 0;
+      pte = pde;
+      rw = (pde & PTE_W) !== 0; us = (pde & PTE_U) !== 0; global = (pde & PTE_G) !== 0;
+    } else {
+      pteAddr = ((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) >>> 0;
+      pte = mem.read32(pteAddr);
+      if (!(pte & PTE_P)) throw new CpuFault(PF_VEC, errBase, lin);
+      physBase = (pte & ~0xfff) >>> 0;
+      rw = (pde & PTE_W) !== 0 && (pte & PTE_W) !== 0;
+      us = (pde & PTE_U) !== 0 && (pte & PTE_U) !== 0;
+      global = (pte & PTE_G) !== 0;
+    }
+    const wp = (this.cr0 & CR0_WP) !== 0;
+    if (user ? (!us || (write && !rw)) : (write && !rw && wp)) throw new CpuFault(PF_VEC, errBase | PFEC_P, lin);
+    // Accessed bits on every walk that succeeds; dirty on a write.
+    if (!(pde & PTE_A)) mem.write32(pdeAddr, pde | PTE_A);
+    if (pteAddr >= 0) {
+      const want = pte | PTE_A | (write ? PTE_D : 0);
+      if (want !== pte) mem.write32(pteAddr, want);
+      pte = want;
+    } else if (write && !(pte & PTE_D)) {
+      pte |= PTE_A | PTE_D;
+      mem.write32(pdeAddr, pte);
+    }
+    // Cache the translation. Write permission is cached only once the dirty bit is set, so the
+    // first write to a clean page walks again and sets D.
+    if (physBase + 0xfff < mem.size) {
+      const dirty = (pte & PTE_D) !== 0;
+      let bits = TLB_VALID;
+      if (dirty && (rw || !wp)) bits |= TLB_SUP_WRITE;
+      if (us) bits |= TLB_USER_READ;
+      if (us && rw && dirty) bits |= TLB_USER_WRITE;
+      if (global && (this.cr4 & CR4_PGE)) bits |= TLB_GLOBAL;
+      const page = lin >>> PAGE_SHIFT;
+      if (this.tlb[page] === 0) this.tlbUsed.push(page);
+      this.tlb[page] = physBase | bits;
+    }
+    return (physBase + (lin & 0xfff)) >>> 0;
+  }
+
+  /** Drops every TLB entry (CR3 write keeps global pages when CR4.PGE, as the SDM says). */
+  flushTlb(keepGlobal = false): void {
+    this.stats.tlbFlushes++;
+    const kept: number[] = [];
+    for (const page of this.tlbUsed) {
+      if (keepGlobal && (this.tlb[page] & TLB_GLOBAL)) kept.push(page);
+      else this.tlb[page] = 0;
+    }
+    this.tlbUsed.length = 0;
+    this.tlbUsed.push(...kept);
+    this.breakBlock = true;
+  }
+  /** INVLPG. */
+  invalidatePage(lin: number): void {
+    this.tlb[lin >>> PAGE_SHIFT] = 0;
+    this.breakBlock = true;
+  }
+  /** True when the TLB holds a translation for `lin` (tests, debugger views). */
+  tlbHas(lin: number): boolean { return this.tlb[lin >>> PAGE_SHIFT] !== 0; }
+
+  private get userAccess(): boolean { return this.cpl === 3; }
+
+  // Data accesses through a segment (the instruction's view).
+  read8(seg: number, off: number): number {
+    return this.mem.read8(this.translate(this.linear(seg, off, 1, false), false, this.cpl === 3));
+  }
+  read16(seg: number, off: number): number {
+    const lin = this.linear(seg, off, 2, false);
+    if ((lin & 0xfff) === 0xfff) return this.readLinear8(lin, this.userAccess) | (this.readLinear8((lin + 1) | 0, this.userAccess) << 8);
+    return this.mem.read16(this.translate(lin, false, this.cpl === 3));
+  }
+  read32(seg: number, off: number): number {
+    const lin = this.linear(seg, off, 4, false);
+    if ((lin & 0xfff) > 0xffc) return this.readLinearSlow(lin, 4, this.userAccess);
+    return this.mem.read32(this.translate(lin, false, this.cpl === 3));
+  }
+  write8(seg: number, off: number, v: number): void {
+    this.mem.write8(this.translate(this.linear(seg, off, 1, true), true, this.cpl === 3), v);
+  }
+  write16(seg: number, off: number, v: number): void {
+    const lin = this.linear(seg, off, 2, true);
+    if ((lin & 0xfff) === 0xfff) { this.writeLinearSlow(lin, 2, v, this.userAccess); return; }
+    this.mem.write16(this.translate(lin, true, this.cpl === 3), v);
+  }
+  write32(seg: number, off: number, v: number): void {
+    const lin = this.linear(seg, off, 4, true);
+    if ((lin & 0xfff) > 0xffc) { this.writeLinearSlow(lin, 4, v, this.userAccess); return; }
+    this.mem.write32(this.translate(lin, true, this.cpl === 3), v);
+  }
+  read(seg: number, off: number, size: number): number {
+    return size === 4 ? this.read32(seg, off) : size === 2 ? this.read16(seg, off) : this.read8(seg, off);
+  }
+  write(seg: number, off: number, size: number, v: number): void {
+    if (size === 4) this.write32(seg, off, v); else if (size === 2) this.write16(seg, off, v); else this.write8(seg, off, v);
+  }
+  /**
+   * Checks that a write of `size` bytes at seg:off would succeed (segment and paging, setting D),
+   * so that read-modify-write instructions fault before they change anything.
+   */
+  probeWrite(seg: number, off: number, size: number): void {
+    const lin = this.linear(seg, off, size, true);
+    this.translate(lin, true, this.cpl === 3);
+    if ((lin & 0xfff) > 0x1000 - size) this.translate((lin + size - 1) | 0, true, this.cpl === 3);
+  }
+
+  // Linear accesses (paging only): the monitor's and the system's view.
+  readLinear8(lin: number, user = false): number { return this.mem.read8(this.translate(lin, false, user)); }
+  readLinear16(lin: number, user = false): number {
+    if ((lin & 0xfff) === 0xfff) return this.readLinearSlow(lin, 2, user);
+    return this.mem.read16(this.translate(lin, false, user));
+  }
+  readLinear32(lin: number, user = false): number {
+    if ((lin & 0xfff) > 0xffc) return this.readLinearSlow(lin, 4, user);
+    return this.mem.read32(this.translate(lin, false, user));
+  }
+  writeLinear8(lin: number, v: number, user = false): void { this.mem.write8(this.translate(lin, true, user), v); }
+  writeLinear16(lin: number, v: number, user = false): void {
+    if ((lin & 0xfff) === 0xfff) { this.writeLinearSlow(lin, 2, v, user); return; }
+    this.mem.write16(this.translate(lin, true, user), v);
+  }
+  writeLinear32(lin: number, v: number, user = false): void {
+    if ((lin & 0xfff) > 0xffc) { this.writeLinearSlow(lin, 4, v, user); return; }
+    this.mem.write32(this.translate(lin, true, user), v);
+  }
+  private readLinearSlow(lin: number, size: number, user: boolean): number {
+    let v = 0;
+    for (let i = 0; i < size; i++) v |= this.mem.read8(this.translate((lin + i) | 0, false, user)) << (8 * i);
+    return v;
+  }
+  private writeLinearSlow(lin: number, size: number, v: number, user: boolean): void {
+    // Translate every byte first, so a #PF on the second page leaves the first unwritten.
+    const phys: number[] = [];
+    for (let i = 0; i < size; i++) phys.push(this.translate((lin + i) | 0, true, user));
+    for (let i = 0; i < size; i++) this.mem.write8(phys[i], v >> (8 * i));
+  }
+  /** Supervisor reads/writes of system structures (GDT, LDT, IDT, TSS). */
+  readSys32(lin: number): number { return this.readLinear32(lin, false); }
+  readSys16(lin: number): number { return this.readLinear16(lin, false); }
+  writeSys32(lin: number, v: number): void { this.writeLinear32(lin, v, false); }
+
+  // Stack.
+  get stack32(): boolean { return (this.segAttr[SS] & ATTR_DB) !== 0; }
+  push32(v: number): void {
+    if (this.stack32) {
+      const sp = (this.regs[4] - 4) | 0;
+      this.write32(SS, sp, v);
+      this.regs[4] = sp;
+    } else {
+      const sp = (this.regs[4] - 4) & 0xffff;
+      this.write32(SS, sp, v);
+      this.regs[4] = (this.regs[4] & ~0xffff) | sp;
+    }
+  }
+  push16(v: number): void {
+    const sp = this.stack32 ? (this.regs[4] - 2) | 0 : (this.regs[4] - 2) & 0xffff;
+    this.write16(SS, sp, v);
+    this.regs[4] = this.stack32 ? sp : (this.regs[4] & ~0xffff) | sp;
+  }
+  push(v: number, size: number): void { if (size === 4) this.push32(v); else this.push16(v); }
+  pop32(): number {
+    const sp = this.stack32 ? this.regs[4] : this.regs[4] & 0xffff;
+    const v = this.read32(SS, sp);
+    this.regs[4] = this.stack32 ? (sp + 4) | 0 : (this.regs[4] & ~0xffff) | ((sp + 4) & 0xffff);
+    return v;
+  }
+  pop16(): number {
+    const sp = this.stack32 ? this.regs[4] : this.regs[4] & 0xffff;
+    const v = this.read16(SS, sp);
+    this.regs[4] = this.stack32 ? (sp + 2) | 0 : (this.regs[4] & ~0xffff) | ((sp + 2) & 0xffff);
+    return v;
+  }
+  pop(size: number): number { return size === 4 ? this.pop32() : this.pop16(); }
+  /** Reads the stack at ESP + offset without popping (instructions that must not change ESP on a fault). */
+  peek(offset: number, size: number): number {
+    const sp = this.stack32 ? (this.regs[4] + offset) | 0 : (this.regs[4] + offset) & 0xffff;
+    return size === 4 ? this.read32(SS, sp) : this.read16(SS, sp);
+  }
+
+  // =============================================================================================
+  // Control registers and MSRs
+  // =============================================================================================
+
+  setCr0(v: number): void {
+    v |= 0x10; // ET is hard-wired to 1
+    if ((v & CR0_PG) && !(v & CR0_PE)) throw new CpuFault(GP, 0);
+    if (!(v & CR0_PE)) throw new UnsupportedError('real mode is not modelled (CR0.PE cleared)');
+    const changed = this.cr0 ^ v;
+    this.cr0 = v | 0;
+    if (changed & (CR0_PG | CR0_WP | CR0_PE)) { this.flushTlb(); this.flushCodeCache(); }
+    this.breakBlock = true;
+  }
+  setCr3(v: number): void {
+    this.cr3 = v | 0;
+    this.flushTlb((this.cr4 & CR4_PGE) !== 0);
+  }
+  setCr4(v: number): void {
+    if (v & ~(0x7ff)) throw new CpuFault(GP, 0);
+    if (v & 0x20) throw new CpuFault(GP, 0); // PAE is not modelled (no CPUID.PAE), so setting it #GPs
+    const changed = this.cr4 ^ v;
+    this.cr4 = v;
+    if (changed & (CR4_PSE | CR4_PGE)) this.flushTlb();
+  }
+
+  /** Simulated time in cycles (one instruction = one cycle, plus time spent halted). */
+  get time(): number { return this.icount + this.idleCycles; }
+
+  readMsr(n: number): bigint {
+    switch (n >>> 0) {
+      case MSR_TSC: return BigInt(this.time + this.msr.tscOffset);
+      case MSR_APIC_BASE: return BigInt(this.msr.apicBase >>> 0);
+      case MSR_SYSENTER_CS: return BigInt(this.msr.sysenterCs >>> 0);
+      case MSR_SYSENTER_ESP: return BigInt(this.msr.sysenterEsp >>> 0);
+      case MSR_SYSENTER_EIP: return BigInt(this.msr.sysenterEip >>> 0);
+      case MSR_MISC_ENABLE: return BigInt(this.msr.miscEnable >>> 0);
+      case MSR_PAT: return this.msr.pat;
+      case MSR_MTRRCAP: return 0n;
+      case MSR_MTRR_DEF_TYPE: return this.msr.mtrrDefType;
+      case MSR_PLATFORM_ID: return 0n;
+      case MSR_BIOS_SIGN_ID: return 0n;
+      case MSR_FEATURE_CONTROL: return 1n; // locked, VMX disabled
+      default: throw new CpuFault(GP, 0);
+    }
+  }
+  writeMsr(n: number, v: bigint): void {
+    const lo = Number(v & 0xffffffffn) | 0;
+    switch (n >>> 0) {
+      case MSR_TSC: this.msr.tscOffset = Number(BigInt.asIntN(64, v)) - this.time; return;
+      case MSR_APIC_BASE: this.msr.apicBase = lo; return;
+      case MSR_SYSENTER_CS: this.msr.sysenterCs = lo & 0xffff; return;
+      case MSR_SYSENTER_ESP: this.msr.sysenterEsp = lo; return;
+      case MSR_SYSENTER_EIP: this.msr.sysenterEip = lo; return;
+      case MSR_MISC_ENABLE: this.msr.miscEnable = lo; return;
+      case MSR_PAT: this.msr.pat = v & 0xffffffffffffffffn; return;
+      case MSR_MTRR_DEF_TYPE: this.msr.mtrrDefType = v & 0xcffn; return;
+      case MSR_BIOS_SIGN_ID: return;
+      default: throw new CpuFault(GP, 0);
+    }
+  }
+
+  // =============================================================================================
+  // Events: exceptions and interrupts
+  // =============================================================================================
+
+  /** Queues an external interrupt vector (ahead of the PIC); delivered when IF = 1. */
+  raiseIrq(vector: number): void { this.injectedIrqs.push(vector & 0xff); this.breakBlock = true; }
+  /** Delivers `vector` as an exception at the next instruction boundary. */
+  injectException(vector: number, errorCode = 0, address = 0): void {
+    this.injected = new CpuFault(vector, errorCode, address);
+    this.breakBlock = true;
+  }
+
+  /**
+   * Delivers an event through the IDT now, with the monitor's `onEvent` first. Handles #DF
+   * (contributory and page-fault combinations, SDM Vol. 3 Table 6-5) and the triple fault.
+   * `returnEip` is what the handler's frame holds.
+   */
+  deliverEvent(vector: number, kind: EventKind, errorCode = 0, address = 0, returnEip = this.eip): void {
+    const outer = this.delivering;
+    if (this.monitor?.onEvent) {
+      const ev: DeliveryEvent = { vector, kind, eip: returnEip, nested: outer >= 0 };
+      if (kind === 'exception' && hasErrorCode(vector)) ev.errorCode = errorCode;
+      if (vector === PF_VEC && kind === 'exception') ev.address = address;
+      if (this.monitor.onEvent(this, ev)) return;
+    }
+    if (kind === 'exception' && vector === PF_VEC) this.cr2 = address | 0;
+    this.delivering = vector;
+    try {
+      deliverThroughIdt(this, vector, kind, errorCode, returnEip);
+    } catch (e) {
+      if (!(e instanceof CpuFault)) throw e;
+      this.delivering = outer;
+      this.nestedFault(vector, kind, e);
+      return;
+    } finally {
+      if (this.delivering === vector) this.delivering = outer;
+    }
+    this.halted = false;
+  }
+
+  private nestedFault(first: number, kind: EventKind, second: CpuFault): void {
+    if (first === DF_VEC && kind === 'exception') throw new TripleFault(this.eip, `fault ${second} while delivering #DF`);
+    const contributory = (v: number) => v === 0 || (v >= 10 && v <= 13);
+    const isDouble = kind === 'exception' &&
+      ((contributory(first) && contributory(second.vector)) ||
+       (first === PF_VEC && (contributory(second.vector) || second.vector === PF_VEC)));
+    if (isDouble) this.deliverEvent(DF_VEC, 'exception', 0);
+    else this.deliverEvent(second.vector, 'exception', second.errorCode, second.address);
+  }
+
+  /** Delivers a fault raised by the current instruction (EIP = the faulting instruction). */
+  private handleFault(f: CpuFault): void {
+    this.breakBlock = false;
+    this.deliverEvent(f.vector, 'exception', f.errorCode, f.address, this.eip);
+  }
+
+  /** Checks for a deliverable external interrupt; delivers it. Returns true when one was taken. */
+  private checkInterrupts(): boolean {
+    if (this.injected) {
+      const f = this.injected;
+      this.injected = undefined;
+      this.deliverEvent(f.vector, 'exception', f.errorCode, f.address);
+      return true;
+    }
+    if (!(this.flags & IF) || this.icount < this.irqShadowUntil) return false;
+    let vector: number;
+    if (this.injectedIrqs.length) vector = this.injectedIrqs.shift()!;
+    else if (this.pic?.hasInterrupt()) vector = this.pic.acknowledge();
+    else return false;
+    this.halted = false;
+    this.deliverEvent(vector, 'external');
+    return true;
+  }
+  /** True when an external interrupt could be delivered now (HLT wake-up test). */
+  interruptPending(): boolean {
+    return this.injected !== undefined || ((this.flags & IF) !== 0 && (this.injectedIrqs.length > 0 || (this.pic?.hasInterrupt() ?? false)));
+  }
+
+  // =============================================================================================
+  // Decoded-code cache
+  // =============================================================================================
+
+  /** Decodes the instruction at linear address `lin` (uncached; for monitors, disassembly, BT). */
+  decodeAt(lin: number): Insn {
+    return this.decoder.decode(lin | 0);
+  }
+  /** Decodes the basic block starting at `lin` (ends at a control transfer or a page boundary). */
+  decodeBlock(lin: number): Insn[] {
+    const out: Insn[] = [];
+    let at = lin | 0;
+    for (;;) {
+      let insn: Insn;
+      try {
+        insn = this.decoder.decode(at);
+      } catch (e) {
+        // A fetch fault past the first instruction belongs to that later instruction: end the block.
+        if (out.length > 0 && e instanceof CpuFault) break;
+        throw e;
+      }
+      out.push(insn);
+      at = (at + insn.len) | 0;
+      if (insn.endsBlock || out.length >= 64 || (at & 0xfff) === 0 || ((at ^ lin) & ~0xfff) !== 0) break;
+    }
+    return out;
+  }
+  /** Drops every decoded block (monitor attached or changed, CR0 changes). */
+  flushCodeCache(): void {
+    for (const page of this.pageBlocks.keys()) this.mem.pageFlags[page] &= ~1;
+    this.blocks.clear();
+    this.pageBlocks.clear();
+    this.breakBlock = true;
+  }
+  private invalidateCodePage(page: number): void {
+    const starts = this.pageBlocks.get(page);
+    if (!starts) return;
+    this.stats.codeInvalidations++;
+    for (const s of starts) this.blocks.delete(s);
+    this.pageBlocks.delete(page);
+    this.breakBlock = true;
+  }
+  setMonitor(m: Monitor | undefined): void {
+    this.monitor = m;
+    this.flushCodeCache();
+  }
+
+  private blockAt(lin: number): Block {
+    const phys = this.translate(lin, false, this.cpl === 3);
+    // The same bytes decode differently for CPL 3 (fetch permissions) and in 16-bit code segments.
+    const key = phys + (this.cpl === 3 ? 0x100000000 : 0) + ((this.segAttr[CS] & ATTR_DB) ? 0 : 0x200000000);
+    let block = this.blocks.get(key);
+    if (block) return block;
+    const insns = this.decodeBlock(lin);
+    block = { insns, page: phys >>> PAGE_SHIFT };
+    // An instruction that crosses into the next page is not cached (that page's mapping may change).
+    const last = insns[insns.length - 1];
+    const crosses = ((last.linear & 0xfff) + last.len) > 0x1000;
+    if (!crosses) {
+      this.blocks.set(key, block);
+      let list = this.pageBlocks.get(block.page);
+      if (!list) this.pageBlocks.set(block.page, list = []);
+      list.push(key);
+      this.mem.markCode(block.page);
+      this.stats.blocksDecoded++;
+    }
+    return block;
+  }
+
+  // =============================================================================================
+  // Run loop
+  // =============================================================================================
+
+  /** Executes one decoded instruction at the current EIP (monitors, binary translation). */
+  execOne(insn: Insn): void {
+    this.nextEip = (this.eip + insn.len) >>> 0;
+    insn.exec(this, insn);
+    this.eip = this.nextEip;
+    this.icount++;
+  }
+
+  /** Skips an instruction a monitor emulated. */
+  skip(insn: Insn): void { this.nextEip = (this.eip + insn.len) >>> 0; }
+
+  /**
+   * Runs at most `budget` instructions. Returns why it stopped: 'budget' (ran them all), 'halt'
+   * (HLT and nothing can wake it: the caller decides, e.g. advance time), 'stop' (a device asked),
+   * 'breakpoint' (EIP reached a breakpoint, not executed). Throws TripleFault and UnsupportedError.
+   */
+  run(budget: number): CpuStop {
+    const end = this.icount + budget;
+    const checkBp = this.breakpoints.size > 0;
+    let first = true;
+    while (this.icount < end) {
+      if (this.stopRequested) return 'stop';
+      if (this.injected || this.injectedIrqs.length || ((this.flags & IF) && this.pic && this.icount >= this.irqShadowUntil)) {
+        this.checkInterrupts();
+      }
+      if (this.halted) return 'halt';
+      if (checkBp && !first && this.breakpoints.has((this.eip + this.segBase[CS]) | 0)) return 'breakpoint';
+      first = false;
+      try {
+        this.runBlock(checkBp ? 1 : end - this.icount);
+      } catch (e) {
+        if (e instanceof CpuFault) this.handleFault(e);
+        else throw e;
+      }
+    }
+    return this.stopRequested ? 'stop' : 'budget';
+  }
+
+  private runBlock(budget: number): void {
+    const eip = this.eip;
+    if (eip > this.segLimit[CS]) throw new CpuFault(GP, 0);
+    const block = this.blockAt((eip + this.segBase[CS]) | 0);
+    const insns = block.insns;
+    const n = insns.length < budget ? insns.length : budget;
+    for (let i = 0; i < n; i++) {
+      const insn = insns[i];
+      this.nextEip = (this.eip + insn.len) >>> 0;
+      insn.exec(this, insn);
+      this.eip = this.nextEip;
+      this.icount++;
+      if (this.breakBlock) { this.breakBlock = false; return; }
+    }
+  }
+
+  // =============================================================================================
+  // Reset, snapshot
+  // =============================================================================================
+
+  /** Serialisable copy of the architectural state (memory is the machine's business). */
+  getState(): CpuState {
+    return {
+      version: CPU_STATE_VERSION,
+      regs: Array.from(this.regs), eip: this.eip, eflags: this.getEflags(),
+      seg: [0, 1, 2, 3, 4, 5].map((s) => [this.segSel[s], this.segBase[s], this.segLimit[s], this.segAttr[s]]),
+      gdtr: [this.gdtrBase, this.gdtrLimit], idtr: [this.idtrBase, this.idtrLimit],
+      ldtr: [this.ldtrSel, this.ldtrBase, this.ldtrLimit, this.ldtrAttr], tr: [this.trSel, this.trBase, this.trLimit, this.trAttr],
+      cr: [this.cr0, this.cr2, this.cr3, this.cr4], dr: Array.from(this.dr),
+      msr: { ...this.msr, pat: this.msr.pat.toString(), mtrrDefType: this.msr.mtrrDefType.toString() },
+      icount: this.icount, idleCycles: this.idleCycles, halted: this.halted, irqShadowUntil: this.irqShadowUntil,
+      cpl: this.cpl, injectedIrqs: [...this.injectedIrqs],
+    };
+  }
+  setState(s: CpuState): void {
+    if (s.version !== CPU_STATE_VERSION) throw new Error(`CPU state version ${s.version} is not ${CPU_STATE_VERSION}`);
+    this.regs.set(s.regs);
+    this.eip = s.eip;
+    this.flags = (s.eflags | EFLAGS_FIXED1) | 0;
+    this.ccOp = CC_EAGER;
+    s.seg.forEach(([sel, base, limit, attr], i) => this.setSegmentCache(i, sel, base, limit, attr));
+    [this.gdtrBase, this.gdtrLimit] = s.gdtr;
+    [this.idtrBase, this.idtrLimit] = s.idtr;
+    [this.ldtrSel, this.ldtrBase, this.ldtrLimit, this.ldtrAttr] = s.ldtr;
+    [this.trSel, this.trBase, this.trLimit, this.trAttr] = s.tr;
+    [this.cr0, this.cr2, this.cr3, this.cr4] = s.cr;
+    this.dr.set(s.dr);
+    Object.assign(this.msr, { ...s.msr, pat: BigInt(s.msr.pat), mtrrDefType: BigInt(s.msr.mtrrDefType) });
+    this.icount = s.icount; this.idleCycles = s.idleCycles; this.halted = s.halted; this.irqShadowUntil = s.irqShadowUntil;
+    this.cpl = s.cpl;
+    this.injectedIrqs.length = 0; this.injectedIrqs.push(...s.injectedIrqs);
+    this.injected = undefined;
+    this.delivering = -1;
+    this.stopRequested = false;
+    this.flushTlb();
+    this.flushCodeCache();
+    this.breakBlock = false;
+  }
+
+  /** Segment registers by name for views. */
+  static readonly SEGS = [ES, CS, SS, DS, FS, GS];
+}
+
+export interface CpuState {
+  version: number;
+  regs: number[];
+  eip: number;
+  eflags: number;
+  seg: number[][];
+  gdtr: [number, number];
+  idtr: [number, number];
+  ldtr: [number, number, number, number];
+  tr: [number, number, number, number];
+  cr: [number, number, number, number];
+  dr: number[];
+  msr: { sysenterCs: number; sysenterEsp: number; sysenterEip: number; tscOffset: number; apicBase: number; pat: string; mtrrDefType: string; miscEnable: number };
+  icount: number;
+  idleCycles: number;
+  halted: boolean;
+  irqShadowUntil: number;
+  cpl: number;
+  injectedIrqs: number[];
+}
+
+export { TS, DS, ES, FS, GS };

@@ -1,0 +1,443 @@
+/*
+ * Instruction decoder: bytes at a linear address → an `Insn` with its operands resolved and the
+ * semantics function chosen for its exact form (so execution does no operand-form dispatch).
+ * Invalid encodings decode to an instruction that raises #UD when executed, so the fault is raised
+ * at the right EIP. Instruction fetch goes through paging (a #PF on fetch is raised from decode).
+ */
+import { CR0_EM, CR0_TS, CS, DS, EBP, ESP, GP, NM, SS, UD } from './constants';
+import { ATTR_DB, type Cpu } from './cpu';
+import { CpuFault } from './fault';
+import { Insn, type ExecFn } from './insn';
+import { InsnClass as C } from './monitor';
+import * as B from './ops/basic';
+import * as S from './ops/string';
+import * as Y from './ops/system';
+import { aaa, aad, aam, daa } from './ops/alu';
+
+const ALU_NAMES = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'];
+const SHIFT_NAMES = ['rol', 'ror', 'rcl', 'rcr', 'shl', 'shr', 'sal', 'sar'];
+const CC_NAMES = ['o', 'no', 'c', 'nc', 'z', 'nz', 'na', 'a', 's', 'ns', 'pe', 'po', 'l', 'nl', 'ng', 'g'];
+const STRING_NAMES: Record<number, string> = { 0xa4: 'movs', 0xa6: 'cmps', 0xaa: 'stos', 0xac: 'lods', 0xae: 'scas', 0x6c: 'ins', 0x6e: 'outs' };
+const SREG_OF: Record<number, number> = { 0x06: 0, 0x07: 0, 0x0e: 1, 0x16: 2, 0x17: 2, 0x1e: 3, 0x1f: 3, 0x1a0: 4, 0x1a1: 4, 0x1a8: 5, 0x1a9: 5 };
+const SREG_NAMES = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'];
+
+const PRIV = C.PRIVILEGED;
+const CRIT = C.CRITICAL;
+
+const salc: ExecFn = (cpu) => cpu.setReg8(0, cpu.getCF() ? 0xff : 0);
+const fpu: ExecFn = (cpu) => {
+  // No x87 is modelled (CPUID says so): with EM or TS set the guest's #NM handler emulates it.
+  throw new CpuFault((cpu.cr0 & (CR0_EM | CR0_TS)) ? NM : UD);
+};
+const fwait: ExecFn = (cpu) => { if ((cpu.cr0 & (CR0_TS | 2)) === (CR0_TS | 2)) throw new CpuFault(NM); };
+const int1: ExecFn = (cpu) => cpu.deliverEvent(1, 'exception', 0, 0, cpu.nextEip);
+const vmcall: ExecFn = () => { throw new CpuFault(UD); }; // outside VMX non-root operation
+const daaOp: ExecFn = (cpu, i) => daa(cpu, i.opcode === 0x2f);
+const aaaOp: ExecFn = (cpu, i) => aaa(cpu, i.opcode === 0x3f);
+const aamOp: ExecFn = (cpu, i) => aam(cpu, i.imm);
+const aadOp: ExecFn = (cpu, i) => aad(cpu, i.imm);
+
+export class Decoder {
+  private p = 0;
+  private start = 0;
+  private user = false;
+  constructor(private readonly cpu: Cpu) {}
+
+  private byte(): number {
+    if (this.p - this.start >= 15) throw new CpuFault(GP, 0);
+    const b = this.cpu.readLinear8(this.p, this.user);
+    this.p = (this.p + 1) | 0;
+    return b;
+  }
+  private imm8s(): number { return (this.byte() << 24) >> 24; }
+  private imm16(): number { return this.byte() | (this.byte() << 8); }
+  private imm32(): number { return this.byte() | (this.byte() << 8) | (this.byte() << 16) | (this.byte() << 24); }
+  private immSize(size: number): number { return size === 4 ? this.imm32() : size === 2 ? this.imm16() : this.byte(); }
+  /** Immediate of the operand size, sign-extended from a byte when `sx`. */
+  private immV(size: number, sx: boolean): number {
+    if (sx) { const v = this.imm8s(); return size === 4 ? v : v & (size === 2 ? 0xffff : 0xff); }
+    return this.immSize(size);
+  }
+
+  private modrm(i: Insn, segPrefix: number): void {
+    const m = this.byte();
+    i.modrm = m;
+    const mod = m >> 6, rm = m & 7;
+    i.reg = (m >> 3) & 7;
+    if (mod === 3) { i.rm = rm; return; }
+    i.rm = -1;
+    let defSs = false;
+    if (i.addr16) {
+      const bases = [3, 3, 5, 5, 6, 7, 5, 3], indexes = [6, 7, 6, 7, -1, -1, -1, -1];
+      i.base = bases[rm]; i.index = indexes[rm];
+      if (mod === 0 && rm === 6) { i.base = -1; i.disp = this.imm16(); }
+      else if (mod === 1) i.disp = this.imm8s();
+      else if (mod === 2) i.disp = this.imm16();
+      defSs = i.base === EBP;
+    } else {
+      let base = rm, index = -1, scale = 0, disp = 0;
+      if (rm === 4) {
+        const sib = this.byte();
+        scale = sib >> 6; index = (sib >> 3) & 7; base = sib & 7;
+        if (index === 4) index = -1;
+        if (base === 5 && mod === 0) { base = -1; disp = this.imm32(); }
+      } else if (rm === 5 && mod === 0) { base = -1; disp = this.imm32(); }
+      if (mod === 1) disp = this.imm8s();
+      else if (mod === 2) disp = this.imm32();
+      i.base = base; i.index = index; i.scale = scale; i.disp = disp;
+      defSs = base === ESP || base === EBP;
+    }
+    i.seg = segPrefix >= 0 ? segPrefix : defSs ? SS : DS;
+  }
+
+  decode(lin: number): Insn {
+    const cpu = this.cpu;
+    this.p = this.start = lin;
+    this.user = cpu.cpl === 3;
+    const i = new Insn();
+    i.linear = lin;
+    const codeDefault32 = (cpu.segAttr[CS] & ATTR_DB) !== 0;
+    let opsize = codeDefault32 ? 4 : 2, seg = -1, b: number;
+    i.addr16 = !codeDefault32;
+    for (;;) {
+      b = this.byte();
+      if (b === 0x66) opsize = codeDefault32 ? 2 : 4;
+      else if (b === 0x67) i.addr16 = codeDefault32;
+      else if (b === 0x26 || b === 0x2e || b === 0x36 || b === 0x3e) seg = (b >> 3) & 3;
+      else if (b === 0x64 || b === 0x65) seg = b - 0x60;
+      else if (b === 0xf0) i.lock = true;
+      else if (b === 0xf3) i.rep = 1;
+      else if (b === 0xf2) i.rep = 2;
+      else break;
+    }
+    if (b === 0x0f) b = 0x100 | this.byte();
+    i.opcode = b;
+    i.size = opsize;
+    i.seg = seg >= 0 ? seg : DS;
+    i.segOverride = seg >= 0;
+    try {
+      this.decodeOpcode(i, b, opsize, seg);
+    } catch (e) {
+      if (!(e instanceof CpuFault) || e.vector !== GP) throw e;
+      // Longer than 15 bytes: #GP(0) when executed.
+      this.invalid(i);
+      i.exec = () => { throw new CpuFault(GP, 0); };
+    }
+    i.len = (this.p - this.start) | 0;
+    if (i.len <= 0) i.len += 0x100000000;
+    const bytes = new Uint8Array(i.len);
+    for (let k = 0; k < i.len; k++) bytes[k] = cpu.readLinear8((lin + k) | 0, this.user);
+    i.bytes = bytes;
+    if (i.lock && !isLockable(i)) i.exec = B.ud;
+    i.semantics = i.exec;
+    this.attachMonitor(i);
+    return i;
+  }
+
+  /** Compiles the monitor's intercepts into the instruction (nothing when no monitor wants it). */
+  private attachMonitor(i: Insn): void {
+    const m = this.cpu.monitor;
+    if (!m) return;
+    if (m.onInstruction && (i.cls & (m.interceptClasses ?? 0))) {
+      const inner = i.exec;
+      i.exec = (cpu, insn) => { if (!cpu.monitor?.onInstruction?.(cpu, insn)) inner(cpu, insn); };
+    }
+    if (m.onCritical && (i.cls & CRIT)) {
+      const inner = i.exec;
+      i.exec = (cpu, insn) => {
+        const eflagsBefore = cpu.getEflags(), cplBefore = cpu.cpl, eip = cpu.eip;
+        inner(cpu, insn);
+        cpu.monitor?.onCritical?.(cpu, { insn, mnemonic: insn.mnemonic, eip, cplBefore, cplAfter: cpu.cpl, eflagsBefore, eflagsAfter: cpu.getEflags() });
+      };
+    }
+  }
+
+  private invalid(i: Insn): void {
+    i.exec = B.ud; i.mnemonic = '(bad)'; i.endsBlock = true;
+  }
+
+  private set(i: Insn, mnemonic: string, exec: ExecFn, cls = 0, ends = false): void {
+    i.mnemonic = mnemonic; i.exec = exec; i.cls = cls; i.endsBlock = ends;
+  }
+
+  private decodeOpcode(i: Insn, op: number, size: number, seg: number): void {
+    const sfx = size === 4 ? 'd' : '';
+    const w = size === 4 ? 'd' : 'w';
+    // ---- ALU block 00–3F ----
+    if (op < 0x40 && (op & 7) < 6) {
+      const aop = op >> 3, form = op & 7;
+      const sz = form & 1 ? size : 1;
+      i.size = sz;
+      i.mnemonic = ALU_NAMES[aop];
+      if (form < 4) {
+        this.modrm(i, seg);
+        i.exec = form < 2 ? B.aluEG(aop, sz, i.rm < 0) : B.aluGE(aop, sz, i.rm < 0);
+      } else {
+        i.rm = 0; i.imm = this.immSize(sz);
+        i.exec = B.aluEI(aop, sz, false);
+      }
+      return;
+    }
+    switch (op) {
+      case 0x06: case 0x0e: case 0x16: case 0x1e: case 0x1a0: case 0x1a8:
+        i.reg = SREG_OF[op]; return this.set(i, 'push', B.pushSreg, C.SEG | CRIT);
+      case 0x07: case 0x17: case 0x1f: case 0x1a1: case 0x1a9:
+        i.reg = SREG_OF[op]; return this.set(i, 'pop', B.popSreg, C.SEG | CRIT, true);
+      case 0x27: case 0x2f: return this.set(i, op === 0x27 ? 'daa' : 'das', daaOp);
+      case 0x37: case 0x3f: return this.set(i, op === 0x37 ? 'aaa' : 'aas', aaaOp);
+      case 0x0f: return this.invalid(i);
+    }
+    if (op >= 0x40 && op < 0x60) {
+      i.reg = op & 7;
+      const k = (op >> 3) & 3;
+      const name = ['inc', 'dec', 'push', 'pop'][k];
+      const exec = size === 4 ? [B.incR32, B.decR32, B.pushR32, B.popR32][k] : [B.incR, B.decR, B.pushR, B.popR][k];
+      return this.set(i, name, exec);
+    }
+    if (op >= 0x70 && op < 0x80) { i.imm = this.imm8s(); return this.set(i, 'j' + CC_NAMES[op & 15], B.jcc, 0, true); }
+    if (op >= 0x180 && op < 0x190) { i.imm = size === 4 ? this.imm32() : (this.imm16() << 16) >> 16; return this.set(i, 'j' + CC_NAMES[op & 15], B.jcc, 0, true); }
+    if (op >= 0x190 && op < 0x1a0) { this.modrm(i, seg); i.size = 1; return this.set(i, 'set' + CC_NAMES[op & 15], B.setcc); }
+    if (op >= 0x140 && op < 0x150) { this.modrm(i, seg); return this.set(i, 'cmov' + CC_NAMES[op & 15], B.cmovcc); }
+    if (op >= 0x91 && op < 0x98) { i.reg = op & 7; return this.set(i, 'xchg', B.xchgAcc); }
+    if (op >= 0xb0 && op < 0xb8) { i.reg = op & 7; i.size = 1; i.imm = this.byte(); return this.set(i, 'mov', B.movRI); }
+    if (op >= 0xb8 && op < 0xc0) { i.reg = op & 7; i.imm = this.immSize(size); return this.set(i, 'mov', size === 4 ? B.movRI32 : B.movRI); }
+    if (op >= 0x1c8 && op < 0x1d0) { i.reg = op & 7; return this.set(i, 'bswap', B.bswap); }
+    if (op >= 0xd8 && op <= 0xdf) { this.modrm(i, seg); return this.set(i, 'fpu', fpu); }
+
+    switch (op) {
+      // ---- stack, misc 60–6F ----
+      case 0x60: return this.set(i, 'pusha' + sfx, B.pusha);
+      case 0x61: return this.set(i, 'popa' + sfx, B.popa);
+      case 0x62: this.modrm(i, seg); return this.set(i, 'bound', B.bound);
+      case 0x63: this.modrm(i, seg); i.size = 2; return this.set(i, 'arpl', Y.arpl, C.SEG_INFO);
+      case 0x68: i.imm = this.immSize(size); return this.set(i, 'push', B.pushI);
+      case 0x6a: i.imm = this.immV(size, true); return this.set(i, 'push', B.pushI);
+      case 0x69: this.modrm(i, seg); i.imm = this.immSize(size); return this.set(i, 'imul', B.imulGEI);
+      case 0x6b: this.modrm(i, seg); i.imm = this.immV(size, true); return this.set(i, 'imul', B.imulGEI);
+      case 0x6c: case 0x6d: case 0x6e: case 0x6f: case 0xa4: case 0xa5: case 0xa6: case 0xa7:
+      case 0xaa: case 0xab: case 0xac: case 0xad: case 0xae: case 0xaf: {
+        if (!(op & 1)) i.size = 1;
+        const base = STRING_NAMES[op & ~1];
+        const suffix = i.size === 1 ? 'b' : i.size === 2 ? 'w' : 'd';
+        const exec = { movs: S.movs, cmps: S.cmps, stos: S.stos, lods: S.lods, scas: S.scas, ins: S.ins, outs: S.outs }[base]!;
+        const io = base === 'ins' || base === 'outs';
+        return this.set(i, base + suffix, exec, io ? C.IO | PRIV : 0, i.rep !== 0 || io);
+      }
+      // ---- groups 80–8F ----
+      case 0x80: case 0x81: case 0x82: case 0x83: {
+        this.modrm(i, seg);
+        const sz = op === 0x81 || op === 0x83 ? size : 1;
+        i.size = sz;
+        i.imm = op === 0x81 ? this.immSize(sz) : op === 0x83 ? this.immV(sz, true) : this.byte();
+        return this.set(i, ALU_NAMES[i.reg], B.aluEI(i.reg, sz, i.rm < 0));
+      }
+      case 0x84: case 0x85: this.modrm(i, seg); if (op === 0x84) i.size = 1; return this.set(i, 'test', B.testEG);
+      case 0x86: case 0x87: this.modrm(i, seg); if (op === 0x86) i.size = 1; return this.set(i, 'xchg', B.xchgEG);
+      case 0x88: case 0x89: {
+        this.modrm(i, seg); if (op === 0x88) i.size = 1;
+        const exec = i.size === 4 ? (i.rm >= 0 ? B.movRR32 : B.movMG32) : B.movEG;
+        return this.set(i, 'mov', exec);
+      }
+      case 0x8a: case 0x8b: {
+        this.modrm(i, seg); if (op === 0x8a) i.size = 1;
+        const exec = i.size === 4 ? (i.rm >= 0 ? B.movGR32 : B.movGM32) : B.movGE;
+        return this.set(i, 'mov', exec);
+      }
+      case 0x8c: this.modrm(i, seg); if (i.reg > 5) return this.invalid(i); return this.set(i, 'mov', B.movESreg, C.SEG | CRIT);
+      case 0x8d: this.modrm(i, seg); return this.set(i, 'lea', B.lea);
+      case 0x8e: this.modrm(i, seg); if (i.reg > 5 || i.reg === CS) return this.invalid(i); return this.set(i, 'mov', B.movSregE, C.SEG | CRIT, true);
+      case 0x8f: this.modrm(i, seg); if (i.reg !== 0) return this.invalid(i); return this.set(i, 'pop', B.popE);
+      case 0x90: return this.set(i, i.rep === 1 ? 'pause' : 'nop', B.nop);
+      case 0x98: return this.set(i, size === 4 ? 'cwde' : 'cbw', B.cbw);
+      case 0x99: return this.set(i, size === 4 ? 'cdq' : 'cwd', B.cwd);
+      case 0x9a: i.imm = this.immSize(size); i.imm2 = this.imm16(); return this.set(i, 'call', B.callFar, C.FAR | CRIT, true);
+      case 0x9b: return this.set(i, 'wait', fwait);
+      case 0x9c: return this.set(i, 'pushf' + sfx, B.pushf, C.PUSHF_POPF | CRIT);
+      case 0x9d: return this.set(i, 'popf' + sfx, B.popf, C.PUSHF_POPF | CRIT, true);
+      case 0x9e: return this.set(i, 'sahf', B.sahf);
+      case 0x9f: return this.set(i, 'lahf', B.lahf);
+      case 0xa0: case 0xa1: case 0xa2: case 0xa3: {
+        if (!(op & 1)) i.size = 1;
+        i.rm = -1; i.base = -1; i.index = -1;
+        i.disp = i.addr16 ? this.imm16() : this.imm32();
+        return this.set(i, 'mov', op < 0xa2 ? B.movAccMoffs : B.movMoffsAcc);
+      }
+      case 0xa8: case 0xa9: if (op === 0xa8) i.size = 1; i.rm = 0; i.imm = this.immSize(i.size); return this.set(i, 'test', B.testEI);
+      // ---- C0–CF ----
+      case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+        this.modrm(i, seg);
+        if (!(op & 1)) i.size = 1;
+        i.imm = op <= 0xc1 ? this.byte() : op <= 0xd1 ? 1 : -1;
+        return this.set(i, SHIFT_NAMES[i.reg], B.shiftE);
+      }
+      case 0xc2: i.imm = this.imm16(); return this.set(i, 'ret', B.ret, 0, true);
+      case 0xc3: return this.set(i, 'ret', B.ret, 0, true);
+      case 0xc4: case 0xc5: this.modrm(i, seg); i.imm = op === 0xc4 ? 0 : 3; return this.set(i, op === 0xc4 ? 'les' : 'lds', B.loadFarPointer, C.SEG, true);
+      case 0xc6: case 0xc7:
+        this.modrm(i, seg); if (i.reg !== 0) return this.invalid(i);
+        if (op === 0xc6) i.size = 1;
+        i.imm = this.immSize(i.size);
+        return this.set(i, 'mov', B.movEI);
+      case 0xc8: i.imm = this.imm16(); i.imm2 = this.byte(); return this.set(i, 'enter', B.enter);
+      case 0xc9: return this.set(i, 'leave', B.leave);
+      case 0xca: i.imm = this.imm16(); return this.set(i, 'retf', B.retFar, C.FAR | CRIT, true);
+      case 0xcb: return this.set(i, 'retf', B.retFar, C.FAR | CRIT, true);
+      case 0xcc: return this.set(i, 'int3', B.int3, C.INT, true);
+      case 0xcd: i.imm = this.byte(); return this.set(i, 'int', B.intN, C.INT | CRIT, true);
+      case 0xce: return this.set(i, 'into', B.into, C.INT, true);
+      case 0xcf: return this.set(i, 'iret' + sfx, B.iretOp, C.IRET | CRIT, true);
+      case 0xd4: i.imm = this.byte(); return this.set(i, 'aam', aamOp);
+      case 0xd5: i.imm = this.byte(); return this.set(i, 'aad', aadOp);
+      case 0xd6: return this.set(i, 'salc', salc);
+      case 0xd7: return this.set(i, 'xlatb', B.xlat);
+      // ---- E0–EF ----
+      case 0xe0: case 0xe1: case 0xe2: case 0xe3:
+        i.imm = this.imm8s();
+        return this.set(i, ['loopne', 'loope', 'loop', i.addr16 ? 'jcxz' : 'jecxz'][op & 3], B.loop, 0, true);
+      case 0xe4: case 0xe5: if (op === 0xe4) i.size = 1; i.imm = this.byte(); return this.set(i, 'in', Y.inOp, C.IO | PRIV);
+      case 0xe6: case 0xe7: if (op === 0xe6) i.size = 1; i.imm = this.byte(); return this.set(i, 'out', Y.outOp, C.IO | PRIV, true);
+      case 0xec: case 0xed: if (op === 0xec) i.size = 1; i.imm = -1; return this.set(i, 'in', Y.inOp, C.IO | PRIV);
+      case 0xee: case 0xef: if (op === 0xee) i.size = 1; i.imm = -1; return this.set(i, 'out', Y.outOp, C.IO | PRIV, true);
+      case 0xe8: i.imm = size === 4 ? this.imm32() : (this.imm16() << 16) >> 16; return this.set(i, 'call', B.callRel, 0, true);
+      case 0xe9: i.imm = size === 4 ? this.imm32() : (this.imm16() << 16) >> 16; return this.set(i, 'jmp', B.jmpRel, 0, true);
+      case 0xea: i.imm = this.immSize(size); i.imm2 = this.imm16(); return this.set(i, 'jmp', B.jmpFar, C.FAR | CRIT, true);
+      case 0xeb: i.imm = this.imm8s(); return this.set(i, 'jmp', B.jmpRel, 0, true);
+      // ---- F0–FF ----
+      case 0xf1: return this.set(i, 'int1', int1, C.INT, true);
+      case 0xf4: return this.set(i, 'hlt', Y.hlt, C.HLT | PRIV, true);
+      case 0xf5: return this.set(i, 'cmc', B.cmc);
+      case 0xf6: case 0xf7: {
+        this.modrm(i, seg);
+        if (op === 0xf6) i.size = 1;
+        const g = i.reg;
+        if (g <= 1) { i.imm = this.immSize(i.size); return this.set(i, 'test', B.testEI); }
+        const execs = [B.notE, B.negE, B.mulE, B.imul1E, B.divE, B.idivE];
+        return this.set(i, ['not', 'neg', 'mul', 'imul', 'div', 'idiv'][g - 2], execs[g - 2]);
+      }
+      case 0xf8: return this.set(i, 'clc', B.clc);
+      case 0xf9: return this.set(i, 'stc', B.stc);
+      case 0xfa: return this.set(i, 'cli', B.cli, C.CLI_STI | PRIV, true);
+      case 0xfb: return this.set(i, 'sti', B.sti, C.CLI_STI | PRIV, true);
+      case 0xfc: return this.set(i, 'cld', B.cld);
+      case 0xfd: return this.set(i, 'std', B.std);
+      case 0xfe: this.modrm(i, seg); i.size = 1;
+        if (i.reg > 1) return this.invalid(i);
+        return this.set(i, i.reg ? 'dec' : 'inc', i.reg ? B.decE : B.incE);
+      case 0xff: {
+        this.modrm(i, seg);
+        switch (i.reg) {
+          case 0: return this.set(i, 'inc', B.incE);
+          case 1: return this.set(i, 'dec', B.decE);
+          case 2: return this.set(i, 'call', B.callE, 0, true);
+          case 3: return this.set(i, 'call', B.farIndirect, C.FAR | CRIT, true);
+          case 4: return this.set(i, 'jmp', B.jmpE, 0, true);
+          case 5: return this.set(i, 'jmp', B.farIndirect, C.FAR | CRIT, true);
+          case 6: return this.set(i, 'push', B.pushE);
+          default: return this.invalid(i);
+        }
+      }
+    }
+    if (op >= 0x100) return this.decodeTwoByte(i, op, size, seg, w);
+    return this.invalid(i);
+  }
+
+  private decodeTwoByte(i: Insn, op: number, size: number, seg: number, w: string): void {
+    void w;
+    switch (op) {
+      case 0x100: {
+        this.modrm(i, seg);
+        switch (i.reg) {
+          case 0: return this.set(i, 'sldt', Y.sldt, C.DESC_TABLE | CRIT);
+          case 1: return this.set(i, 'str', Y.str, C.DESC_TABLE | CRIT);
+          case 2: i.size = 2; return this.set(i, 'lldt', Y.lldt, C.DESC_TABLE | PRIV, true);
+          case 3: i.size = 2; return this.set(i, 'ltr', Y.ltr, C.DESC_TABLE | PRIV, true);
+          case 4: i.size = 2; return this.set(i, 'verr', Y.verrVerw, C.SEG_INFO | CRIT);
+          case 5: i.size = 2; return this.set(i, 'verw', Y.verrVerw, C.SEG_INFO | CRIT);
+          default: return this.invalid(i);
+        }
+      }
+      case 0x101: {
+        this.modrm(i, seg);
+        if (i.rm >= 0) {
+          if (i.modrm === 0xc1) return this.set(i, 'vmcall', vmcall, C.VMCALL, true);
+          if (i.reg === 4) return this.set(i, 'smsw', Y.smsw, C.SMSW | CRIT);
+          if (i.reg === 6) return this.set(i, 'lmsw', Y.lmsw, C.LMSW | PRIV, true);
+          return this.invalid(i);
+        }
+        switch (i.reg) {
+          case 0: return this.set(i, 'sgdt', Y.sgdtSidt, C.DESC_TABLE | CRIT);
+          case 1: return this.set(i, 'sidt', Y.sgdtSidt, C.DESC_TABLE | CRIT);
+          case 2: return this.set(i, 'lgdt', Y.lgdtLidt, C.DESC_TABLE | PRIV, true);
+          case 3: return this.set(i, 'lidt', Y.lgdtLidt, C.DESC_TABLE | PRIV, true);
+          case 4: return this.set(i, 'smsw', Y.smsw, C.SMSW | CRIT);
+          case 6: return this.set(i, 'lmsw', Y.lmsw, C.LMSW | PRIV, true);
+          case 7: return this.set(i, 'invlpg', Y.invlpg, C.INVLPG | PRIV, true);
+          default: return this.invalid(i);
+        }
+      }
+      case 0x102: this.modrm(i, seg); return this.set(i, 'lar', Y.lar, C.SEG_INFO | CRIT);
+      case 0x103: this.modrm(i, seg); return this.set(i, 'lsl', Y.lsl, C.SEG_INFO | CRIT);
+      case 0x106: return this.set(i, 'clts', Y.clts, C.CLTS | PRIV);
+      case 0x108: return this.set(i, 'invd', Y.cacheOp, C.CACHE | PRIV);
+      case 0x109: return this.set(i, 'wbinvd', Y.cacheOp, C.CACHE | PRIV);
+      case 0x10b: return this.set(i, 'ud2', B.ud, 0, true);
+      case 0x10d: case 0x118: case 0x119: case 0x11a: case 0x11b: case 0x11c: case 0x11d: case 0x11e: case 0x11f:
+        this.modrm(i, seg); return this.set(i, 'nop', B.nop);
+      case 0x120: case 0x122: {
+        // MOV to/from CRn: always register operands (mod is ignored).
+        const m = this.byte(); i.modrm = m; i.reg = (m >> 3) & 7; i.rm = m & 7;
+        if (i.reg === 1 || i.reg > 4) return this.invalid(i);
+        return this.set(i, 'mov', op === 0x120 ? Y.movFromCr : Y.movToCr, C.MOV_CR | PRIV, op === 0x122);
+      }
+      case 0x121: case 0x123: {
+        const m = this.byte(); i.modrm = m; i.reg = (m >> 3) & 7; i.rm = m & 7;
+        return this.set(i, 'mov', op === 0x121 ? Y.movFromDr : Y.movToDr, C.MOV_DR | PRIV);
+      }
+      case 0x130: return this.set(i, 'wrmsr', Y.wrmsr, C.WRMSR | PRIV, true);
+      case 0x131: return this.set(i, 'rdtsc', Y.rdtsc, C.RDTSC);
+      case 0x132: return this.set(i, 'rdmsr', Y.rdmsr, C.RDMSR | PRIV);
+      case 0x133: return this.set(i, 'rdpmc', Y.rdpmc, C.RDPMC | PRIV);
+      case 0x134: return this.set(i, 'sysenter', Y.sysenterOp, C.SYSENTER, true);
+      case 0x135: return this.set(i, 'sysexit', Y.sysexitOp, C.SYSENTER | PRIV, true);
+      case 0x1a2: return this.set(i, 'cpuid', Y.cpuid, C.CPUID);
+      case 0x1a3: case 0x1ab: case 0x1b3: case 0x1bb:
+        this.modrm(i, seg); return this.set(i, ['bt', 'bts', 'btr', 'btc'][(op >> 3) & 3], B.btEG);
+      case 0x1a4: case 0x1ac: this.modrm(i, seg); i.imm = this.byte(); return this.set(i, op === 0x1a4 ? 'shld' : 'shrd', B.shiftDoubleE);
+      case 0x1a5: case 0x1ad: this.modrm(i, seg); i.imm = -1; return this.set(i, op === 0x1a5 ? 'shld' : 'shrd', B.shiftDoubleE);
+      case 0x1af: this.modrm(i, seg); return this.set(i, 'imul', B.imulGE);
+      case 0x1b0: case 0x1b1: this.modrm(i, seg); if (op === 0x1b0) i.size = 1; return this.set(i, 'cmpxchg', B.cmpxchgE);
+      case 0x1b2: case 0x1b4: case 0x1b5:
+        this.modrm(i, seg); i.imm = op === 0x1b2 ? SS : op - 0x1b0;
+        return this.set(i, ['lss', '', 'lfs', 'lgs'][op - 0x1b2], B.loadFarPointer, C.SEG, true);
+      case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf:
+        this.modrm(i, seg); i.imm = op & 1 ? 2 : 1;
+        return this.set(i, op & 8 ? 'movsx' : 'movzx', B.movx);
+      case 0x1ba: {
+        this.modrm(i, seg); i.imm = this.byte();
+        if (i.reg < 4) return this.invalid(i);
+        return this.set(i, ['bt', 'bts', 'btr', 'btc'][i.reg - 4], B.btEI);
+      }
+      case 0x1bc: this.modrm(i, seg); return this.set(i, 'bsf', B.bsfG);
+      case 0x1bd: this.modrm(i, seg); return this.set(i, 'bsr', B.bsrG);
+      case 0x1c0: case 0x1c1: this.modrm(i, seg); if (op === 0x1c0) i.size = 1; return this.set(i, 'xadd', B.xaddE);
+      case 0x1c7: this.modrm(i, seg); if (i.reg !== 1) return this.invalid(i); return this.set(i, 'cmpxchg8b', B.cmpxchg8b);
+    }
+    void size;
+    return this.invalid(i);
+  }
+}
+
+/** LOCK is allowed only on read-modify-write instructions with a memory destination (else #UD). */
+function isLockable(i: Insn): boolean {
+  if (i.rm >= 0) return false;
+  const op = i.opcode;
+  if (op < 0x40 && (op & 7) < 2 && (op >> 3) !== 7) return true;
+  if (op >= 0x80 && op <= 0x83) return i.reg !== 7;
+  if (op === 0x86 || op === 0x87) return true;
+  if ((op === 0xf6 || op === 0xf7) && (i.reg === 2 || i.reg === 3)) return true;
+  if ((op === 0xfe || op === 0xff) && i.reg <= 1) return true;
+  if ([0x1ab, 0x1b3, 0x1bb, 0x1b0, 0x1b1, 0x1c0, 0x1c1, 0x1c7].includes(op)) return true;
+  if (op === 0x1ba) return i.reg >= 5;
+  return false;
+}
+export { SREG_NAMES };

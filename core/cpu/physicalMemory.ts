@@ -1,0 +1,121 @@
+/*
+ * Guest physical memory: one Uint8Array for guest RAM plus (optionally) memory reserved for a monitor
+ * beyond it. Addresses past the end read as all ones and ignore writes, as an unpopulated bus does.
+ *
+ * Every write checks one byte of `pageFlags`; a page with a flag set takes the slow path, which tells
+ * the CPU that decoded code there is stale (self-modifying code) and calls write watches (binary
+ * translation caches, shadow page-table write protection).
+ */
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 4096;
+
+/** `pageFlags` bits. */
+export const PAGE_HAS_CODE = 1, PAGE_WATCHED = 2;
+
+export type WriteWatch = (physAddr: number, size: number) => void;
+
+export class PhysicalMemory {
+  readonly bytes: Uint8Array;
+  /** Aligned 32-bit view of `bytes`. */
+  private readonly dwords: Int32Array;
+  readonly pageFlags: Uint8Array;
+  private readonly watches = new Map<number, WriteWatch[]>();
+  /** Called with the page number when a page holding decoded code is written. */
+  onCodeWrite: (page: number) => void = () => {};
+
+  constructor(
+    /** Guest RAM size in bytes (what the guest is told it has). */
+    readonly ramSize: number,
+    /** Extra bytes after guest RAM reserved for a monitor (shadow tables, real GDT/IDT/TSS). */
+    readonly reservedSize = 0,
+  ) {
+    const total = ramSize + reservedSize;
+    if (total % PAGE_SIZE !== 0) throw new Error('memory size must be a multiple of 4 KiB');
+    this.bytes = new Uint8Array(total);
+    this.dwords = new Int32Array(this.bytes.buffer);
+    this.pageFlags = new Uint8Array(total >>> PAGE_SHIFT);
+  }
+
+  get size(): number { return this.bytes.length; }
+  /** First physical address of the monitor's reserved memory. */
+  get reservedBase(): number { return this.ramSize; }
+
+  read8(p: number): number {
+    return p < this.bytes.length ? this.bytes[p] : 0xff;
+  }
+  read16(p: number): number {
+    if (p + 1 < this.bytes.length) return this.bytes[p] | (this.bytes[p + 1] << 8);
+    return this.read8(p) | (this.read8(p + 1) << 8);
+  }
+  /** Signed 32-bit result (use >>> 0 for unsigned). */
+  read32(p: number): number {
+    if ((p & 3) === 0 && p < this.bytes.length) return this.dwords[p >>> 2];
+    if (p + 3 < this.bytes.length) {
+      const b = this.bytes;
+      return b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24);
+    }
+    return this.read8(p) | (this.read8(p + 1) << 8) | (this.read8(p + 2) << 16) | (this.read8(p + 3) << 24);
+  }
+
+  write8(p: number, v: number): void {
+    if (p >= this.bytes.length) return;
+    if (this.pageFlags[p >>> PAGE_SHIFT] !== 0) this.noteWrite(p, 1);
+    this.bytes[p] = v;
+  }
+  write16(p: number, v: number): void {
+    if (p + 1 >= this.bytes.length) { this.write8(p, v); this.write8(p + 1, v >> 8); return; }
+    if ((this.pageFlags[p >>> PAGE_SHIFT] | this.pageFlags[(p + 1) >>> PAGE_SHIFT]) !== 0) this.noteWrite(p, 2);
+    this.bytes[p] = v;
+    this.bytes[p + 1] = v >> 8;
+  }
+  write32(p: number, v: number): void {
+    if (p + 3 >= this.bytes.length) {
+      for (let i = 0; i < 4; i++) this.write8(p + i, v >> (8 * i));
+      return;
+    }
+    if ((this.pageFlags[p >>> PAGE_SHIFT] | this.pageFlags[(p + 3) >>> PAGE_SHIFT]) !== 0) this.noteWrite(p, 4);
+    if ((p & 3) === 0) { this.dwords[p >>> 2] = v; return; }
+    const b = this.bytes;
+    b[p] = v; b[p + 1] = v >> 8; b[p + 2] = v >> 16; b[p + 3] = v >> 24;
+  }
+
+  /** Copies `data` to physical address `p` (loader, monitor); goes through the write checks. */
+  load(p: number, data: Uint8Array): void {
+    if (p < 0 || p + data.length > this.bytes.length) throw new RangeError(`load of ${data.length} bytes at 0x${p.toString(16)} is outside memory`);
+    for (let page = p >>> PAGE_SHIFT; page <= (p + data.length - 1) >>> PAGE_SHIFT; page++) {
+      if (this.pageFlags[page] !== 0) this.noteWrite(Math.max(p, page << PAGE_SHIFT), 1);
+    }
+    this.bytes.set(data, p);
+  }
+
+  /** Marks a page as holding decoded code (its writes will call onCodeWrite). */
+  markCode(page: number): void { this.pageFlags[page] |= PAGE_HAS_CODE; }
+
+  /**
+   * Registers `fn` to be called (before the write lands) whenever physical page `page` is written.
+   * Returns a function that removes it.
+   */
+  addWriteWatch(page: number, fn: WriteWatch): () => void {
+    let list = this.watches.get(page);
+    if (!list) this.watches.set(page, list = []);
+    list.push(fn);
+    this.pageFlags[page] |= PAGE_WATCHED;
+    return () => {
+      const l = this.watches.get(page);
+      if (!l) return;
+      const i = l.indexOf(fn);
+      if (i >= 0) l.splice(i, 1);
+      if (l.length === 0) { this.watches.delete(page); this.pageFlags[page] &= ~PAGE_WATCHED; }
+    };
+  }
+
+  private noteWrite(p: number, size: number): void {
+    const first = p >>> PAGE_SHIFT, last = (p + size - 1) >>> PAGE_SHIFT;
+    for (let page = first; page <= last; page++) {
+      const f = this.pageFlags[page];
+      if (f & PAGE_HAS_CODE) { this.pageFlags[page] = f & ~PAGE_HAS_CODE; this.onCodeWrite(page); }
+      if (f & PAGE_WATCHED) for (const w of this.watches.get(page) ?? []) w(p, size);
+    }
+  }
+}

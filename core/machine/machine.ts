@@ -1,0 +1,308 @@
+/*
+ * The simulated PC (SPEC §3): RAM, the CPU, the I/O devices, the loader and entry state, the run
+ * loop in slices, the outcomes of SPEC §6, and snapshot / restore of the whole machine.
+ *
+ *   const m = new Machine({ memoryMiB: 16 });
+ *   m.loadImage(bytes, { origin: 0x100000 });
+ *   while (m.runSlice(1_000_000) === 'slice') { await yieldToHost(); }
+ *   m.report('native', wallMs)
+ */
+import { CS, DS, ES, FS, GS, IF, SS, CR0_PE, CR0_ET } from '../cpu/constants';
+import { Cpu, UnsupportedError, type CpuState } from '../cpu/cpu';
+import { TripleFault } from '../cpu/fault';
+import { PAGE_SIZE, PhysicalMemory } from '../cpu/physicalMemory';
+import { DebugExit } from '../devices/debugExit';
+import { IoBus, ignoredPort } from '../devices/ioBus';
+import { Pic8259Pair } from '../devices/pic8259';
+import { Pit8254 } from '../devices/pit8254';
+import { Uart16550 } from '../devices/uart16550';
+import { BOOT_STACK_TOP, writeFirmwareGdt, writeMultibootInfo } from './firmware';
+import { LoadError, MULTIBOOT_BOOTLOADER_MAGIC, findMultibootHeader, multibootLoadPlan } from './multiboot';
+import { emptyCounters, type Outcome, type RunCounters, type RunReport } from './report';
+
+export interface MachineOptions {
+  /** Guest RAM in MiB (default 16). */
+  memoryMiB?: number;
+  /** Extra memory after guest RAM for a monitor (shadow tables, its own GDT/IDT/TSS), MiB. */
+  reservedMiB?: number;
+  /** Modelled CPU clock in Hz: one instruction is one cycle; the PIT and RDTSC follow it. */
+  cpuHz?: number;
+  /** Stop with outcome 'limit' after this many instructions (0 or undefined: no limit). */
+  maxInstructions?: number;
+}
+
+/** What `runSlice` returns: 'slice' (budget spent, still running), 'breakpoint', or the outcome. */
+export type StopReason = 'slice' | 'breakpoint' | Outcome;
+
+export interface LoadOptions {
+  /** Address of the image's first byte when there is no Multiboot header (the `org`). */
+  origin?: number;
+  /** Entry point when there is no Multiboot header (default: origin). */
+  entry?: number;
+}
+
+export interface LoadedImage {
+  multiboot: boolean;
+  loadAddr: number;
+  loadEnd: number;
+  bssEnd: number;
+  entry: number;
+}
+
+export const MACHINE_STATE_VERSION = 1;
+
+export interface MachineSnapshot {
+  version: number;
+  cpu: CpuState;
+  memory: Uint8Array;
+  pic: ReturnType<Pic8259Pair['getState']>;
+  pit: ReturnType<Pit8254['getState']>;
+  uart: ReturnType<Uart16550['getState']>;
+  debugExit: ReturnType<DebugExit['getState']>;
+  unknownPorts: Array<[number, { reads: number; writes: number }]>;
+  outcome?: Outcome;
+  exitCode: number;
+  faultAddress?: number;
+  error?: string;
+  counters: RunCounters;
+}
+
+export const DEFAULT_CPU_HZ = 100_000_000;
+export const DEFAULT_ORIGIN = 0x100000;
+export const COM1 = 0x3f8;
+
+export class Machine {
+  readonly mem: PhysicalMemory;
+  readonly cpu: Cpu;
+  readonly io = new IoBus();
+  readonly pic = new Pic8259Pair();
+  readonly pit: Pit8254;
+  readonly uart: Uart16550;
+  readonly debugExit: DebugExit;
+  readonly options: Required<MachineOptions>;
+
+  /** Set once the run is over. */
+  outcome: Outcome | undefined;
+  exitCode = 0;
+  /** Triple fault: EIP (linear) of the instruction whose fault could not be delivered. */
+  faultAddress: number | undefined;
+  /** Outcome 'error': what went wrong. */
+  error: string | undefined;
+  /** Counters a monitor fills (traps, critical, VM exits, hypercalls, translation). */
+  counters: RunCounters = emptyCounters();
+  /** Called with each console byte as the guest writes it. */
+  onConsoleByte: (b: number) => void = () => {};
+  image: LoadedImage | undefined;
+
+  constructor(options: MachineOptions = {}) {
+    const memoryMiB = options.memoryMiB ?? 16;
+    if (!Number.isInteger(memoryMiB) || memoryMiB < 2 || memoryMiB > 2048) throw new RangeError(`memoryMiB must be an integer from 2 to 2048 (got ${memoryMiB})`);
+    const reservedMiB = options.reservedMiB ?? 0;
+    if (!Number.isInteger(reservedMiB) || reservedMiB < 0 || memoryMiB + reservedMiB > 2048) throw new RangeError(`reservedMiB must be a small non-negative integer (got ${reservedMiB})`);
+    this.options = { memoryMiB, reservedMiB, cpuHz: options.cpuHz ?? DEFAULT_CPU_HZ, maxInstructions: options.maxInstructions ?? 0 };
+    this.mem = new PhysicalMemory(memoryMiB << 20, reservedMiB << 20);
+    this.cpu = new Cpu(this.mem);
+    this.cpu.io = this.io;
+    this.cpu.pic = this.pic;
+    this.pit = new Pit8254(this.options.cpuHz, () => this.cpu.time, () => this.pic.pulse(0));
+    this.uart = new Uart16550(COM1, (level) => this.pic.setIrq(4, level));
+    this.uart.onByte = (b) => this.onConsoleByte(b);
+    this.debugExit = new DebugExit((code) => {
+      this.finish('exit', code);
+      this.cpu.stopRequested = true;
+      this.cpu.breakBlock = true;
+    });
+    this.io.register(COM1, 8, this.uart);
+    this.io.register(0x20, 2, this.pic.device);
+    this.io.register(0xa0, 2, this.pic.device);
+    this.io.register(0x40, 4, this.pit.device);
+    this.io.register(0xf4, 4, this.debugExit);
+    this.io.register(0x80, 1, ignoredPort);
+    this.resetCpu();
+  }
+
+  /** The console output so far (bytes written to COM1's THR), as text. */
+  get console(): string { return Buffer.from(this.uart.output).toString('utf8'); }
+
+  /** Ends the run (devices, monitors: a paravirtual shutdown ends with 'shutdown' and its reason). */
+  finish(outcome: Outcome, exitCode = 0, detail?: { faultAddress?: number; error?: string }): void {
+    if (this.outcome) return;
+    this.outcome = outcome;
+    this.exitCode = exitCode;
+    this.faultAddress = detail?.faultAddress;
+    this.error = detail?.error;
+    this.cpu.stopRequested = true;
+    this.cpu.breakBlock = true;
+  }
+
+  /** SPEC §3 entry state: 32-bit protected mode, flat 0x08/0x10, firmware GDT, IF = 0, paging off. */
+  private resetCpu(): void {
+    const cpu = this.cpu;
+    const gdt = writeFirmwareGdt(this.mem);
+    cpu.gdtrBase = gdt.base; cpu.gdtrLimit = gdt.limit;
+    cpu.idtrBase = 0; cpu.idtrLimit = 0x3ff; // the real-mode IVT the firmware used
+    cpu.cr0 = CR0_PE | CR0_ET;
+    cpu.setSegmentCache(CS, 0x08, 0, 0xffffffff, 0xc09b);
+    for (const s of [DS, ES, FS, GS, SS]) cpu.setSegmentCache(s, 0x10, 0, 0xffffffff, 0xc093);
+    cpu.trSel = 0; cpu.trBase = 0; cpu.trLimit = 0xffff; cpu.trAttr = 0x8b;
+    cpu.ldtrSel = 0; cpu.ldtrBase = 0; cpu.ldtrLimit = 0xffff; cpu.ldtrAttr = 0x82;
+    cpu.setEflags(0x2);
+    cpu.regs.fill(0);
+    cpu.regs[4] = BOOT_STACK_TOP;
+  }
+
+  /**
+   * Loads an image: a Multiboot 1 header (first 8 KiB, a.out kludge) decides where it goes and where
+   * it starts; otherwise it is a flat image at `origin` (default 0x100000). Sets the entry state.
+   */
+  loadImage(bytes: Uint8Array, options: LoadOptions = {}): LoadedImage {
+    const header = findMultibootHeader(bytes);
+    let img: LoadedImage;
+    if (header) {
+      const plan = multibootLoadPlan(bytes, header);
+      this.checkFits(plan.loadAddr, plan.bssEnd - plan.loadAddr);
+      this.mem.load(plan.loadAddr, bytes.subarray(plan.fileOffset, plan.fileOffset + plan.length));
+      this.mem.bytes.fill(0, plan.bssStart, plan.bssEnd);
+      img = { multiboot: true, loadAddr: plan.loadAddr, loadEnd: plan.loadAddr + plan.length, bssEnd: plan.bssEnd, entry: plan.entry };
+    } else {
+      const origin = options.origin ?? DEFAULT_ORIGIN;
+      this.checkFits(origin, bytes.length);
+      this.mem.load(origin, bytes);
+      img = { multiboot: false, loadAddr: origin, loadEnd: origin + bytes.length, bssEnd: origin + bytes.length, entry: options.entry ?? origin };
+    }
+    this.image = img;
+    const cpu = this.cpu;
+    cpu.eip = img.entry >>> 0;
+    cpu.regs[0] = MULTIBOOT_BOOTLOADER_MAGIC | 0;
+    cpu.regs[3] = writeMultibootInfo(this.mem, this.mem.ramSize);
+    cpu.flushCodeCache();
+    return img;
+  }
+
+  private checkFits(addr: number, length: number): void {
+    if (addr < 0x1000 || addr + length > this.mem.ramSize) {
+      throw new LoadError(`the image (0x${addr.toString(16)}–0x${(addr + length).toString(16)}) does not fit in guest RAM (${this.options.memoryMiB} MiB, above the first page)`);
+    }
+    if (addr < 0x10000 && addr + length > 0x800) {
+      throw new LoadError(`the image at 0x${addr.toString(16)} would overwrite the firmware area (0x800–0x10000); load it at 1 MiB`);
+    }
+  }
+
+  /** Instructions retired so far. */
+  get instructions(): number { return this.cpu.icount; }
+
+  /**
+   * Runs at most `maxInstructions` more instructions. Returns 'slice' when they ran and the guest
+   * goes on, 'breakpoint' when EIP reached one of `cpu.breakpoints`, or the outcome once it is over.
+   * Never throws for anything the guest does.
+   */
+  runSlice(maxInstructions: number): StopReason {
+    if (this.outcome) return this.outcome;
+    const cpu = this.cpu, pit = this.pit;
+    const limit = this.options.maxInstructions > 0 ? this.options.maxInstructions : Infinity;
+    const sliceEnd = cpu.icount + Math.max(0, Math.floor(maxInstructions));
+    try {
+      while (cpu.icount < sliceEnd) {
+        if (cpu.icount >= limit) { this.finish('limit'); break; }
+        let budget = Math.min(sliceEnd, limit) - cpu.icount;
+        const next = pit.nextEventCycle();
+        if (next !== Infinity) budget = Math.max(1, Math.min(budget, next - cpu.time));
+        const r = cpu.run(budget);
+        pit.update();
+        if (this.outcome) break;
+        if (r === 'stop') { cpu.stopRequested = false; continue; }
+        if (r === 'breakpoint') return 'breakpoint';
+        if (r === 'halt') {
+          if (cpu.interruptPending()) continue; // delivered on the next run (wakes the CPU)
+          const wake = (cpu.flags & IF) && (this.pic.master.imr & 1) === 0 ? pit.nextEventCycle() : Infinity;
+          if (wake === Infinity) { this.finish('halt'); break; }
+          cpu.idleCycles += Math.max(0, wake - cpu.time);
+          pit.update();
+        }
+      }
+    } catch (e) {
+      if (e instanceof TripleFault) this.finish('triple-fault', 0, { faultAddress: (e.eip + cpu.segBase[CS]) >>> 0, error: e.reason });
+      else if (e instanceof UnsupportedError || e instanceof RangeError || e instanceof Error) this.finish('error', 0, { error: e.message });
+      else throw e;
+    }
+    if (!this.outcome && cpu.icount >= limit) this.finish('limit');
+    return this.outcome ?? 'slice';
+  }
+
+  /** Runs to the end (or the instruction limit) in slices; returns the outcome. */
+  run(sliceSize = 1_000_000): Outcome {
+    for (;;) {
+      const r = this.runSlice(sliceSize);
+      if (r !== 'slice' && r !== 'breakpoint') return r;
+    }
+  }
+
+  /** The run report of SPEC §6. */
+  report(mode: string, wallMs: number): RunReport {
+    const unknownPorts: Record<string, { reads: number; writes: number }> = {};
+    for (const [port, use] of [...this.io.unknown].sort((a, b) => a[0] - b[0])) unknownPorts[`0x${port.toString(16)}`] = { ...use };
+    const r: RunReport = {
+      mode,
+      outcome: this.outcome ?? 'limit',
+      exitCode: this.exitCode,
+      console: this.console,
+      instructions: this.cpu.icount,
+      cycles: this.counters.cycles ?? this.cpu.time,
+      traps: { ...this.counters.traps },
+      critical: { ...this.counters.critical },
+      vmExits: { ...this.counters.vmExits },
+      hypercalls: { ...this.counters.hypercalls },
+      translation: { ...this.counters.translation },
+      wallMs: Math.round(wallMs * 1000) / 1000,
+      unknownPorts,
+    };
+    if (this.faultAddress !== undefined) r.faultAddress = this.faultAddress;
+    if (this.error !== undefined) r.error = this.error;
+    return r;
+  }
+
+  // ---- snapshot / restore ----
+
+  /** The whole machine state (CPU, memory, devices, outcome), independent of later changes. */
+  snapshot(): MachineSnapshot {
+    return {
+      version: MACHINE_STATE_VERSION,
+      cpu: this.cpu.getState(),
+      memory: this.mem.bytes.slice(),
+      pic: this.pic.getState(),
+      pit: this.pit.getState(),
+      uart: this.uart.getState(),
+      debugExit: this.debugExit.getState(),
+      unknownPorts: [...this.io.unknown].map(([p, u]) => [p, { ...u }]),
+      outcome: this.outcome, exitCode: this.exitCode, faultAddress: this.faultAddress, error: this.error,
+      counters: structuredClone(this.counters),
+    };
+  }
+
+  restore(s: MachineSnapshot): void {
+    if (s.version !== MACHINE_STATE_VERSION) throw new Error(`machine snapshot version ${s.version} is not ${MACHINE_STATE_VERSION}`);
+    if (s.memory.length !== this.mem.bytes.length) throw new Error('machine snapshot is for a different memory size');
+    // Through load(), so decoded code and write watches see the change.
+    for (let off = 0; off < s.memory.length; off += PAGE_SIZE) {
+      const page = s.memory.subarray(off, off + PAGE_SIZE);
+      const cur = this.mem.bytes.subarray(off, off + PAGE_SIZE);
+      if (!equalBytes(page, cur)) this.mem.load(off, page);
+    }
+    this.cpu.setState(s.cpu);
+    this.pic.setState(s.pic);
+    this.pit.setState(s.pit);
+    this.uart.setState(s.uart);
+    this.debugExit.setState(s.debugExit);
+    this.io.unknown.clear();
+    for (const [p, u] of s.unknownPorts) this.io.unknown.set(p, { ...u });
+    this.outcome = s.outcome; this.exitCode = s.exitCode; this.faultAddress = s.faultAddress; this.error = s.error;
+    this.counters = structuredClone(s.counters);
+    this.cpu.stopRequested = this.outcome !== undefined;
+  }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  const a32 = new Int32Array(a.buffer, a.byteOffset, a.length >> 2), b32 = new Int32Array(b.buffer, b.byteOffset, b.length >> 2);
+  for (let k = 0; k < a32.length; k++) if (a32[k] !== b32[k]) return false;
+  return true;
+}

@@ -1,0 +1,47 @@
+/* The run report of SPEC §6 (`popek run --json`) and the counters a monitor fills in. */
+
+export type Outcome = 'exit' | 'shutdown' | 'halt' | 'triple-fault' | 'limit' | 'error';
+export const OUTCOMES: readonly Outcome[] = ['exit', 'shutdown', 'halt', 'triple-fault', 'limit', 'error'];
+
+export interface TranslationStats { blocks: number; instructions: number; cacheHits: number }
+
+/** Filled by the hypervisor modes; native leaves them empty. */
+export interface RunCounters {
+  /** Traps into the monitor by mnemonic (lower case). */
+  traps: Record<string, number>;
+  /** Critical instructions that executed (and misbehaved, or were handled) by mnemonic. */
+  critical: Record<string, number>;
+  /** VM exits by KVM reason name without the prefix (CPUID, HLT, IO_INSTRUCTION …). */
+  vmExits: Record<string, number>;
+  /** Hypercalls by Xen name. */
+  hypercalls: Record<string, number>;
+  translation: TranslationStats;
+  /** Modelled cycles from the cost model; when absent the report gives the CPU's simulated time. */
+  cycles?: number;
+}
+
+export function emptyCounters(): RunCounters {
+  return { traps: {}, critical: {}, vmExits: {}, hypercalls: {}, translation: { blocks: 0, instructions: 0, cacheHits: 0 } };
+}
+
+export interface RunReport {
+  mode: string;
+  outcome: Outcome;
+  /** isa-debug-exit: (v << 1) | 1; paravirtual shutdown: the reason; otherwise 0. */
+  exitCode: number;
+  console: string;
+  instructions: number;
+  cycles: number;
+  traps: Record<string, number>;
+  critical: Record<string, number>;
+  vmExits: Record<string, number>;
+  hypercalls: Record<string, number>;
+  translation: TranslationStats;
+  wallMs: number;
+  /** Ports no device claims that the guest touched (SPEC §3: "reported"). */
+  unknownPorts: Record<string, { reads: number; writes: number }>;
+  /** Outcome 'triple-fault': linear address of the instruction whose fault could not be delivered. */
+  faultAddress?: number;
+  /** Outcome 'error' (and 'triple-fault'): what happened. */
+  error?: string;
+}
