@@ -44,7 +44,7 @@ export const disasmCommand: CliCommand = async (args) => {
   const bytes = new Uint8Array(readFileSync(file));
   const org = numberOption(parsed, '--org', 0);
   const lines: string[] = [`bits 32`, `org 0x${org.toString(16)}`, ''];
-  for (const l of disassemble(bytes, org)) {
+  for (const l of disassemble(bytes, org, { roundTrip: true })) {
     const hex = Array.from(l.bytes, (b) => b.toString(16).padStart(2, '0')).join('');
     lines.push(`${l.text.padEnd(40)} ; ${l.address.toString(16).padStart(8, '0')}  ${hex}`);
   }

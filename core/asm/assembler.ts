@@ -275,7 +275,7 @@ function preprocess(sources: Source[], file: string, st: PPState, depth: number)
         case 'define': case 'xdefine': case 'idefine': case 'xidefine': {
           const dm = /^([A-Za-z_.?@$][\w.?@$#~]*)(\(([^)]*)\))?\s*(.*)$/.exec(rest);
           if (!dm) { err(`%${dir} needs a name`); break; }
-          const caseless = dir.includes('i');
+          const caseless = dir === 'idefine' || dir === 'xidefine';
           let body = dm[4];
           if (dir.startsWith('x')) body = expandDefines(body, st.defines);
           st.defines.set(caseless ? dm[1].toLowerCase() : dm[1], { params: dm[3] !== undefined ? dm[3].split(',').map((s) => s.trim()).filter(Boolean) : undefined, body, caseless });

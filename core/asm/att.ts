@@ -8,6 +8,7 @@
  * exact ranges, and reports what GNU as would reject at the line level. It never throws.
  */
 import { attInstructionInfo, instructionInfo } from '../isa';
+import { validateAttOperands } from './attValidate';
 import {
   emptyFacts, registerClass, scanMarker,
   type LineFacts, type ScannedInstruction, type ScannedOperand, type Span,
@@ -328,7 +329,7 @@ function scanStatement(code: string, st: Span, facts: LineFacts, state: AttScanS
   const raw = splitTop(opsText, opsStart);
   const problems: OperandProblem[] = [];
   const branch = BRANCHES.test(resolved.mnemonic) || resolved.far === true;
-  let operands = raw.map((o) => classifyAttOperand(o, branch, problems));
+  let operands = raw.map((o) => (/^\(\s*%dx\s*\)$/i.test(o.text) ? { ...o, kind: 'register' as const, register: 'dx', registerClass: 'gpr16' as const } : classifyAttOperand(o, branch, problems)));
   let far = resolved.far;
   // `ljmp $sel, $off` / `jmp $sel, $off`: one far pointer operand.
   if ((resolved.mnemonic === 'jmp' || resolved.mnemonic === 'call') && operands.length === 2 && operands.every((o) => o.kind === 'immediate' && o.text.startsWith('$'))) {
@@ -350,7 +351,13 @@ function scanStatement(code: string, st: Span, facts: LineFacts, state: AttScanS
     facts.macroCall = { name: word.text, start: word.start, end: word.end };
     facts.errors.push({ message: `no such instruction: \`${code.slice(word.start, end).trim()}'`, code: 'unknown-instruction', start: word.start, end: word.end });
   }
-  if (!state.inMacro) for (const p of problems) facts.errors.push({ ...p, code: 'invalid-operands' });
+  if (state.inMacro) return;
+  for (const p of problems) facts.errors.push({ ...p, code: 'invalid-operands' });
+  const info = resolved.known ? instructionInfo(resolved.mnemonic) : undefined;
+  if (info && problems.length === 0) {
+    const problem = validateAttOperands(info, instr);
+    if (problem) facts.errors.push({ message: problem, code: 'invalid-operands', start: instr.start, end: instr.end });
+  }
 }
 
 function scanDirective(code: string, word: { text: string } & Span, st: Span, facts: LineFacts, state: AttScanState): void {
@@ -399,7 +406,6 @@ function scanDirective(code: string, word: { text: string } & Span, st: Span, fa
     case 'byte': case 'short': case 'word': case 'hword': case 'long': case 'int': case 'quad': case 'value': {
       const items = splitTop(args, argsStart);
       if (args && items.some((i) => !i.text)) facts.errors.push({ message: 'missing expression', code: 'syntax', start: argsStart, end: argsStart + args.length });
-      if (items.some((i) => /%[a-z]/i.test(i.text))) facts.errors.push({ message: 'registers are not allowed in data', code: 'syntax', start: argsStart, end: argsStart + args.length });
       break;
     }
     default:

@@ -8,6 +8,7 @@ import type { DisasmLine } from './ast';
 import type { EncodingForm, InstructionInfo, OperandPattern } from '../isa/types';
 import { allInstructions } from '../isa/table';
 import { GPR16, GPR32, GPR8, SREGS } from './registers';
+import { assemble } from './assembler';
 
 interface Candidate { info: InstructionInfo; form: EncodingForm; reg?: number; third?: number }
 
@@ -281,11 +282,30 @@ function formatForm(c: Candidate, bytes: Uint8Array, opStart: number, afterOpcod
   return { text, mnemonic, length };
 }
 
+export interface DisassembleOptions {
+  /**
+   * Guarantee that the text assembles back to the same bytes: each decoded instruction is
+   * re-encoded, and bytes NASM would encode differently (e.g. `8b c3`, which NASM writes as
+   * `89 d8`) are printed as `db`. For `popek disasm`; the debugger's view leaves it off.
+   */
+  roundTrip?: boolean;
+}
+
+function reencodes(l: DisasmLine): boolean {
+  const r = assemble('disasm', `bits 32\norg ${l.address}\n${l.text}\n`);
+  if (r.diagnostics.some((d) => d.severity === 'error') || r.bytes.length !== l.bytes.length) return false;
+  for (let i = 0; i < r.bytes.length; i++) if (r.bytes[i] !== l.bytes[i]) return false;
+  return true;
+}
+
 /** Disassembles a flat image loaded at `org` (NASM syntax). */
-export function disassemble(bytes: Uint8Array, org = 0): DisasmLine[] {
+export function disassemble(bytes: Uint8Array, org = 0, options: DisassembleOptions = {}): DisasmLine[] {
   const out: DisasmLine[] = [];
   for (let off = 0; off < bytes.length;) {
-    const l = disassembleOne(bytes, off, (org + off) >>> 0);
+    let l = disassembleOne(bytes, off, (org + off) >>> 0);
+    if (options.roundTrip && l.mnemonic !== 'db' && !reencodes(l)) {
+      l = { address: l.address, bytes: bytes.slice(off, off + 1), text: `db ${hex(bytes[off])}`, mnemonic: 'db' };
+    }
     out.push(l);
     off += l.bytes.length;
   }

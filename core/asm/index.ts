@@ -2,5 +2,5 @@
 export * from './ast';
 export { parseNasm } from './parser';
 export { assemble } from './assembler';
-export { disassemble, disassembleOne } from './disassembler';
+export { disassemble, disassembleOne, type DisassembleOptions } from './disassembler';
 export { PREDEFINED } from './predefined';
