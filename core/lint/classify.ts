@@ -17,6 +17,8 @@ const SREG_PATTERNS = new Set<OperandPattern>(['sreg', 'sreg-no-cs', 'cs', 'ds',
 
 function matches(p: OperandPattern, o: ScannedOperand, instr: ScannedInstruction): boolean {
   const cls = o.registerClass;
+  // A far memory operand (`jmp far [p]`, `ljmp *p`) is only the m16:32 pointer, never a near r/m.
+  const farMem = o.kind === 'memory' && (o.far === true || instr.far === true);
   switch (p) {
     case 'sreg': return cls === 'sreg';
     case 'sreg-no-cs': return cls === 'sreg' && o.register !== 'cs';
@@ -29,11 +31,11 @@ function matches(p: OperandPattern, o: ScannedOperand, instr: ScannedInstruction
     case 'r8': return cls === 'gpr8';
     case 'r16': return cls === 'gpr16';
     case 'r32': return cls === 'gpr32';
-    case 'rm8': return cls === 'gpr8' || o.kind === 'memory';
-    case 'rm16': return cls === 'gpr16' || o.kind === 'memory';
-    case 'rm32': return cls === 'gpr32' || o.kind === 'memory';
-    case 'r16/32/m16': return cls === 'gpr16' || cls === 'gpr32' || o.kind === 'memory';
-    case 'm': case 'm8': case 'm16': case 'm32': case 'm64': return o.kind === 'memory' && !(o.far && !instr.far && false);
+    case 'rm8': return cls === 'gpr8' || (o.kind === 'memory' && !farMem);
+    case 'rm16': return cls === 'gpr16' || (o.kind === 'memory' && !farMem);
+    case 'rm32': return cls === 'gpr32' || (o.kind === 'memory' && !farMem);
+    case 'r16/32/m16': return cls === 'gpr16' || cls === 'gpr32' || (o.kind === 'memory' && !farMem);
+    case 'm': case 'm8': case 'm16': case 'm32': case 'm64': return o.kind === 'memory' && !farMem;
     case 'moffs8': case 'moffs16': case 'moffs32': return o.kind === 'memory';
     case 'one': case 'imm8': case 'imm16': case 'imm32': case 'simm8': case 'imm8u': case 'rel8': case 'rel32':
       return o.kind === 'immediate';

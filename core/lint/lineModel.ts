@@ -95,7 +95,8 @@ for (const r of GPR32) REGISTERS.set(r, 'gpr32');
 for (const r of GPR16) REGISTERS.set(r, 'gpr16');
 for (const r of GPR8) REGISTERS.set(r, 'gpr8');
 for (const r of SREG) REGISTERS.set(r, 'sreg');
-for (const n of [0, 2, 3, 4, 8]) REGISTERS.set(`cr${n}`, 'cr');
+// GNU as and NASM both accept cr0–cr15 in 32-bit code (the CPU raises #UD for the reserved ones).
+for (let n = 0; n < 16; n++) REGISTERS.set(`cr${n}`, 'cr');
 for (let n = 0; n < 8; n++) {
   REGISTERS.set(`dr${n}`, 'dr');
   REGISTERS.set(`st${n}`, 'fpu');
