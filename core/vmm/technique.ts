@@ -1,0 +1,105 @@
+/*
+ * The interface an execution technique (SPEC §4 `mode`) implements, and the registry that maps a
+ * mode to its implementation. `native` and the software techniques live in core/vmm; binary
+ * translation (core/vmm/bt) and hardware assistance (core/vmm/vmx) register themselves with one
+ * `registerTechnique` call each, imported for its side effect by core/vmm/index.ts.
+ *
+ * A technique is attached to one `Machine` through a `VmHost` (the VM around it): it installs its
+ * monitor on the CPU, prepares the entry state its guest sees, and runs the guest in slices — its
+ * own `runSlice`, so a binary translator can replace the interpreter loop. Everything it knows
+ * that is not in the machine (virtual CPU, shadow tables, translation cache index, VMCS) goes into
+ * `getState()`, so the whole VM can be snapshotted for the debugger's step back.
+ */
+import type { Cpu } from '../cpu/cpu';
+import type { LoadedImage, Machine, StopReason } from '../machine/machine';
+import type { RunCounters } from '../machine/report';
+import type { CostKey, CostProfile } from './cost';
+import type { VmEvent, VmEventBus, VmEventInit } from './events';
+
+export type Mode = 'native' | 'trap-and-emulate' | 'binary-translation' | 'paravirtual' | 'hardware-assisted';
+/** In SPEC §4 order (the order `popek compare` prints). */
+export const MODES: readonly Mode[] = ['native', 'trap-and-emulate', 'binary-translation', 'paravirtual', 'hardware-assisted'];
+
+export function isMode(s: string): s is Mode { return (MODES as readonly string[]).includes(s); }
+
+/** Counter tables of SPEC §6's report that techniques fill. */
+export type CounterTable = 'traps' | 'critical' | 'vmExits' | 'hypercalls';
+
+export interface VmOptions {
+  mode?: Mode;
+  /** Cost profile name (`modern`, `vtx-2006`) or a profile object. */
+  cost?: string | CostProfile;
+  /** Guest RAM in MiB (default 16). */
+  memoryMiB?: number;
+  /** Stop with outcome `limit` after this many guest instructions (0: none). */
+  maxInstructions?: number;
+  /** Event listener installed before the guest starts (e.g. the `--trace` printer). */
+  trace?: (event: VmEvent) => void;
+  /** Technique-specific options (e.g. `{ ept: false }` for hardware-assisted). */
+  techniqueOptions?: Record<string, unknown>;
+}
+
+/** What a technique sees of the VM it runs in. */
+export interface VmHost {
+  readonly machine: Machine;
+  readonly cpu: Cpu;
+  readonly events: VmEventBus;
+  readonly profile: CostProfile;
+  readonly options: Readonly<VmOptions>;
+  /** Cycles of the named cost figures summed (`host.cost('trapRoundTrip', 'emulate')`). */
+  cost(...keys: CostKey[]): number;
+  /** Adds modelled cycles that no event carries (e.g. translated-code overhead per block run). */
+  charge(cycles: number): void;
+  /** Publishes an event (seq, icount, source filled in) and charges its `cost`. */
+  emit(init: VmEventInit): VmEvent;
+  /** Adds to a SPEC §6 counter table (`count('traps', 'rdmsr')`). */
+  count(table: CounterTable, key: string, n?: number): void;
+  /** The machine's counters (translation statistics are written directly by BT). */
+  readonly counters: RunCounters;
+}
+
+/** Debugger views of a technique's own state (SPEC §8 VCPU, VMCS and Hypervisor scopes). */
+export interface TechniqueView {
+  /** VCPU scope: name → value, e.g. `CPL (real)`: 1, `CPL (guest)`: 0, `IF (virtual)`: 1. */
+  vcpu?: Record<string, string | number | boolean>;
+  /** VMCS scope (hardware-assisted): field name → value. */
+  vmcs?: Record<string, string | number | boolean>;
+  /** Hypervisor scope: technique-specific counters (shadow fills, cache size …). */
+  hypervisor?: Record<string, string | number | boolean>;
+}
+
+export interface Technique {
+  readonly mode: Mode;
+  /**
+   * Called once, after the image is loaded with the machine's native entry state: installs the
+   * monitor and turns that state into what this technique's guest really runs with (deprivileged
+   * CS, the VMM's tables, the shared-info page in ESI …).
+   */
+  start(image: LoadedImage): void;
+  /** Runs at most `budget` guest instructions; same contract as `Machine.runSlice` (never throws). */
+  runSlice(budget: number): StopReason;
+  /** Technique state beyond the machine's (structured-clone-able). */
+  getState(): unknown;
+  setState(state: unknown): void;
+  inspect?(): TechniqueView;
+}
+
+export interface TechniqueInfo {
+  mode: Mode;
+  /** One line for `popek compare` and the debugger's mode picker. */
+  title: string;
+  /** Memory the technique needs beyond guest RAM (shadow tables, its own GDT/IDT/TSS), MiB. */
+  reservedMiB: number;
+  create(host: VmHost): Technique;
+}
+
+const registry = new Map<Mode, TechniqueInfo>();
+
+export function registerTechnique(info: TechniqueInfo): void {
+  registry.set(info.mode, info);
+}
+
+export function techniqueInfo(mode: Mode): TechniqueInfo | undefined { return registry.get(mode); }
+
+/** Modes with an implementation in this build, in SPEC §4 order. */
+export function availableModes(): Mode[] { return MODES.filter((m) => registry.has(m)); }
