@@ -59,7 +59,16 @@ export type CpuStop = 'budget' | 'halt' | 'stop' | 'breakpoint';
 
 interface Block {
   insns: Insn[];
-  page: number;
+  key: number;
+  /** False once its bytes were written (self-modifying code) or the cache was flushed. */
+  valid: boolean;
+  /** One-entry successor cache (block chaining): the block at linear `chainLin`, valid for `chainEpoch`. */
+  chain: Block | undefined;
+  chainLin: number;
+  chainEpoch: number;
+  /** Physical byte range [start, end) the block was decoded from (one page). */
+  start: number;
+  end: number;
 }
 
 export const CPU_STATE_VERSION = 1;
@@ -111,6 +120,12 @@ export class Cpu {
   irqShadowUntil = -1;
   /** Set by an instruction or device to leave the current block after this instruction. */
   breakBlock = false;
+  /** Something may have made an interrupt deliverable (IF set, PIC change, injection): check at the next boundary. */
+  irqCheck = false;
+  /** Run one instruction at a time (interrupt shadow pending, breakpoints). */
+  private singleStep = false;
+  /** Bumped whenever linear→physical or CS changes, so chained blocks are looked up again. */
+  private codeEpoch = 0;
   /** Set by a device (isa-debug-exit) to make `run` return 'stop'. */
   stopRequested = false;
   /** Vector of the event being delivered (for #DF / triple-fault classification), -1 none. */
@@ -132,14 +147,14 @@ export class Cpu {
   private readonly tlb = new Int32Array(1 << 20);
   private readonly tlbUsed: number[] = [];
   private readonly blocks = new Map<number, Block>();
-  private readonly pageBlocks = new Map<number, number[]>();
+  private readonly pageBlocks = new Map<number, Block[]>();
   readonly decoder = new Decoder(this);
   /** Counts for the run report and the benches. */
   readonly stats = { blocksDecoded: 0, codeInvalidations: 0, tlbFlushes: 0 };
 
   constructor(mem: PhysicalMemory) {
     this.mem = mem;
-    mem.onCodeWrite = (page) => this.invalidateCodePage(page);
+    mem.onCodeWrite = (addr, size) => this.invalidateCode(addr, size);
   }
 
   // =============================================================================================
@@ -202,13 +217,16 @@ export class Cpu {
     const oldIf = this.flags & IF;
     this.flags = (v & (CF | PF | AF | ZF | SF | TF | IF | 0x400 | OF | IOPL | NT | RF | VM | AC | VIF | VIP | ID)) | EFLAGS_FIXED1;
     this.ccOp = CC_EAGER;
-    if ((this.flags & IF) !== oldIf) this.breakBlock = true;
+    if ((this.flags & IF) !== oldIf) { this.breakBlock = true; this.irqCheck = true; }
     if (this.flags & VM) throw new UnsupportedError('virtual-8086 mode is not modelled');
   }
   setFlag(bit: number, on: boolean): void {
     if (bit & ARITH_FLAGS) this.materializeFlags();
     this.flags = on ? this.flags | bit : this.flags & ~bit;
+    if (bit === IF) { this.irqCheck = true; this.breakBlock = true; }
   }
+  /** Tells the CPU an interrupt may have become deliverable (PIC, devices). */
+  requestInterruptCheck(): void { this.irqCheck = true; this.breakBlock = true; }
   get iopl(): number { return (this.flags >> IOPL_SHIFT) & 3; }
 
   /** Jcc/SETcc/CMOVcc condition `cc` (0..15). */
@@ -295,6 +313,7 @@ export class Cpu {
       else acc = ACC_READ | ((type & 2) ? ACC_WRITE : 0) | ((type & 4) ? ACC_EXPAND_DOWN : 0);
     }
     this.segAcc[seg] = acc;
+    if (seg === CS) this.codeEpoch++;
   }
 
   /** Loads a segment register's hidden part directly (loader, monitor, snapshot); no checks. */
@@ -441,11 +460,13 @@ export class Cpu {
     this.tlbUsed.length = 0;
     this.tlbUsed.push(...kept);
     this.breakBlock = true;
+    this.codeEpoch++;
   }
   /** INVLPG. */
   invalidatePage(lin: number): void {
     this.tlb[lin >>> PAGE_SHIFT] = 0;
     this.breakBlock = true;
+    this.codeEpoch++;
   }
   /** True when the TLB holds a translation for `lin` (tests, debugger views). */
   tlbHas(lin: number): boolean { return this.tlb[lin >>> PAGE_SHIFT] !== 0; }
@@ -634,11 +655,11 @@ export class Cpu {
   // =============================================================================================
 
   /** Queues an external interrupt vector (ahead of the PIC); delivered when IF = 1. */
-  raiseIrq(vector: number): void { this.injectedIrqs.push(vector & 0xff); this.breakBlock = true; }
+  raiseIrq(vector: number): void { this.injectedIrqs.push(vector & 0xff); this.requestInterruptCheck(); }
   /** Delivers `vector` as an exception at the next instruction boundary. */
   injectException(vector: number, errorCode = 0, address = 0): void {
     this.injected = new CpuFault(vector, errorCode, address);
-    this.breakBlock = true;
+    this.requestInterruptCheck();
   }
 
   /**
@@ -687,18 +708,29 @@ export class Cpu {
 
   /** Checks for a deliverable external interrupt; delivers it. Returns true when one was taken. */
   private checkInterrupts(): boolean {
+    this.irqCheck = false;
+    this.singleStep = false;
     if (this.injected) {
       const f = this.injected;
       this.injected = undefined;
+      this.halted = false;
+      this.irqCheck = true; // an external interrupt may be pending too
       this.deliverEvent(f.vector, 'exception', f.errorCode, f.address);
       return true;
     }
-    if (!(this.flags & IF) || this.icount < this.irqShadowUntil) return false;
-    let vector: number;
-    if (this.injectedIrqs.length) vector = this.injectedIrqs.shift()!;
-    else if (this.pic?.hasInterrupt()) vector = this.pic.acknowledge();
-    else return false;
+    // IF = 0: setting IF will request a new check.
+    if (!(this.flags & IF)) return false;
+    const pending = this.injectedIrqs.length > 0 || (this.pic?.hasInterrupt() ?? false);
+    if (!pending) return false;
+    if (this.icount < this.irqShadowUntil) {
+      // Inside an STI / MOV SS shadow: run one instruction, then look again.
+      this.irqCheck = true;
+      this.singleStep = true;
+      return false;
+    }
+    const vector = this.injectedIrqs.length ? this.injectedIrqs.shift()! : this.pic!.acknowledge();
     this.halted = false;
+    this.irqCheck = true; // another one may be pending (delivered once the handler allows it)
     this.deliverEvent(vector, 'external');
     return true;
   }
@@ -736,18 +768,27 @@ export class Cpu {
   }
   /** Drops every decoded block (monitor attached or changed, CR0 changes). */
   flushCodeCache(): void {
-    for (const page of this.pageBlocks.keys()) this.mem.pageFlags[page] &= ~1;
+    for (const page of this.pageBlocks.keys()) this.mem.clearCode(page);
+    for (const b of this.blocks.values()) b.valid = false;
+    this.codeEpoch++;
     this.blocks.clear();
     this.pageBlocks.clear();
     this.breakBlock = true;
   }
-  private invalidateCodePage(page: number): void {
-    const starts = this.pageBlocks.get(page);
-    if (!starts) return;
-    this.stats.codeInvalidations++;
-    for (const s of starts) this.blocks.delete(s);
-    this.pageBlocks.delete(page);
-    this.breakBlock = true;
+  /** Physical bytes [addr, addr + size) (within one page) were written: drop the blocks decoded from them. */
+  private invalidateCode(addr: number, size: number): void {
+    const page = addr >>> PAGE_SHIFT;
+    const list = this.pageBlocks.get(page);
+    if (!list) { this.mem.clearCode(page); return; }
+    const end = addr + size;
+    let kept = 0;
+    for (let k = 0; k < list.length; k++) {
+      const b = list[k];
+      if (b.start < end && addr < b.end) { b.valid = false; this.blocks.delete(b.key); this.stats.codeInvalidations++; this.breakBlock = true; }
+      else list[kept++] = b;
+    }
+    list.length = kept;
+    if (kept === 0) { this.pageBlocks.delete(page); this.mem.clearCode(page); }
   }
   setMonitor(m: Monitor | undefined): void {
     this.monitor = m;
@@ -761,16 +802,17 @@ export class Cpu {
     let block = this.blocks.get(key);
     if (block) return block;
     const insns = this.decodeBlock(lin);
-    block = { insns, page: phys >>> PAGE_SHIFT };
-    // An instruction that crosses into the next page is not cached (that page's mapping may change).
     const last = insns[insns.length - 1];
-    const crosses = ((last.linear & 0xfff) + last.len) > 0x1000;
-    if (!crosses) {
+    const bytes = ((last.linear - lin) | 0) + last.len;
+    block = { insns, key, valid: true, chain: undefined, chainLin: 0, chainEpoch: -1, start: phys, end: phys + bytes };
+    // An instruction that crosses into the next page is not cached (that page's mapping may change).
+    if (((phys & 0xfff) + bytes) <= 0x1000) {
       this.blocks.set(key, block);
-      let list = this.pageBlocks.get(block.page);
-      if (!list) this.pageBlocks.set(block.page, list = []);
-      list.push(key);
-      this.mem.markCode(block.page);
+      const page = phys >>> PAGE_SHIFT;
+      let list = this.pageBlocks.get(page);
+      if (!list) this.pageBlocks.set(page, list = []);
+      list.push(block);
+      this.mem.markCode(block.start, block.end);
       this.stats.blocksDecoded++;
     }
     return block;
@@ -802,14 +844,12 @@ export class Cpu {
     let first = true;
     while (this.icount < end) {
       if (this.stopRequested) return 'stop';
-      if (this.injected || this.injectedIrqs.length || ((this.flags & IF) && this.pic && this.icount >= this.irqShadowUntil)) {
-        this.checkInterrupts();
-      }
+      if (this.irqCheck) this.checkInterrupts();
       if (this.halted) return 'halt';
       if (checkBp && !first && this.breakpoints.has((this.eip + this.segBase[CS]) | 0)) return 'breakpoint';
       first = false;
       try {
-        this.runBlock(checkBp ? 1 : end - this.icount);
+        this.runBlocks(checkBp || this.singleStep ? this.icount + 1 : end);
       } catch (e) {
         if (e instanceof CpuFault) this.handleFault(e);
         else throw e;
@@ -818,19 +858,33 @@ export class Cpu {
     return this.stopRequested ? 'stop' : 'budget';
   }
 
-  private runBlock(budget: number): void {
-    const eip = this.eip;
-    if (eip > this.segLimit[CS]) throw new CpuFault(GP, 0);
-    const block = this.blockAt((eip + this.segBase[CS]) | 0);
-    const insns = block.insns;
-    const n = insns.length < budget ? insns.length : budget;
-    for (let i = 0; i < n; i++) {
-      const insn = insns[i];
-      this.nextEip = (this.eip + insn.len) >>> 0;
-      insn.exec(this, insn);
-      this.eip = this.nextEip;
-      this.icount++;
-      if (this.breakBlock) { this.breakBlock = false; return; }
+  /** Executes chained blocks until `end` instructions or an instruction sets breakBlock. */
+  private runBlocks(end: number): void {
+    this.breakBlock = false;
+    if (this.eip > this.segLimit[CS]) throw new CpuFault(GP, 0);
+    let block = this.blockAt((this.eip + this.segBase[CS]) | 0);
+    for (;;) {
+      const insns = block.insns;
+      const left = end - this.icount;
+      const n = insns.length < left ? insns.length : left;
+      for (let i = 0; i < n; i++) {
+        const insn = insns[i];
+        this.nextEip = (this.eip + insn.len) >>> 0;
+        insn.exec(this, insn);
+        this.eip = this.nextEip;
+        this.icount++;
+        if (this.breakBlock) { this.breakBlock = false; return; }
+      }
+      if (this.icount >= end) return;
+      // Chain to the next block without a lookup when this block went there before.
+      const lin = (this.eip + this.segBase[CS]) | 0;
+      let next = block.chain;
+      if (next === undefined || block.chainLin !== lin || block.chainEpoch !== this.codeEpoch || !next.valid) {
+        if (this.eip > this.segLimit[CS]) throw new CpuFault(GP, 0);
+        next = this.blockAt(lin);
+        block.chain = next; block.chainLin = lin; block.chainEpoch = this.codeEpoch;
+      }
+      block = next;
     }
   }
 
@@ -872,6 +926,7 @@ export class Cpu {
     this.injected = undefined;
     this.delivering = -1;
     this.stopRequested = false;
+    this.irqCheck = true;
     this.flushTlb();
     this.flushCodeCache();
     this.breakBlock = false;

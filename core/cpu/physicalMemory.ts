@@ -12,6 +12,7 @@ export const PAGE_SIZE = 4096;
 
 /** `pageFlags` bits. */
 export const PAGE_HAS_CODE = 1, PAGE_WATCHED = 2;
+export const CHUNK_SHIFT = 6;
 
 export type WriteWatch = (physAddr: number, size: number) => void;
 
@@ -21,8 +22,13 @@ export class PhysicalMemory {
   private readonly dwords: Int32Array;
   readonly pageFlags: Uint8Array;
   private readonly watches = new Map<number, WriteWatch[]>();
-  /** Called with the page number when a page holding decoded code is written. */
-  onCodeWrite: (page: number) => void = () => {};
+  /**
+   * One byte per 64-byte chunk: set when decoded code covers part of the chunk. A write to a code
+   * page that touches no code chunk (data next to code) costs a lookup, not a re-decode.
+   */
+  readonly codeChunks: Uint8Array;
+  /** Called when bytes holding decoded code are written (physical address and size). */
+  onCodeWrite: (physAddr: number, size: number) => void = () => {};
 
   constructor(
     /** Guest RAM size in bytes (what the guest is told it has). */
@@ -35,6 +41,7 @@ export class PhysicalMemory {
     this.bytes = new Uint8Array(total);
     this.dwords = new Int32Array(this.bytes.buffer);
     this.pageFlags = new Uint8Array(total >>> PAGE_SHIFT);
+    this.codeChunks = new Uint8Array(total >>> CHUNK_SHIFT);
   }
 
   get size(): number { return this.bytes.length; }
@@ -89,8 +96,16 @@ export class PhysicalMemory {
     this.bytes.set(data, p);
   }
 
-  /** Marks a page as holding decoded code (its writes will call onCodeWrite). */
-  markCode(page: number): void { this.pageFlags[page] |= PAGE_HAS_CODE; }
+  /** Marks [start, end) as holding decoded code (writes there will call onCodeWrite). */
+  markCode(start: number, end: number): void {
+    for (let c = start >>> CHUNK_SHIFT; c <= (end - 1) >>> CHUNK_SHIFT; c++) this.codeChunks[c] = 1;
+    for (let page = start >>> PAGE_SHIFT; page <= (end - 1) >>> PAGE_SHIFT; page++) this.pageFlags[page] |= PAGE_HAS_CODE;
+  }
+  /** Forgets the code marks of a page (no decoded code left there). */
+  clearCode(page: number): void {
+    this.pageFlags[page] &= ~PAGE_HAS_CODE;
+    this.codeChunks.fill(0, (page << PAGE_SHIFT) >>> CHUNK_SHIFT, ((page + 1) << PAGE_SHIFT) >>> CHUNK_SHIFT);
+  }
 
   /**
    * Registers `fn` to be called (before the write lands) whenever physical page `page` is written.
@@ -114,7 +129,12 @@ export class PhysicalMemory {
     const first = p >>> PAGE_SHIFT, last = (p + size - 1) >>> PAGE_SHIFT;
     for (let page = first; page <= last; page++) {
       const f = this.pageFlags[page];
-      if (f & PAGE_HAS_CODE) { this.pageFlags[page] = f & ~PAGE_HAS_CODE; this.onCodeWrite(page); }
+      if (f & PAGE_HAS_CODE) {
+        const lo = Math.max(p, page << PAGE_SHIFT), hi = Math.min(p + size, (page + 1) << PAGE_SHIFT);
+        for (let c = lo >>> CHUNK_SHIFT; c <= (hi - 1) >>> CHUNK_SHIFT; c++) {
+          if (this.codeChunks[c]) { this.onCodeWrite(lo, hi - lo); break; }
+        }
+      }
       if (f & PAGE_WATCHED) for (const w of this.watches.get(page) ?? []) w(p, size);
     }
   }

@@ -131,6 +131,8 @@ class PicChip {
 export class Pic8259Pair implements InterruptController {
   readonly master = new PicChip(true);
   readonly slave = new PicChip(false);
+  /** Called when a request may have become deliverable (the CPU then checks at its next boundary). */
+  onChange: () => void = () => {};
   /** Vectors delivered, by IRQ line (for reports). */
   readonly delivered = new Array<number>(16).fill(0);
 
@@ -144,11 +146,13 @@ export class Pic8259Pair implements InterruptController {
   setIrq(irq: number, level: boolean): void {
     if (irq < 8) this.master.setLine(irq, level);
     else this.slave.setLine(irq - 8, level);
+    if (level) this.onChange();
   }
   /** A rising and falling edge on `irq` (the PIT's periodic pulse). */
   pulse(irq: number): void { this.setIrq(irq, true); this.setIrq(irq, false); }
 
   hasInterrupt(): boolean {
+    if ((this.master.irr & ~this.master.imr) === 0 && (this.slave.irr & ~this.slave.imr) === 0) return false;
     return this.master.pending(this.slave.pending(false) >= 0) >= 0;
   }
 
@@ -186,6 +190,7 @@ export class Pic8259Pair implements InterruptController {
     write: (port, v) => {
       const c = this.chip(port);
       if (port & 1) c.writeData(v); else c.writeCommand(v);
+      this.onChange(); // an unmask or EOI can make a request deliverable
     },
   };
 

@@ -104,6 +104,7 @@ export class Machine {
     this.cpu = new Cpu(this.mem);
     this.cpu.io = this.io;
     this.cpu.pic = this.pic;
+    this.pic.onChange = () => this.cpu.requestInterruptCheck();
     this.pit = new Pit8254(this.options.cpuHz, () => this.cpu.time, () => this.pic.pulse(0));
     this.uart = new Uart16550(COM1, (level) => this.pic.setIrq(4, level));
     this.uart.onByte = (b) => this.onConsoleByte(b);
@@ -213,7 +214,7 @@ export class Machine {
         if (r === 'stop') { cpu.stopRequested = false; continue; }
         if (r === 'breakpoint') return 'breakpoint';
         if (r === 'halt') {
-          if (cpu.interruptPending()) continue; // delivered on the next run (wakes the CPU)
+          if (cpu.interruptPending()) { cpu.requestInterruptCheck(); continue; } // delivered on the next run (wakes the CPU)
           const wake = (cpu.flags & IF) && (this.pic.master.imr & 1) === 0 ? pit.nextEventCycle() : Infinity;
           if (wake === Infinity) { this.finish('halt'); break; }
           cpu.idleCycles += Math.max(0, wake - cpu.time);

@@ -4,7 +4,7 @@
  * operand form and size so the hot forms do no run-time dispatch.
  */
 import { AF, CF, CS, DF, ESP, GP, IF, IOPL, NT, OF, PF, SF, SS, ZF, AC, ID, RF, TF, VIF, VIP, VM, BR, OFV, BP, UD } from '../constants';
-import { CC_LOGIC, type Cpu } from '../cpu';
+import { CC_ADD, CC_LOGIC, CC_SUB, type Cpu } from '../cpu';
 import { CpuFault } from '../fault';
 import type { ExecFn, Insn } from '../insn';
 import { alu, bitScan, bitTest, cmpFlags, dec, div, idiv, imul1, imul2, inc, logicFlags, mul, neg, shift, shiftDouble } from './alu';
@@ -21,11 +21,39 @@ function cached(key: string, make: () => ExecFn): ExecFn {
   return f;
 }
 
+/**
+ * 32-bit register forms of the hot operations, without the generic switch: the lazy-flag record
+ * is written directly (ccOp, size 2 = dword).
+ */
+function fast32(op: number): ((cpu: Cpu, a: number, b: number) => number) | undefined {
+  switch (op) {
+    case 0: return (cpu, a, b) => { const r = (a + b) | 0; cpu.ccOp = CC_ADD; cpu.ccSize = 2; cpu.ccA = a; cpu.ccB = b; cpu.ccRes = r; return r; };
+    case 5: return (cpu, a, b) => { const r = (a - b) | 0; cpu.ccOp = CC_SUB; cpu.ccSize = 2; cpu.ccA = a; cpu.ccB = b; cpu.ccRes = r; return r; };
+    case 7: return (cpu, a, b) => { cpu.ccOp = CC_SUB; cpu.ccSize = 2; cpu.ccA = a; cpu.ccB = b; cpu.ccRes = (a - b) | 0; return a; };
+    case 4: return (cpu, a, b) => { const r = a & b; cpu.ccOp = CC_LOGIC; cpu.ccSize = 2; cpu.ccRes = r; return r; };
+    case 1: return (cpu, a, b) => { const r = a | b; cpu.ccOp = CC_LOGIC; cpu.ccSize = 2; cpu.ccRes = r; return r; };
+    case 6: return (cpu, a, b) => { const r = a ^ b; cpu.ccOp = CC_LOGIC; cpu.ccSize = 2; cpu.ccRes = r; return r; };
+    default: return undefined;
+  }
+}
+function fastRR(op: number, dstIsRm: boolean): ExecFn | undefined {
+  const f = fast32(op);
+  if (!f) return undefined;
+  if (op === 7) return dstIsRm ? (cpu, i) => { f(cpu, cpu.regs[i.rm], cpu.regs[i.reg]); } : (cpu, i) => { f(cpu, cpu.regs[i.reg], cpu.regs[i.rm]); };
+  return dstIsRm ? (cpu, i) => { const r = cpu.regs; r[i.rm] = f(cpu, r[i.rm], r[i.reg]); } : (cpu, i) => { const r = cpu.regs; r[i.reg] = f(cpu, r[i.reg], r[i.rm]); };
+}
+function fastRI(op: number): ExecFn | undefined {
+  const f = fast32(op);
+  if (!f) return undefined;
+  if (op === 7) return (cpu, i) => { f(cpu, cpu.regs[i.rm], i.imm); };
+  return (cpu, i) => { const r = cpu.regs; r[i.rm] = f(cpu, r[i.rm], i.imm); };
+}
+
 /** op E, G (ModRM.rm is the destination). */
 export function aluEG(op: number, size: number, mem: boolean): ExecFn {
   return cached(`EG${op}.${size}.${mem}`, () => {
     const sz = SZ(size), writes = op !== 7;
-    if (!mem && size === 4) return (cpu, i) => { const r = alu(cpu, op, 2, cpu.regs[i.rm], cpu.regs[i.reg]); if (writes) cpu.regs[i.rm] = r; };
+    if (!mem && size === 4) return fastRR(op, true) ?? ((cpu, i) => { const r = alu(cpu, op, 2, cpu.regs[i.rm], cpu.regs[i.reg]); if (writes) cpu.regs[i.rm] = r; });
     if (!mem) return (cpu, i) => { const r = alu(cpu, op, sz, cpu.getReg(i.rm, size), cpu.getReg(i.reg, size)); if (writes) cpu.setReg(i.rm, size, r); };
     return (cpu, i) => {
       const a = ea(cpu, i);
@@ -39,7 +67,7 @@ export function aluEG(op: number, size: number, mem: boolean): ExecFn {
 export function aluGE(op: number, size: number, mem: boolean): ExecFn {
   return cached(`GE${op}.${size}.${mem}`, () => {
     const sz = SZ(size), writes = op !== 7;
-    if (!mem && size === 4) return (cpu, i) => { const r = alu(cpu, op, 2, cpu.regs[i.reg], cpu.regs[i.rm]); if (writes) cpu.regs[i.reg] = r; };
+    if (!mem && size === 4) return fastRR(op, false) ?? ((cpu, i) => { const r = alu(cpu, op, 2, cpu.regs[i.reg], cpu.regs[i.rm]); if (writes) cpu.regs[i.reg] = r; });
     if (size === 4) return (cpu, i) => { const r = alu(cpu, op, 2, cpu.regs[i.reg], cpu.read32(i.seg, ea(cpu, i))); if (writes) cpu.regs[i.reg] = r; };
     return (cpu, i) => { const r = alu(cpu, op, sz, cpu.getReg(i.reg, size), readE(cpu, i, size)); if (writes) cpu.setReg(i.reg, size, r); };
   });
@@ -48,7 +76,7 @@ export function aluGE(op: number, size: number, mem: boolean): ExecFn {
 export function aluEI(op: number, size: number, mem: boolean): ExecFn {
   return cached(`EI${op}.${size}.${mem}`, () => {
     const sz = SZ(size), writes = op !== 7;
-    if (!mem && size === 4) return (cpu, i) => { const r = alu(cpu, op, 2, cpu.regs[i.rm], i.imm); if (writes) cpu.regs[i.rm] = r; };
+    if (!mem && size === 4) return fastRI(op) ?? ((cpu, i) => { const r = alu(cpu, op, 2, cpu.regs[i.rm], i.imm); if (writes) cpu.regs[i.rm] = r; });
     if (!mem) return (cpu, i) => { const r = alu(cpu, op, sz, cpu.getReg(i.rm, size), i.imm); if (writes) cpu.setReg(i.rm, size, r); };
     return (cpu, i) => {
       const a = ea(cpu, i);
