@@ -666,6 +666,10 @@ class Assembler {
   /** Appends bytes (or reserves `size` bytes) in the current section and records the source map. */
   private put(item: Item, bytes: number[] | null, kind: 'instruction' | 'data', size: number): void {
     const sec = this.cur;
+    if (sec.pc + size > MAX_SECTION) {
+      this.diag(item, `section '${sec.name}' would grow beyond ${MAX_SECTION / 1048576} MiB`, 'range');
+      return;
+    }
     if (this.final) {
       if (size > 0) this.sourceMap.push({ address: sec.start + sec.pc, length: size, file: item.file, range: item.range, kind, section: sec.name });
       if (sec.progbits) {
@@ -690,17 +694,23 @@ class Assembler {
       body = s.body;
     }
     if (body.kind === 'data') {
-      const startPc = this.cur.pc;
       const all: number[] = [];
       let reserve = 0;
+      const fixed = !body.items.some(exprUsesHere);
       for (let k = 0; k < count; k++) {
         const r = this.dataBytes(item, body, k === 0);
         if (r === null) return;
-        if (typeof r === 'number') reserve += r; else for (const b of r) all.push(b);
+        if (typeof r === 'number') { if (fixed) { reserve = r * count; break; } reserve += r; continue; }
+        if (fixed && count > 1) {
+          if (r.length * count > MAX_SECTION) { this.diag(item, `times ${count} makes more than ${MAX_SECTION / 1048576} MiB`, 'range'); return; }
+          if (!this.final) { reserve = r.length * count; break; }
+          for (let j = 0; j < count; j++) for (let b = 0; b < r.length; b++) all.push(r[b]);
+          break;
+        }
+        for (const b of r) all.push(b);
       }
-      if (reserve) { if (this.final && this.cur.progbits) this.put(item, null, 'data', reserve); else this.put(item, null, 'data', reserve); }
+      if (reserve) this.put(item, this.final && !this.cur.progbits ? null : null, 'data', reserve);
       else this.put(item, all, 'data', all.length);
-      void startPc;
       return;
     }
     if (body.kind !== 'instruction') return;
@@ -721,6 +731,12 @@ class Assembler {
         return;
       }
       if (enc.warnings && k === 0) for (const w of enc.warnings) this.diag(item, w, 'range', body.range, 'warning');
+      if (k === 0 && count > 1 && !enc.form.imm.some((i) => i === 'rel8' || i === 'rel32') && !usesHere(body)) {
+        // position-independent: the same bytes every time
+        size = enc.bytes.length * count;
+        if (this.final) { total = new Array(size); for (let j = 0; j < size; j++) total[j] = enc.bytes[j % enc.bytes.length]; }
+        break;
+      }
       if (this.final) total = total.concat(enc.bytes);
       size += enc.bytes.length;
     }
@@ -785,6 +801,18 @@ class Assembler {
       constants: this.constants, macros, sections, diagnostics: [...preDiags, ...this.diags], files,
     };
   }
+}
+
+const MAX_SECTION = 64 * 1024 * 1024;
+
+function exprUsesHere(e: Expr): boolean {
+  if (e.kind === 'here' || e.kind === 'sectionStart') return true;
+  if (e.kind === 'unary') return exprUsesHere(e.arg);
+  if (e.kind === 'binary') return exprUsesHere(e.left) || exprUsesHere(e.right);
+  return false;
+}
+function usesHere(s: Extract<Statement, { kind: 'instruction' }>): boolean {
+  return s.operands.some((o) => o.kind === 'immediate' ? exprUsesHere(o.expr) : o.kind === 'memory' ? exprUsesHere(o.address) : o.kind === 'far' ? exprUsesHere(o.segment) || exprUsesHere(o.offset) : false);
 }
 
 function mergeRegs(regs: RegTerm[]): RegTerm[] {

@@ -399,7 +399,7 @@ function scanDirective(code: string, word: { text: string } & Span, st: Span, fa
     }
     case 'ascii': case 'asciz': case 'string': {
       if (!/^"(?:[^"\\]|\\.)*"(\s*,\s*"(?:[^"\\]|\\.)*")*$/.test(args)) {
-        facts.errors.push({ message: `expected string literal`, code: 'syntax', start: argsStart, end: argsStart + Math.max(1, args.length) });
+        facts.errors.push({ message: `expected string literal`, code: 'syntax', ...(args.length ? { start: argsStart, end: argsStart + args.length } : { start: word.start, end: word.end }) });
       }
       return;
     }

@@ -734,6 +734,14 @@ export class Cpu {
     this.deliverEvent(vector, 'external');
     return true;
   }
+  /**
+   * At an instruction boundary outside `run` (a binary translator's dispatcher): delivers an injected
+   * exception or a deliverable external interrupt, as `run` does before each block. True if one was.
+   */
+  deliverPendingEvent(): boolean {
+    if (!this.injected && !this.injectedIrqs.length && !((this.flags & IF) && this.pic && this.icount >= this.irqShadowUntil)) return false;
+    return this.checkInterrupts();
+  }
   /** True when an external interrupt could be delivered now (HLT wake-up test). */
   interruptPending(): boolean {
     return this.injected !== undefined || ((this.flags & IF) !== 0 && (this.injectedIrqs.length > 0 || (this.pic?.hasInterrupt() ?? false)));

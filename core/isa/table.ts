@@ -242,11 +242,11 @@ def('push', 'stack', 'Decrements ESP and stores the operand on the stack.', '', 
   'r16: o16 50+r', 'r32: o32 50+r', 'rm16: o16 ff /6', 'rm32: o32 ff /6',
   'cs: 0e', 'ss: 16', 'ds: 1e', 'es: 06', 'fs: 0f a0', 'gs: 0f a8',
   'simm8: 6a ib', 'simm8: o16 6a ib', 'imm16: o16 68 iw', 'imm32: o32 68 id',
-], { defaultMem: 32, formVirt: { cs: PUSH_SREG, ss: PUSH_SREG, ds: PUSH_SREG, es: PUSH_SREG, fs: PUSH_SREG, gs: PUSH_SREG } });
+], { formVirt: { cs: PUSH_SREG, ss: PUSH_SREG, ds: PUSH_SREG, es: PUSH_SREG, fs: PUSH_SREG, gs: PUSH_SREG } });
 def('pop', 'stack', 'Loads the operand from the stack and increments ESP.', '', INNOCUOUS, [
   'r16: o16 58+r', 'r32: o32 58+r', 'rm16: o16 8f /0', 'rm32: o32 8f /0',
   'ss: 17', 'ds: 1f', 'es: 07', 'fs: 0f a1', 'gs: 0f a9',
-], { defaultMem: 32, formVirt: { ss: POP_SREG, ds: POP_SREG, es: POP_SREG, fs: POP_SREG, gs: POP_SREG } });
+], { formVirt: { ss: POP_SREG, ds: POP_SREG, es: POP_SREG, fs: POP_SREG, gs: POP_SREG } });
 def('pushad', 'stack', 'Pushes EAX, ECX, EDX, EBX, the original ESP, EBP, ESI, EDI.', '', INNOCUOUS, [': o32 60'], { aliases: ['pusha'], att: ['pushal', 'pusha'] });
 def('pushaw', 'stack', 'Pushes the eight 16-bit general registers.', '', INNOCUOUS, [': o16 60'], { att: ['pushaw'] });
 def('popad', 'stack', 'Pops EDI, ESI, EBP, (skips ESP), EBX, EDX, ECX, EAX.', '', INNOCUOUS, [': o32 61'], { aliases: ['popa'], att: ['popal', 'popa'] });

@@ -22,8 +22,8 @@ export interface QuickFix {
 }
 
 /** Evaluates a constant expression of the document (numbers, `equ`/`=` constants, + - * << >> | & ~). */
-export function evaluateConstant(doc: LintDocument, text: string, depth = 0): number | undefined {
-  if (depth > 16) return undefined;
+export function evaluateConstant(doc: LintDocument, text: string | undefined, depth = 0): number | undefined {
+  if (depth > 16 || !text) return undefined;
   const tokens = text.match(/0x[0-9a-f]+|[0-9][0-9a-f]*h\b|[0-9]+|[A-Za-z_.?$@][\w.?$@]*|<<|>>|[-+*/|&~()^]/gi);
   if (!tokens || tokens.join('').replace(/\s/g, '') !== text.replace(/\s|\$(?=[0-9a-z_])/gi, '')) {
     if (!tokens) return undefined;
@@ -86,8 +86,18 @@ export function quickFix(doc: LintDocument, line: number, index = 0, unique?: nu
     scanned: instr,
     classified: c,
     unique: unique ?? ++uniqueCounter,
-    constant: (t) => evaluateConstant(doc, doc.syntax === 'att' ? t.replace(/^\$/, '') : t),
+    constant: (t) => evaluateConstant(doc, doc.syntax === 'att' ? t?.replace(/^\$/, '') : t),
   });
+  const code = cls === 'critical' ? 'critical-instruction' as const : 'privileged-instruction' as const;
+  if (rewrite.marker !== undefined) {
+    // Kept as written: only a `popek: pv` comment is added after the instruction.
+    const several = doc.syntax === 'att' && facts.instructions.length > 1;
+    const comment = doc.syntax === 'att' ? (several ? ` /* ${rewrite.marker} */` : ` # ${rewrite.marker}`) : ` ; ${rewrite.marker}`;
+    const hasComment = facts.commentStart !== undefined && !several;
+    const at = hasComment ? facts.commentStart! : instr.end;
+    const newText = hasComment ? `${comment.trim()} — ` : comment;
+    return { title: rewrite.title, replaces: false, line, code, edit: { range: { start: { line, character: at }, end: { line, character: hasComment ? at + 1 : at } }, newText: hasComment ? newText.replace(/^[;#] /, doc.syntax === 'att' ? '# ' : '; ') : newText } };
+  }
   const text = doc.lines[line];
   const indentMatch = /^\s*/.exec(text)![0];
   // Continuation lines are indented like the instruction (or 4 spaces after a label).
@@ -96,17 +106,12 @@ export function quickFix(doc: LintDocument, line: number, index = 0, unique?: nu
   // Labels inside the rewrite start at the indentation too; the first line replaces the instruction.
   const newText = lines.map((l, i) => (i === 0 ? l : indent + l)).join('\n');
   // Only the instruction's own span is replaced: a label before it and a comment after it stay.
-  let end = instr.end;
-  if (doc.syntax === 'att' && facts.instructions.length > 1) {
-    // `cli; hlt`: the statement separator after the instruction stays with the next one.
-    end = instr.end;
-  }
   return {
     title: rewrite.title,
     replaces: rewrite.replaces,
     line,
-    code: cls === 'critical' ? 'critical-instruction' : 'privileged-instruction',
-    edit: { range: { start: { line, character: instr.start }, end: { line, character: end } }, newText: withSeparator(doc, line, index, newText, indent) },
+    code,
+    edit: { range: { start: { line, character: instr.start }, end: { line, character: instr.end } }, newText: withSeparator(doc, line, index, newText, indent) },
   };
 }
 

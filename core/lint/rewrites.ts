@@ -37,6 +37,8 @@ export interface RewriteText {
   title: string;
   /** False when no paravirtual equivalent exists and the instruction is only marked as reviewed. */
   replaces: boolean;
+  /** For a kept instruction: the marker comment text appended to it (no `;`/`#`). */
+  marker?: string;
 }
 
 /** Lines of a hypercall with `args` (expressions, EBX…EDI), saving the registers it uses. */
@@ -309,18 +311,25 @@ const BUILDERS: Record<string, Builder> = {
   cli, sti, pushf, pushfd: pushf, popf, popfd: popf, hlt, iret, iretd: iret, lgdt, lidt, invlpg, wbinvd, lldt, clts, ltr, out,
 };
 
+/** The first clause of the table's replacement text, short enough for a comment. */
+function shortNote(text: string | undefined): string {
+  const t = (text ?? 'no paravirtual equivalent').replace(/\s+/g, ' ').replace(/[`]/g, '').split(/(?<=[.;:])\s/)[0].replace(/[.;:]$/, '');
+  return t.length > 90 ? t.slice(0, 89) + '…' : t;
+}
+
 /** The rewrite of one classified instruction (a marker-only "reviewed" fix when none exists). */
 export function rewriteOf(ctx: RewriteContext): RewriteText {
   const name = ctx.classified.info.mnemonic;
   const builder = BUILDERS[name] ?? BUILDERS[ctx.scanned.mnemonic];
-  const built = builder?.(ctx);
+  // Operands that fit no form are the assembler's error to report, not something to rewrite.
+  const built = ctx.classified.form ? builder?.(ctx) : undefined;
   if (built) return built;
   const pv = ctx.classified.facts.pv;
-  const note = pv ? pv.text.replace(/\s+/g, ' ') : 'no paravirtual replacement';
   return {
-    title: `Keep \`${ctx.scanned.spelling}\` and mark it reviewed (${pv?.kind === 'emulated' ? 'the hypervisor emulates it' : 'no hypercall replaces it'})`,
+    title: `Keep \`${ctx.scanned.spelling}\` and mark it reviewed (${ctx.classified.facts.class !== 'critical' && pv?.kind === 'emulated' ? 'the hypervisor emulates it on its trap' : 'no hypercall replaces it'})`,
     replaces: false,
-    lines: [`${ctx.scanned.spelling}${ctx.operands.length ? ' ' + ctx.operands.join(', ') : ''} ; popek: pv — ${note.length > 100 ? note.slice(0, 97) + '…' : note}`],
+    lines: [],
+    marker: `popek: pv — kept: ${ctx.classified.facts.class !== 'critical' && pv?.kind === 'emulated' ? 'the hypervisor emulates it on its trap' : shortNote(pv?.text)}`,
   };
 }
 
