@@ -1,0 +1,98 @@
+/*
+ * Paravirtual quick fixes: every rewrite of the corpus assembles with the real assemblers (the
+ * Popek constants prepended, as Popek predefines them), a fixed program has nothing left to flag,
+ * fixing is idempotent, and the rewrites keep labels, comments and the line's indentation.
+ */
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { PREDEFINED } from '../../core/asm/predefined';
+import { LintDocument, syntaxOf } from '../../core/lint/document';
+import { fixAll, quickFix } from '../../core/lint/fixes';
+import { lintDocument } from '../../core/lint/lint';
+
+const ROOT = [path.resolve(__dirname, '../..'), path.resolve(__dirname, '../../..')].find((p) => {
+  try { readFileSync(path.join(p, 'test/fixtures/lint/sensitive.S')); return true; } catch { return false; }
+})!;
+const scratch = mkdtempSync(path.join(tmpdir(), 'popek-fix-'));
+
+function doc(name: string, text: string): LintDocument { return new LintDocument(name, syntaxOf(name), text); }
+
+function fixture(name: string): LintDocument {
+  const file = path.join(ROOT, 'test/fixtures/lint', name);
+  return doc(file, readFileSync(file, 'utf8'));
+}
+
+describe('paravirtual quick fixes', () => {
+  it('the fixed NASM corpus assembles with nasm and with Popek, and nothing is left to flag', () => {
+    const fixed = fixAll(fixture('sensitive.gasm'));
+    assert.ok(fixed.rewrites >= 15, `${fixed.rewrites} rewrites`);
+    const prelude = Object.entries(PREDEFINED).map(([k, v]) => `${k} equ ${v}`).join('\n');
+    const file = path.join(scratch, 'fixed.gasm');
+    writeFileSync(file, `${prelude}\n${fixed.text}`);
+    const r = spawnSync('nasm', ['-f', 'bin', '-o', path.join(scratch, 'fixed.bin'), file], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const again = doc('fixed.gasm', fixed.text);
+    const left = lintDocument(again, { mode: 'paravirtual' });
+    assert.deepEqual(left.map((d) => `${d.range.start.line + 1}: [${d.code}] ${again.lines[d.range.start.line]}`), []);
+  });
+
+  it('the fixed AT&T corpus assembles with as --32, and nothing is left to flag', () => {
+    const fixed = fixAll(fixture('sensitive.S'));
+    assert.ok(fixed.rewrites >= 15);
+    const prelude = Object.entries(PREDEFINED).map(([k, v]) => `.set ${k}, ${v}`).join('\n');
+    const file = path.join(scratch, 'fixed.S');
+    writeFileSync(file, `${prelude}\n${fixed.text}`);
+    const r = spawnSync('as', ['--32', '-o', path.join(scratch, 'fixed.o'), file], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const again = doc('fixed.S', fixed.text);
+    assert.deepEqual(lintDocument(again, { mode: 'paravirtual' }).map((d) => `${d.range.start.line + 1}: ${d.message}`), []);
+  });
+
+  it('is idempotent and counts rewrites and changed lines', () => {
+    const once = fixAll(fixture('sensitive.gasm'));
+    const twice = fixAll(doc('x.gasm', once.text));
+    assert.equal(twice.text, once.text);
+    assert.equal(twice.rewrites + twice.reviewed, 0);
+    assert.ok(once.changedLines > 0 && once.changedLines < once.totalLines);
+  });
+
+  it('keeps the label, the comment and the indentation', () => {
+    const d = doc('x.gasm', 'bits 32\nhere:   cli            ; interrupts off\n        sti\n');
+    const cli = quickFix(d, 1)!;
+    assert.equal(cli.edit.newText, 'mov byte [XEN_SHARED_INFO + VCPU_INFO_UPCALL_MASK], 1');
+    assert.deepEqual(cli.edit.range, { start: { line: 1, character: 8 }, end: { line: 1, character: 11 } });
+    const text = fixAll(d).text.split('\n');
+    assert.equal(text[1], 'here:   mov byte [XEN_SHARED_INFO + VCPU_INFO_UPCALL_MASK], 1            ; interrupts off');
+    assert.equal(text[2], '        mov byte [XEN_SHARED_INFO + VCPU_INFO_UPCALL_MASK], 0');
+    assert.ok(text.slice(3).every((l) => l === '' || l.startsWith('        ')), 'continuation lines indented');
+    assert.ok(text.includes('        vmcall'), 'sti delivers pending events with a hypercall');
+  });
+
+  it('turns the isa-debug-exit write into sched_op shutdown and a COM1 byte into console_io', () => {
+    const d = doc('x.gasm', 'bits 32\nDEBUG_EXIT equ 0xF4\nCOM1 equ 0x3F8\nout DEBUG_EXIT, al\nout COM1, al\nout 0x80, al\n');
+    assert.match(quickFix(d, 3)!.edit.newText, /SCHEDOP_shutdown[\s\S]*__HYPERVISOR_sched_op[\s\S]*vmcall/);
+    assert.match(quickFix(d, 3)!.edit.newText, /lea ecx, \[ecx\*2 \+ 1\]/);
+    assert.match(quickFix(d, 4)!.edit.newText, /__HYPERVISOR_console_io/);
+    const other = quickFix(d, 5)!;
+    assert.equal(other.replaces, false);
+    assert.match(other.edit.newText, /popek: pv/);
+  });
+
+  it('rewrites AT&T in AT&T, keeping `cli; hlt` apart', () => {
+    const d = doc('x.S', '        cli; hlt\n        popfl\n');
+    const text = fixAll(d).text;
+    assert.match(text, /^ {8}movb \$1, XEN_SHARED_INFO\+VCPU_INFO_UPCALL_MASK; pushfl # popek: pv\n/);
+    assert.match(text, /movzbl XEN_SHARED_INFO\+VCPU_INFO_UPCALL_MASK, %ebx/);
+    assert.match(text, /movb %al, XEN_SHARED_INFO\+VCPU_INFO_UPCALL_MASK/);
+    assert.doesNotMatch(text, /\[|\]/, 'no NASM brackets left');
+  });
+
+  it('offers no rewrite for operands that fit no form (the assembler reports those)', () => {
+    const d = doc('x.gasm', 'lgdt eax\n');
+    const f = quickFix(d, 0)!;
+    assert.equal(f.replaces, false);
+  });
+});
