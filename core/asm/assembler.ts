@@ -731,6 +731,7 @@ class Assembler {
         return;
       }
       if (enc.warnings && k === 0) for (const w of enc.warnings) this.diag(item, w, 'range', body.range, 'warning');
+      if (k === 0 && enc.bytes.length === 1 && enc.bytes[0] === 0x0f) this.diag(item, "'pop cs' only exists on the 8086: the byte 0F it assembles to starts a two-byte opcode on later CPUs", 'obsolete', body.range, 'warning');
       if (k === 0 && count > 1 && !enc.form.imm.some((i) => i === 'rel8' || i === 'rel32') && !usesHere(body)) {
         // position-independent: the same bytes every time
         size = enc.bytes.length * count;

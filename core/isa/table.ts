@@ -246,7 +246,8 @@ def('push', 'stack', 'Decrements ESP and stores the operand on the stack.', '', 
 def('pop', 'stack', 'Loads the operand from the stack and increments ESP.', '', INNOCUOUS, [
   'r16: o16 58+r', 'r32: o32 58+r', 'rm16: o16 8f /0', 'rm32: o32 8f /0',
   'ss: 17', 'ds: 1f', 'es: 07', 'fs: 0f a1', 'gs: 0f a9',
-], { formVirt: { ss: POP_SREG, ds: POP_SREG, es: POP_SREG, fs: POP_SREG, gs: POP_SREG } });
+  'cs: 0f', // 8086 only: NASM still emits it, with a warning (on a 386 the byte starts a two-byte opcode)
+], { formVirt: { cs: POP_SREG, ss: POP_SREG, ds: POP_SREG, es: POP_SREG, fs: POP_SREG, gs: POP_SREG } });
 def('pushad', 'stack', 'Pushes EAX, ECX, EDX, EBX, the original ESP, EBP, ESI, EDI.', '', INNOCUOUS, [': o32 60'], { aliases: ['pusha'], att: ['pushal', 'pusha'] });
 def('pushaw', 'stack', 'Pushes the eight 16-bit general registers.', '', INNOCUOUS, [': o16 60'], { att: ['pushaw'] });
 def('popad', 'stack', 'Pops EDI, ESI, EBP, (skips ESP), EBX, EDX, ECX, EAX.', '', INNOCUOUS, [': o32 61'], { aliases: ['popa'], att: ['popal', 'popa'] });

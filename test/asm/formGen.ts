@@ -64,6 +64,7 @@ function samples(p: OperandPattern, form: EncodingForm, info: InstructionInfo): 
 /** Skip combinations NASM refuses or reads differently on purpose (kept out of the comparison). */
 function acceptable(info: InstructionInfo, form: EncodingForm, ops: string[]): boolean {
   if (info.mnemonic === 'xchg' && ops[0] === ops[1]) return false;
+  if (info.mnemonic === 'pop' && ops[0] === 'cs') return false; // 8086-only byte; nasm warns
   if (info.mnemonic === 'lea' && ops[1].includes(':')) return false;
   if (['lgdt', 'lidt', 'sgdt', 'sidt', 'invlpg', 'lea', 'lds', 'les', 'lfs', 'lgs', 'lss'].includes(info.mnemonic) && ops.some((o) => /\b(word|dword|byte)\b/.test(o))) return false;
   return true;
