@@ -45,6 +45,8 @@ export const lintCommand: CliCommand = async (args) => {
   const parsed = parseArgs(args, ['--mode'], ['--json']);
   if (parsed.positional.length === 0) throw new CliError('usage: popek lint FILE… [--mode M] [--json]');
   const mode = modeOption(parsed.options.get('--mode'));
+  // `popek lint … | head`: a closed pipe ends the output quietly.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); });
   const all = parsed.positional.flatMap((f) => lintFile(f, mode));
   if (parsed.options.has('--json')) process.stdout.write(JSON.stringify(all, null, 2) + '\n');
   else for (const d of all) process.stdout.write(`${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message} [${d.code}]\n`);
