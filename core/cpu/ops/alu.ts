@@ -331,7 +331,7 @@ export function aaa(cpu: Cpu, sub: boolean): void {
   const r = cpu.regs;
   let ax = r[0] & 0xffff, adj = false;
   if ((ax & 0xf) > 9 || cpu.getAF()) {
-    ax = sub ? ((ax - 6) & 0xff) | ((((ax >> 8) - 1) & 0xff) << 8) : (ax + 0x106) & 0xffff;
+    ax = sub ? (ax - 6 - 0x100) & 0xffff : (ax + 0x106) & 0xffff; // SDM: AX ← AX − 6, AH ← AH − 1 (AAS)
     adj = true;
   }
   ax &= 0xff0f;
