@@ -17,6 +17,7 @@ export type VmEventKind =
   | 'guest-exception'      // an exception or software interrupt delivered (reflected) to the guest's own handler
   | 'interrupt-injection'  // an external interrupt / event delivered to the guest (or queued as pending)
   | 'translation'          // binary translation: a block translated (or a cache event)
+  | 'callout'              // binary translation: translated code called the VMM to emulate a privileged / sensitive instruction
   | 'shadow-paging';       // memory virtualization: shadow fill, traced page-table write, flush, A/D propagation
 
 export interface SourceLocation {
@@ -116,6 +117,10 @@ export interface TranslationEvent extends VmEventBase {
   action: 'translate' | 'invalidate' | 'flush' | 'retranslate';
 }
 
+export interface CalloutEvent extends VmEventBase {
+  kind: 'callout';
+}
+
 export interface ShadowPagingEvent extends VmEventBase {
   kind: 'shadow-paging';
   /** 'fill' (hidden page fault that built a shadow entry), 'pt-write' (traced guest page-table write),
@@ -127,7 +132,7 @@ export interface ShadowPagingEvent extends VmEventBase {
 
 export type VmEvent =
   | TrapEvent | CriticalInstructionEvent | HypercallEvent | VmExitEvent | GuestExceptionEvent
-  | InterruptInjectionEvent | TranslationEvent | ShadowPagingEvent;
+  | InterruptInjectionEvent | TranslationEvent | CalloutEvent | ShadowPagingEvent;
 
 /** What a technique passes to `emit`: the bus fills seq, icount and source. */
 export type VmEventInit = DistributiveOmit<VmEvent, 'seq' | 'icount' | 'source'>;

@@ -1,0 +1,65 @@
+/*
+ * `binary-translation` (SPEC §4): VMware-style binary translation (Adams & Agesen, ASPLOS 2006).
+ * Guest kernel code is translated block by block on first execution into JavaScript functions,
+ * cached by guest physical address, chained; privileged and critical instructions become callouts;
+ * user-mode code runs directly. See translator.ts for the mechanism, codegen.ts for the code.
+ */
+import type { StopReason } from '../../machine/machine';
+import { registerTechnique, type Technique, type TechniqueView, type VmHost } from '../technique';
+import { runSliceWith } from './sliceLoop';
+import { BinaryTranslator } from './translator';
+
+export interface BtState {
+  /** The translation cache is not saved (it is a cache): a restore starts with an empty one. */
+  version: 1;
+}
+
+export class BinaryTranslationTechnique implements Technique {
+  readonly mode = 'binary-translation' as const;
+  readonly bt: BinaryTranslator;
+
+  constructor(private readonly host: VmHost) {
+    this.bt = new BinaryTranslator(host);
+  }
+
+  start(): void {
+    this.host.cpu.setMonitor(this.bt.monitor);
+  }
+
+  runSlice(budget: number): StopReason {
+    return runSliceWith(this.host.machine, budget, (b) => this.bt.execute(b));
+  }
+
+  getState(): BtState { return { version: 1 }; }
+
+  setState(): void {
+    // Memory was restored under the write watches, but a restore may rewrite whole pages at once:
+    // drop every translation rather than trust per-range invalidation.
+    this.bt.flush();
+  }
+
+  inspect(): TechniqueView {
+    const cpu = this.host.cpu, s = this.bt.stats, c = this.bt.cache.stats;
+    return {
+      vcpu: { 'CPL (guest)': cpu.cpl, 'runs as': cpu.cpl === 3 ? 'direct execution' : 'translated code' },
+      hypervisor: {
+        'cached blocks': this.bt.cache.size,
+        'blocks translated': c.blocks,
+        'instructions translated': c.instructions,
+        'instructions inlined': s.inlined,
+        'cache hits': s.cacheHits,
+        'inline-cache hits (indirect)': s.inlineCacheHits,
+        'chain links patched': s.linksPatched,
+        callouts: s.callouts,
+        invalidations: c.invalidations,
+      },
+    };
+  }
+}
+
+registerTechnique({
+  mode: 'binary-translation',
+  title: 'VMware-style binary translation: kernel code translated and cached, callouts for sensitive instructions',
+  reservedMiB: 0,
+  create: (host) => new BinaryTranslationTechnique(host),
+});

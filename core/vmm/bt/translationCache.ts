@@ -1,0 +1,128 @@
+/*
+ * The translation cache (Adams & Agesen §4: CCFs placed in the TC and chained): translated blocks keyed
+ * by the guest PHYSICAL address of their first byte (plus the CPL and code-segment size they were
+ * translated for), so two linear aliases of the same code share one translation and a write to the
+ * physical page — through any alias, by DMA-like monitor writes, or by the loader — finds it.
+ *
+ * Coherence: every physical page holding translated code carries a write watch
+ * (`PhysicalMemory.addWriteWatch`). A write that overlaps a block's bytes invalidates that block (its
+ * `valid` flag drops, so chained links to it stop being followed and its own code, if running, leaves
+ * after the store); writes to the same page that miss every block (data next to code) cost the watch
+ * call only.
+ */
+import type { Insn } from '../../cpu/insn';
+import type { PhysicalMemory } from '../../cpu/physicalMemory';
+
+export type BlockFn = (cpu: unknown, r: Int32Array, bt: unknown, blk: TranslatedBlock, end: number) => TranslatedBlock | null;
+
+export class TranslatedBlock {
+  /** Still a faithful translation of guest memory. */
+  valid = true;
+  /** In the translation cache (false: a block whose last instruction crosses a page, run once). */
+  cached = true;
+  /** Chained successors (link slots 0: fall-through / jump, 1: taken branch) and the link generation. */
+  l0: TranslatedBlock | null = null;
+  l1: TranslatedBlock | null = null;
+  gen = 0;
+  /** Inline cache of the last indirect-branch target. */
+  ic: TranslatedBlock | null = null;
+  icGen = -1;
+  /** Times entered through a chain link or the cache (statistics). */
+  runs = 0;
+  fn: BlockFn = () => null;
+
+  constructor(
+    /** Cache key: physical address + CPL/code-size bits. */
+    readonly key: number,
+    /** Physical address of the first byte and one past the last. */
+    readonly physStart: number,
+    readonly physEnd: number,
+    /** EIP (offset in CS) and CS base it was translated for. */
+    readonly eip: number,
+    readonly csBase: number,
+    readonly insns: Insn[],
+    /** EIP of each instruction (for precise faults). */
+    readonly eips: Int32Array,
+    /** JavaScript source of the CCF (debugger, tests). */
+    readonly source: string,
+  ) {}
+
+  get page(): number { return this.physStart >>> 12; }
+}
+
+export interface CacheStats {
+  blocks: number;
+  instructions: number;
+  invalidations: number;
+  flushes: number;
+}
+
+export class TranslationCache {
+  private readonly byKey = new Map<number, TranslatedBlock>();
+  /** Blocks per physical page, and the watch that guards the page. */
+  private readonly byPage = new Map<number, { blocks: TranslatedBlock[]; unwatch: () => void }>();
+  readonly stats: CacheStats = { blocks: 0, instructions: 0, invalidations: 0, flushes: 0 };
+  /** Called for each block a guest write invalidates (events, counters). */
+  onInvalidate: (blk: TranslatedBlock, physAddr: number) => void = () => {};
+
+  constructor(private readonly mem: PhysicalMemory) {}
+
+  get size(): number { return this.byKey.size; }
+
+  get(key: number): TranslatedBlock | undefined { return this.byKey.get(key); }
+
+  insert(blk: TranslatedBlock): void {
+    const old = this.byKey.get(blk.key);
+    if (old) this.drop(old);
+    this.byKey.set(blk.key, blk);
+    const page = blk.page;
+    let entry = this.byPage.get(page);
+    if (!entry) {
+      const e: { blocks: TranslatedBlock[]; unwatch: () => void } = { blocks: [], unwatch: () => {} };
+      e.unwatch = this.mem.addWriteWatch(page, (p, size) => this.written(page, p, size));
+      this.byPage.set(page, entry = e);
+    }
+    entry.blocks.push(blk);
+  }
+
+  /** A guest (or loader) write to a page holding translations. */
+  private written(page: number, p: number, size: number): void {
+    const entry = this.byPage.get(page);
+    if (!entry) return;
+    const end = p + size;
+    let kept = 0;
+    const list = entry.blocks;
+    for (let i = 0; i < list.length; i++) {
+      const b = list[i];
+      if (p < b.physEnd && end > b.physStart) {
+        b.valid = false;
+        if (this.byKey.get(b.key) === b) this.byKey.delete(b.key);
+        this.stats.invalidations++;
+        this.onInvalidate(b, p);
+      } else list[kept++] = b;
+    }
+    list.length = kept;
+    if (kept === 0) { entry.unwatch(); this.byPage.delete(page); }
+  }
+
+  private drop(b: TranslatedBlock): void {
+    b.valid = false;
+    this.byKey.delete(b.key);
+    const entry = this.byPage.get(b.page);
+    if (!entry) return;
+    const i = entry.blocks.indexOf(b);
+    if (i >= 0) entry.blocks.splice(i, 1);
+    if (entry.blocks.length === 0) { entry.unwatch(); this.byPage.delete(b.page); }
+  }
+
+  /** Drops every translation (snapshot restore, technique reset). */
+  flush(): void {
+    for (const b of this.byKey.values()) b.valid = false;
+    for (const e of this.byPage.values()) { for (const b of e.blocks) b.valid = false; e.unwatch(); }
+    this.byKey.clear();
+    this.byPage.clear();
+    this.stats.flushes++;
+  }
+
+  blocks(): IterableIterator<TranslatedBlock> { return this.byKey.values(); }
+}

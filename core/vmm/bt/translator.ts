@@ -1,0 +1,283 @@
+/*
+ * The binary translator's engine (Adams & Agesen, ASPLOS 2006 §4, VMware's "BT"): the dispatcher, the
+ * translator proper and the run-time support the compiled code fragments call.
+ *
+ *   dispatcher  EIP → (paging) guest physical address → translation cache; on a miss the translator
+ *               decodes one basic block (`cpu.decodeBlock`), generates a JavaScript function for it
+ *               (codegen.ts) with `new Function`, and caches it. Then it runs CCFs: each returns its
+ *               successor, found through the block's chain links without a cache lookup, until the
+ *               budget ends, an interrupt is deliverable, or a callout needs the dispatcher.
+ *   callouts    privileged, IOPL-sensitive and critical instructions call `callout`, which emulates
+ *               them on the virtual CPU — the guest sees exactly what it would see on bare metal at
+ *               CPL 0 (POPF changes IF, SGDT stores its own GDTR, PUSH CS shows RPL 0, LAR on a
+ *               DPL-0 selector succeeds …).
+ *   user mode   code at CPL 3 runs directly (the interpreter stands for the hardware here); any
+ *               event that enters the kernel (exception, INT n, IRQ, SYSENTER, far call through a gate)
+ *               hands control back to the dispatcher, which translates the kernel's handler.
+ *
+ * The virtual CPU. In VMware's VMM the translated code runs on the real processor at %cpl 1 and the
+ * guest's privileged state (IF, GDTR, CR0 …) lives in VMM memory, where callouts read and write it.
+ * Here the CCFs are host code, not guest code on a simulated processor, so nothing below them needs
+ * hiding: the simulated `Cpu` object is the virtual CPU the callouts work on, and the guest's
+ * registers are read and written in place, as VMware's IDENT-translated code uses the real registers.
+ */
+import { CS, GP } from '../../cpu/constants';
+import { ATTR_DB, type Cpu, type CpuStop } from '../../cpu/cpu';
+import { CpuFault } from '../../cpu/fault';
+import type { Insn } from '../../cpu/insn';
+import { InsnClass, type DeliveryEvent, type Monitor } from '../../cpu/monitor';
+import { imul2, shift } from '../../cpu/ops/alu';
+import { EXCEPTION_NAMES } from '../../cpu/constants';
+import type { VmHost } from '../technique';
+import { generateBlock } from './codegen';
+import { TranslatedBlock, TranslationCache, type BlockFn } from './translationCache';
+
+/** Helpers the generated code calls (operations whose flags are computed eagerly). */
+const HELPERS = { shift, imul2 };
+
+/** Instructions translated into callouts: every class a monitor can intercept (see cpu/monitor.ts). */
+export function isCallout(insn: Insn): boolean {
+  return insn.cls !== 0;
+}
+
+/** Classes whose emulation can change the linear→physical mapping (chain links must be re-resolved). */
+const MAPPING_CLASSES = InsnClass.MOV_CR | InsnClass.INVLPG | InsnClass.LMSW | InsnClass.CLTS;
+
+const hex = (v: number) => '0x' + (v >>> 0).toString(16).padStart(8, '0');
+
+export interface TranslatorStats {
+  /** Dispatcher / chain / indirect lookups answered by the translation cache. */
+  cacheHits: number;
+  /** Indirect transfers answered by a block's inline cache. */
+  inlineCacheHits: number;
+  /** Chain links patched. */
+  linksPatched: number;
+  callouts: number;
+  /** Instructions of translated blocks that were translated inline vs. by their semantics. */
+  inlined: number;
+}
+
+export class BinaryTranslator {
+  readonly cache: TranslationCache;
+  /** Link generation: bumped when the linear→physical mapping may have changed. */
+  gen = 0;
+  readonly stats: TranslatorStats = { cacheHits: 0, inlineCacheHits: 0, linksPatched: 0, callouts: 0, inlined: 0 };
+  private leavingUser = false;
+  private readonly cpu: Cpu;
+  private readonly regs: Int32Array;
+  readonly monitor: Monitor;
+
+  constructor(private readonly host: VmHost) {
+    this.cpu = host.cpu;
+    this.regs = host.cpu.regs;
+    this.cache = new TranslationCache(host.machine.mem);
+    this.cache.onInvalidate = (b, p) => {
+      if (!this.host.events.hasListeners) return;
+      this.host.emit({ kind: 'translation', eip: (b.csBase + b.eip) | 0, mnemonic: '', cost: 0, physical: b.physStart, instructions: b.insns.length, action: 'invalidate', text: `block at ${hex(b.physStart)} invalidated: guest wrote ${hex(p)}` });
+    };
+    this.monitor = {
+      // Direct execution of user code: leave it when something enters the kernel.
+      interceptClasses: InsnClass.SYSENTER | InsnClass.FAR,
+      onEvent: (cpu, ev) => this.onEvent(cpu, ev),
+      onInstruction: (cpu) => { if (cpu.cpl === 3) this.leaveUser(); return false; },
+    };
+  }
+
+  private leaveUser(): void {
+    this.leavingUser = true;
+    this.cpu.stopRequested = true;
+  }
+
+  /** Every exception and interrupt reaches the VMM first (its IDT) and is reflected to the guest's handler. */
+  private onEvent(cpu: Cpu, ev: DeliveryEvent): boolean {
+    if (cpu.cpl === 3) this.leaveUser();
+    const h = this.host;
+    if (ev.kind === 'external') {
+      h.emit({ kind: 'interrupt-injection', eip: (cpu.eip + cpu.segBase[CS]) | 0, mnemonic: '', cost: h.cost('interruptInjection'), vector: ev.vector, state: 'delivered', text: `IRQ vector ${ev.vector} delivered through the guest IDT` });
+    } else {
+      const name = ev.kind === 'software' ? `int 0x${ev.vector.toString(16)}` : EXCEPTION_NAMES[ev.vector] ?? `vector ${ev.vector}`;
+      const init = { kind: 'guest-exception' as const, eip: (cpu.segBase[CS] + ev.eip) | 0, mnemonic: '', cost: h.cost('trapRoundTrip', 'reflect'), vector: ev.vector, name, text: `${name} reflected to the guest's handler` } as const;
+      h.emit(ev.errorCode !== undefined || ev.address !== undefined ? { ...init, ...(ev.errorCode !== undefined ? { errorCode: ev.errorCode } : {}), ...(ev.address !== undefined ? { address: ev.address } : {}) } : init);
+    }
+    return false;
+  }
+
+  // =============================================================================================
+  // Executor (the contract of Cpu.run)
+  // =============================================================================================
+
+  execute(budget: number): CpuStop {
+    const cpu = this.cpu;
+    const end = cpu.icount + budget;
+    cpu.breakBlock = false;
+    while (cpu.icount < end) {
+      if (cpu.stopRequested) return 'stop';
+      try {
+        cpu.deliverPendingEvent();
+        if (cpu.halted) return 'halt';
+        if (cpu.cpl === 3 || cpu.breakpoints.size > 0) {
+          // User code runs direct; with debugger breakpoints everything steps on the interpreter.
+          const r = cpu.run(end - cpu.icount);
+          if (r === 'stop' && this.leavingUser && !this.host.machine.outcome) {
+            this.leavingUser = false;
+            cpu.stopRequested = false;
+            continue;
+          }
+          this.leavingUser = false;
+          if (r !== 'budget') return r;
+          continue;
+        }
+        this.runTranslated(end);
+      } catch (e) {
+        if (!(e instanceof CpuFault)) throw e;
+        cpu.breakBlock = false;
+        cpu.deliverEvent(e.vector, 'exception', e.errorCode, e.address, cpu.eip);
+      }
+    }
+    return cpu.stopRequested ? 'stop' : 'budget';
+  }
+
+  /** The trampoline: runs CCFs, following the successors they return. */
+  private runTranslated(end: number): void {
+    const cpu = this.cpu, r = this.regs;
+    let blk: TranslatedBlock | null = this.lookup();
+    while (blk !== null) {
+      blk = blk.fn(cpu, r, this, blk, end);
+      if (cpu.icount >= end || cpu.stopRequested || cpu.halted) return;
+      if ((cpu.flags & 0x200) !== 0 && cpu.icount >= cpu.irqShadowUntil && cpu.interruptPending()) return;
+    }
+  }
+
+  // =============================================================================================
+  // Dispatcher and translator
+  // =============================================================================================
+
+  /** The block for the current CS:EIP, translated if needed. Throws CpuFault (#GP limit, #PF on fetch). */
+  lookup(): TranslatedBlock {
+    const cpu = this.cpu;
+    const eip = cpu.eip >>> 0;
+    if (eip > cpu.segLimit[CS]) throw new CpuFault(GP, 0);
+    const csBase = cpu.segBase[CS];
+    const lin = (eip + csBase) | 0;
+    const phys = cpu.translate(lin, false, false);
+    const key = phys + cpu.cpl * 0x100000000 + ((cpu.segAttr[CS] & ATTR_DB) ? 0 : 0x400000000);
+    const b = this.cache.get(key);
+    if (b !== undefined && b.eip === eip && b.csBase === csBase) {
+      this.stats.cacheHits++;
+      this.host.counters.translation.cacheHits++;
+      return b;
+    }
+    return this.translate(lin, phys, key);
+  }
+
+  private translate(lin: number, phys: number, key: number): TranslatedBlock {
+    const cpu = this.cpu;
+    const insns = cpu.decodeBlock(lin);
+    const eip = cpu.eip >>> 0;
+    const eips = new Int32Array(insns.length);
+    let len = 0;
+    for (let k = 0; k < insns.length; k++) { eips[k] = (eip + len) | 0; len += insns[k].len; }
+    const gen = generateBlock(insns, eip, isCallout);
+    const blk = new TranslatedBlock(key, phys, phys + len, eip, cpu.segBase[CS], insns, eips, gen.source);
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the translator's output is code by design
+    blk.fn = new Function('I', 'H', `"use strict"; return function ccf_${(phys >>> 0).toString(16)}(cpu, r, bt, blk, end) {\n${gen.source}\n};`)(insns, HELPERS) as BlockFn;
+    blk.gen = this.gen;
+    // A block whose last instruction crosses into the next page is run but not cached (that page's
+    // mapping may change under it), as the CPU's own decode cache does.
+    const last = insns[insns.length - 1];
+    const crosses = ((last.linear & 0xfff) + last.len) > 0x1000;
+    if (!crosses) this.cache.insert(blk);
+    else blk.cached = false;
+    this.stats.inlined += gen.inlined;
+    const t = this.host.counters.translation;
+    t.blocks++;
+    t.instructions += insns.length;
+    this.cache.stats.blocks++;
+    this.cache.stats.instructions += insns.length;
+    const h = this.host;
+    h.emit({
+      kind: 'translation', eip: lin, mnemonic: insns[0].mnemonic, cost: h.cost('translatePerInstruction') * insns.length,
+      physical: phys, instructions: insns.length, action: 'translate',
+      text: `translated ${insns.length} instruction${insns.length === 1 ? '' : 's'} at ${hex(phys)} (${gen.inlined} inline, ${gen.callouts} callout${gen.callouts === 1 ? '' : 's'})`,
+    });
+    return blk;
+  }
+
+  // =============================================================================================
+  // Run-time support called by the CCFs
+  // =============================================================================================
+
+  /** Direct exit whose link slot is empty or stale: look the successor up and patch the link. */
+  chain(blk: TranslatedBlock, slot: 0 | 1): TranslatedBlock | null {
+    if (blk.gen !== this.gen) { blk.l0 = null; blk.l1 = null; blk.gen = this.gen; }
+    let s: TranslatedBlock;
+    try { s = this.lookup(); } catch (e) { if (e instanceof CpuFault) return null; throw e; }
+    if (s.cached && blk.cached) {
+      if (slot === 0) blk.l0 = s; else blk.l1 = s;
+      this.stats.linksPatched++;
+    }
+    return s;
+  }
+
+  /** Indirect exit (RET, JMP/CALL r/m): the block's inline cache, else the translation cache. */
+  indirect(blk: TranslatedBlock, icount: number, target: number): TranslatedBlock | null {
+    const cpu = this.cpu;
+    cpu.icount = icount;
+    cpu.eip = target;
+    const c = blk.ic;
+    if (c !== null && blk.icGen === this.gen && c.valid && c.eip === target) {
+      this.stats.inlineCacheHits++;
+      return c;
+    }
+    this.host.charge(this.host.cost('indirectBranch'));
+    let s: TranslatedBlock;
+    try { s = this.lookup(); } catch (e) { if (e instanceof CpuFault) return null; throw e; }
+    if (s.cached && blk.cached) { blk.ic = s; blk.icGen = this.gen; }
+    return s;
+  }
+
+  /** After an instruction run by its semantics or a callout that left the block: back to the dispatcher. */
+  after(icount: number): null {
+    this.cpu.icount = icount;
+    this.cpu.eip = this.cpu.nextEip;
+    return null;
+  }
+
+  /** Leaves the block at a known EIP (self-modifying code). */
+  leave(icount: number, eip: number): null {
+    this.cpu.icount = icount;
+    this.cpu.eip = eip >>> 0;
+    return null;
+  }
+
+  /** A fault inside a CCF: EIP and the instruction count at the faulting instruction (precise). */
+  fault(blk: TranslatedBlock, ic0: number, k: number): void {
+    this.cpu.icount = ic0 + k;
+    this.cpu.eip = blk.eips[k] >>> 0;
+  }
+
+  /**
+   * A callout: the VMM emulates a privileged, IOPL-sensitive or critical instruction on the virtual
+   * CPU. EIP, next EIP and the instruction count are exact when it is called.
+   */
+  callout(insn: Insn): void {
+    const cpu = this.cpu, h = this.host;
+    this.stats.callouts++;
+    const eip = (cpu.eip + cpu.segBase[CS]) | 0;
+    if (insn.cls & InsnClass.CRITICAL) {
+      h.count('critical', insn.mnemonic);
+      h.emit({ kind: 'critical', eip, mnemonic: insn.mnemonic, cost: h.cost('callout'), cpl: cpu.cpl, guestCpl: cpu.cpl, differs: '', diverged: false, text: `${insn.mnemonic}: translated into a callout, behaves as at CPL ${cpu.cpl} on bare metal` });
+    } else {
+      const io = (insn.cls & InsnClass.IO) !== 0;
+      h.emit({ kind: 'callout', eip, mnemonic: insn.mnemonic, cost: io ? h.cost('callout', 'deviceAccess') : h.cost('callout'), text: `${insn.mnemonic}: callout, emulated on the virtual CPU` });
+    }
+    insn.semantics(cpu, insn);
+    if (insn.cls & MAPPING_CLASSES) this.gen++;
+  }
+
+  /** Drops every translation (restore, reset). */
+  flush(): void {
+    this.cache.flush();
+    this.gen++;
+  }
+}
