@@ -1,14 +1,17 @@
 /*
  * Diagnostics over the protocol: pull (`textDocument/diagnostic`) when the client supports it,
- * push (`publishDiagnostics`) otherwise. Both come from core/lint; this module only converts.
+ * push (`publishDiagnostics`) otherwise. They come from core/lint; this module converts them and
+ * keeps editing fast on big files: the per-line diagnostics are recomputed at once (cached per
+ * line, so an edit costs milliseconds), while the whole-file assembler pass of a big file runs
+ * shortly after the edits stop and then asks the client to pull again (or publishes again).
  */
 import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver/node';
 import type { Severity } from '../core/asm/ast';
-import { lintDocument, type LintDiagnostic } from '../core/lint/lint';
+import { assemblerDiagnostics, lintDocument, type LintDiagnostic } from '../core/lint/lint';
 import type { LintDocument } from '../core/lint/document';
+import { costFigures } from '../core/lint/costs';
 import type { PopekSettings } from './settings';
 import type { DocumentStore } from './documents';
-import { costFigures } from '../core/lint/costs';
 
 const SEVERITY: Record<Severity, DiagnosticSeverity> = {
   error: DiagnosticSeverity.Error,
@@ -17,23 +20,58 @@ const SEVERITY: Record<Severity, DiagnosticSeverity> = {
   hint: DiagnosticSeverity.Hint,
 };
 
+/** Files up to this many lines are assembled at once; bigger ones after a pause in typing. */
+export const SYNC_ASSEMBLY_LINES = 3000;
+const ASSEMBLY_DELAY_MS = 250;
+
 export function toLsp(d: LintDiagnostic): Diagnostic {
-  return {
-    range: d.range,
-    severity: SEVERITY[d.severity],
-    code: d.code,
-    source: 'popek',
-    message: d.message,
-    data: d.instruction,
-  };
+  return { range: d.range, severity: SEVERITY[d.severity], code: d.code, source: 'popek', message: d.message, data: d.instruction };
 }
 
-/** The LSP diagnostics of a document: errors always, the rest up to `maxNumberOfProblems`. */
-export function computeDiagnostics(model: LintDocument, settings: PopekSettings, store: DocumentStore): Diagnostic[] {
-  const all = lintDocument(model, { mode: settings.mode, readFile: store.readFile, costs: costFigures(settings.cost) });
+/** Errors always, the rest up to `maxNumberOfProblems`, in position order. */
+export function limit(all: LintDiagnostic[], max: number): LintDiagnostic[] {
   const errors = all.filter((d) => d.severity === 'error');
   const rest = all.filter((d) => d.severity !== 'error');
-  const kept = errors.length >= settings.maxNumberOfProblems ? errors.slice(0, settings.maxNumberOfProblems) : [...errors, ...rest.slice(0, settings.maxNumberOfProblems - errors.length)];
-  kept.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
-  return kept.map(toLsp);
+  const kept = errors.length >= max ? errors.slice(0, max) : [...errors, ...rest.slice(0, max - errors.length)];
+  return kept.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
+}
+
+export class DiagnosticsEngine {
+  private assembled = new Map<string, { version: number; lineCount: number; diagnostics: LintDiagnostic[] }>();
+  private timers = new Map<string, NodeJS.Timeout>();
+
+  constructor(private readonly store: DocumentStore, private readonly onLate: (uri: string) => void) {}
+
+  compute(uri: string, model: LintDocument, settings: PopekSettings): Diagnostic[] {
+    const lint = lintDocument(model, { mode: settings.mode, costs: costFigures(settings.cost), skipAssembler: true });
+    return limit([...lint, ...this.assembler(uri, model)], settings.maxNumberOfProblems).map(toLsp);
+  }
+
+  /** The assembler's diagnostics now (small file), or the latest known while a fresh pass is pending. */
+  private assembler(uri: string, model: LintDocument): LintDiagnostic[] {
+    if (model.lines.length <= SYNC_ASSEMBLY_LINES) return assemblerDiagnostics(model, { readFile: this.store.readFile });
+    const known = this.assembled.get(uri);
+    if (known && known.version === model.version) return known.diagnostics;
+    this.schedule(uri, model);
+    // Stale results are shown only while the line numbering is unchanged.
+    return known && known.lineCount === model.lines.length ? known.diagnostics : [];
+  }
+
+  private schedule(uri: string, model: LintDocument): void {
+    clearTimeout(this.timers.get(uri));
+    this.timers.set(uri, setTimeout(() => {
+      this.timers.delete(uri);
+      if (this.store.get(uri) !== model) return;
+      const version = model.version;
+      const diagnostics = assemblerDiagnostics(model, { readFile: this.store.readFile });
+      this.assembled.set(uri, { version, lineCount: model.lines.length, diagnostics });
+      this.onLate(uri);
+    }, ASSEMBLY_DELAY_MS));
+  }
+
+  forget(uri: string): void {
+    clearTimeout(this.timers.get(uri));
+    this.timers.delete(uri);
+    this.assembled.delete(uri);
+  }
 }

@@ -1,13 +1,13 @@
 /*
- * Open documents and their linter models. The client sends incremental changes; `TextDocuments`
- * applies them, and the `LintDocument` of a URI is brought up to date lazily (it re-scans only
- * the lines that changed). Files reached through `%include` / `.include` are read from the open
- * documents first, then from disk, and kept as models too (for definitions and symbols).
+ * Open documents and their linter models. The client sends incremental changes; each change is
+ * applied to the editor text (`TextDocument`) and to the `LintDocument`, which rebuilds and
+ * re-scans only the lines it touches. Files reached through `%include` / `.include` are read from
+ * the open documents first, then from disk, and kept as models too (for definitions and symbols).
  */
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { TextDocuments } from 'vscode-languageserver/node';
+import type { Connection } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { LintDocument, syntaxOf } from '../core/lint/document';
 
@@ -19,36 +19,58 @@ export function pathToUri(p: string): string {
   return pathToFileURL(p).toString();
 }
 
-export class DocumentStore {
-  readonly documents = new TextDocuments(TextDocument);
-  private models = new Map<string, { version: number; model: LintDocument }>();
-  private diskModels = new Map<string, { mtime: number; model: LintDocument }>();
+interface Entry { text: TextDocument; model: LintDocument }
 
-  /** The up-to-date model of an open document. */
-  get(uri: string): LintDocument | undefined {
-    const td = this.documents.get(uri);
-    if (!td) return undefined;
-    let entry = this.models.get(uri);
-    if (!entry) {
-      entry = { version: -1, model: new LintDocument(uriToPath(uri), syntaxOf(uri, td.languageId)) };
-      this.models.set(uri, entry);
-    }
-    if (entry.version !== td.version) {
-      entry.model.setText(td.getText());
-      entry.version = td.version;
-    }
-    return entry.model;
+export class DocumentStore {
+  private open = new Map<string, Entry>();
+  private diskModels = new Map<string, { mtime: number; model: LintDocument }>();
+  private changeListeners: Array<(uri: string) => void> = [];
+  private closeListeners: Array<(uri: string) => void> = [];
+
+  /** The open text documents (as `TextDocuments` offers them). */
+  readonly documents = {
+    get: (uri: string): TextDocument | undefined => this.open.get(uri)?.text,
+    all: (): TextDocument[] => [...this.open.values()].map((e) => e.text),
+  };
+
+  listen(connection: Connection): void {
+    connection.onDidOpenTextDocument(({ textDocument: t }) => {
+      const text = TextDocument.create(t.uri, t.languageId, t.version, t.text);
+      this.open.set(t.uri, { text, model: new LintDocument(uriToPath(t.uri), syntaxOf(t.uri, t.languageId), t.text) });
+      this.changeListeners.forEach((f) => f(t.uri));
+    });
+    connection.onDidChangeTextDocument(({ textDocument, contentChanges }) => {
+      const e = this.open.get(textDocument.uri);
+      if (!e) return;
+      e.text = TextDocument.update(e.text, contentChanges, textDocument.version);
+      try {
+        for (const c of contentChanges) e.model.applyChange(c);
+        // The models must agree with the editor; a mismatch (never expected) is repaired.
+        if (e.model.lines.length !== e.text.lineCount) e.model.setText(e.text.getText());
+      } catch {
+        e.model.setText(e.text.getText());
+      }
+      this.changeListeners.forEach((f) => f(textDocument.uri));
+    });
+    connection.onDidCloseTextDocument(({ textDocument }) => {
+      this.open.delete(textDocument.uri);
+      this.closeListeners.forEach((f) => f(textDocument.uri));
+    });
   }
 
-  textDocument(uri: string): TextDocument | undefined { return this.documents.get(uri); }
+  onDidChangeContent(f: (uri: string) => void): void { this.changeListeners.push(f); }
+  onDidClose(f: (uri: string) => void): void { this.closeListeners.push(f); }
 
-  close(uri: string): void { this.models.delete(uri); }
+  /** The up-to-date model of an open document. */
+  get(uri: string): LintDocument | undefined { return this.open.get(uri)?.model; }
+
+  textDocument(uri: string): TextDocument | undefined { return this.open.get(uri)?.text; }
 
   /** Resolves an include path as written in `fromFile`. */
   resolveInclude(p: string, fromFile: string): string | undefined {
     const candidates = path.isAbsolute(p) ? [p] : [path.resolve(path.dirname(fromFile), p), path.resolve(p)];
     for (const c of candidates) {
-      if (this.documents.get(pathToUri(c)) || existsSync(c)) return c;
+      if (this.open.has(pathToUri(c)) || existsSync(c)) return c;
     }
     return undefined;
   }
@@ -57,15 +79,15 @@ export class DocumentStore {
   readFile = (p: string, fromFile: string): string | undefined => {
     const full = this.resolveInclude(p, fromFile);
     if (!full) return undefined;
-    const open = this.documents.get(pathToUri(full));
-    if (open) return open.getText();
+    const open = this.open.get(pathToUri(full));
+    if (open) return open.text.getText();
     try { return readFileSync(full, 'utf8'); } catch { return undefined; }
   };
 
   /** The model of a file (open or on disk), for following includes. */
   modelOfPath(full: string): LintDocument | undefined {
-    const uri = pathToUri(full);
-    if (this.documents.get(uri)) return this.get(uri);
+    const open = this.open.get(pathToUri(full));
+    if (open) return open.model;
     try {
       const mtime = statSync(full).mtimeMs;
       const cached = this.diskModels.get(full);

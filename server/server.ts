@@ -9,7 +9,7 @@ import {
 } from 'vscode-languageserver/node';
 import { DocumentStore } from './documents';
 import { SettingsCache } from './settings';
-import { computeDiagnostics } from './diagnostics';
+import { DiagnosticsEngine } from './diagnostics';
 import { hover } from './hover';
 import { safely } from './safe';
 import { costFigures } from '../core/lint/costs';
@@ -28,6 +28,11 @@ const settings = new SettingsCache(connection);
 let pullDiagnostics = false;
 let configurationChanges = false;
 const log = connection.console;
+// A big file's assembler pass finishes after the fast diagnostics: have them pulled (or pushed) again.
+const diagnostics = new DiagnosticsEngine(store, (uri) => {
+  if (pullDiagnostics) void connection.languages.diagnostics.refresh();
+  else void publish(uri);
+});
 
 connection.onInitialize((params: InitializeParams): InitializeResult => {
   const caps = params.capabilities;
@@ -73,24 +78,27 @@ async function publish(uri: string): Promise<void> {
   try {
     const model = store.get(uri);
     if (!model) return;
-    const diagnostics = computeDiagnostics(model, await settings.get(uri), store);
-    await connection.sendDiagnostics({ uri, version: store.textDocument(uri)?.version, diagnostics });
+    const items = diagnostics.compute(uri, model, await settings.get(uri));
+    await connection.sendDiagnostics({ uri, version: store.textDocument(uri)?.version, diagnostics: items });
   } catch (err) {
     log.error(`popek: diagnostics failed for ${uri}: ${(err as Error).stack ?? err}`);
   }
 }
 
+// Server memory, for `popek bench` (not part of LSP).
+connection.onRequest('popek/memoryUsage', () => process.memoryUsage());
+
 connection.languages.diagnostics.on(safely(log, 'diagnostics', { kind: DocumentDiagnosticReportKind.Full, items: [] } as DocumentDiagnosticReport, async (params) => {
   const model = store.get(params.textDocument.uri);
   if (!model) return { kind: DocumentDiagnosticReportKind.Full, items: [] } satisfies DocumentDiagnosticReport;
-  return { kind: DocumentDiagnosticReportKind.Full, items: computeDiagnostics(model, await settings.get(params.textDocument.uri), store) } satisfies DocumentDiagnosticReport;
+  return { kind: DocumentDiagnosticReportKind.Full, items: diagnostics.compute(params.textDocument.uri, model, await settings.get(params.textDocument.uri)) } satisfies DocumentDiagnosticReport;
 }));
 
-store.documents.onDidChangeContent((e) => { if (!pullDiagnostics) void publish(e.document.uri); });
-store.documents.onDidClose((e) => {
-  settings.forget(e.document.uri);
-  store.close(e.document.uri);
-  if (!pullDiagnostics) void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
+store.onDidChangeContent((uri) => { if (!pullDiagnostics) void publish(uri); });
+store.onDidClose((uri) => {
+  settings.forget(uri);
+  diagnostics.forget(uri);
+  if (!pullDiagnostics) void connection.sendDiagnostics({ uri, diagnostics: [] });
 });
 
 const model = (uri: string) => store.get(uri);
@@ -114,5 +122,5 @@ connection.onCodeLens(safely(log, 'codeLens', [], async (p) => { const m = model
 connection.onCodeAction(safely(log, 'codeAction', [], async (p) => { const m = model(p.textDocument.uri); return m ? codeActions(m, p, await settings.get(p.textDocument.uri)) : []; }));
 connection.onDocumentLinks(safely(log, 'documentLinks', [], (p) => { const m = model(p.textDocument.uri); return m ? documentLinks(store, m) : []; }));
 
-store.documents.listen(connection);
+store.listen(connection);
 connection.listen();

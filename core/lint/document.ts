@@ -64,6 +64,27 @@ export class LintDocument {
     return this.replaceLines(prefix, old.length - suffix, newLines.slice(prefix, newLines.length - suffix), newLines);
   }
 
+  /**
+   * Applies one editor change (LSP `TextDocumentContentChangeEvent`): a range and its new text, or
+   * the whole text when there is no range. Only the lines of the range are rebuilt.
+   */
+  applyChange(change: { range?: { start: { line: number; character: number }; end: { line: number; character: number } }; text: string }): { from: number; to: number } {
+    if (!change.range) return this.setText(change.text);
+    const { start, end } = change.range;
+    const last = this.lines.length - 1;
+    const sl = Math.min(Math.max(0, start.line), last);
+    const el = Math.min(Math.max(sl, end.line), last);
+    const head = this.lines[sl].slice(0, start.line > last ? this.lines[sl].length : start.character);
+    const tail = end.line > last ? '' : this.lines[el].slice(end.character);
+    const inserted = change.text.split(/\r?\n/);
+    inserted[0] = head + inserted[0];
+    inserted[inserted.length - 1] += tail;
+    const all = this.lines.slice(0, sl);
+    for (const l of inserted) all.push(l);
+    for (let i = el + 1; i < this.lines.length; i++) all.push(this.lines[i]);
+    return this.replaceLines(sl, el + 1, inserted, all);
+  }
+
   /** Replaces lines [from, oldTo) by `replacement` and re-scans what is needed. */
   private replaceLines(from: number, oldTo: number, replacement: string[], all: string[]): { from: number; to: number } {
     const oldFacts = this.facts;

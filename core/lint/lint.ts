@@ -72,8 +72,27 @@ export function instructionDiagnostic(doc: LintDocument, line: number, index: nu
   };
 }
 
-/** Virtualization diagnostics and scanner errors of lines [from, to). */
+/** Per scanned line (its facts object, which survives edits elsewhere): diagnostics by mode. */
+const lineCache = new WeakMap<object, { key: string; line: number; diagnostics: LintDiagnostic[] }>();
+
+/** Virtualization diagnostics and scanner errors of one line (cached while the line is unchanged). */
 export function lineDiagnostics(doc: LintDocument, line: number, mode: Mode, costs?: CostFigures): LintDiagnostic[] {
+  const f = doc.facts[line];
+  const key = `${mode}/${costs?.profile ?? ''}`;
+  const cached = lineCache.get(f);
+  if (cached && cached.key === key) {
+    if (cached.line === line || cached.diagnostics.length === 0) return cached.diagnostics;
+    // The line moved (lines inserted or deleted above it): same diagnostics, new line number.
+    const moved = cached.diagnostics.map((d) => ({ ...d, range: { start: { ...d.range.start, line }, end: { ...d.range.end, line } }, instruction: d.instruction && { ...d.instruction, line } }));
+    lineCache.set(f, { key, line, diagnostics: moved });
+    return moved;
+  }
+  const diagnostics = computeLineDiagnostics(doc, line, mode, costs);
+  lineCache.set(f, { key, line, diagnostics });
+  return diagnostics;
+}
+
+function computeLineDiagnostics(doc: LintDocument, line: number, mode: Mode, costs?: CostFigures): LintDiagnostic[] {
   const f = doc.facts[line];
   const out: LintDiagnostic[] = [];
   for (const e of f.errors) out.push({ range: range(line, e.start, e.end), severity: 'error', code: e.code, message: e.message });
@@ -139,7 +158,8 @@ export function lintDocument(doc: LintDocument, options: LintOptions = {}): Lint
   for (let line = 0; line < doc.facts.length; line++) {
     const f = doc.facts[line];
     if (f.errors.length === 0 && f.instructions.length === 0) continue;
-    out.push(...lineDiagnostics(doc, line, mode, options.costs));
+    const ds = lineDiagnostics(doc, line, mode, options.costs);
+    for (let i = 0; i < ds.length; i++) out.push(ds[i]);
   }
   if (!options.skipAssembler) out.push(...assemblerDiagnostics(doc, options));
   out.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);

@@ -265,6 +265,31 @@ describe('language server over the protocol (dist/server.js)', function () {
     assert.deepEqual(errors, [], 'symbols from the included file are defined');
   });
 
+  it('assembles a big file after the edits pause, then asks the client to pull again', async () => {
+    const uri = 'file:///virtual/big.gasm';
+    const body = Array.from({ length: 4000 }, (_, i) => `l${i}: add eax, ${i}`);
+    await client.open(uri, ['bits 32', ...body, '    cli'].join('\n'));
+    const first = await pull(client, uri);
+    assert.deepEqual(first.map((d) => d.code), ['privileged-instruction'], 'the per-line diagnostics come at once');
+    const refreshes = client.refreshRequests;
+    await client.edit(uri, 10, 0, 10, 0, '    mov eax, no_such_symbol\n');
+    const fast = await pull(client, uri);
+    assert.deepEqual(at(fast, 4002).map((d) => d.code), ['privileged-instruction'], 'the cli moved down one line');
+    for (let i = 0; i < 100 && client.refreshRequests === refreshes; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(client.refreshRequests > refreshes, 'refresh after the assembler pass');
+    const errors = (await pull(client, uri)).filter((d) => d.severity === DiagnosticSeverity.Error);
+    assert.deepEqual(errors.map((d) => [d.range.start.line, d.code]), [[10, 'undefined-symbol']]);
+  });
+
+  it('keeps CRLF documents in step through incremental edits', async () => {
+    const uri = 'file:///virtual/crlf.gasm';
+    await client.open(uri, 'bits 32\r\nstart:\r\n    nop\r\n    ret\r\n');
+    await client.edit(uri, 2, 4, 2, 7, 'popfd');
+    await client.edit(uri, 3, 0, 3, 0, '    cli\r\n');
+    const d = await pull(client, uri);
+    assert.deepEqual(d.map((x) => [x.range.start.line, x.code]), [[2, 'critical-instruction'], [3, 'privileged-instruction']]);
+  });
+
   it('survives malformed input and out-of-range requests', async () => {
     const uri = 'file:///virtual/junk.gasm';
     const junk = ['\u0000\u0001[[[', 'mov [eax+*], ,,,', '%macro', '"unterminated', 'times times times', ':::', 'x'.repeat(5000), '\uD800', 'lock', 'jmp far', 'mov ds,'].join('\n');
