@@ -3,6 +3,7 @@
  * the cost model. Importing this module registers every technique of this build.
  */
 import './native';
+import './trapAndEmulate';
 import './bt/binaryTranslation';
 // Each technique module registers itself (one line each; binary translation and hardware
 // assistance are added here by core/vmm/bt and core/vmm/vmx).

@@ -81,6 +81,8 @@ export interface Technique {
   /** Technique state beyond the machine's (structured-clone-able). */
   getState(): unknown;
   setState(state: unknown): void;
+  /** Called before the machine's memory is restored from a snapshot (drop write watches …). */
+  beforeRestore?(): void;
   inspect?(): TechniqueView;
 }
 

@@ -129,6 +129,7 @@ export class Vm implements VmHost {
   restore(s: VmSnapshot): void {
     if (s.version !== VM_STATE_VERSION) throw new Error(`VM snapshot version ${s.version} is not ${VM_STATE_VERSION}`);
     if (s.mode !== this.mode) throw new Error(`VM snapshot is for mode ${s.mode}, not ${this.mode}`);
+    this.technique.beforeRestore?.();
     this.machine.restore(s.machine);
     this.technique.setState(structuredClone(s.technique));
     this.overheadCycles = s.overheadCycles;

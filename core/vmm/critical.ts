@@ -1,0 +1,116 @@
+/*
+ * What a critical instruction (sensitive, unprivileged — Robin & Irvine 2000; SPEC §7) did
+ * differently when the guest kernel ran it at CPL 1 instead of CPL 0. The instruction has already
+ * executed on the real CPU; this compares its visible result with what it would have produced on
+ * bare metal, computed from the virtual CPU (the state the guest believes it has).
+ */
+import { CS, IF, SS } from '../cpu/constants';
+import { Cpu } from '../cpu/cpu';
+import type { CriticalEvent } from '../cpu/monitor';
+import { ea, readE } from '../cpu/ops/operands';
+import type { VirtualCpu } from './vcpu';
+
+export interface CriticalContext {
+  cpu: Cpu;
+  vcpu: VirtualCpu;
+  virtualIf: boolean;
+  guestDescriptor(sel: number): [number, number] | undefined;
+  /** EFLAGS image the IRET popped (captured before it ran), -1 if unknown. */
+  iretPopped: number;
+}
+
+export interface CriticalVerdict { diverged: boolean; differs: string }
+
+const hex = (v: number, w = 0) => '0x' + (v >>> 0).toString(16).padStart(w, '0');
+const flagsText = (f: number) => `IF=${(f >> 9) & 1} IOPL=${(f >> 12) & 3}`;
+const same: CriticalVerdict = { diverged: false, differs: '' };
+
+function memOrReg16(cpu: Cpu, ev: CriticalEvent): number {
+  const i = ev.insn;
+  if (i.rm >= 0) return cpu.regs[i.rm] & 0xffff;
+  return cpu.read16(i.seg, ea(cpu, i));
+}
+
+export function describeCritical(ctx: CriticalContext, ev: CriticalEvent): CriticalVerdict {
+  const { cpu, vcpu } = ctx;
+  const i = ev.insn, m = ev.mnemonic;
+  const nativeFlags = (f: number) => (f & ~0x3200) | (ctx.virtualIf ? IF : 0) | (vcpu.iopl << 12);
+  try {
+    if (m.startsWith('pushf')) {
+      const size = i.size === 2 ? 2 : 4;
+      const pushed = size === 4 ? cpu.peek(0, 4) >>> 0 : cpu.peek(0, 2);
+      const native = nativeFlags(pushed) & (size === 4 ? 0xffffffff : 0xffff);
+      if ((pushed >>> 0) === (native >>> 0)) return same;
+      return { diverged: true, differs: `pushed the real flags ${flagsText(pushed)}; at CPL 0 it pushes the guest's ${flagsText(native)}` };
+    }
+    if (m.startsWith('popf') || m.startsWith('iret')) {
+      const popped = m.startsWith('popf') ? readBelowStack(cpu, i.size === 2 ? 2 : 4) : ctx.iretPopped;
+      if (popped < 0) return same;
+      const wantIf = (popped & IF) !== 0, wantIopl = (popped >> 12) & 3;
+      const lost: string[] = [];
+      if (wantIf !== ctx.virtualIf) lost.push(`IF=${wantIf ? 1 : 0}`);
+      if (wantIopl !== vcpu.iopl) lost.push(`IOPL=${wantIopl}`);
+      if (!lost.length) return same;
+      return { diverged: true, differs: `${lost.join(' and ')} silently not loaded (CPL 1 > IOPL 0; no trap): the guest still has ${flagsText((ctx.virtualIf ? IF : 0) | (vcpu.iopl << 12))}` };
+    }
+    if (m === 'sgdt' || m === 'sidt') {
+      const off = ea(cpu, i);
+      const limit = cpu.read16(i.seg, off), base = cpu.read32(i.seg, (off + 2) | 0) >>> 0;
+      const [vb, vl] = m === 'sgdt' ? [vcpu.gdtrBase, vcpu.gdtrLimit] : [vcpu.idtrBase, vcpu.idtrLimit];
+      if (base === (vb >>> 0) && limit === vl) return same;
+      return { diverged: true, differs: `stored the VMM's table ${hex(base)}/${hex(limit)}, not the guest's ${hex(vb)}/${hex(vl)}` };
+    }
+    if (m === 'sldt' || m === 'str') {
+      const got = memOrReg16(cpu, ev), want = m === 'sldt' ? vcpu.ldtrSel : vcpu.trSel;
+      if (got === want) return same;
+      return { diverged: true, differs: `stored the real ${m === 'str' ? 'TR' : 'LDTR'} ${hex(got, 4)}, not the guest's ${hex(want, 4)}` };
+    }
+    if (m === 'smsw') {
+      const got = memOrReg16(cpu, ev), want = vcpu.cr0 & 0xffff;
+      if (got === want) return same;
+      return { diverged: true, differs: `stored the real CR0 low word ${hex(got, 4)}, not the guest's ${hex(want, 4)}` };
+    }
+    if ((m === 'mov' && i.opcode === 0x8c) || (m === 'push' && (i.opcode === 0x0e || i.opcode === 0x16))) {
+      const sreg = i.opcode === 0x8c ? i.reg : i.opcode === 0x0e ? CS : SS;
+      if (sreg !== CS && sreg !== SS) return same;
+      const got = i.opcode === 0x8c ? (i.rm >= 0 ? cpu.regs[i.rm] & 0xffff : cpu.read16(i.seg, ea(cpu, i))) : cpu.peek(0, 2);
+      if ((got & 3) === 0) return same;
+      return { diverged: true, differs: `${sreg === CS ? 'CS' : 'SS'} = ${hex(got, 4)} shows RPL ${got & 3}: the guest can see it is not at CPL 0` };
+    }
+    if (m === 'lar' || m === 'lsl' || m === 'verr' || m === 'verw') {
+      const sel = readE(cpu, i, 2);
+      const d = (sel & 0xfffc) ? ctx.guestDescriptor(sel) : undefined;
+      const zf = cpu.getZF();
+      const nativeOk = d !== undefined && ((d[1] >> 15) & 1) === 1 && nativeVisible(d[1], sel, m);
+      if (m === 'lar' && zf && nativeOk) {
+        const got = cpu.regs[i.reg] & 0x00ffff00, want = d![1] & 0x00ffff00;
+        // The accessed bit may differ in memory; compare what the instruction reports about privilege.
+        if (((got >> 13) & 3) !== ((want >> 13) & 3)) return { diverged: true, differs: `reported DPL ${(got >> 13) & 3} for ${hex(sel, 4)}: the VMM compressed the guest's DPL-${(want >> 13) & 3} descriptor` };
+        return same;
+      }
+      if (zf === nativeOk) return same;
+      return { diverged: true, differs: `ZF=${zf ? 1 : 0} for ${hex(sel, 4)} (checked against CPL 1 and the VMM's GDT); at CPL 0 ZF=${nativeOk ? 1 : 0}` };
+    }
+  } catch {
+    // Reading the operand back faulted (it cannot, the instruction just used it); report nothing.
+    return same;
+  }
+  return same;
+}
+
+/** Would the descriptor pass LAR/LSL/VERR/VERW's privilege check at CPL 0 with this RPL? */
+function nativeVisible(hi: number, sel: number, m: string): boolean {
+  const attr = Cpu.descAttr(hi), dpl = (attr >> 5) & 3, rpl = sel & 3;
+  const s = (attr & 0x10) !== 0, type = attr & 0xf;
+  if (s && (type & 0xc) === 0xc && m !== 'verw') { /* conforming code: no privilege check */ }
+  else if (dpl < rpl) return false;
+  if (m === 'verr') return s && (!(type & 8) || (type & 2) !== 0);
+  if (m === 'verw') return s && !(type & 8) && (type & 2) !== 0;
+  return true;
+}
+
+/** The value POPF just popped (it is still in memory just below the new stack pointer). */
+function readBelowStack(cpu: Cpu, size: number): number {
+  const sp = cpu.stack32 ? cpu.regs[4] : cpu.regs[4] & 0xffff;
+  return size === 4 ? cpu.read32(SS, (sp - 4) | 0) >>> 0 : cpu.read16(SS, (sp - 2) | 0);
+}
