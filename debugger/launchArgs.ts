@@ -1,0 +1,67 @@
+/*
+ * The launch arguments of `type: "popek"` (package.json contributes.debuggers[0]
+ * configurationAttributes.launch), typed, with their checks: a bad value is a message the user
+ * reads, never an exception or a hang.
+ */
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { COST_PROFILES } from '../core/vmm/cost';
+import { availableModes, isMode, MODES, type Mode } from '../core/vmm/technique';
+import type { RuntimeOptions } from './runtime/runtime';
+
+export interface PopekLaunchArguments extends DebugProtocol.LaunchRequestArguments {
+  /** Guest assembly file (NASM syntax) to assemble and run. */
+  program: string;
+  /** Execution technique (default native). */
+  mode?: Mode;
+  /** Stop at the guest's entry point (default true). */
+  stopOnEntry?: boolean;
+  /** Cost-model profile (default modern). */
+  cost?: string;
+  /** Guest RAM in MiB (default 16). */
+  memoryMiB?: number;
+  /** Stop the guest after this many instructions (0: no limit). */
+  maxInstructions?: number;
+  /** Run a native twin in lock step and stop at the first divergence. */
+  checkEquivalence?: boolean;
+  /** Print every hypervisor event in the Debug Console. */
+  trace?: boolean;
+}
+
+export interface CheckedLaunch extends RuntimeOptions { stopOnEntry: boolean }
+
+/** Checks the arguments; returns the options, or the problems in words. */
+export function checkLaunchArguments(raw: unknown): { options?: CheckedLaunch; problems: string[] } {
+  const a = (raw ?? {}) as Record<string, unknown>;
+  const problems: string[] = [];
+  if (typeof a.program !== 'string' || a.program.trim() === '') problems.push('"program" must name the guest assembly file to debug.');
+  let mode: Mode = 'native';
+  if (a.mode !== undefined) {
+    if (typeof a.mode !== 'string' || !isMode(a.mode)) problems.push(`"mode" must be one of ${MODES.join(', ')} (got ${JSON.stringify(a.mode)}).`);
+    else if (!availableModes().includes(a.mode)) problems.push(`mode "${a.mode}" is not available in this build (available: ${availableModes().join(', ')}).`);
+    else mode = a.mode;
+  }
+  let cost = 'modern';
+  if (a.cost !== undefined) {
+    if (typeof a.cost !== 'string' || !(a.cost in COST_PROFILES)) problems.push(`"cost" must be one of ${Object.keys(COST_PROFILES).join(', ')} (got ${JSON.stringify(a.cost)}).`);
+    else cost = a.cost;
+  }
+  const int = (name: string, def: number, min: number, max: number, what: string): number => {
+    const v = a[name];
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) { problems.push(`"${name}" must be ${what} (got ${JSON.stringify(v)}).`); return def; }
+    return v;
+  };
+  const memoryMiB = int('memoryMiB', 16, 2, 2048, 'a whole number of MiB from 2 to 2048');
+  const maxInstructions = int('maxInstructions', 0, 0, Number.MAX_SAFE_INTEGER, 'a whole number ≥ 0 (0: no limit)');
+  const bool = (name: string, def: boolean): boolean => {
+    const v = a[name];
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'boolean') { problems.push(`"${name}" must be true or false (got ${JSON.stringify(v)}).`); return def; }
+    return v;
+  };
+  const stopOnEntry = bool('stopOnEntry', true);
+  const checkEquivalence = bool('checkEquivalence', false);
+  const trace = bool('trace', false);
+  if (problems.length) return { problems };
+  return { options: { program: a.program as string, mode, cost, memoryMiB, maxInstructions, checkEquivalence, trace, stopOnEntry }, problems };
+}

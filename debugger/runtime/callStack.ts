@@ -1,0 +1,61 @@
+/*
+ * The guest's call stack, recovered from its own frames: the stack is scanned upward from ESP for
+ * return addresses (a value just after a `call` in the program) and for interrupt frames (EIP, CS,
+ * EFLAGS as the CPU pushes them), which works with and without EBP frames.
+ */
+import { disassembleOne } from '../../core/asm';
+import type { Cpu } from '../../core/cpu/cpu';
+import { peekLinear, readLinearBytes } from './guestMemory';
+import type { SourceIndex } from './program';
+
+export interface Frame {
+  /** Linear address the frame is at (the current EIP, or the call instruction for callers). */
+  address: number;
+  /** Function label (nearest non-local label). */
+  name: string;
+  /** 'call' for a caller, 'interrupt' for an interrupted context, 'current' for the top frame. */
+  kind: 'current' | 'call' | 'interrupt';
+}
+
+const SCAN_DWORDS = 1024;
+const MAX_FRAMES = 32;
+
+export function callStack(cpu: Cpu, index: SourceIndex, eipLinear: number): Frame[] {
+  const frames: Frame[] = [{ address: eipLinear, name: functionName(index, eipLinear), kind: 'current' }];
+  const ssBase = cpu.segBase[2];
+  let sp = (cpu.regs[4] >>> 0);
+  for (let k = 0; k < SCAN_DWORDS && frames.length < MAX_FRAMES; k++, sp = (sp + 4) >>> 0) {
+    const v = peekLinear(cpu, (ssBase + sp) | 0, 4);
+    if (v === undefined) break;
+    const call = callBefore(cpu, index, v);
+    if (call !== undefined) {
+      frames.push({ address: call, name: functionName(index, call), kind: 'call' });
+      continue;
+    }
+    // An interrupt frame: EIP, then a code selector, then EFLAGS with bit 1 set.
+    if (index.containing(v)) {
+      const cs = peekLinear(cpu, (ssBase + sp + 4) | 0, 4), fl = peekLinear(cpu, (ssBase + sp + 8) | 0, 4);
+      if (cs !== undefined && fl !== undefined && cs > 0 && cs <= 0xffff && (cs & 4) === 0 && (fl & 2) && (fl >>> 22) === 0) {
+        frames.push({ address: v, name: `${functionName(index, v)} (interrupted)`, kind: 'interrupt' });
+        k += 2; sp = (sp + 8) >>> 0;
+      }
+    }
+  }
+  return frames;
+}
+
+function functionName(index: SourceIndex, address: number): string {
+  const f = index.functionAt(address);
+  if (!f) return `0x${(address >>> 0).toString(16).padStart(8, '0')}`;
+  return f.name;
+}
+
+/** If `ret` is a return address (an instruction of the program ending at it is a call), that call's address. */
+function callBefore(cpu: Cpu, index: SourceIndex, ret: number): number | undefined {
+  const e = index.containing((ret - 1) >>> 0);
+  if (!e || e.address + e.length !== ret) return undefined;
+  const { bytes } = readLinearBytes(cpu, e.address, e.length);
+  if (bytes.length !== e.length) return undefined;
+  const d = disassembleOne(bytes, 0, e.address);
+  return d.mnemonic === 'call' ? e.address : undefined;
+}

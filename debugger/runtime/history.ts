@@ -1,0 +1,116 @@
+/*
+ * Step back and reverse continue: the simulated PC is deterministic (time is the instruction count,
+ * devices follow it), so any earlier instruction boundary is reached again by restoring an earlier
+ * checkpoint and re-executing. Checkpoints are VM snapshots whose guest memory is split into 4 KiB
+ * pages shared with the previous checkpoint when unchanged, so a checkpoint costs the pages the
+ * guest wrote since, not its whole RAM.
+ */
+import type { VmSnapshot } from '../../core/vmm/vm';
+
+const PAGE = 4096;
+
+/** A snapshot with its memory as shared pages. */
+interface Stored {
+  icount: number;
+  snap: Omit<VmSnapshot, 'machine'> & { machine: Omit<VmSnapshot['machine'], 'memory'> };
+  pages: Uint8Array[];
+  memoryLength: number;
+  /** Extra state stored with it (the equivalence twin's snapshot). */
+  extra?: Stored;
+}
+
+export interface Checkpoint { icount: number }
+
+export class CheckpointStore {
+  private list: Stored[] = [];
+  /** Bytes of distinct pages held (the step-back memory figure). */
+  private uniquePages = new Set<Uint8Array>();
+
+  constructor(private readonly maxCheckpoints = 48) {}
+
+  get count(): number { return this.list.length; }
+  get lastIcount(): number { return this.list.length ? this.list[this.list.length - 1].icount : -1; }
+
+  /** Memory the checkpoints use, bytes (pages counted once however many checkpoints share them). */
+  get bytes(): number {
+    let n = 0;
+    for (const p of this.uniquePages) n += p.length;
+    return n + this.list.length * 4096;
+  }
+
+  /** Stores a snapshot taken at `icount`; replaces any checkpoint at or after it (the future changed). */
+  add(icount: number, snap: VmSnapshot, extra?: VmSnapshot): void {
+    this.truncateFrom(icount);
+    const prev = this.list[this.list.length - 1];
+    const stored = this.pack(icount, snap, prev);
+    if (extra) stored.extra = this.pack(icount, extra, prev?.extra);
+    this.list.push(stored);
+    if (this.list.length > this.maxCheckpoints) this.thin();
+    this.recount();
+  }
+
+  /** Drops checkpoints at or after `icount` (guest state was edited at that point). */
+  truncateFrom(icount: number): void {
+    const before = this.list.length;
+    this.list = this.list.filter((c) => c.icount < icount);
+    if (this.list.length !== before) this.recount();
+  }
+
+  /** The latest checkpoint at or before `icount`, unpacked; undefined when there is none. */
+  latestAtOrBefore(icount: number): { icount: number; snap: VmSnapshot; extra?: VmSnapshot } | undefined {
+    for (let i = this.list.length - 1; i >= 0; i--) {
+      const c = this.list[i];
+      if (c.icount <= icount) return { icount: c.icount, snap: unpack(c), extra: c.extra ? unpack(c.extra) : undefined };
+    }
+    return undefined;
+  }
+
+  /** Checkpoint positions, oldest first. */
+  positions(): number[] { return this.list.map((c) => c.icount); }
+
+  clear(): void { this.list = []; this.uniquePages.clear(); }
+
+  private pack(icount: number, snap: VmSnapshot, prev: Stored | undefined): Stored {
+    const { memory, ...machineRest } = snap.machine;
+    const pages: Uint8Array[] = [];
+    const reuse = prev && prev.memoryLength === memory.length ? prev.pages : undefined;
+    for (let off = 0, k = 0; off < memory.length; off += PAGE, k++) {
+      const page = memory.subarray(off, off + PAGE);
+      const old = reuse?.[k];
+      pages.push(old && equalPage(old, page) ? old : page.slice());
+    }
+    return { icount, snap: { ...snap, machine: machineRest }, pages, memoryLength: memory.length };
+  }
+
+  /** Keeps the first checkpoint and the newest half; drops every other one of the rest. */
+  private thin(): void {
+    const keepNewest = Math.floor(this.maxCheckpoints / 2);
+    const old = this.list.slice(1, this.list.length - keepNewest).filter((_, i) => i % 2 === 1);
+    this.list = [this.list[0], ...old, ...this.list.slice(this.list.length - keepNewest)];
+  }
+
+  private recount(): void {
+    this.uniquePages.clear();
+    for (const c of this.list) {
+      for (const p of c.pages) this.uniquePages.add(p);
+      if (c.extra) for (const p of c.extra.pages) this.uniquePages.add(p);
+    }
+  }
+}
+
+function unpack(c: Stored): VmSnapshot {
+  const memory = new Uint8Array(c.memoryLength);
+  c.pages.forEach((p, k) => memory.set(p, k * PAGE));
+  return { ...c.snap, machine: { ...c.snap.machine, memory } } as VmSnapshot;
+}
+
+function equalPage(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  if ((a.byteOffset & 3) === 0 && (b.byteOffset & 3) === 0) {
+    const a32 = new Int32Array(a.buffer, a.byteOffset, a.length >> 2), b32 = new Int32Array(b.buffer, b.byteOffset, b.length >> 2);
+    for (let i = 0; i < a32.length; i++) if (a32[i] !== b32[i]) return false;
+    return true;
+  }
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

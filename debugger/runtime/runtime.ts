@@ -1,0 +1,694 @@
+/*
+ * The debugger's engine: one guest VM (core/vmm `createVm`, every mode through the same path), run
+ * in slices that yield to the host, with the per-instruction checks a debugger needs — code and
+ * data breakpoints, the hypervisor's events against the exception filters, stepping goals, the
+ * native twin of `checkEquivalence` — and step back through checkpoints and re-execution.
+ *
+ * Headless: no protocol types. Results go out through `RuntimeHost` callbacks.
+ */
+import { disassembleOne } from '../../core/asm';
+import { CS } from '../../core/cpu/constants';
+import type { Cpu } from '../../core/cpu/cpu';
+import type { DeliveryEvent } from '../../core/cpu/monitor';
+import { EXCEPTION_NAMES } from '../../core/cpu/constants';
+import { createVm, formatEvent, type Mode, type Vm, type VmEvent } from '../../core/vmm';
+import {
+  FilterCondition, hitMatches, parseCondition, parseHitCondition, type BreakpointOptions, type CodeBreakpoint,
+  type DataBreakpoint, type ExceptionFilterId,
+} from './breakpoints';
+import { callStack, type Frame } from './callStack';
+import { compareWithTwin, plannedWrites, type WriteSet } from './equivalence';
+import { evaluate, interpolate, type Node } from './expression';
+import { peekTranslate, readLinearBytes, writeLinearBytes } from './guestMemory';
+import { evalContext, hex } from './guestState';
+import { CheckpointStore } from './history';
+import { loadGuestProgram, type GuestProgram, type SourceLocation } from './program';
+
+export interface RuntimeOptions {
+  program: string;
+  mode: Mode;
+  cost: string;
+  memoryMiB: number;
+  maxInstructions: number;
+  checkEquivalence: boolean;
+  trace: boolean;
+}
+
+export type StopReason = 'entry' | 'step' | 'breakpoint' | 'exception' | 'pause' | 'data breakpoint' | 'instruction breakpoint' | 'divergence' | 'goto';
+
+export interface StopInfo {
+  reason: StopReason;
+  /** One line shown in the editor (call stack header, stop notification). */
+  description: string;
+  /** Longer text (the exception widget). */
+  text?: string;
+  hitBreakpointIds?: number[];
+  /** For exception-filter stops: which filter and what happened. */
+  exception?: { filter: ExceptionFilterId; description: string; details: string };
+}
+
+export interface RuntimeHost {
+  stopped(stop: StopInfo): void;
+  output(text: string, category: 'stdout' | 'console' | 'stderr' | 'important', where?: SourceLocation): void;
+  ended(message: string, exitCode: number): void;
+}
+
+export type Granularity = 'instruction' | 'line';
+
+/** Instructions between checkpoints while running. */
+const CHECKPOINT_EVERY = 1_000_000;
+/** At a stop, a checkpoint is added when the last one is further back than this. */
+const CHECKPOINT_AT_STOP = 100_000;
+/** Host time per turn before yielding (ms). */
+const TURN_MS = 12;
+/** Instructions per check of the clock in the per-instruction loop. */
+const FINE_BATCH = 2048;
+
+/** A set the CPU consults for breakpoints: it answers "stop" once a hook latched a stop. */
+class StopLatch extends Set<number> {
+  armed = false;
+  latched = false;
+  override get size(): number { return this.armed ? 1 : 0; }
+  override has(): boolean { return this.latched; }
+}
+
+interface Goal {
+  kind: 'continue' | 'step';
+  /** Called before each instruction; may note state (a call to step over, a ret to step out of). */
+  before?(rt: DebugRuntime, lin: number): void;
+  /** Called after each instruction: true when the step is complete. */
+  done?(rt: DebugRuntime, lin: number): boolean;
+}
+
+interface PendingEvent { filter: ExceptionFilterId; description: string; details: string }
+
+export class DebugRuntime {
+  readonly program: GuestProgram;
+  readonly vm: Vm;
+  readonly twin: Vm | undefined;
+  private readonly latch = new StopLatch();
+  private readonly history = new CheckpointStore();
+
+  private readonly codeBps = new Map<number, CodeBreakpoint[]>();
+  private lineBps = new Map<string, CodeBreakpoint[]>();
+  private instructionBps: CodeBreakpoint[] = [];
+  private dataBps: DataBreakpoint[] = [];
+  private readonly filters = new Map<ExceptionFilterId, FilterCondition>();
+
+  private running = false;
+  private pauseRequested = false;
+  private disposed = false;
+  private ended = false;
+  /** Re-executing for step back: no output, no hit counts, no stops. */
+  private replaying = false;
+  private pendingEvents: PendingEvent[] = [];
+  private dataHit: { bp: DataBreakpoint; old: Uint8Array; address: number } | undefined;
+  private suppressWatches = false;
+  private consoleHigh = 0;
+  private consoleBytes: number[] = [];
+  private traceHigh = 0;
+  private divergence: string | undefined;
+  private lastWrites: WriteSet | undefined;
+  private nextBreakpointId = 1000;
+  private nativeMonitorInstalled = false;
+
+  constructor(private readonly options: RuntimeOptions, private readonly host: RuntimeHost) {
+    this.program = loadGuestProgram(options.program);
+    this.vm = createVm({ mode: options.mode, cost: options.cost, memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions });
+    this.vm.events.locate = (lin) => {
+      const loc = this.program.index.locate(lin);
+      return loc ? { file: loc.file, line: loc.line + 1 } : undefined;
+    };
+    this.vm.load({ bytes: this.program.bytes, origin: this.program.origin, entry: this.program.entry, via: 'assembler', diagnostics: [] });
+    if (options.checkEquivalence && options.mode !== 'native') {
+      this.twin = createVm({ mode: 'native', memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions });
+      this.twin.load({ bytes: this.program.bytes, origin: this.program.origin, entry: this.program.entry, via: 'assembler', diagnostics: [] });
+    }
+    (this.vm.cpu as unknown as { breakpoints: Set<number> }).breakpoints = this.latch;
+    this.vm.machine.onConsoleByte = (b) => {
+      const len = this.vm.machine.uart.output.length;
+      if (len > this.consoleHigh) { this.consoleHigh = len; this.consoleBytes.push(b); }
+    };
+    this.vm.events.subscribe((ev) => this.onVmEvent(ev));
+    this.history.add(0, this.vm.snapshot(), this.twin?.snapshot());
+    for (const w of this.program.warnings) host.output(`warning: ${w}\n`, 'console');
+  }
+
+  get cpu(): Cpu { return this.vm.cpu; }
+  get mode(): Mode { return this.vm.mode; }
+  get isRunning(): boolean { return this.running; }
+  get hasEnded(): boolean { return this.ended; }
+  get instructions(): number { return this.vm.cpu.icount; }
+  /** Memory the step-back checkpoints hold, bytes. */
+  get historyBytes(): number { return this.history.bytes; }
+  get historyCount(): number { return this.history.count; }
+
+  /** Linear address of the next instruction. */
+  get pc(): number { return (this.cpu.eip + this.cpu.segBase[CS]) >>> 0; }
+
+  dispose(): void {
+    this.disposed = true;
+    this.pauseRequested = true;
+    for (const d of this.dataBps) d.dispose();
+    this.dataBps = [];
+  }
+
+  // =============================================================================================
+  // Breakpoints
+  // =============================================================================================
+
+  /**
+   * Replaces the line breakpoints of `file`. Each is moved to the next line with an instruction;
+   * returns, per request, the line it ended on (0-based) or a reason it is not verified.
+   */
+  setLineBreakpoints(file: string, requests: Array<{ line: number } & BreakpointOptions>): Array<{ id: number; verified: boolean; line?: number; address?: number; message?: string }> {
+    const key = file;
+    const out: Array<{ id: number; verified: boolean; line?: number; address?: number; message?: string }> = [];
+    const bps: CodeBreakpoint[] = [];
+    for (const r of requests) {
+      const id = this.nextBreakpointId++;
+      const target = this.program.index.nextInstructionLine(file, r.line);
+      if (!target) { out.push({ id, verified: false, message: 'no instruction on or after this line' }); continue; }
+      let bp: CodeBreakpoint;
+      try {
+        bp = { id, address: target.addresses[0], kind: 'line', condition: parseCondition(r.condition), hit: r.hitCondition ? parseHitCondition(r.hitCondition) : undefined, logMessage: r.logMessage, hits: 0 };
+      } catch (e) {
+        out.push({ id, verified: false, line: target.line, message: (e as Error).message });
+        continue;
+      }
+      bps.push(bp);
+      out.push({ id, verified: true, line: target.line, address: bp.address });
+    }
+    this.lineBps.set(key, bps);
+    this.rebuildCodeBreakpoints();
+    return out;
+  }
+
+  setInstructionBreakpoints(requests: Array<{ address: number } & BreakpointOptions>): Array<{ id: number; verified: boolean; address: number; message?: string }> {
+    const out: Array<{ id: number; verified: boolean; address: number; message?: string }> = [];
+    this.instructionBps = [];
+    for (const r of requests) {
+      const id = this.nextBreakpointId++;
+      try {
+        const bp: CodeBreakpoint = { id, address: r.address >>> 0, kind: 'instruction', condition: parseCondition(r.condition), hit: r.hitCondition ? parseHitCondition(r.hitCondition) : undefined, logMessage: r.logMessage, hits: 0 };
+        this.instructionBps.push(bp);
+        out.push({ id, verified: true, address: bp.address });
+      } catch (e) {
+        out.push({ id, verified: false, address: r.address, message: (e as Error).message });
+      }
+    }
+    this.rebuildCodeBreakpoints();
+    return out;
+  }
+
+  private rebuildCodeBreakpoints(): void {
+    this.codeBps.clear();
+    for (const bp of [...[...this.lineBps.values()].flat(), ...this.instructionBps]) {
+      const list = this.codeBps.get(bp.address);
+      if (list) list.push(bp); else this.codeBps.set(bp.address, [bp]);
+    }
+  }
+
+  /** Replaces the data breakpoints (writes to `size` bytes at linear `address`). */
+  setDataBreakpoints(requests: Array<{ address: number; size: number } & BreakpointOptions>): Array<{ id: number; verified: boolean; message?: string }> {
+    for (const d of this.dataBps) d.dispose();
+    this.dataBps = [];
+    const out: Array<{ id: number; verified: boolean; message?: string }> = [];
+    for (const r of requests) {
+      const id = this.nextBreakpointId++;
+      const pages = new Map<number, number>();
+      let unmapped = false;
+      for (let i = 0; i < r.size; i++) {
+        const p = peekTranslate(this.cpu, (r.address + i) | 0);
+        if (p === undefined || p >= this.cpu.mem.size) { unmapped = true; break; }
+        pages.set(p >>> 12, pages.has(p >>> 12) ? Math.min(pages.get(p >>> 12)!, p) : p);
+      }
+      if (unmapped) { out.push({ id, verified: false, message: `${hex(r.address)} is not mapped` }); continue; }
+      let condition: Node | undefined, hit;
+      try { condition = parseCondition(r.condition); hit = r.hitCondition ? parseHitCondition(r.hitCondition) : undefined; } catch (e) {
+        out.push({ id, verified: false, message: (e as Error).message });
+        continue;
+      }
+      const physStart = peekTranslate(this.cpu, r.address)!;
+      const disposers: Array<() => void> = [];
+      const bp: DataBreakpoint = { id, address: r.address >>> 0, size: r.size, condition, hit, hits: 0, dispose: () => disposers.forEach((d) => d()) };
+      for (const page of pages.keys()) {
+        disposers.push(this.cpu.mem.addWriteWatch(page, (phys, size) => {
+          if (this.suppressWatches || this.dataHit) return;
+          // Physical overlap with the watched bytes (contiguous when on one page; per page otherwise).
+          const lo = (page << 12) === (physStart & ~0xfff) ? physStart : page << 12;
+          const hi = lo + r.size;
+          if (phys < hi && phys + size > lo) {
+            this.dataHit = { bp, old: readLinearBytes(this.cpu, bp.address, bp.size).bytes, address: phys };
+            this.latch.latched = true;
+          }
+        }));
+      }
+      this.dataBps.push(bp);
+      out.push({ id, verified: true });
+    }
+    return out;
+  }
+
+  /** Enables the exception filters given, each with an optional condition. */
+  setExceptionFilters(filters: Array<{ id: ExceptionFilterId; condition?: string }>): void {
+    this.filters.clear();
+    for (const f of filters) this.filters.set(f.id, new FilterCondition(f.condition ?? ''));
+    // Native has no monitor reporting guest exceptions: the debugger watches deliveries itself.
+    if (this.filters.has('guest-exception') && this.vm.mode === 'native' && !this.cpu.monitor) {
+      this.cpu.setMonitor({ onEvent: (_cpu, ev) => { this.onNativeDelivery(ev); return false; } });
+      this.nativeMonitorInstalled = true;
+    } else if (!this.filters.has('guest-exception') && this.nativeMonitorInstalled) {
+      this.cpu.setMonitor(undefined);
+      this.nativeMonitorInstalled = false;
+    }
+  }
+
+  private onNativeDelivery(ev: DeliveryEvent): void {
+    if (ev.kind === 'external' || ev.kind === 'nmi' || this.replaying) return;
+    const name = ev.kind === 'software' ? `int ${hex(ev.vector, 2)}` : EXCEPTION_NAMES[ev.vector] ?? `vector ${ev.vector}`;
+    const cond = this.filters.get('guest-exception');
+    if (!cond || !cond.matches([name, ev.vector, `int ${ev.vector}`])) return;
+    const code = ev.errorCode !== undefined ? ` error code ${hex(ev.errorCode, 4)}` : '';
+    const addr = ev.address !== undefined ? `, address ${hex(ev.address)}` : '';
+    this.pendingEvents.push({ filter: 'guest-exception', description: `Guest exception ${name}${code}${addr} at ${this.where(ev.eip)}`, details: `Delivered through the guest's IDT (vector ${ev.vector}).` });
+    this.latch.latched = true;
+  }
+
+  private onVmEvent(ev: VmEvent): void {
+    if (this.replaying) return;
+    if (this.options.trace && ev.seq >= this.traceHigh) {
+      this.traceHigh = ev.seq + 1;
+      this.host.output(formatEvent(ev) + '\n', 'console');
+    }
+    const filter = ev.kind as ExceptionFilterId;
+    const cond = this.filters.get(filter);
+    if (!cond) return;
+    const p = describeEvent(ev, this);
+    if (!p) return;
+    if (!cond.matches(p.keys)) return;
+    this.pendingEvents.push({ filter, description: p.description, details: p.details });
+    this.latch.latched = true;
+  }
+
+  /** `file:line mnemonic` of a linear address, for descriptions. */
+  where(lin: number): string {
+    const loc = this.program.index.locate(lin);
+    const text = this.instructionText(lin);
+    const at = loc ? `${shortName(loc.file)}:${loc.line + 1}` : hex(lin);
+    return text ? `${at} (${text})` : at;
+  }
+
+  instructionText(lin: number): string | undefined {
+    const { bytes } = readLinearBytes(this.cpu, lin, 16);
+    if (!bytes.length) return undefined;
+    return disassembleOne(bytes, 0, lin).text;
+  }
+
+  // =============================================================================================
+  // Running
+  // =============================================================================================
+
+  /** Starts: stops on entry, or runs. */
+  start(stopOnEntry: boolean): void {
+    if (stopOnEntry) this.reportStop({ reason: 'entry', description: `Entry at ${this.where(this.pc)}` });
+    else this.continue();
+  }
+
+  continue(): void { void this.run({ kind: 'continue' }); }
+
+  pause(): void { if (this.running) this.pauseRequested = true; }
+
+  step(kind: 'in' | 'over' | 'out', granularity: Granularity): void {
+    void this.run(this.stepGoal(kind, granularity));
+  }
+
+  private stepGoal(kind: 'in' | 'over' | 'out', granularity: Granularity): Goal {
+    const index = this.program.index;
+    const startLoc = index.locate(this.pc);
+    const lineDone = (lin: number): boolean => {
+      if (granularity === 'instruction' || !startLoc) return true;
+      const e = index.at(lin);
+      if (!e) return !index.containing(lin); // left the program's code: stop there
+      return e.range.start.line !== startLoc.line || e.file !== startLoc.file;
+    };
+    if (kind === 'out') {
+      const esp0 = this.cpu.regs[4] >>> 0;
+      let returning = false;
+      return {
+        kind: 'step',
+        before: (rt, lin) => {
+          const op = rt.opcodeAt(lin);
+          returning = (op === 0xc3 || op === 0xc2 || op === 0xcf || op === 0xcb || op === 0xca) && (rt.cpu.regs[4] >>> 0) >= esp0;
+        },
+        done: () => returning,
+      };
+    }
+    let over: { target: number; esp: number } | undefined;
+    return {
+      kind: 'step',
+      before: (rt, lin) => {
+        if (kind !== 'over' || over) return;
+        const t = rt.instructionAt(lin);
+        if (t && (t.mnemonic === 'call' || t.mnemonic === 'int' || t.mnemonic === 'into' || t.mnemonic === 'int3')) over = { target: (lin + t.length) >>> 0, esp: rt.cpu.regs[4] >>> 0 };
+      },
+      done: (rt, lin) => {
+        if (over) {
+          if (lin !== over.target || (rt.cpu.regs[4] >>> 0) < over.esp) return false;
+          over = undefined;
+        }
+        return lineDone(lin);
+      },
+    };
+  }
+
+  /** First opcode byte at `lin` after prefixes, or -1. */
+  opcodeAt(lin: number): number {
+    const { bytes } = readLinearBytes(this.cpu, lin, 8);
+    for (const b of bytes) {
+      if (b === 0x66 || b === 0x67 || b === 0xf2 || b === 0xf3 || b === 0xf0 || b === 0x2e || b === 0x36 || b === 0x3e || b === 0x26 || b === 0x64 || b === 0x65) continue;
+      return b;
+    }
+    return -1;
+  }
+
+  instructionAt(lin: number): { mnemonic: string; length: number; text: string } | undefined {
+    const { bytes } = readLinearBytes(this.cpu, lin, 16);
+    if (!bytes.length) return undefined;
+    const d = disassembleOne(bytes, 0, lin);
+    return { mnemonic: d.mnemonic, length: d.bytes.length, text: d.text };
+  }
+
+  /** Anything that needs a look after every instruction. */
+  private needsFineMode(goal: Goal): boolean {
+    return goal.kind === 'step' || this.codeBps.size > 0 || this.dataBps.length > 0 || this.filters.size > 0 || this.twin !== undefined;
+  }
+
+  private async run(goal: Goal): Promise<void> {
+    if (this.running || this.ended || this.disposed) return;
+    this.running = true;
+    this.pauseRequested = false;
+    let stop: StopInfo | undefined;
+    let sliceSize = 20_000;
+    try {
+      for (;;) {
+        const turnStart = performance.now();
+        if (this.needsFineMode(goal)) {
+          this.latch.armed = true;
+          do {
+            stop = this.runFine(goal, FINE_BATCH);
+          } while (!stop && !this.ended && performance.now() - turnStart < TURN_MS);
+        } else {
+          this.latch.armed = false;
+          const r = this.vm.runSlice(sliceSize);
+          const dt = performance.now() - turnStart;
+          sliceSize = Math.max(10_000, Math.min(5_000_000, Math.round(sliceSize * (dt > 0 ? Math.min(4, TURN_MS / dt) : 4))));
+          if (r !== 'slice' && r !== 'breakpoint') this.finishRun();
+        }
+        this.flushConsole();
+        if (this.ended || stop) break;
+        if (this.cpu.icount - this.history.lastIcount >= CHECKPOINT_EVERY) this.checkpoint();
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.disposed) return;
+        if (this.pauseRequested) { stop = { reason: 'pause', description: `Paused at ${this.where(this.pc)}` }; break; }
+      }
+    } catch (e) {
+      this.host.output(`popek debugger: internal error while running: ${(e as Error).stack ?? e}\n`, 'stderr');
+      stop = { reason: 'pause', description: 'Stopped after an internal error' };
+    } finally {
+      this.running = false;
+      this.latch.armed = false;
+      this.latch.latched = false;
+    }
+    if (stop && !this.ended) this.reportStop(stop);
+  }
+
+  /** Runs up to `n` instructions one at a time with every check; returns a stop or undefined. */
+  private runFine(goal: Goal, n: number): StopInfo | undefined {
+    const vm = this.vm, cpu = this.cpu, twin = this.twin;
+    for (let k = 0; k < n; k++) {
+      const before = this.pc;
+      goal.before?.(this, before);
+      if (twin) this.lastWrites = plannedWrites(twin.cpu);
+      this.latch.latched = false;
+      const r = vm.runSlice(1);
+      if (r !== 'slice' && r !== 'breakpoint') { this.finishRun(); return undefined; }
+      if (twin) {
+        twin.runSlice(1);
+        const diff = compareWithTwin(vm, twin, this.lastWrites!);
+        if (diff && this.filters.has('divergence') && !this.divergence) {
+          this.divergence = diff;
+          const at = this.where(this.lastWrites!.address);
+          return { reason: 'divergence', description: `Divergence from native after ${at}: ${diff}`, text: diff,
+            exception: { filter: 'divergence', description: `The instruction at ${at} had a different effect under ${vm.mode} than natively`, details: diff } };
+        }
+        if (!diff) this.divergence = undefined;
+      }
+      if (this.pendingEvents.length) {
+        const ev = this.pendingEvents[0];
+        this.pendingEvents = [];
+        return { reason: 'exception', description: ev.description, text: ev.details, exception: { filter: ev.filter, description: ev.description, details: ev.details } };
+      }
+      if (this.dataHit) {
+        const s = this.dataStop(before);
+        if (s) return s;
+      }
+      const lin = this.pc;
+      const stepDone = goal.done?.(this, lin) ?? false;
+      const bps = this.codeBps.get(lin);
+      if (bps) {
+        const hit = this.checkCodeBreakpoints(bps);
+        if (hit.length) {
+          const instr = hit.every((b) => b.kind === 'instruction');
+          return { reason: instr ? 'instruction breakpoint' : 'breakpoint', description: `Breakpoint at ${this.where(lin)}`, hitBreakpointIds: hit.map((b) => b.id) };
+        }
+      }
+      if (stepDone) return { reason: 'step', description: `Stepped to ${this.where(lin)}` };
+      void cpu;
+    }
+    return undefined;
+  }
+
+  private dataStop(writer: number): StopInfo | undefined {
+    const h = this.dataHit!;
+    this.dataHit = undefined;
+    const bp = h.bp;
+    const ctx = evalContext(this.cpu, this.program.index);
+    try { if (bp.condition && evaluate(bp.condition, ctx) === 0) return undefined; } catch { /* a failing condition stops */ }
+    bp.hits++;
+    if (!hitMatches(bp.hit, bp.hits)) return undefined;
+    const now = readLinearBytes(this.cpu, bp.address, bp.size).bytes;
+    const fmt = (b: Uint8Array) => hex([...b].reverse().reduce((v, x) => v * 256 + x, 0), bp.size * 2);
+    return { reason: 'data breakpoint', description: `Data breakpoint: ${bp.size} byte(s) at ${hex(bp.address)} written by ${this.where(writer)}: ${fmt(h.old)} → ${fmt(now)}`, hitBreakpointIds: [bp.id] };
+  }
+
+  /** Evaluates conditions, hit counts and log messages; returns the breakpoints that stop. */
+  private checkCodeBreakpoints(bps: CodeBreakpoint[]): CodeBreakpoint[] {
+    const ctx = evalContext(this.cpu, this.program.index);
+    const hit: CodeBreakpoint[] = [];
+    for (const bp of bps) {
+      if (bp.condition) {
+        let ok: boolean;
+        try { ok = evaluate(bp.condition, ctx) !== 0; } catch (e) {
+          this.host.output(`breakpoint condition at ${this.where(bp.address)}: ${(e as Error).message}\n`, 'stderr');
+          ok = true;
+        }
+        if (!ok) continue;
+      }
+      if (this.replaying) { if (!bp.logMessage && hitMatches(bp.hit, bp.hits + 1)) hit.push(bp); continue; }
+      bp.hits++;
+      if (!hitMatches(bp.hit, bp.hits)) continue;
+      if (bp.logMessage !== undefined) {
+        const loc = this.program.index.locate(bp.address);
+        this.flushConsole();
+        this.host.output(interpolate(bp.logMessage, ctx) + '\n', 'console', loc);
+        continue;
+      }
+      hit.push(bp);
+    }
+    return hit;
+  }
+
+  private finishRun(): void {
+    if (this.ended) return;
+    this.flushConsole();
+    this.ended = true;
+    const m = this.vm.machine;
+    const r = this.vm.report();
+    let message: string;
+    switch (r.outcome) {
+      case 'exit': message = `The guest exited with code ${r.exitCode} (isa-debug-exit) after ${r.instructions} instructions.`; break;
+      case 'shutdown': message = `The guest shut down (reason ${r.exitCode}) after ${r.instructions} instructions.`; break;
+      case 'halt': message = `The guest halted with interrupts disabled (nothing can wake it) after ${r.instructions} instructions.`; break;
+      case 'triple-fault': message = `Triple fault at ${r.faultAddress !== undefined ? this.where(r.faultAddress) : '?'}: ${r.error ?? 'the CPU could not deliver an exception'}. The machine resets on real hardware; the session ends.`; break;
+      case 'limit': message = `The guest reached the instruction limit (${r.instructions} instructions).`; break;
+      default: message = `The guest could not go on: ${m.error ?? r.error ?? 'unknown error'}.`;
+    }
+    this.host.ended(message, r.exitCode);
+  }
+
+  private flushConsole(): void {
+    if (!this.consoleBytes.length) return;
+    const text = Buffer.from(this.consoleBytes).toString('utf8');
+    this.consoleBytes = [];
+    this.host.output(text, 'stdout');
+  }
+
+  private reportStop(stop: StopInfo): void {
+    if (this.cpu.icount - this.history.lastIcount >= CHECKPOINT_AT_STOP) this.checkpoint();
+    this.host.stopped(stop);
+  }
+
+  private checkpoint(): void {
+    this.suppressWatches = true;
+    try { this.history.add(this.cpu.icount, this.vm.snapshot(), this.twin?.snapshot()); } finally { this.suppressWatches = false; }
+  }
+
+  // =============================================================================================
+  // Step back
+  // =============================================================================================
+
+  /** Restores the state at `target` instructions (re-executing from the nearest checkpoint). */
+  private async replayTo(target: number, observe?: (icount: number, lin: number) => void, startAtOrBefore = target): Promise<boolean> {
+    const cp = this.history.latestAtOrBefore(startAtOrBefore);
+    if (!cp) return false;
+    this.replaying = true;
+    this.suppressWatches = true;
+    try {
+      this.vm.restore(cp.snap);
+      if (this.twin && cp.extra) this.twin.restore(cp.extra);
+      this.latch.armed = false;
+      this.latch.latched = false;
+      while (this.cpu.icount < target) {
+        const t0 = performance.now();
+        while (this.cpu.icount < target && performance.now() - t0 < TURN_MS) {
+          if (observe || this.twin) {
+            for (let k = 0; k < FINE_BATCH && this.cpu.icount < target; k++) {
+              observe?.(this.cpu.icount, this.pc);
+              const r = this.vm.runSlice(1);
+              this.twin?.runSlice(1);
+              if (r !== 'slice' && r !== 'breakpoint') return true;
+            }
+          } else {
+            const r = this.vm.runSlice(Math.min(target - this.cpu.icount, 500_000));
+            if (r !== 'slice' && r !== 'breakpoint') return true;
+          }
+        }
+        if (this.cpu.icount < target) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.disposed) return false;
+      }
+      return true;
+    } finally {
+      this.replaying = false;
+      this.suppressWatches = false;
+      this.pendingEvents = [];
+      this.dataHit = undefined;
+    }
+  }
+
+  /** Steps back one instruction or one source line. */
+  async stepBack(granularity: Granularity): Promise<void> {
+    if (this.running) return;
+    const now = this.cpu.icount;
+    if (now === 0) { this.host.stopped({ reason: 'step', description: `At the first instruction: there is nothing before it` }); return; }
+    this.running = true;
+    try {
+      let target = now - 1;
+      if (granularity === 'line') {
+        const index = this.program.index;
+        const cur = index.locate(this.pc);
+        const from = this.history.latestAtOrBefore(now - 1)?.icount ?? 0;
+        let best = -1;
+        await this.replayTo(now, (ic, lin) => {
+          const e = index.at(lin);
+          if (e && (!cur || e.range.start.line !== cur.line || e.file !== cur.file)) best = ic;
+        }, now - 1);
+        if (best >= from) target = best;
+      }
+      await this.replayTo(target);
+      this.ended = false;
+    } finally { this.running = false; }
+    this.host.stopped({ reason: 'step', description: `Stepped back to ${this.where(this.pc)} (instruction ${this.cpu.icount})` });
+  }
+
+  /** Runs backwards to the most recent breakpoint hit before now, or to the start. */
+  async reverseContinue(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    let hitAt = -1, hitIds: number[] = [];
+    const now = this.cpu.icount;
+    try {
+      // Checkpoint windows from the newest back: replay each, remember its last breakpoint hit.
+      const starts = this.history.positions().filter((p) => p < now).reverse();
+      for (let i = 0; i < starts.length && hitAt < 0; i++) {
+        const end = i === 0 ? now : starts[i - 1];
+        await this.replayTo(end, (ic, lin) => {
+          const bps = this.codeBps.get(lin);
+          if (!bps) return;
+          const hit = this.checkCodeBreakpoints(bps);
+          if (hit.length) { hitAt = ic; hitIds = hit.map((b) => b.id); }
+        }, starts[i]);
+        if (this.disposed) return;
+      }
+      await this.replayTo(hitAt >= 0 ? hitAt : 0);
+      this.ended = false;
+    } finally { this.running = false; }
+    if (hitAt >= 0) this.host.stopped({ reason: 'breakpoint', description: `Breakpoint at ${this.where(this.pc)} (reverse, instruction ${hitAt})`, hitBreakpointIds: hitIds });
+    else this.host.stopped({ reason: 'entry', description: `Reached the start of the recording at ${this.where(this.pc)}` });
+  }
+
+  // =============================================================================================
+  // State
+  // =============================================================================================
+
+  /** Call stack of the guest (top frame first). */
+  stack(): Frame[] { return callStack(this.cpu, this.program.index, this.pc); }
+
+  /** Something the user changed: later checkpoints no longer describe the future. */
+  noteStateEdited(): void {
+    this.history.truncateFrom(this.cpu.icount + 1);
+    this.cpu.flushCodeCache();
+  }
+
+  /** Writes guest memory from the debugger (no data breakpoint fires). */
+  writeMemory(address: number, data: Uint8Array): number {
+    this.suppressWatches = true;
+    try { return writeLinearBytes(this.cpu, address, data); } finally { this.suppressWatches = false; this.noteStateEdited(); }
+  }
+
+  /** Evaluation context (reads and, from the Debug Console, writes). */
+  context() { return evalContext(this.cpu, this.program.index, () => this.noteStateEdited()); }
+
+  /** Runs a write with data breakpoints muted. */
+  quietly<T>(fn: () => T): T {
+    this.suppressWatches = true;
+    try { return fn(); } finally { this.suppressWatches = false; }
+  }
+}
+
+function shortName(file: string): string {
+  const i = Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\'));
+  return i >= 0 ? file.slice(i + 1) : file;
+}
+
+/** Words and match keys for a hypervisor event. */
+function describeEvent(ev: VmEvent, rt: DebugRuntime): { description: string; details: string; keys: Array<string | number | undefined> } | undefined {
+  const at = rt.where(ev.eip);
+  switch (ev.kind) {
+    case 'trap':
+      return { description: `Trap into the VMM: ${EXCEPTION_NAMES[ev.vector] ?? `vector ${ev.vector}`} from ${at}, ${ev.action}`, details: ev.text, keys: [ev.mnemonic, EXCEPTION_NAMES[ev.vector], ev.vector] };
+    case 'critical':
+      return { description: `Critical instruction ${ev.mnemonic} at ${at} ran at CPL ${ev.cpl} (the guest believes CPL ${ev.guestCpl})${ev.diverged ? `: ${ev.differs}` : ''}`, details: ev.text, keys: [ev.mnemonic, ev.diverged ? 'differs' : undefined] };
+    case 'hypercall':
+      return { description: `Hypercall ${ev.name} (${ev.number}) from ${at}${ev.result !== undefined ? ` → ${ev.result | 0}` : ''}`, details: `${ev.text}\nEBX..EDI: ${ev.args.map((a) => hex(a)).join(' ')}`, keys: [ev.name, ev.number] };
+    case 'vmexit':
+      return {
+        description: `VM exit ${ev.reason} (basic reason ${ev.reasonNumber}) at ${at}; qualification ${hex(ev.qualification)}${ev.qualificationText ? ` (${ev.qualificationText})` : ''}; instruction length ${ev.instructionLength}`,
+        details: ev.text, keys: [ev.reason, ev.reasonNumber],
+      };
+    case 'guest-exception':
+      return { description: `Guest exception ${ev.name}${ev.errorCode !== undefined ? ` error code ${hex(ev.errorCode, 4)}` : ''}${ev.address !== undefined ? `, address ${hex(ev.address)}` : ''} at ${at}`, details: ev.text, keys: [ev.name, ev.vector] };
+    default:
+      return undefined;
+  }
+}
