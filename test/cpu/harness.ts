@@ -131,6 +131,10 @@ export class TestPc {
 
   /** Runs from `eip` until a handler's `hlt` (or another outcome). */
   run(eip: number): Stop {
+    // A halted handler ended the previous run: start afresh from `eip`.
+    this.m.outcome = undefined;
+    this.cpu.halted = false;
+    this.cpu.stopRequested = false;
     this.cpu.eip = eip;
     const outcome = this.m.run(10_000);
     const stop: Stop = { outcome, stack: [] };
