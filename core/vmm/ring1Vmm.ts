@@ -217,6 +217,9 @@ export abstract class Ring1Vmm implements Technique, Monitor {
    */
   protected reflect(ev: DeliveryEvent, vector: number, errorCode: number, address: number): boolean {
     const cpu = this.cpu, rb = this.reservedBase, mem = this.host.machine.mem;
+    // Nothing the VMM could fix may fault during the delivery (the CPU would abandon the event):
+    // a current GDT, the guest's stack and handler shadow-mapped.
+    if (this.gdtStale) this.syncGdt();
     const gate = this.guestGate(vector);
     let interruptGate = false;
     if (gate) {

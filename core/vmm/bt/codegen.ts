@@ -55,8 +55,19 @@ function flagEffect(i: Insn, callout: boolean): { reads: boolean; writesAll: boo
   if ((op === 0xc6 || op === 0xc7) && i.reg === 0) return { reads: false, writesAll: false, faults: mem };
   if (op === 0x1b6 || op === 0x1b7 || op === 0x1be || op === 0x1bf) return { reads: false, writesAll: false, faults: mem };
   if (op >= 0x50 && op <= 0x5f) return { reads: false, writesAll: false, faults: true };
+  if (isConstShift32(i)) return (i.imm & 31) ? { reads: false, writesAll: true, faults: false } : { reads: false, writesAll: false, faults: false };
+  if (op >= 0x40 && op <= 0x4f) return { reads: true, writesAll: false, faults: false }; // INC/DEC keep CF
   // Everything else: assume it reads flags (conservative) and may fault.
   return { reads: true, writesAll: false, faults: true };
+}
+
+/** Pseudo lazy-flag operation for the known-flags tracker: a shift by a constant (flags eager, CF/OF in locals). */
+const KNOWN_SHIFT = 100;
+
+/** SHL/SHR/SAR r32, imm (C1 /4 /5 /7, D1 /4 /5 /7). */
+function isConstShift32(i: Insn): boolean {
+  const op = i.opcode;
+  return (op === 0xc1 || op === 0xd1) && (i.reg === 4 || i.reg === 5 || i.reg === 7) && i.rm >= 0 && i.size === 4;
 }
 
 /** ALU operation number (ADD OR ADC SBB AND SUB XOR CMP) of the 00–3F and 80–83 forms, else -1. */
@@ -121,7 +132,7 @@ class Gen {
     if (!this.ended) this.line(this.exitTo(n, this.slots[n - 1].next, 0));
     const body = this.out.join('\n');
     const loop = this.selfLoop ? `for (;;) {\n${body}\n}` : body;
-    return `let ic0 = cpu.icount, k = 0, a = 0, b = 0, t = 0, fa = 0, fb = 0, fr = 0, s = null;
+    return `let ic0 = cpu.icount, k = 0, a = 0, b = 0, t = 0, fa = 0, fb = 0, fr = 0, fc = 0, fo = false, s = null;
 try {
 ${loop}
 } catch (e) { bt.fault(blk, ic0, k); throw e; }`;
@@ -179,8 +190,21 @@ ${loop}
       const of = kf.op === CC_INC ? `(fr === -2147483648)` : `(fr === 2147483647)`;
       e = [of, undefined, `(fr === 0)`, undefined, `(fr < 0)`, undefined, `((fr < 0) !== ${of})`, `(fr === 0 || (fr < 0) !== ${of})`][kind];
     }
+    else if (kf && kf.op === KNOWN_SHIFT) {
+      e = [`fo`, `(fc !== 0)`, `(fr === 0)`, `(fc !== 0 || fr === 0)`, `(fr < 0)`, undefined, `((fr < 0) !== fo)`, `(fr === 0 || (fr < 0) !== fo)`][kind];
+    }
     if (e === undefined) return `cpu.cond(${cc})`;
     return neg ? `!${e}` : e;
+  }
+
+  /** CF as 0/1 (INC/DEC keep it), from the locals when the flag writer is in this block. */
+  private knownCarry(): string {
+    const kf = this.known;
+    if (kf && kf.op === CC_SUB) return '((fa >>> 0) < (fb >>> 0) ? 1 : 0)';
+    if (kf && kf.op === CC_ADD) return '((fr >>> 0) < (fa >>> 0) ? 1 : 0)';
+    if (kf && kf.op === CC_LOGIC) return '0';
+    if (kf && kf.op === KNOWN_SHIFT) return 'fc';
+    return 'cpu.getCF()';
   }
 
   // ---- exits ----
@@ -192,7 +216,9 @@ ${loop}
       this.selfLoop = true;
       return `ic0 += ${count}; k = 0; if (ic0 < end && (cpu.flags & 0x200) === 0) continue; cpu.icount = ic0; cpu.eip = ${hex(target)}; return blk;`;
     }
-    return `cpu.icount = ic0 + ${count}; cpu.eip = ${hex(target)}; return (blk.gen === bt.gen && (s = blk.l${slot}) !== null && s.valid) ? s : bt.chain(blk, ${slot});`;
+    // Chained: the successor's CCF straight from the link slot (EIP is implied by it; the trampoline
+    // writes it back only when it stops). Unlinked or stale: the dispatcher resolves and patches it.
+    return `cpu.icount = ic0 + ${count}; return ((s = blk.l${slot}) !== null && s.valid) ? s : (cpu.eip = ${hex(target)}, bt.chain(blk, ${slot}));`;
   }
   private exitIndirect(count: number, target: string): string {
     return `return bt.indirect(blk, ic0 + ${count}, ${target});`;
@@ -312,7 +338,7 @@ ${loop}
     if (op >= 0x40 && op <= 0x4f && size === 4) { // INC/DEC r32
       const isInc = op < 0x48;
       // INC/DEC keep CF: it is the carry-in of the lazy record (computed only if the flags are live).
-      const cin = this.live[k] ? (this.known && this.known.op === CC_SUB ? '((fa >>> 0) < (fb >>> 0) ? 1 : 0)' : 'cpu.getCF()') : undefined;
+      const cin = this.live[k] ? this.knownCarry() : undefined;
       if (cin) this.line(`b = ${cin};`);
       this.line(`a = r[${i.reg}]; t = (a ${isInc ? '+' : '-'} 1) | 0; r[${i.reg}] = t;`);
       this.setFlags(k, isInc ? CC_INC : CC_DEC, 4, 'a', '1', 't', cin ? 'b' : undefined);
@@ -320,7 +346,7 @@ ${loop}
     }
     if ((op === 0xfe || op === 0xff) && i.reg <= 1 && !mem && size === 4) {
       const isInc = i.reg === 0;
-      const cin = this.live[k] ? 'cpu.getCF()' : undefined;
+      const cin = this.live[k] ? this.knownCarry() : undefined;
       if (cin) this.line(`b = ${cin};`);
       this.line(`a = r[${i.rm}]; t = (a ${isInc ? '+' : '-'} 1) | 0; r[${i.rm}] = t;`);
       this.setFlags(k, isInc ? CC_INC : CC_DEC, 4, 'a', '1', 't', cin ? 'b' : undefined);
@@ -329,10 +355,18 @@ ${loop}
     if (op >= 0x50 && op <= 0x57 && size === 4) { this.line(`cpu.push32(r[${op & 7}]);`); this.smcCheck(k); return true; }
     if (op >= 0x58 && op <= 0x5f && size === 4) { this.line(`t = cpu.pop32(); r[${op & 7}] = t;`); return true; }
     if ((op === 0x68 || op === 0x6a) && size === 4) { this.line(`cpu.push32(${i.imm | 0});`); this.smcCheck(k); return true; }
-    if ((op === 0xc0 || op === 0xc1 || op === 0xd0 || op === 0xd1) && (i.reg === 4 || i.reg === 5 || i.reg === 7) && !mem && size === 4) {
-      // SHL/SHR/SAR r32 by a constant: the flags are eager (setFlags in ops/alu.ts), so use its shift.
-      this.line(`r[${i.rm}] = H.shift(cpu, ${i.reg}, 2, r[${i.rm}], ${i.imm & 31});`);
-      if ((i.imm & 31) !== 0) this.known = undefined;
+    if (isConstShift32(i)) {
+      // SHL/SHR/SAR r32 by a constant, flags as ops/alu.ts shift(): computed eagerly (the lazy record
+      // has no shift operation), CF/OF kept in locals for a Jcc in the same block.
+      const c = i.imm & 31;
+      if (c === 0) return true; // a zero count changes nothing, not even the flags
+      const n = i.rm;
+      if (i.reg === 4) this.line(`a = r[${n}]; t = a << ${c}; fc = (a >>> ${32 - c}) & 1; fo = (t < 0 ? 1 : 0) !== fc;`);
+      else if (i.reg === 5) this.line(`a = r[${n}]; t = (a >>> ${c}) | 0; fc = (a >>> ${c - 1}) & 1; fo = a < 0;`);
+      else this.line(`a = r[${n}]; t = a >> ${c}; fc = (a >> ${c - 1}) & 1; fo = false;`);
+      this.line(`r[${n}] = t; fr = t;`);
+      if (this.live[k]) this.line(`cpu.flags = (cpu.flags & ~0x8d5) | fc | H.PARITY[t & 0xff] | (t === 0 ? 0x40 : 0) | (t < 0 ? 0x80 : 0) | (fo ? 0x800 : 0); cpu.ccOp = 0;`);
+      this.known = { op: KNOWN_SHIFT };
       return true;
     }
     if (op === 0x1af && size === 4) { // IMUL r32, r/m32

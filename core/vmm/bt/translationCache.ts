@@ -90,8 +90,11 @@ export class TranslationCache {
     const entry = this.byPage.get(page);
     if (!entry) return;
     const end = p + size;
-    let kept = 0;
     const list = entry.blocks;
+    let hit = false;
+    for (let i = 0; i < list.length; i++) if (p < list[i].physEnd && end > list[i].physStart) { hit = true; break; }
+    if (!hit) return; // data next to code: nothing translated was touched
+    let kept = 0;
     for (let i = 0; i < list.length; i++) {
       const b = list[i];
       if (p < b.physEnd && end > b.physStart) {

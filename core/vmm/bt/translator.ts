@@ -27,13 +27,14 @@ import { CpuFault } from '../../cpu/fault';
 import type { Insn } from '../../cpu/insn';
 import { InsnClass, type DeliveryEvent, type Monitor } from '../../cpu/monitor';
 import { imul2, shift } from '../../cpu/ops/alu';
+import { PARITY } from '../../cpu/cpu';
 import { EXCEPTION_NAMES } from '../../cpu/constants';
 import type { VmHost } from '../technique';
 import { generateBlock } from './codegen';
 import { TranslatedBlock, TranslationCache, type BlockFn } from './translationCache';
 
 /** Helpers the generated code calls (operations whose flags are computed eagerly). */
-const HELPERS = { shift, imul2 };
+const HELPERS = { shift, imul2, PARITY };
 
 /** Instructions translated into callouts: every class a monitor can intercept (see cpu/monitor.ts). */
 export function isCallout(insn: Insn): boolean {
@@ -140,11 +141,17 @@ export class BinaryTranslator {
   /** The trampoline: runs CCFs, following the successors they return. */
   private runTranslated(end: number): void {
     const cpu = this.cpu, r = this.regs;
-    let blk: TranslatedBlock | null = this.lookup();
-    while (blk !== null) {
-      blk = blk.fn(cpu, r, this, blk, end);
-      if (cpu.icount >= end || cpu.stopRequested || cpu.halted) return;
-      if ((cpu.flags & 0x200) !== 0 && cpu.icount >= cpu.irqShadowUntil && cpu.interruptPending()) return;
+    let blk = this.lookup();
+    for (;;) {
+      // A CCF returns its successor (chained) or null after it set EIP itself (dispatcher needed:
+      // a callout changed the machine state, control left through an unknown path, a fault …).
+      const next = blk.fn(cpu, r, this, blk, end);
+      if (next === null) return;
+      blk = next;
+      if (cpu.icount >= end || ((cpu.flags & 0x200) !== 0 && cpu.icount >= cpu.irqShadowUntil && cpu.interruptPending())) {
+        cpu.eip = blk.eip;
+        return;
+      }
     }
   }
 
@@ -209,7 +216,6 @@ export class BinaryTranslator {
 
   /** Direct exit whose link slot is empty or stale: look the successor up and patch the link. */
   chain(blk: TranslatedBlock, slot: 0 | 1): TranslatedBlock | null {
-    if (blk.gen !== this.gen) { blk.l0 = null; blk.l1 = null; blk.gen = this.gen; }
     let s: TranslatedBlock;
     try { s = this.lookup(); } catch (e) { if (e instanceof CpuFault) return null; throw e; }
     if (s.cached && blk.cached) {
@@ -272,12 +278,21 @@ export class BinaryTranslator {
       h.emit({ kind: 'callout', eip, mnemonic: insn.mnemonic, cost: io ? h.cost('callout', 'deviceAccess') : h.cost('callout'), text: `${insn.mnemonic}: callout, emulated on the virtual CPU` });
     }
     insn.semantics(cpu, insn);
-    if (insn.cls & MAPPING_CLASSES) this.gen++;
+    if (insn.cls & MAPPING_CLASSES) this.unlinkAll();
+  }
+
+  /**
+   * The linear→physical mapping may have changed (CR0, CR3, CR4, INVLPG): chain links and inline
+   * caches were resolved through the old one, so every block goes back through the dispatcher once.
+   */
+  private unlinkAll(): void {
+    this.gen++;
+    for (const b of this.cache.blocks()) { b.l0 = null; b.l1 = null; b.ic = null; }
   }
 
   /** Drops every translation (restore, reset). */
   flush(): void {
     this.cache.flush();
-    this.gen++;
+    this.unlinkAll();
   }
 }
