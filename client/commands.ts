@@ -65,11 +65,11 @@ function failed(ctx: Ctx, what: string, res: { stderr: string; stdout: string; c
   return new Error(detail || `exit status ${res.code}`);
 }
 
-async function guarded<T>(ctx: Ctx, what: string, fn: () => Promise<T>): Promise<T | undefined> {
+async function guarded<T>(ctx: Ctx, what: string, fn: () => Thenable<T>): Promise<T | undefined> {
   try {
     return await fn();
   } catch (err) {
-    await ctx.log.showError(`${what} failed`, err);
+    ctx.log.showError(`${what} failed`, err);
     return undefined;
   }
 }

@@ -57,7 +57,7 @@ export interface SettingsReader {
 
 /** A value read from settings, or the default when it is missing or of the wrong type / range. */
 export function readSetting(reader: SettingsReader, key: SettingKey): string | number {
-  const spec: SettingSpec = SETTINGS[key];
+  const spec = SETTINGS[key] as SettingSpec;
   const raw = reader.get<unknown>(key);
   switch (spec.type) {
     case 'enum':

@@ -34,7 +34,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<PopekA
     return api;
   } catch (err) {
     // VS Code shows nothing when activation throws; say it, then let VS Code record the failure.
-    void log.showError('cannot activate the extension', err);
+    log.showError('cannot activate the extension', err);
     throw err;
   }
 }

@@ -52,7 +52,7 @@ export class PopekLanguageClient implements vscode.Disposable {
       outputChannel: vscode.window.createOutputChannel('Popek Language Server', { log: true }),
       errorHandler: this.errorHandler(),
       initializationFailedHandler: (error) => {
-        void this.log.showError('the language server failed to initialize', error);
+        this.log.showError('the language server failed to initialize', error);
         this.setHealth('failed');
         return false; // do not retry: the same input fails the same way
       },
@@ -71,7 +71,7 @@ export class PopekLanguageClient implements vscode.Disposable {
       this.log.info(`language server started (${this.serverModule})`);
     } catch (err) {
       this.setHealth('failed');
-      await this.log.showError('cannot start the language server', err);
+      this.log.showError('cannot start the language server', err);
     }
   }
 

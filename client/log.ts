@@ -23,12 +23,16 @@ export class Log implements vscode.Disposable {
     else this.channel.error(msg);
   }
 
-  /** Logs and shows an error notification with a button that opens this log. */
-  async showError(msg: string, err?: unknown): Promise<void> {
+  /**
+   * Logs and shows an error notification with a button that opens this log. Does not wait for the
+   * notification: a caller must not hang until the user dismisses it.
+   */
+  showError(msg: string, err?: unknown): void {
     this.error(msg, err);
     const detail = err instanceof Error ? `: ${err.message}` : err !== undefined ? `: ${String(err)}` : '';
-    const choice = await vscode.window.showErrorMessage(`Popek: ${msg}${detail}`, 'Open Log');
-    if (choice === 'Open Log') this.channel.show(true);
+    void vscode.window.showErrorMessage(`Popek: ${msg}${detail}`, 'Open Log').then((choice) => {
+      if (choice === 'Open Log') this.channel.show(true);
+    });
   }
 
   show(): void { this.channel.show(true); }

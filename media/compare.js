@@ -26,7 +26,9 @@
     const head = el('tr');
     const headers = ['Technique', 'Outcome', 'Exit', 'Console = native', 'Instructions', 'Modelled cycles', 'Overhead', 'Traps', 'VM exits', 'Hypercalls', 'Critical'];
     for (const h of headers) head.append(el('th', { scope: 'col' }, h));
-    t.append(el('thead')).append(head);
+    const thead = el('thead');
+    thead.append(head);
+    t.append(thead);
     const body = el('tbody');
     for (const r of model.rows) {
       const tr = el('tr', { 'data-mode': r.mode });
@@ -93,7 +95,9 @@
     const head = el('tr');
     head.append(el('th', { scope: 'col' }, 'Reason'));
     for (const r of model.rows) head.append(el('th', { scope: 'col' }, r.mode));
-    t.append(el('thead')).append(head);
+    const thead = el('thead');
+    thead.append(head);
+    t.append(thead);
     const body = el('tbody');
     for (const reason of reasons) {
       const tr = el('tr');

@@ -1,0 +1,270 @@
+/*
+ * Launcher 2 and the screen checks: drives code-server's workbench in Debian's Chromium through
+ * playwright-core. Waits on conditions (selectors, text, files), never on fixed sleeps.
+ *
+ *   node .e2e/build/workbench.js suite   open the workbench so the extension host starts and runs the
+ *                                        suite (POPEK_E2E_SUITE hook); wait for its result file;
+ *                                        photograph the compare webview it leaves open
+ *   node .e2e/build/workbench.js ui      what only the screen shows: grammar colours, status-bar picker,
+ *                                        squiggle, quick-fix menu, stop in the editor, Variables view,
+ *                                        compare webview
+ *
+ * Env: CS_URL, WS (workspace folder), OUT (screenshots), RESULT (suite result file, suite phase),
+ * POPEK_HAVE (comma list of built bundles: server, debugAdapter, cli, compare), CHROMIUM.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { chromium, Frame, Page } from 'playwright-core';
+
+// The callbacks given to page.evaluate / waitForFunction run in the page; the project's tsconfig has
+// no DOM lib (it is Node code), so the few page globals they use are declared here, for this file only.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+declare const document: any;
+declare function getComputedStyle(e: unknown): { color: string };
+type HTMLElement = { innerText: string };
+
+const CS_URL = process.env.CS_URL ?? 'http://127.0.0.1:8123';
+const WS = process.env.WS ?? '';
+const OUT = process.env.OUT ?? path.resolve('test-results', 'e2e');
+const HAVE = new Set((process.env.POPEK_HAVE ?? '').split(',').filter(Boolean));
+fs.mkdirSync(OUT, { recursive: true });
+
+let passed = 0, failed = 0, skipped = 0;
+const t0 = Date.now();
+const ms = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
+const norm = (s: string | null | undefined) => (s ?? '').replace(/\u00a0/g, ' ');
+
+function check(name: string, ok: boolean, detail = ''): void {
+  if (ok) passed++; else failed++;
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name} (${ms()})${detail ? ` ${detail}` : ''}`);
+}
+function skip(name: string, why: string): void {
+  skipped++;
+  console.log(`skip ${name}: ${why}`);
+}
+
+/** Runs one check; an exception fails it (with a screenshot) without stopping the others. */
+async function step(page: Page, name: string, needs: string[], fn: () => Promise<string | void>): Promise<void> {
+  const missing = needs.filter((n) => !HAVE.has(n));
+  if (missing.length) { skip(name, `${missing.map((m) => `dist/${m}`).join(', ')} not available yet`); return; }
+  try {
+    const detail = await fn();
+    check(name, true, detail ?? '');
+  } catch (err) {
+    check(name, false, (err as Error).message.split('\n')[0]);
+    await page.screenshot({ path: path.join(OUT, `failed-${name.replace(/\W+/g, '-')}.png`) }).catch(() => undefined);
+  }
+}
+
+async function openWorkbench(page: Page): Promise<void> {
+  await page.goto(`${CS_URL}/?folder=${encodeURIComponent(WS)}`);
+  await page.waitForSelector('.monaco-workbench .part.editor', { timeout: 90_000 });
+  await page.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: 90_000 });
+}
+
+async function quickOpen(page: Page, file: string): Promise<void> {
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(file);
+  // Wait until the filtered list has the file focused: the unfiltered "recently opened" list comes first.
+  await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: file }).waitFor({ timeout: 15_000 });
+  await page.keyboard.press('Enter');
+  await page.waitForSelector(`.tab.active[aria-label*="${file}"]`, { timeout: 15_000 });
+  await page.locator('.monaco-editor .view-lines').first().click();
+}
+
+async function goToLine(page: Page, line: number): Promise<void> {
+  await page.keyboard.press('Control+G');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible' });
+  await page.keyboard.type(String(line));
+  await page.keyboard.press('Enter');
+}
+
+async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('Control+Shift+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 15_000 });
+  await page.keyboard.press('Enter');
+}
+
+function lineNumberOf(file: string, re: RegExp): number {
+  const lines = fs.readFileSync(path.join(WS, file), 'utf8').split('\n');
+  const i = lines.findIndex((l) => re.test(l));
+  if (i < 0) throw new Error(`no ${re} in ${file}`);
+  return i + 1;
+}
+
+/** The frame of the compare webview (nested iframes), once its page has rendered data. */
+async function compareFrame(page: Page, timeoutMs = 30_000): Promise<Frame> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    for (const f of page.frames()) {
+      const ready = await f.evaluate(() => document.body?.dataset.ready === 'true' && !!document.getElementById('table')).catch(() => false);
+      if (ready) return f;
+    }
+    await page.waitForTimeout(200);
+  }
+  throw new Error('the compare webview did not render');
+}
+
+async function checkCompareView(page: Page, shot: string): Promise<string> {
+  const frame = await compareFrame(page);
+  const rows = await frame.locator('#table tbody tr').count();
+  const bars = await frame.locator('#chart rect.bar').count();
+  const modes = await frame.locator('#table tbody tr th').allInnerTexts();
+  await page.screenshot({ path: path.join(OUT, shot) });
+  if (rows !== 5) throw new Error(`${rows} table rows, expected 5 (${modes})`);
+  if (bars < 5) throw new Error(`${bars} chart bars, expected at least 5`);
+  return `(${modes.join(', ')}; ${bars} bars)`;
+}
+
+async function suitePhase(page: Page): Promise<void> {
+  const resultFile = process.env.RESULT;
+  if (!resultFile) throw new Error('RESULT is not set');
+  await openWorkbench(page);
+  check('workbench rendered; the extension host runs the suite', true);
+  const end = Date.now() + 10 * 60_000;
+  while (!fs.existsSync(resultFile) && Date.now() < end) await page.waitForTimeout(500);
+  await page.screenshot({ path: path.join(OUT, 'suite-1-done.png') });
+  if (!fs.existsSync(resultFile)) { check('suite finished', false, 'no result file after 10 minutes'); return; }
+  const result = JSON.parse(fs.readFileSync(resultFile, 'utf8')) as { passed: number; failed: number; skipped: number; tests: Array<{ title: string; state: string; error?: string }> };
+  for (const t of result.tests) {
+    const mark = t.state === 'passed' ? 'ok  ' : t.state === 'failed' ? 'FAIL' : 'skip';
+    console.log(`  suite ${mark} ${t.title}${t.error ? `: ${t.error.split('\n')[0]}` : ''}`);
+  }
+  console.log(`  suite: ${result.passed} passed, ${result.failed} failed, ${result.skipped} skipped`);
+  check('vscode-API suite in code-server\'s extension host', result.failed === 0 && result.passed > 0, `(${result.passed} passed, ${result.failed} failed, ${result.skipped} skipped)`);
+  await step(page, 'compare webview (figures from the suite) renders table and chart', [], () => checkCompareView(page, 'suite-2-compare-webview.png'));
+}
+
+async function uiPhase(page: Page): Promise<void> {
+  await openWorkbench(page);
+  check('workbench rendered', true);
+  await page.screenshot({ path: path.join(OUT, 'ui-1-workbench.png') });
+
+  await step(page, 'critical.gasm opens; the grammar colours critical and privileged instructions apart', [], async () => {
+    await quickOpen(page, 'critical.gasm');
+    const colour = async (word: string) => {
+      const span = page.locator('.monaco-editor .view-line span span', { hasText: new RegExp(`^${word}$`) }).first();
+      await span.waitFor({ timeout: 15_000 });
+      return span.evaluate((e) => getComputedStyle(e).color);
+    };
+    const [popfd, cli, mov] = [await colour('popfd'), await colour('cli'), await colour('mov')];
+    await page.screenshot({ path: path.join(OUT, 'ui-2-grammar.png') });
+    if (popfd === mov) throw new Error(`popfd and mov have the same colour ${mov}`);
+    if (popfd === cli) throw new Error(`popfd (critical) and cli (privileged) have the same colour ${cli}`);
+    return `(popfd ${popfd}, cli ${cli}, mov ${mov})`;
+  });
+
+  await step(page, 'status bar shows the file\'s technique override', [], async () => {
+    const item = page.locator('.statusbar-item', { hasText: 'Trap and emulate (file)' });
+    await item.waitFor({ timeout: 15_000 });
+  });
+
+  await step(page, 'status-bar picker sets the technique', [], async () => {
+    await quickOpen(page, 'hello.gasm');
+    const item = page.locator('.statusbar-item', { hasText: 'Paravirtual' }).first();
+    await item.waitFor({ timeout: 15_000 });
+    await item.click();
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible' });
+    await input.fill('hardware');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Hardware assisted' }).first().waitFor();
+    await page.screenshot({ path: path.join(OUT, 'ui-3-mode-picker.png') });
+    await page.keyboard.press('Enter');
+    await page.locator('.statusbar-item', { hasText: 'Hardware assisted (VT-x)' }).waitFor({ timeout: 15_000 });
+    const settings = JSON.parse(fs.readFileSync(path.join(WS, '.vscode', 'settings.json'), 'utf8'));
+    if (settings['popek.mode'] !== 'hardware-assisted') throw new Error(`settings.json: ${JSON.stringify(settings)}`);
+    // Back to the default for the checks below.
+    await page.locator('.statusbar-item', { hasText: 'Hardware assisted (VT-x)' }).click();
+    await input.fill('paravirtual');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Paravirtual' }).first().waitFor();
+    await page.keyboard.press('Enter');
+    await page.locator('.statusbar-item', { hasText: 'Paravirtual' }).first().waitFor({ timeout: 15_000 });
+    return '(.vscode/settings.json has popek.mode)';
+  });
+
+  await step(page, 'warning squiggle under popfd and the Problems panel', ['server'], async () => {
+    await quickOpen(page, 'critical.gasm');
+    await page.waitForSelector('.monaco-editor .squiggly-warning', { timeout: 60_000 });
+    await page.keyboard.press('Control+Shift+M');
+    await page.waitForFunction(() => /critical-instruction/.test(document.querySelector('.markers-panel')?.textContent ?? ''), null, { timeout: 20_000 });
+    await page.screenshot({ path: path.join(OUT, 'ui-4-squiggle-problems.png') });
+    await page.locator('.monaco-editor .view-lines').first().click();
+  });
+
+  await step(page, 'quick-fix menu on popfd, Enter applies the fix', ['server'], async () => {
+    await goToLine(page, lineNumberOf('critical.gasm', /^\s*popfd/));
+    await page.keyboard.press('End');
+    await page.keyboard.press('Home'); // on the mnemonic
+    await page.keyboard.press('Control+.');
+    const menu = page.locator('.action-widget .monaco-list-row');
+    await menu.first().waitFor({ state: 'visible', timeout: 20_000 });
+    const titles = norm((await menu.allInnerTexts()).join(' | '));
+    await page.screenshot({ path: path.join(OUT, 'ui-5-quickfix-menu.png') });
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => !/^\s*popfd\b/m.test((document.querySelector('.monaco-editor .view-lines') as HTMLElement | null)?.innerText.replace(/\u00a0/g, ' ') ?? ''), null, { timeout: 20_000 });
+    await page.screenshot({ path: path.join(OUT, 'ui-6-quickfix-applied.png') });
+    await page.keyboard.press('Control+Z'); // leave the file as it was
+    return `(${titles.slice(0, 120)})`;
+  });
+
+  await step(page, 'F9 + F5: the editor shows the stop and the Variables view the registers and flags', ['debugAdapter'], async () => {
+    await quickOpen(page, 'hello.gasm');
+    await goToLine(page, lineNumberOf('hello.gasm', /^\s*mov esi, message/));
+    await page.keyboard.press('F9');
+    await page.waitForSelector('.monaco-editor .codicon-debug-breakpoint', { timeout: 10_000 });
+    await page.keyboard.press('F5');
+    // stopOnEntry first, then continue to the breakpoint.
+    await page.waitForSelector('.monaco-editor .debug-top-stack-frame-line', { timeout: 60_000 });
+    await page.keyboard.press('F5');
+    await page.waitForFunction((line) => {
+      const cur = document.querySelector('.monaco-editor .debug-top-stack-frame-line');
+      const active = document.querySelector('.monaco-editor .margin-view-overlays .active-line-number, .monaco-editor .line-numbers.active-line-number');
+      return !!cur && (!active || active.textContent?.trim() === String(line));
+    }, lineNumberOf('hello.gasm', /^\s*mov esi, message/), { timeout: 30_000 });
+    await page.waitForFunction(() => /Registers/i.test(document.querySelector('.debug-pane, .debug-view-content')?.textContent ?? ''), null, { timeout: 30_000 });
+    const vars = norm(await page.locator('.debug-pane').first().innerText().catch(() => ''));
+    await page.screenshot({ path: path.join(OUT, 'ui-7-debug-stop-variables.png') });
+    if (!/EAX/i.test(vars) && !/Registers/i.test(vars)) throw new Error(`Variables view: ${JSON.stringify(vars.slice(0, 200))}`);
+    await page.keyboard.press('Shift+F5');
+    return `(${JSON.stringify(vars.slice(0, 80))})`;
+  });
+
+  await step(page, 'Compare Techniques from the command palette opens the webview', ['cli', 'compare'], async () => {
+    await quickOpen(page, 'hello.gasm');
+    await runCommand(page, 'Popek: Compare Techniques');
+    return checkCompareView(page, 'ui-8-compare-webview.png');
+  });
+}
+
+(async () => {
+  const phase = process.argv[2];
+  if (phase !== 'suite' && phase !== 'ui') throw new Error('usage: workbench.js suite|ui');
+  const userData = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-chromium-'));
+  const ctx = await chromium.launchPersistentContext(userData, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1400, height: 900 },
+  });
+  const page = ctx.pages()[0] ?? await ctx.newPage();
+  page.setDefaultTimeout(30_000);
+  try {
+    if (phase === 'suite') await suitePhase(page); else await uiPhase(page);
+  } catch (err) {
+    check(`${phase} phase`, false, (err as Error).message.split('\n')[0]);
+    await page.screenshot({ path: path.join(OUT, `${phase}-failure.png`) }).catch(() => undefined);
+  } finally {
+    await ctx.close();
+    fs.rmSync(userData, { recursive: true, force: true });
+  }
+  console.log(`${phase}: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+  process.exit(failed ? 1 : 0);
+})();
