@@ -66,7 +66,7 @@ export class Decoder {
     i.reg = (m >> 3) & 7;
     if (mod === 3) { i.rm = rm; return; }
     i.rm = -1;
-    let defSs = false;
+    let defSs: boolean;
     if (i.addr16) {
       const bases = [3, 3, 5, 5, 6, 7, 5, 3], indexes = [6, 7, 6, 7, -1, -1, -1, -1];
       i.base = bases[rm]; i.index = indexes[rm];

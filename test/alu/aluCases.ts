@@ -177,8 +177,6 @@ function shiftUndefined(m: string, size: number, count: number): number {
   return u;
 }
 
-const REG_INDEX: Record<string, number> = { eax: 0, ecx: 1, edx: 2, ebx: 3, ebp: 4, esi: 5, edi: 6 };
-
 /** Makes a division well defined: divisor ≠ 0 and a quotient that fits. */
 function fixDivision(c: AluCase, signed: boolean, size: number, src: string): void {
   const r = c.regs;
@@ -199,7 +197,7 @@ function fixDivision(c: AluCase, signed: boolean, size: number, src: string): vo
   if (d === 0) { set(3); d = 3; }
   if (signed) {
     let sd = d >= 2 ** (bits - 1) ? d - 2 ** bits : d;
-    if (sd === -1) { set(7); sd = 7; d = 7; }
+    if (sd === -1) { set(7); sd = 7; }
     // Dividend = a small multiple of the divisor plus a remainder, sign-extended into the high half.
     const q = Math.floor((c.mem % 200) - 100);
     const rem = Math.abs(sd) > 1 ? (c.mem >>> 8) % Math.abs(sd) : 0;

@@ -3,6 +3,7 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { CS, DS, SS } from '../../core/cpu/constants';
 import { Machine } from '../../core/machine/machine';
@@ -243,7 +244,7 @@ describe('machine', function () {
       assert.ok(r.instructions > 100);
     });
     it('ends a looping guest with outcome limit at --max-instructions', function () {
-      const file = path.join(fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'popek-run-')), 'loop.bin');
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'popek-run-')), 'loop.bin');
       fs.writeFileSync(file, Buffer.from([0xeb, 0xfe]));
       const r = spawnSync(process.execPath, [cli, 'run', file, '--json', '--max-instructions', '5000'], { encoding: 'utf8' });
       const report = JSON.parse(r.stdout);

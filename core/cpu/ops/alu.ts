@@ -153,7 +153,7 @@ export function shift(cpu: Cpu, op: number, sz: number, v: number, count: number
 export function shiftDouble(cpu: Cpu, left: boolean, sz: number, dst: number, src: number, count: number): number {
   count &= 31;
   if (count === 0) return dst;
-  const bits = BITS[sz], m = SIZE_MASK[sz], sign = SIZE_SIGN[sz];
+  const m = SIZE_MASK[sz], sign = SIZE_SIGN[sz];
   dst &= m; src &= m;
   let r: number, cf: boolean;
   if (sz === 2) {
