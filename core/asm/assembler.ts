@@ -11,6 +11,7 @@ import type {
 import { commentStart, parseExpressionText, parseLine, splitArgs, splitLines, type LineContext } from './parser';
 import { encodeInstruction, type ROp, type Value } from './encoder';
 import { register } from './registers';
+import { instructionInfo } from '../isa/table';
 import { PREDEFINED } from './predefined';
 
 // ================================================================= preprocessor
@@ -56,6 +57,12 @@ const IDENT_RE = /[A-Za-z_.?@$][\w.?@$#~]*/y;
 /** Replaces %define'd identifiers (outside strings and comments). */
 function expandDefines(text: string, defines: Map<string, Define>, depth = 0): string {
   if (defines.size === 0 || depth > 16) return text;
+  if (defines.size < 64) {
+    let any = false;
+    const lower = text.toLowerCase();
+    for (const [name, d] of defines) if ((d.caseless ? lower : text).includes(name)) { any = true; break; }
+    if (!any) return text;
+  }
   let out = '';
   let i = 0;
   let changed = false;
@@ -381,6 +388,9 @@ interface Item {
   size: number;
   forceNear?: boolean;
   grew?: number;
+  /** Operands (and times count) reference no symbol, `$` or `$$`: the bytes never change. */
+  pure?: boolean;
+  cache?: { bits: number; bytes: number[] };
 }
 
 interface Section { name: string; index: number; progbits: boolean; align: number; pc: number; start: number; bytes: number[] }
@@ -406,10 +416,15 @@ class Assembler {
 
   constructor(private readonly items: Item[], private readonly mainFile: string, opts: AssembleOptions) {
     this.origin = opts.origin ?? 0;
-    this.predefined = { ...PREDEFINED, ...(opts.predefined ?? {}) };
+    this.predefined = Object.assign(Object.create(null), PREDEFINED, opts.predefined ?? {});
   }
 
+  /** Errors seen so far, counted in every pass (diagnostics are only kept from emitting passes). */
+  private errorCount = 0;
+  private capture = false;
+
   private diag(item: Item, message: string, code: string, range?: Range, severity: Diagnostic['severity'] = 'error'): void {
+    if (severity === 'error') this.errorCount++;
     if (!this.final) return;
     this.diags.push({ range: item.expanded || !range ? item.range : range, severity, code, message, file: item.file === this.mainFile ? undefined : item.file });
   }
@@ -543,17 +558,17 @@ class Assembler {
 
   // ---- passes
   run(): void {
+    // pass 0 sizes everything with forward references unknown; every later pass emits and reports,
+    // and the first one in which no size, label or section start changed is the result.
     const MAX_PASSES = 24;
     for (this.pass = 0; this.pass < MAX_PASSES; this.pass++) {
       this.changed = false;
+      this.final = this.pass > 0;
+      this.diags = [];
       this.onePass();
       this.layout();
-      if (!this.changed && this.pass > 0) break;
+      if (!this.changed && this.pass > 0) return;
     }
-    this.final = true;
-    this.pass++;
-    this.onePass();
-    this.layout();
   }
 
   private resetSections(): void {
@@ -672,15 +687,41 @@ class Assembler {
     }
     if (this.final) {
       if (size > 0) this.sourceMap.push({ address: sec.start + sec.pc, length: size, file: item.file, range: item.range, kind, section: sec.name });
-      if (sec.progbits) {
-        if (bytes) for (let i = 0; i < bytes.length; i++) sec.bytes.push(bytes[i]);
-        else for (let i = 0; i < size; i++) sec.bytes.push(0);
-      } else if (bytes && bytes.some((b) => b !== 0)) this.diag(item, `data in the nobits section '${sec.name}' is ignored`, 'nobits', undefined, 'warning');
+      if (!sec.progbits && bytes && bytes.some((b) => b !== 0)) this.diag(item, `data in the nobits section '${sec.name}' is ignored`, 'nobits', undefined, 'warning');
+    }
+    if ((this.final || this.capture) && sec.progbits) {
+      if (bytes) for (let i = 0; i < bytes.length; i++) sec.bytes.push(bytes[i]);
+      else for (let i = 0; i < size; i++) sec.bytes.push(0);
     }
     sec.pc += size;
   }
 
   private emitItem(item: Item): void {
+    const s = item.s;
+    if (item.pure === undefined) item.pure = isPure(s);
+    if (item.cache && item.cache.bits === this.bits) {
+      const b = item.cache.bytes;
+      this.put(item, b, s.kind === 'data' || (s.kind === 'times' && s.body.kind === 'data') ? 'data' : 'instruction', b.length);
+      return;
+    }
+    if (item.pure) {
+      // the bytes never change: compute them once (in whatever pass), then reuse
+      const errors = this.errorCount;
+      const sec = this.cur;
+      const start = sec.bytes.length;
+      const pc = sec.pc;
+      this.capture = true;
+      this.emitItemUncached(item);
+      this.capture = false;
+      if (this.errorCount === errors && sec === this.cur && sec.progbits && sec.bytes.length - start === sec.pc - pc) {
+        item.cache = { bits: this.bits, bytes: sec.bytes.slice(start) };
+      }
+      return;
+    }
+    this.emitItemUncached(item);
+  }
+
+  private emitItemUncached(item: Item): void {
     const s = item.s;
     let count = 1;
     let body = s;
@@ -703,7 +744,7 @@ class Assembler {
         if (typeof r === 'number') { if (fixed) { reserve = r * count; break; } reserve += r; continue; }
         if (fixed && count > 1) {
           if (r.length * count > MAX_SECTION) { this.diag(item, `times ${count} makes more than ${MAX_SECTION / 1048576} MiB`, 'range'); return; }
-          if (!this.final) { reserve = r.length * count; break; }
+          if (!this.final && !this.capture) { reserve = r.length * count; break; }
           for (let j = 0; j < count; j++) for (let b = 0; b < r.length; b++) all.push(r[b]);
           break;
         }
@@ -735,10 +776,10 @@ class Assembler {
       if (k === 0 && count > 1 && !enc.form.imm.some((i) => i === 'rel8' || i === 'rel32') && !usesHere(body)) {
         // position-independent: the same bytes every time
         size = enc.bytes.length * count;
-        if (this.final) { total = new Array(size); for (let j = 0; j < size; j++) total[j] = enc.bytes[j % enc.bytes.length]; }
+        if (this.final || this.capture) { total = new Array(size); for (let j = 0; j < size; j++) total[j] = enc.bytes[j % enc.bytes.length]; }
         break;
       }
-      if (this.final) total = total.concat(enc.bytes);
+      if (this.final || this.capture) { if (count === 1) total = enc.bytes; else total = total.concat(enc.bytes); }
       size += enc.bytes.length;
     }
     if (item.size !== size) {
@@ -746,7 +787,7 @@ class Assembler {
       item.size = size;
       this.changed = true;
     }
-    this.put(item, this.final ? total : null, 'instruction', size);
+    this.put(item, this.final || this.capture ? total : null, 'instruction', size);
   }
 
   /** Bytes of one data statement, or the number of bytes reserved; null on error. */
@@ -814,6 +855,21 @@ function exprUsesHere(e: Expr): boolean {
 }
 function usesHere(s: Extract<Statement, { kind: 'instruction' }>): boolean {
   return s.operands.some((o) => o.kind === 'immediate' ? exprUsesHere(o.expr) : o.kind === 'memory' ? exprUsesHere(o.address) : o.kind === 'far' ? exprUsesHere(o.segment) || exprUsesHere(o.offset) : false);
+}
+
+function isPure(s: Statement): boolean {
+  const pureExpr = (e: Expr): boolean => e.kind === 'number' || e.kind === 'string' || e.kind === 'register'
+    || (e.kind === 'unary' && pureExpr(e.arg)) || (e.kind === 'binary' && pureExpr(e.left) && pureExpr(e.right));
+  const pureOp = (o: Operand): boolean => o.kind === 'register' || (o.kind === 'immediate' ? pureExpr(o.expr) : o.kind === 'memory' ? pureExpr(o.address) : pureExpr(o.segment) && pureExpr(o.offset));
+  if (s.kind === 'instruction') {
+    // branches encode the distance to their target, which moves with the instruction
+    const info = instructionInfo(s.mnemonic);
+    if (info && info.forms.some((f) => f.imm[0] === 'rel8' || f.imm[0] === 'rel32')) return false;
+    return s.operands.every(pureOp);
+  }
+  if (s.kind === 'data') return !s.directive.startsWith('res') && s.items.every(pureExpr);
+  if (s.kind === 'times') return pureExpr(s.count) && isPure(s.body);
+  return false;
 }
 
 function mergeRegs(regs: RegTerm[]): RegTerm[] {

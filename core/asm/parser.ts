@@ -11,10 +11,25 @@ import { isRegister } from './registers';
 
 // ---------------------------------------------------------------- tokens
 export const enum T { Ident, Number, String, Op, End }
-export interface Token { t: T; text: string; start: number; end: number; value?: number; str?: string; error?: string }
+export interface Token { t: T; text: string; start: number; end: number; value?: number; str?: string; error?: string; lower?: string }
 
-const IDENT_START = /[A-Za-z_.?@$]/;
-const IDENT_CHAR = /[A-Za-z0-9_.?@$#~]/;
+// character classes by code (the tokenizer runs on every line of every keystroke)
+const IS_START = new Uint8Array(128);
+const IS_CHAR = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  if (/[A-Za-z_.?@$]/.test(ch)) IS_START[c] = 1;
+  if (/[A-Za-z0-9_.?@$#~]/.test(ch)) IS_CHAR[c] = 1;
+}
+const IDENT_START = { test: (c: string) => { const k = c.charCodeAt(0); return k < 128 && IS_START[k] === 1; } };
+const IDENT_CHAR = { test: (c: string) => { const k = c.charCodeAt(0); return k < 128 && IS_CHAR[k] === 1; } };
+const TWO_CHAR_OPS = new Set(['||', '&&', '^^', '==', '!=', '<>', '<=', '>=', '<<', '>>', '//', '%%']);
+
+/** Lower case without allocating when the text already is. */
+function lowerAscii(text: string): string {
+  for (let i = 0; i < text.length; i++) { const k = text.charCodeAt(i); if (k >= 65 && k <= 90) return text.toLowerCase(); }
+  return text;
+}
 
 function isDigit(c: string): boolean { return c >= '0' && c <= '9'; }
 
@@ -70,7 +85,7 @@ export function tokenize(line: string): Token[] {
     }
     if (isDigit(c) || (c === '$' && i + 1 < n && isDigit(line[i + 1]))) {
       let j = i + 1;
-      while (j < n && /[0-9A-Za-z_]/.test(line[j])) j++;
+      for (let k = line.charCodeAt(j); j < n && k < 128 && IS_CHAR[k] === 1 && k !== 46 && k !== 63 && k !== 64 && k !== 36 && k !== 35 && k !== 126; k = line.charCodeAt(++j));
       // a '.' would make a float: not supported, consumed so the error is on the whole literal
       const text = line.slice(i, j);
       const v = parseNumber(text);
@@ -78,10 +93,12 @@ export function tokenize(line: string): Token[] {
       i = j;
       continue;
     }
-    if (IDENT_START.test(c)) {
+    const code = line.charCodeAt(i);
+    if (code < 128 && IS_START[code] === 1) {
       let j = i + 1;
-      while (j < n && IDENT_CHAR.test(line[j])) j++;
-      out.push({ t: T.Ident, text: line.slice(i, j), start, end: j });
+      for (let k = line.charCodeAt(j); j < n && k < 128 && IS_CHAR[k] === 1; k = line.charCodeAt(++j));
+      const text = line.slice(i, j);
+      out.push({ t: T.Ident, text, start, end: j, lower: lowerAscii(text) });
       i = j;
       continue;
     }
@@ -91,17 +108,20 @@ export function tokenize(line: string): Token[] {
         let j = i + 1;
         if (line[j] === '%') j++;
         while (j < n && IDENT_CHAR.test(line[j])) j++;
-        out.push({ t: T.Ident, text: line.slice(i, j), start, end: j });
+        const text = line.slice(i, j);
+        out.push({ t: T.Ident, text, start, end: j, lower: lowerAscii(text) });
         i = j;
         continue;
       }
     }
-    const three = line.substr(i, 3);
-    const two = line.substr(i, 2);
-    let op: string;
-    if (three === '<<<' || three === '>>>' || three === '<=>') op = three;
-    else if (['||', '&&', '^^', '==', '!=', '<>', '<=', '>=', '<<', '>>', '//', '%%'].includes(two)) op = two;
-    else op = c;
+    let op = c;
+    if (i + 1 < n) {
+      const two = line.slice(i, i + 2);
+      if (TWO_CHAR_OPS.has(two)) {
+        op = two;
+        if (i + 2 < n) { const three = line.slice(i, i + 3); if (three === '<<<' || three === '>>>' || three === '<=>') op = three; }
+      }
+    }
     out.push({ t: T.Op, text: op, start, end: i + op.length });
     i += op.length;
   }
@@ -122,8 +142,8 @@ export function commentStart(line: string): number {
 }
 
 // ---------------------------------------------------------------- line parser
-const SIZE_KEYWORDS: Record<string, SizeKeyword> = { byte: 'byte', word: 'word', dword: 'dword', qword: 'qword', tword: 'tword', oword: 'oword' };
-const DATA: Record<string, DataDirective> = { db: 'db', dw: 'dw', dd: 'dd', dq: 'dq', resb: 'resb', resw: 'resw', resd: 'resd', resq: 'resq', incbin: 'incbin' };
+const SIZE_KEYWORDS: Record<string, SizeKeyword> = Object.assign(Object.create(null), { byte: 'byte', word: 'word', dword: 'dword', qword: 'qword', tword: 'tword', oword: 'oword' });
+const DATA: Record<string, DataDirective> = Object.assign(Object.create(null), { db: 'db', dw: 'dw', dd: 'dd', dq: 'dq', resb: 'resb', resw: 'resw', resd: 'resd', resq: 'resq', incbin: 'incbin' });
 export const DIRECTIVES = new Set(['bits', 'use16', 'use32', 'org', 'section', 'segment', 'align', 'alignb', 'global', 'extern', 'common', 'cpu', 'default', 'absolute', 'static', 'warning']);
 const PREFIX_NAMES = new Set([...Object.keys(PREFIXES), 'o16', 'o32', 'a16', 'a32', 'es', 'cs', 'ss', 'ds', 'fs', 'gs']);
 
@@ -153,19 +173,21 @@ class LineParser {
     this.ctx.diagnostics.push({ range: this.range(start, Math.max(end, start)), severity: 'error', code, message, file: this.ctx.file });
   }
 
-  // ---- expressions (NASM precedence)
-  private static readonly LEVELS: string[][] = [
-    ['||'], ['^^'], ['&&'], ['=', '==', '!=', '<>', '<', '<=', '>', '>=', '<=>'], ['|'], ['^'], ['&'], ['<<', '>>', '<<<', '>>>'], ['+', '-'], ['*', '/', '//', '%', '%%'],
-  ];
+  // ---- expressions (NASM precedence, lowest first: || ^^ && comparisons | ^ & shifts +- */%)
+  private static readonly PREC: Record<string, number> = {
+    '||': 1, '^^': 2, '&&': 3, '=': 4, '==': 4, '!=': 4, '<>': 4, '<': 4, '<=': 4, '>': 4, '>=': 4, '<=>': 4,
+    '|': 5, '^': 6, '&': 7, '<<': 8, '>>': 8, '<<<': 8, '>>>': 8, '+': 9, '-': 9, '*': 10, '/': 10, '//': 10, '%': 10, '%%': 10,
+  };
 
-  expr(allowRegs: boolean, level = 0): Expr {
-    if (level >= LineParser.LEVELS.length) return this.unary(allowRegs);
-    let left = this.expr(allowRegs, level + 1);
+  expr(allowRegs: boolean, minPrec = 1): Expr {
+    let left = this.unary(allowRegs);
     for (;;) {
       const t = this.peek();
-      if (t.t !== T.Op || !LineParser.LEVELS[level].includes(t.text)) break;
+      if (t.t !== T.Op) break;
+      const prec = LineParser.PREC[t.text];
+      if (prec === undefined || prec < minPrec) break;
       this.next();
-      const right = this.expr(allowRegs, level + 1);
+      const right = this.expr(allowRegs, prec + 1);
       const op = (t.text === '=' ? '==' : t.text) as BinaryOp;
       left = { kind: 'binary', op, left, right, range: { start: left.range.start, end: right.range.end } };
     }
@@ -193,7 +215,7 @@ class LineParser {
         if (t.error) this.error(t.start, t.end, t.error);
         return { kind: 'string', value: t.str ?? '', range: r };
       case T.Ident: {
-        const lower = t.text.toLowerCase();
+        const lower = t.lower ?? t.text.toLowerCase();
         if (t.text === '$') return { kind: 'here', range: r };
         if (t.text === '$$') return { kind: 'sectionStart', range: r };
         if (isRegister(lower)) {
@@ -227,8 +249,8 @@ class LineParser {
     for (;;) {
       const t = this.peek();
       if (t.t !== T.Ident) break;
-      const l = t.text.toLowerCase();
-      if (SIZE_KEYWORDS[l]) { size = SIZE_KEYWORDS[l]; this.next(); }
+      const l = t.lower!;
+      if (SIZE_KEYWORDS[l] !== undefined) { size = SIZE_KEYWORDS[l]; this.next(); }
       else if (l === 'short' || l === 'near' || l === 'far') { jump = l; this.next(); }
       else if (l === 'strict') { strict = true; this.next(); }
       else break;
@@ -241,8 +263,8 @@ class LineParser {
       let dispSize: 8 | 16 | 32 | undefined;
       for (;;) {
         const a = this.peek();
-        const l = a.t === T.Ident ? a.text.toLowerCase() : '';
-        if (SIZE_KEYWORDS[l] || l === 'nosplit' || l === 'rel' || l === 'abs') {
+        const l = a.t === T.Ident ? a.lower! : '';
+        if (SIZE_KEYWORDS[l] !== undefined || l === 'nosplit' || l === 'rel' || l === 'abs') {
           if (l === 'nosplit') nosplit = true;
           else if (l === 'byte') dispSize = 8; else if (l === 'word') dispSize = 16; else if (l === 'dword') dispSize = 32;
           this.next();
@@ -260,9 +282,9 @@ class LineParser {
       if (jump === 'far') (op as { jump?: string }).jump = 'far';
       return op;
     }
-    if (t.t === T.Ident && isRegister(t.text.toLowerCase()) && !this.isExprContinuation(1)) {
+    if (t.t === T.Ident && isRegister(t.lower!) && !this.isExprContinuation(1)) {
       this.next();
-      const l = t.text.toLowerCase();
+      const l = t.lower!;
       // segment-prefixed memory written outside the brackets: es:[edi]
       if (['es', 'cs', 'ss', 'ds', 'fs', 'gs'].includes(l) && this.isOp(':') && this.isOp('[', 1)) {
         this.next();
@@ -334,7 +356,7 @@ class LineParser {
     // [bits 32] style primitive directive
     if (t.t === T.Op && t.text === '[') {
       const d = this.peek(1);
-      if (d.t === T.Ident && DIRECTIVES.has(d.text.toLowerCase())) {
+      if (d.t === T.Ident && DIRECTIVES.has(d.lower!)) {
         this.next();
         let close = this.toks.findIndex((x, i) => i > this.p && x.t === T.Op && x.text === ']');
         if (close < 0) { this.error(t.start, lineEnd, "expected ']'"); close = this.toks.length - 1; }
@@ -345,12 +367,10 @@ class LineParser {
     }
     // label
     if (t.t === T.Ident) {
-      const lower = t.text.toLowerCase();
+      const lower = t.lower!;
       const next = this.peek(1);
-      const known = this.isKeyword(lower);
       const colon = next.t === T.Op && next.text === ':';
-      const equ = next.t === T.Ident && next.text.toLowerCase() === 'equ';
-      const followedByKeyword = next.t === T.Ident && this.isKeyword(next.text.toLowerCase());
+      const equ = next.t === T.Ident && next.lower === 'equ';
       if (equ) {
         this.next(); this.next();
         const name = this.qualify(t.text);
@@ -359,7 +379,7 @@ class LineParser {
         ctx.statements.push({ kind: 'equ', name, nameRange: this.range(t.start, t.end), value, range: this.range(lineStart, lineEnd) });
         return;
       }
-      if (colon || (!known && (next.t === T.End || followedByKeyword))) {
+      if (colon || ((next.t === T.End || (next.t === T.Ident && this.isKeyword(next.lower!))) && !this.isKeyword(lower))) {
         this.next();
         if (colon) this.next();
         if (/^[0-9]/.test(t.text) || t.text.startsWith('%')) this.error(t.start, t.end, `invalid label name '${t.text}'`);
@@ -375,7 +395,7 @@ class LineParser {
       return;
     }
     const stmtStart = t.start;
-    const lower = t.text.toLowerCase();
+    const lower = t.lower!;
     if (lower === 'times') {
       this.next();
       const count = this.expr(false);
@@ -397,15 +417,15 @@ class LineParser {
     const ctx = this.ctx;
     const t = this.peek();
     if (t.t !== T.Ident) { this.error(t.start, lineEnd, t.t === T.End ? 'instruction expected' : `expected an instruction, found '${t.text}'`); return; }
-    const lower = t.text.toLowerCase();
-    if (DATA[lower]) {
+    const lower = t.lower!;
+    if (DATA[lower] !== undefined) {
       this.next();
       const items = lower === 'incbin' ? [] : this.items();
       ctx.statements.push({ kind: 'data', directive: DATA[lower], directiveRange: this.range(t.start, t.end), items, range: this.range(stmtStart, lineEnd) });
       return;
     }
     if (DIRECTIVES.has(lower)) { this.directive(stmtStart, lineEnd); return; }
-    if (ctx.macros?.has(t.text) || ctx.macros?.has(lower)) {
+    if (ctx.macros !== undefined && ctx.macros.size > 0 && (ctx.macros.has(t.text) || ctx.macros.has(lower))) {
       this.next();
       ctx.statements.push({ kind: 'macroCall', name: t.text, nameRange: this.range(t.start, t.end), args: splitArgs(this.text, this.peek().start, lineEnd, ctx.line), range: this.range(stmtStart, lineEnd) });
       return;
@@ -413,9 +433,9 @@ class LineParser {
     // prefixes
     const prefixes: Array<{ name: string; range: Range }> = [];
     let m = this.peek();
-    while (m.t === T.Ident && PREFIX_NAMES.has(m.text.toLowerCase()) && !(this.peek(1).t === T.Op && this.peek(1).text === ':')) {
-      const pl = m.text.toLowerCase();
-      if (!PREFIXES[pl] && this.peek(1).t === T.End) break; // bare `cs` etc. is not an instruction either: fall through to error
+    while (m.t === T.Ident && PREFIX_NAMES.has(m.lower!) && !(this.peek(1).t === T.Op && this.peek(1).text === ':')) {
+      const pl = m.lower!;
+      if (PREFIXES[pl] === undefined && this.peek(1).t === T.End) break; // bare `cs` etc. is not an instruction either: fall through to error
       prefixes.push({ name: pl, range: this.range(m.start, m.end) });
       this.next();
       m = this.peek();
@@ -432,12 +452,12 @@ class LineParser {
     }
     this.next();
     const operands = this.operands();
-    ctx.statements.push({ kind: 'instruction', prefixes, mnemonic: m.text.toLowerCase(), mnemonicRange: this.range(m.start, m.end), operands, range: this.range(stmtStart, lineEnd) });
+    ctx.statements.push({ kind: 'instruction', prefixes, mnemonic: m.lower!, mnemonicRange: this.range(m.start, m.end), operands, range: this.range(stmtStart, lineEnd) });
   }
 
   directive(stmtStart: number, lineEnd: number): void {
     const t = this.next();
-    const name = t.text.toLowerCase();
+    const name = t.lower ?? t.text.toLowerCase();
     const args: Array<{ text: string; range: Range; expr?: import('./ast').Expr }> = [];
     if (name === 'bits' || name === 'org' || name === 'align' || name === 'alignb') {
       while (this.peek().t !== T.End) {
@@ -463,8 +483,8 @@ class LineParser {
   }
 
   private isKeyword(lower: string): boolean {
-    return !!instructionInfo(lower) || PREFIX_NAMES.has(lower) || !!DATA[lower] || DIRECTIVES.has(lower) || lower === 'times' || lower === 'equ'
-      || !!this.ctx.macros?.has(lower);
+    return instructionInfo(lower) !== undefined || PREFIX_NAMES.has(lower) || DATA[lower] !== undefined || DIRECTIVES.has(lower) || lower === 'times' || lower === 'equ'
+      || (this.ctx.macros !== undefined && this.ctx.macros.has(lower));
   }
 
   private qualify(name: string): string {
@@ -504,7 +524,7 @@ export function splitArgs(text: string, start: number, end: number, line: number
 export function parseLine(text: string, ctx: LineContext): void {
   try {
     const toks = tokenize(text);
-    for (const tk of toks) if (tk.t === T.Op && /[^\x20-\x7e]/.test(tk.text)) {
+    for (const tk of toks) if (tk.t === T.Op && (tk.text.charCodeAt(0) < 0x20 || tk.text.charCodeAt(0) > 0x7e)) {
       ctx.diagnostics.push({ range: { start: { line: ctx.line, character: tk.start }, end: { line: ctx.line, character: tk.end } }, severity: 'error', code: 'syntax', message: `unexpected character '${tk.text}'`, file: ctx.file });
       return;
     }

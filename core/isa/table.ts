@@ -533,9 +533,9 @@ def('pause', 'misc', 'Spin-loop hint (F3 90).', '', { ...INNOCUOUS, vmExit: exit
 
 // ================================================================= lookups
 /** Instruction prefixes the assembler accepts before a mnemonic, with their bytes. */
-export const PREFIXES: Readonly<Record<string, number>> = {
+export const PREFIXES: Readonly<Record<string, number>> = Object.assign(Object.create(null), {
   lock: 0xf0, rep: 0xf3, repe: 0xf3, repz: 0xf3, repne: 0xf2, repnz: 0xf2,
-};
+});
 
 /** The entry for an Intel mnemonic or alias (case-insensitive), or undefined. */
 export function instructionInfo(mnemonic: string): InstructionInfo | undefined { return BY_NAME.get(mnemonic.toLowerCase()); }
