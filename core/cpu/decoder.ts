@@ -16,7 +16,8 @@ import { aaa, aad, aam, daa } from './ops/alu';
 
 const ALU_NAMES = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'];
 const SHIFT_NAMES = ['rol', 'ror', 'rcl', 'rcr', 'shl', 'shr', 'sal', 'sar'];
-const CC_NAMES = ['o', 'no', 'c', 'nc', 'z', 'nz', 'na', 'a', 's', 'ns', 'pe', 'po', 'l', 'nl', 'ng', 'g'];
+/** Canonical condition names (as core/isa's CONDITIONS). */
+const CC_NAMES = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
 const STRING_NAMES: Record<number, string> = { 0xa4: 'movs', 0xa6: 'cmps', 0xaa: 'stos', 0xac: 'lods', 0xae: 'scas', 0x6c: 'ins', 0x6e: 'outs' };
 const SREG_OF: Record<number, number> = { 0x06: 0, 0x07: 0, 0x0e: 1, 0x16: 2, 0x17: 2, 0x1e: 3, 0x1f: 3, 0x1a0: 4, 0x1a1: 4, 0x1a8: 5, 0x1a9: 5 };
 const SREG_NAMES = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'];
@@ -161,7 +162,7 @@ export class Decoder {
   }
 
   private decodeOpcode(i: Insn, op: number, size: number, seg: number): void {
-    const sfx = size === 4 ? 'd' : '';
+    const sfx = size === 4 ? 'd' : 'w';
     const w = size === 4 ? 'd' : 'w';
     // ---- ALU block 00–3F ----
     if (op < 0x40 && (op & 7) < 6) {
