@@ -4,6 +4,7 @@
  */
 import './native';
 import './trapAndEmulate';
+import './paravirtual';
 import './bt/binaryTranslation';
 // Each technique module registers itself (one line each; binary translation and hardware
 // assistance are added here by core/vmm/bt and core/vmm/vmx).

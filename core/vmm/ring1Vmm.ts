@@ -123,6 +123,9 @@ export abstract class Ring1Vmm implements Technique, Monitor {
     this.onStart();
   }
 
+  /** Hook at every entry into the VMM (paravirtual: notices an unmasked event). */
+  protected beforeEvent(): void {}
+
   /** Technique-specific entry state (paravirtual: the shared-info page). */
   protected onStart(): void {}
 
@@ -159,10 +162,11 @@ export abstract class Ring1Vmm implements Technique, Monitor {
 
   onEvent(cpu: Cpu, ev: DeliveryEvent): boolean {
     if (this.passThrough) { this.passThrough = false; return false; }
+    this.beforeEvent();
     if (ev.kind === 'external') return this.externalInterrupt(ev);
     if (ev.kind === 'exception') {
       if (ev.vector === PF_VEC && ev.address !== undefined) {
-        const r = this.shadow.handleFault(ev.address, ev.errorCode ?? 0);
+        const r = this.handlePageFault(ev.address, ev.errorCode ?? 0);
         if (r === 'fixed') return true;
         if (r === 'stuck') {
           this.host.machine.finish('error', 0, { error: `shadow paging cannot map 0x${(ev.address >>> 0).toString(16)} (error code ${ev.errorCode})` });
@@ -180,6 +184,11 @@ export abstract class Ring1Vmm implements Technique, Monitor {
       if (ev.vector === UD && !ev.nested && this.onInvalidOpcode(cpu)) return true;
     }
     return this.reflect(ev, ev.vector, ev.errorCode ?? 0, ev.address ?? 0);
+  }
+
+  /** A #PF from the real paging unit: hidden (shadow) or the guest's (paravirtual: direct paging). */
+  protected handlePageFault(lin: number, errorCode: number): 'fixed' | 'stuck' | { guestErrorCode: number } {
+    return this.shadow.handleFault(lin, errorCode);
   }
 
   /** #UD hook (paravirtual: nothing by default). Returns true when handled. */
@@ -243,7 +252,7 @@ export abstract class Ring1Vmm implements Technique, Monitor {
       this.host.emit(ev.kind === 'exception' && ev.errorCode !== undefined ? { ...e, errorCode, ...(vector === PF_VEC ? { address } : {}) } : e);
     }
     // A guest interrupt gate clears IF: the virtual one (the real gate is a trap gate).
-    if (interruptGate) this.vcpu.if = false;
+    if (interruptGate) this.setVirtualIf(false);
     if (this.vcpu.guestCpl === 3) this.vcpu.guestCpl = 0;
     if (errorCode !== (ev.errorCode ?? 0) || vector !== ev.vector) {
       this.passThrough = true;
@@ -255,14 +264,22 @@ export abstract class Ring1Vmm implements Technique, Monitor {
 
   /** Before an entry from ring 3: the real TSS's ring-1 stack is the guest TSS's ring-0 stack. */
   private syncRingStack(): void {
-    const v = this.vcpu, mem = this.host.machine.mem, rb = this.reservedBase;
-    const esp0 = this.readGuest32(v.trBase + 4), ss0 = this.readGuest32(v.trBase + 8);
-    if (esp0 === undefined || ss0 === undefined) return;
+    const mem = this.host.machine.mem, rb = this.reservedBase;
+    const stack = this.kernelStack();
+    if (!stack) return;
+    const [ss0, esp0] = stack;
     mem.write32(rb + R_TSS + 12, esp0);                   // ESP1
     mem.write32(rb + R_TSS + 16, ((ss0 & 0xfffc) | 1));   // SS1 (RPL 1: the compressed ring)
     // Shadow-map the guest's kernel stack now (its SS base is flat in every example; a non-flat
     // SS is only mapped lazily, through a hidden fault during delivery).
     this.prefaultStack(esp0 >>> 0);
+  }
+
+  /** The guest kernel's stack for entries from ring 3: SS0:ESP0 of its TSS (paravirtual: stack_switch). */
+  protected kernelStack(): [number, number] | undefined {
+    const v = this.vcpu;
+    const esp0 = this.readGuest32(v.trBase + 4), ss0 = this.readGuest32(v.trBase + 8);
+    return esp0 === undefined || ss0 === undefined ? undefined : [ss0 & 0xffff, esp0];
   }
 
   private prefaultStack(top: number): void {
@@ -280,7 +297,7 @@ export abstract class Ring1Vmm implements Technique, Monitor {
     try { cpu.translate(lin | 0, write, false); } catch (e) {
       if (!(e instanceof CpuFault) || e.vector !== PF_VEC) return;
       const w = this.shadow.walkGuest(lin, write, false, false);
-      if (w.ok) this.shadow.handleFault(lin, e.errorCode);
+      if (w.ok) this.handlePageFault(lin, e.errorCode);
     }
   }
 
