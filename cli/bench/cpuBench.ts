@@ -1,0 +1,89 @@
+/*
+ * CPU benchmark: guest instructions per second of the simulated PC (native mode) on the compute
+ * example and on a tight ALU loop, beside the same loop run natively on this host as a 32-bit Linux
+ * program (nasm -f elf32, ld -m elf_i386), with the ratio. Target: ≥ 100 M guest instructions/s on
+ * the compute loop.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { BenchSuite } from './benchSupport';
+import { Machine } from '../../core/machine/machine';
+import { assembleProgram, loadProgramFile } from '../../core/machine/program';
+
+/** The ALU loop body: 8 instructions per iteration (7 ALU + the loop branch). */
+const LOOP_BODY = ['add eax, ebx', 'xor ebx, eax', 'sub edx, eax', 'shl esi, 1', 'or esi, edx', 'and edi, esi', 'dec ecx', 'jnz .l'];
+const PER_ITERATION = LOOP_BODY.length;
+
+function guestLoop(iterations: number): string {
+  return ['bits 32', 'org 0x100000', 'start:', `  mov ecx, ${iterations}`, '  mov ebx, 1', '.l:', ...LOOP_BODY.map((l) => '  ' + l), '  mov al, 0', '  out 0xf4, al', '  hlt', ''].join('\n');
+}
+function hostLoop(iterations: number): string {
+  return ['bits 32', 'global _start', 'section .text', '_start:', `  mov ecx, ${iterations}`, '  mov ebx, 1', '.l:', ...LOOP_BODY.map((l) => '  ' + l),
+    '  mov eax, 1', '  xor ebx, ebx', '  int 0x80', ''].join('\n');
+}
+
+function runGuest(bytes: Uint8Array, origin: number): { instructions: number; ms: number; outcome: string } {
+  const m = new Machine({ maxInstructions: 2_000_000_000 });
+  m.loadImage(bytes, { origin });
+  const start = performance.now();
+  const outcome = m.run(50_000_000);
+  return { instructions: m.instructions, ms: performance.now() - start, outcome };
+}
+
+function findExample(name: string): string | undefined {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const f = path.join(dir, 'examples', name);
+    if (fs.existsSync(f)) return f;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+const mips = (instructions: number, ms: number) => instructions / ms / 1000;
+
+export const cpuBench: BenchSuite = {
+  name: 'cpu',
+  async run(print) {
+    // Compute example (sieve + CRC-32), best of three runs after a warm-up.
+    const compute = findExample('compute.gasm');
+    if (compute) {
+      const p = loadProgramFile(compute);
+      runGuest(p.bytes, p.origin);
+      let best = { instructions: 0, ms: Infinity, outcome: '' };
+      for (let k = 0; k < 3; k++) { const r = runGuest(p.bytes, p.origin); if (r.ms < best.ms) best = r; }
+      print(`compute example: ${(best.instructions / 1e6).toFixed(1)} M instructions in ${best.ms.toFixed(0)} ms = ${mips(best.instructions, best.ms).toFixed(1)} M guest instructions/s (outcome ${best.outcome}; target ≥ 100)`);
+    } else print('compute example: examples/compute.gasm not found');
+
+    // Tight ALU loop in the guest.
+    const iterations = 20_000_000;
+    const g = assembleProgram('loop.gasm', guestLoop(iterations));
+    runGuest(g.bytes, g.origin);
+    const guest = runGuest(g.bytes, g.origin);
+    const guestMips = mips(guest.instructions, guest.ms);
+    print(`ALU loop in Popek: ${(guest.instructions / 1e6).toFixed(0)} M instructions in ${guest.ms.toFixed(0)} ms = ${guestMips.toFixed(1)} M guest instructions/s`);
+
+    // The same loop on the host CPU.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-bench-'));
+    try {
+      const hostIterations = 500_000_000;
+      fs.writeFileSync(path.join(dir, 'loop.asm'), hostLoop(hostIterations));
+      execFileSync('nasm', ['-f', 'elf32', '-o', 'loop.o', 'loop.asm'], { cwd: dir, stdio: 'ignore' });
+      execFileSync('ld', ['-m', 'elf_i386', '-o', 'loop', 'loop.o'], { cwd: dir, stdio: 'ignore' });
+      execFileSync(path.join(dir, 'loop'), { stdio: 'ignore' });
+      let best = Infinity;
+      for (let k = 0; k < 3; k++) {
+        const t = performance.now();
+        execFileSync(path.join(dir, 'loop'), { stdio: 'ignore' });
+        best = Math.min(best, performance.now() - t);
+      }
+      const hostMips = mips(hostIterations * PER_ITERATION, best);
+      print(`ALU loop on the host: ${(hostIterations * PER_ITERATION / 1e6).toFixed(0)} M instructions in ${best.toFixed(0)} ms = ${hostMips.toFixed(0)} M instructions/s`);
+      print(`ratio host / Popek: ${(hostMips / guestMips).toFixed(1)}× (Popek runs at ${(100 * guestMips / hostMips).toFixed(2)} % of native)`);
+    } catch (e) {
+      print(`ALU loop on the host: not measured (${(e as Error).message.split('\n')[0]}; needs nasm, ld and 32-bit Linux binaries)`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
