@@ -10,6 +10,7 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   disasm: async () => (await import('./asmCommand')).disasmCommand,
   bench: async () => (await import('./bench/benchCommand')).benchCommand,
   run: async () => (await import('./runCommand')).runCommand,
+  compare: async () => (await import('./compareCommand')).compareCommand,
   lint: async () => (await import('./lintCommand')).lintCommand,
   fix: async () => (await import('./fixCommand')).fixCommand,
 };

@@ -5,12 +5,11 @@
  * guest's exit code (isa-debug-exit: (v << 1) | 1, as QEMU's).
  */
 import { CliError, numberOption, parseArgs, type CliCommand } from './cliSupport';
-import { Machine, type MachineOptions } from '../core/machine/machine';
 import { LoadError } from '../core/machine/multiboot';
 import { loadProgramFile, ProgramError } from '../core/machine/program';
+import { COST_PROFILES as PROFILES, MODES, createVm, formatEvent, isMode, type Vm } from '../core/vmm';
 
-const MODES = ['native', 'trap-and-emulate', 'binary-translation', 'paravirtual', 'hardware-assisted'];
-const COST_PROFILES = ['modern', 'vtx-2006'];
+const COST_PROFILES = Object.keys(PROFILES);
 /** Instructions per slice between host turns. */
 const SLICE = 2_000_000;
 
@@ -20,8 +19,7 @@ export const runCommand: CliCommand = async (args) => {
   const file = parsed.positional[0];
   const modeOpt = parsed.options.get('--mode');
   const mode = typeof modeOpt === 'string' ? modeOpt : 'native';
-  if (!MODES.includes(mode)) throw new CliError(`unknown mode '${mode}' (expected one of: ${MODES.join(', ')})`);
-  if (mode !== 'native') throw new CliError(`mode '${mode}' needs the hypervisor, which this build does not include yet; use --mode native`);
+  if (!isMode(mode)) throw new CliError(`unknown mode '${mode}' (expected one of: ${MODES.join(', ')})`);
   const cost = parsed.options.get('--cost');
   if (typeof cost === 'string' && !COST_PROFILES.includes(cost)) throw new CliError(`unknown cost profile '${cost}' (expected one of: ${COST_PROFILES.join(', ')})`);
   const maxInstructions = numberOption(parsed, '--max-instructions', 0);
@@ -36,24 +34,25 @@ export const runCommand: CliCommand = async (args) => {
     if (e instanceof ProgramError) throw new CliError(e.message, 1);
     throw e;
   }
-  const options: MachineOptions = { memoryMiB, maxInstructions };
-  let machine: Machine;
+  const trace = parsed.options.has('--trace');
+  let vm: Vm;
   try {
-    machine = new Machine(options);
-    machine.loadImage(program.bytes, { origin: program.origin, entry: program.entry });
+    // --trace: one line per hypervisor event, on stderr so stdout stays the guest's console.
+    vm = createVm({ mode, cost: typeof cost === 'string' ? cost : undefined, memoryMiB, maxInstructions, trace: trace ? (e) => process.stderr.write(formatEvent(e) + '\n') : undefined });
+    vm.load(program);
   } catch (e) {
     if (e instanceof LoadError || e instanceof RangeError) throw new CliError(`${file}: ${e.message}`, 1);
     throw e;
   }
-  if (!json) machine.onConsoleByte = (b) => process.stdout.write(Buffer.of(b));
+  if (!json) vm.machine.onConsoleByte = (b) => process.stdout.write(Buffer.of(b));
 
   const start = performance.now();
   for (;;) {
-    const r = machine.runSlice(SLICE);
+    const r = vm.runSlice(SLICE);
     if (r !== 'slice' && r !== 'breakpoint') break;
     await new Promise<void>((resolve) => setImmediate(resolve)); // stay responsive (signals, output)
   }
-  const report = machine.report(mode, performance.now() - start);
+  const report = vm.report(performance.now() - start);
   if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else if (report.outcome !== 'exit' && report.outcome !== 'shutdown') {
     const where = report.faultAddress !== undefined ? ` at 0x${report.faultAddress.toString(16).padStart(8, '0')}` : '';

@@ -6,6 +6,7 @@ import './native';
 import './trapAndEmulate';
 import './paravirtual';
 import './bt/binaryTranslation';
+import './vmx/hardwareAssisted';
 // Each technique module registers itself (one line each; binary translation and hardware
 // assistance are added here by core/vmm/bt and core/vmm/vmx).
 

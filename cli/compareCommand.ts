@@ -1,0 +1,92 @@
+/*
+ * `popek compare FILE [--json] [--cost PROFILE] [--max-instructions N]` (SPEC §6): runs the guest
+ * under every execution technique of this build and prints them side by side — outcome, whether
+ * the console equals native's, instructions, modelled cycles and overhead against native, traps,
+ * VM exits and hypercalls.
+ */
+import { CliError, numberOption, parseArgs, type CliCommand } from './cliSupport';
+import { LoadError } from '../core/machine/multiboot';
+import { loadProgramFile, ProgramError, type Program } from '../core/machine/program';
+import type { RunReport } from '../core/machine/report';
+import { COST_PROFILES, availableModes, createVm, type Mode } from '../core/vmm';
+
+export interface CompareRow {
+  mode: Mode;
+  outcome: RunReport['outcome'];
+  exitCode: number;
+  /** Console output identical to native's. */
+  consoleMatchesNative: boolean;
+  instructions: number;
+  cycles: number;
+  /** Modelled cycles relative to native, minus one (0.05 = 5 % slower); null without native. */
+  overhead: number | null;
+  traps: number;
+  vmExits: number;
+  hypercalls: number;
+  critical: number;
+  error?: string;
+}
+
+const sum = (t: Record<string, number>) => Object.values(t).reduce((a, b) => a + b, 0);
+
+/** Runs `program` under each available mode (native first) and returns one row per mode. */
+export function compareModes(program: Program, options: { cost?: string; maxInstructions?: number; modes?: Mode[] } = {}): CompareRow[] {
+  const modes = options.modes ?? availableModes();
+  const reports: RunReport[] = [];
+  for (const mode of modes) {
+    const vm = createVm({ mode, cost: options.cost, maxInstructions: options.maxInstructions ?? 50_000_000 });
+    vm.load(program);
+    const start = performance.now();
+    vm.run(2_000_000);
+    reports.push(vm.report(performance.now() - start));
+  }
+  const native = reports.find((r) => r.mode === 'native');
+  return reports.map((r) => ({
+    mode: r.mode as Mode, outcome: r.outcome, exitCode: r.exitCode,
+    consoleMatchesNative: native ? r.console === native.console : false,
+    instructions: r.instructions, cycles: r.cycles,
+    overhead: native && native.cycles > 0 ? r.cycles / native.cycles - 1 : null,
+    traps: sum(r.traps), vmExits: sum(r.vmExits), hypercalls: sum(r.hypercalls), critical: sum(r.critical),
+    ...(r.error ? { error: r.error } : {}),
+  }));
+}
+
+/** A fixed-width text table of the rows. */
+export function formatCompare(rows: CompareRow[]): string {
+  const head = ['mode', 'outcome', 'exit', 'console', 'instructions', 'cycles', 'overhead', 'traps', 'exits', 'hypercalls', 'critical'];
+  const body = rows.map((r) => [
+    r.mode, r.outcome, String(r.exitCode), r.mode === 'native' ? '(reference)' : r.consoleMatchesNative ? 'same' : 'DIFFERS',
+    String(r.instructions), String(r.cycles), r.overhead === null ? '-' : r.mode === 'native' ? '-' : `${r.overhead >= 0 ? '+' : ''}${(r.overhead * 100).toFixed(1)}%`,
+    String(r.traps), String(r.vmExits), String(r.hypercalls), String(r.critical),
+  ]);
+  const widths = head.map((h, k) => Math.max(h.length, ...body.map((b) => b[k].length)));
+  const line = (cells: string[]) => cells.map((c, k) => (k < 4 ? c.padEnd(widths[k]) : c.padStart(widths[k]))).join('  ').trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+export const compareCommand: CliCommand = async (args) => {
+  const parsed = parseArgs(args, ['--cost', '--max-instructions'], ['--json']);
+  if (parsed.positional.length !== 1) throw new CliError('usage: popek compare FILE [--json] [--cost PROFILE] [--max-instructions N]');
+  const file = parsed.positional[0];
+  const cost = parsed.options.get('--cost');
+  if (typeof cost === 'string' && !(cost in COST_PROFILES)) throw new CliError(`unknown cost profile '${cost}' (expected one of: ${Object.keys(COST_PROFILES).join(', ')})`);
+  const maxInstructions = numberOption(parsed, '--max-instructions', 50_000_000);
+  if (!Number.isInteger(maxInstructions) || maxInstructions < 0) throw new CliError('--max-instructions needs a non-negative integer');
+  let program: Program;
+  try {
+    program = loadProgramFile(file);
+  } catch (e) {
+    if (e instanceof ProgramError) throw new CliError(e.message, 1);
+    throw e;
+  }
+  let rows: CompareRow[];
+  try {
+    rows = compareModes(program, { cost: typeof cost === 'string' ? cost : undefined, maxInstructions });
+  } catch (e) {
+    if (e instanceof LoadError || e instanceof RangeError) throw new CliError(`${file}: ${e.message}`, 1);
+    throw e;
+  }
+  if (parsed.options.has('--json')) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+  else process.stdout.write(`${file} (cost profile ${typeof cost === 'string' ? cost : 'modern'})\n${formatCompare(rows)}\n`);
+  return 0;
+};
