@@ -389,7 +389,7 @@ export class Cpu {
 
   /** Linear → physical for an access (`user`: a CPL 3 access); walks the tables on a TLB miss. */
   translate(lin: number, write: boolean, user: boolean): number {
-    if (!(this.cr0 & CR0_PG)) return lin >>> 0;
+    if (!(this.cr0 & CR0_PG)) return this.secondLevel === undefined ? lin >>> 0 : this.translateUnpaged(lin, write);
     const e = this.tlb[lin >>> PAGE_SHIFT];
     const need = user ? (write ? TLB_USER_WRITE : TLB_USER_READ) : (write ? TLB_SUP_WRITE : TLB_VALID);
     if (e & need) return (e & ~0xfff) | (lin & 0xfff);
@@ -400,10 +400,34 @@ export class Cpu {
    * Page walk (SDM Vol. 3 §4.3): permission checks with CR0.WP, accessed and dirty bits, #PF with its
    * error code. `fetch` marks an instruction fetch (no I/D bit without PAE/NX, kept for clarity).
    */
+  /**
+   * Second-level address translation (VT-x EPT), set by a monitor: guest-physical page base →
+   * host-physical page base, or it throws (an EPT-violation VM exit; the access has not happened).
+   * Consulted on TLB misses only: for the paging-structure reads of a walk (`final` false) and for the
+   * translated address (`final` true); with guest paging off, once per guest-physical page per TLB fill.
+   */
+  secondLevel: ((gpaPage: number, write: boolean, lin: number, final: boolean) => number) | undefined;
+
+  /** Paging off under a second level: guest-physical = linear, cached in the TLB like a walk. */
+  private translateUnpaged(lin: number, write: boolean): number {
+    const page = lin >>> PAGE_SHIFT;
+    const e = this.tlb[page];
+    if (e & (write ? TLB_SUP_WRITE : TLB_VALID)) return (e & ~0xfff) | (lin & 0xfff);
+    const hpa = this.secondLevel!(lin & ~0xfff, write, lin, true) & ~0xfff;
+    if (hpa + 0xfff < this.mem.size) {
+      if (e === 0) this.tlbUsed.push(page);
+      // Write permission is cached only after a write was allowed (the second level saw one).
+      this.tlb[page] = hpa | TLB_VALID | TLB_USER_READ | (write ? TLB_SUP_WRITE | TLB_USER_WRITE : (e & (TLB_SUP_WRITE | TLB_USER_WRITE)));
+    }
+    return (hpa | (lin & 0xfff)) >>> 0;
+  }
+
   private walk(lin: number, write: boolean, user: boolean, fetch: boolean): number {
     void fetch;
     const mem = this.mem;
-    const pdeAddr = ((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) >>> 0;
+    const sl = this.secondLevel;
+    let pdeAddr = ((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) >>> 0;
+    if (sl !== undefined) pdeAddr = (sl(pdeAddr & ~0xfff, false, lin, false) | (pdeAddr & 0xfff)) >>> 0;
     const pde = mem.read32(pdeAddr);
     const errBase = (write ? PFEC_W : 0) | (user ? PFEC_U : 0);
     if (!(pde & PTE_P)) throw new CpuFault(PF_VEC, errBase, lin);
@@ -414,6 +438,7 @@ export class Cpu {
       rw = (pde & PTE_W) !== 0; us = (pde & PTE_U) !== 0; global = (pde & PTE_G) !== 0;
     } else {
       pteAddr = ((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) >>> 0;
+      if (sl !== undefined) pteAddr = (sl(pteAddr & ~0xfff, false, lin, false) | (pteAddr & 0xfff)) >>> 0;
       pte = mem.read32(pteAddr);
       if (!(pte & PTE_P)) throw new CpuFault(PF_VEC, errBase, lin);
       physBase = (pte & ~0xfff) >>> 0;
@@ -423,6 +448,7 @@ export class Cpu {
     }
     const wp = (this.cr0 & CR0_WP) !== 0;
     if (user ? (!us || (write && !rw)) : (write && !rw && wp)) throw new CpuFault(PF_VEC, errBase | PFEC_P, lin);
+    if (sl !== undefined) physBase = sl(physBase, write, lin, true) >>> 0;
     // Accessed bits on every walk that succeeds; dirty on a write.
     if (!(pde & PTE_A)) mem.write32(pdeAddr, pde | PTE_A);
     if (pteAddr >= 0) {

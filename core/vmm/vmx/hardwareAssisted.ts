@@ -1,0 +1,729 @@
+/*
+ * `hardware-assisted` (SPEC §4): VT-x. The guest kernel runs at CPL 0 in VMX non-root operation; a
+ * VMCS (vmcs.ts) with KVM's controls (controls.ts) decides which instructions and events leave the
+ * guest (VM exits, Intel basic reasons and exit qualifications: exitReasons.ts); the host's exit
+ * handler (exitHandler.ts) emulates what exited and resumes the guest (GUEST_RIP += the VM-exit
+ * instruction length). Critical instructions need no help: at CPL 0 they behave as on bare metal.
+ *
+ * What the simulated processor does in non-root operation, built on the CPU's monitor hooks:
+ *   - instructions (onInstruction) exit or not as the controls say — CPUID, INVD, VMCALL always;
+ *     HLT, INVLPG, RDPMC, RDTSC, MOV DR, I/O (unconditional or per I/O bitmap), RDMSR/WRMSR (MSR
+ *     bitmap), MOV to CR0/CR4 per guest/host mask and read shadow, CR3 load/store, descriptor-table
+ *     instructions per their controls. Faults with priority over an exit (SDM Vol. 3C §26.1.1: #GP of
+ *     a CPL-0 instruction at CPL > 0, the I/O permission checks) are the CPU's. Reads of CR0/CR4 (MOV
+ *     from CR, SMSW) return the read shadow in the host-owned bits, without an exit (SDM §26.3).
+ *   - events (onEvent): an external interrupt exits (pin-based "external-interrupt exiting"), an
+ *     exception exits when its bit is set in the exception bitmap; the host then injects what the
+ *     guest must see through VM-entry event injection (delivery through the guest's own IDT).
+ *   - memory: with EPT (default), the CPU's second-level translation walks EPT tables the host
+ *     builds in reserved memory (ept.ts); a guest-physical page with no entry raises an EPT violation
+ *     (first touch: the host maps it; beyond guest RAM: MMIO, the host emulates the access). Without
+ *     EPT: shadow paging (core/vmm/shadowPaging.ts) — the real CR3 points at a shadow page directory,
+ *     guest CR3 loads, INVLPG and #PF exit (CR3-load/store exiting, INVLPG exiting, #PF in the
+ *     exception bitmap), and the host fills the shadow on hidden page faults.
+ *
+ * VMCALL: this VMM offers no hypercall interface to a fully virtualized guest; the exit handler
+ * injects #UD, which is what the guest would get on bare metal (and what QEMU's record of pv-hello
+ * shows). KVM does the same for an unknown hypercall from CPL > 0 and for guests without KVM's ABI.
+ */
+import { CR0_PG, CR0_WP, CS, DS, ES, FS, GS, SS, PF_VEC, UD, GP, IF } from '../../cpu/constants';
+import { type CpuStop } from '../../cpu/cpu';
+import { CpuFault, TripleFault } from '../../cpu/fault';
+import type { Insn } from '../../cpu/insn';
+import { InsnClass, type DeliveryEvent, type EventKind, type Monitor } from '../../cpu/monitor';
+import { ea } from '../../cpu/ops/operands';
+import { checkIoPermission } from '../../cpu/ops/system';
+import { PAGE_SIZE } from '../../cpu/physicalMemory';
+import type { LoadedImage, StopReason } from '../../machine/machine';
+import type { CostKey } from '../cost';
+import { ShadowMmu } from '../shadowPaging';
+import { registerTechnique, type Technique, type TechniqueView, type VmHost } from '../technique';
+import { runSliceWith } from '../bt/sliceLoop';
+import { CPU, INTR_INFO, PIN, SECONDARY, intrInfo, kvmDefaults, type KvmControls, type VmxOptions } from './controls';
+import { Ept, EPT_RWX, EPT_WRITE, type EptState } from './ept';
+import {
+  EXIT_REASON, crAccessQualification, decodeCrAccess, decodeIo, drAccessQualification, eptViolationQualification,
+  exitReasonName, ioQualification,
+} from './exitReasons';
+import { VMCS, Vmcs } from './vmcs';
+
+/** Host memory layout (in the machine's reserved memory, invisible to the guest). */
+const RESERVED_MIB = 4;
+const OFF_VMCS = 0x0000, OFF_IO_A = 0x1000, OFF_IO_B = 0x2000, OFF_MSR = 0x3000;
+const OFF_EPT = 0x10000, EPT_POOL = 0x100000;
+const OFF_SHADOW_PD = 0x200000, OFF_SHADOW_POOL = 0x201000;
+/** Host-physical page that stands for nothing (above all memory: reads all ones, writes ignored). */
+const UNPOPULATED = 0xfffff000;
+
+/** An EPT violation, raised by the second-level translation; unwinds out of the guest instruction. */
+export class EptViolation extends Error {
+  constructor(readonly gpa: number, readonly lin: number, readonly write: boolean, readonly final: boolean, readonly perms: number) {
+    super(`EPT violation at guest-physical 0x${(gpa >>> 0).toString(16)}`);
+  }
+}
+/** A hidden (shadow) page fault fixed while an injected event was being delivered: deliver it again. */
+class RetryInjection extends Error {}
+
+export interface VmxState {
+  vmcs: Record<string, string>;
+  ept: EptState | null;
+  shadow: ReturnType<ShadowMmu['getState']> | null;
+  guestCr3: number;
+}
+
+const SEG_ORDER = [ES, CS, SS, DS, FS, GS];
+const hex = (v: number) => '0x' + (v >>> 0).toString(16);
+
+export class HardwareAssistedTechnique implements Technique {
+  readonly mode = 'hardware-assisted' as const;
+  readonly vmcs = new Vmcs();
+  readonly controls: KvmControls;
+  readonly ept: Ept | undefined;
+  readonly shadow: ShadowMmu | undefined;
+  readonly options: Required<VmxOptions>;
+  /** The guest's CR3 as it loaded it (shadow paging: the real CR3 is the shadow's). */
+  guestCr3 = 0;
+  private readonly base: number;
+  private injecting = 0;
+  /** The next event with this vector is an injection the exit handler asked for (no exit, no bitmap check). */
+  private pendingInjection = -1;
+  /** While the host itself reads guest memory (no EPT exits; its TLB fills are dropped afterwards). */
+  private hostAccess = false;
+  private hostTouched = false;
+  /** Guest-physical page whose access the host is emulating as MMIO (unpopulated). */
+  private mmioPage = -1;
+  readonly monitor: Monitor;
+
+  constructor(private readonly host: VmHost) {
+    const opt = (host.options.techniqueOptions ?? {}) as VmxOptions;
+    // First-generation VT-x had no EPT: the 2006 profile forces shadow paging.
+    const ept = opt.ept ?? host.profile.name !== 'vtx-2006';
+    this.options = { ept, interceptAllMsrs: opt.interceptAllMsrs ?? true, descriptorTableExiting: opt.descriptorTableExiting ?? false, rdtscExiting: opt.rdtscExiting ?? false };
+    this.controls = kvmDefaults(this.options);
+    const mem = host.machine.mem;
+    this.base = mem.reservedBase;
+    if (ept) this.ept = new Ept(mem, this.base + OFF_EPT, this.base + OFF_EPT + EPT_POOL);
+    else {
+      this.shadow = new ShadowMmu(host, {
+        pdPhys: this.base + OFF_SHADOW_PD, poolStart: this.base + OFF_SHADOW_POOL, poolEnd: this.base + (RESERVED_MIB << 20),
+        // The host runs in root mode with its own address space: no VMM hole in the guest's.
+        vmmPdIndex: 1023, vmmPde: 0, unpopulatedPhys: UNPOPULATED,
+      }, () => ({ cr0: this.cr0Shadow, cr3: this.guestCr3, cr4: this.cr4Shadow }));
+    }
+    this.monitor = {
+      interceptClasses: this.interceptClasses(),
+      onInstruction: (cpu, insn) => this.onInstruction(insn),
+      onEvent: (cpu, ev) => this.onEvent(ev),
+    };
+  }
+
+  private get cpu() { return this.host.cpu; }
+  private get cr0Shadow(): number { return this.vmcs.get(VMCS.CR0_READ_SHADOW); }
+  private get cr4Shadow(): number { return this.vmcs.get(VMCS.CR4_READ_SHADOW); }
+
+  /** Instruction classes the CPU must show us: every one some control can make exit, and CR reads. */
+  private interceptClasses(): number {
+    return InsnClass.CPUID | InsnClass.VMCALL | InsnClass.HLT | InsnClass.CACHE | InsnClass.INVLPG | InsnClass.RDTSC |
+      InsnClass.RDPMC | InsnClass.RDMSR | InsnClass.WRMSR | InsnClass.IO | InsnClass.MOV_CR | InsnClass.CLTS |
+      InsnClass.LMSW | InsnClass.SMSW | InsnClass.MOV_DR | InsnClass.DESC_TABLE;
+  }
+
+  // =============================================================================================
+  // VMLAUNCH: the host sets up the VMCS and enters the guest
+  // =============================================================================================
+
+  start(image: LoadedImage): void {
+    void image;
+    const v = this.vmcs, c = this.controls, cpu = this.cpu, mem = this.host.machine.mem;
+    v.write(VMCS.PIN_BASED_VM_EXEC_CONTROL, c.pin);
+    v.write(VMCS.CPU_BASED_VM_EXEC_CONTROL, c.primary);
+    v.write(VMCS.SECONDARY_VM_EXEC_CONTROL, c.secondary);
+    v.write(VMCS.VM_EXIT_CONTROLS, c.exitControls);
+    v.write(VMCS.VM_ENTRY_CONTROLS, c.entryControls);
+    v.write(VMCS.EXCEPTION_BITMAP, c.exceptionBitmap);
+    v.write(VMCS.CR0_GUEST_HOST_MASK, c.cr0GuestHostMask);
+    v.write(VMCS.CR4_GUEST_HOST_MASK, c.cr4GuestHostMask);
+    v.write(VMCS.CR0_READ_SHADOW, cpu.cr0);
+    v.write(VMCS.CR4_READ_SHADOW, cpu.cr4);
+    v.write(VMCS.CR3_TARGET_COUNT, 0);
+    v.write(VMCS.VIRTUAL_PROCESSOR_ID, 1);
+    // I/O bitmaps (all ports intercepted; used only when "use I/O bitmaps" is set) and the MSR bitmap.
+    mem.bytes.fill(0xff, this.base + OFF_IO_A, this.base + OFF_IO_B + PAGE_SIZE);
+    v.write(VMCS.IO_BITMAP_A, this.base + OFF_IO_A);
+    v.write(VMCS.IO_BITMAP_B, this.base + OFF_IO_B);
+    this.buildMsrBitmap();
+    v.write(VMCS.MSR_BITMAP, this.base + OFF_MSR);
+    // Host state: what a VM exit loads (illustrative host values of a 32-bit KVM host).
+    v.write(VMCS.HOST_CR0, 0x80050033); v.write(VMCS.HOST_CR3, this.base + OFF_VMCS); v.write(VMCS.HOST_CR4, 0x2620);
+    v.write(VMCS.HOST_CS_SELECTOR, 0x60); v.write(VMCS.HOST_SS_SELECTOR, 0x68); v.write(VMCS.HOST_DS_SELECTOR, 0x7b);
+    v.write(VMCS.HOST_ES_SELECTOR, 0x7b); v.write(VMCS.HOST_TR_SELECTOR, 0x80);
+    v.write(VMCS.HOST_RIP, 0xc1000000); v.write(VMCS.HOST_RSP, 0xc2000000);
+    if (this.ept) {
+      v.write(VMCS.EPT_POINTER, this.ept.eptp);
+      cpu.secondLevel = (gpa, write, lin, final) => this.secondLevel(gpa, write, lin, final);
+    } else {
+      // Shadow paging: the processor always pages, through the shadow; the guest sees its own CR0/CR3.
+      this.guestCr3 = cpu.cr3;
+      cpu.cr0 = cpu.cr0 | CR0_PG | CR0_WP;
+      cpu.cr3 = this.shadow!.layout.pdPhys;
+      this.shadow!.reset();
+    }
+    this.saveGuestState();
+    cpu.setMonitor(this.monitor);
+    cpu.flushTlb();
+  }
+
+  private buildMsrBitmap(): void {
+    const mem = this.host.machine.mem, at = this.base + OFF_MSR;
+    mem.bytes.fill(0xff, at, at + PAGE_SIZE);
+    if (!this.options.interceptAllMsrs) {
+      // KVM's passthrough list for a 32-bit guest (vmx.c: SYSENTER_CS/ESP/EIP live in the guest-state area).
+      for (const msr of [0x174, 0x175, 0x176]) {
+        for (const off of [0, 0x800]) mem.bytes[at + off + (msr >>> 3)] &= ~(1 << (msr & 7));
+      }
+    }
+  }
+
+  runSlice(budget: number): StopReason {
+    return runSliceWith(this.host.machine, budget, (b) => this.execute(b));
+  }
+
+  /** Guest execution in non-root operation until the budget ends; EPT violations unwind to here. */
+  private execute(budget: number): CpuStop {
+    const cpu = this.cpu;
+    const end = cpu.icount + budget;
+    for (let guard = 0; ; guard++) {
+      const left = end - cpu.icount;
+      if (left <= 0) return 'budget';
+      try {
+        return cpu.run(left);
+      } catch (e) {
+        if (e instanceof EptViolation && guard < 1_000_000) { this.eptViolationExit(e); continue; }
+        if (e instanceof TripleFault) this.recordExit(EXIT_REASON.TRIPLE_FAULT, 0, 0, '', [], 'triple fault: the guest is shut down');
+        throw e;
+      }
+    }
+  }
+
+  // =============================================================================================
+  // VM exits and entries
+  // =============================================================================================
+
+  /** VM exit: guest state saved into the VMCS, exit information written, counted, published. */
+  private recordExit(reason: number, qualification: number, length: number, mnemonic: string, work: CostKey[], text: string, info: { intr?: number; errorCode?: number; instrInfo?: number; linear?: number; gpa?: number } = {}): void {
+    const v = this.vmcs, h = this.host;
+    this.saveGuestState();
+    v.set(VMCS.VM_EXIT_REASON, reason);
+    v.set(VMCS.EXIT_QUALIFICATION, qualification >>> 0);
+    v.set(VMCS.VM_EXIT_INSTRUCTION_LEN, length);
+    v.set(VMCS.VM_EXIT_INTR_INFO, info.intr ?? 0);
+    v.set(VMCS.VM_EXIT_INTR_ERROR_CODE, info.errorCode ?? 0);
+    v.set(VMCS.VMX_INSTRUCTION_INFO, info.instrInfo ?? 0);
+    v.set(VMCS.GUEST_LINEAR_ADDRESS, (info.linear ?? 0) >>> 0);
+    v.set(VMCS.GUEST_PHYSICAL_ADDRESS, (info.gpa ?? 0) >>> 0);
+    const name = exitReasonName(reason);
+    h.count('vmExits', name);
+    h.emit({
+      kind: 'vmexit', eip: (this.cpu.segBase[CS] + this.cpu.eip) | 0, mnemonic, cost: h.cost('vmExitEntry', ...work),
+      reason: name, reasonNumber: reason, qualification: qualification >>> 0, qualificationText: text, instructionLength: length,
+      text: `VM exit ${name} (${reason})${text ? ': ' + text : ''}`,
+    });
+  }
+
+  /** The guest-state area as a VM exit saves it (SDM Vol. 3C §28.3). */
+  private saveGuestState(): void {
+    const v = this.vmcs, cpu = this.cpu;
+    for (let k = 0; k < 6; k++) {
+      const s = SEG_ORDER[k];
+      v.set(VMCS.GUEST_ES_SELECTOR + 2 * k, cpu.segSel[s]);
+      v.set(VMCS.GUEST_ES_BASE + 2 * k, cpu.segBase[s] >>> 0);
+      v.set(VMCS.GUEST_ES_LIMIT + 2 * k, cpu.segLimit[s]);
+      // Access rights: the descriptor's bits 40..55 (same layout), bit 16 "unusable" for a null selector.
+      v.set(VMCS.GUEST_ES_AR_BYTES + 2 * k, cpu.segAttr[s] === 0 ? 0x10000 : cpu.segAttr[s]);
+    }
+    v.set(VMCS.GUEST_LDTR_SELECTOR, cpu.ldtrSel); v.set(VMCS.GUEST_LDTR_BASE, cpu.ldtrBase >>> 0);
+    v.set(VMCS.GUEST_LDTR_LIMIT, cpu.ldtrLimit >>> 0); v.set(VMCS.GUEST_LDTR_AR_BYTES, cpu.ldtrAttr || 0x10000);
+    v.set(VMCS.GUEST_TR_SELECTOR, cpu.trSel); v.set(VMCS.GUEST_TR_BASE, cpu.trBase >>> 0);
+    v.set(VMCS.GUEST_TR_LIMIT, cpu.trLimit >>> 0); v.set(VMCS.GUEST_TR_AR_BYTES, cpu.trAttr || 0x10000);
+    v.set(VMCS.GUEST_GDTR_BASE, cpu.gdtrBase >>> 0); v.set(VMCS.GUEST_GDTR_LIMIT, cpu.gdtrLimit);
+    v.set(VMCS.GUEST_IDTR_BASE, cpu.idtrBase >>> 0); v.set(VMCS.GUEST_IDTR_LIMIT, cpu.idtrLimit);
+    v.set(VMCS.GUEST_CR0, cpu.cr0 >>> 0); v.set(VMCS.GUEST_CR3, cpu.cr3 >>> 0); v.set(VMCS.GUEST_CR4, cpu.cr4 >>> 0);
+    v.set(VMCS.GUEST_DR7, cpu.dr[7] >>> 0);
+    v.set(VMCS.GUEST_RSP, cpu.regs[4] >>> 0);
+    v.set(VMCS.GUEST_RIP, cpu.eip >>> 0);
+    v.set(VMCS.GUEST_RFLAGS, cpu.getEflags());
+    v.set(VMCS.GUEST_SYSENTER_CS, cpu.msr.sysenterCs); v.set(VMCS.GUEST_SYSENTER_ESP, cpu.msr.sysenterEsp >>> 0); v.set(VMCS.GUEST_SYSENTER_EIP, cpu.msr.sysenterEip >>> 0);
+    v.set(VMCS.GUEST_INTERRUPTIBILITY_INFO, cpu.icount < cpu.irqShadowUntil ? 1 : 0);
+    v.set(VMCS.GUEST_ACTIVITY_STATE, cpu.halted ? 1 : 0);
+  }
+
+  /** VM entry after an instruction exit: RIP from the VMCS (the handler advanced it or not). */
+  private resume(): void {
+    this.cpu.nextEip = this.vmcs.get(VMCS.GUEST_RIP) >>> 0;
+    if (this.hostTouched) { this.hostTouched = false; this.cpu.flushTlb(); }
+  }
+
+  /** `GUEST_RIP += VM_EXIT_INSTRUCTION_LEN` (KVM skip_emulated_instruction). */
+  private skipInstruction(): void {
+    const v = this.vmcs;
+    v.set(VMCS.GUEST_RIP, (v.get(VMCS.GUEST_RIP) + v.get(VMCS.VM_EXIT_INSTRUCTION_LEN)) >>> 0);
+  }
+
+  /**
+   * VM-entry event injection (VM_ENTRY_INTR_INFO_FIELD): delivers the event through the guest's IDT
+   * now. Hidden page faults and EPT violations met during delivery are fixed and delivery restarts
+   * (as the IDT-vectoring information makes KVM re-inject the event).
+   */
+  private inject(vector: number, kind: EventKind, errorCode: number, address: number, returnEip: number): void {
+    const type = kind === 'external' ? INTR_INFO.TYPE_EXT_INTR : kind === 'software' ? INTR_INFO.TYPE_SOFT_INTR : kind === 'nmi' ? INTR_INFO.TYPE_NMI : INTR_INFO.TYPE_HARD_EXCEPTION;
+    this.vmcs.set(VMCS.VM_ENTRY_INTR_INFO_FIELD, intrInfo(vector, type, kind === 'exception' && [8, 10, 11, 12, 13, 14, 17].includes(vector)));
+    this.vmcs.set(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, errorCode >>> 0);
+    if (this.shadow) this.prefaultDelivery(vector);
+    for (let tries = 0; ; tries++) {
+      this.injecting++;
+      try {
+        this.cpu.deliverEvent(vector, kind, errorCode, address, returnEip);
+        break;
+      } catch (e) {
+        if (tries < 64 && e instanceof RetryInjection) continue;
+        if (tries < 64 && e instanceof EptViolation) { this.eptViolationExit(e); continue; }
+        throw e;
+      } finally {
+        this.injecting--;
+      }
+    }
+    this.vmcs.set(VMCS.VM_ENTRY_INTR_INFO_FIELD, 0);
+  }
+
+  /**
+   * Shadow paging: a hidden page fault in the middle of delivering an event would turn into #DF on
+   * the processor (a #PF while delivering a #PF), so before injecting, the host fills the shadow for
+   * what delivery touches — the IDT gate, the handler's GDT descriptor, the TSS and the stack the
+   * frame goes to — as KVM's shadow MMU has them mapped by the time it injects.
+   */
+  private prefaultDelivery(vector: number): void {
+    const cpu = this.cpu, shadow = this.shadow!, mem = this.host.machine.mem;
+    const fill = (lin: number, write: boolean) => {
+      const r = shadow.handleFault(lin >>> 0, write ? 2 : 0);
+      if (write && r !== 'fixed' && r !== 'stuck') shadow.handleFault(lin >>> 0, 0);
+    };
+    const read32 = (lin: number) => { const p = shadow.guestPhys(lin >>> 0); return p < 0 ? 0 : mem.read32(p); };
+    const gate = (cpu.idtrBase + vector * 8) >>> 0;
+    fill(gate, false); fill(gate + 7, false);
+    const lo = read32(gate), hi = read32(gate + 4);
+    const sel = lo >>> 16;
+    const desc = (cpu.gdtrBase + (sel & 0xfff8)) >>> 0;
+    fill(desc, true); fill(desc + 7, true);
+    const dpl = (read32(desc + 4) >>> 13) & 3;
+    let esp = cpu.regs[4] >>> 0;
+    if (dpl < cpu.cpl) {
+      fill(cpu.trBase + 4, false); fill(cpu.trBase + 8 * dpl + 8, false);
+      esp = read32(cpu.trBase + 4 + 8 * dpl) >>> 0;
+    }
+    void hi;
+    fill(esp - 1, true); fill(esp - 24, true);
+  }
+
+  // =============================================================================================
+  // Non-root operation: instructions
+  // =============================================================================================
+
+  private onInstruction(insn: Insn): boolean {
+    if (this.injecting) return false;
+    const cpu = this.cpu, c = this.controls;
+    const cls = insn.cls;
+    // Privilege faults come before VM exits (SDM Vol. 3C §26.1.1).
+    if ((cls & InsnClass.PRIVILEGED) && !(cls & InsnClass.IO) && cpu.cpl > 0) return false;
+    const len = insn.len, mn = insn.mnemonic;
+    if (cls & InsnClass.CPUID) {
+      this.recordExit(EXIT_REASON.CPUID, 0, len, mn, ['emulate'], `leaf ${hex(cpu.regs[0])}`);
+      return this.handled(() => { insn.semantics(cpu, insn); this.skipInstruction(); });
+    }
+    if (cls & InsnClass.VMCALL) {
+      this.recordExit(EXIT_REASON.VMCALL, 0, len, mn, ['emulate'], `EAX ${hex(cpu.regs[0])}: no hypercall interface, #UD injected`);
+      return this.injectFault(UD, 0);
+    }
+    if (cls & InsnClass.HLT) {
+      if (!(c.primary & CPU.HLT_EXITING)) return false;
+      this.recordExit(EXIT_REASON.HLT, 0, len, mn, [], 'guest halts until an interrupt');
+      return this.handled(() => { this.skipInstruction(); cpu.halted = true; cpu.breakBlock = true; });
+    }
+    if (cls & InsnClass.IO) return this.ioInstruction(insn);
+    if (cls & (InsnClass.RDMSR | InsnClass.WRMSR)) return this.msrInstruction(insn);
+    if (cls & InsnClass.MOV_CR) return this.movCr(insn);
+    if (cls & (InsnClass.CLTS | InsnClass.LMSW | InsnClass.SMSW)) return this.cr0Word(insn);
+    if (cls & InsnClass.INVLPG) {
+      if (!(c.primary & CPU.INVLPG_EXITING) || insn.rm >= 0) return false;
+      const lin = (cpu.segBase[insn.seg] + ea(cpu, insn)) >>> 0;
+      this.recordExit(EXIT_REASON.INVLPG, lin, len, mn, ['emulate'], `linear ${hex(lin)}`, { instrInfo: memoryInstrInfo(insn) });
+      return this.handled(() => {
+        if (this.shadow) this.shadow.invlpg(lin); else cpu.invalidatePage(lin);
+        this.skipInstruction();
+      });
+    }
+    if (cls & InsnClass.CACHE) {
+      const wbinvd = mn === 'wbinvd';
+      if (wbinvd && !(c.secondary & SECONDARY.WBINVD_EXITING)) return false;
+      this.recordExit(wbinvd ? EXIT_REASON.WBINVD : EXIT_REASON.INVD, 0, len, mn, [], '');
+      return this.handled(() => this.skipInstruction());
+    }
+    if (cls & (InsnClass.RDTSC | InsnClass.RDPMC)) {
+      const tsc = mn === 'rdtsc';
+      if (!(c.primary & (tsc ? CPU.RDTSC_EXITING : CPU.RDPMC_EXITING))) return false;
+      this.recordExit(tsc ? EXIT_REASON.RDTSC : EXIT_REASON.RDPMC, 0, len, mn, ['emulate'], '');
+      return this.emulateBySemantics(insn);
+    }
+    if (cls & InsnClass.MOV_DR) {
+      if (!(c.primary & CPU.MOV_DR_EXITING)) return false;
+      const fromDr = insn.opcode === 0x121;
+      const q = drAccessQualification(insn.reg, fromDr, insn.rm);
+      this.recordExit(EXIT_REASON.DR_ACCESS, q, len, mn, ['emulate'], `${fromDr ? 'mov from' : 'mov to'} DR${insn.reg}, GPR ${insn.rm}`);
+      return this.emulateBySemantics(insn);
+    }
+    if (cls & InsnClass.DESC_TABLE) {
+      if (!(c.secondary & SECONDARY.DESC)) return false;
+      const gdt = mn === 'lgdt' || mn === 'lidt' || mn === 'sgdt' || mn === 'sidt';
+      this.recordExit(gdt ? EXIT_REASON.GDTR_IDTR : EXIT_REASON.LDTR_TR, 0, len, mn, ['emulate'], mn, { instrInfo: memoryInstrInfo(insn) });
+      return this.emulateBySemantics(insn);
+    }
+    return false;
+  }
+
+  /** Runs the exit handler; the instruction is then skipped by the CPU (RIP from the VMCS). */
+  private handled(handler: () => void): boolean {
+    handler();
+    this.resume();
+    return true;
+  }
+
+  /** The handler emulates with the instruction's own semantics (KVM's x86 emulator), then skips it. */
+  private emulateBySemantics(insn: Insn): boolean {
+    const cpu = this.cpu;
+    cpu.nextEip = (cpu.eip + insn.len) >>> 0;
+    this.hostAccess = true;
+    try { insn.semantics(cpu, insn); } finally { this.hostAccess = false; }
+    this.vmcs.set(VMCS.GUEST_RIP, cpu.nextEip >>> 0);
+    this.resume();
+    return true;
+  }
+
+  /** The handler injects a fault: the instruction does not complete (nor retire) and RIP stays. */
+  private injectFault(vector: number, errorCode: number): boolean {
+    this.pendingInjection = vector;
+    throw new CpuFault(vector, errorCode);
+  }
+
+  private ioInstruction(insn: Insn): boolean {
+    const cpu = this.cpu, c = this.controls, op = insn.opcode;
+    const string = op >= 0x6c && op <= 0x6f;
+    const immediate = op >= 0xe4 && op <= 0xe7;
+    const isIn = op === 0x6c || op === 0x6d || op === 0xe4 || op === 0xe5 || op === 0xec || op === 0xed;
+    const port = immediate ? insn.imm & 0xff : cpu.regs[2] & 0xffff;
+    const size = insn.size;
+    // The I/O permission checks (CPL > IOPL: TSS bitmap) come before the exit.
+    checkIoPermission(cpu, port, size);
+    let exits: boolean;
+    if (c.primary & CPU.USE_IO_BITMAPS) exits = this.ioBitmapSays(port, size);
+    else exits = (c.primary & CPU.UNCOND_IO_EXITING) !== 0;
+    if (!exits) return false;
+    const q = ioQualification(port, size, isIn, string, insn.rep !== 0, immediate);
+    const d = decodeIo(q);
+    this.recordExit(EXIT_REASON.IO_INSTRUCTION, q, insn.len, insn.mnemonic, ['deviceAccess'], `${d.isIn ? 'in' : 'out'} port ${hex(d.port)}, size ${d.size}${d.string ? ', string' : ''}${d.rep ? ', rep' : ''}, ${d.immediate ? 'immediate' : 'DX'}`);
+    if (string) return this.emulateBySemantics(insn);
+    // KVM's handle_io for a non-string access: everything comes from the exit qualification.
+    return this.handled(() => {
+      const sz = d.size as 1 | 2 | 4;
+      if (d.isIn) cpu.setReg(0, sz, cpu.io.in(d.port, sz));
+      else cpu.io.out(d.port, sz, cpu.getReg(0, sz) >>> 0);
+      this.skipInstruction();
+    });
+  }
+
+  /** I/O bitmap A (ports 0–7FFF) / B (8000–FFFF): an exit if the bit of any byte accessed is set. */
+  private ioBitmapSays(port: number, size: number): boolean {
+    const mem = this.host.machine.mem;
+    for (let p = port; p < port + size; p++) {
+      const q = p & 0xffff;
+      const page = q < 0x8000 ? this.vmcs.get(VMCS.IO_BITMAP_A) : this.vmcs.get(VMCS.IO_BITMAP_B);
+      if (mem.read8(page + ((q & 0x7fff) >>> 3)) & (1 << (q & 7))) return true;
+    }
+    return false;
+  }
+
+  private msrInstruction(insn: Insn): boolean {
+    const cpu = this.cpu, write = insn.mnemonic === 'wrmsr';
+    const msr = cpu.regs[1] >>> 0;
+    if (!this.msrExits(msr, write)) return false;
+    this.recordExit(write ? EXIT_REASON.MSR_WRITE : EXIT_REASON.MSR_READ, 0, insn.len, insn.mnemonic, ['emulate'], `MSR ${hex(msr)}`);
+    try {
+      if (write) cpu.writeMsr(msr, (BigInt(cpu.regs[2] >>> 0) << 32n) | BigInt(cpu.regs[0] >>> 0));
+      else {
+        const v = cpu.readMsr(msr);
+        cpu.regs[0] = Number(v & 0xffffffffn) | 0;
+        cpu.regs[2] = Number((v >> 32n) & 0xffffffffn) | 0;
+      }
+    } catch (e) {
+      if (e instanceof CpuFault) return this.injectFault(GP, 0); // kvm_inject_gp for an MSR it does not know
+      throw e;
+    }
+    return this.handled(() => this.skipInstruction());
+  }
+
+  /** MSR bitmap (SDM §25.6.9): read low/high at 0/0x400, write low/high at 0x800/0xC00. */
+  private msrExits(msr: number, write: boolean): boolean {
+    if (!(this.controls.primary & CPU.USE_MSR_BITMAPS)) return true;
+    let off: number;
+    if (msr <= 0x1fff) off = 0;
+    else if (msr >= 0xc0000000 && msr <= 0xc0001fff) off = 0x400;
+    else return true;
+    const bit = msr & 0x1fff;
+    const at = this.vmcs.get(VMCS.MSR_BITMAP) + off + (write ? 0x800 : 0) + (bit >>> 3);
+    return (this.host.machine.mem.read8(at) & (1 << (bit & 7))) !== 0;
+  }
+
+  private movCr(insn: Insn): boolean {
+    const cpu = this.cpu, c = this.controls, v = this.vmcs;
+    const toCr = insn.opcode === 0x122, cr = insn.reg, gpr = insn.rm;
+    if (toCr) {
+      const value = cpu.regs[gpr];
+      let exits = false;
+      if (cr === 0) exits = ((value ^ this.cr0Shadow) & c.cr0GuestHostMask) !== 0;
+      else if (cr === 4) exits = ((value ^ this.cr4Shadow) & c.cr4GuestHostMask) !== 0;
+      else if (cr === 3) exits = (c.primary & CPU.CR3_LOAD_EXITING) !== 0;
+      if (!exits) {
+        if (cr === 0 || cr === 4) {
+          // Guest-owned bits only changed: the processor writes them without an exit.
+          const mask = cr === 0 ? c.cr0GuestHostMask : c.cr4GuestHostMask;
+          const real = cr === 0 ? cpu.cr0 : cpu.cr4;
+          const nv = (real & mask) | (value & ~mask);
+          if (cr === 0) cpu.setCr0(nv); else cpu.setCr4(nv);
+          cpu.nextEip = (cpu.eip + insn.len) >>> 0;
+          return true;
+        }
+        return false;
+      }
+      const q = crAccessQualification(cr, 0, gpr);
+      this.recordExit(EXIT_REASON.CR_ACCESS, q, insn.len, insn.mnemonic, cr === 3 && this.shadow ? ['emulate', 'tlbFlush'] : ['emulate'], `mov to CR${cr} from GPR ${gpr} (${hex(value)})`);
+      try {
+        this.writeCr(cr, value);
+      } catch (e) {
+        if (e instanceof CpuFault) return this.injectFault(GP, 0);
+        throw e;
+      }
+      return this.handled(() => this.skipInstruction());
+    }
+    // MOV from CR.
+    if (cr === 3 && (c.primary & CPU.CR3_STORE_EXITING)) {
+      const q = crAccessQualification(3, 1, gpr);
+      this.recordExit(EXIT_REASON.CR_ACCESS, q, insn.len, insn.mnemonic, ['emulate'], `mov from CR3 to GPR ${gpr}`);
+      return this.handled(() => { cpu.regs[gpr] = this.guestCr3; this.skipInstruction(); });
+    }
+    if (cr === 0 || cr === 4) {
+      // No exit: host-owned bits read from the read shadow (SDM Vol. 3C §26.3 "MOV from CR0/CR4").
+      const mask = cr === 0 ? c.cr0GuestHostMask : c.cr4GuestHostMask;
+      const shadow = cr === 0 ? this.cr0Shadow : this.cr4Shadow;
+      cpu.regs[gpr] = ((cr === 0 ? cpu.cr0 : cpu.cr4) & ~mask) | (shadow & mask);
+      cpu.nextEip = (cpu.eip + insn.len) >>> 0;
+      void v;
+      return true;
+    }
+    return false;
+  }
+
+  /** The host's emulation of MOV to CR0/CR3/CR4 (KVM handle_set_cr0/3/4). */
+  private writeCr(cr: number, value: number): void {
+    const cpu = this.cpu, v = this.vmcs;
+    if (cr === 0) {
+      const old = this.cr0Shadow;
+      // Validate as the hardware would (PG without PE, real mode) before accepting it.
+      if ((value & CR0_PG) && !(value & 1)) throw new CpuFault(GP, 0);
+      v.write(VMCS.CR0_READ_SHADOW, value | 0x10);
+      if (this.shadow) {
+        cpu.setCr0((value | 0x10 | CR0_PG | CR0_WP) >>> 0);
+        if ((old ^ value) & (CR0_PG | CR0_WP | 1)) this.shadow.reset('guest CR0.PG/WP change');
+      } else cpu.setCr0(value);
+    } else if (cr === 3) {
+      if (this.shadow) {
+        this.guestCr3 = value;
+        this.shadow.reset('guest CR3 load');
+      } else cpu.setCr3(value);
+    } else if (cr === 4) {
+      const old = this.cr4Shadow;
+      cpu.setCr4(value);
+      v.write(VMCS.CR4_READ_SHADOW, value);
+      if (this.shadow && ((old ^ value) & 0x90)) this.shadow.reset('guest CR4.PSE/PGE change');
+    }
+  }
+
+  /** CLTS, LMSW (exit per the CR0 mask and read shadow) and SMSW (reads the shadow, no exit). */
+  private cr0Word(insn: Insn): boolean {
+    const cpu = this.cpu, mask = this.controls.cr0GuestHostMask, shadow = this.cr0Shadow;
+    const mn = insn.mnemonic;
+    if (mn === 'smsw') {
+      const val = ((cpu.cr0 & ~mask) | (shadow & mask)) & 0xffff;
+      cpu.nextEip = (cpu.eip + insn.len) >>> 0;
+      if (insn.rm >= 0) cpu.setReg(insn.rm, insn.size, val);
+      else cpu.write16(insn.seg, ea(cpu, insn), val);
+      return true;
+    }
+    if (mn === 'clts') {
+      // Exits only if TS is host-owned and set in the read shadow (SDM §26.1.3).
+      if (!((mask & 8) && (shadow & 8))) return false;
+      this.recordExit(EXIT_REASON.CR_ACCESS, crAccessQualification(0, 2, 0), insn.len, mn, ['emulate'], 'clts');
+      return this.handled(() => { this.writeCr(0, shadow & ~8); this.skipInstruction(); });
+    }
+    // LMSW: the source's PE/MP/EM/TS against the read shadow in host-owned bits (PE can only be set).
+    const src = insn.rm >= 0 ? cpu.getReg(insn.rm, 2) : cpu.read16(insn.seg, ea(cpu, insn));
+    const differs = ((src ^ shadow) & mask & 0xe) !== 0 || ((mask & 1) && (src & 1) && !(shadow & 1));
+    if (!differs) return false;
+    const q = crAccessQualification(0, 3, 0, insn.rm < 0, src);
+    this.recordExit(EXIT_REASON.CR_ACCESS, q, insn.len, mn, ['emulate'], `lmsw ${hex(src & 0xffff)}`, { linear: insn.rm < 0 ? (cpu.segBase[insn.seg] + ea(cpu, insn)) >>> 0 : 0 });
+    return this.handled(() => { this.writeCr(0, (shadow & ~0xe) | (src & 0xf) | (shadow & 1)); this.skipInstruction(); });
+  }
+
+  // =============================================================================================
+  // Non-root operation: events
+  // =============================================================================================
+
+  private onEvent(ev: DeliveryEvent): boolean {
+    const cpu = this.cpu;
+    if (this.injecting) {
+      // A fault while delivering an injected event (its IDT entry, its stack frame).
+      if (this.shadow && ev.kind === 'exception' && ev.vector === PF_VEC && ev.address !== undefined) {
+        const r = this.shadow.handleFault(ev.address, ev.errorCode ?? 0);
+        if (r === 'fixed') throw new RetryInjection();
+      }
+      return false;
+    }
+    if (this.pendingInjection === ev.vector && ev.kind === 'exception') {
+      // The exit handler asked for this fault (VMCALL → #UD, unknown MSR → #GP): inject it.
+      this.pendingInjection = -1;
+      this.inject(ev.vector, 'exception', ev.errorCode ?? 0, ev.address ?? 0, ev.eip);
+      return true;
+    }
+    this.pendingInjection = -1;
+    const c = this.controls;
+    if (ev.kind === 'external' && (c.pin & PIN.EXT_INTR_MASK)) {
+      this.recordExit(EXIT_REASON.EXTERNAL_INTERRUPT, 0, 0, '', [], `vector ${ev.vector}`, { intr: intrInfo(ev.vector, INTR_INFO.TYPE_EXT_INTR, false) });
+      this.host.emit({ kind: 'interrupt-injection', eip: (cpu.segBase[CS] + cpu.eip) | 0, mnemonic: '', cost: this.host.cost('interruptInjection'), vector: ev.vector, state: 'delivered', text: `vector ${ev.vector} injected on VM entry` });
+      this.inject(ev.vector, 'external', 0, 0, ev.eip);
+      return true;
+    }
+    const exceptionLike = ev.kind === 'exception' || (ev.kind === 'software' && (ev.vector === 3 || ev.vector === 4));
+    if (exceptionLike && (c.exceptionBitmap & (1 << ev.vector))) {
+      const hasCode = ev.errorCode !== undefined;
+      const type = ev.kind === 'software' ? INTR_INFO.TYPE_SOFT_EXCEPTION : INTR_INFO.TYPE_HARD_EXCEPTION;
+      const q = ev.vector === PF_VEC ? (ev.address ?? 0) >>> 0 : 0;
+      this.recordExit(EXIT_REASON.EXCEPTION_NMI, q, 0, '', [], `vector ${ev.vector}${hasCode ? `, error code ${hex(ev.errorCode!)}` : ''}${ev.vector === PF_VEC ? `, address ${hex(q)}` : ''}`,
+        { intr: intrInfo(ev.vector, type, hasCode), errorCode: ev.errorCode ?? 0 });
+      this.handleException(ev);
+      return true;
+    }
+    // Not intercepted: the processor delivers it to the guest (guarded like an injection).
+    this.inject(ev.vector, ev.kind, ev.errorCode ?? 0, ev.address ?? 0, ev.eip);
+    return true;
+  }
+
+  /** Exception exit handler (KVM handle_exception_nmi). */
+  private handleException(ev: DeliveryEvent): void {
+    if (ev.vector === PF_VEC && this.shadow && ev.address !== undefined) {
+      const r = this.shadow.handleFault(ev.address, ev.errorCode ?? 0);
+      if (r === 'fixed') return; // hidden fault: the shadow now maps it, the instruction restarts
+      const code = r === 'stuck' ? ev.errorCode ?? 0 : r.guestErrorCode;
+      this.inject(PF_VEC, 'exception', code, ev.address, ev.eip);
+      return;
+    }
+    // #UD, #DB, #AC, #MC: reflect to the guest through event injection.
+    this.inject(ev.vector, ev.kind, ev.errorCode ?? 0, ev.address ?? 0, ev.eip);
+  }
+
+  // =============================================================================================
+  // EPT
+  // =============================================================================================
+
+  /** The CPU's second-level translation under EPT (called on its TLB misses). */
+  private secondLevel(gpaPage: number, write: boolean, lin: number, final: boolean): number {
+    const page = gpaPage >>> 0;
+    if (this.hostAccess) {
+      // The host reads guest memory through its own mapping of guest RAM, not through EPT.
+      this.hostTouched = true;
+      return page < this.host.machine.mem.ramSize ? page : UNPOPULATED;
+    }
+    const r = this.ept!.translate(page);
+    if (r.ok && (!write || (r.perms & EPT_WRITE))) {
+      this.host.charge(this.host.cost('nestedPageWalk'));
+      return r.hpa;
+    }
+    if (page === this.mmioPage) return UNPOPULATED;
+    throw new EptViolation(page | (final ? lin & 0xfff : 0), lin, write, final, r.ok ? r.perms : 0);
+  }
+
+  /** EPT-violation exit handler (KVM's TDP page fault): map guest RAM on first touch, emulate MMIO. */
+  private eptViolationExit(e: EptViolation): void {
+    const cpu = this.cpu, ram = this.host.machine.mem.ramSize;
+    const gpa = e.gpa >>> 0, page = (gpa & ~0xfff) >>> 0;
+    const q = eptViolationQualification({ read: !e.write, write: e.write, fetch: false }, e.perms, true, e.final);
+    const mmio = page >= ram;
+    this.recordExit(EXIT_REASON.EPT_VIOLATION, q, 0, '', ['emulate'], `guest-physical ${hex(gpa)} (${e.write ? 'write' : 'read'}${e.final ? '' : ', paging structure'}), ${mmio ? 'MMIO: emulated' : 'first touch: mapped'}`, { linear: e.lin, gpa });
+    if (!mmio) {
+      this.ept!.map(page, page, EPT_RWX);
+      return;
+    }
+    // No device lives there: the access is emulated as to an unpopulated bus (all ones, writes
+    // dropped) by running the instruction once with that page passed through.
+    this.mmioPage = page;
+    try { cpu.run(1); } finally { this.mmioPage = -1; }
+  }
+
+  // =============================================================================================
+  // State, views
+  // =============================================================================================
+
+  getState(): VmxState {
+    return { vmcs: this.vmcs.getState(), ept: this.ept?.getState() ?? null, shadow: this.shadow?.getState() ?? null, guestCr3: this.guestCr3 };
+  }
+
+  setState(state: unknown): void {
+    const s = state as VmxState;
+    this.vmcs.setState(s.vmcs);
+    if (this.ept && s.ept) this.ept.setState(s.ept);
+    if (this.shadow && s.shadow) this.shadow.setState(s.shadow);
+    this.guestCr3 = s.guestCr3;
+    this.injecting = 0;
+    this.pendingInjection = -1;
+    this.cpu.flushTlb();
+  }
+
+  inspect(): TechniqueView {
+    const vmcs: Record<string, string> = {};
+    for (const area of ['control', 'exit-info', 'guest', 'host'] as const) {
+      for (const f of this.vmcs.area(area)) vmcs[`${area}.${f.name}`] = '0x' + f.value.toString(16);
+    }
+    const cpu = this.cpu;
+    return {
+      vcpu: { 'CPL (guest)': cpu.cpl, 'VMX operation': 'non-root', 'IF': (cpu.flags & IF) !== 0, 'CR0 (guest view)': hex((cpu.cr0 & ~this.controls.cr0GuestHostMask) | (this.cr0Shadow & this.controls.cr0GuestHostMask)) },
+      vmcs,
+      hypervisor: {
+        paging: this.ept ? 'EPT (nested paging)' : 'shadow page tables',
+        ...(this.ept ? { 'EPT pages mapped': this.ept.mapped, 'EPT tables': this.ept.tables } : {}),
+        ...(this.shadow ? { 'shadow fills': this.shadow.stats.fills, 'shadow flushes': this.shadow.stats.flushes } : {}),
+      },
+    };
+  }
+}
+
+/** VM-exit instruction information for a memory operand (SDM Vol. 3C Table 28-9/28-13 layout). */
+export function memoryInstrInfo(i: Insn): number {
+  if (i.rm >= 0) return (1 << 10) | ((i.rm & 0xf) << 3);
+  return ((i.scale & 3) | ((i.addr16 ? 0 : 1) << 7) | ((i.seg & 7) << 15) |
+    (i.index >= 0 ? (i.index & 0xf) << 18 : 1 << 22) | (i.base >= 0 ? (i.base & 0xf) << 23 : 1 << 27)) >>> 0;
+}
+
+export { decodeCrAccess };
+
+registerTechnique({
+  mode: 'hardware-assisted',
+  title: 'VT-x: guest at CPL 0 in VMX non-root operation, VMCS with KVM\'s controls, EPT or shadow paging',
+  reservedMiB: RESERVED_MIB,
+  create: (host) => new HardwareAssistedTechnique(host),
+});
