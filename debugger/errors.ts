@@ -28,16 +28,16 @@ export const ErrorId = {
 } as const;
 
 export const ErrorFormat: Record<number, string> = {
-  [ErrorId.badLaunchArguments]: 'Cannot debug: {problems}',
-  [ErrorId.programMissing]: 'Cannot debug: {problems}',
-  [ErrorId.assemblyFailed]: '{problems}',
-  [ErrorId.notAProgram]: 'Cannot debug: {problems}',
-  [ErrorId.loadFailed]: 'Cannot load the guest: {problems}',
-  [ErrorId.noGuest]: 'No guest is running ({problems})',
-  [ErrorId.running]: 'The guest is running: pause it first ({problems})',
-  [ErrorId.evaluate]: '{problems}',
-  [ErrorId.setVariable]: 'Cannot set {problems}',
-  [ErrorId.memory]: '{problems}',
-  [ErrorId.disassemble]: '{problems}',
-  [ErrorId.internal]: 'Internal error in the Popek debug adapter: {problems}',
+  [ErrorId.badLaunchArguments]: 'Cannot debug: {_problems}',
+  [ErrorId.programMissing]: 'Cannot debug: {_problems}',
+  [ErrorId.assemblyFailed]: '{_problems}',
+  [ErrorId.notAProgram]: 'Cannot debug: {_problems}',
+  [ErrorId.loadFailed]: 'Cannot load the guest: {_problems}',
+  [ErrorId.noGuest]: 'No guest is running ({_problems})',
+  [ErrorId.running]: 'The guest is running: pause it first ({_problems})',
+  [ErrorId.evaluate]: '{_problems}',
+  [ErrorId.setVariable]: 'Cannot set {_problems}',
+  [ErrorId.memory]: '{_problems}',
+  [ErrorId.disassemble]: '{_problems}',
+  [ErrorId.internal]: 'Internal error in the Popek debug adapter: {_problems}',
 };

@@ -146,15 +146,19 @@ export class PopekDebugSession extends LoggingDebugSession {
     };
   }
 
-  protected override async restartRequest(response: DebugProtocol.RestartResponse, args: DebugProtocol.RestartArguments): Promise<void> {
-    const fresh = args.arguments ? checkLaunchArguments(args.arguments) : { options: this.launchOptions, problems: [] };
-    if (!fresh.options) { this.fail(response, ErrorId.badLaunchArguments, fresh.problems.join(' ') || 'launch first'); return; }
-    const rt = this.createRuntime(fresh.options, response);
-    if (!rt) return;
-    this.launchOptions = fresh.options;
-    this.reapplyBreakpoints(rt);
-    this.sendResponse(response);
-    rt.start(fresh.options.stopOnEntry);
+  protected override restartRequest(response: DebugProtocol.RestartResponse, args: DebugProtocol.RestartArguments): void {
+    try {
+      const fresh = args?.arguments ? checkLaunchArguments(args.arguments) : { options: this.launchOptions, problems: [] };
+      if (!fresh.options) { this.fail(response, ErrorId.badLaunchArguments, fresh.problems.join(' ') || 'launch first'); return; }
+      const rt = this.createRuntime(fresh.options, response);
+      if (!rt) return;
+      this.launchOptions = fresh.options;
+      this.reapplyBreakpoints(rt);
+      this.sendResponse(response);
+      rt.start(fresh.options.stopOnEntry);
+    } catch (e) {
+      this.fail(response, ErrorId.internal, (e as Error).stack ?? String(e));
+    }
   }
 
   private reapplyBreakpoints(rt: DebugRuntime): void {
@@ -534,7 +538,7 @@ export class PopekDebugSession extends LoggingDebugSession {
   }
 
   private fail(response: DebugProtocol.Response, id: number, problems: string, showUser = true): void {
-    this.sendErrorResponse(response, { id, format: ErrorFormat[id] ?? '{problems}', variables: { problems }, showUser });
+    this.sendErrorResponse(response, { id, format: ErrorFormat[id] ?? '{_problems}', variables: { _problems: problems }, showUser });
   }
 
   private source(file: string): Source {

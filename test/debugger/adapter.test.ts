@@ -1,0 +1,301 @@
+/*
+ * The debug adapter through the Debug Adapter Protocol, with a real client (DebugClient) against
+ * the bundled adapter (dist/debugAdapter.js, run as a separate process): launch and its errors,
+ * every kind of breakpoint, stepping and step back, state, memory, disassembly, output.
+ * Run `npm run build` first (npm test does).
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import {
+  collectOutput, example, failure, fixture, launchToStop, lineOf, register, resumeToStop, scope, send, startClient, topFrame,
+} from './support';
+
+const HELLO = example('hello.gasm');
+const FRAMES = fixture('frames.gasm');
+
+describe('debugger: protocol (stdio adapter process)', function () {
+  this.timeout(30000);
+  let dc: DebugClient;
+  beforeEach(async () => { dc = await startClient(); });
+  afterEach(async () => { await dc.stop(); });
+
+  describe('launch', () => {
+    it('stops on entry at the entry point, with the Multiboot entry state', async () => {
+      const { stop } = await launchToStop(dc, { program: HELLO, stopOnEntry: true });
+      assert.equal(stop.body.reason, 'entry');
+      assert.match(stop.body.description ?? '', /hello\.gasm:\d+ \(mov esp,/);
+      const f = await topFrame(dc);
+      assert.equal(f.line, lineOf(HELLO, 'mov esp, stack_top'));
+      assert.equal(f.source?.path, HELLO);
+      assert.equal(await register(dc, 'eax'), 0x2badb002);
+    });
+
+    it('runs to the end without stopOnEntry: console in stdout, exit code, terminated', async () => {
+      const out = collectOutput(dc);
+      const exited = dc.waitForEvent('exited');
+      await Promise.all([dc.configurationSequence(), dc.launch({ program: HELLO, stopOnEntry: false } as never), dc.waitForEvent('terminated')]);
+      assert.equal(out.text('stdout'), 'Hello from a Multiboot guest on COM1!\n');
+      assert.equal((await exited).body.exitCode, 1);
+      assert.match(out.text('console'), /exited with code 1/);
+    });
+
+    const bad: Array<[string, Record<string, unknown>, RegExp]> = [
+      ['a missing file', { program: '/nonexistent/x.gasm' }, /does not exist/],
+      ['an unknown mode', { program: HELLO, mode: 'vmware' }, /"mode" must be one of native/],
+      ['zero memory', { program: HELLO, memoryMiB: 0 }, /"memoryMiB" must be a whole number/],
+      ['a negative limit', { program: HELLO, maxInstructions: -5 }, /"maxInstructions"/],
+      ['an unknown cost profile', { program: HELLO, cost: 'cheap' }, /"cost" must be one of modern/],
+      ['a string for a boolean', { program: HELLO, stopOnEntry: 'yes' }, /"stopOnEntry" must be true or false/],
+    ];
+    for (const [what, args, message] of bad) {
+      it(`refuses ${what} with a message`, async () => {
+        await dc.initializeRequest();
+        assert.match(await failure(dc.launchRequest(args as never)), message);
+      });
+    }
+
+    it('shows the assembler\'s first errors with file:line', async () => {
+      await dc.initializeRequest();
+      const msg = await failure(dc.launchRequest({ program: fixture('broken.gasm') } as never));
+      assert.match(msg, /broken\.gasm:5:\d+: /);
+      assert.match(msg, /broken\.gasm:7:\d+: /);
+    });
+
+    it('refuses a 10 MB nonsense file quickly, and a binary file', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-dbg-'));
+      const big = path.join(dir, 'big.gasm');
+      fs.writeFileSync(big, Buffer.alloc(10 << 20, 'x@# '));
+      await dc.initializeRequest();
+      assert.match(await failure(dc.launchRequest({ program: big } as never)), /too large/);
+      const bin = path.join(dir, 'noise.gasm');
+      fs.writeFileSync(bin, Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) & 0xff)));
+      assert.match(await failure(dc.launchRequest({ program: bin } as never)), /not assembly source/);
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+  });
+
+  describe('breakpoints', () => {
+    it('moves a breakpoint on a comment or label line to the next instruction, and stops there with the callers', async () => {
+      const comment = lineOf(HELLO, '; putc: write AL');
+      const { stop, breakpoints } = await launchToStop(dc, { program: HELLO, stopOnEntry: false }, { breakpoints: [{ path: HELLO, breakpoints: [{ line: comment }] }] });
+      const bp = breakpoints[0].body.breakpoints[0];
+      assert.equal(bp.verified, true);
+      assert.equal(bp.line, lineOf(HELLO, 'push eax'));
+      assert.equal(stop.body.reason, 'breakpoint');
+      assert.deepEqual(stop.body.hitBreakpointIds, [bp.id]);
+      const st = await dc.stackTraceRequest({ threadId: 1 });
+      assert.deepEqual(st.body.stackFrames.map((f) => f.name.split(' ')[0]), ['putc', 'puts', 'start']);
+      assert.equal(st.body.stackFrames[1].line, lineOf(HELLO, 'call putc'));
+      assert.equal(st.body.stackFrames[2].line, lineOf(HELLO, 'call puts'));
+    });
+
+    it('does not verify a breakpoint after the last instruction', async () => {
+      const last = fs.readFileSync(HELLO, 'utf8').split('\n').length;
+      const { breakpoints } = await launchToStop(dc, { program: HELLO }, { breakpoints: [{ path: HELLO, breakpoints: [{ line: last }] }] });
+      assert.equal(breakpoints[0].body.breakpoints[0].verified, false);
+    });
+
+    it('conditional breakpoint over registers: stops when AL is "l"', async () => {
+      const line = lineOf(HELLO, 'push eax');
+      const { stop } = await launchToStop(dc, { program: HELLO, stopOnEntry: false }, { breakpoints: [{ path: HELLO, breakpoints: [{ line, condition: "(eax & 0xff) == 'l' && ZF == 0" }] }] });
+      assert.equal(stop.body.reason, 'breakpoint');
+      assert.equal((await register(dc, 'eax')) & 0xff, 'l'.charCodeAt(0));
+      // The next stop is the second "l" of "Hello".
+      await resumeToStop(dc, dc.continueRequest({ threadId: 1 }));
+      assert.equal((await register(dc, 'esi')) - (await dc.evaluateRequest({ expression: 'message', context: 'watch' }).then((r) => parseInt(r.body.result, 16))), 4);
+    });
+
+    it('hit-count breakpoint stops on the 5th hit; log points print with {expr} holes', async () => {
+      const out = collectOutput(dc);
+      const line = lineOf(HELLO, 'push eax');
+      const log = lineOf(HELLO, 'out dx, al');
+      const { stop } = await launchToStop(dc, { program: HELLO, stopOnEntry: false }, { breakpoints: [{ path: HELLO, breakpoints: [{ line, hitCondition: '5' }, { line: log, logMessage: 'char {al,c} = {al,d}' }] }] });
+      assert.equal(stop.body.reason, 'breakpoint');
+      assert.equal((await register(dc, 'eax')) & 0xff, 'o'.charCodeAt(0));
+      assert.match(out.text('console'), /char H = 72\nchar e = 101\nchar l = 108\nchar l = 108\n/);
+    });
+
+    it('instruction breakpoint at an address from the disassembly', async () => {
+      const { stop } = await launchToStop(dc, { program: HELLO });
+      assert.equal(stop.body.reason, 'entry');
+      const dis = await dc.disassembleRequest({ memoryReference: (await topFrame(dc)).instructionPointerReference!, instructionCount: 5, resolveSymbols: true });
+      const ins = dis.body!.instructions;
+      assert.match(ins[0].instruction, /^mov esp,0x/);
+      assert.equal(ins[0].symbol, 'start');
+      assert.equal(ins[0].line, lineOf(HELLO, 'mov esp, stack_top'));
+      assert.equal(ins[2].instruction.startsWith('call'), true);
+      const r = await send<DebugProtocol.SetInstructionBreakpointsResponse>(dc, 'setInstructionBreakpoints', { breakpoints: [{ instructionReference: ins[2].address }] });
+      assert.equal(r.body.breakpoints[0].verified, true);
+      const s = await resumeToStop(dc, dc.continueRequest({ threadId: 1 }));
+      assert.equal(s.body.reason, 'instruction breakpoint');
+      assert.equal((await topFrame(dc)).instructionPointerReference, ins[2].address);
+    });
+
+    it('data breakpoint on a memory write: stops after the writing instruction and says old → new', async () => {
+      const { stop } = await launchToStop(dc, { program: FRAMES });
+      assert.equal(stop.body.reason, 'entry');
+      const info = await dc.dataBreakpointInfoRequest({ name: 'dword [counter]' });
+      assert.ok(info.body.dataId);
+      assert.deepEqual(info.body.accessTypes, ['write']);
+      const set = await dc.setDataBreakpointsRequest({ breakpoints: [{ dataId: info.body.dataId, accessType: 'write' }] });
+      assert.equal(set.body.breakpoints[0].verified, true);
+      const s = await resumeToStop(dc, dc.continueRequest({ threadId: 1 }));
+      assert.equal(s.body.reason, 'data breakpoint');
+      assert.match(s.body.description ?? '', /written by frames\.gasm:\d+ \(add \[0x[0-9a-f]+\],eax\): 0x00000000 → 0x0000000a/);
+      assert.equal((await topFrame(dc)).line, lineOf(FRAMES, 'add [counter], eax') + 1);
+      // Addresses typed by the user work too (asAddress).
+      const byAddr = await dc.dataBreakpointInfoRequest({ name: '0x9000', asAddress: true, bytes: 2 } as never);
+      assert.equal(byAddr.body.dataId, '0x00009000/2');
+      // A register is not memory.
+      assert.equal((await dc.dataBreakpointInfoRequest({ name: 'eax' })).body.dataId, null);
+    });
+
+    it('exception filter guest-exception stops on the #GP of a ring-3 cli (rings.gasm, native)', async () => {
+      const rings = example('rings.gasm');
+      const { stop } = await launchToStop(dc, { program: rings, stopOnEntry: false }, { exceptions: { filters: [], filterOptions: [{ filterId: 'guest-exception', condition: '#GP' }] } });
+      assert.equal(stop.body.reason, 'exception');
+      assert.match(stop.body.description ?? '', /Guest exception #GP error code 0x0000 at rings\.gasm:\d+ \(cli\)/);
+      const info = await dc.exceptionInfoRequest({ threadId: 1 });
+      assert.equal(info.body.exceptionId, 'guest-exception');
+      // Stopped at the guest's #GP handler, which the IDT named.
+      assert.ok((await topFrame(dc)).line > 0);
+    });
+  });
+
+  describe('stepping', () => {
+    it('steps in, over a call, and out, by instruction and by line', async () => {
+      await launchToStop(dc, { program: FRAMES }, { breakpoints: [{ path: FRAMES, breakpoints: [{ line: lineOf(FRAMES, 'call outer') }] }] });
+      // Entry: continue to the call.
+      let s = await resumeToStop(dc, dc.continueRequest({ threadId: 1 }));
+      assert.equal(s.body.reason, 'breakpoint');
+      s = await resumeToStop(dc, dc.nextRequest({ threadId: 1 }));
+      assert.equal(s.body.reason, 'step');
+      assert.equal((await topFrame(dc)).line, lineOf(FRAMES, 'add esp, 4'));
+      assert.equal(await dc.evaluateRequest({ expression: 'dword [counter]', context: 'watch' }).then((r) => r.body.result), '0x0000000a (10)');
+      // Around the loop to the call again, then into outer and inner.
+      s = await resumeToStop(dc, dc.continueRequest({ threadId: 1 }));
+      s = await resumeToStop(dc, dc.stepInRequest({ threadId: 1, granularity: 'instruction' }));
+      assert.equal((await topFrame(dc)).line, lineOf(FRAMES, 'push ebp'));
+      for (let i = 0; i < 5; i++) await resumeToStop(dc, dc.stepInRequest({ threadId: 1 }));
+      const inner = await dc.stackTraceRequest({ threadId: 1 });
+      assert.deepEqual(inner.body.stackFrames.map((f) => f.name.split(' ')[0]), ['inner', 'outer', 'start']);
+      // Line stepping skips the blank line in inner.
+      const at = (await topFrame(dc)).line;
+      assert.equal(at, lineOf(FRAMES, 'push ebp', lineOf(FRAMES, 'inner:')));
+      await resumeToStop(dc, dc.stepInRequest({ threadId: 1 }));
+      await resumeToStop(dc, dc.stepInRequest({ threadId: 1 }));
+      await resumeToStop(dc, dc.stepInRequest({ threadId: 1 }));
+      assert.equal((await topFrame(dc)).line, lineOf(FRAMES, 'shl eax, 1'));
+      s = await resumeToStop(dc, dc.stepOutRequest({ threadId: 1 }));
+      assert.equal(s.body.reason, 'step');
+      assert.equal((await topFrame(dc)).line, lineOf(FRAMES, 'add esp, 4', lineOf(FRAMES, 'call inner')));
+      assert.equal(await register(dc, 'eax'), 8);
+    });
+
+    it('steps back to the previous instruction with the earlier registers, and reverse-continues to a breakpoint', async () => {
+      const line = lineOf(FRAMES, 'shl eax, 1');
+      await launchToStop(dc, { program: FRAMES, stopOnEntry: false }, { breakpoints: [{ path: FRAMES, breakpoints: [{ line }] }] });
+      const before = await register(dc, 'eax');
+      await resumeToStop(dc, dc.stepInRequest({ threadId: 1, granularity: 'instruction' }));
+      assert.equal(await register(dc, 'eax'), before * 2);
+      const s = await resumeToStop(dc, dc.stepBackRequest({ threadId: 1, granularity: 'instruction' }));
+      assert.equal(s.body.reason, 'step');
+      assert.equal((await topFrame(dc)).line, line);
+      assert.equal(await register(dc, 'eax'), before);
+      // Forward twice through the breakpoint (second call), then reverse to the first hit.
+      await resumeToStop(dc, dc.continueRequest({ threadId: 1 }));
+      assert.equal(await register(dc, 'eax'), 4);
+      const r = await resumeToStop(dc, dc.reverseContinueRequest({ threadId: 1 }));
+      assert.equal(r.body.reason, 'breakpoint');
+      assert.equal(await register(dc, 'eax'), 5);
+      assert.equal(await dc.evaluateRequest({ expression: '[counter]', context: 'watch' }).then((x) => x.body.result), '0');
+    });
+
+    it('pauses a runaway guest', async () => {
+      await launchToStop(dc, { program: fixture('runaway.gasm') });
+      await dc.continueRequest({ threadId: 1 });
+      await new Promise((r) => setTimeout(r, 200));
+      const s = await resumeToStop(dc, dc.pauseRequest({ threadId: 1 }));
+      assert.equal(s.body.reason, 'pause');
+      assert.ok(await register(dc, 'eax') > 1000);
+      const line = (await topFrame(dc)).line;
+      assert.ok(line === lineOf(fixture('runaway.gasm'), 'inc eax') || line === lineOf(fixture('runaway.gasm'), 'jmp spin'));
+    });
+
+    it('ends the session with a message on a triple fault', async () => {
+      const out = collectOutput(dc);
+      await Promise.all([dc.configurationSequence(), dc.launch({ program: fixture('triple.gasm'), stopOnEntry: false } as never), dc.waitForEvent('terminated')]);
+      assert.match(out.text(), /Triple fault at triple\.gasm:\d+ \(ud2\)/);
+    });
+
+    it('restart reassembles and stops on entry again, keeping breakpoints', async () => {
+      const line = lineOf(FRAMES, 'shl eax, 1');
+      await launchToStop(dc, { program: FRAMES }, { breakpoints: [{ path: FRAMES, breakpoints: [{ line }] }] });
+      await resumeToStop(dc, dc.continueRequest({ threadId: 1 }));
+      const s = await resumeToStop(dc, dc.restartRequest({}));
+      assert.equal(s.body.reason, 'entry');
+      const b = await resumeToStop(dc, dc.continueRequest({ threadId: 1 }));
+      assert.equal(b.body.reason, 'breakpoint');
+      assert.equal((await topFrame(dc)).line, line);
+    });
+  });
+
+  describe('state', () => {
+    it('decodes EFLAGS and edits flags, IOPL and registers through setVariable', async () => {
+      await launchToStop(dc, { program: HELLO });
+      const scopes = await dc.scopesRequest({ frameId: 0 });
+      assert.deepEqual(scopes.body.scopes.map((s) => s.name), ['Registers', 'EFLAGS', 'VCPU', 'Hypervisor']);
+      const flags = scopes.body.scopes[1].variablesReference;
+      let fl = await scope(dc, 'EFLAGS');
+      assert.equal(fl.get('ZF')?.value, '0');
+      assert.equal(fl.get('IOPL')?.value, '0');
+      await dc.setVariableRequest({ variablesReference: flags, name: 'ZF', value: '1' });
+      await dc.setVariableRequest({ variablesReference: flags, name: 'IOPL', value: '3' });
+      fl = await scope(dc, 'EFLAGS');
+      assert.equal(fl.get('ZF')?.value, '1');
+      assert.equal(fl.get('IOPL')?.value, '3');
+      assert.equal(await register(dc, 'eflags'), 0x3042);
+      const regs = scopes.body.scopes[0].variablesReference;
+      const r = await dc.setVariableRequest({ variablesReference: regs, name: 'ecx', value: '0x1234 + 1' });
+      assert.equal(r.body.value, '0x00001235');
+      assert.match(await failure(dc.setVariableRequest({ variablesReference: flags, name: 'IOPL', value: '7' })), /IOPL/);
+      const vcpu = await scope(dc, 'VCPU');
+      assert.equal(vcpu.get('CPL (real)')?.value, '0');
+      assert.match(vcpu.get('GDTR (real)')?.value ?? '', /base 0x00000800/);
+    });
+
+    it('evaluates register, flag and memory expressions; never host code', async () => {
+      await launchToStop(dc, { program: HELLO });
+      const ev = (expression: string, context = 'watch') => dc.evaluateRequest({ expression, context }).then((r) => r.body.result);
+      assert.equal(await ev('eax == 0x2badb002 && ZF == 0'), '1');
+      assert.equal(await ev('byte [message]'), '0x00000048 (72)');
+      assert.equal(await ev('word [message + 1] == 0x6c65'), '1');
+      assert.equal(await ev("'H' + 1"), '0x00000049 (73)');
+      assert.match(await failure(ev('process.exit(1)')), /unknown name 'process.exit'|unexpected/);
+      assert.match(await failure(ev('[0xfffff000]')), /not mapped|0xfffff000/);
+      assert.match(await failure(ev('eax = 1', 'watch')), /Debug Console/);
+      assert.equal(await ev('eax = 7', 'repl'), '7');
+      assert.equal(await register(dc, 'eax'), 7);
+      const c = await dc.completionsRequest({ text: 'mes', column: 4 });
+      assert.ok(c.body.targets.some((t) => t.label === 'message'));
+    });
+
+    it('reads and writes memory through a register\'s memory reference', async () => {
+      await launchToStop(dc, { program: HELLO });
+      const esp = (await scope(dc, 'Registers')).get('eip')!;
+      assert.ok(esp.memoryReference);
+      const msg = await dc.evaluateRequest({ expression: 'message', context: 'watch' });
+      const read = await send<DebugProtocol.ReadMemoryResponse>(dc, 'readMemory', { memoryReference: msg.body.memoryReference!, count: 5 });
+      assert.equal(Buffer.from(read.body!.data!, 'base64').toString(), 'Hello');
+      await send(dc, 'writeMemory', { memoryReference: msg.body.memoryReference!, data: Buffer.from('Jello').toString('base64') });
+      const out = collectOutput(dc);
+      await dc.setBreakpointsRequest({ source: { path: HELLO }, breakpoints: [] });
+      await Promise.all([dc.continueRequest({ threadId: 1 }), dc.waitForEvent('terminated')]);
+      assert.match(out.text('stdout'), /^Jello from a Multiboot guest/);
+    });
+  });
+});
