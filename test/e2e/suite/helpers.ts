@@ -1,4 +1,5 @@
 /* Helpers for the end-to-end suite: waiting on VS Code's state, and watching DAP traffic. */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -13,6 +14,18 @@ export function extension(): vscode.Extension<unknown> {
 
 export function built(file: 'server' | 'debugAdapter' | 'cli'): boolean {
   return fs.existsSync(path.join(extension().extensionPath, 'dist', `${file}.js`));
+}
+
+/** Whether `popek ARGS` (the installed extension's CLI) exits 0: a probe for what this build can do. */
+export function cliRuns(args: string[]): Promise<boolean> {
+  const cli = path.join(extension().extensionPath, 'dist', 'cli.js');
+  if (!fs.existsSync(cli)) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, stdio: 'ignore' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', () => { clearTimeout(timer); resolve(false); });
+    child.on('close', (code) => { clearTimeout(timer); resolve(code === 0); });
+  });
 }
 
 /** Skips the current test with a reason the result file keeps, when `ok` is false. */
