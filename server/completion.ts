@@ -3,7 +3,7 @@
  * and macros; in operands, registers, labels, constants and the hypercall names and constants
  * of the paravirtual interface. The fixed lists are built once per syntax.
  */
-import { CompletionItemKind, MarkupKind, type CompletionItem, type CompletionParams } from 'vscode-languageserver/node';
+import { CompletionItemKind, MarkupKind, type CompletionItem, type CompletionList, type CompletionParams } from 'vscode-languageserver/node';
 import { allInstructions, instructionInfo } from '../core/isa';
 import { PREDEFINED } from '../core/asm/predefined';
 import { allRegisters } from '../core/lint/lineModel';
@@ -59,7 +59,30 @@ function fixedItems(syntax: 'nasm' | 'att'): Fixed {
   return f;
 }
 
-export function completion(store: DocumentStore, model: LintDocument, p: CompletionParams): CompletionItem[] {
+/** At most this many items per answer; the list is then marked incomplete and asked again as the user types. */
+const MAX_ITEMS = 1500;
+
+/**
+ * Items whose name contains the word being typed (the editor then ranks them fuzzily). Filtering
+ * here keeps answers small on big files, where labels run into thousands.
+ */
+function narrow(items: CompletionItem[], prefix: string): CompletionList {
+  const p = prefix.toLowerCase().replace(/^[%$]/, '');
+  const out: CompletionItem[] = [];
+  for (const i of items) {
+    if (p && !(i.filterText ?? i.label).toLowerCase().includes(p)) continue;
+    if (out.length === MAX_ITEMS) return { isIncomplete: true, items: out };
+    out.push(i);
+  }
+  return { isIncomplete: false, items: out };
+}
+
+export function completion(store: DocumentStore, model: LintDocument, p: CompletionParams): CompletionList {
+  const prefix = /[\w.%$@?#~]*$/.exec((model.lines[p.position.line] ?? '').slice(0, p.position.character))?.[0] ?? '';
+  return narrow(candidates(store, model, p), prefix);
+}
+
+function candidates(store: DocumentStore, model: LintDocument, p: CompletionParams): CompletionItem[] {
   const line = model.lines[p.position.line] ?? '';
   const before = line.slice(0, p.position.character);
   const fixedSet = fixedItems(model.syntax);

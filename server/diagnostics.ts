@@ -12,6 +12,7 @@ import type { LintDocument } from '../core/lint/document';
 import { costFigures } from '../core/lint/costs';
 import type { PopekSettings } from './settings';
 import type { DocumentStore } from './documents';
+import { AssemblerWorker } from './assemblerWorker';
 
 const SEVERITY: Record<Severity, DiagnosticSeverity> = {
   error: DiagnosticSeverity.Error,
@@ -37,14 +38,42 @@ export function limit(all: LintDiagnostic[], max: number): LintDiagnostic[] {
 }
 
 export class DiagnosticsEngine {
+  /** Per document the last report sent: its id and the (cached, shared) diagnostics it held. */
+  private lastReport = new Map<string, { resultId: string; items: LintDiagnostic[]; max: number }>();
+  private reportCounter = 0;
   private assembled = new Map<string, { version: number; lineCount: number; diagnostics: LintDiagnostic[] }>();
   private timers = new Map<string, NodeJS.Timeout>();
 
-  constructor(private readonly store: DocumentStore, private readonly onLate: (uri: string) => void) {}
+  private readonly worker: AssemblerWorker;
+
+  /** `workerScript`: the bundle to start as the assembler thread (dist/server.js itself). */
+  constructor(private readonly store: DocumentStore, private readonly onLate: (uri: string) => void, workerScript: string) {
+    this.worker = new AssemblerWorker(workerScript);
+  }
 
   compute(uri: string, model: LintDocument, settings: PopekSettings): Diagnostic[] {
+    return this.collect(uri, model, settings).map(toLsp);
+  }
+
+  private collect(uri: string, model: LintDocument, settings: PopekSettings): LintDiagnostic[] {
     const lint = lintDocument(model, { mode: settings.mode, costs: costFigures(settings.cost), skipAssembler: true });
-    return limit([...lint, ...this.assembler(uri, model)], settings.maxNumberOfProblems).map(toLsp);
+    return limit([...lint, ...this.assembler(uri, model)], settings.maxNumberOfProblems);
+  }
+
+  /**
+   * A pull report: `unchanged` when the diagnostics are the very same objects as in the report the
+   * client holds (the per-line cache returns the same objects for untouched lines), so an edit that
+   * changes no diagnostic costs no re-sending of hundreds of them.
+   */
+  report(uri: string, model: LintDocument, settings: PopekSettings, previousResultId?: string): { kind: 'full'; resultId: string; items: Diagnostic[] } | { kind: 'unchanged'; resultId: string } {
+    const items = this.collect(uri, model, settings);
+    const last = this.lastReport.get(uri);
+    if (last && previousResultId === last.resultId && last.max === settings.maxNumberOfProblems && last.items.length === items.length && last.items.every((d, i) => d === items[i])) {
+      return { kind: 'unchanged', resultId: last.resultId };
+    }
+    const resultId = String(++this.reportCounter);
+    this.lastReport.set(uri, { resultId, items, max: settings.maxNumberOfProblems });
+    return { kind: 'full', resultId, items: items.map(toLsp) };
   }
 
   /** The assembler's diagnostics now (small file), or the latest known while a fresh pass is pending. */
@@ -63,13 +92,20 @@ export class DiagnosticsEngine {
       this.timers.delete(uri);
       if (this.store.get(uri) !== model) return;
       const version = model.version;
-      const diagnostics = assemblerDiagnostics(model, { readFile: this.store.readFile });
-      this.assembled.set(uri, { version, lineCount: model.lines.length, diagnostics });
-      this.onLate(uri);
+      const lineCount = model.lines.length;
+      const openFiles: Record<string, string> = {};
+      for (const inc of this.store.included(model)) openFiles[inc.fileName] = inc.text;
+      void this.worker.assemble(model, openFiles, () => assemblerDiagnostics(model, { readFile: this.store.readFile })).then((diagnostics) => {
+        if (this.store.get(uri) !== model) return;
+        this.assembled.set(uri, { version, lineCount, diagnostics });
+        // Edited meanwhile: the next pull schedules a fresh pass; this one is still worth showing.
+        this.onLate(uri);
+      });
     }, ASSEMBLY_DELAY_MS));
   }
 
   forget(uri: string): void {
+    this.lastReport.delete(uri);
     clearTimeout(this.timers.get(uri));
     this.timers.delete(uri);
     this.assembled.delete(uri);

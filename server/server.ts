@@ -22,105 +22,114 @@ import { codeLenses } from './codeLens';
 import { codeActions } from './codeActions';
 import { documentLinks } from './links';
 
-const connection = createConnection(ProposedFeatures.all);
-const store = new DocumentStore();
-const settings = new SettingsCache(connection);
-let pullDiagnostics = false;
-let configurationChanges = false;
-const log = connection.console;
-// A big file's assembler pass finishes after the fast diagnostics: have them pulled (or pushed) again.
-const diagnostics = new DiagnosticsEngine(store, (uri) => {
-  if (pullDiagnostics) void connection.languages.diagnostics.refresh();
-  else void publish(uri);
-});
+import { isMainThread } from 'node:worker_threads';
+import { runAssemblerWorker } from './assemblerWorker';
 
-connection.onInitialize((params: InitializeParams): InitializeResult => {
-  const caps = params.capabilities;
-  settings.supported = caps.workspace?.configuration === true;
-  configurationChanges = caps.workspace?.didChangeConfiguration?.dynamicRegistration === true;
-  pullDiagnostics = caps.textDocument?.diagnostic !== undefined;
-  return {
-    capabilities: {
-      // The client sends only what changed; the models re-scan only the changed lines.
-      textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
-      // Pull diagnostics when the client can (VS Code does); push otherwise.
-      diagnosticProvider: pullDiagnostics ? { interFileDependencies: true, workspaceDiagnostics: false } : undefined,
-      hoverProvider: true,
-      completionProvider: { triggerCharacters: COMPLETION_TRIGGERS, resolveProvider: true },
-      signatureHelpProvider: { triggerCharacters: SIGNATURE_TRIGGERS, retriggerCharacters: [','] },
-      definitionProvider: true,
-      referencesProvider: true,
-      renameProvider: { prepareProvider: true },
-      documentSymbolProvider: true,
-      workspaceSymbolProvider: true,
-      semanticTokensProvider: { legend: SEMANTIC_LEGEND, full: true, range: false },
-      foldingRangeProvider: true,
-      codeLensProvider: { resolveProvider: false },
-      codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, CodeActionKind.SourceFixAll, 'source.fixAll.popek'] },
-      documentLinkProvider: { resolveProvider: false },
-    },
-    serverInfo: { name: 'popek', version: '0.1.0' },
-  };
-});
+// The same bundle is the assembler thread of big documents (see assemblerWorker.ts).
+if (isMainThread) startServer();
+else runAssemblerWorker();
 
-connection.onInitialized(() => {
-  if (configurationChanges) void connection.client.register(DidChangeConfigurationNotification.type, { section: 'popek' });
-});
+function startServer(): void {
+  const connection = createConnection(ProposedFeatures.all);
+  const store = new DocumentStore();
+  const settings = new SettingsCache(connection);
+  let pullDiagnostics = false;
+  let configurationChanges = false;
+  const log = connection.console;
+  // A big file's assembler pass finishes after the fast diagnostics: have them pulled (or pushed) again.
+  const diagnostics = new DiagnosticsEngine(store, (uri) => {
+    if (pullDiagnostics) void connection.languages.diagnostics.refresh();
+    else void publish(uri);
+  }, __filename);
 
-// Settings changed: forget the cache and have the client pull diagnostics again (or push them).
-connection.onDidChangeConfiguration(() => {
-  settings.clear();
-  if (pullDiagnostics) void connection.languages.diagnostics.refresh();
-  else for (const d of store.documents.all()) void publish(d.uri);
-});
+  connection.onInitialize((params: InitializeParams): InitializeResult => {
+    const caps = params.capabilities;
+    settings.supported = caps.workspace?.configuration === true;
+    configurationChanges = caps.workspace?.didChangeConfiguration?.dynamicRegistration === true;
+    pullDiagnostics = caps.textDocument?.diagnostic !== undefined;
+    return {
+      capabilities: {
+        // The client sends only what changed; the models re-scan only the changed lines.
+        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
+        // Pull diagnostics when the client can (VS Code does); push otherwise.
+        diagnosticProvider: pullDiagnostics ? { interFileDependencies: true, workspaceDiagnostics: false } : undefined,
+        hoverProvider: true,
+        completionProvider: { triggerCharacters: COMPLETION_TRIGGERS, resolveProvider: true },
+        signatureHelpProvider: { triggerCharacters: SIGNATURE_TRIGGERS, retriggerCharacters: [','] },
+        definitionProvider: true,
+        referencesProvider: true,
+        renameProvider: { prepareProvider: true },
+        documentSymbolProvider: true,
+        workspaceSymbolProvider: true,
+        semanticTokensProvider: { legend: SEMANTIC_LEGEND, full: true, range: false },
+        foldingRangeProvider: true,
+        codeLensProvider: { resolveProvider: false },
+        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, CodeActionKind.SourceFixAll, 'source.fixAll.popek'] },
+        documentLinkProvider: { resolveProvider: false },
+      },
+      serverInfo: { name: 'popek', version: '0.1.0' },
+    };
+  });
 
-async function publish(uri: string): Promise<void> {
-  try {
-    const model = store.get(uri);
-    if (!model) return;
-    const items = diagnostics.compute(uri, model, await settings.get(uri));
-    await connection.sendDiagnostics({ uri, version: store.textDocument(uri)?.version, diagnostics: items });
-  } catch (err) {
-    log.error(`popek: diagnostics failed for ${uri}: ${(err as Error).stack ?? err}`);
+  connection.onInitialized(() => {
+    if (configurationChanges) void connection.client.register(DidChangeConfigurationNotification.type, { section: 'popek' });
+  });
+
+  // Settings changed: forget the cache and have the client pull diagnostics again (or push them).
+  connection.onDidChangeConfiguration(() => {
+    settings.clear();
+    if (pullDiagnostics) void connection.languages.diagnostics.refresh();
+    else for (const d of store.documents.all()) void publish(d.uri);
+  });
+
+  async function publish(uri: string): Promise<void> {
+    try {
+      const model = store.get(uri);
+      if (!model) return;
+      const items = diagnostics.compute(uri, model, await settings.get(uri));
+      await connection.sendDiagnostics({ uri, version: store.textDocument(uri)?.version, diagnostics: items });
+    } catch (err) {
+      log.error(`popek: diagnostics failed for ${uri}: ${(err as Error).stack ?? err}`);
+    }
   }
+
+  // Server memory, for `popek bench` (not part of LSP).
+  connection.onRequest('popek/memoryUsage', () => process.memoryUsage());
+
+  connection.languages.diagnostics.on(safely(log, 'diagnostics', { kind: DocumentDiagnosticReportKind.Full, items: [] } as DocumentDiagnosticReport, async (params) => {
+    const model = store.get(params.textDocument.uri);
+    if (!model) return { kind: DocumentDiagnosticReportKind.Full, items: [] } satisfies DocumentDiagnosticReport;
+    return diagnostics.report(params.textDocument.uri, model, await settings.get(params.textDocument.uri), params.previousResultId) satisfies DocumentDiagnosticReport;
+  }));
+
+  store.onDidChangeContent((uri) => { if (!pullDiagnostics) void publish(uri); });
+  store.onDidClose((uri) => {
+    settings.forget(uri);
+    diagnostics.forget(uri);
+    if (!pullDiagnostics) void connection.sendDiagnostics({ uri, diagnostics: [] });
+  });
+
+  const model = (uri: string) => store.get(uri);
+
+  connection.onHover(safely(log, 'hover', null, async (p) => {
+    const m = model(p.textDocument.uri);
+    return m ? hover(m, p, costFigures((await settings.get(p.textDocument.uri)).cost), (name) => symbolMarkdown(store, m, name)) : null;
+  }));
+  connection.onCompletion(safely(log, 'completion', { isIncomplete: false, items: [] }, (p) => { const m = model(p.textDocument.uri); return m ? completion(store, m, p) : { isIncomplete: false, items: [] }; }));
+  connection.onCompletionResolve(safely(log, 'completionResolve', null as never, (item) => resolveCompletion(item)));
+  connection.onSignatureHelp(safely(log, 'signatureHelp', null, (p) => { const m = model(p.textDocument.uri); return m ? signatureHelp(m, p) : null; }));
+  connection.onDefinition(safely(log, 'definition', [], (p) => { const m = model(p.textDocument.uri); return m ? definition(store, m, p) : []; }));
+  connection.onReferences(safely(log, 'references', [], (p) => { const m = model(p.textDocument.uri); return m ? references(store, m, p) : []; }));
+  connection.onPrepareRename(safely(log, 'prepareRename', null, (p) => { const m = model(p.textDocument.uri); return m ? prepareRename(m, p) : null; }));
+  connection.onRenameRequest(safely(log, 'rename', null, (p) => { const m = model(p.textDocument.uri); return m ? rename(store, m, p) : null; }));
+  connection.onDocumentSymbol(safely(log, 'documentSymbol', [], (p) => { const m = model(p.textDocument.uri); return m ? documentSymbols(m) : []; }));
+  connection.onWorkspaceSymbol(safely(log, 'workspaceSymbol', [], (p) => workspaceSymbols(store, p.query)));
+  connection.languages.semanticTokens.on(safely(log, 'semanticTokens', { data: [] }, (p) => { const m = model(p.textDocument.uri); return m ? semanticTokens(m) : { data: [] }; }));
+  connection.onFoldingRanges(safely(log, 'foldingRanges', [], (p) => { const m = model(p.textDocument.uri); return m ? foldingRanges(m) : []; }));
+  connection.onCodeLens(safely(log, 'codeLens', [], async (p) => { const m = model(p.textDocument.uri); return m ? codeLenses(m, (await settings.get(p.textDocument.uri)).mode) : []; }));
+  connection.onCodeAction(safely(log, 'codeAction', [], async (p) => { const m = model(p.textDocument.uri); return m ? codeActions(m, p, await settings.get(p.textDocument.uri)) : []; }));
+  connection.onDocumentLinks(safely(log, 'documentLinks', [], (p) => { const m = model(p.textDocument.uri); return m ? documentLinks(store, m) : []; }));
+
+  store.listen(connection);
+  connection.listen();
 }
-
-// Server memory, for `popek bench` (not part of LSP).
-connection.onRequest('popek/memoryUsage', () => process.memoryUsage());
-
-connection.languages.diagnostics.on(safely(log, 'diagnostics', { kind: DocumentDiagnosticReportKind.Full, items: [] } as DocumentDiagnosticReport, async (params) => {
-  const model = store.get(params.textDocument.uri);
-  if (!model) return { kind: DocumentDiagnosticReportKind.Full, items: [] } satisfies DocumentDiagnosticReport;
-  return { kind: DocumentDiagnosticReportKind.Full, items: diagnostics.compute(params.textDocument.uri, model, await settings.get(params.textDocument.uri)) } satisfies DocumentDiagnosticReport;
-}));
-
-store.onDidChangeContent((uri) => { if (!pullDiagnostics) void publish(uri); });
-store.onDidClose((uri) => {
-  settings.forget(uri);
-  diagnostics.forget(uri);
-  if (!pullDiagnostics) void connection.sendDiagnostics({ uri, diagnostics: [] });
-});
-
-const model = (uri: string) => store.get(uri);
-
-connection.onHover(safely(log, 'hover', null, async (p) => {
-  const m = model(p.textDocument.uri);
-  return m ? hover(m, p, costFigures((await settings.get(p.textDocument.uri)).cost), (name) => symbolMarkdown(store, m, name)) : null;
-}));
-connection.onCompletion(safely(log, 'completion', [], (p) => { const m = model(p.textDocument.uri); return m ? completion(store, m, p) : []; }));
-connection.onCompletionResolve(safely(log, 'completionResolve', null as never, (item) => resolveCompletion(item)));
-connection.onSignatureHelp(safely(log, 'signatureHelp', null, (p) => { const m = model(p.textDocument.uri); return m ? signatureHelp(m, p) : null; }));
-connection.onDefinition(safely(log, 'definition', [], (p) => { const m = model(p.textDocument.uri); return m ? definition(store, m, p) : []; }));
-connection.onReferences(safely(log, 'references', [], (p) => { const m = model(p.textDocument.uri); return m ? references(store, m, p) : []; }));
-connection.onPrepareRename(safely(log, 'prepareRename', null, (p) => { const m = model(p.textDocument.uri); return m ? prepareRename(m, p) : null; }));
-connection.onRenameRequest(safely(log, 'rename', null, (p) => { const m = model(p.textDocument.uri); return m ? rename(store, m, p) : null; }));
-connection.onDocumentSymbol(safely(log, 'documentSymbol', [], (p) => { const m = model(p.textDocument.uri); return m ? documentSymbols(m) : []; }));
-connection.onWorkspaceSymbol(safely(log, 'workspaceSymbol', [], (p) => workspaceSymbols(store, p.query)));
-connection.languages.semanticTokens.on(safely(log, 'semanticTokens', { data: [] }, (p) => { const m = model(p.textDocument.uri); return m ? semanticTokens(m) : { data: [] }; }));
-connection.onFoldingRanges(safely(log, 'foldingRanges', [], (p) => { const m = model(p.textDocument.uri); return m ? foldingRanges(m) : []; }));
-connection.onCodeLens(safely(log, 'codeLens', [], async (p) => { const m = model(p.textDocument.uri); return m ? codeLenses(m, (await settings.get(p.textDocument.uri)).mode) : []; }));
-connection.onCodeAction(safely(log, 'codeAction', [], async (p) => { const m = model(p.textDocument.uri); return m ? codeActions(m, p, await settings.get(p.textDocument.uri)) : []; }));
-connection.onDocumentLinks(safely(log, 'documentLinks', [], (p) => { const m = model(p.textDocument.uri); return m ? documentLinks(store, m) : []; }));
-
-store.listen(connection);
-connection.listen();

@@ -77,6 +77,8 @@ export interface LineFacts {
   commentStart?: number;
   /** Whether the line ends inside an AT&T block comment. */
   endsInBlockComment?: boolean;
+  /** The linter's diagnostics of this line, by mode key and line number (core/lint/lint.ts). */
+  lintCache?: { key: string; line: number; diagnostics: unknown[] };
   /** Problems the scanner itself can see on this line (AT&T only; NASM's come from the assembler). */
   errors: Array<{ message: string; code: string } & Span>;
 }

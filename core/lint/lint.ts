@@ -72,23 +72,26 @@ export function instructionDiagnostic(doc: LintDocument, line: number, index: nu
   };
 }
 
-/** Per scanned line (its facts object, which survives edits elsewhere): diagnostics by mode. */
-const lineCache = new WeakMap<object, { key: string; line: number; diagnostics: LintDiagnostic[] }>();
+/** The cache key of a mode and cost profile (line diagnostics depend on nothing else). */
+function cacheKey(mode: Mode, costs?: CostFigures): string { return costs ? `${mode}/${costs.profile}` : mode; }
 
-/** Virtualization diagnostics and scanner errors of one line (cached while the line is unchanged). */
-export function lineDiagnostics(doc: LintDocument, line: number, mode: Mode, costs?: CostFigures): LintDiagnostic[] {
+/**
+ * Virtualization diagnostics and scanner errors of one line. They are cached on the line's facts
+ * object, which survives edits elsewhere in the file, so a re-lint after an edit recomputes only
+ * the edited lines.
+ */
+export function lineDiagnostics(doc: LintDocument, line: number, mode: Mode, costs?: CostFigures, key = cacheKey(mode, costs)): LintDiagnostic[] {
   const f = doc.facts[line];
-  const key = `${mode}/${costs?.profile ?? ''}`;
-  const cached = lineCache.get(f);
+  const cached = f.lintCache as { key: string; line: number; diagnostics: LintDiagnostic[] } | undefined;
   if (cached && cached.key === key) {
     if (cached.line === line || cached.diagnostics.length === 0) return cached.diagnostics;
     // The line moved (lines inserted or deleted above it): same diagnostics, new line number.
     const moved = cached.diagnostics.map((d) => ({ ...d, range: { start: { ...d.range.start, line }, end: { ...d.range.end, line } }, instruction: d.instruction && { ...d.instruction, line } }));
-    lineCache.set(f, { key, line, diagnostics: moved });
+    f.lintCache = { key, line, diagnostics: moved };
     return moved;
   }
   const diagnostics = computeLineDiagnostics(doc, line, mode, costs);
-  lineCache.set(f, { key, line, diagnostics });
+  f.lintCache = { key, line, diagnostics };
   return diagnostics;
 }
 
@@ -155,10 +158,12 @@ export function lintDocument(doc: LintDocument, options: LintOptions = {}): Lint
     const f = doc.facts[override.line];
     out.push({ range: range(override.line, f.commentStart ?? 0, doc.lines[override.line].length), severity: 'warning', code: 'unknown-mode', message: `unknown mode '${override.mode}': expected one of ${MODES.join(', ')}` });
   }
-  for (let line = 0; line < doc.facts.length; line++) {
-    const f = doc.facts[line];
+  const key = cacheKey(mode, options.costs);
+  const facts = doc.facts;
+  for (let line = 0; line < facts.length; line++) {
+    const f = facts[line];
     if (f.errors.length === 0 && f.instructions.length === 0) continue;
-    const ds = lineDiagnostics(doc, line, mode, options.costs);
+    const ds = lineDiagnostics(doc, line, mode, options.costs, key);
     for (let i = 0; i < ds.length; i++) out.push(ds[i]);
   }
   if (!options.skipAssembler) out.push(...assemblerDiagnostics(doc, options));
