@@ -116,6 +116,15 @@ export class Paravirtual extends Ring1Vmm {
     return super.guestGate(vector);
   }
 
+  protected override fixFrame(withErrorCode: boolean, ifBefore: boolean): void {
+    const cpu = this.cpu;
+    const lin = (cpu.segBase[SS] + cpu.regs[4] + (withErrorCode ? 12 : 8)) | 0;
+    try {
+      const f = cpu.readLinear32(lin);
+      cpu.writeLinear32(lin, ifBefore ? f | IF : f & ~IF);
+    } catch { /* the frame was just written: it is mapped */ }
+  }
+
   protected override kernelStack(): [number, number] | undefined {
     return this.pv.kernelStack ?? super.kernelStack();
   }

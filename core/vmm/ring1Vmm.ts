@@ -251,16 +251,23 @@ export abstract class Ring1Vmm implements Technique, Monitor {
       const e = { kind: 'guest-exception' as const, vector, name, eip, mnemonic: '', cost: this.host.cost('trapRoundTrip', 'reflect'), text: `${name}${ev.kind === 'exception' && ev.errorCode !== undefined ? `(${hex(errorCode)})` : ''} reflected to the guest's handler${vector === PF_VEC ? ` (CR2 = ${hex(address)})` : ''}` };
       this.host.emit(ev.kind === 'exception' && ev.errorCode !== undefined ? { ...e, errorCode, ...(vector === PF_VEC ? { address } : {}) } : e);
     }
+    const ifBefore = this.virtualIf();
     // A guest interrupt gate clears IF: the virtual one (the real gate is a trap gate).
     if (interruptGate) this.setVirtualIf(false);
-    if (this.vcpu.guestCpl === 3) this.vcpu.guestCpl = 0;
-    if (errorCode !== (ev.errorCode ?? 0) || vector !== ev.vector) {
-      this.passThrough = true;
-      try { cpu.deliverEvent(vector, ev.kind, errorCode, address, ev.eip); } finally { this.passThrough = false; }
-      return true;
-    }
-    return false;
+    // The VMM delivers it itself (the CPU builds the frame through the real IDT), so that it can
+    // give the guest its own error code and fix up the frame afterwards.
+    this.passThrough = true;
+    try { cpu.deliverEvent(vector, ev.kind, errorCode, address, ev.eip); } finally { this.passThrough = false; }
+    this.fixFrame(ev.kind === 'exception' && ev.errorCode !== undefined, ifBefore);
+    return true;
   }
+
+  /**
+   * The frame the CPU just pushed holds the REAL EFLAGS (IF = 1, IOPL = 0). Trap-and-emulate leaves
+   * it so — that is what the hardware does at CPL 1; paravirtual stores the virtual IF in it, as
+   * Xen's bounce frame carries "eflags.IF == !saved_upcall_mask".
+   */
+  protected fixFrame(_withErrorCode: boolean, _ifBefore: boolean): void {}
 
   /** Before an entry from ring 3: the real TSS's ring-1 stack is the guest TSS's ring-0 stack. */
   private syncRingStack(): void {
