@@ -382,7 +382,7 @@ export class PopekDebugSession extends LoggingDebugSession {
       scopes.push(new Scope('Registers', this.variableHandles.create('registers'), false));
       scopes.push(new Scope('EFLAGS', this.variableHandles.create('eflags'), false));
       scopes.push(new Scope('VCPU', this.variableHandles.create('vcpu'), false));
-      if (rt.vm.inspect().vmcs) scopes.push(new Scope('VMCS', this.variableHandles.create('vmcs'), false));
+      if (rt.vmcsFields()) scopes.push(new Scope('VMCS', this.variableHandles.create('vmcs'), false));
       scopes.push(new Scope('Hypervisor', this.variableHandles.create('hypervisor'), true));
       (scopes[0] as DebugProtocol.Scope).presentationHint = 'registers';
     }
@@ -399,7 +399,7 @@ export class PopekDebugSession extends LoggingDebugSession {
       else if (h === 'registers') items = registersView(rt.cpu);
       else if (h === 'eflags') items = eflagsView(rt.cpu);
       else if (h === 'vcpu') items = vcpuView(rt.cpu, rt.vm);
-      else if (h === 'vmcs') items = vmcsView(rt.vm) ?? [];
+      else if (h === 'vmcs') items = vmcsView(rt.vmcsFields()) ?? [];
       else if (h === 'hypervisor') items = hypervisorView(rt.vm);
     }
     response.body = { variables: items.map((it) => this.variable(it)) };

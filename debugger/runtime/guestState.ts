@@ -6,6 +6,7 @@
 import { CS, DS, ES, FS, GS, SS } from '../../core/cpu/constants';
 import type { Cpu } from '../../core/cpu/cpu';
 import type { Vm } from '../../core/vmm/vm';
+import { exitReasonName } from '../../core/vmm/vmx/exitReasons';
 import { VMCS_FIELDS, type VmcsArea } from '../../core/vmm/vmx/vmcs';
 import { peekLinear, pokeLinear } from './guestMemory';
 import type { EvalContext } from './expression';
@@ -179,21 +180,32 @@ const AREA_TITLES: Record<VmcsArea, string> = { control: 'Control fields', 'exit
  * VMCS (hardware-assisted): the technique's fields grouped by area, each named as Intel names it,
  * with its encoding. Undefined when the technique has no VMCS.
  */
-export function vmcsView(vm: Vm): StateItem[] | undefined {
-  const fields = vm.inspect().vmcs;
+export function vmcsView(fields: Record<string, string | number | boolean> | undefined): StateItem[] | undefined {
   if (!fields) return undefined;
   const byName = new Map(VMCS_FIELDS.map((f) => [f.name, f]));
   const groups = new Map<string, StateItem[]>();
-  for (const [name, value] of Object.entries(fields)) {
+  for (const [key, raw] of Object.entries(fields)) {
+    // Keys are Intel's field names, optionally prefixed by their area (`exit-info.VM_EXIT_REASON`).
+    const name = key.includes('.') ? key.slice(key.indexOf('.') + 1) : key;
     const info = byName.get(name);
+    const value = vmcsValue(name, raw);
     const area = info ? AREA_TITLES[info.area] : 'Other';
     let list = groups.get(area);
     if (!list) groups.set(area, list = []);
-    list.push({ name: info ? `${name} [${hex(info.encoding, 4)}]` : name, value: formatFact(value), type: info ? `encoding ${hex(info.encoding, 4)}, ${info.width === 'natural' ? 'natural' : info.width + '-bit'}` : undefined });
+    list.push({ name: info ? `${name} [${hex(info.encoding, 4)}]` : name, value, type: info ? `encoding ${hex(info.encoding, 4)}, ${info.width === 'natural' ? 'natural' : info.width + '-bit'}` : undefined });
   }
   const order = [...Object.values(AREA_TITLES), 'Other'];
   return [...groups.entries()].sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]))
     .map(([area, children]) => ({ name: area, value: `${children.length} fields`, children }));
+}
+
+/** A VMCS value: hex with decimal; the exit reason also by name (SDM Vol. 3 App. C). */
+function vmcsValue(name: string, raw: string | number | boolean): string {
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^(0x[0-9a-f]+|[0-9]+)$/i.test(raw) ? Number(raw) : undefined;
+  if (n === undefined || !Number.isSafeInteger(n)) return String(raw);
+  const text = n > 0xffffffff ? '0x' + n.toString(16) : `${hex(n)} (${n})`;
+  if (name === 'VM_EXIT_REASON') return `${text} ${exitReasonName(n & 0xffff)}`;
+  return text;
 }
 
 /** Hypervisor: counters by reason (SPEC §6 report tables) and the technique's own figures. */

@@ -111,6 +111,8 @@ export class DebugRuntime {
   private lastWrites: WriteSet | undefined;
   private nextBreakpointId = 1000;
   private nativeMonitorInstalled = false;
+  /** The VMCS captured at the VM exit this stop is about. */
+  private exitVmcs: Record<string, string | number | boolean> | undefined;
 
   constructor(private readonly options: RuntimeOptions, private readonly host: RuntimeHost) {
     this.program = loadGuestProgram(options.program);
@@ -288,7 +290,14 @@ export class DebugRuntime {
     if (!p) return;
     if (!cond.matches(p.keys)) return;
     this.pendingEvents.push({ filter, description: p.description, details: p.details });
+    // The VMCS as the exit left it (before the VMM handled it and advanced GUEST_RIP).
+    if (ev.kind === 'vmexit' && !this.exitVmcs) this.exitVmcs = this.vm.inspect().vmcs;
     this.latch.latched = true;
+  }
+
+  /** VMCS fields for the VMCS scope: as the VM exit of this stop left them, else as they are now. */
+  vmcsFields(): Record<string, string | number | boolean> | undefined {
+    return this.exitVmcs ?? this.vm.inspect().vmcs;
   }
 
   /** `file:line mnemonic` of a linear address, for descriptions. */
@@ -388,6 +397,7 @@ export class DebugRuntime {
     if (this.running || this.ended || this.disposed) return;
     this.running = true;
     this.pauseRequested = false;
+    this.exitVmcs = undefined;
     let stop: StopInfo | undefined;
     let sliceSize = 20_000;
     try {
@@ -583,6 +593,7 @@ export class DebugRuntime {
       this.suppressWatches = false;
       this.pendingEvents = [];
       this.dataHit = undefined;
+      this.exitVmcs = undefined;
     }
   }
 

@@ -1,0 +1,182 @@
+/*
+ * The adapter in its three ways of running (separate process: adapter.test.ts; TCP with
+ * --server=PORT; inline, as the extension host loads it) and under every execution technique of
+ * this build: the hypervisor's events as stops, the VCPU / VMCS / Hypervisor scopes, and the
+ * native twin of checkEquivalence.
+ */
+import * as assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as net from 'node:net';
+import { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { availableModes, type Mode } from '../../core/vmm';
+import {
+  ADAPTER, collectOutput, example, launchToStop, lineOf, register, resumeToStop, scope, startClient, topFrame,
+} from './support';
+
+const HELLO = example('hello.gasm');
+
+/** Launches hello with a breakpoint in putc, checks the stop, then runs it to the end. */
+async function helloScenario(dc: DebugClient, mode: Mode = 'native'): Promise<void> {
+  const out = collectOutput(dc);
+  const line = lineOf(HELLO, 'push eax');
+  const { stop } = await launchToStop(dc, { program: HELLO, mode, stopOnEntry: false }, { breakpoints: [{ path: HELLO, breakpoints: [{ line }] }] });
+  assert.equal(stop.body.reason, 'breakpoint');
+  assert.equal((await topFrame(dc)).line, line);
+  assert.equal((await register(dc, 'eax')) & 0xff, 'H'.charCodeAt(0));
+  await dc.setBreakpointsRequest({ source: { path: HELLO }, breakpoints: [] });
+  await Promise.all([dc.continueRequest({ threadId: 1 }), dc.waitForEvent('terminated')]);
+  assert.equal(out.text('stdout'), 'Hello from a Multiboot guest on COM1!\n');
+}
+
+describe('debugger: ways of running the adapter', function () {
+  this.timeout(30000);
+
+  it('TCP: node dist/debugAdapter.js --server=PORT serves a session per connection', async () => {
+    const child: ChildProcess = spawn(process.execPath, [ADAPTER, '--server=0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let err = '';
+        child.stderr!.on('data', (d: Buffer) => {
+          err += d.toString();
+          const m = /listening on 127\.0\.0\.1:(\d+)/.exec(err);
+          if (m) resolve(Number(m[1]));
+        });
+        child.on('exit', (code) => reject(new Error(`adapter exited (${code}): ${err}`)));
+      });
+      for (let i = 0; i < 2; i++) {
+        const dc = new DebugClient('node', ADAPTER, 'popek');
+        await dc.start(port);
+        await helloScenario(dc);
+        await dc.stop();
+      }
+    } finally { child.kill(); }
+  });
+
+  it('inline: the bundle exports PopekDebugSession without starting itself, and it answers through handleMessage', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require(ADAPTER) as { PopekDebugSession: new () => { handleMessage(m: DebugProtocol.ProtocolMessage): void; onDidSendMessage(cb: (m: DebugProtocol.ProtocolMessage) => void): void; dispose(): void } };
+    assert.equal(typeof mod.PopekDebugSession, 'function');
+    const session = new mod.PopekDebugSession();
+    const got: DebugProtocol.ProtocolMessage[] = [];
+    session.onDidSendMessage((m) => got.push(m));
+    session.handleMessage({ seq: 1, type: 'request', command: 'initialize', arguments: { adapterID: 'popek', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' } } as DebugProtocol.InitializeRequest);
+    await new Promise((r) => setTimeout(r, 50));
+    const init = got.find((m) => m.type === 'response') as DebugProtocol.InitializeResponse;
+    assert.equal(init.success, true);
+    assert.equal(init.body?.supportsStepBack, true);
+    assert.deepEqual(init.body?.exceptionBreakpointFilters?.map((f) => f.filter), ['trap', 'critical', 'hypercall', 'vmexit', 'guest-exception', 'divergence']);
+    session.dispose();
+  });
+
+  it('inline: a whole session through the exported class (served in this process)', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require(ADAPTER) as { PopekDebugSession: new () => { setRunAsServer(b: boolean): void; start(i: NodeJS.ReadableStream, o: NodeJS.WritableStream): void } };
+    const server = net.createServer((socket) => {
+      const s = new mod.PopekDebugSession();
+      s.setRunAsServer(true);
+      s.start(socket, socket);
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const dc = new DebugClient('node', ADAPTER, 'popek');
+      await dc.start((server.address() as net.AddressInfo).port);
+      await helloScenario(dc);
+      await dc.stop();
+    } finally { server.close(); }
+  });
+});
+
+describe('debugger: every execution technique of this build', function () {
+  this.timeout(60000);
+  let dc: DebugClient;
+  beforeEach(async () => { dc = await startClient(); });
+  afterEach(async () => { await dc.stop(); });
+  const has = (m: Mode) => availableModes().includes(m);
+
+  for (const mode of ['native', 'trap-and-emulate', 'binary-translation', 'paravirtual', 'hardware-assisted'] as Mode[]) {
+    it(`${mode}: breakpoint, registers, console, exit`, async function () {
+      if (!has(mode)) this.skip();
+      await helloScenario(dc, mode);
+    });
+  }
+
+  it('trap-and-emulate: the trap filter stops on the first trapped instruction and says what the VMM did', async function () {
+    if (!has('trap-and-emulate')) this.skip();
+    const { stop } = await launchToStop(dc, { program: HELLO, mode: 'trap-and-emulate', stopOnEntry: false }, { exceptions: { filters: ['trap'] } });
+    assert.equal(stop.body.reason, 'exception');
+    assert.match(stop.body.description ?? '', /^Trap into the VMM: #GP from hello\.gasm:\d+ \(in al,dx\), emulated/);
+    const info = await dc.exceptionInfoRequest({ threadId: 1 });
+    assert.equal(info.body.exceptionId, 'trap');
+    const hv = await scope(dc, 'Hypervisor');
+    assert.equal(hv.get('traps')?.value, '1');
+    const vcpu = await scope(dc, 'VCPU');
+    assert.equal(vcpu.get('CPL (real)')?.value, '1');
+    assert.equal(vcpu.get('CPL (guest believes)')?.value, '0');
+    // The condition narrows it: only `out`.
+    await dc.setExceptionBreakpointsRequest({ filters: [], filterOptions: [{ filterId: 'trap', condition: 'out' }] });
+    const s = await resumeToStop(dc, dc.continueRequest({ threadId: 1 }));
+    assert.match(s.body.description ?? '', /\(out dx,al\)/);
+  });
+
+  it('trap-and-emulate: the critical filter stops on popf that silently kept IF', async function () {
+    if (!has('trap-and-emulate')) this.skip();
+    const critical = example('critical.gasm');
+    const { stop } = await launchToStop(dc, { program: critical, mode: 'trap-and-emulate', stopOnEntry: false }, { exceptions: { filters: [], filterOptions: [{ filterId: 'critical', condition: 'differs' }] } });
+    assert.equal(stop.body.reason, 'exception');
+    assert.match(stop.body.description ?? '', /^Critical instruction \w+ at critical\.gasm:\d+ .* ran at CPL 1 \(the guest believes CPL 0\): /);
+  });
+
+  it('trap-and-emulate with checkEquivalence: stops at the first instruction whose effect differs from native', async function () {
+    if (!has('trap-and-emulate')) this.skip();
+    const critical = example('critical.gasm');
+    const { stop } = await launchToStop(dc, { program: critical, mode: 'trap-and-emulate', stopOnEntry: false, checkEquivalence: true }, { exceptions: { filters: ['divergence'] } });
+    assert.equal(stop.body.reason, 'divergence');
+    assert.match(stop.body.description ?? '', /^Divergence from native after critical\.gasm:(\d+) \(popfd\): IF as the guest believes it is 1, native 0/);
+    const at = Number(/critical\.gasm:(\d+)/.exec(stop.body.description!)![1]);
+    assert.match(lineText(critical, at), /popf/);
+  });
+
+  it('hardware-assisted: stops on the first VM exit CPUID; VMCS holds reason 10 and the guest RIP; step back returns to the instruction before', async function () {
+    if (!has('hardware-assisted')) this.skip();
+    const exits = example('exits.gasm');
+    const { stop } = await launchToStop(dc, { program: exits, mode: 'hardware-assisted', stopOnEntry: false }, { exceptions: { filters: [], filterOptions: [{ filterId: 'vmexit', condition: 'CPUID,HLT' }] } });
+    assert.equal(stop.body.reason, 'exception');
+    assert.match(stop.body.description ?? '', /^VM exit CPUID \(basic reason 10\) at exits\.gasm:(\d+) \(cpuid\)/);
+    const vmcs = await scope(dc, 'VMCS');
+    const exitInfo = await dc.variablesRequest({ variablesReference: vmcs.get('VM-exit information')!.variablesReference });
+    const reason = exitInfo.body.variables.find((v) => v.name.startsWith('VM_EXIT_REASON'));
+    assert.ok(reason, 'VM_EXIT_REASON in the exit-information area');
+    assert.match(reason.value, /^0x0000000a \(10\) CPUID$/);
+    const guest = await dc.variablesRequest({ variablesReference: vmcs.get('Guest-state area')!.variablesReference });
+    const rip = guest.body.variables.find((v) => v.name.startsWith('GUEST_RIP'))!;
+    const cpuidLine = lineOf(exits, '    cpuid ');
+    const dis = await dc.evaluateRequest({ expression: 'eip', context: 'watch' });
+    void dis;
+    const ripValue = parseInt(/0x[0-9a-f]+/.exec(rip.value)![0], 16);
+    const frameAfter = await topFrame(dc);
+    const ebx = await register(dc, 'ebx');
+    assert.ok(ebx !== 0, 'cpuid filled EBX with the vendor string');
+    // Step back: the instruction before (xor eax, eax done, cpuid not yet): earlier EBX.
+    await resumeToStop(dc, dc.stepBackRequest({ threadId: 1, granularity: 'instruction' }));
+    const back = await topFrame(dc);
+    assert.equal(back.line, cpuidLine);
+    assert.equal(parseInt(back.instructionPointerReference!, 16), ripValue);
+    assert.notEqual(await register(dc, 'ebx'), ebx);
+    assert.ok(frameAfter.line > cpuidLine);
+  });
+
+  it('trace prints each hypervisor event as a line in the Debug Console', async function () {
+    if (!has('trap-and-emulate')) this.skip();
+    const out = collectOutput(dc);
+    await Promise.all([dc.configurationSequence(), dc.launch({ program: HELLO, mode: 'trap-and-emulate', stopOnEntry: false, trace: true } as never), dc.waitForEvent('terminated')]);
+    const lines = out.text('console').split('\n').filter((l) => / trap {16}0x[0-9a-f]{8} in: #GP/.test(l));
+    assert.ok(lines.length >= 38, `${lines.length} trap lines`);
+    assert.match(lines[0], /hello\.gasm:\d+$/);
+  });
+});
+
+function lineText(file: string, line: number): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('node:fs') as typeof import('node:fs')).readFileSync(file, 'utf8').split('\n')[line - 1];
+}
