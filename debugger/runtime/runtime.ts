@@ -55,8 +55,10 @@ export interface RuntimeHost {
 
 export type Granularity = 'instruction' | 'line';
 
-/** Instructions between checkpoints while running. */
-const CHECKPOINT_EVERY = 1_000_000;
+/** Fewest instructions between checkpoints while running. */
+const CHECKPOINT_MIN_DISTANCE = 1_000_000;
+/** Running time between checkpoints, as a multiple of what the last checkpoint cost (≈ 5 % overhead). */
+const CHECKPOINT_COST_FACTOR = 20;
 /** At a stop, a checkpoint is added when the last one is further back than this. */
 const CHECKPOINT_AT_STOP = 100_000;
 /** Host time per turn before yielding (ms). */
@@ -64,12 +66,17 @@ const TURN_MS = 12;
 /** Instructions per check of the clock in the per-instruction loop. */
 const FINE_BATCH = 2048;
 
-/** A set the CPU consults for breakpoints: it answers "stop" once a hook latched a stop. */
+/**
+ * The set the CPU consults for breakpoints before each instruction (when it is not empty): it
+ * answers "stop" at a code breakpoint's address, or once a hook (event, data watch) latched a stop.
+ */
 class StopLatch extends Set<number> {
   armed = false;
   latched = false;
+  /** Code breakpoint addresses the CPU checks itself (the fast path of `continue`). */
+  addresses: Map<number, unknown> | undefined;
   override get size(): number { return this.armed ? 1 : 0; }
-  override has(): boolean { return this.latched; }
+  override has(lin: number): boolean { return this.latched || (this.addresses !== undefined && this.addresses.has(lin)); }
 }
 
 interface Goal {
@@ -111,6 +118,9 @@ export class DebugRuntime {
   private lastWrites: WriteSet | undefined;
   private nextBreakpointId = 1000;
   private nativeMonitorInstalled = false;
+  /** Host time spent running since the last checkpoint, and what the last checkpoint cost (ms). */
+  private runMs = 0;
+  private checkpointMs = 10;
   /** The VMCS captured at the VM exit this stop is about. */
   private exitVmcs: Record<string, string | number | boolean> | undefined;
 
@@ -388,9 +398,17 @@ export class DebugRuntime {
     return { mnemonic: d.mnemonic, length: d.bytes.length, text: d.text };
   }
 
-  /** Anything that needs a look after every instruction. */
-  private needsFineMode(goal: Goal): boolean {
-    return goal.kind === 'step' || this.codeBps.size > 0 || this.dataBps.length > 0 || this.filters.size > 0 || this.twin !== undefined;
+  /**
+   * How to run: 'fine' looks after every instruction (steps, data breakpoints, event filters, the
+   * equivalence twin, or a PIT that splits the CPU's runs); 'bp' lets the CPU check code breakpoint
+   * addresses itself; 'free' runs slices with no checks.
+   */
+  private runMode(goal: Goal): 'fine' | 'bp' | 'free' {
+    if (goal.kind === 'step' || this.dataBps.length > 0 || this.filters.size > 0 || this.twin !== undefined) return 'fine';
+    if (this.codeBps.size === 0) return 'free';
+    // The CPU does not check the first instruction of each of its runs; a programmed PIT splits
+    // slices into runs (and wakes HLT), so then only the per-instruction loop is exact.
+    return this.vm.machine.pit.nextEventCycle() === Infinity && !this.cpu.halted ? 'bp' : 'fine';
   }
 
   private async run(goal: Goal): Promise<void> {
@@ -403,21 +421,34 @@ export class DebugRuntime {
     try {
       for (;;) {
         const turnStart = performance.now();
-        if (this.needsFineMode(goal)) {
+        const mode = this.runMode(goal);
+        if (mode === 'fine') {
           this.latch.armed = true;
+          this.latch.addresses = undefined;
           do {
             stop = this.runFine(goal, FINE_BATCH);
           } while (!stop && !this.ended && performance.now() - turnStart < TURN_MS);
         } else {
-          this.latch.armed = false;
+          this.latch.armed = mode === 'bp';
+          this.latch.addresses = mode === 'bp' ? this.codeBps : undefined;
+          this.latch.latched = false;
           const r = this.vm.runSlice(sliceSize);
           const dt = performance.now() - turnStart;
-          sliceSize = Math.max(10_000, Math.min(5_000_000, Math.round(sliceSize * (dt > 0 ? Math.min(4, TURN_MS / dt) : 4))));
+          sliceSize = Math.max(10_000, Math.min(20_000_000, Math.round(sliceSize * (dt > 0 ? Math.min(4, TURN_MS / dt) : 4))));
           if (r !== 'slice' && r !== 'breakpoint') this.finishRun();
+          else if (mode === 'bp') {
+            // At a breakpoint address (the CPU stopped there, or the slice ended just before it).
+            const bps = this.codeBps.get(this.pc);
+            if (bps) {
+              const hit = this.checkCodeBreakpoints(bps);
+              if (hit.length) stop = { reason: hit.every((b) => b.kind === 'instruction') ? 'instruction breakpoint' : 'breakpoint', description: `Breakpoint at ${this.where(this.pc)}`, hitBreakpointIds: hit.map((b) => b.id) };
+            }
+          }
         }
+        this.runMs += performance.now() - turnStart;
         this.flushConsole();
         if (this.ended || stop) break;
-        if (this.cpu.icount - this.history.lastIcount >= CHECKPOINT_EVERY) this.checkpoint();
+        if (this.cpu.icount - this.history.lastIcount >= CHECKPOINT_MIN_DISTANCE && this.runMs >= CHECKPOINT_COST_FACTOR * this.checkpointMs) this.checkpoint();
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (this.disposed) return;
         if (this.pauseRequested) { stop = { reason: 'pause', description: `Paused at ${this.where(this.pc)}` }; break; }
@@ -429,6 +460,7 @@ export class DebugRuntime {
       this.running = false;
       this.latch.armed = false;
       this.latch.latched = false;
+      this.latch.addresses = undefined;
     }
     if (stop && !this.ended) this.reportStop(stop);
   }
@@ -550,8 +582,11 @@ export class DebugRuntime {
   }
 
   private checkpoint(): void {
+    const t0 = performance.now();
     this.suppressWatches = true;
     try { this.history.add(this.cpu.icount, this.vm.snapshot(), this.twin?.snapshot()); } finally { this.suppressWatches = false; }
+    this.checkpointMs = performance.now() - t0;
+    this.runMs = 0;
   }
 
   // =============================================================================================

@@ -178,7 +178,9 @@ describe('debugger: protocol (stdio adapter process)', function () {
       assert.equal(await dc.evaluateRequest({ expression: 'dword [counter]', context: 'watch' }).then((r) => r.body.result), '0x0000000a (10)');
       // Around the loop to the call again, then into outer and inner.
       s = await resumeToStop(dc, dc.continueRequest({ threadId: 1 }));
+      assert.equal(s.body.reason, 'breakpoint');
       s = await resumeToStop(dc, dc.stepInRequest({ threadId: 1, granularity: 'instruction' }));
+      assert.match(s.body.description ?? '', /^Stepped to frames\.gasm:\d+ \(push ebp\)/);
       assert.equal((await topFrame(dc)).line, lineOf(FRAMES, 'push ebp'));
       for (let i = 0; i < 5; i++) await resumeToStop(dc, dc.stepInRequest({ threadId: 1 }));
       const inner = await dc.stackTraceRequest({ threadId: 1 });

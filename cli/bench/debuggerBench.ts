@@ -1,0 +1,170 @@
+/*
+ * Debugger benchmark (issue 6 targets): launch to the first stop (≤ 300 ms), a step round trip
+ * (≤ 10 ms), `continue` guest speed against `popek run` (≥ 0.5), and what step back costs (memory of
+ * the checkpoints, latency of a step back). Driven through the Debug Adapter Protocol in process,
+ * as the extension's inline mode does (messages in through handleMessage, out through
+ * onDidSendMessage).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { PopekDebugSession } from '../../debugger/session';
+import { createVm } from '../../core/vmm';
+import { loadProgramFile } from '../../core/machine/program';
+import { percentile, type BenchSuite } from './benchSupport';
+
+function findExample(name: string): string | undefined {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const f = path.join(dir, 'examples', name);
+    if (fs.existsSync(f)) return f;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+/** A DAP client over an inline session. */
+class InlineClient {
+  private seq = 1;
+  private readonly session = new PopekDebugSession();
+  private readonly waiters: Array<{ match: (m: DebugProtocol.ProtocolMessage) => boolean; resolve: (m: DebugProtocol.ProtocolMessage) => void }> = [];
+  constructor() {
+    this.session.onDidSendMessage((m) => {
+      const msg = m as DebugProtocol.ProtocolMessage;
+      // Every waiter that matches gets the message.
+      for (let i = this.waiters.length - 1; i >= 0; i--) if (this.waiters[i].match(msg)) this.waiters.splice(i, 1)[0].resolve(msg);
+    });
+  }
+  wait<T extends DebugProtocol.ProtocolMessage>(match: (m: DebugProtocol.ProtocolMessage) => boolean): Promise<T> {
+    return new Promise((resolve) => this.waiters.push({ match, resolve: resolve as (m: DebugProtocol.ProtocolMessage) => void }));
+  }
+  event<T extends DebugProtocol.Event>(name: string): Promise<T> {
+    return this.wait<T>((m) => m.type === 'event' && (m as DebugProtocol.Event).event === name);
+  }
+  request<T extends DebugProtocol.Response>(command: string, args?: unknown): Promise<T> {
+    const seq = this.seq++;
+    const p = this.wait<T>((m) => m.type === 'response' && (m as DebugProtocol.Response).request_seq === seq);
+    this.session.handleMessage({ seq, type: 'request', command, arguments: args } as DebugProtocol.Request);
+    return p;
+  }
+  /** initialize → launch → configurationDone; resolves at the first stopped event (or termination). */
+  async launch(args: Record<string, unknown>, before?: () => Promise<void>): Promise<string> {
+    await this.request('initialize', { adapterID: 'popek', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
+    const stopped = Promise.race([this.event<DebugProtocol.StoppedEvent>('stopped').then((e) => e.body.reason), this.event('terminated').then(() => 'terminated')]);
+    const initialized = this.event('initialized');
+    const launched = this.request('launch', args);
+    await initialized;
+    await before?.();
+    await this.request('configurationDone');
+    await launched;
+    return stopped;
+  }
+  dispose(): void { this.session.dispose(); }
+}
+
+const median = (xs: number[]) => percentile(xs, 50);
+
+export const debuggerBench: BenchSuite = {
+  name: 'debugger',
+  async run(print) {
+    const hello = findExample('hello.gasm'), compute = findExample('compute.gasm'), exits = findExample('exits.gasm');
+    if (!hello || !compute || !exits) { print('examples not found'); return; }
+
+    // 1. Launch to first stop (stop on entry), hello.gasm, inline session.
+    const launches: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const c = new InlineClient();
+      const t0 = performance.now();
+      await c.launch({ program: hello, stopOnEntry: true });
+      launches.push(performance.now() - t0);
+      c.dispose();
+    }
+    print(`launch to first stop (hello.gasm, native): median ${median(launches.slice(2)).toFixed(1)} ms, first ${launches[0].toFixed(1)} ms (target ≤ 300)`);
+    {
+      const c = new InlineClient();
+      const t0 = performance.now();
+      await c.launch({ program: exits, mode: 'hardware-assisted', stopOnEntry: true });
+      print(`launch to first stop (exits.gasm, hardware-assisted): ${(performance.now() - t0).toFixed(1)} ms`);
+      c.dispose();
+    }
+
+    // 2. Step round trip: stepIn → stopped → stackTrace → scopes → Registers variables (what the editor asks).
+    {
+      const c = new InlineClient();
+      await c.launch({ program: compute, stopOnEntry: true });
+      const bare: number[] = [], full: number[] = [];
+      for (let i = 0; i < 300; i++) {
+        const t0 = performance.now();
+        const stopped = c.event('stopped');
+        await c.request('stepIn', { threadId: 1, granularity: 'instruction' });
+        await stopped;
+        const t1 = performance.now();
+        await c.request('stackTrace', { threadId: 1 });
+        const sc = await c.request<DebugProtocol.ScopesResponse>('scopes', { frameId: 0 });
+        await c.request('variables', { variablesReference: sc.body.scopes[0].variablesReference });
+        bare.push(t1 - t0);
+        full.push(performance.now() - t0);
+      }
+      print(`step round trip (stepIn → stopped): median ${median(bare).toFixed(2)} ms, p95 ${percentile(bare, 95).toFixed(2)} ms (target ≤ 10)`);
+      print(`step with the editor's refresh (stackTrace, scopes, Registers): median ${median(full).toFixed(2)} ms, p95 ${percentile(full, 95).toFixed(2)} ms`);
+      // Step back right after: restore + re-execution.
+      const back: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const t0 = performance.now();
+        const stopped = c.event('stopped');
+        await c.request('stepBack', { threadId: 1, granularity: 'instruction' });
+        await stopped;
+        back.push(performance.now() - t0);
+      }
+      print(`step back (instruction): median ${median(back).toFixed(1)} ms, p95 ${percentile(back, 95).toFixed(1)} ms`);
+      c.dispose();
+    }
+
+    // 3. continue vs popek run: compute.gasm to its end.
+    const p = loadProgramFile(compute);
+    const runOnce = () => {
+      const vm = createVm({ mode: 'native' });
+      vm.load(p);
+      const t0 = performance.now();
+      // What `popek run` does: slices of 2M instructions (yielding is measured in the adapter's figure).
+      while (vm.runSlice(2_000_000) === 'slice') { /* run */ }
+      return { ms: performance.now() - t0, n: vm.cpu.icount };
+    };
+    runOnce();
+    const run = [runOnce(), runOnce(), runOnce()].sort((a, b) => a.ms - b.ms)[0];
+    const cont = async (withBreakpoint: boolean) => {
+      const c = new InlineClient();
+      await c.launch({ program: compute, stopOnEntry: true }, withBreakpoint ? async () => {
+        // A breakpoint that is never hit (the last line): every instruction is checked.
+        const last = fs.readFileSync(compute, 'utf8').split('\n').length;
+        await c.request('setBreakpoints', { source: { path: compute }, breakpoints: [{ line: last }] });
+        await c.request('setInstructionBreakpoints', { breakpoints: [{ instructionReference: '0x00000010' }] });
+      } : undefined);
+      const t0 = performance.now();
+      const done = c.event('terminated');
+      await c.request('continue', { threadId: 1 });
+      await done;
+      const ms = performance.now() - t0;
+      c.dispose();
+      return ms;
+    };
+    await cont(false);
+    const free = Math.min(await cont(false), await cont(false));
+    const checked = Math.min(await cont(true), await cont(true));
+    const mips = (ms: number) => (run.n / ms / 1000).toFixed(1);
+    print(`popek run (compute.gasm, ${(run.n / 1e6).toFixed(1)} M instructions): ${run.ms.toFixed(0)} ms = ${mips(run.ms)} M instr/s`);
+    print(`continue, no breakpoints: ${free.toFixed(0)} ms = ${mips(free)} M instr/s, ratio to popek run ${(run.ms / free).toFixed(2)} (target ≥ 0.5)`);
+    print(`continue, breakpoints checked on every instruction: ${checked.toFixed(0)} ms = ${mips(checked)} M instr/s, ratio ${(run.ms / checked).toFixed(2)}`);
+
+    // 4. Step-back memory: checkpoints after running compute.gasm (16 MiB guest) to a late stop.
+    {
+      const c = new InlineClient();
+      const { DebugRuntime } = await import('../../debugger/runtime/runtime');
+      const rt = new DebugRuntime({ program: compute, mode: 'native', cost: 'modern', memoryMiB: 16, maxInstructions: 5_000_000, checkEquivalence: false, trace: false },
+        { stopped: () => {}, output: () => {}, ended: () => {} });
+      rt.continue();
+      while (!rt.hasEnded) await new Promise((r) => setImmediate(r));
+      print(`step-back history after ${(rt.instructions / 1e6).toFixed(1)} M instructions: ${rt.historyCount} checkpoints, ${(rt.historyBytes / 1048576).toFixed(1)} MiB (guest RAM 16 MiB; pages shared between checkpoints)`);
+      rt.dispose();
+      c.dispose();
+    }
+  },
+};
