@@ -59,8 +59,11 @@ function expandDefines(text: string, defines: Map<string, Define>, depth = 0): s
   if (defines.size === 0 || depth > 16) return text;
   if (defines.size < 64) {
     let any = false;
-    const lower = text.toLowerCase();
-    for (const [name, d] of defines) if ((d.caseless ? lower : text).includes(name)) { any = true; break; }
+    let lower: string | undefined;
+    for (const [name, d] of defines) {
+      if (d.caseless) { lower ??= text.toLowerCase(); if (lower.includes(name)) { any = true; break; } }
+      else if (text.includes(name)) { any = true; break; }
+    }
     if (!any) return text;
   }
   let out = '';
@@ -209,14 +212,37 @@ function preprocess(sources: Source[], file: string, st: PPState, depth: number)
   for (let idx = 0; idx < sources.length; idx++) {
     const src = sources[idx];
     const raw = src.text;
+    // fast path: an ordinary line outside %macro/%rep bodies, no %define or macro in play
+    if (!macroDef && !rep && st.defines.size === 0 && st.macros.size === 0 && (ifs.length === 0 || ifs[ifs.length - 1].active)) {
+      let k = 0;
+      while (k < raw.length && (raw.charCodeAt(k) === 32 || raw.charCodeAt(k) === 9)) k++;
+      if (raw.charCodeAt(k) !== 37 /* % */) {
+        st.out.push({ text: raw, file, line: src.line, expanded: src.expanded, origLength: src.origLength, origIndent: src.origIndent });
+        continue;
+      }
+    }
     const trimmed = raw.trimStart();
     const indent = raw.length - trimmed.length;
     const isDirective = trimmed.startsWith('%') && /^%[A-Za-z]/.test(trimmed);
-    const cs = commentStart(raw);
-    const code = (cs >= 0 ? raw.slice(0, cs) : raw).trimEnd();
-    const m = isDirective ? /^%(\w+)\s*(.*)$/.exec(code.trimStart()) : null;
+    let code = raw;
+    let m: RegExpExecArray | null = null;
+    if (isDirective) {
+      const cs = commentStart(raw);
+      code = (cs >= 0 ? raw.slice(0, cs) : raw).trimEnd();
+      m = /^%(\w+)\s*(.*)$/.exec(code.trimStart());
+    }
     const dir = m ? m[1].toLowerCase() : '';
     const rest = m ? m[2].trim() : '';
+    if (!isDirective && !macroDef && !rep && (ifs.length === 0 || ifs[ifs.length - 1].active) && st.macros.size === 0) {
+      // ordinary line with %defines in play
+      const e = expandDefines(raw, st.defines);
+      st.out.push({ text: e, file, line: src.line, expanded: src.expanded || e !== raw, origLength: src.origLength, origIndent: src.origIndent });
+      continue;
+    }
+    if (!isDirective) {
+      const cs = commentStart(raw);
+      code = (cs >= 0 ? raw.slice(0, cs) : raw).trimEnd();
+    }
     const range = src.expanded ? lineRange(src.line, src.origIndent, src.origLength) : lineRange(src.line, indent, Math.max(code.length, indent));
     const err = (message: string, code2 = 'preprocessor') => st.diags.push({ range, severity: 'error', code: code2, message, file: diagFile });
 
@@ -558,17 +584,24 @@ class Assembler {
 
   // ---- passes
   run(): void {
-    // pass 0 sizes everything with forward references unknown; every later pass emits and reports,
-    // and the first one in which no size, label or section start changed is the result.
+    // Sizing passes (pass 0 with forward references unknown) until no size, label or section start
+    // changes; then one emitting pass that reports. If emission still moves something (it should
+    // not), size again.
     const MAX_PASSES = 24;
     for (this.pass = 0; this.pass < MAX_PASSES; this.pass++) {
       this.changed = false;
-      this.final = this.pass > 0;
+      this.final = false;
+      this.onePass();
+      this.layout();
+      if (this.changed || this.pass === 0) continue;
+      this.pass++;
+      this.final = true;
       this.diags = [];
       this.onePass();
       this.layout();
-      if (!this.changed && this.pass > 0) return;
+      if (!this.changed) return;
     }
+    if (!this.final) { this.final = true; this.diags = []; this.pass++; this.onePass(); this.layout(); }
   }
 
   private resetSections(): void {
@@ -701,6 +734,7 @@ class Assembler {
     if (item.pure === undefined) item.pure = isPure(s);
     if (item.cache && item.cache.bits === this.bits) {
       const b = item.cache.bytes;
+      if (!this.final) { this.cur.pc += b.length; return; }
       this.put(item, b, s.kind === 'data' || (s.kind === 'times' && s.body.kind === 'data') ? 'data' : 'instruction', b.length);
       return;
     }
@@ -901,10 +935,22 @@ export function assemble(fileName: string, text: string, options: AssembleOption
   }
 }
 
+function indentOf(t: string): number {
+  let k = 0;
+  while (k < t.length && (t.charCodeAt(k) === 32 || t.charCodeAt(k) === 9)) k++;
+  return k;
+}
+
+/** Phase timings for the benchmark (preprocess, parse, passes, result), when enabled. */
+let PROFILE: number[][] | undefined;
+export function profileAssembler(on: boolean): number[][] | undefined { const p = PROFILE; PROFILE = on ? [] : undefined; return p; }
+
 function assembleInner(fileName: string, text: string, options: AssembleOptions): AssemblyResult {
   const st: PPState = { defines: new Map(), macros: new Map(), out: [], diags: [], files: [fileName], opts: options, macroSymbols: [], uniq: 0, mainFile: fileName };
+  const T0 = PROFILE ? performance.now() : 0;
   const lines = splitLines(text);
-  preprocess(lines.map((t, i) => ({ text: t, line: i, expanded: false, origLength: t.length, origIndent: t.length - t.trimStart().length })), fileName, st, 0);
+  preprocess(lines.map((t, i) => ({ text: t, line: i, expanded: false, origLength: t.length, origIndent: indentOf(t) })), fileName, st, 0);
+  const T1 = PROFILE ? performance.now() : 0;
   // parse
   const items: Item[] = [];
   const ctx: LineContext = { line: 0, lastGlobal: '', diagnostics: [], statements: [] };
@@ -914,13 +960,19 @@ function assembleInner(fileName: string, text: string, options: AssembleOptions)
     ctx.statements = [];
     const before = ctx.diagnostics.length;
     parseLine(src.text, ctx);
-    const whole = lineRange(src.line, src.origIndent, Math.max(src.origLength, src.origIndent));
-    if (src.expanded) for (let k = before; k < ctx.diagnostics.length; k++) ctx.diagnostics[k].range = whole;
-    for (const s of ctx.statements) {
-      items.push({ s, file: src.file, range: src.expanded ? whole : s.range, expanded: src.expanded, size: 0 });
+    if (src.expanded) {
+      const whole = lineRange(src.line, src.origIndent, Math.max(src.origLength, src.origIndent));
+      for (let k = before; k < ctx.diagnostics.length; k++) ctx.diagnostics[k].range = whole;
+      for (const s of ctx.statements) items.push({ s, file: src.file, range: whole, expanded: true, size: 0 });
+    } else {
+      for (const s of ctx.statements) items.push({ s, file: src.file, range: s.range, expanded: false, size: 0 });
     }
   }
+  const T2 = PROFILE ? performance.now() : 0;
   const asm = new Assembler(items, fileName, options);
   asm.run();
-  return asm.result(st.files, st.macroSymbols, [...st.diags, ...ctx.diagnostics]);
+  const T3 = PROFILE ? performance.now() : 0;
+  const res = asm.result(st.files, st.macroSymbols, [...st.diags, ...ctx.diagnostics]);
+  if (PROFILE) PROFILE.push([T1 - T0, T2 - T1, T3 - T2, performance.now() - T3]);
+  return res;
 }

@@ -191,7 +191,7 @@ function stripComments(line: string, state: AttScanState, facts: LineFacts): str
     if (state.inBlockComment) {
       const close = line.indexOf('*/', i);
       facts.commentStart ??= i;
-      if (close < 0) { scanMarker(line.slice(i), facts); out += ' '.repeat(line.length - i); i = line.length; break; }
+      if (close < 0) { scanMarker(line.slice(i), facts); out += ' '.repeat(line.length - i); break; }
       scanMarker(line.slice(i, close), facts);
       out += ' '.repeat(close + 2 - i);
       i = close + 2;

@@ -4,7 +4,7 @@
  * `parseLine` is shared with the assembler, which feeds it preprocessed lines.
  */
 import type {
-  BinaryOp, DataDirective, Diagnostic, Expr, Operand, ParsedFile, Range, SizeKeyword, Statement,
+  BinaryOp, DataDirective, Diagnostic, Expr, Operand, ParsedFile, Position, Range, SizeKeyword, Statement,
 } from './ast';
 import { instructionInfo, PREFIXES } from '../isa/table';
 import { isRegister } from './registers';
@@ -162,8 +162,15 @@ class LineParser {
   private p = 0;
   constructor(private readonly toks: Token[], private readonly ctx: LineContext, private readonly text: string) {}
 
+  /** Positions are shared within a line (one object per character offset): fewer objects per statement. */
+  private readonly positions: Array<Position | undefined> = [];
+  private pos(ch: number): Position {
+    let p = this.positions[ch];
+    if (p === undefined) { p = { line: this.ctx.line, character: ch }; this.positions[ch] = p; }
+    return p;
+  }
   private range(start: number, end: number): Range {
-    return { start: { line: this.ctx.line, character: start }, end: { line: this.ctx.line, character: end } };
+    return { start: this.pos(start), end: this.pos(end) };
   }
   atEnd(): boolean { return this.peek().t === T.End; }
   private peek(o = 0): Token { return this.toks[Math.min(this.p + o, this.toks.length - 1)]; }
@@ -199,7 +206,7 @@ class LineParser {
     if (t.t === T.Op && (t.text === '-' || t.text === '+' || t.text === '~' || t.text === '!')) {
       this.next();
       const arg = this.unary(allowRegs);
-      return { kind: 'unary', op: t.text as '-', arg, range: { start: this.range(t.start, t.end).start, end: arg.range.end } };
+      return { kind: 'unary', op: t.text as '-', arg, range: { start: this.pos(t.start), end: arg.range.end } };
     }
     return this.primary(allowRegs);
   }
@@ -383,6 +390,7 @@ class LineParser {
         this.next();
         if (colon) this.next();
         if (/^[0-9]/.test(t.text) || t.text.startsWith('%')) this.error(t.start, t.end, `invalid label name '${t.text}'`);
+        else if (!colon && next.t === T.End) ctx.diagnostics.push({ range: this.range(t.start, t.end), severity: 'warning', code: 'orphan-label', message: `label '${t.text}' alone on a line without a colon might be in error (a misspelt instruction?)`, file: ctx.file });
         const fullName = this.qualify(t.text);
         if (!t.text.startsWith('.') && !t.text.startsWith('..@')) ctx.lastGlobal = fullName;
         ctx.statements.push({ kind: 'label', name: t.text, fullName, range: this.range(t.start, t.end) });
