@@ -42,7 +42,7 @@ export function checkLaunchArguments(raw: unknown): { options?: CheckedLaunch; p
   }
   let cost = 'modern';
   if (a.cost !== undefined) {
-    if (typeof a.cost !== 'string' || !(a.cost in COST_PROFILES)) problems.push(`"cost" must be one of ${Object.keys(COST_PROFILES).join(', ')} (got ${JSON.stringify(a.cost)}).`);
+    if (typeof a.cost !== 'string' || !Object.hasOwn(COST_PROFILES, a.cost)) problems.push(`"cost" must be one of ${Object.keys(COST_PROFILES).join(', ')} (got ${JSON.stringify(a.cost)}).`);
     else cost = a.cost;
   }
   const int = (name: string, def: number, min: number, max: number, what: string): number => {

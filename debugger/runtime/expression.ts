@@ -32,7 +32,7 @@ export interface EvalContext {
   write?(address: number, size: 1 | 2 | 4, value: number): boolean;
 }
 
-const SIZES: Record<string, 1 | 2 | 4> = { byte: 1, word: 2, dword: 4 };
+const SIZES = new Map<string, 1 | 2 | 4>([['byte', 1], ['word', 2], ['dword', 4]]);
 
 // Binary operators by precedence, lowest first (C's order).
 const LEVELS: string[][] = [['||'], ['&&'], ['|'], ['^'], ['&'], ['==', '!='], ['<', '<=', '>', '>='], ['<<', '>>'], ['+', '-'], ['*', '/', '%']];
@@ -139,7 +139,7 @@ export function parseExpression(src: string): Node {
       if (t.t === 'num') { pos++; return { k: 'num', v: t.n! }; }
       if (t.t === 'id') {
         pos++;
-        const size = SIZES[t.v.toLowerCase()];
+        const size = SIZES.get(t.v.toLowerCase());
         if (size) {
           if (peek().t === 'id' && peek().v.toLowerCase() === 'ptr') pos++;
           expect('[');

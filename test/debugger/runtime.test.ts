@@ -1,0 +1,96 @@
+/*
+ * The debugger's headless parts without the protocol: the expression language (conditions, log
+ * messages, the Debug Console), hit conditions, and step-back checkpoints sharing pages.
+ */
+import * as assert from 'node:assert/strict';
+import { hitMatches, parseCondition, parseHitCondition } from '../../debugger/runtime/breakpoints';
+import { ExpressionError, evaluateExpression, interpolate, type EvalContext } from '../../debugger/runtime/expression';
+import { CheckpointStore } from '../../debugger/runtime/history';
+import { createVm } from '../../core/vmm';
+
+function context(): EvalContext & { regs: Record<string, number>; mem: Map<number, number> } {
+  const regs: Record<string, number> = { eax: 5, esp: 0x1000, zf: 1, cf: 0 };
+  const mem = new Map<number, number>([[0x1004, 7], [0x1005, 0], [0x1006, 0], [0x1007, 0], [0x9000, 0xab]]);
+  return {
+    regs, mem,
+    readName: (n) => (Object.hasOwn(regs, n) ? regs[n] : undefined),
+    writeName: (n, v) => { if (!Object.hasOwn(regs, n)) return false; regs[n] = v; return true; },
+    symbol: (n) => (n === 'buffer' ? 0x9000 : undefined),
+    read: (a, size) => {
+      let v = 0;
+      for (let i = size - 1; i >= 0; i--) { const b = mem.get(a + i); if (b === undefined) return undefined; v = v * 256 + b; }
+      return v;
+    },
+    write: (a, size, v) => { for (let i = 0; i < size; i++) mem.set(a + i, (v >>> (8 * i)) & 0xff); return true; },
+  };
+}
+
+describe('debugger: expressions, hit conditions, checkpoints', () => {
+  it('evaluates registers, flags, memory of each size, labels, operators with C precedence', () => {
+    const c = context();
+    assert.equal(evaluateExpression('eax == 5 && [esp+4] > 3', c), 1);
+    assert.equal(evaluateExpression('ZF', c), 1);
+    assert.equal(evaluateExpression('byte [buffer]', c), 0xab);
+    assert.equal(evaluateExpression('byte ptr [0x9000] == 0ABh', c), 1);
+    assert.equal(evaluateExpression('1 + 2 * 3 << 1', c), 14);
+    assert.equal(evaluateExpression('-1', c), 0xffffffff);
+    assert.equal(evaluateExpression('eax > 3 ? 10 : 20', c), 10);
+    assert.equal(evaluateExpression("'AB'", c), 0x4241);
+    assert.equal(evaluateExpression('0b101 | 0x10', c), 0x15);
+  });
+
+  it('reports errors in words and never runs host code', () => {
+    const c = context();
+    assert.throws(() => evaluateExpression('process.exit(1)', c), ExpressionError);
+    assert.throws(() => evaluateExpression('constructor', c), /unknown name 'constructor'/);
+    assert.throws(() => evaluateExpression('[0x5000]', c), /not mapped/);
+    assert.throws(() => evaluateExpression('eax +', c), /unexpected end/);
+    assert.throws(() => evaluateExpression('1 / 0', c), /division by zero/);
+    assert.throws(() => evaluateExpression('(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((1))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))', c), /nested too deeply/);
+    assert.throws(() => parseCondition('eax = 1'), /cannot assign/);
+  });
+
+  it('assigns to registers and memory from the Debug Console', () => {
+    const c = context();
+    assert.equal(evaluateExpression('eax = eax + 1', c), 6);
+    assert.equal(c.regs.eax, 6);
+    evaluateExpression('word [0x1004] = 0x1234', c);
+    assert.equal(evaluateExpression('dword [0x1004]', c), 0x1234);
+  });
+
+  it('interpolates log messages', () => {
+    const c = context();
+    assert.equal(interpolate('eax={eax} ({eax,d}) char {0x41,c} {{literal}} {nope}', c), "eax=0x5 (5) char A {literal} <unknown name 'nope' (not a register, flag, label or constant)>");
+  });
+
+  it('hit conditions: N means from the Nth hit on; ==, >, %', () => {
+    const at = (text: string) => [1, 2, 3, 4, 5, 6].filter((n) => hitMatches(parseHitCondition(text), n));
+    assert.deepEqual(at('3'), [3, 4, 5, 6]);
+    assert.deepEqual(at('== 3'), [3]);
+    assert.deepEqual(at('>4'), [5, 6]);
+    assert.deepEqual(at('%2'), [2, 4, 6]);
+    assert.throws(() => parseHitCondition('often'), /hit count condition/);
+  });
+
+  it('checkpoints share unchanged pages and restore exactly', () => {
+    const vm = createVm({ mode: 'native', memoryMiB: 4 });
+    vm.load(new Uint8Array([0x40, 0xa3, 0x00, 0x20, 0x00, 0x00, 0xeb, 0xf8]), 0x100000); // inc eax; mov [0x2000], eax; jmp -8
+    const store = new CheckpointStore();
+    store.add(0, vm.snapshot());
+    const one = store.bytes;
+    assert.ok(one >= 4 << 20 && one < (4 << 20) + 100_000);
+    vm.runSlice(30);
+    store.add(vm.cpu.icount, vm.snapshot());
+    // Only the page written (0x2000) is new.
+    assert.ok(store.bytes - one <= 2 * 4096 + 4096, `${store.bytes - one} bytes added`);
+    const eax = vm.cpu.regs[0];
+    vm.runSlice(30);
+    const back = store.latestAtOrBefore(35)!;
+    assert.equal(back.icount, 30);
+    vm.restore(back.snap);
+    assert.equal(vm.cpu.regs[0], eax);
+    assert.equal(vm.cpu.mem.read32(0x2000), eax);
+    store.truncateFrom(30);
+    assert.deepEqual(store.positions(), [0]);
+  });
+});
