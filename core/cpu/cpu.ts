@@ -17,6 +17,7 @@ import type { DeliveryEvent, EventKind, Monitor } from './monitor';
 import { PAGE_SHIFT, PhysicalMemory } from './physicalMemory';
 import { Decoder } from './decoder';
 import { deliverThroughIdt } from './transfers';
+import { COMPILE_THRESHOLD, compileBlock, type CompiledBlock } from './blockCompiler';
 
 // Lazy flag operations (which computation produced ccRes from ccA, ccB).
 export const CC_EAGER = 0, CC_ADD = 1, CC_ADC = 2, CC_SUB = 3, CC_SBB = 4, CC_LOGIC = 5, CC_INC = 6, CC_DEC = 7;
@@ -66,6 +67,15 @@ interface Block {
   chain: Block | undefined;
   chainLin: number;
   chainEpoch: number;
+  /** Second successor (a conditional branch has two). */
+  chain2: Block | undefined;
+  chainLin2: number;
+  chainEpoch2: number;
+  /** Times run through the interpreter (compiled at COMPILE_THRESHOLD). */
+  runs: number;
+  /** The block as one JS function (null: not worth compiling), valid when entered at `compiledEip`. */
+  compiled: CompiledBlock | undefined | null;
+  compiledEip: number;
   /** Physical byte range [start, end) the block was decoded from (one page). */
   start: number;
   end: number;
@@ -149,8 +159,12 @@ export class Cpu {
   private readonly blocks = new Map<number, Block>();
   private readonly pageBlocks = new Map<number, Block[]>();
   readonly decoder = new Decoder(this);
+  /** Compile hot blocks to JS functions (off: interpret only, e.g. to compare the two). */
+  jit = true;
+  /** Interpreted runs of a block before it is compiled. */
+  jitThreshold = COMPILE_THRESHOLD;
   /** Counts for the run report and the benches. */
-  readonly stats = { blocksDecoded: 0, codeInvalidations: 0, tlbFlushes: 0 };
+  readonly stats = { blocksDecoded: 0, blocksCompiled: 0, codeInvalidations: 0, tlbFlushes: 0 };
 
   constructor(mem: PhysicalMemory) {
     this.mem = mem;
@@ -838,7 +852,7 @@ export class Cpu {
     const insns = this.decodeBlock(lin);
     const last = insns[insns.length - 1];
     const bytes = ((last.linear - lin) | 0) + last.len;
-    block = { insns, key, valid: true, chain: undefined, chainLin: 0, chainEpoch: -1, start: phys, end: phys + bytes };
+    block = { insns, key, valid: true, chain: undefined, chainLin: 0, chainEpoch: -1, chain2: undefined, chainLin2: 0, chainEpoch2: -1, runs: 0, compiled: undefined, compiledEip: -1, start: phys, end: phys + bytes };
     // An instruction that crosses into the next page is not cached (that page's mapping may change).
     if (((phys & 0xfff) + bytes) <= 0x1000) {
       this.blocks.set(key, block);
@@ -900,23 +914,38 @@ export class Cpu {
     for (;;) {
       const insns = block.insns;
       const left = end - this.icount;
-      const n = insns.length < left ? insns.length : left;
-      for (let i = 0; i < n; i++) {
-        const insn = insns[i];
-        this.nextEip = (this.eip + insn.len) >>> 0;
-        insn.exec(this, insn);
-        this.eip = this.nextEip;
-        this.icount++;
+      if (block.compiled && block.compiledEip === this.eip && insns.length <= left) {
+        block.compiled(this, insns, this.regs);
         if (this.breakBlock) { this.breakBlock = false; return; }
+      } else {
+        if (++block.runs === this.jitThreshold && block.compiled === undefined && this.jit) {
+          block.compiled = compileBlock(insns, this.eip) ?? null;
+          block.compiledEip = this.eip;
+          if (block.compiled) this.stats.blocksCompiled++;
+        }
+        const n = insns.length < left ? insns.length : left;
+        for (let i = 0; i < n; i++) {
+          const insn = insns[i];
+          this.nextEip = (this.eip + insn.len) >>> 0;
+          insn.exec(this, insn);
+          this.eip = this.nextEip;
+          this.icount++;
+          if (this.breakBlock) { this.breakBlock = false; return; }
+        }
       }
       if (this.icount >= end) return;
       // Chain to the next block without a lookup when this block went there before.
       const lin = (this.eip + this.segBase[CS]) | 0;
       let next = block.chain;
       if (next === undefined || block.chainLin !== lin || block.chainEpoch !== this.codeEpoch || !next.valid) {
-        if (this.eip > this.segLimit[CS]) throw new CpuFault(GP, 0);
-        next = this.blockAt(lin);
-        block.chain = next; block.chainLin = lin; block.chainEpoch = this.codeEpoch;
+        next = block.chain2;
+        if (next === undefined || block.chainLin2 !== lin || block.chainEpoch2 !== this.codeEpoch || !next.valid) {
+          if (this.eip > this.segLimit[CS]) throw new CpuFault(GP, 0);
+          next = this.blockAt(lin);
+          // Keep the previous successor as the second entry (the other side of a branch).
+          block.chain2 = block.chain; block.chainLin2 = block.chainLin; block.chainEpoch2 = block.chainEpoch;
+          block.chain = next; block.chainLin = lin; block.chainEpoch = this.codeEpoch;
+        }
       }
       block = next;
     }

@@ -2,7 +2,8 @@
 // natively on the host as one 32-bit Linux program (nasm -f elf32, ld -m elf_i386) and in Popek as
 // one flat guest built from the same source; every register, the memory operand and every defined
 // arithmetic flag must be equal. Undefined flags (per instruction, and per shift count as the SDM
-// says) are masked.
+// says) are masked. The guest runs the cases twice, the second time as compiled blocks, and keeps
+// the second results.
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -42,9 +43,11 @@ describe('ALU semantics against the host CPU', function () {
     // Guest: the same cases as a flat image at 1 MiB.
     run('nasm', ['-w-number-overflow', '-f', 'bin', '-o', 'alu.bin', 'alu.asm'], { cwd: dir });
     const m = new Machine({ memoryMiB: 16, maxInstructions: 10_000_000 });
+    m.cpu.jitThreshold = 1; // the second pass over the cases runs the compiled blocks
     m.loadImage(new Uint8Array(fs.readFileSync(path.join(dir, 'alu.bin'))), { origin: 0x100000 });
     const outcome = m.run();
     assert.equal(outcome, 'exit', `the guest ran to its end (${m.error ?? ''})`);
+    assert.ok(m.cpu.stats.blocksCompiled > CASES / 2, `compiled blocks: ${m.cpu.stats.blocksCompiled}`);
     const bytes = m.mem.bytes.slice(0x400000, 0x400000 + CASES * RECORD_DWORDS * 4);
     guest = new Int32Array(bytes.buffer);
   });
