@@ -20,6 +20,9 @@ function serverPort(argv: string[]): number | undefined {
 }
 
 function main(): void {
+  // A separate process reports what escaped a request instead of dying with the session.
+  process.on('uncaughtException', (e) => process.stderr.write(`popek debug adapter: ${e.stack ?? e}\n`));
+  process.on('unhandledRejection', (e) => process.stderr.write(`popek debug adapter: ${(e as Error)?.stack ?? e}\n`));
   const port = serverPort(process.argv.slice(2));
   if (port === undefined) {
     const session = new PopekDebugSession();

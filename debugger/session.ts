@@ -91,15 +91,19 @@ export class PopekDebugSession extends LoggingDebugSession {
   }
 
   protected override async launchRequest(response: DebugProtocol.LaunchResponse, args: PopekLaunchArguments): Promise<void> {
-    const checked = checkLaunchArguments(args);
-    if (!checked.options) { this.fail(response, ErrorId.badLaunchArguments, checked.problems.join(' ')); return; }
-    const rt = this.createRuntime(checked.options, response);
-    if (!rt) return;
-    this.launchOptions = checked.options;
-    this.sendEvent(new InitializedEvent());
-    await Promise.race([this.configurationDone, new Promise((r) => setTimeout(r, CONFIGURATION_TIMEOUT))]);
-    this.sendResponse(response);
-    rt.start(checked.options.stopOnEntry);
+    try {
+      const checked = checkLaunchArguments(args);
+      if (!checked.options) { this.fail(response, ErrorId.badLaunchArguments, checked.problems.join(' ')); return; }
+      const rt = this.createRuntime(checked.options, response);
+      if (!rt) return;
+      this.launchOptions = checked.options;
+      this.sendEvent(new InitializedEvent());
+      await Promise.race([this.configurationDone, new Promise((r) => setTimeout(r, CONFIGURATION_TIMEOUT))]);
+      this.sendResponse(response);
+      rt.start(checked.options.stopOnEntry);
+    } catch (e) {
+      this.fail(response, ErrorId.internal, (e as Error).stack ?? String(e));
+    }
   }
 
   /** Loads the program into a new runtime; on failure answers `response` with the reason. */

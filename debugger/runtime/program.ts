@@ -14,7 +14,7 @@ export class ProgramLoadError extends Error {
 }
 
 /** Files larger than this are refused before the assembler sees them (a guest is a few KiB). */
-export const MAX_SOURCE_BYTES = 4 << 20;
+export const MAX_SOURCE_BYTES = 1 << 20;
 /** Errors shown from a failed assembly (the rest are counted). */
 const ERRORS_SHOWN = 5;
 
@@ -152,7 +152,7 @@ export function loadGuestProgram(file: string, defaultOrigin = 0x100000): GuestP
     return { file: full, bytes: new Uint8Array(data), origin: defaultOrigin, entry: defaultOrigin, index: new SourceIndex([], []), warnings: [] };
   }
   if (data.length > MAX_SOURCE_BYTES) {
-    throw new ProgramLoadError(`${full} is ${(data.length / 1048576).toFixed(1)} MiB, too large for a guest source file (at most ${MAX_SOURCE_BYTES >> 20} MiB)`, 'binary');
+    throw new ProgramLoadError(`${full} is ${(data.length / 1048576).toFixed(1)} MiB, too large for a guest source file (at most ${MAX_SOURCE_BYTES >> 20} MiB; the examples are 15 KiB)`, 'binary');
   }
   if (looksBinary(data)) throw new ProgramLoadError(`${full} is not assembly source (it contains binary data); give a .gasm file, or a flat image named .bin`, 'binary');
   const text = data.toString('utf8');

@@ -635,6 +635,16 @@ export class DebugRuntime {
   /** Steps back one instruction or one source line. */
   async stepBack(granularity: Granularity): Promise<void> {
     if (this.running) return;
+    try { await this.stepBackInner(granularity); } catch (e) { this.travelFailed(e); }
+  }
+
+  private travelFailed(e: unknown): void {
+    this.running = false;
+    this.host.output(`popek debugger: cannot go back: ${(e as Error).stack ?? e}\n`, 'stderr');
+    this.host.stopped({ reason: 'pause', description: `Going back failed: ${(e as Error).message}` });
+  }
+
+  private async stepBackInner(granularity: Granularity): Promise<void> {
     const now = this.cpu.icount;
     if (now === 0) { this.host.stopped({ reason: 'step', description: `At the first instruction: there is nothing before it` }); return; }
     this.running = true;
@@ -660,6 +670,10 @@ export class DebugRuntime {
   /** Runs backwards to the most recent breakpoint hit before now, or to the start. */
   async reverseContinue(): Promise<void> {
     if (this.running) return;
+    try { await this.reverseContinueInner(); } catch (e) { this.travelFailed(e); }
+  }
+
+  private async reverseContinueInner(): Promise<void> {
     this.running = true;
     let hitAt = -1, hitIds: number[] = [];
     const now = this.cpu.icount;

@@ -208,6 +208,15 @@ describe('debugger: protocol (stdio adapter process)', function () {
       assert.equal(s.body.reason, 'step');
       assert.equal((await topFrame(dc)).line, line);
       assert.equal(await register(dc, 'eax'), before);
+      // By line: back over `mov eax, [ebp+8]` to the line before it (`mov ebp, esp`), EAX not loaded yet.
+      const byLine = await resumeToStop(dc, dc.stepBackRequest({ threadId: 1 }));
+      assert.equal(byLine.body.reason, 'step');
+      assert.equal((await topFrame(dc)).line, lineOf(FRAMES, 'mov eax, [ebp+8]', lineOf(FRAMES, 'inner:')));
+      await resumeToStop(dc, dc.stepBackRequest({ threadId: 1 }));
+      assert.equal((await topFrame(dc)).line, lineOf(FRAMES, 'mov ebp, esp', lineOf(FRAMES, 'inner:')));
+      await resumeToStop(dc, dc.stepInRequest({ threadId: 1 }));
+      await resumeToStop(dc, dc.stepInRequest({ threadId: 1 }));
+      assert.equal((await topFrame(dc)).line, line);
       // Forward twice through the breakpoint (second call), then reverse to the first hit.
       await resumeToStop(dc, dc.continueRequest({ threadId: 1 }));
       assert.equal(await register(dc, 'eax'), 4);

@@ -166,6 +166,22 @@ describe('debugger: every execution technique of this build', function () {
     assert.ok(frameAfter.line > cpuidLine);
   });
 
+  it('paravirtual: the hypercall filter stops on console_io with its arguments; the guest console still arrives', async function () {
+    if (!has('paravirtual')) this.skip();
+    const pv = example('pv-hello.gasm');
+    const out = collectOutput(dc);
+    const { stop } = await launchToStop(dc, { program: pv, mode: 'paravirtual', stopOnEntry: false }, { exceptions: { filters: [], filterOptions: [{ filterId: 'hypercall', condition: 'console_io' }] } });
+    assert.equal(stop.body.reason, 'exception');
+    assert.match(stop.body.description ?? '', /^Hypercall console_io \(18\) from pv-hello\.gasm:\d+ \(vmcall\)/);
+    const info = await dc.exceptionInfoRequest({ threadId: 1 });
+    assert.match(info.body.details?.message ?? '', /EBX\.\.EDI: 0x00000000 0x000000/);
+    const hv = await scope(dc, 'Hypervisor');
+    assert.equal(hv.get('hypercalls')?.value, '1');
+    await dc.setExceptionBreakpointsRequest({ filters: [] });
+    await Promise.all([dc.continueRequest({ threadId: 1 }), dc.waitForEvent('terminated')]);
+    assert.equal(out.text('stdout'), 'Hello from a paravirtual guest, via console_io!\n');
+  });
+
   it('trace prints each hypervisor event as a line in the Debug Console', async function () {
     if (!has('trap-and-emulate')) this.skip();
     const out = collectOutput(dc);
