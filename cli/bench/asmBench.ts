@@ -7,20 +7,28 @@ import { timeIt } from './benchSupport';
 import { assemble } from '../../core/asm/assembler';
 import { parseNasm } from '../../core/asm/parser';
 
-const BODY = [
-  'mov eax, [ebx+ecx*4+0x10]', 'add eax, 1', 'sub ecx, 1000', 'cmp eax, edx', 'jne .loop', 'push ebp', 'mov ebp, esp',
-  'lea esi, [ebp-8]', 'xor edx, edx', 'div ecx', 'shl eax, 3', 'and eax, 0xfff', 'mov [edi], al', 'inc edi', 'test eax, eax',
-  'jz .done', 'call helper', 'movzx eax, byte [esi]', 'out dx, al', 'in al, 0x60', 'pop ebp', 'mov dword [fs:0x20], 5',
-  'imul eax, ebx, 12', 'rep movsd', 'lock xadd [ebx], eax', 'cmovg eax, ecx', 'setz cl', 'bt eax, 7', 'sar edx, cl', 'loop .loop',
+const R = ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi'];
+/** Line templates; `r`/`q` are registers, `n` a number and `d` a displacement that vary per line. */
+const BODY: Array<(r: string, q: string, n: number, d: number) => string> = [
+  (r, q, n, d) => `mov ${r}, [${q}+ecx*4+${d}]`, (r, _q, n) => `add ${r}, ${n}`, (r, _q, n) => `sub ${r}, ${n * 37}`, (r, q) => `cmp ${r}, ${q}`,
+  () => 'jne .loop', () => 'push ebp', () => 'mov ebp, esp', (r, _q, _n, d) => `lea ${r}, [ebp-${d}]`, (r) => `xor ${r}, ${r}`, (r) => `div ${r}`,
+  (r, _q, n) => `shl ${r}, ${n % 31}`, (r, _q, n) => `and ${r}, 0x${(n * 4099).toString(16)}`, (_r, q, _n, d) => `mov [${q}+${d}], al`, (r) => `inc ${r}`,
+  (r, q) => `test ${r}, ${q}`, () => 'jz .done', () => 'call helper', (r, q) => `movzx ${r}, byte [${q}]`, () => 'out dx, al', (_r, _q, n) => `in al, 0x${(n & 0xff).toString(16)}`,
+  () => 'pop ebp', (_r, _q, n, d) => `mov dword [fs:${d}], ${n}`, (r, q, n) => `imul ${r}, ${q}, ${n}`, () => 'rep movsd', (r, q) => `lock xadd [${q}], ${r}`,
+  (r, q) => `cmovg ${r}, ${q}`, () => 'setz cl', (r, _q, n) => `bt ${r}, ${n % 32}`, (r) => `sar ${r}, cl`, () => 'loop .loop',
 ];
 
 /** A deterministic NASM source of about `lines` lines: functions with local labels, jumps, data. */
 export function generateKernel(lines: number): string {
   const out: string[] = ['bits 32', 'org 0x100000', '%define COUNT 16', 'section .text', 'start:', '  jmp main', 'helper:', '  ret'];
   let f = 0;
+  let k = 0;
   while (out.length < lines - 40) {
     out.push(`func${f}:`, '.loop:');
-    for (let i = 0; i < 24; i++) out.push('  ' + BODY[(f * 7 + i) % BODY.length]);
+    for (let i = 0; i < 24; i++, k++) {
+      const t = BODY[(f * 7 + i) % BODY.length];
+      out.push('  ' + t(R[k % R.length], R[(k * 5 + 1) % R.length], (k * 13) % 1000, 4 + ((k * 29) % 500)) + (k % 4 === 0 ? ` ; step ${k}` : ''));
+    }
     out.push('.done:', `  jmp func${(f + 1) % 50}`, '  ret');
     f++;
   }

@@ -8,7 +8,7 @@ import type {
   AssembleOptions, AssemblyResult, ConstantSymbol, Diagnostic, Expr, LabelSymbol, MacroSymbol, Operand, Range, SectionLayout,
   SourceMapEntry, Statement,
 } from './ast';
-import { commentStart, parseExpressionText, parseLine, splitArgs, splitLines, type LineContext } from './parser';
+import { commentStart, parseExpressionText, parseLine, splitArgs, splitLines, withLine, type LineContext } from './parser';
 import { encodeInstruction, type ROp, type Value } from './encoder';
 import { register } from './registers';
 import { instructionInfo } from '../isa/table';
@@ -408,6 +408,8 @@ function substituteMacro(line: string, args: string[], id: number): string {
 interface Item {
   s: Statement;
   file: string;
+  /** Source line; the statement's own ranges are lineless (line 0) unless `expanded`. */
+  line: number;
   /** Range to report and map (the statement's own, or the whole source line for expanded text). */
   range: Range;
   expanded: boolean;
@@ -452,7 +454,13 @@ class Assembler {
   private diag(item: Item, message: string, code: string, range?: Range, severity: Diagnostic['severity'] = 'error'): void {
     if (severity === 'error') this.errorCount++;
     if (!this.final) return;
-    this.diags.push({ range: item.expanded || !range ? item.range : range, severity, code, message, file: item.file === this.mainFile ? undefined : item.file });
+    this.diags.push({ range: this.rangeOf(item, range), severity, code, message, file: item.file === this.mainFile ? undefined : item.file });
+  }
+
+  /** The real range of `range` (a lineless range inside `item`), or of the item itself. */
+  private rangeOf(item: Item, range?: Range): Range {
+    if (item.expanded) return item.range;
+    return withLine(range ?? item.range, item.line);
   }
 
   private section(name: string): Section {
@@ -633,7 +641,7 @@ class Assembler {
       return;
     }
     if (!prev || prev.offset !== offset || prev.section !== section) this.changed = true;
-    this.symbols.set(name, { section, offset, file: item.file, range: item.expanded ? item.range : range, pass: this.pass, isLabel });
+    this.symbols.set(name, { section, offset, file: item.file, range, pass: this.pass, isLabel });
   }
 
   private onePass(): void {
@@ -645,14 +653,14 @@ class Assembler {
       switch (s.kind) {
         case 'label': {
           this.define(item, s.fullName, this.cur.index, this.cur.pc, true, s.range);
-          if (final) this.labels.push({ name: s.fullName, address: this.cur.start + this.cur.pc, file: item.file, range: item.expanded ? item.range : s.range, section: this.cur.name });
+          if (final) this.labels.push({ name: s.fullName, address: this.cur.start + this.cur.pc, file: item.file, range: this.rangeOf(item, s.range), section: this.cur.name });
           break;
         }
         case 'equ': {
           const v = this.scalar(item, s.value);
           if (v.seg >= 0) this.define(item, s.name, v.seg, v.n - this.sections[v.seg].start, false, s.nameRange);
           else this.define(item, s.name, -1, v.n, false, s.nameRange);
-          if (final && v.seg < 0) this.constants.push({ name: s.name, value: v.n, file: item.file, range: item.expanded ? item.range : s.nameRange });
+          if (final && v.seg < 0) this.constants.push({ name: s.name, value: v.n, file: item.file, range: this.rangeOf(item, s.nameRange) });
           break;
         }
         case 'directive': this.directive(item, s); break;
@@ -719,7 +727,7 @@ class Assembler {
       return;
     }
     if (this.final) {
-      if (size > 0) this.sourceMap.push({ address: sec.start + sec.pc, length: size, file: item.file, range: item.range, kind, section: sec.name });
+      if (size > 0) this.sourceMap.push({ address: sec.start + sec.pc, length: size, file: item.file, range: this.rangeOf(item), kind, section: sec.name });
       if (!sec.progbits && bytes && bytes.some((b) => b !== 0)) this.diag(item, `data in the nobits section '${sec.name}' is ignored`, 'nobits', undefined, 'warning');
     }
     if ((this.final || this.capture) && sec.progbits) {
@@ -953,26 +961,28 @@ function assembleInner(fileName: string, text: string, options: AssembleOptions)
   const T1 = PROFILE ? performance.now() : 0;
   // parse
   const items: Item[] = [];
-  const ctx: LineContext = { line: 0, lastGlobal: '', diagnostics: [], statements: [] };
+  const ctx: LineContext = { line: 0, lastGlobal: '', diagnostics: [], statements: [], lineless: true };
+  const parseDiags: Diagnostic[] = [];
   for (const src of st.out) {
-    ctx.line = src.line;
+    ctx.line = 0;
     ctx.file = src.file === fileName ? undefined : src.file;
     ctx.statements = [];
-    const before = ctx.diagnostics.length;
+    ctx.diagnostics.length = 0;
     parseLine(src.text, ctx);
     if (src.expanded) {
       const whole = lineRange(src.line, src.origIndent, Math.max(src.origLength, src.origIndent));
-      for (let k = before; k < ctx.diagnostics.length; k++) ctx.diagnostics[k].range = whole;
-      for (const s of ctx.statements) items.push({ s, file: src.file, range: whole, expanded: true, size: 0 });
+      for (const d of ctx.diagnostics) parseDiags.push({ ...d, range: whole });
+      for (const s of ctx.statements) items.push({ s, file: src.file, line: src.line, range: whole, expanded: true, size: 0 });
     } else {
-      for (const s of ctx.statements) items.push({ s, file: src.file, range: s.range, expanded: false, size: 0 });
+      for (const d of ctx.diagnostics) parseDiags.push({ ...d, range: withLine(d.range, src.line) });
+      for (const s of ctx.statements) items.push({ s, file: src.file, line: src.line, range: s.range, expanded: false, size: 0 });
     }
   }
   const T2 = PROFILE ? performance.now() : 0;
   const asm = new Assembler(items, fileName, options);
   asm.run();
   const T3 = PROFILE ? performance.now() : 0;
-  const res = asm.result(st.files, st.macroSymbols, [...st.diags, ...ctx.diagnostics]);
+  const res = asm.result(st.files, st.macroSymbols, [...st.diags, ...parseDiags]);
   if (PROFILE) PROFILE.push([T1 - T0, T2 - T1, T3 - T2, performance.now() - T3]);
   return res;
 }

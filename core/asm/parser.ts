@@ -156,6 +156,23 @@ export interface LineContext {
   diagnostics: Diagnostic[];
   statements: Statement[];
   file?: string;
+  /**
+   * Assembler-internal mode: every range says line 0 and shares position objects across lines;
+   * the caller applies the real line (`withLine`) to the few ranges it reports.
+   */
+  lineless?: boolean;
+}
+
+const SHARED_POSITIONS: Position[] = [];
+function sharedPos(ch: number): Position {
+  let p = SHARED_POSITIONS[ch];
+  if (p === undefined) { p = Object.freeze({ line: 0, character: ch }) as Position; if (ch < 4096) SHARED_POSITIONS[ch] = p; }
+  return p;
+}
+
+/** A line-0 range from lineless parsing, moved to `line`. */
+export function withLine(r: Range, line: number): Range {
+  return { start: { line: r.start.line + line, character: r.start.character }, end: { line: r.end.line + line, character: r.end.character } };
 }
 
 class LineParser {
@@ -165,6 +182,7 @@ class LineParser {
   /** Positions are shared within a line (one object per character offset): fewer objects per statement. */
   private readonly positions: Array<Position | undefined> = [];
   private pos(ch: number): Position {
+    if (this.ctx.lineless) return sharedPos(ch);
     let p = this.positions[ch];
     if (p === undefined) { p = { line: this.ctx.line, character: ch }; this.positions[ch] = p; }
     return p;
