@@ -53,7 +53,9 @@
     const causes = [...new Set(model.rows.flatMap((r) => Object.keys(r.cyclesBy)))];
     const max = Math.max(1, ...model.rows.map((r) => r.cycles));
     const rowH = 28, labelW = 170, barW = 520, valueW = 130;
-    const s = svg('svg', { width: labelW + barW + valueW, height: model.rows.length * rowH + 8, class: 'chart' });
+    const width = labelW + barW + valueW, height = model.rows.length * rowH + 8;
+    // Scales with the panel: a narrow editor column still shows the whole chart.
+    const s = svg('svg', { viewBox: `0 0 ${width} ${height}`, width: '100%', preserveAspectRatio: 'xMinYMin meet', class: 'chart' });
     model.rows.forEach((r, i) => {
       const y = i * rowH + 4;
       const label = svg('text', { x: labelW - 8, y: y + rowH / 2 + 4, 'text-anchor': 'end', class: 'label' });

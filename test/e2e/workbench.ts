@@ -214,6 +214,20 @@ async function uiPhase(page: Page): Promise<void> {
     return `(${titles.slice(0, 120)})`;
   });
 
+  await step(page, 'Paravirtualize This File: diff preview, then Apply rewrites the file', ['cli'], async () => {
+    await quickOpen(page, 'critical.gasm');
+    await runCommand(page, 'Popek: Paravirtualize This File');
+    await page.locator('.monaco-diff-editor').first().waitFor({ state: 'visible', timeout: 30_000 });
+    const apply = page.locator('.notifications-toasts .monaco-button', { hasText: 'Apply' }).first();
+    await apply.waitFor({ state: 'visible', timeout: 15_000 });
+    await page.screenshot({ path: path.join(OUT, 'ui-7-paravirtualize-diff.png') });
+    await apply.click();
+    await page.waitForFunction(() => /VCPU_INFO_UPCALL_MASK|vmcall/.test((document.querySelector('.monaco-editor .view-lines') as HTMLElement | null)?.innerText ?? ''), null, { timeout: 20_000 });
+    await page.screenshot({ path: path.join(OUT, 'ui-8-paravirtualized.png') });
+    await page.locator('.monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+Z');
+  });
+
   await step(page, 'F9 + F5: the editor shows the stop and the Variables view the registers and flags', ['debugAdapter'], async () => {
     await quickOpen(page, 'hello.gasm');
     await goToLine(page, lineNumberOf('hello.gasm', /^\s*mov esi, message/));
@@ -222,24 +236,29 @@ async function uiPhase(page: Page): Promise<void> {
     await page.keyboard.press('F5');
     // stopOnEntry first, then continue to the breakpoint.
     await page.waitForSelector('.monaco-editor .debug-top-stack-frame-line', { timeout: 60_000 });
+    const variables = () => page.evaluate(() => (document.querySelector('.debug-pane .debug-variables, .debug-view-content') as HTMLElement | null)?.innerText ?? '');
+    await page.waitForFunction(() => /Registers/i.test(document.querySelector('.debug-pane')?.textContent ?? ''), null, { timeout: 30_000 });
     await page.keyboard.press('F5');
-    await page.waitForFunction((line) => {
-      const cur = document.querySelector('.monaco-editor .debug-top-stack-frame-line');
-      const active = document.querySelector('.monaco-editor .margin-view-overlays .active-line-number, .monaco-editor .line-numbers.active-line-number');
-      return !!cur && (!active || active.textContent?.trim() === String(line));
-    }, lineNumberOf('hello.gasm', /^\s*mov esi, message/), { timeout: 30_000 });
-    await page.waitForFunction(() => /Registers/i.test(document.querySelector('.debug-pane, .debug-view-content')?.textContent ?? ''), null, { timeout: 30_000 });
-    const vars = norm(await page.locator('.debug-pane').first().innerText().catch(() => ''));
-    await page.screenshot({ path: path.join(OUT, 'ui-7-debug-stop-variables.png') });
-    if (!/EAX/i.test(vars) && !/Registers/i.test(vars)) throw new Error(`Variables view: ${JSON.stringify(vars.slice(0, 200))}`);
+    // The stop is the breakpoint's (the call stack says so) and the Variables view shows the new state.
+    await page.waitForFunction(() => /Breakpoint/i.test(document.querySelector('.debug-call-stack, .pane-header[aria-label*="Call Stack" i]')?.textContent ?? document.querySelector('.debug-pane')?.textContent ?? ''), null, { timeout: 30_000 });
+    // The Variables view has caught up when its EIP is the top frame's address (shown as "name @ 0x…").
+    await page.waitForFunction(() => {
+      const text = (sel: string) => ((document.querySelector(sel) as HTMLElement | null)?.innerText ?? '').replace(/\u00a0/g, ' ');
+      const at = /@\s*(0x[0-9a-f]+)/i.exec(text('.debug-call-stack'))?.[1];
+      const eip = /eip\s*=\s*(0x[0-9a-f]+)/i.exec(text('.debug-pane .debug-variables, .debug-view-content'))?.[1];
+      return !!at && !!eip && parseInt(at, 16) === parseInt(eip, 16);
+    }, null, { timeout: 30_000 });
+    const vars = norm(await variables());
+    await page.screenshot({ path: path.join(OUT, 'ui-9-debug-stop-variables.png') });
+    if (!/eax\s*=/i.test(vars) || !/esp\s*=/i.test(vars)) throw new Error(`Variables view: ${JSON.stringify(vars.slice(0, 200))}`);
     await page.keyboard.press('Shift+F5');
-    return `(${JSON.stringify(vars.slice(0, 80))})`;
+    return `(${JSON.stringify(vars.replace(/\s+/g, ' ').slice(0, 100))})`;
   });
 
   await step(page, 'Compare Techniques from the command palette opens the webview', ['cli', 'compare'], async () => {
     await quickOpen(page, 'hello.gasm');
     await runCommand(page, 'Popek: Compare Techniques');
-    return checkCompareView(page, 'ui-8-compare-webview.png');
+    return checkCompareView(page, 'ui-10-compare-webview.png');
   });
 }
 

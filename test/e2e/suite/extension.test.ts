@@ -234,14 +234,20 @@ describe('Popek in a real VS Code', function () {
       const stop = await dap.stopped(s);
       assert.equal(stop.body?.reason, 'breakpoint');
       const threadId = stop.body?.threadId as number;
-      assert.equal((await topFrame(s, threadId)).line, line + 1);
+      const frame = await topFrame(s, threadId);
+      assert.equal(frame.line, line + 1);
       const scopes = await scopesOfTopFrame(s, threadId);
       const names = [...scopes.keys()];
       const regs = scopes.get(names.find((n) => /^registers$/i.test(n)) ?? '');
       assert.ok(regs, `a Registers scope in ${names}`);
       const esp = regs.find((v) => /^esp$/i.test(v.name));
       assert.ok(esp, `ESP in ${regs.map((v) => v.name)}`);
-      assert.ok(regs.some((v) => /^eax$/i.test(v.name)) && regs.some((v) => /^eip$/i.test(v.name)));
+      const eip = regs.find((v) => /^eip$/i.test(v.name));
+      assert.ok(eip && regs.some((v) => /^eax$/i.test(v.name)));
+      // The registers are those of this stop: EIP is the frame's address, ESP the stack set up before it.
+      if (frame.instructionPointerReference) assert.equal(parseInt(eip.value, 16), parseInt(frame.instructionPointerReference, 16));
+      const stackTop = (await Promise.resolve(s.customRequest('evaluate', { expression: 'stack_top', context: 'watch' })).catch(() => undefined)) as { result?: string } | undefined;
+      if (stackTop?.result && /^(0x)?[0-9a-f]+$/i.test(stackTop.result.trim())) assert.equal(parseInt(esp.value, 16), parseInt(stackTop.result, 16));
       const flags = scopes.get(names.find((n) => /^eflags$/i.test(n)) ?? '');
       assert.ok(flags, `an EFLAGS scope in ${names}`);
       for (const f of ['CF', 'ZF', 'SF', 'OF', 'IF', 'IOPL']) assert.ok(flags.some((v) => v.name.toUpperCase().startsWith(f)), `${f} in ${flags.map((v) => v.name)}`);

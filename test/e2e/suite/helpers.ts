@@ -126,7 +126,8 @@ export async function scopesOfTopFrame(session: vscode.DebugSession, threadId: n
   return out;
 }
 
-export async function topFrame(session: vscode.DebugSession, threadId: number): Promise<{ line: number; path?: string }> {
-  const st = await session.customRequest('stackTrace', { threadId, startFrame: 0, levels: 1 }) as { stackFrames: Array<{ line: number; source?: { path?: string } }> };
-  return { line: st.stackFrames[0].line, path: st.stackFrames[0].source?.path };
+export async function topFrame(session: vscode.DebugSession, threadId: number): Promise<{ line: number; path?: string; instructionPointerReference?: string }> {
+  const st = await session.customRequest('stackTrace', { threadId, startFrame: 0, levels: 1 }) as { stackFrames: Array<{ line: number; source?: { path?: string }; instructionPointerReference?: string }> };
+  const f = st.stackFrames[0];
+  return { line: f.line, path: f.source?.path, instructionPointerReference: f.instructionPointerReference };
 }
