@@ -7,7 +7,11 @@ import {
   type Range, type ReferenceParams, type RenameParams, type SymbolInformation, type WorkspaceEdit, type TextEdit,
 } from 'vscode-languageserver/node';
 import type { LintDocument, SymbolInfo } from '../core/lint/document';
+import { readdirSync } from 'node:fs';
+import * as path from 'node:path';
 import { pathToUri, type DocumentStore } from './documents';
+
+
 
 function rangeOf(line: number, start: number, end: number): Range {
   return { start: { line, character: start }, end: { line, character: end } };
@@ -104,7 +108,28 @@ export function documentSymbols(model: LintDocument): DocumentSymbol[] {
   return out;
 }
 
-export function workspaceSymbols(store: DocumentStore, query: string): SymbolInformation[] {
+const SOURCE = /\.(gasm|asm|nasm|inc|s|S)$/;
+const SKIP = new Set(['node_modules', '.git', 'out', 'dist', '.vscode-test']);
+const MAX_FILES = 2000;
+
+/** Assembly sources under the workspace folders (bounded walk; models are cached by mtime). */
+function workspaceFiles(folders: string[]): string[] {
+  const out: string[] = [];
+  const walk = (dir: string, depth: number): void => {
+    if (depth > 8 || out.length >= MAX_FILES) return;
+    let entries: import('node:fs').Dirent[];
+    try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return; }
+    for (const e of entries) {
+      if (out.length >= MAX_FILES) return;
+      if (e.isDirectory()) { if (!SKIP.has(e.name) && !e.name.startsWith('.')) walk(path.join(dir, e.name), depth + 1); }
+      else if (e.isFile() && SOURCE.test(e.name)) out.push(path.join(dir, e.name));
+    }
+  };
+  for (const f of folders) walk(f, 0);
+  return out;
+}
+
+export function workspaceSymbols(store: DocumentStore, query: string, folders: string[] = []): SymbolInformation[] {
   const q = query.toLowerCase();
   const out: SymbolInformation[] = [];
   const seen = new Set<string>();
@@ -114,6 +139,10 @@ export function workspaceSymbols(store: DocumentStore, query: string): SymbolInf
     if (!m) continue;
     docs.push({ uri: d.uri, model: m });
     for (const inc of store.included(m)) docs.push({ uri: pathToUri(inc.fileName), model: inc });
+  }
+  for (const file of workspaceFiles(folders)) {
+    const m = store.modelOfPath(file);
+    if (m) docs.push({ uri: pathToUri(file), model: m });
   }
   for (const { uri, model } of docs) {
     if (seen.has(uri)) continue;

@@ -13,6 +13,7 @@ import { DiagnosticsEngine } from './diagnostics';
 import { hover } from './hover';
 import { safely } from './safe';
 import { costFigures } from '../core/lint/costs';
+import { uriToPath } from './documents';
 import { symbolMarkdown, definition, references, prepareRename, rename, documentSymbols, workspaceSymbols } from './navigation';
 import { completion, resolveCompletion, COMPLETION_TRIGGERS } from './completion';
 import { signatureHelp, SIGNATURE_TRIGGERS } from './signatureHelp';
@@ -34,6 +35,7 @@ function startServer(): void {
   const store = new DocumentStore();
   const settings = new SettingsCache(connection);
   let pullDiagnostics = false;
+  let workspaceFolders: string[] = [];
   let configurationChanges = false;
   const log = connection.console;
   // A big file's assembler pass finishes after the fast diagnostics: have them pulled (or pushed) again.
@@ -47,6 +49,7 @@ function startServer(): void {
     settings.supported = caps.workspace?.configuration === true;
     configurationChanges = caps.workspace?.didChangeConfiguration?.dynamicRegistration === true;
     pullDiagnostics = caps.textDocument?.diagnostic !== undefined;
+    workspaceFolders = (params.workspaceFolders ?? (params.rootUri ? [{ uri: params.rootUri, name: 'root' }] : [])).map((f) => uriToPath(f.uri));
     return {
       capabilities: {
         // The client sends only what changed; the models re-scan only the changed lines.
@@ -123,7 +126,7 @@ function startServer(): void {
   connection.onPrepareRename(safely(log, 'prepareRename', null, (p) => { const m = model(p.textDocument.uri); return m ? prepareRename(m, p) : null; }));
   connection.onRenameRequest(safely(log, 'rename', null, (p) => { const m = model(p.textDocument.uri); return m ? rename(store, m, p) : null; }));
   connection.onDocumentSymbol(safely(log, 'documentSymbol', [], (p) => { const m = model(p.textDocument.uri); return m ? documentSymbols(m) : []; }));
-  connection.onWorkspaceSymbol(safely(log, 'workspaceSymbol', [], (p) => workspaceSymbols(store, p.query)));
+  connection.onWorkspaceSymbol(safely(log, 'workspaceSymbol', [], (p) => workspaceSymbols(store, p.query, workspaceFolders)));
   connection.languages.semanticTokens.on(safely(log, 'semanticTokens', { data: [] }, (p) => { const m = model(p.textDocument.uri); return m ? semanticTokens(m) : { data: [] }; }));
   connection.onFoldingRanges(safely(log, 'foldingRanges', [], (p) => { const m = model(p.textDocument.uri); return m ? foldingRanges(m) : []; }));
   connection.onCodeLens(safely(log, 'codeLens', [], async (p) => { const m = model(p.textDocument.uri); return m ? codeLenses(m, (await settings.get(p.textDocument.uri)).mode) : []; }));

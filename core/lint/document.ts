@@ -4,7 +4,7 @@
  * until the carried scanner state (block comment, macro body) is the same as before the edit.
  * Document-wide views (symbols, the effective mode) are derived lazily and cached per version.
  */
-import { initialAttState, scanAttLine, type AttScanState } from '../asm/att';
+import { scanAttLine, type AttScanState } from '../asm/att';
 import type { LineFacts, Syntax } from './lineModel';
 import { scanNasmLine, type NasmScanState } from './nasmScanner';
 import { classify, type Classified } from './classify';
@@ -96,7 +96,7 @@ export class LintDocument {
     const facts = oldFacts.slice(0, from);
     const states = oldStates.slice(0, from + 1);
     if (states.length === 0) states.push(0);
-    let state = decodeState(states[from] ?? 0);
+    const state = decodeState(states[from] ?? 0);
     let i = from;
     // Scan the replaced lines, then continue until the state converges with the old one.
     for (; i < all.length; i++) {

@@ -72,6 +72,18 @@ function operandTexts(doc: LintDocument, instr: ScannedInstruction): string[] {
 
 let uniqueCounter = 0;
 
+/** The instruction after instruction `index` of `line`, skipping blank, comment and label lines. */
+function nextInstruction(doc: LintDocument, line: number, index: number): ScannedInstruction | undefined {
+  const same = doc.facts[line].instructions[index + 1];
+  if (same) return same;
+  for (let l = line + 1; l < doc.facts.length; l++) {
+    const f = doc.facts[l];
+    if (f.instructions.length) return f.instructions[0];
+    if (f.directive) return undefined;
+  }
+  return undefined;
+}
+
 /** The quick fix of instruction `index` on `line`, or undefined when it is not critical/privileged. */
 export function quickFix(doc: LintDocument, line: number, index = 0, unique?: number): QuickFix | undefined {
   const facts = doc.facts[line];
@@ -86,6 +98,7 @@ export function quickFix(doc: LintDocument, line: number, index = 0, unique?: nu
     scanned: instr,
     classified: c,
     unique: unique ?? ++uniqueCounter,
+    next: nextInstruction(doc, line, index)?.mnemonic,
     constant: (t) => evaluateConstant(doc, doc.syntax === 'att' ? t?.replace(/^\$/, '') : t),
   });
   const code = cls === 'critical' ? 'critical-instruction' as const : 'privileged-instruction' as const;
@@ -99,27 +112,27 @@ export function quickFix(doc: LintDocument, line: number, index = 0, unique?: nu
     return { title: rewrite.title, replaces: false, line, code, edit: { range: { start: { line, character: at }, end: { line, character: hasComment ? at + 1 : at } }, newText: hasComment ? newText.replace(/^[;#] /, doc.syntax === 'att' ? '# ' : '; ') : newText } };
   }
   const text = doc.lines[line];
-  const indentMatch = /^\s*/.exec(text)![0];
-  // Continuation lines are indented like the instruction (or 4 spaces after a label).
-  const indent = instr.start > indentMatch.length ? (indentMatch || '    ') : text.slice(0, instr.start);
+  // Continuation lines start under the instruction (under it also when a label precedes it).
+  const before = text.slice(0, instr.start);
+  const lead = /^\s*/.exec(text)![0];
+  const indent = /^\s*$/.test(before) ? before : index > 0 ? (lead || '    ') : ' '.repeat(instr.start);
   const lines = rewrite.lines.map((l) => (doc.syntax === 'att' ? nasmLineToAtt(l) : l));
-  // Labels inside the rewrite start at the indentation too; the first line replaces the instruction.
-  const newText = lines.map((l, i) => (i === 0 ? l : indent + l)).join('\n');
+  let newText = lines.map((l, i) => (i === 0 ? l : indent + l)).join('\n');
   // Only the instruction's own span is replaced: a label before it and a comment after it stay.
+  let end = instr.end;
+  const next = facts.instructions[index + 1];
+  if (doc.syntax === 'att' && next && rewrite.lines.length > 1) {
+    // `cli; hlt`: the statement after a multi-line rewrite moves to a line of its own.
+    end = next.start;
+    newText += '\n' + indent;
+  }
   return {
     title: rewrite.title,
     replaces: rewrite.replaces,
     line,
     code,
-    edit: { range: { start: { line, character: instr.start }, end: { line, character: instr.end } }, newText: withSeparator(doc, line, index, newText, indent) },
+    edit: { range: { start: { line, character: instr.start }, end: { line, character: end } }, newText },
   };
-}
-
-/** In AT&T a rewrite of an instruction followed by `; next` must end its own line. */
-function withSeparator(doc: LintDocument, line: number, index: number, text: string, indent: string): string {
-  const f = doc.facts[line];
-  if (doc.syntax !== 'att' || index === f.instructions.length - 1 || !text.includes('\n')) return text;
-  return text + '\n' + indent;
 }
 
 export interface FixAllResult {
@@ -129,6 +142,8 @@ export interface FixAllResult {
   reviewed: number;
   changedLines: number;
   totalLines: number;
+  /** For each line of the fixed text, the 0-based line of the original it comes from. */
+  originalLine: number[];
 }
 
 /** All quick fixes of a document, as non-overlapping edits in document order. */
@@ -162,8 +177,13 @@ export function fixAll(doc: LintDocument): FixAllResult {
   const fixes = allQuickFixes(doc);
   const text = applyEdits(doc, fixes.map((f) => f.edit));
   const changed = new Set(fixes.map((f) => f.line)).size;
+  const grow = new Map<number, number>();
+  for (const f of fixes) grow.set(f.line, (grow.get(f.line) ?? 0) + (f.edit.newText.match(/\n/g)?.length ?? 0));
+  const originalLine: number[] = [];
+  doc.lines.forEach((_, i) => { for (let k = 0; k <= (grow.get(i) ?? 0); k++) originalLine.push(i); });
   return {
     text,
+    originalLine,
     rewrites: fixes.filter((f) => f.replaces).length,
     reviewed: fixes.filter((f) => !f.replaces).length,
     changedLines: changed,

@@ -114,7 +114,7 @@ export function assemblerDiagnostics(doc: LintDocument, options: LintOptions = {
   if (doc.syntax !== 'nasm') return attDocumentDiagnostics(doc);
   const cached = assemblerCache.get(doc);
   if (cached && cached.version === doc.version) return cached.diagnostics;
-  let diagnostics: LintDiagnostic[] = [];
+  let diagnostics: LintDiagnostic[];
   try {
     const result = assemble(doc.fileName, doc.text, { readFile: options.readFile });
     diagnostics = result.diagnostics.map((d) => mapIncluded(doc, d));

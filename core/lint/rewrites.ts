@@ -26,6 +26,8 @@ export interface RewriteContext {
   classified: Classified;
   /** A fresh number for labels inside the rewrite. */
   unique: number;
+  /** Intel mnemonic of the next instruction in the source (for the `sti; hlt` idiom). */
+  next?: string;
   /** Evaluates an operand to a number when it is a constant expression (ports). */
   constant(text: string): number | undefined;
 }
@@ -71,12 +73,47 @@ function mark(line: string): string { return `${line} ; popek: pv`; }
 
 type Builder = (ctx: RewriteContext) => RewriteText | undefined;
 
-const cli: Builder = () => ({ title: 'Replace `cli` by masking events in the shared-info page (Xen irq_disable)', replaces: true, lines: [`mov byte ${MASK}, 1`] });
+/**
+ * Wraps the kernel's rewrite of an instruction that faults in user mode: code running at CPL 3
+ * (CS.RPL = 3) keeps the original instruction, so that it still raises #GP there, exactly as on
+ * bare metal; the kernel (CPL 0 native, 1 paravirtual) takes the rewrite.
+ */
+function kernelOnly(ctx: RewriteContext, original: string, kernel: string[]): string[] {
+  const l = `..@popek_cpl${ctx.unique}`;
+  return [
+    mark('pushfd'),
+    'push eax',
+    `${mark('mov eax, cs')} — CS.RPL is the CPL`,
+    'and eax, 3',
+    'cmp eax, 3',
+    'pop eax',
+    `je ${l}_user`,
+    mark('popfd'),
+    ...kernel,
+    `jmp ${l}_done`,
+    `${l}_user:`,
+    mark('popfd'),
+    `${mark(original)} — user mode: it faults, as on bare metal`,
+    `${l}_done:`,
+  ];
+}
 
-const sti: Builder = () => ({
+const cli: Builder = (ctx) => ({
+  title: 'Replace `cli` by masking events in the shared-info page (Xen irq_disable); user-mode code keeps its #GP',
+  replaces: true,
+  lines: kernelOnly(ctx, 'cli', [`mov byte ${MASK}, 1`]),
+});
+
+const sti: Builder = (ctx) => (ctx.next === 'hlt' ? {
+  // `sti; hlt` waits for the next interrupt with none lost in between: sched_op(SCHEDOP_block),
+  // which the hlt rewrite issues when unmasked, re-enables delivery atomically (Xen safe_halt).
+  title: 'Replace `sti` (before `hlt`) by unmasking events; the block hypercall that replaces `hlt` delivers pending ones atomically (Xen safe_halt)',
+  replaces: true,
+  lines: kernelOnly(ctx, 'sti', [`mov byte ${MASK}, 0`]),
+} : {
   title: 'Replace `sti` by unmasking events in the shared-info page and delivering pending ones (Xen irq_enable)',
   replaces: true,
-  lines: [`mov byte ${MASK}, 0`, ...FORCE_CALLBACK],
+  lines: kernelOnly(ctx, 'sti', [`mov byte ${MASK}, 0`, ...FORCE_CALLBACK]),
 });
 
 const pushf: Builder = (ctx) => {
@@ -120,11 +157,10 @@ const popf: Builder = (ctx) => {
   };
 };
 
-const hlt: Builder = () => ({
+const hlt: Builder = (ctx) => ({
   title: 'Replace `hlt` by sched_op(SCHEDOP_block), or vcpu_op(VCPUOP_down) when events are masked (Xen safe_halt / halt)',
   replaces: true,
-  lines: [
-    mark('pushfd'),
+  lines: kernelOnly(ctx, 'hlt', [
     'push eax', 'push ebx', 'push ecx',
     `movzx ebx, byte ${MASK}`,
     '; masked (IF = 0): vcpu_op(VCPUOP_down = 2, vcpu 0) stops for good, as hlt with IF = 0 does',
@@ -135,8 +171,7 @@ const hlt: Builder = () => ({
     'mov ecx, 0',
     'vmcall',
     'pop ecx', 'pop ebx', 'pop eax',
-    mark('popfd'),
-  ],
+  ]),
 });
 
 const iret: Builder = () => ({
@@ -147,18 +182,28 @@ const iret: Builder = () => ({
 
 const lgdt: Builder = (ctx) => {
   const m = bareMemory(ctx.operands[0]);
+  const l = `..@popek_gdt${ctx.unique}`;
   return {
-    title: 'Replace `lgdt` by set_gdt(frame list, entries) — the GDT must be page-aligned, as Xen requires',
+    title: 'Replace `lgdt` by set_gdt(frame list, entries) when the table is page-aligned, as Xen requires (else the hypervisor emulates lgdt on its trap)',
     replaces: true,
     lines: [
       mark('pushfd'),
+      'push eax',
+      `mov eax, ${displaced(shiftEsp(m, 8), 2)}`,
+      'test eax, 0xFFF             ; set_gdt takes whole pages',
+      'pop eax',
+      `jz ${l}_hypercall`,
+      mark('popfd'),
+      `${mark(`lgdt ${m}`)} — not page-aligned: emulated on its trap`,
+      `jmp ${l}_done`,
+      `${l}_hypercall:`,
       'push eax', 'push ebx', 'push ecx', 'push edx',
       `lea edx, ${shiftEsp(m, 20)}`,
       'movzx ecx, word [edx]',
       'add ecx, 1',
       'shr ecx, 3                  ; entries = (limit + 1) / 8',
       'mov ebx, [edx + 2]',
-      'shr ebx, 12                 ; frame of the (page-aligned) table',
+      'shr ebx, 12                 ; frame of the table',
       'push ebx',
       'mov ebx, esp                ; a one-frame list on the stack',
       'mov eax, __HYPERVISOR_set_gdt',
@@ -166,9 +211,15 @@ const lgdt: Builder = (ctx) => {
       'add esp, 4',
       'pop edx', 'pop ecx', 'pop ebx', 'pop eax',
       mark('popfd'),
+      `${l}_done:`,
     ],
   };
 };
+
+/** `[x]` with `disp` added to its displacement: `[x + disp]`. */
+function displaced(mem: string, disp: number): string {
+  return mem.replace(/\]\s*$/, ` + ${disp}]`);
+}
 
 const lidt: Builder = (ctx) => {
   const m = bareMemory(ctx.operands[0]);
@@ -267,8 +318,6 @@ const lldt: Builder = () => mmuext('MMUEXT_SET_LDT', '0', 'Replace `lldt` by mmu
 
 const clts: Builder = () => ({ title: 'Replace `clts` by fpu_taskswitch(0)', replaces: true, lines: hypercall('fpu_taskswitch', ['FPU_TASKSWITCH_CLEAR_TS']) });
 
-const ltr: Builder = () => ({ title: 'Remove `ltr`: a no-op under Xen (Linux load_tr_desc); the kernel stack is set with stack_switch', replaces: true, lines: ['; ltr removed: Xen keeps the TSS (paravirt_nop)'] });
-
 const out: Builder = (ctx) => {
   const port = ctx.constant(ctx.operands[0]);
   const src = ctx.operands[1]?.toLowerCase();
@@ -308,7 +357,7 @@ const out: Builder = (ctx) => {
 };
 
 const BUILDERS: Record<string, Builder> = {
-  cli, sti, pushf, pushfd: pushf, popf, popfd: popf, hlt, iret, iretd: iret, lgdt, lidt, invlpg, wbinvd, lldt, clts, ltr, out,
+  cli, sti, pushf, pushfd: pushf, popf, popfd: popf, hlt, iret, iretd: iret, lgdt, lidt, invlpg, wbinvd, lldt, clts, out,
 };
 
 /** The first clause of the table's replacement text, short enough for a comment. */
@@ -316,6 +365,15 @@ function shortNote(text: string | undefined): string {
   const t = (text ?? 'no paravirtual equivalent').replace(/\s+/g, ' ').replace(/[`]/g, '').split(/(?<=[.;:])\s/)[0].replace(/[.;:]$/, '');
   return t.length > 90 ? t.slice(0, 89) + '…' : t;
 }
+
+/*
+ * Not rewritten, on purpose: `ltr` (Xen's Linux makes it a no-op and sets the ring-0 stack with
+ * stack_switch, but the stack is in the TSS the guest describes; the hypervisor emulating the
+ * trapped `ltr` keeps ring transitions working, a bare no-op would not), `in`/`out` to ports other
+ * than COM1's data register and isa-debug-exit (Xen emulates them on the #GP), and the critical
+ * instructions Xen has no hypercall for (sgdt, sidt, sldt, smsw, str, lar, lsl, verr, verw,
+ * Sreg moves, far transfers, int n): those are marked reviewed.
+ */
 
 /** The rewrite of one classified instruction (a marker-only "reviewed" fix when none exists). */
 export function rewriteOf(ctx: RewriteContext): RewriteText {

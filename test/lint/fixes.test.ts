@@ -62,13 +62,19 @@ describe('paravirtual quick fixes', () => {
   it('keeps the label, the comment and the indentation', () => {
     const d = doc('x.gasm', 'bits 32\nhere:   cli            ; interrupts off\n        sti\n');
     const cli = quickFix(d, 1)!;
-    assert.equal(cli.edit.newText, 'mov byte [XEN_SHARED_INFO + VCPU_INFO_UPCALL_MASK], 1');
     assert.deepEqual(cli.edit.range, { start: { line: 1, character: 8 }, end: { line: 1, character: 11 } });
     const text = fixAll(d).text.split('\n');
-    assert.equal(text[1], 'here:   mov byte [XEN_SHARED_INFO + VCPU_INFO_UPCALL_MASK], 1            ; interrupts off');
-    assert.equal(text[2], '        mov byte [XEN_SHARED_INFO + VCPU_INFO_UPCALL_MASK], 0');
-    assert.ok(text.slice(3).every((l) => l === '' || l.startsWith('        ')), 'continuation lines indented');
+    assert.equal(text[1], 'here:   pushfd ; popek: pv', 'the label stays; the rewrite starts where cli was');
+    assert.ok(text.includes('        mov byte [XEN_SHARED_INFO + VCPU_INFO_UPCALL_MASK], 1'));
+    assert.ok(text.includes('        mov byte [XEN_SHARED_INFO + VCPU_INFO_UPCALL_MASK], 0'));
+    assert.ok(text.some((l) => /^ {8}\.\.@popek_cpl\d+_done:\s+; interrupts off$/.test(l)), 'the comment ends the rewrite');
+    assert.ok(text.slice(2).every((l) => l === '' || l.startsWith('        ')), 'continuation lines indented');
     assert.ok(text.includes('        vmcall'), 'sti delivers pending events with a hypercall');
+  });
+
+  it('keeps user-mode code faulting: the kernel rewrite runs only when CS.RPL is not 3', () => {
+    const text = quickFix(doc('x.gasm', 'cli\n'), 0)!.edit.newText;
+    assert.match(text, /mov eax, cs ; popek: pv[\s\S]*cmp eax, 3[\s\S]*je (\S+)_user[\s\S]*mov byte \[XEN_SHARED_INFO \+ VCPU_INFO_UPCALL_MASK\], 1[\s\S]*\1_user:[\s\S]*cli ; popek: pv/);
   });
 
   it('turns the isa-debug-exit write into sched_op shutdown and a COM1 byte into console_io', () => {
@@ -84,10 +90,21 @@ describe('paravirtual quick fixes', () => {
   it('rewrites AT&T in AT&T, keeping `cli; hlt` apart', () => {
     const d = doc('x.S', '        cli; hlt\n        popfl\n');
     const text = fixAll(d).text;
-    assert.match(text, /^ {8}movb \$1, XEN_SHARED_INFO\+VCPU_INFO_UPCALL_MASK; pushfl # popek: pv\n/);
+    assert.match(text, /^ {8}pushfl # popek: pv\n/);
+    assert.match(text, /movb \$1, XEN_SHARED_INFO\+VCPU_INFO_UPCALL_MASK\n/);
+    assert.match(text, /movl %cs, %eax # popek: pv/);
+    assert.match(text, /\n {8}pushfl # popek: pv\n[\s\S]*SCHEDOP_block/, 'hlt rewritten on lines of its own');
     assert.match(text, /movzbl XEN_SHARED_INFO\+VCPU_INFO_UPCALL_MASK, %ebx/);
     assert.match(text, /movb %al, XEN_SHARED_INFO\+VCPU_INFO_UPCALL_MASK/);
     assert.doesNotMatch(text, /\[|\]/, 'no NASM brackets left');
+  });
+
+  it('treats `sti; hlt` as Xen safe_halt: no forced callback between unmasking and the block', () => {
+    const d = doc('x.gasm', 'bits 32\nwait:\n    sti\n    ; wait for the tick\n    hlt\n    sti\n    ret\n');
+    const beforeHlt = quickFix(d, 2)!.edit.newText;
+    assert.match(beforeHlt, /mov byte \[XEN_SHARED_INFO \+ VCPU_INFO_UPCALL_MASK\], 0/);
+    assert.doesNotMatch(beforeHlt, /xen_version/);
+    assert.match(quickFix(d, 5)!.edit.newText, /__HYPERVISOR_xen_version/);
   });
 
   it('offers no rewrite for operands that fit no form (the assembler reports those)', () => {

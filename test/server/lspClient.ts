@@ -5,6 +5,7 @@
  * workspace/diagnostic/refresh) and records notifications.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -25,6 +26,8 @@ function serverPath(): string {
 export interface ClientOptions {
   pull?: boolean;
   settings?: Record<string, unknown>;
+  /** Workspace folder paths sent at initialize. */
+  folders?: string[];
 }
 
 export class TestClient {
@@ -70,7 +73,7 @@ export class TestClient {
         completion: { completionItem: { snippetSupport: true } },
       },
     };
-    this.init = await this.connection.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: null, capabilities, workspaceFolders: null });
+    this.init = await this.connection.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: null, capabilities, workspaceFolders: this.options.folders?.map((f) => ({ uri: pathToFileURL(f).toString(), name: f })) ?? null });
     await this.connection.sendNotification(InitializedNotification.type, {});
     return this.init;
   }

@@ -4,6 +4,7 @@
  */
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import {
   DocumentDiagnosticRequest, HoverRequest, CompletionRequest, CompletionResolveRequest, SignatureHelpRequest, DefinitionRequest,
@@ -246,7 +247,7 @@ describe('language server over the protocol (dist/server.js)', function () {
     const fix = actions.find((a) => a.diagnostics?.length)!;
     assert.ok(fix.isPreferred);
     const edit = fix.edit!.changes![NASM_URI][0];
-    assert.equal(edit.newText, 'mov byte [XEN_SHARED_INFO + VCPU_INFO_UPCALL_MASK], 1');
+    assert.match(edit.newText, /^pushfd ; popek: pv\n[\s\S]*\n {4}mov byte \[XEN_SHARED_INFO \+ VCPU_INFO_UPCALL_MASK\], 1\n/);
     assert.deepEqual(edit.range, cli.range);
     const all = await client.connection.sendRequest(CodeActionRequest.type, {
       textDocument: { uri: NASM_URI }, range: cli.range, context: { diagnostics: [], only: [CodeActionKind.SourceFixAll] },
@@ -258,9 +259,9 @@ describe('language server over the protocol (dist/server.js)', function () {
 
   it('follows %include: definitions, hover and links into the included file', async () => {
     const file = path.resolve(__dirname, '../../../test/fixtures/lint/include/main.gasm');
-    const real = require('node:fs').existsSync(file) ? file : path.resolve(__dirname, '../fixtures/lint/include/main.gasm');
+    const real = existsSync(file) ? file : path.resolve(__dirname, '../fixtures/lint/include/main.gasm');
     const uri = pathToFileURL(real).toString();
-    await client.open(uri, require('node:fs').readFileSync(real, 'utf8'));
+    await client.open(uri, readFileSync(real, 'utf8'));
     const def = await client.connection.sendRequest(DefinitionRequest.type, { textDocument: { uri }, position: { line: 5, character: 15 } }) as Location[];
     assert.equal(def.length, 1);
     assert.match(def[0].uri, /defs\.inc$/);
@@ -323,6 +324,19 @@ describe('language server over the protocol (dist/server.js)', function () {
 
 describe('language server with push diagnostics (client without pull support)', function () {
   this.timeout(20000);
+  it('finds workspace symbols in files of the workspace folders that are not open', async () => {
+    const folder = [path.resolve(__dirname, '../fixtures/lint/include'), path.resolve(__dirname, '../../../test/fixtures/lint/include')].find((p) => existsSync(p))!;
+    const client = new TestClient({ pull: false, folders: [folder] });
+    try {
+      await client.start();
+      const ws = await client.connection.sendRequest(WorkspaceSymbolRequest.type, { query: 'shared' }) as Array<{ name: string; location: Location }>;
+      assert.deepEqual(ws.map((s) => s.name), ['SHARED_VALUE']);
+      assert.match(ws[0].location.uri, /defs\.inc$/);
+    } finally {
+      await client.stop();
+    }
+  });
+
   it('publishes diagnostics on open and after each change', async () => {
     const client = new TestClient({ pull: false });
     try {

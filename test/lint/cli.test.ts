@@ -1,0 +1,68 @@
+/*
+ * `popek lint` and `popek fix` (SPEC §6), run as the user runs them: the bundled dist/cli.js.
+ */
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+const CLI = [path.resolve(__dirname, '../../dist/cli.js'), path.resolve(__dirname, '../../../dist/cli.js')].find(existsSync)!;
+const dir = mkdtempSync(path.join(tmpdir(), 'popek-cli-'));
+
+function popek(...args: string[]): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('popek lint / popek fix (dist/cli.js)', function () {
+  this.timeout(30000);
+  const good = path.join(dir, 'good.gasm');
+  const bad = path.join(dir, 'bad.gasm');
+  const gas = path.join(dir, 'entry.S');
+  before(() => {
+    assert.ok(CLI, 'dist/cli.js built');
+    writeFileSync(good, 'bits 32\nstart:\n    cli\n    pushfd\n    ret\n');
+    writeFileSync(bad, 'bits 32\n    mov eax, nowhere\n    popfd\n');
+    writeFileSync(gas, '.code32\n    popfl\n    ljmp $0x08, $1f\n1:  movl %cr0, %eax\n');
+  });
+
+  it('prints file:line:col: severity: message [code], 1-based, and exits 0 without errors', () => {
+    const r = popek('lint', good);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 2);
+    assert.match(lines[0], new RegExp(`^${good.replace(/[.\\/]/g, '\\$&')}:3:5: information: .* \\[privileged-instruction\\]$`));
+    assert.match(lines[1], /:4:5: warning: .*Robin & Irvine.* \[critical-instruction\]$/);
+  });
+
+  it('exits 1 when there is an error, and --json gives the SPEC fields', () => {
+    const r = popek('lint', bad, '--json');
+    assert.equal(r.status, 1);
+    const all = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+    assert.deepEqual(Object.keys(all[0]).sort(), ['code', 'column', 'endColumn', 'endLine', 'file', 'line', 'message', 'severity']);
+    assert.deepEqual(all.map((d) => [d.line, d.column, d.severity, d.code]), [[2, 14, 'error', 'undefined-symbol'], [3, 5, 'warning', 'critical-instruction']]);
+    assert.equal(all[1].endColumn, 10);
+  });
+
+  it('takes several files, --mode, and AT&T sources', () => {
+    const r = popek('lint', good, gas, '--mode', 'binary-translation', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const all = JSON.parse(r.stdout) as Array<{ file: string; line: number; severity: string; code: string }>;
+    assert.deepEqual(all.filter((d) => d.file === gas).map((d) => [d.line, d.code, d.severity]),
+      [[2, 'critical-instruction', 'information'], [3, 'critical-instruction', 'information'], [4, 'privileged-instruction', 'hint']]);
+    assert.equal(popek('lint', good, '--mode', 'nonsense').status, 2);
+    assert.equal(popek('lint', path.join(dir, 'missing.gasm')).status, 2);
+  });
+
+  it('fix writes the rewritten program and prints the rewrites and the share of lines changed', () => {
+    const out = path.join(dir, 'good.pv.gasm');
+    const r = popek('fix', good, '-o', out);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /2 rewrites; 2 of 6 lines changed \(33\.3%\)/);
+    const fixed = readFileSync(out, 'utf8');
+    assert.match(fixed, /mov byte \[XEN_SHARED_INFO \+ VCPU_INFO_UPCALL_MASK\], 1/);
+    assert.equal(popek('lint', out).stdout, '', 'nothing left to flag');
+    assert.equal(popek('fix', good, '--mode', 'native').status, 2);
+  });
+});
