@@ -53,32 +53,43 @@ export class CheckpointStore {
   truncateFrom(icount: number): void {
     const before = this.list.length;
     this.list = this.list.filter((c) => c.icount < icount);
-    if (this.list.length !== before) this.recount();
+    if (this.list.length !== before) { this.recount(); this.unpacked = undefined; }
   }
 
-  /** The latest checkpoint at or before `icount`, unpacked; undefined when there is none. */
+  /**
+   * The latest checkpoint at or before `icount`, unpacked (the last one unpacked is kept: restoring
+   * copies out of it, so stepping back again from the same checkpoint costs no unpacking).
+   */
   latestAtOrBefore(icount: number): { icount: number; snap: VmSnapshot; extra?: VmSnapshot } | undefined {
     for (let i = this.list.length - 1; i >= 0; i--) {
       const c = this.list[i];
-      if (c.icount <= icount) return { icount: c.icount, snap: unpack(c), extra: c.extra ? unpack(c.extra) : undefined };
+      if (c.icount > icount) continue;
+      if (this.unpacked?.stored !== c) this.unpacked = { stored: c, value: { icount: c.icount, snap: unpack(c), extra: c.extra ? unpack(c.extra) : undefined } };
+      return this.unpacked.value;
     }
     return undefined;
   }
+  private unpacked: { stored: Stored; value: { icount: number; snap: VmSnapshot; extra?: VmSnapshot } } | undefined;
 
   /** Checkpoint positions, oldest first. */
   positions(): number[] { return this.list.map((c) => c.icount); }
 
-  clear(): void { this.list = []; this.uniquePages.clear(); }
+  clear(): void { this.list = []; this.uniquePages.clear(); this.unpacked = undefined; }
 
   private pack(icount: number, snap: VmSnapshot, prev: Stored | undefined): Stored {
     const { memory, ...machineRest } = snap.machine;
-    const pages: Uint8Array[] = [];
     const reuse = prev && prev.memoryLength === memory.length ? prev.pages : undefined;
+    const pages: Uint8Array[] = [];
+    const changed: number[] = [];
     for (let off = 0, k = 0; off < memory.length; off += PAGE, k++) {
       const page = memory.subarray(off, off + PAGE);
       const old = reuse?.[k];
-      pages.push(old && equalPage(old, page) ? old : page.slice());
+      if (old && equalPage(old, page)) pages.push(old);
+      else { pages.push(page); changed.push(k); }
     }
+    // Few pages changed: copy them out so the snapshot's whole memory can be freed. Many (the first
+    // checkpoint): keep them as views of the snapshot's own copy, which costs nothing more.
+    if (changed.length * 2 < pages.length) for (const k of changed) pages[k] = pages[k].slice();
     return { icount, snap: { ...snap, machine: machineRest }, pages, memoryLength: memory.length };
   }
 
@@ -104,13 +115,7 @@ function unpack(c: Stored): VmSnapshot {
   return { ...c.snap, machine: { ...c.snap.machine, memory } } as VmSnapshot;
 }
 
+/** memcmp. */
 function equalPage(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  if ((a.byteOffset & 3) === 0 && (b.byteOffset & 3) === 0) {
-    const a32 = new Int32Array(a.buffer, a.byteOffset, a.length >> 2), b32 = new Int32Array(b.buffer, b.byteOffset, b.length >> 2);
-    for (let i = 0; i < a32.length; i++) if (a32[i] !== b32[i]) return false;
-    return true;
-  }
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return a.length === b.length && Buffer.compare(a, b) === 0;
 }

@@ -142,7 +142,6 @@ export class DebugRuntime {
       if (len > this.consoleHigh) { this.consoleHigh = len; this.consoleBytes.push(b); }
     };
     this.vm.events.subscribe((ev) => this.onVmEvent(ev));
-    this.history.add(0, this.vm.snapshot(), this.twin?.snapshot());
     for (const w of this.program.warnings) host.output(`warning: ${w}\n`, 'console');
   }
 
@@ -330,9 +329,22 @@ export class DebugRuntime {
 
   /** Starts: stops on entry, or runs. */
   start(stopOnEntry: boolean): void {
-    if (stopOnEntry) this.reportStop({ reason: 'entry', description: `Entry at ${this.where(this.pc)}` });
-    else this.continue();
+    if (stopOnEntry) {
+      this.reportStop({ reason: 'entry', description: `Entry at ${this.where(this.pc)}` });
+      // The first checkpoint after the entry stop is shown, off the launch's critical path.
+      setImmediate(() => { if (!this.running && this.cpu.icount === 0) this.ensureFirstCheckpoint(); });
+    } else this.continue();
   }
+
+  /**
+   * Step back needs a checkpoint where the recording starts, and one of any state the user edited;
+   * taken before the guest moves.
+   */
+  private ensureFirstCheckpoint(): void {
+    if (!this.disposed && (this.history.count === 0 || this.history.lastIcount < this.cpu.icount && this.editedAt === this.cpu.icount)) this.checkpoint();
+    this.editedAt = -1;
+  }
+  private editedAt = -1;
 
   continue(): void { void this.run({ kind: 'continue' }); }
 
@@ -413,6 +425,7 @@ export class DebugRuntime {
 
   private async run(goal: Goal): Promise<void> {
     if (this.running || this.ended || this.disposed) return;
+    this.ensureFirstCheckpoint();
     this.running = true;
     this.pauseRequested = false;
     this.exitVmcs = undefined;
@@ -577,7 +590,7 @@ export class DebugRuntime {
   }
 
   private reportStop(stop: StopInfo): void {
-    if (this.cpu.icount - this.history.lastIcount >= CHECKPOINT_AT_STOP) this.checkpoint();
+    if (this.history.count > 0 && this.cpu.icount - this.history.lastIcount >= CHECKPOINT_AT_STOP) this.checkpoint();
     this.host.stopped(stop);
   }
 
@@ -645,6 +658,7 @@ export class DebugRuntime {
   }
 
   private async stepBackInner(granularity: Granularity): Promise<void> {
+    this.ensureFirstCheckpoint();
     const now = this.cpu.icount;
     if (now === 0) { this.host.stopped({ reason: 'step', description: `At the first instruction: there is nothing before it` }); return; }
     this.running = true;
@@ -674,6 +688,7 @@ export class DebugRuntime {
   }
 
   private async reverseContinueInner(): Promise<void> {
+    this.ensureFirstCheckpoint();
     this.running = true;
     let hitAt = -1, hitIds: number[] = [];
     const now = this.cpu.icount;
@@ -704,9 +719,13 @@ export class DebugRuntime {
   /** Call stack of the guest (top frame first). */
   stack(): Frame[] { return callStack(this.cpu, this.program.index, this.pc); }
 
-  /** Something the user changed: later checkpoints no longer describe the future. */
+  /**
+   * Something the user changed: checkpoints from here on no longer describe the future. A
+   * checkpoint of the edited state is taken before the guest moves (see `ensureFirstCheckpoint`).
+   */
   noteStateEdited(): void {
-    this.history.truncateFrom(this.cpu.icount + 1);
+    this.history.truncateFrom(this.cpu.icount);
+    this.editedAt = this.cpu.icount;
     this.cpu.flushCodeCache();
   }
 
