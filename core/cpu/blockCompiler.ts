@@ -11,7 +11,7 @@
  * count. After a call that may set `breakBlock` (self-modifying code, mode changes) it returns at
  * once with EIP past that instruction. At the end EIP is the next instruction (or the branch target).
  */
-import { CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SUB, type Cpu } from './cpu';
+import { CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SAR32, CC_SHL32, CC_SHR32, CC_SUB, type Cpu } from './cpu';
 import type { Insn } from './insn';
 import { shift, imul2 } from './ops/alu';
 
@@ -147,8 +147,16 @@ function inline(i: Insn, next: number): Emitted | undefined {
       case 0x90: return { code: '', sync: false, check: false };
       case 0x1af: return rm >= 0 ? { code: `r[${reg}] = imul2(cpu, 2, r[${reg}], r[${rm}]);`, sync: false, check: false } : undefined;
       case 0x69: case 0x6b: return rm >= 0 ? { code: `r[${reg}] = imul2(cpu, 2, r[${rm}], ${i.imm | 0});`, sync: false, check: false } : undefined;
-      case 0xc1: return rm >= 0 && (i.imm & 31) !== 0 ? { code: `r[${rm}] = shift(cpu, ${reg}, 2, r[${rm}], ${i.imm & 31});`, sync: false, check: false } : undefined;
-      case 0xd1: return rm >= 0 ? { code: `r[${rm}] = shift(cpu, ${reg}, 2, r[${rm}], 1);`, sync: false, check: false } : undefined;
+      case 0xc1: case 0xd1: {
+        const count = op === 0xd1 ? 1 : i.imm & 31;
+        if (rm < 0 || count === 0) return undefined;
+        // SHL/SAL, SHR, SAR with their own lazy flag records; rotates through the shared helper.
+        const lazyShift = reg === 4 || reg === 6 ? [CC_SHL32, '<<'] : reg === 5 ? [CC_SHR32, '>>>'] : reg === 7 ? [CC_SAR32, '>>'] : undefined;
+        if (lazyShift) {
+          return { code: `{ const a = r[${rm}], x = (a ${lazyShift[1]} ${count}) | 0; cpu.ccOp = ${lazyShift[0]}; cpu.ccSize = 2; cpu.ccA = a; cpu.ccB = ${count}; cpu.ccRes = x; r[${rm}] = x; }`, sync: false, check: false };
+        }
+        return { code: `r[${rm}] = shift(cpu, ${reg}, 2, r[${rm}], ${count});`, sync: false, check: false };
+      }
       case 0x1b6: case 0x1be: case 0x1b7: case 0x1bf: {
         if (rm < 0) {
           const load = `cpu.read${i.imm === 2 ? 16 : 8}(${i.seg}, ${eaExpr(i)})`;

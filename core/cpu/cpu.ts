@@ -21,6 +21,8 @@ import { COMPILE_THRESHOLD, compileBlock, type CompiledBlock } from './blockComp
 
 // Lazy flag operations (which computation produced ccRes from ccA, ccB).
 export const CC_EAGER = 0, CC_ADD = 1, CC_ADC = 2, CC_SUB = 3, CC_SBB = 4, CC_LOGIC = 5, CC_INC = 6, CC_DEC = 7;
+/** 32-bit shifts by an immediate count 1..31 (ccA = operand, ccB = count); only compiled blocks set them. */
+export const CC_SHL32 = 8, CC_SHR32 = 9, CC_SAR32 = 10;
 export const SIZE_MASK = [0xff, 0xffff, 0xffffffff | 0] as const;
 export const SIZE_SIGN = [0x80, 0x8000, 0x80000000 | 0] as const;
 /** Parity flag of a byte (PF set when the number of one bits is even). */
@@ -184,6 +186,9 @@ export class Cpu {
       case CC_SUB: { const m = SIZE_MASK[this.ccSize]; return ((a & m) >>> 0) < ((this.ccB & m) >>> 0) ? 1 : 0; }
       case CC_SBB: { const m = SIZE_MASK[this.ccSize]; const aa = (a & m) >>> 0, bb = (this.ccB & m) >>> 0; return (this.ccCin ? aa <= bb : aa < bb) ? 1 : 0; }
       case CC_LOGIC: return 0;
+      case CC_SHL32: return (a >>> (32 - this.ccB)) & 1;
+      case CC_SHR32: return (a >>> (this.ccB - 1)) & 1;
+      case CC_SAR32: return (a >> (this.ccB - 1)) & 1;
       default: return this.ccCin;
     }
   }
@@ -202,12 +207,15 @@ export class Cpu {
       case CC_EAGER: return (this.flags & OF) !== 0;
       case CC_ADD: case CC_ADC: case CC_INC: return ((a ^ r) & (b ^ r) & s) !== 0;
       case CC_SUB: case CC_SBB: case CC_DEC: return ((a ^ b) & (a ^ r) & s) !== 0;
+      // SDM: OF is defined for a count of 1 (and computed the same way for other counts).
+      case CC_SHL32: return ((r >>> 31) ^ this.getCF()) !== 0;
+      case CC_SHR32: return a < 0;
       default: return false;
     }
   }
   getAF(): boolean {
     if (this.ccOp === CC_EAGER) return (this.flags & AF) !== 0;
-    if (this.ccOp === CC_LOGIC) return false;
+    if (this.ccOp === CC_LOGIC || this.ccOp >= CC_SHL32) return false; // AF is undefined after shifts: 0
     return ((this.ccA ^ this.ccB ^ this.ccRes) & 0x10) !== 0;
   }
   /** The six arithmetic flags as EFLAGS bits. */
