@@ -32,7 +32,8 @@ interface Macro { name: string; min: number; max: number; body: string[]; file: 
 interface PPState {
   defines: Map<string, Define>;
   macros: Map<string, Macro>;
-  out: SrcLine[];
+  /** Receives every preprocessed line (parsed into statements at once). */
+  emit: (text: string, file: string, line: number, expanded: boolean, origLength: number, origIndent: number) => void;
   diags: Diagnostic[];
   files: string[];
   opts: AssembleOptions;
@@ -197,10 +198,11 @@ function toU(a: number): number { return a < 0 ? Number(BigInt.asUintN(64, BigIn
 
 interface Source { text: string; line: number; expanded: boolean; origLength: number; origIndent: number }
 
-function preprocess(sources: Source[], file: string, st: PPState, depth: number): void {
+/** `sources` are a file's own lines (strings: line = index) or lines produced by macro/%rep expansion. */
+function preprocess(sources: ReadonlyArray<Source | string>, file: string, st: PPState, depth: number): void {
   if (depth > 32) {
     const s = sources[0];
-    if (s) st.diags.push({ range: lineRange(s.line, 0, s.origLength), severity: 'error', code: 'preprocessor', message: 'macro or %include nesting too deep', file: file === st.mainFile ? undefined : file });
+    if (s !== undefined) st.diags.push({ range: typeof s === 'string' ? lineRange(0, 0, s.length) : lineRange(s.line, 0, s.origLength), severity: 'error', code: 'preprocessor', message: 'macro or %include nesting too deep', file: file === st.mainFile ? undefined : file });
     return;
   }
   const diagFile = file === st.mainFile ? undefined : file;
@@ -210,17 +212,17 @@ function preprocess(sources: Source[], file: string, st: PPState, depth: number)
   let macroDef: { m: Macro; nesting: number } | undefined;
   let rep: { count: number; body: Source[]; nesting: number; src: Source } | undefined;
   for (let idx = 0; idx < sources.length; idx++) {
-    const src = sources[idx];
-    const raw = src.text;
-    // fast path: an ordinary line outside %macro/%rep bodies, no %define or macro in play
-    if (!macroDef && !rep && st.defines.size === 0 && st.macros.size === 0 && (ifs.length === 0 || ifs[ifs.length - 1].active)) {
-      let k = 0;
-      while (k < raw.length && (raw.charCodeAt(k) === 32 || raw.charCodeAt(k) === 9)) k++;
-      if (raw.charCodeAt(k) !== 37 /* % */) {
-        st.out.push({ text: raw, file, line: src.line, expanded: src.expanded, origLength: src.origLength, origIndent: src.origIndent });
+    const entry = sources[idx];
+    // fast path: an ordinary line of the file outside %macro/%rep bodies, no %define or macro in play
+    if (typeof entry === 'string' && !macroDef && !rep && st.defines.size === 0 && st.macros.size === 0 && (ifs.length === 0 || ifs[ifs.length - 1].active)) {
+      const k = indentOf(entry);
+      if (entry.charCodeAt(k) !== 37 /* % */) {
+        st.emit(entry, file, idx, false, entry.length, k);
         continue;
       }
     }
+    const src: Source = typeof entry === 'string' ? { text: entry, line: idx, expanded: false, origLength: entry.length, origIndent: indentOf(entry) } : entry;
+    const raw = src.text;
     const trimmed = raw.trimStart();
     const indent = raw.length - trimmed.length;
     const isDirective = trimmed.startsWith('%') && /^%[A-Za-z]/.test(trimmed);
@@ -236,7 +238,7 @@ function preprocess(sources: Source[], file: string, st: PPState, depth: number)
     if (!isDirective && !macroDef && !rep && (ifs.length === 0 || ifs[ifs.length - 1].active) && st.macros.size === 0) {
       // ordinary line with %defines in play
       const e = expandDefines(raw, st.defines);
-      st.out.push({ text: e, file, line: src.line, expanded: src.expanded || e !== raw, origLength: src.origLength, origIndent: src.origIndent });
+      st.emit(e, file, src.line, src.expanded || e !== raw, src.origLength, src.origIndent);
       continue;
     }
     if (!isDirective) {
@@ -345,8 +347,7 @@ function preprocess(sources: Source[], file: string, st: PPState, depth: number)
           try { text = st.opts.readFile?.(pm[2], file); } catch { text = undefined; }
           if (text === undefined) { err(`cannot open include file '${pm[2]}'`, 'include'); break; }
           if (!st.files.includes(target)) st.files.push(target);
-          const lines = splitLines(text);
-          preprocess(lines.map((t, i) => ({ text: t, line: i, expanded: false, origLength: t.length, origIndent: t.length - t.trimStart().length })), target, st, depth + 1);
+          preprocess(splitLines(text), target, st, depth + 1);
           break;
         }
         case 'error': err(rest.replace(/^["'](.*)["']$/, '$1') || '%error', 'user-error'); break;
@@ -369,7 +370,7 @@ function preprocess(sources: Source[], file: string, st: PPState, depth: number)
         const name = mc[3];
         const macro = st.macros.get(name) ?? st.macros.get(name.toLowerCase());
         if (macro && (!macro.caseless || true) && (st.macros.get(name) || macro.caseless)) {
-          if (mc[2]) st.out.push({ text: mc[1] + mc[2] + ':', file, line: src.line, expanded, origLength: src.origLength, origIndent: src.origIndent });
+          if (mc[2]) st.emit(mc[1] + mc[2] + ':', file, src.line, expanded, src.origLength, src.origIndent);
           const c2 = commentStart(text);
           const argText = (c2 >= 0 ? text.slice(0, c2) : text).slice(mc[0].length);
           const args = argText.trim() ? splitArgs(argText, 0, argText.length, 0).map((a) => a.text) : [];
@@ -385,13 +386,14 @@ function preprocess(sources: Source[], file: string, st: PPState, depth: number)
         }
       }
     }
-    st.out.push({ text, file, line: src.line, expanded, origLength: src.origLength, origIndent: src.origIndent });
+    st.emit(text, file, src.line, expanded, src.origLength, src.origIndent);
   }
   if (macroDef) st.diags.push({ range: macroDef.m.range, severity: 'error', code: 'preprocessor', message: `%macro ${macroDef.m.name} has no %endmacro`, file: diagFile });
   if (rep) st.diags.push({ range: lineRange(rep.src.line, rep.src.origIndent, rep.src.origLength), severity: 'error', code: 'preprocessor', message: '%rep has no %endrep', file: diagFile });
   if (ifs.length && depth === 0) {
     const last = sources[sources.length - 1];
-    st.diags.push({ range: lineRange(last?.line ?? 0, 0, last?.origLength ?? 0), severity: 'error', code: 'preprocessor', message: '%if has no %endif', file: diagFile });
+    const r = last === undefined ? lineRange(0, 0, 0) : typeof last === 'string' ? lineRange(sources.length - 1, 0, last.length) : lineRange(last.line, 0, last.origLength);
+    st.diags.push({ range: r, severity: 'error', code: 'preprocessor', message: '%if has no %endif', file: diagFile });
   }
 }
 
@@ -601,6 +603,7 @@ class Assembler {
       this.final = false;
       this.onePass();
       this.layout();
+      if (PROFILE) PROFILE.push([-1, this.pass, this.changed ? 1 : 0]);
       if (this.changed || this.pass === 0) continue;
       this.pass++;
       this.final = true;
@@ -954,30 +957,27 @@ let PROFILE: number[][] | undefined;
 export function profileAssembler(on: boolean): number[][] | undefined { const p = PROFILE; PROFILE = on ? [] : undefined; return p; }
 
 function assembleInner(fileName: string, text: string, options: AssembleOptions): AssemblyResult {
-  const st: PPState = { defines: new Map(), macros: new Map(), out: [], diags: [], files: [fileName], opts: options, macroSymbols: [], uniq: 0, mainFile: fileName };
-  const T0 = PROFILE ? performance.now() : 0;
-  const lines = splitLines(text);
-  preprocess(lines.map((t, i) => ({ text: t, line: i, expanded: false, origLength: t.length, origIndent: indentOf(t) })), fileName, st, 0);
-  const T1 = PROFILE ? performance.now() : 0;
-  // parse
   const items: Item[] = [];
   const ctx: LineContext = { line: 0, lastGlobal: '', diagnostics: [], statements: [], lineless: true };
   const parseDiags: Diagnostic[] = [];
-  for (const src of st.out) {
-    ctx.line = 0;
-    ctx.file = src.file === fileName ? undefined : src.file;
+  const emit = (text: string, file: string, line: number, expanded: boolean, origLength: number, origIndent: number): void => {
+    ctx.file = file === fileName ? undefined : file;
     ctx.statements = [];
-    ctx.diagnostics.length = 0;
-    parseLine(src.text, ctx);
-    if (src.expanded) {
-      const whole = lineRange(src.line, src.origIndent, Math.max(src.origLength, src.origIndent));
+    if (ctx.diagnostics.length) ctx.diagnostics = [];
+    parseLine(text, ctx);
+    if (expanded) {
+      const whole = lineRange(line, origIndent, Math.max(origLength, origIndent));
       for (const d of ctx.diagnostics) parseDiags.push({ ...d, range: whole });
-      for (const s of ctx.statements) items.push({ s, file: src.file, line: src.line, range: whole, expanded: true, size: 0 });
+      for (const s of ctx.statements) items.push({ s, file, line, range: whole, expanded: true, size: 0 });
     } else {
-      for (const d of ctx.diagnostics) parseDiags.push({ ...d, range: withLine(d.range, src.line) });
-      for (const s of ctx.statements) items.push({ s, file: src.file, line: src.line, range: s.range, expanded: false, size: 0 });
+      for (const d of ctx.diagnostics) parseDiags.push({ ...d, range: withLine(d.range, line) });
+      for (const s of ctx.statements) items.push({ s, file, line, range: s.range, expanded: false, size: 0 });
     }
-  }
+  };
+  const st: PPState = { defines: new Map(), macros: new Map(), emit, diags: [], files: [fileName], opts: options, macroSymbols: [], uniq: 0, mainFile: fileName };
+  const T0 = PROFILE ? performance.now() : 0;
+  preprocess(splitLines(text), fileName, st, 0);
+  const T1 = PROFILE ? performance.now() : 0;
   const T2 = PROFILE ? performance.now() : 0;
   const asm = new Assembler(items, fileName, options);
   asm.run();
