@@ -72,6 +72,21 @@ function operandTexts(doc: LintDocument, instr: ScannedInstruction): string[] {
 
 let uniqueCounter = 0;
 
+/** The NASM memory operand of the document's only `lgdt`/`lidt`, if it names a fixed place. */
+function loadedTable(doc: LintDocument, mnemonic: 'lgdt' | 'lidt'): string | undefined {
+  const seen = new Set<string>();
+  for (const f of doc.facts) {
+    for (const i of f.instructions) {
+      if (i.mnemonic !== mnemonic || i.operands.length !== 1 || i.operands[0].kind !== 'memory') continue;
+      seen.add(doc.syntax === 'att' ? attOperandToNasm(i.operands[0]) : i.operands[0].text);
+    }
+  }
+  if (seen.size !== 1) return undefined;
+  const only = [...seen][0];
+  // A register in the address means the place is computed at run time.
+  return /\b(e?[abcd]x|e?[sd]i|e?[sb]p|[abcd][lh])\b/i.test(only.replace(/^[^[]*\[/, '')) ? undefined : only;
+}
+
 /** The instruction after instruction `index` of `line`, skipping blank, comment and label lines. */
 function nextInstruction(doc: LintDocument, line: number, index: number): ScannedInstruction | undefined {
   const same = doc.facts[line].instructions[index + 1];
@@ -99,6 +114,7 @@ export function quickFix(doc: LintDocument, line: number, index = 0, unique?: nu
     classified: c,
     unique: unique ?? ++uniqueCounter,
     next: nextInstruction(doc, line, index)?.mnemonic,
+    loadedTable: (m) => loadedTable(doc, m),
     constant: (t) => evaluateConstant(doc, doc.syntax === 'att' ? t?.replace(/^\$/, '') : t),
   });
   const code = cls === 'critical' ? 'critical-instruction' as const : 'privileged-instruction' as const;

@@ -28,6 +28,8 @@ export interface RewriteContext {
   unique: number;
   /** Intel mnemonic of the next instruction in the source (for the `sti; hlt` idiom). */
   next?: string;
+  /** The memory operand (NASM text) of the file's only `lgdt`/`lidt`, when there is one without registers. */
+  loadedTable?(mnemonic: 'lgdt' | 'lidt'): string | undefined;
   /** Evaluates an operand to a number when it is a constant expression (ports). */
   constant(text: string): number | undefined;
 }
@@ -356,7 +358,35 @@ const out: Builder = (ctx) => {
   return undefined;
 };
 
+/**
+ * `sgdt`/`sidt`: Xen has no hypercall that reads the tables back; a PV guest keeps the
+ * pseudo-descriptor it passed (the table's advice). When the file loads its table once, from a
+ * fixed place, the rewrite copies those 6 bytes instead of storing the real (hypervisor's) register.
+ */
+function storeTable(load: 'lgdt' | 'lidt'): Builder {
+  return (ctx) => {
+    const from = ctx.loadedTable?.(load);
+    const to = ctx.operands[0];
+    if (!from || !to || !/^\s*(\w+\s+)?\[/.test(to)) return undefined;
+    const src = bareMemory(from);
+    const dst = shiftEsp(bareMemory(to), 4);
+    return {
+      title: `Replace \`${load === 'lgdt' ? 'sgdt' : 'sidt'}\` by the pseudo-descriptor the guest loaded with \`${load} ${src}\` (Xen cannot read the table register back)`,
+      replaces: true,
+      lines: [
+        'push eax',
+        `mov ax, ${src.replace(/^\[/, 'word [')}`,
+        `mov ${dst.replace(/^\[/, 'word [')}, ax            ; limit`,
+        `mov eax, ${displaced(src, 2)}`,
+        `mov ${displaced(dst, 2).replace(/^\[/, 'dword [')}, eax  ; base`,
+        'pop eax',
+      ],
+    };
+  };
+}
+
 const BUILDERS: Record<string, Builder> = {
+  sgdt: storeTable('lgdt'), sidt: storeTable('lidt'),
   cli, sti, pushf, pushfd: pushf, popf, popfd: popf, hlt, iret, iretd: iret, lgdt, lidt, invlpg, wbinvd, lldt, clts, out,
 };
 

@@ -21,6 +21,12 @@ const ROOT = [path.resolve(__dirname, '../..'), path.resolve(__dirname, '../../.
   try { return readdirSync(path.join(p, 'examples')).some((f) => f.endsWith('.gasm')); } catch { return false; }
 })!;
 const EXAMPLES = readdirSync(path.join(ROOT, 'examples')).filter((f) => f.endsWith('.gasm')).sort();
+/**
+ * Examples that exist to run the critical instructions Xen has no replacement for (str, mov from
+ * CS, push cs, lar, popf changing IOPL): no rewrite can make those behave as at CPL 0, so for them
+ * the test asserts that fixing removes differences and adds none.
+ */
+const PROBES = new Set(['critical.gasm']);
 /** Generous: the largest example (compute) runs a few million instructions. */
 const LIMIT = 50_000_000;
 
@@ -54,14 +60,26 @@ describe('popek fix: the fixed program under paravirtual behaves as the original
       const file = path.join(ROOT, 'examples', name);
       const text = readFileSync(file, 'utf8');
       const fixed = fixAll(new LintDocument(file, 'nasm', text));
-      const native = runProgram(assembleProgram(file, text), { mode: 'native', maxInstructions: LIMIT }).report;
+      // A guest that already makes hypercalls (pv-hello) takes a bare-metal fallback natively, so
+      // its reference is its own paravirtual run: fixing must not change what it does.
+      const alreadyParavirtual = /^\s*vmcall\b/m.test(text);
+      const reference = runProgram(assembleProgram(file, text), { mode: alreadyParavirtual ? 'paravirtual' : 'native', maxInstructions: LIMIT }).report;
       const pv = runProgram(assembleProgram(file, fixed.text), { mode: 'paravirtual', maxInstructions: LIMIT }).report;
-      assert.notEqual(native.outcome, 'limit', 'the original ends under native');
-      const nativeConsole = symbolize(native.console, assemble(file, text, { origin: 0x100000 }), (l) => l);
+      assert.notEqual(reference.outcome, 'limit', 'the original ends');
+      const refConsole = symbolize(reference.console, assemble(file, text, { origin: 0x100000 }), (l) => l);
       const pvConsole = symbolize(pv.console, assemble(file, fixed.text, { origin: 0x100000 }), (l) => fixed.originalLine[l] ?? -1);
       const what = `${fixed.rewrites} rewrites, ${fixed.changedLines}/${fixed.totalLines} lines changed; pv outcome ${pv.outcome}${pv.error ? ': ' + pv.error : ''}`;
-      assert.equal(pvConsole, nativeConsole, `console (${what})`);
-      assert.equal(pv.exitCode, native.exitCode, `exit status (${what})`);
+      if (PROBES.has(name)) {
+        const unfixed = runProgram(assembleProgram(file, text), { mode: 'paravirtual', maxInstructions: LIMIT }).report;
+        const differing = (c: string) => new Set(c.split('\n').filter((l) => l.includes('-- differs')).map((l) => l.split(':')[0]));
+        const before = differing(unfixed.console), after = differing(pv.console);
+        for (const check of after) assert.ok(before.has(check), `fixing made '${check}' differ (${what})`);
+        assert.ok(after.size < before.size, `fixing removes differences: ${before.size} before, ${after.size} after: ${[...after].join(', ')}`);
+        assert.equal(pv.exitCode, (after.size << 1) | 1, 'the exit status counts the remaining differences');
+        return;
+      }
+      assert.equal(pvConsole, refConsole, `console (${what})`);
+      assert.equal(pv.exitCode, reference.exitCode, `exit status (${what})`);
     });
   }
 });
