@@ -89,6 +89,7 @@ export const PREDEFINED: Readonly<Record<string, number>> = {
   XEN_SHARED_INFO: 0x9000,           // guest-physical address of the shared-info page (paravirtual mode)
   VCPU_INFO_UPCALL_PENDING: 0,
   VCPU_INFO_UPCALL_MASK: 1,
+  VCPU_INFO_ARCH_CR2: 8,             // arch_vcpu_info.cr2: where Xen stores the page-fault address
   // errno values returned in EAX
   XEN_ENOSYS: 38,
 };
