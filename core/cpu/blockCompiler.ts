@@ -15,7 +15,8 @@ import { CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SAR32, CC_SHL32, CC_SHR32, CC_SUB,
 import type { Insn } from './insn';
 import { shift, imul2 } from './ops/alu';
 
-export type CompiledBlock = (cpu: Cpu, insns: Insn[], r: Int32Array) => void;
+/** `end`: the instruction count the run must stop at (a block that loops onto itself checks it). */
+export type CompiledBlock = (cpu: Cpu, insns: Insn[], r: Int32Array, end: number) => void;
 
 /** Blocks run this often through the interpreter before they are compiled. */
 export const COMPILE_THRESHOLD = 100;
@@ -51,6 +52,9 @@ function aluLines(op: number, dst: string | undefined, a: string, b: string): st
 
 interface Emitted {
   code: string;
+  /** For branches: the taken target and whether the branch is conditional (for self-loops). */
+  target?: number;
+  cc?: number;
   /** The code may fault or read CPU state: EIP and the count are stored before it. */
   sync: boolean;
   /** The code may set breakBlock (a memory write, a call): check after it. */
@@ -168,7 +172,7 @@ function inline(i: Insn, next: number): Emitted | undefined {
         return { code: `r[${reg}] = ${val};`, sync: false, check: false };
       }
       case 0xe8: return { code: `cpu.push32(${next | 0}); cpu.eip = ${hex((next + i.imm) >>> 0)};`, sync: true, check: false, branch: true };
-      case 0xe9: case 0xeb: return { code: `cpu.eip = ${hex((next + i.imm) >>> 0)};`, sync: false, check: false, branch: true };
+      case 0xe9: case 0xeb: return { code: `cpu.eip = ${hex((next + i.imm) >>> 0)};`, sync: false, check: false, branch: true, target: (next + i.imm) >>> 0 };
     }
     if (op >= 0x40 && op < 0x48) return { code: `{ const a = r[${reg}], x = (a + 1) | 0; cpu.ccCin = cpu.getCF(); ${flags(CC_INC, 'a', '1', 'x')} r[${reg}] = x; }`, sync: false, check: false };
     if (op >= 0x48 && op < 0x50) return { code: `{ const a = r[${reg}], x = (a - 1) | 0; cpu.ccCin = cpu.getCF(); ${flags(CC_DEC, 'a', '1', 'x')} r[${reg}] = x; }`, sync: false, check: false };
@@ -176,7 +180,7 @@ function inline(i: Insn, next: number): Emitted | undefined {
     if (op >= 0x58 && op < 0x60) return { code: `{ const v = cpu.pop32(); r[${reg}] = v; }`, sync: true, check: false };
     if (op >= 0xb8 && op < 0xc0) return { code: `r[${reg}] = ${i.imm | 0};`, sync: false, check: false };
     if ((op >= 0x70 && op < 0x80) || (op >= 0x180 && op < 0x190)) {
-      return { code: `cpu.eip = cpu.cond(${op & 15}) ? ${hex((next + i.imm) >>> 0)} : ${hex(next)};`, sync: false, check: false, branch: true };
+      return { code: `cpu.eip = cpu.cond(${op & 15}) ? ${hex((next + i.imm) >>> 0)} : ${hex(next)};`, sync: false, check: false, branch: true, target: (next + i.imm) >>> 0, cc: op & 15 };
     }
   }
   return undefined;
@@ -184,7 +188,7 @@ function inline(i: Insn, next: number): Emitted | undefined {
 
 /** Generates the block function (undefined when the block has nothing worth compiling). */
 export function compileBlock(insns: Insn[], startEip: number): CompiledBlock | undefined {
-  const lines: string[] = ['const ic = cpu.icount;'];
+  const lines: string[] = [];
   let inlined = 0;
   let eip = startEip >>> 0;
   const n = insns.length;
@@ -197,6 +201,14 @@ export function compileBlock(insns: Insn[], startEip: number): CompiledBlock | u
       inlined++;
       if (e.sync) lines.push(sync);
       lines.push(e.code);
+      if (e.branch && e.target === (startEip >>> 0) && k === n - 1) {
+        // A loop onto itself: iterate inside the function while the budget allows.
+        lines.pop();
+        const again = `ic += ${n}; if (ic + ${n} > end) { cpu.eip = ${hex(startEip)}; cpu.icount = ic; return; } continue;`;
+        if (e.cc === undefined) lines.push(again);
+        else lines.push(`if (cpu.cond(${e.cc})) { ${again} }`, `cpu.eip = ${hex(next)}; cpu.icount = ic + ${n}; return;`);
+        return finish(lines, inlined, n, true);
+      }
       if (e.branch) { lines.push(`cpu.icount = ic + ${k + 1};`, 'return;'); return finish(lines, inlined, n); }
       if (e.check) lines.push(`if (cpu.breakBlock) { cpu.eip = ${hex(next)}; cpu.icount = ic + ${k + 1}; return; }`);
     } else {
@@ -217,12 +229,12 @@ export function compileBlock(insns: Insn[], startEip: number): CompiledBlock | u
 const cache = new Map<string, CompiledBlock>();
 const CACHE_LIMIT = 20_000;
 
-function finish(lines: string[], inlined: number, n: number): CompiledBlock | undefined {
+function finish(lines: string[], inlined: number, n: number, loops = false): CompiledBlock | undefined {
   if (inlined === 0 || (n > 1 && inlined * 2 < n)) return undefined;
-  const body = lines.join('\n');
+  const body = loops ? `let ic = cpu.icount;\nfor (;;) {\n${lines.join('\n')}\n}` : `const ic = cpu.icount;\n${lines.join('\n')}`;
   let fn = cache.get(body);
   if (!fn) {
-    const make = new Function('shift', 'imul2', `return function block(cpu, I, r) {\n${body}\n};`) as (s: typeof shift, m: typeof imul2) => CompiledBlock;
+    const make = new Function('shift', 'imul2', `return function block(cpu, I, r, end) {\n${body}\n};`) as (s: typeof shift, m: typeof imul2) => CompiledBlock;
     fn = make(shift, imul2);
     if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
     cache.set(body, fn);

@@ -923,7 +923,7 @@ export class Cpu {
       const insns = block.insns;
       const left = end - this.icount;
       if (block.compiled && block.compiledEip === this.eip && insns.length <= left) {
-        block.compiled(this, insns, this.regs);
+        block.compiled(this, insns, this.regs, end);
         if (this.breakBlock) { this.breakBlock = false; return; }
       } else {
         if (++block.runs === this.jitThreshold && block.compiled === undefined && this.jit) {
