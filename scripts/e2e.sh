@@ -39,7 +39,7 @@ if ! node esbuild.mjs > "$E2E/build.log" 2>&1; then
 fi
 node test/e2e/build.mjs
 rm -f "$E2E/popek.vsix"
-npx vsce package --no-rewrite-relative-links -o "$E2E/popek.vsix" > "$E2E/vsce.log" 2>&1 \
+npx vsce package --no-dependencies --no-rewrite-relative-links -o "$E2E/popek.vsix" > "$E2E/vsce.log" 2>&1 \
   || { cat "$E2E/vsce.log"; exit 1; }
 echo "e2e: built and packaged ($(el "$T")): $(du -h "$E2E/popek.vsix" | cut -f1) .vsix"
 

@@ -7,6 +7,7 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { builtinModules } from 'node:module';
 import * as path from 'node:path';
 import { repoRoot } from '../../scripts/gen-grammars';
 
@@ -64,12 +65,22 @@ describe('client: manifest', () => {
   it('the .vsix allowlist packs those files and no source, map or test file', function () {
     this.timeout(120_000);
     const vsce = path.join(ROOT, 'node_modules', '@vscode', 'vsce', 'vsce');
-    const listed = execFileSync(process.execPath, [vsce, 'ls'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    const listed = execFileSync(process.execPath, [vsce, 'ls', '--no-dependencies'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
       .split('\n').map((l) => l.trim()).filter(Boolean);
     for (const f of [...manifestFiles(), 'package.json', 'LICENSE']) assert.ok(listed.includes(f), `${f} is not packed`);
     const wrong = listed.filter((f) => /\.(ts|map)$/.test(f) || /^(test|client|server|core|debugger|cli|scripts|examples|out|\.e2e)\//.test(f)
       || (f.startsWith('node_modules/') && !f.startsWith('node_modules/iced-x86/')));
     assert.deepEqual(wrong, []);
     if (fs.existsSync(path.join(ROOT, 'dist', 'extension.js'))) assert.ok(listed.includes('dist/extension.js'));
+    // Every package a bundle requires at run time (esbuild externals) must be in the .vsix.
+    const builtins = new Set(builtinModules);
+    for (const f of listed.filter((x) => /^dist\/[^/]+\.js$/.test(x))) {
+      const text = fs.readFileSync(path.join(ROOT, f), 'utf8');
+      for (const m of text.matchAll(/require\(["']([^"'./][^"']*)["']\)/g)) {
+        const name = m[1].startsWith('@') ? m[1].split('/').slice(0, 2).join('/') : m[1].split('/')[0];
+        if (name === 'vscode' || name.startsWith('node:') || builtins.has(name)) continue;
+        assert.ok(listed.some((x) => x.startsWith(`node_modules/${name}/`)), `${f} requires ${name}, which the .vsix does not pack (see .vscodeignore)`);
+      }
+    }
   });
 });
