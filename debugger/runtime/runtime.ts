@@ -9,7 +9,7 @@
 import { disassembleOne } from '../../core/asm';
 import { CS } from '../../core/cpu/constants';
 import type { Cpu } from '../../core/cpu/cpu';
-import type { DeliveryEvent } from '../../core/cpu/monitor';
+import type { DeliveryEvent, Monitor } from '../../core/cpu/monitor';
 import { EXCEPTION_NAMES } from '../../core/cpu/constants';
 import { createVm, formatEvent, type Mode, type Vm, type VmEvent } from '../../core/vmm';
 import {
@@ -117,7 +117,6 @@ export class DebugRuntime {
   private divergence: string | undefined;
   private lastWrites: WriteSet | undefined;
   private nextBreakpointId = 1000;
-  private nativeMonitorInstalled = false;
   /** Host time spent running since the last checkpoint, and what the last checkpoint cost (ms). */
   private runMs = 0;
   private checkpointMs = 10;
@@ -162,6 +161,7 @@ export class DebugRuntime {
     this.pauseRequested = true;
     for (const d of this.dataBps) d.dispose();
     this.dataBps = [];
+    this.removeDeliveryWatch();
   }
 
   // =============================================================================================
@@ -265,14 +265,41 @@ export class DebugRuntime {
   setExceptionFilters(filters: Array<{ id: ExceptionFilterId; condition?: string }>): void {
     this.filters.clear();
     for (const f of filters) this.filters.set(f.id, new FilterCondition(f.condition ?? ''));
-    // Native has no monitor reporting guest exceptions: the debugger watches deliveries itself.
-    if (this.filters.has('guest-exception') && this.vm.mode === 'native' && !this.cpu.monitor) {
-      this.cpu.setMonitor({ onEvent: (_cpu, ev) => { this.onNativeDelivery(ev); return false; } });
-      this.nativeMonitorInstalled = true;
-    } else if (!this.filters.has('guest-exception') && this.nativeMonitorInstalled) {
-      this.cpu.setMonitor(undefined);
-      this.nativeMonitorInstalled = false;
-    }
+    // Deliveries the hypervisor does not handle (all of them natively; under VT-x those the
+    // exception bitmap lets through) reach the guest's IDT without an event: the debugger watches
+    // them through a monitor wrapped around the technique's own.
+    if (this.filters.has('guest-exception') && !this.watchMonitor) this.installDeliveryWatch();
+    else if (!this.filters.has('guest-exception') && this.watchMonitor) this.removeDeliveryWatch();
+  }
+
+  private watchMonitor: { wrapper: Monitor; inner: Monitor | undefined } | undefined;
+
+  private installDeliveryWatch(): void {
+    const inner = this.cpu.monitor;
+    const wrapper: Monitor = {
+      get interceptClasses() { return inner?.interceptClasses; },
+      onEvent: (cpu, ev) => {
+        const handled = inner?.onEvent?.(cpu, ev) ?? false;
+        if (!handled) this.onNativeDelivery(ev);
+        return handled;
+      },
+    };
+    if (inner?.onInstruction) wrapper.onInstruction = (cpu, insn) => inner.onInstruction!(cpu, insn);
+    if (inner?.onCritical) wrapper.onCritical = (cpu, ev) => inner.onCritical!(cpu, ev);
+    this.cpu.setMonitor(wrapper);
+    this.watchMonitor = { wrapper, inner };
+  }
+
+  private removeDeliveryWatch(): void {
+    if (this.watchMonitor && this.cpu.monitor === this.watchMonitor.wrapper) this.cpu.setMonitor(this.watchMonitor.inner);
+    this.watchMonitor = undefined;
+  }
+
+  /** Linear address of the instruction an event is about; for INT n, the INT before the return EIP. */
+  intSite(lin: number, software: boolean): number {
+    if (!software) return lin;
+    const two = readLinearBytes(this.cpu, (lin - 2) >>> 0, 1).bytes;
+    return two.length && two[0] === 0xcd ? (lin - 2) >>> 0 : (lin - 1) >>> 0;
   }
 
   private onNativeDelivery(ev: DeliveryEvent): void {
@@ -282,7 +309,8 @@ export class DebugRuntime {
     if (!cond || !cond.matches([name, ev.vector, `int ${ev.vector}`])) return;
     const code = ev.errorCode !== undefined ? ` error code ${hex(ev.errorCode, 4)}` : '';
     const addr = ev.address !== undefined ? `, address ${hex(ev.address)}` : '';
-    this.pendingEvents.push({ filter: 'guest-exception', description: `Guest exception ${name}${code}${addr} at ${this.where(ev.eip)}`, details: `Delivered through the guest's IDT (vector ${ev.vector}).` });
+    const at = this.intSite((ev.eip + this.cpu.segBase[CS]) >>> 0, ev.kind === 'software');
+    this.pendingEvents.push({ filter: 'guest-exception', description: `Guest exception ${name}${code}${addr} at ${this.where(at)}`, details: `Delivered through the guest's IDT (vector ${ev.vector}).` });
     this.latch.latched = true;
   }
 
@@ -345,6 +373,7 @@ export class DebugRuntime {
     this.editedAt = -1;
   }
   private editedAt = -1;
+  private midDelivery = false;
 
   continue(): void { void this.run({ kind: 'continue' }); }
 
@@ -429,6 +458,7 @@ export class DebugRuntime {
     this.running = true;
     this.pauseRequested = false;
     this.exitVmcs = undefined;
+    this.midDelivery = false;
     let stop: StopInfo | undefined;
     let sliceSize = 20_000;
     try {
@@ -486,7 +516,11 @@ export class DebugRuntime {
       goal.before?.(this, before);
       if (twin) this.lastWrites = plannedWrites(twin.cpu);
       this.latch.latched = false;
+      const ic0 = cpu.icount;
       const r = vm.runSlice(1);
+      // Stopped right after an exception was delivered, before any instruction retired: the same
+      // instruction count as the faulting instruction itself (step back goes there first).
+      this.midDelivery = cpu.icount === ic0;
       if (r !== 'slice' && r !== 'breakpoint') { this.finishRun(); return undefined; }
       if (twin) {
         twin.runSlice(1);
@@ -519,7 +553,6 @@ export class DebugRuntime {
         }
       }
       if (stepDone) return { reason: 'step', description: `Stepped to ${this.where(lin)}` };
-      void cpu;
     }
     return undefined;
   }
@@ -642,6 +675,7 @@ export class DebugRuntime {
       this.pendingEvents = [];
       this.dataHit = undefined;
       this.exitVmcs = undefined;
+      this.midDelivery = false;
     }
   }
 
@@ -664,7 +698,10 @@ export class DebugRuntime {
     this.running = true;
     try {
       let target = now - 1;
-      if (granularity === 'line') {
+      if (this.midDelivery) {
+        // The faulting instruction, before its exception was delivered (same instruction count).
+        target = now;
+      } else if (granularity === 'line') {
         const index = this.program.index;
         const cur = index.locate(this.pc);
         const from = this.history.latestAtOrBefore(now - 1)?.icount ?? 0;
@@ -675,7 +712,7 @@ export class DebugRuntime {
         }, now - 1);
         if (best >= from) target = best;
       }
-      await this.replayTo(target);
+      await this.replayTo(target, undefined, Math.min(target, now - 1));
       this.ended = false;
     } finally { this.running = false; }
     this.host.stopped({ reason: 'step', description: `Stepped back to ${this.where(this.pc)} (instruction ${this.cpu.icount})` });
@@ -765,8 +802,10 @@ function describeEvent(ev: VmEvent, rt: DebugRuntime): { description: string; de
         description: `VM exit ${ev.reason} (basic reason ${ev.reasonNumber}) at ${at}; qualification ${hex(ev.qualification)}${ev.qualificationText ? ` (${ev.qualificationText})` : ''}; instruction length ${ev.instructionLength}`,
         details: ev.text, keys: [ev.reason, ev.reasonNumber],
       };
-    case 'guest-exception':
-      return { description: `Guest exception ${ev.name}${ev.errorCode !== undefined ? ` error code ${hex(ev.errorCode, 4)}` : ''}${ev.address !== undefined ? `, address ${hex(ev.address)}` : ''} at ${at}`, details: ev.text, keys: [ev.name, ev.vector] };
+    case 'guest-exception': {
+      const site = rt.where(rt.intSite(ev.eip, /^int\b/i.test(ev.name) && ev.mnemonic !== ev.name.split(' ')[0]));
+      return { description: `Guest exception ${ev.name}${ev.errorCode !== undefined ? ` error code ${hex(ev.errorCode, 4)}` : ''}${ev.address !== undefined ? `, address ${hex(ev.address)}` : ''} at ${site}`, details: ev.text, keys: [ev.name, ev.vector] };
+    }
     default:
       return undefined;
   }

@@ -99,6 +99,20 @@ describe('debugger: every execution technique of this build', function () {
       if (!has(mode)) this.skip();
       await helloScenario(dc, mode);
     });
+
+    it(`${mode}: guest-exception stops on the ring-3 cli's #GP (rings.gasm) and step back returns before it`, async function () {
+      if (!has(mode)) this.skip();
+      const rings = example('rings.gasm');
+      const { stop } = await launchToStop(dc, { program: rings, mode, stopOnEntry: false }, { exceptions: { filters: [], filterOptions: [{ filterId: 'guest-exception', condition: '#GP' }] } });
+      assert.equal(stop.body.reason, 'exception');
+      const cli = lineOf(rings, '    cli', lineOf(rings, 'user_main:'));
+      assert.equal(stop.body.description, `Guest exception #GP error code 0x0000 at rings.gasm:${cli} (cli)`);
+      const regs = await scope(dc, 'Registers');
+      assert.equal(Number(regs.get('cs')!.value) & 3, mode === 'native' || mode === 'hardware-assisted' || mode === 'binary-translation' ? 0 : 1, 'in the kernel\'s handler');
+      await resumeToStop(dc, dc.stepBackRequest({ threadId: 1, granularity: 'instruction' }));
+      assert.equal((await topFrame(dc)).line, cli);
+      assert.equal(Number((await scope(dc, 'Registers')).get('cs')!.value) & 3, 3);
+    });
   }
 
   it('trap-and-emulate: the trap filter stops on the first trapped instruction and says what the VMM did', async function () {
