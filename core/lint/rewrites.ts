@@ -385,7 +385,41 @@ function storeTable(load: 'lgdt' | 'lidt'): Builder {
   };
 }
 
+/** `mov cr3, r32` → mmuext_op(NEW_BASEPTR); `mov r32, cr2` → the fault address Xen keeps in vcpu_info. */
+const movCr: Builder = (ctx) => {
+  const [dst, src] = ctx.scanned.operands;
+  const d = ctx.operands[0]?.toLowerCase(), s = ctx.operands[1]?.toLowerCase();
+  if (dst?.register === 'cr3' && src?.registerClass === 'gpr32') {
+    const r = mmuext('MMUEXT_NEW_BASEPTR', undefined, 'Replace `mov cr3` by mmuext_op(MMUEXT_NEW_BASEPTR): the hypervisor validates the new page directory');
+    return {
+      ...r,
+      lines: [
+        'push eax', 'push ebx', 'push ecx', 'push edx', 'push esi',
+        'push dword 0                ; mmuext_op.arg2',
+        `mov ebx, ${s}`,
+        mark('pushfd'),
+        'shr ebx, 12                 ; the directory\'s frame',
+        mark('popfd'),
+        'push ebx                    ; mmuext_op.arg1',
+        'push dword MMUEXT_NEW_BASEPTR',
+        'mov ebx, esp', 'mov ecx, 1', 'mov edx, 0', 'mov esi, 0x7FF0             ; DOMID_SELF',
+        'mov eax, __HYPERVISOR_mmuext_op', 'vmcall', 'add esp, 12',
+        'pop esi', 'pop edx', 'pop ecx', 'pop ebx', 'pop eax',
+      ],
+    };
+  }
+  if (src?.register === 'cr2' && dst?.registerClass === 'gpr32') {
+    return {
+      title: 'Replace `mov reg, cr2` by the fault address Xen stores in vcpu_info (arch.cr2; Linux xen_read_cr2)',
+      replaces: true,
+      lines: [`mov ${d}, [XEN_SHARED_INFO + VCPU_INFO_ARCH_CR2]`],
+    };
+  }
+  return undefined;
+};
+
 const BUILDERS: Record<string, Builder> = {
+  mov: movCr,
   sgdt: storeTable('lgdt'), sidt: storeTable('lidt'),
   cli, sti, pushf, pushfd: pushf, popf, popfd: popf, hlt, iret, iretd: iret, lgdt, lidt, invlpg, wbinvd, lldt, clts, out,
 };
