@@ -272,6 +272,21 @@ describe('language server over the protocol (dist/server.js)', function () {
     assert.deepEqual(errors, [], 'symbols from the included file are defined');
   });
 
+  it('knows macros: completion, definition, folding, and critical instructions inside their bodies', async () => {
+    const uri = 'file:///virtual/macros.gasm';
+    const text = ['bits 32', '%macro IRQ_OFF 0', '    cli', '%endmacro', 'start:', '    IRQ_OFF', '    ', '    ret'].join('\n');
+    await client.open(uri, text);
+    const d = await pull(client, uri);
+    assert.deepEqual(d.map((x) => [x.range.start.line, x.code]), [[2, 'privileged-instruction']]);
+    const comp = await client.connection.sendRequest(CompletionRequest.type, { textDocument: { uri }, position: { line: 6, character: 4 } });
+    const labels = (Array.isArray(comp) ? comp : comp!.items).map((i) => i.label);
+    assert.ok(labels.includes('IRQ_OFF'));
+    const def = await client.connection.sendRequest(DefinitionRequest.type, { textDocument: { uri }, position: { line: 5, character: 6 } }) as Location[];
+    assert.deepEqual(def.map((l) => l.range.start), [{ line: 1, character: 7 }]);
+    const folds = await client.connection.sendRequest(FoldingRangeRequest.type, { textDocument: { uri } });
+    assert.ok(folds!.some((f) => f.startLine === 1 && f.endLine === 3));
+  });
+
   it('assembles a big file after the edits pause, then asks the client to pull again', async () => {
     const uri = 'file:///virtual/big.gasm';
     const body = Array.from({ length: 4000 }, (_, i) => `l${i}: add eax, ${i}`);
