@@ -420,10 +420,20 @@ interface Item {
   grew?: number;
   /** Operands (and times count) reference no symbol, `$` or `$$`: the bytes never change. */
   pure?: boolean;
-  cache?: { bits: number; bytes: number[] };
+  cache?: { bits: number; bytes: Uint8Array };
 }
 
-interface Section { name: string; index: number; progbits: boolean; align: number; pc: number; start: number; bytes: number[] }
+/** A section: `bytes[0..len)` holds its content in emitting passes (and for computing cached items). */
+interface Section { name: string; index: number; progbits: boolean; align: number; pc: number; start: number; bytes: Uint8Array; len: number }
+
+function reserve(sec: Section, extra: number): void {
+  if (sec.len + extra <= sec.bytes.length) return;
+  let cap = Math.max(256, sec.bytes.length * 2);
+  while (cap < sec.len + extra) cap *= 2;
+  const b = new Uint8Array(cap);
+  b.set(sec.bytes.subarray(0, sec.len));
+  sec.bytes = b;
+}
 interface Sym { section: number; offset: number; file: string; range: Range; pass: number; isLabel: boolean }
 
 const SIZE_BITS: Record<string, number> = { byte: 8, word: 16, dword: 32, qword: 64, tword: 80, oword: 128 };
@@ -468,7 +478,7 @@ class Assembler {
   private section(name: string): Section {
     let s = this.sections.find((x) => x.name === name);
     if (!s) {
-      s = { name, index: this.sections.length, progbits: !/^\.?bss$/i.test(name), align: 4, pc: 0, start: 0, bytes: [] };
+      s = { name, index: this.sections.length, progbits: !/^\.?bss$/i.test(name), align: 4, pc: 0, start: 0, bytes: new Uint8Array(0), len: 0 };
       this.sections.push(s);
     }
     return s;
@@ -603,7 +613,6 @@ class Assembler {
       this.final = false;
       this.onePass();
       this.layout();
-      if (PROFILE) PROFILE.push([-1, this.pass, this.changed ? 1 : 0]);
       if (this.changed || this.pass === 0) continue;
       this.pass++;
       this.final = true;
@@ -616,7 +625,7 @@ class Assembler {
   }
 
   private resetSections(): void {
-    for (const s of this.sections) { s.pc = 0; s.bytes = []; }
+    for (const s of this.sections) { s.pc = 0; s.len = 0; }
     this.cur = this.section('.text');
     this.bits = 32;
   }
@@ -644,7 +653,8 @@ class Assembler {
       return;
     }
     if (!prev || prev.offset !== offset || prev.section !== section) this.changed = true;
-    this.symbols.set(name, { section, offset, file: item.file, range, pass: this.pass, isLabel });
+    if (prev) { prev.section = section; prev.offset = offset; prev.file = item.file; prev.range = range; prev.pass = this.pass; prev.isLabel = isLabel; }
+    else this.symbols.set(name, { section, offset, file: item.file, range, pass: this.pass, isLabel });
   }
 
   private onePass(): void {
@@ -723,7 +733,7 @@ class Assembler {
   }
 
   /** Appends bytes (or reserves `size` bytes) in the current section and records the source map. */
-  private put(item: Item, bytes: number[] | null, kind: 'instruction' | 'data', size: number): void {
+  private put(item: Item, bytes: ArrayLike<number> | null, kind: 'instruction' | 'data', size: number): void {
     const sec = this.cur;
     if (sec.pc + size > MAX_SECTION) {
       this.diag(item, `section '${sec.name}' would grow beyond ${MAX_SECTION / 1048576} MiB`, 'range');
@@ -731,11 +741,15 @@ class Assembler {
     }
     if (this.final) {
       if (size > 0) this.sourceMap.push({ address: sec.start + sec.pc, length: size, file: item.file, range: this.rangeOf(item), kind, section: sec.name });
-      if (!sec.progbits && bytes && bytes.some((b) => b !== 0)) this.diag(item, `data in the nobits section '${sec.name}' is ignored`, 'nobits', undefined, 'warning');
+      if (!sec.progbits && bytes && Array.prototype.some.call(bytes, (b: number) => b !== 0)) this.diag(item, `data in the nobits section '${sec.name}' is ignored`, 'nobits', undefined, 'warning');
     }
     if ((this.final || this.capture) && sec.progbits) {
-      if (bytes) for (let i = 0; i < bytes.length; i++) sec.bytes.push(bytes[i]);
-      else for (let i = 0; i < size; i++) sec.bytes.push(0);
+      reserve(sec, size);
+      if (bytes) {
+        if (bytes instanceof Uint8Array) sec.bytes.set(bytes, sec.len);
+        else for (let i = 0; i < bytes.length; i++) sec.bytes[sec.len + i] = bytes[i];
+        sec.len += bytes.length;
+      } else { sec.bytes.fill(0, sec.len, sec.len + size); sec.len += size; }
     }
     sec.pc += size;
   }
@@ -753,13 +767,13 @@ class Assembler {
       // the bytes never change: compute them once (in whatever pass), then reuse
       const errors = this.errorCount;
       const sec = this.cur;
-      const start = sec.bytes.length;
+      const start = sec.len;
       const pc = sec.pc;
       this.capture = true;
       this.emitItemUncached(item);
       this.capture = false;
-      if (this.errorCount === errors && sec === this.cur && sec.progbits && sec.bytes.length - start === sec.pc - pc) {
-        item.cache = { bits: this.bits, bytes: sec.bytes.slice(start) };
+      if (this.errorCount === errors && sec === this.cur && sec.progbits && sec.len - start === sec.pc - pc) {
+        item.cache = { bits: this.bits, bytes: sec.bytes.slice(start, sec.len) };
       }
       return;
     }
@@ -879,7 +893,8 @@ class Assembler {
     try { bytes = new Uint8Array(size); } catch { bytes = new Uint8Array(0); }
     for (const s of progbits) {
       const off = s.start - this.origin;
-      for (let i = 0; i < s.bytes.length && off + i < bytes.length; i++) bytes[off + i] = s.bytes[i];
+      if (off < 0 || off >= bytes.length) continue;
+      bytes.set(s.bytes.subarray(0, Math.min(s.len, bytes.length - off)), off);
     }
     const entryLabel = this.labels.find((l) => l.name === '_start') ?? this.labels.find((l) => l.name === 'start');
     const sections: SectionLayout[] = this.sections.map((s) => ({ name: s.name, start: s.start, size: s.pc, nobits: !s.progbits }));
