@@ -119,7 +119,7 @@ const sti: Builder = (ctx) => (ctx.next === 'hlt' ? {
 });
 
 const pushf: Builder = (ctx) => {
-  const w = ctx.scanned.opsize === 16;
+  const w = ctx.scanned.opsize === 16 || ctx.classified.info.mnemonic.endsWith('w');
   const size = w ? 'word' : 'dword';
   const at = w ? 6 : 8;
   return {
@@ -141,7 +141,7 @@ const pushf: Builder = (ctx) => {
 };
 
 const popf: Builder = (ctx) => {
-  const w = ctx.scanned.opsize === 16;
+  const w = ctx.scanned.opsize === 16 || ctx.classified.info.mnemonic.endsWith('w');
   return {
     title: 'Replace `popf` by setting the virtual event mask from the popped IF (Xen restore_fl)',
     replaces: true,
@@ -421,7 +421,7 @@ const movCr: Builder = (ctx) => {
 const BUILDERS: Record<string, Builder> = {
   mov: movCr,
   sgdt: storeTable('lgdt'), sidt: storeTable('lidt'),
-  cli, sti, pushf, pushfd: pushf, popf, popfd: popf, hlt, iret, iretd: iret, lgdt, lidt, invlpg, wbinvd, lldt, clts, out,
+  cli, sti, pushf, pushfd: pushf, pushfw: pushf, popf, popfd: popf, popfw: popf, hlt, iret, iretd: iret, lgdt, lidt, invlpg, wbinvd, lldt, clts, out,
 };
 
 /** The first clause of the table's replacement text, short enough for a comment. */
