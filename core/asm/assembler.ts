@@ -15,16 +15,6 @@ import { instructionInfo } from '../isa/table';
 import { PREDEFINED } from './predefined';
 
 // ================================================================= preprocessor
-interface SrcLine {
-  text: string;
-  file: string;
-  line: number;
-  /** The text is not the file's own (macro expansion or %define substitution): ranges map to the whole line. */
-  expanded: boolean;
-  /** Length of the original line (for remapped ranges). */
-  origLength: number;
-  origIndent: number;
-}
 
 interface Define { params?: string[]; body: string; caseless?: boolean }
 interface Macro { name: string; min: number; max: number; body: string[]; file: string; range: Range; caseless: boolean }
@@ -88,7 +78,7 @@ function expandDefines(text: string, defines: Map<string, Define>, depth = 0): s
       let d = defines.get(id);
       if (!d) { const l = defines.get(id.toLowerCase()); if (l?.caseless) d = l; }
       if (d) {
-        let j = i + id.length;
+        const j = i + id.length;
         if (d.params) {
           let k = j;
           while (k < n && text[k] === ' ') k++;

@@ -550,9 +550,11 @@ export function splitArgs(text: string, start: number, end: number, line: number
 export function parseLine(text: string, ctx: LineContext): void {
   try {
     const toks = tokenize(text);
-    for (const tk of toks) if (tk.t === T.Op && (tk.text.charCodeAt(0) < 0x20 || tk.text.charCodeAt(0) > 0x7e)) {
-      ctx.diagnostics.push({ range: { start: { line: ctx.line, character: tk.start }, end: { line: ctx.line, character: tk.end } }, severity: 'error', code: 'syntax', message: `unexpected character '${tk.text}'`, file: ctx.file });
-      return;
+    for (const tk of toks) {
+      if (tk.t === T.Op && (tk.text.charCodeAt(0) < 0x20 || tk.text.charCodeAt(0) > 0x7e)) {
+        ctx.diagnostics.push({ range: { start: { line: ctx.line, character: tk.start }, end: { line: ctx.line, character: tk.end } }, severity: 'error', code: 'syntax', message: `unexpected character '${tk.text}'`, file: ctx.file });
+        return;
+      }
     }
     new LineParser(toks, ctx, text).parse();
   } catch (e) {
