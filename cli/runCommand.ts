@@ -1,15 +1,15 @@
 /*
  * `popek run FILE [--mode M] [--json] [--max-instructions N] [--cost PROFILE] [--trace]` (SPEC §6):
- * assembles the guest, boots it on the simulated PC and runs it to its end. Console output goes to
- * stdout as the guest writes it (or inside the JSON report with --json); the exit status is the
- * guest's exit code (isa-debug-exit: (v << 1) | 1, as QEMU's).
+ * assembles the guest, boots it on the simulated PC under the chosen technique (core/vmm; `native`
+ * by default) and runs it to its end. Console output goes to stdout as the guest writes it (or
+ * inside the JSON report with --json); --trace prints every hypervisor event on stderr; the exit
+ * status is the guest's exit code (isa-debug-exit: (v << 1) | 1, as QEMU's).
  */
 import { CliError, numberOption, parseArgs, type CliCommand } from './cliSupport';
 import { LoadError } from '../core/machine/multiboot';
 import { loadProgramFile, ProgramError } from '../core/machine/program';
-import { COST_PROFILES as PROFILES, MODES, createVm, formatEvent, isMode, type Vm } from '../core/vmm';
+import { COST_PROFILES, MODES, availableModes, createVm, formatEvent, type Mode, type Vm } from '../core/vmm';
 
-const COST_PROFILES = Object.keys(PROFILES);
 /** Instructions per slice between host turns. */
 const SLICE = 2_000_000;
 
@@ -18,14 +18,17 @@ export const runCommand: CliCommand = async (args) => {
   if (parsed.positional.length !== 1) throw new CliError('usage: popek run FILE [--mode M] [--json] [--max-instructions N] [--cost PROFILE] [--trace]');
   const file = parsed.positional[0];
   const modeOpt = parsed.options.get('--mode');
-  const mode = typeof modeOpt === 'string' ? modeOpt : 'native';
-  if (!isMode(mode)) throw new CliError(`unknown mode '${mode}' (expected one of: ${MODES.join(', ')})`);
-  const cost = parsed.options.get('--cost');
-  if (typeof cost === 'string' && !COST_PROFILES.includes(cost)) throw new CliError(`unknown cost profile '${cost}' (expected one of: ${COST_PROFILES.join(', ')})`);
+  const mode = (typeof modeOpt === 'string' ? modeOpt : 'native') as Mode;
+  if (!MODES.includes(mode)) throw new CliError(`unknown mode '${mode}' (expected one of: ${MODES.join(', ')})`);
+  if (!availableModes().includes(mode)) throw new CliError(`mode '${mode}' is not available in this build (available: ${availableModes().join(', ')})`);
+  const costOpt = parsed.options.get('--cost');
+  const cost = typeof costOpt === 'string' ? costOpt : undefined;
+  if (cost !== undefined && !(cost in COST_PROFILES)) throw new CliError(`unknown cost profile '${cost}' (expected one of: ${Object.keys(COST_PROFILES).join(', ')})`);
   const maxInstructions = numberOption(parsed, '--max-instructions', 0);
   if (!Number.isInteger(maxInstructions) || maxInstructions < 0) throw new CliError('--max-instructions needs a non-negative integer');
   const memoryMiB = numberOption(parsed, '--memory', 16);
   const json = parsed.options.has('--json');
+  const trace = parsed.options.has('--trace');
 
   let program;
   try {
@@ -34,11 +37,9 @@ export const runCommand: CliCommand = async (args) => {
     if (e instanceof ProgramError) throw new CliError(e.message, 1);
     throw e;
   }
-  const trace = parsed.options.has('--trace');
   let vm: Vm;
   try {
-    // --trace: one line per hypervisor event, on stderr so stdout stays the guest's console.
-    vm = createVm({ mode, cost: typeof cost === 'string' ? cost : undefined, memoryMiB, maxInstructions, trace: trace ? (e) => process.stderr.write(formatEvent(e) + '\n') : undefined });
+    vm = createVm({ mode, cost, memoryMiB, maxInstructions, trace: trace ? (ev) => process.stderr.write(formatEvent(ev) + '\n') : undefined });
     vm.load(program);
   } catch (e) {
     if (e instanceof LoadError || e instanceof RangeError) throw new CliError(`${file}: ${e.message}`, 1);

@@ -243,6 +243,14 @@ describe('machine', function () {
       assert.equal(r.exitCode, 1);
       assert.ok(r.instructions > 100);
     });
+    it('runs under another technique with --mode, --cost and --trace', function () {
+      const r = spawnSync(process.execPath, [cli, 'run', examplePath('critical'), '--mode', 'trap-and-emulate', '--cost', 'vtx-2006', '--json', '--trace'], { encoding: 'utf8' });
+      const report = JSON.parse(r.stdout);
+      assert.equal(report.mode, 'trap-and-emulate');
+      assert.equal(report.outcome, 'exit');
+      assert.ok(Object.keys(report.traps).length > 0, 'the deprivileged kernel trapped');
+      assert.ok(r.stderr.trim().length > 0, '--trace printed events');
+    });
     it('ends a looping guest with outcome limit at --max-instructions', function () {
       const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'popek-run-')), 'loop.bin');
       fs.writeFileSync(file, Buffer.from([0xeb, 0xfe]));
