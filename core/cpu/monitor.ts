@@ -10,8 +10,10 @@
  *
  *  (b) `onInstruction` — instructions of the classes in `interceptClasses` (bit mask of
  *      `InsnClass`), BEFORE they execute, with the decoded instruction (operands, length, mnemonic).
- *      Returning true means "emulated": the CPU skips it (the monitor set EIP, normally with
- *      `cpu.skip(insn)`). Returning false executes it natively. The check is compiled into the decoded
+ *      Returning true means "emulated": the CPU does not execute it and continues at `cpu.nextEip`,
+ *      which already points past the instruction (set it for another target). Throwing a `CpuFault`
+ *      raises that exception at the instruction. Returning false executes it natively. The check
+ *      is compiled into the decoded
  *      instruction at decode time (the decode cache is flushed when the mask changes), so instructions
  *      of other classes run exactly as without a monitor.
  *      Checks that come first architecturally are still the CPU's: #UD for a bad encoding is raised by
