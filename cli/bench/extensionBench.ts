@@ -68,7 +68,7 @@ function loggedActivations(logs: string): number[] {
 }
 
 /** Installs the .vsix into a fresh code-server profile, opens the workbench `runs` times, reads the activation log. */
-async function activationInCodeServer(root: string, vsix: string, tmp: string, runs: number): Promise<number[]> {
+async function activationInCodeServer(root: string, vsix: string, tmp: string, runs: number): Promise<{ activate: number[]; vscode: number[] }> {
   const cs = path.join(root, '.e2e', 'code-server', 'node_modules', '.bin', 'code-server');
   const ud = path.join(tmp, 'ud'), ext = path.join(tmp, 'ext'), ws = path.join(tmp, 'ws');
   for (const d of [ud, ext, ws]) fs.mkdirSync(d, { recursive: true });
@@ -92,7 +92,8 @@ async function activationInCodeServer(root: string, vsix: string, tmp: string, r
     const { chromium } = createRequire(path.join(root, 'package.json'))('playwright-core') as typeof import('playwright-core');
     const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu'] });
     try {
-      const page = await browser.newPage();
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      const reported: number[] = [];
       for (let i = 0; i < runs; i++) {
         // Each load of the workbench starts a new extension host, which activates the extension again.
         await page.goto(`${url}/?folder=${encodeURIComponent(ws)}`);
@@ -101,11 +102,24 @@ async function activationInCodeServer(root: string, vsix: string, tmp: string, r
           if (Date.now() > end) throw new Error('no activation logged within 60 s');
           await new Promise((r) => setTimeout(r, 100));
         }
+        // VS Code's own figure (code loading + activate()), as "Show Running Extensions" displays it.
+        try {
+          await page.waitForSelector('.monaco-workbench .part.editor', { timeout: 60_000 });
+          await page.keyboard.press('Control+Shift+P');
+          await page.locator('.quick-input-widget input').fill('>Developer: Show Running Extensions');
+          await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Show Running Extensions' }).first().waitFor({ timeout: 15_000 });
+          await page.keyboard.press('Enter');
+          const row = page.locator('.runtime-extensions-editor .monaco-list-row', { hasText: 'Popek' }).first();
+          const time = row.locator('.activation-time');
+          await time.waitFor({ timeout: 15_000 });
+          const m = /([\d.]+)\s*ms/.exec(await time.innerText());
+          if (m) reported.push(Number(m[1]));
+        } catch { /* the figure from the log still stands */ }
       }
+      return { activate: loggedActivations(path.join(ud, 'logs')), vscode: reported };
     } finally {
       await browser.close();
     }
-    return loggedActivations(path.join(ud, 'logs'));
   } finally {
     try { process.kill(-server.pid!, 'SIGKILL'); } catch { /* gone */ }
   }
@@ -126,8 +140,11 @@ export const extensionBench: BenchSuite = {
       const cs = path.join(root, '.e2e', 'code-server', 'node_modules', '.bin', 'code-server');
       const haveChromium = fs.existsSync(process.env.CHROMIUM ?? '/usr/bin/chromium');
       if (fs.existsSync(cs) && haveChromium && process.env.POPEK_BENCH_CODE_SERVER !== '0') {
-        const times = await activationInCodeServer(root, vsix, tmp, 3);
-        print(`activation, activate() in code-server 4.100.3 (VS Code 1.100.3), .vsix installed, ${times.length} workbench loads: median ${percentile(times, 50).toFixed(1)} ms (${times.map((t) => t.toFixed(1)).join(', ')})`);
+        const { activate, vscode } = await activationInCodeServer(root, vsix, tmp, 3);
+        const fmt = (xs: number[]) => `median ${percentile(xs, 50).toFixed(1)} ms (${xs.map((t) => t.toFixed(1)).join(', ')})`;
+        print(`activation in code-server 4.100.3 (VS Code 1.100.3), .vsix installed, ${activate.length} workbench loads:`);
+        if (vscode.length) print(`  as VS Code measures it (code loading + activate(), "Show Running Extensions"): ${fmt(vscode)}`);
+        print(`  activate() alone, as the extension logs it: ${fmt(activate)}`);
       } else {
         const recorded = path.join(root, '.e2e', 'activation.json');
         if (fs.existsSync(recorded)) {
