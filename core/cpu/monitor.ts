@@ -16,10 +16,10 @@
  *      is compiled into the decoded
  *      instruction at decode time (the decode cache is flushed when the mask changes), so instructions
  *      of other classes run exactly as without a monitor.
- *      Checks that come first architecturally are still the CPU's: #UD for a bad encoding is raised by
- *      the decoder, but privilege checks (#GP at CPL > 0) happen inside the instruction, AFTER the
- *      intercept — as VT-x, where these exits take priority over the #GP (SDM Vol. 3 §26.1.1 lists
- *      the exceptions that do take priority; a monitor that wants them checks `cpu.cpl` itself).
+ *      An invalid encoding never reaches the monitor (it decodes to #UD). Privilege checks (#GP at
+ *      CPL > 0, IOPL) happen inside the instruction, i.e. AFTER the intercept; in VMX non-root
+ *      operation those faults have priority over the VM exit (SDM Vol. 3 §26.1.1), so a monitor
+ *      modelling VT-x checks `cpu.cpl` / `cpu.iopl` first.
  *
  *  (c) `onCritical` — AFTER a critical instruction (SPEC §7: SGDT, SIDT, SLDT, SMSW, STR, PUSHF,
  *      POPF, LAR, LSL, VERR, VERW, PUSH/POP Sreg, MOV Sreg, far CALL/JMP/RET, INT n, IRET) completes,
