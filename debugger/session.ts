@@ -66,7 +66,7 @@ export class PopekDebugSession extends LoggingDebugSession {
     b.supportsExceptionInfoRequest = true;              // details of a trap, VM exit, divergence
     b.supportsExceptionFilterOptions = true;            // conditions on filters: "CPUID,HLT"
     b.exceptionBreakpointFilters = EXCEPTION_FILTERS.map((f) => ({
-      filter: f.filter, label: f.label, description: f.description, default: false,
+      filter: f.filter, label: f.label, description: f.description, default: f.filter === 'divergence', // only matters with checkEquivalence
       supportsCondition: f.conditionDescription !== undefined, conditionDescription: f.conditionDescription,
     }));
     b.supportsReadMemoryRequest = true;                 // memory view from registers' memoryReference

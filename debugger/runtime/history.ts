@@ -12,7 +12,7 @@ const PAGE = 4096;
 /** A snapshot with its memory as shared pages. */
 interface Stored {
   icount: number;
-  snap: Omit<VmSnapshot, 'machine'> & { machine: Omit<VmSnapshot['machine'], 'memory'> };
+  snap: Omit<VmSnapshot, 'machine'> & { machine: Partial<VmSnapshot['machine']> };
   pages: Uint8Array[];
   memoryLength: number;
   /** Extra state stored with it (the equivalence twin's snapshot). */
@@ -77,7 +77,10 @@ export class CheckpointStore {
   clear(): void { this.list = []; this.uniquePages.clear(); this.unpacked = undefined; }
 
   private pack(icount: number, snap: VmSnapshot, prev: Stored | undefined): Stored {
-    const { memory, ...machineRest } = snap.machine;
+    const memory = (snap.machine as { memory?: unknown }).memory;
+    // A snapshot format without one flat memory array is kept as it is.
+    if (!(memory instanceof Uint8Array)) return { icount, snap: snap as Stored['snap'], pages: [], memoryLength: -1 };
+    const { memory: _memory, ...machineRest } = snap.machine as VmSnapshot['machine'] & { memory: Uint8Array };
     const reuse = prev && prev.memoryLength === memory.length ? prev.pages : undefined;
     const pages: Uint8Array[] = [];
     const changed: number[] = [];
@@ -110,6 +113,7 @@ export class CheckpointStore {
 }
 
 function unpack(c: Stored): VmSnapshot {
+  if (c.memoryLength < 0) return c.snap as VmSnapshot;
   const memory = new Uint8Array(c.memoryLength);
   c.pages.forEach((p, k) => memory.set(p, k * PAGE));
   return { ...c.snap, machine: { ...c.snap.machine, memory } } as VmSnapshot;

@@ -525,11 +525,14 @@ export class DebugRuntime {
       if (twin) {
         twin.runSlice(1);
         const diff = compareWithTwin(vm, twin, this.lastWrites!);
-        if (diff && this.filters.has('divergence') && !this.divergence) {
+        if (diff && !this.divergence) {
           this.divergence = diff;
           const at = this.where(this.lastWrites!.address);
-          return { reason: 'divergence', description: `Divergence from native after ${at}: ${diff}`, text: diff,
-            exception: { filter: 'divergence', description: `The instruction at ${at} had a different effect under ${vm.mode} than natively`, details: diff } };
+          if (!this.replaying) this.host.output(`checkEquivalence: ${at} had a different effect under ${vm.mode} than natively: ${diff}\n`, 'console', this.program.index.locate(this.lastWrites!.address));
+          if (this.filters.has('divergence')) {
+            return { reason: 'divergence', description: `Divergence from native after ${at}: ${diff}`, text: diff,
+              exception: { filter: 'divergence', description: `The instruction at ${at} had a different effect under ${vm.mode} than natively`, details: diff } };
+          }
         }
         if (!diff) this.divergence = undefined;
       }
@@ -676,6 +679,7 @@ export class DebugRuntime {
       this.dataHit = undefined;
       this.exitVmcs = undefined;
       this.midDelivery = false;
+      this.divergence = undefined;
     }
   }
 
