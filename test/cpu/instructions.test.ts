@@ -74,7 +74,7 @@ describe('CPU: system and string instructions', function () {
     assert.equal(pc.cpu.regs[1] & 0xff, 1, 'ZF after LAR 0x1b');
     assert.equal((pc.cpu.regs[1] >> 8) & 0xff, 0, 'ZF clear after LAR 0x10 at CPL 3');
     assert.equal(pc.cpu.regs[2], 0x77, 'destination unchanged');
-    assert.equal(pc.cpu.regs[5] >>> 0, 0xffffffff, 'LSL of a page-granular 4 GiB segment');
+    assert.equal(pc.cpu.regs[6] >>> 0, 0xffffffff, 'LSL of a page-granular 4 GiB segment (ESI)');
   });
 
   it('VERR/VERW: read-only data is readable but not writable', function () {
