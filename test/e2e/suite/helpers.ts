@@ -16,15 +16,23 @@ export function built(file: 'server' | 'debugAdapter' | 'cli'): boolean {
   return fs.existsSync(path.join(extension().extensionPath, 'dist', `${file}.js`));
 }
 
-/** Whether `popek ARGS` (the installed extension's CLI) exits 0: a probe for what this build can do. */
-export function cliRuns(args: string[]): Promise<boolean> {
+/**
+ * The JSON `popek ARGS --json` prints (the installed extension's CLI), or undefined when it prints
+ * none: a probe for what this build can do. Its exit status is the guest's, so it is not the test.
+ */
+export function cliJson(args: string[]): Promise<Record<string, unknown> | undefined> {
   const cli = path.join(extension().extensionPath, 'dist', 'cli.js');
-  if (!fs.existsSync(cli)) return Promise.resolve(false);
+  if (!fs.existsSync(cli)) return Promise.resolve(undefined);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, stdio: 'ignore' });
+    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => { out += c.toString('utf8'); });
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', () => { clearTimeout(timer); resolve(false); });
-    child.on('close', (code) => { clearTimeout(timer); resolve(code === 0); });
+    child.on('error', () => { clearTimeout(timer); resolve(undefined); });
+    child.on('close', () => {
+      clearTimeout(timer);
+      try { resolve(JSON.parse(out) as Record<string, unknown>); } catch { resolve(undefined); }
+    });
   });
 }
 
@@ -73,9 +81,17 @@ export class DapRecorder implements vscode.Disposable {
       createDebugAdapterTracker: (session) => {
         const list: DapMessage[] = [];
         this.messages.set(session.id, list);
-        return { onDidSendMessage: (m: DapMessage) => { list.push(m); } };
+        return {
+          onDidSendMessage: (m: DapMessage) => { list.push(m); },
+          onWillReceiveMessage: (m: DapMessage) => { list.push({ ...m, type: 'request→' }); },
+        };
       },
     });
+  }
+  /** The last n messages both ways, for failure messages. */
+  tail(session: vscode.DebugSession, n = 12): string {
+    return (this.messages.get(session.id) ?? []).slice(-n)
+      .map((m) => `${m.type} ${m.event ?? m.command ?? ''} ${JSON.stringify(m.body ?? (m as { arguments?: unknown }).arguments ?? '').slice(0, 120)}`).join('\n');
   }
   events(session: vscode.DebugSession, event: string): DapMessage[] {
     return (this.messages.get(session.id) ?? []).filter((m) => m.type === 'event' && m.event === event);
