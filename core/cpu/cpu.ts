@@ -5,7 +5,7 @@
  * call/jmp/ret, iret, gates) in transfers.ts.
  */
 import {
-  ARITH_FLAGS, AC, AF, CF, CR0_PE, CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, CS, DF_VEC, DS, EFLAGS_FIXED1, ES, FS,
+  ARITH_FLAGS, AC, AF, CF, DB, CR0_PE, CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, CS, DF_VEC, DS, EFLAGS_FIXED1, ES, FS,
   GP, GS, ID, IF, IOPL, IOPL_SHIFT, MSR_APIC_BASE, MSR_BIOS_SIGN_ID, MSR_FEATURE_CONTROL, MSR_MISC_ENABLE,
   MSR_MTRRCAP, MSR_MTRR_DEF_TYPE, MSR_PAT, MSR_PLATFORM_ID, MSR_SYSENTER_CS, MSR_SYSENTER_EIP,
   MSR_SYSENTER_ESP, MSR_TSC, NP, NT, OF, PF, PF_VEC, PFEC_P, PFEC_U, PFEC_W, PTE_A, PTE_D, PTE_G, PTE_P,
@@ -904,8 +904,15 @@ export class Cpu {
       if (this.halted) return 'halt';
       if (checkBp && !first && this.breakpoints.has((this.eip + this.segBase[CS]) | 0)) return 'breakpoint';
       first = false;
+      // EFLAGS.TF: one instruction, then a single-step #DB trap (SDM Vol. 3 §17.3.1.4).
+      const trapFlag = (this.flags & TF) !== 0;
       try {
-        this.runBlocks(checkBp || this.singleStep ? this.icount + 1 : end);
+        const before = this.icount;
+        this.runBlocks(checkBp || this.singleStep || trapFlag ? this.icount + 1 : end);
+        if (trapFlag && this.icount > before) {
+          this.dr[6] |= 0x4000; // DR6.BS
+          this.deliverEvent(DB, 'exception', 0, 0, this.eip);
+        }
       } catch (e) {
         if (e instanceof CpuFault) this.handleFault(e);
         else throw e;

@@ -22,6 +22,7 @@ const SNIPPETS = {
   hlt: 'hlt',
   movCr: 'mov eax, cr0\nint 0x30',
   lgdt: 'lgdt [0x200000]\nint 0x30',
+  singleStep: 'pushfd\nor dword [esp], 0x100\npopfd\nmov eax, 1\nmov eax, 2\nint 0x30',
 };
 
 describe('CPU: system and string instructions', function () {
@@ -138,6 +139,17 @@ describe('CPU: system and string instructions', function () {
     assert.equal(pc2.cpu.regs[7], 0x20000a);
     assert.equal(pc2.cpu.regs[1], 90);
     assert.ok(pc2.cpu.getEflags() & ZF);
+  });
+
+  it('EFLAGS.TF: the instruction after the POPF that set it runs, then a single-step #DB trap', function () {
+    const pc = new TestPc(image);
+    const stop = pc.run(at.singleStep);
+    assert.equal(stop.vector, 1);
+    assert.equal(pc.cpu.regs[0], 1, 'one instruction ran');
+    assert.equal(stop.stack[0], at.singleStep + 1 + 7 + 1 + 5, 'the return address is the next instruction');
+    assert.ok(stop.stack[2] & 0x100, 'TF in the pushed EFLAGS');
+    assert.equal(pc.cpu.flags & 0x100, 0, 'the handler runs with TF clear');
+    assert.ok(pc.cpu.dr[6] & 0x4000, 'DR6.BS');
   });
 
   it('privileged instructions raise #GP(0) at CPL 3 (HLT, MOV from CR0, LGDT)', function () {
