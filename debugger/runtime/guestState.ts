@@ -5,6 +5,7 @@
  */
 import { CS, DS, ES, FS, GS, SS } from '../../core/cpu/constants';
 import type { Cpu } from '../../core/cpu/cpu';
+import type { RunCounters } from '../../core/machine/report';
 import type { Vm } from '../../core/vmm/vm';
 import { exitReasonName } from '../../core/vmm/vmx/exitReasons';
 import { VMCS_FIELDS, type VmcsArea } from '../../core/vmm/vmx/vmcs';
@@ -209,8 +210,8 @@ function vmcsValue(name: string, raw: string | number | boolean): string {
 }
 
 /** Hypervisor: counters by reason (SPEC §6 report tables) and the technique's own figures. */
-export function hypervisorView(vm: Vm): StateItem[] {
-  const c = vm.counters;
+export function hypervisorView(vm: Vm, at?: { counters: RunCounters; cycles: number }): StateItem[] {
+  const c = at?.counters ?? vm.counters;
   const tableItem = (name: string, t: Record<string, number>): StateItem => {
     const entries = Object.entries(t).sort((a, b) => b[1] - a[1]);
     const total = entries.reduce((s, [, n]) => s + n, 0);
@@ -220,7 +221,7 @@ export function hypervisorView(vm: Vm): StateItem[] {
     { name: 'mode', value: vm.mode },
     { name: 'cost profile', value: vm.profile.name },
     { name: 'instructions', value: String(vm.cpu.icount) },
-    { name: 'modelled cycles', value: String(Math.round(vm.cycles)) },
+    { name: 'modelled cycles', value: String(Math.round(at?.cycles ?? vm.cycles)) },
     tableItem('traps', c.traps),
     tableItem('critical', c.critical),
     tableItem('VM exits', c.vmExits),

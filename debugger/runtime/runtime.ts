@@ -12,6 +12,7 @@ import type { Cpu } from '../../core/cpu/cpu';
 import type { DeliveryEvent, Monitor } from '../../core/cpu/monitor';
 import { EXCEPTION_NAMES } from '../../core/cpu/constants';
 import { createVm, formatEvent, type Mode, type Vm, type VmEvent } from '../../core/vmm';
+import type { RunCounters } from '../../core/machine/report';
 import {
   FilterCondition, hitMatches, parseCondition, parseHitCondition, type BreakpointOptions, type CodeBreakpoint,
   type DataBreakpoint, type ExceptionFilterId,
@@ -45,6 +46,8 @@ export interface StopInfo {
   hitBreakpointIds?: number[];
   /** For exception-filter stops: which filter and what happened. */
   exception?: { filter: ExceptionFilterId; description: string; details: string };
+  /** Show the guest as it was before this instruction count (the event's instruction not yet run). */
+  rewindTo?: number;
 }
 
 export interface RuntimeHost {
@@ -87,7 +90,14 @@ interface Goal {
   done?(rt: DebugRuntime, lin: number): boolean;
 }
 
-interface PendingEvent { filter: ExceptionFilterId; description: string; details: string }
+interface PendingEvent { filter: ExceptionFilterId; description: string; details: string; icountBefore: number }
+
+/**
+ * Events that happen AT an instruction that left the guest (a VM exit, a trap into the VMM, a
+ * hypercall): the stop shows the guest as it was at that moment — the instruction not yet run —
+ * with the VMCS and the counters as the event left them.
+ */
+const STOP_BEFORE: ReadonlySet<ExceptionFilterId> = new Set(['vmexit', 'trap', 'hypercall']);
 
 export class DebugRuntime {
   readonly program: GuestProgram;
@@ -120,8 +130,12 @@ export class DebugRuntime {
   /** Host time spent running since the last checkpoint, and what the last checkpoint cost (ms). */
   private runMs = 0;
   private checkpointMs = 10;
-  /** The VMCS captured at the VM exit this stop is about. */
-  private exitVmcs: Record<string, string | number | boolean> | undefined;
+  /** What the VMM showed when the event this stop is about happened (VMCS, counters). */
+  private eventView: { vmcs: Record<string, string | number | boolean> | undefined; counters: RunCounters; cycles: number } | undefined;
+  /** Instruction count before the instruction running now (events are attributed to it). */
+  private insnIcount = -1;
+  /** A stop was rewound to before this instruction: its own event does not stop again. */
+  private resumeSkip = -1;
 
   constructor(private readonly options: RuntimeOptions, private readonly host: RuntimeHost) {
     this.program = loadGuestProgram(options.program);
@@ -310,7 +324,7 @@ export class DebugRuntime {
     const code = ev.errorCode !== undefined ? ` error code ${hex(ev.errorCode, 4)}` : '';
     const addr = ev.address !== undefined ? `, address ${hex(ev.address)}` : '';
     const at = this.intSite((ev.eip + this.cpu.segBase[CS]) >>> 0, ev.kind === 'software');
-    this.pendingEvents.push({ filter: 'guest-exception', description: `Guest exception ${name}${code}${addr} at ${this.where(at)}`, details: `Delivered through the guest's IDT (vector ${ev.vector}).` });
+    this.pendingEvents.push({ filter: 'guest-exception', description: `Guest exception ${name}${code}${addr} at ${this.where(at)}`, details: `Delivered through the guest's IDT (vector ${ev.vector}).`, icountBefore: this.insnIcount });
     this.latch.latched = true;
   }
 
@@ -326,15 +340,24 @@ export class DebugRuntime {
     const p = describeEvent(ev, this);
     if (!p) return;
     if (!cond.matches(p.keys)) return;
-    this.pendingEvents.push({ filter, description: p.description, details: p.details });
-    // The VMCS as the exit left it (before the VMM handled it and advanced GUEST_RIP).
-    if (ev.kind === 'vmexit' && !this.exitVmcs) this.exitVmcs = this.vm.inspect().vmcs;
+    // Re-running the instruction a stop was rewound to raises its event again: not a new stop.
+    if (STOP_BEFORE.has(filter) && this.insnIcount === this.resumeSkip) return;
+    this.pendingEvents.push({ filter, description: p.description, details: p.details, icountBefore: this.insnIcount });
+    if (!this.eventView) {
+      // The VMCS as the exit left it (before the VMM handled it and advanced GUEST_RIP), the counters.
+      this.eventView = { vmcs: this.vm.inspect().vmcs, counters: structuredClone(this.vm.counters), cycles: this.vm.cycles };
+    }
     this.latch.latched = true;
   }
 
   /** VMCS fields for the VMCS scope: as the VM exit of this stop left them, else as they are now. */
   vmcsFields(): Record<string, string | number | boolean> | undefined {
-    return this.exitVmcs ?? this.vm.inspect().vmcs;
+    return this.eventView?.vmcs ?? this.vm.inspect().vmcs;
+  }
+
+  /** Counters for the Hypervisor scope: as the event of this stop left them, else as they are now. */
+  hypervisorCounters(): { counters: RunCounters; cycles: number } {
+    return this.eventView ? { counters: this.eventView.counters, cycles: this.eventView.cycles } : { counters: this.vm.counters, cycles: this.vm.cycles };
   }
 
   /** `file:line mnemonic` of a linear address, for descriptions. */
@@ -457,7 +480,7 @@ export class DebugRuntime {
     this.ensureFirstCheckpoint();
     this.running = true;
     this.pauseRequested = false;
-    this.exitVmcs = undefined;
+    this.eventView = undefined;
     this.midDelivery = false;
     let stop: StopInfo | undefined;
     let sliceSize = 20_000;
@@ -505,6 +528,19 @@ export class DebugRuntime {
       this.latch.latched = false;
       this.latch.addresses = undefined;
     }
+    if (stop?.rewindTo !== undefined && !this.ended && !this.disposed) {
+      // Back to the instruction the event happened at (deterministic re-execution), keeping the
+      // VMM's view of the event.
+      const view = this.eventView;
+      try {
+        this.running = true;
+        await this.replayTo(stop.rewindTo, undefined, stop.rewindTo);
+        this.resumeSkip = stop.rewindTo;
+      } catch (e) {
+        this.host.output(`popek debugger: cannot show the state before the event: ${(e as Error).message}\n`, 'stderr');
+      } finally { this.running = false; }
+      this.eventView = view;
+    }
     if (stop && !this.ended) this.reportStop(stop);
   }
 
@@ -517,7 +553,9 @@ export class DebugRuntime {
       if (twin) this.lastWrites = plannedWrites(twin.cpu);
       this.latch.latched = false;
       const ic0 = cpu.icount;
+      this.insnIcount = ic0;
       const r = vm.runSlice(1);
+      if (this.resumeSkip === ic0) this.resumeSkip = -1;
       // Stopped right after an exception was delivered, before any instruction retired: the same
       // instruction count as the faulting instruction itself (step back goes there first).
       this.midDelivery = cpu.icount === ic0;
@@ -539,7 +577,7 @@ export class DebugRuntime {
       if (this.pendingEvents.length) {
         const ev = this.pendingEvents[0];
         this.pendingEvents = [];
-        return { reason: 'exception', description: ev.description, text: ev.details, exception: { filter: ev.filter, description: ev.description, details: ev.details } };
+        return { reason: 'exception', description: ev.description, text: ev.details, exception: { filter: ev.filter, description: ev.description, details: ev.details }, rewindTo: STOP_BEFORE.has(ev.filter) ? ev.icountBefore : undefined };
       }
       if (this.dataHit) {
         const s = this.dataStop(before);
@@ -677,9 +715,10 @@ export class DebugRuntime {
       this.suppressWatches = false;
       this.pendingEvents = [];
       this.dataHit = undefined;
-      this.exitVmcs = undefined;
+      this.eventView = undefined;
       this.midDelivery = false;
       this.divergence = undefined;
+      this.resumeSkip = -1;
     }
   }
 

@@ -151,33 +151,40 @@ describe('debugger: every execution technique of this build', function () {
     assert.match(lineText(critical, at), /popf/);
   });
 
-  it('hardware-assisted: stops on the first VM exit CPUID; VMCS holds reason 10 and the guest RIP; step back returns to the instruction before', async function () {
+  it('hardware-assisted: stops on the first VM exit CPUID at the cpuid; VMCS holds reason 10 and its guest RIP; step back returns to the instruction before', async function () {
     if (!has('hardware-assisted')) this.skip();
     const exits = example('exits.gasm');
     const { stop } = await launchToStop(dc, { program: exits, mode: 'hardware-assisted', stopOnEntry: false }, { exceptions: { filters: [], filterOptions: [{ filterId: 'vmexit', condition: 'CPUID,HLT' }] } });
     assert.equal(stop.body.reason, 'exception');
-    assert.match(stop.body.description ?? '', /^VM exit CPUID \(basic reason 10\) at exits\.gasm:(\d+) \(cpuid\)/);
+    const cpuidLine = lineOf(exits, '    cpuid ');
+    assert.match(stop.body.description ?? '', new RegExp(`^VM exit CPUID \\(basic reason 10\\) at exits\\.gasm:${cpuidLine} \\(cpuid\\); qualification 0x00000000( \\(leaf 0x0\\))?; instruction length 2`));
+    // The guest as the exit found it: at the cpuid, EAX = 0 (leaf 0) and cpuid not run yet.
+    const frame = await topFrame(dc);
+    assert.equal(frame.line, cpuidLine);
+    assert.equal(await register(dc, 'eax'), 0);
     const vmcs = await scope(dc, 'VMCS');
     const exitInfo = await dc.variablesRequest({ variablesReference: vmcs.get('VM-exit information')!.variablesReference });
     const reason = exitInfo.body.variables.find((v) => v.name.startsWith('VM_EXIT_REASON'));
     assert.ok(reason, 'VM_EXIT_REASON in the exit-information area');
+    assert.equal(reason.name, 'VM_EXIT_REASON [0x4402]');
     assert.match(reason.value, /^0x0000000a \(10\) CPUID$/);
     const guest = await dc.variablesRequest({ variablesReference: vmcs.get('Guest-state area')!.variablesReference });
     const rip = guest.body.variables.find((v) => v.name.startsWith('GUEST_RIP'))!;
-    const cpuidLine = lineOf(exits, '    cpuid ');
-    const dis = await dc.evaluateRequest({ expression: 'eip', context: 'watch' });
-    void dis;
-    const ripValue = parseInt(/0x[0-9a-f]+/.exec(rip.value)![0], 16);
-    const frameAfter = await topFrame(dc);
-    const ebx = await register(dc, 'ebx');
-    assert.ok(ebx !== 0, 'cpuid filled EBX with the vendor string');
-    // Step back: the instruction before (xor eax, eax done, cpuid not yet): earlier EBX.
+    assert.equal(parseInt(/0x[0-9a-f]+/.exec(rip.value)![0], 16), parseInt(frame.instructionPointerReference!, 16));
+    const exitsByReason = await dc.variablesRequest({ variablesReference: (await scope(dc, 'Hypervisor')).get('VM exits')!.variablesReference });
+    assert.equal(exitsByReason.body.variables.find((v) => v.name === 'CPUID')?.value, '1', 'this exit is counted');
+    // Step back: the instruction before (xor eax, eax), with the earlier EAX (the Multiboot magic).
     await resumeToStop(dc, dc.stepBackRequest({ threadId: 1, granularity: 'instruction' }));
-    const back = await topFrame(dc);
-    assert.equal(back.line, cpuidLine);
-    assert.equal(parseInt(back.instructionPointerReference!, 16), ripValue);
-    assert.notEqual(await register(dc, 'ebx'), ebx);
-    assert.ok(frameAfter.line > cpuidLine);
+    assert.equal((await topFrame(dc)).line, cpuidLine - 1);
+    assert.equal(await register(dc, 'eax'), 0x2badb002);
+    // Forward again: the cpuid exits (the same exit does not stop twice), EBX gets the vendor.
+    await resumeToStop(dc, dc.stepInRequest({ threadId: 1, granularity: 'instruction' }));
+    const s2 = await resumeToStop(dc, dc.stepInRequest({ threadId: 1, granularity: 'instruction' }));
+    assert.equal(s2.body.reason, 'exception', 'stepping onto the cpuid stops on its exit');
+    const s3 = await resumeToStop(dc, dc.stepInRequest({ threadId: 1, granularity: 'instruction' }));
+    assert.equal(s3.body.reason, 'step');
+    assert.equal((await topFrame(dc)).line, cpuidLine + 1);
+    assert.equal(await register(dc, 'ebx'), 0x756e6547); // "Genu"
   });
 
   it('paravirtual: the hypercall filter stops on console_io with its arguments; the guest console still arrives', async function () {
