@@ -59,22 +59,28 @@ function fixedItems(syntax: 'nasm' | 'att'): Fixed {
   return f;
 }
 
-/** At most this many items per answer; the list is then marked incomplete and asked again as the user types. */
-const MAX_ITEMS = 1500;
+/** At most this many of the document's own names per answer; past it the list is marked incomplete and the editor asks again as the user types. */
+const MAX_SYMBOLS = 300;
 
 /**
- * Items whose name contains the word being typed (the editor then ranks them fuzzily). Filtering
- * here keeps answers small on big files, where labels run into thousands.
+ * Items whose name contains the word being typed (the editor then ranks them fuzzily). The fixed
+ * vocabulary (mnemonics, directives, registers, constants) always passes; the document's labels,
+ * which run into thousands in big files, are capped, which keeps every answer small.
  */
 function narrow(items: CompletionItem[], prefix: string): CompletionList {
   const p = prefix.toLowerCase().replace(/^[%$]/, '');
   const out: CompletionItem[] = [];
+  let symbols = 0;
+  let incomplete = false;
   for (const i of items) {
     if (p && !(i.filterText ?? i.label).toLowerCase().includes(p)) continue;
-    if (out.length === MAX_ITEMS) return { isIncomplete: true, items: out };
+    if ((i.data as { symbol?: boolean } | undefined)?.symbol) {
+      if (symbols === MAX_SYMBOLS) { incomplete = true; continue; }
+      symbols++;
+    }
     out.push(i);
   }
-  return { isIncomplete: false, items: out };
+  return { isIncomplete: incomplete, items: out };
 }
 
 export function completion(store: DocumentStore, model: LintDocument, p: CompletionParams): CompletionList {
@@ -91,18 +97,18 @@ function candidates(store: DocumentStore, model: LintDocument, p: CompletionPara
   // Statement position: only a label (and blanks) before the cursor.
   const statementStart = /^\s*(?:[A-Za-z_.?@$][\w.?@$#~]*:\s*)*[%.\w]*$/.test(before);
   const items: CompletionItem[] = [];
-  const symbols = [model, ...store.included(model)].flatMap((d) => [...d.symbols().byName.values()]);
+  const symbols = [model, ...store.included(model)].flatMap((d) => d.definitions());
   if (statementStart) {
     items.push(...fixedSet.statement);
-    for (const s of symbols) if (s.kind === 'macro' && s.defs.length) items.push({ label: s.name, kind: CompletionItemKind.Snippet, detail: 'macro', sortText: `0${s.name}` });
+    for (const s of symbols) if (s.kind === 'macro') items.push({ label: s.name, kind: CompletionItemKind.Snippet, detail: 'macro', sortText: `0${s.name}`, data: { symbol: true } });
     return items;
   }
   items.push(...fixedSet.operand);
   const seen = new Set<string>();
   for (const s of symbols) {
-    if (!s.defs.length || s.kind === 'macro' || seen.has(s.name)) continue;
+    if (s.kind === 'macro' || seen.has(s.name)) continue;
     seen.add(s.name);
-    items.push({ label: s.name, kind: s.kind === 'label' ? CompletionItemKind.Reference : CompletionItemKind.Constant, detail: s.kind, sortText: `0${s.name}` });
+    items.push({ label: s.name, kind: s.kind === 'label' ? CompletionItemKind.Reference : CompletionItemKind.Constant, detail: s.kind, sortText: `0${s.name}`, data: { symbol: true } });
   }
   return items;
 }

@@ -18,6 +18,15 @@ import { LintDocument } from '../../core/lint/document';
 import { lintDocument } from '../../core/lint/lint';
 
 const LINES = 20_000;
+/** The edited line: an instruction in the middle of the file (`    mov ebp, esp`). */
+const EDIT_LINE = 10_002;
+
+/** Typing one character, then deleting it again, alternately. */
+function keystroke(i: number): { range: { start: { line: number; character: number }; end: { line: number; character: number } }; text: string } {
+  return i % 2 === 0
+    ? { range: { start: { line: EDIT_LINE, character: 8 }, end: { line: EDIT_LINE, character: 8 } }, text: 'x' }
+    : { range: { start: { line: EDIT_LINE, character: 8 }, end: { line: EDIT_LINE, character: 9 } }, text: '' };
+}
 const EDITS = 40;
 const REQUESTS = 300;
 
@@ -40,7 +49,7 @@ export const serverBench: BenchSuite = {
     const core: number[] = [];
     for (let i = 0; i < EDITS; i++) {
       const t = performance.now();
-      doc.applyChange({ range: { start: { line: 10_000, character: 0 }, end: { line: 10_000, character: 0 } }, text: i % 2 ? '' : ' ' });
+      doc.applyChange(keystroke(i));
       lintDocument(doc, { mode: 'paravirtual', skipAssembler: true });
       core.push(performance.now() - t);
     }
@@ -74,7 +83,7 @@ export const serverBench: BenchSuite = {
         t = performance.now();
         await c.sendNotification(DidChangeTextDocumentNotification.type, {
           textDocument: { uri, version: ++version },
-          contentChanges: [{ range: { start: { line: 10_000, character: 4 }, end: { line: 10_000, character: 4 } }, text: i % 2 ? 'x' : '' }],
+          contentChanges: [keystroke(i)],
         });
         report = await c.sendRequest(DocumentDiagnosticRequest.type, { textDocument: { uri }, previousResultId });
         edit.push(performance.now() - t);
@@ -87,7 +96,7 @@ export const serverBench: BenchSuite = {
       t = performance.now();
       await c.sendNotification(DidChangeTextDocumentNotification.type, {
         textDocument: { uri, version: ++version },
-        contentChanges: [{ range: { start: { line: 10_001, character: 0 }, end: { line: 10_001, character: 0 } }, text: ' ' }],
+        contentChanges: [{ range: { start: { line: EDIT_LINE, character: 0 }, end: { line: EDIT_LINE, character: 0 } }, text: ' ' }],
       });
       await c.sendRequest(DocumentDiagnosticRequest.type, { textDocument: { uri } });
       if (refreshes === before) await new Promise<void>((r) => { onRefresh = r; setTimeout(r, 20_000); });
@@ -108,6 +117,19 @@ export const serverBench: BenchSuite = {
       }
       print(`hover: p50 ${ms(percentile(hover, 50))} ms, p95 ${ms(percentile(hover, 95))} ms`);
       print(`completion: p50 ${ms(percentile(completion, 50))} ms, p95 ${ms(percentile(completion, 95))} ms`);
+      // As when typing: each completion follows an edit (the document's symbols are rebuilt).
+      const typed: number[] = [];
+      for (let i = 0; i < EDITS; i++) {
+        await c.sendNotification(DidChangeTextDocumentNotification.type, {
+          textDocument: { uri, version: ++version },
+          contentChanges: [keystroke(i)],
+        });
+        const line = instructionLines[(i * 7919) % instructionLines.length];
+        t = performance.now();
+        await c.sendRequest(CompletionRequest.type, { textDocument: { uri }, position: { line, character: lines[line].length } });
+        typed.push(performance.now() - t);
+      }
+      print(`completion right after an edit: p50 ${ms(percentile(typed, 50))} ms, p95 ${ms(percentile(typed, 95))} ms`);
       const mem = await c.sendRequest('popek/memoryUsage') as NodeJS.MemoryUsage;
       print(`server memory with the ${LINES}-line file open: RSS ${(mem.rss / 2 ** 20).toFixed(1)} MiB, heap used ${(mem.heapUsed / 2 ** 20).toFixed(1)} MiB`);
       await c.sendRequest(ShutdownRequest.type);

@@ -45,6 +45,8 @@ export class LintDocument {
   private classified = new WeakMap<object, Classified | null>();
   private symbolCache?: SymbolTable;
   version = 0;
+  /** Bumped only when an edit touches a line that defines something (names are what completion needs). */
+  private defsVersion = 0;
 
   constructor(readonly fileName: string, readonly syntax: Syntax, text = '') {
     this.setText(text);
@@ -93,6 +95,7 @@ export class LintDocument {
     this.symbolCache = undefined;
     this.lines = all;
     const newTo = from + replacement.length;
+    for (let k = from; k < oldTo && k < oldFacts.length; k++) if (oldFacts[k].defs.length) { this.defsVersion++; break; }
     const facts = oldFacts.slice(0, from);
     const states = oldStates.slice(0, from + 1);
     if (states.length === 0) states.push(0);
@@ -102,7 +105,9 @@ export class LintDocument {
     for (; i < all.length; i++) {
       const oldIndex = i - newTo + oldTo;
       if (i >= newTo && oldIndex < oldFacts.length && oldStates[oldIndex] === encodeState(state)) break;
-      facts.push(this.scanLine(all[i], state));
+      const scanned = this.scanLine(all[i], state);
+      if (scanned.defs.length || (i - newTo + oldTo < oldFacts.length && i >= newTo && oldFacts[i - newTo + oldTo].defs.length)) this.defsVersion++;
+      facts.push(scanned);
       states.push(encodeState(state));
     }
     const resumeOld = i - newTo + oldTo;
@@ -177,6 +182,31 @@ export class LintDocument {
     this.symbolCache = { byName, lineScopes };
     return this.symbolCache;
   }
+
+  /**
+   * Names defined in the document (qualified), without the references: a cheap pass for
+   * completion, which runs on every keystroke (the full table is rebuilt only on demand).
+   */
+  definitions(): Array<{ name: string; kind: SymbolInfo['kind'] }> {
+    if (this.definitionCache?.version === this.defsVersion) return this.definitionCache.names;
+    const names: Array<{ name: string; kind: SymbolInfo['kind'] }> = [];
+    const seen = new Set<string>();
+    let scope: string | undefined;
+    for (const f of this.facts) {
+      if (f.defs.length === 0) continue;
+      for (const d of f.defs) {
+        const full = this.qualify(d.name, scope);
+        if (d.kind === 'label' && this.syntax === 'nasm' && !d.name.startsWith('.') && !d.name.startsWith('..@')) scope = d.name;
+        if (seen.has(full)) continue;
+        seen.add(full);
+        names.push({ name: full, kind: d.kind });
+      }
+    }
+    this.definitionCache = { version: this.defsVersion, names };
+    return names;
+  }
+
+  private definitionCache?: { version: number; names: Array<{ name: string; kind: SymbolInfo['kind'] }> };
 
   /** Qualified name of `name` as written on a line whose enclosing non-local label is `scope`. */
   qualify(name: string, scope: string | undefined): string {
