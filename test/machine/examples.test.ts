@@ -9,8 +9,9 @@ import {
 
 interface PopekResult { console: string; exitStatus: number; outcome: string; instructions: number }
 
-function runInPopek(image: Uint8Array): PopekResult {
+function runInPopek(image: Uint8Array, jit = true): PopekResult {
   const m = new Machine({ memoryMiB: 16, maxInstructions: 500_000_000 });
+  m.cpu.jit = jit;
   m.loadImage(image);
   const outcome = m.run();
   // QEMU's -no-reboot turns a triple fault into exit status 0, as Popek's report does.
@@ -37,6 +38,10 @@ describe('examples in Popek (native) against QEMU', function () {
       const got = runInPopek(images.get(name)!);
       assert.equal(got.console, expected.console);
       assert.equal(got.exitStatus, expected.exitStatus, `exit status (outcome ${got.outcome})`);
+    });
+
+    it(`${name}: the interpreter alone gives the same run as with compiled blocks`, function () {
+      assert.deepEqual(runInPopek(images.get(name)!, false), runInPopek(images.get(name)!, true));
     });
 
     it(`${name}: the same as QEMU now`, async function () {
