@@ -23,6 +23,7 @@ const SNIPPETS = {
   callGate: 'call 0x50:0\nint 0x30',
   gateTarget: 'mov esi, ss\nmov edi, esp\nint 0x31',
   farJmpConforming: 'jmp 0x40:.next\n.next:\nmov esi, cs\nint 0x30',
+  pushEax: 'push eax\nint 0x30',
 };
 
 describe('CPU: protected-mode edge cases (SDM)', function () {
@@ -151,6 +152,21 @@ describe('CPU: protected-mode edge cases (SDM)', function () {
       pc.cpu.regs[0] = 0x23;
       pc.run(at.movDs);
       assert.equal(pc.readDescriptorHi(0x20) & 0x100, 0x100);
+    });
+    it('an expand-down segment allows offsets above its limit only; a stack access below raises #SS(0)', function () {
+      const pc = new TestPc(image);
+      pc.setDescriptor(0x50, 0x00000fff, 0x0040f700); // expand-down, writable, 32-bit (B = 1), DPL 3, limit 0xfff
+      pc.cpu.loadSegment(DS, 0x53);
+      assert.doesNotThrow(() => pc.cpu.read32(DS, 0x2000));
+      assert.throws(() => pc.cpu.read32(DS, 0x800), (e: { vector?: number }) => e.vector === 13);
+      pc.enterRing(3);
+      pc.cpu.loadSegment(SS, 0x53);
+      pc.cpu.regs[4] = 0x1002;
+      const stop = pc.run(at.pushEax);
+      assert.equal(stop.vector, 12, '#SS, delivered on the ring-0 stack from the TSS');
+      assert.equal(stop.stack[0], 0);
+      assert.equal(stop.stack[1], at.pushEax);
+      assert.equal(stop.stack[4], 0x1002, 'ESP unchanged by the faulting push');
     });
     it('an access past a byte-granular limit raises #GP(0)', function () {
       const pc = new TestPc(image);
