@@ -324,6 +324,13 @@ function scanStatement(code: string, st: Span, facts: LineFacts, state: AttScanS
   }
   const spelling = word.text.toLowerCase();
   const resolved = attMnemonic(spelling);
+  // In `.S` files the C preprocessor expands macros first (`SEG_ASM(...)`, `ENTRY(name)`,
+  // `SAVE_ALL`): an unknown upper-case name or a call-like use is such a macro, not a typo.
+  if (!resolved.known && prefixes.length === 0 && (/^[A-Z_][A-Z0-9_]*$/.test(word.text) || code[word.end] === '(')) {
+    facts.macroCall = { name: word.text, start: word.start, end: word.end };
+    attIdentifiers(code.slice(word.end, st.end), word.end, facts.refs);
+    return;
+  }
   const opsStart = word.end;
   const opsText = code.slice(opsStart, st.end);
   const raw = splitTop(opsText, opsStart);
