@@ -264,6 +264,20 @@ describe('CPU: protected-mode edge cases (SDM)', function () {
       assert.equal(stop.vector, 13);
       assert.equal(stop.stack[0], 0);
     });
+    it('the TSS I/O permission bitmap decides at CPL 3 with IOPL 0', function () {
+      for (const allowed of [true, false]) {
+        const pc = new TestPc(image);
+        const tss = 0x3000, bitmap = 0x68;
+        pc.m.mem.write16(tss + 102, bitmap);
+        for (let k = 0; k < 0x2000; k++) pc.m.mem.write8(tss + bitmap + k, 0xff);
+        if (allowed) pc.m.mem.write8(tss + bitmap + (0x60 >> 3), 0xfe); // port 0x60 is bit 0 of byte 12
+        pc.m.mem.write8(tss + bitmap + 0x2000, 0xff);
+        pc.cpu.trLimit = bitmap + 0x2000;
+        pc.enterRing(3);
+        const stop = pc.run(at.inPort);
+        assert.equal(stop.vector, allowed ? 0x30 : 13, allowed ? 'bit clear: allowed' : 'bit set: #GP(0)');
+      }
+    });
     it('IN at CPL 3 with IOPL 3 is allowed', function () {
       const pc = new TestPc(image);
       pc.enterRing(3, 0x2 | (3 << 12));
