@@ -189,11 +189,11 @@ export class PopekDebugSession extends LoggingDebugSession {
   // ---- breakpoints ----
 
   protected override setBreakPointsRequest(response: DebugProtocol.SetBreakpointsResponse, args: DebugProtocol.SetBreakpointsArguments): void {
-    const file = args.source.path;
+    const file = typeof args?.source?.path === 'string' ? args.source.path : undefined;
     if (file) this.sourceBreakpoints.set(path.resolve(file), args);
     const rt = this.runtime;
     if (!rt || !file) {
-      response.body = { breakpoints: (args.breakpoints ?? []).map((b) => ({ verified: false, line: b.line, message: 'the program is not loaded yet' })) };
+      response.body = { breakpoints: objects<DebugProtocol.SourceBreakpoint>(args?.breakpoints).map((b) => ({ verified: false, line: b.line, message: file ? 'the program is not loaded yet' : 'no source path' })) };
       this.sendResponse(response);
       return;
     }
@@ -209,9 +209,10 @@ export class PopekDebugSession extends LoggingDebugSession {
 
   private applySourceBreakpoints(rt: DebugRuntime, args: DebugProtocol.SetBreakpointsArguments): DebugProtocol.Breakpoint[] {
     const file = path.resolve(args.source.path!);
-    const asked: DebugProtocol.SourceBreakpoint[] = args.breakpoints ?? args.lines?.map((line) => ({ line })) ?? [];
+    const asked: DebugProtocol.SourceBreakpoint[] = args.breakpoints !== undefined ? objects<DebugProtocol.SourceBreakpoint>(args.breakpoints).filter((b) => Number.isInteger(b.line))
+      : objects<number>((args.lines ?? []).map((line) => ({ line }))).map((b) => b as unknown as DebugProtocol.SourceBreakpoint).filter((b) => Number.isInteger(b.line));
     const requests = asked.map((b) => ({
-      line: this.convertClientLineToDebugger(b.line), condition: b.condition, hitCondition: b.hitCondition, logMessage: b.logMessage,
+      line: this.convertClientLineToDebugger(b.line), condition: str(b.condition), hitCondition: str(b.hitCondition), logMessage: str(b.logMessage),
     }));
     return rt.setLineBreakpoints(file, requests).map((r, i) => {
       const bp = new Breakpoint(r.verified, r.line !== undefined ? this.convertDebuggerLineToClient(r.line) : this.convertDebuggerLineToClient(requests[i].line), undefined, this.source(file)) as DebugProtocol.Breakpoint;
@@ -226,12 +227,12 @@ export class PopekDebugSession extends LoggingDebugSession {
   protected override setInstructionBreakpointsRequest(response: DebugProtocol.SetInstructionBreakpointsResponse, args: DebugProtocol.SetInstructionBreakpointsArguments): void {
     this.instructionBreakpoints = args;
     const rt = this.runtime;
-    response.body = { breakpoints: rt ? this.applyInstructionBreakpoints(rt, args) : args.breakpoints.map(() => ({ verified: false, message: 'the program is not loaded yet' })) };
+    response.body = { breakpoints: rt ? this.applyInstructionBreakpoints(rt, args) : objects(args?.breakpoints).map(() => ({ verified: false, message: 'the program is not loaded yet' })) };
     this.sendResponse(response);
   }
 
   private applyInstructionBreakpoints(rt: DebugRuntime, args: DebugProtocol.SetInstructionBreakpointsArguments): DebugProtocol.Breakpoint[] {
-    const parsed = args.breakpoints.map((b) => ({ address: (parseAddress(b.instructionReference) ?? NaN) + (b.offset ?? 0), condition: b.condition, hitCondition: b.hitCondition }));
+    const parsed = objects<DebugProtocol.InstructionBreakpoint>(args?.breakpoints).map((b) => ({ address: (parseAddress(b.instructionReference) ?? NaN) + (Number.isInteger(b.offset) ? b.offset! : 0), condition: str(b.condition), hitCondition: str(b.hitCondition) }));
     const valid = parsed.filter((p) => Number.isFinite(p.address));
     const results = rt.setInstructionBreakpoints(valid);
     let k = 0;
@@ -268,14 +269,14 @@ export class PopekDebugSession extends LoggingDebugSession {
   protected override setDataBreakpointsRequest(response: DebugProtocol.SetDataBreakpointsResponse, args: DebugProtocol.SetDataBreakpointsArguments): void {
     this.dataBreakpoints = args;
     const rt = this.runtime;
-    response.body = { breakpoints: rt ? this.applyDataBreakpoints(rt, args) : args.breakpoints.map(() => ({ verified: false, message: 'the program is not loaded yet' })) };
+    response.body = { breakpoints: rt ? this.applyDataBreakpoints(rt, args) : objects(args?.breakpoints).map(() => ({ verified: false, message: 'the program is not loaded yet' })) };
     this.sendResponse(response);
   }
 
   private applyDataBreakpoints(rt: DebugRuntime, args: DebugProtocol.SetDataBreakpointsArguments): DebugProtocol.Breakpoint[] {
-    const parsed = args.breakpoints.map((b) => {
-      const m = /^(0x[0-9a-f]+)\/(\d+)$/i.exec(b.dataId);
-      return m ? { address: parseInt(m[1], 16), size: parseInt(m[2], 10), condition: b.condition, hitCondition: b.hitCondition } : undefined;
+    const parsed = objects<DebugProtocol.DataBreakpoint>(args?.breakpoints).map((b) => {
+      const m = /^(0x[0-9a-f]+)\/(\d+)$/i.exec(str(b.dataId) ?? '');
+      return m ? { address: parseInt(m[1], 16), size: Math.min(4096, Math.max(1, parseInt(m[2], 10))), condition: str(b.condition), hitCondition: str(b.hitCondition) } : undefined;
     });
     const results = rt.setDataBreakpoints(parsed.filter((p) => p !== undefined));
     let k = 0;
@@ -295,7 +296,8 @@ export class PopekDebugSession extends LoggingDebugSession {
   }
 
   private applyExceptionBreakpoints(rt: DebugRuntime, args: DebugProtocol.SetExceptionBreakpointsArguments): DebugProtocol.Breakpoint[] {
-    const all = [...(args.filters ?? []).map((f) => ({ filterId: f, condition: undefined as string | undefined })), ...(args.filterOptions ?? [])];
+    const all = [...(Array.isArray(args?.filters) ? args.filters : []).map((f) => ({ filterId: String(f), condition: undefined as string | undefined })),
+      ...objects<DebugProtocol.ExceptionFilterOptions>(args?.filterOptions).map((f) => ({ filterId: String(f.filterId), condition: str(f.condition) }))];
     const enabled = all.filter((f) => isExceptionFilter(f.filterId)).map((f) => ({ id: f.filterId as never, condition: f.condition }));
     rt.setExceptionFilters(enabled);
     return all.map((f) => ({ verified: isExceptionFilter(f.filterId), message: isExceptionFilter(f.filterId) ? undefined : `unknown filter ${f.filterId}` }));
@@ -550,7 +552,15 @@ export class PopekDebugSession extends LoggingDebugSession {
   }
 }
 
+/** The objects of a list a client sent (anything else is dropped). */
+function objects<T>(list: unknown): T[] {
+  return Array.isArray(list) ? list.filter((x): x is T => typeof x === 'object' && x !== null) : [];
+}
+
+function str(x: unknown): string | undefined { return typeof x === 'string' ? x : undefined; }
+
 function parseAddress(s: string | undefined): number | undefined {
+  if (typeof s !== 'string') return undefined;
   if (!s) return undefined;
   const t = s.trim().toLowerCase();
   const n = /^0x[0-9a-f]+$/.test(t) ? parseInt(t.slice(2), 16) : /^[0-9]+$/.test(t) ? parseInt(t, 10) : NaN;

@@ -88,6 +88,7 @@ function parseNumber(w: string): number | undefined {
 
 /** Parses an expression; throws ExpressionError with a readable message. */
 export function parseExpression(src: string): Node {
+  if (typeof src !== 'string') throw new ExpressionError('not an expression');
   if (src.length > 1000) throw new ExpressionError('expression too long');
   const toks = tokenize(src);
   let pos = 0;

@@ -309,4 +309,31 @@ describe('debugger: protocol (stdio adapter process)', function () {
       assert.match(out.text('stdout'), /^Jello from a Multiboot guest/);
     });
   });
+
+  describe('robustness', () => {
+    it('answers every request with junk arguments and keeps working', async () => {
+      await launchToStop(dc, { program: HELLO });
+      const commands = ['setBreakpoints', 'setInstructionBreakpoints', 'setDataBreakpoints', 'dataBreakpointInfo', 'setExceptionBreakpoints', 'evaluate', 'setVariable',
+        'setExpression', 'readMemory', 'writeMemory', 'disassemble', 'stackTrace', 'variables', 'completions', 'exceptionInfo', 'restart', 'launch'];
+      const junk: unknown[] = [null, { x: 1 }, { source: null, breakpoints: [null], filters: null }, { expression: null, memoryReference: 'zz', count: -5 },
+        { memoryReference: '0x100000', count: 1e12, offset: -1e9, instructionCount: 1e9, instructionOffset: -1e9 }, { variablesReference: 99999, name: null, value: {} },
+        { name: {}, asAddress: true, bytes: -1, dataId: null, breakpoints: [{ dataId: null }] }, { arguments: { program: 5 }, program: '/dev/zero' }];
+      let answered = 0;
+      for (const c of commands) {
+        for (const a of junk) {
+          await dc.send(c, a).then(() => answered++, () => answered++);
+        }
+      }
+      assert.equal(answered, commands.length * junk.length);
+      // Still a working session: a fresh launch of hello runs to its end.
+      const t = await dc.threadsRequest();
+      assert.equal(t.body.threads.length, 1);
+      const out = collectOutput(dc);
+      await dc.setBreakpointsRequest({ source: { path: HELLO }, breakpoints: [] });
+      await dc.setExceptionBreakpointsRequest({ filters: [] });
+      await dc.send('restart', { arguments: { program: HELLO, stopOnEntry: false } });
+      await dc.waitForEvent('terminated');
+      assert.match(out.text('stdout'), /Hello from a Multiboot guest/);
+    });
+  });
 });
