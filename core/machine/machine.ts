@@ -29,6 +29,8 @@ export interface MachineOptions {
   cpuHz?: number;
   /** Stop with outcome 'limit' after this many instructions (0 or undefined: no limit). */
   maxInstructions?: number;
+  /** Compile hot blocks to JS functions (default true; false: interpret every instruction). */
+  jit?: boolean;
 }
 
 /** What `runSlice` returns: 'slice' (budget spent, still running), 'breakpoint', or the outcome. */
@@ -99,10 +101,11 @@ export class Machine {
     if (!Number.isInteger(memoryMiB) || memoryMiB < 2 || memoryMiB > 2048) throw new RangeError(`memoryMiB must be an integer from 2 to 2048 (got ${memoryMiB})`);
     const reservedMiB = options.reservedMiB ?? 0;
     if (!Number.isInteger(reservedMiB) || reservedMiB < 0 || memoryMiB + reservedMiB > 2048) throw new RangeError(`reservedMiB must be a small non-negative integer (got ${reservedMiB})`);
-    this.options = { memoryMiB, reservedMiB, cpuHz: options.cpuHz ?? DEFAULT_CPU_HZ, maxInstructions: options.maxInstructions ?? 0 };
+    this.options = { memoryMiB, reservedMiB, cpuHz: options.cpuHz ?? DEFAULT_CPU_HZ, maxInstructions: options.maxInstructions ?? 0, jit: options.jit ?? true };
     this.mem = new PhysicalMemory(memoryMiB << 20, reservedMiB << 20);
     this.cpu = new Cpu(this.mem);
     this.cpu.io = this.io;
+    this.cpu.jit = this.options.jit;
     this.cpu.pic = this.pic;
     this.pic.onChange = () => this.cpu.requestInterruptCheck();
     this.pit = new Pit8254(this.options.cpuHz, () => this.cpu.time, () => this.pic.pulse(0));
@@ -116,7 +119,9 @@ export class Machine {
     this.io.register(COM1, 8, this.uart);
     this.io.register(0x20, 2, this.pic.device);
     this.io.register(0xa0, 2, this.pic.device);
-    this.io.register(0x40, 4, this.pit.device);
+    // A PIT write can bring its next edge closer than the budget of the CPU's current run: stop
+    // the run so that runSlice recomputes the budget (else the first ticks arrive late).
+    this.io.register(0x40, 4, { read: (p: number) => this.pit.device.read(p), write: (p: number, v: number) => { this.pit.device.write(p, v); this.cpu.stopRequested = true; } });
     this.io.register(0xf4, 4, this.debugExit);
     this.io.register(0x80, 1, ignoredPort);
     this.resetCpu();
