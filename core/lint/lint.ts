@@ -14,6 +14,8 @@ import { displayName, virtMessage, type CostFigures } from './messages';
 import type { ScannedInstruction } from './lineModel';
 
 export const CRITICAL_CODE = 'critical-instruction';
+/** Mnemonics whose class depends on the operands: messages quote the instruction as written. */
+const WHOLE_INSTRUCTION = new Set(['mov', 'push', 'pop', 'jmp', 'call', 'int', 'retf', 'in', 'out']);
 export const PRIVILEGED_CODE = 'privileged-instruction';
 
 export interface LintOptions {
@@ -61,7 +63,10 @@ export function instructionDiagnostic(doc: LintDocument, line: number, index: nu
   if (!c) return undefined;
   const cls = reportedClass(c);
   if (!cls) return undefined;
-  const message = virtMessage(displayName(instr.spelling, instr.mnemonic), c, cls, mode, costs);
+  // Where the operands make the difference (`mov eax, cr0`, `push cs`, `int 0x80`), name the whole instruction.
+  const written = doc.lines[line].slice(instr.start, instr.end).replace(/\s+/g, ' ').trim();
+  const name = WHOLE_INSTRUCTION.has(c.info.mnemonic) && written.length <= 48 ? `\`${written}\`` : displayName(instr.spelling, instr.mnemonic);
+  const message = virtMessage(name, c, cls, mode, costs);
   if (!message) return undefined;
   return {
     range: range(line, instr.start, instr.end),

@@ -70,7 +70,10 @@ export function virtMessage(name: string, c: Classified, cls: 'critical' | 'priv
       const cpl = 'CPL 1';
       if (cls === 'critical') {
         const group = f.group ? ` Robin & Irvine group: ${GROUP_TITLE[f.group]}.` : '';
-        return `${name} is critical: sensitive but not privileged.${group} ${sentence(f.why)} At ${cpl} it raises no exception, so no trap reaches the hypervisor and the guest silently sees or does something else than at CPL 0. ${mode === 'paravirtual' ? describePv(f) : 'Trap-and-emulate cannot virtualize it.'}`.replace(/\s+/g, ' ').trim();
+        // Most critical instructions run without any exception; a few (INT n, far transfers) fault,
+        // but with the meaning of the real CPL: the table's `why` says which.
+        const silent = /#GP|fault/i.test(f.why ?? '') ? '' : ` At ${cpl} it raises no exception, so no trap reaches the hypervisor and the guest silently sees or does something else than at CPL 0.`;
+        return `${name} is critical: sensitive but not privileged.${group} ${sentence(f.why)}${silent} ${mode === 'paravirtual' ? describePv(f) : 'Trap-and-emulate cannot virtualize it.'}`.replace(/\s+/g, ' ').trim();
       }
       const trap = `At ${cpl} it is ${kindWord}: it traps to the hypervisor, which emulates it on the virtual CPU${cycles(costs?.trapRoundTrip, 'the trap round trip', costs)}.`;
       return `${name}: ${trap} ${sentence(f.why)} ${mode === 'paravirtual' ? describePv(f) : ''}`.replace(/\s+/g, ' ').trim();
