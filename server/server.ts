@@ -79,7 +79,8 @@ function startServer(): void {
   });
 
   // Settings changed: forget the cache and have the client pull diagnostics again (or push them).
-  connection.onDidChangeConfiguration(() => {
+  connection.onDidChangeConfiguration((change) => {
+    settings.push(change.settings);
     settings.clear();
     if (pullDiagnostics) void connection.languages.diagnostics.refresh();
     else for (const d of store.documents.all()) void publish(d.uri);

@@ -19,10 +19,19 @@ export class SettingsCache {
   /** Whether the client answers `workspace/configuration`. */
   supported = false;
 
+  /** Settings pushed with didChangeConfiguration, for clients without workspace/configuration. */
+  private pushed: PopekSettings = DEFAULT_SETTINGS;
+
   constructor(private readonly connection: Connection) {}
 
+  /** A client that cannot answer workspace/configuration sends the section with its notifications. */
+  push(settings: unknown): void {
+    const section = (settings as { popek?: unknown } | undefined)?.popek;
+    if (section !== undefined) this.pushed = normalise(section);
+  }
+
   get(uri: string): Promise<PopekSettings> {
-    if (!this.supported) return Promise.resolve(DEFAULT_SETTINGS);
+    if (!this.supported) return Promise.resolve(this.pushed);
     let s = this.cache.get(uri);
     if (!s) {
       s = this.connection.workspace.getConfiguration({ scopeUri: uri, section: 'popek' }).then(normalise, () => DEFAULT_SETTINGS);

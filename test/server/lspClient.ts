@@ -25,6 +25,8 @@ function serverPath(): string {
 
 export interface ClientOptions {
   pull?: boolean;
+  /** Whether the client answers workspace/configuration (default true). */
+  configuration?: boolean;
   settings?: Record<string, unknown>;
   /** Workspace folder paths sent at initialize. */
   folders?: string[];
@@ -64,7 +66,7 @@ export class TestClient {
 
   async start(): Promise<InitializeResult> {
     const capabilities: ClientCapabilities = {
-      workspace: { configuration: true, didChangeConfiguration: { dynamicRegistration: true }, diagnostics: { refreshSupport: true } },
+      workspace: { configuration: this.options.configuration !== false, didChangeConfiguration: { dynamicRegistration: true }, diagnostics: { refreshSupport: true } },
       textDocument: {
         synchronization: { dynamicRegistration: false },
         ...(this.options.pull === false ? {} : { diagnostic: { dynamicRegistration: false } }),

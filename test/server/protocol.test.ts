@@ -353,12 +353,18 @@ describe('language server with push diagnostics (client without pull support)', 
   });
 
   it('publishes diagnostics on open and after each change', async () => {
-    const client = new TestClient({ pull: false });
+    const client = new TestClient({ pull: false, configuration: false });
     try {
       const init = await client.start();
       assert.equal(init.capabilities.diagnosticProvider, undefined);
       await client.open(NASM_URI, 'bits 32\ncli\n');
       const p = await client.waitPublished(NASM_URI, (x) => x.diagnostics.length === 1);
+      assert.equal(p.diagnostics[0].severity, DiagnosticSeverity.Information);
+      // Without workspace/configuration the settings come with the notification.
+      await client.changeSettings({ mode: 'binary-translation' });
+      await client.waitPublished(NASM_URI, (x) => x.diagnostics[0]?.severity === DiagnosticSeverity.Hint);
+      await client.changeSettings({ mode: 'paravirtual' });
+      await client.waitPublished(NASM_URI, (x) => x.diagnostics[0]?.severity === DiagnosticSeverity.Information);
       assert.equal(p.diagnostics[0].code, 'privileged-instruction');
       await client.edit(NASM_URI, 1, 0, 1, 3, 'popfd');
       const q = await client.waitPublished(NASM_URI, (x) => x.diagnostics[0]?.code === 'critical-instruction');
