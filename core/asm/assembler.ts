@@ -410,7 +410,7 @@ interface Item {
   grew?: number;
   /** Operands (and times count) reference no symbol, `$` or `$$`: the bytes never change. */
   pure?: boolean;
-  cache?: { bits: number; bytes: Uint8Array };
+  cache?: { bits: number; bytes: number[] };
 }
 
 /** A section: `bytes[0..len)` holds its content in emitting passes (and for computing cached items). */
@@ -763,7 +763,7 @@ class Assembler {
       this.emitItemUncached(item);
       this.capture = false;
       if (this.errorCount === errors && sec === this.cur && sec.progbits && sec.len - start === sec.pc - pc) {
-        item.cache = { bits: this.bits, bytes: sec.bytes.slice(start, sec.len) };
+        item.cache = { bits: this.bits, bytes: Array.from(sec.bytes.subarray(start, sec.len)) };
       }
       return;
     }

@@ -143,23 +143,30 @@ function classifyAttOperand(op: { text: string } & Span, branch: boolean, proble
     return { ...span, kind: 'immediate', text: op.text };
   }
   // Memory: `disp(base,index,scale)` or a bare expression (absolute memory; a target for branches).
-  let depth = 0;
-  for (const ch of text) {
-    if (ch === '(') depth++;
-    else if (ch === ')') depth--;
-    if (depth < 0) break;
-  }
-  if (depth !== 0) problems.push({ message: 'unbalanced parenthesis in operand', ...span });
-  const paren = /\(([^()]*)\)\s*$/.exec(text);
-  if (paren) {
-    const parts = paren[1].split(',').map((p) => p.trim());
-    const baseOk = parts[0] === '' || (parts[0].startsWith('%') && registerClass(parts[0].slice(1)) === 'gpr32') || (parts[0].startsWith('%') && registerClass(parts[0].slice(1)) === 'gpr16');
-    const indexOk = parts.length < 2 || parts[1] === '' || (parts[1].startsWith('%') && (registerClass(parts[1].slice(1)) === 'gpr32' || registerClass(parts[1].slice(1)) === 'gpr16') && parts[1].toLowerCase() !== '%esp');
-    const scaleOk = parts.length < 3 || /^(1|2|4|8)$/.test(parts[2]);
-    // A parenthesised expression without registers is just an expression, e.g. `(4+4)`.
-    const looksLikeAddress = parts.some((p) => p.startsWith('%')) || parts.length > 1;
-    if (looksLikeAddress && (!baseOk || !indexOk || !scaleOk || parts.length > 3)) {
-      problems.push({ message: `\`${text}' is not a valid base/index expression`, ...span });
+  if (text.includes('(') || text.includes(')')) {
+    let depth = 0;
+    for (let k = 0; k < text.length && depth >= 0; k++) {
+      const c = text.charCodeAt(k);
+      if (c === 40) depth++;
+      else if (c === 41) depth--;
+    }
+    if (depth !== 0) problems.push({ message: 'unbalanced parenthesis in operand', ...span });
+    const paren = /\(([^()]*)\)\s*$/.exec(text);
+    if (paren) {
+      const parts = paren[1].split(',').map((p) => p.trim());
+      const isReg = (p: string, allowEsp: boolean): boolean => {
+        if (!p.startsWith('%')) return false;
+        const c = registerClass(p.slice(1));
+        return (c === 'gpr32' || c === 'gpr16') && (allowEsp || p.toLowerCase() !== '%esp');
+      };
+      const baseOk = parts[0] === '' || isReg(parts[0], true);
+      const indexOk = parts.length < 2 || parts[1] === '' || isReg(parts[1], false);
+      const scaleOk = parts.length < 3 || /^(1|2|4|8)$/.test(parts[2]);
+      // A parenthesised expression without registers is just an expression, e.g. `(4+4)`.
+      const looksLikeAddress = parts.length > 1 || parts[0].startsWith('%');
+      if (looksLikeAddress && (!baseOk || !indexOk || !scaleOk || parts.length > 3)) {
+        problems.push({ message: `\`${text}' is not a valid base/index expression`, ...span });
+      }
     }
   }
   if (branch && !indirect) return { ...span, kind: 'immediate', text: op.text };

@@ -329,7 +329,10 @@ class LineParser {
       const off = this.expr(false);
       return { kind: 'far', segment: e, offset: off, size, range: this.range(start, this.toks[this.p - 1].end) };
     }
-    return { kind: 'immediate', expr: e, size, strict: strict || undefined, jump, range: this.range(start, this.toks[this.p - 1].end) };
+    const end = this.toks[this.p - 1].end;
+    // a bare expression operand has the same extent as its expression: share the range object
+    const range = e.range.start.character === start && e.range.end.character === end ? e.range : this.range(start, end);
+    return { kind: 'immediate', expr: e, size, strict: strict || undefined, jump, range };
   }
 
   /** True when the token after a register continues an expression (`eax+4` outside brackets is an error, but parse it as one). */
