@@ -95,19 +95,18 @@ export function identifiersIn(text: string, base: number, out: LineFacts['refs']
 /** Classifies one NASM operand. */
 export function classifyNasmOperand(op: { text: string } & Span): ScannedOperand {
   let text = op.text;
-  let offset = 0;
   let size: number | undefined;
   let far = false;
   // Leading keywords: size, far/near/short/strict.
   for (;;) {
-    const m = /^([A-Za-z]+)\b\s*/.exec(text);
-    if (!m) break;
-    const w = m[1].toLowerCase();
+    let n = 0;
+    while (n < text.length && isLetter(text.charCodeAt(n))) n++;
+    if (n === 0 || n === text.length) break;
+    const w = text.slice(0, n).toLowerCase();
     if (w in SIZE_WORDS) size = SIZE_WORDS[w];
     else if (w === 'far') far = true;
     else if (!MODIFIERS.has(w)) break;
-    offset += m[0].length;
-    text = text.slice(m[0].length);
+    text = text.slice(n).trimStart();
   }
   const span = { start: op.start, end: op.end };
   const lower = text.toLowerCase();
@@ -115,10 +114,14 @@ export function classifyNasmOperand(op: { text: string } & Span): ScannedOperand
   if (cls) return { ...span, kind: 'register', text: op.text, register: lower, registerClass: cls, size };
   if (text.startsWith('[') || /^[a-z]s\s*:\s*\[/i.test(text)) return { ...span, kind: 'memory', text: op.text, size, far: far || undefined };
   // `seg:offset` at the top level (outside brackets and quotes) is a far pointer.
-  if (/^[^[\]'"`]*[^:]:[^:][^[\]'"`]*$/.test(text) && !text.includes('::')) return { ...span, kind: 'far', text: op.text, size, far: true };
-  void offset;
+  const colon = text.indexOf(':');
+  if (colon > 0 && colon < text.length - 1 && text[colon + 1] !== ':' && text.indexOf(':', colon + 1) < 0 && !/[[\]'"`]/.test(text)) {
+    return { ...span, kind: 'far', text: op.text, size, far: true };
+  }
   return { ...span, kind: 'immediate', text: op.text, size, far: far || undefined };
 }
+
+function isLetter(c: number): boolean { return (c >= 65 && c <= 90) || (c >= 97 && c <= 122); }
 
 /** Scans one line of NASM source. */
 export function scanNasmLine(line: string, state: NasmScanState): LineFacts {
