@@ -51,7 +51,7 @@ export function hover(model: LintDocument, params: HoverParams, costs?: CostFigu
   for (const instr of facts.instructions) {
     if (character < instr.mnemonicSpan.start || character > instr.mnemonicSpan.end) continue;
     const c = model.classify(instr);
-    if (!c) return null;
+    if (!c) break; // not in the table: a macro invocation, shown as a symbol below
     return {
       contents: { kind: MarkupKind.Markdown, value: instructionMarkdown(instr, c, costs) },
       range: { start: { line, character: instr.mnemonicSpan.start }, end: { line, character: instr.mnemonicSpan.end } },

@@ -285,6 +285,8 @@ describe('language server over the protocol (dist/server.js)', function () {
     assert.deepEqual(def.map((l) => l.range.start), [{ line: 1, character: 7 }]);
     const folds = await client.connection.sendRequest(FoldingRangeRequest.type, { textDocument: { uri } });
     assert.ok(folds!.some((f) => f.startLine === 1 && f.endLine === 3));
+    const h = await client.connection.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 5, character: 6 } });
+    assert.match((h!.contents as MarkupContent).value, /macro.*IRQ_OFF.*line 2/s);
   });
 
   it('assembles a big file after the edits pause, then asks the client to pull again', async () => {
