@@ -94,10 +94,30 @@ export const incR32: ExecFn = (cpu, i) => { cpu.regs[i.reg] = inc(cpu, 2, cpu.re
 export const decR32: ExecFn = (cpu, i) => { cpu.regs[i.reg] = dec(cpu, 2, cpu.regs[i.reg]); };
 export const incR: ExecFn = (cpu, i) => cpu.setReg(i.reg, i.size, inc(cpu, SZ(i.size), cpu.getReg(i.reg, i.size)));
 export const decR: ExecFn = (cpu, i) => cpu.setReg(i.reg, i.size, dec(cpu, SZ(i.size), cpu.getReg(i.reg, i.size)));
-export const incE: ExecFn = (cpu, i) => rmwE(cpu, i, i.size, (v) => inc(cpu, SZ(i.size), v));
-export const decE: ExecFn = (cpu, i) => rmwE(cpu, i, i.size, (v) => dec(cpu, SZ(i.size), v));
-export const notE: ExecFn = (cpu, i) => rmwE(cpu, i, i.size, (v) => ~v);
-export const negE: ExecFn = (cpu, i) => rmwE(cpu, i, i.size, (v) => neg(cpu, SZ(i.size), v));
+
+/** Unary read-modify-write forms without a closure per execution (group 3/4/5 hot paths). */
+const UNARY_INC = 0, UNARY_DEC = 1, UNARY_NOT = 2, UNARY_NEG = 3;
+function unary(cpu: Cpu, kind: number, sz: number, v: number): number {
+  switch (kind) {
+    case UNARY_INC: return inc(cpu, sz, v);
+    case UNARY_DEC: return dec(cpu, sz, v);
+    case UNARY_NOT: return ~v;
+    default: return neg(cpu, sz, v);
+  }
+}
+function unaryE(kind: number): ExecFn {
+  return (cpu, i) => {
+    const size = i.size;
+    if (i.rm >= 0) { cpu.setReg(i.rm, size, unary(cpu, kind, SZ(size), cpu.getReg(i.rm, size))); return; }
+    const a = ea(cpu, i);
+    cpu.probeWrite(i.seg, a, size);
+    cpu.write(i.seg, a, size, unary(cpu, kind, SZ(size), cpu.read(i.seg, a, size)));
+  };
+}
+export const incE: ExecFn = unaryE(UNARY_INC);
+export const decE: ExecFn = unaryE(UNARY_DEC);
+export const notE: ExecFn = unaryE(UNARY_NOT);
+export const negE: ExecFn = unaryE(UNARY_NEG);
 export const mulE: ExecFn = (cpu, i) => mul(cpu, SZ(i.size), readE(cpu, i, i.size));
 export const imul1E: ExecFn = (cpu, i) => imul1(cpu, SZ(i.size), readE(cpu, i, i.size));
 export const divE: ExecFn = (cpu, i) => div(cpu, SZ(i.size), readE(cpu, i, i.size));
@@ -105,10 +125,18 @@ export const idivE: ExecFn = (cpu, i) => idiv(cpu, SZ(i.size), readE(cpu, i, i.s
 export const imulGE: ExecFn = (cpu, i) => cpu.setReg(i.reg, i.size, imul2(cpu, SZ(i.size), cpu.getReg(i.reg, i.size), readE(cpu, i, i.size)));
 export const imulGEI: ExecFn = (cpu, i) => cpu.setReg(i.reg, i.size, imul2(cpu, SZ(i.size), readE(cpu, i, i.size), i.imm));
 
-/** Group 2: shift E by imm (i.imm), by 1 (imm = 1) or by CL (imm = -1). */
+/** Group 2: shift E by imm (i.imm), by 1 (imm = 1) or by CL (imm = -1). A zero count writes nothing. */
 export const shiftE: ExecFn = (cpu, i) => {
   const count = i.imm < 0 ? cpu.regs[1] & 0xff : i.imm;
-  rmwE(cpu, i, i.size, (v) => ((count & 31) === 0 ? undefined : shift(cpu, i.reg, SZ(i.size), v, count)));
+  const size = i.size;
+  if (i.rm >= 0) {
+    if (count & 31) cpu.setReg(i.rm, size, shift(cpu, i.reg, SZ(size), cpu.getReg(i.rm, size), count));
+    return;
+  }
+  const a = ea(cpu, i);
+  cpu.probeWrite(i.seg, a, size);
+  const v = cpu.read(i.seg, a, size);
+  if (count & 31) cpu.write(i.seg, a, size, shift(cpu, i.reg, SZ(size), v, count));
 };
 /** SHLD/SHRD: opcode bit 3 says right; imm < 0 means CL. */
 export const shiftDoubleE: ExecFn = (cpu, i) => {
