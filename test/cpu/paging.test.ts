@@ -117,6 +117,32 @@ describe('CPU: paging and self-modifying code', function () {
     assert.ok(!pc.cpu.tlbHas(PLAIN));
   });
 
+  it('CR4.PSE: a 4 MiB page maps through the PDE alone, with its A and D bits', function () {
+    const pc = pagedPc();
+    pc.cpu.setCr4(pc.cpu.cr4 | 0x10);
+    pc.m.mem.write32(0x10000 + 4, 0x00000083); // PDE 1: linear 4–8 MiB → physical 0–4 MiB, writable
+    pc.cpu.flushTlb();
+    pc.m.mem.write32(0x5000, 0x600dcafe);
+    assert.equal(pc.cpu.readLinear32(0x405000) >>> 0, 0x600dcafe);
+    assert.equal(pc.m.mem.read32(0x10004) & 0x60, 0x20, 'accessed');
+    pc.cpu.writeLinear32(0x405004, 1);
+    assert.equal(pc.m.mem.read32(0x10004) & 0x60, 0x60, 'dirty');
+    assert.equal(pc.m.mem.read32(0x5004), 1);
+  });
+
+  it('CR4.PGE: a CR3 write keeps global translations, INVLPG drops them', function () {
+    const pc = pagedPc();
+    pc.cpu.setCr4(pc.cpu.cr4 | 0x80);
+    pc.setPte(PLAIN, PLAIN | 0x107);
+    pc.cpu.readLinear32(PLAIN);
+    pc.cpu.readLinear32(READ_ONLY_USER);
+    pc.cpu.setCr3(pc.cpu.cr3);
+    assert.ok(pc.cpu.tlbHas(PLAIN), 'global entry kept');
+    assert.ok(!pc.cpu.tlbHas(READ_ONLY_USER), 'non-global entry flushed');
+    pc.cpu.invalidatePage(PLAIN);
+    assert.ok(!pc.cpu.tlbHas(PLAIN));
+  });
+
   it('a write into an instruction already executed takes effect the next time it runs', function () {
     const pc = new TestPc(image);
     const stop = pc.run(at.smcLoop);
