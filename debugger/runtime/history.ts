@@ -2,12 +2,14 @@
  * Step back and reverse continue: the simulated PC is deterministic (time is the instruction count,
  * devices follow it), so any earlier instruction boundary is reached again by restoring an earlier
  * checkpoint and re-executing. Checkpoints are VM snapshots whose guest memory is split into 4 KiB
- * pages shared with the previous checkpoint when unchanged, so a checkpoint costs the pages the
- * guest wrote since, not its whole RAM.
+ * pages shared with the previous checkpoint when unchanged (and all-zero pages shared by all), so a
+ * checkpoint costs the pages the guest wrote since, not its whole RAM.
  */
 import type { VmSnapshot } from '../../core/vmm/vm';
 
 const PAGE = 4096;
+/** Every all-zero page of every checkpoint is this one (most of a guest's RAM is never written). */
+const ZERO_PAGE = new Uint8Array(PAGE);
 
 /** A snapshot with its memory as shared pages. */
 interface Stored {
@@ -88,6 +90,7 @@ export class CheckpointStore {
       const page = memory.subarray(off, off + PAGE);
       const old = reuse?.[k];
       if (old && equalPage(old, page)) pages.push(old);
+      else if (equalPage(ZERO_PAGE, page)) pages.push(ZERO_PAGE);
       else { pages.push(page); changed.push(k); }
     }
     // Few pages changed: copy them out so the snapshot's whole memory can be freed. Many (the first

@@ -483,7 +483,7 @@ export class DebugRuntime {
     this.eventView = undefined;
     this.midDelivery = false;
     let stop: StopInfo | undefined;
-    let sliceSize = 20_000;
+    let sliceSize = 100_000;
     try {
       for (;;) {
         const turnStart = performance.now();

@@ -78,7 +78,8 @@ describe('debugger: expressions, hit conditions, checkpoints', () => {
     const store = new CheckpointStore();
     store.add(0, vm.snapshot());
     const one = store.bytes;
-    assert.ok(one >= 4 << 20 && one < (4 << 20) + 100_000);
+    // Guest RAM is mostly zero: the image, the firmware's tables and one shared zero page.
+    assert.ok(one < 64 * 1024, `${one} bytes for the first checkpoint`);
     vm.runSlice(30);
     store.add(vm.cpu.icount, vm.snapshot());
     // Only the page written (0x2000) is new.
