@@ -38,6 +38,14 @@ export function generateKernel(lines: number): string {
   return out.join('\n') + '\n';
 }
 
+/** The fastest of `n` runs (after one warm-up): on a shared machine the mean mostly measures the other load. */
+function bestOf(fn: () => void, n: number): number {
+  fn();
+  let best = Infinity;
+  for (let i = 0; i < n; i++) { const t = performance.now(); fn(); best = Math.min(best, performance.now() - t); }
+  return best;
+}
+
 export const suite: BenchSuite = {
   name: 'asm',
   async run(print) {
@@ -46,7 +54,9 @@ export const suite: BenchSuite = {
     const first = assemble('bench.gasm', text);
     const errors = first.diagnostics.filter((d) => d.severity === 'error').length;
     const ms = timeIt(() => { assemble('bench.gasm', text); }, 1500);
-    print(`assemble ${nLines} lines: ${ms.toFixed(1)} ms → ${Math.round(nLines / (ms / 1000)).toLocaleString('en-US')} lines/s (target ≥ 200,000), ${first.bytes.length} bytes, ${errors} errors`);
+    const best = bestOf(() => { assemble('bench.gasm', text); }, 10);
+    const rate = (t: number) => Math.round(nLines / (t / 1000)).toLocaleString('en-US');
+    print(`assemble ${nLines} lines: mean ${ms.toFixed(1)} ms → ${rate(ms)} lines/s; best ${best.toFixed(1)} ms → ${rate(best)} lines/s (target ≥ 200,000); ${first.bytes.length} bytes, ${errors} errors`);
     const parseMs = timeIt(() => { parseNasm(text, 'bench.gasm'); }, 800);
     print(`parse (editor model) ${nLines} lines: ${parseMs.toFixed(1)} ms → ${Math.round(nLines / (parseMs / 1000)).toLocaleString('en-US')} lines/s`);
     // one edit in the middle, then reparse (what the language server does on a keystroke)
