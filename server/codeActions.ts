@@ -8,6 +8,8 @@ import { allQuickFixes, quickFix } from '../core/lint/fixes';
 import { CRITICAL_CODE, PRIVILEGED_CODE } from '../core/lint/lint';
 import type { PopekSettings } from './settings';
 
+export const FIX_ALL = `${CodeActionKind.SourceFixAll}.popek`;
+
 function wanted(only: string[] | undefined, kind: string): boolean {
   return !only || only.some((o) => kind === o || kind.startsWith(o + '.'));
 }
@@ -26,10 +28,13 @@ export function codeActions(model: LintDocument, p: CodeActionParams, _settings:
     }
   }
   const all = allQuickFixes(model);
-  if (all.length && (wanted(only, CodeActionKind.SourceFixAll) || (wanted(only, CodeActionKind.QuickFix) && p.context.diagnostics.length))) {
+  // `source.fixAll.popek` (as ESLint's `source.fixAll.eslint`): run by `source.fixAll` on save too.
+  const asSource = !only || only.some((o) => FIX_ALL.startsWith(o) && (o === FIX_ALL || FIX_ALL.startsWith(o + '.')));
+  const asQuickFix = wanted(only, CodeActionKind.QuickFix) && p.context.diagnostics.length > 0;
+  if (all.length && (asSource || asQuickFix)) {
     out.push({
       title: `Rewrite all ${all.length} critical and privileged instructions for paravirtual mode`,
-      kind: only?.includes(CodeActionKind.SourceFixAll) || !only ? CodeActionKind.SourceFixAll : CodeActionKind.QuickFix,
+      kind: asSource ? FIX_ALL : CodeActionKind.QuickFix,
       edit: { changes: { [uri]: all.map((f) => f.edit) } },
     });
   }

@@ -20,7 +20,7 @@ import { signatureHelp, SIGNATURE_TRIGGERS } from './signatureHelp';
 import { semanticTokens, SEMANTIC_LEGEND } from './semanticTokens';
 import { foldingRanges } from './folding';
 import { codeLenses } from './codeLens';
-import { codeActions } from './codeActions';
+import { codeActions, FIX_ALL } from './codeActions';
 import { documentLinks } from './links';
 
 import { isMainThread } from 'node:worker_threads';
@@ -67,7 +67,7 @@ function startServer(): void {
         semanticTokensProvider: { legend: SEMANTIC_LEGEND, full: true, range: false },
         foldingRangeProvider: true,
         codeLensProvider: { resolveProvider: false },
-        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, CodeActionKind.SourceFixAll, 'source.fixAll.popek'] },
+        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, FIX_ALL] },
         documentLinkProvider: { resolveProvider: false },
       },
       serverInfo: { name: 'popek', version: '0.1.0' },

@@ -253,8 +253,16 @@ describe('language server over the protocol (dist/server.js)', function () {
       textDocument: { uri: NASM_URI }, range: cli.range, context: { diagnostics: [], only: [CodeActionKind.SourceFixAll] },
     }) as CodeAction[];
     assert.equal(all.length, 1);
-    assert.equal(all[0].kind, CodeActionKind.SourceFixAll);
+    assert.equal(all[0].kind, 'source.fixAll.popek');
     assert.equal(all[0].edit!.changes![NASM_URI].length, 6);
+    const own = await client.connection.sendRequest(CodeActionRequest.type, {
+      textDocument: { uri: NASM_URI }, range: cli.range, context: { diagnostics: [], only: ['source.fixAll.popek'] },
+    }) as CodeAction[];
+    assert.equal(own.length, 1);
+    const none = await client.connection.sendRequest(CodeActionRequest.type, {
+      textDocument: { uri: NASM_URI }, range: cli.range, context: { diagnostics: [], only: ['source.organizeImports'] },
+    }) as CodeAction[];
+    assert.equal(none.length, 0);
   });
 
   it('follows %include: definitions, hover and links into the included file', async () => {
