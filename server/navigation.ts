@@ -7,6 +7,8 @@ import {
   type Range, type ReferenceParams, type RenameParams, type SymbolInformation, type WorkspaceEdit, type TextEdit,
 } from 'vscode-languageserver/node';
 import type { LintDocument, SymbolInfo } from '../core/lint/document';
+import { registerClass } from '../core/lint/lineModel';
+import { instructionInfo } from '../core/isa';
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToUri, type DocumentStore } from './documents';
@@ -22,9 +24,16 @@ function uriOf(store: DocumentStore, model: LintDocument): string {
   return pathToUri(model.fileName);
 }
 
-/** The documents a symbol may live in: the model and what it includes. */
+/** The documents a symbol may live in: the model, what it includes, and the open files that include it. */
 function scope(store: DocumentStore, model: LintDocument): LintDocument[] {
-  return [model, ...store.included(model)];
+  const out = [model, ...store.included(model)];
+  for (const d of store.documents.all()) {
+    const other = store.get(d.uri);
+    if (!other || out.includes(other)) continue;
+    const inc = store.included(other);
+    if (inc.some((m) => m.fileName === model.fileName)) out.push(other, ...inc.filter((m) => !out.includes(m) && m.fileName !== model.fileName));
+  }
+  return out;
 }
 
 function find(store: DocumentStore, model: LintDocument, name: string): Array<{ doc: LintDocument; sym: SymbolInfo }> {
@@ -63,7 +72,8 @@ const NAME = /^[A-Za-z_.?@$][A-Za-z0-9_.?@$#~]*$/;
 
 export function rename(store: DocumentStore, model: LintDocument, p: RenameParams): WorkspaceEdit | null {
   const at = model.symbolAt(p.position.line, p.position.character);
-  if (!at || !NAME.test(p.newName)) return null;
+  // A register or a mnemonic is not a usable label name.
+  if (!at || !NAME.test(p.newName) || registerClass(p.newName) || instructionInfo(p.newName)) return null;
   const changes: Record<string, TextEdit[]> = {};
   for (const { doc, sym } of find(store, model, at.name)) {
     const uri = uriOf(store, doc);

@@ -278,6 +278,12 @@ describe('language server over the protocol (dist/server.js)', function () {
     assert.match(links![0].target!, /defs\.inc$/);
     const errors = (await pull(client, uri)).filter((x) => x.severity === DiagnosticSeverity.Error);
     assert.deepEqual(errors, [], 'symbols from the included file are defined');
+    // From the included file, references reach the open file that includes it.
+    const inc = pathToFileURL(path.join(path.dirname(real), 'defs.inc')).toString();
+    await client.open(inc, readFileSync(path.join(path.dirname(real), 'defs.inc'), 'utf8'));
+    const refs = await client.connection.sendRequest(ReferencesRequest.type, { textDocument: { uri: inc }, position: { line: 3, character: 2 }, context: { includeDeclaration: false } });
+    assert.deepEqual(refs!.map((l) => [path.basename(l.uri), l.range.start.line]), [['main.gasm', 6]]);
+    assert.equal(await client.connection.sendRequest(RenameRequest.type, { textDocument: { uri: inc }, position: { line: 3, character: 2 }, newName: 'eax' }), null, 'a register is no label name');
   });
 
   it('knows macros: completion, definition, folding, and critical instructions inside their bodies', async () => {
