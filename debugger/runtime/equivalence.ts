@@ -16,29 +16,53 @@ import { readLinearBytes } from './guestMemory';
 const COMPARED_FLAGS = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800;
 const FLAG_NAMES: Array<[number, string]> = [[0, 'CF'], [2, 'PF'], [4, 'AF'], [6, 'ZF'], [7, 'SF'], [8, 'TF'], [10, 'DF'], [11, 'OF']];
 
-/** Where the instruction about to run may write (computed on the twin before it runs). */
-export interface WriteSet { ranges: Array<[number, number]>; espBefore: number; ediBefore: number; text: string; address: number }
+/**
+ * The state before an instruction on both sides: only what the instruction changes counts (a
+ * difference that was there before and that it leaves alone — the technique's entry state, a frame
+ * the VMM pushed — is not this instruction's effect).
+ */
+export interface Before {
+  address: number;
+  text: string;
+  vmRegs: Int32Array; twinRegs: Int32Array;
+  vmFlags: number; twinFlags: number;
+  vmIf: number; twinIf: number;
+  /** Memory the instruction may write, with the bytes before on each side. */
+  ranges: Array<{ address: number; vm: Uint8Array; twin: Uint8Array }>;
+  espBefore: number;
+  ediBefore: number;
+}
 
 export function linearEip(cpu: Cpu): number { return (cpu.eip + cpu.segBase[CS]) >>> 0; }
 
-/** Decodes the twin's next instruction and the memory it may write. */
-export function plannedWrites(twin: Cpu): WriteSet {
-  const address = linearEip(twin);
-  const { bytes } = readLinearBytes(twin, address, 16);
+/** Captures what the comparison after the next instruction needs (decoded on the native twin). */
+export function captureBefore(vm: Vm, twin: Vm): Before {
+  const t = twin.cpu;
+  const address = linearEip(t);
+  const { bytes } = readLinearBytes(t, address, 16);
   const d = bytes.length ? disassembleOne(bytes, 0, address) : undefined;
-  const ranges: Array<[number, number]> = [];
+  const spots: Array<[number, number]> = [];
   try {
-    const insn = twin.decodeAt(address);
+    const insn = t.decodeAt(address);
     if (insn.modrm >= 0 && insn.rm < 0) {
       let ea = insn.disp;
-      if (insn.base >= 0) ea += twin.regs[insn.base];
-      if (insn.index >= 0) ea += twin.regs[insn.index] << insn.scale;
+      if (insn.base >= 0) ea += t.regs[insn.base];
+      if (insn.index >= 0) ea += t.regs[insn.index] << insn.scale;
       if (insn.addr16) ea &= 0xffff;
       // 6 bytes covers SGDT/SIDT; 4 the widest ordinary store.
-      ranges.push([(twin.segBase[insn.seg] + ea) >>> 0, 6]);
+      spots.push([(t.segBase[insn.seg] + ea) >>> 0, 6]);
     }
   } catch { /* an instruction that cannot be decoded faults on both sides alike */ }
-  return { ranges, espBefore: twin.regs[4] >>> 0, ediBefore: twin.regs[7] >>> 0, text: d?.text ?? '?', address };
+  // The stack just below ESP (pushes, calls, interrupt frames on the same stack).
+  spots.push([(t.segBase[2] + t.regs[4] - 32) >>> 0, 32]);
+  return {
+    address, text: d?.text ?? '?',
+    vmRegs: Int32Array.from(vm.cpu.regs), twinRegs: Int32Array.from(t.regs),
+    vmFlags: vm.cpu.getEflags() & COMPARED_FLAGS, twinFlags: t.getEflags() & COMPARED_FLAGS,
+    vmIf: guestIf(vm) ?? ((vm.cpu.getEflags() >>> 9) & 1), twinIf: (t.getEflags() >>> 9) & 1,
+    ranges: spots.map(([a, n]) => ({ address: a, vm: readLinearBytes(vm.cpu, a, n).bytes, twin: readLinearBytes(t, a, n).bytes })),
+    espBefore: t.regs[4] >>> 0, ediBefore: t.regs[7] >>> 0,
+  };
 }
 
 function guestIf(vm: Vm): number | undefined {
@@ -50,39 +74,47 @@ function guestIf(vm: Vm): number | undefined {
   return undefined;
 }
 
+/** A value differs because of this instruction: it differs now, and it did not, or one side changed it. */
+function effectDiffers(a0: number, b0: number, a1: number, b1: number): boolean {
+  return a1 !== b1 && (a0 === b0 || a1 !== a0 || b1 !== b0);
+}
+
 /**
  * Compares the VM and its native twin after one instruction; returns what differs, in words, or
- * undefined when the guest cannot tell them apart.
+ * undefined when the guest cannot tell the instruction's effects apart.
  */
-export function compareWithTwin(vm: Vm, twin: Vm, writes: WriteSet): string | undefined {
+export function compareWithTwin(vm: Vm, twin: Vm, before: Before): string | undefined {
   const a = vm.cpu, b = twin.cpu;
   const diffs: string[] = [];
   if (linearEip(a) !== linearEip(b)) diffs.push(`EIP ${hex(linearEip(a))}, native ${hex(linearEip(b))}`);
   for (let r = 0; r < 8; r++) {
-    if (a.regs[r] !== b.regs[r]) diffs.push(`${REG32_NAMES[r].toUpperCase()} ${hex(a.regs[r])}, native ${hex(b.regs[r])}`);
+    if (effectDiffers(before.vmRegs[r], before.twinRegs[r], a.regs[r], b.regs[r])) diffs.push(`${REG32_NAMES[r].toUpperCase()} ${hex(a.regs[r])}, native ${hex(b.regs[r])}`);
   }
   const fa = a.getEflags() & COMPARED_FLAGS, fb = b.getEflags() & COMPARED_FLAGS;
-  if (fa !== fb) {
-    const names = FLAG_NAMES.filter(([bit]) => ((fa ^ fb) >>> bit) & 1).map(([bit, n]) => `${n}=${(fa >>> bit) & 1} (native ${(fb >>> bit) & 1})`);
-    diffs.push(`flags ${names.join(', ')}`);
-  }
+  const flagDiffs = FLAG_NAMES.filter(([bit]) => effectDiffers((before.vmFlags >>> bit) & 1, (before.twinFlags >>> bit) & 1, (fa >>> bit) & 1, (fb >>> bit) & 1));
+  if (flagDiffs.length) diffs.push(`flags ${flagDiffs.map(([bit, n]) => `${n}=${(fa >>> bit) & 1} (native ${(fb >>> bit) & 1})`).join(', ')}`);
   const vif = guestIf(vm) ?? ((a.getEflags() >>> 9) & 1);
   const nif = (b.getEflags() >>> 9) & 1;
-  if (vif !== nif) diffs.push(`IF as the guest believes it is ${vif}, native ${nif}`);
-  const ranges = [...writes.ranges];
+  if (effectDiffers(before.vmIf, before.twinIf, vif, nif)) diffs.push(`IF as the guest believes it is ${vif}, native ${nif}`);
+  const ranges = [...before.ranges];
   const espAfter = b.regs[4] >>> 0;
-  if (espAfter < writes.espBefore && writes.espBefore - espAfter <= 64) ranges.push([espAfter, writes.espBefore - espAfter]);
-  const ediAfter = b.regs[7] >>> 0;
-  if (ediAfter !== writes.ediBefore) {
-    const lo = Math.min(ediAfter, writes.ediBefore), len = Math.min(Math.abs(ediAfter - writes.ediBefore), 4096);
-    ranges.push([(b.segBase[0] + lo) >>> 0, len]);
+  if (Math.abs(espAfter - before.espBefore) > 64) {
+    // A stack switch (privilege change): the frame on the new stack, not captured before.
+    ranges.push({ address: (b.segBase[2] + espAfter) >>> 0, vm: new Uint8Array(0), twin: new Uint8Array(0) });
   }
-  for (const [addr, len] of ranges) {
-    const ma = readLinearBytes(a, addr, len).bytes, mb = readLinearBytes(b, addr, len).bytes;
+  const ediAfter = b.regs[7] >>> 0;
+  if (ediAfter !== before.ediBefore) {
+    const lo = Math.min(ediAfter, before.ediBefore);
+    ranges.push({ address: (b.segBase[0] + lo) >>> 0, vm: new Uint8Array(0), twin: new Uint8Array(0) });
+  }
+  for (const range of ranges) {
+    const len = range.vm.length || 32;
+    const ma = readLinearBytes(a, range.address, len).bytes, mb = readLinearBytes(b, range.address, len).bytes;
     const n = Math.min(ma.length, mb.length);
     for (let i = 0; i < n; i++) {
-      if (ma[i] !== mb[i]) {
-        diffs.push(`memory at ${hex(addr + i)}: ${bytesHex(ma.subarray(i, Math.min(n, i + 8)))}, native ${bytesHex(mb.subarray(i, Math.min(n, i + 8)))}`);
+      const a0 = range.vm.length > i ? range.vm[i] : -1, b0 = range.twin.length > i ? range.twin[i] : -1;
+      if (effectDiffers(a0, b0, ma[i], mb[i])) {
+        diffs.push(`memory at ${hex(range.address + i)}: ${bytesHex(ma.subarray(i, Math.min(n, i + 8)))}, native ${bytesHex(mb.subarray(i, Math.min(n, i + 8)))}`);
         break;
       }
     }

@@ -18,7 +18,7 @@ import {
   type DataBreakpoint, type ExceptionFilterId,
 } from './breakpoints';
 import { callStack, type Frame } from './callStack';
-import { compareWithTwin, plannedWrites, type WriteSet } from './equivalence';
+import { captureBefore, compareWithTwin, type Before } from './equivalence';
 import { evaluate, interpolate, type Node } from './expression';
 import { peekTranslate, readLinearBytes, writeLinearBytes } from './guestMemory';
 import { evalContext, hex } from './guestState';
@@ -125,7 +125,7 @@ export class DebugRuntime {
   private consoleBytes: number[] = [];
   private traceHigh = 0;
   private divergence: string | undefined;
-  private lastWrites: WriteSet | undefined;
+  private lastBefore: Before | undefined;
   private nextBreakpointId = 1000;
   /** Host time spent running since the last checkpoint, and what the last checkpoint cost (ms). */
   private runMs = 0;
@@ -550,7 +550,7 @@ export class DebugRuntime {
     for (let k = 0; k < n; k++) {
       const before = this.pc;
       goal.before?.(this, before);
-      if (twin) this.lastWrites = plannedWrites(twin.cpu);
+      if (twin) this.lastBefore = captureBefore(vm, twin);
       this.latch.latched = false;
       const ic0 = cpu.icount;
       this.insnIcount = ic0;
@@ -562,11 +562,11 @@ export class DebugRuntime {
       if (r !== 'slice' && r !== 'breakpoint') { this.finishRun(); return undefined; }
       if (twin) {
         twin.runSlice(1);
-        const diff = compareWithTwin(vm, twin, this.lastWrites!);
+        const diff = compareWithTwin(vm, twin, this.lastBefore!);
         if (diff && !this.divergence) {
           this.divergence = diff;
-          const at = this.where(this.lastWrites!.address);
-          if (!this.replaying) this.host.output(`checkEquivalence: ${at} had a different effect under ${vm.mode} than natively: ${diff}\n`, 'console', this.program.index.locate(this.lastWrites!.address));
+          const at = this.where(this.lastBefore!.address);
+          if (!this.replaying) this.host.output(`checkEquivalence: ${at} had a different effect under ${vm.mode} than natively: ${diff}\n`, 'console', this.program.index.locate(this.lastBefore!.address));
           if (this.filters.has('divergence')) {
             return { reason: 'divergence', description: `Divergence from native after ${at}: ${diff}`, text: diff,
               exception: { filter: 'divergence', description: `The instruction at ${at} had a different effect under ${vm.mode} than natively`, details: diff } };
