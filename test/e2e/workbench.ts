@@ -189,6 +189,18 @@ async function uiPhase(page: Page): Promise<void> {
     return '(.vscode/settings.json has popek.mode)';
   });
 
+  await step(page, 'the walkthrough opens with its five steps', [], async () => {
+    await runCommand(page, 'Welcome: Open Walkthrough...');
+    const input = page.locator('.quick-input-widget input');
+    await input.fill('Popek');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Get started with Popek' }).first().waitFor({ timeout: 15_000 });
+    await page.keyboard.press('Enter');
+    const titles = ['Open a guest kernel', 'See what a hypervisor sees', 'Paravirtualize with a quick fix', 'Debug the guest', 'Stop on a VM exit'];
+    for (const t of titles) await page.locator('.gettingStartedContainer', { hasText: t }).first().waitFor({ timeout: 15_000 });
+    await page.screenshot({ path: path.join(OUT, 'ui-3b-walkthrough.png') });
+    await page.keyboard.press('Control+W');
+  });
+
   await step(page, 'warning squiggle under popfd and the Problems panel', ['server'], async () => {
     await quickOpen(page, 'critical.gasm');
     await page.waitForSelector('.monaco-editor .squiggly-warning', { timeout: 60_000 });
