@@ -814,22 +814,22 @@ class Assembler {
     let total: number[] = [];
     let size = 0;
     for (let k = 0; k < count; k++) {
-      const enc = encodeInstruction(body.mnemonic, prefixes, ops, { bits: this.bits, address: this.cur.start + this.cur.pc + size, section: this.cur.index, forceNear: item.forceNear });
+      const enc = encodeInstruction(body.mnemonic, prefixes, ops, { bits: this.bits, address: this.cur.start + this.cur.pc + size, section: this.cur.index, forceNear: item.forceNear, sizeOnly: !this.final && !this.capture });
       if ('error' in enc) {
         const range = enc.operand !== undefined ? body.operands[enc.operand]?.range : enc.code === 'unknown-instruction' ? body.mnemonicRange : body.range;
         this.diag(item, enc.error, enc.code, range);
         return;
       }
       if (enc.warnings && k === 0) for (const w of enc.warnings) this.diag(item, w, 'range', body.range, 'warning');
-      if (k === 0 && enc.bytes.length === 1 && enc.bytes[0] === 0x0f) this.diag(item, "'pop cs' only exists on the 8086: the byte 0F it assembles to starts a two-byte opcode on later CPUs", 'obsolete', body.range, 'warning');
+      if (k === 0 && enc.length === 1 && enc.bytes[0] === 0x0f) this.diag(item, "'pop cs' only exists on the 8086: the byte 0F it assembles to starts a two-byte opcode on later CPUs", 'obsolete', body.range, 'warning');
       if (k === 0 && count > 1 && !enc.form.imm.some((i) => i === 'rel8' || i === 'rel32') && !usesHere(body)) {
         // position-independent: the same bytes every time
-        size = enc.bytes.length * count;
+        size = enc.length * count;
         if (this.final || this.capture) { total = new Array(size); for (let j = 0; j < size; j++) total[j] = enc.bytes[j % enc.bytes.length]; }
         break;
       }
       if (this.final || this.capture) { if (count === 1) total = enc.bytes; else total = total.concat(enc.bytes); }
-      size += enc.bytes.length;
+      size += enc.length;
     }
     if (item.size !== size) {
       if (item.size && size > item.size && this.pass > 6) item.forceNear = true;

@@ -33,6 +33,8 @@ function fits(p: OperandPattern, o: ScannedOperand, far: boolean): boolean {
   }
 }
 
+const SHIFTS = new Set(['shl', 'shr', 'sal', 'sar', 'rol', 'ror', 'rcl', 'rcr']);
+
 /** String instructions take optional explicit memory operands in AT&T (`movsl (%esi), (%edi)`). */
 const STRING = /^(movs|cmps|stos|lods|scas|ins|outs)[bwd]?$/;
 /** Instructions whose operands legitimately differ in size from the suffix. */
@@ -43,6 +45,10 @@ export function validateAttOperands(info: InstructionInfo, instr: ScannedInstruc
   if (STRING.test(info.mnemonic) && instr.operands.length > 0) return undefined;
   const far = instr.far === true;
   const n = instr.operands.length;
+  // `shrl %eax`: GNU as takes a shift or rotate without a count as a shift by one.
+  if (n === 1 && SHIFTS.has(info.mnemonic) && info.forms.some((f) => f.operands.length === 2 && f.operands[1] === 'one')) {
+    return fits('rm32', instr.operands[0], false) || fits('rm16', instr.operands[0], false) || fits('rm8', instr.operands[0], false) ? undefined : `operand type mismatch for \`${instr.spelling}'`;
+  }
   let byCount = info.forms.filter((f) => f.operands.length === n);
   // `ljmp`/`lcall` take only a far pointer (immediate `$sel, $off` or `*mem`).
   if (far && info.mnemonic !== 'retf') byCount = byCount.filter((f) => f.operands.some((p) => p === 'far16:32' || p === 'm16:32'));

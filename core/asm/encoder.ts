@@ -29,9 +29,19 @@ export interface EncodeContext {
   section: number;
   /** The jump stays near (set by the assembler after it grew, to guarantee convergence). */
   forceNear?: boolean;
+  /** Only the length is needed (sizing passes): forms without ModRM skip building the bytes. */
+  sizeOnly?: boolean;
 }
 
-export interface Encoded { bytes: number[]; form: EncodingForm; info: InstructionInfo; warnings?: string[] }
+export interface Encoded {
+  /** The bytes (empty when `ctx.sizeOnly` made the encoder skip them: use `length`). */
+  bytes: number[];
+  length: number;
+  form: EncodingForm;
+  info: InstructionInfo;
+  warnings?: string[];
+}
+const SIZE_ONLY: number[] = [];
 export interface EncodeError { error: string; code: string; operand?: number }
 
 const SIZE_OF_PATTERN: Partial<Record<OperandPattern, number>> = {
@@ -183,7 +193,7 @@ export function encodeInstruction(mnemonic: string, prefixes: readonly string[],
   const info = instructionInfo(mnemonic);
   if (!info) {
     if (PREFIXES[mnemonic] !== undefined && ops.length === 0) {
-      return { bytes: [PREFIXES[mnemonic]], form: { operands: [], encoding: mnemonic, opcode: [PREFIXES[mnemonic]], imm: [] }, info: instructionInfo('nop')! };
+      return { bytes: [PREFIXES[mnemonic]], length: 1, form: { operands: [], encoding: mnemonic, opcode: [PREFIXES[mnemonic]], imm: [] }, info: instructionInfo('nop')! };
     }
     return { error: `unknown instruction '${mnemonic}'`, code: 'unknown-instruction' };
   }
@@ -216,7 +226,22 @@ export function encodeInstruction(mnemonic: string, prefixes: readonly string[],
         }
       }
     }
-    return emit(info, form, prefixes, ops, ctx);
+    if (ctx.sizeOnly && form.modrm === undefined) {
+      // must count exactly what emit() writes
+      let n = (form.opsize && form.opsize !== bits ? 1 : 0) + (form.mandatoryPrefix?.length ?? 0) + form.opcode.length + immLength(form);
+      for (const p of prefixes) {
+        if (PREFIXES[p] !== undefined || SEG_PREFIX_NAMES.has(p)) n++;
+        else if ((p === 'o16' || p === 'a16') && bits === 32) n++;
+        else if ((p === 'o32' || p === 'a32') && bits === 16) n++;
+      }
+      let mem = false;
+      for (const o of ops) if (o.t === 'mem') { mem = true; if (o.seg) n++; }
+      if (mem && bits === 16) n++;
+      return { bytes: SIZE_ONLY, length: n, form, info };
+    }
+    const enc = emit(info, form, prefixes, ops, ctx);
+    if (!('error' in enc)) enc.length = enc.bytes.length;
+    return enc;
   }
   if (sizeProblem) return { error: `operation size not specified for '${mnemonic}' (add byte, word or dword)`, code: 'invalid-operands' };
   return { error: `invalid combination of opcode and operands for '${mnemonic}'`, code: 'invalid-operands' };
@@ -282,7 +307,7 @@ function emit(info: InstructionInfo, form: EncodingForm, prefixes: readonly stri
       } else push32(out, rel);
     }
   }
-  return { bytes: out, form, info, warnings: warnings.length ? warnings : undefined };
+  return { bytes: out, length: out.length, form, info, warnings: warnings.length ? warnings : undefined };
 }
 
 function regNum(op: ROp): number {

@@ -25,6 +25,11 @@ const IDENT_START = { test: (c: string) => { const k = c.charCodeAt(0); return k
 const IDENT_CHAR = { test: (c: string) => { const k = c.charCodeAt(0); return k < 128 && IS_CHAR[k] === 1; } };
 const TWO_CHAR_OPS = new Set(['||', '&&', '^^', '==', '!=', '<>', '<=', '>=', '<<', '>>', '//', '%%']);
 
+/** Every token has the same shape (one hidden class keeps the parser's property accesses monomorphic). */
+function tok(t: T, text: string, start: number, end: number, value?: number, str?: string, error?: string, lower?: string): Token {
+  return { t, text, start, end, value, str, error, lower };
+}
+
 /** Lower case without allocating when the text already is. */
 function lowerAscii(text: string): string {
   for (let i = 0; i < text.length; i++) { const k = text.charCodeAt(i); if (k >= 65 && k <= 90) return text.toLowerCase(); }
@@ -77,9 +82,7 @@ export function tokenize(line: string): Token[] {
         }
         s += line[j++];
       }
-      const tok: Token = { t: T.String, text: line.slice(start, Math.min(j + 1, n)), start, end: Math.min(j + 1, n), str: s };
-      if (j >= n) tok.error = 'unterminated string';
-      out.push(tok);
+      out.push(tok(T.String, line.slice(start, Math.min(j + 1, n)), start, Math.min(j + 1, n), undefined, s, j >= n ? 'unterminated string' : undefined));
       i = j + 1;
       continue;
     }
@@ -89,7 +92,7 @@ export function tokenize(line: string): Token[] {
       // a '.' would make a float: not supported, consumed so the error is on the whole literal
       const text = line.slice(i, j);
       const v = parseNumber(text);
-      out.push({ t: T.Number, text, start, end: j, value: v, error: v === undefined ? `invalid number '${text}'` : undefined });
+      out.push(tok(T.Number, text, start, j, v, undefined, v === undefined ? `invalid number '${text}'` : undefined));
       i = j;
       continue;
     }
@@ -98,7 +101,7 @@ export function tokenize(line: string): Token[] {
       let j = i + 1;
       for (let k = line.charCodeAt(j); j < n && k < 128 && IS_CHAR[k] === 1; k = line.charCodeAt(++j));
       const text = line.slice(i, j);
-      out.push({ t: T.Ident, text, start, end: j, lower: lowerAscii(text) });
+      out.push(tok(T.Ident, text, start, j, undefined, undefined, undefined, lowerAscii(text)));
       i = j;
       continue;
     }
@@ -109,7 +112,7 @@ export function tokenize(line: string): Token[] {
         if (line[j] === '%') j++;
         while (j < n && IDENT_CHAR.test(line[j])) j++;
         const text = line.slice(i, j);
-        out.push({ t: T.Ident, text, start, end: j, lower: lowerAscii(text) });
+        out.push(tok(T.Ident, text, start, j, undefined, undefined, undefined, lowerAscii(text)));
         i = j;
         continue;
       }
@@ -122,10 +125,10 @@ export function tokenize(line: string): Token[] {
         if (i + 2 < n) { const three = line.slice(i, i + 3); if (three === '<<<' || three === '>>>' || three === '<=>') op = three; }
       }
     }
-    out.push({ t: T.Op, text: op, start, end: i + op.length });
+    out.push(tok(T.Op, op, start, i + op.length));
     i += op.length;
   }
-  out.push({ t: T.End, text: '', start: n, end: n });
+  out.push(tok(T.End, '', n, n));
   return out;
 }
 
@@ -388,7 +391,7 @@ class LineParser {
         this.next();
         let close = this.toks.findIndex((x, i) => i > this.p && x.t === T.Op && x.text === ']');
         if (close < 0) { this.error(t.start, lineEnd, "expected ']'"); close = this.toks.length - 1; }
-        const inner = this.toks.slice(this.p, close).concat([{ t: T.End, text: '', start: this.toks[close].start, end: this.toks[close].start }]);
+        const inner = this.toks.slice(this.p, close).concat([tok(T.End, '', this.toks[close].start, this.toks[close].start)]);
         new LineParser(inner, ctx, this.text).directive(lineStart, this.toks[close].end);
         return;
       }
