@@ -97,6 +97,8 @@ export class PopekDebugSession extends LoggingDebugSession {
       const rt = this.createRuntime(checked.options, response);
       if (!rt) return;
       this.launchOptions = checked.options;
+      // Breakpoints a client sent before the program was loaded.
+      this.reapplyBreakpoints(rt);
       this.sendEvent(new InitializedEvent());
       await Promise.race([this.configurationDone, new Promise((r) => setTimeout(r, CONFIGURATION_TIMEOUT))]);
       this.sendResponse(response);
