@@ -89,6 +89,27 @@ describe('lint corpus: every critical and privileged form, both syntaxes', () =>
   });
 });
 
+describe('lint corpus: compiler-written AT&T (gcc -m32 -S)', () => {
+  // Real compiler output: x87 and SSE code, .cfi_* directives, sections, inline asm with sensitive
+  // instructions. as accepts it all, so the linter must report no error, and it must flag the
+  // sensitive instructions of the inline asm.
+  for (const [flags, name] of [[['-O0'], 'O0'], [['-O2', '-msse2', '-mfpmath=sse', '-march=i686', '-fno-pic'], 'O2-sse']] as const) {
+    it(`kernel.c at ${name}: no false errors; cli, sti, pushfl, lidtl, movl %cr2 flagged`, function () {
+      const out = path.join(scratch, `kernel-${name}.s`);
+      const cc = spawnSync('gcc', ['-m32', ...flags, '-S', '-o', out, path.join(FIXTURES, 'kernel.c')], { encoding: 'utf8' });
+      if (cc.error) throw new Error(`gcc is not installed: ${cc.error.message}`);
+      assert.equal(cc.status, 0, cc.stderr);
+      const real = realAssembler(out);
+      assert.equal(real.status, 0, real.output);
+      const doc = load(out);
+      const diags = lintDocument(doc, { mode: 'paravirtual' });
+      assert.deepEqual(diags.filter((d) => d.severity === 'error').map((d) => `${d.range.start.line + 1}: ${d.message}`), []);
+      const flagged = new Set(diags.map((d) => doc.facts[d.range.start.line].instructions.find((i) => i.start === d.range.start.character)?.mnemonic));
+      for (const m of ['cli', 'sti', 'pushfd', 'lidt', 'mov', 'in', 'out']) assert.ok(flagged.has(m), `${m} flagged (${[...flagged].join(' ')})`);
+    });
+  }
+});
+
 describe('lint corpus: no false errors, and an error wherever the real assembler rejects', () => {
   const files = [
     ...['rejected.gasm', 'rejected-syntax.gasm', 'rejected.S'].map((f) => path.join(FIXTURES, f)),
