@@ -126,6 +126,7 @@ export class DebugRuntime {
   private traceHigh = 0;
   private divergence: string | undefined;
   private lastBefore: Before | undefined;
+  private twinDelivery: DeliveryEvent | undefined;
   private nextBreakpointId = 1000;
   /** Host time spent running since the last checkpoint, and what the last checkpoint cost (ms). */
   private runMs = 0;
@@ -148,6 +149,8 @@ export class DebugRuntime {
     if (options.checkEquivalence && options.mode !== 'native') {
       this.twin = createVm({ mode: 'native', memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions });
       this.twin.load({ bytes: this.program.bytes, origin: this.program.origin, entry: this.program.entry, via: 'assembler', diagnostics: [] });
+      // Notes what the native twin delivers during a step (an interrupt or exception frame that differs).
+      this.twin.cpu.setMonitor({ onEvent: (_cpu, ev) => { this.twinDelivery ??= ev; return false; } });
     }
     (this.vm.cpu as unknown as { breakpoints: Set<number> }).breakpoints = this.latch;
     this.vm.machine.onConsoleByte = (b) => {
@@ -550,7 +553,7 @@ export class DebugRuntime {
     for (let k = 0; k < n; k++) {
       const before = this.pc;
       goal.before?.(this, before);
-      if (twin) this.lastBefore = captureBefore(vm, twin);
+      if (twin) { this.lastBefore = captureBefore(vm, twin); this.twinDelivery = undefined; }
       this.latch.latched = false;
       const ic0 = cpu.icount;
       this.insnIcount = ic0;
@@ -565,7 +568,8 @@ export class DebugRuntime {
         const diff = compareWithTwin(vm, twin, this.lastBefore!);
         if (diff && !this.divergence) {
           this.divergence = diff;
-          const at = this.where(this.lastBefore!.address);
+          const d = this.twinDelivery;
+          const at = this.where(this.lastBefore!.address) + (d ? `, delivering ${d.kind === 'external' ? `interrupt ${hex(d.vector, 2)}` : d.kind === 'software' ? `int ${hex(d.vector, 2)}` : EXCEPTION_NAMES[d.vector] ?? `vector ${d.vector}`}` : '');
           if (!this.replaying) this.host.output(`checkEquivalence: ${at} had a different effect under ${vm.mode} than natively: ${diff}\n`, 'console', this.program.index.locate(this.lastBefore!.address));
           if (this.filters.has('divergence')) {
             return { reason: 'divergence', description: `Divergence from native after ${at}: ${diff}`, text: diff,
