@@ -7,13 +7,13 @@ import {
   DocumentDiagnosticReportKind, CodeActionKind,
   type InitializeParams, type InitializeResult, type DocumentDiagnosticReport,
 } from 'vscode-languageserver/node';
-import { DocumentStore } from './documents';
+import { isMainThread } from 'node:worker_threads';
+import { DocumentStore, uriToPath } from './documents';
 import { SettingsCache } from './settings';
 import { DiagnosticsEngine } from './diagnostics';
 import { hover } from './hover';
 import { safely } from './safe';
 import { costFigures } from '../core/lint/costs';
-import { uriToPath } from './documents';
 import { symbolMarkdown, definition, references, prepareRename, rename, documentSymbols, workspaceSymbols } from './navigation';
 import { completion, resolveCompletion, COMPLETION_TRIGGERS } from './completion';
 import { signatureHelp, SIGNATURE_TRIGGERS } from './signatureHelp';
@@ -22,8 +22,6 @@ import { foldingRanges } from './folding';
 import { codeLenses } from './codeLens';
 import { codeActions, FIX_ALL } from './codeActions';
 import { documentLinks } from './links';
-
-import { isMainThread } from 'node:worker_threads';
 import { runAssemblerWorker } from './assemblerWorker';
 
 // The same bundle is the assembler thread of big documents (see assemblerWorker.ts).

@@ -15,7 +15,7 @@
  *    Such lines carry `popek: pv`, so the linter does not flag the rewrite again.
  */
 import type { Classified } from './classify';
-import type { ScannedInstruction, ScannedOperand } from './lineModel';
+import type { ScannedInstruction } from './lineModel';
 
 export const MASK = '[XEN_SHARED_INFO + VCPU_INFO_UPCALL_MASK]';
 
@@ -454,6 +454,3 @@ export function rewriteOf(ctx: RewriteContext): RewriteText {
     marker: `popek: pv — kept: ${ctx.classified.facts.class !== 'critical' && pv?.kind === 'emulated' ? 'the hypervisor emulates it on its trap' : shortNote(pv?.text)}`,
   };
 }
-
-/** NASM text of a scanned operand (AT&T operands are converted). */
-export type OperandText = (o: ScannedOperand) => string;
