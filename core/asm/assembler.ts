@@ -865,7 +865,8 @@ class Assembler {
       if (unit === 1 && v.known && (n < -128 || n > 255) && report) this.diag(item, `byte value ${n} exceeds bounds`, 'range', e.range, 'warning');
       if (unit === 2 && v.known && (n < -32768 || n > 65535) && report) this.diag(item, `word value ${n} exceeds bounds`, 'range', e.range, 'warning');
       if (unit === 8) {
-        const big = BigInt.asUintN(64, BigInt(Math.trunc(n)));
+        const exact = e.kind === 'number' && e.big !== undefined ? e.big : e.kind === 'unary' && e.op === '-' && e.arg.kind === 'number' && e.arg.big !== undefined ? -e.arg.big : undefined;
+        const big = BigInt.asUintN(64, exact ?? BigInt(Math.trunc(n)));
         for (let i = 0n; i < 8n; i++) out.push(Number((big >> (8n * i)) & 0xffn));
         continue;
       }

@@ -21,7 +21,7 @@ export interface Diagnostic {
 
 // ---- expressions ----
 export type Expr =
-  | { kind: 'number'; value: number; range: Range }
+  | { kind: 'number'; value: number; range: Range; /** Exact value when it exceeds 2^53 (64-bit dq constants). */ big?: bigint }
   | { kind: 'string'; value: string; range: Range }        // 'abc' "abc" `abc` (also char constants)
   | { kind: 'symbol'; name: string; range: Range }         // full name (local labels already qualified)
   | { kind: 'register'; name: string; range: Range }       // inside memory expressions

@@ -60,6 +60,26 @@ export function parseNumber(text: string): number | undefined {
   return v;
 }
 
+/** The exact value of a number literal that is too large for a double, or undefined. */
+export function parseBigNumber(text: string): bigint | undefined {
+  const v = parseNumber(text);
+  if (v === undefined || v <= Number.MAX_SAFE_INTEGER) return undefined;
+  let s = text.replace(/_/g, '').toLowerCase();
+  let base = 10n;
+  if (s.startsWith('0x') || s.startsWith('0h')) { base = 16n; s = s.slice(2); }
+  else if (s.startsWith('$')) { base = 16n; s = s.slice(1); }
+  else if (s.startsWith('0b') || s.startsWith('0y')) { base = 2n; s = s.slice(2); }
+  else if (s.startsWith('0o') || s.startsWith('0q')) { base = 8n; s = s.slice(2); }
+  else if (s.startsWith('0d') || s.startsWith('0t')) { s = s.slice(2); }
+  else if (/[hx]$/.test(s)) { base = 16n; s = s.slice(0, -1); }
+  else if (/[qo]$/.test(s)) { base = 8n; s = s.slice(0, -1); }
+  else if (/^[01]+[by]$/.test(s)) { base = 2n; s = s.slice(0, -1); }
+  else if (/[dt]$/.test(s)) { s = s.slice(0, -1); }
+  let b = 0n;
+  for (const ch of s) b = b * base + BigInt(parseInt(ch, 16));
+  return b;
+}
+
 /** Tokenizes one line (comment already excluded by the caller or stopped at ';'). */
 export function tokenize(line: string): Token[] {
   const out: Token[] = [];
@@ -236,9 +256,12 @@ class LineParser {
     const t = this.next();
     const r = this.range(t.start, t.end);
     switch (t.t) {
-      case T.Number:
+      case T.Number: {
         if (t.error) this.error(t.start, t.end, t.error);
-        return { kind: 'number', value: t.value ?? 0, range: r };
+        const n: Expr = { kind: 'number', value: t.value ?? 0, range: r };
+        if ((t.value ?? 0) > Number.MAX_SAFE_INTEGER) n.big = parseBigNumber(t.text);
+        return n;
+      }
       case T.String:
         if (t.error) this.error(t.start, t.end, t.error);
         return { kind: 'string', value: t.str ?? '', range: r };
@@ -493,6 +516,16 @@ class LineParser {
     const args: Array<{ text: string; range: Range; expr?: import('./ast').Expr }> = [];
     if (name === 'bits' || name === 'org' || name === 'align' || name === 'alignb') {
       while (this.peek().t !== T.End) {
+        // `align 16, db 0` / `align 4, nop` / `alignb 4, resb 1`: NASM's fill is an instruction
+        if (args.length === 1 && this.peek().t === T.Ident && ['db', 'nop', 'resb'].includes(this.peek().lower!)) {
+          const k = this.next();
+          const s0 = k.start;
+          const fill: Expr = k.lower === 'nop' ? { kind: 'number', value: 0x90, range: this.range(k.start, k.end) } : this.peek().t === T.End ? { kind: 'number', value: 0, range: this.range(k.start, k.end) } : this.expr(false);
+          const end = this.toks[this.p - 1].end;
+          args.push({ text: this.text.slice(s0, end), range: this.range(s0, end), expr: fill });
+          if (this.peek().t !== T.End) this.error(this.peek().start, lineEnd, `unexpected '${this.peek().text}'`);
+          break;
+        }
         const s = this.peek().start;
         const e = this.expr(false);
         const end = this.toks[this.p - 1].end;

@@ -15,6 +15,74 @@ import { hex, repoRoot } from './support';
 
 const HEADER = 'bits 32\norg 0x100000\n';
 
+const IDIOMS = `bits 32
+org 0x100000
+%define X(a) ((a)*2)
+start:
+    mov eax, 'abcd'
+    mov byte [ebx], 'a'
+    cmp al, '0'
+    lea eax, [eax*8+eax]
+    mov eax, X(3)
+    mov eax, (1<<4)|2
+    mov [ebx+4], word 5
+    mov dword [ebx], start
+    sub esp, byte 4
+    shr eax, 1
+    rol byte [eax], cl
+    test byte [eax], 1
+    xchg bx, bx
+    in eax, dx
+    out 0xe9, al
+    lgdt [gdt_ptr]
+    jmp 0x08:.flush
+.flush:
+    mov cr0, eax
+    call far [eax]
+    push dword start
+    mov ax, 0x10
+    mov ds, ax
+    times 4 dd 1, 2
+    align 16, db 0
+    db 'abc', 10
+    dw 'ab'
+    align 8
+gdt_ptr:
+    dw gdt_end - gdt - 1
+    dd gdt
+gdt:
+    dq 0
+    dq 0x00cf9a000000ffff
+gdt_end:
+    mov eax, [esp + 4*2]
+    mov eax, [ebp - 0x10 + ecx*2]
+    jmp short $+2
+    ret
+
+%macro PUTC 1
+    mov dx, 0x3f8
+    mov al, %1
+    out dx, al
+%endmacro
+%macro SPIN 0
+%%again: pause
+    jmp %%again
+%endmacro
+%ifndef GUARD
+%define GUARD
+    PUTC 'h'
+    PUTC \`\\n\`
+%endif
+%assign i 0
+%rep 3
+    db i
+%assign i i+1
+%endrep
+    SPIN
+    times 64-($-$$) % 64 db 0x90
+    dw 0xaa55
+`;
+
 function popekPerLine(src: string): { bytes: Uint8Array; perLine: Map<number, string>; errors: string[] } {
   const r = assemble('forms.gasm', src);
   const perLine = new Map<number, string>();
@@ -70,6 +138,15 @@ describe('differential: Popek vs nasm -f bin', function () {
     const n = nasmAssemble(HEADER + lines.map((l) => l.text).join('\n') + '\n');
     assert.equal(n.errors, '');
     assert.ok(hex(n.bytes) === hex(r.bytes), 'nasm assembles Popek\'s disassembly to the same bytes');
+  });
+
+  it('assembles common kernel idioms (GDT dq constants, align with fill, far jumps, macros, %rep) like nasm', () => {
+    const text = IDIOMS;
+    const n = nasmAssemble(text);
+    assert.equal(n.errors, '');
+    const r = assemble('idioms.gasm', text);
+    assert.deepEqual(r.diagnostics, []);
+    assert.ok(hex(r.bytes) === hex(n.bytes), 'same bytes as nasm');
   });
 
   const exampleDir = path.join(repoRoot(), 'examples');
