@@ -4,7 +4,7 @@
  */
 import { CodeActionKind, type CodeAction, type CodeActionParams, type Diagnostic } from 'vscode-languageserver/node';
 import type { LintDocument } from '../core/lint/document';
-import { allQuickFixes, quickFix } from '../core/lint/fixes';
+import { allQuickFixes, markReviewed, quickFix } from '../core/lint/fixes';
 import { CRITICAL_CODE, PRIVILEGED_CODE } from '../core/lint/lint';
 import type { PopekSettings } from './settings';
 
@@ -25,6 +25,8 @@ export function codeActions(model: LintDocument, p: CodeActionParams, _settings:
       const fix = quickFix(model, at?.line ?? d.range.start.line, at?.index ?? indexAt(model, d));
       if (!fix) continue;
       out.push({ title: fix.title, kind: CodeActionKind.QuickFix, diagnostics: [d], isPreferred: fix.replaces, edit: { changes: { [uri]: [fix.edit] } } });
+      const keep = fix.replaces ? markReviewed(model, fix.line, at?.index ?? indexAt(model, d)) : undefined;
+      if (keep) out.push({ title: keep.title, kind: CodeActionKind.QuickFix, diagnostics: [d], edit: { changes: { [uri]: [keep.edit] } } });
     }
   }
   const all = allQuickFixes(model);

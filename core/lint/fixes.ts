@@ -151,6 +151,27 @@ export function quickFix(doc: LintDocument, line: number, index = 0, unique?: nu
   };
 }
 
+/**
+ * The alternative quick fix: keep the instruction and mark it reviewed (`popek: pv`), e.g. a
+ * privileged instruction whose trap the author accepts, or a critical one known to be harmless.
+ */
+export function markReviewed(doc: LintDocument, line: number, index = 0): QuickFix | undefined {
+  const facts = doc.facts[line];
+  const instr = facts?.instructions[index];
+  if (!instr || facts.pvMarker) return undefined;
+  const c = doc.classify(instr);
+  const cls = c && reportedClass(c);
+  if (!cls) return undefined;
+  const several = doc.syntax === 'att' && facts.instructions.length > 1;
+  const marker = `popek: pv — reviewed: ${cls === 'privileged' ? 'the hypervisor traps and emulates it' : 'kept as written'}`;
+  const hasComment = facts.commentStart !== undefined && !several;
+  const comment = doc.syntax === 'att' ? (several ? ` /* ${marker} */` : ` # ${marker}`) : ` ; ${marker}`;
+  const edit: TextEdit = hasComment
+    ? { range: { start: { line, character: facts.commentStart! }, end: { line, character: facts.commentStart! + 1 } }, newText: `${doc.syntax === 'att' ? '#' : ';'} ${marker} —` }
+    : { range: { start: { line, character: instr.end }, end: { line, character: instr.end } }, newText: comment };
+  return { title: `Keep \`${instr.spelling}\` as written and mark it reviewed`, replaces: false, line, code: cls === 'critical' ? 'critical-instruction' : 'privileged-instruction', edit };
+}
+
 export interface FixAllResult {
   text: string;
   rewrites: number;

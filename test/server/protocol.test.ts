@@ -246,6 +246,8 @@ describe('language server over the protocol (dist/server.js)', function () {
     }) as CodeAction[];
     const fix = actions.find((a) => a.diagnostics?.length)!;
     assert.ok(fix.isPreferred);
+    const keep = actions.find((a) => a.title.startsWith('Keep `cli`'))!;
+    assert.deepEqual(keep.edit!.changes![NASM_URI], [{ range: { start: { line: 2, character: 7 }, end: { line: 2, character: 7 } }, newText: ' ; popek: pv — reviewed: the hypervisor traps and emulates it' }]);
     const edit = fix.edit!.changes![NASM_URI][0];
     assert.match(edit.newText, /^pushfd ; popek: pv\n[\s\S]*\n {4}mov byte \[XEN_SHARED_INFO \+ VCPU_INFO_UPCALL_MASK\], 1\n/);
     assert.deepEqual(edit.range, cli.range);
