@@ -37,6 +37,7 @@ export class PopekDebugSession extends LoggingDebugSession {
   /** Source breakpoints as last requested, per file (restart re-applies them). */
   private readonly sourceBreakpoints = new Map<string, DebugProtocol.SetBreakpointsArguments>();
   private instructionBreakpoints: DebugProtocol.SetInstructionBreakpointsArguments | undefined;
+  private functionBreakpoints: DebugProtocol.SetFunctionBreakpointsArguments | undefined;
   private dataBreakpoints: DebugProtocol.SetDataBreakpointsArguments | undefined;
   private exceptionBreakpoints: DebugProtocol.SetExceptionBreakpointsArguments | undefined;
   private linesStartAt1 = true;
@@ -74,6 +75,9 @@ export class PopekDebugSession extends LoggingDebugSession {
     b.supportsDisassembleRequest = true;                // disassembly view with source locations and symbols
     b.supportsSteppingGranularity = true;               // step by instruction or by source line
     b.supportsInstructionBreakpoints = true;            // breakpoints in the disassembly view
+    b.supportsFunctionBreakpoints = true;               // break on a label: puts, main.loop
+    b.supportsBreakpointLocationsRequest = true;        // the lines that hold instructions
+    b.supportsGotoTargetsRequest = true;                // Jump to Cursor: set EIP to a line's instruction
     b.supportsDataBreakpoints = true;                   // break on memory writes
     b.supportsDataBreakpointBytes = true;               // …at an address typed by the user
     b.supportsValueFormattingOptions = false;           // values are hex with decimal where it helps
@@ -172,6 +176,7 @@ export class PopekDebugSession extends LoggingDebugSession {
       for (const bp of this.applySourceBreakpoints(rt, args)) this.sendEvent(new BreakpointEvent('changed', bp));
     }
     if (this.instructionBreakpoints) this.applyInstructionBreakpoints(rt, this.instructionBreakpoints);
+    if (this.functionBreakpoints) this.applyFunctionBreakpoints(rt, this.functionBreakpoints);
     if (this.exceptionBreakpoints) this.applyExceptionBreakpoints(rt, this.exceptionBreakpoints);
     if (this.dataBreakpoints) this.applyDataBreakpoints(rt, this.dataBreakpoints);
   }
@@ -246,6 +251,52 @@ export class PopekDebugSession extends LoggingDebugSession {
       if (loc) { bp.source = this.source(loc.file); bp.line = this.convertDebuggerLineToClient(loc.line); }
       return bp;
     });
+  }
+
+  protected override setFunctionBreakPointsRequest(response: DebugProtocol.SetFunctionBreakpointsResponse, args: DebugProtocol.SetFunctionBreakpointsArguments): void {
+    this.functionBreakpoints = args;
+    const rt = this.runtime;
+    response.body = { breakpoints: rt ? this.applyFunctionBreakpoints(rt, args) : objects(args?.breakpoints).map(() => ({ verified: false, message: 'the program is not loaded yet' })) };
+    this.sendResponse(response);
+  }
+
+  private applyFunctionBreakpoints(rt: DebugRuntime, args: DebugProtocol.SetFunctionBreakpointsArguments): DebugProtocol.Breakpoint[] {
+    const asked = objects<DebugProtocol.FunctionBreakpoint>(args?.breakpoints).filter((b) => typeof b.name === 'string');
+    return rt.setFunctionBreakpoints(asked.map((b) => ({ name: b.name, condition: str(b.condition), hitCondition: str(b.hitCondition) }))).map((r) => {
+      const bp: DebugProtocol.Breakpoint = { id: r.id, verified: r.verified, message: r.message };
+      if (r.address !== undefined) {
+        bp.instructionReference = hex(r.address);
+        const loc = rt.program.index.locate(r.address);
+        if (loc) { bp.source = this.source(loc.file); bp.line = this.convertDebuggerLineToClient(loc.line); }
+      }
+      return bp;
+    });
+  }
+
+  protected override breakpointLocationsRequest(response: DebugProtocol.BreakpointLocationsResponse, args: DebugProtocol.BreakpointLocationsArguments): void {
+    const rt = this.runtime;
+    const file = typeof args?.source?.path === 'string' ? path.resolve(args.source.path) : undefined;
+    const line = this.convertClientLineToDebugger(Number(args?.line));
+    const end = args?.endLine !== undefined ? this.convertClientLineToDebugger(Number(args.endLine)) : line;
+    response.body = { breakpoints: rt && file && Number.isInteger(line) && Number.isInteger(end) && end - line < 100_000
+      ? rt.breakpointLines(file, line, end).map((l) => ({ line: this.convertDebuggerLineToClient(l) })) : [] };
+    this.sendResponse(response);
+  }
+
+  protected override gotoTargetsRequest(response: DebugProtocol.GotoTargetsResponse, args: DebugProtocol.GotoTargetsArguments): void {
+    const rt = this.runtime;
+    const file = typeof args?.source?.path === 'string' ? path.resolve(args.source.path) : undefined;
+    const target = rt && file && Number.isInteger(args.line) ? rt.program.index.nextInstructionLine(file, this.convertClientLineToDebugger(args.line)) : undefined;
+    response.body = { targets: target ? [{ id: target.addresses[0], label: `${rt!.instructionText(target.addresses[0]) ?? ''} @ ${hex(target.addresses[0])}`, line: this.convertDebuggerLineToClient(target.line), instructionPointerReference: hex(target.addresses[0]) }] : [] };
+    this.sendResponse(response);
+  }
+
+  protected override gotoRequest(response: DebugProtocol.GotoResponse, args: DebugProtocol.GotoArguments): void {
+    const rt = this.runtime;
+    if (!rt || rt.isRunning || rt.hasEnded) { this.fail(response, ErrorId.running, 'goto'); return; }
+    if (!Number.isInteger(args?.targetId) || args.targetId < 0 || args.targetId > 0xffffffff) { this.fail(response, ErrorId.setVariable, 'EIP: not a goto target'); return; }
+    this.sendResponse(response);
+    rt.jumpTo(args.targetId);
   }
 
   protected override dataBreakpointInfoRequest(response: DebugProtocol.DataBreakpointInfoResponse, args: DebugProtocol.DataBreakpointInfoArguments): void {

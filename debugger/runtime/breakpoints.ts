@@ -14,7 +14,7 @@ export interface BreakpointOptions {
 export interface CodeBreakpoint {
   id: number;
   address: number;
-  kind: 'line' | 'instruction';
+  kind: 'line' | 'instruction' | 'function';
   condition?: Node;
   hit?: HitCondition;
   logMessage?: string;

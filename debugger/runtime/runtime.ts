@@ -19,7 +19,7 @@ import {
 } from './breakpoints';
 import { callStack, type Frame } from './callStack';
 import { captureBefore, compareWithTwin, type Before } from './equivalence';
-import { evaluate, interpolate, type Node } from './expression';
+import { evaluate, ExpressionError, interpolate, type Node } from './expression';
 import { peekTranslate, readLinearBytes, writeLinearBytes } from './guestMemory';
 import { evalContext, hex } from './guestState';
 import { CheckpointStore } from './history';
@@ -35,7 +35,7 @@ export interface RuntimeOptions {
   trace: boolean;
 }
 
-export type StopReason = 'entry' | 'step' | 'breakpoint' | 'exception' | 'pause' | 'data breakpoint' | 'instruction breakpoint' | 'divergence' | 'goto';
+export type StopReason = 'entry' | 'step' | 'breakpoint' | 'exception' | 'pause' | 'data breakpoint' | 'instruction breakpoint' | 'function breakpoint' | 'divergence' | 'goto';
 
 export interface StopInfo {
   reason: StopReason;
@@ -109,6 +109,7 @@ export class DebugRuntime {
   private readonly codeBps = new Map<number, CodeBreakpoint[]>();
   private lineBps = new Map<string, CodeBreakpoint[]>();
   private instructionBps: CodeBreakpoint[] = [];
+  private functionBps: CodeBreakpoint[] = [];
   private dataBps: DataBreakpoint[] = [];
   private readonly filters = new Map<ExceptionFilterId, FilterCondition>();
 
@@ -229,9 +230,46 @@ export class DebugRuntime {
     return out;
   }
 
+  /** Replaces the function breakpoints: a label's name (`puts`, `main.loop`) or an expression. */
+  setFunctionBreakpoints(requests: Array<{ name: string } & BreakpointOptions>): Array<{ id: number; verified: boolean; address?: number; message?: string }> {
+    const out: Array<{ id: number; verified: boolean; address?: number; message?: string }> = [];
+    this.functionBps = [];
+    for (const r of requests) {
+      const id = this.nextBreakpointId++;
+      try {
+        const label = this.program.index.label(r.name.trim());
+        const node = label ? undefined : parseCondition(r.name);
+        if (!label && !node) throw new ExpressionError('empty name');
+        const address = label ? label.address : evaluate(node!, evalContext(this.cpu, this.program.index));
+        const bp: CodeBreakpoint = { id, address: address >>> 0, kind: 'function', condition: parseCondition(r.condition), hit: r.hitCondition ? parseHitCondition(r.hitCondition) : undefined, hits: 0 };
+        this.functionBps.push(bp);
+        out.push({ id, verified: true, address: bp.address });
+      } catch (e) {
+        out.push({ id, verified: false, message: e instanceof ExpressionError ? `no label ${r.name} (${e.message})` : (e as Error).message });
+      }
+    }
+    this.rebuildCodeBreakpoints();
+    return out;
+  }
+
+  /** Lines of `file` from `line` to `endLine` (0-based, inclusive) where a breakpoint can stop. */
+  breakpointLines(file: string, line: number, endLine: number): number[] {
+    const out: number[] = [];
+    for (let l = line; l <= endLine; l++) if (this.program.index.addressesOf(file, l).length) out.push(l);
+    return out;
+  }
+
+  /** Moves EIP to `address` (Jump to Cursor). */
+  jumpTo(address: number): void {
+    this.cpu.eip = (address - this.cpu.segBase[CS]) >>> 0;
+    this.cpu.halted = false;
+    this.noteStateEdited();
+    this.host.stopped({ reason: 'goto', description: `Jumped to ${this.where(this.pc)}` });
+  }
+
   private rebuildCodeBreakpoints(): void {
     this.codeBps.clear();
-    for (const bp of [...[...this.lineBps.values()].flat(), ...this.instructionBps]) {
+    for (const bp of [...[...this.lineBps.values()].flat(), ...this.instructionBps, ...this.functionBps]) {
       const list = this.codeBps.get(bp.address);
       if (list) list.push(bp); else this.codeBps.set(bp.address, [bp]);
     }
@@ -510,7 +548,7 @@ export class DebugRuntime {
             const bps = this.codeBps.get(this.pc);
             if (bps) {
               const hit = this.checkCodeBreakpoints(bps);
-              if (hit.length) stop = { reason: hit.every((b) => b.kind === 'instruction') ? 'instruction breakpoint' : 'breakpoint', description: `Breakpoint at ${this.where(this.pc)}`, hitBreakpointIds: hit.map((b) => b.id) };
+              if (hit.length) stop = { reason: hit.every((b) => b.kind === 'instruction') ? 'instruction breakpoint' : hit.every((b) => b.kind === 'function') ? 'function breakpoint' : 'breakpoint', description: `Breakpoint at ${this.where(this.pc)}`, hitBreakpointIds: hit.map((b) => b.id) };
             }
           }
         }
@@ -594,7 +632,7 @@ export class DebugRuntime {
         const hit = this.checkCodeBreakpoints(bps);
         if (hit.length) {
           const instr = hit.every((b) => b.kind === 'instruction');
-          return { reason: instr ? 'instruction breakpoint' : 'breakpoint', description: `Breakpoint at ${this.where(lin)}`, hitBreakpointIds: hit.map((b) => b.id) };
+          return { reason: instr ? 'instruction breakpoint' : hit.every((b) => b.kind === 'function') ? 'function breakpoint' : 'breakpoint', description: `Breakpoint at ${this.where(lin)}`, hitBreakpointIds: hit.map((b) => b.id) };
         }
       }
       if (stepDone) return { reason: 'step', description: `Stepped to ${this.where(lin)}` };

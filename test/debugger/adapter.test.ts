@@ -166,6 +166,36 @@ describe('debugger: protocol (stdio adapter process)', function () {
     });
   });
 
+  describe('breakpoints by label, locations, jump to cursor', () => {
+    it('function breakpoint on a label, with a hit condition; unknown labels are not verified', async () => {
+      const { stop } = await launchToStop(dc, { program: HELLO });
+      assert.equal(stop.body.reason, 'entry');
+      const r = await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'putc', hitCondition: '3' }, { name: 'nowhere' }] });
+      assert.equal(r.body.breakpoints[0].verified, true);
+      assert.equal(r.body.breakpoints[0].line, lineOf(HELLO, 'push eax'));
+      assert.equal(r.body.breakpoints[1].verified, false);
+      const s = await resumeToStop(dc, dc.continueRequest({ threadId: 1 }));
+      assert.equal(s.body.reason, 'function breakpoint');
+      assert.equal((await register(dc, 'eax')) & 0xff, 'l'.charCodeAt(0));
+    });
+
+    it('lists the lines that hold instructions, and jumps to a line', async () => {
+      await launchToStop(dc, { program: FRAMES });
+      const first = lineOf(FRAMES, 'inner:');
+      const locs = await dc.send('breakpointLocations', { source: { path: FRAMES }, line: first - 1, endLine: first + 5 }) as DebugProtocol.BreakpointLocationsResponse;
+      assert.deepEqual(locs.body.breakpoints.map((b) => b.line), [first + 1, first + 2, first + 3, first + 5]);
+      const shl = lineOf(FRAMES, 'shl eax, 1');
+      const targets = await dc.send('gotoTargets', { source: { path: FRAMES }, line: shl - 1 }) as DebugProtocol.GotoTargetsResponse;
+      assert.equal(targets.body.targets[0].line, shl);
+      await dc.setVariableRequest({ variablesReference: (await dc.scopesRequest({ frameId: 0 })).body.scopes[0].variablesReference, name: 'eax', value: '21' });
+      const g = await resumeToStop(dc, dc.send('goto', { threadId: 1, targetId: targets.body.targets[0].id }));
+      assert.equal(g.body.reason, 'goto');
+      assert.equal((await topFrame(dc)).line, shl);
+      await resumeToStop(dc, dc.stepInRequest({ threadId: 1, granularity: 'instruction' }));
+      assert.equal(await register(dc, 'eax'), 42);
+    });
+  });
+
   describe('stepping', () => {
     it('steps in, over a call, and out, by instruction and by line', async () => {
       await launchToStop(dc, { program: FRAMES }, { breakpoints: [{ path: FRAMES, breakpoints: [{ line: lineOf(FRAMES, 'call outer') }] }] });
