@@ -574,19 +574,21 @@ class Assembler {
         if (v.undef && this.final) this.diag(item, `symbol '${v.undef}' is not defined`, 'undefined-symbol', findSymbolRange(op.address, v.undef) ?? op.range);
         let base = -1, index = -1, scale = 0;
         let regs16 = false;
+        let regs32 = false;
         const regs = (v.regs ?? []).filter((r) => r.mult !== 0);
         for (const r of regs) {
-          if (r.size === 16) regs16 = true;
+          if (r.size === 16) regs16 = true; else regs32 = true;
           if (base < 0 && index < 0 && r.mult === 1) base = r.reg;
           else if (base < 0 && index < 0) { index = r.reg; scale = r.mult; }
           else if (base >= 0 && index < 0) { index = r.reg; scale = r.mult; }
           else if (base < 0 && r.mult === 1) base = r.reg;
           else { this.diag(item, 'invalid effective address: too many registers', 'invalid-operands', op.range); return undefined; }
         }
+        if (regs16 && regs32) { this.diag(item, 'an address cannot mix 16- and 32-bit registers', 'invalid-operands', op.range); return undefined; }
         if (regs.some((r) => r.mult < 0)) { this.diag(item, 'invalid effective address: a register cannot be subtracted', 'invalid-operands', op.range); return undefined; }
         return {
           t: 'mem', size: op.size ? SIZE_BITS[op.size] : undefined, seg: op.segment, base, index, scale, disp: { n: v.n, seg: v.seg, known: v.known },
-          hasDisp: true, dispSize: op.dispSize, nosplit: op.nosplit, far: op.jump === 'far', regs16,
+          hasDisp: true, dispSize: op.dispSize, nosplit: op.nosplit, far: op.jump === 'far', regs16, regs32,
         };
       }
     }

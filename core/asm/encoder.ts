@@ -18,7 +18,7 @@ export interface Value {
 export type ROp =
   | { t: 'reg'; reg: RegInfo }
   | { t: 'imm'; v: Value; size?: number; strict?: boolean; jump?: 'short' | 'near' | 'far' }
-  | { t: 'mem'; size?: number; seg?: string; base: number; index: number; scale: number; disp: Value; hasDisp: boolean; dispSize?: number; nosplit?: boolean; far?: boolean; regs16?: boolean }
+  | { t: 'mem'; size?: number; seg?: string; base: number; index: number; scale: number; disp: Value; hasDisp: boolean; dispSize?: number; nosplit?: boolean; far?: boolean; regs16?: boolean; regs32?: boolean }
   | { t: 'far'; sel: Value; off: Value };
 
 export interface EncodeContext {
@@ -138,17 +138,52 @@ function matchOperand(p: OperandPattern, op: ROp, form: EncodingForm, ops: ROp[]
 }
 
 /** Length of the form's immediates/displacement-free tail, for rel computations. */
-function immLength(form: EncodingForm): number {
+/** Address size of a memory operand: from its registers, else the mode's. */
+function addrSize(m: Extract<ROp, { t: 'mem' }>, bits: number): 16 | 32 {
+  return m.regs16 ? 16 : m.regs32 ? 32 : (bits as 16 | 32);
+}
+
+/** Bytes of the form's immediates: rel32/ptr/moffs shrink to 16 bits with a 16-bit operand/address size. */
+function immLength(form: EncodingForm, bits: number, addr16 = false): number {
+  const o16 = (form.opsize ?? bits) === 16;
   let n = 0;
-  for (const i of form.imm) n += i === 'ib' || i === 'rel8' ? 1 : i === 'iw' ? 2 : i === 'ptr16:32' ? 6 : 4;
+  for (const i of form.imm) {
+    if (i === 'ib' || i === 'rel8') n += 1;
+    else if (i === 'iw') n += 2;
+    else if (i === 'id') n += 4;
+    else if (i === 'rel32') n += o16 ? 2 : 4;
+    else if (i === 'ptr16:32') n += o16 ? 4 : 6;
+    else n += addr16 ? 2 : 4; // moffs
+  }
   return n;
+}
+
+/** ModRM + displacement for 16-bit addressing ([bx+si], [bp+di+8], [si], [0x10] …), NASM's choices. */
+function encodeEA16(m: Extract<ROp, { t: 'mem' }>, regField: number, out: number[]): string | undefined {
+  const regs = [m.base, m.index].filter((r) => r >= 0);
+  if (m.index >= 0 && m.scale !== 1) return 'scaled index registers need 32-bit addressing';
+  const has = (r: number) => regs.includes(r);
+  let rm: number;
+  if (regs.length === 0) rm = -1;
+  else if (regs.length === 1) rm = has(6) ? 4 : has(7) ? 5 : has(5) ? 6 : has(3) ? 7 : -2;
+  else rm = has(3) && has(6) ? 0 : has(3) && has(7) ? 1 : has(5) && has(6) ? 2 : has(5) && has(7) ? 3 : -2;
+  if (rm === -2) return 'invalid 16-bit effective address (use bx or bp, plus si or di)';
+  const d = m.disp;
+  const v = d.n | 0;
+  if (rm === -1) { out.push((regField << 3) | 6, v & 0xff, (v >>> 8) & 0xff); return undefined; }
+  let small = d.known && d.seg < 0 && v >= -128 && v <= 127;
+  let zero = d.known && d.seg < 0 && v === 0;
+  if (m.dispSize === 16 || m.dispSize === 32) { small = false; zero = false; } else if (m.dispSize === 8) { zero = false; small = true; }
+  const mod = zero && rm !== 6 ? 0 : small ? 1 : 2;
+  out.push((mod << 6) | (regField << 3) | rm);
+  if (mod === 1) out.push(v & 0xff); else if (mod === 2) out.push(v & 0xff, (v >>> 8) & 0xff);
+  return undefined;
 }
 
 /** ModRM + SIB + displacement bytes for a memory operand (32-bit addressing, NASM's choices). */
 function encodeEA(m: Extract<ROp, { t: 'mem' }>, regField: number, out: number[]): string | undefined {
   let b = m.base, i = m.index, s = m.scale;
   const disp = m.disp;
-  if (m.regs16) return '16-bit addressing is not supported (use 32-bit registers)';
   if (i >= 0 && s === 0) i = -1;
   if (b < 0 && i >= 0 && s === 1) { b = i; i = -1; }
   if (!m.nosplit && b < 0 && i >= 0 && ((s === 2 && i !== 4) || s === 3 || s === 5 || s === 9)) { b = i; s--; }
@@ -228,15 +263,16 @@ export function encodeInstruction(mnemonic: string, prefixes: readonly string[],
     }
     if (ctx.sizeOnly && form.modrm === undefined) {
       // must count exactly what emit() writes
-      let n = (form.opsize && form.opsize !== bits ? 1 : 0) + (form.mandatoryPrefix?.length ?? 0) + form.opcode.length + immLength(form);
+      let memOp: Extract<ROp, { t: 'mem' }> | undefined;
+      for (const o of ops) if (o.t === 'mem') memOp = o;
+      const a16 = memOp !== undefined && addrSize(memOp, bits) === 16;
+      let n = (form.opsize && form.opsize !== bits ? 1 : 0) + (form.mandatoryPrefix?.length ?? 0) + form.opcode.length + immLength(form, bits, a16);
       for (const p of prefixes) {
         if (PREFIXES[p] !== undefined || SEG_PREFIX_NAMES.has(p)) n++;
         else if ((p === 'o16' || p === 'a16') && bits === 32) n++;
         else if ((p === 'o32' || p === 'a32') && bits === 16) n++;
       }
-      let mem = false;
-      for (const o of ops) if (o.t === 'mem') { mem = true; if (o.seg) n++; }
-      if (mem && bits === 16) n++;
+      if (memOp) { if (memOp.seg) n++; if (addrSize(memOp, bits) !== bits) n++; }
       return { bytes: SIZE_ONLY, length: n, form, info };
     }
     const enc = emit(info, form, prefixes, ops, ctx);
@@ -263,7 +299,8 @@ function emit(info: InstructionInfo, form: EncodingForm, prefixes: readonly stri
   for (const o of ops) if (o.t === 'mem') mem = o;
   if (mem?.seg) out.push(SEG_PREFIX[mem.seg]);
   if (form.opsize && form.opsize !== ctx.bits) out.push(0x66);
-  if (mem && ctx.bits === 16) out.push(0x67);
+  const a16 = mem !== undefined && addrSize(mem, ctx.bits) === 16;
+  if (mem && addrSize(mem, ctx.bits) !== ctx.bits) out.push(0x67);
   if (form.mandatoryPrefix) out.push(...form.mandatoryPrefix);
   const opc = form.opcode;
   for (let k = 0; k < opc.length - 1; k++) out.push(opc[k]);
@@ -276,7 +313,7 @@ function emit(info: InstructionInfo, form: EncodingForm, prefixes: readonly stri
     const rm = ops[form.rmOperand!];
     if (rm.t === 'reg') out.push(0xc0 | (regField << 3) | rm.reg.num);
     else if (rm.t === 'mem') {
-      const err = encodeEA(rm, regField, out);
+      const err = a16 ? encodeEA16(rm, regField, out) : encodeEA(rm, regField, out);
       if (err) return { error: err, code: 'invalid-operands', operand: form.rmOperand };
     }
   }
@@ -284,11 +321,13 @@ function emit(info: InstructionInfo, form: EncodingForm, prefixes: readonly stri
   let immIdx = 0;
   const immPatterns = form.operands.filter((p, k) => ops[k].t === 'imm' && !['one', 'cl', 'dx'].includes(p));
   const immOps = ops.filter((o, k) => o.t === 'imm' && !['one', 'cl', 'dx'].includes(form.operands[k]) || o.t === 'far' || (o.t === 'mem' && form.operands[k].startsWith('moffs')));
+  const o16 = (form.opsize ?? ctx.bits) === 16;
+  const immEnd = ctx.address + out.length + immLength(form, ctx.bits, a16);
   for (const kind of form.imm) {
     const op = immOps[immIdx++];
     if (!op) break;
-    if (kind === 'moffs' && op.t === 'mem') { push32(out, op.disp.n); continue; }
-    if (kind === 'ptr16:32' && op.t === 'far') { push32(out, op.off.n); push16(out, op.sel.n); continue; }
+    if (kind === 'moffs' && op.t === 'mem') { if (a16) push16(out, op.disp.n); else push32(out, op.disp.n); continue; }
+    if (kind === 'ptr16:32' && op.t === 'far') { if (o16) push16(out, op.off.n); else push32(out, op.off.n); push16(out, op.sel.n); continue; }
     if (op.t !== 'imm') continue;
     const v = op.v.n;
     if (kind === 'ib') {
@@ -299,12 +338,11 @@ function emit(info: InstructionInfo, form: EncodingForm, prefixes: readonly stri
       push16(out, v);
     } else if (kind === 'id') push32(out, v);
     else if (kind === 'rel8' || kind === 'rel32') {
-      const end = ctx.address + out.length + (kind === 'rel8' ? 1 : 4) + (immLength(form) - (kind === 'rel8' ? 1 : 4));
-      const rel = v - end;
+      const rel = v - immEnd;
       if (kind === 'rel8') {
         if (op.v.known && (rel < -128 || rel > 127)) return { error: `short jump target out of range (${rel} bytes)`, code: 'range', operand: 0 };
         out.push(rel & 0xff);
-      } else push32(out, rel);
+      } else if (o16) push16(out, rel); else push32(out, rel);
     }
   }
   return { bytes: out, length: out.length, form, info, warnings: warnings.length ? warnings : undefined };

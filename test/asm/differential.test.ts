@@ -15,6 +15,39 @@ import { hex, repoRoot } from './support';
 
 const HEADER = 'bits 32\norg 0x100000\n';
 
+const BOOT16 = `bits 16
+org 0x7c00
+start:
+    mov ax, [0x10]
+    mov [bx+si], al
+    mov ax, [bx+di+4]
+    mov ax, [bp]
+    mov ax, [bp+si-2]
+    mov ax, [si+bx]
+    mov ax, [di+0x1234]
+    mov ax, [bx]
+    mov ax, [eax+4]
+    mov eax, [ebx*4+msg]
+    mov word [si], 5
+    lea si, [msg]
+    mov si, msg
+    jmp start
+    jmp near start
+    call start
+    mov al, [es:di]
+    lgdt [gdtr]
+    mov eax, cr0
+    jmp 0x08:start
+    push es
+    times 510-($-$$) db 0
+msg: db 'hi'
+gdtr: dw 0
+    dw 0xaa55
+bits 32
+    mov ax, [bx+si]
+    mov eax, [0x10]
+`;
+
 const IDIOMS = `bits 32
 org 0x100000
 %define X(a) ((a)*2)
@@ -145,6 +178,14 @@ describe('differential: Popek vs nasm -f bin', function () {
     const n = nasmAssemble(text);
     assert.equal(n.errors, '');
     const r = assemble('idioms.gasm', text);
+    assert.deepEqual(r.diagnostics, []);
+    assert.ok(hex(r.bytes) === hex(n.bytes), 'same bytes as nasm');
+  });
+
+  it('assembles 16-bit code (boot sector: 16-bit addressing, rel16, ptr16:16, 67/66 prefixes) like nasm', () => {
+    const n = nasmAssemble(BOOT16);
+    assert.equal(n.errors, '');
+    const r = assemble('boot.gasm', BOOT16);
     assert.deepEqual(r.diagnostics, []);
     assert.ok(hex(r.bytes) === hex(n.bytes), 'same bytes as nasm');
   });
