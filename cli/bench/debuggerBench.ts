@@ -62,6 +62,40 @@ class InlineClient {
 
 const median = (xs: number[]) => percentile(xs, 50);
 
+/** The adapter as a separate process (`node dist/debugAdapter.js`): ms from spawn to the first stop. */
+async function processLaunch(adapter: string, program: string): Promise<number> {
+  const { spawn } = await import('node:child_process');
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [adapter], { stdio: ['pipe', 'pipe', 'ignore'] });
+  let seq = 1, buf = Buffer.alloc(0);
+  const send = (command: string, args: unknown) => {
+    const body = JSON.stringify({ seq: seq++, type: 'request', command, arguments: args });
+    child.stdin.write(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  };
+  const stopped = new Promise<void>((resolve, reject) => {
+    child.on('exit', () => reject(new Error('adapter exited')));
+    child.stdout.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const head = buf.indexOf('\r\n\r\n');
+        if (head < 0) return;
+        const len = Number(/Content-Length: (\d+)/.exec(buf.subarray(0, head).toString())?.[1]);
+        if (buf.length < head + 4 + len) return;
+        const msg = JSON.parse(buf.subarray(head + 4, head + 4 + len).toString()) as DebugProtocol.ProtocolMessage;
+        buf = buf.subarray(head + 4 + len);
+        if (msg.type === 'event' && (msg as DebugProtocol.Event).event === 'initialized') send('configurationDone', {});
+        if (msg.type === 'event' && (msg as DebugProtocol.Event).event === 'stopped') resolve();
+      }
+    });
+  });
+  send('initialize', { adapterID: 'popek', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
+  send('launch', { program, stopOnEntry: true });
+  await stopped;
+  const ms = performance.now() - t0;
+  child.kill();
+  return ms;
+}
+
 export const debuggerBench: BenchSuite = {
   name: 'debugger',
   async run(print) {
@@ -84,6 +118,13 @@ export const debuggerBench: BenchSuite = {
       await c.launch({ program: exits, mode: 'hardware-assisted', stopOnEntry: true });
       print(`launch to first stop (exits.gasm, hardware-assisted): ${(performance.now() - t0).toFixed(1)} ms`);
       c.dispose();
+    }
+
+    const adapter = path.join(path.dirname(path.dirname(hello)), 'dist', 'debugAdapter.js');
+    if (fs.existsSync(adapter)) {
+      const times: number[] = [];
+      for (let i = 0; i < 5; i++) times.push(await processLaunch(adapter, hello));
+      print(`launch to first stop, adapter as a separate process (spawn node dist/debugAdapter.js … stopped): median ${median(times).toFixed(0)} ms`);
     }
 
     // 2. Step round trip: stepIn → stopped → stackTrace → scopes → Registers variables (what the editor asks).
