@@ -423,7 +423,7 @@ export class PopekDebugSession extends LoggingDebugSession {
     response.body = {
       stackFrames: frames.slice(start, start + levels).map((f, i) => {
         const loc = rt.program.index.locate(f.address);
-        const sf = new StackFrame(start + i, `${f.name} @ ${hex(f.address)}`, loc ? this.source(loc.file) : undefined, loc ? this.convertDebuggerLineToClient(loc.line) : 0, this.linesStartAt1 ? 1 : 0) as DebugProtocol.StackFrame;
+        const sf = new StackFrame(start + i, f.name.startsWith('0x') ? f.name : `${f.name} @ ${hex(f.address)}`, loc ? this.source(loc.file) : undefined, loc ? this.convertDebuggerLineToClient(loc.line) : 0, this.linesStartAt1 ? 1 : 0) as DebugProtocol.StackFrame;
         sf.instructionPointerReference = hex(f.address);
         if (!loc) sf.presentationHint = 'subtle';
         if (f.kind === 'interrupt') sf.presentationHint = 'label';
