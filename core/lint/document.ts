@@ -47,6 +47,10 @@ export class LintDocument {
   version = 0;
   /** Bumped only when an edit touches a line that defines something (names are what completion needs). */
   private defsVersion = 0;
+  /** Lines carrying a `popek: mode=` marker (so that "none" is known without a scan). */
+  private overrideLines = 0;
+  /** The last edits: at `version`, old lines [from, oldEnd) became new lines [from, newEnd). */
+  private history: Array<{ version: number; from: number; oldEnd: number; newEnd: number }> = [];
 
   constructor(readonly fileName: string, readonly syntax: Syntax, text = '') {
     this.setText(text);
@@ -111,12 +115,16 @@ export class LintDocument {
       states.push(encodeState(state));
     }
     const resumeOld = i - newTo + oldTo;
+    for (let k = from; k < resumeOld && k < oldFacts.length; k++) if (oldFacts[k].modeOverride) this.overrideLines--;
+    for (let k = from; k < i; k++) if (facts[k].modeOverride) this.overrideLines++;
     for (let j = resumeOld; j < oldFacts.length && facts.length < all.length; j++) {
       facts.push(oldFacts[j]);
       states.push(oldStates[j + 1]);
     }
     this.facts = facts;
     this.states = states;
+    this.history.push({ version: this.version, from, oldEnd: resumeOld, newEnd: i });
+    if (this.history.length > 16) this.history.shift();
     return { from, to: i };
   }
 
@@ -136,6 +144,16 @@ export class LintDocument {
     }
   }
 
+  /**
+   * The edit that turned version `since` into the current one, when exactly one did: old lines
+   * [from, oldEnd) became lines [from, newEnd), and the lines after moved by newEnd − oldEnd.
+   */
+  lastEditSince(since: number): { from: number; oldEnd: number; newEnd: number } | undefined {
+    if (since !== this.version - 1) return undefined;
+    const h = this.history[this.history.length - 1];
+    return h && h.version === this.version ? h : undefined;
+  }
+
   /** Table facts of an instruction (cached per scanned instruction object). */
   classify(instr: LineFacts['instructions'][number]): Classified | undefined {
     let c = this.classified.get(instr);
@@ -148,6 +166,7 @@ export class LintDocument {
 
   /** The first `popek: mode=…` marker, with its line. */
   modeOverride(): { mode: string; line: number } | undefined {
+    if (this.overrideLines <= 0) return undefined;
     for (let i = 0; i < this.facts.length; i++) {
       const m = this.facts[i].modeOverride;
       if (m) return { mode: m, line: i };

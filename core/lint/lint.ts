@@ -91,7 +91,11 @@ export function lineDiagnostics(doc: LintDocument, line: number, mode: Mode, cos
   if (cached && cached.key === key) {
     if (cached.line === line || cached.diagnostics.length === 0) return cached.diagnostics;
     // The line moved (lines inserted or deleted above it): same diagnostics, new line number.
-    const moved = cached.diagnostics.map((d) => ({ ...d, range: { start: { ...d.range.start, line }, end: { ...d.range.end, line } }, instruction: d.instruction && { ...d.instruction, line } }));
+    const moved = cached.diagnostics.map((d) => {
+      const m: LintDiagnostic = { ...d, range: { start: { ...d.range.start, line }, end: { ...d.range.end, line } } };
+      if (d.instruction) m.instruction = { ...d.instruction, line };
+      return m;
+    });
     f.lintCache = { key, line, diagnostics: moved };
     return moved;
   }
@@ -154,6 +158,46 @@ function attDocumentDiagnostics(doc: LintDocument): LintDiagnostic[] {
   return out;
 }
 
+/** Per document, the line-level diagnostics of its last linted version (in line order). */
+const documentCache = new WeakMap<LintDocument, { version: number; key: string; diagnostics: LintDiagnostic[] }>();
+
+/**
+ * The per-line diagnostics of the whole document, in line order. After a single edit only the
+ * edited lines are linted again and those after it renumbered, so the cost follows the number
+ * of diagnostics, not of lines (a 20,000-line file is not walked on every keystroke).
+ */
+function lineLevel(doc: LintDocument, mode: Mode, costs?: CostFigures): LintDiagnostic[] {
+  const key = cacheKey(mode, costs);
+  const cached = documentCache.get(doc);
+  if (cached && cached.key === key && cached.version === doc.version) return cached.diagnostics;
+  const edit = cached && cached.key === key ? doc.lastEditSince(cached.version) : undefined;
+  const out: LintDiagnostic[] = [];
+  const addLine = (line: number): void => {
+    const f = doc.facts[line];
+    if (f.errors.length === 0 && f.instructions.length === 0) return;
+    const ds = lineDiagnostics(doc, line, mode, costs, key);
+    for (let i = 0; i < ds.length; i++) out.push(ds[i]);
+  };
+  if (edit && cached) {
+    const old = cached.diagnostics;
+    let k = 0;
+    while (k < old.length && old[k].range.start.line < edit.from) out.push(old[k++]);
+    for (let line = edit.from; line < edit.newEnd; line++) addLine(line);
+    while (k < old.length && old[k].range.start.line < edit.oldEnd) k++;
+    const delta = edit.newEnd - edit.oldEnd;
+    let lastLine = -1;
+    for (; k < old.length; k++) {
+      const line = old[k].range.start.line + delta;
+      if (line !== lastLine) addLine(line);
+      lastLine = line;
+    }
+  } else {
+    for (let line = 0; line < doc.facts.length; line++) addLine(line);
+  }
+  documentCache.set(doc, { version: doc.version, key, diagnostics: out });
+  return out;
+}
+
 /** Every diagnostic of a document, sorted by position. */
 export function lintDocument(doc: LintDocument, options: LintOptions = {}): LintDiagnostic[] {
   const mode = effectiveMode(doc, options.mode);
@@ -163,14 +207,8 @@ export function lintDocument(doc: LintDocument, options: LintOptions = {}): Lint
     const f = doc.facts[override.line];
     out.push({ range: range(override.line, f.commentStart ?? 0, doc.lines[override.line].length), severity: 'warning', code: 'unknown-mode', message: `unknown mode '${override.mode}': expected one of ${MODES.join(', ')}` });
   }
-  const key = cacheKey(mode, options.costs);
-  const facts = doc.facts;
-  for (let line = 0; line < facts.length; line++) {
-    const f = facts[line];
-    if (f.errors.length === 0 && f.instructions.length === 0) continue;
-    const ds = lineDiagnostics(doc, line, mode, options.costs, key);
-    for (let i = 0; i < ds.length; i++) out.push(ds[i]);
-  }
+  const lines = lineLevel(doc, mode, options.costs);
+  for (let i = 0; i < lines.length; i++) out.push(lines[i]);
   if (!options.skipAssembler) out.push(...assemblerDiagnostics(doc, options));
   out.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
   return out;

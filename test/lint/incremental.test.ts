@@ -43,10 +43,13 @@ describe('incremental document model', () => {
         const offset = (l: number, c: number) => lines.slice(0, l).reduce((n, x) => n + x.length + 1, 0) + c;
         text = text.slice(0, offset(sl, sc)) + insert + text.slice(offset(el, ec));
         doc.applyChange({ range: { start: { line: sl, character: sc }, end: { line: el, character: ec } }, text: insert });
-        if (step % 10 === 0) lintDocument(doc, { mode: 'paravirtual', skipAssembler: true }); // warm the per-line caches
         const fresh = new LintDocument(doc.fileName, syntax, text);
         assert.equal(doc.text, text, `text after step ${step}`);
         assert.deepEqual(doc.facts.map(plain), fresh.facts.map(plain), `facts after step ${step}`);
+        // Linted after every edit (the incremental path), or now and then after several (the full one).
+        if (step % 7 !== 3) {
+          assert.deepEqual(lintDocument(doc, { mode: 'paravirtual', skipAssembler: true }), lintDocument(fresh, { mode: 'paravirtual', skipAssembler: true }), `diagnostics after step ${step}`);
+        }
       }
       const fresh = new LintDocument(doc.fileName, syntax, text);
       assert.deepEqual(lintDocument(doc, { mode: 'paravirtual', skipAssembler: true }), lintDocument(fresh, { mode: 'paravirtual', skipAssembler: true }));
