@@ -52,6 +52,7 @@ echo "e2e: bundles present: ${POPEK_HAVE:-none}"
 
 rm -rf "$RUN" "$OUT"
 mkdir -p "$RUN" "$OUT"
+: > "$RUN/tally.log"
 fresh_ws() { rm -rf "$1"; mkdir -p "$1"; cp -R test/e2e/fixtures/ws/. "$1/"; }
 failures=0
 
@@ -110,7 +111,7 @@ fresh_ws "$RUN/ws-suite"
 T=$(now)
 POPEK_E2E_SUITE="$E2E/build/suite/index.js" POPEK_E2E_RESULT="$RUN/suite-result.json" start_cs "$RUN/ws-suite" "$RUN/code-server-suite.log"
 CS_URL="$CS_URL" WS="$RUN/ws-suite" OUT="$OUT" RESULT="$RUN/suite-result.json" timeout 900 node "$E2E/build/workbench.js" suite \
-  || failures=$((failures + 1))
+  | tee -a "$RUN/tally.log" || failures=$((failures + 1))
 stop_cs
 echo "e2e: suite phase $(el "$T")"
 
@@ -118,7 +119,7 @@ echo "e2e: suite phase $(el "$T")"
 fresh_ws "$RUN/ws-ui"
 T=$(now)
 start_cs "$RUN/ws-ui" "$RUN/code-server-ui.log"
-CS_URL="$CS_URL" WS="$RUN/ws-ui" OUT="$OUT" timeout 600 node "$E2E/build/workbench.js" ui || failures=$((failures + 1))
+CS_URL="$CS_URL" WS="$RUN/ws-ui" OUT="$OUT" timeout 600 node "$E2E/build/workbench.js" ui | tee -a "$RUN/tally.log" || failures=$((failures + 1))
 stop_cs
 echo "e2e: ui phase $(el "$T")"
 
@@ -135,5 +136,14 @@ console.log(found.length ? `e2e: activation in code-server: ${found.map((f) => f
 ' "$RUN/ud/logs" "$E2E/activation.json" || true
 
 echo "e2e: screenshots in ${OUT#$ROOT/}/; total $(el "$T_ALL")"
-if [ "$failures" -eq 0 ]; then echo "e2e: all launchers passed"; else echo "e2e: $failures launcher(s) failed"; fi
+[ "$failures" -eq 0 ] || echo "e2e: $failures launcher(s) failed"
+# One closing tally: the suite's own tests plus the screen checks (each phase prints its counts).
+node -e '
+const t = require("fs").readFileSync(process.argv[1], "utf8");
+let p = 0, f = 0, s = 0;
+for (const m of t.matchAll(/^\s*(?:suite|ui): (\d+) passed, (\d+) failed, (\d+) skipped$/gm)) { p += +m[1]; f += +m[2]; s += +m[3]; }
+// A launcher that failed without a count of its own (e.g. test-electron) still counts as a failure.
+if (f === 0) f = Number(process.argv[2]);
+console.log(`e2e: ${p} passed, ${f} failed, ${s} skipped`);
+' "$RUN/tally.log" "$failures"
 exit $((failures > 0))
