@@ -24,6 +24,10 @@ import { peekTranslate, readLinearBytes, writeLinearBytes } from './guestMemory'
 import { evalContext, hex } from './guestState';
 import { CheckpointStore } from './history';
 import { loadGuestProgram, type GuestProgram, type SourceLocation } from './program';
+import { describeEvent, shortName } from './eventText';
+import { instructionAt, opcodeAt, stepGoal, type Goal, type Granularity, type SteppingView } from './stepping';
+
+export type { Granularity } from './stepping';
 
 export interface RuntimeOptions {
   program: string;
@@ -56,7 +60,6 @@ export interface RuntimeHost {
   ended(message: string, exitCode: number): void;
 }
 
-export type Granularity = 'instruction' | 'line';
 
 /** Fewest instructions between checkpoints while running. */
 const CHECKPOINT_MIN_DISTANCE = 1_000_000;
@@ -80,14 +83,6 @@ class StopLatch extends Set<number> {
   addresses: Map<number, unknown> | undefined;
   override get size(): number { return this.armed ? 1 : 0; }
   override has(lin: number): boolean { return this.latched || (this.addresses !== undefined && this.addresses.has(lin)); }
-}
-
-interface Goal {
-  kind: 'continue' | 'step';
-  /** Called before each instruction; may note state (a call to step over, a ret to step out of). */
-  before?(rt: DebugRuntime, lin: number): void;
-  /** Called after each instruction: true when the step is complete. */
-  done?(rt: DebugRuntime, lin: number): boolean;
 }
 
 interface PendingEvent { filter: ExceptionFilterId; description: string; details: string; icountBefore: number }
@@ -444,63 +439,17 @@ export class DebugRuntime {
   pause(): void { if (this.running) this.pauseRequested = true; }
 
   step(kind: 'in' | 'over' | 'out', granularity: Granularity): void {
-    void this.run(this.stepGoal(kind, granularity));
+    void this.run(stepGoal(this.steppingView(), kind, granularity));
   }
 
-  private stepGoal(kind: 'in' | 'over' | 'out', granularity: Granularity): Goal {
-    const index = this.program.index;
-    const startLoc = index.locate(this.pc);
-    const lineDone = (lin: number): boolean => {
-      if (granularity === 'instruction' || !startLoc) return true;
-      const e = index.at(lin);
-      if (!e) return !index.containing(lin); // left the program's code: stop there
-      return e.range.start.line !== startLoc.line || e.file !== startLoc.file;
-    };
-    if (kind === 'out') {
-      const esp0 = this.cpu.regs[4] >>> 0;
-      let returning = false;
-      return {
-        kind: 'step',
-        before: (rt, lin) => {
-          const op = rt.opcodeAt(lin);
-          returning = (op === 0xc3 || op === 0xc2 || op === 0xcf || op === 0xcb || op === 0xca) && (rt.cpu.regs[4] >>> 0) >= esp0;
-        },
-        done: () => returning,
-      };
-    }
-    let over: { target: number; esp: number } | undefined;
+  private steppingView(): SteppingView {
     return {
-      kind: 'step',
-      before: (rt, lin) => {
-        if (kind !== 'over' || over) return;
-        const t = rt.instructionAt(lin);
-        if (t && (t.mnemonic === 'call' || t.mnemonic === 'int' || t.mnemonic === 'into' || t.mnemonic === 'int3')) over = { target: (lin + t.length) >>> 0, esp: rt.cpu.regs[4] >>> 0 };
-      },
-      done: (rt, lin) => {
-        if (over) {
-          if (lin !== over.target || (rt.cpu.regs[4] >>> 0) < over.esp) return false;
-          over = undefined;
-        }
-        return lineDone(lin);
-      },
+      index: this.program.index,
+      pc: this.pc,
+      esp: () => this.cpu.regs[4] >>> 0,
+      opcodeAt: (lin) => opcodeAt(this.cpu, lin),
+      instructionAt: (lin) => instructionAt(this.cpu, lin),
     };
-  }
-
-  /** First opcode byte at `lin` after prefixes, or -1. */
-  opcodeAt(lin: number): number {
-    const { bytes } = readLinearBytes(this.cpu, lin, 8);
-    for (const b of bytes) {
-      if (b === 0x66 || b === 0x67 || b === 0xf2 || b === 0xf3 || b === 0xf0 || b === 0x2e || b === 0x36 || b === 0x3e || b === 0x26 || b === 0x64 || b === 0x65) continue;
-      return b;
-    }
-    return -1;
-  }
-
-  instructionAt(lin: number): { mnemonic: string; length: number; text: string } | undefined {
-    const { bytes } = readLinearBytes(this.cpu, lin, 16);
-    if (!bytes.length) return undefined;
-    const d = disassembleOne(bytes, 0, lin);
-    return { mnemonic: d.mnemonic, length: d.bytes.length, text: d.text };
   }
 
   /**
@@ -590,7 +539,7 @@ export class DebugRuntime {
     const vm = this.vm, cpu = this.cpu, twin = this.twin;
     for (let k = 0; k < n; k++) {
       const before = this.pc;
-      goal.before?.(this, before);
+      goal.before?.(before);
       if (twin) { this.lastBefore = captureBefore(vm, twin); this.twinDelivery = undefined; }
       this.latch.latched = false;
       const ic0 = cpu.icount;
@@ -626,7 +575,7 @@ export class DebugRuntime {
         if (s) return s;
       }
       const lin = this.pc;
-      const stepDone = goal.done?.(this, lin) ?? false;
+      const stepDone = goal.done?.(lin) ?? false;
       const bps = this.codeBps.get(lin);
       if (bps) {
         const hit = this.checkCodeBreakpoints(bps);
@@ -864,34 +813,5 @@ export class DebugRuntime {
   quietly<T>(fn: () => T): T {
     this.suppressWatches = true;
     try { return fn(); } finally { this.suppressWatches = false; }
-  }
-}
-
-function shortName(file: string): string {
-  const i = Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\'));
-  return i >= 0 ? file.slice(i + 1) : file;
-}
-
-/** Words and match keys for a hypervisor event. */
-function describeEvent(ev: VmEvent, rt: DebugRuntime): { description: string; details: string; keys: Array<string | number | undefined> } | undefined {
-  const at = rt.where(ev.eip);
-  switch (ev.kind) {
-    case 'trap':
-      return { description: `Trap into the VMM: ${EXCEPTION_NAMES[ev.vector] ?? `vector ${ev.vector}`} from ${at}, ${ev.action}`, details: ev.text, keys: [ev.mnemonic, EXCEPTION_NAMES[ev.vector], ev.vector] };
-    case 'critical':
-      return { description: `Critical instruction ${ev.mnemonic} at ${at} ran at CPL ${ev.cpl} (the guest believes CPL ${ev.guestCpl})${ev.diverged ? `: ${ev.differs}` : ''}`, details: ev.text, keys: [ev.mnemonic, ev.diverged ? 'differs' : undefined] };
-    case 'hypercall':
-      return { description: `Hypercall ${ev.name} (${ev.number}) from ${at}${ev.result !== undefined ? ` → ${ev.result | 0}` : ''}`, details: `${ev.text}\nEBX..EDI: ${ev.args.map((a) => hex(a)).join(' ')}`, keys: [ev.name, ev.number] };
-    case 'vmexit':
-      return {
-        description: `VM exit ${ev.reason} (basic reason ${ev.reasonNumber}) at ${at}; qualification ${hex(ev.qualification)}${ev.qualificationText ? ` (${ev.qualificationText})` : ''}; instruction length ${ev.instructionLength}`,
-        details: ev.text, keys: [ev.reason, ev.reasonNumber],
-      };
-    case 'guest-exception': {
-      const site = rt.where(rt.intSite(ev.eip, /^int\b/i.test(ev.name) && ev.mnemonic !== ev.name.split(' ')[0]));
-      return { description: `Guest exception ${ev.name}${ev.errorCode !== undefined ? ` error code ${hex(ev.errorCode, 4)}` : ''}${ev.address !== undefined ? `, address ${hex(ev.address)}` : ''} at ${site}`, details: ev.text, keys: [ev.name, ev.vector] };
-    }
-    default:
-      return undefined;
   }
 }
