@@ -119,6 +119,7 @@ export class DebugRuntime {
   private suppressWatches = false;
   private consoleHigh = 0;
   private consoleBytes: number[] = [];
+  private outQueue: Array<{ category: 'stdout' | 'console'; text: string }> = [];
   private traceHigh = 0;
   private divergence: string | undefined;
   private lastBefore: Before | undefined;
@@ -368,7 +369,8 @@ export class DebugRuntime {
     if (this.replaying) return;
     if (this.options.trace && ev.seq >= this.traceHigh) {
       this.traceHigh = ev.seq + 1;
-      this.host.output(formatEvent(ev) + '\n', 'console');
+      this.takeConsoleBytes();
+      this.outQueue.push({ category: 'console', text: formatEvent(ev) + '\n' });
     }
     const filter = ev.kind as ExceptionFilterId;
     const cond = this.filters.get(filter);
@@ -557,6 +559,7 @@ export class DebugRuntime {
           this.divergence = diff;
           const d = this.twinDelivery;
           const at = this.where(this.lastBefore!.address) + (d ? `, delivering ${d.kind === 'external' ? `interrupt ${hex(d.vector, 2)}` : d.kind === 'software' ? `int ${hex(d.vector, 2)}` : EXCEPTION_NAMES[d.vector] ?? `vector ${d.vector}`}` : '');
+          this.flushConsole();
           if (!this.replaying) this.host.output(`checkEquivalence: ${at} had a different effect under ${vm.mode} than natively: ${diff}\n`, 'console', this.program.index.locate(this.lastBefore!.address));
           if (this.filters.has('divergence')) {
             return { reason: 'divergence', description: `Divergence from native after ${at}: ${diff}`, text: diff,
@@ -647,11 +650,26 @@ export class DebugRuntime {
     this.host.ended(message, r.exitCode);
   }
 
+  /** Sends what the guest printed and the trace lines since the last flush, in order, batched. */
   private flushConsole(): void {
+    this.takeConsoleBytes();
+    if (!this.outQueue.length) return;
+    const queue = this.outQueue;
+    this.outQueue = [];
+    let i = 0;
+    while (i < queue.length) {
+      const category = queue[i].category;
+      let text = '';
+      while (i < queue.length && queue[i].category === category && text.length < 65536) text += queue[i++].text;
+      this.host.output(text, category);
+    }
+  }
+
+  /** Moves pending console bytes into the output queue (before a trace line, to keep the order). */
+  private takeConsoleBytes(): void {
     if (!this.consoleBytes.length) return;
-    const text = Buffer.from(this.consoleBytes).toString('utf8');
+    this.outQueue.push({ category: 'stdout', text: Buffer.from(this.consoleBytes).toString('utf8') });
     this.consoleBytes = [];
-    this.host.output(text, 'stdout');
   }
 
   private reportStop(stop: StopInfo): void {
