@@ -66,6 +66,8 @@ export class ShadowMmu {
   private readonly unwatch = new Map<number, () => void>();
   /** While the VMM itself writes guest page tables (A/D bits), its writes are not traced. */
   private selfWrite = false;
+  /** Consecutive faults at one address that found the shadow already right. */
+  private noop = { lin: -1, count: 0 };
   stats: ShadowStats = { fills: 0, dirtyFaults: 0, tracedWrites: 0, flushes: 0, guestFaults: 0 };
 
   constructor(
@@ -182,8 +184,16 @@ export class ShadowMmu {
     if (frame >= mem.ramSize) frame = l.unpopulatedPhys;
     // Writable in the shadow only once the guest entry is dirty, so the first write is seen (D bit).
     const spte = frame | PTE_P | (w.user ? PTE_U : 0) | (w.writable && w.dirty ? PTE_W : 0);
-    // The shadow already said exactly this and the CPU still faulted: nothing the VMM can fix.
-    if (old === spte) return 'stuck';
+    // Already mapped as the guest allows (a caller prefaulting, or a stale TLB entry): nothing to
+    // build and nothing to charge. The same no-op over and over means the fault is not the
+    // shadow's to fix (the CPU keeps faulting on a mapping that allows the access).
+    if ((old & PTE_P) && ((old & ~(PTE_A | PTE_D)) >>> 0) === (spte >>> 0)) {
+      this.cpu.invalidatePage(lin);
+      if (lin === this.noop.lin && ++this.noop.count > 3) return 'stuck';
+      if (lin !== this.noop.lin) this.noop = { lin, count: 1 };
+      return 'fixed';
+    }
+    this.noop = { lin: -1, count: 0 };
     mem.write32(sptPhys + ((lin >>> 12) & 0x3ff) * 4, spte);
     this.cpu.invalidatePage(lin);
     const dirtyFault = wasPresent && write;
