@@ -67,6 +67,8 @@ export abstract class Ring1Vmm implements Technique, Monitor {
   protected restartInsn = false;
   /** Set when the instruction's own semantics ran and already set EIP. */
   private eipSet = false;
+  /** The fault an emulation raised is being delivered (no second emulation of the same instruction). */
+  private emulationFaulted = false;
 
   constructor(protected readonly host: VmHost) {
     this.reservedBase = host.machine.mem.reservedBase;
@@ -180,7 +182,7 @@ export abstract class Ring1Vmm implements Technique, Monitor {
         this.syncGdt();
         return true;
       }
-      if (ev.vector === GP && !ev.nested && this.emulateFaulting(cpu)) return true;
+      if (ev.vector === GP && !ev.nested && !this.emulationFaulted && this.emulateFaulting(cpu)) return true;
       if (ev.vector === UD && !ev.nested && this.onInvalidOpcode(cpu)) return true;
     }
     return this.reflect(ev, ev.vector, ev.errorCode ?? 0, ev.address ?? 0);
@@ -328,7 +330,9 @@ export abstract class Ring1Vmm implements Technique, Monitor {
       if (e instanceof CpuFault) {
         // The emulation touched guest memory that faulted (a hidden #PF is fixed and the
         // instruction restarts; a real guest fault is reflected), or the operation itself faults.
-        cpu.deliverEvent(e.vector, 'exception', e.errorCode, e.address, cpu.eip);
+        // While it is delivered, a #GP is the guest's, not one more instruction to emulate.
+        this.emulationFaulted = true;
+        try { cpu.deliverEvent(e.vector, 'exception', e.errorCode, e.address, cpu.eip); } finally { this.emulationFaulted = false; }
         return true;
       }
       if (e instanceof UnsupportedError) { this.host.machine.finish('error', 0, { error: e.message }); return true; }
