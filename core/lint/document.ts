@@ -37,6 +37,20 @@ export function syntaxOf(fileName: string, languageId?: string): Syntax {
   return /\.(s|S|sx)$/.test(fileName) ? 'att' : 'nasm';
 }
 
+/** `array.splice(start, deleteCount, ...items)` without spreading (safe for huge pastes). */
+function spliceInPlace<T>(array: T[], start: number, deleteCount: number, items: T[]): void {
+  const delta = items.length - deleteCount;
+  const oldLength = array.length;
+  if (delta > 0) {
+    array.length = oldLength + delta;
+    for (let k = oldLength - 1; k >= start + deleteCount; k--) array[k + delta] = array[k];
+  } else if (delta < 0) {
+    for (let k = start + deleteCount; k < oldLength; k++) array[k + delta] = array[k];
+    array.length = oldLength + delta;
+  }
+  for (let k = 0; k < items.length; k++) array[start + k] = items[k];
+}
+
 export class LintDocument {
   lines: string[] = [];
   facts: LineFacts[] = [];
@@ -67,7 +81,7 @@ export class LintDocument {
     while (prefix < maxPrefix && old[prefix] === newLines[prefix]) prefix++;
     let suffix = 0;
     while (suffix < old.length - prefix && suffix < newLines.length - prefix && old[old.length - 1 - suffix] === newLines[newLines.length - 1 - suffix]) suffix++;
-    return this.replaceLines(prefix, old.length - suffix, newLines.slice(prefix, newLines.length - suffix), newLines);
+    return this.replaceLines(prefix, old.length - suffix, newLines.slice(prefix, newLines.length - suffix));
   }
 
   /**
@@ -85,44 +99,48 @@ export class LintDocument {
     const inserted = change.text.split(/\r?\n/);
     inserted[0] = head + inserted[0];
     inserted[inserted.length - 1] += tail;
-    const all = this.lines.slice(0, sl);
-    for (const l of inserted) all.push(l);
-    for (let i = el + 1; i < this.lines.length; i++) all.push(this.lines[i]);
-    return this.replaceLines(sl, el + 1, inserted, all);
+    return this.replaceLines(sl, el + 1, inserted);
   }
 
-  /** Replaces lines [from, oldTo) by `replacement` and re-scans what is needed. */
-  private replaceLines(from: number, oldTo: number, replacement: string[], all: string[]): { from: number; to: number } {
-    const oldFacts = this.facts;
-    const oldStates = this.states;
+  /**
+   * Replaces lines [from, oldTo) by `replacement` and re-scans what is needed: the new lines, then
+   * the following ones until the scanner state at a line's start is the one it had before the
+   * edit (from there on the old facts still hold). The arrays are spliced in place, so a keystroke
+   * in a big file leaves little garbage behind.
+   */
+  private replaceLines(from: number, oldTo: number, replacement: string[]): { from: number; to: number } {
     this.version++;
     this.symbolCache = undefined;
-    this.lines = all;
+    const oldFacts = this.facts;
+    const oldStates = this.states;
     const newTo = from + replacement.length;
-    for (let k = from; k < oldTo && k < oldFacts.length; k++) if (oldFacts[k].defs.length) { this.defsVersion++; break; }
-    const facts = oldFacts.slice(0, from);
-    const states = oldStates.slice(0, from + 1);
-    if (states.length === 0) states.push(0);
-    const state = decodeState(states[from] ?? 0);
+    spliceInPlace(this.lines, from, oldTo - from, replacement);
+    const scanned: LineFacts[] = [];
+    const startStates: number[] = [];
+    const state = decodeState(oldStates[from] ?? 0);
     let i = from;
-    // Scan the replaced lines, then continue until the state converges with the old one.
-    for (; i < all.length; i++) {
+    for (; i < this.lines.length; i++) {
+      // Past the new lines, the old facts hold again once a line starts in the state they were
+      // computed with.
       const oldIndex = i - newTo + oldTo;
       if (i >= newTo && oldIndex < oldFacts.length && oldStates[oldIndex] === encodeState(state)) break;
-      const scanned = this.scanLine(all[i], state);
-      if (scanned.defs.length || (i - newTo + oldTo < oldFacts.length && i >= newTo && oldFacts[i - newTo + oldTo].defs.length)) this.defsVersion++;
-      facts.push(scanned);
-      states.push(encodeState(state));
+      const f = this.scanLine(this.lines[i], state);
+      scanned.push(f);
+      startStates.push(encodeState(state));
     }
     const resumeOld = i - newTo + oldTo;
-    for (let k = from; k < resumeOld && k < oldFacts.length; k++) if (oldFacts[k].modeOverride) this.overrideLines--;
-    for (let k = from; k < i; k++) if (facts[k].modeOverride) this.overrideLines++;
-    for (let j = resumeOld; j < oldFacts.length && facts.length < all.length; j++) {
-      facts.push(oldFacts[j]);
-      states.push(oldStates[j + 1]);
+    for (let k = from; k < resumeOld && k < oldFacts.length; k++) {
+      if (oldFacts[k].defs.length) this.defsVersion++;
+      if (oldFacts[k].modeOverride) this.overrideLines--;
     }
-    this.facts = facts;
-    this.states = states;
+    for (const f of scanned) {
+      if (f.defs.length) this.defsVersion++;
+      if (f.modeOverride) this.overrideLines++;
+    }
+    // states[k] is the state at the start of line k (one more entry for the end of the text).
+    spliceInPlace(oldFacts, from, Math.min(resumeOld, oldFacts.length) - from, scanned);
+    if (oldStates.length === 0) oldStates.push(0);
+    spliceInPlace(oldStates, from + 1, Math.min(resumeOld, oldStates.length - 1) - from, startStates);
     this.history.push({ version: this.version, from, oldEnd: resumeOld, newEnd: i });
     if (this.history.length > 16) this.history.shift();
     return { from, to: i };
