@@ -22,7 +22,7 @@ const SEVERITY: Record<Severity, DiagnosticSeverity> = {
 };
 
 /** Files up to this many lines are assembled at once; bigger ones after a pause in typing. */
-export const SYNC_ASSEMBLY_LINES = 3000;
+export const SYNC_ASSEMBLY_LINES = 1000;
 const ASSEMBLY_DELAY_MS = 250;
 
 export function toLsp(d: LintDiagnostic): Diagnostic {
