@@ -102,10 +102,19 @@ export function evalContext(cpu: Cpu, index: SourceIndex | undefined, onWrite?: 
   return {
     readName: (n) => readName(cpu, n),
     writeName: (n, v) => { const ok = writeName(cpu, n, v); if (ok) onWrite?.(); return ok; },
-    symbol: (n) => index?.label(n)?.address ?? index?.constants.get(n.toLowerCase()),
+    symbol: (n) => {
+      const label = index?.label(n) ?? (n.startsWith('.') ? localLabel(cpu, index, n) : undefined);
+      return label?.address ?? index?.constants.get(n.toLowerCase());
+    },
     read: (a, size) => peekLinear(cpu, a, size),
     write: (a, size, v) => { const ok = pokeLinear(cpu, a, size, v); if (ok) onWrite?.(); return ok; },
   };
+}
+
+/** `.loop` as the guest's code would mean it: the local label of the function EIP is in. */
+function localLabel(cpu: Cpu, index: SourceIndex | undefined, name: string) {
+  const fn = index?.functionAt((cpu.eip + cpu.segBase[CS]) >>> 0);
+  return fn ? index!.label(fn.name + name) : undefined;
 }
 
 export function registersView(cpu: Cpu): StateItem[] {

@@ -316,6 +316,8 @@ describe('debugger: protocol (stdio adapter process)', function () {
       assert.equal(await ev('byte [message]'), '0x00000048 (72)');
       assert.equal(await ev('word [message + 1] == 0x6c65'), '1');
       assert.equal(await ev("'H' + 1"), '0x00000049 (73)');
+      // A local label means the one of the function EIP is in (start.halt here).
+      assert.equal(await ev('.halt == start.halt'), '1');
       assert.match(await failure(ev('process.exit(1)')), /unknown name 'process.exit'|unexpected/);
       assert.match(await failure(ev('[0xfffff000]')), /not mapped|0xfffff000/);
       assert.match(await failure(ev('eax = 1', 'watch')), /Debug Console/);
