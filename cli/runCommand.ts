@@ -8,7 +8,18 @@
 import { CliError, numberOption, parseArgs, type CliCommand } from './cliSupport';
 import { LoadError } from '../core/machine/multiboot';
 import { loadProgramFile, ProgramError } from '../core/machine/program';
-import { COST_PROFILES, MODES, availableModes, createVm, formatEvent, type Mode, type Vm } from '../core/vmm';
+import { COST_PROFILES, MODES, availableModes, createVm, formatEvent, sourceLocator, type Mode, type Vm } from '../core/vmm';
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import { assemble } from '../core/asm';
+
+/** Source lines for --trace: the assembler's source map of FILE (assembled again, cheaply). */
+function traceLocator(file: string) {
+  const r = assemble(file, fs.readFileSync(file, 'utf8'), {
+    readFile: (p, from) => { try { return fs.readFileSync(nodePath.resolve(nodePath.dirname(from), p), 'utf8'); } catch { return undefined; } },
+  });
+  return sourceLocator(r.sourceMap, process.cwd());
+}
 
 /** Instructions per slice between host turns. */
 const SLICE = 2_000_000;
@@ -41,6 +52,7 @@ export const runCommand: CliCommand = async (args) => {
   try {
     vm = createVm({ mode, cost, memoryMiB, maxInstructions, trace: trace ? (ev) => process.stderr.write(formatEvent(ev) + '\n') : undefined });
     vm.load(program);
+    if (trace && program.via === 'assembler') vm.events.locate = traceLocator(file);
   } catch (e) {
     if (e instanceof LoadError || e instanceof RangeError) throw new CliError(`${file}: ${e.message}`, 1);
     throw e;

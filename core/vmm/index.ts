@@ -14,3 +14,4 @@ export * from './events';
 export * from './cost';
 export * from './technique';
 export * from './vm';
+export { sourceLocator } from './sourceLocator';
