@@ -73,10 +73,10 @@ export class Paravirtual extends Ring1Vmm {
     const mem = this.mem, cpu = this.cpu;
     // A PV guest gets the shared-info page, not a Multiboot information structure (EBX = 0).
     mem.bytes.fill(0, SHARED_INFO_ADDR, SHARED_INFO_ADDR + 0x1000);
-    mem.write8(SHARED_INFO_ADDR + VCPU_UPCALL_MASK, (cpu.flags & IF) ? 0 : 1);
+    // Events masked exactly when the entry state has IF = 0 (SPEC §3: it does).
+    mem.write8(SHARED_INFO_ADDR + VCPU_UPCALL_MASK, this.vcpu.if ? 0 : 1);
     cpu.regs[6] = SHARED_INFO_ADDR;
     cpu.regs[3] = 0;
-    this.vcpu.if = false;
   }
 
   // ---- the virtual IF is the shared-info mask byte ----
