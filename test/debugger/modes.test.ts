@@ -11,7 +11,7 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { availableModes, type Mode } from '../../core/vmm';
 import {
-  ADAPTER, collectOutput, example, launchToStop, lineOf, register, resumeToStop, scope, startClient, topFrame,
+  ADAPTER, collectOutput, example, fixture, launchToStop, lineOf, register, resumeToStop, scope, startClient, topFrame,
 } from './support';
 
 const HELLO = example('hello.gasm');
@@ -98,6 +98,21 @@ describe('debugger: every execution technique of this build', function () {
     it(`${mode}: breakpoint, registers, console, exit`, async function () {
       if (!has(mode)) this.skip();
       await helloScenario(dc, mode);
+    });
+
+    it(`${mode}: a runaway guest can be paused, and continues after`, async function () {
+      if (!has(mode)) this.skip();
+      const runaway = fixture('runaway.gasm');
+      await Promise.all([dc.configurationSequence(), dc.launch({ program: runaway, mode, stopOnEntry: false } as never)]);
+      await new Promise((r) => setTimeout(r, 150));
+      const s = await resumeToStop(dc, dc.pauseRequest({ threadId: 1 }));
+      assert.equal(s.body.reason, 'pause');
+      const eax = await register(dc, 'eax');
+      assert.ok(eax > 100, `EAX ${eax}`);
+      await dc.continueRequest({ threadId: 1 });
+      await new Promise((r) => setTimeout(r, 50));
+      await resumeToStop(dc, dc.pauseRequest({ threadId: 1 }));
+      assert.ok(await register(dc, 'eax') > eax);
     });
 
     it(`${mode}: guest-exception stops on the ring-3 cli's #GP (rings.gasm) and step back returns before it`, async function () {
