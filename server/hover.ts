@@ -44,6 +44,20 @@ export function instructionMarkdown(instr: ScannedInstruction, c: Classified, co
   return lines.join('\n').trim();
 }
 
+/** The same spelling and form always reads the same: keep the text (a few hundred entries at most). */
+const markdownCache = new Map<string, string>();
+
+function cachedMarkdown(instr: ScannedInstruction, c: Classified, costs?: CostFigures): string {
+  const key = `${instr.spelling}|${c.info.mnemonic}|${c.form ? c.info.forms.indexOf(c.form) : -1}|${costs?.profile ?? ''}`;
+  let text = markdownCache.get(key);
+  if (text === undefined) {
+    text = instructionMarkdown(instr, c, costs);
+    if (markdownCache.size > 4000) markdownCache.clear();
+    markdownCache.set(key, text);
+  }
+  return text;
+}
+
 export function hover(model: LintDocument, params: HoverParams, costs?: CostFigures, symbolDoc?: (name: string) => string | undefined): Hover | null {
   const { line, character } = params.position;
   const facts = model.facts[line];
@@ -53,7 +67,7 @@ export function hover(model: LintDocument, params: HoverParams, costs?: CostFigu
     const c = model.classify(instr);
     if (!c) break; // not in the table: a macro invocation, shown as a symbol below
     return {
-      contents: { kind: MarkupKind.Markdown, value: instructionMarkdown(instr, c, costs) },
+      contents: { kind: MarkupKind.Markdown, value: cachedMarkdown(instr, c, costs) },
       range: { start: { line, character: instr.mnemonicSpan.start }, end: { line, character: instr.mnemonicSpan.end } },
     };
   }
