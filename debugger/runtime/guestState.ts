@@ -7,6 +7,7 @@ import { CS, DS, ES, FS, GS, SS } from '../../core/cpu/constants';
 import type { Cpu } from '../../core/cpu/cpu';
 import type { RunCounters } from '../../core/machine/report';
 import type { Vm } from '../../core/vmm/vm';
+import { CPU, ENTRY_CTL, EXIT_CTL, PIN, SECONDARY } from '../../core/vmm/vmx/controls';
 import { exitReasonName } from '../../core/vmm/vmx/exitReasons';
 import { VMCS_FIELDS, type VmcsArea } from '../../core/vmm/vmx/vmcs';
 import { peekLinear, pokeLinear } from './guestMemory';
@@ -202,11 +203,30 @@ export function vmcsView(fields: Record<string, string | number | boolean> | und
     const area = info ? AREA_TITLES[info.area] : 'Other';
     let list = groups.get(area);
     if (!list) groups.set(area, list = []);
-    list.push({ name: info ? `${name} [${hex(info.encoding, 4)}]` : name, value, type: info ? `encoding ${hex(info.encoding, 4)}, ${info.width === 'natural' ? 'natural' : info.width + '-bit'}` : undefined });
+    list.push({ name: info ? `${name} [${hex(info.encoding, 4)}]` : name, value, children: controlBits(name, raw), type: info ? `encoding ${hex(info.encoding, 4)}, ${info.width === 'natural' ? 'natural' : info.width + '-bit'}` : undefined });
   }
   const order = [...Object.values(AREA_TITLES), 'Other'];
   return [...groups.entries()].sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]))
     .map(([area, children]) => ({ name: area, value: `${children.length} fields`, children }));
+}
+
+/** The control fields' bits by their Intel/Linux names (SDM Vol. 3C §25.6–25.8). */
+const CONTROL_BITS: Record<string, Record<string, number>> = {
+  PIN_BASED_VM_EXEC_CONTROL: PIN, CPU_BASED_VM_EXEC_CONTROL: CPU, SECONDARY_VM_EXEC_CONTROL: SECONDARY,
+  VM_EXIT_CONTROLS: EXIT_CTL, VM_ENTRY_CONTROLS: ENTRY_CTL,
+};
+
+/** The set bits of a control field, each named (undefined for other fields). */
+function controlBits(name: string, raw: string | number | boolean): StateItem[] | undefined {
+  const bits = CONTROL_BITS[name];
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^(0x[0-9a-f]+|[0-9]+)$/i.test(raw) ? Number(raw) : NaN;
+  if (!bits || !Number.isFinite(n)) return undefined;
+  const set = Object.entries(bits).filter(([, bit]) => (n & bit) !== 0);
+  const named = set.reduce((m, [, bit]) => m | bit, 0);
+  const rest = (n & ~named) >>> 0;
+  const items: StateItem[] = set.map(([bitName, bit]) => ({ name: bitName, value: `1 (bit ${31 - Math.clz32(bit >>> 0)})` }));
+  if (rest) items.push({ name: 'other bits (reserved, fixed to 1)', value: hex(rest) });
+  return items;
 }
 
 /** A VMCS value: hex with decimal; the exit reason also by name (SDM Vol. 3 App. C). */

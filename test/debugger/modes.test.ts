@@ -196,6 +196,11 @@ describe('debugger: every execution technique of this build', function () {
     const guest = await dc.variablesRequest({ variablesReference: vmcs.get('Guest-state area')!.variablesReference });
     const rip = guest.body.variables.find((v) => v.name.startsWith('GUEST_RIP'))!;
     assert.equal(parseInt(/0x[0-9a-f]+/.exec(rip.value)![0], 16), parseInt(frame.instructionPointerReference!, 16));
+    // Control fields name their bits: CPUID exits unconditionally, HLT exiting is one of KVM's controls.
+    const controls = await dc.variablesRequest({ variablesReference: vmcs.get('Control fields')!.variablesReference });
+    const primary = controls.body.variables.find((v) => v.name.startsWith('CPU_BASED_VM_EXEC_CONTROL'))!;
+    const primaryBits = await dc.variablesRequest({ variablesReference: primary.variablesReference });
+    assert.ok(primaryBits.body.variables.some((v) => v.name === 'HLT_EXITING'), primaryBits.body.variables.map((v) => v.name).join(' '));
     const exitsByReason = await dc.variablesRequest({ variablesReference: (await scope(dc, 'Hypervisor')).get('VM exits')!.variablesReference });
     assert.equal(exitsByReason.body.variables.find((v) => v.name === 'CPUID')?.value, '1', 'this exit is counted');
     // Step back: the instruction before (xor eax, eax), with the earlier EAX (the Multiboot magic).
