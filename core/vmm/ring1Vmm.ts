@@ -154,7 +154,7 @@ export abstract class Ring1Vmm implements Technique, Monitor {
   /** Delivers the oldest pending interrupt once the guest can take it. */
   protected injectPending(): void {
     if (!this.virtualIf() || this.vcpu.pending.length === 0) return;
-    const vector = this.vcpu.pending.shift()!;
+    const vector = this.pendingVector(this.vcpu.pending.shift()!);
     this.cpu.raiseIrq(vector); // comes back through onEvent as an external interrupt, now deliverable
   }
 
@@ -199,12 +199,29 @@ export abstract class Ring1Vmm implements Technique, Monitor {
   private externalInterrupt(ev: DeliveryEvent): boolean {
     if (this.routeExternal(ev.vector)) return true;
     if (!this.virtualIf()) {
-      this.vcpu.pending.push(ev.vector);
+      this.vcpu.pending.push(this.pendingEntry(ev.vector));
       this.onPending();
       this.host.emit({ kind: 'interrupt-injection', vector: ev.vector, state: 'pending', eip: this.guestEip(), mnemonic: '', cost: this.host.cost('trapRoundTrip'), text: `interrupt 0x${ev.vector.toString(16)} held: virtual IF = 0` });
       return true;
     }
     return this.reflect(ev, ev.vector, 0, 0);
+  }
+
+  /**
+   * A held interrupt is remembered by its PIC line, not its vector: natively it would stay in the
+   * PIC's request register until IF = 1 and get the vector of THAT moment (a guest that remaps
+   * the PIC with interrupts off gets the new vector). Entries: 0x100 | line, or a plain vector.
+   */
+  private pendingEntry(vector: number): number {
+    const pic = this.host.machine.pic;
+    if (vector >= pic.master.vectorBase && vector < pic.master.vectorBase + 8) return 0x100 | (vector - pic.master.vectorBase);
+    if (vector >= pic.slave.vectorBase && vector < pic.slave.vectorBase + 8) return 0x108 + (vector - pic.slave.vectorBase);
+    return vector;
+  }
+  private pendingVector(entry: number): number {
+    if (entry < 0x100) return entry;
+    const pic = this.host.machine.pic, line = entry & 0xff;
+    return line < 8 ? pic.master.vectorBase + line : pic.slave.vectorBase + line - 8;
   }
 
   /** Hook for interrupts the VMM itself consumes (paravirtual timer upcall). */
@@ -682,7 +699,7 @@ export abstract class Ring1Vmm implements Technique, Monitor {
         'IDTR (virtual)': `${hex(v.idtrBase)}/${hex(v.idtrLimit)}`, 'IDTR (real)': `${hex(cpu.idtrBase)}/${hex(cpu.idtrLimit)}`,
         'LDTR (virtual)': hex(v.ldtrSel), 'LDTR (real)': hex(cpu.ldtrSel), 'TR (virtual)': hex(v.trSel), 'TR (real)': hex(cpu.trSel),
         'CR0 (virtual)': hex(v.cr0), 'CR0 (real)': hex(cpu.cr0), 'CR2 (virtual)': hex(v.cr2), 'CR3 (virtual)': hex(v.cr3), 'CR3 (real)': hex(cpu.cr3), 'CR4 (virtual)': hex(v.cr4),
-        'pending interrupts': v.pending.map((x) => hex(x)).join(' ') || 'none',
+        'pending interrupts': v.pending.map((x) => (x >= 0x100 ? `IRQ ${x & 0xff}` : hex(x))).join(' ') || 'none',
       },
       hypervisor: { 'shadow fills': this.shadow.stats.fills, 'dirty faults': this.shadow.stats.dirtyFaults, 'traced page-table writes': this.shadow.stats.tracedWrites, 'shadow flushes': this.shadow.stats.flushes, 'guest page faults': this.shadow.stats.guestFaults },
     };
