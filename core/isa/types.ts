@@ -75,7 +75,7 @@ export interface EncodingForm {
   plusRegOperand?: number;
   /** Condition code added to the last opcode byte (`+cc` forms), 0..15. */
   cc?: number;
-  /** Unsized memory is taken as this size (jmp/call/push/pop mem default to 32). */
+  /** Unsized memory is taken as this size (jmp/call: 32; sldt/str/lldt…: 16; setcc: 8). NASM requires a size for push/pop. */
   defaultMemSize?: 8 | 16 | 32 | 64;
   /** Virtualization facts that differ for this form (e.g. `mov` to Sreg is critical, `mov` to CRn privileged). */
   virt?: Partial<VirtFacts>;
