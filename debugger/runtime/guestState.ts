@@ -231,6 +231,8 @@ function controlBits(name: string, raw: string | number | boolean): StateItem[] 
 
 /** A VMCS value: hex with decimal; the exit reason also by name (SDM Vol. 3 App. C). */
 function vmcsValue(name: string, raw: string | number | boolean): string {
+  const words = typeof raw === 'string' ? / — (.*)$/.exec(raw) : null;
+  if (words) return `${vmcsValue(name, (raw as string).slice(0, words.index))} — ${words[1]}`;
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^(0x[0-9a-f]+|[0-9]+)$/i.test(raw) ? Number(raw) : undefined;
   if (n === undefined || !Number.isSafeInteger(n)) return String(raw);
   const text = n > 0xffffffff ? '0x' + n.toString(16) : `${hex(n)} (${n})`;

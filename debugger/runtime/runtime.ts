@@ -383,7 +383,13 @@ export class DebugRuntime {
     this.pendingEvents.push({ filter, description: p.description, details: p.details, icountBefore: this.insnIcount });
     if (!this.eventView) {
       // The VMCS as the exit left it (before the VMM handled it and advanced GUEST_RIP), the counters.
-      this.eventView = { vmcs: this.vm.inspect().vmcs, counters: structuredClone(this.vm.counters), cycles: this.vm.cycles };
+      let vmcs = this.vm.inspect().vmcs;
+      // The exit qualification in words, as the VMM decoded it for this exit.
+      if (vmcs && ev.kind === 'vmexit' && ev.qualificationText) {
+        const key = Object.keys(vmcs).find((k) => k === 'EXIT_QUALIFICATION' || k.endsWith('.EXIT_QUALIFICATION'));
+        if (key) vmcs = { ...vmcs, [key]: `${vmcs[key]} — ${ev.qualificationText}` };
+      }
+      this.eventView = { vmcs, counters: structuredClone(this.vm.counters), cycles: this.vm.cycles };
     }
     this.latch.latched = true;
   }

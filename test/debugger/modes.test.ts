@@ -193,6 +193,8 @@ describe('debugger: every execution technique of this build', function () {
     assert.ok(reason, 'VM_EXIT_REASON in the exit-information area');
     assert.equal(reason.name, 'VM_EXIT_REASON [0x4402]');
     assert.match(reason.value, /^0x0000000a \(10\) CPUID$/);
+    const qual = exitInfo.body.variables.find((v) => v.name.startsWith('EXIT_QUALIFICATION'))!;
+    assert.match(qual.value, /^0x00000000 \(0\)/);
     const guest = await dc.variablesRequest({ variablesReference: vmcs.get('Guest-state area')!.variablesReference });
     const rip = guest.body.variables.find((v) => v.name.startsWith('GUEST_RIP'))!;
     assert.equal(parseInt(/0x[0-9a-f]+/.exec(rip.value)![0], 16), parseInt(frame.instructionPointerReference!, 16));
