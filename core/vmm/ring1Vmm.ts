@@ -339,7 +339,7 @@ export abstract class Ring1Vmm implements Technique, Monitor {
     try { insn = cpu.decodeAt(this.guestEip()); } catch { return false; }
     const guestKernel = cpu.cpl === 1;
     // Guest user code: only IOPL-sensitive instructions the guest's virtual IOPL allows.
-    if (!guestKernel && !(cpu.cpl === 3 && this.vcpu.iopl === 3 && isIoplSensitive(insn))) return false;
+    if (!guestKernel && insn.opcode !== 0x134 && !(cpu.cpl === 3 && this.vcpu.iopl === 3 && isIoplSensitive(insn))) return false;
     let detail: string | false;
     try {
       detail = this.emulate(cpu, insn);
@@ -451,6 +451,7 @@ export abstract class Ring1Vmm implements Technique, Monitor {
         if (insn.reg === 3) return this.emulateLtr(readE(cpu, insn, 2));
         return false;
       }
+      case 0x134: case 0x135: return this.emulateSysenterSysexit(cpu, insn.opcode === 0x134);
       case 0x8e: case 0x17: return this.repairSsLoad(cpu, insn);
       case 0xcf: case 0xca: case 0xcb: return this.repairReturnFrame(cpu, insn);
       default: return false;
@@ -513,6 +514,35 @@ export abstract class Ring1Vmm implements Technique, Monitor {
     cpu.regs[0] = Number(val & 0xffffffffn) | 0;
     cpu.regs[2] = Number((val >> 32n) & 0xffffffffn) | 0;
     return `virtual MSR ${hex(msr)}`;
+  }
+
+  /**
+   * SYSENTER / SYSEXIT with the guest's (virtual) SYSENTER MSRs. The real SYSENTER_CS is 0, so both
+   * raise #GP(0) (SDM SYSENTER/SYSEXIT: "IF IA32_SYSENTER_CS[15:2] = 0 THEN #GP(0)") — and
+   * SYSENTER would enter ring 0 with no way to compress it. The VMM performs them with flat
+   * segments as the instructions do, the guest kernel's in ring 1.
+   */
+  private emulateSysenterSysexit(cpu: Cpu, enter: boolean): string | false {
+    const v = this.vcpu;
+    const cs = Number(BigInt(v.msrs['372'] ?? '0') & 0xfffcn);
+    if (cs === 0) throw new CpuFault(GP, 0);
+    if (enter) {
+      if (cpu.cpl !== 3) return false;
+      this.setVirtualIf(false);
+      cpu.setSegmentCache(CS, cs | 1, 0, 0xffffffff, 0xcfbb);
+      cpu.setSegmentCache(SS, (cs + 8) | 1, 0, 0xffffffff, 0xcfb3);
+      cpu.regs[4] = Number(BigInt(v.msrs['373'] ?? '0') & 0xffffffffn) | 0;
+      cpu.eip = Number(BigInt(v.msrs['374'] ?? '0') & 0xffffffffn) >>> 0;
+    } else {
+      if (cpu.cpl !== 1) return false;
+      cpu.setSegmentCache(CS, (cs + 16) | 3, 0, 0xffffffff, 0xcffb);
+      cpu.setSegmentCache(SS, (cs + 24) | 3, 0, 0xffffffff, 0xcff3);
+      cpu.regs[4] = cpu.regs[1];
+      cpu.eip = cpu.regs[2] >>> 0;
+    }
+    cpu.breakBlock = true;
+    this.eipSet = true;
+    return enter ? `entered the guest kernel at ${hex(cpu.eip)} (ring 1)` : `returned to ring 3 at ${hex(cpu.eip)}`;
   }
 
   private emulateLldt(sel: number): string {

@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CriticalInstructionEvent, TrapEvent } from '../../core/vmm';
-import { EXAMPLES, boot, example } from './support';
+import { EXAMPLES, boot, example, guest } from './support';
 
 describe('vmm: trap-and-emulate', function () {
   this.timeout(60_000);
@@ -49,6 +49,76 @@ describe('vmm: trap-and-emulate', function () {
     assert.ok(t.critical.popfd >= 1 && t.critical.sgdt === 1);
     // Critical instructions do not trap: none of them appears among the traps.
     for (const k of Object.keys(t.traps)) assert.ok(!['pushfd', 'popfd', 'sgdt', 'sidt', 'str', 'lar'].includes(k), k);
+  });
+
+  it('SYSENTER and SYSEXIT with the guest\'s SYSENTER MSRs work as natively (kernel in ring 1)', () => {
+    const g = guest(`
+bits 32
+org 0x100000
+start:
+    mov esp, 0x180000
+    lgdt [gdtr]
+    jmp 0x08:.cs
+.cs:
+    mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov ecx, 0x174
+    mov eax, 0x08
+    xor edx, edx
+    wrmsr
+    mov ecx, 0x175
+    mov eax, 0x170000
+    wrmsr
+    mov ecx, 0x176
+    mov eax, kernel_entry
+    wrmsr
+    push 0x23
+    push 0x160000
+    push 0x2
+    push 0x1b
+    push user
+    iret
+user:
+    mov ax, 0x23                ; the return to ring 3 nulled DS (DPL 0 < CPL 3)
+    mov ds, ax
+    mov ax, cs
+    mov [user_cs], ax
+    sysenter
+kernel_entry:
+    inc dword [entries]
+    mov [kernel_esp], esp
+    cmp dword [entries], 2
+    je .exit
+    mov ecx, 0x165000
+    mov edx, user
+    sysexit
+.exit:
+    mov al, 0
+    out 0xf4, al
+align 8
+gdt: dq 0, 0x00CF9A000000FFFF, 0x00CF92000000FFFF, 0x00CFFA000000FFFF, 0x00CFF2000000FFFF
+gdtr: dw 5 * 8 - 1
+      dd gdt
+entries: dd 0
+user_cs: dd 0
+kernel_esp: dd 0
+`);
+    const results = (['native', 'trap-and-emulate', 'paravirtual'] as const).map((mode) => {
+      const { vm } = boot(g.program, mode);
+      const outcome = vm.run();
+      const m = vm.machine.mem;
+      return { mode, outcome, entries: m.read32(g.label('entries')), userCs: m.read32(g.label('user_cs')) & 0xffff, esp: m.read32(g.label('kernel_esp')) >>> 0, traps: vm.report().traps };
+    });
+    for (const r of results) {
+      assert.equal(r.outcome, 'exit', r.mode);
+      assert.equal(r.entries, 2, r.mode);
+      assert.equal(r.userCs, 0x1b, r.mode);
+      assert.equal(r.esp, 0x170000, r.mode);
+    }
+    assert.equal(results[1].traps.sysenter, 2);
+    assert.equal(results[1].traps.sysexit, 1);
   });
 
   for (const [mode, name, at] of [['trap-and-emulate', 'timer', 1500], ['trap-and-emulate', 'paging', 6000], ['paravirtual', 'rings', 1500]] as const) {
