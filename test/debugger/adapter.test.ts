@@ -342,6 +342,21 @@ describe('debugger: protocol (stdio adapter process)', function () {
     });
   });
 
+  describe('watch edits and termination', () => {
+    it('setExpression assigns through a watch expression (register, memory); terminate ends the session', async () => {
+      await launchToStop(dc, { program: HELLO });
+      const r = await dc.send('setExpression', { expression: 'ebx', value: '0x1234' }) as DebugProtocol.SetExpressionResponse;
+      assert.equal(r.body.value, '0x00001234 (4660)');
+      assert.equal(await register(dc, 'ebx'), 0x1234);
+      await dc.send('setExpression', { expression: 'byte [message]', value: "'J'" });
+      assert.equal(await dc.evaluateRequest({ expression: 'byte [message]', context: 'watch' }).then((x) => x.body.result), '0x0000004a (74)');
+      assert.match(await failure(dc.send('setExpression', { expression: 'eax + 1', value: '2' })), /cannot be assigned/);
+      const terminated = dc.waitForEvent('terminated');
+      await dc.send('terminate', {});
+      await terminated;
+    });
+  });
+
   describe('robustness', () => {
     it('answers every request with junk arguments and keeps working', async () => {
       await launchToStop(dc, { program: HELLO });
