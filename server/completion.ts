@@ -37,7 +37,8 @@ function fixedItems(syntax: 'nasm' | 'att'): Fixed {
     const spellings = syntax === 'att' ? [info.mnemonic, ...info.att] : [info.mnemonic, ...(info.aliases ?? [])];
     for (const s of new Set(spellings)) {
       const tag = classTag(info.mnemonic);
-      statement.push({ label: s, kind: CompletionItemKind.Keyword, detail: `${info.description}${tag ? ` [${tag}]` : ''}`, data: { mnemonic: info.mnemonic }, sortText: `1${s}` });
+      // The description comes with completionItem/resolve: the list itself stays small.
+      statement.push({ label: s, kind: CompletionItemKind.Keyword, data: { mnemonic: info.mnemonic, tag }, sortText: `1${s}` });
     }
   }
   const directives = syntax === 'att' ? [...ATT_DIRECTIVES].map((d) => '.' + d) : [...NASM_DIRECTIVES, ...NASM_DATA, 'times', 'equ', ...NASM_PREPROC];
@@ -118,6 +119,8 @@ export function resolveCompletion(item: CompletionItem): CompletionItem {
   if (!m) return item;
   const info = instructionInfo(m);
   if (!info) return item;
+  const tag = (item.data as { tag?: string }).tag;
+  item.detail = `${info.description}${tag ? ` [${tag}]` : ''}`;
   item.documentation = {
     kind: MarkupKind.Markdown,
     value: instructionMarkdown({ spelling: item.label, mnemonic: m, mnemonicSpan: { start: 0, end: 0 }, prefixes: [], operands: [], known: true, start: 0, end: 0 }, { info, facts: info.virt }),
