@@ -286,4 +286,43 @@ seen_c: dd 0
     assert.equal(vm.cpu.cr3 >>> 0, 0x110000, 'the guest directory is the real one');
     assert.equal(m.read32(0x110000 + 1023 * 4) & 1, 1, "the hypervisor's PDE is in it");
   });
+
+  it('set_timer_op + SCHEDOP_block: the guest sleeps until the timer, then its event callback runs', () => {
+    const g = guest(`
+bits 32
+org 0x100000
+start:
+    mov esp, 0x180000
+    mov eax, __HYPERVISOR_set_callbacks
+    mov ebx, 0x08
+    mov ecx, callback
+    xor edx, edx
+    xor esi, esi
+    vmcall
+    mov eax, __HYPERVISOR_set_timer_op   ; 2 ms of system time from boot
+    mov ebx, 2000000
+    xor ecx, ecx
+    vmcall
+    mov eax, __HYPERVISOR_sched_op       ; block: unmask events and sleep
+    mov ebx, SCHEDOP_block
+    vmcall
+    jmp $
+callback:
+    inc dword [upcalls]
+    mov eax, __HYPERVISOR_sched_op
+    mov ebx, SCHEDOP_shutdown
+    mov ecx, reason
+    vmcall
+upcalls: dd 0
+reason: dd 0
+`);
+    const { vm, events } = boot(g.program, 'paravirtual');
+    assert.equal(vm.run(), 'shutdown');
+    assert.equal(vm.machine.mem.read32(g.label('upcalls')), 1);
+    const hz = vm.machine.options.cpuHz;
+    assert.ok(vm.cpu.time >= 0.002 * hz, `simulated time ${vm.cpu.time} reached the deadline`);
+    assert.ok(vm.cpu.icount < 100, 'it slept rather than spun');
+    assert.ok(events.some((e) => e.kind === 'interrupt-injection' && /set_timer_op/.test(e.text)));
+  });
 });
+
