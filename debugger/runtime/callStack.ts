@@ -5,7 +5,7 @@
  */
 import { disassembleOne } from '../../core/asm';
 import type { Cpu } from '../../core/cpu/cpu';
-import { peekLinear, readLinearBytes } from './guestMemory';
+import { readLinearBytes } from './guestMemory';
 import type { SourceIndex } from './program';
 
 export interface Frame {
@@ -23,10 +23,14 @@ const MAX_FRAMES = 32;
 export function callStack(cpu: Cpu, index: SourceIndex, eipLinear: number): Frame[] {
   const frames: Frame[] = [{ address: eipLinear, name: functionName(index, eipLinear), kind: 'current' }];
   const ssBase = cpu.segBase[2];
-  let sp = (cpu.regs[4] >>> 0);
-  for (let k = 0; k < SCAN_DWORDS && frames.length < MAX_FRAMES; k++, sp = (sp + 4) >>> 0) {
-    const v = peekLinear(cpu, (ssBase + sp) | 0, 4);
-    if (v === undefined) break;
+  const sp0 = cpu.regs[4] >>> 0;
+  // One read of the stack above ESP (up to SCAN_DWORDS), then the scan works on the copy.
+  const { bytes } = readLinearBytes(cpu, (ssBase + sp0) | 0, SCAN_DWORDS * 4);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const words = bytes.length >> 2;
+  const at = (k: number) => (k < words ? view.getUint32(k * 4, true) : undefined);
+  for (let k = 0; k < words && frames.length < MAX_FRAMES; k++) {
+    const v = at(k)!;
     const call = callBefore(cpu, index, v);
     if (call !== undefined) {
       frames.push({ address: call, name: functionName(index, call), kind: 'call' });
@@ -34,10 +38,10 @@ export function callStack(cpu: Cpu, index: SourceIndex, eipLinear: number): Fram
     }
     // An interrupt frame: EIP, then a code selector, then EFLAGS with bit 1 set.
     if (index.containing(v)) {
-      const cs = peekLinear(cpu, (ssBase + sp + 4) | 0, 4), fl = peekLinear(cpu, (ssBase + sp + 8) | 0, 4);
+      const cs = at(k + 1), fl = at(k + 2);
       if (cs !== undefined && fl !== undefined && cs > 0 && cs <= 0xffff && (cs & 4) === 0 && (fl & 2) && (fl >>> 22) === 0) {
         frames.push({ address: v, name: `${functionName(index, v)} (interrupted)`, kind: 'interrupt' });
-        k += 2; sp = (sp + 8) >>> 0;
+        k += 2;
       }
     }
   }
