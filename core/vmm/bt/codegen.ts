@@ -162,7 +162,7 @@ ${loop}
   }
   /** After a store: a write into this very block (self-modifying code) ends it after this instruction. */
   private smcCheck(k: number): void {
-    this.line(`if (!blk.valid) return bt.leave(ic0, ${k + 1}, ${hex(this.slots[k].next)});`);
+    this.line(`if (!blk.valid) return bt.leave(ic0 + ${k + 1}, ${hex(this.slots[k].next)});`);
   }
 
   // ---- flags ----
@@ -214,7 +214,7 @@ ${loop}
       // A jump back to this block's own start: loop inside the CCF while the budget lasts and no
       // interrupt can be taken (IF = 0, or nothing pending — checked by the trampoline otherwise).
       this.selfLoop = true;
-      return `ic0 += ${count}; k = 0; if (ic0 < end && (cpu.flags & 0x200) === 0) continue; cpu.icount = ic0; cpu.eip = ${hex(target)}; return blk;`;
+      return `ic0 += ${count}; k = 0; if (ic0 + ${count} <= end && (cpu.flags & 0x200) === 0) continue; cpu.icount = ic0; cpu.eip = ${hex(target)}; return blk;`;
     }
     // Chained: the successor's CCF straight from the link slot (EIP is implied by it; the trampoline
     // writes it back only when it stops). Unlinked or stale: the dispatcher resolves and patches it.
@@ -243,7 +243,8 @@ ${loop}
     const { insn: i } = this.slots[k];
     this.line(`k = ${k};`);
     if (this.callout[k]) { this.callouts++; this.viaSemantics(k, 'callout'); return; }
-    if (i.addr16 || i.lock || i.size === 2 && i.opcode !== 0x1b7 && i.opcode !== 0x1bf) { this.viaSemantics(k, 'semantics'); return; }
+    // Invalid encodings (#UD when executed), LOCK, 16-bit addressing and operand size: their semantics.
+    if (i.mnemonic === '(bad)' || i.addr16 || i.lock || (i.size === 2 && i.opcode !== 0x1b7 && i.opcode !== 0x1bf)) { this.viaSemantics(k, 'semantics'); return; }
     if (this.inline(k)) { this.inlined++; return; }
     this.viaSemantics(k, 'semantics');
   }

@@ -143,6 +143,9 @@ export class BinaryTranslator {
     const cpu = this.cpu, r = this.regs;
     let blk = this.lookup();
     for (;;) {
+      // The budget ends inside this block: step its first instructions one by one (exact counts,
+      // so interrupts and the instruction limit land where they land natively).
+      if (cpu.icount + blk.insns.length > end) { this.stepTail(blk, end - cpu.icount); return; }
       // A CCF returns its successor (chained) or null after it set EIP itself (dispatcher needed:
       // a callout changed the machine state, control left through an unknown path, a fault …).
       const next = blk.fn(cpu, r, this, blk, end);
@@ -152,6 +155,21 @@ export class BinaryTranslator {
         cpu.eip = blk.eip;
         return;
       }
+    }
+  }
+
+  /** Runs the first `n` instructions of a block by their semantics and callouts (EIP and count exact). */
+  private stepTail(blk: TranslatedBlock, n: number): void {
+    const cpu = this.cpu;
+    cpu.eip = blk.eip;
+    for (let k = 0; k < n; k++) {
+      const insn = blk.insns[k];
+      const next = (cpu.eip + insn.len) >>> 0;
+      cpu.nextEip = next;
+      if (isCallout(insn)) this.callout(insn); else insn.semantics(cpu, insn);
+      cpu.eip = cpu.nextEip;
+      cpu.icount++;
+      if (cpu.breakBlock || cpu.eip !== next || !blk.valid) { cpu.breakBlock = false; return; }
     }
   }
 
