@@ -122,6 +122,10 @@ describe('debugger: every execution technique of this build', function () {
       assert.equal(stop.body.reason, 'exception');
       const cli = lineOf(rings, '    cli', lineOf(rings, 'user_main:'));
       assert.equal(stop.body.description, `Guest exception #GP error code 0x0000 at rings.gasm:${cli} (cli)`);
+      // The call stack crosses the privilege change: the handler, then the interrupted user code.
+      const st = await dc.stackTraceRequest({ threadId: 1 });
+      assert.deepEqual(st.body.stackFrames.map((f) => f.name.split(' @')[0]), ['gp_handler', 'user_main (interrupted)']);
+      assert.equal(st.body.stackFrames[1].line, cli);
       const regs = await scope(dc, 'Registers');
       assert.equal(Number(regs.get('cs')!.value) & 3, mode === 'native' || mode === 'hardware-assisted' || mode === 'binary-translation' ? 0 : 1, 'in the kernel\'s handler');
       await resumeToStop(dc, dc.stepBackRequest({ threadId: 1, granularity: 'instruction' }));
