@@ -80,6 +80,13 @@ export class Pit8254 {
     return Math.ceil(edge * this.cpuHz / PIT_HZ);
   }
 
+  /** Programs a channel as a control word + lobyte/hibyte count would (firmware set-up, tests). */
+  program(channel: number, mode: number, count: number): void {
+    this.writePort(0x43, (channel << 6) | 0x30 | (mode << 1));
+    this.writePort(0x40 + channel, count & 0xff);
+    this.writePort(0x40 + channel, (count >> 8) & 0xff);
+  }
+
   readonly device: PortDevice = {
     read: (port) => this.readPort(port),
     write: (port, v) => this.writePort(port, v),

@@ -26,22 +26,31 @@ export function writeMultibootInfo(mem: PhysicalMemory, ramSize: number): number
   const name = 'popek';
   for (let k = 0; k < name.length; k++) mem.write8(LOADER_NAME + k, name.charCodeAt(k));
   mem.write8(LOADER_NAME + name.length, 0);
-  // Memory map as the PC's e820 reports it: low RAM, the EBDA and BIOS areas reserved, RAM above 1 MiB.
+  // Memory map as QEMU's firmware reports it (e820): low RAM, the EBDA and BIOS areas, RAM above
+  // 1 MiB up to the last 128 KiB (kept by the firmware), and the BIOS ROM below 4 GiB.
   const regions: Array<[number, number, number]> = [
-    [0, 0x9fc00, 1], [0x9fc00, 0x400, 2], [0xf0000, 0x10000, 2], [0x100000, ramSize - 0x100000, 1],
+    [0, 0x9fc00, 1], [0x9fc00, 0x400, 2], [0xf0000, 0x10000, 2], [0x100000, ramSize - 0x100000 - 0x20000, 1],
+    [ramSize - 0x20000, 0x20000, 2], [0xfffc0000, 0x40000, 2],
   ];
   regions.forEach(([base, len, type], k) => {
     const e = MMAP + 24 * k;
     mem.write32(e, 20);            // size of the entry, not counting this field
-    mem.write32(e + 4, base); mem.write32(e + 8, 0);
+    mem.write32(e + 4, base); mem.write32(e + 8, 0);          // 64-bit base and length, little endian
     mem.write32(e + 12, len); mem.write32(e + 16, 0);
     mem.write32(e + 20, type);
   });
   const mbi = MULTIBOOT_INFO;
   for (let k = 0; k < 0x58; k += 4) mem.write32(mbi + k, 0);
-  mem.write32(mbi, (1 << 0) | (1 << 6) | (1 << 9));
+  // Flags as QEMU's loader sets them: memory, boot device, command line, modules (none), memory
+  // map, boot loader name.
+  mem.write32(mbi, (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 6) | (1 << 9));
   mem.write32(mbi + 4, 639);                                   // mem_lower, KiB
-  mem.write32(mbi + 8, Math.floor(ramSize / 1024) - 1024);     // mem_upper, KiB above 1 MiB
+  mem.write32(mbi + 8, Math.floor((ramSize - 0x20000) / 1024) - 1024); // mem_upper, KiB above 1 MiB (to the first hole)
+  mem.write32(mbi + 12, 0x8000ffff);                           // boot_device: none (QEMU's value)
+  mem.write32(mbi + 16, LOADER_NAME + 0x20);                   // cmdline: empty string
+  mem.write8(LOADER_NAME + 0x20, 0);
+  mem.write32(mbi + 20, 0);                                    // mods_count
+  mem.write32(mbi + 24, MMAP + 0x100);                         // mods_addr (no modules)
   mem.write32(mbi + 44, regions.length * 24);                  // mmap_length
   mem.write32(mbi + 48, MMAP);                                 // mmap_addr
   mem.write32(mbi + 64, LOADER_NAME);                          // boot_loader_name

@@ -155,6 +155,13 @@ export class Machine {
     cpu.setEflags(0x2);
     cpu.regs.fill(0);
     cpu.regs[4] = BOOT_STACK_TOP;
+    // What the firmware (SeaBIOS under QEMU) leaves running, as measured on QEMU: the PICs with the
+    // BIOS vector bases and masks (master 0xB8: IRQ 0, 1, 2, 6 open; slave 0x8E), and PIT channel 0
+    // in mode 3 with the full count (18.2 Hz). A guest that sets IF before its own set-up gets the
+    // timer at vector 8, as in QEMU.
+    this.pic.master.imr = 0xb8;
+    this.pic.slave.imr = 0x8e;
+    this.pit.program(0, 3, 0);
   }
 
   /**

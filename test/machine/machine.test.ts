@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { CS, DS, SS } from '../../core/cpu/constants';
 import { Machine } from '../../core/machine/machine';
 import { LoadError } from '../../core/machine/multiboot';
-import { REPO_ROOT, assembleNasmSource, assembleWithNasm, examplePath } from '../support/qemu';
+import { REPO_ROOT, assembleNasmSource, assembleWithNasm, examplePath, runImageInQemu } from '../support/qemu';
 
 /** A flat guest at 1 MiB (no Multiboot header) built from NASM source. */
 function guest(body: string): Buffer {
@@ -39,7 +39,8 @@ describe('machine', function () {
       const mbi = cpu.regs[3];
       assert.equal(m.mem.read32(mbi) & 1, 1);
       assert.equal(m.mem.read32(mbi + 4), 639);
-      assert.equal(m.mem.read32(mbi + 8), 16 * 1024 - 1024);
+      assert.equal(m.mem.read32(mbi + 8), 16 * 1024 - 1024 - 128, 'as QEMU: RAM above 1 MiB up to the firmware\'s last 128 KiB');
+      assert.equal(m.mem.read32(mbi + 44), 6 * 24, 'six e820 entries');
       // The firmware GDT is readable by the guest and has flat 0x08 / 0x10.
       assert.equal(m.mem.read32(cpu.gdtrBase + 8 + 4) >>> 0, 0x00cf9b00);
       assert.equal(m.mem.read32(cpu.gdtrBase + 16 + 4) >>> 0, 0x00cf9300);
@@ -147,9 +148,22 @@ describe('machine', function () {
       const m = boot(guest('cli\nhlt'));
       assert.equal(m.run(), 'halt');
     });
-    it('HLT with IF = 1 but no interrupt source ends with halt', function () {
-      const m = boot(guest('sti\nhlt'));
+    it('HLT with IF = 1 but no interrupt source (all IRQs masked) ends with halt', function () {
+      const m = boot(guest('mov al, 0xff\nout 0x21, al\nsti\nhlt'));
       assert.equal(m.run(), 'halt');
+    });
+    it('the firmware leaves the PIT running and IRQ 0 open, as in QEMU: STI before any set-up faults', async function () {
+      const image = assembleNasmSource([
+        'bits 32', 'org 0x100000', 'align 4',
+        'hdr: dd 0x1BADB002, 0x00010000, -(0x1BADB002 + 0x00010000), hdr, hdr, end, end, start',
+        'start: in al, 0x21', 'mov dx, 0x3f8', 'add al, 0', 'out dx, al', 'sti', 'hlt', 'mov al, 5', 'out 0xf4, al', 'end:',
+      ].join('\n'));
+      const m = boot(image);
+      const outcome = m.run();
+      const qemu = await runImageInQemu(image);
+      assert.equal(outcome, 'triple-fault');
+      assert.equal(m.exitCode, qemu.exitStatus, 'QEMU -no-reboot exits with 0 after a triple fault');
+      assert.equal(Buffer.from(m.uart.output).toString('latin1'), qemu.console, 'the master IMR as the firmware left it');
     });
     it('an endless loop ends with limit, exactly at the instruction limit', function () {
       const m = boot(guest('jmp $'), 12_345);
