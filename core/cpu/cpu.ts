@@ -435,7 +435,7 @@ export class Cpu {
     const page = lin >>> PAGE_SHIFT;
     const e = this.tlb[page];
     if (e & (write ? TLB_SUP_WRITE : TLB_VALID)) return (e & ~0xfff) | (lin & 0xfff);
-    const hpa = this.secondLevel!(lin & ~0xfff, write, lin, true) & ~0xfff;
+    const hpa = (this.secondLevel!(lin & ~0xfff, write, lin, true) & ~0xfff) >>> 0;
     if (hpa + 0xfff < this.mem.size) {
       if (e === 0) this.tlbUsed.push(page);
       // Write permission is cached only after a write was allowed (the second level saw one).

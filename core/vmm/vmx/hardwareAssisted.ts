@@ -90,8 +90,8 @@ export class HardwareAssistedTechnique implements Technique {
   /** While the host itself reads guest memory (no EPT exits; its TLB fills are dropped afterwards). */
   private hostAccess = false;
   private hostTouched = false;
-  /** Guest-physical page whose access the host is emulating as MMIO (unpopulated). */
-  private mmioPage = -1;
+  /** Guest-physical pages whose access the host is emulating as MMIO (unpopulated). */
+  private readonly mmioPages = new Set<number>();
   readonly monitor: Monitor;
 
   constructor(private readonly host: VmHost) {
@@ -654,7 +654,7 @@ export class HardwareAssistedTechnique implements Technique {
       this.host.charge(this.host.cost('nestedPageWalk'));
       return r.hpa;
     }
-    if (page === this.mmioPage) return UNPOPULATED;
+    if (this.mmioPages.has(page)) return UNPOPULATED;
     throw new EptViolation(page | (final ? lin & 0xfff : 0), lin, write, final, r.ok ? r.perms : 0);
   }
 
@@ -670,9 +670,30 @@ export class HardwareAssistedTechnique implements Technique {
       return;
     }
     // No device lives there: the access is emulated as to an unpopulated bus (all ones, writes
-    // dropped) by running the instruction once with that page passed through.
-    this.mmioPage = page;
-    try { cpu.run(1); } finally { this.mmioPage = -1; }
+    // dropped) by running the instruction once with that page passed through. An instruction that
+    // also touches an unmapped RAM page (or a second MMIO page) exits again on the way.
+    const outer = this.mmioPages.size === 0;
+    this.mmioPages.add(page);
+    try {
+      if (!outer) throw e; // nested: the outermost emulation retries the instruction with this page too
+      for (let tries = 0; ; tries++) {
+        try {
+          cpu.run(1);
+          return;
+        } catch (nested) {
+          if (!(nested instanceof EptViolation) || tries >= 16) throw nested;
+          const np = (nested.gpa & ~0xfff) >>> 0;
+          if (np >= ram) { this.recordMmio(nested); this.mmioPages.add(np); } else this.eptViolationExit(nested);
+        }
+      }
+    } finally {
+      if (outer) this.mmioPages.clear();
+    }
+  }
+
+  private recordMmio(e: EptViolation): void {
+    const q = eptViolationQualification({ read: !e.write, write: e.write, fetch: false }, e.perms, true, e.final);
+    this.recordExit(EXIT_REASON.EPT_VIOLATION, q, 0, '', ['emulate'], `guest-physical ${hex(e.gpa)} (${e.write ? 'write' : 'read'}), MMIO: emulated`, { linear: e.lin, gpa: e.gpa });
   }
 
   // =============================================================================================
