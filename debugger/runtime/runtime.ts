@@ -67,6 +67,10 @@ const CHECKPOINT_MIN_DISTANCE = 1_000_000;
 const CHECKPOINT_COST_FACTOR = 20;
 /** At a stop, a checkpoint is added when the last one is further back than this. */
 const CHECKPOINT_AT_STOP = 100_000;
+/** Instructions the native twin may run past the guest's end to reach its own (checkEquivalence). */
+const TWIN_FINISH_BUDGET = 20_000_000;
+/** Later divergences listed in the Debug Console (checkEquivalence). */
+const DIVERGENCE_LINES = 20;
 /** Host time per turn before yielding (ms). */
 const TURN_MS = 12;
 /** Instructions per check of the clock in the per-instruction loop. */
@@ -124,6 +128,9 @@ export class DebugRuntime {
   private divergence: string | undefined;
   private lastBefore: Before | undefined;
   private twinDelivery: DeliveryEvent | undefined;
+  /** Instruction count just after the first divergence (it stops again there after a step back). */
+  private firstDivergenceAt: number | undefined;
+  private divergenceLines = 0;
   private nextBreakpointId = 1000;
   /** Host time spent running since the last checkpoint, and what the last checkpoint cost (ms). */
   private runMs = 0;
@@ -565,11 +572,21 @@ export class DebugRuntime {
           this.divergence = diff;
           const d = this.twinDelivery;
           const at = this.where(this.lastBefore!.address) + (d ? `, delivering ${d.kind === 'external' ? `interrupt ${hex(d.vector, 2)}` : d.kind === 'software' ? `int ${hex(d.vector, 2)}` : EXCEPTION_NAMES[d.vector] ?? `vector ${d.vector}`}` : '');
+          // The first divergence stops; later ones (often consequences of the first) are listed.
+          const first = this.firstDivergenceAt === undefined || cpu.icount <= this.firstDivergenceAt;
           this.flushConsole();
-          if (!this.replaying) this.host.output(`checkEquivalence: ${at} had a different effect under ${vm.mode} than natively: ${diff}\n`, 'console', this.program.index.locate(this.lastBefore!.address));
-          if (this.filters.has('divergence')) {
-            return { reason: 'divergence', description: `Divergence from native after ${at}: ${diff}`, text: diff,
-              exception: { filter: 'divergence', description: `The instruction at ${at} had a different effect under ${vm.mode} than natively`, details: diff } };
+          if (first || this.divergenceLines < DIVERGENCE_LINES) {
+            this.host.output(`checkEquivalence: ${at} had a different effect under ${vm.mode} than natively: ${diff}\n`, 'console', this.program.index.locate(this.lastBefore!.address));
+          } else if (this.divergenceLines === DIVERGENCE_LINES) {
+            this.host.output(`checkEquivalence: further differences are not listed\n`, 'console');
+          }
+          if (!first) this.divergenceLines++;
+          if (first) {
+            this.firstDivergenceAt = cpu.icount;
+            if (this.filters.has('divergence')) {
+              return { reason: 'divergence', description: `Divergence from native after ${at}: ${diff}`, text: diff,
+                exception: { filter: 'divergence', description: `The instruction at ${at} had a different effect under ${vm.mode} than natively`, details: diff } };
+            }
           }
         }
         if (!diff) this.divergence = undefined;
@@ -653,7 +670,20 @@ export class DebugRuntime {
       case 'limit': message = `The guest reached the instruction limit (${r.instructions} instructions).`; break;
       default: message = `The guest could not go on: ${m.error ?? r.error ?? 'unknown error'}.`;
     }
+    if (this.twin) message += ' ' + this.twinVerdict(r.outcome, r.exitCode, r.console);
     this.host.ended(message, r.exitCode);
+  }
+
+  /** checkEquivalence at the end: the native twin run to its own end, and what differs that a user sees. */
+  private twinVerdict(outcome: string, exitCode: number, console: string): string {
+    const twin = this.twin!;
+    for (let budget = TWIN_FINISH_BUDGET; budget > 0 && !twin.machine.outcome; budget -= 1_000_000) twin.runSlice(1_000_000);
+    const t = twin.report();
+    if (!twin.machine.outcome) return `Natively the guest had not ended after ${t.instructions} instructions.`;
+    const same: string[] = [], differ: string[] = [];
+    (t.console === console ? same : differ).push('console');
+    (t.outcome === outcome && t.exitCode === exitCode ? same : differ).push(`outcome (native: ${t.outcome} ${t.exitCode})`);
+    return differ.length ? `Compared with native: ${differ.join(' and ')} differ${same.length ? `; ${same.join(' and ')} the same` : ''}.` : 'Compared with native: same console and outcome.';
   }
 
   /** Sends what the guest printed and the trace lines since the last flush, in order, batched. */
