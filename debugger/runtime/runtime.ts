@@ -434,7 +434,9 @@ export class DebugRuntime {
     if (stopOnEntry) {
       this.reportStop({ reason: 'entry', description: `Entry at ${this.where(this.pc)}` });
       // The first checkpoint after the entry stop is shown, off the launch's critical path.
-      setImmediate(() => { if (!this.running && this.cpu.icount === 0) this.ensureFirstCheckpoint(); });
+      setImmediate(() => {
+        try { if (!this.running && this.cpu.icount === 0) this.ensureFirstCheckpoint(); } catch (e) { this.host.output(`popek debugger: no step back: ${(e as Error).message}\n`, 'stderr'); }
+      });
     } else this.continue();
   }
 
@@ -482,7 +484,7 @@ export class DebugRuntime {
 
   private async run(goal: Goal): Promise<void> {
     if (this.running || this.ended || this.disposed) return;
-    this.ensureFirstCheckpoint();
+    try { this.ensureFirstCheckpoint(); } catch (e) { this.host.output(`popek debugger: no step back: ${(e as Error).message}\n`, 'stderr'); }
     this.running = true;
     this.pauseRequested = false;
     this.eventView = undefined;
