@@ -75,6 +75,10 @@ export class TestPc {
     this.m = new Machine({ memoryMiB: 4, maxInstructions: 100_000 });
     this.m.loadImage(image, { origin: CODE_BASE });
     this.cpu = this.m.cpu;
+    // Mask every IRQ: the firmware leaves the PIT running at 18.2 Hz, and a handler that halts with
+    // IF = 1 (trap gates) must end the run, not wake on the timer.
+    this.m.io.out(0x21, 1, 0xff);
+    this.m.io.out(0xa1, 1, 0xff);
     const mem = this.m.mem;
     GDT_ENTRIES.forEach(([lo, hi], k) => { mem.write32(GDT + 8 * k, lo); mem.write32(GDT + 8 * k + 4, hi); });
     this.cpu.gdtrBase = GDT; this.cpu.gdtrLimit = GDT_ENTRIES.length * 8 - 1;
