@@ -10,7 +10,15 @@ import { assembleProgram, type Program } from '../../core/machine/program';
 import { availableModes, createVm, type Mode } from '../../core/vmm';
 import type { BenchSuite } from './benchSupport';
 
-export const NANOBENCH_DIR = path.resolve(__dirname, '../../examples/nanobench');
+/** The repository root above `from` (cli/bench under tsx, out/cli/bench compiled, dist/ bundled). */
+function repoRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'examples'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(from, '../..');
+  }
+}
+export const EXAMPLES_DIR = path.join(repoRoot(__dirname), 'examples');
+export const NANOBENCH_DIR = path.join(EXAMPLES_DIR, 'nanobench');
 /** Adams & Agesen's set (cr8wr → crwr: 32-bit x86 has no CR8), in their order. */
 export const NANOBENCHMARKS = ['syscall', 'in', 'crwr', 'pgfault', 'divzero', 'ptemod', 'callret'] as const;
 export type Nanobenchmark = (typeof NANOBENCHMARKS)[number];
@@ -83,7 +91,8 @@ export const vmmBench: BenchSuite = {
       print('');
     }
     // Compute-bound code: modelled overhead against native, wall-clock time, translation cache.
-    const compute = assembleProgram(path.resolve(__dirname, '../../examples/compute.gasm'), fs.readFileSync(path.resolve(__dirname, '../../examples/compute.gasm'), 'utf8'));
+    const computeFile = path.join(EXAMPLES_DIR, 'compute.gasm');
+    const compute = assembleProgram(computeFile, fs.readFileSync(computeFile, 'utf8'));
     const results: Array<{ mode: Mode; cycles: number; wallMs: number; translation: string }> = [];
     for (const mode of availableModes()) {
       const vm = createVm({ mode, maxInstructions: 200_000_000 });

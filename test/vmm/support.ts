@@ -4,8 +4,10 @@ import * as path from 'node:path';
 import { assemble } from '../../core/asm';
 import { assembleProgram, type Program } from '../../core/machine/program';
 import { createVm, type Mode, type Vm, type VmEvent, type VmOptions } from '../../core/vmm';
+import { EXAMPLES_DIR } from '../support/qemu';
 
-export const EXAMPLES = path.resolve(__dirname, '../../examples');
+/** examples/ of the repository (from test/vmm under tsx, or out/test/vmm once compiled). */
+export const EXAMPLES = EXAMPLES_DIR;
 
 const cache = new Map<string, Program>();
 /** An example (examples/NAME.gasm), assembled once per test run. */
