@@ -459,7 +459,7 @@ export class PopekDebugSession extends LoggingDebugSession {
       else if (h === 'eflags') items = eflagsView(rt.cpu);
       else if (h === 'vcpu') items = vcpuView(rt.cpu, rt.vm);
       else if (h === 'vmcs') items = vmcsView(rt.vmcsFields()) ?? [];
-      else if (h === 'hypervisor') items = hypervisorView(rt.vm, rt.hypervisorCounters());
+      else if (h === 'hypervisor') items = hypervisorView(rt.vm, rt.hypervisorCounters(), rt.recentEvents());
     }
     response.body = { variables: items.map((it) => this.variable(it)) };
     this.sendResponse(response);

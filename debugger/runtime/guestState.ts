@@ -241,7 +241,7 @@ function vmcsValue(name: string, raw: string | number | boolean): string {
 }
 
 /** Hypervisor: counters by reason (SPEC §6 report tables) and the technique's own figures. */
-export function hypervisorView(vm: Vm, at?: { counters: RunCounters; cycles: number }): StateItem[] {
+export function hypervisorView(vm: Vm, at?: { counters: RunCounters; cycles: number }, recent: Array<{ icount: number; line: string }> = []): StateItem[] {
   const c = at?.counters ?? vm.counters;
   const tableItem = (name: string, t: Record<string, number>): StateItem => {
     const entries = Object.entries(t).sort((a, b) => b[1] - a[1]);
@@ -264,5 +264,9 @@ export function hypervisorView(vm: Vm, at?: { counters: RunCounters; cycles: num
     ] },
   ];
   for (const [k, v] of Object.entries(vm.inspect().hypervisor ?? {})) out.push({ name: k, value: formatFact(v) });
+  if (recent.length) {
+    out.push({ name: 'recent events', value: `${recent.length}, latest last`,
+      children: recent.map((e, i) => ({ name: String(i + 1).padStart(2, '0'), value: e.line.replace(/^\[\d+\] /, `[${e.icount}] `) })) });
+  }
   return out;
 }

@@ -69,6 +69,8 @@ const CHECKPOINT_COST_FACTOR = 20;
 const CHECKPOINT_AT_STOP = 100_000;
 /** Instructions the native twin may run past the guest's end to reach its own (checkEquivalence). */
 const TWIN_FINISH_BUDGET = 20_000_000;
+/** Hypervisor events kept for the Hypervisor scope. */
+const RECENT_EVENTS = 32;
 /** Later divergences listed in the Debug Console (checkEquivalence). */
 const DIVERGENCE_LINES = 20;
 /** Host time per turn before yielding (ms). */
@@ -128,6 +130,10 @@ export class DebugRuntime {
   private divergence: string | undefined;
   private lastBefore: Before | undefined;
   private twinDelivery: DeliveryEvent | undefined;
+  /** The latest hypervisor events (the Hypervisor scope lists them). */
+  private recent: VmEvent[] = [];
+  /** At a stop rewound to before its event: the events listed go up to that one. */
+  private recentSeqLimit: number | undefined;
   /** Instruction count just after the first divergence (it stops again there after a step back). */
   private firstDivergenceAt: number | undefined;
   private divergenceLines = 0;
@@ -374,6 +380,8 @@ export class DebugRuntime {
 
   private onVmEvent(ev: VmEvent): void {
     if (this.replaying) return;
+    if (this.recent.length === RECENT_EVENTS) this.recent.shift();
+    this.recent.push(ev);
     if (this.options.trace && ev.seq >= this.traceHigh) {
       this.traceHigh = ev.seq + 1;
       this.takeConsoleBytes();
@@ -404,6 +412,12 @@ export class DebugRuntime {
   /** VMCS fields for the VMCS scope: as the VM exit of this stop left them, else as they are now. */
   vmcsFields(): Record<string, string | number | boolean> | undefined {
     return this.eventView?.vmcs ?? this.vm.inspect().vmcs;
+  }
+
+  /** The hypervisor's latest events up to now (after a step back, none from the future). */
+  recentEvents(): Array<{ icount: number; line: string }> {
+    const limit = this.recentSeqLimit ?? this.vm.events.seq;
+    return this.recent.filter((e) => e.seq < limit).map((e) => ({ icount: e.icount, line: formatEvent(e) }));
   }
 
   /** Counters for the Hypervisor scope: as the event of this stop left them, else as they are now. */
@@ -488,6 +502,7 @@ export class DebugRuntime {
     this.running = true;
     this.pauseRequested = false;
     this.eventView = undefined;
+    this.recentSeqLimit = undefined;
     this.midDelivery = false;
     let stop: StopInfo | undefined;
     let sliceSize = 100_000;
@@ -539,10 +554,12 @@ export class DebugRuntime {
       // Back to the instruction the event happened at (deterministic re-execution), keeping the
       // VMM's view of the event.
       const view = this.eventView;
+      const seqLimit = this.vm.events.seq;
       try {
         this.running = true;
         await this.replayTo(stop.rewindTo, undefined, stop.rewindTo);
         this.resumeSkip = stop.rewindTo;
+        this.recentSeqLimit = seqLimit;
       } catch (e) {
         this.host.output(`popek debugger: cannot show the state before the event: ${(e as Error).message}\n`, 'stderr');
       } finally { this.running = false; }
@@ -766,6 +783,7 @@ export class DebugRuntime {
       this.midDelivery = false;
       this.divergence = undefined;
       this.resumeSkip = -1;
+      this.recentSeqLimit = undefined;
     }
   }
 

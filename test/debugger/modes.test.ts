@@ -143,6 +143,8 @@ describe('debugger: every execution technique of this build', function () {
     assert.equal(info.body.exceptionId, 'trap');
     const hv = await scope(dc, 'Hypervisor');
     assert.equal(hv.get('traps')?.value, '1');
+    const recent = await dc.variablesRequest({ variablesReference: hv.get('recent events')!.variablesReference });
+    assert.match(recent.body.variables.at(-1)!.value, /^\[\d+\] trap +0x[0-9a-f]{8} in: #GP → VMM emulated in/);
     const vcpu = await scope(dc, 'VCPU');
     assert.equal(vcpu.get('CPL (real)')?.value, '1');
     assert.equal(vcpu.get('CPL (guest believes)')?.value, '0');
