@@ -8,21 +8,32 @@ import type { StopReason } from '../../machine/machine';
 import { registerTechnique, type Technique, type TechniqueView, type VmHost } from '../technique';
 import { runSliceWith } from './sliceLoop';
 import { BinaryTranslator } from './translator';
+import { VirtualMmu, type VirtualMmuState } from './virtualMmu';
+
+/** Reserved memory for the shadow page directory and its page-table pool. */
+const RESERVED_MIB = 4;
 
 export interface BtState {
   /** The translation cache is not saved (it is a cache): a restore starts with an empty one. */
   version: 1;
+  mmu: VirtualMmuState;
 }
 
 export class BinaryTranslationTechnique implements Technique {
   readonly mode = 'binary-translation' as const;
   readonly bt: BinaryTranslator;
 
+  readonly mmu: VirtualMmu;
+
   constructor(private readonly host: VmHost) {
     this.bt = new BinaryTranslator(host);
+    this.mmu = new VirtualMmu(host, host.machine.mem.reservedBase, RESERVED_MIB << 20);
+    this.bt.vmem = this.mmu;
   }
 
   start(): void {
+    this.mmu.cr0 = this.host.cpu.cr0; this.mmu.cr3 = this.host.cpu.cr3; this.mmu.cr4 = this.host.cpu.cr4;
+    this.mmu.start();
     this.host.cpu.setMonitor(this.bt.monitor);
   }
 
@@ -30,9 +41,10 @@ export class BinaryTranslationTechnique implements Technique {
     return runSliceWith(this.host.machine, budget, (b) => this.bt.execute(b));
   }
 
-  getState(): BtState { return { version: 1 }; }
+  getState(): BtState { return { version: 1, mmu: this.mmu.getState() }; }
 
-  setState(): void {
+  setState(state: unknown): void {
+    this.mmu.setState((state as BtState).mmu);
     // Memory was restored under the write watches, but a restore may rewrite whole pages at once:
     // drop every translation rather than trust per-range invalidation.
     this.bt.flush();
@@ -41,7 +53,11 @@ export class BinaryTranslationTechnique implements Technique {
   inspect(): TechniqueView {
     const cpu = this.host.cpu, s = this.bt.stats, c = this.bt.cache.stats;
     return {
-      vcpu: { 'CPL (guest)': cpu.cpl, 'runs as': cpu.cpl === 3 ? 'direct execution' : 'translated code' },
+      vcpu: {
+        'CPL (guest)': cpu.cpl, 'runs as': cpu.cpl === 3 ? 'direct execution' : 'translated code',
+        'CR0 (virtual)': '0x' + (this.mmu.cr0 >>> 0).toString(16), 'CR3 (virtual)': '0x' + (this.mmu.cr3 >>> 0).toString(16),
+        'CR3 (real: shadow)': '0x' + (cpu.cr3 >>> 0).toString(16),
+      },
       hypervisor: {
         'cached blocks': this.bt.cache.size,
         'blocks translated': c.blocks,
@@ -52,6 +68,8 @@ export class BinaryTranslationTechnique implements Technique {
         'chain links patched': s.linksPatched,
         callouts: s.callouts,
         invalidations: c.invalidations,
+        'shadow fills': this.mmu.shadow.stats.fills,
+        'traced page-table writes': this.mmu.shadow.stats.tracedWrites,
       },
     };
   }
@@ -60,6 +78,6 @@ export class BinaryTranslationTechnique implements Technique {
 registerTechnique({
   mode: 'binary-translation',
   title: 'VMware-style binary translation: kernel code translated and cached, callouts for sensitive instructions',
-  reservedMiB: 0,
+  reservedMiB: RESERVED_MIB,
   create: (host) => new BinaryTranslationTechnique(host),
 });

@@ -21,7 +21,7 @@
  * hiding: the simulated `Cpu` object is the virtual CPU the callouts work on, and the guest's
  * registers are read and written in place, as VMware's IDENT-translated code uses the real registers.
  */
-import { CS, GP } from '../../cpu/constants';
+import { CS, GP, PF_VEC } from '../../cpu/constants';
 import { ATTR_DB, type Cpu, type CpuStop } from '../../cpu/cpu';
 import { CpuFault } from '../../cpu/fault';
 import type { Insn } from '../../cpu/insn';
@@ -32,6 +32,7 @@ import { EXCEPTION_NAMES } from '../../cpu/constants';
 import type { VmHost } from '../technique';
 import { generateBlock } from './codegen';
 import { TranslatedBlock, TranslationCache, type BlockFn } from './translationCache';
+import type { VirtualMmu } from './virtualMmu';
 
 /** Helpers the generated code calls (operations whose flags are computed eagerly). */
 const HELPERS = { shift, imul2, PARITY };
@@ -43,6 +44,8 @@ export function isCallout(insn: Insn): boolean {
 
 /** Classes whose emulation can change the linear→physical mapping (chain links must be re-resolved). */
 const MAPPING_CLASSES = InsnClass.MOV_CR | InsnClass.INVLPG | InsnClass.LMSW | InsnClass.CLTS;
+/** Classes whose callouts work on the virtual paging registers (virtualMmu.ts). */
+const PAGING_CLASSES = MAPPING_CLASSES | InsnClass.SMSW;
 
 const hex = (v: number) => '0x' + (v >>> 0).toString(16).padStart(8, '0');
 
@@ -64,6 +67,10 @@ export class BinaryTranslator {
   gen = 0;
   readonly stats: TranslatorStats = { cacheHits: 0, inlineCacheHits: 0, linksPatched: 0, callouts: 0, inlined: 0 };
   private leavingUser = false;
+  /** While the VMM itself delivers an event to the guest (its nested events are the CPU's). */
+  private delivering = false;
+  /** Shadow paging and the virtual CR0/CR3/CR4 (set by the technique). */
+  vmem: VirtualMmu | undefined;
   private readonly cpu: Cpu;
   private readonly regs: Int32Array;
   readonly monitor: Monitor;
@@ -91,16 +98,38 @@ export class BinaryTranslator {
 
   /** Every exception and interrupt reaches the VMM first (its IDT) and is reflected to the guest's handler. */
   private onEvent(cpu: Cpu, ev: DeliveryEvent): boolean {
+    if (this.delivering) return false;
+    const vmem = this.vmem;
+    let errorCode = ev.errorCode;
+    if (vmem && ev.kind === 'exception' && ev.vector === PF_VEC && ev.address !== undefined) {
+      // Hidden page fault (shadow not filled yet): fixed, the instruction restarts; the guest sees nothing.
+      const r = vmem.onPageFault(ev.address, ev.errorCode ?? 0);
+      if (r === 'fixed') return true;
+      errorCode = r.errorCode;
+    }
     if (cpu.cpl === 3) this.leaveUser();
+    this.reflectEvent(cpu, ev, errorCode);
+    if (!vmem) return false;
+    // Deliver it ourselves: the guest's error code, and the shadow filled for the delivery first.
+    vmem.prefault(ev.vector);
+    this.delivering = true;
+    try {
+      cpu.deliverEvent(ev.vector, ev.kind, errorCode ?? 0, ev.address ?? 0, ev.eip);
+    } finally {
+      this.delivering = false;
+    }
+    return true;
+  }
+
+  private reflectEvent(cpu: Cpu, ev: DeliveryEvent, errorCode: number | undefined): void {
     const h = this.host;
     if (ev.kind === 'external') {
       h.emit({ kind: 'interrupt-injection', eip: (cpu.eip + cpu.segBase[CS]) | 0, mnemonic: '', cost: h.cost('interruptInjection'), vector: ev.vector, state: 'delivered', text: `IRQ vector ${ev.vector} delivered through the guest IDT` });
     } else {
       const name = ev.kind === 'software' ? `int 0x${ev.vector.toString(16)}` : EXCEPTION_NAMES[ev.vector] ?? `vector ${ev.vector}`;
       const init = { kind: 'guest-exception' as const, eip: (cpu.segBase[CS] + ev.eip) | 0, mnemonic: '', cost: h.cost('trapRoundTrip', 'reflect'), vector: ev.vector, name, text: `${name} reflected to the guest's handler` } as const;
-      h.emit(ev.errorCode !== undefined || ev.address !== undefined ? { ...init, ...(ev.errorCode !== undefined ? { errorCode: ev.errorCode } : {}), ...(ev.address !== undefined ? { address: ev.address } : {}) } : init);
+      h.emit(errorCode !== undefined || ev.address !== undefined ? { ...init, ...(errorCode !== undefined ? { errorCode } : {}), ...(ev.address !== undefined ? { address: ev.address } : {}) } : init);
     }
-    return false;
   }
 
   // =============================================================================================
@@ -295,7 +324,7 @@ export class BinaryTranslator {
       const io = (insn.cls & InsnClass.IO) !== 0;
       h.emit({ kind: 'callout', eip, mnemonic: insn.mnemonic, cost: io ? h.cost('callout', 'deviceAccess') : h.cost('callout'), text: `${insn.mnemonic}: callout, emulated on the virtual CPU` });
     }
-    insn.semantics(cpu, insn);
+    if (!(this.vmem && (insn.cls & PAGING_CLASSES) && this.vmem.emulate(insn))) insn.semantics(cpu, insn);
     if (insn.cls & MAPPING_CLASSES) this.unlinkAll();
   }
 

@@ -39,6 +39,7 @@ import type { CostKey } from '../cost';
 import { ShadowMmu } from '../shadowPaging';
 import { registerTechnique, type Technique, type TechniqueView, type VmHost } from '../technique';
 import { runSliceWith } from '../bt/sliceLoop';
+import { NO_VMM_HOLE, UNPOPULATED, prefaultEventDelivery } from '../bt/virtualMmu';
 import { CPU, INTR_INFO, PIN, SECONDARY, intrInfo, kvmDefaults, type KvmControls, type VmxOptions } from './controls';
 import { Ept, EPT_RWX, EPT_WRITE, type EptState } from './ept';
 import {
@@ -51,9 +52,7 @@ import { VMCS, Vmcs } from './vmcs';
 const RESERVED_MIB = 4;
 const OFF_VMCS = 0x0000, OFF_IO_A = 0x1000, OFF_IO_B = 0x2000, OFF_MSR = 0x3000;
 const OFF_EPT = 0x10000, EPT_POOL = 0x100000;
-const OFF_SHADOW_PD = 0x200000, OFF_SHADOW_POOL = 0x201000;
-/** Host-physical page that stands for nothing (above all memory: reads all ones, writes ignored). */
-const UNPOPULATED = 0xfffff000;
+const OFF_SHADOW_PD = 0x200000, OFF_SHADOW_POOL = 0x202000;
 
 /** An EPT violation, raised by the second-level translation; unwinds out of the guest instruction. */
 export class EptViolation extends Error {
@@ -107,7 +106,7 @@ export class HardwareAssistedTechnique implements Technique {
       this.shadow = new ShadowMmu(host, {
         pdPhys: this.base + OFF_SHADOW_PD, poolStart: this.base + OFF_SHADOW_POOL, poolEnd: this.base + (RESERVED_MIB << 20),
         // The host runs in root mode with its own address space: no VMM hole in the guest's.
-        vmmPdIndex: 1023, vmmPde: 0, unpopulatedPhys: UNPOPULATED,
+        vmmPdIndex: NO_VMM_HOLE, vmmPde: 0, unpopulatedPhys: UNPOPULATED,
       }, () => ({ cr0: this.cr0Shadow, cr3: this.guestCr3, cr4: this.cr4Shadow }));
     }
     this.monitor = {
@@ -278,7 +277,7 @@ export class HardwareAssistedTechnique implements Technique {
     const type = kind === 'external' ? INTR_INFO.TYPE_EXT_INTR : kind === 'software' ? INTR_INFO.TYPE_SOFT_INTR : kind === 'nmi' ? INTR_INFO.TYPE_NMI : INTR_INFO.TYPE_HARD_EXCEPTION;
     this.vmcs.set(VMCS.VM_ENTRY_INTR_INFO_FIELD, intrInfo(vector, type, kind === 'exception' && [8, 10, 11, 12, 13, 14, 17].includes(vector)));
     this.vmcs.set(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, errorCode >>> 0);
-    if (this.shadow) this.prefaultDelivery(vector);
+    if (this.shadow) prefaultEventDelivery(this.cpu, this.shadow, this.host.machine.mem, vector);
     for (let tries = 0; ; tries++) {
       this.injecting++;
       try {
@@ -293,35 +292,6 @@ export class HardwareAssistedTechnique implements Technique {
       }
     }
     this.vmcs.set(VMCS.VM_ENTRY_INTR_INFO_FIELD, 0);
-  }
-
-  /**
-   * Shadow paging: a hidden page fault in the middle of delivering an event would turn into #DF on
-   * the processor (a #PF while delivering a #PF), so before injecting, the host fills the shadow for
-   * what delivery touches — the IDT gate, the handler's GDT descriptor, the TSS and the stack the
-   * frame goes to — as KVM's shadow MMU has them mapped by the time it injects.
-   */
-  private prefaultDelivery(vector: number): void {
-    const cpu = this.cpu, shadow = this.shadow!, mem = this.host.machine.mem;
-    const fill = (lin: number, write: boolean) => {
-      const r = shadow.handleFault(lin >>> 0, write ? 2 : 0);
-      if (write && r !== 'fixed' && r !== 'stuck') shadow.handleFault(lin >>> 0, 0);
-    };
-    const read32 = (lin: number) => { const p = shadow.guestPhys(lin >>> 0); return p < 0 ? 0 : mem.read32(p); };
-    const gate = (cpu.idtrBase + vector * 8) >>> 0;
-    fill(gate, false); fill(gate + 7, false);
-    const lo = read32(gate), hi = read32(gate + 4);
-    const sel = lo >>> 16;
-    const desc = (cpu.gdtrBase + (sel & 0xfff8)) >>> 0;
-    fill(desc, true); fill(desc + 7, true);
-    const dpl = (read32(desc + 4) >>> 13) & 3;
-    let esp = cpu.regs[4] >>> 0;
-    if (dpl < cpu.cpl) {
-      fill(cpu.trBase + 4, false); fill(cpu.trBase + 8 * dpl + 8, false);
-      esp = read32(cpu.trBase + 4 + 8 * dpl) >>> 0;
-    }
-    void hi;
-    fill(esp - 1, true); fill(esp - 24, true);
   }
 
   // =============================================================================================
