@@ -27,8 +27,10 @@ export class TranslatedBlock {
   /** Inline cache of the last indirect-branch target. */
   ic: TranslatedBlock | null = null;
   icGen = -1;
-  /** Times entered through a chain link or the cache (statistics). */
-  runs = 0;
+  /** Writes to traced guest page-table pages made while this block ran (adaptive BT). */
+  ptWrites = 0;
+  /** Retranslated so its page-table stores are callouts, not write-protection faults. */
+  adapted = false;
   fn: BlockFn = () => null;
 
   constructor(

@@ -69,6 +69,8 @@ export class BinaryTranslator {
   private leavingUser = false;
   /** While the VMM itself delivers an event to the guest (its nested events are the CPU's). */
   private delivering = false;
+  /** The block whose CCF is running (null: the dispatcher, user code, a callout's aftermath). */
+  current: TranslatedBlock | null = null;
   /** Shadow paging and the virtual CR0/CR3/CR4 (set by the technique). */
   vmem: VirtualMmu | undefined;
   private readonly cpu: Cpu;
@@ -177,11 +179,13 @@ export class BinaryTranslator {
       if (cpu.icount + blk.insns.length > end) { this.stepTail(blk, end - cpu.icount); return; }
       // A CCF returns its successor (chained) or null after it set EIP itself (dispatcher needed:
       // a callout changed the machine state, control left through an unknown path, a fault …).
+      this.current = blk;
       const next = blk.fn(cpu, r, this, blk, end);
-      if (next === null) return;
+      if (next === null) { this.current = null; return; }
       blk = next;
       if (cpu.icount >= end || ((cpu.flags & 0x200) !== 0 && cpu.icount >= cpu.irqShadowUntil && cpu.interruptPending())) {
         cpu.eip = blk.eip;
+        this.current = null;
         return;
       }
     }
@@ -335,6 +339,27 @@ export class BinaryTranslator {
   private unlinkAll(): void {
     this.gen++;
     for (const b of this.cache.blocks()) { b.l0 = null; b.l1 = null; b.ic = null; }
+  }
+
+  /**
+   * Adaptive binary translation (Adams & Agesen §4: "innocent until proven guilty"): a store in
+   * translated code to a traced guest page-table page takes a write-protection fault into the VMM
+   * (the shadow module charges `tracedWrite`). A block caught doing it twice is retranslated so that
+   * its page-table stores call the VMM directly: from then on such a store costs a callout, not a
+   * fault (the difference is credited back).
+   */
+  onTracedWrite(): void {
+    const b = this.current, h = this.host;
+    if (b === null) return;
+    b.ptWrites++;
+    if (b.adapted) { h.charge(h.cost('callout') - h.cost('tracedWrite')); return; }
+    if (b.ptWrites < 2) return;
+    b.adapted = true;
+    h.emit({
+      kind: 'translation', eip: (b.csBase + b.eip) | 0, mnemonic: b.insns[0].mnemonic, cost: h.cost('translatePerInstruction') * b.insns.length,
+      physical: b.physStart, instructions: b.insns.length, action: 'retranslate',
+      text: `adaptive BT: block at ${hex(b.physStart)} writes guest page tables; retranslated with callouts for those stores`,
+    });
   }
 
   /** Drops every translation (restore, reset). */

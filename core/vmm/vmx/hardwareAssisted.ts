@@ -109,6 +109,16 @@ export class HardwareAssistedTechnique implements Technique {
         vmmPdIndex: NO_VMM_HOLE, vmmPde: 0, unpopulatedPhys: UNPOPULATED,
       }, () => ({ cr0: this.cr0Shadow, cr3: this.guestCr3, cr4: this.cr4Shadow }));
     }
+    if (this.shadow) {
+      // Shadow paging write-protects the guest's page tables: every guest write to one is a #PF
+      // exit (EXCEPTION_NMI) that the host emulates before updating the shadow (KVM's
+      // kvm_mmu_pte_write); the shadow module reports it as a traced write.
+      host.events.subscribe((ev) => {
+        if (ev.kind !== 'shadow-paging' || ev.action !== 'pt-write') return;
+        this.recordExit(EXIT_REASON.EXCEPTION_NMI, ev.address, 0, ev.mnemonic, ['emulate'], `#PF: write to the write-protected guest page table at physical ${hex(ev.address)}`,
+          { intr: intrInfo(PF_VEC, INTR_INFO.TYPE_HARD_EXCEPTION, true), errorCode: 3 });
+      });
+    }
     this.monitor = {
       interceptClasses: this.interceptClasses(),
       onInstruction: (cpu, insn) => this.onInstruction(insn),
