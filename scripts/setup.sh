@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine: the npm dependencies, and the reference tools the tests compare against
-# (nasm, qemu-system-i386, GNU ld for 32-bit host code, chromium), from Debian when they are missing.
+# (nasm, qemu-system-i386, GNU ld and gcc for 32-bit host code, chromium for the VS Code tests), from
+# Debian when they are missing. POPEK_E2E=0 skips what only the VS Code end-to-end tests need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,7 +9,14 @@ need=()
 command -v nasm >/dev/null || need+=(nasm)
 command -v qemu-system-i386 >/dev/null || need+=(qemu-system-x86)
 command -v ld >/dev/null || need+=(binutils)
-if [ "${POPEK_E2E:-1}" != 0 ]; then command -v chromium >/dev/null || need+=(chromium); fi
+command -v gcc >/dev/null || need+=(gcc)          # gcc -m32 -S output is part of the lint corpus
+if [ "${POPEK_E2E:-1}" != 0 ]; then
+  # The real-VS-Code tests: Chromium drives code-server, whose native modules need these.
+  command -v chromium >/dev/null || need+=(chromium)
+  command -v rg >/dev/null || need+=(ripgrep)
+  command -v bc >/dev/null || need+=(bc)
+  dpkg -s libkrb5-dev >/dev/null 2>&1 || need+=(libkrb5-dev)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} from Debian"
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
