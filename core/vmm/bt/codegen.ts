@@ -61,6 +61,17 @@ function flagEffect(i: Insn, callout: boolean): { reads: boolean; writesAll: boo
   return { reads: true, writesAll: false, faults: true };
 }
 
+/** Chain-link slots of a CCF: 0 the final exit, 1..MAX_SIDE_EXITS taken branches (TranslatedBlock l0..l4). */
+export type LinkSlot = 0 | 1 | 2 | 3 | 4;
+/** Conditional branches a trace may contain (the translator stops extending it after these). */
+export const MAX_SIDE_EXITS = 4;
+
+/** Jcc rel8/rel32 with a 32-bit operand size: what a trace continues through (not taken = fall through). */
+export function isTraceBranch(i: Insn): boolean {
+  const op = i.opcode;
+  return ((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f)) && i.size === 4 && !i.addr16;
+}
+
 /** Pseudo lazy-flag operation for the known-flags tracker: a shift by a constant (flags eager, CF/OF in locals). */
 const KNOWN_SHIFT = 100;
 
@@ -122,6 +133,13 @@ class Gen {
   callouts = 0;
   private selfLoop = false;
   private ended = false;
+  /** Link slots of side exits (taken conditional branches) so far; slot 0 is the final exit. */
+  private sideExits = 0;
+
+  private nextSlot(): LinkSlot {
+    if (this.sideExits >= MAX_SIDE_EXITS) throw new Error('too many side exits in one trace');
+    return (++this.sideExits) as LinkSlot;
+  }
 
   constructor(private readonly slots: Slot[], private readonly live: boolean[], private readonly callout: boolean[], private readonly start: number) {}
 
@@ -209,7 +227,7 @@ ${loop}
 
   // ---- exits ----
   /** Leaves the block after `count` instructions to a known EIP, chained through link slot `slot`. */
-  private exitTo(count: number, target: number, slot: 0 | 1): string {
+  private exitTo(count: number, target: number, slot: LinkSlot): string {
     if (target === this.start) {
       // A jump back to this block's own start: loop inside the CCF while the budget lasts and no
       // interrupt can be taken (IF = 0, or nothing pending — checked by the trampoline otherwise).
@@ -395,9 +413,10 @@ ${loop}
     if ((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f)) {
       if (size !== 4) return false;
       const target = (next + i.imm) >>> 0;
-      this.line(`if (${this.cond(op & 15)}) { ${this.exitTo(k + 1, target, 1)} }`);
-      this.line(this.exitTo(k + 1, next, 0));
-      this.ended = true;
+      // Taken: a side exit through its own link slot. Not taken: the trace goes on (translated
+      // fall-through path), or, at the end of the CCF, the fall-through exit.
+      this.line(`if (${this.cond(op & 15)}) { ${this.exitTo(k + 1, target, this.nextSlot())} }`);
+      if (last) { this.line(this.exitTo(k + 1, next, 0)); this.ended = true; }
       return true;
     }
     if ((op === 0xe9 || op === 0xeb) && size === 4) {
@@ -419,14 +438,14 @@ ${loop}
     }
     if (op === 0xe2 && size === 4) { // LOOP
       const target = (next + i.imm) >>> 0;
-      this.line(`t = (r[1] - 1) | 0; r[1] = t; if (t !== 0) { ${this.exitTo(k + 1, target, 1)} }`);
+      this.line(`t = (r[1] - 1) | 0; r[1] = t; if (t !== 0) { ${this.exitTo(k + 1, target, this.nextSlot())} }`);
       this.line(this.exitTo(k + 1, next, 0));
       this.ended = true;
       return true;
     }
     if (op === 0xe3 && size === 4) { // JECXZ
       const target = (next + i.imm) >>> 0;
-      this.line(`if (r[1] === 0) { ${this.exitTo(k + 1, target, 1)} }`);
+      this.line(`if (r[1] === 0) { ${this.exitTo(k + 1, target, this.nextSlot())} }`);
       this.line(this.exitTo(k + 1, next, 0));
       this.ended = true;
       return true;

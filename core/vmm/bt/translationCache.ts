@@ -23,6 +23,9 @@ export class TranslatedBlock {
   /** Chained successors (link slots 0: fall-through / jump, 1: taken branch) and the link generation. */
   l0: TranslatedBlock | null = null;
   l1: TranslatedBlock | null = null;
+  l2: TranslatedBlock | null = null;
+  l3: TranslatedBlock | null = null;
+  l4: TranslatedBlock | null = null;
   gen = 0;
   /** Inline cache of the last indirect-branch target. */
   ic: TranslatedBlock | null = null;

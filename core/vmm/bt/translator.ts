@@ -30,7 +30,7 @@ import { imul2, shift } from '../../cpu/ops/alu';
 import { PARITY } from '../../cpu/cpu';
 import { EXCEPTION_NAMES } from '../../cpu/constants';
 import type { VmHost } from '../technique';
-import { generateBlock } from './codegen';
+import { MAX_SIDE_EXITS, generateBlock, isTraceBranch, type LinkSlot } from './codegen';
 import { TranslatedBlock, TranslationCache, type BlockFn } from './translationCache';
 import type { VirtualMmu } from './virtualMmu';
 
@@ -230,7 +230,7 @@ export class BinaryTranslator {
 
   private translate(lin: number, phys: number, key: number): TranslatedBlock {
     const cpu = this.cpu;
-    const insns = cpu.decodeBlock(lin);
+    const insns = this.decodeTrace(lin);
     const eip = cpu.eip >>> 0;
     const eips = new Int32Array(insns.length);
     let len = 0;
@@ -261,16 +261,42 @@ export class BinaryTranslator {
     return blk;
   }
 
+  /**
+   * The translation unit: a basic block, extended through conditional branches into their
+   * fall-through path (a trace of up to MAX_SIDE_EXITS side exits, 64 instructions, one page), so
+   * that loops whose body spans several basic blocks run inside one CCF.
+   */
+  private decodeTrace(lin: number): Insn[] {
+    const cpu = this.cpu;
+    const out: Insn[] = [];
+    let at = lin | 0, branches = 0;
+    for (;;) {
+      let insn: Insn;
+      try {
+        insn = cpu.decodeAt(at);
+      } catch (e) {
+        // A fetch fault past the first instruction belongs to that later instruction: end the unit.
+        if (out.length > 0 && e instanceof CpuFault) break;
+        throw e;
+      }
+      out.push(insn);
+      at = (at + insn.len) | 0;
+      if (out.length >= 64 || (at & 0xfff) === 0 || ((at ^ lin) & ~0xfff) !== 0) break;
+      if (insn.endsBlock && (!isTraceBranch(insn) || ++branches >= MAX_SIDE_EXITS)) break;
+    }
+    return out;
+  }
+
   // =============================================================================================
   // Run-time support called by the CCFs
   // =============================================================================================
 
   /** Direct exit whose link slot is empty or stale: look the successor up and patch the link. */
-  chain(blk: TranslatedBlock, slot: 0 | 1): TranslatedBlock | null {
+  chain(blk: TranslatedBlock, slot: LinkSlot): TranslatedBlock | null {
     let s: TranslatedBlock;
     try { s = this.lookup(); } catch (e) { if (e instanceof CpuFault) return null; throw e; }
     if (s.cached && blk.cached) {
-      if (slot === 0) blk.l0 = s; else blk.l1 = s;
+      switch (slot) { case 0: blk.l0 = s; break; case 1: blk.l1 = s; break; case 2: blk.l2 = s; break; case 3: blk.l3 = s; break; default: blk.l4 = s; }
       this.stats.linksPatched++;
     }
     return s;
@@ -338,7 +364,7 @@ export class BinaryTranslator {
    */
   private unlinkAll(): void {
     this.gen++;
-    for (const b of this.cache.blocks()) { b.l0 = null; b.l1 = null; b.ic = null; }
+    for (const b of this.cache.blocks()) { b.l0 = null; b.l1 = null; b.l2 = null; b.l3 = null; b.l4 = null; b.ic = null; }
   }
 
   /**
