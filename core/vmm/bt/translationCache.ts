@@ -4,11 +4,12 @@
  * translated for), so two linear aliases of the same code share one translation and a write to the
  * physical page — through any alias, by DMA-like monitor writes, or by the loader — finds it.
  *
- * Coherence: every physical page holding translated code carries a write watch
- * (`PhysicalMemory.addWriteWatch`). A write that overlaps a block's bytes invalidates that block (its
- * `valid` flag drops, so chained links to it stop being followed and its own code, if running, leaves
- * after the store); writes to the same page that miss every block (data next to code) cost the watch
- * call only.
+ * Coherence: the bytes of every translated block are marked as code in physical memory
+ * (`PhysicalMemory.markCode`, 64-byte chunks), the mechanism the CPU's own decode cache uses; a write
+ * into a marked chunk calls `onCodeWrite`, which this cache chains after the CPU's. A write that
+ * overlaps a block's bytes invalidates that block (its `valid` flag drops, so chained links to it stop
+ * being followed and its own code, if running, leaves after the store); writes to data next to code
+ * (other chunks of the page) cost nothing.
  */
 import type { Insn } from '../../cpu/insn';
 import type { PhysicalMemory } from '../../cpu/physicalMemory';
@@ -65,12 +66,15 @@ export interface CacheStats {
 export class TranslationCache {
   private readonly byKey = new Map<number, TranslatedBlock>();
   /** Blocks per physical page, and the watch that guards the page. */
-  private readonly byPage = new Map<number, { blocks: TranslatedBlock[]; unwatch: () => void }>();
+  private readonly byPage = new Map<number, TranslatedBlock[]>();
   readonly stats: CacheStats = { blocks: 0, instructions: 0, invalidations: 0, flushes: 0 };
   /** Called for each block a guest write invalidates (events, counters). */
   onInvalidate: (blk: TranslatedBlock, physAddr: number) => void = () => {};
 
-  constructor(private readonly mem: PhysicalMemory) {}
+  constructor(private readonly mem: PhysicalMemory) {
+    const cpuHook = mem.onCodeWrite;
+    mem.onCodeWrite = (addr, size) => { cpuHook(addr, size); this.written(addr, size); };
+  }
 
   get size(): number { return this.byKey.size; }
 
@@ -81,24 +85,18 @@ export class TranslationCache {
     if (old) this.drop(old);
     this.byKey.set(blk.key, blk);
     const page = blk.page;
-    let entry = this.byPage.get(page);
-    if (!entry) {
-      const e: { blocks: TranslatedBlock[]; unwatch: () => void } = { blocks: [], unwatch: () => {} };
-      e.unwatch = this.mem.addWriteWatch(page, (p, size) => this.written(page, p, size));
-      this.byPage.set(page, entry = e);
-    }
-    entry.blocks.push(blk);
+    let list = this.byPage.get(page);
+    if (!list) this.byPage.set(page, list = []);
+    list.push(blk);
+    this.mem.markCode(blk.physStart, blk.physEnd);
   }
 
-  /** A guest (or loader) write to a page holding translations. */
-  private written(page: number, p: number, size: number): void {
-    const entry = this.byPage.get(page);
-    if (!entry) return;
+  /** A guest (or loader) write into code chunks of a page (after the CPU's own invalidation). */
+  private written(p: number, size: number): void {
+    const page = p >>> 12;
+    const list = this.byPage.get(page);
+    if (!list) return;
     const end = p + size;
-    const list = entry.blocks;
-    let hit = false;
-    for (let i = 0; i < list.length; i++) if (p < list[i].physEnd && end > list[i].physStart) { hit = true; break; }
-    if (!hit) return; // data next to code: nothing translated was touched
     let kept = 0;
     for (let i = 0; i < list.length; i++) {
       const b = list[i];
@@ -110,23 +108,25 @@ export class TranslationCache {
       } else list[kept++] = b;
     }
     list.length = kept;
-    if (kept === 0) { entry.unwatch(); this.byPage.delete(page); }
+    if (kept === 0) { this.byPage.delete(page); return; }
+    // The CPU clears a page's code marks when none of ITS blocks remain there: mark ours again.
+    for (const b of list) this.mem.markCode(b.physStart, b.physEnd);
   }
 
   private drop(b: TranslatedBlock): void {
     b.valid = false;
     this.byKey.delete(b.key);
-    const entry = this.byPage.get(b.page);
-    if (!entry) return;
-    const i = entry.blocks.indexOf(b);
-    if (i >= 0) entry.blocks.splice(i, 1);
-    if (entry.blocks.length === 0) { entry.unwatch(); this.byPage.delete(b.page); }
+    const list = this.byPage.get(b.page);
+    if (!list) return;
+    const i = list.indexOf(b);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.byPage.delete(b.page);
   }
 
   /** Drops every translation (snapshot restore, technique reset). */
   flush(): void {
     for (const b of this.byKey.values()) b.valid = false;
-    for (const e of this.byPage.values()) { for (const b of e.blocks) b.valid = false; e.unwatch(); }
+    for (const list of this.byPage.values()) for (const b of list) b.valid = false;
     this.byKey.clear();
     this.byPage.clear();
     this.stats.flushes++;
