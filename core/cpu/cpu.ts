@@ -81,6 +81,14 @@ interface Block {
   /** Physical byte range [start, end) the block was decoded from (one page). */
   start: number;
   end: number;
+  /**
+   * Breakpoints in the block as last looked up (for `bpGen`, entered at linear `bpLin`): index of
+   * the first instruction at a breakpoint address, and of the first one after the entry (-1: none).
+   */
+  bpGen: number;
+  bpLin: number;
+  bpAt: number;
+  bpAfter: number;
 }
 
 export const CPU_STATE_VERSION = 1;
@@ -152,8 +160,20 @@ export class Cpu {
   io: IoBus = { in: () => 0xffffffff, out: () => {} };
   pic: InterruptController | undefined;
   monitor: Monitor | undefined;
-  /** Linear addresses where `run` stops before executing (debugger); empty: no check. */
+  /**
+   * Linear addresses where `run` stops before executing (debugger); empty: no check. Checked per
+   * block (blocks without one run compiled and chained as without breakpoints); the set is read
+   * again at each `run`, so change it between runs. Any object with `size` and `has` will do.
+   */
   readonly breakpoints = new Set<number>();
+  /** Breakpoint look-ups cached in blocks are valid for this generation (bumped by each `run`). */
+  private bpGen = 0;
+  /**
+   * Resume point (EFLAGS.RF for the debugger): the instruction at linear `resumeLin` is not checked
+   * against the breakpoints while the instruction count is `resumeIcount` (until it retires).
+   */
+  private resumeIcount = -1;
+  private resumeLin = 0;
 
   // ---- caches ----
   private readonly tlb = new Int32Array(1 << 20);
@@ -860,7 +880,7 @@ export class Cpu {
     const insns = this.decodeBlock(lin);
     const last = insns[insns.length - 1];
     const bytes = ((last.linear - lin) | 0) + last.len;
-    block = { insns, key, valid: true, chain: undefined, chainLin: 0, chainEpoch: -1, chain2: undefined, chainLin2: 0, chainEpoch2: -1, runs: 0, compiled: undefined, compiledEip: -1, start: phys, end: phys + bytes };
+    block = { insns, key, valid: true, chain: undefined, chainLin: 0, chainEpoch: -1, chain2: undefined, chainLin2: 0, chainEpoch2: -1, runs: 0, compiled: undefined, compiledEip: -1, start: phys, end: phys + bytes, bpGen: -1, bpLin: 0, bpAt: -1, bpAfter: -1 };
     // An instruction that crosses into the next page is not cached (that page's mapping may change).
     if (((phys & 0xfff) + bytes) <= 0x1000) {
       this.blocks.set(key, block);
@@ -890,25 +910,40 @@ export class Cpu {
   skip(insn: Insn): void { this.nextEip = (this.eip + insn.len) >>> 0; }
 
   /**
+   * Resumes from a stop at the current EIP (EFLAGS.RF for a debugger): the next `run` executes the
+   * instruction there even if its address is a breakpoint. `run` does this itself when it returns
+   * 'breakpoint'; a debugger calls it when it resumes from a stop of its own (a step, entry, pause).
+   */
+  resume(): void {
+    this.resumeIcount = this.icount;
+    this.resumeLin = (this.eip + this.segBase[CS]) | 0;
+  }
+
+  /**
    * Runs at most `budget` instructions. Returns why it stopped: 'budget' (ran them all), 'halt'
    * (HLT and nothing can wake it: the caller decides, e.g. advance time), 'stop' (a device asked),
    * 'breakpoint' (EIP reached a breakpoint, not executed). Throws TripleFault and UnsupportedError.
+   *
+   * Breakpoints: stops before executing any instruction whose linear address is in `breakpoints`,
+   * the first one of this run included, except the resume point (see `resume`). Checked per block:
+   * blocks without a breakpoint run compiled and chained.
    */
   run(budget: number): CpuStop {
     const end = this.icount + budget;
-    const checkBp = this.breakpoints.size > 0;
-    let first = true;
+    const bps = this.breakpoints.size > 0 ? this.breakpoints : undefined;
+    if (bps !== undefined) this.bpGen++;
     while (this.icount < end) {
       if (this.stopRequested) return 'stop';
       if (this.irqCheck) this.checkInterrupts();
       if (this.halted) return 'halt';
-      if (checkBp && !first && this.breakpoints.has((this.eip + this.segBase[CS]) | 0)) return 'breakpoint';
-      first = false;
       // EFLAGS.TF: one instruction, then a single-step #DB trap (SDM Vol. 3 §17.3.1.4).
       const trapFlag = (this.flags & TF) !== 0;
       try {
         const before = this.icount;
-        this.runBlocks(checkBp || this.singleStep || trapFlag ? this.icount + 1 : end);
+        if (this.runBlocks(this.singleStep || trapFlag ? this.icount + 1 : end, bps)) {
+          this.resume();
+          return 'breakpoint';
+        }
         if (trapFlag && this.icount > before) {
           this.dr[6] |= 0x4000; // DR6.BS
           this.deliverEvent(DB, 'exception', 0, 0, this.eip);
@@ -921,17 +956,52 @@ export class Cpu {
     return this.stopRequested ? 'stop' : 'budget';
   }
 
-  /** Executes chained blocks until `end` instructions or an instruction sets breakBlock. */
-  private runBlocks(end: number): void {
+  /** Looks up the breakpoints of `block` entered at linear `lin` (cached per generation). */
+  private scanBreakpoints(block: Block, lin: number, bps: Set<number>): void {
+    const insns = block.insns, base = insns[0].linear;
+    let at = -1, after = -1;
+    for (let k = 0; k < insns.length; k++) {
+      if (bps.has((lin + insns[k].linear - base) | 0)) {
+        if (at < 0) at = k;
+        if (k > 0) { after = k; break; }
+      }
+    }
+    block.bpGen = this.bpGen; block.bpLin = lin; block.bpAt = at; block.bpAfter = after;
+  }
+
+  /**
+   * Executes chained blocks until `end` instructions or an instruction sets breakBlock. With
+   * breakpoints: returns true, before executing it, at the first instruction whose address is one.
+   */
+  private runBlocks(end: number, bps: Set<number> | undefined): boolean {
     this.breakBlock = false;
+    let lin = (this.eip + this.segBase[CS]) | 0;
+    // The first instruction is checked as it is now (a hook may have latched a stop meanwhile).
+    if (bps !== undefined && bps.has(lin) && !(this.icount === this.resumeIcount && lin === this.resumeLin)) return true;
     if (this.eip > this.segLimit[CS]) throw new CpuFault(GP, 0);
-    let block = this.blockAt((this.eip + this.segBase[CS]) | 0);
+    let block = this.blockAt(lin);
+    let entry = true;
     for (;;) {
       const insns = block.insns;
-      const left = end - this.icount;
+      let left = end - this.icount;
+      /** Instructions to run before the breakpoint in this block (-1: none in it). */
+      let bpStop = -1;
+      let runEnd = end;
+      if (bps !== undefined && (!entry || left > 1)) {
+        if (block.bpGen !== this.bpGen || block.bpLin !== lin) this.scanBreakpoints(block, lin, bps);
+        if (block.bpAt >= 0) {
+          // The entry instruction was checked above; a chained block stops at its own first one.
+          bpStop = entry ? block.bpAfter : block.bpAt;
+          if (bpStop === 0) return true;
+          if (bpStop > 0 && bpStop < left) left = bpStop;
+          // A compiled block that loops onto itself makes one pass (its head is a breakpoint).
+          runEnd = Math.min(end, this.icount + insns.length);
+        }
+      }
+      entry = false;
       if (block.compiled && block.compiledEip === this.eip && insns.length <= left) {
-        block.compiled(this, insns, this.regs, end);
-        if (this.breakBlock) { this.breakBlock = false; return; }
+        block.compiled(this, insns, this.regs, runEnd);
+        if (this.breakBlock) { this.breakBlock = false; return false; }
       } else {
         if (++block.runs === this.jitThreshold && block.compiled === undefined && this.jit) {
           block.compiled = compileBlock(insns, this.eip) ?? null;
@@ -945,12 +1015,14 @@ export class Cpu {
           insn.exec(this, insn);
           this.eip = this.nextEip;
           this.icount++;
-          if (this.breakBlock) { this.breakBlock = false; return; }
+          if (this.breakBlock) { this.breakBlock = false; return false; }
         }
+        // Just before the block's breakpoint (EIP is its address); at the budget's end the next run stops there.
+        if (n === bpStop && this.icount < end) return true;
       }
-      if (this.icount >= end) return;
+      if (this.icount >= end) return false;
       // Chain to the next block without a lookup when this block went there before.
-      const lin = (this.eip + this.segBase[CS]) | 0;
+      lin = (this.eip + this.segBase[CS]) | 0;
       let next = block.chain;
       if (next === undefined || block.chainLin !== lin || block.chainEpoch !== this.codeEpoch || !next.valid) {
         next = block.chain2;
@@ -1005,6 +1077,7 @@ export class Cpu {
     this.delivering = -1;
     this.stopRequested = false;
     this.irqCheck = true;
+    this.resumeIcount = -1;
     this.flushTlb();
     this.flushCodeCache();
     this.breakBlock = false;
