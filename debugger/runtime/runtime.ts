@@ -490,10 +490,8 @@ export class DebugRuntime {
    */
   private runMode(goal: Goal): 'fine' | 'bp' | 'free' {
     if (goal.kind === 'step' || this.dataBps.length > 0 || this.filters.size > 0 || this.twin !== undefined) return 'fine';
-    if (this.codeBps.size === 0) return 'free';
-    // The CPU does not check the first instruction of each of its runs; a programmed PIT splits
-    // slices into runs (and wakes HLT), so then only the per-instruction loop is exact.
-    return this.vm.machine.pit.nextEventCycle() === Infinity && !this.cpu.halted ? 'bp' : 'fine';
+    // The CPU checks every instruction (per block, compiled blocks run) but the one it resumes at.
+    return this.codeBps.size === 0 ? 'free' : 'bp';
   }
 
   private async run(goal: Goal): Promise<void> {
@@ -520,6 +518,8 @@ export class DebugRuntime {
           this.latch.armed = mode === 'bp';
           this.latch.addresses = mode === 'bp' ? this.codeBps : undefined;
           this.latch.latched = false;
+          // Resuming: the instruction at EIP was already stopped at or checked (the last slice's end).
+          if (mode === 'bp') this.cpu.resume();
           const r = this.vm.runSlice(sliceSize);
           const dt = performance.now() - turnStart;
           sliceSize = Math.max(10_000, Math.min(20_000_000, Math.round(sliceSize * (dt > 0 ? Math.min(4, TURN_MS / dt) : 4))));
