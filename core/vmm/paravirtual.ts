@@ -129,6 +129,31 @@ export class Paravirtual extends Ring1Vmm {
     return this.pv.kernelStack ?? super.kernelStack();
   }
 
+  /**
+   * Xen's forced-emulation prefix: `ud2; .ascii "xen"` before CPUID (XEN_EMULATE_PREFIX, Xen
+   * emul-inv-op.c) makes the #UD a request to emulate the CPUID that follows — the way a PV kernel
+   * gets the CPUID the hypervisor wants it to see. Anything else raising #UD is the guest's.
+   */
+  protected override onInvalidOpcode(cpu: Cpu): boolean {
+    const lin = this.guestEip();
+    const bytes: number[] = [];
+    for (let k = 0; k < 7; k++) {
+      const p = this.shadow.guestPhys((lin + k) >>> 0);
+      if (p < 0 || p >= this.mem.ramSize) return false;
+      bytes.push(this.mem.read8(p));
+    }
+    if (bytes.join(',') !== '15,11,120,101,110,15,162') return false;
+    let insn: Insn;
+    try { insn = cpu.decodeAt((lin + 5) | 0); } catch { return false; }
+    cpu.nextEip = (cpu.eip + 7) >>> 0;
+    insn.semantics(cpu, insn);
+    cpu.eip = (cpu.eip + 7) >>> 0;
+    cpu.icount += 2; // ud2 and cpuid, as the guest wrote them
+    this.host.count('traps', 'cpuid');
+    this.host.emit({ kind: 'trap', vector: 6, action: 'emulated', eip: lin, mnemonic: 'cpuid', cost: this.host.cost('trapRoundTrip', 'emulate'), text: '#UD → Xen emulate prefix: CPUID emulated by the hypervisor' });
+    return true;
+  }
+
   // ---- direct paging ----
   protected override pagingChanged(reason: string): void {
     const v = this.vcpu, cpu = this.cpu;

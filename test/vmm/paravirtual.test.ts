@@ -324,5 +324,27 @@ reason: dd 0
     assert.ok(vm.cpu.icount < 100, 'it slept rather than spun');
     assert.ok(events.some((e) => e.kind === 'interrupt-injection' && /set_timer_op/.test(e.text)));
   });
+
+  it("Xen's emulate prefix (ud2; 'xen'; cpuid) has the hypervisor run CPUID", () => {
+    const g = guest(`
+bits 32
+org 0x100000
+start:
+    xor eax, eax
+    db 0x0f, 0x0b, 'xen'            ; XEN_EMULATE_PREFIX
+    cpuid
+    mov [vendor], ebx
+    mov eax, __HYPERVISOR_sched_op
+    mov ebx, SCHEDOP_shutdown
+    mov ecx, reason
+    vmcall
+vendor: dd 0
+reason: dd 0
+`);
+    const { vm } = boot(g.program, 'paravirtual');
+    assert.equal(vm.run(), 'shutdown');
+    assert.equal(vm.machine.mem.read32(g.label('vendor')), 0x756e6547, '"Genu"');
+    assert.equal(vm.report().traps.cpuid, 1);
+  });
 });
 
