@@ -43,6 +43,11 @@
  *      Physical write watches: `cpu.mem.addWriteWatch(page, fn)` (translation-cache invalidation,
  *      shadow page-table write protection).
  *
+ *  (g) code breakpoints (debugger): `cpu.breakpoints` (linear addresses; anything with `size` and
+ *      `has`), read again at each `run`, checked per block so that blocks without one still run
+ *      compiled and chained; `run` returns 'breakpoint' before the instruction, and the next run
+ *      executes it (resume point, EFLAGS.RF for debuggers; `cpu.resume()` sets it at EIP).
+ *
  *  Memory of the monitor's own: `new Machine({ reservedMiB })` puts it after guest RAM
  *  (`machine.mem.reservedBase`); the guest is told only about guest RAM.
  */

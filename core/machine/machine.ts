@@ -208,6 +208,11 @@ export class Machine {
    * Runs at most `maxInstructions` more instructions. Returns 'slice' when they ran and the guest
    * goes on, 'breakpoint' when EIP reached one of `cpu.breakpoints`, or the outcome once it is over.
    * Never throws for anything the guest does.
+   *
+   * Breakpoints stop before every instruction at their address, the first of the slice and of each
+   * internal run included (after an OUT to the PIT, a timer tick, HLT woken by an interrupt), except
+   * the resume point: the slice after a 'breakpoint' executes that instruction (`cpu.resume()` makes
+   * the current EIP one, e.g. for a debugger resuming from a stop of its own).
    */
   runSlice(maxInstructions: number): StopReason {
     if (this.outcome) return this.outcome;
