@@ -127,4 +127,26 @@ r_shut: dd 0
     assert.equal(v('r_sched'), -38);
     assert.equal(v('r_shut'), -14);
   });
+
+  it('paravirtual: every hypercall number with random arguments returns or ends the run, never throws', () => {
+    const g = guest('bits 32\norg 0x100000\nstart:\n  vmcall\n  jmp start\n');
+    const next = lcg(4242);
+    const word = () => (next() << 24) | (next() << 16) | (next() << 8) | next();
+    let vm = createVm({ mode: 'paravirtual' });
+    vm.load(g.program);
+    for (let k = 0; k < 600; k++) {
+      if (vm.outcome) { vm = createVm({ mode: 'paravirtual' }); vm.load(g.program); }
+      const r = vm.cpu.regs;
+      for (let j = 1; j < 8; j++) if (j !== 4) r[j] = next() & 1 ? word() : next() & 7;
+      r[0] = k % 45;
+      vm.cpu.eip = g.label('start');
+      const before = Array.from(r);
+      const stop = vm.runSlice(1);
+      assert.ok(stop === 'slice' || OUTCOMES.includes(stop as never), `hypercall ${k % 45}: ${stop}`);
+      if (vm.outcome === 'error') assert.fail(`hypercall ${k % 45}: ${vm.report().error}`);
+      // Only EAX (and ESP/EIP for iret) may change.
+      if (!vm.outcome && k % 45 !== 23) for (const j of [1, 2, 3, 5, 6, 7]) assert.equal(r[j], before[j], `hypercall ${k % 45} changed register ${j}`);
+    }
+  });
 });
+
