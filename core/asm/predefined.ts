@@ -86,7 +86,7 @@ export const PREDEFINED: Readonly<Record<string, number>> = {
   FPU_TASKSWITCH_CLEAR_TS: 0,
   FPU_TASKSWITCH_SET_TS: 1,
   // vcpu_info layout in the shared-info page (SPEC §5)
-  XEN_SHARED_INFO: 0x9000,           // guest-physical address of the shared-info page (paravirtual mode)
+  XEN_SHARED_INFO: 0x8000,           // guest-physical address of the shared-info page (paravirtual mode); below the Multiboot info at 0x9000
   VCPU_INFO_UPCALL_PENDING: 0,
   VCPU_INFO_UPCALL_MASK: 1,
   VCPU_INFO_ARCH_CR2: 8,             // arch_vcpu_info.cr2: where Xen stores the page-fault address

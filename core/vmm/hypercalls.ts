@@ -3,6 +3,7 @@
  * (xen/include/public/xen.h, 3.x and later), sub-operation numbers, errno values. Reference §2a–2c.
  */
 
+import { PREDEFINED } from '../asm/predefined';
 export const HYPERCALL_NAMES: Readonly<Record<number, string>> = {
   0: 'set_trap_table', 1: 'mmu_update', 2: 'set_gdt', 3: 'stack_switch', 4: 'set_callbacks',
   5: 'fpu_taskswitch', 6: 'sched_op_compat', 7: 'platform_op', 8: 'set_debugreg', 9: 'get_debugreg',
@@ -41,8 +42,11 @@ export const SHUTDOWN_REASONS = ['poweroff', 'reboot', 'suspend', 'crash'];
 /** What `xen_version(XENVER_version)` answers: major << 16 | minor (this interface is Xen 3.4's). */
 export const XEN_VERSION = (3 << 16) | 4;
 
-/** Guest-physical address of the shared-info page (core/asm predefined XEN_SHARED_INFO). */
-export const SHARED_INFO_ADDR = 0x9000;
+/**
+ * Guest-physical address of the shared-info page: the assembler's predefined XEN_SHARED_INFO, which
+ * the paravirtual rewrites store to, so the two cannot drift apart.
+ */
+export const SHARED_INFO_ADDR = PREDEFINED.XEN_SHARED_INFO;
 /** vcpu_info 0 at the start of shared_info: pending byte, mask byte, pending_sel, arch.cr2 (xen.h). */
 export const VCPU_UPCALL_PENDING = 0, VCPU_UPCALL_MASK = 1, VCPU_PENDING_SEL = 4, VCPU_ARCH_CR2 = 8;
 

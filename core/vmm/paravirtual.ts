@@ -71,12 +71,12 @@ export class Paravirtual extends Ring1Vmm {
 
   protected override onStart(): void {
     const mem = this.mem, cpu = this.cpu;
-    // A PV guest gets the shared-info page, not a Multiboot information structure (EBX = 0).
+    // A PV guest gets the shared-info page in ESI (SPEC §5); the Multiboot information stays in EBX,
+    // as on every other technique, so the same kernel boots unchanged.
     mem.bytes.fill(0, SHARED_INFO_ADDR, SHARED_INFO_ADDR + 0x1000);
     // Events masked exactly when the entry state has IF = 0 (SPEC §3: it does).
     mem.write8(SHARED_INFO_ADDR + VCPU_UPCALL_MASK, this.vcpu.if ? 0 : 1);
     cpu.regs[6] = SHARED_INFO_ADDR;
-    cpu.regs[3] = 0;
   }
 
   // ---- the virtual IF is the shared-info mask byte ----

@@ -3,6 +3,8 @@
 import * as assert from 'node:assert/strict';
 import type { HypercallEvent } from '../../core/vmm';
 import { boot, example, guest, runTo } from './support';
+import { SHARED_INFO_ADDR } from '../../core/vmm/hypercalls';
+import { MULTIBOOT_INFO } from '../../core/machine';
 
 const ABI_GUEST = `
 bits 32
@@ -63,7 +65,8 @@ describe('vmm: paravirtual', function () {
   it('hypercall ABI: -38 for an unknown number and no other register changes; EFAULT for a bad buffer; shutdown reason = exit code', () => {
     const g = guest(ABI_GUEST);
     const { vm } = boot(g.program, 'paravirtual');
-    assert.equal(vm.cpu.regs[6], 0x9000, 'ESI holds the shared-info page at entry');
+    assert.equal(vm.cpu.regs[6], SHARED_INFO_ADDR, 'ESI holds the shared-info page at entry');
+    assert.equal(vm.cpu.regs[3], MULTIBOOT_INFO, 'EBX still holds the Multiboot information');
     assert.equal(runTo(vm, g.label('after_unknown')), 'breakpoint');
     const r = Array.from(vm.cpu.regs, (x) => x >>> 0);
     assert.equal(r[0] | 0, -38);
@@ -142,7 +145,7 @@ stack_top:
     runTo(vm, g.label('masked_done'));
     const mem = vm.machine.mem;
     assert.equal(mem.read32(g.label('ticks')), 0, 'nothing delivered while masked');
-    assert.equal(mem.read8(0x9000), 1, 'evtchn_upcall_pending set');
+    assert.equal(mem.read8(SHARED_INFO_ADDR), 1, 'evtchn_upcall_pending set');
     assert.ok(events.some((e) => e.kind === 'interrupt-injection' && e.state === 'pending'));
     runTo(vm, g.label('delivered'));
     assert.ok(mem.read32(g.label('ticks')) >= 1, 'delivered through the trap table once unmasked');
