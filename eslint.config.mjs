@@ -5,6 +5,7 @@ export default tseslint.config(
   { ignores: ['out/**', 'dist/**', 'node_modules/**', '.vscode-test/**', '.e2e/**', 'test/fixtures/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  { files: ['**/*.mjs', '**/*.js'], languageOptions: { globals: { process: 'readonly', require: 'readonly', module: 'writable', __dirname: 'readonly' } } },
   {
     rules: {
       curly: ['error', 'multi-line'],

@@ -10,7 +10,7 @@ export function timeIt(fn: () => void, minMs = 300): number {
   fn();
   let n = 0;
   const start = performance.now();
-  let elapsed = 0;
+  let elapsed: number;
   do {
     fn();
     n++;

@@ -206,7 +206,7 @@ export class Paravirtual extends Ring1Vmm {
     const name = hypercallName(nr);
     cpu.nextEip = (cpu.eip + insn.len) >>> 0;
     let result: number | undefined;
-    let text = '';
+    let text: string;
     try {
       const out = this.hypercall(nr, args);
       result = out.result; text = out.text;

@@ -237,7 +237,7 @@ export class BinaryTranslator {
     for (let k = 0; k < insns.length; k++) { eips[k] = (eip + len) | 0; len += insns[k].len; }
     const gen = generateBlock(insns, eip, isCallout);
     const blk = new TranslatedBlock(key, phys, phys + len, eip, cpu.segBase[CS], insns, eips, gen.source);
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the translator's output is code by design
+    // The translator's output is code by design: `new Function` is how host code is generated.
     blk.fn = new Function('I', 'H', `"use strict"; return function ccf_${(phys >>> 0).toString(16)}(cpu, r, bt, blk, end) {\n${gen.source}\n};`)(insns, HELPERS) as BlockFn;
     blk.gen = this.gen;
     // A block whose last instruction crosses into the next page is run but not cached (that page's
