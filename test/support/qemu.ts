@@ -7,7 +7,9 @@
 //   qemu-system-i386 -kernel X -display none -serial stdio -monitor none
 //       -device isa-debug-exit,iobase=0xf4,iosize=0x04 -no-reboot -m 16
 // `-monitor none` only keeps QEMU's monitor off stdout; `-no-reboot` turns a triple fault into an
-// exit (status 0) instead of an endless reboot.
+// exit (status 0) instead of an endless reboot. The tests send COM1 to a file chardev instead of
+// stdio: QEMU's stdio chardev is non-blocking, and once in a while (seen under load) the byte written
+// just before isa-debug-exit never reached the pipe; file writes complete before the next instruction.
 
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -226,7 +228,8 @@ function runQemu(kernel: string, extraArgs: string[], options: RunOptions): Prom
   const args = [
     '-kernel', kernel,
     '-display', 'none',
-    '-serial', 'stdio',
+    '-chardev', `file,id=com1,path=${path.join(path.dirname(kernel), 'com1.txt')}`,
+    '-serial', 'chardev:com1',
     '-monitor', 'none',
     '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
     '-no-reboot',
@@ -252,8 +255,10 @@ function runQemu(kernel: string, extraArgs: string[], options: RunOptions): Prom
     });
     child.on('close', (code) => {
       clearTimeout(timer);
+      const com1 = path.join(path.dirname(kernel), 'com1.txt');
+      const serial = fs.existsSync(com1) ? fs.readFileSync(com1) : Buffer.alloc(0);
       resolve({
-        console: Buffer.concat(out).toString('latin1'),
+        console: Buffer.concat([serial, ...out]).toString('latin1'),
         exitStatus: timedOut || code === null ? -1 : code,
         timedOut,
         stderr: Buffer.concat(err).toString('utf8'),
