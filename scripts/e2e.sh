@@ -24,6 +24,7 @@ if ! command -v chromium >/dev/null; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
+mkdir -p "$E2E"
 T=$(now)
 CS="$(bash scripts/install-code-server.sh "$E2E/code-server" 2> "$E2E/code-server-install.log" | tail -1)" \
   || { tail -30 "$E2E/code-server-install.log"; exit 1; }
