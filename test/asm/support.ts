@@ -1,11 +1,8 @@
 /* Shared test helpers: the repository root, a seeded PRNG, an in-memory include reader. */
-import { existsSync } from 'node:fs';
-import * as path from 'node:path';
+import { REPO_ROOT } from '../support/repoRoot';
 
 export function repoRoot(): string {
-  let d = __dirname;
-  while (!existsSync(path.join(d, 'package.json')) && path.dirname(d) !== d) d = path.dirname(d);
-  return d;
+  return REPO_ROOT;
 }
 
 /** mulberry32: small, deterministic. */

@@ -3,13 +3,10 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { REPO_ROOT } from '../support/repoRoot';
 
 /** The repository root (tests run from test/ through tsx and from out/test/ compiled). */
-export const ROOT = (() => {
-  let d = __dirname;
-  while (!fs.existsSync(path.join(d, 'package.json'))) d = path.dirname(d);
-  return d;
-})();
+export const ROOT = REPO_ROOT;
 export const ADAPTER = path.join(ROOT, 'dist', 'debugAdapter.js');
 export const example = (name: string) => path.join(ROOT, 'examples', name);
 export const fixture = (name: string) => path.join(ROOT, 'test', 'debugger', 'fixtures', name);

@@ -12,10 +12,9 @@ import * as path from 'node:path';
 import { MODES } from '../../core/isa';
 import { LintDocument, syntaxOf } from '../../core/lint/document';
 import { lintDocument } from '../../core/lint/lint';
+import { REPO_ROOT } from '../support/repoRoot';
 
-const ROOT = [path.resolve(__dirname, '../..'), path.resolve(__dirname, '../../..')].find((r) => {
-  try { return readdirSync(path.join(r, 'test/fixtures/lint')).length > 0; } catch { return false; }
-})!;
+const ROOT = REPO_ROOT;
 const FIXTURES = path.join(ROOT, 'test/fixtures/lint');
 const scratch = mkdtempSync(path.join(tmpdir(), 'popek-corpus-'));
 

@@ -16,10 +16,9 @@ import { LintDocument } from '../../core/lint/document';
 import { fixAll } from '../../core/lint/fixes';
 import { assembleProgram } from '../../core/machine';
 import { availableModes, runProgram } from '../../core/vmm';
+import { REPO_ROOT } from '../support/repoRoot';
 
-const ROOT = [path.resolve(__dirname, '../..'), path.resolve(__dirname, '../../..')].find((p) => {
-  try { return readdirSync(path.join(p, 'examples')).some((f) => f.endsWith('.gasm')); } catch { return false; }
-})!;
+const ROOT = REPO_ROOT;
 const EXAMPLES = readdirSync(path.join(ROOT, 'examples')).filter((f) => f.endsWith('.gasm')).sort();
 /**
  * Examples that exist to run the critical instructions Xen has no replacement for (str, mov from

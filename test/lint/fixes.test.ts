@@ -12,10 +12,9 @@ import { PREDEFINED } from '../../core/asm/predefined';
 import { LintDocument, syntaxOf } from '../../core/lint/document';
 import { fixAll, quickFix } from '../../core/lint/fixes';
 import { lintDocument } from '../../core/lint/lint';
+import { REPO_ROOT } from '../support/repoRoot';
 
-const ROOT = [path.resolve(__dirname, '../..'), path.resolve(__dirname, '../../..')].find((p) => {
-  try { readFileSync(path.join(p, 'test/fixtures/lint/sensitive.S')); return true; } catch { return false; }
-})!;
+const ROOT = REPO_ROOT;
 const scratch = mkdtempSync(path.join(tmpdir(), 'popek-fix-'));
 
 function doc(name: string, text: string): LintDocument { return new LintDocument(name, syntaxOf(name), text); }

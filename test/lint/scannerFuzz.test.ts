@@ -12,6 +12,7 @@ import { LintDocument } from '../../core/lint/document';
 import { lintDocument } from '../../core/lint/lint';
 import { allQuickFixes } from '../../core/lint/fixes';
 import type { LineFacts, Span } from '../../core/lint/lineModel';
+import { REPO_ROOT } from '../support/repoRoot';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -54,9 +55,7 @@ function checkSpans(line: string, f: LineFacts): void {
   if (f.commentStart !== undefined) assert.ok(f.commentStart >= 0 && f.commentStart <= line.length);
 }
 
-const ROOT = [path.resolve(__dirname, '../..'), path.resolve(__dirname, '../../..')].find((p) => {
-  try { readFileSync(path.join(p, 'test/fixtures/lint/sensitive.S')); return true; } catch { return false; }
-})!;
+const ROOT = REPO_ROOT;
 
 describe('scanner fuzzing: no exception, ranges inside the text', () => {
   it('AT&T: 20,000 random lines', () => {

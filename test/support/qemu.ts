@@ -16,9 +16,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Decoder, DecoderOptions, Mnemonic } from 'iced-x86';
+import { REPO_ROOT } from './repoRoot';
 
 /** The repository root (this file is test/support/qemu.ts, also when compiled to out/test/support/). */
-export const REPO_ROOT = findRepoRoot(__dirname);
+export { REPO_ROOT };
 export const EXAMPLES_DIR = path.join(REPO_ROOT, 'examples');
 export const EXPECTED_DIR = path.join(EXAMPLES_DIR, 'expected');
 
@@ -267,12 +268,3 @@ function runQemu(kernel: string, extraArgs: string[], options: RunOptions): Prom
   });
 }
 
-function findRepoRoot(start: string): string {
-  let dir = start;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'examples'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`cannot find the repository root above ${start}`);
-    dir = parent;
-  }
-}
