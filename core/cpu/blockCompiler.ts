@@ -23,7 +23,8 @@ export const COMPILE_THRESHOLD = 100;
 
 const hex = (v: number) => '0x' + (v >>> 0).toString(16);
 
-function eaExpr(i: Insn): string {
+/** The effective-address expression of a memory operand (registers are `r[n]`). */
+export function eaExpr(i: Insn): string {
   const parts: string[] = [String(i.disp | 0)];
   if (i.base >= 0) parts.push(`r[${i.base}]`);
   if (i.index >= 0) parts.push(i.scale ? `(r[${i.index}] << ${i.scale})` : `r[${i.index}]`);
@@ -50,7 +51,8 @@ function aluLines(op: number, dst: string | undefined, a: string, b: string): st
   }
 }
 
-interface Emitted {
+/** The code of one inlined instruction (also the binary translator's, see core/vmm/bt/codegen.ts). */
+export interface Emitted {
   code: string;
   /** For branches: the taken target and whether the branch is conditional (for self-loops). */
   target?: number;
@@ -117,8 +119,11 @@ function inline8(i: Insn): Emitted | undefined {
   return undefined;
 }
 
-/** Inline code for `i`, or undefined when it must go through its exec. */
-function inline(i: Insn, next: number): Emitted | undefined {
+/**
+ * Inline code for `i`, or undefined when it must go through its exec. `carry`: a JS expression for
+ * CF before `i` (INC/DEC keep it), when the caller knows a cheaper one than `cpu.getCF()`.
+ */
+export function inline(i: Insn, next: number, carry = 'cpu.getCF()'): Emitted | undefined {
   if (i.exec !== i.semantics || i.rep !== 0 || i.lock) return undefined;
   const op = i.opcode, size = i.size;
   const reg = i.reg, rm = i.rm;
@@ -174,8 +179,8 @@ function inline(i: Insn, next: number): Emitted | undefined {
       case 0xe8: return { code: `cpu.push32(${next | 0}); cpu.eip = ${hex((next + i.imm) >>> 0)};`, sync: true, check: false, branch: true };
       case 0xe9: case 0xeb: return { code: `cpu.eip = ${hex((next + i.imm) >>> 0)};`, sync: false, check: false, branch: true, target: (next + i.imm) >>> 0 };
     }
-    if (op >= 0x40 && op < 0x48) return { code: `{ const a = r[${reg}], x = (a + 1) | 0; cpu.ccCin = cpu.getCF(); ${flags(CC_INC, 'a', '1', 'x')} r[${reg}] = x; }`, sync: false, check: false };
-    if (op >= 0x48 && op < 0x50) return { code: `{ const a = r[${reg}], x = (a - 1) | 0; cpu.ccCin = cpu.getCF(); ${flags(CC_DEC, 'a', '1', 'x')} r[${reg}] = x; }`, sync: false, check: false };
+    if (op >= 0x40 && op < 0x48) return { code: `{ const a = r[${reg}], x = (a + 1) | 0; cpu.ccCin = ${carry}; ${flags(CC_INC, 'a', '1', 'x')} r[${reg}] = x; }`, sync: false, check: false };
+    if (op >= 0x48 && op < 0x50) return { code: `{ const a = r[${reg}], x = (a - 1) | 0; cpu.ccCin = ${carry}; ${flags(CC_DEC, 'a', '1', 'x')} r[${reg}] = x; }`, sync: false, check: false };
     if (op >= 0x50 && op < 0x58) return { code: `cpu.push32(r[${reg}]);`, sync: true, check: true };
     if (op >= 0x58 && op < 0x60) return { code: `{ const v = cpu.pop32(); r[${reg}] = v; }`, sync: true, check: false };
     if (op >= 0xb8 && op < 0xc0) return { code: `r[${reg}] = ${i.imm | 0};`, sync: false, check: false };
@@ -184,6 +189,18 @@ function inline(i: Insn, next: number): Emitted | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The lazy-flag record the code of `e` leaves: `{ op, size }` (cpu.ccOp / cpu.ccSize, the operands
+ * in cpu.ccA / ccB / ccRes), null when it changes the flags some other way (a helper call), undefined
+ * when it leaves them alone.
+ */
+export function writtenFlags(e: Emitted): { op: number; size: number } | null | undefined {
+  if (/\b(shift|imul2)\(/.test(e.code)) return null;
+  const m = [...e.code.matchAll(/cpu\.ccOp = (\d+); cpu\.ccSize = (\d);/g)];
+  if (m.length === 0) return undefined;
+  return m.length === 1 ? { op: Number(m[0][1]), size: Number(m[0][2]) } : null;
 }
 
 /** Generates the block function (undefined when the block has nothing worth compiling). */

@@ -104,10 +104,11 @@ describe('vmm/bt: binary translation', function () {
     m.loadImage(g.program.bytes, { origin: 0x100000 });
     const first = m.cpu.decodeBlock(0x100000);
     const src = generateBlock(first, 0x100000, isCallout).source;
-    assert.match(src, /cpu\.read32\(3, \(\(r\[3\] \+ \(r\[1\] << 2\) \+ 8\) \| 0\)\)/, 'addressing inlined');
-    assert.match(src, /t = \(a \+ b\) \| 0/, 'add inlined');
+    assert.match(src, /cpu\.read32\(3, \(\(8 \+ r\[3\] \+ \(r\[1\] << 2\)\) \| 0\)\)/, 'addressing inlined');
+    assert.match(src, /x = \(a \+ b\) \| 0/, 'add inlined');
     assert.doesNotMatch(src, /semantics|callout/, 'nothing left to the interpreter');
-    assert.match(src, /fa < fb|fr === 0/, 'the branch condition is computed from the compare\'s operands');
+    assert.doesNotMatch(src, /cpu\.cond\(/, 'the branch condition is computed from the compare\'s flag record');
+    assert.match(src, /cpu\.ccRes === 0/);
     // cli, pushfd, out, hlt: each is a callout (cli ends its block, as it can open an interrupt window).
     let at = g.label('second');
     for (const mn of ['cli', 'pushfd', 'out', 'hlt']) {
@@ -116,6 +117,27 @@ describe('vmm/bt: binary translation', function () {
       assert.ok(isCallout(insn), `${mn} is a callout`);
       at += insn.len;
     }
+    // A forward branch inside the trace stays in the CCF: the skipped instructions are uncounted.
+    const g2 = guest(`
+      bits 32
+      top:
+        cmp byte [esi], 0
+        je skip
+        inc eax
+        add edx, ecx
+      skip:
+        inc ecx
+        cmp ecx, 100
+        jb top
+        hlt
+    `);
+    const m2 = new Machine();
+    m2.loadImage(g2.program.bytes, { origin: 0x100000 });
+    const trace = [0, 1, 2, 3, 4, 5, 6].reduce<ReturnType<typeof m2.cpu.decodeAt>[]>((acc) => [...acc, m2.cpu.decodeAt(0x100000 + acc.reduce((n, x) => n + x.len, 0))], []);
+    const src3 = generateBlock(trace, 0x100000, isCallout).source;
+    assert.match(src3, /if \(!\(cpu\.ccRes === 0\)\) \{/);
+    assert.match(src3, /\} else ic0 -= 2;/);
+    assert.doesNotMatch(src3, /bt\.chain\(blk, 1\)/, 'no side exit for the forward branch');
     const block = m.cpu.decodeBlock(g.label('second'));
     const src2 = generateBlock(block, g.label('second'), isCallout).source;
     assert.equal((src2.match(/bt\.callout\(/g) ?? []).length, block.length);

@@ -27,15 +27,31 @@ import { CpuFault } from '../../cpu/fault';
 import type { Insn } from '../../cpu/insn';
 import { InsnClass, type DeliveryEvent, type Monitor } from '../../cpu/monitor';
 import { imul2, shift } from '../../cpu/ops/alu';
-import { PARITY } from '../../cpu/cpu';
 import { EXCEPTION_NAMES } from '../../cpu/constants';
 import type { VmHost } from '../technique';
 import { MAX_SIDE_EXITS, generateBlock, isTraceBranch, type LinkSlot } from './codegen';
 import { TranslatedBlock, TranslationCache, type BlockFn } from './translationCache';
 import type { VirtualMmu } from './virtualMmu';
 
-/** Helpers the generated code calls (operations whose flags are computed eagerly). */
-const HELPERS = { shift, imul2, PARITY };
+/**
+ * CCFs by source text: the same block translated in another VM (a snapshot restored, the next test,
+ * a twin run) reuses the function V8 has already optimised (the CCF takes its instructions from
+ * `blk.insns`, so it holds nothing of one VM).
+ */
+const compiled = new Map<string, BlockFn>();
+const COMPILED_LIMIT = 20_000;
+
+function compile(name: string, source: string): BlockFn {
+  let fn = compiled.get(source);
+  if (fn === undefined) {
+    // The translator's output is code by design: `new Function` is how host code is generated.
+    // `shift` and `imul2` are the helpers the block compiler's inline code calls.
+    fn = new Function('shift', 'imul2', `"use strict"; return function ${name}(cpu, r, bt, blk, end) {\n${source}\n};`)(shift, imul2) as BlockFn;
+    if (compiled.size >= COMPILED_LIMIT) compiled.delete(compiled.keys().next().value!);
+    compiled.set(source, fn);
+  }
+  return fn;
+}
 
 /** Instructions translated into callouts: every class a monitor can intercept (see cpu/monitor.ts). */
 export function isCallout(insn: Insn): boolean {
@@ -237,8 +253,7 @@ export class BinaryTranslator {
     for (let k = 0; k < insns.length; k++) { eips[k] = (eip + len) | 0; len += insns[k].len; }
     const gen = generateBlock(insns, eip, isCallout);
     const blk = new TranslatedBlock(key, phys, phys + len, eip, cpu.segBase[CS], insns, eips, gen.source);
-    // The translator's output is code by design: `new Function` is how host code is generated.
-    blk.fn = new Function('I', 'H', `"use strict"; return function ccf_${(phys >>> 0).toString(16)}(cpu, r, bt, blk, end) {\n${gen.source}\n};`)(insns, HELPERS) as BlockFn;
+    blk.fn = compile(`ccf_${(phys >>> 0).toString(16)}`, gen.source);
     blk.gen = this.gen;
     // A block whose last instruction crosses into the next page is run but not cached (that page's
     // mapping may change under it), as the CPU's own decode cache does.
