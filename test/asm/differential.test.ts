@@ -133,7 +133,7 @@ function readInclude(p: string, from: string): string | undefined {
 
 describe('differential: Popek vs nasm -f bin', function () {
   this.timeout(120000);
-  before(function () { if (!haveNasm()) this.skip(); });
+  before(function () { assert.ok(haveNasm(), 'nasm is needed (bash scripts/setup.sh installs it)'); });
 
   const forms = generateForms();
   const src = HEADER + forms.map((f) => f.text).join('\n') + '\n';
