@@ -21,8 +21,7 @@ const contexts = await Promise.all(entries.map((e) => esbuild.context({
   format: 'cjs',
   target: 'node20',
   outdir: 'dist',
-  // iced-x86 loads its .wasm next to its .js at run time, so it stays a package.
-  external: ['iced-x86', ...(e.external ?? [])],
+  external: e.external ?? [],
   sourcemap: !production,
   minify: production,
   define: { DEBUG: production ? 'false' : 'true' },
