@@ -85,10 +85,25 @@ const FINE_BATCH = 2048;
 class StopLatch extends Set<number> {
   armed = false;
   latched = false;
-  /** Code breakpoint addresses the CPU checks itself (the fast path of `continue`). */
+  /**
+   * Code breakpoint addresses the CPU checks itself: the fast path of `continue`, and one
+   * instruction at a time the instruction an event delivered inside the slice leads to (a handler's
+   * first instruction is reached without an instruction of its own retiring before it).
+   */
   addresses: Map<number, unknown> | undefined;
   override get size(): number { return this.armed ? 1 : 0; }
   override has(lin: number): boolean { return this.latched || (this.addresses !== undefined && this.addresses.has(lin)); }
+}
+
+/**
+ * The native twin's breakpoints (checkEquivalence): none, except for a slice in which the VM only
+ * delivered an event and stopped before the handler's first instruction — then the twin stops at
+ * its next instruction boundary too (after delivering what it has to), so the two stay in lock step.
+ */
+class TwinLatch extends Set<number> {
+  armed = false;
+  override get size(): number { return this.armed ? 1 : 0; }
+  override has(): boolean { return this.armed; }
 }
 
 interface PendingEvent { filter: ExceptionFilterId; description: string; details: string; icountBefore: number }
@@ -105,6 +120,7 @@ export class DebugRuntime {
   readonly vm: Vm;
   readonly twin: Vm | undefined;
   private readonly latch = new StopLatch();
+  private readonly twinLatch = new TwinLatch();
   private readonly history = new CheckpointStore();
 
   private readonly codeBps = new Map<number, CodeBreakpoint[]>();
@@ -161,6 +177,7 @@ export class DebugRuntime {
       this.twin.load({ bytes: this.program.bytes, origin: this.program.origin, entry: this.program.entry, via: 'assembler', diagnostics: [] });
       // Notes what the native twin delivers during a step (an interrupt or exception frame that differs).
       this.twin.cpu.setMonitor({ onEvent: (_cpu, ev) => { this.twinDelivery ??= ev; return false; } });
+      (this.twin.cpu as unknown as { breakpoints: Set<number> }).breakpoints = this.twinLatch;
     }
     (this.vm.cpu as unknown as { breakpoints: Set<number> }).breakpoints = this.latch;
     this.vm.machine.onConsoleByte = (b) => {
@@ -510,7 +527,9 @@ export class DebugRuntime {
         const mode = this.runMode(goal);
         if (mode === 'fine') {
           this.latch.armed = true;
-          this.latch.addresses = undefined;
+          // Each slice resumes at EIP (see runFine): the CPU then stops only where an event it
+          // delivered inside the slice leads to a breakpoint (a handler's first instruction).
+          this.latch.addresses = this.codeBps;
           do {
             stop = this.runFine(goal, FINE_BATCH);
           } while (!stop && !this.ended && performance.now() - turnStart < TURN_MS);
@@ -578,14 +597,23 @@ export class DebugRuntime {
       this.latch.latched = false;
       const ic0 = cpu.icount;
       this.insnIcount = ic0;
+      // The instruction at EIP was checked (the previous slice's end, or a stop): it runs now.
+      cpu.resume();
       const r = vm.runSlice(1);
       if (this.resumeSkip === ic0) this.resumeSkip = -1;
-      // Stopped right after an exception was delivered, before any instruction retired: the same
-      // instruction count as the faulting instruction itself (step back goes there first).
-      this.midDelivery = cpu.icount === ic0;
+      // Stopped right after an event was delivered (an exception, an interrupt to a handler with a
+      // breakpoint), before any instruction retired: the same instruction count as the instruction
+      // before it (step back goes there first).
+      const retired = cpu.icount !== ic0;
+      this.midDelivery = !retired;
       if (r !== 'slice' && r !== 'breakpoint') { this.finishRun(); return undefined; }
       if (twin) {
-        twin.runSlice(1);
+        if (retired) twin.runSlice(1);
+        else {
+          // Delivery only: the twin delivers what it has at this boundary, and runs nothing.
+          this.twinLatch.armed = true;
+          try { twin.runSlice(1); } finally { this.twinLatch.armed = false; }
+        }
         const diff = compareWithTwin(vm, twin, this.lastBefore!);
         if (diff && !this.divergence) {
           this.divergence = diff;
@@ -620,7 +648,8 @@ export class DebugRuntime {
         if (s) return s;
       }
       const lin = this.pc;
-      const stepDone = goal.done?.(lin) ?? false;
+      // A step completes after an instruction (not after a delivery alone, e.g. a step out's `ret`).
+      const stepDone = retired && (goal.done?.(lin) ?? false);
       const bps = this.codeBps.get(lin);
       if (bps) {
         const hit = this.checkCodeBreakpoints(bps);
