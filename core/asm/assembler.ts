@@ -406,11 +406,20 @@ interface Item {
   range: Range;
   expanded: boolean;
   size: number;
-  forceNear?: boolean;
-  grew?: number;
-  /** Operands (and times count) reference no symbol, `$` or `$$`: the bytes never change. */
-  pure?: boolean;
-  cache?: { bits: number; bytes: number[] };
+  forceNear: boolean;
+  /** Operands (and times count) reference no symbol, `$` or `$$`: the bytes never change (undefined: not yet known). */
+  pure: boolean | undefined;
+  /** The cached bytes of a pure item (shared by the items of identical source lines). */
+  cache: ByteCache | undefined;
+  /** Prefix names of an instruction (computed once). */
+  prefixNames: string[] | undefined;
+}
+
+/** `len` bytes at `off` in the assembler's cache pool, for `bits` (0: not filled yet). */
+interface ByteCache { bits: number; off: number; len: number }
+
+function newItem(s: Statement, file: string, line: number, range: Range, expanded: boolean, pure: boolean | undefined, cache: ByteCache | undefined): Item {
+  return { s, file, line, range, expanded, size: 0, forceNear: false, pure, cache, prefixNames: undefined };
 }
 
 /** A section: `bytes[0..len)` holds its content in emitting passes (and for computing cached items). */
@@ -746,13 +755,18 @@ class Assembler {
     sec.pc += size;
   }
 
+  /** Bytes of every cached (pure) item, back to back. */
+  private cachePool = new Uint8Array(1 << 16);
+  private cachePoolLen = 0;
+
   private emitItem(item: Item): void {
     const s = item.s;
     if (item.pure === undefined) item.pure = isPure(s);
-    if (item.cache && item.cache.bits === this.bits) {
-      const b = item.cache.bytes;
-      if (!this.final) { this.cur.pc += b.length; return; }
-      this.put(item, b, s.kind === 'data' || (s.kind === 'times' && s.body.kind === 'data') ? 'data' : 'instruction', b.length);
+    const c = item.cache;
+    if (c !== undefined && c.bits === this.bits && this.cur.progbits) {
+      const len = c.len;
+      if (!this.final) { this.cur.pc += len; return; }
+      this.putCached(item, s.kind === 'data' || (s.kind === 'times' && s.body.kind === 'data') ? 'data' : 'instruction', c.off, len);
       return;
     }
     if (item.pure) {
@@ -765,11 +779,38 @@ class Assembler {
       this.emitItemUncached(item);
       this.capture = false;
       if (this.errorCount === errors && sec === this.cur && sec.progbits && sec.len - start === sec.pc - pc) {
-        item.cache = { bits: this.bits, bytes: Array.from(sec.bytes.subarray(start, sec.len)) };
+        const len = sec.len - start;
+        if (this.cachePoolLen + len > this.cachePool.length) {
+          let cap = this.cachePool.length * 2;
+          while (cap < this.cachePoolLen + len) cap *= 2;
+          const b = new Uint8Array(cap);
+          b.set(this.cachePool.subarray(0, this.cachePoolLen));
+          this.cachePool = b;
+        }
+        this.cachePool.set(sec.bytes.subarray(start, sec.len), this.cachePoolLen);
+        const bc = c !== undefined && c.bits === 0 ? c : (item.cache = { bits: 0, off: 0, len: 0 });
+        bc.bits = this.bits;
+        bc.off = this.cachePoolLen;
+        bc.len = len;
+        this.cachePoolLen += len;
       }
       return;
     }
     this.emitItemUncached(item);
+  }
+
+  /** `put` of a cached item's bytes (from the cache pool). */
+  private putCached(item: Item, kind: 'instruction' | 'data', off: number, size: number): void {
+    const sec = this.cur;
+    if (!sec.progbits || sec.pc + size > MAX_SECTION) { this.put(item, this.cachePool.subarray(off, off + size), kind, size); return; }
+    if (size > 0) this.sourceMap.push({ address: sec.start + sec.pc, length: size, file: item.file, range: this.rangeOf(item), kind, section: sec.name });
+    reserve(sec, size);
+    const pool = this.cachePool;
+    const out = sec.bytes;
+    const at = sec.len;
+    for (let i = 0; i < size; i++) out[at + i] = pool[off + i];
+    sec.len += size;
+    sec.pc += size;
   }
 
   private emitItemUncached(item: Item): void {
@@ -812,7 +853,7 @@ class Assembler {
       if (!r) { this.put(item, [], 'instruction', 0); return; }
       ops.push(r);
     }
-    const prefixes = body.prefixes.map((p) => p.name);
+    const prefixes = item.prefixNames ??= body.prefixes.map((p) => p.name);
     let total: number[] = [];
     let size = 0;
     for (let k = 0; k < count; k++) {
@@ -968,18 +1009,37 @@ function assembleInner(fileName: string, text: string, options: AssembleOptions)
   const items: Item[] = [];
   const ctx: LineContext = { line: 0, lastGlobal: '', diagnostics: [], statements: [], lineless: true };
   const parseDiags: Diagnostic[] = [];
+  const lineCache = new Map<string, { s: Statement; cache: ByteCache }>();
   const emit = (text: string, file: string, line: number, expanded: boolean, origLength: number, origIndent: number): void => {
+    const known = lineCache.get(text);
+    if (known !== undefined) {
+      // an identical line already parsed to one pure statement: share it (and its bytes)
+      items.push(newItem(known.s, file, line, expanded ? lineRange(line, origIndent, Math.max(origLength, origIndent)) : known.s.range, expanded, true, known.cache));
+      return;
+    }
     ctx.file = file === fileName ? undefined : file;
-    ctx.statements = [];
+    // one collector for every line (the statements are copied into items at once)
+    ctx.statements.length = 0;
     if (ctx.diagnostics.length) ctx.diagnostics = [];
     parseLine(text, ctx);
+    let pure: boolean | undefined;
+    let cache: ByteCache | undefined;
+    if (ctx.statements.length === 1 && ctx.diagnostics.length === 0) {
+      // a pure statement depends on its text only (no symbol, label, `$`): later identical lines reuse it
+      const s = ctx.statements[0];
+      if ((s.kind === 'instruction' || s.kind === 'data' || s.kind === 'times') && isPure(s)) {
+        pure = true;
+        cache = { bits: 0, off: 0, len: 0 };
+        lineCache.set(text, { s, cache });
+      }
+    }
     if (expanded) {
       const whole = lineRange(line, origIndent, Math.max(origLength, origIndent));
       for (const d of ctx.diagnostics) parseDiags.push({ ...d, range: whole });
-      for (const s of ctx.statements) items.push({ s, file, line, range: whole, expanded: true, size: 0 });
+      for (const s of ctx.statements) items.push(newItem(s, file, line, whole, true, pure, cache));
     } else {
       for (const d of ctx.diagnostics) parseDiags.push({ ...d, range: withLine(d.range, line) });
-      for (const s of ctx.statements) items.push({ s, file, line, range: s.range, expanded: false, size: 0 });
+      for (const s of ctx.statements) items.push(newItem(s, file, line, s.range, false, pure, cache));
     }
   };
   const st: PPState = { defines: new Map(), macros: new Map(), emit, diags: [], files: [fileName], opts: options, macroSymbols: [], uniq: 0, mainFile: fileName };

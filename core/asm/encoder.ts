@@ -319,8 +319,8 @@ function emit(info: InstructionInfo, form: EncodingForm, prefixes: readonly stri
   }
   // immediates in operand order
   let immIdx = 0;
-  const immPatterns = form.operands.filter((p, k) => ops[k].t === 'imm' && !['one', 'cl', 'dx'].includes(p));
-  const immOps = ops.filter((o, k) => o.t === 'imm' && !['one', 'cl', 'dx'].includes(form.operands[k]) || o.t === 'far' || (o.t === 'mem' && form.operands[k].startsWith('moffs')));
+  const immPatterns = form.operands.filter((p, k) => ops[k].t === 'imm' && !isImplicitOperand(p));
+  const immOps = ops.filter((o, k) => o.t === 'imm' && !isImplicitOperand(form.operands[k]) || o.t === 'far' || (o.t === 'mem' && form.operands[k].startsWith('moffs')));
   const o16 = (form.opsize ?? ctx.bits) === 16;
   const immEnd = ctx.address + out.length + immLength(form, ctx.bits, a16);
   for (const kind of form.imm) {
@@ -347,6 +347,9 @@ function emit(info: InstructionInfo, form: EncodingForm, prefixes: readonly stri
   }
   return { bytes: out, length: out.length, form, info, warnings: warnings.length ? warnings : undefined };
 }
+
+/** Operand patterns matched by an immediate or register that encode no immediate bytes. */
+function isImplicitOperand(p: string): boolean { return p === 'one' || p === 'cl' || p === 'dx'; }
 
 function regNum(op: ROp): number {
   if (op.t === 'reg') return op.reg.num;

@@ -26,7 +26,7 @@ const IDENT_CHAR = { test: (c: string) => { const k = c.charCodeAt(0); return k 
 const TWO_CHAR_OPS = new Set(['||', '&&', '^^', '==', '!=', '<>', '<=', '>=', '<<', '>>', '//', '%%']);
 
 /** Every token has the same shape (one hidden class keeps the parser's property accesses monomorphic). */
-function tok(t: T, text: string, start: number, end: number, value?: number, str?: string, error?: string, lower?: string): Token {
+function newTok(t: T, text: string, start: number, end: number, value?: number, str?: string, error?: string, lower?: string): Token {
   return { t, text, start, end, value, str, error, lower };
 }
 
@@ -82,7 +82,40 @@ export function parseBigNumber(text: string): bigint | undefined {
 
 /** Tokenizes one line (comment already excluded by the caller or stopped at ';'). */
 export function tokenize(line: string): Token[] {
-  const out: Token[] = [];
+  return tokenizeWith(line, [], undefined);
+}
+
+/**
+ * Token objects and the array reused by `parseLine` from line to line (statements keep no token:
+ * only their strings and numbers), so a line costs no token garbage.
+ */
+const POOL: Token[] = [];
+const POOL_TOKS: Token[] = [];
+
+let activePool: Token[] | undefined;
+let poolUsed = 0;
+function tok(t: T, text: string, start: number, end: number, value?: number, str?: string, error?: string, lower?: string): Token {
+  const pool = activePool;
+  if (pool === undefined) return newTok(t, text, start, end, value, str, error, lower);
+  let k = pool[poolUsed];
+  if (k === undefined) { k = newTok(t, text, start, end, value, str, error, lower); pool.push(k); }
+  else { k.t = t; k.text = text; k.start = start; k.end = end; k.value = value; k.str = str; k.error = error; k.lower = lower; }
+  poolUsed++;
+  return k;
+}
+
+/** Tokenizes into `out`; with a pool, token objects are taken from (and kept in) it instead of allocated. */
+function tokenizeWith(line: string, out: Token[], pool: Token[] | undefined): Token[] {
+  activePool = pool;
+  poolUsed = 0;
+  try {
+    return tokenizeInto(line, out);
+  } finally {
+    activePool = undefined;
+  }
+}
+
+function tokenizeInto(line: string, out: Token[]): Token[] {
   let i = 0;
   const n = line.length;
   while (i < n) {
@@ -168,6 +201,7 @@ export function commentStart(line: string): number {
 const SIZE_KEYWORDS: Record<string, SizeKeyword> = Object.assign(Object.create(null), { byte: 'byte', word: 'word', dword: 'dword', qword: 'qword', tword: 'tword', oword: 'oword' });
 const DATA: Record<string, DataDirective> = Object.assign(Object.create(null), { db: 'db', dw: 'dw', dd: 'dd', dq: 'dq', resb: 'resb', resw: 'resw', resd: 'resd', resq: 'resq', incbin: 'incbin' });
 export const DIRECTIVES = new Set(['bits', 'use16', 'use32', 'org', 'section', 'segment', 'align', 'alignb', 'global', 'extern', 'common', 'cpu', 'default', 'absolute', 'static', 'warning']);
+const SEGMENT_NAMES = new Set(['es', 'cs', 'ss', 'ds', 'fs', 'gs']);
 const PREFIX_NAMES = new Set([...Object.keys(PREFIXES), 'o16', 'o32', 'a16', 'a32', 'es', 'cs', 'ss', 'ds', 'fs', 'gs']);
 
 export interface LineContext {
@@ -193,6 +227,17 @@ function sharedPos(ch: number): Position {
   return p;
 }
 
+const SHARED_RANGES: Array<Array<Range | undefined> | undefined> = [];
+/** Lineless ranges are immutable and shared too (one object per start/end pair). */
+function sharedRange(start: number, end: number): Range {
+  if (start >= 1024 || end >= 1024) return { start: sharedPos(start), end: sharedPos(end) };
+  let row = SHARED_RANGES[start];
+  if (row === undefined) { row = []; SHARED_RANGES[start] = row; }
+  let r = row[end];
+  if (r === undefined) { r = Object.freeze({ start: sharedPos(start), end: sharedPos(end) }) as Range; row[end] = r; }
+  return r;
+}
+
 /** A line-0 range from lineless parsing, moved to `line`. */
 export function withLine(r: Range, line: number): Range {
   return { start: { line: r.start.line + line, character: r.start.character }, end: { line: r.end.line + line, character: r.end.character } };
@@ -203,14 +248,16 @@ class LineParser {
   constructor(private readonly toks: Token[], private readonly ctx: LineContext, private readonly text: string) {}
 
   /** Positions are shared within a line (one object per character offset): fewer objects per statement. */
-  private readonly positions: Array<Position | undefined> = [];
+  private positions: Array<Position | undefined> | undefined;
   private pos(ch: number): Position {
     if (this.ctx.lineless) return sharedPos(ch);
-    let p = this.positions[ch];
-    if (p === undefined) { p = { line: this.ctx.line, character: ch }; this.positions[ch] = p; }
+    const ps = this.positions ??= [];
+    let p = ps[ch];
+    if (p === undefined) { p = { line: this.ctx.line, character: ch }; ps[ch] = p; }
     return p;
   }
   private range(start: number, end: number): Range {
+    if (this.ctx.lineless) return sharedRange(start, end);
     return { start: this.pos(start), end: this.pos(end) };
   }
   atEnd(): boolean { return this.peek().t === T.End; }
@@ -321,7 +368,7 @@ class LineParser {
           this.next();
           continue;
         }
-        if (['es', 'cs', 'ss', 'ds', 'fs', 'gs'].includes(l) && this.isOp(':', 1)) { segment = l; this.next(); this.next(); continue; }
+        if (SEGMENT_NAMES.has(l) && this.isOp(':', 1)) { segment = l; this.next(); this.next(); continue; }
         break;
       }
       const address = this.expr(true);
@@ -337,7 +384,7 @@ class LineParser {
       this.next();
       const l = t.lower!;
       // segment-prefixed memory written outside the brackets: es:[edi]
-      if (['es', 'cs', 'ss', 'ds', 'fs', 'gs'].includes(l) && this.isOp(':') && this.isOp('[', 1)) {
+      if (SEGMENT_NAMES.has(l) && this.isOp(':') && this.isOp('[', 1)) {
         this.next();
         const inner = this.operand();
         if (inner && inner.kind === 'memory') { inner.segment = l; inner.range = this.range(start, inner.range.end.character); if (size) inner.size = size; return inner; }
@@ -364,7 +411,7 @@ class LineParser {
   /** True when the token after a register continues an expression (`eax+4` outside brackets is an error, but parse it as one). */
   private isExprContinuation(o: number): boolean {
     const t = this.peek(o);
-    return t.t === T.Op && ['+', '-', '*', '/'].includes(t.text);
+    return t.t === T.Op && (t.text === '+' || t.text === '-' || t.text === '*' || t.text === '/');
   }
 
   private operands(): Operand[] {
@@ -414,7 +461,7 @@ class LineParser {
         this.next();
         let close = this.toks.findIndex((x, i) => i > this.p && x.t === T.Op && x.text === ']');
         if (close < 0) { this.error(t.start, lineEnd, "expected ']'"); close = this.toks.length - 1; }
-        const inner = this.toks.slice(this.p, close).concat([tok(T.End, '', this.toks[close].start, this.toks[close].start)]);
+        const inner = this.toks.slice(this.p, close).concat([newTok(T.End, '', this.toks[close].start, this.toks[close].start)]);
         new LineParser(inner, ctx, this.text).directive(lineStart, this.toks[close].end);
         return;
       }
@@ -588,7 +635,8 @@ export function splitArgs(text: string, start: number, end: number, line: number
 /** Parses one source line (no preprocessing) and appends its statements and diagnostics to ctx. */
 export function parseLine(text: string, ctx: LineContext): void {
   try {
-    const toks = tokenize(text);
+    POOL_TOKS.length = 0;
+    const toks = tokenizeWith(text, POOL_TOKS, POOL);
     for (const tk of toks) {
       if (tk.t === T.Op && (tk.text.charCodeAt(0) < 0x20 || tk.text.charCodeAt(0) > 0x7e)) {
         ctx.diagnostics.push({ range: { start: { line: ctx.line, character: tk.start }, end: { line: ctx.line, character: tk.end } }, severity: 'error', code: 'syntax', message: `unexpected character '${tk.text}'`, file: ctx.file });

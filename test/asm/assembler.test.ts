@@ -133,4 +133,15 @@ describe('assembler', () => {
       assert.ok(Array.isArray(r.diagnostics));
     }
   });
+
+  it('assembles identical lines alike wherever they are (shared parse and bytes)', () => {
+    // the same text under bits 32 and bits 16, in .text and in .bss, and after a label
+    const r = asm('mov eax, 1\nmov eax, 1\nbits 16\nmov eax, 1\nbits 32\nmov eax, 1\nx: mov eax, 1\nsection .bss\ndb 1\nsection .text\ndb 1\n');
+    assert.equal(hex(r.bytes), 'b801000000b80100000066b801000000b801000000b80100000001');
+    assert.deepEqual(r.sourceMap.map((m) => [m.address, m.length, m.range.start.line]), [[0, 5, 0], [5, 5, 1], [10, 6, 3], [16, 5, 5], [21, 5, 6], [28, 1, 8], [26, 1, 10]]);
+    assert.deepEqual(r.diagnostics.map((d) => [d.code, d.range.start.line]), [['nobits', 8]]);
+    // a line with an error is reported every time it occurs
+    const e = asm('foo eax\nfoo eax\n');
+    assert.deepEqual(e.diagnostics.map((d) => d.range.start.line), [0, 1]);
+  });
 });
