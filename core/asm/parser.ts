@@ -23,6 +23,9 @@ for (let c = 0; c < 128; c++) {
 }
 const IDENT_START = { test: (c: string) => { const k = c.charCodeAt(0); return k < 128 && IS_START[k] === 1; } };
 const IDENT_CHAR = { test: (c: string) => { const k = c.charCodeAt(0); return k < 128 && IS_CHAR[k] === 1; } };
+/** First characters of the two- and three-character operators. */
+const OP_START = new Uint8Array(128);
+for (const ch of '|&^=!<>/%') OP_START[ch.charCodeAt(0)] = 1;
 const TWO_CHAR_OPS = new Set(['||', '&&', '^^', '==', '!=', '<>', '<=', '>=', '<<', '>>', '//', '%%']);
 
 /** Every token has the same shape (one hidden class keeps the parser's property accesses monomorphic). */
@@ -40,6 +43,22 @@ function isDigit(c: string): boolean { return c >= '0' && c <= '9'; }
 
 /** Parses a NASM number literal; undefined if malformed. */
 export function parseNumber(text: string): number | undefined {
+  // fast paths (same arithmetic as below): plain decimal, and 0x-prefixed hexadecimal
+  const n = text.length;
+  let k = 0;
+  let v0 = 0;
+  while (k < n) { const c = text.charCodeAt(k); if (c < 48 || c > 57) break; v0 = v0 * 10 + (c - 48); k++; }
+  if (k === n && n > 0) return v0;
+  if (n > 2 && text.charCodeAt(0) === 48 && (text.charCodeAt(1) | 32) === 120) {
+    v0 = 0;
+    for (k = 2; k < n; k++) {
+      const c = text.charCodeAt(k) | 0;
+      const d = c >= 48 && c <= 57 ? c - 48 : (c | 32) >= 97 && (c | 32) <= 102 ? (c | 32) - 87 : -1;
+      if (d < 0) break;
+      v0 = v0 * 16 + d;
+    }
+    if (k === n) return v0;
+  }
   let s = text.replace(/_/g, '').toLowerCase();
   if (!s) return undefined;
   let base = 10;
@@ -171,7 +190,7 @@ function tokenizeInto(line: string, out: Token[]): Token[] {
       }
     }
     let op = c;
-    if (i + 1 < n) {
+    if (i + 1 < n && OP_START[line.charCodeAt(i) & 127] === 1) {
       const two = line.slice(i, i + 2);
       if (TWO_CHAR_OPS.has(two)) {
         op = two;
