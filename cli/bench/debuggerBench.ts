@@ -203,7 +203,7 @@ export const debuggerBench: BenchSuite = {
     const mips = (ms: number) => (run.n / ms / 1000).toFixed(1);
     print(`popek run (compute.gasm, ${(run.n / 1e6).toFixed(1)} M instructions): ${run.ms.toFixed(0)} ms = ${mips(run.ms)} M instr/s`);
     print(`continue, no breakpoints: ${free.toFixed(0)} ms = ${mips(free)} M instr/s, ratio to popek run ${(run.ms / free).toFixed(2)} (target ≥ 0.5)`);
-    print(`continue, breakpoints checked on every instruction: ${checked.toFixed(0)} ms = ${mips(checked)} M instr/s, ratio ${(run.ms / checked).toFixed(2)}`);
+    print(`continue, with a code breakpoint set (checked per block by the CPU): ${checked.toFixed(0)} ms = ${mips(checked)} M instr/s, ratio ${(run.ms / checked).toFixed(2)}`);
 
     // 4. Step-back memory: a session on compute.gasm (16 MiB guest) that stops every 200 000th time
     // through the sieve's inner loop (a checkpoint at each stop), then the memory the checkpoints hold.
