@@ -8,7 +8,7 @@ import { allInstructions, instructionInfo } from '../core/isa';
 import { PREDEFINED } from '../core/asm/predefined';
 import { allRegisters } from '../core/lint/lineModel';
 import { NASM_DATA, NASM_DIRECTIVES } from '../core/lint/nasmScanner';
-import { ATT_DIRECTIVES } from '../core/asm/att';
+import { ATT_DIRECTIVES } from '../core/lint/att';
 import type { LintDocument } from '../core/lint/document';
 import type { DocumentStore } from './documents';
 import { instructionMarkdown } from './hover';

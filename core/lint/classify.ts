@@ -15,7 +15,8 @@ export interface Classified {
 
 const SREG_PATTERNS = new Set<OperandPattern>(['sreg', 'sreg-no-cs', 'cs', 'ds', 'es', 'fs', 'gs', 'ss']);
 
-function matches(p: OperandPattern, o: ScannedOperand, instr: ScannedInstruction): boolean {
+/** Whether operand `o` of `instr` fits the table's operand pattern `p` (also GNU as's operand check). */
+export function operandMatches(p: OperandPattern, o: ScannedOperand, instr: ScannedInstruction): boolean {
   const cls = o.registerClass;
   // A far memory operand (`jmp far [p]`, `ljmp *p`) is only the m16:32 pointer, never a near r/m.
   const farMem = o.kind === 'memory' && (o.far === true || instr.far === true);
@@ -50,7 +51,7 @@ function isSpecial(o: ScannedOperand, instr: ScannedInstruction): boolean {
 
 function formMatches(form: EncodingForm, instr: ScannedInstruction): boolean {
   if (form.operands.length !== instr.operands.length) return false;
-  return form.operands.every((p, i) => matches(p, instr.operands[i], instr));
+  return form.operands.every((p, i) => operandMatches(p, instr.operands[i], instr));
 }
 
 /** The table entry for a scanned instruction's Intel mnemonic (retf falls back to ret's far form). */
@@ -67,7 +68,7 @@ export function classify(instr: ScannedInstruction): Classified | undefined {
   if (!form && instr.operands.some((o) => isSpecial(o, instr))) {
     // Sizes may not line up (e.g. `mov eax, ds` written as r32): match the system operand alone.
     form = info.forms.find((f) => f.operands.length === instr.operands.length
-      && f.operands.every((p, i) => !isSpecial(instr.operands[i], instr) || matches(p, instr.operands[i], instr))
+      && f.operands.every((p, i) => !isSpecial(instr.operands[i], instr) || operandMatches(p, instr.operands[i], instr))
       && f.operands.some((p) => SREG_PATTERNS.has(p) || p === 'cr' || p === 'dr' || p === 'far16:32' || p === 'm16:32'));
   }
   if (!form && instr.far) form = info.forms.find((f) => f.operands.some((p) => p === 'far16:32' || p === 'm16:32') || (f.virt?.class === 'critical'));

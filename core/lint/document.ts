@@ -4,7 +4,7 @@
  * until the carried scanner state (block comment, macro body) is the same as before the edit.
  * Document-wide views (symbols, the effective mode) are derived lazily and cached per version.
  */
-import { scanAttLine, type AttScanState } from '../asm/att';
+import { scanAttLine, type AttScanState } from './att';
 import type { LineFacts, Syntax } from './lineModel';
 import { scanNasmLine, type NasmScanState } from './nasmScanner';
 import { classify, type Classified } from './classify';

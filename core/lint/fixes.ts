@@ -4,7 +4,7 @@
  * `popek fix` and `source.fixAll` do).
  */
 import type { Range } from '../asm/ast';
-import { attOperandToNasm, nasmLineToAtt } from '../asm/attRender';
+import { attOperandToNasm, nasmLineToAtt } from './attRender';
 import { reportedClass } from './classify';
 import type { LintDocument } from './document';
 import type { ScannedInstruction } from './lineModel';

@@ -41,8 +41,13 @@ function commentIndex(line: string): number {
   return -1;
 }
 
-/** Splits `text` (a slice of the line starting at `base`) at top-level commas. */
-export function splitOperands(text: string, base: number): Array<{ text: string } & Span> {
+/**
+ * Splits `text` (a slice of the line starting at `base`) at top-level commas. NASM nests in `[]` and
+ * `()` and quotes with ' " `; GNU as nests in `()` only, quotes with " (backslash escapes), and a
+ * lone ' is a character constant (`$'a`), not a quote.
+ */
+export function splitOperands(text: string, base: number, syntax: 'nasm' | 'att' = 'nasm'): Array<{ text: string } & Span> {
+  const att = syntax === 'att';
   const out: Array<{ text: string } & Span> = [];
   let depth = 0;
   let quote = '';
@@ -55,10 +60,14 @@ export function splitOperands(text: string, base: number): Array<{ text: string 
   };
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    if (quote) { if (c === quote) quote = ''; continue; }
-    if (c === '"' || c === "'" || c === '`') quote = c;
-    else if (c === '[' || c === '(') depth++;
-    else if (c === ']' || c === ')') depth = Math.max(0, depth - 1);
+    if (quote) {
+      if (att && c === '\\') i++;
+      else if (c === quote) quote = '';
+      continue;
+    }
+    if (c === '"' || (!att && (c === "'" || c === '`'))) quote = c;
+    else if (c === '(' || (!att && c === '[')) depth++;
+    else if (c === ')' || (!att && c === ']')) depth = Math.max(0, depth - 1);
     else if (c === ',' && depth === 0) { push(i); start = i + 1; }
   }
   if (text.trim().length > 0 || out.length > 0) push(text.length);

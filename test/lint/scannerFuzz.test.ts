@@ -6,7 +6,7 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { initialAttState, scanAttLine } from '../../core/asm/att';
+import { initialAttState, scanAttLine } from '../../core/lint/att';
 import { scanNasmLine } from '../../core/lint/nasmScanner';
 import { LintDocument } from '../../core/lint/document';
 import { lintDocument } from '../../core/lint/lint';

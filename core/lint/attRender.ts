@@ -4,9 +4,9 @@
  * and converts AT&T operands back to NASM text. Both directions are total: text that is not
  * understood is passed through unchanged rather than thrown on.
  */
-import { registerClass, registerSize } from '../lint/lineModel';
-import type { ScannedOperand } from '../lint/lineModel';
-import { splitOperands } from '../lint/nasmScanner';
+import { registerClass, registerSize } from './lineModel';
+import type { ScannedOperand } from './lineModel';
+import { splitOperands } from './nasmScanner';
 
 const SUFFIX: Record<number, string> = { 8: 'b', 16: 'w', 32: 'l' };
 const SIZE_WORD: Record<string, number> = { byte: 8, word: 16, dword: 32 };

@@ -9,10 +9,11 @@
  */
 import { attInstructionInfo, instructionInfo } from '../isa';
 import { validateAttOperands } from './attValidate';
+import { splitOperands } from './nasmScanner';
 import {
   emptyFacts, registerClass, scanMarker,
   type LineFacts, type ScannedInstruction, type ScannedOperand, type Span,
-} from '../lint/lineModel';
+} from './lineModel';
 
 export interface AttScanState { inBlockComment: boolean; inMacro: boolean }
 
@@ -78,30 +79,6 @@ export function attMnemonic(spelling: string): { mnemonic: string; size?: 8 | 16
     return { mnemonic: s.slice(0, -1), size: sizes[suffix], known: true };
   }
   return { mnemonic: s, known: false };
-}
-
-/** Splits at top-level commas (outside parentheses and quotes). */
-function splitTop(text: string, base: number): Array<{ text: string } & Span> {
-  const out: Array<{ text: string } & Span> = [];
-  let depth = 0;
-  let quote = false;
-  let start = 0;
-  const push = (end: number): void => {
-    const raw = text.slice(start, end);
-    const lead = raw.length - raw.trimStart().length;
-    const t = raw.trim();
-    out.push({ text: t, start: base + start + lead, end: base + start + lead + t.length });
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quote) { if (c === '\\') i++; else if (c === '"') quote = false; continue; }
-    if (c === '"') quote = true;
-    else if (c === '(') depth++;
-    else if (c === ')') depth--;
-    else if (c === ',' && depth === 0) { push(i); start = i + 1; }
-  }
-  if (text.trim() || out.length) push(text.length);
-  return out;
 }
 
 const IDENT = /[A-Za-z_.$][A-Za-z0-9_.$]*/g;
@@ -354,7 +331,7 @@ function scanStatement(code: string, st: Span, facts: LineFacts, state: AttScanS
   }
   const opsStart = word.end;
   const opsText = code.slice(opsStart, st.end);
-  const raw = splitTop(opsText, opsStart);
+  const raw = splitOperands(opsText, opsStart, 'att');
   const problems: OperandProblem[] = [];
   const branch = BRANCHES.test(resolved.mnemonic) || resolved.far === true;
   let operands = raw.map((o) => (/^\(\s*%dx\s*\)$/i.test(o.text) ? { ...o, kind: 'register' as const, register: 'dx', registerClass: 'gpr16' as const } : classifyAttOperand(o, branch, problems)));
@@ -433,7 +410,7 @@ function scanDirective(code: string, word: { text: string } & Span, st: Span, fa
       return;
     }
     case 'byte': case 'short': case 'word': case 'hword': case 'long': case 'int': case 'quad': case 'value': {
-      const items = splitTop(args, argsStart);
+      const items = splitOperands(args, argsStart, 'att');
       if (args && items.some((i) => !i.text)) facts.errors.push({ message: 'missing expression', code: 'syntax', start: argsStart, end: argsStart + args.length });
       break;
     }
