@@ -242,31 +242,55 @@ export function generateCases(count: number, seed: number): AluCase[] {
   return cases;
 }
 
+/** Instructions that do not exist in 64-bit mode (#UD there): compared with the recorded table instead. */
+export const LEGACY_ONLY = new Set(['daa', 'das', 'aaa', 'aas', 'aam', 'aad', 'salc_']);
+export const isLegacyOnly = (c: AluCase): boolean => LEGACY_ONLY.has(c.insn.split(' ')[0]);
+
 /**
- * NASM source of the case runner. `%ifdef HOST`: an ELF32 Linux program that writes the result
- * records to stdout; otherwise a flat guest at 1 MiB that stores them at RESULTS and exits through
- * isa-debug-exit.
+ * Where the case runner runs:
+ * - `guest`: a flat image at 1 MiB for Popek that stores the records at RESULTS and exits through
+ *   isa-debug-exit; it runs the cases twice, the second time as compiled blocks (jitThreshold 1);
+ * - `host32`: an ELF32 Linux program (nasm -f elf32, ld -m elf_i386) writing the records to stdout;
+ * - `host64`: an ELF64 Linux program doing the same with the same 8/16/32-bit operands, for hosts whose
+ *   kernel refuses 32-bit executables. Instructions that are invalid in 64-bit mode (LEGACY_ONLY) are
+ *   left out there, and their records stay zero.
  */
-export function caseSource(cases: AluCase[]): string {
+export type CaseTarget = 'guest' | 'host32' | 'host64';
+
+/** NASM source of the case runner for one target (every target has the same record layout). */
+export function caseSource(cases: AluCase[], target: CaseTarget = 'guest'): string {
   const out: string[] = [];
-  out.push('bits 32', '%ifdef HOST', 'global _start', 'section .bss', 'alignb 4', `results: resd ${cases.length * RECORD_DWORDS}`, 'scratch: resd 1',
-    'section .text', '_start:', '    call cases',
-    `    mov ecx, results`, `    mov esi, ${cases.length * RECORD_DWORDS * 4}`,
-    '.write: mov eax, 4', '    mov ebx, 1', '    mov edx, esi', '    int 0x80', '    test eax, eax', '    jle .done',
-    '    add ecx, eax', '    sub esi, eax', '    jnz .write', '.done: mov eax, 1', '    xor ebx, ebx', '    int 0x80',
-    '%else', 'org 0x100000', 'results equ 0x400000', 'scratch equ 0x3ff000',
-    // The guest runs the cases twice: the second time every block runs compiled (jitThreshold 1).
-    '    mov esp, 0x90000', '    call cases', '    call cases', '    mov al, 0', '    out 0xf4, al', '    hlt', '%endif',
-    '%define salc_ db 0xd6', 'cases:');
+  const records = cases.length * RECORD_DWORDS;
+  if (target === 'guest') {
+    out.push('bits 32', 'org 0x100000', 'results equ 0x400000', 'scratch equ 0x3ff000',
+      '    mov esp, 0x90000', '    call cases', '    call cases', '    mov al, 0', '    out 0xf4, al', '    hlt');
+  } else {
+    out.push(target === 'host64' ? 'bits 64\ndefault abs' : 'bits 32', 'global _start', 'section .bss', 'alignb 8',
+      `results: resd ${records}`, 'scratch: resd 2', 'section .text', '_start:', '    call cases');
+    if (target === 'host32') {
+      out.push('    mov ecx, results', `    mov esi, ${records * 4}`,
+        '.write: mov eax, 4', '    mov ebx, 1', '    mov edx, esi', '    int 0x80', '    test eax, eax', '    jle .done',
+        '    add ecx, eax', '    sub esi, eax', '    jnz .write', '.done: mov eax, 1', '    xor ebx, ebx', '    int 0x80');
+    } else {
+      out.push('    mov rsi, results', `    mov r12, ${records * 4}`,
+        '.write: mov eax, 1', '    mov edi, 1', '    mov rdx, r12', '    syscall', '    test rax, rax', '    jle .done',
+        '    add rsi, rax', '    sub r12, rax', '    jnz .write', '.done: mov eax, 60', '    xor edi, edi', '    syscall');
+    }
+  }
+  // The flags image goes through the stack; its width is the mode's.
+  const [pushImm, popf, pushf] = target === 'host64' ? ['push qword', 'popfq', 'pushfq'] : ['push dword', 'popfd', 'pushfd'];
+  out.push('%define salc_ db 0xd6', 'cases:');
   cases.forEach((c, k) => {
+    if (target === 'host64' && isLegacyOnly(c)) return;
     const base = `results + ${k * RECORD_DWORDS * 4}`;
     out.push(`    mov dword [scratch], ${hex(c.mem)}`);
-    out.push(`    push dword ${hex(c.flags | 0x202)}`, '    popfd');
+    out.push(`    ${pushImm} ${hex(c.flags | 0x202)}`, `    ${popf}`);
     CASE_REGS.forEach((r, i) => out.push(`    mov ${r}, ${hex(c.regs[i])}`));
     out.push(`    ${c.insn}`);
-    out.push('    pushfd');
+    out.push(`    ${pushf}`);
     CASE_REGS.forEach((r, i) => out.push(`    mov [${base} + ${i * 4}], ${r}`));
-    out.push(`    mov eax, [scratch]`, `    mov [${base} + 28], eax`, `    pop dword [${base} + 32]`);
+    // Pop the flags through EAX (already stored): a 64-bit pop to memory would write 8 bytes.
+    out.push(`    mov eax, [scratch]`, `    mov [${base} + 28], eax`, `    pop ${target === 'host64' ? 'rax' : 'eax'}`, `    mov [${base} + 32], eax`);
   });
   out.push('    ret', '');
   return out.join('\n');
