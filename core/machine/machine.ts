@@ -8,7 +8,7 @@
  *   m.report('native', wallMs)
  */
 import { CS, DS, ES, FS, GS, IF, SS, CR0_PE, CR0_ET } from '../cpu/constants';
-import { Cpu, UnsupportedError, type CpuState } from '../cpu/cpu';
+import { Cpu, UnsupportedError, type CpuState, type CpuStop } from '../cpu/cpu';
 import { TripleFault } from '../cpu/fault';
 import { PAGE_SIZE, PhysicalMemory } from '../cpu/physicalMemory';
 import { DebugExit } from '../devices/debugExit';
@@ -32,6 +32,9 @@ export interface MachineOptions {
   /** Compile hot blocks to JS functions (default true; false: interpret every instruction). */
   jit?: boolean;
 }
+
+/** Runs the guest for at most `budget` instructions; the contract of `Cpu.run`. */
+export type Executor = (budget: number) => CpuStop;
 
 /** What `runSlice` returns: 'slice' (budget spent, still running), 'breakpoint', or the outcome. */
 export type StopReason = 'slice' | 'breakpoint' | Outcome;
@@ -213,8 +216,12 @@ export class Machine {
    * internal run included (after an OUT to the PIT, a timer tick, HLT woken by an interrupt), except
    * the resume point: the slice after a 'breakpoint' executes that instruction (`cpu.resume()` makes
    * the current EIP one, e.g. for a debugger resuming from a stop of its own).
+   *
+   * `execute` runs the guest for at most a budget of instructions: the CPU's own loop by default, or a
+   * technique's executor (the binary translator's dispatcher, the VT-x non-root loop). Every technique
+   * goes through this one loop, so the timers, halting and outcomes are the same in all of them.
    */
-  runSlice(maxInstructions: number): StopReason {
+  runSlice(maxInstructions: number, execute: Executor = (budget) => this.cpu.run(budget)): StopReason {
     if (this.outcome) return this.outcome;
     const cpu = this.cpu, pit = this.pit;
     const limit = this.options.maxInstructions > 0 ? this.options.maxInstructions : Infinity;
@@ -225,7 +232,7 @@ export class Machine {
         let budget = Math.min(sliceEnd, limit) - cpu.icount;
         const next = pit.nextEventCycle();
         if (next !== Infinity) budget = Math.max(1, Math.min(budget, next - cpu.time));
-        const r = cpu.run(budget);
+        const r = execute(budget);
         pit.update();
         if (this.outcome) break;
         if (r === 'stop') { cpu.stopRequested = false; continue; }

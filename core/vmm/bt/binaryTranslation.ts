@@ -6,7 +6,6 @@
  */
 import type { StopReason } from '../../machine/machine';
 import { registerTechnique, type Technique, type TechniqueView, type VmHost } from '../technique';
-import { runSliceWith } from './sliceLoop';
 import { BinaryTranslator } from './translator';
 import { VirtualMmu, type VirtualMmuState } from './virtualMmu';
 
@@ -39,7 +38,7 @@ export class BinaryTranslationTechnique implements Technique {
   }
 
   runSlice(budget: number): StopReason {
-    return runSliceWith(this.host.machine, budget, (b) => this.bt.execute(b));
+    return this.host.machine.runSlice(budget, (b) => this.bt.execute(b));
   }
 
   getState(): BtState { return { version: 1, mmu: this.mmu.getState() }; }

@@ -38,7 +38,6 @@ import type { LoadedImage, StopReason } from '../../machine/machine';
 import type { CostKey } from '../cost';
 import { ShadowMmu } from '../shadowPaging';
 import { registerTechnique, type Technique, type TechniqueView, type VmHost } from '../technique';
-import { runSliceWith } from '../bt/sliceLoop';
 import { NO_VMM_HOLE, UNPOPULATED, prefaultEventDelivery } from '../bt/virtualMmu';
 import { CPU, INTR_INFO, PIN, SECONDARY, intrInfo, kvmDefaults, type KvmControls, type VmxOptions } from './controls';
 import { Ept, EPT_RWX, EPT_WRITE, type EptState } from './ept';
@@ -194,7 +193,7 @@ export class HardwareAssistedTechnique implements Technique {
   }
 
   runSlice(budget: number): StopReason {
-    return runSliceWith(this.host.machine, budget, (b) => this.execute(b));
+    return this.host.machine.runSlice(budget, (b) => this.execute(b));
   }
 
   /** Guest execution in non-root operation until the budget ends; EPT violations unwind to here. */
