@@ -1,9 +1,10 @@
 /*
  * `hardware-assisted` (SPEC §4): VT-x. The guest kernel runs at CPL 0 in VMX non-root operation; a
  * VMCS (vmcs.ts) with KVM's controls (controls.ts) decides which instructions and events leave the
- * guest (VM exits, Intel basic reasons and exit qualifications: exitReasons.ts); the host's exit
- * handler (exitHandler.ts) emulates what exited and resumes the guest (GUEST_RIP += the VM-exit
- * instruction length). Critical instructions need no help: at CPL 0 they behave as on bare metal.
+ * guest (VM exits, Intel basic reasons and exit qualifications: exitReasons.ts). For instructions the
+ * processor's decision is nonRoot.ts and the host's handlers, one per basic exit reason as KVM's
+ * exit-handler table, are exitHandlers.ts: they emulate what exited and resume the guest
+ * (GUEST_RIP += the VM-exit instruction length). Events and EPT violations are handled here. Critical instructions need no help: at CPL 0 they behave as on bare metal.
  *
  * What the simulated processor does in non-root operation, built on the CPU's monitor hooks:
  *   - instructions (onInstruction) exit or not as the controls say — CPUID, INVD, VMCALL always;
@@ -26,25 +27,22 @@
  * injects #UD, which is what the guest would get on bare metal (and what QEMU's record of pv-hello
  * shows). KVM does the same for an unknown hypercall from CPL > 0 and for guests without KVM's ABI.
  */
-import { CR0_PG, CR0_WP, CS, DS, ES, FS, GS, SS, PF_VEC, UD, GP, IF } from '../../cpu/constants';
-import { type CpuStop } from '../../cpu/cpu';
+import { CR0_PG, CR0_WP, CS, DS, ES, FS, GS, SS, PF_VEC, GP, IF } from '../../cpu/constants';
+import type { Cpu, CpuStop } from '../../cpu/cpu';
 import { CpuFault, TripleFault } from '../../cpu/fault';
 import type { Insn } from '../../cpu/insn';
-import { InsnClass, type DeliveryEvent, type EventKind, type Monitor } from '../../cpu/monitor';
-import { ea } from '../../cpu/ops/operands';
-import { checkIoPermission } from '../../cpu/ops/system';
+import type { DeliveryEvent, EventKind, Monitor } from '../../cpu/monitor';
 import { PAGE_SIZE } from '../../cpu/physicalMemory';
 import type { LoadedImage, StopReason } from '../../machine/machine';
 import type { CostKey } from '../cost';
 import { ShadowMmu } from '../shadowPaging';
 import { registerTechnique, type Technique, type TechniqueView, type VmHost } from '../technique';
 import { NO_VMM_HOLE, UNPOPULATED, prefaultEventDelivery } from '../bt/virtualMmu';
-import { CPU, INTR_INFO, PIN, SECONDARY, intrInfo, kvmDefaults, type KvmControls, type VmxOptions } from './controls';
+import { INTR_INFO, PIN, intrInfo, kvmDefaults, type KvmControls, type VmxOptions } from './controls';
 import { Ept, EPT_RWX, EPT_WRITE, type EptState } from './ept';
-import {
-  EXIT_REASON, crAccessQualification, decodeCrAccess, decodeIo, drAccessQualification, eptViolationQualification,
-  exitReasonName, ioQualification,
-} from './exitReasons';
+import { EXIT_REASON, decodeCrAccess, eptViolationQualification, exitReasonName } from './exitReasons';
+import { INSTRUCTION_EXIT_HANDLERS, type VmxExitHost } from './exitHandlers';
+import { INTERCEPTED_CLASSES, instructionExit, memoryInstrInfo, type NonRootView } from './nonRoot';
 import { VMCS, Vmcs } from './vmcs';
 
 /** Host memory layout (in the machine's reserved memory, invisible to the guest). */
@@ -72,7 +70,7 @@ export interface VmxState {
 const SEG_ORDER = [ES, CS, SS, DS, FS, GS];
 const hex = (v: number) => '0x' + (v >>> 0).toString(16);
 
-export class HardwareAssistedTechnique implements Technique {
+export class HardwareAssistedTechnique implements Technique, VmxExitHost {
   readonly mode = 'hardware-assisted' as const;
   readonly vmcs = new Vmcs();
   readonly controls: KvmControls;
@@ -118,23 +116,19 @@ export class HardwareAssistedTechnique implements Technique {
           { intr: intrInfo(PF_VEC, INTR_INFO.TYPE_HARD_EXCEPTION, true), errorCode: 3 });
       });
     }
+    this.nonRoot = { cpu: host.cpu, vmcs: this.vmcs, controls: this.controls, mem, shadowPaging: !ept };
     this.monitor = {
-      interceptClasses: this.interceptClasses(),
+      interceptClasses: INTERCEPTED_CLASSES,
       onInstruction: (cpu, insn) => this.onInstruction(insn),
       onEvent: (cpu, ev) => this.onEvent(ev),
     };
   }
 
-  private get cpu() { return this.host.cpu; }
+  get cpu(): Cpu { return this.host.cpu; }
+  /** What the processor's exit decisions read (nonRoot.ts). */
+  private readonly nonRoot: NonRootView;
   private get cr0Shadow(): number { return this.vmcs.get(VMCS.CR0_READ_SHADOW); }
   private get cr4Shadow(): number { return this.vmcs.get(VMCS.CR4_READ_SHADOW); }
-
-  /** Instruction classes the CPU must show us: every one some control can make exit, and CR reads. */
-  private interceptClasses(): number {
-    return InsnClass.CPUID | InsnClass.VMCALL | InsnClass.HLT | InsnClass.CACHE | InsnClass.INVLPG | InsnClass.RDTSC |
-      InsnClass.RDPMC | InsnClass.RDMSR | InsnClass.WRMSR | InsnClass.IO | InsnClass.MOV_CR | InsnClass.CLTS |
-      InsnClass.LMSW | InsnClass.SMSW | InsnClass.MOV_DR | InsnClass.DESC_TABLE;
-  }
 
   // =============================================================================================
   // VMLAUNCH: the host sets up the VMCS and enters the guest
@@ -272,7 +266,7 @@ export class HardwareAssistedTechnique implements Technique {
   }
 
   /** `GUEST_RIP += VM_EXIT_INSTRUCTION_LEN` (KVM skip_emulated_instruction). */
-  private skipInstruction(): void {
+  skipInstruction(): void {
     const v = this.vmcs;
     v.set(VMCS.GUEST_RIP, (v.get(VMCS.GUEST_RIP) + v.get(VMCS.VM_EXIT_INSTRUCTION_LEN)) >>> 0);
   }
@@ -307,76 +301,27 @@ export class HardwareAssistedTechnique implements Technique {
   // Non-root operation: instructions
   // =============================================================================================
 
+  /** The processor decides (nonRoot.ts); on an exit, the host's handler for its reason runs (exitHandlers.ts). */
   private onInstruction(insn: Insn): boolean {
     if (this.injecting) return false;
-    const cpu = this.cpu, c = this.controls;
-    const cls = insn.cls;
-    // Privilege faults come before VM exits (SDM Vol. 3C §26.1.1).
-    if ((cls & InsnClass.PRIVILEGED) && !(cls & InsnClass.IO) && cpu.cpl > 0) return false;
-    const len = insn.len, mn = insn.mnemonic;
-    if (cls & InsnClass.CPUID) {
-      this.recordExit(EXIT_REASON.CPUID, 0, len, mn, ['emulate'], `leaf ${hex(cpu.regs[0])}`);
-      return this.handled(() => { insn.semantics(cpu, insn); this.skipInstruction(); });
-    }
-    if (cls & InsnClass.VMCALL) {
-      this.recordExit(EXIT_REASON.VMCALL, 0, len, mn, ['emulate'], `EAX ${hex(cpu.regs[0])}: no hypercall interface, #UD injected`);
-      return this.injectFault(UD, 0);
-    }
-    if (cls & InsnClass.HLT) {
-      if (!(c.primary & CPU.HLT_EXITING)) return false;
-      this.recordExit(EXIT_REASON.HLT, 0, len, mn, [], 'guest halts until an interrupt');
-      return this.handled(() => { this.skipInstruction(); cpu.halted = true; cpu.breakBlock = true; });
-    }
-    if (cls & InsnClass.IO) return this.ioInstruction(insn);
-    if (cls & (InsnClass.RDMSR | InsnClass.WRMSR)) return this.msrInstruction(insn);
-    if (cls & InsnClass.MOV_CR) return this.movCr(insn);
-    if (cls & (InsnClass.CLTS | InsnClass.LMSW | InsnClass.SMSW)) return this.cr0Word(insn);
-    if (cls & InsnClass.INVLPG) {
-      if (!(c.primary & CPU.INVLPG_EXITING) || insn.rm >= 0) return false;
-      const lin = (cpu.segBase[insn.seg] + ea(cpu, insn)) >>> 0;
-      this.recordExit(EXIT_REASON.INVLPG, lin, len, mn, ['emulate'], `linear ${hex(lin)}`, { instrInfo: memoryInstrInfo(insn) });
-      return this.handled(() => {
-        if (this.shadow) this.shadow.invlpg(lin); else cpu.invalidatePage(lin);
-        this.skipInstruction();
-      });
-    }
-    if (cls & InsnClass.CACHE) {
-      const wbinvd = mn === 'wbinvd';
-      if (wbinvd && !(c.secondary & SECONDARY.WBINVD_EXITING)) return false;
-      this.recordExit(wbinvd ? EXIT_REASON.WBINVD : EXIT_REASON.INVD, 0, len, mn, [], '');
-      return this.handled(() => this.skipInstruction());
-    }
-    if (cls & (InsnClass.RDTSC | InsnClass.RDPMC)) {
-      const tsc = mn === 'rdtsc';
-      if (!(c.primary & (tsc ? CPU.RDTSC_EXITING : CPU.RDPMC_EXITING))) return false;
-      this.recordExit(tsc ? EXIT_REASON.RDTSC : EXIT_REASON.RDPMC, 0, len, mn, ['emulate'], '');
-      return this.emulateBySemantics(insn);
-    }
-    if (cls & InsnClass.MOV_DR) {
-      if (!(c.primary & CPU.MOV_DR_EXITING)) return false;
-      const fromDr = insn.opcode === 0x121;
-      const q = drAccessQualification(insn.reg, fromDr, insn.rm);
-      this.recordExit(EXIT_REASON.DR_ACCESS, q, len, mn, ['emulate'], `${fromDr ? 'mov from' : 'mov to'} DR${insn.reg}, GPR ${insn.rm}`);
-      return this.emulateBySemantics(insn);
-    }
-    if (cls & InsnClass.DESC_TABLE) {
-      if (!(c.secondary & SECONDARY.DESC)) return false;
-      const gdt = mn === 'lgdt' || mn === 'lidt' || mn === 'sgdt' || mn === 'sidt';
-      this.recordExit(gdt ? EXIT_REASON.GDTR_IDTR : EXIT_REASON.LDTR_TR, 0, len, mn, ['emulate'], mn, { instrInfo: memoryInstrInfo(insn) });
-      return this.emulateBySemantics(insn);
-    }
-    return false;
+    const decision = instructionExit(this.nonRoot, insn);
+    if (decision === 'cpu') return false;
+    if (decision === 'done') return true;
+    this.recordExit(decision.reason, decision.qualification, insn.len, insn.mnemonic, decision.work, decision.text, { instrInfo: decision.instrInfo, linear: decision.linear });
+    const handler = INSTRUCTION_EXIT_HANDLERS[decision.reason];
+    if (!handler) throw new Error(`no exit handler for ${exitReasonName(decision.reason)}`);
+    return handler(this, insn);
   }
 
-  /** Runs the exit handler; the instruction is then skipped by the CPU (RIP from the VMCS). */
-  private handled(handler: () => void): boolean {
-    handler();
+  /** Runs the exit handler's work, then VM entry (RIP from the VMCS). */
+  handled(work: () => void): boolean {
+    work();
     this.resume();
     return true;
   }
 
   /** The handler emulates with the instruction's own semantics (KVM's x86 emulator), then skips it. */
-  private emulateBySemantics(insn: Insn): boolean {
+  emulateBySemantics(insn: Insn): boolean {
     const cpu = this.cpu;
     cpu.nextEip = (cpu.eip + insn.len) >>> 0;
     this.hostAccess = true;
@@ -387,130 +332,13 @@ export class HardwareAssistedTechnique implements Technique {
   }
 
   /** The handler injects a fault: the instruction does not complete (nor retire) and RIP stays. */
-  private injectFault(vector: number, errorCode: number): boolean {
+  injectFault(vector: number, errorCode: number): boolean {
     this.pendingInjection = vector;
     throw new CpuFault(vector, errorCode);
   }
 
-  private ioInstruction(insn: Insn): boolean {
-    const cpu = this.cpu, c = this.controls, op = insn.opcode;
-    const string = op >= 0x6c && op <= 0x6f;
-    const immediate = op >= 0xe4 && op <= 0xe7;
-    const isIn = op === 0x6c || op === 0x6d || op === 0xe4 || op === 0xe5 || op === 0xec || op === 0xed;
-    const port = immediate ? insn.imm & 0xff : cpu.regs[2] & 0xffff;
-    const size = insn.size;
-    // The I/O permission checks (CPL > IOPL: TSS bitmap) come before the exit.
-    checkIoPermission(cpu, port, size);
-    let exits: boolean;
-    if (c.primary & CPU.USE_IO_BITMAPS) exits = this.ioBitmapSays(port, size);
-    else exits = (c.primary & CPU.UNCOND_IO_EXITING) !== 0;
-    if (!exits) return false;
-    const q = ioQualification(port, size, isIn, string, insn.rep !== 0, immediate);
-    const d = decodeIo(q);
-    this.recordExit(EXIT_REASON.IO_INSTRUCTION, q, insn.len, insn.mnemonic, ['deviceAccess'], `${d.isIn ? 'in' : 'out'} port ${hex(d.port)}, size ${d.size}${d.string ? ', string' : ''}${d.rep ? ', rep' : ''}, ${d.immediate ? 'immediate' : 'DX'}`);
-    if (string) return this.emulateBySemantics(insn);
-    // KVM's handle_io for a non-string access: everything comes from the exit qualification.
-    return this.handled(() => {
-      const sz = d.size as 1 | 2 | 4;
-      if (d.isIn) cpu.setReg(0, sz, cpu.io.in(d.port, sz));
-      else cpu.io.out(d.port, sz, cpu.getReg(0, sz) >>> 0);
-      this.skipInstruction();
-    });
-  }
-
-  /** I/O bitmap A (ports 0–7FFF) / B (8000–FFFF): an exit if the bit of any byte accessed is set. */
-  private ioBitmapSays(port: number, size: number): boolean {
-    const mem = this.host.machine.mem;
-    for (let p = port; p < port + size; p++) {
-      const q = p & 0xffff;
-      const page = q < 0x8000 ? this.vmcs.get(VMCS.IO_BITMAP_A) : this.vmcs.get(VMCS.IO_BITMAP_B);
-      if (mem.read8(page + ((q & 0x7fff) >>> 3)) & (1 << (q & 7))) return true;
-    }
-    return false;
-  }
-
-  private msrInstruction(insn: Insn): boolean {
-    const cpu = this.cpu, write = insn.mnemonic === 'wrmsr';
-    const msr = cpu.regs[1] >>> 0;
-    if (!this.msrExits(msr, write)) return false;
-    this.recordExit(write ? EXIT_REASON.MSR_WRITE : EXIT_REASON.MSR_READ, 0, insn.len, insn.mnemonic, ['emulate'], `MSR ${hex(msr)}`);
-    try {
-      if (write) cpu.writeMsr(msr, (BigInt(cpu.regs[2] >>> 0) << 32n) | BigInt(cpu.regs[0] >>> 0));
-      else {
-        const v = cpu.readMsr(msr);
-        cpu.regs[0] = Number(v & 0xffffffffn) | 0;
-        cpu.regs[2] = Number((v >> 32n) & 0xffffffffn) | 0;
-      }
-    } catch (e) {
-      if (e instanceof CpuFault) return this.injectFault(GP, 0); // kvm_inject_gp for an MSR it does not know
-      throw e;
-    }
-    return this.handled(() => this.skipInstruction());
-  }
-
-  /** MSR bitmap (SDM §25.6.9): read low/high at 0/0x400, write low/high at 0x800/0xC00. */
-  private msrExits(msr: number, write: boolean): boolean {
-    if (!(this.controls.primary & CPU.USE_MSR_BITMAPS)) return true;
-    let off: number;
-    if (msr <= 0x1fff) off = 0;
-    else if (msr >= 0xc0000000 && msr <= 0xc0001fff) off = 0x400;
-    else return true;
-    const bit = msr & 0x1fff;
-    const at = this.vmcs.get(VMCS.MSR_BITMAP) + off + (write ? 0x800 : 0) + (bit >>> 3);
-    return (this.host.machine.mem.read8(at) & (1 << (bit & 7))) !== 0;
-  }
-
-  private movCr(insn: Insn): boolean {
-    const cpu = this.cpu, c = this.controls, v = this.vmcs;
-    const toCr = insn.opcode === 0x122, cr = insn.reg, gpr = insn.rm;
-    if (toCr) {
-      const value = cpu.regs[gpr];
-      let exits = false;
-      if (cr === 0) exits = ((value ^ this.cr0Shadow) & c.cr0GuestHostMask) !== 0;
-      else if (cr === 4) exits = ((value ^ this.cr4Shadow) & c.cr4GuestHostMask) !== 0;
-      else if (cr === 3) exits = (c.primary & CPU.CR3_LOAD_EXITING) !== 0;
-      if (!exits) {
-        if (cr === 0 || cr === 4) {
-          // Guest-owned bits only changed: the processor writes them without an exit.
-          const mask = cr === 0 ? c.cr0GuestHostMask : c.cr4GuestHostMask;
-          const real = cr === 0 ? cpu.cr0 : cpu.cr4;
-          const nv = (real & mask) | (value & ~mask);
-          if (cr === 0) cpu.setCr0(nv); else cpu.setCr4(nv);
-          cpu.nextEip = (cpu.eip + insn.len) >>> 0;
-          return true;
-        }
-        return false;
-      }
-      const q = crAccessQualification(cr, 0, gpr);
-      this.recordExit(EXIT_REASON.CR_ACCESS, q, insn.len, insn.mnemonic, cr === 3 && this.shadow ? ['emulate', 'tlbFlush'] : ['emulate'], `mov to CR${cr} from GPR ${gpr} (${hex(value)})`);
-      try {
-        this.writeCr(cr, value);
-      } catch (e) {
-        if (e instanceof CpuFault) return this.injectFault(GP, 0);
-        throw e;
-      }
-      return this.handled(() => this.skipInstruction());
-    }
-    // MOV from CR.
-    if (cr === 3 && (c.primary & CPU.CR3_STORE_EXITING)) {
-      const q = crAccessQualification(3, 1, gpr);
-      this.recordExit(EXIT_REASON.CR_ACCESS, q, insn.len, insn.mnemonic, ['emulate'], `mov from CR3 to GPR ${gpr}`);
-      return this.handled(() => { cpu.regs[gpr] = this.guestCr3; this.skipInstruction(); });
-    }
-    if (cr === 0 || cr === 4) {
-      // No exit: host-owned bits read from the read shadow (SDM Vol. 3C §26.3 "MOV from CR0/CR4").
-      const mask = cr === 0 ? c.cr0GuestHostMask : c.cr4GuestHostMask;
-      const shadow = cr === 0 ? this.cr0Shadow : this.cr4Shadow;
-      cpu.regs[gpr] = ((cr === 0 ? cpu.cr0 : cpu.cr4) & ~mask) | (shadow & mask);
-      cpu.nextEip = (cpu.eip + insn.len) >>> 0;
-      void v;
-      return true;
-    }
-    return false;
-  }
-
   /** The host's emulation of MOV to CR0/CR3/CR4 (KVM handle_set_cr0/3/4). */
-  private writeCr(cr: number, value: number): void {
+  writeCr(cr: number, value: number): void {
     const cpu = this.cpu, v = this.vmcs;
     if (cr === 0) {
       const old = this.cr0Shadow;
@@ -532,32 +360,6 @@ export class HardwareAssistedTechnique implements Technique {
       v.write(VMCS.CR4_READ_SHADOW, value);
       if (this.shadow && ((old ^ value) & 0x90)) this.shadow.reset('guest CR4.PSE/PGE change');
     }
-  }
-
-  /** CLTS, LMSW (exit per the CR0 mask and read shadow) and SMSW (reads the shadow, no exit). */
-  private cr0Word(insn: Insn): boolean {
-    const cpu = this.cpu, mask = this.controls.cr0GuestHostMask, shadow = this.cr0Shadow;
-    const mn = insn.mnemonic;
-    if (mn === 'smsw') {
-      const val = ((cpu.cr0 & ~mask) | (shadow & mask)) & 0xffff;
-      cpu.nextEip = (cpu.eip + insn.len) >>> 0;
-      if (insn.rm >= 0) cpu.setReg(insn.rm, insn.size, val);
-      else cpu.write16(insn.seg, ea(cpu, insn), val);
-      return true;
-    }
-    if (mn === 'clts') {
-      // Exits only if TS is host-owned and set in the read shadow (SDM §26.1.3).
-      if (!((mask & 8) && (shadow & 8))) return false;
-      this.recordExit(EXIT_REASON.CR_ACCESS, crAccessQualification(0, 2, 0), insn.len, mn, ['emulate'], 'clts');
-      return this.handled(() => { this.writeCr(0, shadow & ~8); this.skipInstruction(); });
-    }
-    // LMSW: the source's PE/MP/EM/TS against the read shadow in host-owned bits (PE can only be set).
-    const src = insn.rm >= 0 ? cpu.getReg(insn.rm, 2) : cpu.read16(insn.seg, ea(cpu, insn));
-    const differs = ((src ^ shadow) & mask & 0xe) !== 0 || ((mask & 1) && (src & 1) && !(shadow & 1));
-    if (!differs) return false;
-    const q = crAccessQualification(0, 3, 0, insn.rm < 0, src);
-    this.recordExit(EXIT_REASON.CR_ACCESS, q, insn.len, mn, ['emulate'], `lmsw ${hex(src & 0xffff)}`, { linear: insn.rm < 0 ? (cpu.segBase[insn.seg] + ea(cpu, insn)) >>> 0 : 0 });
-    return this.handled(() => { this.writeCr(0, (shadow & ~0xe) | (src & 0xf) | (shadow & 1)); this.skipInstruction(); });
   }
 
   // =============================================================================================
@@ -712,14 +514,7 @@ export class HardwareAssistedTechnique implements Technique {
   }
 }
 
-/** VM-exit instruction information for a memory operand (SDM Vol. 3C Table 28-9/28-13 layout). */
-export function memoryInstrInfo(i: Insn): number {
-  if (i.rm >= 0) return (1 << 10) | ((i.rm & 0xf) << 3);
-  return ((i.scale & 3) | ((i.addr16 ? 0 : 1) << 7) | ((i.seg & 7) << 15) |
-    (i.index >= 0 ? (i.index & 0xf) << 18 : 1 << 22) | (i.base >= 0 ? (i.base & 0xf) << 23 : 1 << 27)) >>> 0;
-}
-
-export { decodeCrAccess };
+export { decodeCrAccess, memoryInstrInfo };
 
 registerTechnique({
   mode: 'hardware-assisted',

@@ -1,0 +1,193 @@
+/*
+ * What the processor decides in VMX non-root operation when the guest executes an instruction the
+ * controls may intercept (SDM Vol. 3C ch. 26 "Instructions That Cause VM Exits"): exit (with the basic
+ * reason, the exit qualification and what the VMCS records), complete it without an exit (CR0/CR4
+ * writes that touch only guest-owned bits, reads that return the read shadow), or leave it to the
+ * ordinary CPU. No host work happens here: the host's side is exitHandlers.ts.
+ */
+import type { Cpu } from '../../cpu/cpu';
+import type { Insn } from '../../cpu/insn';
+import { InsnClass } from '../../cpu/monitor';
+import { ea } from '../../cpu/ops/operands';
+import { checkIoPermission } from '../../cpu/ops/system';
+import type { PhysicalMemory } from '../../cpu/physicalMemory';
+import type { CostKey } from '../cost';
+import { CPU, SECONDARY, type KvmControls } from './controls';
+import { EXIT_REASON, crAccessQualification, decodeIo, drAccessQualification, ioQualification } from './exitReasons';
+import { VMCS, type Vmcs } from './vmcs';
+
+/** An instruction VM exit as the processor reports it in the VMCS exit-information fields. */
+export interface InstructionExit {
+  reason: number;
+  qualification: number;
+  /** What the trace says about it (the qualification in words). */
+  text: string;
+  /** The host's work, for the cost model. */
+  work: CostKey[];
+  instrInfo?: number;
+  linear?: number;
+}
+
+/** 'exit': an InstructionExit; 'done': completed in non-root operation without an exit; 'cpu': not ours. */
+export type NonRootOutcome = InstructionExit | 'done' | 'cpu';
+
+/** What the decisions read: the guest CPU, the VMCS (read shadows, bitmaps) and the controls. */
+export interface NonRootView {
+  readonly cpu: Cpu;
+  readonly vmcs: Vmcs;
+  readonly controls: KvmControls;
+  readonly mem: PhysicalMemory;
+  /** Shadow paging (VT-x without EPT): a CR3 load also flushes the shadow. */
+  readonly shadowPaging: boolean;
+}
+
+/** Instruction classes the CPU must show the monitor: every one some control can make exit, and CR reads. */
+export const INTERCEPTED_CLASSES = InsnClass.CPUID | InsnClass.VMCALL | InsnClass.HLT | InsnClass.CACHE | InsnClass.INVLPG |
+  InsnClass.RDTSC | InsnClass.RDPMC | InsnClass.RDMSR | InsnClass.WRMSR | InsnClass.IO | InsnClass.MOV_CR | InsnClass.CLTS |
+  InsnClass.LMSW | InsnClass.SMSW | InsnClass.MOV_DR | InsnClass.DESC_TABLE;
+
+const hex = (v: number) => '0x' + (v >>> 0).toString(16);
+const exit = (reason: number, qualification: number, work: CostKey[], text: string, extra: Partial<InstructionExit> = {}): InstructionExit =>
+  ({ reason, qualification: qualification >>> 0, work, text, ...extra });
+
+/** The processor's decision for `insn` (called before it executes; faults with priority come first). */
+export function instructionExit(v: NonRootView, insn: Insn): NonRootOutcome {
+  const cpu = v.cpu, c = v.controls, cls = insn.cls, mn = insn.mnemonic;
+  // Privilege faults come before VM exits (SDM Vol. 3C §26.1.1).
+  if ((cls & InsnClass.PRIVILEGED) && !(cls & InsnClass.IO) && cpu.cpl > 0) return 'cpu';
+  if (cls & InsnClass.CPUID) return exit(EXIT_REASON.CPUID, 0, ['emulate'], `leaf ${hex(cpu.regs[0])}`);
+  if (cls & InsnClass.VMCALL) return exit(EXIT_REASON.VMCALL, 0, ['emulate'], `EAX ${hex(cpu.regs[0])}: no hypercall interface, #UD injected`);
+  if (cls & InsnClass.HLT) return c.primary & CPU.HLT_EXITING ? exit(EXIT_REASON.HLT, 0, [], 'guest halts until an interrupt') : 'cpu';
+  if (cls & InsnClass.IO) return ioExit(v, insn);
+  if (cls & (InsnClass.RDMSR | InsnClass.WRMSR)) {
+    const write = mn === 'wrmsr', msr = cpu.regs[1] >>> 0;
+    return msrExits(v, msr, write) ? exit(write ? EXIT_REASON.MSR_WRITE : EXIT_REASON.MSR_READ, 0, ['emulate'], `MSR ${hex(msr)}`) : 'cpu';
+  }
+  if (cls & InsnClass.MOV_CR) return movCrExit(v, insn);
+  if (cls & (InsnClass.CLTS | InsnClass.LMSW | InsnClass.SMSW)) return cr0WordExit(v, insn);
+  if (cls & InsnClass.INVLPG) {
+    if (!(c.primary & CPU.INVLPG_EXITING) || insn.rm >= 0) return 'cpu';
+    const lin = (cpu.segBase[insn.seg] + ea(cpu, insn)) >>> 0;
+    return exit(EXIT_REASON.INVLPG, lin, ['emulate'], `linear ${hex(lin)}`, { instrInfo: memoryInstrInfo(insn) });
+  }
+  if (cls & InsnClass.CACHE) {
+    const wbinvd = mn === 'wbinvd';
+    if (wbinvd && !(c.secondary & SECONDARY.WBINVD_EXITING)) return 'cpu';
+    return exit(wbinvd ? EXIT_REASON.WBINVD : EXIT_REASON.INVD, 0, [], '');
+  }
+  if (cls & (InsnClass.RDTSC | InsnClass.RDPMC)) {
+    const tsc = mn === 'rdtsc';
+    return c.primary & (tsc ? CPU.RDTSC_EXITING : CPU.RDPMC_EXITING) ? exit(tsc ? EXIT_REASON.RDTSC : EXIT_REASON.RDPMC, 0, ['emulate'], '') : 'cpu';
+  }
+  if (cls & InsnClass.MOV_DR) {
+    if (!(c.primary & CPU.MOV_DR_EXITING)) return 'cpu';
+    const fromDr = insn.opcode === 0x121;
+    return exit(EXIT_REASON.DR_ACCESS, drAccessQualification(insn.reg, fromDr, insn.rm), ['emulate'], `${fromDr ? 'mov from' : 'mov to'} DR${insn.reg}, GPR ${insn.rm}`);
+  }
+  if (cls & InsnClass.DESC_TABLE) {
+    if (!(c.secondary & SECONDARY.DESC)) return 'cpu';
+    const gdt = mn === 'lgdt' || mn === 'lidt' || mn === 'sgdt' || mn === 'sidt';
+    return exit(gdt ? EXIT_REASON.GDTR_IDTR : EXIT_REASON.LDTR_TR, 0, ['emulate'], mn, { instrInfo: memoryInstrInfo(insn) });
+  }
+  return 'cpu';
+}
+
+/** IN/OUT/INS/OUTS: unconditional I/O exiting or the I/O bitmaps, after the I/O permission checks. */
+function ioExit(v: NonRootView, insn: Insn): NonRootOutcome {
+  const cpu = v.cpu, c = v.controls, op = insn.opcode;
+  const string = op >= 0x6c && op <= 0x6f;
+  const immediate = op >= 0xe4 && op <= 0xe7;
+  const isIn = op === 0x6c || op === 0x6d || op === 0xe4 || op === 0xe5 || op === 0xec || op === 0xed;
+  const port = immediate ? insn.imm & 0xff : cpu.regs[2] & 0xffff;
+  // The I/O permission checks (CPL > IOPL: TSS bitmap) come before the exit.
+  checkIoPermission(cpu, port, insn.size);
+  const exits = c.primary & CPU.USE_IO_BITMAPS ? ioBitmapSays(v, port, insn.size) : (c.primary & CPU.UNCOND_IO_EXITING) !== 0;
+  if (!exits) return 'cpu';
+  const q = ioQualification(port, insn.size, isIn, string, insn.rep !== 0, immediate);
+  const d = decodeIo(q);
+  return exit(EXIT_REASON.IO_INSTRUCTION, q, ['deviceAccess'],
+    `${d.isIn ? 'in' : 'out'} port ${hex(d.port)}, size ${d.size}${d.string ? ', string' : ''}${d.rep ? ', rep' : ''}, ${d.immediate ? 'immediate' : 'DX'}`);
+}
+
+/** I/O bitmap A (ports 0–7FFF) / B (8000–FFFF): an exit if the bit of any byte accessed is set. */
+function ioBitmapSays(v: NonRootView, port: number, size: number): boolean {
+  for (let p = port; p < port + size; p++) {
+    const q = p & 0xffff;
+    const page = q < 0x8000 ? v.vmcs.get(VMCS.IO_BITMAP_A) : v.vmcs.get(VMCS.IO_BITMAP_B);
+    if (v.mem.read8(page + ((q & 0x7fff) >>> 3)) & (1 << (q & 7))) return true;
+  }
+  return false;
+}
+
+/** MSR bitmap (SDM §25.6.9): read low/high at 0/0x400, write low/high at 0x800/0xC00. */
+function msrExits(v: NonRootView, msr: number, write: boolean): boolean {
+  if (!(v.controls.primary & CPU.USE_MSR_BITMAPS)) return true;
+  let off: number;
+  if (msr <= 0x1fff) off = 0;
+  else if (msr >= 0xc0000000 && msr <= 0xc0001fff) off = 0x400;
+  else return true;
+  const bit = msr & 0x1fff;
+  const at = v.vmcs.get(VMCS.MSR_BITMAP) + off + (write ? 0x800 : 0) + (bit >>> 3);
+  return (v.mem.read8(at) & (1 << (bit & 7))) !== 0;
+}
+
+/** MOV to/from CR0/CR3/CR4 (SDM §26.1.3, §26.3): guest/host masks, read shadows, CR3 load/store exiting. */
+function movCrExit(v: NonRootView, insn: Insn): NonRootOutcome {
+  const cpu = v.cpu, c = v.controls;
+  const toCr = insn.opcode === 0x122, cr = insn.reg, gpr = insn.rm;
+  const cr0Shadow = v.vmcs.get(VMCS.CR0_READ_SHADOW), cr4Shadow = v.vmcs.get(VMCS.CR4_READ_SHADOW);
+  if (toCr) {
+    const value = cpu.regs[gpr];
+    let exits = false;
+    if (cr === 0) exits = ((value ^ cr0Shadow) & c.cr0GuestHostMask) !== 0;
+    else if (cr === 4) exits = ((value ^ cr4Shadow) & c.cr4GuestHostMask) !== 0;
+    else if (cr === 3) exits = (c.primary & CPU.CR3_LOAD_EXITING) !== 0;
+    if (exits) {
+      return exit(EXIT_REASON.CR_ACCESS, crAccessQualification(cr, 0, gpr), cr === 3 && v.shadowPaging ? ['emulate', 'tlbFlush'] : ['emulate'],
+        `mov to CR${cr} from GPR ${gpr} (${hex(value)})`);
+    }
+    if (cr !== 0 && cr !== 4) return 'cpu';
+    // Guest-owned bits only changed: the processor writes them without an exit.
+    const mask = cr === 0 ? c.cr0GuestHostMask : c.cr4GuestHostMask;
+    const nv = ((cr === 0 ? cpu.cr0 : cpu.cr4) & mask) | (value & ~mask);
+    if (cr === 0) cpu.setCr0(nv); else cpu.setCr4(nv);
+    cpu.nextEip = (cpu.eip + insn.len) >>> 0;
+    return 'done';
+  }
+  if (cr === 3 && (c.primary & CPU.CR3_STORE_EXITING)) return exit(EXIT_REASON.CR_ACCESS, crAccessQualification(3, 1, gpr), ['emulate'], `mov from CR3 to GPR ${gpr}`);
+  if (cr !== 0 && cr !== 4) return 'cpu';
+  // No exit: host-owned bits read from the read shadow (SDM Vol. 3C §26.3 "MOV from CR0/CR4").
+  const mask = cr === 0 ? c.cr0GuestHostMask : c.cr4GuestHostMask;
+  cpu.regs[gpr] = ((cr === 0 ? cpu.cr0 : cpu.cr4) & ~mask) | ((cr === 0 ? cr0Shadow : cr4Shadow) & mask);
+  cpu.nextEip = (cpu.eip + insn.len) >>> 0;
+  return 'done';
+}
+
+/** CLTS, LMSW (exit per the CR0 mask and read shadow) and SMSW (reads the shadow, no exit). */
+function cr0WordExit(v: NonRootView, insn: Insn): NonRootOutcome {
+  const cpu = v.cpu, mask = v.controls.cr0GuestHostMask, shadow = v.vmcs.get(VMCS.CR0_READ_SHADOW), mn = insn.mnemonic;
+  if (mn === 'smsw') {
+    const val = ((cpu.cr0 & ~mask) | (shadow & mask)) & 0xffff;
+    cpu.nextEip = (cpu.eip + insn.len) >>> 0;
+    if (insn.rm >= 0) cpu.setReg(insn.rm, insn.size, val);
+    else cpu.write16(insn.seg, ea(cpu, insn), val);
+    return 'done';
+  }
+  if (mn === 'clts') {
+    // Exits only if TS is host-owned and set in the read shadow (SDM §26.1.3).
+    return (mask & 8) && (shadow & 8) ? exit(EXIT_REASON.CR_ACCESS, crAccessQualification(0, 2, 0), ['emulate'], 'clts') : 'cpu';
+  }
+  // LMSW: the source's PE/MP/EM/TS against the read shadow in host-owned bits (PE can only be set).
+  const src = insn.rm >= 0 ? cpu.getReg(insn.rm, 2) : cpu.read16(insn.seg, ea(cpu, insn));
+  const differs = ((src ^ shadow) & mask & 0xe) !== 0 || ((mask & 1) && (src & 1) && !(shadow & 1));
+  if (!differs) return 'cpu';
+  return exit(EXIT_REASON.CR_ACCESS, crAccessQualification(0, 3, 0, insn.rm < 0, src), ['emulate'], `lmsw ${hex(src & 0xffff)}`,
+    { linear: insn.rm < 0 ? (cpu.segBase[insn.seg] + ea(cpu, insn)) >>> 0 : 0 });
+}
+
+/** VM-exit instruction information for a memory operand (SDM Vol. 3C Table 28-9/28-13 layout). */
+export function memoryInstrInfo(i: Insn): number {
+  if (i.rm >= 0) return (1 << 10) | ((i.rm & 0xf) << 3);
+  return ((i.scale & 3) | ((i.addr16 ? 0 : 1) << 7) | ((i.seg & 7) << 15) |
+    (i.index >= 0 ? (i.index & 0xf) << 18 : 1 << 22) | (i.base >= 0 ? (i.base & 0xf) << 23 : 1 << 27)) >>> 0;
+}
