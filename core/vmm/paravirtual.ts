@@ -18,7 +18,7 @@
  * or a trapped MOV to CR3) validate the directory and install the hypervisor's PDE for its hole
  * at the top; updates go through `mmu_update` / `update_va_mapping`, which validate each entry.
  */
-import { CR0_PG, CR0_TS, CR4_PSE, IF, PTE_A, PTE_D, PTE_P, SS, CS } from '../cpu/constants';
+import { CR0_PG, CR0_TS, CR0_WP, CR4_PSE, PFEC_P, PFEC_U, PFEC_W, IF, PTE_A, PTE_D, PTE_P, SS, CS } from '../cpu/constants';
 import type { Cpu } from '../cpu/cpu';
 import { CpuFault } from '../cpu/fault';
 import type { Insn } from '../cpu/insn';
@@ -170,9 +170,34 @@ export class Paravirtual extends Ring1Vmm {
 
   protected override handlePageFault(lin: number, errorCode: number): 'fixed' | 'stuck' | { guestErrorCode: number } {
     if (!this.pv.direct) return super.handlePageFault(lin, errorCode);
-    // The real tables are the guest's: every #PF is the guest's own. Xen stores CR2 in vcpu_info.
+    // The real tables are the guest's: every #PF is the guest's own, except a kernel write to a
+    // read-only page while the guest's virtual CR0.WP is clear: the real CR0.WP stays set (the
+    // hypervisor's own protection needs it), so the hypervisor performs that one write for the
+    // guest, as it would be on hardware with WP = 0.
+    if ((errorCode & (PFEC_P | PFEC_W | PFEC_U)) === (PFEC_P | PFEC_W) && !(this.vcpu.cr0 & CR0_WP) && this.writeWithoutWp()) return 'fixed';
+    // Xen stores CR2 in vcpu_info.
     this.mem.write32(SHARED_INFO_ADDR + VCPU_ARCH_CR2, lin);
     return { guestErrorCode: errorCode };
+  }
+
+  /** Runs the faulting instruction once with the real CR0.WP clear; false if it faults anyway. */
+  private writeWithoutWp(): boolean {
+    const cpu = this.cpu, cr0 = cpu.cr0, eip = cpu.eip, at = this.guestEip();
+    cpu.cr0 = cr0 & ~CR0_WP;
+    cpu.flushTlb();
+    try {
+      cpu.execOne(cpu.decodeAt((cpu.segBase[CS] + eip) | 0));
+      this.host.count('traps', 'wp-write');
+      this.host.emit({ kind: 'trap', vector: 14, action: 'emulated', eip: at, mnemonic: '', cost: this.host.cost('trapRoundTrip', 'emulate'), text: '#PF: kernel write to a read-only page with the guest\'s CR0.WP clear, done by the hypervisor' });
+      return true;
+    } catch (e) {
+      if (!(e instanceof CpuFault)) throw e;
+      cpu.eip = eip;
+      return false;
+    } finally {
+      cpu.cr0 = cr0;
+      cpu.flushTlb();
+    }
   }
 
   protected override invlpg(lin: number): void {

@@ -44,7 +44,7 @@ export interface ShadowLayout {
 
 /** Result of a guest page walk. */
 export type GuestWalk =
-  | { ok: true; phys: number; user: boolean; writable: boolean; dirty: boolean; large: boolean; ptPage: number }
+  | { ok: true; phys: number; user: boolean; writable: boolean; dirty: boolean; large: boolean; ptPage: number; wpOverride: boolean }
   | { ok: false; errorCode: number };
 
 export interface ShadowState {
@@ -108,7 +108,7 @@ export class ShadowMmu {
   walkGuest(lin: number, write: boolean, user: boolean, setAccessed: boolean): GuestWalk {
     const g = this.guest(), mem = this.mem;
     lin >>>= 0;
-    if (!(g.cr0 & CR0_PG)) return { ok: true, phys: lin, user: true, writable: true, dirty: true, large: false, ptPage: -1 };
+    if (!(g.cr0 & CR0_PG)) return { ok: true, phys: lin, user: true, writable: true, dirty: true, large: false, ptPage: -1, wpOverride: false };
     const errBase = (write ? PFEC_W : 0) | (user ? PFEC_U : 0);
     const pdeAddr = ((g.cr3 & ~0xfff) + ((lin >>> 22) << 2)) >>> 0;
     if (pdeAddr >= mem.ramSize) return { ok: false, errorCode: errBase };
@@ -142,9 +142,13 @@ export class ShadowMmu {
         entry = want;
       } finally { this.selfWrite = false; }
     }
-    // Supervisor writes to read-only pages are allowed when the guest's CR0.WP is clear.
-    const writable = rw || (!wp && !us);
-    return { ok: true, phys: (phys + (lin & 0xfff)) >>> 0, user: us, writable, dirty: (entry & PTE_D) !== 0, large, ptPage };
+    // Supervisor writes to read-only pages (user pages included) are allowed when the guest's CR0.WP
+    // is clear (SDM Vol. 3 §4.6.1). The shadow cannot express "writable for the kernel only" on a
+    // user page, so such a write gets a supervisor-only writable shadow entry (`wpOverride`, what
+    // KVM does); a later user access faults and gets the user's read-only view back.
+    const wpOverride = !rw && !wp && !user && (write || !us);
+    const writable = rw || wpOverride;
+    return { ok: true, phys: (phys + (lin & 0xfff)) >>> 0, user: us && !wpOverride, writable, dirty: (entry & PTE_D) !== 0, large, ptPage, wpOverride };
   }
 
   /** Guest linear → guest physical without side effects (-1 when not mapped). For the VMM's own reads. */

@@ -52,6 +52,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Guest RAM in MiB (default 16, as SPEC §3). */
   memoryMiB?: number;
+  /** More QEMU arguments (disks: `-drive file=…,format=raw,if=ide,index=0`). */
+  extraArgs?: string[];
 }
 
 export interface AssembleOptions {
@@ -236,6 +238,7 @@ function runQemu(kernel: string, extraArgs: string[], options: RunOptions): Prom
     '-no-reboot',
     '-m', String(options.memoryMiB ?? 16),
     ...extraArgs,
+    ...(options.extraArgs ?? []),
   ];
   const timeoutMs = options.timeoutMs ?? 20_000;
   return new Promise((resolve, reject) => {
