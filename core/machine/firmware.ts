@@ -56,3 +56,88 @@ export function writeMultibootInfo(mem: PhysicalMemory, ramSize: number): number
   mem.write32(mbi + 64, LOADER_NAME);                          // boot_loader_name
   return mbi;
 }
+
+// ---- The tables SeaBIOS leaves for one CPU (QEMU `-machine pc`), as a kernel finds them ----------
+// Measured on QEMU 7.2 / SeaBIOS 1.16 with test/devices/guests/firmware.gasm: the BIOS data area
+// points at a 1 KiB EBDA at 0x9FC00 and says 639 KiB of base memory; the MP floating pointer and the
+// MP configuration table sit in the F segment; the RSDP too, the RSDT and MADT in the reserved last
+// 128 KiB of RAM. Contents are SeaBIOS's (OEM "BOCHSCPU"/"BOCHS ", the PIIX interrupt routing).
+
+/** Where the tables go (F segment: reserved in the e820 map; the ACPI tables at the top of RAM). */
+export const EBDA = 0x9fc00;
+export const MP_FLOATING = 0xf5a80;
+const MP_CONFIG = MP_FLOATING + 0x10;
+export const ACPI_RSDP = 0xf5a00;
+export const LAPIC_BASE = 0xfee00000;
+export const IOAPIC_BASE = 0xfec00000;
+
+function putBytes(mem: PhysicalMemory, at: number, bytes: number[]): void {
+  for (let k = 0; k < bytes.length; k++) mem.write8(at + k, bytes[k]);
+}
+const le16 = (v: number) => [v & 0xff, (v >>> 8) & 0xff];
+const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+const ascii = (s: string) => [...s].map((c) => c.charCodeAt(0));
+/** Sets byte `at` so that `bytes` sums to zero (every table's checksum). */
+function withChecksum(bytes: number[], at: number): number[] {
+  bytes[at] = 0;
+  bytes[at] = (0x100 - (bytes.reduce((a, b) => a + b, 0) & 0xff)) & 0xff;
+  return bytes;
+}
+
+/** MP configuration table entries (MP spec 1.4 §4.3) for one CPU, PIIX routing as SeaBIOS's. */
+function mpEntries(cpuSignature: number, cpuFeatures: number): number[][] {
+  const ioIrq = (type: number, flags: number, bus: number, busIrq: number, pin: number) => [3, type, ...le16(flags), bus, busIrq, 0, pin];
+  const e: number[][] = [
+    [0, 0, 0x14, 3, ...le32(cpuSignature), ...le32(cpuFeatures), 0, 0, 0, 0, 0, 0, 0, 0], // processor: APIC 0, enabled BSP
+    [1, 0, ...ascii('PCI   ')],
+    [1, 1, ...ascii('ISA   ')],
+    [2, 0, 0x11, 1, ...le32(IOAPIC_BASE)],                  // I/O APIC id 0, version 0x11, enabled
+    ioIrq(0, 1, 0, 1 << 2, 9),                              // PCI device 1 INTA# (PIIX PM) → pin 9
+    ioIrq(0, 1, 0, 3 << 2, 11),                             // PCI device 3 INTA# → pin 11
+  ];
+  // ISA IRQs 0..15 except 2 (cascade) and the PCI-routed 5, 9, 10, 11; IRQ 0 goes to pin 2.
+  for (const irq of [0, 1, 3, 4, 6, 7, 8, 12, 13, 14, 15]) e.push(ioIrq(0, 0, 1, irq, irq === 0 ? 2 : irq));
+  e.push([4, 3, 0, 0, 1, 0, 0, 0]);                         // ExtINT from the 8259 → LINT0 of APIC 0
+  e.push([4, 1, 0, 0, 1, 0, 0xff, 1]);                      // NMI → LINT1 of every APIC
+  return e;
+}
+
+function acpiHeader(signature: string, length: number, revision: number, tableId: string): number[] {
+  return [...ascii(signature), ...le32(length), revision, 0, ...ascii('BOCHS '), ...ascii(tableId), ...le32(1), ...ascii('BXPC'), ...le32(1)];
+}
+
+/**
+ * Writes the BIOS data area fields, the MP tables and the ACPI RSDP/RSDT/MADT. `cpuSignature` and
+ * `cpuFeatures` are CPUID.1 EAX and EDX (the MP processor entry copies them, as SeaBIOS does).
+ */
+export function writeFirmwareTables(mem: PhysicalMemory, cpuSignature: number, cpuFeatures: number): void {
+  // BIOS data area: EBDA segment at 0x40E, base memory in KiB at 0x413; the EBDA's first byte is its size in KiB.
+  mem.write16(0x40e, EBDA >>> 4);
+  mem.write16(0x413, EBDA >>> 10);
+  mem.write8(EBDA, 1);
+  mem.write16(0x400, 0x3f8);                                // COM1's base port (BDA serial table)
+
+  const entries = mpEntries(cpuSignature, cpuFeatures);
+  const body = entries.flat();
+  const config = [...ascii('PCMP'), ...le16(44 + body.length), 4, 0, ...ascii('BOCHSCPU'), ...ascii('0.1         '),
+    ...le32(0), ...le16(0), ...le16(entries.length), ...le32(LAPIC_BASE), ...le16(0), 0, 0, ...body];
+  putBytes(mem, MP_CONFIG, withChecksum(config, 7));
+  putBytes(mem, MP_FLOATING, withChecksum([...ascii('_MP_'), ...le32(MP_CONFIG), 1, 4, 0, 0, 0, 0, 0, 0], 10));
+
+  // ACPI: MADT (local APIC, I/O APIC, the ISA overrides SeaBIOS lists, LINT1 NMI) behind an RSDT.
+  const madtBody = [
+    ...le32(LAPIC_BASE), ...le32(1),                        // local APIC address, PCAT_COMPAT
+    0, 8, 0, 0, ...le32(1),                                 // processor 0, APIC id 0, enabled
+    1, 12, 0, 0, ...le32(IOAPIC_BASE), ...le32(0),           // I/O APIC 0, GSI base 0
+    2, 10, 0, 0, ...le32(2), ...le16(0),                     // ISA IRQ 0 → GSI 2
+    ...[5, 9, 10, 11].flatMap((irq) => [2, 10, 0, irq, ...le32(irq), ...le16(0x0d)]), // PCI IRQs: level, active high
+    4, 6, 0xff, 0, 0, 1,                                    // NMI on LINT1 of every processor
+  ];
+  const tables = mem.ramSize - 0x20000;                     // reserved in the e820 map
+  const madtAt = tables + 0x40;
+  const madt = [...acpiHeader('APIC', 36 + madtBody.length, 1, 'BXPCAPIC'), ...madtBody];
+  putBytes(mem, madtAt, withChecksum(madt, 9));
+  const rsdt = [...acpiHeader('RSDT', 40, 1, 'BXPC    '), ...le32(madtAt)];
+  putBytes(mem, tables, withChecksum(rsdt, 9));
+  putBytes(mem, ACPI_RSDP, withChecksum([...ascii('RSD PTR '), 0, ...ascii('BOCHS '), 0, ...le32(tables)], 8));
+}

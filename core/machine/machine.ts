@@ -16,7 +16,8 @@ import { IoBus, ignoredPort } from '../devices/ioBus';
 import { Pic8259Pair } from '../devices/pic8259';
 import { Pit8254 } from '../devices/pit8254';
 import { Uart16550 } from '../devices/uart16550';
-import { BOOT_STACK_TOP, writeFirmwareGdt, writeMultibootInfo } from './firmware';
+import { BOOT_STACK_TOP, writeFirmwareGdt, writeFirmwareTables, writeMultibootInfo } from './firmware';
+import { CPUID_FEATURES_EDX, CPUID_SIGNATURE } from '../cpu/ops/system';
 import { LoadError, MULTIBOOT_BOOTLOADER_MAGIC, findMultibootHeader, multibootLoadPlan } from './multiboot';
 import { emptyCounters, type Outcome, type RunCounters, type RunReport } from './report';
 
@@ -148,6 +149,7 @@ export class Machine {
   private resetCpu(): void {
     const cpu = this.cpu;
     const gdt = writeFirmwareGdt(this.mem);
+    writeFirmwareTables(this.mem, CPUID_SIGNATURE, CPUID_FEATURES_EDX);
     cpu.gdtrBase = gdt.base; cpu.gdtrLimit = gdt.limit;
     cpu.idtrBase = 0; cpu.idtrLimit = 0x3ff; // the real-mode IVT the firmware used
     cpu.cr0 = CR0_PE | CR0_ET;

@@ -215,13 +215,15 @@ export const rdpmc: ExecFn = (cpu) => {
  */
 export const CPUID_FEATURES_EDX = (1 << 3) /* PSE */ | (1 << 4) /* TSC */ | (1 << 5) /* MSR */ | (1 << 8) /* CX8 */ |
   (1 << 11) /* SEP */ | (1 << 13) /* PGE */ | (1 << 15) /* CMOV */;
+/** CPUID.1:EAX: family 6, model 6, stepping 3 (the firmware's MP tables copy it). */
+export const CPUID_SIGNATURE = 0x663;
 export const cpuid: ExecFn = (cpu) => {
   const r = cpu.regs, leaf = r[0] >>> 0;
   const str = (s: string, k: number) => s.charCodeAt(k) | (s.charCodeAt(k + 1) << 8) | (s.charCodeAt(k + 2) << 16) | (s.charCodeAt(k + 3) << 24);
   const vendor = 'GenuineIntel';
   const brand = 'QEMU Virtual CPU version 2.5+'.padEnd(48, '\0');
   if (leaf === 0) { r[0] = 4; r[3] = str(vendor, 0); r[2] = str(vendor, 4); r[1] = str(vendor, 8); }
-  else if (leaf === 1) { r[0] = 0x663; r[3] = 0x00000800; r[1] = 0; r[2] = CPUID_FEATURES_EDX; }
+  else if (leaf === 1) { r[0] = CPUID_SIGNATURE; r[3] = 0x00000800; r[1] = 0; r[2] = CPUID_FEATURES_EDX; }
   else if (leaf === 0x80000000) { r[0] = 0x80000004; r[3] = 0; r[1] = 0; r[2] = 0; }
   else if (leaf >= 0x80000002 && leaf <= 0x80000004) {
     const o = (leaf - 0x80000002) * 16;

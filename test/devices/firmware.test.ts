@@ -1,0 +1,23 @@
+// The firmware tables (BIOS data area, MP floating pointer and configuration table, ACPI RSDP, RSDT,
+// MADT) as a kernel reads them, against QEMU's SeaBIOS: test/devices/guests/firmware.gasm finds
+// them the way xv6 and Linux do and prints their contents.
+import * as assert from 'node:assert/strict';
+import { modes, popekGuest, qemuGuest, qemuStatus } from './support';
+
+describe('devices: firmware tables as SeaBIOS leaves them', function () {
+  this.timeout(60_000);
+  it('QEMU has them where the guest looks', async () => {
+    const q = await qemuGuest('firmware');
+    assert.match(q.console, /^bda 00009fc0 0000027f$/m);
+    assert.match(q.console, /^mp F ok /m);
+    assert.match(q.console, /^table 41504943 ok /m);
+  });
+  for (const mode of modes()) {
+    it(`${mode}: the same contents as QEMU`, async () => {
+      const q = await qemuGuest('firmware');
+      const r = popekGuest('firmware', mode);
+      assert.equal(r.console, q.console, r.error);
+      assert.equal(qemuStatus(r), q.exitStatus);
+    });
+  }
+});
