@@ -8,7 +8,7 @@ import {
   ARITH_FLAGS, AC, AF, CF, DB, CR0_PE, CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, CS, DF_VEC, DS, EFLAGS_FIXED1, ES, FS,
   GP, GS, ID, IF, IOPL, IOPL_SHIFT, MSR_APIC_BASE, MSR_BIOS_SIGN_ID, MSR_FEATURE_CONTROL, MSR_MISC_ENABLE,
   MSR_MTRRCAP, MSR_MTRR_DEF_TYPE, MSR_PAT, MSR_PLATFORM_ID, MSR_SYSENTER_CS, MSR_SYSENTER_EIP,
-  MSR_SYSENTER_ESP, MSR_TSC, NP, NT, OF, PF, PF_VEC, PFEC_P, PFEC_U, PFEC_W, PTE_A, PTE_D, PTE_G, PTE_P,
+  MSR_SYSENTER_ESP, MSR_TSC, NP, NT, OF, PF, PF_VEC, PFEC_P, PFEC_RSVD, PFEC_U, PFEC_W, PTE_A, PTE_D, PTE_G, PTE_P,
   PTE_PS, PTE_U, PTE_W, RF, SF, SS, SS_VEC, TF, TS, VIF, VIP, VM, ZF, hasErrorCode,
 } from './constants';
 import { CpuFault, TripleFault } from './fault';
@@ -449,6 +449,11 @@ export class Cpu {
    * translated address (`final` true); with guest paging off, once per guest-physical page per TLB fill.
    */
   secondLevel: ((gpaPage: number, write: boolean, lin: number, final: boolean) => number) | undefined;
+  /**
+   * Set by a monitor: a paged access to a device's registers (MMIO) raises #PF with the P and RSVD
+   * bits in its error code instead of reaching the device, so that the monitor can emulate it.
+   */
+  mmioFaults = false;
 
   /** Paging off under a second level: guest-physical = linear, cached in the TLB like a walk. */
   private translateUnpaged(lin: number, write: boolean): number {
@@ -491,6 +496,8 @@ export class Cpu {
     const wp = (this.cr0 & CR0_WP) !== 0;
     if (user ? (!us || (write && !rw)) : (write && !rw && wp)) throw new CpuFault(PF_VEC, errBase | PFEC_P, lin);
     if (sl !== undefined) physBase = sl(physBase, write, lin, true) >>> 0;
+    // A monitor that keeps device frames out of the guest's direct reach (paravirtual direct paging).
+    if (this.mmioFaults && physBase >= mem.size && mem.isMmio(physBase)) throw new CpuFault(PF_VEC, errBase | PFEC_P | PFEC_RSVD, lin);
     // Accessed bits on every walk that succeeds; dirty on a write.
     if (!(pde & PTE_A)) mem.write32(pdeAddr, pde | PTE_A);
     if (pteAddr >= 0) {

@@ -16,6 +16,17 @@ export const CHUNK_SHIFT = 6;
 
 export type WriteWatch = (physAddr: number, size: number) => void;
 
+/**
+ * Memory-mapped devices above all memory (the local APIC at 0xFEE00000, the I/O APIC at 0xFEC00000):
+ * accesses past the end of memory go here instead of reading all ones.
+ */
+export interface MmioHandler {
+  /** True when a device claims physical address `p`. */
+  claims(p: number): boolean;
+  read(p: number, size: 1 | 2 | 4): number;
+  write(p: number, size: 1 | 2 | 4, v: number): void;
+}
+
 export class PhysicalMemory {
   readonly bytes: Uint8Array;
   /** Aligned 32-bit view of `bytes`. */
@@ -27,6 +38,8 @@ export class PhysicalMemory {
    * page that touches no code chunk (data next to code) costs a lookup, not a re-decode.
    */
   readonly codeChunks: Uint8Array;
+  /** Devices past the end of memory (set by the machine). */
+  mmio: MmioHandler | undefined;
   /** Called when bytes holding decoded code are written (physical address and size). */
   onCodeWrite: (physAddr: number, size: number) => void = () => {};
 
@@ -49,10 +62,11 @@ export class PhysicalMemory {
   get reservedBase(): number { return this.ramSize; }
 
   read8(p: number): number {
-    return p < this.bytes.length ? this.bytes[p] : 0xff;
+    return p < this.bytes.length ? this.bytes[p] : this.readPast(p, 1);
   }
   read16(p: number): number {
     if (p + 1 < this.bytes.length) return this.bytes[p] | (this.bytes[p + 1] << 8);
+    if (p >= this.bytes.length) return this.readPast(p, 2);
     return this.read8(p) | (this.read8(p + 1) << 8);
   }
   /** Signed 32-bit result (use >>> 0 for unsigned). */
@@ -62,21 +76,37 @@ export class PhysicalMemory {
       const b = this.bytes;
       return b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24);
     }
+    if (p >= this.bytes.length) return this.readPast(p, 4) | 0;
     return this.read8(p) | (this.read8(p + 1) << 8) | (this.read8(p + 2) << 16) | (this.read8(p + 3) << 24);
   }
 
+  /** Past the end of memory: a device's register, or an unpopulated bus (all ones, writes dropped). */
+  private readPast(p: number, size: 1 | 2 | 4): number {
+    const m = this.mmio;
+    if (m !== undefined && m.claims(p >>> 0)) return m.read(p >>> 0, size);
+    return size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff;
+  }
+  private writePast(p: number, size: 1 | 2 | 4, v: number): void {
+    const m = this.mmio;
+    if (m !== undefined && m.claims(p >>> 0)) m.write(p >>> 0, size, v);
+  }
+  /** True when `p` is a device register (not RAM, not an unpopulated address). */
+  isMmio(p: number): boolean { return p >= this.bytes.length && this.mmio !== undefined && this.mmio.claims(p >>> 0); }
+
   write8(p: number, v: number): void {
-    if (p >= this.bytes.length) return;
+    if (p >= this.bytes.length) { this.writePast(p, 1, v & 0xff); return; }
     if (this.pageFlags[p >>> PAGE_SHIFT] !== 0) this.noteWrite(p, 1);
     this.bytes[p] = v;
   }
   write16(p: number, v: number): void {
+    if (p >= this.bytes.length) { this.writePast(p, 2, v & 0xffff); return; }
     if (p + 1 >= this.bytes.length) { this.write8(p, v); this.write8(p + 1, v >> 8); return; }
     if ((this.pageFlags[p >>> PAGE_SHIFT] | this.pageFlags[(p + 1) >>> PAGE_SHIFT]) !== 0) this.noteWrite(p, 2);
     this.bytes[p] = v;
     this.bytes[p + 1] = v >> 8;
   }
   write32(p: number, v: number): void {
+    if (p >= this.bytes.length) { this.writePast(p, 4, v); return; }
     if (p + 3 >= this.bytes.length) {
       for (let i = 0; i < 4; i++) this.write8(p + i, v >> (8 * i));
       return;

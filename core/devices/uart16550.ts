@@ -1,13 +1,16 @@
 /*
  * 16550A UART (COM1 at 0x3F8, IRQ 4), the registers a driver touches, as QEMU's hw/char/serial.c
  * models them: THR writes are console output and complete at once (LSR always reports THRE and
- * TEMT), DLAB selects the divisor latch, IER/IIR give the THR-empty interrupt, no input arrives.
+ * TEMT), DLAB selects the divisor latch, IER/IIR give the THR-empty and received-data interrupts.
+ * Input (`receive`: `popek run --stdin`, the debugger's console) waits in a host-side queue and enters
+ * the receive buffer one byte at a time, as a line at 115200 baud would deliver it to a guest that
+ * reads RBR: LSR.DR while a byte is there, IIR 0x04 (above THR empty) and IRQ 4 when IER bit 0 is set.
  */
 import type { PortDevice } from './ioBus';
 
 const LSR_THRE = 0x20, LSR_TEMT = 0x40, LSR_DR = 0x01;
-const IER_THRI = 0x02;
-const IIR_NO_INT = 0x01, IIR_THRI = 0x02, IIR_FIFO = 0xc0;
+const IER_RDI = 0x01, IER_THRI = 0x02;
+const IIR_NO_INT = 0x01, IIR_THRI = 0x02, IIR_RDI = 0x04, IIR_FIFO = 0xc0;
 const LCR_DLAB = 0x80;
 const MCR_LOOP = 0x10;
 
@@ -20,7 +23,7 @@ export class Uart16550 implements PortDevice {
   private ier = 0; private lcr = 0; private mcr = 0; private scr = 0; private dll = 0x0c; private dlm = 0; private fcr = 0;
   /** THR-empty interrupt pending (cleared by reading IIR or writing THR). */
   private thrIpending = false;
-  /** Received bytes (loopback mode only: nothing else feeds the line). */
+  /** Received bytes (the receive buffer / FIFO: loopback writes and `receive`). */
   private rx: number[] = [];
   /** Every byte written to THR (the console). */
   readonly output: number[] = [];
@@ -33,7 +36,11 @@ export class Uart16550 implements PortDevice {
     switch (port - this.base) {
       case 0:
         if (this.lcr & LCR_DLAB) return this.dll;
-        return this.rx.shift() ?? 0;
+        {
+          const b = this.rx.shift() ?? 0;
+          this.updateIrq();
+          return b;
+        }
       case 1: return this.lcr & LCR_DLAB ? this.dlm : this.ier;
       case 2: {
         const iir = this.iir();
@@ -55,7 +62,7 @@ export class Uart16550 implements PortDevice {
     switch (port - this.base) {
       case 0:
         if (this.lcr & LCR_DLAB) { this.dll = v; return; }
-        if (this.mcr & MCR_LOOP) this.rx.push(v);
+        if (this.mcr & MCR_LOOP) { this.rx.push(v); }
         else { this.output.push(v); this.onByte(v); }
         // The byte leaves at once, so THR is empty again: a new THRE interrupt if enabled.
         this.thrIpending = true;
@@ -78,8 +85,18 @@ export class Uart16550 implements PortDevice {
     }
   }
 
+  /** Bytes arriving on the line (host input); IRQ 4 if the guest enabled the received-data interrupt. */
+  receive(bytes: Iterable<number>): void {
+    for (const b of bytes) this.rx.push(b & 0xff);
+    this.updateIrq();
+  }
+
+  /** Bytes received and not yet read by the guest. */
+  get pendingInput(): number { return this.rx.length; }
+
   private iir(): number {
     const fifo = this.fcr & 1 ? IIR_FIFO : 0;
+    if (this.rx.length && (this.ier & IER_RDI)) return fifo | IIR_RDI;
     if (this.thrIpending && (this.ier & IER_THRI)) return fifo | IIR_THRI;
     return fifo | IIR_NO_INT;
   }

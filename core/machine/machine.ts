@@ -11,12 +11,18 @@ import { CS, DS, ES, FS, GS, IF, SS, CR0_PE, CR0_ET } from '../cpu/constants';
 import { Cpu, UnsupportedError, type CpuState, type CpuStop } from '../cpu/cpu';
 import { TripleFault } from '../cpu/fault';
 import { PAGE_SIZE, PhysicalMemory } from '../cpu/physicalMemory';
+import { AtaChannel, type Disk } from '../devices/ata';
+import { CmosRtc } from '../devices/cmosRtc';
 import { DebugExit } from '../devices/debugExit';
+import { IoApic } from '../devices/ioapic';
+import { LocalApic } from '../devices/lapic';
+import { MmioBus } from '../devices/mmio';
+import { Ps2Controller } from '../devices/ps2';
 import { IoBus, ignoredPort } from '../devices/ioBus';
 import { Pic8259Pair } from '../devices/pic8259';
 import { Pit8254 } from '../devices/pit8254';
 import { Uart16550 } from '../devices/uart16550';
-import { BOOT_STACK_TOP, writeFirmwareGdt, writeFirmwareTables, writeMultibootInfo } from './firmware';
+import { BOOT_STACK_TOP, IOAPIC_BASE, LAPIC_BASE, writeFirmwareGdt, writeFirmwareTables, writeMultibootInfo } from './firmware';
 import { CPUID_FEATURES_EDX, CPUID_SIGNATURE } from '../cpu/ops/system';
 import { LoadError, MULTIBOOT_BOOTLOADER_MAGIC, findMultibootHeader, multibootLoadPlan } from './multiboot';
 import { emptyCounters, type Outcome, type RunCounters, type RunReport } from './report';
@@ -32,6 +38,10 @@ export interface MachineOptions {
   maxInstructions?: number;
   /** Compile hot blocks to JS functions (default true; false: interpret every instruction). */
   jit?: boolean;
+  /** ATA disks on the primary channel: [master, slave] (image bytes; writes change them). */
+  disks?: Disk[];
+  /** The CMOS clock's time at power-on (ms since 1970, UTC); it then follows simulated time. */
+  rtcStart?: number;
 }
 
 /** Runs the guest for at most `budget` instructions; the contract of `Cpu.run`. */
@@ -63,6 +73,11 @@ export interface MachineSnapshot {
   memory: Uint8Array;
   pic: ReturnType<Pic8259Pair['getState']>;
   pit: ReturnType<Pit8254['getState']>;
+  lapic?: ReturnType<LocalApic['getState']>;
+  ioapic?: ReturnType<IoApic['getState']>;
+  cmos?: ReturnType<CmosRtc['getState']>;
+  ps2?: ReturnType<Ps2Controller['getState']>;
+  ata?: ReturnType<AtaChannel['getState']>;
   uart: ReturnType<Uart16550['getState']>;
   debugExit: ReturnType<DebugExit['getState']>;
   unknownPorts: Array<[number, { reads: number; writes: number }]>;
@@ -85,7 +100,16 @@ export class Machine {
   readonly pit: Pit8254;
   readonly uart: Uart16550;
   readonly debugExit: DebugExit;
-  readonly options: Required<MachineOptions>;
+  /** Memory-mapped devices (the APICs), reached through `mem` past the end of RAM. */
+  readonly mmio = new MmioBus();
+  readonly lapic: LocalApic;
+  readonly ioapic: IoApic;
+  readonly cmos: CmosRtc;
+  readonly ps2: Ps2Controller;
+  readonly ata: AtaChannel;
+  /** While true, a CPU halted with nothing scheduled waits (the run loop returns 'slice') instead of ending with 'halt': host input may still come. */
+  inputOpen = false;
+  readonly options: Required<Omit<MachineOptions, 'disks' | 'rtcStart'>>;
 
   /** Set once the run is over. */
   outcome: Outcome | undefined;
@@ -110,10 +134,26 @@ export class Machine {
     this.cpu = new Cpu(this.mem);
     this.cpu.io = this.io;
     this.cpu.jit = this.options.jit;
-    this.cpu.pic = this.pic;
     this.pic.onChange = () => this.cpu.requestInterruptCheck();
-    this.pit = new Pit8254(this.options.cpuHz, () => this.cpu.time, () => this.pic.pulse(0));
-    this.uart = new Uart16550(COM1, (level) => this.pic.setIrq(4, level));
+    // The APICs: the local APIC is the CPU's interrupt input; the 8259s reach it through LINT0.
+    const cpu = this.cpu;
+    this.lapic = new LocalApic(() => cpu.time, () => cpu.requestInterruptCheck(), () => (cpu.msr.apicBase & 0x800) !== 0);
+    this.ioapic = new IoApic((vector, level) => this.lapic.request(vector, level));
+    this.lapic.onLevelEoi = (v) => this.ioapic.eoi(v);
+    this.mem.mmio = this.mmio;
+    this.mmio.register(LAPIC_BASE, 0x1000, 'local APIC', this.lapic);
+    this.mmio.register(IOAPIC_BASE, 0x1000, 'I/O APIC', this.ioapic);
+    const lapic = this.lapic, pic = this.pic;
+    cpu.pic = {
+      hasInterrupt: () => lapic.hasInterrupt() || (pic.hasInterrupt() && lapic.acceptsPic()),
+      acknowledge: () => (lapic.hasInterrupt() ? lapic.acknowledge() : pic.acknowledge()),
+    };
+    this.pit = new Pit8254(this.options.cpuHz, () => this.cpu.time, () => { this.pic.pulse(0); this.ioapic.pulse(2); });
+    this.uart = new Uart16550(COM1, (level) => this.isaIrq(4, level));
+    this.cmos = new CmosRtc(() => cpu.time, this.options.cpuHz, this.mem.ramSize, options.rtcStart);
+    this.ps2 = new Ps2Controller((level) => this.isaIrq(1, level), () => { this.finish('triple-fault', 0, { error: 'keyboard controller reset (0xFE)' }); });
+    const disks = options.disks ?? [];
+    this.ata = new AtaChannel([disks[0], disks[1]], (level) => this.isaIrq(14, level));
     this.uart.onByte = (b) => this.onConsoleByte(b);
     this.debugExit = new DebugExit((code) => {
       this.finish('exit', code);
@@ -128,7 +168,36 @@ export class Machine {
     this.io.register(0x40, 4, { read: (p: number) => this.pit.device.read(p), write: (p: number, v: number) => { this.pit.device.write(p, v); this.cpu.stopRequested = true; } });
     this.io.register(0xf4, 4, this.debugExit);
     this.io.register(0x80, 1, ignoredPort);
+    this.io.register(0x70, 2, this.cmos);
+    this.io.register(0x60, 1, this.ps2);
+    this.io.register(0x64, 1, this.ps2);
+    this.io.register(0x1f0, 8, this.ata);
+    this.io.register(0x3f6, 1, this.ata);
     this.resetCpu();
+  }
+
+  /** An ISA interrupt line: to the 8259s and to the I/O APIC (IRQ 0 is pin 2, as the MP table says). */
+  isaIrq(irq: number, level: boolean): void {
+    this.pic.setIrq(irq, level);
+    this.ioapic.setIrq(irq === 0 ? 2 : irq, level);
+  }
+
+  /** The next cycle at which a timer (PIT, local APIC timer) has something to do. */
+  nextTimerCycle(): number { return Math.min(this.pit.nextEventCycle(), this.lapic.nextEventCycle()); }
+  /** Brings the timers up to the CPU's time (their interrupts are raised). */
+  updateTimers(): void { this.pit.update(); this.lapic.update(); }
+  /** A halted CPU: the cycle of the next timer interrupt that can wake it (Infinity: none). */
+  wakeCycle(): number {
+    if (!(this.cpu.flags & IF)) return Infinity;
+    const pitReaches = ((this.pic.master.imr & 1) === 0 && this.lapic.acceptsPic()) || this.ioapic.unmasked(2);
+    return Math.min(pitReaches ? this.pit.nextEventCycle() : Infinity, this.lapic.nextEventCycle());
+  }
+
+  /** Host input for the guest: COM1's receive line and the keyboard (`popek run --stdin`). */
+  input(text: string, to: 'serial' | 'keyboard' | 'both' = 'both'): void {
+    if (to !== 'keyboard') this.uart.receive(Buffer.from(text, 'utf8'));
+    if (to !== 'serial') this.ps2.type(text);
+    this.cpu.requestInterruptCheck();
   }
 
   /** The console output so far (bytes written to COM1's THR), as text. */
@@ -225,26 +294,26 @@ export class Machine {
    */
   runSlice(maxInstructions: number, execute: Executor = (budget) => this.cpu.run(budget)): StopReason {
     if (this.outcome) return this.outcome;
-    const cpu = this.cpu, pit = this.pit;
+    const cpu = this.cpu;
     const limit = this.options.maxInstructions > 0 ? this.options.maxInstructions : Infinity;
     const sliceEnd = cpu.icount + Math.max(0, Math.floor(maxInstructions));
     try {
       while (cpu.icount < sliceEnd) {
         if (cpu.icount >= limit) { this.finish('limit'); break; }
         let budget = Math.min(sliceEnd, limit) - cpu.icount;
-        const next = pit.nextEventCycle();
+        const next = this.nextTimerCycle();
         if (next !== Infinity) budget = Math.max(1, Math.min(budget, next - cpu.time));
         const r = execute(budget);
-        pit.update();
+        this.updateTimers();
         if (this.outcome) break;
         if (r === 'stop') { cpu.stopRequested = false; continue; }
         if (r === 'breakpoint') return 'breakpoint';
         if (r === 'halt') {
           if (cpu.interruptPending()) { cpu.requestInterruptCheck(); continue; } // delivered on the next run (wakes the CPU)
-          const wake = (cpu.flags & IF) && (this.pic.master.imr & 1) === 0 ? pit.nextEventCycle() : Infinity;
-          if (wake === Infinity) { this.finish('halt'); break; }
+          const wake = this.wakeCycle();
+          if (wake === Infinity) { if (this.inputOpen) break; this.finish('halt'); break; }
           cpu.idleCycles += Math.max(0, wake - cpu.time);
-          pit.update();
+          this.updateTimers();
         }
       }
     } catch (e) {
@@ -298,6 +367,11 @@ export class Machine {
       memory: this.mem.bytes.slice(),
       pic: this.pic.getState(),
       pit: this.pit.getState(),
+      lapic: this.lapic.getState(),
+      ioapic: this.ioapic.getState(),
+      cmos: this.cmos.getState(),
+      ps2: this.ps2.getState(),
+      ata: this.ata.getState(),
       uart: this.uart.getState(),
       debugExit: this.debugExit.getState(),
       unknownPorts: [...this.io.unknown].map(([p, u]) => [p, { ...u }]),
@@ -318,6 +392,11 @@ export class Machine {
     this.cpu.setState(s.cpu);
     this.pic.setState(s.pic);
     this.pit.setState(s.pit);
+    if (s.lapic) this.lapic.setState(s.lapic);
+    if (s.ioapic) this.ioapic.setState(s.ioapic);
+    if (s.cmos) this.cmos.setState(s.cmos);
+    if (s.ps2) this.ps2.setState(s.ps2);
+    if (s.ata) this.ata.setState(s.ata);
     this.uart.setState(s.uart);
     this.debugExit.setState(s.debugExit);
     this.io.unknown.clear();

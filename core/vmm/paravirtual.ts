@@ -18,7 +18,7 @@
  * or a trapped MOV to CR3) validate the directory and install the hypervisor's PDE for its hole
  * at the top; updates go through `mmu_update` / `update_va_mapping`, which validate each entry.
  */
-import { CR0_PG, CR0_TS, CR0_WP, CR4_PSE, PFEC_P, PFEC_U, PFEC_W, IF, PTE_A, PTE_D, PTE_P, SS, CS } from '../cpu/constants';
+import { CR0_PG, CR0_TS, CR0_WP, CR4_PSE, PFEC_P, PFEC_RSVD, PFEC_U, PFEC_W, IF, PTE_A, PTE_D, PTE_P, SS, CS } from '../cpu/constants';
 import type { Cpu } from '../cpu/cpu';
 import { CpuFault } from '../cpu/fault';
 import type { Insn } from '../cpu/insn';
@@ -31,6 +31,7 @@ import {
   SCHEDOP_block, SCHEDOP_poll, SCHEDOP_shutdown, SCHEDOP_yield, SHARED_INFO_ADDR, SHUTDOWN_REASONS, UVMF_INVLPG, UVMF_TLB_FLUSH,
   VCPU_ARCH_CR2, VCPU_UPCALL_MASK, VCPU_UPCALL_PENDING, VCPUOP_down, VCPUOP_is_up, VCPUOP_up, XEN_VERSION, hypercallName,
 } from './hypercalls';
+import { reportMmio, runInstructionOnce } from './mmioEmulation';
 import { Ring1Vmm, type GuestGate } from './ring1Vmm';
 import { RING1_RESERVED_MIB, VMM_PD_INDEX, vmmAreaPde } from './ringCompression';
 import { registerTechnique, type TechniqueView, type VmHost } from './technique';
@@ -157,9 +158,10 @@ export class Paravirtual extends Ring1Vmm {
   // ---- direct paging ----
   protected override pagingChanged(reason: string): void {
     const v = this.vcpu, cpu = this.cpu;
-    if (!(v.cr0 & CR0_PG)) { this.pv.direct = false; super.pagingChanged(reason); cpu.cr4 = 0; return; }
+    if (!(v.cr0 & CR0_PG)) { this.pv.direct = false; cpu.mmioFaults = false; super.pagingChanged(reason); cpu.cr4 = 0; return; }
     this.shadow.detach();
     this.pv.direct = true;
+    cpu.mmioFaults = true;
     // The hypervisor's hole: its PDE in every guest directory (Xen reserves the top of each space).
     const pd = (v.cr3 & ~0xfff) >>> 0;
     if (pd + 0x1000 <= this.mem.ramSize) this.mem.write32(pd + VMM_PD_INDEX * 4, vmmAreaPde(this.reservedBase));
@@ -175,9 +177,22 @@ export class Paravirtual extends Ring1Vmm {
     // hypervisor's own protection needs it), so the hypervisor performs that one write for the
     // guest, as it would be on hardware with WP = 0.
     if ((errorCode & (PFEC_P | PFEC_W | PFEC_U)) === (PFEC_P | PFEC_W) && !(this.vcpu.cr0 & CR0_WP) && this.writeWithoutWp()) return 'fixed';
+    // A device's registers: Xen does not let a PV guest map device frames (no I/O memory
+    // permission), so each access faults into the hypervisor, which emulates it on the device model.
+    if ((errorCode & PFEC_RSVD) && this.emulateMmio(lin, (errorCode & PFEC_W) !== 0)) return 'fixed';
     // Xen stores CR2 in vcpu_info.
     this.mem.write32(SHARED_INFO_ADDR + VCPU_ARCH_CR2, lin);
     return { guestErrorCode: errorCode };
+  }
+
+  private emulateMmio(lin: number, write: boolean): boolean {
+    const cpu = this.cpu, at = this.guestEip();
+    let phys = -1;
+    try { cpu.mmioFaults = false; phys = cpu.translate(lin | 0, false, false); } catch { /* not mapped after all */ } finally { cpu.mmioFaults = true; }
+    const mnemonic = runInstructionOnce(cpu, () => { cpu.mmioFaults = false; }, () => { cpu.mmioFaults = true; });
+    if (mnemonic === undefined) return false;
+    reportMmio(this.host, at, lin, phys, write, mnemonic);
+    return true;
   }
 
   /** Runs the faulting instruction once with the real CR0.WP clear; false if it faults anyway. */
@@ -494,6 +509,7 @@ export class Paravirtual extends Ring1Vmm {
     const st = structuredClone(s) as PvState;
     this.pv = st;
     this.trapTable = new Map(st.trapTable);
+    this.cpu.mmioFaults = st.direct;
   }
 
   override inspect(): TechniqueView {

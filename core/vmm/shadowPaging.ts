@@ -24,6 +24,7 @@
 import type { Cpu } from '../cpu/cpu';
 import { CR0_PG, CR0_WP, CR4_PSE, PFEC_P, PFEC_U, PFEC_W, PTE_A, PTE_D, PTE_P, PTE_PS, PTE_U, PTE_W } from '../cpu/constants';
 import { PAGE_SIZE, type PhysicalMemory } from '../cpu/physicalMemory';
+import { reportMmio, runInstructionOnce } from './mmioEmulation';
 import type { VmHost } from './technique';
 
 /** The guest's paging registers (virtual). */
@@ -185,6 +186,7 @@ export class ShadowMmu {
     const old = mem.read32(sptPhys + ((lin >>> 12) & 0x3ff) * 4);
     const wasPresent = (old & PTE_P) !== 0;
     let frame = (w.phys & ~0xfff) >>> 0;
+    if (frame >= mem.ramSize && mem.isMmio(w.phys)) return this.emulateMmio(lin, w.phys, write, sptPhys + ((lin >>> 12) & 0x3ff) * 4, frame, w.user);
     if (frame >= mem.ramSize) frame = l.unpopulatedPhys;
     // Writable in the shadow only once the guest entry is dirty, so the first write is seen (D bit).
     const spte = frame | PTE_P | (w.user ? PTE_U : 0) | (w.writable && w.dirty ? PTE_W : 0);
@@ -209,6 +211,20 @@ export class ShadowMmu {
         ? `first write to 0x${lin.toString(16)}: dirty bit set in the guest PTE, shadow entry made writable`
         : `hidden page fault at 0x${lin.toString(16)}: shadow entry → frame 0x${frame.toString(16)}${spte & PTE_W ? ' rw' : ' ro'}${spte & PTE_U ? ' user' : ''}`,
     });
+    return 'fixed';
+  }
+
+  /**
+   * A guest access to a device's registers: the shadow never maps the device frame, so every access
+   * is a hidden page fault; the instruction runs once with the frame mapped, then it is unmapped.
+   */
+  private emulateMmio(lin: number, phys: number, write: boolean, spteAddr: number, frame: number, user: boolean): 'fixed' | 'stuck' {
+    const mem = this.mem, cpu = this.cpu, eip = this.guestEip();
+    const mnemonic = runInstructionOnce(cpu,
+      () => { mem.write32(spteAddr, frame | PTE_P | PTE_W | (user ? PTE_U : 0)); cpu.invalidatePage(lin); },
+      () => { mem.write32(spteAddr, 0); cpu.invalidatePage(lin); });
+    if (mnemonic === undefined) return 'stuck';
+    reportMmio(this.host, eip, lin, phys, write, mnemonic);
     return 'fixed';
   }
 

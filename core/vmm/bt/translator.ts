@@ -189,6 +189,9 @@ export class BinaryTranslator {
   private runTranslated(end: number): void {
     const cpu = this.cpu, r = this.regs;
     let blk = this.lookup();
+    // An interrupt held back only by the STI / MOV SS shadow is taken right after the instruction
+    // the shadow covers: step that one, and let the dispatcher deliver it.
+    if (cpu.icount < cpu.irqShadowUntil && cpu.interruptPending()) { this.stepTail(blk, Math.min(cpu.irqShadowUntil - cpu.icount, end - cpu.icount)); return; }
     for (;;) {
       // The budget ends inside this block: step its first instructions one by one (exact counts,
       // so interrupts and the instruction limit land where they land natively).
@@ -199,7 +202,7 @@ export class BinaryTranslator {
       const next = blk.fn(cpu, r, this, blk, end);
       if (next === null) { this.current = null; return; }
       blk = next;
-      if (cpu.icount >= end || ((cpu.flags & 0x200) !== 0 && cpu.icount >= cpu.irqShadowUntil && cpu.interruptPending())) {
+      if (cpu.icount >= end || ((cpu.flags & 0x200) !== 0 && cpu.interruptPending())) {
         cpu.eip = blk.eip;
         this.current = null;
         return;

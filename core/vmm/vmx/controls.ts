@@ -147,6 +147,9 @@ export function kvmDefaults(opt: VmxOptions = {}): KvmControls {
   if (opt.rdtscExiting) primary |= CPU.RDTSC_EXITING;
   let secondary = SECONDARY.ENABLE_VPID | SECONDARY.ENABLE_RDTSCP | SECONDARY.ENABLE_INVPCID | SECONDARY.PAUSE_LOOP_EXITING;
   if (ept) secondary |= SECONDARY.ENABLE_EPT | SECONDARY.UNRESTRICTED_GUEST;
+  // The local APIC's page: accesses exit with reason 44 (APIC access), as with KVM's in-kernel APIC
+  // (vmx_secondary_exec_control keeps VIRTUALIZE_APIC_ACCESSES when flexpriority is on).
+  if (ept) secondary |= SECONDARY.VIRTUALIZE_APIC_ACCESSES;
   if (opt.descriptorTableExiting) secondary |= SECONDARY.DESC;
   const exceptionBitmap = (1 << VEC_DB) | (1 << VEC_UD) | (1 << VEC_AC) | (1 << VEC_MC) | (ept ? 0 : 1 << VEC_PF);
   const CR0_TS = 1 << 3, CR0_WP = 1 << 16;

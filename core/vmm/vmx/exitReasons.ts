@@ -103,6 +103,13 @@ export function eptViolationQualification(access: { read: boolean; write: boolea
   return ((access.read ? 1 : 0) | (access.write ? 2 : 0) | (access.fetch ? 4 : 0) | ((perms & 7) << 3) |
     (linearValid ? 0x80 : 0) | (linearValid && translation ? 0x100 : 0)) >>> 0;
 }
+/**
+ * APIC-access exit qualification (SDM Vol. 3C Table 28-6): bits 11:0 the offset in the APIC page,
+ * bits 15:12 the access type — 0 linear read, 1 linear write, 2 instruction fetch, 3 event delivery.
+ */
+export function apicAccessQualification(offset: number, type: 0 | 1 | 2 | 3): number {
+  return ((offset & 0xfff) | (type << 12)) >>> 0;
+}
 export function decodeEptViolation(q: number): { read: boolean; write: boolean; fetch: boolean; perms: number; linearValid: boolean; translation: boolean } {
   return { read: (q & 1) !== 0, write: (q & 2) !== 0, fetch: (q & 4) !== 0, perms: (q >> 3) & 7, linearValid: (q & 0x80) !== 0, translation: (q & 0x100) !== 0 };
 }

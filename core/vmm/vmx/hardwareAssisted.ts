@@ -34,13 +34,14 @@ import type { Insn } from '../../cpu/insn';
 import type { DeliveryEvent, EventKind, Monitor } from '../../cpu/monitor';
 import { PAGE_SIZE } from '../../cpu/physicalMemory';
 import type { LoadedImage, StopReason } from '../../machine/machine';
+import { LAPIC_BASE } from '../../machine/firmware';
 import type { CostKey } from '../cost';
 import { ShadowMmu } from '../shadowPaging';
 import { registerTechnique, type Technique, type TechniqueView, type VmHost } from '../technique';
 import { NO_VMM_HOLE, UNPOPULATED, prefaultEventDelivery } from '../bt/virtualMmu';
-import { INTR_INFO, PIN, intrInfo, kvmDefaults, type KvmControls, type VmxOptions } from './controls';
+import { INTR_INFO, PIN, SECONDARY, intrInfo, kvmDefaults, type KvmControls, type VmxOptions } from './controls';
 import { Ept, EPT_RWX, EPT_WRITE, type EptState } from './ept';
-import { EXIT_REASON, decodeCrAccess, eptViolationQualification, exitReasonName } from './exitReasons';
+import { EXIT_REASON, apicAccessQualification, decodeCrAccess, eptViolationQualification, exitReasonName } from './exitReasons';
 import { INSTRUCTION_EXIT_HANDLERS, type VmxExitHost } from './exitHandlers';
 import { INTERCEPTED_CLASSES, instructionExit, memoryInstrInfo, type NonRootView } from './nonRoot';
 import { VMCS, Vmcs } from './vmcs';
@@ -140,6 +141,7 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
     v.write(VMCS.PIN_BASED_VM_EXEC_CONTROL, c.pin);
     v.write(VMCS.CPU_BASED_VM_EXEC_CONTROL, c.primary);
     v.write(VMCS.SECONDARY_VM_EXEC_CONTROL, c.secondary);
+    if (c.secondary & SECONDARY.VIRTUALIZE_APIC_ACCESSES) v.write(VMCS.APIC_ACCESS_ADDR, LAPIC_BASE);
     v.write(VMCS.VM_EXIT_CONTROLS, c.exitControls);
     v.write(VMCS.VM_ENTRY_CONTROLS, c.entryControls);
     v.write(VMCS.EXCEPTION_BITMAP, c.exceptionBitmap);
@@ -435,7 +437,8 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
       this.host.charge(this.host.cost('nestedPageWalk'));
       return r.hpa;
     }
-    if (this.mmioPages.has(page)) return UNPOPULATED;
+    // A page being emulated: a device's registers are reached at their own address, else nothing is there.
+    if (this.mmioPages.has(page)) return this.host.machine.mem.isMmio(page) ? page : UNPOPULATED;
     throw new EptViolation(page | (final ? lin & 0xfff : 0), lin, write, final, r.ok ? r.perms : 0);
   }
 
@@ -445,7 +448,8 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
     const gpa = e.gpa >>> 0, page = (gpa & ~0xfff) >>> 0;
     const q = eptViolationQualification({ read: !e.write, write: e.write, fetch: false }, e.perms, true, e.final);
     const mmio = page >= ram;
-    this.recordExit(EXIT_REASON.EPT_VIOLATION, q, 0, '', ['emulate'], `guest-physical ${hex(gpa)} (${e.write ? 'write' : 'read'}${e.final ? '' : ', paging structure'}), ${mmio ? 'MMIO: emulated' : 'first touch: mapped'}`, { linear: e.lin, gpa });
+    if (mmio && e.final && this.isApicAccess(page)) this.recordApicAccess(e);
+    else this.recordExit(EXIT_REASON.EPT_VIOLATION, q, 0, '', ['emulate'], `guest-physical ${hex(gpa)} (${e.write ? 'write' : 'read'}${e.final ? '' : ', paging structure'}), ${mmio ? `MMIO: emulated${this.deviceName(gpa)}` : 'first touch: mapped'}`, { linear: e.lin, gpa });
     if (!mmio) {
       this.ept!.map(page, page, EPT_RWX);
       return;
@@ -472,7 +476,25 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
     }
   }
 
+  /** The APIC-access page, when "virtualize APIC accesses" is on (its accesses exit with reason 44). */
+  private isApicAccess(page: number): boolean {
+    return (this.controls.secondary & SECONDARY.VIRTUALIZE_APIC_ACCESSES) !== 0 && page === LAPIC_BASE;
+  }
+
+  private deviceName(gpa: number): string {
+    const d = this.host.machine.mmio.deviceAt(gpa);
+    return d ? ` (${d})` : '';
+  }
+
+  /** APIC-access VM exit: Intel's qualification (offset, linear read / write), emulated by the host's APIC model. */
+  private recordApicAccess(e: EptViolation): void {
+    const offset = e.gpa & 0xfff;
+    const q = apicAccessQualification(offset, e.write ? 1 : 0);
+    this.recordExit(EXIT_REASON.APIC_ACCESS, q, 0, '', ['emulate'], `local APIC register 0x${offset.toString(16)} ${e.write ? 'write' : 'read'}: emulated`, { linear: e.lin, gpa: e.gpa });
+  }
+
   private recordMmio(e: EptViolation): void {
+    if (e.final && this.isApicAccess((e.gpa & ~0xfff) >>> 0)) { this.recordApicAccess(e); return; }
     const q = eptViolationQualification({ read: !e.write, write: e.write, fetch: false }, e.perms, true, e.final);
     this.recordExit(EXIT_REASON.EPT_VIOLATION, q, 0, '', ['emulate'], `guest-physical ${hex(e.gpa)} (${e.write ? 'write' : 'read'}), MMIO: emulated`, { linear: e.lin, gpa: e.gpa });
   }
