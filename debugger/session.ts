@@ -502,7 +502,12 @@ export class PopekDebugSession extends LoggingDebugSession {
       if (node.k === 'assign' && rt.isRunning) throw new ExpressionError('pause the guest before changing it');
       const v = rt.quietly(() => evaluate(node, rt.context()));
       response.body = { result: formatValue(v), variablesReference: 0, memoryReference: hex(v) };
-      if (args.context === 'hover' && node.k === 'id') {
+      const cvar = node.k === 'id' ? rt.variable(node.name) : undefined;
+      if (cvar) {
+        // A C global: its value, its C type, and its memory (not the value as an address).
+        response.body.memoryReference = hex(cvar.address);
+        if (cvar.typeName) response.body.type = cvar.typeName;
+      } else if (args.context === 'hover' && node.k === 'id') {
         const label = rt.program.index.label(node.name);
         if (label) {
           const at = readLinearBytes(rt.cpu, label.address, 4).bytes;

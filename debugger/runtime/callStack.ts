@@ -5,6 +5,8 @@
  */
 import { disassembleOne } from '../../core/asm';
 import type { Cpu } from '../../core/cpu/cpu';
+import { ElfSourceIndex } from './elfProgram';
+import { frameOf, type FrameRegs } from './frames';
 import { readLinearBytes } from './guestMemory';
 import type { SourceIndex } from './program';
 
@@ -21,9 +23,41 @@ const SCAN_DWORDS = 1024;
 const MAX_FRAMES = 32;
 
 export function callStack(cpu: Cpu, index: SourceIndex, eipLinear: number): Frame[] {
+  if (index instanceof ElfSourceIndex) {
+    const chain = framePointerChain(cpu, index, { pc: eipLinear, esp: cpu.regs[4] >>> 0, ebp: cpu.regs[5] >>> 0 });
+    if (chain) return chain;
+  }
+  return scanStack(cpu, index, eipLinear, cpu.regs[4] >>> 0);
+}
+
+/**
+ * Compiled code's call stack through the EBP chain (the top function keeps a frame pointer). Where
+ * the chain reaches a function without one (an assembly entry stub, an interrupt stub), the rest
+ * is found by scanning the stack above that frame.
+ */
+function framePointerChain(cpu: Cpu, index: ElfSourceIndex, top: FrameRegs): Frame[] | undefined {
+  let f = frameOf(cpu, index, top);
+  if (!f) return undefined;
+  const frames: Frame[] = [{ address: top.pc, name: functionName(index, top.pc), kind: 'current' }];
+  let regs = top;
+  while (f && frames.length < MAX_FRAMES) {
+    const call = callBefore(cpu, index, f.ret);
+    // The stack grows down: a caller's frame lies above. Anything else is not a frame.
+    if (call === undefined || f.cfa <= regs.esp) break;
+    frames.push({ address: call, name: functionName(index, call), kind: 'call' });
+    regs = { pc: f.ret, esp: f.cfa, ebp: f.callerEbp };
+    f = frameOf(cpu, index, regs);
+  }
+  if (!f && frames.length < MAX_FRAMES) {
+    // A caller without a frame pointer: what lies above its return address, by scanning.
+    frames.push(...scanStack(cpu, index, regs.pc, regs.esp).slice(1, MAX_FRAMES - frames.length + 1));
+  }
+  return frames;
+}
+
+function scanStack(cpu: Cpu, index: SourceIndex, eipLinear: number, sp0: number): Frame[] {
   const frames: Frame[] = [{ address: eipLinear, name: functionName(index, eipLinear), kind: 'current' }];
   const ssBase = cpu.segBase[2];
-  const sp0 = cpu.regs[4] >>> 0;
   // One read of the stack above ESP (up to SCAN_DWORDS), then the scan works on the copy.
   const { bytes } = readLinearBytes(cpu, (ssBase + sp0) | 0, SCAN_DWORDS * 4);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);

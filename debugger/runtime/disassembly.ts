@@ -5,6 +5,7 @@
  */
 import { disassembleOne } from '../../core/asm';
 import type { Cpu } from '../../core/cpu/cpu';
+import { ElfSourceIndex } from './elfProgram';
 import { readLinearBytes } from './guestMemory';
 import type { SourceIndex } from './program';
 
@@ -27,8 +28,19 @@ function decodeAt(cpu: Cpu, index: SourceIndex, address: number): DisassembledIn
   if (bytes.length === 0) return { address: a, bytes: new Uint8Array(0), text: '??', invalid: true };
   const d = disassembleOne(bytes, 0, a);
   const loc = index.at(a) ? index.locate(a) : undefined;
+  if (index instanceof ElfSourceIndex) {
+    // As objdump: every instruction as `function+offset`, branch targets as `<symbol+offset>`.
+    return { address: a, bytes: d.bytes, text: withTargetSymbol(d.text, index), symbol: index.symbolize(a), file: loc?.file, line: loc?.line };
+  }
   const label = index.labelAtOrBelow(a);
   return { address: a, bytes: d.bytes, text: d.text, symbol: label && label.address === a ? label.name : undefined, file: loc?.file, line: loc?.line };
+}
+
+/** `call 0x100015` → `call 0x100015 <kmain>` (direct calls, jumps and loops). */
+function withTargetSymbol(text: string, index: ElfSourceIndex): string {
+  const m = /^(?:call|jmp|j[a-z]+|loop[a-z]*)\s+(?:short\s+|near\s+)?(0x[0-9a-f]+)$/i.exec(text);
+  const sym = m ? index.symbolize(parseInt(m[1], 16)) : undefined;
+  return sym ? `${text} <${sym}>` : text;
 }
 
 /** Start of the instruction `n` instructions before `address` (n > 0). */

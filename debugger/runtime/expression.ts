@@ -13,6 +13,8 @@ export class ExpressionError extends Error {}
 export type Node =
   | { k: 'num'; v: number }
   | { k: 'id'; name: string }
+  /** `&name`: the address of a variable or label (C's address-of). */
+  | { k: 'addr'; name: string }
   | { k: 'mem'; size: 1 | 2 | 4; addr: Node }
   | { k: 'un'; op: string; a: Node }
   | { k: 'bin'; op: string; a: Node; b: Node }
@@ -27,6 +29,11 @@ export interface EvalContext {
   writeName?(name: string, value: number): boolean;
   /** A label or constant of the program. */
   symbol(name: string): number | undefined;
+  /**
+   * A variable of compiled code (a C global): a bare name reads its value as C does, `&name` is
+   * its address. Assembly labels stay addresses, as in NASM.
+   */
+  variable?(name: string): { address: number; size: number } | undefined;
   /** Memory at a linear address; undefined when unmapped. */
   read(address: number, size: 1 | 2 | 4): number | undefined;
   write?(address: number, size: 1 | 2 | 4, value: number): boolean;
@@ -131,6 +138,13 @@ export function parseExpression(src: string): Node {
       pos++;
       return { k: 'un', op: t.v, a: unary() };
     }
+    if (t.t === 'p' && t.v === '&') {
+      pos++;
+      const id = peek();
+      if (id.t !== 'id') throw new ExpressionError(`'&' takes a name (a variable or label) at column ${id.at + 1}`);
+      pos++;
+      return { k: 'addr', name: id.v };
+    }
     return primary();
   }
   function primary(): Node {
@@ -173,9 +187,21 @@ export function evaluate(node: Node, ctx: EvalContext): number {
       const lower = node.name.toLowerCase();
       const r = ctx.readName(lower);
       if (r !== undefined) return r >>> 0;
+      const cvar = ctx.variable?.(node.name);
+      if (cvar) {
+        const size = varSize(cvar.size);
+        const v = ctx.read(cvar.address, size);
+        if (v === undefined) throw new ExpressionError(`${node.name}: memory at 0x${cvar.address.toString(16)} is not mapped`);
+        return v >>> 0;
+      }
       const s = ctx.symbol(node.name);
       if (s !== undefined) return s >>> 0;
       throw new ExpressionError(`unknown name '${node.name}' (not a register, flag, label or constant)`);
+    }
+    case 'addr': {
+      const a = ctx.variable?.(node.name)?.address ?? ctx.symbol(node.name);
+      if (a === undefined) throw new ExpressionError(`unknown name '${node.name}' (not a variable or label)`);
+      return a >>> 0;
     }
     case 'mem': {
       const a = evaluate(node.addr, ctx);
@@ -221,7 +247,10 @@ export function evaluate(node: Node, ctx: EvalContext): number {
       const v = evaluate(node.value, ctx);
       const t = node.target;
       if (t.k === 'id') {
-        if (!ctx.writeName?.(t.name.toLowerCase(), v)) throw new ExpressionError(`'${t.name}' cannot be assigned`);
+        const cvar = ctx.readName(t.name.toLowerCase()) === undefined ? ctx.variable?.(t.name) : undefined;
+        if (cvar) {
+          if (!ctx.write?.(cvar.address, varSize(cvar.size), v)) throw new ExpressionError(`${t.name}: memory at 0x${cvar.address.toString(16)} cannot be written`);
+        } else if (!ctx.writeName?.(t.name.toLowerCase(), v)) throw new ExpressionError(`'${t.name}' cannot be assigned`);
       } else if (t.k === 'mem') {
         const a = evaluate(t.addr, ctx);
         if (!ctx.write?.(a, t.size, v)) throw new ExpressionError(`memory at 0x${a.toString(16)} cannot be written`);
@@ -229,6 +258,11 @@ export function evaluate(node: Node, ctx: EvalContext): number {
       return v;
     }
   }
+}
+
+/** A variable is read as a byte or word when that is its size, else as a dword. */
+function varSize(size: number): 1 | 2 | 4 {
+  return size === 1 || size === 2 ? size : 4;
 }
 
 /** True when the tree assigns anything (conditions and hovers must not). */

@@ -10,6 +10,7 @@ import type { Vm } from '../../core/vmm/vm';
 import { CPU, ENTRY_CTL, EXIT_CTL, PIN, SECONDARY } from '../../core/vmm/vmx/controls';
 import { exitReasonName } from '../../core/vmm/vmx/exitReasons';
 import { VMCS_FIELDS, type VmcsArea } from '../../core/vmm/vmx/vmcs';
+import { ElfSourceIndex } from './elfProgram';
 import { peekLinear, pokeLinear } from './guestMemory';
 import type { EvalContext } from './expression';
 import type { SourceIndex } from './program';
@@ -107,6 +108,7 @@ export function evalContext(cpu: Cpu, index: SourceIndex | undefined, onWrite?: 
       const label = index?.label(n) ?? (n.startsWith('.') ? localLabel(cpu, index, n) : undefined);
       return label?.address ?? index?.constants.get(n.toLowerCase());
     },
+    variable: (n) => (index instanceof ElfSourceIndex ? index.variable(n) : undefined),
     read: (a, size) => peekLinear(cpu, a, size),
     write: (a, size, v) => { const ok = pokeLinear(cpu, a, size, v); if (ok) onWrite?.(); return ok; },
   };

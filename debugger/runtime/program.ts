@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { assemble } from '../../core/asm';
 import type { Diagnostic, LabelSymbol, SourceMapEntry } from '../../core/asm/ast';
+import type { DebugInfo } from '../../core/debuginfo';
 
 /** Why a program could not be loaded; `message` is what the user reads. */
 export class ProgramLoadError extends Error {
@@ -25,6 +26,8 @@ export interface GuestProgram {
   entry: number;
   index: SourceIndex;
   warnings: string[];
+  /** Set for an ELF kernel: its debug information (the index is then an ElfSourceIndex). */
+  elf?: { debug: DebugInfo };
 }
 
 export interface SourceLocation { file: string; line: number }

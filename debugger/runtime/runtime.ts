@@ -21,9 +21,12 @@ import { callStack, type Frame } from './callStack';
 import { captureBefore, compareWithTwin, type Before } from './equivalence';
 import { evaluate, ExpressionError, interpolate, type Node } from './expression';
 import { peekTranslate, readLinearBytes, writeLinearBytes } from './guestMemory';
-import { evalContext, hex } from './guestState';
+import { evalContext, hex, readName } from './guestState';
 import { CheckpointStore } from './history';
-import { loadGuestProgram, type GuestProgram, type SourceLocation } from './program';
+import { ElfSourceIndex, loadProgram } from './elfProgram';
+import { frameOf } from './frames';
+import type { GlobalVariable } from '../../core/debuginfo';
+import type { GuestProgram, SourceLocation } from './program';
 import { describeEvent, shortName } from './eventText';
 import { instructionAt, opcodeAt, stepGoal, type Goal, type Granularity, type SteppingView } from './stepping';
 
@@ -165,7 +168,7 @@ export class DebugRuntime {
   private resumeSkip = -1;
 
   constructor(private readonly options: RuntimeOptions, private readonly host: RuntimeHost) {
-    this.program = loadGuestProgram(options.program);
+    this.program = loadProgram(options.program);
     this.vm = createVm({ mode: options.mode, cost: options.cost, memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions });
     this.vm.events.locate = (lin) => {
       const loc = this.program.index.locate(lin);
@@ -491,12 +494,17 @@ export class DebugRuntime {
   }
 
   private steppingView(): SteppingView {
+    const index = this.program.index;
     return {
       index: this.program.index,
       pc: this.pc,
       esp: () => this.cpu.regs[4] >>> 0,
       opcodeAt: (lin) => opcodeAt(this.cpu, lin),
       instructionAt: (lin) => instructionAt(this.cpu, lin),
+      ...(index instanceof ElfSourceIndex ? {
+        statementStart: (lin: number) => index.isStatementStart(lin),
+        frame: () => frameOf(this.cpu, index, { pc: this.pc, esp: this.cpu.regs[4] >>> 0, ebp: this.cpu.regs[5] >>> 0 }),
+      } : {}),
     };
   }
 
@@ -907,6 +915,12 @@ export class DebugRuntime {
   writeMemory(address: number, data: Uint8Array): number {
     this.suppressWatches = true;
     try { return writeLinearBytes(this.cpu, address, data); } finally { this.suppressWatches = false; this.noteStateEdited(); }
+  }
+
+  /** A global variable of compiled code (ELF kernels with DWARF or OBJECT symbols). */
+  variable(name: string): GlobalVariable | undefined {
+    const index = this.program.index;
+    return index instanceof ElfSourceIndex && readName(this.cpu, name.toLowerCase()) === undefined ? index.variable(name) : undefined;
   }
 
   /** Evaluation context (reads and, from the Debug Console, writes). */

@@ -25,18 +25,42 @@ export interface SteppingView {
   esp(): number;
   opcodeAt(lin: number): number;
   instructionAt(lin: number): { mnemonic: string; length: number; text: string } | undefined;
+  /**
+   * Compiled code (an ELF with a line table): true at the first instruction of a statement, the
+   * only places a step by line stops (not in the middle of a line, e.g. after a call returns).
+   */
+  statementStart?(lin: number): boolean;
+  /** The current frame when its function keeps a frame pointer (see frames.ts). */
+  frame?(): { cfa: number; ret: number } | undefined;
 }
 
 /** The checks of a step: in (the next instruction or line), over (calls and INT n run to their return), out (to the RET/IRET of this frame). */
 export function stepGoal(view: SteppingView, kind: 'in' | 'over' | 'out', granularity: Granularity): Goal {
   const index = view.index;
   const startLoc = index.locate(view.pc);
+  const startFrame = view.frame?.();
   const lineDone = (lin: number): boolean => {
     if (granularity === 'instruction' || !startLoc) return true;
+    if (view.statementStart) {
+      if (!index.containing(lin)) return true; // left the code the line table describes: stop there
+      if (!view.statementStart(lin)) return false;
+      const loc = index.locate(lin)!;
+      if (loc.line === startLoc.line && loc.file === startLoc.file) return false;
+      // Over: a line of this frame or of a caller, not of a callee or an interrupt handler.
+      if (kind === 'over' && startFrame) {
+        const f = view.frame?.();
+        if (f && f.cfa < startFrame.cfa) return false;
+      }
+      return true;
+    }
     const e = index.at(lin);
     if (!e) return !index.containing(lin); // left the program's code: stop there
     return e.range.start.line !== startLoc.line || e.file !== startLoc.file;
   };
+  if (kind === 'out' && startFrame) {
+    // Out of a frame-pointer function: to its return address, with its frame popped.
+    return { kind: 'step', done: (lin) => lin === startFrame.ret && view.esp() >= startFrame.cfa };
+  }
   if (kind === 'out') {
     const esp0 = view.esp();
     let returning = false;

@@ -1,0 +1,210 @@
+/*
+ * Source-level debugging of an ELF kernel through the Debug Adapter Protocol (DebugClient against
+ * the bundled adapter): a kernel in the tutorials' style — a NASM Multiboot entry stub and C built
+ * by the test with gcc -m32 -ffreestanding -g -fno-omit-frame-pointer, linked by ld -m elf_i386 —
+ * debugged by its .c and .asm lines: breakpoints, the call stack's C function names through the
+ * EBP chain, step over / in / out by C line, VM exits located at the C line and function, C
+ * globals in evaluate, disassembly with symbols. Expected lines and addresses come from the
+ * sources and from binutils (readelf, addr2line), never written in by hand.
+ * Run `npm run build` first (npm test does).
+ */
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import type { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { buildElf, compileObject, readelf, removeBuild, type BuiltElf } from '../elf/toolchain';
+import { failure, launchToStop, lineOf, resumeToStop, send, startClient, topFrame } from './support';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+
+const ENTRY_ASM = `
+; Multiboot entry stub as the tutorials write it (the a.out address fields too, so any Multiboot loader takes it).
+global _start
+extern kmain, _edata, _end
+MB_FLAGS equ 0x10000
+section .text
+mb_header:
+  dd 0x1BADB002, MB_FLAGS, -(0x1BADB002 + MB_FLAGS)
+  dd mb_header, mb_header, _edata, _end, _start
+_start:
+  mov esp, stack_top
+  xor ebp, ebp
+  call kmain
+  mov al, 0
+  out 0xf4, al
+.hang:
+  hlt
+  jmp .hang
+section .bss
+align 16
+  resb 8192
+stack_top:
+`;
+
+const KERNEL_C = `
+unsigned int ticks = 7;
+char banner[8] = "popek";
+
+static void outb(unsigned short port, unsigned char v) {
+  __asm__ volatile ("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static unsigned int cpu_vendor(void) {
+  unsigned int a = 0, b, c, d;
+  __asm__ volatile ("cpuid" : "+a"(a), "=b"(b), "=c"(c), "=d"(d));
+  return b;
+}
+
+static void puts(const char *s) {
+  while (*s)
+    outb(0x3f8, *s++);
+}
+
+static int add(int a, int b) {
+  int r = a + b;
+  return r;
+}
+
+void kmain(void) {
+  unsigned int v = cpu_vendor();
+  ticks = ticks + 1;
+  int x = add(2, 3);
+  puts("ok\\n");
+  ticks += x + (v & 0);
+}
+`;
+
+type Frame = DebugProtocol.StackFrame;
+
+describe('debugger: ELF kernels from C and NASM (DebugClient)', function () {
+  this.timeout(60_000);
+  let k: BuiltElf;
+  let dc: DebugClient;
+  let kc: string, asm: string;
+  const cLine = (text: string) => lineOf(kc, text);
+
+  before(function () {
+    // -N: one segment laid out in the file as in memory (what the a.out address fields describe).
+    k = buildElf({ sources: { 'entry.asm': ENTRY_ASM, 'kernel.c': KERNEL_C }, ldArgs: ['-N', '-Ttext', '0x100000', '-e', '_start'] });
+    kc = k.sources['kernel.c'];
+    asm = k.sources['entry.asm'];
+  });
+  after(() => removeBuild(k));
+  beforeEach(async () => { dc = await startClient(); });
+  afterEach(async () => { await dc.stop(); });
+
+  async function frames(): Promise<Frame[]> {
+    return (await dc.stackTraceRequest({ threadId: 1 })).body.stackFrames;
+  }
+  const fn = (f: Frame) => f.name.replace(/ @ .*$/, '');
+
+  async function toBreakpoint(file: string, line: number, extra: Record<string, unknown> = {}): Promise<DebugProtocol.StoppedEvent> {
+    const { stop, breakpoints } = await launchToStop(dc, { program: k.file, stopOnEntry: false, ...extra }, { breakpoints: [{ path: file, breakpoints: [{ line }] }] });
+    const bp = breakpoints[0].body.breakpoints[0];
+    assert.ok(bp.verified, `breakpoint at ${path.basename(file)}:${line}: ${bp.message}`);
+    assert.equal(bp.line, line);
+    return stop;
+  }
+
+  it('a breakpoint in the .c file hits; the call stack names the C functions and the NASM caller', async () => {
+    const line = cLine('int r = a + b;');
+    const stop = await toBreakpoint(kc, line);
+    assert.equal(stop.body.reason, 'breakpoint');
+    const st = await frames();
+    assert.deepEqual(st.slice(0, 3).map(fn), ['add', 'kmain', '_start']);
+    assert.deepEqual(st.slice(0, 3).map((f) => [f.source?.path, f.line]), [[kc, line], [kc, cLine('int x = add(2, 3);')], [asm, lineOf(asm, 'call kmain')]]);
+    // The breakpoint's address is where addr2line puts that line.
+    const pc = parseInt(st[0].instructionPointerReference!, 16);
+    const a2l = spawnSync('addr2line', ['-e', k.file, `0x${pc.toString(16)}`], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(a2l, `${kc}:${line}`);
+  });
+
+  it('step over a C line runs calls to their return and stops at the next line of the same function', async () => {
+    await toBreakpoint(kc, cLine('int x = add(2, 3);'));
+    const steps: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = await resumeToStop(dc, dc.nextRequest({ threadId: 1 }));
+      assert.equal(s.body.reason, 'step');
+      const f = await topFrame(dc);
+      assert.equal(fn(f), 'kmain');
+      steps.push(f.line);
+    }
+    assert.deepEqual(steps, [cLine('puts("ok'), cLine('ticks += x'), cLine('ticks += x') + 1]);
+  });
+
+  it('step in enters the callee at its first line; step out returns to the caller in the calling line', async () => {
+    await toBreakpoint(kc, cLine('int x = add(2, 3);'));
+    await resumeToStop(dc, dc.stepInRequest({ threadId: 1 }));
+    let f = await topFrame(dc);
+    assert.deepEqual([fn(f), f.line], ['add', cLine('static int add(int a, int b) {')]);
+    await resumeToStop(dc, dc.nextRequest({ threadId: 1 }));
+    f = await topFrame(dc);
+    assert.deepEqual([fn(f), f.line], ['add', cLine('int r = a + b;')]);
+    await resumeToStop(dc, dc.stepOutRequest({ threadId: 1 }));
+    const st = await frames();
+    assert.deepEqual([fn(st[0]), st[0].line, fn(st[1])], ['kmain', cLine('int x = add(2, 3);'), '_start']);
+    // Back in kmain right after the call: EAX holds add's result.
+    const eax = await dc.evaluateRequest({ expression: 'eax', context: 'watch' });
+    assert.match(eax.body.result, /^5$/);
+  });
+
+  it('a vmexit stop (CPUID, hardware-assisted) shows the C line and function, with the C callers', async () => {
+    const { stop } = await launchToStop(dc, { program: k.file, mode: 'hardware-assisted', stopOnEntry: false }, { exceptions: { filters: [], filterOptions: [{ filterId: 'vmexit', condition: 'CPUID' }] } });
+    assert.equal(stop.body.reason, 'exception');
+    assert.match(stop.body.description ?? '', /kernel\.c:\d+/);
+    const st = await frames();
+    assert.deepEqual(st.slice(0, 3).map(fn), ['cpu_vendor', 'kmain', '_start']);
+    assert.deepEqual([st[0].source?.path, st[0].line], [kc, cLine('"cpuid"')]);
+    assert.equal(st[1].line, cLine('unsigned int v = cpu_vendor();'));
+  });
+
+  it('an I/O VM exit inside a C helper two calls deep is located there', async () => {
+    const { stop } = await launchToStop(dc, { program: k.file, mode: 'hardware-assisted', stopOnEntry: false }, { exceptions: { filters: [], filterOptions: [{ filterId: 'vmexit', condition: 'IO_INSTRUCTION' }] } });
+    assert.equal(stop.body.reason, 'exception');
+    const st = await frames();
+    assert.deepEqual(st.slice(0, 4).map(fn), ['outb', 'puts', 'kmain', '_start']);
+    assert.deepEqual(st.slice(0, 3).map((f) => f.line), [cLine('"outb %0, %1"'), cLine('outb(0x3f8, *s++);'), cLine('puts("ok')]);
+  });
+
+  it('a breakpoint in the .asm file hits at its line', async () => {
+    const line = lineOf(asm, 'mov al, 0');
+    await toBreakpoint(asm, line);
+    const f = await topFrame(dc);
+    assert.deepEqual([f.source?.path, f.line, fn(f)], [asm, line, '_start']);
+  });
+
+  it('C globals in evaluate: the value as C reads it, &name its address (as readelf -s), assignable from the console', async () => {
+    await toBreakpoint(kc, cLine('int x = add(2, 3);'));
+    const sym = (name: string) => parseInt(new RegExp(`([0-9a-f]{8})\\s+\\d+\\s+OBJECT\\s+\\w+\\s+\\w+\\s+\\w+\\s+${name}$`, 'm').exec(readelf(['-s'], k.file))![1], 16);
+    const ticks = await dc.evaluateRequest({ expression: 'ticks', context: 'hover' });
+    assert.match(ticks.body.result, /^8$/); // 7, then ticks + 1 ran
+    assert.equal(ticks.body.type, 'unsigned int');
+    assert.equal(parseInt(ticks.body.memoryReference!, 16), sym('ticks'));
+    const addr = await dc.evaluateRequest({ expression: '&ticks', context: 'watch' });
+    assert.equal(parseInt(addr.body.result, 16), sym('ticks'));
+    const first = await dc.evaluateRequest({ expression: 'byte [&banner]', context: 'watch' });
+    assert.match(first.body.result, /0x70/); // 'p'
+    await dc.evaluateRequest({ expression: 'ticks = 41', context: 'repl' });
+    assert.match((await dc.evaluateRequest({ expression: 'ticks + 1', context: 'watch' })).body.result, /^0x2a \(42\)$/);
+  });
+
+  it('disassembly names instructions by symbol+offset and call targets by symbol', async () => {
+    await toBreakpoint(kc, cLine('int x = add(2, 3);'));
+    const f = await topFrame(dc);
+    const r = await send<DebugProtocol.DisassembleResponse>(dc, 'disassemble', { memoryReference: f.instructionPointerReference, instructionCount: 12 });
+    const list = r.body!.instructions;
+    assert.match(list[0].symbol ?? '', /^kmain\+0x[0-9a-f]+$/);
+    assert.equal(list[0].line, f.line);
+    assert.ok(list.some((i) => /^call 0x[0-9a-f]+ <add>$/.test(i.instruction)), list.map((i) => i.instruction).join('\n'));
+  });
+
+  it('an x86-64 ELF is refused, naming what it is', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-elf64-'));
+    const file = path.join(dir, 'kernel64.o');
+    fs.writeFileSync(file, compileObject('k.c', KERNEL_C, ['-m64', '-ffreestanding']));
+    await dc.initializeRequest();
+    assert.match(await failure(dc.launchRequest({ program: file } as never)), /ELF64 x86-64 file: Popek runs 32-bit kernels/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
