@@ -18,7 +18,7 @@ const SNIPPETS = {
   movSs: 'mov ss, ax\nint 0x30',
   intN: 'int 0x41',
   ud2: 'ud2',
-  inPort: 'in al, 0x60\nint 0x30',
+  inPort: 'in al, 0xe0\nint 0x30',
   loop: 'jmp $',
   callGate: 'call 0x50:0\nint 0x30',
   gateTarget: 'mov esi, ss\nmov edi, esp\nint 0x31',
@@ -270,7 +270,7 @@ describe('CPU: protected-mode edge cases (SDM)', function () {
         const tss = 0x3000, bitmap = 0x68;
         pc.m.mem.write16(tss + 102, bitmap);
         for (let k = 0; k < 0x2000; k++) pc.m.mem.write8(tss + bitmap + k, 0xff);
-        if (allowed) pc.m.mem.write8(tss + bitmap + (0x60 >> 3), 0xfe); // port 0x60 is bit 0 of byte 12
+        if (allowed) pc.m.mem.write8(tss + bitmap + (0xe0 >> 3), 0xfe); // port 0xE0 (no device) is bit 0 of byte 28
         pc.m.mem.write8(tss + bitmap + 0x2000, 0xff);
         pc.cpu.trLimit = bitmap + 0x2000;
         pc.enterRing(3);
