@@ -18,6 +18,7 @@ import { PAGE_SHIFT, PhysicalMemory } from './physicalMemory';
 import { Decoder } from './decoder';
 import { deliverThroughIdt } from './transfers';
 import { COMPILE_THRESHOLD, compileBlock, type CompiledBlock } from './blockCompiler';
+import { collectRegion, compileRegion } from './regionCompiler';
 
 // Lazy flag operations (which computation produced ccRes from ccA, ccB).
 export const CC_EAGER = 0, CC_ADD = 1, CC_ADC = 2, CC_SUB = 3, CC_SBB = 4, CC_LOGIC = 5, CC_INC = 6, CC_DEC = 7;
@@ -89,6 +90,18 @@ interface Block {
   bpLin: number;
   bpAt: number;
   bpAfter: number;
+  /**
+   * The region compiled from this block (regionCompiler.ts: it and the blocks it reaches in its
+   * linear page, one function), valid when entered at `compiledEip`; null: not worth it.
+   */
+  region: CompiledBlock | undefined | null;
+  /** Entry blocks whose region includes this block (their region goes when this block does). */
+  inRegions: Block[] | undefined;
+  /** Regions compiled from this entry so far (self-modifying code recompiles a few times, then stops). */
+  regionTries: number;
+  /** For breakpoint generation `regionBpGen`: no breakpoint in the region's linear page. */
+  regionBpGen: number;
+  regionBpFree: boolean;
 }
 
 export const CPU_STATE_VERSION = 1;
@@ -114,6 +127,11 @@ export class Cpu {
   readonly segAttr = new Int32Array(6);
   /** Derived from segAttr: ACC_* bits (0 for a null or unusable segment). */
   readonly segAcc = new Uint8Array(6);
+  /**
+   * Bit s set when segment s is flat: base 0, limit 4 GiB, readable and writable data, expand-up,
+   * 32-bit (B set), so linear = offset with no check left: compiled regions' memory fast path.
+   */
+  flatSegs = 0;
   cpl = 0;
 
   gdtrBase = 0; gdtrLimit = 0xffff;
@@ -176,7 +194,11 @@ export class Cpu {
   private resumeLin = 0;
 
   // ---- caches ----
-  private readonly tlb = new Int32Array(1 << 20);
+  /**
+   * Per linear page: the physical page base | TLB_* permission bits, 0 when not cached. With paging
+   * off (and no second level) it caches identity entries, so compiled regions use one fast path.
+   */
+  readonly tlb = new Int32Array(1 << 20);
   private readonly tlbUsed: number[] = [];
   private readonly blocks = new Map<number, Block>();
   private readonly pageBlocks = new Map<number, Block[]>();
@@ -186,7 +208,9 @@ export class Cpu {
   /** Interpreted runs of a block before it is compiled. */
   jitThreshold = COMPILE_THRESHOLD;
   /** Counts for the run report and the benches. */
-  readonly stats = { blocksDecoded: 0, blocksCompiled: 0, codeInvalidations: 0, tlbFlushes: 0 };
+  readonly stats = { blocksDecoded: 0, blocksCompiled: 0, regionsCompiled: 0, codeInvalidations: 0, tlbFlushes: 0 };
+  /** Compile hot regions (several blocks, one function) on top of single blocks (off: blocks only). */
+  regions = true;
 
   constructor(mem: PhysicalMemory) {
     this.mem = mem;
@@ -355,6 +379,8 @@ export class Cpu {
       else acc = ACC_READ | ((type & 2) ? ACC_WRITE : 0) | ((type & 4) ? ACC_EXPAND_DOWN : 0);
     }
     this.segAcc[seg] = acc;
+    const flat = acc === (ACC_READ | ACC_WRITE) && this.segBase[seg] === 0 && this.segLimit[seg] === 0xffffffff && (a & ATTR_DB) !== 0;
+    this.flatSegs = flat ? this.flatSegs | (1 << seg) : this.flatSegs & ~(1 << seg);
     if (seg === CS) this.codeEpoch++;
   }
 
@@ -431,11 +457,22 @@ export class Cpu {
 
   /** Linear → physical for an access (`user`: a CPL 3 access); walks the tables on a TLB miss. */
   translate(lin: number, write: boolean, user: boolean): number {
-    if (!(this.cr0 & CR0_PG)) return this.secondLevel === undefined ? lin >>> 0 : this.translateUnpaged(lin, write);
     const e = this.tlb[lin >>> PAGE_SHIFT];
     const need = user ? (write ? TLB_USER_WRITE : TLB_USER_READ) : (write ? TLB_SUP_WRITE : TLB_VALID);
     if (e & need) return (e & ~0xfff) | (lin & 0xfff);
+    if (!(this.cr0 & CR0_PG)) return this.secondLevel === undefined ? this.translateIdentity(lin) : this.translateUnpaged(lin, write);
     return this.walk(lin, write, user, false);
+  }
+
+  /** Paging off: physical = linear; RAM pages are cached as identity entries (every access allowed). */
+  private translateIdentity(lin: number): number {
+    const p = lin >>> 0, base = p - (p & 0xfff);
+    if (base + 0xfff < this.mem.size) {
+      const page = p >>> PAGE_SHIFT;
+      if (this.tlb[page] === 0) this.tlbUsed.push(page);
+      this.tlb[page] = base | TLB_VALID | TLB_SUP_WRITE | TLB_USER_READ | TLB_USER_WRITE;
+    }
+    return p;
   }
 
   /**
@@ -867,7 +904,10 @@ export class Cpu {
     let kept = 0;
     for (let k = 0; k < list.length; k++) {
       const b = list[k];
-      if (b.start < end && addr < b.end) { b.valid = false; this.blocks.delete(b.key); this.stats.codeInvalidations++; this.breakBlock = true; }
+      if (b.start < end && addr < b.end) {
+        b.valid = false; this.blocks.delete(b.key); this.stats.codeInvalidations++; this.breakBlock = true;
+        if (b.inRegions) for (const e of b.inRegions) { e.region = undefined; e.runs = 0; }
+      }
       else list[kept++] = b;
     }
     list.length = kept;
@@ -887,7 +927,8 @@ export class Cpu {
     const insns = this.decodeBlock(lin);
     const last = insns[insns.length - 1];
     const bytes = ((last.linear - lin) | 0) + last.len;
-    block = { insns, key, valid: true, chain: undefined, chainLin: 0, chainEpoch: -1, chain2: undefined, chainLin2: 0, chainEpoch2: -1, runs: 0, compiled: undefined, compiledEip: -1, start: phys, end: phys + bytes, bpGen: -1, bpLin: 0, bpAt: -1, bpAfter: -1 };
+    block = { insns, key, valid: true, chain: undefined, chainLin: 0, chainEpoch: -1, chain2: undefined, chainLin2: 0, chainEpoch2: -1, runs: 0, compiled: undefined, compiledEip: -1, start: phys, end: phys + bytes, bpGen: -1, bpLin: 0, bpAt: -1, bpAfter: -1,
+      region: undefined, inRegions: undefined, regionTries: 0, regionBpGen: -1, regionBpFree: false };
     // An instruction that crosses into the next page is not cached (that page's mapping may change).
     if (((phys & 0xfff) + bytes) <= 0x1000) {
       this.blocks.set(key, block);
@@ -963,6 +1004,42 @@ export class Cpu {
     return this.stopRequested ? 'stop' : 'budget';
   }
 
+  /** Compiles the region that starts at `entry` (entered at the current EIP). */
+  private compileRegionAt(entry: Block): void {
+    if (!this.regions || entry.regionTries >= 4) { entry.region = null; return; }
+    entry.regionTries++;
+    const csBase = this.segBase[CS];
+    const members: Block[] = [];
+    const blocks = collectRegion(this.eip, csBase, (eip) => {
+      try {
+        const b = this.blockAt((eip + csBase) | 0);
+        // Blocks not in the cache (an instruction crossing the page end) are not tracked for writes.
+        if (!b.valid || this.blocks.get(b.key) !== b) return undefined;
+        members.push(b);
+        return b.insns;
+      } catch (e) {
+        if (e instanceof CpuFault) return undefined;
+        throw e;
+      }
+    });
+    if (blocks.length === 0 || members[0] !== entry) { entry.region = null; return; }
+    const fn = compileRegion(blocks, this.cpl === 3);
+    entry.region = fn ?? null;
+    if (!fn) return;
+    this.stats.regionsCompiled++;
+    for (const b of members) (b.inRegions ??= []).push(entry);
+  }
+
+  /** True when no breakpoint lies in the linear page of the region entered at `lin` (cached per generation). */
+  private regionClear(block: Block, lin: number, bps: Set<number>): boolean {
+    if (block.regionBpGen !== this.bpGen) {
+      let free = true;
+      for (const bp of bps) if (((bp ^ lin) & ~0xfff) === 0) { free = false; break; }
+      block.regionBpGen = this.bpGen; block.regionBpFree = free;
+    }
+    return block.regionBpFree;
+  }
+
   /** Looks up the breakpoints of `block` entered at linear `lin` (cached per generation). */
   private scanBreakpoints(block: Block, lin: number, bps: Set<number>): void {
     const insns = block.insns, base = insns[0].linear;
@@ -1006,14 +1083,21 @@ export class Cpu {
         }
       }
       entry = false;
-      if (block.compiled && block.compiledEip === this.eip && insns.length <= left) {
+      const region = block.region;
+      if (region && block.compiledEip === this.eip && insns.length <= left && (bps === undefined || this.regionClear(block, lin, bps))) {
+        region(this, insns, this.regs, end);
+        if (this.breakBlock) { this.breakBlock = false; return false; }
+      } else if (block.compiled && block.compiledEip === this.eip && insns.length <= left) {
         block.compiled(this, insns, this.regs, runEnd);
         if (this.breakBlock) { this.breakBlock = false; return false; }
       } else {
-        if (++block.runs === this.jitThreshold && block.compiled === undefined && this.jit) {
-          block.compiled = compileBlock(insns, this.eip) ?? null;
-          block.compiledEip = this.eip;
-          if (block.compiled) this.stats.blocksCompiled++;
+        if (++block.runs === this.jitThreshold && this.jit) {
+          if (block.compiled === undefined) {
+            block.compiled = compileBlock(insns, this.eip) ?? null;
+            block.compiledEip = this.eip;
+            if (block.compiled) this.stats.blocksCompiled++;
+          }
+          if (block.region === undefined && block.compiledEip === this.eip) this.compileRegionAt(block);
         }
         const n = insns.length < left ? insns.length : left;
         for (let i = 0; i < n; i++) {

@@ -1,0 +1,496 @@
+/*
+ * Region compiler: a hot block and the blocks it reaches by direct branches in the same linear page
+ * become ONE JavaScript function with internal control flow (a `switch` over the blocks inside a
+ * loop, a block that jumps to itself a tight inner loop), so a hot loop never returns to the
+ * dispatcher. What v86 does with WebAssembly and QEMU with chained translation blocks, in JS:
+ *
+ *  - Registers live in JS locals (r0…r7) inside the function; `cpu.regs` is written back only on a
+ *    way out (an exit, a slow path, an instruction run through its `exec`) and read again after an
+ *    `exec`.
+ *  - Flags: the lazy-flag record (op, size, A, B, result, carry in) lives in locals too. The compiler
+ *    knows statically which record the last flag writer left, so Jcc, INC/DEC's carry and the like
+ *    read the locals directly (`dec ecx; jnz` is `r1 !== 0`); the record reaches `cpu.cc*` only on a
+ *    way out. Between blocks the record travels in locals (`fop` says which one, -1: in `cpu`).
+ *  - Memory: the TLB fast path inline. `cpu.tlb` holds, per linear page, the physical page and the
+ *    permission bits (paging off: an identity entry), so a load is an array read and a test; a
+ *    store also checks one byte per 64-byte chunk (`mem.writeSlow`: decoded code or a watched page
+ *    there). A miss, a non-flat segment, an unaligned dword, a code chunk or a watched page take the
+ *    slow path: `cpu.read*`/`write*` with every check, after EIP, the count, the registers and the
+ *    flags were stored, so faults, self-modifying code and write watches behave as interpreted.
+ *  - Everything else runs through the instruction's `exec` (one source of semantics, ops/*), with
+ *    the state synchronised around it.
+ *
+ * Contract with Cpu.runBlocks (as for compileBlock): called when EIP is the entry, it runs until an
+ * exit, a block whose instructions do not fit before `end` (it stops before it), or an instruction
+ * that sets `breakBlock`. On return the CPU state (EIP, count, registers, flags) is exact.
+ */
+import { CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SAR32, CC_SHL32, CC_SHR32, CC_SUB } from './cpu';
+import type { Insn } from './insn';
+import { shift, imul2 } from './ops/alu';
+import type { CompiledBlock } from './blockCompiler';
+
+/** A block of the region: its EIP and decoded instructions. */
+export interface RegionBlock { eip: number; insns: Insn[] }
+
+/** TLB permission bits (cpu.ts): valid/supervisor read, supervisor write, user read, user write. */
+export const TLB_VALID = 1, TLB_SUP_WRITE = 2, TLB_USER_READ = 4, TLB_USER_WRITE = 8;
+
+/** Largest region (blocks, instructions). */
+const MAX_BLOCKS = 48, MAX_INSNS = 600;
+
+const hex = (v: number) => '0x' + (v >>> 0).toString(16);
+
+/**
+ * Collects the region that starts at `entryEip`: blocks reached by direct jumps and fall-through in
+ * the same linear page (`csBase` + EIP). `blockAt(eip)` returns a block's instructions (decoded and
+ * registered for invalidation) or undefined when it cannot be part of a region.
+ */
+export function collectRegion(entryEip: number, csBase: number, blockAt: (eip: number) => Insn[] | undefined): RegionBlock[] {
+  const page = ((entryEip + csBase) & ~0xfff) | 0;
+  const inPage = (eip: number) => (((eip + csBase) & ~0xfff) | 0) === page;
+  const out: RegionBlock[] = [];
+  const seen = new Set<number>();
+  const work = [entryEip >>> 0];
+  let total = 0;
+  while (work.length && out.length < MAX_BLOCKS) {
+    const eip = work.shift()!;
+    if (seen.has(eip)) continue;
+    seen.add(eip);
+    const insns = blockAt(eip);
+    if (!insns || insns.length === 0) continue;
+    if (total + insns.length > MAX_INSNS) break;
+    total += insns.length;
+    out.push({ eip, insns });
+    const last = insns[insns.length - 1];
+    const next = (last.linear - insns[0].linear + eip + last.len) >>> 0;
+    for (const t of successors(last, next)) if (inPage(t) && !seen.has(t)) work.push(t);
+  }
+  return out;
+}
+
+/** Static successors of a block ending with `i` (next: the address after it). */
+function successors(i: Insn, next: number): number[] {
+  const op = i.opcode;
+  if (i.size !== 4 || i.addr16) return i.endsBlock ? [] : [next];
+  if ((op >= 0x70 && op < 0x80) || (op >= 0x180 && op < 0x190)) return [(next + i.imm) >>> 0, next];
+  if (op === 0xe9 || op === 0xeb || op === 0xe8) return [(next + i.imm) >>> 0];
+  return i.endsBlock ? [] : [next];
+}
+
+// ---- static flag state --------------------------------------------------------------------------
+
+/** What the compiler knows about the flags at a point: the record in locals (op, size), 'dyn' (fop says), or 'cpu'. */
+type FlagState = { op: number; size: number } | 'dyn' | 'cpu';
+
+const MASK = (size: number) => (size === 2 ? '' : size === 1 ? ' & 0xffff' : ' & 0xff');
+const SIGN = (size: number) => (size === 2 ? '0x80000000' : size === 1 ? '0x8000' : '0x80');
+
+/** JS condition for cc (0..15) from the record op/size in fa, fb, fr, fc; undefined: use cpu.cond. */
+function condFrom(cc: number, op: number, size: number): string | undefined {
+  const m = MASK(size), s = SIGN(size);
+  const Z = size === 2 ? '(fr === 0)' : `((fr${m}) === 0)`;
+  const S = size === 2 ? '(fr < 0)' : `((fr & ${s}) !== 0)`;
+  let C: string | undefined, O: string | undefined;
+  switch (op) {
+    case CC_ADD: C = `(((fr${m}) >>> 0) < ((fa${m}) >>> 0))`; O = `(((fa ^ fr) & (fb ^ fr) & ${s}) !== 0)`; break;
+    case CC_SUB: C = `(((fa${m}) >>> 0) < ((fb${m}) >>> 0))`; O = `(((fa ^ fb) & (fa ^ fr) & ${s}) !== 0)`; break;
+    case CC_LOGIC: C = 'false'; O = 'false'; break;
+    case CC_INC: C = '(fc !== 0)'; O = `(((fa ^ fr) & (fb ^ fr) & ${s}) !== 0)`; break;
+    case CC_DEC: C = '(fc !== 0)'; O = `(((fa ^ fb) & (fa ^ fr) & ${s}) !== 0)`; break;
+    case CC_SHL32: C = '(((fa >>> (32 - fb)) & 1) !== 0)'; O = `(((fr >>> 31) ^ ((fa >>> (32 - fb)) & 1)) !== 0)`; break;
+    case CC_SHR32: C = '(((fa >>> (fb - 1)) & 1) !== 0)'; O = '(fa < 0)'; break;
+    case CC_SAR32: C = '(((fa >> (fb - 1)) & 1) !== 0)'; O = 'false'; break;
+    default: return undefined;
+  }
+  let r: string | undefined;
+  const sub32 = op === CC_SUB && size === 2;
+  switch (cc >> 1) {
+    case 0: r = O; break;
+    case 1: r = sub32 ? '((fa >>> 0) < (fb >>> 0))' : C; break;
+    case 2: r = sub32 ? '(fa === fb)' : Z; break;
+    case 3: r = sub32 ? '((fa >>> 0) <= (fb >>> 0))' : `(${C} || ${Z})`; break;
+    case 4: r = S; break;
+    case 5: return undefined; // PF: through cpu.cond
+    case 6: r = sub32 ? '(fa < fb)' : `(${S} !== ${O})`; break;
+    default: r = sub32 ? '(fa <= fb)' : `(${Z} || ${S} !== ${O})`; break;
+  }
+  return cc & 1 ? `!${r}` : r;
+}
+
+// ---- the generator ----------------------------------------------------------------------------------
+
+/** Lazy-flag op and JS operator of ALU op n (ADD OR _ _ AND SUB XOR CMP); ADC/SBB go through exec. (A function: cpu.ts imports this module.) */
+const aluOp = (n: number): [number, string] | undefined =>
+  n === 0 ? [CC_ADD, '+'] : n === 1 ? [CC_LOGIC, '|'] : n === 4 ? [CC_LOGIC, '&'] : n === 5 || n === 7 ? [CC_SUB, '-'] : n === 6 ? [CC_LOGIC, '^'] : undefined;
+
+class Gen {
+  out: string[] = [];
+  flags: FlagState = 'cpu';
+  /** Index of the current block and instruction in it; EIP of the instruction and the next. */
+  k = 0;
+  eip = 0;
+  next = 0;
+  constructor(readonly blocks: RegionBlock[], readonly index: Map<number, number>, readonly user: boolean) {}
+
+  emit(s: string): void { this.out.push(s); }
+
+  /** Stores the record to cpu.cc* (no change of what the compiler knows). */
+  flushCode(): string {
+    const f = this.flags;
+    if (f === 'cpu') return '';
+    if (f === 'dyn') return 'if (fop >= 0) { cpu.ccOp = fop; cpu.ccSize = fsz; cpu.ccA = fa; cpu.ccB = fb; cpu.ccRes = fr; cpu.ccCin = fc; }';
+    return `cpu.ccOp = ${f.op}; cpu.ccSize = ${f.size}; cpu.ccA = fa; cpu.ccB = fb; cpu.ccRes = fr; cpu.ccCin = fc;`;
+  }
+  /** Everything the CPU must see before a slow path or a call: EIP, count, registers, flags. */
+  sync(): string {
+    return `cpu.eip = ${hex(this.eip)}; cpu.icount = ic + ${this.k}; ${STORE} ${this.flushCode()}`;
+  }
+  /** Leaves the function with EIP = `eip` (an expression) and `count` instructions of this block retired. */
+  exit(eip: string, count: number): string {
+    return `{ cpu.eip = ${eip}; cpu.icount = ic + ${count}; ${STORE} ${this.flushCode()} return; }`;
+  }
+  /** The record travels to a block start in the locals: fop says which one. */
+  edgeFlags(): string {
+    const f = this.flags;
+    return f === 'cpu' ? 'fop = -1;' : f === 'dyn' ? '' : `fop = ${f.op}; fsz = ${f.size};`;
+  }
+  /** Makes the record known as 'cpu' (before reading flags through cpu.*). */
+  toCpu(): void {
+    const c = this.flushCode();
+    if (c) this.emit(c + (this.flags === 'dyn' ? ' fop = -1;' : ''));
+    this.flags = 'cpu';
+  }
+  /** A JS boolean for condition cc, from the locals when the record is known. */
+  cond(cc: number): string {
+    const f = this.flags;
+    if (typeof f === 'object') { const c = condFrom(cc, f.op, f.size); if (c) return c; }
+    this.toCpu();
+    return `cpu.cond(${cc})`;
+  }
+  /** CF (0/1) before an INC/DEC (any value when nothing can see the CF it keeps). */
+  carry(): string {
+    if (this.cfDeadAfter) return '0';
+    const f = this.flags;
+    if (typeof f === 'object') {
+      if (f.op === CC_LOGIC) return '0';
+      if (f.op === CC_INC || f.op === CC_DEC) return 'fc';
+      const c = condFrom(2, f.op, f.size);
+      if (c) return `(${c} ? 1 : 0)`;
+    }
+    this.toCpu();
+    return 'cpu.getCF()';
+  }
+
+  // ---- operands ----
+  ea(i: Insn): string {
+    const parts: string[] = [];
+    if (i.disp | 0) parts.push(String(i.disp | 0));
+    if (i.base >= 0) parts.push(`r${i.base}`);
+    if (i.index >= 0) parts.push(i.scale ? `(r${i.index} << ${i.scale})` : `r${i.index}`);
+    return parts.length ? `((${parts.join(' + ')}) | 0)` : '0';
+  }
+  get8(x: number): string { return x < 4 ? `(r${x} & 0xff)` : `((r${x - 4} >> 8) & 0xff)`; }
+  set8(x: number, v: string): string { return x < 4 ? `r${x} = (r${x} & ~0xff) | ((${v}) & 0xff);` : `r${x - 4} = (r${x - 4} & ~0xff00) | (((${v}) & 0xff) << 8);`; }
+
+  /** Loads `size` (1, 2, 4) bytes at seg:`ea` into local `dst` (fast path inline). */
+  load(i: Insn, ea: string, size: number, dst: string): void {
+    const need = this.user ? TLB_USER_READ : TLB_VALID;
+    const slow = `${this.sync()} ${dst} = cpu.read${size * 8}(${i.seg}, l);`;
+    const seg = `(fl & ${1 << i.seg}) !== 0`;
+    if (size === 4) this.emit(`l = ${ea}; t = tlb[l >>> 12]; if (${seg} && (t & ${need}) !== 0 && (l & 3) === 0) ${dst} = dw[((t & -4096) | (l & 4095)) >> 2]; else { ${slow} }`);
+    else if (size === 2) this.emit(`l = ${ea}; t = tlb[l >>> 12]; if (${seg} && (t & ${need}) !== 0 && (l & 4095) !== 4095) { p = (t & -4096) | (l & 4095); ${dst} = by[p] | (by[p + 1] << 8); } else { ${slow} }`);
+    else this.emit(`l = ${ea}; t = tlb[l >>> 12]; if (${seg} && (t & ${need}) !== 0) ${dst} = by[(t & -4096) | (l & 4095)]; else { ${slow} }`);
+  }
+  /**
+   * Stores `val` (an expression of locals) at seg:`ea`. `rmw`: the address is already in l / t
+   * from a load of the same instruction (whose slow path probed the write).
+   */
+  store(i: Insn, ea: string | undefined, size: number, val: string): void {
+    const need = this.user ? TLB_USER_WRITE : TLB_SUP_WRITE;
+    const seg = `(fl & ${1 << i.seg}) !== 0`;
+    const addr = ea === undefined ? '' : `l = ${ea}; t = tlb[l >>> 12]; `;
+    const slow = `${this.sync()} cpu.write${size * 8}(${i.seg}, l, ${val}); if (cpu.breakBlock) ${this.exit(hex(this.next), this.k + 1)}`;
+    const fast = size === 4 ? `(l & 3) === 0 && ws[(p = (t & -4096) | (l & 4095)) >>> 6] === 0) dw[p >> 2] = ${val};`
+      : `ws[(p = (t & -4096) | (l & 4095)) >>> 6] === 0) by[p] = ${val};`;
+    this.emit(`${addr}if (${seg} && (t & ${need}) !== 0 && ${fast} else { ${slow} }`);
+  }
+
+  /** Read-modify-write of a memory operand: `compute` turns local `v` into the new value `w` (undefined: no write). */
+  rmw(i: Insn, size: 4 | 1, compute: () => boolean): void {
+    const needW = this.user ? TLB_USER_WRITE : TLB_SUP_WRITE;
+    const seg = `(fl & ${1 << i.seg}) !== 0`;
+    const aligned = size === 4 ? '(l & 3) === 0 && ' : '';
+    const arr = size === 4 ? 'dw' : 'by', idx = size === 4 ? 'p >> 2' : 'p';
+    // Fast: the page is writable (so readable), no code and no watch in the chunk.
+    this.emit(`l = ${this.ea(i)}; t = tlb[l >>> 12]; if (${seg} && (t & ${needW}) !== 0 && ${aligned}ws[(p = (t & -4096) | (l & 4095)) >>> 6] === 0) { v = ${arr}[${idx}];`);
+    const before = this.flags;
+    const writes = compute();
+    if (writes) this.emit(`${arr}[${idx}] = w;`);
+    const after = this.flags;
+    this.flags = before;
+    this.emit(`} else { ${this.sync()} cpu.probeWrite(${i.seg}, l, ${size}); v = cpu.read${size * 8}(${i.seg}, l);`);
+    compute();
+    this.flags = after;
+    if (writes) this.emit(`cpu.write${size * 8}(${i.seg}, l, w); if (cpu.breakBlock) ${this.exit(hex(this.next), this.k + 1)}`);
+    this.emit('}');
+  }
+
+  // ---- ALU ----
+  /** fa = a; fb = b; fr = a op b; the record is known afterwards. Returns false for ADC/SBB. */
+  alu(aop: number, size: number, a: string, b: string): boolean {
+    const o = aluOp(aop);
+    if (!o) return false;
+    const [cc, sym] = o;
+    const m = size === 4 ? ' | 0' : ' & 0xff';
+    this.emit(cc === CC_LOGIC ? `fr = (${a}) ${sym} (${b});` : `fa = ${a}; fb = ${b}; fr = (fa ${sym} fb)${m};`);
+    this.flags = { op: cc, size: size === 4 ? 2 : 0 };
+    return true;
+  }
+
+  /** Inline code for one instruction; false: run it through its exec. */
+  inst(i: Insn): boolean {
+    if (i.exec !== i.semantics || i.rep !== 0 || i.lock || i.addr16) return false;
+    const op = i.opcode, size = i.size, reg = i.reg, rm = i.rm;
+    if (size !== 4 && size !== 1) return false;
+    const R = (n: number) => (size === 4 ? `r${n}` : this.get8(n));
+    const W = (n: number, v: string) => (size === 4 ? `r${n} = ${v};` : this.set8(n, v));
+    const imm = size === 4 ? String(i.imm | 0) : String(i.imm & 0xff);
+    // ALU 00–3F.
+    if (op < 0x40 && (op & 7) < 6) {
+      const aop = op >> 3, form = op & 7;
+      if (!aluOp(aop)) return false;
+      const writes = aop !== 7;
+      if (form >= 4) { this.alu(aop, size, R(0), imm); if (writes) this.emit(W(0, 'fr')); return true; }
+      if (rm >= 0) {
+        const [d, s] = form < 2 ? [rm, reg] : [reg, rm];
+        this.alu(aop, size, R(d), R(s));
+        if (writes) this.emit(W(d, 'fr'));
+        return true;
+      }
+      if (form >= 2) { this.load(i, this.ea(i), size, 'v'); this.alu(aop, size, R(reg), 'v'); if (writes) this.emit(W(reg, 'fr')); return true; }
+      if (!writes) { this.load(i, this.ea(i), size, 'v'); this.alu(aop, size, 'v', R(reg)); return true; }
+      this.rmw(i, size as 4 | 1, () => { this.alu(aop, size, 'v', R(reg)); this.emit('w = fr;'); return true; });
+      return true;
+    }
+    if (op === 0x80 || op === 0x81 || op === 0x83 || op === 0x82) {
+      if (!aluOp(reg)) return false;
+      if (rm >= 0) { this.alu(reg, size, R(rm), imm); if (reg !== 7) this.emit(W(rm, 'fr')); return true; }
+      if (reg === 7) { this.load(i, this.ea(i), size, 'v'); this.alu(7, size, 'v', imm); return true; }
+      this.rmw(i, size as 4 | 1, () => { this.alu(reg, size, 'v', imm); this.emit('w = fr;'); return true; });
+      return true;
+    }
+    switch (op) {
+      case 0x84: case 0x85:
+        if (rm >= 0) { this.alu(4, size, R(rm), R(reg)); return true; }
+        this.load(i, this.ea(i), size, 'v'); this.alu(4, size, 'v', R(reg)); return true;
+      case 0xa8: case 0xa9: this.alu(4, size, R(0), imm); return true;
+      case 0xf6: case 0xf7:
+        if (reg === 0 || reg === 1) {
+          if (rm >= 0) { this.alu(4, size, R(rm), imm); return true; }
+          this.load(i, this.ea(i), size, 'v'); this.alu(4, size, 'v', imm); return true;
+        }
+        if (reg === 2) { // NOT: no flags
+          if (rm >= 0) { this.emit(W(rm, `~${R(rm)}`)); return true; }
+          this.rmw(i, size as 4 | 1, () => { this.emit('w = ~v;'); return true; });
+          return true;
+        }
+        if (reg === 3 && rm >= 0) { // NEG: SUB record 0 - x
+          const m = size === 4 ? ' | 0' : ' & 0xff';
+          this.emit(`fa = 0; fb = ${R(rm)}; fr = (0 - fb)${m};`); this.emit(W(rm, 'fr'));
+          this.flags = { op: CC_SUB, size: size === 4 ? 2 : 0 };
+          return true;
+        }
+        return false;
+      case 0x88: case 0x89:
+        if (rm >= 0) { this.emit(W(rm, R(reg))); return true; }
+        this.store(i, this.ea(i), size, R(reg)); return true;
+      case 0x8a: case 0x8b:
+        if (rm >= 0) { this.emit(W(reg, R(rm))); return true; }
+        this.load(i, this.ea(i), size, 'v'); this.emit(W(reg, 'v')); return true;
+      case 0xc6: case 0xc7:
+        if (rm >= 0) { this.emit(W(rm, imm)); return true; }
+        this.store(i, this.ea(i), size, imm); return true;
+      case 0x8d: if (rm >= 0 || size !== 4) return false; this.emit(`r${reg} = ${this.ea(i)};`); return true;
+      case 0x90: return true;
+      case 0x99: if (size !== 4) return false; this.emit('r2 = r0 >> 31;'); return true;
+      case 0x1b6: case 0x1be: case 0x1b7: case 0x1bf: {
+        if (size !== 4) return false;
+        const word = i.imm === 2, signed = (op & 8) !== 0;
+        let src: string;
+        if (rm < 0) { this.load(i, this.ea(i), word ? 2 : 1, 'v'); src = 'v'; } else src = word ? `(r${rm} & 0xffff)` : this.get8(rm);
+        this.emit(`r${reg} = ${signed ? (word ? `((${src} << 16) >> 16)` : `((${src} << 24) >> 24)`) : src};`);
+        return true;
+      }
+      case 0x1af: case 0x69: case 0x6b: {
+        if (size !== 4) return false;
+        const [a, b] = op === 0x1af ? [`r${reg}`, 'v'] : ['v', String(i.imm | 0)];
+        if (rm < 0) this.load(i, this.ea(i), 4, 'v'); else this.emit(`v = r${rm};`);
+        if (this.flagsDeadAfter) this.emit(`r${reg} = Math.imul(${a}, ${b});`);
+        else { this.toCpu(); this.emit(`r${reg} = imul2(cpu, 2, ${a}, ${b});`); }
+        return true;
+      }
+      case 0xc1: case 0xd1: {
+        if (size !== 4 || rm < 0) return false;
+        const count = op === 0xd1 ? 1 : i.imm & 31;
+        if (count === 0) return false;
+        const kind = reg === 4 || reg === 6 ? [CC_SHL32, '<<'] as const : reg === 5 ? [CC_SHR32, '>>>'] as const : reg === 7 ? [CC_SAR32, '>>'] as const : undefined;
+        if (!kind) { this.toCpu(); this.emit(`r${rm} = shift(cpu, ${reg}, 2, r${rm}, ${count});`); return true; }
+        this.emit(`fa = r${rm}; fb = ${count}; fr = (fa ${kind[1]} ${count}) | 0; r${rm} = fr;`);
+        this.flags = { op: kind[0], size: 2 };
+        return true;
+      }
+      case 0xfe: case 0xff:
+        if (reg > 1) return false;
+        if (rm >= 0) { this.incDec(reg === 1, size, R(rm), (v) => W(rm, v)); return true; }
+        this.rmw(i, size as 4 | 1, () => { this.incDec(reg === 1, size, 'v', (v) => `w = ${v};`); return true; });
+        return true;
+    }
+    if (size === 4 && op >= 0x40 && op < 0x50) { this.incDec(op >= 0x48, 4, `r${reg}`, (v) => `r${reg} = ${v};`); return true; }
+    if (op >= 0xb0 && op < 0xc0) { this.emit(W(reg, imm)); return true; }
+    if (size === 4 && op >= 0x50 && op < 0x58) { this.push(`r${reg}`); return true; }
+    if (size === 4 && (op === 0x68 || op === 0x6a)) { this.push(String(i.imm | 0)); return true; }
+    if (size === 4 && op >= 0x58 && op < 0x60) {
+      const need = this.user ? TLB_USER_READ : TLB_VALID;
+      // POP ESP loads ESP from the old top of the stack.
+      this.emit(`l = r4; t = tlb[l >>> 12]; if ((fl & 4) !== 0 && (t & ${need}) !== 0 && (l & 3) === 0) { v = dw[((t & -4096) | (l & 4095)) >> 2]; r4 = (l + 4) | 0; } else { ${this.sync()} v = cpu.pop32(); r4 = r[4]; } r${reg} = v;`);
+      return true;
+    }
+    return false;
+  }
+
+  incDec(dec: boolean, size: number, a: string, write: (v: string) => string): void {
+    const c = this.carry();
+    const m = size === 4 ? ' | 0' : ' & 0xff';
+    this.emit(`fc = ${c}; fa = ${a}; fb = 1; fr = (fa ${dec ? '-' : '+'} 1)${m}; ${write('fr')}`);
+    this.flags = { op: dec ? CC_DEC : CC_INC, size: size === 4 ? 2 : 0 };
+  }
+
+  /** PUSH of `val`; a write that hit code leaves with EIP `after` (CALL: its target). */
+  push(val: string, after = this.next): void {
+    const need = this.user ? TLB_USER_WRITE : TLB_SUP_WRITE;
+    // SS flat and 32-bit (its bit in fl); the value is computed before ESP changes (PUSH ESP).
+    this.emit(`v = ${val}; l = (r4 - 4) | 0; t = tlb[l >>> 12]; if ((fl & 4) !== 0 && (t & ${need}) !== 0 && (l & 3) === 0 && ws[(p = (t & -4096) | (l & 4095)) >>> 6] === 0) { dw[p >> 2] = v; r4 = l; } ` +
+      `else { ${this.sync()} cpu.push32(v); r4 = r[4]; if (cpu.breakBlock) ${this.exit(hex(after), this.k + 1)} }`);
+  }
+
+  /** True when the next instruction of the block overwrites every flag before anything can read them. */
+  flagsDeadAfter = false;
+  /** True when the flags after this instruction are overwritten before anything can read them (so INC/DEC's kept CF is dead). */
+  cfDeadAfter = false;
+}
+
+const STORE = 'r[0] = r0; r[1] = r1; r[2] = r2; r[3] = r3; r[4] = r4; r[5] = r5; r[6] = r6; r[7] = r7;';
+const LOAD = 'r0 = r[0]; r1 = r[1]; r2 = r[2]; r3 = r[3]; r4 = r[4]; r5 = r[5]; r6 = r[6]; r7 = r[7];';
+
+/** Writes every flag, reads none, cannot fault (a register-only ALU op other than ADC/SBB, INC/DEC excluded). */
+function overwritesFlagsSafely(i: Insn | undefined): boolean {
+  if (!i || i.exec !== i.semantics || i.size !== 4) return false;
+  const op = i.opcode;
+  if (op < 0x40 && (op & 7) < 6) { const aop = op >> 3; return aop !== 2 && aop !== 3 && (i.rm >= 0 || (op & 7) >= 4); }
+  if (op === 0x81 || op === 0x83) return i.rm >= 0 && i.reg !== 2 && i.reg !== 3;
+  return false;
+}
+
+/** Neither reads nor writes flags and cannot fault: register moves, LEA, MOV reg, imm. */
+function flagNeutral(i: Insn): boolean {
+  if (i.exec !== i.semantics || i.size !== 4 || i.rm < 0 && (i.opcode === 0x89 || i.opcode === 0x8b)) return false;
+  const op = i.opcode;
+  return op === 0x89 || op === 0x8b || op === 0x8d || (op >= 0xb8 && op < 0xc0) || op === 0x90;
+}
+/** The flags are overwritten from instruction `from` on before anything (a fault included) can see them. */
+function flagsDeadLater(insns: Insn[], from: number): boolean {
+  for (let j = from; j < insns.length && j < from + 4; j++) {
+    if (overwritesFlagsSafely(insns[j])) return true;
+    if (!flagNeutral(insns[j])) return false;
+  }
+  return false;
+}
+
+/** Generates the region function (undefined when not worth it: nothing inlined). */
+export function compileRegion(blocks: RegionBlock[], user: boolean): CompiledBlock | undefined {
+  const index = new Map<number, number>();
+  blocks.forEach((b, n) => index.set(b.eip >>> 0, n));
+  const g = new Gen(blocks, index, user);
+  const insnList: Insn[] = [];
+  let inlined = 0, total = 0;
+  for (let n = 0; n < blocks.length; n++) {
+    const b = blocks[n];
+    const count = b.insns.length;
+    g.flags = 'dyn';
+    g.emit(`case ${n}: for (;;) {`);
+    g.eip = b.eip >>> 0;
+    g.k = 0;
+    g.emit(`if (ic + ${count} > end) ${g.exit(hex(b.eip), 0)}`);
+    let ended = false;
+    for (let k = 0; k < count; k++) {
+      const i = b.insns[k];
+      g.k = k;
+      g.next = (g.eip + i.len) >>> 0;
+      g.flagsDeadAfter = overwritesFlagsSafely(b.insns[k + 1]);
+      g.cfDeadAfter = flagsDeadLater(b.insns, k + 1);
+      total++;
+      const op = i.opcode;
+      const branch = i.size === 4 && !i.addr16 && i.exec === i.semantics && ((op >= 0x70 && op < 0x80) || (op >= 0x180 && op < 0x190) || op === 0xe9 || op === 0xeb || op === 0xe8);
+      if (branch) {
+        inlined++;
+        const target = (g.next + i.imm) >>> 0;
+        const jump = (to: number) => {
+          const t = index.get(to);
+          const flagsEdge = g.edgeFlags();
+          if (t === undefined) return g.exit(hex(to), k + 1);
+          return t === n ? `{ ic += ${count}; ${flagsEdge} continue; }` : `{ ic += ${count}; ${flagsEdge} L = ${t}; continue dispatch; }`;
+        };
+        if (op === 0xe8) g.push(String(g.next | 0), target);
+        if (op === 0xe8 || op === 0xe9 || op === 0xeb) g.emit(jump(target));
+        else {
+          const c = g.cond(op & 15);
+          g.emit(`if (${c}) ${jump(target)}`);
+          g.emit(jump(g.next));
+        }
+        ended = true;
+        break;
+      }
+      const at = g.out.length, flagsBefore = g.flags;
+      if (g.inst(i)) { inlined++; g.eip = g.next; continue; }
+      g.out.length = at;
+      g.flags = flagsBefore;
+      // Through exec: the state is synchronised around it.
+      insnList.push(i);
+      const id = insnList.length - 1;
+      g.emit(`${g.sync()} cpu.nextEip = ${hex(g.next)}; I[${id}].exec(cpu, I[${id}]); ${LOAD} fl = cpu.flatSegs;`);
+      if (g.flags === 'dyn') g.emit('fop = -1;');
+      g.flags = 'cpu';
+      if (i.endsBlock) { g.emit(`{ cpu.eip = cpu.nextEip; cpu.icount = ic + ${k + 1}; return; }`); ended = true; break; }
+      g.emit(`if (cpu.breakBlock || cpu.nextEip !== ${hex(g.next)}) { cpu.eip = cpu.nextEip; cpu.icount = ic + ${k + 1}; ${STORE} return; }`);
+      g.eip = g.next;
+    }
+    if (!ended) {
+      // Fell off the end (page end, 64-instruction limit): the next block.
+      let eip = b.eip >>> 0;
+      for (const i of b.insns) eip = (eip + i.len) >>> 0;
+      g.k = count;
+      const t = index.get(eip);
+      const flagsEdge = g.edgeFlags();
+      g.emit(t === undefined ? g.exit(hex(eip), count) : t === n ? `{ ic += ${count}; ${flagsEdge} continue; }` : `{ ic += ${count}; ${flagsEdge} L = ${t}; continue dispatch; }`);
+    }
+    g.emit('}');
+  }
+  if (inlined === 0 || inlined * 2 < total) return undefined;
+  const body = [
+    'let ic = cpu.icount, L = 0, fop = -1, fsz = 0, fa = 0, fb = 0, fr = 0, fc = 0, l = 0, t = 0, p = 0, v = 0, w = 0;',
+    'let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3], r4 = r[4], r5 = r[5], r6 = r[6], r7 = r[7], fl = cpu.flatSegs;',
+    'const tlb = cpu.tlb, dw = cpu.mem.dwords, by = cpu.mem.bytes, ws = cpu.mem.writeSlow;',
+    'dispatch: for (;;) switch (L) {', ...g.out, 'default: throw new Error("region: no block " + L);', '}',
+  ].join('\n');
+  let make = makers.get(body);
+  if (!make) {
+    make = new Function('shift', 'imul2', 'I', `return function region(cpu, _insns, r, end) {\n${body}\n};`) as Maker;
+    if (makers.size >= 5000) makers.delete(makers.keys().next().value!);
+    makers.set(body, make);
+  }
+  return make(shift, imul2, insnList);
+}
+
+type Maker = (s: typeof shift, m: typeof imul2, I: Insn[]) => CompiledBlock;
+/** Region function makers by source text (the same region in another machine reuses V8's code). */
+const makers = new Map<string, Maker>();

@@ -1,0 +1,226 @@
+// Compiled regions (core/cpu/regionCompiler.ts: hot loops as one JS function, registers and flags
+// in locals, the TLB fast path inline) are exact: every guest here runs twice, under the pure
+// interpreter (jit off) and with regions, in the same slices (odd sizes, so slices end in the middle
+// of regions), and the whole state must agree at every stop — registers, EFLAGS, EIP, the count,
+// memory and the console. Each guest also checks its own result (computed here, never recorded), and
+// the tests check that regions were really compiled and run.
+import * as assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { assemble } from '../../core/asm';
+import { Machine } from '../../core/machine/machine';
+
+const ORIGIN = 0x100000;
+
+function build(body: string): { bytes: Uint8Array; label: (name: string) => number } {
+  const r = assemble('region.gasm', `bits 32\norg 0x${ORIGIN.toString(16)}\n${body}\n`, { origin: ORIGIN });
+  const errors = r.diagnostics.filter((d) => d.severity === 'error');
+  assert.equal(errors.length, 0, errors.map((d) => d.message).join('\n'));
+  return {
+    bytes: r.bytes,
+    label: (name) => {
+      const l = r.labels.find((x) => x.name === name);
+      assert.ok(l, `label ${name}`);
+      return l.address;
+    },
+  };
+}
+
+function boot(bytes: Uint8Array, jit: boolean): Machine {
+  const m = new Machine({ maxInstructions: 20_000_000, jit });
+  m.loadImage(bytes, { origin: ORIGIN });
+  return m;
+}
+
+/** The CPU state and the console; `memory`: a digest of the first 4 MiB too (every guest's data is there). */
+function state(m: Machine, memory = true): string {
+  const c = m.cpu;
+  return JSON.stringify({
+    regs: Array.from(c.regs), eip: c.eip, eflags: c.getEflags(), icount: c.icount, cr2: c.cr2, console: m.console, outcome: m.outcome,
+    mem: memory ? createHash('sha1').update(m.mem.bytes.subarray(0, 4 << 20)).digest('hex') : '',
+  });
+}
+
+/** Runs `bytes` interpreted and with regions in the same slices, comparing the state at each stop. */
+function lockstep(bytes: Uint8Array, slice = 997): { fast: Machine; slow: Machine; stops: number } {
+  const slow = boot(bytes, false), fast = boot(bytes, true);
+  let stops = 0;
+  for (;;) {
+    const a = slow.runSlice(slice), b = fast.runSlice(slice);
+    stops++;
+    assert.equal(b, a, `stop ${stops}: ${b} vs ${a}`);
+    // Memory at every 16th stop and at the end (a digest of 4 MiB costs more than the slice).
+    const memory = stops % 16 === 0 || a !== 'slice';
+    assert.equal(state(fast, memory), state(slow, memory), `state after stop ${stops}`);
+    if (a !== 'slice') break;
+  }
+  assert.ok(fast.cpu.stats.regionsCompiled > 0, 'regions were compiled');
+  return { fast, slow, stops };
+}
+
+/** Runs to the end with regions (one big slice), and interpreted; the final states agree. */
+function endToEnd(bytes: Uint8Array): Machine {
+  const slow = boot(bytes, false), fast = boot(bytes, true);
+  slow.run(50_000_000); fast.run(50_000_000);
+  assert.equal(state(fast), state(slow));
+  assert.ok(fast.cpu.stats.regionsCompiled > 0, 'regions were compiled');
+  return fast;
+}
+
+/** Ends the guest; EAX is kept in EBP (the exit clobbers AL). */
+const EXIT = ['mov ebp, eax', 'mov al, 0', 'out 0xf4, al'];
+
+describe('cpu: compiled regions', function () {
+  it('every inlined form (ALU reg/mem/imm, byte forms, INC/DEC, shifts, IMUL, MOVZX/SX, PUSH/POP, CALL, Jcc on every condition) agrees with the interpreter', function () {
+    // A loop over a table of operand pairs; each iteration runs every compiled form and folds the
+    // flags of each Jcc into EBP (one bit per condition), so a wrong flag changes the result.
+    const ccs = ['o', 'no', 'b', 'nb', 'z', 'nz', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
+    let n = 0;
+    /** Jcc on conditions from..to-1, each folding its outcome into EBP (labels unique per use). */
+    const jccs = (from = 0, to = 16) => ccs.slice(from, to).flatMap((cc, k) => { n++; return [`j${cc} .t${n}`, `jmp .f${n}`, `.t${n}:`, `xor ebp, ${1 << (k + from)}`, `.f${n}:`]; });
+    const body = [
+      'start:', 'mov esp, 0x90000', 'xor ebp, ebp', 'mov esi, 0',
+      '.loop:',
+      'mov eax, [pairs + esi*8]', 'mov ebx, [pairs + esi*8 + 4]',
+      'mov [scratch], eax', 'add [scratch], ebx', ...jccs(0, 5),
+      'mov ecx, eax', 'sub ecx, ebx', ...jccs(5, 10),
+      'cmp eax, ebx', ...jccs(10, 16),
+      'xor [scratch], ebx', 'or ecx, [scratch]', 'and ecx, 0xfff0fff', 'test ecx, ebx',
+      'cmp byte [scratch], 0x80', 'setb dl', 'add dl, bl', 'adc dh, al', 'sub byte [scratch + 1], bl', 'mov dl, [scratch + 2]', 'xor dl, 0x5a',
+      'inc dword [scratch]', 'dec byte [scratch + 3]', 'inc ecx', 'dec edx', ...jccs(),
+      'shl eax, 3', 'shr ebx, 5', 'sar ecx, 7', 'rol edx, 3', ...jccs(0, 8),
+      'imul edi, eax, 12345', 'imul edi, ebx', 'add edi, 7', 'imul eax, [scratch], -3',
+      'movzx ecx, byte [scratch + 1]', 'movsx edx, word [scratch + 2]', 'movsx ecx, dl', 'movzx edx, cx',
+      'push eax', 'push dword [scratch]', 'push 0x1234', 'pop ecx', 'pop edx', 'pop eax', 'not eax', 'neg ebx', ...jccs(0, 6),
+      'call .sub', 'lea ecx, [eax + ebx*2 + 7]', 'cdq',
+      'add [sum], eax', 'adc [sum + 4], edx', 'add [sum], ebx', 'add [sum], ecx', 'add [sum], edi', 'add [sum], ebp',
+      'inc esi', 'cmp esi, 24', 'jb .loop',
+      'dec dword [rounds]', 'mov esi, 0', 'jnz .loop',
+      ...EXIT,
+      '.sub:', 'add eax, 3', 'ret',
+      'align 4', 'rounds: dd 20', 'sum: dd 0, 0', 'scratch: dd 0',
+      'pairs:', 'dd 0, 0, 1, 1, 0x7fffffff, 1, 0x80000000, 0x80000000, 0xffffffff, 1, 5, 7, 7, 5, 0x80000000, 1',
+      'dd 0x7fffffff, 0xffffffff, 0x12345678, 0x9abcdef0, 0xff, 0x1, 0x80, 0x80, 0x7f, 0x81, 0xfffffffe, 0xffffffff',
+      'dd 3, 0x80000001, 0x10000, 0xffff, 0xdeadbeef, 0xdeadbeef, 0x55555555, 0xaaaaaaaa, 1, 0x7fffffff, 0x8000, 0x7fff',
+      'dd 100, 200, 0x40000000, 0x40000000, 0xc0000000, 0x40000000, 2, 0xfffffffd, 0x11, 0x0f, 0xf0, 0x10',
+    ].join('\n');
+    const g = build(body);
+    const { fast } = lockstep(g.bytes, 1013);
+    assert.equal(fast.outcome, 'exit');
+    endToEnd(g.bytes);
+  });
+
+  it('self-modifying code inside a hot loop: a store to the loop\'s own instructions takes effect at once', function () {
+    // The loop adds the immediates of `patch` and `patch2`; after 300 iterations (long compiled by
+    // then) it rewrites both: `patch` in the same block right after the store, `patch2` in a later one.
+    const g = build([
+      'start:', 'xor eax, eax', 'xor edx, edx', 'mov ecx, 600',
+      'lp:',
+      'cmp ecx, 300', 'jne go', 'mov byte [patch + 2], 5', 'mov byte [patch2 + 2], 9',
+      'go:',
+      'patch: add eax, 1',
+      'cmp ecx, 300', 'ja skip', 'inc ebx',
+      'skip:',
+      'patch2: add edx, 2',
+      'dec ecx', 'jnz lp',
+      ...EXIT,
+    ].join('\n'));
+    const m = endToEnd(g.bytes);
+    const { fast } = lockstep(g.bytes, 101);
+    // ECX = 600..301 add 1 and 2, ECX = 300..1 add 5 and 9.
+    assert.equal(m.cpu.regs[5], 300 * 1 + 300 * 5);
+    assert.equal(m.cpu.regs[2], 300 * 2 + 300 * 9);
+    assert.ok(fast.cpu.stats.codeInvalidations > 0);
+  });
+
+  /** Paging on, a hot loop reading linear 0x380000; after 400 iterations the PTE moves to another page. */
+  function pagingGuest(flush: string[]): string {
+    return [
+      'start:',
+      // Page table at 0x201000 mapping the first 4 MiB 1:1, directory at 0x200000.
+      'mov edi, 0x201000', 'xor eax, eax', 'or eax, 3',
+      '.pt:', 'mov [edi], eax', 'add edi, 4', 'add eax, 0x1000', 'cmp edi, 0x202000', 'jb .pt',
+      'mov dword [0x200000], 0x201003',
+      // Page A (0x380000) holds 1s, page B (0x390000) 2s.
+      'mov edi, 0x380000', '.fa:', 'mov dword [edi], 1', 'mov dword [edi + 0x10000], 2', 'add edi, 4', 'cmp edi, 0x381000', 'jb .fa',
+      'mov eax, 0x200000', 'mov cr3, eax', 'mov eax, cr0', 'or eax, 0x80000000', 'mov cr0, eax',
+      'xor eax, eax', 'xor esi, esi', 'mov ecx, 1000',
+      '.loop:',
+      'mov ebx, esi', 'and ebx, 0x3ff', 'add eax, [0x380000 + ebx*4]', 'inc esi',
+      'cmp ecx, 600', 'jne .next',
+      'mov dword [0x201000 + 0x380*4], 0x390003', ...flush,
+      '.next:', 'dec ecx', 'jnz .loop',
+      ...EXIT,
+    ].join('\n');
+  }
+
+  it('page-table changes while a region is hot: INVLPG and a CR3 write are seen by the next access', function () {
+    for (const flush of [['invlpg [0x380000]'], ['mov edx, cr3', 'mov cr3, edx']]) {
+      const g = build(pagingGuest(flush));
+      const m = endToEnd(g.bytes);
+      // ECX = 1000..600 read page A (1 each; the PTE changes after the read at 600), the other 599 page B.
+      assert.equal(m.cpu.regs[5], 401 * 1 + 599 * 2, flush.join('; '));
+      lockstep(g.bytes, 89);
+    }
+  });
+
+  it('faults inside a region are raised at the faulting instruction with the state before it', function () {
+    // A #PF handler maps the page on demand (a not-present PTE), counts the faults and returns.
+    const g = build([
+      'start:', 'mov esp, 0x90000', 'lidt [idtr]',
+      'mov eax, pf', 'mov [idt + 14*8], ax', 'mov word [idt + 14*8 + 2], 0x08', 'mov word [idt + 14*8 + 4], 0x8e00', 'shr eax, 16', 'mov [idt + 14*8 + 6], ax',
+      'mov edi, 0x201000', 'mov eax, 3',
+      '.pt:', 'mov [edi], eax', 'add edi, 4', 'add eax, 0x1000', 'cmp edi, 0x202000', 'jb .pt',
+      'mov dword [0x200000], 0x201003',
+      // Pages 0x300000–0x307fff not present.
+      'mov edi, 0x201000 + 0x300*4', '.np:', 'and dword [edi], ~1', 'add edi, 4', 'cmp edi, 0x201000 + 0x308*4', 'jb .np',
+      'mov eax, 0x200000', 'mov cr3, eax', 'mov eax, cr0', 'or eax, 0x80000000', 'mov cr0, eax',
+      'xor eax, eax', 'mov ecx, 4000', 'mov esi, 0x300000',
+      '.loop:', 'add eax, ecx', 'add [esi], eax', 'cmp eax, 7', 'adc ebx, 0', 'add esi, 8', 'and esi, 0x307fff', 'or esi, 0x300000', 'dec ecx', 'jnz .loop',
+      'mov eax, [faults]', 'out 0xf4, al',
+      'pf:', 'push eax', 'mov eax, cr2', 'shr eax, 12', 'or dword [0x201000 + eax*4], 1', 'inc dword [faults]', 'pop eax', 'add esp, 4', 'iretd',
+      'align 4', 'faults: dd 0', 'idtr: dw 256*8-1', 'dd idt', 'align 8', 'idt: times 256*8 db 0',
+    ].join('\n'));
+    const m = endToEnd(g.bytes);
+    assert.equal(m.exitCode, (8 << 1) | 1, 'one fault per page');
+    lockstep(g.bytes, 53);
+  });
+
+  it('timer interrupts are delivered at the same instruction as interpreted', function () {
+    // IRQ 0 every ~100 PIT ticks; the handler logs the interrupted EIP and the loop counter.
+    const g = build([
+      'start:', 'mov esp, 0x90000', 'lidt [idtr]',
+      'mov eax, handler', 'mov [idt + 0x20*8], ax', 'mov word [idt + 0x20*8 + 2], 0x08', 'mov word [idt + 0x20*8 + 4], 0x8e00', 'shr eax, 16', 'mov [idt + 0x20*8 + 6], ax',
+      'mov al, 0x11', 'out 0x20, al', 'mov al, 0x20', 'out 0x21, al', 'mov al, 4', 'out 0x21, al', 'mov al, 1', 'out 0x21, al', 'mov al, 0xfe', 'out 0x21, al',
+      'mov al, 0x34', 'out 0x43, al', 'mov al, 100', 'out 0x40, al', 'mov al, 0', 'out 0x40, al',
+      'mov edi, log', 'xor eax, eax', 'mov ecx, 200000', 'sti',
+      '.loop:', 'add eax, ecx', 'xor eax, 0x1234', 'cmp eax, ecx', 'jb .x', 'add ebx, 1', '.x:', 'dec ecx', 'jnz .loop',
+      'cli', 'mov eax, [ticks]', 'out 0xf4, al',
+      'handler:', 'push eax', 'mov eax, [esp + 4]', 'mov [edi], eax', 'mov [edi + 4], ecx', 'add edi, 8', 'inc dword [ticks]',
+      'mov al, 0x20', 'out 0x20, al', 'pop eax', 'iretd',
+      'align 4', 'ticks: dd 0', 'idtr: dw 256*8-1', 'dd idt', 'align 8', 'idt: times 256*8 db 0', 'align 4096', 'log: times 0x8000 db 0',
+    ].join('\n'));
+    const m = endToEnd(g.bytes);
+    assert.ok(m.exitCode > 3, `interrupts were taken (${m.exitCode})`);
+  });
+
+  it('a breakpoint inside a hot region (not at its entry) stops exactly there, and the region runs again after it is removed', function () {
+    const g = build([
+      'start:', 'xor eax, eax', 'mov ecx, 5000',
+      'lp:', 'add eax, ecx', 'test ecx, 1', 'jz even', 'add ebx, 3', 'inner: xor edx, eax', 'even:', 'dec ecx', 'jnz lp',
+      ...EXIT,
+    ].join('\n'));
+    const slow = boot(g.bytes, false), fast = boot(g.bytes, true);
+    for (const m of [slow, fast]) assert.equal(m.runSlice(20_001), 'slice');
+    assert.ok(fast.cpu.stats.regionsCompiled > 0);
+    for (const m of [slow, fast]) m.cpu.breakpoints.add(g.label('inner'));
+    for (let k = 0; k < 5; k++) {
+      const a = slow.runSlice(100_000), b = fast.runSlice(100_000);
+      assert.equal(a, 'breakpoint'); assert.equal(b, 'breakpoint');
+      assert.equal((fast.cpu.eip >>> 0), g.label('inner'));
+      assert.equal(state(fast), state(slow));
+    }
+    for (const m of [slow, fast]) m.cpu.breakpoints.clear();
+    assert.equal(slow.runSlice(1_000_000), 'exit'); assert.equal(fast.runSlice(1_000_000), 'exit');
+    assert.equal(state(fast), state(slow));
+  });
+});
