@@ -18,7 +18,7 @@ import { PAGE_SHIFT, PhysicalMemory } from './physicalMemory';
 import { Decoder } from './decoder';
 import { deliverThroughIdt } from './transfers';
 import { COMPILE_THRESHOLD, compileBlock, type CompiledBlock } from './blockCompiler';
-import { collectRegion, compileRegion } from './regionCompiler';
+import { collectRegion, compileRegion, type RegionFn } from './regionCompiler';
 
 // Lazy flag operations (which computation produced ccRes from ccA, ccB).
 export const CC_EAGER = 0, CC_ADD = 1, CC_ADC = 2, CC_SUB = 3, CC_SBB = 4, CC_LOGIC = 5, CC_INC = 6, CC_DEC = 7;
@@ -94,7 +94,7 @@ interface Block {
    * The region compiled from this block (regionCompiler.ts: it and the blocks it reaches in its
    * linear page, one function), valid when entered at `compiledEip`; null: not worth it.
    */
-  region: CompiledBlock | undefined | null;
+  region: RegionFn | undefined | null;
   /** Entry blocks whose region includes this block (their region goes when this block does). */
   inRegions: Block[] | undefined;
   /** Regions compiled from this entry so far (self-modifying code recompiles a few times, then stops). */
@@ -1023,11 +1023,18 @@ export class Cpu {
       }
     });
     if (blocks.length === 0 || members[0] !== entry) { entry.region = null; return; }
-    const fn = compileRegion(blocks, this.cpl === 3);
+    const fn = compileRegion(blocks, this.cpl === 3, this.flatSegs);
     entry.region = fn ?? null;
     if (!fn) return;
     this.stats.regionsCompiled++;
     for (const b of members) (b.inRegions ??= []).push(entry);
+  }
+
+  /** A region that did not run (compiled for other segments): dropped, compiled again once hot. Returns false. */
+  private dropRegion(block: Block): boolean {
+    block.region = undefined;
+    block.runs = 0;
+    return false;
   }
 
   /** True when no breakpoint lies in the linear page of the region entered at `lin` (cached per generation). */
@@ -1084,8 +1091,8 @@ export class Cpu {
       }
       entry = false;
       const region = block.region;
-      if (region && block.compiledEip === this.eip && insns.length <= left && (bps === undefined || this.regionClear(block, lin, bps))) {
-        region(this, insns, this.regs, end);
+      if (region && block.compiledEip === this.eip && insns.length <= left && (bps === undefined || this.regionClear(block, lin, bps)) &&
+          (region(this, insns, this.regs, end) || this.dropRegion(block))) {
         if (this.breakBlock) { this.breakBlock = false; return false; }
       } else if (block.compiled && block.compiledEip === this.eip && insns.length <= left) {
         block.compiled(this, insns, this.regs, runEnd);

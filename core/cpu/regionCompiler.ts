@@ -24,10 +24,15 @@
  * exit, a block whose instructions do not fit before `end` (it stops before it), or an instruction
  * that sets `breakBlock`. On return the CPU state (EIP, count, registers, flags) is exact.
  */
-import { CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SAR32, CC_SHL32, CC_SHR32, CC_SUB } from './cpu';
+import { CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SAR32, CC_SHL32, CC_SHR32, CC_SUB, type Cpu } from './cpu';
 import type { Insn } from './insn';
 import { shift, imul2 } from './ops/alu';
-import type { CompiledBlock } from './blockCompiler';
+
+/**
+ * A compiled region: like a CompiledBlock, but false when it did not run at all (the segments are no
+ * longer flat as when it was compiled; the caller runs the block another way and recompiles later).
+ */
+export type RegionFn = (cpu: Cpu, insns: Insn[], r: Int32Array, end: number) => boolean;
 
 /** A block of the region: its EIP and decoded instructions. */
 export interface RegionBlock { eip: number; insns: Insn[] }
@@ -130,7 +135,10 @@ class Gen {
   k = 0;
   eip = 0;
   next = 0;
-  constructor(readonly blocks: RegionBlock[], readonly index: Map<number, number>, readonly user: boolean) {}
+  constructor(readonly blocks: RegionBlock[], readonly index: Map<number, number>, readonly user: boolean, readonly flat: number) {}
+
+  /** Whether segment `seg` is flat (a constant: the region runs only with these segments). */
+  flatTest(seg: number): string { return (this.flat & (1 << seg)) !== 0 ? 'true' : 'false'; }
 
   emit(s: string): void { this.out.push(s); }
 
@@ -147,7 +155,7 @@ class Gen {
   }
   /** Leaves the function with EIP = `eip` (an expression) and `count` instructions of this block retired. */
   exit(eip: string, count: number): string {
-    return `{ cpu.eip = ${eip}; cpu.icount = ic + ${count}; ${STORE} ${this.flushCode()} return; }`;
+    return `{ cpu.eip = ${eip}; cpu.icount = ic + ${count}; ${STORE} ${this.flushCode()} return true; }`;
   }
   /** The record travels to a block start in the locals: fop says which one. */
   edgeFlags(): string {
@@ -196,7 +204,7 @@ class Gen {
   load(i: Insn, ea: string, size: number, dst: string): void {
     const need = this.user ? TLB_USER_READ : TLB_VALID;
     const slow = `${this.sync()} ${dst} = cpu.read${size * 8}(${i.seg}, l);`;
-    const seg = `(fl & ${1 << i.seg}) !== 0`;
+    const seg = this.flatTest(i.seg);
     if (size === 4) this.emit(`l = ${ea}; t = tlb[l >>> 12]; if (${seg} && (t & ${need}) !== 0 && (l & 3) === 0) ${dst} = dw[((t & -4096) | (l & 4095)) >> 2]; else { ${slow} }`);
     else if (size === 2) this.emit(`l = ${ea}; t = tlb[l >>> 12]; if (${seg} && (t & ${need}) !== 0 && (l & 4095) !== 4095) { p = (t & -4096) | (l & 4095); ${dst} = by[p] | (by[p + 1] << 8); } else { ${slow} }`);
     else this.emit(`l = ${ea}; t = tlb[l >>> 12]; if (${seg} && (t & ${need}) !== 0) ${dst} = by[(t & -4096) | (l & 4095)]; else { ${slow} }`);
@@ -207,7 +215,7 @@ class Gen {
    */
   store(i: Insn, ea: string | undefined, size: number, val: string): void {
     const need = this.user ? TLB_USER_WRITE : TLB_SUP_WRITE;
-    const seg = `(fl & ${1 << i.seg}) !== 0`;
+    const seg = this.flatTest(i.seg);
     const addr = ea === undefined ? '' : `l = ${ea}; t = tlb[l >>> 12]; `;
     const slow = `${this.sync()} cpu.write${size * 8}(${i.seg}, l, ${val}); if (cpu.breakBlock) ${this.exit(hex(this.next), this.k + 1)}`;
     const fast = size === 4 ? `(l & 3) === 0 && ws[(p = (t & -4096) | (l & 4095)) >>> 6] === 0) dw[p >> 2] = ${val};`
@@ -218,7 +226,7 @@ class Gen {
   /** Read-modify-write of a memory operand: `compute` turns local `v` into the new value `w` (undefined: no write). */
   rmw(i: Insn, size: 4 | 1, compute: () => boolean): void {
     const needW = this.user ? TLB_USER_WRITE : TLB_SUP_WRITE;
-    const seg = `(fl & ${1 << i.seg}) !== 0`;
+    const seg = this.flatTest(i.seg);
     const aligned = size === 4 ? '(l & 3) === 0 && ' : '';
     const arr = size === 4 ? 'dw' : 'by', idx = size === 4 ? 'p >> 2' : 'p';
     // Fast: the page is writable (so readable), no code and no watch in the chunk.
@@ -352,7 +360,7 @@ class Gen {
     if (size === 4 && op >= 0x58 && op < 0x60) {
       const need = this.user ? TLB_USER_READ : TLB_VALID;
       // POP ESP loads ESP from the old top of the stack.
-      this.emit(`l = r4; t = tlb[l >>> 12]; if ((fl & 4) !== 0 && (t & ${need}) !== 0 && (l & 3) === 0) { v = dw[((t & -4096) | (l & 4095)) >> 2]; r4 = (l + 4) | 0; } else { ${this.sync()} v = cpu.pop32(); r4 = r[4]; } r${reg} = v;`);
+      this.emit(`l = r4; t = tlb[l >>> 12]; if (${this.flatTest(2)} && (t & ${need}) !== 0 && (l & 3) === 0) { v = dw[((t & -4096) | (l & 4095)) >> 2]; r4 = (l + 4) | 0; } else { ${this.sync()} v = cpu.pop32(); r4 = r[4]; } r${reg} = v;`);
       return true;
     }
     return false;
@@ -368,8 +376,8 @@ class Gen {
   /** PUSH of `val`; a write that hit code leaves with EIP `after` (CALL: its target). */
   push(val: string, after = this.next): void {
     const need = this.user ? TLB_USER_WRITE : TLB_SUP_WRITE;
-    // SS flat and 32-bit (its bit in fl); the value is computed before ESP changes (PUSH ESP).
-    this.emit(`v = ${val}; l = (r4 - 4) | 0; t = tlb[l >>> 12]; if ((fl & 4) !== 0 && (t & ${need}) !== 0 && (l & 3) === 0 && ws[(p = (t & -4096) | (l & 4095)) >>> 6] === 0) { dw[p >> 2] = v; r4 = l; } ` +
+    // SS flat and 32-bit; the value is computed before ESP changes (PUSH ESP).
+    this.emit(`v = ${val}; l = (r4 - 4) | 0; t = tlb[l >>> 12]; if (${this.flatTest(2)} && (t & ${need}) !== 0 && (l & 3) === 0 && ws[(p = (t & -4096) | (l & 4095)) >>> 6] === 0) { dw[p >> 2] = v; r4 = l; } ` +
       `else { ${this.sync()} cpu.push32(v); r4 = r[4]; if (cpu.breakBlock) ${this.exit(hex(after), this.k + 1)} }`);
   }
 
@@ -407,10 +415,10 @@ function flagsDeadLater(insns: Insn[], from: number): boolean {
 }
 
 /** Generates the region function (undefined when not worth it: nothing inlined). */
-export function compileRegion(blocks: RegionBlock[], user: boolean): CompiledBlock | undefined {
+export function compileRegion(blocks: RegionBlock[], user: boolean, flat: number): RegionFn | undefined {
   const index = new Map<number, number>();
   blocks.forEach((b, n) => index.set(b.eip >>> 0, n));
-  const g = new Gen(blocks, index, user);
+  const g = new Gen(blocks, index, user, flat);
   const insnList: Insn[] = [];
   let inlined = 0, total = 0;
   for (let n = 0; n < blocks.length; n++) {
@@ -457,11 +465,12 @@ export function compileRegion(blocks: RegionBlock[], user: boolean): CompiledBlo
       // Through exec: the state is synchronised around it.
       insnList.push(i);
       const id = insnList.length - 1;
-      g.emit(`${g.sync()} cpu.nextEip = ${hex(g.next)}; I[${id}].exec(cpu, I[${id}]); ${LOAD} fl = cpu.flatSegs;`);
+      g.emit(`${g.sync()} cpu.nextEip = ${hex(g.next)}; I[${id}].exec(cpu, I[${id}]); ${LOAD}`);
       if (g.flags === 'dyn') g.emit('fop = -1;');
       g.flags = 'cpu';
-      if (i.endsBlock) { g.emit(`{ cpu.eip = cpu.nextEip; cpu.icount = ic + ${k + 1}; return; }`); ended = true; break; }
-      g.emit(`if (cpu.breakBlock || cpu.nextEip !== ${hex(g.next)}) { cpu.eip = cpu.nextEip; cpu.icount = ic + ${k + 1}; ${STORE} return; }`);
+      if (i.endsBlock) { g.emit(`{ cpu.eip = cpu.nextEip; cpu.icount = ic + ${k + 1}; return true; }`); ended = true; break; }
+      // The code assumes the segments flat as they were when it was compiled: leave when that changed.
+      g.emit(`if (cpu.breakBlock || cpu.nextEip !== ${hex(g.next)} || cpu.flatSegs !== ${flat}) { cpu.eip = cpu.nextEip; cpu.icount = ic + ${k + 1}; ${STORE} return true; }`);
       g.eip = g.next;
     }
     if (!ended) {
@@ -478,7 +487,9 @@ export function compileRegion(blocks: RegionBlock[], user: boolean): CompiledBlo
   if (inlined === 0 || inlined * 2 < total) return undefined;
   const body = [
     'let ic = cpu.icount, L = 0, fop = -1, fsz = 0, fa = 0, fb = 0, fr = 0, fc = 0, l = 0, t = 0, p = 0, v = 0, w = 0;',
-    'let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3], r4 = r[4], r5 = r[5], r6 = r[6], r7 = r[7], fl = cpu.flatSegs;',
+    // Compiled for these flat segments (the memory fast path needs no segment check): else not run.
+    `if (cpu.flatSegs !== ${flat}) return false;`,
+    'let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3], r4 = r[4], r5 = r[5], r6 = r[6], r7 = r[7];',
     'const tlb = cpu.tlb, dw = cpu.mem.dwords, by = cpu.mem.bytes, ws = cpu.mem.writeSlow;',
     'dispatch: for (;;) switch (L) {', ...g.out, 'default: throw new Error("region: no block " + L);', '}',
   ].join('\n');
@@ -491,6 +502,6 @@ export function compileRegion(blocks: RegionBlock[], user: boolean): CompiledBlo
   return make(shift, imul2, insnList);
 }
 
-type Maker = (s: typeof shift, m: typeof imul2, I: Insn[]) => CompiledBlock;
+type Maker = (s: typeof shift, m: typeof imul2, I: Insn[]) => RegionFn;
 /** Region function makers by source text (the same region in another machine reuses V8's code). */
 const makers = new Map<string, Maker>();
