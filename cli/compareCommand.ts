@@ -1,13 +1,14 @@
 /*
- * `popek compare FILE [--json] [--cost PROFILE] [--max-instructions N]` (SPEC §6): runs the guest
- * under every execution technique of this build and prints them side by side — outcome, whether
- * the console equals native's, instructions, modelled cycles and overhead against native, traps,
+ * `popek compare FILE [--json] [--cost PROFILE] [--max-instructions N] [--load-address A]` (SPEC §6):
+ * runs the guest under every execution technique of this build and prints them side by side —
+ * outcome, whether the console and the final VGA screen equal native's, instructions, modelled cycles and overhead against native, traps,
  * VM exits and hypercalls.
  */
 import { CliError, numberOption, parseArgs, type CliCommand } from './cliSupport';
 import { LoadError } from '../core/machine/multiboot';
 import { loadProgramFile, ProgramError, type Program } from '../core/machine/program';
 import type { RunReport } from '../core/machine/report';
+import { loadAddressOption } from './runCommand';
 import { COST_PROFILES, availableModes, createVm, type Mode } from '../core/vmm';
 
 export interface CompareRow {
@@ -16,6 +17,8 @@ export interface CompareRow {
   exitCode: number;
   /** Console output identical to native's. */
   consoleMatchesNative: boolean;
+  /** Final VGA text screen identical to native's. */
+  screenMatchesNative: boolean;
   instructions: number;
   cycles: number;
   /** Modelled cycles relative to native, minus one (0.05 = 5 % slower); null without native. */
@@ -44,6 +47,7 @@ export function compareModes(program: Program, options: { cost?: string; maxInst
   return reports.map((r) => ({
     mode: r.mode as Mode, outcome: r.outcome, exitCode: r.exitCode,
     consoleMatchesNative: native ? r.console === native.console : false,
+    screenMatchesNative: native ? r.screen.join('\n') === native.screen.join('\n') : false,
     instructions: r.instructions, cycles: r.cycles,
     overhead: native && native.cycles > 0 ? r.cycles / native.cycles - 1 : null,
     traps: sum(r.traps), vmExits: sum(r.vmExits), hypercalls: sum(r.hypercalls), critical: sum(r.critical),
@@ -53,20 +57,21 @@ export function compareModes(program: Program, options: { cost?: string; maxInst
 
 /** A fixed-width text table of the rows. */
 export function formatCompare(rows: CompareRow[]): string {
-  const head = ['mode', 'outcome', 'exit', 'console', 'instructions', 'cycles', 'overhead', 'traps', 'exits', 'hypercalls', 'critical'];
+  const head = ['mode', 'outcome', 'exit', 'console', 'screen', 'instructions', 'cycles', 'overhead', 'traps', 'exits', 'hypercalls', 'critical'];
   const body = rows.map((r) => [
     r.mode, r.outcome, String(r.exitCode), r.mode === 'native' ? '(reference)' : r.consoleMatchesNative ? 'same' : 'DIFFERS',
+    r.mode === 'native' ? '(reference)' : r.screenMatchesNative ? 'same' : 'DIFFERS',
     String(r.instructions), String(r.cycles), r.overhead === null ? '-' : r.mode === 'native' ? '-' : `${r.overhead >= 0 ? '+' : ''}${(r.overhead * 100).toFixed(1)}%`,
     String(r.traps), String(r.vmExits), String(r.hypercalls), String(r.critical),
   ]);
   const widths = head.map((h, k) => Math.max(h.length, ...body.map((b) => b[k].length)));
-  const line = (cells: string[]) => cells.map((c, k) => (k < 4 ? c.padEnd(widths[k]) : c.padStart(widths[k]))).join('  ').trimEnd();
+  const line = (cells: string[]) => cells.map((c, k) => (k < 5 ? c.padEnd(widths[k]) : c.padStart(widths[k]))).join('  ').trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
 export const compareCommand: CliCommand = async (args) => {
-  const parsed = parseArgs(args, ['--cost', '--max-instructions'], ['--json']);
-  if (parsed.positional.length !== 1) throw new CliError('usage: popek compare FILE [--json] [--cost PROFILE] [--max-instructions N]');
+  const parsed = parseArgs(args, ['--cost', '--max-instructions', '--load-address'], ['--json']);
+  if (parsed.positional.length !== 1) throw new CliError('usage: popek compare FILE [--json] [--cost PROFILE] [--max-instructions N] [--load-address A]');
   const file = parsed.positional[0];
   const cost = parsed.options.get('--cost');
   if (typeof cost === 'string' && !(cost in COST_PROFILES)) throw new CliError(`unknown cost profile '${cost}' (expected one of: ${Object.keys(COST_PROFILES).join(', ')})`);
@@ -74,7 +79,7 @@ export const compareCommand: CliCommand = async (args) => {
   if (!Number.isInteger(maxInstructions) || maxInstructions < 0) throw new CliError('--max-instructions needs a non-negative integer');
   let program: Program;
   try {
-    program = loadProgramFile(file);
+    program = loadProgramFile(file, { loadAddress: loadAddressOption(parsed) });
   } catch (e) {
     if (e instanceof ProgramError) throw new CliError(e.message, 1);
     throw e;

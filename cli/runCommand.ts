@@ -1,11 +1,13 @@
 /*
- * `popek run FILE [--mode M] [--json] [--max-instructions N] [--cost PROFILE] [--trace]` (SPEC §6):
- * assembles the guest, boots it on the simulated PC under the chosen technique (core/vmm; `native`
+ * `popek run FILE [--mode M] [--json] [--screen] [--load-address A] [--max-instructions N]
+ * [--cost PROFILE] [--trace]` (SPEC §6): loads the guest by content (NASM source, Multiboot ELF
+ * kernel, flat image — at A when it has no Multiboot header; core/machine/program.ts), boots it on the simulated PC under the chosen technique (core/vmm; `native`
  * by default) and runs it to its end. Console output goes to stdout as the guest writes it (or
- * inside the JSON report with --json); --trace prints every hypervisor event on stderr; the exit
+ * inside the JSON report with --json); --trace prints every hypervisor event on stderr; --screen
+ * prints the VGA text screen at the end (the JSON report always has it); the exit
  * status is the guest's exit code (isa-debug-exit: (v << 1) | 1, as QEMU's).
  */
-import { CliError, numberOption, parseArgs, type CliCommand } from './cliSupport';
+import { CliError, numberOption, parseArgs, type CliCommand, type ParsedArgs } from './cliSupport';
 import { LoadError } from '../core/machine/multiboot';
 import { loadProgramFile, ProgramError } from '../core/machine/program';
 import { COST_PROFILES, MODES, availableModes, createVm, formatEvent, sourceLocator, type Mode, type Vm } from '../core/vmm';
@@ -21,12 +23,22 @@ function traceLocator(file: string) {
   return sourceLocator(r.sourceMap, process.cwd());
 }
 
+export const RUN_USAGE = 'popek run FILE [--mode M] [--json] [--screen] [--load-address A] [--max-instructions N] [--cost PROFILE] [--trace]';
+
+/** `--load-address A` (decimal or 0x…): where a flat image without a Multiboot header goes. */
+export function loadAddressOption(parsed: ParsedArgs): number | undefined {
+  if (!parsed.options.has('--load-address')) return undefined;
+  const a = numberOption(parsed, '--load-address', 0);
+  if (!Number.isInteger(a) || a < 0 || a > 0xffffffff) throw new CliError('--load-address needs an address (e.g. 0x100000)');
+  return a;
+}
+
 /** Instructions per slice between host turns. */
 const SLICE = 2_000_000;
 
 export const runCommand: CliCommand = async (args) => {
-  const parsed = parseArgs(args, ['--mode', '--max-instructions', '--cost', '--memory'], ['--json', '--trace']);
-  if (parsed.positional.length !== 1) throw new CliError('usage: popek run FILE [--mode M] [--json] [--max-instructions N] [--cost PROFILE] [--trace]');
+  const parsed = parseArgs(args, ['--mode', '--max-instructions', '--cost', '--memory', '--load-address'], ['--json', '--trace', '--screen']);
+  if (parsed.positional.length !== 1) throw new CliError(`usage: ${RUN_USAGE}`);
   const file = parsed.positional[0];
   const modeOpt = parsed.options.get('--mode');
   const mode = (typeof modeOpt === 'string' ? modeOpt : 'native') as Mode;
@@ -40,10 +52,12 @@ export const runCommand: CliCommand = async (args) => {
   const memoryMiB = numberOption(parsed, '--memory', 16);
   const json = parsed.options.has('--json');
   const trace = parsed.options.has('--trace');
+  const screen = parsed.options.has('--screen');
+  const loadAddress = loadAddressOption(parsed);
 
   let program;
   try {
-    program = loadProgramFile(file);
+    program = loadProgramFile(file, { loadAddress });
   } catch (e) {
     if (e instanceof ProgramError) throw new CliError(e.message, 1);
     throw e;
@@ -67,7 +81,8 @@ export const runCommand: CliCommand = async (args) => {
   }
   const report = vm.report(performance.now() - start);
   if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-  else if (report.outcome !== 'exit' && report.outcome !== 'shutdown') {
+  else if (screen) process.stdout.write((report.console === '' || report.console.endsWith('\n') ? '' : '\n') + report.screen.join('\n') + '\n');
+  if (json) { /* the report says it all */ } else if (report.outcome !== 'exit' && report.outcome !== 'shutdown') {
     const where = report.faultAddress !== undefined ? ` at 0x${report.faultAddress.toString(16).padStart(8, '0')}` : '';
     process.stderr.write(`popek: guest ended with outcome '${report.outcome}'${where} after ${report.instructions} instructions${report.error ? `: ${report.error}` : ''}\n`);
   }

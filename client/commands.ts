@@ -14,6 +14,7 @@ import { Config, MODE_LABELS, Mode, SECTION, isMode, modeOverride } from './conf
 import { debugFile } from './debug';
 import { PopekLanguageClient } from './languageClient';
 import { Log } from './log';
+import { ScreenView } from './screenView';
 import { pickMode } from './status';
 
 export const PREVIEW_SCHEME = 'popek-preview';
@@ -25,6 +26,8 @@ export interface Ctx {
   cli: Cli;
   server: PopekLanguageClient;
   compareView: CompareView;
+  /** "Popek: Guest Screen": the guest's VGA text screen during debugging. */
+  screenView: ScreenView;
   runChannel: vscode.OutputChannel;
   /** Text of the read-only virtual documents (diff previews, traces), by URI. */
   virtualDocs: VirtualDocs;
@@ -266,6 +269,7 @@ export function registerCommands(ctx: Ctx): void {
   reg('popek.paravirtualize', (uri, options) => paravirtualize(ctx, uri as vscode.Uri | undefined, options as { confirm?: boolean } | undefined));
   reg('popek.showVmExitTrace', (uri, mode) => showVmExitTrace(ctx, uri as vscode.Uri | undefined, mode));
   reg('popek.openExample', () => openExample(ctx));
+  reg('popek.showScreen', () => ctx.screenView.show());
   reg('popek.showLog', () => ctx.log.show());
   reg('popek.restartServer', () => guarded(ctx, 'Restart language server', () => ctx.server.restart()));
   ctx.context.subscriptions.push(

@@ -9,6 +9,7 @@ import { registerDebug } from './debug';
 import { maybeRunE2eSuite } from './e2eHook';
 import { PopekLanguageClient, ServerHealth } from './languageClient';
 import { Log } from './log';
+import { ScreenView } from './screenView';
 import { ModeStatus } from './status';
 
 /** What activate() returns to other extensions and to the end-to-end suite. */
@@ -49,10 +50,11 @@ function start(context: vscode.ExtensionContext, log: Log): PopekApi {
     cli: new Cli(context),
     server,
     compareView: new CompareView(context.extensionUri),
+    screenView: new ScreenView(context.extensionUri),
     runChannel: vscode.window.createOutputChannel('Popek Run'),
     virtualDocs,
   };
-  context.subscriptions.push(server, status, ctx.compareView, ctx.runChannel, server.onDidChangeHealth((h) => status.setHealth(h)));
+  context.subscriptions.push(server, status, ctx.compareView, ctx.screenView, ctx.runChannel, server.onDidChangeHealth((h) => status.setHealth(h)));
   registerCommands(ctx);
   registerDebug(context, log);
   const s = server;

@@ -23,6 +23,8 @@ export const ErrorId = {
   memory: 2005,
   /** disassemble: bad reference. */
   disassemble: 2006,
+  /** popekKeys: the keys cannot be typed (no keyboard device, no such key). */
+  keys: 2007,
   /** Anything unexpected inside the adapter. */
   internal: 9000,
 } as const;
@@ -39,5 +41,6 @@ export const ErrorFormat: Record<number, string> = {
   [ErrorId.setVariable]: 'Cannot set {_problems}',
   [ErrorId.memory]: '{_problems}',
   [ErrorId.disassemble]: '{_problems}',
+  [ErrorId.keys]: 'Cannot type into the guest: {_problems}',
   [ErrorId.internal]: 'Internal error in the Popek debug adapter: {_problems}',
 };

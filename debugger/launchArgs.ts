@@ -9,8 +9,10 @@ import { availableModes, isMode, MODES, type Mode } from '../core/vmm/technique'
 import type { RuntimeOptions } from './runtime/runtime';
 
 export interface PopekLaunchArguments extends DebugProtocol.LaunchRequestArguments {
-  /** Guest assembly file (NASM syntax) to assemble and run. */
+  /** The guest: NASM source, a Multiboot ELF kernel or a flat image (by content). */
   program: string;
+  /** Where a flat image without a Multiboot header goes (default 0x100000). */
+  loadAddress?: number;
   /** Execution technique (default native). */
   mode?: Mode;
   /** Stop at the guest's entry point (default true). */
@@ -53,6 +55,7 @@ export function checkLaunchArguments(raw: unknown): { options?: CheckedLaunch; p
   };
   const memoryMiB = int('memoryMiB', 16, 2, 2048, 'a whole number of MiB from 2 to 2048');
   const maxInstructions = int('maxInstructions', 0, 0, Number.MAX_SAFE_INTEGER, 'a whole number ≥ 0 (0: no limit)');
+  const loadAddress = a.loadAddress === undefined || a.loadAddress === null ? undefined : int('loadAddress', 0x100000, 0, 0xffffffff, 'an address from 0 to 0xFFFFFFFF');
   const bool = (name: string, def: boolean): boolean => {
     const v = a[name];
     if (v === undefined || v === null) return def;
@@ -63,5 +66,5 @@ export function checkLaunchArguments(raw: unknown): { options?: CheckedLaunch; p
   const checkEquivalence = bool('checkEquivalence', false);
   const trace = bool('trace', false);
   if (problems.length) return { problems };
-  return { options: { program: a.program as string, mode, cost, memoryMiB, maxInstructions, checkEquivalence, trace, stopOnEntry }, problems };
+  return { options: { program: a.program as string, mode, cost, memoryMiB, maxInstructions, checkEquivalence, trace, stopOnEntry, ...(loadAddress !== undefined ? { loadAddress } : {}) }, problems };
 }

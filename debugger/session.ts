@@ -20,6 +20,7 @@ import { readLinearBytes } from './runtime/guestMemory';
 import { eflagsView, hex, hypervisorView, registersView, vcpuView, vmcsView, writeName, type StateItem } from './runtime/guestState';
 import { ProgramLoadError } from './runtime/program';
 import { DebugRuntime, type RuntimeHost, type StopInfo } from './runtime/runtime';
+import { KEYS_REQUEST, SCREEN_EVENT, SCREEN_REQUEST, ScreenPublisher, screenBody, typeKeys, type KeysArguments } from './screenEvents';
 
 const THREAD_ID = 1;
 /** How long launch waits for configurationDone before it runs anyway (ms). */
@@ -41,6 +42,8 @@ export class PopekDebugSession extends LoggingDebugSession {
   private dataBreakpoints: DebugProtocol.SetDataBreakpointsArguments | undefined;
   private exceptionBreakpoints: DebugProtocol.SetExceptionBreakpointsArguments | undefined;
   private linesStartAt1 = true;
+  /** The guest screen for the client's screen view (custom event `popekScreen`). */
+  private readonly screen = new ScreenPublisher((body) => this.sendEvent({ seq: 0, type: 'event', event: SCREEN_EVENT, body } as DebugProtocol.Event));
 
   constructor() {
     super();
@@ -142,18 +145,39 @@ export class PopekDebugSession extends LoggingDebugSession {
         ev.body.allThreadsStopped = true;
         if (stop.hitBreakpointIds) ev.body.hitBreakpointIds = stop.hitBreakpointIds;
         this.sendEvent(ev);
+        if (this.runtime) this.screen.stopped(this.runtime.vm.machine.vga);
       },
+      turn: () => { if (this.runtime) this.screen.running(this.runtime.vm.machine.vga); },
       output: (text, category, where) => {
         const ev = new OutputEvent(text, category) as DebugProtocol.OutputEvent;
         if (where) { ev.body.source = this.source(where.file); ev.body.line = this.convertDebuggerLineToClient(where.line); }
         this.sendEvent(ev);
       },
       ended: (message, exitCode) => {
+        if (this.runtime) this.screen.stopped(this.runtime.vm.machine.vga);
         this.sendEvent(new OutputEvent(message + '\n', 'console'));
         this.sendEvent(new ExitedEvent(exitCode));
         this.sendEvent(new TerminatedEvent());
       },
     };
+  }
+
+  /** `popekScreen`: the screen now; `popekKeys`: type keys into the guest (see screenEvents.ts). */
+  protected override customRequest(command: string, response: DebugProtocol.Response, args: unknown): void {
+    const rt = this.runtime;
+    if (command === SCREEN_REQUEST) {
+      if (!rt) { this.fail(response, ErrorId.noGuest, 'launch a program first'); return; }
+      response.body = screenBody(rt.vm.machine.vga, rt.isRunning);
+      this.sendResponse(response);
+    } else if (command === KEYS_REQUEST) {
+      if (!rt) { this.fail(response, ErrorId.noGuest, 'launch a program first'); return; }
+      const r = typeKeys(rt.vm.machine.keyboard, (args ?? {}) as KeysArguments);
+      if ('error' in r) { this.fail(response, ErrorId.keys, r.error, false); return; }
+      response.body = r;
+      this.sendResponse(response);
+    } else {
+      super.customRequest(command, response, args);
+    }
   }
 
   protected override restartRequest(response: DebugProtocol.RestartResponse, args: DebugProtocol.RestartArguments): void {

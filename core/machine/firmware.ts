@@ -141,3 +141,46 @@ export function writeFirmwareTables(mem: PhysicalMemory, cpuSignature: number, c
   putBytes(mem, tables, withChecksum(rsdt, 9));
   putBytes(mem, ACPI_RSDP, withChecksum([...ascii('RSD PTR '), 0, ...ascii('BOCHS '), 0, ...le32(tables)], 8));
 }
+
+/**
+ * The BIOS data area (0x400–0x4FF) as SeaBIOS leaves it when QEMU starts a Multiboot kernel
+ * (measured in QEMU 7.2, SeaBIOS 1.16.2): COM1 at 0x3F8, 639 KiB of base memory, the EBDA at
+ * 0x9FC00, video mode 3 with 80 columns, the cursor at row 8, CRTC at 0x3D4 (the timer tick count
+ * at 0x46C is the one of that run). Kernels read the COM port table and video fields from here.
+ */
+const BDA_AS_SEABIOS_LEAVES_IT =
+  'F803000000000000780300000000C09F2742007F0200000000001E001E000000' +
+  '0000000000000000000000000000000000000000000000000000000000000000' +
+  '0000000000000000000350000010000000080000000000000000000000000000' +
+  '070600D40300000000000000C6F70C00000000000000C000140000000A000000' +
+  '1E003E0018100060F95108000000000700000000000010000000000000000000' +
+  '0000000000000000206800C000000000000000000000000000400300C6680000';
+
+export function writeBiosDataArea(mem: PhysicalMemory): void {
+  const hex = BDA_AS_SEABIOS_LEAVES_IT; // 0x4C0–0x4FF are zero
+  for (let k = 0; k < 256; k++) mem.write8(0x400 + k, 0);
+  for (let k = 0; k < hex.length / 2; k++) mem.write8(0x400 + k, parseInt(hex.slice(2 * k, 2 * k + 2), 16));
+}
+
+/**
+ * What is on the VGA text screen when the kernel starts, as SeaBIOS and QEMU's option ROMs leave it
+ * (QEMU 7.2 with its default NIC, SeaBIOS 1.16.2): the firmware banner, iPXE's line (whose PMM
+ * addresses follow the RAM size), "Booting from ROM...", grey on black; the cursor (CRTC and BDA)
+ * is on row 8, column 0.
+ */
+export function firmwareScreenLines(ramSize: number): string[] {
+  // SeaBIOS places iPXE's PMM blocks below the top of RAM: measured for 8, 16 and 32 MiB (and 128).
+  const [a, b] = ramSize <= 32 << 20 ? [ramSize - 0x70f00, ramSize - 0x130f00] : [ramSize - 0x1030f00, ramSize - 0x10f0f00];
+  const hex8 = (v: number) => v.toString(16).toUpperCase().padStart(8, '0');
+  const lines = new Array<string>(25).fill('');
+  lines[0] = 'SeaBIOS (version 1.16.2-debian-1.16.2-1)';
+  lines[3] = `iPXE (http://ipxe.org) 00:03.0 CA00 PCI2.10 PnP PMM+${hex8(a)}+${hex8(b)} CA00`;
+  lines[7] = 'Booting from ROM...';
+  return lines;
+}
+
+export function writeFirmwareScreen(mem: PhysicalMemory, textBase: number): void {
+  firmwareScreenLines(mem.ramSize).forEach((line, row) => {
+    for (let col = 0; col < 80; col++) mem.write16(textBase + 2 * (row * 80 + col), 0x0700 | (col < line.length ? line.charCodeAt(col) : 0x20));
+  });
+}

@@ -22,8 +22,12 @@ import { IoBus, ignoredPort } from '../devices/ioBus';
 import { Pic8259Pair } from '../devices/pic8259';
 import { Pit8254 } from '../devices/pit8254';
 import { Uart16550 } from '../devices/uart16550';
-import { BOOT_STACK_TOP, IOAPIC_BASE, LAPIC_BASE, writeFirmwareGdt, writeFirmwareTables, writeMultibootInfo } from './firmware';
 import { CPUID_FEATURES_EDX, CPUID_SIGNATURE } from '../cpu/ops/system';
+import { VgaText, VGA_TEXT_BASE } from '../devices/vga';
+import { BOOT_STACK_TOP, IOAPIC_BASE, LAPIC_BASE, writeBiosDataArea, writeFirmwareGdt, writeFirmwareScreen, writeFirmwareTables, writeMultibootInfo } from './firmware';
+import type { KeyboardInput } from './keyboardInput';
+import { isElf } from '../elf/elf32';
+import { elfKernelPlan } from './elfKernel';
 import { LoadError, MULTIBOOT_BOOTLOADER_MAGIC, findMultibootHeader, multibootLoadPlan } from './multiboot';
 import { emptyCounters, type Outcome, type RunCounters, type RunReport } from './report';
 
@@ -80,6 +84,7 @@ export interface MachineSnapshot {
   ata?: ReturnType<AtaChannel['getState']>;
   uart: ReturnType<Uart16550['getState']>;
   debugExit: ReturnType<DebugExit['getState']>;
+  vga?: ReturnType<VgaText['getState']>;
   unknownPorts: Array<[number, { reads: number; writes: number }]>;
   outcome?: Outcome;
   exitCode: number;
@@ -100,6 +105,10 @@ export class Machine {
   readonly pit: Pit8254;
   readonly uart: Uart16550;
   readonly debugExit: DebugExit;
+  /** VGA text mode: the screen is guest RAM at 0xB8000 plus the CRTC/attribute registers. */
+  readonly vga: VgaText;
+  /** Where typed keys go (the 8042's keyboard); undefined: a machine without a keyboard. */
+  keyboard: KeyboardInput | undefined;
   /** Memory-mapped devices (the APICs), reached through `mem` past the end of RAM. */
   readonly mmio = new MmioBus();
   readonly lapic: LocalApic;
@@ -152,6 +161,7 @@ export class Machine {
     this.uart = new Uart16550(COM1, (level) => this.isaIrq(4, level));
     this.cmos = new CmosRtc(() => cpu.time, this.options.cpuHz, this.mem.ramSize, options.rtcStart);
     this.ps2 = new Ps2Controller((level) => this.isaIrq(1, level), () => { this.finish('triple-fault', 0, { error: 'keyboard controller reset (0xFE)' }); });
+    this.keyboard = this.ps2;
     const disks = options.disks ?? [];
     this.ata = new AtaChannel([disks[0], disks[1]], (level) => this.isaIrq(14, level));
     this.uart.onByte = (b) => this.onConsoleByte(b);
@@ -173,6 +183,10 @@ export class Machine {
     this.io.register(0x64, 1, this.ps2);
     this.io.register(0x1f0, 8, this.ata);
     this.io.register(0x3f6, 1, this.ata);
+    this.vga = new VgaText(this.mem.bytes);
+    this.io.register(0x3c0, 16, this.vga.device);
+    this.io.register(0x3d4, 2, this.vga.device);
+    this.io.register(0x3da, 1, this.vga.device);
     this.resetCpu();
   }
 
@@ -218,6 +232,8 @@ export class Machine {
   private resetCpu(): void {
     const cpu = this.cpu;
     const gdt = writeFirmwareGdt(this.mem);
+    writeBiosDataArea(this.mem);
+    writeFirmwareScreen(this.mem, VGA_TEXT_BASE);
     writeFirmwareTables(this.mem, CPUID_SIGNATURE, CPUID_FEATURES_EDX);
     cpu.gdtrBase = gdt.base; cpu.gdtrLimit = gdt.limit;
     cpu.idtrBase = 0; cpu.idtrLimit = 0x3ff; // the real-mode IVT the firmware used
@@ -239,13 +255,28 @@ export class Machine {
   }
 
   /**
-   * Loads an image: a Multiboot 1 header (first 8 KiB, a.out kludge) decides where it goes and where
-   * it starts; otherwise it is a flat image at `origin` (default 0x100000). Sets the entry state.
+   * Loads an image, recognised by its content: an ELF32 Multiboot kernel (segments at their physical
+   * addresses, see elfKernel.ts); a flat image with a Multiboot 1 header in its first 8 KiB (a.out
+   * kludge: the header decides where it goes and where it starts); otherwise a flat image at `origin`
+   * (default 0x100000). Sets the entry state.
    */
   loadImage(bytes: Uint8Array, options: LoadOptions = {}): LoadedImage {
     const header = findMultibootHeader(bytes);
     let img: LoadedImage;
-    if (header) {
+    if (isElf(bytes) && !header?.aout) {
+      const plan = elfKernelPlan(bytes, header);
+      for (const seg of plan.segments) this.checkFits(seg.paddr, seg.memsz);
+      for (const seg of plan.segments) {
+        this.mem.load(seg.paddr, seg.bytes);
+        this.mem.bytes.fill(0, seg.paddr + seg.bytes.length, seg.paddr + seg.memsz);
+      }
+      const lo = Math.min(...plan.segments.map((s) => s.paddr));
+      img = {
+        multiboot: true, loadAddr: lo, entry: plan.entry,
+        loadEnd: Math.max(...plan.segments.map((s) => s.paddr + s.bytes.length)),
+        bssEnd: Math.max(...plan.segments.map((s) => s.paddr + s.memsz)),
+      };
+    } else if (header) {
       const plan = multibootLoadPlan(bytes, header);
       this.checkFits(plan.loadAddr, plan.bssEnd - plan.loadAddr);
       this.mem.load(plan.loadAddr, bytes.subarray(plan.fileOffset, plan.fileOffset + plan.length));
@@ -351,6 +382,7 @@ export class Machine {
       translation: { ...this.counters.translation },
       wallMs: Math.round(wallMs * 1000) / 1000,
       unknownPorts,
+      screen: this.vga.lines(),
     };
     if (this.faultAddress !== undefined) r.faultAddress = this.faultAddress;
     if (this.error !== undefined) r.error = this.error;
@@ -374,6 +406,7 @@ export class Machine {
       ata: this.ata.getState(),
       uart: this.uart.getState(),
       debugExit: this.debugExit.getState(),
+      vga: this.vga.getState(),
       unknownPorts: [...this.io.unknown].map(([p, u]) => [p, { ...u }]),
       outcome: this.outcome, exitCode: this.exitCode, faultAddress: this.faultAddress, error: this.error,
       counters: structuredClone(this.counters),
@@ -399,6 +432,7 @@ export class Machine {
     if (s.ata) this.ata.setState(s.ata);
     this.uart.setState(s.uart);
     this.debugExit.setState(s.debugExit);
+    if (s.vga) this.vga.setState(s.vga);
     this.io.unknown.clear();
     for (const [p, u] of s.unknownPorts) this.io.unknown.set(p, { ...u });
     this.outcome = s.outcome; this.exitCode = s.exitCode; this.faultAddress = s.faultAddress; this.error = s.error;

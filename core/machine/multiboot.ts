@@ -48,13 +48,18 @@ export interface LoadPlan {
   entry: number;
 }
 
-/** Where a Multiboot kernel goes, as GRUB and QEMU compute it from the a.out-kludge fields. */
-export function multibootLoadPlan(image: Uint8Array, h: MultibootHeader): LoadPlan {
+/** A header whose required flags (bits 0–15) this loader does not know cannot be booted (spec §3.1.2). */
+export function checkRequiredFlags(h: MultibootHeader): void {
   if (h.flags & 0xffff & ~KNOWN_REQUIRED_FLAGS) {
     throw new LoadError(`Multiboot header requires flags 0x${(h.flags & 0xffff & ~KNOWN_REQUIRED_FLAGS).toString(16)} this loader does not support`);
   }
+}
+
+/** Where a Multiboot kernel goes, as GRUB and QEMU compute it from the a.out-kludge fields. */
+export function multibootLoadPlan(image: Uint8Array, h: MultibootHeader): LoadPlan {
+  checkRequiredFlags(h);
   const a = h.aout;
-  if (!a) throw new LoadError('Multiboot header without the a.out kludge (flag bit 16): only ELF kernels can omit it, and this loader takes flat images');
+  if (!a) throw new LoadError('Multiboot header without the a.out kludge (flag bit 16): only ELF kernels can omit it, and this file is not ELF');
   if (a.headerAddr < a.loadAddr) throw new LoadError('Multiboot header: header_addr is below load_addr');
   const fileOffset = h.offset - (a.headerAddr - a.loadAddr);
   if (fileOffset < 0) throw new LoadError('Multiboot header: load_addr lies before the start of the file');

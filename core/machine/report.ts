@@ -40,6 +40,8 @@ export interface RunReport {
   wallMs: number;
   /** Ports no device claims that the guest touched (SPEC §3: "reported"). */
   unknownPorts: Record<string, { reads: number; writes: number }>;
+  /** The VGA text screen at the end: 25 lines, code page 437 decoded, trailing blanks trimmed. */
+  screen: string[];
   /** Outcome 'triple-fault': linear address of the instruction whose fault could not be delivered. */
   faultAddress?: number;
   /** Outcome 'error' (and 'triple-fault'): what happened. */

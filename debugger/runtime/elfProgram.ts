@@ -107,14 +107,14 @@ export function loadElfProgram(file: string, data: Uint8Array): GuestProgram {
  * The guest program of a launch, recognised by content whatever its name (kernels are linked to
  * `kernel`, `kernel.bin`, `*.elf`): an ELF kernel, else what loadGuestProgram takes.
  */
-export function loadProgram(file: string): GuestProgram {
+export function loadProgram(file: string, loadAddress?: number): GuestProgram {
   const full = path.resolve(file);
   let head: Buffer | undefined;
   try {
     const fd = fs.openSync(full, 'r');
     try { head = Buffer.alloc(4); head = head.subarray(0, fs.readSync(fd, head, 0, 4, 0)); } finally { fs.closeSync(fd); }
   } catch { /* loadGuestProgram reports a missing or unreadable file */ }
-  if (!head || !looksLikeElf(head)) return loadGuestProgram(file);
+  if (!head || !looksLikeElf(head)) return loadGuestProgram(file, loadAddress);
   try { return loadElfProgram(full, new Uint8Array(fs.readFileSync(full))); } catch (e) {
     if (e instanceof ElfError) throw new ProgramLoadError(`${full}: ${e.message}`, 'binary');
     throw e;

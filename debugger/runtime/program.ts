@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { assemble } from '../../core/asm';
 import type { Diagnostic, LabelSymbol, SourceMapEntry } from '../../core/asm/ast';
 import type { DebugInfo } from '../../core/debuginfo';
+import { ProgramError, imageProgram, type Program } from '../../core/machine/program';
 
 /** Why a program could not be loaded; `message` is what the user reads. */
 export class ProgramLoadError extends Error {
@@ -142,22 +143,29 @@ function formatDiagnostic(file: string, d: Diagnostic): string {
   return `${d.file ?? file}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${d.message}`;
 }
 
-/** Assembles (or reads, for .bin/.img/.raw) the guest file; throws ProgramLoadError with a message. */
-export function loadGuestProgram(file: string, defaultOrigin = 0x100000): GuestProgram {
+/**
+ * Reads the guest file and makes it loadable by what it contains (core/machine/program.ts): an ELF
+ * kernel or a flat image as it is (a flat image without a Multiboot header at `loadAddress`,
+ * default 1 MiB), source through the assembler; throws ProgramLoadError with a message.
+ */
+export function loadGuestProgram(file: string, loadAddress?: number): GuestProgram {
+  const defaultOrigin = loadAddress ?? 0x100000;
   const full = path.resolve(file);
   let stat: fs.Stats;
   try { stat = fs.statSync(full); } catch { throw new ProgramLoadError(`the program ${full} does not exist`, 'missing'); }
   if (!stat.isFile()) throw new ProgramLoadError(`the program ${full} is not a file`, 'missing');
   const data = fs.readFileSync(full);
-  const ext = path.extname(full).toLowerCase();
-  if (ext === '.bin' || ext === '.img' || ext === '.raw') {
-    if (data.length === 0) throw new ProgramLoadError(`${full} is empty`, 'empty');
-    return { file: full, bytes: new Uint8Array(data), origin: defaultOrigin, entry: defaultOrigin, index: new SourceIndex([], []), warnings: [] };
+  let image: Program | undefined;
+  try {
+    image = imageProgram(full, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), { loadAddress });
+  } catch (e) {
+    if (e instanceof ProgramError) throw new ProgramLoadError(e.message, 'binary');
+    throw e;
   }
+  if (image) return { file: full, bytes: image.bytes, origin: image.origin, entry: image.entry, index: new SourceIndex([], []), warnings: [] };
   if (data.length > MAX_SOURCE_BYTES) {
     throw new ProgramLoadError(`${full} is ${(data.length / 1048576).toFixed(1)} MiB, too large for a guest source file (at most ${MAX_SOURCE_BYTES >> 20} MiB; the examples are 15 KiB)`, 'binary');
   }
-  if (looksBinary(data)) throw new ProgramLoadError(`${full} is not assembly source (it contains binary data); give a .gasm file, or a flat image named .bin`, 'binary');
   const text = data.toString('utf8');
   const result = assemble(full, text, {
     origin: defaultOrigin,
@@ -180,14 +188,3 @@ export function loadGuestProgram(file: string, defaultOrigin = 0x100000): GuestP
   };
 }
 
-/** NUL bytes or many control characters in the first 64 KiB: not text. */
-function looksBinary(data: Buffer): boolean {
-  const n = Math.min(data.length, 65536);
-  let control = 0;
-  for (let i = 0; i < n; i++) {
-    const b = data[i];
-    if (b === 0) return true;
-    if (b < 9 || (b > 13 && b < 32)) control++;
-  }
-  return control > n / 100;
-}

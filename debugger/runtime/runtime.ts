@@ -40,6 +40,8 @@ export interface RuntimeOptions {
   maxInstructions: number;
   checkEquivalence: boolean;
   trace: boolean;
+  /** Where a flat image without a Multiboot header goes (default 0x100000). */
+  loadAddress?: number;
 }
 
 export type StopReason = 'entry' | 'step' | 'breakpoint' | 'exception' | 'pause' | 'data breakpoint' | 'instruction breakpoint' | 'function breakpoint' | 'divergence' | 'goto';
@@ -61,6 +63,8 @@ export interface RuntimeHost {
   stopped(stop: StopInfo): void;
   output(text: string, category: 'stdout' | 'console' | 'stderr' | 'important', where?: SourceLocation): void;
   ended(message: string, exitCode: number): void;
+  /** Called between turns while the guest runs (the screen view refreshes from here, throttled). */
+  turn?(): void;
 }
 
 
@@ -168,7 +172,7 @@ export class DebugRuntime {
   private resumeSkip = -1;
 
   constructor(private readonly options: RuntimeOptions, private readonly host: RuntimeHost) {
-    this.program = loadProgram(options.program);
+    this.program = loadProgram(options.program, options.loadAddress);
     this.vm = createVm({ mode: options.mode, cost: options.cost, memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions });
     this.vm.events.locate = (lin) => {
       const loc = this.program.index.locate(lin);
@@ -563,6 +567,7 @@ export class DebugRuntime {
         this.runMs += performance.now() - turnStart;
         this.flushConsole();
         if (this.ended || stop) break;
+        this.host.turn?.();
         if (this.cpu.icount - this.history.lastIcount >= CHECKPOINT_MIN_DISTANCE && this.runMs >= CHECKPOINT_COST_FACTOR * this.checkpointMs) this.checkpoint();
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (this.disposed) return;

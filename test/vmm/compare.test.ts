@@ -22,7 +22,7 @@ describe('vmm: popek compare', function () {
       assert.equal(row(m).exitCode, row('native').exitCode, m);
     }
     const text = formatCompare(rows);
-    assert.match(text, /^mode\s+outcome\s+exit\s+console\s+instructions\s+cycles\s+overhead\s+traps\s+exits\s+hypercalls\s+critical$/m);
+    assert.match(text, /^mode\s+outcome\s+exit\s+console\s+screen\s+instructions\s+cycles\s+overhead\s+traps\s+exits\s+hypercalls\s+critical$/m);
     assert.match(text, /^trap-and-emulate\s+exit\s+21\s+DIFFERS/m);
   });
 

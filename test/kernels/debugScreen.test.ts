@@ -1,0 +1,107 @@
+// The guest screen in the debugger: the adapter's `popekScreen` event on a stop, while running and
+// at the end, the `popekScreen` request, and `popekKeys` (keys typed into the guest as PC scan
+// codes of set 1, through Machine.keyboard). Protocol level, with the bundled adapter.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { Machine } from '../../core/machine';
+import { keyToScanCodes, textToScanCodes } from '../../core/machine/keyboardInput';
+import { typeKeys } from '../../debugger/screenEvents';
+import { launchToStop, startClient } from '../debugger/support';
+import { makeTempDir } from './support';
+
+interface ScreenBody { lines: string[]; attrs: string; cursor: { row: number; column: number } | null; running: boolean }
+
+/** Writes a counter on row 5 forever (the screen keeps changing while it runs). */
+const COUNTER = `bits 32
+org 0x100000
+MB equ 0x10000
+hdr: dd 0x1BADB002, MB, -(0x1BADB002 + MB), hdr, hdr, 0, 0, start
+start:
+    mov dword [0xb8000 + 160 * 2], 0x1f691f48      ; "Hi", white on blue, row 2
+    xor ecx, ecx
+again:
+    inc ecx
+    mov eax, ecx
+    shr eax, 16
+    and eax, 15
+    add eax, 0x0e30                                ; a digit, yellow on black
+    mov [0xb8000 + 160 * 5], ax
+    jmp again
+`;
+
+describe('debugger: the guest screen', function () {
+  this.timeout(60_000);
+  let dc: DebugClient;
+  let dir: string;
+  before(() => { dir = makeTempDir('popek-screen-'); fs.writeFileSync(path.join(dir, 'counter.asm'), COUNTER); });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  beforeEach(async () => { dc = await startClient(); });
+  afterEach(async () => { await dc.stop(); });
+
+  it('sends the screen on the entry stop, while running, and answers the popekScreen request', async () => {
+    const first = dc.waitForEvent('popekScreen', 20000) as Promise<DebugProtocol.Event>;
+    await launchToStop(dc, { program: path.join(dir, 'counter.asm'), stopOnEntry: true });
+    const atEntry = (await first).body as ScreenBody;
+    // What the firmware left: SeaBIOS's banner, the cursor on row 8, grey on black.
+    assert.equal(atEntry.running, false);
+    assert.match(atEntry.lines[0], /^SeaBIOS /);
+    assert.equal(atEntry.lines.length, 25);
+    assert.ok(atEntry.lines.every((l) => l.length === 80));
+    assert.deepEqual(atEntry.cursor, { row: 8, column: 0 });
+    assert.equal(Buffer.from(atEntry.attrs, 'base64')[0], 0x07);
+
+    // Running: an update arrives with the guest's writes (throttled, only when it changed).
+    const running = new Promise<ScreenBody>((resolve) => {
+      const on = (e: DebugProtocol.Event) => { if (e.event === 'popekScreen' && (e.body as ScreenBody).running) { dc.removeListener('popekScreen', on); resolve(e.body as ScreenBody); } };
+      dc.on('popekScreen', on);
+    });
+    await dc.continueRequest({ threadId: 1 });
+    const live = await running;
+    assert.equal(live.lines[2].slice(0, 2), 'Hi');
+    assert.deepEqual([...Buffer.from(live.attrs, 'base64').subarray(160, 162)], [0x1f, 0x1f]);
+
+    const paused = dc.waitForEvent('stopped', 20000);
+    await dc.pauseRequest({ threadId: 1 });
+    await paused;
+    const asked = (await dc.customRequest('popekScreen')).body as ScreenBody;
+    assert.equal(asked.running, false);
+    assert.match(asked.lines[5], /^[0-9:;<=>?]/);
+    assert.equal(Buffer.from(asked.attrs, 'base64')[5 * 80], 0x0e);
+  });
+
+  it('popekKeys types into the keyboard the machine has, or says there is none', async () => {
+    await launchToStop(dc, { program: path.join(dir, 'counter.asm'), stopOnEntry: true });
+    const hasKeyboard = new Machine().keyboard !== undefined;
+    try {
+      const r = await dc.customRequest('popekKeys', { key: 'a' });
+      assert.ok(hasKeyboard, 'keys were accepted without a keyboard device');
+      assert.deepEqual(r.body, { sent: 2 });
+    } catch (e) {
+      assert.ok(!hasKeyboard, `the keyboard refused the keys: ${(e as Error).message}`);
+      assert.match((e as Error).message, /no keyboard device/);
+    }
+  });
+});
+
+describe('keys as PC scan codes (set 1)', () => {
+  it('makes and breaks, Shift around shifted characters, E0 for the extended keys', () => {
+    // IBM PC AT scan code set 1 (what the 8042 delivers with translation on).
+    assert.deepEqual(keyToScanCodes('a'), [0x1e, 0x9e]);
+    assert.deepEqual(keyToScanCodes('A'), [0x2a, 0x1e, 0x9e, 0xaa]);
+    assert.deepEqual(keyToScanCodes('Enter'), [0x1c, 0x9c]);
+    assert.deepEqual(keyToScanCodes('ArrowUp'), [0xe0, 0x48, 0xe0, 0xc8]);
+    assert.deepEqual(keyToScanCodes('c', { ctrl: true }), [0x1d, 0x2e, 0xae, 0x9d]);
+    assert.deepEqual(textToScanCodes('1 z'), [0x02, 0x82, 0x39, 0xb9, 0x2c, 0xac]);
+    assert.equal(keyToScanCodes('€'), undefined);
+  });
+
+  it('typeKeys hands them to the machine\'s keyboard', () => {
+    const got: number[] = [];
+    assert.deepEqual(typeKeys({ sendScanCodes: (c) => got.push(...c) }, { text: 'ok' }), { sent: 4 });
+    assert.deepEqual(got, [0x18, 0x98, 0x25, 0xa5]);
+    assert.match((typeKeys(undefined, { key: 'x' }) as { error: string }).error, /no keyboard device/);
+  });
+});
