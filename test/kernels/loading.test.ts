@@ -10,7 +10,7 @@ import { compareCommand } from '../../cli/compareCommand';
 import { Machine, LoadError } from '../../core/machine';
 import { ProgramError, loadProgramFile } from '../../core/machine/program';
 import { createVm } from '../../core/vmm';
-import { requireNasm } from '../support/qemu';
+import { requireNasm, requireQemu, runImageInQemu } from '../support/qemu';
 import { makeTempDir } from './support';
 
 async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
@@ -82,6 +82,32 @@ describe('loading kernels by content', function () {
     // At the default 1 MiB the message's absolute address is wrong: the console differs.
     const elsewhere = await capture(() => runCommand([flat, '--max-instructions', '100000']));
     assert.notEqual(elsewhere.out, 'flat\n');
+  });
+
+  it('a higher-half ELF (linked at 0xC0100000, loaded at 1 MiB) starts at the physical twin of e_entry, as in QEMU', async function () {
+    requireQemu();
+    const obj = nasm(`section .multiboot
+align 4
+dd 0x1BADB002, 3, -(0x1BADB002 + 3)
+section .text
+global _start
+_start:
+    mov dx, 0x3f8
+    mov al, 'H'
+    out dx, al
+    mov al, 7
+    out 0xf4, al
+`, 'elf32', file('hh.o'));
+    fs.writeFileSync(file('hh.ld'), 'ENTRY(_start)\nSECTIONS {\n  . = 0xC0100000;\n  .text : AT(0x100000) { *(.multiboot) *(.text) }\n}\n');
+    const elf = file('hh.elf');
+    execFileSync('ld', ['-m', 'elf_i386', '-z', 'noexecstack', '-T', file('hh.ld'), '-o', elf, obj]);
+    const q = await runImageInQemu(fs.readFileSync(elf));
+    const vm = createVm({ maxInstructions: 100_000 });
+    vm.load(loadProgramFile(elf));
+    vm.run();
+    assert.equal(vm.report().console, q.console);
+    assert.equal(vm.report().exitCode, q.exitStatus);
+    assert.equal(q.exitStatus, 15);
   });
 
   it('an ELF32 executable without a Multiboot header is refused, naming what is missing', function () {
