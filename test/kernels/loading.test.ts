@@ -110,6 +110,51 @@ _start:
     assert.equal(q.exitStatus, 15);
   });
 
+  it('an ELF whose Multiboot header has the a.out kludge loads by the header\'s fields, as in QEMU', async function () {
+    requireQemu();
+    // e_entry (elf_entry) and the header's entry_addr (_start) differ: QEMU follows the header.
+    const obj = nasm(`extern load_start, load_end, bss_end
+section .multiboot
+align 4
+header:
+    dd 0x1BADB002, 0x10003, -(0x1BADB002 + 0x10003)
+    dd header, load_start, load_end, bss_end, _start
+section .text
+global _start, elf_entry
+_start:
+    mov esi, msg
+.next:
+    lodsb
+    test al, al
+    jz .done
+    mov dx, 0x3f8
+    out dx, al
+    jmp .next
+.done:
+    mov eax, [zeroed]
+    add al, 9
+    out 0xf4, al
+elf_entry:
+    mov al, 0x33
+    out 0xf4, al
+section .data
+msg: db "kludge", 10, 0
+section .bss
+zeroed: resd 1
+`, 'elf32', file('ak.o'));
+    fs.writeFileSync(file('ak.ld'), 'ENTRY(elf_entry)\nSECTIONS {\n  . = 0x200000;\n  load_start = .;\n  .text : { *(.multiboot) *(.text) }\n' +
+      '  .data : { *(.data) }\n  load_end = .;\n  .bss : { *(.bss) }\n  bss_end = .;\n}\n');
+    const elf = file('ak.elf');
+    execFileSync('ld', ['-m', 'elf_i386', '-z', 'noexecstack', '-T', file('ak.ld'), '-o', elf, obj]);
+    const q = await runImageInQemu(fs.readFileSync(elf));
+    assert.equal(q.console, 'kludge\n');
+    const vm = createVm({ maxInstructions: 100_000 });
+    vm.load(loadProgramFile(elf));
+    vm.run();
+    assert.equal(vm.report().console, q.console);
+    assert.equal(vm.report().exitCode, q.exitStatus);
+  });
+
   it('an ELF32 executable without a Multiboot header is refused, naming what is missing', function () {
     const obj = nasm('global _start\nsection .text\n_start: hlt\n', 'elf32', file('nomb.o'));
     const msg = loadError(ld('elf_i386', obj, file('nomb.bin')));
