@@ -45,8 +45,12 @@ const SIZE_ONLY: number[] = [];
 export interface EncodeError { error: string; code: string; operand?: number }
 
 const SIZE_OF_PATTERN: Partial<Record<OperandPattern, number>> = {
-  r8: 8, r16: 16, r32: 32, rm8: 8, rm16: 16, rm32: 32, m8: 8, m16: 16, m32: 32, m64: 64,
+  r8: 8, r16: 16, r32: 32, rm8: 8, rm16: 16, rm32: 32, m8: 8, m16: 16, m32: 32, m64: 64, m80: 80, m128: 128,
   al: 8, ax: 16, eax: 32, moffs8: 8, moffs16: 16, moffs32: 32,
+};
+/** MMX/SSE register-or-memory patterns: the register kind and the memory size (unsized memory is fine). */
+const SIMD_RM: Partial<Record<OperandPattern, [string, number]>> = {
+  'mm/m32': ['mmx', 32], 'mm/m64': ['mmx', 64], 'xmm/m32': ['xmm', 32], 'xmm/m64': ['xmm', 64], 'xmm/m128': ['xmm', 128],
 };
 const INFER_PATTERNS = new Set<OperandPattern>(['r8', 'r16', 'r32', 'rm8', 'rm16', 'rm32', 'al', 'ax', 'eax', 'moffs8', 'moffs16', 'moffs32', 'm8', 'm16', 'm32', 'imm16', 'imm32']);
 
@@ -89,10 +93,20 @@ function matchOperand(p: OperandPattern, op: ROp, form: EncodingForm, ops: ROp[]
       return op.size === s || (op.size === undefined && memSizeOk(form, ops, idx, s));
     }
     case 'm': return op.t === 'mem' && !op.far;
-    case 'm8': case 'm16': case 'm32': case 'm64': {
+    case 'm8': case 'm16': case 'm32': case 'm64': case 'm80': case 'm128': {
       if (op.t !== 'mem' || op.far) return false;
       const s = SIZE_OF_PATTERN[p]!;
-      return op.size === s || (op.size === undefined && (p === 'm64' || memSizeOk(form, ops, idx, s)));
+      // unsized: cmpxchg8b's m64 and SSE's m128 have one size; x87 forms only when the mnemonic has one memory form (defaultMemSize)
+      return op.size === s || (op.size === undefined && (((p === 'm64' || p === 'm128') && form.opcode[0] === 0x0f) || memSizeOk(form, ops, idx, s)));
+    }
+    case 'st0': return op.t === 'reg' && op.reg.kind === 'fpu' && op.reg.num === 0;
+    case 'sti': return op.t === 'reg' && op.reg.kind === 'fpu';
+    case 'mm': return op.t === 'reg' && op.reg.kind === 'mmx';
+    case 'xmm': return op.t === 'reg' && op.reg.kind === 'xmm';
+    case 'mm/m32': case 'mm/m64': case 'xmm/m32': case 'xmm/m64': case 'xmm/m128': {
+      const [kind, size] = SIMD_RM[p]!;
+      if (op.t === 'reg') return op.reg.kind === kind;
+      return op.t === 'mem' && !op.far && (op.size === undefined || op.size === size);
     }
     case 'm16:32': return op.t === 'mem' && !!op.far;
     case 'r16/32/m16':
@@ -255,7 +269,7 @@ export function encodeInstruction(mnemonic: string, prefixes: readonly string[],
         if (ctx.forceNear && info.forms.some((f) => f.imm[0] === 'rel32')) continue;
         if (op.v.known) {
           if (op.v.seg !== ctx.section && info.forms.some((f) => f.imm[0] === 'rel32')) continue;
-          const pre = prefixes.length + (form.opsize && form.opsize !== bits ? 1 : 0);
+          const pre = prefixes.length + (form.opsize && form.opsize !== bits ? 1 : 0) + (form.addrsize && form.addrsize !== bits ? 1 : 0);
           const rel = op.v.n - (ctx.address + pre + form.opcode.length + 1);
           if ((rel < -128 || rel > 127) && info.forms.some((f) => f.imm[0] === 'rel32')) continue;
         }
@@ -266,7 +280,7 @@ export function encodeInstruction(mnemonic: string, prefixes: readonly string[],
       let memOp: Extract<ROp, { t: 'mem' }> | undefined;
       for (const o of ops) if (o.t === 'mem') memOp = o;
       const a16 = memOp !== undefined && addrSize(memOp, bits) === 16;
-      let n = (form.opsize && form.opsize !== bits ? 1 : 0) + (form.mandatoryPrefix?.length ?? 0) + form.opcode.length + immLength(form, bits, a16);
+      let n = (form.opsize && form.opsize !== bits ? 1 : 0) + (form.addrsize && form.addrsize !== bits ? 1 : 0) + (form.mandatoryPrefix?.length ?? 0) + form.opcode.length + immLength(form, bits, a16);
       for (const p of prefixes) {
         if (PREFIXES[p] !== undefined || SEG_PREFIX_NAMES.has(p)) n++;
         else if ((p === 'o16' || p === 'a16') && bits === 32) n++;
@@ -301,6 +315,7 @@ function emit(info: InstructionInfo, form: EncodingForm, prefixes: readonly stri
   if (form.opsize && form.opsize !== ctx.bits) out.push(0x66);
   const a16 = mem !== undefined && addrSize(mem, ctx.bits) === 16;
   if (mem && addrSize(mem, ctx.bits) !== ctx.bits) out.push(0x67);
+  else if (form.addrsize && form.addrsize !== ctx.bits) out.push(0x67); // jcxz / jecxz: the count register's size
   if (form.mandatoryPrefix) out.push(...form.mandatoryPrefix);
   const opc = form.opcode;
   for (let k = 0; k < opc.length - 1; k++) out.push(opc[k]);

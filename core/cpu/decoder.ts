@@ -13,12 +13,11 @@ import * as B from './ops/basic';
 import * as S from './ops/string';
 import * as Y from './ops/system';
 import { aaa, aad, aam, daa } from './ops/alu';
+import { findForm } from '../isa/formIndex';
+import { virtFactsFor } from '../isa/table';
+import type { EncodingForm, InstructionInfo } from '../isa/types';
 
-const ALU_NAMES = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'];
-const SHIFT_NAMES = ['rol', 'ror', 'rcl', 'rcr', 'shl', 'shr', 'sal', 'sar'];
-/** Canonical condition names (as core/isa's CONDITIONS). */
-const CC_NAMES = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
-const STRING_NAMES: Record<number, string> = { 0xa4: 'movs', 0xa6: 'cmps', 0xaa: 'stos', 0xac: 'lods', 0xae: 'scas', 0x6c: 'ins', 0x6e: 'outs' };
+const STRING_OPS: Record<number, ExecFn> = { 0xa4: S.movs, 0xa6: S.cmps, 0xaa: S.stos, 0xac: S.lods, 0xae: S.scas, 0x6c: S.ins, 0x6e: S.outs };
 const SREG_OF: Record<number, number> = { 0x06: 0, 0x07: 0, 0x0e: 1, 0x16: 2, 0x17: 2, 0x1e: 3, 0x1f: 3, 0x1a0: 4, 0x1a1: 4, 0x1a8: 5, 0x1a9: 5 };
 const SREG_NAMES = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'];
 
@@ -38,11 +37,41 @@ const aaaOp: ExecFn = (cpu, i) => aaa(cpu, i.opcode === 0x3f);
 const aamOp: ExecFn = (cpu, i) => aam(cpu, i.imm);
 const aadOp: ExecFn = (cpu, i) => aad(cpu, i.imm);
 
+/** What decoding reads: the CPU (through paging, at its CPL and code-segment size), or a byte buffer. */
+export type DecodeSource = Pick<Cpu, 'readLinear8' | 'segAttr' | 'cpl' | 'monitor'>;
+
+/** Thrown by a buffer source when the instruction runs past the end of the bytes. */
+const TRUNCATED = new Error('truncated');
+
+/**
+ * Decodes one instruction from a byte buffer, as the CPU would at `address` in a code segment of
+ * `bits` (the disassembler's entry: one decoder, two readers). Undefined when the bytes end inside
+ * the instruction. The result is never executed; `exec` is what the CPU would run.
+ */
+export function decodeBytes(bytes: Uint8Array, offset: number, address: number, bits: 16 | 32 = 32): Insn | undefined {
+  const attr = new Int32Array(6);
+  attr[CS] = bits === 32 ? ATTR_DB : 0;
+  const source: DecodeSource = {
+    segAttr: attr, cpl: 0, monitor: undefined,
+    readLinear8(lin: number): number {
+      const k = offset + ((lin - address) >>> 0);
+      if (k >= bytes.length) throw TRUNCATED;
+      return bytes[k];
+    },
+  } as unknown as DecodeSource;
+  try {
+    return new Decoder(source).decode(address | 0);
+  } catch (e) {
+    if (e === TRUNCATED) return undefined;
+    throw e;
+  }
+}
+
 export class Decoder {
   private p = 0;
   private start = 0;
   private user = false;
-  constructor(private readonly cpu: Cpu) {}
+  constructor(private readonly cpu: DecodeSource) {}
 
   private byte(): number {
     if (this.p - this.start >= 15) throw new CpuFault(GP, 0);
@@ -111,9 +140,11 @@ export class Decoder {
       else if (b === 0xf2) i.rep = 2;
       else break;
     }
+    i.prefixLen = (this.p - this.start - 1) | 0;
     if (b === 0x0f) b = 0x100 | this.byte();
     i.opcode = b;
     i.size = opsize;
+    i.operandSize = opsize === 4 ? 32 : 16;
     i.seg = seg >= 0 ? seg : DS;
     i.segOverride = seg >= 0;
     try {
@@ -129,7 +160,8 @@ export class Decoder {
     const bytes = new Uint8Array(i.len);
     for (let k = 0; k < i.len; k++) bytes[k] = cpu.readLinear8((lin + k) | 0, this.user);
     i.bytes = bytes;
-    if (i.lock && !isLockable(i)) i.exec = B.ud;
+    if (i.mnemonic !== BAD) nameFromTable(i);
+    if (i.lock && !(i.form?.lockable && i.rm < 0)) i.exec = B.ud;
     i.semantics = i.exec;
     this.attachMonitor(i);
     return i;
@@ -154,22 +186,21 @@ export class Decoder {
   }
 
   private invalid(i: Insn): void {
-    i.exec = B.ud; i.mnemonic = '(bad)'; i.endsBlock = true;
+    i.exec = B.ud; i.mnemonic = BAD; i.endsBlock = true;
   }
 
-  private set(i: Insn, mnemonic: string, exec: ExecFn, cls = 0, ends = false): void {
-    i.mnemonic = mnemonic; i.exec = exec; i.cls = cls; i.endsBlock = ends;
+  /** The semantics of a valid encoding; its name and attributes come from its table form (`nameFromTable`). */
+  private set(i: Insn, exec: ExecFn): void {
+    i.exec = exec;
   }
 
   private decodeOpcode(i: Insn, op: number, size: number, seg: number): void {
-    const sfx = size === 4 ? 'd' : 'w';
     const w = size === 4 ? 'd' : 'w';
     // ---- ALU block 00–3F ----
     if (op < 0x40 && (op & 7) < 6) {
       const aop = op >> 3, form = op & 7;
       const sz = form & 1 ? size : 1;
       i.size = sz;
-      i.mnemonic = ALU_NAMES[aop];
       if (form < 4) {
         this.modrm(i, seg);
         i.exec = form < 2 ? B.aluEG(aop, sz, i.rm < 0) : B.aluGE(aop, sz, i.rm < 0);
@@ -181,48 +212,43 @@ export class Decoder {
     }
     switch (op) {
       case 0x06: case 0x0e: case 0x16: case 0x1e: case 0x1a0: case 0x1a8:
-        i.reg = SREG_OF[op]; return this.set(i, 'push', B.pushSreg, C.SEG | CRIT);
+        i.reg = SREG_OF[op]; return this.set(i, B.pushSreg);
       case 0x07: case 0x17: case 0x1f: case 0x1a1: case 0x1a9:
-        i.reg = SREG_OF[op]; return this.set(i, 'pop', B.popSreg, C.SEG | CRIT, true);
-      case 0x27: case 0x2f: return this.set(i, op === 0x27 ? 'daa' : 'das', daaOp);
-      case 0x37: case 0x3f: return this.set(i, op === 0x37 ? 'aaa' : 'aas', aaaOp);
+        i.reg = SREG_OF[op]; return this.set(i, B.popSreg);
+      case 0x27: case 0x2f: return this.set(i, daaOp);
+      case 0x37: case 0x3f: return this.set(i, aaaOp);
       case 0x0f: return this.invalid(i);
     }
     if (op >= 0x40 && op < 0x60) {
       i.reg = op & 7;
       const k = (op >> 3) & 3;
-      const name = ['inc', 'dec', 'push', 'pop'][k];
       const exec = size === 4 ? [B.incR32, B.decR32, B.pushR32, B.popR32][k] : [B.incR, B.decR, B.pushR, B.popR][k];
-      return this.set(i, name, exec);
+      return this.set(i, exec);
     }
-    if (op >= 0x70 && op < 0x80) { i.imm = this.imm8s(); return this.set(i, 'j' + CC_NAMES[op & 15], B.jcc, 0, true); }
-    if (op >= 0x180 && op < 0x190) { i.imm = size === 4 ? this.imm32() : (this.imm16() << 16) >> 16; return this.set(i, 'j' + CC_NAMES[op & 15], B.jcc, 0, true); }
-    if (op >= 0x190 && op < 0x1a0) { this.modrm(i, seg); i.size = 1; return this.set(i, 'set' + CC_NAMES[op & 15], B.setcc); }
-    if (op >= 0x140 && op < 0x150) { this.modrm(i, seg); return this.set(i, 'cmov' + CC_NAMES[op & 15], B.cmovcc); }
-    if (op >= 0x91 && op < 0x98) { i.reg = op & 7; return this.set(i, 'xchg', B.xchgAcc); }
-    if (op >= 0xb0 && op < 0xb8) { i.reg = op & 7; i.size = 1; i.imm = this.byte(); return this.set(i, 'mov', B.movRI); }
-    if (op >= 0xb8 && op < 0xc0) { i.reg = op & 7; i.imm = this.immSize(size); return this.set(i, 'mov', size === 4 ? B.movRI32 : B.movRI); }
-    if (op >= 0x1c8 && op < 0x1d0) { i.reg = op & 7; return this.set(i, 'bswap', B.bswap); }
-    if (op >= 0xd8 && op <= 0xdf) { this.modrm(i, seg); return this.set(i, 'fpu', fpu); }
+    if (op >= 0x70 && op < 0x80) { i.imm = this.imm8s(); return this.set(i, B.jcc); }
+    if (op >= 0x180 && op < 0x190) { i.imm = size === 4 ? this.imm32() : (this.imm16() << 16) >> 16; return this.set(i, B.jcc); }
+    if (op >= 0x190 && op < 0x1a0) { this.modrm(i, seg); i.size = 1; return this.set(i, B.setcc); }
+    if (op >= 0x140 && op < 0x150) { this.modrm(i, seg); return this.set(i, B.cmovcc); }
+    if (op >= 0x91 && op < 0x98) { i.reg = op & 7; return this.set(i, B.xchgAcc); }
+    if (op >= 0xb0 && op < 0xb8) { i.reg = op & 7; i.size = 1; i.imm = this.byte(); return this.set(i, B.movRI); }
+    if (op >= 0xb8 && op < 0xc0) { i.reg = op & 7; i.imm = this.immSize(size); return this.set(i, size === 4 ? B.movRI32 : B.movRI); }
+    if (op >= 0x1c8 && op < 0x1d0) { i.reg = op & 7; return this.set(i, B.bswap); }
+    if (op >= 0xd8 && op <= 0xdf) { this.modrm(i, seg); return this.set(i, fpu); }
 
     switch (op) {
       // ---- stack, misc 60–6F ----
-      case 0x60: return this.set(i, 'pusha' + sfx, B.pusha);
-      case 0x61: return this.set(i, 'popa' + sfx, B.popa);
-      case 0x62: this.modrm(i, seg); return this.set(i, 'bound', B.bound);
-      case 0x63: this.modrm(i, seg); i.size = 2; return this.set(i, 'arpl', Y.arpl, C.SEG_INFO);
-      case 0x68: i.imm = this.immSize(size); return this.set(i, 'push', B.pushI);
-      case 0x6a: i.imm = this.immV(size, true); return this.set(i, 'push', B.pushI);
-      case 0x69: this.modrm(i, seg); i.imm = this.immSize(size); return this.set(i, 'imul', B.imulGEI);
-      case 0x6b: this.modrm(i, seg); i.imm = this.immV(size, true); return this.set(i, 'imul', B.imulGEI);
+      case 0x60: return this.set(i, B.pusha);
+      case 0x61: return this.set(i, B.popa);
+      case 0x62: this.modrm(i, seg); return this.set(i, B.bound);
+      case 0x63: this.modrm(i, seg); i.size = 2; return this.set(i, Y.arpl);
+      case 0x68: i.imm = this.immSize(size); return this.set(i, B.pushI);
+      case 0x6a: i.imm = this.immV(size, true); return this.set(i, B.pushI);
+      case 0x69: this.modrm(i, seg); i.imm = this.immSize(size); return this.set(i, B.imulGEI);
+      case 0x6b: this.modrm(i, seg); i.imm = this.immV(size, true); return this.set(i, B.imulGEI);
       case 0x6c: case 0x6d: case 0x6e: case 0x6f: case 0xa4: case 0xa5: case 0xa6: case 0xa7:
       case 0xaa: case 0xab: case 0xac: case 0xad: case 0xae: case 0xaf: {
         if (!(op & 1)) i.size = 1;
-        const base = STRING_NAMES[op & ~1];
-        const suffix = i.size === 1 ? 'b' : i.size === 2 ? 'w' : 'd';
-        const exec = { movs: S.movs, cmps: S.cmps, stos: S.stos, lods: S.lods, scas: S.scas, ins: S.ins, outs: S.outs }[base]!;
-        const io = base === 'ins' || base === 'outs';
-        return this.set(i, base + suffix, exec, io ? C.IO | PRIV : 0, i.rep !== 0 || io);
+        return this.set(i, STRING_OPS[op & ~1]);
       }
       // ---- groups 80–8F ----
       case 0x80: case 0x81: case 0x82: case 0x83: {
@@ -230,110 +256,110 @@ export class Decoder {
         const sz = op === 0x81 || op === 0x83 ? size : 1;
         i.size = sz;
         i.imm = op === 0x81 ? this.immSize(sz) : op === 0x83 ? this.immV(sz, true) : this.byte();
-        return this.set(i, ALU_NAMES[i.reg], B.aluEI(i.reg, sz, i.rm < 0));
+        return this.set(i, B.aluEI(i.reg, sz, i.rm < 0));
       }
-      case 0x84: case 0x85: this.modrm(i, seg); if (op === 0x84) i.size = 1; return this.set(i, 'test', B.testEG);
-      case 0x86: case 0x87: this.modrm(i, seg); if (op === 0x86) i.size = 1; return this.set(i, 'xchg', B.xchgEG);
+      case 0x84: case 0x85: this.modrm(i, seg); if (op === 0x84) i.size = 1; return this.set(i, B.testEG);
+      case 0x86: case 0x87: this.modrm(i, seg); if (op === 0x86) i.size = 1; return this.set(i, B.xchgEG);
       case 0x88: case 0x89: {
         this.modrm(i, seg); if (op === 0x88) i.size = 1;
         const exec = i.size === 4 ? (i.rm >= 0 ? B.movRR32 : B.movMG32) : B.movEG;
-        return this.set(i, 'mov', exec);
+        return this.set(i, exec);
       }
       case 0x8a: case 0x8b: {
         this.modrm(i, seg); if (op === 0x8a) i.size = 1;
         const exec = i.size === 4 ? (i.rm >= 0 ? B.movGR32 : B.movGM32) : B.movGE;
-        return this.set(i, 'mov', exec);
+        return this.set(i, exec);
       }
-      case 0x8c: this.modrm(i, seg); if (i.reg > 5) return this.invalid(i); return this.set(i, 'mov', B.movESreg, C.SEG | CRIT);
-      case 0x8d: this.modrm(i, seg); return this.set(i, 'lea', B.lea);
-      case 0x8e: this.modrm(i, seg); if (i.reg > 5 || i.reg === CS) return this.invalid(i); return this.set(i, 'mov', B.movSregE, C.SEG | CRIT, true);
-      case 0x8f: this.modrm(i, seg); if (i.reg !== 0) return this.invalid(i); return this.set(i, 'pop', B.popE);
-      case 0x90: return this.set(i, i.rep === 1 ? 'pause' : 'nop', B.nop);
-      case 0x98: return this.set(i, size === 4 ? 'cwde' : 'cbw', B.cbw);
-      case 0x99: return this.set(i, size === 4 ? 'cdq' : 'cwd', B.cwd);
-      case 0x9a: i.imm = this.immSize(size); i.imm2 = this.imm16(); return this.set(i, 'call', B.callFar, C.FAR | CRIT, true);
-      case 0x9b: return this.set(i, 'wait', fwait);
-      case 0x9c: return this.set(i, 'pushf' + sfx, B.pushf, C.PUSHF_POPF | CRIT);
-      case 0x9d: return this.set(i, 'popf' + sfx, B.popf, C.PUSHF_POPF | CRIT, true);
-      case 0x9e: return this.set(i, 'sahf', B.sahf);
-      case 0x9f: return this.set(i, 'lahf', B.lahf);
+      case 0x8c: this.modrm(i, seg); if (i.reg > 5) return this.invalid(i); return this.set(i, B.movESreg);
+      case 0x8d: this.modrm(i, seg); return this.set(i, B.lea);
+      case 0x8e: this.modrm(i, seg); if (i.reg > 5 || i.reg === CS) return this.invalid(i); return this.set(i, B.movSregE);
+      case 0x8f: this.modrm(i, seg); if (i.reg !== 0) return this.invalid(i); return this.set(i, B.popE);
+      case 0x90: return this.set(i, B.nop);
+      case 0x98: return this.set(i, B.cbw);
+      case 0x99: return this.set(i, B.cwd);
+      case 0x9a: i.imm = this.immSize(size); i.imm2 = this.imm16(); return this.set(i, B.callFar);
+      case 0x9b: return this.set(i, fwait);
+      case 0x9c: return this.set(i, B.pushf);
+      case 0x9d: return this.set(i, B.popf);
+      case 0x9e: return this.set(i, B.sahf);
+      case 0x9f: return this.set(i, B.lahf);
       case 0xa0: case 0xa1: case 0xa2: case 0xa3: {
         if (!(op & 1)) i.size = 1;
         i.rm = -1; i.base = -1; i.index = -1;
         i.disp = i.addr16 ? this.imm16() : this.imm32();
-        return this.set(i, 'mov', op < 0xa2 ? B.movAccMoffs : B.movMoffsAcc);
+        return this.set(i, op < 0xa2 ? B.movAccMoffs : B.movMoffsAcc);
       }
-      case 0xa8: case 0xa9: if (op === 0xa8) i.size = 1; i.rm = 0; i.imm = this.immSize(i.size); return this.set(i, 'test', B.testEI);
+      case 0xa8: case 0xa9: if (op === 0xa8) i.size = 1; i.rm = 0; i.imm = this.immSize(i.size); return this.set(i, B.testEI);
       // ---- C0–CF ----
       case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
         this.modrm(i, seg);
         if (!(op & 1)) i.size = 1;
         i.imm = op <= 0xc1 ? this.byte() : op <= 0xd1 ? 1 : -1;
-        return this.set(i, SHIFT_NAMES[i.reg], B.shiftE);
+        return this.set(i, B.shiftE);
       }
-      case 0xc2: i.imm = this.imm16(); return this.set(i, 'ret', B.ret, 0, true);
-      case 0xc3: return this.set(i, 'ret', B.ret, 0, true);
-      case 0xc4: case 0xc5: this.modrm(i, seg); i.imm = op === 0xc4 ? 0 : 3; return this.set(i, op === 0xc4 ? 'les' : 'lds', B.loadFarPointer, C.SEG, true);
+      case 0xc2: i.imm = this.imm16(); return this.set(i, B.ret);
+      case 0xc3: return this.set(i, B.ret);
+      case 0xc4: case 0xc5: this.modrm(i, seg); i.imm = op === 0xc4 ? 0 : 3; return this.set(i, B.loadFarPointer);
       case 0xc6: case 0xc7:
         this.modrm(i, seg); if (i.reg !== 0) return this.invalid(i);
         if (op === 0xc6) i.size = 1;
         i.imm = this.immSize(i.size);
-        return this.set(i, 'mov', B.movEI);
-      case 0xc8: i.imm = this.imm16(); i.imm2 = this.byte(); return this.set(i, 'enter', B.enter);
-      case 0xc9: return this.set(i, 'leave', B.leave);
-      case 0xca: i.imm = this.imm16(); return this.set(i, 'retf', B.retFar, C.FAR | CRIT, true);
-      case 0xcb: return this.set(i, 'retf', B.retFar, C.FAR | CRIT, true);
-      case 0xcc: return this.set(i, 'int3', B.int3, C.INT, true);
-      case 0xcd: i.imm = this.byte(); return this.set(i, 'int', B.intN, C.INT | CRIT, true);
-      case 0xce: return this.set(i, 'into', B.into, C.INT, true);
-      case 0xcf: return this.set(i, 'iret' + sfx, B.iretOp, C.IRET | CRIT, true);
-      case 0xd4: i.imm = this.byte(); return this.set(i, 'aam', aamOp);
-      case 0xd5: i.imm = this.byte(); return this.set(i, 'aad', aadOp);
-      case 0xd6: return this.set(i, 'salc', salc);
-      case 0xd7: return this.set(i, 'xlatb', B.xlat);
+        return this.set(i, B.movEI);
+      case 0xc8: i.imm = this.imm16(); i.imm2 = this.byte(); return this.set(i, B.enter);
+      case 0xc9: return this.set(i, B.leave);
+      case 0xca: i.imm = this.imm16(); return this.set(i, B.retFar);
+      case 0xcb: return this.set(i, B.retFar);
+      case 0xcc: return this.set(i, B.int3);
+      case 0xcd: i.imm = this.byte(); return this.set(i, B.intN);
+      case 0xce: return this.set(i, B.into);
+      case 0xcf: return this.set(i, B.iretOp);
+      case 0xd4: i.imm = this.byte(); return this.set(i, aamOp);
+      case 0xd5: i.imm = this.byte(); return this.set(i, aadOp);
+      case 0xd6: return this.set(i, salc);
+      case 0xd7: return this.set(i, B.xlat);
       // ---- E0–EF ----
       case 0xe0: case 0xe1: case 0xe2: case 0xe3:
         i.imm = this.imm8s();
-        return this.set(i, ['loopne', 'loope', 'loop', i.addr16 ? 'jcxz' : 'jecxz'][op & 3], B.loop, 0, true);
-      case 0xe4: case 0xe5: if (op === 0xe4) i.size = 1; i.imm = this.byte(); return this.set(i, 'in', Y.inOp, C.IO | PRIV);
-      case 0xe6: case 0xe7: if (op === 0xe6) i.size = 1; i.imm = this.byte(); return this.set(i, 'out', Y.outOp, C.IO | PRIV, true);
-      case 0xec: case 0xed: if (op === 0xec) i.size = 1; i.imm = -1; return this.set(i, 'in', Y.inOp, C.IO | PRIV);
-      case 0xee: case 0xef: if (op === 0xee) i.size = 1; i.imm = -1; return this.set(i, 'out', Y.outOp, C.IO | PRIV, true);
-      case 0xe8: i.imm = size === 4 ? this.imm32() : (this.imm16() << 16) >> 16; return this.set(i, 'call', B.callRel, 0, true);
-      case 0xe9: i.imm = size === 4 ? this.imm32() : (this.imm16() << 16) >> 16; return this.set(i, 'jmp', B.jmpRel, 0, true);
-      case 0xea: i.imm = this.immSize(size); i.imm2 = this.imm16(); return this.set(i, 'jmp', B.jmpFar, C.FAR | CRIT, true);
-      case 0xeb: i.imm = this.imm8s(); return this.set(i, 'jmp', B.jmpRel, 0, true);
+        return this.set(i, B.loop);
+      case 0xe4: case 0xe5: if (op === 0xe4) i.size = 1; i.imm = this.byte(); return this.set(i, Y.inOp);
+      case 0xe6: case 0xe7: if (op === 0xe6) i.size = 1; i.imm = this.byte(); return this.set(i, Y.outOp);
+      case 0xec: case 0xed: if (op === 0xec) i.size = 1; i.imm = -1; return this.set(i, Y.inOp);
+      case 0xee: case 0xef: if (op === 0xee) i.size = 1; i.imm = -1; return this.set(i, Y.outOp);
+      case 0xe8: i.imm = size === 4 ? this.imm32() : (this.imm16() << 16) >> 16; return this.set(i, B.callRel);
+      case 0xe9: i.imm = size === 4 ? this.imm32() : (this.imm16() << 16) >> 16; return this.set(i, B.jmpRel);
+      case 0xea: i.imm = this.immSize(size); i.imm2 = this.imm16(); return this.set(i, B.jmpFar);
+      case 0xeb: i.imm = this.imm8s(); return this.set(i, B.jmpRel);
       // ---- F0–FF ----
-      case 0xf1: return this.set(i, 'int1', int1, C.INT, true);
-      case 0xf4: return this.set(i, 'hlt', Y.hlt, C.HLT | PRIV, true);
-      case 0xf5: return this.set(i, 'cmc', B.cmc);
+      case 0xf1: return this.set(i, int1);
+      case 0xf4: return this.set(i, Y.hlt);
+      case 0xf5: return this.set(i, B.cmc);
       case 0xf6: case 0xf7: {
         this.modrm(i, seg);
         if (op === 0xf6) i.size = 1;
         const g = i.reg;
-        if (g <= 1) { i.imm = this.immSize(i.size); return this.set(i, 'test', B.testEI); }
+        if (g <= 1) { i.imm = this.immSize(i.size); return this.set(i, B.testEI); }
         const execs = [B.notE, B.negE, B.mulE, B.imul1E, B.divE, B.idivE];
-        return this.set(i, ['not', 'neg', 'mul', 'imul', 'div', 'idiv'][g - 2], execs[g - 2]);
+        return this.set(i, execs[g - 2]);
       }
-      case 0xf8: return this.set(i, 'clc', B.clc);
-      case 0xf9: return this.set(i, 'stc', B.stc);
-      case 0xfa: return this.set(i, 'cli', B.cli, C.CLI_STI | PRIV, true);
-      case 0xfb: return this.set(i, 'sti', B.sti, C.CLI_STI | PRIV, true);
-      case 0xfc: return this.set(i, 'cld', B.cld);
-      case 0xfd: return this.set(i, 'std', B.std);
+      case 0xf8: return this.set(i, B.clc);
+      case 0xf9: return this.set(i, B.stc);
+      case 0xfa: return this.set(i, B.cli);
+      case 0xfb: return this.set(i, B.sti);
+      case 0xfc: return this.set(i, B.cld);
+      case 0xfd: return this.set(i, B.std);
       case 0xfe: this.modrm(i, seg); i.size = 1;
         if (i.reg > 1) return this.invalid(i);
-        return this.set(i, i.reg ? 'dec' : 'inc', i.reg ? B.decE : B.incE);
+        return this.set(i, i.reg ? B.decE : B.incE);
       case 0xff: {
         this.modrm(i, seg);
         switch (i.reg) {
-          case 0: return this.set(i, 'inc', B.incE);
-          case 1: return this.set(i, 'dec', B.decE);
-          case 2: return this.set(i, 'call', B.callE, 0, true);
-          case 3: return this.set(i, 'call', B.farIndirect, C.FAR | CRIT, true);
-          case 4: return this.set(i, 'jmp', B.jmpE, 0, true);
-          case 5: return this.set(i, 'jmp', B.farIndirect, C.FAR | CRIT, true);
-          case 6: return this.set(i, 'push', B.pushE);
+          case 0: return this.set(i, B.incE);
+          case 1: return this.set(i, B.decE);
+          case 2: return this.set(i, B.callE);
+          case 3: return this.set(i, B.farIndirect);
+          case 4: return this.set(i, B.jmpE);
+          case 5: return this.set(i, B.farIndirect);
+          case 6: return this.set(i, B.pushE);
           default: return this.invalid(i);
         }
       }
@@ -348,97 +374,116 @@ export class Decoder {
       case 0x100: {
         this.modrm(i, seg);
         switch (i.reg) {
-          case 0: return this.set(i, 'sldt', Y.sldt, C.DESC_TABLE | CRIT);
-          case 1: return this.set(i, 'str', Y.str, C.DESC_TABLE | CRIT);
-          case 2: i.size = 2; return this.set(i, 'lldt', Y.lldt, C.DESC_TABLE | PRIV, true);
-          case 3: i.size = 2; return this.set(i, 'ltr', Y.ltr, C.DESC_TABLE | PRIV, true);
-          case 4: i.size = 2; return this.set(i, 'verr', Y.verrVerw, C.SEG_INFO | CRIT);
-          case 5: i.size = 2; return this.set(i, 'verw', Y.verrVerw, C.SEG_INFO | CRIT);
+          case 0: return this.set(i, Y.sldt);
+          case 1: return this.set(i, Y.str);
+          case 2: i.size = 2; return this.set(i, Y.lldt);
+          case 3: i.size = 2; return this.set(i, Y.ltr);
+          case 4: i.size = 2; return this.set(i, Y.verrVerw);
+          case 5: i.size = 2; return this.set(i, Y.verrVerw);
           default: return this.invalid(i);
         }
       }
       case 0x101: {
         this.modrm(i, seg);
         if (i.rm >= 0) {
-          if (i.modrm === 0xc1) return this.set(i, 'vmcall', vmcall, C.VMCALL, true);
-          if (i.reg === 4) return this.set(i, 'smsw', Y.smsw, C.SMSW | CRIT);
-          if (i.reg === 6) return this.set(i, 'lmsw', Y.lmsw, C.LMSW | PRIV, true);
+          if (i.modrm === 0xc1) return this.set(i, vmcall);
+          if (i.reg === 4) return this.set(i, Y.smsw);
+          if (i.reg === 6) return this.set(i, Y.lmsw);
           return this.invalid(i);
         }
         switch (i.reg) {
-          case 0: return this.set(i, 'sgdt', Y.sgdtSidt, C.DESC_TABLE | CRIT);
-          case 1: return this.set(i, 'sidt', Y.sgdtSidt, C.DESC_TABLE | CRIT);
-          case 2: return this.set(i, 'lgdt', Y.lgdtLidt, C.DESC_TABLE | PRIV, true);
-          case 3: return this.set(i, 'lidt', Y.lgdtLidt, C.DESC_TABLE | PRIV, true);
-          case 4: return this.set(i, 'smsw', Y.smsw, C.SMSW | CRIT);
-          case 6: return this.set(i, 'lmsw', Y.lmsw, C.LMSW | PRIV, true);
-          case 7: return this.set(i, 'invlpg', Y.invlpg, C.INVLPG | PRIV, true);
+          case 0: return this.set(i, Y.sgdtSidt);
+          case 1: return this.set(i, Y.sgdtSidt);
+          case 2: return this.set(i, Y.lgdtLidt);
+          case 3: return this.set(i, Y.lgdtLidt);
+          case 4: return this.set(i, Y.smsw);
+          case 6: return this.set(i, Y.lmsw);
+          case 7: return this.set(i, Y.invlpg);
           default: return this.invalid(i);
         }
       }
-      case 0x102: this.modrm(i, seg); return this.set(i, 'lar', Y.lar, C.SEG_INFO | CRIT);
-      case 0x103: this.modrm(i, seg); return this.set(i, 'lsl', Y.lsl, C.SEG_INFO | CRIT);
-      case 0x106: return this.set(i, 'clts', Y.clts, C.CLTS | PRIV);
-      case 0x108: return this.set(i, 'invd', Y.cacheOp, C.CACHE | PRIV);
-      case 0x109: return this.set(i, 'wbinvd', Y.cacheOp, C.CACHE | PRIV);
-      case 0x10b: return this.set(i, 'ud2', B.ud, 0, true);
+      case 0x102: this.modrm(i, seg); return this.set(i, Y.lar);
+      case 0x103: this.modrm(i, seg); return this.set(i, Y.lsl);
+      case 0x106: return this.set(i, Y.clts);
+      case 0x108: return this.set(i, Y.cacheOp);
+      case 0x109: return this.set(i, Y.cacheOp);
+      case 0x10b: return this.set(i, B.ud);
       case 0x10d: case 0x118: case 0x119: case 0x11a: case 0x11b: case 0x11c: case 0x11d: case 0x11e: case 0x11f:
-        this.modrm(i, seg); return this.set(i, 'nop', B.nop);
+        this.modrm(i, seg); return this.set(i, B.nop);
       case 0x120: case 0x122: {
         // MOV to/from CRn: always register operands (mod is ignored).
         const m = this.byte(); i.modrm = m; i.reg = (m >> 3) & 7; i.rm = m & 7;
         if (i.reg === 1 || i.reg > 4) return this.invalid(i);
-        return this.set(i, 'mov', op === 0x120 ? Y.movFromCr : Y.movToCr, C.MOV_CR | PRIV, op === 0x122);
+        return this.set(i, op === 0x120 ? Y.movFromCr : Y.movToCr);
       }
       case 0x121: case 0x123: {
         const m = this.byte(); i.modrm = m; i.reg = (m >> 3) & 7; i.rm = m & 7;
-        return this.set(i, 'mov', op === 0x121 ? Y.movFromDr : Y.movToDr, C.MOV_DR | PRIV);
+        return this.set(i, op === 0x121 ? Y.movFromDr : Y.movToDr);
       }
-      case 0x130: return this.set(i, 'wrmsr', Y.wrmsr, C.WRMSR | PRIV, true);
-      case 0x131: return this.set(i, 'rdtsc', Y.rdtsc, C.RDTSC);
-      case 0x132: return this.set(i, 'rdmsr', Y.rdmsr, C.RDMSR | PRIV);
-      case 0x133: return this.set(i, 'rdpmc', Y.rdpmc, C.RDPMC | PRIV);
-      case 0x134: return this.set(i, 'sysenter', Y.sysenterOp, C.SYSENTER, true);
-      case 0x135: return this.set(i, 'sysexit', Y.sysexitOp, C.SYSENTER | PRIV, true);
-      case 0x1a2: return this.set(i, 'cpuid', Y.cpuid, C.CPUID);
+      case 0x130: return this.set(i, Y.wrmsr);
+      case 0x131: return this.set(i, Y.rdtsc);
+      case 0x132: return this.set(i, Y.rdmsr);
+      case 0x133: return this.set(i, Y.rdpmc);
+      case 0x134: return this.set(i, Y.sysenterOp);
+      case 0x135: return this.set(i, Y.sysexitOp);
+      case 0x1a2: return this.set(i, Y.cpuid);
       case 0x1a3: case 0x1ab: case 0x1b3: case 0x1bb:
-        this.modrm(i, seg); return this.set(i, ['bt', 'bts', 'btr', 'btc'][(op >> 3) & 3], B.btEG);
-      case 0x1a4: case 0x1ac: this.modrm(i, seg); i.imm = this.byte(); return this.set(i, op === 0x1a4 ? 'shld' : 'shrd', B.shiftDoubleE);
-      case 0x1a5: case 0x1ad: this.modrm(i, seg); i.imm = -1; return this.set(i, op === 0x1a5 ? 'shld' : 'shrd', B.shiftDoubleE);
-      case 0x1af: this.modrm(i, seg); return this.set(i, 'imul', B.imulGE);
-      case 0x1b0: case 0x1b1: this.modrm(i, seg); if (op === 0x1b0) i.size = 1; return this.set(i, 'cmpxchg', B.cmpxchgE);
+        this.modrm(i, seg); return this.set(i, B.btEG);
+      case 0x1a4: case 0x1ac: this.modrm(i, seg); i.imm = this.byte(); return this.set(i, B.shiftDoubleE);
+      case 0x1a5: case 0x1ad: this.modrm(i, seg); i.imm = -1; return this.set(i, B.shiftDoubleE);
+      case 0x1af: this.modrm(i, seg); return this.set(i, B.imulGE);
+      case 0x1b0: case 0x1b1: this.modrm(i, seg); if (op === 0x1b0) i.size = 1; return this.set(i, B.cmpxchgE);
       case 0x1b2: case 0x1b4: case 0x1b5:
         this.modrm(i, seg); i.imm = op === 0x1b2 ? SS : op - 0x1b0;
-        return this.set(i, ['lss', '', 'lfs', 'lgs'][op - 0x1b2], B.loadFarPointer, C.SEG, true);
+        return this.set(i, B.loadFarPointer);
       case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf:
         this.modrm(i, seg); i.imm = op & 1 ? 2 : 1;
-        return this.set(i, op & 8 ? 'movsx' : 'movzx', B.movx);
+        return this.set(i, B.movx);
       case 0x1ba: {
         this.modrm(i, seg); i.imm = this.byte();
         if (i.reg < 4) return this.invalid(i);
-        return this.set(i, ['bt', 'bts', 'btr', 'btc'][i.reg - 4], B.btEI);
+        return this.set(i, B.btEI);
       }
-      case 0x1bc: this.modrm(i, seg); return this.set(i, 'bsf', B.bsfG);
-      case 0x1bd: this.modrm(i, seg); return this.set(i, 'bsr', B.bsrG);
-      case 0x1c0: case 0x1c1: this.modrm(i, seg); if (op === 0x1c0) i.size = 1; return this.set(i, 'xadd', B.xaddE);
-      case 0x1c7: this.modrm(i, seg); if (i.reg !== 1) return this.invalid(i); return this.set(i, 'cmpxchg8b', B.cmpxchg8b);
+      case 0x1bc: this.modrm(i, seg); return this.set(i, B.bsfG);
+      case 0x1bd: this.modrm(i, seg); return this.set(i, B.bsrG);
+      case 0x1c0: case 0x1c1: this.modrm(i, seg); if (op === 0x1c0) i.size = 1; return this.set(i, B.xaddE);
+      case 0x1c7: this.modrm(i, seg); if (i.reg !== 1) return this.invalid(i); return this.set(i, B.cmpxchg8b);
     }
     void size;
     return this.invalid(i);
   }
 }
 
-/** LOCK is allowed only on read-modify-write instructions with a memory destination (else #UD). */
-function isLockable(i: Insn): boolean {
-  if (i.rm >= 0) return false;
-  const op = i.opcode;
-  if (op < 0x40 && (op & 7) < 2 && (op >> 3) !== 7) return true;
-  if (op >= 0x80 && op <= 0x83) return i.reg !== 7;
-  if (op === 0x86 || op === 0x87) return true;
-  if ((op === 0xf6 || op === 0xf7) && (i.reg === 2 || i.reg === 3)) return true;
-  if ((op === 0xfe || op === 0xff) && i.reg <= 1) return true;
-  if ([0x1ab, 0x1b3, 0x1bb, 0x1b0, 0x1b1, 0x1c0, 0x1c1, 0x1c7].includes(op)) return true;
-  if (op === 0x1ba) return i.reg >= 5;
-  return false;
+const BAD = '(bad)';
+
+/**
+ * Names a decoded instruction from its table form: mnemonic, monitor class (`InsnClass` bits from the
+ * form's intercept class and its SPEC §7 virtualization class), block end, and the form itself (LOCK
+ * legality, the disassembler's operand layout). An encoding the table has no form for is invalid
+ * (#UD): the table says what exists (x87 register forms the FPU reserves, LEA/LES/far JMP with a
+ * register operand…).
+ */
+function nameFromTable(i: Insn): void {
+  const bytes = i.bytes, after = i.prefixLen + (i.opcode >= 0x100 ? 2 : 1);
+  let opsizePrefix = false;
+  for (let k = 0; k < i.prefixLen; k++) if (bytes[k] === 0x66) opsizePrefix = true;
+  const m = findForm({ opcode: i.opcode, modrm: i.modrm, operandSize: i.operandSize, addressSize: i.addr16 ? 16 : 32, rep: i.rep === 1 ? 0xf3 : i.rep === 2 ? 0xf2 : 0, opsizePrefix },
+    (k) => bytes[after + k] ?? -1);
+  if (!m) { i.exec = B.ud; i.mnemonic = BAD; i.cls = 0; i.endsBlock = true; return; }
+  i.info = m.info; i.form = m.form;
+  i.mnemonic = m.info.mnemonic;
+  i.cls = classOf(m.info, m.form);
+  i.endsBlock = m.form.endsBlock === true || (i.rep !== 0 && m.info.category === 'string');
+}
+
+const CLASS_OF = new Map<EncodingForm, number>();
+function classOf(info: InstructionInfo, form: EncodingForm): number {
+  let c = CLASS_OF.get(form);
+  if (c === undefined) {
+    const v = virtFactsFor(info, form).class;
+    c = (form.intercept ? C[form.intercept] : 0) | (v === 'critical' ? CRIT : v === 'privileged' || v === 'iopl-sensitive' ? PRIV : 0);
+    CLASS_OF.set(form, c);
+  }
+  return c;
 }
 export { SREG_NAMES };

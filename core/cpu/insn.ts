@@ -1,5 +1,6 @@
 /* A decoded instruction: its operands in fixed fields (one object shape for the whole cache). */
 import type { Cpu } from './cpu';
+import type { EncodingForm, InstructionInfo } from '../isa/types';
 
 export type ExecFn = (cpu: Cpu, insn: Insn) => void;
 
@@ -46,4 +47,11 @@ export class Insn {
   bytes: Uint8Array = new Uint8Array(0);
   /** The unwrapped semantics (`exec` may be a monitor wrapper around it). */
   semantics: ExecFn = () => {};
+  /** Effective operand size from the code segment and a 0x66 prefix (`size` is 1 for byte forms). */
+  operandSize: 16 | 32 = 32;
+  /** Number of prefix bytes before the opcode. */
+  prefixLen = 0;
+  /** The instruction-table row and encoding form this is (undefined for an invalid encoding). */
+  info: InstructionInfo | undefined = undefined;
+  form: EncodingForm | undefined = undefined;
 }

@@ -23,6 +23,8 @@
  *      ptr         far pointer: offset (id) then selector (iw)
  *      moffs       32-bit absolute offset of a base/index-less memory operand (a0–a3)
  *      mp=f3       mandatory prefix byte (pause)
+ *      a16 / a32   address size of the form (0x67 when it differs from `bits`; jcxz / jecxz)
+ *      anymod      ModRM.mod is ignored, r/m is a register whatever mod says (MOV CRn/DRn; decode-only)
  *    A trailing ' !d' marks a form the disassembler decodes but the assembler never picks.
  *  - extra: { att: [...] AT&T spellings beyond the automatic ones, aliases: [...], virt per form }.
  * A form's `virt` (given as `{ formVirt: { 'operands': facts } }`) overrides the mnemonic's facts,
@@ -31,8 +33,9 @@
  * Virtualization facts come from ../../../shared/reference/x86-virtualization.md (§1 Robin & Irvine,
  * §2c Xen PV replacements, §3a VT-x exit reasons, §6 privileged / IOPL-sensitive).
  */
+import { defineX87 } from './x87';
 import type {
-  BtTreatment, Category, EncodingForm, Flag, FlagEffects, InstructionInfo, OperandPattern, ParavirtReplacement, VirtFacts, VmExit,
+  BtTreatment, Category, EncodingForm, Flag, FlagEffects, InstructionInfo, InterceptClass, OperandPattern, ParavirtReplacement, VirtFacts, VmExit,
 } from './types';
 
 // ---------------------------------------------------------------- virtualization fact constructors
@@ -75,8 +78,8 @@ function flags(spec: string): FlagEffects {
 }
 
 // ---------------------------------------------------------------- form compiler
-const REG_PATTERNS = new Set<OperandPattern>(['r8', 'r16', 'r32', 'sreg', 'sreg-no-cs', 'cr', 'dr']);
-const RM_PATTERNS = new Set<OperandPattern>(['rm8', 'rm16', 'rm32', 'm', 'm8', 'm16', 'm32', 'm64', 'm16:32', 'r16/32/m16']);
+const REG_PATTERNS = new Set<OperandPattern>(['r8', 'r16', 'r32', 'sreg', 'sreg-no-cs', 'cr', 'dr', 'mm', 'xmm']);
+const RM_PATTERNS = new Set<OperandPattern>(['rm8', 'rm16', 'rm32', 'm', 'm8', 'm16', 'm32', 'm64', 'm80', 'm128', 'm16:32', 'r16/32/m16', 'mm/m32', 'mm/m64', 'xmm/m32', 'xmm/m64', 'xmm/m128']);
 const IMM_PATTERNS = new Set<OperandPattern>(['imm8', 'imm16', 'imm32', 'simm8', 'imm8u']);
 
 function compileForm(text: string, cc?: number): EncodingForm {
@@ -98,6 +101,9 @@ function compileForm(text: string, cc?: number): EncodingForm {
     if (tok === 'o16') form.opsize = 16;
     else if (tok === 'o32') form.opsize = 32;
     else if (tok.startsWith('mp=')) form.mandatoryPrefix = [parseInt(tok.slice(3), 16)];
+    else if (tok === 'anymod') form.anyMod = true;
+    else if (tok === 'a16') form.addrsize = 16;
+    else if (tok === 'a32') form.addrsize = 32;
     else if (tok === '/r' || tok === '/rr') {
       form.modrm = 'r';
       if (tok === '/rr') { form.regOperand = 0; form.rmOperand = 0; continue; }
@@ -118,7 +124,7 @@ function compileForm(text: string, cc?: number): EncodingForm {
     else if (/^[0-9a-f]{2}\+r$/.test(tok)) {
       form.opcode.push(parseInt(tok, 16));
       form.plusReg = true;
-      form.plusRegOperand = operands.findIndex((p) => p === 'r8' || p === 'r16' || p === 'r32');
+      form.plusRegOperand = operands.findIndex((p) => p === 'r8' || p === 'r16' || p === 'r32' || p === 'sti');
     } else if (/^[0-9a-f]{2}\+cc$/.test(tok)) {
       form.opcode.push(parseInt(tok, 16));
       form.plusCc = true;
@@ -143,6 +149,16 @@ interface Extra {
   defaultMem?: 8 | 16 | 32 | 64;
   /** Condition code for +cc forms. */
   cc?: number;
+  /** LOCK is legal on the forms whose destination (first operand; xchg: either) is memory. */
+  lock?: boolean;
+  /** The CPU ends a basic block after it (see EncodingForm.endsBlock). */
+  ends?: boolean;
+  /** Monitor class of every form (see EncodingForm.intercept). */
+  intercept?: InterceptClass;
+  /** Per-form CPU facts, keyed like formVirt. */
+  formCpu?: Record<string, { ends?: boolean; intercept?: InterceptClass }>;
+  /** AT&T spellings whose suffix is not b/w/l (see InstructionInfo.attSizes). */
+  attSize?: Record<string, 16 | 32 | 64 | 80>;
 }
 
 const SIZED_ATT = new Set(['8', '16', '32']);
@@ -162,13 +178,21 @@ function def(mnemonic: string, category: Category, description: string, flagSpec
   for (const f of compiled) {
     const key = f.operands.join(',');
     if (extra.formVirt?.[key]) f.virt = extra.formVirt[key];
+    const cpu = extra.formCpu?.[key];
+    const ends = cpu?.ends ?? extra.ends, intercept = cpu?.intercept ?? extra.intercept;
+    if (ends) f.endsBlock = true;
+    if (intercept) f.intercept = intercept;
+    if (extra.lock && f.rmOperand !== undefined && RM_PATTERNS.has(f.operands[f.rmOperand]) && (f.rmOperand === 0 || mnemonic === 'xchg')) f.lockable = true;
     if (extra.defaultMem) f.defaultMemSize = extra.defaultMem;
     else if (f.operands.some((p) => p === 'sreg' || p === 'sreg-no-cs')) f.defaultMemSize = 16;
   }
+  // x87 and SIMD spell sizes their own way (flds, fildl): only the explicit AT&T spellings
+  const att = category === 'x87' || category === 'simd' ? [mnemonic] : autoAtt(mnemonic, compiled);
   const info: InstructionInfo = {
-    mnemonic, att: [...new Set([...autoAtt(mnemonic, compiled), ...(extra.att ?? [])])], description, category,
+    mnemonic, att: [...new Set([...att, ...(extra.att ?? [])])], description, category,
     forms: compiled, flags: flags(flagSpec), virt, aliases: extra.aliases,
   };
+  if (extra.attSize && Object.keys(extra.attSize).length) info.attSizes = extra.attSize;
   TABLE.push(info);
   BY_NAME.set(mnemonic, info);
   for (const a of extra.aliases ?? []) BY_NAME.set(a, info);
@@ -197,17 +221,24 @@ def('mov', 'data', 'Copies the source operand to the destination.', '', INNOCUOU
   'r8,imm8: b0+r ib', 'r16,imm16: o16 b8+r iw', 'r32,imm32: o32 b8+r id',
   'rm8,imm8: c6 /0 ib', 'rm16,imm16: o16 c7 /0 iw', 'rm32,imm32: o32 c7 /0 id',
   'r32,cr: 0f 20 /r', 'cr,r32: 0f 22 /r', 'r32,dr: 0f 21 /r', 'dr,r32: 0f 23 /r',
+  // real CPUs ignore ModRM.mod of MOV CRn/DRn (no displacement follows): decodable, never emitted
+  'r32,cr: 0f 20 /r anymod !d', 'cr,r32: 0f 22 /r anymod !d', 'r32,dr: 0f 21 /r anymod !d', 'dr,r32: 0f 23 /r anymod !d',
 ], {
   formVirt: {
     'r32,sreg': MOV_SREG, 'r16,sreg': MOV_SREG, 'm16,sreg': MOV_SREG, 'sreg-no-cs,r32': MOV_SREG, 'sreg-no-cs,rm16': MOV_SREG,
     'r32,cr': MOV_CR_R, 'cr,r32': MOV_CR_W, 'r32,dr': MOV_DR, 'dr,r32': MOV_DR,
   },
+  formCpu: {
+    'r32,sreg': { intercept: 'SEG' }, 'r16,sreg': { intercept: 'SEG' }, 'm16,sreg': { intercept: 'SEG' },
+    'sreg-no-cs,r32': { intercept: 'SEG', ends: true }, 'sreg-no-cs,rm16': { intercept: 'SEG', ends: true },
+    'r32,cr': { intercept: 'MOV_CR' }, 'cr,r32': { intercept: 'MOV_CR', ends: true }, 'r32,dr': { intercept: 'MOV_DR' }, 'dr,r32': { intercept: 'MOV_DR' },
+  },
 });
 def('movzx', 'data', 'Copies a byte or word to a larger register, zero-extending it.', '', INNOCUOUS, [
-  'r16,rm8: o16 0f b6 /r', 'r32,rm8: o32 0f b6 /r', 'r32,rm16: o32 0f b7 /r',
+  'r16,rm8: o16 0f b6 /r', 'r32,rm8: o32 0f b6 /r', 'r32,rm16: o32 0f b7 /r', 'r16,rm16: o16 0f b7 /r !d',
 ], { att: ['movzbw', 'movzbl', 'movzwl'] });
 def('movsx', 'data', 'Copies a byte or word to a larger register, sign-extending it.', '', INNOCUOUS, [
-  'r16,rm8: o16 0f be /r', 'r32,rm8: o32 0f be /r', 'r32,rm16: o32 0f bf /r',
+  'r16,rm8: o16 0f be /r', 'r32,rm8: o32 0f be /r', 'r32,rm16: o32 0f bf /r', 'r16,rm16: o16 0f bf /r !d',
 ], { att: ['movsbw', 'movsbl', 'movswl'] });
 def('lea', 'data', 'Loads the effective address of the memory operand (no memory access).', '', INNOCUOUS, [
   'r16,m: o16 8d /r', 'r32,m: o32 8d /r',
@@ -215,19 +246,19 @@ def('lea', 'data', 'Loads the effective address of the memory operand (no memory
 def('xchg', 'data', 'Exchanges two operands (with memory: implicitly locked).', '', INNOCUOUS, [
   'ax,r16: o16 90+r', 'eax,r32: o32 90+r', 'r16,ax: o16 90+r', 'r32,eax: o32 90+r',
   'r8,rm8: 86 /r', 'rm8,r8: 86 /r', 'r16,rm16: o16 87 /r', 'rm16,r16: o16 87 /r', 'r32,rm32: o32 87 /r', 'rm32,r32: o32 87 /r',
-]);
+], { lock: true });
 def('cmpxchg', 'data', 'Compares AL/AX/EAX with the destination; if equal stores the source there, else loads the destination into the accumulator.', 'w:*', INNOCUOUS, [
   'rm8,r8: 0f b0 /r', 'rm16,r16: o16 0f b1 /r', 'rm32,r32: o32 0f b1 /r',
-]);
-def('cmpxchg8b', 'data', 'Compares EDX:EAX with a qword in memory; if equal stores ECX:EBX there, else loads it into EDX:EAX.', 'w:ZF', INNOCUOUS, ['m64: 0f c7 /1']);
+], { lock: true });
+def('cmpxchg8b', 'data', 'Compares EDX:EAX with a qword in memory; if equal stores ECX:EBX there, else loads it into EDX:EAX.', 'w:ZF', INNOCUOUS, ['m64: 0f c7 /1'], { lock: true });
 def('xadd', 'data', 'Exchanges the operands and stores their sum in the destination.', 'w:*', INNOCUOUS, [
   'rm8,r8: 0f c0 /r', 'rm16,r16: o16 0f c1 /r', 'rm32,r32: o32 0f c1 /r',
-]);
-def('bswap', 'data', 'Reverses the byte order of a 32-bit register.', '', INNOCUOUS, ['r32: o32 0f c8+r']);
+], { lock: true });
+def('bswap', 'data', 'Reverses the byte order of a 32-bit register (with a 16-bit operand size the result is undefined).', '', INNOCUOUS, ['r32: o32 0f c8+r', 'r16: o16 0f c8+r !d']);
 for (const [m, op] of [['lds', 'c5'], ['les', 'c4'], ['lfs', '0f b4'], ['lgs', '0f b5'], ['lss', '0f b2']] as const) {
   def(m, 'segment', `Loads a far pointer from memory into ${m.slice(1, 3).toUpperCase()}:register.`, '', {
     ...INNOCUOUS, why: 'Loads a segment register with privilege checks against the real CPL (conditionally problematic, plex86 list); not in Robin & Irvine\'s list.',
-  }, [`r16,m: o16 ${op} /r`, `r32,m: o32 ${op} /r`], { att: [`l${m.slice(1)}w`, `l${m.slice(1)}l`] });
+  }, [`r16,m: o16 ${op} /r`, `r32,m: o32 ${op} /r`], { att: [`l${m.slice(1)}w`, `l${m.slice(1)}l`], intercept: 'SEG', ends: true });
 }
 def('xlatb', 'data', 'Loads AL from [EBX+AL] (table lookup).', '', INNOCUOUS, [': d7'], { aliases: ['xlat'] });
 
@@ -242,12 +273,18 @@ def('push', 'stack', 'Decrements ESP and stores the operand on the stack.', '', 
   'r16: o16 50+r', 'r32: o32 50+r', 'rm16: o16 ff /6', 'rm32: o32 ff /6',
   'cs: 0e', 'ss: 16', 'ds: 1e', 'es: 06', 'fs: 0f a0', 'gs: 0f a8',
   'simm8: 6a ib', 'simm8: o16 6a ib', 'imm16: o16 68 iw', 'imm32: o32 68 id',
-], { formVirt: { cs: PUSH_SREG, ss: PUSH_SREG, ds: PUSH_SREG, es: PUSH_SREG, fs: PUSH_SREG, gs: PUSH_SREG } });
+], {
+  formVirt: { cs: PUSH_SREG, ss: PUSH_SREG, ds: PUSH_SREG, es: PUSH_SREG, fs: PUSH_SREG, gs: PUSH_SREG },
+  formCpu: { cs: { intercept: 'SEG' }, ss: { intercept: 'SEG' }, ds: { intercept: 'SEG' }, es: { intercept: 'SEG' }, fs: { intercept: 'SEG' }, gs: { intercept: 'SEG' } },
+});
 def('pop', 'stack', 'Loads the operand from the stack and increments ESP.', '', INNOCUOUS, [
   'r16: o16 58+r', 'r32: o32 58+r', 'rm16: o16 8f /0', 'rm32: o32 8f /0',
   'ss: 17', 'ds: 1f', 'es: 07', 'fs: 0f a1', 'gs: 0f a9',
   'cs: 0f', // 8086 only: NASM still emits it, with a warning (on a 386 the byte starts a two-byte opcode)
-], { formVirt: { cs: POP_SREG, ss: POP_SREG, ds: POP_SREG, es: POP_SREG, fs: POP_SREG, gs: POP_SREG } });
+], {
+  formVirt: { cs: POP_SREG, ss: POP_SREG, ds: POP_SREG, es: POP_SREG, fs: POP_SREG, gs: POP_SREG },
+  formCpu: { cs: { intercept: 'SEG', ends: true }, ss: { intercept: 'SEG', ends: true }, ds: { intercept: 'SEG', ends: true }, es: { intercept: 'SEG', ends: true }, fs: { intercept: 'SEG', ends: true }, gs: { intercept: 'SEG', ends: true } },
+});
 def('pushad', 'stack', 'Pushes EAX, ECX, EDX, EBX, the original ESP, EBP, ESI, EDI.', '', INNOCUOUS, [': o32 60'], { aliases: ['pusha'], att: ['pushal', 'pusha'] });
 def('pushaw', 'stack', 'Pushes the eight 16-bit general registers.', '', INNOCUOUS, [': o16 60'], { att: ['pushaw'] });
 def('popad', 'stack', 'Pops EDI, ESI, EBP, (skips ESP), EBX, EDX, ECX, EAX.', '', INNOCUOUS, [': o32 61'], { aliases: ['popa'], att: ['popal', 'popa'] });
@@ -258,10 +295,10 @@ const PUSHF_FACTS = critical('sensitive-register',
 const POPF_FACTS = critical('sensitive-register',
   'POPF silently ignores the privileged bits: at CPL > 0 IOPL is not changed, and at CPL > IOPL IF is not changed either. A guest `popf` meant to disable or re-enable interrupts does nothing, and no exception tells the VMM.',
   shm('Write the virtual IF to the shared-info page: evtchn_upcall_mask = !(flags & IF); if that unmasks and an event is pending, force the callback with xen_version (Linux xen_restore_fl).'));
-def('pushfd', 'flag', 'Pushes EFLAGS (VM and RF cleared in the image).', 'r:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT,AC', PUSHF_FACTS, [': o32 9c'], { aliases: ['pushf'], att: ['pushfl', 'pushf'] });
-def('pushfw', 'flag', 'Pushes FLAGS (16 bits).', 'r:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT', PUSHF_FACTS, [': o16 9c'], { att: ['pushfw'] });
-def('popfd', 'flag', 'Pops EFLAGS; IOPL changes only at CPL 0 and IF only at CPL ≤ IOPL, silently.', 'w:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT,AC', POPF_FACTS, [': o32 9d'], { aliases: ['popf'], att: ['popfl', 'popf'] });
-def('popfw', 'flag', 'Pops FLAGS (16 bits), with the same silent IF/IOPL rule.', 'w:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT', POPF_FACTS, [': o16 9d'], { att: ['popfw'] });
+def('pushfd', 'flag', 'Pushes EFLAGS (VM and RF cleared in the image).', 'r:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT,AC', PUSHF_FACTS, [': o32 9c'], { aliases: ['pushf'], att: ['pushfl', 'pushf'], intercept: 'PUSHF_POPF' });
+def('pushfw', 'flag', 'Pushes FLAGS (16 bits).', 'r:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT', PUSHF_FACTS, [': o16 9c'], { att: ['pushfw'], intercept: 'PUSHF_POPF' });
+def('popfd', 'flag', 'Pops EFLAGS; IOPL changes only at CPL 0 and IF only at CPL ≤ IOPL, silently.', 'w:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT,AC', POPF_FACTS, [': o32 9d'], { aliases: ['popf'], att: ['popfl', 'popf'], intercept: 'PUSHF_POPF', ends: true });
+def('popfw', 'flag', 'Pops FLAGS (16 bits), with the same silent IF/IOPL rule.', 'w:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT', POPF_FACTS, [': o16 9d'], { att: ['popfw'], intercept: 'PUSHF_POPF', ends: true });
 def('enter', 'stack', 'Makes a stack frame: push EBP, EBP = ESP, reserve imm16 bytes (nesting level imm8).', '', INNOCUOUS, ['imm16,imm8: c8 iw ib']);
 def('leave', 'stack', 'Releases the stack frame: ESP = EBP, pop EBP.', '', INNOCUOUS, [': c9']);
 
@@ -284,13 +321,17 @@ for (const [m, d, desc, fl] of ALU) {
     `rm16,simm8: o16 83 /${d} ib`, `rm32,simm8: o32 83 /${d} ib`,
     `al,imm8: ${b(4)} ib`, `ax,imm16: o16 ${b(5)} iw`, `eax,imm32: o32 ${b(5)} id`,
     `rm8,imm8: 80 /${d} ib`, `rm16,imm16: o16 81 /${d} iw`, `rm32,imm32: o32 81 /${d} id`,
-  ]);
+    // 82 is 80's undocumented twin (invalid in 64-bit mode): CPUs execute it, assemblers never emit it
+    `rm8,imm8: 82 /${d} ib !d`,
+  ], { lock: m !== 'cmp' });
 }
 def('test', 'logic', 'Bitwise AND setting flags only; clears OF and CF.', 'w:OF,SF,ZF,CF,PF u:AF', INNOCUOUS, [
   'rm8,r8: 84 /r', 'rm16,r16: o16 85 /r', 'rm32,r32: o32 85 /r',
   'r8,m8: 84 /r', 'r16,m16: o16 85 /r', 'r32,m32: o32 85 /r',
   'al,imm8: a8 ib', 'ax,imm16: o16 a9 iw', 'eax,imm32: o32 a9 id',
   'rm8,imm8: f6 /0 ib', 'rm16,imm16: o16 f7 /0 iw', 'rm32,imm32: o32 f7 /0 id',
+  // F6/F7 /1 is an undocumented alias of /0 that real CPUs execute
+  'rm8,imm8: f6 /1 ib !d', 'rm16,imm16: o16 f7 /1 iw !d', 'rm32,imm32: o32 f7 /1 id !d',
 ]);
 const UNARY: Array<[string, number, string, string, Category]> = [
   ['not', 2, 'Bitwise complement.', '', 'logic'],
@@ -300,7 +341,7 @@ const UNARY: Array<[string, number, string, string, Category]> = [
   ['idiv', 7, 'Signed divide of AX, DX:AX or EDX:EAX by the operand (#DE on overflow or zero).', 'u:*', 'arith'],
 ];
 for (const [m, d, desc, fl, cat] of UNARY) {
-  def(m, cat, desc, fl, INNOCUOUS, [`rm8: f6 /${d}`, `rm16: o16 f7 /${d}`, `rm32: o32 f7 /${d}`]);
+  def(m, cat, desc, fl, INNOCUOUS, [`rm8: f6 /${d}`, `rm16: o16 f7 /${d}`, `rm32: o32 f7 /${d}`], { lock: m === 'not' || m === 'neg' });
 }
 def('imul', 'arith', 'Signed multiply: one operand (into EDX:EAX), two (dest *= src) or three (dest = src * imm).', 'w:OF,CF u:SF,ZF,AF,PF', INNOCUOUS, [
   'rm8: f6 /5', 'rm16: o16 f7 /5', 'rm32: o32 f7 /5',
@@ -310,8 +351,18 @@ def('imul', 'arith', 'Signed multiply: one operand (into EDX:EAX), two (dest *= 
   'r16,simm8: o16 6b /rr ib', 'r32,simm8: o32 6b /rr ib',
   'r16,imm16: o16 69 /rr iw', 'r32,imm32: o32 69 /rr id',
 ]);
-def('inc', 'arith', 'Adds 1 (CF unchanged).', 'w:OF,SF,ZF,AF,PF', INNOCUOUS, ['r16: o16 40+r', 'r32: o32 40+r', 'rm8: fe /0', 'rm16: o16 ff /0', 'rm32: o32 ff /0']);
-def('dec', 'arith', 'Subtracts 1 (CF unchanged).', 'w:OF,SF,ZF,AF,PF', INNOCUOUS, ['r16: o16 48+r', 'r32: o32 48+r', 'rm8: fe /1', 'rm16: o16 ff /1', 'rm32: o32 ff /1']);
+def('inc', 'arith', 'Adds 1 (CF unchanged).', 'w:OF,SF,ZF,AF,PF', INNOCUOUS, ['r16: o16 40+r', 'r32: o32 40+r', 'rm8: fe /0', 'rm16: o16 ff /0', 'rm32: o32 ff /0'], { lock: true });
+def('dec', 'arith', 'Subtracts 1 (CF unchanged).', 'w:OF,SF,ZF,AF,PF', INNOCUOUS, ['r16: o16 48+r', 'r32: o32 48+r', 'rm8: fe /1', 'rm16: o16 ff /1', 'rm32: o32 ff /1'], { lock: true });
+
+// ---- BCD (decimal) adjustments
+def('daa', 'arith', 'Decimal-adjusts AL after adding two packed-BCD bytes.', 'r:AF,CF w:SF,ZF,AF,CF,PF u:OF', INNOCUOUS, [': 27']);
+def('das', 'arith', 'Decimal-adjusts AL after subtracting two packed-BCD bytes.', 'r:AF,CF w:SF,ZF,AF,CF,PF u:OF', INNOCUOUS, [': 2f']);
+def('aaa', 'arith', 'ASCII-adjusts AL after adding two unpacked-BCD digits (AH gets the carry).', 'r:AF w:AF,CF u:OF,SF,ZF,PF', INNOCUOUS, [': 37']);
+def('aas', 'arith', 'ASCII-adjusts AL after subtracting two unpacked-BCD digits (AH gets the borrow).', 'r:AF w:AF,CF u:OF,SF,ZF,PF', INNOCUOUS, [': 3f']);
+// `aam`/`aad` without an operand are base 10 (d4 0a / d5 0a); the imm8 form names another base
+def('aam', 'arith', 'Divides AL by the base (10 unless given): AH = quotient, AL = remainder (#DE when the base is 0).', 'w:SF,ZF,PF u:OF,AF,CF', INNOCUOUS, [': d4 0a', 'imm8: d4 ib']);
+def('aad', 'arith', 'AL = AH * base + AL (base 10 unless given), AH = 0.', 'w:SF,ZF,PF u:OF,AF,CF', INNOCUOUS, [': d5 0a', 'imm8: d5 ib']);
+def('salc', 'flag', 'Sets AL to 0xFF when CF = 1, else to 0 (undocumented, one byte).', 'r:CF', INNOCUOUS, [': d6']);
 
 // ---- shifts and rotates
 const SHIFTS: Array<[string, number, string, string]> = [
@@ -324,12 +375,14 @@ const SHIFTS: Array<[string, number, string, string]> = [
   ['shr', 5, 'Shifts right, filling with zeros.', 'w:CF,OF,SF,ZF,PF u:AF,OF'],
   ['sar', 7, 'Shifts right, filling with the sign bit.', 'w:CF,OF,SF,ZF,PF u:AF,OF'],
 ];
+const shiftForms = (d: number, only = '') => [
+  `rm8,one: d0 /${d}`, `rm8,cl: d2 /${d}`, `rm8,imm8: c0 /${d} ib`,
+  `rm16,one: o16 d1 /${d}`, `rm16,cl: o16 d3 /${d}`, `rm16,imm8: o16 c1 /${d} ib`,
+  `rm32,one: o32 d1 /${d}`, `rm32,cl: o32 d3 /${d}`, `rm32,imm8: o32 c1 /${d} ib`,
+].map((f) => f + only);
 for (const [m, d, desc, fl] of SHIFTS) {
-  def(m, 'shift', desc + ' The count is masked to 5 bits.', fl, INNOCUOUS, [
-    `rm8,one: d0 /${d}`, `rm8,cl: d2 /${d}`, `rm8,imm8: c0 /${d} ib`,
-    `rm16,one: o16 d1 /${d}`, `rm16,cl: o16 d3 /${d}`, `rm16,imm8: o16 c1 /${d} ib`,
-    `rm32,one: o32 d1 /${d}`, `rm32,cl: o32 d3 /${d}`, `rm32,imm8: o32 c1 /${d} ib`,
-  ]);
+  // /6 is an undocumented alias of SHL that real CPUs execute: the CPU and the disassembler call it sal
+  def(m, 'shift', desc + ' The count is masked to 5 bits.', fl, INNOCUOUS, m === 'sal' ? [...shiftForms(d), ...shiftForms(6, ' !d')] : shiftForms(d));
 }
 def('shld', 'shift', 'Shifts the destination left, filling from the source register.', 'w:CF,SF,ZF,PF u:OF,AF', INNOCUOUS, [
   'rm16,r16,imm8: o16 0f a4 /r ib', 'rm32,r32,imm8: o32 0f a4 /r ib', 'rm16,r16,cl: o16 0f a5 /r', 'rm32,r32,cl: o32 0f a5 /r',
@@ -343,7 +396,7 @@ for (const [m, r, d, desc] of [['bt', 'a3', 4, 'Copies the selected bit to CF.']
   ['btr', 'b3', 6, 'Copies the selected bit to CF and clears it.'], ['btc', 'bb', 7, 'Copies the selected bit to CF and complements it.']] as const) {
   def(m, 'bit', desc, 'w:CF u:OF,SF,AF,PF', INNOCUOUS, [
     `rm16,r16: o16 0f ${r} /r`, `rm32,r32: o32 0f ${r} /r`, `rm16,imm8: o16 0f ba /${d} ib`, `rm32,imm8: o32 0f ba /${d} ib`,
-  ]);
+  ], { lock: m !== 'bt' });
 }
 def('bsf', 'bit', 'Index of the lowest set bit (ZF = 1 and destination undefined if the source is 0).', 'w:ZF u:OF,SF,AF,CF,PF', INNOCUOUS, ['r16,rm16: o16 0f bc /r', 'r32,rm32: o32 0f bc /r']);
 def('bsr', 'bit', 'Index of the highest set bit (ZF = 1 and destination undefined if the source is 0).', 'w:ZF u:OF,SF,AF,CF,PF', INNOCUOUS, ['r16,rm16: o16 0f bd /r', 'r32,rm32: o32 0f bd /r']);
@@ -370,8 +423,9 @@ export const CONDITIONS: Array<{ cc: number; name: string; aliases: string[]; re
 ];
 for (const c of CONDITIONS) {
   const r = 'r:' + c.reads.join(',');
-  def('j' + c.name, 'control', `Jumps if ${c.meaning}.`, r, CONTROL_FLOW, ['rel8: 70+cc rel8', 'rel32: 0f 80+cc rel32'], { cc: c.cc, aliases: c.aliases.map((a) => 'j' + a) });
-  def('set' + c.name, 'bit', `Sets the byte to 1 if ${c.meaning}, else 0.`, r, INNOCUOUS, ['rm8: 0f 90+cc /0'], { cc: c.cc, defaultMem: 8, aliases: c.aliases.map((a) => 'set' + a) });
+  def('j' + c.name, 'control', `Jumps if ${c.meaning}.`, r, CONTROL_FLOW, ['rel8: 70+cc rel8', 'rel32: 0f 80+cc rel32'], { cc: c.cc, aliases: c.aliases.map((a) => 'j' + a), ends: true });
+  // ModRM.reg is ignored by real CPUs: /1–/7 are undocumented aliases of /0
+  def('set' + c.name, 'bit', `Sets the byte to 1 if ${c.meaning}, else 0.`, r, INNOCUOUS, ['rm8: 0f 90+cc /0', ...[1, 2, 3, 4, 5, 6, 7].map((d) => `rm8: 0f 90+cc /${d} !d`)], { cc: c.cc, defaultMem: 8, aliases: c.aliases.map((a) => 'set' + a) });
   def('cmov' + c.name, 'data', `Moves the source to the destination if ${c.meaning}.`, r, INNOCUOUS, ['r16,rm16: o16 0f 40+cc /r', 'r32,rm32: o32 0f 40+cc /r'], { cc: c.cc, aliases: c.aliases.map((a) => 'cmov' + a) });
 }
 
@@ -381,38 +435,41 @@ const FAR_TRANSFER = (what: string): Partial<VirtFacts> => critical('protection-
   nopv('No hypercall: a Xen guest uses its ring-1 flat selectors and avoids far transfers to ring 0 (a task switch exits TASK_SWITCH (9) under VT-x).'),
   { kind: 'none', note: 'no exit at CPL 0 in VMX non-root operation, except TASK_SWITCH (9) when the transfer switches tasks' });
 def('jmp', 'control', 'Jumps to the target (short, near, indirect, or far through a selector).', '', CONTROL_FLOW, [
-  'rel8: eb rel8', 'rel32: e9 rel32', 'rm32: o32 ff /4', 'far16:32: ea ptr', 'm16:32: ff /5',
-], { att: ['ljmp', 'ljmpl'], defaultMem: 32, formVirt: { 'far16:32': FAR_TRANSFER('A far JMP'), 'm16:32': FAR_TRANSFER('A far JMP') } });
+  'rel8: eb rel8', 'rel32: e9 rel32', 'rm32: o32 ff /4', 'rm16: o16 ff /4', 'far16:32: ea ptr', 'm16:32: ff /5',
+], { att: ['ljmp', 'ljmpl'], defaultMem: 32, formVirt: { 'far16:32': FAR_TRANSFER('A far JMP'), 'm16:32': FAR_TRANSFER('A far JMP') }, ends: true, formCpu: { 'far16:32': { intercept: 'FAR' }, 'm16:32': { intercept: 'FAR' } } });
 def('call', 'control', 'Pushes the return address and jumps to the target (near, indirect or far).', '', CONTROL_FLOW, [
-  'rel32: e8 rel32', 'rm32: o32 ff /2', 'far16:32: 9a ptr', 'm16:32: ff /3',
-], { att: ['lcall', 'lcalll', 'calll'], defaultMem: 32, formVirt: { 'far16:32': FAR_TRANSFER('A far CALL'), 'm16:32': FAR_TRANSFER('A far CALL') } });
-def('ret', 'control', 'Returns to the address on the stack (and releases imm16 more bytes).', '', CONTROL_FLOW, [': c3', 'imm16: c2 iw'], { aliases: ['retn'], att: ['retl'] });
-def('retf', 'control', 'Far return: pops EIP and CS (and releases imm16 more bytes).', '', FAR_TRANSFER('A far RET') as VirtFacts, [': cb', 'imm16: ca iw'], { att: ['lret', 'lretl'] });
-def('loop', 'control', 'Decrements ECX and jumps if ECX ≠ 0.', '', CONTROL_FLOW, ['rel8: e2 rel8']);
-def('loope', 'control', 'Decrements ECX and jumps if ECX ≠ 0 and ZF = 1.', 'r:ZF', CONTROL_FLOW, ['rel8: e1 rel8'], { aliases: ['loopz'] });
-def('loopne', 'control', 'Decrements ECX and jumps if ECX ≠ 0 and ZF = 0.', 'r:ZF', CONTROL_FLOW, ['rel8: e0 rel8'], { aliases: ['loopnz'] });
-def('jecxz', 'control', 'Jumps if ECX = 0.', '', CONTROL_FLOW, ['rel8: e3 rel8']);
+  'rel32: e8 rel32', 'rm32: o32 ff /2', 'rm16: o16 ff /2', 'far16:32: 9a ptr', 'm16:32: ff /3',
+], { att: ['lcall', 'lcalll', 'calll'], defaultMem: 32, formVirt: { 'far16:32': FAR_TRANSFER('A far CALL'), 'm16:32': FAR_TRANSFER('A far CALL') }, ends: true, formCpu: { 'far16:32': { intercept: 'FAR' }, 'm16:32': { intercept: 'FAR' } } });
+def('ret', 'control', 'Returns to the address on the stack (and releases imm16 more bytes).', '', CONTROL_FLOW, [': c3', 'imm16: c2 iw'], { aliases: ['retn'], att: ['retl'], ends: true });
+def('retf', 'control', 'Far return: pops EIP and CS (and releases imm16 more bytes).', '', FAR_TRANSFER('A far RET') as VirtFacts, [': cb', 'imm16: ca iw'], { att: ['lret', 'lretl'], intercept: 'FAR', ends: true });
+def('loop', 'control', 'Decrements ECX and jumps if ECX ≠ 0.', '', CONTROL_FLOW, ['rel8: e2 rel8'], { ends: true });
+def('loope', 'control', 'Decrements ECX and jumps if ECX ≠ 0 and ZF = 1.', 'r:ZF', CONTROL_FLOW, ['rel8: e1 rel8'], { aliases: ['loopz'], ends: true });
+def('loopne', 'control', 'Decrements ECX and jumps if ECX ≠ 0 and ZF = 0.', 'r:ZF', CONTROL_FLOW, ['rel8: e0 rel8'], { aliases: ['loopnz'], ends: true });
+def('jecxz', 'control', 'Jumps if ECX = 0.', '', CONTROL_FLOW, ['rel8: a32 e3 rel8'], { ends: true });
+def('jcxz', 'control', 'Jumps if CX = 0 (16-bit address size).', '', CONTROL_FLOW, ['rel8: a16 e3 rel8'], { ends: true });
 
 // ---- interrupts
 const INT_FACTS = critical('protection-system',
   'INT n checks the gate DPL against the real CPL: a guest kernel at CPL 1/3 calling a gate with DPL 0 gets #GP instead of the handler, and the stack switch goes to the VMM\'s ring-0 stack. The VMM sees a fault, not the software interrupt it was.',
   nopv('Register the handler with set_trap_table (0); Xen installs vector 0x80 as a direct trap, so system calls need no rewrite.'),
   { kind: 'none', note: 'delivered through the guest IDT; a VM exit (EXCEPTION_NMI, 0) only if the exception bitmap asks for it' });
-def('int', 'interrupt', 'Software interrupt through the IDT gate imm8.', 'w:IF,TF,NT,RF,VM', INT_FACTS, ['imm8u: cd ib']);
-def('int3', 'interrupt', 'Breakpoint trap (#BP, vector 3), one byte.', 'w:IF,TF,NT,RF,VM', { ...INNOCUOUS, vmExit: exitC('exception bitmap bit 3', 'EXCEPTION_NMI', 0) }, [': cc'], { aliases: ['int1'] });
-def('into', 'interrupt', 'Raises #OF (vector 4) if OF = 1.', 'r:OF', { ...INNOCUOUS, vmExit: exitC('exception bitmap bit 4', 'EXCEPTION_NMI', 0) }, [': ce']);
+def('int', 'interrupt', 'Software interrupt through the IDT gate imm8.', 'w:IF,TF,NT,RF,VM', INT_FACTS, ['imm8u: cd ib'], { intercept: 'INT', ends: true });
+def('int3', 'interrupt', 'Breakpoint trap (#BP, vector 3), one byte.', 'w:IF,TF,NT,RF,VM', { ...INNOCUOUS, vmExit: exitC('exception bitmap bit 3', 'EXCEPTION_NMI', 0) }, [': cc'], { intercept: 'INT', ends: true });
+def('int1', 'interrupt', 'Debug trap (#DB, vector 1) without the DPL check of INT n, one byte (ICEBP).', 'w:IF,TF,NT,RF,VM', { ...INNOCUOUS, vmExit: exitC('exception bitmap bit 1', 'EXCEPTION_NMI', 0) }, [': f1'], { aliases: ['icebp'], intercept: 'INT', ends: true });
+def('bound', 'interrupt', 'Raises #BR (vector 5) when the signed index is outside the lower/upper bound pair in memory.', '', { ...INNOCUOUS, vmExit: exitC('exception bitmap bit 5', 'EXCEPTION_NMI', 0) }, ['r16,m: o16 62 /r', 'r32,m: o32 62 /r']);
+def('into', 'interrupt', 'Raises #OF (vector 4) if OF = 1.', 'r:OF', { ...INNOCUOUS, vmExit: exitC('exception bitmap bit 4', 'EXCEPTION_NMI', 0) }, [': ce'], { intercept: 'INT', ends: true });
 const IRET_FACTS = critical(undefined,
   'IRET restores EFLAGS with the same silent rule as POPF: IF only if CPL ≤ IOPL, IOPL only at CPL 0. A deprivileged guest\'s IRET does not restore its virtual IF, and returning to "ring 0" selectors from CPL 1 faults. Not in Robin & Irvine\'s list (Lawton\'s plex86 list includes it).',
   hc('iret', 'HYPERVISOR_iret (23): push EAX, the guest iret frame stays on the stack, Xen restores the virtual IF from it.'));
-def('iretd', 'interrupt', 'Returns from an interrupt: pops EIP, CS, EFLAGS (and ESP, SS on a privilege change).', 'w:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT,RF,AC', IRET_FACTS, [': o32 cf'], { aliases: ['iret'], att: ['iretl', 'iret'] });
-def('iretw', 'interrupt', 'Returns from an interrupt with a 16-bit frame.', 'w:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT', IRET_FACTS, [': o16 cf'], { att: ['iretw'] });
-def('ud2', 'interrupt', 'Raises #UD (invalid opcode) on purpose.', '', { ...INNOCUOUS, vmExit: exitC('exception bitmap bit 6', 'EXCEPTION_NMI', 0) }, [': 0f 0b']);
+def('iretd', 'interrupt', 'Returns from an interrupt: pops EIP, CS, EFLAGS (and ESP, SS on a privilege change).', 'w:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT,RF,AC', IRET_FACTS, [': o32 cf'], { aliases: ['iret'], att: ['iretl', 'iret'], intercept: 'IRET', ends: true });
+def('iretw', 'interrupt', 'Returns from an interrupt with a 16-bit frame.', 'w:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT', IRET_FACTS, [': o16 cf'], { att: ['iretw'], intercept: 'IRET', ends: true });
+def('ud2', 'interrupt', 'Raises #UD (invalid opcode) on purpose.', '', { ...INNOCUOUS, vmExit: exitC('exception bitmap bit 6', 'EXCEPTION_NMI', 0) }, [': 0f 0b'], { ends: true });
 
 // ---- flags
 def('cli', 'flag', 'Clears IF: maskable interrupts off.', 'w:IF', ioplSensitive('CLI is IOPL-sensitive: at CPL > IOPL it raises #GP, so the deprivileged guest traps and the VMM clears the virtual IF.', NO_EXIT,
-  shm('mov byte [shared_info + 1], 1: evtchn_upcall_mask = 1 in vcpu_info (Linux xen_irq_disable), no hypercall.')), [': fa']);
+  shm('mov byte [shared_info + 1], 1: evtchn_upcall_mask = 1 in vcpu_info (Linux xen_irq_disable), no hypercall.')), [': fa'], { intercept: 'CLI_STI', ends: true });
 def('sti', 'flag', 'Sets IF: maskable interrupts on (after the next instruction).', 'w:IF', ioplSensitive('STI is IOPL-sensitive: at CPL > IOPL it raises #GP, so the deprivileged guest traps and the VMM sets the virtual IF.', { kind: 'none', note: 'interrupt-window exiting (primary bit 2) may exit right after it' },
-  shm('mov byte [shared_info + 1], 0: evtchn_upcall_mask = 0, then if evtchn_upcall_pending force the callback with xen_version (Linux xen_irq_enable).')), [': fb']);
+  shm('mov byte [shared_info + 1], 0: evtchn_upcall_mask = 0, then if evtchn_upcall_pending force the callback with xen_version (Linux xen_irq_enable).')), [': fb'], { intercept: 'CLI_STI', ends: true });
 def('clc', 'flag', 'Clears CF.', 'w:CF', INNOCUOUS, [': f8']);
 def('stc', 'flag', 'Sets CF.', 'w:CF', INNOCUOUS, [': f9']);
 def('cmc', 'flag', 'Complements CF.', 'r:CF w:CF', INNOCUOUS, [': f5']);
@@ -443,93 +500,113 @@ for (const [m, op, desc, fl] of STR) {
 }
 const INS_FACTS = ioplSensitive('INS/OUTS are I/O instructions: at CPL > IOPL the TSS I/O permission bitmap decides, and a denied port raises #GP, so the VMM traps and emulates the device access.', IO_EXIT,
   emu('Native instruction → #GP → Xen emulates it within the domain\'s I/O permissions; for the console use console_io (CONSOLEIO_write).'));
-def('insb', 'io', 'Reads a byte from port DX into [EDI] and advances EDI.', 'r:DF', INS_FACTS, [': 6c']);
-def('insw', 'io', 'Reads a word from port DX into [EDI] and advances EDI.', 'r:DF', INS_FACTS, [': o16 6d']);
-def('insd', 'io', 'Reads a dword from port DX into [EDI] and advances EDI.', 'r:DF', INS_FACTS, [': o32 6d'], { att: ['insl'] });
-def('outsb', 'io', 'Writes the byte at [ESI] to port DX and advances ESI.', 'r:DF', INS_FACTS, [': 6e']);
-def('outsw', 'io', 'Writes the word at [ESI] to port DX and advances ESI.', 'r:DF', INS_FACTS, [': o16 6f']);
-def('outsd', 'io', 'Writes the dword at [ESI] to port DX and advances ESI.', 'r:DF', INS_FACTS, [': o32 6f'], { att: ['outsl'] });
+def('insb', 'io', 'Reads a byte from port DX into [EDI] and advances EDI.', 'r:DF', INS_FACTS, [': 6c'], { intercept: 'IO', ends: true });
+def('insw', 'io', 'Reads a word from port DX into [EDI] and advances EDI.', 'r:DF', INS_FACTS, [': o16 6d'], { intercept: 'IO', ends: true });
+def('insd', 'io', 'Reads a dword from port DX into [EDI] and advances EDI.', 'r:DF', INS_FACTS, [': o32 6d'], { att: ['insl'], intercept: 'IO', ends: true });
+def('outsb', 'io', 'Writes the byte at [ESI] to port DX and advances ESI.', 'r:DF', INS_FACTS, [': 6e'], { intercept: 'IO', ends: true });
+def('outsw', 'io', 'Writes the word at [ESI] to port DX and advances ESI.', 'r:DF', INS_FACTS, [': o16 6f'], { intercept: 'IO', ends: true });
+def('outsd', 'io', 'Writes the dword at [ESI] to port DX and advances ESI.', 'r:DF', INS_FACTS, [': o32 6f'], { att: ['outsl'], intercept: 'IO', ends: true });
 
 // ---- I/O
 def('in', 'io', 'Reads a byte, word or dword from an I/O port into AL/AX/EAX.', '', ioplSensitive(
   'IN is IOPL-sensitive: at CPL > IOPL the TSS I/O permission bitmap decides, and a denied port raises #GP, so the VMM traps and emulates the device.', IO_EXIT,
   emu('Native instruction → #GP → Xen emulates it within the domain\'s I/O permissions (there is no console input hypercall for a polled UART).')), [
   'al,imm8u: e4 ib', 'ax,imm8u: o16 e5 ib', 'eax,imm8u: o32 e5 ib', 'al,dx: ec', 'ax,dx: o16 ed', 'eax,dx: o32 ed',
-]);
+], { intercept: 'IO' });
 def('out', 'io', 'Writes AL/AX/EAX to an I/O port.', '', ioplSensitive(
   'OUT is IOPL-sensitive: at CPL > IOPL the TSS I/O permission bitmap decides, and a denied port raises #GP, so the VMM traps and emulates the device.', IO_EXIT,
   hc('console_io', 'A byte to COM1 (0x3F8) → console_io(CONSOLEIO_write, 1, &byte); a write to isa-debug-exit (0xF4) → sched_op(SCHEDOP_shutdown, &reason); other ports are emulated by Xen after the #GP.')), [
   'imm8u,al: e6 ib', 'imm8u,ax: o16 e7 ib', 'imm8u,eax: o32 e7 ib', 'dx,al: ee', 'dx,ax: o16 ef', 'dx,eax: o32 ef',
-]);
+], { intercept: 'IO', ends: true });
 
 // ---- system: descriptor tables
 const SDT_WHY = (reg: string, extra: string) => `${reg} stores the real ${extra} even at CPL 3: there is only one, so the VMM relocates the guest's table and the guest sees the host's value instead of its own. No trap (unless CR4.UMIP).`;
 def('sgdt', 'system', 'Stores GDTR (limit and base) to memory.', '', critical('sensitive-register', SDT_WHY('SGDT', 'GDTR (base and limit)'),
-  emu('No Xen hypercall reads it back: the guest keeps the value it passed to set_gdt and uses that.'), DT_EXIT('GDTR_IDTR', 46)), ['m: 0f 01 /0']);
+  emu('No Xen hypercall reads it back: the guest keeps the value it passed to set_gdt and uses that.'), DT_EXIT('GDTR_IDTR', 46)), ['m: 0f 01 /0'], { intercept: 'DESC_TABLE' });
 def('sidt', 'system', 'Stores IDTR (limit and base) to memory.', '', critical('sensitive-register', SDT_WHY('SIDT', 'IDTR (base and limit)') + ' (the "Red Pill" VM-detection trick.)',
-  emu('Linux leaves it native under Xen (it leaks); the guest should keep the table it passed to set_trap_table.'), DT_EXIT('GDTR_IDTR', 46)), ['m: 0f 01 /1']);
+  emu('Linux leaves it native under Xen (it leaks); the guest should keep the table it passed to set_trap_table.'), DT_EXIT('GDTR_IDTR', 46)), ['m: 0f 01 /1'], { intercept: 'DESC_TABLE' });
 def('sldt', 'system', 'Stores the LDTR selector.', '', critical('sensitive-register', SDT_WHY('SLDT', 'LDTR selector'),
-  emu('The guest keeps the LDT it set with mmuext_op(MMUEXT_SET_LDT) and uses that value.'), DT_EXIT('LDTR_TR', 47)), ['m16: 0f 00 /0', 'r16: o16 0f 00 /0', 'r32: o32 0f 00 /0'], { defaultMem: 16 });
+  emu('The guest keeps the LDT it set with mmuext_op(MMUEXT_SET_LDT) and uses that value.'), DT_EXIT('LDTR_TR', 47)), ['m16: 0f 00 /0', 'r16: o16 0f 00 /0', 'r32: o32 0f 00 /0'], { defaultMem: 16, intercept: 'DESC_TABLE' });
 def('str', 'system', 'Stores the task register selector.', '', critical('protection-system', 'STR stores the real TR selector even at CPL 3, which reveals the VMM\'s task state and RPL/CPL. No trap (unless CR4.UMIP).',
-  emu('Linux xen_store_tr returns 0: replace with `xor reg, reg` (or the guest\'s own cached selector).'), DT_EXIT('LDTR_TR', 47)), ['m16: 0f 00 /1', 'r16: o16 0f 00 /1', 'r32: o32 0f 00 /1'], { defaultMem: 16 });
+  emu('Linux xen_store_tr returns 0: replace with `xor reg, reg` (or the guest\'s own cached selector).'), DT_EXIT('LDTR_TR', 47)), ['m16: 0f 00 /1', 'r16: o16 0f 00 /1', 'r32: o32 0f 00 /1'], { defaultMem: 16, intercept: 'DESC_TABLE' });
 def('smsw', 'system', 'Stores the machine status word (CR0 bits 15:0).', '', critical('sensitive-register', 'SMSW stores the real CR0[15:0] (PE, MP, EM, TS, ET, NE) at any CPL: a guest sees the host\'s PE and TS instead of its virtual CR0. No trap (unless CR4.UMIP).',
-  emu('Use the CR0 value the guest cached (Linux xen_read_cr0).'), { kind: 'none', note: 'reads the CR0 read shadow bits for host-owned bits' }), ['m16: 0f 01 /4', 'r16: o16 0f 01 /4', 'r32: o32 0f 01 /4'], { defaultMem: 16 });
+  emu('Use the CR0 value the guest cached (Linux xen_read_cr0).'), { kind: 'none', note: 'reads the CR0 read shadow bits for host-owned bits' }), ['m16: 0f 01 /4', 'r16: o16 0f 01 /4', 'r32: o32 0f 01 /4'], { defaultMem: 16, intercept: 'SMSW' });
 def('lgdt', 'system', 'Loads GDTR from a 6-byte limit/base in memory.', '', privileged('LGDT is CPL-0 only: #GP at CPL 1/3; the VMM traps and installs a shadow GDT.', DT_EXIT('GDTR_IDTR', 46),
-  hc('set_gdt', 'set_gdt (2): the list of machine frames of the (read-only) GDT and the entry count.')), ['m: 0f 01 /2'], { att: ['lgdtl'] });
+  hc('set_gdt', 'set_gdt (2): the list of machine frames of the (read-only) GDT and the entry count.')), ['m: 0f 01 /2'], { att: ['lgdtl'], intercept: 'DESC_TABLE', ends: true });
 def('lidt', 'system', 'Loads IDTR from a 6-byte limit/base in memory.', '', privileged('LIDT is CPL-0 only: #GP at CPL 1/3; the VMM traps and installs its own IDT for the guest.', DT_EXIT('GDTR_IDTR', 46),
-  hc('set_trap_table', 'set_trap_table (0): an array of trap_info {vector, flags, cs, address} ending with address 0.')), ['m: 0f 01 /3'], { att: ['lidtl'] });
+  hc('set_trap_table', 'set_trap_table (0): an array of trap_info {vector, flags, cs, address} ending with address 0.')), ['m: 0f 01 /3'], { att: ['lidtl'], intercept: 'DESC_TABLE', ends: true });
 def('lldt', 'system', 'Loads LDTR from a selector.', '', privileged('LLDT is CPL-0 only: #GP at CPL 1/3.', DT_EXIT('LDTR_TR', 47),
-  hc('mmuext_op', 'mmuext_op (26) with MMUEXT_SET_LDT (13): linear address and entry count.')), ['rm16: 0f 00 /2', 'r32: 0f 00 /2 !d'], { defaultMem: 16 });
+  hc('mmuext_op', 'mmuext_op (26) with MMUEXT_SET_LDT (13): linear address and entry count.')), ['rm16: 0f 00 /2', 'r32: 0f 00 /2 !d'], { defaultMem: 16, intercept: 'DESC_TABLE', ends: true });
 def('ltr', 'system', 'Loads the task register from a selector (marks the TSS busy).', '', privileged('LTR is CPL-0 only: #GP at CPL 1/3.', DT_EXIT('LDTR_TR', 47),
-  nopv('No-op under Xen (Linux load_tr_desc is paravirt_nop); the ring-0 stack is set with stack_switch (3).')), ['rm16: 0f 00 /3', 'r32: 0f 00 /3 !d'], { defaultMem: 16 });
+  nopv('No-op under Xen (Linux load_tr_desc is paravirt_nop); the ring-0 stack is set with stack_switch (3).')), ['rm16: 0f 00 /3', 'r32: 0f 00 /3 !d'], { defaultMem: 16, intercept: 'DESC_TABLE', ends: true });
 def('lmsw', 'system', 'Loads CR0 bits 3:0 from the operand (cannot clear PE).', '', privileged('LMSW is CPL-0 only: #GP at CPL 1/3.', CR_EXIT,
-  hc('fpu_taskswitch', 'Only TS matters to a PV guest: fpu_taskswitch(TS).')), ['rm16: 0f 01 /6'], { defaultMem: 16 });
+  hc('fpu_taskswitch', 'Only TS matters to a PV guest: fpu_taskswitch(TS).')), ['rm16: 0f 01 /6'], { defaultMem: 16, intercept: 'LMSW', ends: true });
 def('clts', 'system', 'Clears CR0.TS.', '', privileged('CLTS is CPL-0 only: #GP at CPL 1/3.', exitC('CR0 guest/host mask bit TS', 'CR_ACCESS', 28),
-  hc('fpu_taskswitch', 'fpu_taskswitch(0) (5).')), [': 0f 06']);
+  hc('fpu_taskswitch', 'fpu_taskswitch(0) (5).')), [': 0f 06'], { intercept: 'CLTS' });
 def('invlpg', 'system', 'Invalidates the TLB entry of the page that holds the operand.', '', privileged('INVLPG is CPL-0 only: #GP at CPL 1/3; with shadow paging the VMM drops its shadow entry.', exitC('INVLPG exiting (primary bit 9)', 'INVLPG', 14),
-  hc('mmuext_op', 'mmuext_op (26) with MMUEXT_INVLPG_LOCAL (7) and the linear address; or update_va_mapping (14) with UVMF_INVLPG.')), ['m: 0f 01 /7']);
+  hc('mmuext_op', 'mmuext_op (26) with MMUEXT_INVLPG_LOCAL (7) and the linear address; or update_va_mapping (14) with UVMF_INVLPG.')), ['m: 0f 01 /7'], { intercept: 'INVLPG', ends: true });
 def('invd', 'system', 'Invalidates the caches without writing them back.', '', privileged('INVD is CPL-0 only: #GP at CPL 1/3.', exitU('INVD', 13),
-  emu('Emulated by Xen after the #GP; mmuext_op(MMUEXT_FLUSH_CACHE) is the explicit form.')), [': 0f 08']);
+  emu('Emulated by Xen after the #GP; mmuext_op(MMUEXT_FLUSH_CACHE) is the explicit form.')), [': 0f 08'], { intercept: 'CACHE' });
 def('wbinvd', 'system', 'Writes back and invalidates the caches.', '', privileged('WBINVD is CPL-0 only: #GP at CPL 1/3.', exitC('WBINVD exiting (secondary bit 6)', 'WBINVD', 54),
-  hc('mmuext_op', 'mmuext_op (26) with MMUEXT_FLUSH_CACHE (12).')), [': 0f 09']);
+  hc('mmuext_op', 'mmuext_op (26) with MMUEXT_FLUSH_CACHE (12).')), [': 0f 09'], { intercept: 'CACHE' });
 def('hlt', 'system', 'Halts until the next interrupt.', '', privileged('HLT is CPL-0 only: #GP at CPL 1/3; the VMM traps it and deschedules the virtual CPU.', exitC('HLT exiting (primary bit 7)', 'HLT', 12),
-  hc('sched_op', 'sched_op (29) with SCHEDOP_block (1) — it atomically re-enables event delivery, like `sti; hlt`; with events masked, vcpu_op(VCPUOP_down).')), [': f4']);
+  hc('sched_op', 'sched_op (29) with SCHEDOP_block (1) — it atomically re-enables event delivery, like `sti; hlt`; with events masked, vcpu_op(VCPUOP_down).')), [': f4'], { intercept: 'HLT', ends: true });
 def('rdmsr', 'system', 'Reads the MSR selected by ECX into EDX:EAX.', '', privileged('RDMSR is CPL-0 only: #GP at CPL 1/3.', exitC('use MSR bitmaps (primary bit 28) and the read bitmap', 'MSR_READ', 31),
-  emu('Native → #GP → Xen pv_emulate_privileged_op returns the virtual MSR.')), [': 0f 32']);
+  emu('Native → #GP → Xen pv_emulate_privileged_op returns the virtual MSR.')), [': 0f 32'], { intercept: 'RDMSR' });
 def('wrmsr', 'system', 'Writes EDX:EAX to the MSR selected by ECX.', '', privileged('WRMSR is CPL-0 only: #GP at CPL 1/3.', exitC('use MSR bitmaps (primary bit 28) and the write bitmap', 'MSR_WRITE', 32),
-  emu('Native → #GP → Xen emulates it (SYSENTER MSRs are set through callbacks instead).')), [': 0f 30']);
+  emu('Native → #GP → Xen emulates it (SYSENTER MSRs are set through callbacks instead).')), [': 0f 30'], { intercept: 'WRMSR', ends: true });
 def('rdpmc', 'system', 'Reads the performance counter selected by ECX into EDX:EAX.', '', privileged('RDPMC raises #GP at CPL > 0 unless CR4.PCE = 1.', exitC('RDPMC exiting (primary bit 11)', 'RDPMC', 15),
-  emu('Native → #GP → emulated by Xen.')), [': 0f 33']);
-def('rdtsc', 'system', 'Reads the time-stamp counter into EDX:EAX.', '', { ...INNOCUOUS, why: 'Unprivileged unless CR4.TSD = 1; reveals real time to a guest.', vmExit: exitC('RDTSC exiting (primary bit 12)', 'RDTSC', 16) }, [': 0f 31']);
+  emu('Native → #GP → emulated by Xen.')), [': 0f 33'], { intercept: 'RDPMC' });
+def('rdtsc', 'system', 'Reads the time-stamp counter into EDX:EAX.', '', { ...INNOCUOUS, why: 'Unprivileged unless CR4.TSD = 1; reveals real time to a guest.', vmExit: exitC('RDTSC exiting (primary bit 12)', 'RDTSC', 16) }, [': 0f 31'], { intercept: 'RDTSC' });
 def('cpuid', 'system', 'Returns processor identification for leaf EAX (sub-leaf ECX) in EAX, EBX, ECX, EDX.', '', {
   ...INNOCUOUS, why: 'Unprivileged; reveals the host CPU (Xen PV guests use the XEN_EMULATE_PREFIX form 0f 0b 78 65 6e to have it emulated).',
   vmExit: exitU('CPUID', 10), pv: emu('XEN_EMULATE_PREFIX cpuid (ud2; "xen"; cpuid): Xen\'s #UD handler emulates it with masked features.'),
-}, [': 0f a2']);
-def('sysenter', 'control', 'Fast system call to the ring-0 entry in the SYSENTER MSRs.', '', { ...INNOCUOUS, why: 'Unprivileged entry path; hard-wires the ring-0 target from the MSRs.', bt: { kind: 'ident', note: 'ends a translation block' } }, [': 0f 34']);
+}, [': 0f a2'], { intercept: 'CPUID' });
+def('sysenter', 'control', 'Fast system call to the ring-0 entry in the SYSENTER MSRs.', '', { ...INNOCUOUS, why: 'Unprivileged entry path; hard-wires the ring-0 target from the MSRs.', bt: { kind: 'ident', note: 'ends a translation block' } }, [': 0f 34'], { intercept: 'SYSENTER', ends: true });
 def('sysexit', 'control', 'Fast return to ring 3 (EIP = EDX, ESP = ECX).', '', privileged('SYSEXIT is CPL-0 only: #GP at CPL 1/3.', NO_EXIT,
-  hc('iret', 'Linux xen_sysexit returns to user space through HYPERVISOR_iret (23).')), [': 0f 35']);
+  hc('iret', 'Linux xen_sysexit returns to user space through HYPERVISOR_iret (23).')), [': 0f 35'], { intercept: 'SYSENTER', ends: true });
 def('vmcall', 'system', 'Calls the hypervisor (VM exit); Popek\'s paravirtual ABI: EAX = hypercall number, arguments in EBX, ECX, EDX, ESI, EDI.', '', {
   ...INNOCUOUS, why: 'Outside VMX non-root operation it raises #UD; in Popek\'s paravirtual mode it is the hypercall instruction.', vmExit: exitU('VMCALL', 18),
-}, [': 0f 01 c1']);
+}, [': 0f 01 c1'], { intercept: 'VMCALL', ends: true });
 def('lar', 'system', 'Loads the access rights of the descriptor a selector names (ZF = 1 if visible).', 'w:ZF', critical('protection-system',
   'LAR checks the descriptor against the real CPL and RPL: a guest kernel at CPL 1/3 probing its ring-0 descriptors gets ZF = 0 (failure) silently, and it sees the real descriptor contents.',
   nopv('No hypercall: the guest should read its own (read-only) descriptor table instead.')), [
   'r16,rm16: o16 0f 02 /r', 'r32,r16/32/m16: o32 0f 02 /r',
-]);
+], { intercept: 'SEG_INFO' });
 def('lsl', 'system', 'Loads the segment limit of the descriptor a selector names (ZF = 1 if visible).', 'w:ZF', critical('protection-system',
   'LSL checks the descriptor against the real CPL and RPL: from CPL 1/3 ring-0 descriptors silently give ZF = 0, and the limit revealed is the real one.',
   nopv('No hypercall: the guest should read its own (read-only) descriptor table instead.')), [
   'r16,rm16: o16 0f 03 /r', 'r32,r16/32/m16: o32 0f 03 /r',
-]);
+], { intercept: 'SEG_INFO' });
 def('verr', 'system', 'Sets ZF if the segment is readable from the current privilege level.', 'w:ZF', critical('protection-system',
-  'VERR answers "readable at the current privilege level?" for the real CPL: a deprivileged guest kernel gets a different answer than at CPL 0, silently.', nopv('No hypercall: decide from the guest\'s own descriptor table.')), ['rm16: 0f 00 /4'], { defaultMem: 16 });
+  'VERR answers "readable at the current privilege level?" for the real CPL: a deprivileged guest kernel gets a different answer than at CPL 0, silently.', nopv('No hypercall: decide from the guest\'s own descriptor table.')), ['rm16: 0f 00 /4'], { defaultMem: 16, intercept: 'SEG_INFO' });
 def('verw', 'system', 'Sets ZF if the segment is writable from the current privilege level.', 'w:ZF', critical('protection-system',
-  'VERW answers "writable at the current privilege level?" for the real CPL: a deprivileged guest kernel gets a different answer than at CPL 0, silently.', nopv('No hypercall: decide from the guest\'s own descriptor table.')), ['rm16: 0f 00 /5'], { defaultMem: 16 });
-def('arpl', 'system', 'Raises the RPL of a selector to at least that of the source (ZF = 1 if changed).', 'w:ZF', INNOCUOUS, ['rm16,r16: 63 /r']);
+  'VERW answers "writable at the current privilege level?" for the real CPL: a deprivileged guest kernel gets a different answer than at CPL 0, silently.', nopv('No hypercall: decide from the guest\'s own descriptor table.')), ['rm16: 0f 00 /5'], { defaultMem: 16, intercept: 'SEG_INFO' });
+def('arpl', 'system', 'Raises the RPL of a selector to at least that of the source (ZF = 1 if changed).', 'w:ZF', INNOCUOUS, ['rm16,r16: 63 /r'], { intercept: 'SEG_INFO' });
 
 // ---- misc
-def('nop', 'misc', 'No operation.', '', INNOCUOUS, [': 90']);
+// 0F 1F /0 is the documented multi-byte NOP; the rest of 0F 18–1F are hint NOPs (reserved, executed
+// as NOP), except 0F 18 /0–/3 with a memory operand, which are the prefetch hints below.
+const HINT_NOPS: string[] = [];
+for (let op = 0x18; op <= 0x1f; op++) {
+  for (let d = 0; d < 8; d++) {
+    if (op === 0x1f && d === 0) continue;
+    HINT_NOPS.push(`rm16: o16 0f ${op.toString(16)} /${d} !d`, `rm32: o32 0f ${op.toString(16)} /${d} !d`);
+  }
+}
+def('nop', 'misc', 'No operation (with an operand: the multi-byte NOP, nothing is accessed).', '', INNOCUOUS, [': 90', 'rm16: o16 0f 1f /0', 'rm32: o32 0f 1f /0', ...HINT_NOPS]);
+for (const [m, d, what] of [['prefetchnta', 0, 'non-temporal (minimising cache pollution)'], ['prefetcht0', 1, 'into all cache levels'], ['prefetcht1', 2, 'into level 2 and up'], ['prefetcht2', 3, 'into level 3 and up']] as const) {
+  def(m, 'misc', `Hints that the line holding the operand be fetched ${what}; no fault, no architectural effect.`, '', INNOCUOUS, [`m: 0f 18 /${d}`]);
+}
+// 0F 0D: the AMD/PRFCHW prefetch hints (memory operand only)
+def('prefetch', 'misc', 'Hints that the line holding the operand be fetched (3DNow!/PRFCHW); no fault, no architectural effect.', '', INNOCUOUS, ['m: 0f 0d /0', ...[3, 4, 5, 6, 7].map((d) => `m: 0f 0d /${d} !d`)]);
+def('prefetchw', 'misc', 'Hints that the line holding the operand be fetched for writing; no fault, no architectural effect.', '', INNOCUOUS, ['m: 0f 0d /1']);
+def('prefetchwt1', 'misc', 'Hints that the line be fetched for writing into level 2 and up; no fault, no architectural effect.', '', INNOCUOUS, ['m: 0f 0d /2']);
+def('wait', 'misc', 'Waits for pending unmasked x87 exceptions (#NM when CR0.MP and CR0.TS are both set).', '', INNOCUOUS, [': 9b'], { aliases: ['fwait'] });
 def('pause', 'misc', 'Spin-loop hint (F3 90).', '', { ...INNOCUOUS, vmExit: exitC('PAUSE exiting (primary bit 30) or PAUSE-loop exiting', 'PAUSE_INSTRUCTION', 40) }, [': mp=f3 90']);
+
+// ---- x87 FPU (core/isa/x87.ts)
+defineX87(def, INNOCUOUS);
 
 // ================================================================= lookups
 /** Instruction prefixes the assembler accepts before a mnemonic, with their bytes. */
@@ -542,17 +619,17 @@ export function instructionInfo(mnemonic: string): InstructionInfo | undefined {
 /** Every entry, in table order. */
 export function allInstructions(): readonly InstructionInfo[] { return TABLE; }
 
-let attIndex: Map<string, { info: InstructionInfo; size?: 8 | 16 | 32 | 64; far?: boolean }> | undefined;
-/** The entry for an AT&T spelling ('popfl', 'ljmp', 'movzbl' …) with the operand size its suffix implies. */
-export function attInstructionInfo(spelling: string): { info: InstructionInfo; size?: 8 | 16 | 32 | 64; far?: boolean } | undefined {
+let attIndex: Map<string, { info: InstructionInfo; size?: 8 | 16 | 32 | 64 | 80; far?: boolean }> | undefined;
+/** The entry for an AT&T spelling ('popfl', 'ljmp', 'movzbl', 'fildl' …) with the operand size its suffix implies. */
+export function attInstructionInfo(spelling: string): { info: InstructionInfo; size?: 8 | 16 | 32 | 64 | 80; far?: boolean } | undefined {
   if (!attIndex) {
     attIndex = new Map();
     for (const info of TABLE) {
       for (const a of info.att) {
         if (attIndex.has(a) && a !== info.mnemonic) continue;
         const far = /^l(jmp|call|ret)/.test(a) || undefined;
-        let size: 8 | 16 | 32 | undefined;
-        if (a !== info.mnemonic && !far) {
+        let size: 8 | 16 | 32 | 64 | 80 | undefined = info.attSizes?.[a];
+        if (size === undefined && a !== info.mnemonic && !far && info.category !== 'x87' && info.category !== 'simd') {
           const s = a[a.length - 1];
           size = s === 'b' ? 8 : s === 'w' ? 16 : s === 'l' ? 32 : undefined;
         }

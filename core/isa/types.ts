@@ -18,7 +18,9 @@ export type RobinIrvineGroup =
 
 export type Category =
   | 'data' | 'stack' | 'arith' | 'logic' | 'shift' | 'bit' | 'string' | 'control' | 'interrupt'
-  | 'flag' | 'convert' | 'io' | 'system' | 'segment' | 'misc';
+  | 'flag' | 'convert' | 'io' | 'system' | 'segment' | 'misc'
+  /** x87 floating point; MMX and SSE/SSE2 (decoded and assembled; SSE execution raises #UD). */
+  | 'x87' | 'simd';
 
 /** EFLAGS bits by name ('IOPL' is the 2-bit field). */
 export type Flag = 'CF' | 'PF' | 'AF' | 'ZF' | 'SF' | 'TF' | 'IF' | 'DF' | 'OF' | 'IOPL' | 'NT' | 'RF' | 'VM' | 'AC' | 'VIF' | 'VIP' | 'ID';
@@ -45,7 +47,11 @@ export type OperandPattern =
   | 'rel8' | 'rel32' | 'sreg' | 'sreg-no-cs' | 'cs' | 'ds' | 'es' | 'fs' | 'gs' | 'ss' | 'cr' | 'dr'
   | 'moffs8' | 'moffs16' | 'moffs32' | 'far16:32'
   /** LAR/LSL source: a 16- or 32-bit register, or memory of any (16-bit) size. */
-  | 'r16/32/m16';
+  | 'r16/32/m16'
+  /** x87: ST0 itself, any ST(i), an 80-bit memory operand (tword). */
+  | 'st0' | 'sti' | 'm80'
+  /** MMX and SSE: an MMX / XMM register, or that register or memory of the given size. */
+  | 'mm' | 'xmm' | 'm128' | 'mm/m32' | 'mm/m64' | 'xmm/m32' | 'xmm/m64' | 'xmm/m128';
 
 /** One encoding form of a mnemonic, compiled from the compact text in the table. */
 export interface EncodingForm {
@@ -76,12 +82,33 @@ export interface EncodingForm {
   /** Condition code added to the last opcode byte (`+cc` forms), 0..15. */
   cc?: number;
   /** Unsized memory is taken as this size (jmp/call: 32; sldt/str/lldt…: 16; setcc: 8). NASM requires a size for push/pop. */
-  defaultMemSize?: 8 | 16 | 32 | 64;
+  defaultMemSize?: 8 | 16 | 32 | 64 | 80 | 128;
   /** Virtualization facts that differ for this form (e.g. `mov` to Sreg is critical, `mov` to CRn privileged). */
   virt?: Partial<VirtFacts>;
   /** Not a form NASM's optimiser picks on its own (kept for the disassembler only). */
   decodeOnly?: boolean;
+  /**
+   * ModRM.mod is ignored: the r/m field names a register whatever mod says (MOV CRn/DRn: real CPUs
+   * treat mod 0–2 as 3). Decode-only forms; the assembler always emits mod = 3.
+   */
+  anyMod?: boolean;
+  /** Address size the form needs (jcxz: 16, jecxz: 32; `a16`/`a32` in the table): 0x67 when it differs from `bits`. */
+  addrsize?: 16 | 32;
+  /** LOCK is legal on this form when its r/m operand is memory (read-modify-write destinations); else #UD. */
+  lockable?: boolean;
+  /** The CPU ends a basic block after it (control transfer, or state the run loop or a compiled block must see). */
+  endsBlock?: boolean;
+  /** The monitor class (core/cpu/monitor.ts `InsnClass` key) a VMM intercepts it by, when any. */
+  intercept?: InterceptClass;
 }
+
+/**
+ * Classes a monitor intercepts instructions by (the keys of `InsnClass` in core/cpu/monitor.ts, which
+ * turns them into bits): VT-x exit sources and the SPEC §7 groups.
+ */
+export type InterceptClass =
+  | 'CPUID' | 'HLT' | 'IO' | 'RDMSR' | 'WRMSR' | 'MOV_CR' | 'CLTS' | 'LMSW' | 'INVLPG' | 'RDTSC' | 'RDPMC' | 'VMCALL'
+  | 'DESC_TABLE' | 'CACHE' | 'MOV_DR' | 'CLI_STI' | 'PUSHF_POPF' | 'IRET' | 'INT' | 'SEG' | 'FAR' | 'SMSW' | 'SEG_INFO' | 'SYSENTER';
 
 /** What a VT-x guest in VMX non-root operation does with the instruction. */
 export type VmExit =
@@ -128,4 +155,6 @@ export interface InstructionInfo {
   virt: VirtFacts;
   /** Other Intel spellings that mean the same (e.g. 'jz' for 'je', 'pushfd' for 'pushf' in 32-bit code). */
   aliases?: string[];
+  /** Operand size of AT&T spellings whose suffix does not follow b/w/l (x87: flds 32, fldl 64, fildl 32, fldt 80). */
+  attSizes?: Record<string, 16 | 32 | 64 | 80>;
 }

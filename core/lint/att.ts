@@ -66,7 +66,7 @@ export function outsideTable(spelling: string): boolean {
 const BRANCHES = /^(jmp|call|j[a-z]{1,4}|loop[a-z]*|jcxz|jecxz|xbegin)$/;
 
 /** Resolves an AT&T spelling to its Intel mnemonic. */
-export function attMnemonic(spelling: string): { mnemonic: string; size?: 8 | 16 | 32 | 64; far?: boolean; known: boolean } {
+export function attMnemonic(spelling: string): { mnemonic: string; size?: 8 | 16 | 32 | 64 | 80; far?: boolean; known: boolean } {
   const s = spelling.toLowerCase();
   const special = SPECIAL[s];
   if (special) return { mnemonic: special[0], size: special[1], far: special[2], known: instructionInfo(special[0]) !== undefined };

@@ -38,7 +38,7 @@ export interface ScannedInstruction extends Span {
   /** Far transfer (`jmp far`, `ljmp`, `lret`, `retf`, `call far`). */
   far?: boolean;
   /** Operand size implied by an AT&T suffix (`popfl` → 32) or a NASM `o16`/`o32` prefix. */
-  opsize?: 8 | 16 | 32 | 64;
+  opsize?: 8 | 16 | 32 | 64 | 80;
   /** True when the mnemonic is known to the instruction table. */
   known: boolean;
 }

@@ -10,6 +10,8 @@ import type { EncodingForm, InstructionInfo, OperandPattern } from '../../core/i
 const R8 = ['al', 'cl', 'dl', 'bl', 'ah', 'ch', 'dh', 'bh'];
 const R16 = ['ax', 'cx', 'dx', 'bx', 'sp', 'bp', 'si', 'di'];
 const R32 = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'];
+const MM = ['mm0', 'mm1', 'mm2', 'mm3', 'mm4', 'mm5', 'mm6', 'mm7'];
+const XMM = ['xmm0', 'xmm1', 'xmm2', 'xmm3', 'xmm4', 'xmm5', 'xmm6', 'xmm7'];
 
 /** Every 32-bit addressing mode shape, with the special cases. */
 export const MEMORY_OPERANDS = [
@@ -57,6 +59,14 @@ function samples(p: OperandPattern, form: EncodingForm, info: InstructionInfo): 
     case 'rel8': return info.forms.some((f) => f.imm[0] === 'rel32') ? ['$+0x10', '$-0x20', '$+2', 'short $+0x7f'] : ['$+0x10', '$-0x20', '$'];
     case 'rel32': return ['$+0x1000', '$-0x400', 'near $+0x10', '$+0x12345'];
     case 'far16:32': return ['0x08:0x12345678', '0x1b:0x100000', '0x10:0x0'];
+    case 'st0': return ['st0'];
+    case 'sti': return ['st0', 'st1', 'st3', 'st7'];
+    case 'm80': return mem('tword');
+    case 'm128': return mem();
+    case 'mm': return MM;
+    case 'xmm': return XMM;
+    case 'mm/m32': case 'mm/m64': return [...MM, ...mem()];
+    case 'xmm/m32': case 'xmm/m64': case 'xmm/m128': return [...XMM, ...mem()];
   }
   return [];
 }

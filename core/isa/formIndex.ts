@@ -1,0 +1,120 @@
+/*
+ * Which table form a decoded instruction is. The index from opcode to encoding forms is built once
+ * from the table; `findForm` applies the rules that pick one: operand and address size, ModRM digit,
+ * register or memory operand, fixed trailing bytes (0f 01 c1, d4 0a), mandatory prefix (f3 90).
+ * The CPU's decoder names every instruction it decodes with it (mnemonic, monitor class, block end,
+ * LOCK legality come from the form), and the disassembler formats the form it gives: one decoder,
+ * two readers.
+ */
+import { allInstructions } from './table';
+import type { EncodingForm, InstructionInfo, OperandPattern } from './types';
+
+export interface FormMatch {
+  info: InstructionInfo;
+  form: EncodingForm;
+  /** Register number added to the opcode (`+r` forms). */
+  reg?: number;
+  /** Opcode bytes after the indexed ones that must follow (0f 01 c1, d4 0a). */
+  tail?: number[];
+}
+
+/** What the decoder saw; `at(k)` is the k-th byte after the opcode (for fixed trailing bytes). */
+export interface DecodedShape {
+  /** 0x00–0xff one-byte opcodes, 0x100 | b for 0f b. */
+  opcode: number;
+  /** ModRM byte, or -1 when the instruction has none. */
+  modrm: number;
+  /** Effective operand and address sizes (prefixes applied to the code segment's default). */
+  operandSize: 16 | 32;
+  addressSize: 16 | 32;
+  /** Last F2/F3 prefix byte, or 0. */
+  rep: number;
+  /** A 0x66 prefix is present. */
+  opsizePrefix: boolean;
+}
+
+const MEM_ONLY = new Set<OperandPattern>(['m', 'm8', 'm16', 'm32', 'm64', 'm80', 'm128', 'm16:32']);
+const REG_ONLY_RM = new Set<OperandPattern>(['r8', 'r16', 'r32']);
+
+let INDEX: Map<number, FormMatch[]> | undefined;
+
+function rank(c: FormMatch): number {
+  if (c.tail !== undefined) return 0;
+  if (c.form.mandatoryPrefix) return 1;
+  if (c.form.operands.length === 0) return 2;
+  if (c.form.decodeOnly) return 4;
+  return 3;
+}
+
+function buildIndex(): Map<number, FormMatch[]> {
+  const idx = new Map<number, FormMatch[]>();
+  const add = (k: number, c: FormMatch) => { let l = idx.get(k); if (!l) idx.set(k, l = []); l.push(c); };
+  for (const info of allInstructions()) {
+    for (const form of info.forms) {
+      const base = form.opcode.slice();
+      if (form.plusCc) base[base.length - 1] += form.cc ?? 0;
+      // `+r` adds to the last opcode byte: an index byte (50+r) or a trailing one (x87 d9 c0+r)
+      for (const reg of form.plusReg ? [0, 1, 2, 3, 4, 5, 6, 7] : [undefined]) {
+        const op = base.slice();
+        if (reg !== undefined) op[op.length - 1] += reg;
+        const n = op[0] === 0x0f && op.length > 1 ? 2 : 1;
+        const key = n === 2 ? 0x100 | op[1] : op[0];
+        const m: FormMatch = { info, form };
+        if (reg !== undefined) m.reg = reg;
+        if (op.length > n && form.modrm === undefined) m.tail = op.slice(n);
+        add(key, m);
+      }
+    }
+  }
+  // stable: table order within a rank (NASM's order of preference)
+  for (const l of idx.values()) l.sort((a, b) => rank(a) - rank(b));
+  return idx;
+}
+
+/** Every form indexed under an opcode (0x100 | b for 0f b), best first. */
+export function formsForOpcode(opcode: number): readonly FormMatch[] {
+  if (!INDEX) INDEX = buildIndex();
+  return INDEX.get(opcode) ?? [];
+}
+
+/**
+ * The first form (in the table's order of preference) the decoded instruction is an instance of, or
+ * undefined when the table has none. `at(k)` reads the k-th byte after the opcode.
+ */
+export function findForm(d: DecodedShape, at: (k: number) => number): FormMatch | undefined {
+  // With a 0x66 prefix, a form that names the operand size wins over a size-neutral one (66 90 is
+  // `xchg ax,ax`, not `nop`); a neutral form is taken only when no sized one fits (66 c3: ret).
+  return match(d, at, d.opsizePrefix) ?? (d.opsizePrefix ? match(d, at, false) : undefined);
+}
+
+function match(d: DecodedShape, at: (k: number) => number, sizedOnly: boolean): FormMatch | undefined {
+  const cands = formsForOpcode(d.opcode);
+  const modrm = d.modrm, mod = modrm >> 6, regf = (modrm >> 3) & 7;
+  for (const c of cands) {
+    const f = c.form;
+    if (sizedOnly && f.opsize === undefined) continue;
+    if (f.mandatoryPrefix && d.rep !== f.mandatoryPrefix[0]) continue;
+    if (f.opsize !== undefined && f.opsize !== d.operandSize) continue;
+    if (f.addrsize !== undefined && f.addrsize !== d.addressSize) continue;
+    if (c.tail !== undefined) {
+      let ok = true;
+      for (let k = 0; k < c.tail.length; k++) if (at(k) !== c.tail[k]) { ok = false; break; }
+      if (!ok) continue;
+    }
+    if (f.modrm !== undefined) {
+      if (modrm < 0) continue;
+      if (typeof f.modrm === 'number' && regf !== f.modrm) continue;
+      const rmPat = f.operands[f.rmOperand ?? -1];
+      const regPat = f.operands[f.regOperand ?? -1];
+      if (rmPat && MEM_ONLY.has(rmPat) && mod === 3) continue;
+      if (rmPat && REG_ONLY_RM.has(rmPat) && f.rmOperand !== f.regOperand && mod !== 3 && !f.anyMod) continue;
+      if (!f.anyMod && mod !== 3 && (regPat === 'cr' || regPat === 'dr')) continue;
+      if (regPat === 'sreg-no-cs' && (regf === 1 || regf > 5)) continue;
+      if (regPat === 'sreg' && regf > 5) continue;
+      if (regPat === 'cr' && regf !== 0 && regf !== 2 && regf !== 3 && regf !== 4) continue;
+      if (f.regOperand !== undefined && f.regOperand === f.rmOperand && (mod !== 3 || regf !== (modrm & 7))) continue;
+    }
+    return c;
+  }
+  return undefined;
+}
