@@ -36,7 +36,14 @@ export function operandMatches(p: OperandPattern, o: ScannedOperand, instr: Scan
     case 'rm16': return cls === 'gpr16' || (o.kind === 'memory' && !farMem);
     case 'rm32': return cls === 'gpr32' || (o.kind === 'memory' && !farMem);
     case 'r16/32/m16': return cls === 'gpr16' || cls === 'gpr32' || (o.kind === 'memory' && !farMem);
-    case 'm': case 'm8': case 'm16': case 'm32': case 'm64': return o.kind === 'memory' && !farMem;
+    case 'm': case 'm8': case 'm16': case 'm32': case 'm64': case 'm80': case 'm128': return o.kind === 'memory' && !farMem;
+    // x87: `st0`/`%st`/`%st(0)`; MMX and XMM registers, or memory for the r/m patterns
+    case 'st0': return cls === 'fpu' && (o.register === 'st0' || o.register === 'st');
+    case 'sti': return cls === 'fpu';
+    case 'mm': return cls === 'mmx';
+    case 'xmm': return cls === 'xmm';
+    case 'mm/m32': case 'mm/m64': return cls === 'mmx' || (o.kind === 'memory' && !farMem);
+    case 'xmm/m32': case 'xmm/m64': case 'xmm/m128': return cls === 'xmm' || (o.kind === 'memory' && !farMem);
     case 'moffs8': case 'moffs16': case 'moffs32': return o.kind === 'memory';
     case 'one': case 'imm8': case 'imm16': case 'imm32': case 'simm8': case 'imm8u': case 'rel8': case 'rel32':
       return o.kind === 'immediate';
