@@ -23,7 +23,7 @@ function usage(): string {
     '  asm FILE [-o OUT]                      assemble (NASM syntax) to a flat binary',
     '  disasm FILE [--org A]                  disassemble a flat binary (NASM syntax)',
     '  fix FILE [-o OUT] [--mode paravirtual] apply every paravirtual quick fix',
-    '  run FILE [--mode M] [--json] [--screen] [--load-address A] [--max-instructions N] [--cost PROFILE] [--trace]',
+    '  run FILE [--mode M] [--json] [--screen] [--load-address A] [--keys TEXT] [--max-instructions N] [--cost PROFILE] [--trace]',
     '                                         FILE: NASM source, Multiboot ELF kernel or flat image',
     '  compare FILE [--json] [--load-address A]  every technique side by side (console, screen)',
     '  bench                                  the performance suite',

@@ -4,11 +4,13 @@
  * kernel, flat image — at A when it has no Multiboot header; core/machine/program.ts), boots it on the simulated PC under the chosen technique (core/vmm; `native`
  * by default) and runs it to its end. Console output goes to stdout as the guest writes it (or
  * inside the JSON report with --json); --trace prints every hypervisor event on stderr; --screen
- * prints the VGA text screen at the end (the JSON report always has it); the exit
+ * prints the VGA text screen at the end (the JSON report always has it); --keys TEXT types TEXT
+ * on the PS/2 keyboard before the guest starts (\n for Enter); the exit
  * status is the guest's exit code (isa-debug-exit: (v << 1) | 1, as QEMU's).
  */
 import { CliError, numberOption, parseArgs, type CliCommand, type ParsedArgs } from './cliSupport';
 import { LoadError } from '../core/machine/multiboot';
+import { textToScanCodes } from '../core/machine/keyboardInput';
 import { loadProgramFile, ProgramError } from '../core/machine/program';
 import { COST_PROFILES, MODES, availableModes, createVm, formatEvent, sourceLocator, type Mode, type Vm } from '../core/vmm';
 import * as fs from 'node:fs';
@@ -23,7 +25,7 @@ function traceLocator(file: string) {
   return sourceLocator(r.sourceMap, process.cwd());
 }
 
-export const RUN_USAGE = 'popek run FILE [--mode M] [--json] [--screen] [--load-address A] [--max-instructions N] [--cost PROFILE] [--trace]';
+export const RUN_USAGE = 'popek run FILE [--mode M] [--json] [--screen] [--load-address A] [--keys TEXT] [--max-instructions N] [--cost PROFILE] [--trace]';
 
 /** `--load-address A` (decimal or 0x…): where a flat image without a Multiboot header goes. */
 export function loadAddressOption(parsed: ParsedArgs): number | undefined {
@@ -37,7 +39,7 @@ export function loadAddressOption(parsed: ParsedArgs): number | undefined {
 const SLICE = 2_000_000;
 
 export const runCommand: CliCommand = async (args) => {
-  const parsed = parseArgs(args, ['--mode', '--max-instructions', '--cost', '--memory', '--load-address'], ['--json', '--trace', '--screen']);
+  const parsed = parseArgs(args, ['--mode', '--max-instructions', '--cost', '--memory', '--load-address', '--keys'], ['--json', '--trace', '--screen']);
   if (parsed.positional.length !== 1) throw new CliError(`usage: ${RUN_USAGE}`);
   const file = parsed.positional[0];
   const modeOpt = parsed.options.get('--mode');
@@ -54,6 +56,8 @@ export const runCommand: CliCommand = async (args) => {
   const trace = parsed.options.has('--trace');
   const screen = parsed.options.has('--screen');
   const loadAddress = loadAddressOption(parsed);
+  const keysOpt = parsed.options.get('--keys');
+  const keys = typeof keysOpt === 'string' ? keysOpt.replace(/\\n/g, '\n').replace(/\\t/g, '\t') : undefined;
 
   let program;
   try {
@@ -66,6 +70,8 @@ export const runCommand: CliCommand = async (args) => {
   try {
     vm = createVm({ mode, cost, memoryMiB, maxInstructions, trace: trace ? (ev) => process.stderr.write(formatEvent(ev) + '\n') : undefined });
     vm.load(program);
+    // Typed ahead: the PS/2 keyboard hands them over one byte at a time as the guest reads port 0x60.
+    if (keys !== undefined) vm.machine.keyboard?.sendScanCodes(textToScanCodes(keys));
     if (trace && program.via === 'assembler') vm.events.locate = traceLocator(file);
   } catch (e) {
     if (e instanceof LoadError || e instanceof RangeError) throw new CliError(`${file}: ${e.message}`, 1);
