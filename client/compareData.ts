@@ -9,6 +9,8 @@ export interface CompareRow {
   outcome: string;
   exitCode: number | null;
   consoleEqual: boolean | null;
+  /** Final VGA screen equal to native's (null when the CLI does not say). */
+  screenEqual: boolean | null;
   instructions: number;
   cycles: number;
   /** cycles / native cycles (1 = as fast as native), when both are known. */
@@ -60,11 +62,13 @@ export function normaliseCompare(json: unknown, file = ''): CompareModel {
     if (!isObj(r) || typeof r.mode !== 'string') continue;
     const breakdown = [r.cyclesBy, r.cyclesByReason, r.cycleBreakdown, r.costBreakdown].find(isObj);
     const consoleEqual = [r.consoleEqual, r.consoleMatchesNative, r.sameConsole, r.consoleSameAsNative].find((v) => typeof v === 'boolean');
+    const screenEqual = [r.screenEqual, r.screenMatchesNative].find((v) => typeof v === 'boolean');
     rows.push({
       mode: r.mode,
       outcome: typeof r.outcome === 'string' ? r.outcome : '?',
       exitCode: typeof r.exitCode === 'number' ? r.exitCode : null,
       consoleEqual: typeof consoleEqual === 'boolean' ? consoleEqual : null,
+      screenEqual: typeof screenEqual === 'boolean' ? screenEqual : null,
       instructions: num(r.instructions),
       cycles: num(r.cycles),
       overhead: typeof r.overhead === 'number' ? r.overhead : null,

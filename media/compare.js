@@ -24,7 +24,7 @@
     const t = $('table');
     t.replaceChildren();
     const head = el('tr');
-    const headers = ['Technique', 'Outcome', 'Exit', 'Console = native', 'Instructions', 'Modelled cycles', 'Overhead', 'Traps', 'VM exits', 'Hypercalls', 'Critical'];
+    const headers = ['Technique', 'Outcome', 'Exit', 'Console = native', 'Screen = native', 'Instructions', 'Modelled cycles', 'Overhead', 'Traps', 'VM exits', 'Hypercalls', 'Critical'];
     for (const h of headers) head.append(el('th', { scope: 'col' }, h));
     const thead = el('thead');
     thead.append(head);
@@ -33,11 +33,12 @@
     for (const r of model.rows) {
       const tr = el('tr', { 'data-mode': r.mode });
       const cells = [r.mode, r.outcome, r.exitCode ?? '—', r.consoleEqual === null ? '—' : r.consoleEqual ? 'yes' : 'NO',
+        r.screenEqual === null || r.screenEqual === undefined ? '—' : r.screenEqual ? 'yes' : 'NO',
         fmt(r.instructions), fmt(r.cycles), r.overhead === null ? '—' : `×${r.overhead.toFixed(2)}`,
         fmt(r.traps), fmt(r.vmExits), fmt(r.hypercalls), fmt(r.critical)];
       cells.forEach((c, i) => {
-        const td = el(i === 0 ? 'th' : 'td', i === 0 ? { scope: 'row' } : { class: i >= 4 ? 'num' : '' }, c);
-        if (i === 3 && r.consoleEqual === false) td.classList.add('bad');
+        const td = el(i === 0 ? 'th' : 'td', i === 0 ? { scope: 'row' } : { class: i >= 5 ? 'num' : '' }, c);
+        if ((i === 3 && r.consoleEqual === false) || (i === 4 && r.screenEqual === false)) td.classList.add('bad');
         tr.append(td);
       });
       body.append(tr);

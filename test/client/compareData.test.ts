@@ -12,7 +12,7 @@ describe('client: compare data', () => {
   it('an array of runs: totals, overhead against native, events by reason', () => {
     const m = normaliseCompare([
       run('native', 1000),
-      run('trap-and-emulate', 5000, { traps: { cli: 2, out: 3 }, critical: { popfd: 1 }, consoleEqual: true }),
+      run('trap-and-emulate', 5000, { traps: { cli: 2, out: 3 }, critical: { popfd: 1 }, consoleEqual: true, screenMatchesNative: false }),
       run('hardware-assisted', 3000, { vmExits: { CPUID: 1, IO_INSTRUCTION: 3 }, cyclesBy: { instructions: 100, CPUID: 1400, IO_INSTRUCTION: 1500 } }),
     ], '/ws/hello.gasm');
     assert.equal(m.file, '/ws/hello.gasm');
@@ -22,6 +22,8 @@ describe('client: compare data', () => {
     assert.equal(te.critical, 1);
     assert.equal(te.overhead, 5);
     assert.equal(te.consoleEqual, true);
+    assert.equal(te.screenEqual, false);
+    assert.equal(m.rows[2].screenEqual, null, 'no screen field: unknown');
     assert.deepEqual(te.eventsBy, { 'trap: cli': 2, 'trap: out': 3 });
     const ha = m.rows[2];
     assert.equal(ha.vmExits, 4);
