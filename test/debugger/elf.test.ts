@@ -20,7 +20,7 @@ import * as os from 'node:os';
 
 const ENTRY_ASM = `
 ; Multiboot entry stub as the tutorials write it (the a.out address fields too, so any Multiboot loader takes it).
-global _start
+global _start, isr_soft
 extern kmain, _edata, _end
 MB_FLAGS equ 0x10000
 section .text
@@ -30,16 +30,42 @@ mb_header:
 _start:
   mov esp, stack_top
   xor ebp, ebp
+  ; One interrupt gate, vector 0x80, to isr_soft (the code segment the loader left).
+  mov eax, isr_soft
+  mov [idt + 0x80*8], ax
+  mov [idt + 0x80*8 + 2], cs
+  mov byte [idt + 0x80*8 + 5], 0x8E
+  shr eax, 16
+  mov [idt + 0x80*8 + 6], ax
+  lidt [idtr]
   call kmain
   mov al, 0
   out 0xf4, al
 .hang:
   hlt
   jmp .hang
+isr_soft:
+  iretd
+section .data
+idtr:
+  dw 256*8 - 1
+  dd idt
 section .bss
+idt:
+  resq 256
 align 16
   resb 8192
 stack_top:
+`;
+
+const HELPER_S = `
+  .globl read_cr0
+  .type read_cr0, @function
+  .text
+read_cr0:
+  movl %cr0, %eax
+  ret
+  .size read_cr0, . - read_cr0
 `;
 
 const KERNEL_C = `
@@ -66,12 +92,33 @@ static int add(int a, int b) {
   return r;
 }
 
+unsigned int read_cr0(void);
+
+static void irq_off(void) {
+  __asm__ volatile ("cli");
+}
+
+static unsigned int flags_roundtrip(void) {
+  unsigned int f;
+  __asm__ volatile ("pushf; popf; pushf; pop %0" : "=r"(f));
+  return f;
+}
+
+static void syscall0(void) {
+  __asm__ volatile ("int $0x80");
+}
+
 void kmain(void) {
   unsigned int v = cpu_vendor();
   ticks = ticks + 1;
   int x = add(2, 3);
   puts("ok\\n");
   ticks += x + (v & 0);
+  unsigned int cr0 = read_cr0();
+  irq_off();
+  ticks += flags_roundtrip() & 0;
+  syscall0();
+  ticks += cr0 & 0;
 }
 `;
 
@@ -81,14 +128,15 @@ describe('debugger: ELF kernels from C and NASM (DebugClient)', function () {
   this.timeout(60_000);
   let k: BuiltElf;
   let dc: DebugClient;
-  let kc: string, asm: string;
+  let kc: string, asm: string, gas: string;
   const cLine = (text: string) => lineOf(kc, text);
 
   before(function () {
     // -N: one segment laid out in the file as in memory (what the a.out address fields describe).
-    k = buildElf({ sources: { 'entry.asm': ENTRY_ASM, 'kernel.c': KERNEL_C }, ldArgs: ['-N', '-Ttext', '0x100000', '-e', '_start'] });
+    k = buildElf({ sources: { 'entry.asm': ENTRY_ASM, 'kernel.c': KERNEL_C, 'helper.S': HELPER_S }, ldArgs: ['-N', '-Ttext', '0x100000', '-e', '_start'] });
     kc = k.sources['kernel.c'];
     asm = k.sources['entry.asm'];
+    gas = k.sources['helper.S'];
   });
   after(() => removeBuild(k));
   beforeEach(async () => { dc = await startClient(); });
@@ -174,6 +222,37 @@ describe('debugger: ELF kernels from C and NASM (DebugClient)', function () {
     assert.deepEqual([f.source?.path, f.line, fn(f)], [asm, line, '_start']);
   });
 
+  it('a breakpoint in a GAS .S file hits; its C caller is on the stack', async () => {
+    const line = lineOf(gas, 'movl %cr0, %eax');
+    await toBreakpoint(gas, line);
+    const st = await frames();
+    assert.deepEqual([st[0].source?.path, st[0].line, fn(st[0])], [gas, line, 'read_cr0']);
+    assert.deepEqual([fn(st[1]), st[1].line], ['kmain', cLine('unsigned int cr0 = read_cr0();')]);
+  });
+
+  it('trap-and-emulate: the trap (cli) and the critical instruction (popf) are located at their C lines and functions', async () => {
+    const { stop } = await launchToStop(dc, { program: k.file, mode: 'trap-and-emulate', stopOnEntry: false }, { exceptions: { filters: [], filterOptions: [{ filterId: 'trap', condition: 'cli' }, { filterId: 'critical', condition: 'popfd' }] } });
+    assert.equal(stop.body.reason, 'exception');
+    assert.match(stop.body.description ?? '', new RegExp(`kernel\\.c:${cLine('"cli"')} \\(cli\\)`));
+    let st = await frames();
+    assert.deepEqual([fn(st[0]), st[0].line, fn(st[1]), st[1].line], ['irq_off', cLine('"cli"'), 'kmain', cLine('irq_off();')]);
+    const next = await resumeToStop(dc, dc.continueRequest({ threadId: 1 }));
+    assert.match(next.body.description ?? '', new RegExp(`^Critical instruction popfd at kernel\\.c:${cLine('"pushf; popf')} \\(popfd\\)`));
+    st = await frames();
+    assert.equal(fn(st[0]), 'flags_roundtrip');
+  });
+
+  it('a guest exception (int 0x80) names the C line that raised it; the handler\'s stack shows the interrupted C function', async () => {
+    const { stop } = await launchToStop(dc, { program: k.file, stopOnEntry: false }, { exceptions: { filters: ['guest-exception'] } });
+    assert.equal(stop.body.reason, 'exception');
+    assert.match(stop.body.description ?? '', new RegExp(`kernel\\.c:${cLine('"int $0x80"')} \\(int 0x80\\)`));
+    const st = await frames();
+    assert.deepEqual([fn(st[0]), st[0].source?.path], ['isr_soft', asm]);
+    // The interrupted frame is where the handler returns to: syscall0, just past its int.
+    const interrupted = st.find((f) => /^syscall0 \(interrupted\)/.test(f.name));
+    assert.ok(interrupted && interrupted.source?.path === kc && interrupted.line >= cLine('"int $0x80"'), st.map((f) => `${f.name}:${f.line}`).join(', '));
+  });
+
   it('C globals in evaluate: the value as C reads it, &name its address (as readelf -s), assignable from the console', async () => {
     await toBreakpoint(kc, cLine('int x = add(2, 3);'));
     const sym = (name: string) => parseInt(new RegExp(`([0-9a-f]{8})\\s+\\d+\\s+OBJECT\\s+\\w+\\s+\\w+\\s+\\w+\\s+${name}$`, 'm').exec(readelf(['-s'], k.file))![1], 16);
@@ -202,7 +281,7 @@ describe('debugger: ELF kernels from C and NASM (DebugClient)', function () {
   it('an x86-64 ELF is refused, naming what it is', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-elf64-'));
     const file = path.join(dir, 'kernel64.o');
-    fs.writeFileSync(file, compileObject('k.c', KERNEL_C, ['-m64', '-ffreestanding']));
+    fs.writeFileSync(file, compileObject('k.c', 'int answer = 42;\nint f(void) { return answer; }\n', ['-m64', '-ffreestanding']));
     await dc.initializeRequest();
     assert.match(await failure(dc.launchRequest({ program: file } as never)), /ELF64 x86-64 file: Popek runs 32-bit kernels/);
     fs.rmSync(dir, { recursive: true, force: true });
