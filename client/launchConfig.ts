@@ -18,6 +18,8 @@ export interface PopekLaunchConfig {
   maxInstructions?: unknown;
   checkEquivalence?: unknown;
   trace?: unknown;
+  /** Where a flat image without a Multiboot header goes. */
+  loadAddress?: unknown;
   [key: string]: unknown;
 }
 
@@ -54,6 +56,9 @@ export function launchConfigProblems(config: PopekLaunchConfig, fileExists: (p: 
   }
   if (config.maxInstructions !== undefined && !(Number.isInteger(config.maxInstructions) && (config.maxInstructions as number) >= 0)) {
     problems.push(`"maxInstructions" must be a whole number ≥ 0 (0: no limit); got ${JSON.stringify(config.maxInstructions)}.`);
+  }
+  if (config.loadAddress !== undefined && !(Number.isInteger(config.loadAddress) && (config.loadAddress as number) >= 0 && (config.loadAddress as number) <= 0xffffffff)) {
+    problems.push(`"loadAddress" must be an address from 0 to 4294967295 (0xFFFFFFFF); got ${JSON.stringify(config.loadAddress)}.`);
   }
   for (const key of ['stopOnEntry', 'checkEquivalence', 'trace'] as const) {
     if (config[key] !== undefined && typeof config[key] !== 'boolean') problems.push(`"${key}" must be true or false; got ${JSON.stringify(config[key])}.`);

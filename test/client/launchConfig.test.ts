@@ -25,6 +25,7 @@ describe('client: launch configurations', () => {
     ['an unknown cost profile', { cost: 'fast' }, /"cost" must be one of modern, vtx-2006/],
     ['zero memory', { memoryMiB: 0 }, /"memoryMiB" must be a whole number from 1/],
     ['fractional memory', { memoryMiB: 1.5 }, /"memoryMiB"/],
+    ['negative load address', { loadAddress: -1 }, /"loadAddress" must be an address/],
     ['a negative instruction limit', { maxInstructions: -1 }, /"maxInstructions" must be a whole number ≥ 0/],
     ['a string for a boolean', { stopOnEntry: 'yes' }, /"stopOnEntry" must be true or false/],
     ['attach', { request: 'attach' }, /"request" must be "launch"/],

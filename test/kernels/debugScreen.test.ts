@@ -9,6 +9,7 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import { keyToScanCodes, textToScanCodes } from '../../core/machine/keyboardInput';
 import { typeKeys } from '../../debugger/screenEvents';
 import { launchToStop, startClient } from '../debugger/support';
+import { assembleWithNasm, requireNasm } from '../support/qemu';
 import { makeTempDir } from './support';
 
 interface ScreenBody { lines: string[]; attrs: string; cursor: { row: number; column: number } | null; running: boolean }
@@ -127,6 +128,39 @@ describe('debugger: keys typed in the screen view reach the guest', function () 
     await dc.continueRequest({ threadId: 1 });
     assert.equal((await exited).body.exitCode, 1);
     assert.equal(out, '1E9E');
+  });
+});
+
+describe('debugger: a flat image at its launch loadAddress', function () {
+  this.timeout(60_000);
+  let dc: DebugClient;
+  let dir: string;
+  before(function () {
+    requireNasm();
+    dir = makeTempDir('popek-flat-');
+    fs.writeFileSync(path.join(dir, 'flat.asm'), 'bits 32\norg 0x200000\n    mov esi, msg\n.next:\n    lodsb\n    test al, al\n    jz .done\n' +
+      '    mov dx, 0x3f8\n    out dx, al\n    jmp .next\n.done:\n    mov al, 2\n    out 0xf4, al\nmsg: db "flat", 10, 0\n');
+    fs.writeFileSync(path.join(dir, 'kernel'), assembleWithNasm(path.join(dir, 'flat.asm')));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  beforeEach(async () => { dc = await startClient(); });
+  afterEach(async () => { await dc.stop(); });
+
+  it('runs there (the entry stop is at the load address) and prints its message', async () => {
+    let out = '';
+    dc.on('output', (e: DebugProtocol.OutputEvent) => { if (e.body.category === 'stdout') out += e.body.output; });
+    const exited = dc.waitForEvent('exited', 20000) as Promise<DebugProtocol.ExitedEvent>;
+    await launchToStop(dc, { program: path.join(dir, 'kernel'), loadAddress: 0x200000, stopOnEntry: true });
+    const frame = (await dc.stackTraceRequest({ threadId: 1 })).body.stackFrames[0];
+    assert.equal(frame.instructionPointerReference, '0x00200000');
+    await dc.continueRequest({ threadId: 1 });
+    assert.equal((await exited).body.exitCode, 5);
+    assert.equal(out, 'flat\n');
+  });
+
+  it('refuses a loadAddress that is not an address', async () => {
+    await dc.initializeRequest();
+    await assert.rejects(dc.launch({ program: path.join(dir, 'kernel'), loadAddress: -1 } as DebugProtocol.LaunchRequestArguments), /"loadAddress" must be an address/);
   });
 });
 
