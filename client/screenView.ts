@@ -2,23 +2,13 @@
  * "Popek: Guest Screen": the guest's VGA text screen in colour, live while a Popek debug session
  * runs. The debug adapter sends it as the custom event `popekScreen` on every stop and, throttled,
  * while running (debugger/screenEvents.ts); opening the view asks for it with the `popekScreen`
- * request. Keys typed in the view go to the guest through the `popekKeys` request.
+ * request, and the view opens by itself the first time a session's guest changes the screen. Keys
+ * typed in the view go to the guest through the `popekKeys` request.
  */
 import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
 import { DEBUG_TYPE } from './launchConfig';
-
-/** The body of the `popekScreen` event (see debugger/screenEvents.ts). */
-export interface ScreenModel {
-  columns: number;
-  rows: number;
-  lines: string[];
-  attrs: string;
-  cursor: { row: number; column: number } | null;
-  cursorShape: { start: number; end: number };
-  blink: boolean;
-  running: boolean;
-}
+import { isFirmwareScreen, type ScreenModel } from './screenModel';
 
 export class ScreenView implements vscode.Disposable {
   static readonly viewType = 'popek.screen';
@@ -27,13 +17,22 @@ export class ScreenView implements vscode.Disposable {
   private session: vscode.DebugSession | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private keyWarningShown = false;
+  /** Per session: the first screen seen, and whether the view already opened itself. */
+  private readonly sessions = new WeakMap<vscode.DebugSession, { first: string; opened: boolean }>();
 
   constructor(private readonly extensionUri: vscode.Uri) {
     this.disposables.push(
       vscode.debug.onDidReceiveDebugSessionCustomEvent((e) => {
         if (e.session.type !== DEBUG_TYPE || e.event !== 'popekScreen') return;
         this.session = e.session;
-        this.update(e.body as ScreenModel);
+        const model = e.body as ScreenModel;
+        this.update(model);
+        // The view opens by itself (beside, without taking focus) once the guest changes the
+        // screen the firmware left: a kernel that draws on it; plain COM1 guests never open it.
+        const text = model.lines.join('\n');
+        let seen = this.sessions.get(e.session);
+        if (!seen) this.sessions.set(e.session, seen = { first: isFirmwareScreen(model.lines) ? text : '', opened: false });
+        if (!seen.opened && text !== seen.first && !this.panel) { seen.opened = true; void this.show(); }
       }),
       vscode.debug.onDidTerminateDebugSession((s) => { if (s === this.session) this.session = undefined; }),
     );

@@ -1,0 +1,19 @@
+/* The guest screen as the debug adapter sends it (event and request `popekScreen`). Pure: no vscode. */
+
+/** The body of the `popekScreen` event (see debugger/screenEvents.ts). */
+export interface ScreenModel {
+  columns: number;
+  rows: number;
+  lines: string[];
+  attrs: string;
+  cursor: { row: number; column: number } | null;
+  cursorShape: { start: number; end: number };
+  blink: boolean;
+  running: boolean;
+}
+
+/** The screen as the firmware leaves it (SeaBIOS's banner, iPXE, "Booting from ROM..."), untouched. */
+export function isFirmwareScreen(lines: string[]): boolean {
+  return lines.length === 25 && lines[0].startsWith('SeaBIOS') && lines[7].trimEnd() === 'Booting from ROM...' &&
+    lines.every((l, k) => k === 0 || k === 3 || k === 7 || l.trim() === '');
+}
