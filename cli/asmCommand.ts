@@ -1,25 +1,25 @@
 /* `popek asm FILE [-o OUT]` and `popek disasm FILE [--org A]` (SPEC §6). */
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { CliError, numberOption, parseArgs, type CliCommand } from './cliSupport';
 import { assemble } from '../core/asm/assembler';
 import { disassemble } from '../core/asm/disassembler';
+import { readIncludeText } from '../core/machine/safeRead';
+import { readInputBytes, readSourceText, writeOutputAtomically } from './inputFile';
 
-function readText(file: string): string {
-  if (!existsSync(file)) throw new CliError(`${file}: no such file`);
-  return readFileSync(file, 'utf8');
-}
 
 /** Assembles FILE to OUT (default: FILE without its extension, `.bin`); errors as `file:line:col: error: message`. */
 export const asmCommand: CliCommand = async (args) => {
   const parsed = parseArgs(args, ['-o', '--output'], []);
   if (parsed.positional.length !== 1) throw new CliError('usage: popek asm FILE [-o OUT]');
   const file = parsed.positional[0];
-  const text = readText(file);
+  const text = readSourceText(file);
   const result = assemble(file, text, {
     readFile: (p, from) => {
       const full = path.isAbsolute(p) ? p : path.resolve(path.dirname(from), p);
-      for (const candidate of [full, path.resolve(p)]) if (existsSync(candidate)) return readFileSync(candidate, 'utf8');
+      for (const candidate of [full, path.resolve(p)]) {
+        const t = readIncludeText(candidate);
+        if (t !== undefined) return t;
+      }
       return undefined;
     },
   });
@@ -31,7 +31,7 @@ export const asmCommand: CliCommand = async (args) => {
   if (errors) return 1;
   const o = parsed.options.get('-o') ?? parsed.options.get('--output');
   const out = typeof o === 'string' ? o : file.replace(/\.[^./\\]*$/, '') + '.bin';
-  writeFileSync(out, result.bytes);
+  writeOutputAtomically(out, result.bytes);
   return 0;
 };
 
@@ -40,9 +40,9 @@ export const disasmCommand: CliCommand = async (args) => {
   const parsed = parseArgs(args, ['--org'], []);
   if (parsed.positional.length !== 1) throw new CliError('usage: popek disasm FILE [--org A]');
   const file = parsed.positional[0];
-  if (!existsSync(file)) throw new CliError(`${file}: no such file`);
-  const bytes = new Uint8Array(readFileSync(file));
+  const bytes = new Uint8Array(readInputBytes(file));
   const org = numberOption(parsed, '--org', 0);
+  if (!Number.isInteger(org) || org < 0 || org > 0xffffffff) throw new CliError('--org needs an address from 0 to 0xffffffff');
   const lines: string[] = [`bits 32`, `org 0x${org.toString(16)}`, ''];
   for (const l of disassemble(bytes, org, { roundTrip: true })) {
     const hex = Array.from(l.bytes, (b) => b.toString(16).padStart(2, '0')).join('');

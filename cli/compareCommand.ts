@@ -8,7 +8,7 @@ import { CliError, numberOption, parseArgs, type CliCommand } from './cliSupport
 import { LoadError } from '../core/machine/multiboot';
 import { loadProgramFile, ProgramError, type Program } from '../core/machine/program';
 import type { RunReport } from '../core/machine/report';
-import { loadAddressOption } from './runCommand';
+import { checkProgramFile, loadAddressOption } from './runCommand';
 import { COST_PROFILES, availableModes, createVm, type Mode } from '../core/vmm';
 
 export interface CompareRow {
@@ -77,6 +77,7 @@ export const compareCommand: CliCommand = async (args) => {
   if (typeof cost === 'string' && !(cost in COST_PROFILES)) throw new CliError(`unknown cost profile '${cost}' (expected one of: ${Object.keys(COST_PROFILES).join(', ')})`);
   const maxInstructions = numberOption(parsed, '--max-instructions', 50_000_000);
   if (!Number.isInteger(maxInstructions) || maxInstructions < 0) throw new CliError('--max-instructions needs a non-negative integer');
+  checkProgramFile(file);
   let program: Program;
   try {
     program = loadProgramFile(file, { loadAddress: loadAddressOption(parsed) });

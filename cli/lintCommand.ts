@@ -1,11 +1,12 @@
 /* `popek lint FILE… [--mode M] [--json]` (SPEC §6): the language server's diagnostics. */
-import { readFileSync, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { CliError, parseArgs, type CliCommand } from './cliSupport';
 import { LintDocument, syntaxOf } from '../core/lint/document';
 import { isMode, lintDocument } from '../core/lint/lint';
 import { MODES, type Mode } from '../core/isa';
 import { costFigures } from '../core/lint/costs';
+import { readIncludeText } from '../core/machine/safeRead';
+import { readSourceText } from './inputFile';
 
 export interface JsonDiagnostic {
   file: string; line: number; column: number; endLine: number; endColumn: number;
@@ -15,7 +16,10 @@ export interface JsonDiagnostic {
 /** Reads an included file relative to the including one (then the working directory). */
 export function readInclude(p: string, from: string): string | undefined {
   const full = path.isAbsolute(p) ? p : path.resolve(path.dirname(from), p);
-  for (const c of [full, path.resolve(p)]) if (existsSync(c)) return readFileSync(c, 'utf8');
+  for (const c of [full, path.resolve(p)]) {
+    const text = readIncludeText(c);
+    if (text !== undefined) return text;
+  }
   return undefined;
 }
 
@@ -27,8 +31,7 @@ export function modeOption(value: string | true | undefined): Mode | undefined {
 
 /** The diagnostics of one file in the JSON shape (1-based lines and columns). */
 export function lintFile(file: string, mode: Mode | undefined): JsonDiagnostic[] {
-  if (!existsSync(file)) throw new CliError(`${file}: no such file`);
-  const doc = new LintDocument(file, syntaxOf(file), readFileSync(file, 'utf8'));
+  const doc = new LintDocument(file, syntaxOf(file), readSourceText(file));
   return lintDocument(doc, { mode, readFile: readInclude, costs: costFigures() }).map((d) => ({
     file: d.file ?? file,
     line: d.range.start.line + 1,
@@ -45,8 +48,6 @@ export const lintCommand: CliCommand = async (args) => {
   const parsed = parseArgs(args, ['--mode'], ['--json']);
   if (parsed.positional.length === 0) throw new CliError('usage: popek lint FILE… [--mode M] [--json]');
   const mode = modeOption(parsed.options.get('--mode'));
-  // `popek lint … | head`: a closed pipe ends the output quietly.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); });
   const all = parsed.positional.flatMap((f) => lintFile(f, mode));
   if (parsed.options.has('--json')) process.stdout.write(JSON.stringify(all, null, 2) + '\n');
   else for (const d of all) process.stdout.write(`${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message} [${d.code}]\n`);

@@ -34,28 +34,46 @@ function usage(): string {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '-h' || name === '--help' || name === 'help') {
+  if (!name) {
+    process.stderr.write('popek: no command (popek --help lists them)\n');
+    return 2;
+  }
+  if (name === '-h' || name === '--help' || name === 'help') {
     process.stdout.write(usage() + '\n');
-    return name ? 0 : 2;
+    return 0;
   }
   const load = COMMANDS[name];
   if (!load) {
-    process.stderr.write(`popek: unknown command '${name}'\n\n${usage()}\n`);
+    process.stderr.write(`popek: unknown command '${name}' (popek --help lists them)\n`);
     return 2;
   }
   const command = await load();
   return command(rest);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  (err: unknown) => {
-    if (err instanceof CliError) {
-      process.stderr.write(`popek: ${err.message}\n`);
-      process.exitCode = err.exitCode;
-    } else {
-      process.stderr.write(`popek: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-      process.exitCode = 70;
-    }
-  },
-);
+/**
+ * One line for the user, never a stack (POPEK_DEBUG=1 adds it, for a bug report). A CliError is the
+ * user's to fix (its own exit status); anything else is a bug in popek (70).
+ */
+function fail(err: unknown): void {
+  if (err instanceof CliError) {
+    process.stderr.write(`popek: ${err.message}\n`);
+    process.exitCode = err.exitCode;
+    return;
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'EPIPE') { process.exit(process.exitCode ?? 0); }
+  const what = err instanceof RangeError && /allocation|memory/i.test(err.message) ? 'out of memory' : err instanceof Error ? err.message.split('\n')[0] : String(err);
+  process.stderr.write(`popek: internal error: ${what} (set POPEK_DEBUG=1 for details)\n`);
+  if (process.env.POPEK_DEBUG) process.stderr.write(`${err instanceof Error ? err.stack : ''}\n`);
+  process.exitCode = 70;
+}
+
+// `popek … | head`: a closed pipe ends the output quietly; other stream errors are one line.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); });
+}
+process.on('uncaughtException', (e) => { fail(e); process.exit(process.exitCode ?? 70); });
+process.on('unhandledRejection', (e) => { fail(e); process.exit(process.exitCode ?? 70); });
+
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, fail);

@@ -16,11 +16,13 @@ import { COST_PROFILES, MODES, availableModes, createVm, formatEvent, sourceLoca
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { assemble } from '../core/asm';
+import { readIncludeText } from '../core/machine/safeRead';
+import { EXIT, checkInputFile } from './inputFile';
 
 /** Source lines for --trace: the assembler's source map of FILE (assembled again, cheaply). */
 function traceLocator(file: string) {
   const r = assemble(file, fs.readFileSync(file, 'utf8'), {
-    readFile: (p, from) => { try { return fs.readFileSync(nodePath.resolve(nodePath.dirname(from), p), 'utf8'); } catch { return undefined; } },
+    readFile: (p, from) => readIncludeText(nodePath.resolve(nodePath.dirname(from), p)),
   });
   return sourceLocator(r.sourceMap, process.cwd());
 }
@@ -33,6 +35,17 @@ export function loadAddressOption(parsed: ParsedArgs): number | undefined {
   const a = numberOption(parsed, '--load-address', 0);
   if (!Number.isInteger(a) || a < 0 || a > 0xffffffff) throw new CliError('--load-address needs an address (e.g. 0x100000)');
   return a;
+}
+
+/** A guest that never ends stops here unless --max-instructions says otherwise (0: no limit). */
+export const DEFAULT_MAX_INSTRUCTIONS = 200_000_000;
+
+/**
+ * Refuses what cannot be a program before reading it: not a regular file (a FIFO or a device would
+ * block or never end), or too large. What the file contains is core/machine/program.ts's to judge.
+ */
+export function checkProgramFile(file: string): void {
+  checkInputFile(file);
 }
 
 /** Instructions per slice between host turns. */
@@ -49,9 +62,12 @@ export const runCommand: CliCommand = async (args) => {
   const costOpt = parsed.options.get('--cost');
   const cost = typeof costOpt === 'string' ? costOpt : undefined;
   if (cost !== undefined && !(cost in COST_PROFILES)) throw new CliError(`unknown cost profile '${cost}' (expected one of: ${Object.keys(COST_PROFILES).join(', ')})`);
-  const maxInstructions = numberOption(parsed, '--max-instructions', 0);
-  if (!Number.isInteger(maxInstructions) || maxInstructions < 0) throw new CliError('--max-instructions needs a non-negative integer');
+  const limitGiven = parsed.options.has('--max-instructions');
+  const maxInstructions = numberOption(parsed, '--max-instructions', DEFAULT_MAX_INSTRUCTIONS);
+  if (!Number.isInteger(maxInstructions) || maxInstructions < 0) throw new CliError('--max-instructions needs a non-negative integer (0: no limit)');
   const memoryMiB = numberOption(parsed, '--memory', 16);
+  if (!Number.isInteger(memoryMiB) || memoryMiB < 2 || memoryMiB > 2048) throw new CliError('--memory needs a whole number of MiB from 2 to 2048');
+  checkProgramFile(file);
   const json = parsed.options.has('--json');
   const trace = parsed.options.has('--trace');
   const screen = parsed.options.has('--screen');
@@ -90,8 +106,10 @@ export const runCommand: CliCommand = async (args) => {
   else if (screen) process.stdout.write((report.console === '' || report.console.endsWith('\n') ? '' : '\n') + report.screen.join('\n') + '\n');
   if (json) { /* the report says it all */ } else if (report.outcome !== 'exit' && report.outcome !== 'shutdown') {
     const where = report.faultAddress !== undefined ? ` at 0x${report.faultAddress.toString(16).padStart(8, '0')}` : '';
-    process.stderr.write(`popek: guest ended with outcome '${report.outcome}'${where} after ${report.instructions} instructions${report.error ? `: ${report.error}` : ''}\n`);
+    const why = report.outcome === 'limit' ? ` (${limitGiven ? '--max-instructions' : `the default limit; --max-instructions N to change it, 0 for none`})` : '';
+    process.stderr.write(`popek: guest ended with outcome '${report.outcome}'${where} after ${report.instructions} instructions${report.error ? `: ${report.error}` : ''}${why}\n`);
   }
-  if (report.outcome === 'error') return 70;
+  if (report.outcome === 'error') return EXIT.internal;
+  if (report.outcome === 'limit') return EXIT.limit;
   return report.exitCode & 0xff;
 };

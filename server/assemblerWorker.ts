@@ -4,7 +4,7 @@
  * bundle (dist/server.js) started in a worker thread; it answers one request at a time.
  */
 import { parentPort, Worker } from 'node:worker_threads';
-import { readFileSync } from 'node:fs';
+import { readIncludeText } from '../core/machine/safeRead';
 import * as path from 'node:path';
 import { LintDocument } from '../core/lint/document';
 import { assemblerDiagnostics, type LintDiagnostic } from '../core/lint/lint';
@@ -23,7 +23,7 @@ export function runAssemblerWorker(): void {
         readFile: (p, from) => {
           const full = path.isAbsolute(p) ? p : path.resolve(path.dirname(from), p);
           if (job.openFiles[full] !== undefined) return job.openFiles[full];
-          try { return readFileSync(full, 'utf8'); } catch { return undefined; }
+          return readIncludeText(full);
         },
       });
     } catch (err) {

@@ -4,7 +4,8 @@
  * re-scans only the lines it touches. Files reached through `%include` / `.include` are read from
  * the open documents first, then from disk, and kept as models too (for definitions and symbols).
  */
-import { readFileSync, existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { isRegularFile, readIncludeText } from '../core/machine/safeRead';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Connection } from 'vscode-languageserver/node';
@@ -17,6 +18,18 @@ export function uriToPath(uri: string): string {
 
 export function pathToUri(p: string): string {
   return pathToFileURL(p).toString();
+}
+
+const isPosition = (p: unknown): boolean => {
+  const q = p as { line?: unknown; character?: unknown } | null;
+  return typeof q === 'object' && q !== null && Number.isSafeInteger(q.line) && Number.isSafeInteger(q.character) && (q.line as number) >= 0 && (q.character as number) >= 0;
+};
+
+/** An LSP `TextDocumentContentChangeEvent`: text, with a range of whole non-negative positions or none. */
+function wellFormedChange(c: unknown): boolean {
+  const x = c as { text?: unknown; range?: { start?: unknown; end?: unknown } } | null;
+  if (typeof x !== 'object' || x === null || typeof x.text !== 'string') return false;
+  return x.range === undefined || (typeof x.range === 'object' && x.range !== null && isPosition(x.range.start) && isPosition(x.range.end));
 }
 
 interface Entry { text: TextDocument; model: LintDocument }
@@ -35,13 +48,15 @@ export class DocumentStore {
 
   listen(connection: Connection): void {
     connection.onDidOpenTextDocument(({ textDocument: t }) => {
+      if (typeof t?.uri !== 'string' || typeof t.text !== 'string') return;
       const text = TextDocument.create(t.uri, t.languageId, t.version, t.text);
       this.open.set(t.uri, { text, model: new LintDocument(uriToPath(t.uri), syntaxOf(t.uri, t.languageId), t.text) });
       this.changeListeners.forEach((f) => f(t.uri));
     });
     connection.onDidChangeTextDocument(({ textDocument, contentChanges }) => {
-      const e = this.open.get(textDocument.uri);
-      if (!e) return;
+      const e = this.open.get(textDocument?.uri);
+      // A malformed change (not LSP) is dropped whole: the editor text and the model stay as they were.
+      if (!e || !Array.isArray(contentChanges) || !contentChanges.every(wellFormedChange)) return;
       e.text = TextDocument.update(e.text, contentChanges, textDocument.version);
       try {
         for (const c of contentChanges) e.model.applyChange(c);
@@ -53,6 +68,7 @@ export class DocumentStore {
       this.changeListeners.forEach((f) => f(textDocument.uri));
     });
     connection.onDidCloseTextDocument(({ textDocument }) => {
+      if (!this.open.has(textDocument?.uri)) return;
       this.open.delete(textDocument.uri);
       this.closeListeners.forEach((f) => f(textDocument.uri));
     });
@@ -70,7 +86,7 @@ export class DocumentStore {
   resolveInclude(p: string, fromFile: string): string | undefined {
     const candidates = path.isAbsolute(p) ? [p] : [path.resolve(path.dirname(fromFile), p), path.resolve(p)];
     for (const c of candidates) {
-      if (this.open.has(pathToUri(c)) || existsSync(c)) return c;
+      if (this.open.has(pathToUri(c)) || isRegularFile(c)) return c;
     }
     return undefined;
   }
@@ -81,7 +97,7 @@ export class DocumentStore {
     if (!full) return undefined;
     const open = this.open.get(pathToUri(full));
     if (open) return open.text.getText();
-    try { return readFileSync(full, 'utf8'); } catch { return undefined; }
+    return readIncludeText(full);
   };
 
   /** The model of a file (open or on disk), for following includes. */
@@ -92,7 +108,9 @@ export class DocumentStore {
       const mtime = statSync(full).mtimeMs;
       const cached = this.diskModels.get(full);
       if (cached && cached.mtime === mtime) return cached.model;
-      const model = new LintDocument(full, syntaxOf(full), readFileSync(full, 'utf8'));
+      const text = readIncludeText(full);
+      if (text === undefined) return undefined;
+      const model = new LintDocument(full, syntaxOf(full), text);
       this.diskModels.set(full, { mtime, model });
       return model;
     } catch {

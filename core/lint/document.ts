@@ -37,6 +37,22 @@ export function syntaxOf(fileName: string, languageId?: string): Syntax {
   return /\.(s|S|sx)$/.test(fileName) ? 'att' : 'nasm';
 }
 
+/** Lines and their breaks as LSP counts them (\n, \r\n, lone \r); the last line has break ''. */
+export function splitLines(text: string): { lines: string[]; eols: string[] } {
+  const lines: string[] = [];
+  const eols: string[] = [];
+  const re = /\r\n|\r|\n/g;
+  let from = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    lines.push(text.slice(from, m.index));
+    eols.push(m[0]);
+    from = m.index + m[0].length;
+  }
+  lines.push(text.slice(from));
+  eols.push('');
+  return { lines, eols };
+}
+
 /** `array.splice(start, deleteCount, ...items)` without spreading (safe for huge pastes). */
 function spliceInPlace<T>(array: T[], start: number, deleteCount: number, items: T[]): void {
   const delta = items.length - deleteCount;
@@ -70,18 +86,38 @@ export class LintDocument {
     this.setText(text);
   }
 
-  get text(): string { return this.lines.join('\n'); }
+  /**
+   * The line terminator of each line as written ('\n', '\r\n', '\r'; '' for the last line), so
+   * that the text, and every edit derived from it, keeps the document's line endings byte for byte.
+   * Lines are split as LSP does: at \n, \r\n and a lone \r.
+   */
+  eols: string[] = [];
+
+  get text(): string {
+    let s = '';
+    for (let i = 0; i < this.lines.length; i++) s += this.lines[i] + (this.eols[i] ?? '');
+    return s;
+  }
+
+  /** The line break to write inside line `line` (a rewrite spanning lines): its own, else the document's first. */
+  eolAt(line: number): string {
+    const own = this.eols[line];
+    if (own) return own;
+    for (let i = line - 1; i >= 0; i--) if (this.eols[i]) return this.eols[i];
+    return '\n';
+  }
 
   /** Replaces the text; returns the range of lines that were re-scanned [from, to). */
   setText(text: string): { from: number; to: number } {
-    const newLines = text.split(/\r?\n/);
-    const old = this.lines;
+    const { lines: newLines, eols: newEols } = splitLines(text);
+    const old = this.lines, oldEols = this.eols;
+    const same = (a: number, b: number) => old[a] === newLines[b] && oldEols[a] === newEols[b];
     let prefix = 0;
     const maxPrefix = Math.min(old.length, newLines.length);
-    while (prefix < maxPrefix && old[prefix] === newLines[prefix]) prefix++;
+    while (prefix < maxPrefix && same(prefix, prefix)) prefix++;
     let suffix = 0;
-    while (suffix < old.length - prefix && suffix < newLines.length - prefix && old[old.length - 1 - suffix] === newLines[newLines.length - 1 - suffix]) suffix++;
-    return this.replaceLines(prefix, old.length - suffix, newLines.slice(prefix, newLines.length - suffix));
+    while (suffix < old.length - prefix && suffix < newLines.length - prefix && same(old.length - 1 - suffix, newLines.length - 1 - suffix)) suffix++;
+    return this.replaceLines(prefix, old.length - suffix, newLines.slice(prefix, newLines.length - suffix), newEols.slice(prefix, newEols.length - suffix));
   }
 
   /**
@@ -90,16 +126,31 @@ export class LintDocument {
    */
   applyChange(change: { range?: { start: { line: number; character: number }; end: { line: number; character: number } }; text: string }): { from: number; to: number } {
     if (!change.range) return this.setText(change.text);
-    const { start, end } = change.range;
+    // As vscode-languageserver-textdocument: a reversed range is swapped, lines past the end mean
+    // the end of the text, characters past a line's end mean its end (before the line break).
+    let { start, end } = change.range;
+    if (start.line > end.line || (start.line === end.line && start.character > end.character)) [start, end] = [end, start];
     const last = this.lines.length - 1;
-    const sl = Math.min(Math.max(0, start.line), last);
-    const el = Math.min(Math.max(sl, end.line), last);
-    const head = this.lines[sl].slice(0, start.line > last ? this.lines[sl].length : start.character);
-    const tail = end.line > last ? '' : this.lines[el].slice(end.character);
-    const inserted = change.text.split(/\r?\n/);
-    inserted[0] = head + inserted[0];
-    inserted[inserted.length - 1] += tail;
-    return this.replaceLines(sl, el + 1, inserted);
+    const at = (p: { line: number; character: number }): { line: number; character: number } => {
+      if (!(p.line >= 0)) return { line: 0, character: 0 };
+      if (p.line > last) return { line: last, character: this.lines[last].length };
+      return { line: p.line, character: Math.min(Math.max(0, p.character || 0), this.lines[p.line].length) };
+    };
+    let s = at(start);
+    const e = at(end);
+    let head = this.lines[s.line].slice(0, s.character);
+    // The changed span, from the start of its first line to the end of its last line's break.
+    let segment = head + change.text + this.lines[e.line].slice(e.character) + this.eols[e.line];
+    // A \r ending the line before and a \n starting the span are one line break (CRLF).
+    if (s.line > 0 && segment.startsWith('\n') && this.eols[s.line - 1] === '\r') {
+      s = { line: s.line - 1, character: 0 };
+      head = this.lines[s.line];
+      segment = head + '\r' + segment;
+    }
+    const { lines, eols } = splitLines(segment);
+    // The segment ends with the last line's break (or the end of the text): no empty line after it.
+    if (this.eols[e.line] !== '' && lines.length > 1) { lines.pop(); eols.pop(); }
+    return this.replaceLines(s.line, e.line + 1, lines, eols);
   }
 
   /**
@@ -108,13 +159,14 @@ export class LintDocument {
    * edit (from there on the old facts still hold). The arrays are spliced in place, so a keystroke
    * in a big file leaves little garbage behind.
    */
-  private replaceLines(from: number, oldTo: number, replacement: string[]): { from: number; to: number } {
+  private replaceLines(from: number, oldTo: number, replacement: string[], replacementEols: string[]): { from: number; to: number } {
     this.version++;
     this.symbolCache = undefined;
     const oldFacts = this.facts;
     const oldStates = this.states;
     const newTo = from + replacement.length;
     spliceInPlace(this.lines, from, oldTo - from, replacement);
+    spliceInPlace(this.eols, from, oldTo - from, replacementEols);
     const scanned: LineFacts[] = [];
     const startStates: number[] = [];
     const state = decodeState(oldStates[from] ?? 0);

@@ -6,7 +6,7 @@
 import type { Range } from '../asm/ast';
 import { attOperandToNasm, nasmLineToAtt } from './attRender';
 import { reportedClass } from './classify';
-import type { LintDocument } from './document';
+import { LintDocument } from './document';
 import type { ScannedInstruction } from './lineModel';
 import { rewriteOf } from './rewrites';
 
@@ -101,6 +101,26 @@ function nextInstruction(doc: LintDocument, line: number, index: number): Scanne
 
 /** The quick fix of instruction `index` on `line`, or undefined when it is not critical/privileged. */
 export function quickFix(doc: LintDocument, line: number, index = 0, unique?: number): QuickFix | undefined {
+  const fix = rawQuickFix(doc, line, index, unique);
+  return fix && settles(doc, fix) ? fix : undefined;
+}
+
+/**
+ * Whether the line a fix produces is left alone by the linter: fix-all must be idempotent, so a
+ * fix whose marker or rewrite the scanner would not see (e.g. after an unterminated string, where
+ * the added comment is part of the string) is not offered — the diagnostic stays, unfixed.
+ */
+function settles(doc: LintDocument, fix: QuickFix): boolean {
+  const text = doc.lines[fix.line];
+  const { start, end } = fix.edit.range;
+  const probe = new LintDocument(doc.fileName, doc.syntax, text.slice(0, start.character) + fix.edit.newText + text.slice(end.character));
+  for (let l = 0; l < probe.facts.length; l++) {
+    for (let i = 0; i < probe.facts[l].instructions.length; i++) if (rawQuickFix(probe, l, i, 0)) return false;
+  }
+  return true;
+}
+
+function rawQuickFix(doc: LintDocument, line: number, index = 0, unique?: number): QuickFix | undefined {
   const facts = doc.facts[line];
   const instr = facts?.instructions[index];
   if (!instr || facts.pvMarker) return undefined;
@@ -133,14 +153,16 @@ export function quickFix(doc: LintDocument, line: number, index = 0, unique?: nu
   const lead = /^\s*/.exec(text)![0];
   const indent = /^\s*$/.test(before) ? before : index > 0 ? (lead || '    ') : ' '.repeat(instr.start);
   const lines = rewrite.lines.map((l) => (doc.syntax === 'att' ? nasmLineToAtt(l) : l));
-  let newText = lines.map((l, i) => (i === 0 ? l : indent + l)).join('\n');
+  // New lines break as the rewritten line does (CRLF stays CRLF, a lone CR stays CR).
+  const eol = doc.eolAt(line);
+  let newText = lines.map((l, i) => (i === 0 ? l : indent + l)).join(eol);
   // Only the instruction's own span is replaced: a label before it and a comment after it stay.
   let end = instr.end;
   const next = facts.instructions[index + 1];
   if (doc.syntax === 'att' && next && rewrite.lines.length > 1) {
     // `cli; hlt`: the statement after a multi-line rewrite moves to a line of its own.
     end = next.start;
-    newText += '\n' + indent;
+    newText += eol + indent;
   }
   return {
     title: rewrite.title,
@@ -169,7 +191,8 @@ export function markReviewed(doc: LintDocument, line: number, index = 0): QuickF
   const edit: TextEdit = hasComment
     ? { range: { start: { line, character: facts.commentStart! }, end: { line, character: facts.commentStart! + 1 } }, newText: `${doc.syntax === 'att' ? '#' : ';'} ${marker} —` }
     : { range: { start: { line, character: instr.end }, end: { line, character: instr.end } }, newText: comment };
-  return { title: `Keep \`${instr.spelling}\` as written and mark it reviewed`, replaces: false, line, code: cls === 'critical' ? 'critical-instruction' : 'privileged-instruction', edit };
+  const fix: QuickFix = { title: `Keep \`${instr.spelling}\` as written and mark it reviewed`, replaces: false, line, code: cls === 'critical' ? 'critical-instruction' : 'privileged-instruction', edit };
+  return settles(doc, fix) ? fix : undefined;
 }
 
 export interface FixAllResult {
@@ -197,16 +220,22 @@ export function allQuickFixes(doc: LintDocument): QuickFix[] {
   return out;
 }
 
-/** Applies edits (non-overlapping, any order) to a document's text. */
+/**
+ * Applies edits (non-overlapping, any order, each within one line) to a document's text. Every
+ * line break of the document is kept as written: only the edited spans change.
+ */
 export function applyEdits(doc: LintDocument, edits: TextEdit[]): string {
   const lines = [...doc.lines];
   const sorted = [...edits].sort((a, b) => b.range.start.line - a.range.start.line || b.range.start.character - a.range.start.character);
   for (const e of sorted) {
     const l = e.range.start.line;
     const s = lines[l];
+    if (s === undefined || e.range.end.line !== l) throw new Error(`edit outside one line of the document (line ${l + 1})`);
     lines[l] = s.slice(0, e.range.start.character) + e.newText + s.slice(e.range.end.character);
   }
-  return lines.join('\n');
+  let text = '';
+  for (let i = 0; i < lines.length; i++) text += lines[i] + doc.eols[i];
+  return text;
 }
 
 /** Applies every quick fix; counts the rewrites and the share of lines that changed. */
@@ -215,7 +244,7 @@ export function fixAll(doc: LintDocument): FixAllResult {
   const text = applyEdits(doc, fixes.map((f) => f.edit));
   const changed = new Set(fixes.map((f) => f.line)).size;
   const grow = new Map<number, number>();
-  for (const f of fixes) grow.set(f.line, (grow.get(f.line) ?? 0) + (f.edit.newText.match(/\n/g)?.length ?? 0));
+  for (const f of fixes) grow.set(f.line, (grow.get(f.line) ?? 0) + (f.edit.newText.match(/\r\n|\r|\n/g)?.length ?? 0));
   const originalLine: number[] = [];
   doc.lines.forEach((_, i) => { for (let k = 0; k <= (grow.get(i) ?? 0); k++) originalLine.push(i); });
   return {

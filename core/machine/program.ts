@@ -17,6 +17,7 @@ import { assemble } from '../asm';
 import type { Diagnostic } from '../asm/ast';
 import { isElf } from '../elf/elf32';
 import { findMultibootHeader } from './multiboot';
+import { readIncludeText } from './safeRead';
 
 export interface Program {
   bytes: Uint8Array;
@@ -44,7 +45,7 @@ export function assembleProgram(fileName: string, text: string, defaultOrigin = 
     origin: defaultOrigin,
     readFile: (p, from) => {
       const full = path.resolve(path.dirname(from), p);
-      try { return fs.readFileSync(full, 'utf8'); } catch { return undefined; }
+      return readIncludeText(full);
     },
   });
   const errors = result.diagnostics.filter((d) => d.severity === 'error');

@@ -4,6 +4,7 @@
  * by line, the call stack and the disassembly view. Imports core/ only.
  */
 import * as fs from 'node:fs';
+import { readIncludeText } from '../../core/machine/safeRead';
 import * as path from 'node:path';
 import { assemble } from '../../core/asm';
 import type { Diagnostic, LabelSymbol, SourceMapEntry } from '../../core/asm/ast';
@@ -154,6 +155,10 @@ export function loadGuestProgram(file: string, loadAddress?: number): GuestProgr
   let stat: fs.Stats;
   try { stat = fs.statSync(full); } catch { throw new ProgramLoadError(`the program ${full} does not exist`, 'missing'); }
   if (!stat.isFile()) throw new ProgramLoadError(`the program ${full} is not a file`, 'missing');
+  // Checked before reading: a huge file is refused without filling memory.
+  if (stat.size > MAX_SOURCE_BYTES * 16) {
+    throw new ProgramLoadError(`${full} is ${(stat.size / 1048576).toFixed(1)} MiB, too large for a guest program (at most ${MAX_SOURCE_BYTES * 16 >> 20} MiB)`, 'binary');
+  }
   const data = fs.readFileSync(full);
   let image: Program | undefined;
   try {
@@ -170,7 +175,7 @@ export function loadGuestProgram(file: string, loadAddress?: number): GuestProgr
   const result = assemble(full, text, {
     origin: defaultOrigin,
     readFile: (p, from) => {
-      try { return fs.readFileSync(path.resolve(path.dirname(from), p), 'utf8'); } catch { return undefined; }
+      return readIncludeText(path.resolve(path.dirname(from), p));
     },
   });
   const errors = result.diagnostics.filter((d) => d.severity === 'error');

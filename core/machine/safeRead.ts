@@ -1,0 +1,25 @@
+/*
+ * Reading a file named inside a source (`%include`, `incbin`, `.include`) from the assembler, the
+ * linter, the language server or the CLI: only a regular file of a sane size is read, so that a
+ * path to a FIFO, a terminal, /dev/zero or a huge file is "not found" instead of a hang.
+ */
+import * as fs from 'node:fs';
+
+/** Biggest included file read (bytes). */
+export const MAX_INCLUDE_BYTES = 64 * 1024 * 1024;
+
+/** The text of `file` when it is a regular file no larger than the limit; otherwise undefined. */
+export function readIncludeText(file: string): string | undefined {
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile() || st.size > MAX_INCLUDE_BYTES) return undefined;
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `file` is a regular file (what readIncludeText would read). */
+export function isRegularFile(file: string): boolean {
+  try { return fs.statSync(file).isFile(); } catch { return false; }
+}
