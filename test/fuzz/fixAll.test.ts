@@ -76,7 +76,7 @@ describe('fuzz: fix-all keeps every other line and line ending, is idempotent, C
         try {
           rewritten += checkFixAll(name, syntax, text);
         } catch (e) {
-          throw new Error(`source ${s} (${syntax}, ${v}): ${(e as Error).message}\n--- text (JSON) ---\n${JSON.stringify(text)}`);
+          throw new Error(`source ${s} (${syntax}, ${v}): ${(e as Error).message}\n--- text (JSON) ---\n${JSON.stringify(text)}`, { cause: e });
         }
         texts++;
       }
