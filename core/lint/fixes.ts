@@ -114,8 +114,11 @@ function settles(doc: LintDocument, fix: QuickFix): boolean {
   const text = doc.lines[fix.line];
   const { start, end } = fix.edit.range;
   const probe = new LintDocument(doc.fileName, doc.syntax, text.slice(0, start.character) + fix.edit.newText + text.slice(end.character));
+  // The other statements of the line keep their own fixes; the fixed one must add none.
+  let left = -1;
+  for (let i = 0; i < doc.facts[fix.line].instructions.length; i++) if (rawQuickFix(doc, fix.line, i, 0)) left++;
   for (let l = 0; l < probe.facts.length; l++) {
-    for (let i = 0; i < probe.facts[l].instructions.length; i++) if (rawQuickFix(probe, l, i, 0)) return false;
+    for (let i = 0; i < probe.facts[l].instructions.length; i++) if (rawQuickFix(probe, l, i, 0) && --left < 0) return false;
   }
   return true;
 }
