@@ -3,11 +3,12 @@
  * every handler runs inside `safely` (a failing request is logged and answered empty).
  */
 import {
-  createConnection, ProposedFeatures, TextDocumentSyncKind, DidChangeConfigurationNotification,
+  TextDocumentSyncKind, DidChangeConfigurationNotification,
   DocumentDiagnosticReportKind, CodeActionKind,
   type InitializeParams, type InitializeResult, type DocumentDiagnosticReport,
 } from 'vscode-languageserver/node';
 import { isMainThread } from 'node:worker_threads';
+import { createServerConnection } from './transport';
 import { DocumentStore, uriToPath } from './documents';
 import { SettingsCache } from './settings';
 import { DiagnosticsEngine } from './diagnostics';
@@ -29,7 +30,7 @@ if (isMainThread) startServer();
 else runAssemblerWorker();
 
 function startServer(): void {
-  const connection = createConnection(ProposedFeatures.all);
+  const connection = createServerConnection();
   const store = new DocumentStore();
   const settings = new SettingsCache(connection);
   let pullDiagnostics = false;

@@ -30,6 +30,30 @@ interface PPState {
   macroSymbols: MacroSymbol[];
   uniq: number;
   mainFile: string;
+  /** Lines produced so far by %rep and macro expansion (bounded by MAX_EXPANDED_LINES). */
+  expandedLines: number;
+  /** Set when the expansion budget ran out: preprocessing stops (one diagnostic says where). */
+  stopped: boolean;
+}
+
+/**
+ * Most lines %rep and macros may produce in one assembly. A user's `%rep 1000000000` or a macro
+ * calling itself twice is stopped here with a diagnostic instead of running for minutes (the
+ * editor assembles on every pause in typing). Far above real guests (an IDT is 256 × a few lines).
+ */
+export const MAX_EXPANDED_LINES = 100_000;
+
+/** Longest line assembled (characters); a longer one is reported and skipped (its parse would recurse too deep). */
+export const MAX_LINE_LENGTH = 20_000;
+
+/** Charges `n` expanded lines; false (with a diagnostic, once) when the budget is spent. */
+function chargeExpansion(st: PPState, n: number, range: Range, file: string | undefined, what: string): boolean {
+  if (st.stopped) return false;
+  st.expandedLines += n;
+  if (st.expandedLines <= MAX_EXPANDED_LINES) return true;
+  st.stopped = true;
+  st.diags.push({ range, severity: 'error', code: 'preprocessor', message: `${what} expands to more than ${MAX_EXPANDED_LINES.toLocaleString('en-US')} lines: assembly stopped here`, file });
+  return false;
 }
 
 function lineRange(line: number, a: number, b: number): Range { return { start: { line, character: a }, end: { line, character: b } }; }
@@ -202,7 +226,14 @@ function preprocess(sources: ReadonlyArray<Source | string>, file: string, st: P
   let macroDef: { m: Macro; nesting: number } | undefined;
   let rep: { count: number; body: Source[]; nesting: number; src: Source } | undefined;
   for (let idx = 0; idx < sources.length; idx++) {
+    if (st.stopped) return;
     const entry = sources[idx];
+    const length = typeof entry === 'string' ? entry.length : entry.text.length;
+    if (length > MAX_LINE_LENGTH) {
+      const line = typeof entry === 'string' ? idx : entry.line;
+      st.diags.push({ range: lineRange(line, 0, typeof entry === 'string' ? length : entry.origLength), severity: 'error', code: 'preprocessor', message: `line of ${length.toLocaleString('en-US')} characters: longer than ${MAX_LINE_LENGTH.toLocaleString('en-US')}, not assembled`, file: file === st.mainFile ? undefined : file });
+      continue;
+    }
     // fast path: an ordinary line of the file outside %macro/%rep bodies, no %define or macro in play
     if (typeof entry === 'string' && !macroDef && !rep && st.defines.size === 0 && st.macros.size === 0 && (ifs.length === 0 || ifs[ifs.length - 1].active)) {
       const k = indentOf(entry);
@@ -257,7 +288,11 @@ function preprocess(sources: ReadonlyArray<Source | string>, file: string, st: P
         const r = rep;
         rep = undefined;
         const body = r.body.map((s) => ({ ...s, expanded: true, line: r.src.line, origLength: r.src.origLength, origIndent: r.src.origIndent }));
-        for (let k = 0; k < r.count; k++) preprocess(body, file, st, depth + 1);
+        const repRange = lineRange(r.src.line, r.src.origIndent, Math.max(r.src.origLength, r.src.origIndent));
+        for (let k = 0; k < r.count; k++) {
+          if (!chargeExpansion(st, Math.max(1, body.length), repRange, diagFile, `%rep ${r.count}`)) break;
+          preprocess(body, file, st, depth + 1);
+        }
         continue;
       }
       rep.body.push(src);
@@ -325,7 +360,8 @@ function preprocess(sources: ReadonlyArray<Source | string>, file: string, st: P
         case 'endmacro': case 'endm': err('%endmacro without %macro'); break;
         case 'rep': {
           const v = ppEval(rest, st, file, src.line, range);
-          rep = { count: Math.max(0, Math.min(v ?? 0, 1_000_000)), body: [], nesting: 0, src };
+          if (v !== undefined && v > MAX_EXPANDED_LINES) err(`%rep ${v} repeats more than ${MAX_EXPANDED_LINES.toLocaleString('en-US')} times`);
+          rep = { count: Math.max(0, Math.min(v ?? 0, MAX_EXPANDED_LINES)), body: [], nesting: 0, src };
           break;
         }
         case 'endrep': err('%endrep without %rep'); break;
@@ -369,6 +405,7 @@ function preprocess(sources: ReadonlyArray<Source | string>, file: string, st: P
             st.diags.push({ range: src.expanded ? range : lineRange(src.line, indent, Math.max(code.length, indent)), severity: 'error', code: 'macro', message: `macro '${macro.name}' takes ${macro.min === macro.max ? macro.min : `${macro.min}–${macro.max === Infinity ? 'any' : macro.max}`} parameter(s), got ${args.length}`, file: diagFile });
             continue;
           }
+          if (!chargeExpansion(st, Math.max(1, macro.body.length), range, diagFile, `macro '${macro.name}'`)) return;
           const id = ++st.uniq;
           const body = macro.body.map((l) => substituteMacro(l, args, id));
           preprocess(body.map((t) => ({ text: t, line: src.line, expanded: true, origLength: src.expanded ? src.origLength : Math.max(code.length, indent), origIndent: src.expanded ? src.origIndent : indent })), file, st, depth + 1);
@@ -1042,7 +1079,7 @@ function assembleInner(fileName: string, text: string, options: AssembleOptions)
       for (const s of ctx.statements) items.push(newItem(s, file, line, s.range, false, pure, cache));
     }
   };
-  const st: PPState = { defines: new Map(), macros: new Map(), emit, diags: [], files: [fileName], opts: options, macroSymbols: [], uniq: 0, mainFile: fileName };
+  const st: PPState = { defines: new Map(), macros: new Map(), emit, diags: [], files: [fileName], opts: options, macroSymbols: [], uniq: 0, mainFile: fileName, expandedLines: 0, stopped: false };
   const T0 = PROFILE ? performance.now() : 0;
   preprocess(splitLines(text), fileName, st, 0);
   const T1 = PROFILE ? performance.now() : 0;

@@ -37,6 +37,11 @@ export function syntaxOf(fileName: string, languageId?: string): Syntax {
   return /\.(s|S|sx)$/.test(fileName) ? 'att' : 'nasm';
 }
 
+/** Longest line the NASM scanner analyses (the assembler's own limit, core/asm MAX_LINE_LENGTH). */
+export const MAX_SCANNED_LINE = 20_000;
+/** Longest line the AT&T scanner analyses. */
+export const MAX_ATT_SCANNED_LINE = 4_000;
+
 /** Lines and their breaks as LSP counts them (\n, \r\n, lone \r); the last line has break ''. */
 export function splitLines(text: string): { lines: string[]; eols: string[] } {
   const lines: string[] = [];
@@ -199,6 +204,12 @@ export class LintDocument {
   }
 
   private scanLine(line: string, state: ScanState): LineFacts {
+    // A pasted megabyte on one line must not stall the editor (the AT&T operand scanner is not
+    // linear in the operand's length): it is reported, not analysed; the scanner state carries over.
+    const limit = this.syntax === 'att' ? MAX_ATT_SCANNED_LINE : MAX_SCANNED_LINE;
+    if (line.length > limit) {
+      return { defs: [], refs: [], instructions: [], errors: [{ message: `line of ${line.length.toLocaleString('en-US')} characters: longer than ${limit.toLocaleString('en-US')}, not analysed`, code: 'line-too-long', start: 0, end: line.length }] };
+    }
     try {
       if (this.syntax === 'att') {
         const s = { inBlockComment: state.inBlockComment ?? false, inMacro: state.inMacro };
