@@ -5,13 +5,14 @@
  * ids of errors.ts.
  */
 import {
-  Breakpoint, BreakpointEvent, ExitedEvent, Handles, InitializedEvent, LoggingDebugSession, OutputEvent, Scope,
+  Breakpoint, BreakpointEvent, ExitedEvent, Handles, InitializedEvent, OutputEvent, Scope,
   Source, StackFrame, StoppedEvent, TerminatedEvent, Thread,
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import * as path from 'node:path';
 import { LoadError } from '../core/machine/multiboot';
 import { ErrorFormat, ErrorId } from './errors';
+import { describeProblem, GuardedDebugSession } from './requestGuard';
 import { checkLaunchArguments, type CheckedLaunch, type PopekLaunchArguments } from './launchArgs';
 import { EXCEPTION_FILTERS, isExceptionFilter } from './runtime/breakpoints';
 import { disassembleAround } from './runtime/disassembly';
@@ -28,7 +29,7 @@ const CONFIGURATION_TIMEOUT = 2000;
 
 type ScopeKind = 'registers' | 'eflags' | 'vcpu' | 'vmcs' | 'hypervisor';
 
-export class PopekDebugSession extends LoggingDebugSession {
+export class PopekDebugSession extends GuardedDebugSession {
   private runtime: DebugRuntime | undefined;
   private launchOptions: CheckedLaunch | undefined;
   private readonly variableHandles = new Handles<ScopeKind | StateItem[]>();
@@ -111,7 +112,7 @@ export class PopekDebugSession extends LoggingDebugSession {
       this.sendResponse(response);
       rt.start(checked.options.stopOnEntry);
     } catch (e) {
-      this.fail(response, ErrorId.internal, (e as Error).stack ?? String(e));
+      this.fail(response, ErrorId.internal, describeProblem(e));
     }
   }
 
@@ -191,7 +192,7 @@ export class PopekDebugSession extends LoggingDebugSession {
       this.sendResponse(response);
       rt.start(fresh.options.stopOnEntry);
     } catch (e) {
-      this.fail(response, ErrorId.internal, (e as Error).stack ?? String(e));
+      this.fail(response, ErrorId.internal, describeProblem(e));
     }
   }
 
@@ -434,7 +435,16 @@ export class PopekDebugSession extends LoggingDebugSession {
 
   protected override pauseRequest(response: DebugProtocol.PauseResponse): void {
     this.sendResponse(response);
-    this.runtime?.pause();
+    const rt = this.runtime;
+    if (rt && !rt.isRunning && !rt.hasEnded) {
+      // Already stopped (a step ended first): say so again, so that a pause always ends in a stop.
+      const ev = new StoppedEvent('pause', THREAD_ID, this.lastStop?.text) as DebugProtocol.StoppedEvent;
+      ev.body.description = this.lastStop?.description ?? 'Paused';
+      ev.body.allThreadsStopped = true;
+      this.sendEvent(ev);
+      return;
+    }
+    rt?.pause();
   }
 
   // ---- state ----

@@ -574,7 +574,7 @@ export class DebugRuntime {
         if (this.pauseRequested) { stop = { reason: 'pause', description: `Paused at ${this.where(this.pc)}` }; break; }
       }
     } catch (e) {
-      this.host.output(`popek debugger: internal error while running: ${(e as Error).stack ?? e}\n`, 'stderr');
+      this.host.output(`popek debugger: internal error while running: ${(e as Error)?.message ?? e}\n`, 'stderr');
       stop = { reason: 'pause', description: 'Stopped after an internal error' };
     } finally {
       this.running = false;
@@ -837,7 +837,7 @@ export class DebugRuntime {
 
   private travelFailed(e: unknown): void {
     this.running = false;
-    this.host.output(`popek debugger: cannot go back: ${(e as Error).stack ?? e}\n`, 'stderr');
+    this.host.output(`popek debugger: cannot go back: ${(e as Error)?.message ?? e}\n`, 'stderr');
     this.host.stopped({ reason: 'pause', description: `Going back failed: ${(e as Error).message}` });
   }
 
