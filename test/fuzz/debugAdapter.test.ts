@@ -106,7 +106,7 @@ function unfitMessage(message: string): string | undefined {
 
 describe('fuzz: debug adapter over DAP', function () {
   this.timeout(0);
-  const sequences = cases(30, 10_000);
+  const sequences = cases(10, 10_000);
   it(`${sequences} random request sequences, with launches in every technique and pause storms`, async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-dapfuzz-'));
     const files = programs(dir);

@@ -62,7 +62,7 @@ export function checkFixAll(fileName: string, syntax: 'nasm' | 'att', text: stri
 }
 
 describe('fuzz: fix-all keeps every other line and line ending, is idempotent, CLI = server', () => {
-  const n = cases(20, 2000);
+  const n = cases(8, 2000);
   it(`${n} sources × ${EOL_VARIANTS.length} variants`, function () {
     this.timeout(0);
     const r = rng(SEED);

@@ -143,7 +143,7 @@ function strip(x: unknown): unknown {
 
 describe('fuzz: language server over the real protocol', function () {
   this.timeout(0);
-  const documents = cases(6, 3500);
+  const documents = cases(4, 3500);
   it(`${documents} documents with random edits, requests and malformed messages`, async () => {
     const r = rng(SEED + 1);
     const failures: string[] = [];
