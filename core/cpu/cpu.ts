@@ -18,7 +18,7 @@ import { PAGE_SHIFT, PhysicalMemory } from './physicalMemory';
 import { Decoder } from './decoder';
 import { deliverThroughIdt } from './transfers';
 import { COMPILE_THRESHOLD, compileBlock, type CompiledBlock } from './blockCompiler';
-import { collectRegion, compileRegion, type RegionFn } from './regionCompiler';
+import { TLB_FAST_SUP_WRITE, TLB_FAST_USER_WRITE, collectRegion, compileRegion, type RegionFn } from './regionCompiler';
 
 // Lazy flag operations (which computation produced ccRes from ccA, ccB).
 export const CC_EAGER = 0, CC_ADD = 1, CC_ADC = 2, CC_SUB = 3, CC_SBB = 4, CC_LOGIC = 5, CC_INC = 6, CC_DEC = 7;
@@ -215,6 +215,7 @@ export class Cpu {
   constructor(mem: PhysicalMemory) {
     this.mem = mem;
     mem.onCodeWrite = (addr, size) => this.invalidateCode(addr, size);
+    mem.onPageFlagged = (page) => this.dropFastWrites(page);
   }
 
   // =============================================================================================
@@ -470,7 +471,7 @@ export class Cpu {
     if (base + 0xfff < this.mem.size) {
       const page = p >>> PAGE_SHIFT;
       if (this.tlb[page] === 0) this.tlbUsed.push(page);
-      this.tlb[page] = base | TLB_VALID | TLB_SUP_WRITE | TLB_USER_READ | TLB_USER_WRITE;
+      this.tlb[page] = this.withFastWrites(base | TLB_VALID | TLB_SUP_WRITE | TLB_USER_READ | TLB_USER_WRITE);
     }
     return p;
   }
@@ -501,7 +502,7 @@ export class Cpu {
     if (hpa + 0xfff < this.mem.size) {
       if (e === 0) this.tlbUsed.push(page);
       // Write permission is cached only after a write was allowed (the second level saw one).
-      this.tlb[page] = hpa | TLB_VALID | TLB_USER_READ | (write ? TLB_SUP_WRITE | TLB_USER_WRITE : (e & (TLB_SUP_WRITE | TLB_USER_WRITE)));
+      this.tlb[page] = this.withFastWrites(hpa | TLB_VALID | TLB_USER_READ | (write ? TLB_SUP_WRITE | TLB_USER_WRITE : (e & (TLB_SUP_WRITE | TLB_USER_WRITE))));
     }
     return (hpa | (lin & 0xfff)) >>> 0;
   }
@@ -556,9 +557,24 @@ export class Cpu {
       if (global && (this.cr4 & CR4_PGE)) bits |= TLB_GLOBAL;
       const page = lin >>> PAGE_SHIFT;
       if (this.tlb[page] === 0) this.tlbUsed.push(page);
-      this.tlb[page] = physBase | bits;
+      this.tlb[page] = this.withFastWrites(physBase | bits);
     }
     return (physBase + (lin & 0xfff)) >>> 0;
+  }
+
+  /**
+   * A TLB entry with the write permissions compiled code may use without looking further: those of
+   * the entry when its physical page holds no decoded code and no write watch (else every write goes
+   * through PhysicalMemory's per-64-byte checks).
+   */
+  private withFastWrites(e: number): number {
+    if (this.mem.pageFlags[e >>> PAGE_SHIFT] !== 0) return e;
+    return e | (e & TLB_SUP_WRITE ? TLB_FAST_SUP_WRITE : 0) | (e & TLB_USER_WRITE ? TLB_FAST_USER_WRITE : 0);
+  }
+  /** Physical page `page` got code or a watch: no cached entry may write it fast any more. */
+  private dropFastWrites(page: number): void {
+    const tlb = this.tlb;
+    for (const lin of this.tlbUsed) if ((tlb[lin] >>> PAGE_SHIFT) === page) tlb[lin] &= ~(TLB_FAST_SUP_WRITE | TLB_FAST_USER_WRITE);
   }
 
   /** Drops every TLB entry (CR3 write keeps global pages when CR4.PGE, as the SDM says). */

@@ -13,8 +13,6 @@ export const PAGE_SIZE = 4096;
 /** `pageFlags` bits. */
 export const PAGE_HAS_CODE = 1, PAGE_WATCHED = 2;
 export const CHUNK_SHIFT = 6;
-/** `writeSlow` bits. */
-export const WRITE_CODE = 1, WRITE_WATCHED = 2;
 
 export type WriteWatch = (physAddr: number, size: number) => void;
 
@@ -42,11 +40,8 @@ export class PhysicalMemory {
   readonly codeChunks: Uint8Array;
   /** Devices past the end of memory (set by the machine). */
   mmio: MmioHandler | undefined;
-  /**
-   * One byte per 64-byte chunk, non-zero when a write there must take the slow path (WRITE_CODE:
-   * decoded code in the chunk, WRITE_WATCHED: the page is watched): compiled code tests this one byte.
-   */
-  readonly writeSlow: Uint8Array;
+  /** Called when a page gets its first flag (code or a watch): cached fast write permissions to it must go. */
+  onPageFlagged: (page: number) => void = () => {};
   /** Called when bytes holding decoded code are written (physical address and size). */
   onCodeWrite: (physAddr: number, size: number) => void = () => {};
 
@@ -62,7 +57,6 @@ export class PhysicalMemory {
     this.dwords = new Int32Array(this.bytes.buffer);
     this.pageFlags = new Uint8Array(total >>> PAGE_SHIFT);
     this.codeChunks = new Uint8Array(total >>> CHUNK_SHIFT);
-    this.writeSlow = new Uint8Array(total >>> CHUNK_SHIFT);
   }
 
   get size(): number { return this.bytes.length; }
@@ -136,20 +130,16 @@ export class PhysicalMemory {
 
   /** Marks [start, end) as holding decoded code (writes there will call onCodeWrite). */
   markCode(start: number, end: number): void {
-    for (let c = start >>> CHUNK_SHIFT; c <= (end - 1) >>> CHUNK_SHIFT; c++) { this.codeChunks[c] = 1; this.writeSlow[c] |= WRITE_CODE; }
-    for (let page = start >>> PAGE_SHIFT; page <= (end - 1) >>> PAGE_SHIFT; page++) this.pageFlags[page] |= PAGE_HAS_CODE;
+    for (let c = start >>> CHUNK_SHIFT; c <= (end - 1) >>> CHUNK_SHIFT; c++) this.codeChunks[c] = 1;
+    for (let page = start >>> PAGE_SHIFT; page <= (end - 1) >>> PAGE_SHIFT; page++) {
+      if (this.pageFlags[page] === 0) this.onPageFlagged(page);
+      this.pageFlags[page] |= PAGE_HAS_CODE;
+    }
   }
   /** Forgets the code marks of a page (no decoded code left there). */
   clearCode(page: number): void {
     this.pageFlags[page] &= ~PAGE_HAS_CODE;
-    const first = (page << PAGE_SHIFT) >>> CHUNK_SHIFT, last = ((page + 1) << PAGE_SHIFT) >>> CHUNK_SHIFT;
-    this.codeChunks.fill(0, first, last);
-    for (let c = first; c < last; c++) this.writeSlow[c] &= ~WRITE_CODE;
-  }
-  private setWatched(page: number, on: boolean): void {
-    for (let c = (page << PAGE_SHIFT) >>> CHUNK_SHIFT; c < ((page + 1) << PAGE_SHIFT) >>> CHUNK_SHIFT; c++) {
-      this.writeSlow[c] = on ? this.writeSlow[c] | WRITE_WATCHED : this.writeSlow[c] & ~WRITE_WATCHED;
-    }
+    this.codeChunks.fill(0, (page << PAGE_SHIFT) >>> CHUNK_SHIFT, ((page + 1) << PAGE_SHIFT) >>> CHUNK_SHIFT);
   }
 
   /**
@@ -160,14 +150,14 @@ export class PhysicalMemory {
     let list = this.watches.get(page);
     if (!list) this.watches.set(page, list = []);
     list.push(fn);
+    if (this.pageFlags[page] === 0) this.onPageFlagged(page);
     this.pageFlags[page] |= PAGE_WATCHED;
-    this.setWatched(page, true);
     return () => {
       const l = this.watches.get(page);
       if (!l) return;
       const i = l.indexOf(fn);
       if (i >= 0) l.splice(i, 1);
-      if (l.length === 0) { this.watches.delete(page); this.pageFlags[page] &= ~PAGE_WATCHED; this.setWatched(page, false); }
+      if (l.length === 0) { this.watches.delete(page); this.pageFlags[page] &= ~PAGE_WATCHED; }
     };
   }
 

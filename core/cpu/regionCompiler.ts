@@ -12,11 +12,12 @@
  *    read the locals directly (`dec ecx; jnz` is `r1 !== 0`); the record reaches `cpu.cc*` only on a
  *    way out. Between blocks the record travels in locals (`fop` says which one, -1: in `cpu`).
  *  - Memory: the TLB fast path inline. `cpu.tlb` holds, per linear page, the physical page and the
- *    permission bits (paging off: an identity entry), so a load is an array read and a test; a
- *    store also checks one byte per 64-byte chunk (`mem.writeSlow`: decoded code or a watched page
- *    there). A miss, a non-flat segment, an unaligned dword, a code chunk or a watched page take the
- *    slow path: `cpu.read*`/`write*` with every check, after EIP, the count, the registers and the
- *    flags were stored, so faults, self-modifying code and write watches behave as interpreted.
+ *    permission bits (paging off: an identity entry), so a load is an array read and a test. A store
+ *    tests a "fast write" bit the CPU sets only for pages without decoded code or a write watch, so
+ *    stores next to code keep PhysicalMemory's per-64-byte code tracking on the slow path. A miss, a
+ *    non-flat segment, an unaligned dword, a page with code or a watch take the slow path:
+ *    `cpu.read*`/`write*` with every check, after EIP, the count, the registers and the flags were
+ *    stored, so faults, self-modifying code and write watches behave as interpreted.
  *  - Everything else runs through the instruction's `exec` (one source of semantics, ops/*), with
  *    the state synchronised around it.
  *
@@ -39,6 +40,12 @@ export interface RegionBlock { eip: number; insns: Insn[] }
 
 /** TLB permission bits (cpu.ts): valid/supervisor read, supervisor write, user read, user write. */
 export const TLB_VALID = 1, TLB_SUP_WRITE = 2, TLB_USER_READ = 4, TLB_USER_WRITE = 8;
+/**
+ * Write permission for compiled code's fast path: set by the CPU with the write bit only when the
+ * physical page holds no decoded code and no write watch (cleared when it gets one), so a store
+ * tests one bit; stores to pages with code take the slow path and its per-64-byte code checks.
+ */
+export const TLB_FAST_SUP_WRITE = 32, TLB_FAST_USER_WRITE = 64;
 
 /** Largest region (blocks, instructions). */
 const MAX_BLOCKS = 48, MAX_INSNS = 600;
@@ -214,23 +221,22 @@ class Gen {
    * from a load of the same instruction (whose slow path probed the write).
    */
   store(i: Insn, ea: string | undefined, size: number, val: string): void {
-    const need = this.user ? TLB_USER_WRITE : TLB_SUP_WRITE;
+    const need = this.user ? TLB_FAST_USER_WRITE : TLB_FAST_SUP_WRITE;
     const seg = this.flatTest(i.seg);
     const addr = ea === undefined ? '' : `l = ${ea}; t = tlb[l >>> 12]; `;
     const slow = `${this.sync()} cpu.write${size * 8}(${i.seg}, l, ${val}); if (cpu.breakBlock) ${this.exit(hex(this.next), this.k + 1)}`;
-    const fast = size === 4 ? `(l & 3) === 0 && ws[(p = (t & -4096) | (l & 4095)) >>> 6] === 0) dw[p >> 2] = ${val};`
-      : `ws[(p = (t & -4096) | (l & 4095)) >>> 6] === 0) by[p] = ${val};`;
+    const fast = size === 4 ? `(l & 3) === 0) dw[((t & -4096) | (l & 4095)) >> 2] = ${val};` : `true) by[(t & -4096) | (l & 4095)] = ${val};`;
     this.emit(`${addr}if (${seg} && (t & ${need}) !== 0 && ${fast} else { ${slow} }`);
   }
 
   /** Read-modify-write of a memory operand: `compute` turns local `v` into the new value `w` (undefined: no write). */
   rmw(i: Insn, size: 4 | 1, compute: () => boolean): void {
-    const needW = this.user ? TLB_USER_WRITE : TLB_SUP_WRITE;
+    const needW = this.user ? TLB_FAST_USER_WRITE : TLB_FAST_SUP_WRITE;
     const seg = this.flatTest(i.seg);
-    const aligned = size === 4 ? '(l & 3) === 0 && ' : '';
+    const aligned = size === 4 ? ' && (l & 3) === 0' : '';
     const arr = size === 4 ? 'dw' : 'by', idx = size === 4 ? 'p >> 2' : 'p';
-    // Fast: the page is writable (so readable), no code and no watch in the chunk.
-    this.emit(`l = ${this.ea(i)}; t = tlb[l >>> 12]; if (${seg} && (t & ${needW}) !== 0 && ${aligned}ws[(p = (t & -4096) | (l & 4095)) >>> 6] === 0) { v = ${arr}[${idx}];`);
+    // Fast: the page is writable (so readable) with no code and no watch on it.
+    this.emit(`l = ${this.ea(i)}; t = tlb[l >>> 12]; if (${seg} && (t & ${needW}) !== 0${aligned}) { p = (t & -4096) | (l & 4095); v = ${arr}[${idx}];`);
     const before = this.flags;
     const writes = compute();
     if (writes) this.emit(`${arr}[${idx}] = w;`);
@@ -375,9 +381,9 @@ class Gen {
 
   /** PUSH of `val`; a write that hit code leaves with EIP `after` (CALL: its target). */
   push(val: string, after = this.next): void {
-    const need = this.user ? TLB_USER_WRITE : TLB_SUP_WRITE;
+    const need = this.user ? TLB_FAST_USER_WRITE : TLB_FAST_SUP_WRITE;
     // SS flat and 32-bit; the value is computed before ESP changes (PUSH ESP).
-    this.emit(`v = ${val}; l = (r4 - 4) | 0; t = tlb[l >>> 12]; if (${this.flatTest(2)} && (t & ${need}) !== 0 && (l & 3) === 0 && ws[(p = (t & -4096) | (l & 4095)) >>> 6] === 0) { dw[p >> 2] = v; r4 = l; } ` +
+    this.emit(`v = ${val}; l = (r4 - 4) | 0; t = tlb[l >>> 12]; if (${this.flatTest(2)} && (t & ${need}) !== 0 && (l & 3) === 0) { dw[((t & -4096) | (l & 4095)) >> 2] = v; r4 = l; } ` +
       `else { ${this.sync()} cpu.push32(v); r4 = r[4]; if (cpu.breakBlock) ${this.exit(hex(after), this.k + 1)} }`);
   }
 
@@ -490,7 +496,7 @@ export function compileRegion(blocks: RegionBlock[], user: boolean, flat: number
     // Compiled for these flat segments (the memory fast path needs no segment check): else not run.
     `if (cpu.flatSegs !== ${flat}) return false;`,
     'let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3], r4 = r[4], r5 = r[5], r6 = r[6], r7 = r[7];',
-    'const tlb = cpu.tlb, dw = cpu.mem.dwords, by = cpu.mem.bytes, ws = cpu.mem.writeSlow;',
+    'const tlb = cpu.tlb, dw = cpu.mem.dwords, by = cpu.mem.bytes;',
     'dispatch: for (;;) switch (L) {', ...g.out, 'default: throw new Error("region: no block " + L);', '}',
   ].join('\n');
   let make = makers.get(body);
