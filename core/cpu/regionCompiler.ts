@@ -393,8 +393,12 @@ class Gen {
   cfDeadAfter = false;
 }
 
-const STORE = 'r[0] = r0; r[1] = r1; r[2] = r2; r[3] = r3; r[4] = r4; r[5] = r5; r[6] = r6; r[7] = r7;';
-const LOAD = 'r0 = r[0]; r1 = r[1]; r2 = r[2]; r3 = r[3]; r4 = r[4]; r5 = r[5]; r6 = r[6]; r7 = r[7];';
+/**
+ * Placeholders for storing the register locals to `cpu.regs` and loading them back: replaced at the
+ * end by the registers the region uses (the others stay in `cpu.regs` and cost no local; fewer live
+ * values in a hot loop mean fewer spills).
+ */
+const STORE = '@STORE@', LOAD = '@LOAD@';
 
 /** Writes every flag, reads none, cannot fault (a register-only ALU op other than ADC/SBB, INC/DEC excluded). */
 function overwritesFlagsSafely(i: Insn | undefined): boolean {
@@ -491,13 +495,17 @@ export function compileRegion(blocks: RegionBlock[], user: boolean, flat: number
     g.emit('}');
   }
   if (inlined === 0 || inlined * 2 < total) return undefined;
+  const code = g.out.join('\n');
+  const used: number[] = [];
+  for (let n = 0; n < 8; n++) if (new RegExp(`\\br${n}\\b`).test(code)) used.push(n);
+  const store = used.map((n) => `r[${n}] = r${n};`).join(' '), load = used.map((n) => `r${n} = r[${n}];`).join(' ');
   const body = [
     'let ic = cpu.icount, L = 0, fop = -1, fsz = 0, fa = 0, fb = 0, fr = 0, fc = 0, l = 0, t = 0, p = 0, v = 0, w = 0;',
     // Compiled for these flat segments (the memory fast path needs no segment check): else not run.
     `if (cpu.flatSegs !== ${flat}) return false;`,
-    'let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3], r4 = r[4], r5 = r[5], r6 = r[6], r7 = r[7];',
+    used.length ? `let ${used.map((n) => `r${n} = r[${n}]`).join(', ')};` : '',
     'const tlb = cpu.tlb, dw = cpu.mem.dwords, by = cpu.mem.bytes;',
-    'dispatch: for (;;) switch (L) {', ...g.out, 'default: throw new Error("region: no block " + L);', '}',
+    'dispatch: for (;;) switch (L) {', code.replaceAll(STORE, store).replaceAll(LOAD, load), 'default: throw new Error("region: no block " + L);', '}',
   ].join('\n');
   let make = makers.get(body);
   if (!make) {
