@@ -79,7 +79,7 @@ function guests(print: (line: string) => void): Guest[] {
     list.push({ name: 'examples/compute.gasm (data shares pages with code)', source: (n) => `%define ITERATIONS ${n}\n` + text, scale: [4, 300] });
     // The same program with its data (.bss) starting on a page of its own.
     const own = text.replace(/section \.bss\nalignb 4\n/, 'section .bss\nalignb 4096\n');
-    if (own !== text) list.push({ name: 'compute with data on its own pages', source: (n) => `%define ITERATIONS ${n}\n` + own, scale: [4, 300] });
+    if (own !== text) list.push({ name: 'compute with data on its own pages', source: (n) => `%define ITERATIONS ${n}\n` + own, scale: [4, 1200] });
   }
   return list;
 }
@@ -90,10 +90,11 @@ type Runner = (image: Uint8Array) => Promise<Sample>;
 
 const cpuMsSince = (c0: NodeJS.CpuUsage) => { const c = process.cpuUsage(c0); return (c.user + c.system) / 1000; };
 
-/** Popek native mode (the block compiler on). */
-async function runPopek(image: Uint8Array): Promise<Sample & { instructions: number }> {
+/** Popek native mode (the block compiler on; `regions` false: single blocks only, the engine before regions). */
+async function runPopek(image: Uint8Array, regions = true): Promise<Sample & { instructions: number }> {
   const c0 = process.cpuUsage();
   const m = new Machine({ memoryMiB: 32 });
+  m.cpu.regions = regions;
   m.loadImage(image);
   const outcome = m.run(50_000_000);
   const cpuMs = cpuMsSince(c0);
@@ -196,11 +197,16 @@ export const peerBench: BenchSuite = {
     const qemu = qemuRunner();
     print(`peers: v86 ${typeof v86 === 'string' ? `— not measured: ${v86}` : v86.version + ' (Multiboot, no BIOS)'}; ` +
       `QEMU ${typeof qemu === 'string' ? `— not measured: ${qemu}` : qemu.version + ' TCG'}`);
-    print(`method: net guest MIPS by CPU time between two run lengths (start-up cancels out), ${ROUNDS} interleaved rounds (Popek, v86, QEMU, host), best CPU time per machine and length`);
+    print(`method: net guest MIPS by CPU time between two run lengths (start-up cancels out), ${ROUNDS} interleaved rounds (Popek, Popek with single blocks only, v86, QEMU, host), best CPU time per machine and length`);
     const hostDir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-host-'));
     try {
       for (const g of guests(print)) {
         const images = g.scale.map((n) => assembleProgram('guest.gasm', g.source(n)).bytes);
+        // Single blocks only (the engine before region compilation) on a tenth of the extra length: slower.
+        const shortScale = g.scale[0] + Math.max(1, Math.round((g.scale[1] - g.scale[0]) / 10));
+        const blocksImages = [images[0], assembleProgram('guest.gasm', g.source(shortScale)).bytes];
+        const blocksCounts: number[] = [];
+        for (const img of blocksImages) blocksCounts.push((await runPopek(img, false)).instructions);
         // Popek first: the instruction counts and the console every peer must reproduce.
         const counts: number[] = [], consoles: string[] = [];
         for (const img of images) { const r = await runPopek(img); counts.push(r.instructions); consoles.push(r.console); }
@@ -211,6 +217,7 @@ export const peerBench: BenchSuite = {
         for (let round = 0; round < ROUNDS; round++) {
           for (const k of [0, 1] as const) {
             note('Popek', k, (await runPopek(images[k])).cpuMs);
+            note('blocks', k, (await runPopek(blocksImages[k], false)).cpuMs);
             for (const [who, peer] of [['v86', v86], ['QEMU', qemu]] as const) {
               if (typeof peer === 'string' || problems.some((p) => p.startsWith(who))) continue;
               try {
@@ -224,11 +231,12 @@ export const peerBench: BenchSuite = {
         }
         const net = (who: string, per = 1) => { const b = best[who]; return b ? (counts[1] - counts[0]) * per / (b[1] - b[0]) / 1000 : NaN; };
         const popek = net('Popek');
-        const parts = [`Popek ${f1(popek)}`];
+        const blocks = (() => { const b = best.blocks; return (blocksCounts[1] - blocksCounts[0]) / (b[1] - b[0]) / 1000; })();
+        const parts = [`Popek ${f1(popek)} (single blocks only: ${f1(blocks)})`];
         const ratios: string[] = [];
         for (const who of ['v86', 'QEMU']) {
           const m = net(who);
-          if (Number.isFinite(m) && m > 0) { parts.push(`${who} ${f1(m)}`); ratios.push(`Popek/${who} ${(popek / m).toFixed(2)}×`); }
+          if (Number.isFinite(m) && m > 0) { parts.push(`${who} ${f1(m)}`); ratios.push(`Popek/${who} ${(popek / m).toFixed(2)}× (single blocks ${(blocks / m).toFixed(2)}×)`); }
           else if (best[who]) problems.push(`${who}: the longer run was not slower than the shorter (too much noise)`);
         }
         if (host !== undefined) {
