@@ -1,0 +1,59 @@
+/*
+ * The adapter's request guard (debugger/requestGuard.ts, issue 16), case by case through DebugClient
+ * (test/fuzz/debugAdapter.test.ts does it at random): requests in any order and with any arguments
+ * are answered, errors are sentences, DAP cancel answers a pending request, and a pause of a
+ * stopped guest still reports a stop.
+ */
+import * as assert from 'node:assert/strict';
+import type { DebugClient } from '@vscode/debugadapter-testsupport';
+import { example, launchToStop, startClient } from './support';
+
+async function answer(dc: DebugClient, command: string, args: unknown): Promise<{ ok: boolean; message?: string }> {
+  try {
+    await dc.send(command, args as never);
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, message: (e as Error).message };
+  }
+}
+
+const sentence = (m: string | undefined) => !!m && !/\n\s+at |TypeError|Cannot read propert|\{_/.test(m);
+
+describe('debug adapter: every request answered, errors in words', function () {
+  this.timeout(60_000);
+  let dc: DebugClient;
+  beforeEach(async () => { dc = await startClient(); });
+  afterEach(async () => { await dc.stop(); });
+
+  it('answers requests before launch and after terminate, whatever their arguments', async () => {
+    const init = await dc.initializeRequest({ adapterID: 'popek', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
+    assert.equal(init.body?.supportsCancelRequest, true);
+    for (const [command, args] of [
+      ['stepIn', { threadId: 1, singleThread: false }], ['next', { threadId: 7, granularity: 'nonsense' }], ['stackTrace', { threadId: 1 }],
+      ['scopes', { frameId: 99 }], ['variables', { variablesReference: 12345 }], ['evaluate', { expression: 'eax', context: 'hover' }],
+      ['scopes', { frameId: 'x' }], ['completions', { text: null, column: 1 }], ['writeMemory', { memoryReference: '0x9000', data: 5 }],
+      ['disassemble', { memoryReference: '0x100000', instructionCount: 10, instructionOffset: 1e9 }], ['popekNonsense', {}],
+    ] as const) {
+      const a = await answer(dc, command, args);
+      if (!a.ok) assert.ok(sentence(a.message), `${command}: ${a.message}`);
+    }
+    const bad = await answer(dc, 'scopes', { frameId: 'x' });
+    assert.equal(bad.ok, false);
+    assert.match(bad.message!, /'frameId' must be a whole number/);
+    await launchToStop(dc, { program: example('hello.gasm'), mode: 'native', stopOnEntry: true });
+    await dc.terminateRequest({});
+    for (const command of ['stepIn', 'continue', 'stackTrace', 'variables', 'evaluate', 'pause']) {
+      const a = await answer(dc, command, { threadId: 1, singleThread: false, variablesReference: 1, expression: 'eax' });
+      if (!a.ok) assert.ok(sentence(a.message), `${command} after terminate: ${a.message}`);
+    }
+  });
+
+  it('pause of a stopped guest reports a stop; cancel answers the request it names', async () => {
+    await launchToStop(dc, { program: example('hello.gasm'), mode: 'native', stopOnEntry: true });
+    const stopped = dc.waitForEvent('stopped', 10_000);
+    await dc.pauseRequest({ threadId: 1 });
+    assert.equal((await stopped).body.reason, 'pause');
+    const cancel = await answer(dc, 'cancel', { requestId: 1e6 });
+    assert.equal(cancel.ok, true, 'a cancel of nothing pending is answered too');
+  });
+});
