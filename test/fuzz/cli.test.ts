@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../support/repoRoot';
 import { rng, type Rng } from './support/rng';
-import { cases, report, SEED } from './support/scale';
+import { cases, progress, report, SEED } from './support/scale';
 
 const CLI = path.join(REPO_ROOT, 'dist/cli.js');
 /** Exit statuses the README documents (run: also the guest's own status). */
@@ -101,6 +101,7 @@ describe('fuzz: command line', function () {
         if (lines.length !== 1 || !lines[0].startsWith('popek: ')) fail(`${what}: the refusal is not one line "popek: …": ${JSON.stringify(res.stderr.slice(0, 300))}`);
         if (argv[0] === 'fix' && output && output !== '/dev/full' && fs.existsSync(output) && fs.statSync(output).isFile()) fail(`${what}: refused, yet wrote ${output}`);
       }
+      if (i % 50 === 49) progress('command line', { invocations: i + 1, maxMs: Math.round(maxMs), failures: failures.length });
       if (copyOfClean && fs.statSync(f.clean).mtimeMs !== before.get(f.clean)) fail(`${what}: rewrote a file with nothing to fix`);
     }
     const left = [...fs.readdirSync(dir), ...fs.readdirSync(out)].filter((x) => x.endsWith('.tmp'));

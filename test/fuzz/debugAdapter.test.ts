@@ -14,7 +14,7 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { REPO_ROOT } from '../support/repoRoot';
 import { DapServer } from './support/dapServer';
 import { rng, type Rng } from './support/rng';
-import { cases, report, SEED } from './support/scale';
+import { cases, progress, report, SEED } from './support/scale';
 
 const MODES = ['native', 'trap-and-emulate', 'binary-translation', 'paravirtual', 'hardware-assisted'];
 const ANSWER_MS = 5000;
@@ -197,6 +197,7 @@ describe('fuzz: debug adapter over DAP', function () {
           (dc as unknown as { _socket?: { destroy(): void } })._socket?.destroy();
         }
         counts.sequences++;
+        if (counts.sequences % 250 === 0) progress('debug adapter', { ...counts, maxPauseMs: Math.round(maxPauseMs), maxAnswerMs: Math.round(maxAnswerMs), failures: failures.length, adapterProblems: server.problems().length });
       } };
       await Promise.all(Array.from({ length: LANES }, (_, i) => lane(i)));
     } finally {

@@ -11,7 +11,7 @@ import * as assert from 'node:assert/strict';
 import { assemble } from '../../core/asm';
 import { availableModes, createVm, type Mode } from '../../core/vmm';
 import { rng, type Rng } from './support/rng';
-import { cases, report, SEED } from './support/scale';
+import { cases, progress, report, SEED } from './support/scale';
 
 const ORIGIN = 0x100000;
 const LIMIT = 30_000;
@@ -112,6 +112,7 @@ describe('fuzz: engine — random guest images in all five techniques', function
         try { assert.deepEqual(b, a); } catch { fail(`image ${n} in ${mode}: two runs differ`); }
         results.set(mode, a);
       }
+      if (n % 200 === 199) progress('engine', { ...counts, failures: failures.length });
       if (innocuous) {
         const native = results.get('native');
         for (const [mode, res] of results) {

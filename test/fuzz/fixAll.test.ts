@@ -12,7 +12,7 @@ import { allQuickFixes, fixAll } from '../../core/lint/fixes';
 import { codeActions, FIX_ALL } from '../../server/codeActions';
 import type { PopekSettings } from '../../server/settings';
 import { rng } from './support/rng';
-import { cases, report, SEED } from './support/scale';
+import { cases, progress, report, SEED } from './support/scale';
 import { dress, EOL_VARIANTS, randomSource } from './support/sources';
 
 const SETTINGS = { mode: 'paravirtual', cost: 'modern', maxNumberOfProblems: 1000 } as unknown as PopekSettings;
@@ -82,6 +82,7 @@ describe('fuzz: fix-all keeps every other line and line ending, is idempotent, C
         }
         texts++;
       }
+      if (s % 200 === 199) progress('fix-all', { sources: s + 1, texts, rewrittenLines: rewritten, failures: failures.length });
     }
     report('fix-all', { sources: n, variants: EOL_VARIANTS.length, texts, rewrittenLines: rewritten, failures: failures.length });
     assert.deepEqual(failures.slice(0, 10), []);

@@ -11,7 +11,7 @@ import * as assert from 'node:assert/strict';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { LspProcess, type Answer } from './support/lspProcess';
 import { rng, type Rng } from './support/rng';
-import { cases, report, SEED } from './support/scale';
+import { cases, progress, report, SEED } from './support/scale';
 import { dress, EOL_VARIANTS, randomSource, type Syntax } from './support/sources';
 
 interface Pos { line: number; character: number }
@@ -230,6 +230,7 @@ describe('fuzz: language server over the real protocol', function () {
         await server.notify('textDocument/didClose', { textDocument: { uri: freshUri } });
       }
       await server.notify('textDocument/didClose', { textDocument: { uri } });
+      if (n % 100 === 99) progress('language server', { ...counts, requests: counts.requests + server.requests, hangs: server.hangs.length, failures: failures.length });
       if (server.exited !== undefined) { fail(`server died: ${server.stderr.slice(-2000)}`); break; }
     }
     const maxMs = server.maxMs;

@@ -17,6 +17,13 @@ export function cases(small: number, full: number): number {
   return FULL_SCALE === undefined ? small : Math.max(small, Math.round(full * FULL_SCALE));
 }
 
+/** Every so often during a full run: the figures so far (a campaign stopped early still has them). */
+export function progress(surface: string, figures: Record<string, number | string>): void {
+  if (FULL_SCALE === undefined) return;
+  const file = process.env.POPEK_FUZZ_REPORT;
+  if (file) fs.appendFileSync(file, JSON.stringify({ surface, progress: true, at: new Date().toISOString(), ...figures }) + '\n');
+}
+
 /** Records a surface's figures (stdout, and the report file when asked). */
 export function report(surface: string, figures: Record<string, number | string>): void {
   const line = JSON.stringify({ surface, seed: SEED, scale: FULL_SCALE ?? 'small', ...figures });
