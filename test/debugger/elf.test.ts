@@ -19,14 +19,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 
 const ENTRY_ASM = `
-; Multiboot entry stub as the tutorials write it (the a.out address fields too, so any Multiboot loader takes it).
+; Multiboot entry stub as the tutorials write it (OSDev Bare Bones): the header in its own section.
 global _start, isr_soft
-extern kmain, _edata, _end
-MB_FLAGS equ 0x10000
-section .text
-mb_header:
+extern kmain
+MB_FLAGS equ 3                  ; page-aligned modules, memory information
+section .multiboot
+align 4
   dd 0x1BADB002, MB_FLAGS, -(0x1BADB002 + MB_FLAGS)
-  dd mb_header, mb_header, _edata, _end, _start
+section .text
 _start:
   mov esp, stack_top
   xor ebp, ebp
@@ -56,6 +56,18 @@ idt:
 align 16
   resb 8192
 stack_top:
+`;
+
+// The linker script of the tutorials: 1 MiB, 4 KiB-aligned sections, the Multiboot header first.
+const LINK_LD = `
+ENTRY(_start)
+SECTIONS {
+  . = 1M;
+  .text BLOCK(4K) : ALIGN(4K) { *(.multiboot) *(.text) }
+  .rodata BLOCK(4K) : ALIGN(4K) { *(.rodata*) }
+  .data BLOCK(4K) : ALIGN(4K) { *(.data) }
+  .bss BLOCK(4K) : ALIGN(4K) { *(COMMON) *(.bss) }
+}
 `;
 
 const HELPER_S = `
@@ -132,8 +144,7 @@ describe('debugger: ELF kernels from C and NASM (DebugClient)', function () {
   const cLine = (text: string) => lineOf(kc, text);
 
   before(function () {
-    // -N: one segment laid out in the file as in memory (what the a.out address fields describe).
-    k = buildElf({ sources: { 'entry.asm': ENTRY_ASM, 'kernel.c': KERNEL_C, 'helper.S': HELPER_S }, ldArgs: ['-N', '-Ttext', '0x100000', '-e', '_start'] });
+    k = buildElf({ sources: { 'entry.asm': ENTRY_ASM, 'kernel.c': KERNEL_C, 'helper.S': HELPER_S }, linkerScript: LINK_LD });
     kc = k.sources['kernel.c'];
     asm = k.sources['entry.asm'];
     gas = k.sources['helper.S'];
