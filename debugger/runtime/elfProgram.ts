@@ -11,14 +11,41 @@ import { loadDebugInfo, type DebugInfo, type GlobalVariable } from '../../core/d
 import { ElfError, parseElf32, PT_LOAD, type Elf32File } from '../../core/elf/elf32';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadGuestProgram, ProgramLoadError, SourceIndex, type GuestProgram } from './program';
+import { loadGuestProgram, ProgramLoadError, SourceIndex, type GuestProgram, type SourceLocation } from './program';
 
 /** Lines are 0-based in a SourceIndex, 1-based in DWARF. */
 const ZERO = { line: 0, character: 0 };
 
+/** A loaded segment linked at another address than the one it is loaded at (higher-half kernels). */
+interface Twin { paddr: number; vaddr: number; size: number }
+
 export class ElfSourceIndex extends SourceIndex {
-  constructor(readonly debug: DebugInfo, entries: SourceMapEntry[], labels: LabelSymbol[]) {
+  constructor(readonly debug: DebugInfo, entries: SourceMapEntry[], labels: LabelSymbol[], private readonly twins: Twin[] = []) {
     super(entries, labels);
+  }
+
+  /**
+   * The linked (virtual) address of code running at its load (physical) address: a higher-half
+   * kernel's entry runs there until it turns paging on.
+   */
+  linkedAddress(address: number): number | undefined {
+    const a = address >>> 0;
+    for (const t of this.twins) if (a >= t.paddr && a < t.paddr + t.size) return (a - t.paddr + t.vaddr) >>> 0;
+    return undefined;
+  }
+
+  override locate(address: number): SourceLocation | undefined {
+    const loc = super.locate(address);
+    if (loc || !this.twins.length) return loc;
+    const v = this.linkedAddress(address);
+    return v === undefined ? undefined : super.locate(v);
+  }
+
+  override at(address: number): SourceMapEntry | undefined {
+    const e = super.at(address);
+    if (e || !this.twins.length) return e;
+    const v = this.linkedAddress(address);
+    return v === undefined ? undefined : super.at(v);
   }
 
   /** Breakpoint addresses of a line: where it begins in each function (is_stmt rows), not every instruction. */
@@ -26,15 +53,25 @@ export class ElfSourceIndex extends SourceIndex {
     return this.debug.addressesOfLine(file, line + 1);
   }
 
+  /** The line's addresses, then the load addresses of those linked elsewhere (see linkedAddress). */
   override nextInstructionLine(file: string, line: number): { line: number; addresses: number[] } | undefined {
     const next = this.debug.nextLineWithCode(file, line + 1);
-    return next && next.addresses.length ? { line: next.line - 1, addresses: next.addresses } : undefined;
+    if (!next || !next.addresses.length) return undefined;
+    const twins: number[] = [];
+    for (const a of next.addresses) {
+      for (const t of this.twins) if (a >= t.vaddr && a < t.vaddr + t.size) twins.push((a - t.vaddr + t.paddr) >>> 0);
+    }
+    return { line: next.line - 1, addresses: [...next.addresses, ...twins] };
   }
 
   override symbolize(address: number): string | undefined { return this.debug.symbolize(address); }
 
   /** The function (DWARF subprogram or sized symbol) around `address`; else the nearest code label. */
   override functionAt(address: number): LabelSymbol | undefined {
+    if (this.twins.length && !this.debug.functionAt(address) && !this.debug.symbolAtOrBelow(address, true)) {
+      const v = this.linkedAddress(address);
+      if (v !== undefined && v !== address >>> 0) return this.functionAt(v);
+    }
     const f = this.debug.functionAt(address);
     if (f) return { name: f.name, address: f.low, file: '', range: { start: ZERO, end: ZERO }, section: '' };
     const s = this.debug.symbolAtOrBelow(address, true);
@@ -99,7 +136,8 @@ export function loadElfProgram(file: string, data: Uint8Array): GuestProgram {
   const debug = loadDebugInfo(elf);
   const warnings = [...debug.warnings];
   if (!debug.hasLines) warnings.push(`${file}: no DWARF line table (.debug_line): build with -g (gcc) or -g -F dwarf (nasm) to debug by source line`);
-  const index = new ElfSourceIndex(debug, instructionEntries(elf, debug), labelsOf(debug));
+  const twins = elf.programHeaders.filter((p) => p.type === PT_LOAD && p.memsz > 0 && p.vaddr !== p.paddr).map((p) => ({ paddr: p.paddr, vaddr: p.vaddr, size: p.memsz }));
+  const index = new ElfSourceIndex(debug, instructionEntries(elf, debug), labelsOf(debug), twins);
   return { file, bytes: data, origin: 0, entry: elf.header.entry, index, warnings, elf: { debug } };
 }
 

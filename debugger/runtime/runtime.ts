@@ -99,8 +99,13 @@ class StopLatch extends Set<number> {
    */
   addresses: Map<number, unknown> | undefined;
   override get size(): number { return this.armed ? 1 : 0; }
-  override has(lin: number): boolean { return this.latched || (this.addresses !== undefined && this.addresses.has(lin)); }
+  // The CPU passes linear addresses as signed 32-bit numbers; the breakpoints are keyed unsigned
+  // (without `>>> 0` no breakpoint at or above 0x80000000 — a higher-half kernel — would ever hit).
+  override has(lin: number): boolean { return this.latched || (this.addresses !== undefined && this.addresses.has(lin >>> 0)); }
+  /** The CPU scans the breakpoints of a page before it runs a compiled region there: the code breakpoints. */
+  override [Symbol.iterator](): SetIterator<number> { return (this.addresses ?? EMPTY).keys() as SetIterator<number>; }
 }
+const EMPTY = new Map<number, unknown>();
 
 /**
  * The native twin's breakpoints (checkEquivalence): none, except for a slice in which the VM only
@@ -239,6 +244,9 @@ export class DebugRuntime {
         continue;
       }
       bps.push(bp);
+      // Compiled code: the line's start in every function that has it, and the physical twin of
+      // code that runs before paging maps it where it is linked (higher-half kernels).
+      if (this.program.index instanceof ElfSourceIndex) for (const a of target.addresses.slice(1)) bps.push({ ...bp, address: a });
       out.push({ id, verified: true, line: target.line, address: bp.address });
     }
     this.lineBps.set(key, bps);

@@ -298,3 +298,100 @@ describe('debugger: ELF kernels from C and NASM (DebugClient)', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
+
+// A higher-half kernel (OSDev "Higher Half x86 Bare Bones" style): linked at 0xC0100000, loaded at
+// 1 MiB; the entry stub runs at its physical address until it maps the kernel with 4 MiB pages and
+// jumps up, then C runs at the addresses the line table has.
+const HH_ENTRY_ASM = `
+KERNEL_VBASE equ 0xC0000000
+global _start
+extern kmain
+section .multiboot
+align 4
+  dd 0x1BADB002, 3, -(0x1BADB002 + 3)
+section .text
+_start:
+  mov ecx, boot_pd - KERNEL_VBASE
+  mov dword [ecx], 0x83
+  mov dword [ecx + (KERNEL_VBASE >> 22) * 4], 0x83
+  mov cr3, ecx
+  mov ecx, cr4
+  or ecx, 0x10
+  mov cr4, ecx
+  mov ecx, cr0
+  or ecx, 0x80000000
+  mov cr0, ecx
+  lea ecx, [higher]
+  jmp ecx
+higher:
+  mov esp, stack_top
+  xor ebp, ebp
+  call kmain
+  mov al, 0
+  out 0xf4, al
+  hlt
+section .bss
+align 4096
+boot_pd:
+  resb 4096
+  resb 8192
+stack_top:
+`;
+const HH_KERNEL_C = `
+unsigned int counter;
+
+static void bump(unsigned int n) {
+  counter += n;
+}
+
+void kmain(void) {
+  bump(3);
+  bump(4);
+}
+`;
+const HH_LD = `
+ENTRY(_start)
+SECTIONS {
+  . = 0xC0100000;
+  .text : AT(ADDR(.text) - 0xC0000000) { *(.multiboot) *(.text) }
+  .rodata : AT(ADDR(.rodata) - 0xC0000000) { *(.rodata*) }
+  .data : AT(ADDR(.data) - 0xC0000000) { *(.data) }
+  .bss : AT(ADDR(.bss) - 0xC0000000) { *(COMMON) *(.bss) }
+}
+`;
+
+describe('debugger: a higher-half ELF kernel (DebugClient)', function () {
+  this.timeout(60_000);
+  let k: BuiltElf;
+  let dc: DebugClient;
+  before(() => { k = buildElf({ sources: { 'entry.asm': HH_ENTRY_ASM, 'kernel.c': HH_KERNEL_C }, linkerScript: HH_LD }); });
+  after(() => removeBuild(k));
+  beforeEach(async () => { dc = await startClient(); });
+  afterEach(async () => { await dc.stop(); });
+
+  it('before paging the entry stub runs at its load address and is shown at its .asm lines; its breakpoints hit there', async () => {
+    const asm = k.sources['entry.asm'];
+    const line = lineOf(asm, 'mov cr3, ecx');
+    const { stop } = await launchToStop(dc, { program: k.file, stopOnEntry: true }, { breakpoints: [{ path: asm, breakpoints: [{ line }] }] });
+    assert.equal(stop.body.reason, 'entry');
+    let f = await topFrame(dc);
+    assert.ok(parseInt(f.instructionPointerReference!, 16) < 0xc0000000, `runs at its load address: ${f.instructionPointerReference}`);
+    assert.deepEqual([f.source?.path, f.line, f.name.replace(/ @ .*$/, '')], [asm, lineOf(asm, 'mov ecx, boot_pd - KERNEL_VBASE'), '_start']);
+    const hit = await resumeToStop(dc, dc.continueRequest({ threadId: 1 }));
+    assert.equal(hit.body.reason, 'breakpoint');
+    f = await topFrame(dc);
+    assert.deepEqual([f.source?.path, f.line], [asm, line]);
+  });
+
+  it('after paging a C breakpoint hits at its linked address, with the C call stack', async () => {
+    const kc = k.sources['kernel.c'];
+    const line = lineOf(kc, 'counter += n;');
+    const { stop } = await launchToStop(dc, { program: k.file, stopOnEntry: false }, { breakpoints: [{ path: kc, breakpoints: [{ line }] }] });
+    assert.equal(stop.body.reason, 'breakpoint');
+    const st = (await dc.stackTraceRequest({ threadId: 1 })).body.stackFrames;
+    assert.ok(parseInt(st[0].instructionPointerReference!, 16) >= 0xc0100000);
+    assert.deepEqual(st.slice(0, 3).map((f) => [f.name.replace(/ @ .*$/, ''), f.line]), [['bump', line], ['kmain', lineOf(kc, 'bump(3);')], ['higher', lineOf(k.sources['entry.asm'], 'call kmain')]]);
+    const counter = await dc.evaluateRequest({ expression: 'counter', context: 'watch' });
+    assert.equal(counter.body.result, '0');
+  });
+});
