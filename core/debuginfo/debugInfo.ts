@@ -58,6 +58,7 @@ export class DebugInfo {
   /** Symbols that name places (not sections or files), sorted by address. */
   private readonly places: ElfSymbol[];
   private readonly byName = new Map<string, ElfSymbol>();
+  private readonly normalized = new Map<string, string>();
 
   constructor(elf: Elf32File) {
     this.symbols = attempt(this.warnings, 'the symbol table', () => readSymbols(elf)) ?? [];
@@ -119,7 +120,8 @@ export class DebugInfo {
     }
     for (const row of rows) {
       if (row.endSequence || !row.isStmt) continue;
-      const file = normalizePath(row.file);
+      let file = this.normalized.get(row.file);
+      if (file === undefined) this.normalized.set(row.file, file = normalizePath(row.file));
       let lines = this.byFile.get(file);
       if (!lines) this.byFile.set(file, lines = new Map());
       const list = lines.get(row.line);

@@ -68,7 +68,7 @@ export class Reader {
   cstr(): string {
     const end = this.bytes.indexOf(0, this.pos);
     if (end < 0 || end >= this.end) throw new DwarfError(`${this.what}: unterminated string at offset 0x${this.pos.toString(16)}`);
-    const s = utf8.decode(this.bytes.subarray(this.pos, end));
+    const s = decodeString(this.bytes, this.pos, end);
     this.pos = end + 1;
     return s;
   }
@@ -93,9 +93,30 @@ export class Reader {
   }
 }
 
+/** Identifiers and paths are ASCII: decoded without TextDecoder's per-call cost; UTF-8 otherwise. */
+function decodeString(bytes: Uint8Array, start: number, end: number): string {
+  if (end - start <= 64) {
+    let s = '';
+    for (let i = start; i < end; i++) {
+      const b = bytes[i];
+      if (b >= 0x80) return utf8.decode(bytes.subarray(start, end));
+      s += String.fromCharCode(b);
+    }
+    return s;
+  }
+  return utf8.decode(bytes.subarray(start, end));
+}
+
+/** Strings already read, per string section (types and names are referred to many times). */
+const stringCache = new WeakMap<Uint8Array, Map<number, string>>();
+
 /** The NUL-terminated string at `offset` of a string section (.debug_str, .debug_line_str). */
 export function stringAt(section: Uint8Array | undefined, offset: number, name: string): string {
   if (!section) throw new DwarfError(`a string in ${name} is referenced but the file has no ${name} section`);
   if (offset >= section.length) throw new DwarfError(`${name}: string offset 0x${offset.toString(16)} is past the end (0x${section.length.toString(16)})`);
-  return new Reader(section, offset, section.length, name).cstr();
+  let cache = stringCache.get(section);
+  if (!cache) stringCache.set(section, cache = new Map());
+  let s = cache.get(offset);
+  if (s === undefined) cache.set(offset, s = new Reader(section, offset, section.length, name).cstr());
+  return s;
 }

@@ -5,7 +5,7 @@
  * so breakpoints, stepping, the call stack and the disassembly work in .c, .S and .asm files as
  * they do in a Popek assembly file. Imports core/ only.
  */
-import { disassembleOne } from '../../core/asm';
+import { decodeBytes } from '../../core/cpu/decoder';
 import type { LabelSymbol, SourceMapEntry } from '../../core/asm/ast';
 import { loadDebugInfo, type DebugInfo, type GlobalVariable } from '../../core/debuginfo';
 import { ElfError, parseElf32, PT_LOAD, type Elf32File } from '../../core/elf/elf32';
@@ -106,8 +106,9 @@ function instructionEntries(elf: Elf32File, debug: DebugInfo): SourceMapEntry[] 
     const bytes = bytesAt(elf, r.address, r.end - r.address);
     let at = 0;
     while (at < bytes.length) {
-      const d = disassembleOne(bytes, at, r.address + at);
-      const length = Math.max(1, Math.min(d.bytes.length, bytes.length - at));
+      // The CPU's decoder gives the length without building the text (the disassembler's cost).
+      const d = decodeBytes(bytes, at, r.address + at);
+      const length = Math.max(1, Math.min(d?.len ?? 1, bytes.length - at));
       const range = { start: { line: r.line - 1, character: 0 }, end: { line: r.line - 1, character: 0 } };
       out.push({ address: r.address + at, length, file: r.file, range, kind: 'instruction', section: '' });
       at += length;
