@@ -7,8 +7,15 @@
  * prints the VGA text screen at the end (the JSON report always has it); --keys TEXT types TEXT
  * on the PS/2 keyboard before the guest starts (\n for Enter); the exit
  * status is the guest's exit code (isa-debug-exit: (v << 1) | 1, as QEMU's).
+ *
+ * Devices: each --disk is an ATA disk image on the primary channel (the first the master, the
+ * second the slave); the guest's writes stay in memory unless --disk-write, which saves them to the
+ * image files when the run ends. --stdin feeds this process's standard input to COM1's receive line
+ * (as QEMU's -serial stdio); while it is open, a guest that halts with nothing scheduled waits for
+ * input instead of ending.
  */
 import { CliError, numberOption, parseArgs, type CliCommand, type ParsedArgs } from './cliSupport';
+import type { Disk } from '../core/devices/ata';
 import { LoadError } from '../core/machine/multiboot';
 import { textToScanCodes } from '../core/machine/keyboardInput';
 import { loadProgramFile, ProgramError } from '../core/machine/program';
@@ -27,7 +34,7 @@ function traceLocator(file: string) {
   return sourceLocator(r.sourceMap, process.cwd());
 }
 
-export const RUN_USAGE = 'popek run FILE [--mode M] [--json] [--screen] [--load-address A] [--keys TEXT] [--max-instructions N] [--cost PROFILE] [--trace]';
+export const RUN_USAGE = 'popek run FILE [--mode M] [--json] [--screen] [--load-address A] [--keys TEXT] [--max-instructions N] [--cost PROFILE] [--trace] [--disk IMAGE]... [--disk-write] [--stdin]';
 
 /** `--load-address A` (decimal or 0x…): where a flat image without a Multiboot header goes. */
 export function loadAddressOption(parsed: ParsedArgs): number | undefined {
@@ -51,8 +58,32 @@ export function checkProgramFile(file: string): void {
 /** Instructions per slice between host turns. */
 const SLICE = 2_000_000;
 
-export const runCommand: CliCommand = async (args) => {
-  const parsed = parseArgs(args, ['--mode', '--max-instructions', '--cost', '--memory', '--load-address', '--keys'], ['--json', '--trace', '--screen']);
+/** Takes every `--disk FILE` / `--disk=FILE` out of `args` (the option repeats). */
+function takeDisks(args: string[]): { rest: string[]; disks: string[] } {
+  const rest: string[] = [], disks: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') { rest.push(...args.slice(i)); break; }
+    if (a === '--disk') {
+      if (args[i + 1] === undefined) throw new CliError('option --disk needs a value');
+      disks.push(args[++i]);
+    } else if (a.startsWith('--disk=')) disks.push(a.slice('--disk='.length));
+    else rest.push(a);
+  }
+  return { rest, disks };
+}
+
+/** Reads the disk images (at most two: master and slave). */
+function readDisks(files: string[]): Disk[] {
+  if (files.length > 2) throw new CliError(`at most two --disk images (primary master and slave), got ${files.length}`);
+  return files.map((f) => {
+    try { return { bytes: new Uint8Array(fs.readFileSync(f)) }; } catch (e) { throw new CliError(`cannot read disk image ${f}: ${(e as Error).message}`, 1); }
+  });
+}
+
+export const runCommand: CliCommand = async (allArgs) => {
+  const { rest: args, disks: diskFiles } = takeDisks(allArgs);
+  const parsed = parseArgs(args, ['--mode', '--max-instructions', '--cost', '--memory', '--load-address', '--keys'], ['--json', '--trace', '--screen', '--disk-write', '--stdin']);
   if (parsed.positional.length !== 1) throw new CliError(`usage: ${RUN_USAGE}`);
   const file = parsed.positional[0];
   const modeOpt = parsed.options.get('--mode');
@@ -70,6 +101,9 @@ export const runCommand: CliCommand = async (args) => {
   checkProgramFile(file);
   const json = parsed.options.has('--json');
   const trace = parsed.options.has('--trace');
+  const diskWrite = parsed.options.has('--disk-write');
+  if (diskWrite && diskFiles.length === 0) throw new CliError('--disk-write needs a --disk image');
+  const disks = readDisks(diskFiles);
   const screen = parsed.options.has('--screen');
   const loadAddress = loadAddressOption(parsed);
   const keysOpt = parsed.options.get('--keys');
@@ -84,7 +118,7 @@ export const runCommand: CliCommand = async (args) => {
   }
   let vm: Vm;
   try {
-    vm = createVm({ mode, cost, memoryMiB, maxInstructions, trace: trace ? (ev) => process.stderr.write(formatEvent(ev) + '\n') : undefined });
+    vm = createVm({ mode, cost, memoryMiB, maxInstructions, disks, trace: trace ? (ev) => process.stderr.write(formatEvent(ev) + '\n') : undefined });
     vm.load(program);
     // Typed ahead: the PS/2 keyboard hands them over one byte at a time as the guest reads port 0x60.
     if (keys !== undefined) vm.machine.keyboard?.sendScanCodes(textToScanCodes(keys));
@@ -95,12 +129,28 @@ export const runCommand: CliCommand = async (args) => {
   }
   if (!json) vm.machine.onConsoleByte = (b) => process.stdout.write(Buffer.of(b));
 
-  const start = performance.now();
-  for (;;) {
-    const r = vm.runSlice(SLICE);
-    if (r !== 'slice' && r !== 'breakpoint') break;
-    await new Promise<void>((resolve) => setImmediate(resolve)); // stay responsive (signals, output)
+  const machine = vm.machine;
+  const stdinOpen = parsed.options.has('--stdin');
+  if (stdinOpen) {
+    machine.inputOpen = true;
+    process.stdin.on('data', (d: Buffer) => machine.input(d.toString('utf8'), 'serial'));
+    process.stdin.on('end', () => { machine.inputOpen = false; });
   }
+
+  const start = performance.now();
+  try {
+    for (;;) {
+      const before = machine.instructions;
+      const r = vm.runSlice(SLICE);
+      if (r !== 'slice' && r !== 'breakpoint') break;
+      // Waiting for input (halted, nothing scheduled): give the host time to deliver it.
+      const idle = machine.instructions === before && machine.inputOpen;
+      await new Promise<void>((resolve) => (idle ? setTimeout(resolve, 10) : setImmediate(resolve))); // stay responsive (signals, output, input)
+    }
+  } finally {
+    if (stdinOpen) process.stdin.destroy();
+  }
+  if (diskWrite) disks.forEach((d, k) => { if (d.dirty) fs.writeFileSync(diskFiles[k], d.bytes); });
   const report = vm.report(performance.now() - start);
   if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else if (screen) process.stdout.write((report.console === '' || report.console.endsWith('\n') ? '' : '\n') + report.screen.join('\n') + '\n');

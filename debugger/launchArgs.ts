@@ -27,6 +27,8 @@ export interface PopekLaunchArguments extends DebugProtocol.LaunchRequestArgumen
   checkEquivalence?: boolean;
   /** Print every hypervisor event in the Debug Console. */
   trace?: boolean;
+  /** ATA disk images: the primary master, then the slave (the guest's writes are not saved). */
+  disks?: string[];
 }
 
 export interface CheckedLaunch extends RuntimeOptions { stopOnEntry: boolean }
@@ -65,6 +67,11 @@ export function checkLaunchArguments(raw: unknown): { options?: CheckedLaunch; p
   const stopOnEntry = bool('stopOnEntry', true);
   const checkEquivalence = bool('checkEquivalence', false);
   const trace = bool('trace', false);
+  let disks: string[] | undefined;
+  if (a.disks !== undefined && a.disks !== null) {
+    if (!Array.isArray(a.disks) || a.disks.length > 2 || !a.disks.every((d) => typeof d === 'string' && d.trim() !== '')) problems.push(`"disks" must list at most two disk image files: the primary master, then the slave (got ${JSON.stringify(a.disks)}).`);
+    else disks = a.disks as string[];
+  }
   if (problems.length) return { problems };
-  return { options: { program: a.program as string, mode, cost, memoryMiB, maxInstructions, checkEquivalence, trace, stopOnEntry, ...(loadAddress !== undefined ? { loadAddress } : {}) }, problems };
+  return { options: { program: a.program as string, mode, cost, memoryMiB, maxInstructions, checkEquivalence, trace, stopOnEntry, ...(loadAddress !== undefined ? { loadAddress } : {}), ...(disks ? { disks } : {}) }, problems };
 }

@@ -13,6 +13,8 @@ import * as B from './ops/basic';
 import * as S from './ops/string';
 import * as Y from './ops/system';
 import { aaa, aad, aam, daa } from './ops/alu';
+import { fpuExec, fwaitExec, fxrstor, fxsave } from './fpu/execute';
+import { ea } from './ops/operands';
 import { findForm } from '../isa/formIndex';
 import { virtFactsFor } from '../isa/table';
 import type { EncodingForm, InstructionInfo } from '../isa/types';
@@ -25,11 +27,11 @@ const PRIV = C.PRIVILEGED;
 const CRIT = C.CRITICAL;
 
 const salc: ExecFn = (cpu) => cpu.setReg8(0, cpu.getCF() ? 0xff : 0);
-const fpu: ExecFn = (cpu) => {
-  // No x87 is modelled (CPUID says so): with EM or TS set the guest's #NM handler emulates it.
-  throw new CpuFault((cpu.cr0 & (CR0_EM | CR0_TS)) ? NM : UD);
-};
-const fwait: ExecFn = (cpu) => { if ((cpu.cr0 & (CR0_TS | 2)) === (CR0_TS | 2)) throw new CpuFault(NM); };
+// The x87 escapes D8–DF decode as one instruction that core/cpu/fpu executes from its ModRM.
+const fpu: ExecFn = fpuExec;
+const fwait: ExecFn = fwaitExec;
+const fxsaveOp: ExecFn = (cpu, i) => { if (cpu.cr0 & (CR0_EM | CR0_TS)) throw new CpuFault(NM); fxsave(cpu, i.seg, ea(cpu, i)); };
+const fxrstorOp: ExecFn = (cpu, i) => { if (cpu.cr0 & (CR0_EM | CR0_TS)) throw new CpuFault(NM); fxrstor(cpu, i.seg, ea(cpu, i)); };
 const int1: ExecFn = (cpu) => cpu.deliverEvent(1, 'exception', 0, 0, cpu.nextEip);
 const vmcall: ExecFn = () => { throw new CpuFault(UD); }; // outside VMX non-root operation
 const daaOp: ExecFn = (cpu, i) => daa(cpu, i.opcode === 0x2f);
@@ -432,6 +434,11 @@ export class Decoder {
       case 0x1a4: case 0x1ac: this.modrm(i, seg); i.imm = this.byte(); return this.set(i, B.shiftDoubleE);
       case 0x1a5: case 0x1ad: this.modrm(i, seg); i.imm = -1; return this.set(i, B.shiftDoubleE);
       case 0x1af: this.modrm(i, seg); return this.set(i, B.imulGE);
+      case 0x1ae:
+        // FXSAVE / FXRSTOR m512 (0F AE /0, /1); the other forms (SSE) are not modelled.
+        this.modrm(i, seg);
+        if (i.rm >= 0 || i.reg > 1) return this.invalid(i);
+        return this.set(i, i.reg === 0 ? fxsaveOp : fxrstorOp);
       case 0x1b0: case 0x1b1: this.modrm(i, seg); if (op === 0x1b0) i.size = 1; return this.set(i, B.cmpxchgE);
       case 0x1b2: case 0x1b4: case 0x1b5:
         this.modrm(i, seg); i.imm = op === 0x1b2 ? SS : op - 0x1b0;

@@ -30,7 +30,7 @@ export class CmosRtc implements PortDevice {
     const r = this.ram;
     r[0x0a] = 0x26; r[0x0b] = 0x02; r[0x0d] = 0x80;
     r[0x10] = 0x00;                                       // no floppies
-    r[0x14] = 0x06;                                       // equipment: FPU, VGA
+    r[0x14] = 0x06;                                       // equipment: FPU, PS/2 mouse port (QEMU), no floppy
     r[0x15] = 640 & 0xff; r[0x16] = 640 >> 8;             // base memory, KiB
     const ext = Math.min(0xffff, Math.max(0, (ramBytes >> 10) - 1024));
     r[0x17] = r[0x30] = ext & 0xff; r[0x18] = r[0x31] = ext >> 8;
@@ -40,8 +40,8 @@ export class CmosRtc implements PortDevice {
 
   /** The clock's current time (ms since the epoch) and the fraction of its second elapsed. */
   private clock(): { ms: number; fraction: number } {
-    const seconds = this.now() / this.hz;
-    return { ms: this.start + Math.floor(seconds) * 1000, fraction: seconds - Math.floor(seconds) };
+    const ms = this.start + (this.now() / this.hz) * 1000;
+    return { ms: Math.floor(ms / 1000) * 1000, fraction: (ms % 1000) / 1000 };
   }
 
   private field(reg: number): number {
@@ -70,7 +70,7 @@ export class CmosRtc implements PortDevice {
     const reg = this.index;
     const f = this.field(reg);
     if (f >= 0) return f;
-    if (reg === 0x0a) return (this.ram[0x0a] & 0x7f) | (1 - this.clock().fraction <= UIP_SECONDS * 1 ? 0x80 : 0);
+    if (reg === 0x0a) return (this.ram[0x0a] & 0x7f) | (1 - this.clock().fraction <= UIP_SECONDS ? 0x80 : 0);
     if (reg === 0x0c) { const v = this.ram[0x0c]; this.ram[0x0c] = 0; return v; }
     return this.ram[reg];
   }

@@ -59,6 +59,10 @@ export class Ps2Controller implements PortDevice {
   private kbdEnabled = true;
   /** Controller command waiting for its data byte at 0x60 (0: none), or a keyboard command's (0x100 | cmd). */
   private argFor = 0;
+  /** Status bit 2: the controller passed its self test (the firmware ran it). */
+  private selfTested = true;
+  /** The last byte read at 0x60: read again when nothing new came (QEMU's ps2_read_data). */
+  private last = 0;
 
   constructor(private readonly setIrq: (level: boolean) => void, private readonly reset: () => void = () => {}) {}
 
@@ -88,10 +92,11 @@ export class Ps2Controller implements PortDevice {
 
   read(port: number): number {
     if (port === 0x64) {
-      return (this.pending >= 0 ? ST_OBF : 0) | (this.commandByte & ST_SYS) | (this.lastWasCommand ? ST_CMD : 0) | ST_UNLOCKED;
+      return (this.pending >= 0 ? ST_OBF : 0) | (this.selfTested ? ST_SYS : 0) | (this.lastWasCommand ? ST_CMD : 0) | ST_UNLOCKED;
     }
     if (port !== 0x60) return 0xff;
-    const v = this.pending >= 0 ? this.pending : 0;
+    const v = this.pending >= 0 ? this.pending : this.last;
+    this.last = v;
     this.pending = -1;
     this.setIrq(false);
     this.fill();
@@ -118,7 +123,7 @@ export class Ps2Controller implements PortDevice {
       case 0x60: case 0xd1: case 0xd2: this.argFor = c; break;
       case 0xa7: case 0xa8: break;                         // no mouse
       case 0xa9: this.reply(0x00); break;
-      case 0xaa: this.commandByte |= ST_SYS; this.reply(0x55); break;
+      case 0xaa: this.selfTested = true; this.reply(0x55); break;
       case 0xab: this.reply(0x00); break;
       case 0xad: this.commandByte |= CB_DISABLE_KBD; break;
       case 0xae: this.commandByte &= ~CB_DISABLE_KBD; this.fill(); break;
@@ -135,7 +140,7 @@ export class Ps2Controller implements PortDevice {
       case 0xf5: this.kbdEnabled = false; this.reply(0xfa); break;
       case 0xf6: this.reply(0xfa); break;
       case 0xed: case 0xf0: case 0xf3: this.argFor = 0x100 | c; this.reply(0xfa); break;
-      case 0xf2: this.reply(0xfa, 0xab, 0x83); break;
+      case 0xf2: this.reply(0xfa, 0xab, this.commandByte & 0x40 ? 0x41 : 0x83); break; // ID 0x83, translated to 0x41
       case 0xee: this.reply(0xee); break;
       default: this.reply(0xfe); break;                    // resend: unknown command
     }

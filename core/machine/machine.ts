@@ -11,6 +11,7 @@ import { CS, DS, ES, FS, GS, IF, SS, CR0_PE, CR0_ET } from '../cpu/constants';
 import { Cpu, UnsupportedError, type CpuState, type CpuStop } from '../cpu/cpu';
 import { TripleFault } from '../cpu/fault';
 import { PAGE_SIZE, PhysicalMemory } from '../cpu/physicalMemory';
+import { x87, type X87State } from '../cpu/fpu/execute';
 import { AtaChannel, type Disk } from '../devices/ata';
 import { CmosRtc } from '../devices/cmosRtc';
 import { DebugExit } from '../devices/debugExit';
@@ -82,6 +83,7 @@ export interface MachineSnapshot {
   cmos?: ReturnType<CmosRtc['getState']>;
   ps2?: ReturnType<Ps2Controller['getState']>;
   ata?: ReturnType<AtaChannel['getState']>;
+  x87?: X87State;
   uart: ReturnType<Uart16550['getState']>;
   debugExit: ReturnType<DebugExit['getState']>;
   vga?: ReturnType<VgaText['getState']>;
@@ -162,6 +164,8 @@ export class Machine {
     this.cmos = new CmosRtc(() => cpu.time, this.options.cpuHz, this.mem.ramSize, options.rtcStart);
     this.ps2 = new Ps2Controller((level) => this.isaIrq(1, level), () => { this.finish('triple-fault', 0, { error: 'keyboard controller reset (0xFE)' }); });
     this.keyboard = this.ps2;
+    // The x87's FERR# output: IRQ 13 when CR0.NE = 0 (MS-DOS compatible error reporting).
+    x87(cpu).onFerr = (level) => this.isaIrq(13, level);
     const disks = options.disks ?? [];
     this.ata = new AtaChannel([disks[0], disks[1]], (level) => this.isaIrq(14, level));
     this.uart.onByte = (b) => this.onConsoleByte(b);
@@ -179,6 +183,8 @@ export class Machine {
     this.io.register(0xf4, 4, this.debugExit);
     this.io.register(0x80, 1, ignoredPort);
     this.io.register(0x70, 2, this.cmos);
+    // Port 0xF0: a write clears the coprocessor-error latch (FERR# → IRQ 13) on the PC.
+    this.io.register(0xf0, 1, { read: () => 0xff, write: () => this.isaIrq(13, false) });
     this.io.register(0x60, 1, this.ps2);
     this.io.register(0x64, 1, this.ps2);
     this.io.register(0x1f0, 8, this.ata);
@@ -404,6 +410,7 @@ export class Machine {
       cmos: this.cmos.getState(),
       ps2: this.ps2.getState(),
       ata: this.ata.getState(),
+      x87: x87(this.cpu).getState(),
       uart: this.uart.getState(),
       debugExit: this.debugExit.getState(),
       vga: this.vga.getState(),
@@ -430,6 +437,7 @@ export class Machine {
     if (s.cmos) this.cmos.setState(s.cmos);
     if (s.ps2) this.ps2.setState(s.ps2);
     if (s.ata) this.ata.setState(s.ata);
+    if (s.x87) x87(this.cpu).setState(s.x87);
     this.uart.setState(s.uart);
     this.debugExit.setState(s.debugExit);
     if (s.vga) this.vga.setState(s.vga);

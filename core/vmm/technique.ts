@@ -14,6 +14,7 @@ import type { Cpu } from '../cpu/cpu';
 import type { LoadedImage, Machine, StopReason } from '../machine/machine';
 import type { RunCounters } from '../machine/report';
 import type { CostKey, CostProfile } from './cost';
+import type { Disk } from '../devices/ata';
 import type { VmEvent, VmEventBus, VmEventInit } from './events';
 
 export type Mode = 'native' | 'trap-and-emulate' | 'binary-translation' | 'paravirtual' | 'hardware-assisted';
@@ -37,6 +38,10 @@ export interface VmOptions {
   trace?: (event: VmEvent) => void;
   /** Technique-specific options (e.g. `{ ept: false }` for hardware-assisted). */
   techniqueOptions?: Record<string, unknown>;
+  /** ATA disks on the primary channel, [master, slave]: image bytes (the guest's writes change them). */
+  disks?: Disk[];
+  /** The CMOS clock at power-on (ms since 1970, UTC; default 2000-01-01). */
+  rtcStart?: number;
 }
 
 /** What a technique sees of the VM it runs in. */

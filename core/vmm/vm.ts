@@ -47,7 +47,7 @@ export class Vm implements VmHost {
     this.profile = costProfile(options.cost);
     const info = techniqueInfo(this.mode);
     if (!info) throw new UnknownModeError(`mode '${this.mode}' is not available in this build (available: ${availableModes().join(', ')})`);
-    this.machine = new Machine({ memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, reservedMiB: info.reservedMiB });
+    this.machine = new Machine({ memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, reservedMiB: info.reservedMiB, disks: options.disks, rtcStart: options.rtcStart });
     this.technique = info.create(this);
     if (options.trace) this.events.subscribe(options.trace);
   }

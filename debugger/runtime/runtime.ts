@@ -6,6 +6,8 @@
  *
  * Headless: no protocol types. Results go out through `RuntimeHost` callbacks.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { disassembleOne } from '../../core/asm';
 import { CS } from '../../core/cpu/constants';
 import type { Cpu } from '../../core/cpu/cpu';
@@ -42,6 +44,8 @@ export interface RuntimeOptions {
   trace: boolean;
   /** Where a flat image without a Multiboot header goes (default 0x100000). */
   loadAddress?: number;
+  /** ATA disk images, [primary master, slave] (read at launch; the guest's writes stay in memory). */
+  disks?: string[];
 }
 
 export type StopReason = 'entry' | 'step' | 'breakpoint' | 'exception' | 'pause' | 'data breakpoint' | 'instruction breakpoint' | 'function breakpoint' | 'divergence' | 'goto';
@@ -178,14 +182,16 @@ export class DebugRuntime {
 
   constructor(private readonly options: RuntimeOptions, private readonly host: RuntimeHost) {
     this.program = loadProgram(options.program, options.loadAddress);
-    this.vm = createVm({ mode: options.mode, cost: options.cost, memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions });
+    // Relative disk paths are relative to the program's folder (where a kernel and its fs.img sit).
+    const disks = () => (options.disks ?? []).map((f) => ({ bytes: new Uint8Array(fs.readFileSync(path.resolve(path.dirname(options.program), f))) }));
+    this.vm = createVm({ mode: options.mode, cost: options.cost, memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: disks() });
     this.vm.events.locate = (lin) => {
       const loc = this.program.index.locate(lin);
       return loc ? { file: loc.file, line: loc.line + 1 } : undefined;
     };
     this.vm.load({ bytes: this.program.bytes, origin: this.program.origin, entry: this.program.entry, via: 'assembler', diagnostics: [] });
     if (options.checkEquivalence && options.mode !== 'native') {
-      this.twin = createVm({ mode: 'native', memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions });
+      this.twin = createVm({ mode: 'native', memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: disks() });
       this.twin.load({ bytes: this.program.bytes, origin: this.program.origin, entry: this.program.entry, via: 'assembler', diagnostics: [] });
       // Notes what the native twin delivers during a step (an interrupt or exception frame that differs).
       this.twin.cpu.setMonitor({ onEvent: (_cpu, ev) => { this.twinDelivery ??= ev; return false; } });

@@ -1,11 +1,13 @@
 /* Device test guests (test/devices/guests/*.gasm): assembled by NASM for QEMU and by Popek's own
  * assembler for Popek, booted in both; what the user sees (console, exit status) must agree. */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { assembleProgram, type Program } from '../../core/machine/program';
 import { availableModes, createVm, type Mode, type VmOptions } from '../../core/vmm';
 import type { RunReport } from '../../core/machine/report';
-import { assembleWithNasm, runImageInQemu, type QemuResult, type RunOptions } from '../support/qemu';
+import { QEMU, assembleWithNasm, runImageInQemu, type QemuResult, type RunOptions } from '../support/qemu';
 import { REPO_ROOT } from '../support/repoRoot';
 
 export const GUESTS = path.join(REPO_ROOT, 'test', 'devices', 'guests');
@@ -34,18 +36,48 @@ export function qemuGuest(name: string, options: RunOptions = {}): Promise<QemuR
   return r;
 }
 
+/** The guest assembled by NASM (with `-D` defines) for Popek: guests that use what Popek's assembler lacks. */
+export function nasmGuestProgram(name: string, defines: Record<string, string | number> = {}): Program {
+  const bytes = new Uint8Array(assembleWithNasm(path.join(GUESTS, `${name}.gasm`), { defines }, ['-i', GUESTS + path.sep]));
+  return { bytes, origin: 0x100000, entry: 0x100000, via: 'binary', diagnostics: [] };
+}
+
 /** QEMU's exit status for a Popek run (isa-debug-exit: (v << 1) | 1; a triple fault: 0). */
 export function qemuStatus(r: RunReport): number {
   return r.outcome === 'exit' ? r.exitCode : r.outcome === 'triple-fault' ? 0 : -1;
 }
 
 /** Runs a guest in Popek under `mode` to its end. */
-export function popekGuest(name: string, mode: Mode, options: VmOptions = {}, setup?: (vm: ReturnType<typeof createVm>) => void): RunReport {
+export function popekGuest(name: string, mode: Mode, options: VmOptions = {}, setup?: (vm: ReturnType<typeof createVm>) => void, program?: Program): RunReport {
   const vm = createVm({ mode, maxInstructions: 50_000_000, ...options });
   setup?.(vm);
-  vm.load(guestProgram(name));
+  vm.load(program ?? guestProgram(name));
   vm.run();
   return vm.report();
 }
 
 export function modes(): Mode[] { return ALL_MODES.filter((m) => availableModes().includes(m)); }
+
+/** The guest in QEMU with `input` on COM1's receive line (QEMU's stdio chardev: stdin in, stdout out). */
+export function qemuGuestWithSerialInput(name: string, input: string, timeoutMs = 20_000): Promise<QemuResult> {
+  const image = assembleWithNasm(path.join(GUESTS, `${name}.gasm`), {}, ['-i', GUESTS + path.sep]);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-qemu-in-'));
+  const kernel = path.join(dir, 'kernel.bin');
+  fs.writeFileSync(kernel, image);
+  return new Promise((resolve, reject) => {
+    const child = spawn(QEMU, ['-kernel', kernel, '-display', 'none', '-chardev', 'stdio,id=com1,signal=off', '-serial', 'chardev:com1', '-monitor', 'none',
+      '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-no-reboot', '-m', '16'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [], err: Buffer[] = [];
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      fs.rmSync(dir, { recursive: true, force: true });
+      resolve({ console: Buffer.concat(out).toString('latin1'), exitStatus: timedOut || code === null ? -1 : code, timedOut, stderr: Buffer.concat(err).toString('utf8') });
+    });
+    child.stdin.end(input);
+  });
+}

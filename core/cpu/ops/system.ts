@@ -211,11 +211,11 @@ export const rdpmc: ExecFn = (cpu) => {
 
 /**
  * CPUID: identifies as QEMU's default 32-bit CPU model (qemu32: GenuineIntel, family 6 model 6
- * stepping 3), with the feature bits this CPU really implements (no FPU, no PAE; the machine's local
+ * stepping 3), with the feature bits this CPU really implements (x87 in core/cpu/fpu, FXSAVE; no PAE; the machine's local
  * APIC at 0xFEE00000).
  */
-export const CPUID_FEATURES_EDX = (1 << 3) /* PSE */ | (1 << 4) /* TSC */ | (1 << 5) /* MSR */ | (1 << 8) /* CX8 */ | (1 << 9) /* APIC */ |
-  (1 << 11) /* SEP */ | (1 << 13) /* PGE */ | (1 << 15) /* CMOV */;
+export const CPUID_FEATURES_EDX = (1 << 0) /* FPU */ | (1 << 3) /* PSE */ | (1 << 4) /* TSC */ | (1 << 5) /* MSR */ | (1 << 8) /* CX8 */ | (1 << 9) /* APIC */ |
+  (1 << 11) /* SEP */ | (1 << 13) /* PGE */ | (1 << 15) /* CMOV */ | (1 << 24) /* FXSR */;
 /** CPUID.1:EAX: family 6, model 6, stepping 3 (the firmware's MP tables copy it). */
 export const CPUID_SIGNATURE = 0x663;
 export const cpuid: ExecFn = (cpu) => {

@@ -1,0 +1,77 @@
+// The x87 against the host CPU: a few hundred operations (arithmetic, compares into C0–C3 and
+// EFLAGS, sign, rounding by RC, integer and m80 stores) on a deterministic mix of operands, run by a
+// 64-bit host program and by a 32-bit guest in Popek from the same instruction bytes, with double
+// precision control. Compared: the stored result's bits, C0–C3, TOP, the IE / ZE flags, ZF PF CF.
+// Not compared (the precision note of core/cpu/fpu/x87.ts): results outside float64's exponent range
+// (the x87 keeps them in its 15-bit exponent until the store), and the PE / OE / UE / DE flags.
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createVm } from '../../core/vmm';
+import { assembleNasmSource } from '../support/qemu';
+import { GUESTS } from '../devices/support';
+import { CONTROL_WORDS, OPS, RECORD, casesSource, operands, type X87Case } from './x87Cases';
+
+function buildCases(): X87Case[] {
+  const vals = operands(12345, OPS.length * CONTROL_WORDS.length * 6 * 2);
+  const cases: X87Case[] = [];
+  let k = 0;
+  for (let op = 0; op < OPS.length; op++) for (const cw of CONTROL_WORDS) for (let n = 0; n < 6; n++) cases.push({ cw, op, a: vals[k++], b: vals[k++] });
+  return cases;
+}
+
+function hostRecords(cases: X87Case[], dir: string): Buffer {
+  const src = `bits 64\nglobal _start\nsection .text\n_start:\n    call x87_body\n    mov eax, 1\n    mov edi, 1\n    mov esi, x87_records + 8\n    mov edx, x87_records_end - x87_records - 8\n    syscall\n    mov eax, 60\n    xor edi, edi\n    syscall\n${casesSource(cases, 64).replace('align 16', 'section .data\nalign 16')}`;
+  fs.writeFileSync(path.join(dir, 'x87.asm'), src);
+  execFileSync('nasm', ['-f', 'elf64', '-o', 'x87.o', 'x87.asm'], { cwd: dir });
+  execFileSync('ld', ['-o', 'x87', 'x87.o'], { cwd: dir });
+  return execFileSync(path.join(dir, 'x87'), [], { maxBuffer: 1 << 24 });
+}
+
+function guestRecords(cases: X87Case[]): Buffer {
+  const src = `%include "lib.inc"\nmain:\n    call x87_body\n    mov al, 0\n    ret\n${casesSource(cases, 32)}image_end:\nsection .bss\nalignb 16\nlib_idt: resb 2048\nlib_stack: resb 4096\nlib_stack_top:\nbss_end:\n`;
+  const image = assembleNasmSource(src, { includeDir: GUESTS });
+  const vm = createVm({ mode: 'native', maxInstructions: 5_000_000 });
+  vm.load({ bytes: new Uint8Array(image), origin: 0x100000, entry: 0x100000, via: 'binary', diagnostics: [] });
+  vm.run();
+  const r = vm.report();
+  assert.equal(r.outcome, 'exit', r.error);
+  const mem = Buffer.from(vm.machine.mem.bytes.buffer, 0, vm.machine.mem.ramSize);
+  const at = mem.indexOf('X87CASES', 0x100000, 'latin1');
+  return Buffer.from(mem.subarray(at + 8, at + 8 + cases.length * RECORD));
+}
+
+describe('x87 FPU: against the host CPU', function () {
+  this.timeout(60_000);
+  it('every operation, rounding mode and operand as the host computes it (double precision)', () => {
+    const cases = buildCases();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-x87-'));
+    try {
+      const host = hostRecords(cases, dir), guest = guestRecords(cases);
+      assert.equal(host.length, cases.length * RECORD);
+      const mismatches: string[] = [];
+      let compared = 0;
+      cases.forEach((c, k) => {
+        const h = host.subarray(k * RECORD, (k + 1) * RECORD), g = guest.subarray(k * RECORD, (k + 1) * RECORD);
+        const name = `${OPS[c.op].name} cw=${c.cw.toString(16)} a=${c.a} b=${c.b}`;
+        const gv = g.readDoubleLE(24);
+        // Results outside float64's normal range: the x87 still holds them exactly (precision note).
+        const isFloat = !OPS[c.op].name.startsWith('fist');
+        const outOfRange = isFloat && Number.isFinite(c.a) && Number.isFinite(c.b) && (gv === 0 || !Number.isFinite(gv) || Math.abs(gv) < 2.3e-308 || Math.abs(gv) > 1.7e308) && !(c.a === 0 || c.b === 0);
+        const hs = h.readUInt16LE(32), gs = g.readUInt16LE(32);
+        const mask = 0x4700 | 0x3800 | 0x5; // C3 C2 C1 C0, TOP, ZE, IE
+        if ((hs & mask) !== (gs & mask)) mismatches.push(`${name}: status ${hs.toString(16)} vs ${gs.toString(16)}`);
+        if (c.op === OPS.findIndex((o) => o.name === 'fcomi st1') || c.op === OPS.findIndex((o) => o.name === 'fucomip st1')) {
+          const fm = 0x45; // ZF PF CF
+          if ((h.readUInt32LE(36) & fm) !== (g.readUInt32LE(36) & fm)) mismatches.push(`${name}: eflags ${h.readUInt32LE(36).toString(16)} vs ${g.readUInt32LE(36).toString(16)}`);
+        }
+        if (!outOfRange && !h.subarray(24, 32).equals(g.subarray(24, 32))) mismatches.push(`${name}: result ${h.subarray(24, 32).toString('hex')} vs ${g.subarray(24, 32).toString('hex')}`);
+        if (!outOfRange) compared++;
+      });
+      assert.deepEqual(mismatches.slice(0, 20), [], `${mismatches.length} of ${cases.length} differ`);
+      assert.ok(compared > cases.length * 0.8, `results compared: ${compared} of ${cases.length}`);
+    } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+  });
+});
