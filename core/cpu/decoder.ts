@@ -162,7 +162,8 @@ export class Decoder {
     const bytes = new Uint8Array(i.len);
     for (let k = 0; k < i.len; k++) bytes[k] = cpu.readLinear8((lin + k) | 0, this.user);
     i.bytes = bytes;
-    if (i.mnemonic !== BAD) nameFromTable(i);
+    // FXSAVE / FXRSTOR are not in core/isa's table yet: named here (core/cpu/fpu executes them).
+    if (i.mnemonic !== BAD) { if (i.opcode === 0x1ae) i.mnemonic = i.reg === 0 ? 'fxsave' : 'fxrstor'; else nameFromTable(i); }
     if (i.lock && !(i.form?.lockable && i.rm < 0)) i.exec = B.ud;
     i.semantics = i.exec;
     this.attachMonitor(i);
