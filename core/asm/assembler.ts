@@ -489,6 +489,11 @@ class Assembler {
   private diags: Diagnostic[] = [];
   private changed = false;
   private predefined: Record<string, number>;
+  /**
+   * Names declared `extern` or `common`: defined by the linker in the `-f elf32` objects kernels are
+   * built from. They assemble as 0 here (a flat image has no relocations), and are never undefined.
+   */
+  private externs = new Set<string>();
 
   constructor(private readonly items: Item[], private readonly mainFile: string, opts: AssembleOptions) {
     this.origin = opts.origin ?? 0;
@@ -535,6 +540,7 @@ class Assembler {
         }
         const p = this.predefined[e.name];
         if (p !== undefined) return { n: p, seg: -1, known: true };
+        if (this.externs.has(e.name)) return { n: 0, seg: -1, known: true };
         return { n: 0, seg: -1, known: false, undef: e.name };
       }
       case 'register': {
@@ -764,7 +770,13 @@ class Assembler {
         this.put(item, new Array(pad).fill(fill), 'data', pad);
         break;
       }
-      case 'global': case 'extern': case 'common': case 'cpu': case 'default': case 'static': case 'warning': break;
+      case 'extern': case 'common': {
+        // `extern a, b:function` declares every name; `common buf 4096:4` only its first word.
+        const names = s.name === 'common' ? s.args.slice(0, 1) : s.args;
+        for (const a of names) { const name = a.text.split(':')[0].trim(); if (name) this.externs.add(name); }
+        break;
+      }
+      case 'global': case 'cpu': case 'default': case 'static': case 'warning': break;
       case 'absolute': this.diag(item, "'absolute' is not supported by Popek's flat-binary output", 'directive', s.nameRange); break;
       default: this.diag(item, `unknown directive '${s.name}'`, 'directive', s.nameRange);
     }

@@ -15,9 +15,36 @@ import {
   type LineFacts, type ScannedInstruction, type ScannedOperand, type Span,
 } from './lineModel';
 
-export interface AttScanState { inBlockComment: boolean; inMacro: boolean }
+/**
+ * State carried from line to line. `blocks` is the stack of open `.macro`/`.irp`/`.irpc`/`.rept`
+ * blocks, innermost last, one bit each (1: the body has parameters to substitute, i.e. not `.rept`);
+ * `inMacro` is true inside any body with parameters (there the text is a template, not code).
+ * `continuation`: the previous line was a C preprocessor line ending with a backslash.
+ */
+export interface AttScanState { inBlockComment: boolean; inMacro: boolean; blockDepth?: number; blockBits?: number; continuation?: boolean }
 
-export function initialAttState(): AttScanState { return { inBlockComment: false, inMacro: false }; }
+export function initialAttState(): AttScanState { return { inBlockComment: false, inMacro: false, blockDepth: 0, blockBits: 0, continuation: false }; }
+
+/** At most this many nested blocks are tracked (GNU as has no limit; kernels nest two or three). */
+const MAX_BLOCK_DEPTH = 8;
+
+function openBlock(state: AttScanState, withParams: boolean): void {
+  const depth = state.blockDepth ?? 0;
+  if (depth >= MAX_BLOCK_DEPTH) return;
+  state.blockBits = ((state.blockBits ?? 0) & ((1 << depth) - 1)) | (withParams ? 1 << depth : 0);
+  state.blockDepth = depth + 1;
+  state.inMacro = (state.blockBits & ((1 << state.blockDepth) - 1)) !== 0;
+}
+
+/** Closes the innermost block; returns whether one was open. */
+function closeBlock(state: AttScanState): boolean {
+  const depth = state.blockDepth ?? 0;
+  if (depth === 0) { state.inMacro = false; return false; }
+  state.blockDepth = depth - 1;
+  state.blockBits = (state.blockBits ?? 0) & ((1 << state.blockDepth) - 1);
+  state.inMacro = state.blockBits !== 0;
+  return true;
+}
 
 const PREFIXES = new Set(['rep', 'repe', 'repz', 'repne', 'repnz', 'lock', 'data16', 'data32', 'addr16', 'addr32', 'cs', 'ds', 'es', 'fs', 'gs', 'ss', 'notrack']);
 
@@ -46,6 +73,8 @@ const SPECIAL: Record<string, [string, (8 | 16 | 32)?, boolean?]> = {
   outsb: ['outsb', 8], outsw: ['outsw', 16], outsl: ['outsd', 32],
   sysexitl: ['sysexit', 32], sysenterl: ['sysenter', 32],
   int3: ['int3'], into: ['into'],
+  // JCXZ is JECXZ with an address-size prefix: the same (innocuous) branch for the linter.
+  jcxz: ['jecxz', 16],
 };
 
 /**
@@ -245,22 +274,48 @@ export const ATT_DIRECTIVES = new Set([
   'dc.b', 'dc.w', 'dc.l', 'ds.b', 'ds.w', 'ds.l', 'secrel32', 'largecomm', 'tfloat', 'ifnotdef', 'linkonce', 'attach_to_group',
 ]);
 
+/** The C preprocessor's directives (a `#` line naming another word is a GNU as comment). */
+const CPP_DIRECTIVES = new Set(['include', 'include_next', 'define', 'undef', 'if', 'ifdef', 'ifndef', 'elif', 'elifdef', 'elifndef', 'else', 'endif', 'error', 'warning', 'pragma', 'line']);
+
 /** Directives whose arguments are not expressions over symbols (names, strings, flags). */
 const NON_EXPR_DIRECTIVES = new Set(['section', 'pushsection', 'type', 'file', 'ident', 'ascii', 'asciz', 'string', 'include', 'incbin', 'arch', 'code16', 'code32', 'code16gcc', 'intel_syntax', 'att_syntax', 'cfi_sections', 'macro', 'size', 'symver', 'loc', 'text', 'data', 'bss', 'previous', 'popsection']);
 
 /** Scans one line of AT&T source. */
 export function scanAttLine(line: string, state: AttScanState): LineFacts {
+  const inBlock = (state.blockDepth ?? 0) > 0 || state.continuation === true;
+  const facts = scanAttLineInner(line, state);
+  if (inBlock || facts.cpp || facts.macroOpen || facts.macroClose || facts.include || (facts.directive && STRUCTURAL_DIRECTIVES.has(facts.directive.name))) facts.structural = true;
+  return facts;
+}
+
+/** Directives whose edit changes the macro view (core/lint/macroView.ts). */
+const STRUCTURAL_DIRECTIVES = new Set(['.macro', '.endm', '.irp', '.irpc', '.rept', '.endr', '.include', '.altmacro', '.noaltmacro', '.purgem']);
+
+function scanAttLineInner(line: string, state: AttScanState): LineFacts {
   const facts = emptyFacts();
+  if (state.continuation) {
+    facts.cpp = { directive: 'continuation', start: 0, end: line.length };
+    facts.commentStart = undefined;
+    facts.errors = [];
+    state.continuation = /\\\s*$/.test(line);
+    return facts;
+  }
   const code = stripComments(line, state, facts);
-  // C preprocessor lines in .S files.
-  const cpp = /^\s*#\s*(include|define)\b\s*(.*)$/.exec(line);
-  if (cpp && facts.commentStart === line.indexOf('#')) {
+  // C preprocessor lines in .S files (GNU as alone reads them as comments). A backslash at the
+  // end continues the directive on the next line: a multi-line `#define` body is a definition, not code.
+  const cpp = /^\s*#\s*([a-z_]+)\b\s*(.*)$/.exec(line);
+  if (cpp && CPP_DIRECTIVES.has(cpp[1]) && facts.commentStart === line.indexOf('#')) {
+    const at = line.indexOf(cpp[1], line.indexOf('#'));
+    facts.cpp = { directive: cpp[1], start: line.indexOf('#'), end: at + cpp[1].length };
+    state.continuation = /\\\s*$/.test(line);
+    // A `/*` inside a directive (`#define X 1 /* … */`) is cpp's own business.
+    state.inBlockComment = false;
     if (cpp[1] === 'include') {
       const q = /(["<])(.*?)([">])/.exec(cpp[2]);
-      if (q) { const at = line.indexOf(q[0]); facts.include = { path: q[2], start: at, end: at + q[0].length }; }
-    } else {
+      if (q) { const qa = line.indexOf(q[0]); facts.include = { path: q[2], start: qa, end: qa + q[0].length, angle: q[1] === '<' || undefined }; }
+    } else if (cpp[1] === 'define') {
       const d = /^([A-Za-z_]\w*)/.exec(cpp[2]);
-      if (d) { const at = line.indexOf(d[1], line.indexOf('define') + 6); facts.defs.push({ name: d[1], kind: 'define', start: at, end: at + d[1].length }); }
+      if (d) { const da = line.indexOf(d[1], at + cpp[1].length); facts.defs.push({ name: d[1], kind: 'define', start: da, end: da + d[1].length }); }
     }
     return facts;
   }
@@ -315,7 +370,14 @@ function scanStatement(code: string, st: Span, facts: LineFacts, state: AttScanS
   const prefixes: string[] = [];
   while (PREFIXES.has(word.text.toLowerCase())) {
     const next = ident();
-    if (!next) break;
+    if (!next) {
+      // A prefix as a statement of its own (`rep ; stosl`, `lock` alone on a line): GNU as emits
+      // the prefix byte, which applies to the next instruction.
+      if (code.slice(word.end, st.end).trim()) break;
+      const p = word.text.toLowerCase();
+      facts.instructions.push({ spelling: p, mnemonic: p, mnemonicSpan: { start: word.start, end: word.end }, prefixes, operands: [], known: true, start: statementStart, end: word.end });
+      return;
+    }
     prefixes.push(word.text.toLowerCase());
     word = next;
     pos = word.end;
@@ -344,6 +406,7 @@ function scanStatement(code: string, st: Span, facts: LineFacts, state: AttScanS
     operands[0].far = true;
   }
   operands.reverse();
+  addImplicitAccumulator(resolved.mnemonic, resolved.size, operands, word);
   for (const o of raw) attIdentifiers(o.text, o.start, facts.refs);
   const end = code.slice(0, st.end).trimEnd().length;
   const instr: ScannedInstruction = {
@@ -366,6 +429,17 @@ function scanStatement(code: string, st: Span, facts: LineFacts, state: AttScanS
   }
 }
 
+/**
+ * `inb %dx`, `outl $0x80`: GNU as lets the accumulator of IN/OUT go unwritten (the suffix gives
+ * its size). The operand is added, spanning the mnemonic, so that the table's forms match.
+ */
+function addImplicitAccumulator(mnemonic: string, size: number | undefined, operands: ScannedOperand[], at: Span): void {
+  if ((mnemonic !== 'in' && mnemonic !== 'out') || operands.length !== 1) return;
+  const register = size === 32 ? 'eax' : size === 16 ? 'ax' : 'al';
+  const acc: ScannedOperand = { kind: 'register', text: `%${register}`, register, registerClass: size === 32 ? 'gpr32' : size === 16 ? 'gpr16' : 'gpr8', start: at.start, end: at.end };
+  if (mnemonic === 'in') operands.unshift(acc); else operands.push(acc);
+}
+
 function scanDirective(code: string, word: { text: string } & Span, st: Span, facts: LineFacts, state: AttScanState): void {
   const name = word.text.slice(1).toLowerCase();
   const argsRaw = code.slice(word.end, st.end);
@@ -380,14 +454,18 @@ function scanDirective(code: string, word: { text: string } & Span, st: Span, fa
   switch (name) {
     case 'macro': {
       const m = /^([A-Za-z_.$][A-Za-z0-9_.$]*)/.exec(args);
-      if (m) facts.defs.push({ name: m[1], kind: 'macro', start: argsStart, end: argsStart + m[1].length });
+      // A macro defined by a macro's expansion is defined only when that one runs.
+      if (m && !state.inMacro) facts.defs.push({ name: m[1], kind: 'macro', start: argsStart, end: argsStart + m[1].length });
       facts.macroOpen = true;
-      state.inMacro = true;
+      openBlock(state, true);
       return;
     }
-    case 'endm':
-      facts.macroClose = true;
-      state.inMacro = false;
+    case 'irp': case 'irpc': case 'rept':
+      facts.macroOpen = true;
+      openBlock(state, name !== 'rept');
+      return;
+    case 'endm': case 'endr':
+      if (closeBlock(state)) facts.macroClose = true;
       return;
     case 'set': case 'equ': case 'equiv': case 'eqv': {
       const m = /^([A-Za-z_.$][A-Za-z0-9_.$]*)\s*,/.exec(args);

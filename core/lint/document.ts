@@ -8,11 +8,18 @@ import { scanAttLine, type AttScanState } from './att';
 import type { LineFacts, Syntax } from './lineModel';
 import { scanNasmLine, type NasmScanState } from './nasmScanner';
 import { classify, type Classified } from './classify';
+import { computeMacroView, type MacroView } from './macroView';
+import type { IncludeEnv } from './includes';
 
 type ScanState = NasmScanState & Partial<AttScanState>;
 
-function encodeState(s: ScanState): number { return (s.inMacro ? 1 : 0) | (s.inBlockComment ? 2 : 0); }
-function decodeState(n: number): ScanState { return { inMacro: (n & 1) !== 0, inBlockComment: (n & 2) !== 0 }; }
+/** Scanner state as one number: bit 0 inMacro, 1 block comment, 2 cpp continuation, 4–7 block depth, 8–15 block bits. */
+function encodeState(s: ScanState): number {
+  return (s.inMacro ? 1 : 0) | (s.inBlockComment ? 2 : 0) | (s.continuation ? 4 : 0) | ((s.blockDepth ?? 0) << 4) | ((s.blockBits ?? 0) << 8);
+}
+function decodeState(n: number): ScanState {
+  return { inMacro: (n & 1) !== 0, inBlockComment: (n & 2) !== 0, continuation: (n & 4) !== 0, blockDepth: (n >> 4) & 15, blockBits: (n >> 8) & 255 };
+}
 
 export interface SymbolLocation { line: number; start: number; end: number }
 
@@ -30,10 +37,16 @@ export interface SymbolTable {
   lineScopes: Array<string | undefined>;
 }
 
-/** Guesses the syntax from a file name: `.s`/`.S` are GNU as, everything else NASM. */
-export function syntaxOf(fileName: string, languageId?: string): Syntax {
+/**
+ * The syntax of a file: the editor's language when it says, else the content (a `.s` with
+ * `section .text`, `bits 32`, `%define` or `global _start` is NASM; `.globl`, `%eax`, `#include` are
+ * GNU as), else the name (`.s`/`.S`/`.sx` GNU as, everything else NASM).
+ */
+export function syntaxOf(fileName: string, languageId?: string, text?: string): Syntax {
   if (languageId === 'popek-gas') return 'att';
   if (languageId === 'popek-nasm') return 'nasm';
+  const byContent = text !== undefined ? syntaxByContent(text) : undefined;
+  if (byContent) return byContent;
   return /\.(s|S|sx)$/.test(fileName) ? 'att' : 'nasm';
 }
 
@@ -56,6 +69,23 @@ export function splitLines(text: string): { lines: string[]; eols: string[] } {
   lines.push(text.slice(from));
   eols.push('');
   return { lines, eols };
+}
+
+/** Votes of the first 200 lines for NASM or GNU as; undefined when they do not tell. */
+export function syntaxByContent(text: string): Syntax | undefined {
+  let nasm = 0;
+  let att = 0;
+  const lines = text.slice(0, 20000).split(/\r?\n/, 200);
+  for (const raw of lines) {
+    const l = raw.trim();
+    if (!l) continue;
+    if (/^(section|segment)\s+\.?[A-Za-z]/i.test(l) || /^\[?\s*(bits|use)\s*(16|32)\b/i.test(l) || /^\[?\s*(extern|global)\s+[A-Za-z_]/i.test(l) && !/^\.?globl/.test(l)
+      || /^%(define|macro|include|ifdef|ifndef|assign|rep)\b/i.test(l) || /^[A-Za-z_.]\w*:?\s+(db|dw|dd|dq|resb|resw|resd|times|equ)\b/i.test(l) || /\b(dword|byte|word)\s*\[/i.test(l)) nasm++;
+    if (/^\.(globl|global|text|data|section|code16|code32|macro|long|word|byte|align|p2align|type|size|set)\b/.test(l) || /%(e?[abcd]x|e?[sd]i|e?[sb]p|cr[0-4]|[cdefgs]s)\b/.test(l)
+      || /^#\s*(include|define|if|ifdef|ifndef)\b/.test(l) || /^[A-Za-z_.]\w*:\s*\.(long|word|byte|quad|ascii)/.test(l)) att++;
+  }
+  if (nasm === att) return undefined;
+  return nasm > att ? 'nasm' : 'att';
 }
 
 /** `array.splice(start, deleteCount, ...items)` without spreading (safe for huge pastes). */
@@ -186,6 +216,7 @@ export class LintDocument {
       startStates.push(encodeState(state));
     }
     const resumeOld = i - newTo + oldTo;
+    this.trackStructure(oldFacts, from, resumeOld, scanned);
     for (let k = from; k < resumeOld && k < oldFacts.length; k++) {
       if (oldFacts[k].defs.length) this.defsVersion++;
       if (oldFacts[k].modeOverride) this.overrideLines--;
@@ -203,6 +234,40 @@ export class LintDocument {
     return { from, to: i };
   }
 
+  /**
+   * Bumped when an edit touches a structural line (a directive, a macro body): the macro view
+   * (macroView.ts) is then recomputed. Other edited lines keep the marks the view gave the line
+   * they replace (or the line above, for inserted lines): they cannot change what the marks say.
+   */
+  structureVersion = 0;
+  private viewCache?: { version: number; epoch: number; view: MacroView };
+
+  private trackStructure(oldFacts: LineFacts[], from: number, oldEnd: number, scanned: LineFacts[]): void {
+    let structural = scanned.some((f) => f.structural);
+    for (let k = from; k < oldEnd && k < oldFacts.length && !structural; k++) structural = oldFacts[k].structural === true;
+    if (!structural) {
+      for (let j = 0; j < scanned.length; j++) {
+        const source = from + j < oldEnd ? oldFacts[from + j] : oldFacts[from - 1];
+        if (!source) continue;
+        if (source.structural && (source.inactive || source.macroBody || source.repeat || from + j >= oldEnd)) { structural = true; break; }
+        if (source.inactive) scanned[j].inactive = true;
+        if (source.macroBody) scanned[j].macroBody = true;
+        if (source.repeat) scanned[j].repeat = source.repeat;
+      }
+    }
+    if (structural) this.structureVersion++;
+  }
+
+  /** The document's macro view (macros, cpp conditionals, includes), recomputed when its structure changed. */
+  macroView(env?: IncludeEnv): MacroView {
+    const epoch = env?.epoch ?? 0;
+    const c = this.viewCache;
+    if (c && c.version === this.structureVersion && c.epoch === epoch) return c.view;
+    const view = computeMacroView(this.fileName, this.syntax, this.lines, this.facts, env, this.structureVersion);
+    this.viewCache = { version: this.structureVersion, epoch, view };
+    return view;
+  }
+
   private scanLine(line: string, state: ScanState): LineFacts {
     // A pasted megabyte on one line must not stall the editor (the AT&T operand scanner is not
     // linear in the operand's length): it is reported, not analysed; the scanner state carries over.
@@ -212,10 +277,9 @@ export class LintDocument {
     }
     try {
       if (this.syntax === 'att') {
-        const s = { inBlockComment: state.inBlockComment ?? false, inMacro: state.inMacro };
+        const s: AttScanState = { inBlockComment: state.inBlockComment ?? false, inMacro: state.inMacro, continuation: state.continuation, blockDepth: state.blockDepth, blockBits: state.blockBits };
         const f = scanAttLine(line, s);
-        state.inBlockComment = s.inBlockComment;
-        state.inMacro = s.inMacro;
+        Object.assign(state, s);
         return f;
       }
       return scanNasmLine(line, state);

@@ -65,7 +65,9 @@ export interface LineFacts {
   directive?: ScannedDirective;
   /** Macro invocation (NASM) by name. */
   macroCall?: SymbolRef;
-  include?: { path: string } & Span;
+  include?: { path: string; /** `#include <…>`: searched in the include paths only. */ angle?: boolean } & Span;
+  /** A C preprocessor line of a `.S` file (`#define`, `#if`, …), or a continuation of one. */
+  cpp?: { directive: string } & Span;
   /** `%macro` opens / `%endmacro` closes a macro body (NASM); `.macro`/`.endm` (AT&T). */
   macroOpen?: boolean;
   macroClose?: boolean;
@@ -77,6 +79,17 @@ export interface LineFacts {
   commentStart?: number;
   /** Whether the line ends inside an AT&T block comment. */
   endsInBlockComment?: boolean;
+  /**
+   * The line changes the document-wide macro view when edited: a directive, a macro definition's
+   * body, a cpp continuation (core/lint/macroView.ts).
+   */
+  structural?: boolean;
+  /** Set by the macro view: cpp skips the line (`#if 0`, a false `#ifdef`). */
+  inactive?: boolean;
+  /** Set by the macro view: the line is part of a macro definition (a template, not code). */
+  macroBody?: boolean;
+  /** Set by the macro view: the line is the body of an `.irp`/`.irpc` (expanded per value). */
+  repeat?: import('./macroView').RepeatBlock;
   /** The linter's diagnostics of this line, by mode key and line number (core/lint/lint.ts). */
   lintCache?: { key: string; line: number; diagnostics: unknown[] };
   /** Problems the scanner itself can see on this line (AT&T only; NASM's come from the assembler). */

@@ -9,7 +9,11 @@ import { MODES, type Mode } from '../isa';
 import { assemble } from '../asm/assembler';
 import type { Diagnostic, Range, Severity } from '../asm/ast';
 import type { LintDocument } from './document';
-import { reportedClass } from './classify';
+import { classify, reportedClass, type Classified } from './classify';
+import type { IncludeEnv } from './includes';
+import type { MacroView } from './macroView';
+import { expandCall, lineStatements, type Expansion } from './macroCalls';
+import { scanAttLine, initialAttState } from './att';
 import { displayName, virtMessage, type CostFigures } from './messages';
 import type { ScannedInstruction } from './lineModel';
 
@@ -26,11 +30,15 @@ export interface LintOptions {
   readFile?: (path: string, fromFile: string) => string | undefined;
   /** Skip the assembler pass (virtualization diagnostics and scanner errors only). */
   skipAssembler?: boolean;
+  /** Where included files are found (cpp `#include`, `.include`, `%include`) for the macro view. */
+  includeEnv?: IncludeEnv;
 }
 
 export interface LintDiagnostic extends Diagnostic {
   /** Line of the instruction a quick fix rewrites (virtualization diagnostics only). */
   instruction?: { line: number; index: number };
+  /** A diagnostic at a macro call: the macro and where the flagged instruction is defined. */
+  via?: { macro: string; text: string; file?: string; line?: number };
 }
 
 export function isMode(s: string): s is Mode {
@@ -56,6 +64,14 @@ function severityFor(mode: Mode, cls: 'critical' | 'privileged', exits: boolean)
   }
 }
 
+/** The message of a critical/privileged instruction as written. */
+function describe(writtenText: string, instr: ScannedInstruction, c: Classified, cls: 'critical' | 'privileged', mode: Mode, costs?: CostFigures): string | undefined {
+  // Where the operands make the difference (`mov eax, cr0`, `push cs`, `int 0x80`), name the whole instruction.
+  const written = writtenText.replace(/\s+/g, ' ').trim();
+  const name = WHOLE_INSTRUCTION.has(c.info.mnemonic) && written.length <= 48 ? `\`${written}\`` : displayName(instr.spelling, instr.mnemonic);
+  return virtMessage(name, c, cls, mode, costs);
+}
+
 /** The virtualization diagnostic of one instruction, or undefined. */
 export function instructionDiagnostic(doc: LintDocument, line: number, index: number, instr: ScannedInstruction, mode: Mode, costs?: CostFigures): LintDiagnostic | undefined {
   if (mode === 'native') return undefined;
@@ -63,10 +79,7 @@ export function instructionDiagnostic(doc: LintDocument, line: number, index: nu
   if (!c) return undefined;
   const cls = reportedClass(c);
   if (!cls) return undefined;
-  // Where the operands make the difference (`mov eax, cr0`, `push cs`, `int 0x80`), name the whole instruction.
-  const written = doc.lines[line].slice(instr.start, instr.end).replace(/\s+/g, ' ').trim();
-  const name = WHOLE_INSTRUCTION.has(c.info.mnemonic) && written.length <= 48 ? `\`${written}\`` : displayName(instr.spelling, instr.mnemonic);
-  const message = virtMessage(name, c, cls, mode, costs);
+  const message = describe(doc.lines[line].slice(instr.start, instr.end), instr, c, cls, mode, costs);
   if (!message) return undefined;
   return {
     range: range(line, instr.start, instr.end),
@@ -85,7 +98,7 @@ function cacheKey(mode: Mode, costs?: CostFigures): string { return costs ? `${m
  * object, which survives edits elsewhere in the file, so a re-lint after an edit recomputes only
  * the edited lines.
  */
-export function lineDiagnostics(doc: LintDocument, line: number, mode: Mode, costs?: CostFigures, key = cacheKey(mode, costs)): LintDiagnostic[] {
+export function lineDiagnostics(doc: LintDocument, line: number, mode: Mode, costs?: CostFigures, key = cacheKey(mode, costs), view?: MacroView): LintDiagnostic[] {
   const f = doc.facts[line];
   const cached = f.lintCache as { key: string; line: number; diagnostics: LintDiagnostic[] } | undefined;
   if (cached && cached.key === key) {
@@ -99,20 +112,118 @@ export function lineDiagnostics(doc: LintDocument, line: number, mode: Mode, cos
     f.lintCache = { key, line, diagnostics: moved };
     return moved;
   }
-  const diagnostics = computeLineDiagnostics(doc, line, mode, costs);
+  const diagnostics = computeLineDiagnostics(doc, line, mode, costs, view);
   f.lintCache = { key, line, diagnostics };
   return diagnostics;
 }
 
-function computeLineDiagnostics(doc: LintDocument, line: number, mode: Mode, costs?: CostFigures): LintDiagnostic[] {
+function computeLineDiagnostics(doc: LintDocument, line: number, mode: Mode, costs?: CostFigures, view?: MacroView): LintDiagnostic[] {
   const f = doc.facts[line];
   const out: LintDiagnostic[] = [];
-  for (const e of f.errors) out.push({ range: range(line, e.start, e.end), severity: 'error', code: e.code, message: e.message });
+  // Lines cpp skips, cpp directives and macro definitions assemble to nothing: their instructions
+  // are reported where a call expands them.
+  if (f.inactive || f.cpp || (view && f.macroBody)) return out;
+  const calls = view && (f.macroCall || f.instructions.length) ? macroCallsOf(doc, line, view) : [];
+  const inCall = (start: number): boolean => calls.some((c) => start >= c.start && start < c.end);
+  for (const e of f.errors) {
+    if (inCall(e.start)) continue;
+    if (e.code === 'unknown-instruction' && view && view.unresolved.length) {
+      // A macro from a header that cannot be found: unknown, not wrong.
+      out.push({ range: range(line, e.start, e.end), severity: 'hint', code: 'unknown-macro', message: `${e.message.replace(/^no such instruction: /, '')} is no instruction and no known macro (not found: ${view.unresolved.map((u) => u.path).join(', ')})` });
+      continue;
+    }
+    out.push({ range: range(line, e.start, e.end), severity: 'error', code: e.code, message: e.message });
+  }
   if (f.pvMarker) return out;
+  if (f.repeat && view) return [...out, ...repeatDiagnostics(doc, line, mode, costs)];
   f.instructions.forEach((instr, index) => {
+    if (inCall(instr.start)) return;
     const d = instructionDiagnostic(doc, line, index, instr, mode, costs);
     if (d) out.push(d);
   });
+  for (const call of calls) out.push(...callDiagnostics(line, call, mode, costs));
+  return out;
+}
+
+const expansionCache = new WeakMap<MacroView, Map<string, Expansion | null>>();
+
+/** The statements of a line that call a macro, with their expansions. */
+export function macroCallsOf(doc: LintDocument, line: number, view: MacroView): Array<{ start: number; end: number; expansion: Expansion }> {
+  const f = doc.facts[line];
+  const code = doc.lines[line].slice(0, f.commentStart ?? undefined);
+  let cache = expansionCache.get(view);
+  if (!cache) { cache = new Map(); expansionCache.set(view, cache); }
+  const out: Array<{ start: number; end: number; expansion: Expansion }> = [];
+  for (const st of lineStatements(code, doc.syntax)) {
+    const text = st.text.trim();
+    if (!text) continue;
+    let e = cache.get(text);
+    if (e === undefined) {
+      try { e = expandCall(view, text) ?? null; } catch { e = null; }
+      if (cache.size > 20000) cache.clear();
+      cache.set(text, e);
+    }
+    if (!e) continue;
+    const lead = st.text.length - st.text.trimStart().length;
+    out.push({ start: st.start + lead, end: st.start + lead + text.length, expansion: e });
+  }
+  return out;
+}
+
+/** "via macro X": one diagnostic per class at the call, naming the first instruction and counting the others. */
+function callDiagnostics(line: number, call: { start: number; end: number; expansion: Expansion }, mode: Mode, costs?: CostFigures): LintDiagnostic[] {
+  if (mode === 'native') return [];
+  const byClass = new Map<'critical' | 'privileged', Array<{ text: string; c: Classified; e: Expansion['instructions'][number] }>>();
+  for (const e of call.expansion.instructions) {
+    const c = classify(e.instr);
+    const cls = c ? reportedClass(c) : undefined;
+    if (!c || !cls) continue;
+    const list = byClass.get(cls) ?? [];
+    list.push({ text: e.text, c, e });
+    byClass.set(cls, list);
+  }
+  const out: LintDiagnostic[] = [];
+  for (const cls of ['critical', 'privileged'] as const) {
+    const list = byClass.get(cls);
+    if (!list) continue;
+    const first = list[0];
+    const message = describe(first.text, first.e.instr, first.c, cls, mode, costs);
+    if (!message) continue;
+    const others = [...new Set(list.slice(1).map((x) => `\`${x.text.replace(/\s+/g, ' ')}\``))];
+    const also = others.length ? ` (also ${cls} in this expansion: ${others.slice(0, 4).join(', ')}${others.length > 4 ? ', …' : ''})` : '';
+    const origin = first.e.origin;
+    out.push({
+      range: range(line, call.start, call.end),
+      severity: severityFor(mode, cls, first.c.facts.vmExit.kind !== 'none'),
+      code: cls === 'critical' ? CRITICAL_CODE : PRIVILEGED_CODE,
+      message: `via macro ${call.expansion.macro}: ${message}${also}`,
+      via: { macro: call.expansion.macro, text: first.text, file: origin?.file, line: origin?.line },
+    });
+  }
+  return out;
+}
+
+/** An `.irp`/`.irpc` body line: flagged for what any of its expansions is. */
+function repeatDiagnostics(doc: LintDocument, line: number, mode: Mode, costs?: CostFigures): LintDiagnostic[] {
+  const f = doc.facts[line];
+  const block = f.repeat!;
+  const out: LintDiagnostic[] = [];
+  const seen = new Set<string>();
+  const param = new RegExp(`\\\\${block.param.replace(/[.$]/g, '\\$&')}\\b|\\\\\\(\\)`, 'g');
+  for (const value of block.values) {
+    const text = doc.lines[line].replace(param, (m) => (m === '\\()' ? '' : value));
+    const expanded = scanAttLine(text, initialAttState());
+    expanded.instructions.forEach((instr, index) => {
+      const at = f.instructions[index] ?? instr;
+      const c = classify(instr);
+      const cls = c ? reportedClass(c) : undefined;
+      if (!c || !cls || seen.has(`${index}/${cls}`) || mode === 'native') return;
+      const message = describe(text.slice(instr.start, instr.end), instr, c, cls, mode, costs);
+      if (!message) return;
+      seen.add(`${index}/${cls}`);
+      out.push({ range: range(line, at.start, at.end), severity: severityFor(mode, cls, c.facts.vmExit.kind !== 'none'), code: cls === 'critical' ? CRITICAL_CODE : PRIVILEGED_CODE, message: `with ${block.param}=${value}: ${message}` });
+    });
+  }
   return out;
 }
 
@@ -126,12 +237,24 @@ export function assemblerDiagnostics(doc: LintDocument, options: LintOptions = {
   let diagnostics: LintDiagnostic[];
   try {
     const result = assemble(doc.fileName, doc.text, { readFile: options.readFile });
-    diagnostics = result.diagnostics.map((d) => mapIncluded(doc, d));
+    diagnostics = degradeMissingIncludes(result.diagnostics.map((d) => mapIncluded(doc, d)));
   } catch (err) {
     diagnostics = [{ range: range(0, 0, 0), severity: 'error', code: 'internal', message: `assembler failed: ${(err as Error).message}` }];
   }
   assemblerCache.set(doc, { version: doc.version, diagnostics });
   return diagnostics;
+}
+
+/**
+ * The editor does not know NASM's working directory or `-i` paths: an `%include` it cannot find is
+ * a warning (set `popek.includePaths`), and the names that file would define are not reported as
+ * undefined.
+ */
+function degradeMissingIncludes(ds: LintDiagnostic[]): LintDiagnostic[] {
+  if (!ds.some((d) => d.code === 'include')) return ds;
+  return ds.filter((d) => d.code !== 'undefined-symbol').map((d) => (d.code === 'include'
+    ? { ...d, severity: 'warning' as const, message: `${d.message} (searched the file's folder, its parents and popek.includePaths; its symbols are not checked)` }
+    : d));
 }
 
 /** A diagnostic inside an included file is shown on the `%include` line that brought it in. */
@@ -166,16 +289,18 @@ const documentCache = new WeakMap<LintDocument, { version: number; key: string; 
  * edited lines are linted again and those after it renumbered, so the cost follows the number
  * of diagnostics, not of lines (a 20,000-line file is not walked on every keystroke).
  */
-function lineLevel(doc: LintDocument, mode: Mode, costs?: CostFigures): LintDiagnostic[] {
-  const key = cacheKey(mode, costs);
+function lineLevel(doc: LintDocument, mode: Mode, costs?: CostFigures, env?: IncludeEnv): LintDiagnostic[] {
+  const view = doc.macroView(env);
+  // A changed macro view (a definition, a conditional) may change any line: it is part of the key.
+  const key = `${cacheKey(mode, costs)}#${view.key}`;
   const cached = documentCache.get(doc);
   if (cached && cached.key === key && cached.version === doc.version) return cached.diagnostics;
   const edit = cached && cached.key === key ? doc.lastEditSince(cached.version) : undefined;
   const out: LintDiagnostic[] = [];
   const addLine = (line: number): void => {
     const f = doc.facts[line];
-    if (f.errors.length === 0 && f.instructions.length === 0) return;
-    const ds = lineDiagnostics(doc, line, mode, costs, key);
+    if (f.errors.length === 0 && f.instructions.length === 0 && !f.macroCall) return;
+    const ds = lineDiagnostics(doc, line, mode, costs, key, view);
     for (let i = 0; i < ds.length; i++) out.push(ds[i]);
   };
   if (edit && cached) {
@@ -207,7 +332,7 @@ export function lintDocument(doc: LintDocument, options: LintOptions = {}): Lint
     const f = doc.facts[override.line];
     out.push({ range: range(override.line, f.commentStart ?? 0, doc.lines[override.line].length), severity: 'warning', code: 'unknown-mode', message: `unknown mode '${override.mode}': expected one of ${MODES.join(', ')}` });
   }
-  const lines = lineLevel(doc, mode, options.costs);
+  const lines = lineLevel(doc, mode, options.costs, options.includeEnv);
   for (let i = 0; i < lines.length; i++) out.push(lines[i]);
   if (!options.skipAssembler) out.push(...assemblerDiagnostics(doc, options));
   out.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);

@@ -147,10 +147,12 @@ export function scanNasmLine(line: string, state: NasmScanState): LineFacts {
 
   // Preprocessor lines.
   if (trimmed.startsWith('%')) {
+    facts.structural = true;
     scanPreprocessor(code, lead, facts, state);
     return facts;
   }
   if (state.inMacro) {
+    facts.structural = true;
     // Macro bodies are scanned like code (so `cli` in a macro is still seen) but define nothing.
     scanStatement(code, lead, facts, true);
     facts.defs = [];

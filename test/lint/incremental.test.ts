@@ -16,12 +16,14 @@ function rng(seed: number): () => number {
 
 const PIECES = {
   nasm: ['cli', 'popfd', 'mov ds, ax', '%macro M 0', '%endmacro', 'lbl:', '.loc:', 'jmp lbl', '\n', '\n', '; c', 'x equ 4', 'mov eax, cr0', ' ', '[', ']', ','],
-  att: ['cli', 'popfl', '/*', '*/', '.macro m', '.endm', 'lbl:', '1:', 'ljmp $8, $1f', '\n', '\n', '# c', ';', 'movl %cr0, %eax', ' ', '(', ')', ','],
+  att: ['cli', 'popfl', '/*', '*/', '.macro m', '.endm', 'lbl:', '1:', 'ljmp $8, $1f', '\n', '\n', '# c', ';', 'movl %cr0, %eax', ' ', '(', ')', ',',
+    '#if 0', '#endif', '#else', '#define X \\', 'm', '.irp r, es', '.endr', 'pushl %\\r'],
 };
 
 /** The facts without the caches the linter attaches to them. */
 function plain(f: LineFacts): unknown {
-  const { lintCache: _cache, ...rest } = f;
+  // The macro view's marks (inactive, macroBody, repeat) are compared through the diagnostics.
+  const { lintCache: _cache, inactive: _i, macroBody: _m, repeat: _r, ...rest } = f;
   return JSON.parse(JSON.stringify(rest));
 }
 

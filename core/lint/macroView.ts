@@ -1,0 +1,268 @@
+/*
+ * The document-wide view the per-line facts cannot give: which macros exist (GNU as `.macro`,
+ * NASM `%macro`/`%define`, cpp `#define`, also those of included files), which lines cpp skips
+ * (`#if` evaluated), which lines are macro definitions (templates, not code) and which are the body
+ * of an `.irp`/`.irpc`. It is recomputed only when a "structural" line changes (a directive, a
+ * macro body; see LintDocument.structureVersion), and marks the line facts it concerns
+ * (`inactive`, `macroBody`, `repeat`), which move with their lines on later edits.
+ */
+import type { LineFacts, Syntax } from './lineModel';
+import { evaluateCondition, parseDefine, stripCComments, type CppMacros } from './cpp';
+import { resolveInclude, type IncludeEnv } from './includes';
+
+/** Where a macro body line is: a file and line, and the line's facts when it is the document's own. */
+export interface Origin { file: string; line: number; facts?: LineFacts }
+
+export interface MacroParam { name: string; default?: string; required?: boolean; vararg?: boolean }
+
+export interface GasMacro { kind: 'gas'; name: string; params: MacroParam[]; body: string[]; origins: Origin[]; at: Origin }
+export interface NasmMacro { kind: 'nasm'; name: string; min: number; max: number; greedy: boolean; params?: string[]; body: string[]; origins: Origin[]; at: Origin; caseless: boolean }
+
+export interface RepeatBlock { kind: 'irp' | 'irpc'; param: string; values: string[] }
+
+export interface MacroView {
+  /** Changes whenever the view does (part of the line diagnostics' cache key). */
+  key: string;
+  syntax: Syntax;
+  /** GNU as macros by lower-case name (GNU as matches macro names without case). */
+  gas: Map<string, GasMacro>;
+  /** NASM multi-line macros and single-line `%define`s (by name; `%imacro`/`%idefine` also lower-case). */
+  nasm: Map<string, NasmMacro>;
+  cpp: CppMacros;
+  /** Where each cpp macro is defined. */
+  cppAt: Map<string, Origin>;
+  altmacro: boolean;
+  /** Includes that could not be found (`#include`, `.include`, `%include`), by line of the document. */
+  unresolved: Array<{ path: string; line: number }>;
+}
+
+/** What cpp predefines for `gcc -m32` on an assembler file. */
+const PREDEFINED_CPP: Record<string, string> = { __ASSEMBLER__: '1', __i386__: '1', __i386: '1', i386: '1', __ELF__: '1', __GNUC__: '12', __STDC__: '1', __linux__: '1' };
+
+let viewCounter = 0;
+
+interface WalkContext {
+  view: MacroView;
+  env?: IncludeEnv;
+  seen: Set<string>;
+}
+
+/** Parses GNU as macro parameters: `a, b=1, c:req, d:vararg` (commas or blanks between). */
+export function parseGasParams(text: string): MacroParam[] {
+  const out: MacroParam[] = [];
+  const re = /([A-Za-z_.$][\w.$]*)(\s*:\s*(req|vararg))?(\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]*))?/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text))) {
+    if (!m[0]) { re.lastIndex++; continue; }
+    out.push({ name: m[1], required: m[3] === 'req' || undefined, vararg: m[3] === 'vararg' || undefined, default: m[5] });
+  }
+  return out;
+}
+
+/** Removes a GNU as comment (`#`, `/* … *\/` on the line) outside strings. */
+export function stripAttComment(line: string): string {
+  let quote = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quote) { if (c === '\\') i++; else if (c === '"') quote = false; continue; }
+    if (c === '"') quote = true;
+    else if (c === '#' || (c === '/' && line[i + 1] === '/')) return line.slice(0, i);
+    else if (c === '/' && line[i + 1] === '*') {
+      const close = line.indexOf('*/', i + 2);
+      return stripAttComment(line.slice(0, i) + ' ' + (close < 0 ? '' : line.slice(close + 2)));
+    }
+  }
+  return line;
+}
+
+function stripNasmComment(line: string): string {
+  let quote = '';
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quote) { if (c === quote) quote = ''; continue; }
+    if (c === '"' || c === "'" || c === '`') quote = c;
+    else if (c === ';') return line.slice(0, i);
+  }
+  return line;
+}
+
+const GAS_DIRECTIVE = /^\s*(?:[A-Za-z_.$][\w.$]*:\s*)*\.([a-z]+)\b\s*(.*)$/is;
+
+/**
+ * Walks `lines` of `file` (the document when `facts` is given, else an included file) and records
+ * what the view needs. cpp conditionals are evaluated in order, so an included header's `#define`s
+ * count from the `#include` on, as with cpp.
+ */
+function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: LineFacts[] | undefined, depth: number): void {
+  const { view } = ctx;
+  const att = view.syntax === 'att';
+  const cond: Array<{ active: boolean; taken: boolean }> = [];
+  const active = (): boolean => cond.length === 0 || cond[cond.length - 1].active;
+  const mark = (from: number, to: number, what: 'inactive' | 'macroBody'): void => {
+    if (!facts) return;
+    for (let k = from; k <= to && k < facts.length; k++) facts[k][what] = true;
+  };
+  const include = (p: string, line: number, angle: boolean): void => {
+    if (depth > 8 || !ctx.env) return;
+    const full = resolveInclude(p, file, ctx.env, angle);
+    if (!full) { if (facts) view.unresolved.push({ path: p, line }); return; }
+    if (ctx.seen.has(full)) return;
+    ctx.seen.add(full);
+    const text = ctx.env.read(full);
+    if (text === undefined) { if (facts) view.unresolved.push({ path: p, line }); return; }
+    walk(ctx, text.split(/\r?\n/), full, undefined, depth + 1);
+  };
+  for (let i = 0; i < lines.length; i++) {
+    let text = lines[i];
+    if (att && /^\s*#/.test(text)) {
+      const first = i;
+      while (/\\\s*$/.test(text) && i + 1 < lines.length) text = text.replace(/\\\s*$/, ' ') + lines[++i];
+      const m = /^\s*#\s*([a-z_]+)\b\s*(.*)$/s.exec(text);
+      if (!m) { if (!active()) mark(first, i, 'inactive'); continue; }
+      const [, dir, rest] = m;
+      const wasActive = active();
+      switch (dir) {
+        case 'if': case 'ifdef': case 'ifndef': {
+          const name = /^\s*([A-Za-z_]\w*)/.exec(rest)?.[1] ?? '';
+          const v = !wasActive ? false : dir === 'if' ? evaluateCondition(rest, view.cpp) : dir === 'ifdef' ? view.cpp.has(name) : !view.cpp.has(name);
+          cond.push({ active: wasActive && v, taken: v || !wasActive });
+          if (!wasActive) mark(first, i, 'inactive');
+          continue;
+        }
+        case 'elif': case 'else': {
+          const top = cond[cond.length - 1];
+          if (!top) continue;
+          const parentActive = cond.length < 2 || cond[cond.length - 2].active;
+          if (!parentActive) { mark(first, i, 'inactive'); continue; }
+          const v = !top.taken && (dir === 'else' || evaluateCondition(rest, view.cpp));
+          top.active = v;
+          top.taken ||= v;
+          continue;
+        }
+        case 'endif':
+          cond.pop();
+          if (!active()) mark(first, i, 'inactive');
+          continue;
+        default:
+          break;
+      }
+      if (!wasActive) { mark(first, i, 'inactive'); continue; }
+      if (dir === 'define') {
+        const d = parseDefine(rest);
+        if (d) { view.cpp.set(d.name, d); view.cppAt.set(d.name, { file, line: first, facts: facts?.[first] }); }
+      } else if (dir === 'undef') {
+        const name = /^\s*([A-Za-z_]\w*)/.exec(rest)?.[1];
+        if (name) { view.cpp.delete(name); view.cppAt.delete(name); }
+      } else if (dir === 'include' || dir === 'include_next') {
+        const q = /^\s*(["<])(.*?)[">]/.exec(stripCComments(rest));
+        if (q) include(q[2], first, q[1] === '<');
+      }
+      continue;
+    }
+    if (!active()) { mark(i, i, 'inactive'); continue; }
+    if (att) {
+      const d = GAS_DIRECTIVE.exec(stripAttComment(text));
+      if (!d) continue;
+      const name = d[1].toLowerCase();
+      const args = d[2].trim();
+      if (name === 'macro') {
+        const m = /^([A-Za-z_.$][\w.$]*)\s*,?\s*(.*)$/s.exec(args);
+        let nest = 0;
+        let end = i + 1;
+        for (; end < lines.length; end++) {
+          const e = GAS_DIRECTIVE.exec(stripAttComment(lines[end]))?.[1].toLowerCase();
+          if (e === 'macro') nest++;
+          else if (e === 'endm') { if (nest === 0) break; nest--; }
+        }
+        if (m) {
+          const body = lines.slice(i + 1, end);
+          const origins = body.map((_, k) => ({ file, line: i + 1 + k, facts: facts?.[i + 1 + k] }));
+          view.gas.set(m[1].toLowerCase(), { kind: 'gas', name: m[1], params: parseGasParams(m[2]), body, origins, at: { file, line: i, facts: facts?.[i] } });
+        }
+        mark(i, Math.min(end, lines.length - 1), 'macroBody');
+        i = end;
+      } else if ((name === 'irp' || name === 'irpc') && facts) {
+        const m = /^([A-Za-z_.$][\w.$]*)\s*,?\s*(.*)$/s.exec(args);
+        let nest = 0;
+        let end = i + 1;
+        for (; end < lines.length; end++) {
+          const e = GAS_DIRECTIVE.exec(stripAttComment(lines[end]))?.[1].toLowerCase();
+          if (e === 'irp' || e === 'irpc' || e === 'rept') nest++;
+          else if (e === 'endr') { if (nest === 0) break; nest--; }
+        }
+        if (m) {
+          const values = name === 'irpc' ? [...m[2].trim()] : m[2].split(/\s*,\s*|\s+/).filter((v) => v.length > 0);
+          const block: RepeatBlock = { kind: name, param: m[1], values: values.length ? values : [''] };
+          for (let k = i + 1; k < end && k < facts.length; k++) facts[k].repeat = block;
+        }
+        i = end;
+      } else if (name === 'include') {
+        const q = /^"(.*)"/.exec(args);
+        if (q) include(q[1], i, false);
+      } else if (name === 'altmacro') view.altmacro = true;
+      else if (name === 'noaltmacro') view.altmacro = false;
+      else if (name === 'purgem') view.gas.delete(args.toLowerCase());
+      continue;
+    }
+    // NASM
+    const code = stripNasmComment(text).trim();
+    if (!code.startsWith('%')) continue;
+    const macro = /^%(i?)macro\s+([A-Za-z_.?@$][\w.?@$#~]*)\s*(\d+)?(?:\s*-\s*(\d+|\*))?(\+)?/i.exec(code);
+    if (macro) {
+      let nest = 0;
+      let end = i + 1;
+      for (; end < lines.length; end++) {
+        const e = /^\s*%(i?macro|endmacro|endm)\b/i.exec(stripNasmComment(lines[end]))?.[1].toLowerCase();
+        if (e === 'macro' || e === 'imacro') nest++;
+        else if (e === 'endmacro' || e === 'endm') { if (nest === 0) break; nest--; }
+      }
+      const body = lines.slice(i + 1, end);
+      const min = Number(macro[3] ?? 0);
+      const def: NasmMacro = {
+        kind: 'nasm', name: macro[2], min, max: macro[4] === '*' ? Infinity : macro[4] !== undefined ? Number(macro[4]) : min, greedy: macro[5] === '+',
+        body, origins: body.map((_, k) => ({ file, line: i + 1 + k, facts: facts?.[i + 1 + k] })), at: { file, line: i, facts: facts?.[i] }, caseless: macro[1] !== '',
+      };
+      view.nasm.set(def.caseless ? def.name.toLowerCase() : def.name, def);
+      mark(i, Math.min(end, lines.length - 1), 'macroBody');
+      i = end;
+      continue;
+    }
+    const define = /^%(i?)(?:x)?define\s+([A-Za-z_.?@$][\w.?@$#~]*)(\(([^)]*)\))?\s*(.*)$/i.exec(code);
+    if (define) {
+      const params = define[3] !== undefined ? define[4].split(',').map((p) => p.trim()).filter(Boolean) : undefined;
+      const def: NasmMacro = {
+        kind: 'nasm', name: define[2], min: params?.length ?? 0, max: params?.length ?? 0, greedy: false, params, body: [define[5]],
+        origins: [{ file, line: i, facts: facts?.[i] }], at: { file, line: i, facts: facts?.[i] }, caseless: define[1] !== '',
+      };
+      view.nasm.set(def.caseless ? def.name.toLowerCase() : def.name, def);
+      continue;
+    }
+    const inc = /^%include\s+(["'<`])(.*?)["'>`]/i.exec(code);
+    if (inc) include(inc[2], i, false);
+  }
+}
+
+/** Computes the view of a document's lines (and marks its facts). */
+export function computeMacroView(file: string, syntax: Syntax, lines: readonly string[], facts: LineFacts[], env?: IncludeEnv, version = 0): MacroView {
+  const view: MacroView = {
+    key: `${version}:${env?.epoch ?? 0}:${++viewCounter}`, syntax, gas: new Map(), nasm: new Map(), cpp: new Map(), cppAt: new Map(), altmacro: false, unresolved: [],
+  };
+  if (syntax === 'att') {
+    for (const [name, body] of Object.entries({ ...PREDEFINED_CPP, ...(env?.defines ?? {}) })) view.cpp.set(name, { name, body });
+  }
+  for (const f of facts) { f.inactive = undefined; f.macroBody = undefined; f.repeat = undefined; }
+  walk({ view, env, seen: new Set([file]) }, lines, file, facts, 0);
+  return view;
+}
+
+/** The macro a statement's first word calls, if any. */
+export function lookupMacro(view: MacroView, name: string): GasMacro | NasmMacro | { kind: 'cpp'; name: string } | undefined {
+  if (view.syntax === 'att') {
+    if (view.cpp.has(name) && !(name in PREDEFINED_CPP)) return { kind: 'cpp', name };
+    return view.gas.get(name.toLowerCase());
+  }
+  const exact = view.nasm.get(name);
+  if (exact && !exact.caseless) return exact;
+  const caseless = view.nasm.get(name.toLowerCase());
+  return caseless?.caseless ? caseless : exact;
+}
