@@ -36,7 +36,8 @@ export const MODE_DESCRIPTIONS: Record<Mode, string> = {
 type SettingSpec =
   | { type: 'enum'; values: readonly string[]; default: string }
   | { type: 'number'; default: number; min?: number; max?: number }
-  | { type: 'string'; default: string };
+  | { type: 'string'; default: string }
+  | { type: 'array'; default: readonly string[] };
 
 /** Every setting the extension contributes (keys relative to `popek.`). */
 export const SETTINGS = {
@@ -46,6 +47,8 @@ export const SETTINGS = {
   'trace.server': { type: 'enum', values: ['off', 'messages', 'verbose'], default: 'off' },
   'debugAdapter.mode': { type: 'enum', values: ADAPTER_MODES, default: 'inline' },
   'debugAdapter.port': { type: 'number', default: 4711, min: 1, max: 65535 },
+  syntax: { type: 'enum', values: ['auto', 'nasm', 'gas'], default: 'auto' },
+  includePaths: { type: 'array', default: [] },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;
@@ -56,7 +59,7 @@ export interface SettingsReader {
 }
 
 /** A value read from settings, or the default when it is missing or of the wrong type / range. */
-export function readSetting(reader: SettingsReader, key: SettingKey): string | number {
+export function readSetting(reader: SettingsReader, key: SettingKey): string | number | readonly string[] {
   const spec = SETTINGS[key] as SettingSpec;
   const raw = reader.get<unknown>(key);
   switch (spec.type) {
@@ -67,6 +70,8 @@ export function readSetting(reader: SettingsReader, key: SettingKey): string | n
         ? raw : spec.default;
     case 'string':
       return typeof raw === 'string' ? raw : spec.default;
+    case 'array':
+      return Array.isArray(raw) && raw.every((x) => typeof x === 'string') ? raw as string[] : spec.default;
   }
 }
 
@@ -78,6 +83,7 @@ export class Config {
   get maxNumberOfProblems(): number { return readSetting(this.reader, 'maxNumberOfProblems') as number; }
   get adapterMode(): AdapterMode { return readSetting(this.reader, 'debugAdapter.mode') as AdapterMode; }
   get adapterPort(): number { return readSetting(this.reader, 'debugAdapter.port') as number; }
+  get syntax(): 'auto' | 'nasm' | 'gas' { return readSetting(this.reader, 'syntax') as 'auto' | 'nasm' | 'gas'; }
 }
 
 export function isMode(x: unknown): x is Mode {

@@ -11,6 +11,7 @@ import { PopekLanguageClient, ServerHealth } from './languageClient';
 import { Log } from './log';
 import { ScreenView } from './screenView';
 import { ModeStatus } from './status';
+import { registerSyntaxDetection } from './syntaxDetection';
 
 /** What activate() returns to other extensions and to the end-to-end suite. */
 export interface PopekApi {
@@ -57,6 +58,7 @@ function start(context: vscode.ExtensionContext, log: Log): PopekApi {
   context.subscriptions.push(server, status, ctx.compareView, ctx.screenView, ctx.runChannel, server.onDidChangeHealth((h) => status.setHealth(h)));
   registerCommands(ctx);
   registerDebug(context, log);
+  registerSyntaxDetection(context);
   const s = server;
   // The server starts in the background: activation (and the editor) does not wait for it.
   const serverReady = s.start().then(() => s.health, (err) => { log.error('language server start', err); return s.health; });

@@ -5,12 +5,12 @@
  */
 import { parentPort, Worker } from 'node:worker_threads';
 import { readIncludeText } from '../core/machine/safeRead';
-import * as path from 'node:path';
+import { diskIncludeEnv, resolveInclude } from '../core/lint/includes';
 import { LintDocument } from '../core/lint/document';
 import { assemblerDiagnostics, type LintDiagnostic } from '../core/lint/lint';
 import type { Syntax } from '../core/lint/lineModel';
 
-interface Job { id: number; fileName: string; syntax: Syntax; text: string; openFiles: Record<string, string> }
+interface Job { id: number; fileName: string; syntax: Syntax; text: string; openFiles: Record<string, string>; searchPaths?: string[]; roots?: string[] }
 interface Result { id: number; diagnostics: LintDiagnostic[] }
 
 /** Worker side: assemble what the main thread sends. */
@@ -21,7 +21,10 @@ export function runAssemblerWorker(): void {
       const doc = new LintDocument(job.fileName, job.syntax, job.text);
       diagnostics = assemblerDiagnostics(doc, {
         readFile: (p, from) => {
-          const full = path.isAbsolute(p) ? p : path.resolve(path.dirname(from), p);
+          const disk = diskIncludeEnv(job.searchPaths ?? [], job.roots ?? []);
+          const env = { ...disk, exists: (f: string) => job.openFiles[f] !== undefined || disk.exists(f) };
+          const full = resolveInclude(p, from, env);
+          if (!full) return undefined;
           if (job.openFiles[full] !== undefined) return job.openFiles[full];
           return readIncludeText(full);
         },
@@ -51,12 +54,12 @@ export class AssemblerWorker {
     }
   }
 
-  assemble(doc: LintDocument, openFiles: Record<string, string>, inThread: () => LintDiagnostic[]): Promise<LintDiagnostic[]> {
+  assemble(doc: LintDocument, openFiles: Record<string, string>, inThread: () => LintDiagnostic[], where: { searchPaths?: string[]; roots?: string[] } = {}): Promise<LintDiagnostic[]> {
     if (!this.worker) return Promise.resolve(inThread());
     const id = ++this.next;
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
-      this.worker!.postMessage({ id, fileName: doc.fileName, syntax: doc.syntax, text: doc.text, openFiles } satisfies Job);
+      this.worker!.postMessage({ id, fileName: doc.fileName, syntax: doc.syntax, text: doc.text, openFiles, ...where } satisfies Job);
     });
   }
 

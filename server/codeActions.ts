@@ -7,6 +7,8 @@ import type { LintDocument } from '../core/lint/document';
 import { allQuickFixes, markReviewed, quickFix } from '../core/lint/fixes';
 import { CRITICAL_CODE, PRIVILEGED_CODE } from '../core/lint/lint';
 import type { PopekSettings } from './settings';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const FIX_ALL = `${CodeActionKind.SourceFixAll}.popek`;
 
@@ -14,13 +16,41 @@ function wanted(only: string[] | undefined, kind: string): boolean {
   return !only || only.some((o) => kind === o || kind.startsWith(o + '.'));
 }
 
-export function codeActions(model: LintDocument, p: CodeActionParams, _settings: PopekSettings): CodeAction[] {
+/**
+ * A diagnostic at a macro call: the rewrite belongs in the macro's definition, in this file or in
+ * the one that defines it (the edit goes there, and the title says where).
+ */
+function macroFix(model: LintDocument, d: Diagnostic, via: { macro: string; text: string; file?: string; line?: number }, modelOf?: (file: string) => LintDocument | undefined): CodeAction | undefined {
+  if (via.file === undefined || via.line === undefined) return undefined;
+  const target = via.file === model.fileName ? model : modelOf?.(via.file);
+  const facts = target?.facts[via.line];
+  if (!target || !facts) return undefined;
+  const word = /^\s*([A-Za-z0-9_.]+)/.exec(via.text)?.[1]?.toLowerCase();
+  const index = facts.instructions.findIndex((i) => i.spelling === word);
+  const fix = index >= 0 ? quickFix(target, via.line, index) : undefined;
+  const where = `${via.file === model.fileName ? 'line' : `${path.basename(via.file)}:`}${via.file === model.fileName ? ' ' : ''}${via.line + 1}`;
+  if (!fix) return undefined;
+  return {
+    title: `${fix.title} — in the definition of macro ${via.macro} (${where}), which every call expands`,
+    kind: CodeActionKind.QuickFix,
+    diagnostics: [d],
+    edit: { changes: { [pathToFileURL(via.file).toString()]: [fix.edit] } },
+  };
+}
+
+export function codeActions(model: LintDocument, p: CodeActionParams, _settings: PopekSettings, modelOf?: (file: string) => LintDocument | undefined): CodeAction[] {
   const uri = p.textDocument.uri;
   const only = p.context.only;
   const out: CodeAction[] = [];
   if (wanted(only, CodeActionKind.QuickFix)) {
     for (const d of p.context.diagnostics) {
       if (d.code !== CRITICAL_CODE && d.code !== PRIVILEGED_CODE) continue;
+      const via = (d.data as { via?: { macro: string; text: string; file?: string; line?: number } } | undefined)?.via;
+      if (via) {
+        const a = macroFix(model, d, via, modelOf);
+        if (a) out.push(a);
+        continue;
+      }
       const at = d.data as { line: number; index: number } | undefined;
       const fix = quickFix(model, at?.line ?? d.range.start.line, at?.index ?? indexAt(model, d));
       if (!fix) continue;

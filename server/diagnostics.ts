@@ -26,7 +26,7 @@ export const SYNC_ASSEMBLY_LINES = 1000;
 const ASSEMBLY_DELAY_MS = 250;
 
 export function toLsp(d: LintDiagnostic): Diagnostic {
-  return { range: d.range, severity: SEVERITY[d.severity], code: d.code, source: 'popek', message: d.message, data: d.instruction };
+  return { range: d.range, severity: SEVERITY[d.severity], code: d.code, source: 'popek', message: d.message, data: d.instruction ?? (d.via ? { via: d.via } : undefined) };
 }
 
 /** Errors always, the rest up to `maxNumberOfProblems`, in position order. */
@@ -56,7 +56,9 @@ export class DiagnosticsEngine {
   }
 
   private collect(uri: string, model: LintDocument, settings: PopekSettings): LintDiagnostic[] {
-    const lint = lintDocument(model, { mode: settings.mode, costs: costFigures(settings.cost), skipAssembler: true });
+    this.store.lastIncludePaths = settings.includePaths;
+    const includeEnv = this.store.includeEnv(model.fileName, settings.includePaths);
+    const lint = lintDocument(model, { mode: settings.mode, costs: costFigures(settings.cost), skipAssembler: true, includeEnv });
     return limit([...lint, ...this.assembler(uri, model)], settings.maxNumberOfProblems);
   }
 
@@ -95,7 +97,8 @@ export class DiagnosticsEngine {
       const lineCount = model.lines.length;
       const openFiles: Record<string, string> = {};
       for (const inc of this.store.included(model)) openFiles[inc.fileName] = inc.text;
-      void this.worker.assemble(model, openFiles, () => assemblerDiagnostics(model, { readFile: this.store.readFile })).then((diagnostics) => {
+      const env = this.store.includeEnv(model.fileName, this.store.lastIncludePaths);
+      void this.worker.assemble(model, openFiles, () => assemblerDiagnostics(model, { readFile: this.store.readFile }), { searchPaths: env.searchPaths, roots: env.roots }).then((diagnostics) => {
         if (this.store.get(uri) !== model) return;
         this.assembled.set(uri, { version, lineCount, diagnostics });
         // Edited meanwhile: the next pull schedules a fresh pass; this one is still worth showing.

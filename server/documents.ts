@@ -11,6 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Connection } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { LintDocument, syntaxOf } from '../core/lint/document';
+import { compileFlags, resolveInclude as resolveAsTools, type IncludeEnv } from '../core/lint/includes';
 
 export function uriToPath(uri: string): string {
   try { return uri.startsWith('file:') ? fileURLToPath(uri) : uri; } catch { return uri; }
@@ -38,6 +39,11 @@ export class DocumentStore {
   private open = new Map<string, Entry>();
   private diskModels = new Map<string, { mtime: number; model: LintDocument }>();
   private changeListeners: Array<(uri: string) => void> = [];
+  /** Bumped when an open document's structure (directives, macros) changes, or one opens or closes. */
+  private epoch = 0;
+  private envs = new Map<string, { key: string; env: IncludeEnv }>();
+  /** Workspace folders (set by the server on initialize). */
+  roots: string[] = [];
   private closeListeners: Array<(uri: string) => void> = [];
 
   /** The open text documents (as `TextDocuments` offers them). */
@@ -50,7 +56,8 @@ export class DocumentStore {
     connection.onDidOpenTextDocument(({ textDocument: t }) => {
       if (typeof t?.uri !== 'string' || typeof t.text !== 'string') return;
       const text = TextDocument.create(t.uri, t.languageId, t.version, t.text);
-      this.open.set(t.uri, { text, model: new LintDocument(uriToPath(t.uri), syntaxOf(t.uri, t.languageId), t.text) });
+      this.open.set(t.uri, { text, model: new LintDocument(uriToPath(t.uri), syntaxOf(t.uri, t.languageId, t.text), t.text) });
+      this.epoch++;
       this.changeListeners.forEach((f) => f(t.uri));
     });
     connection.onDidChangeTextDocument(({ textDocument, contentChanges }) => {
@@ -58,6 +65,7 @@ export class DocumentStore {
       // A malformed change (not LSP) is dropped whole: the editor text and the model stay as they were.
       if (!e || !Array.isArray(contentChanges) || !contentChanges.every(wellFormedChange)) return;
       e.text = TextDocument.update(e.text, contentChanges, textDocument.version);
+      const structure = e.model.structureVersion;
       try {
         for (const c of contentChanges) e.model.applyChange(c);
         // The models must agree with the editor; a mismatch (never expected) is repaired.
@@ -65,11 +73,14 @@ export class DocumentStore {
       } catch {
         e.model.setText(e.text.getText());
       }
+      // Another document may include this one: its macro view must be recomputed.
+      if (e.model.structureVersion !== structure && this.open.size > 1) this.epoch++;
       this.changeListeners.forEach((f) => f(textDocument.uri));
     });
     connection.onDidCloseTextDocument(({ textDocument }) => {
       if (!this.open.has(textDocument?.uri)) return;
       this.open.delete(textDocument.uri);
+      this.epoch++;
       this.closeListeners.forEach((f) => f(textDocument.uri));
     });
   }
@@ -82,14 +93,37 @@ export class DocumentStore {
 
   textDocument(uri: string): TextDocument | undefined { return this.open.get(uri)?.text; }
 
+  /**
+   * The include environment of a document: open documents before the disk, `popek.includePaths`
+   * (relative to the workspace folders), compile_commands.json's flags.
+   */
+  includeEnv(fileName: string, includePaths: string[] = []): IncludeEnv {
+    const key = includePaths.join('\0');
+    const cached = this.envs.get(fileName);
+    if (cached && cached.key === key) return cached.env;
+    const flags = compileFlags(fileName, this.roots);
+    const searchPaths = includePaths.flatMap((p) => (path.isAbsolute(p) ? [p] : (this.roots.length ? this.roots : [path.dirname(fileName)]).map((r) => path.resolve(r, p))));
+    const store = this;
+    const env: IncludeEnv = {
+      read: (f) => { const open = this.open.get(pathToUri(f)); return open ? open.text.getText() : readIncludeText(f); },
+      exists: (f) => this.open.has(pathToUri(f)) || isRegularFile(f),
+      searchPaths: [...searchPaths, ...flags.includePaths],
+      roots: this.roots,
+      defines: flags.defines,
+      get epoch() { return store.epoch; },
+    };
+    this.envs.set(fileName, { key, env });
+    return env;
+  }
+
   /** Resolves an include path as written in `fromFile`. */
   resolveInclude(p: string, fromFile: string): string | undefined {
-    const candidates = path.isAbsolute(p) ? [p] : [path.resolve(path.dirname(fromFile), p), path.resolve(p)];
-    for (const c of candidates) {
-      if (this.open.has(pathToUri(c)) || isRegularFile(c)) return c;
-    }
-    return undefined;
+    return resolveAsTools(p, fromFile, this.includeEnv(fromFile, this.includePathsOf(fromFile)));
   }
+
+  /** The `popek.includePaths` last given for a file (the diagnostics engine records them). */
+  includePathsOf = (_file: string): string[] => this.lastIncludePaths;
+  lastIncludePaths: string[] = [];
 
   /** Reads a file: the open editor's text when it is open, else the disk. */
   readFile = (p: string, fromFile: string): string | undefined => {
@@ -110,7 +144,7 @@ export class DocumentStore {
       if (cached && cached.mtime === mtime) return cached.model;
       const text = readIncludeText(full);
       if (text === undefined) return undefined;
-      const model = new LintDocument(full, syntaxOf(full), text);
+      const model = new LintDocument(full, syntaxOf(full, undefined, text), text);
       this.diskModels.set(full, { mtime, model });
       return model;
     } catch {

@@ -9,6 +9,9 @@ import type { Classified } from '../core/lint/classify';
 import { reportedClass } from '../core/lint/classify';
 import { describeBt, describeExit, describePv, GROUP_TITLE, type CostFigures } from '../core/lint/messages';
 import { PREDEFINED } from '../core/asm/predefined';
+import { macroCallsOf } from '../core/lint/lint';
+import { classify } from '../core/lint/classify';
+import * as path from 'node:path';
 
 const CLASS_TEXT = {
   critical: 'critical — sensitive but unprivileged: no trap at CPL > 0 (Popek & Goldberg; Robin & Irvine 2000)',
@@ -71,6 +74,8 @@ export function hover(model: LintDocument, params: HoverParams, costs?: CostFigu
       range: { start: { line, character: instr.mnemonicSpan.start }, end: { line, character: instr.mnemonicSpan.end } },
     };
   }
+  const call = macroCallHover(model, line, character);
+  if (call) return call;
   const sym = model.symbolAt(line, character);
   if (sym) {
     const range = { start: { line, character: sym.start }, end: { line, character: sym.end } };
@@ -80,4 +85,28 @@ export function hover(model: LintDocument, params: HoverParams, costs?: CostFigu
     if (text) return { contents: { kind: MarkupKind.Markdown, value: text }, range };
   }
   return null;
+}
+
+/** Over a macro call: what it expands to, with the critical and privileged instructions marked. */
+function macroCallHover(model: LintDocument, line: number, character: number): Hover | null {
+  const f = model.facts[line];
+  if (!f || f.inactive || (!f.macroCall && !f.instructions.some((i) => !i.known))) return null;
+  const view = model.currentMacroView();
+  const call = macroCallsOf(model, line, view).find((c) => character >= c.start && character <= c.end);
+  if (!call) return null;
+  const e = call.expansion;
+  const marks = new Map<string, string>();
+  for (const x of e.instructions) {
+    const c = classify(x.instr);
+    const cls = c ? reportedClass(c) : undefined;
+    if (cls) marks.set(x.text, cls);
+  }
+  const shown = e.lines.slice(0, 60).map((l) => {
+    const hit = [...marks.entries()].find(([t]) => l.includes(t));
+    return hit ? `${l.trimEnd()}    ${model.syntax === 'att' ? '#' : ';'} ← ${hit[1]}` : l.trimEnd();
+  });
+  const def = view.gas.get(e.macro.toLowerCase())?.at ?? view.nasm.get(e.macro)?.at ?? view.nasm.get(e.macro.toLowerCase())?.at ?? view.cppAt.get(e.macro);
+  const where = def ? ` — defined in ${def.file === model.fileName ? 'this file' : path.basename(def.file)}, line ${def.line + 1}` : '';
+  const value = [`macro **${e.macro}**${where}`, '', 'Expands to:', '```' + (model.syntax === 'att' ? 'asm' : 'nasm'), ...shown, ...(e.lines.length > 60 ? ['…'] : []), '```'].join('\n');
+  return { contents: { kind: MarkupKind.Markdown, value }, range: { start: { line, character: call.start }, end: { line, character: call.end } } };
 }

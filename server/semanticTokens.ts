@@ -6,7 +6,7 @@ import { SemanticTokensBuilder, type SemanticTokens, type SemanticTokensLegend }
 import type { LintDocument } from '../core/lint/document';
 import { reportedClass } from '../core/lint/classify';
 
-const TYPES = ['keyword', 'function', 'variable', 'macro', 'label', 'parameter'] as const;
+const TYPES = ['keyword', 'function', 'variable', 'macro', 'label', 'parameter', 'comment'] as const;
 const MODIFIERS = ['critical', 'privileged', 'declaration', 'readonly'] as const;
 export const SEMANTIC_LEGEND: SemanticTokensLegend = { tokenTypes: [...TYPES], tokenModifiers: [...MODIFIERS] };
 
@@ -16,8 +16,11 @@ const M = (m: (typeof MODIFIERS)[number]) => 1 << MODIFIERS.indexOf(m);
 export function semanticTokens(model: LintDocument): SemanticTokens {
   const b = new SemanticTokensBuilder();
   const table = model.symbols();
+  model.currentMacroView(); // marks the lines cpp skips
   for (let line = 0; line < model.facts.length; line++) {
     const f = model.facts[line];
+    // A region cpp skips (`#if 0`, a false `#ifdef`) is shown as a comment: greyed, like clangd's.
+    if (f.inactive) { if (model.lines[line].length) b.push(line, 0, model.lines[line].length, T('comment'), 0); continue; }
     const tokens: Array<[number, number, number, number]> = [];
     for (const d of f.defs) tokens.push([d.start, d.end - d.start, d.kind === 'macro' ? T('macro') : d.kind === 'label' ? T('label') : T('variable'), M('declaration') | (d.kind === 'label' ? 0 : M('readonly'))]);
     for (const instr of f.instructions) {

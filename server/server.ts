@@ -49,6 +49,7 @@ function startServer(): void {
     configurationChanges = caps.workspace?.didChangeConfiguration?.dynamicRegistration === true;
     pullDiagnostics = caps.textDocument?.diagnostic !== undefined;
     workspaceFolders = (params.workspaceFolders ?? (params.rootUri ? [{ uri: params.rootUri, name: 'root' }] : [])).map((f) => uriToPath(f.uri));
+    store.roots = workspaceFolders;
     return {
       capabilities: {
         // The client sends only what changed; the models re-scan only the changed lines.
@@ -130,7 +131,7 @@ function startServer(): void {
   connection.languages.semanticTokens.on(safely(log, 'semanticTokens', { data: [] }, (p) => { const m = model(p.textDocument.uri); return m ? semanticTokens(m) : { data: [] }; }));
   connection.onFoldingRanges(safely(log, 'foldingRanges', [], (p) => { const m = model(p.textDocument.uri); return m ? foldingRanges(m) : []; }));
   connection.onCodeLens(safely(log, 'codeLens', [], async (p) => { const m = model(p.textDocument.uri); return m ? codeLenses(m, (await settings.get(p.textDocument.uri)).mode) : []; }));
-  connection.onCodeAction(safely(log, 'codeAction', [], async (p) => { const m = model(p.textDocument.uri); return m ? codeActions(m, p, await settings.get(p.textDocument.uri)) : []; }));
+  connection.onCodeAction(safely(log, 'codeAction', [], async (p) => { const m = model(p.textDocument.uri); return m ? codeActions(m, p, await settings.get(p.textDocument.uri), (f) => store.modelOfPath(f)) : []; }));
   connection.onDocumentLinks(safely(log, 'documentLinks', [], (p) => { const m = model(p.textDocument.uri); return m ? documentLinks(store, m) : []; }));
 
   store.listen(connection);

@@ -10,9 +10,11 @@ export interface PopekSettings {
   mode: Mode;
   maxNumberOfProblems: number;
   cost: string;
+  /** `popek.includePaths`: searched for included files (core/lint/includes.ts). */
+  includePaths: string[];
 }
 
-export const DEFAULT_SETTINGS: PopekSettings = { mode: 'paravirtual', maxNumberOfProblems: 1000, cost: 'modern' };
+export const DEFAULT_SETTINGS: PopekSettings = { mode: 'paravirtual', maxNumberOfProblems: 1000, cost: 'modern', includePaths: [] };
 
 export class SettingsCache {
   private cache = new Map<string, Promise<PopekSettings>>();
@@ -51,5 +53,6 @@ export function normalise(raw: unknown): PopekSettings {
     mode: typeof r.mode === 'string' && isMode(r.mode) ? r.mode : DEFAULT_SETTINGS.mode,
     maxNumberOfProblems: typeof r.maxNumberOfProblems === 'number' && r.maxNumberOfProblems >= 1 ? Math.floor(r.maxNumberOfProblems) : DEFAULT_SETTINGS.maxNumberOfProblems,
     cost: typeof r.cost === 'string' ? r.cost : DEFAULT_SETTINGS.cost,
+    includePaths: Array.isArray(r.includePaths) ? r.includePaths.filter((p): p is string => typeof p === 'string') : [],
   };
 }

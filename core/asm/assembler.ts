@@ -17,7 +17,7 @@ import { PREDEFINED } from './predefined';
 // ================================================================= preprocessor
 
 interface Define { params?: string[]; body: string; caseless?: boolean }
-interface Macro { name: string; min: number; max: number; body: string[]; file: string; range: Range; caseless: boolean }
+interface Macro { name: string; min: number; max: number; body: string[]; file: string; range: Range; caseless: boolean; greedy?: boolean; defaults?: string[] }
 
 interface PPState {
   defines: Map<string, Define>;
@@ -350,11 +350,13 @@ function preprocess(sources: ReadonlyArray<Source | string>, file: string, st: P
           break;
         }
         case 'macro': case 'imacro': {
-          const mm = /^([^\s]+)\s*(\d+)?\s*(?:-\s*(\d+|\*))?/.exec(rest);
+          // `%macro name min-max+ defaults…`: `+` joins extra arguments into the last; defaults fill the optional ones.
+          const mm = /^([^\s]+)\s*(\d+)?\s*(?:-\s*(\d+|\*))?(\+)?\s*(.*)$/.exec(rest);
           if (!mm) { err('%macro needs a name and a parameter count'); break; }
           const min = mm[2] ? Number(mm[2]) : 0;
           const max = mm[3] === '*' ? Infinity : mm[3] ? Number(mm[3]) : min;
-          macroDef = { m: { name: mm[1], min, max, body: [], file, range, caseless: dir === 'imacro' }, nesting: 0 };
+          const defaults = mm[5]?.trim() ? splitArgs(mm[5], 0, mm[5].length, 0).map((a) => a.text) : undefined;
+          macroDef = { m: { name: mm[1], min, max, body: [], file, range, caseless: dir === 'imacro', greedy: mm[4] === '+', defaults }, nesting: 0 };
           break;
         }
         case 'endmacro': case 'endm': err('%endmacro without %macro'); break;
@@ -400,6 +402,8 @@ function preprocess(sources: ReadonlyArray<Source | string>, file: string, st: P
           const c2 = commentStart(text);
           const argText = (c2 >= 0 ? text.slice(0, c2) : text).slice(mc[0].length);
           const args = argText.trim() ? splitArgs(argText, 0, argText.length, 0).map((a) => a.text) : [];
+          if (macro.greedy && args.length > macro.max && macro.max > 0) args.splice(macro.max - 1, args.length, args.slice(macro.max - 1).join(', '));
+          for (let k = args.length; k < macro.max && macro.defaults && k - macro.min < macro.defaults.length; k++) if (k >= macro.min) args.push(macro.defaults[k - macro.min]);
           if (args.length < macro.min || args.length > macro.max) {
             // NASM joins extra arguments into the last one for greedy macros; otherwise it is an error
             st.diags.push({ range: src.expanded ? range : lineRange(src.line, indent, Math.max(code.length, indent)), severity: 'error', code: 'macro', message: `macro '${macro.name}' takes ${macro.min === macro.max ? macro.min : `${macro.min}–${macro.max === Infinity ? 'any' : macro.max}`} parameter(s), got ${args.length}`, file: diagFile });

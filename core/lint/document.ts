@@ -9,7 +9,10 @@ import type { LineFacts, Syntax } from './lineModel';
 import { scanNasmLine, type NasmScanState } from './nasmScanner';
 import { classify, type Classified } from './classify';
 import { computeMacroView, type MacroView } from './macroView';
+import { expandCall } from './macroCalls';
 import type { IncludeEnv } from './includes';
+import { syntaxByContent } from './syntaxDetect';
+export { syntaxByContent };
 
 type ScanState = NasmScanState & Partial<AttScanState>;
 
@@ -70,24 +73,6 @@ export function splitLines(text: string): { lines: string[]; eols: string[] } {
   eols.push('');
   return { lines, eols };
 }
-
-/** Votes of the first 200 lines for NASM or GNU as; undefined when they do not tell. */
-export function syntaxByContent(text: string): Syntax | undefined {
-  let nasm = 0;
-  let att = 0;
-  const lines = text.slice(0, 20000).split(/\r?\n/, 200);
-  for (const raw of lines) {
-    const l = raw.trim();
-    if (!l) continue;
-    if (/^(section|segment)\s+\.?[A-Za-z]/i.test(l) || /^\[?\s*(bits|use)\s*(16|32)\b/i.test(l) || /^\[?\s*(extern|global)\s+[A-Za-z_]/i.test(l) && !/^\.?globl/.test(l)
-      || /^%(define|macro|include|ifdef|ifndef|assign|rep)\b/i.test(l) || /^[A-Za-z_.]\w*:?\s+(db|dw|dd|dq|resb|resw|resd|times|equ)\b/i.test(l) || /\b(dword|byte|word)\s*\[/i.test(l)) nasm++;
-    if (/^\.(globl|global|text|data|section|code16|code32|macro|long|word|byte|align|p2align|type|size|set)\b/.test(l) || /%(e?[abcd]x|e?[sd]i|e?[sb]p|cr[0-4]|[cdefgs]s)\b/.test(l)
-      || /^#\s*(include|define|if|ifdef|ifndef)\b/.test(l) || /^[A-Za-z_.]\w*:\s*\.(long|word|byte|quad|ascii)/.test(l)) att++;
-  }
-  if (nasm === att) return undefined;
-  return nasm > att ? 'nasm' : 'att';
-}
-
 /** `array.splice(start, deleteCount, ...items)` without spreading (safe for huge pastes). */
 function spliceInPlace<T>(array: T[], start: number, deleteCount: number, items: T[]): void {
   const delta = items.length - deleteCount;
@@ -263,9 +248,15 @@ export class LintDocument {
     const epoch = env?.epoch ?? 0;
     const c = this.viewCache;
     if (c && c.version === this.structureVersion && c.epoch === epoch) return c.view;
-    const view = computeMacroView(this.fileName, this.syntax, this.lines, this.facts, env, this.structureVersion);
+    const view = computeMacroView(this.fileName, this.syntax, this.lines, this.facts, env, this.structureVersion, (v, st) => { expandCall(v, st); });
     this.viewCache = { version: this.structureVersion, epoch, view };
     return view;
+  }
+
+  /** The macro view last computed (with the environment the diagnostics used), for hover and fixes. */
+  currentMacroView(): MacroView {
+    const c = this.viewCache;
+    return c && c.version === this.structureVersion ? c.view : this.macroView();
   }
 
   private scanLine(line: string, state: ScanState): LineFacts {

@@ -11,6 +11,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+import { isRegularFile, readIncludeText } from '../machine/safeRead';
 
 export interface IncludeEnv {
   /** The text of a file (an open editor's text first), or undefined. */
@@ -77,7 +78,7 @@ function readCompileDb(file: string): Array<{ file: string; args: string[]; dire
     if (cached && cached.mtime === mtime) return cached.entries;
     const raw = JSON.parse(readFileSync(file, 'utf8')) as Array<{ file: string; directory?: string; command?: string; arguments?: string[] }>;
     const entries = (Array.isArray(raw) ? raw : []).map((e) => {
-      const directory = e.directory ?? path.dirname(file);
+      const directory = path.resolve(path.dirname(file), e.directory ?? '.');
       return { file: path.resolve(directory, e.file ?? ''), directory, args: e.arguments ?? splitCommand(e.command ?? '') };
     });
     compileDbCache.set(file, { mtime, entries });
@@ -129,8 +130,8 @@ export function compileFlags(file: string, roots: string[]): CompileFlags {
 /** An environment over the file system (the CLI, the assembler thread). */
 export function diskIncludeEnv(searchPaths: string[] = [], roots: string[] = []): IncludeEnv {
   return {
-    read: (f) => { try { return readFileSync(f, 'utf8'); } catch { return undefined; } },
-    exists: (f) => { try { return statSync(f).isFile(); } catch { return false; } },
+    read: (f) => readIncludeText(f),
+    exists: (f) => isRegularFile(f),
     searchPaths,
     roots,
   };

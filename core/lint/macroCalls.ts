@@ -9,7 +9,7 @@ import { scanAttLine, initialAttState } from './att';
 import { scanNasmLine } from './nasmScanner';
 import { callArguments, evaluateCondition, expandCpp } from './cpp';
 import type { ScannedInstruction, Syntax } from './lineModel';
-import { lookupMacro, stripAttComment, type GasMacro, type MacroView, type NasmMacro, type Origin } from './macroView';
+import { lookupMacro, parseGasParams, stripAttComment, type GasMacro, type MacroView, type NasmMacro, type Origin } from './macroView';
 
 export interface ExpandedInstruction {
   instr: ScannedInstruction;
@@ -114,6 +114,7 @@ export function expandNasmMacro(def: NasmMacro, argText: string): string[] {
     cur += c;
   }
   if (cur.trim() || args.length) args.push(cur.trim());
+  for (let k = args.length; k < def.max && def.defaults && k >= def.min && k - def.min < def.defaults.length; k++) args.push(def.defaults[k - def.min]);
   const unbrace = (a: string): string => a.replace(/^\{(.*)\}$/s, '$1');
   if (def.params) {
     // `%define F(x) …`: parameters by name.
@@ -202,6 +203,23 @@ function collect(view: MacroView, lines: string[], origins: Array<Origin | undef
       if (word === '.elseif') { cond.pop(); cond.push(false); continue; }
       if (word === '.endif') { cond.pop(); continue; }
       if (!activeNow()) continue;
+      if (word === '.macro') {
+        // A macro defining a macro: the inner one exists from this expansion on, and emits nothing here.
+        let nest = 0;
+        let end = k + 1;
+        for (; end < lines.length; end++) {
+          const e = statementHead(stripAttComment(lines[end]), 'att')?.word.toLowerCase();
+          if (e === '.macro') nest++;
+          else if (e === '.endm') { if (nest === 0) break; nest--; }
+        }
+        const m = /^\s*([A-Za-z_.$][\w.$]*)\s*,?\s*(.*)$/s.exec(head!.rest);
+        if (m && !view.gas.has(m[1].toLowerCase())) {
+          const body = lines.slice(k + 1, end);
+          view.gas.set(m[1].toLowerCase(), { kind: 'gas', name: m[1], params: parseGasParams(m[2]), body, origins: origins.slice(k + 1, end).map((o) => o ?? { file: '', line: 0 }), at: origin ?? { file: '', line: 0 } });
+        }
+        k = end;
+        break;
+      }
       if ((word === '.irp' || word === '.irpc' || word === '.rept') && depth < MAX_DEPTH) {
         let nest = 0;
         let end = k + 1;

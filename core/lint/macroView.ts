@@ -16,7 +16,7 @@ export interface Origin { file: string; line: number; facts?: LineFacts }
 export interface MacroParam { name: string; default?: string; required?: boolean; vararg?: boolean }
 
 export interface GasMacro { kind: 'gas'; name: string; params: MacroParam[]; body: string[]; origins: Origin[]; at: Origin }
-export interface NasmMacro { kind: 'nasm'; name: string; min: number; max: number; greedy: boolean; params?: string[]; body: string[]; origins: Origin[]; at: Origin; caseless: boolean }
+export interface NasmMacro { kind: 'nasm'; name: string; min: number; max: number; greedy: boolean; defaults?: string[]; params?: string[]; body: string[]; origins: Origin[]; at: Origin; caseless: boolean }
 
 export interface RepeatBlock { kind: 'irp' | 'irpc'; param: string; values: string[] }
 
@@ -43,6 +43,8 @@ let viewCounter = 0;
 
 interface WalkContext {
   view: MacroView;
+  /** Expands a call (macroCalls.ts, passed in to keep the modules acyclic). */
+  defineFromCall?: (view: MacroView, statement: string) => void;
   env?: IncludeEnv;
   seen: Set<string>;
 }
@@ -162,7 +164,13 @@ function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: L
     if (!active()) { mark(i, i, 'inactive'); continue; }
     if (att) {
       const d = GAS_DIRECTIVE.exec(stripAttComment(text));
-      if (!d) continue;
+      if (!d) {
+        // A call of a macro that defines macros (`DEFINE_IRQ_OFF irq_off`) defines them here.
+        const head = /^\s*(?:[A-Za-z_.$][\w.$]*:\s*)*([A-Za-z_.$][\w.$]*)/.exec(text);
+        const m = head ? view.gas.get(head[1].toLowerCase()) : undefined;
+        if (m && m.body.some((l) => /^\s*\.macro\b/i.test(l)) && ctx.defineFromCall) ctx.defineFromCall(view, stripAttComment(text).trim());
+        continue;
+      }
       const name = d[1].toLowerCase();
       const args = d[2].trim();
       if (name === 'macro') {
@@ -207,7 +215,7 @@ function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: L
     // NASM
     const code = stripNasmComment(text).trim();
     if (!code.startsWith('%')) continue;
-    const macro = /^%(i?)macro\s+([A-Za-z_.?@$][\w.?@$#~]*)\s*(\d+)?(?:\s*-\s*(\d+|\*))?(\+)?/i.exec(code);
+    const macro = /^%(i?)macro\s+([A-Za-z_.?@$][\w.?@$#~]*)\s*(\d+)?(?:\s*-\s*(\d+|\*))?(\+)?\s*(.*)$/i.exec(code);
     if (macro) {
       let nest = 0;
       let end = i + 1;
@@ -220,6 +228,7 @@ function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: L
       const min = Number(macro[3] ?? 0);
       const def: NasmMacro = {
         kind: 'nasm', name: macro[2], min, max: macro[4] === '*' ? Infinity : macro[4] !== undefined ? Number(macro[4]) : min, greedy: macro[5] === '+',
+        defaults: macro[6]?.trim() ? macro[6].split(',').map((d) => d.trim()) : undefined,
         body, origins: body.map((_, k) => ({ file, line: i + 1 + k, facts: facts?.[i + 1 + k] })), at: { file, line: i, facts: facts?.[i] }, caseless: macro[1] !== '',
       };
       view.nasm.set(def.caseless ? def.name.toLowerCase() : def.name, def);
@@ -243,7 +252,7 @@ function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: L
 }
 
 /** Computes the view of a document's lines (and marks its facts). */
-export function computeMacroView(file: string, syntax: Syntax, lines: readonly string[], facts: LineFacts[], env?: IncludeEnv, version = 0): MacroView {
+export function computeMacroView(file: string, syntax: Syntax, lines: readonly string[], facts: LineFacts[], env?: IncludeEnv, version = 0, defineFromCall?: WalkContext['defineFromCall']): MacroView {
   const view: MacroView = {
     key: `${version}:${env?.epoch ?? 0}:${++viewCounter}`, syntax, gas: new Map(), nasm: new Map(), cpp: new Map(), cppAt: new Map(), altmacro: false, unresolved: [],
   };
@@ -251,7 +260,7 @@ export function computeMacroView(file: string, syntax: Syntax, lines: readonly s
     for (const [name, body] of Object.entries({ ...PREDEFINED_CPP, ...(env?.defines ?? {}) })) view.cpp.set(name, { name, body });
   }
   for (const f of facts) { f.inactive = undefined; f.macroBody = undefined; f.repeat = undefined; }
-  walk({ view, env, seen: new Set([file]) }, lines, file, facts, 0);
+  walk({ view, env, seen: new Set([file]), defineFromCall }, lines, file, facts, 0);
   return view;
 }
 

@@ -288,12 +288,18 @@ describe('language server over the protocol (dist/server.js)', function () {
     assert.equal(await client.connection.sendRequest(RenameRequest.type, { textDocument: { uri: inc }, position: { line: 3, character: 2 }, newName: 'eax' }), null, 'a register is no label name');
   });
 
-  it('knows macros: completion, definition, folding, and critical instructions inside their bodies', async () => {
+  it('knows macros: completion, definition, folding, and critical instructions flagged where the macro is called', async () => {
     const uri = 'file:///virtual/macros.gasm';
     const text = ['bits 32', '%macro IRQ_OFF 0', '    cli', '%endmacro', 'start:', '    IRQ_OFF', '    ', '    ret'].join('\n');
     await client.open(uri, text);
     const d = await pull(client, uri);
-    assert.deepEqual(d.map((x) => [x.range.start.line, x.code]), [[2, 'privileged-instruction']]);
+    assert.deepEqual(d.map((x) => [x.range.start.line, x.code]), [[5, 'privileged-instruction']]);
+    assert.match(d[0].message, /^via macro IRQ_OFF: `cli`/);
+    // The quick fix rewrites the definition, the one place every call comes from.
+    const actions = await client.connection.sendRequest(CodeActionRequest.type, { textDocument: { uri }, range: d[0].range, context: { diagnostics: d } }) as CodeAction[];
+    const inDef = actions.find((a) => /definition of macro IRQ_OFF \(line 3\)/.test(a.title));
+    assert.ok(inDef, actions.map((a) => a.title).join(' | '));
+    assert.equal(Object.values(inDef.edit!.changes!)[0][0].range.start.line, 2);
     const comp = await client.connection.sendRequest(CompletionRequest.type, { textDocument: { uri }, position: { line: 6, character: 4 } });
     const labels = (Array.isArray(comp) ? comp : comp!.items).map((i) => i.label);
     assert.ok(labels.includes('IRQ_OFF'));
@@ -302,7 +308,7 @@ describe('language server over the protocol (dist/server.js)', function () {
     const folds = await client.connection.sendRequest(FoldingRangeRequest.type, { textDocument: { uri } });
     assert.ok(folds!.some((f) => f.startLine === 1 && f.endLine === 3));
     const h = await client.connection.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 5, character: 6 } });
-    assert.match((h!.contents as MarkupContent).value, /macro.*IRQ_OFF.*line 2/s);
+    assert.match((h!.contents as MarkupContent).value, /macro.*IRQ_OFF.*line 2.*cli\s+; ← privileged/s);
   });
 
   it('assembles a big file after the edits pause, then asks the client to pull again', async () => {

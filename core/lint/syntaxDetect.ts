@@ -1,0 +1,24 @@
+/*
+ * NASM or GNU as, by content: `.s`, `.S`, `.asm` and `.nasm` files are written in either. Kept free
+ * of imports, so that the VS Code extension can use it without loading the linter.
+ */
+
+export type DetectedSyntax = 'nasm' | 'att';
+
+/** Votes of the first 200 lines for NASM or GNU as; undefined when they do not tell. */
+export function syntaxByContent(text: string): DetectedSyntax | undefined {
+  let nasm = 0;
+  let att = 0;
+  const lines = text.slice(0, 20000).split(/\r?\n/, 200);
+  for (const raw of lines) {
+    const l = raw.trim();
+    if (!l) continue;
+    if (/^(section|segment)\s+\.?[A-Za-z]/i.test(l) || /^\[?\s*(bits|use)\s*(16|32)\b/i.test(l) || /^\[?\s*(extern|global)\s+[A-Za-z_]/i.test(l) && !/^\.?globl/.test(l)
+      || /^%(define|macro|include|ifdef|ifndef|assign|rep)\b/i.test(l) || /^[A-Za-z_.]\w*:?\s+(db|dw|dd|dq|resb|resw|resd|times|equ)\b/i.test(l) || /\b(dword|byte|word)\s*\[/i.test(l)) nasm++;
+    if (/^\.(globl|global|text|data|section|code16|code32|macro|long|word|byte|align|p2align|type|size|set)\b/.test(l) || /%(e?[abcd]x|e?[sd]i|e?[sb]p|cr[0-4]|[cdefgs]s)\b/.test(l)
+      || /^#\s*(include|define|if|ifdef|ifndef)\b/.test(l) || /^[A-Za-z_.]\w*:\s*\.(long|word|byte|quad|ascii)/.test(l)) att++;
+  }
+  if (nasm === att) return undefined;
+  return nasm > att ? 'nasm' : 'att';
+}
+
