@@ -103,14 +103,14 @@ export class DocumentStore {
     if (cached && cached.key === key) return cached.env;
     const flags = compileFlags(fileName, this.roots);
     const searchPaths = includePaths.flatMap((p) => (path.isAbsolute(p) ? [p] : (this.roots.length ? this.roots : [path.dirname(fileName)]).map((r) => path.resolve(r, p))));
-    const store = this;
+    const epoch = (): number => this.epoch;
     const env: IncludeEnv = {
       read: (f) => { const open = this.open.get(pathToUri(f)); return open ? open.text.getText() : readIncludeText(f); },
       exists: (f) => this.open.has(pathToUri(f)) || isRegularFile(f),
       searchPaths: [...searchPaths, ...flags.includePaths],
       roots: this.roots,
       defines: flags.defines,
-      get epoch() { return store.epoch; },
+      get epoch() { return epoch(); },
     };
     this.envs.set(fileName, { key, env });
     return env;
