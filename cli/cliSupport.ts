@@ -7,7 +7,16 @@ export type CliCommand = (args: string[]) => Promise<number>;
 export class CliError extends Error {
   constructor(message: string, readonly exitCode = 2) {
     super(message);
+    this.name = 'CliError';
   }
+}
+
+/**
+ * Whether `err` is a CliError. Each command is a bundle of its own (esbuild.mjs), with its own copy
+ * of the class, so `instanceof` cannot tell across bundles: the name does.
+ */
+export function isCliError(err: unknown): err is CliError {
+  return err instanceof Error && err.name === 'CliError' && typeof (err as CliError).exitCode === 'number';
 }
 
 export interface ParsedArgs {

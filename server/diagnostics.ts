@@ -80,7 +80,7 @@ export class DiagnosticsEngine {
 
   /** The assembler's diagnostics now (small file), or the latest known while a fresh pass is pending. */
   private assembler(uri: string, model: LintDocument): LintDiagnostic[] {
-    if (model.lines.length <= SYNC_ASSEMBLY_LINES) return assemblerDiagnostics(model, { readFile: this.store.readFile });
+    if (model.lines.length <= SYNC_ASSEMBLY_LINES) return assemblerDiagnostics(model, { readFile: this.store.readFile, includeEnv: this.store.includeEnv(model.fileName, this.store.lastIncludePaths) });
     const known = this.assembled.get(uri);
     if (known && known.version === model.version) return known.diagnostics;
     this.schedule(uri, model);
@@ -99,7 +99,7 @@ export class DiagnosticsEngine {
       for (const inc of this.store.included(model)) openFiles[inc.fileName] = inc.text;
       const env = this.store.includeEnv(model.fileName, this.store.lastIncludePaths);
       void this.worker.assemble(model, openFiles, () => assemblerDiagnostics(model, { readFile: this.store.readFile }), { searchPaths: env.searchPaths, roots: env.roots }).then((diagnostics) => {
-        if (this.store.get(uri) !== model) return;
+        if (!diagnostics || this.store.get(uri) !== model) return;
         this.assembled.set(uri, { version, lineCount, diagnostics });
         // Edited meanwhile: the next pull schedules a fresh pass; this one is still worth showing.
         this.onLate(uri);

@@ -4,7 +4,7 @@
  * re-scans only the lines it touches. Files reached through `%include` / `.include` are read from
  * the open documents first, then from disk, and kept as models too (for definitions and symbols).
  */
-import { statSync } from 'node:fs';
+import { statSync, readdirSync } from 'node:fs';
 import { isRegularFile, readIncludeText } from '../core/machine/safeRead';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -107,6 +107,7 @@ export class DocumentStore {
     const env: IncludeEnv = {
       read: (f) => { const open = this.open.get(pathToUri(f)); return open ? open.text.getText() : readIncludeText(f); },
       exists: (f) => this.open.has(pathToUri(f)) || isRegularFile(f),
+      listDir: (d) => { try { return readdirSync(d); } catch { return []; } },
       searchPaths: [...searchPaths, ...flags.includePaths],
       roots: this.roots,
       defines: flags.defines,

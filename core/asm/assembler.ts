@@ -370,7 +370,7 @@ function preprocess(sources: ReadonlyArray<Source | string>, file: string, st: P
         case 'include': {
           const pm = /^(["'<])(.*)["'>]$/.exec(rest);
           if (!pm) { err('%include expects a quoted file name', 'syntax'); break; }
-          const target = joinPath(file, pm[2]);
+          const target = st.opts.resolveInclude?.(pm[2], file) ?? joinPath(file, pm[2]);
           let text: string | undefined;
           try { text = st.opts.readFile?.(pm[2], file); } catch { text = undefined; }
           if (text === undefined) { err(`cannot open include file '${pm[2]}'`, 'include'); break; }

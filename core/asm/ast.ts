@@ -177,6 +177,8 @@ export interface AssemblyResult {
 export interface AssembleOptions {
   /** Reads an %include'd file; relative paths are resolved against the including file by the caller. */
   readFile?: (path: string, fromFile: string) => string | undefined;
+  /** Where an `%include`d file is (an absolute path); default: next to the including file. */
+  resolveInclude?: (path: string, fromFile: string) => string | undefined;
   /** Extra predefined constants (on top of core/asm/predefined.ts); user definitions win. */
   predefined?: Record<string, number>;
   /** Default origin when the source has no `org` (default 0, as nasm). */

@@ -9,7 +9,7 @@
  * ancestors up to a workspace root are all tried, then `popek.includePaths` and the `-I`/`-iquote`
  * paths of compile_commands.json. A file found nowhere stays unresolved (the caller degrades).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { isRegularFile, readIncludeText } from '../machine/safeRead';
 
@@ -25,6 +25,8 @@ export interface IncludeEnv {
   defines?: Record<string, string>;
   /** Bumped whenever anything this environment reads may have changed (open files, settings). */
   epoch?: number;
+  /** The files of a folder (names); enables finding the file that includes a fragment. */
+  listDir?: (dir: string) => string[];
 }
 
 /** The directories searched for `p` included from `fromFile`, in order. */
@@ -54,6 +56,35 @@ export function resolveInclude(p: string, fromFile: string, env: IncludeEnv, ang
   for (const d of includeDirectories(fromFile, env, angle)) {
     const c = path.join(d, p);
     if (env.exists(c)) return c;
+  }
+  return undefined;
+}
+
+/**
+ * The file that `%include`s `file`, looked for in its folder and the parents' folders (the build
+ * assembles that one; `file` alone is a fragment whose symbols live in the includer).
+ */
+export function findIncluder(file: string, env: IncludeEnv): string | undefined {
+  if (!env.listDir) return undefined;
+  const target = path.resolve(file);
+  let dir = path.dirname(target);
+  let read = 0;
+  for (let k = 0; k < 3; k++) {
+    for (const name of env.listDir(dir)) {
+      if (!/\.(asm|nasm|gasm|s|inc)$/i.test(name) || read > 200) continue;
+      const candidate = path.join(dir, name);
+      if (candidate === target) continue;
+      read++;
+      const text = env.read(candidate);
+      if (!text || text.length > 1 << 20) continue;
+      for (const m of text.matchAll(/^\s*%include\s+["'<`]([^"'>`]+)["'>`]/gim)) {
+        if (resolveInclude(m[1], candidate, env) === target) return candidate;
+      }
+    }
+    if (env.roots.some((r) => path.resolve(r) === dir)) break;
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
   }
   return undefined;
 }
@@ -132,6 +163,7 @@ export function diskIncludeEnv(searchPaths: string[] = [], roots: string[] = [])
   return {
     read: (f) => readIncludeText(f),
     exists: (f) => isRegularFile(f),
+    listDir: (d) => { try { return readdirSync(d); } catch { return []; } },
     searchPaths,
     roots,
   };

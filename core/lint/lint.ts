@@ -10,7 +10,8 @@ import { assemble } from '../asm/assembler';
 import type { Diagnostic, Range, Severity } from '../asm/ast';
 import type { LintDocument } from './document';
 import { classify, reportedClass, type Classified } from './classify';
-import type { IncludeEnv } from './includes';
+import { findIncluder, resolveInclude, type IncludeEnv } from './includes';
+import * as path from 'node:path';
 import type { MacroView } from './macroView';
 import { expandCall, lineStatements, type Expansion } from './macroCalls';
 import { scanAttLine, initialAttState } from './att';
@@ -26,7 +27,8 @@ export interface LintOptions {
   /** Target mode from the settings (default `paravirtual`); a `popek: mode=` line wins. */
   mode?: Mode;
   costs?: CostFigures;
-  /** Reads an `%include`d file (NASM); absent: includes are not followed. */
+  /** Reads an `%include`d file (NASM); absent: includes are not followed. The assembler resolves
+   * includes with `includeEnv` when given. */
   readFile?: (path: string, fromFile: string) => string | undefined;
   /** Skip the assembler pass (virtualization diagnostics and scanner errors only). */
   skipAssembler?: boolean;
@@ -112,10 +114,14 @@ export function lineDiagnostics(doc: LintDocument, line: number, mode: Mode, cos
     f.lintCache = { key, line, diagnostics: moved };
     return moved;
   }
-  const diagnostics = computeLineDiagnostics(doc, line, mode, costs, view);
+  const computed = computeLineDiagnostics(doc, line, mode, costs, view);
+  // Most lines have none: one shared empty list instead of one per line.
+  const diagnostics = computed.length ? computed : NO_DIAGNOSTICS;
   f.lintCache = { key, line, diagnostics };
   return diagnostics;
 }
+
+const NO_DIAGNOSTICS = Object.freeze([]) as unknown as LintDiagnostic[];
 
 function computeLineDiagnostics(doc: LintDocument, line: number, mode: Mode, costs?: CostFigures, view?: MacroView): LintDiagnostic[] {
   const f = doc.facts[line];
@@ -234,15 +240,57 @@ export function assemblerDiagnostics(doc: LintDocument, options: LintOptions = {
   if (doc.syntax !== 'nasm') return attDocumentDiagnostics(doc);
   const cached = assemblerCache.get(doc);
   if (cached && cached.version === doc.version) return cached.diagnostics;
-  let diagnostics: LintDiagnostic[];
-  try {
-    const result = assemble(doc.fileName, doc.text, { readFile: options.readFile });
-    diagnostics = degradeMissingIncludes(result.diagnostics.map((d) => mapIncluded(doc, d)));
-  } catch (err) {
-    diagnostics = [{ range: range(0, 0, 0), severity: 'error', code: 'internal', message: `assembler failed: ${(err as Error).message}` }];
-  }
+  const includes: IncludeLine[] = [];
+  doc.facts.forEach((f, line) => { if (f.include) includes.push({ line, ...f.include }); });
+  let diagnostics = assembleSource(doc.fileName, doc.text, options.readFile, includes);
+  if (diagnostics.some((d) => d.code === 'undefined-symbol' || d.code === 'include')) diagnostics = inIncluder(doc, options) ?? diagnostics;
   assemblerCache.set(doc, { version: doc.version, diagnostics });
   return diagnostics;
+}
+
+/**
+ * A fragment (`switch_pm.asm`, `%include`d by `bootsect.asm`) is assembled as the build assembles
+ * it: inside the file that includes it, whose labels it uses. Its own diagnostics from that
+ * assembly are the ones shown; undefined when no file includes it.
+ */
+function inIncluder(doc: LintDocument, options: LintOptions): LintDiagnostic[] | undefined {
+  const env = options.includeEnv;
+  if (!env) return undefined;
+  const includer = findIncluder(doc.fileName, env);
+  const text = includer ? env.read(includer) : undefined;
+  if (!includer || text === undefined) return undefined;
+  const readFile = (p: string, from: string): string | undefined => {
+    const full = resolveInclude(p, from, env);
+    if (full && path.resolve(full) === path.resolve(doc.fileName)) return doc.text;
+    return full ? env.read(full) : undefined;
+  };
+  const result = assemble(includer, text, { readFile, resolveInclude: (p, from) => resolveInclude(p, from, env) });
+  const mine = result.diagnostics.filter((d) => d.file && path.resolve(d.file) === path.resolve(doc.fileName)).map((d) => ({ ...d, file: undefined }));
+  return degradeMissingIncludes(mine);
+}
+
+export interface IncludeLine { line: number; path: string; start: number; end: number }
+
+/** The `%include` lines of a NASM text, without a LintDocument (the assembler thread's view). */
+export function nasmIncludeLines(text: string): IncludeLine[] {
+  const out: IncludeLine[] = [];
+  const re = /^([ \t]*%include[ \t]+)(["'<`])(.*?)["'>`]/gim;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text))) {
+    const line = text.slice(0, m.index).split('\n').length - 1;
+    out.push({ line, path: m[3], start: m[1].length, end: m[0].length });
+  }
+  return out;
+}
+
+/** The assembler's diagnostics of a NASM text (what assemblerDiagnostics runs, also in the assembler thread). */
+export function assembleSource(fileName: string, text: string, readFile: LintOptions['readFile'], includes: IncludeLine[]): LintDiagnostic[] {
+  try {
+    const result = assemble(fileName, text, { readFile });
+    return degradeMissingIncludes(result.diagnostics.map((d) => mapIncluded(fileName, includes, d)));
+  } catch (err) {
+    return [{ range: range(0, 0, 0), severity: 'error', code: 'internal', message: `assembler failed: ${(err as Error).message}` }];
+  }
 }
 
 /**
@@ -258,11 +306,11 @@ function degradeMissingIncludes(ds: LintDiagnostic[]): LintDiagnostic[] {
 }
 
 /** A diagnostic inside an included file is shown on the `%include` line that brought it in. */
-function mapIncluded(doc: LintDocument, d: Diagnostic): LintDiagnostic {
-  if (!d.file || d.file === doc.fileName) return { ...d, file: undefined };
+function mapIncluded(fileName: string, includes: IncludeLine[], d: Diagnostic): LintDiagnostic {
+  if (!d.file || d.file === fileName) return { ...d, file: undefined };
   const base = d.file.split(/[\\/]/).pop() ?? d.file;
-  const line = doc.facts.findIndex((f) => f.include && (f.include.path === base || f.include.path.endsWith(base)));
-  const at = line >= 0 ? range(line, doc.facts[line].include!.start, doc.facts[line].include!.end) : range(0, 0, 0);
+  const inc = includes.find((f) => f.path === base || f.path.endsWith(base));
+  const at = inc ? range(inc.line, inc.start, inc.end) : range(0, 0, 0);
   return { range: at, severity: d.severity, code: d.code, message: `${d.file}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${d.message}` };
 }
 

@@ -1,0 +1,88 @@
+/*
+ * `popek bench server-push`: the language server in push mode (a client without pull
+ * diagnostics: the server publishes after every change) on 20,000- and 100,000-line files, over
+ * the protocol with the bundled dist/server.js: time from didChange to the publishDiagnostics of
+ * that version (p50/p95), when the assembler pass's late publication arrives after the typing
+ * stops, and the server's RSS (after opening, and the highest seen while editing).
+ */
+import { fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import {
+  createProtocolConnection, IPCMessageReader, IPCMessageWriter, InitializeRequest, InitializedNotification,
+  DidOpenTextDocumentNotification, DidChangeTextDocumentNotification, ConfigurationRequest, RegistrationRequest,
+  PublishDiagnosticsNotification, ShutdownRequest, ExitNotification, type PublishDiagnosticsParams,
+} from 'vscode-languageserver-protocol/node';
+import type { BenchSuite } from './benchSupport';
+import { percentile } from './benchSupport';
+import { bigSource } from '../../core/lint/bigSource';
+
+const EDITS = 40;
+const ms = (n: number): string => n.toFixed(1);
+const mib = (n: number): string => (n / 2 ** 20).toFixed(0);
+
+function serverBundle(): string {
+  for (const p of [path.join(__dirname, 'server.js'), path.resolve(__dirname, '../../dist/server.js'), path.resolve('dist/server.js')]) if (existsSync(p)) return p;
+  throw new Error('dist/server.js not found: run `npm run build`');
+}
+
+async function measure(lines: number, print: (s: string) => void): Promise<void> {
+  const text = bigSource(lines);
+  const editLine = Math.floor(lines / 2) + 2;
+  const keystroke = (i: number) => (i % 2 === 0
+    ? { range: { start: { line: editLine, character: 8 }, end: { line: editLine, character: 8 } }, text: 'x' }
+    : { range: { start: { line: editLine, character: 8 }, end: { line: editLine, character: 9 } }, text: '' });
+  const child = fork(serverBundle(), ['--node-ipc'], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  const c = createProtocolConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
+  const waiters: Array<{ version: number; resolve: (p: PublishDiagnosticsParams) => void }> = [];
+  const last = { publish: 0 };
+  c.onNotification(PublishDiagnosticsNotification.type, (p) => {
+    last.publish = performance.now();
+    for (const w of [...waiters]) if (p.version === undefined || p.version >= w.version) { waiters.splice(waiters.indexOf(w), 1); w.resolve(p); }
+  });
+  const published = (version: number): Promise<PublishDiagnosticsParams> => new Promise((resolve) => waiters.push({ version, resolve }));
+  c.onRequest(ConfigurationRequest.type, (p) => p.items.map(() => ({ mode: 'paravirtual', maxNumberOfProblems: 1000 })));
+  c.onRequest(RegistrationRequest.type, () => undefined);
+  c.listen();
+  let peak = 0;
+  const sample = async (): Promise<number> => { const m = await c.sendRequest('popek/memoryUsage') as NodeJS.MemoryUsage; peak = Math.max(peak, m.rss); return m.rss; };
+  try {
+    await c.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: null, workspaceFolders: null, capabilities: { workspace: { configuration: true } } });
+    await c.sendNotification(InitializedNotification.type, {});
+    const uri = `file:///bench/push-${lines}.gasm`;
+    let t = performance.now();
+    const first = published(1);
+    await c.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'popek-nasm', version: 1, text } });
+    await first;
+    print(`${lines} lines: open + first published diagnostics ${ms(performance.now() - t)} ms; RSS ${mib(await sample())} MiB`);
+    const edit: number[] = [];
+    let version = 1;
+    for (let i = 0; i < EDITS; i++) {
+      t = performance.now();
+      const p = published(++version);
+      await c.sendNotification(DidChangeTextDocumentNotification.type, { textDocument: { uri, version }, contentChanges: [keystroke(i)] });
+      await p;
+      edit.push(performance.now() - t);
+      if (i % 10 === 9) await sample();
+    }
+    print(`${lines} lines: edit → publishDiagnostics of that version: p50 ${ms(percentile(edit, 50))} ms, p95 ${ms(percentile(edit, 95))} ms, max ${ms(Math.max(...edit))} ms`);
+    // The assembler's pass runs after the typing pauses, in its thread; its result is published late.
+    t = performance.now();
+    last.publish = 0;
+    for (let k = 0; k < 200 && (last.publish === 0 || performance.now() - last.publish < 1500); k++) { await new Promise((r) => setTimeout(r, 50)); if (k % 4 === 0) await sample(); }
+    print(`${lines} lines: assembler diagnostics published ${last.publish ? ms(last.publish - t) : '(none)'} ms after the last keystroke (off the editing path)`);
+    print(`${lines} lines: server RSS after editing ${mib(await sample())} MiB, highest seen ${mib(peak)} MiB`);
+    await c.sendRequest(ShutdownRequest.type);
+    await c.sendNotification(ExitNotification.type);
+  } finally {
+    c.dispose();
+    child.kill();
+  }
+}
+
+export const serverPushBench: BenchSuite = {
+  name: 'server-push',
+  async run(print) {
+    for (const lines of [20_000, 100_000]) await measure(lines, print);
+  },
+};
