@@ -20,7 +20,7 @@ function ownBundle<T>(file: string, fallback: () => Promise<T>): Promise<T> {
   return fallback();
 }
 
-// name → loader. Add a subcommand by adding its module and one line here.
+// name → loader. Add a subcommand by adding its module, one line here and its bundle in esbuild.mjs.
 const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   asm: async () => (await ownBundle('cmd-asm.js', () => import('./asmCommand'))).asmCommand,
   disasm: async () => (await ownBundle('cmd-asm.js', () => import('./asmCommand'))).disasmCommand,

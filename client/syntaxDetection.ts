@@ -4,18 +4,14 @@
  * `section .text` and `bits 32` is NASM; a GNU as file is never read as NASM.
  */
 import * as vscode from 'vscode';
-import { syntaxByContent } from '../core/lint/syntaxDetect';
+import { syntaxForFile } from '../core/lint/syntaxDetect';
 import { Config, SECTION } from './config';
 
-const AMBIGUOUS = /\.(s|S|sx|asm|nasm)$/;
 const LANGUAGES = new Set(['popek-nasm', 'popek-gas']);
 
 /** The language a document should have, or undefined to leave it. */
 export function wantedLanguage(fileName: string, text: string, forced: 'auto' | 'nasm' | 'gas'): string | undefined {
-  if (!AMBIGUOUS.test(fileName)) return undefined;
-  if (forced === 'nasm') return 'popek-nasm';
-  if (forced === 'gas') return 'popek-gas';
-  const s = syntaxByContent(text);
+  const s = syntaxForFile(fileName, text, forced);
   return s === 'nasm' ? 'popek-nasm' : s === 'att' ? 'popek-gas' : undefined;
 }
 

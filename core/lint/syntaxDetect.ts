@@ -22,3 +22,15 @@ export function syntaxByContent(text: string): DetectedSyntax | undefined {
   return nasm > att ? 'nasm' : 'att';
 }
 
+
+/**
+ * The syntax an ambiguous file (`.s`, `.S`, `.sx`, `.asm`, `.nasm`) should be read in: the
+ * `popek.syntax` setting when it forces one, else the content; undefined for other files or when the
+ * content does not tell (the extension's default language stays).
+ */
+export function syntaxForFile(fileName: string, text: string, forced: 'auto' | 'nasm' | 'gas'): DetectedSyntax | undefined {
+  if (!/\.(s|S|sx|asm|nasm)$/.test(fileName)) return undefined;
+  if (forced === 'nasm') return 'nasm';
+  if (forced === 'gas') return 'att';
+  return syntaxByContent(text);
+}

@@ -1,0 +1,132 @@
+/*
+ * What kernel sources do that a single-file NASM program does not, each checked against the real
+ * assembler where it has a say: extern/global/common and ELF sections (`nasm -f elf32` accepts
+ * them), a fragment `%include`d by another file (assembled in its includer, as the build does), an
+ * include that cannot be found (a warning, not a cascade of errors), cpp conditionals (the skipped
+ * side is not linted), a header that cannot be found (unknown macros are hints, not errors), and
+ * the syntax of `.s`/`.asm` files told by their content.
+ */
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { LintDocument, syntaxOf } from '../../core/lint/document';
+import { lintDocument } from '../../core/lint/lint';
+import { diskIncludeEnv, resolveInclude } from '../../core/lint/includes';
+import { syntaxForFile } from '../../core/lint/syntaxDetect';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'popek-kernel-sources-'));
+
+function write(rel: string, lines: string[]): string {
+  const file = path.join(dir, rel);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+function lint(file: string, text: string, root = dir): ReturnType<typeof lintDocument> {
+  const env = diskIncludeEnv([], [root]);
+  const doc = new LintDocument(file, syntaxOf(file, undefined, text), text);
+  return lintDocument(doc, { mode: 'paravirtual', includeEnv: env, readFile: (p, from) => { const f = resolveInclude(p, from, env); return f ? env.read(f) : undefined; } });
+}
+
+function nasm(args: string[], cwd: string): { status: number | null; out: string } {
+  const r = spawnSync('nasm', args, { cwd, encoding: 'utf8' });
+  if (r.error) throw new Error(`nasm is not installed (scripts/setup.sh installs it): ${r.error.message}`);
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+const errors = (ds: ReturnType<typeof lintDocument>): string[] => ds.filter((d) => d.severity === 'error').map((d) => `${d.range.start.line + 1}: ${d.message}`);
+
+describe('kernel sources: linkable NASM, fragments, includes, cpp, syntax by content', () => {
+  it('extern/global/common in every form and ELF section attributes: nasm -f elf32 accepts, no error', () => {
+    const file = write('link/entry.asm', [
+      'bits 32',
+      '[extern kmain]',
+      'extern a, b ; two at once',
+      'extern c:function',
+      'global _start:function (_start.end - _start)',
+      'common buf 4096:4',
+      'section .multiboot progbits alloc noexec nowrite align=4',
+      '    dd 0x1BADB002',
+      'section .text exec',
+      '_start:',
+      '    call kmain',
+      '    mov eax, [a]',
+      '    push b',
+      '    call c',
+      '    mov [buf], eax',
+      '    cli',
+      '.end:',
+      'section .bss nobits alloc noexec write align=16',
+      '    resb 4096',
+    ]);
+    const real = nasm(['-f', 'elf32', '-o', path.join(dir, 'entry.o'), file], dir);
+    assert.equal(real.status, 0, real.out);
+    const ds = lint(file, readFileSync(file, 'utf8'));
+    assert.deepEqual(errors(ds), []);
+    assert.deepEqual(ds.map((d) => [d.range.start.line + 1, d.code]), [[16, 'privileged-instruction']]);
+  });
+
+  it('a fragment %included from the folder above is assembled in its includer: its labels are defined, a real typo is still an error', () => {
+    const main = write('tut/boot/bootsect.asm', ['[org 0x7c00]', 'bits 16', 'start:', '    call print', '    jmp $', '%include "boot/print.asm"', 'msg: db "hi", 0', 'times 510-($-$$) db 0', 'dw 0xaa55']);
+    const frag = write('tut/boot/print.asm', ['print:', '    mov si, msg', '    call done', '    ret', 'done:', '    ret']);
+    const real = nasm(['-f', 'bin', '-o', path.join(dir, 'boot.bin'), path.relative(path.join(dir, 'tut'), main)], path.join(dir, 'tut'));
+    assert.equal(real.status, 0, real.out);
+    const root = path.join(dir, 'tut');
+    assert.deepEqual(errors(lint(frag, readFileSync(frag, 'utf8'), root)), []);
+    assert.deepEqual(errors(lint(main, readFileSync(main, 'utf8'), root)), []);
+    const typo = ['print:', '    mov si, msgg', '    ret'].join('\n');
+    assert.deepEqual(errors(lint(frag, typo, root)), ["2: symbol 'msgg' is not defined"]);
+  });
+
+  it('an %include that cannot be found is a warning, and the names it would define are not errors', () => {
+    const file = write('missing/main.asm', ['bits 32', '%include "nowhere/defs.inc"', 'start:', '    mov eax, SOME_CONSTANT', '    call some_routine']);
+    const ds = lint(file, readFileSync(file, 'utf8'));
+    assert.deepEqual(errors(ds), []);
+    assert.deepEqual(ds.map((d) => [d.range.start.line + 1, d.severity, d.code]), [[2, 'warning', 'include']]);
+  });
+
+  it('cpp: the skipped side of #if/#ifdef is not linted, a multi-line #define body is no code, an unknown header degrades to hints', () => {
+    const text = [
+      '#include "nothere.h"',
+      '#define IRQ_OFF \\',
+      '    cli; \\',
+      '    nop',
+      '#if 0',
+      '    this is not assembly at all %%',
+      '    cli',
+      '#elif defined(__ASSEMBLER__)',
+      '    sti',
+      '#endif',
+      '#ifdef CONFIG_NOT_SET',
+      '    hlt',
+      '#else',
+      '    IRQ_OFF',
+      '#endif',
+      '    save_state %eax',
+    ].join('\n');
+    const ds = lint(path.join(dir, 'cpp.S'), text);
+    assert.deepEqual(ds.map((d) => [d.range.start.line + 1, d.severity, d.code]), [[9, 'information', 'privileged-instruction'], [14, 'information', 'privileged-instruction'], [16, 'hint', 'unknown-macro']]);
+    assert.match(ds[1].message, /^via macro IRQ_OFF: `cli`/);
+  });
+
+  it('the syntax of .s/.S/.asm/.nasm files comes from their content, unless popek.syntax forces it', () => {
+    const nasmText = 'section .text\nbits 32\nglobal _start\n_start:\n    mov eax, [ebx]\n';
+    const gasText = '.globl _start\n.text\n_start:\n    movl (%ebx), %eax\n';
+    assert.equal(syntaxOf('k.s', undefined, nasmText), 'nasm');
+    assert.equal(syntaxOf('k.asm', undefined, gasText), 'att');
+    assert.equal(syntaxOf('k.S', undefined, '#include "x.h"\n    movl %cr0, %eax\n'), 'att');
+    // What the extension sets as the editor's language (client/syntaxDetection.ts).
+    assert.equal(syntaxForFile('/w/k.s', nasmText, 'auto'), 'nasm');
+    assert.equal(syntaxForFile('/w/k.asm', gasText, 'auto'), 'att');
+    assert.equal(syntaxForFile('/w/k.asm', gasText, 'nasm'), 'nasm');
+    assert.equal(syntaxForFile('/w/k.s', nasmText, 'gas'), 'att');
+    assert.equal(syntaxForFile('/w/k.gasm', gasText, 'auto'), undefined);
+    // A NASM file read as NASM has no error where nasm has none.
+    const file = write('k.s', nasmText.split('\n'));
+    assert.equal(nasm(['-f', 'elf32', '-o', path.join(dir, 'k.o'), file], dir).status, 0);
+    assert.deepEqual(errors(lint(file, nasmText)), []);
+  });
+});
