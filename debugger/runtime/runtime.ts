@@ -870,7 +870,21 @@ export class DebugRuntime {
         const cur = index.locate(this.pc);
         const from = this.history.latestAtOrBefore(now - 1)?.icount ?? 0;
         let best = -1;
+        // Compiled code: back to the start of the previous statement of this frame (or a caller's),
+        // not into the middle of a line or into a callee.
+        const elf = index instanceof ElfSourceIndex ? index : undefined;
+        const regs = (pc: number) => ({ pc, esp: this.cpu.regs[4] >>> 0, ebp: this.cpu.regs[5] >>> 0 });
+        const curCfa = elf ? frameOf(this.cpu, elf, regs(this.pc))?.cfa : undefined;
         await this.replayTo(now, (ic, lin) => {
+          if (elf) {
+            if (!elf.isStatementStart(lin)) return;
+            const loc = elf.locate(lin);
+            if (!loc || (cur && loc.line === cur.line && loc.file === cur.file)) return;
+            const f = curCfa !== undefined ? frameOf(this.cpu, elf, regs(lin)) : undefined;
+            if (f && f.cfa < curCfa!) return;
+            best = ic;
+            return;
+          }
           const e = index.at(lin);
           if (e && (!cur || e.range.start.line !== cur.line || e.file !== cur.file)) best = ic;
         }, now - 1);

@@ -208,6 +208,17 @@ describe('debugger: ELF kernels from C and NASM (DebugClient)', function () {
     assert.match(eax.body.result, /^5$/);
   });
 
+  it('step back by line returns to the start of the previous C line of the same function', async () => {
+    await toBreakpoint(kc, cLine('puts("ok'));
+    const back: Array<[string, number]> = [];
+    for (let i = 0; i < 2; i++) {
+      await resumeToStop(dc, dc.stepBackRequest({ threadId: 1 }));
+      const f = await topFrame(dc);
+      back.push([fn(f), f.line]);
+    }
+    assert.deepEqual(back, [['kmain', cLine('int x = add(2, 3);')], ['kmain', cLine('ticks = ticks + 1;')]]);
+  });
+
   it('a vmexit stop (CPUID, hardware-assisted) shows the C line and function, with the C callers', async () => {
     const { stop } = await launchToStop(dc, { program: k.file, mode: 'hardware-assisted', stopOnEntry: false }, { exceptions: { filters: [], filterOptions: [{ filterId: 'vmexit', condition: 'CPUID' }] } });
     assert.equal(stop.body.reason, 'exception');
