@@ -97,6 +97,8 @@ interface Block {
   region: RegionFn | undefined | null;
   /** Entry blocks whose region includes this block (their region goes when this block does). */
   inRegions: Block[] | undefined;
+  /** The instruction filter the region was compiled with (regionFor), undefined: the CPU's own. */
+  regionAccept: ((i: Insn) => boolean) | undefined;
   /** Regions compiled from this entry so far (self-modifying code recompiles a few times, then stops). */
   regionTries: number;
   /** For breakpoint generation `regionBpGen`: no breakpoint in the region's linear page. */
@@ -944,7 +946,7 @@ export class Cpu {
     const last = insns[insns.length - 1];
     const bytes = ((last.linear - lin) | 0) + last.len;
     block = { insns, key, valid: true, chain: undefined, chainLin: 0, chainEpoch: -1, chain2: undefined, chainLin2: 0, chainEpoch2: -1, runs: 0, compiled: undefined, compiledEip: -1, start: phys, end: phys + bytes, bpGen: -1, bpLin: 0, bpAt: -1, bpAfter: -1,
-      region: undefined, inRegions: undefined, regionTries: 0, regionBpGen: -1, regionBpFree: false };
+      region: undefined, regionAccept: undefined, inRegions: undefined, regionTries: 0, regionBpGen: -1, regionBpFree: false };
     // An instruction that crosses into the next page is not cached (that page's mapping may change).
     if (((phys & 0xfff) + bytes) <= 0x1000) {
       this.blocks.set(key, block);
@@ -1020,8 +1022,26 @@ export class Cpu {
     return this.stopRequested ? 'stop' : 'budget';
   }
 
-  /** Compiles the region that starts at `entry` (entered at the current EIP). */
-  private compileRegionAt(entry: Block): void {
+  /**
+   * For a binary translator: the region at the current EIP made of blocks whose instructions all
+   * pass `accept` (the innocuous ones: identical translation), compiled once the entry block ran
+   * `jitThreshold` times through here; undefined until then, or when there is none. The caller
+   * runs it as Cpu.runBlocks does (it returns false when it did not run). Throws CpuFault as a fetch.
+   */
+  regionFor(accept: (i: Insn) => boolean): RegionFn | undefined {
+    if (this.eip > this.segLimit[CS]) return undefined;
+    const block = this.blockAt((this.eip + this.segBase[CS]) | 0);
+    if (block.region !== undefined) return block.region !== null && block.regionAccept === accept && block.compiledEip === this.eip ? block.region : undefined;
+    if (++block.runs >= this.jitThreshold && this.jit) {
+      block.compiledEip = this.eip;
+      this.compileRegionAt(block, accept);
+      return block.region ?? undefined;
+    }
+    return undefined;
+  }
+
+  /** Compiles the region that starts at `entry` (entered at the current EIP); `accept`: only blocks whose instructions pass. */
+  private compileRegionAt(entry: Block, accept?: (i: Insn) => boolean): void {
     if (!this.regions || entry.regionTries >= 4) { entry.region = null; return; }
     entry.regionTries++;
     const csBase = this.segBase[CS];
@@ -1031,6 +1051,7 @@ export class Cpu {
         const b = this.blockAt((eip + csBase) | 0);
         // Blocks not in the cache (an instruction crossing the page end) are not tracked for writes.
         if (!b.valid || this.blocks.get(b.key) !== b) return undefined;
+        if (accept !== undefined && !b.insns.every(accept)) return undefined;
         members.push(b);
         return b.insns;
       } catch (e) {
@@ -1041,6 +1062,7 @@ export class Cpu {
     if (blocks.length === 0 || members[0] !== entry) { entry.region = null; return; }
     const fn = compileRegion(blocks, this.cpl === 3, this.flatSegs);
     entry.region = fn ?? null;
+    entry.regionAccept = accept;
     if (!fn) return;
     this.stats.regionsCompiled++;
     for (const b of members) (b.inRegions ??= []).push(entry);
@@ -1049,6 +1071,7 @@ export class Cpu {
   /** A region that did not run (compiled for other segments): dropped, compiled again once hot. Returns false. */
   private dropRegion(block: Block): boolean {
     block.region = undefined;
+    block.regionAccept = undefined;
     block.runs = 0;
     return false;
   }
@@ -1107,7 +1130,7 @@ export class Cpu {
       }
       entry = false;
       const region = block.region;
-      if (region && block.compiledEip === this.eip && insns.length <= left && (bps === undefined || this.regionClear(block, lin, bps)) &&
+      if (region && block.regionAccept === undefined && block.compiledEip === this.eip && insns.length <= left && (bps === undefined || this.regionClear(block, lin, bps)) &&
           (region(this, insns, this.regs, end) || this.dropRegion(block))) {
         if (this.breakBlock) { this.breakBlock = false; return false; }
       } else if (block.compiled && block.compiledEip === this.eip && insns.length <= left) {

@@ -8,6 +8,11 @@ import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { assemble } from '../../core/asm';
 import { Machine } from '../../core/machine/machine';
+import { assembleProgram } from '../../core/machine/program';
+import { createVm } from '../../core/vmm';
+import { REPO_ROOT } from '../support/repoRoot';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 const ORIGIN = 0x100000;
 
@@ -222,5 +227,25 @@ describe('cpu: compiled regions', function () {
     for (const m of [slow, fast]) m.cpu.breakpoints.clear();
     assert.equal(slow.runSlice(1_000_000), 'exit'); assert.equal(fast.runSlice(1_000_000), 'exit');
     assert.equal(state(fast), state(slow));
+  });
+
+  it('binary translation runs hot innocuous kernel code as regions, in step with its own translation', function () {
+    // compute.gasm under BT twice: regions on and off (the CPU's jit flag), compared every 5,000
+    // instructions; both end like native.
+    const src = fs.readFileSync(path.join(REPO_ROOT, 'examples', 'compute.gasm'), 'utf8');
+    const p = assembleProgram('compute.gasm', '%define ITERATIONS 1\n' + src);
+    const make = (regions: boolean) => { const vm = createVm({ mode: 'binary-translation' }); vm.cpu.regions = regions; vm.cpu.jit = regions; vm.load(p); return vm; };
+    const on = make(true), off = make(false);
+    for (let k = 0; k < 1000 && !on.outcome; k++) {
+      on.runSlice(5000); off.runSlice(5000);
+      assert.equal(on.cpu.icount, off.cpu.icount);
+      assert.deepEqual([on.cpu.eip, Array.from(on.cpu.regs), on.cpu.getEflags()], [off.cpu.eip, Array.from(off.cpu.regs), off.cpu.getEflags()], `slice ${k}`);
+    }
+    assert.equal(on.outcome, 'exit');
+    assert.equal(off.outcome, 'exit');
+    assert.ok(on.cpu.stats.regionsCompiled > 0, 'regions were compiled under BT');
+    assert.equal(off.cpu.stats.regionsCompiled, 0);
+    const native = new Machine({}); native.loadImage(p.bytes); native.run();
+    assert.equal(on.machine.console, native.console);
   });
 });

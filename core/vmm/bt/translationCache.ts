@@ -35,6 +35,8 @@ export class TranslatedBlock {
   ptWrites = 0;
   /** Retranslated so its page-table stores are callouts, not write-protection faults. */
   adapted = false;
+  /** Times dispatched (a hot block's code is tried as a CPU region, see translator.ts). */
+  runs = 0;
   fn: BlockFn = () => null;
 
   constructor(

@@ -58,6 +58,11 @@ export function isCallout(insn: Insn): boolean {
   return insn.cls !== 0;
 }
 
+/** Instructions a region may hold: those translated identically (no callout). */
+const isInnocuous = (insn: Insn): boolean => insn.cls === 0;
+/** Runs of a translated block before its code is tried as a region. */
+const REGION_AFTER = 50;
+
 /** Classes whose emulation can change the linear→physical mapping (chain links must be re-resolved). */
 const MAPPING_CLASSES = InsnClass.MOV_CR | InsnClass.INVLPG | InsnClass.LMSW | InsnClass.CLTS;
 /** Classes whose callouts work on the virtual paging registers (virtualMmu.ts). */
@@ -196,6 +201,20 @@ export class BinaryTranslator {
       // The budget ends inside this block: step its first instructions one by one (exact counts,
       // so interrupts and the instruction limit land where they land natively).
       if (cpu.icount + blk.insns.length > end) { this.stepTail(blk, end - cpu.icount); return; }
+      // Innocuous code only (no callout anywhere in it) is translated identically: once hot, the CPU's
+      // region compiler runs it, several blocks and their loops in one function. Not for a block that
+      // writes traced page tables (adaptive BT retranslates those stores as callouts).
+      if (++blk.runs >= REGION_AFTER && blk.ptWrites === 0) {
+        cpu.eip = blk.eip; // chained CCFs do not store EIP
+        const region = cpu.regionFor(isInnocuous);
+        if (region !== undefined) {
+          const before = cpu.icount;
+          this.current = blk;
+          const ran = region(cpu, blk.insns, r, end) && cpu.icount !== before;
+          this.current = null;
+          if (ran) { cpu.breakBlock = false; return; }
+        }
+      }
       // A CCF returns its successor (chained) or null after it set EIP itself (dispatcher needed:
       // a callout changed the machine state, control left through an unknown path, a fault …).
       this.current = blk;
