@@ -33,6 +33,11 @@ function wellFormedChange(c: unknown): boolean {
   return x.range === undefined || (typeof x.range === 'object' && x.range !== null && isPosition(x.range.start) && isPosition(x.range.end));
 }
 
+/** The position `p` stands for in `doc`: clamped to its line's end and to the document's end. */
+export function inside(doc: TextDocument, p: { line: number; character: number }): { line: number; character: number } {
+  return doc.positionAt(doc.offsetAt(p));
+}
+
 interface Entry { text: TextDocument; model: LintDocument }
 
 export class DocumentStore {
@@ -64,10 +69,16 @@ export class DocumentStore {
       const e = this.open.get(textDocument?.uri);
       // A malformed change (not LSP) is dropped whole: the editor text and the model stay as they were.
       if (!e || !Array.isArray(contentChanges) || !contentChanges.every(wellFormedChange)) return;
-      e.text = TextDocument.update(e.text, contentChanges, textDocument.version);
       const structure = e.model.structureVersion;
       try {
-        for (const c of contentChanges) e.model.applyChange(c);
+        for (const c of contentChanges) {
+          // Positions past a line's end or the document's are taken as LSP says (the end); written
+          // back as real positions first, since TextDocument's incremental line table takes the
+          // range's line numbers as they come and would count lines that are not there.
+          const change = 'range' in c && c.range ? { range: { start: inside(e.text, c.range.start), end: inside(e.text, c.range.end) }, text: c.text } : c;
+          e.text = TextDocument.update(e.text, [change], textDocument.version);
+          e.model.applyChange(change);
+        }
         // The models must agree with the editor; a mismatch (never expected) is repaired.
         if (e.model.lines.length !== e.text.lineCount) e.model.setText(e.text.getText());
       } catch {

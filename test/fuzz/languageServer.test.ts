@@ -182,21 +182,27 @@ describe('fuzz: language server over the real protocol', function () {
         }
         const bad = badRanges(method, a.result, doc);
         counts.rangesChecked++;
-        if (bad.length) fail(`${method} on ${JSON.stringify(doc.getText()).slice(0, 400)}: ${bad.slice(0, 3).join('; ')}`);
+        if (bad.length) fail(`${method}: ${bad.slice(0, 3).join('; ')} — document ${n} ${JSON.stringify(doc.getText()).slice(0, 3000)} after the edits ${JSON.stringify(recent).slice(0, 3000)}`);
       };
       const edits = 10 + r.int(40);
+      const recent: unknown[] = [];
       for (let e = 0; e < edits; e++) {
         const lengths = lineLengths(doc);
         const changes: Array<{ range?: Rng2; text: string }> = [];
         const k = r.chance(0.15) ? 2 + r.int(3) : 1;
         for (let c = 0; c < k; c++) {
-          const ls = c === 0 ? lengths : lineLengths(TextDocument.update(TextDocument.create(uri, languageId, 0, doc.getText()), changes, 0));
+          const ls = c === 0 ? lengths : lineLengths(changes.reduce((d, ch) => TextDocument.update(d, [ch.range ? { range: { start: d.positionAt(d.offsetAt(ch.range.start)), end: d.positionAt(d.offsetAt(ch.range.end)) }, text: ch.text } : ch], 0), TextDocument.create(uri, languageId, 0, doc.getText())));
           if (r.chance(0.01)) { changes.push({ text: dress(randomSource(r, syntax), r.pick(EOL_VARIANTS), r) }); continue; }
           let s = randomPosition(r, ls), t = r.chance(0.5) ? s : randomPosition(r, ls);
           if (t.line < s.line || (t.line === s.line && t.character < s.character)) [s, t] = [t, s];
           changes.push({ range: { start: s, end: t }, text: randomInsert(r) });
         }
-        doc = TextDocument.update(doc, changes, doc.version + 1);
+        // The text as LSP defines it: positions past an end stand for that end (the mirror applies
+        // them as real positions, since TextDocument's incremental line table takes them literally).
+        const version = doc.version + 1;
+        for (const c of changes) doc = TextDocument.update(doc, [c.range ? { range: { start: doc.positionAt(doc.offsetAt(c.range.start)), end: doc.positionAt(doc.offsetAt(c.range.end)) }, text: c.text } : c], version);
+        recent.push(changes);
+        if (recent.length > 4) recent.shift();
         await server.notify('textDocument/didChange', { textDocument: { uri, version: doc.version }, contentChanges: changes });
         counts.edits++;
         if (r.chance(0.35)) {
