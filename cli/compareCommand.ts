@@ -10,25 +10,9 @@ import { loadProgramFile, ProgramError, type Program } from '../core/machine/pro
 import type { RunReport } from '../core/machine/report';
 import { checkProgramFile, loadAddressOption } from './runCommand';
 import { COST_PROFILES, availableModes, createVm, type Mode } from '../core/vmm';
+import type { CompareRow, CycleCause } from '../core/vmm/compareRow';
 
-export interface CompareRow {
-  mode: Mode;
-  outcome: RunReport['outcome'];
-  exitCode: number;
-  /** Console output identical to native's. */
-  consoleMatchesNative: boolean;
-  /** Final VGA text screen identical to native's. */
-  screenMatchesNative: boolean;
-  instructions: number;
-  cycles: number;
-  /** Modelled cycles relative to native, minus one (0.05 = 5 % slower); null without native. */
-  overhead: number | null;
-  traps: number;
-  vmExits: number;
-  hypercalls: number;
-  critical: number;
-  error?: string;
-}
+export type { CompareRow } from '../core/vmm/compareRow';
 
 const sum = (t: Record<string, number>) => Object.values(t).reduce((a, b) => a + b, 0);
 
@@ -36,21 +20,25 @@ const sum = (t: Record<string, number>) => Object.values(t).reduce((a, b) => a +
 export function compareModes(program: Program, options: { cost?: string; maxInstructions?: number; modes?: Mode[] } = {}): CompareRow[] {
   const modes = options.modes ?? availableModes();
   const reports: RunReport[] = [];
+  const cyclesBy: Array<Partial<Record<CycleCause, number>>> = [];
   for (const mode of modes) {
     const vm = createVm({ mode, cost: options.cost, maxInstructions: options.maxInstructions ?? 50_000_000 });
     vm.load(program);
     const start = performance.now();
     vm.run(2_000_000);
     reports.push(vm.report(performance.now() - start));
+    cyclesBy.push(Object.fromEntries(Object.entries(vm.cyclesByCause()).map(([k, v]) => [k, Math.round(v)])));
   }
   const native = reports.find((r) => r.mode === 'native');
-  return reports.map((r) => ({
+  return reports.map((r, i) => ({
     mode: r.mode as Mode, outcome: r.outcome, exitCode: r.exitCode,
     consoleMatchesNative: native ? r.console === native.console : false,
     screenMatchesNative: native ? r.screen.join('\n') === native.screen.join('\n') : false,
     instructions: r.instructions, cycles: r.cycles,
     overhead: native && native.cycles > 0 ? r.cycles / native.cycles - 1 : null,
     traps: sum(r.traps), vmExits: sum(r.vmExits), hypercalls: sum(r.hypercalls), critical: sum(r.critical),
+    cyclesBy: cyclesBy[i],
+    trapsBy: r.traps, criticalBy: r.critical, vmExitsBy: r.vmExits, hypercallsBy: r.hypercalls,
     ...(r.error ? { error: r.error } : {}),
   }));
 }

@@ -19,7 +19,7 @@ import type { Disk } from '../core/devices/ata';
 import { LoadError } from '../core/machine/multiboot';
 import { textToScanCodes } from '../core/machine/keyboardInput';
 import { loadProgramFile, ProgramError } from '../core/machine/program';
-import { COST_PROFILES, MODES, availableModes, createVm, formatEvent, sourceLocator, type Mode, type Vm } from '../core/vmm';
+import { COST_PROFILES, MODES, availableModes, createVm, formatEvent, sourceLocator, type Mode, type Vm, type VmEvent } from '../core/vmm';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { assemble } from '../core/asm';
@@ -54,6 +54,9 @@ export const DEFAULT_MAX_INSTRUCTIONS = 200_000_000;
 export function checkProgramFile(file: string): void {
   checkInputFile(file);
 }
+
+/** Events kept in the `--trace --json` report (the stderr trace has them all). */
+const MAX_JSON_EVENTS = 20_000;
 
 /** Instructions per slice between host turns. */
 const SLICE = 2_000_000;
@@ -117,8 +120,14 @@ export const runCommand: CliCommand = async (allArgs) => {
     throw e;
   }
   let vm: Vm;
+  const events: VmEvent[] = [];
   try {
-    vm = createVm({ mode, cost, memoryMiB, maxInstructions, disks, trace: trace ? (ev) => process.stderr.write(formatEvent(ev) + '\n') : undefined });
+    // --trace --json: the events go into the report too (`events`), for readers that want fields, not lines.
+    vm = createVm({ mode, cost, memoryMiB, maxInstructions, disks, trace: trace ? (ev) => {
+      process.stderr.write(formatEvent(ev) + '
+');
+      if (json && events.length < MAX_JSON_EVENTS) events.push(ev);
+    } : undefined });
     vm.load(program);
     // Typed ahead: the PS/2 keyboard hands them over one byte at a time as the guest reads port 0x60.
     if (keys !== undefined) vm.machine.keyboard?.sendScanCodes(textToScanCodes(keys));
@@ -152,8 +161,10 @@ export const runCommand: CliCommand = async (allArgs) => {
   }
   if (diskWrite) disks.forEach((d, k) => { if (d.dirty) fs.writeFileSync(diskFiles[k], d.bytes); });
   const report = vm.report(performance.now() - start);
-  if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-  else if (screen) process.stdout.write((report.console === '' || report.console.endsWith('\n') ? '' : '\n') + report.screen.join('\n') + '\n');
+  if (json) {
+    const withEvents = trace ? { ...report, events: events.map((e) => ({ ...e, source: e.source && { ...e.source, file: nodePath.resolve(e.source.file) } })), eventsTruncated: events.length >= MAX_JSON_EVENTS } : report;
+    process.stdout.write(JSON.stringify(withEvents, null, 2) + '\n');
+  } else if (screen) process.stdout.write((report.console === '' || report.console.endsWith('\n') ? '' : '\n') + report.screen.join('\n') + '\n');
   if (json) { /* the report says it all */ } else if (report.outcome !== 'exit' && report.outcome !== 'shutdown') {
     const where = report.faultAddress !== undefined ? ` at 0x${report.faultAddress.toString(16).padStart(8, '0')}` : '';
     const why = report.outcome === 'limit' ? ` (${limitGiven ? '--max-instructions' : `the default limit; --max-instructions N to change it, 0 for none`})` : '';

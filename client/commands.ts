@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Cli, parseJsonOutput } from './cli';
-import { CompareModel, normaliseCompare } from './compareData';
+import { CompareModel, compareModel } from './compareData';
 import { CompareView } from './compareView';
 import { Config, MODE_LABELS, Mode, SECTION, isMode, modeOverride } from './config';
 import { debugFile } from './debug';
@@ -16,6 +16,7 @@ import { PopekLanguageClient } from './languageClient';
 import { Log } from './log';
 import { ScreenView } from './screenView';
 import { pickMode } from './status';
+import { TraceLink, TraceReport, traceDocument } from './traceView';
 
 export const PREVIEW_SCHEME = 'popek-preview';
 export const TRACE_SCHEME = 'popek-trace';
@@ -33,12 +34,25 @@ export interface Ctx {
   virtualDocs: VirtualDocs;
 }
 
-export class VirtualDocs implements vscode.TextDocumentContentProvider {
+export class VirtualDocs implements vscode.TextDocumentContentProvider, vscode.DocumentLinkProvider {
   private readonly docs = new Map<string, string>();
+  private readonly links = new Map<string, TraceLink[]>();
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
-  set(uri: vscode.Uri, text: string): void { this.docs.set(uri.toString(), text); this.changed.fire(uri); }
+  set(uri: vscode.Uri, text: string, links: TraceLink[] = []): void {
+    this.docs.set(uri.toString(), text);
+    this.links.set(uri.toString(), links);
+    this.changed.fire(uri);
+  }
   provideTextDocumentContent(uri: vscode.Uri): string { return this.docs.get(uri.toString()) ?? ''; }
+  /** Source columns of a trace: a click opens the guest file at that line. */
+  provideDocumentLinks(doc: vscode.TextDocument): vscode.DocumentLink[] {
+    return (this.links.get(doc.uri.toString()) ?? []).map((l) => {
+      const link = new vscode.DocumentLink(new vscode.Range(l.line, l.start, l.line, l.end), vscode.Uri.file(l.file).with({ fragment: `L${l.sourceLine}` }));
+      link.tooltip = `Open ${path.basename(l.file)} at line ${l.sourceLine}`;
+      return link;
+    });
+  }
 }
 
 const GUEST = new Set(['popek-nasm', 'popek-gas']);
@@ -133,8 +147,8 @@ export async function runInMode(ctx: Ctx, uri?: vscode.Uri, mode?: unknown): Pro
 
 export async function compare(ctx: Ctx, uri?: vscode.Uri, data?: unknown): Promise<CompareModel | undefined> {
   if (data !== undefined) {
-    // Figures given by the caller (e.g. a saved `popek compare --json`): show them as they are.
-    const model = normaliseCompare(data, uri?.fsPath ?? '');
+    // Figures given by the caller (a saved `popek compare --json`): show them as they are.
+    const model = compareModel(data, uri?.fsPath ?? '');
     ctx.compareView.show(model);
     return model;
   }
@@ -146,7 +160,7 @@ export async function compare(ctx: Ctx, uri?: vscode.Uri, data?: unknown): Promi
       const res = await ctx.cli.run(['compare', doc.fileName, '--json'], token);
       let json: unknown;
       try { json = parseJsonOutput(res.stdout); } catch { throw failed(ctx, 'popek compare', res); }
-      const model = normaliseCompare(json, doc.fileName);
+      const model = compareModel(json, doc.fileName);
       ctx.compareView.show(model);
       return model;
     }));
@@ -208,31 +222,22 @@ async function closeTabsOf(uri: vscode.Uri): Promise<void> {
 export async function showVmExitTrace(ctx: Ctx, uri?: vscode.Uri, mode?: unknown): Promise<vscode.TextDocument | undefined> {
   const doc = await guestDocument(uri, 'trace it', new Set(['popek-nasm']));
   if (!doc) return undefined;
-  const current = effectiveMode(doc);
-  // Native has no hypervisor and so no exits: default to the technique that has VM exits.
-  const m = isMode(mode) ? mode : current === 'native' ? 'hardware-assisted' : current;
+  // VM exits are hardware assistance's: that is the technique traced unless the caller names another
+  // (the other techniques' traps and hypercalls are listed the same way).
+  const m = isMode(mode) ? mode : 'hardware-assisted';
   return guarded(ctx, 'VM-exit trace', () => vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Popek: tracing ${path.basename(doc.fileName)} (${MODE_LABELS[m]})`, cancellable: true },
     async (_p, token) => {
+      // --trace --json: the report carries the events as fields (the stderr lines are for people).
       const res = await ctx.cli.run(['run', doc.fileName, '--mode', m, '--trace', '--json'], token);
-      let json: RunJson | undefined;
-      try { json = parseJsonOutput(res.stdout) as RunJson; } catch { json = undefined; }
-      if (!json && res.code !== 0 && !res.stdout.trim()) throw failed(ctx, 'popek run --trace', res);
-      const traceLines = [...res.stdout.split(/\r?\n/), ...res.stderr.split(/\r?\n/)]
-        .filter((l) => l.trim() && !/^\s*[{[]/.test(l) && !/^\s*[}\]"]/.test(l));
-      const text = [
-        `VM-exit trace of ${doc.fileName}`,
-        `technique: ${m}${json ? ` · outcome: ${json.outcome} (exit code ${json.exitCode}) · ${json.instructions?.toLocaleString('en-US')} instructions · ${json.cycles?.toLocaleString('en-US')} modelled cycles` : ''}`,
-        json ? `VM exits: ${counts(json.vmExits)}` : '',
-        json ? `traps: ${counts(json.traps)} · critical: ${counts(json.critical)} · hypercalls: ${counts(json.hypercalls)}` : '',
-        '',
-        ...(traceLines.length ? traceLines : ['(no events)']),
-        '',
-      ].join('\n');
-      const traceUri = vscode.Uri.from({ scheme: TRACE_SCHEME, path: `/${path.basename(doc.fileName)} (${m}).log` });
-      ctx.virtualDocs.set(traceUri, text);
+      let json: TraceReport;
+      try { json = parseJsonOutput(res.stdout) as TraceReport; } catch { throw failed(ctx, 'popek run --trace', res); }
+      const trace = traceDocument(json, doc.fileName, m);
+      const traceUri = vscode.Uri.from({ scheme: TRACE_SCHEME, path: `/${path.basename(doc.fileName)} (${m}) events.log` });
+      ctx.virtualDocs.set(traceUri, trace.text, trace.links);
       const traceDoc = await vscode.workspace.openTextDocument(traceUri);
-      await vscode.window.showTextDocument(traceDoc, { viewColumn: vscode.ViewColumn.Beside, preview: true });
+      // The active group: the trace's lines are wide, and a side column would cut them.
+      await vscode.window.showTextDocument(traceDoc, { viewColumn: vscode.ViewColumn.Active, preview: true });
       return traceDoc;
     }));
 }
@@ -275,6 +280,7 @@ export function registerCommands(ctx: Ctx): void {
   ctx.context.subscriptions.push(
     vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, ctx.virtualDocs),
     vscode.workspace.registerTextDocumentContentProvider(TRACE_SCHEME, ctx.virtualDocs),
+    vscode.languages.registerDocumentLinkProvider({ scheme: TRACE_SCHEME }, ctx.virtualDocs),
   );
 }
 

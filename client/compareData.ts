@@ -1,90 +1,82 @@
 /*
- * `popek compare --json` normalised for the compare view: one row per technique, with totals and the
- * breakdowns the chart draws. Tolerant of the shape (array, or an object holding the runs), because
- * a view must show what it can rather than fail on a field it does not know. Pure: no vscode.
+ * The compare view's model, built from `popek compare --json` exactly as the CLI prints it: the row
+ * type is the CLI's own (core/vmm/compareRow.ts), so the view cannot re-describe it wrongly. Pure: no
+ * vscode, so test/client feeds it the real CLI's output.
  */
+import { CYCLE_CAUSES, CYCLE_CAUSE_LABELS, cyclesRatio, parseCompareRows, type CompareRow, type CycleCause } from '../core/vmm/compareRow';
 
-export interface CompareRow {
+export interface CompareViewRow {
   mode: string;
   outcome: string;
-  exitCode: number | null;
+  exitCode: number;
+  /** null for native itself (it is the reference). */
   consoleEqual: boolean | null;
-  /** Final VGA screen equal to native's (null when the CLI does not say). */
+  /** The final VGA text screen equals native's; null for native. */
   screenEqual: boolean | null;
   instructions: number;
   cycles: number;
-  /** cycles / native cycles (1 = as fast as native), when both are known. */
-  overhead: number | null;
+  /** Cycles as a multiple of native's: 1 for native. */
+  ratio: number | null;
   traps: number;
   vmExits: number;
   hypercalls: number;
   critical: number;
-  /** Modelled cycles by cause (instructions, each exit reason, trap, hypercall …), when the CLI gives them. */
-  cyclesBy: Record<string, number>;
-  /** Event counts by exit reason / trapping mnemonic / hypercall name. */
-  eventsBy: Record<string, number>;
+  /** Stacked-bar segments, in CYCLE_CAUSES order (zero causes left out). */
+  segments: Array<{ cause: CycleCause; label: string; cycles: number }>;
+  error?: string;
 }
 
-export interface CompareModel { file: string; rows: CompareRow[] }
-
-type Obj = Record<string, unknown>;
-const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
-const num = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x : 0);
-
-/** Sum of a {name: count} map, or the number itself. */
-function total(x: unknown): number {
-  if (typeof x === 'number') return num(x);
-  if (isObj(x)) return Object.values(x).reduce<number>((s, v) => s + num(v), 0);
-  return 0;
+export interface CompareEventRow {
+  /** "VM exit", "trap", "critical", "hypercall". */
+  kind: string;
+  name: string;
+  /** Count per technique, in the rows' order. */
+  counts: number[];
 }
 
-function counts(x: unknown, prefix = ''): Record<string, number> {
-  const out: Record<string, number> = {};
-  if (isObj(x)) for (const [k, v] of Object.entries(x)) if (num(v)) out[prefix + k] = num(v);
-  return out;
+export interface CompareModel {
+  file: string;
+  rows: CompareViewRow[];
+  /** Every event name that occurred in some technique. */
+  events: CompareEventRow[];
+  /** The causes that occur, for the legend (CYCLE_CAUSES order). */
+  causes: Array<{ cause: CycleCause; label: string }>;
 }
 
-function runsOf(json: unknown): unknown[] {
-  if (Array.isArray(json)) return json;
-  if (isObj(json)) {
-    for (const key of ['modes', 'results', 'runs', 'techniques', 'rows']) {
-      const v = json[key];
-      if (Array.isArray(v)) return v;
-      if (isObj(v)) return Object.entries(v).map(([mode, r]) => (isObj(r) ? { ...r, mode } : r));
-    }
+/** `×1.00`, `×1.05`, `×129`: two decimals below 10, fewer above. */
+export function formatRatio(ratio: number | null): string {
+  if (ratio === null) return '—';
+  return `×${ratio < 10 ? ratio.toFixed(2) : ratio < 100 ? ratio.toFixed(1) : Math.round(ratio).toLocaleString('en-US')}`;
+}
+
+const EVENT_KINDS: Array<{ kind: string; of: (r: CompareRow) => Record<string, number> }> = [
+  { kind: 'VM exit', of: (r) => r.vmExitsBy },
+  { kind: 'trap', of: (r) => r.trapsBy },
+  { kind: 'critical', of: (r) => r.criticalBy },
+  { kind: 'hypercall', of: (r) => r.hypercallsBy },
+];
+
+/** The model of `json` (what `popek compare FILE --json` printed); throws when it is not that. */
+export function compareModel(json: unknown, file = ''): CompareModel {
+  const rows = parseCompareRows(json);
+  const present = new Set<CycleCause>();
+  const viewRows = rows.map((r): CompareViewRow => {
+    const segments = CYCLE_CAUSES.filter((c) => (r.cyclesBy[c] ?? 0) > 0)
+      .map((c) => { present.add(c); return { cause: c, label: CYCLE_CAUSE_LABELS[c], cycles: r.cyclesBy[c]! }; });
+    return {
+      mode: r.mode, outcome: r.outcome, exitCode: r.exitCode,
+      consoleEqual: r.mode === 'native' ? null : r.consoleMatchesNative,
+      screenEqual: r.mode === 'native' ? null : r.screenMatchesNative,
+      instructions: r.instructions, cycles: r.cycles, ratio: cyclesRatio(r),
+      traps: r.traps, vmExits: r.vmExits, hypercalls: r.hypercalls, critical: r.critical,
+      segments,
+      ...(r.error ? { error: r.error } : {}),
+    };
+  });
+  const events: CompareEventRow[] = [];
+  for (const { kind, of } of EVENT_KINDS) {
+    const names = [...new Set(rows.flatMap((r) => Object.keys(of(r))))].sort();
+    for (const name of names) events.push({ kind, name, counts: rows.map((r) => of(r)[name] ?? 0) });
   }
-  throw new Error('unrecognised `popek compare --json` output: expected an array of runs or an object with "modes"');
-}
-
-export function normaliseCompare(json: unknown, file = ''): CompareModel {
-  const rows: CompareRow[] = [];
-  for (const r of runsOf(json)) {
-    if (!isObj(r) || typeof r.mode !== 'string') continue;
-    const breakdown = [r.cyclesBy, r.cyclesByReason, r.cycleBreakdown, r.costBreakdown].find(isObj);
-    const consoleEqual = [r.consoleEqual, r.consoleMatchesNative, r.sameConsole, r.consoleSameAsNative].find((v) => typeof v === 'boolean');
-    const screenEqual = [r.screenEqual, r.screenMatchesNative].find((v) => typeof v === 'boolean');
-    rows.push({
-      mode: r.mode,
-      outcome: typeof r.outcome === 'string' ? r.outcome : '?',
-      exitCode: typeof r.exitCode === 'number' ? r.exitCode : null,
-      consoleEqual: typeof consoleEqual === 'boolean' ? consoleEqual : null,
-      screenEqual: typeof screenEqual === 'boolean' ? screenEqual : null,
-      instructions: num(r.instructions),
-      cycles: num(r.cycles),
-      overhead: typeof r.overhead === 'number' ? r.overhead : null,
-      traps: total(r.traps),
-      vmExits: total(r.vmExits ?? r.exits),
-      hypercalls: total(r.hypercalls),
-      critical: total(r.critical),
-      cyclesBy: breakdown ? counts(breakdown) : {},
-      eventsBy: { ...counts(r.vmExits ?? r.exits), ...counts(r.traps, 'trap: '), ...counts(r.hypercalls, 'hypercall: ') },
-    });
-  }
-  if (rows.length === 0) throw new Error('`popek compare --json` gave no runs');
-  const native = rows.find((row) => row.mode === 'native');
-  for (const row of rows) {
-    if (row.overhead === null && native && native.cycles > 0) row.overhead = row.cycles / native.cycles;
-  }
-  const f = isObj(json) && typeof json.file === 'string' ? json.file : file;
-  return { file: f, rows };
+  return { file, rows: viewRows, events, causes: CYCLE_CAUSES.filter((c) => present.has(c)).map((c) => ({ cause: c, label: CYCLE_CAUSE_LABELS[c] })) };
 }

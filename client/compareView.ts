@@ -1,12 +1,22 @@
 /*
  * The "Compare Techniques" webview: `popek compare --json` as a table and a chart of modelled cycles
- * by technique (stacked by cause when the CLI gives the breakdown). Strict CSP: only the extension's
+ * by technique, stacked by cause (linear or log scale), and the events by name. Strict CSP: only the extension's
  * own script (with a nonce) and stylesheet, no remote content; the page builds its DOM with
  * textContent, so nothing in the data is ever parsed as HTML.
  */
 import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
 import { CompareModel } from './compareData';
+
+/**
+ * Where a side view opens: beside the editor when there is one group, else in the last other group,
+ * so a split editor does not squeeze it into a third, narrow column.
+ */
+export function besideColumn(): vscode.ViewColumn {
+  const active = vscode.window.tabGroups.activeTabGroup.viewColumn;
+  const others = vscode.window.tabGroups.all.map((g) => g.viewColumn).filter((c) => c !== active);
+  return others.length ? Math.max(...others) : vscode.ViewColumn.Beside;
+}
 
 export class CompareView implements vscode.Disposable {
   static readonly viewType = 'popek.compare';
@@ -25,7 +35,7 @@ export class CompareView implements vscode.Disposable {
     const title = `Compare: ${model.file.split(/[\\/]/).pop() || 'guest'}`;
     if (!this.panel) {
       const media = vscode.Uri.joinPath(this.extensionUri, 'media');
-      this.panel = vscode.window.createWebviewPanel(CompareView.viewType, title, vscode.ViewColumn.Beside, {
+      this.panel = vscode.window.createWebviewPanel(CompareView.viewType, title, besideColumn(), {
         enableScripts: true,
         localResourceRoots: [media],
         enableFindWidget: true,
@@ -65,11 +75,12 @@ export class CompareView implements vscode.Disposable {
 <title>Compare techniques</title>
 </head>
 <body>
-<header><h1 id="title">Compare techniques</h1><button id="refresh" type="button">Refresh</button></header>
+<header><h1 id="title">Compare techniques</h1><button id="refresh" type="button">Refresh</button>
+<label class="toggle"><input type="checkbox" id="log"> Log scale</label></header>
 <p id="subtitle" class="muted">Running every technique…</p>
-<section><h2>Modelled cycles by technique</h2><div id="chart" role="img" aria-label="Modelled cycles by technique"></div><div id="legend"></div></section>
-<section><h2>Side by side</h2><table id="table"></table></section>
-<section><h2>Events by exit reason</h2><table id="events"></table></section>
+<section><h2>Modelled cycles by technique and cause</h2><div id="chart" role="img" aria-label="Modelled cycles by technique, stacked by cause"></div><div id="legend"></div><p id="scale-note" class="muted"></p></section>
+<section><h2>Side by side</h2><div class="scroll"><table id="table"></table></div></section>
+<section><h2>Events by technique</h2><div class="scroll"><table id="events"></table></div></section>
 <script nonce="${nonce}" src="${script}"></script>
 </body>
 </html>`;

@@ -5,8 +5,11 @@
  * settings reader is passed in, which keeps this module unit-testable outside VS Code.
  */
 
-export const MODES = ['native', 'trap-and-emulate', 'binary-translation', 'paravirtual', 'hardware-assisted'] as const;
-export type Mode = (typeof MODES)[number];
+import { MODES, type Mode } from '../core/isa/types';
+import { modeOverrideIn } from '../core/lint/modeMarker';
+
+// The techniques and the `popek: mode=` parser are core's (one definition for CLI, server, client).
+export { MODES, type Mode };
 
 export const COST_PROFILES = ['modern', 'vtx-2006'] as const;
 export type CostProfile = (typeof COST_PROFILES)[number];
@@ -94,11 +97,6 @@ export function isMode(x: unknown): x is Mode {
  * The `; popek: mode=…` (or `# popek: mode=…`) override in the first lines of a file, which the
  * language server honours before the setting; the status bar shows it so the user sees which wins.
  */
-export function modeOverride(text: string, maxLines = 50): Mode | undefined {
-  const lines = text.split(/\r?\n/, maxLines);
-  for (const line of lines) {
-    const m = /^\s*(?:;|#|\/\/)\s*popek:\s*.*?\bmode\s*=\s*([a-z-]+)/.exec(line);
-    if (m && isMode(m[1])) return m[1];
-  }
-  return undefined;
+export function modeOverride(text: string, maxLines = Infinity): Mode | undefined {
+  return modeOverrideIn(text, maxLines);
 }

@@ -38,7 +38,7 @@ export class ModeStatus implements vscode.Disposable {
       return;
     }
     const setting = new Config(vscode.workspace.getConfiguration(SECTION, doc.uri)).mode;
-    const override = modeOverride(doc.getText(new vscode.Range(0, 0, 50, 0)));
+    const override = modeOverride(doc.getText());
     const mode: Mode = override ?? setting;
     const icon = this.health === 'starting' ? '$(loading~spin)' : this.health === 'failed' ? '$(error)' : '$(vm)';
     this.item.text = `${icon} ${MODE_LABELS[mode]}${override ? ' (file)' : ''}`;

@@ -37,6 +37,8 @@ export class PopekDebugSession extends GuardedDebugSession {
   private resolveConfigurationDone: () => void = () => {};
   private lastStop: StopInfo | undefined;
   /** Source breakpoints as last requested, per file (restart re-applies them). */
+  /** EIPs of reported frames: certain instruction starts, on which the disassembly view resyncs. */
+  private readonly knownStarts = new Set<number>();
   private readonly sourceBreakpoints = new Map<string, DebugProtocol.SetBreakpointsArguments>();
   private instructionBreakpoints: DebugProtocol.SetInstructionBreakpointsArguments | undefined;
   private functionBreakpoints: DebugProtocol.SetFunctionBreakpointsArguments | undefined;
@@ -71,7 +73,7 @@ export class PopekDebugSession extends GuardedDebugSession {
     b.supportsExceptionInfoRequest = true;              // details of a trap, VM exit, divergence
     b.supportsExceptionFilterOptions = true;            // conditions on filters: "CPUID,HLT"
     b.exceptionBreakpointFilters = EXCEPTION_FILTERS.map((f) => ({
-      filter: f.filter, label: f.label, description: f.description, default: f.filter === 'divergence', // only matters with checkEquivalence
+      filter: f.filter, label: f.label, description: f.description, default: false, // each filter checks every instruction: off until asked for
       supportsCondition: f.conditionDescription !== undefined, conditionDescription: f.conditionDescription,
     }));
     b.supportsReadMemoryRequest = true;                 // memory view from registers' memoryReference
@@ -459,6 +461,7 @@ export class PopekDebugSession extends GuardedDebugSession {
         const loc = rt.program.index.locate(f.address);
         const sf = new StackFrame(start + i, f.name.startsWith('0x') ? f.name : `${f.name} @ ${hex(f.address)}`, loc ? this.source(loc.file) : undefined, loc ? this.convertDebuggerLineToClient(loc.line) : 0, this.linesStartAt1 ? 1 : 0) as DebugProtocol.StackFrame;
         sf.instructionPointerReference = hex(f.address);
+        if (i + start === 0 && this.knownStarts.size < 65536) this.knownStarts.add(f.address >>> 0);
         if (!loc) sf.presentationHint = 'subtle';
         if (f.kind === 'interrupt') sf.presentationHint = 'label';
         return sf;
@@ -610,7 +613,7 @@ export class PopekDebugSession extends GuardedDebugSession {
     const base = parseAddress(args.memoryReference);
     if (!rt || base === undefined) { this.fail(response, ErrorId.disassemble, `bad memory reference ${args.memoryReference}`); return; }
     const count = Math.max(0, Math.min(args.instructionCount, 4096));
-    const list = disassembleAround(rt.cpu, rt.program.index, (base + (args.offset ?? 0)) >>> 0, args.instructionOffset ?? 0, count);
+    const list = disassembleAround(rt.cpu, rt.program.index, (base + (args.offset ?? 0)) >>> 0, args.instructionOffset ?? 0, count, this.knownStarts);
     response.body = {
       instructions: list.map((d) => {
         const ins: DebugProtocol.DisassembledInstruction = {

@@ -1,7 +1,9 @@
 // @ts-check
 /* global document, window, acquireVsCodeApi */
-// Compare view page script. Builds everything with DOM calls and textContent: nothing from the
-// data is parsed as HTML. State survives the panel being hidden through vscode.setState.
+// Compare view page script. The model comes from client/compareData.ts (the CLI's rows, checked).
+// Everything is built with DOM calls and textContent: nothing from the data is parsed as HTML.
+// The chart is HTML, not a scaled SVG, so its text keeps the editor's font size at any width.
+// State (the model, the scale) survives the panel being hidden through vscode.setState.
 (function () {
   const vscode = acquireVsCodeApi();
   const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -11,36 +13,35 @@
     if (text !== undefined) e.textContent = String(text);
     return e;
   };
-  const SVG = 'http://www.w3.org/2000/svg';
-  const svg = (tag, attrs = {}) => {
-    const e = document.createElementNS(SVG, tag);
-    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-    return e;
-  };
   const fmt = (n) => (typeof n === 'number' ? n.toLocaleString('en-US') : '—');
+  const ratio = (x) => (x === null || x === undefined ? '—'
+    : `×${x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : Math.round(x).toLocaleString('en-US')}`);
   const PALETTE = 10; // colour classes c0..c9 in compare.css, from the theme's chart colours
+  let state = vscode.getState() || { model: undefined, log: false };
 
   function table(model) {
     const t = $('table');
     t.replaceChildren();
     const head = el('tr');
-    const headers = ['Technique', 'Outcome', 'Exit', 'Console = native', 'Screen = native', 'Instructions', 'Modelled cycles', 'Overhead', 'Traps', 'VM exits', 'Hypercalls', 'Critical'];
-    for (const h of headers) head.append(el('th', { scope: 'col' }, h));
+    const headers = ['Technique', 'Outcome', 'Exit', 'Console = native', 'Screen = native', 'Instructions', 'Modelled cycles', 'vs native', 'Traps', 'VM exits', 'Hypercalls', 'Critical'];
+    headers.forEach((h, i) => head.append(el('th', { scope: 'col', class: i >= 5 ? 'num' : '' }, h)));
     const thead = el('thead');
     thead.append(head);
     t.append(thead);
     const body = el('tbody');
     for (const r of model.rows) {
       const tr = el('tr', { 'data-mode': r.mode });
-      const cells = [r.mode, r.outcome, r.exitCode ?? '—', r.consoleEqual === null ? '—' : r.consoleEqual ? 'yes' : 'NO',
-        r.screenEqual === null || r.screenEqual === undefined ? '—' : r.screenEqual ? 'yes' : 'NO',
-        fmt(r.instructions), fmt(r.cycles), r.overhead === null ? '—' : `×${r.overhead.toFixed(2)}`,
+      const same = (x) => (x === null || x === undefined ? '(reference)' : x ? 'yes' : 'NO');
+      const cells = [r.mode, r.outcome, r.exitCode, same(r.consoleEqual), same(r.screenEqual),
+        fmt(r.instructions), fmt(r.cycles), ratio(r.ratio),
         fmt(r.traps), fmt(r.vmExits), fmt(r.hypercalls), fmt(r.critical)];
       cells.forEach((c, i) => {
         const td = el(i === 0 ? 'th' : 'td', i === 0 ? { scope: 'row' } : { class: i >= 5 ? 'num' : '' }, c);
         if ((i === 3 && r.consoleEqual === false) || (i === 4 && r.screenEqual === false)) td.classList.add('bad');
+        if (i === 7) td.classList.add('ratio');
         tr.append(td);
       });
+      if (r.error) tr.title = r.error;
       body.append(tr);
     }
     t.append(body);
@@ -51,85 +52,91 @@
     box.replaceChildren();
     const legend = $('legend');
     legend.replaceChildren();
-    const causes = [...new Set(model.rows.flatMap((r) => Object.keys(r.cyclesBy)))];
+    const colour = new Map(model.causes.map((c, k) => [c.cause, `c${k % PALETTE}`]));
     const max = Math.max(1, ...model.rows.map((r) => r.cycles));
-    const rowH = 28, labelW = 170, barW = 520, valueW = 130;
-    const width = labelW + barW + valueW, height = model.rows.length * rowH + 8;
-    // Scales with the panel: a narrow editor column still shows the whole chart.
-    const s = svg('svg', { viewBox: `0 0 ${width} ${height}`, width: '100%', preserveAspectRatio: 'xMinYMin meet', class: 'chart' });
-    model.rows.forEach((r, i) => {
-      const y = i * rowH + 4;
-      const label = svg('text', { x: labelW - 8, y: y + rowH / 2 + 4, 'text-anchor': 'end', class: 'label' });
-      label.textContent = r.mode;
-      s.append(label);
-      // Stacked by cause when the CLI breaks the cycles down; one bar otherwise.
-      const parts = causes.length ? causes.map((c) => [c, r.cyclesBy[c] || 0]) : [['cycles', r.cycles]];
-      let x = labelW;
-      parts.forEach(([cause, v], k) => {
-        const w = (v / max) * barW;
-        if (w <= 0) return;
-        const rect = svg('rect', { x, y: y + 3, width: Math.max(w, 1), height: rowH - 8, class: `bar c${k % PALETTE}`, 'data-mode': r.mode });
-        const tip = svg('title');
-        tip.textContent = `${r.mode} — ${cause}: ${fmt(v)} cycles`;
-        rect.append(tip);
-        s.append(rect);
-        x += w;
-      });
-      const value = svg('text', { x: labelW + barW + 6, y: y + rowH / 2 + 4, class: 'value' });
-      value.textContent = `${fmt(r.cycles)}${r.overhead !== null ? ` (×${r.overhead.toFixed(2)})` : ''}`;
-      s.append(value);
-    });
-    box.append(s);
-    causes.forEach((c, k) => {
-      const item = el('span', { class: 'legend-item' });
-      item.append(el('span', { class: `swatch c${k % PALETTE}` }), document.createTextNode(c));
+    // Log scale: the bar's length is log10(cycles) against log10(max); the causes share it in
+    // proportion to their cycles, so a ×100 technique does not flatten native to a pixel.
+    const length = (c) => (state.log ? Math.log10(Math.max(1, c) + 1) / Math.log10(max + 1) : c / max);
+    for (const r of model.rows) {
+      const row = el('div', { class: 'bar-row', 'data-mode': r.mode });
+      row.append(el('span', { class: 'label' }, r.mode));
+      const track = el('div', { class: 'track' });
+      const bar = el('div', { class: 'bar', 'data-mode': r.mode });
+      bar.style.width = `${(length(r.cycles) * 100).toFixed(3)}%`;
+      const parts = r.segments.length ? r.segments : [{ cause: 'instructions', label: 'cycles', cycles: r.cycles }];
+      const total = parts.reduce((s, p) => s + p.cycles, 0) || 1;
+      for (const p of parts) {
+        const seg = el('div', { class: `seg ${colour.get(p.cause) ?? 'c0'}`, 'data-cause': p.cause });
+        seg.style.width = `${((p.cycles / total) * 100).toFixed(3)}%`;
+        seg.title = `${r.mode} — ${p.label}: ${fmt(p.cycles)} cycles (${((p.cycles / total) * 100).toFixed(1)} %)`;
+        bar.append(seg);
+      }
+      track.append(bar);
+      row.append(track);
+      row.append(el('span', { class: 'value' }, `${fmt(r.cycles)}  ${ratio(r.ratio)}`));
+      box.append(row);
+    }
+    for (const c of model.causes) {
+      const item = el('span', { class: 'legend-item', 'data-cause': c.cause });
+      item.append(el('span', { class: `swatch ${colour.get(c.cause)}` }), document.createTextNode(c.label));
       legend.append(item);
-    });
+    }
+    $('scale-note').textContent = state.log
+      ? 'Logarithmic scale: bar length is log(cycles); the causes divide each bar in proportion.'
+      : 'Linear scale.';
   }
 
   function events(model) {
     const t = $('events');
     t.replaceChildren();
-    const reasons = [...new Set(model.rows.flatMap((r) => Object.keys(r.eventsBy)))].sort();
-    if (!reasons.length) {
-      t.append(el('caption', {}, 'No traps, VM exits or hypercalls in any technique.'));
+    if (!model.events.length) {
+      t.append(el('caption', {}, 'No traps, VM exits, critical instructions or hypercalls in any technique.'));
       return;
     }
     const head = el('tr');
-    head.append(el('th', { scope: 'col' }, 'Reason'));
-    for (const r of model.rows) head.append(el('th', { scope: 'col' }, r.mode));
+    head.append(el('th', { scope: 'col' }, 'Event'), el('th', { scope: 'col' }, 'Name'));
+    for (const r of model.rows) head.append(el('th', { scope: 'col', class: 'num' }, r.mode));
     const thead = el('thead');
     thead.append(head);
     t.append(thead);
     const body = el('tbody');
-    for (const reason of reasons) {
+    for (const e of model.events) {
       const tr = el('tr');
-      tr.append(el('th', { scope: 'row' }, reason));
-      for (const r of model.rows) tr.append(el('td', { class: 'num' }, r.eventsBy[reason] ? fmt(r.eventsBy[reason]) : ''));
+      tr.append(el('td', {}, e.kind), el('th', { scope: 'row' }, e.name));
+      for (const n of e.counts) tr.append(el('td', { class: 'num' }, n ? fmt(n) : ''));
       body.append(tr);
     }
     t.append(body);
   }
 
-  function render(model) {
+  function render() {
+    const model = state.model;
+    if (!model) return;
     const name = (model.file || '').split(/[\\/]/).pop() || 'guest';
     $('title').textContent = `Compare techniques: ${name}`;
-    $('subtitle').textContent = `${model.rows.length} techniques; overhead is modelled cycles against native.`;
+    $('subtitle').textContent = `${model.rows.length} techniques on the same guest; "vs native" is modelled cycles divided by native's.`;
+    /** @type {HTMLInputElement} */ ($('log')).checked = !!state.log;
     table(model);
     chart(model);
     events(model);
     document.body.dataset.ready = 'true';
+    document.body.dataset.scale = state.log ? 'log' : 'linear';
   }
 
   window.addEventListener('message', (e) => {
     const m = e.data;
     if (m && m.type === 'data' && m.model) {
-      vscode.setState(m.model);
-      render(m.model);
+      state = { ...state, model: m.model };
+      vscode.setState(state);
+      render();
     }
   });
   $('refresh').addEventListener('click', () => vscode.postMessage({ type: 'refresh' }));
-  const saved = vscode.getState();
-  if (saved) render(saved);
+  $('log').addEventListener('change', () => {
+    state = { ...state, log: /** @type {HTMLInputElement} */ ($('log')).checked };
+    vscode.setState(state);
+    render();
+  });
+  render();
   vscode.postMessage({ type: 'ready' });
 })();

@@ -5,6 +5,8 @@
  * Offsets are UTF-16 characters within the line (LSP's `character`).
  */
 
+import { markedMode } from './modeMarker';
+
 export type Syntax = 'nasm' | 'att';
 
 /** A span inside one line. */
@@ -145,7 +147,7 @@ export function scanMarker(comment: string, facts: LineFacts): void {
   const m = /\bpopek:\s*(.*)$/i.exec(comment);
   if (!m) return;
   const body = m[1];
-  const mode = /\bmode\s*=\s*([a-z-]+)/i.exec(body);
-  if (mode) facts.modeOverride = mode[1].toLowerCase();
+  const mode = markedMode(comment);
+  if (mode) facts.modeOverride = mode;
   if (/^pv\b/i.test(body.trim())) facts.pvMarker = true;
 }

@@ -13,13 +13,14 @@
 import type { Cpu } from '../cpu/cpu';
 import type { LoadedImage, Machine, StopReason } from '../machine/machine';
 import type { RunCounters } from '../machine/report';
+import type { CycleCause } from './compareRow';
 import type { CostKey, CostProfile } from './cost';
 import type { Disk } from '../devices/ata';
 import type { VmEvent, VmEventBus, VmEventInit } from './events';
 
-export type Mode = 'native' | 'trap-and-emulate' | 'binary-translation' | 'paravirtual' | 'hardware-assisted';
-/** In SPEC §4 order (the order `popek compare` prints). */
-export const MODES: readonly Mode[] = ['native', 'trap-and-emulate', 'binary-translation', 'paravirtual', 'hardware-assisted'];
+import { MODES, type Mode } from '../isa/types';
+/** The techniques, in SPEC §4 order (the order `popek compare` prints): core/isa/types' one list. */
+export { MODES, type Mode };
 
 export function isMode(s: string): s is Mode { return (MODES as readonly string[]).includes(s); }
 
@@ -54,7 +55,7 @@ export interface VmHost {
   /** Cycles of the named cost figures summed (`host.cost('trapRoundTrip', 'emulate')`). */
   cost(...keys: CostKey[]): number;
   /** Adds modelled cycles that no event carries (e.g. translated-code overhead per block run). */
-  charge(cycles: number): void;
+  charge(cycles: number, cause?: CycleCause): void;
   /** Publishes an event (seq, icount, source filled in) and charges its `cost`. */
   emit(init: VmEventInit): VmEvent;
   /** Adds to a SPEC §6 counter table (`count('traps', 'rdmsr')`). */

@@ -13,6 +13,7 @@ import { Machine, type LoadedImage, type StopReason } from '../machine/machine';
 import type { Program } from '../machine/program';
 import type { Outcome, RunCounters, RunReport } from '../machine/report';
 import { cost, costProfile, type CostKey, type CostProfile } from './cost';
+import type { CycleCause } from './compareRow';
 import { VmEventBus, type VmEvent, type VmEventInit } from './events';
 import { techniqueInfo, availableModes, type CounterTable, type Mode, type Technique, type TechniqueView, type VmHost, type VmOptions } from './technique';
 
@@ -24,6 +25,8 @@ export interface VmSnapshot {
   machine: ReturnType<Machine['snapshot']>;
   technique: unknown;
   overheadCycles: number;
+  /** Absent in snapshots of older builds. */
+  overheadBy?: Partial<Record<CycleCause, number>>;
   eventSeq: number;
   started: boolean;
 }
@@ -39,6 +42,8 @@ export class Vm implements VmHost {
   readonly technique: Technique;
   /** Modelled cycles the techniques added on top of the guest's own instructions. */
   overheadCycles = 0;
+  /** `overheadCycles` by cause (an event's kind, or what `charge` was told). */
+  private overheadBy: Partial<Record<CycleCause, number>> = {};
   private started = false;
 
   constructor(options: VmOptions = {}) {
@@ -59,9 +64,13 @@ export class Vm implements VmHost {
 
   // ---- VmHost ----
   cost(...keys: CostKey[]): number { return cost(this.profile, ...keys); }
-  charge(cycles: number): void { this.overheadCycles += cycles; }
+  charge(cycles: number, cause: CycleCause = 'translation'): void {
+    this.overheadCycles += cycles;
+    this.overheadBy[cause] = (this.overheadBy[cause] ?? 0) + cycles;
+  }
   emit(init: VmEventInit): VmEvent {
     this.overheadCycles += init.cost;
+    if (init.cost) this.overheadBy[init.kind] = (this.overheadBy[init.kind] ?? 0) + init.cost;
     return this.events.publish(init, this.machine.cpu.icount);
   }
   count(table: CounterTable, key: string, n = 1): void {
@@ -109,6 +118,15 @@ export class Vm implements VmHost {
     return cpu.icount * this.profile.figures.instruction.cycles + cpu.idleCycles + this.overheadCycles;
   }
 
+  /** `cycles` by cause (the compare view stacks them); the values sum to `cycles`. */
+  cyclesByCause(): Partial<Record<CycleCause, number>> {
+    const cpu = this.machine.cpu;
+    const out: Partial<Record<CycleCause, number>> = { instructions: cpu.icount * this.profile.figures.instruction.cycles };
+    if (cpu.idleCycles) out.idle = cpu.idleCycles;
+    for (const [k, v] of Object.entries(this.overheadBy)) if (v) out[k as CycleCause] = v;
+    return out;
+  }
+
   /** SPEC §6 report. */
   report(wallMs = 0): RunReport {
     this.machine.counters.cycles = Math.round(this.cycles);
@@ -122,7 +140,7 @@ export class Vm implements VmHost {
       version: VM_STATE_VERSION, mode: this.mode,
       machine: this.machine.snapshot(),
       technique: structuredClone(this.technique.getState()),
-      overheadCycles: this.overheadCycles, eventSeq: this.events.seq, started: this.started,
+      overheadCycles: this.overheadCycles, overheadBy: { ...this.overheadBy }, eventSeq: this.events.seq, started: this.started,
     };
   }
 
@@ -133,6 +151,7 @@ export class Vm implements VmHost {
     this.machine.restore(s.machine);
     this.technique.setState(structuredClone(s.technique));
     this.overheadCycles = s.overheadCycles;
+    this.overheadBy = { ...(s.overheadBy ?? {}) };
     this.events.seq = s.eventSeq;
     this.started = s.started;
   }

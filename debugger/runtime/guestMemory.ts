@@ -7,9 +7,33 @@ import type { Cpu } from '../../core/cpu/cpu';
 
 const CR0_PG = 0x80000000 | 0, CR4_PSE = 1 << 4, PTE_P = 1, PTE_PS = 0x80;
 
+/** Guest linear → guest physical through the GUEST's page tables (-1: not mapped). */
+export type GuestWalker = (lin: number) => number;
+const guestWalkers = new WeakMap<Cpu, GuestWalker>();
+
+/**
+ * Under shadow paging (trap-and-emulate, paravirtual, binary translation, VT-x without EPT) the real
+ * CR3 points at a shadow directory the VMM fills on demand, so a page the guest maps may not be in it
+ * yet: the debugger must read memory as the GUEST maps it. The techniques that shadow expose their
+ * `ShadowMmu` (`technique.shadow`, or `technique.mmu.shadow` for binary translation), whose
+ * `guestPhys` walks the guest's tables without side effects; this finds it.
+ */
+export function shadowWalker(technique: unknown): GuestWalker | undefined {
+  const t = technique as { shadow?: { guestPhys?: GuestWalker }; mmu?: { shadow?: { guestPhys?: GuestWalker } } } | undefined;
+  const shadow = t?.shadow ?? t?.mmu?.shadow;
+  return typeof shadow?.guestPhys === 'function' ? (lin) => shadow.guestPhys!(lin) : undefined;
+}
+
+/** Makes every read and write of this module go through the guest's own page tables for `cpu`. */
+export function useGuestWalker(cpu: Cpu, walker: GuestWalker | undefined): void {
+  if (walker) guestWalkers.set(cpu, walker); else guestWalkers.delete(cpu);
+}
+
 /** Physical address of linear `lin`, or undefined when it is not mapped. */
 export function peekTranslate(cpu: Cpu, lin: number): number | undefined {
   const l = lin >>> 0;
+  const walker = guestWalkers.get(cpu);
+  if (walker) { const p = walker(l); return p < 0 ? undefined : p >>> 0; }
   if (!(cpu.cr0 & CR0_PG)) return l;
   const mem = cpu.mem;
   const pde = mem.read32(((cpu.cr3 & ~0xfff) + ((l >>> 22) << 2)) >>> 0);

@@ -45,8 +45,12 @@ export class SourceIndex {
   readonly labels: LabelSymbol[];
   private readonly labelByName = new Map<string, LabelSymbol>();
 
+  /** Data items (db, dd, strings …) by address, sorted: the disassembly view shows them as data. */
+  private readonly data: SourceMapEntry[];
+
   constructor(sourceMap: SourceMapEntry[], labels: LabelSymbol[], readonly constants: Map<string, number> = new Map()) {
     this.insns = sourceMap.filter((e) => e.kind === 'instruction' && e.length > 0).sort((a, b) => a.address - b.address);
+    this.data = sourceMap.filter((e) => e.kind === 'data' && e.length > 0).sort((a, b) => a.address - b.address);
     for (const e of this.insns) {
       if (!this.byAddress.has(e.address)) this.byAddress.set(e.address, e);
       const file = normalize(e.file);
@@ -74,14 +78,20 @@ export class SourceIndex {
     const a = address >>> 0;
     const exact = this.byAddress.get(a);
     if (exact) return exact;
-    let lo = 0, hi = this.insns.length - 1, found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.insns[mid].address <= a) { found = mid; lo = mid + 1; } else hi = mid - 1;
-    }
-    if (found < 0) return undefined;
-    const e = this.insns[found];
-    return a < e.address + e.length ? e : undefined;
+    const e = this.instructionAtOrBelow(a);
+    return e && a < e.address + e.length ? e : undefined;
+  }
+
+  /** The last instruction starting at or below `address`. */
+  instructionAtOrBelow(address: number): SourceMapEntry | undefined {
+    return atOrBelow(this.insns, address >>> 0);
+  }
+
+  /** The data item (db, dd …) whose bytes include `address`. */
+  dataContaining(address: number): SourceMapEntry | undefined {
+    const a = address >>> 0;
+    const e = atOrBelow(this.data, a);
+    return e && a < e.address + e.length ? e : undefined;
   }
 
   /** Addresses of the instructions on `line` of `file`. */
@@ -133,6 +143,16 @@ export class SourceIndex {
     }
     return undefined;
   }
+}
+
+/** The last entry of a list sorted by address whose address is at or below `a`. */
+function atOrBelow(list: SourceMapEntry[], a: number): SourceMapEntry | undefined {
+  let lo = 0, hi = list.length - 1, found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid].address <= a) { found = mid; lo = mid + 1; } else hi = mid - 1;
+  }
+  return found < 0 ? undefined : list[found];
 }
 
 export function normalize(file: string): string {

@@ -22,7 +22,7 @@ import {
 import { callStack, type Frame } from './callStack';
 import { captureBefore, compareWithTwin, type Before } from './equivalence';
 import { evaluate, ExpressionError, interpolate, type Node } from './expression';
-import { peekTranslate, readLinearBytes, writeLinearBytes } from './guestMemory';
+import { peekTranslate, readLinearBytes, shadowWalker, useGuestWalker, writeLinearBytes } from './guestMemory';
 import { evalContext, hex, readName } from './guestState';
 import { CheckpointStore } from './history';
 import { ElfSourceIndex, loadProgram } from './elfProgram';
@@ -190,6 +190,8 @@ export class DebugRuntime {
       return loc ? { file: loc.file, line: loc.line + 1 } : undefined;
     };
     this.vm.load({ bytes: this.program.bytes, origin: this.program.origin, entry: this.program.entry, via: 'assembler', diagnostics: [] });
+    // Memory views, disassembly and data breakpoints see memory as the guest maps it (not the shadow).
+    useGuestWalker(this.vm.cpu, shadowWalker(this.vm.technique));
     if (options.checkEquivalence && options.mode !== 'native') {
       this.twin = createVm({ mode: 'native', memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: disks() });
       this.twin.load({ bytes: this.program.bytes, origin: this.program.origin, entry: this.program.entry, via: 'assembler', diagnostics: [] });
@@ -532,7 +534,9 @@ export class DebugRuntime {
    * addresses itself; 'free' runs slices with no checks.
    */
   private runMode(goal: Goal): 'fine' | 'bp' | 'free' {
-    if (goal.kind === 'step' || this.dataBps.length > 0 || this.filters.size > 0 || this.twin !== undefined) return 'fine';
+    // The divergence filter means nothing without the native twin: it must not slow the run down.
+    const filters = this.filters.size - (this.filters.has('divergence') && !this.twin ? 1 : 0);
+    if (goal.kind === 'step' || this.dataBps.length > 0 || filters > 0 || this.twin !== undefined) return 'fine';
     // The CPU checks every instruction (per block, compiled blocks run) but the one it resumes at.
     return this.codeBps.size === 0 ? 'free' : 'bp';
   }

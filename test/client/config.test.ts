@@ -58,7 +58,10 @@ describe('client: settings', () => {
     assert.equal(modeOverride('bits 32\n  ;popek: mode=native'), 'native');
     assert.equal(modeOverride('# popek: mode=hardware-assisted'), 'hardware-assisted');
     assert.equal(modeOverride('; popek: mode=bogus'), undefined);
-    assert.equal(modeOverride('mov eax, 1 ; popek: mode=native'), undefined, 'only a whole-line comment counts');
-    assert.equal(modeOverride('bits 32\n'.repeat(60) + '; popek: mode=native'), undefined, 'only near the top');
+    // The language server's reading (core/lint/modeMarker.ts is the one parser): a trailing comment
+    // counts, anywhere in the file, and the first marker wins.
+    assert.equal(modeOverride('mov eax, 1 ; popek: mode=native'), 'native');
+    assert.equal(modeOverride('bits 32\n'.repeat(60) + '; popek: mode=native\n; popek: mode=paravirtual'), 'native');
+    assert.equal(modeOverride('mov eax, 1\n'), undefined);
   });
 });

@@ -135,6 +135,40 @@ describe('debugger: protocol (stdio adapter process)', function () {
       assert.equal((await topFrame(dc)).instructionPointerReference, ins[2].address);
     });
 
+    for (const mode of ['native', 'paravirtual']) it(`disassembly as VS Code asks for it (50 before EIP, 100 rows), ${mode}: EIP is row 50 at every stop, in step with the source`, async () => {
+      // paravirtual: the real CR3 is a lazily filled shadow; the view must read memory as the guest maps it.
+      const { stop } = await launchToStop(dc, { program: HELLO, mode }, { breakpoints: [{ path: HELLO, breakpoints: [{ line: lineOf(HELLO, 'out dx, al') }] }] });
+      assert.equal(stop.body.reason, 'entry');
+      const hex = (a: string) => parseInt(a, 16);
+      // What the assembler says starts an instruction: every row that lands on a source line of an
+      // instruction must start where the source map says (the disassembly never drifts out of step).
+      const check = async (what: string) => {
+        const ip = (await topFrame(dc)).instructionPointerReference!;
+        const dis = await dc.disassembleRequest({ memoryReference: ip, offset: 0, instructionOffset: -50, instructionCount: 100, resolveSymbols: true });
+        const rows = dis.body!.instructions;
+        assert.equal(rows.length, 100, what);
+        assert.equal(hex(rows[50].address), hex(ip), `${what}: row 50 is EIP ${ip}, not ${rows[50].address}`);
+        for (let i = 1; i < rows.length; i++) assert.ok(hex(rows[i].address) > hex(rows[i - 1].address), `${what}: addresses increase at row ${i}`);
+        // Scrolling up, as the view does: the 50 rows before row 0 end exactly where row 0 starts.
+        const up = await dc.disassembleRequest({ memoryReference: ip, offset: 0, instructionOffset: -100, instructionCount: 50 });
+        const last = up.body!.instructions[49];
+        assert.equal(hex(last.address) + last.instructionBytes!.split(' ').length, hex(rows[0].address), `${what}: scrolling up joins row 0`);
+        return rows;
+      };
+      const rows = await check('entry');
+      // The Multiboot header before `start` is data: shown as db, and `start` begins its own row.
+      const start = rows.find((r) => r.symbol === 'start');
+      assert.ok(start && /^mov esp/.test(start.instruction), `start row: ${JSON.stringify(start)}`);
+      assert.ok(rows.some((r) => /^db 0x02, 0xb0, 0xad, 0x1b/.test(r.instruction)), 'the Multiboot magic shows as data');
+      for (let i = 0; i < 6; i++) {
+        await resumeToStop(dc, dc.stepInRequest({ threadId: 1, granularity: 'instruction' }));
+        await check(`step ${i + 1}`);
+      }
+      const bp = await resumeToStop(dc, dc.continueRequest({ threadId: 1 }));
+      assert.equal(bp.body.reason, 'breakpoint');
+      await check('breakpoint in puts');
+    });
+
     it('data breakpoint on a memory write: stops after the writing instruction and says old → new', async () => {
       const { stop } = await launchToStop(dc, { program: FRAMES });
       assert.equal(stop.body.reason, 'entry');

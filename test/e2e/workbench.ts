@@ -21,12 +21,13 @@ import { chromium, Frame, Page } from 'playwright-core';
 // no DOM lib (it is Node code), so the few page globals they use are declared here, for this file only.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 declare const document: any;
-declare function getComputedStyle(e: unknown): { color: string };
+declare function getComputedStyle(e: unknown): { color: string; fontSize: string };
 type HTMLElement = { innerText: string };
 
 const CS_URL = process.env.CS_URL ?? 'http://127.0.0.1:8123';
 const WS = process.env.WS ?? '';
 const OUT = process.env.OUT ?? path.resolve('test-results', 'e2e');
+const ONLY = process.env.POPEK_E2E_ONLY ? new RegExp(process.env.POPEK_E2E_ONLY, 'i') : undefined;
 const HAVE = new Set((process.env.POPEK_HAVE ?? '').split(',').filter(Boolean));
 fs.mkdirSync(OUT, { recursive: true });
 
@@ -46,6 +47,7 @@ function skip(name: string, why: string): void {
 
 /** Runs one check; an exception fails it (with a screenshot) without stopping the others. */
 async function step(page: Page, name: string, needs: string[], fn: () => Promise<string | void>): Promise<void> {
+  if (ONLY && !ONLY.test(name)) return;
   const missing = needs.filter((n) => !HAVE.has(n));
   if (missing.length) { skip(name, `${missing.map((m) => `dist/${m}`).join(', ')} not available yet`); return; }
   try {
@@ -115,12 +117,40 @@ async function compareFrame(page: Page, timeoutMs = 30_000): Promise<Frame> {
 async function checkCompareView(page: Page, shot: string): Promise<string> {
   const frame = await compareFrame(page);
   const rows = await frame.locator('#table tbody tr').count();
-  const bars = await frame.locator('#chart rect.bar').count();
+  const bars = await frame.locator('#chart .bar').count();
   const modes = await frame.locator('#table tbody tr th').allInnerTexts();
   await page.screenshot({ path: path.join(OUT, shot) });
   if (rows !== 5) throw new Error(`${rows} table rows, expected 5 (${modes})`);
-  if (bars < 5) throw new Error(`${bars} chart bars, expected at least 5`);
-  return `(${modes.join(', ')}; ${bars} bars)`;
+  if (bars !== 5) throw new Error(`${bars} chart bars, expected 5`);
+  // Native is the reference: ×1.00 (the ratio, not the overhead ratio − 1).
+  const nativeRatio = norm(await frame.locator('#table tr[data-mode="native"] td.ratio').innerText());
+  if (nativeRatio !== '×1.00') throw new Error(`native shows ${nativeRatio}, expected ×1.00`);
+  // Stacked by cause: a deprivileged technique's bar has its guest instructions and its traps.
+  const teCauses = await frame.locator('#chart .bar[data-mode="trap-and-emulate"] .seg').evaluateAll((e: any[]) => e.map((x) => x.dataset.cause));
+  if (!teCauses.includes('instructions') || !teCauses.includes('trap')) throw new Error(`trap-and-emulate bar stacks ${teCauses}`);
+  // The events table lists the traps the side-by-side table counts.
+  const teTraps = Number(norm(await frame.locator('#table tr[data-mode="trap-and-emulate"] td').nth(7).innerText()).replace(/,/g, ''));
+  const eventRows = await frame.locator('#events tbody tr').count();
+  const caption = await frame.locator('#events caption').count();
+  if (teTraps > 0 && (eventRows === 0 || caption > 0)) throw new Error(`${teTraps} traps but the events table has ${eventRows} rows`);
+  // Readable at the default width: chart text at least 12 px, no label or value cut off.
+  const text = await frame.locator('#chart .label, #chart .value').evaluateAll((els: any[]) => els.map((e) => ({
+    size: parseFloat(getComputedStyle(e).fontSize), clipped: e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > document.documentElement.clientWidth + 1, text: e.textContent,
+  })));
+  const small = text.filter((t: { size: number }) => t.size < 12);
+  const clipped = text.filter((t: { clipped: boolean }) => t.clipped);
+  if (small.length) throw new Error(`chart text below 12 px: ${JSON.stringify(small)}`);
+  if (clipped.length) throw new Error(`chart text cut off: ${JSON.stringify(clipped)}`);
+  // The log scale option keeps native visible next to a technique a hundred times slower.
+  const width = (mode: string) => frame.locator(`#chart .bar[data-mode="${mode}"]`).evaluate((e: any) => e.getBoundingClientRect().width);
+  const linear = await width('native');
+  await frame.locator('#log').check();
+  await frame.waitForFunction(() => document.body.dataset.scale === 'log');
+  const log = await width('native');
+  await page.screenshot({ path: path.join(OUT, shot.replace(/\.png$/, '-log.png')) });
+  if (!(log > linear * 2 && log > 40)) throw new Error(`native bar ${linear.toFixed(0)} px linear, ${log.toFixed(0)} px log`);
+  await frame.locator('#log').uncheck();
+  return `(${modes.join(', ')}; native ${nativeRatio}; trap-and-emulate stacks ${teCauses.join('+')}; native bar ${linear.toFixed(0)} → ${log.toFixed(0)} px on log scale; ${eventRows} event rows)`;
 }
 
 async function suitePhase(page: Page): Promise<void> {
@@ -265,6 +295,82 @@ async function uiPhase(page: Page): Promise<void> {
     if (!/eax\s*=/i.test(vars) || !/esp\s*=/i.test(vars)) throw new Error(`Variables view: ${JSON.stringify(vars.slice(0, 200))}`);
     await page.keyboard.press('Shift+F5');
     return `(${JSON.stringify(vars.replace(/\s+/g, ' ').slice(0, 100))})`;
+  });
+
+  await step(page, 'Show VM-Exit Trace lists every exit beside the code, readable, linked to the source', ['cli'], async () => {
+    await quickOpen(page, 'hello.gasm');
+    await runCommand(page, 'Popek: Show VM-Exit Trace');
+    const tab = page.locator('.tab.active', { hasText: 'events.log' });
+    await tab.waitFor({ timeout: 30_000 });
+    const editor = page.locator('.monaco-editor .view-lines', { hasText: 'Hypervisor events of' }).first();
+    await editor.waitFor({ timeout: 20_000 });
+    const text = norm(await editor.innerText());
+    await page.screenshot({ path: path.join(OUT, 'ui-11-vmexit-trace.png') });
+    if (/no events/i.test(text)) throw new Error('the trace says "no events"');
+    const counted = /VM exits: ([^\n(]+)/.exec(text)?.[1] ?? '';
+    const total = [...counted.matchAll(/\d[\d,]*/g)].reduce((s, m) => s + Number(m[0].replace(/,/g, '')), 0);
+    if (!/CPUID/.test(text) || total === 0) throw new Error(`header: ${counted}`);
+    // Not squeezed: the trace's editor group is at least a third of the window, and its longest
+    // visible line is not wider than the editor (nothing cut at the right edge).
+    const fit = await editor.evaluate((lines: any) => {
+      const ed = lines.closest('.monaco-editor');
+      const right = ed.querySelector('.minimap, .decorationsOverviewRuler')?.getBoundingClientRect().left ?? ed.getBoundingClientRect().right;
+      const rows = [...lines.querySelectorAll('.view-line')] as any[];
+      return { group: right - lines.getBoundingClientRect().left, window: document.documentElement.clientWidth,
+        widest: Math.max(...rows.map((l) => l.firstElementChild?.getBoundingClientRect().width ?? 0)) };
+    });
+    if (fit.group < fit.window / 3) throw new Error(`the trace opened in a ${fit.group}-px column of ${fit.window}`);
+    if (fit.widest > fit.group) throw new Error(`a line is ${fit.widest} px wide in a ${fit.group}-px editor`);
+    // The source column is a link (Ctrl+click opens the line).
+    const links = await editor.locator('.detected-link').count();
+    if (links === 0) throw new Error('no source links in the trace');
+    await page.keyboard.press('Control+W');
+    return `(VM exits: ${counted.trim()}; ${links} visible links; editor ${fit.group.toFixed(0)} px)`;
+  });
+
+  await step(page, 'Disassembly view marks the row of EIP at every stop and decodes the bytes before it in step', ['debugAdapter'], async () => {
+    await quickOpen(page, 'hello.gasm');
+    await page.keyboard.press('F5');
+    await page.waitForSelector('.monaco-editor .debug-top-stack-frame-line', { timeout: 60_000 });
+    await runCommand(page, 'Open Disassembly View');
+    await page.waitForSelector('.disassembly-view .monaco-list-row', { timeout: 30_000 });
+    const eipOf = async () => {
+      await page.waitForFunction(() => /@\s*0x[0-9a-f]+/i.test((document.querySelector('.debug-call-stack') as HTMLElement | null)?.innerText ?? ''), null, { timeout: 20_000 });
+      return parseInt(/@\s*(0x[0-9a-f]+)/i.exec(norm(await page.locator('.debug-call-stack').innerText()))![1], 16);
+    };
+    const marked = async (eip: number) => {
+      // The view marks the current instruction with the stack-frame icon; wait until it is EIP's row.
+      await page.waitForFunction((want: number) => {
+        const row = [...document.querySelectorAll('.disassembly-view .monaco-list-row')].find((r: any) => r.querySelector('.codicon-debug-stackframe')) as any;
+        const addr = row ? /0x[0-9a-f]+/i.exec(row.innerText)?.[0] : undefined;
+        return addr !== undefined && parseInt(addr, 16) === want;
+      }, eip, { timeout: 15_000 });
+      const rows = norm(await page.locator('.disassembly-view').innerText());
+      if (/\?\?/.test(rows)) throw new Error(`a row shows ?? near EIP ${eip.toString(16)}`);
+      return rows;
+    };
+    const seen: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const eip = await eipOf();
+      const rows = await marked(eip);
+      if (i === 0) {
+        await page.screenshot({ path: path.join(OUT, 'ui-12-disassembly.png') });
+        // The Multiboot header's last dword (dd start) just above start: data, not a misdecoded instruction.
+        if (!/db 0x20, 0x00, 0x10, 0x00/.test(rows)) throw new Error('the Multiboot header above start is not shown as data');
+      }
+      seen.push(eip.toString(16));
+      // Step one instruction (F11 steps by instruction while the disassembly view has focus).
+      await page.locator('.disassembly-view .monaco-list-row:has(.codicon-debug-stackframe)').first().click();
+      await page.keyboard.press('F11');
+      await page.waitForFunction((prev: number) => {
+        const m = /@\s*(0x[0-9a-f]+)/i.exec((document.querySelector('.debug-call-stack') as HTMLElement | null)?.innerText ?? '');
+        return m && parseInt(m[1], 16) !== prev;
+      }, eip, { timeout: 15_000 });
+    }
+    await page.screenshot({ path: path.join(OUT, 'ui-13-disassembly-after-steps.png') });
+    await page.keyboard.press('Shift+F5');
+    await page.keyboard.press('Control+W');
+    return `(EIP row marked at ${seen.join(', ')})`;
   });
 
   await step(page, 'Compare Techniques from the command palette opens the webview', ['cli', 'compare'], async () => {

@@ -415,7 +415,7 @@ export class BinaryTranslator {
     const b = this.current, h = this.host;
     if (b === null) return;
     b.ptWrites++;
-    if (b.adapted) { h.charge(h.cost('callout') - h.cost('tracedWrite')); return; }
+    if (b.adapted) { h.charge(h.cost('callout') - h.cost('tracedWrite'), 'callout'); return; }
     if (b.ptWrites < 2) return;
     b.adapted = true;
     h.emit({

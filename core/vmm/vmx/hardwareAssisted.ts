@@ -434,7 +434,7 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
     }
     const r = this.ept!.translate(page);
     if (r.ok && (!write || (r.perms & EPT_WRITE))) {
-      this.host.charge(this.host.cost('nestedPageWalk'));
+      this.host.charge(this.host.cost('nestedPageWalk'), 'nested-paging');
       return r.hpa;
     }
     // A page being emulated: a device's registers are reached at their own address, else nothing is there.

@@ -35,9 +35,8 @@ describe('Popek in a real VS Code', function () {
   after(async () => {
     await stopAll();
     dap?.dispose();
-    // Leave the compare view open with known figures: the Playwright run photographs it.
-    await vscode.commands.executeCommand('popek.compare', workspaceFile('hello.gasm'),
-      JSON.parse(fs.readFileSync(workspaceFile('compare.fake.json').fsPath, 'utf8')));
+    // Leave the compare view open with the CLI's real figures: the Playwright run checks it on screen.
+    if (built('cli')) await vscode.commands.executeCommand('popek.compare', workspaceFile('critical.gasm'));
   });
 
   afterEach(async () => {
@@ -83,10 +82,12 @@ describe('Popek in a real VS Code', function () {
       assert.equal(vscode.workspace.getConfiguration('popek').get('mode'), 'paravirtual');
     });
 
-    it('the compare view shows given figures in a webview', async () => {
-      const data = JSON.parse(fs.readFileSync(workspaceFile('compare.fake.json').fsPath, 'utf8'));
-      const model = await vscode.commands.executeCommand<{ rows: Array<{ mode: string; overhead: number }> }>('popek.compare', workspaceFile('hello.gasm'), data);
+    it('the compare view shows a saved `popek compare --json` (the CLI\'s own output) in a webview', async function () {
+      const data = await cliJson(['compare', workspaceFile('hello.gasm').fsPath, '--json']);
+      requireThat(this, data !== undefined, `${NO_CLI} compare`);
+      const model = await vscode.commands.executeCommand<{ rows: Array<{ mode: string; ratio: number }> }>('popek.compare', workspaceFile('hello.gasm'), data);
       assert.deepEqual(model.rows.map((r) => r.mode), ['native', 'trap-and-emulate', 'binary-translation', 'paravirtual', 'hardware-assisted']);
+      assert.equal(model.rows[0].ratio, 1, 'native is ×1.00');
       const tab = await waitFor('the compare tab', () => vscode.window.tabGroups.all.flatMap((g) => g.tabs)
         .find((t) => t.input instanceof vscode.TabInputWebview && t.label === 'Compare: hello.gasm'));
       assert.ok(tab);
