@@ -135,7 +135,7 @@ describe('debugger: protocol (stdio adapter process)', function () {
       assert.equal((await topFrame(dc)).instructionPointerReference, ins[2].address);
     });
 
-    for (const mode of ['native', 'paravirtual']) it(`disassembly as VS Code asks for it (50 before EIP, 100 rows), ${mode}: EIP is row 50 at every stop, in step with the source`, async () => {
+    for (const mode of ['native', 'paravirtual']) {it(`disassembly as VS Code asks for it (50 before EIP, 100 rows), ${mode}: EIP is row 50 at every stop, in step with the source`, async () => {
       // paravirtual: the real CR3 is a lazily filled shadow; the view must read memory as the guest maps it.
       const { stop } = await launchToStop(dc, { program: HELLO, mode }, { breakpoints: [{ path: HELLO, breakpoints: [{ line: lineOf(HELLO, 'out dx, al') }] }] });
       assert.equal(stop.body.reason, 'entry');
@@ -167,7 +167,7 @@ describe('debugger: protocol (stdio adapter process)', function () {
       const bp = await resumeToStop(dc, dc.continueRequest({ threadId: 1 }));
       assert.equal(bp.body.reason, 'breakpoint');
       await check('breakpoint in puts');
-    });
+    });}
 
     it('data breakpoint on a memory write: stops after the writing instruction and says old → new', async () => {
       const { stop } = await launchToStop(dc, { program: FRAMES });
