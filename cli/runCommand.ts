@@ -124,8 +124,7 @@ export const runCommand: CliCommand = async (allArgs) => {
   try {
     // --trace --json: the events go into the report too (`events`), for readers that want fields, not lines.
     vm = createVm({ mode, cost, memoryMiB, maxInstructions, disks, trace: trace ? (ev) => {
-      process.stderr.write(formatEvent(ev) + '
-');
+      process.stderr.write(formatEvent(ev) + '\n');
       if (json && events.length < MAX_JSON_EVENTS) events.push(ev);
     } : undefined });
     vm.load(program);

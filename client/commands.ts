@@ -57,9 +57,23 @@ export class VirtualDocs implements vscode.TextDocumentContentProvider, vscode.D
 
 const GUEST = new Set(['popek-nasm', 'popek-gas']);
 
+/**
+ * The guest file last shown in an editor: what a command means when it runs from a place with no
+ * text editor (the walkthrough's buttons, a webview), so "Paravirtualize this file" works on the file
+ * the walkthrough opened.
+ */
+let lastGuest: vscode.Uri | undefined;
+export function trackLastGuest(context: vscode.ExtensionContext): void {
+  const note = (e: vscode.TextEditor | undefined) => { if (e && GUEST.has(e.document.languageId)) lastGuest = e.document.uri; };
+  note(vscode.window.activeTextEditor);
+  context.subscriptions.push(vscode.window.onDidChangeActiveTextEditor(note));
+}
+
 /** The guest document a command works on, saved (the CLI reads the file), or undefined after a message. */
 async function guestDocument(uri: vscode.Uri | undefined, what: string, languages = GUEST): Promise<vscode.TextDocument | undefined> {
-  const doc = uri instanceof vscode.Uri ? await vscode.workspace.openTextDocument(uri) : vscode.window.activeTextEditor?.document;
+  const active = vscode.window.activeTextEditor?.document;
+  const fallback = !active && lastGuest ? await Promise.resolve(vscode.workspace.openTextDocument(lastGuest)).then((d) => d, () => undefined) : undefined;
+  const doc = uri instanceof vscode.Uri ? await vscode.workspace.openTextDocument(uri) : active ?? fallback;
   if (!doc || !languages.has(doc.languageId)) {
     void vscode.window.showWarningMessage(`Popek: open a guest assembly file to ${what}.`);
     return undefined;
@@ -162,6 +176,7 @@ export async function compare(ctx: Ctx, uri?: vscode.Uri, data?: unknown): Promi
       try { json = parseJsonOutput(res.stdout); } catch { throw failed(ctx, 'popek compare', res); }
       const model = compareModel(json, doc.fileName);
       ctx.compareView.show(model);
+      void vscode.commands.executeCommand('setContext', WALKTHROUGH.compared, true);
       return model;
     }));
   ctx.compareView.onRefresh = () => { void run(); };
@@ -182,7 +197,8 @@ export async function paravirtualize(ctx: Ctx, uri?: vscode.Uri, options?: { con
       const res = await ctx.cli.run(['fix', doc.fileName, '-o', out, '--mode', 'paravirtual']);
       if (res.code !== 0 || !fs.existsSync(out)) throw failed(ctx, 'popek fix', res);
       const fixed = fs.readFileSync(out, 'utf8');
-      const summary = (res.stdout.trim() || res.stderr.trim()).split('\n').pop() ?? '';
+      // The CLI names the file it wrote (a temporary one here): name the user's file instead.
+      const summary = ((res.stdout.trim() || res.stderr.trim()).split('\n').pop() ?? '').split(out).join(path.basename(doc.fileName));
       const original = doc.getText();
       if (fixed === original) {
         void vscode.window.showInformationMessage(`Popek: ${path.basename(doc.fileName)} has nothing to rewrite. ${summary}`);
@@ -204,6 +220,7 @@ export async function paravirtualize(ctx: Ctx, uri?: vscode.Uri, options?: { con
       edit.replace(doc.uri, new vscode.Range(doc.positionAt(0), doc.positionAt(original.length)), fixed);
       const applied = await vscode.workspace.applyEdit(edit);
       ctx.log.info(`paravirtualize ${doc.fileName}: ${applied ? 'applied' : 'not applied'}; ${summary}`);
+      if (applied) void vscode.commands.executeCommand('setContext', WALKTHROUGH.paravirtualized, true);
       return { changed: true, applied, summary };
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -247,17 +264,27 @@ export async function showVmExitTrace(ctx: Ctx, uri?: vscode.Uri, mode?: unknown
 export async function openExample(ctx: Ctx): Promise<vscode.TextDocument | undefined> {
   return guarded(ctx, 'Open example', async () => {
     const source = ctx.context.asAbsolutePath(path.join('walkthrough', 'hello.gasm'));
-    const folder = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file');
-    const dir = folder ? folder.uri.fsPath : ctx.context.globalStorageUri.fsPath;
+    // The extension's own storage, not the workspace: opening an example writes nothing of the user's.
+    const dir = path.join(ctx.context.globalStorageUri.fsPath, 'walkthrough');
     fs.mkdirSync(dir, { recursive: true });
     const target = path.join(dir, 'hello.gasm');
-    // Never overwrite the user's file of that name.
-    if (!fs.existsSync(target)) fs.copyFileSync(source, target);
+    // A fresh copy each time the walkthrough opens it, unless that copy is open with unsaved edits.
+    const open = vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'file' && d.uri.fsPath === target);
+    if (!open?.isDirty) fs.copyFileSync(source, target);
     const doc = await vscode.workspace.openTextDocument(target);
     await vscode.window.showTextDocument(doc);
+    lastGuest = doc.uri;
+    void vscode.commands.executeCommand('setContext', WALKTHROUGH.opened, true);
     return doc;
   });
 }
+
+/** Context keys the walkthrough's steps complete on: each is set when its step's action succeeded. */
+export const WALKTHROUGH = {
+  opened: 'popek.walkthrough.opened',
+  paravirtualized: 'popek.walkthrough.paravirtualized',
+  compared: 'popek.walkthrough.compared',
+} as const;
 
 // ---- registration ----------------------------------------------------------------------------
 
@@ -270,11 +297,17 @@ export function registerCommands(ctx: Ctx): void {
     const doc = await guestDocument(uri as vscode.Uri | undefined, 'debug it', new Set(['popek-nasm']));
     return doc ? debugFile(doc.uri) : false;
   });
+  // Hardware-assisted, stopping at every VM exit (the "VM exits" exception filter on from the start).
+  reg('popek.debugVmExits', async (uri) => {
+    const doc = await guestDocument(uri as vscode.Uri | undefined, 'debug it', new Set(['popek-nasm']));
+    return doc ? debugFile(doc.uri, 'hardware-assisted', ['vmexit']) : false;
+  });
   reg('popek.compare', (uri, data) => compare(ctx, uri as vscode.Uri | undefined, data));
   reg('popek.paravirtualize', (uri, options) => paravirtualize(ctx, uri as vscode.Uri | undefined, options as { confirm?: boolean } | undefined));
   reg('popek.showVmExitTrace', (uri, mode) => showVmExitTrace(ctx, uri as vscode.Uri | undefined, mode));
   reg('popek.openExample', () => openExample(ctx));
   reg('popek.showScreen', () => ctx.screenView.show());
+  trackLastGuest(ctx.context);
   reg('popek.showLog', () => ctx.log.show());
   reg('popek.restartServer', () => guarded(ctx, 'Restart language server', () => ctx.server.restart()));
   ctx.context.subscriptions.push(

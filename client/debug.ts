@@ -103,14 +103,45 @@ export class PopekAdapterFactory implements vscode.DebugAdapterDescriptorFactory
   }
 }
 
+/** A problem the adapter found loading the guest (debugger/runtime/program.ts LaunchProblem). */
+interface LaunchProblem { file: string; line: number; column: number; severity: 'error' | 'warning'; message: string; code?: string }
+
+/**
+ * What the debugger found in the guest at launch — assembly errors (the launch stops), warnings, a
+ * missing Multiboot header — in the Problems panel, next to what the language server says.
+ */
+export class LaunchProblems implements vscode.Disposable {
+  readonly collection = vscode.languages.createDiagnosticCollection('popek-debug');
+  show(file: string, problems: LaunchProblem[]): void {
+    const byFile = new Map<string, vscode.Diagnostic[]>([[file, []]]);
+    for (const p of problems) {
+      const d = new vscode.Diagnostic(new vscode.Range(p.line, p.column, p.line, Number.MAX_SAFE_INTEGER), p.message,
+        p.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
+      d.source = 'popek debug';
+      if (p.code) d.code = p.code;
+      byFile.set(p.file, [...(byFile.get(p.file) ?? []), d]);
+    }
+    for (const [f, list] of byFile) this.collection.set(vscode.Uri.file(f), list);
+    if (problems.some((p) => p.severity === 'error')) void vscode.commands.executeCommand('workbench.actions.view.problems');
+  }
+  dispose(): void { this.collection.dispose(); }
+}
+
+/** Context keys the walkthrough's steps complete on: set when the thing the step asks for happened. */
+export const WALKTHROUGH_VMEXIT_STOP = 'popek.walkthrough.stoppedOnVmExit';
+
 /** Logs the DAP traffic at trace level, and stops with a reason at info level (for the log and the tests). */
 export class PopekTrackerFactory implements vscode.DebugAdapterTrackerFactory {
-  constructor(private readonly log: Log) {}
+  constructor(private readonly log: Log, private readonly problems: LaunchProblems) {}
   createDebugAdapterTracker(session: vscode.DebugSession): vscode.DebugAdapterTracker {
     return {
-      onDidSendMessage: (m: { type?: string; event?: string; body?: { reason?: string; description?: string; text?: string } }) => {
-        if (m.type === 'event' && m.event === 'stopped') this.log.info(`[${session.name}] stopped: ${m.body?.reason}${m.body?.description ? ` — ${m.body.description}` : ''}`);
-        else this.log.trace(`[${session.name}] ⇐ ${JSON.stringify(m)}`);
+      onDidSendMessage: (m: { type?: string; event?: string; body?: { reason?: string; description?: string; text?: string; file?: string; problems?: LaunchProblem[] } }) => {
+        if (m.type === 'event' && m.event === 'stopped') {
+          this.log.info(`[${session.name}] stopped: ${m.body?.reason}${m.body?.description ? ` — ${m.body.description}` : ''}`);
+          if (m.body?.reason === 'exception' && /VM exit/i.test(`${m.body.description ?? ''} ${m.body.text ?? ''}`)) void vscode.commands.executeCommand('setContext', WALKTHROUGH_VMEXIT_STOP, true);
+        } else if (m.type === 'event' && m.event === 'popek/problems' && m.body?.file) {
+          this.problems.show(m.body.file, m.body.problems ?? []);
+        } else this.log.trace(`[${session.name}] ⇐ ${JSON.stringify(m)}`);
       },
       onWillReceiveMessage: (m) => this.log.trace(`[${session.name}] ⇒ ${JSON.stringify(m)}`),
       onError: (e) => this.log.error(`[${session.name}] debug adapter error`, e),
@@ -120,6 +151,7 @@ export class PopekTrackerFactory implements vscode.DebugAdapterTrackerFactory {
 }
 
 export function registerDebug(context: vscode.ExtensionContext, log: Log): void {
+  const problems = new LaunchProblems();
   context.subscriptions.push(
     vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, new PopekConfigurationProvider(log)),
     vscode.debug.registerDebugConfigurationProvider(DEBUG_TYPE, {
@@ -132,14 +164,16 @@ export function registerDebug(context: vscode.ExtensionContext, log: Log): void 
       },
     }, vscode.DebugConfigurationProviderTriggerKind.Dynamic),
     vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, new PopekAdapterFactory(context, log)),
-    vscode.debug.registerDebugAdapterTrackerFactory(DEBUG_TYPE, new PopekTrackerFactory(log)),
+    problems,
+    vscode.debug.registerDebugAdapterTrackerFactory(DEBUG_TYPE, new PopekTrackerFactory(log, problems)),
   );
 }
 
 /** Starts debugging a guest file in a mode (the "Debug Guest" command). */
-export async function debugFile(uri: vscode.Uri, mode?: string): Promise<boolean> {
+export async function debugFile(uri: vscode.Uri, mode?: string, stopOn?: string[]): Promise<boolean> {
   const c = config(uri);
   const cfg = defaultLaunchConfig(uri.fsPath, c.mode, c.cost);
-  if (mode) cfg.mode = mode;
+  if (mode) { cfg.mode = mode; cfg.name = `Debug ${path.basename(uri.fsPath)} (${mode})`; }
+  if (stopOn?.length) cfg.stopOn = stopOn;
   return vscode.debug.startDebugging(vscode.workspace.getWorkspaceFolder(uri), cfg as vscode.DebugConfiguration);
 }

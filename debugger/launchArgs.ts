@@ -6,6 +6,7 @@
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { COST_PROFILES } from '../core/vmm/cost';
 import { availableModes, isMode, MODES, type Mode } from '../core/vmm/technique';
+import { EXCEPTION_FILTERS, isExceptionFilter, type ExceptionFilterId } from './runtime/breakpoints';
 import type { RuntimeOptions } from './runtime/runtime';
 
 export interface PopekLaunchArguments extends DebugProtocol.LaunchRequestArguments {
@@ -29,9 +30,11 @@ export interface PopekLaunchArguments extends DebugProtocol.LaunchRequestArgumen
   trace?: boolean;
   /** ATA disk images: the primary master, then the slave (the guest's writes are not saved). */
   disks?: string[];
+  /** Exception filters on from the start (`["vmexit"]`), besides those ticked in the Breakpoints view. */
+  stopOn?: string[];
 }
 
-export interface CheckedLaunch extends RuntimeOptions { stopOnEntry: boolean }
+export interface CheckedLaunch extends RuntimeOptions { stopOnEntry: boolean; stopOn: ExceptionFilterId[] }
 
 /** Checks the arguments; returns the options, or the problems in words. */
 export function checkLaunchArguments(raw: unknown): { options?: CheckedLaunch; problems: string[] } {
@@ -72,6 +75,12 @@ export function checkLaunchArguments(raw: unknown): { options?: CheckedLaunch; p
     if (!Array.isArray(a.disks) || a.disks.length > 2 || !a.disks.every((d) => typeof d === 'string' && d.trim() !== '')) problems.push(`"disks" must list at most two disk image files: the primary master, then the slave (got ${JSON.stringify(a.disks)}).`);
     else disks = a.disks as string[];
   }
+  const stopOn: ExceptionFilterId[] = [];
+  if (a.stopOn !== undefined) {
+    if (!Array.isArray(a.stopOn) || !a.stopOn.every((f) => typeof f === 'string' && isExceptionFilter(f))) {
+      problems.push(`"stopOn" must list exception filters among ${EXCEPTION_FILTERS.map((f) => f.filter).join(', ')} (got ${JSON.stringify(a.stopOn)}).`);
+    } else stopOn.push(...(a.stopOn as ExceptionFilterId[]));
+  }
   if (problems.length) return { problems };
-  return { options: { program: a.program as string, mode, cost, memoryMiB, maxInstructions, checkEquivalence, trace, stopOnEntry, ...(loadAddress !== undefined ? { loadAddress } : {}), ...(disks ? { disks } : {}) }, problems };
+  return { options: { program: a.program as string, mode, cost, memoryMiB, maxInstructions, checkEquivalence, trace, stopOnEntry, stopOn, ...(loadAddress !== undefined ? { loadAddress } : {}), ...(disks ? { disks } : {}) }, problems };
 }

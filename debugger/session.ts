@@ -5,7 +5,7 @@
  * ids of errors.ts.
  */
 import {
-  Breakpoint, BreakpointEvent, ExitedEvent, Handles, InitializedEvent, OutputEvent, Scope,
+  Breakpoint, BreakpointEvent, Event as DapEvent, ExitedEvent, Handles, InitializedEvent, OutputEvent, Scope,
   Source, StackFrame, StoppedEvent, TerminatedEvent, Thread,
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
@@ -104,9 +104,9 @@ export class PopekDebugSession extends GuardedDebugSession {
     try {
       const checked = checkLaunchArguments(args);
       if (!checked.options) { this.fail(response, ErrorId.badLaunchArguments, checked.problems.join(' ')); return; }
+      this.launchOptions = checked.options;
       const rt = this.createRuntime(checked.options, response);
       if (!rt) return;
-      this.launchOptions = checked.options;
       // Breakpoints a client sent before the program was loaded.
       this.reapplyBreakpoints(rt);
       this.sendEvent(new InitializedEvent());
@@ -123,10 +123,22 @@ export class PopekDebugSession extends GuardedDebugSession {
     try {
       this.runtime?.dispose();
       this.runtime = new DebugRuntime(options, this.runtimeHost());
+      // The runtime prints the warnings (a missing Multiboot header too) in the Debug Console; the
+      // extension puts them in the Problems panel (the event also clears the last launch's errors).
+      const program = this.runtime.program;
+      this.sendEvent(new DapEvent('popek/problems', { file: program.file, problems: program.problems ?? [] }));
       return this.runtime;
     } catch (e) {
       this.runtime = undefined;
-      if (e instanceof ProgramLoadError) {
+      if (e instanceof ProgramLoadError && e.kind === 'syntax') {
+        // Not a configuration problem (no modal about launch.json): the errors go to the Debug Console
+        // with their source lines and, through the extension, to the Problems panel; the session ends.
+        const text = e.problems.map((p) => `${p.file}:${p.line + 1}:${p.column + 1}: error: ${p.message}\n${p.source ? `    ${p.source.trim()}\n` : ''}`).join('');
+        this.sendEvent(new OutputEvent(`${e.message.split('\n')[0]}\n${text}`, 'stderr'));
+        this.sendEvent(new DapEvent('popek/problems', { file: path.resolve(options.program), problems: e.problems }));
+        this.sendResponse(response);
+        this.sendEvent(new TerminatedEvent());
+      } else if (e instanceof ProgramLoadError) {
         const id = e.kind === 'missing' ? ErrorId.programMissing : e.kind === 'syntax' ? ErrorId.assemblyFailed : ErrorId.notAProgram;
         this.fail(response, id, e.message);
       } else if (e instanceof LoadError || e instanceof RangeError) {
@@ -378,7 +390,9 @@ export class PopekDebugSession extends GuardedDebugSession {
   private applyExceptionBreakpoints(rt: DebugRuntime, args: DebugProtocol.SetExceptionBreakpointsArguments): DebugProtocol.Breakpoint[] {
     const all = [...(Array.isArray(args?.filters) ? args.filters : []).map((f) => ({ filterId: String(f), condition: undefined as string | undefined })),
       ...objects<DebugProtocol.ExceptionFilterOptions>(args?.filterOptions).map((f) => ({ filterId: String(f.filterId), condition: str(f.condition) }))];
-    const enabled = all.filter((f) => isExceptionFilter(f.filterId)).map((f) => ({ id: f.filterId as never, condition: f.condition }));
+    const enabled = all.filter((f) => isExceptionFilter(f.filterId)).map((f) => ({ id: f.filterId as never, condition: f.condition as string | undefined }));
+    // The launch's `stopOn` filters stay on whatever the Breakpoints view says (e.g. the walkthrough's VM exits).
+    for (const id of this.launchOptions?.stopOn ?? []) if (!enabled.some((f) => f.id === id)) enabled.push({ id: id as never, condition: undefined });
     rt.setExceptionFilters(enabled);
     return all.map((f) => ({ verified: isExceptionFilter(f.filterId), message: isExceptionFilter(f.filterId) ? undefined : `unknown filter ${f.filterId}` }));
   }

@@ -35,6 +35,8 @@ export type KnownStarts = ReadonlySet<number>;
 const MAX_INSN = 15;
 /** How far below a window a sweep may start, to begin on a known instruction start. */
 const ANCHOR_REACH = 4096;
+/** Items a request may reach away from its address (VS Code asks for 50 at a time). */
+const MAX_BACK = 8192;
 /** Bytes of a data item shown per `db` row. */
 const DB_ROW = 8;
 
@@ -109,6 +111,10 @@ function anchorBelow(sw: Sweeper, index: SourceIndex, known: KnownStarts, a: num
 /** `count` items starting `instructionOffset` items away from `address` (DAP `disassemble`). */
 export function disassembleAround(cpu: Cpu, index: SourceIndex, address: number, instructionOffset: number, count: number, known: KnownStarts = new Set()): DisassembledInstruction[] {
   const target = address >>> 0;
+  // Further than this many items before the address there is nothing a view can use: placeholders.
+  if (Math.abs(instructionOffset) > MAX_BACK || count <= 0) {
+    return Array.from({ length: Math.max(0, count) }, (_, i) => ({ address: Math.max(0, target - MAX_BACK + i), bytes: new Uint8Array(0), text: '??', invalid: true }));
+  }
   const sw = new Sweeper(cpu, index, known, target);
   let start = target;
   let before: number[] = [];
@@ -121,7 +127,7 @@ export function disassembleAround(cpu: Cpu, index: SourceIndex, address: number,
   }
   const out: DisassembledInstruction[] = [];
   // Below address 0 there is nothing: pad so that the item at `address` keeps its index.
-  const missing = instructionOffset < 0 ? Math.max(0, -instructionOffset - before.length) : 0;
+  const missing = instructionOffset < 0 ? Math.min(count, Math.max(0, -instructionOffset - before.length)) : 0;
   for (let i = missing; i > 0; i--) out.push({ address: Math.max(0, start - i), bytes: new Uint8Array(0), text: '??', invalid: true });
   let at = start;
   let skip = Math.max(0, instructionOffset);

@@ -9,11 +9,15 @@ import * as path from 'node:path';
 import { assemble } from '../../core/asm';
 import type { Diagnostic, LabelSymbol, SourceMapEntry } from '../../core/asm/ast';
 import type { DebugInfo } from '../../core/debuginfo';
+import { findMultibootHeader } from '../../core/machine/multiboot';
 import { ProgramError, imageProgram, type Program } from '../../core/machine/program';
+
+/** A problem with a place in the source (0-based line and column), for the Problems panel. */
+export interface LaunchProblem { file: string; line: number; column: number; severity: 'error' | 'warning'; message: string; code?: string; source?: string }
 
 /** Why a program could not be loaded; `message` is what the user reads. */
 export class ProgramLoadError extends Error {
-  constructor(message: string, readonly kind: 'missing' | 'syntax' | 'binary' | 'empty') { super(message); }
+  constructor(message: string, readonly kind: 'missing' | 'syntax' | 'binary' | 'empty', readonly problems: LaunchProblem[] = []) { super(message); }
 }
 
 /** Files larger than this are refused before the assembler sees them (a guest is a few KiB). */
@@ -28,6 +32,8 @@ export interface GuestProgram {
   entry: number;
   index: SourceIndex;
   warnings: string[];
+  /** The warnings with their places (assembler warnings, a missing Multiboot header); optional for ELF. */
+  problems?: LaunchProblem[];
   /** Set for an ELF kernel: its debug information (the index is then an ElfSourceIndex). */
   elf?: { debug: DebugInfo };
 }
@@ -187,7 +193,7 @@ export function loadGuestProgram(file: string, loadAddress?: number): GuestProgr
     if (e instanceof ProgramError) throw new ProgramLoadError(e.message, 'binary');
     throw e;
   }
-  if (image) return { file: full, bytes: image.bytes, origin: image.origin, entry: image.entry, index: new SourceIndex([], []), warnings: [] };
+  if (image) return { file: full, bytes: image.bytes, origin: image.origin, entry: image.entry, index: new SourceIndex([], []), warnings: [], problems: [] };
   if (data.length > MAX_SOURCE_BYTES) {
     throw new ProgramLoadError(`${full} is ${(data.length / 1048576).toFixed(1)} MiB, too large for a guest source file (at most ${MAX_SOURCE_BYTES >> 20} MiB; the examples are 15 KiB)`, 'binary');
   }
@@ -198,18 +204,39 @@ export function loadGuestProgram(file: string, loadAddress?: number): GuestProgr
       return readIncludeText(path.resolve(path.dirname(from), p));
     },
   });
+  const lines = text.split(/\r?\n/);
+  const problem = (d: Diagnostic, severity: 'error' | 'warning'): LaunchProblem => ({
+    file: d.file ?? full, line: d.range.start.line, column: d.range.start.character, severity, message: d.message, code: d.code,
+    source: !d.file || d.file === full ? lines[d.range.start.line] : undefined,
+  });
   const errors = result.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) {
     const shown = errors.slice(0, ERRORS_SHOWN).map((d) => formatDiagnostic(full, d));
     const more = errors.length > ERRORS_SHOWN ? `\n… and ${errors.length - ERRORS_SHOWN} more error(s)` : '';
-    throw new ProgramLoadError(`cannot assemble ${path.basename(full)}:\n${shown.join('\n')}${more}`, 'syntax');
+    throw new ProgramLoadError(`cannot assemble ${path.basename(full)}:\n${shown.join('\n')}${more}`, 'syntax', errors.map((d) => problem(d, 'error')));
   }
   if (result.bytes.length === 0) throw new ProgramLoadError(`${path.basename(full)} assembles to no bytes: nothing to run`, 'empty');
   const constants = new Map(result.constants.map((c) => [c.name.toLowerCase(), c.value]));
+  const warnings = result.diagnostics.filter((d) => d.severity === 'warning');
+  const problems = warnings.map((d) => problem(d, 'warning'));
+  const noHeader = multibootProblem(full, result.bytes, lines);
+  if (noHeader) problems.push(noHeader);
   return {
     file: full, bytes: result.bytes, origin: result.origin, entry: result.entry,
     index: new SourceIndex(result.sourceMap, result.labels, constants),
-    warnings: result.diagnostics.filter((d) => d.severity === 'warning').map((d) => formatDiagnostic(full, d)),
+    warnings: [...warnings.map((d) => formatDiagnostic(full, d)), ...(noHeader ? [`${full}:1:1: ${noHeader.message}`] : [])],
+    problems,
   };
+}
+
+/**
+ * A guest without a Multiboot header still runs here (flat at its origin, from its first byte), but
+ * QEMU's -kernel and GRUB refuse it, and a student who forgot it should hear why and what to add.
+ */
+function multibootProblem(file: string, bytes: Uint8Array, lines: string[]): LaunchProblem | undefined {
+  try { if (findMultibootHeader(bytes)) return undefined; } catch { return undefined; /* a header with a bad field: the loader says which */ }
+  const first = Math.max(0, lines.findIndex((l) => /\S/.test(l.replace(/;.*$/, ''))));
+  return { file, line: first, column: 0, severity: 'warning', code: 'no-multiboot-header', source: lines[first],
+    message: 'no Multiboot header: Popek runs it from its first byte, QEMU -kernel refuses it (add the "multiboot" snippet)' };
 }
 

@@ -23,7 +23,7 @@ function manifestFiles(): string[] {
     ...c.grammars.map((g: { path: string }) => rel(g.path)),
     ...c.snippets.map((s: { path: string }) => rel(s.path)),
     ...c.walkthroughs.flatMap((w: { steps: Array<{ media: { markdown?: string; image?: string } }> }) => w.steps.map((s) => rel(s.media.markdown ?? s.media.image ?? ''))),
-    'walkthrough/hello.gasm', // copied into the workspace by popek.openExample
+    'walkthrough/hello.gasm', // copied into the extension's storage by popek.openExample
     'media/compare.js', 'media/compare.css', 'media/popek.svg',
   ];
 }

@@ -54,7 +54,7 @@ async function step(page: Page, name: string, needs: string[], fn: () => Promise
     const detail = await fn();
     check(name, true, detail ?? '');
   } catch (err) {
-    check(name, false, (err as Error).message.split('\n')[0]);
+    check(name, false, (err as Error).message.split('\n').slice(0, 8).join('\n'));
     await page.screenshot({ path: path.join(OUT, `failed-${name.replace(/\W+/g, '-')}.png`) }).catch(() => undefined);
   }
 }
@@ -86,9 +86,15 @@ async function goToLine(page: Page, line: number): Promise<void> {
 }
 
 async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('Control+Shift+P');
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible' });
+  // A key press can land while focus is moving (a closing picker, a walkthrough): try again then.
+  for (let attempt = 0; ; attempt++) {
+    await page.keyboard.press('Control+Shift+P');
+    if (await input.waitFor({ state: 'visible', timeout: 5_000 }).then(() => true, () => false)) break;
+    if (attempt === 2) throw new Error(`the command palette did not open for "${title}"`);
+    await page.keyboard.press('Escape');
+    await page.locator('.monaco-workbench').first().click({ position: { x: 5, y: 5 } }).catch(() => undefined);
+  }
   await input.fill(`>${title}`);
   await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 15_000 });
   await page.keyboard.press('Enter');
@@ -217,18 +223,6 @@ async function uiPhase(page: Page): Promise<void> {
     await page.keyboard.press('Enter');
     await page.locator('.statusbar-item', { hasText: 'Paravirtual' }).first().waitFor({ timeout: 15_000 });
     return '(.vscode/settings.json has popek.mode)';
-  });
-
-  await step(page, 'the walkthrough opens with its five steps', [], async () => {
-    await runCommand(page, 'Welcome: Open Walkthrough...');
-    const input = page.locator('.quick-input-widget input');
-    await input.fill('Popek');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Get started with Popek' }).first().waitFor({ timeout: 15_000 });
-    await page.keyboard.press('Enter');
-    const titles = ['Open a guest kernel', 'See what a hypervisor sees', 'Paravirtualize with a quick fix', 'Debug the guest', 'Stop on a VM exit'];
-    for (const t of titles) await page.locator('.gettingStartedContainer', { hasText: t }).first().waitFor({ timeout: 15_000 });
-    await page.screenshot({ path: path.join(OUT, 'ui-3b-walkthrough.png') });
-    await page.keyboard.press('Control+W');
   });
 
   await step(page, 'warning squiggle under popfd and the Problems panel', ['server'], async () => {
@@ -371,6 +365,57 @@ async function uiPhase(page: Page): Promise<void> {
     await page.keyboard.press('Shift+F5');
     await page.keyboard.press('Control+W');
     return `(EIP row marked at ${seen.join(', ')})`;
+  });
+
+  await step(page, 'the walkthrough: six steps; opening the example ticks step 1 and writes nothing to the workspace', ['cli', 'debugAdapter', 'server'], async () => {
+    const snapshot = () => fs.readdirSync(WS).filter((f) => f !== '.vscode').map((f) => `${f}:${fs.statSync(path.join(WS, f)).mtimeMs}`).sort().join(',');
+    const before = snapshot();
+    const openWalkthrough = async () => {
+      await runCommand(page, 'Welcome: Open Walkthrough...');
+      await page.locator('.quick-input-widget input').fill('Popek');
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Get started with Popek' }).first().waitFor({ timeout: 15_000 });
+      await page.keyboard.press('Enter');
+      await page.locator('.gettingStartedContainer').first().waitFor({ timeout: 15_000 });
+    };
+    const stepEl = (title: string) => page.locator('.gettingStartedContainer .getting-started-step', { hasText: title }).first();
+    const ticked = (title: string) => stepEl(title).locator('.codicon-getting-started-step-checked').count().then((n) => n > 0);
+    const waitTicked = async (title: string) => {
+      const end = Date.now() + 20_000;
+      while (!(await ticked(title))) { if (Date.now() > end) throw new Error(`step "${title}" did not tick`); await page.waitForTimeout(200); }
+    };
+    const press = async (title: string, button: string, effect: string) => {
+      await openWalkthrough();
+      await stepEl(title).click();
+      if (await ticked(title)) throw new Error(`step "${title}" ticked before it was done`);
+      const b = page.locator('.gettingStartedContainer .monaco-button:visible, .gettingStartedContainer a:visible', { hasText: button }).first();
+      if (!(await b.waitFor({ state: 'visible', timeout: 10_000 }).then(() => true, () => false))) {
+        const html = await page.locator('.gettingStartedContainer').first().evaluate((e: any) => [...e.querySelectorAll('button, a')].filter((x: any) => /technique|hello|VM exits|Compare/i.test(x.textContent)).map((x: any) => x.outerHTML.slice(0, 200)).join('\n'));
+        throw new Error(`no visible "${button}" button in step "${title}":\n${html}`);
+      }
+      // The step's detail is re-rendered as it expands: click again if the first click met the old button.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        await b.click();
+        if (await page.locator(effect).first().waitFor({ state: 'visible', timeout: 8_000 }).then(() => true, () => false)) return;
+      }
+      throw new Error(`"${button}" did nothing visible (${effect})`);
+    };
+    const titles = ['Open a guest kernel', 'See what a hypervisor sees', 'Paravirtualize with a quick fix', 'Debug the guest', 'Stop on a VM exit', 'Compare the techniques'];
+    await openWalkthrough();
+    for (const t of titles) await stepEl(t).waitFor({ timeout: 15_000 });
+    await page.screenshot({ path: path.join(OUT, 'ui-3b-walkthrough.png') });
+
+    // 1. The example opens from the extension's storage, not the workspace.
+    await press(titles[0], 'Open hello.gasm', '.tab.active >> text=hello.gasm');
+    await page.locator('.tab.active', { hasText: 'hello.gasm' }).waitFor({ timeout: 15_000 });
+    const where = await page.locator('.tab.active').getAttribute('title') ?? await page.locator('.tab.active').getAttribute('aria-label') ?? '';
+    if (where.includes(WS)) throw new Error(`the example opened from the workspace: ${where}`);
+    await openWalkthrough();
+    await waitTicked(titles[0]);
+
+    await page.screenshot({ path: path.join(OUT, 'ui-3e-walkthrough-done.png') });
+    if (snapshot() !== before) throw new Error(`the walkthrough changed the workspace: ${before} → ${snapshot()}`);
+    await page.keyboard.press('Control+W');
+    return '(6 steps listed; step 1 done and ticked; the workspace is unchanged)';
   });
 
   await step(page, 'Compare Techniques from the command palette opens the webview', ['cli', 'compare'], async () => {
