@@ -58,11 +58,46 @@ describe('debugger: protocol (stdio adapter process)', function () {
       });
     }
 
-    it('shows the assembler\'s first errors with file:line', async () => {
+    it('an assembly error: file:line and the source line in the Debug Console, a problems event, the session ends (no error dialog)', async () => {
       await dc.initializeRequest();
-      const msg = await failure(dc.launchRequest({ program: fixture('broken.gasm') } as never));
-      assert.match(msg, /broken\.gasm:5:\d+: /);
-      assert.match(msg, /broken\.gasm:7:\d+: /);
+      const out = collectOutput(dc);
+      const problems = new Promise<DebugProtocol.Event>((resolve) => dc.on('popek/problems', resolve));
+      const ended = dc.waitForEvent('terminated');
+      const r = await dc.launchRequest({ program: fixture('broken.gasm') } as never);
+      assert.equal(r.success, true, 'not an error response: VS Code would show a modal about launch.json');
+      await ended;
+      const text = out.text('stderr');
+      assert.match(text, /broken\.gasm:5:\d+: error: /);
+      assert.match(text, /broken\.gasm:7:\d+: error: /);
+      const src = fs.readFileSync(fixture('broken.gasm'), 'utf8').split('\n');
+      assert.ok(text.includes(src[4].trim()), `the source line of the error: ${src[4].trim()}`);
+      const body = (await problems).body as { file: string; problems: Array<{ line: number; severity: string; message: string }> };
+      assert.equal(path.resolve(body.file), path.resolve(fixture('broken.gasm')));
+      assert.deepEqual(body.problems.filter((p) => p.severity === 'error').map((p) => p.line + 1).slice(0, 2), [5, 7]);
+    });
+
+    it('a guest without a Multiboot header runs, with a warning in the Console and the problems event', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-dbg-'));
+      const file = path.join(dir, 'flat.gasm');
+      fs.writeFileSync(file, 'bits 32\nstart:\n    mov eax, 1\n    hlt\n');
+      const problems = new Promise<DebugProtocol.Event>((resolve) => dc.on('popek/problems', resolve));
+      const out = collectOutput(dc);
+      const { stop } = await launchToStop(dc, { program: file });
+      assert.equal(stop.body.reason, 'entry');
+      const body = (await problems).body as { problems: Array<{ code?: string; line: number; message: string }> };
+      assert.deepEqual(body.problems.map((p) => [p.code, p.line]), [['no-multiboot-header', 0]]);
+      assert.match(body.problems[0].message, /Multiboot header/);
+      assert.ok(body.problems[0].message.length <= 120);
+      assert.match(out.text('console'), /no Multiboot header/);
+    });
+
+    it('stopOn: ["vmexit"] stops on VM exits with no filter ticked in the Breakpoints view', async () => {
+      const { stop } = await launchToStop(dc, { program: HELLO, mode: 'hardware-assisted', stopOn: ['vmexit'] }, { exceptions: { filters: [] } });
+      assert.equal(stop.body.reason, 'entry');
+      const s = await resumeToStop(dc, dc.continueRequest({ threadId: 1 }));
+      assert.equal(s.body.reason, 'exception');
+      assert.match(`${s.body.description} ${s.body.text ?? ''}`, /VM exit/);
+      assert.match(await failure(dc.launchRequest({ program: HELLO, stopOn: ['nope'] } as never)), /stopOn/);
     });
 
     it('refuses a 10 MB nonsense file quickly, and a binary file', async () => {
