@@ -64,7 +64,7 @@ const GUEST = new Set(['popek-nasm', 'popek-gas']);
  */
 let lastGuest: vscode.Uri | undefined;
 export function trackLastGuest(context: vscode.ExtensionContext): void {
-  const note = (e: vscode.TextEditor | undefined) => { if (e && GUEST.has(e.document.languageId)) lastGuest = e.document.uri; };
+  const note = (e: vscode.TextEditor | undefined) => { if (e && e.document.uri.scheme === 'file' && GUEST.has(e.document.languageId)) lastGuest = e.document.uri; };
   note(vscode.window.activeTextEditor);
   context.subscriptions.push(vscode.window.onDidChangeActiveTextEditor(note));
 }

@@ -7,43 +7,51 @@ import type { LintDocument } from '../core/lint/document';
 import type { ScannedInstruction } from '../core/lint/lineModel';
 import type { Classified } from '../core/lint/classify';
 import { reportedClass } from '../core/lint/classify';
-import { describeBt, describeExit, describePv, GROUP_TITLE, type CostFigures } from '../core/lint/messages';
+import { describeBt, describeExit, GROUP_TITLE, type CostFigures } from '../core/lint/messages';
 import { PREDEFINED } from '../core/asm/predefined';
 import { macroCallsOf } from '../core/lint/lint';
 import { classify } from '../core/lint/classify';
 import * as path from 'node:path';
 
 const CLASS_TEXT = {
-  critical: 'critical — sensitive but unprivileged: no trap at CPL > 0 (Popek & Goldberg; Robin & Irvine 2000)',
-  privileged: 'privileged — #GP(0) at CPL > 0',
-  'iopl-sensitive': 'IOPL-sensitive — #GP(0) when CPL > IOPL',
-  innocuous: 'innocuous — behaves the same at any privilege level',
+  critical: '**critical** — sensitive but unprivileged: no trap at CPL > 0',
+  privileged: '**privileged** — #GP(0) at CPL > 0',
+  'iopl-sensitive': '**IOPL-sensitive** — #GP(0) when CPL > IOPL',
+  innocuous: 'innocuous — the same at any privilege level',
 } as const;
 
-/** Markdown documentation of one instruction as written. */
+/** A table cell: one line, no pipe (it would end the cell). */
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s+/g, ' ').trim();
+
+/**
+ * Markdown documentation of one instruction as written: what it is, then one row per technique
+ * saying what happens to it there — each fact once (the Problems panel's message is the short form).
+ */
 export function instructionMarkdown(instr: ScannedInstruction, c: Classified, costs?: CostFigures): string {
   const { info, facts, form } = c;
   const lines: string[] = [];
-  const spelled = instr.spelling === info.mnemonic ? info.mnemonic : `${instr.spelling} (${info.mnemonic})`;
+  const spelled = instr.spelling === info.mnemonic ? instr.spelling : `${instr.spelling} (${info.mnemonic})`;
   lines.push(`**${spelled}** — ${info.description}`, '');
-  if (form) lines.push(`Form: \`${info.mnemonic} ${form.operands.join(', ')}\` — encoding \`${form.encoding}\``, '');
   const f = info.flags;
   const flagText = [f.read.length ? `reads ${f.read.join(' ')}` : '', f.written.length ? `writes ${f.written.join(' ')}` : '', f.undefined.length ? `leaves ${f.undefined.join(' ')} undefined` : ''].filter(Boolean).join('; ');
-  lines.push(`Flags: ${flagText || 'none affected'}`, '');
-  lines.push(`Class: ${CLASS_TEXT[facts.class]}${facts.group ? ` — group: ${GROUP_TITLE[facts.group]}` : ''}`, '');
-  if (facts.why) lines.push(facts.why, '');
-  if (reportedClass(c) || facts.vmExit.kind !== 'none' || facts.bt.kind === 'callout') {
-    const cls = reportedClass(c);
+  const meta = [form ? `\`${instr.spelling} ${form.operands.join(', ')}\` = \`${form.encoding}\`` : '', `Flags: ${flagText || 'none affected'}`].filter(Boolean);
+  lines.push(meta.join(' · '), '');
+  lines.push(`Class: ${CLASS_TEXT[facts.class]}${facts.group ? ` (Robin & Irvine: ${GROUP_TITLE[facts.group]})` : ''}`, '');
+  const cls = reportedClass(c);
+  if (cls || facts.vmExit.kind !== 'none' || facts.bt.kind === 'callout') {
+    if (facts.why) lines.push(`At CPL 1: ${facts.why}`, '');
+    const te = cls === 'critical' ? 'runs without a trap; behaves differently (above)'
+      : cls === 'privileged' ? `#GP trap; the VMM emulates it${costs?.trapRoundTrip ? ` (~${costs.trapRoundTrip} cycles)` : ''}` : 'runs unchanged';
+    const pv = facts.pv && facts.pv.kind !== 'none'
+      ? `${facts.pv.hypercall ? `\`__HYPERVISOR_${facts.pv.hypercall}\`: ` : ''}${facts.pv.text}` : cls ? 'as under trap-and-emulate' : 'runs unchanged';
+    const exit = facts.vmExit.kind === 'none' ? describeExit(facts.vmExit) : `${describeExit(facts.vmExit)}${costs?.vmExit ? ` (~${costs.vmExit} cycles)` : ''}`;
     lines.push('| technique | what happens |', '|---|---|');
-    lines.push(`| native | runs at CPL 0 as written |`);
-    lines.push(`| trap-and-emulate | ${cls === 'critical' ? 'runs at CPL 1 without a trap and behaves differently (recorded)' : cls === 'privileged' ? `#GP trap to the VMM, which emulates it${costs?.trapRoundTrip ? ` (≈${costs.trapRoundTrip} cycles)` : ''}` : 'runs unchanged'} |`);
-    lines.push(`| binary-translation | ${describeBt(facts, costs)} |`);
-    lines.push(`| paravirtual | ${cls ? (describePv(facts) || 'runs at CPL 1 as in trap-and-emulate') : 'runs unchanged'} |`);
-    lines.push(`| hardware-assisted | ${describeExit(facts.vmExit)} |`);
-    lines.push('');
+    lines.push('| native | runs at CPL 0 as written |');
+    lines.push(`| trap-and-emulate | ${cell(te)} |`);
+    lines.push(`| binary-translation | ${cell(describeBt(facts, costs))} |`);
+    lines.push(`| paravirtual | ${cell(pv)} |`);
+    lines.push(`| hardware-assisted | ${cell(exit)} |`);
   }
-  if (facts.vmExit.kind !== 'none') lines.push(`VM exit reason: **${facts.vmExit.reason}** (${facts.vmExit.reasonNumber})`, '');
-  if (facts.pv && facts.pv.kind !== 'none') lines.push(`Replacement: ${facts.pv.hypercall ? `\`__HYPERVISOR_${facts.pv.hypercall}\` — ` : ''}${facts.pv.text}`);
   return lines.join('\n').trim();
 }
 

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import type { MacroView } from './macroView';
 import { expandCall, lineStatements, type Expansion } from './macroCalls';
 import { scanAttLine, initialAttState } from './att';
-import { displayName, virtMessage, type CostFigures } from './messages';
+import { displayName, shortVirtMessage, type CostFigures } from './messages';
 import type { ScannedInstruction } from './lineModel';
 
 export const CRITICAL_CODE = 'critical-instruction';
@@ -70,8 +70,8 @@ function severityFor(mode: Mode, cls: 'critical' | 'privileged', exits: boolean)
 function describe(writtenText: string, instr: ScannedInstruction, c: Classified, cls: 'critical' | 'privileged', mode: Mode, costs?: CostFigures): string | undefined {
   // Where the operands make the difference (`mov eax, cr0`, `push cs`, `int 0x80`), name the whole instruction.
   const written = writtenText.replace(/\s+/g, ' ').trim();
-  const name = WHOLE_INSTRUCTION.has(c.info.mnemonic) && written.length <= 48 ? `\`${written}\`` : displayName(instr.spelling, instr.mnemonic);
-  return virtMessage(name, c, cls, mode, costs);
+  const name = WHOLE_INSTRUCTION.has(c.info.mnemonic) && written.length <= 40 ? written : displayName(instr.spelling, instr.mnemonic);
+  return shortVirtMessage(name, c, cls, mode, costs);
 }
 
 /** The virtualization diagnostic of one instruction, or undefined. */

@@ -21,9 +21,81 @@ export const GROUP_TITLE: Record<RobinIrvineGroup, string> = {
   'protection-system': 'protection-system references (they consult the storage-protection / relocation system)',
 };
 
-/** Display name of an instruction as written, e.g. `popfl` (popfd). */
+/**
+ * Display name of an instruction as written, e.g. `popfl (popfd)`. Plain text: the Problems panel
+ * shows a diagnostic's message as it is, so Markdown backticks would show literally.
+ */
 export function displayName(spelling: string, mnemonic: string): string {
-  return spelling === mnemonic ? `\`${spelling}\`` : `\`${spelling}\` (${mnemonic})`;
+  return spelling === mnemonic ? spelling : `${spelling} (${mnemonic})`;
+}
+
+/** The longest diagnostic message: one line of the Problems panel; the rest is in the hover. */
+export const MAX_MESSAGE = 120;
+
+/** `text` cut at a word boundary to `max` characters (with an ellipsis when cut). */
+export function fitMessage(text: string, max = MAX_MESSAGE): string {
+  const t = text.replace(/\s+/g, ' ').trim();
+  if (t.length <= max) return t;
+  const cut = t.slice(0, max - 1);
+  const space = cut.lastIndexOf(' ');
+  return `${(space > max * 0.6 ? cut.slice(0, space) : cut).replace(/[\s,;:—-]+$/, '')}…`;
+}
+
+/** The first clause of a table text, lower-cased first letter, without its final stop. */
+function clause(s: string | undefined): string {
+  const t = (s ?? '').trim().split(/(?<=[.;])\s/)[0].replace(/[.;]$/, '');
+  return t ? t[0].toLowerCase() + t.slice(1) : '';
+}
+
+/** A short name for the paravirtual fix: `hypercall set_trap_table`, `the shared-info event mask` … */
+function pvFix(facts: VirtFacts): string | undefined {
+  const pv = facts.pv;
+  if (!pv || pv.kind === 'none') return undefined;
+  if (pv.kind === 'hypercall' && pv.hypercall) return `hypercall ${pv.hypercall}`;
+  if (pv.kind === 'shared-memory') return 'the virtual IF in shared info';
+  return undefined;
+}
+
+/**
+ * The one-sentence message of a virtualization diagnostic (≤ MAX_MESSAGE characters): what goes
+ * wrong under `mode` and the fix in a few words. The whole story is in the hover.
+ */
+export function shortVirtMessage(name: string, c: Classified, cls: 'critical' | 'privileged', mode: Mode, costs?: CostFigures): string | undefined {
+  const f = c.facts;
+  const cost = (n: number | undefined) => (n !== undefined && costs ? `, ~${n} cycles` : '');
+  const trapWord = f.class === 'iopl-sensitive' ? 'traps (#GP, CPL > IOPL)' : 'traps (#GP)';
+  switch (mode) {
+    case 'native':
+      return undefined;
+    case 'trap-and-emulate':
+    case 'paravirtual': {
+      const fix = mode === 'paravirtual' ? pvFix(f) : undefined;
+      if (cls === 'critical') {
+        // What goes wrong (the table's description, past what the instruction does), then the fix:
+        // the first of these that fits one line of the Problems panel.
+        const d = c.info.description.replace(/\.$/, '');
+        const why = (f.why ?? '').split(/: |; |\. /)[0].replace(/\.$/, '');
+        const effects = [why, d.includes('; ') ? d.slice(d.indexOf('; ') + 2) : ''].filter(Boolean);
+        const head = `${name} is critical, no trap at CPL 1`;
+        const fixes = fix ? [`; fix: ${fix} (Ctrl+.)`, `; fix: ${fix}`] : mode === 'paravirtual' ? ['; review it (Ctrl+.)', ''] : [''];
+        const candidates = [...effects.flatMap((e) => fixes.map((x) => `${head}: ${e}${x}`)), ...fixes.map((x) => `${head}${x}`)];
+        return fitMessage(candidates.find((m) => m.length <= MAX_MESSAGE) ?? candidates[candidates.length - 1]);
+      }
+      const base = `${name} ${trapWord} at CPL 1; the VMM emulates it${cost(costs?.trapRoundTrip)}`;
+      return fitMessage(!fix ? base : `${base}; fix: ${fix} (Ctrl+.)`.length <= MAX_MESSAGE ? `${base}; fix: ${fix} (Ctrl+.)` : `${base}; fix: ${fix}`);
+    }
+    case 'binary-translation':
+      return fitMessage(f.bt.kind === 'callout'
+        ? `${name}: binary translation replaces it by a callout into the VMM${cost(costs?.callout)}`
+        : `${name}: binary translation copies it unchanged`);
+    case 'hardware-assisted': {
+      const e = f.vmExit;
+      const exit = e.kind === 'none' ? 'runs without a VM exit'
+        : e.kind === 'unconditional' ? `always causes a VM exit (${e.reason}, ${e.reasonNumber})${cost(costs?.vmExit)}`
+          : `causes a VM exit (${e.reason}, ${e.reasonNumber}) when "${e.control.replace(/\s*\(.*\)$/, '')}" is set${cost(costs?.vmExit)}`;
+      return fitMessage(`${name} under VT-x ${exit}`);
+    }
+  }
 }
 
 function sentence(s: string | undefined): string {
@@ -58,8 +130,8 @@ export function describePv(facts: VirtFacts): string {
   return `Paravirtual: ${sentence(pv.text)}`;
 }
 
-/** The message of a virtualization diagnostic for `mode`, or undefined when the mode reports nothing. */
-export function virtMessage(name: string, c: Classified, cls: 'critical' | 'privileged', mode: Mode, costs?: CostFigures): string | undefined {
+/** The whole explanation of a virtualization diagnostic for `mode` (for a hover or related information). */
+export function virtDetail(name: string, c: Classified, cls: 'critical' | 'privileged', mode: Mode, costs?: CostFigures): string | undefined {
   const f = c.facts;
   const kindWord = f.class === 'iopl-sensitive' ? 'IOPL-sensitive (#GP when CPL > IOPL)' : 'privileged (#GP at CPL > 0)';
   switch (mode) {

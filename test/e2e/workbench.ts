@@ -231,7 +231,16 @@ async function uiPhase(page: Page): Promise<void> {
     await page.keyboard.press('Control+Shift+M');
     await page.waitForFunction(() => /critical-instruction/.test(document.querySelector('.markers-panel')?.textContent ?? ''), null, { timeout: 20_000 });
     await page.screenshot({ path: path.join(OUT, 'ui-4-squiggle-problems.png') });
+    // One short sentence per problem: the message element of each row (no Markdown backticks).
+    const messages: string[] = await page.evaluate(() => [...document.querySelectorAll('.markers-panel .monaco-list-row')].map((row: any) => {
+      const leaves = [...row.querySelectorAll('span, div')].filter((e: any) => e.children.length === 0 && /critical|traps|VM exit|translation/.test(e.textContent));
+      return leaves.map((e: any) => e.textContent as string).sort((a, b) => b.length - a.length)[0] ?? '';
+    }).filter(Boolean));
+    if (messages.length < 2) throw new Error(`Problems rows: ${JSON.stringify(messages)}`);
+    const long = messages.filter((m) => m.length > 120 || m.includes('`'));
+    if (long.length) throw new Error(`Problems messages over 120 characters or with backticks: ${JSON.stringify(long)}`);
     await page.locator('.monaco-editor .view-lines').first().click();
+    return `(${messages.length} problems, longest ${Math.max(...messages.map((m) => m.length))} characters: ${JSON.stringify(messages[0])})`;
   });
 
   await step(page, 'quick-fix menu on popfd, Enter applies the fix', ['server'], async () => {
@@ -367,10 +376,17 @@ async function uiPhase(page: Page): Promise<void> {
     return `(EIP row marked at ${seen.join(', ')})`;
   });
 
-  await step(page, 'the walkthrough: six steps; opening the example ticks step 1 and writes nothing to the workspace', ['cli', 'debugAdapter', 'server'], async () => {
+  await step(page, 'the walkthrough followed end to end: each step does what it says, ticks only then, writes nothing to the workspace', ['cli', 'debugAdapter', 'server'], async () => {
     const snapshot = () => fs.readdirSync(WS).filter((f) => f !== '.vscode').map((f) => `${f}:${fs.statSync(path.join(WS, f)).mtimeMs}`).sort().join(',');
     const before = snapshot();
     const openWalkthrough = async () => {
+      // Back to its tab when it is open (the palette races the focus changes a step makes).
+      const tab = page.locator('.tab', { hasText: 'Walkthrough: Popek' }).first();
+      if (await tab.count()) {
+        await tab.click();
+        await page.locator('.gettingStartedContainer').first().waitFor({ timeout: 15_000 });
+        return;
+      }
       await runCommand(page, 'Welcome: Open Walkthrough...');
       await page.locator('.quick-input-widget input').fill('Popek');
       await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Get started with Popek' }).first().waitFor({ timeout: 15_000 });
@@ -412,10 +428,60 @@ async function uiPhase(page: Page): Promise<void> {
     await openWalkthrough();
     await waitTicked(titles[0]);
 
+    // 2. The technique picker; the step ticks when a technique is chosen.
+    await press(titles[1], 'Choose a technique', '.quick-input-widget input');
+    await page.locator('.quick-input-widget input').fill('trap');
+    await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: 'Trap and emulate' }).first().waitFor({ state: 'attached' });
+    await page.keyboard.press('Enter');
+    // The user's explicit choice is the one thing written: the workspace setting.
+    const settings = path.join(WS, '.vscode', 'settings.json');
+    const end = Date.now() + 15_000;
+    while (!(fs.existsSync(settings) && /"popek\.mode":\s*"trap-and-emulate"/.test(fs.readFileSync(settings, 'utf8')))) {
+      if (Date.now() > end) throw new Error('popek.mode was not set to trap-and-emulate');
+      await page.waitForTimeout(200);
+    }
+    await openWalkthrough();
+    await waitTicked(titles[1]);
+
+    // 3. Paravirtualize the example (no editor active: the walkthrough's file), a diff, Apply.
+    await press(titles[2], 'Paravirtualize hello.gasm', '.notifications-toasts, .monaco-diff-editor');
+    await page.locator('.monaco-diff-editor').first().waitFor({ state: 'visible', timeout: 30_000 });
+    const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'Apply' }).first();
+    await toast.waitFor({ timeout: 15_000 });
+    const prompt = norm(await toast.innerText());
+    await page.screenshot({ path: path.join(OUT, 'ui-3c-walkthrough-paravirtualize.png') });
+    if (/\/tmp\/|popek-fix-/.test(prompt)) throw new Error(`the prompt shows a temporary path: ${prompt}`);
+    await toast.locator('.monaco-button', { hasText: 'Apply' }).click();
+    await openWalkthrough();
+    await waitTicked(titles[2]);
+
+    // 4. Debug: a session that stops at the entry point.
+    await press(titles[3], 'Debug hello.gasm', '.debug-toolbar');
+    await page.waitForSelector('.monaco-editor .debug-top-stack-frame-line', { timeout: 60_000 });
+    await openWalkthrough();
+    await waitTicked(titles[3]);
+    await page.keyboard.press('Shift+F5');
+    await page.waitForSelector('.debug-toolbar', { state: 'detached', timeout: 15_000 }).catch(() => undefined);
+
+    // 5. Hardware assisted with the VM exits filter: entry, F5, the stop on a VM exit.
+    await press(titles[4], 'Debug, stopping on VM exits', '.debug-toolbar');
+    await page.waitForSelector('.monaco-editor .debug-top-stack-frame-line', { timeout: 60_000 });
+    await page.keyboard.press('F5');
+    await page.waitForFunction(() => /VM exit/i.test(document.querySelector('.debug-call-stack')?.textContent ?? '') || /VM exit/i.test(document.querySelector('.zone-widget .exception-widget')?.textContent ?? ''), null, { timeout: 30_000 });
+    await page.screenshot({ path: path.join(OUT, 'ui-3d-walkthrough-vmexit.png') });
+    await openWalkthrough();
+    await waitTicked(titles[4]);
+    await page.keyboard.press('Shift+F5');
+
+    // 6. Compare: the webview, and the step ticks.
+    await press(titles[5], 'Compare techniques', '.tab >> text=Compare:');
+    await compareFrame(page, 60_000);
+    await openWalkthrough();
+    await waitTicked(titles[5]);
     await page.screenshot({ path: path.join(OUT, 'ui-3e-walkthrough-done.png') });
     if (snapshot() !== before) throw new Error(`the walkthrough changed the workspace: ${before} → ${snapshot()}`);
     await page.keyboard.press('Control+W');
-    return '(6 steps listed; step 1 done and ticked; the workspace is unchanged)';
+    return '(6 steps done and ticked; the workspace is unchanged)';
   });
 
   await step(page, 'Compare Techniques from the command palette opens the webview', ['cli', 'compare'], async () => {
