@@ -41,12 +41,6 @@ export function fitMessage(text: string, max = MAX_MESSAGE): string {
   return `${(space > max * 0.6 ? cut.slice(0, space) : cut).replace(/[\s,;:—-]+$/, '')}…`;
 }
 
-/** The first clause of a table text, lower-cased first letter, without its final stop. */
-function clause(s: string | undefined): string {
-  const t = (s ?? '').trim().split(/(?<=[.;])\s/)[0].replace(/[.;]$/, '');
-  return t ? t[0].toLowerCase() + t.slice(1) : '';
-}
-
 /** A short name for the paravirtual fix: `hypercall set_trap_table`, `the shared-info event mask` … */
 function pvFix(facts: VirtFacts): string | undefined {
   const pv = facts.pv;
