@@ -233,7 +233,7 @@ async function uiPhase(page: Page): Promise<void> {
     await page.screenshot({ path: path.join(OUT, 'ui-4-squiggle-problems.png') });
     // One short sentence per problem: the message element of each row (no Markdown backticks).
     const messages: string[] = await page.evaluate(() => [...document.querySelectorAll('.markers-panel .monaco-list-row')].map((row: any) => {
-      const leaves = [...row.querySelectorAll('span, div')].filter((e: any) => e.children.length === 0 && /critical|traps|VM exit|translation/.test(e.textContent));
+      const leaves = [...row.querySelectorAll('span, div')].filter((e: any) => e.children.length === 0 && /is critical|traps \(|VM exit|binary translation/.test(e.textContent));
       return leaves.map((e: any) => e.textContent as string).sort((a, b) => b.length - a.length)[0] ?? '';
     }).filter(Boolean));
     if (messages.length < 2) throw new Error(`Problems rows: ${JSON.stringify(messages)}`);
@@ -429,7 +429,7 @@ async function uiPhase(page: Page): Promise<void> {
     await waitTicked(titles[0]);
 
     // 2. The technique picker; the step ticks when a technique is chosen.
-    await press(titles[1], 'Choose a technique', '.quick-input-widget input');
+    await press(titles[1], 'Choose a technique', '.quick-input-list .monaco-list-row >> text=Trap and emulate');
     await page.locator('.quick-input-widget input').fill('trap');
     await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: 'Trap and emulate' }).first().waitFor({ state: 'attached' });
     await page.keyboard.press('Enter');
