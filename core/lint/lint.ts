@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import type { MacroView } from './macroView';
 import { expandCall, lineStatements, type Expansion } from './macroCalls';
 import { scanAttLine, initialAttState } from './att';
-import { displayName, shortVirtMessage, type CostFigures } from './messages';
+import { displayName, fitMessage, shortVirtMessage, type CostFigures } from './messages';
 import type { ScannedInstruction } from './lineModel';
 
 export const CRITICAL_CODE = 'critical-instruction';
@@ -195,14 +195,14 @@ function callDiagnostics(line: number, call: { start: number; end: number; expan
     const first = list[0];
     const message = describe(first.text, first.e.instr, first.c, cls, mode, costs);
     if (!message) continue;
-    const others = [...new Set(list.slice(1).map((x) => `\`${x.text.replace(/\s+/g, ' ')}\``))];
+    const others = [...new Set(list.slice(1).map((x) => x.text.replace(/\s+/g, ' ')))];
     const also = others.length ? ` (also ${cls} in this expansion: ${others.slice(0, 4).join(', ')}${others.length > 4 ? ', …' : ''})` : '';
     const origin = first.e.origin;
     out.push({
       range: range(line, call.start, call.end),
       severity: severityFor(mode, cls, first.c.facts.vmExit.kind !== 'none'),
       code: cls === 'critical' ? CRITICAL_CODE : PRIVILEGED_CODE,
-      message: `via macro ${call.expansion.macro}: ${message}${also}`,
+      message: fitMessage(`via macro ${call.expansion.macro}: ${message}${also}`),
       via: { macro: call.expansion.macro, text: first.text, file: origin?.file, line: origin?.line },
     });
   }

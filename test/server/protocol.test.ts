@@ -299,7 +299,7 @@ describe('language server over the protocol (dist/server.js)', function () {
     await client.open(uri, text);
     const d = await pull(client, uri);
     assert.deepEqual(d.map((x) => [x.range.start.line, x.code]), [[5, 'privileged-instruction']]);
-    assert.match(d[0].message, /^via macro IRQ_OFF: `cli`/);
+    assert.match(d[0].message, /^via macro IRQ_OFF: cli /);
     // The quick fix rewrites the definition, the one place every call comes from.
     const actions = await client.connection.sendRequest(CodeActionRequest.type, { textDocument: { uri }, range: d[0].range, context: { diagnostics: d } }) as CodeAction[];
     const inDef = actions.find((a) => /definition of macro IRQ_OFF \(line 3\)/.test(a.title));
