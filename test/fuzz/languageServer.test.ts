@@ -137,8 +137,15 @@ const MALFORMED = [
   'X-Nonsense: 1\r\n\r\n',
 ];
 
+function diffItems(a: unknown, b: unknown): string {
+  const items = (x: unknown) => ((x as { items?: unknown[]; data?: unknown[] })?.items ?? (x as { data?: unknown[] })?.data ?? (Array.isArray(x) ? x : [])).map((i) => JSON.stringify(i));
+  const A = items(a), B = items(b);
+  return `incremental only: ${A.filter((x) => !B.includes(x)).slice(0, 5).join(' ')} | fresh only: ${B.filter((x) => !A.includes(x)).slice(0, 5).join(' ')}`;
+}
+
+/** An answer without what names the document (its uri or path: the fresh copy has its own). */
 function strip(x: unknown): unknown {
-  return JSON.parse(JSON.stringify(x, (k, v) => (k === 'resultId' || k === 'uri' ? undefined : v)));
+  return JSON.parse(JSON.stringify(x, (k, v) => (k === 'resultId' || k === 'uri' ? undefined : v)).replace(/fuzz\/fresh\//g, 'fuzz/'));
 }
 
 describe('fuzz: language server over the real protocol', function () {
@@ -229,7 +236,7 @@ describe('fuzz: language server over the real protocol', function () {
           const b = await server.request(method, { textDocument: { uri: freshUri } });
           if (a.ok && b.ok) {
             for (const bad of badRanges(method, a.result, doc)) fail(`${method}: ${bad}`);
-            try { assert.deepEqual(strip(a.result), strip(b.result)); } catch { fail(`${method}: incremental differs from fresh for ${JSON.stringify(doc.getText()).slice(0, 600)}`); }
+            try { assert.deepEqual(strip(a.result), strip(b.result)); } catch { fail(`${method}: incremental differs from fresh for ${JSON.stringify(doc.getText()).slice(0, 600)}: ${diffItems(a.result, b.result)}`); }
           }
         }
         counts.freshComparisons++;
