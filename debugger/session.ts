@@ -547,6 +547,11 @@ export class PopekDebugSession extends GuardedDebugSession {
   protected override evaluateRequest(response: DebugProtocol.EvaluateResponse, args: DebugProtocol.EvaluateArguments): void {
     const rt = this.runtime;
     if (!rt) { this.fail(response, ErrorId.noGuest, 'evaluate'); return; }
+    if (args.context === 'repl' && /^\s*(help|\?)\s*$/i.test(args.expression ?? '')) {
+      response.body = { result: REPL_HELP, variablesReference: 0 };
+      this.sendResponse(response);
+      return;
+    }
     try {
       const node = parseExpression(args.expression);
       if (node.k === 'assign' && args.context !== 'repl') throw new ExpressionError('assignments are allowed in the Debug Console only');
@@ -567,7 +572,8 @@ export class PopekDebugSession extends GuardedDebugSession {
       }
       this.sendResponse(response);
     } catch (e) {
-      if (e instanceof ExpressionError) this.fail(response, ErrorId.evaluate, e.message, args.context === 'repl');
+      // In the Debug Console the answer is a line there (VS Code prints the message), never a toast.
+      if (e instanceof ExpressionError) this.fail(response, ErrorId.evaluate, args.context === 'repl' ? `${e.message} (type help for what the console understands)` : e.message, false);
       else this.fail(response, ErrorId.internal, (e as Error).message);
     }
   }
@@ -675,6 +681,18 @@ function parseAddress(s: string | undefined): number | undefined {
   const n = /^0x[0-9a-f]+$/.test(t) ? parseInt(t.slice(2), 16) : /^[0-9]+$/.test(t) ? parseInt(t, 10) : NaN;
   return Number.isFinite(n) && n >= 0 && n <= 0xffffffff ? n : undefined;
 }
+
+/** What `help` in the Debug Console answers. */
+const REPL_HELP = [
+  'Expressions, evaluated on the stopped guest (values are unsigned 32-bit):',
+  '  registers   eax ax al … esp eip eflags cs ds ss … cr0–cr4',
+  '  flags       CF ZF SF OF IF DF, iopl, cpl',
+  '  memory      [esp+4]  byte [0x9000]  word [vendor+2]  dword [label]',
+  '  symbols     labels and constants of the program (message, stack_top …)',
+  '  operators   + - * / % & | ^ ~ << >> == != < > && || ?:   numbers 0x10 10h 0b101 \'A\'',
+  'Assignments change the guest:  eax = 5   [0x9000] = 0xff   ZF = 1',
+  'Watch, hover and conditional breakpoints take the same expressions.',
+].join('\n');
 
 function formatValue(v: number): string {
   const u = v >>> 0;

@@ -91,6 +91,18 @@ describe('debugger: protocol (stdio adapter process)', function () {
       assert.match(out.text('console'), /no Multiboot header/);
     });
 
+    it('Debug Console: help answers there; an unknown name is a console line, not a toast', async () => {
+      await launchToStop(dc, { program: HELLO });
+      const frameId = (await topFrame(dc)).id;
+      const help = await dc.evaluateRequest({ expression: 'help', context: 'repl', frameId });
+      assert.match(help.body.result, /registers/);
+      assert.match(help.body.result, /eax/);
+      const r = await dc.send('evaluate', { expression: 'no_such_name', context: 'repl', frameId }).then(() => undefined, (e: Error) => e);
+      assert.ok(r, 'an unknown name is an error response');
+      assert.match(r.message, /no_such_name/);
+      assert.match(r.message, /help/);
+    });
+
     it('stopOn: ["vmexit"] stops on VM exits with no filter ticked in the Breakpoints view', async () => {
       const { stop } = await launchToStop(dc, { program: HELLO, mode: 'hardware-assisted', stopOn: ['vmexit'] }, { exceptions: { filters: [] } });
       assert.equal(stop.body.reason, 'entry');

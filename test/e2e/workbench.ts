@@ -296,6 +296,20 @@ async function uiPhase(page: Page): Promise<void> {
     const vars = norm(await variables());
     await page.screenshot({ path: path.join(OUT, 'ui-9-debug-stop-variables.png') });
     if (!/eax\s*=/i.test(vars) || !/esp\s*=/i.test(vars)) throw new Error(`Variables view: ${JSON.stringify(vars.slice(0, 200))}`);
+    // The Debug Console: `help` answers there, and an unknown name is a line there, not a toast.
+    await page.locator('.panel .composite-bar .action-item', { hasText: 'Debug Console' }).first().click().catch(() => undefined);
+    const repl = () => page.evaluate(() => ((document.querySelector('.repl') as HTMLElement | null)?.innerText ?? '').replace(/\u00a0/g, ' '));
+    await page.locator('.repl-input-wrapper').first().click();
+    await page.keyboard.type('help');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => /registers\s+eax/.test(((document.querySelector('.repl') as HTMLElement | null)?.innerText ?? '').replace(/\u00a0/g, ' ')), null, { timeout: 15_000 });
+    await page.keyboard.type('no_such_name');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => /no_such_name.*help/s.test(((document.querySelector('.repl') as HTMLElement | null)?.innerText ?? '').replace(/\u00a0/g, ' ')), null, { timeout: 15_000 });
+    await page.screenshot({ path: path.join(OUT, 'ui-9b-debug-console-help.png') });
+    const toasts = await page.locator('.notifications-toasts .notification-toast', { hasText: 'no_such_name' }).count();
+    if (toasts) throw new Error('an unknown name in the Debug Console raised a notification');
+    if (!/no_such_name/.test(await repl())) throw new Error('no answer in the console');
     await page.keyboard.press('Shift+F5');
     return `(${JSON.stringify(vars.replace(/\s+/g, ' ').slice(0, 100))})`;
   });
