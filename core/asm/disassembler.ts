@@ -162,7 +162,7 @@ function format(insn: Insn, info: InstructionInfo, f: EncodingForm, bytes: Uint8
     if (k === f.rmOperand && modrm >= 0) {
       if (rmIsReg) {
         const simd = SIMD_RM[p];
-        texts.push(simd ? `${simd}${rmf}` : gpr(p === 'r16/32/m16' ? 32 : PAT_SIZE[p] ?? 32, rmf));
+        texts.push(simd ? `${simd}${rmf}` : p === 'mm' || p === 'xmm' ? `${p}${rmf}` : gpr(p === 'r16/32/m16' ? 32 : PAT_SIZE[p] ?? 32, rmf));
       } else if (p === 'm16:32') texts.push(`far ${memText}`);
       else {
         const size = PAT_SIZE[p];
@@ -217,10 +217,10 @@ function format(insn: Insn, info: InstructionInfo, f: EncodingForm, bytes: Uint8
   }
   const pre: string[] = [];
   if (pf.lock) pre.push('lock');
-  if (pf.rep && !f.mandatoryPrefix) pre.push(pf.rep === 0xf3 ? (/^(cmps|scas)/.test(info.mnemonic) ? 'repe' : 'rep') : 'repne');
+  if (pf.rep && !f.mandatoryPrefix && !f.exactPrefixes) pre.push(pf.rep === 0xf3 ? (/^(cmps|scas)/.test(info.mnemonic) ? 'repe' : 'rep') : 'repne');
   if (pf.seg && !usedSeg) pre.push(pf.seg);
   // operand / address size the form does not state itself (66 c3 is `o16 ret`, 67 ac `a16 lodsb`)
-  if (pf.o16 && f.opsize === undefined) pre.push(bits === 32 ? 'o16' : 'o32');
+  if (pf.o16 && f.opsize === undefined && !f.exactPrefixes) pre.push(bits === 32 ? 'o16' : 'o32');
   if (pf.a16 && !memText && f.addrsize === undefined) pre.push(bits === 32 ? 'a16' : 'a32');
   if (f.operands.length === 1 && f.operands[0] === 'simm8' && f.opsize === 16) texts[0] = 'word ' + texts[0];
   return [...pre, info.mnemonic].join(' ') + (texts.length ? ' ' + texts.join(',') : '');

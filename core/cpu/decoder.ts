@@ -34,6 +34,8 @@ const fxsaveOp: ExecFn = (cpu, i) => { if (cpu.cr0 & (CR0_EM | CR0_TS)) throw ne
 const fxrstorOp: ExecFn = (cpu, i) => { if (cpu.cr0 & (CR0_EM | CR0_TS)) throw new CpuFault(NM); fxrstor(cpu, i.seg, ea(cpu, i)); };
 const int1: ExecFn = (cpu) => cpu.deliverEvent(1, 'exception', 0, 0, cpu.nextEip);
 const vmcall: ExecFn = () => { throw new CpuFault(UD); }; // outside VMX non-root operation
+/** MMX and SSE are not modelled (CPUID says so): #UD, as on a CPU without them. */
+const simd: ExecFn = () => { throw new CpuFault(UD); };
 const daaOp: ExecFn = (cpu, i) => daa(cpu, i.opcode === 0x2f);
 const aaaOp: ExecFn = (cpu, i) => aaa(cpu, i.opcode === 0x3f);
 const aamOp: ExecFn = (cpu, i) => aam(cpu, i.imm);
@@ -456,6 +458,14 @@ export class Decoder {
       case 0x1bd: this.modrm(i, seg); return this.set(i, B.bsrG);
       case 0x1c0: case 0x1c1: this.modrm(i, seg); if (op === 0x1c0) i.size = 1; return this.set(i, B.xaddE);
       case 0x1c7: this.modrm(i, seg); if (i.reg !== 1) return this.invalid(i); return this.set(i, B.cmpxchg8b);
+      case 0x177: return this.set(i, simd); // emms
+    }
+    // MMX / SSE / SSE2: decoded (ModRM, imm8) so that the table names them; executing raises #UD
+    const b = op & 0xff;
+    if ((b >= 0x10 && b <= 0x17) || (b >= 0x28 && b <= 0x2f) || (b >= 0x50 && b <= 0x7f) || b === 0xae || (b >= 0xc2 && b <= 0xc6) || b >= 0xd0) {
+      this.modrm(i, seg);
+      if ((b >= 0x70 && b <= 0x73) || b === 0xc2 || b === 0xc4 || b === 0xc5 || b === 0xc6) i.imm = this.byte();
+      return this.set(i, simd);
     }
     void size;
     return this.invalid(i);

@@ -34,7 +34,7 @@ export interface DecodedShape {
 }
 
 const MEM_ONLY = new Set<OperandPattern>(['m', 'm8', 'm16', 'm32', 'm64', 'm80', 'm128', 'm16:32']);
-const REG_ONLY_RM = new Set<OperandPattern>(['r8', 'r16', 'r32']);
+const REG_ONLY_RM = new Set<OperandPattern>(['r8', 'r16', 'r32', 'mm', 'xmm']);
 
 let INDEX: Map<number, FormMatch[]> | undefined;
 
@@ -92,8 +92,12 @@ function match(d: DecodedShape, at: (k: number) => number, sizedOnly: boolean): 
   const modrm = d.modrm, mod = modrm >> 6, regf = (modrm >> 3) & 7;
   for (const c of cands) {
     const f = c.form;
-    if (sizedOnly && f.opsize === undefined) continue;
-    if (f.mandatoryPrefix && d.rep !== f.mandatoryPrefix[0]) continue;
+    if (sizedOnly && f.opsize === undefined && !f.exactPrefixes) continue;
+    if (f.exactPrefixes) {
+      // the last F2/F3 selects the variant and a 66 beside it is ignored; 66 alone selects the 66 variant
+      const mp = f.mandatoryPrefix?.[0] ?? 0;
+      if (mp === 0x66 ? !d.opsizePrefix || d.rep !== 0 : mp === 0 ? d.opsizePrefix || d.rep !== 0 : d.rep !== mp) continue;
+    } else if (f.mandatoryPrefix && d.rep !== f.mandatoryPrefix[0]) continue;
     if (f.opsize !== undefined && f.opsize !== d.operandSize) continue;
     if (f.addrsize !== undefined && f.addrsize !== d.addressSize) continue;
     if (c.tail !== undefined) {

@@ -34,6 +34,7 @@
  * §2c Xen PV replacements, §3a VT-x exit reasons, §6 privileged / IOPL-sensitive).
  */
 import { defineX87 } from './x87';
+import { defineSimd } from './simd';
 import type {
   BtTreatment, Category, EncodingForm, Flag, FlagEffects, InstructionInfo, InterceptClass, OperandPattern, ParavirtReplacement, VirtFacts, VmExit,
 } from './types';
@@ -118,7 +119,7 @@ function compileForm(text: string, cc?: number): EncodingForm {
       }
     } else if (/^\/[0-7]$/.test(tok)) {
       form.modrm = Number(tok[1]);
-      form.rmOperand = operands.findIndex((p) => RM_PATTERNS.has(p) || p === 'r8' || p === 'r16' || p === 'r32');
+      form.rmOperand = operands.findIndex((p) => RM_PATTERNS.has(p) || p === 'r8' || p === 'r16' || p === 'r32' || p === 'mm' || p === 'xmm');
     } else if (tok === 'ib' || tok === 'iw' || tok === 'id' || tok === 'rel8' || tok === 'rel32' || tok === 'moffs') form.imm.push(tok);
     else if (tok === 'ptr') form.imm.push('ptr16:32');
     else if (/^[0-9a-f]{2}\+r$/.test(tok)) {
@@ -182,6 +183,7 @@ function def(mnemonic: string, category: Category, description: string, flagSpec
     const ends = cpu?.ends ?? extra.ends, intercept = cpu?.intercept ?? extra.intercept;
     if (ends) f.endsBlock = true;
     if (intercept) f.intercept = intercept;
+    if (category === 'simd') f.exactPrefixes = true;
     if (extra.lock && f.rmOperand !== undefined && RM_PATTERNS.has(f.operands[f.rmOperand]) && (f.rmOperand === 0 || mnemonic === 'xchg')) f.lockable = true;
     if (extra.defaultMem) f.defaultMemSize = extra.defaultMem;
     else if (f.operands.some((p) => p === 'sreg' || p === 'sreg-no-cs')) f.defaultMemSize = 16;
@@ -605,8 +607,14 @@ def('prefetchwt1', 'misc', 'Hints that the line be fetched for writing into leve
 def('wait', 'misc', 'Waits for pending unmasked x87 exceptions (#NM when CR0.MP and CR0.TS are both set).', '', INNOCUOUS, [': 9b'], { aliases: ['fwait'] });
 def('pause', 'misc', 'Spin-loop hint (F3 90).', '', { ...INNOCUOUS, vmExit: exitC('PAUSE exiting (primary bit 30) or PAUSE-loop exiting', 'PAUSE_INSTRUCTION', 40) }, [': mp=f3 90']);
 
-// ---- x87 FPU (core/isa/x87.ts)
+// ---- x87 FPU (core/isa/x87.ts); MMX, SSE, SSE2 (core/isa/simd.ts)
 defineX87(def, INNOCUOUS);
+/** More forms for a row that exists (SSE2 MOVSD/CMPSD share their names with the string instructions). */
+function more(mnemonic: string, forms: string[]): void {
+  const info = BY_NAME.get(mnemonic)!;
+  for (const f of forms.map((t) => compileForm(t))) { f.exactPrefixes = true; info.forms.push(f); }
+}
+defineSimd(def, more, INNOCUOUS);
 
 // ================================================================= lookups
 /** Instruction prefixes the assembler accepts before a mnemonic, with their bytes. */

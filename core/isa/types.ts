@@ -92,6 +92,11 @@ export interface EncodingForm {
    * treat mod 0–2 as 3). Decode-only forms; the assembler always emits mod = 3.
    */
   anyMod?: boolean;
+  /**
+   * MMX/SSE: the form matches only with exactly its mandatory prefix (66, F2 or F3, or none of them):
+   * 0F 58 is ADDPS, 66 0F 58 ADDPD, F3 0F 58 ADDSS, F2 0F 58 ADDSD (the last F2/F3 wins over a 66).
+   */
+  exactPrefixes?: boolean;
   /** Address size the form needs (jcxz: 16, jecxz: 32; `a16`/`a32` in the table): 0x67 when it differs from `bits`. */
   addrsize?: 16 | 32;
   /** LOCK is legal on this form when its r/m operand is memory (read-modify-write destinations); else #UD. */
