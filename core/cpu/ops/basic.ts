@@ -265,11 +265,16 @@ export const pushR: ExecFn = (cpu, i) => cpu.push(cpu.getReg(i.reg, i.size), i.s
 export const popR: ExecFn = (cpu, i) => { const v = cpu.pop(i.size); cpu.setReg(i.reg, i.size, v); };
 export const pushI: ExecFn = (cpu, i) => cpu.push(i.imm, i.size);
 export const pushE: ExecFn = (cpu, i) => cpu.push(readE(cpu, i, i.size), i.size);
+/** ESP after releasing `n` bytes: SP wraps in 16 bits on a 16-bit stack segment (SS.B = 0), the upper half kept. */
+function releaseStack(cpu: Cpu, n: number, stack32 = cpu.stack32): number {
+  const esp = cpu.regs[ESP];
+  return stack32 ? (esp + n) | 0 : (esp & ~0xffff) | ((esp + n) & 0xffff);
+}
 /** POP r/m: ESP is incremented before the destination address is computed (SDM). */
 export const popE: ExecFn = (cpu, i) => {
   const v = cpu.peek(0, i.size);
   const esp = cpu.regs[ESP];
-  cpu.regs[ESP] = esp + i.size;
+  cpu.regs[ESP] = releaseStack(cpu, i.size);
   try { writeE(cpu, i, i.size, v); } catch (e) { cpu.regs[ESP] = esp; throw e; }
 };
 export const pusha: ExecFn = (cpu, i) => {
@@ -282,20 +287,28 @@ export const popa: ExecFn = (cpu, i) => {
   const s = i.size, vals: number[] = [];
   for (let k = 0; k < 8; k++) vals.push(cpu.peek(k * s, s));
   for (let k = 0; k < 8; k++) if (7 - k !== ESP) cpu.setReg(7 - k, s, vals[k]);
-  cpu.regs[ESP] = (cpu.regs[ESP] + 8 * s) | 0;
+  cpu.regs[ESP] = releaseStack(cpu, 8 * s);
 };
+/**
+ * ENTER imm16, imm8. Every stack address is an offset in SS of the stack's size (SP and BP on a
+ * 16-bit stack: the frame pointers of the outer levels are read through BP - size·k). A write at the
+ * final stack pointer is checked first (SDM: #PF "if a write using the final value of the stack
+ * pointer would cause a page fault"), and the registers change only once every access has
+ * succeeded. FrameTemp is ESP - size; EBP/BP takes it at the operand size, ESP/SP the final value at
+ * the stack size (as QEMU's gen_enter).
+ */
 export const enter: ExecFn = (cpu, i) => {
   const size = i.size, alloc = i.imm & 0xffff, level = i.imm2 & 31;
-  const r = cpu.regs;
-  cpu.push(r[5], size);
-  const frame = r[ESP];
-  for (let k = 1; k < level; k++) {
-    r[5] = (r[5] - size) | 0;
-    cpu.push(cpu.read(SS, r[5], size), size);
-  }
-  if (level > 0) cpu.push(frame, size);
+  const r = cpu.regs, stack32 = cpu.stack32;
+  const off = (v: number) => (stack32 ? v | 0 : v & 0xffff);
+  const frame = (r[ESP] - size) | 0;
+  const final = (frame - size * level - alloc) | 0;
+  cpu.probeWrite(SS, off(final), size);
+  cpu.write(SS, off(frame), size, r[5]);
+  for (let k = 1; k < level; k++) cpu.write(SS, off(frame - size * k), size, cpu.read(SS, off(r[5] - size * k), size));
+  if (level > 0) cpu.write(SS, off(frame - size * level), size, frame);
   r[5] = size === 4 ? frame : (r[5] & ~0xffff) | (frame & 0xffff);
-  r[ESP] = (r[ESP] - alloc) | 0;
+  r[ESP] = stack32 ? final : (r[ESP] & ~0xffff) | (final & 0xffff);
 };
 export const leave: ExecFn = (cpu, i) => {
   const r = cpu.regs;
@@ -426,8 +439,10 @@ export const pushSreg: ExecFn = (cpu, i) => {
 };
 export const popSreg: ExecFn = (cpu, i) => {
   const v = cpu.peek(0, i.size) & 0xffff;
+  // POP SS: ESP moves by the size of the stack it was popped from (the old SS), not the new one
+  const stack32 = cpu.stack32;
   cpu.loadSegment(i.reg, v);
-  cpu.regs[ESP] = cpu.stack32 ? (cpu.regs[ESP] + i.size) | 0 : (cpu.regs[ESP] & ~0xffff) | ((cpu.regs[ESP] + i.size) & 0xffff);
+  cpu.regs[ESP] = releaseStack(cpu, i.size, stack32);
 };
 /** LDS/LES/LFS/LGS/LSS: `imm` holds the segment register. */
 export const loadFarPointer: ExecFn = (cpu, i) => {
