@@ -164,8 +164,8 @@ export class Decoder {
     const bytes = new Uint8Array(i.len);
     for (let k = 0; k < i.len; k++) bytes[k] = cpu.readLinear8((lin + k) | 0, this.user);
     i.bytes = bytes;
-    // FXSAVE / FXRSTOR are not in core/isa's table yet: named here (core/cpu/fpu executes them).
-    if (i.mnemonic !== BAD) { if (i.opcode === 0x1ae) i.mnemonic = i.reg === 0 ? 'fxsave' : 'fxrstor'; else nameFromTable(i); }
+    // FXSAVE / FXRSTOR are table rows now (core/isa/simd.ts); core/cpu/fpu executes them
+    if (i.mnemonic !== BAD) nameFromTable(i);
     if (i.lock && !(i.form?.lockable && i.rm < 0)) i.exec = B.ud;
     i.semantics = i.exec;
     this.attachMonitor(i);
@@ -438,10 +438,11 @@ export class Decoder {
       case 0x1a5: case 0x1ad: this.modrm(i, seg); i.imm = -1; return this.set(i, B.shiftDoubleE);
       case 0x1af: this.modrm(i, seg); return this.set(i, B.imulGE);
       case 0x1ae:
-        // FXSAVE / FXRSTOR m512 (0F AE /0, /1); the other forms (SSE) are not modelled.
+        // FXSAVE / FXRSTOR m512 (0F AE /0, /1); the other forms (LDMXCSR, STMXCSR, CLFLUSH, the
+        // fences: SSE/SSE2) are decoded for the table to name and raise #UD (not modelled)
         this.modrm(i, seg);
-        if (i.rm >= 0 || i.reg > 1) return this.invalid(i);
-        return this.set(i, i.reg === 0 ? fxsaveOp : fxrstorOp);
+        if (i.rm < 0 && i.reg <= 1) return this.set(i, i.reg === 0 ? fxsaveOp : fxrstorOp);
+        return this.set(i, simd);
       case 0x1b0: case 0x1b1: this.modrm(i, seg); if (op === 0x1b0) i.size = 1; return this.set(i, B.cmpxchgE);
       case 0x1b2: case 0x1b4: case 0x1b5:
         this.modrm(i, seg); i.imm = op === 0x1b2 ? SS : op - 0x1b0;
