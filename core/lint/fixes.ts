@@ -114,6 +114,9 @@ function settles(doc: LintDocument, fix: QuickFix): boolean {
   const text = doc.lines[fix.line];
   const { start, end } = fix.edit.range;
   const probe = new LintDocument(doc.fileName, doc.syntax, text.slice(0, start.character) + fix.edit.newText + text.slice(end.character));
+  // Nor may it change how the lines after it are read (a `/*` the fix's `#` comment would swallow).
+  const endsInComment = (f: { endsInBlockComment?: boolean } | undefined) => f?.endsInBlockComment === true;
+  if (endsInComment(doc.facts[fix.line]) !== endsInComment(probe.facts[probe.facts.length - 1])) return false;
   // The other statements of the line keep their own fixes; the fixed one must add none.
   let left = -1;
   for (let i = 0; i < doc.facts[fix.line].instructions.length; i++) if (rawQuickFix(doc, fix.line, i, 0)) left++;

@@ -62,6 +62,10 @@ export function checkFixAll(fileName: string, syntax: 'nasm' | 'att', text: stri
 }
 
 describe('fuzz: fix-all keeps every other line and line ending, is idempotent, CLI = server', () => {
+  it('found by the campaign: a fix whose `#` comment would swallow a `/*` after the instruction is not offered', () => {
+    checkFixAll('a.S', 'att', '.code32\n1: popfl/*\n        popfl                           # x\n  cli\n');
+  });
+
   const n = cases(8, 2000);
   it(`${n} sources × ${EOL_VARIANTS.length} variants`, function () {
     this.timeout(0);
