@@ -273,11 +273,26 @@ export async function openExample(ctx: Ctx): Promise<vscode.TextDocument | undef
     if (!open?.isDirty) fs.copyFileSync(source, target);
     const doc = await vscode.workspace.openTextDocument(target);
     await vscode.window.showTextDocument(doc);
-    lastGuest = doc.uri;
+    lastGuest = walkthroughExample = doc.uri;
     void vscode.commands.executeCommand('setContext', WALKTHROUGH.opened, true);
     return doc;
   });
 }
+
+/** The example the walkthrough opened: its later steps act on it, whatever editor was active since. */
+let walkthroughExample: vscode.Uri | undefined;
+
+/**
+ * A command's file argument: a Uri, or 'walkthrough' from a walkthrough step's link (the example the
+ * walkthrough opened, opened now if it was not yet).
+ */
+async function fileArgument(ctx: Ctx, arg: unknown): Promise<vscode.Uri | undefined> {
+  if (arg !== WALKTHROUGH_ARG) return arg instanceof vscode.Uri ? arg : undefined;
+  if (!walkthroughExample || !fs.existsSync(walkthroughExample.fsPath)) await openExample(ctx);
+  return walkthroughExample;
+}
+/** What a walkthrough step's command link passes (`command:popek.paravirtualize?["walkthrough"]`). */
+export const WALKTHROUGH_ARG = 'walkthrough';
 
 /** Context keys the walkthrough's steps complete on: each is set when its step's action succeeded. */
 export const WALKTHROUGH = {
@@ -294,16 +309,16 @@ export function registerCommands(ctx: Ctx): void {
   reg('popek.selectMode', (mode) => selectMode(ctx, mode));
   reg('popek.runInMode', (uri, mode) => runInMode(ctx, uri as vscode.Uri | undefined, mode));
   reg('popek.debugFile', async (uri) => {
-    const doc = await guestDocument(uri as vscode.Uri | undefined, 'debug it', new Set(['popek-nasm']));
+    const doc = await guestDocument(await fileArgument(ctx, uri), 'debug it', new Set(['popek-nasm']));
     return doc ? debugFile(doc.uri) : false;
   });
   // Hardware-assisted, stopping at every VM exit (the "VM exits" exception filter on from the start).
   reg('popek.debugVmExits', async (uri) => {
-    const doc = await guestDocument(uri as vscode.Uri | undefined, 'debug it', new Set(['popek-nasm']));
+    const doc = await guestDocument(await fileArgument(ctx, uri), 'debug it', new Set(['popek-nasm']));
     return doc ? debugFile(doc.uri, 'hardware-assisted', ['vmexit']) : false;
   });
-  reg('popek.compare', (uri, data) => compare(ctx, uri as vscode.Uri | undefined, data));
-  reg('popek.paravirtualize', (uri, options) => paravirtualize(ctx, uri as vscode.Uri | undefined, options as { confirm?: boolean } | undefined));
+  reg('popek.compare', async (uri, data) => compare(ctx, await fileArgument(ctx, uri), data));
+  reg('popek.paravirtualize', async (uri, options) => paravirtualize(ctx, await fileArgument(ctx, uri), options as { confirm?: boolean } | undefined));
   reg('popek.showVmExitTrace', (uri, mode) => showVmExitTrace(ctx, uri as vscode.Uri | undefined, mode));
   reg('popek.openExample', () => openExample(ctx));
   reg('popek.showScreen', () => ctx.screenView.show());
