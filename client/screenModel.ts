@@ -1,16 +1,6 @@
 /* The guest screen as the debug adapter sends it (event and request `popekScreen`). Pure: no vscode. */
 
-/** The body of the `popekScreen` event (see debugger/screenEvents.ts). */
-export interface ScreenModel {
-  columns: number;
-  rows: number;
-  lines: string[];
-  attrs: string;
-  cursor: { row: number; column: number } | null;
-  cursorShape: { start: number; end: number };
-  blink: boolean;
-  running: boolean;
-}
+export type { ScreenModel } from '../core/devices/screenModel';
 
 /** The screen as the firmware leaves it (SeaBIOS's banner, iPXE, "Booting from ROM..."), untouched. */
 export function isFirmwareScreen(lines: string[]): boolean {

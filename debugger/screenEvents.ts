@@ -6,6 +6,7 @@
  */
 import { CP437, type VgaText } from '../core/devices/vga';
 import { keyToScanCodes, textToScanCodes, type KeyboardInput } from '../core/machine/keyboardInput';
+import type { ScreenModel } from '../core/devices/screenModel';
 
 export const SCREEN_EVENT = 'popekScreen';
 export const SCREEN_REQUEST = 'popekScreen';
@@ -13,20 +14,8 @@ export const KEYS_REQUEST = 'popekKeys';
 /** Fastest refresh while the guest runs. */
 export const SCREEN_INTERVAL_MS = 200;
 
-export interface ScreenEventBody {
-  columns: number;
-  rows: number;
-  /** `rows` strings of `columns` characters (code page 437 decoded; blanks kept). */
-  lines: string[];
-  /** rows × columns attribute bytes, base64. */
-  attrs: string;
-  cursor: { row: number; column: number } | null;
-  cursorShape: { start: number; end: number };
-  /** Bit 7 of an attribute blinks (true) or brightens the background (false). */
-  blink: boolean;
-  /** The guest is running (periodic update) or stopped/ended. */
-  running: boolean;
-}
+/** The body of the `popekScreen` event and request. */
+export type ScreenEventBody = ScreenModel;
 
 export function screenBody(vga: VgaText, running: boolean): ScreenEventBody {
   const s = vga.screen();
