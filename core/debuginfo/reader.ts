@@ -45,24 +45,18 @@ export class Reader {
     }
   }
 
-  uleb(): number {
-    let result = 0, mul = 1, b: number;
-    do {
-      b = this.u8();
-      result += (b & 0x7f) * mul;
-      mul *= 128;
-    } while (b & 0x80);
-    return result;
-  }
+  uleb(): number { return this.leb128(false); }
+  sleb(): number { return this.leb128(true); }
 
-  sleb(): number {
+  /** LEB128 (DWARF 5 §7.6), as a double: exact to 2^53, which every field Popek reads stays within. */
+  private leb128(signed: boolean): number {
     let result = 0, mul = 1, b: number;
     do {
       b = this.u8();
       result += (b & 0x7f) * mul;
       mul *= 128;
     } while (b & 0x80);
-    return b & 0x40 ? result - mul : result;
+    return signed && (b & 0x40) ? result - mul : result;
   }
 
   cstr(): string {

@@ -244,7 +244,7 @@ function stripComments(line: string, state: AttScanState, facts: LineFacts): str
 }
 
 /** Splits code at `;` statement separators outside strings. */
-function splitStatements(code: string): Span[] {
+export function splitStatements(code: string): Span[] {
   const out: Span[] = [];
   let quote = false;
   let start = 0;

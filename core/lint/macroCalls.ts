@@ -5,7 +5,7 @@
  * and the expansion is scanned like source: the instructions it holds are what the call line
  * assembles to (`as -g` and `gcc -E` put them on the call line too).
  */
-import { scanAttLine, initialAttState } from './att';
+import { scanAttLine, initialAttState, splitStatements } from './att';
 import { scanNasmLine } from './nasmScanner';
 import { callArguments, evaluateCondition, expandCpp } from './cpp';
 import type { ScannedInstruction, Syntax } from './lineModel';
@@ -130,17 +130,7 @@ export function expandNasmMacro(def: NasmMacro, argText: string): string[] {
 
 /** Splits a GNU as line (comment removed) into statements at `;` outside strings. */
 function statements(code: string): string[] {
-  const out: string[] = [];
-  let quote = false;
-  let start = 0;
-  for (let i = 0; i < code.length; i++) {
-    const c = code[i];
-    if (quote) { if (c === '\\') i++; else if (c === '"') quote = false; continue; }
-    if (c === '"') quote = true;
-    else if (c === ';') { out.push(code.slice(start, i)); start = i + 1; }
-  }
-  out.push(code.slice(start));
-  return out;
+  return splitStatements(code).map((sp) => code.slice(sp.start, sp.end));
 }
 
 /** The first word of a statement after its labels, and the rest. */
