@@ -16,6 +16,7 @@
  */
 import { CliError, numberOption, parseArgs, type CliCommand, type ParsedArgs } from './cliSupport';
 import type { Disk } from '../core/devices/ata';
+import { isOutcome } from '../core/machine/machine';
 import { LoadError } from '../core/machine/multiboot';
 import { textToScanCodes } from '../core/machine/keyboardInput';
 import { loadProgramFile, ProgramError } from '../core/machine/program';
@@ -150,7 +151,7 @@ export const runCommand: CliCommand = async (allArgs) => {
     for (;;) {
       const before = machine.instructions;
       const r = vm.runSlice(SLICE);
-      if (r !== 'slice' && r !== 'breakpoint') break;
+      if (isOutcome(r)) break;
       // Waiting for input (halted, nothing scheduled): give the host time to deliver it.
       const idle = machine.instructions === before && machine.inputOpen;
       await new Promise<void>((resolve) => (idle ? setTimeout(resolve, 10) : setImmediate(resolve))); // stay responsive (signals, output, input)

@@ -58,8 +58,8 @@ export interface IoBus {
   out(port: number, size: 1 | 2 | 4, value: number): void;
 }
 
-/** Why `run` returned. */
-export type CpuStop = 'budget' | 'halt' | 'stop' | 'breakpoint';
+/** Why `run` returned ('requested': see `Cpu.requestStop`). */
+export type CpuStop = 'budget' | 'halt' | 'stop' | 'breakpoint' | 'requested';
 
 interface Block {
   insns: Insn[];
@@ -168,6 +168,10 @@ export class Cpu {
   private codeEpoch = 0;
   /** Set by a device (isa-debug-exit) to make `run` return 'stop'. */
   stopRequested = false;
+  /** A stop asked for with `requestStop`, not yet honoured: its reason. */
+  private stopRequest: string | undefined;
+  /** The reason given to `requestStop` for the last 'requested' return of a run. */
+  stopReason: string | undefined;
   /** Vector of the event being delivered (for #DF / triple-fault classification), -1 none. */
   private delivering = -1;
   /** Exception injected by a monitor, delivered at the next boundary. */
@@ -181,9 +185,10 @@ export class Cpu {
   pic: InterruptController | undefined;
   monitor: Monitor | undefined;
   /**
-   * Linear addresses where `run` stops before executing (debugger); empty: no check. Checked per
-   * block (blocks without one run compiled and chained as without breakpoints); the set is read
-   * again at each `run`, so change it between runs. Any object with `size` and `has` will do.
+   * Linear addresses (as signed 32-bit numbers) where `run` stops before executing (debugger);
+   * empty: no check. Checked per block (blocks without one run compiled and chained as without
+   * breakpoints); the set is read again at each `run`, so change it between runs. Stops asked for
+   * by event handlers are `requestStop`'s.
    */
   readonly breakpoints = new Set<number>();
   /** Breakpoint look-ups cached in blocks are valid for this generation (bumped by each `run`). */
@@ -986,9 +991,38 @@ export class Cpu {
   }
 
   /**
+   * Asks the run in progress to return 'requested' at the next instruction boundary: after the
+   * instruction (or event delivery) running now and what the boundary delivers (a pending
+   * interrupt, a single-step trap), before the next instruction executes (a halted CPU first waits
+   * for what wakes it, as the machine advances time). For event handlers (a debugger's event
+   * filters and data watches, a device): every executor honours it — this loop,
+   * compiled blocks and regions (they leave on `breakBlock`), the binary translator, VT-x non-root.
+   * A request made between runs stops the next one at its first boundary. `stopReason` tells why.
+   */
+  requestStop(reason: string): void {
+    this.stopRequest ??= reason;
+    this.breakBlock = true;
+  }
+
+  /** Drops a requested stop not yet honoured (one asked for outside a run, no longer wanted). */
+  withdrawStop(): void { this.stopRequest = undefined; }
+
+  /** True when a requested stop waits for the next instruction boundary (executors test it there). */
+  get stopPending(): boolean { return this.stopRequest !== undefined; }
+
+  /** Honours the pending stop (executors call it at a boundary when `stopPending`): 'requested'. */
+  takeStop(): CpuStop {
+    this.stopReason = this.stopRequest;
+    this.stopRequest = undefined;
+    this.breakBlock = false;
+    return 'requested';
+  }
+
+  /**
    * Runs at most `budget` instructions. Returns why it stopped: 'budget' (ran them all), 'halt'
    * (HLT and nothing can wake it: the caller decides, e.g. advance time), 'stop' (a device asked),
-   * 'breakpoint' (EIP reached a breakpoint, not executed). Throws TripleFault and UnsupportedError.
+   * 'breakpoint' (EIP reached a breakpoint, not executed), 'requested' (see `requestStop`). Throws
+   * TripleFault and UnsupportedError.
    *
    * Breakpoints: stops before executing any instruction whose linear address is in `breakpoints`,
    * the first one of this run included, except the resume point (see `resume`). Checked per block:
@@ -1002,6 +1036,7 @@ export class Cpu {
       if (this.stopRequested) return 'stop';
       if (this.irqCheck) this.checkInterrupts();
       if (this.halted) return 'halt';
+      if (this.stopRequest !== undefined) return this.takeStop();
       // EFLAGS.TF: one instruction, then a single-step #DB trap (SDM Vol. 3 §17.3.1.4).
       const trapFlag = (this.flags & TF) !== 0;
       try {
@@ -1019,6 +1054,7 @@ export class Cpu {
         else throw e;
       }
     }
+    if (this.stopRequest !== undefined) return this.takeStop();
     return this.stopRequested ? 'stop' : 'budget';
   }
 
@@ -1213,6 +1249,7 @@ export class Cpu {
     this.injected = undefined;
     this.delivering = -1;
     this.stopRequested = false;
+    this.stopRequest = undefined;
     this.irqCheck = true;
     this.resumeIcount = -1;
     this.flushTlb();

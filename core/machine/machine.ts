@@ -52,8 +52,16 @@ export interface MachineOptions {
 /** Runs the guest for at most `budget` instructions; the contract of `Cpu.run`. */
 export type Executor = (budget: number) => CpuStop;
 
-/** What `runSlice` returns: 'slice' (budget spent, still running), 'breakpoint', or the outcome. */
-export type StopReason = 'slice' | 'breakpoint' | Outcome;
+/**
+ * What `runSlice` returns: 'slice' (budget spent, still running), 'breakpoint', 'stopped' (a stop
+ * asked for with `cpu.requestStop`, reason in `cpu.stopReason`), or the outcome once the run is over.
+ */
+export type StopReason = 'slice' | 'breakpoint' | 'stopped' | Outcome;
+
+/** True when `r` ends the run (an outcome), false when the guest goes on after it. */
+export function isOutcome(r: StopReason): r is Outcome {
+  return r !== 'slice' && r !== 'breakpoint' && r !== 'stopped';
+}
 
 export interface LoadOptions {
   /** Address of the image's first byte when there is no Multiboot header (the `org`). */
@@ -317,8 +325,9 @@ export class Machine {
 
   /**
    * Runs at most `maxInstructions` more instructions. Returns 'slice' when they ran and the guest
-   * goes on, 'breakpoint' when EIP reached one of `cpu.breakpoints`, or the outcome once it is over.
-   * Never throws for anything the guest does.
+   * goes on, 'breakpoint' when EIP reached one of `cpu.breakpoints`, 'stopped' at the instruction
+   * boundary after a `cpu.requestStop`, or the outcome once it is over. Never throws for anything the
+   * guest does.
    *
    * Breakpoints stop before every instruction at their address, the first of the slice and of each
    * internal run included (after an OUT to the PIT, a timer tick, HLT woken by an interrupt), except
@@ -345,6 +354,7 @@ export class Machine {
         if (this.outcome) break;
         if (r === 'stop') { cpu.stopRequested = false; continue; }
         if (r === 'breakpoint') return 'breakpoint';
+        if (r === 'requested') return 'stopped';
         if (r === 'halt') {
           if (cpu.interruptPending()) { cpu.requestInterruptCheck(); continue; } // delivered on the next run (wakes the CPU)
           const wake = this.wakeCycle();
@@ -366,7 +376,7 @@ export class Machine {
   run(sliceSize = 1_000_000): Outcome {
     for (;;) {
       const r = this.runSlice(sliceSize);
-      if (r !== 'slice' && r !== 'breakpoint') return r;
+      if (isOutcome(r)) return r;
     }
   }
 

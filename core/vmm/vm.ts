@@ -9,7 +9,7 @@
  *   while (vm.runSlice(1_000_000) === 'slice') await turn();
  *   vm.report(wallMs)
  */
-import { Machine, type LoadedImage, type StopReason } from '../machine/machine';
+import { Machine, isOutcome, type LoadedImage, type StopReason } from '../machine/machine';
 import type { Program } from '../machine/program';
 import type { Outcome, RunCounters, RunReport } from '../machine/report';
 import { cost, costProfile, type CostKey, type CostProfile } from './cost';
@@ -108,7 +108,7 @@ export class Vm implements VmHost {
   run(sliceSize = 1_000_000): Outcome {
     for (;;) {
       const r = this.runSlice(sliceSize);
-      if (r !== 'slice' && r !== 'breakpoint') return r;
+      if (isOutcome(r)) return r;
     }
   }
 

@@ -15,6 +15,7 @@ import type { DeliveryEvent, Monitor } from '../../core/cpu/monitor';
 import { EXCEPTION_NAMES } from '../../core/cpu/constants';
 import { createVm, formatEvent, type Mode, type Vm, type VmEvent } from '../../core/vmm';
 import type { RunCounters } from '../../core/machine/report';
+import { isOutcome } from '../../core/machine/machine';
 import {
   FilterCondition, hitMatches, parseCondition, parseHitCondition, type BreakpointOptions, type CodeBreakpoint,
   type DataBreakpoint, type ExceptionFilterId,
@@ -89,39 +90,6 @@ const TURN_MS = 12;
 /** Instructions per check of the clock in the per-instruction loop. */
 const FINE_BATCH = 2048;
 
-/**
- * The set the CPU consults for breakpoints before each instruction (when it is not empty): it
- * answers "stop" at a code breakpoint's address, or once a hook (event, data watch) latched a stop.
- */
-class StopLatch extends Set<number> {
-  armed = false;
-  latched = false;
-  /**
-   * Code breakpoint addresses the CPU checks itself: the fast path of `continue`, and one
-   * instruction at a time the instruction an event delivered inside the slice leads to (a handler's
-   * first instruction is reached without an instruction of its own retiring before it).
-   */
-  addresses: Map<number, unknown> | undefined;
-  override get size(): number { return this.armed ? 1 : 0; }
-  // The CPU passes linear addresses as signed 32-bit numbers; the breakpoints are keyed unsigned
-  // (without `>>> 0` no breakpoint at or above 0x80000000 — a higher-half kernel — would ever hit).
-  override has(lin: number): boolean { return this.latched || (this.addresses !== undefined && this.addresses.has(lin >>> 0)); }
-  /** The CPU scans the breakpoints of a page before it runs a compiled region there: the code breakpoints. */
-  override [Symbol.iterator](): SetIterator<number> { return (this.addresses ?? EMPTY).keys() as SetIterator<number>; }
-}
-const EMPTY = new Map<number, unknown>();
-
-/**
- * The native twin's breakpoints (checkEquivalence): none, except for a slice in which the VM only
- * delivered an event and stopped before the handler's first instruction — then the twin stops at
- * its next instruction boundary too (after delivering what it has to), so the two stay in lock step.
- */
-class TwinLatch extends Set<number> {
-  armed = false;
-  override get size(): number { return this.armed ? 1 : 0; }
-  override has(): boolean { return this.armed; }
-}
-
 interface PendingEvent { filter: ExceptionFilterId; description: string; details: string; icountBefore: number }
 
 /**
@@ -135,8 +103,6 @@ export class DebugRuntime {
   readonly program: GuestProgram;
   readonly vm: Vm;
   readonly twin: Vm | undefined;
-  private readonly latch = new StopLatch();
-  private readonly twinLatch = new TwinLatch();
   private readonly history = new CheckpointStore();
 
   private readonly codeBps = new Map<number, CodeBreakpoint[]>();
@@ -197,9 +163,7 @@ export class DebugRuntime {
       this.twin.load({ bytes: this.program.bytes, origin: this.program.origin, entry: this.program.entry, via: 'assembler', diagnostics: [] });
       // Notes what the native twin delivers during a step (an interrupt or exception frame that differs).
       this.twin.cpu.setMonitor({ onEvent: (_cpu, ev) => { this.twinDelivery ??= ev; return false; } });
-      (this.twin.cpu as unknown as { breakpoints: Set<number> }).breakpoints = this.twinLatch;
     }
-    (this.vm.cpu as unknown as { breakpoints: Set<number> }).breakpoints = this.latch;
     this.vm.machine.onConsoleByte = (b) => {
       const len = this.vm.machine.uart.output.length;
       if (len > this.consoleHigh) { this.consoleHigh = len; this.consoleBytes.push(b); }
@@ -316,6 +280,15 @@ export class DebugRuntime {
     this.host.stopped({ reason: 'goto', description: `Jumped to ${this.where(this.pc)}` });
   }
 
+  /** Gives the CPU the code breakpoint addresses to check itself (`on`), or none. */
+  private cpuChecksBreakpoints(on: boolean): void {
+    const set = this.cpu.breakpoints;
+    set.clear();
+    // The CPU passes linear addresses as signed 32-bit numbers; the breakpoints are keyed unsigned
+    // (without `| 0` no breakpoint at or above 0x80000000 — a higher-half kernel — would ever hit).
+    if (on) for (const address of this.codeBps.keys()) set.add(address | 0);
+  }
+
   private rebuildCodeBreakpoints(): void {
     this.codeBps.clear();
     for (const bp of [...[...this.lineBps.values()].flat(), ...this.instructionBps, ...this.functionBps]) {
@@ -355,7 +328,7 @@ export class DebugRuntime {
           const hi = lo + r.size;
           if (phys < hi && phys + size > lo) {
             this.dataHit = { bp, old: readLinearBytes(this.cpu, bp.address, bp.size).bytes, address: phys };
-            this.latch.latched = true;
+            this.cpu.requestStop('data breakpoint');
           }
         }));
       }
@@ -415,7 +388,7 @@ export class DebugRuntime {
     const addr = ev.address !== undefined ? `, address ${hex(ev.address)}` : '';
     const at = this.intSite((ev.eip + this.cpu.segBase[CS]) >>> 0, ev.kind === 'software');
     this.pendingEvents.push({ filter: 'guest-exception', description: `Guest exception ${name}${code}${addr} at ${this.where(at)}`, details: `Delivered through the guest's IDT (vector ${ev.vector}).`, icountBefore: this.insnIcount });
-    this.latch.latched = true;
+    this.cpu.requestStop('guest exception');
   }
 
   private onVmEvent(ev: VmEvent): void {
@@ -446,7 +419,7 @@ export class DebugRuntime {
       }
       this.eventView = { vmcs, counters: structuredClone(this.vm.counters), cycles: this.vm.cycles };
     }
-    this.latch.latched = true;
+    this.cpu.requestStop(filter);
   }
 
   /** VMCS fields for the VMCS scope: as the VM exit of this stop left them, else as they are now. */
@@ -555,24 +528,21 @@ export class DebugRuntime {
       for (;;) {
         const turnStart = performance.now();
         const mode = this.runMode(goal);
+        // The CPU checks the code breakpoints itself: the fast path of `continue`, and one instruction
+        // at a time (each slice resumes at EIP, see runFine) where an event it delivered inside the
+        // slice leads to one (a handler's first instruction, reached without an instruction retiring).
+        this.cpuChecksBreakpoints(mode !== 'free');
         if (mode === 'fine') {
-          this.latch.armed = true;
-          // Each slice resumes at EIP (see runFine): the CPU then stops only where an event it
-          // delivered inside the slice leads to a breakpoint (a handler's first instruction).
-          this.latch.addresses = this.codeBps;
           do {
             stop = this.runFine(goal, FINE_BATCH);
           } while (!stop && !this.ended && performance.now() - turnStart < TURN_MS);
         } else {
-          this.latch.armed = mode === 'bp';
-          this.latch.addresses = mode === 'bp' ? this.codeBps : undefined;
-          this.latch.latched = false;
           // Resuming: the instruction at EIP was already stopped at or checked (the last slice's end).
           if (mode === 'bp') this.cpu.resume();
           const r = this.vm.runSlice(sliceSize);
           const dt = performance.now() - turnStart;
           sliceSize = Math.max(10_000, Math.min(20_000_000, Math.round(sliceSize * (dt > 0 ? Math.min(4, TURN_MS / dt) : 4))));
-          if (r !== 'slice' && r !== 'breakpoint') this.finishRun();
+          if (isOutcome(r)) this.finishRun();
           else if (mode === 'bp') {
             // At a breakpoint address (the CPU stopped there, or the slice ended just before it).
             const bps = this.codeBps.get(this.pc);
@@ -596,9 +566,8 @@ export class DebugRuntime {
       stop = { reason: 'pause', description: 'Stopped after an internal error' };
     } finally {
       this.running = false;
-      this.latch.armed = false;
-      this.latch.latched = false;
-      this.latch.addresses = undefined;
+      this.cpuChecksBreakpoints(false);
+      this.cpu.withdrawStop();
     }
     if (stop?.rewindTo !== undefined && !this.ended && !this.disposed) {
       // Back to the instruction the event happened at (deterministic re-execution), keeping the
@@ -625,7 +594,8 @@ export class DebugRuntime {
       const before = this.pc;
       goal.before?.(before);
       if (twin) { this.lastBefore = captureBefore(vm, twin); this.twinDelivery = undefined; }
-      this.latch.latched = false;
+      // A stop asked for outside a run (an edit through a data watch) is not this instruction's.
+      cpu.withdrawStop();
       const ic0 = cpu.icount;
       this.insnIcount = ic0;
       // The instruction at EIP was checked (the previous slice's end, or a stop): it runs now.
@@ -637,13 +607,15 @@ export class DebugRuntime {
       // before it (step back goes there first).
       const retired = cpu.icount !== ic0;
       this.midDelivery = !retired;
-      if (r !== 'slice' && r !== 'breakpoint') { this.finishRun(); return undefined; }
+      if (isOutcome(r)) { this.finishRun(); return undefined; }
       if (twin) {
         if (retired) twin.runSlice(1);
         else {
-          // Delivery only: the twin delivers what it has at this boundary, and runs nothing.
-          this.twinLatch.armed = true;
-          try { twin.runSlice(1); } finally { this.twinLatch.armed = false; }
+          // Delivery only: the twin delivers what it has at this boundary, and runs nothing (so the
+          // two stay in lock step).
+          twin.cpu.requestStop('lock step');
+          twin.runSlice(1);
+          twin.cpu.withdrawStop();
         }
         const diff = compareWithTwin(vm, twin, this.lastBefore!);
         if (diff && !this.divergence) {
@@ -813,8 +785,6 @@ export class DebugRuntime {
     try {
       this.vm.restore(cp.snap);
       if (this.twin && cp.extra) this.twin.restore(cp.extra);
-      this.latch.armed = false;
-      this.latch.latched = false;
       while (this.cpu.icount < target) {
         const t0 = performance.now();
         while (this.cpu.icount < target && performance.now() - t0 < TURN_MS) {
@@ -823,11 +793,11 @@ export class DebugRuntime {
               observe?.(this.cpu.icount, this.pc);
               const r = this.vm.runSlice(1);
               this.twin?.runSlice(1);
-              if (r !== 'slice' && r !== 'breakpoint') return true;
+              if (isOutcome(r)) return true;
             }
           } else {
             const r = this.vm.runSlice(Math.min(target - this.cpu.icount, 500_000));
-            if (r !== 'slice' && r !== 'breakpoint') return true;
+            if (isOutcome(r)) return true;
           }
         }
         if (this.cpu.icount < target) await new Promise<void>((resolve) => setImmediate(resolve));

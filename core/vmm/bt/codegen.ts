@@ -118,9 +118,12 @@ ${loop}
   /** Instruction k is about to do something that can fault: a fault is reported there. */
   private at(k: number): void { this.line(`k = ${k};`); }
 
-  /** After a store: a write into this very block (self-modifying code) ends it after this instruction. */
+  /**
+   * After a store: a write into this very block (self-modifying code), or a write watch that asked
+   * for a stop (`cpu.requestStop`, e.g. a data breakpoint), ends it after this instruction.
+   */
   private smcCheck(k: number): void {
-    this.line(`if (!blk.valid) return bt.leave(ic0 + ${k + 1}, ${hex(this.slots[k].next)});`);
+    this.line(`if (!blk.valid || cpu.stopPending) return bt.leave(ic0 + ${k + 1}, ${hex(this.slots[k].next)});`);
   }
 
   // ---- flags ----

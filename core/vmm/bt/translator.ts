@@ -168,6 +168,7 @@ export class BinaryTranslator {
       try {
         cpu.deliverPendingEvent();
         if (cpu.halted) return 'halt';
+        if (cpu.stopPending) return cpu.takeStop();
         if (cpu.cpl === 3 || cpu.breakpoints.size > 0) {
           // User code runs direct; with debugger breakpoints everything steps on the interpreter.
           const r = cpu.run(end - cpu.icount);
@@ -187,6 +188,7 @@ export class BinaryTranslator {
         cpu.deliverEvent(e.vector, 'exception', e.errorCode, e.address, cpu.eip);
       }
     }
+    if (cpu.stopPending) return cpu.takeStop();
     return cpu.stopRequested ? 'stop' : 'budget';
   }
 
@@ -194,6 +196,8 @@ export class BinaryTranslator {
   private runTranslated(end: number): void {
     const cpu = this.cpu, r = this.regs;
     let blk = this.lookup();
+    // Translating emits an event: a handler may have asked for a stop before this block runs.
+    if (cpu.stopPending) return;
     // An interrupt held back only by the STI / MOV SS shadow is taken right after the instruction
     // the shadow covers: step that one, and let the dispatcher deliver it.
     if (cpu.icount < cpu.irqShadowUntil && cpu.interruptPending()) { this.stepTail(blk, Math.min(cpu.irqShadowUntil - cpu.icount, end - cpu.icount)); return; }
@@ -221,7 +225,7 @@ export class BinaryTranslator {
       const next = blk.fn(cpu, r, this, blk, end);
       if (next === null) { this.current = null; return; }
       blk = next;
-      if (cpu.icount >= end || ((cpu.flags & 0x200) !== 0 && cpu.interruptPending())) {
+      if (cpu.icount >= end || cpu.stopPending || ((cpu.flags & 0x200) !== 0 && cpu.interruptPending())) {
         cpu.eip = blk.eip;
         this.current = null;
         return;
