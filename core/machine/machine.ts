@@ -105,6 +105,8 @@ export interface MachineSnapshot {
 
 export const DEFAULT_CPU_HZ = 100_000_000;
 export const DEFAULT_ORIGIN = 0x100000;
+/** Timer wake-ups of a halted CPU with no instruction retired in between before it counts as halted for good. */
+const MAX_IDLE_WAKES = 1000;
 export const COM1 = 0x3f8;
 
 export class Machine {
@@ -343,6 +345,8 @@ export class Machine {
     const cpu = this.cpu;
     const limit = this.options.maxInstructions > 0 ? this.options.maxInstructions : Infinity;
     const sliceEnd = cpu.icount + Math.max(0, Math.floor(maxInstructions));
+    // Consecutive timer wake-ups of a halted CPU that brought it nothing it can take (see below).
+    let idleWakes = 0, icountAtWake = -1;
     try {
       while (cpu.icount < sliceEnd) {
         if (cpu.icount >= limit) { this.finish('limit'); break; }
@@ -357,7 +361,12 @@ export class Machine {
         if (r === 'requested') return 'stopped';
         if (r === 'halt') {
           if (cpu.interruptPending()) { cpu.requestInterruptCheck(); continue; } // delivered on the next run (wakes the CPU)
-          const wake = this.wakeCycle();
+          // A timer that fires but cannot interrupt (its IRQ masked behind one in service that only
+          // the halted guest could end with an EOI) leaves the CPU asleep for good, as on hardware.
+          // Idling on to its next period would spin the host forever without retiring an
+          // instruction, outside the instruction budget: after MAX_IDLE_WAKES it is a halt.
+          if (cpu.icount !== icountAtWake) { icountAtWake = cpu.icount; idleWakes = 0; }
+          const wake = ++idleWakes > MAX_IDLE_WAKES ? Infinity : this.wakeCycle();
           if (wake === Infinity) { if (this.inputOpen) break; this.finish('halt'); break; }
           cpu.idleCycles += Math.max(0, wake - cpu.time);
           this.updateTimers();

@@ -1,0 +1,90 @@
+/*
+ * What the engine fuzz found, kept (issue 16): guests that spun the host outside their instruction
+ * budget. The images are regenerated from the campaign's seed and number (support/images.ts) or
+ * written here in the idioms of a small kernel; each must end, in every technique, with the outcome
+ * the SDM gives bare metal — the same outcome and instruction count as native.
+ */
+import * as assert from 'node:assert/strict';
+import { assemble } from '../../core/asm';
+import { availableModes, createVm, type Mode, type Vm } from '../../core/vmm';
+import { imageRng, ORIGIN, randomImage } from './support/images';
+
+const LIMIT = 5_000;
+
+function boot(bytes: Uint8Array, mode: Mode): Vm {
+  const vm = createVm({ mode, maxInstructions: LIMIT, memoryMiB: 4 });
+  vm.load({ bytes, origin: ORIGIN, entry: ORIGIN, via: 'binary', diagnostics: [] });
+  return vm;
+}
+
+function ending(bytes: Uint8Array, mode: Mode): { outcome: string; instructions: number; error?: string } {
+  const vm = boot(bytes, mode);
+  vm.run(LIMIT);
+  const rep = vm.report();
+  return { outcome: rep.outcome, instructions: vm.cpu.icount, error: rep.error };
+}
+
+function program(source: string): Uint8Array {
+  const a = assemble('regression.gasm', source);
+  assert.deepEqual(a.diagnostics.filter((d) => d.severity === 'error'), []);
+  return a.bytes;
+}
+
+describe('fuzz regressions: the engine never spins the host outside the instruction budget', function () {
+  this.timeout(60_000);
+
+  it('seed 16 image 3957: IRQ 0 through a zeroed IDT gate triple-faults in every technique (trap-and-emulate and paravirtual re-ran the woken HLT forever)', () => {
+    // The image's code ends in STI; HLT with the firmware's IDT at 0 overwritten with zeros. The
+    // timer's vector 8 faults #GP(0x43) (EXT + IDT), gate 13 too → #DF, gate 8 again → shutdown.
+    // The ring-1 VMMs took that #GP for the HLT's own privilege trap and emulated HLT again.
+    const bytes = randomImage(imageRng(16, 3957));
+    const native = ending(bytes, 'native');
+    assert.equal(native.outcome, 'triple-fault');
+    for (const mode of availableModes()) assert.deepEqual(ending(bytes, mode), native, mode);
+  });
+
+  it('a guest asleep with IF = 1 whose only interrupt is held in service (no EOI) halts for good in every technique', () => {
+    // The IRQ 0 handler (a trap gate: IF stays 1) halts without an EOI: the 8259 never delivers
+    // IRQ 0 again and nothing else can interrupt, so the CPU sleeps for good — outcome 'halt' after
+    // 11 instructions, where the machine used to idle from one timer period to the next forever.
+    const bytes = program(`bits 32
+org 0x${ORIGIN.toString(16)}
+start:
+    mov esp, 0x90000
+    mov eax, handler
+    mov [idt + 8*8], ax
+    mov word [idt + 8*8 + 2], 0x08
+    mov word [idt + 8*8 + 4], 0x8f00   ; present, DPL 0, 32-bit trap gate
+    shr eax, 16
+    mov [idt + 8*8 + 6], ax
+    lidt [idtr]
+    sti
+    hlt
+    jmp start
+handler:
+    hlt
+    jmp handler
+align 8
+idtr: dw 32*8 - 1
+      dd idt
+align 8
+idt: times 32 dq 0
+`);
+    for (const mode of availableModes()) assert.deepEqual(ending(bytes, mode), { outcome: 'halt', instructions: 11, error: undefined }, mode);
+  });
+
+  it('a monitor whose page-fault handling never settles ends the run with a clear error, not a host hang', () => {
+    // A stand-in for a shadow-paging bug: every hidden #PF is "fixed" but nothing is mapped, so the
+    // first instruction faults again forever without retiring. The VMM's watchdog ends it.
+    for (const mode of ['trap-and-emulate', 'paravirtual'] as const) {
+      const vm = boot(program('bits 32\norg 0x100000\n    mov eax, [0x200000]\n    hlt\n'), mode);
+      const shadow = (vm.technique as unknown as { shadow: { handleFault: () => string } }).shadow;
+      shadow.handleFault = () => 'fixed';
+      vm.run(LIMIT);
+      const rep = vm.report();
+      assert.equal(rep.outcome, 'error', mode);
+      assert.match(rep.error ?? '', /without the guest retiring an instruction.*monitor livelock/, mode);
+      assert.equal(vm.cpu.icount, 0, mode);
+    }
+  });
+});
