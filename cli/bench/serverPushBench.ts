@@ -4,6 +4,8 @@
  * the protocol with the bundled dist/server.js: time from didChange to the publishDiagnostics of
  * that version (p50/p95), when the assembler pass's late publication arrives after the typing
  * stops, and the server's RSS (after opening, and the highest seen while editing).
+ * To look inside the server under this scripted client: POPEK_SERVER_NODE_ARGS='--cpu-prof
+ * --cpu-prof-dir=/tmp/p' (or '--trace-gc' with POPEK_SERVER_STDOUT=1); POPEK_BENCH_EACH=1 prints every edit's time.
  */
 import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -32,7 +34,8 @@ async function measure(lines: number, print: (s: string) => void): Promise<void>
   const keystroke = (i: number) => (i % 2 === 0
     ? { range: { start: { line: editLine, character: 8 }, end: { line: editLine, character: 8 } }, text: 'x' }
     : { range: { start: { line: editLine, character: 8 }, end: { line: editLine, character: 9 } }, text: '' });
-  const child = fork(serverBundle(), ['--node-ipc'], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  const execArgv = process.env.POPEK_SERVER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  const child = fork(serverBundle(), ['--node-ipc'], { stdio: ['ignore', process.env.POPEK_SERVER_STDOUT ? 'inherit' : 'ignore', 'ignore', 'ipc'], execArgv });
   const c = createProtocolConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
   const waiters: Array<{ version: number; resolve: (p: PublishDiagnosticsParams) => void }> = [];
   const last = { publish: 0 };
@@ -65,6 +68,7 @@ async function measure(lines: number, print: (s: string) => void): Promise<void>
       edit.push(performance.now() - t);
       if (i % 10 === 9) await sample();
     }
+    if (process.env.POPEK_BENCH_EACH) print(edit.map(ms).join(" "));
     print(`${lines} lines: edit → publishDiagnostics of that version: p50 ${ms(percentile(edit, 50))} ms, p95 ${ms(percentile(edit, 95))} ms, max ${ms(Math.max(...edit))} ms`);
     // The assembler's pass runs after the typing pauses, in its thread; its result is published late.
     t = performance.now();
@@ -73,7 +77,10 @@ async function measure(lines: number, print: (s: string) => void): Promise<void>
     print(`${lines} lines: assembler diagnostics published ${last.publish ? ms(last.publish - t) : '(none)'} ms after the last keystroke (off the editing path)`);
     print(`${lines} lines: server RSS after editing ${mib(await sample())} MiB, highest seen ${mib(peak)} MiB`);
     await c.sendRequest(ShutdownRequest.type);
+    // Let it exit on its own (a profile is written at exit), then make sure.
+    const exited = new Promise((r) => { child.once('exit', r); setTimeout(r, 3000).unref(); });
     await c.sendNotification(ExitNotification.type);
+    await exited;
   } finally {
     c.dispose();
     child.kill();

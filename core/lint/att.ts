@@ -11,7 +11,7 @@ import { attInstructionInfo, instructionInfo } from '../isa';
 import { validateAttOperands } from './attValidate';
 import { splitOperands } from './nasmScanner';
 import {
-  emptyFacts, registerClass, scanMarker,
+  emptyFacts, registerClass, scanMarker, scannedOperand,
   type LineFacts, type ScannedInstruction, type ScannedOperand, type Span,
 } from './lineModel';
 
@@ -140,27 +140,27 @@ function classifyAttOperand(op: { text: string } & Span, branch: boolean, proble
   if (text.startsWith('*')) { indirect = true; text = text.slice(1).trim(); }
   if (!text) {
     problems.push({ message: 'missing operand', ...span });
-    return { ...span, kind: 'immediate', text: op.text };
+    return scannedOperand(span, 'immediate', op.text);
   }
   if (text.startsWith('%')) {
     const seg = /^%([a-z]s)\s*:(.*)$/i.exec(text);
     if (seg) {
       if (registerClass(seg[1]) !== 'sreg') problems.push({ message: `bad segment register %${seg[1]}`, ...span });
-      return { ...span, kind: 'memory', text: op.text, indirect: indirect || undefined };
+      return scannedOperand(span, 'memory', op.text, { indirect: indirect || undefined });
     }
     const reg = /^%([a-z0-9]+)(\(\s*[0-7]\s*\))?$/i.exec(text);
     const name = reg ? (reg[2] ? `st${reg[2].replace(/[()\s]/g, '')}` : reg[1].toLowerCase()) : '';
     const cls = name ? registerClass(name) : undefined;
     if (!cls) {
       problems.push({ message: `bad register name \`${text}'`, ...span });
-      return { ...span, kind: 'register', text: op.text, register: name || text.slice(1) };
+      return scannedOperand(span, 'register', op.text, { register: name || text.slice(1) });
     }
-    return { ...span, kind: 'register', text: op.text, register: name, registerClass: cls, indirect: indirect || undefined };
+    return scannedOperand(span, 'register', op.text, { register: name, registerClass: cls, indirect: indirect || undefined });
   }
   if (text.startsWith('$')) {
     if (indirect) problems.push({ message: 'immediate operand illegal with absolute jump', ...span });
     if (text.length === 1) problems.push({ message: 'missing immediate expression', ...span });
-    return { ...span, kind: 'immediate', text: op.text };
+    return scannedOperand(span, 'immediate', op.text);
   }
   // Memory: `disp(base,index,scale)` or a bare expression (absolute memory; a target for branches).
   if (text.includes('(') || text.includes(')')) {
@@ -189,8 +189,8 @@ function classifyAttOperand(op: { text: string } & Span, branch: boolean, proble
       }
     }
   }
-  if (branch && !indirect) return { ...span, kind: 'immediate', text: op.text };
-  return { ...span, kind: 'memory', text: op.text, indirect: indirect || undefined };
+  if (branch && !indirect) return scannedOperand(span, 'immediate', op.text);
+  return scannedOperand(span, 'memory', op.text, { indirect: indirect || undefined });
 }
 
 /** Index of the comment start (`#`, or `/*`), outside strings; and whether `/*` opens a block. */
@@ -396,11 +396,11 @@ function scanStatement(code: string, st: Span, facts: LineFacts, state: AttScanS
   const raw = splitOperands(opsText, opsStart, 'att');
   const problems: OperandProblem[] = [];
   const branch = BRANCHES.test(resolved.mnemonic) || resolved.far === true;
-  let operands = raw.map((o) => (/^\(\s*%dx\s*\)$/i.test(o.text) ? { ...o, kind: 'register' as const, register: 'dx', registerClass: 'gpr16' as const } : classifyAttOperand(o, branch, problems)));
+  let operands = raw.map((o) => (/^\(\s*%dx\s*\)$/i.test(o.text) ? scannedOperand(o, 'register', o.text, { register: 'dx', registerClass: 'gpr16' }) : classifyAttOperand(o, branch, problems)));
   let far = resolved.far;
   // `ljmp $sel, $off` / `jmp $sel, $off`: one far pointer operand.
   if ((resolved.mnemonic === 'jmp' || resolved.mnemonic === 'call') && operands.length === 2 && operands.every((o) => o.kind === 'immediate' && o.text.startsWith('$'))) {
-    operands = [{ kind: 'far', text: `${operands[0].text}, ${operands[1].text}`, start: operands[0].start, end: operands[1].end, far: true }];
+    operands = [scannedOperand({ start: operands[0].start, end: operands[1].end }, 'far', `${operands[0].text}, ${operands[1].text}`, { far: true })];
     far = true;
   } else if (far && operands.length === 1) {
     operands[0].far = true;
@@ -436,7 +436,7 @@ function scanStatement(code: string, st: Span, facts: LineFacts, state: AttScanS
 function addImplicitAccumulator(mnemonic: string, size: number | undefined, operands: ScannedOperand[], at: Span): void {
   if ((mnemonic !== 'in' && mnemonic !== 'out') || operands.length !== 1) return;
   const register = size === 32 ? 'eax' : size === 16 ? 'ax' : 'al';
-  const acc: ScannedOperand = { kind: 'register', text: `%${register}`, register, registerClass: size === 32 ? 'gpr32' : size === 16 ? 'gpr16' : 'gpr8', start: at.start, end: at.end };
+  const acc = scannedOperand(at, 'register', `%${register}`, { register, registerClass: size === 32 ? 'gpr32' : size === 16 ? 'gpr16' : 'gpr8' });
   if (mnemonic === 'in') operands.unshift(acc); else operands.push(acc);
 }
 

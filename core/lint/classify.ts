@@ -79,7 +79,18 @@ export function classify(instr: ScannedInstruction): Classified | undefined {
       && f.operands.some((p) => SREG_PATTERNS.has(p) || p === 'cr' || p === 'dr' || p === 'far16:32' || p === 'm16:32'));
   }
   if (!form && instr.far) form = info.forms.find((f) => f.operands.some((p) => p === 'far16:32' || p === 'm16:32') || (f.virt?.class === 'critical'));
-  return { info, form, facts: virtFactsFor(info, form) };
+  return classified(info, form);
+}
+
+/** One shared result per table entry and form: a 100,000-line file has as many instructions, but ~100 distinct results. */
+const interned = new Map<InstructionInfo, Map<EncodingForm | undefined, Classified>>();
+
+function classified(info: InstructionInfo, form: EncodingForm | undefined): Classified {
+  let byForm = interned.get(info);
+  if (!byForm) { byForm = new Map(); interned.set(info, byForm); }
+  let c = byForm.get(form);
+  if (!c) { c = Object.freeze({ info, form, facts: virtFactsFor(info, form) }); byForm.set(form, c); }
+  return c;
 }
 
 /** The diagnostic class of a classified instruction: what SPEC §7 reports. */

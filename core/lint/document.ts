@@ -77,13 +77,21 @@ export function splitLines(text: string): { lines: string[]; eols: string[] } {
 /** One shared empty array for the many empty lists of a big file's facts (never written to after a scan). */
 const NONE = Object.freeze([]) as unknown as never[];
 
-/** Replaces a line's empty lists by the shared one: a 100,000-line file has 400,000 of them. */
+/**
+ * A list as kept in the facts: the shared empty one, or a copy of exactly its length (a list grown
+ * by `push` keeps room for 16 more: ~15 MB on a 100,000-line file).
+ */
+function tight<T>(list: T[]): T[] {
+  return list.length === 0 ? NONE : list.slice();
+}
+
+/** Replaces a line's lists by tight ones: a 100,000-line file has 400,000 of them, mostly empty. */
 function compact(f: LineFacts): LineFacts {
-  if (f.defs.length === 0) f.defs = NONE;
-  if (f.refs.length === 0) f.refs = NONE;
-  if (f.errors.length === 0) f.errors = NONE;
-  if (f.instructions.length === 0) f.instructions = NONE;
-  else for (const i of f.instructions) { if (i.prefixes.length === 0) i.prefixes = NONE; if (i.operands.length === 0) i.operands = NONE; }
+  f.defs = tight(f.defs);
+  f.refs = tight(f.refs);
+  f.errors = tight(f.errors);
+  f.instructions = tight(f.instructions);
+  for (const i of f.instructions) { i.prefixes = tight(i.prefixes); i.operands = tight(i.operands); }
   return f;
 }
 

@@ -115,13 +115,25 @@ export function lineDiagnostics(doc: LintDocument, line: number, mode: Mode, cos
     return moved;
   }
   const computed = computeLineDiagnostics(doc, line, mode, costs, view);
-  // Most lines have none: one shared empty list instead of one per line.
-  const diagnostics = computed.length ? computed : NO_DIAGNOSTICS;
-  f.lintCache = { key, line, diagnostics };
-  return diagnostics;
+  // Most lines have none: one shared entry (the line number does not matter for an empty list).
+  if (computed.length === 0) { f.lintCache = emptyEntry(key); return NO_DIAGNOSTICS; }
+  f.lintCache = { key, line, diagnostics: computed };
+  return computed;
 }
 
 const NO_DIAGNOSTICS = Object.freeze([]) as unknown as LintDiagnostic[];
+const emptyEntries = new Map<string, { key: string; line: number; diagnostics: LintDiagnostic[] }>();
+
+function emptyEntry(key: string): { key: string; line: number; diagnostics: LintDiagnostic[] } {
+  let e = emptyEntries.get(key);
+  if (!e) {
+    // Keys carry the macro view's key: old ones are dropped now and then.
+    if (emptyEntries.size > 64) emptyEntries.clear();
+    e = Object.freeze({ key, line: -1, diagnostics: NO_DIAGNOSTICS });
+    emptyEntries.set(key, e);
+  }
+  return e;
+}
 
 function computeLineDiagnostics(doc: LintDocument, line: number, mode: Mode, costs?: CostFigures, view?: MacroView): LintDiagnostic[] {
   const f = doc.facts[line];

@@ -6,7 +6,7 @@
  */
 import { instructionInfo } from '../isa';
 import {
-  emptyFacts, registerClass, scanMarker,
+  emptyFacts, registerClass, scanMarker, scannedOperand,
   type LineFacts, type ScannedInstruction, type ScannedOperand, type Span,
 } from './lineModel';
 
@@ -117,17 +117,17 @@ export function classifyNasmOperand(op: { text: string } & Span): ScannedOperand
     else if (!MODIFIERS.has(w)) break;
     text = text.slice(n).trimStart();
   }
-  const span = { start: op.start, end: op.end };
+  const span = op;
   const lower = text.toLowerCase();
   const cls = registerClass(lower);
-  if (cls) return { ...span, kind: 'register', text: op.text, register: lower, registerClass: cls, size };
-  if (text.startsWith('[') || /^[a-z]s\s*:\s*\[/i.test(text)) return { ...span, kind: 'memory', text: op.text, size, far: far || undefined };
+  if (cls) return scannedOperand(span, 'register', op.text, { register: lower, registerClass: cls, size });
+  if (text.startsWith('[') || /^[a-z]s\s*:\s*\[/i.test(text)) return scannedOperand(span, 'memory', op.text, { size, far: far || undefined });
   // `seg:offset` at the top level (outside brackets and quotes) is a far pointer.
   const colon = text.indexOf(':');
   if (colon > 0 && colon < text.length - 1 && text[colon + 1] !== ':' && text.indexOf(':', colon + 1) < 0 && !/[[\]'"`]/.test(text)) {
-    return { ...span, kind: 'far', text: op.text, size, far: true };
+    return scannedOperand(span, 'far', op.text, { size, far: true });
   }
-  return { ...span, kind: 'immediate', text: op.text, size, far: far || undefined };
+  return scannedOperand(span, 'immediate', op.text, { size, far: far || undefined });
 }
 
 function isLetter(c: number): boolean { return (c >= 65 && c <= 90) || (c >= 97 && c <= 122); }
