@@ -82,13 +82,17 @@ export function formsForOpcode(opcode: number): readonly FormMatch[] {
  * undefined when the table has none. `at(k)` reads the k-th byte after the opcode.
  */
 export function findForm(d: DecodedShape, at: (k: number) => number): FormMatch | undefined {
-  // With a 0x66 prefix, a form that names the operand size wins over a size-neutral one (66 90 is
-  // `xchg ax,ax`, not `nop`); a neutral form is taken only when no sized one fits (66 c3: ret).
-  return match(d, at, d.opsizePrefix) ?? (d.opsizePrefix ? match(d, at, false) : undefined);
+  return findAmong(formsForOpcode(d.opcode), d, at);
 }
 
-function match(d: DecodedShape, at: (k: number) => number, sizedOnly: boolean): FormMatch | undefined {
-  const cands = formsForOpcode(d.opcode);
+/** `findForm` among the given candidates (a subset of an opcode's forms, best first). */
+export function findAmong(cands: readonly FormMatch[], d: DecodedShape, at: (k: number) => number): FormMatch | undefined {
+  // With a 0x66 prefix, a form that names the operand size wins over a size-neutral one (66 90 is
+  // `xchg ax,ax`, not `nop`); a neutral form is taken only when no sized one fits (66 c3: ret).
+  return match(cands, d, at, d.opsizePrefix) ?? (d.opsizePrefix ? match(cands, d, at, false) : undefined);
+}
+
+function match(cands: readonly FormMatch[], d: DecodedShape, at: (k: number) => number, sizedOnly: boolean): FormMatch | undefined {
   const modrm = d.modrm, mod = modrm >> 6, regf = (modrm >> 3) & 7;
   for (const c of cands) {
     const f = c.form;
