@@ -124,8 +124,11 @@ async function loadV86(): Promise<{ run: Runner; version: string } | string> {
   const run: Runner = (image) => new Promise((resolve, reject) => {
     const out: number[] = [];
     const log = console.log;
+    // The CLI's own handler (report, exit) is set aside while v86 runs: its HALT is expected here.
+    const others = process.listeners('uncaughtException');
     const done = (err: unknown, cpuMs = 0) => {
       process.off('uncaughtException', onThrow);
+      for (const h of others) process.on('uncaughtException', h);
       console.log = log;
       clearTimeout(timer);
       try { void Promise.resolve(emu.destroy()).catch(() => {}); } catch { /* already stopped */ }
@@ -133,6 +136,7 @@ async function loadV86(): Promise<{ run: Runner; version: string } | string> {
       else resolve({ cpuMs, console: Buffer.from(out).toString('latin1') });
     };
     const onThrow = (e: unknown) => done(e === 'HALT' ? undefined : e, cpuMsSince(c0));
+    for (const h of others) process.off('uncaughtException', h);
     process.on('uncaughtException', onThrow);
     console.log = (...a: unknown[]) => { if (!String(a[0]).startsWith('Test exited with code')) log(...a); };
     const timer = setTimeout(() => done(new Error('v86 did not finish within 120 s')), 120_000);

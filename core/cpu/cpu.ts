@@ -61,6 +61,14 @@ export interface IoBus {
 /** Why `run` returned ('requested': see `Cpu.requestStop`). */
 export type CpuStop = 'budget' | 'halt' | 'stop' | 'breakpoint' | 'requested';
 
+/** What a binary translator keeps of a region's entry block (see Cpu.regionFor). */
+export interface RegionEntry {
+  readonly valid: boolean;
+  readonly region: RegionFn | undefined | null;
+  readonly regionAccept: ((i: Insn) => boolean) | undefined;
+  readonly compiledEip: number;
+}
+
 interface Block {
   insns: Insn[];
   key: number;
@@ -1060,20 +1068,25 @@ export class Cpu {
 
   /**
    * For a binary translator: the region at the current EIP made of blocks whose instructions all
-   * pass `accept` (the innocuous ones: identical translation), compiled once the entry block ran
-   * `jitThreshold` times through here; undefined until then, or when there is none. The caller
-   * runs it as Cpu.runBlocks does (it returns false when it did not run). Throws CpuFault as a fetch.
+   * pass `accept` (the innocuous ones: identical translation), compiled now if it was not (the
+   * translator counts hotness itself); undefined when there is none. The answer is the region's entry
+   * block: the caller may keep it and run `entry.region` while `regionStill(entry, accept, eip)` holds
+   * (self-modifying code or a recompilation ends that), as Cpu.runBlocks does (the region returns
+   * false when it did not run). Throws CpuFault as a fetch.
    */
-  regionFor(accept: (i: Insn) => boolean): RegionFn | undefined {
-    if (this.eip > this.segLimit[CS]) return undefined;
+  regionFor(accept: (i: Insn) => boolean): RegionEntry | undefined {
+    if (this.eip > this.segLimit[CS] || !this.jit) return undefined;
     const block = this.blockAt((this.eip + this.segBase[CS]) | 0);
-    if (block.region !== undefined) return block.region !== null && block.regionAccept === accept && block.compiledEip === this.eip ? block.region : undefined;
-    if (++block.runs >= this.jitThreshold && this.jit) {
+    if (block.region === undefined) {
       block.compiledEip = this.eip;
       this.compileRegionAt(block, accept);
-      return block.region ?? undefined;
     }
-    return undefined;
+    return Cpu.regionStill(block, accept, this.eip) ? block : undefined;
+  }
+
+  /** Whether `entry` (from regionFor) still holds a region compiled with `accept` for entry at `eip`. */
+  static regionStill(entry: RegionEntry, accept: (i: Insn) => boolean, eip: number): boolean {
+    return entry.valid && !!entry.region && entry.regionAccept === accept && entry.compiledEip === eip;
   }
 
   /** Compiles the region that starts at `entry` (entered at the current EIP); `accept`: only blocks whose instructions pass. */

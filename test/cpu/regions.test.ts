@@ -229,6 +229,36 @@ describe('cpu: compiled regions', function () {
     assert.equal(state(fast), state(slow));
   });
 
+  it('binary translation: a self-looping innocuous block moves to a region within one long slice (interrupts off), and a write to its code takes effect at once', function () {
+    // The self-modifying loop of the test above, 6,000 passes: BT's CCF loops inside itself while IF
+    // is 0, counts its passes and hands over to a region once hot; at pass 3,000 the loop rewrites
+    // two of its immediates, which must end the region (and its kept entry) at once.
+    const g = build([
+      'start:', 'xor eax, eax', 'xor edx, edx', 'xor ebx, ebx', 'mov ecx, 6000',
+      'lp:',
+      'cmp ecx, 3000', 'jne go', 'mov byte [patch + 2], 5', 'mov byte [patch2 + 2], 9',
+      'go:',
+      'patch: add eax, 1',
+      'cmp ecx, 3000', 'ja skip', 'inc ebx',
+      'skip:',
+      'patch2: add edx, 2',
+      'dec ecx', 'jnz lp',
+      ...EXIT,
+    ].join('\n'));
+    const vm = createVm({ mode: 'binary-translation' });
+    vm.load(g.bytes, ORIGIN);
+    vm.runSlice(10_000_000);
+    const slow = boot(g.bytes, false);
+    slow.run(10_000_000);
+    assert.equal(vm.outcome, 'exit');
+    assert.deepEqual([vm.cpu.icount, vm.cpu.eip, Array.from(vm.cpu.regs), vm.cpu.getEflags()], [slow.cpu.icount, slow.cpu.eip, Array.from(slow.cpu.regs), slow.cpu.getEflags()]);
+    assert.equal(vm.cpu.regs[5], 3000 * 1 + 3000 * 5);
+    assert.equal(vm.cpu.regs[2], 3000 * 2 + 3000 * 9);
+    assert.equal(vm.cpu.regs[3], 3000);
+    assert.ok(vm.cpu.stats.regionsCompiled > 0, 'regions were compiled under BT within the slice');
+    assert.ok(vm.cpu.stats.codeInvalidations > 0, 'the write invalidated the region');
+  });
+
   it('binary translation runs hot innocuous kernel code as regions, in step with its own translation', function () {
     // compute.gasm under BT twice: regions on and off (the CPU's jit flag), compared every 5,000
     // instructions; both end like native.

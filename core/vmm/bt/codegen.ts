@@ -40,6 +40,8 @@ interface Slot {
 
 /** Chain-link slots of a CCF: 0 the final exit, 1..MAX_SIDE_EXITS taken branches (TranslatedBlock l0..l4). */
 export type LinkSlot = 0 | 1 | 2 | 3 | 4;
+/** Runs (dispatches and self-loop passes) of a translated block before its code is tried as a CPU region. */
+export const REGION_AFTER = 50;
 /** Conditional branches a trace may contain (the translator stops extending it after these). */
 export const MAX_SIDE_EXITS = 4;
 
@@ -178,7 +180,9 @@ ${loop}
       // interrupt can be taken (IF = 0, or nothing pending — checked by the trampoline otherwise).
       this.selfLoop = true;
       // The next pass may run the whole trace: loop only if all of it fits in the budget.
-      return `ic0 += ${count}; if (ic0 + ${this.slots.length} <= end && (cpu.flags & 0x200) === 0) continue; cpu.icount = ic0; cpu.eip = ${hex(target)}; return blk;`;
+      // It also counts its passes, and goes back to the trampoline once when they make it hot (so
+      // innocuous code can move to a CPU region there).
+      return `ic0 += ${count}; if (ic0 + ${this.slots.length} <= end && (cpu.flags & 0x200) === 0 && ++blk.runs !== ${REGION_AFTER}) continue; cpu.icount = ic0; cpu.eip = ${hex(target)}; return blk;`;
     }
     // Chained: the successor's CCF straight from the link slot (EIP is implied by it; the trampoline
     // writes it back only when it stops). Unlinked or stale: the dispatcher resolves and patches it.

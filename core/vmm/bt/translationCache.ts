@@ -13,6 +13,7 @@
  */
 import type { Insn } from '../../cpu/insn';
 import type { PhysicalMemory } from '../../cpu/physicalMemory';
+import type { RegionEntry } from '../../cpu/cpu';
 
 export type BlockFn = (cpu: unknown, r: Int32Array, bt: unknown, blk: TranslatedBlock, end: number) => TranslatedBlock | null;
 
@@ -35,8 +36,11 @@ export class TranslatedBlock {
   ptWrites = 0;
   /** Retranslated so its page-table stores are callouts, not write-protection faults. */
   adapted = false;
-  /** Times dispatched (a hot block's code is tried as a CPU region, see translator.ts). */
+  /** Times dispatched or looped (a hot block's code is tried as a CPU region, see translator.ts). */
   runs = 0;
+  /** The CPU region that runs this block's code (translator.ts), once found; `regionless`: none. */
+  region: RegionEntry | undefined = undefined;
+  regionless = false;
   fn: BlockFn = () => null;
 
   constructor(

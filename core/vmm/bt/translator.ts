@@ -22,14 +22,14 @@
  * registers are read and written in place, as VMware's IDENT-translated code uses the real registers.
  */
 import { CS, GP, PF_VEC } from '../../cpu/constants';
-import { ATTR_DB, type Cpu, type CpuStop } from '../../cpu/cpu';
+import { ATTR_DB, Cpu, type CpuStop, type RegionEntry } from '../../cpu/cpu';
 import { CpuFault } from '../../cpu/fault';
 import type { Insn } from '../../cpu/insn';
 import { InsnClass, type DeliveryEvent, type Monitor } from '../../cpu/monitor';
 import { imul2, shift } from '../../cpu/ops/alu';
 import { EXCEPTION_NAMES } from '../../cpu/constants';
 import type { VmHost } from '../technique';
-import { MAX_SIDE_EXITS, generateBlock, isTraceBranch, type LinkSlot } from './codegen';
+import { MAX_SIDE_EXITS, REGION_AFTER, generateBlock, isTraceBranch, type LinkSlot } from './codegen';
 import { TranslatedBlock, TranslationCache, type BlockFn } from './translationCache';
 import type { VirtualMmu } from './virtualMmu';
 
@@ -60,8 +60,6 @@ export function isCallout(insn: Insn): boolean {
 
 /** Instructions a region may hold: those translated identically (no callout). */
 const isInnocuous = (insn: Insn): boolean => insn.cls === 0;
-/** Runs of a translated block before its code is tried as a region. */
-const REGION_AFTER = 50;
 
 /** Classes whose emulation can change the linear→physical mapping (chain links must be re-resolved). */
 const MAPPING_CLASSES = InsnClass.MOV_CR | InsnClass.INVLPG | InsnClass.LMSW | InsnClass.CLTS;
@@ -208,15 +206,17 @@ export class BinaryTranslator {
       // Innocuous code only (no callout anywhere in it) is translated identically: once hot, the CPU's
       // region compiler runs it, several blocks and their loops in one function. Not for a block that
       // writes traced page tables (adaptive BT retranslates those stores as callouts).
-      if (++blk.runs >= REGION_AFTER && blk.ptWrites === 0) {
-        cpu.eip = blk.eip; // chained CCFs do not store EIP
-        const region = cpu.regionFor(isInnocuous);
-        if (region !== undefined) {
+      if (++blk.runs >= REGION_AFTER && blk.ptWrites === 0 && !blk.regionless) {
+        const entry = this.regionOf(blk);
+        if (entry !== undefined) {
           const before = cpu.icount;
           this.current = blk;
-          const ran = region(cpu, blk.insns, r, end) && cpu.icount !== before;
+          cpu.eip = blk.eip; // chained CCFs do not store EIP
+          const ran = entry.region!(cpu, blk.insns, r, end);
           this.current = null;
-          if (ran) { cpu.breakBlock = false; return; }
+          // Not run (compiled for other segments): the CCF from now on.
+          if (!ran) blk.regionless = true;
+          else if (cpu.icount !== before) { cpu.breakBlock = false; return; }
         }
       }
       // A CCF returns its successor (chained) or null after it set EIP itself (dispatcher needed:
@@ -231,6 +231,21 @@ export class BinaryTranslator {
         return;
       }
     }
+  }
+
+  /**
+   * The CPU region for a hot block's code (kept on the block while it stays the same compiled
+   * region: no look-up per dispatch); undefined, and the block marked regionless, when there is none.
+   */
+  private regionOf(blk: TranslatedBlock): RegionEntry | undefined {
+    const kept = blk.region;
+    if (kept !== undefined && Cpu.regionStill(kept, isInnocuous, blk.eip)) return kept;
+    const cpu = this.cpu;
+    cpu.eip = blk.eip;
+    const entry = cpu.regionFor(isInnocuous);
+    blk.region = entry;
+    if (entry === undefined) blk.regionless = true;
+    return entry;
   }
 
   /** Runs the first `n` instructions of a block by their semantics and callouts (EIP and count exact). */
