@@ -1,7 +1,7 @@
 // Bundles each entry point into dist/ (tsc only type-checks; see tsconfig.json).
 // `--production` minifies and drops source maps; `--watch` rebuilds on change.
 import * as esbuild from 'esbuild';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -46,6 +46,11 @@ const contexts = await Promise.all(entries.map((e) => esbuild.context({
   plugins: e.plugins ?? [],
   logLevel: 'warning',
 })));
+
+// Node reads the package.json nearest to a module it loads (for its "type"); without this one it
+// would parse the extension's whole manifest on every `popek` start.
+mkdirSync('dist', { recursive: true });
+writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');
 
 if (watch) {
   await Promise.all(contexts.map((c) => c.watch()));

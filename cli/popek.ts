@@ -2,21 +2,23 @@
  * `popek` — the command line (SPEC §6). This file only dispatches: each subcommand lives in its own
  * module under cli/ and is loaded on demand, so `popek asm` does not pay for the language server.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { isCliError, type CliCommand } from './cliSupport';
+import { requireWithCodeCache } from './compileCache';
 
 /**
  * A subcommand built as a bundle of its own next to this one (dist/cmd-*.js, see esbuild.mjs):
  * Node then compiles only that command's code (most of `popek lint`'s start-up was compiling
  * every other command's).
- * From sources (tests, tsx) the module is imported as usual.
+ * It is compiled from V8's code cache (compileCache.ts) unless `codeCache` is false (the bench bundle's
+ * `import()`s need the module loader). From sources (tests, tsx) the module is imported as usual.
  */
-function ownBundle<T>(file: string, fallback: () => Promise<T>): Promise<T> {
+function ownBundle<T>(file: string, fallback: () => Promise<T>, codeCache = true): Promise<T> {
   const bundled = path.join(__dirname, file);
   // A plain require: the path is known only at run time, and the bundle must not inline it.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  if (path.basename(__filename) === 'cli.js' && existsSync(bundled)) return Promise.resolve(require(bundled) as T);
+  if (path.basename(__filename) === 'cli.js' && existsSync(bundled)) return Promise.resolve((codeCache ? requireWithCodeCache(bundled) : require(bundled)) as T);
   return fallback();
 }
 
@@ -24,16 +26,28 @@ function ownBundle<T>(file: string, fallback: () => Promise<T>): Promise<T> {
 const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   asm: async () => (await ownBundle('cmd-asm.js', () => import('./asmCommand'))).asmCommand,
   disasm: async () => (await ownBundle('cmd-asm.js', () => import('./asmCommand'))).disasmCommand,
-  bench: async () => (await ownBundle('cmd-bench.js', () => import('./bench/benchCommand'))).benchCommand,
+  bench: async () => (await ownBundle('cmd-bench.js', () => import('./bench/benchCommand'), false)).benchCommand,
   run: async () => (await ownBundle('cmd-run.js', () => import('./runCommand'))).runCommand,
   compare: async () => (await ownBundle('cmd-compare.js', () => import('./compareCommand'))).compareCommand,
   lint: async () => (await ownBundle('cmd-lint.js', () => import('./lintCommand'))).lintCommand,
   fix: async () => (await ownBundle('cmd-fix.js', () => import('./fixCommand'))).fixCommand,
 };
 
+/** The version in popek's package.json, found above this file (dist/, out/cli/ or cli/). */
+function version(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'popek' && pkg.version) return pkg.version;
+    } catch { /* not here */ }
+    if (path.dirname(dir) === dir) return 'unknown';
+  }
+}
+
 function usage(): string {
   return [
     'usage: popek <command> [options]',
+    '       popek --version',
     '',
     '  lint FILE… [--mode M] [--json]        diagnostics of the language server',
     '  asm FILE [-o OUT]                      assemble (NASM syntax) to a flat binary',
@@ -56,6 +70,10 @@ async function main(argv: string[]): Promise<number> {
   }
   if (name === '-h' || name === '--help' || name === 'help') {
     process.stdout.write(usage() + '\n');
+    return 0;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`popek ${version()}\n`);
     return 0;
   }
   const load = COMMANDS[name];

@@ -6,11 +6,11 @@
  * This module joins the parts: preprocessor.ts → parser.ts (one statement list, identical pure lines
  * parsed once) → passes.ts (sizing and emission; operands.ts, expressions.ts, encoder.ts).
  */
-import type { AssembleOptions, AssemblyResult, Diagnostic, Statement } from './ast';
+import type { AssembleOptions, AssemblyResult, Diagnostic } from './ast';
 import { parseLine, splitLines, withLine, type LineContext } from './parser';
 import { isPure } from './expressions';
 import { lineRange, preprocess, type PPState } from './preprocessor';
-import { Assembler, newItem, type ByteCache, type Item } from './passes';
+import { Assembler, newItem, statementOf, type Item } from './passes';
 
 export { MAX_EXPANDED_LINES, MAX_LINE_LENGTH } from './preprocessor';
 
@@ -27,20 +27,41 @@ export function assemble(fileName: string, text: string, options: AssembleOption
   }
 }
 
-/** Phase timings for the benchmark (preprocess, parse, passes, result), when enabled. */
+/**
+ * Whether looking lines up in the line cache still pays: a source whose lines hardly repeat (generated
+ * code, tables) spends more on hashing and growing the map than the shared parses save, so after
+ * SAMPLE lookups with fewer than MIN_HITS hits the cache is left for the rest of the file.
+ */
+class LineCacheUse {
+  static readonly SAMPLE = 4096;
+  static readonly MIN_HITS = 256;
+  on = true;
+  private lookups = 0;
+  private hits = 0;
+  count(hit: boolean): void {
+    if (hit) this.hits++;
+    if (++this.lookups === LineCacheUse.SAMPLE) this.on = this.hits >= LineCacheUse.MIN_HITS;
+  }
+}
+
+/** Phase timings for the benchmark (preprocess with parse and pass 0, the other passes, result), when enabled. */
 let PROFILE: number[][] | undefined;
 export function profileAssembler(on: boolean): number[][] | undefined { const p = PROFILE; PROFILE = on ? [] : undefined; return p; }
 
 function assembleInner(fileName: string, text: string, options: AssembleOptions): AssemblyResult {
-  const items: Item[] = [];
+  const asm = new Assembler(fileName, options);
   const ctx: LineContext = { line: 0, lastGlobal: '', diagnostics: [], statements: [], lineless: true };
   const parseDiags: Diagnostic[] = [];
-  const lineCache = new Map<string, { s: Statement; cache: ByteCache }>();
+  /** Pure one-statement lines seen so far → their first item (its statement, or its cached bytes). */
+  const lineCache = new Map<string, Item>();
+  const cacheUse = new LineCacheUse();
   const emit = (text: string, file: string, line: number, expanded: boolean, origLength: number, origIndent: number): void => {
-    const known = lineCache.get(text);
+    const known = cacheUse.on ? lineCache.get(text) : undefined;
+    if (cacheUse.on) cacheUse.count(known !== undefined);
     if (known !== undefined) {
       // an identical line already parsed to one pure statement: share it (and its bytes)
-      items.push(newItem(known.s, file, line, expanded ? lineRange(line, origIndent, Math.max(origLength, origIndent)) : known.s.range, expanded, true, known.cache));
+      const range = expanded ? lineRange(line, origIndent, Math.max(origLength, origIndent)) : known.expanded ? statementOf(known).range : known.range;
+      asm.add(newItem(known.s, text, file, line, range, expanded, true, known.cache));
       return;
     }
     ctx.file = file === fileName ? undefined : file;
@@ -48,35 +69,34 @@ function assembleInner(fileName: string, text: string, options: AssembleOptions)
     ctx.statements.length = 0;
     if (ctx.diagnostics.length) ctx.diagnostics = [];
     parseLine(text, ctx);
-    let pure: boolean | undefined;
-    let cache: ByteCache | undefined;
     if (ctx.statements.length === 1 && ctx.diagnostics.length === 0) {
       // a pure statement depends on its text only (no symbol, label, `$`): later identical lines reuse it
       const s = ctx.statements[0];
       if ((s.kind === 'instruction' || s.kind === 'data' || s.kind === 'times') && isPure(s)) {
-        pure = true;
-        cache = { bits: 0, off: 0, len: 0 };
-        lineCache.set(text, { s, cache });
+        const range = expanded ? lineRange(line, origIndent, Math.max(origLength, origIndent)) : s.range;
+        const item = newItem(s, text, file, line, range, expanded, true, { bits: 0, off: 0, len: 0, data: false });
+        if (cacheUse.on) lineCache.set(text, item);
+        asm.add(item);
+        return;
       }
     }
     if (expanded) {
       const whole = lineRange(line, origIndent, Math.max(origLength, origIndent));
       for (const d of ctx.diagnostics) parseDiags.push({ ...d, range: whole });
-      for (const s of ctx.statements) items.push(newItem(s, file, line, whole, true, pure, cache));
+      for (const s of ctx.statements) asm.add(newItem(s, undefined, file, line, whole, true, undefined, undefined));
     } else {
       for (const d of ctx.diagnostics) parseDiags.push({ ...d, range: withLine(d.range, line) });
-      for (const s of ctx.statements) items.push(newItem(s, file, line, s.range, false, pure, cache));
+      for (const s of ctx.statements) asm.add(newItem(s, undefined, file, line, s.range, false, undefined, undefined));
     }
   };
   const st: PPState = { defines: new Map(), macros: new Map(), emit, diags: [], files: [fileName], opts: options, macroSymbols: [], uniq: 0, mainFile: fileName, expandedLines: 0, stopped: false };
   const T0 = PROFILE ? performance.now() : 0;
   preprocess(splitLines(text), fileName, st, 0);
+  lineCache.clear();
   const T1 = PROFILE ? performance.now() : 0;
-  const T2 = PROFILE ? performance.now() : 0;
-  const asm = new Assembler(items, fileName, options);
   asm.run();
-  const T3 = PROFILE ? performance.now() : 0;
+  const T2 = PROFILE ? performance.now() : 0;
   const res = asm.result(st.files, st.macroSymbols, [...st.diags, ...parseDiags]);
-  if (PROFILE) PROFILE.push([T1 - T0, T2 - T1, T3 - T2, performance.now() - T3]);
+  if (PROFILE) PROFILE.push([T1 - T0, T2 - T1, performance.now() - T2]);
   return res;
 }

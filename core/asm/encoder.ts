@@ -209,26 +209,25 @@ function encodeEA(m: Extract<ROp, { t: 'mem' }>, regField: number, out: number[]
   let zero = disp.known && disp.seg < 0 && dispVal === 0;
   if (m.dispSize === 32) { small = false; zero = false; }
   else if (m.dispSize === 8) { zero = false; small = true; }
-  const pushDisp32 = () => { out.push(dispVal & 0xff, (dispVal >>> 8) & 0xff, (dispVal >>> 16) & 0xff, (dispVal >>> 24) & 0xff); };
-  if (b < 0 && i < 0) { out.push((regField << 3) | 5); pushDisp32(); return undefined; }
+  if (b < 0 && i < 0) { out.push((regField << 3) | 5); push32(out, dispVal); return undefined; }
   if (i < 0 && b !== 4) {
     let mod: number;
     if (zero && b !== 5) mod = 0; else if (small) mod = 1; else mod = 2;
     out.push((mod << 6) | (regField << 3) | b);
-    if (mod === 1) out.push(dispVal & 0xff); else if (mod === 2) pushDisp32();
+    if (mod === 1) out.push(dispVal & 0xff); else if (mod === 2) push32(out, dispVal);
     return undefined;
   }
   const ss = s === 8 ? 3 : s === 4 ? 2 : s === 2 ? 1 : 0;
   const idx = i < 0 ? 4 : i;
   if (b < 0) {
     out.push((regField << 3) | 4, (ss << 6) | (idx << 3) | 5);
-    pushDisp32();
+    push32(out, dispVal);
     return undefined;
   }
   let mod: number;
   if (zero && b !== 5) mod = 0; else if (small) mod = 1; else mod = 2;
   out.push((mod << 6) | (regField << 3) | 4, (ss << 6) | (idx << 3) | b);
-  if (mod === 1) out.push(dispVal & 0xff); else if (mod === 2) pushDisp32();
+  if (mod === 1) out.push(dispVal & 0xff); else if (mod === 2) push32(out, dispVal);
   return undefined;
 }
 
@@ -299,7 +298,7 @@ export function encodeInstruction(mnemonic: string, prefixes: readonly string[],
 
 function emit(info: InstructionInfo, form: EncodingForm, prefixes: readonly string[], ops: ROp[], ctx: EncodeContext): Encoded | EncodeError {
   const out: number[] = [];
-  const warnings: string[] = [];
+  let warnings: string[] | undefined;
   for (const p of prefixes) { const b = PREFIXES[p]; if (b !== undefined) out.push(b); }
   for (const p of prefixes) {
     if (PREFIXES[p] !== undefined) continue;
@@ -332,6 +331,7 @@ function emit(info: InstructionInfo, form: EncodingForm, prefixes: readonly stri
       if (err) return { error: err, code: 'invalid-operands', operand: form.rmOperand };
     }
   }
+  if (form.imm.length === 0) return { bytes: out, length: out.length, form, info, warnings: undefined };
   // immediates in operand order
   let immIdx = 0;
   const immPatterns = form.operands.filter((p, k) => ops[k].t === 'imm' && !isImplicitOperand(p));
@@ -346,10 +346,10 @@ function emit(info: InstructionInfo, form: EncodingForm, prefixes: readonly stri
     if (op.t !== 'imm') continue;
     const v = op.v.n;
     if (kind === 'ib') {
-      if (op.v.known && (v < -128 || v > 255) && immPatterns[immIdx - 1] !== 'simm8') warnings.push(`byte value ${v} exceeds bounds`);
+      if (op.v.known && (v < -128 || v > 255) && immPatterns[immIdx - 1] !== 'simm8') (warnings ??= []).push(`byte value ${v} exceeds bounds`);
       out.push(v & 0xff);
     } else if (kind === 'iw') {
-      if (op.v.known && (v < -32768 || v > 65535)) warnings.push(`word value ${v} exceeds bounds`);
+      if (op.v.known && (v < -32768 || v > 65535)) (warnings ??= []).push(`word value ${v} exceeds bounds`);
       push16(out, v);
     } else if (kind === 'id') push32(out, v);
     else if (kind === 'rel8' || kind === 'rel32') {
@@ -360,7 +360,7 @@ function emit(info: InstructionInfo, form: EncodingForm, prefixes: readonly stri
       } else if (o16) push16(out, rel); else push32(out, rel);
     }
   }
-  return { bytes: out, length: out.length, form, info, warnings: warnings.length ? warnings : undefined };
+  return { bytes: out, length: out.length, form, info, warnings };
 }
 
 /** Operand patterns matched by an immediate or register that encode no immediate bytes. */

@@ -449,7 +449,8 @@ class LineParser {
       if (this.p === before) break;
       break;
     }
-    return ops;
+    // an array grown by push keeps room for 17 elements; a statement lives as long as the assembly
+    return ops.slice();
   }
 
   private items(): Expr[] {

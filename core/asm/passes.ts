@@ -7,7 +7,7 @@
 import type {
   AssembleOptions, AssemblyResult, ConstantSymbol, Diagnostic, Expr, LabelSymbol, MacroSymbol, Operand, Range, SectionLayout, SourceMapEntry, Statement,
 } from './ast';
-import { withLine } from './parser';
+import { parseLine, withLine, type LineContext } from './parser';
 import { encodeInstruction, type ROp } from './encoder';
 import { register } from './registers';
 import { PREDEFINED } from './predefined';
@@ -15,7 +15,13 @@ import { exprUsesHere, findSymbolRange, isPure, usesHere } from './expressions';
 import { evaluate, memoryOperand, SIZE_BITS, type EvalResult, type EvalScope } from './operands';
 
 export interface Item {
-  s: Statement;
+  /**
+   * The statement; undefined once a reparsable item's bytes are cached (the statement tree is most of
+   * the assembler's memory on big files, and the cached bytes are all the passes need of it).
+   */
+  s: Statement | undefined;
+  /** The source line of a pure one-statement line, from which `s` is parsed again if it is needed. */
+  text: string | undefined;
   file: string;
   /** Source line; the statement's own ranges are lineless (line 0) unless `expanded`. */
   line: number;
@@ -32,11 +38,19 @@ export interface Item {
   prefixNames: string[] | undefined;
 }
 
-/** `len` bytes at `off` in the assembler's cache pool, for `bits` (0: not filled yet). */
-export interface ByteCache { bits: number; off: number; len: number }
+/** `len` bytes at `off` in the assembler's cache pool, for `bits` (0: not filled yet); `data`: db-like, else an instruction. */
+export interface ByteCache { bits: number; off: number; len: number; data: boolean }
 
-export function newItem(s: Statement, file: string, line: number, range: Range, expanded: boolean, pure: boolean | undefined, cache: ByteCache | undefined): Item {
-  return { s, file, line, range, expanded, size: 0, forceNear: false, pure, cache, prefixNames: undefined };
+export function newItem(s: Statement | undefined, text: string | undefined, file: string, line: number, range: Range, expanded: boolean, pure: boolean | undefined, cache: ByteCache | undefined): Item {
+  return { s, text, file, line, range, expanded, size: 0, forceNear: false, pure, cache, prefixNames: undefined };
+}
+
+/** The statement of an item whose statement was dropped: its line parsed again (a pure line depends on its text alone). */
+export function statementOf(item: Item): Statement {
+  if (item.s !== undefined) return item.s;
+  const ctx: LineContext = { line: 0, lastGlobal: '', diagnostics: [], statements: [], lineless: true };
+  parseLine(item.text ?? '', ctx);
+  return (item.s = ctx.statements[0]);
 }
 
 /** A section: `bytes[0..len)` holds its content in emitting passes (and for computing cached items). */
@@ -70,9 +84,22 @@ export class Assembler implements EvalScope {
    */
   private externs = new Set<string>();
 
-  constructor(private readonly items: Item[], private readonly mainFile: string, opts: AssembleOptions) {
+  private readonly items: Item[] = [];
+
+  /** Pass 0 starts at once: the preprocessor hands each item to `add` as it is parsed, then `run` finishes. */
+  constructor(private readonly mainFile: string, opts: AssembleOptions) {
     this.origin = opts.origin ?? 0;
     this.predefined = Object.assign(Object.create(null), PREDEFINED, opts.predefined ?? {});
+    this.beginPass();
+  }
+
+  /**
+   * The next item in source order, sized at once (pass 0): a pure item's bytes are cached and its
+   * statement dropped right away, so the statements of a big file are never all alive together.
+   */
+  add(item: Item): void {
+    this.items.push(item);
+    this.step(item);
   }
 
   /** Errors seen so far, counted in every pass (diagnostics are only kept from emitting passes). */
@@ -155,16 +182,17 @@ export class Assembler implements EvalScope {
 
   // ---- passes
   run(): void {
-    // Sizing passes (pass 0 with forward references unknown) until no size, label or section start
-    // changes; then one emitting pass that reports. If emission still moves something (it should
-    // not), size again.
+    // Pass 0 (forward references unknown) ran while items were added. Sizing passes until no size,
+    // label or section start changes; then one emitting pass that reports. If emission still moves
+    // something (it should not), size again.
     const MAX_PASSES = 24;
-    for (this.pass = 0; this.pass < MAX_PASSES; this.pass++) {
+    this.layout();
+    for (this.pass = 1; this.pass < MAX_PASSES; this.pass++) {
       this.changed = false;
       this.final = false;
       this.onePass();
       this.layout();
-      if (this.changed || this.pass === 0) continue;
+      if (this.changed) continue;
       this.pass++;
       this.final = true;
       this.diags = [];
@@ -209,11 +237,20 @@ export class Assembler implements EvalScope {
   }
 
   private onePass(): void {
+    this.beginPass();
+    for (const item of this.items) this.step(item);
+  }
+
+  private beginPass(): void {
     this.resetSections();
+    if (this.final) { this.sourceMap = []; this.labels = []; this.constants = []; }
+  }
+
+  private step(item: Item): void {
     const final = this.final;
-    if (final) { this.sourceMap = []; this.labels = []; this.constants = []; }
-    for (const item of this.items) {
-      const s = item.s;
+    const s = item.s;
+    if (s === undefined) { this.emitItem(item); return; }
+    {
       switch (s.kind) {
         case 'label': {
           this.define(item, s.fullName, this.cur.index, this.cur.pc, true, s.range);
@@ -316,15 +353,15 @@ export class Assembler implements EvalScope {
   private cachePoolLen = 0;
 
   private emitItem(item: Item): void {
-    const s = item.s;
-    if (item.pure === undefined) item.pure = isPure(s);
     const c = item.cache;
     if (c !== undefined && c.bits === this.bits && this.cur.progbits) {
       const len = c.len;
       if (!this.final) { this.cur.pc += len; return; }
-      this.putCached(item, s.kind === 'data' || (s.kind === 'times' && s.body.kind === 'data') ? 'data' : 'instruction', c.off, len);
+      this.putCached(item, c.data ? 'data' : 'instruction', c.off, len);
       return;
     }
+    const s = statementOf(item);
+    if (item.pure === undefined) item.pure = isPure(s);
     if (item.pure) {
       // the bytes never change: compute them once (in whatever pass), then reuse
       const errors = this.errorCount;
@@ -332,7 +369,7 @@ export class Assembler implements EvalScope {
       const start = sec.len;
       const pc = sec.pc;
       this.capture = true;
-      this.emitItemUncached(item);
+      this.emitItemUncached(item, s);
       this.capture = false;
       if (this.errorCount === errors && sec === this.cur && sec.progbits && sec.len - start === sec.pc - pc) {
         const len = sec.len - start;
@@ -344,15 +381,17 @@ export class Assembler implements EvalScope {
           this.cachePool = b;
         }
         this.cachePool.set(sec.bytes.subarray(start, sec.len), this.cachePoolLen);
-        const bc = c !== undefined && c.bits === 0 ? c : (item.cache = { bits: 0, off: 0, len: 0 });
+        const bc = c !== undefined && c.bits === 0 ? c : (item.cache = { bits: 0, off: 0, len: 0, data: false });
         bc.bits = this.bits;
         bc.off = this.cachePoolLen;
         bc.len = len;
+        bc.data = s.kind === 'data' || (s.kind === 'times' && s.body.kind === 'data');
         this.cachePoolLen += len;
+        if (item.text !== undefined) item.s = undefined;
       }
       return;
     }
-    this.emitItemUncached(item);
+    this.emitItemUncached(item, s);
   }
 
   /** `put` of a cached item's bytes (from the cache pool). */
@@ -369,8 +408,7 @@ export class Assembler implements EvalScope {
     sec.pc += size;
   }
 
-  private emitItemUncached(item: Item): void {
-    const s = item.s;
+  private emitItemUncached(item: Item, s: Statement): void {
     let count = 1;
     let body = s;
     if (s.kind === 'times') {
