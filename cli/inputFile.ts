@@ -20,6 +20,8 @@ export const EXIT = {
   output: 4,
   /** `run`: the instruction limit ended the guest (as timeout(1)). */
   limit: 124,
+  /** `run`: the guest used a part of the x86 Popek does not model (virtual-8086 mode, task switching, real mode). */
+  unmodelled: 6,
   /** A bug in popek, or the guest's run ended in an internal error. */
   internal: 70,
 } as const;

@@ -170,7 +170,7 @@ export const runCommand: CliCommand = async (allArgs) => {
     const why = report.outcome === 'limit' ? ` (${limitGiven ? '--max-instructions' : `the default limit; --max-instructions N to change it, 0 for none`})` : '';
     process.stderr.write(`popek: guest ended with outcome '${report.outcome}'${where} after ${report.instructions} instructions${report.error ? `: ${report.error}` : ''}${why}\n`);
   }
-  if (report.outcome === 'error') return EXIT.internal;
+  if (report.outcome === 'error') return report.unmodelled ? EXIT.unmodelled : EXIT.internal;
   if (report.outcome === 'limit') return EXIT.limit;
   return report.exitCode & 0xff;
 };

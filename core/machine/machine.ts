@@ -100,6 +100,7 @@ export interface MachineSnapshot {
   exitCode: number;
   faultAddress?: number;
   error?: string;
+  unmodelled?: boolean;
   counters: RunCounters;
 }
 
@@ -139,6 +140,8 @@ export class Machine {
   faultAddress: number | undefined;
   /** Outcome 'error': what went wrong. */
   error: string | undefined;
+  /** Outcome 'error': the guest used architecture Popek does not model (RunReport.unmodelled). */
+  unmodelled = false;
   /** Counters a monitor fills (traps, critical, VM exits, hypercalls, translation). */
   counters: RunCounters = emptyCounters();
   /** Called with each console byte as the guest writes it. */
@@ -234,12 +237,13 @@ export class Machine {
   get console(): string { return Buffer.from(this.uart.output).toString('utf8'); }
 
   /** Ends the run (devices, monitors: a paravirtual shutdown ends with 'shutdown' and its reason). */
-  finish(outcome: Outcome, exitCode = 0, detail?: { faultAddress?: number; error?: string }): void {
+  finish(outcome: Outcome, exitCode = 0, detail?: { faultAddress?: number; error?: string; unmodelled?: boolean }): void {
     if (this.outcome) return;
     this.outcome = outcome;
     this.exitCode = exitCode;
     this.faultAddress = detail?.faultAddress;
     this.error = detail?.error;
+    this.unmodelled = detail?.unmodelled === true;
     this.cpu.stopRequested = true;
     this.cpu.breakBlock = true;
   }
@@ -374,7 +378,8 @@ export class Machine {
       }
     } catch (e) {
       if (e instanceof TripleFault) this.finish('triple-fault', 0, { faultAddress: (e.eip + cpu.segBase[CS]) >>> 0, error: e.reason });
-      else if (e instanceof UnsupportedError || e instanceof RangeError || e instanceof Error) this.finish('error', 0, { error: e.message });
+      else if (e instanceof UnsupportedError) this.finish('error', 0, { error: e.message, unmodelled: true });
+      else if (e instanceof RangeError || e instanceof Error) this.finish('error', 0, { error: e.message });
       else throw e;
     }
     if (!this.outcome && cpu.icount >= limit) this.finish('limit');
@@ -411,6 +416,7 @@ export class Machine {
     };
     if (this.faultAddress !== undefined) r.faultAddress = this.faultAddress;
     if (this.error !== undefined) r.error = this.error;
+    if (this.unmodelled) r.unmodelled = true;
     return r;
   }
 
@@ -434,7 +440,7 @@ export class Machine {
       debugExit: this.debugExit.getState(),
       vga: this.vga.getState(),
       unknownPorts: [...this.io.unknown].map(([p, u]) => [p, { ...u }]),
-      outcome: this.outcome, exitCode: this.exitCode, faultAddress: this.faultAddress, error: this.error,
+      outcome: this.outcome, exitCode: this.exitCode, faultAddress: this.faultAddress, error: this.error, unmodelled: this.unmodelled,
       counters: structuredClone(this.counters),
     };
   }
@@ -462,7 +468,7 @@ export class Machine {
     if (s.vga) this.vga.setState(s.vga);
     this.io.unknown.clear();
     for (const [p, u] of s.unknownPorts) this.io.unknown.set(p, { ...u });
-    this.outcome = s.outcome; this.exitCode = s.exitCode; this.faultAddress = s.faultAddress; this.error = s.error;
+    this.outcome = s.outcome; this.exitCode = s.exitCode; this.faultAddress = s.faultAddress; this.error = s.error; this.unmodelled = s.unmodelled === true;
     this.counters = structuredClone(s.counters);
     this.cpu.stopRequested = this.outcome !== undefined;
   }

@@ -46,4 +46,9 @@ export interface RunReport {
   faultAddress?: number;
   /** Outcome 'error' (and 'triple-fault'): what happened. */
   error?: string;
+  /**
+   * Outcome 'error' because the guest used a part of the x86 that Popek does not model (virtual-8086
+   * mode, task switching, real mode): a documented limit of the simulated CPU, not a bug in Popek.
+   */
+  unmodelled?: boolean;
 }

@@ -380,7 +380,7 @@ export abstract class Ring1Vmm implements Technique, Monitor {
         try { cpu.deliverEvent(e.vector, 'exception', e.errorCode, e.address, cpu.eip); } finally { this.emulationFaulted = false; }
         return true;
       }
-      if (e instanceof UnsupportedError) { this.host.machine.finish('error', 0, { error: e.message }); return true; }
+      if (e instanceof UnsupportedError) { this.host.machine.finish('error', 0, { error: e.message, unmodelled: true }); return true; }
       throw e;
     }
     if (detail === false) return false;

@@ -9,6 +9,7 @@
  *   while (vm.runSlice(1_000_000) === 'slice') await turn();
  *   vm.report(wallMs)
  */
+import { UnsupportedError } from '../cpu/cpu';
 import { Machine, isOutcome, type LoadedImage, type StopReason } from '../machine/machine';
 import type { Program } from '../machine/program';
 import type { Outcome, RunCounters, RunReport } from '../machine/report';
@@ -98,7 +99,7 @@ export class Vm implements VmHost {
       r = this.technique.runSlice(budget);
     } catch (e) {
       // A bug in a technique must not take the tool down: the run ends with outcome 'error'.
-      this.machine.finish('error', 0, { error: `${this.mode}: ${e instanceof Error ? e.message : String(e)}` });
+      this.machine.finish('error', 0, { error: `${this.mode}: ${e instanceof Error ? e.message : String(e)}`, unmodelled: e instanceof UnsupportedError });
       r = 'error';
     }
     return r;

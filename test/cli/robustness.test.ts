@@ -75,6 +75,16 @@ describe('popek: bad input is one line and a documented status', () => {
     assert.ok(oneLine(r.stderr), r.stderr);
   });
 
+  it('a guest that uses architecture Popek does not model: status 6 and one line saying what (not 70, an internal error)', () => {
+    const file = path.join(dir, 'taskreturn.gasm');
+    fs.writeFileSync(file, 'bits 32\norg 0x100000\n    pushfd\n    or dword [esp], 0x4000 ; NT\n    popfd\n    iretd\n');
+    const r = popek('run', file);
+    assert.equal(r.status, 6, r.stderr);
+    assert.ok(oneLine(r.stderr), r.stderr);
+    assert.match(r.stderr, /outcome 'error'.*IRET with NT = 1 \(task return\) is not modelled/);
+    assert.equal(JSON.parse(popek('run', file, '--json').stdout).unmodelled, true);
+  });
+
   it('bad commands and options: one line, status 2, no stack', () => {
     for (const args of [[], ['warp'], ['lint'], ['lint', '--mode', 'x', 'a.gasm'], ['run', 'a.gasm', '--max-instructions', '-1'], ['disasm', 'a.bin', '--org', 'x'], ['fix', 'a', 'b']]) {
       const r = popek(...args);

@@ -73,6 +73,27 @@ idt: times 32 dq 0
     for (const mode of availableModes()) assert.deepEqual(ending(bytes, mode), { outcome: 'halt', instructions: 11, error: undefined }, mode);
   });
 
+  it('architecture Popek does not model ends the run with outcome error marked unmodelled, in every technique (not an internal error)', () => {
+    // IRET with NT = 1 is a task return (task switching), CR0.PE cleared is real mode: neither is
+    // modelled (SDM Vol. 3 §7.3, §9.9). Seed 16 image 1197 IRETs to virtual-8086 mode at CPL 0.
+    const guests = {
+      'IRET with NT = 1 (task return)': program('bits 32\norg 0x100000\n    pushfd\n    or dword [esp], 0x4000\n    popfd\n    iretd\n'),
+      'real mode': program('bits 32\norg 0x100000\n    mov eax, cr0\n    and eax, ~1\n    mov cr0, eax\n    hlt\n'),
+    };
+    for (const [what, bytes] of Object.entries(guests)) {
+      for (const mode of availableModes()) {
+        const vm = boot(bytes, mode);
+        vm.run(LIMIT);
+        const rep = vm.report();
+        assert.deepEqual({ outcome: rep.outcome, unmodelled: rep.unmodelled }, { outcome: 'error', unmodelled: true }, `${what} in ${mode}: ${rep.error}`);
+        assert.match(rep.error ?? '', new RegExp(`${what.replace(/[()=]/g, '.')}.* is not modelled`), mode);
+      }
+    }
+    const v86 = boot(randomImage(imageRng(16, 1197)), 'native');
+    v86.run(LIMIT);
+    assert.deepEqual({ outcome: v86.report().outcome, unmodelled: v86.report().unmodelled, error: v86.report().error }, { outcome: 'error', unmodelled: true, error: 'IRET to virtual-8086 mode is not modelled' });
+  });
+
   it('a monitor whose page-fault handling never settles ends the run with a clear error, not a host hang', () => {
     // A stand-in for a shadow-paging bug: every hidden #PF is "fixed" but nothing is mapped, so the
     // first instruction faults again forever without retiring. The VMM's watchdog ends it.

@@ -11,7 +11,7 @@
  * event goes through the guest's IDT the VMM fills the shadow for what delivery touches.
  */
 import { CR0_PG, CR0_WP, GP, UD } from '../../cpu/constants';
-import type { Cpu } from '../../cpu/cpu';
+import { UnsupportedError, type Cpu } from '../../cpu/cpu';
 import { CpuFault } from '../../cpu/fault';
 import type { Insn } from '../../cpu/insn';
 import { ea } from '../../cpu/ops/operands';
@@ -133,6 +133,8 @@ export class VirtualMmu {
     if (cr === 0) {
       const v = (value | 0x10) | 0;
       if ((v & CR0_PG) && !(v & 1)) throw new CpuFault(GP, 0);
+      // The real CR0 keeps PG set, so setCr0 would take PE = 0 for a #GP: say what native says.
+      if (!(v & 1)) throw new UnsupportedError('real mode is not modelled (CR0.PE cleared)');
       const old = this.cr0;
       cpu.setCr0((v | CR0_PG | CR0_WP) | 0); // validates (real mode is not modelled) before the guest's copy changes
       this.cr0 = v;
