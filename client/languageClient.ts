@@ -9,6 +9,7 @@ import {
 } from 'vscode-languageclient/node';
 import { SECTION } from './config';
 import { Log } from './log';
+import { SERVER_EXEC_ARGV } from '../server/launchOptions';
 
 export const LANGUAGES = ['popek-nasm', 'popek-gas'] as const;
 
@@ -42,7 +43,7 @@ export class PopekLanguageClient implements vscode.Disposable {
       return;
     }
     const serverOptions: ServerOptions = {
-      run: { module: this.serverModule, transport: TransportKind.ipc },
+      run: { module: this.serverModule, transport: TransportKind.ipc, options: { execArgv: [...SERVER_EXEC_ARGV] } },
       debug: { module: this.serverModule, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6009'] } },
     };
     const clientOptions: LanguageClientOptions = {

@@ -25,8 +25,16 @@ const SEVERITY: Record<Severity, DiagnosticSeverity> = {
 export const SYNC_ASSEMBLY_LINES = 1000;
 const ASSEMBLY_DELAY_MS = 250;
 
+const converted = new WeakMap<LintDiagnostic, Diagnostic>();
+
+/** The protocol's form of a diagnostic; the same object for the same (cached) diagnostic, so an edit converts only its own lines'. */
 export function toLsp(d: LintDiagnostic): Diagnostic {
-  return { range: d.range, severity: SEVERITY[d.severity], code: d.code, source: 'popek', message: d.message, data: d.instruction ?? (d.via ? { via: d.via } : undefined) };
+  let c = converted.get(d);
+  if (!c) {
+    c = { range: d.range, severity: SEVERITY[d.severity], code: d.code, source: 'popek', message: d.message, data: d.instruction ?? (d.via ? { via: d.via } : undefined) };
+    converted.set(d, c);
+  }
+  return c;
 }
 
 /** Errors always, the rest up to `maxNumberOfProblems`, in position order. */

@@ -1,7 +1,8 @@
 /*
  * Open documents and their linter models. The client sends incremental changes; each change is
- * applied to the editor text (`TextDocument`) and to the `LintDocument`, which rebuilds and
- * re-scans only the lines it touches. Files reached through `%include` / `.include` are read from
+ * applied to the `LintDocument`, which holds the text as lines and rebuilds and re-scans only the
+ * lines it touches (no second copy of the text: a \`TextDocument\` would rebuild a 100,000-line
+ * file's whole string on every keystroke, megabytes of garbage each time). Files reached through `%include` / `.include` are read from
  * the open documents first, then from disk, and kept as models too (for definitions and symbols).
  */
 import { statSync, readdirSync } from 'node:fs';
@@ -9,7 +10,6 @@ import { isRegularFile, readIncludeText } from '../core/machine/safeRead';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Connection } from 'vscode-languageserver/node';
-import { TextDocument } from 'vscode-languageserver-textdocument';
 import { LintDocument, syntaxOf } from '../core/lint/document';
 import { compileFlags, resolveInclude as resolveAsTools, type IncludeEnv } from '../core/lint/includes';
 
@@ -33,12 +33,10 @@ function wellFormedChange(c: unknown): boolean {
   return x.range === undefined || (typeof x.range === 'object' && x.range !== null && isPosition(x.range.start) && isPosition(x.range.end));
 }
 
-/** The position `p` stands for in `doc`: clamped to its line's end and to the document's end. */
-export function inside(doc: TextDocument, p: { line: number; character: number }): { line: number; character: number } {
-  return doc.positionAt(doc.offsetAt(p));
-}
+/** An open document as the client names it. */
+export interface OpenDocument { uri: string; languageId: string; version: number }
 
-interface Entry { text: TextDocument; model: LintDocument }
+interface Entry { doc: OpenDocument; model: LintDocument }
 
 export class DocumentStore {
   private open = new Map<string, Entry>();
@@ -51,17 +49,16 @@ export class DocumentStore {
   roots: string[] = [];
   private closeListeners: Array<(uri: string) => void> = [];
 
-  /** The open text documents (as `TextDocuments` offers them). */
+  /** The open documents (as `TextDocuments` offers them). */
   readonly documents = {
-    get: (uri: string): TextDocument | undefined => this.open.get(uri)?.text,
-    all: (): TextDocument[] => [...this.open.values()].map((e) => e.text),
+    get: (uri: string): OpenDocument | undefined => this.open.get(uri)?.doc,
+    all: (): OpenDocument[] => [...this.open.values()].map((e) => e.doc),
   };
 
   listen(connection: Connection): void {
     connection.onDidOpenTextDocument(({ textDocument: t }) => {
       if (typeof t?.uri !== 'string' || typeof t.text !== 'string') return;
-      const text = TextDocument.create(t.uri, t.languageId, t.version, t.text);
-      this.open.set(t.uri, { text, model: new LintDocument(uriToPath(t.uri), syntaxOf(t.uri, t.languageId, t.text), t.text) });
+      this.open.set(t.uri, { doc: { uri: t.uri, languageId: t.languageId, version: t.version }, model: new LintDocument(uriToPath(t.uri), syntaxOf(t.uri, t.languageId, t.text), t.text) });
       this.epoch++;
       this.changeListeners.forEach((f) => f(t.uri));
     });
@@ -70,20 +67,14 @@ export class DocumentStore {
       // A malformed change (not LSP) is dropped whole: the editor text and the model stay as they were.
       if (!e || !Array.isArray(contentChanges) || !contentChanges.every(wellFormedChange)) return;
       const structure = e.model.structureVersion;
+      // Positions past a line's end or the document's are taken as LSP says (the end): applyChange clamps them.
       try {
-        for (const c of contentChanges) {
-          // Positions past a line's end or the document's are taken as LSP says (the end); written
-          // back as real positions first, since TextDocument's incremental line table takes the
-          // range's line numbers as they come and would count lines that are not there.
-          const change = 'range' in c && c.range ? { range: { start: inside(e.text, c.range.start), end: inside(e.text, c.range.end) }, text: c.text } : c;
-          e.text = TextDocument.update(e.text, [change], textDocument.version);
-          e.model.applyChange(change);
-        }
-        // The models must agree with the editor; a mismatch (never expected) is repaired.
-        if (e.model.lines.length !== e.text.lineCount) e.model.setText(e.text.getText());
+        for (const c of contentChanges) e.model.applyChange(c);
       } catch {
-        e.model.setText(e.text.getText());
+        // Never expected (the model is written not to throw): its text is kept, its facts rebuilt.
+        e.model = new LintDocument(e.model.fileName, e.model.syntax, e.model.text);
       }
+      e.doc = { ...e.doc, version: textDocument.version };
       // Another document may include this one: its macro view must be recomputed.
       if (e.model.structureVersion !== structure && this.open.size > 1) this.epoch++;
       this.changeListeners.forEach((f) => f(textDocument.uri));
@@ -102,7 +93,7 @@ export class DocumentStore {
   /** The up-to-date model of an open document. */
   get(uri: string): LintDocument | undefined { return this.open.get(uri)?.model; }
 
-  textDocument(uri: string): TextDocument | undefined { return this.open.get(uri)?.text; }
+  textDocument(uri: string): OpenDocument | undefined { return this.open.get(uri)?.doc; }
 
   /**
    * The include environment of a document: open documents before the disk, `popek.includePaths`
@@ -116,7 +107,7 @@ export class DocumentStore {
     const searchPaths = includePaths.flatMap((p) => (path.isAbsolute(p) ? [p] : (this.roots.length ? this.roots : [path.dirname(fileName)]).map((r) => path.resolve(r, p))));
     const epoch = (): number => this.epoch;
     const env: IncludeEnv = {
-      read: (f) => { const open = this.open.get(pathToUri(f)); return open ? open.text.getText() : readIncludeText(f); },
+      read: (f) => { const open = this.open.get(pathToUri(f)); return open ? open.model.text : readIncludeText(f); },
       exists: (f) => this.open.has(pathToUri(f)) || isRegularFile(f),
       listDir: (d) => { try { return readdirSync(d); } catch { return []; } },
       searchPaths: [...searchPaths, ...flags.includePaths],
@@ -142,7 +133,7 @@ export class DocumentStore {
     const full = this.resolveInclude(p, fromFile);
     if (!full) return undefined;
     const open = this.open.get(pathToUri(full));
-    if (open) return open.text.getText();
+    if (open) return open.model.text;
     return readIncludeText(full);
   };
 

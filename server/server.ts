@@ -97,8 +97,9 @@ function startServer(): void {
     }
   }
 
-  // Server memory, for `popek bench` (not part of LSP).
+  // Server memory and CPU time (µs, all threads), for `popek bench` (not part of LSP).
   connection.onRequest('popek/memoryUsage', () => process.memoryUsage());
+  connection.onRequest('popek/cpuUsage', () => process.cpuUsage());
 
   connection.languages.diagnostics.on(safely(log, 'diagnostics', { kind: DocumentDiagnosticReportKind.Full, items: [] } as DocumentDiagnosticReport, async (params) => {
     const model = store.get(params.textDocument.uri);

@@ -3,7 +3,7 @@
  * the editor drives it (the bundled dist/server.js over node IPC): diagnostics after one edit,
  * hover and completion latency (p50/p95), and the server's memory on that file.
  */
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -16,6 +16,7 @@ import { percentile } from './benchSupport';
 import { bigSource } from '../../core/lint/bigSource';
 import { LintDocument } from '../../core/lint/document';
 import { lintDocument } from '../../core/lint/lint';
+import { SERVER_EXEC_ARGV } from '../../server/launchOptions';
 
 const LINES = 20_000;
 /** The edited line: an instruction in the middle of the file (`    mov ebp, esp`). */
@@ -33,6 +34,16 @@ const REQUESTS = 300;
 function serverBundle(): string {
   for (const p of [path.join(__dirname, 'server.js'), path.resolve(__dirname, '../../dist/server.js'), path.resolve('dist/server.js')]) if (existsSync(p)) return p;
   throw new Error('dist/server.js not found: run `npm run build`');
+}
+
+/**
+ * The bundled server in a child process, started as the VS Code client starts it. To look inside
+ * it under a scripted client: POPEK_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/p' (or
+ * '--trace-gc' with POPEK_SERVER_STDOUT=1).
+ */
+export function forkServer(): ChildProcess {
+  const execArgv = [...SERVER_EXEC_ARGV, ...(process.env.POPEK_SERVER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [])];
+  return fork(serverBundle(), ['--node-ipc'], { stdio: ['ignore', process.env.POPEK_SERVER_STDOUT ? 'inherit' : 'ignore', 'ignore', 'ipc'], execArgv });
 }
 
 const ms = (n: number): string => n.toFixed(2);
@@ -55,7 +66,7 @@ export const serverBench: BenchSuite = {
     }
     print(`core/lint, one edit to a ${LINES}-line file (scan + diagnostics): p50 ${ms(percentile(core, 50))} ms, p95 ${ms(percentile(core, 95))} ms`);
 
-    const child = fork(serverBundle(), ['--node-ipc'], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+    const child = forkServer();
     const c = createProtocolConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
     let refreshes = 0;
     let onRefresh: (() => void) | undefined;

@@ -4,29 +4,22 @@
  * the protocol with the bundled dist/server.js: time from didChange to the publishDiagnostics of
  * that version (p50/p95), when the assembler pass's late publication arrives after the typing
  * stops, and the server's RSS (after opening, and the highest seen while editing).
- * To look inside the server under this scripted client: POPEK_SERVER_NODE_ARGS='--cpu-prof
- * --cpu-prof-dir=/tmp/p' (or '--trace-gc' with POPEK_SERVER_STDOUT=1); POPEK_BENCH_EACH=1 prints every edit's time.
+ * POPEK_BENCH_EACH=1 prints every edit's time; serverBench.ts's forkServer says how to profile the server.
  */
-import { fork } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import * as path from 'node:path';
 import {
   createProtocolConnection, IPCMessageReader, IPCMessageWriter, InitializeRequest, InitializedNotification,
   DidOpenTextDocumentNotification, DidChangeTextDocumentNotification, ConfigurationRequest, RegistrationRequest,
   PublishDiagnosticsNotification, ShutdownRequest, ExitNotification, type PublishDiagnosticsParams,
 } from 'vscode-languageserver-protocol/node';
+import * as os from 'node:os';
 import type { BenchSuite } from './benchSupport';
 import { percentile } from './benchSupport';
 import { bigSource } from '../../core/lint/bigSource';
+import { forkServer } from './serverBench';
 
 const EDITS = 40;
 const ms = (n: number): string => n.toFixed(1);
 const mib = (n: number): string => (n / 2 ** 20).toFixed(0);
-
-function serverBundle(): string {
-  for (const p of [path.join(__dirname, 'server.js'), path.resolve(__dirname, '../../dist/server.js'), path.resolve('dist/server.js')]) if (existsSync(p)) return p;
-  throw new Error('dist/server.js not found: run `npm run build`');
-}
 
 async function measure(lines: number, print: (s: string) => void): Promise<void> {
   const text = bigSource(lines);
@@ -34,8 +27,7 @@ async function measure(lines: number, print: (s: string) => void): Promise<void>
   const keystroke = (i: number) => (i % 2 === 0
     ? { range: { start: { line: editLine, character: 8 }, end: { line: editLine, character: 8 } }, text: 'x' }
     : { range: { start: { line: editLine, character: 8 }, end: { line: editLine, character: 9 } }, text: '' });
-  const execArgv = process.env.POPEK_SERVER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
-  const child = fork(serverBundle(), ['--node-ipc'], { stdio: ['ignore', process.env.POPEK_SERVER_STDOUT ? 'inherit' : 'ignore', 'ignore', 'ipc'], execArgv });
+  const child = forkServer();
   const c = createProtocolConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
   const waiters: Array<{ version: number; resolve: (p: PublishDiagnosticsParams) => void }> = [];
   const last = { publish: 0 };
@@ -59,6 +51,7 @@ async function measure(lines: number, print: (s: string) => void): Promise<void>
     await first;
     print(`${lines} lines: open + first published diagnostics ${ms(performance.now() - t)} ms; RSS ${mib(await sample())} MiB`);
     const edit: number[] = [];
+    const cpuBefore = await c.sendRequest('popek/cpuUsage') as NodeJS.CpuUsage;
     let version = 1;
     for (let i = 0; i < EDITS; i++) {
       t = performance.now();
@@ -69,7 +62,10 @@ async function measure(lines: number, print: (s: string) => void): Promise<void>
       if (i % 10 === 9) await sample();
     }
     if (process.env.POPEK_BENCH_EACH) print(edit.map(ms).join(" "));
+    const cpu = await c.sendRequest('popek/cpuUsage') as NodeJS.CpuUsage;
     print(`${lines} lines: edit → publishDiagnostics of that version: p50 ${ms(percentile(edit, 50))} ms, p95 ${ms(percentile(edit, 95))} ms, max ${ms(Math.max(...edit))} ms`);
+    // CPU time is what the server itself spent (user + system, every thread), whatever else the machine runs.
+    print(`${lines} lines: server CPU time per edit ${ms((cpu.user + cpu.system - cpuBefore.user - cpuBefore.system) / 1000 / EDITS)} ms (load average ${os.loadavg()[0].toFixed(1)})`);
     // The assembler's pass runs after the typing pauses, in its thread; its result is published late.
     t = performance.now();
     last.publish = 0;

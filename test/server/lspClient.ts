@@ -8,6 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { SERVER_EXEC_ARGV } from '../../server/launchOptions';
 import {
   createProtocolConnection, IPCMessageReader, IPCMessageWriter, InitializeRequest, InitializedNotification,
   DidOpenTextDocumentNotification, DidChangeTextDocumentNotification, DidChangeConfigurationNotification,
@@ -45,7 +46,7 @@ export class TestClient {
 
   constructor(readonly options: ClientOptions = {}) {
     this.settings = options.settings ?? { mode: 'paravirtual', maxNumberOfProblems: 1000 };
-    this.process = fork(serverPath(), ['--node-ipc'], { stdio: ['pipe', 'pipe', 'pipe', 'ipc'] });
+    this.process = fork(serverPath(), ['--node-ipc'], { stdio: ['pipe', 'pipe', 'pipe', 'ipc'], execArgv: [...SERVER_EXEC_ARGV] });
     this.process.stderr?.on('data', (d: Buffer) => { this.stderr += d.toString(); });
     this.connection = createProtocolConnection(new IPCMessageReader(this.process), new IPCMessageWriter(this.process));
     this.connection.onRequest(ConfigurationRequest.type, (params) => {
