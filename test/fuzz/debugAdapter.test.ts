@@ -210,3 +210,73 @@ describe('fuzz: debug adapter over DAP', function () {
     assert.ok(counts.pausesStopped === 0 || maxPauseMs < 2000, `pause took ${maxPauseMs} ms`);
   });
 });
+
+/**
+ * The adapter's main thread as the Linux scheduler saw it (/proc/PID/schedstat: ns on a CPU, ns
+ * waiting on a run queue). The wait over a pause tells CPU starvation (a loaded machine) from a
+ * stall of the adapter's own; undefined where there is no /proc.
+ */
+function schedstat(pid: number | undefined): { onCpu: number; waiting: number } | undefined {
+  try {
+    const [onCpu, waiting] = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { onCpu: onCpu / 1e6, waiting: waiting / 1e6 };
+  } catch { return undefined; }
+}
+
+const percentile = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] : 0);
+
+describe('fuzz: debug adapter — pause latency, one session at a time', function () {
+  this.timeout(0);
+  const perMode = cases(1, 20);
+  it(`${perMode} pauses of a tight guest loop per technique: every pause stops the guest; latency split into run-queue wait and the adapter's own`, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-dappause-'));
+    const files = programs(dir);
+    const server = new DapServer();
+    await server.start();
+    const r = rng(SEED * 31 + 7);
+    const latency: number[] = [], own: number[] = [];
+    const failures: string[] = [];
+    let starvedMs = 0;
+    try {
+      for (const mode of MODES) {
+        const dc = new DebugClient('node', '', 'popek');
+        await dc.start(server.port);
+        const stopped: number[] = [];
+        dc.on('stopped', () => stopped.push(performance.now()));
+        try {
+          await dc.initializeRequest({ adapterID: 'popek', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
+          const initialized = dc.waitForEvent('initialized').then(() => dc.configurationDoneRequest());
+          await dc.launch({ program: files.loop, mode, stopOnEntry: false } as never);
+          await initialized;
+          for (let k = 0; k < perMode; k++) {
+            await new Promise((res) => setTimeout(res, 30 + r.int(120)));
+            const before = stopped.length, s0 = schedstat(server.proc.pid), t0 = performance.now();
+            const answered = within(dc.pauseRequest({ threadId: 1 }), ANSWER_MS);
+            while (stopped.length === before && performance.now() - t0 < ANSWER_MS) await new Promise((res) => setTimeout(res, 1));
+            if (!(await answered)) failures.push(`${mode}: pause ${k} not answered`);
+            if (stopped.length === before) { failures.push(`${mode}: pause ${k} did not stop the guest`); break; }
+            const ms = stopped[before] - t0, s1 = schedstat(server.proc.pid);
+            const wait = s0 && s1 ? s1.waiting - s0.waiting : 0;
+            latency.push(ms);
+            own.push(Math.max(0, ms - wait));
+            starvedMs += wait;
+            await dc.continueRequest({ threadId: 1 });
+          }
+        } finally {
+          await within(dc.disconnectRequest({ terminateDebuggee: true }), ANSWER_MS);
+          (dc as unknown as { _socket?: { destroy(): void } })._socket?.destroy();
+        }
+      }
+    } finally {
+      server.stop();
+    }
+    const round = (x: number) => Math.round(x);
+    report('pause latency', {
+      pauses: latency.length, medianMs: round(percentile(latency, 0.5)), p95Ms: round(percentile(latency, 0.95)), maxMs: round(Math.max(0, ...latency)),
+      over200ms: latency.filter((x) => x > 200).length, ownMedianMs: round(percentile(own, 0.5)), ownMaxMs: round(Math.max(0, ...own)),
+      ownOver200ms: own.filter((x) => x > 200).length, runQueueWaitMs: round(starvedMs), failures: failures.length,
+    });
+    assert.deepEqual(failures, []);
+    assert.equal(latency.length, perMode * MODES.length);
+  });
+});
