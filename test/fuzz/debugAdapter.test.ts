@@ -14,6 +14,7 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { REPO_ROOT } from '../support/repoRoot';
 import { DapServer } from './support/dapServer';
 import { rng, type Rng } from './support/rng';
+import { schedstat, schedVerdict } from './support/schedstat';
 import { cases, progress, report, SEED } from './support/scale';
 
 const MODES = ['native', 'trap-and-emulate', 'binary-translation', 'paravirtual', 'hardware-assisted'];
@@ -132,7 +133,7 @@ describe('fuzz: debug adapter over DAP', function () {
           counts.requests++;
           seq++;
           log.push(`${command} ${JSON.stringify(args)?.slice(0, 200)}`);
-          const t0 = performance.now();
+          const t0 = performance.now(), s0 = schedstat(server.proc.pid);
           let timer: NodeJS.Timeout | undefined;
           const outcome = await Promise.race([
             dc.send(command, args as never).then(() => 'ok', (e: Error) => `error:${e.message}`),
@@ -140,7 +141,7 @@ describe('fuzz: debug adapter over DAP', function () {
           ]);
           clearTimeout(timer);
           maxAnswerMs = Math.max(maxAnswerMs, performance.now() - t0);
-          if (outcome === 'hang') { fail(`no answer to ${command} in ${ANSWER_MS} ms after: ${log.slice(-8).join(' | ')}`); return false; }
+          if (outcome === 'hang') { fail(`no answer to ${command} in ${ANSWER_MS} ms (the adapter was ${schedVerdict(s0, schedstat(server.proc.pid), performance.now() - t0)}) after: ${log.slice(-8).join(' | ')}`); return false; }
           if (outcome.startsWith('error:')) {
             counts.errorsAnswered++;
             const why = unfitMessage(outcome.slice(6));
@@ -211,18 +212,6 @@ describe('fuzz: debug adapter over DAP', function () {
   });
 });
 
-/**
- * The adapter's main thread as the Linux scheduler saw it (/proc/PID/schedstat: ns on a CPU, ns
- * waiting on a run queue). The wait over a pause tells CPU starvation (a loaded machine) from a
- * stall of the adapter's own; undefined where there is no /proc.
- */
-function schedstat(pid: number | undefined): { onCpu: number; waiting: number } | undefined {
-  try {
-    const [onCpu, waiting] = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
-    return { onCpu: onCpu / 1e6, waiting: waiting / 1e6 };
-  } catch { return undefined; }
-}
-
 const percentile = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] : 0);
 
 describe('fuzz: debug adapter — pause latency, one session at a time', function () {
@@ -256,7 +245,7 @@ describe('fuzz: debug adapter — pause latency, one session at a time', functio
             if (!(await answered)) failures.push(`${mode}: pause ${k} not answered`);
             if (stopped.length === before) { failures.push(`${mode}: pause ${k} did not stop the guest`); break; }
             const ms = stopped[before] - t0, s1 = schedstat(server.proc.pid);
-            const wait = s0 && s1 ? s1.waiting - s0.waiting : 0;
+            const wait = s0 && s1 ? s1.waitingMs - s0.waitingMs : 0;
             latency.push(ms);
             own.push(Math.max(0, ms - wait));
             starvedMs += wait;

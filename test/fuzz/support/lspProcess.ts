@@ -11,6 +11,7 @@ import {
   type ProtocolConnection,
 } from 'vscode-languageserver-protocol/node';
 import { REPO_ROOT } from '../../support/repoRoot';
+import { schedstat, schedVerdict } from './schedstat';
 
 export interface Answer { ok: boolean; result?: unknown; error?: { code: number; message: string }; ms: number; hung?: boolean }
 
@@ -68,7 +69,7 @@ export class LspProcess {
   /** Sends a request; `cancelAfterMs` sends $/cancelRequest that much later. */
   async request(method: string, params: unknown, limitMs = 10_000, cancelAfterMs?: number): Promise<Answer> {
     this.requests++;
-    const t0 = performance.now();
+    const t0 = performance.now(), s0 = schedstat(this.proc.pid);
     const source = new CancellationTokenSource();
     let timer: NodeJS.Timeout | undefined;
     const sent = this.connection.sendRequest(method, params, source.token).then(
@@ -81,7 +82,7 @@ export class LspProcess {
     const a = await Promise.race([sent, limit]);
     clearTimeout(timer);
     a.ms = performance.now() - t0;
-    if (a.hung) this.hangs.push(`${method} (no answer in ${Math.round(a.ms)} ms) ${JSON.stringify(params).slice(0, 300)}`);
+    if (a.hung) this.hangs.push(`${method} (no answer in ${Math.round(a.ms)} ms; the server was ${schedVerdict(s0, schedstat(this.proc.pid), a.ms)}) ${JSON.stringify(params).slice(0, 300)}`);
     else if (a.ms > this.maxMs) { this.maxMs = a.ms; this.slowest = method; }
     source.dispose();
     return a;
