@@ -38,6 +38,10 @@ import { registerTechnique, type TechniqueView, type VmHost } from './technique'
 
 /** Real IDT vector the VMM uses to deliver the event-channel upcall (set_callbacks). */
 export const UPCALL_VECTOR = 0xff;
+/** Entries one mmu_update / mmuext_op invocation handles before Xen preempts it (see `continueBatch`). */
+const PREEMPT_BATCH = 1024;
+/** Xen's flag in the count of a continued mmu_update / mmuext_op: `done` so far is in *pdone. */
+const MMU_UPDATE_PREEMPTED = 0x80000000;
 const hex = (v: number) => '0x' + (v >>> 0).toString(16);
 
 interface TrapInfo { flags: number; cs: number; address: number }
@@ -393,8 +397,9 @@ export class Paravirtual extends Ring1Vmm {
   }
 
   private mmuUpdate(reqs: number, count: number, donePtr: number): { result: number; text: string } {
+    const { left, before } = this.resumeBatch(count, donePtr);
     let done = 0, result = 0;
-    for (; done < count; done++) {
+    for (; done < Math.min(left, PREEMPT_BATCH); done++) {
       const ptrLo = this.guestRead32(reqs + done * 16), ptrHi = this.guestRead32(reqs + done * 16 + 4);
       const val = this.guestRead32(reqs + done * 16 + 8);
       const cmd = ptrLo & 3, ma = (ptrLo & ~3) >>> 0;
@@ -404,9 +409,33 @@ export class Paravirtual extends Ring1Vmm {
       const old = this.mem.read32(ma);
       this.mem.write32(ma, cmd === MMU_PT_UPDATE_PRESERVE_AD ? (val & ~(PTE_A | PTE_D)) | (old & (PTE_A | PTE_D)) : val);
     }
-    if (donePtr) this.guestWrite32(donePtr, done);
+    if (!result && done < left) return this.continueBatch(HC.mmu_update, reqs + done * 16, left - done, donePtr, before + done);
+    if (donePtr) this.guestWrite32(donePtr, before + done);
     if (result) throw new HypercallError(result);
-    return { result: 0, text: `${done} update${done === 1 ? '' : 's'} validated` };
+    return { result: 0, text: `${before + done} update${before + done === 1 ? '' : 's'} validated` };
+  }
+
+  /** A batched MMU hypercall's count and what its earlier invocations did (Xen: `if (count & MMU_UPDATE_PREEMPTED) copy_from_guest(&done, pdone)`). */
+  private resumeBatch(count: number, donePtr: number): { left: number; before: number } {
+    if (!(count & MMU_UPDATE_PREEMPTED)) return { left: count >>> 0, before: 0 };
+    return { left: (count & ~MMU_UPDATE_PREEMPTED) >>> 0, before: donePtr ? this.guestRead32(donePtr) : 0 };
+  }
+
+  /**
+   * Xen preempts a long mmu_update / mmuext_op (hypercall_preempt_check) and continues it with
+   * hypercall_create_continuation: the guest's registers are rewritten to the rest of the batch —
+   * EBX the next entry, ECX the count left | MMU_UPDATE_PREEMPTED, EAX the hypercall number — and
+   * the hypercall instruction runs again. Each invocation is one guest instruction, so a count of
+   * 2^31 spends the guest's instruction budget instead of holding the host for minutes.
+   */
+  private continueBatch(nr: number, next: number, left: number, donePtr: number, doneSoFar: number): { result: number; text: string } {
+    const cpu = this.cpu;
+    if (donePtr) this.guestWrite32(donePtr, doneSoFar);
+    cpu.regs[3] = next | 0;
+    cpu.regs[1] = (left | MMU_UPDATE_PREEMPTED) | 0;
+    cpu.nextEip = cpu.eip; // the VMCALL again
+    cpu.breakBlock = true;
+    return { result: nr, text: `preempted after ${doneSoFar} entries, ${left} left: continued (the hypercall runs again)` };
   }
 
   /** The hypervisor's own PDE in the current directory may not be changed. */
@@ -434,10 +463,11 @@ export class Paravirtual extends Ring1Vmm {
 
   private mmuextOp(ops: number, count: number, donePtr: number): { result: number; text: string } {
     const v = this.vcpu;
+    const { left, before } = this.resumeBatch(count, donePtr);
     let done = 0;
     const what: string[] = [];
     try {
-      for (; done < count; done++) {
+      for (; done < Math.min(left, PREEMPT_BATCH); done++) {
         const cmd = this.guestRead32(ops + done * 12), arg1 = this.guestRead32(ops + done * 12 + 4), arg2 = this.guestRead32(ops + done * 12 + 8);
         switch (cmd) {
           case MMUEXT.PIN_L1_TABLE: case MMUEXT.PIN_L2_TABLE: case MMUEXT.UNPIN_TABLE: {
@@ -464,10 +494,13 @@ export class Paravirtual extends Ring1Vmm {
           default: throw new HypercallError(EINVAL);
         }
       }
-    } finally {
-      if (donePtr) this.guestWrite32(donePtr, done);
+    } catch (e) {
+      if (donePtr) this.guestWrite32(donePtr, before + done);
+      throw e;
     }
-    return { result: 0, text: what.join(', ') };
+    if (done < left) return this.continueBatch(HC.mmuext_op, ops + done * 12, left - done, donePtr, before + done);
+    if (donePtr) this.guestWrite32(donePtr, before + done);
+    return { result: 0, text: what.length > 8 ? `${what.slice(0, 8).join(', ')} … (${before + done} in all)` : what.join(', ') };
   }
 
   /** HYPERVISOR_iret: [ESP] = EAX, then EIP, CS, EFLAGS (and ESP, SS to ring 3); restores IF. */

@@ -94,6 +94,58 @@ idt: times 32 dq 0
     assert.deepEqual({ outcome: v86.report().outcome, unmodelled: v86.report().unmodelled, error: v86.report().error }, { outcome: 'error', unmodelled: true, error: 'IRET to virtual-8086 mode is not modelled' });
   });
 
+  it('paravirtual: a long mmu_update is preempted and continued as Xen does (1,024 entries per invocation, one guest instruction each)', () => {
+    // 3,000 page-table updates in one call: Xen handles them in pieces (hypercall_preempt_check,
+    // hypercall_create_continuation with count | MMU_UPDATE_PREEMPTED), so the hypercall runs three
+    // times; the guest sees one call that did all 3,000 (EAX = 0, *pdone = 3000). A count of 2^31
+    // over zeroed memory held the host 20 s inside one instruction (1 GiB guest) before.
+    const bytes = program(`bits 32
+org 0x100000
+start:
+    mov esp, 0x90000
+    mov edi, 0x200000
+    xor ecx, ecx
+.fill:
+    lea eax, [0x300000 + ecx*4]   ; the PTE to write (MMU_NORMAL_PT_UPDATE: low bits 0)
+    mov [edi], eax
+    mov dword [edi + 4], 0
+    mov eax, ecx
+    shl eax, 12
+    or eax, 1                     ; frame k, present
+    mov [edi + 8], eax
+    mov dword [edi + 12], 0
+    add edi, 16
+    inc ecx
+    cmp ecx, 3000
+    jne .fill
+    mov eax, __HYPERVISOR_mmu_update
+    mov ebx, 0x200000
+    mov ecx, 3000
+    mov edx, done
+    mov esi, 0x7ff0               ; DOMID_SELF
+    vmcall
+    mov [result], eax
+.end:
+    jmp .end
+done: dd -1
+result: dd -1
+`);
+    const vm = createVm({ mode: 'paravirtual', maxInstructions: 60_000, memoryMiB: 16 });
+    vm.load({ bytes, origin: ORIGIN, entry: ORIGIN, via: 'binary', diagnostics: [] });
+    vm.run(60_000);
+    const mem = vm.machine.mem, at = (label: number) => mem.read32(ORIGIN + bytes.length - label);
+    assert.equal(vm.report().hypercalls.mmu_update, 3);
+    assert.deepEqual({ done: at(8), result: at(4) }, { done: 3000, result: 0 });
+    for (let k = 0; k < 3000; k++) assert.equal(mem.read32(0x300000 + 4 * k), ((k << 12) | 1) >>> 0, `entry ${k}`);
+    // The 2^31 count: each invocation is an instruction of the budget.
+    const huge = program('bits 32\norg 0x100000\n    mov esp, 0x90000\n    mov eax, __HYPERVISOR_mmu_update\n    mov ebx, 0x200000\n    mov ecx, 0x7fffffff\n    xor edx, edx\n    mov esi, 0x7ff0\n    vmcall\n    jmp $\n');
+    const vm2 = createVm({ mode: 'paravirtual', maxInstructions: 200, memoryMiB: 64 });
+    vm2.load({ bytes: huge, origin: ORIGIN, entry: ORIGIN, via: 'binary', diagnostics: [] });
+    vm2.run(200);
+    assert.equal(vm2.report().outcome, 'limit');
+    assert.equal(vm2.report().hypercalls.mmu_update, 200 - 6);
+  });
+
   it('a monitor whose page-fault handling never settles ends the run with a clear error, not a host hang', () => {
     // A stand-in for a shadow-paging bug: every hidden #PF is "fixed" but nothing is mapped, so the
     // first instruction faults again forever without retiring. The VMM's watchdog ends it.
