@@ -14,6 +14,7 @@ export const asmCommand: CliCommand = async (args) => {
   const file = parsed.positional[0];
   const text = readSourceText(file);
   const result = assemble(file, text, {
+    noSourceMap: true,
     readFile: (p, from) => {
       const full = path.isAbsolute(p) ? p : path.resolve(path.dirname(from), p);
       for (const candidate of [full, path.resolve(p)]) {

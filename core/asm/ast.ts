@@ -183,6 +183,8 @@ export interface AssembleOptions {
   predefined?: Record<string, number>;
   /** Default origin when the source has no `org` (default 0, as nasm). */
   origin?: number;
+  /** Leave the source map empty (`popek asm` writes the image only): an entry per statement is most of a big file's result. */
+  noSourceMap?: boolean;
 }
 
 export interface DisasmLine {

@@ -334,8 +334,14 @@ function emit(info: InstructionInfo, form: EncodingForm, prefixes: readonly stri
   if (form.imm.length === 0) return { bytes: out, length: out.length, form, info, warnings: undefined };
   // immediates in operand order
   let immIdx = 0;
-  const immPatterns = form.operands.filter((p, k) => ops[k].t === 'imm' && !isImplicitOperand(p));
-  const immOps = ops.filter((o, k) => o.t === 'imm' && !isImplicitOperand(form.operands[k]) || o.t === 'far' || (o.t === 'mem' && form.operands[k].startsWith('moffs')));
+  // the operands that supply the form's immediates, in order (and their patterns, for the bounds warning)
+  const immOps: ROp[] = [];
+  const immPatterns: OperandPattern[] = [];
+  for (let k = 0; k < ops.length; k++) {
+    const o = ops[k];
+    const p = form.operands[k];
+    if (o.t === 'imm' && !isImplicitOperand(p)) { immOps.push(o); immPatterns.push(p); } else if (o.t === 'far' || (o.t === 'mem' && p.startsWith('moffs'))) immOps.push(o);
+  }
   const o16 = (form.opsize ?? ctx.bits) === 16;
   const immEnd = ctx.address + out.length + immLength(form, ctx.bits, a16);
   for (const kind of form.imm) {

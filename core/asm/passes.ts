@@ -85,10 +85,12 @@ export class Assembler implements EvalScope {
   private externs = new Set<string>();
 
   private readonly items: Item[] = [];
+  private readonly withSourceMap: boolean;
 
   /** Pass 0 starts at once: the preprocessor hands each item to `add` as it is parsed, then `run` finishes. */
   constructor(private readonly mainFile: string, opts: AssembleOptions) {
     this.origin = opts.origin ?? 0;
+    this.withSourceMap = !opts.noSourceMap;
     this.predefined = Object.assign(Object.create(null), PREDEFINED, opts.predefined ?? {});
     this.beginPass();
   }
@@ -334,7 +336,7 @@ export class Assembler implements EvalScope {
       return;
     }
     if (this.final) {
-      if (size > 0) this.sourceMap.push({ address: sec.start + sec.pc, length: size, file: item.file, range: this.rangeOf(item), kind, section: sec.name });
+      if (size > 0 && this.withSourceMap) this.sourceMap.push({ address: sec.start + sec.pc, length: size, file: item.file, range: this.rangeOf(item), kind, section: sec.name });
       if (!sec.progbits && bytes && Array.prototype.some.call(bytes, (b: number) => b !== 0)) this.diag(item, `data in the nobits section '${sec.name}' is ignored`, 'nobits', undefined, 'warning');
     }
     if ((this.final || this.capture) && sec.progbits) {
@@ -380,7 +382,9 @@ export class Assembler implements EvalScope {
           b.set(this.cachePool.subarray(0, this.cachePoolLen));
           this.cachePool = b;
         }
-        this.cachePool.set(sec.bytes.subarray(start, sec.len), this.cachePoolLen);
+        const pool = this.cachePool;
+        const bytes = sec.bytes;
+        for (let i = 0, o = this.cachePoolLen; i < len; i++) pool[o + i] = bytes[start + i];
         const bc = c !== undefined && c.bits === 0 ? c : (item.cache = { bits: 0, off: 0, len: 0, data: false });
         bc.bits = this.bits;
         bc.off = this.cachePoolLen;
@@ -398,7 +402,7 @@ export class Assembler implements EvalScope {
   private putCached(item: Item, kind: 'instruction' | 'data', off: number, size: number): void {
     const sec = this.cur;
     if (!sec.progbits || sec.pc + size > MAX_SECTION) { this.put(item, this.cachePool.subarray(off, off + size), kind, size); return; }
-    if (size > 0) this.sourceMap.push({ address: sec.start + sec.pc, length: size, file: item.file, range: this.rangeOf(item), kind, section: sec.name });
+    if (size > 0 && this.withSourceMap) this.sourceMap.push({ address: sec.start + sec.pc, length: size, file: item.file, range: this.rangeOf(item), kind, section: sec.name });
     reserve(sec, size);
     const pool = this.cachePool;
     const out = sec.bytes;

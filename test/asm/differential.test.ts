@@ -190,6 +190,22 @@ describe('differential: Popek vs nasm -f bin', function () {
     assert.ok(hex(r.bytes) === hex(n.bytes), 'same bytes as nasm');
   });
 
+  it('assembles the same lines in 16- and 32-bit code alike, through macros too, like nasm (bytes cached per line and mode)', () => {
+    // identical lines share one parse and one byte cache; the statement is dropped once its bytes are
+    // cached and parsed again when the same line meets another mode (and from a macro's expansion)
+    const body = ['  push ax', '  mov eax, [ebx+4]', '  add word [bx+si+2], 7', '  times 3 db 0x90', '  lea edx, [eax*2+1]', '  twice'];
+    const text = ['%macro twice 0', '  push ax', '  mov eax, [ebx+4]', '%endmacro', 'org 0x7c00', 'bits 16', ...body, 'bits 32', ...body, 'bits 16', ...body, 'bits 32', ...body, ''].join('\n');
+    const n = nasmAssemble(text);
+    assert.equal(n.errors, '');
+    const r = assemble('modes.gasm', text);
+    assert.deepEqual(r.diagnostics, []);
+    assert.equal(hex(r.bytes), hex(n.bytes));
+    const bare = assemble('modes.gasm', text, { noSourceMap: true });
+    assert.equal(hex(bare.bytes), hex(n.bytes));
+    assert.deepEqual(bare.sourceMap, []);
+    assert.ok(r.sourceMap.length >= 4 * body.length, 'the source map has every statement without noSourceMap');
+  });
+
   const exampleDir = path.join(repoRoot(), 'examples');
   const examples = existsSync(exampleDir) ? readdirSync(exampleDir).filter((f) => f.endsWith('.gasm')).sort() : [];
   for (const ex of examples) {
