@@ -132,6 +132,11 @@ export function stripCComments(text: string): string {
 
 /** Evaluates a `#if`/`#elif` expression; an unparsable one is false (the region is skipped). */
 export function evaluateCondition(expr: string, macros: CppMacros): boolean {
+  return (evaluateExpression(expr, macros) ?? 0) !== 0;
+}
+
+/** The value of a cpp `#if` expression, or undefined when it does not parse. */
+export function evaluateExpression(expr: string, macros: CppMacros): number | undefined {
   // `defined X` / `defined(X)` first, so that the names are not expanded.
   const withDefined = stripCComments(expr).replace(/\bdefined\s*(\(\s*([A-Za-z_]\w*)\s*\)|([A-Za-z_]\w*))/g, (_m, _a, p: string | undefined, q: string | undefined) => (macros.has((p ?? q)!) ? ' 1 ' : ' 0 '));
   const expanded = expandCpp(withDefined, macros);
@@ -197,8 +202,8 @@ export function evaluateCondition(expr: string, macros: CppMacros): boolean {
   };
   try {
     const v = ternary();
-    return i === tokens.length && v !== 0;
+    return i === tokens.length ? v : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }

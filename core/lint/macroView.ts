@@ -7,7 +7,7 @@
  * (`inactive`, `macroBody`, `repeat`), which move with their lines on later edits.
  */
 import type { LineFacts, Syntax } from './lineModel';
-import { evaluateCondition, parseDefine, stripCComments, type CppMacros } from './cpp';
+import { evaluateCondition, evaluateExpression, parseDefine, stripCComments, type CppMacros } from './cpp';
 import { resolveInclude, type IncludeEnv } from './includes';
 
 /** Where a macro body line is: a file and line, and the line's facts when it is the document's own. */
@@ -16,7 +16,11 @@ export interface Origin { file: string; line: number; facts?: LineFacts }
 export interface MacroParam { name: string; default?: string; required?: boolean; vararg?: boolean }
 
 export interface GasMacro { kind: 'gas'; name: string; params: MacroParam[]; body: string[]; origins: Origin[]; at: Origin }
-export interface NasmMacro { kind: 'nasm'; name: string; min: number; max: number; greedy: boolean; defaults?: string[]; params?: string[]; body: string[]; origins: Origin[]; at: Origin; caseless: boolean }
+export interface NasmMacro {
+  kind: 'nasm'; name: string; min: number; max: number; greedy: boolean; defaults?: string[]; params?: string[]; body: string[]; origins: Origin[]; at: Origin; caseless: boolean;
+  /** A `%define` (what `%ifdef` asks about), not a `%macro` (what `%ifmacro` asks about). */
+  singleLine?: boolean;
+}
 
 export interface RepeatBlock { kind: 'irp' | 'irpc'; param: string; values: string[] }
 
@@ -98,7 +102,8 @@ const GAS_DIRECTIVE = /^\s*(?:[A-Za-z_.$][\w.$]*:\s*)*\.([a-z]+)\b\s*(.*)$/is;
 function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: LineFacts[] | undefined, depth: number): void {
   const { view } = ctx;
   const att = view.syntax === 'att';
-  const cond: Array<{ active: boolean; taken: boolean }> = [];
+  // `unknown`: a NASM condition the view cannot evaluate; every branch of it stays active (never greyed wrongly).
+  const cond: Array<{ active: boolean; taken: boolean; unknown?: boolean }> = [];
   const active = (): boolean => cond.length === 0 || cond[cond.length - 1].active;
   const mark = (from: number, to: number, what: 'inactive' | 'macroBody'): void => {
     if (!facts) return;
@@ -160,6 +165,31 @@ function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: L
         if (q) include(q[2], first, q[1] === '<');
       }
       continue;
+    }
+    if (!att) {
+      const c = NASM_CONDITIONAL.exec(stripNasmComment(text));
+      if (c) {
+        const dir = c[1].toLowerCase();
+        const wasActive = active();
+        if (dir.startsWith('if')) {
+          const v = wasActive ? nasmCondition(view, dir.slice('if'.length), c[2]) : false;
+          cond.push({ active: wasActive && v !== false, taken: v === true || !wasActive, unknown: v === undefined });
+          if (!wasActive) mark(i, i, 'inactive');
+        } else if (dir === 'endif') {
+          cond.pop();
+          if (!active()) mark(i, i, 'inactive');
+        } else {
+          const top = cond[cond.length - 1];
+          if (!top) continue;
+          const parentActive = cond.length < 2 || cond[cond.length - 2].active;
+          if (!parentActive) { mark(i, i, 'inactive'); continue; }
+          const v = top.unknown ? undefined : top.taken ? false : dir === 'else' ? true : nasmCondition(view, dir.slice('elif'.length), c[2]);
+          top.active = v !== false;
+          top.taken ||= v === true;
+          top.unknown ||= v === undefined;
+        }
+        continue;
+      }
     }
     if (!active()) { mark(i, i, 'inactive'); continue; }
     if (att) {
@@ -241,14 +271,83 @@ function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: L
       const params = define[3] !== undefined ? define[4].split(',').map((p) => p.trim()).filter(Boolean) : undefined;
       const def: NasmMacro = {
         kind: 'nasm', name: define[2], min: params?.length ?? 0, max: params?.length ?? 0, greedy: false, params, body: [define[5]],
-        origins: [{ file, line: i, facts: facts?.[i] }], at: { file, line: i, facts: facts?.[i] }, caseless: define[1] !== '',
+        origins: [{ file, line: i, facts: facts?.[i] }], at: { file, line: i, facts: facts?.[i] }, caseless: define[1] !== '', singleLine: true,
       };
       view.nasm.set(def.caseless ? def.name.toLowerCase() : def.name, def);
       continue;
     }
+    const undef = /^%undef\s+([A-Za-z_.?@$][\w.?@$#~]*)/i.exec(code);
+    if (undef) { view.nasm.delete(undef[1]); continue; }
     const inc = /^%include\s+(["'<`])(.*?)["'>`]/i.exec(code);
     if (inc) include(inc[2], i, false);
   }
+}
+
+const NASM_CONDITIONAL = /^\s*%(if[a-z]*|elif[a-z]*|else|endif)\b\s*(.*)$/is;
+
+/** A NASM `%define`d name, as `%ifdef` sees it (case-sensitive unless `%idefine`d). */
+function nasmDefine(view: MacroView, name: string): NasmMacro | undefined {
+  const exact = view.nasm.get(name);
+  if (exact?.singleLine) return exact;
+  const caseless = view.nasm.get(name.toLowerCase());
+  return caseless?.singleLine && caseless.caseless ? caseless : undefined;
+}
+
+/**
+ * A NASM conditional (`kind` is what follows `%if`/`%elif`: '', 'def', 'ndef', 'macro', 'nmacro',
+ * 'idn' …): true/false when the view can tell as NASM would, undefined when it cannot (`%ifidn`,
+ * `%ifctx`, a name the preprocessor does not know, an operator NASM has and C does not).
+ */
+export function nasmCondition(view: MacroView, kind: string, rest: string): boolean | undefined {
+  const name = /^\s*([A-Za-z_.?@$][\w.?@$#~]*)\s*$/.exec(rest)?.[1];
+  switch (kind) {
+    case 'def': case 'ndef': return name === undefined ? undefined : (nasmDefine(view, name) !== undefined) === (kind === 'def');
+    case 'macro': case 'nmacro': {
+      if (name === undefined) return undefined;
+      const m = view.nasm.get(name) ?? view.nasm.get(name.toLowerCase());
+      return (m !== undefined && !m.singleLine) === (kind === 'macro');
+    }
+    case '': return nasmExpression(view, rest);
+    case 'n': { const v = nasmExpression(view, rest); return v === undefined ? undefined : !v; }
+    default: return undefined;
+  }
+}
+
+/** A `%if` expression with `%define`d names expanded, evaluated when it is plain arithmetic. */
+function nasmExpression(view: MacroView, expr: string): boolean | undefined {
+  let text = expr;
+  for (let round = 0; round < 16; round++) {
+    let changed = false;
+    text = text.replace(/[A-Za-z_.?@$][\w.?@$#~]*/g, (w) => {
+      const d = nasmDefine(view, w);
+      if (!d || d.params) return w;
+      changed = true;
+      return ` (${d.body[0]}) `;
+    });
+    if (!changed) break;
+  }
+  // NASM numbers (`10h`, `0b101`, `17q`) as C numbers; anything else named is unknown to the preprocessor.
+  let unknown = false;
+  text = text.replace(/\$?[0-9][\w]*|[A-Za-z_.?@$][\w.?@$#~]*/g, (t) => {
+    const n = nasmNumber(t);
+    if (n === undefined) unknown = true;
+    return ` ${n ?? 0} `;
+  });
+  if (unknown || /\^\^|[^-+*/%<>=!&|^~()\s\d]/.test(text)) return undefined;
+  // NASM's `=` and `<>` are C's `==` and `!=`.
+  text = text.replace(/<>/g, '!=').replace(/(^|[^=!<>])=(?!=)/g, '$1==');
+  const v = evaluateExpression(text, new Map());
+  return v === undefined ? undefined : v !== 0;
+}
+
+function nasmNumber(t: string): number | undefined {
+  const s = t.toLowerCase().replace(/_/g, '');
+  let m: RegExpExecArray | null;
+  if ((m = /^(?:0x|0h|\$0?)([0-9a-f]+)$/.exec(s)) || (m = /^([0-9][0-9a-f]*)h$/.exec(s))) return parseInt(m[1], 16);
+  if ((m = /^0[by]([01]+)$/.exec(s)) || (m = /^([01]+)[by]$/.exec(s))) return parseInt(m[1], 2);
+  if ((m = /^0[oq]([0-7]+)$/.exec(s)) || (m = /^([0-7]+)[oq]$/.exec(s))) return parseInt(m[1], 8);
+  if ((m = /^(?:0d)?([0-9]+)d?$/.exec(s))) return parseInt(m[1], 10);
+  return undefined;
 }
 
 /** Computes the view of a document's lines (and marks its facts). */

@@ -112,6 +112,59 @@ describe('kernel sources: linkable NASM, fragments, includes, cpp, syntax by con
     assert.match(ds[1].message, /^via macro IRQ_OFF: cli /);
   });
 
+  it('NASM %if/%elif/%ifdef/%ifndef: the side nasm skips is greyed (inactive) and not linted; a condition it cannot evaluate greys nothing', () => {
+    const file = write('cond/cond.asm', [
+      'bits 32',
+      '%define DEBUG 0',
+      '%define LEVEL 10h',
+      '%if DEBUG',
+      '    cli',
+      '%elif LEVEL = 16 && (DEBUG <> 1)',
+      '    sti',
+      '%else',
+      '    hlt',
+      '%endif',
+      '%ifdef NOPE',
+      '    cli',
+      '%elifndef DEBUG',
+      '    sti',
+      '%else',
+      '    nop',
+      '  %ifn LEVEL >> 4',
+      '    pushfd',
+      '  %endif',
+      '%endif',
+      '%ifidn __OUTPUT_FORMAT__, elf32',
+      '    pushfd',
+      '%else',
+      '    popfd',
+      '%endif',
+      '%undef DEBUG',
+      '%ifndef DEBUG',
+      '    int 3',
+      '%endif',
+    ]);
+    const listing = path.join(dir, 'cond/cond.lst');
+    const r = nasm(['-f', 'elf32', '-l', listing, file, '-o', path.join(dir, 'cond/cond.o')], dir);
+    assert.equal(r.status, 0, r.out);
+    // Source lines that emitted bytes, from nasm's listing (`  7 00000000 FB      sti`).
+    const emitted = new Set(readFileSync(listing, 'utf8').split('\n').map((l) => /^\s*(\d+) [0-9A-F]{8} [0-9A-F]/.exec(l)).filter((m) => m).map((m) => Number(m![1]) - 1));
+    const text = readFileSync(file, 'utf8');
+    const doc = new LintDocument(file, 'nasm', text);
+    const ds = lintDocument(doc, { mode: 'paravirtual', includeEnv: diskIncludeEnv([], [dir]) });
+    const unknownBlock = [21, 23]; // the %ifidn's two sides (0-based lines)
+    doc.facts.forEach((f, line) => {
+      if (f.instructions.length === 0) return;
+      if (unknownBlock.includes(line)) assert.ok(!f.inactive, `line ${line + 1} is in a block the view cannot evaluate: not greyed`);
+      else assert.equal(f.inactive === true, !emitted.has(line), `line ${line + 1}: greyed exactly when nasm emits nothing`);
+    });
+    assert.ok(doc.facts.filter((f) => f.inactive).length >= 5);
+    // Only active lines are flagged (the %ifidn's sides both, as the view cannot tell).
+    const flagged = ds.filter((d) => d.code === 'critical-instruction' || d.code === 'privileged-instruction').map((d) => d.range.start.line);
+    assert.deepEqual(flagged.filter((l) => !unknownBlock.includes(l)), [...emitted].filter((l) => !unknownBlock.includes(l) && doc.facts[l].instructions.some((i) => i.mnemonic !== 'nop')).sort((a, b) => a - b));
+    assert.deepEqual(flagged.filter((l) => unknownBlock.includes(l)), unknownBlock);
+  });
+
   it('the syntax of .s/.S/.asm/.nasm files comes from their content, unless popek.syntax forces it', () => {
     const nasmText = 'section .text\nbits 32\nglobal _start\n_start:\n    mov eax, [ebx]\n';
     const gasText = '.globl _start\n.text\n_start:\n    movl (%ebx), %eax\n';
