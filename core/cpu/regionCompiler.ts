@@ -507,11 +507,13 @@ export function compileRegion(blocks: RegionBlock[], user: boolean, flat: number
     'const tlb = cpu.tlb, dw = cpu.mem.dwords, by = cpu.mem.bytes;',
     'dispatch: for (;;) switch (L) {', code.replaceAll(STORE, store).replaceAll(LOAD, load), 'default: throw new Error("region: no block " + L);', '}',
   ].join('\n');
-  let make = makers.get(body);
+  // Named by its entry EIP, so a CPU profile tells the regions apart.
+  const source = `return function region_${(blocks[0].eip >>> 0).toString(16)}(cpu, _insns, r, end) {\n${body}\n};`;
+  let make = makers.get(source);
   if (!make) {
-    make = new Function('shift', 'imul2', 'I', `return function region(cpu, _insns, r, end) {\n${body}\n};`) as Maker;
+    make = new Function('shift', 'imul2', 'I', source) as Maker;
     if (makers.size >= 5000) makers.delete(makers.keys().next().value!);
-    makers.set(body, make);
+    makers.set(source, make);
   }
   return make(shift, imul2, insnList);
 }
