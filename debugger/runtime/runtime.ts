@@ -47,6 +47,8 @@ export interface RuntimeOptions {
   loadAddress?: number;
   /** ATA disk images, [primary master, slave] (read at launch; the guest's writes stay in memory). */
   disks?: string[];
+  /** Check after every instruction even where the CPU could (the reference the fast path is tested against). */
+  oneAtATime?: boolean;
 }
 
 export type StopReason = 'entry' | 'step' | 'breakpoint' | 'exception' | 'pause' | 'data breakpoint' | 'instruction breakpoint' | 'function breakpoint' | 'divergence' | 'goto';
@@ -89,8 +91,16 @@ const DIVERGENCE_LINES = 20;
 const TURN_MS = 12;
 /** Instructions per check of the clock in the per-instruction loop. */
 const FINE_BATCH = 2048;
+/** Instructions run one at a time to find the exact place of an event the CPU stopped after. */
+const REFINE_LIMIT = 64;
 
-interface PendingEvent { filter: ExceptionFilterId; description: string; details: string; icountBefore: number }
+interface PendingEvent {
+  filter: ExceptionFilterId; description: string; details: string;
+  /** Instruction count before the instruction the event is about. */
+  icountBefore: number;
+  /** Instruction count the stop belongs at: before the instruction, after it, or after the delivery alone. */
+  stopAt: number;
+}
 
 /**
  * Events that happen AT an instruction that left the guest (a VM exit, a trap into the VMM, a
@@ -119,7 +129,8 @@ export class DebugRuntime {
   /** Re-executing for step back: no output, no hit counts, no stops. */
   private replaying = false;
   private pendingEvents: PendingEvent[] = [];
-  private dataHit: { bp: DataBreakpoint; old: Uint8Array; address: number } | undefined;
+  /** A watched write: the bytes before it, and the instruction count and EIP the CPU had then (per block in compiled code). */
+  private dataHit: { bp: DataBreakpoint; old: Uint8Array; address: number; icount: number; writer: number } | undefined;
   private suppressWatches = false;
   private consoleHigh = 0;
   private consoleBytes: number[] = [];
@@ -141,8 +152,6 @@ export class DebugRuntime {
   private checkpointMs = 10;
   /** What the VMM showed when the event this stop is about happened (VMCS, counters). */
   private eventView: { vmcs: Record<string, string | number | boolean> | undefined; counters: RunCounters; cycles: number } | undefined;
-  /** Instruction count before the instruction running now (events are attributed to it). */
-  private insnIcount = -1;
   /** A stop was rewound to before this instruction: its own event does not stop again. */
   private resumeSkip = -1;
 
@@ -327,7 +336,7 @@ export class DebugRuntime {
           const lo = (page << 12) === (physStart & ~0xfff) ? physStart : page << 12;
           const hi = lo + r.size;
           if (phys < hi && phys + size > lo) {
-            this.dataHit = { bp, old: readLinearBytes(this.cpu, bp.address, bp.size).bytes, address: phys };
+            this.dataHit = { bp, old: readLinearBytes(this.cpu, bp.address, bp.size).bytes, address: phys, icount: this.cpu.icount, writer: this.pc };
             this.cpu.requestStop('data breakpoint');
           }
         }));
@@ -387,7 +396,10 @@ export class DebugRuntime {
     const code = ev.errorCode !== undefined ? ` error code ${hex(ev.errorCode, 4)}` : '';
     const addr = ev.address !== undefined ? `, address ${hex(ev.address)}` : '';
     const at = this.intSite((ev.eip + this.cpu.segBase[CS]) >>> 0, ev.kind === 'software');
-    this.pendingEvents.push({ filter: 'guest-exception', description: `Guest exception ${name}${code}${addr} at ${this.where(at)}`, details: `Delivered through the guest's IDT (vector ${ev.vector}).`, icountBefore: this.insnIcount });
+    // The stop is at the handler's first instruction: after the INT n that retires with its
+    // delivery, or with the same count as the instruction that faulted.
+    const icount = this.cpu.icount;
+    this.pendingEvents.push({ filter: 'guest-exception', description: `Guest exception ${name}${code}${addr} at ${this.where(at)}`, details: `Delivered through the guest's IDT (vector ${ev.vector}).`, icountBefore: icount, stopAt: icount + (ev.kind === 'software' ? 1 : 0) });
     this.cpu.requestStop('guest exception');
   }
 
@@ -407,8 +419,12 @@ export class DebugRuntime {
     if (!p) return;
     if (!cond.matches(p.keys)) return;
     // Re-running the instruction a stop was rewound to raises its event again: not a new stop.
-    if (STOP_BEFORE.has(filter) && this.insnIcount === this.resumeSkip) return;
-    this.pendingEvents.push({ filter, description: p.description, details: p.details, icountBefore: this.insnIcount });
+    if (STOP_BEFORE.has(filter) && ev.icount === this.resumeSkip) return;
+    // A critical instruction ran: the stop is after it; a guest exception's, at its handler (after
+    // the INT n that retires with its delivery).
+    const retires = filter === 'critical' || (ev.kind === 'guest-exception' && ev.name.startsWith('int'));
+    const stopAt = ev.icount + (retires ? 1 : 0);
+    this.pendingEvents.push({ filter, description: p.description, details: p.details, icountBefore: ev.icount, stopAt });
     if (!this.eventView) {
       // The VMCS as the exit left it (before the VMM handled it and advanced GUEST_RIP), the counters.
       let vmcs = this.vm.inspect().vmcs;
@@ -502,16 +518,17 @@ export class DebugRuntime {
   }
 
   /**
-   * How to run: 'fine' looks after every instruction (steps, data breakpoints, event filters, the
-   * equivalence twin, or a PIT that splits the CPU's runs); 'bp' lets the CPU check code breakpoint
-   * addresses itself; 'free' runs slices with no checks.
+   * How to run: 'fine' looks after every instruction (steps, the equivalence twin); 'bp' lets the
+   * CPU check code breakpoint addresses itself and stop where an event the filters ask for or a
+   * data watch requested a stop (compiled blocks and regions run; see `fastStop`); 'free' runs slices
+   * with no checks.
    */
   private runMode(goal: Goal): 'fine' | 'bp' | 'free' {
+    if (goal.kind === 'step' || this.twin !== undefined || this.options.oneAtATime) return 'fine';
     // The divergence filter means nothing without the native twin: it must not slow the run down.
-    const filters = this.filters.size - (this.filters.has('divergence') && !this.twin ? 1 : 0);
-    if (goal.kind === 'step' || this.dataBps.length > 0 || filters > 0 || this.twin !== undefined) return 'fine';
+    const filters = this.filters.size - (this.filters.has('divergence') ? 1 : 0);
     // The CPU checks every instruction (per block, compiled blocks run) but the one it resumes at.
-    return this.codeBps.size === 0 ? 'free' : 'bp';
+    return this.codeBps.size === 0 && filters === 0 && this.dataBps.length === 0 ? 'free' : 'bp';
   }
 
   private async run(goal: Goal): Promise<void> {
@@ -542,15 +559,9 @@ export class DebugRuntime {
           const r = this.vm.runSlice(sliceSize);
           const dt = performance.now() - turnStart;
           sliceSize = Math.max(10_000, Math.min(20_000_000, Math.round(sliceSize * (dt > 0 ? Math.min(4, TURN_MS / dt) : 4))));
+          if (this.resumeSkip >= 0 && this.cpu.icount > this.resumeSkip) this.resumeSkip = -1;
           if (isOutcome(r)) this.finishRun();
-          else if (mode === 'bp') {
-            // At a breakpoint address (the CPU stopped there, or the slice ended just before it).
-            const bps = this.codeBps.get(this.pc);
-            if (bps) {
-              const hit = this.checkCodeBreakpoints(bps);
-              if (hit.length) stop = { reason: hit.every((b) => b.kind === 'instruction') ? 'instruction breakpoint' : hit.every((b) => b.kind === 'function') ? 'function breakpoint' : 'breakpoint', description: `Breakpoint at ${this.where(this.pc)}`, hitBreakpointIds: hit.map((b) => b.id) };
-            }
-          }
+          else if (mode === 'bp') stop = await this.fastStop();
         }
         this.runMs += performance.now() - turnStart;
         this.flushConsole();
@@ -587,6 +598,46 @@ export class DebugRuntime {
     if (stop && !this.ended) this.reportStop(stop);
   }
 
+  /**
+   * After a slice of the fast path: the stop it ran into, placed exactly. The CPU answers a requested
+   * stop (an event, a data watch) at the next instruction boundary; should it have stopped elsewhere
+   * than where the event's stop belongs (compiled code keeps the instruction count per block, so a
+   * watched write inside one is seen with its block's count), the guest goes back to before the instruction concerned
+   * (deterministic re-execution) and runs one instruction at a time from there to where the CPU
+   * stopped: the event or the write happens again, with its conditions and hit counts checked once.
+   */
+  private async fastStop(): Promise<StopInfo | undefined> {
+    const pending = this.pendingEvents[0], data = this.dataHit;
+    // A request the slice's budget ended before is answered here.
+    this.cpu.withdrawStop();
+    // One instruction retired since the count the watch saw: it was the writer, and the CPU stopped
+    // right after it (compiled code keeps the count per block: its first instruction, then).
+    if (data && !pending && this.cpu.icount === data.icount + 1) return this.dataStop(data.writer) ?? this.codeBreakpointStop();
+    if (data || (pending && !STOP_BEFORE.has(pending.filter) && this.cpu.icount !== pending.stopAt)) {
+      const from = Math.min(data?.icount ?? Infinity, pending?.icountBefore ?? Infinity), to = this.cpu.icount;
+      this.pendingEvents = [];
+      this.dataHit = undefined;
+      return this.refine(from, to);
+    }
+    return this.eventStop() ?? this.codeBreakpointStop();
+  }
+
+  /** Replays to `from` and runs one instruction at a time with every check up to `to`; the stop met on the way. */
+  private async refine(from: number, to: number): Promise<StopInfo | undefined> {
+    if (!await this.replayTo(from, undefined, from)) throw new Error(`no checkpoint before instruction ${from}`);
+    const goal: Goal = { kind: 'continue' };
+    while (this.cpu.icount < to && !this.ended) {
+      const t0 = performance.now();
+      do {
+        const stop = this.runFine(goal, Math.min(FINE_BATCH, to - this.cpu.icount));
+        if (stop) return stop;
+      } while (this.cpu.icount < to && !this.ended && performance.now() - t0 < TURN_MS);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.disposed) return undefined;
+    }
+    return undefined;
+  }
+
   /** Runs up to `n` instructions one at a time with every check; returns a stop or undefined. */
   private runFine(goal: Goal, n: number): StopInfo | undefined {
     const vm = this.vm, cpu = this.cpu, twin = this.twin;
@@ -597,7 +648,6 @@ export class DebugRuntime {
       // A stop asked for outside a run (an edit through a data watch) is not this instruction's.
       cpu.withdrawStop();
       const ic0 = cpu.icount;
-      this.insnIcount = ic0;
       // The instruction at EIP was checked (the previous slice's end, or a stop): it runs now.
       cpu.resume();
       const r = vm.runSlice(1);
@@ -641,11 +691,8 @@ export class DebugRuntime {
         }
         if (!diff) this.divergence = undefined;
       }
-      if (this.pendingEvents.length) {
-        const ev = this.pendingEvents[0];
-        this.pendingEvents = [];
-        return { reason: 'exception', description: ev.description, text: ev.details, exception: { filter: ev.filter, description: ev.description, details: ev.details }, rewindTo: STOP_BEFORE.has(ev.filter) ? ev.icountBefore : undefined };
-      }
+      const evStop = this.eventStop();
+      if (evStop) return evStop;
       if (this.dataHit) {
         const s = this.dataStop(before);
         if (s) return s;
@@ -653,17 +700,30 @@ export class DebugRuntime {
       const lin = this.pc;
       // A step completes after an instruction (not after a delivery alone, e.g. a step out's `ret`).
       const stepDone = retired && (goal.done?.(lin) ?? false);
-      const bps = this.codeBps.get(lin);
-      if (bps) {
-        const hit = this.checkCodeBreakpoints(bps);
-        if (hit.length) {
-          const instr = hit.every((b) => b.kind === 'instruction');
-          return { reason: instr ? 'instruction breakpoint' : hit.every((b) => b.kind === 'function') ? 'function breakpoint' : 'breakpoint', description: `Breakpoint at ${this.where(lin)}`, hitBreakpointIds: hit.map((b) => b.id) };
-        }
-      }
+      const bpStop = this.codeBreakpointStop();
+      if (bpStop) return bpStop;
       if (stepDone) return { reason: 'step', description: `Stepped to ${this.where(lin)}` };
     }
     return undefined;
+  }
+
+  /** The stop for the first event the filters matched since the last check, if any. */
+  private eventStop(): StopInfo | undefined {
+    if (!this.pendingEvents.length) return undefined;
+    const ev = this.pendingEvents[0];
+    this.pendingEvents = [];
+    return { reason: 'exception', description: ev.description, text: ev.details, exception: { filter: ev.filter, description: ev.description, details: ev.details }, rewindTo: STOP_BEFORE.has(ev.filter) ? ev.icountBefore : undefined };
+  }
+
+  /** The stop for the code breakpoints at EIP whose conditions hold, if any. */
+  private codeBreakpointStop(): StopInfo | undefined {
+    const lin = this.pc;
+    const bps = this.codeBps.get(lin);
+    if (!bps) return undefined;
+    const hit = this.checkCodeBreakpoints(bps);
+    if (!hit.length) return undefined;
+    const reason = hit.every((b) => b.kind === 'instruction') ? 'instruction breakpoint' : hit.every((b) => b.kind === 'function') ? 'function breakpoint' : 'breakpoint';
+    return { reason, description: `Breakpoint at ${this.where(lin)}`, hitBreakpointIds: hit.map((b) => b.id) };
   }
 
   private dataStop(writer: number): StopInfo | undefined {
