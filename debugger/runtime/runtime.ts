@@ -62,9 +62,17 @@ export interface StopInfo {
   hitBreakpointIds?: number[];
   /** For exception-filter stops: which filter and what happened. */
   exception?: { filter: ExceptionFilterId; description: string; details: string };
-  /** Show the guest as it was before this instruction count (the event's instruction not yet run). */
-  rewindTo?: number;
+  /** Show the guest as it was before the event's instruction ran (see `EventRewind`). */
+  rewind?: EventRewind;
 }
+
+/**
+ * Where a stop on an event AT an instruction goes back to: `icount` exactly when the instruction
+ * count before it is known (one instruction at a time), else the instruction at `eip` at or just
+ * before `icount` (the event's own count: a VMM emulating an instruction emits after retiring it).
+ * Its event, seen again when the guest resumes there (same count and address), is not a new stop.
+ */
+export interface EventRewind { icount: number; exact: boolean; eip: number; eventIcount: number }
 
 export interface RuntimeHost {
   stopped(stop: StopInfo): void;
@@ -91,13 +99,17 @@ const DIVERGENCE_LINES = 20;
 const TURN_MS = 12;
 /** Instructions per check of the clock in the per-instruction loop. */
 const FINE_BATCH = 2048;
-/** Instructions run one at a time to find the exact place of an event the CPU stopped after. */
-const REFINE_LIMIT = 64;
+
+/** A watched write: the bytes before it, and the instruction count and EIP the CPU had then (per block in compiled code). */
+interface WatchedWrite { bp: DataBreakpoint; old: Uint8Array; address: number; icount: number; writer: number }
 
 interface PendingEvent {
   filter: ExceptionFilterId; description: string; details: string;
-  /** Instruction count before the instruction the event is about. */
-  icountBefore: number;
+  /** The event's own instruction count, and the instruction count before its instruction when known (one at a time). */
+  icount: number;
+  icountBefore: number | undefined;
+  /** Linear address of the instruction concerned. */
+  eip: number;
   /** Instruction count the stop belongs at: before the instruction, after it, or after the delivery alone. */
   stopAt: number;
 }
@@ -129,8 +141,7 @@ export class DebugRuntime {
   /** Re-executing for step back: no output, no hit counts, no stops. */
   private replaying = false;
   private pendingEvents: PendingEvent[] = [];
-  /** A watched write: the bytes before it, and the instruction count and EIP the CPU had then (per block in compiled code). */
-  private dataHit: { bp: DataBreakpoint; old: Uint8Array; address: number; icount: number; writer: number } | undefined;
+  private dataHit: WatchedWrite | undefined;
   private suppressWatches = false;
   private consoleHigh = 0;
   private consoleBytes: number[] = [];
@@ -147,13 +158,16 @@ export class DebugRuntime {
   private firstDivergenceAt: number | undefined;
   private divergenceLines = 0;
   private nextBreakpointId = 1000;
+  private oneByOne = 0;
   /** Host time spent running since the last checkpoint, and what the last checkpoint cost (ms). */
   private runMs = 0;
   private checkpointMs = 10;
   /** What the VMM showed when the event this stop is about happened (VMCS, counters). */
   private eventView: { vmcs: Record<string, string | number | boolean> | undefined; counters: RunCounters; cycles: number } | undefined;
-  /** A stop was rewound to before this instruction: its own event does not stop again. */
-  private resumeSkip = -1;
+  /** A stop was rewound to before its event's instruction: that event does not stop again. */
+  private resumeSkip: { icount: number; eip: number } | undefined;
+  /** Instruction count before the instruction running now, one at a time (-1: not known). */
+  private insnIcount = -1;
 
   constructor(private readonly options: RuntimeOptions, private readonly host: RuntimeHost) {
     this.program = loadProgram(options.program, options.loadAddress);
@@ -186,6 +200,8 @@ export class DebugRuntime {
   get isRunning(): boolean { return this.running; }
   get hasEnded(): boolean { return this.ended; }
   get instructions(): number { return this.vm.cpu.icount; }
+  /** Instructions run one at a time with every check so far (steps, the twin, placing a stop exactly). */
+  get checkedOneByOne(): number { return this.oneByOne; }
   /** Memory the step-back checkpoints hold, bytes. */
   get historyBytes(): number { return this.history.bytes; }
   get historyCount(): number { return this.history.count; }
@@ -399,7 +415,7 @@ export class DebugRuntime {
     // The stop is at the handler's first instruction: after the INT n that retires with its
     // delivery, or with the same count as the instruction that faulted.
     const icount = this.cpu.icount;
-    this.pendingEvents.push({ filter: 'guest-exception', description: `Guest exception ${name}${code}${addr} at ${this.where(at)}`, details: `Delivered through the guest's IDT (vector ${ev.vector}).`, icountBefore: icount, stopAt: icount + (ev.kind === 'software' ? 1 : 0) });
+    this.pendingEvents.push({ filter: 'guest-exception', description: `Guest exception ${name}${code}${addr} at ${this.where(at)}`, details: `Delivered through the guest's IDT (vector ${ev.vector}).`, icount, icountBefore: icount, eip: at, stopAt: icount + (ev.kind === 'software' ? 1 : 0) });
     this.cpu.requestStop('guest exception');
   }
 
@@ -419,12 +435,12 @@ export class DebugRuntime {
     if (!p) return;
     if (!cond.matches(p.keys)) return;
     // Re-running the instruction a stop was rewound to raises its event again: not a new stop.
-    if (STOP_BEFORE.has(filter) && ev.icount === this.resumeSkip) return;
+    if (STOP_BEFORE.has(filter) && ev.icount === this.resumeSkip?.icount && (ev.eip >>> 0) === this.resumeSkip.eip) return;
     // A critical instruction ran: the stop is after it; a guest exception's, at its handler (after
     // the INT n that retires with its delivery).
     const retires = filter === 'critical' || (ev.kind === 'guest-exception' && ev.name.startsWith('int'));
     const stopAt = ev.icount + (retires ? 1 : 0);
-    this.pendingEvents.push({ filter, description: p.description, details: p.details, icountBefore: ev.icount, stopAt });
+    this.pendingEvents.push({ filter, description: p.description, details: p.details, icount: ev.icount, icountBefore: this.insnIcount >= 0 ? this.insnIcount : undefined, eip: ev.eip >>> 0, stopAt });
     if (!this.eventView) {
       // The VMCS as the exit left it (before the VMM handled it and advanced GUEST_RIP), the counters.
       let vmcs = this.vm.inspect().vmcs;
@@ -559,7 +575,7 @@ export class DebugRuntime {
           const r = this.vm.runSlice(sliceSize);
           const dt = performance.now() - turnStart;
           sliceSize = Math.max(10_000, Math.min(20_000_000, Math.round(sliceSize * (dt > 0 ? Math.min(4, TURN_MS / dt) : 4))));
-          if (this.resumeSkip >= 0 && this.cpu.icount > this.resumeSkip) this.resumeSkip = -1;
+          if (this.resumeSkip && this.cpu.icount > this.resumeSkip.icount + 1) this.resumeSkip = undefined;
           if (isOutcome(r)) this.finishRun();
           else if (mode === 'bp') stop = await this.fastStop();
         }
@@ -580,15 +596,15 @@ export class DebugRuntime {
       this.cpuChecksBreakpoints(false);
       this.cpu.withdrawStop();
     }
-    if (stop?.rewindTo !== undefined && !this.ended && !this.disposed) {
+    if (stop?.rewind !== undefined && !this.ended && !this.disposed) {
       // Back to the instruction the event happened at (deterministic re-execution), keeping the
       // VMM's view of the event.
       const view = this.eventView;
       const seqLimit = this.vm.events.seq;
       try {
         this.running = true;
-        await this.replayTo(stop.rewindTo, undefined, stop.rewindTo);
-        this.resumeSkip = stop.rewindTo;
+        await this.rewindBefore(stop.rewind);
+        this.resumeSkip = { icount: stop.rewind.eventIcount, eip: stop.rewind.eip };
         this.recentSeqLimit = seqLimit;
       } catch (e) {
         this.host.output(`popek debugger: cannot show the state before the event: ${(e as Error).message}\n`, 'stderr');
@@ -599,26 +615,38 @@ export class DebugRuntime {
   }
 
   /**
-   * After a slice of the fast path: the stop it ran into, placed exactly. The CPU answers a requested
-   * stop (an event, a data watch) at the next instruction boundary; should it have stopped elsewhere
-   * than where the event's stop belongs (compiled code keeps the instruction count per block, so a
-   * watched write inside one is seen with its block's count), the guest goes back to before the instruction concerned
-   * (deterministic re-execution) and runs one instruction at a time from there to where the CPU
-   * stopped: the event or the write happens again, with its conditions and hit counts checked once.
+   * After a slice of the fast path: the stop it ran into. The CPU answers a requested stop (an
+   * event, a data watch) at the next instruction boundary. Should it have stopped elsewhere than
+   * where an event's stop belongs, the guest goes back to before the instruction concerned
+   * (deterministic re-execution) and runs one instruction at a time from there: the event happens
+   * again where it belongs.
    */
   private async fastStop(): Promise<StopInfo | undefined> {
     const pending = this.pendingEvents[0], data = this.dataHit;
     // A request the slice's budget ended before is answered here.
     this.cpu.withdrawStop();
-    // One instruction retired since the count the watch saw: it was the writer, and the CPU stopped
-    // right after it (compiled code keeps the count per block: its first instruction, then).
-    if (data && !pending && this.cpu.icount === data.icount + 1) return this.dataStop(data.writer) ?? this.codeBreakpointStop();
-    if (data || (pending && !STOP_BEFORE.has(pending.filter) && this.cpu.icount !== pending.stopAt)) {
-      const from = Math.min(data?.icount ?? Infinity, pending?.icountBefore ?? Infinity), to = this.cpu.icount;
+    if (data && !pending) {
+      // The CPU stopped right after the write (at the next instruction boundary), so the condition
+      // and the hit count are checked on the state a stop shows.
+      this.dataHit = undefined;
+      if (!this.dataHitCounts(data)) return this.codeBreakpointStop();
+      // At most one instruction retired since the count the watch saw: the writer is the one the
+      // watch saw (compiled code keeps the count per block: then it was the block's first).
+      const writer = this.cpu.icount <= data.icount + 1 ? data.writer : await this.lastInstruction();
+      return this.dataStopInfo(data, writer);
+    }
+    if (pending && !STOP_BEFORE.has(pending.filter) && this.cpu.icount !== pending.stopAt) {
+      // Up to where the CPU stopped, and at least to where the event's stop belongs.
+      const from = pending.icountBefore ?? pending.icount, to = Math.max(this.cpu.icount, pending.stopAt);
       this.pendingEvents = [];
       this.dataHit = undefined;
       return this.refine(from, to);
     }
+    // A write by the instruction an event stops before or at is not a stop of its own.
+    this.dataHit = undefined;
+    // A fault delivered to the guest's handler, no instruction retired since: step back goes to the
+    // faulting instruction first (as after one instruction at a time).
+    if (pending && pending.filter === 'guest-exception' && pending.stopAt === pending.icount && this.cpu.icount === pending.stopAt) this.midDelivery = true;
     return this.eventStop() ?? this.codeBreakpointStop();
   }
 
@@ -638,20 +666,32 @@ export class DebugRuntime {
     return undefined;
   }
 
+  /** Re-executes to the state before the event's instruction (see `EventRewind`). */
+  private async rewindBefore(r: EventRewind): Promise<void> {
+    if (!r.exact && r.icount > 0) {
+      const t = r.icount - 1;
+      if (await this.replayTo(t, undefined, t) && this.pc === r.eip) return;
+    }
+    await this.replayTo(r.icount, undefined, Math.max(0, r.icount - 1));
+  }
+
   /** Runs up to `n` instructions one at a time with every check; returns a stop or undefined. */
   private runFine(goal: Goal, n: number): StopInfo | undefined {
     const vm = this.vm, cpu = this.cpu, twin = this.twin;
     for (let k = 0; k < n; k++) {
+      this.oneByOne++;
       const before = this.pc;
       goal.before?.(before);
       if (twin) { this.lastBefore = captureBefore(vm, twin); this.twinDelivery = undefined; }
       // A stop asked for outside a run (an edit through a data watch) is not this instruction's.
       cpu.withdrawStop();
       const ic0 = cpu.icount;
+      this.insnIcount = ic0;
       // The instruction at EIP was checked (the previous slice's end, or a stop): it runs now.
       cpu.resume();
       const r = vm.runSlice(1);
-      if (this.resumeSkip === ic0) this.resumeSkip = -1;
+      this.insnIcount = -1;
+      if (this.resumeSkip && cpu.icount > this.resumeSkip.icount + 1) this.resumeSkip = undefined;
       // Stopped right after an event was delivered (an exception, an interrupt to a handler with a
       // breakpoint), before any instruction retired: the same instruction count as the instruction
       // before it (step back goes there first).
@@ -712,7 +752,8 @@ export class DebugRuntime {
     if (!this.pendingEvents.length) return undefined;
     const ev = this.pendingEvents[0];
     this.pendingEvents = [];
-    return { reason: 'exception', description: ev.description, text: ev.details, exception: { filter: ev.filter, description: ev.description, details: ev.details }, rewindTo: STOP_BEFORE.has(ev.filter) ? ev.icountBefore : undefined };
+    return { reason: 'exception', description: ev.description, text: ev.details, exception: { filter: ev.filter, description: ev.description, details: ev.details },
+      rewind: STOP_BEFORE.has(ev.filter) ? { icount: ev.icountBefore ?? ev.icount, exact: ev.icountBefore !== undefined, eip: ev.eip, eventIcount: ev.icount } : undefined };
   }
 
   /** The stop for the code breakpoints at EIP whose conditions hold, if any. */
@@ -729,14 +770,35 @@ export class DebugRuntime {
   private dataStop(writer: number): StopInfo | undefined {
     const h = this.dataHit!;
     this.dataHit = undefined;
+    return this.dataHitCounts(h) ? this.dataStopInfo(h, writer) : undefined;
+  }
+
+  /** A watched write's condition and hit count: true when it stops. */
+  private dataHitCounts(h: WatchedWrite): boolean {
     const bp = h.bp;
     const ctx = evalContext(this.cpu, this.program.index);
-    try { if (bp.condition && evaluate(bp.condition, ctx) === 0) return undefined; } catch { /* a failing condition stops */ }
+    try { if (bp.condition && evaluate(bp.condition, ctx) === 0) return false; } catch { /* a failing condition stops */ }
     bp.hits++;
-    if (!hitMatches(bp.hit, bp.hits)) return undefined;
+    return hitMatches(bp.hit, bp.hits);
+  }
+
+  private dataStopInfo(h: WatchedWrite, writer: number): StopInfo {
+    const bp = h.bp;
     const now = readLinearBytes(this.cpu, bp.address, bp.size).bytes;
     const fmt = (b: Uint8Array) => hex([...b].reverse().reduce((v, x) => v * 256 + x, 0), bp.size * 2);
     return { reason: 'data breakpoint', description: `Data breakpoint: ${bp.size} byte(s) at ${hex(bp.address)} written by ${this.where(writer)}: ${fmt(h.old)} → ${fmt(now)}`, hitBreakpointIds: [bp.id] };
+  }
+
+  /**
+   * Linear address of the instruction that retired last (compiled code did not say which): the
+   * state one instruction back, re-executed from a checkpoint, then forward again to now.
+   */
+  private async lastInstruction(): Promise<number> {
+    const now = this.cpu.icount;
+    if (!await this.replayTo(now - 1, undefined, now - 1)) throw new Error(`no checkpoint before instruction ${now - 1}`);
+    const lin = this.pc;
+    await this.replayTo(now, undefined, now - 1);
+    return lin;
   }
 
   /** Evaluates conditions, hit counts and log messages; returns the breakpoints that stop. */
@@ -872,7 +934,7 @@ export class DebugRuntime {
       this.eventView = undefined;
       this.midDelivery = false;
       this.divergence = undefined;
-      this.resumeSkip = -1;
+      this.resumeSkip = undefined;
       this.recentSeqLimit = undefined;
     }
   }
