@@ -11,6 +11,7 @@ import { PopekLanguageClient, ServerHealth } from './languageClient';
 import { Log } from './log';
 import { ScreenView } from './screenView';
 import { ModeStatus } from './status';
+import { RunStatus } from './runStatus';
 import { registerSyntaxDetection } from './syntaxDetection';
 
 /** What activate() returns to other extensions and to the end-to-end suite. */
@@ -56,6 +57,8 @@ function start(context: vscode.ExtensionContext, log: Log): PopekApi {
     virtualDocs,
   };
   context.subscriptions.push(server, status, ctx.compareView, ctx.screenView, ctx.runChannel, server.onDidChangeHealth((h) => status.setHealth(h)));
+  // The guest's speed while a debug session runs (instructions/s, modelled cycles).
+  context.subscriptions.push(new RunStatus());
   registerCommands(ctx);
   registerDebug(context, log);
   registerSyntaxDetection(context);

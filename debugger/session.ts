@@ -22,6 +22,7 @@ import { eflagsView, hex, hypervisorView, registersView, vcpuView, vmcsView, wri
 import { ProgramLoadError } from './runtime/program';
 import { DebugRuntime, type RuntimeHost, type StopInfo } from './runtime/runtime';
 import { KEYS_REQUEST, SCREEN_EVENT, SCREEN_REQUEST, ScreenPublisher, screenBody, typeKeys, type KeysArguments } from './screenEvents';
+import { RUN_SPEED_EVENT, RunSpeedPublisher, type RunCounts } from './runSpeed';
 
 const THREAD_ID = 1;
 /** How long launch waits for configurationDone before it runs anyway (ms). */
@@ -47,6 +48,8 @@ export class PopekDebugSession extends GuardedDebugSession {
   private linesStartAt1 = true;
   /** The guest screen for the client's screen view (custom event `popekScreen`). */
   private readonly screen = new ScreenPublisher((body) => this.sendEvent({ seq: 0, type: 'event', event: SCREEN_EVENT, body } as DebugProtocol.Event));
+  /** Instructions/s and modelled cycles for the client's status bar (custom event `popekRunning`). */
+  private readonly speed = new RunSpeedPublisher((body) => this.sendEvent({ seq: 0, type: 'event', event: RUN_SPEED_EVENT, body } as DebugProtocol.Event));
 
   constructor() {
     super();
@@ -160,16 +163,16 @@ export class PopekDebugSession extends GuardedDebugSession {
         ev.body.allThreadsStopped = true;
         if (stop.hitBreakpointIds) ev.body.hitBreakpointIds = stop.hitBreakpointIds;
         this.sendEvent(ev);
-        if (this.runtime) this.screen.stopped(this.runtime.vm.machine.vga);
+        if (this.runtime) { this.screen.stopped(this.runtime.vm.machine.vga); this.speed.stopped(runCounts(this.runtime)); }
       },
-      turn: () => { if (this.runtime) this.screen.running(this.runtime.vm.machine.vga); },
+      turn: () => { if (this.runtime) { this.screen.running(this.runtime.vm.machine.vga); this.speed.running(runCounts(this.runtime)); } },
       output: (text, category, where) => {
         const ev = new OutputEvent(text, category) as DebugProtocol.OutputEvent;
         if (where) { ev.body.source = this.source(where.file); ev.body.line = this.convertDebuggerLineToClient(where.line); }
         this.sendEvent(ev);
       },
       ended: (message, exitCode) => {
-        if (this.runtime) this.screen.stopped(this.runtime.vm.machine.vga);
+        if (this.runtime) { this.screen.stopped(this.runtime.vm.machine.vga); this.speed.stopped(runCounts(this.runtime)); }
         this.sendEvent(new OutputEvent(message + '\n', 'console'));
         this.sendEvent(new ExitedEvent(exitCode));
         this.sendEvent(new TerminatedEvent());
@@ -699,3 +702,5 @@ function formatValue(v: number): string {
   const signed = u | 0;
   return u < 10 ? String(u) : `${hex(u)} (${u}${signed < 0 ? `, ${signed}` : ''})`;
 }
+
+function runCounts(rt: DebugRuntime): RunCounts { return { instructions: rt.instructions, cycles: rt.vm.cycles }; }
