@@ -162,8 +162,10 @@ export class PopekDebugSession extends GuardedDebugSession {
         ev.body.description = stop.description;
         ev.body.allThreadsStopped = true;
         if (stop.hitBreakpointIds) ev.body.hitBreakpointIds = stop.hitBreakpointIds;
+        // The totals first: whoever reacts to the stop reads them.
+        if (this.runtime) this.speed.stopped(runCounts(this.runtime));
         this.sendEvent(ev);
-        if (this.runtime) { this.screen.stopped(this.runtime.vm.machine.vga); this.speed.stopped(runCounts(this.runtime)); }
+        if (this.runtime) this.screen.stopped(this.runtime.vm.machine.vga);
       },
       turn: () => { if (this.runtime) { this.screen.running(this.runtime.vm.machine.vga); this.speed.running(runCounts(this.runtime)); } },
       output: (text, category, where) => {
