@@ -25,7 +25,7 @@
  * exit, a block whose instructions do not fit before `end` (it stops before it), or an instruction
  * that sets `breakBlock`. On return the CPU state (EIP, count, registers, flags) is exact.
  */
-import { CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SAR32, CC_SHL32, CC_SHR32, CC_SUB, type Cpu } from './cpu';
+import { CC_ADC, CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SAR32, CC_SBB, CC_SHL32, CC_SHR32, CC_SUB, type Cpu } from './cpu';
 import type { Insn } from './insn';
 import { shift, imul2 } from './ops/alu';
 
@@ -106,6 +106,9 @@ function condFrom(cc: number, op: number, size: number): string | undefined {
   switch (op) {
     case CC_ADD: C = `(((fr${m}) >>> 0) < ((fa${m}) >>> 0))`; O = `(((fa ^ fr) & (fb ^ fr) & ${s}) !== 0)`; break;
     case CC_SUB: C = `(((fa${m}) >>> 0) < ((fb${m}) >>> 0))`; O = `(((fa ^ fb) & (fa ^ fr) & ${s}) !== 0)`; break;
+    // With a carry in, the result equal to the first operand (all ones added / borrowed) carries too.
+    case CC_ADC: C = `(fc !== 0 ? ((fr${m}) >>> 0) <= ((fa${m}) >>> 0) : ((fr${m}) >>> 0) < ((fa${m}) >>> 0))`; O = `(((fa ^ fr) & (fb ^ fr) & ${s}) !== 0)`; break;
+    case CC_SBB: C = `(fc !== 0 ? ((fa${m}) >>> 0) <= ((fb${m}) >>> 0) : ((fa${m}) >>> 0) < ((fb${m}) >>> 0))`; O = `(((fa ^ fb) & (fa ^ fr) & ${s}) !== 0)`; break;
     case CC_LOGIC: C = 'false'; O = 'false'; break;
     case CC_INC: C = '(fc !== 0)'; O = `(((fa ^ fr) & (fb ^ fr) & ${s}) !== 0)`; break;
     case CC_DEC: C = '(fc !== 0)'; O = `(((fa ^ fb) & (fa ^ fr) & ${s}) !== 0)`; break;
@@ -131,9 +134,10 @@ function condFrom(cc: number, op: number, size: number): string | undefined {
 
 // ---- the generator ----------------------------------------------------------------------------------
 
-/** Lazy-flag op and JS operator of ALU op n (ADD OR _ _ AND SUB XOR CMP); ADC/SBB go through exec. (A function: cpu.ts imports this module.) */
+/** Lazy-flag op and JS operator of ALU op n (ADD OR ADC SBB AND SUB XOR CMP). (A function: cpu.ts imports this module.) */
 const aluOp = (n: number): [number, string] | undefined =>
-  n === 0 ? [CC_ADD, '+'] : n === 1 ? [CC_LOGIC, '|'] : n === 4 ? [CC_LOGIC, '&'] : n === 5 || n === 7 ? [CC_SUB, '-'] : n === 6 ? [CC_LOGIC, '^'] : undefined;
+  n === 0 ? [CC_ADD, '+'] : n === 1 ? [CC_LOGIC, '|'] : n === 2 ? [CC_ADC, '+'] : n === 3 ? [CC_SBB, '-'] :
+    n === 4 ? [CC_LOGIC, '&'] : n === 5 || n === 7 ? [CC_SUB, '-'] : n === 6 ? [CC_LOGIC, '^'] : undefined;
 
 class Gen {
   out: string[] = [];
@@ -182,9 +186,9 @@ class Gen {
     this.toCpu();
     return `cpu.cond(${cc})`;
   }
-  /** CF (0/1) before an INC/DEC (any value when nothing can see the CF it keeps). */
-  carry(): string {
-    if (this.cfDeadAfter) return '0';
+  /** CF (0/1) before an INC/DEC (any value when nothing can see the CF it keeps), or before ADC/SBB (`used`: always exact). */
+  carry(used = false): string {
+    if (this.cfDeadAfter && !used) return '0';
     const f = this.flags;
     if (typeof f === 'object') {
       if (f.op === CC_LOGIC) return '0';
@@ -250,13 +254,14 @@ class Gen {
   }
 
   // ---- ALU ----
-  /** fa = a; fb = b; fr = a op b; the record is known afterwards. Returns false for ADC/SBB. */
+  /** fa = a; fb = b; fr = a op b (ADC/SBB: fc = CF, the carry in); the record is known afterwards. */
   alu(aop: number, size: number, a: string, b: string): boolean {
     const o = aluOp(aop);
     if (!o) return false;
     const [cc, sym] = o;
     const m = size === 4 ? ' | 0' : ' & 0xff';
-    this.emit(cc === CC_LOGIC ? `fr = (${a}) ${sym} (${b});` : `fa = ${a}; fb = ${b}; fr = (fa ${sym} fb)${m};`);
+    if (cc === CC_ADC || cc === CC_SBB) this.emit(`fc = ${this.carry(true)}; fa = ${a}; fb = ${b}; fr = (fa ${sym} fb ${sym} fc)${m};`);
+    else this.emit(cc === CC_LOGIC ? `fr = (${a}) ${sym} (${b});` : `fa = ${a}; fb = ${b}; fr = (fa ${sym} fb)${m};`);
     this.flags = { op: cc, size: size === 4 ? 2 : 0 };
     return true;
   }

@@ -75,7 +75,7 @@ function endToEnd(bytes: Uint8Array): Machine {
 const EXIT = ['mov ebp, eax', 'mov al, 0', 'out 0xf4, al'];
 
 describe('cpu: compiled regions', function () {
-  it('every inlined form (ALU reg/mem/imm, byte forms, INC/DEC, shifts, IMUL, MOVZX/SX, PUSH/POP, CALL, Jcc on every condition) agrees with the interpreter', function () {
+  it('every inlined form (ALU reg/mem/imm incl. ADC/SBB, byte forms, INC/DEC, shifts, IMUL, MOVZX/SX, PUSH/POP, CALL, Jcc on every condition) agrees with the interpreter', function () {
     // A loop over a table of operand pairs; each iteration runs every compiled form and folds the
     // flags of each Jcc into EBP (one bit per condition), so a wrong flag changes the result.
     const ccs = ['o', 'no', 'b', 'nb', 'z', 'nz', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
@@ -93,6 +93,11 @@ describe('cpu: compiled regions', function () {
       'cmp byte [scratch], 0x80', 'setb dl', 'add dl, bl', 'adc dh, al', 'sub byte [scratch + 1], bl', 'mov dl, [scratch + 2]', 'xor dl, 0x5a',
       'inc dword [scratch]', 'dec byte [scratch + 3]', 'inc ecx', 'dec edx', ...jccs(),
       'shl eax, 3', 'shr ebx, 5', 'sar ecx, 7', 'rol edx, 3', ...jccs(0, 8),
+      // ADC/SBB (register, memory, immediate, byte), the carry in from a compare, then every Jcc on their flags.
+      'cmp eax, ebx', 'adc ecx, ebx', ...jccs(0, 8), 'cmp ebx, eax', 'sbb edx, [scratch]', ...jccs(8, 16),
+      'cmp al, bl', 'sbb byte [scratch + 1], 7', 'adc dword [scratch], 0x12345', 'sbb dl, al', 'adc [scratch + 2], dh', ...jccs(),
+      // The first Jcc after the instruction reads the record in locals: CF with a carry in and a result equal to the operand.
+      'stc', 'adc ecx, -1', ...jccs(2, 4), 'stc', 'sbb edx, edx', ...jccs(2, 4), 'stc', 'adc al, 0xff', ...jccs(6, 8), 'cmp ebx, eax', 'sbb ecx, eax', ...jccs(3, 4),
       'imul edi, eax, 12345', 'imul edi, ebx', 'add edi, 7', 'imul eax, [scratch], -3',
       'movzx ecx, byte [scratch + 1]', 'movsx edx, word [scratch + 2]', 'movsx ecx, dl', 'movzx edx, cx',
       'push eax', 'push dword [scratch]', 'push 0x1234', 'pop ecx', 'pop edx', 'pop eax', 'not eax', 'neg ebx', ...jccs(0, 6),
