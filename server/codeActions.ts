@@ -29,13 +29,41 @@ function macroFix(model: LintDocument, d: Diagnostic, via: { macro: string; text
   const index = facts.instructions.findIndex((i) => i.spelling === word);
   const fix = index >= 0 ? quickFix(target, via.line, index) : undefined;
   const where = `${via.file === model.fileName ? 'line' : `${path.basename(via.file)}:`}${via.file === model.fileName ? ' ' : ''}${via.line + 1}`;
-  if (!fix) return undefined;
+  if (!fix) return showBody(target, d, via, word);
   return {
     title: `${fix.title} — in the definition of macro ${via.macro} (${where}), which every call expands`,
     kind: CodeActionKind.QuickFix,
     diagnostics: [d],
     edit: { changes: { [pathToFileURL(via.file).toString()]: [fix.edit] } },
   };
+}
+
+/** The command of the action that opens a macro's body where no edit can be offered (server/server.ts runs it). */
+export const SHOW_MACRO_BODY = 'popek.server.showMacroBody';
+
+/**
+ * A call of a macro whose body the quick fix cannot rewrite in place (a cpp `#define`, whose body
+ * is `\`-continued lines joined by `;`): an action that says where the rewrite must go and opens
+ * it there, at the instruction in the body.
+ */
+function showBody(target: LintDocument, d: Diagnostic, via: { macro: string; text: string; file?: string; line?: number }, word: string | undefined): CodeAction | undefined {
+  if (via.file === undefined || via.line === undefined) return undefined;
+  const at = bodyLocation(target, via.line, word);
+  const title = `Rewrite \`${via.text}\` in the body of macro ${via.macro} (${path.basename(via.file)}:${at.line + 1}): every call expands it — open it`;
+  const range = { start: at, end: { line: at.line, character: at.character + (word?.length ?? 0) } };
+  return { title, kind: CodeActionKind.QuickFix, diagnostics: [d], command: { title, command: SHOW_MACRO_BODY, arguments: [pathToFileURL(via.file).toString(), range] } };
+}
+
+/** Where `word` is in the definition that starts at `line` (its `\`-continued lines included). */
+function bodyLocation(doc: LintDocument, line: number, word: string | undefined): { line: number; character: number } {
+  for (let k = line; k < doc.lines.length; k++) {
+    const text = doc.lines[k];
+    const m = word ? new RegExp(`(^|[^\\w.$%])(${word.replace(/[.$]/g, '\\$&')})\\b`, 'i').exec(text) : null;
+    if (m && k > line) return { line: k, character: m.index + m[1].length };
+    if (m && k === line && !/#\s*define\s+\S*$/.test(text.slice(0, m.index + m[1].length))) return { line: k, character: m.index + m[1].length };
+    if (!/\\\s*$/.test(text)) break;
+  }
+  return { line, character: 0 };
 }
 
 export function codeActions(model: LintDocument, p: CodeActionParams, _settings: PopekSettings, modelOf?: (file: string) => LintDocument | undefined): CodeAction[] {

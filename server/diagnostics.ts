@@ -5,6 +5,7 @@
  * line, so an edit costs milliseconds), while the whole-file assembler pass of a big file runs
  * shortly after the edits stop and then asks the client to pull again (or publishes again).
  */
+import { pathToFileURL } from 'node:url';
 import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver/node';
 import type { Severity } from '../core/asm/ast';
 import { assemblerDiagnostics, lintDocument, type LintDiagnostic } from '../core/lint/lint';
@@ -32,6 +33,12 @@ export function toLsp(d: LintDiagnostic): Diagnostic {
   let c = converted.get(d);
   if (!c) {
     c = { range: d.range, severity: SEVERITY[d.severity], code: d.code, source: 'popek', message: d.message, data: d.instruction ?? (d.via ? { via: d.via } : undefined) };
+    // A call site's diagnostic links to the macro body line it comes from.
+    const via = d.via;
+    if (via?.file !== undefined && via.line !== undefined) {
+      const at = { line: via.line, character: 0 };
+      c.relatedInformation = [{ location: { uri: pathToFileURL(via.file).toString(), range: { start: at, end: at } }, message: `\`${via.text}\` comes from the definition of macro ${via.macro}` }];
+    }
     converted.set(d, c);
   }
   return c;

@@ -5,7 +5,7 @@
 import {
   TextDocumentSyncKind, DidChangeConfigurationNotification,
   DocumentDiagnosticReportKind, CodeActionKind,
-  type InitializeParams, type InitializeResult, type DocumentDiagnosticReport,
+  type InitializeParams, type InitializeResult, type DocumentDiagnosticReport, type Range,
 } from 'vscode-languageserver/node';
 import { isMainThread } from 'node:worker_threads';
 import { createServerConnection } from './transport';
@@ -21,7 +21,7 @@ import { signatureHelp, SIGNATURE_TRIGGERS } from './signatureHelp';
 import { semanticTokens, SEMANTIC_LEGEND } from './semanticTokens';
 import { foldingRanges } from './folding';
 import { codeLenses } from './codeLens';
-import { codeActions, FIX_ALL } from './codeActions';
+import { codeActions, FIX_ALL, SHOW_MACRO_BODY } from './codeActions';
 import { documentLinks } from './links';
 import { runAssemblerWorker } from './assemblerWorker';
 
@@ -36,6 +36,7 @@ function startServer(): void {
   let pullDiagnostics = false;
   let workspaceFolders: string[] = [];
   let configurationChanges = false;
+  let showDocument = false;
   const log = connection.console;
   // A big file's assembler pass finishes after the fast diagnostics: have them pulled (or pushed) again.
   const diagnostics = new DiagnosticsEngine(store, (uri) => {
@@ -48,6 +49,7 @@ function startServer(): void {
     settings.supported = caps.workspace?.configuration === true;
     configurationChanges = caps.workspace?.didChangeConfiguration?.dynamicRegistration === true;
     pullDiagnostics = caps.textDocument?.diagnostic !== undefined;
+    showDocument = caps.window?.showDocument?.support === true;
     workspaceFolders = (params.workspaceFolders ?? (params.rootUri ? [{ uri: params.rootUri, name: 'root' }] : [])).map((f) => uriToPath(f.uri));
     store.roots = workspaceFolders;
     return {
@@ -69,6 +71,8 @@ function startServer(): void {
         codeLensProvider: { resolveProvider: false },
         codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, FIX_ALL] },
         documentLinkProvider: { resolveProvider: false },
+        // Opens a macro's body where a quick fix cannot rewrite it (codeActions.ts).
+        executeCommandProvider: { commands: [SHOW_MACRO_BODY] },
       },
       serverInfo: { name: 'popek', version: '0.1.0' },
     };
@@ -133,6 +137,12 @@ function startServer(): void {
   connection.onFoldingRanges(safely(log, 'foldingRanges', [], (p) => { const m = model(p.textDocument.uri); return m ? foldingRanges(m) : []; }));
   connection.onCodeLens(safely(log, 'codeLens', [], async (p) => { const m = model(p.textDocument.uri); return m ? codeLenses(m, (await settings.get(p.textDocument.uri)).mode) : []; }));
   connection.onCodeAction(safely(log, 'codeAction', [], async (p) => { const m = model(p.textDocument.uri); return m ? codeActions(m, p, await settings.get(p.textDocument.uri), (f) => store.modelOfPath(f)) : []; }));
+  connection.onExecuteCommand(safely(log, 'executeCommand', null, async (p) => {
+    const [uri, selection] = (p.arguments ?? []) as [unknown, Range | undefined];
+    if (p.command !== SHOW_MACRO_BODY || typeof uri !== 'string' || !showDocument) return null;
+    await connection.window.showDocument({ uri, selection, takeFocus: true });
+    return null;
+  }));
   connection.onDocumentLinks(safely(log, 'documentLinks', [], (p) => { const m = model(p.textDocument.uri); return m ? documentLinks(store, m) : []; }));
 
   store.listen(connection);

@@ -39,6 +39,8 @@ export class TestClient {
   settings: Record<string, unknown>;
   configurationRequests = 0;
   refreshRequests = 0;
+  /** `window/showDocument` requests the server made. */
+  shown: Array<{ uri: string; selection?: { start: { line: number; character: number } } }> = [];
   published = new Map<string, PublishDiagnosticsParams>();
   private publishWaiters: Array<() => void> = [];
   stderr = '';
@@ -55,6 +57,7 @@ export class TestClient {
     });
     this.connection.onRequest(RegistrationRequest.type, () => undefined);
     this.connection.onRequest(DiagnosticRefreshRequest.type, () => { this.refreshRequests++; });
+    this.connection.onRequest('window/showDocument', (p: TestClient['shown'][number]) => { this.shown.push(p); return { success: true }; });
     this.connection.onNotification(PublishDiagnosticsNotification.type, (p) => {
       this.published.set(p.uri, p);
       const w = this.publishWaiters;
@@ -68,6 +71,7 @@ export class TestClient {
   async start(): Promise<InitializeResult> {
     const capabilities: ClientCapabilities = {
       workspace: { configuration: this.options.configuration !== false, didChangeConfiguration: { dynamicRegistration: true }, diagnostics: { refreshSupport: true } },
+      window: { showDocument: { support: true } },
       textDocument: {
         synchronization: { dynamicRegistration: false },
         ...(this.options.pull === false ? {} : { diagnostic: { dynamicRegistration: false } }),

@@ -12,6 +12,7 @@ import {
   FoldingRangeRequest, CodeLensRequest, CodeActionRequest, DocumentLinkRequest, DiagnosticSeverity, CodeActionKind,
   type Diagnostic, type FullDocumentDiagnosticReport, type MarkupContent, type CompletionItem, type Location, type DocumentSymbol,
   type CodeAction, type TextEdit,
+  ExecuteCommandRequest,
 } from 'vscode-languageserver-protocol/node';
 import { TestClient } from './lspClient';
 
@@ -314,6 +315,33 @@ describe('language server over the protocol (dist/server.js)', function () {
     assert.ok(folds!.some((f) => f.startLine === 1 && f.endLine === 3));
     const h = await client.connection.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 5, character: 6 } });
     assert.match((h!.contents as MarkupContent).value, /macro.*IRQ_OFF.*line 2.*cli\s+; ← privileged/s);
+  });
+
+  it('a cpp function-like macro call: the diagnostic links to the body, and the quick fix says where the rewrite goes and opens it', async () => {
+    const uri = 'file:///virtual/usys.S';
+    const text = [
+      '#define T_SYSCALL 64',
+      '#define SYSCALL(name) \\',
+      '  .globl name; \\',
+      '  name: \\',
+      '    movl $SYS_ ## name, %eax; \\',
+      '    int $T_SYSCALL; \\',
+      '    ret',
+      '',
+      'SYSCALL(fork)',
+    ].join('\n');
+    await client.open(uri, text, 'popek-gas');
+    const d = (await pull(client, uri)).filter((x) => x.code === 'critical-instruction' || x.code === 'privileged-instruction');
+    assert.deepEqual(d.map((x) => x.range.start.line), [8]);
+    assert.match(d[0].message, /^via macro SYSCALL: int \$T_SYSCALL/);
+    assert.deepEqual(d[0].relatedInformation?.map((r) => [r.location.uri, r.location.range.start.line]), [[uri, 1]]);
+    const actions = await client.connection.sendRequest(CodeActionRequest.type, { textDocument: { uri }, range: d[0].range, context: { diagnostics: d } }) as CodeAction[];
+    const open = actions.find((a) => a.command?.command === 'popek.server.showMacroBody');
+    assert.ok(open, actions.map((a) => a.title).join(' | '));
+    assert.match(open.title, /in the body of macro SYSCALL \(usys\.S:6\)/);
+    assert.equal(open.edit, undefined, 'no edit: a continued #define body is not rewritten in place');
+    await client.connection.sendRequest(ExecuteCommandRequest.type, { command: open.command!.command, arguments: open.command!.arguments });
+    assert.deepEqual(client.shown.map((s) => [s.uri, s.selection?.start]), [[uri, { line: 5, character: 4 }]]);
   });
 
   it('assembles a big file after the edits pause, then asks the client to pull again', async () => {
