@@ -4,8 +4,9 @@
  * compiled while it ran, not only the top level — and later runs start from it instead of parsing
  * and compiling the bundle again (most of popek's own start-up).
  * The cache lives in the user's cache folder (per user: V8 trusts the code it loads), one file per
- * bundle, size, modification time and Node version; POPEK_NO_COMPILE_CACHE=1 turns it off. Any
- * problem with it (unwritable folder, rejected data) falls back to a plain `require`.
+ * bundle, size, modification time and Node version (a new build's file replaces the old one).
+ * POPEK_NO_COMPILE_CACHE=1 turns it off; any problem with it (unwritable folder, data V8 rejects)
+ * falls back to a plain `require`.
  */
 import * as fs from 'node:fs';
 import Module, { createRequire } from 'node:module';
@@ -50,6 +51,11 @@ export function requireWithCodeCache(file: string): unknown {
         const tmp = `${cacheFile}.${process.pid}.tmp`;
         fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
         fs.renameSync(tmp, cacheFile);
+        // the caches of earlier builds of this bundle are never read again
+        const prefix = `${path.basename(file)}-`;
+        for (const old of fs.readdirSync(path.dirname(cacheFile))) {
+          if (old.startsWith(prefix) && old.endsWith('.bin') && old !== path.basename(cacheFile)) fs.rmSync(path.join(path.dirname(cacheFile), old), { force: true });
+        }
       } catch { /* no cache this time */ }
     });
   }

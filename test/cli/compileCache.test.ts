@@ -6,7 +6,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -40,6 +40,17 @@ describe('popek code cache (dist/cli.js)', function () {
     const second = popek({}, 'run', EXAMPLE);
     assert.deepEqual(second, reference);
     assert.equal(statSync(file).mtimeMs, written, 'V8 accepted the cache: not written again');
+  });
+
+  it("drops an earlier build's cache file when it writes the new one", () => {
+    const stale = path.join(cacheDir, 'cmd-run.js-1-2-v0-x.bin');
+    writeFileSync(stale, 'old');
+    const current = cacheFiles().filter((f) => !stale.endsWith(f));
+    for (const f of current) rmSync(path.join(cacheDir, f));
+    const r = popek({}, 'run', EXAMPLE);
+    assert.match(r.out, /Hello/);
+    assert.equal(existsSync(stale), false, 'stale cache removed');
+    assert.equal(cacheFiles().length, 1);
   });
 
   it('survives a damaged cache file and replaces it', () => {
