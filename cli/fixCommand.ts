@@ -1,10 +1,13 @@
 /*
  * `popek fix FILE [-o OUT] [--mode paravirtual]` (SPEC §6): applies every paravirtual quick fix,
  * writes the result to OUT (default: FILE itself, as `eslint --fix`), and prints how many
- * instructions were rewritten and the share of lines changed. The file's line endings are kept
+ * instructions were rewritten, the share of lines changed and the lines added. When the rewrites
+ * name Xen constants, the fixed file includes xen.inc (xen-gas.inc), written next to OUT unless a
+ * file of that name is there already (a user's is never overwritten). The file's line endings are kept
  * byte for byte; nothing is written when there is nothing to fix (unless -o names another file);
  * the write is atomic (inputFile.ts).
  */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { CliError, parseArgs, type CliCommand } from './cliSupport';
 import { LintDocument, syntaxOf } from '../core/lint/document';
@@ -27,9 +30,14 @@ export const fixCommand: CliCommand = async (args) => {
   const changed = result.text !== original;
   // In place with nothing to fix: the file is left alone (its time stamp too).
   if (changed || !sameFile) writeOutputAtomically(out, result.text);
+  const header = result.header && path.join(path.dirname(path.resolve(out)), result.header.name);
+  const wroteHeader = header !== undefined && !existsSync(header);
+  if (wroteHeader) writeOutputAtomically(header, result.header!.text);
   const share = result.totalLines ? (100 * result.changedLines) / result.totalLines : 0;
   process.stdout.write(`${out}: ${result.rewrites} rewrite${result.rewrites === 1 ? '' : 's'}`
     + (result.reviewed ? `, ${result.reviewed} instruction${result.reviewed === 1 ? '' : 's'} without a paravirtual equivalent marked reviewed` : '')
-    + `; ${result.changedLines} of ${result.totalLines} lines changed (${share.toFixed(1)}%)${changed ? '' : sameFile ? ', nothing to fix: file not written' : ''}\n`);
+    + `; ${result.changedLines} of ${result.totalLines} lines changed (${share.toFixed(1)}%), ${result.addedLines} line${result.addedLines === 1 ? '' : 's'} added`
+    + `${changed ? '' : sameFile ? ', nothing to fix: file not written' : ''}`
+    + `${header ? (wroteHeader ? `; wrote ${result.header!.name} (Xen constants)` : `; uses the ${result.header!.name} already there`) : ''}\n`);
   return 0;
 };

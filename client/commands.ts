@@ -17,6 +17,8 @@ import { Log } from './log';
 import { ScreenView } from './screenView';
 import { pickMode } from './status';
 import { TraceLink, TraceReport, traceDocument } from './traceView';
+import { WALKTHROUGH, WALKTHROUGH_ARG, completeStep, setWalkthroughExample, walkthroughExample } from './walkthrough';
+import { xenHeaderName } from '../core/lint/xenInclude';
 
 export const PREVIEW_SCHEME = 'popek-preview';
 export const TRACE_SCHEME = 'popek-trace';
@@ -176,7 +178,7 @@ export async function compare(ctx: Ctx, uri?: vscode.Uri, data?: unknown): Promi
       try { json = parseJsonOutput(res.stdout); } catch { throw failed(ctx, 'popek compare', res); }
       const model = compareModel(json, doc.fileName);
       ctx.compareView.show(model);
-      void vscode.commands.executeCommand('setContext', WALKTHROUGH.compared, true);
+      completeStep(WALKTHROUGH.compared, doc.uri);
       return model;
     }));
   ctx.compareView.onRefresh = () => { void run(); };
@@ -216,17 +218,42 @@ export async function paravirtualize(ctx: Ctx, uri?: vscode.Uri, options?: { con
       await closeTabsOf(preview);
       if (!apply) return { changed: true, applied: false, summary };
       if (doc.version !== version) throw new Error('the file changed while the preview was open; run the command again');
+      // The header first: the language server lints the rewritten text at once, %include included.
+      copyXenHeader(dir, path.dirname(doc.fileName), ctx);
       const edit = new vscode.WorkspaceEdit();
       edit.replace(doc.uri, new vscode.Range(doc.positionAt(0), doc.positionAt(original.length)), fixed);
       const applied = await vscode.workspace.applyEdit(edit);
       ctx.log.info(`paravirtualize ${doc.fileName}: ${applied ? 'applied' : 'not applied'}; ${summary}`);
-      if (applied) void vscode.commands.executeCommand('setContext', WALKTHROUGH.paravirtualized, true);
+      if (applied) {
+        // The diff took the file's place in its group and is closed now: show the rewritten file
+        // (from the walkthrough, no editor of it may be left open and the edit would go unseen).
+        await vscode.window.showTextDocument(doc.uri, { preview: false });
+        completeStep(WALKTHROUGH.paravirtualized, doc.uri);
+      }
       return { changed: true, applied, summary };
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 }
+
+/**
+ * `popek fix` wrote the Xen constants header the rewrite includes next to its output (the temporary
+ * directory): put it next to the user's file, unless a file of that name is there already.
+ */
+function copyXenHeader(from: string, to: string, ctx: Ctx): void {
+  for (const name of XEN_HEADERS) {
+    const source = path.join(from, name);
+    if (!fs.existsSync(source) || fs.existsSync(path.join(to, name))) continue;
+    try {
+      fs.copyFileSync(source, path.join(to, name), fs.constants.COPYFILE_EXCL);
+      ctx.log.info(`wrote ${path.join(to, name)} (the Xen constants the rewrites name)`);
+    } catch (err) {
+      ctx.log.error(`could not write ${name} next to the file: ${String(err)}`);
+    }
+  }
+}
+const XEN_HEADERS = [xenHeaderName('nasm'), xenHeaderName('att')];
 
 async function closeTabsOf(uri: vscode.Uri): Promise<void> {
   const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) =>
@@ -272,15 +299,13 @@ export async function openExample(ctx: Ctx): Promise<vscode.TextDocument | undef
     const open = vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'file' && d.uri.fsPath === target);
     if (!open?.isDirty) fs.copyFileSync(source, target);
     const doc = await vscode.workspace.openTextDocument(target);
-    await vscode.window.showTextDocument(doc);
-    lastGuest = walkthroughExample = doc.uri;
-    void vscode.commands.executeCommand('setContext', WALKTHROUGH.opened, true);
+    // Pinned: the later steps' previews (the paravirtualize diff) must not take its tab.
+    await vscode.window.showTextDocument(doc, { preview: false });
+    lastGuest = doc.uri;
+    setWalkthroughExample(doc.uri);
     return doc;
   });
 }
-
-/** The example the walkthrough opened: its later steps act on it, whatever editor was active since. */
-let walkthroughExample: vscode.Uri | undefined;
 
 /**
  * A command's file argument: a Uri, or 'walkthrough' from a walkthrough step's link (the example the
@@ -288,18 +313,10 @@ let walkthroughExample: vscode.Uri | undefined;
  */
 async function fileArgument(ctx: Ctx, arg: unknown): Promise<vscode.Uri | undefined> {
   if (arg !== WALKTHROUGH_ARG) return arg instanceof vscode.Uri ? arg : undefined;
-  if (!walkthroughExample || !fs.existsSync(walkthroughExample.fsPath)) await openExample(ctx);
-  return walkthroughExample;
+  const example = walkthroughExample();
+  if (!example || !fs.existsSync(example.fsPath)) await openExample(ctx);
+  return walkthroughExample();
 }
-/** What a walkthrough step's command link passes (`command:popek.paravirtualize?["walkthrough"]`). */
-export const WALKTHROUGH_ARG = 'walkthrough';
-
-/** Context keys the walkthrough's steps complete on: each is set when its step's action succeeded. */
-export const WALKTHROUGH = {
-  opened: 'popek.walkthrough.opened',
-  paravirtualized: 'popek.walkthrough.paravirtualized',
-  compared: 'popek.walkthrough.compared',
-} as const;
 
 // ---- registration ----------------------------------------------------------------------------
 

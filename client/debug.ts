@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { WALKTHROUGH, completeStep } from './walkthrough';
 import { Config, SECTION } from './config';
 import { DEBUG_TYPE, PopekLaunchConfig, defaultLaunchConfig, launchConfigProblems, withDefaults } from './launchConfig';
 import { Log } from './log';
@@ -127,8 +128,6 @@ export class LaunchProblems implements vscode.Disposable {
   dispose(): void { this.collection.dispose(); }
 }
 
-/** Context keys the walkthrough's steps complete on: set when the thing the step asks for happened. */
-export const WALKTHROUGH_VMEXIT_STOP = 'popek.walkthrough.stoppedOnVmExit';
 
 /** Logs the DAP traffic at trace level, and stops with a reason at info level (for the log and the tests). */
 export class PopekTrackerFactory implements vscode.DebugAdapterTrackerFactory {
@@ -138,7 +137,10 @@ export class PopekTrackerFactory implements vscode.DebugAdapterTrackerFactory {
       onDidSendMessage: (m: { type?: string; event?: string; body?: { reason?: string; description?: string; text?: string; file?: string; problems?: LaunchProblem[] } }) => {
         if (m.type === 'event' && m.event === 'stopped') {
           this.log.info(`[${session.name}] stopped: ${m.body?.reason}${m.body?.description ? ` — ${m.body.description}` : ''}`);
-          if (m.body?.reason === 'exception' && /VM exit/i.test(`${m.body.description ?? ''} ${m.body.text ?? ''}`)) void vscode.commands.executeCommand('setContext', WALKTHROUGH_VMEXIT_STOP, true);
+          // The walkthrough's debug steps tick on a stop of its example: any stop, and one at a VM exit.
+          const program = typeof session.configuration.program === 'string' ? session.configuration.program : undefined;
+          completeStep(WALKTHROUGH.debugged, program);
+          if (m.body?.reason === 'exception' && /VM exit/i.test(`${m.body.description ?? ''} ${m.body.text ?? ''}`)) completeStep(WALKTHROUGH.stoppedOnVmExit, program);
         } else if (m.type === 'event' && m.event === 'popek/problems' && m.body?.file) {
           this.problems.show(m.body.file, m.body.problems ?? []);
         } else this.log.trace(`[${session.name}] ⇐ ${JSON.stringify(m)}`);

@@ -2,15 +2,42 @@
  * Code actions: a quick fix per critical / privileged diagnostic (the paravirtual rewrite), and
  * `source.fixAll` (also offered as a quick fix) applying all of them.
  */
-import { CodeActionKind, type CodeAction, type CodeActionParams, type Diagnostic } from 'vscode-languageserver/node';
+import { existsSync, writeFileSync } from 'node:fs';
+import { CodeActionKind, type CodeAction, type CodeActionParams, type Command, type Diagnostic, type TextEdit } from 'vscode-languageserver/node';
 import type { LintDocument } from '../core/lint/document';
-import { allQuickFixes, markReviewed, quickFix } from '../core/lint/fixes';
+import { allQuickFixes, markReviewed, quickFix, xenIncludeEdit, type QuickFix } from '../core/lint/fixes';
+import { xenHeader } from '../core/lint/xenInclude';
+import { NO_MULTIBOOT_CODE, multibootHeaderEdit } from '../core/lint/multibootHeader';
 import { CRITICAL_CODE, PRIVILEGED_CODE } from '../core/lint/lint';
 import type { PopekSettings } from './settings';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const FIX_ALL = `${CodeActionKind.SourceFixAll}.popek`;
+/** Writes the Xen constants header next to a fixed file (arguments: its URI, its syntax) unless one is there. */
+export const WRITE_XEN_HEADER = 'popek.writeXenHeader';
+
+/**
+ * The edits of `fixes` plus, when they name Xen constants the file does not include yet, the
+ * `%include "xen.inc"` line and the command that writes that header after the edit is applied.
+ */
+function withXenHeader(model: LintDocument, uri: string, fixes: QuickFix[]): { edits: TextEdit[]; command?: Command } {
+  const include = xenIncludeEdit(model, fixes);
+  const edits = [...fixes.map((f) => f.edit), ...(include ? [include.edit] : [])];
+  if (!include) return { edits };
+  return { edits, command: { title: `Write ${include.header.name}`, command: WRITE_XEN_HEADER, arguments: [uri, model.syntax] } };
+}
+
+/** The WRITE_XEN_HEADER command: true when it wrote the header, false when one was there (or no file URI). */
+export function writeXenHeader(args: unknown[] | undefined): boolean {
+  const [uri, syntax] = args ?? [];
+  if (typeof uri !== 'string' || !uri.startsWith('file:') || (syntax !== 'nasm' && syntax !== 'att')) return false;
+  const header = xenHeader(syntax);
+  const target = path.join(path.dirname(fileURLToPath(uri)), header.name);
+  if (existsSync(target) || !existsSync(path.dirname(target))) return false;
+  // 'wx': never over a file that appeared since (a user's header is never overwritten).
+  try { writeFileSync(target, header.text, { flag: 'wx' }); return true; } catch { return false; }
+}
 
 function wanted(only: string[] | undefined, kind: string): boolean {
   return !only || only.some((o) => kind === o || kind.startsWith(o + '.'));
@@ -72,6 +99,11 @@ export function codeActions(model: LintDocument, p: CodeActionParams, _settings:
   const out: CodeAction[] = [];
   if (wanted(only, CodeActionKind.QuickFix)) {
     for (const d of p.context.diagnostics) {
+      if (d.code === NO_MULTIBOOT_CODE && model.syntax === 'nasm') {
+        const edit = multibootHeaderEdit(model, d.range.start.line);
+        out.push({ title: 'Insert a Multiboot header (GRUB and QEMU -kernel then load this image)', kind: CodeActionKind.QuickFix, diagnostics: [d], isPreferred: true, edit: { changes: { [uri]: [edit] } } });
+        continue;
+      }
       if (d.code !== CRITICAL_CODE && d.code !== PRIVILEGED_CODE) continue;
       const via = (d.data as { via?: { macro: string; text: string; file?: string; line?: number } } | undefined)?.via;
       if (via) {
@@ -82,7 +114,8 @@ export function codeActions(model: LintDocument, p: CodeActionParams, _settings:
       const at = d.data as { line: number; index: number } | undefined;
       const fix = quickFix(model, at?.line ?? d.range.start.line, at?.index ?? indexAt(model, d));
       if (!fix) continue;
-      out.push({ title: fix.title, kind: CodeActionKind.QuickFix, diagnostics: [d], isPreferred: fix.replaces, edit: { changes: { [uri]: [fix.edit] } } });
+      const { edits, command } = withXenHeader(model, uri, [fix]);
+      out.push({ title: fix.title, kind: CodeActionKind.QuickFix, diagnostics: [d], isPreferred: fix.replaces, edit: { changes: { [uri]: edits } }, command });
       const keep = fix.replaces ? markReviewed(model, fix.line, at?.index ?? indexAt(model, d)) : undefined;
       if (keep) out.push({ title: keep.title, kind: CodeActionKind.QuickFix, diagnostics: [d], edit: { changes: { [uri]: [keep.edit] } } });
     }
@@ -92,10 +125,12 @@ export function codeActions(model: LintDocument, p: CodeActionParams, _settings:
   const asSource = !only || only.some((o) => FIX_ALL.startsWith(o) && (o === FIX_ALL || FIX_ALL.startsWith(o + '.')));
   const asQuickFix = wanted(only, CodeActionKind.QuickFix) && p.context.diagnostics.length > 0;
   if (all.length && (asSource || asQuickFix)) {
+    const { edits, command } = withXenHeader(model, uri, all);
     out.push({
       title: `Rewrite all ${all.length} critical and privileged instructions for paravirtual mode`,
       kind: asSource ? FIX_ALL : CodeActionKind.QuickFix,
-      edit: { changes: { [uri]: all.map((f) => f.edit) } },
+      edit: { changes: { [uri]: edits } },
+      command,
     });
   }
   return out;

@@ -21,7 +21,7 @@ import { signatureHelp, SIGNATURE_TRIGGERS } from './signatureHelp';
 import { semanticTokens, SEMANTIC_LEGEND } from './semanticTokens';
 import { foldingRanges } from './folding';
 import { codeLenses } from './codeLens';
-import { codeActions, FIX_ALL, SHOW_MACRO_BODY } from './codeActions';
+import { codeActions, FIX_ALL, SHOW_MACRO_BODY, WRITE_XEN_HEADER, writeXenHeader } from './codeActions';
 import { documentLinks } from './links';
 import { runAssemblerWorker } from './assemblerWorker';
 
@@ -71,8 +71,9 @@ function startServer(): void {
         codeLensProvider: { resolveProvider: false },
         codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, FIX_ALL] },
         documentLinkProvider: { resolveProvider: false },
-        // Opens a macro's body where a quick fix cannot rewrite it (codeActions.ts).
-        executeCommandProvider: { commands: [SHOW_MACRO_BODY] },
+        // Opens a macro's body where a quick fix cannot rewrite it; writes the Xen constants header a
+        // paravirtual fix includes (codeActions.ts).
+        executeCommandProvider: { commands: [SHOW_MACRO_BODY, WRITE_XEN_HEADER] },
       },
       serverInfo: { name: 'popek', version: '0.1.0' },
     };
@@ -137,7 +138,16 @@ function startServer(): void {
   connection.onFoldingRanges(safely(log, 'foldingRanges', [], (p) => { const m = model(p.textDocument.uri); return m ? foldingRanges(m) : []; }));
   connection.onCodeLens(safely(log, 'codeLens', [], async (p) => { const m = model(p.textDocument.uri); return m ? codeLenses(m, (await settings.get(p.textDocument.uri)).mode) : []; }));
   connection.onCodeAction(safely(log, 'codeAction', [], async (p) => { const m = model(p.textDocument.uri); return m ? codeActions(m, p, await settings.get(p.textDocument.uri), (f) => store.modelOfPath(f)) : []; }));
-  connection.onExecuteCommand(safely(log, 'executeCommand', null, async (p) => {
+  connection.onExecuteCommand(safely(log, 'executeCommand', null as boolean | null, async (p) => {
+    if (p.command === WRITE_XEN_HEADER) {
+      if (!writeXenHeader(p.arguments)) return false;
+      // The file that includes the new header was linted before it existed ("cannot open include file").
+      const written = String(p.arguments?.[0]);
+      diagnostics.forget(written);
+      if (pullDiagnostics) void connection.languages.diagnostics.refresh();
+      else void publish(written);
+      return true;
+    }
     const [uri, selection] = (p.arguments ?? []) as [unknown, Range | undefined];
     if (p.command !== SHOW_MACRO_BODY || typeof uri !== 'string' || !showDocument) return null;
     await connection.window.showDocument({ uri, selection, takeFocus: true });

@@ -9,6 +9,7 @@ import { reportedClass } from './classify';
 import { LintDocument } from './document';
 import type { ScannedInstruction } from './lineModel';
 import { rewriteOf } from './rewrites';
+import { includesXenHeader, usesXenConstants, xenHeader, xenIncludeLine, xenIncludeLineNumber, type XenHeader } from './xenInclude';
 
 export interface TextEdit { range: Range; newText: string }
 
@@ -158,7 +159,7 @@ function rawQuickFix(doc: LintDocument, line: number, index = 0, unique?: number
   const before = text.slice(0, instr.start);
   const lead = /^\s*/.exec(text)![0];
   const indent = /^\s*$/.test(before) ? before : index > 0 ? (lead || '    ') : ' '.repeat(instr.start);
-  const lines = rewrite.lines.map((l) => (doc.syntax === 'att' ? nasmLineToAtt(l) : l));
+  const lines = [blockComment(doc, text.slice(instr.start, instr.end), rewrite.title), ...rewrite.lines.map((l) => (doc.syntax === 'att' ? nasmLineToAtt(l) : l))];
   // New lines break as the rewritten line does (CRLF stays CRLF, a lone CR stays CR).
   const eol = doc.eolAt(line);
   let newText = lines.map((l, i) => (i === 0 ? l : indent + l)).join(eol);
@@ -177,6 +178,16 @@ function rawQuickFix(doc: LintDocument, line: number, index = 0, unique?: number
     code,
     edit: { range: { start: { line, character: instr.start }, end: { line, character: end } }, newText },
   };
+}
+
+/**
+ * The comment a rewrite starts with: what it replaces and by what, so the block reads as code a person
+ * wrote. AT&T gets a C comment: a `#` at the start of a `.S` line would be a cpp directive.
+ */
+function blockComment(doc: LintDocument, original: string, title: string): string {
+  const by = title.replace(/^Replace `[^`]*`\s*(\([^)]*\)\s*)?by /, '').replace(/`/g, '').replace(/\*\//g, '* /');
+  const was = original.replace(/\s+/g, ' ').trim();
+  return doc.syntax === 'att' ? `/* "${was}" replaced by ${by} */` : `; "${was}" replaced by ${by}`;
 }
 
 /**
@@ -207,9 +218,13 @@ export interface FixAllResult {
   /** Instructions only marked as reviewed (no paravirtual equivalent). */
   reviewed: number;
   changedLines: number;
+  /** Lines the rewrites (and the header's include line) add to the file. */
+  addedLines: number;
   totalLines: number;
   /** For each line of the fixed text, the 0-based line of the original it comes from. */
   originalLine: number[];
+  /** The Xen constants header the fixed text includes (to write next to it unless one is there). */
+  header?: XenHeader;
 }
 
 /** All quick fixes of a document, as non-overlapping edits in document order. */
@@ -232,7 +247,10 @@ export function allQuickFixes(doc: LintDocument): QuickFix[] {
  */
 export function applyEdits(doc: LintDocument, edits: TextEdit[]): string {
   const lines = [...doc.lines];
-  const sorted = [...edits].sort((a, b) => b.range.start.line - a.range.start.line || b.range.start.character - a.range.start.character);
+  // Last first; at one position a replacement before an insertion, so the insertion lands before
+  // the replaced text rather than inside it.
+  const sorted = [...edits].sort((a, b) => b.range.start.line - a.range.start.line || b.range.start.character - a.range.start.character
+    || b.range.end.character - a.range.end.character);
   for (const e of sorted) {
     const l = e.range.start.line;
     const s = lines[l];
@@ -244,13 +262,31 @@ export function applyEdits(doc: LintDocument, edits: TextEdit[]): string {
   return text;
 }
 
-/** Applies every quick fix; counts the rewrites and the share of lines that changed. */
+/**
+ * The edit that includes the Xen constants header, when `fixes` name a Xen constant and the document
+ * does not include it yet (plain nasm / as know none of them).
+ */
+export function xenIncludeEdit(doc: LintDocument, fixes: QuickFix[]): { edit: TextEdit; header: XenHeader } | undefined {
+  if (!fixes.some((f) => f.replaces && usesXenConstants(f.edit.newText)) || includesXenHeader(doc)) return undefined;
+  const line = xenIncludeLineNumber(doc);
+  const eol = doc.eolAt(line) || '\n';
+  return {
+    edit: { range: { start: { line, character: 0 }, end: { line, character: 0 } }, newText: xenIncludeLine(doc.syntax) + eol },
+    header: xenHeader(doc.syntax, eol),
+  };
+}
+
+const newlines = (text: string) => text.match(/\r\n|\r|\n/g)?.length ?? 0;
+
+/** Applies every quick fix; counts the rewrites, the lines changed and the lines added. */
 export function fixAll(doc: LintDocument): FixAllResult {
   const fixes = allQuickFixes(doc);
-  const text = applyEdits(doc, fixes.map((f) => f.edit));
+  const include = xenIncludeEdit(doc, fixes);
+  const edits = [...fixes.map((f) => f.edit), ...(include ? [include.edit] : [])];
+  const text = applyEdits(doc, edits);
   const changed = new Set(fixes.map((f) => f.line)).size;
   const grow = new Map<number, number>();
-  for (const f of fixes) grow.set(f.line, (grow.get(f.line) ?? 0) + (f.edit.newText.match(/\r\n|\r|\n/g)?.length ?? 0));
+  for (const e of edits) grow.set(e.range.start.line, (grow.get(e.range.start.line) ?? 0) + newlines(e.newText));
   const originalLine: number[] = [];
   doc.lines.forEach((_, i) => { for (let k = 0; k <= (grow.get(i) ?? 0); k++) originalLine.push(i); });
   return {
@@ -259,6 +295,8 @@ export function fixAll(doc: LintDocument): FixAllResult {
     rewrites: fixes.filter((f) => f.replaces).length,
     reviewed: fixes.filter((f) => !f.replaces).length,
     changedLines: changed,
+    addedLines: edits.reduce((n, e) => n + newlines(e.newText), 0),
     totalLines: doc.lines.length,
+    header: include?.header,
   };
 }

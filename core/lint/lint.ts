@@ -11,6 +11,7 @@ import type { Diagnostic, Range, Severity } from '../asm/ast';
 import type { LintDocument } from './document';
 import { classify, reportedClass, type Classified } from './classify';
 import { findIncluder, resolveInclude, type IncludeEnv } from './includes';
+import { missingMultibootHeader } from './multibootHeader';
 import * as path from 'node:path';
 import type { MacroView } from './macroView';
 import { expandCall, lineStatements, type Expansion } from './macroCalls';
@@ -299,7 +300,8 @@ export function nasmIncludeLines(text: string): IncludeLine[] {
 export function assembleSource(fileName: string, text: string, readFile: LintOptions['readFile'], includes: IncludeLine[]): LintDiagnostic[] {
   try {
     const result = assemble(fileName, text, { readFile });
-    return degradeMissingIncludes(result.diagnostics.map((d) => mapIncluded(fileName, includes, d)));
+    const noHeader = missingMultibootHeader(fileName, text, result);
+    return degradeMissingIncludes([...result.diagnostics.map((d) => mapIncluded(fileName, includes, d)), ...(noHeader ? [noHeader] : [])]);
   } catch (err) {
     return [{ range: range(0, 0, 0), severity: 'error', code: 'internal', message: `assembler failed: ${(err as Error).message}` }];
   }

@@ -52,7 +52,9 @@ describe('popek: bad input is one line and a documented status', () => {
     fs.writeFileSync(mixed, text);
     assert.equal(popek('fix', mixed).status, 0);
     const fixed = fs.readFileSync(mixed, 'utf8');
-    assert.ok(fixed.startsWith('bits 32\r\nstart:\r'), JSON.stringify(fixed.slice(0, 40)));
+    // The Xen constants' include line goes before the first line of code, ending as that line does.
+    assert.ok(fixed.startsWith('%include "xen.inc"    ; Xen constants of the paravirtual rewrites\r\nbits 32\r\nstart:\r'), JSON.stringify(fixed.slice(0, 40)));
+    assert.ok(fs.readFileSync(path.join(dir, 'xen.inc'), 'utf8').includes('\r\n__HYPERVISOR_sched_op'), 'the header is written beside, with the file\'s line breaks');
     assert.ok(fixed.includes('    mov eax, 1 ; keep\r\n'));
     assert.ok(fixed.endsWith('\r\n'));
     // The rewrite of `popfd` (its line ends in CRLF) breaks its own lines with CRLF too.

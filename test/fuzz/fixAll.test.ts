@@ -8,7 +8,7 @@
 import * as assert from 'node:assert/strict';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { LintDocument, splitLines } from '../../core/lint/document';
-import { allQuickFixes, fixAll } from '../../core/lint/fixes';
+import { allQuickFixes, fixAll, xenIncludeEdit } from '../../core/lint/fixes';
 import { codeActions, FIX_ALL } from '../../server/codeActions';
 import type { PopekSettings } from '../../server/settings';
 import { rng } from './support/rng';
@@ -33,7 +33,9 @@ export function checkFixAll(fileName: string, syntax: 'nasm' | 'att', text: stri
   // becomes 1 + (line breaks of its edits) lines, the last ending as the original did.
   const fixed = splitLines(result);
   const grow = new Map<number, number>();
-  for (const f of fixes) grow.set(f.line, (grow.get(f.line) ?? 0) + (f.edit.newText.match(/\r\n|\r|\n/g)?.length ?? 0));
+  // The fixes, and the line that includes the Xen constants header when they name its constants.
+  const include = xenIncludeEdit(doc, fixes)?.edit;
+  for (const e of [...fixes.map((f) => f.edit), ...(include ? [include] : [])]) grow.set(e.range.start.line, (grow.get(e.range.start.line) ?? 0) + (e.newText.match(/\r\n|\r|\n/g)?.length ?? 0));
   let k = 0;
   for (let i = 0; i < orig.lines.length; i++) {
     const g = grow.get(i);

@@ -3,7 +3,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -55,12 +55,20 @@ describe('popek lint / popek fix (dist/cli.js)', function () {
     assert.equal(popek('lint', path.join(dir, 'missing.gasm')).status, 2);
   });
 
-  it('fix writes the rewritten program and prints the rewrites and the share of lines changed', () => {
+  it('fix writes the rewritten program and its xen.inc, and prints the rewrites, the share of lines changed and the lines added', () => {
     const out = path.join(dir, 'good.pv.gasm');
     const r = popek('fix', good, '-o', out);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /2 rewrites; 2 of 6 lines changed \(33\.3%\)/);
     const fixed = readFileSync(out, 'utf8');
+    const added = fixed.split('\n').length - readFileSync(good, 'utf8').split('\n').length;
+    assert.match(r.stdout, new RegExp(`2 rewrites; 2 of 6 lines changed \\(33\\.3%\\), ${added} lines added; wrote xen\\.inc`));
+    assert.match(readFileSync(path.join(dir, 'xen.inc'), 'utf8'), /^__HYPERVISOR_sched_op +equ 29$/m);
+    // A second fix beside it uses that header; a header of the user's is never overwritten.
+    writeFileSync(path.join(dir, 'xen.inc'), '; mine\n');
+    assert.match(popek('fix', good, '-o', out).stdout, /uses the xen\.inc already there/);
+    assert.equal(readFileSync(path.join(dir, 'xen.inc'), 'utf8'), '; mine\n');
+    rmSync(path.join(dir, 'xen.inc'));
+    popek('fix', good, '-o', out);
     assert.match(fixed, /mov byte \[XEN_SHARED_INFO \+ VCPU_INFO_UPCALL_MASK\], 1/);
     assert.equal(popek('lint', out).stdout, '', 'nothing left to flag');
     assert.equal(popek('fix', good, '--mode', 'native').status, 2);

@@ -9,7 +9,8 @@
  * difference fails the test.
  */
 import * as assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { assemble, type AssemblyResult } from '../../core/asm';
 import { LintDocument } from '../../core/lint/document';
@@ -61,14 +62,19 @@ describe('popek fix: the fixed program under paravirtual behaves as the original
       const text = readFileSync(file, 'utf8');
       const fixed = fixAll(new LintDocument(file, 'nasm', text));
       shares.push(`${name} ${fixed.rewrites} rewrites ${(100 * fixed.changedLines / fixed.totalLines).toFixed(1)}%`);
+      // As `popek fix` leaves it: the fixed file with the Xen constants header it includes beside it.
+      const fixedFile = path.join(mkdtempSync(path.join(tmpdir(), 'popek-fixeq-')), name);
+      writeFileSync(fixedFile, fixed.text);
+      if (fixed.header) writeFileSync(path.join(path.dirname(fixedFile), fixed.header.name), fixed.header.text);
+      const readFile = (p: string, from: string) => readFileSync(path.resolve(path.dirname(from), p), 'utf8');
       // A guest that already makes hypercalls (pv-hello) takes a bare-metal fallback natively, so
       // its reference is its own paravirtual run: fixing must not change what it does.
       const alreadyParavirtual = /^\s*vmcall\b/m.test(text);
       const reference = runProgram(assembleProgram(file, text), { mode: alreadyParavirtual ? 'paravirtual' : 'native', maxInstructions: LIMIT }).report;
-      const pv = runProgram(assembleProgram(file, fixed.text), { mode: 'paravirtual', maxInstructions: LIMIT }).report;
+      const pv = runProgram(assembleProgram(fixedFile, fixed.text), { mode: 'paravirtual', maxInstructions: LIMIT }).report;
       assert.notEqual(reference.outcome, 'limit', 'the original ends');
       const refConsole = symbolize(reference.console, assemble(file, text, { origin: 0x100000 }), (l) => l);
-      const pvConsole = symbolize(pv.console, assemble(file, fixed.text, { origin: 0x100000 }), (l) => fixed.originalLine[l] ?? -1);
+      const pvConsole = symbolize(pv.console, assemble(fixedFile, fixed.text, { origin: 0x100000, readFile }), (l) => fixed.originalLine[l] ?? -1);
       const what = `${fixed.rewrites} rewrites, ${fixed.changedLines}/${fixed.totalLines} lines changed; pv outcome ${pv.outcome}${pv.error ? ': ' + pv.error : ''}`;
       if (PROBES.has(name)) {
         const unfixed = runProgram(assembleProgram(file, text), { mode: 'paravirtual', maxInstructions: LIMIT }).report;

@@ -4,15 +4,15 @@
  */
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import {
   DocumentDiagnosticRequest, HoverRequest, CompletionRequest, CompletionResolveRequest, SignatureHelpRequest, DefinitionRequest,
   ReferencesRequest, RenameRequest, PrepareRenameRequest, DocumentSymbolRequest, WorkspaceSymbolRequest, SemanticTokensRequest,
-  FoldingRangeRequest, CodeLensRequest, CodeActionRequest, DocumentLinkRequest, DiagnosticSeverity, CodeActionKind,
+  FoldingRangeRequest, CodeLensRequest, CodeActionRequest, DocumentLinkRequest, DiagnosticSeverity, CodeActionKind, ExecuteCommandRequest,
   type Diagnostic, type FullDocumentDiagnosticReport, type MarkupContent, type CompletionItem, type Location, type DocumentSymbol,
   type CodeAction, type TextEdit,
-  ExecuteCommandRequest,
 } from 'vscode-languageserver-protocol/node';
 import { TestClient } from './lspClient';
 
@@ -254,15 +254,18 @@ describe('language server over the protocol (dist/server.js)', function () {
     assert.ok(fix.isPreferred);
     const keep = actions.find((a) => a.title.startsWith('Keep `cli`'))!;
     assert.deepEqual(keep.edit!.changes![NASM_URI], [{ range: { start: { line: 2, character: 7 }, end: { line: 2, character: 7 } }, newText: ' ; popek: pv — reviewed: the hypervisor traps and emulates it' }]);
-    const edit = fix.edit!.changes![NASM_URI][0];
-    assert.match(edit.newText, /^pushfd ; popek: pv\n[\s\S]*\n {4}mov byte \[XEN_SHARED_INFO \+ VCPU_INFO_UPCALL_MASK\], 1\n/);
+    const [edit, include] = fix.edit!.changes![NASM_URI];
+    assert.match(edit.newText, /^; "cli" replaced by masking events [^\n]*\n {4}pushfd ; popek: pv\n[\s\S]*\n {4}mov byte \[XEN_SHARED_INFO \+ VCPU_INFO_UPCALL_MASK\], 1\n/);
     assert.deepEqual(edit.range, cli.range);
+    // The Xen constants for plain nasm: an include line, and the command that writes the header.
+    assert.match(include.newText, /^%include "xen\.inc"/);
+    assert.deepEqual(fix.command?.arguments, [NASM_URI, 'nasm']);
     const all = await client.connection.sendRequest(CodeActionRequest.type, {
       textDocument: { uri: NASM_URI }, range: cli.range, context: { diagnostics: [], only: [CodeActionKind.SourceFixAll] },
     }) as CodeAction[];
     assert.equal(all.length, 1);
     assert.equal(all[0].kind, 'source.fixAll.popek');
-    assert.equal(all[0].edit!.changes![NASM_URI].length, 6);
+    assert.equal(all[0].edit!.changes![NASM_URI].length, 6 + 1, 'six fixes and the include line');
     const own = await client.connection.sendRequest(CodeActionRequest.type, {
       textDocument: { uri: NASM_URI }, range: cli.range, context: { diagnostics: [], only: ['source.fixAll.popek'] },
     }) as CodeAction[];
@@ -271,6 +274,19 @@ describe('language server over the protocol (dist/server.js)', function () {
       textDocument: { uri: NASM_URI }, range: cli.range, context: { diagnostics: [], only: ['source.organizeImports'] },
     }) as CodeAction[];
     assert.equal(none.length, 0);
+  });
+
+  it('the quick fix\'s command writes xen.inc beside the file, never over one that is there', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'popek-xeninc-'));
+    const uri = pathToFileURL(path.join(dir, 'k.gasm')).toString();
+    const run = () => client.connection.sendRequest(ExecuteCommandRequest.type, { command: 'popek.writeXenHeader', arguments: [uri, 'nasm'] });
+    assert.equal(await run(), true);
+    const header = readFileSync(path.join(dir, 'xen.inc'), 'utf8');
+    assert.match(header, /^__HYPERVISOR_sched_op +equ 29$/m);
+    assert.match(header, /^XEN_SHARED_INFO +equ 0x8000$/m);
+    writeFileSync(path.join(dir, 'xen.inc'), '; mine\n');
+    assert.equal(await run(), false);
+    assert.equal(readFileSync(path.join(dir, 'xen.inc'), 'utf8'), '; mine\n');
   });
 
   it('follows %include: definitions, hover and links into the included file', async () => {
