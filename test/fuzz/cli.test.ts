@@ -13,10 +13,13 @@ import * as path from 'node:path';
 import { REPO_ROOT } from '../support/repoRoot';
 import { rng, type Rng } from './support/rng';
 import { cases, progress, report, SEED } from './support/scale';
+import { schedstat, schedVerdict } from './support/schedstat';
 
 const CLI = path.join(REPO_ROOT, 'dist/cli.js');
 /** Exit statuses the README documents (run: also the guest's own status). */
 const DOCUMENTED = new Set([0, 1, 2, 4, 6, 70, 124]);
+/** Wall time a child starved of CPU is given before it counts as a hang all the same. */
+const WALL_CAP_MS = 15 * 60_000;
 
 function files(dir: string): Record<string, string> {
   const w = (name: string, data: string | Buffer) => { const p = path.join(dir, name); fs.writeFileSync(p, data); return p; };
@@ -60,15 +63,37 @@ function args(r: Rng, f: Record<string, string>, out: string): { argv: string[];
   return { argv, file, output: argv.includes('-o') ? output : undefined };
 }
 
-function invoke(argv: string[], limitMs: number): Promise<{ status: number | null; stdout: string; stderr: string; ms: number; hung: boolean }> {
+/**
+ * Runs popek; a hang is more than `limitMs` of the CPU spent, or `limitMs` of wall time neither
+ * running nor waiting to (blocked). A child that is only starved of CPU on a loaded machine is
+ * given time (up to WALL_CAP_MS), so load is not taken for a hang; `sched` says which it was.
+ */
+function invoke(argv: string[], limitMs: number): Promise<{ status: number | null; stdout: string; stderr: string; ms: number; hung: boolean; sched: string }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const child = spawn(process.execPath, [CLI, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '', hung = false;
+    let stdout = '', stderr = '', hung = false, sched = '';
+    const s0 = schedstat(child.pid);
     child.stdout.on('data', (d: Buffer) => { if (stdout.length < 1e6) stdout += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { if (stderr.length < 1e6) stderr += d.toString(); });
-    const timer = setTimeout(() => { hung = true; child.kill('SIGKILL'); }, limitMs);
-    child.on('close', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr, ms: performance.now() - t0, hung }); });
+    let last = s0;
+    const check = () => {
+      const wall = performance.now() - t0, now = schedstat(child.pid);
+      const busy = now && s0 ? now.onCpuMs - s0.onCpuMs : wall;
+      const progressed = now && last ? (now.onCpuMs + now.waitingMs) - (last.onCpuMs + last.waitingMs) > 100 : false;
+      last = now;
+      if (busy < limitMs && progressed && wall < WALL_CAP_MS) { timer = setTimeout(check, 2000); return; }
+      sched = schedVerdict(s0, now, wall);
+      hung = true;
+      child.kill('SIGKILL');
+    };
+    let timer = setTimeout(check, limitMs);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      const ms = performance.now() - t0;
+      if (!sched && ms > limitMs) sched = schedVerdict(s0, last, ms);
+      resolve({ status, stdout, stderr, ms, hung, sched });
+    });
   });
 }
 
@@ -80,6 +105,8 @@ describe('fuzz: command line', function () {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-clifuzz-out-'));
     const f = files(dir);
     const failures: string[] = [];
+    /** Invocations over 90 s of wall time that ended (starved on a loaded machine): reported, with the scheduler's verdict. */
+    const slow: string[] = [];
     const fail = (s: string) => { if (failures.length < 20) failures.push(s); };
     const codes: Record<string, number> = {};
     let maxMs = 0;
@@ -92,7 +119,8 @@ describe('fuzz: command line', function () {
       maxMs = Math.max(maxMs, res.ms);
       const what = `popek ${argv.map((a) => JSON.stringify(a)).join(' ')}`;
       codes[String(res.status)] = (codes[String(res.status)] ?? 0) + 1;
-      if (res.hung) { fail(`${what}: no end in 90 s`); continue; }
+      if (res.ms > 90_000) slow.push(`${what}: ${Math.round(res.ms / 1000)} s (${res.sched})`);
+      if (res.hung) { fail(`${what}: no end (${res.sched})`); continue; }
       if (/\n\s+at |node:internal|\.js:\d+:\d+/.test(res.stderr)) fail(`${what}: a stack trace: ${res.stderr.slice(0, 500)}`);
       if (res.status === null) fail(`${what}: killed by a signal`);
       else if (!DOCUMENTED.has(res.status) && !(argv[0] === 'run' && res.status % 2 === 1)) fail(`${what}: undocumented exit status ${res.status}: ${res.stderr.slice(0, 300)}`);
@@ -107,7 +135,7 @@ describe('fuzz: command line', function () {
     const left = [...fs.readdirSync(dir), ...fs.readdirSync(out)].filter((x) => x.endsWith('.tmp'));
     if (left.length) fail(`temporary files left: ${left.join(', ')}`);
     // The inputs are never modified by a refused or in-place-with-nothing-to-fix command, except those fixed in place.
-    report('command line', { invocations: n, maxMs: Math.round(maxMs), exitStatuses: JSON.stringify(codes), failures: failures.length });
+    report('command line', { invocations: n, maxMs: Math.round(maxMs), exitStatuses: JSON.stringify(codes), failures: failures.length, slowButEnded: slow.length, ...(slow.length ? { slow: slow.slice(0, 5).join(' | ') } : {}) });
     assert.deepEqual(failures, []);
   });
 });
