@@ -166,7 +166,9 @@ class Gen {
   }
   /** Leaves the function with EIP = `eip` (an expression) and `count` instructions of this block retired. */
   exit(eip: string, count: number): string {
-    return `{ cpu.eip = ${eip}; cpu.icount = ic + ${count}; ${STORE} ${this.flushCode()} return true; }`;
+    // Through the one exit case (EXIT_CASE): V8 optimises the hot loops better when no exit's stores
+    // sit inline at their back edges (the ALU loop ran ~1.4x faster in isolation this way).
+    return `{ xe = ${eip}; ic += ${count}; ${this.edgeFlags()} L = ${EXIT_CASE}; continue dispatch; }`;
   }
   /** The record travels to a block start in the locals: fop says which one. */
   edgeFlags(): string {
@@ -404,6 +406,8 @@ class Gen {
  * values in a hot loop mean fewer spills).
  */
 const STORE = '@STORE@', LOAD = '@LOAD@';
+/** The switch case every exit goes through (Gen.exit). */
+const EXIT_CASE = -1;
 
 /** Writes every flag, reads none, cannot fault (a register-only ALU op other than ADC/SBB, INC/DEC excluded). */
 function overwritesFlagsSafely(i: Insn | undefined): boolean {
@@ -483,9 +487,9 @@ export function compileRegion(blocks: RegionBlock[], user: boolean, flat: number
       g.emit(`${g.sync()} cpu.nextEip = ${hex(g.next)}; I[${id}].exec(cpu, I[${id}]); ${LOAD}`);
       if (g.flags === 'dyn') g.emit('fop = -1;');
       g.flags = 'cpu';
-      if (i.endsBlock) { g.emit(`{ cpu.eip = cpu.nextEip; cpu.icount = ic + ${k + 1}; return true; }`); ended = true; break; }
+      if (i.endsBlock) { g.emit(g.exit('cpu.nextEip', k + 1)); ended = true; break; }
       // The code assumes the segments flat as they were when it was compiled: leave when that changed.
-      g.emit(`if (cpu.breakBlock || cpu.nextEip !== ${hex(g.next)} || cpu.flatSegs !== ${flat}) { cpu.eip = cpu.nextEip; cpu.icount = ic + ${k + 1}; ${STORE} return true; }`);
+      g.emit(`if (cpu.breakBlock || cpu.nextEip !== ${hex(g.next)} || cpu.flatSegs !== ${flat}) ${g.exit('cpu.nextEip', k + 1)}`);
       g.eip = g.next;
     }
     if (!ended) {
@@ -505,12 +509,15 @@ export function compileRegion(blocks: RegionBlock[], user: boolean, flat: number
   for (let n = 0; n < 8; n++) if (new RegExp(`\\br${n}\\b`).test(code)) used.push(n);
   const store = used.map((n) => `r[${n}] = r${n};`).join(' '), load = used.map((n) => `r${n} = r[${n}];`).join(' ');
   const body = [
-    'let ic = cpu.icount, L = 0, fop = -1, fsz = 0, fa = 0, fb = 0, fr = 0, fc = 0, l = 0, t = 0, p = 0, v = 0, w = 0;',
+    'let ic = cpu.icount, L = 0, fop = -1, fsz = 0, fa = 0, fb = 0, fr = 0, fc = 0, l = 0, t = 0, p = 0, v = 0, w = 0, xe = 0;',
     // Compiled for these flat segments (the memory fast path needs no segment check): else not run.
     `if (cpu.flatSegs !== ${flat}) return false;`,
     used.length ? `let ${used.map((n) => `r${n} = r[${n}]`).join(', ')};` : '',
     'const tlb = cpu.tlb, dw = cpu.mem.dwords, by = cpu.mem.bytes;',
-    'dispatch: for (;;) switch (L) {', code.replaceAll(STORE, store).replaceAll(LOAD, load), 'default: throw new Error("region: no block " + L);', '}',
+    'dispatch: for (;;) switch (L) {', code.replaceAll(STORE, store).replaceAll(LOAD, load),
+    // Every way out: EIP xe, the count in ic, the flag record as fop says.
+    `case ${EXIT_CASE}: cpu.eip = xe; cpu.icount = ic; ${store} if (fop >= 0) { cpu.ccOp = fop; cpu.ccSize = fsz; cpu.ccA = fa; cpu.ccB = fb; cpu.ccRes = fr; cpu.ccCin = fc; } return true;`,
+    'default: throw new Error("region: no block " + L);', '}',
   ].join('\n');
   // Named by its entry EIP, so a CPU profile tells the regions apart.
   const source = `return function region_${(blocks[0].eip >>> 0).toString(16)}(cpu, _insns, r, end) {\n${body}\n};`;
