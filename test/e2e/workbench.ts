@@ -447,6 +447,29 @@ async function uiPhase(page: Page): Promise<void> {
     return `(EIP row marked at ${seen.join(', ')})`;
   });
 
+  await step(page, 'the status bar shows guest instructions/s and modelled cycles while running, the totals after a pause', ['debugAdapter'], async () => {
+    await quickOpen(page, 'spin.gasm');
+    await page.keyboard.press('F5');
+    await page.waitForSelector('.monaco-editor .debug-top-stack-frame-line', { timeout: 60_000 });
+    await page.keyboard.press('F5'); // continue: the guest counts forever
+    const item = page.locator('.statusbar-item', { hasText: 'instr/s' }).first();
+    await item.waitFor({ timeout: 20_000 });
+    const running = norm(await item.innerText());
+    await page.screenshot({ path: path.join(OUT, 'ui-13b-status-running.png') });
+    const rate = /([\d.]+)\s*([kMG]?)\s*instr\/s/.exec(running);
+    if (!rate || Number(rate[1]) <= 0 || !/cycles/.test(running)) throw new Error(`status bar while running: ${JSON.stringify(running)}`);
+    // Pause: the session stops, and the item shows the totals (no rate).
+    await page.keyboard.press('F6');
+    await page.waitForSelector('.monaco-editor .debug-top-stack-frame-line', { timeout: 20_000 });
+    const totals = page.locator('.statusbar-item', { hasText: / instr · .* cycles/ }).first();
+    await totals.waitFor({ timeout: 10_000 });
+    const stopped = norm(await totals.innerText());
+    await page.screenshot({ path: path.join(OUT, 'ui-13c-status-paused.png') });
+    await page.keyboard.press('Shift+F5');
+    await page.waitForSelector('.debug-toolbar', { state: 'detached', timeout: 15_000 }).catch(() => undefined);
+    return `(running: ${JSON.stringify(running)}; paused: ${JSON.stringify(stopped)})`;
+  });
+
   await step(page, 'the walkthrough followed end to end: each step does what it says, ticks only then, writes nothing to the workspace', ['cli', 'debugAdapter', 'server'], async () => {
     const snapshot = () => fs.readdirSync(WS).filter((f) => f !== '.vscode').map((f) => `${f}:${fs.statSync(path.join(WS, f)).mtimeMs}`).sort().join(',');
     const before = snapshot();
