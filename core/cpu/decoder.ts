@@ -12,7 +12,7 @@ import { CpuFault } from './fault';
 import { Insn } from './insn';
 import { InsnClass as C } from './monitor';
 import * as B from './ops/basic';
-import { DISPATCH } from './dispatch';
+import { dispatchEntry } from './dispatch';
 import { findAmong } from '../isa/formIndex';
 import { virtFactsFor } from '../isa/table';
 import type { EncodingForm, InstructionInfo, OperandPattern } from '../isa/types';
@@ -182,7 +182,7 @@ export class Decoder {
    * and attributes, and its semantics (core/cpu/dispatch.ts). No form: invalid (#UD).
    */
   private decodeOperands(i: Insn, op: number, seg: number): void {
-    const entry = DISPATCH[op];
+    const entry = dispatchEntry(op);
     if (entry === undefined) return this.invalid(i);
     const opEnd = this.p;
     if (entry.rawModrm) {

@@ -54,5 +54,14 @@ function entryFor(opcode: number): DispatchEntry | undefined {
   };
 }
 
-/** Index: one-byte opcodes 0x00–0xff, 0F xx as 0x100 | xx (0F itself is the escape, never an entry). */
-export const DISPATCH: ReadonlyArray<DispatchEntry | undefined> = Array.from({ length: 0x200 }, (_, op) => (op === 0x0f ? undefined : entryFor(op)));
+let TABLES: Array<DispatchEntry | undefined> | undefined;
+
+/**
+ * The entry of an opcode (one-byte 0x00–0xff, 0F xx as 0x100 | xx; 0F itself is the escape, never
+ * an entry), or undefined when the table defines nothing there. Built on the first decode: the
+ * semantics live in modules that import the CPU, which imports the decoder.
+ */
+export function dispatchEntry(opcode: number): DispatchEntry | undefined {
+  TABLES ??= Array.from({ length: 0x200 }, (_, op) => (op === 0x0f ? undefined : entryFor(op)));
+  return TABLES[opcode];
+}

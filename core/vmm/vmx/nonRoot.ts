@@ -13,8 +13,10 @@ import { checkIoPermission } from '../../cpu/ops/system';
 import type { PhysicalMemory } from '../../cpu/physicalMemory';
 import type { CostKey } from '../cost';
 import { CPU, SECONDARY, type KvmControls } from './controls';
-import { EXIT_REASON, crAccessQualification, decodeIo, drAccessQualification, ioQualification } from './exitReasons';
+import { crAccessQualification, decodeIo, drAccessQualification, ioQualification } from './exitReasons';
 import { VMCS, type Vmcs } from './vmcs';
+import { rowExitReason, rowFacts } from '../rowFacts';
+import { instructionInfo } from '../../isa/table';
 
 /** An instruction VM exit as the processor reports it in the VMCS exit-information fields. */
 export interface InstructionExit {
@@ -50,54 +52,76 @@ const hex = (v: number) => '0x' + (v >>> 0).toString(16);
 const exit = (reason: number, qualification: number, work: CostKey[], text: string, extra: Partial<InstructionExit> = {}): InstructionExit =>
   ({ reason, qualification: qualification >>> 0, work, text, ...extra });
 
+/** The processor's decision for one basic exit reason (`reason`: its number, from the row). */
+type Decide = (v: NonRootView, insn: Insn, reason: number) => NonRootOutcome;
+
+/**
+ * The processor side of each basic exit reason the instruction table's rows name (SDM Vol. 3C
+ * §26.1): whether the controls make it exit, and what the exit records. Keyed like KVM's exit-handler
+ * table; the row of the decoded instruction says which entry applies.
+ */
+const DECIDE: Record<string, Decide> = {
+  CPUID: (v, _i, r) => exit(r, 0, ['emulate'], `leaf ${hex(v.cpu.regs[0])}`),
+  VMCALL: (v, _i, r) => exit(r, 0, ['emulate'], `EAX ${hex(v.cpu.regs[0])}: no hypercall interface, #UD injected`),
+  HLT: (v, _i, r) => (v.controls.primary & CPU.HLT_EXITING ? exit(r, 0, [], 'guest halts until an interrupt') : 'cpu'),
+  IO_INSTRUCTION: ioExit,
+  MSR_READ: (v, _i, r) => msrExit(v, r, false),
+  MSR_WRITE: (v, _i, r) => msrExit(v, r, true),
+  // MOV to/from CRn, CLTS (no operand) and LMSW
+  CR_ACCESS: (v, i, r) => (i.form!.operands.includes('cr') ? movCrExit(v, i, r) : i.form!.operands.length === 0 ? cltsExit(v, r) : lmswExit(v, i, r)),
+  INVLPG: (v, i, r) => {
+    if (!(v.controls.primary & CPU.INVLPG_EXITING) || i.rm >= 0) return 'cpu';
+    const lin = (v.cpu.segBase[i.seg] + ea(v.cpu, i)) >>> 0;
+    return exit(r, lin, ['emulate'], `linear ${hex(lin)}`, { instrInfo: memoryInstrInfo(i) });
+  },
+  INVD: (_v, _i, r) => exit(r, 0, [], ''),
+  WBINVD: (v, _i, r) => (v.controls.secondary & SECONDARY.WBINVD_EXITING ? exit(r, 0, [], '') : 'cpu'),
+  RDTSC: (v, _i, r) => (v.controls.primary & CPU.RDTSC_EXITING ? exit(r, 0, ['emulate'], '') : 'cpu'),
+  RDPMC: (v, _i, r) => (v.controls.primary & CPU.RDPMC_EXITING ? exit(r, 0, ['emulate'], '') : 'cpu'),
+  DR_ACCESS: (v, i, r) => {
+    if (!(v.controls.primary & CPU.MOV_DR_EXITING)) return 'cpu';
+    const fromDr = i.form!.operands[1] === 'dr';
+    return exit(r, drAccessQualification(i.reg, fromDr, i.rm), ['emulate'], `${fromDr ? 'mov from' : 'mov to'} DR${i.reg}, GPR ${i.rm}`);
+  },
+  GDTR_IDTR: descriptorTableExit,
+  LDTR_TR: descriptorTableExit,
+};
+
+/** The exit reasons the decisions cover (a test checks every row's reason is one of them, with the same number). */
+export const DECIDED_REASONS: ReadonlySet<string> = new Set(Object.keys(DECIDE));
+
 /** The processor's decision for `insn` (called before it executes; faults with priority come first). */
 export function instructionExit(v: NonRootView, insn: Insn): NonRootOutcome {
-  const cpu = v.cpu, c = v.controls, cls = insn.cls, mn = insn.mnemonic;
-  // Privilege faults come before VM exits (SDM Vol. 3C §26.1.1).
-  if ((cls & InsnClass.PRIVILEGED) && !(cls & InsnClass.IO) && cpu.cpl > 0) return 'cpu';
-  if (cls & InsnClass.CPUID) return exit(EXIT_REASON.CPUID, 0, ['emulate'], `leaf ${hex(cpu.regs[0])}`);
-  if (cls & InsnClass.VMCALL) return exit(EXIT_REASON.VMCALL, 0, ['emulate'], `EAX ${hex(cpu.regs[0])}: no hypercall interface, #UD injected`);
-  if (cls & InsnClass.HLT) return c.primary & CPU.HLT_EXITING ? exit(EXIT_REASON.HLT, 0, [], 'guest halts until an interrupt') : 'cpu';
-  if (cls & InsnClass.IO) return ioExit(v, insn);
-  if (cls & (InsnClass.RDMSR | InsnClass.WRMSR)) {
-    const write = mn === 'wrmsr', msr = cpu.regs[1] >>> 0;
-    return msrExits(v, msr, write) ? exit(write ? EXIT_REASON.MSR_WRITE : EXIT_REASON.MSR_READ, 0, ['emulate'], `MSR ${hex(msr)}`) : 'cpu';
-  }
-  if (cls & InsnClass.MOV_CR) return movCrExit(v, insn);
-  if (cls & (InsnClass.CLTS | InsnClass.LMSW | InsnClass.SMSW)) return cr0WordExit(v, insn);
-  if (cls & InsnClass.INVLPG) {
-    if (!(c.primary & CPU.INVLPG_EXITING) || insn.rm >= 0) return 'cpu';
-    const lin = (cpu.segBase[insn.seg] + ea(cpu, insn)) >>> 0;
-    return exit(EXIT_REASON.INVLPG, lin, ['emulate'], `linear ${hex(lin)}`, { instrInfo: memoryInstrInfo(insn) });
-  }
-  if (cls & InsnClass.CACHE) {
-    const wbinvd = mn === 'wbinvd';
-    if (wbinvd && !(c.secondary & SECONDARY.WBINVD_EXITING)) return 'cpu';
-    return exit(wbinvd ? EXIT_REASON.WBINVD : EXIT_REASON.INVD, 0, [], '');
-  }
-  if (cls & (InsnClass.RDTSC | InsnClass.RDPMC)) {
-    const tsc = mn === 'rdtsc';
-    return c.primary & (tsc ? CPU.RDTSC_EXITING : CPU.RDPMC_EXITING) ? exit(tsc ? EXIT_REASON.RDTSC : EXIT_REASON.RDPMC, 0, ['emulate'], '') : 'cpu';
-  }
-  if (cls & InsnClass.MOV_DR) {
-    if (!(c.primary & CPU.MOV_DR_EXITING)) return 'cpu';
-    const fromDr = insn.opcode === 0x121;
-    return exit(EXIT_REASON.DR_ACCESS, drAccessQualification(insn.reg, fromDr, insn.rm), ['emulate'], `${fromDr ? 'mov from' : 'mov to'} DR${insn.reg}, GPR ${insn.rm}`);
-  }
-  if (cls & InsnClass.DESC_TABLE) {
-    if (!(c.secondary & SECONDARY.DESC)) return 'cpu';
-    const gdt = mn === 'lgdt' || mn === 'lidt' || mn === 'sgdt' || mn === 'sidt';
-    return exit(gdt ? EXIT_REASON.GDTR_IDTR : EXIT_REASON.LDTR_TR, 0, ['emulate'], mn, { instrInfo: memoryInstrInfo(insn) });
-  }
-  return 'cpu';
+  const facts = rowFacts(insn);
+  if (!facts) return 'cpu';
+  // Privilege faults come before VM exits (SDM Vol. 3C §26.1.1); IOPL-sensitive I/O is checked in ioExit.
+  if (facts.class === 'privileged' && v.cpu.cpl > 0) return 'cpu';
+  const e = rowExitReason(insn);
+  // SMSW never exits, but reads host-owned CR0 bits from the read shadow.
+  if (!e) return insn.cls & InsnClass.SMSW ? smswFromShadow(v, insn) : 'cpu';
+  return DECIDE[e.reason]?.(v, insn, e.reasonNumber) ?? 'cpu';
 }
 
+function msrExit(v: NonRootView, reason: number, write: boolean): NonRootOutcome {
+  const msr = v.cpu.regs[1] >>> 0;
+  return msrExits(v, msr, write) ? exit(reason, 0, ['emulate'], `MSR ${hex(msr)}`) : 'cpu';
+}
+
+function descriptorTableExit(v: NonRootView, insn: Insn, reason: number): NonRootOutcome {
+  if (!(v.controls.secondary & SECONDARY.DESC)) return 'cpu';
+  return exit(reason, 0, ['emulate'], insn.mnemonic, { instrInfo: memoryInstrInfo(insn) });
+}
+
+/** The rows that read a port (the others of the I/O exit reason write one). */
+const PORT_READS = new Set(['in', 'insb', 'insw', 'insd'].map((m) => instructionInfo(m)));
+
 /** IN/OUT/INS/OUTS: unconditional I/O exiting or the I/O bitmaps, after the I/O permission checks. */
-function ioExit(v: NonRootView, insn: Insn): NonRootOutcome {
-  const cpu = v.cpu, c = v.controls, op = insn.opcode;
-  const string = op >= 0x6c && op <= 0x6f;
-  const immediate = op >= 0xe4 && op <= 0xe7;
-  const isIn = op === 0x6c || op === 0x6d || op === 0xe4 || op === 0xe5 || op === 0xec || op === 0xed;
+function ioExit(v: NonRootView, insn: Insn, reason: number): NonRootOutcome {
+  const cpu = v.cpu, c = v.controls, form = insn.form!;
+  // INS/OUTS name no operands; IN/OUT with an imm8 port encode it as their immediate.
+  const string = form.operands.length === 0;
+  const immediate = form.imm.length > 0;
+  const isIn = PORT_READS.has(insn.info);
   const port = immediate ? insn.imm & 0xff : cpu.regs[2] & 0xffff;
   // The I/O permission checks (CPL > IOPL: TSS bitmap) come before the exit.
   checkIoPermission(cpu, port, insn.size);
@@ -105,7 +129,7 @@ function ioExit(v: NonRootView, insn: Insn): NonRootOutcome {
   if (!exits) return 'cpu';
   const q = ioQualification(port, insn.size, isIn, string, insn.rep !== 0, immediate);
   const d = decodeIo(q);
-  return exit(EXIT_REASON.IO_INSTRUCTION, q, ['deviceAccess'],
+  return exit(reason, q, ['deviceAccess'],
     `${d.isIn ? 'in' : 'out'} port ${hex(d.port)}, size ${d.size}${d.string ? ', string' : ''}${d.rep ? ', rep' : ''}, ${d.immediate ? 'immediate' : 'DX'}`);
 }
 
@@ -132,9 +156,9 @@ function msrExits(v: NonRootView, msr: number, write: boolean): boolean {
 }
 
 /** MOV to/from CR0/CR3/CR4 (SDM §26.1.3, §26.3): guest/host masks, read shadows, CR3 load/store exiting. */
-function movCrExit(v: NonRootView, insn: Insn): NonRootOutcome {
+function movCrExit(v: NonRootView, insn: Insn, reason: number): NonRootOutcome {
   const cpu = v.cpu, c = v.controls;
-  const toCr = insn.opcode === 0x122, cr = insn.reg, gpr = insn.rm;
+  const toCr = insn.form!.operands[0] === 'cr', cr = insn.reg, gpr = insn.rm;
   const cr0Shadow = v.vmcs.get(VMCS.CR0_READ_SHADOW), cr4Shadow = v.vmcs.get(VMCS.CR4_READ_SHADOW);
   if (toCr) {
     const value = cpu.regs[gpr];
@@ -143,7 +167,7 @@ function movCrExit(v: NonRootView, insn: Insn): NonRootOutcome {
     else if (cr === 4) exits = ((value ^ cr4Shadow) & c.cr4GuestHostMask) !== 0;
     else if (cr === 3) exits = (c.primary & CPU.CR3_LOAD_EXITING) !== 0;
     if (exits) {
-      return exit(EXIT_REASON.CR_ACCESS, crAccessQualification(cr, 0, gpr), cr === 3 && v.shadowPaging ? ['emulate', 'tlbFlush'] : ['emulate'],
+      return exit(reason, crAccessQualification(cr, 0, gpr), cr === 3 && v.shadowPaging ? ['emulate', 'tlbFlush'] : ['emulate'],
         `mov to CR${cr} from GPR ${gpr} (${hex(value)})`);
     }
     if (cr !== 0 && cr !== 4) return 'cpu';
@@ -154,7 +178,7 @@ function movCrExit(v: NonRootView, insn: Insn): NonRootOutcome {
     cpu.nextEip = (cpu.eip + insn.len) >>> 0;
     return 'done';
   }
-  if (cr === 3 && (c.primary & CPU.CR3_STORE_EXITING)) return exit(EXIT_REASON.CR_ACCESS, crAccessQualification(3, 1, gpr), ['emulate'], `mov from CR3 to GPR ${gpr}`);
+  if (cr === 3 && (c.primary & CPU.CR3_STORE_EXITING)) return exit(reason, crAccessQualification(3, 1, gpr), ['emulate'], `mov from CR3 to GPR ${gpr}`);
   if (cr !== 0 && cr !== 4) return 'cpu';
   // No exit: host-owned bits read from the read shadow (SDM Vol. 3C §26.3 "MOV from CR0/CR4").
   const mask = cr === 0 ? c.cr0GuestHostMask : c.cr4GuestHostMask;
@@ -163,25 +187,29 @@ function movCrExit(v: NonRootView, insn: Insn): NonRootOutcome {
   return 'done';
 }
 
-/** CLTS, LMSW (exit per the CR0 mask and read shadow) and SMSW (reads the shadow, no exit). */
-function cr0WordExit(v: NonRootView, insn: Insn): NonRootOutcome {
-  const cpu = v.cpu, mask = v.controls.cr0GuestHostMask, shadow = v.vmcs.get(VMCS.CR0_READ_SHADOW), mn = insn.mnemonic;
-  if (mn === 'smsw') {
-    const val = ((cpu.cr0 & ~mask) | (shadow & mask)) & 0xffff;
-    cpu.nextEip = (cpu.eip + insn.len) >>> 0;
-    if (insn.rm >= 0) cpu.setReg(insn.rm, insn.size, val);
-    else cpu.write16(insn.seg, ea(cpu, insn), val);
-    return 'done';
-  }
-  if (mn === 'clts') {
-    // Exits only if TS is host-owned and set in the read shadow (SDM §26.1.3).
-    return (mask & 8) && (shadow & 8) ? exit(EXIT_REASON.CR_ACCESS, crAccessQualification(0, 2, 0), ['emulate'], 'clts') : 'cpu';
-  }
-  // LMSW: the source's PE/MP/EM/TS against the read shadow in host-owned bits (PE can only be set).
+/** SMSW: no exit; host-owned CR0 bits come from the read shadow. */
+function smswFromShadow(v: NonRootView, insn: Insn): NonRootOutcome {
+  const cpu = v.cpu, mask = v.controls.cr0GuestHostMask, shadow = v.vmcs.get(VMCS.CR0_READ_SHADOW);
+  const val = ((cpu.cr0 & ~mask) | (shadow & mask)) & 0xffff;
+  cpu.nextEip = (cpu.eip + insn.len) >>> 0;
+  if (insn.rm >= 0) cpu.setReg(insn.rm, insn.size, val);
+  else cpu.write16(insn.seg, ea(cpu, insn), val);
+  return 'done';
+}
+
+/** CLTS exits only if TS is host-owned and set in the read shadow (SDM §26.1.3). */
+function cltsExit(v: NonRootView, reason: number): NonRootOutcome {
+  const mask = v.controls.cr0GuestHostMask, shadow = v.vmcs.get(VMCS.CR0_READ_SHADOW);
+  return (mask & 8) && (shadow & 8) ? exit(reason, crAccessQualification(0, 2, 0), ['emulate'], 'clts') : 'cpu';
+}
+
+/** LMSW: the source's PE/MP/EM/TS against the read shadow in host-owned bits (PE can only be set). */
+function lmswExit(v: NonRootView, insn: Insn, reason: number): NonRootOutcome {
+  const cpu = v.cpu, mask = v.controls.cr0GuestHostMask, shadow = v.vmcs.get(VMCS.CR0_READ_SHADOW);
   const src = insn.rm >= 0 ? cpu.getReg(insn.rm, 2) : cpu.read16(insn.seg, ea(cpu, insn));
   const differs = ((src ^ shadow) & mask & 0xe) !== 0 || ((mask & 1) && (src & 1) && !(shadow & 1));
   if (!differs) return 'cpu';
-  return exit(EXIT_REASON.CR_ACCESS, crAccessQualification(0, 3, 0, insn.rm < 0, src), ['emulate'], `lmsw ${hex(src & 0xffff)}`,
+  return exit(reason, crAccessQualification(0, 3, 0, insn.rm < 0, src), ['emulate'], `lmsw ${hex(src & 0xffff)}`,
     { linear: insn.rm < 0 ? (cpu.segBase[insn.seg] + ea(cpu, insn)) >>> 0 : 0 });
 }
 
