@@ -70,10 +70,13 @@ export function describeCritical(ctx: CriticalContext, ev: CriticalEvent): Criti
       if (got === want) return same;
       return { diverged: true, differs: `stored the real CR0 low word ${hex(got, 4)}, not the guest's ${hex(want, 4)}` };
     }
-    if ((m === 'mov' && i.opcode === 0x8c) || (m === 'push' && (i.opcode === 0x0e || i.opcode === 0x16))) {
-      const sreg = i.opcode === 0x8c ? i.reg : i.opcode === 0x0e ? CS : SS;
+    // MOV from Sreg (the register in ModRM.reg) and PUSH CS/SS (the form names the register)
+    const [dst, src] = i.form?.operands ?? [];
+    const movFromSreg = src === 'sreg', pushed = m === 'push' && (dst === 'cs' || dst === 'ss');
+    if (movFromSreg || pushed) {
+      const sreg = movFromSreg ? i.reg : dst === 'cs' ? CS : SS;
       if (sreg !== CS && sreg !== SS) return same;
-      const got = i.opcode === 0x8c ? (i.rm >= 0 ? cpu.regs[i.rm] & 0xffff : cpu.read16(i.seg, ea(cpu, i))) : cpu.peek(0, 2);
+      const got = movFromSreg ? (i.rm >= 0 ? cpu.regs[i.rm] & 0xffff : cpu.read16(i.seg, ea(cpu, i))) : cpu.peek(0, 2);
       if ((got & 3) === 0) return same;
       return { diverged: true, differs: `${sreg === CS ? 'CS' : 'SS'} = ${hex(got, 4)} shows RPL ${got & 3}: the guest can see it is not at CPL 0` };
     }

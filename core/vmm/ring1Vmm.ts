@@ -25,6 +25,10 @@ import { InsnClass, type CriticalEvent, type DeliveryEvent, type Monitor } from 
 import { ea, readE } from '../cpu/ops/operands';
 import type { LoadedImage, StopReason } from '../machine/machine';
 import { describeCritical, type CriticalContext } from './critical';
+import { rowFacts } from './rowFacts';
+import { instructionInfo } from '../isa/table';
+import type { InstructionInfo } from '../isa/types';
+import { SREG_NAMES } from '../cpu/decoder';
 import {
   R_GDT, R_IDT, R_POOL, R_SHADOW_PD, R_TSS, R_UNPOPULATED, R_VMM_PT, TSS_LIMIT, VMM_LINEAR, VMM_PD_INDEX, VMM_TSS_INDEX, VMM_TSS_SEL,
   compressAttr, compressDescriptor, compressGate, vmmAreaPde,
@@ -367,7 +371,9 @@ export abstract class Ring1Vmm implements Technique, Monitor {
     try { insn = cpu.decodeAt(this.guestEip()); } catch { return false; }
     const guestKernel = cpu.cpl === 1;
     // Guest user code: only IOPL-sensitive instructions the guest's virtual IOPL allows.
-    if (!guestKernel && insn.opcode !== 0x134 && !(cpu.cpl === 3 && this.vcpu.iopl === 3 && isIoplSensitive(insn))) return false;
+    // Guest user code: SYSENTER (it enters the kernel), and IOPL-sensitive instructions the virtual IOPL allows.
+    const sysenter = (insn.cls & InsnClass.SYSENTER) !== 0 && rowFacts(insn)?.class !== 'privileged';
+    if (!guestKernel && !sysenter && !(cpu.cpl === 3 && this.vcpu.iopl === 3 && isIoplSensitive(insn))) return false;
     let detail: string | false;
     try {
       detail = this.emulate(cpu, insn);
@@ -421,69 +427,79 @@ export abstract class Ring1Vmm implements Technique, Monitor {
    * Sets EIP itself only for instructions that transfer control; otherwise `retire` advances it.
    */
   protected emulate(cpu: Cpu, insn: Insn): string | false {
-    const v = this.vcpu;
-    switch (insn.opcode) {
-      case 0xfa: this.setVirtualIf(false); return 'virtual IF = 0';
-      case 0xfb:
+    return this.emulations.get(insn.info)?.(cpu, insn) ?? false;
+  }
+
+  /** The handler of each instruction-table row the VMM emulates after its #GP (keyed by the row, as KVM keys its exit handlers). */
+  private readonly emulations = this.emulationTable();
+
+  private emulationTable(): Map<InstructionInfo | undefined, (cpu: Cpu, insn: Insn) => string | false> {
+    const io = (cpu: Cpu, insn: Insn): string => {
+      const port = insn.form!.imm.length > 0 ? insn.imm : cpu.regs[2] & 0xffff;
+      this.asRing0(insn);
+      return `port ${hex(port)} (device model)`;
+    };
+    const ring0 = (_cpu: Cpu, insn: Insn): string => { this.asRing0(insn); return ''; };
+    const msr = (cpu: Cpu, insn: Insn): string => {
+      const n = cpu.regs[1] >>> 0, write = insn.cls & InsnClass.WRMSR;
+      if (n >= 0x174 && n <= 0x176) return this.sysenterMsr(write !== 0, n);
+      this.asRing0(insn);
+      return `MSR ${hex(n)}`;
+    };
+    const descriptorTable = (idt: boolean) => (cpu: Cpu, insn: Insn): string => {
+      const v = this.vcpu, off = ea(cpu, insn);
+      const limit = cpu.read16(insn.seg, off);
+      let base = cpu.read32(insn.seg, (off + 2) | 0);
+      if (insn.size === 2) base &= 0xffffff;
+      if (!idt) { v.gdtrBase = base; v.gdtrLimit = limit; this.syncGdt(); return `virtual GDTR = ${hex(base)}/${hex(limit)} (shadow GDT rebuilt)`; }
+      v.idtrBase = base; v.idtrLimit = limit;
+      return `virtual IDTR = ${hex(base)}/${hex(limit)}`;
+    };
+    const returnFrame = (cpu: Cpu, insn: Insn) => this.repairReturnFrame(cpu, insn);
+    const rows: Record<string, (cpu: Cpu, insn: Insn) => string | false> = {
+      cli: () => { this.setVirtualIf(false); return 'virtual IF = 0'; },
+      sti: (cpu) => {
         cpu.irqShadowUntil = cpu.icount + 2; // STI's one-instruction interrupt shadow (after retire)
         this.setVirtualIf(true);
         return 'virtual IF = 1';
-      case 0xf4: return this.emulateHlt();
-      case 0xe4: case 0xe5: case 0xec: case 0xed: case 0xe6: case 0xe7: case 0xee: case 0xef:
-      case 0x6c: case 0x6d: case 0x6e: case 0x6f: {
-        const port = insn.imm >= 0 && (insn.opcode & 0xf8) === 0xe0 ? insn.imm : cpu.regs[2] & 0xffff;
-        this.asRing0(insn);
-        return `port ${hex(port)} (device model)`;
-      }
-      case 0x120: { // MOV r32, CRn
-        const val = [v.cr0, -1, v.cr2, v.cr3, v.cr4][insn.reg];
-        if (val === undefined || insn.reg === 1) throw new CpuFault(UD);
-        cpu.regs[insn.rm] = val;
-        return `virtual CR${insn.reg} = ${hex(val)}`;
-      }
-      case 0x122: return this.writeCr(insn.reg, cpu.regs[insn.rm]);
-      case 0x121: case 0x123: case 0x132: case 0x130: case 0x133: case 0x131: {
-        if (insn.opcode === 0x130 || insn.opcode === 0x132) {
-          const msr = cpu.regs[1] >>> 0;
-          if (msr >= 0x174 && msr <= 0x176) return this.sysenterMsr(insn.opcode === 0x130, msr);
-        }
-        this.asRing0(insn);
-        return insn.opcode === 0x132 || insn.opcode === 0x130 ? `MSR ${hex(cpu.regs[1])}` : '';
-      }
-      case 0x106: v.cr0 &= ~CR0_TS; cpu.cr0 = this.realCr0(); return 'CR0.TS cleared';
-      case 0x108: case 0x109: return 'cache operation (nothing to do)';
-      case 0x101: {
-        if (insn.rm >= 0 && insn.reg !== 4 && insn.reg !== 6) return false;
-        if (insn.reg === 2 || insn.reg === 3) {
-          const off = ea(cpu, insn);
-          const limit = cpu.read16(insn.seg, off);
-          let base = cpu.read32(insn.seg, (off + 2) | 0);
-          if (insn.size === 2) base &= 0xffffff;
-          if (insn.reg === 2) { v.gdtrBase = base; v.gdtrLimit = limit; this.syncGdt(); return `virtual GDTR = ${hex(base)}/${hex(limit)} (shadow GDT rebuilt)`; }
-          v.idtrBase = base; v.idtrLimit = limit;
-          return `virtual IDTR = ${hex(base)}/${hex(limit)}`;
-        }
-        if (insn.reg === 6) { // LMSW: PE, MP, EM, TS; can set PE, never clear it
-          const w = readE(cpu, insn, 2);
-          return this.writeCr(0, (v.cr0 & ~0xe) | (w & 0xf) | (v.cr0 & 1));
-        }
-        if (insn.reg === 7) {
-          const lin = (cpu.segBase[insn.seg] + ea(cpu, insn)) >>> 0;
-          this.invlpg(lin);
-          return `shadow entry for ${hex(lin)} dropped`;
-        }
-        return false;
-      }
-      case 0x100: {
-        if (insn.reg === 2) return this.emulateLldt(readE(cpu, insn, 2));
-        if (insn.reg === 3) return this.emulateLtr(readE(cpu, insn, 2));
-        return false;
-      }
-      case 0x134: case 0x135: return this.emulateSysenterSysexit(cpu, insn.opcode === 0x134);
-      case 0x8e: case 0x17: return this.repairSsLoad(cpu, insn);
-      case 0xcf: case 0xca: case 0xcb: return this.repairReturnFrame(cpu, insn);
-      default: return false;
+      },
+      hlt: () => this.emulateHlt(),
+      in: io, out: io, insb: io, insw: io, insd: io, outsb: io, outsw: io, outsd: io,
+      mov: (cpu, insn) => this.emulateMov(cpu, insn),
+      rdmsr: msr, wrmsr: msr, rdpmc: ring0, rdtsc: ring0,
+      clts: (cpu) => { this.vcpu.cr0 &= ~CR0_TS; cpu.cr0 = this.realCr0(); return 'CR0.TS cleared'; },
+      invd: () => 'cache operation (nothing to do)', wbinvd: () => 'cache operation (nothing to do)',
+      lgdt: descriptorTable(false), lidt: descriptorTable(true),
+      // LMSW: PE, MP, EM, TS; can set PE, never clear it
+      lmsw: (cpu, insn) => { const w = readE(cpu, insn, 2), v = this.vcpu; return this.writeCr(0, (v.cr0 & ~0xe) | (w & 0xf) | (v.cr0 & 1)); },
+      invlpg: (cpu, insn) => {
+        const lin = (cpu.segBase[insn.seg] + ea(cpu, insn)) >>> 0;
+        this.invlpg(lin);
+        return `shadow entry for ${hex(lin)} dropped`;
+      },
+      lldt: (cpu, insn) => this.emulateLldt(readE(cpu, insn, 2)),
+      ltr: (cpu, insn) => this.emulateLtr(readE(cpu, insn, 2)),
+      sysenter: (cpu) => this.emulateSysenterSysexit(cpu, true),
+      sysexit: (cpu) => this.emulateSysenterSysexit(cpu, false),
+      pop: (cpu, insn) => (insn.form!.operands[0] === 'ss' ? this.repairSsLoad(cpu, insn, cpu.peek(0, 4) & 0xffff) : false),
+      iretd: returnFrame, iretw: returnFrame, retf: returnFrame,
+    };
+    return new Map(Object.entries(rows).map(([mnemonic, f]) => [instructionInfo(mnemonic), f]));
+  }
+
+  /** MOV to/from CRn (the virtual ones), MOV to/from DRn (as at CPL 0), MOV SS of a ring-0 selector. */
+  private emulateMov(cpu: Cpu, insn: Insn): string | false {
+    const [dst, src] = insn.form!.operands, v = this.vcpu;
+    if (src === 'cr') {
+      const val = [v.cr0, -1, v.cr2, v.cr3, v.cr4][insn.reg];
+      if (val === undefined || insn.reg === 1) throw new CpuFault(UD);
+      cpu.regs[insn.rm] = val;
+      return `virtual CR${insn.reg} = ${hex(val)}`;
     }
+    if (dst === 'cr') return this.writeCr(insn.reg, cpu.regs[insn.rm]);
+    if (dst === 'dr' || src === 'dr') { this.asRing0(insn); return ''; }
+    if (dst === 'sreg-no-cs' && insn.reg === SS) return this.repairSsLoad(cpu, insn, readE(cpu, insn, 2));
+    return false;
   }
 
   protected emulateHlt(): string {
@@ -606,15 +622,13 @@ export abstract class Ring1Vmm implements Technique, Monitor {
     return `virtual TR = ${hex(sel)} (the real TR stays the VMM's ${hex(VMM_TSS_SEL)})`;
   }
 
-  /** MOV SS / POP SS of a guest ring-0 selector: RPL 0 ≠ CPL 1 faults; load it with RPL 1. */
-  private repairSsLoad(cpu: Cpu, insn: Insn): string | false {
-    if (insn.opcode === 0x8e && insn.reg !== 2) return false;
-    const sel = insn.opcode === 0x17 ? cpu.peek(0, 4) & 0xffff : readE(cpu, insn, 2);
+  /** MOV SS / POP SS (`popped`: from the stack) of a guest ring-0 selector: RPL 0 ≠ CPL 1 faults; load it with RPL 1. */
+  private repairSsLoad(cpu: Cpu, insn: Insn, sel: number): string | false {
     if ((sel & 3) !== 0 || (sel & 0xfffc) === 0) return false;
     const d = this.guestDescriptor(sel);
     if (!d || ((d[1] >> 13) & 3) !== 0) return false;
     cpu.loadSegment(SS, sel | 1);
-    if (insn.opcode === 0x17) cpu.regs[4] = (cpu.regs[4] + 4) | 0;
+    if (insn.form!.operands[0] === 'ss') cpu.regs[4] = (cpu.regs[4] + 4) | 0; // POP SS
     return `SS loaded with ${hex(sel | 1)}: ring-0 selector compressed to ring 1`;
   }
 
@@ -695,7 +709,7 @@ export abstract class Ring1Vmm implements Technique, Monitor {
   // ------------------------------------------------------------------------------------------
 
   onInstruction(cpu: Cpu, insn: Insn): boolean {
-    if (insn.opcode === 0xcf && cpu.cpl === 1) {
+    if ((insn.cls & InsnClass.IRET) && cpu.cpl === 1) {
       try { this.iretPopped = cpu.peek(insn.size === 2 ? 4 : 8, insn.size === 2 ? 2 : 4); } catch { this.iretPopped = -1; }
     }
     return false;
@@ -768,15 +782,12 @@ function isIoplSensitive(insn: Insn): boolean {
   return (insn.cls & (InsnClass.IO | InsnClass.CLI_STI)) !== 0;
 }
 
-/** The trap counter key: the mnemonic, with the control/debug register for MOV CRn/DRn. */
+/** The trap counter key: the mnemonic, with the control/debug register for MOV CRn/DRn, the segment register for MOV/POP Sreg. */
 export function trapName(insn: Insn): string {
-  switch (insn.opcode) {
-    case 0x120: return `mov from cr${insn.reg}`;
-    case 0x122: return `mov to cr${insn.reg}`;
-    case 0x121: return `mov from dr${insn.reg}`;
-    case 0x123: return `mov to dr${insn.reg}`;
-    case 0x8e: return 'mov ss';
-    case 0x17: return 'pop ss';
-    default: return insn.mnemonic;
-  }
+  const [dst, src] = insn.form?.operands ?? [];
+  if (dst === 'cr' || dst === 'dr') return `mov to ${dst}${insn.reg}`;
+  if (src === 'cr' || src === 'dr') return `mov from ${src}${insn.reg}`;
+  if (dst === 'sreg-no-cs') return `mov ${SREG_NAMES[insn.reg]}`;
+  if (dst === 'ss') return `${insn.mnemonic} ss`;
+  return insn.mnemonic;
 }
