@@ -14,6 +14,7 @@ import { CR0_PG, CR0_WP, GP, UD } from '../../cpu/constants';
 import { UnsupportedError, type Cpu } from '../../cpu/cpu';
 import { CpuFault } from '../../cpu/fault';
 import type { Insn } from '../../cpu/insn';
+import { InsnClass } from '../../cpu/monitor';
 import { ea } from '../../cpu/ops/operands';
 import type { PhysicalMemory } from '../../cpu/physicalMemory';
 import { ShadowMmu, type ShadowState } from '../shadowPaging';
@@ -96,27 +97,28 @@ export class VirtualMmu {
    * when it is not one of them (the caller runs its semantics).
    */
   emulate(insn: Insn): boolean {
-    const cpu = this.cpu, op = insn.opcode, mn = insn.mnemonic;
-    if (op === 0x120 || op === 0x122) {
+    // By the row's intercept class (MOV_CR, SMSW, LMSW, CLTS, INVLPG) and the form's operands.
+    const cpu = this.cpu, cls = insn.cls;
+    if (cls & InsnClass.MOV_CR) {
       if (cpu.cpl !== 0) throw new CpuFault(GP, 0);
       const cr = insn.reg, gpr = insn.rm;
       if (cr === 2) return false;
-      if (op === 0x120) {
+      if (insn.form!.operands[1] === 'cr') {
         cpu.regs[gpr] = cr === 0 ? this.cr0 : cr === 3 ? this.cr3 : this.cr4;
         return true;
       }
       this.writeCr(cr, cpu.regs[gpr]);
       return true;
     }
-    if (mn === 'smsw') {
+    if (cls & InsnClass.SMSW) {
       const v = this.cr0 & 0xffff;
       if (insn.rm >= 0) cpu.setReg(insn.rm, insn.size, v); else cpu.write16(insn.seg, ea(cpu, insn), v);
       return true;
     }
-    if (mn === 'lmsw' || mn === 'clts' || mn === 'invlpg') {
+    if (cls & (InsnClass.LMSW | InsnClass.CLTS | InsnClass.INVLPG)) {
       if (cpu.cpl !== 0) throw new CpuFault(GP, 0);
-      if (mn === 'clts') this.writeCr(0, this.cr0 & ~8);
-      else if (mn === 'lmsw') {
+      if (cls & InsnClass.CLTS) this.writeCr(0, this.cr0 & ~8);
+      else if (cls & InsnClass.LMSW) {
         const src = insn.rm >= 0 ? cpu.getReg(insn.rm, 2) : cpu.read16(insn.seg, ea(cpu, insn));
         this.writeCr(0, (this.cr0 & ~0xe) | (src & 0xf) | (this.cr0 & 1));
       } else {
