@@ -2,10 +2,8 @@
 import * as path from 'node:path';
 import { CliError, numberOption, parseArgs, type CliCommand } from './cliSupport';
 import { assemble } from '../core/asm/assembler';
-import { disassemble } from '../core/asm/disassembler';
 import { readIncludeText } from '../core/machine/safeRead';
 import { readInputBytes, readSourceText, writeOutputAtomically } from './inputFile';
-
 
 /** Assembles FILE to OUT (default: FILE without its extension, `.bin`); errors as `file:line:col: error: message`. */
 export const asmCommand: CliCommand = async (args) => {
@@ -44,6 +42,8 @@ export const disasmCommand: CliCommand = async (args) => {
   const bytes = new Uint8Array(readInputBytes(file));
   const org = numberOption(parsed, '--org', 0);
   if (!Number.isInteger(org) || org < 0 || org > 0xffffffff) throw new CliError('--org needs an address from 0 to 0xffffffff');
+  // loaded here, not at start-up: it brings the CPU's decoder, whose tables `popek asm` never needs
+  const { disassemble } = await import('../core/asm/disassembler');
   const lines: string[] = [`bits 32`, `org 0x${org.toString(16)}`, ''];
   for (const l of disassemble(bytes, org, { roundTrip: true })) {
     const hex = Array.from(l.bytes, (b) => b.toString(16).padStart(2, '0')).join('');

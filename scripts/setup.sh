@@ -10,6 +10,7 @@ command -v nasm >/dev/null || need+=(nasm)
 command -v qemu-system-i386 >/dev/null || need+=(qemu-system-x86)
 command -v ld >/dev/null && command -v readelf >/dev/null || need+=(binutils)   # ld, readelf, objdump (the ELF/DWARF references)
 command -v gcc >/dev/null || need+=(gcc)          # gcc -m32 -S output is part of the lint corpus; gcc -m32 -c builds the ELF test kernels (test/kernels, test/debugger) (no multilib: nothing links libc/libgcc)
+[ -x /usr/bin/time ] || need+=(time)             # GNU time: CPU time and peak RSS of nasm and popek in `npm run bench` (asm suite)
 if [ "${POPEK_E2E:-1}" != 0 ]; then
   # The real-VS-Code tests: Chromium drives code-server, whose native modules need these.
   command -v chromium >/dev/null || need+=(chromium)
