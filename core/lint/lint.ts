@@ -13,7 +13,7 @@ import { classify, reportedClass, type Classified } from './classify';
 import { findIncluder, resolveInclude, type IncludeEnv } from './includes';
 import { missingMultibootHeader } from './multibootHeader';
 import * as path from 'node:path';
-import type { MacroView } from './macroView';
+import { altmacroAt, type MacroView } from './macroView';
 import { expandCall, lineStatements, type Expansion } from './macroCalls';
 import { scanAttLine, initialAttState } from './att';
 import { displayName, fitMessage, shortVirtMessage, type CostFigures } from './messages';
@@ -173,14 +173,16 @@ export function macroCallsOf(doc: LintDocument, line: number, view: MacroView): 
   let cache = expansionCache.get(view);
   if (!cache) { cache = new Map(); expansionCache.set(view, cache); }
   const out: Array<{ start: number; end: number; expansion: Expansion }> = [];
+  // The same call expands alike wherever it is, except across `.altmacro` switches.
+  const mode = view.altmacroSwitches.length && altmacroAt(view, line) ? 'alt:' : '';
   for (const st of lineStatements(code, doc.syntax)) {
     const text = st.text.trim();
     if (!text) continue;
-    let e = cache.get(text);
+    let e = cache.get(mode + text);
     if (e === undefined) {
-      try { e = expandCall(view, text) ?? null; } catch { e = null; }
+      try { e = expandCall(view, text, line) ?? null; } catch { e = null; }
       if (cache.size > 20000) cache.clear();
-      cache.set(text, e);
+      cache.set(mode + text, e);
     }
     if (!e) continue;
     const lead = st.text.length - st.text.trimStart().length;

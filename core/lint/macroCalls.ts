@@ -9,7 +9,7 @@ import { scanAttLine, initialAttState, splitStatements } from './att';
 import { scanNasmLine } from './nasmScanner';
 import { callArguments, evaluateCondition, expandCpp } from './cpp';
 import type { ScannedInstruction, Syntax } from './lineModel';
-import { lookupMacro, parseGasParams, stripAttComment, type GasMacro, type MacroView, type NasmMacro, type Origin } from './macroView';
+import { altmacroAt, lookupMacro, parseGasParams, stripAttComment, type GasMacro, type MacroView, type NasmMacro, type Origin } from './macroView';
 
 export interface ExpandedInstruction {
   instr: ScannedInstruction;
@@ -26,6 +26,8 @@ export interface Expansion {
   /** The expanded source, one entry per line. */
   lines: string[];
   instructions: ExpandedInstruction[];
+  /** The `.altmacro` mode the call was expanded in (the mode at its line). */
+  altmacro?: boolean;
 }
 
 const MAX_DEPTH = 12;
@@ -161,6 +163,7 @@ function gasCondition(name: string, args: string): boolean | undefined {
  * `origins[k]` is where line k comes from (inherited by what it expands to).
  */
 function collect(view: MacroView, lines: string[], origins: Array<Origin | undefined>, macro: string, depth: number, out: Expansion): void {
+  const altmacro = out.altmacro ?? view.altmacro;
   const att = view.syntax === 'att';
   const state = initialAttState();
   const cond: boolean[] = [];
@@ -233,7 +236,7 @@ function collect(view: MacroView, lines: string[], origins: Array<Origin | undef
       }
       const m = head ? lookupMacro(view, head.word) : undefined;
       if (head && m && m.kind === 'gas' && depth < MAX_DEPTH) {
-        collect(view, expandGasMacro(m, head.rest, view.altmacro), m.body.map((_, j) => origin ?? m.origins[j]), macro, depth + 1, out);
+        collect(view, expandGasMacro(m, head.rest, altmacro), m.body.map((_, j) => origin ?? m.origins[j]), macro, depth + 1, out);
         continue;
       }
       out.lines.push(st.trim());
@@ -247,13 +250,13 @@ function collect(view: MacroView, lines: string[], origins: Array<Origin | undef
  * The expansion of one statement that calls a macro (`SAVE_ALL`, `save %ebx`, `SYSCALL(fork)`,
  * `PUSHALL 1, 2`), or undefined when its first word is no macro.
  */
-export function expandCall(view: MacroView, statement: string): Expansion | undefined {
+export function expandCall(view: MacroView, statement: string, line?: number): Expansion | undefined {
   const att = view.syntax === 'att';
   const head = statementHead(statement, view.syntax);
   if (!head) return undefined;
   const m = lookupMacro(view, head.word);
   if (!m) return undefined;
-  const out: Expansion = { macro: head.word, lines: [], instructions: [] };
+  const out: Expansion = { macro: head.word, lines: [], instructions: [], altmacro: line === undefined ? view.altmacro : altmacroAt(view, line) };
   if (m.kind === 'cpp') {
     // cpp replaces the macro (and any other in the line) before GNU as reads it.
     const def = view.cpp.get(head.word)!;
@@ -266,7 +269,7 @@ export function expandCall(view: MacroView, statement: string): Expansion | unde
     collect(view, [statement], [at], head.word, 0, out);
     return out;
   }
-  if (att && m.kind === 'gas') collect(view, expandGasMacro(m, head.rest, view.altmacro), m.origins, m.name, 1, out);
+  if (att && m.kind === 'gas') collect(view, expandGasMacro(m, head.rest, out.altmacro!), m.origins, m.name, 1, out);
   else if (!att && m.kind === 'nasm') collect(view, expandNasmMacro(m, head.rest.trim()), m.origins, m.name, 1, out);
   else return undefined;
   return out;

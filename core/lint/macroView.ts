@@ -35,7 +35,10 @@ export interface MacroView {
   cpp: CppMacros;
   /** Where each cpp macro is defined. */
   cppAt: Map<string, Origin>;
+  /** `.altmacro` in effect at the end of the walk (while walking: at the line being walked). */
   altmacro: boolean;
+  /** The document lines where `.altmacro`/`.noaltmacro` switch the mode, in order (altmacroAt). */
+  altmacroSwitches: Array<{ line: number; on: boolean }>;
   /** Includes that could not be found (`#include`, `.include`, `%include`), by line of the document. */
   unresolved: Array<{ path: string; line: number }>;
 }
@@ -51,6 +54,8 @@ interface WalkContext {
   defineFromCall?: (view: MacroView, statement: string) => void;
   env?: IncludeEnv;
   seen: Set<string>;
+  /** While walking an included file: the document line of the outermost include. */
+  includedAt?: number;
 }
 
 /** Parses GNU as macro parameters: `a, b=1, c:req, d:vararg` (commas or blanks between). */
@@ -117,7 +122,10 @@ function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: L
     ctx.seen.add(full);
     const text = ctx.env.read(full);
     if (text === undefined) { if (facts) view.unresolved.push({ path: p, line }); return; }
+    const outer = ctx.includedAt;
+    ctx.includedAt = outer ?? line;
     walk(ctx, text.split(/\r?\n/), full, undefined, depth + 1);
+    ctx.includedAt = outer;
   };
   for (let i = 0; i < lines.length; i++) {
     let text = lines[i];
@@ -237,8 +245,11 @@ function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: L
       } else if (name === 'include') {
         const q = /^"(.*)"/.exec(args);
         if (q) include(q[1], i, false);
-      } else if (name === 'altmacro') view.altmacro = true;
-      else if (name === 'noaltmacro') view.altmacro = false;
+      } else if (name === 'altmacro' || name === 'noaltmacro') {
+        view.altmacro = name === 'altmacro';
+        // A switch in an included file counts from the document's `.include` line on.
+        view.altmacroSwitches.push({ line: facts ? i : ctx.includedAt ?? 0, on: view.altmacro });
+      }
       else if (name === 'purgem') view.gas.delete(args.toLowerCase());
       continue;
     }
@@ -353,7 +364,7 @@ function nasmNumber(t: string): number | undefined {
 /** Computes the view of a document's lines (and marks its facts). */
 export function computeMacroView(file: string, syntax: Syntax, lines: readonly string[], facts: LineFacts[], env?: IncludeEnv, version = 0, defineFromCall?: WalkContext['defineFromCall']): MacroView {
   const view: MacroView = {
-    key: `${version}:${env?.epoch ?? 0}:${++viewCounter}`, syntax, gas: new Map(), nasm: new Map(), cpp: new Map(), cppAt: new Map(), altmacro: false, unresolved: [],
+    key: `${version}:${env?.epoch ?? 0}:${++viewCounter}`, syntax, gas: new Map(), nasm: new Map(), cpp: new Map(), cppAt: new Map(), altmacro: false, altmacroSwitches: [], unresolved: [],
   };
   if (syntax === 'att') {
     for (const [name, body] of Object.entries({ ...PREDEFINED_CPP, ...(env?.defines ?? {}) })) view.cpp.set(name, { name, body });
@@ -361,6 +372,16 @@ export function computeMacroView(file: string, syntax: Syntax, lines: readonly s
   for (const f of facts) { f.inactive = undefined; f.macroBody = undefined; f.repeat = undefined; }
   walk({ view, env, seen: new Set([file]), defineFromCall }, lines, file, facts, 0);
   return view;
+}
+
+/** Whether `.altmacro` is in effect at a line of the document (GNU as expands a call in the mode of its line). */
+export function altmacroAt(view: MacroView, line: number): boolean {
+  let on = false;
+  for (const sw of view.altmacroSwitches) {
+    if (sw.line >= line) break;
+    on = sw.on;
+  }
+  return on;
 }
 
 /** The macro a statement's first word calls, if any. */

@@ -165,6 +165,39 @@ describe('kernel sources: linkable NASM, fragments, includes, cpp, syntax by con
     assert.deepEqual(flagged.filter((l) => unknownBlock.includes(l)), unknownBlock);
   });
 
+  it('GNU as .altmacro is per position: a call expands in the mode of its line, as `as --32` + objdump show', () => {
+    const file = write('alt/alt.s', [
+      '.code32',
+      '.altmacro',
+      '.macro SETSEG seg',
+      '  movw %ax, seg',
+      '.endm',
+      'SETSEG <%ds>',
+      '.noaltmacro',
+      'SETSEG %ds',
+      '.altmacro',
+      'SETSEG <%es>',
+      'seg: .long 0',
+    ]);
+    const obj = path.join(dir, 'alt/alt.o');
+    const as = spawnSync('as', ['--32', '-g', file, '-o', obj], { encoding: 'utf8' });
+    if (as.error) throw new Error(`as is not installed (scripts/setup.sh installs binutils): ${as.error.message}`);
+    assert.equal(as.status, 0, as.stderr);
+    // objdump -d -l: the source line of each instruction, and whether it writes a segment register.
+    const dump = spawnSync('objdump', ['-d', '-l', obj], { encoding: 'utf8' }).stdout;
+    const segmentWrites: number[] = [];
+    let line = -1;
+    for (const l of dump.split('\n')) {
+      const at = /alt\.s:(\d+)/.exec(l);
+      if (at) line = Number(at[1]) - 1;
+      else if (/\tmov\s+%\w+,%[c-gs]s\b/.test(l)) segmentWrites.push(line);
+    }
+    assert.deepEqual(segmentWrites, [5, 9], dump);
+    const ds = lint(file, readFileSync(file, 'utf8'));
+    assert.deepEqual(errors(ds), []);
+    assert.deepEqual(ds.filter((d) => d.code === 'critical-instruction').map((d) => d.range.start.line), segmentWrites);
+  });
+
   it('the syntax of .s/.S/.asm/.nasm files comes from their content, unless popek.syntax forces it', () => {
     const nasmText = 'section .text\nbits 32\nglobal _start\n_start:\n    mov eax, [ebx]\n';
     const gasText = '.globl _start\n.text\n_start:\n    movl (%ebx), %eax\n';
