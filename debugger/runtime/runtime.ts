@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { disassembleOne } from '../../core/asm';
 import { CS } from '../../core/cpu/constants';
 import type { Cpu } from '../../core/cpu/cpu';
-import type { DeliveryEvent, Monitor } from '../../core/cpu/monitor';
+import type { DeliveryEvent } from '../../core/cpu/monitor';
 import { EXCEPTION_NAMES } from '../../core/cpu/constants';
 import { createVm, formatEvent, type Mode, type Vm, type VmEvent } from '../../core/vmm';
 import type { RunCounters } from '../../core/machine/report';
@@ -27,6 +27,9 @@ import { peekTranslate, readLinearBytes, shadowWalker, useGuestWalker, writeLine
 import { evalContext, hex, readName } from './guestState';
 import { CheckpointStore } from './history';
 import { ElfSourceIndex, loadProgram } from './elfProgram';
+import { DeliveryWatch } from './deliveryWatch';
+import { endMessage, twinVerdict } from './endOfRun';
+import { GuestOutput } from './guestOutput';
 import { frameOf } from './frames';
 import type { GlobalVariable } from '../../core/debuginfo';
 import type { GuestProgram, SourceLocation } from './program';
@@ -89,8 +92,6 @@ const CHECKPOINT_MIN_DISTANCE = 1_000_000;
 const CHECKPOINT_COST_FACTOR = 20;
 /** At a stop, a checkpoint is added when the last one is further back than this. */
 const CHECKPOINT_AT_STOP = 100_000;
-/** Instructions the native twin may run past the guest's end to reach its own (checkEquivalence). */
-const TWIN_FINISH_BUDGET = 20_000_000;
 /** Hypervisor events kept for the Hypervisor scope. */
 const RECENT_EVENTS = 32;
 /** Later divergences listed in the Debug Console (checkEquivalence). */
@@ -143,9 +144,8 @@ export class DebugRuntime {
   private pendingEvents: PendingEvent[] = [];
   private dataHit: WatchedWrite | undefined;
   private suppressWatches = false;
-  private consoleHigh = 0;
-  private consoleBytes: number[] = [];
-  private outQueue: Array<{ category: 'stdout' | 'console'; text: string }> = [];
+  private readonly output = new GuestOutput();
+  private readonly deliveryWatch: DeliveryWatch;
   private traceHigh = 0;
   private divergence: string | undefined;
   private lastBefore: Before | undefined;
@@ -189,9 +189,10 @@ export class DebugRuntime {
     }
     this.vm.machine.onConsoleByte = (b) => {
       const len = this.vm.machine.uart.output.length;
-      if (len > this.consoleHigh) { this.consoleHigh = len; this.consoleBytes.push(b); }
+      this.output.consoleByte(b, len);
     };
     this.vm.events.subscribe((ev) => this.onVmEvent(ev));
+    this.deliveryWatch = new DeliveryWatch(this.vm.cpu, (ev) => this.onNativeDelivery(ev));
     for (const w of this.program.warnings) host.output(`warning: ${w}\n`, 'console');
   }
 
@@ -214,7 +215,7 @@ export class DebugRuntime {
     this.pauseRequested = true;
     for (const d of this.dataBps) d.dispose();
     this.dataBps = [];
-    this.removeDeliveryWatch();
+    this.deliveryWatch.remove();
   }
 
   // =============================================================================================
@@ -370,31 +371,7 @@ export class DebugRuntime {
     // Deliveries the hypervisor does not handle (all of them natively; under VT-x those the
     // exception bitmap lets through) reach the guest's IDT without an event: the debugger watches
     // them through a monitor wrapped around the technique's own.
-    if (this.filters.has('guest-exception') && !this.watchMonitor) this.installDeliveryWatch();
-    else if (!this.filters.has('guest-exception') && this.watchMonitor) this.removeDeliveryWatch();
-  }
-
-  private watchMonitor: { wrapper: Monitor; inner: Monitor | undefined } | undefined;
-
-  private installDeliveryWatch(): void {
-    const inner = this.cpu.monitor;
-    const wrapper: Monitor = {
-      get interceptClasses() { return inner?.interceptClasses; },
-      onEvent: (cpu, ev) => {
-        const handled = inner?.onEvent?.(cpu, ev) ?? false;
-        if (!handled) this.onNativeDelivery(ev);
-        return handled;
-      },
-    };
-    if (inner?.onInstruction) wrapper.onInstruction = (cpu, insn) => inner.onInstruction!(cpu, insn);
-    if (inner?.onCritical) wrapper.onCritical = (cpu, ev) => inner.onCritical!(cpu, ev);
-    this.cpu.setMonitor(wrapper);
-    this.watchMonitor = { wrapper, inner };
-  }
-
-  private removeDeliveryWatch(): void {
-    if (this.watchMonitor && this.cpu.monitor === this.watchMonitor.wrapper) this.cpu.setMonitor(this.watchMonitor.inner);
-    this.watchMonitor = undefined;
+    this.deliveryWatch.set(this.filters.has('guest-exception'));
   }
 
   /** Linear address of the instruction an event is about; for INT n, the INT before the return EIP. */
@@ -425,8 +402,7 @@ export class DebugRuntime {
     this.recent.push(ev);
     if (this.options.trace && ev.seq >= this.traceHigh) {
       this.traceHigh = ev.seq + 1;
-      this.takeConsoleBytes();
-      this.outQueue.push({ category: 'console', text: formatEvent(ev) + '\n' });
+      this.output.traceLine(formatEvent(ev) + '\n');
     }
     const filter = ev.kind as ExceptionFilterId;
     const cond = this.filters.get(filter);
@@ -832,54 +808,14 @@ export class DebugRuntime {
     if (this.ended) return;
     this.flushConsole();
     this.ended = true;
-    const m = this.vm.machine;
     const r = this.vm.report();
-    let message: string;
-    switch (r.outcome) {
-      case 'exit': message = `The guest exited with code ${r.exitCode} (isa-debug-exit) after ${r.instructions} instructions.`; break;
-      case 'shutdown': message = `The guest shut down (reason ${r.exitCode}) after ${r.instructions} instructions.`; break;
-      case 'halt': message = `The guest halted with interrupts disabled (nothing can wake it) after ${r.instructions} instructions.`; break;
-      case 'triple-fault': message = `Triple fault at ${r.faultAddress !== undefined ? this.where(r.faultAddress) : '?'}: ${r.error ?? 'the CPU could not deliver an exception'}. The machine resets on real hardware; the session ends.`; break;
-      case 'limit': message = `The guest reached the instruction limit (${r.instructions} instructions).`; break;
-      default: message = `The guest could not go on: ${m.error ?? r.error ?? 'unknown error'}.`;
-    }
-    if (this.twin) message += ' ' + this.twinVerdict(r.outcome, r.exitCode, r.console);
+    let message = endMessage(r, this.vm.machine.error, (lin) => this.where(lin));
+    if (this.twin) message += ' ' + twinVerdict(this.twin, r);
     this.host.ended(message, r.exitCode);
   }
 
-  /** checkEquivalence at the end: the native twin run to its own end, and what differs that a user sees. */
-  private twinVerdict(outcome: string, exitCode: number, console: string): string {
-    const twin = this.twin!;
-    for (let budget = TWIN_FINISH_BUDGET; budget > 0 && !twin.machine.outcome; budget -= 1_000_000) twin.runSlice(1_000_000);
-    const t = twin.report();
-    if (!twin.machine.outcome) return `Natively the guest had not ended after ${t.instructions} instructions.`;
-    const same: string[] = [], differ: string[] = [];
-    (t.console === console ? same : differ).push('console');
-    (t.outcome === outcome && t.exitCode === exitCode ? same : differ).push(`outcome (native: ${t.outcome} ${t.exitCode})`);
-    return differ.length ? `Compared with native: ${differ.join(' and ')} differ${same.length ? `; ${same.join(' and ')} the same` : ''}.` : 'Compared with native: same console and outcome.';
-  }
-
   /** Sends what the guest printed and the trace lines since the last flush, in order, batched. */
-  private flushConsole(): void {
-    this.takeConsoleBytes();
-    if (!this.outQueue.length) return;
-    const queue = this.outQueue;
-    this.outQueue = [];
-    let i = 0;
-    while (i < queue.length) {
-      const category = queue[i].category;
-      let text = '';
-      while (i < queue.length && queue[i].category === category && text.length < 65536) text += queue[i++].text;
-      this.host.output(text, category);
-    }
-  }
-
-  /** Moves pending console bytes into the output queue (before a trace line, to keep the order). */
-  private takeConsoleBytes(): void {
-    if (!this.consoleBytes.length) return;
-    this.outQueue.push({ category: 'stdout', text: Buffer.from(this.consoleBytes).toString('utf8') });
-    this.consoleBytes = [];
-  }
+  private flushConsole(): void { this.output.flush((text, category) => this.host.output(text, category)); }
 
   private reportStop(stop: StopInfo): void {
     if (this.history.count > 0 && this.cpu.icount - this.history.lastIcount >= CHECKPOINT_AT_STOP) this.checkpoint();
