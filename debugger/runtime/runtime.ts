@@ -23,17 +23,18 @@ import {
 import { callStack, type Frame } from './callStack';
 import { captureBefore, compareWithTwin, type Before } from './equivalence';
 import { evaluate, ExpressionError, interpolate, type Node } from './expression';
-import { peekTranslate, readLinearBytes, shadowWalker, useGuestWalker, writeLinearBytes } from './guestMemory';
+import { readLinearBytes, shadowWalker, useGuestWalker, writeLinearBytes } from './guestMemory';
 import { evalContext, hex, readName } from './guestState';
 import { CheckpointStore } from './history';
 import { ElfSourceIndex, loadProgram } from './elfProgram';
 import { DeliveryWatch } from './deliveryWatch';
 import { endMessage, twinVerdict } from './endOfRun';
 import { GuestOutput } from './guestOutput';
+import { physicalPages, watchWrites } from './dataWatches';
 import { frameOf } from './frames';
 import type { GlobalVariable } from '../../core/debuginfo';
 import type { GuestProgram, SourceLocation } from './program';
-import { describeEvent, shortName } from './eventText';
+import { describeEvent, eventKeys, shortName } from './eventText';
 import { instructionAt, opcodeAt, stepGoal, type Goal, type Granularity, type SteppingView } from './stepping';
 
 export type { Granularity } from './stepping';
@@ -330,34 +331,19 @@ export class DebugRuntime {
     const out: Array<{ id: number; verified: boolean; message?: string }> = [];
     for (const r of requests) {
       const id = this.nextBreakpointId++;
-      const pages = new Map<number, number>();
-      let unmapped = false;
-      for (let i = 0; i < r.size; i++) {
-        const p = peekTranslate(this.cpu, (r.address + i) | 0);
-        if (p === undefined || p >= this.cpu.mem.size) { unmapped = true; break; }
-        pages.set(p >>> 12, pages.has(p >>> 12) ? Math.min(pages.get(p >>> 12)!, p) : p);
-      }
-      if (unmapped) { out.push({ id, verified: false, message: `${hex(r.address)} is not mapped` }); continue; }
+      const pages = physicalPages(this.cpu, r.address, r.size);
+      if (!pages) { out.push({ id, verified: false, message: `${hex(r.address)} is not mapped` }); continue; }
       let condition: Node | undefined, hit;
       try { condition = parseCondition(r.condition); hit = r.hitCondition ? parseHitCondition(r.hitCondition) : undefined; } catch (e) {
         out.push({ id, verified: false, message: (e as Error).message });
         continue;
       }
-      const physStart = peekTranslate(this.cpu, r.address)!;
-      const disposers: Array<() => void> = [];
-      const bp: DataBreakpoint = { id, address: r.address >>> 0, size: r.size, condition, hit, hits: 0, dispose: () => disposers.forEach((d) => d()) };
-      for (const page of pages.keys()) {
-        disposers.push(this.cpu.mem.addWriteWatch(page, (phys, size) => {
-          if (this.suppressWatches || this.dataHit) return;
-          // Physical overlap with the watched bytes (contiguous when on one page; per page otherwise).
-          const lo = (page << 12) === (physStart & ~0xfff) ? physStart : page << 12;
-          const hi = lo + r.size;
-          if (phys < hi && phys + size > lo) {
-            this.dataHit = { bp, old: readLinearBytes(this.cpu, bp.address, bp.size).bytes, address: phys, icount: this.cpu.icount, writer: this.pc };
-            this.cpu.requestStop('data breakpoint');
-          }
-        }));
-      }
+      const bp: DataBreakpoint = { id, address: r.address >>> 0, size: r.size, condition, hit, hits: 0, dispose: () => {} };
+      bp.dispose = watchWrites(this.cpu, pages, r.size, (phys) => {
+        if (this.suppressWatches || this.dataHit) return;
+        this.dataHit = { bp, old: readLinearBytes(this.cpu, bp.address, bp.size).bytes, address: phys, icount: this.cpu.icount, writer: this.pc };
+        this.cpu.requestStop('data breakpoint');
+      });
       this.dataBps.push(bp);
       out.push({ id, verified: true });
     }
@@ -407,9 +393,11 @@ export class DebugRuntime {
     const filter = ev.kind as ExceptionFilterId;
     const cond = this.filters.get(filter);
     if (!cond) return;
+    // The condition first: words (disassembly, source lines) only for an event that stops.
+    const keys = eventKeys(ev);
+    if (!keys || !cond.matches(keys)) return;
     const p = describeEvent(ev, this);
     if (!p) return;
-    if (!cond.matches(p.keys)) return;
     // Re-running the instruction a stop was rewound to raises its event again: not a new stop.
     if (STOP_BEFORE.has(filter) && ev.icount === this.resumeSkip?.icount && (ev.eip >>> 0) === this.resumeSkip.eip) return;
     // A critical instruction ran: the stop is after it; a guest exception's, at its handler (after
