@@ -7,9 +7,9 @@
  */
 import { scanAttLine, initialAttState, splitStatements } from './att';
 import { scanNasmLine } from './nasmScanner';
-import { callArguments, evaluateCondition, expandCpp } from './cpp';
+import { callArguments, expandCpp } from './cpp';
 import type { ScannedInstruction, Syntax } from './lineModel';
-import { altmacroAt, lookupMacro, parseGasParams, stripAttComment, type GasMacro, type MacroView, type NasmMacro, type Origin } from './macroView';
+import { altmacroAt, gasExpression, lookupMacro, parseGasParams, stripAttComment, type GasMacro, type MacroView, type NasmMacro, type Origin } from './macroView';
 
 export interface ExpandedInstruction {
   instr: ScannedInstruction;
@@ -144,16 +144,26 @@ export function statementHead(statement: string, syntax: Syntax): { word: string
 }
 
 /** Evaluates a GNU as `.if…` line inside an expansion; undefined when it cannot be judged. */
-function gasCondition(name: string, args: string): boolean | undefined {
+function gasCondition(name: string, args: string, symbols: ReadonlyMap<string, number>): boolean | undefined {
   const two = (): [string, string] => { const k = args.indexOf(','); return k < 0 ? [args.trim(), ''] : [args.slice(0, k).trim(), args.slice(k + 1).trim()]; };
   const unq = (s: string): string => s.replace(/^"(.*)"$/s, '$1').replace(/^'(.*)'$/s, '$1');
+  const value = (): number | undefined => gasExpression(args, symbols);
+  const known = (): boolean | undefined => (symbols.has(args.trim()) ? true : undefined);
   switch (name) {
     case 'ifb': return args.trim() === '';
     case 'ifnb': return args.trim() !== '';
     case 'ifc': case 'ifeqs': { const [a, b] = two(); return unq(a) === unq(b); }
     case 'ifnc': case 'ifnes': { const [a, b] = two(); return unq(a) !== unq(b); }
-    case 'if': case 'ifne': return /^[\s\d+\-*/()<>=!&|^~x]*$/i.test(args) ? evaluateCondition(args, new Map()) : undefined;
-    case 'ifeq': return /^[\s\d+\-*/()<>=!&|^~x]*$/i.test(args) ? !evaluateCondition(args, new Map()) : undefined;
+    case 'if': case 'ifne': case 'elseif': { const v = value(); return v === undefined ? undefined : v !== 0; }
+    case 'ifeq': { const v = value(); return v === undefined ? undefined : v === 0; }
+    case 'ifgt': case 'ifge': case 'iflt': case 'ifle': {
+      const v = value();
+      if (v === undefined) return undefined;
+      return name === 'ifgt' ? v > 0 : name === 'ifge' ? v >= 0 : name === 'iflt' ? v < 0 : v <= 0;
+    }
+    // Defined as an absolute symbol: known; otherwise it may be a label the view does not track.
+    case 'ifdef': return known();
+    case 'ifndef': case 'ifnotdef': { const k = known(); return k === undefined ? undefined : !k; }
     default: return undefined;
   }
 }
@@ -166,8 +176,9 @@ function collect(view: MacroView, lines: string[], origins: Array<Origin | undef
   const altmacro = out.altmacro ?? view.altmacro;
   const att = view.syntax === 'att';
   const state = initialAttState();
-  const cond: boolean[] = [];
-  const activeNow = (): boolean => cond.every(Boolean);
+  // `.if` nesting: whether each level's current branch is assembled, and whether one already was.
+  const cond: Array<{ active: boolean; taken: boolean }> = [];
+  const activeNow = (): boolean => cond.every((c) => c.active);
   for (let k = 0; k < lines.length; k++) {
     if (out.lines.length > MAX_LINES) return;
     const origin = origins[k];
@@ -191,9 +202,16 @@ function collect(view: MacroView, lines: string[], origins: Array<Origin | undef
       const head = statementHead(st, 'att');
       const word = head?.word.toLowerCase();
       // Conditionals and repetitions of GNU as inside the expansion.
-      if (word && /^\.if/.test(word)) { cond.push(activeNow() ? gasCondition(word.slice(1), head!.rest) ?? true : false); continue; }
-      if (word === '.else') { const v = cond.pop(); cond.push(v === undefined ? true : !v); continue; }
-      if (word === '.elseif') { cond.pop(); cond.push(false); continue; }
+      // A condition the view cannot judge takes its branch (the `.if` one, or the first `.elseif`).
+      if (word && /^\.if/.test(word)) {
+        const parent = activeNow();
+        const v = parent ? gasCondition(word.slice(1), head!.rest, view.gasSymbols) ?? true : false;
+        cond.push({ active: v, taken: v || !parent });
+        continue;
+      }
+      const top = cond[cond.length - 1];
+      if (word === '.elseif' && top) { const v = !top.taken && (gasCondition('elseif', head!.rest, view.gasSymbols) ?? true); top.active = v; top.taken ||= v; continue; }
+      if (word === '.else' && top) { top.active = !top.taken; top.taken = true; continue; }
       if (word === '.endif') { cond.pop(); continue; }
       if (!activeNow()) continue;
       if (word === '.macro') {

@@ -37,6 +37,8 @@ export interface MacroView {
   cppAt: Map<string, Origin>;
   /** `.altmacro` in effect at the end of the walk (while walking: at the line being walked). */
   altmacro: boolean;
+  /** GNU as absolute symbols (`.set`/`.equ`/`.equiv`/`sym = expr`) with a value known at that point, for `.if` in expansions. */
+  gasSymbols: Map<string, number>;
   /** The document lines where `.altmacro`/`.noaltmacro` switch the mode, in order (altmacroAt). */
   altmacroSwitches: Array<{ line: number; on: boolean }>;
   /** Includes that could not be found (`#include`, `.include`, `%include`), by line of the document. */
@@ -202,6 +204,8 @@ function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: L
     if (!active()) { mark(i, i, 'inactive'); continue; }
     if (att) {
       const d = GAS_DIRECTIVE.exec(stripAttComment(text));
+      const assigned = d ? undefined : /^\s*([A-Za-z_.$][\w.$]*)\s*=(?!=)\s*(.+)$/s.exec(stripAttComment(text));
+      if (assigned) { setGasSymbol(view, assigned[1], assigned[2]); continue; }
       if (!d) {
         // A call of a macro that defines macros (`DEFINE_IRQ_OFF irq_off`) defines them here.
         const head = /^\s*(?:[A-Za-z_.$][\w.$]*:\s*)*([A-Za-z_.$][\w.$]*)/.exec(text);
@@ -245,6 +249,9 @@ function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: L
       } else if (name === 'include') {
         const q = /^"(.*)"/.exec(args);
         if (q) include(q[1], i, false);
+      } else if (name === 'set' || name === 'equ' || name === 'equiv') {
+        const m = /^([A-Za-z_.$][\w.$]*)\s*,\s*(.+)$/s.exec(args);
+        if (m) setGasSymbol(view, m[1], m[2]);
       } else if (name === 'altmacro' || name === 'noaltmacro') {
         view.altmacro = name === 'altmacro';
         // A switch in an included file counts from the document's `.include` line on.
@@ -364,7 +371,7 @@ function nasmNumber(t: string): number | undefined {
 /** Computes the view of a document's lines (and marks its facts). */
 export function computeMacroView(file: string, syntax: Syntax, lines: readonly string[], facts: LineFacts[], env?: IncludeEnv, version = 0, defineFromCall?: WalkContext['defineFromCall']): MacroView {
   const view: MacroView = {
-    key: `${version}:${env?.epoch ?? 0}:${++viewCounter}`, syntax, gas: new Map(), nasm: new Map(), cpp: new Map(), cppAt: new Map(), altmacro: false, altmacroSwitches: [], unresolved: [],
+    key: `${version}:${env?.epoch ?? 0}:${++viewCounter}`, syntax, gas: new Map(), nasm: new Map(), cpp: new Map(), cppAt: new Map(), altmacro: false, altmacroSwitches: [], gasSymbols: new Map(), unresolved: [],
   };
   if (syntax === 'att') {
     for (const [name, body] of Object.entries({ ...PREDEFINED_CPP, ...(env?.defines ?? {}) })) view.cpp.set(name, { name, body });
@@ -372,6 +379,30 @@ export function computeMacroView(file: string, syntax: Syntax, lines: readonly s
   for (const f of facts) { f.inactive = undefined; f.macroBody = undefined; f.repeat = undefined; }
   walk({ view, env, seen: new Set([file]), defineFromCall }, lines, file, facts, 0);
   return view;
+}
+
+function setGasSymbol(view: MacroView, name: string, expr: string): void {
+  const v = gasExpression(expr, view.gasSymbols);
+  if (v === undefined) view.gasSymbols.delete(name);
+  else view.gasSymbols.set(name, v);
+}
+
+/**
+ * The value of a GNU as absolute expression whose names are all in `symbols` (C operators, `<>`
+ * for `!=`, `0b`/`0x`/octal/character numbers), or undefined when it names anything else.
+ */
+export function gasExpression(expr: string, symbols: ReadonlyMap<string, number>): number | undefined {
+  let unknown = false;
+  const text = expr.replace(/'(\\.|[^\\])'?|0b[01]+|[0-9][\w]*|[A-Za-z_.$][\w.$]*/gi, (t) => {
+    if (t.startsWith("'")) return ` ${t.charCodeAt(1)} `;
+    if (/^0b[01]+$/i.test(t)) return ` ${parseInt(t.slice(2), 2)} `;
+    if (/^(0x[0-9a-f]+|[0-9]+)$/i.test(t)) return ` ${t} `;
+    const v = symbols.get(t);
+    if (v === undefined) unknown = true;
+    return ` ${v ?? 0} `;
+  }).replace(/<>/g, '!=');
+  if (unknown || /[^-+*/%<>=!&|^~()\s\dxa-f]/i.test(text)) return undefined;
+  return evaluateExpression(text, new Map());
 }
 
 /** Whether `.altmacro` is in effect at a line of the document (GNU as expands a call in the mode of its line). */
