@@ -31,6 +31,7 @@ import { DeliveryWatch } from './deliveryWatch';
 import { endMessage, twinVerdict } from './endOfRun';
 import { GuestOutput } from './guestOutput';
 import { physicalPages, watchWrites } from './dataWatches';
+import { eventStopInfo, pendingFromDelivery, pendingFromVmEvent, STOP_BEFORE, type EventRewind, type PendingEvent } from './eventStops';
 import { frameOf } from './frames';
 import type { GlobalVariable } from '../../core/debuginfo';
 import type { GuestProgram, SourceLocation } from './program';
@@ -38,6 +39,7 @@ import { describeEvent, eventKeys, shortName } from './eventText';
 import { instructionAt, opcodeAt, stepGoal, type Goal, type Granularity, type SteppingView } from './stepping';
 
 export type { Granularity } from './stepping';
+export type { EventRewind } from './eventStops';
 
 export interface RuntimeOptions {
   program: string;
@@ -70,14 +72,6 @@ export interface StopInfo {
   rewind?: EventRewind;
 }
 
-/**
- * Where a stop on an event AT an instruction goes back to: `icount` exactly when the instruction
- * count before it is known (one instruction at a time), else the instruction at `eip` at or just
- * before `icount` (the event's own count: a VMM emulating an instruction emits after retiring it).
- * Its event, seen again when the guest resumes there (same count and address), is not a new stop.
- */
-export interface EventRewind { icount: number; exact: boolean; eip: number; eventIcount: number }
-
 export interface RuntimeHost {
   stopped(stop: StopInfo): void;
   output(text: string, category: 'stdout' | 'console' | 'stderr' | 'important', where?: SourceLocation): void;
@@ -105,23 +99,6 @@ const FINE_BATCH = 2048;
 /** A watched write: the bytes before it, and the instruction count and EIP the CPU had then (per block in compiled code). */
 interface WatchedWrite { bp: DataBreakpoint; old: Uint8Array; address: number; icount: number; writer: number }
 
-interface PendingEvent {
-  filter: ExceptionFilterId; description: string; details: string;
-  /** The event's own instruction count, and the instruction count before its instruction when known (one at a time). */
-  icount: number;
-  icountBefore: number | undefined;
-  /** Linear address of the instruction concerned. */
-  eip: number;
-  /** Instruction count the stop belongs at: before the instruction, after it, or after the delivery alone. */
-  stopAt: number;
-}
-
-/**
- * Events that happen AT an instruction that left the guest (a VM exit, a trap into the VMM, a
- * hypercall): the stop shows the guest as it was at that moment — the instruction not yet run —
- * with the VMCS and the counters as the event left them.
- */
-const STOP_BEFORE: ReadonlySet<ExceptionFilterId> = new Set(['vmexit', 'trap', 'hypercall']);
 
 export class DebugRuntime {
   readonly program: GuestProgram;
@@ -375,10 +352,7 @@ export class DebugRuntime {
     const code = ev.errorCode !== undefined ? ` error code ${hex(ev.errorCode, 4)}` : '';
     const addr = ev.address !== undefined ? `, address ${hex(ev.address)}` : '';
     const at = this.intSite((ev.eip + this.cpu.segBase[CS]) >>> 0, ev.kind === 'software');
-    // The stop is at the handler's first instruction: after the INT n that retires with its
-    // delivery, or with the same count as the instruction that faulted.
-    const icount = this.cpu.icount;
-    this.pendingEvents.push({ filter: 'guest-exception', description: `Guest exception ${name}${code}${addr} at ${this.where(at)}`, details: `Delivered through the guest's IDT (vector ${ev.vector}).`, icount, icountBefore: icount, eip: at, stopAt: icount + (ev.kind === 'software' ? 1 : 0) });
+    this.pendingEvents.push(pendingFromDelivery(this.cpu.icount, ev.kind === 'software', at, { description: `Guest exception ${name}${code}${addr} at ${this.where(at)}`, details: `Delivered through the guest's IDT (vector ${ev.vector}).` }));
     this.cpu.requestStop('guest exception');
   }
 
@@ -400,11 +374,7 @@ export class DebugRuntime {
     if (!p) return;
     // Re-running the instruction a stop was rewound to raises its event again: not a new stop.
     if (STOP_BEFORE.has(filter) && ev.icount === this.resumeSkip?.icount && (ev.eip >>> 0) === this.resumeSkip.eip) return;
-    // A critical instruction ran: the stop is after it; a guest exception's, at its handler (after
-    // the INT n that retires with its delivery).
-    const retires = filter === 'critical' || (ev.kind === 'guest-exception' && ev.name.startsWith('int'));
-    const stopAt = ev.icount + (retires ? 1 : 0);
-    this.pendingEvents.push({ filter, description: p.description, details: p.details, icount: ev.icount, icountBefore: this.insnIcount >= 0 ? this.insnIcount : undefined, eip: ev.eip >>> 0, stopAt });
+    this.pendingEvents.push(pendingFromVmEvent(ev, filter, p, this.insnIcount >= 0 ? this.insnIcount : undefined));
     if (!this.eventView) {
       // The VMCS as the exit left it (before the VMM handled it and advanced GUEST_RIP), the counters.
       let vmcs = this.vm.inspect().vmcs;
@@ -716,8 +686,7 @@ export class DebugRuntime {
     if (!this.pendingEvents.length) return undefined;
     const ev = this.pendingEvents[0];
     this.pendingEvents = [];
-    return { reason: 'exception', description: ev.description, text: ev.details, exception: { filter: ev.filter, description: ev.description, details: ev.details },
-      rewind: STOP_BEFORE.has(ev.filter) ? { icount: ev.icountBefore ?? ev.icount, exact: ev.icountBefore !== undefined, eip: ev.eip, eventIcount: ev.icount } : undefined };
+    return eventStopInfo(ev);
   }
 
   /** The stop for the code breakpoints at EIP whose conditions hold, if any. */
