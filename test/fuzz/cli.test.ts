@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { REPO_ROOT } from '../support/repoRoot';
 import { rng, type Rng } from './support/rng';
 import { cases, progress, report, SEED } from './support/scale';
-import { schedstat, schedVerdict } from './support/schedstat';
+import { HangWatch } from './support/schedstat';
 
 const CLI = path.join(REPO_ROOT, 'dist/cli.js');
 /** Exit statuses the README documents (run: also the guest's own status). */
@@ -63,36 +63,26 @@ function args(r: Rng, f: Record<string, string>, out: string): { argv: string[];
   return { argv, file, output: argv.includes('-o') ? output : undefined };
 }
 
-/**
- * Runs popek; a hang is more than `limitMs` of the CPU spent, or `limitMs` of wall time neither
- * running nor waiting to (blocked). A child that is only starved of CPU on a loaded machine is
- * given time (up to WALL_CAP_MS), so load is not taken for a hang; `sched` says which it was.
- */
+/** Runs popek; a hang as HangWatch decides (a child only starved of CPU is given time, up to WALL_CAP_MS); `sched` says how it was treated. */
 function invoke(argv: string[], limitMs: number): Promise<{ status: number | null; stdout: string; stderr: string; ms: number; hung: boolean; sched: string }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const child = spawn(process.execPath, [CLI, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '', hung = false, sched = '';
-    const s0 = schedstat(child.pid);
+    let stdout = '', stderr = '', hung = false;
+    const watch = new HangWatch(child.pid, limitMs, WALL_CAP_MS);
     child.stdout.on('data', (d: Buffer) => { if (stdout.length < 1e6) stdout += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { if (stderr.length < 1e6) stderr += d.toString(); });
-    let last = s0;
     const check = () => {
-      const wall = performance.now() - t0, now = schedstat(child.pid);
-      const busy = now && s0 ? now.onCpuMs - s0.onCpuMs : wall;
-      const progressed = now && last ? (now.onCpuMs + now.waitingMs) - (last.onCpuMs + last.waitingMs) > 100 : false;
-      last = now;
-      if (busy < limitMs && progressed && wall < WALL_CAP_MS) { timer = setTimeout(check, 2000); return; }
-      sched = schedVerdict(s0, now, wall);
+      if (watch.keepWaiting()) { timer = setTimeout(check, 2000); return; }
       hung = true;
       child.kill('SIGKILL');
     };
     let timer = setTimeout(check, limitMs);
+    const sched = () => watch.verdict();
     child.on('close', (status) => {
       clearTimeout(timer);
       const ms = performance.now() - t0;
-      if (!sched && ms > limitMs) sched = schedVerdict(s0, last, ms);
-      resolve({ status, stdout, stderr, ms, hung, sched });
+      resolve({ status, stdout, stderr, ms, hung, sched: ms > limitMs ? sched() : '' });
     });
   });
 }

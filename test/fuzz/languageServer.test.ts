@@ -155,11 +155,12 @@ describe('fuzz: language server over the real protocol', function () {
     const r = rng(SEED + 1);
     const failures: string[] = [];
     const fail = (what: string) => { if (failures.length < 20) failures.push(what); };
-    const counts = { documents: 0, edits: 0, requests: 0, cancelled: 0, malformed: 0, freshComparisons: 0, rangesChecked: 0 };
+    const counts = { documents: 0, edits: 0, requests: 0, cancelled: 0, malformed: 0, freshComparisons: 0, rangesChecked: 0, starvedButAnswered: 0 };
     let server = new LspProcess({ mode: 'paravirtual', cost: 'modern', maxNumberOfProblems: 1000 });
     await server.start();
     const finish = async (s: LspProcess) => {
       counts.requests += s.requests;
+      counts.starvedButAnswered += s.starvedButAnswered;
       if (s.exited !== undefined) fail(`server exited (${s.exited}): ${s.stderr.slice(-2000)}`);
       for (const h of s.hangs) fail(`no answer in time: ${h}`);
       await s.stop();

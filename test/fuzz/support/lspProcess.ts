@@ -11,7 +11,10 @@ import {
   type ProtocolConnection,
 } from 'vscode-languageserver-protocol/node';
 import { REPO_ROOT } from '../../support/repoRoot';
-import { schedstat, schedVerdict } from './schedstat';
+import { HangWatch } from './schedstat';
+
+/** Wall time a request to a server only starved of CPU is given before it counts as unanswered all the same. */
+const STARVED_CAP_MS = 120_000;
 
 export interface Answer { ok: boolean; result?: unknown; error?: { code: number; message: string }; ms: number; hung?: boolean }
 
@@ -25,6 +28,8 @@ export class LspProcess {
   maxMs = 0;
   slowest = '';
   logErrors: string[] = [];
+  /** Requests answered after their limit while the server was only starved of CPU (HangWatch). */
+  starvedButAnswered = 0;
   private writes: Promise<unknown> = Promise.resolve();
 
   constructor(readonly settings: Record<string, unknown>) {
@@ -69,7 +74,7 @@ export class LspProcess {
   /** Sends a request; `cancelAfterMs` sends $/cancelRequest that much later. */
   async request(method: string, params: unknown, limitMs = 10_000, cancelAfterMs?: number): Promise<Answer> {
     this.requests++;
-    const t0 = performance.now(), s0 = schedstat(this.proc.pid);
+    const t0 = performance.now(), watch = new HangWatch(this.proc.pid, limitMs, STARVED_CAP_MS);
     const source = new CancellationTokenSource();
     let timer: NodeJS.Timeout | undefined;
     const sent = this.connection.sendRequest(method, params, source.token).then(
@@ -78,11 +83,15 @@ export class LspProcess {
     );
     this.writes = sent.catch(() => undefined);
     if (cancelAfterMs !== undefined) setTimeout(() => source.cancel(), cancelAfterMs);
-    const limit = new Promise<Answer>((resolve) => { timer = setTimeout(() => resolve({ ok: false, hung: true, ms: limitMs }), limitMs); });
+    const limit = new Promise<Answer>((resolve) => {
+      const check = () => { if (watch.keepWaiting()) timer = setTimeout(check, 1000); else resolve({ ok: false, hung: true, ms: limitMs }); };
+      timer = setTimeout(check, limitMs);
+    });
     const a = await Promise.race([sent, limit]);
     clearTimeout(timer);
     a.ms = performance.now() - t0;
-    if (a.hung) this.hangs.push(`${method} (no answer in ${Math.round(a.ms)} ms; the server was ${schedVerdict(s0, schedstat(this.proc.pid), a.ms)}) ${JSON.stringify(params).slice(0, 300)}`);
+    if (a.hung) this.hangs.push(`${method} (no answer in ${Math.round(a.ms)} ms; the server was ${watch.verdict()}) ${JSON.stringify(params).slice(0, 300)}`);
+    else if (a.ms > limitMs) this.starvedButAnswered++;
     else if (a.ms > this.maxMs) { this.maxMs = a.ms; this.slowest = method; }
     source.dispose();
     return a;

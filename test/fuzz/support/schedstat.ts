@@ -23,3 +23,32 @@ export function schedVerdict(before: SchedSample | undefined, after: SchedSample
   const kind = wait > wallMs / 2 ? 'starved: waiting for a CPU' : cpu > wallMs / 2 ? 'busy: its own work' : 'idle: neither running nor waiting to';
   return `${kind} — ${Math.round(cpu)} ms on a CPU, ${Math.round(wait)} ms waiting for one, over ${Math.round(wallMs)} ms`;
 }
+
+/**
+ * When a slow answer counts as a hang: once `limitMs` of wall time has passed, the process has spent
+ * `limitMs` on a CPU (its own work), or made no progress in the last interval (neither running nor
+ * waiting to: blocked), or `capMs` of wall time went by. A process that is only starved of CPU on a
+ * loaded machine is given time, so load is not taken for a hang.
+ */
+export class HangWatch {
+  private readonly t0 = performance.now();
+  private readonly first: SchedSample | undefined;
+  private last: SchedSample | undefined;
+
+  constructor(private readonly pid: number | undefined, private readonly limitMs: number, private readonly capMs: number) {
+    this.first = this.last = schedstat(pid);
+  }
+
+  /** Asked when the wall-clock limit has passed, then every interval: true while only starved. */
+  keepWaiting(): boolean {
+    const now = schedstat(this.pid), wall = performance.now() - this.t0;
+    const before = this.last;
+    this.last = now;
+    if (!now || !this.first || !before || wall >= this.capMs) return false;
+    const busy = now.onCpuMs - this.first.onCpuMs;
+    const progressed = (now.onCpuMs + now.waitingMs) - (before.onCpuMs + before.waitingMs) > 100;
+    return busy < this.limitMs && progressed;
+  }
+
+  verdict(): string { return schedVerdict(this.first, schedstat(this.pid) ?? this.last, performance.now() - this.t0); }
+}
