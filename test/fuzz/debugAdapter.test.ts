@@ -23,6 +23,11 @@ const LANES = 10;
 /** Wall time a request to an adapter only starved of CPU is given before it counts as unanswered all the same. */
 const STARVED_CAP_MS = 120_000;
 
+/** DebugClient's socket (not public: it is closed here and its errors are counted). */
+function socketOf(dc: DebugClient): { destroy(): void; on(event: 'error', fn: () => void): void } | undefined {
+  return (dc as unknown as { _socket?: { destroy(): void; on(event: 'error', fn: () => void): void } })._socket;
+}
+
 /** The promise's value, or undefined when it takes longer than `ms`. */
 function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
@@ -117,7 +122,7 @@ describe('fuzz: debug adapter over DAP', function () {
     await server.start();
     const failures: string[] = [];
     const fail = (s: string) => { if (failures.length < 25 && !failures.includes(s)) failures.push(s); };
-    const counts = { sequences: 0, requests: 0, errorsAnswered: 0, launches: 0, pauseStorms: 0, pausesStopped: 0, cancels: 0 };
+    const counts = { sequences: 0, requests: 0, errorsAnswered: 0, launches: 0, pauseStorms: 0, pausesStopped: 0, cancels: 0, connectionResets: 0 };
     let maxPauseMs = 0, maxAnswerMs = 0;
     try {
       // Several sessions at once (as several VS Code windows on one adapter server); each sequence
@@ -127,6 +132,9 @@ describe('fuzz: debug adapter over DAP', function () {
         if (server.exited !== undefined) { fail(`the adapter exited (${server.exited}): ${server.stderr.slice(-1500)}`); break; }
         const dc = new DebugClient('node', '', 'popek');
         await dc.start(server.port);
+        // A connection the adapter resets (a session it ended) is counted, not an uncaught error of
+        // the fuzz itself; the adapter's health is judged by its process and its stderr.
+        socketOf(dc)?.on('error', () => { counts.connectionResets++; });
         const stopped: number[] = [];
         dc.on('stopped', () => stopped.push(performance.now()));
         let seq = 0;
@@ -200,7 +208,7 @@ describe('fuzz: debug adapter over DAP', function () {
         } finally {
           // Disconnect (answered within the limit, or it counts as a hang), then close the socket.
           if (!(await within(dc.disconnectRequest({}).then(() => true, () => true), ANSWER_MS))) fail(`no answer to the final disconnect after: ${log.slice(-8).join(' | ')}`);
-          (dc as unknown as { _socket?: { destroy(): void } })._socket?.destroy();
+          socketOf(dc)?.destroy();
         }
         counts.sequences++;
         if (counts.sequences % 250 === 0) progress('debug adapter', { ...counts, maxPauseMs: Math.round(maxPauseMs), maxAnswerMs: Math.round(maxAnswerMs), failures: failures.length, adapterProblems: server.problems().length });
@@ -235,6 +243,7 @@ describe('fuzz: debug adapter — pause latency, one session at a time', functio
       for (const mode of MODES) {
         const dc = new DebugClient('node', '', 'popek');
         await dc.start(server.port);
+        socketOf(dc)?.on('error', () => failures.push(`${mode}: the adapter reset the connection`));
         const stopped: number[] = [];
         dc.on('stopped', () => stopped.push(performance.now()));
         try {
@@ -258,7 +267,7 @@ describe('fuzz: debug adapter — pause latency, one session at a time', functio
           }
         } finally {
           await within(dc.disconnectRequest({ terminateDebuggee: true }), ANSWER_MS);
-          (dc as unknown as { _socket?: { destroy(): void } })._socket?.destroy();
+          socketOf(dc)?.destroy();
         }
       }
     } finally {
