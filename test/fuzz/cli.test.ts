@@ -29,9 +29,10 @@ function files(dir: string): Record<string, string> {
   fs.writeFileSync(huge, '');
   fs.truncateSync(huge, 70 * 1024 * 1024); // sparse: no disk used
   return {
-    hello: path.join(REPO_ROOT, 'examples/hello.gasm'),
+    // Copies: `fix FILE` rewrites FILE in place, and the repository's own files must stay as they are.
+    hello: w('hello.gasm', fs.readFileSync(path.join(REPO_ROOT, 'examples/hello.gasm'))),
     critical: w('critical.gasm', fs.readFileSync(path.join(REPO_ROOT, 'examples/critical.gasm'), 'utf8').replace(/\n/g, '\r\n')),
-    att: path.join(REPO_ROOT, 'test/fixtures/lint/sensitive.S'),
+    att: w('sensitive.S', fs.readFileSync(path.join(REPO_ROOT, 'test/fixtures/lint/sensitive.S'))),
     clean: w('clean.gasm', 'bits 32\nmov eax, 1\n'),
     loop: w('loop.gasm', 'bits 32\norg 0x100000\nspin:\n    inc eax\n    jmp spin\n'),
     broken: w('broken.gasm', 'bits 32\nmov eax,\n'),
