@@ -898,6 +898,14 @@ export class Cpu {
   decodeAt(lin: number): Insn {
     return this.decoder.decode(lin | 0);
   }
+  /**
+   * The instruction at `lin` through the decoded-code cache: decoded once, dropped when its bytes
+   * are written, like the blocks `run` executes. For a monitor that runs the same guest instruction
+   * itself again and again (an MMIO access after each hidden page fault).
+   */
+  cachedInsnAt(lin: number): Insn {
+    return this.blockAt(lin | 0).insns[0];
+  }
   /** Decodes the basic block starting at `lin` (ends at a control transfer or a page boundary). */
   decodeBlock(lin: number): Insn[] {
     const out: Insn[] = [];

@@ -191,8 +191,10 @@ export class Machine {
     this.io.register(0x20, 2, this.pic.device);
     this.io.register(0xa0, 2, this.pic.device);
     // A PIT write can bring its next edge closer than the budget of the CPU's current run: stop
-    // the run so that runSlice recomputes the budget (else the first ticks arrive late).
-    this.io.register(0x40, 4, { read: (p: number) => this.pit.device.read(p), write: (p: number, v: number) => { this.pit.device.write(p, v); this.cpu.stopRequested = true; } });
+    // the run so that runSlice recomputes the budget (else the first ticks arrive late). The stop
+    // is taken at the end of the block (breakBlock): an OUT inside a compiled block or loop region
+    // would otherwise run on to the end of the budget.
+    this.io.register(0x40, 4, { read: (p: number) => this.pit.device.read(p), write: (p: number, v: number) => { this.pit.device.write(p, v); this.cpu.stopRequested = true; this.cpu.breakBlock = true; } });
     this.io.register(0xf4, 4, this.debugExit);
     this.io.register(0x80, 1, ignoredPort);
     this.io.register(0x70, 2, this.cmos);

@@ -141,32 +141,49 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 export type VmEventListener = (event: VmEvent) => void;
 
 export class VmEventBus {
-  private readonly listeners: VmEventListener[] = [];
+  private readonly listeners: Array<{ fn: VmEventListener; kinds: readonly VmEventKind[] | undefined }> = [];
   /** Next sequence number (part of the VM's snapshot). */
   seq = 0;
   /** Source map hook: guest linear address → source line. Set by the CLI / debug adapter. */
   locate: ((linear: number) => SourceLocation | undefined) | undefined;
 
-  /** Adds a listener; returns the function that removes it. */
-  subscribe(fn: VmEventListener): () => void {
-    this.listeners.push(fn);
+  /**
+   * Adds a listener, for every event or only for `kinds` (a technique's own hook on one kind, such
+   * as BT's on traced page-table writes, then costs the other kinds nothing); returns the function
+   * that removes it.
+   */
+  subscribe(fn: VmEventListener, kinds?: readonly VmEventKind[]): () => void {
+    const entry = { fn, kinds };
+    this.listeners.push(entry);
     return () => {
-      const i = this.listeners.indexOf(fn);
+      const i = this.listeners.indexOf(entry);
       if (i >= 0) this.listeners.splice(i, 1);
     };
   }
 
-  get hasListeners(): boolean { return this.listeners.length > 0; }
+  /** Someone listens to every event (a tracer, the debugger). */
+  get hasListeners(): boolean { return this.listeners.some((l) => l.kinds === undefined); }
 
-  /** Completes and publishes an event; returns it. */
+  /** Someone listens to events of `kind`: else a hot path may `tally` instead of building the event. */
+  wants(kind: VmEventKind): boolean {
+    return this.listeners.some((l) => l.kinds === undefined || l.kinds.includes(kind));
+  }
+
+  /**
+   * Completes and publishes an event; returns it. `init` becomes the event (its fields are added in
+   * place: every caller passes a fresh object, and copying one per trap was most of a device-heavy
+   * guest's time under the virtualization techniques).
+   */
   publish(init: VmEventInit, icount: number): VmEvent {
-    const ev = { ...init, seq: this.seq++, icount } as VmEvent;
+    const ev = init as VmEvent;
+    ev.seq = this.seq++;
+    ev.icount = icount;
     if (this.listeners.length === 0) return ev;
     if (this.locate) {
       const loc = this.locate(ev.eip);
       if (loc) ev.source = loc;
     }
-    for (const fn of this.listeners.slice()) fn(ev);
+    for (const l of this.listeners.slice()) if (l.kinds === undefined || l.kinds.includes(ev.kind)) l.fn(ev);
     return ev;
   }
 }

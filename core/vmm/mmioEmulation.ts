@@ -22,7 +22,7 @@ export function runInstructionOnce(cpu: Cpu, open: () => void, close: () => void
   const eip = cpu.eip, icount = cpu.icount;
   open();
   try {
-    const insn = cpu.decodeAt((cpu.segBase[CS] + eip) | 0);
+    const insn = cpu.cachedInsnAt((cpu.segBase[CS] + eip) | 0);
     cpu.execOne(insn);
     return insn.mnemonic;
   } catch (e) {
@@ -38,9 +38,11 @@ export function runInstructionOnce(cpu: Cpu, open: () => void, close: () => void
 /** Counts and publishes an emulated MMIO access (`traps.mmio`, a 'trap' event on the trace). */
 export function reportMmio(host: VmHost, guestEip: number, lin: number, phys: number, write: boolean, mnemonic: string, vector = 14): void {
   host.count('traps', 'mmio');
+  const cost = host.cost('trapRoundTrip', 'emulate');
+  if (!host.events.wants('trap')) { host.tally('trap', cost); return; }
   const device = host.machine.mmio.deviceAt(phys) ?? 'device';
   host.emit({
-    kind: 'trap', vector, action: 'emulated', eip: guestEip, mnemonic, cost: host.cost('trapRoundTrip', 'emulate'),
+    kind: 'trap', vector, action: 'emulated', eip: guestEip, mnemonic, cost,
     text: `MMIO ${write ? 'write' : 'read'} of ${device} register ${hex(phys)} (linear ${hex(lin)}) emulated`,
   });
 }

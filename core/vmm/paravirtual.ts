@@ -63,7 +63,7 @@ class HypercallError {
 
 export class Paravirtual extends Ring1Vmm {
   readonly mode = 'paravirtual' as const;
-  override readonly interceptClasses = InsnClass.IRET | InsnClass.VMCALL;
+  override readonly interceptClasses = InsnClass.IRET | InsnClass.IO | InsnClass.VMCALL;
   private pv: PvState = {
     trapTable: [], callbacks: { eventCs: 0, eventEip: 0, failsafeCs: 0, failsafeEip: 0 },
     kernelStack: null, timerDeadline: -1, direct: false, upcallPending: false, boundVirqs: [],

@@ -23,6 +23,7 @@ import { CpuFault } from '../cpu/fault';
 import type { Insn } from '../cpu/insn';
 import { InsnClass, type CriticalEvent, type DeliveryEvent, type Monitor } from '../cpu/monitor';
 import { ea, readE } from '../cpu/ops/operands';
+import { ioPermitted } from '../cpu/ops/system';
 import type { LoadedImage, StopReason } from '../machine/machine';
 import { describeCritical, type CriticalContext } from './critical';
 import { rowFacts } from './rowFacts';
@@ -38,6 +39,8 @@ import type { Mode, Technique, TechniqueView, VmHost } from './technique';
 import { initialVirtualCpu, type VirtualCpu } from './vcpu';
 
 const EXC_NAMES = ['#DE', '#DB', 'NMI', '#BP', '#OF', '#BR', '#UD', '#NM', '#DF', 'CSO', '#TS', '#NP', '#SS', '#GP', '#PF', '15', '#MF', '#AC', '#MC', '#XM'];
+/** The IN and OUT rows of the instruction table (their string forms INS/OUTS are rows of their own). */
+const IN_ROW = instructionInfo('in'), OUT_ROW = instructionInfo('out');
 export const exceptionName = (v: number) => EXC_NAMES[v] ?? `vector 0x${v.toString(16)}`;
 const hex = (v: number) => '0x' + (v >>> 0).toString(16);
 /** #GP error-code bits EXT (raised delivering an external event or earlier exception) and IDT. */
@@ -60,7 +63,8 @@ export abstract class Ring1Vmm implements Technique, Monitor {
   abstract readonly mode: Mode;
   vcpu: VirtualCpu = initialVirtualCpu();
   readonly shadow: ShadowMmu;
-  readonly interceptClasses: number = InsnClass.IRET;
+  /** IRET for its critical-instruction record; IN/OUT for `portAccess`. */
+  readonly interceptClasses: number = InsnClass.IRET | InsnClass.IO;
   protected readonly reservedBase: number;
   /** The real GDT no longer matches the guest's (a traced GDT page was written). */
   private gdtStale = false;
@@ -399,6 +403,34 @@ export abstract class Ring1Vmm implements Technique, Monitor {
     return true;
   }
 
+  /**
+   * IN/OUT by the guest, seen before they execute. At CPL 1 (and at CPL 3 with the guest's IOPL 3)
+   * the real IOPL 0 and the TSS without an I/O bitmap make the CPU's permission check fail, and the
+   * #GP(0) it raises brings the VMM to `emulateFaulting`. The same check decides here
+   * (`ioPermitted`), and the VMM's work is the same — the access on the device model, the trap
+   * counted, charged and published as that #GP — without building the fault, decoding the
+   * instruction again and leaving the compiled block: port polling makes a trap of every other
+   * instruction, and that detour was nine tenths of its wall time. String forms (INS/OUTS, which a
+   * REP may stop part way) and everything the guest's own IOPL does not allow take the #GP path.
+   */
+  private portAccess(cpu: Cpu, insn: Insn): boolean {
+    if (insn.info !== IN_ROW && insn.info !== OUT_ROW) return false; // INS/OUTS: the #GP path
+    const port = insn.imm >= 0 ? insn.imm : cpu.regs[2] & 0xffff;
+    if (ioPermitted(cpu, port, insn.size)) return false;
+    if (cpu.cpl !== 1 && !(cpu.cpl === 3 && this.vcpu.iopl === 3)) return false;
+    this.beforeEvent();
+    const saved = cpu.cpl;
+    cpu.cpl = 0;
+    try { insn.semantics(cpu, insn); } finally { cpu.cpl = saved; }
+    this.host.count('traps', insn.mnemonic);
+    const cost = this.host.cost('trapRoundTrip', 'emulate', 'deviceAccess');
+    if (this.host.events.wants('trap')) {
+      this.host.emit({ kind: 'trap', vector: GP, errorCode: 0, action: 'emulated', eip: insn.linear >>> 0, mnemonic: insn.mnemonic, cost, text: `#GP → VMM emulated ${insn.mnemonic}: port ${hex(port)} (device model)` });
+    } else this.host.tally('trap', cost);
+    this.afterEmulation();
+    return true;
+  }
+
   /** Hook after each emulated instruction (paravirtual: deliver pending events if unmasked). */
   protected afterEmulation(): void {}
 
@@ -709,6 +741,7 @@ export abstract class Ring1Vmm implements Technique, Monitor {
   // ------------------------------------------------------------------------------------------
 
   onInstruction(cpu: Cpu, insn: Insn): boolean {
+    if (insn.cls & InsnClass.IO) return this.portAccess(cpu, insn);
     if ((insn.cls & InsnClass.IRET) && cpu.cpl === 1) {
       try { this.iretPopped = cpu.peek(insn.size === 2 ? 4 : 8, insn.size === 2 ? 2 : 4); } catch { this.iretPopped = -1; }
     }

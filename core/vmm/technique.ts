@@ -16,7 +16,7 @@ import type { RunCounters } from '../machine/report';
 import type { CycleCause } from './compareRow';
 import type { CostKey, CostProfile } from './cost';
 import type { Disk } from '../devices/ata';
-import type { VmEvent, VmEventBus, VmEventInit } from './events';
+import type { VmEvent, VmEventBus, VmEventInit, VmEventKind } from './events';
 
 import { MODES, type Mode } from '../isa/types';
 /** The techniques, in SPEC §4 order (the order `popek compare` prints): core/isa/types' one list. */
@@ -58,6 +58,12 @@ export interface VmHost {
   charge(cycles: number, cause?: CycleCause): void;
   /** Publishes an event (seq, icount, source filled in) and charges its `cost`. */
   emit(init: VmEventInit): VmEvent;
+  /**
+   * What `emit` does for an event nobody listens to (`events.hasListeners` false), without building
+   * it: charges `cost` to `kind` and takes its sequence number. Hot paths (a trap per port access)
+   * call it instead of formatting an event's text for no one.
+   */
+  tally(kind: VmEventKind, cost: number): void;
   /** Adds to a SPEC §6 counter table (`count('traps', 'rdmsr')`). */
   count(table: CounterTable, key: string, n?: number): void;
   /** The machine's counters (translation statistics are written directly by BT). */

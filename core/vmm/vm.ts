@@ -15,7 +15,7 @@ import type { Program } from '../machine/program';
 import type { Outcome, RunCounters, RunReport } from '../machine/report';
 import { cost, costProfile, type CostKey, type CostProfile } from './cost';
 import type { CycleCause } from './compareRow';
-import { VmEventBus, type VmEvent, type VmEventInit } from './events';
+import { VmEventBus, type VmEvent, type VmEventInit, type VmEventKind } from './events';
 import { techniqueInfo, availableModes, type CounterTable, type Mode, type Technique, type TechniqueView, type VmHost, type VmOptions } from './technique';
 
 export const VM_STATE_VERSION = 1;
@@ -73,6 +73,11 @@ export class Vm implements VmHost {
     this.overheadCycles += init.cost;
     if (init.cost) this.overheadBy[init.kind] = (this.overheadBy[init.kind] ?? 0) + init.cost;
     return this.events.publish(init, this.machine.cpu.icount);
+  }
+  tally(kind: VmEventKind, cost: number): void {
+    this.overheadCycles += cost;
+    if (cost) this.overheadBy[kind] = (this.overheadBy[kind] ?? 0) + cost;
+    this.events.seq++;
   }
   count(table: CounterTable, key: string, n = 1): void {
     const t = this.machine.counters[table];

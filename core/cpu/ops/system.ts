@@ -17,14 +17,19 @@ function requireCpl0(cpu: Cpu): void {
 
 /** IOPL, then the TSS I/O permission bitmap (SDM Vol. 1 §19.5). */
 export function checkIoPermission(cpu: Cpu, port: number, size: number): void {
-  if (cpu.cpl <= cpu.iopl) return;
+  if (!ioPermitted(cpu, port, size)) throw new CpuFault(GP, 0);
+}
+
+/** `checkIoPermission` as a verdict (a monitor asks before the access instead of catching the #GP). */
+export function ioPermitted(cpu: Cpu, port: number, size: number): boolean {
+  if (cpu.cpl <= cpu.iopl) return true;
   const type = cpu.trAttr & ATTR_TYPE;
-  if (!(cpu.trAttr & ATTR_P) || (type !== 9 && type !== 0xb) || cpu.trLimit < 103) throw new CpuFault(GP, 0);
+  if (!(cpu.trAttr & ATTR_P) || (type !== 9 && type !== 0xb) || cpu.trLimit < 103) return false;
   const mapBase = cpu.readSys16((cpu.trBase + 102) | 0);
   const byte = mapBase + (port >>> 3);
-  if (byte + 1 > cpu.trLimit) throw new CpuFault(GP, 0);
+  if (byte + 1 > cpu.trLimit) return false;
   const bits = cpu.readSys16((cpu.trBase + byte) | 0);
-  if ((bits >>> (port & 7)) & ((1 << size) - 1)) throw new CpuFault(GP, 0);
+  return ((bits >>> (port & 7)) & ((1 << size) - 1)) === 0;
 }
 
 // ---- I/O: imm = port for the immediate forms, -1 for DX ----

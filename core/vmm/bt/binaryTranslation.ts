@@ -28,7 +28,7 @@ export class BinaryTranslationTechnique implements Technique {
     this.bt = new BinaryTranslator(host);
     this.mmu = new VirtualMmu(host, host.machine.mem.reservedBase, RESERVED_MIB << 20);
     this.bt.vmem = this.mmu;
-    host.events.subscribe((ev) => { if (ev.kind === 'shadow-paging' && ev.action === 'pt-write') this.bt.onTracedWrite(); });
+    host.events.subscribe((ev) => { if (ev.kind === 'shadow-paging' && ev.action === 'pt-write') this.bt.onTracedWrite(); }, ['shadow-paging']);
   }
 
   start(): void {

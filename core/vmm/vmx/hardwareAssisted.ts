@@ -52,11 +52,15 @@ const OFF_VMCS = 0x0000, OFF_IO_A = 0x1000, OFF_IO_B = 0x2000, OFF_MSR = 0x3000;
 const OFF_EPT = 0x10000, EPT_POOL = 0x100000;
 const OFF_SHADOW_PD = 0x200000, OFF_SHADOW_POOL = 0x202000;
 
-/** An EPT violation, raised by the second-level translation; unwinds out of the guest instruction. */
-export class EptViolation extends Error {
-  constructor(readonly gpa: number, readonly lin: number, readonly write: boolean, readonly final: boolean, readonly perms: number) {
-    super(`EPT violation at guest-physical 0x${(gpa >>> 0).toString(16)}`);
-  }
+/**
+ * An EPT violation, raised by the second-level translation; unwinds out of the guest instruction.
+ * Not an Error (like CpuFault): capturing a stack trace per violation was a third of an MMIO-heavy
+ * guest's wall time, and the handler needs none.
+ */
+export class EptViolation {
+  constructor(readonly gpa: number, readonly lin: number, readonly write: boolean, readonly final: boolean, readonly perms: number) {}
+  get message(): string { return `EPT violation at guest-physical 0x${(this.gpa >>> 0).toString(16)}`; }
+  toString(): string { return this.message; }
 }
 /** A hidden (shadow) page fault fixed while an injected event was being delivered: deliver it again. */
 class RetryInjection extends Error {}
@@ -115,7 +119,7 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
         if (ev.kind !== 'shadow-paging' || ev.action !== 'pt-write') return;
         this.recordExit(EXIT_REASON.EXCEPTION_NMI, ev.address, 0, ev.mnemonic, ['emulate'], `#PF: write to the write-protected guest page table at physical ${hex(ev.address)}`,
           { intr: intrInfo(PF_VEC, INTR_INFO.TYPE_HARD_EXCEPTION, true), errorCode: 3 });
-      });
+      }, ['shadow-paging']);
     }
     this.nonRoot = { cpu: host.cpu, vmcs: this.vmcs, controls: this.controls, mem, shadowPaging: !ept };
     this.monitor = {
@@ -217,16 +221,17 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
   private recordExit(reason: number, qualification: number, length: number, mnemonic: string, work: CostKey[], text: string, info: { intr?: number; errorCode?: number; instrInfo?: number; linear?: number; gpa?: number } = {}): void {
     const v = this.vmcs, h = this.host;
     this.saveGuestState();
-    v.set(VMCS.VM_EXIT_REASON, reason);
-    v.set(VMCS.EXIT_QUALIFICATION, qualification >>> 0);
-    v.set(VMCS.VM_EXIT_INSTRUCTION_LEN, length);
-    v.set(VMCS.VM_EXIT_INTR_INFO, info.intr ?? 0);
-    v.set(VMCS.VM_EXIT_INTR_ERROR_CODE, info.errorCode ?? 0);
-    v.set(VMCS.VMX_INSTRUCTION_INFO, info.instrInfo ?? 0);
-    v.set(VMCS.GUEST_LINEAR_ADDRESS, (info.linear ?? 0) >>> 0);
+    v.setNarrow(VMCS.VM_EXIT_REASON, reason);
+    v.setNarrow(VMCS.EXIT_QUALIFICATION, qualification);
+    v.setNarrow(VMCS.VM_EXIT_INSTRUCTION_LEN, length);
+    v.setNarrow(VMCS.VM_EXIT_INTR_INFO, info.intr ?? 0);
+    v.setNarrow(VMCS.VM_EXIT_INTR_ERROR_CODE, info.errorCode ?? 0);
+    v.setNarrow(VMCS.VMX_INSTRUCTION_INFO, info.instrInfo ?? 0);
+    v.setNarrow(VMCS.GUEST_LINEAR_ADDRESS, info.linear ?? 0);
     v.set(VMCS.GUEST_PHYSICAL_ADDRESS, (info.gpa ?? 0) >>> 0);
     const name = exitReasonName(reason);
     h.count('vmExits', name);
+    if (!h.events.wants('vmexit')) { h.tally('vmexit', h.cost('vmExitEntry', ...work)); return; }
     h.emit({
       kind: 'vmexit', eip: (this.cpu.segBase[CS] + this.cpu.eip) | 0, mnemonic, cost: h.cost('vmExitEntry', ...work),
       reason: name, reasonNumber: reason, qualification: qualification >>> 0, qualificationText: text, instructionLength: length,
@@ -239,26 +244,26 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
     const v = this.vmcs, cpu = this.cpu;
     for (let k = 0; k < 6; k++) {
       const s = SEG_ORDER[k];
-      v.set(VMCS.GUEST_ES_SELECTOR + 2 * k, cpu.segSel[s]);
-      v.set(VMCS.GUEST_ES_BASE + 2 * k, cpu.segBase[s] >>> 0);
-      v.set(VMCS.GUEST_ES_LIMIT + 2 * k, cpu.segLimit[s]);
+      v.setNarrow(VMCS.GUEST_ES_SELECTOR + 2 * k, cpu.segSel[s]);
+      v.setNarrow(VMCS.GUEST_ES_BASE + 2 * k, cpu.segBase[s] >>> 0);
+      v.setNarrow(VMCS.GUEST_ES_LIMIT + 2 * k, cpu.segLimit[s]);
       // Access rights: the descriptor's bits 40..55 (same layout), bit 16 "unusable" for a null selector.
-      v.set(VMCS.GUEST_ES_AR_BYTES + 2 * k, cpu.segAttr[s] === 0 ? 0x10000 : cpu.segAttr[s]);
+      v.setNarrow(VMCS.GUEST_ES_AR_BYTES + 2 * k, cpu.segAttr[s] === 0 ? 0x10000 : cpu.segAttr[s]);
     }
-    v.set(VMCS.GUEST_LDTR_SELECTOR, cpu.ldtrSel); v.set(VMCS.GUEST_LDTR_BASE, cpu.ldtrBase >>> 0);
-    v.set(VMCS.GUEST_LDTR_LIMIT, cpu.ldtrLimit >>> 0); v.set(VMCS.GUEST_LDTR_AR_BYTES, cpu.ldtrAttr || 0x10000);
-    v.set(VMCS.GUEST_TR_SELECTOR, cpu.trSel); v.set(VMCS.GUEST_TR_BASE, cpu.trBase >>> 0);
-    v.set(VMCS.GUEST_TR_LIMIT, cpu.trLimit >>> 0); v.set(VMCS.GUEST_TR_AR_BYTES, cpu.trAttr || 0x10000);
-    v.set(VMCS.GUEST_GDTR_BASE, cpu.gdtrBase >>> 0); v.set(VMCS.GUEST_GDTR_LIMIT, cpu.gdtrLimit);
-    v.set(VMCS.GUEST_IDTR_BASE, cpu.idtrBase >>> 0); v.set(VMCS.GUEST_IDTR_LIMIT, cpu.idtrLimit);
-    v.set(VMCS.GUEST_CR0, cpu.cr0 >>> 0); v.set(VMCS.GUEST_CR3, cpu.cr3 >>> 0); v.set(VMCS.GUEST_CR4, cpu.cr4 >>> 0);
-    v.set(VMCS.GUEST_DR7, cpu.dr[7] >>> 0);
-    v.set(VMCS.GUEST_RSP, cpu.regs[4] >>> 0);
-    v.set(VMCS.GUEST_RIP, cpu.eip >>> 0);
-    v.set(VMCS.GUEST_RFLAGS, cpu.getEflags());
-    v.set(VMCS.GUEST_SYSENTER_CS, cpu.msr.sysenterCs); v.set(VMCS.GUEST_SYSENTER_ESP, cpu.msr.sysenterEsp >>> 0); v.set(VMCS.GUEST_SYSENTER_EIP, cpu.msr.sysenterEip >>> 0);
-    v.set(VMCS.GUEST_INTERRUPTIBILITY_INFO, cpu.icount < cpu.irqShadowUntil ? 1 : 0);
-    v.set(VMCS.GUEST_ACTIVITY_STATE, cpu.halted ? 1 : 0);
+    v.setNarrow(VMCS.GUEST_LDTR_SELECTOR, cpu.ldtrSel); v.setNarrow(VMCS.GUEST_LDTR_BASE, cpu.ldtrBase >>> 0);
+    v.setNarrow(VMCS.GUEST_LDTR_LIMIT, cpu.ldtrLimit >>> 0); v.setNarrow(VMCS.GUEST_LDTR_AR_BYTES, cpu.ldtrAttr || 0x10000);
+    v.setNarrow(VMCS.GUEST_TR_SELECTOR, cpu.trSel); v.setNarrow(VMCS.GUEST_TR_BASE, cpu.trBase >>> 0);
+    v.setNarrow(VMCS.GUEST_TR_LIMIT, cpu.trLimit >>> 0); v.setNarrow(VMCS.GUEST_TR_AR_BYTES, cpu.trAttr || 0x10000);
+    v.setNarrow(VMCS.GUEST_GDTR_BASE, cpu.gdtrBase >>> 0); v.setNarrow(VMCS.GUEST_GDTR_LIMIT, cpu.gdtrLimit);
+    v.setNarrow(VMCS.GUEST_IDTR_BASE, cpu.idtrBase >>> 0); v.setNarrow(VMCS.GUEST_IDTR_LIMIT, cpu.idtrLimit);
+    v.setNarrow(VMCS.GUEST_CR0, cpu.cr0 >>> 0); v.setNarrow(VMCS.GUEST_CR3, cpu.cr3 >>> 0); v.setNarrow(VMCS.GUEST_CR4, cpu.cr4 >>> 0);
+    v.setNarrow(VMCS.GUEST_DR7, cpu.dr[7] >>> 0);
+    v.setNarrow(VMCS.GUEST_RSP, cpu.regs[4] >>> 0);
+    v.setNarrow(VMCS.GUEST_RIP, cpu.eip >>> 0);
+    v.setNarrow(VMCS.GUEST_RFLAGS, cpu.getEflags());
+    v.setNarrow(VMCS.GUEST_SYSENTER_CS, cpu.msr.sysenterCs); v.setNarrow(VMCS.GUEST_SYSENTER_ESP, cpu.msr.sysenterEsp >>> 0); v.setNarrow(VMCS.GUEST_SYSENTER_EIP, cpu.msr.sysenterEip >>> 0);
+    v.setNarrow(VMCS.GUEST_INTERRUPTIBILITY_INFO, cpu.icount < cpu.irqShadowUntil ? 1 : 0);
+    v.setNarrow(VMCS.GUEST_ACTIVITY_STATE, cpu.halted ? 1 : 0);
   }
 
   /** VM entry after an instruction exit: RIP from the VMCS (the handler advanced it or not). */

@@ -190,18 +190,41 @@ function widthMask(width: VmcsWidth): bigint {
   return width === 16 ? 0xffffn : width === 32 || width === 'natural' ? 0xffffffffn : 0xffffffffffffffffn;
 }
 
+/** Valid encodings are below 0x8000 (bit 15 is reserved, SDM App. B); the field's slot is its encoding. */
+const SLOTS = 0x8000;
+const KNOWN = new Uint8Array(SLOTS);
+for (const f of VMCS_FIELDS) KNOWN[f.encoding] = 1;
+const isWide = (encoding: number) => ((encoding >> 13) & 3) === 1;
+const toU64 = (value: number | bigint) => BigInt.asUintN(64, typeof value === 'bigint' ? value : BigInt(Math.trunc(value)));
+
+/** A value for a field of at most 32 bits: ToUint32 truncates and wraps as BigInt.asUintN(64, v) & mask does. */
+function narrow(width: VmcsWidth, value: number | bigint): number {
+  const v = typeof value === 'bigint' ? Number(BigInt.asUintN(32, value)) : value >>> 0;
+  return width === 16 ? v & 0xffff : v;
+}
+
 /**
- * The VMCS: a value per field (64-bit fields as bigint internally). `read`/`write` are VMREAD and
- * VMWRITE with their rules; `get`/`set` are the processor's own accesses (VM exits fill the
- * read-only exit-information fields with them).
+ * The VMCS: a value per field. `read`/`write` are VMREAD and VMWRITE with their rules; `get`/`set`
+ * are the processor's own accesses (VM exits fill the read-only exit-information fields with them).
+ * Fields of at most 32 bits live in a typed array indexed by encoding, 64-bit ones as bigints: a VM
+ * exit writes some forty fields, and a Map of bigints made that bookkeeping most of an exit's wall time.
  */
 export class Vmcs {
-  private readonly values = new Map<number, bigint>();
+  private readonly narrowValues = new Float64Array(SLOTS);
+  private readonly wideValues = new Map<number, bigint>();
 
   constructor() {
-    for (const f of VMCS_FIELDS) this.values.set(f.encoding, 0n);
+    for (const f of VMCS_FIELDS) if (f.width === 64) this.wideValues.set(f.encoding, 0n);
     // SDM §26.3.1.5: the link pointer must be all ones unless VMCS shadowing is used.
-    this.values.set(VMCS.VMCS_LINK_POINTER, 0xffffffffffffffffn);
+    this.wideValues.set(VMCS.VMCS_LINK_POINTER, 0xffffffffffffffffn);
+  }
+
+  private value(encoding: number): bigint {
+    return isWide(encoding) ? this.wideValues.get(encoding)! : BigInt(this.narrowValues[encoding]);
+  }
+  private store(info: VmcsFieldInfo, value: number | bigint): void {
+    if (info.width === 64) this.wideValues.set(info.encoding, toU64(value));
+    else this.narrowValues[info.encoding] = narrow(info.width, value);
   }
 
   static info(encoding: number): VmcsFieldInfo | undefined {
@@ -212,9 +235,9 @@ export class Vmcs {
   /** VMREAD. Throws VmcsError for an unsupported encoding. */
   read(encoding: number): bigint {
     const base = BY_ENCODING.get(encoding);
-    if (base) return this.values.get(encoding)!;
+    if (base) return this.value(encoding);
     const full = BY_ENCODING.get(encoding & ~1);
-    if (full && full.width === 64 && (encoding & 1)) return this.values.get(full.encoding)! >> 32n;
+    if (full && full.width === 64 && (encoding & 1)) return this.value(full.encoding) >> 32n;
     throw new VmcsError(`VMREAD: no VMCS field with encoding 0x${encoding.toString(16)}`, VMERR_UNSUPPORTED_COMPONENT);
   }
   /** VMWRITE: rejects unknown encodings and the read-only exit-information fields. */
@@ -225,36 +248,47 @@ export class Vmcs {
     const v = BigInt.asUintN(64, BigInt(value));
     if (info.encoding !== encoding) {
       // High half of a 64-bit field.
-      const old = this.values.get(info.encoding)!;
-      this.values.set(info.encoding, (old & 0xffffffffn) | ((v & 0xffffffffn) << 32n));
+      const old = this.value(info.encoding);
+      this.store(info, (old & 0xffffffffn) | ((v & 0xffffffffn) << 32n));
       return;
     }
-    this.values.set(encoding, v & widthMask(info.width));
+    this.store(info, v & widthMask(info.width));
   }
 
   /** The processor's own read, as a number (fields used here fit 53 bits). */
   get(encoding: number): number {
-    return Number(this.values.get(encoding) ?? 0n);
+    if (!(encoding >= 0 && encoding < SLOTS && KNOWN[encoding])) return 0;
+    return isWide(encoding) ? Number(this.wideValues.get(encoding)!) : this.narrowValues[encoding];
   }
   /** The processor's own write (also of exit-information fields). */
   set(encoding: number, value: number | bigint): void {
-    const info = BY_ENCODING.get(encoding);
-    if (!info) throw new VmcsError(`no VMCS field with encoding 0x${encoding.toString(16)}`, VMERR_UNSUPPORTED_COMPONENT);
-    const v = typeof value === 'bigint' ? value : BigInt(Math.trunc(value));
-    this.values.set(encoding, BigInt.asUintN(64, v) & widthMask(info.width));
+    if (!(encoding >= 0 && encoding < SLOTS && KNOWN[encoding])) throw new VmcsError(`no VMCS field with encoding 0x${encoding.toString(16)}`, VMERR_UNSUPPORTED_COMPONENT);
+    if (isWide(encoding)) this.wideValues.set(encoding, toU64(value));
+    else this.narrowValues[encoding] = narrow(WIDTHS[(encoding >> 13) & 3], value);
+  }
+
+  /**
+   * `set` of a field of at most 32 bits that the caller names by its VMCS constant (no check: a VM
+   * exit saves the guest-state area with it, some forty fields).
+   */
+  setNarrow(encoding: number, value: number): void {
+    this.narrowValues[encoding] = (encoding & 0x6000) === 0 ? value & 0xffff : value >>> 0;
   }
 
   /** Named fields of one area (the debugger's VMCS scope): name → value. */
   area(area: VmcsArea): Array<{ name: string; encoding: number; width: VmcsWidth; value: bigint }> {
-    return VMCS_FIELDS.filter((f) => f.area === area).map((f) => ({ name: f.name, encoding: f.encoding, width: f.width, value: this.values.get(f.encoding)! }));
+    return VMCS_FIELDS.filter((f) => f.area === area).map((f) => ({ name: f.name, encoding: f.encoding, width: f.width, value: this.value(f.encoding) }));
   }
 
   getState(): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const [enc, v] of this.values) out[enc.toString(16)] = v.toString(16);
+    for (const f of VMCS_FIELDS) out[f.encoding.toString(16)] = this.value(f.encoding).toString(16);
     return out;
   }
   setState(s: Record<string, string>): void {
-    for (const [enc, v] of Object.entries(s)) this.values.set(parseInt(enc, 16), BigInt('0x' + v));
+    for (const [enc, v] of Object.entries(s)) {
+      const info = BY_ENCODING.get(parseInt(enc, 16));
+      if (info) this.store(info, BigInt('0x' + v));
+    }
   }
 }
