@@ -9,6 +9,8 @@ import { LoadError } from '../core/machine/multiboot';
 import { loadProgramFile, ProgramError, type Program } from '../core/machine/program';
 import type { RunReport } from '../core/machine/report';
 import { checkProgramFile, loadAddressOption } from './runCommand';
+import { locateDivergence, programLocator, type SourcePosition } from './programSource';
+import { explainDivergence } from '../core/vmm/critical';
 import { COST_PROFILES, availableModes, createVm, type Mode } from '../core/vmm';
 import type { CompareRow, CycleCause } from '../core/vmm/compareRow';
 
@@ -17,7 +19,7 @@ export type { CompareRow } from '../core/vmm/compareRow';
 const sum = (t: Record<string, number>) => Object.values(t).reduce((a, b) => a + b, 0);
 
 /** Runs `program` under each available mode (native first) and returns one row per mode. */
-export function compareModes(program: Program, options: { cost?: string; maxInstructions?: number; modes?: Mode[] } = {}): CompareRow[] {
+export function compareModes(program: Program, options: { cost?: string; maxInstructions?: number; modes?: Mode[]; locate?: (eip: number) => SourcePosition | undefined } = {}): CompareRow[] {
   const modes = options.modes ?? availableModes();
   const reports: RunReport[] = [];
   const cyclesBy: Array<Partial<Record<CycleCause, number>>> = [];
@@ -26,7 +28,9 @@ export function compareModes(program: Program, options: { cost?: string; maxInst
     vm.load(program);
     const start = performance.now();
     vm.run(2_000_000);
-    reports.push(vm.report(performance.now() - start));
+    const report = vm.report(performance.now() - start);
+    if (options.locate) locateDivergence(report, options.locate);
+    reports.push(report);
     cyclesBy.push(Object.fromEntries(Object.entries(vm.cyclesByCause()).map(([k, v]) => [k, Math.round(v)])));
   }
   const native = reports.find((r) => r.mode === 'native');
@@ -40,6 +44,7 @@ export function compareModes(program: Program, options: { cost?: string; maxInst
     cyclesBy: cyclesBy[i],
     trapsBy: r.traps, criticalBy: r.critical, vmExitsBy: r.vmExits, hypercallsBy: r.hypercalls,
     ...(r.error ? { error: r.error } : {}),
+    ...(r.firstDivergence ? { firstDivergence: r.firstDivergence } : {}),
   }));
 }
 
@@ -54,7 +59,8 @@ export function formatCompare(rows: CompareRow[]): string {
   ]);
   const widths = head.map((h, k) => Math.max(h.length, ...body.map((b) => b[k].length)));
   const line = (cells: string[]) => cells.map((c, k) => (k < 5 ? c.padEnd(widths[k]) : c.padStart(widths[k]))).join('  ').trimEnd();
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+  const notes = rows.filter((r) => r.firstDivergence).map((r) => explainDivergence(r.mode, r.firstDivergence!));
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line), ...(notes.length ? ['', ...notes] : [])].join('\n');
 }
 
 export const compareCommand: CliCommand = async (args) => {
@@ -75,7 +81,7 @@ export const compareCommand: CliCommand = async (args) => {
   }
   let rows: CompareRow[];
   try {
-    rows = compareModes(program, { cost: typeof cost === 'string' ? cost : undefined, maxInstructions });
+    rows = compareModes(program, { cost: typeof cost === 'string' ? cost : undefined, maxInstructions, locate: programLocator(program, file) });
   } catch (e) {
     if (e instanceof LoadError || e instanceof RangeError) throw new CliError(`${file}: ${e.message}`, 1);
     throw e;

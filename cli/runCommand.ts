@@ -20,20 +20,12 @@ import { isOutcome } from '../core/machine/machine';
 import { LoadError } from '../core/machine/multiboot';
 import { textToScanCodes } from '../core/machine/keyboardInput';
 import { loadProgramFile, ProgramError } from '../core/machine/program';
-import { COST_PROFILES, MODES, availableModes, createVm, formatEvent, sourceLocator, type Mode, type Vm, type VmEvent } from '../core/vmm';
+import { COST_PROFILES, MODES, availableModes, createVm, formatEvent, type Mode, type Vm, type VmEvent } from '../core/vmm';
+import { explainDivergence } from '../core/vmm/critical';
+import { locateDivergence, programLocator, traceLocator } from './programSource';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { assemble } from '../core/asm';
-import { readIncludeText } from '../core/machine/safeRead';
 import { EXIT, checkInputFile } from './inputFile';
-
-/** Source lines for --trace: the assembler's source map of FILE (assembled again, cheaply). */
-function traceLocator(file: string) {
-  const r = assemble(file, fs.readFileSync(file, 'utf8'), {
-    readFile: (p, from) => readIncludeText(nodePath.resolve(nodePath.dirname(from), p)),
-  });
-  return sourceLocator(r.sourceMap, process.cwd());
-}
 
 export const RUN_USAGE = 'popek run FILE [--mode M] [--json] [--screen] [--load-address A] [--keys TEXT] [--max-instructions N] [--cost PROFILE] [--trace] [--disk IMAGE]... [--disk-write] [--stdin]';
 
@@ -132,6 +124,11 @@ export const runCommand: CliCommand = async (allArgs) => {
     // Typed ahead: the PS/2 keyboard hands them over one byte at a time as the guest reads port 0x60.
     if (keys !== undefined) vm.machine.keyboard?.sendScanCodes(textToScanCodes(keys));
     if (trace && program.via === 'assembler') vm.events.locate = traceLocator(file);
+    else if (trace && program.via === 'elf') {
+      // A kernel built with -g: trace lines name the C (or assembly) source line.
+      const locate = programLocator(program, file);
+      vm.events.locate = (eip) => { const at = locate(eip); return at && at.line ? { file: at.file, line: at.line } : undefined; };
+    }
   } catch (e) {
     if (e instanceof LoadError || e instanceof RangeError) throw new CliError(`${file}: ${e.message}`, 1);
     throw e;
@@ -161,6 +158,7 @@ export const runCommand: CliCommand = async (allArgs) => {
   }
   if (diskWrite) disks.forEach((d, k) => { if (d.dirty) fs.writeFileSync(diskFiles[k], d.bytes); });
   const report = vm.report(performance.now() - start);
+  locateDivergence(report, programLocator(program, file));
   if (json) {
     const withEvents = trace ? { ...report, events: events.map((e) => ({ ...e, source: e.source && { ...e.source, file: nodePath.resolve(e.source.file) } })), eventsTruncated: events.length >= MAX_JSON_EVENTS } : report;
     process.stdout.write(JSON.stringify(withEvents, null, 2) + '\n');
@@ -170,6 +168,7 @@ export const runCommand: CliCommand = async (allArgs) => {
     const why = report.outcome === 'limit' ? ` (${limitGiven ? '--max-instructions' : `the default limit; --max-instructions N to change it, 0 for none`})` : '';
     process.stderr.write(`popek: guest ended with outcome '${report.outcome}'${where} after ${report.instructions} instructions${report.error ? `: ${report.error}` : ''}${why}\n`);
   }
+  if (!json && report.firstDivergence) process.stderr.write(`popek: ${explainDivergence(mode, report.firstDivergence)}\n`);
   if (report.outcome === 'error') return report.unmodelled ? EXIT.unmodelled : EXIT.internal;
   if (report.outcome === 'limit') return EXIT.limit;
   return report.exitCode & 0xff;

@@ -419,6 +419,7 @@ export class Machine {
     if (this.faultAddress !== undefined) r.faultAddress = this.faultAddress;
     if (this.error !== undefined) r.error = this.error;
     if (this.unmodelled) r.unmodelled = true;
+    if (this.counters.firstDivergence) r.firstDivergence = { ...this.counters.firstDivergence };
     return r;
   }
 

@@ -5,6 +5,23 @@ export const OUTCOMES: readonly Outcome[] = ['exit', 'shutdown', 'halt', 'triple
 
 export interface TranslationStats { blocks: number; instructions: number; cacheHits: number }
 
+/**
+ * The first critical instruction whose result differed from what it does at CPL 0 (trap-and-emulate,
+ * paravirtual with an unmodified kernel): where the guest started to see a machine that is not the
+ * one it was written for.
+ */
+export interface Divergence {
+  mnemonic: string;
+  /** Guest linear address of the instruction. */
+  eip: number;
+  /** Guest instructions retired before it. */
+  icount: number;
+  /** What it did differently, and what it does at CPL 0. */
+  differs: string;
+  /** Filled by whoever knows the guest's sources (the CLI: DWARF line table or the assembler's map). */
+  source?: { file: string; line: number; function?: string };
+}
+
 /** Filled by the hypervisor modes; native leaves them empty. */
 export interface RunCounters {
   /** Traps into the monitor by mnemonic (lower case). */
@@ -18,6 +35,7 @@ export interface RunCounters {
   translation: TranslationStats;
   /** Modelled cycles from the cost model; when absent the report gives the CPU's simulated time. */
   cycles?: number;
+  firstDivergence?: Divergence;
 }
 
 export function emptyCounters(): RunCounters {
@@ -51,4 +69,6 @@ export interface RunReport {
    * mode, task switching, real mode): a documented limit of the simulated CPU, not a bug in Popek.
    */
   unmodelled?: boolean;
+  /** The first critical instruction that behaved differently from native (see `Divergence`). */
+  firstDivergence?: Divergence;
 }

@@ -4,7 +4,7 @@
  * VM here, so the client bundle can import it without the simulator.
  */
 import { MODES, type Mode } from '../isa/types';
-import { OUTCOMES, type Outcome } from '../machine/report';
+import { OUTCOMES, type Divergence, type Outcome } from '../machine/report';
 
 /** What modelled cycles went to, summed over a run (the compare chart stacks these). */
 export const CYCLE_CAUSES = [
@@ -55,6 +55,8 @@ export interface CompareRow {
   vmExitsBy: Record<string, number>;
   hypercallsBy: Record<string, number>;
   error?: string;
+  /** The first critical instruction that behaved differently from native (report's `firstDivergence`). */
+  firstDivergence?: Divergence;
 }
 
 /** Cycles as a multiple of native's (native = 1): what a reader calls "×1.8 slower". */

@@ -8,6 +8,7 @@ import { CS, IF, SS } from '../cpu/constants';
 import { Cpu } from '../cpu/cpu';
 import type { CriticalEvent } from '../cpu/monitor';
 import { ea, readE } from '../cpu/ops/operands';
+import type { Divergence } from '../machine/report';
 import type { VirtualCpu } from './vcpu';
 
 export interface CriticalContext {
@@ -116,4 +117,19 @@ function nativeVisible(hi: number, sel: number, m: string): boolean {
 function readBelowStack(cpu: Cpu, size: number): number {
   const sp = cpu.stack32 ? cpu.regs[4] : cpu.regs[4] & 0xffff;
   return size === 4 ? cpu.read32(SS, (sp - 4) | 0) >>> 0 : cpu.read16(SS, (sp - 2) | 0);
+}
+
+/**
+ * One paragraph for the end of a run: where the guest first saw the difference (source line when
+ * known) and why no trap-and-emulate monitor can hide it.
+ */
+export function explainDivergence(mode: string, d: Divergence): string {
+  const at = `0x${(d.eip >>> 0).toString(16).padStart(8, '0')}`;
+  const src = d.source ? ` (${d.source.file}:${d.source.line}${d.source.function ? `, in ${d.source.function}` : ''})` : '';
+  return `${mode}: the first critical instruction that behaved differently from native was ${d.mnemonic} at ${at}${src}, `
+    + `after ${d.icount.toLocaleString('en-US')} instructions: ${d.differs}. ${d.mnemonic.toUpperCase()} is sensitive but not privileged `
+    + `(Robin & Irvine 2000): at CPL 1 it runs without a trap, so the monitor never sees it and the guest goes on with a wrong value. `
+    + (mode === 'paravirtual'
+      ? 'A paravirtual kernel does not run it there (Xen guests read and write the event mask in shared info instead); this part of the kernel is unmodified.'
+      : 'An unmodified kernel needs binary translation or hardware assistance (VT-x); paravirtualization replaces the instruction in the kernel\'s source.');
 }

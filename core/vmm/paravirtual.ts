@@ -511,6 +511,9 @@ export class Paravirtual extends Ring1Vmm {
     const csLin = (cpu.segBase[SS] + cpu.regs[4] + 8) | 0;
     const cs = cpu.peek(8, 4) & 0xffff;
     if ((cs & 3) === 0 && (cs & 0xfffc) !== 0) cpu.writeLinear32(csLin, cs | 1); // ring-0 selector → ring 1
+    // A guest write near its GDT marks the real descriptors not present until the next resync;
+    // the IRET below loads CS (and SS) from them.
+    this.refreshGdt();
     cpu.regs[4] = (cpu.regs[4] + 4) | 0;
     cpuIret(cpu, 4);
     cpu.regs[0] = eax;

@@ -283,7 +283,7 @@ export abstract class Ring1Vmm implements Technique, Monitor {
     const cpu = this.cpu, rb = this.reservedBase, mem = this.host.machine.mem;
     // Nothing the VMM could fix may fault during the delivery (the CPU would abandon the event):
     // a current GDT, the guest's stack and handler shadow-mapped.
-    if (this.gdtStale) this.syncGdt();
+    this.refreshGdt();
     const gate = this.guestGate(vector);
     let interruptGate = false;
     if (gate) {
@@ -693,6 +693,9 @@ export abstract class Ring1Vmm implements Technique, Monitor {
     return lo === undefined || hi === undefined ? undefined : [lo, hi];
   }
 
+  /** The real GDT made current again if a guest write staled it (before the VMM loads a selector itself). */
+  protected refreshGdt(): void { if (this.gdtStale) this.syncGdt(); }
+
   /** Rebuilds the real GDT from the guest's (compressed), and traces the guest GDT's pages. */
   protected syncGdt(): void {
     const v = this.vcpu, mem = this.host.machine.mem, base = this.reservedBase + R_GDT;
@@ -754,6 +757,9 @@ export abstract class Ring1Vmm implements Technique, Monitor {
     const d = describeCritical(ctx, ev);
     this.iretPopped = -1;
     this.host.count('critical', ev.mnemonic);
+    if (d.diverged && !this.host.counters.firstDivergence) {
+      this.host.counters.firstDivergence = { mnemonic: ev.mnemonic, eip: ev.insn.linear >>> 0, icount: cpu.icount, differs: d.differs };
+    }
     this.host.emit({ kind: 'critical', cpl: ev.cplBefore, guestCpl: 0, differs: d.differs, diverged: d.diverged, eip: ev.insn.linear >>> 0, mnemonic: ev.mnemonic, cost: 0, text: d.diverged ? `ran at CPL 1: ${d.differs}` : `ran unchanged at CPL 1${d.differs ? `: ${d.differs}` : ''}` });
   }
 

@@ -5,14 +5,11 @@
 // Not compared (the precision note of core/cpu/fpu/x87.ts): results outside float64's exponent range
 // (the x87 keeps them in its 15-bit exponent until the store), and the PE / OE / UE / DE flags.
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createVm } from '../../core/vmm';
-import { assembleNasmSource } from '../support/qemu';
-import { GUESTS } from '../devices/support';
-import { CONTROL_WORDS, OPS, RECORD, casesSource, operands, type X87Case } from './x87Cases';
+import { CONTROL_WORDS, OPS, RECORD, operands, type X87Case } from './x87Cases';
+import { guestRecords, hostRecords } from './x87Run';
 
 function buildCases(): X87Case[] {
   const vals = operands(12345, OPS.length * CONTROL_WORDS.length * 6 * 2);
@@ -20,27 +17,6 @@ function buildCases(): X87Case[] {
   let k = 0;
   for (let op = 0; op < OPS.length; op++) for (const cw of CONTROL_WORDS) for (let n = 0; n < 6; n++) cases.push({ cw, op, a: vals[k++], b: vals[k++] });
   return cases;
-}
-
-function hostRecords(cases: X87Case[], dir: string): Buffer {
-  const src = `bits 64\nglobal _start\nsection .text\n_start:\n    call x87_body\n    mov eax, 1\n    mov edi, 1\n    mov esi, x87_records + 8\n    mov edx, x87_records_end - x87_records - 8\n    syscall\n    mov eax, 60\n    xor edi, edi\n    syscall\n${casesSource(cases, 64).replace('align 16', 'section .data\nalign 16')}`;
-  fs.writeFileSync(path.join(dir, 'x87.asm'), src);
-  execFileSync('nasm', ['-f', 'elf64', '-o', 'x87.o', 'x87.asm'], { cwd: dir });
-  execFileSync('ld', ['-o', 'x87', 'x87.o'], { cwd: dir });
-  return execFileSync(path.join(dir, 'x87'), [], { maxBuffer: 1 << 24 });
-}
-
-function guestRecords(cases: X87Case[]): Buffer {
-  const src = `%include "lib.inc"\nmain:\n    call x87_body\n    mov al, 0\n    ret\n${casesSource(cases, 32)}image_end:\nsection .bss\nalignb 16\nlib_idt: resb 2048\nlib_stack: resb 4096\nlib_stack_top:\nbss_end:\n`;
-  const image = assembleNasmSource(src, { includeDir: GUESTS });
-  const vm = createVm({ mode: 'native', maxInstructions: 5_000_000 });
-  vm.load({ bytes: new Uint8Array(image), origin: 0x100000, entry: 0x100000, via: 'binary', diagnostics: [] });
-  vm.run();
-  const r = vm.report();
-  assert.equal(r.outcome, 'exit', r.error);
-  const mem = Buffer.from(vm.machine.mem.bytes.buffer, 0, vm.machine.mem.ramSize);
-  const at = mem.indexOf('X87CASES', 0x100000, 'latin1');
-  return Buffer.from(mem.subarray(at + 8, at + 8 + cases.length * RECORD));
 }
 
 describe('x87 FPU: against the host CPU', function () {

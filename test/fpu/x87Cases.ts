@@ -14,7 +14,7 @@ const STATUS = [0xdf, 0xe0, 0x66, 0x89, 0x46, 0x20, 0x9c, 0x58, 0x89, 0x46, 0x24
 const FSTP_RESULT = [0xdd, 0x5e, 0x18];
 
 export interface X87Op { name: string; bytes: number[] }
-const op = (name: string, ...bytes: number[]): X87Op => ({ name, bytes: [...PRO, ...bytes, ...STATUS, ...FSTP_RESULT] });
+export const op = (name: string, ...bytes: number[]): X87Op => ({ name, bytes: [...PRO, ...bytes, ...STATUS, ...FSTP_RESULT] });
 
 export const OPS: X87Op[] = [
   op('faddp st1', 0xde, 0xc1),
@@ -66,12 +66,12 @@ export function operands(seed: number, n: number): number[] {
 export interface X87Case { cw: number; op: number; a: number; b: number }
 
 /** The cases as NASM source: the records (with a signature in front) and the straight-line body. */
-export function casesSource(cases: X87Case[], bits: 32 | 64): string {
+export function casesSource(cases: X87Case[], bits: 32 | 64, ops: X87Op[] = OPS): string {
   const lines: string[] = [];
   lines.push('x87_body:');
   cases.forEach((c, k) => {
     lines.push(`    mov esi, x87_rec${k}`);
-    lines.push(`    db ${OPS[c.op].bytes.join(',')}`);
+    lines.push(`    db ${ops[c.op].bytes.join(',')}`);
   });
   lines.push('    ret');
   lines.push('align 16');

@@ -23,6 +23,9 @@ export const KERNELS: KernelRecipe[] = [
   { name: 'barebones', sources: ['barebones/boot.S', 'barebones/kernel.c', 'common/vga.c', 'common/serial.c', 'common/lib.c'] },
 ];
 
+/** xv6's pushcli/mycpu idiom (divergence.test.ts): equal to QEMU only where PUSHFL reads the guest's IF. */
+export const CPULOCAL: KernelRecipe = { name: 'cpulocal', sources: ['barebones/boot.S', 'cpulocal/kernel.c', 'common/vga.c', 'common/serial.c', 'common/lib.c'] };
+
 function run(cmd: string, args: string[]): void {
   try {
     execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -11,6 +11,7 @@ import { CpuFault } from '../fault';
 import type { Insn } from '../insn';
 import { ea } from '../ops/operands';
 import { X87, fromExtended, mathFault, productError, sumError, toExtended } from './x87';
+import { transcendental } from './transcendental';
 export type { X87State } from './x87';
 
 const C0 = 0x100, C1 = 0x200, C2 = 0x400, C3 = 0x4000;
@@ -253,7 +254,7 @@ function execRegister(cpu: Cpu, f: X87, op: number, modrm: number, reg: number, 
         case 0xf7: f.top = (f.top + 1) & 7; return;                                     // FINCSTP
         case 0xfa: f.set(0, sqrt(f, f.get(0))); return;                                 // FSQRT
         case 0xfc: f.set(0, f.round(f.get(0))); return;                                 // FRNDINT
-        default: throw new CpuFault(UD); // transcendental and partial-remainder instructions: not modelled
+        default: if (!transcendental(f, modrm)) throw new CpuFault(UD); return;          // F2XM1 … FCOS (transcendental.ts)
       }
     case 0xda:
       if (modrm === 0xe9) { f.compareCodes(f.get(0), f.get(1), true); f.pop(); f.pop(); return; } // FUCOMPP

@@ -14,7 +14,8 @@
  * x87's reset default, PC = 11) keep 11 more bits on hardware; values beyond float64's exponent range
  * (above ~1.8e308, below ~4.9e-324) overflow / underflow here where the x87 still represents them;
  * FLD m80 rounds an extended value to float64 (exact for values that came from float64) and FSTP m80
- * writes a float64 widened exactly. The transcendental instructions are not modelled (#UD).
+ * writes a float64 widened exactly. The transcendental, partial-remainder, FSCALE and FXTRACT
+ * instructions have their own precision note in transcendental.ts; FBLD / FBSTP are not modelled (#UD).
  *
  * Exceptions: invalid operation (including stack overflow / underflow, with SF and C1), zero divide,
  * overflow and precision (inexact) are detected; an unmasked one sets ES and B and is reported at
