@@ -522,6 +522,20 @@ export class Cpu {
     return (hpa | (lin & 0xfff)) >>> 0;
   }
 
+  /**
+   * A walk that found no usable translation: #PF, unless the monitor claims the access as one to a
+   * device's registers that it emulates (`Monitor.deviceAccess`): then this one access goes to the
+   * physical address it gives, uncached, and the instruction goes on.
+   */
+  private pageFault(lin: number, write: boolean, user: boolean, errorCode: number, device: number): number {
+    const m = this.monitor;
+    if (m?.deviceAccess) {
+      const phys = m.deviceAccess(this, lin, write, user, device);
+      if (phys >= 0) return phys >>> 0;
+    }
+    throw new CpuFault(PF_VEC, errorCode, lin);
+  }
+
   private walk(lin: number, write: boolean, user: boolean, fetch: boolean): number {
     void fetch;
     const mem = this.mem;
@@ -530,7 +544,7 @@ export class Cpu {
     if (sl !== undefined) pdeAddr = (sl(pdeAddr & ~0xfff, false, lin, false) | (pdeAddr & 0xfff)) >>> 0;
     const pde = mem.read32(pdeAddr);
     const errBase = (write ? PFEC_W : 0) | (user ? PFEC_U : 0);
-    if (!(pde & PTE_P)) throw new CpuFault(PF_VEC, errBase, lin);
+    if (!(pde & PTE_P)) return this.pageFault(lin, write, user, errBase, -1);
     let physBase: number, pte: number, pteAddr = -1, rw: boolean, us: boolean, global: boolean;
     if ((pde & PTE_PS) && (this.cr4 & CR4_PSE)) {
       physBase = ((pde & 0xffc00000) + (lin & 0x3ff000)) >>> 0;
@@ -540,7 +554,7 @@ export class Cpu {
       pteAddr = ((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) >>> 0;
       if (sl !== undefined) pteAddr = (sl(pteAddr & ~0xfff, false, lin, false) | (pteAddr & 0xfff)) >>> 0;
       pte = mem.read32(pteAddr);
-      if (!(pte & PTE_P)) throw new CpuFault(PF_VEC, errBase, lin);
+      if (!(pte & PTE_P)) return this.pageFault(lin, write, user, errBase, -1);
       physBase = (pte & ~0xfff) >>> 0;
       rw = (pde & PTE_W) !== 0 && (pte & PTE_W) !== 0;
       us = (pde & PTE_U) !== 0 && (pte & PTE_U) !== 0;
@@ -550,7 +564,7 @@ export class Cpu {
     if (user ? (!us || (write && !rw)) : (write && !rw && wp)) throw new CpuFault(PF_VEC, errBase | PFEC_P, lin);
     if (sl !== undefined) physBase = sl(physBase, write, lin, true) >>> 0;
     // A monitor that keeps device frames out of the guest's direct reach (paravirtual direct paging).
-    if (this.mmioFaults && physBase >= mem.size && mem.isMmio(physBase)) throw new CpuFault(PF_VEC, errBase | PFEC_P | PFEC_RSVD, lin);
+    if (this.mmioFaults && physBase >= mem.size && mem.isMmio(physBase)) return this.pageFault(lin, write, user, errBase | PFEC_P | PFEC_RSVD, (physBase + (lin & 0xfff)) >>> 0);
     // Accessed bits on every walk that succeeds; dirty on a write.
     if (!(pde & PTE_A)) mem.write32(pdeAddr, pde | PTE_A);
     if (pteAddr >= 0) {

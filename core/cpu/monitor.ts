@@ -132,4 +132,12 @@ export interface Monitor {
   onEvent?(cpu: Cpu, event: DeliveryEvent): boolean;
   onInstruction?(cpu: Cpu, insn: Insn): boolean;
   onCritical?(cpu: Cpu, event: CriticalEvent): void;
+  /**
+   * (h) A page walk for a data access found no usable translation (`device` −1), or found a device
+   * frame while `cpu.mmioFaults` is set (`device` its physical address). A monitor that keeps device
+   * frames unmapped so that every access traps returns the device's physical address when that is
+   * the case — the access then reaches the device model as the monitor's emulation of it, without the
+   * #PF being built and unwound (it has accounted for the trap itself) — or −1 for the #PF.
+   */
+  deviceAccess?(cpu: Cpu, lin: number, write: boolean, user: boolean, device: number): number;
 }

@@ -36,13 +36,32 @@ export function runInstructionOnce(cpu: Cpu, open: () => void, close: () => void
 }
 
 /** Counts and publishes an emulated MMIO access (`traps.mmio`, a 'trap' event on the trace). */
-export function reportMmio(host: VmHost, guestEip: number, lin: number, phys: number, write: boolean, mnemonic: string, vector = 14): void {
+export function reportMmio(host: VmHost, guestEip: number, lin: number, phys: number, write: boolean, mnemonic: string | (() => string), vector = 14): void {
   host.count('traps', 'mmio');
   const cost = host.cost('trapRoundTrip', 'emulate');
   if (!host.events.wants('trap')) { host.tally('trap', cost); return; }
   const device = host.machine.mmio.deviceAt(phys) ?? 'device';
   host.emit({
-    kind: 'trap', vector, action: 'emulated', eip: guestEip, mnemonic, cost,
+    kind: 'trap', vector, action: 'emulated', eip: guestEip, mnemonic: typeof mnemonic === 'string' ? mnemonic : mnemonic(), cost,
     text: `MMIO ${write ? 'write' : 'read'} of ${device} register ${hex(phys)} (linear ${hex(lin)}) emulated`,
   });
+}
+
+/**
+ * Device accesses the CPU performs at a monitor's word (`Monitor.deviceAccess`) counted as the traps
+ * they stand for: one per instruction, as emulating the whole instruction after its first #PF counts
+ * it (a read-modify-write of a register is one trap, not two).
+ */
+export class DeviceTrapAccount {
+  private icount = -1;
+  private eip = -1;
+  constructor(private readonly host: VmHost) {}
+
+  account(lin: number, phys: number, write: boolean, vector = 14): void {
+    const cpu = this.host.cpu, eip = (cpu.segBase[CS] + cpu.eip) >>> 0;
+    if (cpu.icount === this.icount && eip === this.eip) return;
+    this.icount = cpu.icount;
+    this.eip = eip;
+    reportMmio(this.host, eip, lin, phys, write, () => cpu.cachedInsnAt(eip | 0).mnemonic, vector);
+  }
 }

@@ -31,7 +31,7 @@ import {
   SCHEDOP_block, SCHEDOP_poll, SCHEDOP_shutdown, SCHEDOP_yield, SHARED_INFO_ADDR, SHUTDOWN_REASONS, UVMF_INVLPG, UVMF_TLB_FLUSH,
   VCPU_ARCH_CR2, VCPU_UPCALL_MASK, VCPU_UPCALL_PENDING, VCPUOP_down, VCPUOP_is_up, VCPUOP_up, XEN_VERSION, hypercallName,
 } from './hypercalls';
-import { reportMmio, runInstructionOnce } from './mmioEmulation';
+import { DeviceTrapAccount, reportMmio, runInstructionOnce } from './mmioEmulation';
 import { Ring1Vmm, type GuestGate } from './ring1Vmm';
 import { RING1_RESERVED_MIB, VMM_PD_INDEX, vmmAreaPde } from './ringCompression';
 import { registerTechnique, type TechniqueView, type VmHost } from './technique';
@@ -218,6 +218,19 @@ export class Paravirtual extends Ring1Vmm {
       cpu.flushTlb();
     }
   }
+
+  /**
+   * Direct paging: a guest access to a device frame (`cpu.mmioFaults` makes the walk report it) is
+   * the hypervisor's emulation of it (`emulateMmio`'s trap, accounted once per instruction), done by
+   * the CPU at the device's address. Guest paging off: the shadow's rule.
+   */
+  override deviceAccess(cpu: Cpu, lin: number, write: boolean, user: boolean, device: number): number {
+    if (!this.pv.direct) return super.deviceAccess(cpu, lin, write, user, device);
+    if (device < 0) return -1;
+    this.deviceTraps.account(lin, device, write);
+    return device;
+  }
+  private readonly deviceTraps = new DeviceTrapAccount(this.host);
 
   protected override invlpg(lin: number): void {
     if (this.pv.direct) this.cpu.invalidatePage(lin);

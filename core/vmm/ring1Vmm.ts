@@ -751,6 +751,11 @@ export abstract class Ring1Vmm implements Technique, Monitor {
     return false;
   }
 
+  /** A data access to an unmapped page: a device's registers are emulated in place (ShadowMmu.deviceAccess). */
+  deviceAccess(_cpu: Cpu, lin: number, write: boolean, user: boolean, device: number): number {
+    return device >= 0 ? -1 : this.shadow.deviceAccess(lin, write, user);
+  }
+
   onCritical(cpu: Cpu, ev: CriticalEvent): void {
     if (ev.cplBefore !== 1) return; // guest user code runs at CPL 3 as it would natively
     const ctx: CriticalContext = { cpu, vcpu: this.vcpu, virtualIf: this.virtualIf(), guestDescriptor: (s) => this.guestDescriptor(s), iretPopped: this.iretPopped };

@@ -24,7 +24,7 @@
 import type { Cpu } from '../cpu/cpu';
 import { CR0_PG, CR0_WP, CR4_PSE, PFEC_P, PFEC_U, PFEC_W, PTE_A, PTE_D, PTE_P, PTE_PS, PTE_U, PTE_W } from '../cpu/constants';
 import { PAGE_SIZE, type PhysicalMemory } from '../cpu/physicalMemory';
-import { reportMmio, runInstructionOnce } from './mmioEmulation';
+import { DeviceTrapAccount, reportMmio, runInstructionOnce } from './mmioEmulation';
 import type { VmHost } from './technique';
 
 /** The guest's paging registers (virtual). */
@@ -69,6 +69,7 @@ export class ShadowMmu {
   private selfWrite = false;
   /** Consecutive faults at one address that found the shadow already right. */
   private noop = { lin: -1, count: 0 };
+  private readonly deviceTraps: DeviceTrapAccount;
   stats: ShadowStats = { fills: 0, dirtyFaults: 0, tracedWrites: 0, flushes: 0, guestFaults: 0 };
 
   constructor(
@@ -77,6 +78,7 @@ export class ShadowMmu {
     /** The guest's virtual paging registers, read at every walk. */
     private readonly guest: () => GuestPagingRegs,
   ) {
+    this.deviceTraps = new DeviceTrapAccount(host);
     this.poolNext = layout.poolStart;
   }
 
@@ -226,6 +228,23 @@ export class ShadowMmu {
     if (mnemonic === undefined) return 'stuck';
     reportMmio(this.host, eip, lin, phys, write, mnemonic);
     return 'fixed';
+  }
+
+  /**
+   * The CPU's walk found no shadow entry for `lin` (`Monitor.deviceAccess`): when the guest's own
+   * tables map it to a device's registers, the access is the trap `emulateMmio` handles — accounted
+   * here once per instruction, then done by the CPU at the device's address — instead of a #PF built,
+   * unwound and the instruction run again. −1 for everything else (the hidden or guest #PF as before).
+   */
+  deviceAccess(lin: number, write: boolean, user: boolean): number {
+    lin >>>= 0;
+    if ((lin >>> 22) === this.layout.vmmPdIndex) return -1;
+    const probe = this.walkGuest(lin, write, user, false);
+    if (!probe.ok || probe.phys < this.mem.ramSize || !this.mem.isMmio(probe.phys)) return -1;
+    const w = this.walkGuest(lin, write, user, true); // sets A (and D), as the #PF path's walk does
+    if (!w.ok) return -1;
+    this.deviceTraps.account(lin, w.phys, write);
+    return w.phys;
   }
 
   /** Guest INVLPG: drop the shadow entry for `lin` and the TLB entry. */

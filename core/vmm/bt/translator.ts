@@ -109,6 +109,8 @@ export class BinaryTranslator {
       interceptClasses: InsnClass.SYSENTER | InsnClass.FAR,
       onEvent: (cpu, ev) => this.onEvent(cpu, ev),
       onInstruction: (cpu) => { if (cpu.cpl === 3) this.leaveUser(); return false; },
+      // A device's registers: emulated in place, as shadowPaging's hidden-fault path would (one trap per instruction).
+      deviceAccess: (_cpu, lin, write, user, device) => (device < 0 && this.vmem ? this.vmem.shadow.deviceAccess(lin, write, user) : -1),
     };
   }
 

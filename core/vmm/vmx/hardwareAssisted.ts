@@ -218,7 +218,7 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
   // =============================================================================================
 
   /** VM exit: guest state saved into the VMCS, exit information written, counted, published. */
-  private recordExit(reason: number, qualification: number, length: number, mnemonic: string, work: CostKey[], text: string, info: { intr?: number; errorCode?: number; instrInfo?: number; linear?: number; gpa?: number } = {}): void {
+  private recordExit(reason: number, qualification: number, length: number, mnemonic: string, work: CostKey[], text: string | (() => string), info: { intr?: number; errorCode?: number; instrInfo?: number; linear?: number; gpa?: number } = {}): void {
     const v = this.vmcs, h = this.host;
     this.saveGuestState();
     v.setNarrow(VMCS.VM_EXIT_REASON, reason);
@@ -231,9 +231,11 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
     v.set(VMCS.GUEST_PHYSICAL_ADDRESS, (info.gpa ?? 0) >>> 0);
     const name = exitReasonName(reason);
     h.count('vmExits', name);
-    if (!h.events.wants('vmexit')) { h.tally('vmexit', h.cost('vmExitEntry', ...work)); return; }
+    const cost = work.length ? h.cost('vmExitEntry', ...work) : h.cost('vmExitEntry');
+    if (!h.events.wants('vmexit')) { h.tally('vmexit', cost); return; }
+    if (typeof text !== 'string') text = text();
     h.emit({
-      kind: 'vmexit', eip: (this.cpu.segBase[CS] + this.cpu.eip) | 0, mnemonic, cost: h.cost('vmExitEntry', ...work),
+      kind: 'vmexit', eip: (this.cpu.segBase[CS] + this.cpu.eip) | 0, mnemonic, cost,
       reason: name, reasonNumber: reason, qualification: qualification >>> 0, qualificationText: text, instructionLength: length,
       text: `VM exit ${name} (${reason})${text ? ': ' + text : ''}`,
     });
@@ -444,8 +446,23 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
     }
     // A page being emulated: a device's registers are reached at their own address, else nothing is there.
     if (this.mmioPages.has(page)) return this.host.machine.mem.isMmio(page) ? page : UNPOPULATED;
-    throw new EptViolation(page | (final ? lin & 0xfff : 0), lin, write, final, r.ok ? r.perms : 0);
+    const e = new EptViolation(page | (final ? lin & 0xfff : 0), lin, write, final, r.ok ? r.perms : 0);
+    if (final && !this.injecting && page >= this.host.machine.mem.ramSize && this.host.machine.mem.isMmio(page)) {
+      // A device's registers (never EPT-mapped): the exit (APIC_ACCESS or EPT_VIOLATION, once per
+      // instruction, as eptViolationExit records it) and the host's emulation of the access, done
+      // in place at the device's address instead of unwinding the instruction and running it again.
+      const cpu = this.cpu;
+      if (cpu.icount !== this.deviceExitIcount || cpu.eip !== this.deviceExitEip) {
+        this.deviceExitIcount = cpu.icount; this.deviceExitEip = cpu.eip;
+        this.recordMmio(e);
+      }
+      return page;
+    }
+    throw e;
   }
+  /** The instruction whose device-register exit was last recorded (one exit per instruction). */
+  private deviceExitIcount = -1;
+  private deviceExitEip = -1;
 
   /** EPT-violation exit handler (KVM's TDP page fault): map guest RAM on first touch, emulate MMIO. */
   private eptViolationExit(e: EptViolation): void {

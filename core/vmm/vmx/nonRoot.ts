@@ -22,8 +22,8 @@ import { instructionInfo } from '../../isa/table';
 export interface InstructionExit {
   reason: number;
   qualification: number;
-  /** What the trace says about it (the qualification in words). */
-  text: string;
+  /** What the trace says about it (the qualification in words; a function when only a listener needs it). */
+  text: string | (() => string);
   /** The host's work, for the cost model. */
   work: CostKey[];
   instrInfo?: number;
@@ -49,7 +49,7 @@ export const INTERCEPTED_CLASSES = InsnClass.CPUID | InsnClass.VMCALL | InsnClas
   InsnClass.LMSW | InsnClass.SMSW | InsnClass.MOV_DR | InsnClass.DESC_TABLE;
 
 const hex = (v: number) => '0x' + (v >>> 0).toString(16);
-const exit = (reason: number, qualification: number, work: CostKey[], text: string, extra: Partial<InstructionExit> = {}): InstructionExit =>
+const exit = (reason: number, qualification: number, work: CostKey[], text: string | (() => string), extra: Partial<InstructionExit> = {}): InstructionExit =>
   ({ reason, qualification: qualification >>> 0, work, text, ...extra });
 
 /** The processor's decision for one basic exit reason (`reason`: its number, from the row). */
@@ -116,6 +116,8 @@ function descriptorTableExit(v: NonRootView, insn: Insn, reason: number): NonRoo
 const PORT_READS = new Set(['in', 'insb', 'insw', 'insd'].map((m) => instructionInfo(m)));
 
 /** IN/OUT/INS/OUTS: unconditional I/O exiting or the I/O bitmaps, after the I/O permission checks. */
+const IO_WORK: CostKey[] = ['deviceAccess'];
+
 function ioExit(v: NonRootView, insn: Insn, reason: number): NonRootOutcome {
   const cpu = v.cpu, c = v.controls, form = insn.form!;
   // INS/OUTS name no operands; IN/OUT with an imm8 port encode it as their immediate.
@@ -128,9 +130,11 @@ function ioExit(v: NonRootView, insn: Insn, reason: number): NonRootOutcome {
   const exits = c.primary & CPU.USE_IO_BITMAPS ? ioBitmapSays(v, port, insn.size) : (c.primary & CPU.UNCOND_IO_EXITING) !== 0;
   if (!exits) return 'cpu';
   const q = ioQualification(port, insn.size, isIn, string, insn.rep !== 0, immediate);
-  const d = decodeIo(q);
-  return exit(reason, q, ['deviceAccess'],
-    `${d.isIn ? 'in' : 'out'} port ${hex(d.port)}, size ${d.size}${d.string ? ', string' : ''}${d.rep ? ', rep' : ''}, ${d.immediate ? 'immediate' : 'DX'}`);
+  // The words for the trace only when someone reads them: port polling makes this exit the most frequent.
+  return exit(reason, q, IO_WORK, () => {
+    const d = decodeIo(q);
+    return `${d.isIn ? 'in' : 'out'} port ${hex(d.port)}, size ${d.size}${d.string ? ', string' : ''}${d.rep ? ', rep' : ''}, ${d.immediate ? 'immediate' : 'DX'}`;
+  });
 }
 
 /** I/O bitmap A (ports 0–7FFF) / B (8000–FFFF): an exit if the bit of any byte accessed is set. */
