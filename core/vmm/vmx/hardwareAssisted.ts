@@ -46,6 +46,23 @@ import { INSTRUCTION_EXIT_HANDLERS, type VmxExitHost } from './exitHandlers';
 import { INTERCEPTED_CLASSES, instructionExit, memoryInstrInfo, type NonRootView } from './nonRoot';
 import { VMCS, Vmcs } from './vmcs';
 
+/**
+ * The guest-state fields a VM exit saves (SDM Vol. 3C §28.3), as constants: saveGuestState writes
+ * them straight into the VMCS's field array (all of at most 32 bits; a 32-bit processor's natural
+ * width is 32 bits), some forty per exit.
+ */
+const G_SEL = VMCS.GUEST_ES_SELECTOR, G_BASE = VMCS.GUEST_ES_BASE, G_LIMIT = VMCS.GUEST_ES_LIMIT, G_AR = VMCS.GUEST_ES_AR_BYTES;
+const G_LDTR_SEL = VMCS.GUEST_LDTR_SELECTOR, G_LDTR_BASE = VMCS.GUEST_LDTR_BASE, G_LDTR_LIMIT = VMCS.GUEST_LDTR_LIMIT, G_LDTR_AR = VMCS.GUEST_LDTR_AR_BYTES;
+const G_TR_SEL = VMCS.GUEST_TR_SELECTOR, G_TR_BASE = VMCS.GUEST_TR_BASE, G_TR_LIMIT = VMCS.GUEST_TR_LIMIT, G_TR_AR = VMCS.GUEST_TR_AR_BYTES;
+const G_GDTR_BASE = VMCS.GUEST_GDTR_BASE, G_GDTR_LIMIT = VMCS.GUEST_GDTR_LIMIT, G_IDTR_BASE = VMCS.GUEST_IDTR_BASE, G_IDTR_LIMIT = VMCS.GUEST_IDTR_LIMIT;
+const G_CR0 = VMCS.GUEST_CR0, G_CR3 = VMCS.GUEST_CR3, G_CR4 = VMCS.GUEST_CR4, G_DR7 = VMCS.GUEST_DR7;
+const G_RSP = VMCS.GUEST_RSP, G_RIP = VMCS.GUEST_RIP, G_RFLAGS = VMCS.GUEST_RFLAGS;
+const G_SYSENTER_CS = VMCS.GUEST_SYSENTER_CS, G_SYSENTER_ESP = VMCS.GUEST_SYSENTER_ESP, G_SYSENTER_EIP = VMCS.GUEST_SYSENTER_EIP;
+const G_INTERRUPTIBILITY = VMCS.GUEST_INTERRUPTIBILITY_INFO, G_ACTIVITY = VMCS.GUEST_ACTIVITY_STATE;
+
+/** The host's work for an emulated access (cost model), shared by the frequent exits. */
+const EMULATE_WORK: CostKey[] = ['emulate'];
+
 /** Host memory layout (in the machine's reserved memory, invisible to the guest). */
 const RESERVED_MIB = 4;
 const OFF_VMCS = 0x0000, OFF_IO_A = 0x1000, OFF_IO_B = 0x2000, OFF_MSR = 0x3000;
@@ -231,7 +248,8 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
     v.set(VMCS.GUEST_PHYSICAL_ADDRESS, (info.gpa ?? 0) >>> 0);
     const name = exitReasonName(reason);
     h.count('vmExits', name);
-    const cost = work.length ? h.cost('vmExitEntry', ...work) : h.cost('vmExitEntry');
+    let cost = this.exitCosts.get(work);
+    if (cost === undefined) this.exitCosts.set(work, cost = h.cost('vmExitEntry', ...work));
     if (!h.events.wants('vmexit')) { h.tally('vmexit', cost); return; }
     if (typeof text !== 'string') text = text();
     h.emit({
@@ -243,29 +261,27 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
 
   /** The guest-state area as a VM exit saves it (SDM Vol. 3C §28.3). */
   private saveGuestState(): void {
-    const v = this.vmcs, cpu = this.cpu;
+    const cpu = this.cpu, f = this.vmcs.narrowFields();
     for (let k = 0; k < 6; k++) {
       const s = SEG_ORDER[k];
-      v.setNarrow(VMCS.GUEST_ES_SELECTOR + 2 * k, cpu.segSel[s]);
-      v.setNarrow(VMCS.GUEST_ES_BASE + 2 * k, cpu.segBase[s] >>> 0);
-      v.setNarrow(VMCS.GUEST_ES_LIMIT + 2 * k, cpu.segLimit[s]);
+      f[G_SEL + 2 * k] = cpu.segSel[s] & 0xffff;
+      f[G_BASE + 2 * k] = cpu.segBase[s] >>> 0;
+      f[G_LIMIT + 2 * k] = cpu.segLimit[s] >>> 0;
       // Access rights: the descriptor's bits 40..55 (same layout), bit 16 "unusable" for a null selector.
-      v.setNarrow(VMCS.GUEST_ES_AR_BYTES + 2 * k, cpu.segAttr[s] === 0 ? 0x10000 : cpu.segAttr[s]);
+      f[G_AR + 2 * k] = cpu.segAttr[s] === 0 ? 0x10000 : cpu.segAttr[s] >>> 0;
     }
-    v.setNarrow(VMCS.GUEST_LDTR_SELECTOR, cpu.ldtrSel); v.setNarrow(VMCS.GUEST_LDTR_BASE, cpu.ldtrBase >>> 0);
-    v.setNarrow(VMCS.GUEST_LDTR_LIMIT, cpu.ldtrLimit >>> 0); v.setNarrow(VMCS.GUEST_LDTR_AR_BYTES, cpu.ldtrAttr || 0x10000);
-    v.setNarrow(VMCS.GUEST_TR_SELECTOR, cpu.trSel); v.setNarrow(VMCS.GUEST_TR_BASE, cpu.trBase >>> 0);
-    v.setNarrow(VMCS.GUEST_TR_LIMIT, cpu.trLimit >>> 0); v.setNarrow(VMCS.GUEST_TR_AR_BYTES, cpu.trAttr || 0x10000);
-    v.setNarrow(VMCS.GUEST_GDTR_BASE, cpu.gdtrBase >>> 0); v.setNarrow(VMCS.GUEST_GDTR_LIMIT, cpu.gdtrLimit);
-    v.setNarrow(VMCS.GUEST_IDTR_BASE, cpu.idtrBase >>> 0); v.setNarrow(VMCS.GUEST_IDTR_LIMIT, cpu.idtrLimit);
-    v.setNarrow(VMCS.GUEST_CR0, cpu.cr0 >>> 0); v.setNarrow(VMCS.GUEST_CR3, cpu.cr3 >>> 0); v.setNarrow(VMCS.GUEST_CR4, cpu.cr4 >>> 0);
-    v.setNarrow(VMCS.GUEST_DR7, cpu.dr[7] >>> 0);
-    v.setNarrow(VMCS.GUEST_RSP, cpu.regs[4] >>> 0);
-    v.setNarrow(VMCS.GUEST_RIP, cpu.eip >>> 0);
-    v.setNarrow(VMCS.GUEST_RFLAGS, cpu.getEflags());
-    v.setNarrow(VMCS.GUEST_SYSENTER_CS, cpu.msr.sysenterCs); v.setNarrow(VMCS.GUEST_SYSENTER_ESP, cpu.msr.sysenterEsp >>> 0); v.setNarrow(VMCS.GUEST_SYSENTER_EIP, cpu.msr.sysenterEip >>> 0);
-    v.setNarrow(VMCS.GUEST_INTERRUPTIBILITY_INFO, cpu.icount < cpu.irqShadowUntil ? 1 : 0);
-    v.setNarrow(VMCS.GUEST_ACTIVITY_STATE, cpu.halted ? 1 : 0);
+    f[G_LDTR_SEL] = cpu.ldtrSel & 0xffff; f[G_LDTR_BASE] = cpu.ldtrBase >>> 0; f[G_LDTR_LIMIT] = cpu.ldtrLimit >>> 0; f[G_LDTR_AR] = cpu.ldtrAttr || 0x10000;
+    f[G_TR_SEL] = cpu.trSel & 0xffff; f[G_TR_BASE] = cpu.trBase >>> 0; f[G_TR_LIMIT] = cpu.trLimit >>> 0; f[G_TR_AR] = cpu.trAttr || 0x10000;
+    f[G_GDTR_BASE] = cpu.gdtrBase >>> 0; f[G_GDTR_LIMIT] = cpu.gdtrLimit >>> 0;
+    f[G_IDTR_BASE] = cpu.idtrBase >>> 0; f[G_IDTR_LIMIT] = cpu.idtrLimit >>> 0;
+    f[G_CR0] = cpu.cr0 >>> 0; f[G_CR3] = cpu.cr3 >>> 0; f[G_CR4] = cpu.cr4 >>> 0;
+    f[G_DR7] = cpu.dr[7] >>> 0;
+    f[G_RSP] = cpu.regs[4] >>> 0;
+    f[G_RIP] = cpu.eip >>> 0;
+    f[G_RFLAGS] = cpu.getEflags() >>> 0;
+    f[G_SYSENTER_CS] = cpu.msr.sysenterCs >>> 0; f[G_SYSENTER_ESP] = cpu.msr.sysenterEsp >>> 0; f[G_SYSENTER_EIP] = cpu.msr.sysenterEip >>> 0;
+    f[G_INTERRUPTIBILITY] = cpu.icount < cpu.irqShadowUntil ? 1 : 0;
+    f[G_ACTIVITY] = cpu.halted ? 1 : 0;
   }
 
   /** VM entry after an instruction exit: RIP from the VMCS (the handler advanced it or not). */
@@ -460,6 +476,8 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
     }
     throw e;
   }
+  /** Modelled cycles of an exit by its work list (the lists are shared constants or per decision). */
+  private readonly exitCosts = new Map<CostKey[], number>();
   /** The instruction whose device-register exit was last recorded (one exit per instruction). */
   private deviceExitIcount = -1;
   private deviceExitEip = -1;
@@ -512,13 +530,13 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
   private recordApicAccess(e: EptViolation): void {
     const offset = e.gpa & 0xfff;
     const q = apicAccessQualification(offset, e.write ? 1 : 0);
-    this.recordExit(EXIT_REASON.APIC_ACCESS, q, 0, '', ['emulate'], `local APIC register 0x${offset.toString(16)} ${e.write ? 'write' : 'read'}: emulated`, { linear: e.lin, gpa: e.gpa });
+    this.recordExit(EXIT_REASON.APIC_ACCESS, q, 0, '', EMULATE_WORK, () => `local APIC register 0x${offset.toString(16)} ${e.write ? 'write' : 'read'}: emulated`, { linear: e.lin, gpa: e.gpa });
   }
 
   private recordMmio(e: EptViolation): void {
     if (e.final && this.isApicAccess((e.gpa & ~0xfff) >>> 0)) { this.recordApicAccess(e); return; }
     const q = eptViolationQualification({ read: !e.write, write: e.write, fetch: false }, e.perms, true, e.final);
-    this.recordExit(EXIT_REASON.EPT_VIOLATION, q, 0, '', ['emulate'], `guest-physical ${hex(e.gpa)} (${e.write ? 'write' : 'read'}), MMIO: emulated`, { linear: e.lin, gpa: e.gpa });
+    this.recordExit(EXIT_REASON.EPT_VIOLATION, q, 0, '', EMULATE_WORK, () => `guest-physical ${hex(e.gpa)} (${e.write ? 'write' : 'read'}), MMIO: emulated`, { linear: e.lin, gpa: e.gpa });
   }
 
   // =============================================================================================

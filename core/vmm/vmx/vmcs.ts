@@ -268,8 +268,13 @@ export class Vmcs {
   }
 
   /**
-   * `set` of a field of at most 32 bits that the caller names by its VMCS constant (no check: a VM
-   * exit saves the guest-state area with it, some forty fields).
+   * The values of the fields of at most 32 bits, indexed by encoding: the processor's own bulk
+   * writes (a VM exit saving the guest-state area) store unsigned values of the field's width here.
+   */
+  narrowFields(): Float64Array { return this.narrowValues; }
+
+  /**
+   * `set` of a field of at most 32 bits that the caller names by its VMCS constant (no check).
    */
   setNarrow(encoding: number, value: number): void {
     this.narrowValues[encoding] = (encoding & 0x6000) === 0 ? value & 0xffff : value >>> 0;
