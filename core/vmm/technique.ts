@@ -59,7 +59,7 @@ export interface VmHost {
   /** Publishes an event (seq, icount, source filled in) and charges its `cost`. */
   emit(init: VmEventInit): VmEvent;
   /**
-   * What `emit` does for an event nobody listens to (`events.hasListeners` false), without building
+   * What `emit` does for an event nobody listens to (`events.wants(kind)` false), without building
    * it: charges `cost` to `kind` and takes its sequence number. Hot paths (a trap per port access)
    * call it instead of formatting an event's text for no one.
    */
