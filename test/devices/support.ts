@@ -24,6 +24,13 @@ export function guestProgram(name: string): Program {
   return p;
 }
 
+/**
+ * QEMU's virtual clock from its instruction count (128 ns an instruction, idle time skipped), not the
+ * host's wall clock: timers (PIT, APIC, RTC) then tick at the same guest instruction whatever the
+ * host's load — with wall-clock time a loaded CI host saw 6 APIC ticks where a quiet one sees 5.
+ */
+export const QEMU_ICOUNT = ['-icount', 'shift=7,sleep=off'];
+
 const qemuRuns = new Map<string, Promise<QemuResult>>();
 /** The same guest assembled by NASM and booted in QEMU (once per run and argument list). */
 export function qemuGuest(name: string, options: RunOptions = {}): Promise<QemuResult> {
@@ -31,7 +38,8 @@ export function qemuGuest(name: string, options: RunOptions = {}): Promise<QemuR
   let r = qemuRuns.get(key);
   if (!r) {
     const image = assembleWithNasm(path.join(GUESTS, `${name}.gasm`), {}, ['-i', GUESTS + path.sep]);
-    qemuRuns.set(key, r = runImageInQemu(image, options));
+    const extraArgs = [...QEMU_ICOUNT, ...(options.extraArgs ?? [])];
+    qemuRuns.set(key, r = runImageInQemu(image, { ...options, extraArgs }));
   }
   return r;
 }
