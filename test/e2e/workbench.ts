@@ -368,6 +368,7 @@ async function uiPhase(page: Page): Promise<void> {
     if (toasts) throw new Error('an unknown name in the Debug Console raised a notification');
     if (!/no_such_name/.test(await repl())) throw new Error('no answer in the console');
     await page.keyboard.press('Shift+F5');
+    await page.waitForSelector('.debug-toolbar', { state: 'detached', timeout: 15_000 }).catch(() => undefined);
     return `(${JSON.stringify(vars.replace(/\s+/g, ' ').slice(0, 100))})`;
   });
 
@@ -443,11 +444,14 @@ async function uiPhase(page: Page): Promise<void> {
     }
     await page.screenshot({ path: path.join(OUT, 'ui-13-disassembly-after-steps.png') });
     await page.keyboard.press('Shift+F5');
+    // Until the session has ended F5 means Continue, not Start: the next step's F5 would be lost.
+    await page.waitForSelector('.debug-toolbar', { state: 'detached', timeout: 15_000 }).catch(() => undefined);
     await page.keyboard.press('Control+W');
     return `(EIP row marked at ${seen.join(', ')})`;
   });
 
   await step(page, 'the status bar shows guest instructions/s and modelled cycles while running, the totals after a pause', ['debugAdapter'], async () => {
+    await page.waitForSelector('.debug-toolbar', { state: 'detached', timeout: 15_000 }).catch(() => undefined);
     await quickOpen(page, 'spin.gasm');
     await page.keyboard.press('F5');
     await page.waitForSelector('.monaco-editor .debug-top-stack-frame-line', { timeout: 60_000 });
