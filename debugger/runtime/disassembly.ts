@@ -105,7 +105,8 @@ function anchorBelow(sw: Sweeper, index: SourceIndex, known: KnownStarts, a: num
   if (fromMap && fromMap.address >= lowest) best = fromMap.address;
   for (const k of known) if (k <= a && k >= lowest && k > best) best = k;
   // Nothing known: a fixed 16-byte grid keeps two requests about the same place in agreement.
-  return best >= 0 ? best : a & ~15;
+  // (Unsigned: `&` is signed in JS, and a negative start above 0x80000000 swept ~2^32 bytes.)
+  return best >= 0 ? best : (a & ~15) >>> 0;
 }
 
 /** `count` items starting `instructionOffset` items away from `address` (DAP `disassemble`). */

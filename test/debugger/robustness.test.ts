@@ -48,6 +48,16 @@ describe('debug adapter: every request answered, errors in words', function () {
     }
   });
 
+  it('disassembles backwards from the top of the address space (it once swept 2^32 bytes and held the adapter)', async () => {
+    await launchToStop(dc, { program: example('timer.gasm'), mode: 'paravirtual', stopOnEntry: true });
+    for (const memoryReference of ['0xffffffff', '0x80000000', '0xfffffff0']) {
+      const r = await dc.disassembleRequest({ memoryReference, instructionCount: 10, instructionOffset: -7 });
+      assert.equal(r.body?.instructions.length, 10, memoryReference);
+      // Seven items before the address, then the address itself (the sweep wraps past the top, as the CPU does).
+      assert.equal(parseInt(r.body!.instructions[7].address, 16), parseInt(memoryReference, 16), memoryReference);
+    }
+  });
+
   it('pause of a stopped guest reports a stop; cancel answers the request it names', async () => {
     await launchToStop(dc, { program: example('hello.gasm'), mode: 'native', stopOnEntry: true });
     const stopped = dc.waitForEvent('stopped', 10_000);
