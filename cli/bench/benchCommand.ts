@@ -7,7 +7,7 @@ import type { CliCommand } from '../cliSupport';
 import type { BenchSuite } from './benchSupport';
 
 // Add a suite by adding its module and one line here.
-const SUITES: Array<() => Promise<BenchSuite>> = [async () => (await import('./asmBench')).suite, async () => (await import('./serverBench')).serverBench, async () => (await import('./serverPushBench')).serverPushBench, async () => (await import('./lintCliBench')).lintCliBench, async () => (await import('./startupBench')).startupBench, async () => (await import('./extensionBench')).extensionBench, async () => (await import('./cpuBench')).cpuBench, async () => (await import('./debuggerBench')).debuggerBench, async () => (await import('./vmmBench')).vmmBench, async () => (await import('./btBench')).btBench, async () => (await import('./peerBench')).peerBench];
+const SUITES: Array<() => Promise<BenchSuite>> = [async () => (await import('./asmBench')).suite, async () => (await import('./serverBench')).serverBench, async () => (await import('./serverPushBench')).serverPushBench, async () => (await import('./startupBench')).startupBench, async () => (await import('./extensionBench')).extensionBench, async () => (await import('./cpuBench')).cpuBench, async () => (await import('./debuggerBench')).debuggerBench, async () => (await import('./vmmBench')).vmmBench, async () => (await import('./btBench')).btBench, async () => (await import('./peerBench')).peerBench];
 
 export const benchCommand: CliCommand = async (args) => {
   const only = args.filter((a) => !a.startsWith('-'));
