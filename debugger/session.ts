@@ -17,6 +17,7 @@ import { checkLaunchArguments, type CheckedLaunch, type PopekLaunchArguments } f
 import { EXCEPTION_FILTERS, isExceptionFilter } from './runtime/breakpoints';
 import { disassembleAround } from './runtime/disassembly';
 import { ExpressionError, evaluate, parseExpression } from './runtime/expression';
+import { DEFAULT_WATCH_SIZE, findGlobal, globalsView, programGlobals } from './runtime/globals';
 import { readLinearBytes } from './runtime/guestMemory';
 import { eflagsView, hex, hypervisorView, registersView, vcpuView, vmcsView, writeName, type StateItem } from './runtime/guestState';
 import { ProgramLoadError } from './runtime/program';
@@ -28,7 +29,7 @@ const THREAD_ID = 1;
 /** How long launch waits for configurationDone before it runs anyway (ms). */
 const CONFIGURATION_TIMEOUT = 2000;
 
-type ScopeKind = 'registers' | 'eflags' | 'vcpu' | 'vmcs' | 'hypervisor';
+type ScopeKind = 'registers' | 'eflags' | 'vcpu' | 'vmcs' | 'hypervisor' | 'globals';
 
 export class PopekDebugSession extends GuardedDebugSession {
   private runtime: DebugRuntime | undefined;
@@ -347,6 +348,17 @@ export class PopekDebugSession extends GuardedDebugSession {
     const rt = this.runtime;
     const none = (why: string) => { response.body = { dataId: null, description: why }; this.sendResponse(response); };
     if (!rt) return none('no guest is loaded');
+    // From the Variables view: a global is its bytes; a register or a flag is not memory.
+    const scope = args.variablesReference ? this.variableHandles.get(args.variablesReference) : undefined;
+    if (scope === 'globals') {
+      const g = findGlobal(rt.program.index, String(args.name));
+      if (!g) return none(`${args.name} is not a global of the program`);
+      const size = Math.min(g.size || DEFAULT_WATCH_SIZE, 4096);
+      response.body = { dataId: `${hex(g.address)}/${size}`, description: `${g.name}: ${size} byte${size === 1 ? '' : 's'} at ${hex(g.address)}`, accessTypes: ['write'], canPersist: false };
+      this.sendResponse(response);
+      return;
+    }
+    if (scope !== undefined) return none(`${args.name} is not memory: a data breakpoint watches memory (the Globals scope, or [${args.name}] in Watch for what it points to)`);
     let address: number, size: number;
     try {
       if (args.asAddress) {
@@ -498,6 +510,9 @@ export class PopekDebugSession extends GuardedDebugSession {
       scopes.push(new Scope('EFLAGS', this.variableHandles.create('eflags'), false));
       scopes.push(new Scope('VCPU', this.variableHandles.create('vcpu'), false));
       if (rt.vmcsFields()) scopes.push(new Scope('VMCS', this.variableHandles.create('vmcs'), false));
+      // The program's variables (data labels, C globals): "Break on Value Change" works on them.
+      const globals = programGlobals(rt.program.index).length;
+      if (globals) scopes.push(Object.assign(new Scope('Globals', this.variableHandles.create('globals'), false), { namedVariables: globals }));
       scopes.push(new Scope('Hypervisor', this.variableHandles.create('hypervisor'), true));
       (scopes[0] as DebugProtocol.Scope).presentationHint = 'registers';
     }
@@ -516,6 +531,7 @@ export class PopekDebugSession extends GuardedDebugSession {
       else if (h === 'vcpu') items = vcpuView(rt.cpu, rt.vm);
       else if (h === 'vmcs') items = vmcsView(rt.vmcsFields()) ?? [];
       else if (h === 'hypervisor') items = hypervisorView(rt.vm, rt.hypervisorCounters(), rt.recentEvents());
+      else if (h === 'globals') items = globalsView(rt.cpu, rt.program.index);
     }
     response.body = { variables: items.map((it) => this.variable(it)) };
     this.sendResponse(response);

@@ -290,6 +290,30 @@ describe('debugger: ELF kernels from C and NASM (DebugClient)', function () {
     assert.match((await dc.evaluateRequest({ expression: 'ticks + 1', context: 'watch' })).body.result, /^0x0*2a \(42\)$/);
   });
 
+  it('the Globals scope lists the C globals with their C types, sizes and addresses (readelf -s); Break on Value Change stops after the C line that wrote', async () => {
+    await toBreakpoint(kc, cLine('int x = add(2, 3);'));
+    const symbols = readelf(['-s'], k.file);
+    const sym = (name: string) => new RegExp(`([0-9a-f]{8})\\s+(\\d+)\\s+OBJECT\\s+\\w+\\s+\\w+\\s+\\w+\\s+${name}$`, 'm').exec(symbols)!;
+    const scopes = (await dc.scopesRequest({ frameId: 0 })).body.scopes;
+    const ref = scopes.find((s) => s.name === 'Globals')!.variablesReference;
+    const vars = new Map((await dc.variablesRequest({ variablesReference: ref })).body.variables.map((v) => [v.name, v]));
+    const ticks = vars.get('ticks')!, banner = vars.get('banner')!;
+    assert.equal(parseInt(ticks.memoryReference!, 16), parseInt(sym('ticks')[1], 16));
+    assert.equal(ticks.type, `unsigned int, ${sym('ticks')[2]} bytes at ${ticks.memoryReference}`);
+    assert.equal(ticks.value, '8'); // 7, then ticks + 1 ran
+    assert.equal(ticks.evaluateName, 'ticks');
+    assert.equal(parseInt(banner.memoryReference!, 16), parseInt(sym('banner')[1], 16));
+    assert.match(banner.type ?? '', new RegExp(`^char\\[8\\], ${sym('banner')[2]} bytes`));
+    assert.match(banner.value, /^"popek"/);
+    const info = await dc.dataBreakpointInfoRequest({ variablesReference: ref, name: 'ticks' });
+    assert.equal(info.body.dataId, `${ticks.memoryReference}/4`);
+    await dc.setDataBreakpointsRequest({ breakpoints: [{ dataId: info.body.dataId!, accessType: 'write' }] });
+    const s = await resumeToStop(dc, dc.continueRequest({ threadId: 1 }));
+    assert.equal(s.body.reason, 'data breakpoint');
+    // ticks += x + (v & 0): 8 + 5.
+    assert.match(s.body.description ?? '', new RegExp(`written by kernel\\.c:${cLine('ticks += x + (v & 0);')} .*: 0x00000008 → 0x0000000d$`));
+  });
+
   it('disassembly names instructions by symbol+offset and call targets by symbol', async () => {
     await toBreakpoint(kc, cLine('int x = add(2, 3);'));
     const f = await topFrame(dc);
