@@ -370,7 +370,7 @@ describe('debugger: protocol (stdio adapter process)', function () {
     it('decodes EFLAGS and edits flags, IOPL and registers through setVariable', async () => {
       await launchToStop(dc, { program: HELLO });
       const scopes = await dc.scopesRequest({ frameId: 0 });
-      assert.deepEqual(scopes.body.scopes.map((s) => s.name), ['Registers', 'EFLAGS', 'VCPU', 'Hypervisor']);
+      assert.deepEqual(scopes.body.scopes.map((s) => s.name), ['Registers', 'EFLAGS', 'VCPU', 'Globals', 'Hypervisor']);
       const flags = scopes.body.scopes[1].variablesReference;
       let fl = await scope(dc, 'EFLAGS');
       assert.equal(fl.get('ZF')?.value, '0');
