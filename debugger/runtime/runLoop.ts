@@ -1,0 +1,176 @@
+/*
+ * Running the guest for `continue` and the steps: slices that yield to the host between turns (so a
+ * pause is answered), on the fast path where the CPU checks breakpoint addresses and requested
+ * stops itself ('bp', compiled code runs), with no checks at all ('free'), or one instruction at a
+ * time with every check ('fine': steps, the native twin). Ends with the stop or the end of the run.
+ */
+import { isOutcome } from '../../core/machine/machine';
+import type { CodeBreakpoints } from './codeBreakpoints';
+import type { DataBreakpoints } from './dataBreakpoints';
+import { endMessage, twinVerdict } from './endOfRun';
+import type { EventFilters } from './eventFilters';
+import { FINE_BATCH, TURN_MS, yieldToHost, type RunContext, type StopInfo } from './runContext';
+import type { Goal } from './stepping';
+import { StopPlacement } from './stopPlacement';
+import type { TimeTravel } from './timeTravel';
+import type { TwinLockStep } from './twinLockStep';
+
+export interface RunParts {
+  codeBps: CodeBreakpoints;
+  dataBps: DataBreakpoints;
+  events: EventFilters;
+  travel: TimeTravel;
+  twin: TwinLockStep | undefined;
+}
+
+export class RunLoop {
+  private readonly placement: StopPlacement;
+
+  constructor(private readonly ctx: RunContext, private readonly parts: RunParts) {
+    this.placement = new StopPlacement(ctx, parts, (goal, n) => this.runFine(goal, n));
+  }
+
+  /**
+   * How to run: 'fine' looks after every instruction (steps, the equivalence twin); 'bp' lets the
+   * CPU check code breakpoint addresses itself and stop where an event the filters ask for or a
+   * data watch requested a stop (compiled blocks and regions run; see stopPlacement.ts); 'free'
+   * runs slices with no checks.
+   */
+  private mode(goal: Goal): 'fine' | 'bp' | 'free' {
+    const { codeBps, dataBps, events, twin } = this.parts;
+    if (goal.kind === 'step' || twin !== undefined || this.ctx.options.oneAtATime) return 'fine';
+    // The CPU checks every instruction (per block, compiled blocks run) but the one it resumes at.
+    return codeBps.size === 0 && events.watching === 0 && dataBps.count === 0 ? 'free' : 'bp';
+  }
+
+  async run(goal: Goal): Promise<void> {
+    const ctx = this.ctx, cpu = ctx.cpu;
+    const { codeBps, events, travel } = this.parts;
+    if (ctx.running || ctx.ended || ctx.disposed) return;
+    try { travel.ensureFirstCheckpoint(); } catch (e) { ctx.host.output(`popek debugger: no step back: ${(e as Error).message}\n`, 'stderr'); }
+    ctx.running = true;
+    ctx.pauseRequested = false;
+    events.view = undefined;
+    events.recentSeqLimit = undefined;
+    travel.midDelivery = false;
+    let stop: StopInfo | undefined;
+    let sliceSize = 100_000;
+    try {
+      for (;;) {
+        const turnStart = performance.now();
+        const mode = this.mode(goal);
+        // The CPU checks the code breakpoints itself: the fast path of `continue`, and one instruction
+        // at a time (each slice resumes at EIP, see runFine) where an event it delivered inside the
+        // slice leads to one (a handler's first instruction, reached without an instruction retiring).
+        codeBps.cpuChecks(mode !== 'free');
+        if (mode === 'fine') {
+          do {
+            stop = this.runFine(goal, FINE_BATCH);
+          } while (!stop && !ctx.ended && performance.now() - turnStart < TURN_MS);
+        } else {
+          // Resuming: the instruction at EIP was already stopped at or checked (the last slice's end).
+          if (mode === 'bp') cpu.resume();
+          const r = ctx.vm.runSlice(sliceSize);
+          const dt = performance.now() - turnStart;
+          sliceSize = Math.max(10_000, Math.min(20_000_000, Math.round(sliceSize * (dt > 0 ? Math.min(4, TURN_MS / dt) : 4))));
+          this.forgetResumeSkip();
+          if (isOutcome(r)) this.finish();
+          else if (mode === 'bp') stop = await this.placement.afterSlice();
+        }
+        travel.ran(performance.now() - turnStart);
+        ctx.flushConsole();
+        if (ctx.ended || stop) break;
+        ctx.host.turn?.();
+        travel.periodicCheckpoint();
+        await yieldToHost();
+        if (ctx.disposed) return;
+        if (ctx.pauseRequested) { stop = { reason: 'pause', description: `Paused at ${ctx.where(ctx.pc)}` }; break; }
+      }
+    } catch (e) {
+      ctx.host.output(`popek debugger: internal error while running: ${(e as Error)?.message ?? e}\n`, 'stderr');
+      stop = { reason: 'pause', description: 'Stopped after an internal error' };
+    } finally {
+      ctx.running = false;
+      codeBps.cpuChecks(false);
+      cpu.withdrawStop();
+    }
+    if (stop?.rewind !== undefined && !ctx.ended && !ctx.disposed) await this.rewind(stop.rewind);
+    if (stop && !ctx.ended) {
+      travel.atStop();
+      ctx.host.stopped(stop);
+    }
+  }
+
+  /** Back to the instruction the event happened at (deterministic re-execution), keeping the VMM's view of the event. */
+  private async rewind(r: NonNullable<StopInfo['rewind']>): Promise<void> {
+    const ctx = this.ctx, events = this.parts.events;
+    const view = events.view;
+    const seqLimit = ctx.vm.events.seq;
+    try {
+      ctx.running = true;
+      await this.placement.rewindBefore(r);
+      events.resumeSkip = { icount: r.eventIcount, eip: r.eip };
+      events.recentSeqLimit = seqLimit;
+    } catch (e) {
+      ctx.host.output(`popek debugger: cannot show the state before the event: ${(e as Error).message}\n`, 'stderr');
+    } finally { ctx.running = false; }
+    events.view = view;
+  }
+
+  /** The event a stop was rewound to stops no more once the guest is past its instruction. */
+  private forgetResumeSkip(): void {
+    const events = this.parts.events;
+    if (events.resumeSkip && this.ctx.cpu.icount > events.resumeSkip.icount + 1) events.resumeSkip = undefined;
+  }
+
+  /** Runs up to `n` instructions one at a time with every check; returns a stop or undefined. */
+  private runFine(goal: Goal, n: number): StopInfo | undefined {
+    const ctx = this.ctx, vm = ctx.vm, cpu = ctx.cpu;
+    const { codeBps, dataBps, events, travel, twin } = this.parts;
+    for (let k = 0; k < n; k++) {
+      ctx.oneByOne++;
+      const before = ctx.pc;
+      goal.before?.(before);
+      twin?.beforeInstruction();
+      // A stop asked for outside a run (an edit through a data watch) is not this instruction's.
+      cpu.withdrawStop();
+      const ic0 = cpu.icount;
+      ctx.insnIcount = ic0;
+      // The instruction at EIP was checked (the previous slice's end, or a stop): it runs now.
+      cpu.resume();
+      const r = vm.runSlice(1);
+      ctx.insnIcount = -1;
+      this.forgetResumeSkip();
+      // Stopped right after an event was delivered (an exception, an interrupt to a handler with a
+      // breakpoint), before any instruction retired: the same instruction count as the instruction
+      // before it (step back goes there first).
+      const retired = cpu.icount !== ic0;
+      travel.midDelivery = !retired;
+      if (isOutcome(r)) { this.finish(); return undefined; }
+      const divergence = twin?.afterInstruction(retired);
+      if (divergence) return divergence;
+      const evStop = events.takeStop();
+      if (evStop) return evStop;
+      const dataStop = dataBps.stopAfter(before);
+      if (dataStop) return dataStop;
+      // A step completes after an instruction (not after a delivery alone, e.g. a step out's `ret`).
+      const stepDone = retired && (goal.done?.(ctx.pc) ?? false);
+      const bpStop = codeBps.stopHere();
+      if (bpStop) return bpStop;
+      if (stepDone) return { reason: 'step', description: `Stepped to ${ctx.where(ctx.pc)}` };
+    }
+    return undefined;
+  }
+
+  /** The guest's run is over: the end sentence (with the twin's verdict). */
+  private finish(): void {
+    const ctx = this.ctx;
+    if (ctx.ended) return;
+    ctx.flushConsole();
+    ctx.ended = true;
+    const r = ctx.vm.report();
+    let message = endMessage(r, ctx.vm.machine.error, (lin) => ctx.where(lin));
+    if (this.parts.twin) message += ' ' + twinVerdict(this.parts.twin.twin, r);
+    ctx.host.ended(message, r.exitCode);
+  }
+}
