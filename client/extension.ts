@@ -6,6 +6,7 @@ import { Cli } from './cli';
 import { Ctx, VirtualDocs, registerCommands } from './commands';
 import { CompareView } from './compareView';
 import { registerDebug } from './debug';
+import { registerInlineValues } from './inlineValues';
 import { maybeRunE2eSuite } from './e2eHook';
 import { PopekLanguageClient, ServerHealth } from './languageClient';
 import { Log } from './log';
@@ -61,6 +62,7 @@ function start(context: vscode.ExtensionContext, log: Log): PopekApi {
   context.subscriptions.push(new RunStatus());
   registerCommands(ctx);
   registerDebug(context, log);
+  registerInlineValues(context);
   registerSyntaxDetection(context);
   const s = server;
   // The server starts in the background: activation (and the editor) does not wait for it.
