@@ -13,18 +13,25 @@ import type { LintDiagnostic } from './lint';
 
 export const NO_MULTIBOOT_CODE = 'no-multiboot-header';
 export const NO_MULTIBOOT_MESSAGE = 'no Multiboot header: QEMU -kernel and GRUB refuse this image, Popek runs it from its first byte (Ctrl+. adds one)';
+export const NO_ORG_MESSAGE = 'no org and no Multiboot header: nasm builds this for address 0, QEMU -kernel refuses it (Ctrl+. adds both)';
+/** Where the quick fix places an image without `org`: 1 MiB, where Popek loads it and Multiboot kernels live. */
+export const DEFAULT_ORG = 0x100000;
+
+const ORG_LINE = /^\s*\[?\s*org\s/im;
 
 /**
  * The diagnostic of an image that assembled without errors and has no Multiboot header, on the
- * line of its first byte; only for a flat image with an `org`, and not for 16-bit code (a boot
- * sector is not a Multiboot kernel), an object for a linker, or an image without bytes.
+ * line of its first byte; not for 16-bit code (a boot sector is not a Multiboot kernel), an object
+ * for a linker, or an image without bytes. A file without `org` is a kernel only when it halts
+ * (`hlt`): nasm assembles it for address 0 while Popek loads it at 1 MiB, so its absolute addresses
+ * are wrong outside Popek; the fix adds the `org` with the header. A file without `org` or `hlt` is
+ * a snippet or a routine, left alone.
  */
 export function missingMultibootHeader(fileName: string, text: string, result: AssemblyResult): LintDiagnostic | undefined {
   if (result.bytes.length === 0 || result.diagnostics.some((d) => d.severity === 'error')) return undefined;
-  // A flat image says where it is loaded (`org`); the header's load address is that org. Without
-  // one nasm assembles for address 0 (Popek alone assumes 1 MiB): nothing a header could fix. An
-  // object for a linker (extern/global/common) has its header in another object or the script.
-  if (!/^\s*\[?\s*org\s/im.test(text) || /^\s*\[?\s*(extern|global|common)\s/im.test(text)) return undefined;
+  // An object for a linker (extern/global/common) has its header in another object or the script.
+  const noOrg = !ORG_LINE.test(text);
+  if ((noOrg && !/^\s*(?:[\w.]+:\s*)?hlt\b/im.test(text)) || /^\s*\[?\s*(extern|global|common)\s/im.test(text)) return undefined;
   if (/^\s*\[?\s*bits\s+16\b/im.test(text) && !/^\s*\[?\s*bits\s+32\b/im.test(text.slice(0, text.search(/^\s*\[?\s*bits\s+16\b/im)))) return undefined;
   try {
     if (findMultibootHeader(result.bytes)) return undefined;
@@ -38,7 +45,7 @@ export function missingMultibootHeader(fileName: string, text: string, result: A
     range: { start: { line, character: 0 }, end: { line, character: text.split(/\r\n|\r|\n/)[line]?.length ?? 0 } },
     severity: 'warning',
     code: NO_MULTIBOOT_CODE,
-    message: NO_MULTIBOOT_MESSAGE,
+    message: noOrg ? NO_ORG_MESSAGE : NO_MULTIBOOT_MESSAGE,
   };
 }
 
@@ -62,7 +69,13 @@ export function multibootHeaderEdit(doc: LintDocument, line: number): TextEdit {
   const eol = doc.eolAt(line) || '\n';
   const defined = (name: string) => doc.symbols().byName.get(name)?.defs.length;
   const entry = defined('_start') ? '_start' : defined('start') ? 'start' : 'multiboot_entry';
+  const org = ORG_LINE.test(doc.text) ? [] : [
+    '; Loaded at 1 MiB: nasm assembles for this address (without org: for 0, and every absolute address is off).',
+    `org 0x${DEFAULT_ORG.toString(16)}`,
+    '',
+  ];
   const lines = [
+    ...org,
     '; Multiboot 1 header: lets GRUB and QEMU -kernel load this flat image at its org and start it',
     '; at the entry below (flag 16: the a.out-kludge address fields are valid).',
     'align 4',

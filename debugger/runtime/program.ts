@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import { readIncludeText } from '../../core/machine/safeRead';
 import * as path from 'node:path';
 import { assemble } from '../../core/asm';
-import type { Diagnostic, LabelSymbol, SourceMapEntry } from '../../core/asm/ast';
+import type { AssemblyResult, Diagnostic, LabelSymbol, SourceMapEntry } from '../../core/asm/ast';
+import { missingMultibootHeader } from '../../core/lint/multibootHeader';
 import type { DebugInfo } from '../../core/debuginfo';
-import { findMultibootHeader } from '../../core/machine/multiboot';
 import { ProgramError, imageProgram, type Program } from '../../core/machine/program';
 
 /** A problem with a place in the source (0-based line and column), for the Problems panel. */
@@ -219,24 +219,24 @@ export function loadGuestProgram(file: string, loadAddress?: number): GuestProgr
   const constants = new Map(result.constants.map((c) => [c.name.toLowerCase(), c.value]));
   const warnings = result.diagnostics.filter((d) => d.severity === 'warning');
   const problems = warnings.map((d) => problem(d, 'warning'));
-  const noHeader = multibootProblem(full, result.bytes, lines);
+  const noHeader = multibootProblem(full, text, result, lines);
   if (noHeader) problems.push(noHeader);
   return {
     file: full, bytes: result.bytes, origin: result.origin, entry: result.entry,
     index: new SourceIndex(result.sourceMap, result.labels, constants),
-    warnings: [...warnings.map((d) => formatDiagnostic(full, d)), ...(noHeader ? [`${full}:1:1: ${noHeader.message}`] : [])],
+    warnings: [...warnings.map((d) => formatDiagnostic(full, d)), ...(noHeader ? [`${full}:${noHeader.line + 1}:1: ${noHeader.message}`] : [])],
     problems,
   };
 }
 
 /**
  * A guest without a Multiboot header still runs here (flat at its origin, from its first byte), but
- * QEMU's -kernel and GRUB refuse it, and a student who forgot it should hear why and what to add.
+ * QEMU's -kernel and GRUB refuse it: the editor's diagnostic (core/lint/multibootHeader.ts), on the
+ * line where the header belongs and with its words, so the launch and the Problems panel agree.
  */
-function multibootProblem(file: string, bytes: Uint8Array, lines: string[]): LaunchProblem | undefined {
-  try { if (findMultibootHeader(bytes)) return undefined; } catch { return undefined; /* a header with a bad field: the loader says which */ }
-  const first = Math.max(0, lines.findIndex((l) => /\S/.test(l.replace(/;.*$/, ''))));
-  return { file, line: first, column: 0, severity: 'warning', code: 'no-multiboot-header', source: lines[first],
-    message: 'no Multiboot header: Popek runs it from its first byte, QEMU -kernel refuses it (add the "multiboot" snippet)' };
+function multibootProblem(file: string, text: string, result: AssemblyResult, lines: string[]): LaunchProblem | undefined {
+  const d = missingMultibootHeader(file, text, result);
+  if (!d) return undefined;
+  const line = d.range.start.line;
+  return { file, line, column: 0, severity: 'warning', code: d.code, source: lines[line], message: d.message };
 }
-

@@ -85,7 +85,8 @@ describe('debugger: protocol (stdio adapter process)', function () {
       const { stop } = await launchToStop(dc, { program: file });
       assert.equal(stop.body.reason, 'entry');
       const body = (await problems).body as { problems: Array<{ code?: string; line: number; message: string }> };
-      assert.deepEqual(body.problems.map((p) => [p.code, p.line]), [['no-multiboot-header', 0]]);
+      // Where the editor says it (core/lint/multibootHeader.ts): above `start:`, the image's first byte.
+      assert.deepEqual(body.problems.map((p) => [p.code, p.line]), [['no-multiboot-header', 1]]);
       assert.match(body.problems[0].message, /Multiboot header/);
       assert.ok(body.problems[0].message.length <= 120);
       assert.match(out.text('console'), /no Multiboot header/);

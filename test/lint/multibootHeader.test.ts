@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import { LintDocument } from '../../core/lint/document';
 import { applyEdits } from '../../core/lint/fixes';
 import { lintDocument } from '../../core/lint/lint';
-import { NO_MULTIBOOT_CODE, multibootHeaderEdit } from '../../core/lint/multibootHeader';
+import { NO_MULTIBOOT_CODE, NO_ORG_MESSAGE, multibootHeaderEdit } from '../../core/lint/multibootHeader';
 import { assemble } from '../../core/asm';
 import { findMultibootHeader, multibootLoadPlan } from '../../core/machine/multiboot';
 import { assembleProgram } from '../../core/machine';
@@ -82,6 +82,46 @@ describe('a guest without a Multiboot header: diagnosed while typing, fixed by a
     assert.equal(after.console, flat.console);
     assert.equal(after.exitStatus, flat.exitCode);
     assert.equal(after.exitStatus, 7);
+  });
+
+  it('a kernel without org (nasm assembles it for 0): flagged, and the fix adds org 1 MiB with the header; QEMU boots it as Popek runs it', async () => {
+    // Absolute addresses matter: the message is read through a pointer, wrong when assembled for 0.
+    const NO_ORG = [
+      'bits 32',
+      'start:',
+      '    mov esi, message',
+      '.next:',
+      '    lodsb',
+      '    test al, al',
+      '    jz .done',
+      '    mov dx, 0x3F8',
+      '    out dx, al',
+      '    jmp .next',
+      '.done:',
+      '    mov al, 2',
+      '    out 0xF4, al',
+      '    hlt',
+      'message: db "at 1 MiB", 0',
+      '',
+    ].join('\n');
+    const doc = new LintDocument('/virtual/noorg.gasm', 'nasm', NO_ORG);
+    const [d, ...more] = noHeader(doc);
+    assert.equal(more.length, 0);
+    assert.equal(d.message, NO_ORG_MESSAGE);
+    assert.ok(d.message.length <= 120, d.message);
+    assert.equal(d.range.start.line, 1, 'above start:, where the header belongs');
+    const fixed = applyEdits(doc, [multibootHeaderEdit(doc, d.range.start.line)]);
+    assert.match(fixed, /^org 0x100000$/m);
+    assert.deepEqual(noHeader(new LintDocument('/virtual/noorg.gasm', 'nasm', fixed)), [], 'nothing left to flag');
+    const image = assembleNasmSource(fixed);
+    assert.ok(Buffer.from(assemble('noorg.gasm', fixed).bytes).equals(image), 'nasm and Popek agree');
+    assert.equal(multibootLoadPlan(image, findMultibootHeader(image)!).loadAddr, 0x100000);
+    // Popek (which loads a file without org at 1 MiB) and QEMU on the fixed image print the same.
+    const popek = runProgram(assembleProgram('noorg.gasm', NO_ORG), { mode: 'native' }).report;
+    assert.equal(popek.console, 'at 1 MiB');
+    const qemu = await runImageInQemu(image);
+    assert.equal(qemu.console, popek.console);
+    assert.equal(qemu.exitStatus, popek.exitCode);
   });
 
   it('leaves alone what is not a flat 32-bit image with an org: linked objects, 16-bit code, snippets', () => {
