@@ -1,0 +1,98 @@
+/*
+ * A VM exit as the processor performs it (SDM Vol. 3C ch. 28): the guest-state area saved into the
+ * VMCS (§28.3), the exit-information fields written (§28.2), and, for the host's books, the exit
+ * counted by its basic reason and published as a `vmexit` event (built only when someone listens).
+ * What the host then does about the exit is exitHandlers.ts (instructions), vmxEvents.ts
+ * (interrupts, exceptions) and eptExits.ts (EPT violations, APIC accesses).
+ */
+import { CS, DS, ES, FS, GS, SS } from '../../cpu/constants';
+import type { Cpu } from '../../cpu/cpu';
+import type { CostKey } from '../cost';
+import type { VmHost } from '../technique';
+import { exitReasonName } from './exitReasons';
+import { VMCS, type Vmcs } from './vmcs';
+
+/** Exit information beyond reason, qualification and instruction length (0 when absent). */
+export interface ExitInfo {
+  intr?: number;
+  errorCode?: number;
+  instrInfo?: number;
+  linear?: number;
+  gpa?: number;
+}
+
+/** The words for the trace, or a function that builds them only for a listener. */
+export type ExitText = string | (() => string);
+
+/**
+ * The guest-state fields a VM exit saves (SDM Vol. 3C §28.3), as constants: the save writes them
+ * straight into the VMCS's field array (all of at most 32 bits; a 32-bit processor's natural width
+ * is 32 bits), some forty per exit.
+ */
+const G_SEL = VMCS.GUEST_ES_SELECTOR, G_BASE = VMCS.GUEST_ES_BASE, G_LIMIT = VMCS.GUEST_ES_LIMIT, G_AR = VMCS.GUEST_ES_AR_BYTES;
+const G_LDTR_SEL = VMCS.GUEST_LDTR_SELECTOR, G_LDTR_BASE = VMCS.GUEST_LDTR_BASE, G_LDTR_LIMIT = VMCS.GUEST_LDTR_LIMIT, G_LDTR_AR = VMCS.GUEST_LDTR_AR_BYTES;
+const G_TR_SEL = VMCS.GUEST_TR_SELECTOR, G_TR_BASE = VMCS.GUEST_TR_BASE, G_TR_LIMIT = VMCS.GUEST_TR_LIMIT, G_TR_AR = VMCS.GUEST_TR_AR_BYTES;
+const G_GDTR_BASE = VMCS.GUEST_GDTR_BASE, G_GDTR_LIMIT = VMCS.GUEST_GDTR_LIMIT, G_IDTR_BASE = VMCS.GUEST_IDTR_BASE, G_IDTR_LIMIT = VMCS.GUEST_IDTR_LIMIT;
+const G_CR0 = VMCS.GUEST_CR0, G_CR3 = VMCS.GUEST_CR3, G_CR4 = VMCS.GUEST_CR4, G_DR7 = VMCS.GUEST_DR7;
+const G_RSP = VMCS.GUEST_RSP, G_RIP = VMCS.GUEST_RIP, G_RFLAGS = VMCS.GUEST_RFLAGS;
+const G_SYSENTER_CS = VMCS.GUEST_SYSENTER_CS, G_SYSENTER_ESP = VMCS.GUEST_SYSENTER_ESP, G_SYSENTER_EIP = VMCS.GUEST_SYSENTER_EIP;
+const G_INTERRUPTIBILITY = VMCS.GUEST_INTERRUPTIBILITY_INFO, G_ACTIVITY = VMCS.GUEST_ACTIVITY_STATE;
+const SEG_ORDER = [ES, CS, SS, DS, FS, GS];
+
+/** The guest-state area as a VM exit saves it (SDM Vol. 3C §28.3). */
+export function saveGuestState(cpu: Cpu, vmcs: Vmcs): void {
+  const f = vmcs.narrowFields();
+  for (let k = 0; k < 6; k++) {
+    const s = SEG_ORDER[k];
+    f[G_SEL + 2 * k] = cpu.segSel[s] & 0xffff;
+    f[G_BASE + 2 * k] = cpu.segBase[s] >>> 0;
+    f[G_LIMIT + 2 * k] = cpu.segLimit[s] >>> 0;
+    // Access rights: the descriptor's bits 40..55 (same layout), bit 16 "unusable" for a null selector.
+    f[G_AR + 2 * k] = cpu.segAttr[s] === 0 ? 0x10000 : cpu.segAttr[s] >>> 0;
+  }
+  f[G_LDTR_SEL] = cpu.ldtrSel & 0xffff; f[G_LDTR_BASE] = cpu.ldtrBase >>> 0; f[G_LDTR_LIMIT] = cpu.ldtrLimit >>> 0; f[G_LDTR_AR] = cpu.ldtrAttr || 0x10000;
+  f[G_TR_SEL] = cpu.trSel & 0xffff; f[G_TR_BASE] = cpu.trBase >>> 0; f[G_TR_LIMIT] = cpu.trLimit >>> 0; f[G_TR_AR] = cpu.trAttr || 0x10000;
+  f[G_GDTR_BASE] = cpu.gdtrBase >>> 0; f[G_GDTR_LIMIT] = cpu.gdtrLimit >>> 0;
+  f[G_IDTR_BASE] = cpu.idtrBase >>> 0; f[G_IDTR_LIMIT] = cpu.idtrLimit >>> 0;
+  f[G_CR0] = cpu.cr0 >>> 0; f[G_CR3] = cpu.cr3 >>> 0; f[G_CR4] = cpu.cr4 >>> 0;
+  f[G_DR7] = cpu.dr[7] >>> 0;
+  f[G_RSP] = cpu.regs[4] >>> 0;
+  f[G_RIP] = cpu.eip >>> 0;
+  f[G_RFLAGS] = cpu.getEflags() >>> 0;
+  f[G_SYSENTER_CS] = cpu.msr.sysenterCs >>> 0; f[G_SYSENTER_ESP] = cpu.msr.sysenterEsp >>> 0; f[G_SYSENTER_EIP] = cpu.msr.sysenterEip >>> 0;
+  f[G_INTERRUPTIBILITY] = cpu.icount < cpu.irqShadowUntil ? 1 : 0;
+  f[G_ACTIVITY] = cpu.halted ? 1 : 0;
+}
+
+/** Performs VM exits for the technique: one per call of `exit`. */
+export class VmExitRecorder {
+  /** Modelled cycles of an exit by its work list (the lists are shared constants or per decision). */
+  private readonly costs = new Map<CostKey[], number>();
+
+  constructor(private readonly host: VmHost, private readonly vmcs: Vmcs) {}
+
+  /** VM exit: guest state saved into the VMCS, exit information written, counted, published. */
+  exit(reason: number, qualification: number, length: number, mnemonic: string, work: CostKey[], text: ExitText, info: ExitInfo = {}): void {
+    const v = this.vmcs, h = this.host, cpu = h.cpu;
+    saveGuestState(cpu, v);
+    v.setNarrow(VMCS.VM_EXIT_REASON, reason);
+    v.setNarrow(VMCS.EXIT_QUALIFICATION, qualification);
+    v.setNarrow(VMCS.VM_EXIT_INSTRUCTION_LEN, length);
+    v.setNarrow(VMCS.VM_EXIT_INTR_INFO, info.intr ?? 0);
+    v.setNarrow(VMCS.VM_EXIT_INTR_ERROR_CODE, info.errorCode ?? 0);
+    v.setNarrow(VMCS.VMX_INSTRUCTION_INFO, info.instrInfo ?? 0);
+    v.setNarrow(VMCS.GUEST_LINEAR_ADDRESS, info.linear ?? 0);
+    v.set(VMCS.GUEST_PHYSICAL_ADDRESS, (info.gpa ?? 0) >>> 0);
+    const name = exitReasonName(reason);
+    h.count('vmExits', name);
+    let cost = this.costs.get(work);
+    if (cost === undefined) this.costs.set(work, cost = h.cost('vmExitEntry', ...work));
+    if (!h.events.wants('vmexit')) { h.tally('vmexit', cost); return; }
+    if (typeof text !== 'string') text = text();
+    h.emit({
+      kind: 'vmexit', eip: (cpu.segBase[CS] + cpu.eip) | 0, mnemonic, cost,
+      reason: name, reasonNumber: reason, qualification: qualification >>> 0, qualificationText: text, instructionLength: length,
+      text: `VM exit ${name} (${reason})${text ? ': ' + text : ''}`,
+    });
+  }
+}
