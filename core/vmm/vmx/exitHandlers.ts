@@ -11,7 +11,7 @@ import { CpuFault } from '../../cpu/fault';
 import type { Insn } from '../../cpu/insn';
 import { GP, UD } from '../../cpu/constants';
 import type { ShadowMmu } from '../shadowPaging';
-import { EXIT_REASON, decodeCrAccess, decodeIo } from './exitReasons';
+import { EXIT_REASON, decodeCrAccess } from './exitReasons';
 import { VMCS, type Vmcs } from './vmcs';
 
 /** What a handler may do to the guest: the technique's host operations. */
@@ -57,17 +57,21 @@ const handleInvlpg: ExitHandler = (h) => h.handled(() => {
   h.skipInstruction();
 });
 
-/** IN/OUT from the exit qualification alone (KVM handle_io); string forms go through the emulator. */
+/**
+ * IN/OUT from the exit qualification alone (KVM handle_io); string forms go through the emulator.
+ * The qualification's bits are read in place (decodeIo's layout): this is the most frequent exit.
+ */
 const handleIo: ExitHandler = (h, insn) => {
-  const d = decodeIo(qualification(h));
-  if (d.string) return h.emulateBySemantics(insn);
-  return h.handled(() => {
-    const size = d.size as 1 | 2 | 4, cpu = h.cpu;
-    if (d.isIn) cpu.setReg(0, size, cpu.io.in(d.port, size));
-    else cpu.io.out(d.port, size, cpu.getReg(0, size) >>> 0);
-    h.skipInstruction();
-  });
+  const q = qualification(h);
+  if (q & IO_STRING) return h.emulateBySemantics(insn);
+  const size = ((q & 7) + 1) as 1 | 2 | 4, port = q >>> 16, cpu = h.cpu;
+  if (q & IO_IN) cpu.setReg(0, size, cpu.io.in(port, size));
+  else cpu.io.out(port, size, cpu.getReg(0, size) >>> 0);
+  h.skipInstruction();
+  return h.handled(NOTHING);
 };
+const IO_IN = 8, IO_STRING = 16;
+const NOTHING = (): void => {};
 
 /** RDMSR/WRMSR with the MSR number in ECX; an MSR the CPU does not know gets #GP (kvm_inject_gp). */
 function msrHandler(write: boolean): ExitHandler {

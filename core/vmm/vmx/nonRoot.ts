@@ -15,6 +15,7 @@ import type { CostKey } from '../cost';
 import { CPU, SECONDARY, type KvmControls } from './controls';
 import { crAccessQualification, decodeIo, drAccessQualification, ioQualification } from './exitReasons';
 import { VMCS, type Vmcs } from './vmcs';
+import type { ExitText } from './vmExit';
 import { rowExitReason, rowFacts } from '../rowFacts';
 import { instructionInfo } from '../../isa/table';
 
@@ -22,8 +23,8 @@ import { instructionInfo } from '../../isa/table';
 export interface InstructionExit {
   reason: number;
   qualification: number;
-  /** What the trace says about it (the qualification in words; a function when only a listener needs it). */
-  text: string | (() => string);
+  /** What the trace says about it (the qualification in words; a function of it, called only for a listener). */
+  text: ExitText;
   /** The host's work, for the cost model. */
   work: CostKey[];
   instrInfo?: number;
@@ -49,8 +50,9 @@ export const INTERCEPTED_CLASSES = InsnClass.CPUID | InsnClass.VMCALL | InsnClas
   InsnClass.LMSW | InsnClass.SMSW | InsnClass.MOV_DR | InsnClass.DESC_TABLE;
 
 const hex = (v: number) => '0x' + (v >>> 0).toString(16);
-const exit = (reason: number, qualification: number, work: CostKey[], text: string | (() => string), extra: Partial<InstructionExit> = {}): InstructionExit =>
-  ({ reason, qualification: qualification >>> 0, work, text, ...extra });
+/** One object shape for every decision (no spread: port polling makes the I/O exit the most frequent). */
+const exit = (reason: number, qualification: number, work: CostKey[], text: ExitText, extra?: { instrInfo?: number; linear?: number }): InstructionExit =>
+  ({ reason, qualification: qualification >>> 0, work, text, instrInfo: extra?.instrInfo, linear: extra?.linear });
 
 /** The processor's decision for one basic exit reason (`reason`: its number, from the row). */
 type Decide = (v: NonRootView, insn: Insn, reason: number) => NonRootOutcome;
@@ -130,11 +132,13 @@ function ioExit(v: NonRootView, insn: Insn, reason: number): NonRootOutcome {
   const exits = c.primary & CPU.USE_IO_BITMAPS ? ioBitmapSays(v, port, insn.size) : (c.primary & CPU.UNCOND_IO_EXITING) !== 0;
   if (!exits) return 'cpu';
   const q = ioQualification(port, insn.size, isIn, string, insn.rep !== 0, immediate);
-  // The words for the trace only when someone reads them: port polling makes this exit the most frequent.
-  return exit(reason, q, IO_WORK, () => {
-    const d = decodeIo(q);
-    return `${d.isIn ? 'in' : 'out'} port ${hex(d.port)}, size ${d.size}${d.string ? ', string' : ''}${d.rep ? ', rep' : ''}, ${d.immediate ? 'immediate' : 'DX'}`;
-  });
+  return exit(reason, q, IO_WORK, ioText);
+}
+
+/** The I/O exit's qualification in words (only when someone reads them: no closure per exit). */
+function ioText(q: number): string {
+  const d = decodeIo(q);
+  return `${d.isIn ? 'in' : 'out'} port ${hex(d.port)}, size ${d.size}${d.string ? ', string' : ''}${d.rep ? ', rep' : ''}, ${d.immediate ? 'immediate' : 'DX'}`;
 }
 
 /** I/O bitmap A (ports 0–7FFF) / B (8000–FFFF): an exit if the bit of any byte accessed is set. */

@@ -21,8 +21,8 @@ export interface ExitInfo {
   gpa?: number;
 }
 
-/** The words for the trace, or a function that builds them only for a listener. */
-export type ExitText = string | (() => string);
+/** The words for the trace, or a function that builds them from the qualification, only for a listener. */
+export type ExitText = string | ((qualification: number) => string);
 
 /**
  * The guest-state fields a VM exit saves (SDM Vol. 3C §28.3), as constants: the save writes them
@@ -39,8 +39,11 @@ const G_SYSENTER_CS = VMCS.GUEST_SYSENTER_CS, G_SYSENTER_ESP = VMCS.GUEST_SYSENT
 const G_INTERRUPTIBILITY = VMCS.GUEST_INTERRUPTIBILITY_INFO, G_ACTIVITY = VMCS.GUEST_ACTIVITY_STATE;
 const SEG_ORDER = [ES, CS, SS, DS, FS, GS];
 
-/** The guest-state area as a VM exit saves it (SDM Vol. 3C §28.3). */
-export function saveGuestState(cpu: Cpu, vmcs: Vmcs): void {
+/**
+ * The guest-state area as a VM exit saves it (SDM Vol. 3C §28.3); `withRip` false leaves GUEST_RIP
+ * (an exit writes it at once, and its handler may have advanced it since).
+ */
+export function saveGuestState(cpu: Cpu, vmcs: Vmcs, withRip = true): void {
   const f = vmcs.narrowFields();
   for (let k = 0; k < 6; k++) {
     const s = SEG_ORDER[k];
@@ -57,7 +60,7 @@ export function saveGuestState(cpu: Cpu, vmcs: Vmcs): void {
   f[G_CR0] = cpu.cr0 >>> 0; f[G_CR3] = cpu.cr3 >>> 0; f[G_CR4] = cpu.cr4 >>> 0;
   f[G_DR7] = cpu.dr[7] >>> 0;
   f[G_RSP] = cpu.regs[4] >>> 0;
-  f[G_RIP] = cpu.eip >>> 0;
+  if (withRip) f[G_RIP] = cpu.eip >>> 0;
   f[G_RFLAGS] = cpu.getEflags() >>> 0;
   f[G_SYSENTER_CS] = cpu.msr.sysenterCs >>> 0; f[G_SYSENTER_ESP] = cpu.msr.sysenterEsp >>> 0; f[G_SYSENTER_EIP] = cpu.msr.sysenterEip >>> 0;
   f[G_INTERRUPTIBILITY] = cpu.icount < cpu.irqShadowUntil ? 1 : 0;
@@ -66,15 +69,25 @@ export function saveGuestState(cpu: Cpu, vmcs: Vmcs): void {
 
 /** Performs VM exits for the technique: one per call of `exit`. */
 export class VmExitRecorder {
-  /** Modelled cycles of an exit by its work list (the lists are shared constants or per decision). */
-  private readonly costs = new Map<CostKey[], number>();
+  /** Modelled cycles of an exit by its work list's keys (callers pass fresh or shared lists alike). */
+  private readonly costs = new Map<string, number>();
 
-  constructor(private readonly host: VmHost, private readonly vmcs: Vmcs) {}
+  /** The rest of the guest-state area, saved when first read (Vmcs.oweGuestState). */
+  private readonly saveRest: () => void;
 
-  /** VM exit: guest state saved into the VMCS, exit information written, counted, published. */
+  constructor(private readonly host: VmHost, private readonly vmcs: Vmcs) {
+    this.saveRest = () => saveGuestState(host.cpu, vmcs, false);
+  }
+
+  /**
+   * VM exit: guest state saved into the VMCS (GUEST_RIP now, the rest when first read: nothing
+   * between an exit and its VM entry reads it but a debugger or a test), exit information written,
+   * counted, published.
+   */
   exit(reason: number, qualification: number, length: number, mnemonic: string, work: CostKey[], text: ExitText, info: ExitInfo = {}): void {
     const v = this.vmcs, h = this.host, cpu = h.cpu;
-    saveGuestState(cpu, v);
+    v.setNarrow(VMCS.GUEST_RIP, cpu.eip);
+    v.oweGuestState(this.saveRest);
     v.setNarrow(VMCS.VM_EXIT_REASON, reason);
     v.setNarrow(VMCS.EXIT_QUALIFICATION, qualification);
     v.setNarrow(VMCS.VM_EXIT_INSTRUCTION_LEN, length);
@@ -85,10 +98,11 @@ export class VmExitRecorder {
     v.set(VMCS.GUEST_PHYSICAL_ADDRESS, (info.gpa ?? 0) >>> 0);
     const name = exitReasonName(reason);
     h.count('vmExits', name);
-    let cost = this.costs.get(work);
-    if (cost === undefined) this.costs.set(work, cost = h.cost('vmExitEntry', ...work));
+    const key = work.length === 1 ? work[0] : work.join('+');
+    let cost = this.costs.get(key);
+    if (cost === undefined) this.costs.set(key, cost = h.cost('vmExitEntry', ...work));
     if (!h.events.wants('vmexit')) { h.tally('vmexit', cost); return; }
-    if (typeof text !== 'string') text = text();
+    if (typeof text !== 'string') text = text(qualification >>> 0);
     h.emit({
       kind: 'vmexit', eip: (cpu.segBase[CS] + cpu.eip) | 0, mnemonic, cost,
       reason: name, reasonNumber: reason, qualification: qualification >>> 0, qualificationText: text, instructionLength: length,

@@ -195,7 +195,8 @@ const SLOTS = 0x8000;
 const KNOWN = new Uint8Array(SLOTS);
 for (const f of VMCS_FIELDS) KNOWN[f.encoding] = 1;
 const isWide = (encoding: number) => ((encoding >> 13) & 3) === 1;
-const toU64 = (value: number | bigint) => BigInt.asUintN(64, typeof value === 'bigint' ? value : BigInt(Math.trunc(value)));
+const isGuest = (encoding: number) => ((encoding >> 10) & 3) === 2;
+const TWO_32 = 2 ** 32;
 
 /** A value for a field of at most 32 bits: ToUint32 truncates and wraps as BigInt.asUintN(64, v) & mask does. */
 function narrow(width: VmcsWidth, value: number | bigint): number {
@@ -206,25 +207,56 @@ function narrow(width: VmcsWidth, value: number | bigint): number {
 /**
  * The VMCS: a value per field. `read`/`write` are VMREAD and VMWRITE with their rules; `get`/`set`
  * are the processor's own accesses (VM exits fill the read-only exit-information fields with them).
- * Fields of at most 32 bits live in a typed array indexed by encoding, 64-bit ones as bigints: a VM
- * exit writes some forty fields, and a Map of bigints made that bookkeeping most of an exit's wall time.
+ * Every field lives in one typed array indexed by encoding — a 64-bit field as its two halves, at its
+ * "full" and "high" encodings (SDM App. B: the high half is `encoding | 1`): a VM exit writes several
+ * fields, and a Map of bigints made that bookkeeping most of an exit's host time.
+ *
+ * The guest-state area a VM exit saves (SDM §28.3) may be owed: the exit writes GUEST_RIP (what its
+ * handler reads and advances) and leaves a function that saves the rest; the first access to another
+ * guest-state field runs it. The host reads the area only at an exit, where the guest's state is what
+ * the exit found plus the handler's own changes — what KVM's VMCS holds at the next VM entry.
  */
 export class Vmcs {
-  private readonly narrowValues = new Float64Array(SLOTS);
-  private readonly wideValues = new Map<number, bigint>();
+  private readonly values = new Float64Array(SLOTS);
+  /** Saves the guest-state area (all but GUEST_RIP) from the guest, when an exit left it owed. */
+  private owedGuestSave: (() => void) | null = null;
 
   constructor() {
-    for (const f of VMCS_FIELDS) if (f.width === 64) this.wideValues.set(f.encoding, 0n);
     // SDM §26.3.1.5: the link pointer must be all ones unless VMCS shadowing is used.
-    this.wideValues.set(VMCS.VMCS_LINK_POINTER, 0xffffffffffffffffn);
+    this.values[VMCS.VMCS_LINK_POINTER] = 0xffffffff;
+    this.values[VMCS.VMCS_LINK_POINTER | 1] = 0xffffffff;
+  }
+
+  /** A VM exit leaves the guest-state area (but GUEST_RIP) to be saved by `save` when first read. */
+  oweGuestState(save: () => void): void { this.owedGuestSave = save; }
+
+  private settleGuest(encoding: number): void {
+    if (this.owedGuestSave !== null && isGuest(encoding) && encoding !== VMCS.GUEST_RIP) {
+      const save = this.owedGuestSave;
+      this.owedGuestSave = null;
+      save();
+    }
   }
 
   private value(encoding: number): bigint {
-    return isWide(encoding) ? this.wideValues.get(encoding)! : BigInt(this.narrowValues[encoding]);
+    this.settleGuest(encoding);
+    const v = this.values;
+    return isWide(encoding) ? (BigInt(v[encoding | 1]) << 32n) | BigInt(v[encoding]) : BigInt(v[encoding]);
   }
   private store(info: VmcsFieldInfo, value: number | bigint): void {
-    if (info.width === 64) this.wideValues.set(info.encoding, toU64(value));
-    else this.narrowValues[info.encoding] = narrow(info.width, value);
+    this.settleGuest(info.encoding);
+    if (info.width === 64) this.storeWide(info.encoding, value);
+    else this.values[info.encoding] = narrow(info.width, value);
+  }
+  private storeWide(encoding: number, value: number | bigint): void {
+    if (typeof value === 'number' && value >= 0 && value < TWO_32 && Number.isInteger(value)) {
+      this.values[encoding] = value;
+      this.values[encoding | 1] = 0;
+      return;
+    }
+    const v = BigInt.asUintN(64, typeof value === 'bigint' ? value : BigInt(Math.trunc(value)));
+    this.values[encoding] = Number(v & 0xffffffffn);
+    this.values[encoding | 1] = Number(v >> 32n);
   }
 
   static info(encoding: number): VmcsFieldInfo | undefined {
@@ -258,26 +290,29 @@ export class Vmcs {
   /** The processor's own read, as a number (fields used here fit 53 bits). */
   get(encoding: number): number {
     if (!(encoding >= 0 && encoding < SLOTS && KNOWN[encoding])) return 0;
-    return isWide(encoding) ? Number(this.wideValues.get(encoding)!) : this.narrowValues[encoding];
+    this.settleGuest(encoding);
+    return isWide(encoding) ? this.values[encoding] + this.values[encoding | 1] * TWO_32 : this.values[encoding];
   }
   /** The processor's own write (also of exit-information fields). */
   set(encoding: number, value: number | bigint): void {
     if (!(encoding >= 0 && encoding < SLOTS && KNOWN[encoding])) throw new VmcsError(`no VMCS field with encoding 0x${encoding.toString(16)}`, VMERR_UNSUPPORTED_COMPONENT);
-    if (isWide(encoding)) this.wideValues.set(encoding, toU64(value));
-    else this.narrowValues[encoding] = narrow(WIDTHS[(encoding >> 13) & 3], value);
+    this.settleGuest(encoding);
+    if (isWide(encoding)) this.storeWide(encoding, value);
+    else this.values[encoding] = narrow(WIDTHS[(encoding >> 13) & 3], value);
   }
 
   /**
    * The values of the fields of at most 32 bits, indexed by encoding: the processor's own bulk
    * writes (a VM exit saving the guest-state area) store unsigned values of the field's width here.
    */
-  narrowFields(): Float64Array { return this.narrowValues; }
+  narrowFields(): Float64Array { return this.values; }
 
   /**
-   * `set` of a field of at most 32 bits that the caller names by its VMCS constant (no check).
+   * `set` of a field of at most 32 bits that the caller names by its VMCS constant (no check), and
+   * that is not an owed guest-state field (exit information, GUEST_RIP).
    */
   setNarrow(encoding: number, value: number): void {
-    this.narrowValues[encoding] = (encoding & 0x6000) === 0 ? value & 0xffff : value >>> 0;
+    this.values[encoding] = (encoding & 0x6000) === 0 ? value & 0xffff : value >>> 0;
   }
 
   /** Named fields of one area (the debugger's VMCS scope): name → value. */
@@ -291,6 +326,7 @@ export class Vmcs {
     return out;
   }
   setState(s: Record<string, string>): void {
+    this.owedGuestSave = null;
     for (const [enc, v] of Object.entries(s)) {
       const info = BY_ENCODING.get(parseInt(enc, 16));
       if (info) this.store(info, BigInt('0x' + v));
