@@ -44,6 +44,14 @@ const IDENT: BtTreatment = { kind: 'ident' };
 const NO_EXIT: VmExit = { kind: 'none' };
 const INNOCUOUS: VirtFacts = { class: 'innocuous', vmExit: NO_EXIT, bt: IDENT };
 const CONTROL_FLOW: VirtFacts = { class: 'innocuous', vmExit: NO_EXIT, bt: { kind: 'ident', note: 'ends a translation block; the target is translated too and the blocks are chained' } };
+/** Rows that raise an exception: copied unchanged, the exception reaches the VMM's IDT first and is reflected to the guest's handler. */
+const BT_RAISES: BtTreatment = { kind: 'ident', note: 'the exception it raises reaches the VMM first, which reflects it to the guest\'s handler' };
+/**
+ * Unprivileged rows whose answer the VMM virtualises: an identical copy would read the host's state,
+ * so the translator makes them callouts that answer from the virtual CPU (VMware's BT, like VT-x's
+ * CPUID and RDTSC exits).
+ */
+const btVirtual = (note: string): BtTreatment => ({ kind: 'callout', note });
 
 function exitU(reason: string, reasonNumber: number, note?: string): VmExit { return { kind: 'unconditional', reason, reasonNumber, note }; }
 function exitC(control: string, reason: string, reasonNumber: number, note?: string): VmExit { return { kind: 'controlled', control, reason, reasonNumber, note }; }
@@ -260,6 +268,7 @@ def('bswap', 'data', 'Reverses the byte order of a 32-bit register (with a 16-bi
 for (const [m, op] of [['lds', 'c5'], ['les', 'c4'], ['lfs', '0f b4'], ['lgs', '0f b5'], ['lss', '0f b2']] as const) {
   def(m, 'segment', `Loads a far pointer from memory into ${m.slice(1, 3).toUpperCase()}:register.`, '', {
     ...INNOCUOUS, why: 'Loads a segment register with privilege checks against the real CPL (conditionally problematic, plex86 list); not in Robin & Irvine\'s list.',
+    bt: btVirtual('a segment load, like MOV/POP Sreg: the callout checks the selector against the guest\'s virtual CPL and descriptor tables'),
   }, [`r16,m: o16 ${op} /r`, `r32,m: o32 ${op} /r`], { att: [`l${m.slice(1)}w`, `l${m.slice(1)}l`], intercept: 'SEG', ends: true });
 }
 def('xlatb', 'data', 'Loads AL from [EBX+AL] (table lookup).', '', INNOCUOUS, [': d7'], { aliases: ['xlat'] });
@@ -456,16 +465,16 @@ const INT_FACTS = critical('protection-system',
   nopv('Register the handler with set_trap_table (0); Xen installs vector 0x80 as a direct trap, so system calls need no rewrite.'),
   { kind: 'none', note: 'delivered through the guest IDT; a VM exit (EXCEPTION_NMI, 0) only if the exception bitmap asks for it' });
 def('int', 'interrupt', 'Software interrupt through the IDT gate imm8.', 'w:IF,TF,NT,RF,VM', INT_FACTS, ['imm8u: cd ib'], { intercept: 'INT', ends: true });
-def('int3', 'interrupt', 'Breakpoint trap (#BP, vector 3), one byte.', 'w:IF,TF,NT,RF,VM', { ...INNOCUOUS, vmExit: exitC('exception bitmap bit 3', 'EXCEPTION_NMI', 0) }, [': cc'], { intercept: 'INT', ends: true });
-def('int1', 'interrupt', 'Debug trap (#DB, vector 1) without the DPL check of INT n, one byte (ICEBP).', 'w:IF,TF,NT,RF,VM', { ...INNOCUOUS, vmExit: exitC('exception bitmap bit 1', 'EXCEPTION_NMI', 0) }, [': f1'], { aliases: ['icebp'], intercept: 'INT', ends: true });
-def('bound', 'interrupt', 'Raises #BR (vector 5) when the signed index is outside the lower/upper bound pair in memory.', '', { ...INNOCUOUS, vmExit: exitC('exception bitmap bit 5', 'EXCEPTION_NMI', 0) }, ['r16,m: o16 62 /r', 'r32,m: o32 62 /r']);
-def('into', 'interrupt', 'Raises #OF (vector 4) if OF = 1.', 'r:OF', { ...INNOCUOUS, vmExit: exitC('exception bitmap bit 4', 'EXCEPTION_NMI', 0) }, [': ce'], { intercept: 'INT', ends: true });
+def('int3', 'interrupt', 'Breakpoint trap (#BP, vector 3), one byte.', 'w:IF,TF,NT,RF,VM', { ...INNOCUOUS, bt: BT_RAISES, vmExit: exitC('exception bitmap bit 3', 'EXCEPTION_NMI', 0) }, [': cc'], { intercept: 'INT', ends: true });
+def('int1', 'interrupt', 'Debug trap (#DB, vector 1) without the DPL check of INT n, one byte (ICEBP).', 'w:IF,TF,NT,RF,VM', { ...INNOCUOUS, bt: BT_RAISES, vmExit: exitC('exception bitmap bit 1', 'EXCEPTION_NMI', 0) }, [': f1'], { aliases: ['icebp'], intercept: 'INT', ends: true });
+def('bound', 'interrupt', 'Raises #BR (vector 5) when the signed index is outside the lower/upper bound pair in memory.', '', { ...INNOCUOUS, bt: BT_RAISES, vmExit: exitC('exception bitmap bit 5', 'EXCEPTION_NMI', 0) }, ['r16,m: o16 62 /r', 'r32,m: o32 62 /r']);
+def('into', 'interrupt', 'Raises #OF (vector 4) if OF = 1.', 'r:OF', { ...INNOCUOUS, bt: BT_RAISES, vmExit: exitC('exception bitmap bit 4', 'EXCEPTION_NMI', 0) }, [': ce'], { intercept: 'INT', ends: true });
 const IRET_FACTS = critical(undefined,
   'IRET restores EFLAGS with the same silent rule as POPF: IF only if CPL ≤ IOPL, IOPL only at CPL 0. A deprivileged guest\'s IRET does not restore its virtual IF, and returning to "ring 0" selectors from CPL 1 faults. Not in Robin & Irvine\'s list (Lawton\'s plex86 list includes it).',
   hc('iret', 'HYPERVISOR_iret (23): push EAX, the guest iret frame stays on the stack, Xen restores the virtual IF from it.'));
 def('iretd', 'interrupt', 'Returns from an interrupt: pops EIP, CS, EFLAGS (and ESP, SS on a privilege change).', 'w:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT,RF,AC', IRET_FACTS, [': o32 cf'], { aliases: ['iret'], att: ['iretl', 'iret'], intercept: 'IRET', ends: true });
 def('iretw', 'interrupt', 'Returns from an interrupt with a 16-bit frame.', 'w:CF,PF,AF,ZF,SF,TF,IF,DF,OF,IOPL,NT', IRET_FACTS, [': o16 cf'], { att: ['iretw'], intercept: 'IRET', ends: true });
-def('ud2', 'interrupt', 'Raises #UD (invalid opcode) on purpose.', '', { ...INNOCUOUS, vmExit: exitC('exception bitmap bit 6', 'EXCEPTION_NMI', 0) }, [': 0f 0b'], { ends: true });
+def('ud2', 'interrupt', 'Raises #UD (invalid opcode) on purpose.', '', { ...INNOCUOUS, bt: BT_RAISES, vmExit: exitC('exception bitmap bit 6', 'EXCEPTION_NMI', 0) }, [': 0f 0b'], { ends: true });
 
 // ---- flags
 def('cli', 'flag', 'Clears IF: maskable interrupts off.', 'w:IF', ioplSensitive('CLI is IOPL-sensitive: at CPL > IOPL it raises #GP, so the deprivileged guest traps and the VMM clears the virtual IF.', NO_EXIT,
@@ -559,16 +568,19 @@ def('wrmsr', 'system', 'Writes EDX:EAX to the MSR selected by ECX.', '', privile
   emu('Native → #GP → Xen emulates it (SYSENTER MSRs are set through callbacks instead).')), [': 0f 30'], { intercept: 'WRMSR', ends: true });
 def('rdpmc', 'system', 'Reads the performance counter selected by ECX into EDX:EAX.', '', privileged('RDPMC raises #GP at CPL > 0 unless CR4.PCE = 1.', exitC('RDPMC exiting (primary bit 11)', 'RDPMC', 15),
   emu('Native → #GP → emulated by Xen.')), [': 0f 33'], { intercept: 'RDPMC' });
-def('rdtsc', 'system', 'Reads the time-stamp counter into EDX:EAX.', '', { ...INNOCUOUS, why: 'Unprivileged unless CR4.TSD = 1; reveals real time to a guest.', vmExit: exitC('RDTSC exiting (primary bit 12)', 'RDTSC', 16) }, [': 0f 31'], { intercept: 'RDTSC' });
+def('rdtsc', 'system', 'Reads the time-stamp counter into EDX:EAX.', '', { ...INNOCUOUS, why: 'Unprivileged unless CR4.TSD = 1; reveals real time to a guest.',
+  bt: btVirtual('the callout returns the virtual time-stamp counter (the VM\'s time, as the VMM keeps it), not the host\'s'), vmExit: exitC('RDTSC exiting (primary bit 12)', 'RDTSC', 16) }, [': 0f 31'], { intercept: 'RDTSC' });
 def('cpuid', 'system', 'Returns processor identification for leaf EAX (sub-leaf ECX) in EAX, EBX, ECX, EDX.', '', {
   ...INNOCUOUS, why: 'Unprivileged; reveals the host CPU (Xen PV guests use the XEN_EMULATE_PREFIX form 0f 0b 78 65 6e to have it emulated).',
+  bt: btVirtual('the callout returns the virtual CPU\'s identification and feature bits (what the VMM lets the guest see), not the host\'s'),
   vmExit: exitU('CPUID', 10), pv: emu('XEN_EMULATE_PREFIX cpuid (ud2; "xen"; cpuid): Xen\'s #UD handler emulates it with masked features.'),
 }, [': 0f a2'], { intercept: 'CPUID' });
-def('sysenter', 'control', 'Fast system call to the ring-0 entry in the SYSENTER MSRs.', '', { ...INNOCUOUS, why: 'Unprivileged entry path; hard-wires the ring-0 target from the MSRs.', bt: { kind: 'ident', note: 'ends a translation block' } }, [': 0f 34'], { intercept: 'SYSENTER', ends: true });
+def('sysenter', 'control', 'Fast system call to the ring-0 entry in the SYSENTER MSRs.', '', { ...INNOCUOUS, why: 'Unprivileged entry path; hard-wires the ring-0 target from the MSRs.', bt: btVirtual('in translated kernel code the callout enters the guest\'s entry point from its virtual SYSENTER MSRs (the real ones hold the VMM\'s); user code runs direct and its SYSENTER hands the kernel entry to the translator') }, [': 0f 34'], { intercept: 'SYSENTER', ends: true });
 def('sysexit', 'control', 'Fast return to ring 3 (EIP = EDX, ESP = ECX).', '', privileged('SYSEXIT is CPL-0 only: #GP at CPL 1/3.', NO_EXIT,
   hc('iret', 'Linux xen_sysexit returns to user space through HYPERVISOR_iret (23).')), [': 0f 35'], { intercept: 'SYSENTER', ends: true });
 def('vmcall', 'system', 'Calls the hypervisor (VM exit); Popek\'s paravirtual ABI: EAX = hypercall number, arguments in EBX, ECX, EDX, ESI, EDI.', '', {
-  ...INNOCUOUS, why: 'Outside VMX non-root operation it raises #UD; in Popek\'s paravirtual mode it is the hypercall instruction.', vmExit: exitU('VMCALL', 18),
+  ...INNOCUOUS, why: 'Outside VMX non-root operation it raises #UD; in Popek\'s paravirtual mode it is the hypercall instruction.',
+  bt: { kind: 'ident', note: 'outside VMX operation it raises #UD, which reaches the VMM first and is reflected to the guest\'s handler' }, vmExit: exitU('VMCALL', 18),
 }, [': 0f 01 c1'], { intercept: 'VMCALL', ends: true });
 def('lar', 'system', 'Loads the access rights of the descriptor a selector names (ZF = 1 if visible).', 'w:ZF', critical('protection-system',
   'LAR checks the descriptor against the real CPL and RPL: a guest kernel at CPL 1/3 probing its ring-0 descriptors gets ZF = 0 (failure) silently, and it sees the real descriptor contents.',
@@ -584,7 +596,9 @@ def('verr', 'system', 'Sets ZF if the segment is readable from the current privi
   'VERR answers "readable at the current privilege level?" for the real CPL: a deprivileged guest kernel gets a different answer than at CPL 0, silently.', nopv('No hypercall: decide from the guest\'s own descriptor table.')), ['rm16: 0f 00 /4'], { defaultMem: 16, intercept: 'SEG_INFO' });
 def('verw', 'system', 'Sets ZF if the segment is writable from the current privilege level.', 'w:ZF', critical('protection-system',
   'VERW answers "writable at the current privilege level?" for the real CPL: a deprivileged guest kernel gets a different answer than at CPL 0, silently.', nopv('No hypercall: decide from the guest\'s own descriptor table.')), ['rm16: 0f 00 /5'], { defaultMem: 16, intercept: 'SEG_INFO' });
-def('arpl', 'system', 'Raises the RPL of a selector to at least that of the source (ZF = 1 if changed).', 'w:ZF', INNOCUOUS, ['rm16,r16: 63 /r'], { intercept: 'SEG_INFO' });
+def('arpl', 'system', 'Raises the RPL of a selector to at least that of the source (ZF = 1 if changed).', 'w:ZF', {
+  ...INNOCUOUS, bt: { kind: 'ident', note: 'it compares two RPL fields: nothing in it depends on the CPL or on privileged state' },
+}, ['rm16,r16: 63 /r'], { intercept: 'SEG_INFO' });
 
 // ---- misc
 // 0F 1F /0 is the documented multi-byte NOP; the rest of 0F 18–1F are hint NOPs (reserved, executed

@@ -9,8 +9,9 @@
  *    Jcc (and the carry INC/DEC keep) computed straight from the record of the flag-setting
  *    instruction when it is in the same block;
  *  - the innocuous rest runs through the decoded instruction's own semantics (`I[k].semantics`);
- *  - privileged, IOPL-sensitive and critical instructions become callouts into the VMM
- *    (`bt.callout(I[k])`), which works on the virtual CPU;
+ *  - the instructions whose row says `bt: callout` (privileged, IOPL-sensitive, critical, and the
+ *    unprivileged ones whose answer the VMM virtualises: CPUID, RDTSC, SYSENTER, segment loads)
+ *    become callouts into the VMM (`bt.callout(I[k])`), which works on the virtual CPU;
  *  - block exits with a known target are chained (`bt.chain`: the successor's CCF, patched into the
  *    block's link slot after the first lookup), indirect ones go through `bt.indirect` (an inline cache
  *    of the last target, then the translation cache); a jump back to the block's own start loops inside
@@ -26,7 +27,7 @@ import { eaExpr, inline, writtenFlags } from '../../cpu/blockCompiler';
 import { CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SAR32, CC_SHL32, CC_SHR32, CC_SUB } from '../../cpu/cpu';
 import type { Insn } from '../../cpu/insn';
 
-/** InsnClass bits that make an instruction a callout (everything a monitor may care about). */
+/** Whether an instruction becomes a callout (the translator asks its row's BT treatment). */
 export type CalloutTest = (insn: Insn) => boolean;
 
 const hex = (v: number) => '0x' + (v >>> 0).toString(16);

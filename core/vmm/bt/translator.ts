@@ -7,10 +7,13 @@
  *               (codegen.ts) with `new Function`, and caches it. Then it runs CCFs: each returns its
  *               successor, found through the block's chain links without a cache lookup, until the
  *               budget ends, an interrupt is deliverable, or a callout needs the dispatcher.
- *   callouts    privileged, IOPL-sensitive and critical instructions call `callout`, which emulates
- *               them on the virtual CPU — the guest sees exactly what it would see on bare metal at
- *               CPL 0 (POPF changes IF, SGDT stores its own GDTR, PUSH CS shows RPL 0, LAR on a
- *               DPL-0 selector succeeds …).
+ *   callouts    the instructions whose table row says `bt: callout` — privileged, IOPL-sensitive and
+ *               critical ones, and the unprivileged ones whose answer the VMM virtualises (CPUID,
+ *               RDTSC, SYSENTER, LDS…LSS) — call `callout`, which emulates them on the virtual CPU:
+ *               the guest sees exactly what it would see on bare metal at CPL 0 (POPF changes IF,
+ *               SGDT stores its own GDTR, PUSH CS shows RPL 0, LAR on a DPL-0 selector succeeds,
+ *               CPUID shows the virtual CPU …). Instructions that only raise an exception (INT3,
+ *               INTO, VMCALL's #UD) are copied: the exception reaches the VMM first anyway.
  *   user mode   code at CPL 3 runs directly (the interpreter stands for the hardware here); any
  *               event that enters the kernel (exception, INT n, IRQ, SYSENTER, far call through a gate)
  *               hands control back to the dispatcher, which translates the kernel's handler.
@@ -28,6 +31,8 @@ import type { Insn } from '../../cpu/insn';
 import { InsnClass, type DeliveryEvent, type Monitor } from '../../cpu/monitor';
 import { imul2, shift } from '../../cpu/ops/alu';
 import { EXCEPTION_NAMES } from '../../cpu/constants';
+import type { BtTreatment } from '../../isa/types';
+import { rowFacts } from '../rowFacts';
 import type { VmHost } from '../technique';
 import { MAX_SIDE_EXITS, REGION_AFTER, generateBlock, isTraceBranch, type LinkSlot } from './codegen';
 import { TranslatedBlock, TranslationCache, type BlockFn } from './translationCache';
@@ -53,13 +58,22 @@ function compile(name: string, source: string): BlockFn {
   return fn;
 }
 
-/** Instructions translated into callouts: every class a monitor can intercept (see cpu/monitor.ts). */
+/**
+ * How the translator treats each kind of row (the row's `bt` fact, core/isa/table.ts): `ident` is
+ * copied (inline code, or the instruction's own semantics inside the CCF; an exception it raises
+ * reaches the VMM's IDT and is reflected), `callout` calls the VMM, which applies it to the virtual
+ * CPU (`BinaryTranslator.callout`).
+ */
+export const BT_KINDS: Readonly<Record<BtTreatment['kind'], 'ident' | 'callout'>> = { ident: 'ident', callout: 'callout' };
+
+/** Instructions translated into callouts: the row says so (an invalid encoding has no row: its #UD is copied). */
 export function isCallout(insn: Insn): boolean {
-  return insn.cls !== 0;
+  const kind = rowFacts(insn)?.bt.kind;
+  return kind !== undefined && BT_KINDS[kind] === 'callout';
 }
 
 /** Instructions a region may hold: those translated identically (no callout). */
-const isInnocuous = (insn: Insn): boolean => insn.cls === 0;
+const isInnocuous = (insn: Insn): boolean => !isCallout(insn);
 
 /** Classes whose emulation can change the linear→physical mapping (chain links must be re-resolved). */
 const MAPPING_CLASSES = InsnClass.MOV_CR | InsnClass.INVLPG | InsnClass.LMSW | InsnClass.CLTS;
@@ -398,8 +412,8 @@ export class BinaryTranslator {
   }
 
   /**
-   * A callout: the VMM emulates a privileged, IOPL-sensitive or critical instruction on the virtual
-   * CPU. EIP, next EIP and the instruction count are exact when it is called.
+   * A callout: the VMM emulates an instruction whose row says `bt: callout` on the virtual CPU.
+   * EIP, next EIP and the instruction count are exact when it is called.
    */
   callout(insn: Insn): void {
     const cpu = this.cpu, h = this.host;
