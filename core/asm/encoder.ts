@@ -241,7 +241,7 @@ export function encodeInstruction(mnemonic: string, prefixes: readonly string[],
   const info = instructionInfo(mnemonic);
   if (!info) {
     if (PREFIXES[mnemonic] !== undefined && ops.length === 0) {
-      return { bytes: [PREFIXES[mnemonic]], length: 1, form: { operands: [], encoding: mnemonic, opcode: [PREFIXES[mnemonic]], imm: [] }, info: instructionInfo('nop')! };
+      return { bytes: [PREFIXES[mnemonic]], length: 1, form: { operands: [], encoding: mnemonic, opcode: [PREFIXES[mnemonic]], imm: [], handler: 'nop' }, info: instructionInfo('nop')! };
     }
     return { error: `unknown instruction '${mnemonic}'`, code: 'unknown-instruction' };
   }

@@ -42,8 +42,8 @@ function entryFor(opcode: number): DispatchEntry | undefined {
   if (forms.length === 0) return undefined;
   const decoding = new Map<EncodingForm, FormDecoding>();
   for (const m of forms) {
-    const bind = semanticsOf(m.info.mnemonic, m.info.category, m.form);
-    if (!bind) throw new Error(`cpu dispatch: no semantics for '${m.info.mnemonic}' (${m.form.encoding})`);
+    const bind = semanticsOf(m.form);
+    if (!bind) throw new Error(`cpu dispatch: no semantics handler '${m.form.handler}' for '${m.info.mnemonic}' (${m.form.encoding})`);
     const ops = m.form.operands;
     decoding.set(m.form, { bind, byteOp: ops.some((p) => BYTE_OPERANDS.has(p)), immOps: ops.filter((p) => IMM_OPERANDS.has(p)) });
   }

@@ -1,10 +1,11 @@
 /*
- * The semantics handler of every instruction-table row (core/isa/table.ts), by the row's mnemonic:
- * given the decoded instruction and the form the table matched, it returns the function that
- * executes it, after the few operand facts only the semantics needs (the ALU operation, the segment
- * a far-pointer load writes, the shift count source). Forms of one row that behave differently are
- * told apart by their operand patterns, never by opcode. core/cpu/dispatch.ts binds these to the
- * table's encodings at load time; decoding an instruction picks the form, and its handler with it.
+ * The semantics handlers of the instruction table (core/isa/table.ts), registered by the key each
+ * form carries (`EncodingForm.handler`: the row's mnemonic, or a key rows share): given the decoded
+ * instruction and the form the table matched, a handler returns the function that executes it,
+ * after the few operand facts only the semantics needs (the ALU operation, the segment a far-pointer
+ * load writes, the shift count source). Forms of one row that behave differently are told apart by
+ * their operand patterns, never by opcode. core/cpu/dispatch.ts binds these to the table's encodings
+ * at load time; decoding an instruction picks the form, and its handler with it.
  */
 import { CR0_EM, CR0_TS, NM, UD } from './constants';
 import { CpuFault } from './fault';
@@ -15,9 +16,8 @@ import * as Y from './ops/system';
 import { aaa, aad, aam, daa } from './ops/alu';
 import { fpuExec, fwaitExec, fxrstor, fxsave } from './fpu/execute';
 import { ea } from './ops/operands';
-import { CONDITIONS } from '../isa/table';
 import type { FormMatch } from '../isa/formIndex';
-import type { Category, EncodingForm, OperandPattern } from '../isa/types';
+import type { EncodingForm, OperandPattern } from '../isa/types';
 
 /** Returns the semantics of a decoded instruction of a row (the decoder filled its operands). */
 export type Bind = (i: Insn, m: FormMatch) => ExecFn;
@@ -42,7 +42,6 @@ const aadOp: ExecFn = (cpu, i) => aad(cpu, i.imm);
 
 /** The eight ALU operations in their encoding order (00–3F, and the /digit of 80–83). */
 const ALU = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'];
-const SHIFTS = ['rol', 'ror', 'rcl', 'rcr', 'shl', 'shr', 'sal', 'sar'];
 
 /** Shift and rotate counts: 1, CL (-1), or the immediate. */
 function shiftCount(i: Insn, m: FormMatch): void {
@@ -107,10 +106,7 @@ function buildRegistry(): Record<string, Bind> {
     salc: always(salc),
     shld: (i, m) => { shiftCount(i, m); return B.shiftDoubleE; },
     shrd: (i, m) => { shiftCount(i, m); return B.shiftDoubleE; },
-    bt: (_i, m) => (m.form.modrm === 'r' ? B.btEG : B.btEI),
-    bts: (_i, m) => (m.form.modrm === 'r' ? B.btEG : B.btEI),
-    btr: (_i, m) => (m.form.modrm === 'r' ? B.btEG : B.btEI),
-    btc: (_i, m) => (m.form.modrm === 'r' ? B.btEG : B.btEI),
+    'bit-test': (_i, m) => (m.form.modrm === 'r' ? B.btEG : B.btEI), // BT, BTS, BTR, BTC
     bsf: always(B.bsfG), bsr: always(B.bsrG),
     // ---- control transfer
     jmp: (_i, m) => controlTransfer(m, B.jmpRel, B.jmpE, B.jmpFar),
@@ -143,6 +139,11 @@ function buildRegistry(): Record<string, Bind> {
     prefetchnta: always(B.nop), prefetcht0: always(B.nop), prefetcht1: always(B.nop), prefetcht2: always(B.nop),
     prefetch: always(B.nop), prefetchw: always(B.nop), prefetchwt1: always(B.nop),
     fxsave: always(fxsaveOp), fxrstor: always(fxrstorOp),
+    // ---- the x87 escapes D8–DF execute from their ModRM in core/cpu/fpu; MMX/SSE raise #UD
+    x87: always(fpuExec), simd: SIMD,
+    // ---- families: one handler for the rows of every condition / shift operation
+    jcc: always(B.jcc), setcc: always(B.setcc), cmovcc: always(B.cmovcc),
+    shift: (i, m) => { shiftCount(i, m); return B.shiftE; },
   };
   ALU.forEach((name, aop) => {
     r[name] = (i, m) => {
@@ -152,12 +153,6 @@ function buildRegistry(): Record<string, Bind> {
       return B.aluEI(aop, i.size, mem);
     };
   });
-  for (const name of SHIFTS) r[name] = (i, m) => { shiftCount(i, m); return B.shiftE; };
-  for (const c of CONDITIONS) {
-    r['j' + c.name] = always(B.jcc);
-    r['set' + c.name] = always(B.setcc);
-    r['cmov' + c.name] = always(B.cmovcc);
-  }
   for (const [prefix, exec] of [['movs', S.movs], ['cmps', S.cmps], ['stos', S.stos], ['lods', S.lods], ['scas', S.scas], ['ins', S.ins], ['outs', S.outs]] as const) {
     for (const suffix of ['b', 'w', 'd']) r[prefix + suffix] = (i) => { if (suffix === 'b') i.size = 1; return exec; };
   }
@@ -167,9 +162,6 @@ function buildRegistry(): Record<string, Bind> {
   }
   return r;
 }
-
-/** Rows without a handler of their own: by category (the x87 escapes D8–DF execute from their ModRM in core/cpu/fpu). */
-const byCategory = (c: Category): Bind | undefined => (c === 'x87' ? always(fpuExec) : c === 'simd' ? SIMD : undefined);
 
 /** MOVZX/MOVSX: the destination has the operand size; `imm` is the source size in bytes. */
 function movExtend(i: Insn, m: FormMatch): ExecFn {
@@ -195,12 +187,14 @@ function controlTransfer(m: FormMatch, rel: ExecFn, near: ExecFn, far: ExecFn): 
   return near;
 }
 
-/**
- * The handler of a row's form: its mnemonic's, else its category's. SSE2 forms that share a row with
- * a string instruction (MOVSD, CMPSD with F2) are SIMD: #UD like the rest of SSE.
- */
-export function semanticsOf(mnemonic: string, category: Category, form: EncodingForm): Bind | undefined {
-  if (form.exactPrefixes && category !== 'simd') return SIMD;
+/** The handler registered under the form's key (undefined: none, a table error dispatch.ts reports). */
+export function semanticsOf(form: EncodingForm): Bind | undefined {
   REGISTRY ??= buildRegistry();
-  return REGISTRY[mnemonic] ?? byCategory(category);
+  return Object.hasOwn(REGISTRY, form.handler) ? REGISTRY[form.handler] : undefined;
+}
+
+/** Every key a handler is registered under. */
+export function handlerKeys(): string[] {
+  REGISTRY ??= buildRegistry();
+  return Object.keys(REGISTRY);
 }

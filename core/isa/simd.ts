@@ -140,8 +140,9 @@ export function defineSimd(def: DefFn, more: (mnemonic: string, forms: string[])
   ];
   for (const [m, form, desc] of CVT) s(m, desc, [form]);
   // state, ordering and cache control (0F AE group)
-  s('fxsave', 'Stores the x87, MMX and SSE state (512 bytes).', ['m: 0f ae /0']);
-  s('fxrstor', 'Loads the x87, MMX and SSE state (512 bytes).', ['m: 0f ae /1']);
+  // FXSAVE/FXRSTOR execute (the x87 state; CPUID.FXSR): their own handlers, not #UD
+  def('fxsave', cat, 'Stores the x87, MMX and SSE state (512 bytes).', '', facts, ['m: 0f ae /0'], { handler: 'fxsave' });
+  def('fxrstor', cat, 'Loads the x87, MMX and SSE state (512 bytes).', '', facts, ['m: 0f ae /1'], { handler: 'fxrstor' });
   s('ldmxcsr', 'Loads MXCSR from memory (SSE).', ['m32: 0f ae /2']);
   s('stmxcsr', 'Stores MXCSR to memory (SSE).', ['m32: 0f ae /3']);
   s('clflush', 'Writes back and invalidates the cache line holding the operand (SSE2).', ['m: 0f ae /7']);

@@ -104,7 +104,7 @@ function compileForm(text: string, cc?: number): EncodingForm {
     operands.length = 0;
     if (ops) operands.push(...(ops.split(',') as OperandPattern[]));
   }
-  const form: EncodingForm = { operands, encoding: enc, opcode: [], imm: [] };
+  const form: EncodingForm = { operands, encoding: enc, opcode: [], imm: [], handler: '' };
   if (decodeOnly) form.decodeOnly = true;
   for (const tok of enc.split(/\s+/)) {
     if (tok === 'o16') form.opsize = 16;
@@ -151,6 +151,8 @@ const BY_NAME = new Map<string, InstructionInfo>();
 
 interface Extra {
   att?: string[];
+  /** The semantics handler key of every form, when rows share one (see EncodingForm.handler); default: the mnemonic. */
+  handler?: string;
   aliases?: string[];
   /** Per-form virtualization overrides, keyed by the operand text of the form ('sreg-no-cs,rm16'). */
   formVirt?: Record<string, Partial<VirtFacts>>;
@@ -184,7 +186,9 @@ function autoAtt(mnemonic: string, forms: EncodingForm[]): string[] {
 
 function def(mnemonic: string, category: Category, description: string, flagSpec: string, virt: VirtFacts, forms: string[], extra: Extra = {}): InstructionInfo {
   const compiled = forms.map((f) => compileForm(f, extra.cc));
+  const handler = extra.handler ?? (category === 'x87' || category === 'simd' ? category : mnemonic);
   for (const f of compiled) {
+    f.handler = handler;
     const key = f.operands.join(',');
     if (extra.formVirt?.[key]) f.virt = extra.formVirt[key];
     const cpu = extra.formCpu?.[key];
@@ -393,7 +397,7 @@ const shiftForms = (d: number, only = '') => [
 ].map((f) => f + only);
 for (const [m, d, desc, fl] of SHIFTS) {
   // /6 is an undocumented alias of SHL that real CPUs execute: the CPU and the disassembler call it sal
-  def(m, 'shift', desc + ' The count is masked to 5 bits.', fl, INNOCUOUS, m === 'sal' ? [...shiftForms(d), ...shiftForms(6, ' !d')] : shiftForms(d));
+  def(m, 'shift', desc + ' The count is masked to 5 bits.', fl, INNOCUOUS, m === 'sal' ? [...shiftForms(d), ...shiftForms(6, ' !d')] : shiftForms(d), { handler: 'shift' });
 }
 def('shld', 'shift', 'Shifts the destination left, filling from the source register.', 'w:CF,SF,ZF,PF u:OF,AF', INNOCUOUS, [
   'rm16,r16,imm8: o16 0f a4 /r ib', 'rm32,r32,imm8: o32 0f a4 /r ib', 'rm16,r16,cl: o16 0f a5 /r', 'rm32,r32,cl: o32 0f a5 /r',
@@ -407,7 +411,7 @@ for (const [m, r, d, desc] of [['bt', 'a3', 4, 'Copies the selected bit to CF.']
   ['btr', 'b3', 6, 'Copies the selected bit to CF and clears it.'], ['btc', 'bb', 7, 'Copies the selected bit to CF and complements it.']] as const) {
   def(m, 'bit', desc, 'w:CF u:OF,SF,AF,PF', INNOCUOUS, [
     `rm16,r16: o16 0f ${r} /r`, `rm32,r32: o32 0f ${r} /r`, `rm16,imm8: o16 0f ba /${d} ib`, `rm32,imm8: o32 0f ba /${d} ib`,
-  ], { lock: m !== 'bt' });
+  ], { lock: m !== 'bt', handler: 'bit-test' });
 }
 def('bsf', 'bit', 'Index of the lowest set bit (ZF = 1 and destination undefined if the source is 0).', 'w:ZF u:OF,SF,AF,CF,PF', INNOCUOUS, ['r16,rm16: o16 0f bc /r', 'r32,rm32: o32 0f bc /r']);
 def('bsr', 'bit', 'Index of the highest set bit (ZF = 1 and destination undefined if the source is 0).', 'w:ZF u:OF,SF,AF,CF,PF', INNOCUOUS, ['r16,rm16: o16 0f bd /r', 'r32,rm32: o32 0f bd /r']);
@@ -434,10 +438,10 @@ export const CONDITIONS: Array<{ cc: number; name: string; aliases: string[]; re
 ];
 for (const c of CONDITIONS) {
   const r = 'r:' + c.reads.join(',');
-  def('j' + c.name, 'control', `Jumps if ${c.meaning}.`, r, CONTROL_FLOW, ['rel8: 70+cc rel8', 'rel32: 0f 80+cc rel32'], { cc: c.cc, aliases: c.aliases.map((a) => 'j' + a), ends: true });
+  def('j' + c.name, 'control', `Jumps if ${c.meaning}.`, r, CONTROL_FLOW, ['rel8: 70+cc rel8', 'rel32: 0f 80+cc rel32'], { handler: 'jcc', cc: c.cc, aliases: c.aliases.map((a) => 'j' + a), ends: true });
   // ModRM.reg is ignored by real CPUs: /1–/7 are undocumented aliases of /0
-  def('set' + c.name, 'bit', `Sets the byte to 1 if ${c.meaning}, else 0.`, r, INNOCUOUS, ['rm8: 0f 90+cc /0', ...[1, 2, 3, 4, 5, 6, 7].map((d) => `rm8: 0f 90+cc /${d} !d`)], { cc: c.cc, defaultMem: 8, aliases: c.aliases.map((a) => 'set' + a) });
-  def('cmov' + c.name, 'data', `Moves the source to the destination if ${c.meaning}.`, r, INNOCUOUS, ['r16,rm16: o16 0f 40+cc /r', 'r32,rm32: o32 0f 40+cc /r'], { cc: c.cc, aliases: c.aliases.map((a) => 'cmov' + a) });
+  def('set' + c.name, 'bit', `Sets the byte to 1 if ${c.meaning}, else 0.`, r, INNOCUOUS, ['rm8: 0f 90+cc /0', ...[1, 2, 3, 4, 5, 6, 7].map((d) => `rm8: 0f 90+cc /${d} !d`)], { handler: 'setcc', cc: c.cc, defaultMem: 8, aliases: c.aliases.map((a) => 'set' + a) });
+  def('cmov' + c.name, 'data', `Moves the source to the destination if ${c.meaning}.`, r, INNOCUOUS, ['r16,rm16: o16 0f 40+cc /r', 'r32,rm32: o32 0f 40+cc /r'], { handler: 'cmovcc', cc: c.cc, aliases: c.aliases.map((a) => 'cmov' + a) });
 }
 
 // ---- control transfer
@@ -626,7 +630,7 @@ defineX87(def, INNOCUOUS);
 /** More forms for a row that exists (SSE2 MOVSD/CMPSD share their names with the string instructions). */
 function more(mnemonic: string, forms: string[]): void {
   const info = BY_NAME.get(mnemonic)!;
-  for (const f of forms.map((t) => compileForm(t))) { f.exactPrefixes = true; info.forms.push(f); }
+  for (const f of forms.map((t) => compileForm(t))) { f.exactPrefixes = true; f.handler = 'simd'; info.forms.push(f); }
 }
 defineSimd(def, more, INNOCUOUS);
 

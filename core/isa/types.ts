@@ -83,6 +83,12 @@ export interface EncodingForm {
   cc?: number;
   /** Unsized memory is taken as this size (jmp/call: 32; sldt/str/lldt…: 16; setcc: 8). NASM requires a size for push/pop. */
   defaultMemSize?: 8 | 16 | 32 | 64 | 80 | 128;
+  /**
+   * Key of the semantics handler that executes the form (core/cpu/semantics.ts registers one per key):
+   * the row's mnemonic unless rows share one (`jcc`, `setcc`, `cmovcc`, `shift`, `bit-test`), `x87`
+   * for the FPU escapes, `simd` for MMX/SSE forms (#UD: not executed, CPUID says so).
+   */
+  handler: string;
   /** Virtualization facts that differ for this form (e.g. `mov` to Sreg is critical, `mov` to CRn privileged). */
   virt?: Partial<VirtFacts>;
   /** Not a form NASM's optimiser picks on its own (kept for the disassembler only). */

@@ -12,7 +12,7 @@
 import type { Category, InstructionInfo, VirtFacts } from './types';
 
 export type DefFn = (mnemonic: string, category: Category, description: string, flagSpec: string, virt: VirtFacts, forms: string[],
-  extra?: { att?: string[]; aliases?: string[]; attSize?: Record<string, 16 | 32 | 64 | 80> }) => InstructionInfo;
+  extra?: { att?: string[]; aliases?: string[]; handler?: string; attSize?: Record<string, 16 | 32 | 64 | 80> }) => InstructionInfo;
 
 /** Operand size a GNU as x87 suffix means: s single/short, l double/long, t extended, q and ll 64-bit integer. */
 function attSizes(mnemonic: string, att: string[]): Record<string, 16 | 32 | 64 | 80> {
