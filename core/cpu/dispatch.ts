@@ -54,14 +54,17 @@ function entryFor(opcode: number): DispatchEntry | undefined {
   };
 }
 
-let TABLES: Array<DispatchEntry | undefined> | undefined;
+/** Entries by opcode, each built on its first decode (null: the table defines nothing there). */
+const TABLES: Array<DispatchEntry | null | undefined> = new Array(0x200);
 
 /**
  * The entry of an opcode (one-byte 0x00–0xff, 0F xx as 0x100 | xx; 0F itself is the escape, never
- * an entry), or undefined when the table defines nothing there. Built on the first decode: the
- * semantics live in modules that import the CPU, which imports the decoder.
+ * an entry), or undefined when the table defines nothing there. Each is built when an instruction
+ * first needs it (a short `popek run` decodes a few dozen opcodes of the 500; the semantics also
+ * live in modules that import the CPU, which imports the decoder).
  */
 export function dispatchEntry(opcode: number): DispatchEntry | undefined {
-  TABLES ??= Array.from({ length: 0x200 }, (_, op) => (op === 0x0f ? undefined : entryFor(op)));
-  return TABLES[opcode];
+  let e = TABLES[opcode];
+  if (e === undefined) TABLES[opcode] = e = (opcode === 0x0f ? undefined : entryFor(opcode)) ?? null;
+  return e ?? undefined;
 }

@@ -51,17 +51,17 @@ function buildIndex(): Map<number, FormMatch[]> {
   const add = (k: number, c: FormMatch) => { let l = idx.get(k); if (!l) idx.set(k, l = []); l.push(c); };
   for (const info of allInstructions()) {
     for (const form of info.forms) {
-      const base = form.opcode.slice();
-      if (form.plusCc) base[base.length - 1] += form.cc ?? 0;
-      // `+r` adds to the last opcode byte: an index byte (50+r) or a trailing one (x87 d9 c0+r)
-      for (const reg of form.plusReg ? [0, 1, 2, 3, 4, 5, 6, 7] : [undefined]) {
-        const op = base.slice();
-        if (reg !== undefined) op[op.length - 1] += reg;
-        const n = op[0] === 0x0f && op.length > 1 ? 2 : 1;
-        const key = n === 2 ? 0x100 | op[1] : op[0];
+      const op = form.opcode, len = op.length;
+      const two = op[0] === 0x0f && len > 1, n = two ? 2 : 1;
+      // `+cc` and `+r` add to the last opcode byte: an index byte (50+r) or a trailing one (x87 d9 c0+r)
+      const last = op[len - 1] + (form.plusCc ? form.cc ?? 0 : 0);
+      const hasTail = len > n && form.modrm === undefined;
+      for (let reg = 0; reg < (form.plusReg ? 8 : 1); reg++) {
+        const lastByte = last + reg;
+        const key = two ? 0x100 | (len === 2 ? lastByte : op[1]) : len === 1 ? lastByte : op[0];
         const m: FormMatch = { info, form };
-        if (reg !== undefined) m.reg = reg;
-        if (op.length > n && form.modrm === undefined) m.tail = op.slice(n);
+        if (form.plusReg) m.reg = reg;
+        if (hasTail) { const t = op.slice(n); t[t.length - 1] = lastByte; m.tail = t; }
         add(key, m);
       }
     }

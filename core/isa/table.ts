@@ -91,6 +91,14 @@ const REG_PATTERNS = new Set<OperandPattern>(['r8', 'r16', 'r32', 'sreg', 'sreg-
 const RM_PATTERNS = new Set<OperandPattern>(['rm8', 'rm16', 'rm32', 'm', 'm8', 'm16', 'm32', 'm64', 'm80', 'm128', 'm16:32', 'r16/32/m16', 'mm/m32', 'mm/m64', 'xmm/m32', 'xmm/m64', 'xmm/m128']);
 const IMM_PATTERNS = new Set<OperandPattern>(['imm8', 'imm16', 'imm32', 'simm8', 'imm8u']);
 
+/** Two lower-case hex digits of `tok` at `at` (an opcode or prefix byte of the table's text). */
+function hexByte(tok: string, at: number, text: string): number {
+  const hi = HEX.indexOf(tok[at] ?? '-'), lo = HEX.indexOf(tok[at + 1] ?? '-');
+  if (hi < 0 || lo < 0) throw new Error(`isa table: bad encoding token '${tok}' in '${text}'`);
+  return (hi << 4) | lo;
+}
+const HEX = '0123456789abcdef';
+
 function compileForm(text: string, cc?: number): EncodingForm {
   const decodeOnly = text.endsWith(' !d');
   const [opsText, encText] = (decodeOnly ? text.slice(0, -3) : text).split(':').map((s) => s.trim());
@@ -106,40 +114,48 @@ function compileForm(text: string, cc?: number): EncodingForm {
   }
   const form: EncodingForm = { operands, encoding: enc, opcode: [], imm: [], handler: '' };
   if (decodeOnly) form.decodeOnly = true;
-  for (const tok of enc.split(/\s+/)) {
-    if (tok === 'o16') form.opsize = 16;
-    else if (tok === 'o32') form.opsize = 32;
-    else if (tok.startsWith('mp=')) form.mandatoryPrefix = [parseInt(tok.slice(3), 16)];
-    else if (tok === 'anymod') form.anyMod = true;
-    else if (tok === 'a16') form.addrsize = 16;
-    else if (tok === 'a32') form.addrsize = 32;
-    else if (tok === '/r' || tok === '/rr') {
-      form.modrm = 'r';
-      if (tok === '/rr') { form.regOperand = 0; form.rmOperand = 0; continue; }
-      const regIdx = operands.findIndex((p) => p === 'cr' || p === 'dr' || p === 'sreg' || p === 'sreg-no-cs');
-      if (regIdx >= 0) {
-        form.regOperand = regIdx;
-        form.rmOperand = operands.findIndex((_, i) => i !== regIdx);
-      } else {
-        form.rmOperand = operands.findIndex((p) => RM_PATTERNS.has(p));
-        form.regOperand = operands.findIndex((p, i) => REG_PATTERNS.has(p) && i !== form.rmOperand);
-        if (form.rmOperand < 0) form.rmOperand = operands.findIndex((p, i) => REG_PATTERNS.has(p) && i !== form.regOperand);
+  // A switch on the token and its shape (no regular expressions): every command parses this table
+  // at start-up, so this loop is on the path of a 10-line `popek run`.
+  for (const tok of enc.split(' ')) {
+    switch (tok) {
+      case '': continue;
+      case 'o16': form.opsize = 16; continue;
+      case 'o32': form.opsize = 32; continue;
+      case 'anymod': form.anyMod = true; continue;
+      case 'a16': form.addrsize = 16; continue;
+      case 'a32': form.addrsize = 32; continue;
+      case 'ib': case 'iw': case 'id': case 'rel8': case 'rel32': case 'moffs': form.imm.push(tok); continue;
+      case 'ptr': form.imm.push('ptr16:32'); continue;
+      case '/rr': form.modrm = 'r'; form.regOperand = 0; form.rmOperand = 0; continue;
+      case '/r': {
+        form.modrm = 'r';
+        const regIdx = operands.findIndex((p) => p === 'cr' || p === 'dr' || p === 'sreg' || p === 'sreg-no-cs');
+        if (regIdx >= 0) {
+          form.regOperand = regIdx;
+          form.rmOperand = operands.findIndex((_, i) => i !== regIdx);
+        } else {
+          form.rmOperand = operands.findIndex((p) => RM_PATTERNS.has(p));
+          form.regOperand = operands.findIndex((p, i) => REG_PATTERNS.has(p) && i !== form.rmOperand);
+          if (form.rmOperand < 0) form.rmOperand = operands.findIndex((p, i) => REG_PATTERNS.has(p) && i !== form.regOperand);
+        }
+        continue;
       }
-    } else if (/^\/[0-7]$/.test(tok)) {
-      form.modrm = Number(tok[1]);
+    }
+    if (tok.length === 2 && tok[0] === '/' && tok[1] >= '0' && tok[1] <= '7') {
+      form.modrm = tok.charCodeAt(1) - 48;
       form.rmOperand = operands.findIndex((p) => RM_PATTERNS.has(p) || p === 'r8' || p === 'r16' || p === 'r32' || p === 'mm' || p === 'xmm');
-    } else if (tok === 'ib' || tok === 'iw' || tok === 'id' || tok === 'rel8' || tok === 'rel32' || tok === 'moffs') form.imm.push(tok);
-    else if (tok === 'ptr') form.imm.push('ptr16:32');
-    else if (/^[0-9a-f]{2}\+r$/.test(tok)) {
-      form.opcode.push(parseInt(tok, 16));
+      continue;
+    }
+    if (tok.startsWith('mp=')) { form.mandatoryPrefix = [hexByte(tok, 3, text)]; continue; }
+    const byte = hexByte(tok, 0, text), rest = tok.length === 2 ? '' : tok.slice(2);
+    form.opcode.push(byte);
+    if (rest === '+r') {
       form.plusReg = true;
       form.plusRegOperand = operands.findIndex((p) => p === 'r8' || p === 'r16' || p === 'r32' || p === 'sti');
-    } else if (/^[0-9a-f]{2}\+cc$/.test(tok)) {
-      form.opcode.push(parseInt(tok, 16));
+    } else if (rest === '+cc') {
       form.plusCc = true;
       form.cc = cc;
-    } else if (/^[0-9a-f]{2}$/.test(tok)) form.opcode.push(parseInt(tok, 16));
-    else throw new Error(`isa table: bad encoding token '${tok}' in '${text}'`);
+    } else if (rest !== '') throw new Error(`isa table: bad encoding token '${tok}' in '${text}'`);
   }
   void IMM_PATTERNS;
   return form;
@@ -172,13 +188,16 @@ interface Extra {
   attSize?: Record<string, 16 | 32 | 64 | 80>;
 }
 
-const SIZED_ATT = new Set(['8', '16', '32']);
+/** The AT&T size suffix of an operand pattern that names a size (r32 → l, rm8 → b, imm16 → w). */
+const ATT_SUFFIX: Partial<Record<OperandPattern, string>> = {
+  r8: 'b', rm8: 'b', m8: 'b', imm8: 'b', r16: 'w', rm16: 'w', m16: 'w', imm16: 'w', r32: 'l', rm32: 'l', m32: 'l', imm32: 'l',
+};
 function autoAtt(mnemonic: string, forms: EncodingForm[]): string[] {
   const out = new Set<string>([mnemonic]);
   for (const f of forms) {
     for (const p of f.operands) {
-      const m = /^(?:r|rm|m|imm)(8|16|32)$/.exec(p);
-      if (m && SIZED_ATT.has(m[1])) out.add(mnemonic + (m[1] === '8' ? 'b' : m[1] === '16' ? 'w' : 'l'));
+      const suffix = ATT_SUFFIX[p];
+      if (suffix !== undefined) out.add(mnemonic + suffix);
     }
   }
   return [...out];
