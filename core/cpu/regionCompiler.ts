@@ -91,8 +91,32 @@ function successors(i: Insn, next: number): number[] {
 
 // ---- static flag state --------------------------------------------------------------------------
 
-/** What the compiler knows about the flags at a point: the record in locals (op, size), 'dyn' (fop says), or 'cpu'. */
-type FlagState = { op: number; size: number } | 'dyn' | 'cpu';
+/**
+ * What the compiler knows about the flags at a point: the record in locals (op, size; `b`: the second
+ * operand when it is a constant, a shift's count), 'dyn' (fop says which record), or 'cpu'.
+ */
+type FlagState = { op: number; size: number; b?: number } | 'dyn' | 'cpu';
+
+const sameFlags = (x: FlagState, y: FlagState) =>
+  x === y || (typeof x === 'object' && typeof y === 'object' && x.op === y.op && x.size === y.size && x.b === y.b);
+
+/**
+ * The record fields a static state needs, as JS expressions of the locals: only what EFLAGS can be
+ * computed from (LOGIC: the result; ADD/SUB: no carry in; INC/DEC: the first operand is the result
+ * ∓ 1; a shift's count is a constant). Fewer fields read at slow paths and exits means fewer values
+ * V8 keeps alive around a hot loop only for the rare case that needs them.
+ */
+function recordFields(f: { op: number; size: number; b?: number }): { a: string; b: string; r: string; c: string } {
+  const m = f.size === 2 ? ' | 0' : f.size === 1 ? ' & 0xffff' : ' & 0xff';
+  switch (f.op) {
+    case CC_LOGIC: return { a: '0', b: '0', r: 'fr', c: '0' };
+    case CC_ADD: case CC_SUB: return { a: 'fa', b: 'fb', r: 'fr', c: '0' };
+    case CC_INC: return { a: `((fr - 1)${m})`, b: '1', r: 'fr', c: 'fc' };
+    case CC_DEC: return { a: `((fr + 1)${m})`, b: '1', r: 'fr', c: 'fc' };
+    case CC_SHL32: case CC_SHR32: case CC_SAR32: return { a: 'fa', b: f.b === undefined ? 'fb' : String(f.b), r: 'fr', c: '0' };
+    default: return { a: 'fa', b: 'fb', r: 'fr', c: 'fc' };
+  }
+}
 
 const MASK = (size: number) => (size === 2 ? '' : size === 1 ? ' & 0xffff' : ' & 0xff');
 const SIGN = (size: number) => (size === 2 ? '0x80000000' : size === 1 ? '0x8000' : '0x80');
@@ -158,7 +182,8 @@ class Gen {
     const f = this.flags;
     if (f === 'cpu') return '';
     if (f === 'dyn') return 'if (fop >= 0) { cpu.ccOp = fop; cpu.ccSize = fsz; cpu.ccA = fa; cpu.ccB = fb; cpu.ccRes = fr; cpu.ccCin = fc; }';
-    return `cpu.ccOp = ${f.op}; cpu.ccSize = ${f.size}; cpu.ccA = fa; cpu.ccB = fb; cpu.ccRes = fr; cpu.ccCin = fc;`;
+    const x = recordFields(f);
+    return `cpu.ccOp = ${f.op}; cpu.ccSize = ${f.size}; cpu.ccA = ${x.a}; cpu.ccB = ${x.b}; cpu.ccRes = ${x.r}; cpu.ccCin = ${x.c};`;
   }
   /** Everything the CPU must see before a slow path or a call: EIP, count, registers, flags. */
   sync(): string {
@@ -170,10 +195,17 @@ class Gen {
     // sit inline at their back edges (the ALU loop ran ~1.4x faster in isolation this way).
     return `{ xe = ${eip}; ic += ${count}; ${this.edgeFlags()} L = ${EXIT_CASE}; continue dispatch; }`;
   }
-  /** The record travels to a block start in the locals: fop says which one. */
+  /**
+   * The record travels to the exit or a 'dyn' block start in the locals, fop saying which one. The
+   * fields a static state does not need get constants (or are derived from the result), so their old
+   * values are dead at the edge.
+   */
   edgeFlags(): string {
     const f = this.flags;
-    return f === 'cpu' ? 'fop = -1;' : f === 'dyn' ? '' : `fop = ${f.op}; fsz = ${f.size};`;
+    if (f === 'cpu') return 'fop = -1;';
+    if (f === 'dyn') return '';
+    const x = recordFields(f);
+    return `fop = ${f.op}; fsz = ${f.size};${x.a !== 'fa' ? ` fa = ${x.a};` : ''}${x.b !== 'fb' ? ` fb = ${x.b};` : ''}${x.c !== 'fc' ? ` fc = ${x.c};` : ''}`;
   }
   /** Makes the record known as 'cpu' (before reading flags through cpu.*). */
   toCpu(): void {
@@ -357,7 +389,7 @@ class Gen {
         const kind = reg === 4 || reg === 6 ? [CC_SHL32, '<<'] as const : reg === 5 ? [CC_SHR32, '>>>'] as const : reg === 7 ? [CC_SAR32, '>>'] as const : undefined;
         if (!kind) { this.toCpu(); this.emit(`r${rm} = shift(cpu, ${reg}, 2, r${rm}, ${count});`); return true; }
         this.emit(`fa = r${rm}; fb = ${count}; fr = (fa ${kind[1]} ${count}) | 0; r${rm} = fr;`);
-        this.flags = { op: kind[0], size: 2 };
+        this.flags = { op: kind[0], size: 2, b: count };
         return true;
       }
       case 0xfe: case 0xff:
@@ -433,83 +465,126 @@ function flagsDeadLater(insns: Insn[], from: number): boolean {
   return false;
 }
 
+/** Counts of a generation pass: instructions inlined and in all. */
+interface Tally { inlined: number; total: number }
+
+/**
+ * Emits block `n` as switch case `caseId`, starting with the flag state `entry`. `edge(t, flags)` is
+ * told of every in-region jump to block t with the state it carries and returns the code that
+ * moves the record along it; `caseOf(t)` is the case a jump to block t goes to.
+ */
+function emitBlock(g: Gen, n: number, caseId: number, entry: FlagState, insnList: Insn[], tally: Tally,
+  edge: (t: number, flags: FlagState) => string, caseOf: (t: number) => number): void {
+  const b = g.blocks[n];
+  const count = b.insns.length;
+  g.flags = entry;
+  g.emit(`case ${caseId}: for (;;) {`);
+  g.eip = b.eip >>> 0;
+  g.k = 0;
+  g.emit(`if (ic + ${count} > end) ${g.exit(hex(b.eip), 0)}`);
+  const jump = (to: number, retired: number) => {
+    const t = g.index.get(to);
+    if (t === undefined) return g.exit(hex(to), retired);
+    const move = edge(t, g.flags);
+    return caseOf(t) === caseId ? `{ ic += ${count}; ${move} continue; }` : `{ ic += ${count}; ${move} L = ${caseOf(t)}; continue dispatch; }`;
+  };
+  for (let k = 0; k < count; k++) {
+    const i = b.insns[k];
+    g.k = k;
+    g.next = (g.eip + i.len) >>> 0;
+    g.flagsDeadAfter = overwritesFlagsSafely(b.insns[k + 1]);
+    g.cfDeadAfter = flagsDeadLater(b.insns, k + 1);
+    tally.total++;
+    const op = i.opcode;
+    const branch = i.size === 4 && !i.addr16 && i.exec === i.semantics && ((op >= 0x70 && op < 0x80) || (op >= 0x180 && op < 0x190) || op === 0xe9 || op === 0xeb || op === 0xe8);
+    if (branch) {
+      tally.inlined++;
+      const target = (g.next + i.imm) >>> 0;
+      if (op === 0xe8) g.push(String(g.next | 0), target);
+      if (op === 0xe8 || op === 0xe9 || op === 0xeb) g.emit(jump(target, k + 1));
+      else {
+        const c = g.cond(op & 15);
+        g.emit(`if (${c}) ${jump(target, k + 1)}`);
+        g.emit(jump(g.next, k + 1));
+      }
+      g.emit('}');
+      return;
+    }
+    const at = g.out.length, flagsBefore = g.flags;
+    if (g.inst(i)) { tally.inlined++; g.eip = g.next; continue; }
+    g.out.length = at;
+    g.flags = flagsBefore;
+    // Through exec: the state is synchronised around it.
+    insnList.push(i);
+    const id = insnList.length - 1;
+    g.emit(`${g.sync()} cpu.nextEip = ${hex(g.next)}; I[${id}].exec(cpu, I[${id}]); ${LOAD}`);
+    if (g.flags === 'dyn') g.emit('fop = -1;');
+    g.flags = 'cpu';
+    if (i.endsBlock) { g.emit(g.exit('cpu.nextEip', k + 1)); g.emit('}'); return; }
+    // The code assumes the segments flat as they were when it was compiled: leave when that changed.
+    g.emit(`if (cpu.breakBlock || cpu.nextEip !== ${hex(g.next)} || cpu.flatSegs !== ${g.flat}) ${g.exit('cpu.nextEip', k + 1)}`);
+    g.eip = g.next;
+  }
+  // Fell off the end (page end, 64-instruction limit): the next block.
+  let eip = b.eip >>> 0;
+  for (const i of b.insns) eip = (eip + i.len) >>> 0;
+  g.k = count;
+  g.emit(jump(eip, count));
+  g.emit('}');
+}
+
+/** Most generation passes spent finding the blocks' entry flag states before settling for 'dyn'. */
+const MAX_FLAG_PASSES = 8;
+
+/**
+ * The flag state at each block's start in the region: static when every jump inside the region to it
+ * carries the same one (the region's own entry comes from outside with the record in `cpu` and is a
+ * copy of block 0 of its own, so a loop's head keeps the state its back edge brings). A least fixed
+ * point over the blocks reached; undefined: no jump inside the region reaches the block.
+ */
+function entryFlagStates(blocks: RegionBlock[], index: Map<number, number>, user: boolean, flat: number): (FlagState | undefined)[] | undefined {
+  let entry: (FlagState | undefined)[] = blocks.map(() => undefined);
+  for (let pass = 0; pass < MAX_FLAG_PASSES; pass++) {
+    const g = new Gen(blocks, index, user, flat);
+    const incoming: (FlagState | undefined)[] = blocks.map(() => undefined);
+    const edge = (t: number, f: FlagState) => { const c = incoming[t]; incoming[t] = c === undefined || sameFlags(c, f) ? f : 'dyn'; return ''; };
+    const tally = { inlined: 0, total: 0 };
+    emitBlock(g, 0, -2, 'cpu', [], tally, edge, (t) => t);
+    for (let n = 0; n < blocks.length; n++) { const e = entry[n]; if (e !== undefined) emitBlock(g, n, n, e, [], tally, edge, (t) => t); }
+    if (incoming.every((f, n) => f === entry[n] || (f !== undefined && entry[n] !== undefined && sameFlags(f, entry[n]!)))) return entry;
+    entry = incoming;
+  }
+  return undefined;
+}
+
 /** Generates the region function (undefined when not worth it: nothing inlined). */
 export function compileRegion(blocks: RegionBlock[], user: boolean, flat: number): RegionFn | undefined {
   const index = new Map<number, number>();
   blocks.forEach((b, n) => index.set(b.eip >>> 0, n));
   const g = new Gen(blocks, index, user, flat);
   const insnList: Insn[] = [];
-  let inlined = 0, total = 0;
+  const tally = { inlined: 0, total: 0 };
+  const entry = entryFlagStates(blocks, index, user, flat);
+  // Without settled states every block starts 'dyn' (fop says), the region's entry included.
+  const stateOf = (n: number): FlagState => (entry ? entry[n] ?? 'cpu' : 'dyn');
+  // A block whose start state is static needs nothing moved along a jump to it; a 'dyn' one needs fop.
+  const edge = (t: number) => (stateOf(t) === 'dyn' ? g.edgeFlags() : '');
+  // The region's entry: block 0 itself when it starts with the record in cpu, else a copy of it.
+  const e0 = entry?.[0];
+  const entryCase = typeof e0 === 'object' ? blocks.length : 0;
+  if (entryCase) emitBlock(g, 0, entryCase, 'cpu', insnList, tally, edge, (t) => t);
   for (let n = 0; n < blocks.length; n++) {
-    const b = blocks[n];
-    const count = b.insns.length;
-    g.flags = 'dyn';
-    g.emit(`case ${n}: for (;;) {`);
-    g.eip = b.eip >>> 0;
-    g.k = 0;
-    g.emit(`if (ic + ${count} > end) ${g.exit(hex(b.eip), 0)}`);
-    let ended = false;
-    for (let k = 0; k < count; k++) {
-      const i = b.insns[k];
-      g.k = k;
-      g.next = (g.eip + i.len) >>> 0;
-      g.flagsDeadAfter = overwritesFlagsSafely(b.insns[k + 1]);
-      g.cfDeadAfter = flagsDeadLater(b.insns, k + 1);
-      total++;
-      const op = i.opcode;
-      const branch = i.size === 4 && !i.addr16 && i.exec === i.semantics && ((op >= 0x70 && op < 0x80) || (op >= 0x180 && op < 0x190) || op === 0xe9 || op === 0xeb || op === 0xe8);
-      if (branch) {
-        inlined++;
-        const target = (g.next + i.imm) >>> 0;
-        const jump = (to: number) => {
-          const t = index.get(to);
-          const flagsEdge = g.edgeFlags();
-          if (t === undefined) return g.exit(hex(to), k + 1);
-          return t === n ? `{ ic += ${count}; ${flagsEdge} continue; }` : `{ ic += ${count}; ${flagsEdge} L = ${t}; continue dispatch; }`;
-        };
-        if (op === 0xe8) g.push(String(g.next | 0), target);
-        if (op === 0xe8 || op === 0xe9 || op === 0xeb) g.emit(jump(target));
-        else {
-          const c = g.cond(op & 15);
-          g.emit(`if (${c}) ${jump(target)}`);
-          g.emit(jump(g.next));
-        }
-        ended = true;
-        break;
-      }
-      const at = g.out.length, flagsBefore = g.flags;
-      if (g.inst(i)) { inlined++; g.eip = g.next; continue; }
-      g.out.length = at;
-      g.flags = flagsBefore;
-      // Through exec: the state is synchronised around it.
-      insnList.push(i);
-      const id = insnList.length - 1;
-      g.emit(`${g.sync()} cpu.nextEip = ${hex(g.next)}; I[${id}].exec(cpu, I[${id}]); ${LOAD}`);
-      if (g.flags === 'dyn') g.emit('fop = -1;');
-      g.flags = 'cpu';
-      if (i.endsBlock) { g.emit(g.exit('cpu.nextEip', k + 1)); ended = true; break; }
-      // The code assumes the segments flat as they were when it was compiled: leave when that changed.
-      g.emit(`if (cpu.breakBlock || cpu.nextEip !== ${hex(g.next)} || cpu.flatSegs !== ${flat}) ${g.exit('cpu.nextEip', k + 1)}`);
-      g.eip = g.next;
-    }
-    if (!ended) {
-      // Fell off the end (page end, 64-instruction limit): the next block.
-      let eip = b.eip >>> 0;
-      for (const i of b.insns) eip = (eip + i.len) >>> 0;
-      g.k = count;
-      const t = index.get(eip);
-      const flagsEdge = g.edgeFlags();
-      g.emit(t === undefined ? g.exit(hex(eip), count) : t === n ? `{ ic += ${count}; ${flagsEdge} continue; }` : `{ ic += ${count}; ${flagsEdge} L = ${t}; continue dispatch; }`);
-    }
-    g.emit('}');
+    if (entry && n > 0 && entry[n] === undefined) continue; // no jump reaches it
+    emitBlock(g, n, n, stateOf(n), insnList, tally, edge, (t) => t);
   }
+  const { inlined, total } = tally;
   if (inlined === 0 || inlined * 2 < total) return undefined;
   const code = g.out.join('\n');
   const used: number[] = [];
   for (let n = 0; n < 8; n++) if (new RegExp(`\\br${n}\\b`).test(code)) used.push(n);
   const store = used.map((n) => `r[${n}] = r${n};`).join(' '), load = used.map((n) => `r${n} = r[${n}];`).join(' ');
   const body = [
-    'let ic = cpu.icount, L = 0, fop = -1, fsz = 0, fa = 0, fb = 0, fr = 0, fc = 0, l = 0, t = 0, p = 0, v = 0, w = 0, xe = 0;',
+    `let ic = cpu.icount, L = ${entryCase}, fop = -1, fsz = 0, fa = 0, fb = 0, fr = 0, fc = 0, l = 0, t = 0, p = 0, v = 0, w = 0, xe = 0;`,
     // Compiled for these flat segments (the memory fast path needs no segment check): else not run.
     `if (cpu.flatSegs !== ${flat}) return false;`,
     used.length ? `let ${used.map((n) => `r${n} = r[${n}]`).join(', ')};` : '',
