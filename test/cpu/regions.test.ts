@@ -173,17 +173,29 @@ describe('cpu: compiled regions', function () {
     }
   });
 
-  it('faults inside a region are raised at the faulting instruction with the state before it', function () {
-    // A #PF handler maps the page on demand (a not-present PTE), counts the faults and returns.
-    const g = build([
+  /**
+   * Guest start: the #PF handler `pf` in the IDT, the first 4 MiB mapped 1:1 (table at 0x201000,
+   * directory at 0x200000), `unmap` run on the table, then paging on.
+   */
+  function pagingWithPfHandler(unmap: string[]): string[] {
+    return [
       'start:', 'mov esp, 0x90000', 'lidt [idtr]',
       'mov eax, pf', 'mov [idt + 14*8], ax', 'mov word [idt + 14*8 + 2], 0x08', 'mov word [idt + 14*8 + 4], 0x8e00', 'shr eax, 16', 'mov [idt + 14*8 + 6], ax',
       'mov edi, 0x201000', 'mov eax, 3',
       '.pt:', 'mov [edi], eax', 'add edi, 4', 'add eax, 0x1000', 'cmp edi, 0x202000', 'jb .pt',
       'mov dword [0x200000], 0x201003',
-      // Pages 0x300000–0x307fff not present.
-      'mov edi, 0x201000 + 0x300*4', '.np:', 'and dword [edi], ~1', 'add edi, 4', 'cmp edi, 0x201000 + 0x308*4', 'jb .np',
+      ...unmap,
       'mov eax, 0x200000', 'mov cr3, eax', 'mov eax, cr0', 'or eax, 0x80000000', 'mov cr0, eax',
+    ];
+  }
+
+  it('faults inside a region are raised at the faulting instruction with the state before it', function () {
+    // A #PF handler maps the page on demand (a not-present PTE), counts the faults and returns.
+    const g = build([
+      ...pagingWithPfHandler([
+        // Pages 0x300000–0x307fff not present.
+        'mov edi, 0x201000 + 0x300*4', '.np:', 'and dword [edi], ~1', 'add edi, 4', 'cmp edi, 0x201000 + 0x308*4', 'jb .np',
+      ]),
       'xor eax, eax', 'mov ecx, 4000', 'mov esi, 0x300000',
       '.loop:', 'add eax, ecx', 'add [esi], eax', 'cmp eax, 7', 'adc ebx, 0', 'add esi, 8', 'and esi, 0x307fff', 'or esi, 0x300000', 'dec ecx', 'jnz .loop',
       'mov eax, [faults]', 'out 0xf4, al',
@@ -215,13 +227,7 @@ describe('cpu: compiled regions', function () {
       `.l${n}:`, 'add [esi], ecx', 'mov esi, ecx', 'and esi, 4', 'shl esi, 10', 'or esi, 0x300000', ...tail, `jnz .l${n}`,
     ]);
     const g = build([
-      'start:', 'mov esp, 0x90000', 'lidt [idtr]',
-      'mov eax, pf', 'mov [idt + 14*8], ax', 'mov word [idt + 14*8 + 2], 0x08', 'mov word [idt + 14*8 + 4], 0x8e00', 'shr eax, 16', 'mov [idt + 14*8 + 6], ax',
-      'mov edi, 0x201000', 'mov eax, 3',
-      '.pt:', 'mov [edi], eax', 'add edi, 4', 'add eax, 0x1000', 'cmp edi, 0x202000', 'jb .pt',
-      'mov dword [0x200000], 0x201003',
-      'and dword [0x201000 + 0x300*4], ~1', 'and dword [0x201000 + 0x301*4], ~1',
-      'mov eax, 0x200000', 'mov cr3, eax', 'mov eax, cr0', 'or eax, 0x80000000', 'mov cr0, eax',
+      ...pagingWithPfHandler(['and dword [0x201000 + 0x300*4], ~1', 'and dword [0x201000 + 0x301*4], ~1']),
       'xor eax, eax', 'mov dword [logp], 0x280000',
       ...loops,
       'mov eax, [logp]', 'sub eax, 0x280000', 'shr eax, 2', 'out 0xf4, al',
