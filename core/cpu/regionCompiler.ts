@@ -158,6 +158,10 @@ function condFrom(cc: number, op: number, size: number): string | undefined {
 
 // ---- the generator ----------------------------------------------------------------------------------
 
+/** JS that truncates a result to an operand size in bytes (4, 2, 1); the record's size code for it (2, 1, 0). */
+const SIZE_MASK_JS = (size: number) => (size === 4 ? ' | 0' : size === 2 ? ' & 0xffff' : ' & 0xff');
+const RECORD_SIZE = (size: number) => (size === 4 ? 2 : size === 2 ? 1 : 0);
+
 /** Lazy-flag op and JS operator of ALU op n (ADD OR ADC SBB AND SUB XOR CMP). (A function: cpu.ts imports this module.) */
 const aluOp = (n: number): [number, string] | undefined =>
   n === 0 ? [CC_ADD, '+'] : n === 1 ? [CC_LOGIC, '|'] : n === 2 ? [CC_ADC, '+'] : n === 3 ? [CC_SBB, '-'] :
@@ -263,21 +267,24 @@ class Gen {
     const seg = this.flatTest(i.seg);
     const addr = ea === undefined ? '' : `l = ${ea}; t = tlb[l >>> 12]; `;
     const slow = `${this.sync()} cpu.write${size * 8}(${i.seg}, l, ${val}); if (cpu.breakBlock) ${this.exit(hex(this.next), this.k + 1)}`;
-    const fast = size === 4 ? `(l & 3) === 0) dw[((t & -4096) | (l & 4095)) >> 2] = ${val};` : `true) by[(t & -4096) | (l & 4095)] = ${val};`;
+    const fast = size === 4 ? `(l & 3) === 0) dw[((t & -4096) | (l & 4095)) >> 2] = ${val};` :
+      size === 2 ? `(l & 4095) !== 4095) { p = (t & -4096) | (l & 4095); by[p] = ${val}; by[p + 1] = (${val}) >> 8; }` : `true) by[(t & -4096) | (l & 4095)] = ${val};`;
     this.emit(`${addr}if (${seg} && (t & ${need}) !== 0 && ${fast} else { ${slow} }`);
   }
 
   /** Read-modify-write of a memory operand: `compute` turns local `v` into the new value `w` (undefined: no write). */
-  rmw(i: Insn, size: 4 | 1, compute: () => boolean): void {
+  rmw(i: Insn, size: number, compute: () => boolean): void {
     const needW = this.user ? TLB_FAST_USER_WRITE : TLB_FAST_SUP_WRITE;
     const seg = this.flatTest(i.seg);
-    const aligned = size === 4 ? ' && (l & 3) === 0' : '';
-    const arr = size === 4 ? 'dw' : 'by', idx = size === 4 ? 'p >> 2' : 'p';
+    // A dword aligned, a word within its page.
+    const fits = size === 4 ? ' && (l & 3) === 0' : size === 2 ? ' && (l & 4095) !== 4095' : '';
+    const read = size === 4 ? 'dw[p >> 2]' : size === 2 ? '(by[p] | (by[p + 1] << 8))' : 'by[p]';
+    const write = size === 4 ? 'dw[p >> 2] = w;' : size === 2 ? 'by[p] = w; by[p + 1] = w >> 8;' : 'by[p] = w;';
     // Fast: the page is writable (so readable) with no code and no watch on it.
-    this.emit(`l = ${this.ea(i)}; t = tlb[l >>> 12]; if (${seg} && (t & ${needW}) !== 0${aligned}) { p = (t & -4096) | (l & 4095); v = ${arr}[${idx}];`);
+    this.emit(`l = ${this.ea(i)}; t = tlb[l >>> 12]; if (${seg} && (t & ${needW}) !== 0${fits}) { p = (t & -4096) | (l & 4095); v = ${read};`);
     const before = this.flags;
     const writes = compute();
-    if (writes) this.emit(`${arr}[${idx}] = w;`);
+    if (writes) this.emit(write);
     const after = this.flags;
     this.flags = before;
     this.emit(`} else { ${this.sync()} cpu.probeWrite(${i.seg}, l, ${size}); v = cpu.read${size * 8}(${i.seg}, l);`);
@@ -293,10 +300,10 @@ class Gen {
     const o = aluOp(aop);
     if (!o) return false;
     const [cc, sym] = o;
-    const m = size === 4 ? ' | 0' : ' & 0xff';
+    const m = SIZE_MASK_JS(size);
     if (cc === CC_ADC || cc === CC_SBB) this.emit(`fc = ${this.carry(true)}; fa = ${a}; fb = ${b}; fr = (fa ${sym} fb ${sym} fc)${m};`);
     else this.emit(cc === CC_LOGIC ? `fr = (${a}) ${sym} (${b});` : `fa = ${a}; fb = ${b}; fr = (fa ${sym} fb)${m};`);
-    this.flags = { op: cc, size: size === 4 ? 2 : 0 };
+    this.flags = { op: cc, size: RECORD_SIZE(size) };
     return true;
   }
 
@@ -304,10 +311,10 @@ class Gen {
   inst(i: Insn): boolean {
     if (i.exec !== i.semantics || i.rep !== 0 || i.lock || i.addr16) return false;
     const op = i.opcode, size = i.size, reg = i.reg, rm = i.rm;
-    if (size !== 4 && size !== 1) return false;
-    const R = (n: number) => (size === 4 ? `r${n}` : this.get8(n));
-    const W = (n: number, v: string) => (size === 4 ? `r${n} = ${v};` : this.set8(n, v));
-    const imm = size === 4 ? String(i.imm | 0) : String(i.imm & 0xff);
+    // Operand sizes 4, 2 (0x66: the low word of a register, `& 0xffff` values) and 1.
+    const R = (n: number) => (size === 4 ? `r${n}` : size === 2 ? `(r${n} & 0xffff)` : this.get8(n));
+    const W = (n: number, v: string) => (size === 4 ? `r${n} = ${v};` : size === 2 ? `r${n} = (r${n} & ~0xffff) | ((${v}) & 0xffff);` : this.set8(n, v));
+    const imm = size === 4 ? String(i.imm | 0) : size === 2 ? String(i.imm & 0xffff) : String(i.imm & 0xff);
     // ALU 00–3F.
     if (op < 0x40 && (op & 7) < 6) {
       const aop = op >> 3, form = op & 7;
@@ -322,14 +329,14 @@ class Gen {
       }
       if (form >= 2) { this.load(i, this.ea(i), size, 'v'); this.alu(aop, size, R(reg), 'v'); if (writes) this.emit(W(reg, 'fr')); return true; }
       if (!writes) { this.load(i, this.ea(i), size, 'v'); this.alu(aop, size, 'v', R(reg)); return true; }
-      this.rmw(i, size as 4 | 1, () => { this.alu(aop, size, 'v', R(reg)); this.emit('w = fr;'); return true; });
+      this.rmw(i, size, () => { this.alu(aop, size, 'v', R(reg)); this.emit('w = fr;'); return true; });
       return true;
     }
     if (op === 0x80 || op === 0x81 || op === 0x83 || op === 0x82) {
       if (!aluOp(reg)) return false;
       if (rm >= 0) { this.alu(reg, size, R(rm), imm); if (reg !== 7) this.emit(W(rm, 'fr')); return true; }
       if (reg === 7) { this.load(i, this.ea(i), size, 'v'); this.alu(7, size, 'v', imm); return true; }
-      this.rmw(i, size as 4 | 1, () => { this.alu(reg, size, 'v', imm); this.emit('w = fr;'); return true; });
+      this.rmw(i, size, () => { this.alu(reg, size, 'v', imm); this.emit('w = fr;'); return true; });
       return true;
     }
     switch (op) {
@@ -344,13 +351,12 @@ class Gen {
         }
         if (reg === 2) { // NOT: no flags
           if (rm >= 0) { this.emit(W(rm, `~${R(rm)}`)); return true; }
-          this.rmw(i, size as 4 | 1, () => { this.emit('w = ~v;'); return true; });
+          this.rmw(i, size, () => { this.emit('w = ~v;'); return true; });
           return true;
         }
         if (reg === 3 && rm >= 0) { // NEG: SUB record 0 - x
-          const m = size === 4 ? ' | 0' : ' & 0xff';
-          this.emit(`fa = 0; fb = ${R(rm)}; fr = (0 - fb)${m};`); this.emit(W(rm, 'fr'));
-          this.flags = { op: CC_SUB, size: size === 4 ? 2 : 0 };
+          this.emit(`fa = 0; fb = ${R(rm)}; fr = (0 - fb)${SIZE_MASK_JS(size)};`); this.emit(W(rm, 'fr'));
+          this.flags = { op: CC_SUB, size: RECORD_SIZE(size) };
           return true;
         }
         return false;
@@ -395,10 +401,10 @@ class Gen {
       case 0xfe: case 0xff:
         if (reg > 1) return false;
         if (rm >= 0) { this.incDec(reg === 1, size, R(rm), (v) => W(rm, v)); return true; }
-        this.rmw(i, size as 4 | 1, () => { this.incDec(reg === 1, size, 'v', (v) => `w = ${v};`); return true; });
+        this.rmw(i, size, () => { this.incDec(reg === 1, size, 'v', (v) => `w = ${v};`); return true; });
         return true;
     }
-    if (size === 4 && op >= 0x40 && op < 0x50) { this.incDec(op >= 0x48, 4, `r${reg}`, (v) => `r${reg} = ${v};`); return true; }
+    if (op >= 0x40 && op < 0x50) { this.incDec(op >= 0x48, size, R(reg), (v) => W(reg, v)); return true; }
     if (op >= 0xb0 && op < 0xc0) { this.emit(W(reg, imm)); return true; }
     if (size === 4 && op >= 0x50 && op < 0x58) { this.push(`r${reg}`); return true; }
     if (size === 4 && (op === 0x68 || op === 0x6a)) { this.push(String(i.imm | 0)); return true; }
@@ -413,9 +419,8 @@ class Gen {
 
   incDec(dec: boolean, size: number, a: string, write: (v: string) => string): void {
     const c = this.carry();
-    const m = size === 4 ? ' | 0' : ' & 0xff';
-    this.emit(`fc = ${c}; fa = ${a}; fb = 1; fr = (fa ${dec ? '-' : '+'} 1)${m}; ${write('fr')}`);
-    this.flags = { op: dec ? CC_DEC : CC_INC, size: size === 4 ? 2 : 0 };
+    this.emit(`fc = ${c}; fa = ${a}; fb = 1; fr = (fa ${dec ? '-' : '+'} 1)${SIZE_MASK_JS(size)}; ${write('fr')}`);
+    this.flags = { op: dec ? CC_DEC : CC_INC, size: RECORD_SIZE(size) };
   }
 
   /** PUSH of `val`; a write that hit code leaves with EIP `after` (CALL: its target). */

@@ -119,6 +119,54 @@ describe('cpu: compiled regions', function () {
     endToEnd(g.bytes);
   });
 
+  it('16-bit operand forms (0x66: ALU reg/mem/imm incl. ADC/SBB, INC/DEC, NEG/NOT/TEST, MOV) compiled inline agree with the interpreter, a word across a page end included', function () {
+    // As the test above with word operands: each iteration folds the flags of every Jcc into EBP,
+    // and the upper halves of the registers must survive every word write.
+    const ccs = ['o', 'no', 'b', 'nb', 'z', 'nz', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
+    let n = 0;
+    const jccs = (from = 0, to = 16) => ccs.slice(from, to).flatMap((cc, k) => { n++; return [`j${cc} .t${n}`, `jmp .f${n}`, `.t${n}:`, `xor ebp, ${1 << (k + from)}`, `.f${n}:`]; });
+    const body = [
+      'start:', 'mov esp, 0x90000', 'xor ebp, ebp', 'mov esi, 0', 'mov edi, 0x12345678',
+      '.loop:',
+      'mov eax, [pairs + esi*8]', 'mov ebx, [pairs + esi*8 + 4]',
+      'mov [scratch], ax', 'add [scratch], bx', ...jccs(0, 8), 'mov cx, ax', 'sub cx, bx', ...jccs(8, 16),
+      'cmp ax, bx', ...jccs(), 'cmp word [scratch], 0x8000', ...jccs(2, 8),
+      'xor [scratch], bx', 'or cx, [scratch]', 'and cx, 0xff0f', 'test cx, bx', ...jccs(4, 10), 'test word [scratch], 0x8001', ...jccs(4, 10),
+      'cmp ax, bx', 'adc cx, bx', ...jccs(0, 8), 'cmp bx, ax', 'sbb dx, [scratch]', ...jccs(8, 16),
+      'stc', 'adc word [scratch], 0x7fff', 'sbb word [scratch], -1', 'adc [scratch], dx', ...jccs(),
+      'inc word [scratch]', 'dec cx', ...jccs(0, 10), 'inc dx', 'dec word [scratch]', ...jccs(),
+      'neg bx', ...jccs(0, 8), 'not word [scratch]', 'not dx', 'add dx, 0x8000', ...jccs(),
+      'add di, ax', 'sub word [edge], bx', 'xor [edge], di', 'mov dx, [edge]', 'mov word [edge2], 0x1234', 'add [edge2], dx', ...jccs(),
+      'mov ax, 0xbeef', 'mov [scratch + 2], cx',
+      'add [sum], eax', 'add [sum], ebx', 'add [sum], ecx', 'add [sum], edx', 'add [sum], edi', 'add [sum], ebp', 'movzx ecx, word [scratch]', 'add [sum], ecx',
+      'inc esi', 'cmp esi, 24', 'jb .loop',
+      'dec dword [rounds]', 'mov esi, 0', 'jnz .loop',
+      'mov eax, [sum]', 'add eax, [edge]', 'add eax, [edge2]',
+      ...EXIT,
+      'align 4', 'rounds: dd 8', 'sum: dd 0', 'scratch: dd 0',
+      'pairs:', 'dd 0, 0, 1, 1, 0x7fff, 1, 0x8000, 0x8000, 0xffff, 1, 5, 7, 7, 5, 0x8000, 1',
+      'dd 0x7fff, 0xffff, 0x12345678, 0x9abcdef0, 0xff, 0x1, 0x80, 0x80, 0x7f, 0x81, 0xfffe, 0xffff',
+      'dd 3, 0x80000001, 0x10000, 0xffff, 0xdeadbeef, 0xdeadbeef, 0x5555, 0xaaaa, 1, 0x7fffffff, 0x8000, 0x7fff',
+      'dd 100, 200, 0x4000, 0x4000, 0xc000, 0x4000, 2, 0xfffd, 0x11, 0x0f, 0xf0, 0x10',
+      // A word across a page end (the slow path) and one at a page's last even offset (the fast path).
+      'align 4096', 'times 4095 db 0', 'edge: dw 0', 'times 4093 db 0', 'edge2: dw 0',
+    ].join('\n');
+    const g = build(body);
+    assert.deepEqual([g.label('edge') & 4095, g.label('edge2') & 4095], [4095, 4094]);
+    const { fast } = lockstep(g.bytes, 1009);
+    assert.equal(fast.outcome, 'exit');
+    endToEnd(g.bytes);
+    // With paging, the page after a word's first byte maps elsewhere: its second byte goes there.
+    const paged = build([
+      ...pagingWithPfHandler(['mov dword [0x201000 + 0x381*4], 0x3a0003']),
+      'mov ecx, 500', 'mov eax, 0x1234', 'xor edx, edx',
+      '.l:', 'add word [0x380fff], ax', 'adc dx, [0x380fff]', 'mov [0x380fff], dx', 'xor [0x380fff], cx', 'add ax, 0x3333', 'dec ecx', 'jnz .l',
+      'mov eax, [0x3a0000]', 'add eax, edx', ...EXIT,
+      'pf: hlt', 'align 4', 'idtr: dw 256*8-1', 'dd idt', 'align 8', 'idt: times 256*8 db 0',
+    ].join('\n'));
+    lockstep(paged.bytes, 97);
+  });
+
   it('self-modifying code inside a hot loop: a store to the loop\'s own instructions takes effect at once', function () {
     // The loop adds the immediates of `patch` and `patch2`; after 300 iterations (long compiled by
     // then) it rewrites both: `patch` in the same block right after the store, `patch2` in a later one.
