@@ -365,6 +365,25 @@ describe('cpu: compiled regions', function () {
     assert.ok(vm.cpu.stats.codeInvalidations > 0, 'the write invalidated the region');
   });
 
+  it('binary translation: slices ending anywhere in a loop still give the loop one region (at its head), in step with the interpreter', function () {
+    // Slices of 997 instructions end at every place in the 8-instruction loop in turn; the next slice
+    // starts there. Each such start must not become a region of its own (a fresh function each).
+    const g = build([
+      'start:', 'mov ecx, 200000', 'mov ebx, 1',
+      '.l:', 'add eax, ebx', 'xor ebx, eax', 'sub edx, eax', 'shl esi, 1', 'or esi, edx', 'and edi, esi', 'dec ecx', 'jnz .l',
+      ...EXIT,
+    ].join('\n'));
+    const vm = createVm({ mode: 'binary-translation' });
+    vm.load(g.bytes, ORIGIN);
+    const slow = boot(g.bytes, false);
+    for (let k = 0; k < 2000 && !vm.outcome; k++) {
+      vm.runSlice(997); slow.runSlice(997);
+      assert.deepEqual([vm.cpu.icount, vm.cpu.eip, Array.from(vm.cpu.regs), vm.cpu.getEflags()], [slow.cpu.icount, slow.cpu.eip, Array.from(slow.cpu.regs), slow.cpu.getEflags()], `slice ${k}`);
+    }
+    assert.equal(vm.outcome, 'exit');
+    assert.equal(vm.cpu.stats.regionsCompiled, 1, 'one region, at the loop head');
+  });
+
   it('binary translation runs hot innocuous kernel code as regions, in step with its own translation', function () {
     // compute.gasm under BT twice: regions on and off (the CPU's jit flag), compared every 5,000
     // instructions; both end like native.

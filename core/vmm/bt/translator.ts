@@ -215,6 +215,10 @@ export class BinaryTranslator {
     // An interrupt held back only by the STI / MOV SS shadow is taken right after the instruction
     // the shadow covers: step that one, and let the dispatcher deliver it.
     if (cpu.icount < cpu.irqShadowUntil && cpu.interruptPending()) { this.stepTail(blk, Math.min(cpu.irqShadowUntil - cpu.icount, end - cpu.icount)); return; }
+    // The first block may start anywhere in a loop (where the previous slice's budget ended): unless
+    // it already holds a region, it neither counts towards nor compiles one, so a loop gets one
+    // region, at a block a jump reaches (its head), not one per place a slice happened to end.
+    let chained = false;
     for (;;) {
       // The budget ends inside this block: step its first instructions one by one (exact counts,
       // so interrupts and the instruction limit land where they land natively).
@@ -222,7 +226,7 @@ export class BinaryTranslator {
       // Innocuous code only (no callout anywhere in it) is translated identically: once hot, the CPU's
       // region compiler runs it, several blocks and their loops in one function. Not for a block that
       // writes traced page tables (adaptive BT retranslates those stores as callouts).
-      if (++blk.runs >= REGION_AFTER && blk.ptWrites === 0 && !blk.regionless) {
+      if ((chained || blk.region !== undefined) && ++blk.runs >= REGION_AFTER && blk.ptWrites === 0 && !blk.regionless) {
         const entry = this.regionOf(blk);
         if (entry !== undefined) {
           const before = cpu.icount;
@@ -241,6 +245,7 @@ export class BinaryTranslator {
       const next = blk.fn(cpu, r, this, blk, end);
       if (next === null) { this.current = null; return; }
       blk = next;
+      chained = true;
       if (cpu.icount >= end || cpu.stopPending || ((cpu.flags & 0x200) !== 0 && cpu.interruptPending())) {
         cpu.eip = blk.eip;
         this.current = null;
