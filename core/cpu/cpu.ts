@@ -9,7 +9,7 @@ import {
   GP, GS, ID, IF, IOPL, IOPL_SHIFT, MSR_APIC_BASE, MSR_BIOS_SIGN_ID, MSR_FEATURE_CONTROL, MSR_MISC_ENABLE,
   MSR_MTRRCAP, MSR_MTRR_DEF_TYPE, MSR_PAT, MSR_PLATFORM_ID, MSR_SYSENTER_CS, MSR_SYSENTER_EIP,
   MSR_SYSENTER_ESP, MSR_TSC, NP, NT, OF, PF, PF_VEC, PFEC_P, PFEC_RSVD, PFEC_U, PFEC_W, PTE_A, PTE_D, PTE_G, PTE_P,
-  PTE_PS, PTE_U, PTE_W, RF, SF, SS, SS_VEC, TF, TS, VIF, VIP, VM, ZF, hasErrorCode,
+  PTE_PS, PTE_U, PTE_W, RF, SF, SS, SS_VEC, TF, TS, VIF, VIP, VM, ZF, EXCEPTION_NAMES, hasErrorCode,
 } from './constants';
 import { CpuFault, TripleFault } from './fault';
 import type { Insn } from './insn';
@@ -44,6 +44,18 @@ const TLB_VALID = 1, TLB_SUP_WRITE = 2, TLB_USER_READ = 4, TLB_USER_WRITE = 8, T
 
 /** Thrown for architecture this CPU does not model (task switches, virtual-8086 mode, real mode). */
 export class UnsupportedError extends Error {}
+
+/**
+ * Events a monitor may take over (`onEvent` answering true) without the guest retiring an
+ * instruction in between. On bare metal an instruction leads to at most three nested deliveries
+ * (#DF), and a REP chunk to a few dozen hidden faults; a monitor that keeps taking events at one
+ * instruction is a VMM bug (a fault it "fixes" without fixing), and it would spin the host outside
+ * the instruction budget. The engine fuzz found such loops under trap-and-emulate and PV.
+ */
+export const MAX_MONITOR_EVENTS_WITHOUT_RETIREMENT = 10_000;
+
+/** Thrown when a monitor livelocks (see MAX_MONITOR_EVENTS_WITHOUT_RETIREMENT); the machine ends the run with outcome 'error'. */
+export class MonitorLivelock extends Error {}
 
 /** Interrupt controller as the CPU sees it (the 8259A pair). */
 export interface InterruptController {
@@ -182,6 +194,9 @@ export class Cpu {
   stopReason: string | undefined;
   /** Vector of the event being delivered (for #DF / triple-fault classification), -1 none. */
   private delivering = -1;
+  /** Livelock watchdog: the instruction count at the last event a monitor took, and how many it took there. */
+  private stallIcount = -1;
+  private stallEvents = 0;
   /** Exception injected by a monitor, delivered at the next boundary. */
   private injected: CpuFault | undefined;
   /** External interrupts injected by a monitor (queued ahead of the PIC). */
@@ -830,7 +845,7 @@ export class Cpu {
       const ev: DeliveryEvent = { vector, kind, eip: returnEip, nested: outer >= 0 };
       if (kind === 'exception' && hasErrorCode(vector)) ev.errorCode = errorCode;
       if (vector === PF_VEC && kind === 'exception') ev.address = address;
-      if (this.monitor.onEvent(this, ev)) return;
+      if (this.monitor.onEvent(this, ev)) { this.monitorTookEvent(ev); return; }
     }
     if (kind === 'exception' && vector === PF_VEC) this.cr2 = address | 0;
     this.delivering = vector;
@@ -845,6 +860,16 @@ export class Cpu {
       if (this.delivering === vector) this.delivering = outer;
     }
     this.halted = false;
+  }
+
+  /** The watchdog for every technique: a monitor that takes events forever without the guest retiring an instruction. */
+  private monitorTookEvent(ev: DeliveryEvent): void {
+    if (this.icount !== this.stallIcount) { this.stallIcount = this.icount; this.stallEvents = 0; return; }
+    if (++this.stallEvents < MAX_MONITOR_EVENTS_WITHOUT_RETIREMENT) return;
+    this.stallEvents = 0;
+    const what = ev.kind === 'exception' ? EXCEPTION_NAMES[ev.vector] ?? `exception ${ev.vector}` : `${ev.kind} vector 0x${ev.vector.toString(16)}`;
+    const at = '0x' + ((this.segBase[CS] + ev.eip) >>> 0).toString(16).padStart(8, '0');
+    throw new MonitorLivelock(`the VMM handled ${MAX_MONITOR_EVENTS_WITHOUT_RETIREMENT} events (the last ${what} at ${at}) without the guest retiring an instruction; stopped (monitor livelock)`);
   }
 
   private nestedFault(first: number, kind: EventKind, second: CpuFault): void {
@@ -1283,6 +1308,7 @@ export class Cpu {
     this.injectedIrqs.length = 0; this.injectedIrqs.push(...s.injectedIrqs);
     this.injected = undefined;
     this.delivering = -1;
+    this.stallIcount = -1;
     this.stopRequested = false;
     this.stopRequest = undefined;
     this.irqCheck = true;

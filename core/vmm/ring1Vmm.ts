@@ -45,8 +45,6 @@ export const exceptionName = (v: number) => EXC_NAMES[v] ?? `vector 0x${v.toStri
 const hex = (v: number) => '0x' + (v >>> 0).toString(16);
 /** #GP error-code bits EXT (raised delivering an external event or earlier exception) and IDT. */
 const GP_EXT_OR_IDT = 3;
-/** Events the monitor may take for one guest instruction (a REP chunk of 4,096 iterations takes a few dozen). */
-const MAX_EVENTS_WITHOUT_RETIREMENT = 10_000;
 
 /** A guest IDT gate as seen by the VMM when reflecting. */
 export interface GuestGate { lo: number; hi: number }
@@ -81,9 +79,6 @@ export abstract class Ring1Vmm implements Technique, Monitor {
   private eipSet = false;
   /** The fault an emulation raised is being delivered (no second emulation of the same instruction). */
   private emulationFaulted = false;
-  /** Watchdog (`livelocked`): the instruction count at the last event, and events taken since. */
-  private stallIcount = -1;
-  private stallEvents = 0;
 
   constructor(protected readonly host: VmHost) {
     this.reservedBase = host.machine.mem.reservedBase;
@@ -179,7 +174,6 @@ export abstract class Ring1Vmm implements Technique, Monitor {
 
   onEvent(cpu: Cpu, ev: DeliveryEvent): boolean {
     if (this.passThrough) { this.passThrough = false; return false; }
-    if (this.livelocked(cpu, ev)) return true;
     this.beforeEvent();
     if (ev.kind === 'external') return this.externalInterrupt(ev);
     if (ev.kind === 'exception') {
@@ -206,22 +200,6 @@ export abstract class Ring1Vmm implements Technique, Monitor {
       if (ev.vector === UD && !ev.nested && this.onInvalidOpcode(cpu)) return true;
     }
     return this.reflect(ev, ev.vector, ev.errorCode ?? 0, ev.address ?? 0);
-  }
-
-  /**
-   * The watchdog of the monitor's own loops. On bare metal every event either runs guest code or
-   * ends in a triple fault within three nested deliveries; only the VMM's hidden work (shadow fills,
-   * GDT resynchronisation, restarted instructions) can take events without the guest retiring an
-   * instruction. A guest that makes the monitor do that forever would spin the host outside its
-   * instruction budget, so after MAX_EVENTS_WITHOUT_RETIREMENT the run ends with outcome 'error',
-   * saying so (a VMM bug to fix, found by the engine fuzz).
-   */
-  private livelocked(cpu: Cpu, ev: DeliveryEvent): boolean {
-    if (cpu.icount !== this.stallIcount) { this.stallIcount = cpu.icount; this.stallEvents = 0; return false; }
-    if (++this.stallEvents < MAX_EVENTS_WITHOUT_RETIREMENT) return false;
-    const what = ev.kind === 'exception' ? exceptionName(ev.vector) : `${ev.kind} vector ${hex(ev.vector)}`;
-    this.host.machine.finish('error', 0, { error: `${this.mode}: the VMM handled ${this.stallEvents} events (the last ${what} at ${hex(this.guestEip())}) without the guest retiring an instruction; stopped (monitor livelock)` });
-    return true;
   }
 
   /** A #PF from the real paging unit: hidden (shadow) or the guest's (paravirtual: direct paging). */
