@@ -10,9 +10,20 @@ import type { AssembleOptions, AssemblyResult, Diagnostic } from './ast';
 import { parseLine, splitLines, withLine, type LineContext } from './parser';
 import { isPure } from './expressions';
 import { lineRange, preprocess, type PPState } from './preprocessor';
+import { joinContinuations } from './ppStrings';
 import { Assembler, newItem, statementOf, type Item } from './passes';
 
 export { MAX_EXPANDED_LINES, MAX_LINE_LENGTH } from './preprocessor';
+
+/**
+ * The mode nasm starts a public source in: `org` exists only in `-f bin`, whose default is 16-bit (boot
+ * sectors, .COM programs); a source without it is built as an object (`-f elf32`: 32-bit). Popek's own
+ * `.gasm` guests start in 32-bit mode (SPEC §2).
+ */
+export function nasmStartBits(fileName: string, text: string): 16 | 32 {
+  if (/\.gasm$/i.test(fileName)) return 32;
+  return /^[ \t]*(?:[A-Za-z_.?@$][\w.?@$#~]*:?[ \t]+)?\[?[ \t]*org[ \t]/im.test(text) ? 16 : 32;
+}
 
 /** Assembles NASM-syntax source to a flat image (nasm -f bin). Never throws. */
 export function assemble(fileName: string, text: string, options: AssembleOptions = {}): AssemblyResult {
@@ -89,9 +100,9 @@ function assembleInner(fileName: string, text: string, options: AssembleOptions)
       for (const s of ctx.statements) asm.add(newItem(s, undefined, file, line, s.range, false, undefined, undefined));
     }
   };
-  const st: PPState = { defines: new Map(), macros: new Map(), emit, diags: [], files: [fileName], opts: options, macroSymbols: [], uniq: 0, mainFile: fileName, expandedLines: 0, stopped: false };
+  const st: PPState = { defines: new Map(), macros: new Map(), emit, diags: [], files: [fileName], opts: options, macroSymbols: [], uniq: 0, mainFile: fileName, expandedLines: 0, stopped: false, scope: asm };
   const T0 = PROFILE ? performance.now() : 0;
-  preprocess(splitLines(text), fileName, st, 0);
+  preprocess(joinContinuations(splitLines(text)), fileName, st, 0);
   lineCache.clear();
   const T1 = PROFILE ? performance.now() : 0;
   asm.run();

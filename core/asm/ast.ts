@@ -23,6 +23,7 @@ export interface Diagnostic {
 export type Expr =
   | { kind: 'number'; value: number; range: Range; /** Exact value when it exceeds 2^53 (64-bit dq constants). */ big?: bigint }
   | { kind: 'string'; value: string; range: Range }        // 'abc' "abc" `abc` (also char constants)
+  | { kind: 'float'; text: string; range: Range }          // 1.5, 3.14e2, 0x1.8p3, __?Infinity?__ (data items only)
   | { kind: 'symbol'; name: string; range: Range }         // full name (local labels already qualified)
   | { kind: 'register'; name: string; range: Range }       // inside memory expressions
   | { kind: 'here'; range: Range }                         // $
@@ -65,7 +66,7 @@ export interface LabelStatement {
   range: Range;
 }
 
-export type DataDirective = 'db' | 'dw' | 'dd' | 'dq' | 'resb' | 'resw' | 'resd' | 'resq' | 'incbin';
+export type DataDirective = 'db' | 'dw' | 'dd' | 'dq' | 'dt' | 'do' | 'resb' | 'resw' | 'resd' | 'resq' | 'rest' | 'reso' | 'incbin';
 
 export interface DataStatement {
   kind: 'data';
@@ -181,6 +182,8 @@ export interface AssembleOptions {
   resolveInclude?: (path: string, fromFile: string) => string | undefined;
   /** Extra predefined constants (on top of core/asm/predefined.ts); user definitions win. */
   predefined?: Record<string, number>;
+  /** The mode before any `bits` directive (default 32, Popek's guests; nasmStartBits says what nasm would use). */
+  bits?: 16 | 32;
   /** Default origin when the source has no `org` (default 0, as nasm). */
   origin?: number;
   /** Leave the source map empty (`popek asm` writes the image only): an entry per statement is most of a big file's result. */

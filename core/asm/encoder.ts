@@ -73,6 +73,8 @@ function memSizeOk(form: EncodingForm, ops: ROp[], idx: number, want: number): b
   for (let i = 0; i < ops.length; i++) {
     if (i === idx) continue;
     const p = form.operands[i];
+    // `add [bx], dword 5`: a sized immediate sizes the operation, even in the sign-extended imm8 form
+    if (p === 'simm8' && ops[i].t === 'imm' && opSize(ops[i]) !== undefined && opSize(ops[i]) !== 8) return opSize(ops[i]) === want;
     if (!INFER_PATTERNS.has(p)) continue;
     const s = opSize(ops[i]);
     if (s !== undefined) return s === want;
@@ -236,9 +238,15 @@ function push32(out: number[], v: number): void { out.push(v & 0xff, (v >>> 8) &
 
 const SEG_PREFIX_NAMES = new Set(['es', 'cs', 'ss', 'ds', 'fs', 'gs']);
 
+/** Instructions whose immediate does not size the operation (nasm: no size match between the operands). */
+const OWN_SIZE_IMMEDIATE = new Set(['rol', 'ror', 'rcl', 'rcr', 'shl', 'sal', 'shr', 'sar', 'bt', 'bts', 'btr', 'btc']);
+
+/** Spellings whose operand size is the mode's (`pusha` is `pushaw` in 16-bit code, `pushad` in 32-bit). */
+const MODE_SIZED_16: Record<string, string> = Object.assign(Object.create(null), { pusha: 'pushaw', popa: 'popaw', pushf: 'pushfw', popf: 'popfw', iret: 'iretw' });
+
 /** Encodes one instruction; returns its bytes or an error explaining why no form matched. */
 export function encodeInstruction(mnemonic: string, prefixes: readonly string[], ops: ROp[], ctx: EncodeContext): Encoded | EncodeError {
-  const info = instructionInfo(mnemonic);
+  const info = instructionInfo(ctx.bits === 16 ? MODE_SIZED_16[mnemonic] ?? mnemonic : mnemonic);
   if (!info) {
     if (PREFIXES[mnemonic] !== undefined && ops.length === 0) {
       return { bytes: [PREFIXES[mnemonic]], length: 1, form: { operands: [], encoding: mnemonic, opcode: [PREFIXES[mnemonic]], imm: [], handler: 'nop' }, info: instructionInfo('nop')! };
@@ -292,7 +300,19 @@ export function encodeInstruction(mnemonic: string, prefixes: readonly string[],
     if (!('error' in enc)) enc.length = enc.bytes.length;
     return enc;
   }
-  if (sizeProblem) return { error: `operation size not specified for '${mnemonic}' (add byte, word or dword)`, code: 'invalid-operands' };
+  if (sizeProblem) {
+    // `mov [bx], byte 5`: nasm sizes the operation by the immediate's keyword when the memory operand
+    // has none — except where the immediate is a count of its own size (shifts, bit tests)
+    const imm = ops.find((o) => o.t === 'imm' && o.size !== undefined && !o.jump) as Extract<ROp, { t: 'imm' }> | undefined;
+    const memAt = ops.findIndex((o) => o.t === 'mem' && o.size === undefined);
+    if (imm !== undefined && memAt >= 0 && !OWN_SIZE_IMMEDIATE.has(info.mnemonic)) {
+      const sized = ops.slice();
+      sized[memAt] = { ...(ops[memAt] as Extract<ROp, { t: 'mem' }>), size: imm.size };
+      const again = encodeInstruction(mnemonic, prefixes, sized, ctx);
+      if (!('error' in again)) return again;
+    }
+    return { error: `operation size not specified for '${mnemonic}' (add byte, word or dword)`, code: 'invalid-operands' };
+  }
   return { error: `invalid combination of opcode and operands for '${mnemonic}'`, code: 'invalid-operands' };
 }
 

@@ -75,7 +75,7 @@ export function usesHere(s: Extract<Statement, { kind: 'instruction' }>): boolea
 }
 
 export function isPure(s: Statement): boolean {
-  const pureExpr = (e: Expr): boolean => e.kind === 'number' || e.kind === 'string' || e.kind === 'register'
+  const pureExpr = (e: Expr): boolean => e.kind === 'number' || e.kind === 'string' || e.kind === 'float' || e.kind === 'register'
     || (e.kind === 'unary' && pureExpr(e.arg)) || (e.kind === 'binary' && pureExpr(e.left) && pureExpr(e.right));
   const pureOp = (o: Operand): boolean => o.kind === 'register' || (o.kind === 'immediate' ? pureExpr(o.expr) : o.kind === 'memory' ? pureExpr(o.address) : pureExpr(o.segment) && pureExpr(o.offset));
   if (s.kind === 'instruction') {

@@ -28,6 +28,7 @@ export function evaluate(e: Expr, scope: EvalScope, allowRegs = false): EvalResu
   switch (e.kind) {
     case 'number': return { n: e.value, seg: -1, known: true };
     case 'string': return { n: strValue(e.value), seg: -1, known: true };
+    case 'float': return { n: 0, seg: -1, known: true, error: 'a floating-point constant is only allowed as a whole data item (dd 1.5, dq -2.0e3) or in __float32__() and its kin' };
     case 'here': return scope.here();
     case 'sectionStart': return scope.sectionStart();
     case 'symbol': return scope.symbol(e.name);

@@ -8,9 +8,10 @@ import type {
 } from './ast';
 import { instructionInfo, PREFIXES } from '../isa/table';
 import { isRegister } from './registers';
+import { encodeFloat, floatFunction, floatSpecial, parseFloatText } from './floats';
 
 // ---------------------------------------------------------------- tokens
-export const enum T { Ident, Number, String, Op, End }
+export const enum T { Ident, Number, String, Op, End, Float }
 export interface Token { t: T; text: string; start: number; end: number; value?: number; str?: string; error?: string; lower?: string }
 
 // character classes by code (the tokenizer runs on every line of every keystroke)
@@ -59,43 +60,42 @@ export function parseNumber(text: string): number | undefined {
     }
     if (k === n) return v0;
   }
-  let s = text.replace(/_/g, '').toLowerCase();
+  const r = radixAndDigits(text);
+  if (r === undefined) return undefined;
+  let v = 0;
+  for (const ch of r.digits) v = v * r.base + parseInt(ch, 16);
+  return v;
+}
+
+const RADIX_LETTERS: Record<string, number> = Object.assign(Object.create(null), { x: 16, h: 16, q: 8, o: 8, b: 2, y: 2, d: 10, t: 10 });
+const DIGITS: Record<number, RegExp> = { 16: /^[0-9a-f]+$/, 10: /^[0-9]+$/, 8: /^[0-7]+$/, 2: /^[01]+$/ };
+
+/**
+ * An integer literal's base and digits, as NASM reads it: `$` or a `0x`-style prefix, or an `h`-style
+ * suffix; with both a prefix and a suffix letter the larger base wins (`0DFh` is hexadecimal, `0x1b` too).
+ */
+function radixAndDigits(text: string): { base: number; digits: string } | undefined {
+  const s = text.replace(/_/g, '').toLowerCase();
   if (!s) return undefined;
   let base = 10;
-  if (s.startsWith('0x') || s.startsWith('0h')) { base = 16; s = s.slice(2); }
-  else if (s.startsWith('$')) { base = 16; s = s.slice(1); }
-  else if (s.startsWith('0b') || s.startsWith('0y')) { base = 2; s = s.slice(2); }
-  else if (s.startsWith('0o') || s.startsWith('0q')) { base = 8; s = s.slice(2); }
-  else if (s.startsWith('0d') || s.startsWith('0t')) { base = 10; s = s.slice(2); }
-  else if (/[hx]$/.test(s)) { base = 16; s = s.slice(0, -1); }
-  else if (/[qo]$/.test(s)) { base = 8; s = s.slice(0, -1); }
-  else if (/[by]$/.test(s) && /^[01]+[by]$/.test(s)) { base = 2; s = s.slice(0, -1); }
-  else if (/[dt]$/.test(s)) { base = 10; s = s.slice(0, -1); }
-  if (!s) return undefined;
-  const digits = base === 16 ? /^[0-9a-f]+$/ : base === 8 ? /^[0-7]+$/ : base === 2 ? /^[01]+$/ : /^[0-9]+$/;
-  if (!digits.test(s)) return undefined;
-  let v = 0;
-  for (const ch of s) v = v * base + parseInt(ch, 16);
-  return v;
+  let digits = s;
+  if (s.startsWith('$')) { base = 16; digits = s.slice(1); }
+  else {
+    const prefix = s.length > 2 && s[0] === '0' ? RADIX_LETTERS[s[1]] ?? 0 : 0;
+    const suffix = s.length > 1 ? RADIX_LETTERS[s[s.length - 1]] ?? 0 : 0;
+    if (prefix > suffix) { base = prefix; digits = s.slice(2); }
+    else if (suffix > 0) { base = suffix; digits = s.slice(0, -1); }
+  }
+  return DIGITS[base].test(digits) ? { base, digits } : undefined;
 }
 
 /** The exact value of a number literal that is too large for a double, or undefined. */
 export function parseBigNumber(text: string): bigint | undefined {
   const v = parseNumber(text);
   if (v === undefined || v <= Number.MAX_SAFE_INTEGER) return undefined;
-  let s = text.replace(/_/g, '').toLowerCase();
-  let base = 10n;
-  if (s.startsWith('0x') || s.startsWith('0h')) { base = 16n; s = s.slice(2); }
-  else if (s.startsWith('$')) { base = 16n; s = s.slice(1); }
-  else if (s.startsWith('0b') || s.startsWith('0y')) { base = 2n; s = s.slice(2); }
-  else if (s.startsWith('0o') || s.startsWith('0q')) { base = 8n; s = s.slice(2); }
-  else if (s.startsWith('0d') || s.startsWith('0t')) { s = s.slice(2); }
-  else if (/[hx]$/.test(s)) { base = 16n; s = s.slice(0, -1); }
-  else if (/[qo]$/.test(s)) { base = 8n; s = s.slice(0, -1); }
-  else if (/^[01]+[by]$/.test(s)) { base = 2n; s = s.slice(0, -1); }
-  else if (/[dt]$/.test(s)) { s = s.slice(0, -1); }
+  const r = radixAndDigits(text)!;
   let b = 0n;
-  for (const ch of s) b = b * base + BigInt(parseInt(ch, 16));
+  for (const ch of r.digits) b = b * BigInt(r.base) + BigInt(parseInt(ch, 16));
   return b;
 }
 
@@ -159,10 +159,22 @@ function tokenizeInto(line: string, out: Token[]): Token[] {
       continue;
     }
     if (isDigit(c) || (c === '$' && i + 1 < n && isDigit(line[i + 1]))) {
+      // NASM's number scan: letters, digits, '_' and '.', and a sign after an exponent letter;
+      // '.', a 'p' exponent or a decimal 'e' exponent make it a floating-point constant
       let j = i + 1;
-      for (let k = line.charCodeAt(j); j < n && k < 128 && IS_CHAR[k] === 1 && k !== 46 && k !== 63 && k !== 64 && k !== 36 && k !== 35 && k !== 126; k = line.charCodeAt(++j));
-      // a '.' would make a float: not supported, consumed so the error is on the whole literal
+      let hex = c === '$';
+      let float = false;
+      let exp = false;
+      for (; j < n; j++) {
+        const k = line.charCodeAt(j) | 32;
+        if (!hex && k === 101 /* e */) { exp = true; const s = line[j + 1]; if (s === '+' || s === '-') { float = true; j++; } }
+        else if (k === 104 /* h */ || k === 120 /* x */) hex = true;
+        else if (k === 112 /* p */) { float = true; const s = line[j + 1]; if (s === '+' || s === '-') j++; }
+        else if (line.charCodeAt(j) === 46 /* . */) float = true;
+        else if (!((k >= 97 && k <= 122) || (k >= 48 && k <= 57) || line.charCodeAt(j) === 95 /* _ */)) break;
+      }
       const text = line.slice(i, j);
+      if (float || (exp && !hex)) { out.push(tok(T.Float, text, start, j)); i = j; continue; }
       const v = parseNumber(text);
       out.push(tok(T.Number, text, start, j, v, undefined, v === undefined ? `invalid number '${text}'` : undefined));
       i = j;
@@ -218,8 +230,8 @@ export function commentStart(line: string): number {
 
 // ---------------------------------------------------------------- line parser
 const SIZE_KEYWORDS: Record<string, SizeKeyword> = Object.assign(Object.create(null), { byte: 'byte', word: 'word', dword: 'dword', qword: 'qword', tword: 'tword', oword: 'oword' });
-const DATA: Record<string, DataDirective> = Object.assign(Object.create(null), { db: 'db', dw: 'dw', dd: 'dd', dq: 'dq', resb: 'resb', resw: 'resw', resd: 'resd', resq: 'resq', incbin: 'incbin' });
-export const DIRECTIVES = new Set(['bits', 'use16', 'use32', 'org', 'section', 'segment', 'align', 'alignb', 'global', 'extern', 'common', 'cpu', 'default', 'absolute', 'static', 'warning']);
+const DATA: Record<string, DataDirective> = Object.assign(Object.create(null), { db: 'db', dw: 'dw', dd: 'dd', dq: 'dq', dt: 'dt', do: 'do', resb: 'resb', resw: 'resw', resd: 'resd', resq: 'resq', rest: 'rest', reso: 'reso', incbin: 'incbin' });
+export const DIRECTIVES = new Set(['bits', 'use16', 'use32', 'org', 'section', 'segment', 'align', 'alignb', 'global', 'extern', 'common', 'cpu', 'default', 'absolute', 'static', 'warning', 'struc', 'endstruc', 'istruc', 'at', 'iend']);
 const SEGMENT_NAMES = new Set(['es', 'cs', 'ss', 'ds', 'fs', 'gs']);
 const PREFIX_NAMES = new Set([...Object.keys(PREFIXES), 'o16', 'o32', 'a16', 'a32', 'es', 'cs', 'ss', 'ds', 'fs', 'gs']);
 
@@ -331,8 +343,11 @@ class LineParser {
       case T.String:
         if (t.error) this.error(t.start, t.end, t.error);
         return { kind: 'string', value: t.str ?? '', range: r };
+      case T.Float: return { kind: 'float', text: t.text, range: r };
       case T.Ident: {
         const lower = t.lower ?? t.text.toLowerCase();
+        if (floatSpecial(lower) !== undefined) return { kind: 'float', text: lower, range: r };
+        if (this.isOp('(')) { const f = floatFunction(lower); if (f !== undefined) return this.floatFunctionCall(t, f); }
         if (t.text === '$') return { kind: 'here', range: r };
         if (t.text === '$$') return { kind: 'sectionStart', range: r };
         if (isRegister(lower)) {
@@ -355,6 +370,26 @@ class LineParser {
         this.error(t.start, Math.max(t.end, t.start), 'expression expected');
         return { kind: 'error', range: r };
     }
+  }
+
+  /** `__float32__(-1.5)`: the integer made of the constant's bits (NASM accepts a signed float constant only). */
+  private floatFunctionCall(name: Token, f: NonNullable<ReturnType<typeof floatFunction>>): Expr {
+    this.next();
+    let negative = false;
+    const sign = this.peek();
+    if (sign.t === T.Op && (sign.text === '-' || sign.text === '+')) { negative = sign.text === '-'; this.next(); }
+    const c = this.next();
+    const special = c.t === T.Ident ? floatSpecial(c.lower!) : undefined;
+    const value = special ?? (c.t === T.Float ? parseFloatText(c.text) : 'expecting floating-point number');
+    const close = this.peek();
+    if (close.t === T.Op && close.text === ')') this.next(); else this.error(close.start, close.end, "expected ')'");
+    const range = this.range(name.start, this.toks[this.p - 1].end);
+    if (typeof value === 'string' && special === undefined) { this.error(c.start, c.end, value); return { kind: 'error', range }; }
+    const bits = encodeFloat(value as Exclude<typeof value, string>, negative, f.size, f.bfloat).bits;
+    const big = (bits >> BigInt(f.shift)) & ((1n << BigInt(f.width)) - 1n);
+    const n: Expr = { kind: 'number', value: Number(big), range };
+    if (big > BigInt(Number.MAX_SAFE_INTEGER)) n.big = big;
+    return n;
   }
 
   // ---- operands
@@ -460,7 +495,8 @@ class LineParser {
       const t = this.peek();
       if (t.t === T.Op && t.text === '?') { this.next(); items.push({ kind: 'number', value: 0, range: this.range(t.start, t.end) }); }
       else items.push(this.expr(false));
-      if (this.isOp(',')) { this.next(); continue; }
+      // nasm takes a trailing comma (`db 1, 2,`)
+      if (this.isOp(',')) { this.next(); if (this.peek().t === T.End) break; continue; }
       if (this.peek().t !== T.End) this.error(this.peek().start, this.text.length, `unexpected '${this.peek().text}'`);
       break;
     }
@@ -491,9 +527,13 @@ class LineParser {
       const lower = t.lower!;
       const next = this.peek(1);
       const colon = next.t === T.Op && next.text === ':';
-      const equ = next.t === T.Ident && next.lower === 'equ';
+      // `name equ 5`, and `name: equ 5` (a colon after the name, as many sources write it)
+      const after = this.peek(2);
+      const colonEqu = colon && after.t === T.Ident && after.lower === 'equ';
+      const equ = colonEqu || (next.t === T.Ident && next.lower === 'equ');
       if (equ) {
         this.next(); this.next();
+        if (colonEqu) this.next();
         const name = this.qualify(t.text);
         const value = this.expr(false);
         if (this.peek().t !== T.End) this.error(this.peek().start, lineEnd, `unexpected '${this.peek().text}' after expression`);
@@ -562,6 +602,11 @@ class LineParser {
       this.next();
       m = this.peek();
     }
+    if (prefixes.length && m.t === T.Ident && DATA[m.lower!] !== undefined) {
+      // `es db 0`: nasm drops a prefix written before data
+      this.body(m.start, lineEnd);
+      return;
+    }
     if (m.t !== T.Ident) {
       if (prefixes.length && m.t === T.End) {
         // a lone prefix (`rep`, `lock`) is emitted as a byte by NASM: keep as instruction with no mnemonic
@@ -581,6 +626,17 @@ class LineParser {
     const t = this.next();
     const name = t.lower ?? t.text.toLowerCase();
     const args: Array<{ text: string; range: Range; expr?: import('./ast').Expr }> = [];
+    if (name === 'at' || name === 'absolute') {
+      // `at mytype.field, dd 5`: the field's offset, then the data as a statement of its own
+      const s0 = this.peek().start;
+      const e = this.expr(false);
+      const end = this.toks[this.p - 1].end;
+      args.push({ text: this.text.slice(s0, end), range: this.range(s0, end), expr: e });
+      this.ctx.statements.push({ kind: 'directive', name, nameRange: this.range(t.start, t.end), args, range: this.range(stmtStart, lineEnd) });
+      if (this.isOp(',')) { this.next(); if (this.peek().t !== T.End) this.body(this.peek().start, lineEnd); }
+      else if (this.peek().t !== T.End) this.error(this.peek().start, lineEnd, `unexpected '${this.peek().text}'`);
+      return;
+    }
     if (name === 'bits' || name === 'org' || name === 'align' || name === 'alignb') {
       while (this.peek().t !== T.End) {
         // `align 16, db 0` / `align 4, nop` / `alignb 4, resb 1`: NASM's fill is an instruction
@@ -611,6 +667,8 @@ class LineParser {
         if (this.isOp(',')) this.next();
       }
     }
+    // a structure's fields (`.x resd 1`) are local labels of its name
+    if (name === 'struc' && args[0]) this.ctx.lastGlobal = this.qualify(args[0].text);
     this.ctx.statements.push({ kind: 'directive', name, nameRange: this.range(t.start, t.end), args, range: this.range(stmtStart, lineEnd) });
   }
 

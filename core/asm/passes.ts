@@ -5,14 +5,15 @@
  * Statements whose bytes depend on their text alone ("pure") are encoded once and reused.
  */
 import type {
-  AssembleOptions, AssemblyResult, ConstantSymbol, Diagnostic, Expr, LabelSymbol, MacroSymbol, Operand, Range, SectionLayout, SourceMapEntry, Statement,
+  AssembleOptions, AssemblyResult, ConstantSymbol, DataDirective, Diagnostic, Expr, LabelSymbol, MacroSymbol, Operand, Range, SectionLayout, SourceMapEntry, Statement,
 } from './ast';
-import { parseLine, withLine, type LineContext } from './parser';
+import { parseExpressionText, parseLine, withLine, type LineContext } from './parser';
 import { encodeInstruction, type ROp } from './encoder';
 import { register } from './registers';
 import { PREDEFINED } from './predefined';
 import { exprUsesHere, findSymbolRange, isPure, usesHere } from './expressions';
 import { evaluate, memoryOperand, SIZE_BITS, type EvalResult, type EvalScope } from './operands';
+import { encodeFloat, floatBytes, floatSpecial, parseFloatText } from './floats';
 
 export interface Item {
   /**
@@ -73,6 +74,7 @@ export class Assembler implements EvalScope {
   private pass = 0;
   private final = false;
   private bits: 16 | 32 = 32;
+  private readonly startBits: 16 | 32;
   private origin: number;
   private originSet = false;
   private diags: Diagnostic[] = [];
@@ -84,12 +86,17 @@ export class Assembler implements EvalScope {
    */
   private externs = new Set<string>();
 
+  /** `struc` being defined (its name, and the section to go back to), and open `istruc`s (where each began). */
+  private struc: { name: string; back: Section } | undefined;
+  private istrucs: Array<{ name: string; start: number }> = [];
+
   private readonly items: Item[] = [];
   private readonly withSourceMap: boolean;
 
   /** Pass 0 starts at once: the preprocessor hands each item to `add` as it is parsed, then `run` finishes. */
   constructor(private readonly mainFile: string, opts: AssembleOptions) {
     this.origin = opts.origin ?? 0;
+    this.startBits = opts.bits ?? 32;
     this.withSourceMap = !opts.noSourceMap;
     this.predefined = Object.assign(Object.create(null), PREDEFINED, opts.predefined ?? {});
     this.beginPass();
@@ -208,7 +215,9 @@ export class Assembler implements EvalScope {
   private resetSections(): void {
     for (const s of this.sections) { s.pc = 0; s.len = 0; }
     this.cur = this.section('.text');
-    this.bits = 32;
+    this.bits = this.startBits;
+    this.struc = undefined;
+    this.istrucs = [];
   }
 
   private layout(): void {
@@ -230,7 +239,9 @@ export class Assembler implements EvalScope {
   private define(item: Item, name: string, section: number, offset: number, isLabel: boolean, range: Range): void {
     const prev = this.symbols.get(name);
     if (prev && prev.pass === this.pass) {
-      this.diag(item, `symbol '${name}' is already defined`, 'redefined', range);
+      // nasm accepts a symbol defined again with the same value (`K equ 4096` in two places), not a different one
+      if (prev.section === section && prev.offset === offset && prev.isLabel === isLabel) return;
+      this.diag(item, `symbol '${name}' is already defined with another value`, 'redefined', range);
       return;
     }
     if (!prev || prev.offset !== offset || prev.section !== section) this.changed = true;
@@ -255,6 +266,12 @@ export class Assembler implements EvalScope {
     {
       switch (s.kind) {
         case 'label': {
+          if (this.cur.index < 0) {
+            // in `absolute` space (a `struc`'s fields): a constant, no address in the image
+            this.define(item, s.fullName, -1, this.cur.start + this.cur.pc, true, s.range);
+            if (final) this.constants.push({ name: s.fullName, value: this.cur.start + this.cur.pc, file: item.file, range: this.rangeOf(item, s.range) });
+            break;
+          }
           this.define(item, s.fullName, this.cur.index, this.cur.pc, true, s.range);
           if (final) this.labels.push({ name: s.fullName, address: this.cur.start + this.cur.pc, file: item.file, range: this.rangeOf(item, s.range), section: this.cur.name });
           break;
@@ -323,8 +340,52 @@ export class Assembler implements EvalScope {
         break;
       }
       case 'global': case 'cpu': case 'default': case 'static': case 'warning': break;
-      case 'absolute': this.diag(item, "'absolute' is not supported by Popek's flat-binary output", 'directive', s.nameRange); break;
+      case 'absolute': {
+        const v = arg0?.expr ? this.scalar(item, arg0.expr) : undefined;
+        if (v && !v.error) this.cur = absoluteSpace(v.n);
+        break;
+      }
+      case 'struc': case 'endstruc': case 'istruc': case 'at': case 'iend': this.structure(item, s); break;
       default: this.diag(item, `unknown directive '${s.name}'`, 'directive', s.nameRange);
+    }
+  }
+
+  /**
+   * NASM's structure macros: `struc name` lays out fields in absolute space from 0 (each field a
+   * constant offset) and `endstruc` defines `name_size`; `istruc name` / `at name.field, dd …` / `iend`
+   * build an instance, padding with zeros up to each field and to the size.
+   */
+  private structure(item: Item, s: Extract<Statement, { kind: 'directive' }>): void {
+    const name = s.args[0]?.text ?? '';
+    switch (s.name) {
+      case 'struc': {
+        if (!name) { this.diag(item, 'struc needs a name', 'directive', s.range); return; }
+        const off = s.args[1] ? evaluate(parseExpressionText(s.args[1].text, 0).expr, this) : undefined;
+        this.struc = { name, back: this.cur.index < 0 && this.struc ? this.struc.back : this.cur };
+        this.cur = absoluteSpace(off?.n ?? 0);
+        this.define(item, name, -1, this.cur.start, false, s.args[0].range);
+        break;
+      }
+      case 'endstruc': {
+        if (!this.struc) { this.diag(item, 'endstruc without struc', 'directive', s.range); return; }
+        this.define(item, `${this.struc.name}_size`, -1, this.cur.pc, false, s.range);
+        this.cur = this.struc.back;
+        this.struc = undefined;
+        break;
+      }
+      case 'istruc': this.istrucs.push({ name, start: this.cur.pc }); break;
+      case 'at': case 'iend': {
+        const open = this.istrucs[this.istrucs.length - 1];
+        if (!open) { this.diag(item, `${s.name} without istruc`, 'directive', s.range); return; }
+        const target = s.name === 'at' ? (s.args[0]?.expr ? this.scalar(item, s.args[0].expr) : undefined) : this.symbol(`${open.name}_size`);
+        const base = s.name === 'at' ? this.symbol(open.name) : { n: 0, known: true };
+        if (s.name === 'iend') this.istrucs.pop();
+        if (!target || !target.known || !base.known) return;
+        const pad = target.n - base.n - (this.cur.pc - open.start);
+        if (pad < 0) { if (this.final) this.diag(item, `${s.name === 'at' ? 'field' : 'data'} goes past the structure's layout (${-pad} bytes too many before it)`, 'range', s.range); return; }
+        this.put(item, new Array(pad).fill(0), 'data', pad);
+        break;
+      }
     }
   }
 
@@ -335,6 +396,7 @@ export class Assembler implements EvalScope {
       this.diag(item, `section '${sec.name}' would grow beyond ${MAX_SECTION / 1048576} MiB`, 'range');
       return;
     }
+    if (sec.index < 0) { sec.pc += size; return; }
     if (this.final) {
       if (size > 0 && this.withSourceMap) this.sourceMap.push({ address: sec.start + sec.pc, length: size, file: item.file, range: this.rangeOf(item), kind, section: sec.name });
       if (!sec.progbits && bytes && Array.prototype.some.call(bytes, (b: number) => b !== 0)) this.diag(item, `data in the nobits section '${sec.name}' is ignored`, 'nobits', undefined, 'warning');
@@ -482,7 +544,7 @@ export class Assembler implements EvalScope {
 
   /** Bytes of one data statement, or the number of bytes reserved; null on error. */
   private dataBytes(item: Item, s: Extract<Statement, { kind: 'data' }>, report: boolean): number[] | number | null {
-    const unit = { db: 1, dw: 2, dd: 4, dq: 8, resb: 1, resw: 2, resd: 4, resq: 8, incbin: 1 }[s.directive];
+    const unit = DATA_UNIT[s.directive];
     if (s.directive === 'incbin') { if (report) this.diag(item, 'incbin is not supported', 'directive', s.directiveRange); return null; }
     if (s.directive.startsWith('res')) {
       const v = s.items[0] ? this.scalar(item, s.items[0]) : undefined;
@@ -494,6 +556,16 @@ export class Assembler implements EvalScope {
     }
     const out: number[] = [];
     for (const e of s.items) {
+      const f = floatItem(e);
+      if (f !== undefined) {
+        const value = f.special ?? parseFloatText(f.text);
+        if (typeof value === 'string' && f.special === undefined) { if (report) this.diag(item, value, 'syntax', e.range); return null; }
+        const enc = encodeFloat(value as Exclude<typeof value, string> | NonNullable<typeof f.special>, f.negative, unit);
+        if (enc.overflow && report) this.diag(item, 'overflow in floating-point constant', 'range', e.range, 'warning');
+        for (const b of floatBytes(enc.bits, unit)) out.push(b);
+        continue;
+      }
+      if (unit === 10 || unit === 16) { if (report) this.diag(item, `integer supplied as ${unit * 8}-bit data (${s.directive} takes floating-point constants)`, 'invalid-operands', e.range); return null; }
       if (e.kind === 'string' && (unit === 1 || e.value.length > unit)) {
         for (let i = 0; i < e.value.length; i++) out.push(e.value.charCodeAt(i) & 0xff);
         const pad = (unit - (e.value.length % unit)) % unit;
@@ -538,3 +610,18 @@ export class Assembler implements EvalScope {
 }
 
 const MAX_SECTION = 64 * 1024 * 1024;
+
+/** Absolute space from `start` (`absolute`, `struc`): labels are constants, nothing is emitted. */
+function absoluteSpace(start: number): Section {
+  return { name: '(absolute)', index: -1, progbits: false, align: 1, pc: 0, start, bytes: new Uint8Array(0), len: 0 };
+}
+
+/** Bytes per item of each data directive. */
+const DATA_UNIT: Record<DataDirective, number> = { db: 1, dw: 2, dd: 4, dq: 8, dt: 10, do: 16, resb: 1, resw: 2, resd: 4, resq: 8, rest: 10, reso: 16, incbin: 1 };
+
+/** A data item that is a floating-point constant, with its signs (`dd -1.5`): NASM takes no other arithmetic on one. */
+function floatItem(e: Expr): { text: string; special: ReturnType<typeof floatSpecial>; negative: boolean } | undefined {
+  let negative = false;
+  while (e.kind === 'unary' && (e.op === '-' || e.op === '+')) { if (e.op === '-') negative = !negative; e = e.arg; }
+  return e.kind === 'float' ? { text: e.text, special: floatSpecial(e.text), negative } : undefined;
+}

@@ -7,6 +7,8 @@
 import type { AssembleOptions, Diagnostic, MacroSymbol, Range } from './ast';
 import { commentStart, parseExpressionText, splitArgs, splitLines } from './parser';
 import { evalConst } from './expressions';
+import { evaluate, type EvalScope } from './operands';
+import { joinContinuations, pasteTokens, stringDirective } from './ppStrings';
 
 export interface Define { params?: string[]; body: string; caseless?: boolean }
 export interface Macro { name: string; min: number; max: number; body: string[]; file: string; range: Range; caseless: boolean; greedy?: boolean; defaults?: string[] }
@@ -26,6 +28,8 @@ export interface PPState {
   expandedLines: number;
   /** Set when the expansion budget ran out: preprocessing stops (one diagnostic says where). */
   stopped: boolean;
+  /** The assembler's first pass as it stands: `$` and the symbols defined so far, for %if / %assign. */
+  scope?: EvalScope;
 }
 
 /**
@@ -126,22 +130,39 @@ function expandDefines(text: string, defines: Map<string, Define>, depth = 0): s
   return changed ? expandDefines(out, defines, depth + 1) : out;
 }
 
-/** Evaluates a preprocessor expression (numbers and %define'd numbers only). */
-function ppEval(text: string, st: PPState, file: string, line: number, range: Range): number | undefined {
-  const expanded = expandDefines(text, st.defines);
+/**
+ * Evaluates a preprocessor expression: numbers and %define'd numbers, and — as nasm, whose preprocessor
+ * runs in step with the assembler — `$`, `$$` and the labels and `equ`s defined above it (their values
+ * as the first pass has them). `dynamic`: it needed those.
+ */
+function ppValue(text: string, st: PPState, file: string, line: number, range: Range): { v: number | undefined; dynamic: boolean; expanded: string } {
+  const expanded = expandLine(text, st.defines);
   const { expr, diagnostics } = parseExpressionText(expanded, line, file === st.mainFile ? undefined : file);
-  if (diagnostics.length) { for (const d of diagnostics) st.diags.push({ ...d, range }); return undefined; }
+  if (diagnostics.length) { for (const d of diagnostics) st.diags.push({ ...d, range }); return { v: undefined, dynamic: false, expanded }; }
   const undef: string[] = [];
   const v = evalConst(expr, (name) => {
     if (name.startsWith('__?') || name === '__NASM_MAJOR__') return undefined;
     undef.push(name);
     return undefined;
   });
-  if (undef.length || v === undefined) {
-    st.diags.push({ range, severity: 'error', code: 'undefined-symbol', message: undef.length ? `symbol '${undef[0]}' is not defined in a preprocessor expression` : 'preprocessor expression is not a constant', file: file === st.mainFile ? undefined : file });
-    return undefined;
+  if (v !== undefined && !undef.length) return { v, dynamic: false, expanded };
+  if (st.scope) {
+    const r = evaluate(expr, st.scope);
+    if (!r.error && r.known && !r.undef) return { v: r.n, dynamic: true, expanded };
   }
-  return v;
+  st.diags.push({ range, severity: 'error', code: 'undefined-symbol', message: undef.length ? `symbol '${undef[0]}' is not defined in a preprocessor expression` : 'preprocessor expression is not a constant', file: file === st.mainFile ? undefined : file });
+  return { v: undefined, dynamic: false, expanded };
+}
+
+function ppEval(text: string, st: PPState, file: string, line: number, range: Range): number | undefined {
+  return ppValue(text, st, file, line, range).v;
+}
+
+/** %define expansion, then `%+` pasting (and expansion again of what the pasting made). */
+function expandLine(text: string, defines: Map<string, Define>): string {
+  const e = expandDefines(text, defines);
+  const pasted = pasteTokens(e);
+  return pasted === e ? e : expandDefines(pasted, defines);
 }
 
 export interface Source { text: string; line: number; expanded: boolean; origLength: number; origIndent: number }
@@ -171,7 +192,7 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
     // fast path: an ordinary line of the file outside %macro/%rep bodies, no %define or macro in play
     if (typeof entry === 'string' && !macroDef && !rep && st.defines.size === 0 && st.macros.size === 0 && (ifs.length === 0 || ifs[ifs.length - 1].active)) {
       const k = indentOf(entry);
-      if (entry.charCodeAt(k) !== 37 /* % */) {
+      if (entry.charCodeAt(k) !== 37 /* % */ && !entry.includes('%+')) {
         st.emit(entry, file, idx, false, entry.length, k);
         continue;
       }
@@ -192,7 +213,7 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
     const rest = m ? m[2].trim() : '';
     if (!isDirective && !macroDef && !rep && (ifs.length === 0 || ifs[ifs.length - 1].active) && st.macros.size === 0) {
       // ordinary line with %defines in play
-      const e = expandDefines(raw, st.defines);
+      const e = expandLine(raw, st.defines);
       st.emit(e, file, src.line, src.expanded || e !== raw, src.origLength, src.origIndent);
       continue;
     }
@@ -276,11 +297,25 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
           break;
         }
         case 'undef': st.defines.delete(rest.split(/\s/)[0]); break;
+        case 'defstr': case 'idefstr': case 'deftok': case 'ideftok': case 'strlen': case 'substr': case 'strcat': {
+          const r = stringDirective(dir, rest, (t) => expandLine(t, st.defines), (t) => ppEval(t, st, file, src.line, range));
+          if ('error' in r) err(r.error);
+          else st.defines.set(r.caseless ? r.name.toLowerCase() : r.name, { body: r.body, caseless: r.caseless });
+          break;
+        }
         case 'assign': case 'iassign': {
           const am = /^([A-Za-z_.?@$][\w.?@$#~]*)\s+(.*)$/.exec(rest);
           if (!am) { err('%assign needs a name and a value'); break; }
-          const v = ppEval(am[2], st, file, src.line, range);
-          if (v !== undefined) st.defines.set(dir === 'iassign' ? am[1].toLowerCase() : am[1], { body: String(v), caseless: dir === 'iassign' });
+          const { v, dynamic, expanded } = ppValue(am[2], st, file, src.line, range);
+          if (v === undefined) break;
+          let body = String(v);
+          if (dynamic) {
+            // `%assign size $ - start`: the code gets the value of the last pass through a hidden equ
+            // (the first pass's `$` can still move); %if sees the first pass's value, as it must
+            body = `..@assign.${++st.uniq}`;
+            st.emit(`${body} equ (${expanded})`, file, src.line, true, src.origLength, src.origIndent);
+          }
+          st.defines.set(dir === 'iassign' ? am[1].toLowerCase() : am[1], { body, caseless: dir === 'iassign' });
           break;
         }
         case 'macro': case 'imacro': {
@@ -309,7 +344,7 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
           try { text = st.opts.readFile?.(pm[2], file); } catch { text = undefined; }
           if (text === undefined) { err(`cannot open include file '${pm[2]}'`, 'include'); break; }
           if (!st.files.includes(target)) st.files.push(target);
-          preprocess(splitLines(text), target, st, depth + 1);
+          preprocess(joinContinuations(splitLines(text)), target, st, depth + 1);
           break;
         }
         case 'error': err(rest.replace(/^["'](.*)["']$/, '$1') || '%error', 'user-error'); break;
@@ -322,8 +357,8 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
     // ordinary line: %define substitution, then macro call?
     let text = raw;
     let expanded = src.expanded;
-    if (st.defines.size) {
-      const e = expandDefines(raw, st.defines);
+    if (st.defines.size || raw.includes('%+')) {
+      const e = expandLine(raw, st.defines);
       if (e !== raw) { text = e; expanded = true; }
     }
     if (st.macros.size) {

@@ -6,7 +6,7 @@
  * The target mode is the caller's setting unless the file says `; popek: mode=…`.
  */
 import { MODES, type Mode } from '../isa';
-import { assemble } from '../asm/assembler';
+import { assemble, nasmStartBits } from '../asm/assembler';
 import type { Diagnostic, Range, Severity } from '../asm/ast';
 import type { LintDocument } from './document';
 import { classify, reportedClass, type Classified } from './classify';
@@ -279,7 +279,7 @@ function inIncluder(doc: LintDocument, options: LintOptions): LintDiagnostic[] |
     if (full && path.resolve(full) === path.resolve(doc.fileName)) return doc.text;
     return full ? env.read(full) : undefined;
   };
-  const result = assemble(includer, text, { readFile, resolveInclude: (p, from) => resolveInclude(p, from, env) });
+  const result = assemble(includer, text, { readFile, resolveInclude: (p, from) => resolveInclude(p, from, env), bits: nasmStartBits(includer, text) });
   const mine = result.diagnostics.filter((d) => d.file && path.resolve(d.file) === path.resolve(doc.fileName)).map((d) => ({ ...d, file: undefined }));
   return degradeMissingIncludes(mine);
 }
@@ -301,7 +301,7 @@ export function nasmIncludeLines(text: string): IncludeLine[] {
 /** The assembler's diagnostics of a NASM text (what assemblerDiagnostics runs, also in the assembler thread). */
 export function assembleSource(fileName: string, text: string, readFile: LintOptions['readFile'], includes: IncludeLine[]): LintDiagnostic[] {
   try {
-    const result = assemble(fileName, text, { readFile });
+    const result = assemble(fileName, text, { readFile, bits: nasmStartBits(fileName, text) });
     const noHeader = missingMultibootHeader(fileName, text, result);
     return degradeMissingIncludes([...result.diagnostics.map((d) => mapIncluded(fileName, includes, d)), ...(noHeader ? [noHeader] : [])]);
   } catch (err) {
