@@ -3,6 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { assemble } from '../../core/asm';
+import { hex } from './support';
 
 export function haveNasm(): boolean {
   try { execFileSync('nasm', ['-v'], { stdio: 'ignore' }); return true; } catch { return false; }
@@ -28,4 +30,16 @@ export function nasmAssemble(source: string, includeDir?: string): { bytes: Uint
     perLine.set(line, (perLine.get(line) ?? '') + m[2].replace(/[[\]()]/g, '').toLowerCase());
   }
   return { bytes: new Uint8Array(readFileSync(path.join(dir, 'out.bin'))), perLine, errors };
+}
+
+/** Popek's image, its bytes per 0-based source line (from the source map), and its diagnostics as text. */
+export function popekPerLine(src: string, fileName = 'in.asm'): { bytes: Uint8Array; perLine: Map<number, string>; errors: string[]; warnings: string[] } {
+  const r = assemble(fileName, src);
+  const perLine = new Map<number, string>();
+  for (const e of r.sourceMap) {
+    const off = e.address - r.origin;
+    perLine.set(e.range.start.line, (perLine.get(e.range.start.line) ?? '') + hex(r.bytes.subarray(off, off + e.length)));
+  }
+  const text = (severity: string) => r.diagnostics.filter((d) => (d.severity === 'error') === (severity === 'error')).map((d) => `${d.range.start.line + 1}: ${d.message}`);
+  return { bytes: r.bytes, perLine, errors: text('error'), warnings: text('other') };
 }

@@ -5,20 +5,9 @@
  * checked against nasm: the same bytes line by line, or the same verdict where nasm rejects.
  */
 import * as assert from 'node:assert/strict';
-import { assemble } from '../../core/asm';
-import { haveNasm, nasmAssemble } from './nasmDiff';
+import { haveNasm, nasmAssemble, popekPerLine } from './nasmDiff';
 import { hex, prng } from './support';
 
-/** Popek's bytes per 0-based source line (from the source map) and its errors. */
-function popekPerLine(src: string): { bytes: Uint8Array; perLine: Map<number, string>; errors: string[] } {
-  const r = assemble('in.asm', src);
-  const perLine = new Map<number, string>();
-  for (const e of r.sourceMap) {
-    const off = e.address - r.origin;
-    perLine.set(e.range.start.line, (perLine.get(e.range.start.line) ?? '') + hex(r.bytes.subarray(off, off + e.length)));
-  }
-  return { bytes: r.bytes, perLine, errors: r.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.range.start.line + 1}: ${d.message}`) };
-}
 
 /** Asserts nasm and Popek accept `src` and emit the same bytes on every line. */
 function sameAsNasm(src: string): void {
