@@ -13,7 +13,7 @@ import type { Syntax } from '../core/lint/lineModel';
 /** The assembler thread's young generation (V8 semi-spaces), in MB. */
 const WORKER_YOUNG_GENERATION_MB = 3;
 
-interface Job { id: number; fileName: string; syntax: Syntax; text: string; openFiles: Record<string, string>; searchPaths?: string[]; roots?: string[] }
+interface Job { id: number; fileName: string; syntax: Syntax; text: string; openFiles: Record<string, string>; searchPaths?: string[]; roots?: string[]; nasmDefines?: Record<string, string> }
 interface Result { id: number; diagnostics: LintDiagnostic[] }
 
 /** Worker side: assemble what the main thread sends. */
@@ -29,7 +29,7 @@ export function runAssemblerWorker(): void {
           if (!full) return undefined;
           if (job.openFiles[full] !== undefined) return job.openFiles[full];
           return readIncludeText(full);
-        }, nasmIncludeLines(job.text));
+        }, nasmIncludeLines(job.text), job.nasmDefines);
     } catch (err) {
       diagnostics = [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, severity: 'error', code: 'internal', message: `assembler failed: ${(err as Error).message}` }];
     }
@@ -89,7 +89,7 @@ export class AssemblerWorker {
   }
 
   /** The assembler's diagnostics, or undefined when a newer job cancelled this one. */
-  assemble(doc: LintDocument, openFiles: Record<string, string>, inThread: () => LintDiagnostic[], where: { searchPaths?: string[]; roots?: string[] } = {}): Promise<LintDiagnostic[] | undefined> {
+  assemble(doc: LintDocument, openFiles: Record<string, string>, inThread: () => LintDiagnostic[], where: { searchPaths?: string[]; roots?: string[]; nasmDefines?: Record<string, string> } = {}): Promise<LintDiagnostic[] | undefined> {
     clearTimeout(this.idle);
     if (this.pending.size > 0) this.stop();
     const worker = this.start();

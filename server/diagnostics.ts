@@ -66,12 +66,29 @@ export class DiagnosticsEngine {
     this.worker = new AssemblerWorker(workerScript);
   }
 
+  /** Per document the diagnostics last pushed (cached, shared objects). */
+  private lastPushed = new Map<string, { items: LintDiagnostic[]; max: number }>();
+
   compute(uri: string, model: LintDocument, settings: PopekSettings): Diagnostic[] {
     return this.collect(uri, model, settings).map(toLsp);
   }
 
+  /**
+   * Push mode: the diagnostics to publish after a change, or undefined when they are the very objects
+   * already published (most keystrokes change no diagnostic: the per-line cache returns the same
+   * objects), so a big file's edit sends no JSON at all and the client keeps what it shows.
+   */
+  changed(uri: string, model: LintDocument, settings: PopekSettings): Diagnostic[] | undefined {
+    const items = this.collect(uri, model, settings);
+    const last = this.lastPushed.get(uri);
+    if (last && last.max === settings.maxNumberOfProblems && last.items.length === items.length && last.items.every((d, i) => d === items[i])) return undefined;
+    this.lastPushed.set(uri, { items, max: settings.maxNumberOfProblems });
+    return items.map(toLsp);
+  }
+
   private collect(uri: string, model: LintDocument, settings: PopekSettings): LintDiagnostic[] {
     this.store.lastIncludePaths = settings.includePaths;
+    this.store.lastNasmDefines = settings.nasmDefines;
     const includeEnv = this.store.includeEnv(model.fileName, settings.includePaths);
     const lint = lintDocument(model, { mode: settings.mode, costs: costFigures(settings.cost), skipAssembler: true, includeEnv });
     return limit([...lint, ...this.assembler(uri, model)], settings.maxNumberOfProblems);
@@ -113,7 +130,7 @@ export class DiagnosticsEngine {
       const openFiles: Record<string, string> = {};
       for (const inc of this.store.included(model)) openFiles[inc.fileName] = inc.text;
       const env = this.store.includeEnv(model.fileName, this.store.lastIncludePaths);
-      void this.worker.assemble(model, openFiles, () => assemblerDiagnostics(model, { readFile: this.store.readFile }), { searchPaths: env.searchPaths, roots: env.roots }).then((diagnostics) => {
+      void this.worker.assemble(model, openFiles, () => assemblerDiagnostics(model, { readFile: this.store.readFile, includeEnv: env }), { searchPaths: env.searchPaths, roots: env.roots, nasmDefines: env.nasmDefines }).then((diagnostics) => {
         if (!diagnostics || this.store.get(uri) !== model) return;
         this.assembled.set(uri, { version, lineCount, diagnostics });
         // Edited meanwhile: the next pull schedules a fresh pass; this one is still worth showing.
@@ -122,8 +139,12 @@ export class DiagnosticsEngine {
     }, ASSEMBLY_DELAY_MS));
   }
 
+  /** The next push sends everything (settings changed: the client's copy may be of other settings). */
+  forgetPushed(uri: string): void { this.lastPushed.delete(uri); }
+
   forget(uri: string): void {
     this.lastReport.delete(uri);
+    this.lastPushed.delete(uri);
     clearTimeout(this.timers.get(uri));
     this.timers.delete(uri);
     this.assembled.delete(uri);

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Connection } from 'vscode-languageserver/node';
 import { LintDocument, syntaxOf } from '../core/lint/document';
-import { compileFlags, resolveInclude as resolveAsTools, type IncludeEnv } from '../core/lint/includes';
+import { compileFlags, parseNasmDefines, resolveInclude as resolveAsTools, type IncludeEnv } from '../core/lint/includes';
 
 export function uriToPath(uri: string): string {
   try { return uri.startsWith('file:') ? fileURLToPath(uri) : uri; } catch { return uri; }
@@ -100,7 +100,7 @@ export class DocumentStore {
    * (relative to the workspace folders), compile_commands.json's flags.
    */
   includeEnv(fileName: string, includePaths: string[] = []): IncludeEnv {
-    const key = includePaths.join('\0');
+    const key = includePaths.join('\0') + '\n' + this.lastNasmDefines.join('\0');
     const cached = this.envs.get(fileName);
     if (cached && cached.key === key) return cached.env;
     const flags = compileFlags(fileName, this.roots);
@@ -113,6 +113,7 @@ export class DocumentStore {
       searchPaths: [...searchPaths, ...flags.includePaths],
       roots: this.roots,
       defines: flags.defines,
+      nasmDefines: { ...flags.defines, ...parseNasmDefines(this.lastNasmDefines) },
       get epoch() { return epoch(); },
     };
     this.envs.set(fileName, { key, env });
@@ -127,6 +128,8 @@ export class DocumentStore {
   /** The `popek.includePaths` last given for a file (the diagnostics engine records them). */
   includePathsOf = (_file: string): string[] => this.lastIncludePaths;
   lastIncludePaths: string[] = [];
+  /** `popek.nasmDefines` as last read (every document's environment has them). */
+  lastNasmDefines: string[] = [];
 
   /** Reads a file: the open editor's text when it is open, else the disk. */
   readFile = (p: string, fromFile: string): string | undefined => {

@@ -41,7 +41,7 @@ function startServer(): void {
   // A big file's assembler pass finishes after the fast diagnostics: have them pulled (or pushed) again.
   const diagnostics = new DiagnosticsEngine(store, (uri) => {
     if (pullDiagnostics) void connection.languages.diagnostics.refresh();
-    else void publish(uri);
+    else schedulePublish(uri);
   }, __filename);
 
   connection.onInitialize((params: InitializeParams): InitializeResult => {
@@ -88,19 +88,34 @@ function startServer(): void {
     settings.push(change.settings);
     settings.clear();
     if (pullDiagnostics) void connection.languages.diagnostics.refresh();
-    else for (const d of store.documents.all()) void publish(d.uri);
+    else for (const d of store.documents.all()) schedulePublish(d.uri, true);
   });
 
-  async function publish(uri: string): Promise<void> {
+  /** Push mode: publishes a document's diagnostics when they changed (`everything`: even if not, after a settings change). */
+  async function publish(uri: string, everything = false): Promise<{ version?: number; published: boolean }> {
     try {
       const model = store.get(uri);
-      if (!model) return;
-      const items = diagnostics.compute(uri, model, await settings.get(uri));
-      await connection.sendDiagnostics({ uri, version: store.textDocument(uri)?.version, diagnostics: items });
+      if (!model) return { published: false };
+      const s = await settings.get(uri);
+      const version = store.textDocument(uri)?.version;
+      if (everything) diagnostics.forgetPushed(uri);
+      const items = diagnostics.changed(uri, model, s);
+      if (items === undefined) return { version, published: false };
+      await connection.sendDiagnostics({ uri, version, diagnostics: items });
+      return { version, published: true };
     } catch (err) {
       log.error(`popek: diagnostics failed for ${uri}: ${(err as Error).stack ?? err}`);
+      return { published: false };
     }
   }
+  /** Per document, the last push decision in flight (what `popek/diagnosticsSettled` waits for). */
+  const publishing = new Map<string, Promise<{ version?: number; published: boolean }>>();
+  const schedulePublish = (uri: string, everything = false): void => {
+    const before = publishing.get(uri) ?? Promise.resolve({ published: false });
+    publishing.set(uri, before.then(() => publish(uri, everything)));
+  };
+  // For `popek bench`: the version whose push decision is made (sent, or unchanged and not sent). Not part of LSP.
+  connection.onRequest('popek/diagnosticsSettled', (p: { uri: string }) => publishing.get(p.uri) ?? { published: false });
 
   // Server memory and CPU time (µs, all threads), for `popek bench` (not part of LSP).
   connection.onRequest('popek/memoryUsage', () => process.memoryUsage());
@@ -112,10 +127,11 @@ function startServer(): void {
     return diagnostics.report(params.textDocument.uri, model, await settings.get(params.textDocument.uri), params.previousResultId) satisfies DocumentDiagnosticReport;
   }));
 
-  store.onDidChangeContent((uri) => { if (!pullDiagnostics) void publish(uri); });
+  store.onDidChangeContent((uri) => { if (!pullDiagnostics) schedulePublish(uri); });
   store.onDidClose((uri) => {
     settings.forget(uri);
     diagnostics.forget(uri);
+    publishing.delete(uri);
     if (!pullDiagnostics) void connection.sendDiagnostics({ uri, diagnostics: [] });
   });
 
@@ -145,7 +161,7 @@ function startServer(): void {
       const written = String(p.arguments?.[0]);
       diagnostics.forget(written);
       if (pullDiagnostics) void connection.languages.diagnostics.refresh();
-      else void publish(written);
+      else schedulePublish(written, true);
       return true;
     }
     const [uri, selection] = (p.arguments ?? []) as [unknown, Range | undefined];

@@ -12,9 +12,11 @@ export interface PopekSettings {
   cost: string;
   /** `popek.includePaths`: searched for included files (core/lint/includes.ts). */
   includePaths: string[];
+  /** `popek.nasmDefines`: NASM's command-line defines (`DEBUG`, `VERSION=2`), as `nasm -d` gives them. */
+  nasmDefines: string[];
 }
 
-export const DEFAULT_SETTINGS: PopekSettings = { mode: 'paravirtual', maxNumberOfProblems: 1000, cost: 'modern', includePaths: [] };
+export const DEFAULT_SETTINGS: PopekSettings = { mode: 'paravirtual', maxNumberOfProblems: 1000, cost: 'modern', includePaths: [], nasmDefines: [] };
 
 export class SettingsCache {
   private cache = new Map<string, Promise<PopekSettings>>();
@@ -54,5 +56,6 @@ export function normalise(raw: unknown): PopekSettings {
     maxNumberOfProblems: typeof r.maxNumberOfProblems === 'number' && r.maxNumberOfProblems >= 1 ? Math.floor(r.maxNumberOfProblems) : DEFAULT_SETTINGS.maxNumberOfProblems,
     cost: typeof r.cost === 'string' ? r.cost : DEFAULT_SETTINGS.cost,
     includePaths: Array.isArray(r.includePaths) ? r.includePaths.filter((p): p is string => typeof p === 'string') : [],
+    nasmDefines: Array.isArray(r.nasmDefines) ? r.nasmDefines.filter((p): p is string => typeof p === 'string') : [],
   };
 }

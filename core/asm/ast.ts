@@ -182,6 +182,8 @@ export interface AssembleOptions {
   resolveInclude?: (path: string, fromFile: string) => string | undefined;
   /** Extra predefined constants (on top of core/asm/predefined.ts); user definitions win. */
   predefined?: Record<string, number>;
+  /** Single-line macros defined before the first line, as `nasm -d NAME=VALUE` defines them. */
+  defines?: Record<string, string>;
   /** The mode before any `bits` directive (default 32, Popek's guests; nasmStartBits says what nasm would use). */
   bits?: 16 | 32;
   /** Default origin when the source has no `org` (default 0, as nasm). */

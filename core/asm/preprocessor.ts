@@ -5,7 +5,7 @@
  * recursive macro is a diagnostic, not a hang.
  */
 import type { AssembleOptions, Diagnostic, MacroSymbol, Range } from './ast';
-import { commentStart, parseExpressionText, splitArgs, splitLines } from './parser';
+import { commentStart, parseExpressionText, splitArgs, splitLines, T, tokenize } from './parser';
 import { evalConst } from './expressions';
 import { evaluate, type EvalScope } from './operands';
 import { joinContinuations, pasteTokens, stringDirective } from './ppStrings';
@@ -253,35 +253,22 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
       rep.body.push(src);
       continue;
     }
-    if (isDirective && (dir === 'if' || dir === 'ifdef' || dir === 'ifndef' || dir === 'ifmacro' || dir === 'ifidn' || dir === 'ifidni')) {
-      const parent = active();
-      let cond = false;
-      if (parent) {
-        if (dir === 'if') cond = (ppEval(rest, st, file, src.line, range) ?? 0) !== 0;
-        else if (dir === 'ifdef') cond = st.defines.has(rest.split(/\s/)[0]);
-        else if (dir === 'ifndef') cond = !st.defines.has(rest.split(/\s/)[0]);
-        else if (dir === 'ifmacro') cond = st.macros.has(rest.split(/\s/)[0]);
-        else {
-          const [a, b] = splitArgs(expandDefines(rest, st.defines), 0, expandDefines(rest, st.defines).length, 0).map((x) => x.text.trim());
-          cond = dir === 'ifidn' ? a === b : (a ?? '').toLowerCase() === (b ?? '').toLowerCase();
-        }
-      }
-      ifs.push({ active: parent && cond, done: parent && cond, parent });
+    const condition = isDirective ? CONDITIONAL.exec(dir) : null;
+    if (condition && condition[1] !== undefined) {
+      const opening = condition[1] === 'if';
+      const top = ifs[ifs.length - 1];
+      if (!opening && !top) { err(`%${dir} without %if`); continue; }
+      const evaluate = opening ? active() : top.parent && !top.done;
+      const cond = evaluate && conditionHolds(condition[3] ?? '', condition[2] === 'n', rest, st, file, src.line, range);
+      if (opening) ifs.push({ active: evaluate && cond, done: evaluate && cond, parent: evaluate });
+      else { top.active = evaluate && cond; if (top.active) top.done = true; }
       continue;
     }
-    if (isDirective && (dir === 'elif' || dir === 'elifdef' || dir === 'elifndef' || dir === 'else' || dir === 'endif')) {
+    if (isDirective && (dir === 'else' || dir === 'endif')) {
       const top = ifs[ifs.length - 1];
       if (!top) { err(`%${dir} without %if`); continue; }
       if (dir === 'endif') { ifs.pop(); continue; }
-      if (dir === 'else') { top.active = top.parent && !top.done; top.done = true; continue; }
-      let cond = false;
-      if (top.parent && !top.done) {
-        if (dir === 'elif') cond = (ppEval(rest, st, file, src.line, range) ?? 0) !== 0;
-        else if (dir === 'elifdef') cond = st.defines.has(rest);
-        else cond = !st.defines.has(rest);
-      }
-      top.active = top.parent && !top.done && cond;
-      if (top.active) top.done = true;
+      top.active = top.parent && !top.done; top.done = true;
       continue;
     }
     if (!active()) continue;
@@ -395,6 +382,38 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
     const r = last === undefined ? lineRange(0, 0, 0) : typeof last === 'string' ? lineRange(sources.length - 1, 0, last.length) : lineRange(last.line, 0, last.origLength);
     st.diags.push({ range: r, severity: 'error', code: 'preprocessor', message: '%if has no %endif', file: diagFile });
   }
+}
+
+/** `%if…`/`%elif…` with an optional `n` and a kind (`%ifdef`, `%elifnidni`, `%ifmacro` …). */
+const CONDITIONAL = /^(if|elif)(n?)(def|macro|idn|idni|num|id|str|empty|ctx|token|env)?$|^(else|endif)$/;
+
+/** Whether a conditional holds (NASM manual §4.4). `%ifctx` and `%ifenv` are false: no context stack or environment here. */
+function conditionHolds(kind: string, negate: boolean, rest: string, st: PPState, file: string, line: number, range: Range): boolean {
+  const name = rest.split(/\s/)[0];
+  let v: boolean;
+  switch (kind) {
+    case '': v = (ppEval(rest, st, file, line, range) ?? 0) !== 0; break;
+    case 'def': v = st.defines.has(name) || st.defines.get(name.toLowerCase())?.caseless === true; break;
+    case 'macro': v = st.macros.has(name) || st.macros.get(name.toLowerCase())?.caseless === true; break;
+    case 'idn': case 'idni': {
+      // the same tokens once expanded, whitespace aside (%ifidni: case aside too)
+      const expanded = expandLine(rest, st.defines);
+      const [a = '', b = ''] = splitArgs(expanded, 0, expanded.length, 0).map((x) => x.text.replace(/\s+/g, ''));
+      // nasm's quirk: a blank before the comma is a token left over on the first side (`%ifidn a , a` is false)
+      const blankBeforeComma = /\s,/.test(expanded) && /^[^,]*\s,/.test(expanded);
+      v = !blankBeforeComma && (kind === 'idn' ? a === b : a.toLowerCase() === b.toLowerCase());
+      break;
+    }
+    case 'num': case 'id': case 'str': case 'token': {
+      const toks = tokenize(expandLine(rest, st.defines).trim());
+      const one = toks.length === 2 ? toks[0] : undefined;
+      v = one !== undefined && (kind === 'token' || (kind === 'num' ? one.t === T.Number : kind === 'id' ? one.t === T.Ident : one.t === T.String));
+      break;
+    }
+    case 'empty': v = expandLine(rest, st.defines).trim() === ''; break;
+    default: v = false;
+  }
+  return v !== negate;
 }
 
 function substituteMacro(line: string, args: string[], id: number): string {

@@ -23,6 +23,8 @@ export interface IncludeEnv {
   roots: string[];
   /** Predefined macros (`-D` of compile_commands.json), name → value. */
   defines?: Record<string, string>;
+  /** NASM's command-line defines (`nasm -d DEBUG`: `popek.nasmDefines`, compile_commands.json), name → value. */
+  nasmDefines?: Record<string, string>;
   /** Bumped whenever anything this environment reads may have changed (open files, settings). */
   epoch?: number;
   /** The files of a folder (names); enables finding the file that includes a fragment. */
@@ -149,7 +151,8 @@ export function compileFlags(file: string, roots: string[]): CompileFlags {
       } else if ((v = take('-include')) !== undefined) {
         const f = path.resolve(e.directory, v);
         if (!out.forcedIncludes.includes(f)) out.forcedIncludes.push(f);
-      } else if ((v = take('-D')) !== undefined) {
+      } else if ((v = take('-D')) !== undefined || (/(^|\/)(nasm|yasm)(\.exe)?$/.test(a[0] ?? '') && (v = take('-d')) !== undefined)) {
+        // cpp's -D; nasm takes -d as well
         const eq = v.indexOf('=');
         if (eq < 0) out.defines[v] = '1'; else out.defines[v.slice(0, eq)] = v.slice(eq + 1);
       }
@@ -167,4 +170,14 @@ export function diskIncludeEnv(searchPaths: string[] = [], roots: string[] = [])
     searchPaths,
     roots,
   };
+}
+
+/** `popek.nasmDefines` entries (`DEBUG`, `VERSION=2`, `-dDEBUG`) as name → value (NASM's `-d NAME` defines it empty). */
+export function parseNasmDefines(list: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of list) {
+    const m = /^\s*(?:-[dD]\s*)?([A-Za-z_.?@$][\w.?@$#~]*)(?:=(.*))?\s*$/.exec(raw);
+    if (m) out[m[1]] = m[2] ?? '';
+  }
+  return out;
 }

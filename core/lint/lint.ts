@@ -248,18 +248,20 @@ function repeatDiagnostics(doc: LintDocument, line: number, mode: Mode, costs?: 
   return out;
 }
 
-const assemblerCache = new WeakMap<LintDocument, { version: number; diagnostics: LintDiagnostic[] }>();
+const assemblerCache = new WeakMap<LintDocument, { version: number; key: string; diagnostics: LintDiagnostic[] }>();
 
 /** The assembler's diagnostics (NASM), cached per document version. */
 export function assemblerDiagnostics(doc: LintDocument, options: LintOptions = {}): LintDiagnostic[] {
   if (doc.syntax !== 'nasm') return attDocumentDiagnostics(doc);
+  const defines = options.includeEnv?.nasmDefines;
+  const key = JSON.stringify(defines ?? {});
   const cached = assemblerCache.get(doc);
-  if (cached && cached.version === doc.version) return cached.diagnostics;
+  if (cached && cached.version === doc.version && cached.key === key) return cached.diagnostics;
   const includes: IncludeLine[] = [];
   doc.facts.forEach((f, line) => { if (f.include) includes.push({ line, ...f.include }); });
-  let diagnostics = assembleSource(doc.fileName, doc.text, options.readFile, includes);
+  let diagnostics = assembleSource(doc.fileName, doc.text, options.readFile, includes, defines);
   if (diagnostics.some((d) => d.code === 'undefined-symbol' || d.code === 'include')) diagnostics = inIncluder(doc, options) ?? diagnostics;
-  assemblerCache.set(doc, { version: doc.version, diagnostics });
+  assemblerCache.set(doc, { version: doc.version, key, diagnostics });
   return diagnostics;
 }
 
@@ -279,7 +281,7 @@ function inIncluder(doc: LintDocument, options: LintOptions): LintDiagnostic[] |
     if (full && path.resolve(full) === path.resolve(doc.fileName)) return doc.text;
     return full ? env.read(full) : undefined;
   };
-  const result = assemble(includer, text, { readFile, resolveInclude: (p, from) => resolveInclude(p, from, env), bits: nasmStartBits(includer, text) });
+  const result = assemble(includer, text, { readFile, resolveInclude: (p, from) => resolveInclude(p, from, env), bits: nasmStartBits(includer, text), defines: env.nasmDefines });
   const mine = result.diagnostics.filter((d) => d.file && path.resolve(d.file) === path.resolve(doc.fileName)).map((d) => ({ ...d, file: undefined }));
   return degradeMissingIncludes(mine);
 }
@@ -299,9 +301,9 @@ export function nasmIncludeLines(text: string): IncludeLine[] {
 }
 
 /** The assembler's diagnostics of a NASM text (what assemblerDiagnostics runs, also in the assembler thread). */
-export function assembleSource(fileName: string, text: string, readFile: LintOptions['readFile'], includes: IncludeLine[]): LintDiagnostic[] {
+export function assembleSource(fileName: string, text: string, readFile: LintOptions['readFile'], includes: IncludeLine[], defines?: Record<string, string>): LintDiagnostic[] {
   try {
-    const result = assemble(fileName, text, { readFile, bits: nasmStartBits(fileName, text) });
+    const result = assemble(fileName, text, { readFile, bits: nasmStartBits(fileName, text), defines });
     const noHeader = missingMultibootHeader(fileName, text, result);
     return degradeMissingIncludes([...result.diagnostics.map((d) => mapIncluded(fileName, includes, d)), ...(noHeader ? [noHeader] : [])]);
   } catch (err) {

@@ -327,8 +327,63 @@ export function nasmCondition(view: MacroView, kind: string, rest: string): bool
     }
     case '': return nasmExpression(view, rest);
     case 'n': { const v = nasmExpression(view, rest); return v === undefined ? undefined : !v; }
+    case 'idn': case 'idni': case 'nidn': case 'nidni': {
+      const v = nasmIdentical(view, rest, kind.endsWith('i'));
+      return v === undefined ? undefined : v === !kind.startsWith('n');
+    }
     default: return undefined;
   }
+}
+
+/**
+ * `%ifidn a, b`: whether the two texts are the same tokens once `%define`d names are expanded
+ * (whitespace aside; `%ifidni` ignores case) — undefined when either still holds a macro parameter
+ * or context name (`%1`, `%$x`), which only an expansion knows.
+ */
+function nasmIdentical(view: MacroView, rest: string, caseless: boolean): boolean | undefined {
+  const args = splitTopLevel(rest);
+  if (args.length !== 2) return undefined;
+  const norm = (t: string): string | undefined => {
+    let text = t.trim().replace(/^\{(.*)\}$/s, '$1');
+    for (let round = 0; round < 16; round++) {
+      let changed = false;
+      text = text.replace(/(?<![\w.?@$#~%])[A-Za-z_.?@$][\w.?@$#~]*/g, (w) => {
+        const d = nasmDefine(view, w);
+        if (!d || d.params) return w;
+        changed = true;
+        return d.body[0];
+      });
+      if (!changed) break;
+    }
+    const outside = text.replace(/(["'`]).*?\1/g, '');
+    // a macro parameter, or a name nasm itself defines (`__OUTPUT_FORMAT__`, `__?BITS?__`), or one an
+    // include the view could not read may define: only nasm can tell
+    const names = outside.match(/[A-Za-z_.?@$][\w.?@$#~]*/g) ?? [];
+    if (outside.includes('%') || names.some((n) => n.startsWith('__')) || (names.length > 0 && view.unresolved.length > 0)) return undefined;
+    const squeezed = text.replace(/\s+/g, '');
+    return caseless ? squeezed.toLowerCase() : squeezed;
+  };
+  const a = norm(args[0]);
+  const b = norm(args[1]);
+  if (a === undefined || b === undefined) return undefined;
+  // nasm's quirk: a blank before the comma is a token left over on the first side (`%ifidn a , a` is false)
+  return a === b && !/\s$/.test(args[0]);
+}
+
+/** `a, b` split at the top-level commas, as written (braces and parentheses group, quotes hide commas). */
+function splitTopLevel(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0; let quote = ''; let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote) { if (c === quote) quote = ''; continue; }
+    if (c === '"' || c === "'" || c === '`') quote = c;
+    else if (c === '{' || c === '(') depth++;
+    else if (c === '}' || c === ')') depth--;
+    else if (c === ',' && depth === 0) { out.push(text.slice(start, i)); start = i + 1; }
+  }
+  out.push(text.slice(start));
+  return out;
 }
 
 /** A `%if` expression with `%define`d names expanded, evaluated when it is plain arithmetic. */
@@ -375,6 +430,12 @@ export function computeMacroView(file: string, syntax: Syntax, lines: readonly s
   };
   if (syntax === 'att') {
     for (const [name, body] of Object.entries({ ...PREDEFINED_CPP, ...(env?.defines ?? {}) })) view.cpp.set(name, { name, body });
+  } else {
+    // `nasm -d DEBUG`: defined before the first line, as on the build's command line
+    for (const [name, body] of Object.entries(env?.nasmDefines ?? {})) {
+      const at = { file, line: 0 };
+      view.nasm.set(name, { kind: 'nasm', name, min: 0, max: 0, greedy: false, body: [body], origins: [at], at, caseless: false, singleLine: true });
+    }
   }
   for (const f of facts) { f.inactive = undefined; f.macroBody = undefined; f.repeat = undefined; }
   walk({ view, env, seen: new Set([file]), defineFromCall }, lines, file, facts, 0);

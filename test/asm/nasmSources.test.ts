@@ -63,7 +63,7 @@ describe('public NASM idioms: the same as nasm (issue 13)', function () {
     sameAsNasm(lines.join('\n') + '\n');
   });
 
-  it('the preprocessor\'s string directives, %+ pasting and `\\` continuations give nasm\'s bytes', () => {
+  it('the preprocessor\'s string directives, %+ pasting, `\\` continuations and every %if kind give nasm\'s bytes', () => {
     sameAsNasm([
       'bits 16',
       '%define V 12',
@@ -83,6 +83,10 @@ describe('public NASM idioms: the same as nasm (issue 13)', function () {
       '%define SUM 1 + \\', ' 2', 'dd SUM',
       'db "a\\', 'b"',
       'dd V',
+      '%define MODE fast', '%ifidn MODE, fast', 'db 1', '%elifidn MODE, slow', 'db 2', '%endif',
+      '%ifidni MODE , FAST', 'db 3', '%else', 'db 4', '%endif', '%ifnidn MODE, slow', 'db 5', '%endif',
+      '%ifnum 42', 'db 6', '%endif', '%ifid MODE', 'db 7', '%endif', '%ifstr "x"', 'db 8', '%endif',
+      '%ifempty', 'db 9', '%endif', '%ifn 0', 'db 10', '%endif', '%ifnmacro NOPE', 'db 11', '%endif', '%ifnidni a, A', 'db 12', '%endif',
     ].join('\n') + '\n');
   });
 

@@ -165,6 +165,40 @@ describe('kernel sources: linkable NASM, fragments, includes, cpp, syntax by con
     assert.deepEqual(flagged.filter((l) => unknownBlock.includes(l)), unknownBlock);
   });
 
+  it('NASM command-line defines (popek.nasmDefines, as nasm -d gives them) and %ifidn/%ifidni of literal text: greyed exactly where nasm emits nothing', () => {
+    const file = write('cond/defs.asm', [
+      'bits 32',
+      '%ifdef DEBUG', '    cli', '%else', '    sti', '%endif',
+      '%if LEVEL > 2', '    hlt', '%else', '    nop', '%endif',
+      '%define MODE fast',
+      '%ifidn MODE, fast', '    pushfd', '%else', '    popfd', '%endif',
+      '%ifidni MODE , FAST', '    lgdt [eax]', '%else', '    int 3', '%endif',
+      '%ifnidn MODE, slow', '    cli', '%endif',
+      '%ifidn MODE, FAST', '    sti', '%endif',
+    ]);
+    const listing = path.join(dir, 'cond/defs.lst');
+    const r = nasm(['-f', 'elf32', '-d', 'DEBUG', '-d', 'LEVEL=3', '-l', listing, file, '-o', path.join(dir, 'cond/defs.o')], dir);
+    assert.equal(r.status, 0, r.out);
+    const emitted = new Set(readFileSync(listing, 'utf8').split('\n').map((l) => /^\s*(\d+) [0-9A-F]{8} [0-9A-F]/.exec(l)).filter((m) => m).map((m) => Number(m![1]) - 1));
+    const doc = new LintDocument(file, 'nasm', readFileSync(file, 'utf8'));
+    const env = diskIncludeEnv([], [dir]);
+    env.nasmDefines = { DEBUG: '', LEVEL: '3' };
+    const ds = lintDocument(doc, { mode: 'paravirtual', includeEnv: env });
+    let checked = 0;
+    doc.facts.forEach((f, line) => {
+      if (f.instructions.length === 0) return;
+      checked++;
+      assert.equal(f.inactive === true, !emitted.has(line), `line ${line + 1}: greyed exactly when nasm -d DEBUG -d LEVEL=3 emits nothing`);
+    });
+    assert.equal(checked, 10);
+    assert.deepEqual(ds.filter((d) => d.severity === 'error'), [], 'the assembler knows the defines too');
+    // Without the defines, the DEBUG side is greyed, as a build without -d DEBUG skips it.
+    const plain = new LintDocument(file, 'nasm', readFileSync(file, 'utf8'));
+    lintDocument(plain, { mode: 'paravirtual', includeEnv: diskIncludeEnv([], [dir]) });
+    assert.equal(plain.facts[2].inactive, true);
+    assert.ok(!plain.facts[4].inactive);
+  });
+
   it('GNU as .altmacro is per position: a call expands in the mode of its line, as `as --32` + objdump show', () => {
     const file = write('alt/alt.s', [
       '.code32',

@@ -42,6 +42,8 @@ export class TestClient {
   /** `window/showDocument` requests the server made. */
   shown: Array<{ uri: string; selection?: { start: { line: number; character: number } } }> = [];
   published = new Map<string, PublishDiagnosticsParams>();
+  /** publishDiagnostics notifications received so far. */
+  publishCount = 0;
   private publishWaiters: Array<() => void> = [];
   stderr = '';
   init!: InitializeResult;
@@ -59,6 +61,7 @@ export class TestClient {
     this.connection.onRequest(DiagnosticRefreshRequest.type, () => { this.refreshRequests++; });
     this.connection.onRequest('window/showDocument', (p: TestClient['shown'][number]) => { this.shown.push(p); return { success: true }; });
     this.connection.onNotification(PublishDiagnosticsNotification.type, (p) => {
+      this.publishCount++;
       this.published.set(p.uri, p);
       const w = this.publishWaiters;
       this.publishWaiters = [];

@@ -446,4 +446,25 @@ describe('language server with push diagnostics (client without pull support)', 
       await client.stop();
     }
   });
+
+  it('publishes only when the diagnostics changed: an edit that changes none sends nothing', async () => {
+    const client = new TestClient({ pull: false, configuration: false });
+    const settled = () => client.connection.sendRequest('popek/diagnosticsSettled', { uri: NASM_URI }) as Promise<{ version?: number; published: boolean }>;
+    try {
+      await client.start();
+      await client.open(NASM_URI, 'bits 32\ncli\n; a comment\n');
+      await client.waitPublished(NASM_URI, (x) => x.diagnostics.length === 1);
+      const before = client.publishCount;
+      await client.edit(NASM_URI, 2, 11, 2, 11, ' and more');
+      assert.deepEqual(await settled(), { version: 2, published: false });
+      await client.edit(NASM_URI, 1, 0, 1, 3, 'popfd');
+      assert.deepEqual(await settled(), { version: 3, published: true });
+      assert.equal(client.publishCount, before + 1, 'one notification, for the edit that changed a diagnostic');
+      const p = client.published.get(NASM_URI)!;
+      assert.equal(p.version, 3);
+      assert.equal(p.diagnostics[0].code, 'critical-instruction');
+    } finally {
+      await client.stop();
+    }
+  });
 });
