@@ -52,6 +52,7 @@ export const SETTINGS = {
   'debugAdapter.port': { type: 'number', default: 4711, min: 1, max: 65535 },
   syntax: { type: 'enum', values: ['auto', 'nasm', 'gas'], default: 'auto' },
   includePaths: { type: 'array', default: [] },
+  nasmDefines: { type: 'array', default: [] },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -17,12 +17,15 @@ export { MAX_EXPANDED_LINES, MAX_LINE_LENGTH } from './preprocessor';
 
 /**
  * The mode nasm starts a public source in: `org` exists only in `-f bin`, whose default is 16-bit (boot
- * sectors, .COM programs); a source without it is built as an object (`-f elf32`: 32-bit). Popek's own
- * `.gasm` guests start in 32-bit mode (SPEC §2).
+ * sectors, .COM programs), and a boot sector padded to its signature (`times 510-($-$$)`, `dw 0xaa55`)
+ * is one too; any other source is built as an object (`-f elf32`: 32-bit). Popek's own `.gasm` guests
+ * start in 32-bit mode (SPEC §2).
  */
 export function nasmStartBits(fileName: string, text: string): 16 | 32 {
   if (/\.gasm$/i.test(fileName)) return 32;
-  return /^[ \t]*(?:[A-Za-z_.?@$][\w.?@$#~]*:?[ \t]+)?\[?[ \t]*org[ \t]/im.test(text) ? 16 : 32;
+  const flat = /^[ \t]*(?:[A-Za-z_.?@$][\w.?@$#~]*:?[ \t]+)?\[?[ \t]*org[ \t]/im.test(text)
+    || /^[ \t]*times[ \t]+\(?[ \t]*510[ \t]*-/im.test(text) || /\b(?:0xaa55|0aa55h)\b/i.test(text);
+  return flat ? 16 : 32;
 }
 
 /** Assembles NASM-syntax source to a flat image (nasm -f bin). Never throws. */

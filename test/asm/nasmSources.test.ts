@@ -5,6 +5,8 @@
  * checked against nasm: the same bytes line by line, or the same verdict where nasm rejects.
  */
 import * as assert from 'node:assert/strict';
+import { assemble } from '../../core/asm';
+import { nasmStartBits } from '../../core/asm/assembler';
 import { haveNasm, nasmAssemble, popekPerLine } from './nasmDiff';
 import { hex, prng } from './support';
 
@@ -121,6 +123,19 @@ describe('public NASM idioms: the same as nasm (issue 13)', function () {
       'absolute 0x500', 'buf: resb 16', 'buf2: resd 1',
       'section .text', '  mov eax, buf2',
     ].join('\n') + '\n');
+  });
+
+  it('a boot sector or .COM program without `bits` starts in 16-bit mode, as under nasm -f bin; an object file\'s source in 32-bit', () => {
+    const boot = ['xor ax, ax', 'mov ds, ax', 'mov si, msg', 'pusha', 'lodsb', 'popa', 'jmp $', 'msg: db "hi", 0', 'times 510-($-$$) db 0', 'dw 0xaa55'].join('\n') + '\n';
+    const com = ['org 0x100', 'mov dx, 5', 'pushf', 'ret'].join('\n') + '\n';
+    for (const src of [boot, com]) {
+      assert.equal(nasmStartBits('boot.asm', src), 16);
+      const r = assemble('boot.asm', src, { bits: nasmStartBits('boot.asm', src) });
+      assert.deepEqual(r.diagnostics, []);
+      assert.equal(hex(r.bytes), hex(nasmAssemble(src).bytes), 'same bytes as nasm -f bin');
+    }
+    assert.equal(nasmStartBits('kernel.asm', 'global _start\n_start: cli\n'), 32);
+    assert.equal(nasmStartBits('guest.gasm', com), 32, "Popek's own guests are 32-bit (SPEC §2)");
   });
 
   it('rejects what nasm rejects: an equ redefined with another value, integers in dt/do, a float in an instruction, shl sized by its count', () => {
