@@ -166,7 +166,9 @@ export class VmEventBus {
 
   /** Someone listens to events of `kind`: else a hot path may `tally` instead of building the event. */
   wants(kind: VmEventKind): boolean {
-    return this.listeners.some((l) => l.kinds === undefined || l.kinds.includes(kind));
+    // A loop, not `some` with a closure: hot paths ask this once per trap or exit.
+    for (const l of this.listeners) if (l.kinds === undefined || l.kinds.includes(kind)) return true;
+    return false;
   }
 
   /**

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { createVm, type VmEvent } from '../../core/vmm';
 import { CPU, PIN, SECONDARY, kvmDefaults } from '../../core/vmm/vmx/controls';
 import {
-  EXIT_REASON, crAccessQualification, decodeCrAccess, decodeIo, exitReasonName, ioQualification,
+  EXIT_REASON, crAccessQualification, decodeCrAccess, decodeEptViolation, decodeIo, exitReasonName, ioQualification,
 } from '../../core/vmm/vmx/exitReasons';
 import { HardwareAssistedTechnique } from '../../core/vmm/vmx/hardwareAssisted';
 import { VMCS, VMCS_FIELDS, Vmcs, VmcsError, decodeEncoding } from '../../core/vmm/vmx/vmcs';
@@ -205,6 +205,40 @@ describe('vmm/vmx: hardware-assisted (VT-x)', function () {
     assert.equal(vmx(vm).ept!.mapped, viol.length - 2, 'every RAM violation mapped a page');
     const v = vmx(vm).vmcs;
     assert.ok(v.get(VMCS.EPT_POINTER) & 0x18, 'EPTP: 4-level walk');
+  });
+
+  it('EPT: accesses beyond RAM exit once per instruction and behave as on the bare bus (writes dropped, reads all ones), as native', () => {
+    const g = guest(`
+      bits 32
+        mov esp, 0x90000
+        mov dword [0x2000010], 0x12345678   ; a write to nothing: dropped
+        mov eax, [0x2000010]
+        add dword [0x2000020], 5            ; read-modify-write: one instruction, one exit
+        mov ebx, [0x2000020]
+        mov esi, 0x2000100
+        mov edi, 0x300000
+        movsd                               ; from nothing into RAM
+        mov edx, [0x300000]
+        push dword [0x2000ffe]              ; straddles into the next unpopulated page
+        pop ebp
+        mov al, 0
+        out 0xf4, al
+    `);
+    const { vm, events } = boot(g.program, 'hardware-assisted');
+    vm.run();
+    const native = createVm({ mode: 'native' });
+    native.load(g.program);
+    native.run();
+    assert.equal(vm.report().outcome, 'exit');
+    for (const r of [0, 1, 2, 3, 5, 6, 7]) assert.equal(vm.cpu.regs[r], native.cpu.regs[r], `register ${r} as native`);
+    assert.equal(vm.cpu.regs[3], -1, 'the writes were dropped, the reads are all ones');
+    assert.equal(vm.cpu.regs[2], -1, 'movsd copied all ones into RAM');
+    assert.equal(vm.machine.mem.read32(0x300000), native.machine.mem.read32(0x300000));
+    const beyond = exits(events).filter((e) => e.reason === 'EPT_VIOLATION' && /guest-physical 0x200/.test(e.text));
+    // One exit per instruction and page: mov (write), mov, add (a read-modify-write is checked for
+    // writing), mov, movsd, push (two pages).
+    assert.deepEqual(beyond.map((e) => [e.icount, decodeEptViolation(e.qualification).write]), [[1, true], [2, false], [3, true], [4, false], [7, false], [9, false], [9, false]]);
+    assert.equal(vm.report().instructions, native.cpu.icount, 'every instruction retired once');
   });
 
   it('external interrupts exit and are injected; HLT exits (timer.gasm)', () => {

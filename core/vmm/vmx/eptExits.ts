@@ -36,9 +36,11 @@ export class EptExits {
   private hostTouched = false;
   /** Guest-physical pages whose access the host is emulating as MMIO (unpopulated). */
   private readonly mmioPages = new Set<number>();
-  /** The instruction whose device-register exit was last recorded (one exit per instruction). */
+  /** The instruction whose exit beyond RAM was last recorded (one exit per instruction and page). */
   private deviceExitIcount = -1;
   private deviceExitEip = -1;
+  /** The pages beyond RAM that instruction's exits were for (an access may straddle two). */
+  private readonly deviceExitPages = [-1, -1];
 
   constructor(
     private readonly host: VmHost,
@@ -71,26 +73,36 @@ export class EptExits {
       this.hostTouched = true;
       return page < mem.ramSize ? page : UNPOPULATED;
     }
+    if (page >= mem.ramSize) {
+      // Beyond guest RAM nothing is ever EPT-mapped: a page being emulated, a device, or nothing.
+      if (this.mmioPages.has(page)) return mem.isMmio(page) ? page : UNPOPULATED;
+      if (final && !this.injecting()) {
+        // The access's exit (APIC_ACCESS or EPT_VIOLATION, once per instruction and page, as
+        // violationExit records it) and the host's emulation of it, done in place — at the device's
+        // registers, or on an unpopulated bus (all ones, writes dropped) — instead of unwinding the
+        // instruction and running it again: a guest that polls a device, or strays beyond its RAM,
+        // costs one exit per access, not a re-decoded instruction.
+        const cpu = this.cpu;
+        if (cpu.icount !== this.deviceExitIcount || cpu.eip !== this.deviceExitEip) {
+          this.deviceExitIcount = cpu.icount; this.deviceExitEip = cpu.eip;
+          this.deviceExitPages[0] = page; this.deviceExitPages[1] = -1;
+          this.recordMmio((page | (lin & 0xfff)) >>> 0, lin, write, true, 0);
+        } else if (page !== this.deviceExitPages[0] && page !== this.deviceExitPages[1]) {
+          // An access that straddles into a second page beyond RAM: its exit too (never a third:
+          // an x86 data access spans at most two pages).
+          this.deviceExitPages[1] = page;
+          this.recordMmio((page | (lin & 0xfff)) >>> 0, lin, write, true, 0);
+        }
+        return mem.isMmio(page) ? page : UNPOPULATED;
+      }
+      throw new EptViolation(page | (final ? lin & 0xfff : 0), lin, write, final, 0);
+    }
     const r = this.ept.translate(page);
     if (r.ok && (!write || (r.perms & EPT_WRITE))) {
       this.host.charge(this.host.cost('nestedPageWalk'), 'nested-paging');
       return r.hpa;
     }
-    // A page being emulated: a device's registers are reached at their own address, else nothing is there.
-    if (this.mmioPages.has(page)) return mem.isMmio(page) ? page : UNPOPULATED;
-    const e = new EptViolation(page | (final ? lin & 0xfff : 0), lin, write, final, r.ok ? r.perms : 0);
-    if (final && !this.injecting() && page >= mem.ramSize && mem.isMmio(page)) {
-      // A device's registers (never EPT-mapped): the exit (APIC_ACCESS or EPT_VIOLATION, once per
-      // instruction, as violationExit records it) and the host's emulation of the access, done
-      // in place at the device's address instead of unwinding the instruction and running it again.
-      const cpu = this.cpu;
-      if (cpu.icount !== this.deviceExitIcount || cpu.eip !== this.deviceExitEip) {
-        this.deviceExitIcount = cpu.icount; this.deviceExitEip = cpu.eip;
-        this.recordMmio(e);
-      }
-      return page;
-    }
-    throw e;
+    throw new EptViolation(page | (final ? lin & 0xfff : 0), lin, write, final, r.ok ? r.perms : 0);
   }
 
   /** EPT-violation exit handler (KVM's TDP page fault): map guest RAM on first touch, emulate MMIO. */
@@ -99,8 +111,8 @@ export class EptExits {
     const gpa = e.gpa >>> 0, page = (gpa & ~0xfff) >>> 0;
     const q = eptViolationQualification({ read: !e.write, write: e.write, fetch: false }, e.perms, true, e.final);
     const mmio = page >= ram;
-    if (mmio && e.final && this.isApicAccess(page)) this.recordApicAccess(e);
-    else this.exits.exit(EXIT_REASON.EPT_VIOLATION, q, 0, '', EMULATE_WORK, () => `guest-physical ${hex(gpa)} (${e.write ? 'write' : 'read'}${e.final ? '' : ', paging structure'}), ${mmio ? `MMIO: emulated${this.deviceName(gpa)}` : 'first touch: mapped'}`, { linear: e.lin, gpa });
+    if (mmio) this.recordMmio(gpa, e.lin, e.write, e.final, e.perms);
+    else this.exits.exit(EXIT_REASON.EPT_VIOLATION, q, 0, '', EMULATE_WORK, () => `guest-physical ${hex(gpa)} (${e.write ? 'write' : 'read'}${e.final ? '' : ', paging structure'}), first touch: mapped`, { linear: e.lin, gpa });
     if (!mmio) {
       this.ept.map(page, page, EPT_RWX);
       return;
@@ -119,7 +131,7 @@ export class EptExits {
         } catch (nested) {
           if (!(nested instanceof EptViolation) || tries >= 16) throw nested;
           const np = (nested.gpa & ~0xfff) >>> 0;
-          if (np >= ram) { this.recordMmio(nested); this.mmioPages.add(np); } else this.violationExit(nested);
+          if (np >= ram) { this.recordMmio(nested.gpa >>> 0, nested.lin, nested.write, nested.final, nested.perms); this.mmioPages.add(np); } else this.violationExit(nested);
         }
       }
     } finally {
@@ -137,16 +149,25 @@ export class EptExits {
     return d ? ` (${d})` : '';
   }
 
-  /** APIC-access VM exit: Intel's qualification (offset, linear read / write), emulated by the host's APIC model. */
-  private recordApicAccess(e: EptViolation): void {
-    const offset = e.gpa & 0xfff;
-    const q = apicAccessQualification(offset, e.write ? 1 : 0);
-    this.exits.exit(EXIT_REASON.APIC_ACCESS, q, 0, '', EMULATE_WORK, () => `local APIC register 0x${offset.toString(16)} ${e.write ? 'write' : 'read'}: emulated`, { linear: e.lin, gpa: e.gpa });
+  /**
+   * The exit of an access beyond guest RAM: APIC_ACCESS with Intel's qualification (offset, linear
+   * read / write) on the APIC-access page, else an EPT violation; the host emulates the access.
+   */
+  private recordMmio(gpa: number, lin: number, write: boolean, final: boolean, perms: number): void {
+    const info = this.info;
+    info.linear = lin; info.gpa = gpa;
+    if (final && this.isApicAccess((gpa & ~0xfff) >>> 0)) {
+      this.exits.exit(EXIT_REASON.APIC_ACCESS, apicAccessQualification(gpa & 0xfff, write ? 1 : 0), 0, '', EMULATE_WORK, apicAccessText, info);
+      return;
+    }
+    const q = eptViolationQualification({ read: !write, write, fetch: false }, perms, true, final);
+    this.exits.exit(EXIT_REASON.EPT_VIOLATION, q, 0, '', EMULATE_WORK, () => `guest-physical ${hex(gpa)} (${write ? 'write' : 'read'}${final ? '' : ', paging structure'}), MMIO: emulated${this.deviceName(gpa)}`, info);
   }
+  /** The exit information of the access being recorded (read at once by the exit: one object reused). */
+  private readonly info = { linear: 0, gpa: 0 };
+}
 
-  private recordMmio(e: EptViolation): void {
-    if (e.final && this.isApicAccess((e.gpa & ~0xfff) >>> 0)) { this.recordApicAccess(e); return; }
-    const q = eptViolationQualification({ read: !e.write, write: e.write, fetch: false }, e.perms, true, e.final);
-    this.exits.exit(EXIT_REASON.EPT_VIOLATION, q, 0, '', EMULATE_WORK, () => `guest-physical ${hex(e.gpa)} (${e.write ? 'write' : 'read'}), MMIO: emulated`, { linear: e.lin, gpa: e.gpa });
-  }
+/** An APIC-access exit in words, from its qualification (offset bits 11:0, access type bits 15:12). */
+function apicAccessText(q: number): string {
+  return `local APIC register 0x${(q & 0xfff).toString(16)} ${(q >>> 12) & 0xf ? 'write' : 'read'}: emulated`;
 }

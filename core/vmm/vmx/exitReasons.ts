@@ -61,11 +61,13 @@ export const EXIT_REASON = {
 } as const;
 
 export type ExitReasonName = keyof typeof EXIT_REASON;
-const NAMES = new Map<number, ExitReasonName>(Object.entries(EXIT_REASON).map(([n, v]) => [v, n as ExitReasonName]));
+/** Names by basic reason number (an array: every VM exit looks its name up). */
+const NAMES: Array<ExitReasonName | undefined> = [];
+for (const [n, v] of Object.entries(EXIT_REASON)) NAMES[v] = n as ExitReasonName;
 
 /** KVM's name of a basic exit reason (bits 15:0 of VM_EXIT_REASON); `REASON_n` for an unnamed one. */
 export function exitReasonName(reason: number): string {
-  return NAMES.get(reason & 0xffff) ?? `REASON_${reason & 0xffff}`;
+  return NAMES[reason & 0xffff] ?? `REASON_${reason & 0xffff}`;
 }
 
 // ---- exit qualifications ----

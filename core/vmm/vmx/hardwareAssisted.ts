@@ -154,7 +154,7 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
     const decision = instructionExit(this.nonRoot, insn);
     if (decision === 'cpu') return false;
     if (decision === 'done') return true;
-    this.exits.exit(decision.reason, decision.qualification, insn.len, insn.mnemonic, decision.work, decision.text, { instrInfo: decision.instrInfo, linear: decision.linear });
+    this.exits.exit(decision.reason, decision.qualification, insn.len, insn.mnemonic, decision.work, decision.text, decision);
     const handler = INSTRUCTION_EXIT_HANDLERS[decision.reason];
     if (!handler) throw new Error(`no exit handler for ${exitReasonName(decision.reason)}`);
     return handler(this, insn);

@@ -19,10 +19,10 @@ import type { ExitText } from './vmExit';
 import { rowExitReason, rowFacts } from '../rowFacts';
 import { instructionInfo } from '../../isa/table';
 
-/** An instruction VM exit as the processor reports it in the VMCS exit-information fields. */
+/** An instruction VM exit as the processor reports it in the VMCS exit-information fields (may be shared: read only). */
 export interface InstructionExit {
-  reason: number;
-  qualification: number;
+  readonly reason: number;
+  readonly qualification: number;
   /** What the trace says about it (the qualification in words; a function of it, called only for a listener). */
   text: ExitText;
   /** The host's work, for the cost model. */
@@ -132,8 +132,13 @@ function ioExit(v: NonRootView, insn: Insn, reason: number): NonRootOutcome {
   const exits = c.primary & CPU.USE_IO_BITMAPS ? ioBitmapSays(v, port, insn.size) : (c.primary & CPU.UNCOND_IO_EXITING) !== 0;
   if (!exits) return 'cpu';
   const q = ioQualification(port, insn.size, isIn, string, insn.rep !== 0, immediate);
-  return exit(reason, q, IO_WORK, ioText);
+  // Pre-built per qualification (port, size, direction, form): everything the exit records.
+  let d = IO_DECISIONS.get(q);
+  if (d === undefined || d.reason !== reason) IO_DECISIONS.set(q, d = exit(reason, q, IO_WORK, ioText));
+  return d;
 }
+/** The I/O exits' decisions by qualification (at most 64 Ki ports × a few forms; immutable). */
+const IO_DECISIONS = new Map<number, InstructionExit>();
 
 /** The I/O exit's qualification in words (only when someone reads them: no closure per exit). */
 function ioText(q: number): string {

@@ -21,6 +21,8 @@ export interface ExitInfo {
   gpa?: number;
 }
 
+const NO_INFO: ExitInfo = Object.freeze({});
+
 /** The words for the trace, or a function that builds them from the qualification, only for a listener. */
 export type ExitText = string | ((qualification: number) => string);
 
@@ -71,6 +73,9 @@ export function saveGuestState(cpu: Cpu, vmcs: Vmcs, withRip = true): void {
 export class VmExitRecorder {
   /** Modelled cycles of an exit by its work list's keys (callers pass fresh or shared lists alike). */
   private readonly costs = new Map<string, number>();
+  /** Per basic reason, the last work list and its cost: the frequent exits pass one shared list. */
+  private readonly lastWork: Array<CostKey[] | undefined> = new Array(128).fill(undefined);
+  private readonly lastCost = new Float64Array(128);
 
   /** The rest of the guest-state area, saved when first read (Vmcs.oweGuestState). */
   private readonly saveRest: () => void;
@@ -84,7 +89,7 @@ export class VmExitRecorder {
    * between an exit and its VM entry reads it but a debugger or a test), exit information written,
    * counted, published.
    */
-  exit(reason: number, qualification: number, length: number, mnemonic: string, work: CostKey[], text: ExitText, info: ExitInfo = {}): void {
+  exit(reason: number, qualification: number, length: number, mnemonic: string, work: CostKey[], text: ExitText, info: ExitInfo = NO_INFO): void {
     const v = this.vmcs, h = this.host, cpu = h.cpu;
     v.setNarrow(VMCS.GUEST_RIP, cpu.eip);
     v.oweGuestState(this.saveRest);
@@ -95,12 +100,18 @@ export class VmExitRecorder {
     v.setNarrow(VMCS.VM_EXIT_INTR_ERROR_CODE, info.errorCode ?? 0);
     v.setNarrow(VMCS.VMX_INSTRUCTION_INFO, info.instrInfo ?? 0);
     v.setNarrow(VMCS.GUEST_LINEAR_ADDRESS, info.linear ?? 0);
-    v.set(VMCS.GUEST_PHYSICAL_ADDRESS, (info.gpa ?? 0) >>> 0);
+    v.setNarrow(VMCS.GUEST_PHYSICAL_ADDRESS, info.gpa ?? 0);
     const name = exitReasonName(reason);
     h.count('vmExits', name);
-    const key = work.length === 1 ? work[0] : work.join('+');
-    let cost = this.costs.get(key);
-    if (cost === undefined) this.costs.set(key, cost = h.cost('vmExitEntry', ...work));
+    let cost: number;
+    if (this.lastWork[reason & 0x7f] === work) cost = this.lastCost[reason & 0x7f];
+    else {
+      const key = work.length === 1 ? work[0] : work.join('+');
+      const known = this.costs.get(key);
+      if (known === undefined) this.costs.set(key, cost = h.cost('vmExitEntry', ...work));
+      else cost = known;
+      this.lastWork[reason & 0x7f] = work; this.lastCost[reason & 0x7f] = cost;
+    }
     if (!h.events.wants('vmexit')) { h.tally('vmexit', cost); return; }
     if (typeof text !== 'string') text = text(qualification >>> 0);
     h.emit({

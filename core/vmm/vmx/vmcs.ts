@@ -308,11 +308,13 @@ export class Vmcs {
   narrowFields(): Float64Array { return this.values; }
 
   /**
-   * `set` of a field of at most 32 bits that the caller names by its VMCS constant (no check), and
-   * that is not an owed guest-state field (exit information, GUEST_RIP).
+   * `set` of a 32-bit value (a 64-bit field's high half becomes 0) that the caller names by its VMCS
+   * constant (no check), into a field that is not an owed guest-state field (exit information, GUEST_RIP).
    */
   setNarrow(encoding: number, value: number): void {
-    this.values[encoding] = (encoding & 0x6000) === 0 ? value & 0xffff : value >>> 0;
+    const width = encoding & 0x6000;
+    this.values[encoding] = width === 0 ? value & 0xffff : value >>> 0;
+    if (width === 0x2000) this.values[encoding | 1] = 0;
   }
 
   /** Named fields of one area (the debugger's VMCS scope): name → value. */
