@@ -9,7 +9,7 @@
 import {
   createProtocolConnection, IPCMessageReader, IPCMessageWriter, InitializeRequest, InitializedNotification,
   DidOpenTextDocumentNotification, DidChangeTextDocumentNotification, ConfigurationRequest, RegistrationRequest,
-  PublishDiagnosticsNotification, ShutdownRequest, ExitNotification, type PublishDiagnosticsParams,
+  PublishDiagnosticsNotification, ShutdownRequest, ExitNotification, type PublishDiagnosticsParams, type TextDocumentContentChangeEvent,
 } from 'vscode-languageserver-protocol/node';
 import * as os from 'node:os';
 import type { BenchSuite } from './benchSupport';
@@ -54,13 +54,16 @@ async function measure(lines: number, print: (s: string) => void): Promise<void>
     const cpuBefore = await c.sendRequest('popek/cpuUsage') as NodeJS.CpuUsage;
     let version = 1;
     let sent = 0;
-    for (let i = 0; i < EDITS; i++) {
-      t = performance.now();
-      await c.sendNotification(DidChangeTextDocumentNotification.type, { textDocument: { uri, version: ++version }, contentChanges: [keystroke(i)] });
+    const change = async (contentChange: TextDocumentContentChangeEvent): Promise<number> => {
+      const start = performance.now();
+      await c.sendNotification(DidChangeTextDocumentNotification.type, { textDocument: { uri, version: ++version }, contentChanges: [contentChange] });
       // answered once the server has published this version's diagnostics, or found them unchanged (nothing to send)
       const settled = await c.sendRequest('popek/diagnosticsSettled', { uri }) as { version?: number; published: boolean };
-      edit.push(performance.now() - t);
       if (settled.published) sent++;
+      return performance.now() - start;
+    };
+    for (let i = 0; i < EDITS; i++) {
+      edit.push(await change(keystroke(i)));
       if (i % 10 === 9) await sample();
     }
     if (process.env.POPEK_BENCH_EACH) print(edit.map(ms).join(" "));
@@ -68,6 +71,12 @@ async function measure(lines: number, print: (s: string) => void): Promise<void>
     print(`${lines} lines: edit → its diagnostics published (or found unchanged): p50 ${ms(percentile(edit, 50))} ms, p95 ${ms(percentile(edit, 95))} ms, max ${ms(Math.max(...edit))} ms; published after ${sent} of ${EDITS} edits`);
     // CPU time is what the server itself spent (user + system, every thread), whatever else the machine runs.
     print(`${lines} lines: server CPU time per edit ${ms((cpu.user + cpu.system - cpuBefore.user - cpuBefore.system) / 1000 / EDITS)} ms (load average ${os.loadavg()[0].toFixed(1)})`);
+    // Edits that do change a diagnostic (`nop` ↔ `cli` on one line): every one is published.
+    const flipLine = text.split('\n').findIndex((l, k) => k >= editLine && l === '    nop');
+    const flipped: number[] = [];
+    sent = 0;
+    for (let i = 0; i < EDITS; i++) flipped.push(await change({ range: { start: { line: flipLine, character: 4 }, end: { line: flipLine, character: 7 } }, text: i % 2 === 0 ? 'cli' : 'nop' }));
+    print(`${lines} lines: edit changing a diagnostic → published: p50 ${ms(percentile(flipped, 50))} ms, p95 ${ms(percentile(flipped, 95))} ms, max ${ms(Math.max(...flipped))} ms; published after ${sent} of ${EDITS} edits`);
     // The assembler's pass runs after the typing pauses, in its thread; its result is published late.
     t = performance.now();
     last.publish = 0;
