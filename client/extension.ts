@@ -10,6 +10,7 @@ import { registerInlineValues } from './inlineValues';
 import { maybeRunE2eSuite } from './e2eHook';
 import { PopekLanguageClient, ServerHealth } from './languageClient';
 import { Log } from './log';
+import { MemoryView } from './memoryView';
 import { ScreenView } from './screenView';
 import { ModeStatus } from './status';
 import { RunStatus } from './runStatus';
@@ -60,6 +61,8 @@ function start(context: vscode.ExtensionContext, log: Log): PopekApi {
   context.subscriptions.push(server, status, ctx.compareView, ctx.screenView, ctx.runChannel, server.onDidChangeHealth((h) => status.setHealth(h)));
   // The guest's speed while a debug session runs (instructions/s, modelled cycles).
   context.subscriptions.push(new RunStatus());
+  // Guest memory in hex and ASCII, following an expression from stop to stop.
+  context.subscriptions.push(new MemoryView(context.extensionUri));
   registerCommands(ctx);
   registerDebug(context, log);
   registerInlineValues(context);

@@ -26,6 +26,8 @@ export interface GlobalSymbol {
 export const DEFAULT_WATCH_SIZE = 4;
 /** Bytes a value shows before it is cut with "…". */
 const PREVIEW_BYTES = 16;
+/** Sections whose bytes are reserved, not assembled (the assembler's own test, core/asm/passes.ts). */
+const NOBITS = /^\.?bss$/i;
 /** At most this many globals are listed (a symbol table can hold thousands). */
 const MAX_GLOBALS = 2000;
 
@@ -43,8 +45,10 @@ export function findGlobal(index: SourceIndex, name: string): GlobalSymbol | und
 }
 
 /**
- * Assembly: a label is a variable when a data item (db, dd, resb, times …) starts its bytes; its size
- * runs over the data items that follow without a gap, up to the next label.
+ * Assembly: a label is a variable when a data item (db, dd, resb, times …) starts its bytes. Its size
+ * runs over the data items that follow without a gap, up to the next label (`msg: db "hi"` then
+ * `db 10, 0` on the next line is one string) — except in .bss, where an unlabelled `resb 4096` after
+ * a variable is another thing (the stack), not more of the variable: there a variable is its one item.
  */
 function dataLabels(index: SourceIndex): GlobalSymbol[] {
   const labels = index.labels;
@@ -60,9 +64,10 @@ function dataLabels(index: SourceIndex): GlobalSymbol[] {
     for (let j = i + 1; j < labels.length; j++) if (labels[j].address > l.address) { next = j; break; }
     const limit = next < labels.length ? labels[next].address : Infinity;
     let end = l.address;
+    const reserved = NOBITS.test(l.section);
     while (item && item.address === end && end < limit) {
       end = Math.min(limit, item.address + item.length);
-      item = index.dataContaining(end);
+      item = reserved ? undefined : index.dataContaining(end);
     }
     out.push({ name: l.name, address: l.address >>> 0, size: end - l.address, typeName: '' });
   }

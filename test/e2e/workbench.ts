@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, Frame, Page } from 'playwright-core';
+import { memoryChecks } from './memoryChecks';
 
 // The callbacks given to page.evaluate / waitForFunction run in the page; the project's tsconfig has
 // no DOM lib (it is Node code), so the few page globals they use are declared here, for this file only.
@@ -608,6 +609,9 @@ async function uiPhase(page: Page): Promise<void> {
     await runCommand(page, 'Popek: Compare Techniques');
     return checkCompareView(page, 'ui-10-compare-webview.png');
   });
+
+  // The memory view and data breakpoints from the Variables view (memoryChecks.ts).
+  await memoryChecks(page, { OUT, step, quickOpen, goToLine, runCommand, lineNumberOf, norm });
 }
 
 (async () => {
