@@ -7,9 +7,9 @@
  * maps them, in every technique. "Show in Popek Memory View" opens it from a register or variable
  * with a memory reference (Variables and Watch context menus). Rows are built by memoryRows.ts.
  */
-import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
 import { DEBUG_TYPE } from './launchConfig';
+import { webviewPage } from './webviewPage';
 import { changedAddresses, hex8, memoryRows, memorySummary, snapshotFromResponse, windowFor, type MemorySnapshot } from './memoryRows';
 
 /** Rows shown, and how many of them above the followed address's row. */
@@ -163,22 +163,8 @@ export class MemoryView implements vscode.Disposable {
   private post(message: unknown): void { void this.panel?.webview.postMessage(message); }
 
   private html(webview: vscode.Webview): string {
-    const nonce = crypto.randomBytes(16).toString('base64');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', 'memory.js'));
-    const style = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', 'memory.css'));
-    const csp = [`default-src 'none'`, `style-src ${webview.cspSource}`, `script-src 'nonce-${nonce}'`].join('; ');
     const escaped = this.expression.replace(/[&"<>]/g, (c) => `&#${c.charCodeAt(0)};`);
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style}">
-<title>Popek: Memory</title>
-</head>
-<body>
-<form id="follow" class="follow">
+    return webviewPage(webview, this.extensionUri, 'memory', 'Popek: Memory', `<form id="follow" class="follow">
   <label for="expression">Follow</label>
   <input id="expression" type="text" value="${escaped}" spellcheck="false" aria-label="Register, symbol or expression whose address the view follows (esp, [ebx], buffer, 0xb8000)" placeholder="esp, [ebx], buffer, 0xb8000">
   <button type="submit">Go</button>
@@ -188,10 +174,7 @@ export class MemoryView implements vscode.Disposable {
 </form>
 <table id="memory" class="memory" tabindex="0" aria-label="Guest memory: address, 16 bytes in hex, the same bytes as ASCII"></table>
 <p id="summary" class="summary">Start a Popek debug session: memory is shown at each stop.</p>
-<p class="hint">Bytes changed since the previous stop are marked. Click a byte and type two hex digits to change it.</p>
-<script nonce="${nonce}" src="${script}"></script>
-</body>
-</html>`;
+<p class="hint">Bytes changed since the previous stop are marked. Click a byte and type two hex digits to change it.</p>`);
   }
 
   dispose(): void {
