@@ -4,8 +4,8 @@
  * own script (with a nonce) and stylesheet, no remote content; the page builds its DOM with
  * textContent, so nothing in the data is ever parsed as HTML.
  */
-import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
+import { webviewPage } from './webviewPage';
 import { CompareModel } from './compareData';
 
 /**
@@ -56,34 +56,12 @@ export class CompareView implements vscode.Disposable {
   }
 
   private html(webview: vscode.Webview): string {
-    const nonce = crypto.randomBytes(16).toString('base64');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', 'compare.js'));
-    const style = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', 'compare.css'));
-    const csp = [
-      "default-src 'none'",
-      `style-src ${webview.cspSource}`,
-      `img-src ${webview.cspSource}`,
-      `script-src 'nonce-${nonce}'`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style}">
-<title>Compare techniques</title>
-</head>
-<body>
-<header><h1 id="title">Compare techniques</h1><button id="refresh" type="button">Refresh</button>
+    return webviewPage(webview, this.extensionUri, 'compare', 'Compare techniques', `<header><h1 id="title">Compare techniques</h1><button id="refresh" type="button">Refresh</button>
 <label class="toggle"><input type="checkbox" id="log"> Log scale</label></header>
 <p id="subtitle" class="muted">Running every technique…</p>
 <section><h2>Modelled cycles by technique and cause</h2><div id="chart" role="img" aria-label="Modelled cycles by technique, stacked by cause"></div><div id="legend"></div><p id="scale-note" class="muted"></p></section>
 <section><h2>Side by side</h2><div class="scroll"><table id="table"></table></div></section>
-<section><h2>Events by technique</h2><div class="scroll"><table id="events"></table></div></section>
-<script nonce="${nonce}" src="${script}"></script>
-</body>
-</html>`;
+<section><h2>Events by technique</h2><div class="scroll"><table id="events"></table></div></section>`);
   }
 
   dispose(): void {

@@ -5,8 +5,8 @@
  * request, and the view opens by itself the first time a session's guest changes the screen. Keys
  * typed in the view go to the guest through the `popekKeys` request.
  */
-import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
+import { webviewPage } from './webviewPage';
 import { DEBUG_TYPE } from './launchConfig';
 import { isFirmwareScreen, type ScreenModel } from './screenModel';
 
@@ -87,25 +87,8 @@ export class ScreenView implements vscode.Disposable {
   }
 
   private html(webview: vscode.Webview): string {
-    const nonce = crypto.randomBytes(16).toString('base64');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', 'screen.js'));
-    const style = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', 'screen.css'));
-    const csp = [`default-src 'none'`, `style-src ${webview.cspSource}`, `script-src 'nonce-${nonce}'`].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style}">
-<title>Popek: Guest Screen</title>
-</head>
-<body>
-<div id="screen" class="screen" tabindex="0" role="img" aria-label="The guest's VGA text screen; type here to send keys to the guest"></div>
-<p id="status" class="status">Start a Popek debug session: the screen appears at the first stop.</p>
-<script nonce="${nonce}" src="${script}"></script>
-</body>
-</html>`;
+    return webviewPage(webview, this.extensionUri, 'screen', 'Popek: Guest Screen', `<div id="screen" class="screen" tabindex="0" role="img" aria-label="The guest's VGA text screen; type here to send keys to the guest"></div>
+<p id="status" class="status">Start a Popek debug session: the screen appears at the first stop.</p>`);
   }
 
   dispose(): void {
