@@ -9,7 +9,7 @@ const CR0_PG = 0x80000000 | 0, CR4_PSE = 1 << 4, PTE_P = 1, PTE_PS = 0x80;
 
 /** Guest linear → guest physical through the GUEST's page tables (-1: not mapped). */
 export type GuestWalker = (lin: number) => number;
-const guestWalkers = new WeakMap<Cpu, GuestWalker>();
+const guestWalkers = new WeakMap<Cpu, ShadowWalker>();
 
 /**
  * Under shadow paging (trap-and-emulate, paravirtual, binary translation, VT-x without EPT) the real
@@ -18,14 +18,23 @@ const guestWalkers = new WeakMap<Cpu, GuestWalker>();
  * `ShadowMmu` (`technique.shadow`, or `technique.mmu.shadow` for binary translation), whose
  * `guestPhys` walks the guest's tables without side effects; this finds it.
  */
-export function shadowWalker(technique: unknown): GuestWalker | undefined {
-  const t = technique as { shadow?: { guestPhys?: GuestWalker }; mmu?: { shadow?: { guestPhys?: GuestWalker } } } | undefined;
+export function shadowWalker(technique: unknown): ShadowWalker | undefined {
+  type Shadow = { guestPhys?: GuestWalker; layout?: { pdPhys?: number } };
+  const t = technique as { shadow?: Shadow; mmu?: { shadow?: Shadow } } | undefined;
   const shadow = t?.shadow ?? t?.mmu?.shadow;
-  return typeof shadow?.guestPhys === 'function' ? (lin) => shadow.guestPhys!(lin) : undefined;
+  return typeof shadow?.guestPhys === 'function' ? { walk: (lin) => shadow.guestPhys!(lin), directory: shadow.layout?.pdPhys } : undefined;
 }
 
+/**
+ * The guest's tables walked by the VMM, and the shadow directory: the walk is the guest's view only
+ * while the real CR3 points at that directory. When it does not (the CPU runs on the guest's own
+ * tables: paravirtual direct paging, or a guest's MOV CR3 that reached the processor), the real
+ * tables are what the guest's accesses go through, and the debugger reads through them too.
+ */
+export interface ShadowWalker { walk: GuestWalker; directory?: number }
+
 /** Makes every read and write of this module go through the guest's own page tables for `cpu`. */
-export function useGuestWalker(cpu: Cpu, walker: GuestWalker | undefined): void {
+export function useGuestWalker(cpu: Cpu, walker: ShadowWalker | undefined): void {
   if (walker) guestWalkers.set(cpu, walker); else guestWalkers.delete(cpu);
 }
 
@@ -33,7 +42,7 @@ export function useGuestWalker(cpu: Cpu, walker: GuestWalker | undefined): void 
 export function peekTranslate(cpu: Cpu, lin: number): number | undefined {
   const l = lin >>> 0;
   const walker = guestWalkers.get(cpu);
-  if (walker) { const p = walker(l); return p < 0 ? undefined : p >>> 0; }
+  if (walker && (walker.directory === undefined || ((cpu.cr3 & ~0xfff) >>> 0) === walker.directory)) { const p = walker.walk(l); return p < 0 ? undefined : p >>> 0; }
   if (!(cpu.cr0 & CR0_PG)) return l;
   const mem = cpu.mem;
   const pde = mem.read32(((cpu.cr3 & ~0xfff) + ((l >>> 22) << 2)) >>> 0);

@@ -2,10 +2,13 @@
  * The memory view's rows and change marks (client/memoryRows.ts) over real bytes: readMemory
  * responses of the bundled debug adapter (DebugClient) on a guest that runs CPUID and stores the
  * vendor string — the bytes that changed between two stops are exactly the ones the guest stored,
- * spelling what the CPU's registers held — and at the end of guest memory, where bytes are unmapped.
+ * spelling what the CPU's registers held —, on a paging guest in every technique (a virtual alias,
+ * its remap, a page not mapped yet: the view reads through the page tables the CPU really uses), and
+ * at the end of guest memory, where bytes are unmapped.
  * Run `npm run build` first (npm test does).
  */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
@@ -13,6 +16,8 @@ import { BYTES_PER_ROW, changedAddresses, hex8, memoryRows, memorySummary, parse
 import { launchToStop, lineOf, register, resumeToStop, ROOT, send, startClient } from '../debugger/support';
 
 const HELLO = path.join(ROOT, 'test', 'e2e', 'fixtures', 'ws', 'hello.gasm');
+const PAGING = path.join(ROOT, 'examples', 'paging.gasm');
+const MODES = ['native', 'trap-and-emulate', 'binary-translation', 'paravirtual', 'hardware-assisted'];
 
 async function read(dc: DebugClient, address: number, count: number): Promise<MemorySnapshot> {
   const r = await send<DebugProtocol.ReadMemoryResponse>(dc, 'readMemory', { memoryReference: hex8(address), count });
@@ -61,6 +66,33 @@ describe('client: memory view rows over the adapter\'s readMemory', function () 
     assert.ok(cells[at].target && cells.filter((c) => c.target).length === 1);
     assert.equal(cells.filter((c) => c.changed).length, expected.size);
   });
+
+  for (const mode of MODES) {
+    it(`${mode}: follows a virtual address through the guest's page tables — an alias, its remap, a page not mapped yet`, async () => {
+      const source = fs.readFileSync(PAGING, 'utf8');
+      const constant = (re: RegExp) => parseInt(re.exec(source)![1], 16);
+      const [aliasValue, remapValue] = [constant(/mov dword \[ALIAS\], (0x[0-9A-F]+)/), constant(/mov dword \[page_b\], (0x[0-9A-F]+)/)];
+      const lines = [lineOf(PAGING, 'mov esi, msg_alias'), lineOf(PAGING, 'mov esi, msg_remap')];
+      await launchToStop(dc, { program: PAGING, mode, stopOnEntry: false }, { breakpoints: [{ path: PAGING, breakpoints: lines.map((line) => ({ line })) }] });
+      const alias = await addressOf(dc, 'ALIAS'), lazy = await addressOf(dc, 'LAZY');
+      const view = async (target: number) => { const w = windowFor(target, 0, 1); return read(dc, w.address, w.count); };
+      const first = await view(alias);
+      const hexOf = (v: number) => le32(v).map((b) => b.toString(16).padStart(2, '0'));
+      assert.deepEqual(memoryRows(first, new Set(), alias)[0].cells.slice(0, 4).map((c) => c.hex), hexOf(aliasValue));
+      // The alias and the page it maps (identity-mapped) are the same bytes.
+      const pageA = await read(dc, await addressOf(dc, 'page_a'), 4);
+      assert.deepEqual([...pageA.bytes], [...first.bytes.subarray(0, 4)]);
+      // LAZY is not present until the guest touches it: unmapped, shown as ??.
+      const notYet = await view(lazy);
+      assert.equal(notYet.bytes.length, 0);
+      assert.ok(memoryRows(notYet, new Set(), lazy)[0].cells.every((c) => c.unmapped && c.hex === '??'));
+      await resumeToStop(dc, dc.continueRequest({ threadId: 1 }));
+      const second = await view(alias);
+      assert.deepEqual(memoryRows(second, new Set(), alias)[0].cells.slice(0, 4).map((c) => c.hex), hexOf(remapValue));
+      const changed = changedAddresses(first, second);
+      assert.deepEqual([...changed].filter((a) => a < alias + 4).sort((a, b) => a - b), hexOf(aliasValue).map((_, i) => alias + i).filter((_, i) => le32(aliasValue)[i] !== le32(remapValue)[i]));
+    });
+  }
 
   it('compares by address when the window moves, and shows unmapped bytes as ?? at the end of memory', async () => {
     await launchToStop(dc, { program: HELLO, mode: 'native', memoryMiB: 16 });
