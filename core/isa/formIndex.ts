@@ -66,15 +66,23 @@ function buildIndex(): Map<number, FormMatch[]> {
       }
     }
   }
-  // stable: table order within a rank (NASM's order of preference)
-  for (const l of idx.values()) l.sort((a, b) => rank(a) - rank(b));
   return idx;
 }
+
+/** Opcodes whose list is in order of preference already (each is sorted when first asked for). */
+const SORTED = new Set<number>();
 
 /** Every form indexed under an opcode (0x100 | b for 0f b), best first. */
 export function formsForOpcode(opcode: number): readonly FormMatch[] {
   if (!INDEX) INDEX = buildIndex();
-  return INDEX.get(opcode) ?? [];
+  const list = INDEX.get(opcode);
+  if (list === undefined) return [];
+  if (!SORTED.has(opcode)) {
+    // stable: table order within a rank (NASM's order of preference)
+    list.sort((a, b) => rank(a) - rank(b));
+    SORTED.add(opcode);
+  }
+  return list;
 }
 
 /**

@@ -76,7 +76,14 @@ const IO_EXIT = exitC('unconditional I/O exiting (primary bit 24) or the I/O bit
 
 // ---------------------------------------------------------------- flags
 const ALL6: Flag[] = ['OF', 'SF', 'ZF', 'AF', 'CF', 'PF'];
+/** Parsed flag specs: most rows share one of a few dozen (read-only once built). */
+const FLAG_SPECS = new Map<string, FlagEffects>();
 function flags(spec: string): FlagEffects {
+  let f = FLAG_SPECS.get(spec);
+  if (f === undefined) FLAG_SPECS.set(spec, f = parseFlags(spec));
+  return f;
+}
+function parseFlags(spec: string): FlagEffects {
   const f: FlagEffects = { read: [], written: [], undefined: [] };
   for (const part of spec.split(/\s+/).filter(Boolean)) {
     const [k, list] = part.split(':');
