@@ -256,7 +256,8 @@ export class Paravirtual extends Ring1Vmm {
 
   // ---- hypercalls ----
   override onInstruction(cpu: Cpu, insn: Insn): boolean {
-    if (insn.mnemonic !== 'vmcall') return super.onInstruction(cpu, insn);
+    // The hypercall instruction, by its row's intercept class (VMCALL)
+    if (!(insn.cls & InsnClass.VMCALL)) return super.onInstruction(cpu, insn);
     if (cpu.cpl !== 1) return false; // from guest user mode: #UD, as on hardware without a hypervisor interface
     const r = cpu.regs, nr = r[0] >>> 0;
     const args = [r[3], r[1], r[2], r[6], r[7]];
