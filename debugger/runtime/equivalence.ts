@@ -123,4 +123,65 @@ export function compareWithTwin(vm: Vm, twin: Vm, before: Before): string | unde
   return diffs.join('; ');
 }
 
+/**
+ * What both sides look like at the end of a stretch run fast (see twinWindows.ts): the state the
+ * guest can observe — EIP, the general registers, the compared flags, IF as the guest believes it —
+ * and the guest RAM chunks that differ, with their bytes on each side.
+ */
+export interface TwinDifferences {
+  icount: number;
+  vm: Int32Array; twin: Int32Array;
+  chunks: Map<number, { vm: Uint8Array; twin: Uint8Array }>;
+}
+
+/** Bytes per compared chunk of guest RAM where the two sides differ. */
+const CHUNK = 256;
+/** Guest RAM is compared in spans of this size first (one memcmp each); only differing spans by chunk. */
+const SPAN = 65536;
+
+function observable(vm: Vm): Int32Array {
+  const cpu = vm.cpu, out = new Int32Array(11);
+  out[0] = linearEip(cpu);
+  out.set(cpu.regs.subarray(0, 8), 1);
+  out[9] = cpu.getEflags() & COMPARED_FLAGS;
+  out[10] = guestIf(vm) ?? ((cpu.getEflags() >>> 9) & 1);
+  return out;
+}
+
+/** The differences between the VM and its twin now (both at the same instruction count). */
+export function twinDifferences(vm: Vm, twin: Vm): TwinDifferences {
+  const a = vm.cpu.mem, b = twin.cpu.mem;
+  const n = Math.min(a.ramSize, b.ramSize);
+  const view = (m: Uint8Array, at: number, len: number) => Buffer.from(m.buffer, m.byteOffset + at, len);
+  const chunks = new Map<number, { vm: Uint8Array; twin: Uint8Array }>();
+  for (let span = 0; span < n; span += SPAN) {
+    const len = Math.min(SPAN, n - span);
+    if (view(a.bytes, span, len).equals(view(b.bytes, span, len))) continue;
+    for (let c = span; c < span + len; c += CHUNK) {
+      const va = view(a.bytes, c, Math.min(CHUNK, n - c)), vb = view(b.bytes, c, Math.min(CHUNK, n - c));
+      if (!va.equals(vb)) chunks.set(c, { vm: Uint8Array.from(va), twin: Uint8Array.from(vb) });
+    }
+  }
+  return { icount: vm.cpu.icount, vm: observable(vm), twin: observable(twin), chunks };
+}
+
+/**
+ * True when the stretch from `before` to `after` made no new difference: what differs now differed
+ * before, with the same values on both sides (a difference that went away is no new one: the guest
+ * set both sides alike, e.g. its own stack pointer over the technique's entry state).
+ */
+export function sameDifferences(before: TwinDifferences, after: TwinDifferences): boolean {
+  for (let i = 0; i < after.vm.length; i++) {
+    if (after.vm[i] !== after.twin[i] && (after.vm[i] !== before.vm[i] || after.twin[i] !== before.twin[i])) return false;
+  }
+  for (const [at, now] of after.chunks) {
+    const then = before.chunks.get(at);
+    if (!then) return false;
+    for (let k = 0; k < now.vm.length; k++) {
+      if (now.vm[k] !== now.twin[k] && (now.vm[k] !== then.vm[k] || now.twin[k] !== then.twin[k])) return false;
+    }
+  }
+  return true;
+}
+
 function bytesHex(b: Uint8Array): string { return [...b].map((x) => x.toString(16).padStart(2, '0')).join(' '); }

@@ -14,6 +14,7 @@ import type { Goal } from './stepping';
 import { StopPlacement } from './stopPlacement';
 import type { TimeTravel } from './timeTravel';
 import type { TwinLockStep } from './twinLockStep';
+import type { TwinWindows } from './twinWindows';
 
 export interface RunParts {
   codeBps: CodeBreakpoints;
@@ -21,24 +22,26 @@ export interface RunParts {
   events: EventFilters;
   travel: TimeTravel;
   twin: TwinLockStep | undefined;
+  /** The twin compared at the end of each stretch of `continue` (with `twin`). */
+  windows: TwinWindows | undefined;
 }
 
 export class RunLoop {
   private readonly placement: StopPlacement;
 
   constructor(private readonly ctx: RunContext, private readonly parts: RunParts) {
-    this.placement = new StopPlacement(ctx, parts, (goal, n) => this.runFine(goal, n));
+    this.placement = new StopPlacement(ctx, parts, (goal, n, compareTwin) => this.runFine(goal, n, compareTwin));
   }
 
   /**
-   * How to run: 'fine' looks after every instruction (steps, the equivalence twin); 'bp' lets the
-   * CPU check code breakpoint addresses itself and stop where an event the filters ask for or a
+   * How to run: 'fine' looks after every instruction (steps; the reference `oneAtATime`); 'bp' lets
+   * the CPU check code breakpoint addresses itself and stop where an event the filters ask for or a
    * data watch requested a stop (compiled blocks and regions run; see stopPlacement.ts); 'free'
-   * runs slices with no checks.
+   * runs slices with no checks. The native twin, if any, is compared after each slice (twinWindows.ts).
    */
   private mode(goal: Goal): 'fine' | 'bp' | 'free' {
-    const { codeBps, dataBps, events, twin } = this.parts;
-    if (goal.kind === 'step' || twin !== undefined || this.ctx.options.oneAtATime) return 'fine';
+    const { codeBps, dataBps, events } = this.parts;
+    if (goal.kind === 'step' || this.ctx.options.oneAtATime) return 'fine';
     // The CPU checks every instruction (per block, compiled blocks run) but the one it resumes at.
     return codeBps.size === 0 && events.watching === 0 && dataBps.count === 0 ? 'free' : 'bp';
   }
@@ -55,7 +58,9 @@ export class RunLoop {
     travel.midDelivery = false;
     let stop: StopInfo | undefined;
     let sliceSize = 100_000;
+    const windows = this.mode(goal) !== 'fine' ? this.parts.windows : undefined;
     try {
+      windows?.begin();
       for (;;) {
         const turnStart = performance.now();
         const mode = this.mode(goal);
@@ -70,11 +75,13 @@ export class RunLoop {
         } else {
           // Resuming: the instruction at EIP was already stopped at or checked (the last slice's end).
           if (mode === 'bp') cpu.resume();
-          const r = ctx.vm.runSlice(sliceSize);
+          const r = ctx.vm.runSlice(windows ? Math.min(sliceSize, windows.sliceCap) : sliceSize);
           const dt = performance.now() - turnStart;
           sliceSize = Math.max(10_000, Math.min(20_000_000, Math.round(sliceSize * (dt > 0 ? Math.min(4, TURN_MS / dt) : 4))));
           this.forgetResumeSkip();
-          if (isOutcome(r)) this.finish();
+          stop = await windows?.afterStretch();
+          if (stop) this.dropPending();
+          else if (isOutcome(r)) this.finish();
           else if (mode === 'bp') stop = await this.placement.afterSlice();
         }
         travel.ran(performance.now() - turnStart);
@@ -117,6 +124,15 @@ export class RunLoop {
     events.view = view;
   }
 
+  /** A divergence found earlier than where the slice ended: what the slice recorded after it is not a stop. */
+  private dropPending(): void {
+    const { events, dataBps } = this.parts;
+    events.pending = [];
+    events.view = undefined;
+    dataBps.take();
+    this.ctx.cpu.withdrawStop();
+  }
+
   /** The event a stop was rewound to stops no more once the guest is past its instruction. */
   private forgetResumeSkip(): void {
     const events = this.parts.events;
@@ -124,7 +140,7 @@ export class RunLoop {
   }
 
   /** Runs up to `n` instructions one at a time with every check; returns a stop or undefined. */
-  private runFine(goal: Goal, n: number): StopInfo | undefined {
+  private runFine(goal: Goal, n: number, compareTwin = true): StopInfo | undefined {
     const ctx = this.ctx, vm = ctx.vm, cpu = ctx.cpu;
     const { codeBps, dataBps, events, travel, twin } = this.parts;
     for (let k = 0; k < n; k++) {
@@ -147,7 +163,7 @@ export class RunLoop {
       const retired = cpu.icount !== ic0;
       travel.midDelivery = !retired;
       if (isOutcome(r)) { this.finish(); return undefined; }
-      const divergence = twin?.afterInstruction(retired);
+      const divergence = twin?.afterInstruction(retired, compareTwin);
       if (divergence) return divergence;
       const evStop = events.takeStop();
       if (evStop) return evStop;

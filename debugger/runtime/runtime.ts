@@ -28,6 +28,7 @@ import { RunLoop } from './runLoop';
 import { instructionAt, opcodeAt, stepGoal, type Granularity, type SteppingView } from './stepping';
 import { TimeTravel } from './timeTravel';
 import { TwinLockStep } from './twinLockStep';
+import { TwinWindows } from './twinWindows';
 import { CS } from '../../core/cpu/constants';
 
 export type { Granularity } from './stepping';
@@ -42,6 +43,7 @@ export class DebugRuntime {
   private readonly dataBps: DataBreakpoints;
   private readonly events: EventFilters;
   private readonly lockStep: TwinLockStep | undefined;
+  private readonly windows: TwinWindows | undefined;
   private readonly travel: TimeTravel;
   private readonly loop: RunLoop;
 
@@ -73,7 +75,8 @@ export class DebugRuntime {
       this.dataBps.take();
       this.lockStep?.clearAfterReplay();
     });
-    this.loop = new RunLoop(ctx, { codeBps: this.codeBps, dataBps: this.dataBps, events: this.events, travel: this.travel, twin: this.lockStep });
+    this.windows = this.lockStep && new TwinWindows(ctx, this.lockStep, { events: this.events, dataBps: this.dataBps, travel: this.travel });
+    this.loop = new RunLoop(ctx, { codeBps: this.codeBps, dataBps: this.dataBps, events: this.events, travel: this.travel, twin: this.lockStep, windows: this.windows });
     for (const w of this.program.warnings) host.output(`warning: ${w}\n`, 'console');
   }
 
@@ -85,6 +88,8 @@ export class DebugRuntime {
   get instructions(): number { return this.vm.cpu.icount; }
   /** Instructions run one at a time with every check so far (steps, the twin, placing a stop exactly). */
   get checkedOneByOne(): number { return this.ctx.oneByOne; }
+  /** checkEquivalence: instructions `continue` re-ran in lock step with the twin (stretches that made a difference). */
+  get twinLockStepped(): number { return this.windows?.lockStepped ?? 0; }
   /** Memory the step-back checkpoints hold, bytes. */
   get historyBytes(): number { return this.travel.history.bytes; }
   get historyCount(): number { return this.travel.history.count; }

@@ -15,8 +15,11 @@ import { FINE_BATCH, TURN_MS, yieldToHost, type RunContext, type StopInfo } from
 import type { Goal } from './stepping';
 import type { TimeTravel } from './timeTravel';
 
-/** Runs up to `n` instructions one at a time with every check; returns a stop or undefined. */
-export type FineRunner = (goal: Goal, n: number) => StopInfo | undefined;
+/**
+ * Runs up to `n` instructions one at a time with every check; returns a stop or undefined.
+ * `compareTwin` false: the native twin keeps in step without being compared (done for the stretch).
+ */
+export type FineRunner = (goal: Goal, n: number, compareTwin?: boolean) => StopInfo | undefined;
 
 export class StopPlacement {
   constructor(
@@ -65,7 +68,7 @@ export class StopPlacement {
     while (ctx.cpu.icount < to && !ctx.ended) {
       const t0 = performance.now();
       do {
-        const stop = this.runFine(goal, Math.min(FINE_BATCH, to - ctx.cpu.icount));
+        const stop = this.runFine(goal, Math.min(FINE_BATCH, to - ctx.cpu.icount), false);
         if (stop) return stop;
       } while (ctx.cpu.icount < to && !ctx.ended && performance.now() - t0 < TURN_MS);
       await yieldToHost();

@@ -83,15 +83,19 @@ export class TimeTravel {
       while (cpu.icount < target) {
         const t0 = performance.now();
         while (cpu.icount < target && performance.now() - t0 < TURN_MS) {
-          if (observe || twin) {
+          if (observe) {
             for (let k = 0; k < FINE_BATCH && cpu.icount < target; k++) {
               observe?.(cpu.icount, ctx.pc);
               const r = vm.runSlice(1);
-              twin?.runSlice(1);
+              if (r === 'breakpoint') cpu.resume();
+              this.twinToCount();
               if (isOutcome(r)) return true;
             }
           } else {
             const r = vm.runSlice(Math.min(target - cpu.icount, 500_000));
+            // The debugger's breakpoints may be set (placing a stop): re-execution runs through them.
+            if (r === 'breakpoint') cpu.resume();
+            this.twinToCount();
             if (isOutcome(r)) return true;
           }
         }
@@ -105,6 +109,12 @@ export class TimeTravel {
       this.midDelivery = false;
       this.afterReplay();
     }
+  }
+
+  /** The native twin runs to the guest's instruction count (both replay the same stretch). */
+  twinToCount(): void {
+    const twin = this.twin, target = this.ctx.cpu.icount;
+    while (twin && twin.cpu.icount < target && !isOutcome(twin.runSlice(target - twin.cpu.icount))) { /* on to the count */ }
   }
 
   /**

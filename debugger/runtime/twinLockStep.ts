@@ -16,7 +16,7 @@ const DIVERGENCE_LINES = 20;
 
 export class TwinLockStep {
   /** The difference the last instruction left (none reported again until the two agree). */
-  private divergence: string | undefined;
+  divergence: string | undefined;
   private lastBefore: Before | undefined;
   /** What the twin delivered during the last instruction (an interrupt or exception frame that differs). */
   private delivery: DeliveryEvent | undefined;
@@ -37,9 +37,9 @@ export class TwinLockStep {
   /**
    * After the guest's instruction (`retired`: it retired; else only a delivery happened): the twin
    * does the same, the two are compared; the divergence stop, if this is the first and the filter
-   * asks for it.
+   * asks for it. `compare` false: the twin only keeps in step (a stretch compared already).
    */
-  afterInstruction(retired: boolean): StopInfo | undefined {
+  afterInstruction(retired: boolean, compare = true): StopInfo | undefined {
     const { vm, cpu } = this.ctx, twin = this.twin;
     if (retired) twin.runSlice(1);
     else {
@@ -49,6 +49,7 @@ export class TwinLockStep {
       twin.runSlice(1);
       twin.cpu.withdrawStop();
     }
+    if (!compare) return undefined;
     const before = this.lastBefore!;
     const diff = compareWithTwin(vm, twin, before);
     if (!diff) { this.divergence = undefined; return undefined; }
@@ -68,6 +69,14 @@ export class TwinLockStep {
     if (!this.stopsOnDivergence()) return undefined;
     return { reason: 'divergence', description: `Divergence from native after ${at}: ${diff}`, text: diff,
       exception: { filter: 'divergence', description: `The instruction at ${at} had a different effect under ${vm.mode} than natively`, details: diff } };
+  }
+
+  /**
+   * Nothing a comparison from instruction `from` on could show: the first divergence is behind and
+   * the later ones are no longer listed (a stretch with differences need not be looked at).
+   */
+  quietFrom(from: number): boolean {
+    return this.firstDivergenceAt !== undefined && from >= this.firstDivergenceAt && this.divergenceLines > DIVERGENCE_LINES;
   }
 
   /** After a replay: the state the last comparison saw is gone. */

@@ -1,0 +1,73 @@
+/*
+ * checkEquivalence while continuing: the guest runs stretches on the fast path, the native twin
+ * catches up, the two are compared as a whole, and only a stretch that made a new difference is run
+ * again one instruction at a time. The reference is the lock step after every instruction
+ * (`oneAtATime`): the divergence stops (instruction count, EIP, description) and the Debug Console
+ * lines must be the same, for techniques where the guest diverges (trap-and-emulate and
+ * paravirtualization run the kernel at CPL 1: push cs, sgdt, pushfd show it) and where it does not
+ * (binary translation, VT-x) — while the fast path re-ran only part of the guest in lock step.
+ */
+import * as assert from 'node:assert/strict';
+import { DebugRuntime } from '../../debugger/runtime/runtime';
+import type { Mode } from '../../core/vmm';
+import { fixture } from './support';
+
+const TWINS = fixture('twins.gasm');
+
+interface Run { log: string[]; instructions: number; oneByOne: number; lockStepped: number }
+
+async function run(mode: Mode, oneAtATime: boolean): Promise<Run> {
+  const log: string[] = [];
+  let rt!: DebugRuntime;
+  await new Promise<void>((resolve, reject) => {
+    rt = new DebugRuntime({ program: TWINS, mode, cost: 'modern', memoryMiB: 16, maxInstructions: 0, checkEquivalence: true, trace: false, oneAtATime }, {
+      stopped: (s) => {
+        const regs = [...rt.cpu.regs].map((r) => (r >>> 0).toString(16)).join(' ');
+        log.push(`stop ${rt.instructions} ${rt.pc.toString(16)} ${s.reason}: ${s.description} [${regs}]`);
+        setImmediate(() => rt.continue());
+      },
+      output: (text, category) => {
+        if (category === 'stderr') reject(new Error(text));
+        else if (category === 'console') log.push(text.trim());
+      },
+      ended: (message) => { log.push(`end: ${message}`); resolve(); },
+    });
+    rt.setExceptionFilters([{ id: 'divergence' }]);
+    rt.continue();
+  });
+  const result = { log, instructions: rt.instructions, oneByOne: rt.checkedOneByOne, lockStepped: rt.twinLockStepped };
+  rt.dispose();
+  return result;
+}
+
+describe('debugger: checkEquivalence compares the native twin after stretches, not after every instruction', function () {
+  this.timeout(120_000);
+
+  for (const mode of ['trap-and-emulate', 'paravirtual'] as Mode[]) {
+    it(`${mode}: the same divergence stops and lines as the lock step, re-running only the stretch that diverged`, async () => {
+      const reference = await run(mode, true);
+      const fast = await run(mode, false);
+      const stops = reference.log.filter((l) => l.startsWith('stop '));
+      assert.equal(stops.length, 1, reference.log.join('\n'));
+      assert.match(stops[0], /divergence: Divergence from native after twins\.gasm:\d+ \(push cs\): memory at 0x[0-9a-f]+: 09 00 00 00, native 08 00 00 00/);
+      assert.deepEqual(fast.log, reference.log);
+      assert.ok(reference.oneByOne >= reference.instructions);
+      assert.equal(fast.oneByOne, 0);
+      assert.ok(fast.lockStepped < fast.instructions / 2, `${fast.lockStepped} of ${fast.instructions} instructions re-run in lock step`);
+    });
+  }
+
+  it('binary-translation: no divergence, as in the lock step, and nothing re-run', async () => {
+    const reference = await run('binary-translation', true);
+    const fast = await run('binary-translation', false);
+    assert.deepEqual(fast.log, reference.log);
+    assert.deepEqual(fast.log, [`end: The guest exited with code 1 (isa-debug-exit) after ${fast.instructions} instructions. Compared with native: same console and outcome.`]);
+    assert.equal(fast.lockStepped, 0);
+  });
+
+  it('hardware-assisted: no divergence and nothing re-run (the lock step takes too long here to be the reference)', async () => {
+    const fast = await run('hardware-assisted', false);
+    assert.deepEqual(fast.log, [`end: The guest exited with code 1 (isa-debug-exit) after ${fast.instructions} instructions. Compared with native: same console and outcome.`]);
+    assert.equal(fast.lockStepped, 0);
+  });
+});
