@@ -8,11 +8,14 @@ import type { Vm } from '../../core/vmm';
 /** Instructions the native twin may run past the guest's end to reach its own (checkEquivalence). */
 const TWIN_FINISH_BUDGET = 20_000_000;
 
-export function endMessage(r: RunReport, machineError: string | undefined, where: (lin: number) => string): string {
+/** `interruptsEnabled`: IF as the guest believes it when the run ended (a halt's two cases differ). */
+export function endMessage(r: RunReport, machineError: string | undefined, where: (lin: number) => string, interruptsEnabled = false): string {
   switch (r.outcome) {
     case 'exit': return `The guest exited with code ${r.exitCode} (isa-debug-exit) after ${r.instructions} instructions.`;
     case 'shutdown': return `The guest shut down (reason ${r.exitCode}) after ${r.instructions} instructions.`;
-    case 'halt': return `The guest halted with interrupts disabled (nothing can wake it) after ${r.instructions} instructions.`;
+    case 'halt': return interruptsEnabled
+      ? `The guest halted with interrupts enabled, but nothing is left that can interrupt it (no timer programmed, or its IRQ masked or never acknowledged) after ${r.instructions} instructions.`
+      : `The guest halted with interrupts disabled (nothing can wake it) after ${r.instructions} instructions.`;
     case 'triple-fault': return `Triple fault at ${r.faultAddress !== undefined ? where(r.faultAddress) : '?'}: ${r.error ?? 'the CPU could not deliver an exception'}. The machine resets on real hardware; the session ends.`;
     case 'limit': return `The guest reached the instruction limit (${r.instructions} instructions).`;
     default: return `The guest could not go on: ${machineError ?? r.error ?? 'unknown error'}.`;

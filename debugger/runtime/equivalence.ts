@@ -65,7 +65,8 @@ export function captureBefore(vm: Vm, twin: Vm): Before {
   };
 }
 
-function guestIf(vm: Vm): number | undefined {
+/** IF as the guest believes it (a technique's virtual IF), undefined where the real IF is the guest's. */
+export function guestIf(vm: Vm): number | undefined {
   const v = vm.inspect().vcpu ?? {};
   for (const key of ['IF (virtual)', 'IF (guest)', 'virtual IF']) {
     const x = v[key];

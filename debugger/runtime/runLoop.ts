@@ -8,6 +8,7 @@ import { isOutcome } from '../../core/machine/machine';
 import type { CodeBreakpoints } from './codeBreakpoints';
 import type { DataBreakpoints } from './dataBreakpoints';
 import { endMessage, twinVerdict } from './endOfRun';
+import { guestIf } from './equivalence';
 import type { EventFilters } from './eventFilters';
 import { FINE_BATCH, TURN_MS, yieldToHost, type RunContext, type StopInfo } from './runContext';
 import type { Goal } from './stepping';
@@ -185,7 +186,8 @@ export class RunLoop {
     ctx.flushConsole();
     ctx.ended = true;
     const r = ctx.vm.report();
-    let message = endMessage(r, ctx.vm.machine.error, (lin) => ctx.where(lin));
+    const interruptsEnabled = (guestIf(ctx.vm) ?? ((ctx.cpu.getEflags() >>> 9) & 1)) === 1;
+    let message = endMessage(r, ctx.vm.machine.error, (lin) => ctx.where(lin), interruptsEnabled);
     if (this.parts.twin) message += ' ' + twinVerdict(this.parts.twin.twin, r);
     ctx.host.ended(message, r.exitCode);
   }

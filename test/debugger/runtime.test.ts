@@ -3,10 +3,15 @@
  * messages, the Debug Console), hit conditions, and step-back checkpoints sharing pages.
  */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { hitMatches, parseCondition, parseHitCondition } from '../../debugger/runtime/breakpoints';
 import { ExpressionError, evaluateExpression, interpolate, type EvalContext } from '../../debugger/runtime/expression';
 import { CheckpointStore } from '../../debugger/runtime/history';
-import { createVm } from '../../core/vmm';
+import { createVm, type Mode } from '../../core/vmm';
+import { DebugRuntime } from '../../debugger/runtime/runtime';
+import { fixture } from './support';
 
 function context(): EvalContext & { regs: Record<string, number>; mem: Map<number, number> } {
   const regs: Record<string, number> = { eax: 5, esp: 0x1000, zf: 1, cf: 0 };
@@ -94,4 +99,29 @@ describe('debugger: expressions, hit conditions, checkpoints', () => {
     store.truncateFrom(30);
     assert.deepEqual(store.positions(), [0]);
   });
+});
+
+describe('debugger: the sentence at the end of a run', function () {
+  this.timeout(60_000);
+  const ended = (program: string, mode: Mode) => new Promise<string>((resolve, reject) => {
+    const rt = new DebugRuntime({ program, mode, cost: 'modern', memoryMiB: 16, maxInstructions: 1_000_000, checkEquivalence: false, trace: false }, {
+      stopped: (s) => reject(new Error(`unexpected stop: ${s.description}`)),
+      output: (text, category) => { if (category === 'stderr') reject(new Error(text)); },
+      ended: (message) => { rt.dispose(); resolve(message); },
+    });
+    rt.continue();
+  });
+
+  for (const mode of ['native', 'trap-and-emulate'] as Mode[]) {
+    it(`${mode}: a halt with interrupts enabled that nothing can interrupt is told apart from one with interrupts disabled`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-halts-'));
+      try {
+        const text = fs.readFileSync(fixture('halts.gasm'), 'utf8');
+        const cliFirst = path.join(dir, 'cli.gasm');
+        fs.writeFileSync(cliFirst, '%define CLI_FIRST\n' + text);
+        assert.match(await ended(fixture('halts.gasm'), mode), /^The guest halted with interrupts enabled, but nothing is left that can interrupt it .* after \d+ instructions\.$/);
+        assert.match(await ended(cliFirst, mode), /^The guest halted with interrupts disabled \(nothing can wake it\) after \d+ instructions\.$/);
+      } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+    });
+  }
 });
