@@ -627,8 +627,8 @@ export class PopekDebugSession extends GuardedDebugSession {
 
   protected override readMemoryRequest(response: DebugProtocol.ReadMemoryResponse, args: DebugProtocol.ReadMemoryArguments): void {
     const rt = this.runtime;
-    const base = parseAddress(args.memoryReference);
-    if (!rt || base === undefined) { this.fail(response, ErrorId.memory, `bad memory reference ${args.memoryReference}`); return; }
+    const base = this.memoryBase(response, ErrorId.memory, args.memoryReference);
+    if (!rt || base === undefined) return;
     const address = (base + (args.offset ?? 0)) >>> 0;
     const count = Math.max(0, Math.min(args.count, 1 << 20));
     const { bytes, unreadable } = readLinearBytes(rt.cpu, address, count);
@@ -638,8 +638,8 @@ export class PopekDebugSession extends GuardedDebugSession {
 
   protected override writeMemoryRequest(response: DebugProtocol.WriteMemoryResponse, args: DebugProtocol.WriteMemoryArguments): void {
     const rt = this.runtime;
-    const base = parseAddress(args.memoryReference);
-    if (!rt || base === undefined) { this.fail(response, ErrorId.memory, `bad memory reference ${args.memoryReference}`); return; }
+    const base = this.memoryBase(response, ErrorId.memory, args.memoryReference);
+    if (!rt || base === undefined) return;
     if (rt.isRunning) { this.fail(response, ErrorId.running, 'writeMemory'); return; }
     const data = new Uint8Array(Buffer.from(args.data, 'base64'));
     const address = (base + (args.offset ?? 0)) >>> 0;
@@ -651,8 +651,9 @@ export class PopekDebugSession extends GuardedDebugSession {
 
   protected override disassembleRequest(response: DebugProtocol.DisassembleResponse, args: DebugProtocol.DisassembleArguments): void {
     const rt = this.runtime;
-    const base = parseAddress(args.memoryReference);
-    if (!rt || base === undefined) { this.fail(response, ErrorId.disassemble, `bad memory reference ${args.memoryReference}`); return; }
+    // No reference (a Disassembly view without a focused frame): where the guest is.
+    const base = !args.memoryReference && rt && !rt.isRunning ? rt.pc : this.memoryBase(response, ErrorId.disassemble, args.memoryReference);
+    if (!rt || base === undefined) return;
     const count = Math.max(0, Math.min(args.instructionCount, 4096));
     const list = disassembleAround(rt.cpu, rt.program.index, (base + (args.offset ?? 0)) >>> 0, args.instructionOffset ?? 0, count, this.knownStarts);
     response.body = {
@@ -671,6 +672,20 @@ export class PopekDebugSession extends GuardedDebugSession {
   }
 
   // ---- helpers ----
+
+  /**
+   * The linear address a memory or disassembly request names, or undefined after answering it with
+   * the reason. Not shown as a notification: the editor's views send these requests on their own
+   * (the Disassembly view, a hex view) and show their own state.
+   */
+  private memoryBase(response: DebugProtocol.Response, id: number, reference: string | undefined): number | undefined {
+    if (!this.runtime) { this.fail(response, ErrorId.noGuest, 'the session has ended', false); return undefined; }
+    const base = parseAddress(reference);
+    if (base === undefined) {
+      this.fail(response, id, reference ? `bad memory reference ${JSON.stringify(reference)}: an address such as 0x00100000 is expected` : 'no memory reference: the request names no address', false);
+    }
+    return base;
+  }
 
   /** True when a guest is loaded and not over; otherwise answers with an error. */
   private guest(response: DebugProtocol.Response): boolean {

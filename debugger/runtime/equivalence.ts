@@ -149,8 +149,8 @@ function observable(vm: Vm): Int32Array {
   return out;
 }
 
-/** The differences between the VM and its twin now (both at the same instruction count). */
-export function twinDifferences(vm: Vm, twin: Vm): TwinDifferences {
+/** The differences between the VM and its twin now (both at the same instruction count), but in the `ignored` chunks. */
+export function twinDifferences(vm: Vm, twin: Vm, ignored: ReadonlySet<number> = new Set()): TwinDifferences {
   const a = vm.cpu.mem, b = twin.cpu.mem;
   const n = Math.min(a.ramSize, b.ramSize);
   const view = (m: Uint8Array, at: number, len: number) => Buffer.from(m.buffer, m.byteOffset + at, len);
@@ -159,6 +159,7 @@ export function twinDifferences(vm: Vm, twin: Vm): TwinDifferences {
     const len = Math.min(SPAN, n - span);
     if (view(a.bytes, span, len).equals(view(b.bytes, span, len))) continue;
     for (let c = span; c < span + len; c += CHUNK) {
+      if (ignored.has(c)) continue;
       const va = view(a.bytes, c, Math.min(CHUNK, n - c)), vb = view(b.bytes, c, Math.min(CHUNK, n - c));
       if (!va.equals(vb)) chunks.set(c, { vm: Uint8Array.from(va), twin: Uint8Array.from(vb) });
     }
@@ -167,22 +168,25 @@ export function twinDifferences(vm: Vm, twin: Vm): TwinDifferences {
 }
 
 /**
- * True when the stretch from `before` to `after` made no new difference: what differs now differed
- * before, with the same values on both sides (a difference that went away is no new one: the guest
- * set both sides alike, e.g. its own stack pointer over the technique's entry state).
+ * What the stretch from `before` to `after` made differ anew: -1 for the registers, else the RAM
+ * chunks; empty when what differs now differed before with the same values on both sides (a
+ * difference that went away is no new one: the guest set both sides alike, e.g. its own stack
+ * pointer over the technique's entry state). Chunks in `ignored` do not count.
  */
-export function sameDifferences(before: TwinDifferences, after: TwinDifferences): boolean {
+export function newDifferences(before: TwinDifferences, after: TwinDifferences, ignored: ReadonlySet<number>): number[] {
+  const found: number[] = [];
   for (let i = 0; i < after.vm.length; i++) {
-    if (after.vm[i] !== after.twin[i] && (after.vm[i] !== before.vm[i] || after.twin[i] !== before.twin[i])) return false;
+    if (after.vm[i] !== after.twin[i] && (after.vm[i] !== before.vm[i] || after.twin[i] !== before.twin[i])) { found.push(-1); break; }
   }
   for (const [at, now] of after.chunks) {
+    if (ignored.has(at)) continue;
     const then = before.chunks.get(at);
-    if (!then) return false;
+    if (!then) { found.push(at); continue; }
     for (let k = 0; k < now.vm.length; k++) {
-      if (now.vm[k] !== now.twin[k] && (now.vm[k] !== then.vm[k] || now.twin[k] !== then.twin[k])) return false;
+      if (now.vm[k] !== now.twin[k] && (now.vm[k] !== then.vm[k] || now.twin[k] !== then.twin[k])) { found.push(at); break; }
     }
   }
-  return true;
+  return found;
 }
 
 function bytesHex(b: Uint8Array): string { return [...b].map((x) => x.toString(16).padStart(2, '0')).join(' '); }

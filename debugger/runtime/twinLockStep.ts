@@ -23,6 +23,8 @@ export class TwinLockStep {
   /** Instruction count just after the first divergence (it stops again there after a step back). */
   private firstDivergenceAt: number | undefined;
   private divergenceLines = 0;
+  /** Differences reported so far (the first and the later ones, listed or not). */
+  reported = 0;
 
   constructor(private readonly ctx: RunContext, readonly twin: Vm, private readonly stopsOnDivergence: () => boolean) {
     twin.cpu.setMonitor({ onEvent: (_cpu, ev) => { this.delivery ??= ev; return false; } });
@@ -55,6 +57,7 @@ export class TwinLockStep {
     if (!diff) { this.divergence = undefined; return undefined; }
     if (this.divergence) return undefined;
     this.divergence = diff;
+    this.reported++;
     const d = this.delivery;
     const at = this.ctx.where(before.address) + (d ? `, delivering ${d.kind === 'external' ? `interrupt ${hex(d.vector, 2)}` : d.kind === 'software' ? `int ${hex(d.vector, 2)}` : EXCEPTION_NAMES[d.vector] ?? `vector ${d.vector}`}` : '');
     const first = this.firstDivergenceAt === undefined || cpu.icount <= this.firstDivergenceAt;

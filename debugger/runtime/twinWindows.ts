@@ -8,7 +8,7 @@
  * stretches that need it.
  */
 import { isOutcome } from '../../core/machine/machine';
-import { sameDifferences, twinDifferences, type TwinDifferences } from './equivalence';
+import { newDifferences, twinDifferences, type TwinDifferences } from './equivalence';
 import type { DataBreakpoints } from './dataBreakpoints';
 import type { EventFilters } from './eventFilters';
 import { TURN_MS, yieldToHost, type RunContext, type StopInfo } from './runContext';
@@ -26,6 +26,11 @@ export class TwinWindows {
   private stretch = MIN_STRETCH;
   /** The lock step's "difference left by the last instruction" at the clean comparison's point. */
   private divergenceAtClean: string | undefined;
+  /**
+   * RAM chunks whose differences the lock step found nothing in (a technique's own data in guest
+   * memory, e.g. a paravirtual shared-info page it updates): no longer a reason to re-run a stretch.
+   */
+  private readonly ignored = new Set<number>();
   /** Instructions re-run in lock step because their stretch made a difference. */
   lockStepped = 0;
 
@@ -41,7 +46,7 @@ export class TwinWindows {
   /** A run starts here: the differences now are the reference (they were looked at already). */
   begin(): void {
     this.parts.travel.twinToCount();
-    this.clean = twinDifferences(this.ctx.vm, this.lock.twin);
+    this.clean = twinDifferences(this.ctx.vm, this.lock.twin, this.ignored);
     this.divergenceAtClean = this.lock.divergence;
   }
 
@@ -54,9 +59,10 @@ export class TwinWindows {
   async afterStretch(): Promise<StopInfo | undefined> {
     const ctx = this.ctx, vm = ctx.vm, twin = this.lock.twin;
     this.parts.travel.twinToCount();
-    const now = twinDifferences(vm, twin);
+    const now = twinDifferences(vm, twin, this.ignored);
     const quiet = this.clean !== undefined && this.lock.quietFrom(this.clean.icount);
-    if (!this.clean || this.clean.icount > now.icount || quiet || sameDifferences(this.clean, now)) {
+    const found = this.clean && !quiet && this.clean.icount <= now.icount ? newDifferences(this.clean, now, this.ignored) : [];
+    if (!found.length) {
       // A stretch without a new difference ends on an instruction whose effect was the same on both.
       if (!quiet && (!this.clean || now.icount !== this.clean.icount)) this.divergenceAtClean = undefined;
       this.clean = now;
@@ -66,17 +72,20 @@ export class TwinWindows {
     this.stretch = MIN_STRETCH;
     const { events, dataBps } = this.parts;
     const kept = { pending: events.pending, view: events.view, hit: dataBps.hit };
-    const stop = await this.lockStep(this.clean.icount, now.icount);
+    const reported = this.lock.reported;
+    const stop = await this.lockStep(this.clean!.icount, now.icount);
+    // Nothing the lock step reports came of these chunks' differences: they are not the guest's.
+    if (!stop && this.lock.reported === reported) for (const at of found) if (at >= 0) this.ignored.add(at);
     this.divergenceAtClean = this.lock.divergence;
     if (stop) {
-      this.clean = twinDifferences(vm, twin);
+      this.clean = twinDifferences(vm, twin, this.ignored);
       return stop;
     }
     // Back where the stretch ended: its events and watched write still stand.
     events.pending = kept.pending;
     events.view = kept.view;
     dataBps.hit = kept.hit;
-    this.clean = twinDifferences(vm, twin);
+    this.clean = twinDifferences(vm, twin, this.ignored);
     return undefined;
   }
 

@@ -424,6 +424,21 @@ describe('debugger: protocol (stdio adapter process)', function () {
     });
   });
 
+  describe('memory references', () => {
+    it('at a VM exit (EPT_VIOLATION, hardware-assisted): disassemble without a reference starts at EIP; a missing or bad reference is answered in words', async () => {
+      const { stop } = await launchToStop(dc, { program: HELLO, mode: 'hardware-assisted', stopOnEntry: false }, { exceptions: { filters: ['vmexit'] } });
+      assert.match(stop.body.description ?? '', /^VM exit EPT_VIOLATION/);
+      const eip = (await topFrame(dc)).instructionPointerReference!;
+      for (const memoryReference of ['', undefined]) {
+        const dis = await dc.disassembleRequest({ memoryReference: memoryReference as unknown as string, instructionCount: 3 });
+        assert.equal(dis.body?.instructions[0].address, eip);
+        assert.match(await failure(send(dc, 'readMemory', { memoryReference, count: 4 })), /^no memory reference: the request names no address$/);
+      }
+      assert.match(await failure(send(dc, 'readMemory', { memoryReference: 'undefined', count: 4 })), /^bad memory reference "undefined": an address such as 0x00100000 is expected$/);
+      assert.match(await failure(send(dc, 'writeMemory', { memoryReference: '', data: 'AA==' })), /^no memory reference/);
+    });
+  });
+
   describe('watch edits and termination', () => {
     it('setExpression assigns through a watch expression (register, memory); terminate ends the session', async () => {
       await launchToStop(dc, { program: HELLO });
