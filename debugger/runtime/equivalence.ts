@@ -67,6 +67,10 @@ export function captureBefore(vm: Vm, twin: Vm): Before {
 
 /** IF as the guest believes it (a technique's virtual IF), undefined where the real IF is the guest's. */
 export function guestIf(vm: Vm): number | undefined {
+  // The ring-1 VMMs (trap-and-emulate, paravirtual) answer it directly: inspect() builds their whole
+  // view, far too costly once per instruction of the lock step.
+  const t = vm.technique as { virtualIf?: () => boolean } | undefined;
+  if (typeof t?.virtualIf === 'function') return t.virtualIf() ? 1 : 0;
   const v = vm.inspect().vcpu ?? {};
   for (const key of ['IF (virtual)', 'IF (guest)', 'virtual IF']) {
     const x = v[key];
