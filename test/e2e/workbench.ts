@@ -475,6 +475,10 @@ async function uiPhase(page: Page): Promise<void> {
     return `(running: ${JSON.stringify(running)}; paused: ${JSON.stringify(stopped)})`;
   });
 
+  // The memory view and data breakpoints from the Variables view (memoryChecks.ts) — before the
+  // walkthrough, whose example is also named hello.gasm and would be the one Ctrl+P opens after it.
+  await memoryChecks(page, { OUT, step, quickOpen, goToLine, runCommand, lineNumberOf, norm });
+
   await step(page, 'the walkthrough followed end to end: each step does what it says, ticks only then, writes nothing to the workspace', ['cli', 'debugAdapter', 'server'], async () => {
     const snapshot = () => fs.readdirSync(WS).filter((f) => f !== '.vscode').map((f) => `${f}:${fs.statSync(path.join(WS, f)).mtimeMs}`).sort().join(',');
     const before = snapshot();
@@ -610,8 +614,6 @@ async function uiPhase(page: Page): Promise<void> {
     return checkCompareView(page, 'ui-10-compare-webview.png');
   });
 
-  // The memory view and data breakpoints from the Variables view (memoryChecks.ts).
-  await memoryChecks(page, { OUT, step, quickOpen, goToLine, runCommand, lineNumberOf, norm });
 }
 
 (async () => {
