@@ -5,8 +5,12 @@
  * stopped guest still reports a stop.
  */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { DebugClient } from '@vscode/debugadapter-testsupport';
-import { example, launchToStop, startClient } from './support';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { example, launchToStop, register, resumeToStop, startClient } from './support';
 
 async function answer(dc: DebugClient, command: string, args: unknown): Promise<{ ok: boolean; message?: string }> {
   try {
@@ -56,6 +60,24 @@ describe('debug adapter: every request answered, errors in words', function () {
       // Seven items before the address, then the address itself (the sweep wraps past the top, as the CPU does).
       assert.equal(parseInt(r.body!.instructions[7].address, 16), parseInt(memoryReference, 16), memoryReference);
     }
+  });
+
+  it('steps over a read of unpopulated MMIO under VT-x with the vmexit filter on (the stop once swallowed its emulation: a million exits, then the guest ended)', async () => {
+    // DAP fuzz seed 16, sequence 7813: the filter asked the CPU to stop at the EPT-violation exit,
+    // and the VMM's emulation of the access (one instruction with the page passed through) honoured
+    // that stop before the instruction ran — so it exited again, up to the 1,000,000-exit guard.
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'popek-mmio-')), 'mmio.gasm');
+    fs.writeFileSync(file, 'bits 32\norg 0x100000\nstart:\n    mov ebx, 0xf0000000\n    mov eax, [ebx]\n    mov ecx, eax\n    hlt\n');
+    await launchToStop(dc, { program: file, mode: 'hardware-assisted', stopOnEntry: true }, { exceptions: { filters: ['vmexit'] } });
+    let stop: DebugProtocol.StoppedEvent | undefined;
+    for (let k = 0; k < 8 && !/MMIO/.test(stop?.body.description ?? ''); k++) {
+      stop = await resumeToStop(dc, dc.stepInRequest({ threadId: 1, granularity: 'instruction' }));
+    }
+    assert.match(stop?.body.description ?? '', /EPT_VIOLATION.*guest-physical 0xf0000000 \(read\), MMIO: emulated/);
+    // Stepped on from the exit, the read completes: all ones, as from an unpopulated bus.
+    for (let k = 0; k < 4 && (await register(dc, 'eip')) !== 0x100009; k++) await resumeToStop(dc, dc.stepInRequest({ threadId: 1, granularity: 'instruction' }));
+    assert.equal(await register(dc, 'eip'), 0x100009);
+    assert.equal(await register(dc, 'eax'), 0xffffffff);
   });
 
   it('pause of a stopped guest reports a stop; cancel answers the request it names', async () => {

@@ -114,7 +114,16 @@ function unfitMessage(message: string): string | undefined {
 
 describe('fuzz: debug adapter over DAP', function () {
   this.timeout(0);
-  const sequences = cases(10, 10_000);
+  // POPEK_FUZZ_ONLY=7947,8001 replays those sequences one after the other, as a failure message names
+  // them; POPEK_FUZZ_ONLY=7800-8400 replays a stretch of the campaign as it ran (ten lanes at once).
+  // POPEK_FUZZ_PRINT=1 prints each sequence's requests.
+  const onlyText = process.env.POPEK_FUZZ_ONLY ?? '';
+  const only = onlyText.split(',').flatMap((x) => {
+    const m = /^\s*(\d+)(?:-(\d+))?\s*$/.exec(x);
+    const first = Number(m?.[1]), last = m?.[2] ? Number(m[2]) : first;
+    return m ? Array.from({ length: Math.max(0, last - first + 1) }, (_, i) => first + i) : [];
+  });
+  const sequences = only.length || cases(10, 10_000);
   it(`${sequences} random request sequences, with launches in every technique and pause storms`, async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-dapfuzz-'));
     const files = programs(dir);
@@ -123,11 +132,13 @@ describe('fuzz: debug adapter over DAP', function () {
     const failures: string[] = [];
     const fail = (s: string) => { if (failures.length < 25 && !failures.includes(s)) failures.push(s); };
     const counts = { sequences: 0, requests: 0, errorsAnswered: 0, launches: 0, pauseStorms: 0, pausesStopped: 0, cancels: 0, connectionResets: 0 };
-    let maxPauseMs = 0, maxAnswerMs = 0;
+    let maxPauseMs = 0, maxAnswerMs = 0, slowest = '';
     try {
       // Several sessions at once (as several VS Code windows on one adapter server); each sequence
       // has its own seeded random source, so a failure names a sequence that replays alone.
-      const lane = async (first: number) => { for (let n = first; n < sequences; n += LANES) {
+      const lanes = only.length && !onlyText.includes('-') ? 1 : LANES;
+      const lane = async (first: number) => { for (let k = first; k < sequences; k += lanes) {
+        const n = only.length ? only[k] : k;
         const r = rng(SEED * 1_000_003 + n);
         if (server.exited !== undefined) { fail(`the adapter exited (${server.exited}): ${server.stderr.slice(-1500)}`); break; }
         const dc = new DebugClient('node', '', 'popek');
@@ -139,6 +150,8 @@ describe('fuzz: debug adapter over DAP', function () {
         dc.on('stopped', () => stopped.push(performance.now()));
         let seq = 0;
         const log: string[] = [];
+        // The last requests, under the sequence's number (POPEK_FUZZ_ONLY replays it).
+        const recent = (k: number) => `sequence ${n}: ${log.slice(-k).join(' | ')}`;
         const send = async (command: string, args: unknown): Promise<boolean> => {
           counts.requests++;
           seq++;
@@ -153,18 +166,18 @@ describe('fuzz: debug adapter over DAP', function () {
             }),
           ]);
           clearTimeout(timer);
-          maxAnswerMs = Math.max(maxAnswerMs, performance.now() - t0);
-          if (outcome === 'hang') { fail(`no answer to ${command} in ${ANSWER_MS} ms (the adapter was ${watch.verdict()}) after: ${log.slice(-8).join(' | ')}`); return false; }
+          const ms = performance.now() - t0;
+          if (ms > maxAnswerMs) { maxAnswerMs = ms; slowest = `${command} ${JSON.stringify(args)?.slice(0, 200)} (sequence ${n})`; }
+          if (outcome === 'hang') { fail(`no answer to ${command} in ${ANSWER_MS} ms (the adapter was ${watch.verdict()}) after ${recent(8)}`); return false; }
           if (outcome.startsWith('error:')) {
             counts.errorsAnswered++;
             const why = unfitMessage(outcome.slice(6));
-            if (why && !(command === 'popekNonsense' && /unrecognized request/i.test(outcome))) fail(`${command} answered ${why}: ${outcome.slice(6, 400)} (after: ${log.slice(-4).join(' | ')})`);
+            if (why && !(command === 'popekNonsense' && /unrecognized request/i.test(outcome))) fail(`${command} answered ${why}: ${outcome.slice(6, 400)} (after ${recent(4)})`);
             return false;
           }
           return true;
         };
         try {
-          log.push(`sequence ${n}`);
           if (r.chance(0.92)) await send('initialize', r.chance(0.95) ? { adapterID: 'popek', linesStartAt1: r.chance(0.9), columnsStartAt1: true, pathFormat: 'path' } : junk(r));
           const storm = r.chance(0.08);
           if (storm || r.chance(0.75)) {
@@ -183,7 +196,7 @@ describe('fuzz: debug adapter over DAP', function () {
                 const t0 = performance.now();
                 await send('pause', { threadId: 1 });
                 while (stopped.length === before && performance.now() - t0 < 3000) await new Promise((res) => setTimeout(res, 2));
-                if (stopped.length === before) { fail(`pause did not stop the guest (${JSON.stringify(args)}) after: ${log.slice(-8).join(' | ')}; stopped events: ${stopped.length}`); break; }
+                if (stopped.length === before) { fail(`pause did not stop the guest (${JSON.stringify(args)}) after ${recent(8)}; stopped events: ${stopped.length}`); break; }
                 counts.pausesStopped++;
                 maxPauseMs = Math.max(maxPauseMs, stopped[stopped.length - 1] - t0);
                 await send(r.pick(['continue', 'stepIn', 'next']), { threadId: 1, singleThread: false });
@@ -207,19 +220,20 @@ describe('fuzz: debug adapter over DAP', function () {
           if (r.chance(0.8)) await send(r.pick(['disconnect', 'terminate']), r.chance(0.5) ? { terminateDebuggee: true } : {});
         } finally {
           // Disconnect (answered within the limit, or it counts as a hang), then close the socket.
-          if (!(await within(dc.disconnectRequest({}).then(() => true, () => true), ANSWER_MS))) fail(`no answer to the final disconnect after: ${log.slice(-8).join(' | ')}`);
+          if (!(await within(dc.disconnectRequest({}).then(() => true, () => true), ANSWER_MS))) fail(`no answer to the final disconnect after ${recent(8)}`);
           socketOf(dc)?.destroy();
         }
+        if (process.env.POPEK_FUZZ_PRINT) process.stdout.write(`sequence ${n}\n  ${log.join('\n  ')}\n`);
         counts.sequences++;
         if (counts.sequences % 250 === 0) progress('debug adapter', { ...counts, maxPauseMs: Math.round(maxPauseMs), maxAnswerMs: Math.round(maxAnswerMs), failures: failures.length, adapterProblems: server.problems().length });
       } };
-      await Promise.all(Array.from({ length: LANES }, (_, i) => lane(i)));
+      await Promise.all(Array.from({ length: lanes }, (_, i) => lane(i)));
     } finally {
       server.stop();
     }
     const escaped = server.problems();
     for (const p of escaped.slice(0, 10)) fail(`the adapter logged: ${p.slice(0, 400)}`);
-    report('debug adapter', { ...counts, maxAnswerMs: Math.round(maxAnswerMs), maxPauseMs: Math.round(maxPauseMs), adapterProblems: escaped.length, failures: failures.length });
+    report('debug adapter', { ...counts, maxAnswerMs: Math.round(maxAnswerMs), slowest, maxPauseMs: Math.round(maxPauseMs), adapterProblems: escaped.length, failures: failures.length });
     assert.deepEqual(failures, []);
     assert.ok(counts.pausesStopped === 0 || maxPauseMs < 2000, `pause took ${maxPauseMs} ms`);
   });

@@ -122,11 +122,15 @@ export class EptExits {
     // also touches an unmapped RAM page (or a second MMIO page) exits again on the way.
     const outer = this.mmioPages.size === 0;
     this.mmioPages.add(page);
+    // A stop the exit's listeners asked for (a debugger's vmexit filter) waits for the boundary after
+    // the emulated instruction: honoured before it, the instruction never ran and exited again, a
+    // million times in one slice (seconds of the debugger's time; found by the DAP fuzz).
+    let stop = outer && cpu.stopPending ? (cpu.takeStop(), cpu.stopReason) : undefined;
     try {
       if (!outer) throw e; // nested: the outermost emulation retries the instruction with this page too
       for (let tries = 0; ; tries++) {
         try {
-          cpu.run(1);
+          if (cpu.run(1) === 'requested') stop = cpu.stopReason;
           return;
         } catch (nested) {
           if (!(nested instanceof EptViolation) || tries >= 16) throw nested;
@@ -136,6 +140,7 @@ export class EptExits {
       }
     } finally {
       if (outer) this.mmioPages.clear();
+      if (stop !== undefined) cpu.requestStop(stop);
     }
   }
 
