@@ -32,6 +32,14 @@ const WHOLE_NUMBERS: Record<string, number> = {
   instructionOffset: 10_000,
 };
 
+/**
+ * Longest text a field may hold (characters). writeMemory's `data` is the base64 of at most 1 MiB,
+ * as readMemory reads at most 1 MiB (64 MiB once held the adapter for over a minute); the other
+ * texts are typed by a person or are paths.
+ */
+const MAX_DATA_CHARS = Math.ceil(2 ** 20 / 3) * 4;
+const MAX_TEXT_CHARS = 65_536;
+
 /** What is wrong with a request's arguments at the top level, in words, or undefined. */
 export function argumentProblem(request: DebugProtocol.Request): string | undefined {
   const a = request.arguments as unknown;
@@ -49,6 +57,8 @@ export function argumentProblem(request: DebugProtocol.Request): string | undefi
   for (const name of TEXTS) {
     const v = (a as Record<string, unknown>)[name];
     if (v !== undefined && typeof v !== 'string') return `'${name}' must be text (got ${JSON.stringify(v)?.slice(0, 40)})`;
+    const limit = name === 'data' ? MAX_DATA_CHARS : MAX_TEXT_CHARS;
+    if (typeof v === 'string' && v.length > limit) return `'${name}' is too long (${v.length.toLocaleString('en-US')} characters; at most ${limit.toLocaleString('en-US')}${name === 'data' ? ', 1 MiB of memory' : ''})`;
   }
   for (const name of OBJECTS) {
     const v = (a as Record<string, unknown>)[name];

@@ -285,11 +285,12 @@ export class PopekDebugSession extends GuardedDebugSession {
 
   private applyInstructionBreakpoints(rt: DebugRuntime, args: DebugProtocol.SetInstructionBreakpointsArguments): DebugProtocol.Breakpoint[] {
     const parsed = objects<DebugProtocol.InstructionBreakpoint>(args?.breakpoints).map((b) => ({ address: (parseAddress(b.instructionReference) ?? NaN) + (Number.isInteger(b.offset) ? b.offset! : 0), condition: str(b.condition), hitCondition: str(b.hitCondition) }));
-    const valid = parsed.filter((p) => Number.isFinite(p.address));
-    const results = rt.setInstructionBreakpoints(valid);
+    // An offset that takes the reference outside the 32-bit address space is not wrapped: not an address.
+    const inRange = (p: { address: number }) => p.address >= 0 && p.address <= 0xffffffff;
+    const results = rt.setInstructionBreakpoints(parsed.filter(inRange));
     let k = 0;
     return parsed.map((p) => {
-      if (!Number.isFinite(p.address)) return { verified: false, message: 'not an address' };
+      if (!inRange(p)) return { verified: false, message: 'not an address' };
       const r = results[k++];
       const loc = rt.program.index.locate(r.address);
       const bp: DebugProtocol.Breakpoint = { id: r.id, verified: r.verified, instructionReference: hex(r.address), message: r.message };
@@ -385,7 +386,8 @@ export class PopekDebugSession extends GuardedDebugSession {
   private applyDataBreakpoints(rt: DebugRuntime, args: DebugProtocol.SetDataBreakpointsArguments): DebugProtocol.Breakpoint[] {
     const parsed = objects<DebugProtocol.DataBreakpoint>(args?.breakpoints).map((b) => {
       const m = /^(0x[0-9a-f]+)\/(\d+)$/i.exec(str(b.dataId) ?? '');
-      return m ? { address: parseInt(m[1], 16), size: Math.min(4096, Math.max(1, parseInt(m[2], 10))), condition: str(b.condition), hitCondition: str(b.hitCondition) } : undefined;
+      const address = m ? parseInt(m[1], 16) : NaN;
+      return address <= 0xffffffff ? { address, size: Math.min(4096, Math.max(1, parseInt(m![2], 10))), condition: str(b.condition), hitCondition: str(b.hitCondition) } : undefined;
     });
     const results = rt.setDataBreakpoints(parsed.filter((p) => p !== undefined));
     let k = 0;
