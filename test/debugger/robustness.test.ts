@@ -80,6 +80,19 @@ describe('debug adapter: every request answered, errors in words', function () {
     assert.equal(await register(dc, 'eax'), 0xffffffff);
   });
 
+  it('refuses a write of more than 1 MiB in words, and breakpoints outside the 32-bit address space', async () => {
+    await launchToStop(dc, { program: example('hello.gasm'), mode: 'native', stopOnEntry: true });
+    const big = await answer(dc, 'writeMemory', { memoryReference: '0x200000', data: Buffer.alloc((1 << 20) + 3).toString('base64') });
+    assert.equal(big.ok, false);
+    assert.match(big.message!, /'data' is too long .*at most 1,398,104, 1 MiB of memory/);
+    const fits = await dc.send('writeMemory', { memoryReference: '0x200000', data: Buffer.alloc(1 << 20, 0x5a).toString('base64') });
+    assert.equal(fits.body.bytesWritten, 1 << 20);
+    const bps = await dc.send('setInstructionBreakpoints', { breakpoints: [{ instructionReference: '0x100004', offset: 2 ** 53 }, { instructionReference: '0x0', offset: -1 }, { instructionReference: '0x100000', offset: 4 }] });
+    assert.deepEqual(bps.body.breakpoints.map((b: DebugProtocol.Breakpoint) => [b.verified, b.instructionReference ?? b.message]), [[false, 'not an address'], [false, 'not an address'], [true, '0x00100004']]);
+    const data = await dc.send('setDataBreakpoints', { breakpoints: [{ dataId: '0x100000000/4' }, { dataId: '0x200000/4' }] });
+    assert.deepEqual(data.body.breakpoints.map((b: DebugProtocol.Breakpoint) => b.verified), [false, true]);
+  });
+
   it('pause of a stopped guest reports a stop; cancel answers the request it names', async () => {
     await launchToStop(dc, { program: example('hello.gasm'), mode: 'native', stopOnEntry: true });
     const stopped = dc.waitForEvent('stopped', 10_000);
