@@ -11,6 +11,7 @@
  */
 import { ErrorDestination, LoggingDebugSession } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
+import { MAX_MESSAGE_BYTES, MessageFramer, type OversizeMessage } from './messageFraming';
 
 /** How long a request may take to answer (ms); launch and restart assemble and load the guest. */
 const DEADLINE_MS = 4000;
@@ -103,6 +104,9 @@ export class GuardedDebugSession extends LoggingDebugSession {
 
   constructor() {
     super();
+    // The input's framing (a separate process or server mode; inline, VS Code hands messages over).
+    const framer = new MessageFramer((text) => this.receive(text), (m) => this.answerOversize(m));
+    (this as unknown as { _handleData(data: Buffer): void })._handleData = (data) => framer.push(data);
     // Every xxxRequest handler, sync or async, has its exceptions turned into an error response.
     const wrapped = new Set<string>();
     for (let proto = Object.getPrototypeOf(this); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
@@ -126,6 +130,23 @@ export class GuardedDebugSession extends LoggingDebugSession {
         };
       }
     }
+  }
+
+  /** One framed message: JSON handed to the protocol; anything else has no request to answer. */
+  private receive(text: string): void {
+    let message: DebugProtocol.ProtocolMessage;
+    try { message = JSON.parse(text) as DebugProtocol.ProtocolMessage; } catch { return; }
+    if (message && typeof message === 'object') this.handleMessage(message);
+  }
+
+  /** A message too large to read: the request its ends name is answered with why. */
+  private answerOversize(m: OversizeMessage): void {
+    const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+    process.stderr.write(`popek debug adapter: a message of ${mib(m.length)} was not read (at most ${mib(MAX_MESSAGE_BYTES)})\n`);
+    if (m.seq === undefined || this.answered.has(m.seq)) return;
+    const command = m.command ?? 'request';
+    const response = { type: 'response', seq: 0, request_seq: m.seq, command, success: true } as DebugProtocol.Response;
+    super.sendErrorResponse(response, { id: BAD_ARGUMENTS_ID, format: `Cannot do '${command}': the request is ${mib(m.length)}, more than the debugger reads (${mib(MAX_MESSAGE_BYTES)})`, showUser: false });
   }
 
   protected override dispatchRequest(request: DebugProtocol.Request): void {

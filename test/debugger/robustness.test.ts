@@ -6,10 +6,13 @@
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
+import { MessageFramer } from '../../debugger/messageFraming';
+import { DapServer } from '../fuzz/support/dapServer';
 import { example, launchToStop, register, resumeToStop, startClient } from './support';
 
 async function answer(dc: DebugClient, command: string, args: unknown): Promise<{ ok: boolean; message?: string }> {
@@ -101,4 +104,27 @@ describe('debug adapter: every request answered, errors in words', function () {
     const cancel = await answer(dc, 'cancel', { requestId: 1e6 });
     assert.equal(cancel.ok, true, 'a cancel of nothing pending is answered too');
   });
+
+  it('over a raw connection: a header without a length is skipped, a 20 MiB request is answered that it is too large, and the next is answered', async () => {
+    const server = new DapServer();
+    await server.start();
+    const socket = net.connect(server.port, '127.0.0.1');
+    try {
+      const answers: DebugProtocol.Response[] = [];
+      const reader = new MessageFramer((t) => answers.push(JSON.parse(t) as DebugProtocol.Response), () => {});
+      socket.on('data', (d: Buffer) => reader.push(d));
+      await new Promise((resolve) => socket.on('connect', resolve));
+      const frame = (m: object) => { const body = JSON.stringify(m); return `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`; };
+      socket.write('Content-Length: nothing\r\n\r\n{"seq":1,"type":"request","command":"threads"}');
+      socket.write(frame({ command: 'writeMemory', arguments: { memoryReference: '0x9000', data: 'A'.repeat(20 << 20) }, type: 'request', seq: 2 }));
+      socket.write(frame({ command: 'threads', type: 'request', seq: 3 }));
+      while (answers.length < 2) await new Promise((resolve) => socket.once('data', resolve));
+      assert.deepEqual(answers.map((a) => [a.request_seq, a.command, a.success]), [[2, 'writeMemory', false], [3, 'threads', true]]);
+      assert.match(answers[0].message ?? '', /the request is 20\.0 MiB, more than the debugger reads \(16\.0 MiB\)/);
+    } finally {
+      socket.destroy();
+      server.stop();
+    }
+  });
 });
+
