@@ -7,6 +7,7 @@ import { Ctx, VirtualDocs, registerCommands } from './commands';
 import { CompareView } from './compareView';
 import { registerDebug } from './debug';
 import { registerInlineValues } from './inlineValues';
+import { CoverageDecorations } from './coverage';
 import { maybeRunE2eSuite } from './e2eHook';
 import { PopekLanguageClient, ServerHealth } from './languageClient';
 import { Log } from './log';
@@ -66,6 +67,8 @@ function start(context: vscode.ExtensionContext, log: Log): PopekApi {
   registerCommands(ctx);
   registerDebug(context, log);
   registerInlineValues(context);
+  // Executed lines per technique as an editor decoration (Popek: Toggle Code Coverage).
+  context.subscriptions.push(new CoverageDecorations(context));
   registerSyntaxDetection(context);
   const s = server;
   // The server starts in the background: activation (and the editor) does not wait for it.

@@ -18,6 +18,7 @@ export interface PopekLaunchConfig {
   maxInstructions?: unknown;
   checkEquivalence?: unknown;
   trace?: unknown;
+  coverage?: unknown;
   /** Where a flat image without a Multiboot header goes. */
   loadAddress?: unknown;
   [key: string]: unknown;
@@ -60,7 +61,7 @@ export function launchConfigProblems(config: PopekLaunchConfig, fileExists: (p: 
   if (config.loadAddress !== undefined && !(Number.isInteger(config.loadAddress) && (config.loadAddress as number) >= 0 && (config.loadAddress as number) <= 0xffffffff)) {
     problems.push(`"loadAddress" must be an address from 0 to 4294967295 (0xFFFFFFFF); got ${JSON.stringify(config.loadAddress)}.`);
   }
-  for (const key of ['stopOnEntry', 'checkEquivalence', 'trace'] as const) {
+  for (const key of ['stopOnEntry', 'checkEquivalence', 'trace', 'coverage'] as const) {
     if (config[key] !== undefined && typeof config[key] !== 'boolean') problems.push(`"${key}" must be true or false; got ${JSON.stringify(config[key])}.`);
   }
   return problems;

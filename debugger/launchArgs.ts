@@ -32,6 +32,8 @@ export interface PopekLaunchArguments extends DebugProtocol.LaunchRequestArgumen
   disks?: string[];
   /** Exception filters on from the start (`["vmexit"]`), besides those ticked in the Breakpoints view. */
   stopOn?: string[];
+  /** Record which lines execute (the editor's coverage decoration; the `popekCoverage` event). */
+  coverage?: boolean;
 }
 
 export interface CheckedLaunch extends RuntimeOptions { stopOnEntry: boolean; stopOn: ExceptionFilterId[] }
@@ -70,6 +72,7 @@ export function checkLaunchArguments(raw: unknown): { options?: CheckedLaunch; p
   const stopOnEntry = bool('stopOnEntry', true);
   const checkEquivalence = bool('checkEquivalence', false);
   const trace = bool('trace', false);
+  const coverage = bool('coverage', false);
   let disks: string[] | undefined;
   if (a.disks !== undefined && a.disks !== null) {
     if (!Array.isArray(a.disks) || a.disks.length > 2 || !a.disks.every((d) => typeof d === 'string' && d.trim() !== '')) problems.push(`"disks" must list at most two disk image files: the primary master, then the slave (got ${JSON.stringify(a.disks)}).`);
@@ -82,5 +85,5 @@ export function checkLaunchArguments(raw: unknown): { options?: CheckedLaunch; p
     } else stopOn.push(...(a.stopOn as ExceptionFilterId[]));
   }
   if (problems.length) return { problems };
-  return { options: { program: a.program as string, mode, cost, memoryMiB, maxInstructions, checkEquivalence, trace, stopOnEntry, stopOn, ...(loadAddress !== undefined ? { loadAddress } : {}), ...(disks ? { disks } : {}) }, problems };
+  return { options: { program: a.program as string, mode, cost, memoryMiB, maxInstructions, checkEquivalence, trace, stopOnEntry, stopOn, ...(coverage ? { coverage } : {}), ...(loadAddress !== undefined ? { loadAddress } : {}), ...(disks ? { disks } : {}) }, problems };
 }

@@ -24,6 +24,7 @@ import { ProgramLoadError } from './runtime/program';
 import { DebugRuntime, type RuntimeHost, type StopInfo } from './runtime/runtime';
 import { KEYS_REQUEST, SCREEN_EVENT, SCREEN_REQUEST, ScreenPublisher, screenBody, typeKeys, type KeysArguments } from './screenEvents';
 import { RUN_SPEED_EVENT, RunSpeedPublisher, type RunCounts } from './runSpeed';
+import { COVERAGE_EVENT, COVERAGE_REQUEST, coverageBody } from './coverageEvents';
 
 const THREAD_ID = 1;
 /** How long launch waits for configurationDone before it runs anyway (ms). */
@@ -165,6 +166,7 @@ export class PopekDebugSession extends GuardedDebugSession {
         if (stop.hitBreakpointIds) ev.body.hitBreakpointIds = stop.hitBreakpointIds;
         // The totals first: whoever reacts to the stop reads them.
         if (this.runtime) this.speed.stopped(runCounts(this.runtime));
+        this.sendCoverage(false);
         this.sendEvent(ev);
         if (this.runtime) this.screen.stopped(this.runtime.vm.machine.vga);
       },
@@ -176,6 +178,7 @@ export class PopekDebugSession extends GuardedDebugSession {
       },
       ended: (message, exitCode) => {
         if (this.runtime) { this.screen.stopped(this.runtime.vm.machine.vga); this.speed.stopped(runCounts(this.runtime)); }
+        this.sendCoverage(true);
         this.sendEvent(new OutputEvent(message + '\n', 'console'));
         this.sendEvent(new ExitedEvent(exitCode));
         this.sendEvent(new TerminatedEvent());
@@ -183,10 +186,28 @@ export class PopekDebugSession extends GuardedDebugSession {
     };
   }
 
-  /** `popekScreen`: the screen now; `popekKeys`: type keys into the guest (see screenEvents.ts). */
+  /** The executed lines so far (coverageEvents.ts), when the session records them. */
+  private sendCoverage(ended: boolean): void {
+    const rt = this.runtime;
+    if (rt?.coverageEnabled) this.sendEvent(new DapEvent(COVERAGE_EVENT, this.coverageOf(rt, ended)));
+  }
+
+  private coverageOf(rt: DebugRuntime, ended: boolean) {
+    return coverageBody(rt.mode, rt.coverageReport(), ended, { path: (p) => this.convertDebuggerPathToClient(p), line: (l) => this.convertDebuggerLineToClient(l) });
+  }
+
+  /**
+   * `popekScreen`: the screen now; `popekKeys`: type keys into the guest (see screenEvents.ts);
+   * `popekCoverage`: record executed lines from now on, and the lines so far.
+   */
   protected override customRequest(command: string, response: DebugProtocol.Response, args: unknown): void {
     const rt = this.runtime;
-    if (command === SCREEN_REQUEST) {
+    if (command === COVERAGE_REQUEST) {
+      if (!rt) { this.fail(response, ErrorId.noGuest, 'launch a program first'); return; }
+      rt.enableCoverage();
+      response.body = this.coverageOf(rt, rt.hasEnded);
+      this.sendResponse(response);
+    } else if (command === SCREEN_REQUEST) {
       if (!rt) { this.fail(response, ErrorId.noGuest, 'launch a program first'); return; }
       response.body = screenBody(rt.vm.machine.vga, rt.isRunning);
       this.sendResponse(response);

@@ -92,6 +92,9 @@ export class CodeBreakpoints {
     return out;
   }
 
+  /** True when a code breakpoint is set at linear `lin` (whatever its condition). */
+  hasAt(lin: number): boolean { return this.byAddress.has(lin >>> 0); }
+
   /** Gives the CPU the code breakpoint addresses to check itself (`on`), or none. */
   cpuChecks(on: boolean): void {
     const set = this.ctx.cpu.breakpoints;

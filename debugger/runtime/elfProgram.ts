@@ -64,6 +64,14 @@ export class ElfSourceIndex extends SourceIndex {
     return { line: next.line - 1, addresses: [...next.addresses, ...twins] };
   }
 
+  /** Every instruction, plus its load address where it also runs before paging (see linkedAddress). */
+  override instructionAddresses(): number[] {
+    const out = super.instructionAddresses();
+    if (!this.twins.length) return out;
+    const twinsOf = out.flatMap((a) => this.twins.filter((t) => a >= t.vaddr && a < t.vaddr + t.size).map((t) => (a - t.vaddr + t.paddr) >>> 0));
+    return [...out, ...twinsOf];
+  }
+
   override symbolize(address: number): string | undefined { return this.debug.symbolize(address); }
 
   /** The function (DWARF subprogram or sized symbol) around `address`; else the nearest code label. */

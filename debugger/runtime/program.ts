@@ -71,6 +71,9 @@ export class SourceIndex {
 
   get instructionCount(): number { return this.insns.length; }
 
+  /** Linear addresses of every instruction start the source map knows (coverage probes). */
+  instructionAddresses(): number[] { return this.insns.map((e) => e.address); }
+
   /** The instruction that starts at `address`, if the source map has one. */
   at(address: number): SourceMapEntry | undefined { return this.byAddress.get(address >>> 0); }
 

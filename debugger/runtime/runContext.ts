@@ -31,6 +31,8 @@ export interface RuntimeOptions {
   disks?: string[];
   /** Check after every instruction even where the CPU could (the reference the fast path is tested against). */
   oneAtATime?: boolean;
+  /** Record which lines execute (coverage.ts) from the start. */
+  coverage?: boolean;
 }
 
 export type StopReason = 'entry' | 'step' | 'breakpoint' | 'exception' | 'pause' | 'data breakpoint' | 'instruction breakpoint' | 'function breakpoint' | 'divergence' | 'goto';

@@ -6,6 +6,7 @@
  */
 import { isOutcome } from '../../core/machine/machine';
 import type { CodeBreakpoints } from './codeBreakpoints';
+import type { CoverageRecorder } from './coverage';
 import type { DataBreakpoints } from './dataBreakpoints';
 import { endMessage, twinVerdict } from './endOfRun';
 import { guestIf } from './equivalence';
@@ -25,6 +26,7 @@ export interface RunParts {
   twin: TwinLockStep | undefined;
   /** The twin compared at the end of each stretch of `continue` (with `twin`). */
   windows: TwinWindows | undefined;
+  coverage: CoverageRecorder;
 }
 
 export class RunLoop {
@@ -41,15 +43,15 @@ export class RunLoop {
    * runs slices with no checks. The native twin, if any, is compared after each slice (twinWindows.ts).
    */
   private mode(goal: Goal): 'fine' | 'bp' | 'free' {
-    const { codeBps, dataBps, events } = this.parts;
+    const { codeBps, dataBps, events, coverage } = this.parts;
     if (goal.kind === 'step' || this.ctx.options.oneAtATime) return 'fine';
     // The CPU checks every instruction (per block, compiled blocks run) but the one it resumes at.
-    return codeBps.size === 0 && events.watching === 0 && dataBps.count === 0 ? 'free' : 'bp';
+    return codeBps.size === 0 && events.watching === 0 && dataBps.count === 0 && !coverage.probing ? 'free' : 'bp';
   }
 
   async run(goal: Goal): Promise<void> {
     const ctx = this.ctx, cpu = ctx.cpu;
-    const { codeBps, events, travel } = this.parts;
+    const { codeBps, events, travel, coverage } = this.parts;
     if (ctx.running || ctx.ended || ctx.disposed) return;
     try { travel.ensureFirstCheckpoint(); } catch (e) { ctx.host.output(`popek debugger: no step back: ${(e as Error).message}\n`, 'stderr'); }
     ctx.running = true;
@@ -69,14 +71,22 @@ export class RunLoop {
         // at a time (each slice resumes at EIP, see runFine) where an event it delivered inside the
         // slice leads to one (a handler's first instruction, reached without an instruction retiring).
         codeBps.cpuChecks(mode !== 'free');
+        if (mode === 'bp') coverage.addProbes(cpu.breakpoints);
         if (mode === 'fine') {
           do {
             stop = this.runFine(goal, FINE_BATCH);
           } while (!stop && !ctx.ended && performance.now() - turnStart < TURN_MS);
         } else {
           // Resuming: the instruction at EIP was already stopped at or checked (the last slice's end).
-          if (mode === 'bp') cpu.resume();
-          const r = ctx.vm.runSlice(windows ? Math.min(sliceSize, windows.sliceCap) : sliceSize);
+          if (mode === 'bp') {
+            // Its probe (if any) is not checked either: it runs first thing (a halted CPU runs nothing).
+            if (!cpu.halted) coverage.record(ctx.pc);
+            cpu.resume();
+          }
+          const budget = windows ? Math.min(sliceSize, windows.sliceCap) : sliceSize;
+          const sliceEnd = cpu.icount + budget;
+          let r = ctx.vm.runSlice(budget);
+          if (mode === 'bp') r = coverage.runPastProbes(ctx.vm, r, sliceEnd, (lin) => codeBps.hasAt(lin));
           const dt = performance.now() - turnStart;
           sliceSize = Math.max(10_000, Math.min(20_000_000, Math.round(sliceSize * (dt > 0 ? Math.min(4, TURN_MS / dt) : 4))));
           this.forgetResumeSkip();
@@ -155,6 +165,7 @@ export class RunLoop {
       ctx.insnIcount = ic0;
       // The instruction at EIP was checked (the previous slice's end, or a stop): it runs now.
       cpu.resume();
+      if (!cpu.halted) this.parts.coverage.record(before);
       const r = vm.runSlice(1);
       ctx.insnIcount = -1;
       this.forgetResumeSkip();

@@ -15,6 +15,7 @@ import type { RunCounters } from '../../core/machine/report';
 import type { BreakpointOptions, ExceptionFilterId } from './breakpoints';
 import { callStack, type Frame } from './callStack';
 import { CodeBreakpoints } from './codeBreakpoints';
+import { CoverageRecorder, type CoverageReport } from './coverage';
 import { DataBreakpoints } from './dataBreakpoints';
 import { ElfSourceIndex, loadProgram } from './elfProgram';
 import { EventFilters } from './eventFilters';
@@ -46,6 +47,7 @@ export class DebugRuntime {
   private readonly windows: TwinWindows | undefined;
   private readonly travel: TimeTravel;
   private readonly loop: RunLoop;
+  private readonly coverage: CoverageRecorder;
 
   constructor(options: RuntimeOptions, private readonly host: RuntimeHost) {
     this.program = loadProgram(options.program, options.loadAddress);
@@ -76,7 +78,9 @@ export class DebugRuntime {
       this.lockStep?.clearAfterReplay();
     });
     this.windows = this.lockStep && new TwinWindows(ctx, this.lockStep, { events: this.events, dataBps: this.dataBps, travel: this.travel });
-    this.loop = new RunLoop(ctx, { codeBps: this.codeBps, dataBps: this.dataBps, events: this.events, travel: this.travel, twin: this.lockStep, windows: this.windows });
+    this.coverage = new CoverageRecorder(this.program.index);
+    if (options.coverage) this.coverage.enable();
+    this.loop = new RunLoop(ctx, { codeBps: this.codeBps, dataBps: this.dataBps, events: this.events, travel: this.travel, twin: this.lockStep, windows: this.windows, coverage: this.coverage });
     for (const w of this.program.warnings) host.output(`warning: ${w}\n`, 'console');
   }
 
@@ -122,6 +126,14 @@ export class DebugRuntime {
     for (let l = line; l <= endLine; l++) if (this.program.index.addressesOf(file, l).length) out.push(l);
     return out;
   }
+
+  // Coverage -----------------------------------------------------------------------------------
+
+  /** Records executed instructions from now on (coverage.ts: probes, nothing when off). */
+  enableCoverage(): void { this.coverage.enable(); }
+  get coverageEnabled(): boolean { return this.coverage.enabled; }
+  /** Executed lines so far by file (0-based lines). */
+  coverageReport(): CoverageReport { return this.coverage.report(); }
 
   // Hypervisor view of the stop ----------------------------------------------------------------
 

@@ -67,6 +67,8 @@ export interface QemuTrace extends QemuResult {
   instructions: number;
   /** The same, per lower-case mnemonic (`cpuid`, `in`, `out`, `rdmsr`, …). */
   byMnemonic: Record<string, number>;
+  /** Addresses of the instructions that started at least once (code coverage), ascending. */
+  pcs: number[];
 }
 
 /** True if `cmd` can be started (it is on PATH or an existing path). */
@@ -194,7 +196,7 @@ export async function traceImageInQemu(image: Buffer, org = 0x100000, options: R
       const name = mnemonicAt(image, org, pc);
       byMnemonic[name] = (byMnemonic[name] ?? 0) + n;
     }
-    return { ...result, instructions, byMnemonic };
+    return { ...result, instructions, byMnemonic, pcs: [...perPc.keys()].sort((a, b) => a - b) };
   } finally {
     fs.rmSync(logDir, { recursive: true, force: true });
   }
