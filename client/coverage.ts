@@ -30,7 +30,7 @@ export class CoverageDecorations implements vscode.Disposable {
     this.decoration = vscode.window.createTextEditorDecorationType({
       gutterIconPath: vscode.Uri.joinPath(context.extensionUri, 'media', 'coverage.svg'),
       gutterIconSize: 'contain',
-      overviewRulerColor: 'rgba(63, 185, 80, 0.8)',
+      overviewRulerColor: '#3fb950',
       overviewRulerLane: vscode.OverviewRulerLane.Left,
       isWholeLine: true,
     });
@@ -88,7 +88,8 @@ export class CoverageDecorations implements vscode.Disposable {
       for (const [line, list] of modes) {
         if (line < 1 || line > editor.document.lineCount) continue;
         const hover = new vscode.MarkdownString(`**Executed** under ${list.map((m) => TECHNIQUE[m]).join(', ')} (Popek code coverage)`);
-        options.push({ range: new vscode.Range(line - 1, 0, line - 1, 0), hoverMessage: hover });
+        // The whole line's text: hovering anywhere on it shows which techniques ran it.
+        options.push({ range: new vscode.Range(line - 1, 0, line - 1, editor.document.lineAt(line - 1).text.length), hoverMessage: hover });
       }
       editor.setDecorations(this.decoration, options);
     }

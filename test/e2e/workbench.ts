@@ -17,6 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, Frame, Page } from 'playwright-core';
 import { memoryChecks } from './memoryChecks';
+import { debugEditorChecks } from './debugEditorChecks';
 
 // The callbacks given to page.evaluate / waitForFunction run in the page; the project's tsconfig has
 // no DOM lib (it is Node code), so the few page globals they use are declared here, for this file only.
@@ -614,6 +615,8 @@ async function uiPhase(page: Page): Promise<void> {
     return checkCompareView(page, 'ui-10-compare-webview.png');
   });
 
+  // Inline values at a stop, the coverage decoration after a run (debugEditorChecks.ts).
+  await debugEditorChecks(page, { step, quickOpen, goToLine, runCommand, lineNumberOf, norm, OUT });
 }
 
 (async () => {

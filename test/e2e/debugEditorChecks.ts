@@ -1,0 +1,140 @@
+/*
+ * Screen checks of what a debug session adds to the editor (issue 14): inline values at line ends at
+ * a stop, and the code-coverage decoration (gutter bar, overview ruler, hover naming the technique)
+ * after a run. Called from workbench.ts's ui phase with its helpers; waits on conditions only.
+ */
+import * as path from 'node:path';
+import type { Page } from 'playwright-core';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+declare const document: any;
+declare function getComputedStyle(e: unknown): { backgroundImage: string };
+
+export interface UiHelpers {
+  step(page: Page, name: string, needs: string[], fn: () => Promise<string | void>): Promise<void>;
+  quickOpen(page: Page, file: string): Promise<void>;
+  goToLine(page: Page, line: number): Promise<void>;
+  runCommand(page: Page, title: string): Promise<void>;
+  lineNumberOf(file: string, re: RegExp): number;
+  norm(s: string | null | undefined): string;
+  OUT: string;
+}
+
+/** Ends the session and waits until it has (until then F5 means Continue). */
+async function endSession(page: Page): Promise<void> {
+  await page.keyboard.press('Shift+F5');
+  await page.waitForSelector('.debug-toolbar', { state: 'detached', timeout: 15_000 }).catch(() => undefined);
+}
+
+/** Line numbers (1-based) of the active editor's visible lines whose gutter shows the coverage bar. */
+async function coveredLines(page: Page): Promise<number[]> {
+  return page.evaluate(() => {
+    const editor = document.querySelector('.editor-group-container.active .monaco-editor');
+    if (!editor) return [];
+    const numberAt = new Map<number, number>();
+    for (const n of editor.querySelectorAll('.margin-view-overlays .line-numbers')) {
+      const top = Math.round(n.parentElement.getBoundingClientRect().top);
+      numberAt.set(top, Number(n.textContent));
+    }
+    const lines: number[] = [];
+    for (const el of editor.querySelectorAll('.margin *')) {
+      if (!/coverage\.svg/.test(getComputedStyle(el).backgroundImage)) continue;
+      const line = numberAt.get(Math.round(el.getBoundingClientRect().top));
+      if (line !== undefined) lines.push(line);
+    }
+    return [...new Set(lines)].sort((a, b) => a - b);
+  });
+}
+
+/** Pixels of the coverage green (rgb 63, 185, 80) in the active editor's overview ruler (a canvas). */
+function greenInOverviewRuler(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const canvas = document.querySelector('.editor-group-container.active .decorationsOverviewRuler');
+    if (!canvas) return 0;
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) if (Math.abs(data[i] - 63) < 30 && Math.abs(data[i + 1] - 185) < 30 && Math.abs(data[i + 2] - 80) < 30 && data[i + 3] > 100) n++;
+    return n;
+  });
+}
+
+export async function debugEditorChecks(page: Page, h: UiHelpers): Promise<void> {
+  await h.step(page, 'inline values at a stop: the registers, flags and memory operands the lines up to the stop use', ['debugAdapter'], async () => {
+    await h.quickOpen(page, 'hello.gasm');
+    const line = h.lineNumberOf('hello.gasm', /^\s*mov \[vendor \+ 4\], edx/);
+    await h.goToLine(page, line);
+    await page.keyboard.press('F9');
+    await page.keyboard.press('F5');
+    await page.waitForSelector('.monaco-editor .debug-top-stack-frame-line', { timeout: 60_000 });
+    // Past the entry stop (and any breakpoint an earlier check left) to this line.
+    for (let i = 0; i < 4; i++) {
+      const at = await page.evaluate(() => /@\s*(0x[0-9a-f]+)/i.exec(document.querySelector('.debug-call-stack')?.innerText ?? '')?.[1]);
+      const stopLine = await page.evaluate(() => {
+        const el = document.querySelector('.editor-group-container.active .monaco-editor .debug-top-stack-frame-line');
+        if (!el) return 0;
+        const top = Math.round(el.getBoundingClientRect().top);
+        for (const n of document.querySelectorAll('.editor-group-container.active .margin-view-overlays .line-numbers')) {
+          if (Math.round(n.parentElement.getBoundingClientRect().top) === top) return Number(n.textContent);
+        }
+        return 0;
+      });
+      if (stopLine === line) break;
+      await page.keyboard.press('F5');
+      await page.waitForFunction((prev: string | undefined) => {
+        const now = /@\s*(0x[0-9a-f]+)/i.exec(document.querySelector('.debug-call-stack')?.innerText ?? '')?.[1];
+        return !!now && now !== prev;
+      }, at, { timeout: 30_000 });
+    }
+    // VS Code asks the provider, then the adapter evaluates each expression: `name = value` after the line.
+    await page.waitForFunction(() => /edx = 0x/.test([...document.querySelectorAll('.editor-group-container.active .debug-inline-value')].map((e: any) => e.textContent.replace(/\u00a0/g, ' ')).join(' | ')), null, { timeout: 30_000 });
+    const values: string[] = await page.evaluate(() => [...document.querySelectorAll('.editor-group-container.active .debug-inline-value')].map((e: any) => e.textContent.replace(/\u00a0/g, ' ')));
+    await page.screenshot({ path: path.join(h.OUT, 'ui-14-inline-values.png') });
+    const text = values.join(' | ');
+    // The stop line's own operands (its memory operand through the adapter), and an earlier line's.
+    if (!/dword \[vendor\+4\] = /.test(text)) throw new Error(`no memory operand value: ${text}`);
+    if (!/\bebx = 0x/.test(text)) throw new Error(`no value for the earlier line's ebx: ${text}`);
+    // Lines below the stop have not run: no values there.
+    if (/\[vendor\+8\]/.test(text)) throw new Error(`a value on a line below the stop: ${text}`);
+    await page.keyboard.press('F9'); // the breakpoint off again, for the checks after this one
+    await endSession(page);
+    return `(${values.length} lines: ${JSON.stringify(text.slice(0, 160))})`;
+  });
+
+  await h.step(page, 'code coverage after a run: executed lines marked in the gutter and the overview ruler, the technique in the hover, toggled off by the command', ['debugAdapter'], async () => {
+    // The guest's file first: it activates the extension (when this check runs alone).
+    await h.quickOpen(page, 'branch.gasm');
+    await h.runCommand(page, 'Popek: Toggle Code Coverage');
+    await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
+    await page.keyboard.press('F5');
+    await page.waitForSelector('.monaco-editor .debug-top-stack-frame-line', { timeout: 60_000 });
+    await page.keyboard.press('F5'); // runs to its exit: the end-of-run line, then the marks
+    await page.waitForFunction(() => /exited with code/.test(document.querySelector('.repl')?.innerText ?? ''), null, { timeout: 60_000 });
+    const loop = h.lineNumberOf('branch.gasm', /^\s*add eax, ecx/), never = h.lineNumberOf('branch.gasm', /^\.unreachable:/) + 1;
+    const exit = h.lineNumberOf('branch.gasm', /^\s*out 0xF4, al\s+; exit/);
+    await page.waitForFunction(() => [...document.querySelectorAll('.editor-group-container.active .monaco-editor .margin *')].some((e: any) => /coverage\.svg/.test(getComputedStyle(e).backgroundImage)), null, { timeout: 30_000 });
+    // Lines from the loop to the unreachable ones in view (Ctrl+G centres the line).
+    await h.goToLine(page, never);
+    await page.waitForFunction((n: number) => [...document.querySelectorAll('.editor-group-container.active .margin-view-overlays .line-numbers')].some((e: any) => Number(e.textContent) === n + 1), never, { timeout: 10_000 });
+    const lines = await coveredLines(page);
+    const ruler = await greenInOverviewRuler(page);
+    await page.screenshot({ path: path.join(h.OUT, 'ui-15-coverage.png') });
+    if (!lines.includes(loop) || !lines.includes(exit)) throw new Error(`the loop (${loop}) and the exit (${exit}) are not marked: ${lines}`);
+    if (lines.includes(never) || lines.includes(never + 1)) throw new Error(`a line after the untaken branch is marked: ${lines}`);
+    if (ruler === 0) throw new Error('no coverage mark in the overview ruler');
+    // The hover on an executed line names the technique.
+    await h.goToLine(page, loop);
+    const lineEl = page.locator('.editor-group-container.active .view-line', { hasText: 'add eax, ecx' }).first();
+    await lineEl.hover({ position: { x: 40, y: 5 } });
+    const hover = page.locator('.monaco-hover', { hasText: 'Executed' }).first();
+    await hover.waitFor({ state: 'visible', timeout: 15_000 });
+    const said = h.norm(await hover.innerText());
+    await page.screenshot({ path: path.join(h.OUT, 'ui-15b-coverage-hover.png') });
+    if (!/Executed under (native|trap and emulate|binary translation|paravirtual|hardware assisted)/.test(said)) throw new Error(`hover: ${said}`);
+    await page.mouse.move(5, 5);
+    // Off: the decoration goes.
+    await h.runCommand(page, 'Popek: Toggle Code Coverage');
+    await page.waitForFunction(() => ![...document.querySelectorAll('.editor-group-container.active .monaco-editor .margin *')].some((e: any) => /coverage\.svg/.test(getComputedStyle(e).backgroundImage)), null, { timeout: 15_000 });
+    if (await greenInOverviewRuler(page) !== 0) throw new Error('the overview ruler keeps coverage marks after the toggle');
+    return `(lines ${lines.join(', ')} marked, ${never} not; ${ruler} ruler pixels; hover ${JSON.stringify(/Executed[^\n]*/.exec(said)?.[0])})`;
+  });
+}
