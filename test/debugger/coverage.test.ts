@@ -5,12 +5,15 @@
  * the exit — also with a user's breakpoint and steps on the way, and when recording starts mid-run.
  */
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { assemble } from '../../core/asm';
 import { MODES, type Mode } from '../../core/vmm';
 import { COVERAGE_EVENT, COVERAGE_REQUEST, type CoverageBody } from '../../debugger/coverageEvents';
+import { buildElf, removeBuild, type BuiltElf } from '../elf/toolchain';
 import { assembleWithNasm, hasTool, traceImageInQemu } from '../support/qemu';
 import { fixture, launchToStop, lineOf, resumeToStop, send, startClient } from './support';
 
@@ -84,5 +87,95 @@ describe('debugger: code coverage of executed lines, checked against QEMU', func
     dc.on(COVERAGE_EVENT, () => { events++; });
     await Promise.all([dc.configurationSequence(), dc.launch({ program: FILE, mode: 'native', stopOnEntry: false } as DebugProtocol.LaunchRequestArguments), dc.waitForEvent('terminated')]);
     assert.equal(events, 0);
+  });
+});
+
+const ENTRY_ASM = `
+; Multiboot entry stub (the tutorials' idiom): the header in its own section, then kmain, then the exit.
+global _start
+extern kmain
+section .multiboot
+align 4
+  dd 0x1BADB002, 0, -0x1BADB002
+section .text
+_start:
+  mov esp, stack_top
+  call kmain
+  mov al, 0
+  out 0xf4, al
+.hang:
+  hlt
+  jmp .hang
+section .bss
+align 16
+  resb 4096
+stack_top:
+`;
+
+const KERNEL_C = `
+static void outb(unsigned short port, unsigned char v) {
+  __asm__ volatile ("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static int never_called(int x) {
+  return x * 3;
+}
+
+static int twice(int x) {
+  return x + x;
+}
+
+void kmain(void) {
+  int s = 0;
+  for (int i = 0; i < 100; i++)
+    s += twice(i);
+  if (s == 7)
+    s = never_called(s);
+  outb(0x3f8, 'k');
+}
+`;
+
+const LINK_LD = `
+ENTRY(_start)
+SECTIONS {
+  . = 1M;
+  .text BLOCK(4K) : ALIGN(4K) { *(.multiboot) *(.text) }
+  .bss BLOCK(4K) : ALIGN(4K) { *(COMMON) *(.bss) }
+}
+`;
+
+describe('debugger: code coverage of an ELF kernel (C and NASM lines through DWARF), checked against QEMU and addr2line', function () {
+  this.timeout(120_000);
+  let dc: DebugClient;
+  let k: BuiltElf | undefined;
+  before(function () {
+    if (!hasTool('qemu-system-i386') || !hasTool('nasm') || !hasTool('gcc') || !hasTool('addr2line')) this.skip();
+    k = buildElf({ sources: { 'entry.asm': ENTRY_ASM, 'kernel.c': KERNEL_C }, linkerScript: LINK_LD });
+  });
+  after(() => removeBuild(k));
+  beforeEach(async () => { dc = await startClient(); });
+  afterEach(async () => { await dc.stop(); });
+
+  it('the covered .c and .asm lines are those of the addresses QEMU executed, as addr2line names them', async () => {
+    const kernel = k!;
+    // QEMU boots the ELF as a Multiboot kernel; its log lists the addresses run in .text.
+    const trace = await traceImageInQemu(Buffer.from(kernel.bytes), 0x100000);
+    assert.equal(trace.console, 'k');
+    const text = spawnSync('addr2line', ['-e', kernel.file, ...trace.pcs.map((pc) => '0x' + pc.toString(16))], { encoding: 'utf8' }).stdout;
+    const want = new Map<string, Set<number>>();
+    for (const m of text.matchAll(/^(.+):(\d+)/gm)) {
+      const file = path.resolve(kernel.dir, m[1]);
+      if (!want.has(file)) want.set(file, new Set());
+      want.get(file)!.add(Number(m[2]));
+    }
+    const cov = lastCoverage(dc);
+    await Promise.all([dc.configurationSequence(), dc.launch({ program: kernel.file, mode: 'trap-and-emulate', stopOnEntry: false, coverage: true } as DebugProtocol.LaunchRequestArguments)]);
+    const body = await cov.ended;
+    const c = kernel.sources['kernel.c'], asm = kernel.sources['entry.asm'];
+    for (const file of [c, asm]) {
+      assert.deepEqual(body.files.find((f) => f.path === file)?.lines, [...want.get(file) ?? []].sort((a, b) => a - b), file);
+    }
+    const covered = body.files.find((f) => f.path === c)!.lines;
+    assert.ok(covered.includes(lineOf(c, 'return x + x')) && !covered.includes(lineOf(c, 'return x * 3')) && !covered.includes(lineOf(c, 's = never_called(s)')));
   });
 });
