@@ -1046,6 +1046,15 @@ export class Cpu {
   }
 
   /**
+   * Whether an executor that runs guest code its own way (a binary translator) must stop before the
+   * instruction at linear `lin`: a debugger breakpoint there, unless it is the resume point `run`
+   * honours too (the instruction a stop was reported at, until it retires).
+   */
+  breakpointAt(lin: number): boolean {
+    return this.breakpoints.has(lin) && !(this.icount === this.resumeIcount && lin === this.resumeLin);
+  }
+
+  /**
    * Asks the run in progress to return 'requested' at the next instruction boundary: after the
    * instruction (or event delivery) running now and what the boundary delivers (a pending
    * interrupt, a single-step trap), before the next instruction executes (a halted CPU first waits

@@ -55,14 +55,22 @@ export const scas = makeString((cpu, i, _si, di) => {
   const b = cpu.read(ES, di, i.size);
   cmpFlags(cpu, SZ(i.size), cpu.getReg(0, i.size), b);
 }, false, true, true);
-export const ins = makeString((cpu, i, _si, di) => {
+/**
+ * INS/OUTS check I/O permission once, before the repeat count: a REP INS with ECX = 0 at CPL > IOPL
+ * still raises #GP(0) (as Bochs and QEMU do; the SDM lists the check first in INS/OUTS's operation, and
+ * the port in DX cannot change between iterations).
+ */
+function checkedIo(exec: ExecFn): ExecFn {
+  return (cpu, i) => {
+    checkIoPermission(cpu, cpu.regs[2] & 0xffff, i.size);
+    exec(cpu, i);
+  };
+}
+export const ins = checkedIo(makeString((cpu, i, _si, di) => {
   const port = cpu.regs[2] & 0xffff;
-  checkIoPermission(cpu, port, i.size);
   cpu.probeWrite(ES, di, i.size);
   cpu.write(ES, di, i.size, cpu.io.in(port, i.size as 1 | 2 | 4));
-}, false, true, false);
-export const outs = makeString((cpu, i, si) => {
-  const port = cpu.regs[2] & 0xffff;
-  checkIoPermission(cpu, port, i.size);
-  cpu.io.out(port, i.size as 1 | 2 | 4, cpu.read(i.seg, si, i.size));
-}, true, false, false);
+}, false, true, false));
+export const outs = checkedIo(makeString((cpu, i, si) => {
+  cpu.io.out(cpu.regs[2] & 0xffff, i.size as 1 | 2 | 4, cpu.read(i.seg, si, i.size));
+}, true, false, false));

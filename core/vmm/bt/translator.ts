@@ -100,6 +100,8 @@ export class BinaryTranslator {
   gen = 0;
   readonly stats: TranslatorStats = { cacheHits: 0, inlineCacheHits: 0, linksPatched: 0, callouts: 0, inlined: 0 };
   private leavingUser = false;
+  /** Translated code stopped before a debugger breakpoint (`execute` reports it). */
+  private atBreakpoint = false;
   /** While the VMM itself delivers an event to the guest (its nested events are the CPU's). */
   private delivering = false;
   /** The block whose CCF is running (null: the dispatcher, user code, a callout's aftermath). */
@@ -183,8 +185,8 @@ export class BinaryTranslator {
         cpu.deliverPendingEvent();
         if (cpu.halted) return 'halt';
         if (cpu.stopPending) return cpu.takeStop();
-        if (cpu.cpl === 3 || cpu.breakpoints.size > 0) {
-          // User code runs direct; with debugger breakpoints everything steps on the interpreter.
+        if (cpu.cpl === 3) {
+          // User code runs direct (on the CPU, which honours debugger breakpoints itself).
           const r = cpu.run(end - cpu.icount);
           if (r === 'stop' && this.leavingUser && !this.host.machine.outcome) {
             this.leavingUser = false;
@@ -196,6 +198,11 @@ export class BinaryTranslator {
           continue;
         }
         this.runTranslated(end);
+        if (this.atBreakpoint) {
+          this.atBreakpoint = false;
+          cpu.resume();
+          return 'breakpoint';
+        }
       } catch (e) {
         if (!(e instanceof CpuFault)) throw e;
         cpu.breakBlock = false;
@@ -222,11 +229,17 @@ export class BinaryTranslator {
     for (;;) {
       // The budget ends inside this block: step its first instructions one by one (exact counts,
       // so interrupts and the instruction limit land where they land natively).
+      // Debugger breakpoints in translated (kernel) code: a block holding one runs up to it by steps
+      // through its semantics and callouts, so the guest stays virtualized while it is debugged.
+      if (cpu.breakpoints.size > 0) {
+        const at = this.breakpointIn(blk);
+        if (at >= 0 && cpu.icount + at <= end) { this.stepTail(blk, at); this.checkBreakpoint(); return; }
+      }
       if (cpu.icount + blk.insns.length > end) { this.stepTail(blk, end - cpu.icount); return; }
       // Innocuous code only (no callout anywhere in it) is translated identically: once hot, the CPU's
       // region compiler runs it, several blocks and their loops in one function. Not for a block that
       // writes traced page tables (adaptive BT retranslates those stores as callouts).
-      if ((chained || blk.region !== undefined) && ++blk.runs >= REGION_AFTER && blk.ptWrites === 0 && !blk.regionless) {
+      if ((chained || blk.region !== undefined) && cpu.breakpoints.size === 0 && ++blk.runs >= REGION_AFTER && blk.ptWrites === 0 && !blk.regionless) {
         const entry = this.regionOf(blk);
         if (entry !== undefined) {
           const before = cpu.icount;
@@ -267,6 +280,18 @@ export class BinaryTranslator {
     blk.region = entry;
     if (entry === undefined) blk.regionless = true;
     return entry;
+  }
+
+  /** Index of the first instruction of `blk` the debugger stops before, -1 when none. */
+  private breakpointIn(blk: TranslatedBlock): number {
+    for (let k = 0; k < blk.insns.length; k++) if (this.cpu.breakpointAt((blk.csBase + blk.eips[k]) | 0)) return k;
+    return -1;
+  }
+
+  /** Latches a breakpoint stop when translated code ended before one (reported by `execute`). */
+  private checkBreakpoint(): void {
+    const cpu = this.cpu;
+    if (cpu.breakpoints.size > 0 && cpu.breakpointAt((cpu.eip + cpu.segBase[CS]) | 0)) this.atBreakpoint = true;
   }
 
   /** Runs the first `n` instructions of a block by their semantics and callouts (EIP and count exact). */
