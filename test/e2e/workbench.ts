@@ -480,6 +480,10 @@ async function uiPhase(page: Page): Promise<void> {
   // walkthrough, whose example is also named hello.gasm and would be the one Ctrl+P opens after it.
   await memoryChecks(page, { OUT, step, quickOpen, goToLine, runCommand, lineNumberOf, norm });
 
+  // Inline values at a stop, the coverage decoration after a run (debugEditorChecks.ts) — before the
+  // walkthrough too: its hello.gasm would be the one Ctrl+P opens, with other line numbers.
+  await debugEditorChecks(page, { step, quickOpen, goToLine, runCommand, lineNumberOf, norm, OUT });
+
   await step(page, 'the walkthrough followed end to end: each step does what it says, ticks only then, writes nothing to the workspace', ['cli', 'debugAdapter', 'server'], async () => {
     const snapshot = () => fs.readdirSync(WS).filter((f) => f !== '.vscode').map((f) => `${f}:${fs.statSync(path.join(WS, f)).mtimeMs}`).sort().join(',');
     const before = snapshot();
@@ -615,8 +619,6 @@ async function uiPhase(page: Page): Promise<void> {
     return checkCompareView(page, 'ui-10-compare-webview.png');
   });
 
-  // Inline values at a stop, the coverage decoration after a run (debugEditorChecks.ts).
-  await debugEditorChecks(page, { step, quickOpen, goToLine, runCommand, lineNumberOf, norm, OUT });
 }
 
 (async () => {
