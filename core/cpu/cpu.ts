@@ -1212,7 +1212,7 @@ export class Cpu {
     this.breakBlock = false;
     let lin = (this.eip + this.segBase[CS]) | 0;
     // The first instruction is checked as it is now (a hook may have latched a stop meanwhile).
-    if (bps !== undefined && bps.has(lin) && !(this.icount === this.resumeIcount && lin === this.resumeLin)) return true;
+    if (bps !== undefined && this.breakpointAt(lin)) return true;
     if (this.eip > this.segLimit[CS]) throw new CpuFault(GP, 0);
     let block = this.blockAt(lin);
     let entry = true;

@@ -5,20 +5,12 @@
  */
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
+import type { Kit } from './memoryChecks';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 declare const document: any;
 declare function getComputedStyle(e: unknown): { backgroundImage: string };
 
-export interface UiHelpers {
-  step(page: Page, name: string, needs: string[], fn: () => Promise<string | void>): Promise<void>;
-  quickOpen(page: Page, file: string): Promise<void>;
-  goToLine(page: Page, line: number): Promise<void>;
-  runCommand(page: Page, title: string): Promise<void>;
-  lineNumberOf(file: string, re: RegExp): number;
-  norm(s: string | null | undefined): string;
-  OUT: string;
-}
 
 /** Ends the session and waits until it has (until then F5 means Continue). */
 async function endSession(page: Page): Promise<void> {
@@ -58,7 +50,7 @@ function greenInOverviewRuler(page: Page): Promise<number> {
   });
 }
 
-export async function debugEditorChecks(page: Page, h: UiHelpers): Promise<void> {
+export async function debugEditorChecks(page: Page, h: Kit): Promise<void> {
   await h.step(page, 'inline values at a stop: the registers, flags and memory operands the lines up to the stop use', ['debugAdapter'], async () => {
     await h.quickOpen(page, 'hello.gasm');
     const line = h.lineNumberOf('hello.gasm', /^\s*mov \[vendor \+ 4\], edx/);
