@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import { CliError, numberOption, parseArgs, type CliCommand } from './cliSupport';
 import { assemble } from '../core/asm/assembler';
-import { readIncludeText } from '../core/machine/safeRead';
+import { readIncludeBytes, readIncludeText } from '../core/machine/safeRead';
 import { readInputBytes, readSourceText, writeOutputAtomically } from './inputFile';
 
 /** Assembles FILE to OUT (default: FILE without its extension, `.bin`); errors as `file:line:col: error: message`. */
@@ -13,14 +13,8 @@ export const asmCommand: CliCommand = async (args) => {
   const text = readSourceText(file);
   const result = assemble(file, text, {
     noSourceMap: true,
-    readFile: (p, from) => {
-      const full = path.isAbsolute(p) ? p : path.resolve(path.dirname(from), p);
-      for (const candidate of [full, path.resolve(p)]) {
-        const t = readIncludeText(candidate);
-        if (t !== undefined) return t;
-      }
-      return undefined;
-    },
+    readFile: (p, from) => firstReadable(p, from, readIncludeText),
+    readBinary: (p, from) => firstReadable(p, from, readIncludeBytes),
   });
   let errors = 0;
   for (const d of result.diagnostics) {
@@ -33,6 +27,16 @@ export const asmCommand: CliCommand = async (args) => {
   writeOutputAtomically(out, result.bytes);
   return 0;
 };
+
+/** An included file next to the including one, else from the working directory (as nasm looks). */
+function firstReadable<T>(p: string, from: string, read: (file: string) => T | undefined): T | undefined {
+  const full = path.isAbsolute(p) ? p : path.resolve(path.dirname(from), p);
+  for (const candidate of [full, path.resolve(p)]) {
+    const t = read(candidate);
+    if (t !== undefined) return t;
+  }
+  return undefined;
+}
 
 /** Disassembles a flat binary loaded at `--org` (default 0) in NASM syntax. */
 export const disasmCommand: CliCommand = async (args) => {

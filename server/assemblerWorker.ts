@@ -5,7 +5,7 @@
  */
 import { parentPort, Worker } from 'node:worker_threads';
 import { readIncludeText } from '../core/machine/safeRead';
-import { diskIncludeEnv, resolveInclude } from '../core/lint/includes';
+import { binaryReader, diskIncludeEnv, resolveInclude } from '../core/lint/includes';
 import type { LintDocument } from '../core/lint/document';
 import { assembleSource, nasmIncludeLines, type LintDiagnostic } from '../core/lint/lint';
 import type { Syntax } from '../core/lint/lineModel';
@@ -22,14 +22,14 @@ export function runAssemblerWorker(): void {
     let diagnostics: LintDiagnostic[];
     try {
       // No LintDocument here: the assembler needs the text only (a 100,000-line file's facts would double the memory).
+      const disk = diskIncludeEnv(job.searchPaths ?? [], job.roots ?? []);
+      const env = { ...disk, exists: (f: string) => job.openFiles[f] !== undefined || disk.exists(f) };
       diagnostics = assembleSource(job.fileName, job.text, (p, from) => {
-          const disk = diskIncludeEnv(job.searchPaths ?? [], job.roots ?? []);
-          const env = { ...disk, exists: (f: string) => job.openFiles[f] !== undefined || disk.exists(f) };
           const full = resolveInclude(p, from, env);
           if (!full) return undefined;
           if (job.openFiles[full] !== undefined) return job.openFiles[full];
           return readIncludeText(full);
-        }, nasmIncludeLines(job.text), job.nasmDefines);
+        }, nasmIncludeLines(job.text), job.nasmDefines, binaryReader(disk));
     } catch (err) {
       diagnostics = [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, severity: 'error', code: 'internal', message: `assembler failed: ${(err as Error).message}` }];
     }

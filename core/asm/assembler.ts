@@ -103,7 +103,7 @@ function assembleInner(fileName: string, text: string, options: AssembleOptions)
       for (const s of ctx.statements) asm.add(newItem(s, undefined, file, line, s.range, false, undefined, undefined));
     }
   };
-  const st: PPState = { defines: new Map(Object.entries(options.defines ?? {}).map(([name, body]) => [name, { body }])), macros: new Map(), emit, diags: [], files: [fileName], opts: options, macroSymbols: [], uniq: 0, mainFile: fileName, expandedLines: 0, stopped: false, scope: asm };
+  const st: PPState = { defines: new Map(Object.entries(options.defines ?? {}).map(([name, body]) => [name, { body }])), macros: new Map(), emit, diags: [], files: [fileName], opts: options, macroSymbols: [], uniq: 0, mainFile: fileName, expandedLines: 0, stopped: false, scope: asm, contexts: [] };
   const T0 = PROFILE ? performance.now() : 0;
   preprocess(joinContinuations(splitLines(text)), fileName, st, 0);
   lineCache.clear();

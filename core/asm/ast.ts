@@ -180,6 +180,8 @@ export interface AssembleOptions {
   readFile?: (path: string, fromFile: string) => string | undefined;
   /** Where an `%include`d file is (an absolute path); default: next to the including file. */
   resolveInclude?: (path: string, fromFile: string) => string | undefined;
+  /** The bytes of an `incbin` file (undefined: cannot be read — nasm's "unable to open" error). */
+  readBinary?: (path: string, fromFile: string) => Uint8Array | undefined;
   /** Extra predefined constants (on top of core/asm/predefined.ts); user definitions win. */
   predefined?: Record<string, number>;
   /** Single-line macros defined before the first line, as `nasm -d NAME=VALUE` defines them. */

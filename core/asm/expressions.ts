@@ -84,7 +84,8 @@ export function isPure(s: Statement): boolean {
     if (info && info.forms.some((f) => f.imm[0] === 'rel8' || f.imm[0] === 'rel32')) return false;
     return s.operands.every(pureOp);
   }
-  if (s.kind === 'data') return !s.directive.startsWith('res') && s.items.every(pureExpr);
+  // incbin's bytes are its file's, which depend on the including file too
+  if (s.kind === 'data') return !s.directive.startsWith('res') && s.directive !== 'incbin' && s.items.every(pureExpr);
   if (s.kind === 'times') return pureExpr(s.count) && isPure(s.body);
   return false;
 }

@@ -582,7 +582,7 @@ class LineParser {
     const lower = t.lower!;
     if (DATA[lower] !== undefined) {
       this.next();
-      const items = lower === 'incbin' ? [] : this.items();
+      const items = this.items();
       ctx.statements.push({ kind: 'data', directive: DATA[lower], directiveRange: this.range(t.start, t.end), items, range: this.range(stmtStart, lineEnd) });
       return;
     }

@@ -94,10 +94,13 @@ export class Assembler implements EvalScope {
   private readonly withSourceMap: boolean;
 
   /** Pass 0 starts at once: the preprocessor hands each item to `add` as it is parsed, then `run` finishes. */
+  private readonly readBinary: AssembleOptions['readBinary'];
+
   constructor(private readonly mainFile: string, opts: AssembleOptions) {
     this.origin = opts.origin ?? 0;
     this.startBits = opts.bits ?? 32;
     this.withSourceMap = !opts.noSourceMap;
+    this.readBinary = opts.readBinary;
     this.predefined = Object.assign(Object.create(null), PREDEFINED, opts.predefined ?? {});
     this.beginPass();
   }
@@ -542,10 +545,34 @@ export class Assembler implements EvalScope {
     this.put(item, this.final || this.capture ? total : null, 'instruction', size);
   }
 
+  /** Files read by `incbin` (by including file and name), once per assembly rather than once per pass. */
+  private readonly binaries = new Map<string, Uint8Array | undefined>();
+
+  /** `incbin "file"[, skip[, length]]`: the file's bytes from `skip`, at most `length` of them (NASM manual §3.2.3). */
+  private incbinBytes(item: Item, s: Extract<Statement, { kind: 'data' }>, report: boolean): number[] | null {
+    const [name, skipExpr, lengthExpr] = s.items;
+    if (name?.kind !== 'string' || s.items.length > 3) { if (report) this.diag(item, 'incbin expects a quoted file name, then an optional skip and length', 'syntax', s.range); return null; }
+    const key = `${item.file}\0${name.value}`;
+    if (!this.binaries.has(key)) this.binaries.set(key, this.readBinary?.(name.value, item.file));
+    const data = this.binaries.get(key);
+    if (!data) { if (report) this.diag(item, `unable to open file '${name.value}'`, 'include', name.range); return null; }
+    const count = (e: Expr | undefined, dflt: number): number | null => {
+      if (!e) return dflt;
+      const v = this.scalar(item, e);
+      if (v.error) return null;
+      if (v.known && v.seg >= 0) { if (report) this.diag(item, 'incbin offsets must be constants', 'range', e.range); return null; }
+      return v.known ? Math.max(0, v.n) : 0;
+    };
+    const skip = count(skipExpr, 0);
+    const length = count(lengthExpr, data.length);
+    if (skip === null || length === null) return null;
+    return Array.from(data.subarray(Math.min(skip, data.length), Math.min(data.length, skip + length)));
+  }
+
   /** Bytes of one data statement, or the number of bytes reserved; null on error. */
   private dataBytes(item: Item, s: Extract<Statement, { kind: 'data' }>, report: boolean): number[] | number | null {
     const unit = DATA_UNIT[s.directive];
-    if (s.directive === 'incbin') { if (report) this.diag(item, 'incbin is not supported', 'directive', s.directiveRange); return null; }
+    if (s.directive === 'incbin') return this.incbinBytes(item, s, report);
     if (s.directive.startsWith('res')) {
       const v = s.items[0] ? this.scalar(item, s.items[0]) : undefined;
       if (!v || v.error) return null;

@@ -88,6 +88,18 @@ export function pasteTokens(text: string): string {
   return out;
 }
 
+/** Whether nasm joins `line` with the next: its very last character is `\` (a blank after it ends the line, as in nasm). */
+export function continuesOnNextLine(line: string): boolean {
+  let k = line.length - 1;
+  if (k >= 0 && line.charCodeAt(k) === 13) k--;
+  return k >= 0 && line.charCodeAt(k) === 92;
+}
+
+/** `line` without its continuation backslash (what nasm keeps before the next line). */
+export function withoutContinuation(line: string): string {
+  return line.slice(0, line.lastIndexOf('\\'));
+}
+
 /**
  * A file's lines with `\`-continued ones joined onto the first, which then reports on the whole first
  * line (its text is longer than the line); the lines it took are left empty, so every line keeps its
@@ -95,13 +107,12 @@ export function pasteTokens(text: string): string {
  */
 export function joinContinuations(lines: string[]): Array<string | Source> {
   let out: Array<string | Source> | undefined;
-  const continued = (l: string) => l.charCodeAt(l.length - 1) === 92 /* \ */;
   for (let i = 0; i < lines.length; i++) {
-    if (!continued(lines[i]) || i + 1 >= lines.length) continue;
+    if (!continuesOnNextLine(lines[i]) || i + 1 >= lines.length) continue;
     out ??= lines.slice();
     let joined = lines[i];
     let j = i;
-    while (continued(joined) && j + 1 < lines.length) { joined = joined.slice(0, -1) + lines[++j]; out[j] = ''; }
+    while (continuesOnNextLine(joined) && j + 1 < lines.length) { joined = withoutContinuation(joined) + lines[++j]; out[j] = ''; }
     const indent = lines[i].length - lines[i].trimStart().length;
     out[i] = { text: joined, line: i, expanded: true, origLength: lines[i].length, origIndent: indent };
     i = j;

@@ -9,6 +9,7 @@ import { commentStart, parseExpressionText, splitArgs, splitLines, T, tokenize }
 import { evalConst } from './expressions';
 import { evaluate, type EvalScope } from './operands';
 import { joinContinuations, pasteTokens, stringDirective } from './ppStrings';
+import { conditionArgument, contextDirective, mangleContextLocals, topContextIs, type PPContext } from './ppContext';
 
 export interface Define { params?: string[]; body: string; caseless?: boolean }
 export interface Macro { name: string; min: number; max: number; body: string[]; file: string; range: Range; caseless: boolean; greedy?: boolean; defaults?: string[] }
@@ -30,6 +31,8 @@ export interface PPState {
   stopped: boolean;
   /** The assembler's first pass as it stands: `$` and the symbols defined so far, for %if / %assign. */
   scope?: EvalScope;
+  /** NASM's context stack (%push/%pop), top last: `%$name` is local to the top context. */
+  contexts: PPContext[];
 }
 
 /**
@@ -192,7 +195,7 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
     // fast path: an ordinary line of the file outside %macro/%rep bodies, no %define or macro in play
     if (typeof entry === 'string' && !macroDef && !rep && st.defines.size === 0 && st.macros.size === 0 && (ifs.length === 0 || ifs[ifs.length - 1].active)) {
       const k = indentOf(entry);
-      if (entry.charCodeAt(k) !== 37 /* % */ && !entry.includes('%+')) {
+      if (entry.charCodeAt(k) !== 37 /* % */ && !entry.includes('%+') && !entry.includes('%$')) {
         st.emit(entry, file, idx, false, entry.length, k);
         continue;
       }
@@ -210,10 +213,10 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
       m = /^%(\w+)\s*(.*)$/.exec(code.trimStart());
     }
     const dir = m ? m[1].toLowerCase() : '';
-    const rest = m ? m[2].trim() : '';
+    let rest = m ? m[2].trim() : '';
     if (!isDirective && !macroDef && !rep && (ifs.length === 0 || ifs[ifs.length - 1].active) && st.macros.size === 0) {
       // ordinary line with %defines in play
-      const e = expandLine(raw, st.defines);
+      const e = expandLine(contextLocal(raw, st, src, file), st.defines);
       st.emit(e, file, src.line, src.expanded || e !== raw, src.origLength, src.origIndent);
       continue;
     }
@@ -259,7 +262,8 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
       const top = ifs[ifs.length - 1];
       if (!opening && !top) { err(`%${dir} without %if`); continue; }
       const evaluate = opening ? active() : top.parent && !top.done;
-      const cond = evaluate && conditionHolds(condition[3] ?? '', condition[2] === 'n', rest, st, file, src.line, range);
+      const kind = condition[3] ?? '';
+      const cond = evaluate && conditionHolds(kind, condition[2] === 'n', kind === 'ctx' ? rest : contextLocal(rest, st, src, file), st, file, src.line, range);
       if (opening) ifs.push({ active: evaluate && cond, done: evaluate && cond, parent: evaluate });
       else { top.active = evaluate && cond; if (top.active) top.done = true; }
       continue;
@@ -273,6 +277,7 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
     }
     if (!active()) continue;
     if (isDirective) {
+      if (dir !== 'macro' && dir !== 'imacro') rest = contextLocal(rest, st, src, file);
       switch (dir) {
         case 'define': case 'xdefine': case 'idefine': case 'xidefine': {
           const dm = /^([A-Za-z_.?@$][\w.?@$#~]*)(\(([^)]*)\))?\s*(.*)$/.exec(rest);
@@ -336,17 +341,23 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
         }
         case 'error': err(rest.replace(/^["'](.*)["']$/, '$1') || '%error', 'user-error'); break;
         case 'warning': st.diags.push({ range, severity: 'warning', code: 'user-warning', message: rest.replace(/^["'](.*)["']$/, '$1'), file: diagFile }); break;
-        case 'line': case 'pragma': case 'use': case 'push': case 'pop': case 'clear': break;
+        case 'push': case 'pop': case 'repl': {
+          const r = contextDirective(dir, rest, st.contexts, () => ++st.uniq);
+          if (r.error) err(r.error);
+          break;
+        }
+        case 'line': case 'pragma': case 'use': case 'clear': break;
         default: err(`unknown preprocessor directive '%${dir}'`);
       }
       continue;
     }
-    // ordinary line: %define substitution, then macro call?
-    let text = raw;
+    // ordinary line: context-local names, %define substitution, then macro call?
+    const local = contextLocal(raw, st, src, file);
+    let text = local;
     let expanded = src.expanded;
-    if (st.defines.size || raw.includes('%+')) {
-      const e = expandLine(raw, st.defines);
-      if (e !== raw) { text = e; expanded = true; }
+    if (st.defines.size || local.includes('%+')) {
+      const e = expandLine(local, st.defines);
+      if (e !== local) { text = e; expanded = true; }
     }
     if (st.macros.size) {
       const mc = /^(\s*)(?:([A-Za-z_.?@$][\w.?@$#~]*)\s*:\s*)?([A-Za-z_.?@$][\w.?@$#~]*)(?=\s|$|;)/.exec(text);
@@ -387,7 +398,7 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
 /** `%if…`/`%elif…` with an optional `n` and a kind (`%ifdef`, `%elifnidni`, `%ifmacro` …). */
 const CONDITIONAL = /^(if|elif)(n?)(def|macro|idn|idni|num|id|str|empty|ctx|token|env)?$|^(else|endif)$/;
 
-/** Whether a conditional holds (NASM manual §4.4). `%ifctx` and `%ifenv` are false: no context stack or environment here. */
+/** Whether a conditional holds (NASM manual §4.4). `%ifenv` is false: no environment here. */
 function conditionHolds(kind: string, negate: boolean, rest: string, st: PPState, file: string, line: number, range: Range): boolean {
   const name = rest.split(/\s/)[0];
   let v: boolean;
@@ -411,18 +422,27 @@ function conditionHolds(kind: string, negate: boolean, rest: string, st: PPState
       break;
     }
     case 'empty': v = expandLine(rest, st.defines).trim() === ''; break;
+    case 'ctx': v = topContextIs(rest, st.contexts); break;
     default: v = false;
   }
   return v !== negate;
 }
 
 function substituteMacro(line: string, args: string[], id: number): string {
-  return line.replace(/%(%[A-Za-z_.?@$][\w.?@$#~]*|0|\d+|\{\d+\})/g, (all, what: string) => {
+  return line.replace(/%(%[A-Za-z_.?@$][\w.?@$#~]*|0|\d+|\{\d+\}|[+-]\d+)/g, (all, what: string) => {
     if (what.startsWith('%')) return `..@${id}.${what.slice(1)}`;
     if (what === '0') return String(args.length);
+    if (what[0] === '+' || what[0] === '-') return conditionArgument(args[Number(what.slice(1)) - 1] ?? '', what[0] === '-') ?? all;
     const n = Number(what.replace(/[{}]/g, ''));
     return n >= 1 ? (args[n - 1] ?? '') : all;
   });
+}
+
+/** `text` with its `%$name`s spelled as the context stack has them now (an error if it is too shallow). */
+function contextLocal(text: string, st: PPState, src: Source, file: string): string {
+  const r = mangleContextLocals(text, st.contexts);
+  if (r.error) st.diags.push({ range: lineRange(src.line, src.origIndent, Math.max(src.origLength, src.origIndent)), severity: 'error', code: 'preprocessor', message: r.error, file: file === st.mainFile ? undefined : file });
+  return r.text;
 }
 
 export function indentOf(t: string): number {

@@ -6,7 +6,7 @@
  */
 import { scanAttLine, type AttScanState } from './att';
 import type { LineFacts, Syntax } from './lineModel';
-import { scanNasmLine, type NasmScanState } from './nasmScanner';
+import { scanNasmLine, type NasmJoin, type NasmScanState } from './nasmScanner';
 import { classify, type Classified } from './classify';
 import { computeMacroView, type MacroView } from './macroView';
 import { expandCall } from './macroCalls';
@@ -16,13 +16,14 @@ export { syntaxByContent };
 
 type ScanState = NasmScanState & Partial<AttScanState>;
 
-/** Scanner state as one number: bit 0 inMacro, 1 block comment, 2 cpp continuation, 4–7 block depth, 8–15 block bits. */
+/** Scanner state as one number: bit 0 inMacro, 1 block comment, 2 cpp continuation, 4–7 block depth, 8–15 block bits, 16–17 NASM `\` join. */
 function encodeState(s: ScanState): number {
-  return (s.inMacro ? 1 : 0) | (s.inBlockComment ? 2 : 0) | (s.continuation ? 4 : 0) | ((s.blockDepth ?? 0) << 4) | ((s.blockBits ?? 0) << 8);
+  return (s.inMacro ? 1 : 0) | (s.inBlockComment ? 2 : 0) | (s.continuation ? 4 : 0) | ((s.blockDepth ?? 0) << 4) | ((s.blockBits ?? 0) << 8) | (JOINS.indexOf(s.joined) << 16);
 }
 function decodeState(n: number): ScanState {
-  return { inMacro: (n & 1) !== 0, inBlockComment: (n & 2) !== 0, continuation: (n & 4) !== 0, blockDepth: (n >> 4) & 15, blockBits: (n >> 8) & 255 };
+  return { inMacro: (n & 1) !== 0, inBlockComment: (n & 2) !== 0, continuation: (n & 4) !== 0, blockDepth: (n >> 4) & 15, blockBits: (n >> 8) & 255, joined: JOINS[(n >> 16) & 3] };
 }
+const JOINS: ReadonlyArray<NasmJoin | undefined> = [undefined, 'code', 'comment', 'directive'];
 
 export interface SymbolLocation { line: number; start: number; end: number }
 

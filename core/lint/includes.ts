@@ -11,7 +11,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { isRegularFile, readIncludeText } from '../machine/safeRead';
+import { isRegularFile, readIncludeBytes, readIncludeText } from '../machine/safeRead';
 
 export interface IncludeEnv {
   /** The text of a file (an open editor's text first), or undefined. */
@@ -60,6 +60,14 @@ export function resolveInclude(p: string, fromFile: string, env: IncludeEnv, ang
     if (env.exists(c)) return c;
   }
   return undefined;
+}
+
+/** `incbin`'s reader: the file found where `%include` would find it (nasm searches the same `-i` paths), as bytes. */
+export function binaryReader(env: IncludeEnv | undefined): (p: string, fromFile: string) => Uint8Array | undefined {
+  return (p, fromFile) => {
+    const full = env ? resolveInclude(p, fromFile, env) : path.resolve(path.dirname(fromFile), p);
+    return full ? readIncludeBytes(full) : undefined;
+  };
 }
 
 /**

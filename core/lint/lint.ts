@@ -7,10 +7,10 @@
  */
 import { MODES, type Mode } from '../isa';
 import { assemble, nasmStartBits } from '../asm/assembler';
-import type { Diagnostic, Range, Severity } from '../asm/ast';
+import type { AssembleOptions, Diagnostic, Range, Severity } from '../asm/ast';
 import type { LintDocument } from './document';
 import { classify, reportedClass, type Classified } from './classify';
-import { findIncluder, resolveInclude, type IncludeEnv } from './includes';
+import { binaryReader, findIncluder, resolveInclude, type IncludeEnv } from './includes';
 import { missingMultibootHeader } from './multibootHeader';
 import * as path from 'node:path';
 import { altmacroAt, type MacroView } from './macroView';
@@ -259,7 +259,7 @@ export function assemblerDiagnostics(doc: LintDocument, options: LintOptions = {
   if (cached && cached.version === doc.version && cached.key === key) return cached.diagnostics;
   const includes: IncludeLine[] = [];
   doc.facts.forEach((f, line) => { if (f.include) includes.push({ line, ...f.include }); });
-  let diagnostics = assembleSource(doc.fileName, doc.text, options.readFile, includes, defines);
+  let diagnostics = assembleSource(doc.fileName, doc.text, options.readFile, includes, defines, binaryReader(options.includeEnv));
   if (diagnostics.some((d) => d.code === 'undefined-symbol' || d.code === 'include')) diagnostics = inIncluder(doc, options) ?? diagnostics;
   assemblerCache.set(doc, { version: doc.version, key, diagnostics });
   return diagnostics;
@@ -281,7 +281,7 @@ function inIncluder(doc: LintDocument, options: LintOptions): LintDiagnostic[] |
     if (full && path.resolve(full) === path.resolve(doc.fileName)) return doc.text;
     return full ? env.read(full) : undefined;
   };
-  const result = assemble(includer, text, { readFile, resolveInclude: (p, from) => resolveInclude(p, from, env), bits: nasmStartBits(includer, text), defines: env.nasmDefines });
+  const result = assemble(includer, text, { readFile, readBinary: binaryReader(env), resolveInclude: (p, from) => resolveInclude(p, from, env), bits: nasmStartBits(includer, text), defines: env.nasmDefines });
   const mine = result.diagnostics.filter((d) => d.file && path.resolve(d.file) === path.resolve(doc.fileName)).map((d) => ({ ...d, file: undefined }));
   return degradeMissingIncludes(mine);
 }
@@ -301,9 +301,9 @@ export function nasmIncludeLines(text: string): IncludeLine[] {
 }
 
 /** The assembler's diagnostics of a NASM text (what assemblerDiagnostics runs, also in the assembler thread). */
-export function assembleSource(fileName: string, text: string, readFile: LintOptions['readFile'], includes: IncludeLine[], defines?: Record<string, string>): LintDiagnostic[] {
+export function assembleSource(fileName: string, text: string, readFile: LintOptions['readFile'], includes: IncludeLine[], defines?: Record<string, string>, readBinary?: AssembleOptions['readBinary']): LintDiagnostic[] {
   try {
-    const result = assemble(fileName, text, { readFile, bits: nasmStartBits(fileName, text), defines });
+    const result = assemble(fileName, text, { readFile, readBinary, bits: nasmStartBits(fileName, text), defines });
     const noHeader = missingMultibootHeader(fileName, text, result);
     return degradeMissingIncludes([...result.diagnostics.map((d) => mapIncluded(fileName, includes, d)), ...(noHeader ? [noHeader] : [])]);
   } catch (err) {

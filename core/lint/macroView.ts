@@ -9,6 +9,7 @@
 import type { LineFacts, Syntax } from './lineModel';
 import { evaluateCondition, evaluateExpression, parseDefine, stripCComments, type CppMacros } from './cpp';
 import { resolveInclude, type IncludeEnv } from './includes';
+import { continuesOnNextLine, withoutContinuation } from '../asm/ppStrings';
 
 /** Where a macro body line is: a file and line, and the line's facts when it is the document's own. */
 export interface Origin { file: string; line: number; facts?: LineFacts }
@@ -176,6 +177,9 @@ function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: L
       }
       continue;
     }
+    // nasm reads a line ending in `\` together with the next one(s): the marks cover them all
+    const head = i;
+    if (!att) while (continuesOnNextLine(text) && i + 1 < lines.length) text = withoutContinuation(text) + lines[++i];
     if (!att) {
       const c = NASM_CONDITIONAL.exec(stripNasmComment(text));
       if (c) {
@@ -184,15 +188,15 @@ function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: L
         if (dir.startsWith('if')) {
           const v = wasActive ? nasmCondition(view, dir.slice('if'.length), c[2]) : false;
           cond.push({ active: wasActive && v !== false, taken: v === true || !wasActive, unknown: v === undefined });
-          if (!wasActive) mark(i, i, 'inactive');
+          if (!wasActive) mark(head, i, 'inactive');
         } else if (dir === 'endif') {
           cond.pop();
-          if (!active()) mark(i, i, 'inactive');
+          if (!active()) mark(head, i, 'inactive');
         } else {
           const top = cond[cond.length - 1];
           if (!top) continue;
           const parentActive = cond.length < 2 || cond[cond.length - 2].active;
-          if (!parentActive) { mark(i, i, 'inactive'); continue; }
+          if (!parentActive) { mark(head, i, 'inactive'); continue; }
           const v = top.unknown ? undefined : top.taken ? false : dir === 'else' ? true : nasmCondition(view, dir.slice('elif'.length), c[2]);
           top.active = v !== false;
           top.taken ||= v === true;
@@ -201,7 +205,7 @@ function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: L
         continue;
       }
     }
-    if (!active()) { mark(i, i, 'inactive'); continue; }
+    if (!active()) { mark(head, i, 'inactive'); continue; }
     if (att) {
       const d = GAS_DIRECTIVE.exec(stripAttComment(text));
       const assigned = d ? undefined : /^\s*([A-Za-z_.$][\w.$]*)\s*=(?!=)\s*(.+)$/s.exec(stripAttComment(text));
@@ -277,10 +281,10 @@ function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: L
       const def: NasmMacro = {
         kind: 'nasm', name: macro[2], min, max: macro[4] === '*' ? Infinity : macro[4] !== undefined ? Number(macro[4]) : min, greedy: macro[5] === '+',
         defaults: macro[6]?.trim() ? macro[6].split(',').map((d) => d.trim()) : undefined,
-        body, origins: body.map((_, k) => ({ file, line: i + 1 + k, facts: facts?.[i + 1 + k] })), at: { file, line: i, facts: facts?.[i] }, caseless: macro[1] !== '',
+        body, origins: body.map((_, k) => ({ file, line: i + 1 + k, facts: facts?.[i + 1 + k] })), at: { file, line: head, facts: facts?.[head] }, caseless: macro[1] !== '',
       };
       view.nasm.set(def.caseless ? def.name.toLowerCase() : def.name, def);
-      mark(i, Math.min(end, lines.length - 1), 'macroBody');
+      mark(head, Math.min(end, lines.length - 1), 'macroBody');
       i = end;
       continue;
     }
@@ -289,7 +293,7 @@ function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: L
       const params = define[3] !== undefined ? define[4].split(',').map((p) => p.trim()).filter(Boolean) : undefined;
       const def: NasmMacro = {
         kind: 'nasm', name: define[2], min: params?.length ?? 0, max: params?.length ?? 0, greedy: false, params, body: [define[5]],
-        origins: [{ file, line: i, facts: facts?.[i] }], at: { file, line: i, facts: facts?.[i] }, caseless: define[1] !== '', singleLine: true,
+        origins: [{ file, line: head, facts: facts?.[head] }], at: { file, line: head, facts: facts?.[head] }, caseless: define[1] !== '', singleLine: true,
       };
       view.nasm.set(def.caseless ? def.name.toLowerCase() : def.name, def);
       continue;
@@ -297,7 +301,7 @@ function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: L
     const undef = /^%undef\s+([A-Za-z_.?@$][\w.?@$#~]*)/i.exec(code);
     if (undef) { view.nasm.delete(undef[1]); continue; }
     const inc = /^%include\s+(["'<`])(.*?)["'>`]/i.exec(code);
-    if (inc) include(inc[2], i, false);
+    if (inc) include(inc[2], head, false);
   }
 }
 

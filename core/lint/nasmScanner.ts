@@ -9,6 +9,7 @@ import {
   emptyFacts, registerClass, scanMarker, scannedOperand,
   type LineFacts, type ScannedInstruction, type ScannedOperand, type Span,
 } from './lineModel';
+import { continuesOnNextLine, withoutContinuation } from '../asm/ppStrings';
 
 const PREFIXES = new Set(['rep', 'repe', 'repz', 'repne', 'repnz', 'lock', 'o16', 'o32', 'a16', 'a32', 'xacquire', 'xrelease']);
 const SIZE_WORDS: Record<string, number> = { byte: 8, word: 16, dword: 32, qword: 64, tword: 80, oword: 128 };
@@ -21,8 +22,14 @@ export const NASM_DIRECTIVES = new Set([
 export const NASM_DATA = new Set(['db', 'dw', 'dd', 'dq', 'dt', 'do', 'dy', 'resb', 'resw', 'resd', 'resq', 'rest', 'reso', 'resy', 'incbin']);
 const OPERATORS_WORDS = new Set(['seg', 'wrt', 'times', 'equ', '$', '$$', '__?', 'strict']);
 
-/** State carried from line to line: inside a `%macro` body, names of macros seen so far. */
-export interface NasmScanState { inMacro: boolean }
+/**
+ * What a line ending in `\` continues on the next one (nasm joins the two before reading them):
+ * a statement, a comment (a `\` after `;` makes the next line comment too) or a `%` directive.
+ */
+export type NasmJoin = 'code' | 'comment' | 'directive';
+
+/** State carried from line to line: inside a `%macro` body; what the previous line continues here. */
+export interface NasmScanState { inMacro: boolean; joined?: NasmJoin }
 
 const IDENT_START = /[A-Za-z_.?@$]/;
 const IDENT_CHAR = /[A-Za-z0-9_.?@$#~]/;
@@ -134,13 +141,22 @@ function isLetter(c: number): boolean { return (c >= 65 && c <= 90) || (c >= 97 
 
 /** Scans one line of NASM source. */
 export function scanNasmLine(line: string, state: NasmScanState): LineFacts {
+  const joined = state.joined;
+  state.joined = undefined;
+  if (joined) return scanJoinedLine(line, joined, state);
   const facts = emptyFacts();
   const ci = commentIndex(line);
   if (ci >= 0) {
     facts.commentStart = ci;
     scanMarker(line.slice(ci + 1), facts);
   }
-  const code = ci >= 0 ? line.slice(0, ci) : line;
+  let code = ci >= 0 ? line.slice(0, ci) : line;
+  if (continuesOnNextLine(line)) {
+    // the next line is read as part of this one: a structural change when this line gains or loses its `\`
+    facts.structural = true;
+    state.joined = ci >= 0 ? 'comment' : code.trimStart().startsWith('%') ? 'directive' : 'code';
+    if (ci < 0) code = withoutContinuation(code);
+  }
   const trimmed = code.trim();
   if (!trimmed) return facts;
   const lead = code.length - code.trimStart().length;
@@ -159,6 +175,27 @@ export function scanNasmLine(line: string, state: NasmScanState): LineFacts {
     return facts;
   }
   scanStatement(code, lead, facts, false);
+  return facts;
+}
+
+/**
+ * A line that nasm appends to the one before (which ended in `\`): what the per-line view can say of it
+ * is where it points (its names) — its instruction, if any, is the first line's, which is scanned with it.
+ */
+function scanJoinedLine(line: string, joined: NasmJoin, state: NasmScanState): LineFacts {
+  const facts = emptyFacts();
+  if (joined === 'comment') {
+    facts.commentStart = 0;
+    if (continuesOnNextLine(line)) state.joined = 'comment';
+    return facts;
+  }
+  // the rest of a directive or a macro body line is structure, as its first line is
+  if (joined === 'directive' || state.inMacro) facts.structural = true;
+  const ci = commentIndex(line);
+  if (ci >= 0) facts.commentStart = ci;
+  const code = ci >= 0 ? line.slice(0, ci) : line;
+  identifiersIn(code, 0, facts.refs);
+  if (continuesOnNextLine(line)) { state.joined = ci >= 0 ? 'comment' : joined; facts.structural = true; }
   return facts;
 }
 

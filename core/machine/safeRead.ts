@@ -10,10 +10,19 @@ export const MAX_INCLUDE_BYTES = 64 * 1024 * 1024;
 
 /** The text of `file` when it is a regular file no larger than the limit; otherwise undefined. */
 export function readIncludeText(file: string): string | undefined {
+  return readSane(file, (f) => fs.readFileSync(f, 'utf8'));
+}
+
+/** The bytes of `file` (`incbin`) under the same rule as readIncludeText. */
+export function readIncludeBytes(file: string): Uint8Array | undefined {
+  return readSane(file, (f) => new Uint8Array(fs.readFileSync(f)));
+}
+
+function readSane<T>(file: string, read: (file: string) => T): T | undefined {
   try {
     const st = fs.statSync(file);
     if (!st.isFile() || st.size > MAX_INCLUDE_BYTES) return undefined;
-    return fs.readFileSync(file, 'utf8');
+    return read(file);
   } catch {
     return undefined;
   }

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { assemble } from '../../core/asm';
+import type { AssembleOptions } from '../../core/asm/ast';
 import { hex } from './support';
 
 export function haveNasm(): boolean {
@@ -33,8 +34,8 @@ export function nasmAssemble(source: string, includeDir?: string): { bytes: Uint
 }
 
 /** Popek's image, its bytes per 0-based source line (from the source map), and its diagnostics as text. */
-export function popekPerLine(src: string, fileName = 'in.asm'): { bytes: Uint8Array; perLine: Map<number, string>; errors: string[]; warnings: string[] } {
-  const r = assemble(fileName, src);
+export function popekPerLine(src: string, fileName = 'in.asm', options: AssembleOptions = {}): { bytes: Uint8Array; perLine: Map<number, string>; errors: string[]; warnings: string[] } {
+  const r = assemble(fileName, src, options);
   const perLine = new Map<number, string>();
   for (const e of r.sourceMap) {
     const off = e.address - r.origin;

@@ -37,6 +37,14 @@ function nasm(args: string[], cwd: string): { status: number | null; out: string
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
+/** The 0-based source lines `nasm -f elf32` emits bytes for (from its listing: `  7 00000000 FB      sti`). */
+function nasmEmittedLines(file: string, args: string[] = []): Set<number> {
+  const listing = file.replace(/\.asm$/, '.lst');
+  const r = nasm(['-f', 'elf32', ...args, '-l', listing, file, '-o', file.replace(/\.asm$/, '.o')], dir);
+  assert.equal(r.status, 0, r.out);
+  return new Set(readFileSync(listing, 'utf8').split('\n').map((l) => /^\s*(\d+) [0-9A-F]{8} [0-9A-F]/.exec(l)).filter((m) => m).map((m) => Number(m![1]) - 1));
+}
+
 const errors = (ds: ReturnType<typeof lintDocument>): string[] => ds.filter((d) => d.severity === 'error').map((d) => `${d.range.start.line + 1}: ${d.message}`);
 
 describe('kernel sources: linkable NASM, fragments, includes, cpp, syntax by content', () => {
@@ -144,11 +152,7 @@ describe('kernel sources: linkable NASM, fragments, includes, cpp, syntax by con
       '    int 3',
       '%endif',
     ]);
-    const listing = path.join(dir, 'cond/cond.lst');
-    const r = nasm(['-f', 'elf32', '-l', listing, file, '-o', path.join(dir, 'cond/cond.o')], dir);
-    assert.equal(r.status, 0, r.out);
-    // Source lines that emitted bytes, from nasm's listing (`  7 00000000 FB      sti`).
-    const emitted = new Set(readFileSync(listing, 'utf8').split('\n').map((l) => /^\s*(\d+) [0-9A-F]{8} [0-9A-F]/.exec(l)).filter((m) => m).map((m) => Number(m![1]) - 1));
+    const emitted = nasmEmittedLines(file);
     const text = readFileSync(file, 'utf8');
     const doc = new LintDocument(file, 'nasm', text);
     const ds = lintDocument(doc, { mode: 'paravirtual', includeEnv: diskIncludeEnv([], [dir]) });
@@ -165,6 +169,43 @@ describe('kernel sources: linkable NASM, fragments, includes, cpp, syntax by con
     assert.deepEqual(flagged.filter((l) => unknownBlock.includes(l)), unknownBlock);
   });
 
+  it('NASM `\\` continuations in the per-line view: flagged exactly where nasm -l emits, a `; …\\` comment swallows the next line, also after an edit', () => {
+    const file = write('cont/cont.asm', [
+      'bits 32',
+      '; the next line is comment too \\',
+      '    cli',
+      'hlt ; and so is this one \\',
+      '    sti',
+      'nop ; a blank after the backslash ends the line, as in nasm \\ ',
+      '    cli',
+      'out \\',
+      '    dx, al',
+      'lgdt \\',
+      '   [gdtr]',
+      '%define DEBUG \\',
+      '   0',
+      '%if DEBUG',
+      '    in al, dx',
+      '%else',
+      '    pushfd',
+      '%endif',
+      'mov eax, \\',
+      '    ebx',
+      'gdtr: dw 0',
+    ]);
+    const emitted = nasmEmittedLines(file);
+    for (const plain of [5, 18, 20]) emitted.delete(plain); // nop, mov eax, ebx and gdtr's data are no privileged code
+    const text = readFileSync(file, 'utf8');
+    const doc = new LintDocument(file, 'nasm', text);
+    const flagged = (ds: ReturnType<typeof lintDocument>) => [...new Set(ds.filter((d) => d.code === 'critical-instruction' || d.code === 'privileged-instruction').map((d) => d.range.start.line))].sort((a, b) => a - b);
+    const ds = lintDocument(doc, { mode: 'paravirtual', includeEnv: diskIncludeEnv([], [dir]) });
+    assert.deepEqual(errors(ds), []);
+    assert.deepEqual(flagged(ds), [...emitted].sort((a, b) => a - b), 'the lines nasm emits privileged code for, and only those');
+    // Removing the comment's backslash brings `cli` back as code (the next line is scanned again).
+    doc.applyChange({ range: { start: { line: 1, character: 30 }, end: { line: 1, character: 32 } }, text: '' });
+    assert.ok(flagged(lintDocument(doc, { mode: 'paravirtual', includeEnv: diskIncludeEnv([], [dir]) })).includes(2), 'cli flagged once no longer continued');
+  });
+
   it('NASM command-line defines (popek.nasmDefines, as nasm -d gives them) and %ifidn/%ifidni of literal text: greyed exactly where nasm emits nothing', () => {
     const file = write('cond/defs.asm', [
       'bits 32',
@@ -176,10 +217,7 @@ describe('kernel sources: linkable NASM, fragments, includes, cpp, syntax by con
       '%ifnidn MODE, slow', '    cli', '%endif',
       '%ifidn MODE, FAST', '    sti', '%endif',
     ]);
-    const listing = path.join(dir, 'cond/defs.lst');
-    const r = nasm(['-f', 'elf32', '-d', 'DEBUG', '-d', 'LEVEL=3', '-l', listing, file, '-o', path.join(dir, 'cond/defs.o')], dir);
-    assert.equal(r.status, 0, r.out);
-    const emitted = new Set(readFileSync(listing, 'utf8').split('\n').map((l) => /^\s*(\d+) [0-9A-F]{8} [0-9A-F]/.exec(l)).filter((m) => m).map((m) => Number(m![1]) - 1));
+    const emitted = nasmEmittedLines(file, ['-d', 'DEBUG', '-d', 'LEVEL=3']);
     const doc = new LintDocument(file, 'nasm', readFileSync(file, 'utf8'));
     const env = diskIncludeEnv([], [dir]);
     env.nasmDefines = { DEBUG: '', LEVEL: '3' };
