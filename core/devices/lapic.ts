@@ -77,6 +77,9 @@ export class LocalApic implements MmioDevice {
     return -1;
   }
 
+  /** The highest vector in the IRR (-1: none): what a VMM's TPR threshold is computed from. */
+  highestRequested(): number { return LocalApic.highest(this.irr); }
+
   /** Processor priority: the higher of TPR and the class of the highest in-service vector. */
   get ppr(): number {
     const isr = LocalApic.highest(this.isr);

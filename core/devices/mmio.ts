@@ -14,13 +14,42 @@ export interface MmioDevice {
 /** One MMIO access, as monitors report it (the trace, VM-exit qualifications). */
 export interface MmioAccess { address: number; size: number; write: boolean; value: number; device: string }
 
+/** A window's device as an interposer reaches it: accesses by offset and size, narrow ones merged. */
+export interface MmioWindowAccess {
+  read(offset: number, size: 1 | 2 | 4): number;
+  write(offset: number, size: 1 | 2 | 4, value: number): void;
+}
+
+/**
+ * Stands between the bus and a window's device (VT-x's APIC virtualization: an access to the
+ * APIC-access page is virtualized, or exits to the host that emulates it at the device).
+ */
+export interface MmioInterposer {
+  read(offset: number, size: 1 | 2 | 4, device: MmioWindowAccess): number;
+  write(offset: number, size: 1 | 2 | 4, value: number, device: MmioWindowAccess): void;
+}
+
+interface Window extends MmioWindowAccess { base: number; size: number; device: MmioDevice; name: string; interposer: MmioInterposer | undefined }
+
 export class MmioBus implements MmioHandler {
-  private readonly windows: Array<{ base: number; size: number; device: MmioDevice; name: string }> = [];
+  private readonly windows: Window[] = [];
   /** Called after every access (monitors count and trace them). */
   onAccess: ((a: MmioAccess) => void) | undefined;
 
   register(base: number, size: number, name: string, device: MmioDevice): void {
-    this.windows.push({ base: base >>> 0, size, device, name });
+    const w: Window = {
+      base: base >>> 0, size, device, name, interposer: undefined,
+      read: (off, sz) => readDevice(device, off, sz),
+      write: (off, sz, v) => writeDevice(device, off, sz, v),
+    };
+    this.windows.push(w);
+  }
+
+  /** Puts `interposer` between the bus and the window at `base` (undefined: removes it). */
+  interpose(base: number, interposer: MmioInterposer | undefined): void {
+    const w = this.find(base);
+    if (!w) throw new Error(`no MMIO window at 0x${(base >>> 0).toString(16)}`);
+    w.interposer = interposer;
   }
 
   /** The device name at `p` (undefined: none). */
@@ -31,9 +60,8 @@ export class MmioBus implements MmioHandler {
   read(p: number, size: 1 | 2 | 4): number {
     const w = this.find(p);
     if (!w) return size === 4 ? 0xffffffff : (1 << (8 * size)) - 1;
-    const off = p - w.base, shift = 8 * (off & 3);
-    const dword = w.device.read(off & ~3) >>> 0;
-    const v = size === 4 && shift === 0 ? dword : (dword >>> shift) & (size === 4 ? 0xffffffff : (1 << (8 * size)) - 1);
+    const off = p - w.base;
+    const v = w.interposer ? w.interposer.read(off, size, w) : readDevice(w.device, off, size);
     this.onAccess?.({ address: p, size, write: false, value: v >>> 0, device: w.name });
     return v >>> 0;
   }
@@ -41,19 +69,32 @@ export class MmioBus implements MmioHandler {
   write(p: number, size: 1 | 2 | 4, v: number): void {
     const w = this.find(p);
     if (!w) return;
-    const off = p - w.base, shift = 8 * (off & 3);
-    let value = v >>> 0;
-    if (size !== 4 || shift !== 0) {
-      const mask = ((size === 4 ? 0xffffffff : (1 << (8 * size)) - 1) << shift) >>> 0;
-      value = ((w.device.read(off & ~3) & ~mask) | ((v << shift) & mask)) >>> 0;
-    }
-    w.device.write(off & ~3, value);
+    const off = p - w.base;
+    if (w.interposer) w.interposer.write(off, size, v, w); else writeDevice(w.device, off, size, v);
     this.onAccess?.({ address: p, size, write: true, value: v >>> 0, device: w.name });
   }
 
-  private find(p: number): { base: number; size: number; device: MmioDevice; name: string } | undefined {
+  private find(p: number): Window | undefined {
     p >>>= 0;
     for (const w of this.windows) if (p >= w.base && p - w.base < w.size) return w;
     return undefined;
   }
+}
+
+/** A read of `size` bytes at `off`: the containing dword's bytes. */
+function readDevice(device: MmioDevice, off: number, size: 1 | 2 | 4): number {
+  const shift = 8 * (off & 3);
+  const dword = device.read(off & ~3) >>> 0;
+  return (size === 4 && shift === 0 ? dword : (dword >>> shift) & (size === 4 ? 0xffffffff : (1 << (8 * size)) - 1)) >>> 0;
+}
+
+/** A write of `size` bytes at `off`, merged into the dword the device last returned. */
+function writeDevice(device: MmioDevice, off: number, size: 1 | 2 | 4, v: number): void {
+  const shift = 8 * (off & 3);
+  let value = v >>> 0;
+  if (size !== 4 || shift !== 0) {
+    const mask = ((size === 4 ? 0xffffffff : (1 << (8 * size)) - 1) << shift) >>> 0;
+    value = ((device.read(off & ~3) & ~mask) | ((v << shift) & mask)) >>> 0;
+  }
+  device.write(off & ~3, value);
 }

@@ -118,6 +118,16 @@ export interface VmxOptions {
   descriptorTableExiting?: boolean;
   /** RDTSC exiting (KVM: off, TSC offsetting instead). Default false. */
   rdtscExiting?: boolean;
+  /**
+   * APIC virtualization (SDM Vol. 3C ch. 30 "APIC Virtualization and Virtual Interrupts"): "use TPR
+   * shadow" with a virtual-APIC page, and "APIC-register virtualization" — reads of most local APIC
+   * registers and TPR writes complete in the guest without an exit, other register writes end in a
+   * trap-like APIC-write exit (reason 56), lowering the TPR below the threshold in a TPR-below-
+   * threshold exit (43). Virtual-interrupt delivery is not modelled. Default: on with EPT, as KVM
+   * with APICv (`enable_apicv`) on a CPU that has it; off (every APIC access exits, reason 44) on a
+   * CPU without it — the vtx-2006 profile, or this option false.
+   */
+  apicVirtualization?: boolean;
 }
 
 export interface KvmControls {
@@ -150,6 +160,12 @@ export function kvmDefaults(opt: VmxOptions = {}): KvmControls {
   // The local APIC's page: accesses exit with reason 44 (APIC access), as with KVM's in-kernel APIC
   // (vmx_secondary_exec_control keeps VIRTUALIZE_APIC_ACCESSES when flexpriority is on).
   if (ept) secondary |= SECONDARY.VIRTUALIZE_APIC_ACCESSES;
+  // APICv (vmx_exec_control keeps TPR_SHADOW with the in-kernel APIC; vmx_secondary_exec_control
+  // keeps APIC_REGISTER_VIRT when the APIC is virtualized): needs the APIC-access page.
+  if (ept && opt.apicVirtualization) {
+    primary |= CPU.TPR_SHADOW;
+    secondary |= SECONDARY.APIC_REGISTER_VIRT;
+  }
   if (opt.descriptorTableExiting) secondary |= SECONDARY.DESC;
   const exceptionBitmap = (1 << VEC_DB) | (1 << VEC_UD) | (1 << VEC_AC) | (1 << VEC_MC) | (ept ? 0 : 1 << VEC_PF);
   const CR0_TS = 1 << 3, CR0_WP = 1 << 16;

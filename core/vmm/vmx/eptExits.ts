@@ -83,6 +83,12 @@ export class EptExits {
         // instruction and running it again: a guest that polls a device, or strays beyond its RAM,
         // costs one exit per access, not a re-decoded instruction.
         const cpu = this.cpu;
+        if (page === LAPIC_BASE && this.apicInterposed) {
+          // APIC virtualization decides per access, with its offset and size (virtualApic.ts): the
+          // access reaches it through the bus's interposer; the linear address is for its exit.
+          this.apicLin = lin;
+          return page;
+        }
         if (cpu.icount !== this.deviceExitIcount || cpu.eip !== this.deviceExitEip) {
           this.deviceExitIcount = cpu.icount; this.deviceExitEip = cpu.eip;
           this.deviceExitPages[0] = page; this.deviceExitPages[1] = -1;
@@ -142,6 +148,27 @@ export class EptExits {
       if (outer) this.mmioPages.clear();
       if (stop !== undefined) cpu.requestStop(stop);
     }
+  }
+
+  /** APIC virtualization stands between the bus and the local APIC (virtualApic.ts). */
+  apicInterposed = false;
+  /** The linear address of the access to the APIC-access page being made. */
+  private apicLin = 0;
+
+  /** True while an access beyond RAM is emulated by running its instruction once (violationExit). */
+  get emulatingMmio(): boolean { return this.mmioPages.size > 0; }
+
+  /**
+   * The APIC-access exit of an access APIC virtualization does not virtualize (once per instruction,
+   * as secondLevel records the other accesses beyond RAM); the host then emulates it at the device.
+   */
+  apicAccessExit(offset: number, write: boolean): void {
+    const cpu = this.cpu;
+    if (this.emulatingMmio) return; // violationExit recorded it
+    if (cpu.icount === this.deviceExitIcount && cpu.eip === this.deviceExitEip && this.deviceExitPages[0] === LAPIC_BASE) return;
+    this.deviceExitIcount = cpu.icount; this.deviceExitEip = cpu.eip;
+    this.deviceExitPages[0] = LAPIC_BASE; this.deviceExitPages[1] = -1;
+    this.recordMmio((LAPIC_BASE | (offset & 0xfff)) >>> 0, ((this.apicLin & ~0xfff) | (offset & 0xfff)) >>> 0, write, true, 0);
   }
 
   /** The APIC-access page, when "virtualize APIC accesses" is on (its accesses exit with reason 44). */

@@ -36,6 +36,8 @@ import { VMCS, Vmcs } from './vmcs';
 import { HOST_LAYOUT, RESERVED_MIB, prepareVmcs } from './vmLaunch';
 import { VmExitRecorder, saveGuestState } from './vmExit';
 import { VmxEvents } from './vmxEvents';
+import { VirtualApic } from './virtualApic';
+import { LAPIC_BASE } from '../../machine/firmware';
 
 export interface VmxState {
   vmcs: Record<string, string>;
@@ -60,6 +62,8 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
   private readonly exits: VmExitRecorder;
   private readonly events: VmxEvents;
   private readonly eptExits: EptExits | undefined;
+  /** APIC virtualization (TPR shadow, APIC-register virtualization), when on. */
+  private readonly virtualApic: VirtualApic | undefined;
   /** What the processor's exit decisions read (nonRoot.ts). */
   private readonly nonRoot: NonRootView;
 
@@ -67,7 +71,9 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
     const opt = (host.options.techniqueOptions ?? {}) as VmxOptions;
     // First-generation VT-x had no EPT: the 2006 profile forces shadow paging.
     const ept = opt.ept ?? host.profile.name !== 'vtx-2006';
-    this.options = { ept, interceptAllMsrs: opt.interceptAllMsrs ?? true, descriptorTableExiting: opt.descriptorTableExiting ?? false, rdtscExiting: opt.rdtscExiting ?? false };
+    // APIC virtualization came with EPT's generation (Nehalem's TPR shadow + APIC-access page, then APICv).
+    const apicVirtualization = ept && (opt.apicVirtualization ?? host.profile.name !== 'vtx-2006');
+    this.options = { ept, interceptAllMsrs: opt.interceptAllMsrs ?? true, descriptorTableExiting: opt.descriptorTableExiting ?? false, rdtscExiting: opt.rdtscExiting ?? false, apicVirtualization };
     this.controls = kvmDefaults(this.options);
     const mem = host.machine.mem;
     this.base = mem.reservedBase;
@@ -75,6 +81,7 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
     if (ept) {
       this.ept = new Ept(mem, this.base + HOST_LAYOUT.ept, this.base + HOST_LAYOUT.ept + HOST_LAYOUT.eptPool);
       this.eptExits = new EptExits(host, this.ept, this.controls, this.exits, () => this.events.injecting > 0);
+      if (apicVirtualization) this.virtualApic = new VirtualApic(this.vmcs, this.controls, this.exits, this.eptExits, host.machine.lapic);
     } else {
       this.shadow = new ShadowMmu(host, {
         pdPhys: this.base + HOST_LAYOUT.shadowPd, poolStart: this.base + HOST_LAYOUT.shadowPool, poolEnd: this.base + (RESERVED_MIB << 20),
@@ -112,6 +119,10 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
       this.vmcs.write(VMCS.EPT_POINTER, this.ept!.eptp);
       const eptExits = this.eptExits;
       cpu.secondLevel = (gpa, write, lin, final) => eptExits.secondLevel(gpa, write, lin, final);
+      if (this.virtualApic) {
+        this.host.machine.mmio.interpose(LAPIC_BASE, this.virtualApic);
+        eptExits.apicInterposed = true;
+      }
     } else {
       // Shadow paging: the processor always pages, through the shadow; the guest sees its own CR0/CR3.
       this.guestCr3 = cpu.cr3;
@@ -250,6 +261,7 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
       hypervisor: {
         paging: this.ept ? 'EPT (nested paging)' : 'shadow page tables',
         ...(this.ept ? { 'EPT pages mapped': this.ept.mapped, 'EPT tables': this.ept.tables } : {}),
+        ...(this.virtualApic ? { 'APIC accesses virtualized': this.virtualApic.virtualized } : {}),
         ...(this.shadow ? { 'shadow fills': this.shadow.stats.fills, 'shadow flushes': this.shadow.stats.flushes } : {}),
       },
     };

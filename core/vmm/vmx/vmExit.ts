@@ -19,6 +19,8 @@ export interface ExitInfo {
   instrInfo?: number;
   linear?: number;
   gpa?: number;
+  /** GUEST_RIP when it is not the current instruction's (a trap-like exit: the next one's). */
+  rip?: number;
 }
 
 const NO_INFO: ExitInfo = Object.freeze({});
@@ -91,7 +93,7 @@ export class VmExitRecorder {
    */
   exit(reason: number, qualification: number, length: number, mnemonic: string, work: CostKey[], text: ExitText, info: ExitInfo = NO_INFO): void {
     const v = this.vmcs, h = this.host, cpu = h.cpu;
-    v.setNarrow(VMCS.GUEST_RIP, cpu.eip);
+    v.setNarrow(VMCS.GUEST_RIP, info.rip ?? cpu.eip);
     v.oweGuestState(this.saveRest);
     v.setNarrow(VMCS.VM_EXIT_REASON, reason);
     v.setNarrow(VMCS.EXIT_QUALIFICATION, qualification);
@@ -113,8 +115,24 @@ export class VmExitRecorder {
       this.lastWork[reason & 0x7f] = work; this.lastCost[reason & 0x7f] = cost;
     }
     if (!h.events.wants('vmexit')) { h.tally('vmexit', cost); return; }
+    this.publish(reason, name, qualification, length, mnemonic, cost, text);
+  }
+
+  /**
+   * A trap-like VM exit, during the instruction whose operation caused it (an APIC-write or TPR-
+   * below-threshold exit, SDM §30.4.3.3, §30.1.2): it happens after that instruction completes, so
+   * GUEST_RIP is the next instruction's; the instruction itself goes on to its end.
+   */
+  trapLike(reason: number, qualification: number, work: CostKey[], text: ExitText): void {
+    const cpu = this.host.cpu;
+    const insn = cpu.decodeAt((cpu.segBase[CS] + cpu.eip) | 0);
+    this.exit(reason, qualification, 0, insn.mnemonic, work, text, { rip: (cpu.eip + insn.len) >>> 0 });
+  }
+
+  private publish(reason: number, name: string, qualification: number, length: number, mnemonic: string, cost: number, text: ExitText): void {
+    const cpu = this.host.cpu;
     if (typeof text !== 'string') text = text(qualification >>> 0);
-    h.emit({
+    this.host.emit({
       kind: 'vmexit', eip: (cpu.segBase[CS] + cpu.eip) | 0, mnemonic, cost,
       reason: name, reasonNumber: reason, qualification: qualification >>> 0, qualificationText: text, instructionLength: length,
       text: `VM exit ${name} (${reason})${text ? ': ' + text : ''}`,

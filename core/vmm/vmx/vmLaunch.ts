@@ -7,13 +7,13 @@
 import type { Cpu } from '../../cpu/cpu';
 import { PAGE_SIZE, type PhysicalMemory } from '../../cpu/physicalMemory';
 import { LAPIC_BASE } from '../../machine/firmware';
-import { SECONDARY, type KvmControls, type VmxOptions } from './controls';
+import { CPU, SECONDARY, type KvmControls, type VmxOptions } from './controls';
 import { VMCS, type Vmcs } from './vmcs';
 
 /** Host memory layout (offsets in the machine's reserved memory). */
 export const RESERVED_MIB = 4;
 export const HOST_LAYOUT = {
-  vmcs: 0x0000, ioBitmapA: 0x1000, ioBitmapB: 0x2000, msrBitmap: 0x3000,
+  vmcs: 0x0000, ioBitmapA: 0x1000, ioBitmapB: 0x2000, msrBitmap: 0x3000, virtualApic: 0x4000,
   ept: 0x10000, eptPool: 0x100000,
   shadowPd: 0x200000, shadowPool: 0x202000,
 } as const;
@@ -24,6 +24,12 @@ export function prepareVmcs(v: Vmcs, c: KvmControls, options: Required<VmxOption
   v.write(VMCS.CPU_BASED_VM_EXEC_CONTROL, c.primary);
   v.write(VMCS.SECONDARY_VM_EXEC_CONTROL, c.secondary);
   if (c.secondary & SECONDARY.VIRTUALIZE_APIC_ACCESSES) v.write(VMCS.APIC_ACCESS_ADDR, LAPIC_BASE);
+  if (c.primary & CPU.TPR_SHADOW) {
+    // The virtual-APIC page: the host's local APIC register page (its contents live in the device
+    // model, see virtualApic.ts); the TPR threshold holds nothing back yet.
+    v.write(VMCS.VIRTUAL_APIC_PAGE_ADDR, base + HOST_LAYOUT.virtualApic);
+    v.write(VMCS.TPR_THRESHOLD, 0);
+  }
   v.write(VMCS.VM_EXIT_CONTROLS, c.exitControls);
   v.write(VMCS.VM_ENTRY_CONTROLS, c.entryControls);
   v.write(VMCS.EXCEPTION_BITMAP, c.exceptionBitmap);
