@@ -6,10 +6,10 @@
  * onDidSendMessage).
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { PopekDebugSession } from '../../debugger/session';
+import { continueAgainstRun, pauseLatency } from './continueSpeedBench';
+import { InlineClient } from './inlineDapClient';
 import { createVm } from '../../core/vmm';
 import { loadProgramFile } from '../../core/machine/program';
 import { percentile, type BenchSuite } from './benchSupport';
@@ -20,45 +20,6 @@ function findExample(name: string): string | undefined {
     if (fs.existsSync(f)) return f;
     if (path.dirname(dir) === dir) return undefined;
   }
-}
-
-/** A DAP client over an inline session. */
-class InlineClient {
-  private seq = 1;
-  private readonly session = new PopekDebugSession();
-  private readonly waiters: Array<{ match: (m: DebugProtocol.ProtocolMessage) => boolean; resolve: (m: DebugProtocol.ProtocolMessage) => void }> = [];
-  constructor() {
-    this.session.onDidSendMessage((m) => {
-      const msg = m as DebugProtocol.ProtocolMessage;
-      // Every waiter that matches gets the message.
-      for (let i = this.waiters.length - 1; i >= 0; i--) if (this.waiters[i].match(msg)) this.waiters.splice(i, 1)[0].resolve(msg);
-    });
-  }
-  wait<T extends DebugProtocol.ProtocolMessage>(match: (m: DebugProtocol.ProtocolMessage) => boolean): Promise<T> {
-    return new Promise((resolve) => this.waiters.push({ match, resolve: resolve as (m: DebugProtocol.ProtocolMessage) => void }));
-  }
-  event<T extends DebugProtocol.Event>(name: string): Promise<T> {
-    return this.wait<T>((m) => m.type === 'event' && (m as DebugProtocol.Event).event === name);
-  }
-  request<T extends DebugProtocol.Response>(command: string, args?: unknown): Promise<T> {
-    const seq = this.seq++;
-    const p = this.wait<T>((m) => m.type === 'response' && (m as DebugProtocol.Response).request_seq === seq);
-    this.session.handleMessage({ seq, type: 'request', command, arguments: args } as DebugProtocol.Request);
-    return p;
-  }
-  /** initialize → launch → configurationDone; resolves at the first stopped event (or termination). */
-  async launch(args: Record<string, unknown>, before?: () => Promise<void>): Promise<string> {
-    await this.request('initialize', { adapterID: 'popek', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
-    const stopped = Promise.race([this.event<DebugProtocol.StoppedEvent>('stopped').then((e) => e.body.reason), this.event('terminated').then(() => 'terminated')]);
-    const initialized = this.event('initialized');
-    const launched = this.request('launch', args);
-    await initialized;
-    await before?.();
-    await this.request('configurationDone');
-    await launched;
-    return stopped;
-  }
-  dispose(): void { this.session.dispose(); }
 }
 
 const median = (xs: number[]) => percentile(xs, 50);
@@ -95,86 +56,6 @@ async function processLaunch(adapter: string, program: string): Promise<number> 
   const ms = performance.now() - t0;
   child.kill();
   return ms;
-}
-
-const FILTER_MODES = ['native', 'trap-and-emulate', 'binary-translation', 'paravirtual', 'hardware-assisted'] as const;
-const ALL_FILTERS = ['trap', 'critical', 'hypercall', 'vmexit', 'guest-exception', 'divergence'];
-
-/**
- * `continue` with every exception filter set against `popek run`, in every technique, on
- * compute.gasm scaled to ~200 M instructions (issue 14: ≥ 0.8). Each filter has a condition no event
- * meets (the guest's console output traps and exits under most techniques): the price of watching
- * every event, not of stopping. Then a data breakpoint alone (its page's writes are watched). Timed
- * in CPU time of this process (the adapter runs inline): the shared machine's load does not count.
- */
-async function filtersAgainstRun(compute: string, print: (line: string) => void): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-bench-'));
-  const file = path.join(dir, 'compute300.gasm');
-  fs.writeFileSync(file, '%define ITERATIONS 300\n' + fs.readFileSync(compute, 'utf8'));
-  const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
-  const program = loadProgramFile(file);
-  for (const mode of FILTER_MODES) {
-    const runOnce = () => {
-      const vm = createVm({ mode });
-      vm.load(program);
-      const t0 = cpuMs();
-      while (vm.runSlice(2_000_000) === 'slice') { /* run */ }
-      return cpuMs() - t0;
-    };
-    const cont = async (watch: 'filters' | 'data' | 'twin'): Promise<number> => {
-      const c = new InlineClient();
-      await c.launch({ program: file, mode, stopOnEntry: true, checkEquivalence: watch === 'twin' }, async () => {
-        if (watch === 'twin') await c.request('setExceptionBreakpoints', { filters: ['divergence'] });
-        else if (watch === 'filters') await c.request('setExceptionBreakpoints', { filters: [], filterOptions: ALL_FILTERS.map((filterId) => ({ filterId, condition: 'none-such' })) });
-        else {
-          // The first round's results (written once, after the first round).
-          const info = await c.request<DebugProtocol.DataBreakpointInfoResponse>('dataBreakpointInfo', { name: 'first_crc' });
-          if (info.body.dataId) await c.request('setDataBreakpoints', { breakpoints: [{ dataId: info.body.dataId }] });
-        }
-      });
-      await new Promise((r) => setTimeout(r, 100));
-      const t0 = cpuMs();
-      // Each stop (the data breakpoint, an event at the end) continues at once; the run ends at the guest's exit.
-      const done = c.event('terminated');
-      const again = (): void => { void c.event('stopped').then(() => { void c.request('continue', { threadId: 1 }); again(); }); };
-      again();
-      await c.request('continue', { threadId: 1 });
-      await done;
-      const ms = cpuMs() - t0;
-      c.dispose();
-      return ms;
-    };
-    let run = Infinity, filters = Infinity, data = Infinity, twin = Infinity;
-    for (let round = 0; round < 2; round++) {
-      run = Math.min(run, runOnce());
-      filters = Math.min(filters, await cont('filters'));
-      data = Math.min(data, await cont('data'));
-      if (mode !== 'native') twin = Math.min(twin, await cont('twin'));
-    }
-    print(`continue with every exception filter set, ${mode} (~200 M instructions, CPU time): ${filters.toFixed(0)} ms against popek run ${run.toFixed(0)} ms: ratio ${(run / filters).toFixed(2)} (target ≥ 0.8); with a data breakpoint (1 stop): ${data.toFixed(0)} ms, ratio ${(run / data).toFixed(2)}${mode !== 'native' ? `; with checkEquivalence and the divergence filter (the native twin compared after stretches): ${twin.toFixed(0)} ms, ratio ${(run / twin).toFixed(2)}` : ''}`);
-  }
-  fs.rmSync(dir, { recursive: true, force: true });
-}
-
-/** Pause while a guest spins (runaway.gasm): ms from the request to the stopped event (target ≤ 200). */
-async function pauseLatency(runaway: string, print: (line: string) => void): Promise<void> {
-  if (!fs.existsSync(runaway)) return;
-  for (const mode of FILTER_MODES) {
-    const times: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const c = new InlineClient();
-      await c.launch({ program: runaway, mode, stopOnEntry: true });
-      await c.request('continue', { threadId: 1 });
-      await new Promise((r) => setTimeout(r, 200 + 50 * i));
-      const t0 = performance.now();
-      const stopped = c.event('stopped');
-      await c.request('pause', { threadId: 1 });
-      await stopped;
-      times.push(performance.now() - t0);
-      c.dispose();
-    }
-    print(`pause while the guest runs, ${mode}: median ${median(times).toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms (target ≤ 200)`);
-  }
 }
 
 export const debuggerBench: BenchSuite = {
@@ -286,7 +167,7 @@ export const debuggerBench: BenchSuite = {
     print(`continue, no breakpoints: ${free.toFixed(0)} ms = ${mips(free)} M instr/s, ratio to popek run ${(run.ms / free).toFixed(2)} (target ≥ 0.5)`);
     print(`continue, with a code breakpoint set (checked per block by the CPU): ${checked.toFixed(0)} ms = ${mips(checked)} M instr/s, ratio ${(run.ms / checked).toFixed(2)}`);
 
-    await filtersAgainstRun(compute, print);
+    await continueAgainstRun(compute, print);
     await pauseLatency(findExample('../test/debugger/fixtures/runaway.gasm') ?? '', print);
 
     // 4. Step-back memory: a session on compute.gasm (16 MiB guest) that stops every 200 000th time

@@ -425,12 +425,16 @@ export class Machine {
 
   // ---- snapshot / restore ----
 
-  /** The whole machine state (CPU, memory, devices, outcome), independent of later changes. */
-  snapshot(): MachineSnapshot {
+  /**
+   * The whole machine state (CPU, memory, devices, outcome), independent of later changes — except,
+   * with `liveMemory`, its memory: the RAM itself, valid only until the guest runs on, for a caller
+   * that copies what it keeps (the debugger's checkpoints copy only the pages that changed, not 16 MiB).
+   */
+  snapshot(liveMemory = false): MachineSnapshot {
     return {
       version: MACHINE_STATE_VERSION,
       cpu: this.cpu.getState(),
-      memory: this.mem.bytes.slice(),
+      memory: liveMemory ? this.mem.bytes : this.mem.bytes.slice(),
       pic: this.pic.getState(),
       pit: this.pit.getState(),
       lapic: this.lapic.getState(),

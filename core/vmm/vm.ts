@@ -141,10 +141,11 @@ export class Vm implements VmHost {
 
   inspect(): TechniqueView { return this.technique.inspect?.() ?? {}; }
 
-  snapshot(): VmSnapshot {
+  /** `liveMemory`: see Machine.snapshot. */
+  snapshot(liveMemory = false): VmSnapshot {
     return {
       version: VM_STATE_VERSION, mode: this.mode,
-      machine: this.machine.snapshot(),
+      machine: this.machine.snapshot(liveMemory),
       technique: structuredClone(this.technique.getState()),
       overheadCycles: this.overheadCycles, overheadBy: { ...this.overheadBy }, eventSeq: this.events.seq, started: this.started,
     };

@@ -5,7 +5,6 @@
  * memory operand, the stack it pushed, the string it stored) — and the first difference is reported
  * in words.
  */
-import { disassembleOne } from '../../core/asm';
 import { CS, REG32_NAMES } from '../../core/cpu/constants';
 import type { Cpu } from '../../core/cpu/cpu';
 import type { Vm } from '../../core/vmm/vm';
@@ -23,7 +22,6 @@ const FLAG_NAMES: Array<[number, string]> = [[0, 'CF'], [2, 'PF'], [4, 'AF'], [6
  */
 export interface Before {
   address: number;
-  text: string;
   vmRegs: Int32Array; twinRegs: Int32Array;
   vmFlags: number; twinFlags: number;
   vmIf: number; twinIf: number;
@@ -35,12 +33,13 @@ export interface Before {
 
 export function linearEip(cpu: Cpu): number { return (cpu.eip + cpu.segBase[CS]) >>> 0; }
 
-/** Captures what the comparison after the next instruction needs (decoded on the native twin). */
+/**
+ * Captures what the comparison after the next instruction needs (decoded on the native twin; its
+ * text is worked out only for a difference reported, not for every instruction of the lock step).
+ */
 export function captureBefore(vm: Vm, twin: Vm): Before {
   const t = twin.cpu;
   const address = linearEip(t);
-  const { bytes } = readLinearBytes(t, address, 16);
-  const d = bytes.length ? disassembleOne(bytes, 0, address) : undefined;
   const spots: Array<[number, number]> = [];
   try {
     const insn = t.decodeAt(address);
@@ -56,7 +55,7 @@ export function captureBefore(vm: Vm, twin: Vm): Before {
   // The stack just below ESP (pushes, calls, interrupt frames on the same stack).
   spots.push([(t.segBase[2] + t.regs[4] - 32) >>> 0, 32]);
   return {
-    address, text: d?.text ?? '?',
+    address,
     vmRegs: Int32Array.from(vm.cpu.regs), twinRegs: Int32Array.from(t.regs),
     vmFlags: vm.cpu.getEflags() & COMPARED_FLAGS, twinFlags: t.getEflags() & COMPARED_FLAGS,
     vmIf: guestIf(vm) ?? ((vm.cpu.getEflags() >>> 9) & 1), twinIf: (t.getEflags() >>> 9) & 1,

@@ -40,7 +40,10 @@ export class CheckpointStore {
     return n + this.list.length * 4096;
   }
 
-  /** Stores a snapshot taken at `icount`; replaces any checkpoint at or after it (the future changed). */
+  /**
+   * Stores a snapshot taken at `icount`; replaces any checkpoint at or after it (the future changed).
+   * The snapshots' memory may be the live RAM: what is kept is copied now.
+   */
   add(icount: number, snap: VmSnapshot, extra?: VmSnapshot): void {
     this.truncateFrom(icount);
     const prev = this.list[this.list.length - 1];
@@ -85,17 +88,16 @@ export class CheckpointStore {
     const { memory: _memory, ...machineRest } = snap.machine as VmSnapshot['machine'] & { memory: Uint8Array };
     const reuse = prev && prev.memoryLength === memory.length ? prev.pages : undefined;
     const pages: Uint8Array[] = [];
-    const changed: number[] = [];
+    // The snapshot's memory may be the guest's live RAM (Vm.snapshot(true)): only the pages that
+    // changed since the previous checkpoint are copied — not all of RAM per checkpoint, which also
+    // kept the garbage collector busy with 16 MiB copies.
     for (let off = 0, k = 0; off < memory.length; off += PAGE, k++) {
       const page = memory.subarray(off, off + PAGE);
       const old = reuse?.[k];
       if (old && equalPage(old, page)) pages.push(old);
       else if (equalPage(ZERO_PAGE, page)) pages.push(ZERO_PAGE);
-      else { pages.push(page); changed.push(k); }
+      else pages.push(page.slice());
     }
-    // Few pages changed: copy them out so the snapshot's whole memory can be freed. Many (the first
-    // checkpoint): keep them as views of the snapshot's own copy, which costs nothing more.
-    if (changed.length * 2 < pages.length) for (const k of changed) pages[k] = pages[k].slice();
     return { icount, snap: { ...snap, machine: machineRest }, pages, memoryLength: memory.length };
   }
 

@@ -46,7 +46,7 @@ export class TimeTravel {
 
   private checkpoint(): void {
     const t0 = performance.now();
-    this.ctx.quietly(() => this.history.add(this.ctx.cpu.icount, this.ctx.vm.snapshot(), this.twin?.snapshot()));
+    this.ctx.quietly(() => this.history.add(this.ctx.cpu.icount, this.ctx.vm.snapshot(true), this.twin?.snapshot(true)));
     this.checkpointMs = performance.now() - t0;
     this.runMs = 0;
   }
@@ -69,17 +69,21 @@ export class TimeTravel {
 
   /**
    * Restores the state at `target` instructions, re-executing from the latest checkpoint at or
-   * before `startAtOrBefore`; `observe` sees every instruction boundary on the way.
+   * before `startAtOrBefore`; `observe` sees every instruction boundary on the way. `onward`: when
+   * the guest stands between that checkpoint and `target`, it runs on from where it is (the same
+   * deterministic path, without restoring and re-running what lies behind it).
    */
-  async replayTo(target: number, observe?: (icount: number, lin: number) => void, startAtOrBefore = target): Promise<boolean> {
+  async replayTo(target: number, observe?: (icount: number, lin: number) => void, startAtOrBefore = target, onward = false): Promise<boolean> {
     const cp = this.history.latestAtOrBefore(startAtOrBefore);
     if (!cp) return false;
     const ctx = this.ctx, vm = ctx.vm, cpu = ctx.cpu, twin = this.twin;
     ctx.replaying = true;
     ctx.suppressWatches = true;
     try {
-      vm.restore(cp.snap);
-      if (twin && cp.extra) twin.restore(cp.extra);
+      if (!onward || cpu.icount > target || cpu.icount < cp.icount) {
+        vm.restore(cp.snap);
+        if (twin && cp.extra) twin.restore(cp.extra);
+      }
       while (cpu.icount < target) {
         const t0 = performance.now();
         while (cpu.icount < target && performance.now() - t0 < TURN_MS) {

@@ -16,9 +16,13 @@ import type { TimeTravel } from './timeTravel';
 import type { TwinLockStep } from './twinLockStep';
 
 /** Largest stretch between comparisons (instructions): bounds what one lock-step re-run costs. */
-const MAX_STRETCH = 1_000_000;
+const MAX_STRETCH = 16_000_000;
 /** The stretch after one that made a difference (differences come in bursts). */
 const MIN_STRETCH = 10_000;
+/** A new difference is narrowed down to this many instructions before the lock step re-runs them. */
+const WINDOW = 4096;
+/** Windows looked at per stretch; then the rest of it runs in lock step (a difference in every part). */
+const MAX_WINDOWS = 8;
 
 export class TwinWindows {
   /** The last clean comparison (both sides at its instruction count). */
@@ -52,9 +56,10 @@ export class TwinWindows {
 
   /**
    * After a stretch on the fast path: the twin runs to the guest's instruction count and the two are
-   * compared; a new difference re-runs the stretch in lock step. Returns the divergence stop found
-   * there (the guest and its twin then stand at it), else undefined with both back where the
-   * stretch ended and what it recorded for the other stops kept.
+   * compared; a new difference is narrowed down (`narrow`) to a window of a few thousand
+   * instructions, re-run in lock step, and the search goes on in the rest of the stretch. Returns
+   * the divergence stop found (the guest and its twin then stand at it), else undefined with both
+   * back where the stretch ended and what it recorded for the other stops kept.
    */
   async afterStretch(): Promise<StopInfo | undefined> {
     const ctx = this.ctx, vm = ctx.vm, twin = this.lock.twin;
@@ -72,36 +77,102 @@ export class TwinWindows {
     this.stretch = MIN_STRETCH;
     const { events, dataBps } = this.parts;
     const kept = { pending: events.pending, view: events.view, hit: dataBps.hit };
-    const reported = this.lock.reported;
-    const stop = await this.lockStep(this.clean!.icount, now.icount);
-    // Nothing the lock step reports came of these chunks' differences: they are not the guest's.
-    if (!stop && this.lock.reported === reported) for (const at of found) if (at >= 0) this.ignored.add(at);
-    this.divergenceAtClean = this.lock.divergence;
-    if (stop) {
+    // The stretch may have ended inside a delivery (a fault's handler reached, no instruction retired).
+    const end = now.icount, endPc = ctx.pc;
+    let stop: StopInfo | undefined;
+    for (let windows = 0; ; windows++) {
+      const last = windows >= MAX_WINDOWS;
+      // Where the lock step starts and ends: the whole rest once enough windows were looked at.
+      const { from, to } = last ? { from: this.clean!.icount, to: end } : await this.narrow(this.clean!, end);
+      const reported = this.lock.reported;
+      stop = await this.lockStep(from, to, to === end ? endPc : undefined);
+      const here = twinDifferences(vm, twin, this.ignored);
+      if (!stop && this.lock.reported === reported) {
+        // Nothing the lock step reports came of these chunks' differences: they are not the guest's.
+        for (const at of newDifferences(this.clean!, here, this.ignored)) if (at >= 0) this.ignored.add(at);
+      }
+      this.divergenceAtClean = this.lock.divergence;
       this.clean = twinDifferences(vm, twin, this.ignored);
-      return stop;
+      if (stop || to === end || ctx.disposed) break;
+      // The rest of the stretch, on the fast path: a new difference there is looked for the same way.
+      await this.parts.travel.replayTo(end, undefined, end, true);
+      this.deliverAsBefore(end, endPc);
+      const rest = twinDifferences(vm, twin, this.ignored);
+      if (this.lock.quietFrom(this.clean.icount) || !newDifferences(this.clean, rest, this.ignored).length) {
+        if (rest.icount !== this.clean.icount) this.divergenceAtClean = undefined;
+        this.clean = rest;
+        break;
+      }
     }
+    if (stop) return stop;
     // Back where the stretch ended: its events and watched write still stand.
     events.pending = kept.pending;
     events.view = kept.view;
     dataBps.hit = kept.hit;
-    this.clean = twinDifferences(vm, twin, this.ignored);
     return undefined;
   }
 
-  /** Re-runs `from`..`to` one instruction at a time in lock step; the divergence stop on the way. */
-  private async lockStep(from: number, to: number): Promise<StopInfo | undefined> {
+  /**
+   * The window a new difference since `clean` first shows in, before instruction `end`: halved
+   * until it is at most WINDOW instructions, by re-running to its middle on the fast path and
+   * comparing there (the guest and the twin stand at the window's start afterwards, or later).
+   */
+  private async narrow(clean: TwinDifferences, end: number): Promise<{ from: number; to: number }> {
+    const ctx = this.ctx, travel = this.parts.travel;
+    let lo = clean, hi = end, divergence = this.divergenceAtClean;
+    while (hi - lo.icount > WINDOW && !ctx.disposed) {
+      const mid = lo.icount + Math.floor((hi - lo.icount) / 2);
+      if (!await travel.replayTo(mid, undefined, mid, true)) break;
+      const d = twinDifferences(ctx.vm, this.lock.twin, this.ignored);
+      if (newDifferences(lo, d, this.ignored).length) hi = mid;
+      else {
+        // Clean up to here: the lock step would start here with nothing left over.
+        if (d.icount !== lo.icount) divergence = undefined;
+        lo = d;
+      }
+    }
+    this.clean = lo;
+    this.divergenceAtClean = divergence;
+    return { from: lo.icount, to: hi };
+  }
+
+  /**
+   * Re-running to `end` stops before a delivery the stretch had made there (an interrupt, a fault's
+   * handler reached with no instruction retired): made again, up to the handler's first instruction
+   * (a breakpoint there for the moment), so that it does not happen a second time later.
+   */
+  private deliverAsBefore(end: number, endPc: number): void {
     const ctx = this.ctx, cpu = ctx.cpu;
-    // The stretch may have ended inside a delivery (a fault's handler reached, no instruction retired).
-    const endPc = ctx.pc;
-    if (!await this.parts.travel.replayTo(from, undefined, from)) throw new Error(`no checkpoint before instruction ${from}`);
+    if (cpu.icount !== end || ctx.pc === endPc) return;
+    const at = endPc | 0, had = cpu.breakpoints.has(at);
+    cpu.breakpoints.add(at);
+    ctx.replaying = true;
+    ctx.suppressWatches = true;
+    try {
+      cpu.resume();
+      ctx.vm.runSlice(1);
+      cpu.resume();
+    } finally {
+      if (!had) cpu.breakpoints.delete(at);
+      ctx.replaying = false;
+      ctx.suppressWatches = false;
+    }
+  }
+
+  /**
+   * Re-runs `from`..`to` one instruction at a time in lock step; the divergence stop on the way.
+   * `endPc`: where the stretch ended at `to` (after a delivery there, its first instruction).
+   */
+  private async lockStep(from: number, to: number, endPc: number | undefined): Promise<StopInfo | undefined> {
+    const ctx = this.ctx, cpu = ctx.cpu;
+    if (!await this.parts.travel.replayTo(from, undefined, from, true)) throw new Error(`no checkpoint before instruction ${from}`);
     // As the lock step had it there (the replay forgot it).
     this.lock.divergence = this.divergenceAtClean;
     ctx.replaying = true;
     ctx.suppressWatches = true;
     try {
       let deliveries = 0;
-      const more = () => cpu.icount < to || (cpu.icount === to && ctx.pc !== endPc && deliveries++ < 2);
+      const more = () => cpu.icount < to || (endPc !== undefined && cpu.icount === to && ctx.pc !== endPc && deliveries++ < 2);
       while (more()) {
         const t0 = performance.now();
         while (more() && performance.now() - t0 < TURN_MS) {

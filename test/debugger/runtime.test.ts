@@ -99,6 +99,29 @@ describe('debugger: expressions, hit conditions, checkpoints', () => {
     store.truncateFrom(30);
     assert.deepEqual(store.positions(), [0]);
   });
+
+  it('checkpoints of the live RAM (no copy of all memory) keep the bytes as they were then', () => {
+    const vm = createVm({ mode: 'native', memoryMiB: 4 });
+    vm.load(new Uint8Array([0x40, 0xa3, 0x00, 0x20, 0x00, 0x00, 0xeb, 0xf8]), 0x100000); // inc eax; mov [0x2000], eax; jmp -8
+    const store = new CheckpointStore();
+    const live = vm.snapshot(true);
+    assert.equal(live.machine.memory, vm.machine.mem.bytes, 'the snapshot holds the RAM itself');
+    store.add(0, live);
+    vm.runSlice(30);
+    const eax = vm.cpu.regs[0];
+    store.add(vm.cpu.icount, vm.snapshot(true));
+    // The guest writes on: the checkpoints must not see it.
+    vm.runSlice(300);
+    assert.notEqual(vm.cpu.mem.read32(0x2000), eax);
+    vm.restore(store.latestAtOrBefore(30)!.snap);
+    assert.equal(vm.cpu.regs[0], eax);
+    assert.equal(vm.cpu.mem.read32(0x2000), eax);
+    vm.restore(store.latestAtOrBefore(0)!.snap);
+    assert.equal(vm.cpu.mem.read32(0x2000), 0);
+    // The same as a checkpoint of a copy: run again from the start to 30 instructions.
+    vm.runSlice(30);
+    assert.equal(vm.cpu.mem.read32(0x2000), eax);
+  });
 });
 
 describe('debugger: the sentence at the end of a run', function () {

@@ -1,0 +1,135 @@
+/*
+ * `continue` against `popek run` (issue 14: ≥ 0.8 with any filter set, in every technique), and
+ * pause while the guest runs (≤ 200 ms). The guest is compute.gasm scaled to ~200 M instructions;
+ * each exception filter is set alone and all together, with a condition no event meets (the guest's
+ * console output traps and exits under most techniques): the price of watching every event, not of
+ * stopping. Then one data breakpoint, and the native twin (checkEquivalence with the divergence
+ * filter). Timed in CPU time of the main thread (the adapter runs inline, the guest on that thread),
+ * after a full garbage collection, best of two: the shared machine's load does not count.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { createVm, type Mode } from '../../core/vmm';
+import { loadProgramFile } from '../../core/machine/program';
+import { collectGarbage, mainThreadCpuMs, percentile, processCpuMs } from './benchSupport';
+import { InlineClient } from './inlineDapClient';
+
+const MODES: Mode[] = ['native', 'trap-and-emulate', 'binary-translation', 'paravirtual', 'hardware-assisted'];
+const EVENT_FILTERS = ['trap', 'critical', 'hypercall', 'vmexit', 'guest-exception'];
+const ROUNDS = 2;
+
+interface Watch {
+  name: string;
+  /** Runs the native twin (checkEquivalence). */
+  twin?: boolean;
+  /** Sets the breakpoints before configurationDone. */
+  set(c: InlineClient): Promise<unknown>;
+}
+
+const never = (filterId: string) => ({ filterId, condition: 'none-such' });
+const WATCHES: Watch[] = [
+  { name: 'no filter', set: (c) => c.request('setExceptionBreakpoints', { filters: [] }) },
+  ...EVENT_FILTERS.map((f): Watch => ({ name: f, set: (c) => c.request('setExceptionBreakpoints', { filters: [], filterOptions: [never(f)] }) })),
+  { name: 'every filter', set: (c) => c.request('setExceptionBreakpoints', { filters: ['divergence'], filterOptions: EVENT_FILTERS.map(never) }) },
+  {
+    name: 'data breakpoint',
+    async set(c) {
+      // The first round's results (written once, after the first round): one stop.
+      const info = await c.request<DebugProtocol.DataBreakpointInfoResponse>('dataBreakpointInfo', { name: 'first_crc' });
+      if (info.body.dataId) await c.request('setDataBreakpoints', { breakpoints: [{ dataId: info.body.dataId }] });
+    },
+  },
+  { name: 'twin', twin: true, set: (c) => c.request('setExceptionBreakpoints', { filters: ['divergence'] }) },
+];
+
+/** CPU ms (main thread, whole process) of `fn`, after a full garbage collection. */
+async function measure(fn: () => Promise<void> | void): Promise<{ main: number; process: number }> {
+  collectGarbage();
+  const m0 = mainThreadCpuMs(), p0 = processCpuMs();
+  await fn();
+  return { main: mainThreadCpuMs() - m0, process: processCpuMs() - p0 };
+}
+
+/** `popek run`: slices of 2 M instructions to the end. */
+function runToEnd(file: string, mode: Mode): () => void {
+  return () => {
+    const vm = createVm({ mode });
+    vm.load(loadProgramFile(file));
+    while (vm.runSlice(2_000_000) === 'slice') { /* run */ }
+  };
+}
+
+/** Launches, sets the watch, and measures `continue` from the entry stop to the end (each stop continues at once). */
+async function continueToEnd(file: string, mode: Mode, watch: Watch): Promise<{ main: number; process: number }> {
+  const c = new InlineClient();
+  await c.launch({ program: file, mode, stopOnEntry: true, checkEquivalence: !!watch.twin }, () => watch.set(c).then(() => undefined));
+  // Let the entry stop settle, as a user would.
+  await new Promise((r) => setTimeout(r, 50));
+  const t = await measure(async () => {
+    const done = c.event('terminated');
+    const again = (): void => { void c.event('stopped').then(() => { void c.request('continue', { threadId: 1 }); again(); }); };
+    again();
+    await c.request('continue', { threadId: 1 });
+    await done;
+  });
+  c.dispose();
+  return t;
+}
+
+export async function continueAgainstRun(compute: string, print: (line: string) => void): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-bench-'));
+  const file = path.join(dir, 'compute300.gasm');
+  fs.writeFileSync(file, '%define ITERATIONS 300\n' + fs.readFileSync(compute, 'utf8'));
+  let lowest = Infinity, lowestAt = '';
+  try {
+    for (const mode of MODES) {
+      const watches = WATCHES.filter((w) => !(w.twin && mode === 'native'));
+      let run = Infinity, runProcess = Infinity;
+      const best = new Map<string, { main: number; process: number }>();
+      for (let round = 0; round < ROUNDS; round++) {
+        const r = await measure(runToEnd(file, mode));
+        run = Math.min(run, r.main); runProcess = Math.min(runProcess, r.process);
+        for (const w of watches) {
+          const t = await continueToEnd(file, mode, w);
+          const b = best.get(w.name);
+          best.set(w.name, { main: Math.min(b?.main ?? Infinity, t.main), process: Math.min(b?.process ?? Infinity, t.process) });
+        }
+      }
+      const ratio = (ms: number, base = run) => base / Math.max(ms, 1);
+      for (const w of watches) {
+        const r = ratio(best.get(w.name)!.main);
+        if (!w.twin && w.name !== 'no filter' && r < lowest) { lowest = r; lowestAt = `${mode}, ${w.name}`; }
+      }
+      const every = best.get('every filter')!;
+      print(`continue ÷ popek run, ${mode} (~200 M instructions, main-thread CPU, best of ${ROUNDS}; popek run ${run} ms): ` +
+        watches.map((w) => `${w.name} ${ratio(best.get(w.name)!.main).toFixed(2)}`).join(' · ') +
+        `; whole-process CPU with every filter ${ratio(every.process, runProcess).toFixed(2)}`);
+    }
+    print(`continue with a filter or a data breakpoint set, lowest ratio to popek run: ${lowest.toFixed(2)} (${lowestAt}; target ≥ 0.8)`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Pause while a guest spins (runaway.gasm): ms from the request to the stopped event (target ≤ 200). */
+export async function pauseLatency(runaway: string, print: (line: string) => void): Promise<void> {
+  if (!fs.existsSync(runaway)) return;
+  for (const mode of MODES) {
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const c = new InlineClient();
+      await c.launch({ program: runaway, mode, stopOnEntry: true });
+      await c.request('continue', { threadId: 1 });
+      await new Promise((r) => setTimeout(r, 200 + 50 * i));
+      const t0 = performance.now();
+      const stopped = c.event('stopped');
+      await c.request('pause', { threadId: 1 });
+      await stopped;
+      times.push(performance.now() - t0);
+      c.dispose();
+    }
+    print(`pause while the guest runs, ${mode}: median ${percentile(times, 50).toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms (target ≤ 200)`);
+  }
+}
