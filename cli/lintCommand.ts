@@ -20,6 +20,7 @@ export function includeEnvFor(file: string, includePaths: string[] = []): Includ
   const flags = compileFlags(file, []);
   const env = diskIncludeEnv([...includePaths.map((p) => path.resolve(p)), ...flags.includePaths, process.cwd()], []);
   env.defines = flags.defines;
+  env.forcedIncludes = flags.forcedIncludes;
   env.nasmDefines = flags.defines;
   return env;
 }

@@ -113,6 +113,7 @@ export class DocumentStore {
       searchPaths: [...searchPaths, ...flags.includePaths],
       roots: this.roots,
       defines: flags.defines,
+      forcedIncludes: flags.forcedIncludes,
       nasmDefines: { ...flags.defines, ...parseNasmDefines(this.lastNasmDefines) },
       get epoch() { return epoch(); },
     };

@@ -23,6 +23,8 @@ export interface IncludeEnv {
   roots: string[];
   /** Predefined macros (`-D` of compile_commands.json), name → value. */
   defines?: Record<string, string>;
+  /** Headers cpp reads before the first line (`-include` of compile_commands.json: Linux's kconfig.h, hence CONFIG_*). */
+  forcedIncludes?: string[];
   /** NASM's command-line defines (`nasm -d DEBUG`: `popek.nasmDefines`, compile_commands.json), name → value. */
   nasmDefines?: Record<string, string>;
   /** Bumped whenever anything this environment reads may have changed (open files, settings). */

@@ -442,7 +442,19 @@ export function computeMacroView(file: string, syntax: Syntax, lines: readonly s
     }
   }
   for (const f of facts) { f.inactive = undefined; f.macroBody = undefined; f.repeat = undefined; }
-  walk({ view, env, seen: new Set([file]), defineFromCall }, lines, file, facts, 0);
+  const ctx: WalkContext = { view, env, seen: new Set([file]), defineFromCall };
+  if (syntax === 'att') {
+    // `cpp -include kconfig.h`: read before line 1 (its #defines count from there; it cannot be "unresolved")
+    for (const forced of env?.forcedIncludes ?? []) {
+      const text = ctx.seen.has(forced) ? undefined : env?.read(forced);
+      if (text === undefined) continue;
+      ctx.seen.add(forced);
+      ctx.includedAt = 0;
+      walk(ctx, text.split(/\r?\n/), forced, undefined, 1);
+      ctx.includedAt = undefined;
+    }
+  }
+  walk(ctx, lines, file, facts, 0);
   return view;
 }
 

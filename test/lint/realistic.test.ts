@@ -1,7 +1,7 @@
 /*
  * Acceptance corpus in the idioms of real kernels (test/fixtures/lint/realistic): xv6-style `.S`
  * with cpp headers and SYSCALL(name), Linux-style 32-bit entry code (SAVE_ALL `.macro`s, ENTRY/END,
- * `.pushsection`, `#ifdef`, `.irp`, `.altmacro`, headers through compile_commands.json), and a
+ * `.pushsection`, `#ifdef`, `.irp`, `.altmacro`, headers and `-include`d CONFIG_* through compile_commands.json), and a
  * multi-file NASM tutorial kernel (extern/global/common, ELF sections, `%include` from the folder
  * above, `%macro` stubs).
  *
@@ -57,7 +57,7 @@ function expectedGas(file: string): Map<number, Set<string>> {
   const dir = path.dirname(file);
   const flags = compileFlags(file, [dir]);
   const obj = path.join(scratch, `${path.basename(file)}.o`);
-  run('gcc', ['-m32', '-c', '-g', ...flags.includePaths.map((p) => `-I${p}`), ...Object.entries(flags.defines).map(([k, v]) => `-D${k}=${v}`), file, '-o', obj], dir);
+  run('gcc', ['-m32', '-c', '-g', ...flags.includePaths.map((p) => `-I${p}`), ...Object.entries(flags.defines).map(([k, v]) => `-D${k}=${v}`), ...flags.forcedIncludes.flatMap((f) => ['-include', f]), file, '-o', obj], dir);
   // Lines after `.code16` are decoded as 16-bit code (objdump -M i8086), the others as 32-bit.
   const sixteen = new Set<number>();
   let code16 = false;
@@ -141,6 +141,7 @@ function lint(file: string, root: string): ReturnType<typeof lintDocument> {
   const flags = compileFlags(file, [root]);
   const env = diskIncludeEnv(flags.includePaths, [root]);
   env.defines = flags.defines;
+  env.forcedIncludes = flags.forcedIncludes;
   const doc = new LintDocument(file, syntaxOf(file, undefined, text), text);
   return lintDocument(doc, { mode: 'paravirtual', includeEnv: env, readFile: (p, from) => { const f = resolveInclude(p, from, env); return f ? env.read(f) : undefined; } });
 }
