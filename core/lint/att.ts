@@ -7,6 +7,7 @@
  * block-comment state), gives every instruction its Intel mnemonic and operands in Intel order with
  * exact ranges, and reports what GNU as would reject at the line level. It never throws.
  */
+import type { NasmJoin } from './nasmScanner';
 import { attInstructionInfo, instructionInfo } from '../isa';
 import { validateAttOperands } from './attValidate';
 import { splitOperands } from './nasmScanner';
@@ -21,7 +22,11 @@ import {
  * `inMacro` is true inside any body with parameters (there the text is a template, not code).
  * `continuation`: the previous line was a C preprocessor line ending with a backslash.
  */
-export interface AttScanState { inBlockComment: boolean; inMacro: boolean; blockDepth?: number; blockBits?: number; continuation?: boolean }
+export interface AttScanState {
+  inBlockComment: boolean; inMacro: boolean; blockDepth?: number; blockBits?: number; continuation?: boolean; code64?: boolean;
+  /** cpp splices a line ending in `\\` with the next, also outside directives: that next line continues a statement or a `#` comment. */
+  joined?: NasmJoin;
+}
 
 export function initialAttState(): AttScanState { return { inBlockComment: false, inMacro: false, blockDepth: 0, blockBits: 0, continuation: false }; }
 
@@ -84,7 +89,7 @@ const SPECIAL: Record<string, [string, (8 | 16 | 32)?, boolean?]> = {
  */
 const X87 = /^f(ld|st|stp|ild|ist|istp|isttp|add|addp|iadd|sub|subp|subr|subrp|isub|isubr|mul|mulp|imul|div|divp|divr|divrp|idiv|idivr|com|comp|compp|ucom|ucomp|ucompp|comi|comip|ucomi|ucomip|icom|icomp|xch|chs|abs|sqrt|prem|prem1|rndint|scale|xtract|sin|cos|sincos|ptan|patan|2xm1|yl2x|yl2xp1|ld1|ldz|ldpi|ldl2e|ldl2t|ldlg2|ldln2|init|ninit|clex|nclex|stcw|nstcw|ldcw|stsw|nstsw|stenv|nstenv|ldenv|save|nsave|rstor|free|freep|decstp|incstp|nop|wait|tst|xam|cmovn?(b|e|be|u)|bld|bstp|xsave|xrstor)[slqtw]?$/;
 const SIMD = /^v?((add|sub|mul|div|min|max|sqrt|rcp|rsqrt|and|andn|or|xor|cmp[a-z]*|mov[a-z]*|comi|ucomi|unpck[hl]|shuf|blendv?|round|dp|hadd|hsub|addsub|cvt[a-z0-9]*)(ss|sd|ps|pd)|p(add|sub|mul|and|andn|or|xor|cmp|sll|srl|sra|shuf|unpck|mov|max|min|avg|sad|abs|sign|pack|insr|extr|test|alignr|blend|madd|hadd|hsub)[a-z0-9]*|movd|movq|movdq[au]|lddqu|movhlps|movlhps|movmskp[sd]|cvt[a-z0-9]+|ldmxcsr|stmxcsr|emms|femms|movnt[a-z]*|maskmov[a-z]*)$/;
-const OTHER = /^(lfence|mfence|sfence|pause|prefetch[a-z0-9]*|clflush[a-z]*|endbr(32|64)|rdtscp|rdrand[wlq]?|rdseed[wlq]?|xgetbv|xsetbv|fxsave|fxrstor|xsave[a-z0-9]*|xrstor[a-z0-9]*|crc32[bwlq]?|popcnt[wlq]?|lzcnt[wlq]?|tzcnt[wlq]?|movbe[wlq]?|ud[012]|nop[wl]|wait|monitor|mwait|cmpxchg8b|cmpxchg16b|bswapl?|xaddl?|cmpxchgl?)$/;
+const OTHER = /^(v?aes(enc|enclast|dec|declast|imc|keygenassist)|v?pclmul[hl]?[hl]?q?[hl]?qdq|sha(1rnds4|1nexte|1msg1|1msg2|256rnds2|256msg1|256msg2)|v?gf2p8(affineqb|affineinvqb|mulb)|lfence|mfence|sfence|pause|prefetch[a-z0-9]*|clflush[a-z]*|endbr(32|64)|rdtscp|rdrand[wlq]?|rdseed[wlq]?|xgetbv|xsetbv|fxsave|fxrstor|xsave[a-z0-9]*|xrstor[a-z0-9]*|crc32[bwlq]?|popcnt[wlq]?|lzcnt[wlq]?|tzcnt[wlq]?|movbe[wlq]?|ud[012]|nop[wl]|wait|monitor|mwait|cmpxchg8b|cmpxchg16b|bswapl?|xaddl?|cmpxchgl?)$/;
 
 /** Whether GNU as knows a mnemonic the table does not describe (see X87, SIMD, OTHER). */
 export function outsideTable(spelling: string): boolean {
@@ -283,7 +288,14 @@ const NON_EXPR_DIRECTIVES = new Set(['section', 'pushsection', 'type', 'file', '
 /** Scans one line of AT&T source. */
 export function scanAttLine(line: string, state: AttScanState): LineFacts {
   const inBlock = (state.blockDepth ?? 0) > 0 || state.continuation === true;
+  const wasCode64 = state.code64 === true;
   const facts = scanAttLineInner(line, state);
+  const mode = facts.directive?.name;
+  if (mode === '.code64') state.code64 = true;
+  else if (mode === '.code32' || mode === '.code16' || mode === '.code16gcc') state.code64 = false;
+  // 64-bit code (`.code64` in a 32-bit file, as EFI mixed-mode stubs have): Popek's CPU is 32-bit, so
+  // its registers and forms are not judged here — GNU as accepts them
+  if (wasCode64 && state.code64) facts.errors = [];
   if (inBlock || facts.cpp || facts.macroOpen || facts.macroClose || facts.include || (facts.directive && STRUCTURAL_DIRECTIVES.has(facts.directive.name))) facts.structural = true;
   return facts;
 }
@@ -293,6 +305,15 @@ const STRUCTURAL_DIRECTIVES = new Set(['.macro', '.endm', '.irp', '.irpc', '.rep
 
 function scanAttLineInner(line: string, state: AttScanState): LineFacts {
   const facts = emptyFacts();
+  const joined = state.joined;
+  state.joined = undefined;
+  if (joined) {
+    // the rest of the line above (cpp joined them): its statement was scanned there
+    if (joined === 'comment') facts.commentStart = 0;
+    else stripComments(line, state, facts);
+    if (/\\\s*$/.test(line) && !state.inBlockComment) state.joined = joined === 'comment' || facts.commentStart !== undefined ? 'comment' : 'code';
+    return facts;
+  }
   if (state.continuation) {
     facts.cpp = { directive: 'continuation', start: 0, end: line.length };
     facts.commentStart = undefined;
@@ -319,7 +340,14 @@ function scanAttLineInner(line: string, state: AttScanState): LineFacts {
     }
     return facts;
   }
-  for (const st of splitStatements(code)) scanStatement(code, st, facts, state);
+  let statementCode = code;
+  if (/\\\s*$/.test(line) && !state.inBlockComment) {
+    // `.word A | \` + `B`: cpp makes one line of them (in a `#` comment, the next line is comment too)
+    const spliced = /\\\s*$/.exec(code);
+    state.joined = spliced ? 'code' : 'comment';
+    if (spliced) statementCode = code.slice(0, spliced.index) + ' '.repeat(code.length - spliced.index);
+  }
+  for (const st of splitStatements(statementCode)) scanStatement(statementCode, st, facts, state);
   return facts;
 }
 

@@ -47,7 +47,8 @@ function substitute(m: CppMacro, args: string[], expandArg: (a: string) => strin
   let out = '';
   for (let i = 0; i < body.length;) {
     const c = body[i];
-    if (c === '#' && body[i + 1] !== '#') {
+    // `#p` stringizes; the second `#` of `e##p` does not
+    if (c === '#' && body[i + 1] !== '#' && body[i - 1] !== '#') {
       const from = i + 1 + (/^\s*/.exec(body.slice(i + 1))?.[0].length ?? 0);
       IDENT.lastIndex = from;
       const id = IDENT.exec(body);
@@ -94,7 +95,8 @@ export function expandCpp(text: string, macros: CppMacros, hide: ReadonlySet<str
       i += n.length;
       continue;
     }
-    if (!/[A-Za-z_]/.test(c) || (i > 0 && /[A-Za-z0-9_$.%\\]/.test(text[i - 1]))) { out += c; i++; continue; }
+    // `%_ASM_AX` and `$__KERNEL_DS` expand: `%` and `$` are punctuation to cpp (a `.name` or a macro parameter `\name` is left alone)
+    if (!/[A-Za-z_]/.test(c) || (i > 0 && /[A-Za-z0-9_.\\]/.test(text[i - 1]))) { out += c; i++; continue; }
     IDENT.lastIndex = i;
     const name = IDENT.exec(text)![0];
     const end = i + name.length;

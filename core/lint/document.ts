@@ -16,12 +16,12 @@ export { syntaxByContent };
 
 type ScanState = NasmScanState & Partial<AttScanState>;
 
-/** Scanner state as one number: bit 0 inMacro, 1 block comment, 2 cpp continuation, 4–7 block depth, 8–15 block bits, 16–17 NASM `\` join. */
+/** Scanner state as one number: bit 0 inMacro, 1 block comment, 2 cpp continuation, 3 `.code64`, 4–7 block depth, 8–15 block bits, 16–17 NASM `\` join. */
 function encodeState(s: ScanState): number {
-  return (s.inMacro ? 1 : 0) | (s.inBlockComment ? 2 : 0) | (s.continuation ? 4 : 0) | ((s.blockDepth ?? 0) << 4) | ((s.blockBits ?? 0) << 8) | (JOINS.indexOf(s.joined) << 16);
+  return (s.inMacro ? 1 : 0) | (s.inBlockComment ? 2 : 0) | (s.continuation ? 4 : 0) | (s.code64 ? 8 : 0) | ((s.blockDepth ?? 0) << 4) | ((s.blockBits ?? 0) << 8) | (JOINS.indexOf(s.joined) << 16);
 }
 function decodeState(n: number): ScanState {
-  return { inMacro: (n & 1) !== 0, inBlockComment: (n & 2) !== 0, continuation: (n & 4) !== 0, blockDepth: (n >> 4) & 15, blockBits: (n >> 8) & 255, joined: JOINS[(n >> 16) & 3] };
+  return { inMacro: (n & 1) !== 0, inBlockComment: (n & 2) !== 0, continuation: (n & 4) !== 0, code64: (n & 8) !== 0, blockDepth: (n >> 4) & 15, blockBits: (n >> 8) & 255, joined: JOINS[(n >> 16) & 3] };
 }
 const JOINS: ReadonlyArray<NasmJoin | undefined> = [undefined, 'code', 'comment', 'directive'];
 
@@ -295,7 +295,7 @@ export class LintDocument {
   private scanLineRaw(line: string, state: ScanState): LineFacts {
     try {
       if (this.syntax === 'att') {
-        const s: AttScanState = { inBlockComment: state.inBlockComment ?? false, inMacro: state.inMacro, continuation: state.continuation, blockDepth: state.blockDepth, blockBits: state.blockBits };
+        const s: AttScanState = { inBlockComment: state.inBlockComment ?? false, inMacro: state.inMacro, continuation: state.continuation, blockDepth: state.blockDepth, blockBits: state.blockBits, code64: state.code64, joined: state.joined };
         const f = scanAttLine(line, s);
         Object.assign(state, s);
         return f;

@@ -213,13 +213,15 @@ function callDiagnostics(line: number, call: { start: number; end: number; expan
     const others = [...new Set(list.slice(1).map((x) => x.text.replace(/\s+/g, ' ')))];
     const also = others.length ? ` (also ${cls} in this expansion: ${others.slice(0, 4).join(', ')}${others.length > 4 ? ', …' : ''})` : '';
     const origin = first.e.origin;
-    out.push({
+    const d: LintDiagnostic = {
       range: range(line, call.start, call.end),
       severity: severityFor(mode, cls, first.c.facts.vmExit.kind !== 'none'),
       code: cls === 'critical' ? CRITICAL_CODE : PRIVILEGED_CODE,
-      message: fitMessage(`via macro ${call.expansion.macro}: ${message}${also}`),
-      via: { macro: call.expansion.macro, text: first.text, file: origin?.file, line: origin?.line },
-    });
+      // an instruction written on the line, only its operands named by cpp macros: no "via macro"
+      message: fitMessage(call.expansion.substituted ? `${message}${also}` : `via macro ${call.expansion.macro}: ${message}${also}`),
+    };
+    if (!call.expansion.substituted) d.via = { macro: call.expansion.macro, text: first.text, file: origin?.file, line: origin?.line };
+    out.push(d);
   }
   return out;
 }
@@ -337,10 +339,12 @@ function attDocumentDiagnostics(doc: LintDocument): LintDiagnostic[] {
   const out: LintDiagnostic[] = [];
   for (const s of doc.symbols().byName.values()) {
     if (s.kind !== 'label' && s.kind !== 'constant') continue;
-    const labelDefs = s.defs.filter((d) => doc.facts[d.line].defs.some((x) => x.start === d.start && x.kind === 'label'));
+    // the side of an `#if` cpp leaves out defines nothing (math-emu's labels there are #defines on the other side)
+    const defs = s.defs.filter((d) => !doc.facts[d.line].inactive);
+    const labelDefs = defs.filter((d) => doc.facts[d.line].defs.some((x) => x.start === d.start && x.kind === 'label'));
     // `sym = expr` may be redefined; a label may not, nor be assigned after.
-    if (labelDefs.length === 0 || s.defs.length < 2) continue;
-    for (const d of s.defs.slice(1)) {
+    if (labelDefs.length === 0 || defs.length < 2) continue;
+    for (const d of defs.slice(1)) {
       out.push({ range: range(d.line, d.start, d.end), severity: 'error', code: 'duplicate-symbol', message: `symbol \`${s.name}' is already defined` });
     }
   }

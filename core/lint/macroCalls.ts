@@ -28,6 +28,11 @@ export interface Expansion {
   instructions: ExpandedInstruction[];
   /** The `.altmacro` mode the call was expanded in (the mode at its line). */
   altmacro?: boolean;
+  /**
+   * No call: the statement's own instruction, with the cpp macros in its operands replaced
+   * (`pcmpeqd RNOT, RNOT` after `#define RNOT %xmm7`), as GNU as reads it.
+   */
+  substituted?: boolean;
 }
 
 const MAX_DEPTH = 12;
@@ -173,94 +178,101 @@ function gasCondition(name: string, args: string, symbols: ReadonlyMap<string, n
  * `origins[k]` is where line k comes from (inherited by what it expands to).
  */
 function collect(view: MacroView, lines: string[], origins: Array<Origin | undefined>, macro: string, depth: number, out: Expansion): void {
-  const altmacro = out.altmacro ?? view.altmacro;
-  const att = view.syntax === 'att';
-  const state = initialAttState();
-  // `.if` nesting: whether each level's current branch is assembled, and whether one already was.
-  const cond: Array<{ active: boolean; taken: boolean }> = [];
-  const activeNow = (): boolean => cond.every((c) => c.active);
+  if (view.syntax === 'att') { collectGas(view, lines, origins, macro, depth, out); return; }
   for (let k = 0; k < lines.length; k++) {
     if (out.lines.length > MAX_LINES) return;
     const origin = origins[k];
     const raw = lines[k];
-    if (!att) {
-      if (!activeNow()) continue;
-      const code = raw.replace(/;.*$/, '');
-      const head = statementHead(code, 'nasm');
-      const m = head ? lookupMacro(view, head.word) : undefined;
-      if (head && m && m.kind === 'nasm' && depth < MAX_DEPTH) {
-        collect(view, expandNasmMacro(m, head.rest.trim()), m.body.map((_, j) => origin ?? m.origins[j]), macro, depth + 1, out);
-        continue;
-      }
-      out.lines.push(raw);
-      const f = scanNasmLine(raw, { inMacro: false });
-      for (const instr of f.instructions) if (instr.known) out.instructions.push({ instr, text: raw.slice(instr.start, instr.end).trim(), macro, origin });
+    const code = raw.replace(/;.*$/, '');
+    const head = statementHead(code, 'nasm');
+    const m = head ? lookupMacro(view, head.word) : undefined;
+    if (head && m && m.kind === 'nasm' && depth < MAX_DEPTH) {
+      collect(view, expandNasmMacro(m, head.rest.trim()), m.body.map((_, j) => origin ?? m.origins[j]), macro, depth + 1, out);
       continue;
     }
-    const code = expandCpp(stripAttComment(raw), view.cpp);
-    for (const st of statements(code)) {
-      const head = statementHead(st, 'att');
-      const word = head?.word.toLowerCase();
-      // Conditionals and repetitions of GNU as inside the expansion.
-      // A condition the view cannot judge takes its branch (the `.if` one, or the first `.elseif`).
-      if (word && /^\.if/.test(word)) {
-        const parent = activeNow();
-        const v = parent ? gasCondition(word.slice(1), head!.rest, view.gasSymbols) ?? true : false;
-        cond.push({ active: v, taken: v || !parent });
-        continue;
-      }
-      const top = cond[cond.length - 1];
-      if (word === '.elseif' && top) { const v = !top.taken && (gasCondition('elseif', head!.rest, view.gasSymbols) ?? true); top.active = v; top.taken ||= v; continue; }
-      if (word === '.else' && top) { top.active = !top.taken; top.taken = true; continue; }
-      if (word === '.endif') { cond.pop(); continue; }
-      if (!activeNow()) continue;
-      if (word === '.macro') {
-        // A macro defining a macro: the inner one exists from this expansion on, and emits nothing here.
-        let nest = 0;
-        let end = k + 1;
-        for (; end < lines.length; end++) {
-          const e = statementHead(stripAttComment(lines[end]), 'att')?.word.toLowerCase();
-          if (e === '.macro') nest++;
-          else if (e === '.endm') { if (nest === 0) break; nest--; }
-        }
-        const m = /^\s*([A-Za-z_.$][\w.$]*)\s*,?\s*(.*)$/s.exec(head!.rest);
-        if (m && !view.gas.has(m[1].toLowerCase())) {
-          const body = lines.slice(k + 1, end);
-          view.gas.set(m[1].toLowerCase(), { kind: 'gas', name: m[1], params: parseGasParams(m[2]), body, origins: origins.slice(k + 1, end).map((o) => o ?? { file: '', line: 0 }), at: origin ?? { file: '', line: 0 } });
-        }
-        k = end;
-        break;
-      }
-      if ((word === '.irp' || word === '.irpc' || word === '.rept') && depth < MAX_DEPTH) {
-        let nest = 0;
-        let end = k + 1;
-        for (; end < lines.length; end++) {
-          const e = statementHead(stripAttComment(lines[end]), 'att')?.word.toLowerCase();
-          if (e === '.irp' || e === '.irpc' || e === '.rept') nest++;
-          else if (e === '.endr') { if (nest === 0) break; nest--; }
-        }
-        const body = lines.slice(k + 1, end);
-        const bodyOrigins = origins.slice(k + 1, end);
-        if (word === '.rept') collect(view, body, bodyOrigins, macro, depth + 1, out);
-        else {
-          const m = /^\s*([A-Za-z_.$][\w.$]*)\s*,?\s*(.*)$/s.exec(head!.rest);
-          const values = m ? (word === '.irpc' ? [...m[2].trim()] : m[2].split(/\s*,\s*|\s+/).filter(Boolean)) : [];
-          for (const v of values.length ? values : ['']) {
-            collect(view, body.map((l) => l.replace(new RegExp(`\\\\${m?.[1] ?? '\\0'}\\b|\\\\\\(\\)`, 'g'), (x) => (x === '\\()' ? '' : v))), bodyOrigins, macro, depth + 1, out);
-          }
-        }
-        k = end;
-        break;
-      }
-      const m = head ? lookupMacro(view, head.word) : undefined;
-      if (head && m && m.kind === 'gas' && depth < MAX_DEPTH) {
-        collect(view, expandGasMacro(m, head.rest, altmacro), m.body.map((_, j) => origin ?? m.origins[j]), macro, depth + 1, out);
-        continue;
-      }
-      out.lines.push(st.trim());
-      const f = scanAttLine(st, state);
-      for (const instr of f.instructions) if (instr.known) out.instructions.push({ instr, text: st.slice(instr.start, instr.end).trim(), macro, origin });
+    out.lines.push(raw);
+    const f = scanNasmLine(raw, { inMacro: false });
+    for (const instr of f.instructions) if (instr.known) out.instructions.push({ instr, text: raw.slice(instr.start, instr.end).trim(), macro, origin });
+  }
+}
+
+/**
+ * GNU as: the lines (after cpp) as statements, in order — a cpp macro may expand to a whole
+ * `.macro …; .endm; call` sequence on one line (Linux's BEGIN_IRQ_SAVE(op)).
+ */
+function collectGas(view: MacroView, lines: string[], origins: Array<Origin | undefined>, macro: string, depth: number, out: Expansion): void {
+  const altmacro = out.altmacro ?? view.altmacro;
+  const state = initialAttState();
+  const cond: Array<{ active: boolean; taken: boolean }> = [];
+  const activeNow = (): boolean => cond.every((c) => c.active);
+  const sts: string[] = [];
+  const stOrigins: Array<Origin | undefined> = [];
+  lines.forEach((raw, k) => { for (const st of statements(expandCpp(stripAttComment(raw), view.cpp))) { sts.push(st); stOrigins.push(origins[k]); } });
+  for (let k = 0; k < sts.length; k++) {
+    if (out.lines.length > MAX_LINES) return;
+    const origin = stOrigins[k];
+    const st = sts[k];
+    const head = statementHead(st, 'att');
+    const word = head?.word.toLowerCase();
+    // Conditionals and repetitions of GNU as inside the expansion.
+    // A condition the view cannot judge takes its branch (the `.if` one, or the first `.elseif`).
+    if (word && /^\.if/.test(word)) {
+      const parent = activeNow();
+      const v = parent ? gasCondition(word.slice(1), head!.rest, view.gasSymbols) ?? true : false;
+      cond.push({ active: v, taken: v || !parent });
+      continue;
     }
+    const top = cond[cond.length - 1];
+    if (word === '.elseif' && top) { const v = !top.taken && (gasCondition('elseif', head!.rest, view.gasSymbols) ?? true); top.active = v; top.taken ||= v; continue; }
+    if (word === '.else' && top) { top.active = !top.taken; top.taken = true; continue; }
+    if (word === '.endif') { cond.pop(); continue; }
+    if (!activeNow()) continue;
+    if (word === '.macro') {
+      // A macro defining a macro: the inner one exists from this expansion on, and emits nothing here.
+      let nest = 0;
+      let end = k + 1;
+      for (; end < sts.length; end++) {
+        const e = statementHead(sts[end], 'att')?.word.toLowerCase();
+        if (e === '.macro') nest++;
+        else if (e === '.endm') { if (nest === 0) break; nest--; }
+      }
+      const m = /^\s*([A-Za-z_.$][\w.$]*)\s*,?\s*(.*)$/s.exec(head!.rest);
+      if (m && !view.gas.has(m[1].toLowerCase())) {
+        const body = sts.slice(k + 1, end);
+        view.gas.set(m[1].toLowerCase(), { kind: 'gas', name: m[1], params: parseGasParams(m[2]), body, origins: stOrigins.slice(k + 1, end).map((o) => o ?? { file: '', line: 0 }), at: origin ?? { file: '', line: 0 } });
+      }
+      k = end;
+      continue;
+    }
+    if ((word === '.irp' || word === '.irpc' || word === '.rept') && depth < MAX_DEPTH) {
+      let nest = 0;
+      let end = k + 1;
+      for (; end < sts.length; end++) {
+        const e = statementHead(sts[end], 'att')?.word.toLowerCase();
+        if (e === '.irp' || e === '.irpc' || e === '.rept') nest++;
+        else if (e === '.endr') { if (nest === 0) break; nest--; }
+      }
+      const body = sts.slice(k + 1, end);
+      const bodyOrigins = stOrigins.slice(k + 1, end);
+      if (word === '.rept') collect(view, body, bodyOrigins, macro, depth + 1, out);
+      else {
+        const m = /^\s*([A-Za-z_.$][\w.$]*)\s*,?\s*(.*)$/s.exec(head!.rest);
+        const values = m ? (word === '.irpc' ? [...m[2].trim()] : m[2].split(/\s*,\s*|\s+/).filter(Boolean)) : [];
+        for (const v of values.length ? values : ['']) {
+          collect(view, body.map((l) => l.replace(new RegExp(`\\\\${m?.[1] ?? '\\0'}\\b|\\\\\\(\\)`, 'g'), (x) => (x === '\\()' ? '' : v))), bodyOrigins, macro, depth + 1, out);
+        }
+      }
+      k = end;
+      continue;
+    }
+    const m = head ? lookupMacro(view, head.word) : undefined;
+    if (head && m && m.kind === 'gas' && depth < MAX_DEPTH) {
+      collect(view, expandGasMacro(m, head.rest, altmacro), m.body.map((_, j) => origin ?? m.origins[j]), macro, depth + 1, out);
+      continue;
+    }
+    out.lines.push(st.trim());
+    const f = scanAttLine(st, state);
+    for (const instr of f.instructions) if (instr.known) out.instructions.push({ instr, text: st.slice(instr.start, instr.end).trim(), macro, origin });
   }
 }
 
@@ -273,7 +285,7 @@ export function expandCall(view: MacroView, statement: string, line?: number): E
   const head = statementHead(statement, view.syntax);
   if (!head) return undefined;
   const m = lookupMacro(view, head.word);
-  if (!m) return undefined;
+  if (!m) return att ? cppSubstituted(view, statement, head.word) : undefined;
   const out: Expansion = { macro: head.word, lines: [], instructions: [], altmacro: line === undefined ? view.altmacro : altmacroAt(view, line) };
   if (m.kind === 'cpp') {
     // cpp replaces the macro (and any other in the line) before GNU as reads it.
@@ -290,6 +302,14 @@ export function expandCall(view: MacroView, statement: string, line?: number): E
   if (att && m.kind === 'gas') collect(view, expandGasMacro(m, head.rest, out.altmacro!), m.origins, m.name, 1, out);
   else if (!att && m.kind === 'nasm') collect(view, expandNasmMacro(m, head.rest.trim()), m.origins, m.name, 1, out);
   else return undefined;
+  return out;
+}
+
+/** A statement whose operands name cpp macros, as GNU as gets it from cpp; undefined when it names none. */
+function cppSubstituted(view: MacroView, statement: string, word: string): Expansion | undefined {
+  if (view.cpp.size === 0 || expandCpp(statement, view.cpp) === statement) return undefined;
+  const out: Expansion = { macro: word, lines: [], instructions: [], substituted: true };
+  collect(view, [statement], [undefined], word, 0, out);
   return out;
 }
 

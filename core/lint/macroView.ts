@@ -112,6 +112,8 @@ function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: L
   const att = view.syntax === 'att';
   // `unknown`: a NASM condition the view cannot evaluate; every branch of it stays active (never greyed wrongly).
   const cond: Array<{ active: boolean; taken: boolean; unknown?: boolean }> = [];
+  // A GNU as `.macro` whose body is being read: cpp runs first, so its `#if`s inside the body decide which lines the body has.
+  let gasBody: { def: GasMacro; end: number } | undefined;
   const active = (): boolean => cond.length === 0 || cond[cond.length - 1].active;
   const mark = (from: number, to: number, what: 'inactive' | 'macroBody'): void => {
     if (!facts) return;
@@ -206,6 +208,12 @@ function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: L
       }
     }
     if (!active()) { mark(head, i, 'inactive'); continue; }
+    if (gasBody) {
+      const { def, end } = gasBody;
+      if (i < end) { def.body.push(text); def.origins.push({ file, line: i, facts: facts?.[i] }); continue; }
+      gasBody = undefined;
+      if (i === end) continue; // its `.endm`
+    }
     if (att) {
       const d = GAS_DIRECTIVE.exec(stripAttComment(text));
       const assigned = d ? undefined : /^\s*([A-Za-z_.$][\w.$]*)\s*=(?!=)\s*(.+)$/s.exec(stripAttComment(text));
@@ -228,13 +236,15 @@ function walk(ctx: WalkContext, lines: readonly string[], file: string, facts: L
           if (e === 'macro') nest++;
           else if (e === 'endm') { if (nest === 0) break; nest--; }
         }
-        if (m) {
-          const body = lines.slice(i + 1, end);
-          const origins = body.map((_, k) => ({ file, line: i + 1 + k, facts: facts?.[i + 1 + k] }));
-          view.gas.set(m[1].toLowerCase(), { kind: 'gas', name: m[1], params: parseGasParams(m[2]), body, origins, at: { file, line: i, facts: facts?.[i] } });
-        }
         mark(i, Math.min(end, lines.length - 1), 'macroBody');
-        i = end;
+        if (m) {
+          // the body's lines are read on (cpp may leave some out); the lines they hold go into def.body
+          const def: GasMacro = { kind: 'gas', name: m[1], params: parseGasParams(m[2]), body: [], origins: [], at: { file, line: i, facts: facts?.[i] } };
+          view.gas.set(m[1].toLowerCase(), def);
+          gasBody = { def, end };
+        } else {
+          i = end;
+        }
       } else if ((name === 'irp' || name === 'irpc') && facts) {
         const m = /^([A-Za-z_.$][\w.$]*)\s*,?\s*(.*)$/s.exec(args);
         let nest = 0;

@@ -1,7 +1,8 @@
 /*
  * Acceptance corpus in the idioms of real kernels (test/fixtures/lint/realistic): xv6-style `.S`
  * with cpp headers and SYSCALL(name), Linux-style 32-bit entry code (SAVE_ALL `.macro`s, ENTRY/END,
- * `.pushsection`, `#ifdef`, `.irp`, `.altmacro`, headers and `-include`d CONFIG_* through compile_commands.json), and a
+ * `.pushsection`, `#ifdef`, `.irp`, `.altmacro`, headers and `-include`d CONFIG_* through compile_commands.json,
+ * cpp names in operands, one-line `.macro` definitions from cpp, `.code64` stubs), and a
  * multi-file NASM tutorial kernel (extern/global/common, ELF sections, `%include` from the folder
  * above, `%macro` stubs).
  *
@@ -58,13 +59,13 @@ function expectedGas(file: string): Map<number, Set<string>> {
   const flags = compileFlags(file, [dir]);
   const obj = path.join(scratch, `${path.basename(file)}.o`);
   run('gcc', ['-m32', '-c', '-g', ...flags.includePaths.map((p) => `-I${p}`), ...Object.entries(flags.defines).map(([k, v]) => `-D${k}=${v}`), ...flags.forcedIncludes.flatMap((f) => ['-include', f]), file, '-o', obj], dir);
-  // Lines after `.code16` are decoded as 16-bit code (objdump -M i8086), the others as 32-bit.
-  const sixteen = new Set<number>();
-  let code16 = false;
+  // Lines after `.code16` are decoded as 16-bit code (objdump -M i8086), after `.code64` as 64-bit, the others as 32-bit.
+  const modeOf = new Map<number, 'i8086' | 'x86-64'>();
+  let mode: 'i8086' | 'x86-64' | undefined;
   readFileSync(file, 'utf8').split('\n').forEach((l, i) => {
-    if (/^\s*\.code16\b/.test(l)) code16 = true;
-    else if (/^\s*\.code32\b/.test(l)) code16 = false;
-    if (code16) sixteen.add(i + 1);
+    const m = /^\s*\.code(16|32|64)\b/.exec(l);
+    if (m) mode = m[1] === '16' ? 'i8086' : m[1] === '64' ? 'x86-64' : undefined;
+    if (mode) modeOf.set(i + 1, mode);
   });
   // Where the line table starts a row: code. Bytes after a label with no row of its own (`gdt:`
   // before `.word`s) are data, though objdump -l still shows the last line for them.
@@ -74,17 +75,17 @@ function expectedGas(file: string): Map<number, Set<string>> {
     if (r) rows.add(Number(r[1]));
   }
   const map = new Map<number, Set<string>>();
-  for (const wide of sixteen.size ? [false, true] : [false]) {
+  for (const decode of [undefined, ...new Set(modeOf.values())]) {
     let line = -1;
     let code = false;
-    for (const l of run('objdump', ['-d', '-l', ...(wide ? ['-M', 'i8086'] : []), obj], dir).split('\n')) {
+    for (const l of run('objdump', ['-d', '-l', ...(decode ? ['-M', decode] : []), obj], dir).split('\n')) {
       const loc = /^(\/.*):(\d+)(?: \(discriminator \d+\))?$/.exec(l);
       if (loc) { line = path.resolve(loc[1]) === path.resolve(file) ? Number(loc[2]) : -1; continue; }
       if (/^[0-9a-f]+ <[^>]+>:$/.test(l)) { code = false; continue; }
       const ins = /^\s+([0-9a-f]+):\t[0-9a-f ]+\t(.+)$/.exec(l);
       if (!ins) continue;
       if (rows.has(parseInt(ins[1], 16))) code = true;
-      if (code && line > 0 && sixteen.has(line) === wide) add(map, line, codeOf(ins[2]));
+      if (code && line > 0 && modeOf.get(line) === decode) add(map, line, codeOf(ins[2]));
     }
   }
   return map;
