@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 import { ElfError, type Elf32File } from '../elf/elf32';
 import { parseLinePrograms, type LineProgram, type LineRow } from './lineProgram';
+import { dataLabels } from './dataLabels';
 import { DwarfError } from './reader';
 import { readSymbols, type ElfSymbol } from './symbols';
 import { parseDebugInfo, type CompileUnit, type GlobalVariableInfo, type SubprogramInfo } from './units';
@@ -94,6 +95,10 @@ export class DebugInfo {
     const globals: GlobalVariable[] = dwarfGlobals.map((g) => ({ name: g.name, address: g.address >>> 0, size: g.size, typeName: g.typeName }));
     for (const s of this.symbols) {
       if (s.type === 'object' && s.name && !globals.some((g) => g.name === s.name && g.address === s.address)) globals.push({ name: s.name, address: s.address, size: s.size, typeName: '' });
+    }
+    // Assembly data labels without a type (`global table` in NASM, GNU as without .type/.size).
+    for (const l of dataLabels(this.symbols, elf.sections)) {
+      if (!globals.some((g) => g.name === l.name)) globals.push({ ...l, typeName: '' });
     }
     this.globals = globals;
   }
