@@ -10,6 +10,7 @@ import { WALKTHROUGH, completeStep } from './walkthrough';
 import { Config, SECTION } from './config';
 import { DEBUG_TYPE, PopekLaunchConfig, defaultLaunchConfig, launchConfigProblems, withDefaults } from './launchConfig';
 import { Log } from './log';
+import { isLinkedObjectSource, kernelsBuiltFrom } from './kernelElf';
 
 function config(scope?: vscode.ConfigurationScope): Config {
   return new Config(vscode.workspace.getConfiguration(SECTION, scope));
@@ -19,6 +20,34 @@ function config(scope?: vscode.ConfigurationScope): Config {
 function activeGuest(): vscode.TextDocument | undefined {
   const doc = vscode.window.activeTextEditor?.document;
   return doc?.languageId === 'popek-nasm' ? doc : undefined;
+}
+
+/** A source that is one object of a kernel: it debugs through the ELF built from it. */
+function isKernelSource(doc: vscode.TextDocument): boolean {
+  return doc.languageId === 'popek-gas' || (doc.languageId === 'popek-nasm' && isLinkedObjectSource(doc.getText()));
+}
+
+/** Executables are named without an extension (xv6's `kernel`) or with one of these. */
+const KERNEL_NAME = /(^|\/)[^./]+$|\.(elf|bin|kernel|img|out|exe)$/i;
+
+/** The launch configuration for the newest kernel in the workspace built from `doc`, or a message why none. */
+async function kernelConfig(doc: vscode.TextDocument): Promise<vscode.DebugConfiguration | undefined> {
+  const base = path.basename(doc.uri.fsPath);
+  const folder = vscode.workspace.getWorkspaceFolder(doc.uri);
+  const files = folder ? await vscode.workspace.findFiles(new vscode.RelativePattern(folder, '**/*'), '{**/node_modules/**,**/.git/**}', 20_000) : [];
+  const [elf] = kernelsBuiltFrom(doc.uri.fsPath, files.map((f) => f.fsPath).filter((f) => KERNEL_NAME.test(f.replace(/\\/g, '/'))));
+  if (!elf) {
+    void vscode.window.showErrorMessage(`Popek: ${base} is one object of a kernel, and no kernel built from it is in the workspace. Build it with debug information (-g), then press F5 again, or name it as "program" in launch.json.`);
+    return undefined;
+  }
+  if (fs.statSync(doc.uri.fsPath).mtimeMs > fs.statSync(elf).mtimeMs) {
+    void vscode.window.showWarningMessage(`Popek: ${path.basename(elf)} is older than ${base}; rebuild it for the lines you see.`);
+  }
+  if (doc.isDirty) await doc.save();
+  const c = config(doc.uri);
+  const cfg = defaultLaunchConfig(elf, c.mode, c.cost);
+  cfg.name = `Debug ${path.basename(elf)} (${base}, ${c.mode})`;
+  return cfg as vscode.DebugConfiguration;
 }
 
 export class PopekConfigurationProvider implements vscode.DebugConfigurationProvider {
@@ -32,14 +61,13 @@ export class PopekConfigurationProvider implements vscode.DebugConfigurationProv
   async resolveDebugConfiguration(folder: vscode.WorkspaceFolder | undefined, debugConfiguration: vscode.DebugConfiguration): Promise<vscode.DebugConfiguration | undefined> {
     let cfg = debugConfiguration as PopekLaunchConfig;
     if (!cfg.type && !cfg.request && !cfg.name) {
+      // F5 with no launch.json on one object of a kernel (.S, NASM with extern): debug the kernel.
+      const active = vscode.window.activeTextEditor?.document;
+      if (active && !active.isUntitled && isKernelSource(active)) return kernelConfig(active);
       // F5 with no launch.json: debug the active guest file.
       const doc = activeGuest();
       if (!doc) {
-        const active = vscode.window.activeTextEditor?.document;
-        const why = active?.languageId === 'popek-gas'
-          ? 'GNU as files are lint-only in Popek; debugging runs NASM-syntax guests (.gasm).'
-          : 'Open a guest assembly file (.gasm) to debug it, or add a "popek" configuration to launch.json.';
-        void vscode.window.showErrorMessage(`Popek: nothing to debug. ${why}`);
+        void vscode.window.showErrorMessage('Popek: nothing to debug. Open a guest assembly file (.gasm) to debug it, or add a "popek" configuration to launch.json.');
         return undefined;
       }
       if (doc.isUntitled) {
