@@ -5,18 +5,13 @@
  */
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
-import type { Kit } from './memoryChecks';
+import { endSession, type Kit } from './memoryChecks';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 declare const document: any;
 declare function getComputedStyle(e: unknown): { backgroundImage: string };
 
 
-/** Ends the session and waits until it has (until then F5 means Continue). */
-async function endSession(page: Page): Promise<void> {
-  await page.keyboard.press('Shift+F5');
-  await page.waitForSelector('.debug-toolbar', { state: 'detached', timeout: 15_000 }).catch(() => undefined);
-}
 
 /** Line numbers (1-based) of the active editor's visible lines whose gutter shows the coverage bar. */
 async function coveredLines(page: Page): Promise<number[]> {

@@ -35,7 +35,7 @@ async function memoryFrame(page: Page, expect?: string, timeoutMs = 30_000): Pro
 }
 
 /** A row of the Variables view by the variable's name. */
-function variableRow(page: Page, name: string): Locator {
+export function variableRow(page: Page, name: string): Locator {
   // The name element may carry the separator ("esp =" / "esp:").
   return page.locator('.debug-variables .monaco-list-row', { has: page.locator('.name', { hasText: new RegExp(`^\\s*${name}\\s*[=:]?\\s*$`) }) }).first();
 }
@@ -49,7 +49,7 @@ function scopeRow(page: Page, name: string): Locator {
  * Waits until the Variables view shows the state of the stop the Call Stack shows (EIP = the top
  * frame's address), and not the stop at `notAt` (both views may still show the previous stop). Returns EIP.
  */
-async function variablesCaughtUp(page: Page, notAt = -1): Promise<number> {
+export async function variablesCaughtUp(page: Page, notAt = -1): Promise<number> {
   const handle = await page.waitForFunction((previous: number) => {
     const text = (sel: string) => ((document.querySelector(sel)?.innerText ?? '') as string).replace(/\u00a0/g, ' ');
     const at = /@\s*(0x[0-9a-f]+)/i.exec(text('.debug-call-stack'))?.[1];
@@ -60,7 +60,7 @@ async function variablesCaughtUp(page: Page, notAt = -1): Promise<number> {
 }
 
 /** Opens or folds a scope of the Variables view (again if a click met the list while it re-rendered after a stop). */
-async function setScopeExpanded(page: Page, name: string, expanded: boolean): Promise<void> {
+export async function setScopeExpanded(page: Page, name: string, expanded: boolean): Promise<void> {
   const row = scopeRow(page, name);
   await row.waitFor({ timeout: 30_000 });
   const want = String(expanded);
@@ -95,7 +95,7 @@ async function contextMenu(page: Page, row: Locator, item: string): Promise<void
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24].map((b) => b.toString(16).padStart(2, '0'));
 
 /** Remove All Breakpoints (the palette lists it only while there are some). */
-async function removeAllBreakpoints(page: Page): Promise<void> {
+export async function removeAllBreakpoints(page: Page): Promise<void> {
   await page.keyboard.press('Control+Shift+P');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible', timeout: 10_000 });
@@ -105,7 +105,8 @@ async function removeAllBreakpoints(page: Page): Promise<void> {
   else await page.keyboard.press('Escape');
 }
 
-async function endSession(page: Page): Promise<void> {
+/** Ends the session and waits until it has (until then F5 means Continue). */
+export async function endSession(page: Page): Promise<void> {
   await page.keyboard.press('Shift+F5');
   await page.waitForSelector('.debug-toolbar', { state: 'detached', timeout: 15_000 }).catch(() => undefined);
 }

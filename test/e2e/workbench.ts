@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { chromium, Frame, Page } from 'playwright-core';
 import { memoryChecks } from './memoryChecks';
 import { debugEditorChecks } from './debugEditorChecks';
+import { kernelChecks } from './kernelChecks';
 
 // The callbacks given to page.evaluate / waitForFunction run in the page; the project's tsconfig has
 // no DOM lib (it is Node code), so the few page globals they use are declared here, for this file only.
@@ -483,6 +484,10 @@ async function uiPhase(page: Page): Promise<void> {
   // Inline values at a stop, the coverage decoration after a run (debugEditorChecks.ts) — before the
   // walkthrough too: its hello.gasm would be the one Ctrl+P opens, with other line numbers.
   await debugEditorChecks(page, { step, quickOpen, goToLine, runCommand, lineNumberOf, norm, OUT });
+
+  // A kernel linked from a .S and a NASM object (kernelChecks.ts): .asm as NASM, F5 on the .S, the
+  // NASM variables in Globals — before the walkthrough, which checks the workspace is left unchanged.
+  await kernelChecks(page, { step, quickOpen, goToLine, runCommand, lineNumberOf, norm, OUT });
 
   await step(page, 'the walkthrough followed end to end: each step does what it says, ticks only then, writes nothing to the workspace', ['cli', 'debugAdapter', 'server'], async () => {
     const snapshot = () => fs.readdirSync(WS).filter((f) => f !== '.vscode').map((f) => `${f}:${fs.statSync(path.join(WS, f)).mtimeMs}`).sort().join(',');
