@@ -85,7 +85,7 @@ export async function kernelChecks(page: Page, kit: Kit): Promise<void> {
   });
 
   await kit.step(page, 'F5 on a .S kernel source debugs the ELF built from it: its breakpoint hits at its line; Globals lists the NASM variables with readelf\'s sizes', ['debugAdapter'], async () => {
-    if (await page.locator('.debug-toolbar').count()) await endSession(page);
+    if (await page.locator('.debug-toolbar').isVisible()) await endSession(page);
     const elf = buildKernel(kernelDir);
     const want = expectedGlobals(elf, 'table');
     const bytes = fs.readFileSync(elf);

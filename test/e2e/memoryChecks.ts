@@ -108,14 +108,14 @@ export async function removeAllBreakpoints(page: Page): Promise<void> {
 /** Ends the session and waits until it has (until then F5 means Continue). */
 export async function endSession(page: Page): Promise<void> {
   await page.keyboard.press('Shift+F5');
-  await page.waitForSelector('.debug-toolbar', { state: 'detached', timeout: 15_000 }).catch(() => undefined);
+  await page.waitForSelector('.debug-toolbar', { state: 'hidden', timeout: 15_000 }).catch(() => undefined);
 }
 
 export async function memoryChecks(page: Page, kit: Kit): Promise<void> {
   const { OUT } = kit;
 
   await kit.step(page, 'memory view: opened from esp in Variables, follows a symbol, a step marks the bytes the guest stored', ['debugAdapter'], async () => {
-    if (await page.locator('.debug-toolbar').count()) await endSession(page);
+    if (await page.locator('.debug-toolbar').isVisible()) await endSession(page);
     await kit.quickOpen(page, 'hello.gasm');
     await removeAllBreakpoints(page); // earlier checks leave theirs
     await page.locator('.editor-group-container .monaco-editor .view-lines').first().click();
@@ -171,7 +171,7 @@ export async function memoryChecks(page: Page, kit: Kit): Promise<void> {
   });
 
   await kit.step(page, 'Variables: Break on Value Change on a global in the Globals scope, continue stops right after the write', ['debugAdapter'], async () => {
-    if (await page.locator('.debug-toolbar').count()) await endSession(page);
+    if (await page.locator('.debug-toolbar').isVisible()) await endSession(page);
     await kit.quickOpen(page, 'hello.gasm');
     // No breakpoints but the data breakpoint: remove the ones left from earlier checks.
     await removeAllBreakpoints(page);

@@ -246,6 +246,34 @@ async function uiPhase(page: Page): Promise<void> {
     return `(${messages.length} problems, longest ${Math.max(...messages.map((m) => m.length))} characters: ${JSON.stringify(messages[0])})`;
   });
 
+  await step(page, 'hover on popfd: one compact table of the techniques, real Markdown, the mnemonic as written, nothing said twice', ['server'], async () => {
+    await quickOpen(page, 'critical.gasm');
+    await goToLine(page, lineNumberOf('critical.gasm', /^\s*popfd/)); // in view, above the Problems panel
+    const word = page.locator('.editor-group-container.active .monaco-editor .view-line span span', { hasText: /^popfd$/ }).first();
+    await word.waitFor({ timeout: 15_000 });
+    const hover = page.locator('.monaco-hover', { hasText: 'paravirtual' }).first();
+    for (let attempt = 0; attempt < 3 && !(await hover.isVisible()); attempt++) {
+      await page.mouse.move(5, 5);
+      await word.hover();
+      await hover.waitFor({ state: 'visible', timeout: 8_000 }).catch(() => undefined);
+    }
+    await hover.waitFor({ state: 'visible', timeout: 5_000 });
+    const text = norm(await hover.innerText());
+    const rows: string[][] = await hover.locator('table tr').evaluateAll((trs: any[]) => trs.map((tr) => [...tr.children].map((c: any) => c.textContent.trim())));
+    await page.screenshot({ path: path.join(OUT, 'ui-4b-hover-popfd.png') });
+    const techniques = rows.map((r) => r[0]).filter((c) => /^(native|trap-and-emulate|binary-translation|paravirtual|hardware-assisted)$/.test(c));
+    if (techniques.length !== 5) throw new Error(`the hover's table has rows for ${JSON.stringify(techniques)}`);
+    // Real Markdown: no literal backticks or asterisks; the mnemonic as the file writes it.
+    if (/[`*]/.test(text)) throw new Error(`Markdown shown as text: ${JSON.stringify(text.slice(0, 300))}`);
+    if (!/\bpopfd\b/.test(text)) throw new Error(`the hover does not say popfd: ${JSON.stringify(text.slice(0, 200))}`);
+    // Nothing said twice: no sentence (of some length) appears twice in the hover.
+    const sentences = text.split(/(?<=[.!?])\s+|\n+/).map((x) => x.trim()).filter((x) => x.length > 30);
+    const twice = sentences.filter((x, i) => sentences.indexOf(x) !== i);
+    if (twice.length) throw new Error(`said twice: ${JSON.stringify(twice)}`);
+    await page.mouse.move(5, 5);
+    return `(${rows.length} table rows, ${techniques.length} techniques; ${text.length} characters, ${sentences.length} sentences, none repeated)`;
+  });
+
   await step(page, 'quick-fix menu on popfd, Enter applies the fix', ['server'], async () => {
     await goToLine(page, lineNumberOf('critical.gasm', /^\s*popfd/));
     await page.keyboard.press('End');
@@ -329,8 +357,44 @@ async function uiPhase(page: Page): Promise<void> {
     const toasts = norm((await page.locator('.notifications-toasts .notification-toast').allInnerTexts()).join(' | '));
     if (/bad memory reference/i.test(toasts)) throw new Error(`a toast: ${toasts}`);
     await page.keyboard.press('Shift+F5');
-    await page.waitForSelector('.debug-toolbar', { state: 'detached', timeout: 15_000 }).catch(() => undefined);
+    await page.waitForSelector('.debug-toolbar', { state: 'hidden', timeout: 15_000 }).catch(() => undefined);
     return `(warning on line ${at}: ${JSON.stringify(message)}; the quick fix inserts multiboot_header; the launch says it in the Debug Console)`;
+  });
+
+  await step(page, 'F5 on an assembly error: the Problems panel and the Debug Console say where, with the source line; no dialog, the session ends', ['debugAdapter'], async () => {
+    if (await page.locator('.debug-toolbar').isVisible()) { await page.keyboard.press('Shift+F5'); await page.waitForSelector('.debug-toolbar', { state: 'hidden', timeout: 15_000 }).catch(() => undefined); }
+    await quickOpen(page, 'typo.gasm');
+    const at = lineNumberOf('typo.gasm', /^\s*mvo /);
+    const source = fs.readFileSync(path.join(WS, 'typo.gasm'), 'utf8').split('\n')[at - 1].trim();
+    await page.keyboard.press('F5');
+    // The Problems panel: the launch's error (source "popek debug") at the line of the typo. (The
+    // extension brings the panel to the front and VS Code the Debug Console: either may be in front.)
+    const row = page.locator('.markers-panel .monaco-list-row', { hasText: /unknown instruction[\s\S]*popek debug/ }).first();
+    const end = Date.now() + 60_000;
+    while (!(await row.isVisible())) {
+      if (Date.now() > end) throw new Error('no "popek debug" problem in the Problems panel');
+      await page.keyboard.press('Control+Shift+M');
+      await row.waitFor({ timeout: 3_000 }).catch(() => undefined);
+    }
+    const said = norm(await row.innerText());
+    await page.screenshot({ path: path.join(OUT, 'ui-8f-assembly-error-problems.png') });
+    if (Number(/\[Ln (\d+)/.exec(said)?.[1]) !== at) throw new Error(`the Problems row is ${JSON.stringify(said)}, the typo is on line ${at}`);
+    // The Debug Console: file:line and the source line itself.
+    const inConsole = () => page.evaluate((want: string) => ((document.querySelector('.repl') as HTMLElement | null)?.innerText ?? '').replace(/\u00a0/g, ' ').includes(want), `typo.gasm:${at}:`);
+    for (const until = Date.now() + 15_000; !(await inConsole());) {
+      if (Date.now() > until) throw new Error(`the Debug Console does not say typo.gasm:${at}`);
+      await page.locator('.panel .composite-bar .action-item', { hasText: 'Debug Console' }).first().click().catch(() => undefined);
+      await page.waitForTimeout(300);
+    }
+    const repl = norm(await page.locator('.repl').first().innerText());
+    await page.screenshot({ path: path.join(OUT, 'ui-8g-assembly-error-console.png') });
+    if (!repl.includes(source)) throw new Error(`the Debug Console does not show the line ${JSON.stringify(source)}: ${JSON.stringify(repl.slice(0, 300))}`);
+    // Stopped: no modal about launch.json, no toast instead, no session left running.
+    if (await page.locator('.monaco-dialog-box').count()) throw new Error(`a dialog: ${norm(await page.locator('.monaco-dialog-box').first().innerText())}`);
+    const toasts = norm((await page.locator('.notifications-toasts .notification-toast').allInnerTexts()).join(' | '));
+    if (/launch\.json/.test(toasts)) throw new Error(`a toast: ${toasts}`);
+    await page.waitForSelector('.debug-toolbar', { state: 'hidden', timeout: 15_000 });
+    return `(Problems: ${JSON.stringify(said)}; the console shows ${JSON.stringify(source)})`;
   });
 
   await step(page, 'F9 + F5: the editor shows the stop and the Variables view the registers and flags', ['debugAdapter'], async () => {
@@ -371,7 +435,7 @@ async function uiPhase(page: Page): Promise<void> {
     if (toasts) throw new Error('an unknown name in the Debug Console raised a notification');
     if (!/no_such_name/.test(await repl())) throw new Error('no answer in the console');
     await page.keyboard.press('Shift+F5');
-    await page.waitForSelector('.debug-toolbar', { state: 'detached', timeout: 15_000 }).catch(() => undefined);
+    await page.waitForSelector('.debug-toolbar', { state: 'hidden', timeout: 15_000 }).catch(() => undefined);
     return `(${JSON.stringify(vars.replace(/\s+/g, ' ').slice(0, 100))})`;
   });
 
@@ -448,13 +512,13 @@ async function uiPhase(page: Page): Promise<void> {
     await page.screenshot({ path: path.join(OUT, 'ui-13-disassembly-after-steps.png') });
     await page.keyboard.press('Shift+F5');
     // Until the session has ended F5 means Continue, not Start: the next step's F5 would be lost.
-    await page.waitForSelector('.debug-toolbar', { state: 'detached', timeout: 15_000 }).catch(() => undefined);
+    await page.waitForSelector('.debug-toolbar', { state: 'hidden', timeout: 15_000 }).catch(() => undefined);
     await page.keyboard.press('Control+W');
     return `(EIP row marked at ${seen.join(', ')})`;
   });
 
   await step(page, 'the status bar shows guest instructions/s and modelled cycles while running, the totals after a pause', ['debugAdapter'], async () => {
-    await page.waitForSelector('.debug-toolbar', { state: 'detached', timeout: 15_000 }).catch(() => undefined);
+    await page.waitForSelector('.debug-toolbar', { state: 'hidden', timeout: 15_000 }).catch(() => undefined);
     await quickOpen(page, 'spin.gasm');
     await page.keyboard.press('F5');
     await page.waitForSelector('.monaco-editor .debug-top-stack-frame-line', { timeout: 60_000 });
@@ -465,16 +529,21 @@ async function uiPhase(page: Page): Promise<void> {
     await page.screenshot({ path: path.join(OUT, 'ui-13b-status-running.png') });
     const rate = /([\d.]+)\s*([kMG]?)\s*instr\/s/.exec(running);
     if (!rate || Number(rate[1]) <= 0 || !/cycles/.test(running)) throw new Error(`status bar while running: ${JSON.stringify(running)}`);
-    // Pause: the session stops, and the item shows the totals (no rate).
+    // Pause: the session stops — the toolbar offers Continue, the editor marks the stop line — and
+    // the item shows the totals (no rate). The time from the key press to that screen is reported
+    // (issue 14 asks ≤ 200 ms; a figure, not an assertion: this machine's load is not the guest's).
+    await page.locator('.debug-toolbar .codicon-debug-pause').first().waitFor({ state: 'visible', timeout: 10_000 });
+    const pressed = Date.now();
     await page.keyboard.press('F6');
-    await page.waitForSelector('.monaco-editor .debug-top-stack-frame-line', { timeout: 20_000 });
+    await page.waitForFunction(() => !!document.querySelector('.debug-toolbar .codicon-debug-continue') && !!document.querySelector('.monaco-editor .debug-top-stack-frame-line'), null, { timeout: 20_000, polling: 'raf' });
+    const pauseMs = Date.now() - pressed;
     const totals = page.locator('.statusbar-item', { hasText: / instr · .* cycles/ }).first();
     await totals.waitFor({ timeout: 10_000 });
     const stopped = norm(await totals.innerText());
     await page.screenshot({ path: path.join(OUT, 'ui-13c-status-paused.png') });
     await page.keyboard.press('Shift+F5');
-    await page.waitForSelector('.debug-toolbar', { state: 'detached', timeout: 15_000 }).catch(() => undefined);
-    return `(running: ${JSON.stringify(running)}; paused: ${JSON.stringify(stopped)})`;
+    await page.waitForSelector('.debug-toolbar', { state: 'hidden', timeout: 15_000 }).catch(() => undefined);
+    return `(running: ${JSON.stringify(running)}; paused: ${JSON.stringify(stopped)}; F6 → stopped on screen in ${pauseMs} ms)`;
   });
 
   // The memory view and data breakpoints from the Variables view (memoryChecks.ts) — before the
@@ -515,6 +584,7 @@ async function uiPhase(page: Page): Promise<void> {
     const press = async (title: string, button: string, effect: string) => {
       await openWalkthrough();
       await stepEl(title).click();
+      await namesMatch(title);
       if (await ticked(title)) throw new Error(`step "${title}" ticked before it was done`);
       const b = page.locator('.gettingStartedContainer .monaco-button:visible, .gettingStartedContainer a:visible', { hasText: button }).first();
       if (!(await b.waitFor({ state: 'visible', timeout: 10_000 }).then(() => true, () => false))) {
@@ -532,6 +602,14 @@ async function uiPhase(page: Page): Promise<void> {
     await openWalkthrough();
     for (const t of titles) await stepEl(t).waitFor({ timeout: 15_000 });
     await page.screenshot({ path: path.join(OUT, 'ui-3b-walkthrough.png') });
+    // Names as the UI says them: the Breakpoints view's filter is "VM exits", never "vmexit".
+    const said: string[] = [];
+    const namesMatch = async (where: string) => {
+      const text = norm(await page.locator('.gettingStartedContainer').first().innerText());
+      said.push(text);
+      if (/\bvmexits?\b/i.test(text)) throw new Error(`the walkthrough (${where}) says ${JSON.stringify(/.{0,40}vm-?exits?.{0,40}/i.exec(text)?.[0])}`);
+    };
+    await namesMatch('the list');
 
     // 1. The example opens from the extension's storage, not the workspace.
     await press(titles[0], 'Open hello.gasm', '.tab.active >> text=hello.gasm');
@@ -590,7 +668,7 @@ async function uiPhase(page: Page): Promise<void> {
     await openWalkthrough();
     await waitTicked(titles[3]);
     await page.keyboard.press('Shift+F5');
-    await page.waitForSelector('.debug-toolbar', { state: 'detached', timeout: 15_000 }).catch(() => undefined);
+    await page.waitForSelector('.debug-toolbar', { state: 'hidden', timeout: 15_000 }).catch(() => undefined);
 
     // 5. Hardware assisted with the VM exits filter: entry, F5, the stop on a VM exit.
     if (await ticked(titles[4])) throw new Error(`step "${titles[4]}" ticked before it was done`);
@@ -602,7 +680,7 @@ async function uiPhase(page: Page): Promise<void> {
     await openWalkthrough();
     await waitTicked(titles[4]);
     await page.keyboard.press('Shift+F5');
-    await page.waitForSelector('.debug-toolbar', { state: 'detached', timeout: 15_000 }).catch(() => undefined);
+    await page.waitForSelector('.debug-toolbar', { state: 'hidden', timeout: 15_000 }).catch(() => undefined);
 
     // 6. Compare: the webview, on the example, and the step ticks.
     await press(titles[5], 'Compare techniques', '.tab >> text=Compare:');
@@ -615,7 +693,8 @@ async function uiPhase(page: Page): Promise<void> {
     await page.screenshot({ path: path.join(OUT, 'ui-3f-walkthrough-done.png') });
     if (snapshot() !== before) throw new Error(`the walkthrough changed the workspace: ${before} → ${snapshot()}`);
     await page.keyboard.press('Control+W');
-    return '(6 steps done on the example, each ticked only after its effect; the workspace is unchanged)';
+    if (!said.some((t) => /VM exits/.test(t))) throw new Error('no step names the "VM exits" filter');
+    return '(6 steps done on the example, each ticked only after its effect, "VM exits" named as in the Breakpoints view; the workspace is unchanged)';
   });
 
   await step(page, 'Compare Techniques from the command palette opens the webview', ['cli', 'compare'], async () => {
