@@ -590,7 +590,9 @@ export class PopekDebugSession extends GuardedDebugSession {
 
   protected override evaluateRequest(response: DebugProtocol.EvaluateResponse, args: DebugProtocol.EvaluateArguments): void {
     const rt = this.runtime;
-    if (!rt) { this.fail(response, ErrorId.noGuest, 'evaluate'); return; }
+    // After a launch that did not start a guest (an assembly error) VS Code still asks: an answer in
+    // place (the console, the Watch view), not an error toast on top of the launch's own message.
+    if (!rt) { this.fail(response, ErrorId.noGuest, 'evaluate', false); return; }
     if (args.context === 'repl' && /^\s*(help|\?)\s*$/i.test(args.expression ?? '')) {
       response.body = { result: REPL_HELP, variablesReference: 0 };
       this.sendResponse(response);

@@ -392,7 +392,7 @@ async function uiPhase(page: Page): Promise<void> {
     // Stopped: no modal about launch.json, no toast instead, no session left running.
     if (await page.locator('.monaco-dialog-box').count()) throw new Error(`a dialog: ${norm(await page.locator('.monaco-dialog-box').first().innerText())}`);
     const toasts = norm((await page.locator('.notifications-toasts .notification-toast').allInnerTexts()).join(' | '));
-    if (/launch\.json/.test(toasts)) throw new Error(`a toast: ${toasts}`);
+    if (/launch\.json|No guest is running/.test(toasts)) throw new Error(`a toast: ${toasts}`);
     await page.waitForSelector('.debug-toolbar', { state: 'hidden', timeout: 15_000 });
     return `(Problems: ${JSON.stringify(said)}; the console shows ${JSON.stringify(source)})`;
   });
@@ -522,6 +522,10 @@ async function uiPhase(page: Page): Promise<void> {
     await quickOpen(page, 'spin.gasm');
     await page.keyboard.press('F5');
     await page.waitForSelector('.monaco-editor .debug-top-stack-frame-line', { timeout: 60_000 });
+    // The lock-step twin costs speed: "Divergence from native" is not ticked by default.
+    const divergence = page.locator('.debug-breakpoints .monaco-list-row', { hasText: 'Divergence from native' }).first();
+    await divergence.waitFor({ timeout: 15_000 });
+    if (await divergence.locator('input[type="checkbox"]').isChecked()) throw new Error('"Divergence from native" is ticked by default');
     await page.keyboard.press('F5'); // continue: the guest counts forever
     const item = page.locator('.statusbar-item', { hasText: 'instr/s' }).first();
     await item.waitFor({ timeout: 20_000 });
@@ -543,7 +547,7 @@ async function uiPhase(page: Page): Promise<void> {
     await page.screenshot({ path: path.join(OUT, 'ui-13c-status-paused.png') });
     await page.keyboard.press('Shift+F5');
     await page.waitForSelector('.debug-toolbar', { state: 'hidden', timeout: 15_000 }).catch(() => undefined);
-    return `(running: ${JSON.stringify(running)}; paused: ${JSON.stringify(stopped)}; F6 → stopped on screen in ${pauseMs} ms)`;
+    return `(Divergence from native not ticked; running: ${JSON.stringify(running)}; paused: ${JSON.stringify(stopped)}; F6 → stopped on screen in ${pauseMs} ms)`;
   });
 
   // The memory view and data breakpoints from the Variables view (memoryChecks.ts) — before the
