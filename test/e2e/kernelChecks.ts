@@ -71,7 +71,7 @@ export async function kernelChecks(page: Page, kit: Kit): Promise<void> {
   const { OUT } = kit;
   const kernelDir = path.join(process.env.WS ?? '', 'kernel');
 
-  await kit.step(page, '.asm opens as NASM: the NASM grammar colours it and the status bar names the language', ['server'], async () => {
+  await kit.step(page, '.asm opens as NASM (the grammar colours it, the status bar names it), and a .s by its NASM content', ['server'], async () => {
     await kit.quickOpen(page, 'data.asm');
     const shown = await languageShown(page, /x86 Guest Assembly \(NASM\)/);
     // Coloured by the NASM grammar (Plain Text draws every token in one colour): directives, mnemonics,
@@ -81,7 +81,11 @@ export async function kernelChecks(page: Page, kit: Kit): Promise<void> {
       .filter((e: any) => e.textContent.trim() !== '').map((e: any) => (globalThis as any).getComputedStyle(e).color as string))]);
     await page.screenshot({ path: path.join(OUT, 'ui-18-asm-as-nasm.png') });
     if (colours.length < 3) throw new Error(`${colours.length} token colours: ${colours.join(', ')}`);
-    return `(status bar: ${JSON.stringify(shown)}; ${colours.length} token colours)`;
+    // By content, not by name: a .s holding NASM (bits 32, section .text) is NASM too.
+    await kit.quickOpen(page, 'entry.s');
+    const byContent = await languageShown(page, /x86 Guest Assembly \(NASM\)/);
+    await page.screenshot({ path: path.join(OUT, 'ui-18b-s-with-nasm-content.png') });
+    return `(data.asm: ${JSON.stringify(shown)}, ${colours.length} token colours; entry.s with NASM content: ${JSON.stringify(byContent)})`;
   });
 
   await kit.step(page, 'F5 on a .S kernel source debugs the ELF built from it: its breakpoint hits at its line; Globals lists the NASM variables with readelf\'s sizes', ['debugAdapter'], async () => {
