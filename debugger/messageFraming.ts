@@ -84,7 +84,9 @@ export class MessageFramer {
     if (d.left === 0) {
       this.dropping = undefined;
       const ends = `${d.head.toString('utf8')}\u0000${d.tail.toString('utf8')}`;
-      const seq = /"seq"\s*:\s*(\d+)\s*[,}]?\s*$/.exec(d.tail.toString('utf8'))?.[1] ?? /^\s*\{\s*"seq"\s*:\s*(\d+)/.exec(ends)?.[1];
+      // `seq` is a top-level key: before `arguments` (where the bulk is) or the body's last one.
+      const head = d.head.toString('utf8'), beforeArguments = head.slice(0, head.includes('"arguments"') ? head.indexOf('"arguments"') : undefined);
+      const seq = /"seq"\s*:\s*(\d+)/.exec(beforeArguments)?.[1] ?? /"seq"\s*:\s*(\d+)\s*\}\s*$/.exec(d.tail.toString('utf8'))?.[1];
       const command = /"command"\s*:\s*"([A-Za-z]{1,40})"/.exec(ends)?.[1];
       this.oversize({ length: d.length, seq: seq !== undefined ? Number(seq) : undefined, command });
     }

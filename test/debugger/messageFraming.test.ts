@@ -52,7 +52,8 @@ describe('debug adapter: DAP message framing', () => {
     assert.deepEqual(f.oversize, [{ length: big.length, seq: 3, command: 'writeMemory' }]);
     assert.deepEqual(f.messages, [next]);
     const first = framer();
-    const seqFirst = JSON.stringify({ seq: 5, type: 'request', command: 'setBreakpoints', arguments: { data } });
+    // DebugClient's order: type, seq, command, arguments.
+    const seqFirst = JSON.stringify({ type: 'request', seq: 5, command: 'setBreakpoints', arguments: { data } });
     first.push(frame(seqFirst));
     assert.deepEqual(first.oversize, [{ length: seqFirst.length, seq: 5, command: 'setBreakpoints' }]);
   });

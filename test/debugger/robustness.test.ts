@@ -88,6 +88,9 @@ describe('debug adapter: every request answered, errors in words', function () {
     const big = await answer(dc, 'writeMemory', { memoryReference: '0x200000', data: Buffer.alloc((1 << 20) + 3).toString('base64') });
     assert.equal(big.ok, false);
     assert.match(big.message!, /'data' is too long .*at most 1,398,104, 1 MiB of memory/);
+    // Over the framing's limit (16 MiB): not read, yet answered (DebugClient puts seq before the arguments).
+    const huge = await answer(dc, 'writeMemory', { memoryReference: '0x200000', data: Buffer.alloc(13 << 20).toString('base64') });
+    assert.match(huge.message ?? '', /the request is 17\.3 MiB, more than the debugger reads/);
     const fits = await dc.send('writeMemory', { memoryReference: '0x200000', data: Buffer.alloc(1 << 20, 0x5a).toString('base64') });
     assert.equal(fits.body.bytesWritten, 1 << 20);
     const bps = await dc.send('setInstructionBreakpoints', { breakpoints: [{ instructionReference: '0x100004', offset: 2 ** 53 }, { instructionReference: '0x0', offset: -1 }, { instructionReference: '0x100000', offset: 4 }] });
