@@ -8,10 +8,18 @@
  * Here a body's chunks are joined once, when it is complete; a header block without a valid length
  * is skipped, so the next well-formed message is read; a body over MAX_MESSAGE_BYTES is dropped
  * as it arrives, keeping only its ends, which name the request to answer (`seq`, `command`).
+ * A header declaring more than MAX_DECLARED_BYTES is no client's message: skipping that many bytes
+ * would drop everything the client ever sends after it, so the framer stops reading and says so
+ * (the session closes the connection with a message for a person).
  */
 
 /** Largest message read (bytes). No client sends more: a memory write is at most 1 MiB (base64). */
 export const MAX_MESSAGE_BYTES = 16 * 2 ** 20;
+/**
+ * Largest body length believed (bytes). No client builds a message of 2 GiB (a V8 string holds at
+ * most 2^29 characters, at most 3 bytes each in UTF-8); a larger Content-Length is a broken peer.
+ */
+export const MAX_DECLARED_BYTES = 2 ** 31;
 /** Bytes of a header block searched for its end before the start is dropped as noise. */
 const MAX_HEADER_BYTES = 64 * 1024;
 /** Bytes kept of each end of a dropped body. */
@@ -29,9 +37,17 @@ export class MessageFramer {
   /** A body being dropped: bytes still to come, its first and last bytes. */
   private dropping: { left: number; length: number; head: Buffer; tail: Buffer } | undefined;
 
-  constructor(private readonly message: (text: string) => void, private readonly oversize: (m: OversizeMessage) => void) {}
+  /** Set after a header declared more than MAX_DECLARED_BYTES: nothing more is read. */
+  private stopped = false;
+
+  constructor(
+    private readonly message: (text: string) => void,
+    private readonly oversize: (m: OversizeMessage) => void,
+    private readonly unbelievable: (declaredLength: number) => void = () => {},
+  ) {}
 
   push(data: Buffer): void {
+    if (this.stopped) return;
     if (this.dropping) data = this.drop(data);
     if (data.length === 0) return;
     this.chunks.push(data);
@@ -59,6 +75,12 @@ export class MessageFramer {
       this.keep(all.subarray(end + HEADER_END.length));
       if (!lengths.length) continue;
       const length = Number(lengths[lengths.length - 1][1]);
+      if (length > MAX_DECLARED_BYTES) {
+        this.stopped = true;
+        this.keep(Buffer.alloc(0));
+        this.unbelievable(length);
+        return;
+      }
       if (length > MAX_MESSAGE_BYTES) {
         this.dropping = { left: length, length, head: Buffer.alloc(0), tail: Buffer.alloc(0) };
         const rest = this.joined();

@@ -9,9 +9,9 @@
  *  - DAP `cancel` works: a pending request is answered `cancelled` at once (its late answer dropped).
  * The handlers themselves (session.ts) stay plain.
  */
-import { ErrorDestination, LoggingDebugSession } from '@vscode/debugadapter';
+import { ErrorDestination, LoggingDebugSession, OutputEvent, TerminatedEvent } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { MAX_MESSAGE_BYTES, MessageFramer, type OversizeMessage } from './messageFraming';
+import { MAX_DECLARED_BYTES, MAX_MESSAGE_BYTES, MessageFramer, type OversizeMessage } from './messageFraming';
 
 /** How long a request may take to answer (ms); launch and restart assemble and load the guest. */
 const DEADLINE_MS = 4000;
@@ -102,11 +102,17 @@ export class GuardedDebugSession extends LoggingDebugSession {
   /** Requests already answered (by seq) whose handler may still answer late. */
   private readonly answered = new Set<number>();
 
+  /** The streams of the connection (stdin/stdout, or a server-mode socket); none when inline. */
+  private connection: { input: NodeJS.ReadableStream; output: NodeJS.WritableStream } | undefined;
+
   constructor() {
     super();
     // The input's framing (a separate process or server mode; inline, VS Code hands messages over).
-    const framer = new MessageFramer((text) => this.receive(text), (m) => this.answerOversize(m));
+    const framer = new MessageFramer((text) => this.receive(text), (m) => this.answerOversize(m), (n) => this.closeUnreadable(n));
     (this as unknown as { _handleData(data: Buffer): void })._handleData = (data) => framer.push(data);
+    // A client gone without `disconnect` (a crash, a dropped socket) leaves no guest running: in
+    // server mode the adapter outlives the connection, and a running guest would spin on forever.
+    this.on('close', () => this.onConnectionClosed());
     // Every xxxRequest handler, sync or async, has its exceptions turned into an error response.
     const wrapped = new Set<string>();
     for (let proto = Object.getPrototypeOf(this); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
@@ -138,6 +144,31 @@ export class GuardedDebugSession extends LoggingDebugSession {
     try { message = JSON.parse(text) as DebugProtocol.ProtocolMessage; } catch { return; }
     if (message && typeof message === 'object') this.handleMessage(message);
   }
+
+  override start(inStream: NodeJS.ReadableStream, outStream: NodeJS.WritableStream): void {
+    this.connection = { input: inStream, output: outStream };
+    super.start(inStream, outStream);
+  }
+
+  /**
+   * A header declared a body no client sends: every later message would be swallowed as part of
+   * it. Rather than go deaf in silence, the adapter says why (the Debug Console and its stderr),
+   * ends the session and closes the connection (a separate process then exits, as on disconnect).
+   */
+  private closeUnreadable(declared: number): void {
+    const text = `The Popek debugger closed the connection: a message declared ${declared.toLocaleString('en-US')} bytes (Content-Length), more than any client sends (at most ${MAX_DECLARED_BYTES.toLocaleString('en-US')}); start the debug session again.`;
+    process.stderr.write(`popek debug adapter: ${text}\n`);
+    this.sendEvent(new OutputEvent(`${text}\n`, 'important'));
+    this.sendEvent(new TerminatedEvent());
+    this.onConnectionClosed();
+    const c = this.connection;
+    if (!c) return;
+    // The output is flushed before the input is closed (a socket is both: destroying it first would lose the words).
+    c.output.end(() => (c.input as NodeJS.ReadableStream & { destroy?(): void }).destroy?.());
+  }
+
+  /** A hook for the session: the client is gone (or cut off); what it ran should stop. */
+  protected onConnectionClosed(): void { /* nothing by default */ }
 
   /** A message too large to read: the request its ends name is answered with why. */
   private answerOversize(m: OversizeMessage): void {

@@ -259,6 +259,12 @@ export class PopekDebugSession extends GuardedDebugSession {
     this.sendResponse(response);
   }
 
+  /** The client vanished without `disconnect` (server mode outlives it): its guest stops too. */
+  protected override onConnectionClosed(): void {
+    this.runtime?.dispose();
+    this.runtime = undefined;
+  }
+
   // ---- breakpoints ----
 
   protected override setBreakPointsRequest(response: DebugProtocol.SetBreakpointsResponse, args: DebugProtocol.SetBreakpointsArguments): void {

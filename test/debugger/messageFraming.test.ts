@@ -4,7 +4,7 @@
  * request it named (the base class copied all bytes so far per chunk, and went deaf after a bad header).
  */
 import * as assert from 'node:assert/strict';
-import { MAX_MESSAGE_BYTES, MessageFramer, type OversizeMessage } from '../../debugger/messageFraming';
+import { MAX_DECLARED_BYTES, MAX_MESSAGE_BYTES, MessageFramer, type OversizeMessage } from '../../debugger/messageFraming';
 
 const frame = (body: string) => `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 
@@ -56,5 +56,20 @@ describe('debug adapter: DAP message framing', () => {
     const seqFirst = JSON.stringify({ type: 'request', seq: 5, command: 'setBreakpoints', arguments: { data } });
     first.push(frame(seqFirst));
     assert.deepEqual(first.oversize, [{ length: seqFirst.length, seq: 5, command: 'setBreakpoints' }]);
+  });
+
+  it('stops reading after a header declaring more than any client sends, and says so once', () => {
+    const good = '{"seq":1,"type":"request","command":"threads"}';
+    for (const declared of [MAX_DECLARED_BYTES + 1, 99_999_999_999, 1e30]) {
+      const messages: string[] = [], unbelievable: number[] = [];
+      const f = new MessageFramer((t) => messages.push(t), () => {}, (n) => unbelievable.push(n));
+      f.push(Buffer.from(frame(good) + `Content-Length: ${declared.toLocaleString('fullwide', { useGrouping: false })}\r\n\r\n{"seq":2`));
+      f.push(Buffer.from(frame(good)));
+      assert.deepEqual(messages, [good], `${declared}`);
+      assert.deepEqual(unbelievable, [declared]);
+    }
+    // A length at the limit is still believed (its body would be skipped as it arrives).
+    const atLimit = new MessageFramer(() => {}, () => {}, () => assert.fail('a length at the limit is believed'));
+    atLimit.push(Buffer.from(`Content-Length: ${MAX_DECLARED_BYTES}\r\n\r\n`));
   });
 });
