@@ -36,9 +36,8 @@ export function runInstructionOnce(cpu: Cpu, open: () => void, close: () => void
 }
 
 /** Counts and publishes an emulated MMIO access (`traps.mmio`, a 'trap' event on the trace). */
-export function reportMmio(host: VmHost, guestEip: number, lin: number, phys: number, write: boolean, mnemonic: string | (() => string), vector = 14): void {
+export function reportMmio(host: VmHost, guestEip: number, lin: number, phys: number, write: boolean, mnemonic: string | (() => string), vector = 14, cost = host.cost('trapRoundTrip', 'emulate')): void {
   host.count('traps', 'mmio');
-  const cost = host.cost('trapRoundTrip', 'emulate');
   if (!host.events.wants('trap')) { host.tally('trap', cost); return; }
   const device = host.machine.mmio.deviceAt(phys) ?? 'device';
   host.emit({
@@ -55,13 +54,20 @@ export function reportMmio(host: VmHost, guestEip: number, lin: number, phys: nu
 export class DeviceTrapAccount {
   private icount = -1;
   private eip = -1;
-  constructor(private readonly host: VmHost) {}
+  /** Modelled cycles of one (the profile is the VM's for its life). */
+  private readonly cost: number;
+  constructor(private readonly host: VmHost) {
+    this.cost = host.cost('trapRoundTrip', 'emulate');
+  }
 
   account(lin: number, phys: number, write: boolean, vector = 14): void {
-    const cpu = this.host.cpu, eip = (cpu.segBase[CS] + cpu.eip) >>> 0;
+    const host = this.host, cpu = host.cpu, eip = (cpu.segBase[CS] + cpu.eip) >>> 0;
     if (cpu.icount === this.icount && eip === this.eip) return;
     this.icount = cpu.icount;
     this.eip = eip;
-    reportMmio(this.host, eip, lin, phys, write, () => cpu.cachedInsnAt(eip | 0).mnemonic, vector);
+    // A device polled through MMIO makes a trap of every access: counted and charged, the event
+    // (and the mnemonic's look-up) only for a listener.
+    if (!host.events.wants('trap')) { host.count('traps', 'mmio'); host.tally('trap', this.cost); return; }
+    reportMmio(host, eip, lin, phys, write, () => cpu.cachedInsnAt(eip | 0).mnemonic, vector, this.cost);
   }
 }

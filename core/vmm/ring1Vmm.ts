@@ -80,7 +80,11 @@ export abstract class Ring1Vmm implements Technique, Monitor {
   /** The fault an emulation raised is being delivered (no second emulation of the same instruction). */
   private emulationFaulted = false;
 
+  /** Modelled cycles of a port access trapped and emulated (the profile is the VM's for its life). */
+  private readonly portTrapCost: number;
+
   constructor(protected readonly host: VmHost) {
+    this.portTrapCost = host.cost('trapRoundTrip', 'emulate', 'deviceAccess');
     this.reservedBase = host.machine.mem.reservedBase;
     const rb = this.reservedBase;
     this.shadow = new ShadowMmu(host, {
@@ -401,7 +405,7 @@ export abstract class Ring1Vmm implements Technique, Monitor {
     cpu.cpl = 0;
     try { insn.semantics(cpu, insn); } finally { cpu.cpl = saved; }
     this.host.count('traps', insn.mnemonic);
-    const cost = this.host.cost('trapRoundTrip', 'emulate', 'deviceAccess');
+    const cost = this.portTrapCost;
     if (this.host.events.wants('trap')) {
       this.host.emit({ kind: 'trap', vector: GP, errorCode: 0, action: 'emulated', eip: insn.linear >>> 0, mnemonic: insn.mnemonic, cost, text: `#GP → VMM emulated ${insn.mnemonic}: port ${hex(port)} (device model)` });
     } else this.host.tally('trap', cost);

@@ -112,7 +112,13 @@ export class BinaryTranslator {
   private readonly regs: Int32Array;
   readonly monitor: Monitor;
 
+  /** Modelled cycles of a callout, and of one that accesses a device (the profile is the VM's for its life). */
+  private readonly calloutCost: number;
+  private readonly calloutIoCost: number;
+
   constructor(private readonly host: VmHost) {
+    this.calloutCost = host.cost('callout');
+    this.calloutIoCost = host.cost('callout', 'deviceAccess');
     this.cpu = host.cpu;
     this.regs = host.cpu.regs;
     this.cache = new TranslationCache(host.machine.mem);
@@ -451,10 +457,12 @@ export class BinaryTranslator {
     const eip = (cpu.eip + cpu.segBase[CS]) | 0;
     if (insn.cls & InsnClass.CRITICAL) {
       h.count('critical', insn.mnemonic);
-      h.emit({ kind: 'critical', eip, mnemonic: insn.mnemonic, cost: h.cost('callout'), cpl: cpu.cpl, guestCpl: cpu.cpl, differs: '', diverged: false, text: `${insn.mnemonic}: translated into a callout, behaves as at CPL ${cpu.cpl} on bare metal` });
+      h.emit({ kind: 'critical', eip, mnemonic: insn.mnemonic, cost: this.calloutCost, cpl: cpu.cpl, guestCpl: cpu.cpl, differs: '', diverged: false, text: `${insn.mnemonic}: translated into a callout, behaves as at CPL ${cpu.cpl} on bare metal` });
     } else {
-      const io = (insn.cls & InsnClass.IO) !== 0;
-      h.emit({ kind: 'callout', eip, mnemonic: insn.mnemonic, cost: io ? h.cost('callout', 'deviceAccess') : h.cost('callout'), text: `${insn.mnemonic}: callout, emulated on the virtual CPU` });
+      // Port polling makes a callout of every other instruction: the event only for a listener.
+      const cost = insn.cls & InsnClass.IO ? this.calloutIoCost : this.calloutCost;
+      if (!h.events.wants('callout')) h.tally('callout', cost);
+      else h.emit({ kind: 'callout', eip, mnemonic: insn.mnemonic, cost, text: `${insn.mnemonic}: callout, emulated on the virtual CPU` });
     }
     if (!(this.vmem && (insn.cls & PAGING_CLASSES) && this.vmem.emulate(insn))) insn.semantics(cpu, insn);
     if (insn.cls & MAPPING_CLASSES) this.unlinkAll();

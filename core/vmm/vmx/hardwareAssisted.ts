@@ -21,7 +21,6 @@ import { CR0_PG, CR0_WP, GP, IF, PF_VEC } from '../../cpu/constants';
 import type { Cpu, CpuStop } from '../../cpu/cpu';
 import { CpuFault, TripleFault } from '../../cpu/fault';
 import type { Insn } from '../../cpu/insn';
-import type { Monitor } from '../../cpu/monitor';
 import type { LoadedImage, StopReason } from '../../machine/machine';
 import { ShadowMmu } from '../shadowPaging';
 import { registerTechnique, type Technique, type TechniqueView, type VmHost } from '../technique';
@@ -31,7 +30,8 @@ import { Ept, type EptState } from './ept';
 import { EptExits, EptViolation } from './eptExits';
 import { EXIT_REASON, exitReasonName } from './exitReasons';
 import { INSTRUCTION_EXIT_HANDLERS, type VmxExitHost } from './exitHandlers';
-import { INTERCEPTED_CLASSES, instructionExit, type NonRootView } from './nonRoot';
+import { INTERCEPTED_CLASSES, instructionExit, portInstructionExit, type NonRootView } from './nonRoot';
+import { InsnClass, type Monitor } from '../../cpu/monitor';
 import { VMCS, Vmcs } from './vmcs';
 import { HOST_LAYOUT, RESERVED_MIB, prepareVmcs } from './vmLaunch';
 import { VmExitRecorder, saveGuestState } from './vmExit';
@@ -162,10 +162,10 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
 
   private onInstruction(insn: Insn): boolean {
     if (this.events.injecting) return false;
-    const decision = instructionExit(this.nonRoot, insn);
+    const decision = insn.cls & InsnClass.IO ? portInstructionExit(this.nonRoot, insn) : instructionExit(this.nonRoot, insn);
     if (decision === 'cpu') return false;
     if (decision === 'done') return true;
-    this.exits.exit(decision.reason, decision.qualification, insn.len, insn.mnemonic, decision.work, decision.text, decision);
+    this.exits.instruction(decision, insn.len, insn.mnemonic);
     const handler = INSTRUCTION_EXIT_HANDLERS[decision.reason];
     if (!handler) throw new Error(`no exit handler for ${exitReasonName(decision.reason)}`);
     return handler(this, insn);
@@ -173,14 +173,15 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
 
   /** VM entry after an instruction exit: RIP from the VMCS (the handler advanced it or not). */
   private resume(): void {
-    this.cpu.nextEip = this.vmcs.get(VMCS.GUEST_RIP) >>> 0;
+    // GUEST_RIP is never an owed guest-state field: read in place.
+    this.cpu.nextEip = this.vmcs.narrowFields()[VMCS.GUEST_RIP] >>> 0;
     if (this.eptExits?.takeHostTouched()) this.cpu.flushTlb();
   }
 
   /** `GUEST_RIP += VM_EXIT_INSTRUCTION_LEN` (KVM skip_emulated_instruction). */
   skipInstruction(): void {
-    const v = this.vmcs;
-    v.set(VMCS.GUEST_RIP, (v.get(VMCS.GUEST_RIP) + v.get(VMCS.VM_EXIT_INSTRUCTION_LEN)) >>> 0);
+    const f = this.vmcs.narrowFields();
+    f[VMCS.GUEST_RIP] = (f[VMCS.GUEST_RIP] + f[VMCS.VM_EXIT_INSTRUCTION_LEN]) >>> 0;
   }
 
   /** Runs the exit handler's work, then VM entry (RIP from the VMCS). */

@@ -13,7 +13,7 @@ import { checkIoPermission } from '../../cpu/ops/system';
 import type { PhysicalMemory } from '../../cpu/physicalMemory';
 import type { CostKey } from '../cost';
 import { CPU, SECONDARY, type KvmControls } from './controls';
-import { crAccessQualification, decodeIo, drAccessQualification, ioQualification } from './exitReasons';
+import { EXIT_REASON, crAccessQualification, decodeIo, drAccessQualification, ioQualification } from './exitReasons';
 import { VMCS, type Vmcs } from './vmcs';
 import type { ExitText } from './vmExit';
 import { rowExitReason, rowFacts } from '../rowFacts';
@@ -112,6 +112,14 @@ function msrExit(v: NonRootView, reason: number, write: boolean): NonRootOutcome
 function descriptorTableExit(v: NonRootView, insn: Insn, reason: number): NonRootOutcome {
   if (!(v.controls.secondary & SECONDARY.DESC)) return 'cpu';
   return exit(reason, 0, ['emulate'], insn.mnemonic, { instrInfo: memoryInstrInfo(insn) });
+}
+
+/**
+ * The decision for an instruction of the I/O class (IN, OUT, INS, OUTS: their rows all name the I/O
+ * exit, none is privileged): `instructionExit` without the row look-ups, for the most frequent exit.
+ */
+export function portInstructionExit(v: NonRootView, insn: Insn): NonRootOutcome {
+  return ioExit(v, insn, EXIT_REASON.IO_INSTRUCTION);
 }
 
 /** The rows that read a port (the others of the I/O exit reason write one). */

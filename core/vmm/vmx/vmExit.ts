@@ -10,6 +10,7 @@ import type { Cpu } from '../../cpu/cpu';
 import type { CostKey } from '../cost';
 import type { VmHost } from '../technique';
 import { exitReasonName } from './exitReasons';
+import type { InstructionExit } from './nonRoot';
 import { VMCS, type Vmcs } from './vmcs';
 
 /** Exit information beyond reason, qualification and instruction length (0 when absent). */
@@ -42,6 +43,9 @@ const G_RSP = VMCS.GUEST_RSP, G_RIP = VMCS.GUEST_RIP, G_RFLAGS = VMCS.GUEST_RFLA
 const G_SYSENTER_CS = VMCS.GUEST_SYSENTER_CS, G_SYSENTER_ESP = VMCS.GUEST_SYSENTER_ESP, G_SYSENTER_EIP = VMCS.GUEST_SYSENTER_EIP;
 const G_INTERRUPTIBILITY = VMCS.GUEST_INTERRUPTIBILITY_INFO, G_ACTIVITY = VMCS.GUEST_ACTIVITY_STATE;
 const SEG_ORDER = [ES, CS, SS, DS, FS, GS];
+const X_REASON = VMCS.VM_EXIT_REASON, X_QUALIFICATION = VMCS.EXIT_QUALIFICATION, X_LENGTH = VMCS.VM_EXIT_INSTRUCTION_LEN;
+const X_INTR_INFO = VMCS.VM_EXIT_INTR_INFO, X_INTR_ERROR = VMCS.VM_EXIT_INTR_ERROR_CODE, X_INSTRUCTION_INFO = VMCS.VMX_INSTRUCTION_INFO;
+const X_LINEAR = VMCS.GUEST_LINEAR_ADDRESS, X_GPA = VMCS.GUEST_PHYSICAL_ADDRESS;
 
 /**
  * The guest-state area as a VM exit saves it (SDM Vol. 3C §28.3); `withRip` false leaves GUEST_RIP
@@ -92,19 +96,42 @@ export class VmExitRecorder {
    * counted, published.
    */
   exit(reason: number, qualification: number, length: number, mnemonic: string, work: CostKey[], text: ExitText, info: ExitInfo = NO_INFO): void {
-    const v = this.vmcs, h = this.host, cpu = h.cpu;
-    v.setNarrow(VMCS.GUEST_RIP, info.rip ?? cpu.eip);
+    this.record(reason, qualification, length, info.intr ?? 0, info.errorCode ?? 0, info.instrInfo ?? 0, info.linear ?? 0, info.gpa ?? 0, info.rip ?? this.host.cpu.eip);
+    this.account(reason, qualification, length, mnemonic, work, text);
+  }
+
+  /** The exit of an instruction, as the processor decided it (nonRoot.ts): the most frequent kind. */
+  instruction(d: InstructionExit, length: number, mnemonic: string): void {
+    this.record(d.reason, d.qualification, length, 0, 0, d.instrInfo ?? 0, d.linear ?? 0, 0, this.host.cpu.eip);
+    this.account(d.reason, d.qualification, length, mnemonic, d.work, d.text);
+  }
+
+  /** Guest-state area (GUEST_RIP now, the rest owed) and exit-information fields. */
+  private record(reason: number, qualification: number, length: number, intr: number, errorCode: number, instrInfo: number, linear: number, gpa: number, rip: number): void {
+    const v = this.vmcs;
+    // Straight into the field array: every field here is 32 bits wide (natural width on a 32-bit
+    // processor) but GUEST_PHYSICAL_ADDRESS, whose high half stays 0 (the machine has 4 GiB).
+    const f = v.narrowFields();
+    f[G_RIP] = rip >>> 0;
     v.oweGuestState(this.saveRest);
-    v.setNarrow(VMCS.VM_EXIT_REASON, reason);
-    v.setNarrow(VMCS.EXIT_QUALIFICATION, qualification);
-    v.setNarrow(VMCS.VM_EXIT_INSTRUCTION_LEN, length);
-    v.setNarrow(VMCS.VM_EXIT_INTR_INFO, info.intr ?? 0);
-    v.setNarrow(VMCS.VM_EXIT_INTR_ERROR_CODE, info.errorCode ?? 0);
-    v.setNarrow(VMCS.VMX_INSTRUCTION_INFO, info.instrInfo ?? 0);
-    v.setNarrow(VMCS.GUEST_LINEAR_ADDRESS, info.linear ?? 0);
-    v.setNarrow(VMCS.GUEST_PHYSICAL_ADDRESS, info.gpa ?? 0);
+    f[X_REASON] = reason >>> 0;
+    f[X_QUALIFICATION] = qualification >>> 0;
+    f[X_LENGTH] = length >>> 0;
+    f[X_INTR_INFO] = intr >>> 0;
+    f[X_INTR_ERROR] = errorCode >>> 0;
+    f[X_INSTRUCTION_INFO] = instrInfo >>> 0;
+    f[X_LINEAR] = linear >>> 0;
+    f[X_GPA] = gpa >>> 0;
+    f[X_GPA | 1] = 0;
+  }
+
+  /** Counted, charged, published. */
+  private account(reason: number, qualification: number, length: number, mnemonic: string, work: CostKey[], text: ExitText): void {
+    const h = this.host;
     const name = exitReasonName(reason);
-    h.count('vmExits', name);
+    // The counter table by reference (a keyed store, not a look-up of the table by its name first).
+    const counts = h.counters.vmExits;
+    counts[name] = (counts[name] ?? 0) + 1;
     let cost: number;
     if (this.lastWork[reason & 0x7f] === work) cost = this.lastCost[reason & 0x7f];
     else {
