@@ -23,7 +23,11 @@ export const WRITE_XEN_HEADER = 'popek.writeXenHeader';
  */
 function withXenHeader(model: LintDocument, uri: string, fixes: QuickFix[]): { edits: TextEdit[]; command?: Command } {
   const include = xenIncludeEdit(model, fixes);
-  const edits = [...fixes.map((f) => f.edit), ...(include ? [include.edit] : [])];
+  // The include first: it is an insertion at the start of a line whose fix may replace from column
+  // 0 (`iret` on the first code line), and an editor applies edits at one position in list order —
+  // after the replacement, the insertion overlaps it (VS Code and vscode-languageserver-textdocument
+  // refuse the whole fix-all: "Overlapping edit"; found by the fix-all fuzz, seed 17).
+  const edits = [...(include ? [include.edit] : []), ...fixes.map((f) => f.edit)];
   if (!include) return { edits };
   return { edits, command: { title: `Write ${include.header.name}`, command: WRITE_XEN_HEADER, arguments: [uri, model.syntax] } };
 }

@@ -68,6 +68,11 @@ describe('fuzz: fix-all keeps every other line and line ending, is idempotent, C
     checkFixAll('a.S', 'att', '.code32\n1: popfl/*\n        popfl                           # x\n  cli\n');
   });
 
+  it('found by the campaign (seed 17): the server\'s fix-all applies when the first code line is rewritten from column 0 (the %include inserted there came after the rewrite: "Overlapping edit")', () => {
+    for (const text of ['iret\n', '; c\r\niret\r\nstr ax\r\n']) checkFixAll('a.gasm', 'nasm', text);
+    checkFixAll('a.S', 'att', 'iret\n');
+  });
+
   const n = cases(8, 2000);
   it(`${n} sources × ${EOL_VARIANTS.length} variants`, function () {
     this.timeout(0);
