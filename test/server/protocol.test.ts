@@ -254,7 +254,8 @@ describe('language server over the protocol (dist/server.js)', function () {
     assert.ok(fix.isPreferred);
     const keep = actions.find((a) => a.title.startsWith('Keep `cli`'))!;
     assert.deepEqual(keep.edit!.changes![NASM_URI], [{ range: { start: { line: 2, character: 7 }, end: { line: 2, character: 7 } }, newText: ' ; popek: pv — reviewed: the hypervisor traps and emulates it' }]);
-    const [edit, include] = fix.edit!.changes![NASM_URI];
+    // The include first: at one position an editor applies edits in list order (see withXenHeader).
+    const [include, edit] = fix.edit!.changes![NASM_URI];
     assert.match(edit.newText, /^; "cli" replaced by masking events [^\n]*\n {4}pushfd ; popek: pv\n[\s\S]*\n {4}mov byte \[XEN_SHARED_INFO \+ VCPU_INFO_UPCALL_MASK\], 1\n/);
     assert.deepEqual(edit.range, cli.range);
     // The Xen constants for plain nasm: an include line, and the command that writes the header.
