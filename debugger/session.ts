@@ -445,8 +445,11 @@ export class PopekDebugSession extends GuardedDebugSession {
 
   protected override exceptionInfoRequest(response: DebugProtocol.ExceptionInfoResponse): void {
     const ex = this.lastStop?.exception;
+    // VS Code titles the stop "Exception has occurred: <exceptionId>": the filter's name as the
+    // Breakpoints view shows it ("VM exits"), not its id ("vmexit"); the id stays in details.typeName.
+    const label = EXCEPTION_FILTERS.find((f) => f.filter === ex?.filter)?.label ?? ex?.filter;
     response.body = ex
-      ? { exceptionId: ex.filter, description: ex.description, breakMode: 'always', details: { message: ex.details, typeName: ex.filter } }
+      ? { exceptionId: label!, description: ex.description, breakMode: 'always', details: { message: ex.details, typeName: ex.filter } }
       : { exceptionId: 'none', description: this.lastStop?.description ?? 'not stopped on an exception', breakMode: 'never' };
     this.sendResponse(response);
   }

@@ -681,6 +681,9 @@ async function uiPhase(page: Page): Promise<void> {
     await page.keyboard.press('F5');
     await page.waitForFunction(() => /VM exit/i.test(document.querySelector('.debug-call-stack')?.textContent ?? '') || /VM exit/i.test(document.querySelector('.zone-widget .exception-widget')?.textContent ?? ''), null, { timeout: 30_000 });
     await page.screenshot({ path: path.join(OUT, 'ui-3e-walkthrough-vmexit.png') });
+    // The stop's title names the filter as the Breakpoints view does ("VM exits"), not by its id.
+    const widget = norm(await page.locator('.zone-widget .exception-widget').first().innerText().catch(() => ''));
+    if (/\bvmexit\b/i.test(widget)) throw new Error(`the exception widget says ${JSON.stringify(widget.slice(0, 120))}`);
     await openWalkthrough();
     await waitTicked(titles[4]);
     await page.keyboard.press('Shift+F5');
