@@ -326,6 +326,7 @@ async function uiPhase(page: Page): Promise<void> {
   await step(page, 'no Multiboot header: a warning where it belongs, a quick fix that inserts one, a clear message at launch', ['server', 'debugAdapter'], async () => {
     await quickOpen(page, 'flat.gasm');
     const at = lineNumberOf('flat.gasm', /^start:/);
+    await page.keyboard.press('Control+Home'); // the warning's line in view (the editor can open scrolled to its end)
     await page.waitForSelector('.monaco-editor .squiggly-warning', { timeout: 60_000 });
     await page.keyboard.press('Control+Shift+M');
     await page.waitForFunction(() => /no Multiboot header/.test(document.querySelector('.markers-panel')?.textContent ?? ''), null, { timeout: 20_000 });
