@@ -80,6 +80,12 @@ function invoke(argv: string[], limitMs: number): Promise<{ status: number | nul
     };
     let timer = setTimeout(check, limitMs);
     const sched = () => watch.verdict();
+    // A process that could not be started is this run's failure, in words, not an uncaught error
+    // that ends the campaign (seed 17 once ended after 15 s on "spawn /usr/bin/node ENOENT").
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ status: null, stdout, stderr: `could not start: ${e.message}`, ms: performance.now() - t0, hung: false, sched: '' });
+    });
     child.on('close', (status) => {
       clearTimeout(timer);
       const ms = performance.now() - t0;
@@ -113,6 +119,7 @@ describe('fuzz: command line', function () {
       if (res.ms > 90_000) slow.push(`${what}: ${Math.round(res.ms / 1000)} s (${res.sched})`);
       if (res.hung) { fail(`${what}: no end (${res.sched})`); continue; }
       if (/\n\s+at |node:internal|\.js:\d+:\d+/.test(res.stderr)) fail(`${what}: a stack trace: ${res.stderr.slice(0, 500)}`);
+      if (res.stderr.startsWith('could not start: ')) { fail(`${what}: ${res.stderr}`); continue; }
       if (res.status === null) fail(`${what}: killed by a signal`);
       else if (!DOCUMENTED.has(res.status) && !(argv[0] === 'run' && res.status % 2 === 1)) fail(`${what}: undocumented exit status ${res.status}: ${res.stderr.slice(0, 300)}`);
       if (res.status === 2 || res.status === 4 || res.status === 70) {
