@@ -41,6 +41,12 @@ const ACC_READ = 1, ACC_WRITE = 2, ACC_EXPAND_DOWN = 4;
 
 // TLB entry bits (the physical page base sits above bit 12).
 const TLB_VALID = 1, TLB_SUP_WRITE = 2, TLB_USER_READ = 4, TLB_USER_WRITE = 8, TLB_GLOBAL = 16;
+/**
+ * The entry of a linear page whose translation is not cached (it leads outside RAM: a device's
+ * registers): no permission bit, so every access still translates, but not 0, so compiled regions
+ * take their inline slow path there instead of leaving as on a miss (a device polled in a loop).
+ */
+const TLB_UNCACHED = 128;
 
 /** Thrown for architecture this CPU does not model (task switches, virtual-8086 mode, real mode). */
 export class UnsupportedError extends Error {}
@@ -238,7 +244,7 @@ export class Cpu {
   /** Interpreted runs of a block before it is compiled. */
   jitThreshold = COMPILE_THRESHOLD;
   /** Counts for the run report and the benches. */
-  readonly stats = { blocksDecoded: 0, blocksCompiled: 0, regionsCompiled: 0, codeInvalidations: 0, tlbFlushes: 0 };
+  readonly stats = { blocksDecoded: 0, blocksCompiled: 0, regionsCompiled: 0, codeInvalidations: 0, tlbFlushes: 0, regionMissExits: 0 };
   /** Compile hot regions (several blocks, one function) on top of single blocks (off: blocks only). */
   regions = true;
 
@@ -502,7 +508,7 @@ export class Cpu {
       const page = p >>> PAGE_SHIFT;
       if (this.tlb[page] === 0) this.tlbUsed.push(page);
       this.tlb[page] = this.withFastWrites(base | TLB_VALID | TLB_SUP_WRITE | TLB_USER_READ | TLB_USER_WRITE);
-    }
+    } else this.markUncached(lin);
     return p;
   }
 
@@ -533,7 +539,7 @@ export class Cpu {
       if (e === 0) this.tlbUsed.push(page);
       // Write permission is cached only after a write was allowed (the second level saw one).
       this.tlb[page] = this.withFastWrites(hpa | TLB_VALID | TLB_USER_READ | (write ? TLB_SUP_WRITE | TLB_USER_WRITE : (e & (TLB_SUP_WRITE | TLB_USER_WRITE))));
-    }
+    } else this.markUncached(lin);
     return (hpa | (lin & 0xfff)) >>> 0;
   }
 
@@ -546,7 +552,7 @@ export class Cpu {
     const m = this.monitor;
     if (m?.deviceAccess) {
       const phys = m.deviceAccess(this, lin, write, user, device);
-      if (phys >= 0) return phys >>> 0;
+      if (phys >= 0) { this.markUncached(lin); return phys >>> 0; }
     }
     throw new CpuFault(PF_VEC, errorCode, lin);
   }
@@ -602,7 +608,7 @@ export class Cpu {
       const page = lin >>> PAGE_SHIFT;
       if (this.tlb[page] === 0) this.tlbUsed.push(page);
       this.tlb[page] = this.withFastWrites(physBase | bits);
-    }
+    } else this.markUncached(lin);
     return (physBase + (lin & 0xfff)) >>> 0;
   }
 
@@ -641,7 +647,12 @@ export class Cpu {
     this.codeEpoch++;
   }
   /** True when the TLB holds a translation for `lin` (tests, debugger views). */
-  tlbHas(lin: number): boolean { return this.tlb[lin >>> PAGE_SHIFT] !== 0; }
+  tlbHas(lin: number): boolean { const e = this.tlb[lin >>> PAGE_SHIFT]; return e !== 0 && e !== TLB_UNCACHED; }
+  /** A translation to outside RAM, not cached: the page's entry says so (TLB_UNCACHED) unless it has one. */
+  private markUncached(lin: number): void {
+    const page = lin >>> PAGE_SHIFT;
+    if (this.tlb[page] === 0) { this.tlbUsed.push(page); this.tlb[page] = TLB_UNCACHED; }
+  }
 
   private get userAccess(): boolean { return this.cpl === 3; }
 
@@ -1235,8 +1246,10 @@ export class Cpu {
       }
       entry = false;
       const region = block.region;
+      const ic0 = this.icount;
+      // A region that left at its first instruction (a TLB miss) ran nothing: the block runs another way.
       if (region && block.regionAccept === undefined && block.compiledEip === this.eip && insns.length <= left && (bps === undefined || this.regionClear(block, lin, bps)) &&
-          (region(this, insns, this.regs, end) || this.dropRegion(block))) {
+          (region(this, insns, this.regs, end) ? this.icount !== ic0 || this.breakBlock : this.dropRegion(block))) {
         if (this.breakBlock) { this.breakBlock = false; return false; }
       } else if (block.compiled && block.compiledEip === this.eip && insns.length <= left) {
         block.compiled(this, insns, this.regs, runEnd);

@@ -14,16 +14,19 @@
  *  - Memory: the TLB fast path inline. `cpu.tlb` holds, per linear page, the physical page and the
  *    permission bits (paging off: an identity entry), so a load is an array read and a test. A store
  *    tests a "fast write" bit the CPU sets only for pages without decoded code or a write watch, so
- *    stores next to code keep PhysicalMemory's per-64-byte code tracking on the slow path. A miss, a
- *    non-flat segment, an unaligned dword, a page with code or a watch take the slow path:
- *    `cpu.read*`/`write*` with every check, after EIP, the count, the registers and the flags were
- *    stored, so faults, self-modifying code and write watches behave as interpreted.
+ *    stores next to code keep PhysicalMemory's per-64-byte code tracking on the slow path. A TLB miss
+ *    leaves the region at the instruction (Gen.leaveOnMiss: the dispatcher runs it and fills the TLB).
+ *    A non-flat segment, an unaligned dword, a page with code or a watch, a page outside RAM take the
+ *    slow path inline: `cpu.read*`/`write*` with every check, after EIP, the count, the registers and
+ *    the flags were stored, so faults, self-modifying code and write watches behave as interpreted.
  *  - Everything else runs through the instruction's `exec` (one source of semantics, ops/*), with
  *    the state synchronised around it.
  *
  * Contract with Cpu.runBlocks (as for compileBlock): called when EIP is the entry, it runs until an
- * exit, a block whose instructions do not fit before `end` (it stops before it), or an instruction
- * that sets `breakBlock`. On return the CPU state (EIP, count, registers, flags) is exact.
+ * exit, a block whose instructions do not fit before `end` (it stops before it), a TLB miss (it stops
+ * before the instruction, possibly the entry's first: then nothing ran and the caller runs the block
+ * another way), or an instruction that sets `breakBlock`. On return the CPU state (EIP, count,
+ * registers, flags) is exact.
  */
 import { CC_ADC, CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SAR32, CC_SBB, CC_SHL32, CC_SHR32, CC_SUB, type Cpu } from './cpu';
 import type { Insn } from './insn';
@@ -194,10 +197,10 @@ class Gen {
     return `cpu.eip = ${hex(this.eip)}; cpu.icount = ic + ${this.k}; ${STORE} ${this.flushCode()}`;
   }
   /** Leaves the function with EIP = `eip` (an expression) and `count` instructions of this block retired. */
-  exit(eip: string, count: number): string {
+  exit(eip: string, count: number, via = EXIT_CASE): string {
     // Through the one exit case (EXIT_CASE): V8 optimises the hot loops better when no exit's stores
     // sit inline at their back edges (the ALU loop ran ~1.4x faster in isolation this way).
-    return `{ xe = ${eip}; ic += ${count}; ${this.edgeFlags()} L = ${EXIT_CASE}; continue dispatch; }`;
+    return `{ xe = ${eip}; ic += ${count}; ${this.edgeFlags()} L = ${via}; continue dispatch; }`;
   }
   /**
    * The record travels to the exit or a 'dyn' block start in the locals, fop saying which one. The
@@ -252,11 +255,24 @@ class Gen {
   /** Loads `size` (1, 2, 4) bytes at seg:`ea` into local `dst` (fast path inline). */
   load(i: Insn, ea: string, size: number, dst: string): void {
     const need = this.user ? TLB_USER_READ : TLB_VALID;
-    const slow = `${this.sync()} ${dst} = cpu.read${size * 8}(${i.seg}, l);`;
+    const slow = `${this.leaveOnMiss(i.seg)} else { ${this.sync()} ${dst} = cpu.read${size * 8}(${i.seg}, l); }`;
     const seg = this.flatTest(i.seg);
-    if (size === 4) this.emit(`l = ${ea}; t = tlb[l >>> 12]; if (${seg} && (t & ${need}) !== 0 && (l & 3) === 0) ${dst} = dw[((t & -4096) | (l & 4095)) >> 2]; else { ${slow} }`);
-    else if (size === 2) this.emit(`l = ${ea}; t = tlb[l >>> 12]; if (${seg} && (t & ${need}) !== 0 && (l & 4095) !== 4095) { p = (t & -4096) | (l & 4095); ${dst} = by[p] | (by[p + 1] << 8); } else { ${slow} }`);
-    else this.emit(`l = ${ea}; t = tlb[l >>> 12]; if (${seg} && (t & ${need}) !== 0) ${dst} = by[(t & -4096) | (l & 4095)]; else { ${slow} }`);
+    if (size === 4) this.emit(`l = ${ea}; t = tlb[l >>> 12]; if (${seg} && (t & ${need}) !== 0 && (l & 3) === 0) ${dst} = dw[((t & -4096) | (l & 4095)) >> 2]; ${slow}`);
+    else if (size === 2) this.emit(`l = ${ea}; t = tlb[l >>> 12]; if (${seg} && (t & ${need}) !== 0 && (l & 4095) !== 4095) { p = (t & -4096) | (l & 4095); ${dst} = by[p] | (by[p + 1] << 8); } ${slow}`);
+    else this.emit(`l = ${ea}; t = tlb[l >>> 12]; if (${seg} && (t & ${need}) !== 0) ${dst} = by[(t & -4096) | (l & 4095)]; ${slow}`);
+  }
+  /**
+   * `else if` the TLB has no entry for the page (t, l loaded): leave the region at this instruction,
+   * its state exact as before it; the dispatcher runs it (the CPU walks and fills the TLB, or faults)
+   * and comes back at the loop's head. Why not call the slow path inline: V8 optimises a loop whose
+   * rare path leaves far better than one where a path with calls (and their type feedback from the
+   * TLB's first fills) merges back into the loop (values spilled around it). A present entry that
+   * refuses the fast path (code or a watch on the page, a write to a clean page, a page outside RAM,
+   * an access across a boundary) still takes the inline slow path: those repeat, a miss does not.
+   * Only with the segment flat (else `l` is an offset, not the linear address).
+   */
+  leaveOnMiss(seg: number): string {
+    return (this.flat & (1 << seg)) !== 0 ? `else if (t === 0) ${this.exit(hex(this.eip), this.k, MISS_CASE)}` : '';
   }
   /**
    * Stores `val` (an expression of locals) at seg:`ea`. `rmw`: the address is already in l / t
@@ -269,7 +285,7 @@ class Gen {
     const slow = `${this.sync()} cpu.write${size * 8}(${i.seg}, l, ${val}); if (cpu.breakBlock) ${this.exit(hex(this.next), this.k + 1)}`;
     const fast = size === 4 ? `(l & 3) === 0) dw[((t & -4096) | (l & 4095)) >> 2] = ${val};` :
       size === 2 ? `(l & 4095) !== 4095) { p = (t & -4096) | (l & 4095); by[p] = ${val}; by[p + 1] = (${val}) >> 8; }` : `true) by[(t & -4096) | (l & 4095)] = ${val};`;
-    this.emit(`${addr}if (${seg} && (t & ${need}) !== 0 && ${fast} else { ${slow} }`);
+    this.emit(`${addr}if (${seg} && (t & ${need}) !== 0 && ${fast} ${this.leaveOnMiss(i.seg)} else { ${slow} }`);
   }
 
   /** Read-modify-write of a memory operand: `compute` turns local `v` into the new value `w` (undefined: no write). */
@@ -287,7 +303,7 @@ class Gen {
     if (writes) this.emit(write);
     const after = this.flags;
     this.flags = before;
-    this.emit(`} else { ${this.sync()} cpu.probeWrite(${i.seg}, l, ${size}); v = cpu.read${size * 8}(${i.seg}, l);`);
+    this.emit(`} ${this.leaveOnMiss(i.seg)} else { ${this.sync()} cpu.probeWrite(${i.seg}, l, ${size}); v = cpu.read${size * 8}(${i.seg}, l);`);
     compute();
     this.flags = after;
     if (writes) this.emit(`cpu.write${size * 8}(${i.seg}, l, w); if (cpu.breakBlock) ${this.exit(hex(this.next), this.k + 1)}`);
@@ -411,7 +427,7 @@ class Gen {
     if (size === 4 && op >= 0x58 && op < 0x60) {
       const need = this.user ? TLB_USER_READ : TLB_VALID;
       // POP ESP loads ESP from the old top of the stack.
-      this.emit(`l = r4; t = tlb[l >>> 12]; if (${this.flatTest(2)} && (t & ${need}) !== 0 && (l & 3) === 0) { v = dw[((t & -4096) | (l & 4095)) >> 2]; r4 = (l + 4) | 0; } else { ${this.sync()} v = cpu.pop32(); r4 = r[4]; } r${reg} = v;`);
+      this.emit(`l = r4; t = tlb[l >>> 12]; if (${this.flatTest(2)} && (t & ${need}) !== 0 && (l & 3) === 0) { v = dw[((t & -4096) | (l & 4095)) >> 2]; r4 = (l + 4) | 0; } ${this.leaveOnMiss(2)} else { ${this.sync()} v = cpu.pop32(); r4 = r[4]; } r${reg} = v;`);
       return true;
     }
     return false;
@@ -428,7 +444,7 @@ class Gen {
     const need = this.user ? TLB_FAST_USER_WRITE : TLB_FAST_SUP_WRITE;
     // SS flat and 32-bit; the value is computed before ESP changes (PUSH ESP).
     this.emit(`v = ${val}; l = (r4 - 4) | 0; t = tlb[l >>> 12]; if (${this.flatTest(2)} && (t & ${need}) !== 0 && (l & 3) === 0) { dw[((t & -4096) | (l & 4095)) >> 2] = v; r4 = l; } ` +
-      `else { ${this.sync()} cpu.push32(v); r4 = r[4]; if (cpu.breakBlock) ${this.exit(hex(after), this.k + 1)} }`);
+      `${this.leaveOnMiss(2)} else { ${this.sync()} cpu.push32(v); r4 = r[4]; if (cpu.breakBlock) ${this.exit(hex(after), this.k + 1)} }`);
   }
 
   /** True when the next instruction of the block overwrites every flag before anything can read them. */
@@ -443,8 +459,8 @@ class Gen {
  * values in a hot loop mean fewer spills).
  */
 const STORE = '@STORE@', LOAD = '@LOAD@';
-/** The switch case every exit goes through (Gen.exit). */
-const EXIT_CASE = -1;
+/** The switch case every exit goes through (Gen.exit); a TLB miss's exit counts itself first. */
+const EXIT_CASE = -1, MISS_CASE = -3;
 
 /** Writes every flag, reads none, cannot fault (a register-only ALU op other than ADC/SBB, INC/DEC excluded). */
 function overwritesFlagsSafely(i: Insn | undefined): boolean {
@@ -596,6 +612,7 @@ export function compileRegion(blocks: RegionBlock[], user: boolean, flat: number
     'const tlb = cpu.tlb, dw = cpu.mem.dwords, by = cpu.mem.bytes;',
     'dispatch: for (;;) switch (L) {', code.replaceAll(STORE, store).replaceAll(LOAD, load),
     // Every way out: EIP xe, the count in ic, the flag record as fop says.
+    `case ${MISS_CASE}: cpu.stats.regionMissExits++;`,
     `case ${EXIT_CASE}: cpu.eip = xe; cpu.icount = ic; ${store} if (fop >= 0) { cpu.ccOp = fop; cpu.ccSize = fsz; cpu.ccA = fa; cpu.ccB = fb; cpu.ccRes = fr; cpu.ccCin = fc; } return true;`,
     'default: throw new Error("region: no block " + L);', '}',
   ].join('\n');

@@ -296,6 +296,96 @@ describe('cpu: compiled regions', function () {
     lockstep(g.bytes, 61);
   });
 
+  /**
+   * A hot loop whose accesses miss the TLB again and again (regions leave at a missing page, the
+   * dispatcher runs the instruction and fills the TLB): data pages mapped on demand by a #PF handler,
+   * a CR3 reload every 128 passes, an INVLPG of a code alias every 64, a PTE moved (INVLPG) at pass
+   * 1500, a store through the alias to the loop's own code at 1024 right after its INVLPG (so that
+   * store misses), a call to a page of its own (a breakpoint there in one run). Every access form
+   * the region inlines: RMW dword and word, loads dword and byte, a store, PUSH/POP, CALL/RET.
+   */
+  const MISS_PASSES = 3000, SMC_PASS = 1024, REMAP_PASS = 1500;
+  function missGuest(): ReturnType<typeof build> {
+    return build([
+      ...pagingWithPfHandler([
+        // 16 data pages 0x300000–0x30ffff not present; linear 0x3f0000 an alias of the code page 0x100000.
+        'mov edi, 0x201000 + 0x300*4', '.np:', 'and dword [edi], ~1', 'add edi, 4', 'cmp edi, 0x201000 + 0x310*4', 'jb .np',
+        'mov dword [0x201000 + 0x3f0*4], 0x100003',
+      ]),
+      'xor eax, eax', 'xor ebx, ebx', `mov ecx, ${MISS_PASSES}`, 'mov esi, 0x300000',
+      'mloop:',
+      'add dword [counter], 1', 'add [esi], ecx', 'mov edx, [esi + 0x40]', 'add eax, edx', 'push eax', 'pop edi', 'mov [esi + 0x80], edi',
+      'add word [esi + 0xc0], cx', 'movzx edx, byte [esi + 0x41]', 'add eax, edx',
+      // EDX = 0 at the SMC pass, else the distance from patch + 2 to scratch (a 64-byte chunk without code).
+      'mov edx, ecx', `xor edx, ${SMC_PASS}`, 'neg edx', 'sbb edx, edx', 'and edx, scratch - (patch + 2)',
+      'mov byte [0x3f0000 - 0x100000 + patch + 2 + edx], 3',
+      'patch: add ebx, 1',
+      'call far_sub',
+      'add esi, 0x1004', 'and esi, 0xfefc', 'or esi, 0x300000',
+      'mov edx, ecx', 'and edx, 63', 'cmp edx, 1', 'jne nf', 'invlpg [0x3f0000 - 0x100000 + patch]', 'nf:',
+      'test ecx, 127', 'jnz nc', 'mov edx, cr3', 'mov cr3, edx', 'nc:',
+      `cmp ecx, ${REMAP_PASS}`, 'jne nr', 'mov dword [0x201000 + 0x305*4], 0x3a0003', 'invlpg [0x305000]', 'nr:',
+      'dec ecx', 'jnz mloop',
+      ...EXIT,
+      'pf:', 'push eax', 'mov eax, cr2', 'shr eax, 12', 'or dword [0x201000 + eax*4], 1', 'pop eax', 'add esp, 4', 'iretd',
+      'align 64', 'scratch: times 64 db 0', 'counter: dd 0', 'idtr: dw 256*8-1', 'dd idt', 'align 8', 'idt: times 256*8 db 0',
+      'align 4096', 'far_sub: add dword [far_count], 1', 'ret', 'far_count: dd 0',
+    ].join('\n'));
+  }
+  /** The loop's EAX and EBX computed here (its memory modelled page by page, the PTE move included). */
+  function missGuestResult(): { eax: number; ebx: number } {
+    const mem = new DataView(new ArrayBuffer(4 << 20));
+    let remapped = false;
+    const phys = (lin: number) => (remapped && lin >>> 12 === 0x305 ? (0x3a0 << 12) | (lin & 0xfff) : lin);
+    let eax = 0, ebx = 0, esi = 0x300000;
+    for (let ecx = MISS_PASSES; ecx > 0; ecx--) {
+      mem.setInt32(phys(esi), mem.getInt32(phys(esi), true) + ecx, true);
+      eax = (eax + mem.getInt32(phys(esi + 0x40), true)) | 0;
+      mem.setInt32(phys(esi + 0x80), eax, true);
+      mem.setUint16(phys(esi + 0xc0), mem.getUint16(phys(esi + 0xc0), true) + ecx, true);
+      eax = (eax + mem.getUint8(phys(esi + 0x41))) | 0;
+      ebx += ecx <= SMC_PASS ? 3 : 1;
+      esi = ((esi + 0x1004) & 0xfefc) | 0x300000;
+      if (ecx === REMAP_PASS) remapped = true;
+    }
+    return { eax, ebx };
+  }
+
+  it('regions that leave on a TLB miss stay exact: demand paging, CR3 reloads, INVLPG, a PTE moved, self-modifying code through an alias', function () {
+    const g = missGuest();
+    assert.ok(g.label('counter') < 0x101000 && g.label('far_sub') >= 0x101000, 'the loop\'s code and scratch share a page, far_sub has its own');
+    const m = endToEnd(g.bytes);
+    const want = missGuestResult();
+    // EAX reads the moved page after pass 1500 (a stale TLB entry would read the old one); EBX sums
+    // the patched immediate (3 from the SMC pass on).
+    assert.equal(m.cpu.regs[5], want.eax, 'EAX');
+    assert.equal(m.cpu.regs[3], want.ebx, 'EBX');
+    assert.equal(new DataView(m.mem.bytes.buffer).getInt32(g.label('counter'), true), MISS_PASSES);
+    assert.ok(m.cpu.stats.regionMissExits > 100, `regions left on misses (${m.cpu.stats.regionMissExits})`);
+    assert.ok(m.cpu.stats.codeInvalidations > 0, 'the store through the alias invalidated the loop');
+    const { fast } = lockstep(g.bytes, 211);
+    assert.ok(fast.cpu.stats.regionMissExits > 100, `regions left on misses in slices (${fast.cpu.stats.regionMissExits})`);
+  });
+
+  it('a breakpoint reached after a region left on a TLB miss stops exactly there, as interpreted', function () {
+    const g = missGuest();
+    const slow = boot(g.bytes, false), fast = boot(g.bytes, true);
+    // Hot first (regions compiled, misses taken), then a breakpoint in the page the loop calls.
+    for (const m of [slow, fast]) assert.equal(m.runSlice(30_001), 'slice');
+    const before = fast.cpu.stats.regionMissExits;
+    for (const m of [slow, fast]) m.cpu.breakpoints.add(g.label('far_sub'));
+    for (let k = 0; k < 300; k++) {
+      const a = slow.runSlice(100_000), b = fast.runSlice(100_000);
+      assert.equal(a, 'breakpoint'); assert.equal(b, 'breakpoint');
+      assert.equal(fast.cpu.eip >>> 0, g.label('far_sub'));
+      assert.equal(state(fast, k % 50 === 0), state(slow, k % 50 === 0), `stop ${k}`);
+    }
+    assert.ok(fast.cpu.stats.regionMissExits > before, 'regions left on misses between the stops');
+    for (const m of [slow, fast]) m.cpu.breakpoints.clear();
+    assert.equal(slow.runSlice(10_000_000), 'exit'); assert.equal(fast.runSlice(10_000_000), 'exit');
+    assert.equal(state(fast), state(slow));
+  });
+
   it('timer interrupts are delivered at the same instruction as interpreted', function () {
     // IRQ 0 every ~100 PIT ticks; the handler logs the interrupted EIP and the loop counter.
     const g = build([
