@@ -23,11 +23,13 @@ const entries = [
   { in: 'cli/popek.ts', out: 'cli', banner: '#!/usr/bin/env node', plugins: [commandsApart] },
   // Each subcommand is a bundle of its own, loaded by cli.js (a small dispatcher): a run compiles
   // only the code of its command (`popek lint` starts in a fraction of the time).
-  { in: 'cli/asmCommand.ts', out: 'cmd-asm' },
-  { in: 'cli/runCommand.ts', out: 'cmd-run' },
-  { in: 'cli/compareCommand.ts', out: 'cmd-compare' },
-  { in: 'cli/lintCommand.ts', out: 'cmd-lint' },
-  { in: 'cli/fixCommand.ts', out: 'cmd-fix' },
+  // Minified in every build (source maps kept): a command's start-up reads, hashes and checks its
+  // whole bundle against the code cache, and a bundle of half the size starts measurably faster.
+  { in: 'cli/asmCommand.ts', out: 'cmd-asm', minify: true },
+  { in: 'cli/runCommand.ts', out: 'cmd-run', minify: true },
+  { in: 'cli/compareCommand.ts', out: 'cmd-compare', minify: true },
+  { in: 'cli/lintCommand.ts', out: 'cmd-lint', minify: true },
+  { in: 'cli/fixCommand.ts', out: 'cmd-fix', minify: true },
   { in: 'cli/bench/benchCommand.ts', out: 'cmd-bench' },
 ].filter((e) => existsSync(e.in));
 
@@ -40,7 +42,7 @@ const contexts = await Promise.all(entries.map((e) => esbuild.context({
   outdir: 'dist',
   external: e.external ?? [],
   sourcemap: !production,
-  minify: production,
+  minify: production || e.minify === true,
   define: { DEBUG: production ? 'false' : 'true' },
   banner: e.banner ? { js: e.banner } : undefined,
   plugins: e.plugins ?? [],

@@ -6,7 +6,7 @@
  * LOCK legality come from the form), and the disassembler formats the form it gives: one decoder,
  * two readers.
  */
-import { allInstructions } from './table';
+import { definedInstructions, defineLateRows, isLateOpcode, tableGeneration } from './table';
 import type { EncodingForm, InstructionInfo, OperandPattern } from './types';
 
 export interface FormMatch {
@@ -37,6 +37,8 @@ const MEM_ONLY = new Set<OperandPattern>(['m', 'm8', 'm16', 'm32', 'm64', 'm80',
 const REG_ONLY_RM = new Set<OperandPattern>(['r8', 'r16', 'r32', 'mm', 'xmm']);
 
 let INDEX: Map<number, FormMatch[]> | undefined;
+/** The table generation INDEX was built from (the late x87/SIMD rows come later: then it is built again). */
+let indexGeneration = -1;
 
 function rank(c: FormMatch): number {
   if (c.tail !== undefined) return 0;
@@ -49,7 +51,7 @@ function rank(c: FormMatch): number {
 function buildIndex(): Map<number, FormMatch[]> {
   const idx = new Map<number, FormMatch[]>();
   const add = (k: number, c: FormMatch) => { let l = idx.get(k); if (!l) idx.set(k, l = []); l.push(c); };
-  for (const info of allInstructions()) {
+  for (const info of definedInstructions()) {
     for (const form of info.forms) {
       const op = form.opcode, len = op.length;
       const two = op[0] === 0x0f && len > 1, n = two ? 2 : 1;
@@ -74,7 +76,8 @@ const SORTED = new Set<number>();
 
 /** Every form indexed under an opcode (0x100 | b for 0f b), best first. */
 export function formsForOpcode(opcode: number): readonly FormMatch[] {
-  if (!INDEX) INDEX = buildIndex();
+  if (isLateOpcode(opcode)) defineLateRows();
+  if (!INDEX || indexGeneration !== tableGeneration) { INDEX = buildIndex(); indexGeneration = tableGeneration; SORTED.clear(); }
   const list = INDEX.get(opcode);
   if (list === undefined) return [];
   if (!SORTED.has(opcode)) {

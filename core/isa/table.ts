@@ -33,7 +33,7 @@
  * Virtualization facts come from ../../../shared/reference/x86-virtualization.md (§1 Robin & Irvine,
  * §2c Xen PV replacements, §3a VT-x exit reasons, §6 privileged / IOPL-sensitive).
  */
-import { defineX87 } from './x87';
+import { defineX87, type DefFn } from './x87';
 import { defineSimd } from './simd';
 import type {
   BtTreatment, Category, EncodingForm, Flag, FlagEffects, InstructionInfo, InterceptClass, OperandPattern, ParavirtReplacement, VirtFacts, VmExit,
@@ -651,14 +651,52 @@ def('prefetchwt1', 'misc', 'Hints that the line be fetched for writing into leve
 def('wait', 'misc', 'Waits for pending unmasked x87 exceptions (#NM when CR0.MP and CR0.TS are both set).', '', INNOCUOUS, [': 9b'], { aliases: ['fwait'] });
 def('pause', 'misc', 'Spin-loop hint (F3 90).', '', { ...INNOCUOUS, vmExit: exitC('PAUSE exiting (primary bit 30) or PAUSE-loop exiting', 'PAUSE_INSTRUCTION', 40) }, [': mp=f3 90']);
 
-// ---- x87 FPU (core/isa/x87.ts); MMX, SSE, SSE2 (core/isa/simd.ts)
-defineX87(def, INNOCUOUS);
+// ---- x87 FPU (core/isa/x87.ts); MMX, SSE, SSE2 (core/isa/simd.ts): defined on first need
 /** More forms for a row that exists (SSE2 MOVSD/CMPSD share their names with the string instructions). */
 function more(mnemonic: string, forms: string[]): void {
   const info = BY_NAME.get(mnemonic)!;
   for (const f of forms.map((t) => compileForm(t))) { f.exactPrefixes = true; f.handler = 'simd'; info.forms.push(f); }
 }
-defineSimd(def, more, INNOCUOUS);
+/**
+ * Names the x87 and SIMD rows define or extend (a pass that only records them: no form is parsed),
+ * so that a look-up knows when it needs them.
+ */
+const LATE_NAMES = new Set<string>();
+{
+  const name: DefFn = (mnemonic, _c, _d, _f, _v, _forms, extra) => {
+    LATE_NAMES.add(mnemonic);
+    for (const a of extra?.aliases ?? []) LATE_NAMES.add(a);
+    return { mnemonic, att: [], description: '', category: 'misc', forms: [], flags: flags(''), virt: INNOCUOUS };
+  };
+  defineX87(name, INNOCUOUS);
+  defineSimd(name, (mnemonic) => { LATE_NAMES.add(mnemonic); }, INNOCUOUS);
+}
+/** The names that define the late rows when looked up (tests check the list against the rows). */
+export function lateRowNames(): ReadonlySet<string> { return LATE_NAMES; }
+/** Whether the late rows are defined; `tableGeneration` counts their definition (the form index rebuilds then). */
+let lateDefined = false;
+export let tableGeneration = 0;
+/**
+ * Defines the x87 and SIMD rows (a quarter of the table's construction): a `popek run` of a guest
+ * that uses neither never builds them. Appended in the same order as when they were defined at load.
+ */
+export function defineLateRows(): void {
+  if (lateDefined) return;
+  lateDefined = true;
+  defineX87(def, INNOCUOUS);
+  defineSimd(def, more, INNOCUOUS);
+  tableGeneration++;
+}
+/**
+ * Opcode keys (formIndex: 0x100 | b for 0f b) under which the late rows have forms: WAIT-prefixed
+ * x87 spellings (9b), d8–df, and the two-byte MMX/SSE ranges. test/isa/table.test.ts checks that
+ * every late form's key is one of these.
+ */
+export function isLateOpcode(key: number): boolean {
+  if (key < 0x100) return key === 0x9b || (key >= 0xd8 && key <= 0xdf);
+  const b = key & 0xff;
+  return (b >= 0x10 && b <= 0x17) || (b >= 0x28 && b <= 0x2f) || (b >= 0x50 && b <= 0x7f) || b === 0xae || (b >= 0xc2 && b <= 0xc6) || b >= 0xd0;
+}
 
 // ================================================================= lookups
 /** Instruction prefixes the assembler accepts before a mnemonic, with their bytes. */
@@ -667,14 +705,21 @@ export const PREFIXES: Readonly<Record<string, number>> = Object.assign(Object.c
 });
 
 /** The entry for an Intel mnemonic or alias (case-insensitive), or undefined. */
-export function instructionInfo(mnemonic: string): InstructionInfo | undefined { return BY_NAME.get(mnemonic.toLowerCase()); }
+export function instructionInfo(mnemonic: string): InstructionInfo | undefined {
+  const m = mnemonic.toLowerCase();
+  if (!lateDefined && LATE_NAMES.has(m)) defineLateRows();
+  return BY_NAME.get(m);
+}
 /** Every entry, in table order. */
-export function allInstructions(): readonly InstructionInfo[] { return TABLE; }
+export function allInstructions(): readonly InstructionInfo[] { defineLateRows(); return TABLE; }
+/** The entries defined so far (the late rows once something needed them): for the form index, which adds them when they come. */
+export function definedInstructions(): readonly InstructionInfo[] { return TABLE; }
 
 let attIndex: Map<string, { info: InstructionInfo; size?: 8 | 16 | 32 | 64 | 80; far?: boolean }> | undefined;
 /** The entry for an AT&T spelling ('popfl', 'ljmp', 'movzbl', 'fildl' …) with the operand size its suffix implies. */
 export function attInstructionInfo(spelling: string): { info: InstructionInfo; size?: 8 | 16 | 32 | 64 | 80; far?: boolean } | undefined {
   if (!attIndex) {
+    defineLateRows();
     attIndex = new Map();
     for (const info of TABLE) {
       for (const a of info.att) {
