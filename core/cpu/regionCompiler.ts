@@ -447,6 +447,8 @@ class Gen {
       `${this.leaveOnMiss(2)} else { ${this.sync()} cpu.push32(v); r4 = r[4]; if (cpu.breakBlock) ${this.exit(hex(after), this.k + 1)} }`);
   }
 
+  /** Blocks that may be copied into a jump to them (emitBody), by index. */
+  readonly inlinable = new Map<number, boolean>();
   /** True when the next instruction of the block overwrites every flag before anything can read them. */
   flagsDeadAfter = false;
   /** True when the flags after this instruction are overwritten before anything can read them (so INC/DEC's kept CF is dead). */
@@ -496,18 +498,65 @@ interface Tally { inlined: number; total: number }
  */
 function emitBlock(g: Gen, n: number, caseId: number, entry: FlagState, insnList: Insn[], tally: Tally,
   edge: (t: number, flags: FlagState) => string, caseOf: (t: number) => number): void {
-  const b = g.blocks[n];
-  const count = b.insns.length;
   g.flags = entry;
   g.emit(`case ${caseId}: for (;;) {`);
+  emitBody(g, n, caseId, insnList, tally, edge, caseOf, 0);
+  g.emit('}');
+}
+
+/** Blocks of at most this many instructions are copied into a jump to them (once: not into a copy). */
+const INLINE_MAX_INSNS = 8;
+
+/**
+ * Whether block `t` may be copied into a jump to it: small, and every instruction compiled inline
+ * (a call through `exec` in the copy would sit inside the jumping block's loop, and V8 optimises a
+ * hot loop with a call on one of its paths much worse: the ALU loop ran at a third of its speed with
+ * its exit block, an OUT, copied into it).
+ */
+function inlinable(g: Gen, t: number): boolean {
+  let ok = g.inlinable.get(t);
+  if (ok === undefined) {
+    const insns = g.blocks[t].insns;
+    const scratch = new Gen(g.blocks, g.index, g.user, g.flat);
+    ok = insns.length <= INLINE_MAX_INSNS && insns.every((i, k) => (k === insns.length - 1 && isInlineBranch(i)) || scratch.inst(i));
+    g.inlinable.set(t, ok);
+  }
+  return ok;
+}
+
+/** A direct branch the region compiles inline (Jcc, JMP, CALL rel). */
+function isInlineBranch(i: Insn): boolean {
+  const op = i.opcode;
+  return i.size === 4 && !i.addr16 && i.exec === i.semantics && ((op >= 0x70 && op < 0x80) || (op >= 0x180 && op < 0x190) || op === 0xe9 || op === 0xeb || op === 0xe8);
+}
+
+/**
+ * Block `n`'s code inside case `caseId`: every path ends in a jump or an exit. A jump to a small
+ * block other than the region's entry copies that block in place (`depth` 1: `ic` already counts
+ * the block that jumped), so a loop of a few blocks (a test, a skipped increment, the back edge)
+ * runs as one `for` with `if`s instead of going through the switch at every block; the copy starts
+ * with the exact flag state of the jump, and its own jumps go to cases as usual.
+ */
+function emitBody(g: Gen, n: number, caseId: number, insnList: Insn[], tally: Tally,
+  edge: (t: number, flags: FlagState) => string, caseOf: (t: number) => number, depth: number): void {
+  const b = g.blocks[n];
+  const count = b.insns.length;
   g.eip = b.eip >>> 0;
   g.k = 0;
   g.emit(`if (ic + ${count} > end) ${g.exit(hex(b.eip), 0)}`);
-  const jump = (to: number, retired: number) => {
+  const jump = (to: number, retired: number): void => {
     const t = g.index.get(to);
-    if (t === undefined) return g.exit(hex(to), retired);
+    if (t === undefined) { g.emit(g.exit(hex(to), retired)); return; }
+    if (depth === 0 && t !== 0 && caseOf(t) !== caseId && inlinable(g, t)) {
+      const { eip, k, next, flags, flagsDeadAfter, cfDeadAfter } = g;
+      g.emit(`{ ic += ${count};`);
+      emitBody(g, t, caseId, insnList, tally, edge, caseOf, depth + 1);
+      g.emit('}');
+      Object.assign(g, { eip, k, next, flags, flagsDeadAfter, cfDeadAfter });
+      return;
+    }
     const move = edge(t, g.flags);
-    return caseOf(t) === caseId ? `{ ic += ${count}; ${move} continue; }` : `{ ic += ${count}; ${move} L = ${caseOf(t)}; continue dispatch; }`;
+    g.emit(caseOf(t) === caseId ? `{ ic += ${count}; ${move} continue; }` : `{ ic += ${count}; ${move} L = ${caseOf(t)}; continue dispatch; }`);
   };
   for (let k = 0; k < count; k++) {
     const i = b.insns[k];
@@ -517,18 +566,17 @@ function emitBlock(g: Gen, n: number, caseId: number, entry: FlagState, insnList
     g.cfDeadAfter = flagsDeadLater(b.insns, k + 1);
     tally.total++;
     const op = i.opcode;
-    const branch = i.size === 4 && !i.addr16 && i.exec === i.semantics && ((op >= 0x70 && op < 0x80) || (op >= 0x180 && op < 0x190) || op === 0xe9 || op === 0xeb || op === 0xe8);
-    if (branch) {
+    if (isInlineBranch(i)) {
       tally.inlined++;
       const target = (g.next + i.imm) >>> 0;
       if (op === 0xe8) g.push(String(g.next | 0), target);
-      if (op === 0xe8 || op === 0xe9 || op === 0xeb) g.emit(jump(target, k + 1));
+      if (op === 0xe8 || op === 0xe9 || op === 0xeb) jump(target, k + 1);
       else {
         const c = g.cond(op & 15);
-        g.emit(`if (${c}) ${jump(target, k + 1)}`);
-        g.emit(jump(g.next, k + 1));
+        g.emit(`if (${c})`);
+        jump(target, k + 1);
+        jump(g.next, k + 1);
       }
-      g.emit('}');
       return;
     }
     const at = g.out.length, flagsBefore = g.flags;
@@ -541,7 +589,7 @@ function emitBlock(g: Gen, n: number, caseId: number, entry: FlagState, insnList
     g.emit(`${g.sync()} cpu.nextEip = ${hex(g.next)}; I[${id}].exec(cpu, I[${id}]); ${LOAD}`);
     if (g.flags === 'dyn') g.emit('fop = -1;');
     g.flags = 'cpu';
-    if (i.endsBlock) { g.emit(g.exit('cpu.nextEip', k + 1)); g.emit('}'); return; }
+    if (i.endsBlock) { g.emit(g.exit('cpu.nextEip', k + 1)); return; }
     // The code assumes the segments flat as they were when it was compiled: leave when that changed.
     g.emit(`if (cpu.breakBlock || cpu.nextEip !== ${hex(g.next)} || cpu.flatSegs !== ${g.flat}) ${g.exit('cpu.nextEip', k + 1)}`);
     g.eip = g.next;
@@ -550,8 +598,7 @@ function emitBlock(g: Gen, n: number, caseId: number, entry: FlagState, insnList
   let eip = b.eip >>> 0;
   for (const i of b.insns) eip = (eip + i.len) >>> 0;
   g.k = count;
-  g.emit(jump(eip, count));
-  g.emit('}');
+  jump(eip, count);
 }
 
 /** Most generation passes spent finding the blocks' entry flag states before settling for 'dyn'. */
