@@ -8,10 +8,10 @@ export const RECORD = 56;
 // (u16), 36 EFLAGS (u32), 40 scratch for an m80 (10 bytes).
 
 /** FNINIT; FLDCW [esi]; FLD qword [esi+8] (a); FLD qword [esi+16] (b): ST0 = b, ST1 = a. */
-const PRO = [0xdb, 0xe3, 0xd9, 0x2e, 0xdd, 0x46, 0x08, 0xdd, 0x46, 0x10];
+export const PRO = [0xdb, 0xe3, 0xd9, 0x2e, 0xdd, 0x46, 0x08, 0xdd, 0x46, 0x10];
 /** FNSTSW AX; mov [esi+32], ax; pushf; pop eax; mov [esi+36], eax. */
-const STATUS = [0xdf, 0xe0, 0x66, 0x89, 0x46, 0x20, 0x9c, 0x58, 0x89, 0x46, 0x24];
-const FSTP_RESULT = [0xdd, 0x5e, 0x18];
+export const STATUS = [0xdf, 0xe0, 0x66, 0x89, 0x46, 0x20, 0x9c, 0x58, 0x89, 0x46, 0x24];
+export const FSTP_RESULT = [0xdd, 0x5e, 0x18];
 
 export interface X87Op { name: string; bytes: number[] }
 export const op = (name: string, ...bytes: number[]): X87Op => ({ name, bytes: [...PRO, ...bytes, ...STATUS, ...FSTP_RESULT] });
@@ -63,7 +63,8 @@ export function operands(seed: number, n: number): number[] {
   return out;
 }
 
-export interface X87Case { cw: number; op: number; a: number; b: number }
+/** `raw`, when given, replaces the two operands' 16 bytes (an FBLD source, say). */
+export interface X87Case { cw: number; op: number; a: number; b: number; raw?: number[] }
 
 /** The cases as NASM source: the records (with a signature in front) and the straight-line body. */
 export function casesSource(cases: X87Case[], bits: 32 | 64, ops: X87Op[] = OPS): string {
@@ -79,7 +80,7 @@ export function casesSource(cases: X87Case[], bits: 32 | 64, ops: X87Op[] = OPS)
   cases.forEach((c, k) => {
     lines.push(`x87_rec${k}: dw 0x${c.cw.toString(16)}, 0`);
     lines.push(`    dd ${c.op}`);
-    lines.push(`    dq ${f64Literal(c.a)}, ${f64Literal(c.b)}`);
+    lines.push(c.raw ? `    db ${c.raw.join(',')}` : `    dq ${f64Literal(c.a)}, ${f64Literal(c.b)}`);
     lines.push('    times 32 db 0');
   });
   lines.push('x87_records_end:');

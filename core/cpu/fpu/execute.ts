@@ -12,6 +12,7 @@ import type { Insn } from '../insn';
 import { ea } from '../ops/operands';
 import { X87, fromExtended, mathFault, productError, sumError, toExtended } from './x87';
 import { transcendental } from './transcendental';
+import { fromBcd, toBcd } from './bcd';
 export type { X87State } from './x87';
 
 const C0 = 0x100, C1 = 0x200, C2 = 0x400, C3 = 0x4000;
@@ -217,9 +218,15 @@ function execMemory(cpu: Cpu, f: X87, i: Insn, op: number, reg: number): void {
         case 0: f.push(readInt(cpu, seg, a, 2)); return;
         case 2: writeInt(cpu, f, seg, a, 2, f.get(0)); return;
         case 3: writeInt(cpu, f, seg, a, 2, f.get(0)); f.pop(); return;
+        case 4: f.push(fromBcd(f, readBytes(cpu, seg, a, 10))); return;           // FBLD
         case 5: f.push(readInt(cpu, seg, a, 8)); return;
+        case 6: {                                                                   // FBSTP
+          const underflow = f.isEmpty(0), b = toBcd(f, f.get(0), underflow);
+          if (b) { writeBytes(cpu, seg, a, b); f.pop(); }
+          return;
+        }
         case 7: writeInt(cpu, f, seg, a, 8, f.get(0)); f.pop(); return;
-        default: throw new CpuFault(UD); // FBLD / FBSTP (packed BCD) are not modelled
+        default: throw new CpuFault(UD);
       }
   }
 }

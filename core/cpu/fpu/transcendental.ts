@@ -18,15 +18,11 @@
  * F2XM1 outside [−1, +1] and FYL2XP1 outside ±(1 − √2/2) return the mathematical value where the
  * SDM calls the result undefined.
  */
-import { X87 } from './x87';
+import { INDEFINITE, X87 } from './x87';
 
 const IE = 1, ZE = 4, PE = 0x20;
 const C0 = 0x100, C1 = 0x200, C2 = 0x400, C3 = 0x4000;
 
-/** The x87's real indefinite: the QNaN with the sign set, what a masked invalid operation returns. */
-const indefiniteBits = new Float64Array(1);
-new BigUint64Array(indefiniteBits.buffer)[0] = 0xfff8000000000000n;
-const INDEFINITE = indefiniteBits[0];
 
 /** An inexact result rounded to nearest (the x87 raises PE for every transcendental of a finite argument). */
 function inexact(f: X87, v: number): number {

@@ -15,7 +15,7 @@
  * (above ~1.8e308, below ~4.9e-324) overflow / underflow here where the x87 still represents them;
  * FLD m80 rounds an extended value to float64 (exact for values that came from float64) and FSTP m80
  * writes a float64 widened exactly. The transcendental, partial-remainder, FSCALE and FXTRACT
- * instructions have their own precision note in transcendental.ts; FBLD / FBSTP are not modelled (#UD).
+ * instructions have their own precision note in transcendental.ts, FBLD / FBSTP theirs in bcd.ts.
  *
  * Exceptions: invalid operation (including stack overflow / underflow, with SF and C1), zero divide,
  * overflow and precision (inexact) are detected; an unmasked one sets ES and B and is reported at
@@ -31,6 +31,11 @@ export const FCW_DEFAULT = 0x037f;
 const IE = 1, OE = 8, PE = 0x20, SF_ = 0x40, ES = 0x80;
 const C0 = 0x100, C1 = 0x200, C2 = 0x400, C3 = 0x4000, B = 0x8000;
 const TAG_VALID = 0, TAG_ZERO = 1, TAG_SPECIAL = 2, TAG_EMPTY = 3;
+
+/** The x87's real indefinite: the QNaN with the sign set, what a masked invalid operation returns. */
+const indefiniteBits = new Float64Array(1);
+new BigUint64Array(indefiniteBits.buffer)[0] = 0xfff8000000000000n;
+export const INDEFINITE = indefiniteBits[0];
 
 export interface X87State { st: number[]; top: number; sw: number; cw: number; tags: number; fip: number; fcs: number; fdp: number; fds: number; fop: number }
 
@@ -62,9 +67,9 @@ export class X87 {
   private setTag(p: number, t: number): void { this.tags = (this.tags & ~(3 << (2 * p))) | (t << (2 * p)); }
   private static tagOf(v: number): number { return v === 0 ? TAG_ZERO : Number.isFinite(v) ? TAG_VALID : TAG_SPECIAL; }
 
-  /** ST(i); an empty register is a stack underflow (the masked response: the default NaN). */
+  /** ST(i); an empty register is a stack underflow (the masked response: the real indefinite). */
   get(i: number): number {
-    if (this.isEmpty(i)) { this.raise(IE | SF_); this.sw &= ~C1; return NaN; }
+    if (this.isEmpty(i)) { this.raise(IE | SF_); this.sw &= ~C1; return INDEFINITE; }
     return this.r[this.phys(i)];
   }
   set(i: number, v: number): void {
@@ -74,7 +79,7 @@ export class X87 {
   }
   push(v: number): void {
     const p = (this.top - 1) & 7;
-    if (((this.tags >> (2 * p)) & 3) !== TAG_EMPTY) { this.raise(IE | SF_); this.sw |= C1; v = NaN; }
+    if (((this.tags >> (2 * p)) & 3) !== TAG_EMPTY) { this.raise(IE | SF_); this.sw |= C1; v = INDEFINITE; }
     this.top = p;
     this.set(0, v);
   }
@@ -132,12 +137,15 @@ export class X87 {
     return r;
   }
   private roundRc(v: number): number {
+    let r: number;
     switch ((this.cw >> 10) & 3) {
-      case 0: { const f = Math.floor(v), d = v - f; return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f; }
-      case 1: return Math.floor(v);
-      case 2: return Math.ceil(v);
-      default: return Math.trunc(v);
+      case 0: { const f = Math.floor(v), d = v - f; r = d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f; break; }
+      case 1: r = Math.floor(v); break;
+      case 2: r = Math.ceil(v); break;
+      default: r = Math.trunc(v);
     }
+    // A negative operand that rounds to zero gives −0 (−0.3 → −0), as IEEE 754 roundToIntegral does.
+    return r === 0 && v < 0 ? -0 : r;
   }
 
   // ---- comparisons ----
