@@ -1,39 +1,54 @@
 // The x87's transcendental, remainder, scale and extract instructions against the host CPU's x87:
-// the same instruction bytes run by a 64-bit host program (nasm -f elf64) and by a Popek guest, with
-// double precision control and rounding to nearest. FPREM, FPREM1, FSCALE and FXTRACT must give the
-// same bits and the same C0–C3 (the quotient bits); the others must be within 2 ulps of the host
-// (the precision note in core/cpu/fpu/transcendental.ts) with the same C2 (out of range) and IE.
+// the same instruction bytes run by a 64-bit host program (nasm -f elf64) and by a Popek guest,
+// under every rounding mode. The host also stores its 80-bit result (FSTP m80).
+// - FPREM, FPREM1, FSCALE, FXTRACT: the same float64 bits and the same C0–C3 (quotient bits).
+// - F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN, FSIN, FCOS, FSINCOS (precision note of
+//   core/cpu/fpu/transcendental.ts): Popek's 64-bit result (extendedMath.ts) within 1 ulp of the
+//   host's 80-bit result — the accuracy the SDM gives the x87 (Vol. 1 §8.3.10: under 1 ulp rounding
+//   to nearest, 1.5 in the directed modes), so Intel and AMD both pass — and the guest's float64 the
+//   host's FSTP m64 bit for bit, except where the host's 80-bit value is within 2 ulps of a float64
+//   rounding boundary (then either neighbour; counted, and few); C1 equal (the rounding direction)
+//   wherever the 64-bit results are equal and not within 1/8 ulp of an exact 64-bit value; C2, C3,
+//   C0, TOP, IE, ZE and PE equal everywhere.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { RECORD, op, type X87Case, type X87Op } from './x87Cases';
+import { atanFixed, exp2m1Fixed, roundX87, trigFixed, ylog2Fixed, type Fixed } from '../../core/cpu/fpu/extendedMath';
+import { CONTROL_WORDS, PRO, RECORD, STATUS, FSTP_RESULT, type X87Case, type X87Op } from './x87Cases';
 import { guestRecords, hostRecords } from './x87Run';
 
-/** ST0 = b, ST1 = a before the operation (x87Cases' prologue); FSTP ST0 = dd d8. */
-const OPS: Array<X87Op & { exact: boolean; a: () => number; b: () => number }> = [];
+/** After the instruction: its status, `discard` (popping what is not compared), then FLD ST0; FSTP m80 [esi+40]; FSTP m64 [esi+24]. */
+const opBytes = (insn: number[], discard: number[] = []) => [...PRO, ...insn, ...STATUS, ...discard, 0xd9, 0xc0, 0xdb, 0x7e, 0x28, ...FSTP_RESULT];
+const POP = [0xdd, 0xd8]; // FSTP ST0
+
+type Kind = 'exact' | 'rounded';
+/** ST0 = b, ST1 = a before the operation (x87Cases' prologue). `model`: Popek's exact value of the result compared. */
+interface Op extends X87Op { kind: Kind; a: () => number; b: () => number; model?: (a: number, b: number) => Fixed & { exact?: boolean } }
+const OPS: Op[] = [];
 let seed = 2024;
 const rnd = () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed / 2 ** 32; };
 const uniform = (lo: number, hi: number) => () => lo + (hi - lo) * rnd();
 const wide = () => (rnd() < 0.5 ? -1 : 1) * (1 + rnd()) * 2 ** Math.floor(rnd() * 80 - 40);
-const add = (exact: boolean, a: () => number, b: () => number, name: string, ...bytes: number[]) => OPS.push({ ...op(name, ...bytes), exact, a, b });
+const add = (kind: Kind, a: () => number, b: () => number, name: string, insn: number[], discard: number[] = [], model?: Op['model']) =>
+  OPS.push({ name, bytes: opBytes(insn, discard), kind, a, b, model });
 
-add(false, uniform(0, 1), uniform(-40, 40), 'fsin', 0xd9, 0xfe);
-add(false, uniform(0, 1), uniform(-40, 40), 'fcos', 0xd9, 0xff);
-add(false, uniform(0, 1), uniform(-1.5, 1.5), 'fptan; fstp st0', 0xd9, 0xf2, 0xdd, 0xd8);
-add(false, uniform(0, 1), uniform(-40, 40), 'fsincos (cos)', 0xd9, 0xfb);
-add(false, uniform(0, 1), uniform(-40, 40), 'fsincos; fstp st0 (sin)', 0xd9, 0xfb, 0xdd, 0xd8);
-add(false, uniform(-100, 100), uniform(-100, 100), 'fpatan', 0xd9, 0xf3);
-add(false, uniform(-1, 1), uniform(-1, 1), 'f2xm1', 0xd9, 0xf0); // outside [−1, 1] the SDM leaves the result undefined
-add(false, uniform(-50, 50), () => Math.abs(wide()), 'fyl2x', 0xd9, 0xf1);
-add(false, uniform(-50, 50), uniform(-0.29, 0.29), 'fyl2xp1', 0xd9, 0xf9);
-add(true, wide, wide, 'fprem', 0xd9, 0xf8);
-add(true, wide, wide, 'fprem1', 0xd9, 0xf5);
-add(true, uniform(-70, 70), wide, 'fscale', 0xd9, 0xfd);
-add(true, uniform(0, 1), wide, 'fxtract (significand)', 0xd9, 0xf4);
-add(true, uniform(0, 1), wide, 'fxtract; fstp st0 (exponent)', 0xd9, 0xf4, 0xdd, 0xd8);
-/** Special operands every operation also gets: signed zeros, infinities, NaN, huge (C2) arguments. */
-const SPECIAL = [0, -0, Infinity, -Infinity, NaN, 2 ** 64, -(2 ** 70), 1, -1, 0.5];
+add('rounded', uniform(0, 1), uniform(-40, 40), 'fsin', [0xd9, 0xfe], [], (_, b) => trigFixed(b, 0));
+add('rounded', uniform(0, 1), uniform(-40, 40), 'fcos', [0xd9, 0xff], [], (_, b) => trigFixed(b, 1));
+add('rounded', uniform(0, 1), uniform(-1.5, 1.5), 'fptan (tan)', [0xd9, 0xf2], POP, (_, b) => trigFixed(b, 2));
+add('rounded', uniform(0, 1), uniform(-40, 40), 'fsincos (cos)', [0xd9, 0xfb], [], (_, b) => trigFixed(b, 1));
+add('rounded', uniform(0, 1), uniform(-40, 40), 'fsincos (sin)', [0xd9, 0xfb], POP, (_, b) => trigFixed(b, 0));
+add('rounded', uniform(-100, 100), uniform(-100, 100), 'fpatan', [0xd9, 0xf3], [], (a, b) => atanFixed(a, b));
+add('rounded', uniform(-1, 1), uniform(-1, 1), 'f2xm1', [0xd9, 0xf0], [], (_, b) => exp2m1Fixed(b));
+add('rounded', uniform(-50, 50), () => Math.abs(wide()), 'fyl2x', [0xd9, 0xf1], [], (a, b) => ylog2Fixed(a, b, false));
+add('rounded', uniform(-50, 50), uniform(-0.29, 0.29), 'fyl2xp1', [0xd9, 0xf9], [], (a, b) => ylog2Fixed(a, b, true));
+add('exact', wide, wide, 'fprem', [0xd9, 0xf8]);
+add('exact', wide, wide, 'fprem1', [0xd9, 0xf5]);
+add('exact', uniform(-70, 70), wide, 'fscale', [0xd9, 0xfd]);
+add('exact', uniform(0, 1), wide, 'fxtract (significand)', [0xd9, 0xf4]);
+add('exact', uniform(0, 1), wide, 'fxtract (exponent)', [0xd9, 0xf4], POP);
+/** Special operands every operation also gets: signed zeros, infinities, NaN, huge (C2) arguments, tiny and subnormal ones, multiples of π. */
+const SPECIAL = [0, -0, Infinity, -Infinity, NaN, 2 ** 64, -(2 ** 70), 1, -1, 0.5, 5e-324, -1e-310, 1e-300, Math.PI, 2 * Math.PI, -Math.PI / 2, 1e5 * Math.PI, 2 ** 62.9];
 
 /** Operands whose result the SDM leaves undefined (F2XM1 beyond ±1, FYL2XP1 beyond ±(1 − √2/2)). */
 function undefinedBySdm(name: string, st0: number): boolean {
@@ -42,42 +57,84 @@ function undefinedBySdm(name: string, st0: number): boolean {
   return false;
 }
 
-const CW = 0x027f; // double precision, round to nearest, exceptions masked
-/** Status bits compared: C3 C2 C0, TOP, IE, ZE (C1 only where exact: FPREM's Q0). */
-const MASK = 0x4000 | 0x400 | 0x100 | 0x3800 | 0x5;
+const C1 = 0x200;
+/** Status bits compared everywhere: C3 C2 C0, TOP, PE, ZE, IE (C1 where the rounding direction is defined). */
+const MASK = 0x4000 | 0x400 | 0x100 | 0x3800 | 0x20 | 0x4 | 0x1;
 
-function ulps(x: number, y: number): number {
-  if (Object.is(x, y) || (x !== x && y !== y)) return 0;
-  if (!Number.isFinite(x) || !Number.isFinite(y) || Math.sign(x) !== Math.sign(y)) return Infinity;
-  const b = new Float64Array([x, y]), w = new BigInt64Array(b.buffer);
-  const d = w[0] - w[1];
-  return Number(d < 0n ? -d : d);
+/** The host's 80-bit result as ± m · 2^e (m with bit 63 set), or undefined for zeros, infinities, NaNs. */
+function extended(b: Buffer): { m: bigint; e: number; negative: boolean } | undefined {
+  const m = b.readBigUInt64LE(0), se = b.readUInt16LE(8), e = se & 0x7fff;
+  if (e === 0 || e === 0x7fff) return undefined;
+  return { m, e: e - 16383 - 63, negative: (se & 0x8000) !== 0 };
 }
+/** |x − y| in ulps of 64 bits (of the larger), for two results of the same sign. */
+function ulps64(x: { m: bigint; e: number }, y: { m: bigint; e: number }): number {
+  const e = Math.min(x.e, y.e), d = (x.m << BigInt(x.e - e)) - (y.m << BigInt(y.e - e));
+  return Number(((d < 0n ? -d : d) << 32n) >> BigInt(Math.max(x.e, y.e) - e)) / 2 ** 32;
+}
+/**
+ * Whether a 64-bit significand lies within 2 ulps of where rounding it to float64 changes (by RC:
+ * a float64 itself for the directed modes, a midpoint for nearest), so that a result 2 ulps away
+ * could be stored as the neighbouring float64. Subnormal float64 results count as near (coarser grid).
+ */
+function nearDoubleBoundary(m: bigint, rc: number, stored: number): boolean {
+  if (Math.abs(stored) < 2.2250738585072014e-308) return true;
+  const low = Number(m & 0x7ffn);
+  return rc === 0 ? Math.abs(low - 0x400) <= 2 : low <= 2 || low >= 0x7fe;
+}
+const neighbours = (v: number) => { const b = new Float64Array([v]), w = new BigInt64Array(b.buffer), out = [v]; for (const k of [-1n, 1n]) { const c = new BigInt64Array([w[0] + k]); out.push(new Float64Array(c.buffer)[0]); } return out; };
 
 describe('x87 FPU: transcendental instructions against the host CPU', function () {
   this.timeout(60_000);
-  it('FSIN … FXTRACT: exact ones bit for bit, the others within 2 ulps, status as the host', () => {
+  it('FSIN … FXTRACT under every RC: exact ones bit for bit, the others to the 64-bit precision the SDM gives the x87', () => {
     const cases: X87Case[] = [];
-    OPS.forEach((o, k) => {
-      for (let n = 0; n < 24; n++) cases.push({ cw: CW, op: k, a: o.a(), b: o.b() });
-      for (const s of SPECIAL) { cases.push({ cw: CW, op: k, a: o.a(), b: s }); cases.push({ cw: CW, op: k, a: s, b: o.b() }); }
-    });
+    for (const cw of CONTROL_WORDS) {
+      OPS.forEach((o, k) => {
+        for (let n = 0; n < 16; n++) cases.push({ cw, op: k, a: o.a(), b: o.b() });
+        for (const s of SPECIAL) { cases.push({ cw, op: k, a: o.a(), b: s }); cases.push({ cw, op: k, a: s, b: o.b() }); }
+      });
+    }
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-x87t-'));
     try {
       const host = hostRecords(cases, dir, OPS), guest = guestRecords(cases, OPS);
       const bad: string[] = [];
+      let rounded = 0, nearBoundary = 0, sameExtended = 0, c1Compared = 0;
       cases.forEach((c, k) => {
-        const o = OPS[c.op];
+        const o = OPS[c.op], rc = (c.cw >> 10) & 3;
         const h = host.subarray(k * RECORD, (k + 1) * RECORD), g = guest.subarray(k * RECORD, (k + 1) * RECORD);
-        const name = `${o.name} a=${c.a} b=${c.b}`;
+        const name = `${o.name} rc=${rc} a=${c.a} b=${c.b}`;
         if (undefinedBySdm(o.name, c.b)) return;
-        const mask = o.exact ? MASK | 0x200 : MASK;
         const hs = h.readUInt16LE(32), gs = g.readUInt16LE(32);
-        if ((hs & mask) !== (gs & mask)) bad.push(`${name}: status ${hs.toString(16)} vs ${gs.toString(16)}`);
-        const hv = h.readDoubleLE(24), gv = g.readDoubleLE(24);
-        if (o.exact ? !h.subarray(24, 32).equals(g.subarray(24, 32)) : ulps(hv, gv) > 2) bad.push(`${name}: ${hv} (${h.subarray(24, 32).toString('hex')}) vs ${gv} (${g.subarray(24, 32).toString('hex')})`);
+        const hd = h.subarray(24, 32), gd = g.subarray(24, 32);
+        const h80 = extended(h.subarray(40, 50));
+        const hostC2 = (hs & 0x400) !== 0;
+        // A model value for finite, in-range, non-trivial operands (the others are exact results or specials).
+        const model = o.model && h80 && !hostC2 && Number.isFinite(c.a) && Number.isFinite(c.b) && c.b !== 0 ? roundX87(o.model(c.a, c.b), rc, o.model(c.a, c.b).exact) : undefined;
+        let mask = o.kind === 'exact' ? MASK | C1 : MASK;
+        if (model && h80) {
+          rounded++;
+          const p64 = { m: model.significand, e: model.exponent };
+          const d = ulps64(p64, h80);
+          if (model.negative !== h80.negative || d > (rc === 0 ? 1 : 2)) bad.push(`${name}: 64-bit ${model.significand.toString(16)}p${model.exponent} vs host ${h80.m.toString(16)}p${h80.e} (${d} ulps)`);
+          // The float64: bit for bit unless the host's value is within 2 ulps of a float64 rounding boundary.
+          const gv = gd.readDoubleLE(0), hv = hd.readDoubleLE(0);
+          if (nearDoubleBoundary(h80.m, rc, hv)) { nearBoundary++; if (!neighbours(hv).some((v) => Object.is(v, gv))) bad.push(`${name}: ${gv} is not ${hv} or a neighbour`); }
+          else if (!hd.equals(gd)) bad.push(`${name}: ${hd.readDoubleLE(0)} (${hd.toString('hex')}) vs ${gv} (${gd.toString('hex')})`);
+          if (d === 0) sameExtended++;
+          // C1: the direction of the rounding to 64 bits, defined when both rounded to the same value and the exact value is not that value.
+          const exact = o.model!(c.a, c.b), distance = ulps64(p64, { m: exact.n < 0n ? -exact.n : exact.n, e: -exact.scale });
+          if (d === 0 && distance > 1 / 8) { mask |= C1; c1Compared++; }
+        } else if (o.kind === 'exact' ? !hd.equals(gd) : !(hd.equals(gd) || (Number.isNaN(hd.readDoubleLE(0)) && Number.isNaN(gd.readDoubleLE(0))))) {
+          bad.push(`${name}: ${hd.readDoubleLE(0)} (${hd.toString('hex')}) vs ${gd.readDoubleLE(0)} (${gd.toString('hex')})`);
+        }
+        if ((hs & mask) !== (gs & mask)) bad.push(`${name}: status ${hs.toString(16)} vs ${gs.toString(16)}${model ? ` up=${model.up} distance=${ulps64({ m: model.significand, e: model.exponent }, { m: o.model!(c.a, c.b).n < 0n ? -o.model!(c.a, c.b).n : o.model!(c.a, c.b).n, e: -o.model!(c.a, c.b).scale })}` : ""}`);
       });
+      console.log(`rounded ${rounded}, near a boundary ${nearBoundary}, host 80 = Popek 64 ${sameExtended}, C1 compared ${c1Compared}`);
       assert.deepEqual(bad.slice(0, 25), [], `${bad.length} of ${cases.length} differ`);
+      // Not vacuous: most rounded results are compared bit for bit, C1 included (the exemptions are results on a
+      // float64 boundary — subnormal, or exact like y · log2 2^k — and C1 within 1/8 ulp: a quarter of them).
+      assert.ok(rounded > cases.length / 3 && nearBoundary < rounded / 5 && c1Compared > rounded * 0.7,
+        `rounded ${rounded}, near a boundary ${nearBoundary}, host's 80 bits = Popek's 64 ${sameExtended}, C1 compared ${c1Compared}`);
     } finally { fs.rmSync(dir, { recursive: true, force: true }); }
   });
 });

@@ -4,31 +4,43 @@
  * FXTRACT; Vol. 1 §8.3.10), on the float64 registers of x87.ts.
  *
  * Precision note. FPREM, FPREM1, FSCALE and FXTRACT are exact: their results are representable, and
- * the quotient bits FPREM/FPREM1 leave in C0, C3, C1 come from exact integer arithmetic. The others
- * take the host's libm (V8's fdlibm ports, faithfully rounded: within 1 ulp of double precision),
- * rounded to nearest whatever RC says, and leave C1 clear; the x87 computes them with extra bits and
- * rounds by PC and RC, so with PC = double and RC = nearest the two differ by a couple of ulps at
- * most (test/fpu/transcendental.test.ts checks against the host's x87 within 2 ulps). FSIN, FCOS,
- * FSINCOS and FPTAN reduce the argument with the host's exact π where the x87 uses a 66-bit π
- * (SDM Vol. 1 §8.3.10): for large arguments close to multiples of π the x87 is the inaccurate one and
- * the results differ by more. Arguments beyond ±2^63 set C2 and leave ST(0) alone, as on the x87.
+ * the quotient bits FPREM/FPREM1 leave in C0, C3, C1 come from exact integer arithmetic.
+ * F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN, FSIN, FCOS and FSINCOS are computed far beyond 64 bits
+ * (extendedMath.ts), rounded by RC to the x87's 64-bit significand — which sets C1 (rounded up)
+ * and PE as the x87 does — and then by RC to the float64 register, i.e. to exactly what FST m64
+ * would store on an x87 whose result is the correctly rounded one. The x87 itself is within 1 ulp
+ * of 64 bits (SDM Vol. 1 §8.3.10), so the two agree on the float64 except within 2^-11 ulp of a
+ * rounding boundary, and on C1 unless the value is that close to a 64-bit boundary.
+ * FSIN, FCOS, FSINCOS and FPTAN reduce the argument with the x87's 66-bit π (extendedMath.ts), so
+ * near multiples of π they give the x87's value, not sin's. Arguments beyond ±2^63 set C2 and leave
+ * ST(0) alone, as on the x87.
  * FPREM's partial reduction (exponents D ≥ 64 apart) takes N = 32 + (D mod 32), AMD's documented
  * choice (the SDM leaves N between 32 and 63 to the implementation; the test host's x87 agrees), so
  * a program looping until C2 = 0 reaches the same remainder either way.
- * F2XM1 outside [−1, +1] and FYL2XP1 outside ±(1 − √2/2) return the mathematical value where the
- * SDM calls the result undefined.
+ * F2XM1 outside [−1, +1] and FYL2XP1 outside ±(1 − √2/2), where the SDM calls the result
+ * undefined, return the host libm's value (rounded to nearest, C1 clear).
  */
 import { INDEFINITE, X87 } from './x87';
+import { atanFixed, decompose, exp2m1Fixed, exponentOf, roundX87, scaleX87, trigFixed, ylog2Fixed, type Fixed } from './extendedMath';
 
-const IE = 1, ZE = 4, PE = 0x20;
+const IE = 1, ZE = 4, OE = 8, UE = 0x10, PE = 0x20;
 const C0 = 0x100, C1 = 0x200, C2 = 0x400, C3 = 0x4000;
 
 
-/** An inexact result rounded to nearest (the x87 raises PE for every transcendental of a finite argument). */
+/** A libm result where the SDM leaves the value undefined: rounded to nearest, C1 clear, PE. */
 function inexact(f: X87, v: number): number {
   f.sw &= ~C1;
   f.raise(PE);
   return v;
+}
+
+/** A high-precision value rounded as the x87 rounds it: C1 = rounded up, PE when inexact, OE beyond float64. */
+function rounded(f: X87, v: Fixed, exact = false): number {
+  const r = roundX87(v, (f.cw >> 10) & 3, exact);
+  f.sw = r.up ? f.sw | C1 : f.sw & ~C1;
+  if (!Number.isFinite(r.value) || Math.abs(r.value) === Number.MAX_VALUE) f.raise(OE);
+  if (r.inexact) f.raise(PE);
+  return r.value;
 }
 
 /** Unary operand checks: NaN propagates, ±∞ is invalid. Returns the result to store, or undefined to compute. */
@@ -53,8 +65,8 @@ export function transcendental(f: X87, modrm: number): boolean {
     case 0xf9: binaryPop(f, (x, y) => ylog2(f, x, y, true)); return true;           // FYL2XP1: ST1 · log2(ST0 + 1)
     case 0xf3: binaryPop(f, (x, y) => atan(f, y, x)); return true;                  // FPATAN: arctan(ST1 / ST0)
     case 0xf2: fptan(f); return true;
-    case 0xfe: trig(f, Math.sin); return true;                                      // FSIN
-    case 0xff: trig(f, Math.cos); return true;                                      // FCOS
+    case 0xfe: trig(f, 0); return true;                                             // FSIN
+    case 0xff: trig(f, 1); return true;                                             // FCOS
     case 0xfb: fsincos(f); return true;
     case 0xf8: fprem(f, false); return true;                                        // FPREM (truncating)
     case 0xf5: fprem(f, true); return true;                                         // FPREM1 (IEEE remainder)
@@ -69,16 +81,17 @@ function f2xm1(f: X87): void {
   const x = f.get(0);
   f.sw &= ~C1;
   if (x !== x || x === 0 || x === Infinity) return;
-  f.set(0, x === -Infinity ? -1 : inexact(f, Math.expm1(x * Math.LN2)));
+  f.set(0, x === -Infinity ? -1 : Math.abs(x) <= 1 ? rounded(f, exp2m1Fixed(x)) : inexact(f, Math.expm1(x * Math.LN2)));
 }
 
-function trig(f: X87, fn: (x: number) => number): void {
+function trig(f: X87, which: 0 | 1): void {
   const x = f.get(0);
   const s = special(f, x);
   if (s !== undefined) { f.sw &= ~C2; f.set(0, s); return; }
   if (outOfRange(f, x)) return;
   // sin(±0) = ±0 and cos(±0) = 1, exactly.
-  f.set(0, x === 0 ? (fn === Math.cos ? 1 : x) : inexact(f, fn(x)));
+  if (x === 0) { f.sw &= ~C1; f.set(0, which ? 1 : x); return; }
+  f.set(0, rounded(f, trigFixed(x, which)));
 }
 
 /** FPTAN: ST(0) = tan(ST(0)), then 1.0 pushed (so that FDIVR gives the cotangent). */
@@ -87,7 +100,8 @@ function fptan(f: X87): void {
   const s = special(f, x);
   if (s !== undefined) { f.sw &= ~C2; f.set(0, s); f.push(1); return; }
   if (outOfRange(f, x)) return;
-  f.set(0, x === 0 ? x : inexact(f, Math.tan(x)));
+  if (x === 0) f.sw &= ~C1;
+  f.set(0, x === 0 ? x : rounded(f, trigFixed(x, 2)));
   f.push(1);
 }
 
@@ -97,8 +111,11 @@ function fsincos(f: X87): void {
   const s = special(f, x);
   if (s !== undefined) { f.sw &= ~C2; f.set(0, s); f.push(s); return; }
   if (outOfRange(f, x)) return;
-  f.set(0, x === 0 ? x : inexact(f, Math.sin(x)));
-  f.push(x === 0 ? 1 : inexact(f, Math.cos(x)));
+  if (x === 0) { f.sw &= ~C1; f.set(0, x); f.push(1); return; }
+  const sin = rounded(f, trigFixed(x, 0)), sinC1 = f.sw & C1;
+  f.push(rounded(f, trigFixed(x, 1)));
+  f.set(1, sin);
+  f.sw = (f.sw & ~C1) | sinC1; // C1 tells how sin was rounded (measured: the host's x87 agrees, not with cos's)
 }
 
 /** ST(1) = op(ST(0), ST(1)), then pop (FYL2X, FYL2XP1, FPATAN). A NaN operand propagates. */
@@ -109,10 +126,17 @@ function binaryPop(f: X87, op: (x: number, y: number) => number): void {
   f.pop();
 }
 
-/** FPATAN: atan2 has the SDM's table of signed zeros and infinities (IEEE 754 atan2). */
+/**
+ * FPATAN, with the SDM's table of signed zeros and infinities (IEEE 754 atan2): an infinite
+ * operand is replaced by a finite point in the same direction (±∞ → ±1 against the other's ±0 or
+ * ±1), so that ±π/2, ±π/4, ±3π/4 and ±π are rounded by RC like any other result.
+ */
 function atan(f: X87, y: number, x: number): number {
-  const r = Math.atan2(y, x);
-  return y === 0 ? r : inexact(f, r);
+  const yInf = !Number.isFinite(y), xInf = !Number.isFinite(x);
+  const Y = yInf ? Math.sign(y) : xInf ? (y < 0 || Object.is(y, -0) ? -0 : 0) : y;
+  const X = xInf ? Math.sign(x) : yInf ? 0 : x;
+  if (Y === 0 && (X > 0 || Object.is(X, 0))) { f.sw &= ~C1; return Y; } // ±0, exactly
+  return rounded(f, atanFixed(Y, X));
 }
 
 /**
@@ -125,14 +149,14 @@ function ylog2(f: X87, x: number, y: number, plusOne: boolean): number {
   if (arg < 0 || (l === 0 && !Number.isFinite(y)) || (!Number.isFinite(l) && y === 0)) { f.raise(IE); return INDEFINITE; }
   if (!plusOne && x === 0) { f.raise(ZE); return y * l; }
   const r = y * l;
-  return r === 0 || !Number.isFinite(r) ? r : inexact(f, r);
-}
-
-/** BigInt significand and exponent of a finite non-zero float64: v = m · 2^e exactly. */
-function decompose(v: number): { m: bigint; e: number } {
-  const b = new Float64Array([Math.abs(v)]), w = new BigUint64Array(b.buffer)[0];
-  const exp = Number((w >> 52n) & 0x7ffn), frac = w & ((1n << 52n) - 1n);
-  return exp === 0 ? { m: frac, e: -1074 } : { m: frac | (1n << 52n), e: exp - 1075 };
+  if (y === 0 || l === 0 || !Number.isFinite(y) || !Number.isFinite(l)) return r;
+  if (!plusOne) {
+    // PE even when log2 x is an integer and the product exact: the x87 does (measured on the host).
+    const v = ylog2Fixed(y, x, false), r = rounded(f, v, v.exact);
+    f.raise(PE);
+    return r;
+  }
+  return Math.abs(x) < 1 - Math.SQRT1_2 ? rounded(f, ylog2Fixed(y, x, true)) : inexact(f, r);
 }
 
 /** m · 2^e for a BigInt m whose value is representable (the remainder always is). */
@@ -141,12 +165,6 @@ function compose(m: bigint, e: number): number {
   while (e > 0) { const s = Math.min(e, 1000); v *= 2 ** s; e -= s; }
   while (e < 0) { const s = Math.max(e, -1000); v *= 2 ** s; e -= s; }
   return v;
-}
-
-/** Unbiased exponent of a finite non-zero float64 (denormals by their leading bit, as the x87 normalises them). */
-function exponentOf(v: number): number {
-  const { m, e } = decompose(v);
-  return e + m.toString(2).length - 1;
 }
 
 /**
@@ -184,7 +202,7 @@ function fprem(f: X87, ieee: boolean): void {
   if (q & 1n) f.sw |= C1;
 }
 
-/** FSCALE: ST(0) · 2^trunc(ST(1)), exact up to the float64 range (see the precision note of x87.ts). */
+/** FSCALE: ST(0) · 2^trunc(ST(1)), in the x87's exponent range (extendedMath.ts). */
 function fscale(f: X87): void {
   const x = f.get(0), s = f.get(1);
   f.sw &= ~C1;
@@ -192,9 +210,11 @@ function fscale(f: X87): void {
   if ((x === 0 && s === Infinity) || (!Number.isFinite(x) && s === -Infinity)) { f.raise(IE); f.set(0, INDEFINITE); return; }
   if (x === 0 || !Number.isFinite(x)) return;
   if (!Number.isFinite(s)) { f.set(0, s > 0 ? x * Infinity : x * 0); return; }
-  const r = scaleBy(x, Math.trunc(s));
-  if (!Number.isFinite(r)) f.sw |= C1; // overflow: rounded up to ∞
-  f.set(0, f.result(r, true, x, s));
+  const r = scaleX87(x, Math.trunc(s), (f.cw >> 10) & 3);
+  if (r.up) f.sw |= C1;
+  if (r.overflow) f.raise(OE | PE);
+  if (r.underflow) f.raise(UE | PE);
+  f.set(0, r.value);
 }
 
 /** x · 2^n in steps that cannot overflow or underflow early. */
