@@ -61,7 +61,10 @@ function readInt(cpu: Cpu, seg: number, a: number, size: 2 | 4 | 8): number {
 function writeInt(cpu: Cpu, f: X87, seg: number, a: number, size: 2 | 4 | 8, v: number): void {
   let r = f.round(v);
   const lim = size === 2 ? 0x8000 : size === 4 ? 0x80000000 : 2 ** 63;
-  if (Number.isNaN(r) || r >= lim || r < -lim) { f.raise(IE); f.sw &= ~C1; r = -lim; }
+  if (Number.isNaN(r) || r >= lim || r < -lim) {
+    f.raise(IE); f.sw &= ~C1; r = -lim;
+    if (!(f.cw & IE)) return; // unmasked: nothing stored
+  }
   if (size === 2) cpu.write16(seg, a, r & 0xffff);
   else if (size === 4) cpu.write32(seg, a, r | 0);
   else {
@@ -164,8 +167,13 @@ export function fpuExec(cpu: Cpu, i: Insn): void {
   if (cpu.cr0 & (CR0_EM | CR0_TS)) throw new CpuFault(NM);
   const f = x87(cpu), op = i.opcode, modrm = i.modrm, reg = (modrm >> 3) & 7;
   if (!nonWaiting(op, modrm)) checkPending(cpu, f);
+  // An unmasked invalid operation or zero divide leaves TOP and the registers as they were (SDM
+  // Vol. 1 §8.5.1, §8.5.3): the handler sees the operands. Stores to memory check it themselves.
+  const flagsBefore = f.sw;
+  f.saveStack();
   if (modrm < 0xc0) execMemory(cpu, f, i, op, reg);
   else execRegister(cpu, f, op, modrm, reg, modrm & 7);
+  if (f.sw & ~flagsBefore & ~f.cw & (IE | ZE)) f.restoreStack();
   // Last instruction pointer and opcode (FSTENV / FSAVE), except for the control instructions.
   if (!nonWaiting(op, modrm) && !(op === 0xd9 && modrm < 0xc0 && (reg === 4 || reg === 5))) {
     f.fip = cpu.eip; f.fcs = cpu.segSel[CS]; f.fop = ((op & 7) << 8) | modrm;

@@ -18,9 +18,12 @@
  * instructions have their own precision note in transcendental.ts, FBLD / FBSTP theirs in bcd.ts.
  *
  * Exceptions: invalid operation (including stack overflow / underflow, with SF and C1), zero divide,
- * overflow and precision (inexact) are detected; an unmasked one sets ES and B and is reported at
- * the next waiting x87 instruction (or FWAIT): #MF when CR0.NE = 1, else the FERR# line (IRQ 13 on a
- * PC), as the SDM describes for "native" and "MS-DOS compatible" error reporting.
+ * overflow and precision (inexact) are detected (underflow by FSCALE only, denormal-operand not at
+ * all); an unmasked one sets ES and B and is reported at the next waiting x87 instruction (or
+ * FWAIT): #MF when CR0.NE = 1, else the FERR# line (IRQ 13 on a PC), as the SDM describes for
+ * "native" and "MS-DOS compatible" error reporting. An unmasked invalid operation or zero divide
+ * leaves TOP, the registers and a memory destination unchanged (SDM Vol. 1 §8.5.1, §8.5.3); an
+ * unmasked overflow stores the masked response, not the x87's exponent-adjusted value (§8.5.4).
  */
 import { CF, MF, OF, PF, SF, ZF, AF } from '../constants';
 import type { Cpu } from '../cpu';
@@ -88,6 +91,12 @@ export class X87 {
     this.top = (this.top + 1) & 7;
   }
   free(i: number): void { this.setTag(this.phys(i), TAG_EMPTY); }
+
+  private readonly savedR = new Float64Array(8);
+  private savedTop = 0; private savedTags = 0;
+  /** Remembers the registers, TOP and tags (an instruction's unmasked exception puts them back). */
+  saveStack(): void { this.savedR.set(this.r); this.savedTop = this.top; this.savedTags = this.tags; }
+  restoreStack(): void { this.r.set(this.savedR); this.top = this.savedTop; this.tags = this.savedTags; }
 
   // ---- exceptions ----
 
