@@ -6,9 +6,9 @@
  * is then rounded by RC once more, to exactly what FST m64 stores on the x87.
  *
  * Arithmetic is fixed point on BigInt: a value v is the integer round(v · 2^F) for a scale F chosen
- * per call (≥ 190 bits beyond the result's leading bit), so that the error of every series is far
- * below the last of the 64 bits and the rounding direction is right except when the true value lies
- * within 2^-120 of a rounding boundary.
+ * per call (120 bits below the result's leading bit: the x87's 64 and 56 more), so that the error
+ * of every series is far below the last of the 64 bits and the rounding direction is right except
+ * when the true value lies within about 2^-50 of its last bit from a rounding boundary.
  *
  * FSIN, FCOS, FSINCOS and FPTAN reduce their argument as the x87 does: by a multiple of π/2 where π
  * is the 66-bit value 0xC90FDAA22168C234C · 2^-66 (SDM Vol. 1 §8.3.10; it is why the x87's sin(π)
@@ -98,20 +98,41 @@ function atanUnit(t: bigint, F: number): bigint {
   return 4n * oddSeries(t, F, true);
 }
 
-/** Scale for a result near 2^magnitude: 190 bits below its leading bit, at least 80. */
-const scaleFor = (magnitude: number): number => Math.max(80, 190 - magnitude);
+/** Scale for a result near 2^magnitude: 120 (+ extra) bits below its leading bit, at least 64. */
+const scaleFor = (magnitude: number, extra: number): number => Math.max(64, 120 + extra - magnitude);
+
+/**
+ * Ziv's strategy: `make(extra)` with more and more bits until the bits beyond the 64th are clearly
+ * off a rounding boundary (an exact-looking sin x = x for a tiny x is x − x³/6 a long way down).
+ */
+export function precise(make: (extra: number) => Fixed): Fixed {
+  let v = make(0);
+  for (let extra = 64; extra <= 8192; extra *= 2) {
+    const mag = v.n < 0n ? -v.n : v.n, s = mag.toString(2).length - 64;
+    if (mag === 0n) return v;
+    if (s > 24) {
+      const low = mag & ((1n << BigInt(s)) - 1n), margin = 1n << 12n, half = 1n << BigInt(s - 1);
+      const near = (b: bigint) => (low > b ? low - b : b - low) < margin;
+      if (!near(0n) && !near(half) && !near(half * 2n)) return v;
+    }
+    v = make(extra);
+  }
+  return v;
+}
 
 /**
  * FSIN / FCOS / FPTAN / FSINCOS of a finite x with |x| < 2^63, reduced by the x87's π/2.
  * `which`: 0 sin, 1 cos, 2 tan.
  */
-export function trigFixed(x: number, which: 0 | 1 | 2): Fixed {
-  // Scale: x exact (its last bit is 2^(ex − 52)), π66/2 exact (2^-67), and 190 bits below the
-  // result's leading bit — |r| ≥ 2^-67 when k ≠ 0 (x − k·π66/2 is a non-zero multiple of 2^-67).
-  const F = Math.max(270, 200 - exponentOf(x));
-  const X = toFixed(x, F), half = shift(PI66, F - 67);
+export function trigFixed(x: number, which: 0 | 1 | 2, extra = 0): Fixed {
+  // The reduced argument r = x − k·π66/2, exact at a scale where x (last bit 2^(ex − 52)) and
+  // π66/2 (2^-67) are; then the series at a scale for r's own magnitude (r ≠ 0: not a multiple of 2^-67 · odd).
+  const F0 = Math.max(67, 52 - exponentOf(x));
+  const X = toFixed(x, F0), half = shift(PI66, F0 - 67);
   const k = floorDiv(2n * X + half, 2n * half); // the nearest multiple of π66/2
-  const r = X - k * half;
+  const r0 = X - k * half;
+  const F = scaleFor(Math.min((r0 < 0n ? -r0 : r0).toString(2).length - F0, 0), extra);
+  const r = shift(r0, F - F0);
   const { sin, cos } = sinCos(r, F);
   const q = Number(((k % 4n) + 4n) % 4n);
   if (which === 2) return { n: q & 1 ? -divF(cos, sin, F) : divF(sin, cos, F), scale: F };
@@ -121,9 +142,9 @@ export function trigFixed(x: number, which: 0 | 1 | 2): Fixed {
 }
 
 /** FPATAN: the angle of the point (x, y), both finite (signed zeros as IEEE 754's atan2). */
-export function atanFixed(y: number, x: number): Fixed {
+export function atanFixed(y: number, x: number, extra = 0): Fixed {
   const F0 = y === 0 || x === 0 ? 0 : exponentOf(y) - exponentOf(x);
-  const F = scaleFor(Math.max(Math.min(F0, 0), -2200));
+  const F = scaleFor(Math.max(Math.min(F0, 0), -2200), extra);
   const half = pi(F) >> 1n;
   let a: bigint;
   if (y === 0) a = 0n;
@@ -139,8 +160,8 @@ export function atanFixed(y: number, x: number): Fixed {
 }
 
 /** F2XM1: 2^x − 1 for a finite x with |x| ≤ 1 (Taylor of e^t − 1, t = x · ln 2). */
-export function exp2m1Fixed(x: number): Fixed {
-  const F = scaleFor(Math.min(exponentOf(x), 0));
+export function exp2m1Fixed(x: number, extra = 0): Fixed {
+  const F = scaleFor(Math.min(exponentOf(x), 0), extra);
   const t = mulF(toFixed(x, F), ln2(F), F);
   let sum = 0n, term = t;
   for (let k = 2; term !== 0n; k++) { sum += term; term = mulF(term, t, F) / BigInt(k); }
@@ -157,14 +178,14 @@ function lnNearOne(m: bigint, F: number): bigint {
  * FYL2X (y · log2 x, x > 0) and FYL2XP1 (y · log2(1 + x), |x| < 1 − √2/2) for finite y ≠ 0 and
  * x ≠ 1 / x ≠ 0 respectively. The exact flag is set when log2 x is an integer (x a power of two).
  */
-export function ylog2Fixed(y: number, x: number, plusOne: boolean): Fixed & { exact: boolean } {
+export function ylog2Fixed(y: number, x: number, plusOne: boolean, extra = 0): Fixed & { exact: boolean } {
   let L: bigint, F: number, exact = false;
   if (plusOne) {
-    F = scaleFor(Math.min(exponentOf(x), 0));
+    F = scaleFor(Math.min(exponentOf(x), 0), extra);
     const X = toFixed(x, F), two = 2n << BigInt(F);
     L = divF(2n * oddSeries(divF(X, two + X, F), F, false), ln2(F), F);
   } else {
-    F = scaleFor(-60); // log2 x of a float64 x ≠ 1 is at least ~2^-53 in magnitude
+    F = scaleFor(-60, extra); // log2 x of a float64 x ≠ 1 is at least ~2^-53 in magnitude
     const { m, e } = decompose(x);
     const bits = m.toString(2).length;
     let k = e + bits - 1, M = shift(m, F - bits + 1);   // x = M · 2^k, M in [1, 2)

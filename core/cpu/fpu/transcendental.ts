@@ -21,7 +21,7 @@
  * undefined, return the host libm's value (rounded to nearest, C1 clear).
  */
 import { INDEFINITE, X87 } from './x87';
-import { atanFixed, decompose, exp2m1Fixed, exponentOf, roundX87, scaleX87, trigFixed, ylog2Fixed, type Fixed } from './extendedMath';
+import { atanFixed, decompose, exp2m1Fixed, exponentOf, precise, roundX87, scaleX87, trigFixed, ylog2Fixed, type Fixed } from './extendedMath';
 
 const IE = 1, ZE = 4, OE = 8, UE = 0x10, PE = 0x20;
 const C0 = 0x100, C1 = 0x200, C2 = 0x400, C3 = 0x4000;
@@ -81,7 +81,10 @@ function f2xm1(f: X87): void {
   const x = f.get(0);
   f.sw &= ~C1;
   if (x !== x || x === 0 || x === Infinity) return;
-  f.set(0, x === -Infinity ? -1 : Math.abs(x) <= 1 ? rounded(f, exp2m1Fixed(x)) : inexact(f, Math.expm1(x * Math.LN2)));
+  // 2^±1 − 1 are exact (1 and −0.5); the x87 raises PE for them all the same (measured: AMD's value
+  // for +1 under RC down is even 1 − ulp). Here: exact values, PE, C1 clear.
+  if (Math.abs(x) === 1) { f.raise(PE); f.set(0, x > 0 ? 1 : -0.5); return; }
+  f.set(0, x === -Infinity ? -1 : Math.abs(x) <= 1 ? rounded(f, precise((e) => exp2m1Fixed(x, e))) : inexact(f, Math.expm1(x * Math.LN2)));
 }
 
 function trig(f: X87, which: 0 | 1): void {
@@ -91,7 +94,7 @@ function trig(f: X87, which: 0 | 1): void {
   if (outOfRange(f, x)) return;
   // sin(±0) = ±0 and cos(±0) = 1, exactly.
   if (x === 0) { f.sw &= ~C1; f.set(0, which ? 1 : x); return; }
-  f.set(0, rounded(f, trigFixed(x, which)));
+  f.set(0, rounded(f, precise((e) => trigFixed(x, which, e))));
 }
 
 /** FPTAN: ST(0) = tan(ST(0)), then 1.0 pushed (so that FDIVR gives the cotangent). */
@@ -101,7 +104,7 @@ function fptan(f: X87): void {
   if (s !== undefined) { f.sw &= ~C2; f.set(0, s); f.push(1); return; }
   if (outOfRange(f, x)) return;
   if (x === 0) f.sw &= ~C1;
-  f.set(0, x === 0 ? x : rounded(f, trigFixed(x, 2)));
+  f.set(0, x === 0 ? x : rounded(f, precise((e) => trigFixed(x, 2, e))));
   f.push(1);
 }
 
@@ -112,8 +115,8 @@ function fsincos(f: X87): void {
   if (s !== undefined) { f.sw &= ~C2; f.set(0, s); f.push(s); return; }
   if (outOfRange(f, x)) return;
   if (x === 0) { f.sw &= ~C1; f.set(0, x); f.push(1); return; }
-  const sin = rounded(f, trigFixed(x, 0)), sinC1 = f.sw & C1;
-  f.push(rounded(f, trigFixed(x, 1)));
+  const sin = rounded(f, precise((e) => trigFixed(x, 0, e))), sinC1 = f.sw & C1;
+  f.push(rounded(f, precise((e) => trigFixed(x, 1, e))));
   f.set(1, sin);
   f.sw = (f.sw & ~C1) | sinC1; // C1 tells how sin was rounded (measured: the host's x87 agrees, not with cos's)
 }
@@ -136,7 +139,7 @@ function atan(f: X87, y: number, x: number): number {
   const Y = yInf ? Math.sign(y) : xInf ? (y < 0 || Object.is(y, -0) ? -0 : 0) : y;
   const X = xInf ? Math.sign(x) : yInf ? 0 : x;
   if (Y === 0 && (X > 0 || Object.is(X, 0))) { f.sw &= ~C1; return Y; } // ±0, exactly
-  return rounded(f, atanFixed(Y, X));
+  return rounded(f, precise((e) => atanFixed(Y, X, e)));
 }
 
 /**
@@ -152,11 +155,11 @@ function ylog2(f: X87, x: number, y: number, plusOne: boolean): number {
   if (y === 0 || l === 0 || !Number.isFinite(y) || !Number.isFinite(l)) return r;
   if (!plusOne) {
     // PE even when log2 x is an integer and the product exact: the x87 does (measured on the host).
-    const v = ylog2Fixed(y, x, false), r = rounded(f, v, v.exact);
+    const v = ylog2Fixed(y, x, false), r = v.exact ? rounded(f, v, true) : rounded(f, precise((e) => ylog2Fixed(y, x, false, e)));
     f.raise(PE);
     return r;
   }
-  return Math.abs(x) < 1 - Math.SQRT1_2 ? rounded(f, ylog2Fixed(y, x, true)) : inexact(f, r);
+  return Math.abs(x) < 1 - Math.SQRT1_2 ? rounded(f, precise((e) => ylog2Fixed(y, x, true, e))) : inexact(f, r);
 }
 
 /** m · 2^e for a BigInt m whose value is representable (the remainder always is). */
