@@ -105,7 +105,9 @@ function fptan(f: X87): void {
   if (outOfRange(f, x)) return;
   if (x === 0) f.sw &= ~C1;
   f.set(0, x === 0 ? x : rounded(f, precise((e) => trigFixed(x, 2, e))));
+  const tanC1 = f.sw & C1, overflow = !f.isEmpty(7);
   f.push(1);
+  if (!overflow) f.sw |= tanC1; // C1 tells how tan was rounded, unless the push overflowed
 }
 
 /** FSINCOS: ST(0) = sin, then cos pushed. */
@@ -115,10 +117,10 @@ function fsincos(f: X87): void {
   if (s !== undefined) { f.sw &= ~C2; f.set(0, s); f.push(s); return; }
   if (outOfRange(f, x)) return;
   if (x === 0) { f.sw &= ~C1; f.set(0, x); f.push(1); return; }
-  const sin = rounded(f, precise((e) => trigFixed(x, 0, e))), sinC1 = f.sw & C1;
+  const sin = rounded(f, precise((e) => trigFixed(x, 0, e))), sinC1 = f.sw & C1, overflow = !f.isEmpty(7);
   f.push(rounded(f, precise((e) => trigFixed(x, 1, e))));
   f.set(1, sin);
-  f.sw = (f.sw & ~C1) | sinC1; // C1 tells how sin was rounded (measured: the host's x87 agrees, not with cos's)
+  if (!overflow) f.sw = (f.sw & ~C1) | sinC1; // C1 tells how sin was rounded (the host's x87 agrees; not cos's)
 }
 
 /** ST(1) = op(ST(0), ST(1)), then pop (FYL2X, FYL2XP1, FPATAN). A NaN operand propagates. */

@@ -82,7 +82,8 @@ export class X87 {
   }
   push(v: number): void {
     const p = (this.top - 1) & 7;
-    if (((this.tags >> (2 * p)) & 3) !== TAG_EMPTY) { this.raise(IE | SF_); this.sw |= C1; v = INDEFINITE; }
+    // C1: 1 for a stack overflow, else 0 (FLD's flags; FPTAN and FSINCOS put their rounding bit back).
+    if (((this.tags >> (2 * p)) & 3) !== TAG_EMPTY) { this.raise(IE | SF_); this.sw |= C1; v = INDEFINITE; } else this.sw &= ~C1;
     this.top = p;
     this.set(0, v);
   }
@@ -240,12 +241,19 @@ export function toExtended(v: number): Uint8Array {
   return out;
 }
 
+const nanValue = new Float64Array(1), nanWord = new BigUint64Array(nanValue.buffer);
 /** The 10 bytes of an extended real → float64 (rounded to nearest; see the precision note). */
 export function fromExtended(b: Uint8Array): number {
   let mant = 0n;
   for (let k = 7; k >= 0; k--) mant = (mant << 8n) | BigInt(b[k]);
   const se = b[8] | (b[9] << 8), sign = se & 0x8000 ? -1 : 1, e = se & 0x7fff;
-  if (e === 0x7fff) return (mant << 1n) & ((1n << 64n) - 1n) ? NaN : sign * Infinity;
+  if (e === 0x7fff) {
+    if (!((mant << 1n) & ((1n << 64n) - 1n))) return sign * Infinity;
+    // A NaN keeps its sign and the top of its significand (the real indefinite stays the indefinite), made quiet.
+    const bits = (BigInt(b[9] >> 7) << 63n) | (0x7ffn << 52n) | (1n << 51n) | ((mant >> 11n) & ((1n << 52n) - 1n));
+    nanWord[0] = bits;
+    return nanValue[0];
+  }
   if (mant === 0n) return sign * 0;
   // value = mant × 2^(e − 16383 − 63); Number(BigInt) rounds to nearest, then exact scaling by powers of two.
   let exp = (e === 0 ? 1 : e) - 16383 - 63;
