@@ -4,11 +4,8 @@
 // (the x87 loads 18 digits exactly and the store rounds by RC; Popek rounds at the load — the same
 // bits), the status word's C0–C3, TOP, IE, SF and PE. Digits A–F are left out (the SDM: undefined).
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { CONTROL_WORDS, PRO, RECORD, STATUS, FSTP_RESULT, type X87Case, type X87Op } from './x87Cases';
-import { guestRecords, hostRecords } from './x87Run';
+import { CONTROL_WORDS, PRO, STATUS, FSTP_RESULT, type X87Case, type X87Op } from './x87Cases';
+import { hostAndGuest } from './x87Run';
 
 const INIT = [0xdb, 0xe3, 0xd9, 0x2e];            // FNINIT; FLDCW [esi]
 const FBLD = [0xdf, 0x66, 0x08];                  // FBLD [esi+8] (the case's 10 raw bytes)
@@ -64,20 +61,16 @@ describe('x87 FPU: FBLD / FBSTP against the host CPU', function () {
   this.timeout(60_000);
   it('packed BCD loads and stores, every rounding mode, the invalid and stack cases, as the host', () => {
     const cases = buildCases();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-bcd-'));
-    try {
-      const host = hostRecords(cases, dir, OPS), guest = guestRecords(cases, OPS);
-      const bad: string[] = [];
-      cases.forEach((c, k) => {
-        const h = host.subarray(k * RECORD, (k + 1) * RECORD), g = guest.subarray(k * RECORD, (k + 1) * RECORD);
-        const name = `${OPS[c.op].name} cw=${c.cw.toString(16)} ${c.raw ? Buffer.from(c.raw.slice(0, 10)).toString('hex') : `b=${c.b}`}`;
-        const mask = 0x4700 | 0x3800 | 0x41 | 0x20; // C3 C2 C1 C0, TOP, SF, IE, PE
-        const hs = h.readUInt16LE(32), gs = g.readUInt16LE(32);
-        if ((hs & mask) !== (gs & mask)) bad.push(`${name}: status ${hs.toString(16)} vs ${gs.toString(16)}`);
-        if (!h.subarray(24, 32).equals(g.subarray(24, 32))) bad.push(`${name}: m64 ${h.subarray(24, 32).toString('hex')} vs ${g.subarray(24, 32).toString('hex')}`);
-        if (!h.subarray(40, 50).equals(g.subarray(40, 50))) bad.push(`${name}: bcd ${h.subarray(40, 50).toString('hex')} vs ${g.subarray(40, 50).toString('hex')}`);
-      });
-      assert.deepEqual(bad.slice(0, 20), [], `${bad.length} of ${cases.length} differ`);
-    } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+    const rows = hostAndGuest(cases, OPS);
+    const bad: string[] = [];
+    for (const { c, h, g } of rows) {
+      const name = `${OPS[c.op].name} cw=${c.cw.toString(16)} ${c.raw ? Buffer.from(c.raw.slice(0, 10)).toString('hex') : `b=${c.b}`}`;
+      const mask = 0x4700 | 0x3800 | 0x41 | 0x20; // C3 C2 C1 C0, TOP, SF, IE, PE
+      const hs = h.readUInt16LE(32), gs = g.readUInt16LE(32);
+      if ((hs & mask) !== (gs & mask)) bad.push(`${name}: status ${hs.toString(16)} vs ${gs.toString(16)}`);
+      if (!h.subarray(24, 32).equals(g.subarray(24, 32))) bad.push(`${name}: m64 ${h.subarray(24, 32).toString('hex')} vs ${g.subarray(24, 32).toString('hex')}`);
+      if (!h.subarray(40, 50).equals(g.subarray(40, 50))) bad.push(`${name}: bcd ${h.subarray(40, 50).toString('hex')} vs ${g.subarray(40, 50).toString('hex')}`);
+    }
+    assert.deepEqual(bad.slice(0, 20), [], `${bad.length} of ${cases.length} differ`);
   });
 });

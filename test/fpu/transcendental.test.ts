@@ -11,12 +11,9 @@
 //   wherever the 64-bit results are equal and not within 1/8 ulp of an exact 64-bit value; C2, C3,
 //   C0, TOP, IE, ZE and PE equal everywhere.
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { atanFixed, exp2m1Fixed, precise, roundX87, trigFixed, ylog2Fixed, type Fixed } from '../../core/cpu/fpu/extendedMath';
-import { CONTROL_WORDS, PRO, RECORD, STATUS, FSTP_RESULT, type X87Case, type X87Op } from './x87Cases';
-import { guestRecords, hostRecords } from './x87Run';
+import { CONTROL_WORDS, PRO, STATUS, FSTP_RESULT, type X87Case, type X87Op } from './x87Cases';
+import { hostAndGuest } from './x87Run';
 
 /** After the instruction: its status, `discard` (popping what is not compared), then FLD ST0; FSTP m80 [esi+40]; FSTP m64 [esi+24]. */
 const opBytes = (insn: number[], discard: number[] = []) => [...PRO, ...insn, ...STATUS, ...discard, 0xd9, 0xc0, 0xdb, 0x7e, 0x28, ...FSTP_RESULT];
@@ -97,48 +94,44 @@ describe('x87 FPU: transcendental instructions against the host CPU', function (
         for (const s of SPECIAL) { cases.push({ cw, op: k, a: o.a(), b: s }); cases.push({ cw, op: k, a: s, b: o.b() }); }
       });
     }
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-x87t-'));
-    try {
-      const host = hostRecords(cases, dir, OPS), guest = guestRecords(cases, OPS);
-      const bad: string[] = [];
-      let rounded = 0, nearBoundary = 0, sameExtended = 0, c1Compared = 0;
-      cases.forEach((c, k) => {
-        const o = OPS[c.op], rc = (c.cw >> 10) & 3;
-        const h = host.subarray(k * RECORD, (k + 1) * RECORD), g = guest.subarray(k * RECORD, (k + 1) * RECORD);
-        const name = `${o.name} rc=${rc} a=${c.a} b=${c.b}`;
-        if (undefinedBySdm(o.name, c.b)) return;
-        const hs = h.readUInt16LE(32), gs = g.readUInt16LE(32);
-        const hd = h.subarray(24, 32), gd = g.subarray(24, 32);
-        const h80 = extended(h.subarray(40, 50));
-        const hostC2 = (hs & 0x400) !== 0;
-        // A model value for finite, in-range, non-trivial operands (the others are exact results or specials).
-        const exact = o.model && h80 && !hostC2 && Number.isFinite(c.a) && Number.isFinite(c.b) && c.b !== 0 ? o.model(c.a, c.b) : undefined;
-        const model = exact && roundX87(exact, rc, exact.exact);
-        let mask = o.kind === 'exact' ? MASK | C1 : MASK;
-        if (exact && model && h80) {
-          rounded++;
-          const p64 = { m: model.significand, e: model.exponent };
-          const d = ulps64(p64, h80);
-          if (model.negative !== h80.negative || d > (rc === 0 ? 1 : 2)) bad.push(`${name}: 64-bit ${model.significand.toString(16)}p${model.exponent} vs host ${h80.m.toString(16)}p${h80.e} (${d} ulps)`);
-          // The float64: bit for bit unless the host's value is within 2 ulps of a float64 rounding boundary.
-          const gv = gd.readDoubleLE(0), hv = hd.readDoubleLE(0);
-          if (nearDoubleBoundary(h80.m, rc, hv)) { nearBoundary++; if (!neighbours(hv).some((v) => Object.is(v, gv))) bad.push(`${name}: ${gv} is not ${hv} or a neighbour`); }
-          else if (!hd.equals(gd)) bad.push(`${name}: ${hd.readDoubleLE(0)} (${hd.toString('hex')}) vs ${gv} (${gd.toString('hex')})`);
-          if (d === 0) sameExtended++;
-          // C1: the direction of the rounding to 64 bits, defined when both rounded to the same value and the exact value is not that value.
-          const distance = ulps64(p64, { m: exact.n < 0n ? -exact.n : exact.n, e: -exact.scale });
-          if (d === 0 && distance > 1 / 8) { mask |= C1; c1Compared++; }
-        } else if (o.kind === 'exact' ? !hd.equals(gd) : !(hd.equals(gd) || (Number.isNaN(hd.readDoubleLE(0)) && Number.isNaN(gd.readDoubleLE(0))))) {
-          bad.push(`${name}: ${hd.readDoubleLE(0)} (${hd.toString('hex')}) vs ${gd.readDoubleLE(0)} (${gd.toString('hex')})`);
-        }
-        if ((hs & mask) !== (gs & mask)) bad.push(`${name}: status ${hs.toString(16)} vs ${gs.toString(16)}`);
-      });
-      console.log(`rounded ${rounded}, near a boundary ${nearBoundary}, host 80 = Popek 64 ${sameExtended}, C1 compared ${c1Compared}`);
-      assert.deepEqual(bad.slice(0, 25), [], `${bad.length} of ${cases.length} differ`);
-      // Not vacuous: most rounded results are compared bit for bit, C1 included (the exemptions are results on a
-      // float64 boundary — subnormal, or exact like y · log2 2^k — and C1 within 1/8 ulp: a quarter of them).
-      assert.ok(rounded > cases.length / 3 && nearBoundary < rounded / 5 && c1Compared > rounded * 0.7,
-        `rounded ${rounded}, near a boundary ${nearBoundary}, host's 80 bits = Popek's 64 ${sameExtended}, C1 compared ${c1Compared}`);
-    } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+    const rows = hostAndGuest(cases, OPS);
+    const bad: string[] = [];
+    let rounded = 0, nearBoundary = 0, sameExtended = 0, c1Compared = 0;
+    for (const { c, h, g } of rows) {
+      const o = OPS[c.op], rc = (c.cw >> 10) & 3;
+      const name = `${o.name} rc=${rc} a=${c.a} b=${c.b}`;
+      if (undefinedBySdm(o.name, c.b)) continue;
+      const hs = h.readUInt16LE(32), gs = g.readUInt16LE(32);
+      const hd = h.subarray(24, 32), gd = g.subarray(24, 32);
+      const h80 = extended(h.subarray(40, 50));
+      const hostC2 = (hs & 0x400) !== 0;
+      // A model value for finite, in-range, non-trivial operands (the others are exact results or specials).
+      const exact = o.model && h80 && !hostC2 && Number.isFinite(c.a) && Number.isFinite(c.b) && c.b !== 0 ? o.model(c.a, c.b) : undefined;
+      const model = exact && roundX87(exact, rc, exact.exact);
+      let mask = o.kind === 'exact' ? MASK | C1 : MASK;
+      if (exact && model && h80) {
+        rounded++;
+        const p64 = { m: model.significand, e: model.exponent };
+        const d = ulps64(p64, h80);
+        if (model.negative !== h80.negative || d > (rc === 0 ? 1 : 2)) bad.push(`${name}: 64-bit ${model.significand.toString(16)}p${model.exponent} vs host ${h80.m.toString(16)}p${h80.e} (${d} ulps)`);
+        // The float64: bit for bit unless the host's value is within 2 ulps of a float64 rounding boundary.
+        const gv = gd.readDoubleLE(0), hv = hd.readDoubleLE(0);
+        if (nearDoubleBoundary(h80.m, rc, hv)) { nearBoundary++; if (!neighbours(hv).some((v) => Object.is(v, gv))) bad.push(`${name}: ${gv} is not ${hv} or a neighbour`); }
+        else if (!hd.equals(gd)) bad.push(`${name}: ${hd.readDoubleLE(0)} (${hd.toString('hex')}) vs ${gv} (${gd.toString('hex')})`);
+        if (d === 0) sameExtended++;
+        // C1: the direction of the rounding to 64 bits, defined when both rounded to the same value and the exact value is not that value.
+        const distance = ulps64(p64, { m: exact.n < 0n ? -exact.n : exact.n, e: -exact.scale });
+        if (d === 0 && distance > 1 / 8) { mask |= C1; c1Compared++; }
+      } else if (o.kind === 'exact' ? !hd.equals(gd) : !(hd.equals(gd) || (Number.isNaN(hd.readDoubleLE(0)) && Number.isNaN(gd.readDoubleLE(0))))) {
+        bad.push(`${name}: ${hd.readDoubleLE(0)} (${hd.toString('hex')}) vs ${gd.readDoubleLE(0)} (${gd.toString('hex')})`);
+      }
+      if ((hs & mask) !== (gs & mask)) bad.push(`${name}: status ${hs.toString(16)} vs ${gs.toString(16)}`);
+    }
+    console.log(`rounded ${rounded}, near a boundary ${nearBoundary}, host 80 = Popek 64 ${sameExtended}, C1 compared ${c1Compared}`);
+    assert.deepEqual(bad.slice(0, 25), [], `${bad.length} of ${cases.length} differ`);
+    // Not vacuous: most rounded results are compared bit for bit, C1 included (the exemptions are results on a
+    // float64 boundary — subnormal, or exact like y · log2 2^k — and C1 within 1/8 ulp: a quarter of them).
+    assert.ok(rounded > cases.length / 3 && nearBoundary < rounded / 5 && c1Compared > rounded * 0.7,
+      `rounded ${rounded}, near a boundary ${nearBoundary}, host's 80 bits = Popek's 64 ${sameExtended}, C1 compared ${c1Compared}`);
   });
 });

@@ -4,11 +4,8 @@
 // bytes run by a 64-bit host program and by a Popek guest; FNCLEX after the status is read, so that
 // neither faults at the next instruction; ST0 is stored afterwards to show what the stack holds.
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { PRO, RECORD, STATUS, type X87Case, type X87Op } from './x87Cases';
-import { guestRecords, hostRecords } from './x87Run';
+import { PRO, STATUS, type X87Case, type X87Op } from './x87Cases';
+import { hostAndGuest } from './x87Run';
 
 const INIT = [0xdb, 0xe3, 0xd9, 0x2e];                  // FNINIT; FLDCW [esi]
 const AFTER = [...STATUS, 0xdb, 0xe2, 0xdd, 0x5e, 0x28]; // status, FNCLEX, FSTP qword [esi+40]
@@ -39,23 +36,19 @@ describe('x87 FPU: unmasked exceptions against the host CPU', function () {
   this.timeout(60_000);
   it('invalid operation, stack faults and zero divide: stack and memory unchanged, ES and B set, as the host', () => {
     const cases = buildCases();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-x87u-'));
-    try {
-      const host = hostRecords(cases, dir, OPS), guest = guestRecords(cases, OPS);
-      const bad: string[] = [];
-      let unmaskedSeen = 0;
-      cases.forEach((c, k) => {
-        const h = host.subarray(k * RECORD, (k + 1) * RECORD), g = guest.subarray(k * RECORD, (k + 1) * RECORD);
-        const name = `${OPS[c.op].name} cw=${c.cw.toString(16)} a=${c.a} b=${c.b}`;
-        const mask = 0x8000 | 0x4700 | 0x3800 | 0x80 | 0x41 | 0x4; // B, C3–C0, TOP, ES, SF, IE, ZE
-        const hs = h.readUInt16LE(32), gs = g.readUInt16LE(32);
-        if (hs & 0x80) unmaskedSeen++;
-        if ((hs & mask) !== (gs & mask)) bad.push(`${name}: status ${hs.toString(16)} vs ${gs.toString(16)}`);
-        if (!h.subarray(24, 32).equals(g.subarray(24, 32))) bad.push(`${name}: memory ${h.subarray(24, 32).toString('hex')} vs ${g.subarray(24, 32).toString('hex')}`);
-        if (!h.subarray(40, 48).equals(g.subarray(40, 48))) bad.push(`${name}: ST0 after ${h.subarray(40, 48).toString('hex')} vs ${g.subarray(40, 48).toString('hex')}`);
-      });
-      assert.deepEqual(bad.slice(0, 20), [], `${bad.length} of ${cases.length} differ`);
-      assert.ok(unmaskedSeen > cases.length / 10, `unmasked exceptions raised: ${unmaskedSeen} of ${cases.length}`);
-    } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+    const rows = hostAndGuest(cases, OPS);
+    const bad: string[] = [];
+    let unmaskedSeen = 0;
+    for (const { c, h, g } of rows) {
+      const name = `${OPS[c.op].name} cw=${c.cw.toString(16)} a=${c.a} b=${c.b}`;
+      const mask = 0x8000 | 0x4700 | 0x3800 | 0x80 | 0x41 | 0x4; // B, C3–C0, TOP, ES, SF, IE, ZE
+      const hs = h.readUInt16LE(32), gs = g.readUInt16LE(32);
+      if (hs & 0x80) unmaskedSeen++;
+      if ((hs & mask) !== (gs & mask)) bad.push(`${name}: status ${hs.toString(16)} vs ${gs.toString(16)}`);
+      if (!h.subarray(24, 32).equals(g.subarray(24, 32))) bad.push(`${name}: memory ${h.subarray(24, 32).toString('hex')} vs ${g.subarray(24, 32).toString('hex')}`);
+      if (!h.subarray(40, 48).equals(g.subarray(40, 48))) bad.push(`${name}: ST0 after ${h.subarray(40, 48).toString('hex')} vs ${g.subarray(40, 48).toString('hex')}`);
+    }
+    assert.deepEqual(bad.slice(0, 20), [], `${bad.length} of ${cases.length} differ`);
+    assert.ok(unmaskedSeen > cases.length / 10, `unmasked exceptions raised: ${unmaskedSeen} of ${cases.length}`);
   });
 });

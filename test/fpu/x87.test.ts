@@ -5,11 +5,8 @@
 // Not compared (the precision note of core/cpu/fpu/x87.ts): results outside float64's exponent range
 // (the x87 keeps them in its 15-bit exponent until the store), and the PE / OE / UE / DE flags.
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { CONTROL_WORDS, OPS, RECORD, operands, type X87Case } from './x87Cases';
-import { guestRecords, hostRecords } from './x87Run';
+import { CONTROL_WORDS, OPS, operands, type X87Case } from './x87Cases';
+import { hostAndGuest } from './x87Run';
 
 function buildCases(): X87Case[] {
   const vals = operands(12345, OPS.length * CONTROL_WORDS.length * 6 * 2);
@@ -23,31 +20,26 @@ describe('x87 FPU: against the host CPU', function () {
   this.timeout(60_000);
   it('every operation, rounding mode and operand as the host computes it (double precision)', () => {
     const cases = buildCases();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-x87-'));
-    try {
-      const host = hostRecords(cases, dir), guest = guestRecords(cases);
-      assert.equal(host.length, cases.length * RECORD);
-      const mismatches: string[] = [];
-      let compared = 0;
-      cases.forEach((c, k) => {
-        const h = host.subarray(k * RECORD, (k + 1) * RECORD), g = guest.subarray(k * RECORD, (k + 1) * RECORD);
-        const name = `${OPS[c.op].name} cw=${c.cw.toString(16)} a=${c.a} b=${c.b}`;
-        const gv = g.readDoubleLE(24);
-        // Results outside float64's normal range: the x87 still holds them exactly (precision note).
-        const isFloat = !OPS[c.op].name.startsWith('fist');
-        const outOfRange = isFloat && Number.isFinite(c.a) && Number.isFinite(c.b) && (gv === 0 || !Number.isFinite(gv) || Math.abs(gv) < 2.3e-308 || Math.abs(gv) > 1.7e308) && !(c.a === 0 || c.b === 0);
-        const hs = h.readUInt16LE(32), gs = g.readUInt16LE(32);
-        const mask = 0x4700 | 0x3800 | 0x5; // C3 C2 C1 C0, TOP, ZE, IE
-        if ((hs & mask) !== (gs & mask)) mismatches.push(`${name}: status ${hs.toString(16)} vs ${gs.toString(16)}`);
-        if (c.op === OPS.findIndex((o) => o.name === 'fcomi st1') || c.op === OPS.findIndex((o) => o.name === 'fucomip st1')) {
-          const fm = 0x45; // ZF PF CF
-          if ((h.readUInt32LE(36) & fm) !== (g.readUInt32LE(36) & fm)) mismatches.push(`${name}: eflags ${h.readUInt32LE(36).toString(16)} vs ${g.readUInt32LE(36).toString(16)}`);
-        }
-        if (!outOfRange && !h.subarray(24, 32).equals(g.subarray(24, 32))) mismatches.push(`${name}: result ${h.subarray(24, 32).toString('hex')} vs ${g.subarray(24, 32).toString('hex')}`);
-        if (!outOfRange) compared++;
-      });
-      assert.deepEqual(mismatches.slice(0, 20), [], `${mismatches.length} of ${cases.length} differ`);
-      assert.ok(compared > cases.length * 0.8, `results compared: ${compared} of ${cases.length}`);
-    } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+    const rows = hostAndGuest(cases, OPS);
+    const mismatches: string[] = [];
+    let compared = 0;
+    for (const { c, h, g } of rows) {
+      const name = `${OPS[c.op].name} cw=${c.cw.toString(16)} a=${c.a} b=${c.b}`;
+      const gv = g.readDoubleLE(24);
+      // Results outside float64's normal range: the x87 still holds them exactly (precision note).
+      const isFloat = !OPS[c.op].name.startsWith('fist');
+      const outOfRange = isFloat && Number.isFinite(c.a) && Number.isFinite(c.b) && (gv === 0 || !Number.isFinite(gv) || Math.abs(gv) < 2.3e-308 || Math.abs(gv) > 1.7e308) && !(c.a === 0 || c.b === 0);
+      const hs = h.readUInt16LE(32), gs = g.readUInt16LE(32);
+      const mask = 0x4700 | 0x3800 | 0x5; // C3 C2 C1 C0, TOP, ZE, IE
+      if ((hs & mask) !== (gs & mask)) mismatches.push(`${name}: status ${hs.toString(16)} vs ${gs.toString(16)}`);
+      if (c.op === OPS.findIndex((o) => o.name === 'fcomi st1') || c.op === OPS.findIndex((o) => o.name === 'fucomip st1')) {
+        const fm = 0x45; // ZF PF CF
+        if ((h.readUInt32LE(36) & fm) !== (g.readUInt32LE(36) & fm)) mismatches.push(`${name}: eflags ${h.readUInt32LE(36).toString(16)} vs ${g.readUInt32LE(36).toString(16)}`);
+      }
+      if (!outOfRange && !h.subarray(24, 32).equals(g.subarray(24, 32))) mismatches.push(`${name}: result ${h.subarray(24, 32).toString('hex')} vs ${g.subarray(24, 32).toString('hex')}`);
+      if (!outOfRange) compared++;
+    }
+    assert.deepEqual(mismatches.slice(0, 20), [], `${mismatches.length} of ${cases.length} differ`);
+    assert.ok(compared > cases.length * 0.8, `results compared: ${compared} of ${cases.length}`);
   });
 });

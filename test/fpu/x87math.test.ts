@@ -3,24 +3,19 @@
 // QEMU — except one line where QEMU 7.2's x87 is wrong: FPREM1's quotient bits (C0 C3 C1 = 0 for
 // Q = 334, where the SDM says Q2 Q1 Q0 = 1 1 0); that line is taken from the host CPU's x87 instead.
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { assembleWithNasm, runImageInQemu } from '../support/qemu';
 import { GUESTS, QEMU_ICOUNT, modes, popekGuest, qemuStatus } from '../devices/support';
 import { REPO_ROOT } from '../support/repoRoot';
-import { RECORD, op } from './x87Cases';
-import { hostRecords } from './x87Run';
+import { op } from './x87Cases';
+import { hostOnly } from './x87Run';
 
 const FPREM1_LINE = /^fprem1 1000\.5, 3: status ([0-9a-f]{8})$/m;
 
 /** FPREM1 of 1000.5 by 3 on the host's x87: its status word's C3 C2 C1 C0 (as the guest prints them). */
 function hostFprem1Status(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-fprem1-'));
-  try {
-    const rec = hostRecords([{ cw: 0x037f, op: 0, a: 3, b: 1000.5 }], dir, [op('fprem1', 0xd9, 0xf5)]);
-    return (rec.subarray(0, RECORD).readUInt16LE(32) & 0x4700).toString(16).padStart(8, '0');
-  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+  const rec = hostOnly([{ cw: 0x037f, op: 0, a: 3, b: 1000.5 }], [op('fprem1', 0xd9, 0xf5)]);
+  return (rec.readUInt16LE(32) & 0x4700).toString(16).padStart(8, '0');
 }
 
 describe('x87 FPU: x87math.gasm in every technique as in QEMU', function () {
