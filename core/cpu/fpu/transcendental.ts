@@ -9,8 +9,8 @@
  * (extendedMath.ts), rounded by RC to the x87's 64-bit significand — which sets C1 (rounded up)
  * and PE as the x87 does — and then by RC to the float64 register, i.e. to exactly what FST m64
  * would store on an x87 whose result is the correctly rounded one. The x87 itself is within 1 ulp
- * of 64 bits (SDM Vol. 1 §8.3.10), so the two agree on the float64 except within 2^-11 ulp of a
- * rounding boundary, and on C1 unless the value is that close to a 64-bit boundary.
+ * of 64 bits on the reduced argument (SDM Vol. 1 §8.3.10), so the two agree on the float64 except
+ * within 2^-11 ulp of a rounding boundary, and on C1 unless the value is that close to a 64-bit one.
  * FSIN, FCOS, FSINCOS and FPTAN reduce the argument with the x87's 66-bit π (extendedMath.ts), so
  * near multiples of π they give the x87's value, not sin's. Arguments beyond ±2^63 set C2 and leave
  * ST(0) alone, as on the x87.
