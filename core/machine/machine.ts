@@ -481,8 +481,7 @@ export class Machine {
   }
 }
 
+/** Whether two pages hold the same bytes — memcmp through Buffer: a JS word loop made restore 80 % of a restore-heavy run. */
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  const a32 = new Int32Array(a.buffer, a.byteOffset, a.length >> 2), b32 = new Int32Array(b.buffer, b.byteOffset, b.length >> 2);
-  for (let k = 0; k < a32.length; k++) if (a32[k] !== b32[k]) return false;
-  return true;
+  return Buffer.compare(a, b) === 0;
 }
