@@ -3,8 +3,8 @@
  * pause while the guest runs (≤ 200 ms). The guest is compute.gasm scaled to ~200 M instructions;
  * each exception filter is set alone and all together, with a condition no event meets (the guest's
  * console output traps and exits under most techniques): the price of watching every event, not of
- * stopping. Then one data breakpoint, and the native twin (checkEquivalence with the divergence
- * filter). Timed in CPU time of the main thread (the adapter runs inline, the guest on that thread),
+ * stopping. Then one data breakpoint, the native twin (checkEquivalence with the divergence
+ * filter), and code coverage. Timed in CPU time of the main thread (the adapter runs inline, the guest on that thread),
  * after a full garbage collection, best of two: the shared machine's load does not count.
  */
 import * as fs from 'node:fs';
@@ -24,6 +24,8 @@ interface Watch {
   name: string;
   /** Runs the native twin (checkEquivalence). */
   twin?: boolean;
+  /** Records code coverage (probes on the instructions not run yet). */
+  coverage?: boolean;
   /** Sets the breakpoints before configurationDone. */
   set(c: InlineClient): Promise<unknown>;
 }
@@ -42,6 +44,7 @@ const WATCHES: Watch[] = [
     },
   },
   { name: 'twin', twin: true, set: (c) => c.request('setExceptionBreakpoints', { filters: ['divergence'] }) },
+  { name: 'coverage', coverage: true, set: (c) => c.request('setExceptionBreakpoints', { filters: [] }) },
 ];
 
 /** CPU ms (main thread, whole process) of `fn`, after a full garbage collection. */
@@ -64,7 +67,7 @@ function runToEnd(file: string, mode: Mode): () => void {
 /** Launches, sets the watch, and measures `continue` from the entry stop to the end (each stop continues at once). */
 async function continueToEnd(file: string, mode: Mode, watch: Watch): Promise<{ main: number; process: number }> {
   const c = new InlineClient();
-  await c.launch({ program: file, mode, stopOnEntry: true, checkEquivalence: !!watch.twin }, () => watch.set(c).then(() => undefined));
+  await c.launch({ program: file, mode, stopOnEntry: true, checkEquivalence: !!watch.twin, coverage: !!watch.coverage }, () => watch.set(c).then(() => undefined));
   // Let the entry stop settle, as a user would.
   await new Promise((r) => setTimeout(r, 50));
   const t = await measure(async () => {
@@ -100,7 +103,7 @@ export async function continueAgainstRun(compute: string, print: (line: string) 
       const ratio = (ms: number, base = run) => base / Math.max(ms, 1);
       for (const w of watches) {
         const r = ratio(best.get(w.name)!.main);
-        if (!w.twin && w.name !== 'no filter' && r < lowest) { lowest = r; lowestAt = `${mode}, ${w.name}`; }
+        if (!w.twin && !w.coverage && w.name !== 'no filter' && r < lowest) { lowest = r; lowestAt = `${mode}, ${w.name}`; }
       }
       const every = best.get('every filter')!;
       print(`continue ÷ popek run, ${mode} (~200 M instructions, main-thread CPU, best of ${ROUNDS}; popek run ${run} ms): ` +

@@ -127,9 +127,20 @@ interface Block {
   regionAccept: ((i: Insn) => boolean) | undefined;
   /** Regions compiled from this entry so far (self-modifying code recompiles a few times, then stops). */
   regionTries: number;
-  /** For breakpoint generation `regionBpGen`: no breakpoint in the region's linear page. */
+  /** For breakpoint generation `regionBpGen`: no breakpoint in the region's blocks. */
   regionBpGen: number;
   regionBpFree: boolean;
+  /**
+   * Page offsets [start, end) of the region's blocks, in pairs: a breakpoint elsewhere in the page
+   * (code not yet run that the debugger's coverage probes, say) does not keep the region from running.
+   */
+  regionSpans: number[] | undefined;
+}
+
+/** Whether page offset `off` lies in one of the [start, end) pairs of `spans`. */
+function inSpans(spans: number[], off: number): boolean {
+  for (let k = 0; k < spans.length; k += 2) if (off >= spans[k] && off < spans[k + 1]) return true;
+  return false;
 }
 
 export const CPU_STATE_VERSION = 1;
@@ -1017,7 +1028,7 @@ export class Cpu {
     const last = insns[insns.length - 1];
     const bytes = ((last.linear - lin) | 0) + last.len;
     block = { insns, key, valid: true, chain: undefined, chainLin: 0, chainEpoch: -1, chain2: undefined, chainLin2: 0, chainEpoch2: -1, runs: 0, compiled: undefined, compiledEip: -1, start: phys, end: phys + bytes, bpGen: -1, bpLin: 0, bpAt: -1, bpAfter: -1,
-      region: undefined, regionAccept: undefined, inRegions: undefined, regionTries: 0, regionBpGen: -1, regionBpFree: false };
+      region: undefined, regionAccept: undefined, inRegions: undefined, regionTries: 0, regionBpGen: -1, regionBpFree: false, regionSpans: undefined };
     // An instruction that crosses into the next page is not cached (that page's mapping may change).
     if (((phys & 0xfff) + bytes) <= 0x1000) {
       this.blocks.set(key, block);
@@ -1151,6 +1162,20 @@ export class Cpu {
     return Cpu.regionStill(block, accept, this.eip) ? block : undefined;
   }
 
+  /**
+   * For an executor that runs regions itself (binary translation): whether the region of `entry`
+   * (from regionFor) may run with the debugger's breakpoints as they are — none in its blocks (a
+   * breakpoint elsewhere, e.g. a coverage probe on code not run yet, leaves it free). Call
+   * `breakpointsChanged` at the start of each run: the set may have changed since the last one.
+   */
+  regionFreeOfBreakpoints(entry: RegionEntry): boolean {
+    const bps = this.breakpoints;
+    return bps.size === 0 || this.regionClear(entry as Block, (entry.compiledEip + this.segBase[CS]) | 0, bps);
+  }
+
+  /** The breakpoint set may have changed: what was looked up per block and region is looked up again. */
+  breakpointsChanged(): void { this.bpGen++; }
+
   /** Whether `entry` (from regionFor) still holds a region compiled with `accept` for entry at `eip`. */
   static regionStill(entry: RegionEntry, accept: (i: Insn) => boolean, eip: number): boolean {
     return entry.valid && !!entry.region && entry.regionAccept === accept && entry.compiledEip === eip;
@@ -1181,6 +1206,8 @@ export class Cpu {
     entry.regionAccept = accept;
     if (!fn) return;
     this.stats.regionsCompiled++;
+    entry.regionSpans = members.flatMap((b) => [b.start & 0xfff, ((b.end - 1) & 0xfff) + 1]);
+    entry.regionBpGen = -1;
     for (const b of members) (b.inRegions ??= []).push(entry);
   }
 
@@ -1192,11 +1219,16 @@ export class Cpu {
     return false;
   }
 
-  /** True when no breakpoint lies in the linear page of the region entered at `lin` (cached per generation). */
+  /** True when no breakpoint lies in the blocks of the region entered at `lin` (cached per generation). */
   private regionClear(block: Block, lin: number, bps: Set<number>): boolean {
     if (block.regionBpGen !== this.bpGen) {
       let free = true;
-      for (const bp of bps) if (((bp ^ lin) & ~0xfff) === 0) { free = false; break; }
+      const spans = block.regionSpans;
+      for (const bp of bps) {
+        if (((bp ^ lin) & ~0xfff) !== 0) continue;
+        // Regions stay in their linear page, so a page offset names one place in it.
+        if (spans === undefined || inSpans(spans, bp & 0xfff)) { free = false; break; }
+      }
       block.regionBpGen = this.bpGen; block.regionBpFree = free;
     }
     return block.regionBpFree;

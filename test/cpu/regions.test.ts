@@ -74,6 +74,14 @@ function endToEnd(bytes: Uint8Array): Machine {
 /** Ends the guest; EAX is kept in EBP (the exit clobbers AL). */
 const EXIT = ['mov ebp, eax', 'mov al, 0', 'out 0xf4, al'];
 
+/** A hot loop (its last instruction at `last`), then code in the same page that never runs (`never`). */
+const LOOP_THEN_DEAD_CODE = [
+  'start:', 'xor eax, eax', 'mov ecx, 20000',
+  'lp:', 'add eax, ecx', 'test ecx, 1', 'jz even', 'add ebx, 3', 'even:', 'dec ecx', 'last: jnz lp',
+  'jmp done', 'never: inc esi', 'inc edi', 'done:',
+  ...EXIT,
+].join('\n');
+
 describe('cpu: compiled regions', function () {
   it('every inlined form (ALU reg/mem/imm incl. ADC/SBB, byte forms, INC/DEC, shifts, IMUL, MOVZX/SX, PUSH/POP, CALL, Jcc on every condition) agrees with the interpreter', function () {
     // A loop over a table of operand pairs; each iteration runs every compiled form and folds the
@@ -425,6 +433,35 @@ describe('cpu: compiled regions', function () {
     assert.equal(state(fast), state(slow));
   });
 
+  it('a breakpoint in the same page but outside a hot region\'s blocks lets the region run; one on its last instruction stops there', function () {
+    // The debugger's coverage puts a breakpoint on every instruction not yet run: code after a hot
+    // loop in the same page must not keep the loop interpreted block by block.
+    const g = build(LOOP_THEN_DEAD_CODE);
+    const slow = boot(g.bytes, false), fast = boot(g.bytes, true);
+    for (const m of [slow, fast]) assert.equal(m.runSlice(2_001), 'slice');
+    assert.ok(fast.cpu.stats.regionsCompiled > 0);
+    // Count the regions' runs (each compiled region function wrapped).
+    let regionRuns = 0;
+    for (const b of (fast.cpu as unknown as { blocks: Map<number, { region?: ((...a: unknown[]) => boolean) | null }> }).blocks.values()) {
+      const f = b.region;
+      if (f) b.region = (...a: unknown[]) => { regionRuns++; return f(...a); };
+    }
+    for (const m of [slow, fast]) m.cpu.breakpoints.add(g.label('never'));
+    assert.equal(slow.runSlice(40_000), 'slice'); assert.equal(fast.runSlice(40_000), 'slice');
+    assert.equal(state(fast), state(slow));
+    assert.ok(regionRuns > 0, 'the region ran with a breakpoint elsewhere in its page');
+    // On the loop's last instruction: inside the region, which must not run past it.
+    for (const m of [slow, fast]) m.cpu.breakpoints.add(g.label('last'));
+    for (let k = 0; k < 3; k++) {
+      assert.equal(slow.runSlice(100_000), 'breakpoint'); assert.equal(fast.runSlice(100_000), 'breakpoint');
+      assert.equal(fast.cpu.eip >>> 0, g.label('last'));
+      assert.equal(state(fast), state(slow));
+    }
+    for (const m of [slow, fast]) m.cpu.breakpoints.clear();
+    assert.equal(slow.runSlice(1_000_000), 'exit'); assert.equal(fast.runSlice(1_000_000), 'exit');
+    assert.equal(state(fast), state(slow));
+  });
+
   it('binary translation: a self-looping innocuous block moves to a region within one long slice (interrupts off), and a write to its code takes effect at once', function () {
     // The self-modifying loop of the test above, 6,000 passes: BT's CCF loops inside itself while IF
     // is 0, counts its passes and hands over to a region once hot; at pass 3,000 the loop rewrites
@@ -453,6 +490,27 @@ describe('cpu: compiled regions', function () {
     assert.equal(vm.cpu.regs[3], 3000);
     assert.ok(vm.cpu.stats.regionsCompiled > 0, 'regions were compiled under BT within the slice');
     assert.ok(vm.cpu.stats.codeInvalidations > 0, 'the write invalidated the region');
+  });
+
+  it('binary translation with a breakpoint outside the loop in the same page runs the loop as a region; one on its last instruction stops there', function () {
+    const g = build(LOOP_THEN_DEAD_CODE);
+    const vm = createVm({ mode: 'binary-translation' });
+    vm.load(g.bytes, ORIGIN);
+    const slow = boot(g.bytes, false);
+    const same = () => assert.deepEqual([vm.cpu.icount, vm.cpu.eip, Array.from(vm.cpu.regs), vm.cpu.getEflags()], [slow.cpu.icount, slow.cpu.eip, Array.from(slow.cpu.regs), slow.cpu.getEflags()]);
+    for (const m of [vm, slow]) m.cpu.breakpoints.add(g.label('never'));
+    assert.equal(vm.runSlice(50_001), 'slice'); assert.equal(slow.runSlice(50_001), 'slice');
+    same();
+    assert.ok(vm.cpu.stats.regionsCompiled > 0, 'the loop became a region with a breakpoint elsewhere in its page');
+    for (const m of [vm, slow]) m.cpu.breakpoints.add(g.label('last'));
+    for (let k = 0; k < 3; k++) {
+      assert.equal(vm.runSlice(100_000), 'breakpoint'); assert.equal(slow.runSlice(100_000), 'breakpoint');
+      assert.equal(vm.cpu.eip >>> 0, g.label('last'));
+      same();
+    }
+    for (const m of [vm, slow]) m.cpu.breakpoints.clear();
+    assert.equal(vm.runSlice(1_000_000), 'exit'); assert.equal(slow.runSlice(1_000_000), 'exit');
+    same();
   });
 
   it('binary translation: slices ending anywhere in a loop still give the loop one region (at its head), in step with the interpreter', function () {

@@ -185,6 +185,7 @@ export class BinaryTranslator {
     const cpu = this.cpu;
     const end = cpu.icount + budget;
     cpu.breakBlock = false;
+    if (cpu.breakpoints.size > 0) cpu.breakpointsChanged();
     while (cpu.icount < end) {
       if (cpu.stopRequested) return 'stop';
       try {
@@ -245,9 +246,10 @@ export class BinaryTranslator {
       // Innocuous code only (no callout anywhere in it) is translated identically: once hot, the CPU's
       // region compiler runs it, several blocks and their loops in one function. Not for a block that
       // writes traced page tables (adaptive BT retranslates those stores as callouts).
-      if ((chained || blk.region !== undefined) && cpu.breakpoints.size === 0 && ++blk.runs >= REGION_AFTER && blk.ptWrites === 0 && !blk.regionless) {
+      // With debugger breakpoints, only a region none of them lies in (a region runs its loops whole).
+      if ((chained || blk.region !== undefined) && ++blk.runs >= REGION_AFTER && blk.ptWrites === 0 && !blk.regionless) {
         const entry = this.regionOf(blk);
-        if (entry !== undefined) {
+        if (entry !== undefined && cpu.regionFreeOfBreakpoints(entry)) {
           const before = cpu.icount;
           this.current = blk;
           cpu.eip = blk.eip; // chained CCFs do not store EIP
