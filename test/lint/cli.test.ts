@@ -3,7 +3,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -53,6 +53,21 @@ describe('popek lint / popek fix (dist/cli.js)', function () {
       [[2, 'critical-instruction', 'information'], [3, 'critical-instruction', 'information'], [4, 'privileged-instruction', 'hint']]);
     assert.equal(popek('lint', good, '--mode', 'nonsense').status, 2);
     assert.equal(popek('lint', path.join(dir, 'missing.gasm')).status, 2);
+  });
+
+  it('reads the `-include` headers compile_commands.json gives a .S (kbuild\'s kconfig.h): the side gcc -E keeps is linted, the other not', () => {
+    const kdir = path.join(dir, 'kbuild');
+    mkdirSync(kdir, { recursive: true });
+    writeFileSync(path.join(kdir, 'cfg.h'), '#define CONFIG_SMP 1\n');
+    writeFileSync(path.join(kdir, 'compile_commands.json'), JSON.stringify([{ directory: kdir, file: 'smp.S', arguments: ['gcc', '-m32', '-include', 'cfg.h', '-c', 'smp.S', '-o', 'smp.o'] }]));
+    const file = path.join(kdir, 'smp.S');
+    writeFileSync(file, '#ifdef CONFIG_SMP\n\tpushfl\n#else\n\tcli\n#endif\n');
+    const cpp = spawnSync('gcc', ['-m32', '-E', '-include', 'cfg.h', 'smp.S'], { cwd: kdir, encoding: 'utf8' });
+    assert.equal(cpp.status, 0, cpp.stderr);
+    assert.ok(/\bpushfl\b/.test(cpp.stdout) && !/\bcli\b/.test(cpp.stdout), 'gcc -E keeps the CONFIG_SMP side only');
+    const r = popek('lint', '--json', file);
+    const flagged = (JSON.parse(r.stdout) as Array<{ line: number; code: string }>).filter((d) => d.code.endsWith('-instruction')).map((d) => d.line);
+    assert.deepEqual(flagged, [2]);
   });
 
   it('fix writes the rewritten program and its xen.inc, and prints the rewrites, the share of lines changed and the lines added', () => {
