@@ -67,7 +67,12 @@ export class DeviceTrapAccount {
     this.eip = eip;
     // A device polled through MMIO makes a trap of every access: counted and charged, the event
     // (and the mnemonic's look-up) only for a listener.
-    if (!host.events.wants('trap')) { host.count('traps', 'mmio'); host.tally('trap', this.cost); return; }
+    if (!host.events.wants('trap')) {
+      const traps = host.counters.traps;
+      traps.mmio = (traps.mmio ?? 0) + 1;
+      host.tally('trap', this.cost);
+      return;
+    }
     reportMmio(host, eip, lin, phys, write, () => cpu.cachedInsnAt(eip | 0).mnemonic, vector, this.cost);
   }
 }

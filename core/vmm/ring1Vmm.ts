@@ -404,7 +404,9 @@ export abstract class Ring1Vmm implements Technique, Monitor {
     const saved = cpu.cpl;
     cpu.cpl = 0;
     try { insn.semantics(cpu, insn); } finally { cpu.cpl = saved; }
-    this.host.count('traps', insn.mnemonic);
+    // The counter table by reference: one keyed store per trap, not a look-up of the table first.
+    const traps = this.host.counters.traps;
+    traps[insn.mnemonic] = (traps[insn.mnemonic] ?? 0) + 1;
     const cost = this.portTrapCost;
     if (this.host.events.wants('trap')) {
       this.host.emit({ kind: 'trap', vector: GP, errorCode: 0, action: 'emulated', eip: insn.linear >>> 0, mnemonic: insn.mnemonic, cost, text: `#GP → VMM emulated ${insn.mnemonic}: port ${hex(port)} (device model)` });
