@@ -145,6 +145,9 @@ function inSpans(spans: number[], off: number): boolean {
 
 export const CPU_STATE_VERSION = 1;
 
+/** Decoded instructions the block cache holds before it is emptied (≈ 100 MiB of decoded and compiled code). */
+export const CODE_CACHE_INSNS = 1 << 18;
+
 export class Cpu {
   // ---- architectural state ----
   readonly regs = new Int32Array(8);
@@ -249,13 +252,15 @@ export class Cpu {
   private readonly tlbUsed: number[] = [];
   private readonly blocks = new Map<number, Block>();
   private readonly pageBlocks = new Map<number, Block[]>();
+  /** Instructions decoded into `blocks` since the last flush (the cache's capacity check). */
+  private cachedInsns = 0;
   readonly decoder = new Decoder(this);
   /** Compile hot blocks to JS functions (off: interpret only, e.g. to compare the two). */
   jit = true;
   /** Interpreted runs of a block before it is compiled. */
   jitThreshold = COMPILE_THRESHOLD;
   /** Counts for the run report and the benches. */
-  readonly stats = { blocksDecoded: 0, blocksCompiled: 0, regionsCompiled: 0, codeInvalidations: 0, tlbFlushes: 0, regionMissExits: 0 };
+  readonly stats = { blocksDecoded: 0, blocksCompiled: 0, regionsCompiled: 0, codeInvalidations: 0, tlbFlushes: 0, regionMissExits: 0, codeCacheFull: 0 };
   /** Compile hot regions (several blocks, one function) on top of single blocks (off: blocks only). */
   regions = true;
 
@@ -988,6 +993,7 @@ export class Cpu {
   }
   /** Drops every decoded block (monitor attached or changed, CR0 changes). */
   flushCodeCache(): void {
+    this.cachedInsns = 0;
     for (const page of this.pageBlocks.keys()) this.mem.clearCode(page);
     for (const b of this.blocks.values()) b.valid = false;
     this.codeEpoch++;
@@ -1031,6 +1037,10 @@ export class Cpu {
       region: undefined, regionAccept: undefined, inRegions: undefined, regionTries: 0, regionBpGen: -1, regionBpFree: false, regionSpans: undefined };
     // An instruction that crosses into the next page is not cached (that page's mapping may change).
     if (((phys & 0xfff) + bytes) <= 0x1000) {
+      // A full cache is emptied, as QEMU flushes its translation buffer when it fills: a guest that runs
+      // through megabytes of never-repeated code (a runaway into zeroed RAM) must not hold gigabytes.
+      if (this.cachedInsns + insns.length > CODE_CACHE_INSNS) { this.flushCodeCache(); this.stats.codeCacheFull++; }
+      this.cachedInsns += insns.length;
       this.blocks.set(key, block);
       const page = phys >>> PAGE_SHIFT;
       let list = this.pageBlocks.get(page);

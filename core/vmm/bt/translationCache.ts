@@ -13,7 +13,7 @@
  */
 import type { Insn } from '../../cpu/insn';
 import type { PhysicalMemory } from '../../cpu/physicalMemory';
-import type { RegionEntry } from '../../cpu/cpu';
+import { CODE_CACHE_INSNS, type RegionEntry } from '../../cpu/cpu';
 
 export type BlockFn = (cpu: unknown, r: Int32Array, bt: unknown, blk: TranslatedBlock, end: number) => TranslatedBlock | null;
 
@@ -74,6 +74,8 @@ export class TranslationCache {
   /** Blocks per physical page, and the watch that guards the page. */
   private readonly byPage = new Map<number, TranslatedBlock[]>();
   readonly stats: CacheStats = { blocks: 0, instructions: 0, invalidations: 0, flushes: 0 };
+  /** Instructions inserted since the last flush (the capacity check). */
+  private held = 0;
   /** Called for each block a guest write invalidates (events, counters). */
   onInvalidate: (blk: TranslatedBlock, physAddr: number) => void = () => {};
 
@@ -87,6 +89,10 @@ export class TranslationCache {
   get(key: number): TranslatedBlock | undefined { return this.byKey.get(key); }
 
   insert(blk: TranslatedBlock): void {
+    // Full: start afresh, as QEMU's tb_flush when its code buffer fills (a runaway guest through
+    // never-repeated code would otherwise hold every translation it ever made).
+    if (this.held + blk.insns.length > CODE_CACHE_INSNS) this.flush();
+    this.held += blk.insns.length;
     const old = this.byKey.get(blk.key);
     if (old) this.drop(old);
     this.byKey.set(blk.key, blk);
@@ -131,6 +137,7 @@ export class TranslationCache {
 
   /** Drops every translation (snapshot restore, technique reset). */
   flush(): void {
+    this.held = 0;
     for (const b of this.byKey.values()) b.valid = false;
     for (const list of this.byPage.values()) for (const b of list) b.valid = false;
     this.byKey.clear();

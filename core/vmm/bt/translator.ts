@@ -44,7 +44,7 @@ import type { VirtualMmu } from './virtualMmu';
  * `blk.insns`, so it holds nothing of one VM).
  */
 const compiled = new Map<string, BlockFn>();
-const COMPILED_LIMIT = 20_000;
+const COMPILED_LIMIT = 4_000;
 
 function compile(name: string, source: string): BlockFn {
   let fn = compiled.get(source);
