@@ -13,7 +13,7 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import { assemble } from '../../core/asm';
 import { MODES, type Mode } from '../../core/vmm';
 import { COVERAGE_EVENT, COVERAGE_REQUEST, type CoverageBody } from '../../debugger/coverageEvents';
-import { buildElf, removeBuild, type BuiltElf } from '../elf/toolchain';
+import { entryStubStart, EXIT_AND_HALT, useElfKernel } from '../elf/toolchain';
 import { assembleWithNasm, hasTool, traceImageInQemu } from '../support/qemu';
 import { fixture, launchToStop, lineOf, resumeToStop, send, startClient } from './support';
 
@@ -90,23 +90,9 @@ describe('debugger: code coverage of executed lines, checked against QEMU', func
   });
 });
 
-const ENTRY_ASM = `
-; Multiboot entry stub (the tutorials' idiom): the header in its own section, then kmain, then the exit.
-global _start
-extern kmain
-section .multiboot
-align 4
-  dd 0x1BADB002, 0, -0x1BADB002
-section .text
-_start:
-  mov esp, stack_top
-  call kmain
-  mov al, 0
-  out 0xf4, al
-.hang:
-  hlt
-  jmp .hang
-section .bss
+// Multiboot entry stub (the tutorials' idiom): the header in its own section, then kmain, then the exit.
+const ENTRY_ASM = `${entryStubStart()}  call kmain
+${EXIT_AND_HALT}section .bss
 align 16
   resb 4096
 stack_top:
@@ -147,17 +133,12 @@ SECTIONS {
 describe('debugger: code coverage of an ELF kernel (C and NASM lines through DWARF), checked against QEMU and addr2line', function () {
   this.timeout(120_000);
   let dc: DebugClient;
-  let k: BuiltElf | undefined;
-  before(function () {
-    if (!hasTool('qemu-system-i386') || !hasTool('nasm') || !hasTool('gcc') || !hasTool('addr2line')) this.skip();
-    k = buildElf({ sources: { 'entry.asm': ENTRY_ASM, 'kernel.c': KERNEL_C }, linkerScript: LINK_LD });
-  });
-  after(() => removeBuild(k));
+  const k = useElfKernel({ sources: { 'entry.asm': ENTRY_ASM, 'kernel.c': KERNEL_C }, linkerScript: LINK_LD }, ['qemu-system-i386', 'nasm', 'gcc', 'addr2line']);
   beforeEach(async () => { dc = await startClient(); });
   afterEach(async () => { await dc.stop(); });
 
   it('the covered .c and .asm lines are those of the addresses QEMU executed, as addr2line names them', async () => {
-    const kernel = k!;
+    const kernel = k;
     // QEMU boots the ELF as a Multiboot kernel; its log lists the addresses run in .text.
     const trace = await traceImageInQemu(Buffer.from(kernel.bytes), 0x100000);
     assert.equal(trace.console, 'k');

@@ -13,23 +13,14 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import type { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { buildElf, compileObject, readelf, removeBuild, type BuiltElf } from '../elf/toolchain';
+import { compileObject, READ_CR0_S as HELPER_S, entryStubStart, EXIT_AND_HALT, multibootHeader, readelf, useElfKernel } from '../elf/toolchain';
 import { failure, launchToStop, lineOf, resumeToStop, send, startClient, topFrame } from './support';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 
-const ENTRY_ASM = `
-; Multiboot entry stub as the tutorials write it (OSDev Bare Bones): the header in its own section.
-global _start, isr_soft
-extern kmain
-MB_FLAGS equ 3                  ; page-aligned modules, memory information
-section .multiboot
-align 4
-  dd 0x1BADB002, MB_FLAGS, -(0x1BADB002 + MB_FLAGS)
-section .text
-_start:
-  mov esp, stack_top
-  xor ebp, ebp
+// Multiboot entry stub as the tutorials write it (OSDev Bare Bones): the header in its own section,
+// flags 3 (page-aligned modules, memory information).
+const ENTRY_ASM = `${entryStubStart(3, '_start, isr_soft')}  xor ebp, ebp
   ; One interrupt gate, vector 0x80, to isr_soft (the code segment the loader left).
   mov eax, isr_soft
   mov [idt + 0x80*8], ax
@@ -39,12 +30,7 @@ _start:
   mov [idt + 0x80*8 + 6], ax
   lidt [idtr]
   call kmain
-  mov al, 0
-  out 0xf4, al
-.hang:
-  hlt
-  jmp .hang
-isr_soft:
+${EXIT_AND_HALT}isr_soft:
   iretd
 section .data
 idtr:
@@ -70,15 +56,6 @@ SECTIONS {
 }
 `;
 
-const HELPER_S = `
-  .globl read_cr0
-  .type read_cr0, @function
-  .text
-read_cr0:
-  movl %cr0, %eax
-  ret
-  .size read_cr0, . - read_cr0
-`;
 
 const KERNEL_C = `
 unsigned int ticks = 7;
@@ -138,18 +115,16 @@ type Frame = DebugProtocol.StackFrame;
 
 describe('debugger: ELF kernels from C and NASM (DebugClient)', function () {
   this.timeout(60_000);
-  let k: BuiltElf;
+  const k = useElfKernel({ sources: { 'entry.asm': ENTRY_ASM, 'kernel.c': KERNEL_C, 'helper.S': HELPER_S }, linkerScript: LINK_LD });
   let dc: DebugClient;
   let kc: string, asm: string, gas: string;
   const cLine = (text: string) => lineOf(kc, text);
 
   before(function () {
-    k = buildElf({ sources: { 'entry.asm': ENTRY_ASM, 'kernel.c': KERNEL_C, 'helper.S': HELPER_S }, linkerScript: LINK_LD });
     kc = k.sources['kernel.c'];
     asm = k.sources['entry.asm'];
     gas = k.sources['helper.S'];
   });
-  after(() => removeBuild(k));
   beforeEach(async () => { dc = await startClient(); });
   afterEach(async () => { await dc.stop(); });
 
@@ -341,10 +316,7 @@ const HH_ENTRY_ASM = `
 KERNEL_VBASE equ 0xC0000000
 global _start
 extern kmain
-section .multiboot
-align 4
-  dd 0x1BADB002, 3, -(0x1BADB002 + 3)
-section .text
+${multibootHeader(3)}section .text
 _start:
   mov ecx, boot_pd - KERNEL_VBASE
   mov dword [ecx], 0x83
@@ -397,10 +369,8 @@ SECTIONS {
 
 describe('debugger: a higher-half ELF kernel (DebugClient)', function () {
   this.timeout(60_000);
-  let k: BuiltElf;
+  const k = useElfKernel({ sources: { 'entry.asm': HH_ENTRY_ASM, 'kernel.c': HH_KERNEL_C }, linkerScript: HH_LD });
   let dc: DebugClient;
-  before(() => { k = buildElf({ sources: { 'entry.asm': HH_ENTRY_ASM, 'kernel.c': HH_KERNEL_C }, linkerScript: HH_LD }); });
-  after(() => removeBuild(k));
   beforeEach(async () => { dc = await startClient(); });
   afterEach(async () => { await dc.stop(); });
 

@@ -9,30 +9,17 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import type { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { buildElf, readelf, removeBuild, type BuiltElf } from '../elf/toolchain';
+import { entryStubStart, EXIT_AND_HALT, readelf, useElfKernel } from '../elf/toolchain';
 import { launchToStop, lineOf, resumeToStop, startClient } from './support';
 
 const ENTRY_ASM = `
 ; Entry stub and the kernel's data, in NASM: typed globals, a string, local tables, .bss.
-global _start, boot_count, banner, tick_table
 global boot_count:data 4
 global banner:data banner.end - banner
-extern kmain
-section .multiboot
-align 4
-  dd 0x1BADB002, 3, -(0x1BADB002 + 3)
-section .text
-_start:
-  mov esp, stack_top
-  inc dword [boot_count]
+${entryStubStart(3, '_start, boot_count, banner, tick_table')}  inc dword [boot_count]
   mov word [colours + 2], 0x1f
   call kmain
-  mov al, 0
-  out 0xf4, al
-.hang:
-  hlt
-  jmp .hang
-section .data
+${EXIT_AND_HALT}section .data
 boot_count: dd 41
 banner: db "popek", 0
 .end:
@@ -81,10 +68,8 @@ function sections(file: string): Map<number, { addr: number; off: number; size: 
 
 describe('debugger: Globals of an ELF kernel from NASM objects (DebugClient, readelf)', function () {
   this.timeout(60_000);
-  let k: BuiltElf;
+  const k = useElfKernel({ sources: { 'entry.asm': ENTRY_ASM, 'kernel.c': KERNEL_C }, linkerScript: LINK_LD });
   let dc: DebugClient;
-  before(() => { k = buildElf({ sources: { 'entry.asm': ENTRY_ASM, 'kernel.c': KERNEL_C }, linkerScript: LINK_LD }); });
-  after(() => removeBuild(k));
   beforeEach(async () => { dc = await startClient(); });
   afterEach(async () => { await dc.stop(); });
 

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { parseElf32 } from '../../core/elf/elf32';
 import { loadDebugInfo, type DebugInfo } from '../../core/debuginfo';
-import { buildElf, objdump, readelf, removeBuild, type BuiltElf } from '../elf/toolchain';
+import { buildElf, entryStubStart, READ_CR0_S as HELPER_S, objdump, readelf, removeBuild, type BuiltElf } from '../elf/toolchain';
 
 const KERNEL_C = `
 struct point { int x, y; short tag; };
@@ -37,16 +37,7 @@ void kmain(void) {
   while (counter > 100) counter--;
 }
 `;
-const ENTRY_ASM = `
-global _start
-extern kmain
-section .multiboot
-align 4
-  dd 0x1BADB002, 0, -0x1BADB002
-section .text
-_start:
-  mov esp, stack_top
-  call kmain
+const ENTRY_ASM = `${entryStubStart()}  call kmain
 .halt:
   cli
   hlt
@@ -61,15 +52,6 @@ out_byte:
 section .bss
   resb 4096
 stack_top:
-`;
-const HELPER_S = `
-  .globl read_cr0
-  .type read_cr0, @function
-  .text
-read_cr0:
-  movl %cr0, %eax
-  ret
-  .size read_cr0, . - read_cr0
 `;
 
 interface ReadelfRow { file: string; line: number | undefined; address: number; stmt: boolean }

@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import {
   ElfError, ET_REL, parseElf32, loadSegments, isElf, PT_LOAD, SHT_NOBITS, type Elf32File,
 } from '../../core/elf/elf32';
-import { buildElf, compileObject, readelf, removeBuild, type BuiltElf } from './toolchain';
+import { buildElf, compileObject, entryStubStart, readelf, removeBuild, type BuiltElf } from './toolchain';
 
 const KERNEL_C = `
 int counter = 5;
@@ -14,16 +14,7 @@ static char buffer[4096];
 static int square(int x) { return x * x; }
 int kmain(void) { counter += square(3); buffer[1] = 2; return counter; }
 `;
-const ENTRY_ASM = `
-global _start
-extern kmain
-section .multiboot
-align 4
-  dd 0x1BADB002, 0, -0x1BADB002
-section .text
-_start:
-  mov esp, stack_top
-  call kmain
+const ENTRY_ASM = `${entryStubStart()}  call kmain
   hlt
 section .bss
   resb 8192

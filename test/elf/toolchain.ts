@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { hasTool } from '../support/qemu';
 
 export const GCC_FLAGS = ['-m32', '-ffreestanding', '-g', '-O0', '-fno-pic', '-fno-omit-frame-pointer', '-nostdlib', '-fno-stack-protector'];
 
@@ -80,5 +81,44 @@ export function objdump(args: string[], file: string): string {
 }
 
 export function removeBuild(b: BuiltElf | undefined): void {
-  if (b) fs.rmSync(b.dir, { recursive: true, force: true });
+  if (b?.dir) fs.rmSync(b.dir, { recursive: true, force: true });
 }
+
+/**
+ * Mocha hooks for a suite around one kernel: built before the suite (skipped when a tool is missing),
+ * removed after. The object returned is filled in by the `before` hook, so tests read `k.file` as usual.
+ */
+export function useElfKernel(o: BuildOptions, tools: string[] = []): BuiltElf {
+  const k = {} as BuiltElf;
+  before(function () {
+    if (!tools.every(hasTool)) this.skip();
+    Object.assign(k, buildElf(o));
+  });
+  after(() => removeBuild(k));
+  return k;
+}
+
+/** The Multiboot header as OSDev's Bare Bones writes it: its own section, the checksum making the sum 0. */
+export function multibootHeader(flags = 0): string {
+  return `section .multiboot\nalign 4\n  dd 0x1BADB002, ${flags}, -(0x1BADB002 + ${flags})\n`;
+}
+
+/** The start of a tutorial's NASM entry stub: the header, then `_start` setting the stack for kmain. */
+export function entryStubStart(flags = 0, globals = '_start'): string {
+  return `global ${globals}\nextern kmain\n${multibootHeader(flags)}section .text\n_start:\n  mov esp, stack_top\n`;
+}
+
+/** What the stub does when kmain returns: the test machine's exit port (QEMU isa-debug-exit / Popek), then halt. */
+export const EXIT_AND_HALT = '  mov al, 0\n  out 0xf4, al\n.hang:\n  hlt\n  jmp .hang\n';
+
+
+/** A GAS helper of the kind kernels keep in a .S file (xv6's x86.h idiom, out of line): a typed, sized function. */
+export const READ_CR0_S = `
+  .globl read_cr0
+  .type read_cr0, @function
+  .text
+read_cr0:
+  movl %cr0, %eax
+  ret
+  .size read_cr0, . - read_cr0
+`;
