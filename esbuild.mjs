@@ -20,6 +20,8 @@ const entries = [
   { in: 'client/extension.ts', out: 'extension', external: ['vscode'] },
   { in: 'server/server.ts', out: 'server' },
   { in: 'debugger/debugAdapter.ts', out: 'debugAdapter' },
+  // The native twin of checkEquivalence in a worker thread, loaded from beside whichever bundle runs the debugger.
+  { in: 'debugger/runtime/twinWorker.ts', out: 'twinWorker' },
   { in: 'cli/popek.ts', out: 'cli', banner: '#!/usr/bin/env node', plugins: [commandsApart] },
   // Each subcommand is a bundle of its own, loaded by cli.js (a small dispatcher): a run compiles
   // only the code of its command (`popek lint` starts in a fraction of the time).

@@ -143,7 +143,10 @@ const CHUNK = 256;
 /** Guest RAM is compared in spans of this size first (one memcmp each); only differing spans by chunk. */
 const SPAN = 65536;
 
-function observable(vm: Vm): Int32Array {
+/** What the comparison at a stretch's end reads of the twin: its observable state and its RAM. */
+export interface TwinSide { observed: Int32Array; ram: Uint8Array }
+
+export function observable(vm: Vm): Int32Array {
   const cpu = vm.cpu, out = new Int32Array(11);
   out[0] = linearEip(cpu);
   out.set(cpu.regs.subarray(0, 8), 1);
@@ -152,22 +155,26 @@ function observable(vm: Vm): Int32Array {
   return out;
 }
 
-/** The differences between the VM and its twin now (both at the same instruction count), but in the `ignored` chunks. */
-export function twinDifferences(vm: Vm, twin: Vm, ignored: ReadonlySet<number> = new Set()): TwinDifferences {
-  const a = vm.cpu.mem, b = twin.cpu.mem;
-  const n = Math.min(a.ramSize, b.ramSize);
+/**
+ * The differences between the VM and its twin now (both at the same instruction count), but in the
+ * `ignored` chunks. The twin: a VM, or its state as the worker thread reported it (twinAhead.ts).
+ */
+export function twinDifferences(vm: Vm, twin: Vm | TwinSide, ignored: ReadonlySet<number> = new Set()): TwinDifferences {
+  const side = 'cpu' in twin ? { observed: observable(twin), ram: twin.cpu.mem.bytes.subarray(0, twin.cpu.mem.ramSize) } : twin;
+  const a = vm.cpu.mem.bytes, b = side.ram;
+  const n = Math.min(vm.cpu.mem.ramSize, b.length);
   const view = (m: Uint8Array, at: number, len: number) => Buffer.from(m.buffer, m.byteOffset + at, len);
   const chunks = new Map<number, { vm: Uint8Array; twin: Uint8Array }>();
   for (let span = 0; span < n; span += SPAN) {
     const len = Math.min(SPAN, n - span);
-    if (view(a.bytes, span, len).equals(view(b.bytes, span, len))) continue;
+    if (view(a, span, len).equals(view(b, span, len))) continue;
     for (let c = span; c < span + len; c += CHUNK) {
       if (ignored.has(c)) continue;
-      const va = view(a.bytes, c, Math.min(CHUNK, n - c)), vb = view(b.bytes, c, Math.min(CHUNK, n - c));
+      const va = view(a, c, Math.min(CHUNK, n - c)), vb = view(b, c, Math.min(CHUNK, n - c));
       if (!va.equals(vb)) chunks.set(c, { vm: Uint8Array.from(va), twin: Uint8Array.from(vb) });
     }
   }
-  return { icount: vm.cpu.icount, vm: observable(vm), twin: observable(twin), chunks };
+  return { icount: vm.cpu.icount, vm: observable(vm), twin: side.observed, chunks };
 }
 
 /**

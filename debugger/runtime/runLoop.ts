@@ -62,6 +62,8 @@ export class RunLoop {
     let stop: StopInfo | undefined;
     let sliceSize = 100_000;
     const windows = this.mode(goal) !== 'fine' ? this.parts.windows : undefined;
+    // One instruction at a time, the twin is compared after each: it must stand where the guest does.
+    if (!windows) this.parts.windows?.syncTwin();
     try {
       windows?.begin();
       for (;;) {
@@ -90,7 +92,8 @@ export class RunLoop {
           const dt = performance.now() - turnStart;
           sliceSize = Math.max(10_000, Math.min(20_000_000, Math.round(sliceSize * (dt > 0 ? Math.min(4, TURN_MS / dt) : 4))));
           this.forgetResumeSkip();
-          stop = await windows?.afterStretch();
+          // The twin is compared at the stretch's end, and before a stop the slice may have run into.
+          stop = await windows?.afterSlice(r !== 'slice' || this.parts.events.pending.length > 0 || this.parts.dataBps.hit !== undefined);
           if (stop) this.dropPending();
           else if (isOutcome(r)) this.finish();
           else if (mode === 'bp') stop = await this.placement.afterSlice();
@@ -99,11 +102,15 @@ export class RunLoop {
         ctx.flushConsole();
         if (ctx.ended || stop) break;
         ctx.host.turn?.();
-        travel.periodicCheckpoint();
+        // A checkpoint holds the twin too: taken where the twin stands at the guest's count.
+        if (!windows || windows.inStep) travel.periodicCheckpoint();
         await yieldToHost();
         if (ctx.disposed) return;
         if (ctx.pauseRequested) { stop = { reason: 'pause', description: `Paused at ${ctx.where(ctx.pc)}` }; break; }
       }
+      // A stop between two comparisons: the stretch so far is compared first (a divergence in it comes first).
+      const divergence = stop && !ctx.ended ? await windows?.settle() : undefined;
+      if (divergence) { this.dropPending(); stop = divergence; }
     } catch (e) {
       ctx.host.output(`popek debugger: internal error while running: ${(e as Error)?.message ?? e}\n`, 'stderr');
       stop = { reason: 'pause', description: 'Stopped after an internal error' };
@@ -199,6 +206,7 @@ export class RunLoop {
     const r = ctx.vm.report();
     const interruptsEnabled = (guestIf(ctx.vm) ?? ((ctx.cpu.getEflags() >>> 9) & 1)) === 1;
     let message = endMessage(r, ctx.vm.machine.error, (lin) => ctx.where(lin), interruptsEnabled);
+    this.parts.windows?.syncTwin();
     if (this.parts.twin) message += ' ' + twinVerdict(this.parts.twin.twin, r);
     ctx.host.ended(message, r.exitCode);
   }

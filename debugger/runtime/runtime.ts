@@ -29,6 +29,7 @@ import { RunLoop } from './runLoop';
 import { instructionAt, opcodeAt, stepGoal, type Granularity, type SteppingView } from './stepping';
 import { TimeTravel } from './timeTravel';
 import { TwinLockStep } from './twinLockStep';
+import { TwinAhead } from './twinAhead';
 import { TwinWindows } from './twinWindows';
 import { CS } from '../../core/cpu/constants';
 
@@ -45,6 +46,8 @@ export class DebugRuntime {
   private readonly events: EventFilters;
   private readonly lockStep: TwinLockStep | undefined;
   private readonly windows: TwinWindows | undefined;
+  /** The native twin's run to each stretch end, done by a worker thread (twinAhead.ts). */
+  private readonly twinAhead: TwinAhead | undefined;
   private readonly travel: TimeTravel;
   private readonly loop: RunLoop;
   private readonly coverage: CoverageRecorder;
@@ -77,14 +80,21 @@ export class DebugRuntime {
       this.dataBps.take();
       this.lockStep?.clearAfterReplay();
     });
-    this.windows = this.lockStep && new TwinWindows(ctx, this.lockStep, { events: this.events, dataBps: this.dataBps, travel: this.travel });
+    if (this.lockStep) {
+      this.twinAhead = TwinAhead.start({ image: this.program, memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: disks().map((d) => d.bytes) });
+      const windows = this.windows = new TwinWindows(ctx, this.lockStep, { events: this.events, dataBps: this.dataBps, travel: this.travel }, this.twinAhead);
+      this.travel.syncTwin = () => windows.syncTwin();
+    }
     this.coverage = new CoverageRecorder(this.program.index);
     if (options.coverage) this.coverage.enable();
     this.loop = new RunLoop(ctx, { codeBps: this.codeBps, dataBps: this.dataBps, events: this.events, travel: this.travel, twin: this.lockStep, windows: this.windows, coverage: this.coverage });
     for (const w of this.program.warnings) host.output(`warning: ${w}\n`, 'console');
   }
 
-  get twin(): Vm | undefined { return this.lockStep?.twin; }
+  get twin(): Vm | undefined {
+    this.windows?.syncTwin();
+    return this.lockStep?.twin;
+  }
   get cpu(): Cpu { return this.vm.cpu; }
   get mode(): Mode { return this.vm.mode; }
   get isRunning(): boolean { return this.ctx.running; }
@@ -94,6 +104,8 @@ export class DebugRuntime {
   get checkedOneByOne(): number { return this.ctx.oneByOne; }
   /** checkEquivalence: instructions `continue` re-ran in lock step with the twin (stretches that made a difference). */
   get twinLockStepped(): number { return this.windows?.lockStepped ?? 0; }
+  /** checkEquivalence: stretch ends where the twin's state came from the worker thread (not run on this one). */
+  get twinStatesFromWorker(): number { return this.twinAhead?.adopted ?? 0; }
   /** Memory the step-back checkpoints hold, bytes. */
   get historyBytes(): number { return this.travel.history.bytes; }
   get historyCount(): number { return this.travel.history.count; }
@@ -106,6 +118,7 @@ export class DebugRuntime {
     this.ctx.pauseRequested = true;
     this.dataBps.dispose();
     this.events.dispose();
+    this.twinAhead?.dispose();
   }
 
   // Breakpoints --------------------------------------------------------------------------------

@@ -28,6 +28,12 @@ export class TimeTravel {
   private checkpointMs = 10;
   private editedAt = -1;
 
+  /**
+   * Called before the twin is run, restored or kept in a checkpoint: it takes a state a worker
+   * thread ran it to, if any (twinWindows.ts).
+   */
+  syncTwin: () => void = () => {};
+
   /** `afterReplay`: the other parts forget what the re-execution left behind. */
   constructor(private readonly ctx: RunContext, private readonly twin: Vm | undefined, private readonly codeBps: CodeBreakpoints, private readonly afterReplay: () => void) {}
 
@@ -46,6 +52,7 @@ export class TimeTravel {
 
   private checkpoint(): void {
     const t0 = performance.now();
+    this.syncTwin();
     this.ctx.quietly(() => this.history.add(this.ctx.cpu.icount, this.ctx.vm.snapshot(true), this.twin?.snapshot(true)));
     this.checkpointMs = performance.now() - t0;
     this.runMs = 0;
@@ -77,6 +84,7 @@ export class TimeTravel {
     const cp = this.history.latestAtOrBefore(startAtOrBefore);
     if (!cp) return false;
     const ctx = this.ctx, vm = ctx.vm, cpu = ctx.cpu, twin = this.twin;
+    this.syncTwin();
     ctx.replaying = true;
     ctx.suppressWatches = true;
     try {
@@ -118,6 +126,7 @@ export class TimeTravel {
   /** The native twin runs to the guest's instruction count (both replay the same stretch). */
   twinToCount(): void {
     const twin = this.twin, target = this.ctx.cpu.icount;
+    this.syncTwin();
     while (twin && twin.cpu.icount < target && !isOutcome(twin.runSlice(target - twin.cpu.icount))) { /* on to the count */ }
   }
 

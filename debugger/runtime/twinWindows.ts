@@ -6,6 +6,11 @@
  * instruction at a time in lock step (twinLockStep.ts): the divergence stop and the Debug Console
  * lines come out exactly where the lock step puts them, at the price of the lock step only for the
  * stretches that need it.
+ *
+ * The twin's run to the stretch's end is done by a worker thread at the same time as the guest's
+ * (twinAhead.ts): the main thread's twin adopts the worker's state there. A slice that ends before
+ * the stretch does (a breakpoint, an event, a watched write: a stop may follow) is compared at once,
+ * the main thread's twin running there itself.
  */
 import { isOutcome } from '../../core/machine/machine';
 import { newDifferences, twinDifferences, type TwinDifferences } from './equivalence';
@@ -13,6 +18,7 @@ import type { DataBreakpoints } from './dataBreakpoints';
 import type { EventFilters } from './eventFilters';
 import { TURN_MS, yieldToHost, type RunContext, type StopInfo } from './runContext';
 import type { TimeTravel } from './timeTravel';
+import type { TwinAhead, TwinState } from './twinAhead';
 import type { TwinLockStep } from './twinLockStep';
 
 /** Largest stretch between comparisons (instructions): bounds what one lock-step re-run costs. */
@@ -37,22 +43,95 @@ export class TwinWindows {
   private readonly ignored = new Set<number>();
   /** Instructions re-run in lock step because their stretch made a difference. */
   lockStepped = 0;
+  /** Where the stretch being run ends (instruction count): the worker's twin runs there meanwhile. */
+  private stretchEnd = 0;
+  /** The worker's twin follows the main thread's (no replay or lock step since it was handed over). */
+  private aheadInStep = false;
+  /**
+   * The twin's state at the last stretch end, from the worker, not given to the main thread's twin
+   * yet (`syncTwin`): a clean comparison needs only its registers and RAM.
+   */
+  private adopted: TwinState | undefined;
 
   constructor(
     private readonly ctx: RunContext,
     private readonly lock: TwinLockStep,
     private readonly parts: { events: EventFilters; dataBps: DataBreakpoints; travel: TimeTravel },
+    private readonly ahead: TwinAhead | undefined,
   ) {}
 
-  /** At most this many instructions before the next comparison. */
-  get sliceCap(): number { return this.stretch; }
+  /** At most this many instructions before the stretch ends. */
+  get sliceCap(): number { return Math.max(1, this.stretchEnd - this.ctx.cpu.icount); }
+
+  /** The twin stands where the guest does (a checkpoint may include it). */
+  get inStep(): boolean {
+    const twin = this.lock.twin;
+    return this.adopted ? this.adopted.icount === this.ctx.cpu.icount || this.adopted.state.machine.outcome !== undefined
+      : twin.cpu.icount === this.ctx.cpu.icount || twin.machine.outcome !== undefined;
+  }
+
+  /**
+   * The main thread's twin takes the state last taken from the worker (before anything runs,
+   * restores or snapshots it): a page compare and the pages that differ.
+   */
+  syncTwin(): void {
+    const adopted = this.adopted;
+    this.adopted = undefined;
+    if (adopted && !this.ctx.disposed) this.lock.twin.restore(adopted.state);
+  }
 
   /** A run starts here: the differences now are the reference (they were looked at already). */
   begin(): void {
     this.parts.travel.twinToCount();
     this.clean = twinDifferences(this.ctx.vm, this.lock.twin, this.ignored);
     this.divergenceAtClean = this.lock.divergence;
+    this.startStretch();
   }
+
+  /** The next stretch, from here: the worker is asked for the twin's state at its end. */
+  private startStretch(): void {
+    this.stretchEnd = this.ctx.cpu.icount + this.stretch;
+    const ahead = this.ahead;
+    if (!ahead?.alive) return;
+    if (!this.aheadInStep || ahead.position !== (this.adopted?.icount ?? this.lock.twin.cpu.icount)) {
+      this.syncTwin();
+      ahead.reset(this.lock.twin);
+    }
+    this.aheadInStep = true;
+    ahead.ask(this.stretchEnd);
+  }
+
+  /**
+   * After a slice of the fast path: the comparison when the stretch is over, or when the slice
+   * ended before it with a stop that may follow (`mayStop`). The divergence stop, if any.
+   */
+  async afterSlice(mayStop: boolean): Promise<StopInfo | undefined> {
+    const icount = this.ctx.cpu.icount;
+    if (!mayStop && icount < this.stretchEnd) return undefined;
+    if (icount === this.stretchEnd && this.ahead?.has(icount)) {
+      const state = await this.ahead.take(icount);
+      // The worker goes on with the next stretch (as long as this one ends clean) while this one is
+      // compared; the state before (its shared RAM the worker fills next) is no longer needed.
+      const next = icount + Math.min(MAX_STRETCH, this.stretch * 2);
+      if (state) {
+        this.adopted = state;
+        this.ahead.ask(next);
+      }
+      const stop = await this.afterStretch();
+      if (!stop && this.ahead.has(next) && this.aheadInStep) this.stretchEnd = next;
+      else if (!stop) this.startStretch();
+      return stop;
+    }
+    const stop = await this.afterStretch();
+    if (!stop && (icount >= this.stretchEnd || !this.aheadInStep)) this.startStretch();
+    return stop;
+  }
+
+  /** A pause between slices: the stretch so far is compared (the twin brought to the guest's count). */
+  async settle(): Promise<StopInfo | undefined> {
+    return this.inStep ? undefined : this.afterStretch();
+  }
+
 
   /**
    * After a stretch on the fast path: the twin runs to the guest's instruction count and the two are
@@ -61,10 +140,11 @@ export class TwinWindows {
    * the divergence stop found (the guest and its twin then stand at it), else undefined with both
    * back where the stretch ended and what it recorded for the other stops kept.
    */
-  async afterStretch(): Promise<StopInfo | undefined> {
+  private async afterStretch(): Promise<StopInfo | undefined> {
     const ctx = this.ctx, vm = ctx.vm, twin = this.lock.twin;
-    this.parts.travel.twinToCount();
-    const now = twinDifferences(vm, twin, this.ignored);
+    const adopted = this.adopted?.icount === ctx.cpu.icount ? this.adopted : undefined;
+    if (!adopted) this.parts.travel.twinToCount();
+    const now = twinDifferences(vm, adopted?.side ?? twin, this.ignored);
     const quiet = this.clean !== undefined && this.lock.quietFrom(this.clean.icount);
     const found = this.clean && !quiet && this.clean.icount <= now.icount ? newDifferences(this.clean, now, this.ignored) : [];
     if (!found.length) {
@@ -75,6 +155,9 @@ export class TwinWindows {
       return undefined;
     }
     this.stretch = MIN_STRETCH;
+    // Re-run and lock-stepped here: the worker's twin is handed the main thread's state anew.
+    this.aheadInStep = false;
+    this.syncTwin();
     const { events, dataBps } = this.parts;
     const kept = { pending: events.pending, view: events.view, hit: dataBps.hit };
     // The stretch may have ended inside a delivery (a fault's handler reached, no instruction retired).

@@ -5,13 +5,12 @@
  * native twin of checkEquivalence.
  */
 import * as assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { availableModes, type Mode } from '../../core/vmm';
 import {
-  ADAPTER, collectOutput, example, fixture, launchToStop, lineOf, register, resumeToStop, scope, startClient, topFrame,
+  ADAPTER, collectOutput, example, fixture, launchToStop, lineOf, register, resumeToStop, scope, startAdapterServer, startClient, topFrame,
 } from './support';
 
 const HELLO = example('hello.gasm');
@@ -33,17 +32,8 @@ describe('debugger: ways of running the adapter', function () {
   this.timeout(30000);
 
   it('TCP: node dist/debugAdapter.js --server=PORT serves a session per connection', async () => {
-    const child: ChildProcess = spawn(process.execPath, [ADAPTER, '--server=0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const { child, port } = await startAdapterServer();
     try {
-      const port = await new Promise<number>((resolve, reject) => {
-        let err = '';
-        child.stderr!.on('data', (d: Buffer) => {
-          err += d.toString();
-          const m = /listening on 127\.0\.0\.1:(\d+)/.exec(err);
-          if (m) resolve(Number(m[1]));
-        });
-        child.on('exit', (code) => reject(new Error(`adapter exited (${code}): ${err}`)));
-      });
       for (let i = 0; i < 2; i++) {
         const dc = new DebugClient('node', ADAPTER, 'popek');
         await dc.start(port);

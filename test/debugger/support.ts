@@ -1,4 +1,5 @@
 /* Helpers for the debug adapter's protocol tests: the bundled adapter, launch sequences, lines. */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import * as fs from 'node:fs';
@@ -91,4 +92,19 @@ export async function failure(p: Promise<unknown>): Promise<string> {
 /** A request DebugClient has no method for (readMemory, writeMemory, setInstructionBreakpoints). */
 export function send<T extends DebugProtocol.Response>(dc: DebugClient, command: string, args: unknown): Promise<T> {
   return dc.send(command, args) as Promise<T>;
+}
+
+/** `node dist/debugAdapter.js --server=0` (a session per connection) and the port it listens on. */
+export async function startAdapterServer(): Promise<{ child: ChildProcess; port: number }> {
+  const child: ChildProcess = spawn(process.execPath, [ADAPTER, '--server=0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(err);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`adapter exited (${code}): ${err}`)));
+  });
+  return { child, port };
 }
