@@ -125,14 +125,17 @@ export async function continueAgainstRun(compute: string, print: (line: string) 
   }
 }
 
-/** Pause while a guest spins (runaway.gasm): ms from the request to the stopped event (target ≤ 200). */
+/**
+ * Pause while a guest spins (runaway.gasm): ms from the request to the stopped event (target ≤ 200),
+ * without and with the native twin (checkEquivalence: the twin's worker thread, the comparisons).
+ */
 export async function pauseLatency(runaway: string, print: (line: string) => void): Promise<void> {
   if (!fs.existsSync(runaway)) return;
-  for (const mode of MODES) {
+  for (const [mode, twin] of [...MODES.map((m) => [m, false] as const), ...MODES.filter((m) => m !== 'native').map((m) => [m, true] as const)]) {
     const times: number[] = [];
     for (let i = 0; i < 5; i++) {
       const c = new InlineClient();
-      await c.launch({ program: runaway, mode, stopOnEntry: true });
+      await c.launch({ program: runaway, mode, stopOnEntry: true, checkEquivalence: twin });
       await c.request('continue', { threadId: 1 });
       await new Promise((r) => setTimeout(r, 200 + 50 * i));
       const t0 = performance.now();
@@ -142,6 +145,37 @@ export async function pauseLatency(runaway: string, print: (line: string) => voi
       times.push(performance.now() - t0);
       c.dispose();
     }
-    print(`pause while the guest runs, ${mode}: median ${percentile(times, 50).toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms (target ≤ 200)`);
+    print(`pause while the guest runs, ${mode}${twin ? ' with the native twin' : ''}: median ${percentile(times, 50).toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms (target ≤ 200)`);
   }
+}
+
+/**
+ * Pause while the twin looks for the instruction a stretch's difference came from (narrowing and
+ * the lock step re-run the stretch): twins.gasm grown to ~16 M instructions under trap-and-emulate,
+ * its divergence in the last round, paused as soon as the search starts; ms to the stop (≤ 200).
+ */
+export async function pauseWhileSearching(twins: string, print: (line: string) => void): Promise<void> {
+  if (!fs.existsSync(twins)) return;
+  const { DebugRuntime } = await import('../../debugger/runtime/runtime');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-bench-'));
+  const file = path.join(dir, 'twins.gasm');
+  fs.writeFileSync(file, fs.readFileSync(twins, 'utf8').replace(/^ROUNDS\s+equ\s+\d+/m, 'ROUNDS equ 1000'));
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      let t0 = 0;
+      const rt: InstanceType<typeof DebugRuntime> = new DebugRuntime({ program: file, mode: 'trap-and-emulate', cost: 'modern', memoryMiB: 16, maxInstructions: 0, checkEquivalence: true, trace: false }, {
+        stopped: (s) => { if (s.reason === 'pause') times.push(performance.now() - t0); },
+        output: () => {}, ended: () => {},
+      });
+      rt.setExceptionFilters([{ id: 'divergence' }]);
+      rt.continue();
+      while (!rt.twinSearching && rt.isRunning) await new Promise((r) => setImmediate(r));
+      t0 = performance.now();
+      rt.pause();
+      while (rt.isRunning) await new Promise((r) => setTimeout(r, 1));
+      rt.dispose();
+    }
+  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+  if (times.length) print(`pause while the twin looks for a divergence (trap-and-emulate, twins.gasm ×1000): median ${percentile(times, 50).toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms of ${times.length} (target ≤ 200)`);
 }

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { continueAgainstRun, pauseLatency } from './continueSpeedBench';
+import { continueAgainstRun, pauseLatency, pauseWhileSearching } from './continueSpeedBench';
 import { InlineClient } from './inlineDapClient';
 import { createVm } from '../../core/vmm';
 import { loadProgramFile } from '../../core/machine/program';
@@ -169,6 +169,7 @@ export const debuggerBench: BenchSuite = {
 
     await continueAgainstRun(compute, print);
     await pauseLatency(findExample('../test/debugger/fixtures/runaway.gasm') ?? '', print);
+    await pauseWhileSearching(findExample('../test/debugger/fixtures/twins.gasm') ?? '', print);
 
     // 4. Step-back memory: a session on compute.gasm (16 MiB guest) that stops every 200 000th time
     // through the sieve's inner loop (a checkpoint at each stop), then the memory the checkpoints hold.

@@ -81,6 +81,7 @@ export class RunContext {
   oneByOne = 0;
   readonly output = new GuestOutput();
   private nextBreakpointId = 1000;
+  private pauseWaiters: Array<() => void> = [];
 
   constructor(readonly vm: Vm, readonly program: GuestProgram, readonly host: RuntimeHost, readonly options: RuntimeOptions) {}
 
@@ -88,6 +89,25 @@ export class RunContext {
 
   /** Linear address of the next instruction. */
   get pc(): number { return (this.cpu.eip + this.cpu.segBase[CS]) >>> 0; }
+
+  /** Asks the run to stop at its next turn; wakes whatever waits for that (`whenPauseRequested`). */
+  requestPause(): void {
+    this.pauseRequested = true;
+    const waiters = this.pauseWaiters;
+    this.pauseWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** A run starts: no pause asked for; the waits of earlier runs (settled races) are forgotten. */
+  clearPause(): void {
+    this.pauseRequested = false;
+    this.pauseWaiters = [];
+  }
+
+  /** Resolves when a pause is requested (at once if it was): a wait that a pause should cut short. */
+  whenPauseRequested(): Promise<void> {
+    return this.pauseRequested ? Promise.resolve() : new Promise((resolve) => this.pauseWaiters.push(resolve));
+  }
 
   /** Breakpoint ids are unique across code and data breakpoints. */
   newBreakpointId(): number { return this.nextBreakpointId++; }

@@ -53,17 +53,17 @@ export class RunLoop {
     const ctx = this.ctx, cpu = ctx.cpu;
     const { codeBps, events, travel, coverage } = this.parts;
     if (ctx.running || ctx.ended || ctx.disposed) return;
+    // After a pause between comparisons the twin is behind: it catches up before anything looks at it.
+    if (this.parts.windows) travel.twinToCount();
     try { travel.ensureFirstCheckpoint(); } catch (e) { ctx.host.output(`popek debugger: no step back: ${(e as Error).message}\n`, 'stderr'); }
     ctx.running = true;
-    ctx.pauseRequested = false;
+    ctx.clearPause();
     events.view = undefined;
     events.recentSeqLimit = undefined;
     travel.midDelivery = false;
     let stop: StopInfo | undefined;
     let sliceSize = 100_000;
     const windows = this.mode(goal) !== 'fine' ? this.parts.windows : undefined;
-    // One instruction at a time, the twin is compared after each: it must stand where the guest does.
-    if (!windows) this.parts.windows?.syncTwin();
     try {
       windows?.begin();
       for (;;) {
@@ -102,15 +102,18 @@ export class RunLoop {
         ctx.flushConsole();
         if (ctx.ended || stop) break;
         ctx.host.turn?.();
-        // A checkpoint holds the twin too: taken where the twin stands at the guest's count.
-        if (!windows || windows.inStep) travel.periodicCheckpoint();
+        travel.periodicCheckpoint();
         await yieldToHost();
         if (ctx.disposed) return;
         if (ctx.pauseRequested) { stop = { reason: 'pause', description: `Paused at ${ctx.where(ctx.pc)}` }; break; }
       }
-      // A stop between two comparisons: the stretch so far is compared first (a divergence in it comes first).
-      const divergence = stop && !ctx.ended ? await windows?.settle() : undefined;
-      if (divergence) { this.dropPending(); stop = divergence; }
+      // A stop between two comparisons: the stretch so far is compared first (a divergence in it
+      // comes first); a pause is answered at once, the comparison left to the next run.
+      if (stop?.reason === 'pause') windows?.deferComparison();
+      else if (stop && !ctx.ended) {
+        const divergence = await windows?.settle();
+        if (divergence) { this.dropPending(); stop = divergence; }
+      }
     } catch (e) {
       ctx.host.output(`popek debugger: internal error while running: ${(e as Error)?.message ?? e}\n`, 'stderr');
       stop = { reason: 'pause', description: 'Stopped after an internal error' };

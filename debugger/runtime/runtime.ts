@@ -84,6 +84,7 @@ export class DebugRuntime {
       this.twinAhead = TwinAhead.start({ image: this.program, memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: disks().map((d) => d.bytes) });
       const windows = this.windows = new TwinWindows(ctx, this.lockStep, { events: this.events, dataBps: this.dataBps, travel: this.travel }, this.twinAhead);
       this.travel.syncTwin = () => windows.syncTwin();
+      this.travel.twinInStep = () => windows.inStep;
     }
     this.coverage = new CoverageRecorder(this.program.index);
     if (options.coverage) this.coverage.enable();
@@ -106,6 +107,8 @@ export class DebugRuntime {
   get twinLockStepped(): number { return this.windows?.lockStepped ?? 0; }
   /** checkEquivalence: stretch ends where the twin's state came from the worker thread (not run on this one). */
   get twinStatesFromWorker(): number { return this.twinAhead?.adopted ?? 0; }
+  /** checkEquivalence: looking for the instruction a stretch's difference came from (narrowing, lock step). */
+  get twinSearching(): boolean { return this.windows?.searching ?? false; }
   /** Memory the step-back checkpoints hold, bytes. */
   get historyBytes(): number { return this.travel.history.bytes; }
   get historyCount(): number { return this.travel.history.count; }
@@ -115,7 +118,7 @@ export class DebugRuntime {
 
   dispose(): void {
     this.ctx.disposed = true;
-    this.ctx.pauseRequested = true;
+    this.ctx.requestPause();
     this.dataBps.dispose();
     this.events.dispose();
     this.twinAhead?.dispose();
@@ -178,7 +181,7 @@ export class DebugRuntime {
 
   continue(): void { void this.loop.run({ kind: 'continue' }); }
 
-  pause(): void { if (this.ctx.running) this.ctx.pauseRequested = true; }
+  pause(): void { if (this.ctx.running) this.ctx.requestPause(); }
 
   step(kind: 'in' | 'over' | 'out', granularity: Granularity): void {
     void this.loop.run(stepGoal(this.steppingView(), kind, granularity));

@@ -33,6 +33,8 @@ export class TimeTravel {
    * thread ran it to, if any (twinWindows.ts).
    */
   syncTwin: () => void = () => {};
+  /** Whether the twin stands at the guest's count (a checkpoint holds both; none is taken otherwise). */
+  twinInStep: () => boolean = () => true;
 
   /** `afterReplay`: the other parts forget what the re-execution left behind. */
   constructor(private readonly ctx: RunContext, private readonly twin: Vm | undefined, private readonly codeBps: CodeBreakpoints, private readonly afterReplay: () => void) {}
@@ -42,17 +44,18 @@ export class TimeTravel {
 
   /** Between turns: a checkpoint when it is worth its cost. */
   periodicCheckpoint(): void {
-    if (this.ctx.cpu.icount - this.history.lastIcount >= CHECKPOINT_MIN_DISTANCE && this.runMs >= CHECKPOINT_COST_FACTOR * this.checkpointMs) this.checkpoint();
+    if (this.twinInStep() && this.ctx.cpu.icount - this.history.lastIcount >= CHECKPOINT_MIN_DISTANCE && this.runMs >= CHECKPOINT_COST_FACTOR * this.checkpointMs) this.checkpoint();
   }
 
   /** At a stop: a checkpoint here when the last one is far back (the next step back is quick). */
   atStop(): void {
-    if (this.history.count > 0 && this.ctx.cpu.icount - this.history.lastIcount >= CHECKPOINT_AT_STOP) this.checkpoint();
+    if (this.twinInStep() && this.history.count > 0 && this.ctx.cpu.icount - this.history.lastIcount >= CHECKPOINT_AT_STOP) this.checkpoint();
   }
 
   private checkpoint(): void {
     const t0 = performance.now();
-    this.syncTwin();
+    // The twin's state at this count goes with the guest's.
+    this.twinToCount();
     this.ctx.quietly(() => this.history.add(this.ctx.cpu.icount, this.ctx.vm.snapshot(true), this.twin?.snapshot(true)));
     this.checkpointMs = performance.now() - t0;
     this.runMs = 0;
@@ -78,9 +81,10 @@ export class TimeTravel {
    * Restores the state at `target` instructions, re-executing from the latest checkpoint at or
    * before `startAtOrBefore`; `observe` sees every instruction boundary on the way. `onward`: when
    * the guest stands between that checkpoint and `target`, it runs on from where it is (the same
-   * deterministic path, without restoring and re-running what lies behind it).
+   * deterministic path, without restoring and re-running what lies behind it). `interrupted`: asked
+   * between turns; true leaves the guest (and the twin) where the re-execution stands, short of `target`.
    */
-  async replayTo(target: number, observe?: (icount: number, lin: number) => void, startAtOrBefore = target, onward = false): Promise<boolean> {
+  async replayTo(target: number, observe?: (icount: number, lin: number) => void, startAtOrBefore = target, onward = false, interrupted?: () => boolean): Promise<boolean> {
     const cp = this.history.latestAtOrBefore(startAtOrBefore);
     if (!cp) return false;
     const ctx = this.ctx, vm = ctx.vm, cpu = ctx.cpu, twin = this.twin;
@@ -113,6 +117,7 @@ export class TimeTravel {
         }
         if (cpu.icount < target) await yieldToHost();
         if (ctx.disposed) return false;
+        if (cpu.icount < target && interrupted?.()) return true;
       }
       return true;
     } finally {

@@ -52,6 +52,15 @@ export class TwinWindows {
    * yet (`syncTwin`): a clean comparison needs only its registers and RAM.
    */
   private adopted: TwinState | undefined;
+  /**
+   * A pause came before the comparison (or during the search for a difference): the last clean
+   * point, from which the next run compares (the difference, if any, is found then).
+   */
+  private unresolved: { clean: TwinDifferences; divergence: string | undefined } | undefined;
+  /** Looking for a difference in a stretch (narrowing, re-running in lock step): a pause is answered here. */
+  searching = false;
+  /** Settles when this run's pause is asked for (one wait per run, raced against the worker's answers). */
+  private pauseAsked: Promise<'pause'> = new Promise(() => {});
 
   constructor(
     private readonly ctx: RunContext,
@@ -83,9 +92,20 @@ export class TwinWindows {
   /** A run starts here: the differences now are the reference (they were looked at already). */
   begin(): void {
     this.parts.travel.twinToCount();
-    this.clean = twinDifferences(this.ctx.vm, this.lock.twin, this.ignored);
-    this.divergenceAtClean = this.lock.divergence;
+    const unresolved = this.unresolved?.clean.icount !== undefined && this.unresolved.clean.icount <= this.ctx.cpu.icount ? this.unresolved : undefined;
+    this.unresolved = undefined;
+    this.clean = unresolved?.clean ?? twinDifferences(this.ctx.vm, this.lock.twin, this.ignored);
+    this.divergenceAtClean = unresolved ? unresolved.divergence : this.lock.divergence;
+    this.pauseAsked = this.ctx.whenPauseRequested().then(() => 'pause');
     this.startStretch();
+  }
+
+  /**
+   * A pause between comparisons: answered at once, the twin left where it is; the next run brings
+   * it to the guest's count and compares from the last clean point.
+   */
+  deferComparison(): void {
+    if (!this.inStep && this.clean) this.unresolved ??= { clean: this.clean, divergence: this.divergenceAtClean };
   }
 
   /** The next stretch, from here: the worker is asked for the twin's state at its end. */
@@ -109,7 +129,9 @@ export class TwinWindows {
     const icount = this.ctx.cpu.icount;
     if (!mayStop && icount < this.stretchEnd) return undefined;
     if (icount === this.stretchEnd && this.ahead?.has(icount)) {
-      const state = await this.ahead.take(icount);
+      // A pause while the worker is still on its way is answered at once (compared at the next run).
+      const state = await Promise.race([this.ahead.take(icount), this.pauseAsked]);
+      if (state === 'pause') return undefined;
       // The worker goes on with the next stretch (as long as this one ends clean) while this one is
       // compared; the state before (its shared RAM the worker fills next) is no longer needed.
       const next = icount + Math.min(MAX_STRETCH, this.stretch * 2);
@@ -127,7 +149,7 @@ export class TwinWindows {
     return stop;
   }
 
-  /** A pause between slices: the stretch so far is compared (the twin brought to the guest's count). */
+  /** A stop between slices: the stretch so far is compared (the twin brought to the guest's count). */
   async settle(): Promise<StopInfo | undefined> {
     return this.inStep ? undefined : this.afterStretch();
   }
@@ -163,30 +185,10 @@ export class TwinWindows {
     // The stretch may have ended inside a delivery (a fault's handler reached, no instruction retired).
     const end = now.icount, endPc = ctx.pc;
     let stop: StopInfo | undefined;
-    for (let windows = 0; ; windows++) {
-      const last = windows >= MAX_WINDOWS;
-      // Where the lock step starts and ends: the whole rest once enough windows were looked at.
-      const { from, to } = last ? { from: this.clean!.icount, to: end } : await this.narrow(this.clean!, end);
-      const reported = this.lock.reported;
-      stop = await this.lockStep(from, to, to === end ? endPc : undefined);
-      const here = twinDifferences(vm, twin, this.ignored);
-      if (!stop && this.lock.reported === reported) {
-        // Nothing the lock step reports came of these chunks' differences: they are not the guest's.
-        for (const at of newDifferences(this.clean!, here, this.ignored)) if (at >= 0) this.ignored.add(at);
-      }
-      this.divergenceAtClean = this.lock.divergence;
-      this.clean = twinDifferences(vm, twin, this.ignored);
-      if (stop || to === end || ctx.disposed) break;
-      // The rest of the stretch, on the fast path: a new difference there is looked for the same way.
-      await this.parts.travel.replayTo(end, undefined, end, true);
-      this.deliverAsBefore(end, endPc);
-      const rest = twinDifferences(vm, twin, this.ignored);
-      if (this.lock.quietFrom(this.clean.icount) || !newDifferences(this.clean, rest, this.ignored).length) {
-        if (rest.icount !== this.clean.icount) this.divergenceAtClean = undefined;
-        this.clean = rest;
-        break;
-      }
-    }
+    this.searching = true;
+    try {
+      stop = await this.search(end, endPc);
+    } finally { this.searching = false; }
     if (stop) return stop;
     // Back where the stretch ended: its events and watched write still stand.
     events.pending = kept.pending;
@@ -196,16 +198,62 @@ export class TwinWindows {
   }
 
   /**
+   * The new differences of the stretch up to `end`, window by window, each re-run in lock step: the
+   * divergence stop, else undefined with the guest back at `end`. A pause on the way stops where
+   * the search stands (the next run looks again from its last clean point).
+   */
+  private async search(end: number, endPc: number): Promise<StopInfo | undefined> {
+    const ctx = this.ctx, vm = ctx.vm, twin = this.lock.twin;
+    let stop: StopInfo | undefined;
+    const paused = (): StopInfo => {
+      this.unresolved = { clean: this.clean!, divergence: this.divergenceAtClean };
+      return { reason: 'pause', description: `Paused at ${ctx.where(ctx.pc)} (while looking for a divergence from native)` };
+    };
+    for (let windows = 0; ; windows++) {
+      const last = windows >= MAX_WINDOWS;
+      // Where the lock step starts and ends: the whole rest once enough windows were looked at.
+      const window = last ? { from: this.clean!.icount, to: end } : await this.narrow(this.clean!, end);
+      if (!window || ctx.pauseRequested) return paused();
+      const { from, to } = window;
+      const reported = this.lock.reported;
+      stop = await this.lockStep(from, to, to === end ? endPc : undefined);
+      if (!stop && ctx.pauseRequested && ctx.cpu.icount < to) return paused();
+      const here = twinDifferences(vm, twin, this.ignored);
+      if (!stop && this.lock.reported === reported) {
+        // Nothing the lock step reports came of these chunks' differences: they are not the guest's.
+        for (const at of newDifferences(this.clean!, here, this.ignored)) if (at >= 0) this.ignored.add(at);
+      }
+      this.divergenceAtClean = this.lock.divergence;
+      this.clean = twinDifferences(vm, twin, this.ignored);
+      if (stop || to === end || ctx.disposed) return stop;
+      // The rest of the stretch, on the fast path: a new difference there is looked for the same way.
+      await this.parts.travel.replayTo(end, undefined, end, true, () => ctx.pauseRequested);
+      if (ctx.cpu.icount < end) return paused();
+      this.deliverAsBefore(end, endPc);
+      const rest = twinDifferences(vm, twin, this.ignored);
+      if (this.lock.quietFrom(this.clean.icount) || !newDifferences(this.clean, rest, this.ignored).length) {
+        if (rest.icount !== this.clean.icount) this.divergenceAtClean = undefined;
+        this.clean = rest;
+        return undefined;
+      }
+    }
+  }
+
+  /**
    * The window a new difference since `clean` first shows in, before instruction `end`: halved
    * until it is at most WINDOW instructions, by re-running to its middle on the fast path and
    * comparing there (the guest and the twin stand at the window's start afterwards, or later).
    */
-  private async narrow(clean: TwinDifferences, end: number): Promise<{ from: number; to: number }> {
+  private async narrow(clean: TwinDifferences, end: number): Promise<{ from: number; to: number } | undefined> {
     const ctx = this.ctx, travel = this.parts.travel;
     let lo = clean, hi = end, divergence = this.divergenceAtClean;
     while (hi - lo.icount > WINDOW && !ctx.disposed) {
       const mid = lo.icount + Math.floor((hi - lo.icount) / 2);
-      if (!await travel.replayTo(mid, undefined, mid, true)) break;
+      // Between two re-runs the host answers requests (a pause stops the search here).
+      await yieldToHost();
+      if (ctx.pauseRequested) break;
+      if (!await travel.replayTo(mid, undefined, mid, true, () => ctx.pauseRequested)) break;
+      if (ctx.cpu.icount < mid) break;
       const d = twinDifferences(ctx.vm, this.lock.twin, this.ignored);
       if (newDifferences(lo, d, this.ignored).length) hi = mid;
       else {
@@ -216,7 +264,7 @@ export class TwinWindows {
     }
     this.clean = lo;
     this.divergenceAtClean = divergence;
-    return { from: lo.icount, to: hi };
+    return ctx.pauseRequested ? undefined : { from: lo.icount, to: hi };
   }
 
   /**
@@ -248,7 +296,8 @@ export class TwinWindows {
    */
   private async lockStep(from: number, to: number, endPc: number | undefined): Promise<StopInfo | undefined> {
     const ctx = this.ctx, cpu = ctx.cpu;
-    if (!await this.parts.travel.replayTo(from, undefined, from, true)) throw new Error(`no checkpoint before instruction ${from}`);
+    if (!await this.parts.travel.replayTo(from, undefined, from, true, () => ctx.pauseRequested)) throw new Error(`no checkpoint before instruction ${from}`);
+    if (cpu.icount < from) return undefined;
     // As the lock step had it there (the replay forgot it).
     this.lock.divergence = this.divergenceAtClean;
     ctx.replaying = true;
@@ -272,7 +321,8 @@ export class TwinWindows {
           }
         }
         if (more()) await yieldToHost();
-        if (ctx.disposed) return undefined;
+        // A pause stops the lock step here (the caller sees the guest short of the window's end).
+        if (ctx.disposed || ctx.pauseRequested) return undefined;
       }
       return undefined;
     } finally {

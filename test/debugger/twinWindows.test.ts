@@ -19,7 +19,8 @@ const TWINS = fixture('twins.gasm');
 
 interface Run { log: string[]; instructions: number; oneByOne: number; lockStepped: number; fromWorker: number }
 
-async function run(mode: Mode, oneAtATime: boolean, program = TWINS): Promise<Run> {
+/** `pauseWhileSearching`: the first continue is paused as soon as the twin looks for a stretch's difference. */
+async function run(mode: Mode, oneAtATime: boolean, program = TWINS, pauseWhileSearching = false): Promise<Run> {
   const log: string[] = [];
   let rt!: DebugRuntime;
   await new Promise<void>((resolve, reject) => {
@@ -37,6 +38,11 @@ async function run(mode: Mode, oneAtATime: boolean, program = TWINS): Promise<Ru
     });
     rt.setExceptionFilters([{ id: 'divergence' }]);
     rt.continue();
+    const poll = (): void => {
+      if (rt.twinSearching) rt.pause();
+      else if (!rt.hasEnded && rt.isRunning) setImmediate(poll);
+    };
+    if (pauseWhileSearching) setImmediate(poll);
   });
   const result = { log, instructions: rt.instructions, oneByOne: rt.checkedOneByOne, lockStepped: rt.twinLockStepped, fromWorker: rt.twinStatesFromWorker };
   rt.dispose();
@@ -61,6 +67,17 @@ describe('debugger: checkEquivalence compares the native twin after stretches, n
       assert.ok(fast.lockStepped < fast.instructions / 4, `${fast.lockStepped} of ${fast.instructions} instructions re-run in lock step`);
     });
   }
+
+  it('trap-and-emulate: a pause while the twin looks for the divergence stops there; the next continue finds the same divergence', async () => {
+    const reference = await run('trap-and-emulate', false);
+    const paused = await run('trap-and-emulate', false, TWINS, true);
+    const pause = paused.log.findIndex((l) => l.startsWith('stop '));
+    assert.match(paused.log[pause], /^stop (\d+) [0-9a-f]+ pause: Paused at .* \(while looking for a divergence from native\)/, paused.log.join('\n'));
+    const divergenceAt = Number(/^stop (\d+)/.exec(reference.log.find((l) => l.startsWith('stop '))!)![1]);
+    assert.ok(Number(/^stop (\d+)/.exec(paused.log[pause])![1]) <= divergenceAt, paused.log[pause]);
+    // Without the pause stop, the same lines: the divergence stop, the Debug Console, the end.
+    assert.deepEqual(paused.log.filter((_, i) => i !== pause), reference.log);
+  });
 
   it('trap-and-emulate: a divergence after a long clean run is found in a small window of it', async () => {
     // 60 rounds: ~1 M instructions, the sensitive ones in the last round only. The stretches have
