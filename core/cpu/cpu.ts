@@ -193,6 +193,16 @@ export class Cpu {
   nextEip = 0;
   /** Retired instructions. */
   icount = 0;
+  /**
+   * Where a REP string instruction is in its chunk (ops/string.ts): the iterations done since it last
+   * retired, valid while EIP and the instruction count are those below. A fault a monitor takes
+   * part way (a shadow-page fill, the #GP of every OUTS under ring compression) restarts the
+   * instruction; counting its chunk again from zero would never retire it, and the guest would
+   * run outside its instruction budget (engine fuzz, seed 22 image 1589).
+   */
+  repChunkDone = 0;
+  repChunkEip = 0;
+  repChunkIcount = -1;
   /** Cycles spent halted (time = icount + idleCycles). */
   idleCycles = 0;
   halted = false;
@@ -1373,6 +1383,7 @@ export class Cpu {
     this.injected = undefined;
     this.delivering = -1;
     this.stallIcount = -1;
+    this.repChunkIcount = -1;
     this.stopRequested = false;
     this.stopRequest = undefined;
     this.irqCheck = true;

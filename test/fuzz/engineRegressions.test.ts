@@ -146,6 +146,40 @@ result: dd -1
     assert.equal(vm2.report().hypercalls.mmu_update, 200 - 6);
   });
 
+  it('seed 22 image 1589: a long REP string instruction counts one instruction per chunk in every technique, however many hidden faults restart it', () => {
+    // The image's `cs rep outsd` (ECX ≈ 0x7d000000) ended "monitor livelock" under trap-and-emulate,
+    // paravirtual and binary translation: each OUTS at CPL 1 is a #GP the VMM emulates, and each new
+    // page of ESI a hidden shadow-page fill; every restart counted the REP's chunk (4,096 iterations,
+    // one instruction of the budget, ops/string.ts) from zero again, so the chunk never ended, the
+    // guest never retired and the run outlived its budget. The SDM makes a REP interruptible between
+    // iterations with ECX/ESI/EDI holding its progress: a VMM's hidden fault must not change what the
+    // guest executes. Two guests of the same shape: string I/O and a memory copy (a memcpy).
+    const guests = {
+      'rep outsd': 'mov esi, 0x1000\n    mov ecx, 0x10000000\n    mov dx, 0x300\n    rep outsd',
+      'rep movsd': 'mov esi, 0x200000\n    mov edi, 0x300000\n    mov ecx, 0x60000\n    rep movsd',
+    };
+    const limit = 40;
+    const state = (bytes: Uint8Array, mode: Mode) => {
+      const vm = createVm({ mode, maxInstructions: limit, memoryMiB: 4 });
+      vm.load({ bytes, origin: ORIGIN, entry: ORIGIN, via: 'binary', diagnostics: [] });
+      vm.run(limit);
+      const r = vm.cpu.regs;
+      return { outcome: vm.report().outcome, error: vm.report().error, instructions: vm.cpu.icount, ecx: r[1] >>> 0, esi: r[6] >>> 0, edi: r[7] >>> 0 };
+    };
+    for (const [what, body] of Object.entries(guests)) {
+      const bytes = program(`bits 32\norg 0x100000\n    mov esp, 0x90000\n    cld\n    ${body}\n    hlt\n`);
+      const native = state(bytes, 'native');
+      assert.equal(native.outcome, 'limit', what);
+      for (const mode of availableModes()) assert.deepEqual(state(bytes, mode), native, `${what} in ${mode}`);
+    }
+    // The image itself (paravirtual starts with ESI = start_info, so its ESI is its own).
+    const image = randomImage(imageRng(22, 1589));
+    const native = state(image, 'native');
+    assert.equal(native.outcome, 'limit');
+    for (const mode of ['trap-and-emulate', 'binary-translation', 'hardware-assisted'] as const) assert.deepEqual(state(image, mode), native, mode);
+    assert.deepEqual({ ...state(image, 'paravirtual'), esi: 0 }, { ...native, esi: 0 }, 'paravirtual');
+  });
+
   it('a monitor whose page-fault handling never settles ends the run with a clear error, not a host hang', () => {
     // A stand-in for a shadow-paging bug: every hidden #PF is "fixed" but nothing is mapped, so the
     // first instruction faults again forever without retiring. The VMM's watchdog ends it.

@@ -2,7 +2,8 @@
  * String instructions (MOVS, CMPS, STOS, LODS, SCAS, INS, OUTS) with REP/REPE/REPNE. Each iteration
  * updates ECX/ESI/EDI only after its memory accesses succeed, so a fault leaves a restartable state.
  * A long REP runs in chunks: after CHUNK iterations EIP stays on the instruction, so interrupts and
- * slice ends can come in between (as on real hardware).
+ * slice ends can come in between (as on real hardware); each chunk counts as one instruction, in
+ * every technique, however many hidden faults restart it (Cpu.repChunkDone).
  */
 import { DF, ES } from '../constants';
 import type { Cpu } from '../cpu';
@@ -25,7 +26,10 @@ function makeString(step: Step, usesSi: boolean, usesDi: boolean, conditional: b
       if (usesDi) r[7] = a16 ? (r[7] & ~0xffff) | ((r[7] + delta) & 0xffff) : (r[7] + delta) | 0;
       return;
     }
+    // Iterations of this chunk done before a restart at the same boundary (a monitor's hidden fault).
     let n = 0;
+    if (cpu.repChunkIcount === cpu.icount && cpu.repChunkEip === cpu.eip) n = cpu.repChunkDone;
+    else { cpu.repChunkIcount = cpu.icount; cpu.repChunkEip = cpu.eip; cpu.repChunkDone = 0; }
     for (;;) {
       const count = a16 ? r[1] & 0xffff : r[1];
       if (count === 0) return;
@@ -33,9 +37,10 @@ function makeString(step: Step, usesSi: boolean, usesDi: boolean, conditional: b
       if (usesSi) r[6] = a16 ? (r[6] & ~0xffff) | ((r[6] + delta) & 0xffff) : (r[6] + delta) | 0;
       if (usesDi) r[7] = a16 ? (r[7] & ~0xffff) | ((r[7] + delta) & 0xffff) : (r[7] + delta) | 0;
       r[1] = a16 ? (r[1] & ~0xffff) | ((count - 1) & 0xffff) : (count - 1) | 0;
+      cpu.repChunkDone = ++n;
       // REPE stops when ZF = 0, REPNE when ZF = 1.
       if (conditional && cpu.getZF() !== (i.rep === 1)) return;
-      if (++n >= CHUNK && (a16 ? r[1] & 0xffff : r[1]) !== 0) {
+      if (n >= CHUNK && (a16 ? r[1] & 0xffff : r[1]) !== 0) {
         cpu.nextEip = cpu.eip;
         cpu.breakBlock = true;
         return;
