@@ -115,6 +115,7 @@ export async function selectMode(ctx: Ctx, mode?: unknown): Promise<Mode | undef
   const current = new Config(vscode.workspace.getConfiguration(SECTION, scope)).mode;
   const picked = isMode(mode) ? mode : await pickMode(current, 'Target technique for diagnostics and debugging');
   if (!picked) return undefined;
+  if (mode === WALKTHROUGH_ARG) void vscode.commands.executeCommand('setContext', WALKTHROUGH.techniqueChosen, true);
   // Workspace setting when a folder is open (the choice belongs to the project), else user setting.
   const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
   await vscode.workspace.getConfiguration(SECTION, scope).update('mode', picked, target);
@@ -195,18 +196,21 @@ export async function paravirtualize(ctx: Ctx, uri?: vscode.Uri, options?: { con
   return guarded(ctx, 'Paravirtualize', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-fix-'));
     try {
+      // The text `popek fix` reads (guestDocument saved it): an edit made meanwhile fails the Apply below.
+      const original = doc.getText();
+      const version = doc.version;
       const out = path.join(dir, path.basename(doc.fileName));
+      // A xen.inc already beside the file is the one the rewrite will use: the summary says so.
+      copyXenHeader(path.dirname(doc.fileName), dir, ctx);
       const res = await ctx.cli.run(['fix', doc.fileName, '-o', out, '--mode', 'paravirtual']);
       if (res.code !== 0 || !fs.existsSync(out)) throw failed(ctx, 'popek fix', res);
       const fixed = fs.readFileSync(out, 'utf8');
       // The CLI names the file it wrote (a temporary one here): name the user's file instead.
       const summary = ((res.stdout.trim() || res.stderr.trim()).split('\n').pop() ?? '').split(out).join(path.basename(doc.fileName));
-      const original = doc.getText();
       if (fixed === original) {
         void vscode.window.showInformationMessage(`Popek: ${path.basename(doc.fileName)} has nothing to rewrite. ${summary}`);
         return { changed: false, applied: false, summary };
       }
-      const version = doc.version;
       const preview = vscode.Uri.from({ scheme: PREVIEW_SCHEME, path: doc.uri.path, query: String(Date.now()) });
       ctx.virtualDocs.set(preview, fixed);
       await vscode.commands.executeCommand('vscode.diff', doc.uri, preview, `${path.basename(doc.fileName)} ↔ paravirtualized`, { preview: true });
@@ -238,8 +242,9 @@ export async function paravirtualize(ctx: Ctx, uri?: vscode.Uri, options?: { con
 }
 
 /**
- * `popek fix` wrote the Xen constants header the rewrite includes next to its output (the temporary
- * directory): put it next to the user's file, unless a file of that name is there already.
+ * Copies the Xen constants headers (xen.inc, xen-gas.inc) from one directory to another, unless a
+ * file of that name is there already: the user's into `popek fix`'s temporary directory (so the fix
+ * uses it and says so), and the one `popek fix` wrote back next to the user's file.
  */
 function copyXenHeader(from: string, to: string, ctx: Ctx): void {
   for (const name of XEN_HEADERS) {

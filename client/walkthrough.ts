@@ -10,6 +10,8 @@ import * as vscode from 'vscode';
 /** Context keys the walkthrough's steps complete on (package.json `completionEvents`). */
 export const WALKTHROUGH = {
   opened: 'popek.walkthrough.opened',
+  /** A technique picked from the walkthrough's step (the same one as before too: no setting changes then). */
+  techniqueChosen: 'popek.walkthrough.techniqueChosen',
   paravirtualized: 'popek.walkthrough.paravirtualized',
   debugged: 'popek.walkthrough.debugged',
   stoppedOnVmExit: 'popek.walkthrough.stoppedOnVmExit',

@@ -75,9 +75,12 @@ cat > "$RUN/ud/User/settings.json" <<'JSON'
   "workbench.tips.enabled": false,
   "git.enabled": false,
   "debug.openDebug": "openOnDebugBreak",
-  "editor.hover.delay": 100
+  "editor.hover.delay": 100,
+  "files.autoSave": "off"
 }
 JSON
+# files.autoSave: desktop VS Code's default. In the browser it is "afterDelay", which saves every edit
+# a second later: an unsaved edit could not be checked, and it raced the suite's own doc.save().
 "$CS" --user-data-dir "$RUN/ud" --extensions-dir "$RUN/ext" --install-extension "$E2E/popek.vsix" > "$RUN/install.log" 2>&1 \
   || { cat "$RUN/install.log"; exit 1; }
 "$CS" --user-data-dir "$RUN/ud" --extensions-dir "$RUN/ext" --list-extensions 2>/dev/null | grep -qx 'popek.popek' \

@@ -50,7 +50,7 @@ describe('client: manifest', () => {
       for (const i of items) assert.ok(contributed.includes(i.command), `${menu}: ${i.command}`);
     }
     for (const step of c.walkthroughs[0].steps) {
-      for (const m of String(step.description).matchAll(/\(command:([\w.]+)\)/g)) assert.ok(contributed.includes(m[1]), `${step.id}: ${m[1]}`);
+      for (const m of String(step.description).matchAll(/\(command:([\w.]+)[?)]/g)) assert.ok(contributed.includes(m[1]), `${step.id}: ${m[1]}`);
     }
   });
 

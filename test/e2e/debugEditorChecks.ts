@@ -45,6 +45,30 @@ function greenInOverviewRuler(page: Page): Promise<number> {
   });
 }
 
+/** Waits until the active editor's gutter marks `line` as executed (the marks come at each stop and at the end). */
+async function untilMarked(page: Page, line: number, timeoutMs = 60_000): Promise<number[]> {
+  for (const end = Date.now() + timeoutMs; ;) {
+    const lines = await coveredLines(page);
+    if (lines.includes(line)) return lines;
+    if (Date.now() > end) throw new Error(`line ${line} is not marked as executed: ${lines}`);
+    await page.waitForTimeout(250);
+  }
+}
+
+/** The coverage hover over the active editor's line holding `text`. */
+async function coverageHover(page: Page, text: string): Promise<string> {
+  const hover = page.locator('.monaco-hover', { hasText: 'Executed' }).first();
+  await page.mouse.move(5, 5);
+  await hover.waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => undefined);
+  const line = page.locator('.editor-group-container.active .view-line', { hasText: text }).first();
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await line.hover({ position: { x: 40, y: 5 } });
+    if (await hover.waitFor({ state: 'visible', timeout: 8_000 }).then(() => true, () => false)) break;
+    await page.mouse.move(5, 5);
+  }
+  return ((await hover.innerText()) ?? '').replace(/\u00a0/g, ' ');
+}
+
 export async function debugEditorChecks(page: Page, h: Kit): Promise<void> {
   await h.step(page, 'inline values at a stop: the registers, flags and memory operands the lines up to the stop use', ['debugAdapter'], async () => {
     await h.quickOpen(page, 'hello.gasm');
@@ -123,5 +147,48 @@ export async function debugEditorChecks(page: Page, h: Kit): Promise<void> {
     await page.waitForFunction(() => ![...document.querySelectorAll('.editor-group-container.active .monaco-editor .margin *')].some((e: any) => /coverage\.svg/.test(getComputedStyle(e).backgroundImage)), null, { timeout: 15_000 });
     if (await greenInOverviewRuler(page) !== 0) throw new Error('the overview ruler keeps coverage marks after the toggle');
     return `(lines ${lines.join(', ')} marked, ${never} not; ${ruler} ruler pixels; hover ${JSON.stringify(/Executed[^\n]*/.exec(said)?.[0])})`;
+  });
+
+  await h.step(page, 'code coverage per technique: ring.nasm takes another path under trap and emulate than natively; the gutter marks both paths, the hover names the technique of each line', ['debugAdapter'], async () => {
+    if (await page.locator('.debug-toolbar').isVisible()) await endSession(page);
+    await h.quickOpen(page, 'ring.nasm');
+    // The guest reads CS: its RPL is the CPL, 0 natively, 1 where the kernel is deprivileged
+    // (trap and emulate runs it at CPL 1, and the read does not trap).
+    const read = h.lineNumberOf('ring.nasm', /^\s*mov ax, cs/);
+    const ring0 = h.lineNumberOf('ring.nasm', /^\s*mov al, 0/), ring1 = h.lineNumberOf('ring.nasm', /^\s*mov al, 1/);
+    // Coverage on (the toggle's status-bar message says so; if it went off, it was on: once more).
+    for (let attempt = 0; ; attempt++) {
+      await h.runCommand(page, 'Popek: Toggle Code Coverage');
+      const on = page.locator('.statusbar-item', { hasText: 'code coverage on' }).first();
+      if (await on.waitFor({ timeout: 10_000 }).then(() => true, () => false)) break;
+      if (attempt === 1) throw new Error('"Popek: Toggle Code Coverage" did not say "code coverage on"');
+    }
+    const runUnder = async (technique: string, lastLine: number) => {
+      await h.chooseTechnique(page, technique);
+      await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
+      await page.keyboard.press('F5');
+      await page.waitForSelector('.monaco-editor .debug-top-stack-frame-line', { timeout: 60_000 });
+      await page.keyboard.press('F5'); // to the guest's exit
+      await h.goToLine(page, ring0); // both paths in view (the gutter is drawn for visible lines only)
+      const lines = await untilMarked(page, lastLine);
+      await page.waitForSelector('.debug-toolbar', { state: 'hidden', timeout: 30_000 });
+      return lines;
+    };
+    const native = await runUnder('Native', ring0 + 1);
+    if (native.includes(ring1)) throw new Error(`natively, the deprivileged path (line ${ring1}) is marked: ${native}`);
+    const both = await runUnder('Trap and emulate', ring1 + 1);
+    await page.screenshot({ path: path.join(h.OUT, 'ui-15c-coverage-two-techniques.png') });
+    if (![read, ring0, ring1].every((l) => both.includes(l))) throw new Error(`lines ${read}, ${ring0}, ${ring1} should all be marked: ${both}`);
+    // Each path's lines name the technique that ran them; the shared read names both.
+    const only = (hover: string) => /Executed under ([^(]*?) \(/.exec(hover)?.[1].split(', ').sort().join(', ') ?? hover;
+    const said = { read: only(await coverageHover(page, 'mov ax, cs')), ring0: only(await coverageHover(page, 'mov al, 0')), ring1: only(await coverageHover(page, 'mov al, 1')) };
+    await page.screenshot({ path: path.join(h.OUT, 'ui-15d-coverage-hover-per-technique.png') });
+    await page.mouse.move(5, 5);
+    if (said.read !== 'native, trap and emulate' || said.ring0 !== 'native' || said.ring1 !== 'trap and emulate') throw new Error(`hovers: ${JSON.stringify(said)}`);
+    // Back to the default technique, coverage off.
+    await h.chooseTechnique(page, 'Paravirtual');
+    await h.runCommand(page, 'Popek: Toggle Code Coverage');
+    await page.waitForFunction(() => ![...document.querySelectorAll('.editor-group-container.active .monaco-editor .margin *')].some((e: any) => /coverage\.svg/.test(getComputedStyle(e).backgroundImage)), null, { timeout: 15_000 });
+    return `(native marked ${native.join(', ')}; with trap and emulate ${both.join(', ')}; hovers ${JSON.stringify(said)})`;
   });
 }

@@ -88,6 +88,36 @@ export async function kernelChecks(page: Page, kit: Kit): Promise<void> {
     return `(data.asm: ${JSON.stringify(shown)}, ${colours.length} token colours; entry.s with NASM content: ${JSON.stringify(byContent)})`;
   });
 
+  await kit.step(page, '.nasm opens as NASM: the status bar names it, the linter squiggles its critical instruction and lists it in Problems', ['server'], async () => {
+    await kit.quickOpen(page, 'ring.nasm');
+    const shown = await languageShown(page, /x86 Guest Assembly \(NASM\)/);
+    const at = kit.lineNumberOf('ring.nasm', /^\s*mov ax, cs/);
+    await page.keyboard.press('Control+Home');
+    // The squiggle lies on the line that reads CS (critical under the default technique, paravirtual).
+    const squiggled = await page.waitForFunction(() => {
+      const editor = document.querySelector('.editor-group-container.active .monaco-editor');
+      const numberAt = new Map<number, number>();
+      for (const n of editor?.querySelectorAll('.margin-view-overlays .line-numbers') ?? []) numberAt.set(Math.round(n.parentElement.getBoundingClientRect().top), Number(n.textContent));
+      const lines = [...(editor?.querySelectorAll('.squiggly-warning') ?? [])].map((e: any) => numberAt.get(Math.round(e.getBoundingClientRect().top)) ?? 0).filter(Boolean);
+      return lines.length ? lines : false;
+    }, null, { timeout: 60_000 }).then((h) => h.jsonValue() as Promise<number[]>);
+    if (!squiggled.includes(at)) throw new Error(`warning squiggles on lines ${squiggled}, not on ${at} (mov ax, cs)`);
+    // Its row in the Problems panel, filtered to it (other files' rows come first and push it out of view).
+    await page.keyboard.press('Control+Shift+M');
+    const filter = page.locator('.panel .viewpane-filter input').first();
+    await filter.fill('mov ax, cs');
+    const row = page.locator('.markers-panel .monaco-list-row', { hasText: 'mov ax, cs is critical' }).first();
+    await row.waitFor({ timeout: 20_000 });
+    const said = kit.norm(await row.innerText());
+    const file = kit.norm(await page.locator('.markers-panel .monaco-list-row', { hasText: /ring\.nasm/ }).first().innerText().catch(() => ''));
+    await page.screenshot({ path: path.join(OUT, 'ui-18c-nasm-extension.png') });
+    await filter.fill('');
+    if (!/ring\.nasm/.test(file)) throw new Error(`the problem is not listed under ring.nasm: ${JSON.stringify(file)}`);
+    if (Number(/\[Ln (\d+)/.exec(said)?.[1]) !== at) throw new Error(`the Problems row ${JSON.stringify(said)} is not on line ${at}`);
+    await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
+    return `(${JSON.stringify(shown)}; squiggle on line ${at}; Problems: ${JSON.stringify(said.split('\n')[0])})`;
+  });
+
   await kit.step(page, 'F5 on a .S kernel source debugs the ELF built from it: its breakpoint hits at its line; Globals lists the NASM variables with readelf\'s sizes', ['debugAdapter'], async () => {
     if (await page.locator('.debug-toolbar').isVisible()) await endSession(page);
     const elf = buildKernel(kernelDir);

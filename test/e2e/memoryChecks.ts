@@ -18,6 +18,8 @@ export interface Kit {
   runCommand(page: Page, title: string): Promise<void>;
   lineNumberOf(file: string, re: RegExp): number;
   norm(s: string | null | undefined): string;
+  /** Picks a technique with the status-bar picker (popek.mode, the workspace setting). */
+  chooseTechnique(page: Page, label: string): Promise<void>;
 }
 
 /** The memory webview's frame once it has drawn rows (following `expect` when given). */

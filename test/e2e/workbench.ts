@@ -12,6 +12,7 @@
  * Env: CS_URL, WS (workspace folder), OUT (screenshots), RESULT (suite result file, suite phase),
  * POPEK_HAVE (comma list of built bundles: server, debugAdapter, cli, compare), CHROMIUM.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -101,6 +102,38 @@ async function runCommand(page: Page, title: string): Promise<void> {
   await input.fill(`>${title}`);
   await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 15_000 });
   await page.keyboard.press('Enter');
+}
+
+/** The status-bar item naming the technique (as client/config.ts's MODE_LABELS say it). */
+const TECHNIQUE_ITEM = /^\s*(Native|Trap and emulate|Binary translation|Paravirtual|Hardware assisted \(VT-x\))\s*$/;
+
+/** Picks a technique with the status-bar picker, as a user does; resolves once the status bar shows it. */
+async function chooseTechnique(page: Page, label: string): Promise<void> {
+  await page.locator('.statusbar-item', { hasText: TECHNIQUE_ITEM }).first().click();
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(label);
+  // Exactly this label focused (the filter also matches other techniques' descriptions).
+  const exactly = new RegExp(`^\\s*${label.replace(/[()]/g, '\\$&')}\\s*$`);
+  await page.locator('.quick-input-list .monaco-list-row.focused .label-name', { hasText: exactly }).first().waitFor({ timeout: 15_000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.statusbar-item', { hasText: exactly }).first().waitFor({ timeout: 15_000 });
+}
+
+/** "File: Revert File" on the active editor: its text as on disk again (the checks leave files as they found them). */
+async function revertFile(page: Page): Promise<void> {
+  if (!(await page.locator('.tab.active.dirty').count())) return;
+  await runCommand(page, 'File: Revert File');
+  await page.locator('.tab.active.dirty').first().waitFor({ state: 'detached', timeout: 15_000 });
+}
+
+/** Polls a condition outside the page (a file on disk) until it holds or `timeoutMs` passes. */
+async function until(holds: () => boolean, timeoutMs: number): Promise<boolean> {
+  for (const end = Date.now() + timeoutMs; !holds();) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return true;
 }
 
 function lineNumberOf(file: string, re: RegExp): number {
@@ -207,24 +240,12 @@ async function uiPhase(page: Page): Promise<void> {
 
   await step(page, 'status-bar picker sets the technique', [], async () => {
     await quickOpen(page, 'hello.gasm');
-    const item = page.locator('.statusbar-item', { hasText: 'Paravirtual' }).first();
-    await item.waitFor({ timeout: 15_000 });
-    await item.click();
-    const input = page.locator('.quick-input-widget input');
-    await input.waitFor({ state: 'visible' });
-    await input.fill('hardware');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Hardware assisted' }).first().waitFor();
-    await page.screenshot({ path: path.join(OUT, 'ui-3-mode-picker.png') });
-    await page.keyboard.press('Enter');
-    await page.locator('.statusbar-item', { hasText: 'Hardware assisted (VT-x)' }).waitFor({ timeout: 15_000 });
+    await page.locator('.statusbar-item', { hasText: 'Paravirtual' }).first().waitFor({ timeout: 15_000 });
+    await chooseTechnique(page, 'Hardware assisted (VT-x)');
     const settings = JSON.parse(fs.readFileSync(path.join(WS, '.vscode', 'settings.json'), 'utf8'));
     if (settings['popek.mode'] !== 'hardware-assisted') throw new Error(`settings.json: ${JSON.stringify(settings)}`);
     // Back to the default for the checks below.
-    await page.locator('.statusbar-item', { hasText: 'Hardware assisted (VT-x)' }).click();
-    await input.fill('paravirtual');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Paravirtual' }).first().waitFor();
-    await page.keyboard.press('Enter');
-    await page.locator('.statusbar-item', { hasText: 'Paravirtual' }).first().waitFor({ timeout: 15_000 });
+    await chooseTechnique(page, 'Paravirtual');
     return '(.vscode/settings.json has popek.mode)';
   });
 
@@ -275,25 +296,33 @@ async function uiPhase(page: Page): Promise<void> {
   });
 
   await step(page, 'quick-fix menu on popfd, Enter applies the fix', ['server'], async () => {
+    await quickOpen(page, 'critical.gasm');
     await goToLine(page, lineNumberOf('critical.gasm', /^\s*popfd/));
     await page.keyboard.press('End');
     await page.keyboard.press('Home'); // on the mnemonic
-    await page.keyboard.press('Control+.');
+    // The diagnostics first (the language server may still be starting): a quick fix needs them.
+    await page.waitForSelector('.editor-group-container.active .monaco-editor .squiggly-warning', { timeout: 60_000 });
     const menu = page.locator('.action-widget .monaco-list-row');
-    await menu.first().waitFor({ state: 'visible', timeout: 20_000 });
+    for (let attempt = 0; ; attempt++) {
+      await page.keyboard.press('Control+.');
+      if (await menu.first().waitFor({ state: 'visible', timeout: 8_000 }).then(() => true, () => false)) break;
+      if (attempt === 2) throw new Error('Ctrl+. on popfd offers no quick fix');
+      await page.keyboard.press('Escape'); // "No code actions available": the actions came later
+    }
     const titles = norm((await menu.allInnerTexts()).join(' | '));
     await page.screenshot({ path: path.join(OUT, 'ui-5-quickfix-menu.png') });
     await page.keyboard.press('Enter');
-    await page.waitForFunction(() => !/^\s*popfd\b/m.test((document.querySelector('.monaco-editor .view-lines') as HTMLElement | null)?.innerText.replace(/\u00a0/g, ' ') ?? ''), null, { timeout: 20_000 });
-    // Readable: the block starts with a comment saying what it replaces.
+    // Readable: the block starts with a comment saying what it replaces (the rewrite's last line may be
+    // the instruction itself, marked reviewed: so the comment is what says the fix is in).
+    await page.waitForFunction(() => /; "popfd" replaced by /.test(((document.querySelector('.editor-group-container.active .monaco-editor .view-lines') as HTMLElement | null)?.innerText ?? '').replace(/\u00a0/g, ' ')), null, { timeout: 20_000 })
+      .catch(() => undefined); // the message below says what is shown instead
     const shown = norm(await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().innerText());
     if (!/; "popfd" replaced by /.test(shown)) throw new Error(`no comment saying what the rewrite replaces: ${JSON.stringify(shown.slice(0, 300))}`);
     await page.screenshot({ path: path.join(OUT, 'ui-6-quickfix-applied.png') });
     // The Xen constants for plain nasm: the fix added `%include "xen.inc"` (checked in the file's
     // text through the language server's view below) and the server wrote xen.inc beside the file.
     const header = path.join(WS, 'xen.inc');
-    const end = Date.now() + 15_000;
-    while (!fs.existsSync(header)) { if (Date.now() > end) throw new Error('xen.inc was not written beside critical.gasm'); await page.waitForTimeout(200); }
+    if (!(await until(() => fs.existsSync(header), 15_000))) throw new Error('xen.inc was not written beside critical.gasm');
     if (!/^__HYPERVISOR_sched_op +equ 29$/m.test(fs.readFileSync(header, 'utf8'))) throw new Error('xen.inc does not define the hypercall numbers');
     await page.keyboard.press('Control+Home');
     await page.waitForFunction(() => /%include "xen\.inc"/.test(((document.querySelector('.editor-group-container.active .monaco-editor .view-lines') as HTMLElement | null)?.innerText ?? '').replace(/\u00a0/g, ' ')), null, { timeout: 10_000 });
@@ -305,22 +334,53 @@ async function uiPhase(page: Page): Promise<void> {
     }, null, { timeout: 15_000 });
     await page.screenshot({ path: path.join(OUT, 'ui-6b-quickfix-xen-inc.png') });
     await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
-    await page.keyboard.press('Control+Z'); // leave the file as it was
+    await revertFile(page); // leave the file as it was
     return `(${titles.slice(0, 120)}; xen.inc written, included, no problem left about it)`;
   });
 
-  await step(page, 'Paravirtualize This File: diff preview, then Apply rewrites the file', ['cli'], async () => {
+  await step(page, 'Paravirtualize This File: diff preview, the prompt counts the lines added, Apply keeps an edit not saved before, the saved file assembles with plain nasm', ['cli'], async () => {
     await quickOpen(page, 'critical.gasm');
+    await revertFile(page);
+    const file = path.join(WS, 'critical.gasm');
+    const lineCount = (text: string) => text.split('\n').length;
+    // An edit not saved yet: the command saves it first (popek fix reads the file), so Apply keeps it.
+    const mark = '; edited in the editor, not saved yet';
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.type(mark);
+    await page.locator('.tab.active.dirty').first().waitFor({ timeout: 10_000 });
+    const edited = lineCount(fs.readFileSync(file, 'utf8')) + 1;
     await runCommand(page, 'Popek: Paravirtualize This File');
     await page.locator('.monaco-diff-editor').first().waitFor({ state: 'visible', timeout: 30_000 });
-    const apply = page.locator('.notifications-toasts .monaco-button', { hasText: 'Apply' }).first();
-    await apply.waitFor({ state: 'visible', timeout: 15_000 });
+    const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'Apply' }).first();
+    await toast.waitFor({ state: 'visible', timeout: 15_000 });
+    const prompt = norm(await toast.innerText());
     await page.screenshot({ path: path.join(OUT, 'ui-7-paravirtualize-diff.png') });
-    await apply.click();
-    await page.waitForFunction(() => /VCPU_INFO_UPCALL_MASK|vmcall/.test((document.querySelector('.monaco-editor .view-lines') as HTMLElement | null)?.innerText ?? ''), null, { timeout: 20_000 });
+    const added = Number(/(\d+) lines? added/.exec(prompt)?.[1]);
+    if (!(added > 0)) throw new Error(`the prompt does not count the lines added: ${JSON.stringify(prompt)}`);
+    // The quick fix (check 6) wrote xen.inc beside the file: the rewrite uses it, and says so.
+    if (fs.existsSync(path.join(WS, 'xen.inc')) && !/uses the xen\.inc already there/.test(prompt)) throw new Error(`xen.inc is there, the prompt says ${JSON.stringify(prompt)}`);
+    await toast.locator('.monaco-button', { hasText: 'Apply' }).click();
+    // Applied: the diff closes, the file's tab is back and has changes to save.
+    await page.locator('.monaco-diff-editor').first().waitFor({ state: 'hidden', timeout: 20_000 });
+    await page.locator('.tab.active.dirty', { hasText: 'critical.gasm' }).first().waitFor({ timeout: 20_000 });
+    await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+S');
+    await page.locator('.tab.active.dirty').first().waitFor({ state: 'detached', timeout: 15_000 });
+    await page.keyboard.press('Control+Home');
     await page.screenshot({ path: path.join(OUT, 'ui-8-paravirtualized.png') });
-    await page.locator('.monaco-editor .view-lines').first().click();
-    await page.keyboard.press('Control+Z');
+    // Saved: the rewrite, the edit made before, and exactly the lines the prompt said it adds; plain
+    // nasm assembles it (the Xen constants from the xen.inc beside it).
+    const saved = fs.readFileSync(file, 'utf8');
+    if (!/VCPU_INFO_UPCALL_MASK|vmcall/.test(saved)) throw new Error('the saved file is not rewritten');
+    if (!saved.startsWith(mark)) throw new Error('the saved file lost the edit made before the command');
+    if (lineCount(saved) - edited !== added) throw new Error(`the prompt says ${added} lines added, the file grew by ${lineCount(saved) - edited}`);
+    const bin = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'popek-e2e-nasm-')), 'critical.bin');
+    const nasm = spawnSync('nasm', ['-f', 'bin', '-o', bin, 'critical.gasm'], { cwd: WS, encoding: 'utf8' });
+    fs.rmSync(path.dirname(bin), { recursive: true, force: true });
+    if (nasm.status !== 0) throw new Error(`nasm -f bin critical.gasm: ${nasm.error?.message ?? nasm.stderr}`);
+    return `(prompt: ${JSON.stringify(/Popek: apply.*/s.exec(prompt)?.[0].replace(/\s+/g, ' ') ?? prompt)}; the file grew by ${added} lines; plain nasm assembles it)`;
   });
 
   await step(page, 'no Multiboot header: a warning where it belongs, a quick fix that inserts one, a clear message at launch', ['server', 'debugAdapter'], async () => {
@@ -553,15 +613,15 @@ async function uiPhase(page: Page): Promise<void> {
 
   // The memory view and data breakpoints from the Variables view (memoryChecks.ts) — before the
   // walkthrough, whose example is also named hello.gasm and would be the one Ctrl+P opens after it.
-  await memoryChecks(page, { OUT, step, quickOpen, goToLine, runCommand, lineNumberOf, norm });
+  await memoryChecks(page, { OUT, step, quickOpen, goToLine, runCommand, lineNumberOf, norm, chooseTechnique });
 
   // Inline values at a stop, the coverage decoration after a run (debugEditorChecks.ts) — before the
   // walkthrough too: its hello.gasm would be the one Ctrl+P opens, with other line numbers.
-  await debugEditorChecks(page, { step, quickOpen, goToLine, runCommand, lineNumberOf, norm, OUT });
+  await debugEditorChecks(page, { step, quickOpen, goToLine, runCommand, lineNumberOf, norm, OUT, chooseTechnique });
 
   // A kernel linked from a .S and a NASM object (kernelChecks.ts): .asm as NASM, F5 on the .S, the
   // NASM variables in Globals — before the walkthrough, which checks the workspace is left unchanged.
-  await kernelChecks(page, { step, quickOpen, goToLine, runCommand, lineNumberOf, norm, OUT });
+  await kernelChecks(page, { step, quickOpen, goToLine, runCommand, lineNumberOf, norm, OUT, chooseTechnique });
 
   await step(page, 'the walkthrough followed end to end: each step does what it says, ticks only then, writes nothing to the workspace', ['cli', 'debugAdapter', 'server'], async () => {
     const snapshot = () => fs.readdirSync(WS).filter((f) => f !== '.vscode').map((f) => `${f}:${fs.statSync(path.join(WS, f)).mtimeMs}`).sort().join(',');
@@ -624,21 +684,21 @@ async function uiPhase(page: Page): Promise<void> {
     await openWalkthrough();
     await waitTicked(titles[0]);
 
-    // 2. The technique picker; the step ticks when a technique is chosen.
-    // The picker can close as focus settles after step 1 (its tick re-renders the page): open it again then.
+    // 2. The technique picker; the step ticks when a technique is chosen. The user's explicit choice is
+    // the one thing written: the workspace setting. The picker can close before the choice lands (it
+    // closes on focus loss, and the walkthrough re-renders as step 1's tick settles): nothing is written
+    // then, so the step is pressed again.
+    const settings = path.join(WS, '.vscode', 'settings.json');
+    const modeSet = () => fs.existsSync(settings) && /"popek\.mode":\s*"trap-and-emulate"/.test(fs.readFileSync(settings, 'utf8'));
     for (let attempt = 0; ; attempt++) {
       await press(titles[1], 'Choose a technique', '.quick-input-list .monaco-list-row >> text=Trap and emulate');
-      if (await page.locator('.quick-input-widget input').fill('trap', { timeout: 5_000 }).then(() => true, () => false)) break;
-      if (attempt === 2) throw new Error('the technique picker closed before a technique was chosen');
-    }
-    await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: 'Trap and emulate' }).first().waitFor({ state: 'attached' });
-    await page.keyboard.press('Enter');
-    // The user's explicit choice is the one thing written: the workspace setting.
-    const settings = path.join(WS, '.vscode', 'settings.json');
-    const end = Date.now() + 15_000;
-    while (!(fs.existsSync(settings) && /"popek\.mode":\s*"trap-and-emulate"/.test(fs.readFileSync(settings, 'utf8')))) {
-      if (Date.now() > end) throw new Error('popek.mode was not set to trap-and-emulate');
-      await page.waitForTimeout(200);
+      const chosen = await page.locator('.quick-input-widget input').fill('trap', { timeout: 5_000 }).then(async () => {
+        await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: 'Trap and emulate' }).first().waitFor({ state: 'attached', timeout: 5_000 });
+        await page.keyboard.press('Enter');
+      }).then(() => true, () => false);
+      if (chosen && await until(modeSet, 10_000)) break;
+      if (attempt === 2) throw new Error('popek.mode was not set to trap-and-emulate (the technique picker closed before the choice, three times)');
+      await page.keyboard.press('Escape');
     }
     await openWalkthrough();
     await waitTicked(titles[1]);

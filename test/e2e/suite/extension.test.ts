@@ -187,6 +187,7 @@ describe('Popek in a real VS Code', function () {
       assert.notEqual(doc.getText(), original.get('critical.gasm'));
       assert.match(doc.getText(), /VCPU_INFO_UPCALL_MASK|vmcall/, 'rewritten into the paravirtual interface');
       assert.ok(await doc.save(), 'the rewritten file saves');
+      assert.equal(fs.readFileSync(uri.fsPath, 'utf8'), doc.getText(), 'the rewritten text is on disk');
       if (built('server')) await waitFor('no critical diagnostics after paravirtualizing', () => diagnosticsWith(doc.uri, 'critical-instruction').length === 0);
     });
 
