@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import type { Frame, Locator, Page } from 'playwright-core';
+import { openQuickInput } from './quickInput';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 declare const document: any;
@@ -98,10 +99,7 @@ const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>
 
 /** Remove All Breakpoints (the palette lists it only while there are some). */
 export async function removeAllBreakpoints(page: Page): Promise<void> {
-  await page.keyboard.press('Control+Shift+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill('>Remove All Breakpoints');
+  await openQuickInput(page, 'Control+Shift+P', '>Remove All Breakpoints');
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Remove All Breakpoints' }).first();
   if (await row.waitFor({ state: 'visible', timeout: 3_000 }).then(() => true, () => false)) await page.keyboard.press('Enter');
   else await page.keyboard.press('Escape');

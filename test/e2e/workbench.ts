@@ -20,6 +20,7 @@ import { chromium, Frame, Page } from 'playwright-core';
 import { memoryChecks } from './memoryChecks';
 import { debugEditorChecks } from './debugEditorChecks';
 import { kernelChecks } from './kernelChecks';
+import { openQuickInput } from './quickInput';
 
 // The callbacks given to page.evaluate / waitForFunction run in the page; the project's tsconfig has
 // no DOM lib (it is Node code), so the few page globals they use are declared here, for this file only.
@@ -70,10 +71,7 @@ async function openWorkbench(page: Page): Promise<void> {
 }
 
 async function quickOpen(page: Page, file: string): Promise<void> {
-  await page.keyboard.press('Control+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible' });
-  await input.fill(file);
+  await openQuickInput(page, 'Control+P', file);
   // Wait until the filtered list has the file focused: the unfiltered "recently opened" list comes first.
   await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: file }).waitFor({ timeout: 15_000 });
   await page.keyboard.press('Enter');
@@ -82,24 +80,12 @@ async function quickOpen(page: Page, file: string): Promise<void> {
 }
 
 async function goToLine(page: Page, line: number): Promise<void> {
-  await page.keyboard.press('Control+G');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible' });
-  await page.keyboard.type(String(line));
+  await openQuickInput(page, 'Control+G', `:${line}`);
   await page.keyboard.press('Enter');
 }
 
 async function runCommand(page: Page, title: string): Promise<void> {
-  const input = page.locator('.quick-input-widget input');
-  // A key press can land while focus is moving (a closing picker, a walkthrough): try again then.
-  for (let attempt = 0; ; attempt++) {
-    await page.keyboard.press('Control+Shift+P');
-    if (await input.waitFor({ state: 'visible', timeout: 5_000 }).then(() => true, () => false)) break;
-    if (attempt === 2) throw new Error(`the command palette did not open for "${title}"`);
-    await page.keyboard.press('Escape');
-    await page.locator('.monaco-workbench').first().click({ position: { x: 5, y: 5 } }).catch(() => undefined);
-  }
-  await input.fill(`>${title}`);
+  await openQuickInput(page, 'Control+Shift+P', `>${title}`);
   await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 15_000 });
   await page.keyboard.press('Enter');
 }
@@ -503,7 +489,7 @@ async function uiPhase(page: Page): Promise<void> {
   await step(page, 'Show VM-Exit Trace lists every exit beside the code, readable, linked to the source', ['cli'], async () => {
     await quickOpen(page, 'hello.gasm');
     await runCommand(page, 'Popek: Show VM-Exit Trace');
-    const tab = page.locator('.tab.active', { hasText: 'events.log' });
+    const tab = page.locator('.tab.active', { hasText: 'events.log' }).first();
     await tab.waitFor({ timeout: 30_000 });
     const editor = page.locator('.monaco-editor .view-lines', { hasText: 'Hypervisor events of' }).first();
     await editor.waitFor({ timeout: 20_000 });
@@ -678,8 +664,9 @@ async function uiPhase(page: Page): Promise<void> {
 
     // 1. The example opens from the extension's storage, not the workspace.
     await press(titles[0], 'Open hello.gasm', '.tab.active >> text=hello.gasm');
-    await page.locator('.tab.active', { hasText: 'hello.gasm' }).waitFor({ timeout: 15_000 });
-    const where = await page.locator('.tab.active').getAttribute('title') ?? await page.locator('.tab.active').getAttribute('aria-label') ?? '';
+    await page.locator('.tab.active', { hasText: 'hello.gasm' }).first().waitFor({ timeout: 15_000 });
+    const tab = page.locator('.editor-group-container.active .tab.active').first();
+    const where = await tab.getAttribute('title') ?? await tab.getAttribute('aria-label') ?? '';
     if (where.includes(WS)) throw new Error(`the example opened from the workspace: ${where}`);
     await openWalkthrough();
     await waitTicked(titles[0]);
