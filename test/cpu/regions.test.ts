@@ -127,6 +127,37 @@ describe('cpu: compiled regions', function () {
     endToEnd(g.bytes);
   });
 
+  it('INC/DEC keep the CF of the ADD/SUB/ADC/SBB/NEG before them and ADC/SBB take it as their carry in, in every operand size, as interpreted', function () {
+    // The carry a compiled region computes from the record's operands (regionCompiler carryBit) for
+    // every pair below, every writer and size; each CF is folded into EBP by an ADC, so a wrong carry
+    // changes the sum. The pairs cover carries and borrows out of bit 7, 15 and 31 with a carry in.
+    const writers = (a: string, b: string) => [`add ${a}, ${b}`, `sub ${a}, ${b}`, `stc`, `adc ${a}, ${b}`, `stc`, `sbb ${a}, ${b}`, `clc`, `adc ${a}, ${b}`, `clc`, `sbb ${a}, ${b}`, `neg ${a}`];
+    const fold = (writer: string[], a: string, b: string) => writer.flatMap((w) => (w === 'stc' || w === 'clc' ? [w] :
+      [`mov ${a}, [pairs + esi*8]`.replace(/\b(al|ax|eax)\b/, 'eax'), `mov ${b}, [pairs + esi*8 + 4]`.replace(/\b(bl|bx|ebx)\b/, 'ebx'), w, `inc ${a}`, 'adc ebp, 0', w.startsWith('neg') ? `neg ${a}` : w, `dec ${b}`, 'adc ebp, ebp', w.startsWith('neg') ? `neg ${a}` : w, `adc ${a}, ${b}`, 'adc ebp, 0', w.startsWith('neg') ? `neg ${a}` : w, `sbb ${b}, ${a}`, 'adc ebp, ebp', 'add edi, eax']));
+    const body = [
+      'start:', 'xor ebp, ebp', 'xor edi, edi', 'mov ecx, 40',
+      '.round:',
+      // One loop per operand size (a region is at most 600 instructions).
+      ...(['eax', 'ax', 'al'] as const).flatMap((a, k) => {
+        const b = ['ebx', 'bx', 'bl'][k];
+        return [`xor esi, esi`, `.loop${k}:`, ...fold(writers(a, b), a, b), 'inc esi', 'cmp esi, 16', `jb .loop${k}`];
+      }),
+      // Memory forms: the INC/DEC is an RMW of the dword written by ADD.
+      'xor esi, esi', '.loopm:',
+      'mov eax, [pairs + esi*8]', 'mov [scratch], eax', 'mov ebx, [pairs + esi*8 + 4]', 'add [scratch], ebx', 'inc dword [scratch]', 'adc ebp, 0', 'sub [scratch], ebx', 'dec word [scratch]', 'adc ebp, ebp', 'add edi, [scratch]',
+      'inc esi', 'cmp esi, 16', 'jb .loopm',
+      'dec ecx', 'jnz .round',
+      'mov eax, ebp', 'xor eax, edi', ...EXIT,
+      'align 4', 'scratch: dd 0',
+      'pairs:', 'dd 0, 0, 1, 0xffffffff, 0xffffffff, 0xffffffff, 0x7fffffff, 1, 0x80000000, 0x80000000, 0x80, 0x80, 0xff, 1, 0x7f, 0x81',
+      'dd 0x8000, 0x8000, 0xffff, 1, 0x7fff, 0x8001, 0, 1, 0x12345678, 0x9abcdef0, 0xdeadbeef, 0x21524111, 0x00ff00ff, 0xff00ff01, 3, 0xfffffffd',
+    ].join('\n');
+    const g = build(body);
+    const { fast } = lockstep(g.bytes, 1013);
+    assert.equal(fast.outcome, 'exit');
+    endToEnd(g.bytes);
+  });
+
   it('16-bit operand forms (0x66: ALU reg/mem/imm incl. ADC/SBB, INC/DEC, NEG/NOT/TEST, MOV) compiled inline agree with the interpreter, a word across a page end included', function () {
     // As the test above with word operands: each iteration folds the flags of every Jcc into EBP,
     // and the upper halves of the registers must survive every word write.
