@@ -272,11 +272,39 @@ class Gen {
   /** Loads `size` (1, 2, 4) bytes at seg:`ea` into local `dst` (fast path inline). */
   load(i: Insn, ea: string, size: number, dst: string): void {
     const need = this.user ? TLB_USER_READ : TLB_VALID;
-    const slow = `${this.leaveOnMiss(i.seg)} else { ${this.sync()} ${dst} = cpu.read${size * 8}(${i.seg}, l); }`;
+    const slow = `${this.leaveOnMiss(i.seg)} else { ${this.sync()} ${dst} = cpu.read${size * 8}(${i.seg}, l); p = -1; }`;
     const seg = this.flatTest(i.seg);
-    if (size === 4) this.emit(`l = ${ea}; t = tlb[l >>> 12]; if (${seg} && (t & ${need}) !== 0 && (l & 3) === 0) ${dst} = dw[((t & -4096) | (l & 4095)) >> 2]; ${slow}`);
-    else if (size === 2) this.emit(`l = ${ea}; t = tlb[l >>> 12]; if (${seg} && (t & ${need}) !== 0 && (l & 4095) !== 4095) { p = (t & -4096) | (l & 4095); ${dst} = by[p] | (by[p + 1] << 8); } ${slow}`);
-    else this.emit(`l = ${ea}; t = tlb[l >>> 12]; if (${seg} && (t & ${need}) !== 0) ${dst} = by[(t & -4096) | (l & 4095)]; ${slow}`);
+    const read = size === 4 ? `${dst} = dw[p >> 2];` : size === 2 ? `${dst} = by[p] | (by[p + 1] << 8);` : `${dst} = by[p];`;
+    const fits = size === 4 ? ' && (l & 3) === 0' : size === 2 ? ' && (l & 4095) !== 4095' : '';
+    const full = `l = ${ea}; t = tlb[l >>> 12]; if (${seg} && (t & ${need}) !== 0${fits}) { p = (t & -4096) | (l & 4095); ${read} } ${slow}`;
+    // The access before (in this block, nothing in between that moves its registers or `p`) was to
+    // the same address and size and took its fast path: `p` is the host address already.
+    this.emit(this.sameAccess(i, ea, size, false) ? `if (p >= 0) ${read} else { ${full} }` : full);
+    this.remember(i, ea, size, false);
+  }
+
+  /**
+   * The last memory access of the block whose fast path leaves its host address in `p` (its slow
+   * path sets `p` to -1): address expression, size, segment, whether it checked write permission, and
+   * where its code ended. Forgotten at every block start, every instruction run through `exec`
+   * and every other access (they reuse `p`).
+   */
+  private memo: { ea: string; size: number; seg: number; write: boolean; at: number } | undefined;
+  remember(i: Insn, ea: string, size: number, write: boolean): void {
+    this.memo = (this.flat & (1 << i.seg)) !== 0 ? { ea, size, seg: i.seg, write, at: this.out.length } : undefined;
+  }
+  forget(): void { this.memo = undefined; }
+  /**
+   * Whether an access to `ea` now may reuse the remembered one's `p`: same address expression, size
+   * and (flat) segment, the permission it needs already checked, and no register of the expression
+   * written since (the generated code after the access is scanned for assignments to them).
+   */
+  sameAccess(i: Insn, ea: string, size: number, write: boolean): boolean {
+    const m = this.memo;
+    if (!m || m.ea !== ea || m.size !== size || m.seg !== i.seg || (write && !m.write)) return false;
+    const regs = ea.match(/\br\d\b/g) ?? [];
+    const since = this.out.slice(m.at).join('\n');
+    return !since.includes(LOAD) && regs.every((r) => !new RegExp(`\\b${r} = `).test(since));
   }
   /**
    * `else if` the TLB has no entry for the page (t, l loaded): leave the region at this instruction,
@@ -299,10 +327,11 @@ class Gen {
     const need = this.user ? TLB_FAST_USER_WRITE : TLB_FAST_SUP_WRITE;
     const seg = this.flatTest(i.seg);
     const addr = ea === undefined ? '' : `l = ${ea}; t = tlb[l >>> 12]; `;
-    const slow = `${this.sync()} cpu.write${size * 8}(${i.seg}, l, ${val}); if (cpu.breakBlock) ${this.exit(hex(this.next), this.k + 1)}`;
-    const fast = size === 4 ? `(l & 3) === 0) dw[((t & -4096) | (l & 4095)) >> 2] = ${val};` :
-      size === 2 ? `(l & 4095) !== 4095) { p = (t & -4096) | (l & 4095); by[p] = ${val}; by[p + 1] = (${val}) >> 8; }` : `true) by[(t & -4096) | (l & 4095)] = ${val};`;
+    const slow = `${this.sync()} cpu.write${size * 8}(${i.seg}, l, ${val}); p = -1; if (cpu.breakBlock) ${this.exit(hex(this.next), this.k + 1)}`;
+    const fast = size === 4 ? `(l & 3) === 0) { p = (t & -4096) | (l & 4095); dw[p >> 2] = ${val}; }` :
+      size === 2 ? `(l & 4095) !== 4095) { p = (t & -4096) | (l & 4095); by[p] = ${val}; by[p + 1] = (${val}) >> 8; }` : `true) { p = (t & -4096) | (l & 4095); by[p] = ${val}; }`;
     this.emit(`${addr}if (${seg} && (t & ${need}) !== 0 && ${fast} ${this.leaveOnMiss(i.seg)} else { ${slow} }`);
+    if (ea !== undefined) this.remember(i, ea, size, true); else this.forget();
   }
 
   /** Read-modify-write of a memory operand: `compute` turns local `v` into the new value `w` (undefined: no write). */
@@ -314,7 +343,8 @@ class Gen {
     const read = size === 4 ? 'dw[p >> 2]' : size === 2 ? '(by[p] | (by[p + 1] << 8))' : 'by[p]';
     const write = size === 4 ? 'dw[p >> 2] = w;' : size === 2 ? 'by[p] = w; by[p + 1] = w >> 8;' : 'by[p] = w;';
     // Fast: the page is writable (so readable) with no code and no watch on it.
-    this.emit(`l = ${this.ea(i)}; t = tlb[l >>> 12]; if (${seg} && (t & ${needW}) !== 0${fits}) { p = (t & -4096) | (l & 4095); v = ${read};`);
+    const ea = this.ea(i);
+    this.emit(`l = ${ea}; t = tlb[l >>> 12]; if (${seg} && (t & ${needW}) !== 0${fits}) { p = (t & -4096) | (l & 4095); v = ${read};`);
     const before = this.flags;
     const writes = compute();
     if (writes) this.emit(write);
@@ -324,7 +354,8 @@ class Gen {
     compute();
     this.flags = after;
     if (writes) this.emit(`cpu.write${size * 8}(${i.seg}, l, w); if (cpu.breakBlock) ${this.exit(hex(this.next), this.k + 1)}`);
-    this.emit('}');
+    this.emit('p = -1; }');
+    this.remember(i, ea, size, true);
   }
 
   // ---- ALU ----
@@ -560,6 +591,7 @@ function emitBody(g: Gen, n: number, caseId: number, insnList: Insn[], tally: Ta
   const count = b.insns.length;
   g.eip = b.eip >>> 0;
   g.k = 0;
+  g.forget();
   g.emit(`if (ic + ${count} > end) ${g.exit(hex(b.eip), 0)}`);
   const jump = (to: number, retired: number): void => {
     const t = g.index.get(to);
@@ -570,6 +602,7 @@ function emitBody(g: Gen, n: number, caseId: number, insnList: Insn[], tally: Ta
       emitBody(g, t, caseId, insnList, tally, edge, caseOf, depth + 1);
       g.emit('}');
       Object.assign(g, { eip, k, next, flags, flagsDeadAfter, cfDeadAfter });
+      g.forget();
       return;
     }
     const move = edge(t, g.flags);
@@ -600,6 +633,7 @@ function emitBody(g: Gen, n: number, caseId: number, insnList: Insn[], tally: Ta
     if (g.inst(i)) { tally.inlined++; g.eip = g.next; continue; }
     g.out.length = at;
     g.flags = flagsBefore;
+    g.forget();
     // Through exec: the state is synchronised around it.
     insnList.push(i);
     const id = insnList.length - 1;

@@ -158,6 +158,36 @@ describe('cpu: compiled regions', function () {
     endToEnd(g.bytes);
   });
 
+  it('a load of the address the access before it used reuses its translation only when that access took the fast path and the address registers did not change', function () {
+    // `near` shares the page with the code (stores there take the slow path: code tracking), `buf`
+    // has a page of its own. Each pair below is an access then a load of the same address expression.
+    const body = [
+      'start:', 'xor ebp, ebp', 'mov ecx, 3000', 'mov edx, 12345',
+      '.loop:',
+      'imul edx, edx, 1103515245', 'add edx, 12345', 'mov eax, edx', 'shr eax, 22', 'mov ebx, ecx', 'and ebx, 15',
+      // Fast RMW then the load: the translation is reused.
+      'xor [buf + eax*4], ecx', 'mov edi, [buf + eax*4]', 'add ebp, edi',
+      // RMW on the code's page (slow path), then a load of it: must not use the translation of buf.
+      'xor [near + ebx*4], ecx', 'mov esi, [near + ebx*4]', 'add ebp, esi',
+      // The index register changes between the two: a new translation.
+      'add [buf + eax*4], ecx', 'mov eax, ebx', 'mov edi, [buf + eax*4]', 'xor ebp, edi',
+      // The load's own destination is its address register: the next load of the same expression reads the new address.
+      'mov eax, ebx', 'shl eax, 2', 'add eax, buf', 'mov [eax], eax', 'mov eax, [eax]', 'mov eax, [eax]', 'add ebp, eax',
+      // Store then load, word and byte sizes, on both pages.
+      'mov [buf + ebx*4 + 64], ecx', 'mov edi, [buf + ebx*4 + 64]', 'add ebp, edi',
+      'mov [near + ebx*2], dx', 'mov di, [near + ebx*2]', 'add ebp, edi',
+      'add byte [buf + ebx + 128], cl', 'mov al, [buf + ebx + 128]', 'movzx eax, al', 'add ebp, eax',
+      'dec ecx', 'jnz .loop',
+      'mov eax, ebp', ...EXIT,
+      'align 64', 'near: times 64 db 0',
+      'align 4096', 'buf: times 1024 dd 0',
+    ].join('\n');
+    const g = build(body);
+    const { fast } = lockstep(g.bytes, 1013);
+    assert.equal(fast.outcome, 'exit');
+    endToEnd(g.bytes);
+  });
+
   it('16-bit operand forms (0x66: ALU reg/mem/imm incl. ADC/SBB, INC/DEC, NEG/NOT/TEST, MOV) compiled inline agree with the interpreter, a word across a page end included', function () {
     // As the test above with word operands: each iteration folds the flags of every Jcc into EBP,
     // and the upper halves of the registers must survive every word write.
