@@ -76,6 +76,12 @@ export class CheckpointStore {
   }
   private unpacked: { stored: Stored; value: { icount: number; snap: VmSnapshot; extra?: VmSnapshot } } | undefined;
 
+  /** The instruction count of the latest checkpoint at or before `icount` (-1: none), without unpacking it. */
+  positionAtOrBefore(icount: number): number {
+    for (let i = this.list.length - 1; i >= 0; i--) if (this.list[i].icount <= icount) return this.list[i].icount;
+    return -1;
+  }
+
   /** Checkpoint positions, oldest first. */
   positions(): number[] { return this.list.map((c) => c.icount); }
 

@@ -62,6 +62,17 @@ export class TimeTravel {
   }
 
   /**
+   * Re-execution to instructions after `icount` starts at `icount` from now on: a checkpoint is
+   * taken there (re-running to it first) when the nearest one before it is more than `within`
+   * instructions back. `interrupted`: as for `replayTo` (no checkpoint then).
+   */
+  async anchorAt(icount: number, within: number, interrupted?: () => boolean): Promise<void> {
+    const nearest = this.history.positionAtOrBefore(icount);
+    if (nearest < 0 || icount - nearest <= within) return;
+    if (await this.replayTo(icount, undefined, icount, true, interrupted) && this.ctx.cpu.icount === icount && !this.ctx.disposed) this.checkpoint();
+  }
+
+  /**
    * Step back needs a checkpoint where the recording starts, and one of any state the user edited;
    * taken before the guest moves.
    */
@@ -85,14 +96,16 @@ export class TimeTravel {
    * between turns; true leaves the guest (and the twin) where the re-execution stands, short of `target`.
    */
   async replayTo(target: number, observe?: (icount: number, lin: number) => void, startAtOrBefore = target, onward = false, interrupted?: () => boolean): Promise<boolean> {
-    const cp = this.history.latestAtOrBefore(startAtOrBefore);
-    if (!cp) return false;
+    const at = this.history.positionAtOrBefore(startAtOrBefore);
+    if (at < 0) return false;
     const ctx = this.ctx, vm = ctx.vm, cpu = ctx.cpu, twin = this.twin;
     this.syncTwin();
     ctx.replaying = true;
     ctx.suppressWatches = true;
     try {
-      if (!onward || cpu.icount > target || cpu.icount < cp.icount) {
+      if (!onward || cpu.icount > target || cpu.icount < at) {
+        // Unpacked only when restored (a 16 MiB copy per side).
+        const cp = this.history.latestAtOrBefore(startAtOrBefore)!;
         vm.restore(cp.snap);
         if (twin && cp.extra) twin.restore(cp.extra);
       }

@@ -247,7 +247,11 @@ export class TwinWindows {
   private async narrow(clean: TwinDifferences, end: number): Promise<{ from: number; to: number } | undefined> {
     const ctx = this.ctx, travel = this.parts.travel;
     let lo = clean, hi = end, divergence = this.divergenceAtClean;
-    while (hi - lo.icount > WINDOW && !ctx.disposed) {
+    // The halvings re-run from the nearest checkpoint: one at the clean point when the nearest is
+    // further back than a quarter of the stretch (each halving would re-run that again; checkpoints
+    // are sparse: each costs a RAM compare).
+    if (hi - lo.icount > WINDOW) await travel.anchorAt(lo.icount, (hi - lo.icount) / 4, () => ctx.pauseRequested);
+    while (hi - lo.icount > WINDOW && !ctx.disposed && !ctx.pauseRequested) {
       const mid = lo.icount + Math.floor((hi - lo.icount) / 2);
       // Between two re-runs the host answers requests (a pause stops the search here).
       await yieldToHost();
