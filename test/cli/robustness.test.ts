@@ -87,6 +87,17 @@ describe('popek: bad input is one line and a documented status', () => {
     assert.equal(JSON.parse(popek('run', file, '--json').stdout).unmodelled, true);
   });
 
+  it('compare of a guest that runs off into zeroed RAM ends at its instruction limit in every technique (status 0, no heap exhaustion)', () => {
+    // The CLI fuzz's two-line file without HLT: execution slides through `add [eax], al` at every
+    // new address. It once held gigabytes of code caches and died of V8 heap exhaustion (exit 134).
+    const file = path.join(dir, 'runaway.gasm');
+    fs.writeFileSync(file, 'bits 32\nmov eax, 1\n');
+    const r = popek('compare', file, '--max-instructions', '300000', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const rows = JSON.parse(r.stdout) as { mode: string; outcome: string; instructions: number }[];
+    assert.deepEqual(rows.map((x) => [x.mode, x.outcome, x.instructions]), ['native', 'trap-and-emulate', 'binary-translation', 'paravirtual', 'hardware-assisted'].map((m) => [m, 'limit', 300_000]));
+  });
+
   it('bad commands and options: one line, status 2, no stack', () => {
     for (const args of [[], ['warp'], ['lint'], ['lint', '--mode', 'x', 'a.gasm'], ['run', 'a.gasm', '--max-instructions', '-1'], ['disasm', 'a.bin', '--org', 'x'], ['fix', 'a', 'b']]) {
       const r = popek(...args);

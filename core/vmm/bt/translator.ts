@@ -59,6 +59,20 @@ function compile(name: string, source: string): BlockFn {
 }
 
 /**
+ * What a translated block runs the first time: its instructions through their semantics and
+ * callouts (`stepTail`, what the CCF does, instruction by instruction), and only then its CCF as
+ * host code. Turning a CCF into a JavaScript function (`new Function`, then V8's compile on its
+ * first call) is ~1.5 ms for 64 instructions — worth it for code that runs again, ruinous for code
+ * met once: a guest that runs off into zeroed RAM (`add [eax], al` at every new address) cost 12 µs
+ * of CPU an instruction under BT, ten times native (the CLI fuzz's `popek compare` of a two-line file
+ * without HLT). As v86 compiles only hot code. The translation itself — the VMM's modelled work,
+ * its event, counters and cost — happens as before, when the block is first met.
+ */
+const runThenCompile: BlockFn = (_cpu, _r, bt, blk) => { (bt as BinaryTranslator).firstRun(blk); return null; };
+/** What a block runs the second time: its CCF made host code, then run (and kept as `blk.fn`). */
+const compileThenRun: BlockFn = (cpu, r, bt, blk, end) => (bt as BinaryTranslator).compiledCcf(blk)(cpu, r, bt, blk, end);
+
+/**
  * How the translator treats each kind of row (the row's `bt` fact, core/isa/table.ts): `ident` is
  * copied (inline code, or the instruction's own semantics inside the CCF; an exception it raises
  * reaches the VMM's IDT and is reflected), `callout` calls the VMM, which applies it to the virtual
@@ -92,13 +106,15 @@ export interface TranslatorStats {
   callouts: number;
   /** Instructions of translated blocks that were translated inline vs. by their semantics. */
   inlined: number;
+  /** CCFs made host code: blocks that ran a second time (`runThenCompile`). */
+  compiled: number;
 }
 
 export class BinaryTranslator {
   readonly cache: TranslationCache;
   /** Link generation: bumped when the linear→physical mapping may have changed. */
   gen = 0;
-  readonly stats: TranslatorStats = { cacheHits: 0, inlineCacheHits: 0, linksPatched: 0, callouts: 0, inlined: 0 };
+  readonly stats: TranslatorStats = { cacheHits: 0, inlineCacheHits: 0, linksPatched: 0, callouts: 0, inlined: 0, compiled: 0 };
   private leavingUser = false;
   /** Translated code stopped before a debugger breakpoint (`execute` reports it). */
   private atBreakpoint = false;
@@ -302,6 +318,21 @@ export class BinaryTranslator {
     if (cpu.breakpoints.size > 0 && cpu.breakpointAt((cpu.eip + cpu.segBase[CS]) | 0)) this.atBreakpoint = true;
   }
 
+  /**
+   * A block's first run (`runThenCompile`): by steps; its CCF becomes host code when it runs again.
+   * A fault part way (a hidden shadow-page fill, then the restart) leaves it a first run still.
+   */
+  firstRun(blk: TranslatedBlock): void {
+    this.stepTail(blk, blk.insns.length);
+    blk.fn = compileThenRun;
+  }
+
+  /** A block's CCF as host code (`compileThenRun`), kept on the block. */
+  compiledCcf(blk: TranslatedBlock): BlockFn {
+    this.stats.compiled++;
+    return blk.fn = compile(`ccf_${(blk.physStart >>> 0).toString(16)}`, blk.source);
+  }
+
   /** Runs the first `n` instructions of a block by their semantics and callouts (EIP and count exact). */
   private stepTail(blk: TranslatedBlock, n: number): void {
     const cpu = this.cpu;
@@ -348,7 +379,7 @@ export class BinaryTranslator {
     for (let k = 0; k < insns.length; k++) { eips[k] = (eip + len) | 0; len += insns[k].len; }
     const gen = generateBlock(insns, eip, isCallout);
     const blk = new TranslatedBlock(key, phys, phys + len, eip, cpu.segBase[CS], insns, eips, gen.source);
-    blk.fn = compile(`ccf_${(phys >>> 0).toString(16)}`, gen.source);
+    blk.fn = runThenCompile;
     blk.gen = this.gen;
     // A block whose last instruction crosses into the next page is run but not cached (that page's
     // mapping may change under it), as the CPU's own decode cache does.
