@@ -4,11 +4,14 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { requireFreshBundle } from '../support/freshBundle';
 import { REPO_ROOT } from '../support/repoRoot';
 
 /** The repository root (tests run from test/ through tsx and from out/test/ compiled). */
 export const ROOT = REPO_ROOT;
 export const ADAPTER = path.join(ROOT, 'dist', 'debugAdapter.js');
+/** The sources bundled into the adapter: a bundle older than any of them is refused (test/support/freshBundle.ts). */
+export const ADAPTER_SOURCES = ['debugger', 'core'];
 export const example = (name: string) => path.join(ROOT, 'examples', name);
 export const fixture = (name: string) => path.join(ROOT, 'test', 'debugger', 'fixtures', name);
 
@@ -20,7 +23,7 @@ export function lineOf(file: string, text: string, after = 0): number {
 }
 
 export async function startClient(): Promise<DebugClient> {
-  if (!fs.existsSync(ADAPTER)) throw new Error(`${ADAPTER} is missing: run npm run build first`);
+  requireFreshBundle(ADAPTER, ADAPTER_SOURCES);
   const dc = new DebugClient('node', ADAPTER, 'popek', { stdio: ['pipe', 'pipe', 'pipe'] });
   await dc.start();
   return dc;
@@ -96,6 +99,7 @@ export function send<T extends DebugProtocol.Response>(dc: DebugClient, command:
 
 /** `node dist/debugAdapter.js --server=0` (a session per connection) and the port it listens on. */
 export async function startAdapterServer(): Promise<{ child: ChildProcess; port: number }> {
+  requireFreshBundle(ADAPTER, ADAPTER_SOURCES);
   const child: ChildProcess = spawn(process.execPath, [ADAPTER, '--server=0'], { stdio: ['ignore', 'ignore', 'pipe'] });
   const port = await new Promise<number>((resolve, reject) => {
     let err = '';

@@ -5,7 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import { requireFreshBundle } from '../../support/freshBundle';
 import { REPO_ROOT } from '../../support/repoRoot';
+
+const ADAPTER = path.join(REPO_ROOT, 'dist/debugAdapter.js');
 
 export class DapServer {
   readonly proc: ChildProcess;
@@ -14,7 +17,8 @@ export class DapServer {
   port!: number;
 
   constructor() {
-    this.proc = spawn(process.execPath, [path.join(REPO_ROOT, 'dist/debugAdapter.js'), '--server=0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    requireFreshBundle(ADAPTER, ['debugger', 'core']);
+    this.proc = spawn(process.execPath, [ADAPTER, '--server=0'], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.proc.on('exit', (code) => { this.exited = code; });
   }
 
