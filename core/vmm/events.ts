@@ -155,20 +155,28 @@ export class VmEventBus {
   subscribe(fn: VmEventListener, kinds?: readonly VmEventKind[]): () => void {
     const entry = { fn, kinds };
     this.listeners.push(entry);
+    this.listened();
     return () => {
       const i = this.listeners.indexOf(entry);
       if (i >= 0) this.listeners.splice(i, 1);
+      this.listened();
     };
   }
 
   /** Someone listens to every event (a tracer, the debugger). */
-  get hasListeners(): boolean { return this.listeners.some((l) => l.kinds === undefined); }
+  get hasListeners(): boolean { return this.wantsAll; }
 
   /** Someone listens to events of `kind`: else a hot path may `tally` instead of building the event. */
   wants(kind: VmEventKind): boolean {
-    // A loop, not `some` with a closure: hot paths ask this once per trap or exit.
-    for (const l of this.listeners) if (l.kinds === undefined || l.kinds.includes(kind)) return true;
-    return false;
+    // Hot paths ask this once per trap or exit: a set kept with the listeners, not a walk over them.
+    return this.wantsAll || this.wanted.has(kind);
+  }
+  private wantsAll = false;
+  private readonly wanted = new Set<VmEventKind>();
+  private listened(): void {
+    this.wantsAll = this.listeners.some((l) => l.kinds === undefined);
+    this.wanted.clear();
+    for (const l of this.listeners) for (const k of l.kinds ?? []) this.wanted.add(k);
   }
 
   /**

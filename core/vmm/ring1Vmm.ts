@@ -398,7 +398,9 @@ export abstract class Ring1Vmm implements Technique, Monitor {
   private portAccess(cpu: Cpu, insn: Insn): boolean {
     if (insn.info !== IN_ROW && insn.info !== OUT_ROW) return false; // INS/OUTS: the #GP path
     const port = insn.imm >= 0 ? insn.imm : cpu.regs[2] & 0xffff;
-    if (ioPermitted(cpu, port, insn.size)) return false;
+    // Above the real IOPL with the VMM's own TSS loaded (always, but while a snapshot is restored),
+    // `ioPermitted` would read that TSS's I/O map base to find it past the limit: every port refused.
+    if (cpu.cpl <= cpu.iopl || (cpu.trSel !== VMM_TSS_SEL && ioPermitted(cpu, port, insn.size))) return false;
     if (cpu.cpl !== 1 && !(cpu.cpl === 3 && this.vcpu.iopl === 3)) return false;
     this.beforeEvent();
     const saved = cpu.cpl;

@@ -59,10 +59,12 @@ const handleInvlpg: ExitHandler = (h) => h.handled(() => {
 
 /**
  * IN/OUT from the exit qualification alone (KVM handle_io); string forms go through the emulator.
- * The qualification's bits are read in place (decodeIo's layout): this is the most frequent exit.
+ * The qualification's bits are read in place (decodeIo's layout), and from the field array (every
+ * exit-information field is current): this is the most frequent exit, and the technique calls this
+ * handler directly for it.
  */
-const handleIo: ExitHandler = (h, insn) => {
-  const q = qualification(h);
+export const handleIo: ExitHandler = (h, insn) => {
+  const q = h.vmcs.narrowFields()[VMCS.EXIT_QUALIFICATION] >>> 0;
   if (q & IO_STRING) return h.emulateBySemantics(insn);
   const size = ((q & 7) + 1) as 1 | 2 | 4, port = q >>> 16, cpu = h.cpu;
   if (q & IO_IN) cpu.setReg(0, size, cpu.io.in(port, size));

@@ -29,7 +29,7 @@ import { INTR_INFO, intrInfo, kvmDefaults, type KvmControls, type VmxOptions } f
 import { Ept, type EptState } from './ept';
 import { EptExits, EptViolation } from './eptExits';
 import { EXIT_REASON, exitReasonName } from './exitReasons';
-import { INSTRUCTION_EXIT_HANDLERS, type VmxExitHost } from './exitHandlers';
+import { INSTRUCTION_EXIT_HANDLERS, handleIo, type VmxExitHost } from './exitHandlers';
 import { INTERCEPTED_CLASSES, instructionExit, portInstructionExit, type NonRootView } from './nonRoot';
 import { InsnClass, type Monitor } from '../../cpu/monitor';
 import { VMCS, Vmcs } from './vmcs';
@@ -162,7 +162,14 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
 
   private onInstruction(insn: Insn): boolean {
     if (this.events.injecting) return false;
-    const decision = insn.cls & InsnClass.IO ? portInstructionExit(this.nonRoot, insn) : instructionExit(this.nonRoot, insn);
+    if (insn.cls & InsnClass.IO) {
+      // The most frequent exit (a guest polling a device): its decision and handler directly.
+      const io = portInstructionExit(this.nonRoot, insn);
+      if (io === 'cpu' || io === 'done') return false;
+      this.exits.instruction(io, insn.len, insn.mnemonic);
+      return handleIo(this, insn);
+    }
+    const decision = instructionExit(this.nonRoot, insn);
     if (decision === 'cpu') return false;
     if (decision === 'done') return true;
     this.exits.instruction(decision, insn.len, insn.mnemonic);

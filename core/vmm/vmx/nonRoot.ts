@@ -17,7 +17,6 @@ import { EXIT_REASON, crAccessQualification, decodeIo, drAccessQualification, io
 import { VMCS, type Vmcs } from './vmcs';
 import type { ExitText } from './vmExit';
 import { rowExitReason, rowFacts } from '../rowFacts';
-import { instructionInfo } from '../../isa/table';
 
 /** An instruction VM exit as the processor reports it in the VMCS exit-information fields (may be shared: read only). */
 export interface InstructionExit {
@@ -122,31 +121,33 @@ export function portInstructionExit(v: NonRootView, insn: Insn): NonRootOutcome 
   return ioExit(v, insn, EXIT_REASON.IO_INSTRUCTION);
 }
 
-/** The rows that read a port (the others of the I/O exit reason write one). */
-const PORT_READS = new Set(['in', 'insb', 'insw', 'insd'].map((m) => instructionInfo(m)));
-
 /** IN/OUT/INS/OUTS: unconditional I/O exiting or the I/O bitmaps, after the I/O permission checks. */
 const IO_WORK: CostKey[] = ['deviceAccess'];
 
 function ioExit(v: NonRootView, insn: Insn, reason: number): NonRootOutcome {
-  const cpu = v.cpu, c = v.controls, form = insn.form!;
-  // INS/OUTS name no operands; IN/OUT with an imm8 port encode it as their immediate.
-  const string = form.operands.length === 0;
-  const immediate = form.imm.length > 0;
-  const isIn = PORT_READS.has(insn.info);
+  const cpu = v.cpu, c = v.controls, op = insn.opcode;
+  // The opcode says which form (SDM Vol. 2): 6C/6D INS, 6E/6F OUTS (no operands), E4/E5 IN and
+  // E6/E7 OUT with an imm8 port, EC/ED IN and EE/EF OUT with the port in DX.
+  const string = op < 0xe0;
+  const immediate = op >= 0xe4 && op <= 0xe7;
+  const isIn = string ? op <= 0x6d : (op & 2) === 0;
   const port = immediate ? insn.imm & 0xff : cpu.regs[2] & 0xffff;
   // The I/O permission checks (CPL > IOPL: TSS bitmap) come before the exit.
   checkIoPermission(cpu, port, insn.size);
   const exits = c.primary & CPU.USE_IO_BITMAPS ? ioBitmapSays(v, port, insn.size) : (c.primary & CPU.UNCOND_IO_EXITING) !== 0;
   if (!exits) return 'cpu';
   const q = ioQualification(port, insn.size, isIn, string, insn.rep !== 0, immediate);
-  // Pre-built per qualification (port, size, direction, form): everything the exit records.
-  let d = IO_DECISIONS.get(q);
-  if (d === undefined || d.reason !== reason) IO_DECISIONS.set(q, d = exit(reason, q, IO_WORK, ioText));
+  // Pre-built per qualification (port, then size, direction, form): everything the exit records.
+  const forms = IO_DECISIONS[port] ??= new Array<InstructionExit | undefined>(0x80).fill(undefined);
+  let d = forms[q & 0x7f];
+  if (d === undefined || d.reason !== reason) forms[q & 0x7f] = d = exit(reason, q, IO_WORK, ioText);
   return d;
 }
-/** The I/O exits' decisions by qualification (at most 64 Ki ports × a few forms; immutable). */
-const IO_DECISIONS = new Map<number, InstructionExit>();
+/**
+ * The I/O exits' decisions by port, then by the qualification's low 7 bits (size, direction, string,
+ * REP, immediate); immutable. Two array loads per exit, not a hash of the qualification.
+ */
+const IO_DECISIONS = new Array<Array<InstructionExit | undefined> | undefined>(0x10000).fill(undefined);
 
 /** The I/O exit's qualification in words (only when someone reads them: no closure per exit). */
 function ioText(q: number): string {
