@@ -28,6 +28,8 @@ export class IoApic implements MmioDevice {
 
   /** True when pin `n` is unmasked (the machine's idle loop: can this pin wake a halted CPU?). */
   unmasked(n: number): boolean { return (this.redir[2 * n] & MASKED) === 0; }
+  /** Redirection entry `n`'s low dword (vector, delivery and trigger mode, mask): what a VMM scans. */
+  redirectionLow(n: number): number { return this.redir[2 * n]; }
 
   setIrq(pin: number, level: boolean): void {
     const bit = 1 << pin, was = (this.lines & bit) !== 0;

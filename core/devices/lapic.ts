@@ -59,6 +59,8 @@ export class LocalApic implements MmioDevice {
 
   /** EOI of a level-triggered vector (the I/O APIC clears its remote IRR). */
   onLevelEoi: (vector: number) => void = () => {};
+  /** A vector was set in the IRR (a VMM that must tell its processor: VT-x's RVI). */
+  onRequest: ((vector: number) => void) | undefined;
 
   private get softwareEnabled(): boolean { return (this.svr & SVR_ENABLE) !== 0 && this.globallyEnabled(); }
 
@@ -69,6 +71,7 @@ export class LocalApic implements MmioDevice {
     if (vector < 16) { this.esr |= 1 << 6; return; } // received illegal vector
     this.irr[vector >>> 5] |= 1 << (vector & 31);
     if (level) this.tmr[vector >>> 5] |= 1 << (vector & 31); else this.tmr[vector >>> 5] &= ~(1 << (vector & 31));
+    this.onRequest?.(vector);
     this.onChange();
   }
 
@@ -79,6 +82,10 @@ export class LocalApic implements MmioDevice {
 
   /** The highest vector in the IRR (-1: none): what a VMM's TPR threshold is computed from. */
   highestRequested(): number { return LocalApic.highest(this.irr); }
+  /** The highest vector in the ISR (-1: none): VT-x's SVI. */
+  highestInService(): number { return LocalApic.highest(this.isr); }
+  /** Whether `vector` was requested level-triggered (its TMR bit). */
+  levelTriggered(vector: number): boolean { return (this.tmr[vector >>> 5] & (1 << (vector & 31))) !== 0; }
 
   /** Processor priority: the higher of TPR and the class of the highest in-service vector. */
   get ppr(): number {
@@ -107,12 +114,18 @@ export class LocalApic implements MmioDevice {
     return !this.globallyEnabled() || (this.lvt[LVT_LINT0] & LVT_MASKED) === 0;
   }
 
-  private eoi(): void {
+  /**
+   * EOI: the highest in-service vector leaves the ISR (returned; -1: none). A level-triggered one's
+   * EOI reaches the I/O APIC — unless `broadcast` is false: VT-x's virtualized EOI, where only an
+   * EOI-induced exit lets the host tell the I/O APIC (SDM Vol. 3C §30.1.4).
+   */
+  endOfInterrupt(broadcast = true): number {
     const v = LocalApic.highest(this.isr);
-    if (v < 0) return;
+    if (v < 0) return -1;
     this.isr[v >>> 5] &= ~(1 << (v & 31));
-    if (this.tmr[v >>> 5] & (1 << (v & 31))) this.onLevelEoi(v);
+    if (broadcast && this.levelTriggered(v)) this.onLevelEoi(v);
     this.onChange();
+    return v;
   }
 
   // ---- the timer ----
@@ -187,7 +200,7 @@ export class LocalApic implements MmioDevice {
     switch (reg) {
       case 0x02: this.id = v >>> 24; break;
       case 0x08: this.tpr = v & 0xff; this.onChange(); break;
-      case 0x0b: this.eoi(); break;
+      case 0x0b: this.endOfInterrupt(); break;
       case 0x0d: this.ldr = v & 0xff000000; break;
       case 0x0e: this.dfr = (v & 0xf0000000) | 0x0fffffff; break;
       case 0x0f:

@@ -125,6 +125,11 @@ export class Machine {
   /** Memory-mapped devices (the APICs), reached through `mem` past the end of RAM. */
   readonly mmio = new MmioBus();
   readonly lapic: LocalApic;
+  /**
+   * Whether the interrupt the CPU acknowledged last came from the local APIC (else from the 8259s
+   * through LINT0): VT-x's virtual-interrupt delivery takes only the local APIC's.
+   */
+  interruptFromApic = false;
   readonly ioapic: IoApic;
   readonly cmos: CmosRtc;
   readonly ps2: Ps2Controller;
@@ -170,7 +175,10 @@ export class Machine {
     const lapic = this.lapic, pic = this.pic;
     cpu.pic = {
       hasInterrupt: () => lapic.hasInterrupt() || (pic.hasInterrupt() && lapic.acceptsPic()),
-      acknowledge: () => (lapic.hasInterrupt() ? lapic.acknowledge() : pic.acknowledge()),
+      acknowledge: () => {
+        this.interruptFromApic = lapic.hasInterrupt();
+        return this.interruptFromApic ? lapic.acknowledge() : pic.acknowledge();
+      },
     };
     this.pit = new Pit8254(this.options.cpuHz, () => this.cpu.time, () => { this.pic.pulse(0); this.ioapic.pulse(2); });
     this.uart = new Uart16550(COM1, (level) => this.isaIrq(4, level));

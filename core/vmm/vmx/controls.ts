@@ -123,11 +123,18 @@ export interface VmxOptions {
    * shadow" with a virtual-APIC page, and "APIC-register virtualization" — reads of most local APIC
    * registers and TPR writes complete in the guest without an exit, other register writes end in a
    * trap-like APIC-write exit (reason 56), lowering the TPR below the threshold in a TPR-below-
-   * threshold exit (43). Virtual-interrupt delivery is not modelled. Default: on with EPT, as KVM
-   * with APICv (`enable_apicv`) on a CPU that has it; off (every APIC access exits, reason 44) on a
-   * CPU without it — the vtx-2006 profile, or this option false.
+   * threshold exit (43). Default: on with EPT, as KVM with APICv (`enable_apicv`) on a CPU that has
+   * it; off (every APIC access exits, reason 44) on a CPU without it — the vtx-2006 profile, or this
+   * option false.
    */
   apicVirtualization?: boolean;
+  /**
+   * Virtual-interrupt delivery (secondary bit 9, SDM Vol. 3C §30.2): the processor delivers the
+   * local APIC's interrupts itself from RVI/SVI (guest interrupt status), virtualizes EOI (an
+   * EOI-induced exit, reason 45, only for vectors in the EOI-exit bitmap) and self-IPIs, and TPR
+   * writes no longer exit. Needs APIC virtualization; default: with it, as KVM with APICv.
+   */
+  virtualInterruptDelivery?: boolean;
 }
 
 export interface KvmControls {
@@ -165,6 +172,9 @@ export function kvmDefaults(opt: VmxOptions = {}): KvmControls {
   if (ept && opt.apicVirtualization) {
     primary |= CPU.TPR_SHADOW;
     secondary |= SECONDARY.APIC_REGISTER_VIRT;
+    // Virtual-interrupt delivery needs "external-interrupt exiting" (a VM-entry check, SDM §27.2.1.1),
+    // which KVM always sets.
+    if (opt.virtualInterruptDelivery) secondary |= SECONDARY.VIRTUAL_INTR_DELIVERY;
   }
   if (opt.descriptorTableExiting) secondary |= SECONDARY.DESC;
   const exceptionBitmap = (1 << VEC_DB) | (1 << VEC_UD) | (1 << VEC_AC) | (1 << VEC_MC) | (ept ? 0 : 1 << VEC_PF);

@@ -36,8 +36,8 @@ import { VMCS, Vmcs } from './vmcs';
 import { HOST_LAYOUT, RESERVED_MIB, prepareVmcs } from './vmLaunch';
 import { VmExitRecorder, saveGuestState } from './vmExit';
 import { VmxEvents } from './vmxEvents';
-import { VirtualApic } from './virtualApic';
-import { LAPIC_BASE } from '../../machine/firmware';
+import { VirtualApic, ioApicScanner } from './virtualApic';
+import { IOAPIC_BASE, LAPIC_BASE } from '../../machine/firmware';
 
 export interface VmxState {
   vmcs: Record<string, string>;
@@ -73,7 +73,9 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
     const ept = opt.ept ?? host.profile.name !== 'vtx-2006';
     // APIC virtualization came with EPT's generation (Nehalem's TPR shadow + APIC-access page, then APICv).
     const apicVirtualization = ept && (opt.apicVirtualization ?? host.profile.name !== 'vtx-2006');
-    this.options = { ept, interceptAllMsrs: opt.interceptAllMsrs ?? true, descriptorTableExiting: opt.descriptorTableExiting ?? false, rdtscExiting: opt.rdtscExiting ?? false, apicVirtualization };
+    // Virtual-interrupt delivery came with APIC-register virtualization (APICv): on with it by default.
+    const virtualInterruptDelivery = apicVirtualization && (opt.virtualInterruptDelivery ?? true);
+    this.options = { ept, interceptAllMsrs: opt.interceptAllMsrs ?? true, descriptorTableExiting: opt.descriptorTableExiting ?? false, rdtscExiting: opt.rdtscExiting ?? false, apicVirtualization, virtualInterruptDelivery };
     this.controls = kvmDefaults(this.options);
     const mem = host.machine.mem;
     this.base = mem.reservedBase;
@@ -122,6 +124,7 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
       if (this.virtualApic) {
         this.host.machine.mmio.interpose(LAPIC_BASE, this.virtualApic);
         eptExits.apicInterposed = true;
+        if (this.virtualApic.virtualInterruptDelivery) this.startVirtualInterruptDelivery(this.virtualApic);
       }
     } else {
       // Shadow paging: the processor always pages, through the shadow; the guest sees its own CR0/CR3.
@@ -135,6 +138,34 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
     cpu.flushTlb();
   }
 
+  /**
+   * Virtual-interrupt delivery: the guest interrupt status follows the local APIC, the host scans the
+   * I/O APIC for the EOI-exit bitmap, and the local APIC's interrupts are delivered by the processor.
+   * An interrupt requested while the guest runs — not by an exit's handling nor by the processor's
+   * self-IPI virtualization, and not while the VCPU is blocked in HLT — is the host's: it kicks the
+   * VCPU out (an external-interrupt exit) so that VM entry loads RVI (no posted interrupts here).
+   */
+  private startVirtualInterruptDelivery(virtualApic: VirtualApic): void {
+    const machine = this.host.machine, cpu = this.cpu;
+    machine.mmio.interpose(IOAPIC_BASE, ioApicScanner(virtualApic, machine.ioapic));
+    virtualApic.ioApicWritten((pin) => machine.ioapic.redirectionLow(pin));
+    machine.lapic.onRequest = (vector) => {
+      virtualApic.statusChanged();
+      if (this.executing || cpu.halted) return;
+      this.exits.exit(EXIT_REASON.EXTERNAL_INTERRUPT, 0, 0, '', [], `vector ${vector} requested by a device: the host kicks the VCPU, VM entry loads RVI`,
+        { intr: intrInfo(vector, INTR_INFO.TYPE_EXT_INTR, false) });
+    };
+    this.events.deliversVirtually = () => {
+      if (!machine.interruptFromApic) return false;
+      virtualApic.statusChanged();
+      return true;
+    };
+    virtualApic.statusChanged();
+  }
+
+  /** Inside `execute`: the guest runs or an exit is handled (a device's request is no host interrupt). */
+  private executing = false;
+
   runSlice(budget: number): StopReason {
     return this.host.machine.runSlice(budget, (b) => this.execute(b));
   }
@@ -146,12 +177,15 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
     for (let guard = 0; ; guard++) {
       const left = end - cpu.icount;
       if (left <= 0) return 'budget';
+      this.executing = true;
       try {
         return cpu.run(left);
       } catch (e) {
         if (e instanceof EptViolation && guard < 1_000_000) { this.eptExits!.violationExit(e); continue; }
         if (e instanceof TripleFault) this.exits.exit(EXIT_REASON.TRIPLE_FAULT, 0, 0, '', [], 'triple fault: the guest is shut down');
         throw e;
+      } finally {
+        this.executing = false;
       }
     }
   }

@@ -30,6 +30,11 @@ export class VmxEvents {
   injecting = 0;
   /** The next event with this vector is an injection the exit handler asked for (no exit, no bitmap check). */
   private pendingInjection = -1;
+  /**
+   * Virtual-interrupt delivery (set when it is on): true when the external interrupt being delivered
+   * is a virtual interrupt — the local APIC's, which the processor delivers itself (SDM §30.2.2).
+   */
+  deliversVirtually: (() => boolean) | undefined;
 
   constructor(
     private readonly host: VmHost,
@@ -74,6 +79,15 @@ export class VmxEvents {
     }
     this.pendingInjection = -1;
     const c = this.controls;
+    if (ev.kind === 'external' && this.deliversVirtually?.()) {
+      // Virtual-interrupt delivery: VISR[RVI] ← 1, SVI ← RVI, VIRR[RVI] ← 0 (the acknowledge that
+      // picked it), then delivery through the guest's IDT — no VM exit, no VM-entry injection.
+      if (this.host.events.wants('interrupt-injection')) {
+        this.host.emit({ kind: 'interrupt-injection', eip: (cpu.segBase[CS] + cpu.eip) | 0, mnemonic: '', cost: 0, vector: ev.vector, state: 'delivered', text: `vector ${ev.vector} delivered by the processor (virtual-interrupt delivery): no VM exit` });
+      } else this.host.tally('interrupt-injection', 0);
+      this.deliverGuarded(ev.vector, 'external', 0, 0, ev.eip);
+      return true;
+    }
     if (ev.kind === 'external' && (c.pin & PIN.EXT_INTR_MASK)) {
       this.exits.exit(EXIT_REASON.EXTERNAL_INTERRUPT, 0, 0, '', [], `vector ${ev.vector}`, { intr: intrInfo(ev.vector, INTR_INFO.TYPE_EXT_INTR, false) });
       this.host.emit({ kind: 'interrupt-injection', eip: (cpu.segBase[CS] + cpu.eip) | 0, mnemonic: '', cost: this.host.cost('interruptInjection'), vector: ev.vector, state: 'delivered', text: `vector ${ev.vector} injected on VM entry` });
@@ -117,6 +131,12 @@ export class VmxEvents {
     const type = kind === 'external' ? INTR_INFO.TYPE_EXT_INTR : kind === 'software' ? INTR_INFO.TYPE_SOFT_INTR : kind === 'nmi' ? INTR_INFO.TYPE_NMI : INTR_INFO.TYPE_HARD_EXCEPTION;
     this.vmcs.set(VMCS.VM_ENTRY_INTR_INFO_FIELD, intrInfo(vector, type, kind === 'exception' && WITH_ERROR_CODE.has(vector)));
     this.vmcs.set(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE, errorCode >>> 0);
+    this.deliverGuarded(vector, kind, errorCode, address, returnEip);
+    this.vmcs.set(VMCS.VM_ENTRY_INTR_INFO_FIELD, 0);
+  }
+
+  /** Delivery through the guest's IDT, again after a hidden page fault or EPT violation met on the way. */
+  private deliverGuarded(vector: number, kind: EventKind, errorCode: number, address: number, returnEip: number): void {
     if (this.shadow) prefaultEventDelivery(this.cpu, this.shadow, this.host.machine.mem, vector);
     for (let tries = 0; ; tries++) {
       this.injecting++;
@@ -131,6 +151,5 @@ export class VmxEvents {
         this.injecting--;
       }
     }
-    this.vmcs.set(VMCS.VM_ENTRY_INTR_INFO_FIELD, 0);
   }
 }
