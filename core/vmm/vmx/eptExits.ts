@@ -75,7 +75,8 @@ export class EptExits {
     }
     if (page >= mem.ramSize) {
       // Beyond guest RAM nothing is ever EPT-mapped: a page being emulated, a device, or nothing.
-      if (this.mmioPages.has(page)) return mem.isMmio(page) ? page : UNPOPULATED;
+      // (Pages are emulated only inside violationExit: the set is empty while a device is polled.)
+      if (this.mmioPages.size !== 0 && this.mmioPages.has(page)) return mem.isMmio(page) ? page : UNPOPULATED;
       if (final && !this.injecting()) {
         // The access's exit (APIC_ACCESS or EPT_VIOLATION, once per instruction and page, as
         // violationExit records it) and the host's emulation of it, done in place — at the device's

@@ -9,7 +9,7 @@ import { CS, DS, ES, FS, GS, SS } from '../../cpu/constants';
 import type { Cpu } from '../../cpu/cpu';
 import type { CostKey } from '../cost';
 import type { VmHost } from '../technique';
-import { exitReasonName } from './exitReasons';
+import { EXIT_REASON, exitReasonName } from './exitReasons';
 import type { InstructionExit } from './nonRoot';
 import { VMCS, type Vmcs } from './vmcs';
 
@@ -129,9 +129,11 @@ export class VmExitRecorder {
   private account(reason: number, qualification: number, length: number, mnemonic: string, work: CostKey[], text: ExitText): void {
     const h = this.host;
     const name = exitReasonName(reason);
-    // The counter table by reference (a keyed store, not a look-up of the table by its name first).
+    // The counter table by reference (a keyed store, not a look-up of the table by its name first);
+    // the I/O exit, a port-polling guest's every other instruction, by a named store (5 % of its time).
     const counts = h.counters.vmExits;
-    counts[name] = (counts[name] ?? 0) + 1;
+    if (reason === EXIT_REASON.IO_INSTRUCTION) counts.IO_INSTRUCTION = (counts.IO_INSTRUCTION ?? 0) + 1;
+    else counts[name] = (counts[name] ?? 0) + 1;
     let cost: number;
     if (this.lastWork[reason & 0x7f] === work) cost = this.lastCost[reason & 0x7f];
     else {
