@@ -183,6 +183,15 @@ describe('debugger: every execution technique of this build', function () {
     assert.match(out.text('console'), /Compared with native: same console and outcome\./);
   });
 
+  it('the divergence filter in a launch without checkEquivalence says in the Debug Console how to have the twin (once)', async function () {
+    if (!has('trap-and-emulate')) this.skip();
+    const out = collectOutput(dc);
+    await launchToStop(dc, { program: example('critical.gasm'), mode: 'trap-and-emulate', stopOnEntry: true }, { exceptions: { filters: ['divergence'] } });
+    await dc.setExceptionBreakpointsRequest({ filters: ['divergence', 'vmexit'] });
+    const said = out.text('console').split('\n').filter((l) => l.includes('add "checkEquivalence": true'));
+    assert.equal(said.length, 1, out.text('console'));
+  });
+
   it('hardware-assisted: stops on the first VM exit CPUID at the cpuid; VMCS holds reason 10 and its guest RIP; step back returns to the instruction before', async function () {
     if (!has('hardware-assisted')) this.skip();
     const exits = example('exits.gasm');
