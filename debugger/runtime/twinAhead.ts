@@ -64,10 +64,14 @@ export class TwinAhead {
   /** States taken from the worker and adopted by the main thread's twin. */
   adopted = 0;
 
-  /** undefined when the worker's script cannot be found (the main thread's twin then runs alone). */
+  /** undefined when no worker can be had (no script, no thread): the main thread's twin then runs alone. */
   static start(init: Omit<TwinInit, 'epoch'>): TwinAhead | undefined {
     const script = workerScript();
-    return script && new TwinAhead(script, init);
+    try {
+      return script && new TwinAhead(script, init);
+    } catch {
+      return undefined;
+    }
   }
 
   private constructor(script: { file: string; execArgv?: string[] }, init: Omit<TwinInit, 'epoch'>) {
