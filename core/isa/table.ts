@@ -241,9 +241,15 @@ function def(mnemonic: string, category: Category, description: string, flagSpec
 
 // ================================================================= the instructions
 // ---- data movement
-const MOV_SREG: Partial<VirtFacts> = critical('protection-system',
-  'MOV to a segment register runs the CPL/RPL/DPL checks against the real CPL: at CPL 1 or 3 loading a ring-0 data selector faults or loads something the guest did not intend; MOV from CS/SS reveals the real CPL in the RPL bits. Neither traps to the VMM.',
-  nopv('No hypercall: a Xen guest uses the ring-1 flat selectors (FLAT_RING1_CS 0xe019, FLAT_RING1_DS 0xe021) and never assumes RPL 0.'));
+// Loading and reading a segment register go wrong differently, and the Problems panel quotes the
+// first clause of `why`: each direction says its own.
+const SREG_PV = nopv('No hypercall: a Xen guest uses the ring-1 flat selectors (FLAT_RING1_CS 0xe019, FLAT_RING1_DS 0xe021) and never assumes RPL 0.');
+const MOV_TO_SREG: Partial<VirtFacts> = critical('protection-system',
+  'MOV to a segment register runs the CPL/RPL/DPL checks against the real CPL: at CPL 1 or 3 loading a ring-0 data selector faults or loads something the guest did not intend. No trap to the VMM.',
+  SREG_PV);
+const MOV_FROM_SREG: Partial<VirtFacts> = critical('protection-system',
+  'MOV from CS or SS reveals the real CPL (RPL 1, not 0): a deprivileged kernel that checks its ring sees the VMM. No trap to the VMM.',
+  SREG_PV);
 const MOV_CR_W: Partial<VirtFacts> = privileged('MOV to CRn is CPL-0 only: #GP at CPL 1/3, so the VMM traps and emulates it on the virtual CR.', CR_EXIT,
   hc('mmuext_op', 'CR3 write → mmuext_op(MMUEXT_NEW_BASEPTR); CR0 write → fpu_taskswitch(TS) (only TS is honoured); CR4 → emulated write.'));
 const MOV_CR_R: Partial<VirtFacts> = privileged('MOV from CRn is CPL-0 only: #GP at CPL 1/3; the VMM returns the virtual value.', CR_EXIT,
@@ -265,7 +271,7 @@ def('mov', 'data', 'Copies the source operand to the destination.', '', INNOCUOU
   'r32,cr: 0f 20 /r anymod !d', 'cr,r32: 0f 22 /r anymod !d', 'r32,dr: 0f 21 /r anymod !d', 'dr,r32: 0f 23 /r anymod !d',
 ], {
   formVirt: {
-    'r32,sreg': MOV_SREG, 'r16,sreg': MOV_SREG, 'm16,sreg': MOV_SREG, 'sreg-no-cs,r32': MOV_SREG, 'sreg-no-cs,rm16': MOV_SREG,
+    'r32,sreg': MOV_FROM_SREG, 'r16,sreg': MOV_FROM_SREG, 'm16,sreg': MOV_FROM_SREG, 'sreg-no-cs,r32': MOV_TO_SREG, 'sreg-no-cs,rm16': MOV_TO_SREG,
     'r32,cr': MOV_CR_R, 'cr,r32': MOV_CR_W, 'r32,dr': MOV_DR, 'dr,r32': MOV_DR,
   },
   formCpu: {

@@ -152,7 +152,7 @@ function rawQuickFix(doc: LintDocument, line: number, index = 0, unique?: number
     const hasComment = facts.commentStart !== undefined && !several;
     const at = hasComment ? facts.commentStart! : instr.end;
     const newText = hasComment ? `${comment.trim()} — ` : comment;
-    return { title: rewrite.title, replaces: false, line, code, edit: { range: { start: { line, character: at }, end: { line, character: hasComment ? at + 1 : at } }, newText: hasComment ? newText.replace(/^[;#] /, doc.syntax === 'att' ? '# ' : '; ') : newText } };
+    return { title: menuTitle(rewrite.title, instr.spelling), replaces: false, line, code, edit: { range: { start: { line, character: at }, end: { line, character: hasComment ? at + 1 : at } }, newText: hasComment ? newText.replace(/^[;#] /, doc.syntax === 'att' ? '# ' : '; ') : newText } };
   }
   const text = doc.lines[line];
   // Continuation lines start under the instruction (under it also when a label precedes it).
@@ -172,12 +172,21 @@ function rawQuickFix(doc: LintDocument, line: number, index = 0, unique?: number
     newText += eol + indent;
   }
   return {
-    title: rewrite.title,
+    title: menuTitle(rewrite.title, instr.spelling),
     replaces: rewrite.replaces,
     line,
     code,
     edit: { range: { start: { line, character: instr.start }, end: { line, character: end } }, newText },
   };
+}
+
+/**
+ * A rewrite's title as the quick-fix menu shows it: plain text (VS Code shows a code action's title
+ * as it is, so Markdown backticks would show literally), naming the instruction as written (`popfd`,
+ * `popfl`), not as the table's row names it.
+ */
+function menuTitle(title: string, spelling: string): string {
+  return title.replace(/^Replace `[^`]*`/, `Replace ${spelling}`).replace(/`/g, '');
 }
 
 /**
@@ -208,7 +217,7 @@ export function markReviewed(doc: LintDocument, line: number, index = 0): QuickF
   const edit: TextEdit = hasComment
     ? { range: { start: { line, character: facts.commentStart! }, end: { line, character: facts.commentStart! + 1 } }, newText: `${doc.syntax === 'att' ? '#' : ';'} ${marker} —` }
     : { range: { start: { line, character: instr.end }, end: { line, character: instr.end } }, newText: comment };
-  const fix: QuickFix = { title: `Keep \`${instr.spelling}\` as written and mark it reviewed`, replaces: false, line, code: cls === 'critical' ? 'critical-instruction' : 'privileged-instruction', edit };
+  const fix: QuickFix = { title: `Keep ${instr.spelling} as written and mark it reviewed`, replaces: false, line, code: cls === 'critical' ? 'critical-instruction' : 'privileged-instruction', edit };
   return settles(doc, fix) ? fix : undefined;
 }
 

@@ -36,6 +36,15 @@ describe('popek lint / popek fix (dist/cli.js)', function () {
     assert.match(lines[1], /:4:5: warning: \S+ is critical, no trap at CPL 1.* \[critical-instruction\]$/);
   });
 
+  it('a segment register read and a load say what each does wrong at CPL 1 (reading CS shows the real ring)', () => {
+    const sreg = path.join(dir, 'sreg.gasm');
+    writeFileSync(sreg, 'bits 32\n    mov ax, cs\n    mov ds, ax\n');
+    const r = popek('lint', sreg, '--json');
+    const byLine = new Map((JSON.parse(r.stdout) as Array<{ line: number; message: string }>).map((d) => [d.line, d.message]));
+    assert.match(byLine.get(2) ?? '', /^mov ax, cs is critical, no trap at CPL 1: MOV from CS or SS reveals the real CPL/);
+    assert.match(byLine.get(3) ?? '', /^mov ds, ax is critical, no trap at CPL 1: MOV to a segment register/);
+  });
+
   it('exits 1 when there is an error, and --json gives the SPEC fields', () => {
     const r = popek('lint', bad, '--json');
     assert.equal(r.status, 1);

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { LintDocument, syntaxOf } from '../../core/lint/document';
-import { fixAll, quickFix } from '../../core/lint/fixes';
+import { fixAll, markReviewed, quickFix } from '../../core/lint/fixes';
 import { lintDocument } from '../../core/lint/lint';
 import { assembleProgram } from '../../core/machine';
 import { REPO_ROOT } from '../support/repoRoot';
@@ -25,6 +25,18 @@ function fixture(name: string): LintDocument {
 }
 
 describe('paravirtual quick fixes', () => {
+  it('menu titles are plain text naming the instruction as written (VS Code shows a title as it is: no backticks)', () => {
+    const d = doc('t.gasm', 'bits 32\n  popfd\n  pushf\n  cli\n');
+    for (const [line, spelling] of [[1, 'popfd'], [2, 'pushf'], [3, 'cli']] as const) {
+      const titles = [quickFix(d, line)?.title, markReviewed(d, line)?.title];
+      for (const t of titles) {
+        assert.ok(t, `a fix for ${spelling}`);
+        assert.ok(!t.includes('`'), t);
+        assert.match(t, new RegExp(`^(Replace|Keep) ${spelling} `), t);
+      }
+    }
+  });
+
   it('the fixed NASM corpus assembles with plain nasm (its %include "xen.inc" beside it) and nothing is left to flag', () => {
     const fixed = fixAll(fixture('sensitive.gasm'));
     assert.ok(fixed.rewrites >= 15, `${fixed.rewrites} rewrites`);

@@ -252,7 +252,7 @@ describe('language server over the protocol (dist/server.js)', function () {
     }) as CodeAction[];
     const fix = actions.find((a) => a.diagnostics?.length)!;
     assert.ok(fix.isPreferred);
-    const keep = actions.find((a) => a.title.startsWith('Keep `cli`'))!;
+    const keep = actions.find((a) => a.title.startsWith('Keep cli as written'))!;
     assert.deepEqual(keep.edit!.changes![NASM_URI], [{ range: { start: { line: 2, character: 7 }, end: { line: 2, character: 7 } }, newText: ' ; popek: pv — reviewed: the hypervisor traps and emulates it' }]);
     // The include first: at one position an editor applies edits in list order (see withXenHeader).
     const [include, edit] = fix.edit!.changes![NASM_URI];
