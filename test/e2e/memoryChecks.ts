@@ -188,6 +188,9 @@ export async function memoryChecks(page: Page, kit: Kit): Promise<void> {
     await page.locator('.debug-breakpoints .monaco-list-row', { hasText: 'vendor' }).first().waitFor({ timeout: 15_000 })
       .catch(() => undefined); // the Breakpoints view may be collapsed; the stop below is what matters
     await page.screenshot({ path: path.join(OUT, 'ui-16-break-on-value-change.png') });
+    // The Call Stack's line at the entry stop: after F5 the list redraws some time after the header
+    // says "data breakpoint" (a loaded host showed the entry's line there), so wait for it to move.
+    const entryLine = await page.evaluate(() => /hello\.gasm\s+(\d+)/.exec((document.querySelector('.debug-call-stack')?.innerText ?? '') as string)?.[1]);
     await page.keyboard.press('F5');
     // The stop's description is in the Call Stack's header (the thread's state), its frame in the list.
     await page.waitForFunction(() => /Data breakpoint/i.test([...document.querySelectorAll('.pane-header')].map((h: any) => h.textContent).join(' ')), null, { timeout: 30_000 });
@@ -195,7 +198,10 @@ export async function memoryChecks(page: Page, kit: Kit): Promise<void> {
     const header = kit.norm(await page.locator('.pane-header', { hasText: 'Data breakpoint' }).first().evaluate((h: any) =>
       [h.textContent, ...[...h.querySelectorAll('[title], [aria-label]')].map((e: any) => `${e.getAttribute('title') ?? ''} ${e.getAttribute('aria-label') ?? ''}`)].join(' ')));
     // The top frame's line, once the Call Stack list has drawn it.
-    const line = Number(await (await page.waitForFunction(() => /hello\.gasm\s+(\d+)/.exec((document.querySelector('.debug-call-stack')?.innerText ?? '') as string)?.[1], null, { timeout: 15_000 })).jsonValue());
+    const line = Number(await (await page.waitForFunction((from) => {
+      const l = /hello\.gasm\s+(\d+)/.exec((document.querySelector('.debug-call-stack')?.innerText ?? '') as string)?.[1];
+      return l !== undefined && l !== from ? l : undefined;
+    }, entryLine, { timeout: 15_000 }).catch(() => page.waitForFunction(() => /hello\.gasm\s+(\d+)/.exec((document.querySelector('.debug-call-stack')?.innerText ?? '') as string)?.[1]))).jsonValue());
     const stack = kit.norm(await page.locator('.debug-call-stack').innerText());
     const after = kit.lineNumberOf('hello.gasm', /^\s*mov \[vendor \+ 4\], edx/);
     // EBX as the Variables view shows it at this stop, then vendor in the Globals scope holds it.
