@@ -47,8 +47,6 @@ export class PopekDebugSession extends GuardedDebugSession {
   private functionBreakpoints: DebugProtocol.SetFunctionBreakpointsArguments | undefined;
   private dataBreakpoints: DebugProtocol.SetDataBreakpointsArguments | undefined;
   private exceptionBreakpoints: DebugProtocol.SetExceptionBreakpointsArguments | undefined;
-  /** The Debug Console was told the divergence filter needs checkEquivalence (said once a session). */
-  private saidNoTwin = false;
   private linesStartAt1 = true;
   /** The guest screen for the client's screen view (custom event `popekScreen`). */
   private readonly screen = new ScreenPublisher((body) => this.sendEvent({ seq: 0, type: 'event', event: SCREEN_EVENT, body } as DebugProtocol.Event));
@@ -441,13 +439,8 @@ export class PopekDebugSession extends GuardedDebugSession {
     const enabled = all.filter((f) => isExceptionFilter(f.filterId)).map((f) => ({ id: f.filterId as never, condition: f.condition as string | undefined }));
     // The launch's `stopOn` filters stay on whatever the Breakpoints view says (e.g. the walkthrough's VM exits).
     for (const id of this.launchOptions?.stopOn ?? []) if (!enabled.some((f) => f.id === id)) enabled.push({ id: id as never, condition: undefined });
+    // "Divergence from native" brings the native twin with it (no launch.json flag needed).
     rt.setExceptionFilters(enabled);
-    // Ticked in a launch without the native twin, the divergence filter could never stop: say how to
-    // have one (once a session), instead of nothing.
-    if (enabled.some((f) => f.id === 'divergence') && !this.launchOptions?.checkEquivalence && rt.mode !== 'native' && !this.saidNoTwin) {
-      this.saidNoTwin = true;
-      this.sendEvent(new OutputEvent('"Divergence from native" stops only when the native twin runs beside the guest: add "checkEquivalence": true to the launch configuration (launch.json).\n', 'console'));
-    }
     return all.map((f) => ({ verified: isExceptionFilter(f.filterId), message: isExceptionFilter(f.filterId) ? undefined : `unknown filter ${f.filterId}` }));
   }
 

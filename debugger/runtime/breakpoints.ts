@@ -71,7 +71,7 @@ export const EXCEPTION_FILTERS = [
   { filter: 'hypercall', label: 'Hypercalls', description: 'A paravirtual vmcall into the hypervisor.', conditionDescription: 'Hypercall names or numbers, comma-separated: console_io, sched_op, 29' },
   { filter: 'vmexit', label: 'VM exits', description: 'Hardware-assisted: the guest left VMX non-root operation.', conditionDescription: 'Exit reasons, comma-separated: CPUID, HLT, IO_INSTRUCTION (or reason numbers)' },
   { filter: 'guest-exception', label: 'Guest exceptions', description: 'An exception or software interrupt delivered to the guest\'s own handler.', conditionDescription: 'Exceptions or vectors, comma-separated: #PF, #GP, 14, int 0x80' },
-  { filter: 'divergence', label: 'Divergence from native', description: 'With checkEquivalence: the first instruction whose effect differs from the native twin.', conditionDescription: undefined },
+  { filter: 'divergence', label: 'Divergence from native', description: 'The first instruction whose effect differs from a native twin of the guest (run beside it while this is ticked).', conditionDescription: undefined },
 ] as const;
 
 export type ExceptionFilterId = typeof EXCEPTION_FILTERS[number]['filter'];

@@ -54,6 +54,27 @@ export class CheckpointStore {
     this.recount();
   }
 
+  /**
+   * Gives every checkpoint without extra state one (a twin added after the guest ran): `at` returns
+   * the state at a checkpoint's instruction count, asked oldest first.
+   */
+  fillExtras(at: (icount: number) => VmSnapshot): void {
+    let prev: Stored | undefined;
+    for (const c of this.list) {
+      c.extra ??= this.pack(c.icount, at(c.icount), prev?.extra);
+      prev = c;
+    }
+    this.unpacked = undefined;
+    this.recount();
+  }
+
+  /** Forgets the extra state of every checkpoint (the twin is gone). */
+  dropExtras(): void {
+    for (const c of this.list) delete c.extra;
+    this.unpacked = undefined;
+    this.recount();
+  }
+
   /** Drops checkpoints at or after `icount` (guest state was edited at that point). */
   truncateFrom(icount: number): void {
     const before = this.list.length;

@@ -63,10 +63,13 @@ export class RunLoop {
     travel.midDelivery = false;
     let stop: StopInfo | undefined;
     let sliceSize = 100_000;
+    const startedAt = cpu.icount;
     const windows = this.mode(goal) !== 'fine' ? this.parts.windows : undefined;
     try {
+      // A step compares in lock step from where it starts: a comparison left for later is made first.
+      if (!windows) stop = await this.parts.windows?.resolve();
       windows?.begin();
-      for (;;) {
+      while (!stop) {
         const turnStart = performance.now();
         const mode = this.mode(goal);
         // The CPU checks the code breakpoints itself: the fast path of `continue`, and one instruction
@@ -123,6 +126,9 @@ export class RunLoop {
       cpu.withdrawStop();
     }
     if (stop?.rewind !== undefined && !ctx.ended && !ctx.disposed) await this.rewind(stop.rewind);
+    // A divergence made before the run started (the twin was added after the guest ran past it):
+    // the guest was taken back to it; the stop says so.
+    if (stop?.reason === 'divergence' && cpu.icount < startedAt) stop = { ...stop, description: `${stop.description} (went back: the guest had diverged before instruction ${startedAt}, where this run started)` };
     if (stop && !ctx.ended) {
       travel.atStop();
       ctx.host.stopped(stop);

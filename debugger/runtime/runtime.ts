@@ -25,12 +25,10 @@ import { evalContext, readName } from './guestState';
 import type { GlobalVariable } from '../../core/debuginfo';
 import type { GuestProgram } from './program';
 import { RunContext, type RuntimeHost, type RuntimeOptions } from './runContext';
-import { RunLoop } from './runLoop';
+import { RunLoop, type RunParts } from './runLoop';
 import { instructionAt, opcodeAt, stepGoal, type Granularity, type SteppingView } from './stepping';
 import { TimeTravel } from './timeTravel';
-import { TwinLockStep } from './twinLockStep';
-import { TwinAhead } from './twinAhead';
-import { TwinWindows } from './twinWindows';
+import { NativeTwin } from './nativeTwin';
 import { CS } from '../../core/cpu/constants';
 
 export type { Granularity } from './stepping';
@@ -44,18 +42,21 @@ export class DebugRuntime {
   private readonly codeBps: CodeBreakpoints;
   private readonly dataBps: DataBreakpoints;
   private readonly events: EventFilters;
-  private readonly lockStep: TwinLockStep | undefined;
-  private readonly windows: TwinWindows | undefined;
-  /** The native twin's run to each stretch end, done by a worker thread (twinAhead.ts). */
-  private readonly twinAhead: TwinAhead | undefined;
+  /** The native twin, while "Divergence from native" is ticked or the launch has checkEquivalence (nativeTwin.ts). */
+  private nativeTwin: NativeTwin | undefined;
+  /** Builds a native twin loaded as the guest was. */
+  private readonly makeTwin: () => NativeTwin;
   private readonly travel: TimeTravel;
+  private readonly parts: RunParts;
   private readonly loop: RunLoop;
   private readonly coverage: CoverageRecorder;
 
   constructor(options: RuntimeOptions, private readonly host: RuntimeHost) {
     this.program = loadProgram(options.program, options.loadAddress);
     // Relative disk paths are relative to the program's folder (where a kernel and its fs.img sit).
-    const disks = () => (options.disks ?? []).map((f) => ({ bytes: new Uint8Array(fs.readFileSync(path.resolve(path.dirname(options.program), f))) }));
+    // Read once: a twin added later starts from the disks the guest started from (each VM writes its own copy).
+    const diskFiles = (options.disks ?? []).map((f) => new Uint8Array(fs.readFileSync(path.resolve(path.dirname(options.program), f))));
+    const disks = () => diskFiles.map((bytes) => ({ bytes: bytes.slice() }));
     const load = (vm: Vm) => vm.load({ bytes: this.program.bytes, origin: this.program.origin, entry: this.program.entry, via: 'assembler', diagnostics: [] });
     this.vm = createVm({ mode: options.mode, cost: options.cost, memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: disks() });
     this.vm.events.locate = (lin) => {
@@ -68,33 +69,49 @@ export class DebugRuntime {
     const ctx = this.ctx = new RunContext(this.vm, this.program, host, options);
     this.codeBps = new CodeBreakpoints(ctx);
     this.dataBps = new DataBreakpoints(ctx);
-    if (options.checkEquivalence && options.mode !== 'native') {
-      const twin = createVm({ mode: 'native', memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: disks() });
-      load(twin);
-      this.lockStep = new TwinLockStep(ctx, twin, () => this.events.has('divergence'));
-    }
     this.vm.machine.onConsoleByte = (b) => ctx.output.consoleByte(b, this.vm.machine.uart.output.length);
     this.events = new EventFilters(ctx);
-    this.travel = new TimeTravel(ctx, this.lockStep?.twin, this.codeBps, () => {
+    this.travel = new TimeTravel(ctx, undefined, this.codeBps, () => {
       this.events.clearAfterReplay();
       this.dataBps.take();
-      this.lockStep?.clearAfterReplay();
+      this.nativeTwin?.lockStep.clearAfterReplay();
     });
-    if (this.lockStep) {
-      this.twinAhead = TwinAhead.start({ image: this.program, memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: disks().map((d) => d.bytes) });
-      const windows = this.windows = new TwinWindows(ctx, this.lockStep, { events: this.events, dataBps: this.dataBps, travel: this.travel }, this.twinAhead);
-      this.travel.syncTwin = () => windows.syncTwin();
-      this.travel.twinInStep = () => windows.inStep;
-    }
+    this.makeTwin = () => {
+      const twin = createVm({ mode: 'native', memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: disks() });
+      load(twin);
+      return new NativeTwin(ctx, twin, { events: this.events, dataBps: this.dataBps, travel: this.travel },
+        { image: this.program, memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: diskFiles },
+        () => this.events.has('divergence'));
+    };
     this.coverage = new CoverageRecorder(this.program.index);
     if (options.coverage) this.coverage.enable();
-    this.loop = new RunLoop(ctx, { codeBps: this.codeBps, dataBps: this.dataBps, events: this.events, travel: this.travel, twin: this.lockStep, windows: this.windows, coverage: this.coverage });
+    this.parts = { codeBps: this.codeBps, dataBps: this.dataBps, events: this.events, travel: this.travel, twin: undefined, windows: undefined, coverage: this.coverage };
+    this.loop = new RunLoop(ctx, this.parts);
+    this.updateTwin();
     for (const w of this.program.warnings) host.output(`warning: ${w}\n`, 'console');
   }
 
+  /**
+   * The native twin is there while "Divergence from native" is ticked or the launch asked for
+   * checkEquivalence (not under native, where there is nothing to compare): added or dropped
+   * between runs, never while the guest runs (the run uses the twin it started with).
+   */
+  private updateTwin(): void {
+    if (this.ctx.running || this.ctx.disposed) return;
+    const wanted = this.vm.mode !== 'native' && (this.ctx.options.checkEquivalence || this.events.has('divergence'));
+    if (wanted && !this.nativeTwin) this.nativeTwin = this.makeTwin();
+    else if (!wanted && this.nativeTwin) {
+      this.nativeTwin.dispose();
+      this.nativeTwin = undefined;
+    }
+    this.parts.twin = this.nativeTwin?.lockStep;
+    this.parts.windows = this.nativeTwin?.windows;
+  }
+
+  /** The native twin (synced with the guest's stretch so far), while there is one. */
   get twin(): Vm | undefined {
-    this.windows?.syncTwin();
-    return this.lockStep?.twin;
+    this.nativeTwin?.windows.syncTwin();
+    return this.nativeTwin?.vm;
   }
   get cpu(): Cpu { return this.vm.cpu; }
   get mode(): Mode { return this.vm.mode; }
@@ -104,11 +121,11 @@ export class DebugRuntime {
   /** Instructions run one at a time with every check so far (steps, the twin, placing a stop exactly). */
   get checkedOneByOne(): number { return this.ctx.oneByOne; }
   /** checkEquivalence: instructions `continue` re-ran in lock step with the twin (stretches that made a difference). */
-  get twinLockStepped(): number { return this.windows?.lockStepped ?? 0; }
+  get twinLockStepped(): number { return this.nativeTwin?.windows.lockStepped ?? 0; }
   /** checkEquivalence: stretch ends where the twin's state came from the worker thread (not run on this one). */
-  get twinStatesFromWorker(): number { return this.twinAhead?.adopted ?? 0; }
+  get twinStatesFromWorker(): number { return this.nativeTwin?.ahead?.adopted ?? 0; }
   /** checkEquivalence: looking for the instruction a stretch's difference came from (narrowing, lock step). */
-  get twinSearching(): boolean { return this.windows?.searching ?? false; }
+  get twinSearching(): boolean { return this.nativeTwin?.windows.searching ?? false; }
   /** Memory the step-back checkpoints hold, bytes. */
   get historyBytes(): number { return this.travel.history.bytes; }
   get historyCount(): number { return this.travel.history.count; }
@@ -121,7 +138,7 @@ export class DebugRuntime {
     this.ctx.requestPause();
     this.dataBps.dispose();
     this.events.dispose();
-    this.twinAhead?.dispose();
+    this.nativeTwin?.dispose();
   }
 
   // Breakpoints --------------------------------------------------------------------------------
@@ -134,7 +151,15 @@ export class DebugRuntime {
   /** Replaces the data breakpoints (writes to `size` bytes at linear `address`). */
   setDataBreakpoints(requests: Array<{ address: number; size: number } & BreakpointOptions>) { return this.dataBps.set(requests); }
   /** Enables the exception filters given, each with an optional condition. */
-  setExceptionFilters(filters: Array<{ id: ExceptionFilterId; condition?: string }>): void { this.events.set(filters); }
+  /**
+   * Enables the exception filters given, each with an optional condition. "Divergence from native"
+   * adds the native twin (dropped when cleared): now when the guest has not run yet (the launch's
+   * filters), else at the next run (catching up costs a native run to where the guest stands).
+   */
+  setExceptionFilters(filters: Array<{ id: ExceptionFilterId; condition?: string }>): void {
+    this.events.set(filters);
+    if (this.cpu.icount === 0) this.updateTwin();
+  }
 
   /** Lines of `file` from `line` to `endLine` (0-based, inclusive) where a breakpoint can stop. */
   breakpointLines(file: string, line: number, endLine: number): number[] {
@@ -170,6 +195,7 @@ export class DebugRuntime {
 
   /** Starts: stops on entry, or runs. */
   start(stopOnEntry: boolean): void {
+    this.updateTwin();
     if (!stopOnEntry) { this.continue(); return; }
     this.travel.atStop();
     this.host.stopped({ reason: 'entry', description: `Entry at ${this.where(this.pc)}` });
@@ -179,11 +205,15 @@ export class DebugRuntime {
     });
   }
 
-  continue(): void { void this.loop.run({ kind: 'continue' }); }
+  continue(): void {
+    this.updateTwin();
+    void this.loop.run({ kind: 'continue' });
+  }
 
   pause(): void { if (this.ctx.running) this.ctx.requestPause(); }
 
   step(kind: 'in' | 'over' | 'out', granularity: Granularity): void {
+    this.updateTwin();
     void this.loop.run(stepGoal(this.steppingView(), kind, granularity));
   }
 

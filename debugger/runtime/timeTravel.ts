@@ -36,8 +36,38 @@ export class TimeTravel {
   /** Whether the twin stands at the guest's count (a checkpoint holds both; none is taken otherwise). */
   twinInStep: () => boolean = () => true;
 
-  /** `afterReplay`: the other parts forget what the re-execution left behind. */
-  constructor(private readonly ctx: RunContext, private readonly twin: Vm | undefined, private readonly codeBps: CodeBreakpoints, private readonly afterReplay: () => void) {}
+  /**
+   * `twin`: the native twin replayed with the guest (its state goes into every checkpoint), while
+   * there is one (nativeTwin.ts adds and drops it). `afterReplay`: the other parts forget what the
+   * re-execution left behind.
+   */
+  constructor(private readonly ctx: RunContext, public twin: Vm | undefined, private readonly codeBps: CodeBreakpoints, private readonly afterReplay: () => void) {}
+
+  /**
+   * A twin added after checkpoints were taken: it runs from the start (where it stands) through
+   * every checkpoint, each of which keeps its state too. When the guest has run past the first
+   * checkpoint, `atFirst` is called with the guest and the twin both there (the guest is put back
+   * where it was afterwards).
+   */
+  catchUpTwin(twin: Vm, atFirst: () => void): void {
+    const ctx = this.ctx, vm = ctx.vm;
+    const first = this.history.latestAtOrBefore(this.history.positions()[0] ?? -1);
+    if (!first) return;
+    const runTo = (icount: number) => {
+      while (twin.cpu.icount < icount && !isOutcome(twin.runSlice(icount - twin.cpu.icount))) { /* on to the count */ }
+    };
+    if (ctx.cpu.icount > first.icount) {
+      ctx.quietly(() => {
+        const now = vm.snapshot();
+        vm.restore(first.snap);
+        try {
+          runTo(first.icount);
+          atFirst();
+        } finally { vm.restore(now); }
+      });
+    }
+    this.history.fillExtras((icount) => { runTo(icount); return twin.snapshot(true); });
+  }
 
   /** While running: `ms` more host time spent. */
   ran(ms: number): void { this.runMs += ms; }

@@ -108,6 +108,30 @@ export class TwinWindows {
     if (!this.inStep && this.clean) this.unresolved ??= { clean: this.clean, divergence: this.divergenceAtClean };
   }
 
+  /**
+   * The next run compares from `clean` (an earlier point, both sides there as it says): a twin added
+   * after the guest ran (nativeTwin.ts) looks for a divergence from the first checkpoint on.
+   */
+  compareFrom(clean: TwinDifferences): void {
+    this.unresolved = { clean, divergence: undefined };
+  }
+
+  /**
+   * Before a step (which compares in lock step, one instruction at a time): the comparison left for
+   * later (a pause between comparisons, a twin added after the guest ran) is made now, so that a
+   * divergence already behind is found where it happened, not taken for the step's. Its stop, if any.
+   */
+  async resolve(): Promise<StopInfo | undefined> {
+    const unresolved = this.unresolved;
+    if (!unresolved) return undefined;
+    this.unresolved = undefined;
+    this.parts.travel.twinToCount();
+    if (unresolved.clean.icount > this.ctx.cpu.icount) return undefined;
+    this.clean = unresolved.clean;
+    this.divergenceAtClean = unresolved.divergence;
+    return this.afterStretch();
+  }
+
   /** The next stretch, from here: the worker is asked for the twin's state at its end. */
   private startStretch(): void {
     this.stretchEnd = this.ctx.cpu.icount + this.stretch;

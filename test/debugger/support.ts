@@ -112,3 +112,23 @@ export async function startAdapterServer(): Promise<{ child: ChildProcess; port:
   });
   return { child, port };
 }
+
+/** Threads of process `pid` in the kernel's view (/proc/PID/status). */
+export function threads(pid: number): number {
+  const m = /^Threads:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no thread count for ${pid}`);
+  return Number(m[1]);
+}
+
+/** The thread count once it has stayed the same over a few looks (threads start and end asynchronously). */
+export async function settledThreads(pid: number, until: (n: number) => boolean = () => true): Promise<number> {
+  let last = -1, same = 0;
+  for (let i = 0; i < 400; i++) {
+    const n = threads(pid);
+    same = n === last ? same + 1 : 0;
+    last = n;
+    if (same >= 5 && until(n)) return n;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return last;
+}

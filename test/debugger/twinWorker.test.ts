@@ -8,28 +8,9 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
-import { ADAPTER, fixture, launchToStop, startAdapterServer } from './support';
+import { ADAPTER, fixture, launchToStop, settledThreads, startAdapterServer } from './support';
 
 const TWINS = fixture('twins.gasm');
-
-function threads(pid: number): number {
-  const m = /^Threads:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no thread count for ${pid}`);
-  return Number(m[1]);
-}
-
-/** The thread count once it has stayed the same over a few looks (threads end asynchronously). */
-async function settledThreads(pid: number, until: (n: number) => boolean = () => true): Promise<number> {
-  let last = -1, same = 0;
-  for (let i = 0; i < 400; i++) {
-    const n = threads(pid);
-    same = n === last ? same + 1 : 0;
-    last = n;
-    if (same >= 5 && until(n)) return n;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return last;
-}
 
 describe('debugger: the native twin\'s worker thread lives as long as its session', function () {
   this.timeout(60_000);

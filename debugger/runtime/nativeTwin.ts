@@ -1,0 +1,55 @@
+/*
+ * The native twin — what "Divergence from native" and `checkEquivalence` compare the guest with —
+ * as one part the runtime adds when the filter is ticked (or the launch asks for it) and drops when
+ * neither wants it any more: a native VM built from the same image and disks, its lock step
+ * (twinLockStep.ts), the stretch comparisons of `continue` (twinWindows.ts), the worker thread that
+ * runs it ahead (twinAhead.ts), and its state in every step-back checkpoint.
+ *
+ * Added after the guest has run, the twin catches up from the first checkpoint (at native speed,
+ * leaving its state in every checkpoint on the way) and the next run compares from there: a
+ * divergence the guest made before the filter was ticked is found where it happened (the guest is
+ * taken back to it), as if the twin had run beside it from the start.
+ */
+import type { Vm } from '../../core/vmm';
+import type { DataBreakpoints } from './dataBreakpoints';
+import { twinDifferences } from './equivalence';
+import type { EventFilters } from './eventFilters';
+import type { RunContext } from './runContext';
+import type { TimeTravel } from './timeTravel';
+import { TwinAhead, type TwinInit } from './twinAhead';
+import { TwinLockStep } from './twinLockStep';
+import { TwinWindows } from './twinWindows';
+
+export interface NativeTwinParts { events: EventFilters; dataBps: DataBreakpoints; travel: TimeTravel }
+
+export class NativeTwin {
+  readonly lockStep: TwinLockStep;
+  readonly windows: TwinWindows;
+  /** undefined when no worker thread could be had: the main thread's twin runs alone. */
+  readonly ahead: TwinAhead | undefined;
+
+  /** `vm`: a native VM loaded as the guest was (at instruction 0); `init`: what the worker builds its own from. */
+  constructor(ctx: RunContext, readonly vm: Vm, private readonly parts: NativeTwinParts, init: Omit<TwinInit, 'epoch'>, stopsOnDivergence: () => boolean) {
+    this.lockStep = new TwinLockStep(ctx, vm, stopsOnDivergence);
+    this.ahead = TwinAhead.start(init);
+    const windows = this.windows = new TwinWindows(ctx, this.lockStep, parts, this.ahead);
+    const travel = parts.travel;
+    travel.twin = vm;
+    travel.syncTwin = () => windows.syncTwin();
+    travel.twinInStep = () => windows.inStep;
+    // Checkpoints taken so far (the entry stop's, a run's) get the twin's state; the next run
+    // compares from the first of them (from where it starts when the guest has not run yet).
+    travel.catchUpTwin(vm, () => windows.compareFrom(twinDifferences(ctx.vm, vm)));
+  }
+
+  /** The twin is no longer wanted: its thread ends, checkpoints forget its states. */
+  dispose(): void {
+    this.ahead?.dispose();
+    const travel = this.parts.travel;
+    if (travel.twin !== this.vm) return;
+    travel.twin = undefined;
+    travel.syncTwin = () => {};
+    travel.twinInStep = () => true;
+    travel.history.dropExtras();
+  }
+}
