@@ -193,61 +193,62 @@ export async function debugEditorChecks(page: Page, h: Kit): Promise<void> {
     return `(native marked ${native.join(', ')}; with trap and emulate ${both.join(', ')}; hovers ${JSON.stringify(said)})`;
   });
 
-  await h.step(page, 'Divergence from native: ticked in the Breakpoints view, a launch with checkEquivalence stops after the first instruction whose effect differs from native (ring.nasm reading CS under trap and emulate)', ['debugAdapter'], async () => {
+  await h.step(page, 'Divergence from native: ticked in the Breakpoints view, no launch.json: F5 stops right after the first instruction whose effect differs from native (ring.nasm reading CS under trap and emulate), ticked at the entry stop and ticked before the launch', ['debugAdapter'], async () => {
     if (await page.locator('.debug-toolbar').isVisible()) await endSession(page);
     await h.quickOpen(page, 'ring.nasm');
     const read = h.lineNumberOf('ring.nasm', /^\s*mov ax, cs/);
-    // The native twin runs only in a launch that asks for it (checkEquivalence): a launch.json for
-    // this check, removed at its end (F5 would take it for every file after).
-    const ws = process.env.WS ?? '';
-    const launch = path.join(ws, '.vscode', 'launch.json');
-    if (fs.existsSync(launch)) throw new Error(`${launch} is there already`);
-    const name = 'ring.nasm compared with native';
-    fs.mkdirSync(path.dirname(launch), { recursive: true });
-    fs.writeFileSync(launch, JSON.stringify({ version: '0.2.0', configurations: [
-      { type: 'popek', request: 'launch', name, program: '${workspaceFolder}/ring.nasm', mode: 'trap-and-emulate', checkEquivalence: true, stopOnEntry: true },
-    ] }, null, 2));
+    // No launch configuration: F5 debugs the open file with the technique of the status bar (the
+    // twin comes with the filter, not with a launch.json flag).
+    const launch = path.join(process.env.WS ?? '', '.vscode', 'launch.json');
+    if (fs.existsSync(launch)) throw new Error(`${launch} is there: F5 would take it`);
+    await h.chooseTechnique(page, 'Trap and emulate');
     const filter = page.locator('.debug-breakpoints .monaco-list-row', { hasText: 'Divergence from native' }).first().locator('input[type="checkbox"]');
-    try {
-      // Started by name, once VS Code's file watcher has brought it the new launch.json (that can take a while).
-      const listed = page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first();
-      for (let attempt = 0; ; attempt++) {
-        await h.runCommand(page, 'Debug: Select and Start Debugging');
-        if (await listed.waitFor({ timeout: 10_000 }).then(() => true, () => false)) break;
-        if (attempt === 5) throw new Error('"Debug: Select and Start Debugging" does not list the launch.json configuration');
-        await page.keyboard.press('Escape');
-      }
-      await page.locator('.quick-input-widget input').fill(`debug ${name}`); // the picker's own prefix kept
-      await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: name }).first().waitFor({ timeout: 15_000 });
-      await page.keyboard.press('Enter');
-      await page.waitForSelector('.monaco-editor .debug-top-stack-frame-line', { timeout: 60_000 });
-      // At the entry stop, tick the filter (the Breakpoints view lists the adapter's filters once a
-      // session has started), then continue.
+    const showFilter = async () => {
       if (!(await filter.isVisible())) {
         const header = page.locator('.pane-header[aria-label^="Breakpoints Section"]').first();
         if (await header.getAttribute('aria-expanded') === 'false') await header.click();
       }
       await filter.waitFor({ timeout: 15_000 });
-      await filter.check();
-      await page.keyboard.press('F5');
-      // The stop (reason "divergence"): its description heads the Call Stack (cut to the header's
-      // width: the whole sentence is the element's text or tooltip); the top frame is the next line.
-      await page.waitForFunction(() => /Divergence from native/i.test([...document.querySelectorAll('.pane-header')].map((x: any) => x.textContent).join(' ')), null, { timeout: 60_000 });
-      const said = h.norm(await page.locator('.pane-header', { hasText: 'Divergence from native' }).first().evaluate((x: any) =>
-        [x.textContent, ...[...x.querySelectorAll('[title], [aria-label]')].map((e: any) => `${e.getAttribute('title') ?? ''} ${e.getAttribute('aria-label') ?? ''}`)].join(' ')));
-      const line = Number(await (await page.waitForFunction(() => /ring\.nasm\s+(\d+)/.exec((document.querySelector('.debug-call-stack')?.innerText ?? '') as string)?.[1], null, { timeout: 15_000 })).jsonValue());
-      const repl = h.norm(await page.locator('.repl').first().innerText().catch(() => ''));
-      await page.screenshot({ path: path.join(h.OUT, 'ui-15e-divergence-stop.png') });
-      // It names the instruction that differed and what differs (CS's RPL, read into EAX: 1 here, 0 natively).
-      if (!said.includes(`ring.nasm:${read}`)) throw new Error(`the stop does not name ring.nasm:${read} (mov ax, cs): ${JSON.stringify(said)}`);
-      if (!/EAX|\bCS\b|RPL/.test(said)) throw new Error(`the stop does not say what differed: ${JSON.stringify(said)}`);
-      if (line !== read + 1) throw new Error(`stopped at line ${line}, not right after the read (line ${read + 1})`);
-      if (!repl.includes(`ring.nasm:${read}`)) throw new Error(`the Debug Console does not list the difference: ${JSON.stringify(repl.slice(0, 300))}`);
-      return `(stopped at ring.nasm:${line}: ${JSON.stringify(/Divergence from native[^\n]*/.exec(said)?.[0].slice(0, 200))})`;
+    };
+    const said: string[] = [];
+    try {
+      // First ticked at the entry stop (the Breakpoints view lists the adapter's filters once a
+      // session has started), then kept ticked for a second launch: set before the guest runs.
+      for (const when of ['at the entry stop', 'before the launch'] as const) {
+        if (when === 'before the launch') {
+          await showFilter();
+          if (!(await filter.isChecked())) throw new Error('the filter ticked in the last session is no longer ticked');
+        }
+        await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
+        await page.keyboard.press('F5');
+        await page.waitForSelector('.monaco-editor .debug-top-stack-frame-line', { timeout: 60_000 });
+        if (when === 'at the entry stop') {
+          await showFilter();
+          await filter.check();
+        }
+        await page.keyboard.press('F5');
+        // The stop (reason "divergence"): its description heads the Call Stack (cut to the header's
+        // width: the whole sentence is the element's text or tooltip); the top frame is the next line.
+        await page.waitForFunction(() => /Divergence from native/i.test([...document.querySelectorAll('.pane-header')].map((x: any) => x.textContent).join(' ')), null, { timeout: 60_000 });
+        const header = h.norm(await page.locator('.pane-header', { hasText: 'Divergence from native' }).first().evaluate((x: any) =>
+          [x.textContent, ...[...x.querySelectorAll('[title], [aria-label]')].map((e: any) => `${e.getAttribute('title') ?? ''} ${e.getAttribute('aria-label') ?? ''}`)].join(' ')));
+        const line = Number(await (await page.waitForFunction(() => /ring\.nasm\s+(\d+)/.exec((document.querySelector('.debug-call-stack')?.innerText ?? '') as string)?.[1], null, { timeout: 15_000 })).jsonValue());
+        const repl = h.norm(await page.locator('.repl').first().innerText().catch(() => ''));
+        await page.screenshot({ path: path.join(h.OUT, `ui-15e-divergence-stop-${when === 'at the entry stop' ? 'ticked-at-entry' : 'ticked-before-launch'}.png`) });
+        // It names the instruction that differed and what differs (CS's RPL, read into EAX: 1 here, 0 natively).
+        if (!header.includes(`ring.nasm:${read}`)) throw new Error(`${when}: the stop does not name ring.nasm:${read} (mov ax, cs): ${JSON.stringify(header)}`);
+        if (!/EAX|\bCS\b|RPL/.test(header)) throw new Error(`${when}: the stop does not say what differed: ${JSON.stringify(header)}`);
+        if (line !== read + 1) throw new Error(`${when}: stopped at line ${line}, not right after the read (line ${read + 1})`);
+        if (!repl.includes(`ring.nasm:${read}`)) throw new Error(`${when}: the Debug Console does not list the difference: ${JSON.stringify(repl.slice(0, 300))}`);
+        if (/launch\.json|checkEquivalence"/.test(repl)) throw new Error(`${when}: the Debug Console asks for a launch.json flag: ${JSON.stringify(repl.slice(0, 300))}`);
+        said.push(`${when}: ring.nasm:${line}: ${JSON.stringify(/Divergence from native[^\n]*/.exec(header)?.[0].slice(0, 160))}`);
+        await endSession(page);
+      }
+      return `(${said.join('; ')})`;
     } finally {
       await endSession(page);
       if (await filter.isChecked().catch(() => false)) await filter.uncheck();
-      fs.rmSync(launch, { force: true });
+      await h.chooseTechnique(page, 'Paravirtual');
     }
   });
 }
