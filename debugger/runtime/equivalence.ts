@@ -7,6 +7,7 @@
  */
 import { CS, REG32_NAMES } from '../../core/cpu/constants';
 import type { Cpu } from '../../core/cpu/cpu';
+import { SHARED_INFO_ADDR } from '../../core/vmm/hypercalls';
 import type { Vm } from '../../core/vmm/vm';
 import { hex } from './guestState';
 import { readLinearBytes } from './guestMemory';
@@ -142,6 +143,21 @@ export interface TwinDifferences {
 const CHUNK = 256;
 /** Guest RAM is compared in spans of this size first (one memcmp each); only differing spans by chunk. */
 const SPAN = 65536;
+
+/**
+ * Chunks of guest RAM a technique keeps its own state in — the paravirtual shared-info page, which
+ * the hypervisor writes (pending events, the faulting address) where a native machine has plain
+ * RAM: not a guest instruction's effect, so not a reason to look for one. Left in, the first write
+ * of the hypervisor's there cost a search (the stretch narrowed and re-run in lock step, ~0.4 s on
+ * compute.gasm) that found nothing and ignored those chunks from then on anyway. Steps, and the
+ * lock step of a search, still compare a guest instruction's own writes there.
+ */
+export function techniqueChunks(vm: Vm): number[] {
+  if (vm.mode !== 'paravirtual') return [];
+  const out: number[] = [];
+  for (let at = SHARED_INFO_ADDR; at < SHARED_INFO_ADDR + 0x1000; at += CHUNK) out.push(at);
+  return out;
+}
 
 /** What the comparison at a stretch's end reads of the twin: its observable state and its RAM. */
 export interface TwinSide { observed: Int32Array; ram: Uint8Array }

@@ -13,7 +13,7 @@
  * the main thread's twin running there itself.
  */
 import { isOutcome } from '../../core/machine/machine';
-import { newDifferences, twinDifferences, type TwinDifferences } from './equivalence';
+import { newDifferences, techniqueChunks, twinDifferences, type TwinDifferences } from './equivalence';
 import type { DataBreakpoints } from './dataBreakpoints';
 import type { EventFilters } from './eventFilters';
 import { TURN_MS, yieldToHost, type RunContext, type StopInfo } from './runContext';
@@ -40,7 +40,7 @@ export class TwinWindows {
    * RAM chunks whose differences the lock step found nothing in (a technique's own data in guest
    * memory, e.g. a paravirtual shared-info page it updates): no longer a reason to re-run a stretch.
    */
-  private readonly ignored = new Set<number>();
+  private readonly ignored: Set<number>;
   /** Instructions re-run in lock step because their stretch made a difference. */
   lockStepped = 0;
   /** Where the stretch being run ends (instruction count): the worker's twin runs there meanwhile. */
@@ -67,7 +67,9 @@ export class TwinWindows {
     private readonly lock: TwinLockStep,
     private readonly parts: { events: EventFilters; dataBps: DataBreakpoints; travel: TimeTravel },
     private readonly ahead: TwinAhead | undefined,
-  ) {}
+  ) {
+    this.ignored = new Set(techniqueChunks(ctx.vm));
+  }
 
   /** At most this many instructions before the stretch ends. */
   get sliceCap(): number { return Math.max(1, this.stretchEnd - this.ctx.cpu.icount); }
