@@ -37,6 +37,7 @@ export class NativeTwin {
     travel.twin = vm;
     travel.syncTwin = () => windows.syncTwin();
     travel.twinInStep = () => windows.inStep;
+    travel.twinStateAtCount = () => windows.adoptedAtCount;
     // Checkpoints taken so far (the entry stop's, a run's) get the twin's state; the next run
     // compares from the first of them (from where it starts when the guest has not run yet).
     travel.catchUpTwin(vm, () => windows.compareFrom(twinDifferences(ctx.vm, vm)));
@@ -50,6 +51,7 @@ export class NativeTwin {
     travel.twin = undefined;
     travel.syncTwin = () => {};
     travel.twinInStep = () => true;
+    travel.twinStateAtCount = () => undefined;
     travel.history.dropExtras();
   }
 }

@@ -96,7 +96,7 @@ export class RunLoop {
           sliceSize = Math.max(10_000, Math.min(20_000_000, Math.round(sliceSize * (dt > 0 ? Math.min(4, TURN_MS / dt) : 4))));
           this.forgetResumeSkip();
           // The twin is compared at the stretch's end, and before a stop the slice may have run into.
-          stop = await windows?.afterSlice(r !== 'slice' || this.parts.events.pending.length > 0 || this.parts.dataBps.hit !== undefined);
+          stop = await windows?.afterSlice(r !== 'slice' || this.parts.events.pending.length > 0 || this.parts.dataBps.hit !== undefined, isOutcome(r));
           if (stop) this.dropPending();
           else if (isOutcome(r)) this.finish();
           else if (mode === 'bp') stop = await this.placement.afterSlice();

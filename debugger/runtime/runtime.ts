@@ -97,7 +97,8 @@ export class DebugRuntime {
    * between runs, never while the guest runs (the run uses the twin it started with).
    */
   private updateTwin(): void {
-    if (this.ctx.running || this.ctx.disposed) return;
+    // After the guest's end nothing runs (a step back first: then the next run adds it).
+    if (this.ctx.running || this.ctx.disposed || this.ctx.ended) return;
     const wanted = this.vm.mode !== 'native' && (this.ctx.options.checkEquivalence || this.events.has('divergence'));
     if (wanted && !this.nativeTwin) this.nativeTwin = this.makeTwin();
     else if (!wanted && this.nativeTwin) {

@@ -4,7 +4,7 @@
  * instruction or by source line and reverse continue to the latest breakpoint hit.
  */
 import { isOutcome } from '../../core/machine/machine';
-import type { Vm } from '../../core/vmm';
+import type { Vm, VmSnapshot } from '../../core/vmm';
 import type { CodeBreakpoints } from './codeBreakpoints';
 import { ElfSourceIndex } from './elfProgram';
 import { frameOf } from './frames';
@@ -35,6 +35,11 @@ export class TimeTravel {
   syncTwin: () => void = () => {};
   /** Whether the twin stands at the guest's count (a checkpoint holds both; none is taken otherwise). */
   twinInStep: () => boolean = () => true;
+  /**
+   * The twin's state at the guest's count as a worker thread gave it, if it did: a checkpoint keeps
+   * that as it is, without the main thread's twin taking it first (a RAM compare and copy).
+   */
+  twinStateAtCount: () => VmSnapshot | undefined = () => undefined;
 
   /**
    * `twin`: the native twin replayed with the guest (its state goes into every checkpoint), while
@@ -85,8 +90,12 @@ export class TimeTravel {
   private checkpoint(): void {
     const t0 = performance.now();
     // The twin's state at this count goes with the guest's.
-    this.twinToCount();
-    this.ctx.quietly(() => this.history.add(this.ctx.cpu.icount, this.ctx.vm.snapshot(true), this.twin?.snapshot(true)));
+    let twin = this.twin && this.twinStateAtCount();
+    if (this.twin && !twin) {
+      this.twinToCount();
+      twin = this.twin.snapshot(true);
+    }
+    this.ctx.quietly(() => this.history.add(this.ctx.cpu.icount, this.ctx.vm.snapshot(true), twin));
     this.checkpointMs = performance.now() - t0;
     this.runMs = 0;
   }

@@ -59,8 +59,11 @@ export class TwinAhead {
   /** Asked for and not taken yet, in order: the instruction count and the reply. */
   private asked: Array<{ to: number; reply: Promise<TwinState | undefined> }> = [];
   private gone = false;
-  /** Where the worker's twin stands once it has done what it was asked (instruction count). */
-  position = -1;
+  /**
+   * Where the worker's twin stands once it has done what it was asked (instruction count): built
+   * from the image as the main thread's twin is, it starts where that one does, at instruction 0.
+   */
+  position = 0;
   /** States taken from the worker and adopted by the main thread's twin. */
   adopted = 0;
 

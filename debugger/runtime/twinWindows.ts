@@ -13,6 +13,7 @@
  * the main thread's twin running there itself.
  */
 import { isOutcome } from '../../core/machine/machine';
+import type { VmSnapshot } from '../../core/vmm';
 import { newDifferences, techniqueChunks, twinDifferences, type TwinDifferences } from './equivalence';
 import type { DataBreakpoints } from './dataBreakpoints';
 import type { EventFilters } from './eventFilters';
@@ -45,8 +46,11 @@ export class TwinWindows {
   lockStepped = 0;
   /** Where the stretch being run ends (instruction count): the worker's twin runs there meanwhile. */
   private stretchEnd = 0;
-  /** The worker's twin follows the main thread's (no replay or lock step since it was handed over). */
-  private aheadInStep = false;
+  /**
+   * The worker's twin follows the main thread's (no replay or lock step since it was handed over;
+   * at first both stand at instruction 0 as the image loaded them: nothing to hand over).
+   */
+  private aheadInStep = true;
   /**
    * The twin's state at the last stretch end, from the worker, not given to the main thread's twin
    * yet (`syncTwin`): a clean comparison needs only its registers and RAM.
@@ -89,6 +93,11 @@ export class TwinWindows {
     const adopted = this.adopted;
     this.adopted = undefined;
     if (adopted && !this.ctx.disposed) this.lock.twin.restore(adopted.state);
+  }
+
+  /** The state the worker gave for the guest's count, not taken by the main thread's twin yet. */
+  get adoptedAtCount(): VmSnapshot | undefined {
+    return this.adopted?.icount === this.ctx.cpu.icount ? this.adopted.state : undefined;
   }
 
   /** A run starts here: the differences now are the reference (they were looked at already). */
@@ -151,9 +160,19 @@ export class TwinWindows {
    * After a slice of the fast path: the comparison when the stretch is over, or when the slice
    * ended before it with a stop that may follow (`mayStop`). The divergence stop, if any.
    */
-  async afterSlice(mayStop: boolean): Promise<StopInfo | undefined> {
+  async afterSlice(mayStop: boolean, guestEnded = false): Promise<StopInfo | undefined> {
     const icount = this.ctx.cpu.icount;
     if (!mayStop && icount < this.stretchEnd) return undefined;
+    if (guestEnded && icount < this.stretchEnd && this.ahead?.has(this.stretchEnd)) {
+      // The guest's end: the worker's twin, asked for the stretch's end, stops at its own end — at
+      // the same count when the two end alike; then that is the state to compare (the main thread's
+      // twin would otherwise run the stretch so far itself).
+      const state = await Promise.race([this.ahead.take(this.stretchEnd), this.pauseAsked]);
+      if (state === 'pause') return undefined;
+      this.aheadInStep = false;
+      if (state?.icount === icount && state.state.machine.outcome !== undefined) this.adopted = state;
+      return this.afterStretch();
+    }
     if (icount === this.stretchEnd && this.ahead?.has(icount)) {
       // A pause while the worker is still on its way is answered at once (compared at the next run).
       const state = await Promise.race([this.ahead.take(icount), this.pauseAsked]);
