@@ -18,7 +18,7 @@ import { PAGE_SHIFT, PhysicalMemory } from './physicalMemory';
 import { Decoder } from './decoder';
 import { deliverThroughIdt } from './transfers';
 import { COMPILE_THRESHOLD, compileBlock, type CompiledBlock } from './blockCompiler';
-import { TLB_FAST_SUP_WRITE, TLB_FAST_USER_WRITE, collectRegion, compileRegion, type RegionFn } from './regionCompiler';
+import { TLB_FAST_SUP_WRITE, TLB_FAST_USER_WRITE, collectRegion, compileRegion, type RegionCode, type RegionFn } from './regionCompiler';
 
 // Lazy flag operations (which computation produced ccRes from ccA, ccB).
 export const CC_EAGER = 0, CC_ADD = 1, CC_ADC = 2, CC_SUB = 3, CC_SBB = 4, CC_LOGIC = 5, CC_INC = 6, CC_DEC = 7;
@@ -87,6 +87,25 @@ export interface RegionEntry {
   readonly compiledEip: number;
 }
 
+/**
+ * A compiled region and what it was compiled for, shared by every block entered into it (the one it
+ * was collected from and those that joined it: see `Cpu.joinRegion`).
+ */
+interface RegionShared {
+  run: RegionCode;
+  /** Block index by EIP, the blocks (index order) and whether each may be an entry. */
+  index: Map<number, number>;
+  members: Block[];
+  enterable: boolean[];
+  /** What the code assumes: the CS base its EIPs are relative to, flat segments, CPL 3, the instruction filter. */
+  csBase: number;
+  flat: number;
+  user: boolean;
+  accept: ((i: Insn) => boolean) | undefined;
+  /** Page offsets [start, end) of its blocks, in pairs (Block.regionSpans). */
+  spans: number[];
+}
+
 interface Block {
   insns: Insn[];
   key: number;
@@ -123,6 +142,8 @@ interface Block {
   region: RegionFn | undefined | null;
   /** Entry blocks whose region includes this block (their region goes when this block does). */
   inRegions: Block[] | undefined;
+  /** The compiled region `region` enters (set with it). */
+  regionShared: RegionShared | undefined;
   /** The instruction filter the region was compiled with (regionFor), undefined: the CPU's own. */
   regionAccept: ((i: Insn) => boolean) | undefined;
   /** Regions compiled from this entry so far (self-modifying code recompiles a few times, then stops). */
@@ -270,7 +291,7 @@ export class Cpu {
   /** Interpreted runs of a block before it is compiled. */
   jitThreshold = COMPILE_THRESHOLD;
   /** Counts for the run report and the benches. */
-  readonly stats = { blocksDecoded: 0, blocksCompiled: 0, regionsCompiled: 0, codeInvalidations: 0, tlbFlushes: 0, regionMissExits: 0, codeCacheFull: 0 };
+  readonly stats = { blocksDecoded: 0, blocksCompiled: 0, regionsCompiled: 0, regionsJoined: 0, codeInvalidations: 0, tlbFlushes: 0, regionMissExits: 0, codeCacheFull: 0 };
   /** Compile hot regions (several blocks, one function) on top of single blocks (off: blocks only). */
   regions = true;
 
@@ -1044,7 +1065,7 @@ export class Cpu {
     const last = insns[insns.length - 1];
     const bytes = ((last.linear - lin) | 0) + last.len;
     block = { insns, key, valid: true, chain: undefined, chainLin: 0, chainEpoch: -1, chain2: undefined, chainLin2: 0, chainEpoch2: -1, runs: 0, compiled: undefined, compiledEip: -1, start: phys, end: phys + bytes, bpGen: -1, bpLin: 0, bpAt: -1, bpAfter: -1,
-      region: undefined, regionAccept: undefined, inRegions: undefined, regionTries: 0, regionBpGen: -1, regionBpFree: false, regionSpans: undefined };
+      region: undefined, regionAccept: undefined, inRegions: undefined, regionShared: undefined, regionTries: 0, regionBpGen: -1, regionBpFree: false, regionSpans: undefined };
     // An instruction that crosses into the next page is not cached (that page's mapping may change).
     if (((phys & 0xfff) + bytes) <= 0x1000) {
       // A full cache is emptied, as QEMU flushes its translation buffer when it fills: a guest that runs
@@ -1201,34 +1222,82 @@ export class Cpu {
     return entry.valid && !!entry.region && entry.regionAccept === accept && entry.compiledEip === eip;
   }
 
-  /** Compiles the region that starts at `entry` (entered at the current EIP); `accept`: only blocks whose instructions pass. */
+  /**
+   * Gives `entry` (entered at the current EIP) a region: the one of another entry that holds it as one
+   * of its blocks when there is one for this CPU state (joinRegion), else one compiled from it and the
+   * blocks it reaches. `accept`: only blocks whose instructions pass.
+   */
   private compileRegionAt(entry: Block, accept?: (i: Insn) => boolean): void {
     if (!this.regions || entry.regionTries >= 4) { entry.region = null; return; }
+    if (this.joinRegion(entry, accept)) return;
     entry.regionTries++;
     const csBase = this.segBase[CS];
-    const members: Block[] = [];
+    const byEip = new Map<number, Block>();
     const blocks = collectRegion(this.eip, csBase, (eip) => {
       try {
         const b = this.blockAt((eip + csBase) | 0);
         // Blocks not in the cache (an instruction crossing the page end) are not tracked for writes.
         if (!b.valid || this.blocks.get(b.key) !== b) return undefined;
         if (accept !== undefined && !b.insns.every(accept)) return undefined;
-        members.push(b);
+        // A block another region can be entered at ends this one there (the dispatcher goes on in
+        // that region): a function's entry or a call site made hot later gets a small region of its
+        // own instead of a second copy of the loops already compiled.
+        if (b !== entry && this.regionHolding(b, eip, accept) !== undefined) return undefined;
+        byEip.set(eip >>> 0, b);
         return b.insns;
       } catch (e) {
         if (e instanceof CpuFault) return undefined;
         throw e;
       }
     });
+    const members = blocks.map((b) => byEip.get(b.eip >>> 0)!);
     if (blocks.length === 0 || members[0] !== entry) { entry.region = null; return; }
-    const fn = compileRegion(blocks, this.cpl === 3, this.flatSegs);
-    entry.region = fn ?? null;
+    const code = compileRegion(blocks, this.cpl === 3, this.flatSegs);
     entry.regionAccept = accept;
-    if (!fn) return;
+    if (!code) { entry.region = null; return; }
     this.stats.regionsCompiled++;
-    entry.regionSpans = members.flatMap((b) => [b.start & 0xfff, ((b.end - 1) & 0xfff) + 1]);
+    const shared: RegionShared = {
+      run: code.run, index: new Map(blocks.map((b, n) => [b.eip >>> 0, n])), members, enterable: code.enterable,
+      csBase, flat: this.flatSegs, user: this.cpl === 3, accept,
+      spans: members.flatMap((b) => [b.start & 0xfff, ((b.end - 1) & 0xfff) + 1]),
+    };
+    this.enterRegion(entry, shared, 0);
+  }
+
+  /** Makes `entry` enter `shared` at block `at`: its region, and it goes when any block of it does. */
+  private enterRegion(entry: Block, shared: RegionShared, at: number): void {
+    const run = shared.run;
+    entry.region = (cpu, insns, r, end) => run(cpu, insns, r, end, at);
+    entry.regionShared = shared;
+    entry.regionAccept = shared.accept;
+    entry.regionSpans = shared.spans;
     entry.regionBpGen = -1;
-    for (const b of members) (b.inRegions ??= []).push(entry);
+    for (const b of shared.members) (b.inRegions ??= []).push(entry);
+  }
+
+  /**
+   * The live region compiled for the CPU state as it is (CS base, flat segments, CPL, filter) that
+   * holds `block` at `eip` as one of its blocks and may be entered there; undefined when none does.
+   */
+  private regionHolding(block: Block, eip: number, accept: ((i: Insn) => boolean) | undefined): RegionShared | undefined {
+    const hosts = block.inRegions;
+    if (hosts === undefined) return undefined;
+    for (const host of hosts) {
+      const s = host.regionShared;
+      if (!host.region || !host.valid || s === undefined || s.accept !== accept || s.flat !== this.flatSegs || s.user !== (this.cpl === 3) || s.csBase !== this.segBase[CS]) continue;
+      const n = s.index.get(eip >>> 0);
+      if (n !== undefined && s.enterable[n] && s.members[n] === block) return s;
+    }
+    return undefined;
+  }
+
+  /** Enters `entry` into a region that already holds it (see regionHolding); false when none does. */
+  private joinRegion(entry: Block, accept: ((i: Insn) => boolean) | undefined): boolean {
+    const shared = this.regionHolding(entry, this.eip, accept);
+    if (shared === undefined) return false;
+    this.stats.regionsJoined++;
+    this.enterRegion(entry, shared, shared.index.get(this.eip >>> 0)!);
+    return true;
   }
 
   /** A region that did not run (compiled for other segments): dropped, compiled again once hot. Returns false. */

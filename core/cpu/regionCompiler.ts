@@ -676,8 +676,29 @@ function entryFlagStates(blocks: RegionBlock[], index: Map<number, number>, user
   return undefined;
 }
 
+/**
+ * A compiled region: `run` with `at`, the index of the block to start at (0: the block the region was
+ * collected from). Any block `enterable` says may be an entry, so the region serves every block of
+ * its loops the dispatcher arrives at (a slice that ended mid-loop, a region that left on a TLB
+ * miss) instead of each getting a region of its own: V8 compiles one function, not one per entry.
+ * A block whose code expects a static flag record runs from an outside entry only when the CPU's
+ * record is of that kind (it is loaded into the locals); else `run` returns true having run nothing.
+ */
+export interface CompiledRegion { run: RegionCode; enterable: boolean[] }
+export type RegionCode = (cpu: Cpu, insns: Insn[], r: Int32Array, end: number, at: number) => boolean;
+
+/**
+ * JS that returns from the region without running anything unless the CPU's flag record is the kind
+ * static state `f` expects, and then loads it into the locals (its fields as the CPU holds them).
+ */
+function enterWithFlags(f: FlagState): string {
+  if (typeof f !== 'object') return '';
+  const kind = `cpu.ccOp !== ${f.op} || cpu.ccSize !== ${f.size}${f.b === undefined ? '' : ` || cpu.ccB !== ${f.b}`}`;
+  return `if (${kind}) return true; fa = cpu.ccA; fb = cpu.ccB; fr = cpu.ccRes; fc = cpu.ccCin;`;
+}
+
 /** Generates the region function (undefined when not worth it: nothing inlined). */
-export function compileRegion(blocks: RegionBlock[], user: boolean, flat: number): RegionFn | undefined {
+export function compileRegion(blocks: RegionBlock[], user: boolean, flat: number): CompiledRegion | undefined {
   const index = new Map<number, number>();
   blocks.forEach((b, n) => index.set(b.eip >>> 0, n));
   const g = new Gen(blocks, index, user, flat);
@@ -692,9 +713,13 @@ export function compileRegion(blocks: RegionBlock[], user: boolean, flat: number
   const e0 = entry?.[0];
   const entryCase = typeof e0 === 'object' ? blocks.length : 0;
   if (entryCase) emitBlock(g, 0, entryCase, 'cpu', insnList, tally, edge, (t) => t);
+  const enterable = blocks.map(() => false);
+  const entries: string[] = [];
   for (let n = 0; n < blocks.length; n++) {
     if (entry && n > 0 && entry[n] === undefined) continue; // no jump reaches it
     emitBlock(g, n, n, stateOf(n), insnList, tally, edge, (t) => t);
+    enterable[n] = true;
+    if (n > 0) entries.push(`case ${n}: ${enterWithFlags(stateOf(n))} L = ${n}; break;`);
   }
   const { inlined, total } = tally;
   if (inlined === 0 || inlined * 2 < total) return undefined;
@@ -706,6 +731,8 @@ export function compileRegion(blocks: RegionBlock[], user: boolean, flat: number
     `let ic = cpu.icount, L = ${entryCase}, fop = -1, fsz = 0, fa = 0, fb = 0, fr = 0, fc = 0, l = 0, t = 0, p = 0, v = 0, w = 0, xe = 0;`,
     // Compiled for these flat segments (the memory fast path needs no segment check): else not run.
     `if (cpu.flatSegs !== ${flat}) return false;`,
+    // Entered at another block than the first (see CompiledRegion).
+    `if (at !== 0) switch (at) { ${entries.join(' ')} default: return true; }`,
     used.length ? `let ${used.map((n) => `r${n} = r[${n}]`).join(', ')};` : '',
     'const tlb = cpu.tlb, dw = cpu.mem.dwords, by = cpu.mem.bytes;',
     'dispatch: for (;;) switch (L) {', code.replaceAll(STORE, store).replaceAll(LOAD, load),
@@ -715,16 +742,16 @@ export function compileRegion(blocks: RegionBlock[], user: boolean, flat: number
     'default: throw new Error("region: no block " + L);', '}',
   ].join('\n');
   // Named by its entry EIP, so a CPU profile tells the regions apart.
-  const source = `return function region_${(blocks[0].eip >>> 0).toString(16)}(cpu, _insns, r, end) {\n${body}\n};`;
+  const source = `return function region_${(blocks[0].eip >>> 0).toString(16)}(cpu, _insns, r, end, at) {\n${body}\n};`;
   let make = makers.get(source);
   if (!make) {
     make = new Function('shift', 'imul2', 'I', source) as Maker;
     if (makers.size >= 5000) makers.delete(makers.keys().next().value!);
     makers.set(source, make);
   }
-  return make(shift, imul2, insnList);
+  return { run: make(shift, imul2, insnList), enterable };
 }
 
-type Maker = (s: typeof shift, m: typeof imul2, I: Insn[]) => RegionFn;
+type Maker = (s: typeof shift, m: typeof imul2, I: Insn[]) => RegionCode;
 /** Region function makers by source text (the same region in another machine reuses V8's code). */
 const makers = new Map<string, Maker>();

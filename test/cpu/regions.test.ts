@@ -523,6 +523,34 @@ describe('cpu: compiled regions', function () {
     assert.equal(state(fast), state(slow));
   });
 
+  it('a block inside a hot region that the dispatcher reaches joins that region: it runs there with the flag record the CPU holds, and not when the record is of another kind', function () {
+    // Block B (10 instructions, so it is never copied into the jump to it) starts by reading the CF
+    // of the loop's CMP: inside the region it expects that SUB record in locals. The dispatcher
+    // reaches B where a slice ended (the record is a SUB: the region runs from B) and, every 16th
+    // pass, from a jump in another page after an ADD (the region must not run B with that record
+    // taken for a SUB). Both in step with the interpreter; B's entries join the loop's region.
+    const g = build([
+      'start:', 'mov esp, 0x90000', 'xor esi, esi', 'xor ecx, ecx', 'xor edx, edx', 'mov edi, 4000',
+      'outer:', 'mov eax, [tbl + esi*4]', 'mov ebx, [tbl + esi*4 + 32]', 'cmp eax, ebx', 'jz eq',
+      'b_entry:', 'adc ecx, 0', 'mov ebp, ecx', 'lea ebp, [ebp + edx*2]', 'mov [scratch], ebp', 'mov ebp, eax', 'mov ebp, ebx', 'lea ebp, [ecx + 1]', 'mov ebp, edx', 'mov ebp, esi', 'jb below',
+      'add edx, 3', 'jmp next',
+      'below:', 'add edx, 5', 'jmp next',
+      'eq:', 'add ecx, 7',
+      'next:', 'inc esi', 'and esi, 7', 'test edi, 15', 'jz other_page',
+      'back:', 'dec edi', 'jnz outer',
+      'mov eax, ecx', 'shl eax, 16', 'add eax, edx', ...EXIT,
+      'align 4', 'scratch: dd 0',
+      'tbl: dd 5, 9, 0x80000000, 7, 0xffffffff, 3, 12, 12',
+      'dd 5, 2, 0x7fffffff, 7, 0xfffffffe, 4, 12, 11',
+      'align 4096',
+      // Another page: an ADD record with CF clear (read as a SUB of the same operands, CF would be set), then into B.
+      'other_page:', 'dec edi', 'mov ebp, edi', 'add ebp, 0xfffff000', 'jmp b_entry',
+    ].join('\n'));
+    const { fast } = lockstep(g.bytes, 997);
+    assert.ok(fast.cpu.stats.regionsJoined > 0, `blocks joined the loop's region (${fast.cpu.stats.regionsJoined})`);
+    endToEnd(g.bytes);
+  });
+
   it('binary translation: a self-looping innocuous block moves to a region within one long slice (interrupts off), and a write to its code takes effect at once', function () {
     // The self-modifying loop of the test above, 6,000 passes: BT's CCF loops inside itself while IF
     // is 0, counts its passes and hands over to a region once hot; at pass 3,000 the loop rewrites
