@@ -12,7 +12,8 @@
  *    read the locals directly (`dec ecx; jnz` is `r1 !== 0`); the record reaches `cpu.cc*` only on a
  *    way out. Between blocks the record travels in locals (`fop` says which one, -1: in `cpu`).
  *  - Memory: the TLB fast path inline. `cpu.tlb` holds, per linear page, the physical page and the
- *    permission bits (paging off: an identity entry), so a load is an array read and a test. A store
+ *    permission bits (paging off: an identity entry), so a load is an array read and a test; each
+ *    access site also remembers the last page it reached (an inline cache, Gen.hostAddr). A store
  *    tests a "fast write" bit the CPU sets only for pages without decoded code or a write watch, so
  *    stores next to code keep PhysicalMemory's per-64-byte code tracking on the slow path. A TLB miss
  *    leaves the region at the instruction (Gen.leaveOnMiss: the dispatcher runs it and fills the TLB).
@@ -26,7 +27,7 @@
  * exit, a block whose instructions do not fit before `end` (it stops before it), a TLB miss (it stops
  * before the instruction, possibly the entry's first: then nothing ran and the caller runs the block
  * another way), or an instruction that sets `breakBlock`. On return the CPU state (EIP, count,
- * registers, flags) is exact.
+ * registers, flags) is exact. Entered at another of its blocks (CompiledRegion), the same holds.
  */
 import { CC_ADC, CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SAR32, CC_SBB, CC_SHL32, CC_SHR32, CC_SUB, type Cpu } from './cpu';
 import type { Insn } from './insn';
@@ -52,6 +53,11 @@ export const TLB_FAST_SUP_WRITE = 32, TLB_FAST_USER_WRITE = 64;
 
 /** Largest region (blocks, instructions). */
 const MAX_BLOCKS = 48, MAX_INSNS = 600;
+/**
+ * Access sites of a region with a page cache of their own (Gen.hostAddr); the others use the TLB
+ * only. Each costs two locals and a line in every slow path (they are all forgotten there).
+ */
+const MAX_SITE_CACHES = 24;
 
 const hex = (v: number) => '0x' + (v >>> 0).toString(16);
 
@@ -176,6 +182,9 @@ function carryBit(op: number, size: number): string | undefined {
 
 // ---- the generator ----------------------------------------------------------------------------------
 
+/** JS condition (after `&&`) that an access of `size` bytes at `l` fits the fast path: a dword aligned, a word within its page. */
+const FITS = (size: number) => (size === 4 ? ' && (l & 3) === 0' : size === 2 ? ' && (l & 4095) !== 4095' : '');
+
 /** JS that truncates a result to an operand size in bytes (4, 2, 1); the record's size code for it (2, 1, 0). */
 const SIZE_MASK_JS = (size: number) => (size === 4 ? ' | 0' : size === 2 ? ' & 0xffff' : ' & 0xff');
 const RECORD_SIZE = (size: number) => (size === 4 ? 2 : size === 2 ? 1 : 0);
@@ -209,7 +218,7 @@ class Gen {
   }
   /** Everything the CPU must see before a slow path or a call: EIP, count, registers, flags. */
   sync(): string {
-    return `cpu.eip = ${hex(this.eip)}; cpu.icount = ic + ${this.k}; ${STORE} ${this.flushCode()}`;
+    return `cpu.eip = ${hex(this.eip)}; cpu.icount = ic + ${this.k}; ${STORE} ${RESET} ${this.flushCode()}`;
   }
   /** Leaves the function with EIP = `eip` (an expression) and `count` instructions of this block retired. */
   exit(eip: string, count: number, via = EXIT_CASE): string {
@@ -269,14 +278,35 @@ class Gen {
   get8(x: number): string { return x < 4 ? `(r${x} & 0xff)` : `((r${x - 4} >> 8) & 0xff)`; }
   set8(x: number, v: string): string { return x < 4 ? `r${x} = (r${x} & ~0xff) | ((${v}) & 0xff);` : `r${x - 4} = (r${x - 4} & ~0xff00) | (((${v}) & 0xff) << 8);`; }
 
+  /**
+   * JS that computes the address of an access of `size` bytes at seg:`ea` into `l` and sets `p` to its
+   * host address when the fast path may make it (the page allows `need`, a dword aligned, a word
+   * within its page), else to -1 (the slow path: `cpu.read*`/`write*` with every check); a TLB miss
+   * leaves the region (leaveOnMiss). A non-flat segment always takes the slow path (`l` is then the
+   * offset). Each access site is an inline cache: it keeps the last linear page it reached through the
+   * TLB and that page's host base in locals (gK, hK), so an access to the same page as last time at
+   * this site is a compare and an or, without the TLB's array (its load, bounds check and permission
+   * test). Exact because a TLB entry cannot change while the region runs without a call (CR3, INVLPG,
+   * a fill, a page getting code or a watch all happen in `exec`, a slow path or outside the region):
+   * `sync`, before every call, forgets every site's page (RESET), and a region starts with none.
+   */
+  hostAddr(i: Insn, ea: string, size: number, need: number): string {
+    if ((this.flat & (1 << i.seg)) === 0) return `l = ${ea}; p = -1;`;
+    const fits = FITS(size);
+    const viaTlb = `t = tlb[l >>> 12]; if ((t & ${need}) !== 0${fits}) p = (t & -4096) | (l & 4095); ${this.leaveOnMiss(i.seg)} else p = -1;`;
+    if (this.sites >= MAX_SITE_CACHES) return `l = ${ea}; ${viaTlb}`;
+    const k = this.sites++;
+    return `l = ${ea}; if ((l >>> 12) === g${k}${fits}) p = h${k} | (l & 4095); ` +
+      `else { t = tlb[l >>> 12]; if ((t & ${need}) !== 0${fits}) { h${k} = t & -4096; g${k} = l >>> 12; p = h${k} | (l & 4095); } ${this.leaveOnMiss(i.seg)} else p = -1; }`;
+  }
+  /** Access sites with a page cache (hostAddr) so far. */
+  sites = 0;
+
   /** Loads `size` (1, 2, 4) bytes at seg:`ea` into local `dst` (fast path inline). */
   load(i: Insn, ea: string, size: number, dst: string): void {
     const need = this.user ? TLB_USER_READ : TLB_VALID;
-    const slow = `${this.leaveOnMiss(i.seg)} else { ${this.sync()} ${dst} = cpu.read${size * 8}(${i.seg}, l); p = -1; }`;
-    const seg = this.flatTest(i.seg);
     const read = size === 4 ? `${dst} = dw[p >> 2];` : size === 2 ? `${dst} = by[p] | (by[p + 1] << 8);` : `${dst} = by[p];`;
-    const fits = size === 4 ? ' && (l & 3) === 0' : size === 2 ? ' && (l & 4095) !== 4095' : '';
-    const full = `l = ${ea}; t = tlb[l >>> 12]; if (${seg} && (t & ${need}) !== 0${fits}) { p = (t & -4096) | (l & 4095); ${read} } ${slow}`;
+    const full = `${this.hostAddr(i, ea, size, need)} if (p >= 0) { ${read} } else { ${this.sync()} ${dst} = cpu.read${size * 8}(${i.seg}, l); }`;
     // The access before (in this block, nothing in between that moves its registers or `p`) was to
     // the same address and size and took its fast path: `p` is the host address already.
     this.emit(this.sameAccess(i, ea, size, false) ? `if (p >= 0) ${read} else { ${full} }` : full);
@@ -319,42 +349,33 @@ class Gen {
   leaveOnMiss(seg: number): string {
     return (this.flat & (1 << seg)) !== 0 ? `else if (t === 0) ${this.exit(hex(this.eip), this.k, MISS_CASE)}` : '';
   }
-  /**
-   * Stores `val` (an expression of locals) at seg:`ea`. `rmw`: the address is already in l / t
-   * from a load of the same instruction (whose slow path probed the write).
-   */
-  store(i: Insn, ea: string | undefined, size: number, val: string): void {
+  /** Stores `val` (an expression of locals) at seg:`ea`. */
+  store(i: Insn, ea: string, size: number, val: string): void {
     const need = this.user ? TLB_FAST_USER_WRITE : TLB_FAST_SUP_WRITE;
-    const seg = this.flatTest(i.seg);
-    const addr = ea === undefined ? '' : `l = ${ea}; t = tlb[l >>> 12]; `;
-    const slow = `${this.sync()} cpu.write${size * 8}(${i.seg}, l, ${val}); p = -1; if (cpu.breakBlock) ${this.exit(hex(this.next), this.k + 1)}`;
-    const fast = size === 4 ? `(l & 3) === 0) { p = (t & -4096) | (l & 4095); dw[p >> 2] = ${val}; }` :
-      size === 2 ? `(l & 4095) !== 4095) { p = (t & -4096) | (l & 4095); by[p] = ${val}; by[p + 1] = (${val}) >> 8; }` : `true) { p = (t & -4096) | (l & 4095); by[p] = ${val}; }`;
-    this.emit(`${addr}if (${seg} && (t & ${need}) !== 0 && ${fast} ${this.leaveOnMiss(i.seg)} else { ${slow} }`);
-    if (ea !== undefined) this.remember(i, ea, size, true); else this.forget();
+    const put = size === 4 ? `dw[p >> 2] = ${val};` : size === 2 ? `by[p] = ${val}; by[p + 1] = (${val}) >> 8;` : `by[p] = ${val};`;
+    const slow = `${this.sync()} cpu.write${size * 8}(${i.seg}, l, ${val}); if (cpu.breakBlock) ${this.exit(hex(this.next), this.k + 1)}`;
+    this.emit(`${this.hostAddr(i, ea, size, need)} if (p >= 0) { ${put} } else { ${slow} }`);
+    this.remember(i, ea, size, true);
   }
 
   /** Read-modify-write of a memory operand: `compute` turns local `v` into the new value `w` (undefined: no write). */
   rmw(i: Insn, size: number, compute: () => boolean): void {
+    // Fast: the page is writable (so readable) with no code and no watch on it.
     const needW = this.user ? TLB_FAST_USER_WRITE : TLB_FAST_SUP_WRITE;
-    const seg = this.flatTest(i.seg);
-    // A dword aligned, a word within its page.
-    const fits = size === 4 ? ' && (l & 3) === 0' : size === 2 ? ' && (l & 4095) !== 4095' : '';
     const read = size === 4 ? 'dw[p >> 2]' : size === 2 ? '(by[p] | (by[p + 1] << 8))' : 'by[p]';
     const write = size === 4 ? 'dw[p >> 2] = w;' : size === 2 ? 'by[p] = w; by[p + 1] = w >> 8;' : 'by[p] = w;';
-    // Fast: the page is writable (so readable) with no code and no watch on it.
     const ea = this.ea(i);
-    this.emit(`l = ${ea}; t = tlb[l >>> 12]; if (${seg} && (t & ${needW}) !== 0${fits}) { p = (t & -4096) | (l & 4095); v = ${read};`);
+    this.emit(`${this.hostAddr(i, ea, size, needW)} if (p >= 0) { v = ${read};`);
     const before = this.flags;
     const writes = compute();
     if (writes) this.emit(write);
     const after = this.flags;
     this.flags = before;
-    this.emit(`} ${this.leaveOnMiss(i.seg)} else { ${this.sync()} cpu.probeWrite(${i.seg}, l, ${size}); v = cpu.read${size * 8}(${i.seg}, l);`);
+    this.emit(`} else { ${this.sync()} cpu.probeWrite(${i.seg}, l, ${size}); v = cpu.read${size * 8}(${i.seg}, l);`);
     compute();
     this.flags = after;
     if (writes) this.emit(`cpu.write${size * 8}(${i.seg}, l, w); if (cpu.breakBlock) ${this.exit(hex(this.next), this.k + 1)}`);
-    this.emit('p = -1; }');
+    this.emit('}');
     this.remember(i, ea, size, true);
   }
 
@@ -509,6 +530,8 @@ class Gen {
  * values in a hot loop mean fewer spills).
  */
 const STORE = '@STORE@', LOAD = '@LOAD@';
+/** Placeholder for forgetting every access site's page (Gen.hostAddr), replaced once the sites are known. */
+const RESET = '@RESET@';
 /** The switch case every exit goes through (Gen.exit); a TLB miss's exit counts itself first. */
 const EXIT_CASE = -1, MISS_CASE = -3;
 
@@ -735,7 +758,8 @@ export function compileRegion(blocks: RegionBlock[], user: boolean, flat: number
     `if (at !== 0) switch (at) { ${entries.join(' ')} default: return true; }`,
     used.length ? `let ${used.map((n) => `r${n} = r[${n}]`).join(', ')};` : '',
     'const tlb = cpu.tlb, dw = cpu.mem.dwords, by = cpu.mem.bytes;',
-    'dispatch: for (;;) switch (L) {', code.replaceAll(STORE, store).replaceAll(LOAD, load),
+    g.sites ? `let ${Array.from({ length: g.sites }, (_, k) => `g${k} = -1, h${k} = 0`).join(', ')};` : '',
+    'dispatch: for (;;) switch (L) {', code.replaceAll(STORE, store).replaceAll(LOAD, load).replaceAll(RESET, Array.from({ length: g.sites }, (_, k) => `g${k} = -1;`).join(' ')),
     // Every way out: EIP xe, the count in ic, the flag record as fop says.
     `case ${MISS_CASE}: cpu.stats.regionMissExits++;`,
     `case ${EXIT_CASE}: cpu.eip = xe; cpu.icount = ic; ${store} if (fop >= 0) { cpu.ccOp = fop; cpu.ccSize = fsz; cpu.ccA = fa; cpu.ccB = fb; cpu.ccRes = fr; cpu.ccCin = fc; } return true;`,

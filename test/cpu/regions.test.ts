@@ -290,6 +290,42 @@ describe('cpu: compiled regions', function () {
     }
   });
 
+  it('an access site\'s cached page is forgotten after a slow path: a write that walks to a moved PTE is seen by the next read at the same site', function () {
+    // Pages X0..X15 (0x300000…) map frames A (1:1, holding 0x1111) with the dirty bit clear, so the
+    // TLB holds them read-only after a read. Per page, twice: read X (one site, which caches A), point
+    // X's PTE at frame B (no INVLPG), write X: the write has no write permission in the TLB, walks,
+    // and goes to B, and the TLB now maps X to B. The second read at the site must read B (the value
+    // just written), as interpreted: the site's page cache is forgotten at the write's slow path.
+    const rounds = 12;
+    const g = build([
+      'start:',
+      'mov edi, 0x201000', 'mov eax, 3',
+      '.pt:', 'mov [edi], eax', 'add edi, 4', 'add eax, 0x1000', 'cmp edi, 0x202000', 'jb .pt',
+      'mov dword [0x200000], 0x201003',
+      'mov edi, 0x300000', '.fa:', 'mov dword [edi], 0x1111', 'add edi, 0x1000', 'cmp edi, 0x310000', 'jb .fa',
+      'mov eax, 0x200000', 'mov cr3, eax', 'mov eax, cr0', 'or eax, 0x80000000', 'mov cr0, eax',
+      `xor edi, edi`, `mov ebp, ${rounds}`,
+      '.round:',
+      // Every X back to its frame A, clean; the TLB emptied, then filled read-only by a read of each.
+      'xor esi, esi', '.back:', 'mov edx, esi', 'shl edx, 12', 'add edx, 0x300003', 'mov [0x201000 + 0x300*4 + esi*4], edx', 'inc esi', 'cmp esi, 16', 'jb .back',
+      'mov eax, cr3', 'mov cr3, eax',
+      'xor esi, esi', '.touch:', 'mov ebx, esi', 'shl ebx, 12', 'mov eax, [0x300000 + ebx]', 'inc esi', 'cmp esi, 16', 'jb .touch',
+      'xor esi, esi',
+      // The read of both passes is one site: .twice is a block of its own (too long to be copied into the jump).
+      '.page:', 'mov ebx, esi', 'shl ebx, 12', 'add ebx, 0x300000', 'mov ecx, 2', 'jmp .twice',
+      '.twice:', 'mov eax, [ebx]', 'add edi, eax',
+      'mov edx, esi', 'shl edx, 12', 'add edx, 0x340003', 'mov [0x201000 + 0x300*4 + esi*4], edx',
+      'mov [ebx], ecx', 'dec ecx', 'jnz .twice',
+      'inc esi', 'cmp esi, 16', 'jb .page',
+      'dec ebp', 'jnz .round',
+      'mov eax, edi', ...EXIT,
+    ].join('\n'));
+    const m = endToEnd(g.bytes);
+    // Each page, each round: 0x1111 from A, then the 2 written to B just before.
+    assert.equal(m.cpu.regs[5], rounds * 16 * (0x1111 + 2));
+    lockstep(g.bytes, 97);
+  });
+
   /**
    * Guest start: the #PF handler `pf` in the IDT, the first 4 MiB mapped 1:1 (table at 0x201000,
    * directory at 0x200000), `unmap` run on the table, then paging on.
