@@ -52,16 +52,27 @@ const TLB_UNCACHED = 128;
 export class UnsupportedError extends Error {}
 
 /**
- * Events a monitor may take over (`onEvent` answering true) without the guest retiring an
- * instruction in between. On bare metal an instruction leads to at most three nested deliveries
- * (#DF), and a REP chunk to a few dozen hidden faults; a monitor that keeps taking events at one
- * instruction is a VMM bug (a fault it "fixes" without fixing), and it would spin the host outside
- * the instruction budget. The engine fuzz found such loops under trap-and-emulate and PV.
+ * Events at one guest instruction — taken over by a monitor (`onEvent` answering true) or delivered by
+ * the CPU through the guest's IDT as an exception — without the guest retiring an instruction in
+ * between. On bare metal an instruction leads to at most three nested deliveries (#DF), and a REP
+ * chunk to a few dozen hidden faults. Past this many the run ends with outcome 'error', because both
+ * ways of getting here would spin the host outside the instruction budget:
+ * - a guest whose exception handler faults at its first instruction (a store through a data segment
+ *   register that now holds a code segment, a handler on an unmapped page) takes the same exception
+ *   again at once, 12–16 bytes lower on its stack each time — forever on a real CPU (QEMU's TCG does
+ *   not check segment types, so such a kernel may run there; the SDM faults). A public teaching
+ *   kernel does this. Reported as a fault loop, under every technique (a monitor reflecting the
+ *   guest's faults to its handlers is doing its job).
+ * - a monitor that keeps taking events without the guest's handlers seeing any is a VMM bug (a fault
+ *   it "fixes" without fixing); the engine fuzz found such loops under trap-and-emulate and PV.
  */
-export const MAX_MONITOR_EVENTS_WITHOUT_RETIREMENT = 10_000;
+export const MAX_EVENTS_WITHOUT_RETIREMENT = 10_000;
 
-/** Thrown when a monitor livelocks (see MAX_MONITOR_EVENTS_WITHOUT_RETIREMENT); the machine ends the run with outcome 'error'. */
+/** Thrown when a monitor livelocks (see MAX_EVENTS_WITHOUT_RETIREMENT); the machine ends the run with outcome 'error'. */
 export class MonitorLivelock extends Error {}
+
+/** Thrown for a guest fault loop (see MAX_EVENTS_WITHOUT_RETIREMENT); the machine ends the run with outcome 'error'. */
+export class GuestFaultLoop extends Error {}
 
 /** Interrupt controller as the CPU sees it (the 8259A pair). */
 export interface InterruptController {
@@ -245,9 +256,13 @@ export class Cpu {
   stopReason: string | undefined;
   /** Vector of the event being delivered (for #DF / triple-fault classification), -1 none. */
   private delivering = -1;
-  /** Livelock watchdog: the instruction count at the last event a monitor took, and how many it took there. */
+  /**
+   * Livelock watchdog (`stalled`): the instruction count at the last event a monitor took or the CPU
+   * delivered as an exception, the events since at that count, and how many went to the guest's IDT.
+   */
   private stallIcount = -1;
   private stallEvents = 0;
+  private stallFaults = 0;
   /** Exception injected by a monitor, delivered at the next boundary. */
   private injected: CpuFault | undefined;
   /** External interrupts injected by a monitor (queued ahead of the PIC). */
@@ -903,7 +918,7 @@ export class Cpu {
       const ev: DeliveryEvent = { vector, kind, eip: returnEip, nested: outer >= 0 };
       if (kind === 'exception' && hasErrorCode(vector)) ev.errorCode = errorCode;
       if (vector === PF_VEC && kind === 'exception') ev.address = address;
-      if (this.monitor.onEvent(this, ev)) { this.monitorTookEvent(ev); return; }
+      if (this.monitor.onEvent(this, ev)) { this.stalled(ev.vector, ev.kind, ev.eip, false); return; }
     }
     if (kind === 'exception' && vector === PF_VEC) this.cr2 = address | 0;
     this.delivering = vector;
@@ -918,16 +933,24 @@ export class Cpu {
       if (this.delivering === vector) this.delivering = outer;
     }
     this.halted = false;
+    if (kind === 'exception') this.stalled(vector, kind, returnEip, true);
   }
 
-  /** The watchdog for every technique: a monitor that takes events forever without the guest retiring an instruction. */
-  private monitorTookEvent(ev: DeliveryEvent): void {
-    if (this.icount !== this.stallIcount) { this.stallIcount = this.icount; this.stallEvents = 0; return; }
-    if (++this.stallEvents < MAX_MONITOR_EVENTS_WITHOUT_RETIREMENT) return;
-    this.stallEvents = 0;
-    const what = ev.kind === 'exception' ? EXCEPTION_NAMES[ev.vector] ?? `exception ${ev.vector}` : `${ev.kind} vector 0x${ev.vector.toString(16)}`;
-    const at = '0x' + ((this.segBase[CS] + ev.eip) >>> 0).toString(16).padStart(8, '0');
-    throw new MonitorLivelock(`the VMM handled ${MAX_MONITOR_EVENTS_WITHOUT_RETIREMENT} events (the last ${what} at ${at}) without the guest retiring an instruction; stopped (monitor livelock)`);
+  /**
+   * The watchdog for every technique (see MAX_EVENTS_WITHOUT_RETIREMENT): counts the events at this
+   * instruction count — `toGuest`: an exception delivered through the guest's IDT — and ends the run
+   * at the limit, as a guest fault loop when the guest's handlers took any of them.
+   */
+  private stalled(vector: number, kind: EventKind, eip: number, toGuest: boolean): void {
+    if (this.icount !== this.stallIcount) { this.stallIcount = this.icount; this.stallEvents = 0; this.stallFaults = 0; return; }
+    if (toGuest) this.stallFaults++;
+    if (++this.stallEvents < MAX_EVENTS_WITHOUT_RETIREMENT) return;
+    const what = kind === 'exception' ? EXCEPTION_NAMES[vector] ?? `exception ${vector}` : `${kind} vector 0x${vector.toString(16)}`;
+    const last = `the last ${what} at 0x${((this.segBase[CS] + eip) >>> 0).toString(16).padStart(8, '0')}`;
+    const faults = this.stallFaults;
+    this.stallEvents = 0; this.stallFaults = 0;
+    if (faults > 0) throw new GuestFaultLoop(`the guest took ${faults + 1} exceptions without retiring an instruction (${last}): its handler faults again at its first instruction; stopped (fault loop)`);
+    throw new MonitorLivelock(`the VMM handled ${MAX_EVENTS_WITHOUT_RETIREMENT} events (${last}) without the guest retiring an instruction; stopped (monitor livelock)`);
   }
 
   private nestedFault(first: number, kind: EventKind, second: CpuFault): void {

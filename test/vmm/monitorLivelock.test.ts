@@ -4,7 +4,7 @@
 // spinning the host outside the instruction budget. A stand-in for the bug: each technique's monitor
 // is told to swallow #UD. The same guest with the monitor intact reaches the guest's #UD handler.
 import * as assert from 'node:assert/strict';
-import { MAX_MONITOR_EVENTS_WITHOUT_RETIREMENT } from '../../core/cpu/cpu';
+import { MAX_EVENTS_WITHOUT_RETIREMENT } from '../../core/cpu/cpu';
 import type { Mode } from '../../core/vmm';
 import { boot, guest } from './support';
 
@@ -56,7 +56,7 @@ describe('vmm: a monitor that never lets the guest retire an instruction is stop
       assert.equal(r.outcome, 'error', `${mode}: ${r.error}`);
       assert.match(r.error ?? '', /without the guest retiring an instruction; stopped \(monitor livelock\)/);
       assert.match(r.error ?? '', new RegExp(`the last #UD at 0x${g.label('faulting').toString(16).padStart(8, '0')}`));
-      assert.equal(taken, MAX_MONITOR_EVENTS_WITHOUT_RETIREMENT + 1, `${mode}: stopped at the limit, not later`);
+      assert.equal(taken, MAX_EVENTS_WITHOUT_RETIREMENT + 1, `${mode}: stopped at the limit, not later`);
       assert.equal(vm.cpu.regs[3], 0x1234, `${mode}: nothing after the UD2 ran`);
     });
   }
