@@ -121,11 +121,11 @@ export class DebugRuntime {
   get instructions(): number { return this.vm.cpu.icount; }
   /** Instructions run one at a time with every check so far (steps, the twin, placing a stop exactly). */
   get checkedOneByOne(): number { return this.ctx.oneByOne; }
-  /** checkEquivalence: instructions `continue` re-ran in lock step with the twin (stretches that made a difference). */
+  /** The native twin: instructions `continue` re-ran in lock step with the twin (stretches that made a difference). */
   get twinLockStepped(): number { return this.nativeTwin?.windows.lockStepped ?? 0; }
-  /** checkEquivalence: stretch ends where the twin's state came from the worker thread (not run on this one). */
+  /** The native twin: stretch ends where the twin's state came from the worker thread (not run on this one). */
   get twinStatesFromWorker(): number { return this.nativeTwin?.ahead?.adopted ?? 0; }
-  /** checkEquivalence: looking for the instruction a stretch's difference came from (narrowing, lock step). */
+  /** The native twin: looking for the instruction a stretch's difference came from (narrowing, lock step). */
   get twinSearching(): boolean { return this.nativeTwin?.windows.searching ?? false; }
   /** Memory the step-back checkpoints hold, bytes. */
   get historyBytes(): number { return this.travel.history.bytes; }

@@ -63,9 +63,9 @@ export class TwinLockStep {
     const first = this.firstDivergenceAt === undefined || cpu.icount <= this.firstDivergenceAt;
     this.ctx.flushConsole();
     if (first || this.divergenceLines < DIVERGENCE_LINES) {
-      this.ctx.host.output(`checkEquivalence: ${at} had a different effect under ${vm.mode} than natively: ${diff}\n`, 'console', this.ctx.program.index.locate(before.address));
+      this.ctx.host.output(`Divergence from native: ${at} had a different effect under ${vm.mode} than natively: ${diff}\n`, 'console', this.ctx.program.index.locate(before.address));
     } else if (this.divergenceLines === DIVERGENCE_LINES) {
-      this.ctx.host.output(`checkEquivalence: further differences are not listed\n`, 'console');
+      this.ctx.host.output(`Divergence from native: further differences are not listed\n`, 'console');
     }
     if (!first) { this.divergenceLines++; return undefined; }
     this.firstDivergenceAt = cpu.icount;

@@ -23,9 +23,14 @@ import type { TwinAhead, TwinState } from './twinAhead';
 import type { TwinLockStep } from './twinLockStep';
 
 /** Largest stretch between comparisons (instructions): bounds what one lock-step re-run costs. */
-const MAX_STRETCH = 16_000_000;
+const MAX_STRETCH = 32_000_000;
 /** The stretch after one that made a difference (differences come in bursts). */
 const MIN_STRETCH = 10_000;
+/**
+ * Each clean stretch is this many times the last, up to MAX_STRETCH: few comparisons (each reads
+ * all guest RAM on both sides) on the way to the longest stretch — 7 to 32 M instructions.
+ */
+const GROWTH = 4;
 /** A new difference is narrowed down to this many instructions before the lock step re-runs them. */
 const WINDOW = 4096;
 /** Windows looked at per stretch; then the rest of it runs in lock step (a difference in every part). */
@@ -179,7 +184,7 @@ export class TwinWindows {
       if (state === 'pause') return undefined;
       // The worker goes on with the next stretch (as long as this one ends clean) while this one is
       // compared; the state before (its shared RAM the worker fills next) is no longer needed.
-      const next = icount + Math.min(MAX_STRETCH, this.stretch * 2);
+      const next = icount + Math.min(MAX_STRETCH, this.stretch * GROWTH);
       if (state) {
         this.adopted = state;
         this.ahead.ask(next);
@@ -218,7 +223,7 @@ export class TwinWindows {
       // A stretch without a new difference ends on an instruction whose effect was the same on both.
       if (!quiet && (!this.clean || now.icount !== this.clean.icount)) this.divergenceAtClean = undefined;
       this.clean = now;
-      this.stretch = Math.min(MAX_STRETCH, this.stretch * 2);
+      this.stretch = Math.min(MAX_STRETCH, this.stretch * GROWTH);
       return undefined;
     }
     this.stretch = MIN_STRETCH;

@@ -59,7 +59,7 @@ describe('debugger: "Divergence from native" without checkEquivalence', function
   before(async () => {
     reference = await divergence({ checkEquivalence: true }, { exceptions: { filters: ['divergence'] } });
     assert.match(reference.description ?? '', /^Divergence from native after twins\.gasm:\d+ \(push cs\)/);
-    assert.match(reference.console, /checkEquivalence: twins\.gasm:\d+ \(push cs\) had a different effect/);
+    assert.match(reference.console, /Divergence from native: twins\.gasm:\d+ \(push cs\) had a different effect/);
     assert.match(reference.console, /Compared with native: same console and outcome\./);
   });
 

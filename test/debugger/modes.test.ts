@@ -168,7 +168,7 @@ describe('debugger: every execution technique of this build', function () {
     // Later differences are listed, not stopped at; at the end the run is compared as a whole.
     const out = collectOutput(dc);
     await Promise.all([dc.continueRequest({ threadId: 1 }), dc.waitForEvent('terminated', 60000)]);
-    assert.ok(out.text('console').split('\n').filter((l) => l.startsWith('checkEquivalence: ')).length >= 3);
+    assert.ok(out.text('console').split('\n').filter((l) => l.startsWith('Divergence from native: ')).length >= 3);
     assert.match(out.text('console'), /Compared with native: console and outcome \(native: exit 1\) differ\./);
   });
 
