@@ -56,7 +56,7 @@ const btVirtual = (note: string): BtTreatment => ({ kind: 'callout', note });
 function exitU(reason: string, reasonNumber: number, note?: string): VmExit { return { kind: 'unconditional', reason, reasonNumber, note }; }
 function exitC(control: string, reason: string, reasonNumber: number, note?: string): VmExit { return { kind: 'controlled', control, reason, reasonNumber, note }; }
 function hc(hypercall: string, text: string): ParavirtReplacement { return { kind: 'hypercall', hypercall, text }; }
-function shm(text: string): ParavirtReplacement { return { kind: 'shared-memory', text }; }
+function shm(text: string, short?: string): ParavirtReplacement { return short ? { kind: 'shared-memory', text, short } : { kind: 'shared-memory', text }; }
 function emu(text: string): ParavirtReplacement { return { kind: 'emulated', text }; }
 function nopv(text: string): ParavirtReplacement { return { kind: 'none', text }; }
 
@@ -253,7 +253,7 @@ const MOV_FROM_SREG: Partial<VirtFacts> = critical('protection-system',
 const MOV_CR_W: Partial<VirtFacts> = privileged('MOV to CRn is CPL-0 only: #GP at CPL 1/3, so the VMM traps and emulates it on the virtual CR.', CR_EXIT,
   hc('mmuext_op', 'CR3 write → mmuext_op(MMUEXT_NEW_BASEPTR); CR0 write → fpu_taskswitch(TS) (only TS is honoured); CR4 → emulated write.'));
 const MOV_CR_R: Partial<VirtFacts> = privileged('MOV from CRn is CPL-0 only: #GP at CPL 1/3; the VMM returns the virtual value.', CR_EXIT,
-  shm('CR2 read → vcpu_info.arch.cr2 in the shared-info page; CR0/CR3 reads → the values the guest cached itself.'));
+  shm('CR2 read → vcpu_info.arch.cr2 in the shared-info page; CR0/CR3 reads → the values the guest cached itself.', 'a cached copy (CR2: shared info)'));
 const MOV_DR: Partial<VirtFacts> = privileged('MOV to/from DRn is CPL-0 only: #GP at CPL 1/3.', exitC('MOV-DR exiting (primary bit 23)', 'DR_ACCESS', 29),
   hc('set_debugreg', 'set_debugreg (8) for writes, get_debugreg (9) for reads.'));
 

@@ -140,6 +140,8 @@ export interface ParavirtReplacement {
   hypercall?: string;
   /** Human explanation (what the rewrite does). */
   text: string;
+  /** The fix in a few words for the one-line diagnostic, when the kind alone does not say it. */
+  short?: string;
 }
 
 export interface VirtFacts {

@@ -46,6 +46,7 @@ function pvFix(facts: VirtFacts): string | undefined {
   const pv = facts.pv;
   if (!pv || pv.kind === 'none') return undefined;
   if (pv.kind === 'hypercall' && pv.hypercall) return `hypercall ${pv.hypercall}`;
+  if (pv.short) return pv.short;
   if (pv.kind === 'shared-memory') return 'the virtual IF in shared info';
   return undefined;
 }

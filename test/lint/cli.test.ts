@@ -45,6 +45,15 @@ describe('popek lint / popek fix (dist/cli.js)', function () {
     assert.match(byLine.get(3) ?? '', /^mov ds, ax is critical, no trap at CPL 1: MOV to a segment register/);
   });
 
+  it('each shared-memory fix is named for what it replaces: a control register read by a cached copy, CLI/PUSHF by the virtual IF', () => {
+    const shm = path.join(dir, 'shm.gasm');
+    writeFileSync(shm, 'bits 32\n    mov eax, cr0\n    mov ebx, cr2\n    cli\n    pushfd\n');
+    const r = popek('lint', shm, '--json', '--mode', 'paravirtual');
+    const byLine = new Map((JSON.parse(r.stdout) as Array<{ line: number; message: string }>).map((d) => [d.line, d.message]));
+    for (const line of [2, 3]) assert.match(byLine.get(line) ?? '', /fix: a cached copy \(CR2: shared info\)/, `line ${line}`);
+    for (const line of [4, 5]) assert.match(byLine.get(line) ?? '', /fix: the virtual IF in shared info/, `line ${line}`);
+  });
+
   it('exits 1 when there is an error, and --json gives the SPEC fields', () => {
     const r = popek('lint', bad, '--json');
     assert.equal(r.status, 1);
