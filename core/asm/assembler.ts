@@ -7,7 +7,7 @@
  * parsed once) → passes.ts (sizing and emission; operands.ts, expressions.ts, encoder.ts).
  */
 import type { AssembleOptions, AssemblyResult, Diagnostic } from './ast';
-import { parseLine, splitLines, withLine, type LineContext } from './parser';
+import { emptyKeepingStore, parseLine, splitLines, withLine, type LineContext } from './parser';
 import { isPure } from './expressions';
 import { lineRange, preprocess, type PPState } from './preprocessor';
 import { joinContinuations } from './ppStrings';
@@ -80,7 +80,7 @@ function assembleInner(fileName: string, text: string, options: AssembleOptions)
     }
     ctx.file = file === fileName ? undefined : file;
     // one collector for every line (the statements are copied into items at once)
-    ctx.statements.length = 0;
+    emptyKeepingStore(ctx.statements);
     if (ctx.diagnostics.length) ctx.diagnostics = [];
     parseLine(text, ctx);
     if (ctx.statements.length === 1 && ctx.diagnostics.length === 0) {

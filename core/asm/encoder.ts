@@ -34,14 +34,27 @@ export interface EncodeContext {
 }
 
 export interface Encoded {
-  /** The bytes (empty when `ctx.sizeOnly` made the encoder skip them: use `length`). */
-  bytes: number[];
+  /** Number of bytes; the bytes are `encodedBytes()[0..length)` (not written when `ctx.sizeOnly` skipped them). */
   length: number;
   form: EncodingForm;
   info: InstructionInfo;
   warnings?: string[];
 }
-const SIZE_ONLY: number[] = [];
+
+/** The bytes of the last instruction encoded (see `encodedBytes`); grown for a line of a thousand prefixes. */
+let outBuf = new Uint8Array(64);
+let outLen = 0;
+/**
+ * The bytes of the last instruction encoded, `[0, Encoded.length)`, valid until the next
+ * `encodeInstruction` (the caller copies them at once): a 100,000-line file costs no array per instruction.
+ */
+export function encodedBytes(): Uint8Array { return outBuf; }
+function out8(b: number): void {
+  if (outLen === outBuf.length) { const g = new Uint8Array(outLen * 2); g.set(outBuf); outBuf = g; }
+  outBuf[outLen++] = b;
+}
+function out16(v: number): void { out8(v); out8(v >>> 8); }
+function out32(v: number): void { out8(v); out8(v >>> 8); out8(v >>> 16); out8(v >>> 24); }
 export interface EncodeError { error: string; code: string; operand?: number }
 
 const SIZE_OF_PATTERN: Partial<Record<OperandPattern, number>> = {
@@ -175,7 +188,7 @@ function immLength(form: EncodingForm, bits: number, addr16 = false): number {
 }
 
 /** ModRM + displacement for 16-bit addressing ([bx+si], [bp+di+8], [si], [0x10] …), NASM's choices. */
-function encodeEA16(m: Extract<ROp, { t: 'mem' }>, regField: number, out: number[]): string | undefined {
+function encodeEA16(m: Extract<ROp, { t: 'mem' }>, regField: number): string | undefined {
   const regs = [m.base, m.index].filter((r) => r >= 0);
   if (m.index >= 0 && m.scale !== 1) return 'scaled index registers need 32-bit addressing';
   const has = (r: number) => regs.includes(r);
@@ -186,18 +199,18 @@ function encodeEA16(m: Extract<ROp, { t: 'mem' }>, regField: number, out: number
   if (rm === -2) return 'invalid 16-bit effective address (use bx or bp, plus si or di)';
   const d = m.disp;
   const v = d.n | 0;
-  if (rm === -1) { out.push((regField << 3) | 6, v & 0xff, (v >>> 8) & 0xff); return undefined; }
+  if (rm === -1) { out8((regField << 3) | 6); out16(v); return undefined; }
   let small = d.known && d.seg < 0 && v >= -128 && v <= 127;
   let zero = d.known && d.seg < 0 && v === 0;
   if (m.dispSize === 16 || m.dispSize === 32) { small = false; zero = false; } else if (m.dispSize === 8) { zero = false; small = true; }
   const mod = zero && rm !== 6 ? 0 : small ? 1 : 2;
-  out.push((mod << 6) | (regField << 3) | rm);
-  if (mod === 1) out.push(v & 0xff); else if (mod === 2) out.push(v & 0xff, (v >>> 8) & 0xff);
+  out8((mod << 6) | (regField << 3) | rm);
+  if (mod === 1) out8(v); else if (mod === 2) out16(v);
   return undefined;
 }
 
 /** ModRM + SIB + displacement bytes for a memory operand (32-bit addressing, NASM's choices). */
-function encodeEA(m: Extract<ROp, { t: 'mem' }>, regField: number, out: number[]): string | undefined {
+function encodeEA(m: Extract<ROp, { t: 'mem' }>, regField: number): string | undefined {
   let b = m.base, i = m.index, s = m.scale;
   const disp = m.disp;
   if (i >= 0 && s === 0) i = -1;
@@ -211,30 +224,28 @@ function encodeEA(m: Extract<ROp, { t: 'mem' }>, regField: number, out: number[]
   let zero = disp.known && disp.seg < 0 && dispVal === 0;
   if (m.dispSize === 32) { small = false; zero = false; }
   else if (m.dispSize === 8) { zero = false; small = true; }
-  if (b < 0 && i < 0) { out.push((regField << 3) | 5); push32(out, dispVal); return undefined; }
+  if (b < 0 && i < 0) { out8((regField << 3) | 5); out32(dispVal); return undefined; }
   if (i < 0 && b !== 4) {
     let mod: number;
     if (zero && b !== 5) mod = 0; else if (small) mod = 1; else mod = 2;
-    out.push((mod << 6) | (regField << 3) | b);
-    if (mod === 1) out.push(dispVal & 0xff); else if (mod === 2) push32(out, dispVal);
+    out8((mod << 6) | (regField << 3) | b);
+    if (mod === 1) out8(dispVal); else if (mod === 2) out32(dispVal);
     return undefined;
   }
   const ss = s === 8 ? 3 : s === 4 ? 2 : s === 2 ? 1 : 0;
   const idx = i < 0 ? 4 : i;
   if (b < 0) {
-    out.push((regField << 3) | 4, (ss << 6) | (idx << 3) | 5);
-    push32(out, dispVal);
+    out8((regField << 3) | 4); out8((ss << 6) | (idx << 3) | 5);
+    out32(dispVal);
     return undefined;
   }
   let mod: number;
   if (zero && b !== 5) mod = 0; else if (small) mod = 1; else mod = 2;
-  out.push((mod << 6) | (regField << 3) | 4, (ss << 6) | (idx << 3) | b);
-  if (mod === 1) out.push(dispVal & 0xff); else if (mod === 2) push32(out, dispVal);
+  out8((mod << 6) | (regField << 3) | 4); out8((ss << 6) | (idx << 3) | b);
+  if (mod === 1) out8(dispVal); else if (mod === 2) out32(dispVal);
   return undefined;
 }
 
-function push16(out: number[], v: number): void { out.push(v & 0xff, (v >>> 8) & 0xff); }
-function push32(out: number[], v: number): void { out.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff); }
 
 const SEG_PREFIX_NAMES = new Set(['es', 'cs', 'ss', 'ds', 'fs', 'gs']);
 
@@ -249,7 +260,9 @@ export function encodeInstruction(mnemonic: string, prefixes: readonly string[],
   const info = instructionInfo(ctx.bits === 16 ? MODE_SIZED_16[mnemonic] ?? mnemonic : mnemonic);
   if (!info) {
     if (PREFIXES[mnemonic] !== undefined && ops.length === 0) {
-      return { bytes: [PREFIXES[mnemonic]], length: 1, form: { operands: [], encoding: mnemonic, opcode: [PREFIXES[mnemonic]], imm: [], handler: 'nop' }, info: instructionInfo('nop')! };
+      outLen = 0;
+      out8(PREFIXES[mnemonic]);
+      return encoded(1, { operands: [], encoding: mnemonic, opcode: [PREFIXES[mnemonic]], imm: [], handler: 'nop' }, instructionInfo('nop')!, undefined);
     }
     return { error: `unknown instruction '${mnemonic}'`, code: 'unknown-instruction' };
   }
@@ -294,11 +307,9 @@ export function encodeInstruction(mnemonic: string, prefixes: readonly string[],
         else if ((p === 'o32' || p === 'a32') && bits === 16) n++;
       }
       if (memOp) { if (memOp.seg) n++; if (addrSize(memOp, bits) !== bits) n++; }
-      return { bytes: SIZE_ONLY, length: n, form, info };
+      return encoded(n, form, info, undefined);
     }
-    const enc = emit(info, form, prefixes, ops, ctx);
-    if (!('error' in enc)) enc.length = enc.bytes.length;
-    return enc;
+    return emit(info, form, prefixes, ops, ctx);
   }
   if (sizeProblem) {
     // `mov [bx], byte 5`: nasm sizes the operation by the immediate's keyword when the memory operand
@@ -316,77 +327,83 @@ export function encodeInstruction(mnemonic: string, prefixes: readonly string[],
   return { error: `invalid combination of opcode and operands for '${mnemonic}'`, code: 'invalid-operands' };
 }
 
+/** The result of the last successful encoding (one object, refilled by every call: see encodedBytes). */
+const RESULT: Encoded = { length: 0, form: undefined as unknown as EncodingForm, info: undefined as unknown as InstructionInfo, warnings: undefined };
+function encoded(length: number, form: EncodingForm, info: InstructionInfo, warnings: string[] | undefined): Encoded {
+  RESULT.length = length; RESULT.form = form; RESULT.info = info; RESULT.warnings = warnings;
+  return RESULT;
+}
+
 function emit(info: InstructionInfo, form: EncodingForm, prefixes: readonly string[], ops: ROp[], ctx: EncodeContext): Encoded | EncodeError {
-  const out: number[] = [];
+  outLen = 0;
   let warnings: string[] | undefined;
-  for (const p of prefixes) { const b = PREFIXES[p]; if (b !== undefined) out.push(b); }
-  for (const p of prefixes) {
+  for (let k = 0; k < prefixes.length; k++) { const b = PREFIXES[prefixes[k]]; if (b !== undefined) out8(b); }
+  for (let k = 0; k < prefixes.length; k++) {
+    const p = prefixes[k];
     if (PREFIXES[p] !== undefined) continue;
-    if (SEG_PREFIX_NAMES.has(p)) out.push(SEG_PREFIX[p]);
-    else if (p === 'o16') { if (ctx.bits === 32) out.push(0x66); }
-    else if (p === 'o32') { if (ctx.bits === 16) out.push(0x66); }
-    else if (p === 'a16') { if (ctx.bits === 32) out.push(0x67); }
-    else if (p === 'a32') { if (ctx.bits === 16) out.push(0x67); }
+    if (SEG_PREFIX_NAMES.has(p)) out8(SEG_PREFIX[p]);
+    else if (p === 'o16') { if (ctx.bits === 32) out8(0x66); }
+    else if (p === 'o32') { if (ctx.bits === 16) out8(0x66); }
+    else if (p === 'a16') { if (ctx.bits === 32) out8(0x67); }
+    else if (p === 'a32') { if (ctx.bits === 16) out8(0x67); }
   }
   let mem: Extract<ROp, { t: 'mem' }> | undefined;
-  for (const o of ops) if (o.t === 'mem') mem = o;
-  if (mem?.seg) out.push(SEG_PREFIX[mem.seg]);
-  if (form.opsize && form.opsize !== ctx.bits) out.push(0x66);
+  for (let k = 0; k < ops.length; k++) { const o = ops[k]; if (o.t === 'mem') mem = o; }
+  if (mem?.seg) out8(SEG_PREFIX[mem.seg]);
+  if (form.opsize && form.opsize !== ctx.bits) out8(0x66);
   const a16 = mem !== undefined && addrSize(mem, ctx.bits) === 16;
-  if (mem && addrSize(mem, ctx.bits) !== ctx.bits) out.push(0x67);
-  else if (form.addrsize && form.addrsize !== ctx.bits) out.push(0x67); // jcxz / jecxz: the count register's size
-  if (form.mandatoryPrefix) out.push(...form.mandatoryPrefix);
+  if (mem && addrSize(mem, ctx.bits) !== ctx.bits) out8(0x67);
+  else if (form.addrsize && form.addrsize !== ctx.bits) out8(0x67); // jcxz / jecxz: the count register's size
+  if (form.mandatoryPrefix) for (const b of form.mandatoryPrefix) out8(b);
   const opc = form.opcode;
-  for (let k = 0; k < opc.length - 1; k++) out.push(opc[k]);
+  for (let k = 0; k < opc.length - 1; k++) out8(opc[k]);
   let last = opc[opc.length - 1];
   if (form.plusReg) last += (ops[form.plusRegOperand!] as Extract<ROp, { t: 'reg' }>).reg.num;
   if (form.plusCc) last += form.cc ?? 0;
-  out.push(last);
+  out8(last);
   if (form.modrm !== undefined) {
     const regField = form.modrm === 'r' ? regNum(ops[form.regOperand!]) : form.modrm;
     const rm = ops[form.rmOperand!];
-    if (rm.t === 'reg') out.push(0xc0 | (regField << 3) | rm.reg.num);
+    if (rm.t === 'reg') out8(0xc0 | (regField << 3) | rm.reg.num);
     else if (rm.t === 'mem') {
-      const err = a16 ? encodeEA16(rm, regField, out) : encodeEA(rm, regField, out);
+      const err = a16 ? encodeEA16(rm, regField) : encodeEA(rm, regField);
       if (err) return { error: err, code: 'invalid-operands', operand: form.rmOperand };
     }
   }
-  if (form.imm.length === 0) return { bytes: out, length: out.length, form, info, warnings: undefined };
-  // immediates in operand order
-  let immIdx = 0;
-  // the operands that supply the form's immediates, in order (and their patterns, for the bounds warning)
-  const immOps: ROp[] = [];
-  const immPatterns: OperandPattern[] = [];
-  for (let k = 0; k < ops.length; k++) {
-    const o = ops[k];
-    const p = form.operands[k];
-    if (o.t === 'imm' && !isImplicitOperand(p)) { immOps.push(o); immPatterns.push(p); } else if (o.t === 'far' || (o.t === 'mem' && p.startsWith('moffs'))) immOps.push(o);
-  }
+  if (form.imm.length === 0) return encoded(outLen, form, info, undefined);
   const o16 = (form.opsize ?? ctx.bits) === 16;
-  const immEnd = ctx.address + out.length + immLength(form, ctx.bits, a16);
+  const immEnd = ctx.address + outLen + immLength(form, ctx.bits, a16);
+  // the form's immediates come from the operands that supply one, in operand order
+  let next = 0;
   for (const kind of form.imm) {
-    const op = immOps[immIdx++];
+    let op: ROp | undefined;
+    let pattern: OperandPattern | undefined;
+    for (; next < ops.length && op === undefined; next++) {
+      const o = ops[next];
+      const p = form.operands[next];
+      if ((o.t === 'imm' && !isImplicitOperand(p)) || o.t === 'far' || (o.t === 'mem' && p.startsWith('moffs'))) { op = o; pattern = p; }
+    }
     if (!op) break;
-    if (kind === 'moffs' && op.t === 'mem') { if (a16) push16(out, op.disp.n); else push32(out, op.disp.n); continue; }
-    if (kind === 'ptr16:32' && op.t === 'far') { if (o16) push16(out, op.off.n); else push32(out, op.off.n); push16(out, op.sel.n); continue; }
+    if (kind === 'moffs' && op.t === 'mem') { if (a16) out16(op.disp.n); else out32(op.disp.n); continue; }
+    if (kind === 'ptr16:32' && op.t === 'far') { if (o16) out16(op.off.n); else out32(op.off.n); out16(op.sel.n); continue; }
     if (op.t !== 'imm') continue;
     const v = op.v.n;
     if (kind === 'ib') {
-      if (op.v.known && (v < -128 || v > 255) && immPatterns[immIdx - 1] !== 'simm8') (warnings ??= []).push(`byte value ${v} exceeds bounds`);
-      out.push(v & 0xff);
+      if (op.v.known && (v < -128 || v > 255) && pattern !== 'simm8') (warnings ??= []).push(`byte value ${v} exceeds bounds`);
+      out8(v);
     } else if (kind === 'iw') {
       if (op.v.known && (v < -32768 || v > 65535)) (warnings ??= []).push(`word value ${v} exceeds bounds`);
-      push16(out, v);
-    } else if (kind === 'id') push32(out, v);
+      out16(v);
+    } else if (kind === 'id') out32(v);
     else if (kind === 'rel8' || kind === 'rel32') {
       const rel = v - immEnd;
       if (kind === 'rel8') {
         if (op.v.known && (rel < -128 || rel > 127)) return { error: `short jump target out of range (${rel} bytes)`, code: 'range', operand: 0 };
-        out.push(rel & 0xff);
-      } else if (o16) push16(out, rel); else push32(out, rel);
+        out8(rel);
+      } else if (o16) out16(rel); else out32(rel);
     }
   }
-  return { bytes: out, length: out.length, form, info, warnings };
+  return encoded(outLen, form, info, warnings);
 }
 
 /** Operand patterns matched by an immediate or register that encode no immediate bytes. */

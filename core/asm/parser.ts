@@ -234,6 +234,8 @@ const DATA: Record<string, DataDirective> = Object.assign(Object.create(null), {
 export const DIRECTIVES = new Set(['bits', 'use16', 'use32', 'org', 'section', 'segment', 'align', 'alignb', 'global', 'extern', 'common', 'cpu', 'default', 'absolute', 'static', 'warning', 'struc', 'endstruc', 'istruc', 'at', 'iend']);
 const SEGMENT_NAMES = new Set(['es', 'cs', 'ss', 'ds', 'fs', 'gs']);
 const PREFIX_NAMES = new Set([...Object.keys(PREFIXES), 'o16', 'o32', 'a16', 'a32', 'es', 'cs', 'ss', 'ds', 'fs', 'gs']);
+/** The prefix list of an instruction without prefixes (never changed: a prefix makes a list of its own). */
+const NO_PREFIXES = Object.freeze([]) as unknown as Array<{ name: string; range: Range }>;
 
 export interface LineContext {
   line: number;
@@ -540,7 +542,8 @@ class LineParser {
         ctx.statements.push({ kind: 'equ', name, nameRange: this.range(t.start, t.end), value, range: this.range(lineStart, lineEnd) });
         return;
       }
-      if (colon || ((next.t === T.End || (next.t === T.Ident && this.isKeyword(next.lower!))) && !this.isKeyword(lower))) {
+      // (the first word's own test first: an instruction line is decided by one table look-up)
+      if (colon || (!this.isKeyword(lower) && (next.t === T.End || (next.t === T.Ident && this.isKeyword(next.lower!))))) {
         this.next();
         if (colon) this.next();
         if (/^[0-9]/.test(t.text) || t.text.startsWith('%')) this.error(t.start, t.end, `invalid label name '${t.text}'`);
@@ -592,12 +595,13 @@ class LineParser {
       ctx.statements.push({ kind: 'macroCall', name: t.text, nameRange: this.range(t.start, t.end), args: splitArgs(this.text, this.peek().start, lineEnd, ctx.line), range: this.range(stmtStart, lineEnd) });
       return;
     }
-    // prefixes
-    const prefixes: Array<{ name: string; range: Range }> = [];
+    // prefixes (most instructions have none: they share one empty list)
+    let prefixes: Array<{ name: string; range: Range }> = NO_PREFIXES;
     let m = this.peek();
     while (m.t === T.Ident && PREFIX_NAMES.has(m.lower!) && !(this.peek(1).t === T.Op && this.peek(1).text === ':')) {
       const pl = m.lower!;
       if (PREFIXES[pl] === undefined && this.peek(1).t === T.End) break; // bare `cs` etc. is not an instruction either: fall through to error
+      if (prefixes === NO_PREFIXES) prefixes = [];
       prefixes.push({ name: pl, range: this.range(m.start, m.end) });
       this.next();
       m = this.peek();
@@ -710,10 +714,18 @@ export function splitArgs(text: string, start: number, end: number, line: number
   return out;
 }
 
+/**
+ * Empties an array reused from line to line while keeping its storage: `length = 0` makes V8 free a
+ * store of 16 or more slots, and the next push allocates a new one (one per line of a 100,000-line file).
+ */
+export function emptyKeepingStore(list: unknown[]): void {
+  while (list.length > 0) list.pop();
+}
+
 /** Parses one source line (no preprocessing) and appends its statements and diagnostics to ctx. */
 export function parseLine(text: string, ctx: LineContext): void {
   try {
-    POOL_TOKS.length = 0;
+    emptyKeepingStore(POOL_TOKS);
     const toks = tokenizeWith(text, POOL_TOKS, POOL);
     for (const tk of toks) {
       if (tk.t === T.Op && (tk.text.charCodeAt(0) < 0x20 || tk.text.charCodeAt(0) > 0x7e)) {

@@ -7,12 +7,12 @@
 import type {
   AssembleOptions, AssemblyResult, ConstantSymbol, DataDirective, Diagnostic, Expr, LabelSymbol, MacroSymbol, Operand, Range, SectionLayout, SourceMapEntry, Statement,
 } from './ast';
-import { parseExpressionText, parseLine, withLine, type LineContext } from './parser';
-import { encodeInstruction, type ROp } from './encoder';
+import { emptyKeepingStore, parseExpressionText, parseLine, withLine, type LineContext } from './parser';
+import { encodedBytes, encodeInstruction, type ROp } from './encoder';
 import { register } from './registers';
 import { PREDEFINED } from './predefined';
 import { exprUsesHere, findSymbolRange, isPure, usesHere } from './expressions';
-import { evaluate, memoryOperand, SIZE_BITS, type EvalResult, type EvalScope } from './operands';
+import { evaluate, memoryOperand, simpleMemoryOperand, SIZE_BITS, type EvalResult, type EvalScope } from './operands';
 import { encodeFloat, floatBytes, floatSpecial, parseFloatText } from './floats';
 
 export interface Item {
@@ -36,7 +36,7 @@ export interface Item {
   /** The cached bytes of a pure item (shared by the items of identical source lines). */
   cache: ByteCache | undefined;
   /** Prefix names of an instruction (computed once). */
-  prefixNames: string[] | undefined;
+  prefixNames: readonly string[] | undefined;
 }
 
 /** `len` bytes at `off` in the assembler's cache pool, for `bits` (0: not filled yet); `data`: db-like, else an instruction. */
@@ -91,6 +91,8 @@ export class Assembler implements EvalScope {
   private istrucs: Array<{ name: string; start: number }> = [];
 
   private readonly items: Item[] = [];
+  /** The operands of the instruction being encoded, resolved (refilled for each). */
+  private readonly ops: ROp[] = [];
   private readonly withSourceMap: boolean;
 
   /** Pass 0 starts at once: the preprocessor hands each item to `add` as it is parsed, then `run` finishes. */
@@ -165,9 +167,9 @@ export class Assembler implements EvalScope {
   private resolveOperand(item: Item, op: Operand): ROp | undefined {
     switch (op.kind) {
       case 'register': {
-        const r = register(op.name);
+        const r = registerOperand(op.name);
         if (!r) { this.diag(item, `unknown register '${op.name}'`, 'invalid-operands', op.range); return undefined; }
-        return { t: 'reg', reg: r };
+        return r;
       }
       case 'immediate': {
         const v = this.scalar(item, op.expr);
@@ -181,6 +183,12 @@ export class Assembler implements EvalScope {
         return { t: 'far', sel, off };
       }
       case 'memory': {
+        const simple = simpleMemoryOperand(op, this);
+        if (simple !== undefined) {
+          if (simple.undef && this.final) this.diag(item, `symbol '${simple.undef}' is not defined`, 'undefined-symbol', findSymbolRange(op.address, simple.undef) ?? op.range);
+          if (typeof simple.operand === 'string') { this.diag(item, simple.operand, 'invalid-operands', op.range); return undefined; }
+          return simple.operand;
+        }
         const v = evaluate(op.address, this, true);
         if (v.error) { this.diag(item, v.error, 'invalid-operands', op.range); return undefined; }
         if (v.undef && this.final) this.diag(item, `symbol '${v.undef}' is not defined`, 'undefined-symbol', findSymbolRange(op.address, v.undef) ?? op.range);
@@ -254,7 +262,8 @@ export class Assembler implements EvalScope {
 
   private onePass(): void {
     this.beginPass();
-    for (const item of this.items) this.step(item);
+    const items = this.items;
+    for (let i = 0; i < items.length; i++) this.step(items[i]);
   }
 
   private beginPass(): void {
@@ -392,8 +401,8 @@ export class Assembler implements EvalScope {
     }
   }
 
-  /** Appends bytes (or reserves `size` bytes) in the current section and records the source map. */
-  private put(item: Item, bytes: ArrayLike<number> | null, kind: 'instruction' | 'data', size: number): void {
+  /** Appends the first `n` of `bytes` (or reserves `size` bytes) in the current section and records the source map. */
+  private put(item: Item, bytes: ArrayLike<number> | null, kind: 'instruction' | 'data', size: number, n = bytes === null ? 0 : bytes.length): void {
     const sec = this.cur;
     if (sec.pc + size > MAX_SECTION) {
       this.diag(item, `section '${sec.name}' would grow beyond ${MAX_SECTION / 1048576} MiB`, 'range');
@@ -402,14 +411,15 @@ export class Assembler implements EvalScope {
     if (sec.index < 0) { sec.pc += size; return; }
     if (this.final) {
       if (size > 0 && this.withSourceMap) this.sourceMap.push({ address: sec.start + sec.pc, length: size, file: item.file, range: this.rangeOf(item), kind, section: sec.name });
-      if (!sec.progbits && bytes && Array.prototype.some.call(bytes, (b: number) => b !== 0)) this.diag(item, `data in the nobits section '${sec.name}' is ignored`, 'nobits', undefined, 'warning');
+      if (!sec.progbits && bytes && anyNonZero(bytes, n)) this.diag(item, `data in the nobits section '${sec.name}' is ignored`, 'nobits', undefined, 'warning');
     }
     if ((this.final || this.capture) && sec.progbits) {
       reserve(sec, size);
       if (bytes) {
-        if (bytes instanceof Uint8Array) sec.bytes.set(bytes, sec.len);
-        else for (let i = 0; i < bytes.length; i++) sec.bytes[sec.len + i] = bytes[i];
-        sec.len += bytes.length;
+        const out = sec.bytes;
+        const at = sec.len;
+        for (let i = 0; i < n; i++) out[at + i] = bytes[i];
+        sec.len += n;
       } else { sec.bytes.fill(0, sec.len, sec.len + size); sec.len += size; }
     }
     sec.pc += size;
@@ -510,31 +520,36 @@ export class Assembler implements EvalScope {
       return;
     }
     if (body.kind !== 'instruction') return;
-    const ops: ROp[] = [];
-    for (const o of body.operands) {
-      const r = this.resolveOperand(item, o);
-      if (!r) { this.put(item, [], 'instruction', 0); return; }
+    // the resolved operands live in one array reused from instruction to instruction (the encoder keeps none)
+    const ops = this.ops;
+    emptyKeepingStore(ops);
+    for (let k = 0; k < body.operands.length; k++) {
+      const r = this.resolveOperand(item, body.operands[k]);
+      if (!r) { this.put(item, null, 'instruction', 0); return; }
       ops.push(r);
     }
-    const prefixes = item.prefixNames ??= body.prefixes.map((p) => p.name);
-    let total: number[] = [];
+    const prefixes = item.prefixNames ??= body.prefixes.length === 0 ? NO_PREFIXES : body.prefixes.map((p) => p.name);
+    const emitting = this.final || this.capture;
+    // the bytes of a `times` of an instruction, gathered (a single instruction is copied from the encoder's buffer)
+    let total: number[] | undefined;
     let size = 0;
     for (let k = 0; k < count; k++) {
-      const enc = encodeInstruction(body.mnemonic, prefixes, ops, { bits: this.bits, address: this.cur.start + this.cur.pc + size, section: this.cur.index, forceNear: item.forceNear, sizeOnly: !this.final && !this.capture });
+      const enc = encodeInstruction(body.mnemonic, prefixes, ops, { bits: this.bits, address: this.cur.start + this.cur.pc + size, section: this.cur.index, forceNear: item.forceNear, sizeOnly: !emitting });
       if ('error' in enc) {
         const range = enc.operand !== undefined ? body.operands[enc.operand]?.range : enc.code === 'unknown-instruction' ? body.mnemonicRange : body.range;
         this.diag(item, enc.error, enc.code, range);
         return;
       }
       if (enc.warnings && k === 0) for (const w of enc.warnings) this.diag(item, w, 'range', body.range, 'warning');
-      if (k === 0 && enc.length === 1 && enc.bytes[0] === 0x0f) this.diag(item, "'pop cs' only exists on the 8086: the byte 0F it assembles to starts a two-byte opcode on later CPUs", 'obsolete', body.range, 'warning');
+      const bytes = encodedBytes();
+      if (k === 0 && enc.length === 1 && bytes[0] === 0x0f) this.diag(item, "'pop cs' only exists on the 8086: the byte 0F it assembles to starts a two-byte opcode on later CPUs", 'obsolete', body.range, 'warning');
       if (k === 0 && count > 1 && !enc.form.imm.some((i) => i === 'rel8' || i === 'rel32') && !usesHere(body)) {
         // position-independent: the same bytes every time
         size = enc.length * count;
-        if (this.final || this.capture) { total = new Array(size); for (let j = 0; j < size; j++) total[j] = enc.bytes[j % enc.bytes.length]; }
+        if (emitting) { total = new Array(size); for (let j = 0; j < size; j++) total[j] = bytes[j % enc.length]; }
         break;
       }
-      if (this.final || this.capture) { if (count === 1) total = enc.bytes; else total = total.concat(enc.bytes); }
+      if (emitting && count > 1) { total ??= []; for (let j = 0; j < enc.length; j++) total.push(bytes[j]); }
       size += enc.length;
     }
     if (item.size !== size) {
@@ -542,7 +557,9 @@ export class Assembler implements EvalScope {
       item.size = size;
       this.changed = true;
     }
-    this.put(item, this.final || this.capture ? total : null, 'instruction', size);
+    if (!emitting) this.put(item, null, 'instruction', size);
+    else if (total !== undefined) this.put(item, total, 'instruction', size);
+    else this.put(item, encodedBytes(), 'instruction', size, size);
   }
 
   /** Files read by `incbin` (by including file and name), once per assembly rather than once per pass. */
@@ -637,6 +654,26 @@ export class Assembler implements EvalScope {
 }
 
 const MAX_SECTION = 64 * 1024 * 1024;
+
+/** Register operands, one per register (the encoder never changes an operand). */
+const REGISTER_OPERANDS = new Map<string, ROp>();
+function registerOperand(name: string): ROp | undefined {
+  let op = REGISTER_OPERANDS.get(name);
+  if (op === undefined) {
+    const reg = register(name);
+    if (!reg) return undefined;
+    REGISTER_OPERANDS.set(name, op = { t: 'reg', reg });
+  }
+  return op;
+}
+
+/** The prefix names of the (most) instructions written without one. */
+const NO_PREFIXES: readonly string[] = Object.freeze([]);
+
+function anyNonZero(bytes: ArrayLike<number>, n: number): boolean {
+  for (let i = 0; i < n; i++) if (bytes[i] !== 0) return true;
+  return false;
+}
 
 /** Absolute space from `start` (`absolute`, `struc`): labels are constants, nothing is emitted. */
 function absoluteSpace(start: number): Section {
