@@ -75,7 +75,7 @@ function assembleInner(fileName: string, text: string, options: AssembleOptions)
     if (known !== undefined) {
       // an identical line already parsed to one pure statement: share it (and its bytes)
       const range = expanded ? lineRange(line, origIndent, Math.max(origLength, origIndent)) : known.expanded ? statementOf(known).range : known.range;
-      asm.add(newItem(known.s, text, file, line, range, expanded, true, known.cache));
+      asm.add(newItem(known.s, text, file, line, range, expanded, true, known));
       return;
     }
     ctx.file = file === fileName ? undefined : file;
@@ -88,7 +88,7 @@ function assembleInner(fileName: string, text: string, options: AssembleOptions)
       const s = ctx.statements[0];
       if ((s.kind === 'instruction' || s.kind === 'data' || s.kind === 'times') && isPure(s)) {
         const range = expanded ? lineRange(line, origIndent, Math.max(origLength, origIndent)) : s.range;
-        const item = newItem(s, text, file, line, range, expanded, true, { bits: 0, off: 0, len: 0, data: false });
+        const item = newItem(s, text, file, line, range, expanded, true);
         if (cacheUse.on) lineCache.set(text, item);
         asm.add(item);
         return;
@@ -97,10 +97,10 @@ function assembleInner(fileName: string, text: string, options: AssembleOptions)
     if (expanded) {
       const whole = lineRange(line, origIndent, Math.max(origLength, origIndent));
       for (const d of ctx.diagnostics) parseDiags.push({ ...d, range: whole });
-      for (const s of ctx.statements) asm.add(newItem(s, undefined, file, line, whole, true, undefined, undefined));
+      for (const s of ctx.statements) asm.add(newItem(s, undefined, file, line, whole, true, undefined));
     } else {
       for (const d of ctx.diagnostics) parseDiags.push({ ...d, range: withLine(d.range, line) });
-      for (const s of ctx.statements) asm.add(newItem(s, undefined, file, line, s.range, false, undefined, undefined));
+      for (const s of ctx.statements) asm.add(newItem(s, undefined, file, line, s.range, false, undefined));
     }
   };
   const st: PPState = { defines: new Map(Object.entries(options.defines ?? {}).map(([name, body]) => [name, { body }])), macros: new Map(), emit, diags: [], files: [fileName], opts: options, macroSymbols: [], uniq: 0, mainFile: fileName, expandedLines: 0, stopped: false, scope: asm, contexts: [] };

@@ -33,17 +33,26 @@ export interface Item {
   forceNear: boolean;
   /** Operands (and times count) reference no symbol, `$` or `$$`: the bytes never change (undefined: not yet known). */
   pure: boolean | undefined;
-  /** The cached bytes of a pure item (shared by the items of identical source lines). */
-  cache: ByteCache | undefined;
+  /**
+   * The cached bytes of a pure item: `cacheLen` bytes at `cacheOff` in the assembler's cache pool,
+   * assembled for `cacheBits` (0: none yet); `cacheData`: db-like, else an instruction. An item of a
+   * line identical to an earlier one starts with that one's (fields, not a shared object: one
+   * allocation less per line).
+   */
+  cacheBits: number;
+  cacheOff: number;
+  cacheLen: number;
+  cacheData: boolean;
   /** Prefix names of an instruction (computed once). */
   prefixNames: readonly string[] | undefined;
 }
 
-/** `len` bytes at `off` in the assembler's cache pool, for `bits` (0: not filled yet); `data`: db-like, else an instruction. */
-export interface ByteCache { bits: number; off: number; len: number; data: boolean }
-
-export function newItem(s: Statement | undefined, text: string | undefined, file: string, line: number, range: Range, expanded: boolean, pure: boolean | undefined, cache: ByteCache | undefined): Item {
-  return { s, text, file, line, range, expanded, size: 0, forceNear: false, pure, cache, prefixNames: undefined };
+/** A new item; `same`: the item of an identical earlier line, whose cached bytes it starts with. */
+export function newItem(s: Statement | undefined, text: string | undefined, file: string, line: number, range: Range, expanded: boolean, pure: boolean | undefined, same?: Item): Item {
+  return {
+    s, text, file, line, range, expanded, size: 0, forceNear: false, pure, prefixNames: undefined,
+    cacheBits: same?.cacheBits ?? 0, cacheOff: same?.cacheOff ?? 0, cacheLen: same?.cacheLen ?? 0, cacheData: same?.cacheData ?? false,
+  };
 }
 
 /** The statement of an item whose statement was dropped: its line parsed again (a pure line depends on its text alone). */
@@ -430,11 +439,10 @@ export class Assembler implements EvalScope {
   private cachePoolLen = 0;
 
   private emitItem(item: Item): void {
-    const c = item.cache;
-    if (c !== undefined && c.bits === this.bits && this.cur.progbits) {
-      const len = c.len;
+    if (item.cacheBits === this.bits && this.cur.progbits) {
+      const len = item.cacheLen;
       if (!this.final) { this.cur.pc += len; return; }
-      this.putCached(item, c.data ? 'data' : 'instruction', c.off, len);
+      this.putCached(item, item.cacheData ? 'data' : 'instruction', item.cacheOff, len);
       return;
     }
     const s = statementOf(item);
@@ -460,11 +468,10 @@ export class Assembler implements EvalScope {
         const pool = this.cachePool;
         const bytes = sec.bytes;
         for (let i = 0, o = this.cachePoolLen; i < len; i++) pool[o + i] = bytes[start + i];
-        const bc = c !== undefined && c.bits === 0 ? c : (item.cache = { bits: 0, off: 0, len: 0, data: false });
-        bc.bits = this.bits;
-        bc.off = this.cachePoolLen;
-        bc.len = len;
-        bc.data = s.kind === 'data' || (s.kind === 'times' && s.body.kind === 'data');
+        item.cacheBits = this.bits;
+        item.cacheOff = this.cachePoolLen;
+        item.cacheLen = len;
+        item.cacheData = s.kind === 'data' || (s.kind === 'times' && s.body.kind === 'data');
         this.cachePoolLen += len;
         if (item.text !== undefined) item.s = undefined;
       }

@@ -106,24 +106,48 @@ function hexByte(tok: string, at: number, text: string): number {
 }
 const HEX = '0123456789abcdef';
 
+/** Index of the first operand pattern that `test` accepts (-1): findIndex without a closure per call. */
+function firstOperand(operands: readonly OperandPattern[], test: (p: OperandPattern) => boolean, except = -1): number {
+  for (let i = 0; i < operands.length; i++) if (i !== except && test(operands[i])) return i;
+  return -1;
+}
+const isControlReg = (p: OperandPattern) => p === 'cr' || p === 'dr' || p === 'sreg' || p === 'sreg-no-cs';
+const isRm = (p: OperandPattern) => RM_PATTERNS.has(p);
+const isReg = (p: OperandPattern) => REG_PATTERNS.has(p);
+const isDigitRm = (p: OperandPattern) => RM_PATTERNS.has(p) || p === 'r8' || p === 'r16' || p === 'r32' || p === 'mm' || p === 'xmm';
+const isPlusReg = (p: OperandPattern) => p === 'r8' || p === 'r16' || p === 'r32' || p === 'sti';
+const isSreg = (p: OperandPattern) => p === 'sreg' || p === 'sreg-no-cs';
+const any = () => true;
+
+/**
+ * A form with every field present (undefined when unused), in one order: every form then has one
+ * hidden class, so the encoder's and decoder's reads of a form stay monomorphic.
+ */
+function newForm(operands: OperandPattern[], encoding: string): EncodingForm {
+  return {
+    operands, encoding, opsize: undefined, opcode: [], modrm: undefined, plusReg: undefined, plusCc: undefined, imm: [], mandatoryPrefix: undefined,
+    regOperand: undefined, rmOperand: undefined, plusRegOperand: undefined, cc: undefined, defaultMemSize: undefined, handler: '', virt: undefined,
+    decodeOnly: undefined, anyMod: undefined, exactPrefixes: undefined, addrsize: undefined, lockable: undefined, endsBlock: undefined, intercept: undefined,
+  };
+}
+
 function compileForm(text: string, cc?: number): EncodingForm {
+  // Every command builds the table at start-up, interpreted: plain index scans, no regular
+  // expressions, no closures or arrays beyond the form's own.
   const decodeOnly = text.endsWith(' !d');
-  const [opsText, encText] = (decodeOnly ? text.slice(0, -3) : text).split(':').map((s) => s.trim());
+  const body = decodeOnly ? text.slice(0, -3) : text;
+  // operands, then ': ', then the encoding (`far16:32` and `m16:32` have a colon of their own)
+  const colon = body.includes('16:32') ? body.lastIndexOf(': ') : body.indexOf(':');
+  const opsText = body.slice(0, colon).trim();
+  const enc = body.slice(colon + 1).trim();
   const operands = (opsText ? opsText.split(',') : []) as OperandPattern[];
-  // `far16:32` and `m16:32` contain a colon: re-join what split broke apart.
-  let enc = encText;
-  if (text.includes('16:32')) {
-    const i = text.lastIndexOf(': ');
-    enc = text.slice(i + 2).replace(/ !d$/, '').trim();
-    const ops = text.slice(0, i).trim();
-    operands.length = 0;
-    if (ops) operands.push(...(ops.split(',') as OperandPattern[]));
-  }
-  const form: EncodingForm = { operands, encoding: enc, opcode: [], imm: [], handler: '' };
+  const form = newForm(operands, enc);
   if (decodeOnly) form.decodeOnly = true;
-  // A switch on the token and its shape (no regular expressions): every command parses this table
-  // at start-up, so this loop is on the path of a 10-line `popek run`.
-  for (const tok of enc.split(' ')) {
+  for (let at = 0; at < enc.length;) {
+    let end = enc.indexOf(' ', at);
+    if (end < 0) end = enc.length;
+    const tok = enc.slice(at, end);
+    at = end + 1;
     switch (tok) {
       case '': continue;
       case 'o16': form.opsize = 16; continue;
@@ -136,21 +160,21 @@ function compileForm(text: string, cc?: number): EncodingForm {
       case '/rr': form.modrm = 'r'; form.regOperand = 0; form.rmOperand = 0; continue;
       case '/r': {
         form.modrm = 'r';
-        const regIdx = operands.findIndex((p) => p === 'cr' || p === 'dr' || p === 'sreg' || p === 'sreg-no-cs');
+        const regIdx = firstOperand(operands, isControlReg);
         if (regIdx >= 0) {
           form.regOperand = regIdx;
-          form.rmOperand = operands.findIndex((_, i) => i !== regIdx);
+          form.rmOperand = firstOperand(operands, any, regIdx);
         } else {
-          form.rmOperand = operands.findIndex((p) => RM_PATTERNS.has(p));
-          form.regOperand = operands.findIndex((p, i) => REG_PATTERNS.has(p) && i !== form.rmOperand);
-          if (form.rmOperand < 0) form.rmOperand = operands.findIndex((p, i) => REG_PATTERNS.has(p) && i !== form.regOperand);
+          form.rmOperand = firstOperand(operands, isRm);
+          form.regOperand = firstOperand(operands, isReg, form.rmOperand);
+          if (form.rmOperand < 0) form.rmOperand = firstOperand(operands, isReg, form.regOperand);
         }
         continue;
       }
     }
     if (tok.length === 2 && tok[0] === '/' && tok[1] >= '0' && tok[1] <= '7') {
       form.modrm = tok.charCodeAt(1) - 48;
-      form.rmOperand = operands.findIndex((p) => RM_PATTERNS.has(p) || p === 'r8' || p === 'r16' || p === 'r32' || p === 'mm' || p === 'xmm');
+      form.rmOperand = firstOperand(operands, isDigitRm);
       continue;
     }
     if (tok.startsWith('mp=')) { form.mandatoryPrefix = [hexByte(tok, 3, text)]; continue; }
@@ -158,7 +182,7 @@ function compileForm(text: string, cc?: number): EncodingForm {
     form.opcode.push(byte);
     if (rest === '+r') {
       form.plusReg = true;
-      form.plusRegOperand = operands.findIndex((p) => p === 'r8' || p === 'r16' || p === 'r32' || p === 'sti');
+      form.plusRegOperand = firstOperand(operands, isPlusReg);
     } else if (rest === '+cc') {
       form.plusCc = true;
       form.cc = cc;
@@ -200,36 +224,43 @@ const ATT_SUFFIX: Partial<Record<OperandPattern, string>> = {
   r8: 'b', rm8: 'b', m8: 'b', imm8: 'b', r16: 'w', rm16: 'w', m16: 'w', imm16: 'w', r32: 'l', rm32: 'l', m32: 'l', imm32: 'l',
 };
 function autoAtt(mnemonic: string, forms: EncodingForm[]): string[] {
-  const out = new Set<string>([mnemonic]);
+  const out = [mnemonic];
+  let seen = '';
   for (const f of forms) {
     for (const p of f.operands) {
       const suffix = ATT_SUFFIX[p];
-      if (suffix !== undefined) out.add(mnemonic + suffix);
+      if (suffix !== undefined && !seen.includes(suffix)) { seen += suffix; out.push(mnemonic + suffix); }
     }
   }
-  return [...out];
+  return out;
 }
 
 function def(mnemonic: string, category: Category, description: string, flagSpec: string, virt: VirtFacts, forms: string[], extra: Extra = {}): InstructionInfo {
-  const compiled = forms.map((f) => compileForm(f, extra.cc));
+  const compiled: EncodingForm[] = [];
   const handler = extra.handler ?? (category === 'x87' || category === 'simd' ? category : mnemonic);
-  for (const f of compiled) {
+  const perForm = extra.formVirt !== undefined || extra.formCpu !== undefined;
+  for (let k = 0; k < forms.length; k++) {
+    const f = compileForm(forms[k], extra.cc);
+    compiled.push(f);
     f.handler = handler;
-    const key = f.operands.join(',');
-    if (extra.formVirt?.[key]) f.virt = extra.formVirt[key];
-    const cpu = extra.formCpu?.[key];
+    let cpu: { ends?: boolean; intercept?: InterceptClass } | undefined;
+    if (perForm) {
+      const key = f.operands.join(',');
+      if (extra.formVirt?.[key]) f.virt = extra.formVirt[key];
+      cpu = extra.formCpu?.[key];
+    }
     const ends = cpu?.ends ?? extra.ends, intercept = cpu?.intercept ?? extra.intercept;
     if (ends) f.endsBlock = true;
     if (intercept) f.intercept = intercept;
     if (category === 'simd') f.exactPrefixes = true;
     if (extra.lock && f.rmOperand !== undefined && RM_PATTERNS.has(f.operands[f.rmOperand]) && (f.rmOperand === 0 || mnemonic === 'xchg')) f.lockable = true;
     if (extra.defaultMem) f.defaultMemSize = extra.defaultMem;
-    else if (f.operands.some((p) => p === 'sreg' || p === 'sreg-no-cs')) f.defaultMemSize = 16;
+    else if (firstOperand(f.operands, isSreg) >= 0) f.defaultMemSize = 16;
   }
   // x87 and SIMD spell sizes their own way (flds, fildl): only the explicit AT&T spellings
   const att = category === 'x87' || category === 'simd' ? [mnemonic] : autoAtt(mnemonic, compiled);
   const info: InstructionInfo = {
-    mnemonic, att: [...new Set([...att, ...(extra.att ?? [])])], description, category,
+    mnemonic, att: extra.att === undefined ? att : [...new Set([...att, ...extra.att])], description, category,
     forms: compiled, flags: flags(flagSpec), virt, aliases: extra.aliases,
   };
   if (extra.attSize && Object.keys(extra.attSize).length) info.attSizes = extra.attSize;
