@@ -249,11 +249,32 @@ function encodeEA(m: Extract<ROp, { t: 'mem' }>, regField: number): string | und
 
 const SEG_PREFIX_NAMES = new Set(['es', 'cs', 'ss', 'ds', 'fs', 'gs']);
 
+/** Memory patterns of one size: an unsized memory operand that fails them is a size problem. */
+const UNSIZED_MEMORY = new Set<OperandPattern>(['rm8', 'rm16', 'rm32', 'm8', 'm16', 'm32']);
+
 /** Instructions whose immediate does not size the operation (nasm: no size match between the operands). */
 const OWN_SIZE_IMMEDIATE = new Set(['rol', 'ror', 'rcl', 'rcr', 'shl', 'sal', 'shr', 'sar', 'bt', 'bts', 'btr', 'btc']);
 
 /** Spellings whose operand size is the mode's (`pusha` is `pushaw` in 16-bit code, `pushad` in 32-bit). */
 const MODE_SIZED_16: Record<string, string> = Object.assign(Object.create(null), { pusha: 'pushaw', popa: 'popaw', pushf: 'pushfw', popf: 'popfw', iret: 'iretw' });
+
+function matchesAll(form: EncodingForm, ops: ROp[], bits: number): boolean {
+  for (let k = 0; k < ops.length; k++) if (!matchOperand(form.operands[k], ops[k], form, ops, k, bits)) return false;
+  return true;
+}
+
+/** An entry's assemblable forms by operand count, in the table's order (rebuilt if the late rows add forms to the entry). */
+const FORMS_BY_COUNT = new Map<InstructionInfo, { of: number; byCount: EncodingForm[][] }>();
+const NO_FORMS: EncodingForm[] = [];
+function formsTaking(info: InstructionInfo, count: number): readonly EncodingForm[] {
+  let e = FORMS_BY_COUNT.get(info);
+  if (e === undefined || e.of !== info.forms.length) {
+    const byCount: EncodingForm[][] = [];
+    for (const f of info.forms) if (!f.decodeOnly) (byCount[f.operands.length] ??= []).push(f);
+    FORMS_BY_COUNT.set(info, e = { of: info.forms.length, byCount });
+  }
+  return e.byCount[count] ?? NO_FORMS;
+}
 
 /** Encodes one instruction; returns its bytes or an error explaining why no form matched. */
 export function encodeInstruction(mnemonic: string, prefixes: readonly string[], ops: ROp[], ctx: EncodeContext): Encoded | EncodeError {
@@ -267,21 +288,9 @@ export function encodeInstruction(mnemonic: string, prefixes: readonly string[],
     return { error: `unknown instruction '${mnemonic}'`, code: 'unknown-instruction' };
   }
   const bits = ctx.bits;
-  let sizeProblem = false;
-  for (const form of info.forms) {
-    if (form.decodeOnly || form.operands.length !== ops.length) continue;
-    let ok = true;
-    for (let k = 0; k < ops.length; k++) {
-      if (!matchOperand(form.operands[k], ops[k], form, ops, k, bits)) { ok = false; break; }
-    }
-    if (!ok) {
-      // remember whether an unsized memory operand is what failed, for a clearer message
-      for (let k = 0; k < ops.length; k++) {
-        const o = ops[k];
-        if (o.t === 'mem' && o.size === undefined && /^(rm|m)(8|16|32)$/.test(form.operands[k])) sizeProblem = true;
-      }
-      continue;
-    }
+  const forms = formsTaking(info, ops.length);
+  for (const form of forms) {
+    if (!matchesAll(form, ops, bits)) continue;
     // short jumps: range check (optimistic while the target is unknown)
     if (form.imm[0] === 'rel8') {
       const op = ops[0] as Extract<ROp, { t: 'imm' }>;
@@ -311,6 +320,8 @@ export function encodeInstruction(mnemonic: string, prefixes: readonly string[],
     }
     return emit(info, form, prefixes, ops, ctx);
   }
+  // whether an unsized memory operand is what failed, for a clearer message
+  const sizeProblem = forms.some((form) => !matchesAll(form, ops, bits) && ops.some((o, k) => o.t === 'mem' && o.size === undefined && UNSIZED_MEMORY.has(form.operands[k])));
   if (sizeProblem) {
     // `mov [bx], byte 5`: nasm sizes the operation by the immediate's keyword when the memory operand
     // has none — except where the immediate is a count of its own size (shifts, bit tests)

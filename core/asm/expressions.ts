@@ -4,6 +4,7 @@
  * (does it use `$`, where is a symbol written, are a statement's bytes fixed by its text alone).
  */
 import type { Expr, Operand, Range, Statement } from './ast';
+import type { InstructionInfo } from '../isa/types';
 import { instructionInfo } from '../isa/table';
 
 export function evalConst(e: Expr, lookup: (name: string) => number | undefined): number | undefined {
@@ -74,14 +75,27 @@ export function usesHere(s: Extract<Statement, { kind: 'instruction' }>): boolea
   return s.operands.some((o) => o.kind === 'immediate' ? exprUsesHere(o.expr) : o.kind === 'memory' ? exprUsesHere(o.address) : o.kind === 'far' ? exprUsesHere(o.segment) || exprUsesHere(o.offset) : false);
 }
 
-export function isPure(s: Statement): boolean {
-  const pureExpr = (e: Expr): boolean => e.kind === 'number' || e.kind === 'string' || e.kind === 'float' || e.kind === 'register'
+/** Whether an instruction has a relative (branch) form, per table entry (asked for every line). */
+const BRANCHES = new Map<InstructionInfo, boolean>();
+function isBranch(info: InstructionInfo): boolean {
+  let b = BRANCHES.get(info);
+  if (b === undefined) BRANCHES.set(info, b = info.forms.some((f) => f.imm[0] === 'rel8' || f.imm[0] === 'rel32'));
+  return b;
+}
+
+function pureExpr(e: Expr): boolean {
+  return e.kind === 'number' || e.kind === 'string' || e.kind === 'float' || e.kind === 'register'
     || (e.kind === 'unary' && pureExpr(e.arg)) || (e.kind === 'binary' && pureExpr(e.left) && pureExpr(e.right));
-  const pureOp = (o: Operand): boolean => o.kind === 'register' || (o.kind === 'immediate' ? pureExpr(o.expr) : o.kind === 'memory' ? pureExpr(o.address) : pureExpr(o.segment) && pureExpr(o.offset));
+}
+function pureOp(o: Operand): boolean {
+  return o.kind === 'register' || (o.kind === 'immediate' ? pureExpr(o.expr) : o.kind === 'memory' ? pureExpr(o.address) : pureExpr(o.segment) && pureExpr(o.offset));
+}
+
+export function isPure(s: Statement): boolean {
   if (s.kind === 'instruction') {
     // branches encode the distance to their target, which moves with the instruction
     const info = instructionInfo(s.mnemonic);
-    if (info && info.forms.some((f) => f.imm[0] === 'rel8' || f.imm[0] === 'rel32')) return false;
+    if (info && isBranch(info)) return false;
     return s.operands.every(pureOp);
   }
   // incbin's bytes are its file's, which depend on the including file too

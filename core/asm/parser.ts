@@ -229,8 +229,10 @@ export function commentStart(line: string): number {
 }
 
 // ---------------------------------------------------------------- line parser
-const SIZE_KEYWORDS: Record<string, SizeKeyword> = Object.assign(Object.create(null), { byte: 'byte', word: 'word', dword: 'dword', qword: 'qword', tword: 'tword', oword: 'oword' });
-const DATA: Record<string, DataDirective> = Object.assign(Object.create(null), { db: 'db', dw: 'dw', dd: 'dd', dq: 'dq', dt: 'dt', do: 'do', resb: 'resb', resw: 'resw', resd: 'resd', resq: 'resq', rest: 'rest', reso: 'reso', incbin: 'incbin' });
+// Maps, not objects: looking a token's (not internalised) text up as a property costs a string-table
+// search before the property search, on every operand of every line.
+const SIZE_KEYWORDS = new Map<string, SizeKeyword>([['byte', 'byte'], ['word', 'word'], ['dword', 'dword'], ['qword', 'qword'], ['tword', 'tword'], ['oword', 'oword']]);
+const DATA = new Map<string, DataDirective>((['db', 'dw', 'dd', 'dq', 'dt', 'do', 'resb', 'resw', 'resd', 'resq', 'rest', 'reso', 'incbin'] as const).map((d) => [d, d]));
 export const DIRECTIVES = new Set(['bits', 'use16', 'use32', 'org', 'section', 'segment', 'align', 'alignb', 'global', 'extern', 'common', 'cpu', 'default', 'absolute', 'static', 'warning', 'struc', 'endstruc', 'istruc', 'at', 'iend']);
 const SEGMENT_NAMES = new Set(['es', 'cs', 'ss', 'ds', 'fs', 'gs']);
 const PREFIX_NAMES = new Set([...Object.keys(PREFIXES), 'o16', 'o32', 'a16', 'a32', 'es', 'cs', 'ss', 'ds', 'fs', 'gs']);
@@ -404,7 +406,8 @@ class LineParser {
       const t = this.peek();
       if (t.t !== T.Ident) break;
       const l = t.lower!;
-      if (SIZE_KEYWORDS[l] !== undefined) { size = SIZE_KEYWORDS[l]; this.next(); }
+      const sized = SIZE_KEYWORDS.get(l);
+      if (sized !== undefined) { size = sized; this.next(); }
       else if (l === 'short' || l === 'near' || l === 'far') { jump = l; this.next(); }
       else if (l === 'strict') { strict = true; this.next(); }
       else break;
@@ -418,7 +421,7 @@ class LineParser {
       for (;;) {
         const a = this.peek();
         const l = a.t === T.Ident ? a.lower! : '';
-        if (SIZE_KEYWORDS[l] !== undefined || l === 'nosplit' || l === 'rel' || l === 'abs') {
+        if (SIZE_KEYWORDS.has(l) || l === 'nosplit' || l === 'rel' || l === 'abs') {
           if (l === 'nosplit') nosplit = true;
           else if (l === 'byte') dispSize = 8; else if (l === 'word') dispSize = 16; else if (l === 'dword') dispSize = 32;
           this.next();
@@ -583,10 +586,11 @@ class LineParser {
     const t = this.peek();
     if (t.t !== T.Ident) { this.error(t.start, lineEnd, t.t === T.End ? 'instruction expected' : `expected an instruction, found '${t.text}'`); return; }
     const lower = t.lower!;
-    if (DATA[lower] !== undefined) {
+    const directive = DATA.get(lower);
+    if (directive !== undefined) {
       this.next();
       const items = this.items();
-      ctx.statements.push({ kind: 'data', directive: DATA[lower], directiveRange: this.range(t.start, t.end), items, range: this.range(stmtStart, lineEnd) });
+      ctx.statements.push({ kind: 'data', directive, directiveRange: this.range(t.start, t.end), items, range: this.range(stmtStart, lineEnd) });
       return;
     }
     if (DIRECTIVES.has(lower)) { this.directive(stmtStart, lineEnd); return; }
@@ -606,7 +610,7 @@ class LineParser {
       this.next();
       m = this.peek();
     }
-    if (prefixes.length && m.t === T.Ident && DATA[m.lower!] !== undefined) {
+    if (prefixes.length && m.t === T.Ident && DATA.has(m.lower!)) {
       // `es db 0`: nasm drops a prefix written before data
       this.body(m.start, lineEnd);
       return;
@@ -677,7 +681,7 @@ class LineParser {
   }
 
   private isKeyword(lower: string): boolean {
-    return instructionInfo(lower) !== undefined || PREFIX_NAMES.has(lower) || DATA[lower] !== undefined || DIRECTIVES.has(lower) || lower === 'times' || lower === 'equ'
+    return instructionInfo(lower) !== undefined || PREFIX_NAMES.has(lower) || DATA.has(lower) || DIRECTIVES.has(lower) || lower === 'times' || lower === 'equ'
       || (this.ctx.macros !== undefined && this.ctx.macros.has(lower));
   }
 

@@ -8,7 +8,7 @@ import type {
   AssembleOptions, AssemblyResult, ConstantSymbol, DataDirective, Diagnostic, Expr, LabelSymbol, MacroSymbol, Operand, Range, SectionLayout, SourceMapEntry, Statement,
 } from './ast';
 import { emptyKeepingStore, parseExpressionText, parseLine, withLine, type LineContext } from './parser';
-import { encodedBytes, encodeInstruction, type ROp } from './encoder';
+import { encodedBytes, encodeInstruction, type EncodeContext, type ROp } from './encoder';
 import { register } from './registers';
 import { PREDEFINED } from './predefined';
 import { exprUsesHere, findSymbolRange, isPure, usesHere } from './expressions';
@@ -100,8 +100,9 @@ export class Assembler implements EvalScope {
   private istrucs: Array<{ name: string; start: number }> = [];
 
   private readonly items: Item[] = [];
-  /** The operands of the instruction being encoded, resolved (refilled for each). */
+  /** The operands of the instruction being encoded, resolved, and where it goes (refilled for each). */
   private readonly ops: ROp[] = [];
+  private readonly encodeContext: EncodeContext = { bits: 32, address: 0, section: 0, forceNear: false, sizeOnly: false };
   private readonly withSourceMap: boolean;
 
   /** Pass 0 starts at once: the preprocessor hands each item to `add` as it is parsed, then `run` finishes. */
@@ -541,7 +542,9 @@ export class Assembler implements EvalScope {
     let total: number[] | undefined;
     let size = 0;
     for (let k = 0; k < count; k++) {
-      const enc = encodeInstruction(body.mnemonic, prefixes, ops, { bits: this.bits, address: this.cur.start + this.cur.pc + size, section: this.cur.index, forceNear: item.forceNear, sizeOnly: !emitting });
+      const ec = this.encodeContext;
+      ec.bits = this.bits; ec.address = this.cur.start + this.cur.pc + size; ec.section = this.cur.index; ec.forceNear = item.forceNear; ec.sizeOnly = !emitting;
+      const enc = encodeInstruction(body.mnemonic, prefixes, ops, ec);
       if ('error' in enc) {
         const range = enc.operand !== undefined ? body.operands[enc.operand]?.range : enc.code === 'unknown-instruction' ? body.mnemonicRange : body.range;
         this.diag(item, enc.error, enc.code, range);

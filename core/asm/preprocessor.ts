@@ -195,7 +195,8 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
     // fast path: an ordinary line of the file outside %macro/%rep bodies, no %define or macro in play
     if (typeof entry === 'string' && !macroDef && !rep && st.defines.size === 0 && st.macros.size === 0 && (ifs.length === 0 || ifs[ifs.length - 1].active)) {
       const k = indentOf(entry);
-      if (entry.charCodeAt(k) !== 37 /* % */ && !entry.includes('%+') && !entry.includes('%$')) {
+      const percent = entry.indexOf('%', k);
+      if (percent < 0 || (percent !== k && !entry.includes('%+', percent) && !entry.includes('%$', percent))) {
         st.emit(entry, file, idx, false, entry.length, k);
         continue;
       }

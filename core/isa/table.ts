@@ -106,6 +106,23 @@ function hexByte(tok: string, at: number, text: string): number {
 }
 const HEX = '0123456789abcdef';
 
+/**
+ * Every operand pattern, spelled once here: a form's patterns are these very strings (string literals
+ * are interned), so the encoder's and decoder's comparisons of patterns compare pointers.
+ */
+const PATTERN_SPELLINGS = new Map<string, OperandPattern>(([
+  'r8', 'r16', 'r32', 'rm8', 'rm16', 'rm32', 'm', 'm8', 'm16', 'm32', 'm64', 'm16:32', 'al', 'ax', 'eax', 'cl', 'dx', 'one', 'imm8', 'imm16', 'imm32',
+  'simm8', 'imm8u', 'rel8', 'rel32', 'sreg', 'sreg-no-cs', 'cs', 'ds', 'es', 'fs', 'gs', 'ss', 'cr', 'dr', 'moffs8', 'moffs16', 'moffs32', 'far16:32',
+  'r16/32/m16', 'st0', 'sti', 'm80', 'mm', 'xmm', 'm128', 'mm/m32', 'mm/m64', 'xmm/m32', 'xmm/m64', 'xmm/m128',
+] satisfies OperandPattern[]).map((p) => [p, p]));
+
+function operandPatterns(text: string): OperandPattern[] {
+  const out: OperandPattern[] = [];
+  if (!text) return out;
+  for (const p of text.split(',')) out.push(PATTERN_SPELLINGS.get(p) ?? (p as OperandPattern));
+  return out;
+}
+
 /** Index of the first operand pattern that `test` accepts (-1): findIndex without a closure per call. */
 function firstOperand(operands: readonly OperandPattern[], test: (p: OperandPattern) => boolean, except = -1): number {
   for (let i = 0; i < operands.length; i++) if (i !== except && test(operands[i])) return i;
@@ -140,7 +157,7 @@ function compileForm(text: string, cc?: number): EncodingForm {
   const colon = body.includes('16:32') ? body.lastIndexOf(': ') : body.indexOf(':');
   const opsText = body.slice(0, colon).trim();
   const enc = body.slice(colon + 1).trim();
-  const operands = (opsText ? opsText.split(',') : []) as OperandPattern[];
+  const operands = operandPatterns(opsText);
   const form = newForm(operands, enc);
   if (decodeOnly) form.decodeOnly = true;
   for (let at = 0; at < enc.length;) {
@@ -713,6 +730,9 @@ export function lateRowNames(): ReadonlySet<string> { return LATE_NAMES; }
 /** Whether the late rows are defined; `tableGeneration` counts their definition (the form index rebuilds then). */
 let lateDefined = false;
 export let tableGeneration = 0;
+/** instructionInfo's last question and answer (forgotten when the late rows come). */
+let lastAsked: string | undefined;
+let lastAnswer: InstructionInfo | undefined;
 /**
  * Defines the x87 and SIMD rows (a quarter of the table's construction): a `popek run` of a guest
  * that uses neither never builds them. Appended in the same order as when they were defined at load.
@@ -723,6 +743,7 @@ export function defineLateRows(): void {
   defineX87(def, INNOCUOUS);
   defineSimd(def, more, INNOCUOUS);
   tableGeneration++;
+  lastAsked = undefined;
 }
 /**
  * Opcode keys (formIndex: 0x100 | b for 0f b) under which the late rows have forms: WAIT-prefixed
@@ -743,9 +764,13 @@ export const PREFIXES: Readonly<Record<string, number>> = Object.assign(Object.c
 
 /** The entry for an Intel mnemonic or alias (case-insensitive), or undefined. */
 export function instructionInfo(mnemonic: string): InstructionInfo | undefined {
+  // the assembler asks for one line's mnemonic three times in a row (parser, purity, encoder)
+  if (mnemonic === lastAsked) return lastAnswer;
   const m = mnemonic.toLowerCase();
   if (!lateDefined && LATE_NAMES.has(m)) defineLateRows();
-  return BY_NAME.get(m);
+  lastAnswer = BY_NAME.get(m);
+  lastAsked = mnemonic;
+  return lastAnswer;
 }
 /** Every entry, in table order. */
 export function allInstructions(): readonly InstructionInfo[] { defineLateRows(); return TABLE; }
