@@ -4,6 +4,7 @@ import { CliError, numberOption, parseArgs, type CliCommand } from './cliSupport
 import { assemble } from '../core/asm/assembler';
 import { readIncludeBytes, readIncludeText } from '../core/machine/safeRead';
 import { readInputBytes, readSourceText, writeOutputAtomically } from './inputFile';
+import { writeErr, writeOut } from './output';
 
 /** Assembles FILE to OUT (default: FILE without its extension, `.bin`); errors as `file:line:col: error: message`. */
 export const asmCommand: CliCommand = async (args) => {
@@ -19,7 +20,7 @@ export const asmCommand: CliCommand = async (args) => {
   let errors = 0;
   for (const d of result.diagnostics) {
     if (d.severity === 'error') errors++;
-    process.stderr.write(`${d.file ?? file}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${d.severity === 'information' ? 'info' : d.severity}: ${d.message}\n`);
+    writeErr(`${d.file ?? file}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${d.severity === 'information' ? 'info' : d.severity}: ${d.message}\n`);
   }
   if (errors) return 1;
   const o = parsed.options.get('-o') ?? parsed.options.get('--output');
@@ -53,6 +54,6 @@ export const disasmCommand: CliCommand = async (args) => {
     const hex = Array.from(l.bytes, (b) => b.toString(16).padStart(2, '0')).join('');
     lines.push(`${l.text.padEnd(40)} ; ${l.address.toString(16).padStart(8, '0')}  ${hex}`);
   }
-  process.stdout.write(lines.join('\n') + '\n');
+  writeOut(lines.join('\n') + '\n');
   return 0;
 };

@@ -13,6 +13,7 @@ import { locateDivergence, programLocator, type SourcePosition } from './program
 import { explainDivergence } from '../core/vmm/critical';
 import { COST_PROFILES, availableModes, createVm, type Mode } from '../core/vmm';
 import type { CompareRow, CycleCause } from '../core/vmm/compareRow';
+import { writeOut } from './output';
 
 export type { CompareRow } from '../core/vmm/compareRow';
 
@@ -26,9 +27,9 @@ export function compareModes(program: Program, options: { cost?: string; maxInst
   for (const mode of modes) {
     const vm = createVm({ mode, cost: options.cost, maxInstructions: options.maxInstructions ?? 50_000_000 });
     vm.load(program);
-    const start = performance.now();
+    const start = process.hrtime.bigint();
     vm.run(2_000_000);
-    const report = vm.report(performance.now() - start);
+    const report = vm.report(Number(process.hrtime.bigint() - start) / 1e6);
     if (options.locate) locateDivergence(report, options.locate);
     reports.push(report);
     cyclesBy.push(Object.fromEntries(Object.entries(vm.cyclesByCause()).map(([k, v]) => [k, Math.round(v)])));
@@ -86,7 +87,7 @@ export const compareCommand: CliCommand = async (args) => {
     if (e instanceof LoadError || e instanceof RangeError) throw new CliError(`${file}: ${e.message}`, 1);
     throw e;
   }
-  if (parsed.options.has('--json')) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-  else process.stdout.write(`${file} (cost profile ${typeof cost === 'string' ? cost : 'modern'})\n${formatCompare(rows)}\n`);
+  if (parsed.options.has('--json')) writeOut(JSON.stringify(rows, null, 2) + '\n');
+  else writeOut(`${file} (cost profile ${typeof cost === 'string' ? cost : 'modern'})\n${formatCompare(rows)}\n`);
   return 0;
 };

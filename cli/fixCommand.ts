@@ -14,6 +14,7 @@ import { LintDocument, syntaxOf } from '../core/lint/document';
 import { fixAll } from '../core/lint/fixes';
 import { modeOption } from './lintCommand';
 import { readSourceText, writeOutputAtomically } from './inputFile';
+import { writeOut } from './output';
 
 export const fixCommand: CliCommand = async (args) => {
   const parsed = parseArgs(args, ['-o', '--output', '--mode'], []);
@@ -34,7 +35,7 @@ export const fixCommand: CliCommand = async (args) => {
   const wroteHeader = header !== undefined && !existsSync(header);
   if (wroteHeader) writeOutputAtomically(header, result.header!.text);
   const share = result.totalLines ? (100 * result.changedLines) / result.totalLines : 0;
-  process.stdout.write(`${out}: ${result.rewrites} rewrite${result.rewrites === 1 ? '' : 's'}`
+  writeOut(`${out}: ${result.rewrites} rewrite${result.rewrites === 1 ? '' : 's'}`
     + (result.reviewed ? `, ${result.reviewed} instruction${result.reviewed === 1 ? '' : 's'} without a paravirtual equivalent marked reviewed` : '')
     + `; ${result.changedLines} of ${result.totalLines} lines changed (${share.toFixed(1)}%), ${result.addedLines} line${result.addedLines === 1 ? '' : 's'} added`
     + `${changed ? '' : sameFile ? ', nothing to fix: file not written' : ''}`

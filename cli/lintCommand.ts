@@ -7,6 +7,7 @@ import { MODES, type Mode } from '../core/isa';
 import { costFigures } from '../core/lint/costs';
 import { readSourceText } from './inputFile';
 import { compileFlags, diskIncludeEnv, resolveInclude, type IncludeEnv } from '../core/lint/includes';
+import { writeOut } from './output';
 
 export interface JsonDiagnostic {
   file: string; line: number; column: number; endLine: number; endColumn: number;
@@ -61,7 +62,7 @@ export const lintCommand: CliCommand = async (args) => {
   const inc = parsed.options.get('-I');
   const includePaths = typeof inc === 'string' ? inc.split(path.delimiter).filter(Boolean) : [];
   const all = parsed.positional.flatMap((f) => lintFile(f, mode, includePaths));
-  if (parsed.options.has('--json')) process.stdout.write(JSON.stringify(all, null, 2) + '\n');
-  else for (const d of all) process.stdout.write(`${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message} [${d.code}]\n`);
+  if (parsed.options.has('--json')) writeOut(JSON.stringify(all, null, 2) + '\n');
+  else for (const d of all) writeOut(`${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message} [${d.code}]\n`);
   return all.some((d) => d.severity === 'error') ? 1 : 0;
 };

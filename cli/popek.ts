@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { isCliError, type CliCommand } from './cliSupport';
 import { requireWithCodeCache } from './compileCache';
+import { writeDirectly, writeErr, writeOut } from './output';
 
 /**
  * A subcommand built as a bundle of its own next to this one (dist/cmd-*.js, see esbuild.mjs):
@@ -65,20 +66,20 @@ function usage(): string {
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name) {
-    process.stderr.write('popek: no command (popek --help lists them)\n');
+    writeErr('popek: no command (popek --help lists them)\n');
     return 2;
   }
   if (name === '-h' || name === '--help' || name === 'help') {
-    process.stdout.write(usage() + '\n');
+    writeOut(usage() + '\n');
     return 0;
   }
   if (name === '--version' || name === '-V' || name === 'version') {
-    process.stdout.write(`popek ${version()}\n`);
+    writeOut(`popek ${version()}\n`);
     return 0;
   }
   const load = COMMANDS[name];
   if (!load) {
-    process.stderr.write(`popek: unknown command '${name}' (popek --help lists them)\n`);
+    writeErr(`popek: unknown command '${name}' (popek --help lists them)\n`);
     return 2;
   }
   const command = await load();
@@ -91,23 +92,44 @@ async function main(argv: string[]): Promise<number> {
  */
 function fail(err: unknown): void {
   if (isCliError(err)) {
-    process.stderr.write(`popek: ${err.message}\n`);
+    writeErr(`popek: ${err.message}\n`);
     process.exitCode = err.exitCode;
     return;
   }
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'EPIPE') { process.exit(process.exitCode ?? 0); }
   const what = err instanceof RangeError && /allocation|memory/i.test(err.message) ? 'out of memory' : err instanceof Error ? err.message.split('\n')[0] : String(err);
-  process.stderr.write(`popek: internal error: ${what} (set POPEK_DEBUG=1 for details)\n`);
-  if (process.env.POPEK_DEBUG) process.stderr.write(`${err instanceof Error ? err.stack : ''}\n`);
+  writeErr(`popek: internal error: ${what} (set POPEK_DEBUG=1 for details)\n`);
+  if (process.env.POPEK_DEBUG) writeErr(`${err instanceof Error ? err.stack : ''}\n`);
   process.exitCode = 70;
 }
 
-// `popek … | head`: a closed pipe ends the output quietly; other stream errors are one line.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); });
+// `popek … | head`: a closed pipe ends the output quietly; other stream errors are one line. The
+// commands print through ./output; a stream something else creates gets the handler when it is
+// created (creating both here would load Node's stream modules in every run: see output.ts).
+for (const name of ['stdout', 'stderr'] as const) {
+  onFirstUse(name, (stream) => stream.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); }));
+}
+
+/** Calls `hook` with process[name] when something first reads it (Node creates the stream then). */
+function onFirstUse(name: 'stdout' | 'stderr', hook: (stream: NodeJS.WriteStream) => void): void {
+  const own = Object.getOwnPropertyDescriptor(process, name);
+  const create = own?.get;
+  if (!create || !own.configurable) { hook(process[name]); return; }
+  Object.defineProperty(process, name, {
+    configurable: true,
+    enumerable: own.enumerable,
+    get() {
+      // Node's getter keeps the stream it made: put it back, then hook the stream once
+      Object.defineProperty(process, name, own);
+      const stream = create.call(process) as NodeJS.WriteStream;
+      hook(stream);
+      return stream;
+    },
+  });
 }
 process.on('uncaughtException', (e) => { fail(e); process.exit(process.exitCode ?? 70); });
 process.on('unhandledRejection', (e) => { fail(e); process.exit(process.exitCode ?? 70); });
 
+writeDirectly();
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, fail);

@@ -26,6 +26,7 @@ import { locateDivergence, programLocator, traceLocator } from './programSource'
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { EXIT, checkInputFile } from './inputFile';
+import { writeErr, writeOut } from './output';
 
 export const RUN_USAGE = 'popek run FILE [--mode M] [--json] [--screen] [--load-address A] [--keys TEXT] [--max-instructions N] [--cost PROFILE] [--trace] [--disk IMAGE]... [--disk-write] [--stdin]';
 
@@ -117,7 +118,7 @@ export const runCommand: CliCommand = async (allArgs) => {
   try {
     // --trace --json: the events go into the report too (`events`), for readers that want fields, not lines.
     vm = createVm({ mode, cost, memoryMiB, maxInstructions, disks, trace: trace ? (ev) => {
-      process.stderr.write(formatEvent(ev) + '\n');
+      writeErr(formatEvent(ev) + '\n');
       if (json && events.length < MAX_JSON_EVENTS) events.push(ev);
     } : undefined });
     vm.load(program);
@@ -133,7 +134,8 @@ export const runCommand: CliCommand = async (allArgs) => {
     if (e instanceof LoadError || e instanceof RangeError) throw new CliError(`${file}: ${e.message}`, 1);
     throw e;
   }
-  if (!json) vm.machine.onConsoleByte = (b) => process.stdout.write(Buffer.of(b));
+  const byte = new Uint8Array(1);
+  if (!json) vm.machine.onConsoleByte = (b) => { byte[0] = b; writeOut(byte); };
 
   const machine = vm.machine;
   const stdinOpen = parsed.options.has('--stdin');
@@ -143,7 +145,8 @@ export const runCommand: CliCommand = async (allArgs) => {
     process.stdin.on('end', () => { machine.inputOpen = false; });
   }
 
-  const start = performance.now();
+  // (process.hrtime, not performance.now(): `performance` loads perf_hooks, ten modules, on first use)
+  const start = process.hrtime.bigint();
   try {
     for (;;) {
       const before = machine.instructions;
@@ -157,18 +160,18 @@ export const runCommand: CliCommand = async (allArgs) => {
     if (stdinOpen) process.stdin.destroy();
   }
   if (diskWrite) disks.forEach((d, k) => { if (d.dirty) fs.writeFileSync(diskFiles[k], d.bytes); });
-  const report = vm.report(performance.now() - start);
+  const report = vm.report(Number(process.hrtime.bigint() - start) / 1e6);
   locateDivergence(report, programLocator(program, file));
   if (json) {
     const withEvents = trace ? { ...report, events: events.map((e) => ({ ...e, source: e.source && { ...e.source, file: nodePath.resolve(e.source.file) } })), eventsTruncated: events.length >= MAX_JSON_EVENTS } : report;
-    process.stdout.write(JSON.stringify(withEvents, null, 2) + '\n');
-  } else if (screen) process.stdout.write((report.console === '' || report.console.endsWith('\n') ? '' : '\n') + report.screen.join('\n') + '\n');
+    writeOut(JSON.stringify(withEvents, null, 2) + '\n');
+  } else if (screen) writeOut((report.console === '' || report.console.endsWith('\n') ? '' : '\n') + report.screen.join('\n') + '\n');
   if (json) { /* the report says it all */ } else if (report.outcome !== 'exit' && report.outcome !== 'shutdown') {
     const where = report.faultAddress !== undefined ? ` at 0x${report.faultAddress.toString(16).padStart(8, '0')}` : '';
     const why = report.outcome === 'limit' ? ` (${limitGiven ? '--max-instructions' : `the default limit; --max-instructions N to change it, 0 for none`})` : '';
-    process.stderr.write(`popek: guest ended with outcome '${report.outcome}'${where} after ${report.instructions} instructions${report.error ? `: ${report.error}` : ''}${why}\n`);
+    writeErr(`popek: guest ended with outcome '${report.outcome}'${where} after ${report.instructions} instructions${report.error ? `: ${report.error}` : ''}${why}\n`);
   }
-  if (!json && report.firstDivergence) process.stderr.write(`popek: ${explainDivergence(mode, report.firstDivergence)}\n`);
+  if (!json && report.firstDivergence) writeErr(`popek: ${explainDivergence(mode, report.firstDivergence)}\n`);
   if (report.outcome === 'error') return report.unmodelled ? EXIT.unmodelled : EXIT.internal;
   if (report.outcome === 'limit') return EXIT.limit;
   return report.exitCode & 0xff;
