@@ -236,6 +236,9 @@ const DATA = new Map<string, DataDirective>((['db', 'dw', 'dd', 'dq', 'dt', 'do'
 export const DIRECTIVES = new Set(['bits', 'use16', 'use32', 'org', 'section', 'segment', 'align', 'alignb', 'global', 'extern', 'common', 'cpu', 'default', 'absolute', 'static', 'warning', 'struc', 'endstruc', 'istruc', 'at', 'iend']);
 const SEGMENT_NAMES = new Set(['es', 'cs', 'ss', 'ds', 'fs', 'gs']);
 const PREFIX_NAMES = new Set([...Object.keys(PREFIXES), 'o16', 'o32', 'a16', 'a32', 'es', 'cs', 'ss', 'ds', 'fs', 'gs']);
+/** LineParser.operands' gathering list (one line is parsed at a time; operands do not nest). */
+const OPERANDS: Operand[] = [];
+
 /** The prefix list of an instruction without prefixes (never changed: a prefix makes a list of its own). */
 const NO_PREFIXES = Object.freeze([]) as unknown as Array<{ name: string; range: Range }>;
 
@@ -474,8 +477,10 @@ class LineParser {
   }
 
   private operands(): Operand[] {
-    const ops: Operand[] = [];
-    if (this.peek().t === T.End) return ops;
+    if (this.peek().t === T.End) return [];
+    // gathered in one array reused from line to line; the statement keeps an exact-size copy
+    const ops = OPERANDS;
+    emptyKeepingStore(ops);
     for (;;) {
       const before = this.p;
       const op = this.operand();
@@ -489,8 +494,10 @@ class LineParser {
       if (this.p === before) break;
       break;
     }
-    // an array grown by push keeps room for 17 elements; a statement lives as long as the assembly
-    return ops.slice();
+    // (an array grown by push keeps room for 17 elements; a statement lives as long as the assembly)
+    const list = ops.slice();
+    emptyKeepingStore(ops);
+    return list;
   }
 
   private items(): Expr[] {
