@@ -10,14 +10,20 @@
  */
 import * as fs from 'node:fs';
 import Module, { createRequire } from 'node:module';
-import * as os from 'node:os';
+import type * as osModule from 'node:os';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 
 type NodeModuleApi = typeof Module & { enableCompileCache?: (dir?: string) => unknown };
 
+/** $HOME, else os.homedir() (node:os is loaded only then: a module less in every start-up). */
+function homeDir(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return process.env.HOME || (require('node:os') as typeof osModule).homedir();
+}
+
 function cacheDir(): string {
-  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'popek', 'v8');
+  return path.join(process.env.XDG_CACHE_HOME || path.join(homeDir(), '.cache'), 'popek', 'v8');
 }
 
 /** `require(file)` for a self-contained CommonJS bundle, compiled from the code cache when it can be. */

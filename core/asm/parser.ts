@@ -138,10 +138,20 @@ function tokenizeInto(line: string, out: Token[]): Token[] {
   let i = 0;
   const n = line.length;
   while (i < n) {
-    const c = line[i];
-    if (c === ' ' || c === '\t' || c === '\r' || c === '\f' || c === '\v') { i++; continue; }
-    if (c === ';') break;
+    const code = line.charCodeAt(i);
+    if (code === 32 || code === 9 || code === 13 || code === 12 || code === 11) { i++; continue; }
+    if (code === 59 /* ; */) break;
     const start = i;
+    // identifiers first (most tokens are): `$` followed by a digit is a number ($1F)
+    if (code < 128 && IS_START[code] === 1 && !(code === 36 && i + 1 < n && isDigit(line[i + 1]))) {
+      let j = i + 1;
+      for (let k = line.charCodeAt(j); j < n && k < 128 && IS_CHAR[k] === 1; k = line.charCodeAt(++j));
+      const text = line.slice(i, j);
+      out.push(tok(T.Ident, text, start, j, undefined, undefined, undefined, lowerAscii(text)));
+      i = j;
+      continue;
+    }
+    const c = line[i];
     if (c === '\'' || c === '"' || c === '`') {
       let j = i + 1;
       let s = '';
@@ -177,15 +187,6 @@ function tokenizeInto(line: string, out: Token[]): Token[] {
       if (float || (exp && !hex)) { out.push(tok(T.Float, text, start, j)); i = j; continue; }
       const v = parseNumber(text);
       out.push(tok(T.Number, text, start, j, v, undefined, v === undefined ? `invalid number '${text}'` : undefined));
-      i = j;
-      continue;
-    }
-    const code = line.charCodeAt(i);
-    if (code < 128 && IS_START[code] === 1) {
-      let j = i + 1;
-      for (let k = line.charCodeAt(j); j < n && k < 128 && IS_CHAR[k] === 1; k = line.charCodeAt(++j));
-      const text = line.slice(i, j);
-      out.push(tok(T.Ident, text, start, j, undefined, undefined, undefined, lowerAscii(text)));
       i = j;
       continue;
     }
