@@ -252,7 +252,20 @@ function autoAtt(mnemonic: string, forms: EncodingForm[]): string[] {
   return out;
 }
 
-function def(mnemonic: string, category: Category, description: string, flagSpec: string, virt: VirtFacts, forms: string[], extra: Extra = {}): InstructionInfo {
+/**
+ * The rows defined at load are compiled (forms parsed, AT&T spellings derived) when first looked up:
+ * a `popek asm` or `popek lint` of a short file parses the few rows it uses, not all 200. Every way
+ * out of this module to a row compiles it first (instructionInfo, definedInstructions, allInstructions,
+ * attInstructionInfo); the late rows are compiled as they are defined.
+ */
+interface RowSource { forms: string[]; extra: Extra }
+const UNCOMPILED = new Map<InstructionInfo, RowSource>();
+let compileLater = true;
+/** What an uncompiled row holds until then (frozen: a write to it would be a bug, and throws). */
+const NOT_YET: never[] = Object.freeze([]) as never[];
+
+function compileRow(info: InstructionInfo, { forms, extra }: RowSource): void {
+  const { mnemonic, category } = info;
   const compiled: EncodingForm[] = [];
   const handler = extra.handler ?? (category === 'x87' || category === 'simd' ? category : mnemonic);
   const perForm = extra.formVirt !== undefined || extra.formCpu !== undefined;
@@ -276,11 +289,26 @@ function def(mnemonic: string, category: Category, description: string, flagSpec
   }
   // x87 and SIMD spell sizes their own way (flds, fildl): only the explicit AT&T spellings
   const att = category === 'x87' || category === 'simd' ? [mnemonic] : autoAtt(mnemonic, compiled);
-  const info: InstructionInfo = {
-    mnemonic, att: extra.att === undefined ? att : [...new Set([...att, ...extra.att])], description, category,
-    forms: compiled, flags: flags(flagSpec), virt, aliases: extra.aliases,
-  };
+  info.att = extra.att === undefined ? att : [...new Set([...att, ...extra.att])];
+  info.forms = compiled;
+}
+
+/** The row, compiled if it was not yet. */
+function compiled(info: InstructionInfo): InstructionInfo {
+  const source = UNCOMPILED.get(info);
+  if (source !== undefined) { UNCOMPILED.delete(info); compileRow(info, source); }
+  return info;
+}
+function compileAll(): void {
+  for (const [info, source] of UNCOMPILED) compileRow(info, source);
+  UNCOMPILED.clear();
+}
+
+function def(mnemonic: string, category: Category, description: string, flagSpec: string, virt: VirtFacts, forms: string[], extra: Extra = {}): InstructionInfo {
+  const info: InstructionInfo = { mnemonic, att: NOT_YET, description, category, forms: NOT_YET, flags: flags(flagSpec), virt, aliases: extra.aliases };
   if (extra.attSize && Object.keys(extra.attSize).length) info.attSizes = extra.attSize;
+  if (compileLater) UNCOMPILED.set(info, { forms, extra });
+  else compileRow(info, { forms, extra });
   TABLE.push(info);
   BY_NAME.set(mnemonic, info);
   for (const a of extra.aliases ?? []) BY_NAME.set(a, info);
@@ -708,7 +736,7 @@ def('pause', 'misc', 'Spin-loop hint (F3 90).', '', { ...INNOCUOUS, vmExit: exit
 // ---- x87 FPU (core/isa/x87.ts); MMX, SSE, SSE2 (core/isa/simd.ts): defined on first need
 /** More forms for a row that exists (SSE2 MOVSD/CMPSD share their names with the string instructions). */
 function more(mnemonic: string, forms: string[]): void {
-  const info = BY_NAME.get(mnemonic)!;
+  const info = compiled(BY_NAME.get(mnemonic)!);
   for (const f of forms.map((t) => compileForm(t))) { f.exactPrefixes = true; f.handler = 'simd'; info.forms.push(f); }
 }
 /**
@@ -740,6 +768,7 @@ let lastAnswer: InstructionInfo | undefined;
 export function defineLateRows(): void {
   if (lateDefined) return;
   lateDefined = true;
+  compileLater = false;
   defineX87(def, INNOCUOUS);
   defineSimd(def, more, INNOCUOUS);
   tableGeneration++;
@@ -768,20 +797,22 @@ export function instructionInfo(mnemonic: string): InstructionInfo | undefined {
   if (mnemonic === lastAsked) return lastAnswer;
   const m = mnemonic.toLowerCase();
   if (!lateDefined && LATE_NAMES.has(m)) defineLateRows();
-  lastAnswer = BY_NAME.get(m);
+  const info = BY_NAME.get(m);
+  lastAnswer = info === undefined || UNCOMPILED.size === 0 ? info : compiled(info);
   lastAsked = mnemonic;
   return lastAnswer;
 }
 /** Every entry, in table order. */
-export function allInstructions(): readonly InstructionInfo[] { defineLateRows(); return TABLE; }
+export function allInstructions(): readonly InstructionInfo[] { defineLateRows(); compileAll(); return TABLE; }
 /** The entries defined so far (the late rows once something needed them): for the form index, which adds them when they come. */
-export function definedInstructions(): readonly InstructionInfo[] { return TABLE; }
+export function definedInstructions(): readonly InstructionInfo[] { compileAll(); return TABLE; }
 
 let attIndex: Map<string, { info: InstructionInfo; size?: 8 | 16 | 32 | 64 | 80; far?: boolean }> | undefined;
 /** The entry for an AT&T spelling ('popfl', 'ljmp', 'movzbl', 'fildl' …) with the operand size its suffix implies. */
 export function attInstructionInfo(spelling: string): { info: InstructionInfo; size?: 8 | 16 | 32 | 64 | 80; far?: boolean } | undefined {
   if (!attIndex) {
     defineLateRows();
+    compileAll();
     attIndex = new Map();
     for (const info of TABLE) {
       for (const a of info.att) {

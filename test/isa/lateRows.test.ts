@@ -78,4 +78,17 @@ describe('isa table: x87 and SIMD rows defined on first need', () => {
     assert.equal(table.instructionInfo('start'), undefined);
     assert.ok(table.definedInstructions().length < allInstructions().length);
   });
+
+  it('a row defined at load is compiled on its first look-up, to the same row as a table compiled whole, in any order', () => {
+    // (a short `popek asm` parses the rows it uses only): each name looked up in a fresh table, in
+    // reverse table order, before anything compiles the others
+    const { table } = fresh();
+    const whole = new Map(allInstructions().map((info) => [info.mnemonic, JSON.stringify(info)]));
+    const base = allInstructions().filter((info) => !late(info)).reverse();
+    for (const info of base) assert.equal(JSON.stringify(table.instructionInfo(info.mnemonic)), whole.get(info.mnemonic), info.mnemonic);
+    assert.ok(base.every((info) => table.instructionInfo(info.mnemonic)!.forms.length > 0 || info.forms.length === 0));
+    const att = table.attInstructionInfo('movl');
+    assert.equal(att?.info.mnemonic, 'mov');
+    assert.equal(att?.size, 32);
+  });
 });
