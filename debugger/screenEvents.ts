@@ -4,7 +4,7 @@
  * only when something changed; the `popekScreen` request answers with the same body on demand, and
  * the `popekKeys` request types keys into the guest (Machine.keyboard, set by the PS/2 keyboard).
  */
-import { CP437, type VgaText } from '../core/devices/vga';
+import { CP437, GRAPHICS_MODE_NOTICE, type VgaText } from '../core/devices/vga';
 import { keyToScanCodes, textToScanCodes, type KeyboardInput } from '../core/machine/keyboardInput';
 import type { ScreenModel } from '../core/devices/screenModel';
 
@@ -25,6 +25,7 @@ export function screenBody(vga: VgaText, running: boolean): ScreenEventBody {
     for (let c = 0; c < s.columns; c++) line += CP437[s.chars[r * s.columns + c]];
     lines.push(line);
   }
+  if (s.graphics) lines.splice(0, s.rows, GRAPHICS_MODE_NOTICE.padEnd(s.columns).slice(0, s.columns), ...Array<string>(s.rows - 1).fill(' '.repeat(s.columns)));
   return {
     columns: s.columns, rows: s.rows, lines, attrs: Buffer.from(s.attrs).toString('base64'),
     cursor: s.cursor ?? null, cursorShape: s.cursorShape, blink: s.blink, running,

@@ -63,7 +63,16 @@ export interface ScreenSnapshot {
   cursorShape: { start: number; end: number };
   /** Attribute controller mode bit 3: bit 7 of an attribute blinks (true) or brightens the background. */
   blink: boolean;
+  /**
+   * The guest turned text mode off (attribute controller mode bit 0 or graphics controller register 6
+   * bit 0: graphics, as mode 13h sets them). Only text mode is drawn; `chars` is then what the text
+   * buffer still holds, not what a monitor would show.
+   */
+  graphics?: boolean;
 }
+
+/** The one line shown instead of the text buffer while the VGA is in a graphics mode. */
+export const GRAPHICS_MODE_NOTICE = '(the guest switched the VGA to a graphics mode; Popek draws text mode only)';
 
 export class VgaText {
   private s: VgaState = initialState();
@@ -160,6 +169,7 @@ export class VgaText {
       columns: VGA_COLUMNS, rows: VGA_ROWS, chars, attrs, cursor,
       cursorShape: { start: s.crtc[0x0a] & 0x1f, end: s.crtc[0x0b] & 0x1f },
       blink: (s.attr[0x10] & 0x08) !== 0,
+      ...((s.attr[0x10] & 0x01) !== 0 || ((s.gc[6] ?? 0) & 0x01) !== 0 ? { graphics: true } : {}),
     };
   }
 
@@ -188,6 +198,8 @@ export const CP437 =
   'αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0';
 
 export function screenLines(sc: ScreenSnapshot): string[] {
+  // A stale text buffer would read as if the guest had drawn nothing (or had never left the BIOS).
+  if (sc.graphics) return [GRAPHICS_MODE_NOTICE];
   const out: string[] = [];
   for (let r = 0; r < sc.rows; r++) {
     let line = '';
