@@ -84,19 +84,21 @@ function againstNasm(print: (line: string) => void): void {
   const text = generateUniqueLines(n);
   writeFileSync(file, text);
   const rate = (ms: number) => Math.round(n / (ms / 1000)).toLocaleString('en-US');
-  const inProcess = Math.min(cpuOf(() => assemble(file, text)), cpuOf(() => assemble(file, text)), cpuOf(() => assemble(file, text)));
+  // best of 5: a burst of the machine's other load inflates one or two of them (up to 1.8× seen)
+  let inProcess = Infinity;
+  for (let i = 0; i < 5; i++) inProcess = Math.min(inProcess, cpuOf(() => assemble(file, text)));
   if (!gnuTimeAvailable() || spawnSync('nasm', ['-v']).status !== 0) {
     print(`100,000 unique lines: in-process ${inProcess.toFixed(0)} ms CPU → ${rate(inProcess)} lines/CPU-s (nasm or GNU time missing: no comparison)`);
     return;
   }
-  const nasm = bestCost('nasm', ['-f', 'bin', '-o', path.join(dir, 'nasm.bin'), file], 3)!;
+  const nasm = bestCost('nasm', ['-f', 'bin', '-o', path.join(dir, 'nasm.bin'), file], 5)!;
   const cli = process.argv[1];
   const popek = bestCost(process.execPath, [cli, 'asm', file, '-o', path.join(dir, 'popek.bin')], 3)!;
   const startup = shortRunCost(process.execPath, [cli, '--version'], 10).cpuMs;
   const same = Buffer.compare(readFileSync(path.join(dir, 'nasm.bin')), readFileSync(path.join(dir, 'popek.bin'))) === 0;
   const net = popek.cpuMs - startup;
-  print(`100,000 unique lines, nasm -f bin: ${nasm.cpuMs.toFixed(0)} ms CPU → ${rate(nasm.cpuMs)} lines/CPU-s, peak RSS ${nasm.maxRssMiB.toFixed(0)} MiB`);
-  print(`  popek in-process (warm, best of 3): ${inProcess.toFixed(0)} ms CPU → ${rate(inProcess)} lines/CPU-s = ${(nasm.cpuMs / inProcess).toFixed(2)}× nasm (target ≥ 1)`);
+  print(`100,000 unique lines, nasm -f bin (best of 5): ${nasm.cpuMs.toFixed(0)} ms CPU → ${rate(nasm.cpuMs)} lines/CPU-s, peak RSS ${nasm.maxRssMiB.toFixed(0)} MiB`);
+  print(`  popek in-process (warm, best of 5): ${inProcess.toFixed(0)} ms CPU → ${rate(inProcess)} lines/CPU-s = ${(nasm.cpuMs / inProcess).toFixed(2)}× nasm (target ≥ 1)`);
   print(`  popek asm (fresh process, best of 3): ${popek.cpuMs.toFixed(0)} ms CPU, ${net.toFixed(0)} ms net of start-up → ${rate(net)} lines/CPU-s = ${(nasm.cpuMs / net).toFixed(2)}× nasm; peak RSS ${popek.maxRssMiB.toFixed(0)} MiB (target ≤ 150); output ${same ? '=' : '≠'} nasm's`);
 }
 
