@@ -77,6 +77,9 @@ async function quickOpen(page: Page, file: string): Promise<void> {
   await page.keyboard.press('Enter');
   await page.waitForSelector(`.tab.active[aria-label*="${file}"]`, { timeout: 15_000 });
   await page.locator('.monaco-editor .view-lines').first().click();
+  // A click while the editor is still laying the file out can land below its last line and scroll
+  // the top out of view (critical.gasm opened at line 76 on a CI host: no popfd, no squiggle to see).
+  await page.keyboard.press('Control+Home');
 }
 
 async function goToLine(page: Page, line: number): Promise<void> {
