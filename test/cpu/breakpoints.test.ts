@@ -5,6 +5,7 @@
 import * as assert from 'node:assert/strict';
 import { assemble } from '../../core/asm';
 import { Machine } from '../../core/machine/machine';
+import { idtGate } from '../support/guestAsm';
 
 const ORIGIN = 0x100000;
 
@@ -196,7 +197,7 @@ describe('cpu breakpoints', function () {
   it('stops at the first instruction of a timer interrupt handler that wakes HLT', function () {
     const src = [
       'start:', 'mov esp, 0x90000', 'lidt [idtr]',
-      'mov eax, handler', 'mov [idt + 0x20*8], ax', 'mov word [idt + 0x20*8 + 2], 0x08', 'mov word [idt + 0x20*8 + 4], 0x8e00', 'shr eax, 16', 'mov [idt + 0x20*8 + 6], ax',
+      ...idtGate('0x20', 'handler'),
       'mov al, 0x11', 'out 0x20, al', 'mov al, 0x20', 'out 0x21, al', 'mov al, 4', 'out 0x21, al', 'mov al, 1', 'out 0x21, al', 'mov al, 0xfe', 'out 0x21, al',
       'mov al, 0x34', 'out 0x43, al', 'mov al, 0x9c', 'out 0x40, al', 'mov al, 0x2e', 'out 0x40, al',
       'sti', 'hlt', 'hlt', 'hlt', 'mov al, [ticks]', 'out 0xf4, al',

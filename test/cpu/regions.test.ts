@@ -13,6 +13,7 @@ import { createVm } from '../../core/vmm';
 import { REPO_ROOT } from '../support/repoRoot';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { idtGate } from '../support/guestAsm';
 
 const ORIGIN = 0x100000;
 
@@ -333,7 +334,7 @@ describe('cpu: compiled regions', function () {
   function pagingWithPfHandler(unmap: string[]): string[] {
     return [
       'start:', 'mov esp, 0x90000', 'lidt [idtr]',
-      'mov eax, pf', 'mov [idt + 14*8], ax', 'mov word [idt + 14*8 + 2], 0x08', 'mov word [idt + 14*8 + 4], 0x8e00', 'shr eax, 16', 'mov [idt + 14*8 + 6], ax',
+      ...idtGate(14, 'pf'),
       'mov edi, 0x201000', 'mov eax, 3',
       '.pt:', 'mov [edi], eax', 'add edi, 4', 'add eax, 0x1000', 'cmp edi, 0x202000', 'jb .pt',
       'mov dword [0x200000], 0x201003',
@@ -495,7 +496,7 @@ describe('cpu: compiled regions', function () {
     // IRQ 0 every ~100 PIT ticks; the handler logs the interrupted EIP and the loop counter.
     const g = build([
       'start:', 'mov esp, 0x90000', 'lidt [idtr]',
-      'mov eax, handler', 'mov [idt + 0x20*8], ax', 'mov word [idt + 0x20*8 + 2], 0x08', 'mov word [idt + 0x20*8 + 4], 0x8e00', 'shr eax, 16', 'mov [idt + 0x20*8 + 6], ax',
+      ...idtGate('0x20', 'handler'),
       'mov al, 0x11', 'out 0x20, al', 'mov al, 0x20', 'out 0x21, al', 'mov al, 4', 'out 0x21, al', 'mov al, 1', 'out 0x21, al', 'mov al, 0xfe', 'out 0x21, al',
       'mov al, 0x34', 'out 0x43, al', 'mov al, 100', 'out 0x40, al', 'mov al, 0', 'out 0x40, al',
       'mov edi, log', 'xor eax, eax', 'mov ecx, 200000', 'sti',

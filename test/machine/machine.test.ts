@@ -9,6 +9,7 @@ import { CS, DS, SS } from '../../core/cpu/constants';
 import { Machine } from '../../core/machine/machine';
 import { LoadError } from '../../core/machine/multiboot';
 import { REPO_ROOT, assembleNasmSource, assembleWithNasm, examplePath, runImageInQemu } from '../support/qemu';
+import { idtGate } from '../support/guestAsm';
 
 /** A flat guest at 1 MiB (no Multiboot header) built from NASM source. */
 function guest(body: string): Buffer {
@@ -195,7 +196,7 @@ describe('machine', function () {
     it('a timer interrupt wakes HLT (the PIT programmed, IRQ 0 unmasked, IF = 1)', function () {
       const src = [
         'mov esp, 0x90000', 'lidt [idtr]',
-        'mov eax, handler', 'mov [idt + 0x20*8], ax', 'mov word [idt + 0x20*8 + 2], 0x08', 'mov word [idt + 0x20*8 + 4], 0x8e00', 'shr eax, 16', 'mov [idt + 0x20*8 + 6], ax',
+        ...idtGate('0x20', 'handler'),
         'mov al, 0x11', 'out 0x20, al', 'mov al, 0x20', 'out 0x21, al', 'mov al, 4', 'out 0x21, al', 'mov al, 1', 'out 0x21, al', 'mov al, 0xfe', 'out 0x21, al',
         'mov al, 0x34', 'out 0x43, al', 'mov al, 0x9c', 'out 0x40, al', 'mov al, 0x2e', 'out 0x40, al',
         'sti', 'hlt', 'mov al, [ticks]', 'out 0xf4, al',

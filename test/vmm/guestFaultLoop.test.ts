@@ -9,6 +9,7 @@
 // handler that works is unaffected.
 import * as assert from 'node:assert/strict';
 import { MODES } from '../../core/vmm';
+import { idtGate } from '../support/guestAsm';
 import { boot, guest, runTo } from './support';
 
 /** `fixDs`: whether the #GP handler reloads DS with a data segment before its store. */
@@ -17,12 +18,7 @@ const kernel = (fixDs: boolean) => guest(`
   start:
     mov esp, 0x90000
     lidt [idtr]
-    mov eax, gp_handler
-    mov [idt + 13*8], ax
-    mov word [idt + 13*8 + 2], 0x08
-    mov word [idt + 13*8 + 4], 0x8e00
-    shr eax, 16
-    mov [idt + 13*8 + 6], ax
+    ${idtGate(13, 'gp_handler').join('\n    ')}
     mov ax, cs                  ; DS := the (readable) code segment: loads fine, but no store may use it
     mov ds, ax
   faulting:

@@ -6,6 +6,7 @@
 import * as assert from 'node:assert/strict';
 import { MAX_EVENTS_WITHOUT_RETIREMENT } from '../../core/cpu/cpu';
 import type { Mode } from '../../core/vmm';
+import { idtGate } from '../support/guestAsm';
 import { boot, guest } from './support';
 
 const UD = 6;
@@ -15,12 +16,7 @@ const g = guest(`
   start:
     mov esp, 0x90000
     lidt [idtr]
-    mov eax, ud_handler
-    mov [idt + 6*8], ax
-    mov word [idt + 6*8 + 2], 0x08
-    mov word [idt + 6*8 + 4], 0x8e00
-    shr eax, 16
-    mov [idt + 6*8 + 6], ax
+    ${idtGate(UD, 'ud_handler').join('\n    ')}
     mov ebx, 0x1234
   faulting:
     ud2
