@@ -68,7 +68,7 @@ export interface ScreenSnapshot {
    * bit 0: graphics, as mode 13h sets them). Only text mode is drawn; `chars` is then what the text
    * buffer still holds, not what a monitor would show.
    */
-  graphics?: boolean;
+  graphics: boolean;
 }
 
 /** The one line shown instead of the text buffer while the VGA is in a graphics mode. */
@@ -169,7 +169,7 @@ export class VgaText {
       columns: VGA_COLUMNS, rows: VGA_ROWS, chars, attrs, cursor,
       cursorShape: { start: s.crtc[0x0a] & 0x1f, end: s.crtc[0x0b] & 0x1f },
       blink: (s.attr[0x10] & 0x08) !== 0,
-      ...((s.attr[0x10] & 0x01) !== 0 || ((s.gc[6] ?? 0) & 0x01) !== 0 ? { graphics: true } : {}),
+      graphics: (s.attr[0x10] & 0x01) !== 0 || (s.gc[6] & 0x01) !== 0,
     };
   }
 
