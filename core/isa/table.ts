@@ -324,7 +324,7 @@ const MOV_TO_SREG: Partial<VirtFacts> = critical('protection-system',
   'MOV to a segment register runs the CPL/RPL/DPL checks against the real CPL: at CPL 1 or 3 loading a ring-0 data selector faults or loads something the guest did not intend. No trap to the VMM.',
   SREG_PV);
 const MOV_FROM_SREG: Partial<VirtFacts> = critical('protection-system',
-  'MOV from CS or SS reveals the real CPL (RPL 1, not 0): a deprivileged kernel that checks its ring sees the VMM. No trap to the VMM.',
+  'MOV from CS/SS shows the real CPL (RPL 1), from DS–GS the selector as loaded: a deprivileged kernel that checks its ring in CS sees the VMM. No trap to the VMM.',
   SREG_PV);
 const MOV_CR_W: Partial<VirtFacts> = privileged('MOV to CRn is CPL-0 only: #GP at CPL 1/3, so the VMM traps and emulates it on the virtual CR.', CR_EXIT,
   hc('mmuext_op', 'CR3 write → mmuext_op(MMUEXT_NEW_BASEPTR); CR0 write → fpu_taskswitch(TS) (only TS is honoured); CR4 → emulated write.'));
@@ -389,6 +389,11 @@ def('xlatb', 'data', 'Loads AL from [EBX+AL] (table lookup).', '', INNOCUOUS, ['
 const PUSH_SREG: Partial<VirtFacts> = critical('protection-system',
   'PUSH CS/SS exposes the real CPL in the RPL bits of the pushed selector: a deprivileged guest kernel sees 1 or 3 instead of 0. No trap.',
   nopv('No hypercall: a Xen guest kernel knows it runs in ring 1 (FLAT_RING1_CS 0xe019) and must not depend on RPL 0.'));
+// Robin & Irvine list every PUSH Sreg, but only CS and SS carry the CPL: a data segment register
+// holds what the guest loaded, so xv6's and Linux's trap entries (`pushl %ds`) read as they would at CPL 0.
+const PUSH_DATA_SREG: Partial<VirtFacts> = critical('protection-system',
+  'PUSH DS/ES/FS/GS pushes the selector as loaded, as at CPL 0 if the guest set it. Only PUSH CS/SS exposes the real CPL (a VMM that loads a data segment register itself shows through too). No trap.',
+  nopv('No hypercall: nothing to change while the guest loads its data segment registers itself.'));
 const POP_SREG: Partial<VirtFacts> = critical('protection-system',
   'POP Sreg loads a segment register with CPL/RPL/DPL checks against the real CPL: a guest at CPL 1/3 loading a ring-0 selector faults or behaves differently than at CPL 0. No trap to the VMM.',
   nopv('No hypercall: use the ring-1 flat selectors (FLAT_RING1_DS 0xe021) a Xen guest is given.'));
@@ -397,7 +402,7 @@ def('push', 'stack', 'Decrements ESP and stores the operand on the stack.', '', 
   'cs: 0e', 'ss: 16', 'ds: 1e', 'es: 06', 'fs: 0f a0', 'gs: 0f a8',
   'simm8: 6a ib', 'simm8: o16 6a ib', 'imm16: o16 68 iw', 'imm32: o32 68 id',
 ], {
-  formVirt: { cs: PUSH_SREG, ss: PUSH_SREG, ds: PUSH_SREG, es: PUSH_SREG, fs: PUSH_SREG, gs: PUSH_SREG },
+  formVirt: { cs: PUSH_SREG, ss: PUSH_SREG, ds: PUSH_DATA_SREG, es: PUSH_DATA_SREG, fs: PUSH_DATA_SREG, gs: PUSH_DATA_SREG },
   formCpu: { cs: { intercept: 'SEG' }, ss: { intercept: 'SEG' }, ds: { intercept: 'SEG' }, es: { intercept: 'SEG' }, fs: { intercept: 'SEG' }, gs: { intercept: 'SEG' } },
 });
 def('pop', 'stack', 'Loads the operand from the stack and increments ESP.', '', INNOCUOUS, [

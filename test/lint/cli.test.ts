@@ -41,8 +41,17 @@ describe('popek lint / popek fix (dist/cli.js)', function () {
     writeFileSync(sreg, 'bits 32\n    mov ax, cs\n    mov ds, ax\n');
     const r = popek('lint', sreg, '--json');
     const byLine = new Map((JSON.parse(r.stdout) as Array<{ line: number; message: string }>).map((d) => [d.line, d.message]));
-    assert.match(byLine.get(2) ?? '', /^mov ax, cs is critical, no trap at CPL 1: MOV from CS or SS reveals the real CPL/);
+    assert.match(byLine.get(2) ?? '', /^mov ax, cs is critical, no trap at CPL 1: MOV from CS\/SS shows the real CPL \(RPL 1\)/);
     assert.match(byLine.get(3) ?? '', /^mov ds, ax is critical, no trap at CPL 1: MOV to a segment register/);
+  });
+
+  it('PUSH DS says it pushes the selector as loaded; PUSH CS says it exposes the CPL (xv6 and Linux trap entries push DS)', () => {
+    const push = path.join(dir, 'push.gasm');
+    writeFileSync(push, 'bits 32\n    push ds\n    push cs\n');
+    const r = popek('lint', push, '--json');
+    const byLine = new Map((JSON.parse(r.stdout) as Array<{ line: number; message: string }>).map((d) => [d.line, d.message]));
+    assert.match(byLine.get(2) ?? '', /^push ds is critical, no trap at CPL 1: PUSH DS\/ES\/FS\/GS pushes the selector as loaded/);
+    assert.match(byLine.get(3) ?? '', /^push cs is critical, no trap at CPL 1: PUSH CS\/SS exposes the real CPL/);
   });
 
   it('each shared-memory fix is named for what it replaces: a control register read by a cached copy, CLI/PUSHF by the virtual IF', () => {
