@@ -2,6 +2,7 @@
 // `--production` minifies and drops source maps; `--watch` rebuilds on change.
 import * as esbuild from 'esbuild';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { opcodeRowsDefine } from './scripts/opcodeRows.mjs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -35,6 +36,10 @@ const entries = [
   { in: 'cli/bench/benchCommand.ts', out: 'cmd-bench' },
 ].filter((e) => existsSync(e.in));
 
+// The instruction table's rows per opcode, computed now (scripts/opcodeRows.mjs). Not in a watch
+// build: the table may change under it, and the bundles then scan the table when they start.
+const tableDefines = watch ? {} : await opcodeRowsDefine();
+
 const contexts = await Promise.all(entries.map((e) => esbuild.context({
   entryPoints: { [e.out]: e.in },
   bundle: true,
@@ -45,7 +50,7 @@ const contexts = await Promise.all(entries.map((e) => esbuild.context({
   external: e.external ?? [],
   sourcemap: !production,
   minify: production || e.minify === true,
-  define: { DEBUG: production ? 'false' : 'true' },
+  define: { DEBUG: production ? 'false' : 'true', ...tableDefines },
   banner: e.banner ? { js: e.banner } : undefined,
   plugins: e.plugins ?? [],
   logLevel: 'warning',

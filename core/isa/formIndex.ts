@@ -1,12 +1,13 @@
 /*
- * Which table form a decoded instruction is. The index from opcode to encoding forms is built once
- * from the table; `findForm` applies the rules that pick one: operand and address size, ModRM digit,
+ * Which table form a decoded instruction is. The index from opcode to encoding forms is built from
+ * the table one opcode at a time, when the decoder first meets it; `findForm` applies the rules that pick one: operand and address size, ModRM digit,
  * register or memory operand, fixed trailing bytes (0f 01 c1, d4 0a), mandatory prefix (f3 90).
  * The CPU's decoder names every instruction it decodes with it (mnemonic, monitor class, block end,
  * LOCK legality come from the form), and the disassembler formats the form it gives: one decoder,
  * two readers.
  */
-import { definedInstructions, defineLateRows, isLateOpcode, tableGeneration } from './table';
+import { forEachOpcodeKey } from './opcodeKeys';
+import { definedInstructions, defineLateRows, isLateOpcode, rowsWithOpcode, tableGeneration } from './table';
 import type { EncodingForm, InstructionInfo, OperandPattern } from './types';
 
 export interface FormMatch {
@@ -36,10 +37,6 @@ export interface DecodedShape {
 const MEM_ONLY = new Set<OperandPattern>(['m', 'm8', 'm16', 'm32', 'm64', 'm80', 'm128', 'm16:32']);
 const REG_ONLY_RM = new Set<OperandPattern>(['r8', 'r16', 'r32', 'mm', 'xmm']);
 
-let INDEX: Map<number, FormMatch[]> | undefined;
-/** The table generation INDEX was built from (the late x87/SIMD rows come later: then it is built again). */
-let indexGeneration = -1;
-
 function rank(c: FormMatch): number {
   if (c.tail !== undefined) return 0;
   if (c.form.mandatoryPrefix) return 1;
@@ -48,44 +45,60 @@ function rank(c: FormMatch): number {
   return 3;
 }
 
-function buildIndex(): Map<number, FormMatch[]> {
-  const idx = new Map<number, FormMatch[]>();
-  const add = (k: number, c: FormMatch) => { let l = idx.get(k); if (!l) idx.set(k, l = []); l.push(c); };
-  for (const info of definedInstructions()) {
-    for (const form of info.forms) {
-      const op = form.opcode, len = op.length;
-      const two = op[0] === 0x0f && len > 1, n = two ? 2 : 1;
-      // `+cc` and `+r` add to the last opcode byte: an index byte (50+r) or a trailing one (x87 d9 c0+r)
-      const last = op[len - 1] + (form.plusCc ? form.cc ?? 0 : 0);
-      const hasTail = len > n && form.modrm === undefined;
-      for (let reg = 0; reg < (form.plusReg ? 8 : 1); reg++) {
-        const lastByte = last + reg;
-        const key = two ? 0x100 | (len === 2 ? lastByte : op[1]) : len === 1 ? lastByte : op[0];
-        const m: FormMatch = { info, form };
-        if (form.plusReg) m.reg = reg;
-        if (hasTail) { const t = op.slice(n); t[t.length - 1] = lastByte; m.tail = t; }
-        add(key, m);
-      }
-    }
+/**
+ * The matches of `info`'s forms under `key` (all keys when undefined), in form order: a `+r` form
+ * gives one per register, a form whose opcode goes on past the key byte a tail to match.
+ */
+function addMatches(info: InstructionInfo, key: number | undefined, add: (key: number, m: FormMatch) => void): void {
+  for (const form of info.forms) {
+    const op = form.opcode, n = op[0] === 0x0f && op.length > 1 ? 2 : 1;
+    const hasTail = op.length > n && form.modrm === undefined;
+    forEachOpcodeKey(op, form.plusReg === true, form.plusCc ? form.cc ?? 0 : 0, (k, reg, lastByte) => {
+      if (key !== undefined && k !== key) return;
+      const m: FormMatch = { info, form };
+      if (reg !== undefined) m.reg = reg;
+      if (hasTail) { const t = op.slice(n); t[t.length - 1] = lastByte; m.tail = t; }
+      add(k, m);
+    });
   }
-  return idx;
 }
 
-/** Opcodes whose list is in order of preference already (each is sorted when first asked for). */
-const SORTED = new Set<number>();
+/** In order of preference: stable, so table order within a rank (NASM's order of preference). */
+function byPreference(list: FormMatch[]): FormMatch[] {
+  return list.sort((a, b) => rank(a) - rank(b));
+}
+
+/**
+ * Each opcode's list, built when first asked for from the rows with a form there (table.ts
+ * rowsWithOpcode: only those rows are compiled). Built again for the late x87/SIMD rows: they are
+ * defined on the first look-up of an opcode of theirs (isLateOpcode), and the table generation counts it.
+ */
+const LISTS: Array<FormMatch[] | undefined> = new Array(0x200);
+let listsGeneration = -1;
 
 /** Every form indexed under an opcode (0x100 | b for 0f b), best first. */
 export function formsForOpcode(opcode: number): readonly FormMatch[] {
   if (isLateOpcode(opcode)) defineLateRows();
-  if (!INDEX || indexGeneration !== tableGeneration) { INDEX = buildIndex(); indexGeneration = tableGeneration; SORTED.clear(); }
-  const list = INDEX.get(opcode);
-  if (list === undefined) return [];
-  if (!SORTED.has(opcode)) {
-    // stable: table order within a rank (NASM's order of preference)
-    list.sort((a, b) => rank(a) - rank(b));
-    SORTED.add(opcode);
+  if (listsGeneration !== tableGeneration) { LISTS.fill(undefined); listsGeneration = tableGeneration; }
+  let list = LISTS[opcode];
+  if (list === undefined) {
+    list = [];
+    const into = list;
+    for (const info of rowsWithOpcode(opcode)) addMatches(info, opcode, (_k, m) => into.push(m));
+    LISTS[opcode] = byPreference(list);
   }
   return list;
+}
+
+/**
+ * The whole index over the rows defined so far, built at once (what `formsForOpcode` builds per
+ * opcode; test/isa/lateRows.test.ts checks that the two agree on every opcode).
+ */
+export function wholeFormIndex(): Map<number, FormMatch[]> {
+  const idx = new Map<number, FormMatch[]>();
+  for (const info of definedInstructions()) addMatches(info, undefined, (k, m) => { let l = idx.get(k); if (!l) idx.set(k, l = []); l.push(m); });
+  for (const l of idx.values()) byPreference(l);
+  return idx;
 }
 
 /**

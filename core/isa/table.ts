@@ -35,6 +35,7 @@
  */
 import { defineX87, type DefFn } from './x87';
 import { defineSimd } from './simd';
+import { forEachOpcodeKey, opcodeOfFormText } from './opcodeKeys';
 import type {
   BtTreatment, Category, EncodingForm, Flag, FlagEffects, InstructionInfo, InterceptClass, OperandPattern, ParavirtReplacement, VirtFacts, VmExit,
 } from './types';
@@ -807,6 +808,76 @@ export function instructionInfo(mnemonic: string): InstructionInfo | undefined {
   lastAsked = mnemonic;
   return lastAnswer;
 }
+/**
+ * The rows defined at load per form-index key, as row numbers, computed at build time from this very
+ * table by `rowNumbersByOpcodeKey` (esbuild.mjs, scripts/opcodeRows.mjs): a bundle starts without the
+ * scan of every form's text. Undefined when running from sources (tsc's out/, tsx) or in a watch build.
+ */
+declare const POPEK_ROWS_BY_OPCODE: ReadonlyArray<readonly number[] | null> | undefined;
+
+/** Rows per form-index key (opcodeKeys.ts), in table order, for the table generation they were listed at. */
+let rowsByKey: InstructionInfo[][] | undefined;
+let rowsByKeyGeneration = -1;
+const NO_ROWS: readonly InstructionInfo[] = Object.freeze([]);
+
+/**
+ * The rows with a form under an opcode key (0x00–0xff, 0x100 | b for 0F b), compiled, in table order:
+ * the form index asks for the opcodes the CPU decodes, and only their rows are compiled (a row not
+ * compiled yet is placed by the opcode bytes of its form texts). Late rows are listed once defined.
+ */
+export function rowsWithOpcode(key: number): readonly InstructionInfo[] {
+  if (rowsByKey === undefined || rowsByKeyGeneration !== tableGeneration) {
+    rowsByKey = tableGeneration === 0 && typeof POPEK_ROWS_BY_OPCODE !== 'undefined' ? rowsOfNumbers(POPEK_ROWS_BY_OPCODE) : scanRowsByKey();
+    rowsByKeyGeneration = tableGeneration;
+  }
+  const rows = rowsByKey[key];
+  if (rows === undefined) return NO_ROWS;
+  if (UNCOMPILED.size !== 0) for (const info of rows) compiled(info);
+  return rows;
+}
+
+function rowsOfNumbers(numbers: ReadonlyArray<readonly number[] | null>): InstructionInfo[][] {
+  const byKey: InstructionInfo[][] = [];
+  for (let key = 0; key < numbers.length; key++) {
+    const list = numbers[key];
+    if (list) byKey[key] = list.map((n) => TABLE[n]);
+  }
+  return byKey;
+}
+
+/** Rows per key from the forms: compiled ones by their opcode, the others by their texts' opcode bytes. */
+function scanRowsByKey(): InstructionInfo[][] {
+  const byKey: InstructionInfo[][] = [];
+  let info: InstructionInfo;
+  const add = (key: number) => {
+    const rows = byKey[key] ??= [];
+    if (rows[rows.length - 1] !== info) rows.push(info);
+  };
+  for (info of TABLE) {
+    const source = UNCOMPILED.get(info);
+    if (source === undefined) {
+      for (const f of info.forms) forEachOpcodeKey(f.opcode, f.plusReg === true, f.plusCc ? f.cc ?? 0 : 0, add);
+    } else {
+      for (const text of source.forms) {
+        const { op, plusReg, plusCc } = opcodeOfFormText(text);
+        forEachOpcodeKey(op, plusReg, plusCc ? source.extra.cc ?? 0 : 0, add);
+      }
+    }
+  }
+  return byKey;
+}
+
+/**
+ * The rows defined at load per form-index key, as row numbers (null: no row): what the bundler
+ * computes once (esbuild.mjs) so that a bundle's `rowsWithOpcode` reads it instead of scanning.
+ * Asked of a freshly loaded table (the late rows not defined).
+ */
+export function rowNumbersByOpcodeKey(): Array<number[] | null> {
+  if (lateDefined) throw new Error('isa table: rowNumbersByOpcodeKey needs a freshly loaded table');
+  const number = new Map(TABLE.map((info, n) => [info, n]));
+  return Array.from(scanRowsByKey(), (rows) => (rows ? rows.map((info) => number.get(info)!) : null));
+}
+
 /** Every entry, in table order. */
 export function allInstructions(): readonly InstructionInfo[] { defineLateRows(); compileAll(); return TABLE; }
 /** The entries defined so far (the late rows once something needed them): for the form index, which adds them when they come. */
