@@ -1,8 +1,8 @@
 // Bundles each entry point into dist/ (tsc only type-checks; see tsconfig.json).
 // `--production` minifies and drops source maps; `--watch` rebuilds on change.
 import * as esbuild from 'esbuild';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { opcodeRowsDefine } from './scripts/opcodeRows.mjs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isaTableDefines } from './scripts/isaTableDefines.mjs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -13,6 +13,23 @@ const commandsApart = {
   name: 'commands-apart',
   setup(build) {
     build.onResolve({ filter: /^\.\/(\w+Command|bench\/benchCommand)$/ }, (args) => (args.importer.endsWith('popek.ts') ? { path: args.path, external: true } : undefined));
+  },
+};
+
+// `import * as fs from 'node:fs'` becomes a copy of the module's every property in a CommonJS bundle
+// (esbuild's __toESM: ~100 getters for fs, per importing file; ≈ 1 ms of each `popek` start). For a
+// Node built-in the module object itself serves: our sources are read with such imports as
+// `import fs = require('node:fs')` (TypeScript's form, which esbuild emits as a plain require).
+// tsc checks the sources as written.
+const NAMESPACE_BUILTIN = /^import \* as (\w+) from '(node:[\w/]+)';$/gm;
+const builtinsAsRequire = {
+  name: 'builtins-as-require',
+  setup(build) {
+    build.onLoad({ filter: /\.ts$/ }, (args) => {
+      if (args.path.includes('node_modules')) return undefined;
+      const text = readFileSync(args.path, 'utf8');
+      return { contents: text.replace(NAMESPACE_BUILTIN, "import $1 = require('$2');"), loader: 'ts' };
+    });
   },
 };
 
@@ -36,9 +53,9 @@ const entries = [
   { in: 'cli/bench/benchCommand.ts', out: 'cmd-bench' },
 ].filter((e) => existsSync(e.in));
 
-// The instruction table's rows per opcode, computed now (scripts/opcodeRows.mjs). Not in a watch
-// build: the table may change under it, and the bundles then scan the table when they start.
-const tableDefines = watch ? {} : await opcodeRowsDefine();
+// Facts of the instruction table computed now (scripts/isaTableDefines.mjs). Not in a watch build: the
+// table may change under it, and the bundles then derive them from the table when they start.
+const tableDefines = watch ? {} : await isaTableDefines();
 
 const contexts = await Promise.all(entries.map((e) => esbuild.context({
   entryPoints: { [e.out]: e.in },
@@ -52,7 +69,7 @@ const contexts = await Promise.all(entries.map((e) => esbuild.context({
   minify: production || e.minify === true,
   define: { DEBUG: production ? 'false' : 'true', ...tableDefines },
   banner: e.banner ? { js: e.banner } : undefined,
-  plugins: e.plugins ?? [],
+  plugins: [...(e.plugins ?? []), builtinsAsRequire],
   logLevel: 'warning',
 })));
 

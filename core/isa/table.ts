@@ -749,8 +749,10 @@ function more(mnemonic: string, forms: string[]): void {
  * Names the x87 and SIMD rows define or extend (a pass that only records them: no form is parsed),
  * so that a look-up knows when it needs them.
  */
-const LATE_NAMES = new Set<string>();
-{
+/** LATE_NAMES as the build computed it from this table (scripts/isaTableDefines.mjs); undefined from sources. */
+declare const POPEK_LATE_ROW_NAMES: readonly string[] | undefined;
+const LATE_NAMES = new Set<string>(typeof POPEK_LATE_ROW_NAMES !== 'undefined' ? POPEK_LATE_ROW_NAMES : undefined);
+if (typeof POPEK_LATE_ROW_NAMES === 'undefined') {
   const name: DefFn = (mnemonic, _c, _d, _f, _v, _forms, extra) => {
     LATE_NAMES.add(mnemonic);
     for (const a of extra?.aliases ?? []) LATE_NAMES.add(a);
@@ -810,7 +812,7 @@ export function instructionInfo(mnemonic: string): InstructionInfo | undefined {
 }
 /**
  * The rows defined at load per form-index key, as row numbers, computed at build time from this very
- * table by `rowNumbersByOpcodeKey` (esbuild.mjs, scripts/opcodeRows.mjs): a bundle starts without the
+ * table by `rowNumbersByOpcodeKey` (esbuild.mjs, scripts/isaTableDefines.mjs): a bundle starts without the
  * scan of every form's text. Undefined when running from sources (tsc's out/, tsx) or in a watch build.
  */
 declare const POPEK_ROWS_BY_OPCODE: ReadonlyArray<readonly number[] | null> | undefined;

@@ -4,7 +4,7 @@
  * compiles the rows of the opcodes it meets, not all of them (issue 15, start-up). Each opcode's list
  * must equal the one of the index built whole, over every opcode, whatever order the opcodes come
  * in — from sources (the rows placed by scanning the form texts) and from a bundle (the rows placed by
- * the table the build computed, scripts/opcodeRows.mjs), before and after the late x87/SIMD rows.
+ * the table the build computed, scripts/isaTableDefines.mjs), before and after the late x87/SIMD rows.
  */
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -78,7 +78,7 @@ describe('isa form index: built per opcode on first need, equal to the whole ind
 
   /** core/isa/formIndex.ts bundled as the build does, with `define` (undefined: none), loaded. */
   async function bundled(define: Record<string, string>): Promise<Index & Table> {
-    const entry = 'export * from "./formIndex"; export { isLateOpcode, rowNumbersByOpcodeKey } from "./table";';
+    const entry = 'export * from "./formIndex"; export { isLateOpcode, lateRowNames, rowNumbersByOpcodeKey } from "./table";';
     const built = await esbuild.build({
       stdin: { contents: entry, resolveDir: path.join(REPO_ROOT, 'core/isa'), loader: 'ts' },
       bundle: true, write: false, platform: 'node', format: 'cjs', target: 'node20', define, logLevel: 'warning',
@@ -90,15 +90,19 @@ describe('isa form index: built per opcode on first need, equal to the whole ind
 
   it('from a bundle: the rows per opcode the build computes give every opcode\'s list of the whole index', async () => {
     // an ES module: imported as one (TypeScript's CommonJS output would turn `import()` into `require`)
-    const importEsm = new Function('url', 'return import(url)') as (url: string) => Promise<{ opcodeRowsDefine: () => Promise<Record<string, string>> }>;
-    const { opcodeRowsDefine } = await importEsm(pathToFileURL(path.join(REPO_ROOT, 'scripts/opcodeRows.mjs')).href);
-    const define = await opcodeRowsDefine();
+    const importEsm = new Function('url', 'return import(url)') as (url: string) => Promise<{ isaTableDefines: () => Promise<Record<string, string>> }>;
+    const { isaTableDefines } = await importEsm(pathToFileURL(path.join(REPO_ROOT, 'scripts/isaTableDefines.mjs')).href);
+    const define = await isaTableDefines();
     const lib = await bundled(define);
     checkAgainstWhole(lib, lib, 'bundle');
     // the bundle reads the define (a define that lists no rows gives no forms), and the build's
     // table is the scan of a fresh table from sources
     const empty = await bundled({ POPEK_ROWS_BY_OPCODE: '[]' });
     assert.equal(empty.formsForOpcode(0x89).length, 0);
-    assert.equal(define.POPEK_ROWS_BY_OPCODE, JSON.stringify((await bundled({})).rowNumbersByOpcodeKey()));
+    const fromSources = await bundled({});
+    assert.equal(define.POPEK_ROWS_BY_OPCODE, JSON.stringify(fromSources.rowNumbersByOpcodeKey()));
+    // and the late rows' names it computes are the ones a table without them finds
+    assert.deepEqual([...lib.lateRowNames()].sort(), [...fromSources.lateRowNames()].sort());
+    assert.ok(lib.lateRowNames().has('fld') && lib.lateRowNames().has('movsd') && !lib.lateRowNames().has('mov'));
   });
 });
