@@ -267,6 +267,13 @@ export class Cpu {
   private injected: CpuFault | undefined;
   /** External interrupts injected by a monitor (queued ahead of the PIC). */
   readonly injectedIrqs: number[] = [];
+  /**
+   * Set by a monitor that virtualizes IF while the guest's own IF is 0 (trap-and-emulate): the PIC's
+   * requests are then not acknowledged, though the real IF is 1. Natively a request waits in the
+   * PIC's IRR until IF = 1, so a guest that masks the line or reinitialises the PIC meanwhile never
+   * gets it; taken from the PIC and held by the monitor instead, it would come anyway.
+   */
+  picHeld = false;
 
   // ---- connections ----
   readonly mem: PhysicalMemory;
@@ -983,7 +990,7 @@ export class Cpu {
     }
     // IF = 0: setting IF will request a new check.
     if (!(this.flags & IF)) return false;
-    const pending = this.injectedIrqs.length > 0 || (this.pic?.hasInterrupt() ?? false);
+    const pending = this.injectedIrqs.length > 0 || (!this.picHeld && (this.pic?.hasInterrupt() ?? false));
     if (!pending) return false;
     if (this.icount < this.irqShadowUntil) {
       // Inside an STI / MOV SS shadow: run one instruction, then look again.
@@ -1002,12 +1009,12 @@ export class Cpu {
    * exception or a deliverable external interrupt, as `run` does before each block. True if one was.
    */
   deliverPendingEvent(): boolean {
-    if (!this.injected && !this.injectedIrqs.length && !((this.flags & IF) && this.pic && this.icount >= this.irqShadowUntil)) return false;
+    if (!this.injected && !this.injectedIrqs.length && !((this.flags & IF) && this.pic && !this.picHeld && this.icount >= this.irqShadowUntil)) return false;
     return this.checkInterrupts();
   }
   /** True when an external interrupt could be delivered now (HLT wake-up test). */
   interruptPending(): boolean {
-    return this.injected !== undefined || ((this.flags & IF) !== 0 && (this.injectedIrqs.length > 0 || (this.pic?.hasInterrupt() ?? false)));
+    return this.injected !== undefined || ((this.flags & IF) !== 0 && (this.injectedIrqs.length > 0 || (!this.picHeld && (this.pic?.hasInterrupt() ?? false))));
   }
 
   // =============================================================================================
