@@ -9,7 +9,9 @@
  *
  * A disk is a byte array (an image file's contents); writes change the array, and the caller
  * decides whether they go back to the file (`popek run --disk-write`). An absent drive reads status
- * 0 when the other one exists, 0xFF when the channel is empty (floating bus), as drivers probe.
+ * 0 when the other one exists; a channel with no drive at all reads 0 from every register but data,
+ * as QEMU's does (hw/ide/core.c). Real buses float at 0xFF there, but teaching kernels are written
+ * against QEMU: `while (inb(0x1F7) & BSY)` ends on 0 and spins for ever on 0xFF.
  */
 import type { PortDevice } from './ioBus';
 
@@ -70,7 +72,8 @@ export class AtaChannel implements PortDevice {
   // ---- port accesses ----
 
   read(port: number): number {
-    if (port === 0x3f6) return this.empty ? 0xff : this.cur.disk ? this.cur.status : 0;
+    if (this.empty && port !== 0x1f0) return 0;
+    if (port === 0x3f6) return this.cur.disk ? this.cur.status : 0;
     switch (port - 0x1f0) {
       case 0: return this.readData(1);
       case 1: return this.cur.disk ? this.cur.error : 0;
@@ -80,7 +83,6 @@ export class AtaChannel implements PortDevice {
       case 5: return this.lbaHigh;
       case 6: return this.select;
       case 7:
-        if (this.empty) return 0xff;
         if (!this.cur.disk) return 0;
         this.lower();
         return this.cur.status;

@@ -60,3 +60,20 @@ describe('devices: ATA disks (PIO)', function () {
     assert.deepEqual(fs.readFileSync(slave), fs.readFileSync(slaveQemu), '--disk-write: the file holds what the guest wrote');
   });
 });
+
+// A channel with no drive: QEMU reads 0 from every register (status, alternate status, the sector
+// count just written, error, device), so a kernel's `while (inb(0x1F7) & BSY)` ends and it reports
+// no disk. Popek read 0xFF (a floating bus) there: Hurlex-II's ide_init spun forever on BSY where
+// QEMU prints "Main IDE Device Not Found!", and szhou42/osdev's probe said "not ata device".
+describe('devices: an ATA channel without drives reads as in QEMU', function () {
+  this.timeout(60_000);
+  for (const mode of modes()) {
+    it(mode, async () => {
+      const q = await qemuGuest('ideEmpty');
+      assert.match(q.console, /^status 00$/m, 'QEMU: no drive, not busy');
+      const r = popekGuest('ideEmpty', mode);
+      assert.equal(r.console, q.console, r.error);
+      assert.equal(qemuStatus(r), q.exitStatus);
+    });
+  }
+});
