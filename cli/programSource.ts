@@ -23,8 +23,17 @@ export function traceLocator(file: string) {
   return sourceLocator(r.sourceMap, process.cwd());
 }
 
-/** Where guest address `eip` comes from in the program's sources (undefined when nothing says). */
+/**
+ * Where guest address `eip` comes from in the program's sources (undefined when nothing says). The
+ * sources are read (assembled again, the debug information parsed) on the first question: most runs
+ * end without one.
+ */
 export function programLocator(program: Program, file: string): (eip: number) => SourcePosition | undefined {
+  let locate: ((eip: number) => SourcePosition | undefined) | undefined;
+  return (eip) => (locate ??= sourcePositions(program, file))(eip);
+}
+
+function sourcePositions(program: Program, file: string): (eip: number) => SourcePosition | undefined {
   try {
     if (program.via === 'assembler') {
       const locate = traceLocator(file);

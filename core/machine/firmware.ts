@@ -72,7 +72,7 @@ export const LAPIC_BASE = 0xfee00000;
 export const IOAPIC_BASE = 0xfec00000;
 
 function putBytes(mem: PhysicalMemory, at: number, bytes: number[]): void {
-  for (let k = 0; k < bytes.length; k++) mem.write8(at + k, bytes[k]);
+  mem.load(at, Uint8Array.from(bytes));
 }
 const le16 = (v: number) => [v & 0xff, (v >>> 8) & 0xff];
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
@@ -158,8 +158,9 @@ const BDA_AS_SEABIOS_LEAVES_IT =
 
 export function writeBiosDataArea(mem: PhysicalMemory): void {
   const hex = BDA_AS_SEABIOS_LEAVES_IT; // 0x4C0–0x4FF are zero
-  for (let k = 0; k < 256; k++) mem.write8(0x400 + k, 0);
-  for (let k = 0; k < hex.length / 2; k++) mem.write8(0x400 + k, parseInt(hex.slice(2 * k, 2 * k + 2), 16));
+  const bda = new Uint8Array(256);
+  for (let k = 0; k < hex.length / 2; k++) bda[k] = parseInt(hex.slice(2 * k, 2 * k + 2), 16);
+  mem.load(0x400, bda);
 }
 
 /**
@@ -180,7 +181,14 @@ export function firmwareScreenLines(ramSize: number): string[] {
 }
 
 export function writeFirmwareScreen(mem: PhysicalMemory, textBase: number): void {
+  // character, attribute (grey on black) for each of the 25 × 80 cells, written at once
+  const cells = new Uint8Array(25 * 80 * 2);
   firmwareScreenLines(mem.ramSize).forEach((line, row) => {
-    for (let col = 0; col < 80; col++) mem.write16(textBase + 2 * (row * 80 + col), 0x0700 | (col < line.length ? line.charCodeAt(col) : 0x20));
+    for (let col = 0; col < 80; col++) {
+      const at = 2 * (row * 80 + col);
+      cells[at] = col < line.length ? line.charCodeAt(col) : 0x20;
+      cells[at + 1] = 0x07;
+    }
   });
+  mem.load(textBase, cells);
 }

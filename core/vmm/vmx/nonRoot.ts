@@ -138,7 +138,8 @@ function ioExit(v: NonRootView, insn: Insn, reason: number): NonRootOutcome {
   if (!exits) return 'cpu';
   const q = ioQualification(port, insn.size, isIn, string, insn.rep !== 0, immediate);
   // Pre-built per qualification (port, then size, direction, form): everything the exit records.
-  const forms = IO_DECISIONS[port] ??= new Array<InstructionExit | undefined>(0x80).fill(undefined);
+  const byPort = IO_DECISIONS ??= new Array<Array<InstructionExit | undefined> | undefined>(0x10000).fill(undefined);
+  const forms = byPort[port] ??= new Array<InstructionExit | undefined>(0x80).fill(undefined);
   let d = forms[q & 0x7f];
   if (d === undefined || d.reason !== reason) forms[q & 0x7f] = d = exit(reason, q, IO_WORK, ioText);
   return d;
@@ -147,7 +148,8 @@ function ioExit(v: NonRootView, insn: Insn, reason: number): NonRootOutcome {
  * The I/O exits' decisions by port, then by the qualification's low 7 bits (size, direction, string,
  * REP, immediate); immutable. Two array loads per exit, not a hash of the qualification.
  */
-const IO_DECISIONS = new Array<Array<InstructionExit | undefined> | undefined>(0x10000).fill(undefined);
+let IO_DECISIONS: Array<Array<InstructionExit | undefined> | undefined> | undefined;
+// (made on the first I/O exit: a 64 Ki-entry array made at load cost ≈ 0.6 ms of every `popek` start)
 
 /** The I/O exit's qualification in words (only when someone reads them: no closure per exit). */
 function ioText(q: number): string {
