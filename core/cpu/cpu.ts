@@ -19,6 +19,7 @@ import { Decoder } from './decoder';
 import { deliverThroughIdt } from './transfers';
 import { COMPILE_THRESHOLD, compileBlock, type CompiledBlock } from './blockCompiler';
 import { TLB_FAST_SUP_WRITE, TLB_FAST_USER_WRITE, collectRegion, compileRegion, type RegionCode, type RegionFn } from './regionCompiler';
+import { compileWasmRegion } from './wasm/wasmRegion';
 
 // Lazy flag operations (which computation produced ccRes from ccA, ccB).
 export const CC_EAGER = 0, CC_ADD = 1, CC_ADC = 2, CC_SUB = 3, CC_SBB = 4, CC_LOGIC = 5, CC_INC = 6, CC_DEC = 7;
@@ -301,7 +302,7 @@ export class Cpu {
    * Per linear page: the physical page base | TLB_* permission bits, 0 when not cached. With paging
    * off (and no second level) it caches identity entries, so compiled regions use one fast path.
    */
-  readonly tlb = new Int32Array(1 << 20);
+  readonly tlb: Int32Array;
   private readonly tlbUsed: number[] = [];
   private readonly blocks = new Map<number, Block>();
   private readonly pageBlocks = new Map<number, Block[]>();
@@ -313,12 +314,16 @@ export class Cpu {
   /** Interpreted runs of a block before it is compiled. */
   jitThreshold = COMPILE_THRESHOLD;
   /** Counts for the run report and the benches. */
-  readonly stats = { blocksDecoded: 0, blocksCompiled: 0, regionsCompiled: 0, regionsJoined: 0, codeInvalidations: 0, tlbFlushes: 0, regionMissExits: 0, codeCacheFull: 0 };
+  readonly stats = { blocksDecoded: 0, blocksCompiled: 0, regionsCompiled: 0, regionsJoined: 0, regionsInWasm: 0, regionsMovedToJs: 0, codeInvalidations: 0, tlbFlushes: 0, regionMissExits: 0, codeCacheFull: 0 };
   /** Compile hot regions (several blocks, one function) on top of single blocks (off: blocks only). */
   regions = true;
+  /** Compile regions to WebAssembly where they can (core/cpu/wasm; off: JS regions only). */
+  wasmRegions = true;
 
   constructor(mem: PhysicalMemory) {
     this.mem = mem;
+    // In the memory compiled WebAssembly regions share (their inline TLB look-up reads it).
+    this.tlb = mem.wasm ? new Int32Array(mem.wasm.memory.buffer, mem.wasm.tlbOffset, 1 << 20) : new Int32Array(1 << 20);
     mem.onCodeWrite = (addr, size) => this.invalidateCode(addr, size);
     mem.onPageFlagged = (page) => this.dropFastWrites(page);
   }
@@ -1282,7 +1287,12 @@ export class Cpu {
     });
     const members = blocks.map((b) => byEip.get(b.eip >>> 0)!);
     if (blocks.length === 0 || members[0] !== entry) { entry.region = null; return; }
-    const code = compileRegion(blocks, this.cpl === 3, this.flatSegs);
+    const user = this.cpl === 3, flat = this.flatSegs;
+    const inJs = () => compileRegion(blocks, user, flat);
+    // WebAssembly where it can (core/cpu/wasm: a loop's memory accesses without V8's checks), else JS.
+    const inWasm = this.wasmRegions ? compileWasmRegion(blocks, user, flat, this.mem.wasm, inJs) : undefined;
+    if (inWasm) this.stats.regionsInWasm++;
+    const code = inWasm ?? inJs();
     entry.regionAccept = accept;
     if (!code) { entry.region = null; return; }
     this.stats.regionsCompiled++;
@@ -1378,6 +1388,11 @@ export class Cpu {
     if (this.eip > this.segLimit[CS]) throw new CpuFault(GP, 0);
     let block = this.blockAt(lin);
     let entry = true;
+    // Whether a block ran before this one in this call (not a region: it leaves where it likes, a
+    // TLB miss mid-block say). Only such a block compiles a region, as the binary translator does:
+    // a loop gets one region at the block a jump reaches (its head), not one per place a slice or a
+    // region happened to stop, and a loop's blocks join it instead of compiling copies of it.
+    let chained = false;
     for (;;) {
       const insns = block.insns;
       let left = end - this.icount;
@@ -1396,13 +1411,18 @@ export class Cpu {
         }
       }
       entry = false;
+      const fromBlock = chained;
+      chained = true;
       const region = block.region;
       const ic0 = this.icount;
       // A region that left at its first instruction (a TLB miss) ran nothing: the block runs another way.
       if (region && block.regionAccept === undefined && block.compiledEip === this.eip && insns.length <= left && (bps === undefined || this.regionClear(block, lin, bps)) &&
           (region(this, insns, this.regs, end) ? this.icount !== ic0 || this.breakBlock : this.dropRegion(block))) {
         if (this.breakBlock) { this.breakBlock = false; return false; }
+        chained = false;
       } else if (block.compiled && block.compiledEip === this.eip && insns.length <= left) {
+        // Hot, but first reached where no block led to it (or its region went): a region once a block leads here.
+        if (block.region === undefined && fromBlock && ++block.runs >= this.jitThreshold && this.jit) this.compileRegionAt(block);
         block.compiled(this, insns, this.regs, runEnd);
         if (this.breakBlock) { this.breakBlock = false; return false; }
       } else {
@@ -1412,7 +1432,7 @@ export class Cpu {
             block.compiledEip = this.eip;
             if (block.compiled) this.stats.blocksCompiled++;
           }
-          if (block.region === undefined && block.compiledEip === this.eip) this.compileRegionAt(block);
+          if (block.region === undefined && block.compiledEip === this.eip && fromBlock) this.compileRegionAt(block);
         }
         const n = insns.length < left ? insns.length : left;
         for (let i = 0; i < n; i++) {

@@ -27,8 +27,21 @@ export interface MmioHandler {
   write(p: number, size: 1 | 2 | 4, v: number): void;
 }
 
+/**
+ * Where compiled WebAssembly regions find the CPU's state in the memory they share with it (byte
+ * offsets): the TLB (1M int32 entries, Cpu.tlb) and a small exchange area (core/cpu/wasm).
+ */
+export interface WasmLayout { readonly memory: WebAssembly.Memory; readonly tlbOffset: number; readonly stateOffset: number }
+/** Bytes after guest memory for the TLB (one int32 per linear 4 KiB page) and the exchange area. */
+const TLB_BYTES = 4 << 20, STATE_BYTES = 256;
+
 export class PhysicalMemory {
   readonly bytes: Uint8Array;
+  /**
+   * Guest memory, the TLB and the exchange area as one WebAssembly.Memory, so compiled regions access
+   * guest RAM with plain loads and stores (undefined when the host would not give one).
+   */
+  readonly wasm: WasmLayout | undefined;
   /** Aligned 32-bit view of `bytes`. */
   readonly dwords: Int32Array;
   readonly pageFlags: Uint8Array;
@@ -53,8 +66,15 @@ export class PhysicalMemory {
   ) {
     const total = ramSize + reservedSize;
     if (total % PAGE_SIZE !== 0) throw new Error('memory size must be a multiple of 4 KiB');
-    this.bytes = new Uint8Array(total);
-    this.dwords = new Int32Array(this.bytes.buffer);
+    let memory: WebAssembly.Memory | undefined;
+    try {
+      memory = new WebAssembly.Memory({ initial: Math.ceil((total + TLB_BYTES + STATE_BYTES) / 65536) });
+    } catch {
+      memory = undefined; // no address space for it: plain arrays, regions in JS only
+    }
+    this.wasm = memory && { memory, tlbOffset: total, stateOffset: total + TLB_BYTES };
+    this.bytes = memory ? new Uint8Array(memory.buffer, 0, total) : new Uint8Array(total);
+    this.dwords = new Int32Array(this.bytes.buffer, 0, total >>> 2);
     this.pageFlags = new Uint8Array(total >>> PAGE_SHIFT);
     this.codeChunks = new Uint8Array(total >>> CHUNK_SHIFT);
   }

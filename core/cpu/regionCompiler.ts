@@ -187,10 +187,10 @@ const FITS = (size: number) => (size === 4 ? ' && (l & 3) === 0' : size === 2 ? 
 
 /** JS that truncates a result to an operand size in bytes (4, 2, 1); the record's size code for it (2, 1, 0). */
 const SIZE_MASK_JS = (size: number) => (size === 4 ? ' | 0' : size === 2 ? ' & 0xffff' : ' & 0xff');
-const RECORD_SIZE = (size: number) => (size === 4 ? 2 : size === 2 ? 1 : 0);
+export const RECORD_SIZE = (size: number) => (size === 4 ? 2 : size === 2 ? 1 : 0);
 
 /** Lazy-flag op and JS operator of ALU op n (ADD OR ADC SBB AND SUB XOR CMP). (A function: cpu.ts imports this module.) */
-const aluOp = (n: number): [number, string] | undefined =>
+export const aluOp = (n: number): [number, string] | undefined =>
   n === 0 ? [CC_ADD, '+'] : n === 1 ? [CC_LOGIC, '|'] : n === 2 ? [CC_ADC, '+'] : n === 3 ? [CC_SBB, '-'] :
     n === 4 ? [CC_LOGIC, '&'] : n === 5 || n === 7 ? [CC_SUB, '-'] : n === 6 ? [CC_LOGIC, '^'] : undefined;
 
@@ -559,6 +559,18 @@ function flagsDeadLater(insns: Insn[], from: number): boolean {
   return false;
 }
 
+/** Where a generator is in a block (Gen, and the WebAssembly back end's). */
+export interface InsnPosition { eip: number; k: number; next: number; flagsDeadAfter: boolean; cfDeadAfter: boolean }
+/** Moves generator `g` (its `eip` that of the instruction) to instruction `k` of `insns`: its index, next EIP and which flags the next ones overwrite. */
+export function atInstruction(g: InsnPosition, insns: Insn[], k: number): Insn {
+  const i = insns[k];
+  g.k = k;
+  g.next = (g.eip + i.len) >>> 0;
+  g.flagsDeadAfter = overwritesFlagsSafely(insns[k + 1]);
+  g.cfDeadAfter = flagsDeadLater(insns, k + 1);
+  return i;
+}
+
 /** Counts of a generation pass: instructions inlined and in all. */
 interface Tally { inlined: number; total: number }
 
@@ -596,7 +608,7 @@ function inlinable(g: Gen, t: number): boolean {
 }
 
 /** A direct branch the region compiles inline (Jcc, JMP, CALL rel). */
-function isInlineBranch(i: Insn): boolean {
+export function isInlineBranch(i: Insn): boolean {
   const op = i.opcode;
   return i.size === 4 && !i.addr16 && i.exec === i.semantics && ((op >= 0x70 && op < 0x80) || (op >= 0x180 && op < 0x190) || op === 0xe9 || op === 0xeb || op === 0xe8);
 }
@@ -632,11 +644,7 @@ function emitBody(g: Gen, n: number, caseId: number, insnList: Insn[], tally: Ta
     g.emit(caseOf(t) === caseId ? `{ ic += ${count}; ${move} continue; }` : `{ ic += ${count}; ${move} L = ${caseOf(t)}; continue dispatch; }`);
   };
   for (let k = 0; k < count; k++) {
-    const i = b.insns[k];
-    g.k = k;
-    g.next = (g.eip + i.len) >>> 0;
-    g.flagsDeadAfter = overwritesFlagsSafely(b.insns[k + 1]);
-    g.cfDeadAfter = flagsDeadLater(b.insns, k + 1);
+    const i = atInstruction(g, b.insns, k);
     tally.total++;
     const op = i.opcode;
     if (isInlineBranch(i)) {

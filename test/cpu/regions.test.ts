@@ -31,8 +31,10 @@ function build(body: string): { bytes: Uint8Array; label: (name: string) => numb
   };
 }
 
-function boot(bytes: Uint8Array, jit: boolean): Machine {
+/** `wasm`: regions compiled to WebAssembly where they can (the default), false: JS regions only. */
+function boot(bytes: Uint8Array, jit: boolean, wasm = true): Machine {
   const m = new Machine({ maxInstructions: 20_000_000, jit });
+  m.cpu.wasmRegions = wasm;
   m.loadImage(bytes, { origin: ORIGIN });
   return m;
 }
@@ -46,29 +48,36 @@ function state(m: Machine, memory = true): string {
   });
 }
 
-/** Runs `bytes` interpreted and with regions in the same slices, comparing the state at each stop. */
-function lockstep(bytes: Uint8Array, slice = 997): { fast: Machine; slow: Machine; stops: number } {
-  const slow = boot(bytes, false), fast = boot(bytes, true);
+/**
+ * Runs `bytes` interpreted and with regions in the same slices, comparing the state at each stop:
+ * `fast` with regions in WebAssembly where they can be (core/cpu/wasm), `fastJs` with JS regions only.
+ */
+function lockstep(bytes: Uint8Array, slice = 997): { fast: Machine; fastJs: Machine; slow: Machine; stops: number } {
+  const slow = boot(bytes, false), fast = boot(bytes, true), fastJs = boot(bytes, true, false);
   let stops = 0;
   for (;;) {
-    const a = slow.runSlice(slice), b = fast.runSlice(slice);
+    const a = slow.runSlice(slice), b = fast.runSlice(slice), c = fastJs.runSlice(slice);
     stops++;
-    assert.equal(b, a, `stop ${stops}: ${b} vs ${a}`);
+    assert.equal(b, a, `stop ${stops}: ${b} vs ${a} ${fast.error ?? ''}`);
+    assert.equal(c, a, `stop ${stops} (JS regions): ${c} vs ${a}`);
     // Memory at every 16th stop and at the end (a digest of 4 MiB costs more than the slice).
     const memory = stops % 16 === 0 || a !== 'slice';
-    assert.equal(state(fast, memory), state(slow, memory), `state after stop ${stops}`);
+    const want = state(slow, memory);
+    assert.equal(state(fast, memory), want, `state after stop ${stops}`);
+    assert.equal(state(fastJs, memory), want, `state after stop ${stops} (JS regions)`);
     if (a !== 'slice') break;
   }
-  assert.ok(fast.cpu.stats.regionsCompiled > 0, 'regions were compiled');
-  return { fast, slow, stops };
+  assert.ok(fast.cpu.stats.regionsCompiled > 0 && fastJs.cpu.stats.regionsCompiled > 0, 'regions were compiled');
+  return { fast, fastJs, slow, stops };
 }
 
-/** Runs to the end with regions (one big slice), and interpreted; the final states agree. */
+/** Runs to the end with regions (one big slice; WebAssembly and JS), and interpreted; the final states agree. */
 function endToEnd(bytes: Uint8Array): Machine {
-  const slow = boot(bytes, false), fast = boot(bytes, true);
-  slow.run(50_000_000); fast.run(50_000_000);
+  const slow = boot(bytes, false), fast = boot(bytes, true), fastJs = boot(bytes, true, false);
+  slow.run(50_000_000); fast.run(50_000_000); fastJs.run(50_000_000);
   assert.equal(state(fast), state(slow));
-  assert.ok(fast.cpu.stats.regionsCompiled > 0, 'regions were compiled');
+  assert.equal(state(fastJs), state(slow), 'JS regions');
+  assert.ok(fast.cpu.stats.regionsCompiled > 0 && fastJs.cpu.stats.regionsCompiled > 0, 'regions were compiled');
   return fast;
 }
 
@@ -676,5 +685,120 @@ describe('cpu: compiled regions', function () {
     assert.equal(off.cpu.stats.regionsCompiled, 0);
     const native = new Machine({}); native.loadImage(p.bytes); native.run();
     assert.equal(on.machine.console, native.console);
+  });
+  describe('in WebAssembly (core/cpu/wasm)', function () {
+    /** The primes below `limit`: their count and sum, and the CRC-32 (IEEE, as zlib) of the 0/1 sieve array. */
+    function sieveFacts(limit: number): { count: number; sum: number; crc: number } {
+      const flags = new Uint8Array(limit).fill(1);
+      flags[0] = flags[1] = 0;
+      for (let p = 2; p * p < limit; p++) if (flags[p]) for (let q = p * p; q < limit; q += p) flags[q] = 0;
+      let count = 0, sum = 0, crc = ~0;
+      for (let n = 0; n < limit; n++) {
+        if (flags[n]) { count++; sum = (sum + n) | 0; }
+        crc ^= flags[n];
+        for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+      }
+      return { count, sum: sum >>> 0, crc: ~crc >>> 0 };
+    }
+    const LIMIT = 4096;
+
+    it('the bench\'s loops (sieve, count, CRC table and CRC, ALU, memory read-modify-write) run as WebAssembly regions without leaving them for JS, in step with the interpreter', function () {
+      const g = build([
+        'start:', 'mov esp, 0x90000', 'mov ebp, 2',
+        '.round:',
+        'mov edi, flags', `mov ecx, ${LIMIT / 4}`,
+        '.fill:', 'mov dword [edi], 0x01010101', 'add edi, 4', 'dec ecx', 'jnz .fill',
+        'mov byte [flags], 0', 'mov byte [flags + 1], 0', 'mov ebx, 2',
+        '.outer:', 'mov eax, ebx', 'mul eax', `cmp eax, ${LIMIT}`, 'jae .sieved', 'cmp byte [flags + ebx], 0', 'je .skip',
+        '.cross:', 'mov byte [flags + eax], 0', 'add eax, ebx', `cmp eax, ${LIMIT}`, 'jb .cross',
+        '.skip:', 'inc ebx', 'jmp .outer',
+        '.sieved:', 'xor eax, eax', 'xor edx, edx', 'xor ecx, ecx',
+        '.count:', 'cmp byte [flags + ecx], 0', 'je .not', 'inc eax', 'add edx, ecx',
+        '.not:', 'inc ecx', `cmp ecx, ${LIMIT}`, 'jb .count',
+        'mov [count], eax', 'mov [sum], edx',
+        'xor ecx, ecx',
+        '.entry:', 'mov eax, ecx', 'mov edx, 8',
+        '.bit:', 'shr eax, 1', 'jnc .nox', 'xor eax, 0xEDB88320', '.nox:', 'dec edx', 'jnz .bit',
+        'mov [table + ecx*4], eax', 'inc ecx', 'cmp ecx, 256', 'jb .entry',
+        'mov eax, 0xFFFFFFFF', 'mov esi, flags', `mov ecx, ${LIMIT}`,
+        '.byte:', 'movzx edx, byte [esi]', 'xor dl, al', 'shr eax, 8', 'xor eax, [table + edx*4]', 'inc esi', 'dec ecx', 'jnz .byte',
+        'not eax', 'mov [crc], eax',
+        // The memory loop of the bench (sequential and LCG-random read-modify-write), then its ALU loop.
+        'mov ecx, 20000', 'mov esi, buffer', 'xor ebx, ebx', 'mov edx, 12345',
+        '.mem:', 'add [esi + ebx*4], ecx', 'inc ebx', 'and ebx, 0x3ff', 'imul edx, edx, 1103515245', 'add edx, 12345', 'mov eax, edx', 'shr eax, 22',
+        'xor [esi + eax*4], ecx', 'mov edi, [esi + eax*4]', 'add edi, [esi + ebx*4]', 'dec ecx', 'jnz .mem',
+        'mov [lcg], edx', 'mov [last], edi',
+        'mov ecx, 30000', 'mov eax, 1', 'mov ebx, 2', 'mov edx, 3', 'mov esi, 4', 'mov edi, 5',
+        '.alu:', 'add eax, ebx', 'xor ebx, eax', 'sub edx, eax', 'shl esi, 1', 'or esi, edx', 'and edi, esi', 'dec ecx', 'jnz .alu',
+        'add eax, edi', 'mov [alu], eax',
+        'dec ebp', 'jnz .round',
+        'mov eax, [crc]', ...EXIT,
+        'align 4096', 'count: dd 0', 'sum: dd 0', 'crc: dd 0', 'lcg: dd 0', 'last: dd 0', 'alu: dd 0',
+        'align 4096', 'table: times 256 dd 0', `flags: times ${LIMIT} db 0`, 'align 4096', 'buffer: times 1024 dd 0',
+      ].join('\n'));
+      const { fast, fastJs } = lockstep(g.bytes, 997);
+      assert.ok(fast.cpu.stats.regionsInWasm > 0, 'regions in WebAssembly');
+      assert.equal(fast.cpu.stats.regionsInWasm, fast.cpu.stats.regionsCompiled, 'every region in WebAssembly');
+      assert.equal(fast.cpu.stats.regionsMovedToJs, 0, 'no region moved to JS');
+      assert.equal(fastJs.cpu.stats.regionsInWasm, 0);
+      const end = endToEnd(g.bytes);
+      assert.equal(end.cpu.stats.regionsMovedToJs, 0);
+      // The guest's own results against the same computations here.
+      const dv = new DataView(end.mem.bytes.buffer), at = (l: string) => dv.getUint32(g.label(l), true);
+      const facts = sieveFacts(LIMIT);
+      assert.deepEqual([at('count'), at('sum'), at('crc')], [facts.count, facts.sum, facts.crc]);
+      let lcg = 12345;
+      for (let k = 0; k < 20000; k++) lcg = (Math.imul(lcg, 1103515245) + 12345) | 0;
+      assert.equal(at('lcg'), lcg >>> 0);
+    });
+
+    it('a block that flag writers of several kinds reach keeps the CF an INC/DEC does not change, chosen by the record\'s kind at run time', function () {
+      // `.x` is reached after an ADD and after a CMP (jumps both): its state is known only at
+      // run time. It is longer than the blocks copied into a jump, so it has a case of its own.
+      const g = build([
+        'start:', 'xor ebx, ebx', 'xor esi, esi', 'xor ebp, ebp', 'mov ecx, 3000',
+        '.l:', 'mov eax, [data + esi*4]', 'test esi, 1', 'jz .a', 'add eax, 0x80000000', 'jmp .x',
+        '.a:', 'cmp eax, 0x40000000', 'jmp .x',
+        '.x:', 'inc edi', 'adc ebx, 0', 'dec edx', 'adc ebp, ebx', 'lea eax, [eax + 1]', 'mov edx, eax', 'inc esi', 'and esi, 7', 'dec ecx', 'jnz .l',
+        'mov eax, ebx', 'add eax, ebp', ...EXIT,
+        'align 4096', 'data: dd 0x10000000, 0x90000000, 0x50000000, 0x70000000, 0x3fffffff, 0x80000000, 0, 0xffffffff',
+      ].join('\n'));
+      const { fast } = lockstep(g.bytes, 991);
+      assert.ok(fast.cpu.stats.regionsInWasm > 0);
+      assert.equal(fast.cpu.stats.regionsMovedToJs, 0, 'the loop stayed in WebAssembly');
+      // EBX counts the carries: per 8 passes, CF from ADD 0x80000000 for the odd entries with the top bit set (3 of 4), from CMP for the even ones below 0x40000000 (3 of 4).
+      assert.equal(fast.cpu.regs[3] >>> 0, (3000 / 8) * 6);
+      endToEnd(g.bytes);
+    });
+
+    it('a region that leaves for the dispatcher every pass (data next to its own code) moves to the JS region and stays exact', function () {
+      // The store goes to the code page (its fast write permission is off): WebAssembly leaves
+      // before it each time; after enough such exits the region runs as JS, whose slow path is inline.
+      const g = build([
+        'start:', 'xor eax, eax', 'xor ebx, ebx', 'mov ecx, 5000',
+        '.l:', 'add eax, ecx', 'mov [cell], eax', 'add ebx, [cell]', 'dec ecx', 'jnz .l',
+        'mov eax, ebx', ...EXIT,
+        'cell: dd 0',
+      ].join('\n'));
+      const { fast } = lockstep(g.bytes, 997);
+      assert.ok(fast.cpu.stats.regionsInWasm > 0 && fast.cpu.stats.regionsMovedToJs > 0, JSON.stringify(fast.cpu.stats));
+      const end = endToEnd(g.bytes);
+      let eax = 0, ebx = 0;
+      for (let ecx = 5000; ecx > 0; ecx--) { eax += ecx; ebx = (ebx + eax) | 0; }
+      assert.equal(end.cpu.regs[5], ebx);
+    });
+
+    it('a dword that crosses into a page mapped elsewhere leaves the region (each byte where its page maps); one at a page\'s last aligned offset does not', function () {
+      const g = build([
+        ...pagingWithPfHandler(['mov dword [0x201000 + 0x381*4], 0x3a0003']),
+        'mov ecx, 400', 'mov eax, 0x12345678', 'xor edx, edx',
+        '.l:', 'add [0x380ffe], eax', 'add edx, [0x380ffe]', 'add [0x382ffc], edx', 'mov ebx, [0x382ffd]', 'xor edx, ebx', 'add eax, 0x01010101', 'dec ecx', 'jnz .l',
+        'mov eax, [0x3a0000]', 'add eax, edx', 'add eax, [0x382ffc]', ...EXIT,
+        'pf: hlt', 'align 4', 'idtr: dw 256*8-1', 'dd idt', 'align 8', 'idt: times 256*8 db 0',
+      ].join('\n'));
+      const { fast } = lockstep(g.bytes, 97);
+      assert.ok(fast.cpu.stats.regionsInWasm > 0);
+      endToEnd(g.bytes);
+    });
   });
 });
