@@ -451,6 +451,8 @@ class Gen {
       case 0x8a: case 0x8b:
         if (rm >= 0) { this.emit(W(reg, R(rm))); return true; }
         this.load(i, this.ea(i), size, 'v'); this.emit(W(reg, 'v')); return true;
+      case 0xa0: case 0xa1: this.load(i, this.ea(i), size, 'v'); this.emit(W(0, 'v')); return true; // MOV AL/EAX, moffs (the offset in disp)
+      case 0xa2: case 0xa3: this.store(i, this.ea(i), size, R(0)); return true;
       case 0xc6: case 0xc7:
         if (rm >= 0) { this.emit(W(rm, imm)); return true; }
         this.store(i, this.ea(i), size, imm); return true;

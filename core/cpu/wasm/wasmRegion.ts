@@ -298,6 +298,8 @@ class WasmGen {
       case 0x8a: case 0x8b:
         if (rm >= 0) { Wr(reg, R(rm)); return true; }
         this.load(i, size); Wr(reg, get(V)); return true;
+      case 0xa0: case 0xa1: this.load(i, size); Wr(0, get(V)); return true; // MOV AL/EAX, moffs (the offset in disp)
+      case 0xa2: case 0xa3: this.hostAddr(this.ea(i), size, this.writeNeed()); b.emit(store(size, get(P), R(0))); return true;
       case 0xc6: case 0xc7:
         if (rm >= 0) { Wr(rm, imm); return true; }
         this.hostAddr(this.ea(i), size, this.writeNeed()); b.emit(store(size, get(P), imm)); return true;
