@@ -37,15 +37,25 @@ export function bestCost(cmd: string, args: string[], runs: number, env?: NodeJS
 
 /**
  * CPU time per run of `runs` back-to-back runs of a short command (bash's `times` sums the children,
- * so the 10 ms clock resolution is divided by `runs`), and the median wall time of one run.
+ * so the 10 ms clock resolution is divided by `runs`).
  */
-export function shortRunCost(cmd: string, args: string[], runs: number, env?: NodeJS.ProcessEnv): { cpuMs: number; wallMs: number } {
+export function cpuPerRun(cmd: string, args: string[], runs: number, env?: NodeJS.ProcessEnv): number {
   const quoted = [cmd, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const r = spawnSync('bash', ['-c', `for i in $(seq ${runs}); do ${quoted} >/dev/null 2>&1 </dev/null; done; times`], { encoding: 'utf8', env: env ?? process.env });
   // `times` prints the shell's own line, then the children's: "0m0.573s 0m0.097s"
   const child = (r.stdout.trim().split('\n').pop() ?? '').split(/\s+/).map((t) => { const m = /(\d+)m([\d.]+)s/.exec(t); return m ? Number(m[1]) * 60 + Number(m[2]) : 0; });
+  return ((child[0] ?? 0) + (child[1] ?? 0)) * 1000 / runs;
+}
+
+/** The median wall time of one run of a short command (of up to 7). */
+export function medianWall(cmd: string, args: string[], runs: number, env?: NodeJS.ProcessEnv): number {
   const walls: number[] = [];
   for (let i = 0; i < Math.min(runs, 7); i++) { const t = performance.now(); spawnSync(cmd, args, { stdio: 'ignore', env: env ?? process.env }); walls.push(performance.now() - t); }
   walls.sort((a, b) => a - b);
-  return { cpuMs: ((child[0] ?? 0) + (child[1] ?? 0)) * 1000 / runs, wallMs: walls[Math.floor(walls.length / 2)] };
+  return walls[Math.floor(walls.length / 2)];
+}
+
+/** `cpuPerRun` and `medianWall` of a short command. */
+export function shortRunCost(cmd: string, args: string[], runs: number, env?: NodeJS.ProcessEnv): { cpuMs: number; wallMs: number } {
+  return { cpuMs: cpuPerRun(cmd, args, runs, env), wallMs: medianWall(cmd, args, runs, env) };
 }
