@@ -27,4 +27,13 @@ describe('devices: the VGA text screen in code page 437', () => {
     const lines = screenLines({ rows: 25, columns: 80, chars, attrs: new Uint8Array(80 * 25).fill(0x07), cursorShape: { start: 14, end: 15 }, blink: true, graphics: false });
     assert.deepEqual(lines.slice(0, 3), ['╔══╗', '║  ║', '╚══╝']);
   });
+
+  it('a line ends at its last character that is not a blank (NUL and 0x20 are spaces, 0xFF is NBSP): the blanks inside stay', () => {
+    const chars = new Uint8Array(80 * 25); // all NUL: blank lines
+    chars.set([0x41, 0x00, 0xff, 0x42, 0xff, 0x20, 0x00], 0);
+    chars.set([0xff, 0xdb], 80 + 78);
+    const lines = screenLines({ rows: 25, columns: 80, chars, attrs: new Uint8Array(80 * 25), cursorShape: { start: 14, end: 15 }, blink: true, graphics: false });
+    assert.equal(lines.length, 25);
+    assert.deepEqual(lines.slice(0, 3), ['A \u00a0B', ' '.repeat(78) + '\u00a0█', '']);
+  });
 });
