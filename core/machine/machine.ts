@@ -104,6 +104,9 @@ export interface MachineSnapshot {
   counters: RunCounters;
 }
 
+/** The devices' part of a machine snapshot (`Machine.deviceState`). */
+export type DeviceState = Pick<MachineSnapshot, 'pic' | 'pit' | 'lapic' | 'ioapic' | 'cmos' | 'ps2' | 'ata' | 'uart' | 'debugExit' | 'vga' | 'unknownPorts'>;
+
 export const DEFAULT_CPU_HZ = 100_000_000;
 export const DEFAULT_ORIGIN = 0x100000;
 /** Timer wake-ups of a halted CPU with no instruction retired in between before it counts as halted for good. */
@@ -443,6 +446,20 @@ export class Machine {
       version: MACHINE_STATE_VERSION,
       cpu: this.cpu.getState(),
       memory: liveMemory ? this.mem.bytes : this.mem.bytes.slice(),
+      ...this.deviceState(),
+      x87: x87(this.cpu).getState(),
+      outcome: this.outcome, exitCode: this.exitCode, faultAddress: this.faultAddress, error: this.error, unmodelled: this.unmodelled,
+      counters: structuredClone(this.counters),
+    };
+  }
+
+  /**
+   * The devices' state alone (timers, interrupt controllers, serial port, disks' registers, VGA),
+   * without the CPU or memory: the debugger's native twin takes the guest's where the technique did
+   * nothing (debugger/runtime/stateTransfer.ts).
+   */
+  deviceState(): DeviceState {
+    return {
       pic: this.pic.getState(),
       pit: this.pit.getState(),
       lapic: this.lapic.getState(),
@@ -450,14 +467,26 @@ export class Machine {
       cmos: this.cmos.getState(),
       ps2: this.ps2.getState(),
       ata: this.ata.getState(),
-      x87: x87(this.cpu).getState(),
       uart: this.uart.getState(),
       debugExit: this.debugExit.getState(),
       vga: this.vga.getState(),
       unknownPorts: [...this.io.unknown].map(([p, u]) => [p, { ...u }]),
-      outcome: this.outcome, exitCode: this.exitCode, faultAddress: this.faultAddress, error: this.error, unmodelled: this.unmodelled,
-      counters: structuredClone(this.counters),
     };
+  }
+
+  restoreDevices(s: DeviceState): void {
+    this.pic.setState(s.pic);
+    this.pit.setState(s.pit);
+    if (s.lapic) this.lapic.setState(s.lapic);
+    if (s.ioapic) this.ioapic.setState(s.ioapic);
+    if (s.cmos) this.cmos.setState(s.cmos);
+    if (s.ps2) this.ps2.setState(s.ps2);
+    if (s.ata) this.ata.setState(s.ata);
+    this.uart.setState(s.uart);
+    this.debugExit.setState(s.debugExit);
+    if (s.vga) this.vga.setState(s.vga);
+    this.io.unknown.clear();
+    for (const [p, u] of s.unknownPorts) this.io.unknown.set(p, { ...u });
   }
 
   restore(s: MachineSnapshot): void {
@@ -470,19 +499,8 @@ export class Machine {
       if (!equalBytes(page, cur)) this.mem.load(off, page);
     }
     this.cpu.setState(s.cpu);
-    this.pic.setState(s.pic);
-    this.pit.setState(s.pit);
-    if (s.lapic) this.lapic.setState(s.lapic);
-    if (s.ioapic) this.ioapic.setState(s.ioapic);
-    if (s.cmos) this.cmos.setState(s.cmos);
-    if (s.ps2) this.ps2.setState(s.ps2);
-    if (s.ata) this.ata.setState(s.ata);
+    this.restoreDevices(s);
     if (s.x87) x87(this.cpu).setState(s.x87);
-    this.uart.setState(s.uart);
-    this.debugExit.setState(s.debugExit);
-    if (s.vga) this.vga.setState(s.vga);
-    this.io.unknown.clear();
-    for (const [p, u] of s.unknownPorts) this.io.unknown.set(p, { ...u });
     this.outcome = s.outcome; this.exitCode = s.exitCode; this.faultAddress = s.faultAddress; this.error = s.error; this.unmodelled = s.unmodelled === true;
     this.counters = structuredClone(s.counters);
     this.cpu.stopRequested = this.outcome !== undefined;

@@ -744,8 +744,13 @@ export abstract class Ring1Vmm implements Technique, Monitor {
     return device >= 0 ? -1 : this.shadow.deviceAccess(lin, write, user);
   }
 
+  /** See Technique.unreportedActions: critical instructions guest user code ran (no event for them). */
+  unreportedActions = 0;
+
   onCritical(cpu: Cpu, ev: CriticalEvent): void {
-    if (ev.cplBefore !== 1) return; // guest user code runs at CPL 3 as it would natively
+    // Guest user code runs at CPL 3 as it would natively — but SGDT, SIDT, SMSW, STR, LAR … there
+    // still read the monitor's tables and registers: counted, not reported.
+    if (ev.cplBefore !== 1) { this.unreportedActions++; return; }
     const ctx: CriticalContext = { cpu, vcpu: this.vcpu, virtualIf: this.virtualIf(), guestDescriptor: (s) => this.guestDescriptor(s), iretPopped: this.iretPopped };
     const d = describeCritical(ctx, ev);
     this.iretPopped = -1;

@@ -93,6 +93,12 @@ export interface Technique {
   /** Technique state beyond the machine's (structured-clone-able). */
   getState(): unknown;
   setState(state: unknown): void;
+  /**
+   * Times the technique acted with no event to say so (a critical instruction run by guest user code
+   * under a ring-1 monitor: SGDT, SMSW, PUSHF … show the monitor's state there too): the debugger's
+   * native twin counts on every action being an event or counted here (debugger/runtime/stateTransfer.ts).
+   */
+  readonly unreportedActions?: number;
   /** Called before the machine's memory is restored from a snapshot (drop write watches …). */
   beforeRestore?(): void;
   inspect?(): TechniqueView;

@@ -140,7 +140,7 @@ export interface TwinDifferences {
 }
 
 /** Bytes per compared chunk of guest RAM where the two sides differ. */
-const CHUNK = 256;
+export const CHUNK = 256;
 /** Guest RAM is compared in spans of this size first (one memcmp each); only differing spans by chunk. */
 const SPAN = 65536;
 

@@ -46,6 +46,7 @@ export class NativeTwin {
   /** The twin is no longer wanted: its thread ends, checkpoints forget its states. */
   dispose(): void {
     this.ahead?.dispose();
+    this.windows.dispose();
     const travel = this.parts.travel;
     if (travel.twin !== this.vm) return;
     travel.twin = undefined;

@@ -125,6 +125,16 @@ export class DebugRuntime {
   get twinLockStepped(): number { return this.nativeTwin?.windows.lockStepped ?? 0; }
   /** The native twin: stretch ends where the twin's state came from the worker thread (not run on this one). */
   get twinStatesFromWorker(): number { return this.nativeTwin?.ahead?.adopted ?? 0; }
+  /**
+   * The native twin: instructions it executed (on this thread, in lock step, in the worker) — far
+   * fewer than the guest's when the technique acts seldom (it takes the guest's state elsewhere).
+   */
+  get twinInstructionsRun(): number {
+    const t = this.nativeTwin;
+    return t ? this.travel.twinRan + t.lockStep.ran + (t.ahead?.ran ?? 0) : 0;
+  }
+  /** The native twin: instructions of stretches it did not run, taking the guest's state at their end. */
+  get twinInstructionsAdopted(): number { return this.nativeTwin?.windows.adoptedInstructions ?? 0; }
   /** The native twin: looking for the instruction a stretch's difference came from (narrowing, lock step). */
   get twinSearching(): boolean { return this.nativeTwin?.windows.searching ?? false; }
   /** Memory the step-back checkpoints hold, bytes. */

@@ -27,6 +27,8 @@ export class TimeTravel {
   private runMs = 0;
   private checkpointMs = 10;
   private editedAt = -1;
+  /** Instructions the main thread's twin executed to reach the guest's count (replays included). */
+  twinRan = 0;
 
   /**
    * Called before the twin is run, restored or kept in a checkpoint: it takes a state a worker
@@ -58,9 +60,7 @@ export class TimeTravel {
     const ctx = this.ctx, vm = ctx.vm;
     const first = this.history.latestAtOrBefore(this.history.positions()[0] ?? -1);
     if (!first) return;
-    const runTo = (icount: number) => {
-      while (twin.cpu.icount < icount && !isOutcome(twin.runSlice(icount - twin.cpu.icount))) { /* on to the count */ }
-    };
+    const runTo = (icount: number) => this.runTwin(twin, icount);
     if (ctx.cpu.icount > first.icount) {
       ctx.quietly(() => {
         const now = vm.snapshot();
@@ -182,9 +182,14 @@ export class TimeTravel {
 
   /** The native twin runs to the guest's instruction count (both replay the same stretch). */
   twinToCount(): void {
-    const twin = this.twin, target = this.ctx.cpu.icount;
     this.syncTwin();
-    while (twin && twin.cpu.icount < target && !isOutcome(twin.runSlice(target - twin.cpu.icount))) { /* on to the count */ }
+    if (this.twin) this.runTwin(this.twin, this.ctx.cpu.icount);
+  }
+
+  private runTwin(twin: Vm, target: number): void {
+    const from = twin.cpu.icount;
+    while (twin.cpu.icount < target && !isOutcome(twin.runSlice(target - twin.cpu.icount))) { /* on to the count */ }
+    this.twinRan += Math.max(0, twin.cpu.icount - from);
   }
 
   /**

@@ -36,7 +36,7 @@ export type TwinRequest =
  * The twin's state after the run asked for (absent: abandoned, the epoch moved on). Its memory is
  * a view of a buffer shared with the worker: valid until the state after the next one is asked for.
  */
-export interface TwinReply { id: number; state?: VmSnapshot; observed?: Int32Array }
+export interface TwinReply { id: number; state?: VmSnapshot; observed?: Int32Array; ran?: number }
 
 /** A state taken from the worker: the whole (to restore a VM) and what the comparison reads. */
 export interface TwinState { state: VmSnapshot; side: TwinSide; icount: number }
@@ -66,6 +66,8 @@ export class TwinAhead {
   position = 0;
   /** States taken from the worker and adopted by the main thread's twin. */
   adopted = 0;
+  /** Instructions the worker's twin executed, as it last reported. */
+  ran = 0;
 
   /** undefined when no worker can be had (no script, no thread): the main thread's twin then runs alone. */
   static start(init: Omit<TwinInit, 'epoch'>): TwinAhead | undefined {
@@ -80,12 +82,12 @@ export class TwinAhead {
   private constructor(script: { file: string; execArgv?: string[] }, init: Omit<TwinInit, 'epoch'>) {
     const data: TwinInit = { ...init, epoch: this.epoch.buffer as SharedArrayBuffer };
     this.worker = new Worker(script.file, { workerData: data, execArgv: script.execArgv });
-    this.worker.on('message', (m: TwinReply) => this.answered(m.id, m.state && m.observed && {
+    this.worker.on('message', (m: TwinReply) => this.answered(m.ran, m.id, m.state && m.observed && {
       state: m.state, icount: m.state.machine.cpu.icount, side: { observed: m.observed, ram: m.state.machine.memory },
     }));
     const fail = () => {
       this.gone = true;
-      for (const id of [...this.waiting.keys()]) this.answered(id, undefined);
+      for (const id of [...this.waiting.keys()]) this.answered(undefined, id, undefined);
     };
     this.worker.on('error', fail);
     this.worker.on('exit', fail);
@@ -117,6 +119,19 @@ export class TwinAhead {
     this.position = to;
   }
 
+  /** Something was asked for and not taken yet. */
+  get asking(): boolean { return this.asked.length > 0; }
+
+  /**
+   * What was asked for is no longer wanted (the main thread's twin took the guest's state instead):
+   * the worker abandons it; its twin's position is unknown until the next `reset`.
+   */
+  drop(): void {
+    Atomics.add(this.epoch, 0, 1);
+    this.asked = [];
+    this.position = -1;
+  }
+
   /** Whether the state at `to` was asked for and not taken yet. */
   has(to: number): boolean { return this.asked.some((a) => a.to === to); }
 
@@ -144,7 +159,8 @@ export class TwinAhead {
     try { this.worker.postMessage(m, transfer); } catch { this.gone = true; }
   }
 
-  private answered(id: number, state: TwinState | undefined): void {
+  private answered(ran: number | undefined, id: number, state: TwinState | undefined): void {
+    if (ran !== undefined) this.ran = Math.max(this.ran, ran);
     const resolve = this.waiting.get(id);
     if (!resolve) return;
     this.waiting.delete(id);

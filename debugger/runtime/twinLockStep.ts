@@ -25,6 +25,8 @@ export class TwinLockStep {
   private divergenceLines = 0;
   /** Differences reported so far (the first and the later ones, listed or not). */
   reported = 0;
+  /** Instructions the twin executed in lock step with the guest. */
+  ran = 0;
 
   constructor(private readonly ctx: RunContext, readonly twin: Vm, private readonly stopsOnDivergence: () => boolean) {
     twin.cpu.setMonitor({ onEvent: (_cpu, ev) => { this.delivery ??= ev; return false; } });
@@ -43,7 +45,10 @@ export class TwinLockStep {
    */
   afterInstruction(retired: boolean, compare = true): StopInfo | undefined {
     const { vm, cpu } = this.ctx, twin = this.twin;
-    if (retired) twin.runSlice(1);
+    if (retired) {
+      twin.runSlice(1);
+      this.ran++;
+    }
     else {
       // Delivery only: the twin delivers what it has at this boundary, and runs nothing (so the
       // two stay in lock step).

@@ -7,14 +7,22 @@
  * lines come out exactly where the lock step puts them, at the price of the lock step only for the
  * stretches that need it.
  *
- * The twin's run to the stretch's end is done by a worker thread at the same time as the guest's
- * (twinAhead.ts): the main thread's twin adopts the worker's state there. A slice that ends before
- * the stretch does (a breakpoint, an event, a watched write: a stop may follow) is compared at once,
- * the main thread's twin running there itself.
+ * A stretch in which the technique did nothing (no event, nothing it does silently, the guest's
+ * system state as it was) is not run by the twin at all: native would have ended it exactly where
+ * the guest did, so the twin takes the guest's state there (stateTransfer.ts says why that is sound,
+ * and which cases were checked). Only stretches the technique acted in are run by the twin and
+ * compared: a guest whose events are sparse (compute-bound code) costs the twin almost nothing.
+ *
+ * A stretch after one the technique acted in is likely to need the twin too: when it is long, a
+ * worker thread runs the twin to its end at the same time as the guest's run (twinAhead.ts), and the
+ * main thread's twin adopts the worker's state there. A slice that ends before the stretch does (a
+ * breakpoint, an event, a watched write: a stop may follow) is compared at once, the main thread's
+ * twin running there itself.
  */
 import { isOutcome } from '../../core/machine/machine';
 import type { VmSnapshot } from '../../core/vmm';
-import { newDifferences, techniqueChunks, twinDifferences, type TwinDifferences } from './equivalence';
+import { CHUNK, newDifferences, observable, techniqueChunks, twinDifferences, type TwinDifferences } from './equivalence';
+import { adoptGuestState, inAgreement, StretchWatch, type StretchMark } from './stateTransfer';
 import type { DataBreakpoints } from './dataBreakpoints';
 import type { EventFilters } from './eventFilters';
 import { TURN_MS, yieldToHost, type RunContext, type StopInfo } from './runContext';
@@ -22,19 +30,32 @@ import type { TimeTravel } from './timeTravel';
 import type { TwinAhead, TwinState } from './twinAhead';
 import type { TwinLockStep } from './twinLockStep';
 
-/** Largest stretch between comparisons (instructions): bounds what one lock-step re-run costs. */
-const MAX_STRETCH = 32_000_000;
+/**
+ * Largest stretch between comparisons (instructions): bounds what one lock-step re-run costs, and
+ * what the twin runs of the stretch the guest ends in (its last events — console output, the exit —
+ * make it one the twin must run; on average half of MAX_STRETCH). Against that, each stretch end
+ * costs a comparison or a state transfer (a 16 MiB memcmp, ~1 ms). Over a run of N instructions at
+ * t per instruction, N/L transfers of cost c plus L/2 instructions for the twin are least at
+ * L = sqrt(2Nc/t): ~18 M for compute.gasm ×300 (N = 200 M, c ≈ 1 ms, t ≈ 1.2 ns).
+ */
+const MAX_STRETCH = 16_000_000;
 /** The stretch after one that made a difference (differences come in bursts). */
 const MIN_STRETCH = 10_000;
 /**
  * Each clean stretch is this many times the last, up to MAX_STRETCH: few comparisons (each reads
- * all guest RAM on both sides) on the way to the longest stretch — 7 to 32 M instructions.
+ * all guest RAM on both sides) on the way to the longest stretch — 6 to 16 M instructions.
  */
 const GROWTH = 4;
 /** A new difference is narrowed down to this many instructions before the lock step re-runs them. */
 const WINDOW = 4096;
 /** Windows looked at per stretch; then the rest of it runs in lock step (a difference in every part). */
 const MAX_WINDOWS = 8;
+/**
+ * A stretch at least this long after one the technique acted in is run by the worker beside the
+ * guest. Shorter ones the main thread's twin runs if it must: handing the worker the twin's state
+ * (a 16 MiB snapshot) costs about what running a few million instructions does.
+ */
+const ASK_AHEAD = 4_000_000;
 
 export class TwinWindows {
   /** The last clean comparison (both sides at its instruction count). */
@@ -70,6 +91,14 @@ export class TwinWindows {
   searching = false;
   /** Settles when this run's pause is asked for (one wait per run, raced against the worker's answers). */
   private pauseAsked: Promise<'pause'> = new Promise(() => {});
+  /** Where the stretch being run started, and whether the twin agreed with the guest there (stateTransfer.ts). */
+  private mark: (StretchMark & { agreed: boolean }) | undefined;
+  /** The technique acted in the last stretch (the twin ran it): the next one likely needs the twin too. */
+  private lastActed = true;
+  private readonly watch: StretchWatch;
+  /** Stretches the twin did not run (it took the guest's state), and their instructions. */
+  adoptions = 0;
+  adoptedInstructions = 0;
 
   constructor(
     private readonly ctx: RunContext,
@@ -78,7 +107,10 @@ export class TwinWindows {
     private readonly ahead: TwinAhead | undefined,
   ) {
     this.ignored = new Set(techniqueChunks(ctx.vm));
+    this.watch = new StretchWatch(ctx.vm);
   }
+
+  dispose(): void { this.watch.dispose(); }
 
   /** At most this many instructions before the stretch ends. */
   get sliceCap(): number { return Math.max(1, this.stretchEnd - this.ctx.cpu.icount); }
@@ -121,7 +153,7 @@ export class TwinWindows {
    * it to the guest's count and compares from the last clean point.
    */
   deferComparison(): void {
-    if (!this.inStep && this.clean) this.unresolved ??= { clean: this.clean, divergence: this.divergenceAtClean };
+    if (!this.inStep && this.clean && !this.adoptIfQuiet()) this.unresolved ??= { clean: this.clean, divergence: this.divergenceAtClean };
   }
 
   /**
@@ -148,17 +180,54 @@ export class TwinWindows {
     return this.afterStretch();
   }
 
-  /** The next stretch, from here: the worker is asked for the twin's state at its end. */
+  /**
+   * The next stretch, from here: the worker is asked for the twin's state at its end when the twin
+   * will likely have to run it (see ASK_AHEAD).
+   */
   private startStretch(): void {
     this.stretchEnd = this.ctx.cpu.icount + this.stretch;
+    this.markHere();
     const ahead = this.ahead;
-    if (!ahead?.alive) return;
+    if (!ahead?.alive || !this.lastActed || this.stretch < ASK_AHEAD) return;
     if (!this.aheadInStep || ahead.position !== (this.adopted?.icount ?? this.lock.twin.cpu.icount)) {
       this.syncTwin();
       ahead.reset(this.lock.twin);
     }
     this.aheadInStep = true;
     ahead.ask(this.stretchEnd);
+  }
+
+  /** A stretch starts here: what `adoptIfQuiet` needs at its end. */
+  private markHere(): void {
+    const vm = this.ctx.vm, clean = this.clean;
+    const twin = this.adopted ? this.adopted.state.machine.cpu : this.lock.twin.cpu;
+    this.mark = { ...this.watch.mark(), agreed: clean !== undefined && this.inStep && inAgreement(clean, vm, twin) };
+  }
+
+  /**
+   * The stretch since the mark, when the twin agreed with the guest at its start and the technique
+   * did nothing in it: the twin takes the guest's state instead of running it (stateTransfer.ts), the
+   * comparison is clean by construction. False when the twin has to run the stretch.
+   */
+  private adoptIfQuiet(): boolean {
+    const ctx = this.ctx, vm = ctx.vm, twin = this.lock.twin, mark = this.mark;
+    if (!mark || ctx.cpu.icount === mark.icount || ctx.disposed) return false;
+    this.lastActed = !mark.agreed || this.watch.acted(mark);
+    if (this.lastActed) return false;
+    this.syncTwin();
+    if (twin.cpu.icount !== mark.icount || twin.machine.outcome !== undefined) return false;
+    this.mark = undefined;
+    // What the worker was asked for is no longer wanted (it runs the stretch the twin skipped).
+    if (this.ahead?.alive && this.ahead.asking) this.ahead.drop();
+    this.aheadInStep = false;
+    adoptGuestState(twin, vm, this.ignored, CHUNK);
+    this.adoptions++;
+    this.adoptedInstructions += ctx.cpu.icount - mark.icount;
+    // Equal but in the chunks the comparison ignores (left as they were on each side).
+    this.clean = { icount: ctx.cpu.icount, vm: observable(vm), twin: observable(twin), chunks: new Map() };
+    this.divergenceAtClean = undefined;
+    this.stretch = Math.min(MAX_STRETCH, this.stretch * GROWTH);
+    return true;
   }
 
   /**
@@ -168,6 +237,10 @@ export class TwinWindows {
   async afterSlice(mayStop: boolean, guestEnded = false): Promise<StopInfo | undefined> {
     const icount = this.ctx.cpu.icount;
     if (!mayStop && icount < this.stretchEnd) return undefined;
+    if (this.adoptIfQuiet()) {
+      this.startStretch();
+      return undefined;
+    }
     if (guestEnded && icount < this.stretchEnd && this.ahead?.has(this.stretchEnd)) {
       // The guest's end: the worker's twin, asked for the stretch's end, stops at its own end — at
       // the same count when the two end alike; then that is the state to compare (the main thread's
@@ -190,18 +263,22 @@ export class TwinWindows {
         this.ahead.ask(next);
       }
       const stop = await this.afterStretch();
-      if (!stop && this.ahead.has(next) && this.aheadInStep) this.stretchEnd = next;
-      else if (!stop) this.startStretch();
+      if (!stop && this.ahead.has(next) && this.aheadInStep) {
+        this.stretchEnd = next;
+        this.markHere();
+      } else if (!stop) this.startStretch();
       return stop;
     }
     const stop = await this.afterStretch();
     if (!stop && (icount >= this.stretchEnd || !this.aheadInStep)) this.startStretch();
+    // The stretch goes on from this comparison.
+    else if (!stop) this.markHere();
     return stop;
   }
 
   /** A stop between slices: the stretch so far is compared (the twin brought to the guest's count). */
   async settle(): Promise<StopInfo | undefined> {
-    return this.inStep ? undefined : this.afterStretch();
+    return this.inStep || this.adoptIfQuiet() ? undefined : this.afterStretch();
   }
 
 

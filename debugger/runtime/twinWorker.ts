@@ -20,10 +20,14 @@ const epoch = new Int32Array(init.epoch);
 const twin = createVm({ mode: 'native', memoryMiB: init.memoryMiB, maxInstructions: init.maxInstructions, disks: init.disks.map((bytes) => ({ bytes })) });
 twin.load({ bytes: init.image.bytes, origin: init.image.origin, entry: init.image.entry, via: 'assembler', diagnostics: [] });
 
+/** Instructions this thread's twin executed (reported with each answer: what the twin cost). */
+let ran = 0;
+
 function runTo(to: number, asOf: number): boolean {
   while (twin.cpu.icount < to) {
     const before = twin.cpu.icount;
     const r = twin.runSlice(Math.min(to - before, CHUNK));
+    ran += Math.max(0, twin.cpu.icount - before);
     if (isOutcome(r) || twin.cpu.icount === before) return true;
     if (Atomics.load(epoch, 0) !== asOf) return false;
   }
@@ -33,38 +37,15 @@ function runTo(to: number, asOf: number): boolean {
 const shared = [0, 1].map(() => new Uint8Array(new SharedArrayBuffer(twin.cpu.mem.bytes.length)));
 let answers = 0;
 
-/**
- * Instructions a scratch copy of the twin runs while the worker has nothing to do yet (the entry
- * stop): this thread's JIT compiles and optimises the guest's code paths then, not during the first
- * `continue` — a fresh thread's first run of a guest costs about twice the CPU of the next (V8's
- * compilers on their helper threads included). The scratch VM runs the same image as the twin but
- * is not the twin: it is dropped afterwards, the twin's state never moves.
- */
-const WARM_UP = 20_000_000;
-/** Warm-up instructions between looks at the message queue (a request ends the warm-up at once). */
-const WARM_SLICE = 250_000;
-let warming = true;
-
-function warmUp(): void {
-  const scratch = createVm({ mode: 'native', memoryMiB: init.memoryMiB, maxInstructions: init.maxInstructions, disks: init.disks.map((bytes) => ({ bytes: bytes.slice() })) });
-  scratch.load({ bytes: init.image.bytes, origin: init.image.origin, entry: init.image.entry, via: 'assembler', diagnostics: [] });
-  const next = (): void => {
-    const before = scratch.cpu.icount;
-    // Over when asked for work, after WARM_UP instructions, or when the guest ends or stands still (halted).
-    if (!warming || before >= WARM_UP || isOutcome(scratch.runSlice(WARM_SLICE)) || scratch.cpu.icount === before) { warming = false; return; }
-    setImmediate(next);
-  };
-  setImmediate(next);
-}
-warmUp();
-
+// No warm-up run while idle (session 7 had one: 20 M instructions of a scratch VM): the twin now
+// runs only stretches the technique acted in, most guests never ask this thread for anything, and
+// a warm-up would spend a core's CPU beside the guest for nothing.
 parentPort!.on('message', (m: TwinRequest) => {
-  warming = false;
   if (m.kind === 'reset') { twin.restore(m.state); return; }
-  if (m.epoch !== Atomics.load(epoch, 0) || !runTo(m.to, m.epoch)) { parentPort!.postMessage({ id: m.id } satisfies TwinReply); return; }
+  if (m.epoch !== Atomics.load(epoch, 0) || !runTo(m.to, m.epoch)) { parentPort!.postMessage({ id: m.id, ran } satisfies TwinReply); return; }
   const ram = shared[answers++ & 1];
   ram.set(twin.cpu.mem.bytes);
   const state = twin.snapshot(true);
   state.machine.memory = ram;
-  parentPort!.postMessage({ id: m.id, state, observed: observable(twin) } satisfies TwinReply);
+  parentPort!.postMessage({ id: m.id, state, observed: observable(twin), ran } satisfies TwinReply);
 });

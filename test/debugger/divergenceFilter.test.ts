@@ -11,6 +11,8 @@
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { ADAPTER, collectOutput, fixture, launchToStop, lineOf, resumeToStop, scope, settledThreads, startAdapterServer, startClient, topFrame } from './support';
@@ -37,11 +39,11 @@ async function runToEnd(dc: DebugClient): Promise<number> {
  * A trap-and-emulate launch of twins.gasm stopped on entry; `before` runs there (steps, filters),
  * then `continue` until the divergence stop, which is looked at, then on to the end.
  */
-async function divergence(launch: Record<string, unknown>, setup: Parameters<typeof launchToStop>[2], before: (dc: DebugClient) => Promise<void> = async () => {}): Promise<Seen> {
+async function divergence(launch: Record<string, unknown>, setup: Parameters<typeof launchToStop>[2], before: (dc: DebugClient) => Promise<void> = async () => {}, program = TWINS): Promise<Seen> {
   const dc = await startClient();
   try {
     const out = collectOutput(dc);
-    await launchToStop(dc, { program: TWINS, mode: 'trap-and-emulate', stopOnEntry: true, ...launch }, setup);
+    await launchToStop(dc, { program, mode: 'trap-and-emulate', stopOnEntry: true, ...launch }, setup);
     await before(dc);
     let stop: DebugProtocol.StoppedEvent;
     do stop = await resumeToStop(dc, dc.continueRequest({ threadId: 1 })); while (stop.body.reason !== 'divergence');
@@ -65,6 +67,23 @@ describe('debugger: "Divergence from native" without checkEquivalence', function
 
   it('ticked before the run (setExceptionBreakpoints only): the same divergence stop, lines and end as with checkEquivalence', async () => {
     assert.deepEqual(await divergence({}, { exceptions: { filters: ['divergence'] } }), reference);
+  });
+
+  it('after ~10 M instructions without an event of the technique (stretches the twin does not run): the same stop and lines', async () => {
+    // 600 rounds instead of 3, the sensitive instructions in the last: the twin takes the guest's
+    // state at the ends of the clean rounds' stretches (stateTransfer.ts) and runs the last one.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-twins-'));
+    const program = path.join(dir, 'twins.gasm');
+    fs.writeFileSync(program, fs.readFileSync(TWINS, 'utf8').replace(/^ROUNDS\s+equ\s+3\b/m, 'ROUNDS      equ 600'));
+    try {
+      const long = await divergence({}, { exceptions: { filters: ['divergence'] } }, async () => {}, program);
+      // Instruction counts and the registers the rounds computed differ; not the divergence.
+      const counts = (text: string) => text.replace(/\b\d{4,}\b/g, 'N');
+      assert.equal(long.description, reference.description);
+      assert.equal(long.line, reference.line);
+      assert.equal(counts(long.console), counts(reference.console));
+      assert.equal(long.exitCode, reference.exitCode);
+    } finally { fs.rmSync(dir, { recursive: true, force: true }); }
   });
 
   it('ticked after some steps: the same', async () => {

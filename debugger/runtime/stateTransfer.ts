@@ -1,0 +1,166 @@
+/*
+ * Where the technique did nothing, the native twin does not run: it takes the guest's state.
+ *
+ * Why that is sound. Between two events of the technique (core/vmm/events.ts: traps, critical
+ * instructions at the guest kernel's level, hypercalls, VM exits, reflected exceptions, injected
+ * interrupts, blocks translated and callouts, shadow-paging work — each one emitted, or tallied when
+ * nobody listens, and either way numbered by the bus's `seq`) the guest runs on the same simulated
+ * CPU as natively: the same instruction semantics on the same RAM, the same devices timed by the same
+ * instruction count. What the technique changes in the CPU (CPL, selectors' RPL and descriptors' DPL,
+ * its own GDT/IDT, the real CR0/CR3, the real IF and IOPL) only shows through instructions that are
+ * themselves events — or counted by `Technique.unreportedActions` (a ring-1 monitor's critical
+ * instructions run by guest user code). So if at the start of a stretch with no event the twin
+ * agreed with the guest on everything the comparison sees (registers, flags, IF as the guest
+ * believes it, guest RAM) and on the time an RDTSC reads, a native run of the stretch would end
+ * exactly in the state the guest ended in: the twin takes that state instead of running the stretch.
+ *
+ * What is taken (`adoptGuestState`): guest RAM but the technique's own chunks (a paravirtual shared-
+ * info page the hypervisor writes; chunks the lock step found only the technique's differences in:
+ * the twin keeps its own bytes there), the general registers, EIP (as a linear address), the
+ * arithmetic flags and DF/TF/AC/ID, the x87, the instruction count, and the devices (the same
+ * devices the twin's would be: the technique reaches them only through events — port I/O and MMIO
+ * trap, exit or call out — and their time is the instruction count), but the serial port's output,
+ * which stays the twin's own (its console is compared with the guest's at the end).
+ *
+ * What is not taken but required unchanged (`techniqueActed`): the rest of the CPU — segments,
+ * control and debug registers, descriptor tables, CPL, IF/IOPL/NT, MSRs, halted, pending interrupts,
+ * the interrupt shadow, idle time — and IF as the guest believes it. These are where the technique's
+ * mapping lives (the twin keeps its own values); a stretch that changed one (a VT-x guest's STI or
+ * CR3 load, which exits nowhere) is run by the twin as any stretch with an event.
+ *
+ * Cases looked at and how they are covered:
+ * - trap-and-emulate, paravirtual: privileged instructions, I/O, CLI/STI/POPF at the kernel's level
+ *   trap (event, tallied when nobody listens); critical instructions at CPL 1 are `critical` events
+ *   (ring1Vmm.onCritical, called from the decoder's wrapper, which compiled blocks and regions call
+ *   too); at CPL 3 they are counted (SGDT/SIDT/SMSW/STR/LAR/LSL/VERR/VERW/PUSHF there read the
+ *   monitor's state); shadow page-table fills, traced page-table writes, A/D propagation, flushes
+ *   are `shadow-paging` events; a write to the guest's GDT page only marks the real descriptors not
+ *   present (the next segment load traps: an event); the VMM's own memory lies above guest RAM (never
+ *   compared nor taken); hypercalls and event-channel upcalls are events; the shared-info page is
+ *   the technique's chunk.
+ * - binary translation: a block translated, retranslated, a callout (privileged, sensitive, I/O) are
+ *   events; a block invalidated by a guest write emits only for a listener, but it runs again only
+ *   after a `translate` event; user code runs directly on the same CPU state as natively (the real
+ *   CR0 adds PG/WP, above SMSW's 16 bits).
+ * - hardware-assisted: every VM exit (I/O, CPUID, HLT, MSR, EPT violations, APIC accesses that exit)
+ *   is an event, tallied or emitted; injected interrupts are events; what completes in non-root mode
+ *   (virtualized APIC writes, virtual-interrupt delivery) acts on the machine's own LAPIC model,
+ *   which the twin takes; CR3 loads, CLI/STI and segment loads without an exit change the system
+ *   state: the twin runs that stretch.
+ * - interrupt timing: an interrupt the guest takes is an event in every technique; the twin takes
+ *   the same devices, so one the guest did not take in the stretch the twin would not have taken.
+ * - RDTSC reads the instruction count plus idle time plus the TSC offset: the last two must agree.
+ */
+import { CS } from '../../core/cpu/constants';
+import { x87 } from '../../core/cpu/fpu/execute';
+import type { Vm } from '../../core/vmm';
+import { guestIf, linearEip, type TwinDifferences } from './equivalence';
+
+/** EFLAGS bits guest code sets with no privilege (CF PF AF ZF SF TF DF OF AC ID): taken from the guest. */
+const USER_FLAGS = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x40000 | 0x200000;
+/** RF: the debugger's own resume flag (each side has its own). */
+const RF = 0x10000;
+const PAGE = 4096;
+/** Guest RAM is compared in spans of this size first (one memcmp each); only differing spans by page. */
+const SPAN = 65536;
+
+/** Where a stretch starts, as `StretchWatch.acted` needs it. */
+export interface StretchMark {
+  icount: number;
+  /** Events so far but translations (see StretchWatch). */
+  events: number;
+  unreported: number;
+  system: string;
+}
+
+/** The CPU state the technique maps or keeps (all but what `adoptGuestState` takes), and IF as the guest believes it. */
+function systemState(vm: Vm): string {
+  const s = vm.cpu.getState() as Partial<ReturnType<Vm['cpu']['getState']>>;
+  const eflags = s.eflags! & ~USER_FLAGS & ~RF;
+  delete s.regs; delete s.eip; delete s.eflags; delete s.icount;
+  return JSON.stringify([s, eflags, guestIf(vm)]);
+}
+
+/**
+ * Whether the technique acted in a stretch. Every event counts but a binary translator's
+ * `translation` events: translating a block changes nothing the guest can see (only the translation
+ * cache); the callouts in it are events of their own when they run, and what its inline code does is
+ * the same whether it was translated in this stretch or an earlier one — the stretches after it, which
+ * run that code without any event, are taken on the same premise (the translator's inline code has
+ * the instructions' semantics). Counted apart because BT translates a block's tail wherever a slice
+ * ends in the middle of a block: a translation at every slice boundary.
+ */
+export class StretchWatch {
+  private translations = 0;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly vm: Vm) {
+    this.unsubscribe = vm.events.subscribe(() => { this.translations++; }, ['translation']);
+  }
+
+  mark(): StretchMark {
+    const vm = this.vm;
+    return { icount: vm.cpu.icount, events: vm.events.seq - this.translations, unreported: vm.technique.unreportedActions ?? 0, system: systemState(vm) };
+  }
+
+  /** Whether the technique did anything since `mark` that a native run might not do alike (see above). */
+  acted(mark: StretchMark): boolean {
+    const vm = this.vm;
+    return vm.events.seq - this.translations !== mark.events || (vm.technique.unreportedActions ?? 0) !== mark.unreported
+      || vm.machine.outcome !== undefined || systemState(vm) !== mark.system;
+  }
+
+  dispose(): void { this.unsubscribe(); }
+}
+
+/**
+ * Whether the twin agrees with the guest as the stretch's soundness needs: the comparison at the
+ * stretch's start (`clean`, both sides there) found no difference at all, and RDTSC reads the same.
+ */
+export function inAgreement(clean: TwinDifferences, vm: Vm, twin: TwinClock): boolean {
+  if (clean.chunks.size !== 0 || clean.icount !== vm.cpu.icount || twin.icount !== vm.cpu.icount) return false;
+  for (let i = 0; i < clean.vm.length; i++) if (clean.vm[i] !== clean.twin[i]) return false;
+  return vm.cpu.idleCycles === twin.idleCycles && vm.cpu.msr.tscOffset === twin.msr.tscOffset;
+}
+
+/** What `inAgreement` reads of the twin's CPU (the CPU itself, or its state as the worker gave it). */
+export interface TwinClock { icount: number; idleCycles: number; msr: { tscOffset: number } }
+
+/**
+ * The twin takes the guest's state (what is listed above), but in the `ignored` chunks of guest RAM
+ * (`chunk` bytes each) where it keeps its own bytes. Pages are written through the memory's `load`
+ * (decoded code on them is dropped); a page that is the same on both sides is not touched.
+ */
+export function adoptGuestState(twin: Vm, vm: Vm, ignored: ReadonlySet<number>, chunk: number): void {
+  const g = vm.cpu, t = twin.cpu;
+  const a = g.mem.bytes, b = t.mem.bytes, n = Math.min(g.mem.ramSize, t.mem.ramSize);
+  const view = (m: Uint8Array, at: number, len: number) => Buffer.from(m.buffer, m.byteOffset + at, len);
+  let loaded = false;
+  for (let span = 0; span < n; span += SPAN) {
+    const len = Math.min(SPAN, n - span);
+    if (view(a, span, len).equals(view(b, span, len))) continue;
+    for (let page = span; page < span + len; page += PAGE) {
+      const size = Math.min(PAGE, n - page);
+      if (view(a, page, size).equals(view(b, page, size))) continue;
+      loaded = true;
+      let whole = true;
+      for (let c = page; c < page + size && whole; c += chunk) if (ignored.has(c)) whole = false;
+      if (whole) { t.mem.load(page, a.subarray(page, page + size)); continue; }
+      for (let c = page; c < page + size; c += chunk) {
+        if (!ignored.has(c) && !view(a, c, chunk).equals(view(b, c, chunk))) t.mem.load(c, a.subarray(c, c + chunk));
+      }
+    }
+  }
+  t.regs.set(g.regs.subarray(0, 8));
+  t.eip = (linearEip(g) - t.segBase[CS]) >>> 0;
+  t.setEflags((t.getEflags() & ~USER_FLAGS) | (g.getEflags() & USER_FLAGS));
+  t.icount = g.icount;
+  x87(t).setState(x87(g).getState());
+  const output = twin.machine.uart.getState().output;
+  const devices = vm.machine.deviceState();
+  devices.uart = { ...devices.uart, output };
+  twin.machine.restoreDevices(devices);
+  // The twin's TLB may hold a translation of a page table the guest rewrote (no event under VT-x with EPT).
+  if (loaded) t.flushTlb();
+  t.requestInterruptCheck();
+}
