@@ -14,9 +14,11 @@
  * believes it, guest RAM) and on the time an RDTSC reads, a native run of the stretch would end
  * exactly in the state the guest ended in: the twin takes that state instead of running the stretch.
  *
- * What is taken (`adoptGuestState`): guest RAM but the technique's own chunks (a paravirtual shared-
- * info page the hypervisor writes; chunks the lock step found only the technique's differences in:
- * the twin keeps its own bytes there), the general registers, EIP (as a linear address), the
+ * What is taken (`adoptGuestState`): guest RAM — in the chunks the comparison ignores (a paravirtual
+ * shared-info page the hypervisor writes; chunks the lock step found only the technique's differences
+ * in, e.g. a GDT whose accessed bits the CPU sets natively but not in the monitor's shadow copy, which
+ * may share its chunk with the guest's own variables) only the bytes the guest wrote in the stretch,
+ * the others keep the twin's values —, the general registers, EIP (as a linear address), the
  * arithmetic flags and DF/TF/AC/ID, the x87, the instruction count, and the devices (the same
  * devices the twin's would be: the technique reaches them only through events — port I/O and MMIO
  * trap, exit or call out — and their time is the instruction count), but the serial port's output,
@@ -64,9 +66,11 @@ const PAGE = 4096;
 /** Guest RAM is compared in spans of this size first (one memcmp each); only differing spans by page. */
 const SPAN = 65536;
 
-/** Where a stretch starts, as `StretchWatch.acted` needs it. */
+/** Where a stretch starts, as `StretchWatch.acted` and `adoptGuestState` need it. */
 export interface StretchMark {
   icount: number;
+  /** The guest's bytes of the ignored chunks there (what it writes in the stretch is told apart). */
+  ignoredBytes: Map<number, Uint8Array>;
   /** Events so far but translations (see StretchWatch). */
   events: number;
   unreported: number;
@@ -98,9 +102,11 @@ export class StretchWatch {
     this.unsubscribe = vm.events.subscribe(() => { this.translations++; }, ['translation']);
   }
 
-  mark(): StretchMark {
-    const vm = this.vm;
-    return { icount: vm.cpu.icount, events: vm.events.seq - this.translations, unreported: vm.technique.unreportedActions ?? 0, system: systemState(vm) };
+  mark(ignored: ReadonlySet<number>, chunk: number): StretchMark {
+    const vm = this.vm, ram = vm.cpu.mem.bytes;
+    const ignoredBytes = new Map<number, Uint8Array>();
+    for (const at of ignored) if (at + chunk <= vm.cpu.mem.ramSize) ignoredBytes.set(at, ram.slice(at, at + chunk));
+    return { icount: vm.cpu.icount, ignoredBytes, events: vm.events.seq - this.translations, unreported: vm.technique.unreportedActions ?? 0, system: systemState(vm) };
   }
 
   /** Whether the technique did anything since `mark` that a native run might not do alike (see above). */
@@ -127,11 +133,13 @@ export function inAgreement(clean: TwinDifferences, vm: Vm, twin: TwinClock): bo
 export interface TwinClock { icount: number; idleCycles: number; msr: { tscOffset: number } }
 
 /**
- * The twin takes the guest's state (what is listed above), but in the `ignored` chunks of guest RAM
- * (`chunk` bytes each) where it keeps its own bytes. Pages are written through the memory's `load`
- * (decoded code on them is dropped); a page that is the same on both sides is not touched.
+ * The twin takes the guest's state (what is listed above); in the ignored chunks of guest RAM
+ * (`chunk` bytes each, the guest's bytes at the stretch's start in `mark`) only the bytes the guest
+ * changed since. Pages are written through the memory's `load` (decoded code on them is dropped); a
+ * page that is the same on both sides is not touched.
  */
-export function adoptGuestState(twin: Vm, vm: Vm, ignored: ReadonlySet<number>, chunk: number): void {
+export function adoptGuestState(twin: Vm, vm: Vm, mark: StretchMark, chunk: number): void {
+  const ignored = mark.ignoredBytes;
   const g = vm.cpu, t = twin.cpu;
   const a = g.mem.bytes, b = t.mem.bytes, n = Math.min(g.mem.ramSize, t.mem.ramSize);
   const view = (m: Uint8Array, at: number, len: number) => Buffer.from(m.buffer, m.byteOffset + at, len);
@@ -147,7 +155,14 @@ export function adoptGuestState(twin: Vm, vm: Vm, ignored: ReadonlySet<number>, 
       for (let c = page; c < page + size && whole; c += chunk) if (ignored.has(c)) whole = false;
       if (whole) { t.mem.load(page, a.subarray(page, page + size)); continue; }
       for (let c = page; c < page + size; c += chunk) {
-        if (!ignored.has(c) && !view(a, c, chunk).equals(view(b, c, chunk))) t.mem.load(c, a.subarray(c, c + chunk));
+        const before = ignored.get(c);
+        if (!before) {
+          if (!view(a, c, chunk).equals(view(b, c, chunk))) t.mem.load(c, a.subarray(c, c + chunk));
+          continue;
+        }
+        const merged = b.slice(c, c + chunk);
+        for (let k = 0; k < chunk; k++) if (a[c + k] !== before[k]) merged[k] = a[c + k];
+        t.mem.load(c, merged);
       }
     }
   }

@@ -201,7 +201,7 @@ export class TwinWindows {
   private markHere(): void {
     const vm = this.ctx.vm, clean = this.clean;
     const twin = this.adopted ? this.adopted.state.machine.cpu : this.lock.twin.cpu;
-    this.mark = { ...this.watch.mark(), agreed: clean !== undefined && this.inStep && inAgreement(clean, vm, twin) };
+    this.mark = { ...this.watch.mark(this.ignored, CHUNK), agreed: clean !== undefined && this.inStep && inAgreement(clean, vm, twin) };
   }
 
   /**
@@ -220,7 +220,7 @@ export class TwinWindows {
     // What the worker was asked for is no longer wanted (it runs the stretch the twin skipped).
     if (this.ahead?.alive && this.ahead.asking) this.ahead.drop();
     this.aheadInStep = false;
-    adoptGuestState(twin, vm, this.ignored, CHUNK);
+    adoptGuestState(twin, vm, mark, CHUNK);
     this.adoptions++;
     this.adoptedInstructions += ctx.cpu.icount - mark.icount;
     // Equal but in the chunks the comparison ignores (left as they were on each side).

@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DebugRuntime } from '../../debugger/runtime/runtime';
 import type { Mode } from '../../core/vmm';
+import { REPO_ROOT } from '../support/repoRoot';
 import { fixture } from './support';
 
 const TWINS = fixture('twins.gasm');
@@ -123,17 +124,18 @@ describe('debugger: checkEquivalence compares the native twin after stretches, n
   it('compute.gasm (~67 M instructions, events only at its start and end): the twin runs only the stretches with events, in every technique', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-compute-'));
     const program = path.join(dir, 'compute.gasm');
-    fs.writeFileSync(program, '%define ITERATIONS 100\n' + fs.readFileSync(path.join(__dirname, '..', '..', 'examples', 'compute.gasm'), 'utf8'));
+    fs.writeFileSync(program, '%define ITERATIONS 100\n' + fs.readFileSync(path.join(REPO_ROOT, 'examples', 'compute.gasm'), 'utf8'));
     try {
       for (const mode of ['trap-and-emulate', 'binary-translation', 'paravirtual', 'hardware-assisted'] as Mode[]) {
         const r = await run(mode, false, program);
         assert.deepEqual(r.log, [`end: The guest exited with code 1 (isa-debug-exit) after ${r.instructions} instructions. Compared with native: same console and outcome.`], mode);
         assert.ok(r.instructions > 60_000_000, `${mode}: ${r.instructions} instructions`);
         // The stretches the technique did nothing in were taken from the guest; the twin ran the
-        // first ones (the guest sets itself up: traps, shadow paging) and the one the guest ends in
-        // (console output, the exit).
-        assert.ok(r.adopted > r.instructions * 3 / 4, `${mode}: ${r.adopted} of ${r.instructions} instructions taken from the guest`);
-        assert.ok(r.twinRan < r.instructions / 4, `${mode}: the twin ran ${r.twinRan} of ${r.instructions} instructions`);
+        // first ones (the guest sets itself up: traps, shadow paging), the one the guest ends in
+        // (console output, the exit) and, under trap-and-emulate and paravirtualization, the one
+        // where the monitor holds the PIT's first interrupt (virtual IF = 0).
+        assert.ok(r.adopted > r.instructions * 2 / 3, `${mode}: ${r.adopted} of ${r.instructions} instructions taken from the guest`);
+        assert.ok(r.twinRan < r.instructions / 3, `${mode}: the twin ran ${r.twinRan} of ${r.instructions} instructions`);
         assert.equal(r.lockStepped, 0, mode);
       }
     } finally {
