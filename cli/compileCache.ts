@@ -14,6 +14,9 @@ import type * as osModule from 'node:os';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 
+/** The exit status of a refused command line (cli/inputFile.ts EXIT.usage). */
+const USAGE_ERROR = 2;
+
 type NodeModuleApi = typeof Module & { enableCompileCache?: (dir?: string) => unknown };
 
 /** $HOME, else os.homedir() (node:os is loaded only then: a module less in every start-up). */
@@ -50,8 +53,11 @@ export function requireWithCodeCache(file: string): unknown {
   const run = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
   run.call(mod.exports, mod.exports, createRequire(file), mod, file, path.dirname(file));
   if (cachedData === undefined || script.cachedDataRejected) {
-    // written at exit, so the data holds the functions this run compiled too
-    process.once('exit', () => {
+    // written at exit, so the data holds the functions this run compiled too; not after a command
+    // line the command refused (status 2, EXIT.usage: a mistyped option or file), whose cache would
+    // hold little beyond the argument checks, and would be kept by every later run
+    process.once('exit', (status) => {
+      if (status === USAGE_ERROR) return;
       try {
         fs.mkdirSync(path.dirname(cacheFile), { recursive: true, mode: 0o700 });
         const tmp = `${cacheFile}.${process.pid}.tmp`;

@@ -69,7 +69,6 @@ export function readInputBytes(file: string, verb = 'cannot read'): Buffer {
   }
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** buffer.isUtf8 (Node ≥ 18.14). */
 const checkUtf8 = (buffer as { isUtf8?: (input: Uint8Array) => boolean }).isUtf8;
 
@@ -93,7 +92,8 @@ export function notTextReason(data: Uint8Array): string | undefined {
 /** Whether `data` is valid UTF-8: Node's own check (no string made) where it has one. */
 function isUtf8(data: Uint8Array): boolean {
   if (typeof checkUtf8 === 'function') return checkUtf8(data);
-  try { utf8.decode(data); return true; } catch { return false; }
+  // (made only here: a TextDecoder costs ≈ 0.15 ms of every start)
+  try { new TextDecoder('utf-8', { fatal: true }).decode(data); return true; } catch { return false; }
 }
 
 /** The text of an assembly source file; refuses binary files ("not assembly text"). */

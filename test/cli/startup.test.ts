@@ -7,6 +7,7 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import Module from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../support/repoRoot';
@@ -33,6 +34,21 @@ describe('popek start-up: what a short command loads, and its output', function 
       if (args[0] === '--version') assert.match(r.stdout, /^popek \d+\.\d+\.\d+\n$/);
     });
   }
+
+  it('the code cache is not written after a refused command line (status 2), and is after a run that ran', function () {
+    // (Node ≥ 22 keeps its own compile cache: nothing of ours to check there)
+    if (typeof (Module as { enableCompileCache?: unknown }).enableCompileCache === 'function') this.skip();
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-cache-'));
+    const env = { ...process.env, XDG_CACHE_HOME: cache, POPEK_NO_COMPILE_CACHE: '' };
+    const files = () => (fs.existsSync(path.join(cache, 'popek', 'v8')) ? fs.readdirSync(path.join(cache, 'popek', 'v8')) : []);
+    const refused = spawnSync(process.execPath, [CLI, 'run', path.join(dir, 'no-such-file.gasm')], { encoding: 'utf8', env });
+    assert.equal(refused.status, 2, refused.stderr);
+    assert.deepEqual(files(), []);
+    const ran = spawnSync(process.execPath, [CLI, 'run', hello, '--max-instructions', '1000'], { encoding: 'utf8', env });
+    assert.equal(ran.stdout, 'A');
+    assert.equal(files().filter((f) => f.startsWith('cmd-run.js-')).length, 1);
+    fs.rmSync(cache, { recursive: true, force: true });
+  });
 
   it('a closed pipe ends a command quietly (status 0); a full disk is status 4, one line', function () {
     const many = path.join(dir, 'many.gasm');
