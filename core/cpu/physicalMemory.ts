@@ -1,6 +1,8 @@
 /*
  * Guest physical memory: one Uint8Array for guest RAM plus (optionally) memory reserved for a monitor
- * beyond it. Addresses past the end read as all ones and ignore writes, as an unpopulated bus does.
+ * beyond it. Addresses past the end read as zeros and ignore writes, as in QEMU (its unassigned memory
+ * reads 0; a bare PC bus would float at all ones). Kernels are written against QEMU: xv6 given 16 MiB
+ * instead of its 224 frees pages past the end and, reading zeros, panics "out of memory" there.
  *
  * Every write checks one byte of `pageFlags`; a page with a flag set takes the slow path, which tells
  * the CPU that decoded code there is stale (self-modifying code) and calls write watches (binary
@@ -18,7 +20,7 @@ export type WriteWatch = (physAddr: number, size: number) => void;
 
 /**
  * Memory-mapped devices above all memory (the local APIC at 0xFEE00000, the I/O APIC at 0xFEC00000):
- * accesses past the end of memory go here instead of reading all ones.
+ * accesses past the end of memory go here instead of reading zeros.
  */
 export interface MmioHandler {
   /** True when a device claims physical address `p`. */
@@ -102,11 +104,11 @@ export class PhysicalMemory {
     return this.read8(p) | (this.read8(p + 1) << 8) | (this.read8(p + 2) << 16) | (this.read8(p + 3) << 24);
   }
 
-  /** Past the end of memory: a device's register, or an unpopulated bus (all ones, writes dropped). */
+  /** Past the end of memory: a device's register, or nothing there (zeros, writes dropped, as QEMU). */
   private readPast(p: number, size: 1 | 2 | 4): number {
     const m = this.mmio;
     if (m !== undefined && m.claims(p >>> 0)) return m.read(p >>> 0, size);
-    return size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff;
+    return 0;
   }
   private writePast(p: number, size: 1 | 2 | 4, v: number): void {
     const m = this.mmio;

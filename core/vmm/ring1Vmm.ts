@@ -31,9 +31,10 @@ import { instructionInfo } from '../isa/table';
 import type { InstructionInfo } from '../isa/types';
 import { SREG_NAMES } from '../cpu/decoder';
 import {
-  R_GDT, R_IDT, R_POOL, R_SHADOW_PD, R_TSS, R_UNPOPULATED, R_VMM_PT, TSS_LIMIT, VMM_LINEAR, VMM_PD_INDEX, VMM_TSS_INDEX, VMM_TSS_SEL,
+  R_GDT, R_IDT, R_POOL, R_SHADOW_PD, R_TSS, R_VMM_PT, TSS_LIMIT, VMM_LINEAR, VMM_PD_INDEX, VMM_TSS_INDEX, VMM_TSS_SEL,
   compressAttr, compressDescriptor, compressGate, vmmAreaPde,
 } from './ringCompression';
+import { UNPOPULATED } from './bt/virtualMmu';
 import { ShadowMmu, type ShadowState } from './shadowPaging';
 import type { Mode, Technique, TechniqueView, VmHost } from './technique';
 import { initialVirtualCpu, type VirtualCpu } from './vcpu';
@@ -89,7 +90,7 @@ export abstract class Ring1Vmm implements Technique, Monitor {
     const rb = this.reservedBase;
     this.shadow = new ShadowMmu(host, {
       pdPhys: rb + R_SHADOW_PD, poolStart: rb + R_POOL, poolEnd: host.machine.mem.size,
-      vmmPdIndex: VMM_PD_INDEX, vmmPde: vmmAreaPde(rb), unpopulatedPhys: rb + R_UNPOPULATED,
+      vmmPdIndex: VMM_PD_INDEX, vmmPde: vmmAreaPde(rb), unpopulatedPhys: UNPOPULATED,
     }, () => this.vcpu);
   }
 
@@ -111,7 +112,6 @@ export abstract class Ring1Vmm implements Technique, Monitor {
     v.ldtrSel = cpu.ldtrSel; v.trSel = cpu.trSel; v.trBase = cpu.trBase;
     // The VMM area: GDT, IDT, TSS pages mapped read-only at VMM_LINEAR.
     for (let k = 0; k < (R_TSS >>> 12) + 1; k++) mem.write32(rb + R_VMM_PT + k * 4, (rb + k * 0x1000) | 1);
-    mem.bytes.fill(0xff, rb + R_UNPOPULATED, rb + R_UNPOPULATED + 0x1000);
     // The VMM's TSS: SS1:ESP1 (filled from the guest's SS0:ESP0 before each entry from ring 3);
     // the I/O map base past the limit, so every port access at CPL 1 raises #GP (SDM Vol. 1 §19.5).
     mem.write16(rb + R_TSS + 102, TSS_LIMIT + 1);

@@ -20,7 +20,6 @@ export const R_IDT = 0x10000;   // 256 gates
 export const R_TSS = 0x11000;   // the VMM's TSS (ring-1 stack for entries from ring 3)
 export const R_SHADOW_PD = 0x12000;
 export const R_VMM_PT = 0x13000; // page table mapping the VMM area
-export const R_UNPOPULATED = 0x14000;
 export const R_POOL = 0x15000;
 /** Reserved memory a ring-1 VMM needs (MiB): tables above plus the shadow page-table pool. */
 export const RING1_RESERVED_MIB = 2;

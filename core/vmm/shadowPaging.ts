@@ -39,7 +39,10 @@ export interface ShadowLayout {
   /** Page-directory index kept for the VMM (its PDE value is written on every reset). */
   vmmPdIndex: number;
   vmmPde: number;
-  /** A page that stands for physical addresses beyond guest RAM (reads as all ones). */
+  /**
+   * A host frame above all memory that stands for guest-physical addresses beyond guest RAM: it reads
+   * as zeros and drops writes, as past RAM natively (a frame of the VMM's own memory would keep them).
+   */
   unpopulatedPhys: number;
 }
 

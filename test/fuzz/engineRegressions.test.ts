@@ -89,7 +89,9 @@ idt: times 32 dq 0
         assert.match(rep.error ?? '', new RegExp(`${what.replace(/[()=]/g, '.')}.* is not modelled`), mode);
       }
     }
-    const v86 = boot(randomImage(imageRng(16, 1197)), 'native');
+    // Seed 16 image 1197 found it; a random image's path depends on every detail of the machine (it
+    // stopped reaching the IRET when memory past RAM began to read zeros), so the frame is built here.
+    const v86 = boot(program('bits 32\norg 0x100000\n    push dword 0\n    push dword 0\n    push dword 0\n    push dword 0\n    push dword 0\n    push dword 0x1000\n    push dword 0x20002\n    push dword 0\n    push dword 0x7c00\n    iretd\n'), 'native');
     v86.run(LIMIT);
     assert.deepEqual({ outcome: v86.report().outcome, unmodelled: v86.report().unmodelled, error: v86.report().error }, { outcome: 'error', unmodelled: true, error: 'IRET to virtual-8086 mode is not modelled' });
   });

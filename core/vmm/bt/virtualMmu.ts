@@ -20,7 +20,7 @@ import type { PhysicalMemory } from '../../cpu/physicalMemory';
 import { ShadowMmu, type ShadowState } from '../shadowPaging';
 import type { VmHost } from '../technique';
 
-/** Host-physical page that stands for nothing (above all memory: reads all ones, writes ignored). */
+/** Host-physical page that stands for nothing (above all memory: reads zeros, writes ignored, as past RAM). */
 export const UNPOPULATED = 0xfffff000;
 /** A page-directory index no linear address has: the shadow keeps no VMM hole (the page after the directory is scratch). */
 export const NO_VMM_HOLE = 1024;

@@ -80,7 +80,7 @@ export class EptExits {
       if (final && !this.injecting()) {
         // The access's exit (APIC_ACCESS or EPT_VIOLATION, once per instruction and page, as
         // violationExit records it) and the host's emulation of it, done in place — at the device's
-        // registers, or on an unpopulated bus (all ones, writes dropped) — instead of unwinding the
+        // registers, or where nothing is (zeros, writes dropped) — instead of unwinding the
         // instruction and running it again: a guest that polls a device, or strays beyond its RAM,
         // costs one exit per access, not a re-decoded instruction.
         const cpu = this.cpu;
@@ -124,7 +124,7 @@ export class EptExits {
       this.ept.map(page, page, EPT_RWX);
       return;
     }
-    // No device lives there: the access is emulated as to an unpopulated bus (all ones, writes
+    // No device lives there: the access is emulated as to nothing (zeros, writes
     // dropped) by running the instruction once with that page passed through. An instruction that
     // also touches an unmapped RAM page (or a second MMIO page) exits again on the way.
     const outer = this.mmioPages.size === 0;
