@@ -475,7 +475,7 @@ export function compileWasmRegion(blocks: RegionBlock[], user: boolean, flat: nu
   const fn = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: layout.memory } }).exports.run as (c: number, budget: number) => number;
   const st = new Int32Array(layout.memory.buffer, layout.stateOffset, STATE_WORDS);
   const enterable = blocks.map((_, n) => n === 0 || states[n] !== undefined);
-  let js: RegionCode | undefined, moved = false, slow = 0, retired = 0;
+  let js: RegionCode | undefined, moved = false, calls = 0, shortExits = 0;
   const run: RegionCode = (cpu: Cpu, insns: Insn[], regs: Int32Array, end: number, at: number): boolean => {
     if (moved) return js ? js(cpu, insns, regs, end, at) : true;
     if (cpu.flatSegs !== flat) return false;
@@ -491,21 +491,26 @@ export function compileWasmRegion(blocks: RegionBlock[], user: boolean, flat: nu
     cpu.icount += n;
     cpu.ccOp = st[STATE_FOP]; cpu.ccSize = st[STATE_FOP + 1]; cpu.ccA = st[STATE_FOP + 2]; cpu.ccB = st[STATE_FOP + 3]; cpu.ccRes = st[STATE_FOP + 4]; cpu.ccCin = st[STATE_FOP + 5];
     const kind = st[STATE_KIND];
-    retired += n;
     if (kind === EXIT_MISS) cpu.stats.regionMissExits++;
-    else if (kind === EXIT_SLOW && ++slow >= SLOW_EXITS && retired < slow * SLOW_EXIT_SPACING) {
-      // Leaves every few instructions (a store next to code each pass, an instruction it lacks in
-      // a loop): the JS region, whose inline slow paths stay in the loop, from now on.
-      moved = true;
-      cpu.stats.regionsMovedToJs++;
-      js = fallback()?.run;
+    else if (kind === EXIT_SLOW && n < SHORT_RUN) shortExits++;
+    if (++calls === WINDOW) {
+      // Most runs of the last WINDOW left after a few instructions for something the dispatcher
+      // does (a store next to code each pass, an instruction it lacks in a loop), and the rest of
+      // the loop ran in single blocks: the JS region, whose slow paths stay in the loop, from now on.
+      if (shortExits * 2 >= WINDOW) {
+        moved = true;
+        cpu.stats.regionsMovedToJs++;
+        js = fallback()?.run;
+      }
+      calls = 0;
+      shortExits = 0;
     }
     return true;
   };
   return { run, enterable };
 }
-/** A region that left SLOW_EXITS times to the dispatcher, on average within SLOW_EXIT_SPACING instructions, moves to JS. */
-const SLOW_EXITS = 64, SLOW_EXIT_SPACING = 400;
+/** Runs per verdict, and a run this short that left for the dispatcher (see `run`). */
+const WINDOW = 128, SHORT_RUN = 400;
 
 /** The cases: every block with a known state, and the entry copy of block 0 (case blocks.length, 'dyn'). */
 function emitFunction(g: WasmGen, states: (WFlags | undefined)[]): void {
