@@ -51,11 +51,18 @@ const WINDOW = 4096;
 /** Windows looked at per stretch; then the rest of it runs in lock step (a difference in every part). */
 const MAX_WINDOWS = 8;
 /**
- * A stretch at least this long after one the technique acted in is run by the worker beside the
+ * A stretch at least this long after ones the technique acted in is run by the worker beside the
  * guest. Shorter ones the main thread's twin runs if it must: handing the worker the twin's state
  * (a 16 MiB snapshot) costs about what running a few million instructions does.
  */
 const ASK_AHEAD = 4_000_000;
+/**
+ * Stretches in a row the technique acted in before the worker runs the next one ahead: events that
+ * keep coming (a timer's interrupts). One alone (the PIT's first interrupt held while the guest has
+ * IF = 0, its console output) is mostly followed by a stretch the twin does not run at all, and the
+ * worker's run of it — cold, a core's worth of CPU beside the guest — would be thrown away.
+ */
+const ACTED_IN_A_ROW = 2;
 
 export class TwinWindows {
   /** The last clean comparison (both sides at its instruction count). */
@@ -93,8 +100,8 @@ export class TwinWindows {
   private pauseAsked: Promise<'pause'> = new Promise(() => {});
   /** Where the stretch being run started, and whether the twin agreed with the guest there (stateTransfer.ts). */
   private mark: (StretchMark & { agreed: boolean }) | undefined;
-  /** The technique acted in the last stretch (the twin ran it): the next one likely needs the twin too. */
-  private lastActed = true;
+  /** Stretches in a row the technique acted in (the twin ran them): the next one likely needs the twin too. */
+  private actedInARow = 0;
   private readonly watch: StretchWatch;
   /** Stretches the twin did not run (it took the guest's state), and their instructions. */
   adoptions = 0;
@@ -188,7 +195,7 @@ export class TwinWindows {
     this.stretchEnd = this.ctx.cpu.icount + this.stretch;
     this.markHere();
     const ahead = this.ahead;
-    if (!ahead?.alive || !this.lastActed || this.stretch < ASK_AHEAD) return;
+    if (!ahead?.alive || this.actedInARow < ACTED_IN_A_ROW || this.stretch < ASK_AHEAD) return;
     if (!this.aheadInStep || ahead.position !== (this.adopted?.icount ?? this.lock.twin.cpu.icount)) {
       this.syncTwin();
       ahead.reset(this.lock.twin);
@@ -212,8 +219,11 @@ export class TwinWindows {
   private adoptIfQuiet(): boolean {
     const ctx = this.ctx, vm = ctx.vm, twin = this.lock.twin, mark = this.mark;
     if (!mark || ctx.cpu.icount === mark.icount || ctx.disposed) return false;
-    this.lastActed = !mark.agreed || this.watch.acted(mark);
-    if (this.lastActed) return false;
+    if (!mark.agreed || this.watch.acted(mark)) {
+      this.actedInARow++;
+      return false;
+    }
+    this.actedInARow = 0;
     this.syncTwin();
     if (twin.cpu.icount !== mark.icount || twin.machine.outcome !== undefined) return false;
     this.mark = undefined;

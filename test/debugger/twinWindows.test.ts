@@ -143,6 +143,26 @@ describe('debugger: checkEquivalence compares the native twin after stretches, n
     }
   });
 
+  it('trap-and-emulate: a stretch after stretches the technique acted in is run ahead by the worker thread', async () => {
+    // Sensitive instructions in every one of 1000 rounds (~16 M instructions): after the first
+    // divergence the twin differs from the guest for good, so it runs every stretch; the long ones
+    // in its worker thread, beside the guest (twinAhead.ts), not on this one.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-twins-'));
+    const program = path.join(dir, 'twins.gasm');
+    fs.writeFileSync(program, fs.readFileSync(TWINS, 'utf8').replace(/^ROUNDS\s+equ\s+3\b/m, 'ROUNDS      equ 1000')
+      .replace(/^ {4}cmp ebp, 1 .*$/m, '    cmp ebp, ebp').replace(/^ {4}cmp dword \[syscalls\], 1$/m, '    cmp dword [syscalls], 1000'));
+    try {
+      const r = await run('trap-and-emulate', false, program);
+      assert.match(r.log.find((l) => l.startsWith('stop ')) ?? '', /^stop \d+ [0-9a-f]+ divergence: Divergence from native after twins\.gasm:\d+ \(push cs\)/, r.log.join('\n'));
+      assert.match(r.log[r.log.length - 1], /^end: The guest exited with code 1 .* Compared with native: same console and outcome\.$/);
+      assert.ok(r.instructions > 15_000_000, `${r.instructions} instructions`);
+      assert.equal(r.adopted, 0);
+      assert.ok(r.fromWorker > 0, `${r.fromWorker} twin states from the worker`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('binary-translation: no divergence, as in the lock step, and nothing re-run', async () => {
     const reference = await run('binary-translation', true);
     const fast = await run('binary-translation', false);
