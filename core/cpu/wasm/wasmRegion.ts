@@ -374,6 +374,9 @@ class WasmGen {
   jump(to: number, retired: number, caseId: number, depth: number): void {
     const t = this.index.get(to >>> 0), b = this.b;
     if (t === undefined) { this.exit(to, retired, i32(EXIT_DONE)); return; }
+    // A block that would leave part way (I/O, RET, …) is the dispatcher's from its start: fewer cases
+    // in the function (the hot loop's code compiles better without them), the same exits.
+    if (!this.inline(t)) { this.exit(to, retired, i32(EXIT_SLOW)); return; }
     if (depth === 0 && t !== 0 && t !== caseId && this.blocks[t].insns.length <= INLINE_MAX_INSNS) {
       const { eip, k, next, flags, flagsDeadAfter, cfDeadAfter } = this;
       b.emit(set(IC, add(get(IC), i32(retired))));
@@ -388,6 +391,21 @@ class WasmGen {
     if (t === caseId) b.br('self');
     else { b.emit(set(LL, i32(t))); b.br('dispatch'); }
   }
+
+  /** Whether every instruction of block `t` before its branch compiles inline (with the flag record's kind unknown). */
+  inline(t: number): boolean {
+    let ok = this.inlineBlocks.get(t);
+    if (ok === undefined) {
+      const scratch = new WasmGen(this.blocks, this.index, this.user, this.flat, () => undefined, () => {});
+      const insns = this.blocks[t].insns;
+      scratch.eip = this.blocks[t].eip >>> 0;
+      scratch.b.block('out'); // what its exits branch to
+      ok = insns.every((i, k) => { atInstruction(scratch, insns, k); const yes = isInlineBranch(i) || scratch.inst(i); scratch.eip = scratch.next; return yes; });
+      this.inlineBlocks.set(t, ok);
+    }
+    return ok;
+  }
+  readonly inlineBlocks = new Map<number, boolean>();
 
   /** Block `n` as case `caseId` starting with flag state `entry`: a loop its jumps to itself continue. */
   emitBlock(n: number, caseId: number, entry: WFlags): void {
