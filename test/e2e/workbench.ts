@@ -147,6 +147,11 @@ async function compareFrame(page: Page, timeoutMs = 30_000): Promise<Frame> {
 
 async function checkCompareView(page: Page, shot: string): Promise<string> {
   const frame = await compareFrame(page);
+  // The page fetches nothing: its script and stylesheet are inline (code-server's webview service
+  // worker once in a while failed the first page's fetches, and the view stayed unstyled and empty).
+  const fetched = await frame.evaluate(() => document.querySelectorAll('link[href], script[src]').length);
+  if (fetched !== 0) throw new Error(`the compare page links ${fetched} resources`);
+  const styled = await frame.locator('#refresh').evaluate((e: any) => getComputedStyle(e).color);
   const rows = await frame.locator('#table tbody tr').count();
   const bars = await frame.locator('#chart .bar').count();
   const modes = await frame.locator('#table tbody tr th').allInnerTexts();
@@ -181,7 +186,7 @@ async function checkCompareView(page: Page, shot: string): Promise<string> {
   await page.screenshot({ path: path.join(OUT, shot.replace(/\.png$/, '-log.png')) });
   if (!(log > linear * 2 && log > 40)) throw new Error(`native bar ${linear.toFixed(0)} px linear, ${log.toFixed(0)} px log`);
   await frame.locator('#log').uncheck();
-  return `(${modes.join(', ')}; native ${nativeRatio}; trap-and-emulate stacks ${teCauses.join('+')}; native bar ${linear.toFixed(0)} → ${log.toFixed(0)} px on log scale; ${eventRows} event rows)`;
+  return `(${modes.join(', ')}; Refresh button text ${styled}; native ${nativeRatio}; trap-and-emulate stacks ${teCauses.join('+')}; native bar ${linear.toFixed(0)} → ${log.toFixed(0)} px on log scale; ${eventRows} event rows)`;
 }
 
 async function suitePhase(page: Page): Promise<void> {
