@@ -140,8 +140,9 @@
     render();
   });
   render();
-  // Ask for the figures until they come: the e2e rig saw this page stay at "Running every technique…"
-  // twice in four CI runs with the figures already computed (a message lost while the page loaded).
+  // Ask for the figures until they come, in case a message is lost while the page loads. (The page
+  // the e2e rig saw stuck at "Running every technique…" had not loaded its script at all: the script
+  // is now inline, see client/webviewPage.ts.)
   vscode.postMessage({ type: 'ready' });
   const asking = setInterval(() => { if (received) clearInterval(asking); else vscode.postMessage({ type: 'ready' }); }, 500);
 })();
