@@ -22,6 +22,12 @@ export function timeIt(fn: () => void, minMs = 300): number {
   return elapsed / n;
 }
 
+/** The median of `samples` (the mean of the middle two for an even count). */
+export function median(samples: number[]): number {
+  const s = [...samples].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
 /** The p-th percentile (0..100) of `samples`. */
 export function percentile(samples: number[], p: number): number {
   const s = [...samples].sort((a, b) => a - b);

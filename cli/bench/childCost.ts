@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { median } from './benchSupport';
 
 export interface ChildCost { wallMs: number; cpuMs: number; maxRssMiB: number; status: number | null }
 
@@ -51,8 +52,7 @@ export function cpuPerRun(cmd: string, args: string[], runs: number, env?: NodeJ
 export function medianWall(cmd: string, args: string[], runs: number, env?: NodeJS.ProcessEnv): number {
   const walls: number[] = [];
   for (let i = 0; i < Math.min(runs, 7); i++) { const t = performance.now(); spawnSync(cmd, args, { stdio: 'ignore', env: env ?? process.env }); walls.push(performance.now() - t); }
-  walls.sort((a, b) => a - b);
-  return walls[Math.floor(walls.length / 2)];
+  return median(walls);
 }
 
 /** `cpuPerRun` and `medianWall` of a short command. */

@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { createVm, type Mode } from '../../core/vmm';
 import { loadProgramFile } from '../../core/machine/program';
-import { collectGarbage, mainThreadCpuMs, percentile, processCpuMs } from './benchSupport';
+import { collectGarbage, mainThreadCpuMs, median, percentile, processCpuMs } from './benchSupport';
 import { InlineClient } from './inlineDapClient';
 
 const MODES: Mode[] = ['native', 'trap-and-emulate', 'binary-translation', 'paravirtual', 'hardware-assisted'];
@@ -133,7 +133,7 @@ export async function continueAgainstRun(compute: string, print: (line: string) 
       print(`continue ÷ popek run, ${mode} (~200 M instructions, main-thread CPU, best of ${ROUNDS}; popek run ${run} ms): ` +
         watches.map((w) => `${w.name} ${ratio(best.get(w.name)!.main).toFixed(2)}`).join(' · ') +
         `; whole-process CPU with every filter ${ratio(every.process, runProcess).toFixed(2)}`);
-      const spread = (xs: number[]) => `${percentile(xs, 50).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+      const spread = (xs: number[]) => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
       for (const { w, ratios } of twinRows) {
         print(`continue with the native twin (${w.name}) ÷ popek run, ${mode}, median of ${TWIN_ROUNDS} paired rounds (range): wall ${spread(ratios.wall)}, ` +
           `main-thread CPU ${spread(ratios.main)}, whole-process CPU ${spread(ratios.process)} (target ≥ 0.8 in wall time)`);

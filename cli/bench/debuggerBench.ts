@@ -12,7 +12,7 @@ import { continueAgainstRun, pauseLatency, pauseWhileSearching } from './continu
 import { InlineClient } from './inlineDapClient';
 import { createVm } from '../../core/vmm';
 import { loadProgramFile } from '../../core/machine/program';
-import { percentile, type BenchSuite } from './benchSupport';
+import { median, percentile, type BenchSuite } from './benchSupport';
 
 function findExample(name: string): string | undefined {
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
@@ -22,7 +22,6 @@ function findExample(name: string): string | undefined {
   }
 }
 
-const median = (xs: number[]) => percentile(xs, 50);
 
 /** The adapter as a separate process (`node dist/debugAdapter.js`): ms from spawn to the first stop. */
 async function processLaunch(adapter: string, program: string): Promise<number> {

@@ -10,14 +10,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import type { BenchSuite } from './benchSupport';
+import { median, type BenchSuite } from './benchSupport';
 import { cpuPerRun, medianWall } from './childCost';
 
 /** Batches of runs per command and variant, each beside a batch of `node -e 0`. */
 const BATCHES = 5;
 const RUNS = 6;
 
-const median = (v: number[]) => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
 /** Median CPU per run of the command, and median of (command − node) over batches that alternate the two. */
 function besideNode(args: string[], env?: NodeJS.ProcessEnv): { cpuMs: number; ownMs: number; nodeMs: number } {
