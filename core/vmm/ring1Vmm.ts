@@ -34,7 +34,6 @@ import {
   R_GDT, R_IDT, R_POOL, R_SHADOW_PD, R_TSS, R_VMM_PT, TSS_LIMIT, VMM_LINEAR, VMM_PD_INDEX, VMM_TSS_INDEX, VMM_TSS_SEL,
   compressAttr, compressDescriptor, compressGate, vmmAreaPde,
 } from './ringCompression';
-import { UNPOPULATED } from './bt/virtualMmu';
 import { ShadowMmu, type ShadowState } from './shadowPaging';
 import type { Mode, Technique, TechniqueView, VmHost } from './technique';
 import { initialVirtualCpu, type VirtualCpu } from './vcpu';
@@ -90,7 +89,7 @@ export abstract class Ring1Vmm implements Technique, Monitor {
     const rb = this.reservedBase;
     this.shadow = new ShadowMmu(host, {
       pdPhys: rb + R_SHADOW_PD, poolStart: rb + R_POOL, poolEnd: host.machine.mem.size,
-      vmmPdIndex: VMM_PD_INDEX, vmmPde: vmmAreaPde(rb), unpopulatedPhys: UNPOPULATED,
+      vmmPdIndex: VMM_PD_INDEX, vmmPde: vmmAreaPde(rb),
     }, () => this.vcpu);
   }
 

@@ -27,6 +27,13 @@ import { PAGE_SIZE, type PhysicalMemory } from '../cpu/physicalMemory';
 import { DeviceTrapAccount, reportMmio, runInstructionOnce } from './mmioEmulation';
 import type { VmHost } from './technique';
 
+/**
+ * The host frame that stands for guest-physical addresses beyond guest RAM in every technique's
+ * shadow or EPT: above all memory, so it reads zeros and drops writes, as past RAM natively (a frame of
+ * the VMM's own memory would keep what the guest stored there).
+ */
+export const UNPOPULATED = 0xfffff000;
+
 /** The guest's paging registers (virtual). */
 export interface GuestPagingRegs { cr0: number; cr3: number; cr4: number }
 
@@ -39,11 +46,6 @@ export interface ShadowLayout {
   /** Page-directory index kept for the VMM (its PDE value is written on every reset). */
   vmmPdIndex: number;
   vmmPde: number;
-  /**
-   * A host frame above all memory that stands for guest-physical addresses beyond guest RAM: it reads
-   * as zeros and drops writes, as past RAM natively (a frame of the VMM's own memory would keep them).
-   */
-  unpopulatedPhys: number;
 }
 
 /** Result of a guest page walk. */
@@ -192,7 +194,7 @@ export class ShadowMmu {
     const wasPresent = (old & PTE_P) !== 0;
     let frame = (w.phys & ~0xfff) >>> 0;
     if (frame >= mem.ramSize && mem.isMmio(w.phys)) return this.emulateMmio(lin, w.phys, write, sptPhys + ((lin >>> 12) & 0x3ff) * 4, frame, w.user);
-    if (frame >= mem.ramSize) frame = l.unpopulatedPhys;
+    if (frame >= mem.ramSize) frame = UNPOPULATED;
     // Writable in the shadow only once the guest entry is dirty, so the first write is seen (D bit).
     const spte = frame | PTE_P | (w.user ? PTE_U : 0) | (w.writable && w.dirty ? PTE_W : 0);
     // Already mapped as the guest allows (a caller prefaulting, or a stale TLB entry): nothing to

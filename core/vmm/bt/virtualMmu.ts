@@ -20,8 +20,6 @@ import type { PhysicalMemory } from '../../cpu/physicalMemory';
 import { ShadowMmu, type ShadowState } from '../shadowPaging';
 import type { VmHost } from '../technique';
 
-/** Host-physical page that stands for nothing (above all memory: reads zeros, writes ignored, as past RAM). */
-export const UNPOPULATED = 0xfffff000;
 /** A page-directory index no linear address has: the shadow keeps no VMM hole (the page after the directory is scratch). */
 export const NO_VMM_HOLE = 1024;
 
@@ -63,7 +61,7 @@ export class VirtualMmu {
       // The translated code and the VMM share no linear range with the guest here: no VMM hole
       // (index 1024 is past the directory; the module's write of its PDE lands in a scratch page).
       pdPhys: base, poolStart: base + 0x2000, poolEnd: base + size,
-      vmmPdIndex: NO_VMM_HOLE, vmmPde: 0, unpopulatedPhys: UNPOPULATED,
+      vmmPdIndex: NO_VMM_HOLE, vmmPde: 0,
     }, () => ({ cr0: this.cr0, cr3: this.cr3, cr4: this.cr4 }));
   }
 

@@ -9,7 +9,7 @@ import type { Cpu } from '../../cpu/cpu';
 import { LAPIC_BASE } from '../../machine/firmware';
 import type { CostKey } from '../cost';
 import type { VmHost } from '../technique';
-import { UNPOPULATED } from '../bt/virtualMmu';
+import { UNPOPULATED } from '../shadowPaging';
 import { SECONDARY, type KvmControls } from './controls';
 import { EPT_RWX, EPT_WRITE, type Ept } from './ept';
 import { EXIT_REASON, apicAccessQualification, eptViolationQualification } from './exitReasons';

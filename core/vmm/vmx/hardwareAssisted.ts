@@ -24,7 +24,7 @@ import type { Insn } from '../../cpu/insn';
 import type { LoadedImage, StopReason } from '../../machine/machine';
 import { ShadowMmu } from '../shadowPaging';
 import { registerTechnique, type Technique, type TechniqueView, type VmHost } from '../technique';
-import { NO_VMM_HOLE, UNPOPULATED } from '../bt/virtualMmu';
+import { NO_VMM_HOLE } from '../bt/virtualMmu';
 import { INTR_INFO, intrInfo, kvmDefaults, type KvmControls, type VmxOptions } from './controls';
 import { Ept, type EptState } from './ept';
 import { EptExits, EptViolation } from './eptExits';
@@ -88,7 +88,7 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
       this.shadow = new ShadowMmu(host, {
         pdPhys: this.base + HOST_LAYOUT.shadowPd, poolStart: this.base + HOST_LAYOUT.shadowPool, poolEnd: this.base + (RESERVED_MIB << 20),
         // The host runs in root mode with its own address space: no VMM hole in the guest's.
-        vmmPdIndex: NO_VMM_HOLE, vmmPde: 0, unpopulatedPhys: UNPOPULATED,
+        vmmPdIndex: NO_VMM_HOLE, vmmPde: 0,
       }, () => ({ cr0: this.cr0Shadow, cr3: this.guestCr3, cr4: this.cr4Shadow }));
       // Shadow paging write-protects the guest's page tables: every guest write to one is a #PF
       // exit (EXCEPTION_NMI) that the host emulates before updating the shadow (KVM's
