@@ -31,11 +31,23 @@ export interface MmioHandler {
 
 /**
  * Where compiled WebAssembly regions find the CPU's state in the memory they share with it (byte
- * offsets): the TLB (1M int32 entries, Cpu.tlb) and a small exchange area (core/cpu/wasm).
+ * offsets): the TLB (1M int32 entries, Cpu.tlb), a small exchange area (core/cpu/wasm), and the
+ * code marks (`pageFlags`, `codeChunks`), so a region stores next to code without leaving.
  */
-export interface WasmLayout { readonly memory: WebAssembly.Memory; readonly tlbOffset: number; readonly stateOffset: number }
+export interface WasmLayout {
+  readonly memory: WebAssembly.Memory;
+  readonly tlbOffset: number;
+  readonly stateOffset: number;
+  readonly pageFlagsOffset: number;
+  readonly codeChunksOffset: number;
+}
 /** Bytes after guest memory for the TLB (one int32 per linear 4 KiB page) and the exchange area. */
 const TLB_BYTES = 4 << 20, STATE_BYTES = 256;
+/**
+ * Bytes after `codeChunks`: a dword store at the last bytes of memory reads the mark of the chunk
+ * past the end before its page-fit check refuses it (WebAssembly evaluates both sides of an `and`).
+ */
+const CHUNK_PAD = 64;
 
 export class PhysicalMemory {
   readonly bytes: Uint8Array;
@@ -50,7 +62,8 @@ export class PhysicalMemory {
   private readonly watches = new Map<number, WriteWatch[]>();
   /**
    * One byte per 64-byte chunk: set when decoded code covers part of the chunk. A write to a code
-   * page that touches no code chunk (data next to code) costs a lookup, not a re-decode.
+   * page that touches no code chunk (data next to code) costs a lookup, not a re-decode; compiled
+   * WebAssembly regions make that lookup themselves (with `pageFlags`, in the shared memory).
    */
   readonly codeChunks: Uint8Array;
   /** Devices past the end of memory (set by the machine). */
@@ -68,17 +81,19 @@ export class PhysicalMemory {
   ) {
     const total = ramSize + reservedSize;
     if (total % PAGE_SIZE !== 0) throw new Error('memory size must be a multiple of 4 KiB');
+    const pages = total >>> PAGE_SHIFT, chunks = total >>> CHUNK_SHIFT;
+    const pageFlagsOffset = total + TLB_BYTES + STATE_BYTES, codeChunksOffset = pageFlagsOffset + pages;
     let memory: WebAssembly.Memory | undefined;
     try {
-      memory = new WebAssembly.Memory({ initial: Math.ceil((total + TLB_BYTES + STATE_BYTES) / 65536) });
+      memory = new WebAssembly.Memory({ initial: Math.ceil((codeChunksOffset + chunks + CHUNK_PAD) / 65536) });
     } catch {
       memory = undefined; // no address space for it: plain arrays, regions in JS only
     }
-    this.wasm = memory && { memory, tlbOffset: total, stateOffset: total + TLB_BYTES };
+    this.wasm = memory && { memory, tlbOffset: total, stateOffset: total + TLB_BYTES, pageFlagsOffset, codeChunksOffset };
     this.bytes = memory ? new Uint8Array(memory.buffer, 0, total) : new Uint8Array(total);
     this.dwords = new Int32Array(this.bytes.buffer, 0, total >>> 2);
-    this.pageFlags = new Uint8Array(total >>> PAGE_SHIFT);
-    this.codeChunks = new Uint8Array(total >>> CHUNK_SHIFT);
+    this.pageFlags = memory ? new Uint8Array(memory.buffer, pageFlagsOffset, pages) : new Uint8Array(pages);
+    this.codeChunks = memory ? new Uint8Array(memory.buffer, codeChunksOffset, chunks) : new Uint8Array(chunks);
   }
 
   get size(): number { return this.bytes.length; }

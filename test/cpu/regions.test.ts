@@ -771,9 +771,9 @@ describe('cpu: compiled regions', function () {
       endToEnd(g.bytes);
     });
 
-    it('a region that leaves for the dispatcher every pass (data next to its own code) moves to the JS region and stays exact', function () {
-      // The store goes to the code page (its fast write permission is off): WebAssembly leaves
-      // before it each time; after enough such exits the region runs as JS, whose slow path is inline.
+    it('a region that leaves for the dispatcher every pass (data in a chunk of its own code) moves to the JS region and stays exact', function () {
+      // The store goes to a 64-byte chunk that holds decoded code (the exit's block): WebAssembly
+      // leaves before it each time; after enough such exits the region runs as JS, whose slow path is inline.
       const g = build([
         'start:', 'xor eax, eax', 'xor ebx, ebx', 'mov ecx, 5000',
         '.l:', 'add eax, ecx', 'mov [cell], eax', 'add ebx, [cell]', 'dec ecx', 'jnz .l',
@@ -787,6 +787,104 @@ describe('cpu: compiled regions', function () {
       for (let ecx = 5000; ecx > 0; ecx--) { eax += ecx; ebx = (ebx + eax) | 0; }
       assert.equal(end.cpu.regs[5], ebx);
     });
+
+    it('stores next to code stay in the WebAssembly region; a store into a chunk that became code since (the loop calls what it wrote) leaves it and takes effect, in step with the interpreter', function () {
+      // `data` and `patch` share the loop's page, each in 64-byte chunks of its own. Every 64th pass
+      // writes "mov eax, ECX; ret" into `patch` and calls it: from the first call on its chunk holds
+      // decoded code, so the next writes there must leave for the dispatcher (which drops the stale
+      // block) — a region that kept treating the chunk as data would run the old immediate.
+      const g = build([
+        'start:', 'mov esp, 0x90000', 'xor ebx, ebx', 'xor esi, esi', 'mov ecx, 3000',
+        '.l:', 'mov [data + esi*4], ecx', 'add ebx, [data + esi*4]', 'inc esi', 'and esi, 15',
+        'test ecx, 63', 'jnz .skip',
+        'mov byte [patch], 0xb8', 'mov [patch + 1], ecx', 'mov byte [patch + 5], 0xc3', 'mov edi, patch', 'call edi', 'add ebx, eax',
+        '.skip:', 'dec ecx', 'jnz .l',
+        // The exit's block would go on decoding into the data after it: a jump ends it.
+        'mov eax, ebx', ...EXIT, 'jmp $',
+        'align 64', 'data: times 16 dd 0', 'align 64', 'patch: times 64 db 0x90',
+      ].join('\n'));
+      const { fast } = lockstep(g.bytes, 499);
+      assert.ok(fast.cpu.stats.regionsInWasm > 0, JSON.stringify(fast.cpu.stats));
+      assert.equal(fast.cpu.stats.regionsMovedToJs, 0, 'the loop stayed in WebAssembly');
+      assert.ok(fast.cpu.stats.codeInvalidations > 0, 'the patch was invalidated');
+      const end = endToEnd(g.bytes);
+      let ebx = 0;
+      for (let ecx = 3000; ecx > 0; ecx--) { ebx = (ebx + ecx) | 0; if ((ecx & 63) === 0) ebx = (ebx + ecx) | 0; }
+      assert.equal(end.cpu.regs[5], ebx);
+    });
+
+    it('a store next to code on a page that also has a write watch (a monitor\'s) reaches the watch every time, as interpreted', function () {
+      const g = build([
+        'start:', 'xor ebx, ebx', 'xor esi, esi', 'mov ecx, 3000',
+        '.l:', 'mov [data + esi*4], ecx', 'add ebx, [data + esi*4]', 'inc esi', 'and esi, 15', 'dec ecx', 'jnz .l',
+        'mov eax, ebx', ...EXIT, 'jmp $',
+        'align 64', 'data: times 16 dd 0',
+      ].join('\n'));
+      const page = g.label('data') >>> 12;
+      assert.equal(page, g.label('start') >>> 12, 'the data shares the code\'s page');
+      const watched = (jit: boolean) => {
+        const m = boot(g.bytes, jit);
+        let writes = 0;
+        m.mem.addWriteWatch(page, () => { writes++; });
+        m.run(50_000_000);
+        return { m, writes };
+      };
+      const slow = watched(false), fast = watched(true);
+      assert.equal(state(fast.m), state(slow.m));
+      assert.ok(fast.m.cpu.stats.regionsInWasm > 0, JSON.stringify(fast.m.cpu.stats));
+      assert.equal(fast.writes, slow.writes);
+      assert.ok(slow.writes >= 3000);
+    });
+
+    it('a dword store that straddles a data chunk and a chunk of code leaves the region and changes that code, at a site that also stores to data; so does a store into another region\'s code', function () {
+      // One store site writes a dword 2 bytes before `f` on every 4th inner pass, and to data 10–26
+      // bytes before it on the others: 0x34, 0x12, then `f`'s opcode and X into its immediate's low
+      // byte, so `f` returns 0x11223300 | X (X of the last pass). Only the dword's last byte lies in
+      // the code chunk, and the same site wrote to data on the same page earlier in the same run of
+      // the region (a site's page cache must not let it skip the chunk check); `f` is called through
+      // a register, so it is no block of the region. `gl`, a loop with a region of its own, is
+      // patched through its immediate every 8th outer pass.
+      const g = build([
+        'start:', 'mov esp, 0x90000', 'xor ebx, ebx', 'mov ebp, 300',
+        // The jump makes `.l` a block of its own: each outer pass enters the region at its first inner pass.
+        '.o:', 'mov ecx, 8', 'jmp .l',
+        '.l:', 'movzx eax, cl', 'add eax, ebp', 'shl eax, 24', 'or eax, 0x00b81234',
+        'lea edi, [ecx + 3]', 'and edi, 3', 'neg edi', 'mov [f - 2 + edi*8], eax', 'dec ecx', 'jnz .l',
+        'mov esi, f', 'call esi', 'add ebx, eax',
+        'test ebp, 7', 'jnz .n', 'mov [gimm], ebp', 'mov esi, gl', 'call esi', 'add ebx, eax',
+        '.n:', 'dec ebp', 'jnz .o',
+        'mov eax, ebx', ...EXIT, 'jmp $',
+        'align 64', 'times 60 db 0', 'align 64', 'f: mov eax, 0x11223344', 'ret',
+        'align 64', 'gl: mov edx, 20', 'xor eax, eax', 'gloop:', 'db 0x05', 'gimm: dd 0', 'dec edx', 'jnz gloop', 'ret',
+      ].join('\n'));
+      lockstep(g.bytes, 331);
+      const end = endToEnd(g.bytes);
+      let ebx = 0;
+      for (let ebp = 300; ebp > 0; ebp--) { ebx = (ebx + ((0x11223300 | ((ebp + 1) & 0xff)) >>> 0)) | 0; if ((ebp & 7) === 0) ebx = (ebx + 20 * ebp) | 0; }
+      assert.equal(end.cpu.regs[5], ebx);
+    });
+
+    for (const mode of ['binary-translation', 'hardware-assisted'] as const) {
+      it(`${mode}: compute.gasm (its sieve next to its code) runs in WebAssembly regions that never move to JS, in step with the interpreter`, function () {
+        const src = fs.readFileSync(path.join(REPO_ROOT, 'examples', 'compute.gasm'), 'utf8');
+        const p = assembleProgram('compute.gasm', '%define ITERATIONS 2\n' + src);
+        const vm = createVm({ mode });
+        vm.load(p);
+        const slow = new Machine({ jit: false });
+        slow.loadImage(p.bytes);
+        for (let k = 0; k < 2000 && !vm.outcome; k++) {
+          vm.runSlice(4999); slow.runSlice(4999);
+          assert.deepEqual([vm.cpu.icount, vm.cpu.eip, Array.from(vm.cpu.regs), vm.cpu.getEflags()], [slow.cpu.icount, slow.cpu.eip, Array.from(slow.cpu.regs), slow.cpu.getEflags()], `slice ${k}`);
+        }
+        assert.equal(vm.outcome, 'exit');
+        assert.equal(vm.machine.console, slow.console);
+        const facts = sieveFacts(32768);
+        assert.ok(vm.machine.console.includes(`: ${facts.count}\n`) && vm.machine.console.includes(`primes: ${facts.sum}\n`), vm.machine.console);
+        assert.ok(vm.machine.console.includes(`0x${facts.crc.toString(16).padStart(8, '0')}`), vm.machine.console);
+        assert.ok(vm.cpu.stats.regionsInWasm > 0, JSON.stringify(vm.cpu.stats));
+        assert.equal(vm.cpu.stats.regionsMovedToJs, 0, JSON.stringify(vm.cpu.stats));
+      });
+    }
 
     it('a dword that crosses into a page mapped elsewhere leaves the region (each byte where its page maps); one at a page\'s last aligned offset does not', function () {
       const g = build([

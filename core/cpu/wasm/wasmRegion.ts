@@ -10,14 +10,16 @@
  *  - an instruction outside the compiled subset (I/O, system instructions, MUL/DIV, RET, string ops,
  *    a Jcc reading flags the compiler does not know statically, …);
  *  - a memory access that is not the fast case: a TLB miss (the dispatcher walks and fills), a page
- *    without the fast permission (code or a watch on it, a clean page, MMIO, outside RAM), an access
- *    crossing its page, a segment that is not flat;
+ *    without the fast permission (a watch on it, a clean page, MMIO, outside RAM), a store into a
+ *    64-byte chunk of decoded code, an access crossing its page, a segment that is not flat;
  *  - the budget (a block that does not fit before `end`), a jump out of the region.
  * So self-modifying code, write watches, faults and MMIO run exactly as in the interpreter: the
  * region never executes them. A TLB entry cannot change while the function runs (nothing runs but
- * it), so each access site caches the page it used last across the whole call.
- * A region that leaves that way too often (a store next to code every pass, compute.gasm) moves to
- * the JS region, whose inline slow paths handle those without leaving.
+ * it), so each access site caches the page it used last across the whole call. A store to a page
+ * that holds code but not in a chunk of it (data next to code: compute.gasm's sieve) is done inline
+ * after a look at the chunk marks, which live in the same memory (WasmGen.storeNextToCode).
+ * A region that leaves too often anyway (a store into its own code's chunk every pass) moves to the
+ * JS region, whose inline slow paths handle those without leaving.
  *
  * Exchange with the wrapper (JS): the registers and flag record in, the same plus EIP and the kind
  * of exit out, in an area of the shared memory (STATE_*); the function returns the instructions it
@@ -25,9 +27,9 @@
  */
 import { CC_ADC, CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SAR32, CC_SBB, CC_SHL32, CC_SHR32, CC_SUB, type Cpu } from '../cpu';
 import type { Insn } from '../insn';
-import type { WasmLayout } from '../physicalMemory';
+import { CHUNK_SHIFT, PAGE_HAS_CODE, type WasmLayout } from '../physicalMemory';
 import {
-  TLB_FAST_SUP_WRITE, TLB_FAST_USER_WRITE, TLB_USER_READ, TLB_VALID, RECORD_SIZE, aluOp, atInstruction, isInlineBranch,
+  TLB_FAST_SUP_WRITE, TLB_FAST_USER_WRITE, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_VALID, RECORD_SIZE, aluOp, atInstruction, isInlineBranch,
   type CompiledRegion, type RegionBlock, type RegionCode,
 } from '../regionCompiler';
 import { Body, Op, bin, eqz, get, i32, load, moduleBytes, mulHighU, select, set, store, type Expr } from './wasmBinary';
@@ -121,7 +123,7 @@ class WasmGen {
   total = 0;
   flagsDeadAfter = false;
   cfDeadAfter = false;
-  constructor(readonly blocks: RegionBlock[], readonly index: Map<number, number>, readonly user: boolean, readonly flat: number,
+  constructor(readonly blocks: RegionBlock[], readonly index: Map<number, number>, readonly user: boolean, readonly flat: number, readonly layout: WasmLayout,
     readonly stateOf: (n: number) => WFlags | undefined, readonly onEdge: (n: number, f: WFlags) => void) {}
 
   /** Leaves the function with EIP `eip` after `retired` instructions of the block (kind: an expression). */
@@ -164,22 +166,27 @@ class WasmGen {
 
   /**
    * Sets P to the host address of the access of `size` bytes at linear `ea` when the TLB allows it
-   * `need` and it stays in its page, else leaves (a miss or a slow case). Each site caches the last
-   * page it reached (locals g, h): nothing can change a TLB entry while the function runs.
+   * (`write`: a store) and it stays in its page, else leaves (a miss or a slow case). Each site caches
+   * the last page it reached with the fast permission (locals g, h): nothing can change a TLB entry
+   * while the function runs.
    */
-  hostAddr(ea: Expr, size: number, need: number): void {
+  hostAddr(ea: Expr, size: number, write: boolean): void {
     const b = this.b;
     b.emit(set(LA, ea));
     const fits = size === 4 ? bin(Op.leU, and(get(LA), i32(4095)), i32(4092)) : size === 2 ? bin(Op.ne, and(get(LA), i32(4095)), i32(4095)) : undefined;
     const page = shrU(get(LA), 12), offset = and(get(LA), i32(4095));
+    const need = write ? (this.user ? TLB_FAST_USER_WRITE : TLB_FAST_SUP_WRITE) : this.user ? TLB_USER_READ : TLB_VALID;
     const viaTlb = (g?: number) => {
-      b.emit(set(T, [...bin(Op.shl, page, i32(2)), Op.load, 2, ...uleb32(this.tlbOffset)]));
+      b.emit(set(T, [...bin(Op.shl, page, i32(2)), Op.load, 2, ...uleb32(this.layout.tlbOffset)]));
       const ok = ne0(and(get(T), i32(need)));
       b.if(eqz(fits ? and(ok, fits) : ok));
-      this.leave(select(eqz(get(T)), i32(EXIT_MISS), i32(EXIT_SLOW)));
-      b.end();
+      if (write) this.storeNextToCode(size, fits, offset);
+      else this.leave(select(eqz(get(T)), i32(EXIT_MISS), i32(EXIT_SLOW)));
+      if (write) b.else();
+      else b.end();
       if (g !== undefined) b.emit(set(g + 1, and(get(T), i32(-4096))), set(g, page));
       b.emit(set(P, or(and(get(T), i32(-4096)), offset)));
+      if (write) b.end();
     };
     if (this.sites >= MAX_SITE_CACHES) { viaTlb(); return; }
     const g = SITES + 2 * this.sites++;
@@ -190,13 +197,28 @@ class WasmGen {
     viaTlb(g);
     b.end();
   }
-  tlbOffset = 0;
-
-  readNeed(): number { return this.user ? TLB_USER_READ : TLB_VALID; }
-  writeNeed(): number { return this.user ? TLB_FAST_USER_WRITE : TLB_FAST_SUP_WRITE; }
+  /**
+   * A store the TLB entry T (loaded) refuses the fast path: one to a page that holds decoded code
+   * (data next to code, compute.gasm's sieve) is done here when the page is writable, has no write
+   * watch, and no byte it writes lies in a 64-byte chunk of decoded code (PhysicalMemory's marks,
+   * read at every such store: code is only decoded between calls, so they are exact). Anything else
+   * leaves. Sets P; the site's page cache is not filled (the next store checks its chunk again).
+   */
+  storeNextToCode(size: number, fits: Expr | undefined, offset: Expr): void {
+    const b = this.b, { pageFlagsOffset, codeChunksOffset } = this.layout;
+    const writable = ne0(and(get(T), i32(this.user ? TLB_USER_WRITE : TLB_SUP_WRITE)));
+    b.emit(set(P, or(and(get(T), i32(-4096)), offset)));
+    const codeOnly = bin(Op.eq, [...shrU(get(T), 12), Op.load8u, 0, ...uleb32(pageFlagsOffset)], i32(PAGE_HAS_CODE));
+    const chunk = (at: Expr) => [...shrU(at, CHUNK_SHIFT), Op.load8u, 0, ...uleb32(codeChunksOffset)];
+    const noCode = eqz(size === 1 ? chunk(get(P)) : or(chunk(get(P)), chunk(add(get(P), i32(size - 1)))));
+    const ok = and(and(writable, codeOnly), noCode);
+    b.if(eqz(fits ? and(ok, fits) : ok));
+    this.leave(select(eqz(get(T)), i32(EXIT_MISS), i32(EXIT_SLOW)));
+    b.end();
+  }
 
   /** V = `size` bytes at seg:ea (zero-extended). */
-  load(i: Insn, size: number): void { this.hostAddr(this.ea(i), size, this.readNeed()); this.b.emit(set(V, load(size, get(P)))); }
+  load(i: Insn, size: number): void { this.hostAddr(this.ea(i), size, false); this.b.emit(set(V, load(size, get(P)))); }
   /** The flag record of ALU op `aop` on a and b (ADC/SBB with the carry in `cin`); FR the result. */
   alu(aop: number, size: number, a: Expr, bv: Expr, cin?: Expr): void {
     const [cc, op] = aluOp(aop)!;
@@ -245,7 +267,7 @@ class WasmGen {
     /** Read-modify-write of the memory operand: V the old value, `compute` sets W (false: nothing emitted). */
     const rmw = (compute: () => boolean): boolean => {
       const at = b.code.length, flags = this.flags, sites = this.sites;
-      this.hostAddr(this.ea(i), size, this.writeNeed());
+      this.hostAddr(this.ea(i), size, true);
       b.emit(set(V, load(size, get(P))));
       if (!compute()) { b.code.length = at; this.flags = flags; this.sites = sites; return false; }
       b.emit(store(size, get(P), get(W)));
@@ -294,15 +316,15 @@ class WasmGen {
         return false;
       case 0x88: case 0x89:
         if (rm >= 0) { Wr(rm, R(reg)); return true; }
-        this.hostAddr(this.ea(i), size, this.writeNeed()); b.emit(store(size, get(P), R(reg))); return true;
+        this.hostAddr(this.ea(i), size, true); b.emit(store(size, get(P), R(reg))); return true;
       case 0x8a: case 0x8b:
         if (rm >= 0) { Wr(reg, R(rm)); return true; }
         this.load(i, size); Wr(reg, get(V)); return true;
       case 0xa0: case 0xa1: this.load(i, size); Wr(0, get(V)); return true; // MOV AL/EAX, moffs (the offset in disp)
-      case 0xa2: case 0xa3: this.hostAddr(this.ea(i), size, this.writeNeed()); b.emit(store(size, get(P), R(0))); return true;
+      case 0xa2: case 0xa3: this.hostAddr(this.ea(i), size, true); b.emit(store(size, get(P), R(0))); return true;
       case 0xc6: case 0xc7:
         if (rm >= 0) { Wr(rm, imm); return true; }
-        this.hostAddr(this.ea(i), size, this.writeNeed()); b.emit(store(size, get(P), imm)); return true;
+        this.hostAddr(this.ea(i), size, true); b.emit(store(size, get(P), imm)); return true;
       case 0x8d: if (rm >= 0 || size !== 4) return false; b.emit(setR(reg, this.ea(i))); return true;
       case 0x90: return true;
       case 0x99: if (size !== 4) return false; b.emit(setR(2, bin(Op.shrS, r(0), i32(31)))); return true;
@@ -342,7 +364,7 @@ class WasmGen {
     if (size === 4 && op >= 0x58 && op < 0x60) {
       if (!this.flatSeg(2)) return false;
       // POP ESP loads ESP from the old top of the stack.
-      this.hostAddr(r(4), 4, this.readNeed());
+      this.hostAddr(r(4), 4, false);
       b.emit(set(V, load(4, get(P))), setR(4, add(get(LA), i32(4))), setR(reg, get(V)));
       return true;
     }
@@ -360,7 +382,7 @@ class WasmGen {
   push(val: Expr): boolean {
     if (!this.flatSeg(2)) return false;
     this.b.emit(set(V, val));
-    this.hostAddr(add(r(4), i32(-4)), 4, this.writeNeed());
+    this.hostAddr(add(r(4), i32(-4)), 4, true);
     this.b.emit(store(4, get(P), get(V)), setR(4, get(LA)));
     return true;
   }
@@ -396,7 +418,7 @@ class WasmGen {
   inline(t: number): boolean {
     let ok = this.inlineBlocks.get(t);
     if (ok === undefined) {
-      const scratch = new WasmGen(this.blocks, this.index, this.user, this.flat, () => undefined, () => {});
+      const scratch = new WasmGen(this.blocks, this.index, this.user, this.flat, this.layout, () => undefined, () => {});
       const insns = this.blocks[t].insns;
       scratch.eip = this.blocks[t].eip >>> 0;
       scratch.b.block('out'); // what its exits branch to
@@ -481,8 +503,7 @@ export function compileWasmRegion(blocks: RegionBlock[], user: boolean, flat: nu
     const incoming: (WFlags | undefined)[] = blocks.map(() => undefined);
     // Not settled: every block 'dyn' (and a case of its own, whichever jumps reach it).
     const last = pass === MAX_PASSES, now: (WFlags | undefined)[] = last ? blocks.map(() => 'dyn') : states;
-    const g = new WasmGen(blocks, index, user, flat, (n) => now[n], (n, f) => { const c = incoming[n]; incoming[n] = c === undefined || same(c, f) ? f : 'dyn'; });
-    g.tlbOffset = layout.tlbOffset;
+    const g = new WasmGen(blocks, index, user, flat, layout, (n) => now[n], (n, f) => { const c = incoming[n]; incoming[n] = c === undefined || same(c, f) ? f : 'dyn'; });
     emitFunction(g, now);
     if (last || incoming.every((f, n) => f === now[n] || (f !== undefined && now[n] !== undefined && same(f, now[n]!)))) { gen = g; states = now; break; }
     states = incoming;
