@@ -14,6 +14,7 @@ import { PAGE_SIZE, PhysicalMemory } from '../cpu/physicalMemory';
 import { x87, type X87State } from '../cpu/fpu/execute';
 import { AtaChannel, type Disk } from '../devices/ata';
 import { CmosRtc } from '../devices/cmosRtc';
+import { PciBus, QEMU_PC_FUNCTIONS } from '../devices/pci';
 import { DebugExit } from '../devices/debugExit';
 import { IoApic } from '../devices/ioapic';
 import { LocalApic } from '../devices/lapic';
@@ -89,6 +90,7 @@ export interface MachineSnapshot {
   lapic?: ReturnType<LocalApic['getState']>;
   ioapic?: ReturnType<IoApic['getState']>;
   cmos?: ReturnType<CmosRtc['getState']>;
+  pci?: ReturnType<PciBus['getState']>;
   ps2?: ReturnType<Ps2Controller['getState']>;
   ata?: ReturnType<AtaChannel['getState']>;
   x87?: X87State;
@@ -105,7 +107,7 @@ export interface MachineSnapshot {
 }
 
 /** The devices' part of a machine snapshot (`Machine.deviceState`). */
-export type DeviceState = Pick<MachineSnapshot, 'pic' | 'pit' | 'lapic' | 'ioapic' | 'cmos' | 'ps2' | 'ata' | 'uart' | 'debugExit' | 'vga' | 'unknownPorts'>;
+export type DeviceState = Pick<MachineSnapshot, 'pic' | 'pit' | 'lapic' | 'ioapic' | 'cmos' | 'pci' | 'ps2' | 'ata' | 'uart' | 'debugExit' | 'vga' | 'unknownPorts'>;
 
 export const DEFAULT_CPU_HZ = 100_000_000;
 export const DEFAULT_ORIGIN = 0x100000;
@@ -135,6 +137,8 @@ export class Machine {
   interruptFromApic = false;
   readonly ioapic: IoApic;
   readonly cmos: CmosRtc;
+  /** PCI configuration space (0xCF8/0xCFC): QEMU's pc bus without a NIC, and PIIX3's reset control at 0xCF9. */
+  readonly pci: PciBus;
   readonly ps2: Ps2Controller;
   readonly ata: AtaChannel;
   /** While true, a CPU halted with nothing scheduled waits (the run loop returns 'slice') instead of ending with 'halt': host input may still come. */
@@ -213,6 +217,8 @@ export class Machine {
     this.io.register(0xf0, 1, { read: () => 0xff, write: () => this.isaIrq(13, false) });
     this.io.register(0x60, 1, this.ps2);
     this.io.register(0x64, 1, this.ps2);
+    this.pci = new PciBus(QEMU_PC_FUNCTIONS, () => this.finish('triple-fault', 0, { error: 'reset through the reset control register (0xCF9)' }));
+    this.io.register(0xcf8, 8, this.pci.device);
     this.io.register(0x1f0, 8, this.ata);
     this.io.register(0x3f6, 1, this.ata);
     this.vga = new VgaText(this.mem.bytes);
@@ -465,6 +471,7 @@ export class Machine {
       lapic: this.lapic.getState(),
       ioapic: this.ioapic.getState(),
       cmos: this.cmos.getState(),
+      pci: this.pci.getState(),
       ps2: this.ps2.getState(),
       ata: this.ata.getState(),
       uart: this.uart.getState(),
@@ -480,6 +487,7 @@ export class Machine {
     if (s.lapic) this.lapic.setState(s.lapic);
     if (s.ioapic) this.ioapic.setState(s.ioapic);
     if (s.cmos) this.cmos.setState(s.cmos);
+    if (s.pci) this.pci.setState(s.pci);
     if (s.ps2) this.ps2.setState(s.ps2);
     if (s.ata) this.ata.setState(s.ata);
     this.uart.setState(s.uart);
