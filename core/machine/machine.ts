@@ -15,6 +15,7 @@ import { x87, type X87State } from '../cpu/fpu/execute';
 import { AtaChannel, type Disk } from '../devices/ata';
 import { CmosRtc } from '../devices/cmosRtc';
 import { PciBus, QEMU_PC_FUNCTIONS } from '../devices/pci';
+import { ACPI_PM_BASE, AcpiPm } from '../devices/acpiPm';
 import { DebugExit } from '../devices/debugExit';
 import { IoApic } from '../devices/ioapic';
 import { LocalApic } from '../devices/lapic';
@@ -91,6 +92,7 @@ export interface MachineSnapshot {
   ioapic?: ReturnType<IoApic['getState']>;
   cmos?: ReturnType<CmosRtc['getState']>;
   pci?: ReturnType<PciBus['getState']>;
+  acpiPm?: ReturnType<AcpiPm['getState']>;
   ps2?: ReturnType<Ps2Controller['getState']>;
   ata?: ReturnType<AtaChannel['getState']>;
   x87?: X87State;
@@ -107,7 +109,7 @@ export interface MachineSnapshot {
 }
 
 /** The devices' part of a machine snapshot (`Machine.deviceState`). */
-export type DeviceState = Pick<MachineSnapshot, 'pic' | 'pit' | 'lapic' | 'ioapic' | 'cmos' | 'pci' | 'ps2' | 'ata' | 'uart' | 'debugExit' | 'vga' | 'unknownPorts'>;
+export type DeviceState = Pick<MachineSnapshot, 'pic' | 'pit' | 'lapic' | 'ioapic' | 'cmos' | 'pci' | 'acpiPm' | 'ps2' | 'ata' | 'uart' | 'debugExit' | 'vga' | 'unknownPorts'>;
 
 export const DEFAULT_CPU_HZ = 100_000_000;
 export const DEFAULT_ORIGIN = 0x100000;
@@ -139,6 +141,8 @@ export class Machine {
   readonly cmos: CmosRtc;
   /** PCI configuration space (0xCF8/0xCFC): QEMU's pc bus without a NIC, and PIIX3's reset control at 0xCF9. */
   readonly pci: PciBus;
+  /** PIIX4's ACPI power-management registers at 0x600 (PM timer, PM1 control's power-off). */
+  readonly acpiPm: AcpiPm;
   readonly ps2: Ps2Controller;
   readonly ata: AtaChannel;
   /** While true, a CPU halted with nothing scheduled waits (the run loop returns 'slice') instead of ending with 'halt': host input may still come. */
@@ -219,6 +223,8 @@ export class Machine {
     this.io.register(0x64, 1, this.ps2);
     this.pci = new PciBus(QEMU_PC_FUNCTIONS, () => this.finish('triple-fault', 0, { error: 'reset through the reset control register (0xCF9)' }));
     this.io.register(0xcf8, 8, this.pci.device);
+    this.acpiPm = new AcpiPm(() => cpu.time, this.options.cpuHz, () => this.finish('shutdown', 0, { error: 'ACPI power off (PM1 control at 0x604, SLP_TYP 0)' }));
+    this.io.register(ACPI_PM_BASE, 12, this.acpiPm.device);
     this.io.register(0x1f0, 8, this.ata);
     this.io.register(0x3f6, 1, this.ata);
     this.vga = new VgaText(this.mem.bytes);
@@ -472,6 +478,7 @@ export class Machine {
       ioapic: this.ioapic.getState(),
       cmos: this.cmos.getState(),
       pci: this.pci.getState(),
+      acpiPm: this.acpiPm.getState(),
       ps2: this.ps2.getState(),
       ata: this.ata.getState(),
       uart: this.uart.getState(),
@@ -488,6 +495,7 @@ export class Machine {
     if (s.ioapic) this.ioapic.setState(s.ioapic);
     if (s.cmos) this.cmos.setState(s.cmos);
     if (s.pci) this.pci.setState(s.pci);
+    if (s.acpiPm) this.acpiPm.setState(s.acpiPm);
     if (s.ps2) this.ps2.setState(s.ps2);
     if (s.ata) this.ata.setState(s.ata);
     this.uart.setState(s.uart);

@@ -50,9 +50,9 @@ export function nasmGuestProgram(name: string, defines: Record<string, string | 
   return { bytes, origin: 0x100000, entry: 0x100000, via: 'binary', diagnostics: [] };
 }
 
-/** QEMU's exit status for a Popek run (isa-debug-exit: (v << 1) | 1; a triple fault: 0). */
+/** QEMU's exit status for a Popek run (isa-debug-exit: (v << 1) | 1; a triple fault or a power-off: 0, with -no-reboot). */
 export function qemuStatus(r: RunReport): number {
-  return r.outcome === 'exit' ? r.exitCode : r.outcome === 'triple-fault' ? 0 : -1;
+  return r.outcome === 'exit' ? r.exitCode : r.outcome === 'triple-fault' || r.outcome === 'shutdown' ? 0 : -1;
 }
 
 /** Runs a guest in Popek under `mode` to its end. */
