@@ -326,6 +326,8 @@ export class Cpu {
     this.tlb = mem.wasm ? new Int32Array(mem.wasm.memory.buffer, mem.wasm.tlbOffset, 1 << 20) : new Int32Array(1 << 20);
     mem.onCodeWrite = (addr, size) => this.invalidateCode(addr, size);
     mem.onPageFlagged = (page) => this.dropFastWrites(page);
+    mem.onAllPagesFlagged = () => this.dropFastWrites(-1);
+    mem.onPageUnflagged = (page) => this.allowFastWrites(page);
   }
 
   // =============================================================================================
@@ -695,10 +697,15 @@ export class Cpu {
     if (this.mem.pageFlags[e >>> PAGE_SHIFT] !== 0) return e;
     return e | (e & TLB_SUP_WRITE ? TLB_FAST_SUP_WRITE : 0) | (e & TLB_USER_WRITE ? TLB_FAST_USER_WRITE : 0);
   }
-  /** Physical page `page` got code or a watch: no cached entry may write it fast any more. */
+  /** Physical page `page` (-1: every page) got code, a watch or a write record: no cached entry may write it fast any more. */
   private dropFastWrites(page: number): void {
     const tlb = this.tlb;
-    for (const lin of this.tlbUsed) if ((tlb[lin] >>> PAGE_SHIFT) === page) tlb[lin] &= ~(TLB_FAST_SUP_WRITE | TLB_FAST_USER_WRITE);
+    for (const lin of this.tlbUsed) if (page < 0 || (tlb[lin] >>> PAGE_SHIFT) === page) tlb[lin] &= ~(TLB_FAST_SUP_WRITE | TLB_FAST_USER_WRITE);
+  }
+  /** Physical page `page` lost its last flag (its first write of a write epoch was recorded): cached entries write it fast again. */
+  private allowFastWrites(page: number): void {
+    const tlb = this.tlb;
+    for (const lin of this.tlbUsed) if ((tlb[lin] >>> PAGE_SHIFT) === page && tlb[lin] !== TLB_UNCACHED) tlb[lin] = this.withFastWrites(tlb[lin]);
   }
 
   /** Drops every TLB entry (CR3 write keeps global pages when CR4.PGE, as the SDM says). */

@@ -14,6 +14,8 @@ export const PAGE_SIZE = 4096;
 
 /** `pageFlags` bits. */
 export const PAGE_HAS_CODE = 1, PAGE_WATCHED = 2;
+/** `pageFlags` bit: not written since the current write epoch began (its next write is recorded; see `newWriteEpoch`). */
+export const PAGE_UNWRITTEN = 4;
 export const CHUNK_SHIFT = 6;
 
 export type WriteWatch = (physAddr: number, size: number) => void;
@@ -72,6 +74,16 @@ export class PhysicalMemory {
   onPageFlagged: (page: number) => void = () => {};
   /** Called when bytes holding decoded code are written (physical address and size). */
   onCodeWrite: (physAddr: number, size: number) => void = () => {};
+  /** Called when every RAM page got a flag at once (`newWriteEpoch`): no cached entry may write fast. */
+  onAllPagesFlagged: () => void = () => {};
+  /** Called when a page lost its last flag: cached entries may write it fast again. */
+  onPageUnflagged: (page: number) => void = () => {};
+  /**
+   * The write epoch in which each page was first written since that epoch began (undefined until a
+   * first epoch: no write is recorded before anyone asks).
+   */
+  private writtenIn: Uint32Array | undefined;
+  private epoch = 0;
 
   constructor(
     /** Guest RAM size in bytes (what the guest is told it has). */
@@ -198,10 +210,43 @@ export class PhysicalMemory {
     };
   }
 
+  /**
+   * Starts a write epoch and returns its number: from now on `writtenSince` tells which RAM pages
+   * were written. The debugger's native twin takes the guest's state at the end of a stretch where
+   * the technique did nothing by copying only those pages, not comparing 16 MiB (each epoch is a
+   * stretch; debugger/runtime/stateTransfer.ts). Each page's first write after this takes the slow
+   * path once (the flag below, as for code and watches); the writes after it are fast again.
+   * Every write to RAM but a machine's initial load goes through the flag checks of this class.
+   */
+  newWriteEpoch(): number {
+    this.writtenIn ??= new Uint32Array(this.ramSize >>> PAGE_SHIFT);
+    const flags = this.pageFlags, pages = this.ramSize >>> PAGE_SHIFT;
+    for (let page = 0; page < pages; page++) flags[page] |= PAGE_UNWRITTEN;
+    this.onAllPagesFlagged();
+    return ++this.epoch;
+  }
+
+  /**
+   * RAM pages (numbers, ascending) written since epoch `epoch` began — every one a write reached,
+   * perhaps with its old value —, or undefined when `epoch` was not begun by `newWriteEpoch`.
+   */
+  writtenSince(epoch: number): number[] | undefined {
+    const written = this.writtenIn;
+    if (!written || epoch < 1 || epoch > this.epoch) return undefined;
+    const out: number[] = [];
+    for (let page = 0; page < written.length; page++) if (written[page] >= epoch) out.push(page);
+    return out;
+  }
+
   private noteWrite(p: number, size: number): void {
     const first = p >>> PAGE_SHIFT, last = (p + size - 1) >>> PAGE_SHIFT;
     for (let page = first; page <= last; page++) {
       const f = this.pageFlags[page];
+      if (f & PAGE_UNWRITTEN) {
+        this.writtenIn![page] = this.epoch;
+        this.pageFlags[page] = f & ~PAGE_UNWRITTEN;
+        if (f === PAGE_UNWRITTEN) this.onPageUnflagged(page);
+      }
       if (f & PAGE_HAS_CODE) {
         const lo = Math.max(p, page << PAGE_SHIFT), hi = Math.min(p + size, (page + 1) << PAGE_SHIFT);
         for (let c = lo >>> CHUNK_SHIFT; c <= (hi - 1) >>> CHUNK_SHIFT; c++) {

@@ -14,7 +14,10 @@
  * believes it, guest RAM) and on the time an RDTSC reads, a native run of the stretch would end
  * exactly in the state the guest ended in: the twin takes that state instead of running the stretch.
  *
- * What is taken (`adoptGuestState`): guest RAM — in the chunks the comparison ignores (a paravirtual
+ * What is taken (`adoptGuestState`): guest RAM — the pages either side wrote since the stretch
+ * began (write epochs of core/cpu/physicalMemory.ts: every RAM write but a machine's initial load
+ * goes through its page flags; test/debugger/stateTransfer.test.ts checks the twin's memory after
+ * each transfer against the guest's and a native run's), in the chunks the comparison ignores (a paravirtual
  * shared-info page the hypervisor writes; chunks the lock step found only the technique's differences
  * in, e.g. a GDT whose accessed bits the CPU sets natively but not in the monitor's shadow copy, which
  * may share its chunk with the guest's own variables) only the bytes the guest wrote in the stretch,
@@ -58,6 +61,29 @@ import { x87 } from '../../core/cpu/fpu/execute';
 import type { Vm } from '../../core/vmm';
 import { guestIf, linearEip, type TwinDifferences } from './equivalence';
 
+const view = (m: Uint8Array, at: number, len: number) => Buffer.from(m.buffer, m.byteOffset + at, len);
+
+/**
+ * The pages (first addresses, ascending, below `n`) where guest RAM may differ from the twin's since
+ * `mark`, where the two agreed: those either side wrote since (the write epochs begun at the mark;
+ * the twin's is written by a restore, e.g. of a state the worker thread ran it to). Without them
+ * (epochs not begun in these memories), every page of each 64 KiB span that differs.
+ */
+function pagesToLook(vm: Vm, twin: Vm, mark: StretchMark, n: number): number[] {
+  const a = vm.cpu.mem.bytes, b = twin.cpu.mem.bytes;
+  const mine = vm.cpu.mem.writtenSince(mark.epochs.vm), theirs = twin.cpu.mem.writtenSince(mark.epochs.twin);
+  if (mine && theirs) {
+    const pages = [...new Set([...mine, ...theirs])].sort((x, y) => x - y).map((p) => p * PAGE);
+    return pages.filter((at) => at < n);
+  }
+  const out: number[] = [];
+  for (let span = 0; span < n; span += SPAN) {
+    const len = Math.min(SPAN, n - span);
+    if (!view(a, span, len).equals(view(b, span, len))) for (let page = span; page < span + len; page += PAGE) out.push(page);
+  }
+  return out;
+}
+
 /** EFLAGS bits guest code sets with no privilege (CF PF AF ZF SF TF DF OF AC ID): taken from the guest. */
 const USER_FLAGS = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x40000 | 0x200000;
 /** RF: the debugger's own resume flag (each side has its own). */
@@ -69,6 +95,8 @@ const SPAN = 65536;
 /** Where a stretch starts, as `StretchWatch.acted` and `adoptGuestState` need it. */
 export interface StretchMark {
   icount: number;
+  /** The write epochs begun there in the guest's memory and the twin's (`PhysicalMemory.newWriteEpoch`). */
+  epochs: { vm: number; twin: number };
   /** The guest's bytes of the ignored chunks there (what it writes in the stretch is told apart). */
   ignoredBytes: Map<number, Uint8Array>;
   /** Events so far but translations (see StretchWatch). */
@@ -102,11 +130,13 @@ export class StretchWatch {
     this.unsubscribe = vm.events.subscribe(() => { this.translations++; }, ['translation']);
   }
 
-  mark(ignored: ReadonlySet<number>, chunk: number): StretchMark {
+  /** A stretch starts here, `twin` beside the guest (write epochs begin in both memories). */
+  mark(twin: Vm, ignored: ReadonlySet<number>, chunk: number): StretchMark {
     const vm = this.vm, ram = vm.cpu.mem.bytes;
     const ignoredBytes = new Map<number, Uint8Array>();
     for (const at of ignored) if (at + chunk <= vm.cpu.mem.ramSize) ignoredBytes.set(at, ram.slice(at, at + chunk));
-    return { icount: vm.cpu.icount, ignoredBytes, events: vm.events.seq - this.translations, unreported: vm.technique.unreportedActions ?? 0, system: systemState(vm) };
+    const epochs = { vm: vm.cpu.mem.newWriteEpoch(), twin: twin.cpu.mem.newWriteEpoch() };
+    return { icount: vm.cpu.icount, epochs, ignoredBytes, events: vm.events.seq - this.translations, unreported: vm.technique.unreportedActions ?? 0, system: systemState(vm) };
   }
 
   /** Whether the technique did anything since `mark` that a native run might not do alike (see above). */
@@ -142,28 +172,23 @@ export function adoptGuestState(twin: Vm, vm: Vm, mark: StretchMark, chunk: numb
   const ignored = mark.ignoredBytes;
   const g = vm.cpu, t = twin.cpu;
   const a = g.mem.bytes, b = t.mem.bytes, n = Math.min(g.mem.ramSize, t.mem.ramSize);
-  const view = (m: Uint8Array, at: number, len: number) => Buffer.from(m.buffer, m.byteOffset + at, len);
   let loaded = false;
-  for (let span = 0; span < n; span += SPAN) {
-    const len = Math.min(SPAN, n - span);
-    if (view(a, span, len).equals(view(b, span, len))) continue;
-    for (let page = span; page < span + len; page += PAGE) {
-      const size = Math.min(PAGE, n - page);
-      if (view(a, page, size).equals(view(b, page, size))) continue;
-      loaded = true;
-      let whole = true;
-      for (let c = page; c < page + size && whole; c += chunk) if (ignored.has(c)) whole = false;
-      if (whole) { t.mem.load(page, a.subarray(page, page + size)); continue; }
-      for (let c = page; c < page + size; c += chunk) {
-        const before = ignored.get(c);
-        if (!before) {
-          if (!view(a, c, chunk).equals(view(b, c, chunk))) t.mem.load(c, a.subarray(c, c + chunk));
-          continue;
-        }
-        const merged = b.slice(c, c + chunk);
-        for (let k = 0; k < chunk; k++) if (a[c + k] !== before[k]) merged[k] = a[c + k];
-        t.mem.load(c, merged);
+  for (const page of pagesToLook(vm, twin, mark, n)) {
+    const size = Math.min(PAGE, n - page);
+    if (view(a, page, size).equals(view(b, page, size))) continue;
+    loaded = true;
+    let whole = true;
+    for (let c = page; c < page + size && whole; c += chunk) if (ignored.has(c)) whole = false;
+    if (whole) { t.mem.load(page, a.subarray(page, page + size)); continue; }
+    for (let c = page; c < page + size; c += chunk) {
+      const before = ignored.get(c);
+      if (!before) {
+        if (!view(a, c, chunk).equals(view(b, c, chunk))) t.mem.load(c, a.subarray(c, c + chunk));
+        continue;
       }
+      const merged = b.slice(c, c + chunk);
+      for (let k = 0; k < chunk; k++) if (a[c + k] !== before[k]) merged[k] = a[c + k];
+      t.mem.load(c, merged);
     }
   }
   t.regs.set(g.regs.subarray(0, 8));

@@ -34,11 +34,12 @@ import type { TwinLockStep } from './twinLockStep';
  * Largest stretch between comparisons (instructions): bounds what one lock-step re-run costs, and
  * what the twin runs of the stretch the guest ends in (its last events — console output, the exit —
  * make it one the twin must run; on average half of MAX_STRETCH). Against that, each stretch end
- * costs a comparison or a state transfer (a 16 MiB memcmp, ~1 ms). Over a run of N instructions at
- * t per instruction, N/L transfers of cost c plus L/2 instructions for the twin are least at
- * L = sqrt(2Nc/t): ~18 M for compute.gasm ×300 (N = 200 M, c ≈ 1 ms, t ≈ 1.2 ns).
+ * costs a state transfer: the pages written in the stretch (write epochs, not a 16 MiB compare),
+ * the devices, the system state — ~0.2 ms. Over a run of N instructions at t per instruction for
+ * the twin (~2.4 ns cold: it compiles what it runs), N/L transfers of cost c plus L/2 instructions
+ * for the twin are least at L = sqrt(2Nc/t): ~6 M for compute.gasm ×300 (N = 200 M).
  */
-const MAX_STRETCH = 16_000_000;
+const MAX_STRETCH = 4_000_000;
 /** The stretch after one that made a difference (differences come in bursts). */
 const MIN_STRETCH = 10_000;
 /**
@@ -208,7 +209,7 @@ export class TwinWindows {
   private markHere(): void {
     const vm = this.ctx.vm, clean = this.clean;
     const twin = this.adopted ? this.adopted.state.machine.cpu : this.lock.twin.cpu;
-    this.mark = { ...this.watch.mark(this.ignored, CHUNK), agreed: clean !== undefined && this.inStep && inAgreement(clean, vm, twin) };
+    this.mark = { ...this.watch.mark(this.lock.twin, this.ignored, CHUNK), agreed: clean !== undefined && this.inStep && inAgreement(clean, vm, twin) };
   }
 
   /**
