@@ -2,8 +2,8 @@
 
 export type { ScreenModel } from '../core/devices/screenModel';
 
-/** The screen as the firmware leaves it (SeaBIOS's banner, iPXE, "Booting from ROM..."), untouched. */
+/** The screen as the firmware leaves it (SeaBIOS's banner, "Booting from ROM..."), untouched. */
 export function isFirmwareScreen(lines: string[]): boolean {
-  return lines.length === 25 && lines[0].startsWith('SeaBIOS') && lines[7].trimEnd() === 'Booting from ROM...' &&
-    lines.every((l, k) => k === 0 || k === 3 || k === 7 || l.trim() === '');
+  return lines.length === 25 && lines[0].startsWith('SeaBIOS') && lines[1].trimEnd() === 'Booting from ROM...' &&
+    lines.every((l, k) => k <= 1 || l.trim() === '');
 }

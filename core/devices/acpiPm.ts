@@ -9,16 +9,24 @@
  *   Other sleep types (suspend) change nothing here: no wake-up source is modelled.
  * - 0x608 PM timer (dword, read only): a 24-bit counter at 3.579545 MHz of simulated time — the
  *   same clock as the PIT's 1.193182 MHz, exactly three PM ticks per PIT tick, as on a PC.
+ * Also PIIX4's APM ports: 0xB2 (APM control) raises an SMI, and SeaBIOS's SMI handler answers ACPI
+ * enable (0xF1, the FADT's ACPI_ENABLE) by setting SCI_EN in PM1 control and ACPI disable (0xF0) by
+ * clearing it — the handshake a kernel does before it trusts PM1 control; 0xB3 (APM status) is a
+ * scratch byte. And the GPE0 block at 0xAFE0 (2 bytes of status, write 1 to clear; 2 of enable).
  * No SCI is raised (IRQ 9): the status bits are for polling.
  */
 import type { PortDevice } from './ioBus';
 
 export const ACPI_PM_BASE = 0x600;
+export const APM_CONTROL = 0xb2;
+export const GPE0_BASE = 0xafe0;
+const ACPI_ENABLE = 0xf1, ACPI_DISABLE = 0xf0;
+const SCI_EN = 0x0001;
 export const PM_TIMER_HZ = 3_579_545;
 const TMR_STS = 0x0001;
 const SLP_EN = 0x2000;
 
-export interface AcpiPmState { status: number; enable: number; control: number; overflowTick: number }
+export interface AcpiPmState { status: number; enable: number; control: number; overflowTick: number; apm: number[]; gpe: number[] }
 
 export class AcpiPm {
   private status = 0;
@@ -26,6 +34,10 @@ export class AcpiPm {
   private control = 0;
   /** PM timer tick at which bit 23 next toggles (TMR_STS is set from then on); QEMU's reset leaves 0, so the bit reads set until a guest clears it. */
   private overflowTick = 0;
+  /** APM control (0xB2) and status (0xB3) as last written. */
+  private readonly apm = [0, 0];
+  /** GPE0 status (2 bytes) and enable (2 bytes). */
+  private readonly gpe = [0, 0, 0, 0];
 
   constructor(
     private readonly now: () => number,
@@ -85,6 +97,32 @@ export class AcpiPm {
     },
   };
 
-  getState(): AcpiPmState { return { status: this.status, enable: this.enable, control: this.control, overflowTick: this.overflowTick }; }
-  setState(s: AcpiPmState): void { this.status = s.status; this.enable = s.enable; this.control = s.control; this.overflowTick = s.overflowTick; }
+  /** 0xB2/0xB3. A write to 0xB2 is an SMI, answered as SeaBIOS's handler does (src/fw/smm.c). */
+  readonly apmDevice: PortDevice = {
+    read: (port) => this.apm[port - APM_CONTROL],
+    write: (port, v) => {
+      this.apm[port - APM_CONTROL] = v;
+      if (port !== APM_CONTROL) return;
+      if (v === ACPI_ENABLE) this.control |= SCI_EN;
+      else if (v === ACPI_DISABLE) this.control &= ~SCI_EN;
+    },
+  };
+
+  /** GPE0 at 0xAFE0: status bytes (write 1 to clear; no event sets them here), then enable bytes. */
+  readonly gpeDevice: PortDevice = {
+    read: (port) => this.gpe[port - GPE0_BASE],
+    write: (port, v) => {
+      const k = port - GPE0_BASE;
+      this.gpe[k] = k < 2 ? this.gpe[k] & ~v : v;
+    },
+  };
+
+  getState(): AcpiPmState {
+    return { status: this.status, enable: this.enable, control: this.control, overflowTick: this.overflowTick, apm: [...this.apm], gpe: [...this.gpe] };
+  }
+  setState(s: AcpiPmState): void {
+    this.status = s.status; this.enable = s.enable; this.control = s.control; this.overflowTick = s.overflowTick;
+    this.apm.splice(0, 2, ...(s.apm ?? [0, 0]));
+    this.gpe.splice(0, 4, ...(s.gpe ?? [0, 0, 0, 0]));
+  }
 }

@@ -57,17 +57,23 @@ export function writeMultibootInfo(mem: PhysicalMemory, ramSize: number): number
   return mbi;
 }
 
-// ---- The tables SeaBIOS leaves for one CPU (QEMU `-machine pc`), as a kernel finds them ----------
-// Measured on QEMU 7.2 / SeaBIOS 1.16 with test/devices/guests/firmware.gasm: the BIOS data area
-// points at a 1 KiB EBDA at 0x9FC00 and says 639 KiB of base memory; the MP floating pointer and the
-// MP configuration table sit in the F segment; the RSDP too, the RSDT and MADT in the reserved last
-// 128 KiB of RAM. Contents are SeaBIOS's (OEM "BOCHSCPU"/"BOCHS ", the PIIX interrupt routing).
+// ---- The tables SeaBIOS leaves for one CPU (QEMU `-machine pc -nic none`), as a kernel finds them --
+// Measured on QEMU 7.2 / SeaBIOS 1.16.2 with test/devices/guests/firmware.gasm, at the same addresses:
+// the BIOS data area points at a 1 KiB EBDA at 0x9FC00 and says 639 KiB of base memory; the MP
+// floating pointer and the MP configuration table sit in the F segment (no NIC: no entry for PCI
+// device 3); the RSDP too; the ACPI tables in the reserved last 128 KiB of RAM, laid out as QEMU's
+// (FACS, DSDT, FACP, APIC, …, RSDT). Contents are SeaBIOS's and QEMU's (OEM "BOCHSCPU"/"BOCHS ", the
+// PIIX interrupt routing, the PIIX4 power-management ports) except where Popek has less: the DSDT
+// is Popek's own and holds only the \_S5 sleep package (the one kernels search for to power off),
+// and there is no HPET table (no HPET is modelled).
 
 /** Where the tables go (F segment: reserved in the e820 map; the ACPI tables at the top of RAM). */
 export const EBDA = 0x9fc00;
-export const MP_FLOATING = 0xf5a80;
+export const MP_FLOATING = 0xf5ba0;
 const MP_CONFIG = MP_FLOATING + 0x10;
-export const ACPI_RSDP = 0xf5a00;
+export const ACPI_RSDP = 0xf59d0;
+/** Offsets of the ACPI tables from the start of the last 128 KiB of RAM, as QEMU 7.2 places them. */
+const ACPI_LAYOUT = { facs: 0x0, dsdt: 0x40, facp: 0x198c, madt: 0x1a00, rsdt: 0x1ad8 };
 export const LAPIC_BASE = 0xfee00000;
 export const IOAPIC_BASE = 0xfec00000;
 
@@ -93,7 +99,6 @@ function mpEntries(cpuSignature: number, cpuFeatures: number): number[][] {
     [1, 1, ...ascii('ISA   ')],
     [2, 0, 0x11, 1, ...le32(IOAPIC_BASE)],                  // I/O APIC id 0, version 0x11, enabled
     ioIrq(0, 1, 0, 1 << 2, 9),                              // PCI device 1 INTA# (PIIX PM) → pin 9
-    ioIrq(0, 1, 0, 3 << 2, 11),                             // PCI device 3 INTA# → pin 11
   ];
   // ISA IRQs 0..15 except 2 (cascade) and the PCI-routed 5, 9, 10, 11; IRQ 0 goes to pin 2.
   for (const irq of [0, 1, 3, 4, 6, 7, 8, 12, 13, 14, 15]) e.push(ioIrq(0, 0, 1, irq, irq === 0 ? 2 : irq));
@@ -102,12 +107,35 @@ function mpEntries(cpuSignature: number, cpuFeatures: number): number[][] {
   return e;
 }
 
-function acpiHeader(signature: string, length: number, revision: number, tableId: string): number[] {
-  return [...ascii(signature), ...le32(length), revision, 0, ...ascii('BOCHS '), ...ascii(tableId), ...le32(1), ...ascii('BXPC'), ...le32(1)];
+function acpiHeader(signature: string, length: number, revision: number): number[] {
+  return [...ascii(signature), ...le32(length), revision, 0, ...ascii('BOCHS '), ...ascii('BXPC    '), ...le32(1), ...ascii('BXPC'), ...le32(1)];
+}
+
+/** A table: header and body, its checksum set. */
+function acpiTable(signature: string, revision: number, body: number[]): number[] {
+  return withChecksum([...acpiHeader(signature, 36 + body.length, revision), ...body], 9);
 }
 
 /**
- * Writes the BIOS data area fields, the MP tables and the ACPI RSDP/RSDT/MADT. `cpuSignature` and
+ * The FADT (revision 1) with QEMU's values for the PIIX4: SCI on IRQ 9, SMI command port 0xB2 with
+ * ACPI enable 0xF1 / disable 0xF0, PM1a event block 0x600, control 0x604, PM timer 0x608, GPE0 at
+ * 0xAFE0, the CMOS century at 0x32, flags 0x80A5 (WBINVD, PROC_C1, SLP_BUTTON, RTC_S4, and the
+ * PM timer's 24-bit width noted in TMR_VAL_EXT = 0).
+ */
+function fadtBody(facs: number, dsdt: number): number[] {
+  return [
+    ...le32(facs), ...le32(dsdt), 1, 0, ...le16(9), ...le32(0xb2), 0xf1, 0xf0, 0, 0,
+    ...le32(0x600), ...le32(0), ...le32(0x604), ...le32(0), ...le32(0), ...le32(0x608), ...le32(0xafe0), ...le32(0),
+    4, 2, 0, 4, 4, 0, 0, 0, ...le16(0x0fff), ...le16(0x0fff), ...le16(0), ...le16(0), 0, 0, 0, 0, 0x32, ...le16(0), 0,
+    ...le32(0x80a5),
+  ];
+}
+
+/** The DSDT's AML: Name (_S5_, Package (4) { Zero, Zero, Zero, Zero }) — SLP_TYP 0 is power off. */
+const DSDT_S5 = [0x08, ...ascii('_S5_'), 0x12, 0x06, 0x04, 0x00, 0x00, 0x00, 0x00];
+
+/**
+ * Writes the BIOS data area fields, the MP tables and the ACPI tables (RSDP, RSDT, FADT, FACS, DSDT, MADT). `cpuSignature` and
  * `cpuFeatures` are CPUID.1 EAX and EDX (the MP processor entry copies them, as SeaBIOS does).
  */
 export function writeFirmwareTables(mem: PhysicalMemory, cpuSignature: number, cpuFeatures: number): void {
@@ -124,7 +152,8 @@ export function writeFirmwareTables(mem: PhysicalMemory, cpuSignature: number, c
   putBytes(mem, MP_CONFIG, withChecksum(config, 7));
   putBytes(mem, MP_FLOATING, withChecksum([...ascii('_MP_'), ...le32(MP_CONFIG), 1, 4, 0, 0, 0, 0, 0, 0], 10));
 
-  // ACPI: MADT (local APIC, I/O APIC, the ISA overrides SeaBIOS lists, LINT1 NMI) behind an RSDT.
+  // ACPI: FACS, DSDT, FADT and MADT (local APIC, I/O APIC, the ISA overrides SeaBIOS lists, LINT1
+  // NMI) behind an RSDT, at QEMU's addresses.
   const madtBody = [
     ...le32(LAPIC_BASE), ...le32(1),                        // local APIC address, PCAT_COMPAT
     0, 8, 0, 0, ...le32(1),                                 // processor 0, APIC id 0, enabled
@@ -133,25 +162,26 @@ export function writeFirmwareTables(mem: PhysicalMemory, cpuSignature: number, c
     ...[5, 9, 10, 11].flatMap((irq) => [2, 10, 0, irq, ...le32(irq), ...le16(0x0d)]), // PCI IRQs: level, active high
     4, 6, 0xff, 0, 0, 1,                                    // NMI on LINT1 of every processor
   ];
-  const tables = mem.ramSize - 0x20000;                     // reserved in the e820 map
-  const madtAt = tables + 0x40;
-  const madt = [...acpiHeader('APIC', 36 + madtBody.length, 1, 'BXPCAPIC'), ...madtBody];
-  putBytes(mem, madtAt, withChecksum(madt, 9));
-  const rsdt = [...acpiHeader('RSDT', 40, 1, 'BXPC    '), ...le32(madtAt)];
-  putBytes(mem, tables, withChecksum(rsdt, 9));
-  putBytes(mem, ACPI_RSDP, withChecksum([...ascii('RSD PTR '), 0, ...ascii('BOCHS '), 0, ...le32(tables)], 8));
+  const base = mem.ramSize - 0x20000;                       // reserved in the e820 map
+  const at = (table: keyof typeof ACPI_LAYOUT) => base + ACPI_LAYOUT[table];
+  putBytes(mem, at('facs'), [...ascii('FACS'), ...le32(64), ...new Array<number>(56).fill(0)]);
+  putBytes(mem, at('dsdt'), acpiTable('DSDT', 1, DSDT_S5));
+  putBytes(mem, at('facp'), acpiTable('FACP', 1, fadtBody(at('facs'), at('dsdt'))));
+  putBytes(mem, at('madt'), acpiTable('APIC', 1, madtBody));
+  putBytes(mem, at('rsdt'), acpiTable('RSDT', 1, [...le32(at('facp')), ...le32(at('madt'))]));
+  putBytes(mem, ACPI_RSDP, withChecksum([...ascii('RSD PTR '), 0, ...ascii('BOCHS '), 0, ...le32(at('rsdt'))], 8));
 }
 
 /**
  * The BIOS data area (0x400–0x4FF) as SeaBIOS leaves it when QEMU starts a Multiboot kernel
  * (measured in QEMU 7.2, SeaBIOS 1.16.2): COM1 at 0x3F8, 639 KiB of base memory, the EBDA at
- * 0x9FC00, video mode 3 with 80 columns, the cursor at row 8, CRTC at 0x3D4 (the timer tick count
+ * 0x9FC00, video mode 3 with 80 columns, the cursor at row 2, CRTC at 0x3D4 (the timer tick count
  * at 0x46C is the one of that run). Kernels read the COM port table and video fields from here.
  */
 const BDA_AS_SEABIOS_LEAVES_IT =
   'F803000000000000780300000000C09F2742007F0200000000001E001E000000' +
   '0000000000000000000000000000000000000000000000000000000000000000' +
-  '0000000000000000000350000010000000080000000000000000000000000000' +
+  '0000000000000000000350000010000000020000000000000000000000000000' +
   '070600D40300000000000000C6F70C00000000000000C000140000000A000000' +
   '1E003E0018100060F95108000000000700000000000010000000000000000000' +
   '0000000000000000206800C000000000000000000000000000400300C6680000';
@@ -164,26 +194,21 @@ export function writeBiosDataArea(mem: PhysicalMemory): void {
 }
 
 /**
- * What is on the VGA text screen when the kernel starts, as SeaBIOS and QEMU's option ROMs leave it
- * (QEMU 7.2 with its default NIC, SeaBIOS 1.16.2): the firmware banner, iPXE's line (whose PMM
- * addresses follow the RAM size), "Booting from ROM...", grey on black; the cursor (CRTC and BDA)
- * is on row 8, column 0.
+ * What is on the VGA text screen when the kernel starts, as SeaBIOS leaves it on QEMU 7.2's pc without
+ * a NIC (`-nic none`, so no iPXE option ROM line; SeaBIOS 1.16.2): the firmware banner and "Booting from
+ * ROM...", grey on black; the cursor (CRTC and BDA) is on row 2, column 0.
  */
-export function firmwareScreenLines(ramSize: number): string[] {
-  // SeaBIOS places iPXE's PMM blocks below the top of RAM: measured for 8, 16 and 32 MiB (and 128).
-  const [a, b] = ramSize <= 32 << 20 ? [ramSize - 0x70f00, ramSize - 0x130f00] : [ramSize - 0x1030f00, ramSize - 0x10f0f00];
-  const hex8 = (v: number) => v.toString(16).toUpperCase().padStart(8, '0');
+export function firmwareScreenLines(): string[] {
   const lines = new Array<string>(25).fill('');
   lines[0] = 'SeaBIOS (version 1.16.2-debian-1.16.2-1)';
-  lines[3] = `iPXE (http://ipxe.org) 00:03.0 CA00 PCI2.10 PnP PMM+${hex8(a)}+${hex8(b)} CA00`;
-  lines[7] = 'Booting from ROM...';
+  lines[1] = 'Booting from ROM...';
   return lines;
 }
 
 export function writeFirmwareScreen(mem: PhysicalMemory, textBase: number): void {
   // character, attribute (grey on black) for each of the 25 × 80 cells, written at once
   const cells = new Uint8Array(25 * 80 * 2);
-  firmwareScreenLines(mem.ramSize).forEach((line, row) => {
+  firmwareScreenLines().forEach((line, row) => {
     for (let col = 0; col < 80; col++) {
       const at = 2 * (row * 80 + col);
       cells[at] = col < line.length ? line.charCodeAt(col) : 0x20;

@@ -15,7 +15,7 @@ import { x87, type X87State } from '../cpu/fpu/execute';
 import { AtaChannel, type Disk } from '../devices/ata';
 import { CmosRtc } from '../devices/cmosRtc';
 import { PciBus, QEMU_PC_FUNCTIONS } from '../devices/pci';
-import { ACPI_PM_BASE, AcpiPm } from '../devices/acpiPm';
+import { ACPI_PM_BASE, APM_CONTROL, AcpiPm, GPE0_BASE } from '../devices/acpiPm';
 import { DebugExit } from '../devices/debugExit';
 import { IoApic } from '../devices/ioapic';
 import { LocalApic } from '../devices/lapic';
@@ -225,6 +225,8 @@ export class Machine {
     this.io.register(0xcf8, 8, this.pci.device);
     this.acpiPm = new AcpiPm(() => cpu.time, this.options.cpuHz, () => this.finish('shutdown', 0, { error: 'ACPI power off (PM1 control at 0x604, SLP_TYP 0)' }));
     this.io.register(ACPI_PM_BASE, 12, this.acpiPm.device);
+    this.io.register(APM_CONTROL, 2, this.acpiPm.apmDevice);
+    this.io.register(GPE0_BASE, 4, this.acpiPm.gpeDevice);
     this.io.register(0x1f0, 8, this.ata);
     this.io.register(0x3f6, 1, this.ata);
     this.vga = new VgaText(this.mem.bytes);

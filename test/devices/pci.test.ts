@@ -1,4 +1,4 @@
-// PCI configuration space (mechanism #1, 0xCF8/0xCFC) against QEMU's `-machine pc -nic none`: the
+// PCI configuration space (mechanism #1, 0xCF8/0xCFC) against QEMU's `-machine pc -nic none` (every test's QEMU): the
 // bus scan, every present function's 256 bytes, BAR sizing, what writes stick, the corner cases of
 // the two ports, and PIIX3's reset control register (test/devices/guests/pci.gasm) — in every technique.
 import * as assert from 'node:assert/strict';
@@ -6,7 +6,7 @@ import { modes, popekGuest, qemuGuest, qemuStatus } from './support';
 
 describe('devices: PCI configuration space as in QEMU', function () {
   this.timeout(60_000);
-  const qemu = () => qemuGuest('pci', { extraArgs: ['-nic', 'none'] });
+  const qemu = () => qemuGuest('pci');
 
   it('QEMU shows its five functions and resets through 0xCF9', async () => {
     const q = await qemu();

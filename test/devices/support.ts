@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { assembleProgram, type Program } from '../../core/machine/program';
 import { availableModes, createVm, type Mode, type VmOptions } from '../../core/vmm';
 import type { RunReport } from '../../core/machine/report';
-import { QEMU, assembleWithNasm, runImageInQemu, type QemuResult, type RunOptions } from '../support/qemu';
+import { QEMU, QEMU_PC_ARGS, assembleWithNasm, runImageInQemu, type QemuResult, type RunOptions } from '../support/qemu';
 import { REPO_ROOT } from '../support/repoRoot';
 
 export const GUESTS = path.join(REPO_ROOT, 'test', 'devices', 'guests');
@@ -74,7 +74,7 @@ export function qemuGuestWithSerialInput(name: string, input: string, timeoutMs 
   fs.writeFileSync(kernel, image);
   return new Promise((resolve, reject) => {
     const child = spawn(QEMU, ['-kernel', kernel, '-display', 'none', '-chardev', 'stdio,id=com1,signal=off', '-serial', 'chardev:com1', '-monitor', 'none',
-      '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-no-reboot', '-m', '16'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      ...QEMU_PC_ARGS, '-m', '16'], { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [], err: Buffer[] = [];
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);

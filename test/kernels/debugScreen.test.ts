@@ -77,12 +77,12 @@ describe('debugger: the guest screen', function () {
     const first = dc.waitForEvent('popekScreen', 20000) as Promise<DebugProtocol.Event>;
     await launchToStop(dc, { program: path.join(dir, 'counter.asm'), stopOnEntry: true });
     const atEntry = (await first).body as ScreenBody;
-    // What the firmware left: SeaBIOS's banner, the cursor on row 8, grey on black.
+    // What the firmware left: SeaBIOS's banner, the cursor on row 2, grey on black.
     assert.equal(atEntry.running, false);
     assert.match(atEntry.lines[0], /^SeaBIOS /);
     assert.equal(atEntry.lines.length, 25);
     assert.ok(atEntry.lines.every((l) => l.length === 80));
-    assert.deepEqual(atEntry.cursor, { row: 8, column: 0 });
+    assert.deepEqual(atEntry.cursor, { row: 2, column: 0 });
     assert.equal(Buffer.from(atEntry.attrs, 'base64')[0], 0x07);
 
     // Running: an update arrives with the guest's writes (throttled, only when it changed).

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCommand } from '../../cli/runCommand';
-import { QEMU, assembleWithNasm, requireNasm, requireQemu } from '../support/qemu';
+import { QEMU, QEMU_PC_ARGS, assembleWithNasm, requireNasm, requireQemu } from '../support/qemu';
 import { makeTempDir } from './support';
 
 /** Prints "R" (ready), then the hex of the first 6 bytes read at port 0x60, then exits. */
@@ -48,7 +48,7 @@ nibble:
 function qemuWithKeys(image: string, dir: string, keys: string[]): Promise<string> {
   const com1 = path.join(dir, 'com1.txt');
   const child = spawn(QEMU, ['-kernel', image, '-display', 'none', '-monitor', 'stdio', '-chardev', `file,id=com1,path=${com1}`, '-serial', 'chardev:com1',
-    '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-no-reboot', '-m', '16'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    ...QEMU_PC_ARGS, '-m', '16'], { stdio: ['pipe', 'ignore', 'ignore'] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('QEMU did not finish')); }, 20_000);
     const poll = setInterval(() => {

@@ -4,8 +4,10 @@
 // against the records in examples/expected/ (written by scripts/record-examples.ts).
 //
 // QEMU command line (the one examples/README.md documents):
-//   qemu-system-i386 -kernel X -display none -serial stdio -monitor none
+//   qemu-system-i386 -kernel X -display none -serial stdio -monitor none -nic none
 //       -device isa-debug-exit,iobase=0xf4,iosize=0x04 -no-reboot -m 16
+// `-nic none`: Popek's PC is QEMU's `-machine pc` without its default network card (Popek models no
+// NIC), so the PCI bus, SeaBIOS's MP table and its boot screen are the same on both.
 // `-monitor none` only keeps QEMU's monitor off stdout; `-no-reboot` turns a triple fault into an
 // exit (status 0) instead of an endless reboot. The tests send COM1 to a file chardev instead of
 // stdio: QEMU's stdio chardev is non-blocking, and once in a while (seen under load) the byte written
@@ -22,6 +24,9 @@ import { REPO_ROOT } from './repoRoot';
 export { REPO_ROOT };
 export const EXAMPLES_DIR = path.join(REPO_ROOT, 'examples');
 export const EXPECTED_DIR = path.join(EXAMPLES_DIR, 'expected');
+
+/** The machine every test boots in QEMU: the PC Popek models (no NIC), isa-debug-exit, a triple fault ends the run. */
+export const QEMU_PC_ARGS = ['-nic', 'none', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-no-reboot'];
 
 /** Overridable for machines where the tools are not on PATH. */
 export const QEMU = process.env.POPEK_QEMU ?? 'qemu-system-i386';
@@ -236,8 +241,7 @@ function runQemu(kernel: string, extraArgs: string[], options: RunOptions): Prom
     '-chardev', `file,id=com1,path=${path.join(path.dirname(kernel), 'com1.txt')}`,
     '-serial', 'chardev:com1',
     '-monitor', 'none',
-    '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
-    '-no-reboot',
+    ...QEMU_PC_ARGS,
     '-m', String(options.memoryMiB ?? 16),
     ...extraArgs,
     ...(options.extraArgs ?? []),
