@@ -80,7 +80,7 @@ export class DebugRuntime {
       const twin = createVm({ mode: 'native', memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: disks() });
       load(twin);
       return new NativeTwin(ctx, twin, { events: this.events, dataBps: this.dataBps, travel: this.travel },
-        { image: this.program, memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: diskFiles },
+        { image: { bytes: this.program.bytes, origin: this.program.origin, entry: this.program.entry }, memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: diskFiles },
         () => this.events.has('divergence'));
     };
     this.coverage = new CoverageRecorder(this.program.index);

@@ -51,6 +51,16 @@ function workerScript(): { file: string; execArgv?: string[] } | undefined {
   return { file: ts, execArgv: [...process.execArgv, '--require', createRequire(__filename).resolve('tsx/cjs')] };
 }
 
+/**
+ * What the thread runs when it starts: nothing but a wait for the first request; then it loads the
+ * twin's code (twinWorker.ts: ~0.7 MB of script, a native VM, two 16 MiB buffers) and serves. The
+ * thread is there for the whole session (its count is the session's), but most guests never ask
+ * it for anything, and loading it all at once beside a guest just continued took ~100 ms of a core
+ * and slowed the guest's run on a busy machine.
+ */
+const START_UP = `const { parentPort, workerData } = require('node:worker_threads');
+parentPort.once('message', (first) => require(workerData.script).serve(first));`;
+
 export class TwinAhead {
   private readonly worker: Worker;
   private readonly epoch = new Int32Array(new SharedArrayBuffer(4));
@@ -81,7 +91,7 @@ export class TwinAhead {
 
   private constructor(script: { file: string; execArgv?: string[] }, init: Omit<TwinInit, 'epoch'>) {
     const data: TwinInit = { ...init, epoch: this.epoch.buffer as SharedArrayBuffer };
-    this.worker = new Worker(script.file, { workerData: data, execArgv: script.execArgv });
+    this.worker = new Worker(START_UP, { eval: true, workerData: { ...data, script: script.file }, execArgv: script.execArgv });
     this.worker.on('message', (m: TwinReply) => this.answered(m.ran, m.id, m.state && m.observed && {
       state: m.state, icount: m.state.machine.cpu.icount, side: { observed: m.observed, ram: m.state.machine.memory },
     }));
