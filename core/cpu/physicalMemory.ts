@@ -84,6 +84,8 @@ export class PhysicalMemory {
    */
   private writtenIn: Uint32Array | undefined;
   private epoch = 0;
+  /** The pages first written in the current epoch, in order (what `writtenSince` gives for it without a scan). */
+  private writtenNow: number[] = [];
 
   constructor(
     /** Guest RAM size in bytes (what the guest is told it has). */
@@ -223,6 +225,7 @@ export class PhysicalMemory {
     const flags = this.pageFlags, pages = this.ramSize >>> PAGE_SHIFT;
     for (let page = 0; page < pages; page++) flags[page] |= PAGE_UNWRITTEN;
     this.onAllPagesFlagged();
+    this.writtenNow = [];
     return ++this.epoch;
   }
 
@@ -233,6 +236,7 @@ export class PhysicalMemory {
   writtenSince(epoch: number): number[] | undefined {
     const written = this.writtenIn;
     if (!written || epoch < 1 || epoch > this.epoch) return undefined;
+    if (epoch === this.epoch) return [...this.writtenNow].sort((a, b) => a - b);
     const out: number[] = [];
     for (let page = 0; page < written.length; page++) if (written[page] >= epoch) out.push(page);
     return out;
@@ -244,6 +248,7 @@ export class PhysicalMemory {
       const f = this.pageFlags[page];
       if (f & PAGE_UNWRITTEN) {
         this.writtenIn![page] = this.epoch;
+        this.writtenNow.push(page);
         this.pageFlags[page] = f & ~PAGE_UNWRITTEN;
         if (f === PAGE_UNWRITTEN) this.onPageUnflagged(page);
       }

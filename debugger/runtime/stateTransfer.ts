@@ -22,10 +22,11 @@
  * in, e.g. a GDT whose accessed bits the CPU sets natively but not in the monitor's shadow copy, which
  * may share its chunk with the guest's own variables) only the bytes the guest wrote in the stretch,
  * the others keep the twin's values —, the general registers, EIP (as a linear address), the
- * arithmetic flags and DF/TF/AC/ID, the x87, the instruction count, and the devices (the same
- * devices the twin's would be: the technique reaches them only through events — port I/O and MMIO
- * trap, exit or call out — and their time is the instruction count), but the serial port's output,
- * which stays the twin's own (its console is compared with the guest's at the end).
+ * arithmetic flags and DF/TF/AC/ID, the x87, the instruction count, and the devices time drives
+ * (`takeTimedDevices`: the same devices the twin's would be — the technique reaches them only through
+ * events: port I/O and MMIO trap, exit or call out — and their time is the instruction count), but
+ * the serial port's output, which stays the twin's own (its console is compared with the guest's at
+ * the end).
  *
  * What is not taken but required unchanged (`techniqueActed`): the rest of the CPU — segments,
  * control and debug registers, descriptor tables, CPL, IF/IOPL/NT, MSRs, halted, pending interrupts,
@@ -163,6 +164,28 @@ export function inAgreement(clean: TwinDifferences, vm: Vm, twin: TwinClock): bo
 export interface TwinClock { icount: number; idleCycles: number; msr: { tscOffset: number } }
 
 /**
+ * The devices a stretch without an event may have changed, the guest's taken by the twin: those
+ * simulated time drives (the timers, the interrupt controllers their interrupts reach, the RTC, the
+ * ACPI PM timer, the serial port's receive line — its output stays the twin's own) and the keyboard
+ * the host types into. The others (PCI configuration, the disks' registers, VGA, the debug exit,
+ * unclaimed ports) change only by port I/O — an event in every technique, so a stretch the twin ran —
+ * and are as the guest's: a transfer of them cost more than all the rest of it (PCI's
+ * configuration space alone).
+ */
+function takeTimedDevices(twin: Vm, vm: Vm): void {
+  const from = vm.machine, to = twin.machine;
+  to.pic.setState(from.pic.getState());
+  to.pit.setState(from.pit.getState());
+  to.lapic.setState(from.lapic.getState());
+  to.ioapic.setState(from.ioapic.getState());
+  to.cmos.setState(from.cmos.getState());
+  to.acpiPm.setState(from.acpiPm.getState());
+  to.ps2.setState(from.ps2.getState());
+  const output = to.uart.getState().output;
+  to.uart.setState({ ...from.uart.getState(), output });
+}
+
+/**
  * The twin takes the guest's state (what is listed above); in the ignored chunks of guest RAM
  * (`chunk` bytes each, the guest's bytes at the stretch's start in `mark`) only the bytes the guest
  * changed since. Pages are written through the memory's `load` (decoded code on them is dropped); a
@@ -196,10 +219,7 @@ export function adoptGuestState(twin: Vm, vm: Vm, mark: StretchMark, chunk: numb
   t.setEflags((t.getEflags() & ~USER_FLAGS) | (g.getEflags() & USER_FLAGS));
   t.icount = g.icount;
   x87(t).setState(x87(g).getState());
-  const output = twin.machine.uart.getState().output;
-  const devices = vm.machine.deviceState();
-  devices.uart = { ...devices.uart, output };
-  twin.machine.restoreDevices(devices);
+  takeTimedDevices(twin, vm);
   // The twin's TLB may hold a translation of a page table the guest rewrote (no event under VT-x with EPT).
   if (loaded) t.flushTlb();
   t.requestInterruptCheck();

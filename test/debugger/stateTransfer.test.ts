@@ -3,7 +3,7 @@
  * guest's memory — only the pages either side wrote since the stretch began (PhysicalMemory's write
  * epochs), not a comparison of all RAM. A page whose write was not recorded would leave the twin
  * with stale bytes: after every adoption the two memories are compared whole, and the twin is
- * compared with a native VM that ran every instruction itself. The guest (pagewrites.gasm, mine,
+ * compared with a native VM that ran every instruction itself (its memory, registers and devices). The guest (pagewrites.gasm, mine,
  * boots in QEMU with the same console) stores every way x86 code does — compiled hot loops over
  * 512 pages with paging on, bytes next to decoded code, rep stosd/movsd, pushes.
  */
@@ -61,6 +61,7 @@ describe('debugger: the native twin takes only the pages written in a stretch th
           runTo(reference, at);
           assert.deepEqual(differingChunks(reference, twin, ignored), [], `${mode}: a native run's memory at ${at}`);
           assert.deepEqual([...twin.cpu.regs], [...reference.cpu.regs], `${mode}: a native run's registers at ${at}`);
+          assert.deepEqual(twin.machine.deviceState(), reference.machine.deviceState(), `${mode}: a native run's devices at ${at}`);
         }
       } finally { watch.dispose(); }
       // Most stretches were taken; those of the rounds took 512 pages and more each.
