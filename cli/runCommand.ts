@@ -18,6 +18,8 @@ import { CliError, numberOption, parseArgs, type CliCommand, type ParsedArgs } f
 import type { Disk } from '../core/devices/ata';
 import { isOutcome } from '../core/machine/machine';
 import { LoadError } from '../core/machine/multiboot';
+import { BootOptionError, multibootBoot } from '../core/machine/multibootBoot';
+import type { MultibootBoot } from '../core/machine/firmware';
 import { textToScanCodes } from '../core/machine/keyboardInput';
 import { loadProgramFile, ProgramError } from '../core/machine/program';
 import { COST_PROFILES, MODES, availableModes, createVm, formatEvent, type Mode, type Vm, type VmEvent } from '../core/vmm';
@@ -28,7 +30,7 @@ import * as nodePath from 'node:path';
 import { EXIT, checkInputFile } from './inputFile';
 import { writeErr, writeOut } from './output';
 
-export const RUN_USAGE = 'popek run FILE [--mode M] [--json] [--screen] [--load-address A] [--keys TEXT] [--max-instructions N] [--cost PROFILE] [--trace] [--disk IMAGE]... [--disk-write] [--stdin]';
+export const RUN_USAGE = 'popek run FILE [--mode M] [--json] [--screen] [--load-address A] [--keys TEXT] [--max-instructions N] [--cost PROFILE] [--trace] [--disk IMAGE]... [--disk-write] [--stdin] [--append TEXT] [--initrd "FILE [ARGS],FILE2"]';
 
 /** `--load-address A` (decimal or 0x…): where a flat image without a Multiboot header goes. */
 export function loadAddressOption(parsed: ParsedArgs): number | undefined {
@@ -55,6 +57,17 @@ const MAX_JSON_EVENTS = 20_000;
 /** Instructions per slice between host turns. */
 const SLICE = 2_000_000;
 
+/** `--append TEXT` and `--initrd "FILE [ARGS],FILE2"`, as QEMU takes them: the Multiboot command line and modules. */
+function bootOptions(parsed: ParsedArgs, file: string): MultibootBoot {
+  const text = (name: string) => { const v = parsed.options.get(name); return typeof v === 'string' ? v : undefined; };
+  try {
+    return multibootBoot(file, text('--append'), text('--initrd'), (f) => new Uint8Array(fs.readFileSync(f)));
+  } catch (e) {
+    if (e instanceof BootOptionError) throw new CliError(e.message, 1);
+    throw e;
+  }
+}
+
 /** Takes every `--disk FILE` / `--disk=FILE` out of `args` (the option repeats). */
 function takeDisks(args: string[]): { rest: string[]; disks: string[] } {
   const rest: string[] = [], disks: string[] = [];
@@ -80,7 +93,7 @@ function readDisks(files: string[]): Disk[] {
 
 export const runCommand: CliCommand = async (allArgs) => {
   const { rest: args, disks: diskFiles } = takeDisks(allArgs);
-  const parsed = parseArgs(args, ['--mode', '--max-instructions', '--cost', '--memory', '--load-address', '--keys'], ['--json', '--trace', '--screen', '--disk-write', '--stdin']);
+  const parsed = parseArgs(args, ['--mode', '--max-instructions', '--cost', '--memory', '--load-address', '--keys', '--append', '--initrd'], ['--json', '--trace', '--screen', '--disk-write', '--stdin']);
   if (parsed.positional.length !== 1) throw new CliError(`usage: ${RUN_USAGE}`);
   const file = parsed.positional[0];
   const modeOpt = parsed.options.get('--mode');
@@ -105,6 +118,7 @@ export const runCommand: CliCommand = async (allArgs) => {
   const loadAddress = loadAddressOption(parsed);
   const keysOpt = parsed.options.get('--keys');
   const keys = typeof keysOpt === 'string' ? keysOpt.replace(/\\n/g, '\n').replace(/\\t/g, '\t') : undefined;
+  const boot = bootOptions(parsed, file);
 
   let program;
   try {
@@ -117,7 +131,7 @@ export const runCommand: CliCommand = async (allArgs) => {
   const events: VmEvent[] = [];
   try {
     // --trace --json: the events go into the report too (`events`), for readers that want fields, not lines.
-    vm = createVm({ mode, cost, memoryMiB, maxInstructions, disks, trace: trace ? (ev) => {
+    vm = createVm({ mode, cost, memoryMiB, maxInstructions, disks, boot, trace: trace ? (ev) => {
       writeErr(formatEvent(ev) + '\n');
       if (json && events.length < MAX_JSON_EVENTS) events.push(ev);
     } : undefined });

@@ -30,6 +30,10 @@ export interface PopekLaunchArguments extends DebugProtocol.LaunchRequestArgumen
   trace?: boolean;
   /** ATA disk images: the primary master, then the slave (the guest's writes are not saved). */
   disks?: string[];
+  /** QEMU's `-append`: the kernel's command line after its file name. */
+  append?: string;
+  /** QEMU's `-initrd`: Multiboot modules, "FILE [ARGS],FILE2". */
+  initrd?: string;
   /** Exception filters on from the start (`["vmexit"]`), besides those ticked in the Breakpoints view. */
   stopOn?: string[];
   /** Record which lines execute (the editor's coverage decoration; the `popekCoverage` event). */
@@ -78,6 +82,13 @@ export function checkLaunchArguments(raw: unknown): { options?: CheckedLaunch; p
     if (!Array.isArray(a.disks) || a.disks.length > 2 || !a.disks.every((d) => typeof d === 'string' && d.trim() !== '')) problems.push(`"disks" must list at most two disk image files: the primary master, then the slave (got ${JSON.stringify(a.disks)}).`);
     else disks = a.disks as string[];
   }
+  const text = (name: 'append' | 'initrd'): string | undefined => {
+    const v = a[name];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') { problems.push(`"${name}" must be a string, as QEMU's -${name} (got ${JSON.stringify(v)}).`); return undefined; }
+    return v;
+  };
+  const append = text('append'), initrd = text('initrd');
   const stopOn: ExceptionFilterId[] = [];
   if (a.stopOn !== undefined) {
     if (!Array.isArray(a.stopOn) || !a.stopOn.every((f) => typeof f === 'string' && isExceptionFilter(f))) {
@@ -85,5 +96,5 @@ export function checkLaunchArguments(raw: unknown): { options?: CheckedLaunch; p
     } else stopOn.push(...(a.stopOn as ExceptionFilterId[]));
   }
   if (problems.length) return { problems };
-  return { options: { program: a.program as string, mode, cost, memoryMiB, maxInstructions, checkEquivalence, trace, stopOnEntry, stopOn, ...(coverage ? { coverage } : {}), ...(loadAddress !== undefined ? { loadAddress } : {}), ...(disks ? { disks } : {}) }, problems };
+  return { options: { program: a.program as string, mode, cost, memoryMiB, maxInstructions, checkEquivalence, trace, stopOnEntry, stopOn, ...(coverage ? { coverage } : {}), ...(loadAddress !== undefined ? { loadAddress } : {}), ...(disks ? { disks } : {}), ...(append !== undefined ? { append } : {}), ...(initrd !== undefined ? { initrd } : {}) }, problems };
 }

@@ -1,17 +1,29 @@
 /*
  * What the firmware and boot loader leave in memory for the guest (SPEC §3 entry state): a flat GDT
- * the guest can read, the Multiboot information structure with a memory map, and a stack.
- * Addresses are in conventional memory below 640 KiB, away from where kernels load (1 MiB).
+ * the guest can read, the Multiboot information structure with a memory map, the command line and
+ * the modules (an initrd), and a stack. The GDT and stack are in conventional memory below 640 KiB;
+ * the Multiboot parts are where QEMU's loader (hw/i386/multiboot.c) puts them.
  */
 import type { PhysicalMemory } from '../cpu/physicalMemory';
+import { LoadError } from './multiboot';
 
 export const FIRMWARE_GDT = 0x0800;
 /** null, 0x08 flat 4 GiB code (ring 0, 32-bit), 0x10 flat 4 GiB data (ring 0, 32-bit). */
 export const FIRMWARE_GDT_ENTRIES: Array<[number, number]> = [[0, 0], [0x0000ffff, 0x00cf9b00], [0x0000ffff, 0x00cf9300]];
-export const MULTIBOOT_INFO = 0x9000;
+/** QEMU's addresses: the memory map at 0x9000, the information structure at 0x9500. */
+const MMAP = 0x9000;
+export const MULTIBOOT_INFO = 0x9500;
 export const BOOT_STACK_TOP = 0x7c00;
-const MMAP = MULTIBOOT_INFO + 0x100;
-const LOADER_NAME = MULTIBOOT_INFO + 0x200;
+const PAGE = 0x1000;
+const pageAlign = (v: number) => Math.ceil(v / PAGE) * PAGE;
+
+/** What the boot loader hands over besides the kernel: its command line and the modules. */
+export interface MultibootBoot {
+  /** The kernel's command line, as QEMU forms it: the kernel's file name, a space, `-append`. */
+  cmdline: string;
+  /** Modules in order (QEMU's `-initrd "file args,file2"`): the bytes and the module's string. */
+  modules: Array<{ bytes: Uint8Array; cmdline: string }>;
+}
 
 export function writeFirmwareGdt(mem: PhysicalMemory): { base: number; limit: number } {
   FIRMWARE_GDT_ENTRIES.forEach(([lo, hi], k) => {
@@ -21,11 +33,14 @@ export function writeFirmwareGdt(mem: PhysicalMemory): { base: number; limit: nu
   return { base: FIRMWARE_GDT, limit: FIRMWARE_GDT_ENTRIES.length * 8 - 1 };
 }
 
-/** Writes the Multiboot info structure (flags: mem_*, mmap, boot_loader_name); returns its address. */
-export function writeMultibootInfo(mem: PhysicalMemory, ramSize: number): number {
-  const name = 'popek';
-  for (let k = 0; k < name.length; k++) mem.write8(LOADER_NAME + k, name.charCodeAt(k));
-  mem.write8(LOADER_NAME + name.length, 0);
+/**
+ * Writes the Multiboot information structure and what it points to, laid out as QEMU's loader does:
+ * the memory map at 0x9000 and the structure at 0x9500; right after the kernel (its end rounded up
+ * to a page) a buffer with the module list (16 bytes each), the modules' strings, the kernel's
+ * command line and the boot loader's name; then each module on a page boundary. A kernel that
+ * prints `mods_addr` or where its initrd sits sees QEMU's numbers. Returns the structure's address.
+ */
+export function writeMultibootInfo(mem: PhysicalMemory, ramSize: number, kernel: { loadAddr: number; bssEnd: number }, boot: MultibootBoot): number {
   // Memory map as QEMU's firmware reports it (e820): low RAM, the EBDA and BIOS areas, RAM above
   // 1 MiB up to the last 128 KiB (kept by the firmware), and the BIOS ROM below 4 GiB.
   const regions: Array<[number, number, number]> = [
@@ -39,21 +54,43 @@ export function writeMultibootInfo(mem: PhysicalMemory, ramSize: number): number
     mem.write32(e + 12, len); mem.write32(e + 16, 0);
     mem.write32(e + 20, type);
   });
+
+  const buffer = kernel.loadAddr + pageAlign(kernel.bssEnd - kernel.loadAddr);
+  let text = buffer + 16 * boot.modules.length;
+  const putString = (str: string): number => {
+    const at = text;
+    const bytes = Buffer.from(str + '\0', 'latin1');
+    if (at + bytes.length > ramSize) throw new LoadError('the Multiboot command lines do not fit in guest RAM');
+    mem.load(at, bytes);
+    text += bytes.length;
+    return at;
+  };
+  const moduleStrings = boot.modules.map((m) => putString(m.cmdline));
+  const cmdline = putString(boot.cmdline);
+  const loaderName = putString('popek');
+  let next = pageAlign(text);
+  boot.modules.forEach((m, k) => {
+    if (next + m.bytes.length > ramSize - 0x20000) throw new LoadError(`module ${k + 1} (${m.bytes.length} bytes at 0x${next.toString(16)}) does not fit in guest RAM below the firmware's tables`);
+    mem.load(next, m.bytes);
+    const e = buffer + 16 * k;
+    mem.write32(e, next); mem.write32(e + 4, next + m.bytes.length); mem.write32(e + 8, moduleStrings[k]); mem.write32(e + 12, 0);
+    next = pageAlign(next + m.bytes.length);
+  });
+
   const mbi = MULTIBOOT_INFO;
   for (let k = 0; k < 0x58; k += 4) mem.write32(mbi + k, 0);
-  // Flags as QEMU's loader sets them: memory, boot device, command line, modules (none), memory
-  // map, boot loader name.
+  // Flags as QEMU's loader sets them: memory, boot device, command line, modules, memory map, boot
+  // loader name.
   mem.write32(mbi, (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 6) | (1 << 9));
   mem.write32(mbi + 4, 639);                                   // mem_lower, KiB
   mem.write32(mbi + 8, Math.floor((ramSize - 0x20000) / 1024) - 1024); // mem_upper, KiB above 1 MiB (to the first hole)
   mem.write32(mbi + 12, 0x8000ffff);                           // boot_device: none (QEMU's value)
-  mem.write32(mbi + 16, LOADER_NAME + 0x20);                   // cmdline: empty string
-  mem.write8(LOADER_NAME + 0x20, 0);
-  mem.write32(mbi + 20, 0);                                    // mods_count
-  mem.write32(mbi + 24, MMAP + 0x100);                         // mods_addr (no modules)
+  mem.write32(mbi + 16, cmdline);
+  mem.write32(mbi + 20, boot.modules.length);                  // mods_count
+  mem.write32(mbi + 24, buffer);                               // mods_addr (QEMU sets it with no modules too)
   mem.write32(mbi + 44, regions.length * 24);                  // mmap_length
   mem.write32(mbi + 48, MMAP);                                 // mmap_addr
-  mem.write32(mbi + 64, LOADER_NAME);                          // boot_loader_name
+  mem.write32(mbi + 64, loaderName);                           // boot_loader_name
   return mbi;
 }
 

@@ -27,7 +27,7 @@ import { Pit8254 } from '../devices/pit8254';
 import { Uart16550 } from '../devices/uart16550';
 import { CPUID_FEATURES_EDX, CPUID_SIGNATURE } from '../cpu/ops/system';
 import { VgaText, VGA_TEXT_BASE } from '../devices/vga';
-import { BOOT_STACK_TOP, IOAPIC_BASE, LAPIC_BASE, writeBiosDataArea, writeFirmwareGdt, writeFirmwareScreen, writeFirmwareTables, writeMultibootInfo } from './firmware';
+import { BOOT_STACK_TOP, IOAPIC_BASE, LAPIC_BASE, type MultibootBoot, writeBiosDataArea, writeFirmwareGdt, writeFirmwareScreen, writeFirmwareTables, writeMultibootInfo } from './firmware';
 import type { KeyboardInput } from './keyboardInput';
 import { isElf } from '../elf/elf32';
 import { elfKernelPlan } from './elfKernel';
@@ -70,6 +70,8 @@ export interface LoadOptions {
   origin?: number;
   /** Entry point when there is no Multiboot header (default: origin). */
   entry?: number;
+  /** The command line and modules the boot loader hands over (default: an empty command line, no modules). */
+  boot?: MultibootBoot;
 }
 
 export interface LoadedImage {
@@ -339,7 +341,7 @@ export class Machine {
     const cpu = this.cpu;
     cpu.eip = img.entry >>> 0;
     cpu.regs[0] = MULTIBOOT_BOOTLOADER_MAGIC | 0;
-    cpu.regs[3] = writeMultibootInfo(this.mem, this.mem.ramSize);
+    cpu.regs[3] = writeMultibootInfo(this.mem, this.mem.ramSize, img, options.boot ?? { cmdline: '', modules: [] });
     cpu.flushCodeCache();
     return img;
   }

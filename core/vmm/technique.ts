@@ -16,6 +16,7 @@ import type { RunCounters } from '../machine/report';
 import type { CycleCause } from './compareRow';
 import type { CostKey, CostProfile } from './cost';
 import type { Disk } from '../devices/ata';
+import type { MultibootBoot } from '../machine/firmware';
 import type { VmEvent, VmEventBus, VmEventInit, VmEventKind } from './events';
 
 import { MODES, type Mode } from '../isa/types';
@@ -43,6 +44,8 @@ export interface VmOptions {
   disks?: Disk[];
   /** The CMOS clock at power-on (ms since 1970, UTC; default 2000-01-01). */
   rtcStart?: number;
+  /** The Multiboot command line and modules (QEMU's `-append` and `-initrd`). */
+  boot?: MultibootBoot;
 }
 
 /** What a technique sees of the VM it runs in. */

@@ -95,8 +95,8 @@ export class Vm implements VmHost {
   load(program: Program | Uint8Array, origin?: number): LoadedImage {
     if (this.started) throw new Error('this VM already has a program; create a new one');
     const img = program instanceof Uint8Array
-      ? this.machine.loadImage(program, { origin })
-      : this.machine.loadImage(program.bytes, { origin: program.origin, entry: program.entry });
+      ? this.machine.loadImage(program, { origin, boot: this.options.boot })
+      : this.machine.loadImage(program.bytes, { origin: program.origin, entry: program.entry, boot: this.options.boot });
     this.technique.start(img);
     this.started = true;
     return img;

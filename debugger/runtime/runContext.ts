@@ -29,6 +29,10 @@ export interface RuntimeOptions {
   loadAddress?: number;
   /** ATA disk images, [primary master, slave] (read at launch; the guest's writes stay in memory). */
   disks?: string[];
+  /** The kernel's command line after its file name (QEMU's `-append`). */
+  append?: string;
+  /** Multiboot modules as QEMU's `-initrd` takes them: "FILE [ARGS],FILE2" (relative to the program's folder). */
+  initrd?: string;
   /** Check after every instruction even where the CPU could (the reference the fast path is tested against). */
   oneAtATime?: boolean;
   /** Record which lines execute (coverage.ts) from the start. */

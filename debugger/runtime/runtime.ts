@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import type { Cpu } from '../../core/cpu/cpu';
 import { createVm, type Mode, type Vm } from '../../core/vmm';
 import type { RunCounters } from '../../core/machine/report';
+import { multibootBoot } from '../../core/machine/multibootBoot';
 import type { BreakpointOptions, ExceptionFilterId } from './breakpoints';
 import { callStack, type Frame } from './callStack';
 import { CodeBreakpoints } from './codeBreakpoints';
@@ -57,8 +58,10 @@ export class DebugRuntime {
     // Read once: a twin added later starts from the disks the guest started from (each VM writes its own copy).
     const diskFiles = (options.disks ?? []).map((f) => new Uint8Array(fs.readFileSync(path.resolve(path.dirname(options.program), f))));
     const disks = () => diskFiles.map((bytes) => ({ bytes: bytes.slice() }));
+    // The command line and modules QEMU's -append / -initrd would give (modules beside the program, as disks).
+    const boot = multibootBoot(options.program, options.append, options.initrd, (f) => new Uint8Array(fs.readFileSync(path.resolve(path.dirname(options.program), f))));
     const load = (vm: Vm) => vm.load({ bytes: this.program.bytes, origin: this.program.origin, entry: this.program.entry, via: 'assembler', diagnostics: [] });
-    this.vm = createVm({ mode: options.mode, cost: options.cost, memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: disks() });
+    this.vm = createVm({ mode: options.mode, cost: options.cost, memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: disks(), boot });
     this.vm.events.locate = (lin) => {
       const loc = this.program.index.locate(lin);
       return loc ? { file: loc.file, line: loc.line + 1 } : undefined;
@@ -77,10 +80,10 @@ export class DebugRuntime {
       this.nativeTwin?.lockStep.clearAfterReplay();
     });
     this.makeTwin = () => {
-      const twin = createVm({ mode: 'native', memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: disks() });
+      const twin = createVm({ mode: 'native', memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: disks(), boot });
       load(twin);
       return new NativeTwin(ctx, twin, { events: this.events, dataBps: this.dataBps, travel: this.travel },
-        { image: { bytes: this.program.bytes, origin: this.program.origin, entry: this.program.entry }, memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: diskFiles },
+        { image: { bytes: this.program.bytes, origin: this.program.origin, entry: this.program.entry }, memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: diskFiles, boot },
         () => this.events.has('divergence'));
     };
     this.coverage = new CoverageRecorder(this.program.index);

@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Vm, VmSnapshot } from '../../core/vmm';
+import type { MultibootBoot } from '../../core/machine/firmware';
 import type { TwinSide } from './equivalence';
 
 /** What the worker builds its twin from (as the runtime builds the main thread's). */
@@ -24,6 +25,8 @@ export interface TwinInit {
   memoryMiB: number;
   maxInstructions: number;
   disks: Uint8Array[];
+  /** The Multiboot command line and modules the guest was started with. */
+  boot: MultibootBoot;
   /** Int32 [0]: the current epoch; the worker abandons a run whose epoch is no longer current. */
   epoch: SharedArrayBuffer;
 }

@@ -23,7 +23,7 @@ const CHUNK = 1_000_000;
 export function serve(first: TwinRequest): void {
   const init = workerData as TwinInit;
   const epoch = new Int32Array(init.epoch);
-  const twin = createVm({ mode: 'native', memoryMiB: init.memoryMiB, maxInstructions: init.maxInstructions, disks: init.disks.map((bytes) => ({ bytes })) });
+  const twin = createVm({ mode: 'native', memoryMiB: init.memoryMiB, maxInstructions: init.maxInstructions, disks: init.disks.map((bytes) => ({ bytes })), boot: init.boot });
   twin.load({ bytes: init.image.bytes, origin: init.image.origin, entry: init.image.entry, via: 'assembler', diagnostics: [] });
 
   /** Instructions this thread's twin executed (reported with each answer: what the twin cost). */
