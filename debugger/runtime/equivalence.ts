@@ -143,6 +143,7 @@ export interface TwinDifferences {
 export const CHUNK = 256;
 /** Guest RAM is compared in spans of this size first (one memcmp each); only differing spans by chunk. */
 const SPAN = 65536;
+const PAGE = 4096;
 
 /**
  * Chunks of guest RAM a technique keeps its own state in — the paravirtual shared-info page, which
@@ -174,24 +175,31 @@ export function observable(vm: Vm): Int32Array {
 /**
  * The differences between the VM and its twin now (both at the same instruction count), but in the
  * `ignored` chunks. The twin: a VM, or its state as the worker thread reported it (twinAhead.ts).
+ * `pages`: the only guest RAM pages (first addresses) that can differ, when the caller knows them
+ * (stateTransfer.ts `pagesSince`), else every page is compared.
  */
-export function twinDifferences(vm: Vm, twin: Vm | TwinSide, ignored: ReadonlySet<number> = new Set()): TwinDifferences {
+export function twinDifferences(vm: Vm, twin: Vm | TwinSide, ignored: ReadonlySet<number> = new Set(), pages?: readonly number[]): TwinDifferences {
   const side = 'cpu' in twin ? { observed: observable(twin), ram: twin.cpu.mem.bytes.subarray(0, twin.cpu.mem.ramSize) } : twin;
   const a = vm.cpu.mem.bytes, b = side.ram;
   const n = Math.min(vm.cpu.mem.ramSize, b.length);
-  const view = (m: Uint8Array, at: number, len: number) => Buffer.from(m.buffer, m.byteOffset + at, len);
   const chunks = new Map<number, { vm: Uint8Array; twin: Uint8Array }>();
-  for (let span = 0; span < n; span += SPAN) {
-    const len = Math.min(SPAN, n - span);
-    if (view(a, span, len).equals(view(b, span, len))) continue;
-    for (let c = span; c < span + len; c += CHUNK) {
+  const compare = (from: number, len: number): void => {
+    if (view(a, from, len).equals(view(b, from, len))) return;
+    for (let c = from; c < from + len; c += CHUNK) {
       if (ignored.has(c)) continue;
       const va = view(a, c, Math.min(CHUNK, n - c)), vb = view(b, c, Math.min(CHUNK, n - c));
       if (!va.equals(vb)) chunks.set(c, { vm: Uint8Array.from(va), twin: Uint8Array.from(vb) });
     }
+  };
+  if (pages) {
+    for (const page of pages) if (page < n) compare(page, Math.min(PAGE, n - page));
+  } else {
+    for (let span = 0; span < n; span += SPAN) compare(span, Math.min(SPAN, n - span));
   }
   return { icount: vm.cpu.icount, vm: observable(vm), twin: side.observed, chunks };
 }
+
+const view = (m: Uint8Array, at: number, len: number) => Buffer.from(m.buffer, m.byteOffset + at, len);
 
 /**
  * What the stretch from `before` to `after` made differ anew: -1 for the registers, else the RAM

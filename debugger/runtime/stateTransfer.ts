@@ -65,18 +65,40 @@ import { guestIf, linearEip, type TwinDifferences } from './equivalence';
 const view = (m: Uint8Array, at: number, len: number) => Buffer.from(m.buffer, m.byteOffset + at, len);
 
 /**
+ * The RAM pages (first addresses, ascending) either side wrote since `mark` (the write epochs begun
+ * there; the twin's is written by a restore too, e.g. of a state the worker thread ran it to), or
+ * undefined when the epochs were not begun in these memories.
+ */
+export function pagesWrittenSince(vm: Vm, twin: Vm, mark: StretchMark): number[] | undefined {
+  const mine = vm.cpu.mem.writtenSince(mark.epochs.vm), theirs = twin.cpu.mem.writtenSince(mark.epochs.twin);
+  if (!mine || !theirs) return undefined;
+  return [...new Set([...mine, ...theirs])].sort((x, y) => x - y).map((p) => p * PAGE);
+}
+
+/**
+ * The guest RAM pages (first addresses) where a twin run from `mark` may differ from the guest now:
+ * those that differed there (`atMark`, the comparison made at the mark) and those either side wrote
+ * since — a comparison of a few pages at the end of a stretch the twin ran, not of 16 MiB.
+ * Undefined (compare all) without write epochs or a comparison at the mark.
+ */
+export function pagesThatMayDiffer(vm: Vm, twin: Vm, mark: StretchMark, atMark: TwinDifferences | undefined): number[] | undefined {
+  if (!atMark || atMark.icount !== mark.icount) return undefined;
+  const written = pagesWrittenSince(vm, twin, mark);
+  if (!written) return undefined;
+  const pages = new Set(written);
+  for (const at of atMark.chunks.keys()) pages.add(at - (at % PAGE));
+  return [...pages].sort((x, y) => x - y);
+}
+
+/**
  * The pages (first addresses, ascending, below `n`) where guest RAM may differ from the twin's since
- * `mark`, where the two agreed: those either side wrote since (the write epochs begun at the mark;
- * the twin's is written by a restore, e.g. of a state the worker thread ran it to). Without them
- * (epochs not begun in these memories), every page of each 64 KiB span that differs.
+ * `mark`, where the two agreed: those either side wrote since. Without write epochs, every page of
+ * each 64 KiB span that differs.
  */
 function pagesToLook(vm: Vm, twin: Vm, mark: StretchMark, n: number): number[] {
+  const written = pagesWrittenSince(vm, twin, mark);
+  if (written) return written.filter((at) => at < n);
   const a = vm.cpu.mem.bytes, b = twin.cpu.mem.bytes;
-  const mine = vm.cpu.mem.writtenSince(mark.epochs.vm), theirs = twin.cpu.mem.writtenSince(mark.epochs.twin);
-  if (mine && theirs) {
-    const pages = [...new Set([...mine, ...theirs])].sort((x, y) => x - y).map((p) => p * PAGE);
-    return pages.filter((at) => at < n);
-  }
   const out: number[] = [];
   for (let span = 0; span < n; span += SPAN) {
     const len = Math.min(SPAN, n - span);

@@ -22,7 +22,7 @@
 import { isOutcome } from '../../core/machine/machine';
 import type { VmSnapshot } from '../../core/vmm';
 import { CHUNK, newDifferences, observable, techniqueChunks, twinDifferences, type TwinDifferences } from './equivalence';
-import { adoptGuestState, inAgreement, StretchWatch, type StretchMark } from './stateTransfer';
+import { adoptGuestState, inAgreement, pagesThatMayDiffer, StretchWatch, type StretchMark } from './stateTransfer';
 import type { DataBreakpoints } from './dataBreakpoints';
 import type { EventFilters } from './eventFilters';
 import { TURN_MS, yieldToHost, type RunContext, type StopInfo } from './runContext';
@@ -304,7 +304,7 @@ export class TwinWindows {
     const ctx = this.ctx, vm = ctx.vm, twin = this.lock.twin;
     const adopted = this.adopted?.icount === ctx.cpu.icount ? this.adopted : undefined;
     if (!adopted) this.parts.travel.twinToCount();
-    const now = twinDifferences(vm, adopted?.side ?? twin, this.ignored);
+    const now = twinDifferences(vm, adopted?.side ?? twin, this.ignored, adopted || !this.mark ? undefined : pagesThatMayDiffer(vm, twin, this.mark, this.clean));
     const quiet = this.clean !== undefined && this.lock.quietFrom(this.clean.icount);
     const found = this.clean && !quiet && this.clean.icount <= now.icount ? newDifferences(this.clean, now, this.ignored) : [];
     if (!found.length) {

@@ -3,7 +3,9 @@
  * guest's memory — only the pages either side wrote since the stretch began (PhysicalMemory's write
  * epochs), not a comparison of all RAM. A page whose write was not recorded would leave the twin
  * with stale bytes: after every adoption the two memories are compared whole, and the twin is
- * compared with a native VM that ran every instruction itself (its memory, registers and devices). The guest (pagewrites.gasm, mine,
+ * compared with a native VM that ran every instruction itself (its memory, registers and devices).
+ * After a stretch the twin ran, the comparison of the few pages either side wrote finds what one of
+ * all RAM finds. The guest (pagewrites.gasm, mine,
  * boots in QEMU with the same console) stores every way x86 code does — compiled hot loops over
  * 512 pages with paging on, bytes next to decoded code, rep stosd/movsd, pushes.
  */
@@ -11,7 +13,7 @@ import * as assert from 'node:assert/strict';
 import { loadProgramFile } from '../../core/machine/program';
 import { createVm, type Mode, type Vm } from '../../core/vmm';
 import { CHUNK, techniqueChunks, twinDifferences } from '../../debugger/runtime/equivalence';
-import { adoptGuestState, inAgreement, StretchWatch } from '../../debugger/runtime/stateTransfer';
+import { adoptGuestState, inAgreement, pagesThatMayDiffer, StretchWatch } from '../../debugger/runtime/stateTransfer';
 import { fixture } from './support';
 
 /** Instructions per stretch: some 20 rounds of the guest's stores, ~25 M of them in all. */
@@ -37,15 +39,21 @@ describe('debugger: the native twin takes only the pages written in a stretch th
       for (const vm of [guest, twin, reference]) vm.load(image);
       const ignored = new Set(techniqueChunks(guest));
       const watch = new StretchWatch(guest);
-      let adoptions = 0, busy = 0;
+      let adoptions = 0, busy = 0, compared = 0;
       const ignoredAtFirst = ignored.size;
       try {
         while (guest.machine.outcome === undefined) {
-          const agreed = inAgreement(twinDifferences(guest, twin, ignored), guest, twin.cpu);
+          const atMark = twinDifferences(guest, twin, ignored);
+          const agreed = inAgreement(atMark, guest, twin.cpu);
           const mark = watch.mark(twin, ignored, CHUNK);
           runTo(guest, guest.cpu.icount + STRETCH);
           if (!agreed || watch.acted(mark)) {
             runTo(twin, guest.cpu.icount);
+            // The comparison at the end of a stretch the twin ran looks at a few pages: it finds
+            // every difference a comparison of all RAM finds.
+            const few = twinDifferences(guest, twin, ignored, pagesThatMayDiffer(guest, twin, mark, atMark));
+            assert.deepEqual([...few.chunks.keys()], differingChunks(guest, twin, ignored), `${mode}: the differences at ${guest.cpu.icount}`);
+            compared++;
             // What the technique's own set-up left different (paravirtual: a word below the image
             // the loader writes natively), as the debugger's search ignores it when the lock step
             // finds no instruction it came of.
@@ -66,6 +74,7 @@ describe('debugger: the native twin takes only the pages written in a stretch th
       } finally { watch.dispose(); }
       // Most stretches were taken; those of the rounds took 512 pages and more each.
       assert.ok(adoptions >= 40, `${mode}: ${adoptions} adoptions`);
+      assert.ok(compared >= 1, `${mode}: ${compared} stretches run by the twin`);
       assert.ok(busy >= 15, `${mode}: ${busy} adopted stretches wrote 512 pages or more`);
       assert.ok(ignored.size - ignoredAtFirst <= 1, `${mode}: chunks ignored ${[...ignored].map((c) => c.toString(16))}`);
       runTo(twin, guest.cpu.icount);
@@ -73,4 +82,28 @@ describe('debugger: the native twin takes only the pages written in a stretch th
       assert.match(consoleText(guest), /^sum 0x[0-9a-f]{8}\n$/);
     });
   }
+
+  it('after a stretch the twin ran, the pages compared include a difference standing since its start and one only the twin wrote', () => {
+    const image = loadProgramFile(fixture('pagewrites.gasm'));
+    const guest = createVm({ mode: 'trap-and-emulate' }), twin = createVm({ mode: 'native' });
+    for (const vm of [guest, twin]) vm.load(image);
+    const watch = new StretchWatch(guest);
+    try {
+      // Pages the guest never uses (its buffer is at 4–6 MiB): one differs before the stretch, the
+      // other is written by the twin alone in it.
+      const standing = 0xa00000, twinOnly = 0xb00010;
+      guest.cpu.mem.write8(standing, 1);
+      const atMark = twinDifferences(guest, twin);
+      assert.deepEqual([...atMark.chunks.keys()], [standing]);
+      const mark = watch.mark(twin, new Set(), CHUNK);
+      runTo(guest, STRETCH);
+      runTo(twin, STRETCH);
+      twin.cpu.mem.write32(twinOnly, 0x12345678);
+      const pages = pagesThatMayDiffer(guest, twin, mark, atMark)!;
+      assert.ok(pages.includes(standing), 'the page that differed at the start');
+      assert.ok(pages.includes(twinOnly & ~0xfff), 'the page only the twin wrote');
+      assert.deepEqual([...twinDifferences(guest, twin, new Set(), pages).chunks.keys()], differingChunks(guest, twin, new Set()));
+      assert.ok(pages.length < 1024, `${pages.length} of 4096 pages compared`);
+    } finally { watch.dispose(); }
+  });
 });
