@@ -1,5 +1,6 @@
 /*
- * `popek compare FILE [--json] [--cost PROFILE] [--max-instructions N] [--load-address A]` (SPEC §6):
+ * `popek compare FILE [--json] [--cost PROFILE] [--max-instructions N] [--load-address A] [--memory MIB]
+ * [--disk IMAGE]... [--append TEXT] [--initrd "FILE [ARGS],FILE2"]` (SPEC §6; the machine options as `popek run`'s):
  * runs the guest under every execution technique of this build and prints them side by side —
  * outcome, whether the console and the final VGA screen equal native's, instructions, modelled cycles and overhead against native, traps,
  * VM exits and hypercalls.
@@ -8,7 +9,9 @@ import { CliError, numberOption, parseArgs, type CliCommand } from './cliSupport
 import { LoadError } from '../core/machine/multiboot';
 import { loadProgramFile, ProgramError, type Program } from '../core/machine/program';
 import type { RunReport } from '../core/machine/report';
-import { checkProgramFile, loadAddressOption } from './runCommand';
+import { bootOptions, checkProgramFile, loadAddressOption, memoryOption, readDisks, takeDisks } from './runCommand';
+import type { Disk } from '../core/devices/ata';
+import type { MultibootBoot } from '../core/machine/firmware';
 import { locateDivergence, programLocator, type SourcePosition } from './programSource';
 import { explainDivergence } from '../core/vmm/critical';
 import { COST_PROFILES, availableModes, createVm, type Mode } from '../core/vmm';
@@ -19,13 +22,25 @@ export type { CompareRow } from '../core/vmm/compareRow';
 
 const sum = (t: Record<string, number>) => Object.values(t).reduce((a, b) => a + b, 0);
 
+export interface CompareOptions {
+  cost?: string;
+  maxInstructions?: number;
+  modes?: Mode[];
+  locate?: (eip: number) => SourcePosition | undefined;
+  memoryMiB?: number;
+  /** Disk images: each technique's VM gets its own copy (a guest's writes do not reach the next run). */
+  disks?: Disk[];
+  boot?: MultibootBoot;
+}
+
 /** Runs `program` under each available mode (native first) and returns one row per mode. */
-export function compareModes(program: Program, options: { cost?: string; maxInstructions?: number; modes?: Mode[]; locate?: (eip: number) => SourcePosition | undefined } = {}): CompareRow[] {
+export function compareModes(program: Program, options: CompareOptions = {}): CompareRow[] {
   const modes = options.modes ?? availableModes();
   const reports: RunReport[] = [];
   const cyclesBy: Array<Partial<Record<CycleCause, number>>> = [];
   for (const mode of modes) {
-    const vm = createVm({ mode, cost: options.cost, maxInstructions: options.maxInstructions ?? 50_000_000 });
+    const disks = options.disks?.map((d) => ({ bytes: d.bytes.slice() }));
+    const vm = createVm({ mode, cost: options.cost, maxInstructions: options.maxInstructions ?? 50_000_000, memoryMiB: options.memoryMiB, disks, boot: options.boot });
     vm.load(program);
     const start = process.hrtime.bigint();
     vm.run(2_000_000);
@@ -64,15 +79,19 @@ export function formatCompare(rows: CompareRow[]): string {
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line), ...(notes.length ? ['', ...notes] : [])].join('\n');
 }
 
-export const compareCommand: CliCommand = async (args) => {
-  const parsed = parseArgs(args, ['--cost', '--max-instructions', '--load-address'], ['--json']);
-  if (parsed.positional.length !== 1) throw new CliError('usage: popek compare FILE [--json] [--cost PROFILE] [--max-instructions N] [--load-address A]');
+export const compareCommand: CliCommand = async (allArgs) => {
+  const { rest: args, disks: diskFiles } = takeDisks(allArgs);
+  const parsed = parseArgs(args, ['--cost', '--max-instructions', '--load-address', '--memory', '--append', '--initrd'], ['--json']);
+  if (parsed.positional.length !== 1) throw new CliError('usage: popek compare FILE [--json] [--cost PROFILE] [--max-instructions N] [--load-address A] [--memory MIB] [--disk IMAGE]... [--append TEXT] [--initrd "FILE [ARGS],FILE2"]');
   const file = parsed.positional[0];
   const cost = parsed.options.get('--cost');
   if (typeof cost === 'string' && !(cost in COST_PROFILES)) throw new CliError(`unknown cost profile '${cost}' (expected one of: ${Object.keys(COST_PROFILES).join(', ')})`);
   const maxInstructions = numberOption(parsed, '--max-instructions', 50_000_000);
   if (!Number.isInteger(maxInstructions) || maxInstructions < 0) throw new CliError('--max-instructions needs a non-negative integer');
+  const memoryMiB = memoryOption(parsed);
   checkProgramFile(file);
+  const disks = readDisks(diskFiles);
+  const boot = bootOptions(parsed, file);
   let program: Program;
   try {
     program = loadProgramFile(file, { loadAddress: loadAddressOption(parsed) });
@@ -82,7 +101,7 @@ export const compareCommand: CliCommand = async (args) => {
   }
   let rows: CompareRow[];
   try {
-    rows = compareModes(program, { cost: typeof cost === 'string' ? cost : undefined, maxInstructions, locate: programLocator(program, file) });
+    rows = compareModes(program, { cost: typeof cost === 'string' ? cost : undefined, maxInstructions, locate: programLocator(program, file), memoryMiB, disks, boot });
   } catch (e) {
     if (e instanceof LoadError || e instanceof RangeError) throw new CliError(`${file}: ${e.message}`, 1);
     throw e;

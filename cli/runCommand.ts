@@ -57,8 +57,15 @@ const MAX_JSON_EVENTS = 20_000;
 /** Instructions per slice between host turns. */
 const SLICE = 2_000_000;
 
+/** `--memory N`: guest RAM in MiB (default 16, as SPEC §3). */
+export function memoryOption(parsed: ParsedArgs): number {
+  const memoryMiB = numberOption(parsed, '--memory', 16);
+  if (!Number.isInteger(memoryMiB) || memoryMiB < 2 || memoryMiB > 2048) throw new CliError('--memory needs a whole number of MiB from 2 to 2048');
+  return memoryMiB;
+}
+
 /** `--append TEXT` and `--initrd "FILE [ARGS],FILE2"`, as QEMU takes them: the Multiboot command line and modules. */
-function bootOptions(parsed: ParsedArgs, file: string): MultibootBoot {
+export function bootOptions(parsed: ParsedArgs, file: string): MultibootBoot {
   const text = (name: string) => { const v = parsed.options.get(name); return typeof v === 'string' ? v : undefined; };
   try {
     return multibootBoot(file, text('--append'), text('--initrd'), (f) => new Uint8Array(fs.readFileSync(f)));
@@ -69,7 +76,7 @@ function bootOptions(parsed: ParsedArgs, file: string): MultibootBoot {
 }
 
 /** Takes every `--disk FILE` / `--disk=FILE` out of `args` (the option repeats). */
-function takeDisks(args: string[]): { rest: string[]; disks: string[] } {
+export function takeDisks(args: string[]): { rest: string[]; disks: string[] } {
   const rest: string[] = [], disks: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -84,7 +91,7 @@ function takeDisks(args: string[]): { rest: string[]; disks: string[] } {
 }
 
 /** Reads the disk images (at most two: master and slave). */
-function readDisks(files: string[]): Disk[] {
+export function readDisks(files: string[]): Disk[] {
   if (files.length > 2) throw new CliError(`at most two --disk images (primary master and slave), got ${files.length}`);
   return files.map((f) => {
     try { return { bytes: new Uint8Array(fs.readFileSync(f)) }; } catch (e) { throw new CliError(`cannot read disk image ${f}: ${(e as Error).message}`, 1); }
@@ -106,8 +113,7 @@ export const runCommand: CliCommand = async (allArgs) => {
   const limitGiven = parsed.options.has('--max-instructions');
   const maxInstructions = numberOption(parsed, '--max-instructions', DEFAULT_MAX_INSTRUCTIONS);
   if (!Number.isInteger(maxInstructions) || maxInstructions < 0) throw new CliError('--max-instructions needs a non-negative integer (0: no limit)');
-  const memoryMiB = numberOption(parsed, '--memory', 16);
-  if (!Number.isInteger(memoryMiB) || memoryMiB < 2 || memoryMiB > 2048) throw new CliError('--memory needs a whole number of MiB from 2 to 2048');
+  const memoryMiB = memoryOption(parsed);
   checkProgramFile(file);
   const json = parsed.options.has('--json');
   const trace = parsed.options.has('--trace');

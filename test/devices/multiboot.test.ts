@@ -31,6 +31,7 @@ describe('devices: Multiboot command line and modules as QEMU hands them over', 
     assert.match(q.console, /^cmdline kernel\.bin hello world$/m);
     assert.match(q.console, /^module 00103000 0010300c m1\.bin first arg 31444f4d$/m);
     assert.equal(q.console.match(/^module /gm)?.length, 2);
+    assert.equal(q.exitStatus, 5, 'the guest exits with its module count');
     assert.match(q.console, /^loader name after the command line y$/m);
   });
 
@@ -48,11 +49,23 @@ describe('devices: Multiboot command line and modules as QEMU hands them over', 
     if (!CLI) this.skip();
     const q = await qemu();
     const r = spawnSync(process.execPath, [CLI!, 'run', path.join(GUESTS, 'multiboot.gasm'), '--initrd', initrd, '--append', 'hello world'], { encoding: 'utf8' });
-    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.status, q.exitStatus, r.stderr);
     const modulesOf = (s: string) => s.split('\n').filter((l) => l.startsWith('module ')).join('\n');
     assert.equal(modulesOf(r.stdout), modulesOf(q.console));
     assert.match(r.stdout, /^cmdline multiboot\.gasm hello world$/m);
     const bad = spawnSync(process.execPath, [CLI!, 'run', path.join(GUESTS, 'multiboot.gasm'), '--initrd', path.join(dir, 'nope.bin')], { encoding: 'utf8' });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /initrd: cannot read module .*nope\.bin/);
+  });
+
+  it('popek compare takes the same options: every technique boots with the modules', async function () {
+    if (!CLI) this.skip();
+    const r = spawnSync(process.execPath, [CLI!, 'compare', path.join(GUESTS, 'multiboot.gasm'), '--initrd', initrd, '--append', 'hello world', '--memory', '32', '--json'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const rows = JSON.parse(r.stdout) as Array<{ mode: string; outcome: string; exitCode: number; consoleMatchesNative: boolean }>;
+    // The guest exits with its module count: (2 << 1) | 1.
+    assert.ok(rows.length >= 2 && rows.every((row) => row.outcome === 'exit' && row.exitCode === 5 && row.consoleMatchesNative), r.stdout);
+    const bad = spawnSync(process.execPath, [CLI!, 'compare', path.join(GUESTS, 'multiboot.gasm'), '--initrd', path.join(dir, 'nope.bin')], { encoding: 'utf8' });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /initrd: cannot read module .*nope\.bin/);
   });
