@@ -12,7 +12,7 @@ import { Cpu, UnsupportedError, type CpuState, type CpuStop } from '../cpu/cpu';
 import { TripleFault } from '../cpu/fault';
 import { PAGE_SIZE, PhysicalMemory } from '../cpu/physicalMemory';
 import { x87, type X87State } from '../cpu/fpu/execute';
-import { AtaChannel, type Disk } from '../devices/ata';
+import { AtaChannel, SECONDARY_ATA, type Disk } from '../devices/ata';
 import { CmosRtc } from '../devices/cmosRtc';
 import { PciBus, QEMU_PC_FUNCTIONS } from '../devices/pci';
 import { ACPI_PM_BASE, APM_CONTROL, AcpiPm, GPE0_BASE } from '../devices/acpiPm';
@@ -97,6 +97,7 @@ export interface MachineSnapshot {
   acpiPm?: ReturnType<AcpiPm['getState']>;
   ps2?: ReturnType<Ps2Controller['getState']>;
   ata?: ReturnType<AtaChannel['getState']>;
+  ata2?: ReturnType<AtaChannel['getState']>;
   x87?: X87State;
   uart: ReturnType<Uart16550['getState']>;
   debugExit: ReturnType<DebugExit['getState']>;
@@ -111,7 +112,7 @@ export interface MachineSnapshot {
 }
 
 /** The devices' part of a machine snapshot (`Machine.deviceState`). */
-export type DeviceState = Pick<MachineSnapshot, 'pic' | 'pit' | 'lapic' | 'ioapic' | 'cmos' | 'pci' | 'acpiPm' | 'ps2' | 'ata' | 'uart' | 'debugExit' | 'vga' | 'unknownPorts'>;
+export type DeviceState = Pick<MachineSnapshot, 'pic' | 'pit' | 'lapic' | 'ioapic' | 'cmos' | 'pci' | 'acpiPm' | 'ata2' | 'ps2' | 'ata' | 'uart' | 'debugExit' | 'vga' | 'unknownPorts'>;
 
 export const DEFAULT_CPU_HZ = 100_000_000;
 export const DEFAULT_ORIGIN = 0x100000;
@@ -147,6 +148,8 @@ export class Machine {
   readonly acpiPm: AcpiPm;
   readonly ps2: Ps2Controller;
   readonly ata: AtaChannel;
+  /** The secondary IDE channel with QEMU's default drive: an empty ATAPI CD-ROM (ide1-cd0). */
+  readonly ata2: AtaChannel;
   /** While true, a CPU halted with nothing scheduled waits (the run loop returns 'slice') instead of ending with 'halt': host input may still come. */
   inputOpen = false;
   readonly options: Required<Omit<MachineOptions, 'disks' | 'rtcStart'>>;
@@ -202,6 +205,7 @@ export class Machine {
     x87(cpu).onFerr = (level) => this.isaIrq(13, level);
     const disks = options.disks ?? [];
     this.ata = new AtaChannel([disks[0], disks[1]], (level) => this.isaIrq(14, level));
+    this.ata2 = new AtaChannel(['cdrom', undefined], (level) => this.isaIrq(15, level), SECONDARY_ATA, 3);
     this.uart.onByte = (b) => this.onConsoleByte(b);
     this.debugExit = new DebugExit((code) => {
       this.finish('exit', code);
@@ -231,6 +235,8 @@ export class Machine {
     this.io.register(GPE0_BASE, 4, this.acpiPm.gpeDevice);
     this.io.register(0x1f0, 8, this.ata);
     this.io.register(0x3f6, 1, this.ata);
+    this.io.register(0x170, 8, this.ata2);
+    this.io.register(0x376, 1, this.ata2);
     this.vga = new VgaText(this.mem.bytes);
     this.io.register(0x3c0, 16, this.vga.device);
     this.io.register(0x3d4, 2, this.vga.device);
@@ -485,6 +491,7 @@ export class Machine {
       acpiPm: this.acpiPm.getState(),
       ps2: this.ps2.getState(),
       ata: this.ata.getState(),
+      ata2: this.ata2.getState(),
       uart: this.uart.getState(),
       debugExit: this.debugExit.getState(),
       vga: this.vga.getState(),
@@ -502,6 +509,7 @@ export class Machine {
     if (s.acpiPm) this.acpiPm.setState(s.acpiPm);
     if (s.ps2) this.ps2.setState(s.ps2);
     if (s.ata) this.ata.setState(s.ata);
+    if (s.ata2) this.ata2.setState(s.ata2);
     this.uart.setState(s.uart);
     this.debugExit.setState(s.debugExit);
     if (s.vga) this.vga.setState(s.vga);

@@ -77,3 +77,25 @@ describe('devices: an ATA channel without drives reads as in QEMU', function () 
     });
   }
 });
+
+// The secondary channel holds QEMU's default drive, an ATAPI CD-ROM with no disc (ide1-cd0). Drivers
+// that probe all four positions (wyoos, szhou42/osdev) found a floating bus (0xFF) in Popek; QEMU
+// answers IDENTIFY DEVICE with an abort and the ATAPI signature, IDENTIFY PACKET DEVICE, and packet
+// commands with NOT READY / MEDIUM NOT PRESENT (test/devices/guests/atapi.gasm).
+describe('devices: the secondary channel\'s empty CD-ROM, as in QEMU', function () {
+  this.timeout(60_000);
+  it('QEMU: an ATAPI drive without a disc', async () => {
+    const q = await qemuGuest('atapi');
+    assert.match(q.console, /^IDENTIFY DEVICE: 41 a0 eb 14 01 01 04 $/m, 'aborted, ATAPI signature');
+    assert.match(q.console, /^ {2}after the CDB: 41 a0 ff fe 01 03 20 $/m, 'TEST UNIT READY: NOT READY');
+    assert.match(q.console, /^00f0 0002 0000 0a00 0000 0000 003a 0000 0000 $/m, 'sense: NOT READY, MEDIUM NOT PRESENT');
+  });
+  for (const mode of modes()) {
+    it(mode, async () => {
+      const q = await qemuGuest('atapi');
+      const r = popekGuest('atapi', mode);
+      assert.equal(r.console, q.console, r.error);
+      assert.equal(qemuStatus(r), q.exitStatus);
+    });
+  }
+});
