@@ -67,23 +67,14 @@ export class AcpiPm {
       const r = this.register(port - ACPI_PM_BASE);
       return r ? (r.value >>> (8 * (port - ACPI_PM_BASE - r.at))) & 0xff : 0xff;
     },
-    write: (port, v) => this.device.writeWide!(port, 1, v),
-    readWide: (port, size) => {
-      let v = 0;
-      for (let k = 0; k < size; k++) v |= this.device.read(port + k) << (8 * k);
-      return v >>> 0;
-    },
-    writeWide: (port, size, value) => {
-      if (size === 4) { // two word accesses, as QEMU splits it
-        this.device.writeWide!(port, 2, value & 0xffff);
-        this.device.writeWide!(port + 2, 2, value >>> 16);
-        return;
-      }
+    // Wider writes arrive as bytes (the I/O bus splits them), low byte first: a byte lands in its half
+    // of the word register, so `outw(0x604, 0x2000)` sets SLP_EN with the second byte, SLP_TYP
+    // already in place — what QEMU's read-modify-write of the word (.impl.min_access_size = 2) does.
+    write: (port, value) => {
       const offset = port - ACPI_PM_BASE;
-      // A byte write lands in its half of the word register (QEMU: .impl.min_access_size = 2).
       const shift = 8 * (offset & 1);
-      const mask = (size === 1 ? 0xff : 0xffff) << shift;
-      const v = (value << shift) & mask;
+      const mask = 0xff << shift;
+      const v = (value & 0xff) << shift;
       if (offset < 2) {
         if (v & TMR_STS) this.overflowTick = (Math.floor(this.ticks() / 0x800000) + 1) * 0x800000;
         this.status = this.readStatus() & ~v;
