@@ -16,9 +16,19 @@ export const PAGE_SIZE = 4096;
 export const PAGE_HAS_CODE = 1, PAGE_WATCHED = 2;
 /** `pageFlags` bit: not written since the current write epoch began (its next write is recorded; see `newWriteEpoch`). */
 export const PAGE_UNWRITTEN = 4;
+/**
+ * `pageFlags` bit: a write watch on some bytes of the page only (a debugger's data breakpoint): their
+ * 64-byte chunks are marked CHUNK_WATCHED, and only writes to those need the slow path — the rest of
+ * the page (a hot loop's data beside the watched variable) is written as fast as without a watch.
+ */
+export const PAGE_WATCHED_BYTES = 8;
+/** `codeChunks` bits: decoded code covers part of the chunk; a byte watch covers part of it. */
+export const CHUNK_CODE = 1, CHUNK_WATCHED = 2;
 export const CHUNK_SHIFT = 6;
 
 export type WriteWatch = (physAddr: number, size: number) => void;
+/** A write watch; `bytes`: the physical range [from, to) it is for (else the whole page). */
+interface Watch { fn: WriteWatch; bytes?: { from: number; to: number } }
 
 /**
  * Memory-mapped devices above all memory (the local APIC at 0xFEE00000, the I/O APIC at 0xFEC00000):
@@ -61,11 +71,13 @@ export class PhysicalMemory {
   /** Aligned 32-bit view of `bytes`. */
   readonly dwords: Int32Array;
   readonly pageFlags: Uint8Array;
-  private readonly watches = new Map<number, WriteWatch[]>();
+  private readonly watches = new Map<number, Watch[]>();
   /**
-   * One byte per 64-byte chunk: set when decoded code covers part of the chunk. A write to a code
-   * page that touches no code chunk (data next to code) costs a lookup, not a re-decode; compiled
-   * WebAssembly regions make that lookup themselves (with `pageFlags`, in the shared memory).
+   * One byte per 64-byte chunk: CHUNK_CODE when decoded code covers part of the chunk, CHUNK_WATCHED
+   * when a byte watch does. A write to a code page that touches no code chunk (data next to code)
+   * costs a lookup, not a re-decode — one to a byte-watched page that touches no watched chunk, no
+   * call; compiled WebAssembly regions make that lookup themselves (with `pageFlags`, in the shared
+   * memory).
    */
   readonly codeChunks: Uint8Array;
   /** Devices past the end of memory (set by the machine). */
@@ -181,7 +193,7 @@ export class PhysicalMemory {
 
   /** Marks [start, end) as holding decoded code (writes there will call onCodeWrite). */
   markCode(start: number, end: number): void {
-    for (let c = start >>> CHUNK_SHIFT; c <= (end - 1) >>> CHUNK_SHIFT; c++) this.codeChunks[c] = 1;
+    for (let c = start >>> CHUNK_SHIFT; c <= (end - 1) >>> CHUNK_SHIFT; c++) this.codeChunks[c] |= CHUNK_CODE;
     for (let page = start >>> PAGE_SHIFT; page <= (end - 1) >>> PAGE_SHIFT; page++) {
       if (this.pageFlags[page] === 0) this.onPageFlagged(page);
       this.pageFlags[page] |= PAGE_HAS_CODE;
@@ -190,26 +202,41 @@ export class PhysicalMemory {
   /** Forgets the code marks of a page (no decoded code left there). */
   clearCode(page: number): void {
     this.pageFlags[page] &= ~PAGE_HAS_CODE;
-    this.codeChunks.fill(0, (page << PAGE_SHIFT) >>> CHUNK_SHIFT, ((page + 1) << PAGE_SHIFT) >>> CHUNK_SHIFT);
+    for (let c = (page << PAGE_SHIFT) >>> CHUNK_SHIFT; c < ((page + 1) << PAGE_SHIFT) >>> CHUNK_SHIFT; c++) this.codeChunks[c] &= ~CHUNK_CODE;
   }
 
   /**
-   * Registers `fn` to be called (before the write lands) whenever physical page `page` is written.
-   * Returns a function that removes it.
+   * Registers `fn` to be called (before the write lands) whenever physical page `page` is written —
+   * or, with `bytes` (a physical range on the page), at least whenever a write touches their 64-byte
+   * chunks (`fn` tells the bytes apart). Returns a function that removes it.
    */
-  addWriteWatch(page: number, fn: WriteWatch): () => void {
+  addWriteWatch(page: number, fn: WriteWatch, bytes?: { from: number; to: number }): () => void {
     let list = this.watches.get(page);
     if (!list) this.watches.set(page, list = []);
-    list.push(fn);
-    if (this.pageFlags[page] === 0) this.onPageFlagged(page);
-    this.pageFlags[page] |= PAGE_WATCHED;
+    const watch: Watch = { fn, bytes };
+    list.push(watch);
+    this.markWatches(page);
     return () => {
       const l = this.watches.get(page);
       if (!l) return;
-      const i = l.indexOf(fn);
+      const i = l.indexOf(watch);
       if (i >= 0) l.splice(i, 1);
-      if (l.length === 0) { this.watches.delete(page); this.pageFlags[page] &= ~PAGE_WATCHED; }
+      if (l.length === 0) this.watches.delete(page);
+      this.markWatches(page);
     };
+  }
+
+  /** The page's watch flags and watched chunks, from its watches. */
+  private markWatches(page: number): void {
+    const list = this.watches.get(page) ?? [];
+    const first = (page << PAGE_SHIFT) >>> CHUNK_SHIFT, end = ((page + 1) << PAGE_SHIFT) >>> CHUNK_SHIFT;
+    for (let c = first; c < end; c++) this.codeChunks[c] &= ~CHUNK_WATCHED;
+    for (const { bytes } of list) {
+      if (bytes) for (let c = bytes.from >>> CHUNK_SHIFT; c <= (bytes.to - 1) >>> CHUNK_SHIFT; c++) this.codeChunks[c] |= CHUNK_WATCHED;
+    }
+    const flags = (list.some((w) => !w.bytes) ? PAGE_WATCHED : 0) | (list.some((w) => w.bytes) ? PAGE_WATCHED_BYTES : 0);
+    if (this.pageFlags[page] === 0 && flags !== 0) this.onPageFlagged(page);
+    this.pageFlags[page] = (this.pageFlags[page] & ~(PAGE_WATCHED | PAGE_WATCHED_BYTES)) | flags;
   }
 
   /**
@@ -252,13 +279,17 @@ export class PhysicalMemory {
         this.pageFlags[page] = f & ~PAGE_UNWRITTEN;
         if (f === PAGE_UNWRITTEN) this.onPageUnflagged(page);
       }
-      if (f & PAGE_HAS_CODE) {
-        const lo = Math.max(p, page << PAGE_SHIFT), hi = Math.min(p + size, (page + 1) << PAGE_SHIFT);
-        for (let c = lo >>> CHUNK_SHIFT; c <= (hi - 1) >>> CHUNK_SHIFT; c++) {
-          if (this.codeChunks[c]) { this.onCodeWrite(lo, hi - lo); break; }
-        }
+      const lo = Math.max(p, page << PAGE_SHIFT), hi = Math.min(p + size, (page + 1) << PAGE_SHIFT);
+      if (f & PAGE_HAS_CODE && this.touches(lo, hi, CHUNK_CODE)) this.onCodeWrite(lo, hi - lo);
+      if ((f & PAGE_WATCHED) || (f & PAGE_WATCHED_BYTES && this.touches(lo, hi, CHUNK_WATCHED))) {
+        for (const w of this.watches.get(page) ?? []) w.fn(p, size);
       }
-      if (f & PAGE_WATCHED) for (const w of this.watches.get(page) ?? []) w(p, size);
     }
+  }
+
+  /** Whether a chunk of [lo, hi) has the `codeChunks` bit `mark`. */
+  private touches(lo: number, hi: number, mark: number): boolean {
+    for (let c = lo >>> CHUNK_SHIFT; c <= (hi - 1) >>> CHUNK_SHIFT; c++) if (this.codeChunks[c] & mark) return true;
+    return false;
   }
 }

@@ -1,8 +1,9 @@
 /*
  * Data breakpoints on guest memory: the linear bytes are translated once to physical pages (as the
- * guest maps them when the breakpoint is set), and each page gets a write watch in physical memory,
- * which every executor honours (the interpreter, compiled blocks and regions, the binary
- * translator's stores, VT-x) because writes to a watched page leave the fast path.
+ * guest maps them when the breakpoint is set), and each page gets a write watch on those bytes in
+ * physical memory, which every executor honours (the interpreter, compiled blocks and regions, the
+ * binary translator's stores, VT-x) because writes to their 64-byte chunks leave the fast path —
+ * and only those: a hot loop's stores next to the watched variable stay in compiled code.
  */
 import type { Cpu } from '../../core/cpu/cpu';
 import { peekTranslate } from './guestMemory';
@@ -27,7 +28,8 @@ export function watchWrites(cpu: Cpu, pages: Map<number, number>, size: number, 
   for (const [page, lo] of pages) {
     // Physical overlap with the watched bytes (contiguous on one page; from the page start on the next).
     const hi = lo + size;
-    disposers.push(cpu.mem.addWriteWatch(page, (phys, n) => { if (phys < hi && phys + n > lo) onWrite(phys); }));
+    const end = Math.min(hi, (page + 1) * 4096);
+    disposers.push(cpu.mem.addWriteWatch(page, (phys, n) => { if (phys < hi && phys + n > lo) onWrite(phys); }, { from: lo, to: end }));
   }
   return () => disposers.forEach((d) => d());
 }

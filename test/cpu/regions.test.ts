@@ -836,6 +836,33 @@ describe('cpu: compiled regions', function () {
       assert.ok(slow.writes >= 3000);
     });
 
+    it('a byte watch (a data breakpoint\'s) on one variable of the loop\'s page: the stores beside it stay in the WebAssembly region, the watch sees every store to its bytes, as interpreted', function () {
+      // `data` is stored to on every pass, `watched` (a 64-byte chunk of its own) on every 128th
+      // (the region leaves for that store; leaving on most passes would move the loop to the JS region).
+      const g = build([
+        'start:', 'xor ebx, ebx', 'xor esi, esi', 'mov ecx, 3000',
+        '.l:', 'mov [data + esi*4], ecx', 'add ebx, [data + esi*4]', 'inc esi', 'and esi, 15',
+        'test ecx, 127', 'jnz .skip', 'mov [watched], ecx', '.skip:', 'dec ecx', 'jnz .l',
+        'mov eax, ebx', ...EXIT, 'jmp $',
+        'align 64', 'data: times 16 dd 0', 'align 64', 'watched: dd 0',
+      ].join('\n'));
+      const at = g.label('watched');
+      assert.equal(at >>> 12, g.label('data') >>> 12, 'the variable shares the loop\'s page');
+      const watched = (jit: boolean) => {
+        const m = boot(g.bytes, jit);
+        let writes = 0;
+        m.mem.addWriteWatch(at >>> 12, (phys, n) => { if (phys < at + 4 && phys + n > at) writes++; }, { from: at, to: at + 4 });
+        m.run(50_000_000);
+        return { m, writes };
+      };
+      const slow = watched(false), fast = watched(true);
+      assert.equal(state(fast.m), state(slow.m));
+      assert.equal(fast.writes, slow.writes);
+      assert.equal(slow.writes, 3000 / 128 | 0);
+      assert.ok(fast.m.cpu.stats.regionsInWasm > 0, JSON.stringify(fast.m.cpu.stats));
+      assert.equal(fast.m.cpu.stats.regionsMovedToJs, 0, 'the loop stayed in WebAssembly');
+    });
+
     it('a dword store that straddles a data chunk and a chunk of code leaves the region and changes that code, at a site that also stores to data; so does a store into another region\'s code', function () {
       // One store site writes a dword 2 bytes before `f` on every 4th inner pass, and to data 10–26
       // bytes before it on the others: 0x34, 0x12, then `f`'s opcode and X into its immediate's low

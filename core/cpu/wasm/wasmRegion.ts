@@ -27,7 +27,7 @@
  */
 import { CC_ADC, CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SAR32, CC_SBB, CC_SHL32, CC_SHR32, CC_SUB, type Cpu } from '../cpu';
 import type { Insn } from '../insn';
-import { CHUNK_SHIFT, PAGE_HAS_CODE, type WasmLayout } from '../physicalMemory';
+import { CHUNK_SHIFT, PAGE_HAS_CODE, PAGE_WATCHED_BYTES, type WasmLayout } from '../physicalMemory';
 import {
   TLB_FAST_SUP_WRITE, TLB_FAST_USER_WRITE, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_VALID, RECORD_SIZE, aluOp, atInstruction, isInlineBranch,
   type CompiledRegion, type RegionBlock, type RegionCode,
@@ -199,16 +199,18 @@ class WasmGen {
   }
   /**
    * A store the TLB entry T (loaded) refuses the fast path: one to a page that holds decoded code
-   * (data next to code, compute.gasm's sieve) is done here when the page is writable, has no write
-   * watch, and no byte it writes lies in a 64-byte chunk of decoded code (PhysicalMemory's marks,
-   * read at every such store: code is only decoded between calls, so they are exact). Anything else
+   * (data next to code, compute.gasm's sieve) is done here when the page is writable, has no
+   * page-wide write watch, and no byte it writes lies in a 64-byte chunk of decoded code or of a byte
+   * watch (a data breakpoint's; PhysicalMemory's marks, read at every such store: code is only decoded
+   * and watches set between calls, so they are exact). Anything else
    * leaves. Sets P; the site's page cache is not filled (the next store checks its chunk again).
    */
   storeNextToCode(size: number, fits: Expr | undefined, offset: Expr): void {
     const b = this.b, { pageFlagsOffset, codeChunksOffset } = this.layout;
     const writable = ne0(and(get(T), i32(this.user ? TLB_USER_WRITE : TLB_SUP_WRITE)));
     b.emit(set(P, or(and(get(T), i32(-4096)), offset)));
-    const codeOnly = bin(Op.eq, [...shrU(get(T), 12), Op.load8u, 0, ...uleb32(pageFlagsOffset)], i32(PAGE_HAS_CODE));
+    // Code or byte watches on the page and nothing else (no page-wide watch, no write record).
+    const codeOnly = eqz(and([...shrU(get(T), 12), Op.load8u, 0, ...uleb32(pageFlagsOffset)], i32(0xff & ~(PAGE_HAS_CODE | PAGE_WATCHED_BYTES))));
     const chunk = (at: Expr) => [...shrU(at, CHUNK_SHIFT), Op.load8u, 0, ...uleb32(codeChunksOffset)];
     const noCode = eqz(size === 1 ? chunk(get(P)) : or(chunk(get(P)), chunk(add(get(P), i32(size - 1)))));
     const ok = and(and(writable, codeOnly), noCode);
