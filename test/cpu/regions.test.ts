@@ -913,6 +913,70 @@ describe('cpu: compiled regions', function () {
       });
     }
 
+    it('a flag record kept in registers (its result in the destination, a compare\'s operand in its register, a constant) is built exactly at every kind of exit: a slow access, a TLB miss, a jump out of the region, after a register write', function () {
+      // Each flag writer below follows a hot loop (over 400 instructions per region run, so the
+      // region stays in WebAssembly) in the same block, then that block leaves the region in each
+      // way; the code the exit goes to, in another page, reads the record the exit built (PUSHFD:
+      // every flag) and folds it into EDI. The operands change every outer pass.
+      const writers = [
+        'add eax, ebx', 'sub eax, 0x7fffffff', 'cmp eax, ebx', 'cmp ebx, 0x80000000', 'inc eax', 'dec ebx', 'add eax, eax',
+        'adc eax, ebx', 'sbb ebx, 1', 'xor eax, ebx', 'shr eax, 3', 'shl ebx, 1', 'sar eax, 31',
+        'add ax, bx', 'cmp bx, 0x8000', 'sub al, 0x7f', 'cmp ah, bl', 'add bh, ah', 'and al, bh', 'inc cl', 'dec bx',
+        'add eax, [val]', 'cmp eax, [val]', 'cmp [val], ebx', 'cmp byte [val + 1], 0x40', 'sub bl, [val + 3]',
+        // A register the record reads written before the exit: the record goes to the locals first.
+        'cmp eax, ebx\nmov eax, ecx', 'add ebx, eax\nlea ebx, [ebx + 8]', 'cmp al, bh\nmovzx ebx, al', 'sub ecx, 3\npop ecx\npush ecx', 'dec eax\nmovsx eax, al',
+      ];
+      const exits = [
+        { leave: ['mov edx, [0x300ffe]'], after: [] }, // a dword across a page end: a slow access
+        { leave: ['mov edx, [esi]'], after: ['invlpg [esi]'] }, // a page whose TLB entry went: a miss
+        { leave: [], after: [] }, // the jump to the other page: out of the region
+      ];
+      const body: string[] = [...pagingWithPfHandler([]), 'xor edi, edi', 'mov ebp, 24', 'mov esi, 0x302000', 'push ecx', 'outer:'];
+      const far: string[] = ['align 4096'];
+      let k = 0;
+      for (const w of writers) {
+        for (const { leave, after } of exits) {
+          body.push('align 128', 'mov eax, ebp', 'imul eax, eax, 0x9e3779b1', 'mov ebx, eax', 'shr ebx, 7', 'xor ebx, ebp', 'mov [val], ebx', `mov ecx, ${110 + k % 3}`,
+            `i${k}:`, 'add edx, ecx', 'xor edx, eax', 'dec ecx', `jnz i${k}`, ...w.split('\n'), ...leave, `jmp far${k}`, `back${k}:`);
+          far.push(`far${k}:`, 'pushfd', 'pop edx', 'add edi, edx', 'rol edi, 1', ...after, `jmp back${k}`);
+          k++;
+        }
+      }
+      body.push('dec ebp', 'jnz outer', 'mov eax, edi', ...EXIT, 'jmp $', 'pf: hlt', 'align 4', 'val: dd 0', 'idtr: dw 256*8-1', 'dd idt', 'align 8', 'idt: times 256*8 db 0', ...far);
+      const g = build(body.join('\n'));
+      const { fast } = lockstep(g.bytes, 997);
+      const stats = fast.cpu.stats;
+      assert.ok(stats.regionsInWasm >= 3 * writers.length, JSON.stringify(stats));
+      assert.equal(stats.regionsMovedToJs, 0, 'the loops stayed in WebAssembly');
+      assert.ok(stats.regionMissExits >= 20 * writers.length, `regions left on TLB misses (${stats.regionMissExits})`);
+      endToEnd(g.bytes);
+    });
+
+    it('a loop entered with another kind of flag record than its own back edge carries keeps its own as static; the entry goes to a copy that reads the record at run time, exactly at a TLB miss there', function () {
+      // As in the sieve: the region's head is the first loop; the code after it (copied into the
+      // head's case) ends with a byte compare and jumps to a second loop, which loops with SUB's
+      // 32-bit record. ADC reads the byte compare's CF on that loop's first pass, inside the region or
+      // after the load before it missed the TLB (a fresh page every other outer pass). EBX counts
+      // those carries.
+      const passes = 250;
+      const g = build([
+        ...pagingWithPfHandler([]), 'xor edi, edi', 'xor ebx, ebx', `mov ebp, ${passes}`, 'mov esi, 0x300000',
+        'outer:', 'mov ecx, 40',
+        'A:', 'add edi, ecx', 'dec ecx', 'jnz A',
+        // IMUL compiles inline where the next instruction writes the flags.
+        'imul eax, ebp, 0x9e3779b1', 'add esi, 2048', 'mov [val], eax', 'mov ecx, 30', 'cmp byte [val + 1], 0x80', 'jmp C',
+        'C:', 'mov edx, [esi]', 'adc ebx, edx', 'add edi, eax', 'sub ecx, 1', 'jnz C',
+        'dec ebp', 'jnz outer', 'mov eax, edi', ...EXIT, 'jmp $',
+        'pf: hlt', 'align 4', 'idtr: dw 256*8-1', 'dd idt', 'align 8', 'idt: times 256*8 db 0', 'align 4096', 'val: dd 0',
+      ].join('\n'));
+      const { fast } = lockstep(g.bytes, 997);
+      assert.equal(fast.cpu.stats.regionsMovedToJs, 0);
+      assert.ok(fast.cpu.stats.regionMissExits >= passes / 2 - 10, `regions left on TLB misses (${fast.cpu.stats.regionMissExits})`);
+      let carries = 0;
+      for (let ebp = passes; ebp > 0; ebp--) if (((Math.imul(ebp, 0x9e3779b1) >>> 8) & 0xff) < 0x80) carries++;
+      assert.equal(endToEnd(g.bytes).cpu.regs[3], carries);
+    });
+
     it('a dword that crosses into a page mapped elsewhere leaves the region (each byte where its page maps); one at a page\'s last aligned offset does not', function () {
       const g = build([
         ...pagingWithPfHandler(['mov dword [0x201000 + 0x381*4], 0x3a0003']),

@@ -45,11 +45,37 @@ const P_CASE = 0, P_BUDGET = 1, R0 = 2, IC = 10, LL = 11, FOP = 12, FSZ = 13, FA
 /** Access sites with a page cache of their own (two locals each); the others read the TLB. */
 const MAX_SITE_CACHES = 32;
 
-/** The flag record the code holds: its kind known statically, or in FOP/FSZ ('dyn'). */
-type WFlags = { op: number; size: number } | 'dyn';
-const same = (x: WFlags, y: WFlags) => x === y || (typeof x === 'object' && typeof y === 'object' && x.op === y.op && x.size === y.size);
+/**
+ * Where else a part of a static flag record (its operands a and b, its result r) is: a guest
+ * register's value now (its number at the record's operand size), a constant, or 'derived' (for
+ * ADD/SUB/INC/DEC, from the other two: a = r ∓ b, r = a ± b). Every flag writer still sets the
+ * locals (FA, FB, FR), so they always hold the record; but conditions and exits read these parts
+ * instead (an exit stores them into the locals: emitRecord), so the locals' values are dead on the
+ * hot path and TurboFan need not keep them alive around a loop and to each of its exits: the sieve
+ * and CRC loops run with fewer live values. A part naming a register holds while that register
+ * keeps its value: a write to it drops the parts (setR), and the locals are read from there on.
+ */
+type Part = { reg: number } | { k: number } | 'derived';
+/** A flag record whose kind is known statically; a part not given is in its local. */
+type Rec = { op: number; size: number; a?: Part; b?: Part; r?: Part };
+/** The flag record the code holds: its kind known statically, or in FOP/FSZ and the locals ('dyn'). */
+type WFlags = Rec | 'dyn';
+const PARTS = ['a', 'b', 'r'] as const;
+const samePart = (x: Part | undefined, y: Part | undefined) => x === y || (typeof x === 'object' && typeof y === 'object' &&
+  ('reg' in x ? 'reg' in y && x.reg === y.reg : 'k' in y && x.k === y.k));
+const sameKind = (x: WFlags, y: WFlags) => x === y || (typeof x === 'object' && typeof y === 'object' && x.op === y.op && x.size === y.size);
+const same = (x: WFlags, y: WFlags) => sameKind(x, y) && (typeof x !== 'object' || PARTS.every((p) => samePart(x[p], (y as Rec)[p])));
+/** Whether some part of the record is outside its local. */
+const lazy = (f: WFlags | undefined) => typeof f === 'object' && PARTS.some((p) => f[p] !== undefined);
+/** Two flag states reaching one block: the same, the same kind in the locals, or 'dyn'. */
+const merge = (x: WFlags | undefined, y: WFlags): WFlags => (x === undefined || same(x, y) ? y : sameKind(x, y) ? { op: (y as Rec).op, size: (y as Rec).size } : 'dyn');
+/** A record's operands and result as expressions. */
+type Operands = { fa: Expr; fb: Expr; fr: Expr };
+const LOCALS: Operands = { fa: get(FA), fb: get(FB), fr: get(FR) };
 
 const r = (n: number) => get(R0 + n);
+/** The 32-bit register (0..7) that register n at a record's size (0: 8 bits, AH..BH as 4..7) is part of. */
+const reg32 = (n: number, recordSize: number) => (recordSize === 0 && n >= 4 ? n - 4 : n);
 const setR = (n: number, v: Expr) => set(R0 + n, v);
 const add = (a: Expr, b: Expr) => bin(Op.add, a, b), and = (a: Expr, b: Expr) => bin(Op.and, a, b), or = (a: Expr, b: Expr) => bin(Op.or, a, b);
 const xor = (a: Expr, b: Expr) => bin(Op.xor, a, b), shrU = (a: Expr, n: number | Expr) => bin(Op.shrU, a, typeof n === 'number' ? i32(n) : n);
@@ -61,10 +87,9 @@ const SIGNV = (size: number) => (size === 2 ? 0x80000000 | 0 : size === 1 ? 0x80
 const trunc = (v: Expr, size: number) => (size === 4 ? v : and(v, i32(size === 2 ? 0xffff : 0xff)));
 
 /** CF (0/1) of a static record, undefined when it cannot be computed from the locals. */
-function carryOf(f: { op: number; size: number }): Expr | undefined {
+function carryOf(f: Rec, { fa, fb, fr }: Operands = LOCALS): Expr | undefined {
   const top = f.size === 2 ? 31 : f.size === 1 ? 15 : 7;
   const bit = (x: Expr) => and(shrU(x, top), i32(1));
-  const fa = get(FA), fb = get(FB), fr = get(FR);
   switch (f.op) {
     case CC_LOGIC: return i32(0);
     case CC_INC: case CC_DEC: return get(FC);
@@ -79,12 +104,11 @@ function carryOf(f: { op: number; size: number }): Expr | undefined {
 }
 
 /** Condition cc (0..15) as 0/1 from a static record (the same rules as regionCompiler's condFrom); undefined: not inline. */
-function condOf(cc: number, f: { op: number; size: number }): Expr | undefined {
-  const { op, size } = f;
-  const fa = get(FA), fb = get(FB), fr = get(FR), s = i32(SIGNV(size));
+function condOf(cc: number, f: Rec, ops: Operands): Expr | undefined {
+  const { op, size } = f, { fa, fb, fr } = ops, s = i32(SIGNV(size));
   const Z = eqz(masked(fr, size));
   const S = size === 2 ? bin(Op.ltS, fr, i32(0)) : ne0(and(fr, s));
-  const C = carryOf(f);
+  const C = carryOf(f, ops);
   let O: Expr;
   switch (op) {
     case CC_ADD: case CC_ADC: case CC_INC: O = ne0(and(and(xor(fa, fr), xor(fb, fr)), s)); break;
@@ -124,13 +148,15 @@ class WasmGen {
   flagsDeadAfter = false;
   cfDeadAfter = false;
   constructor(readonly blocks: RegionBlock[], readonly index: Map<number, number>, readonly user: boolean, readonly flat: number, readonly layout: WasmLayout,
-    readonly stateOf: (n: number) => WFlags | undefined, readonly onEdge: (n: number, f: WFlags) => void) {}
+    readonly stateOf: (n: number) => WFlags | undefined, readonly onEdge: (n: number, f: WFlags, self: boolean) => void,
+    readonly hasCopy: (n: number) => boolean = () => false) {}
 
   /** Leaves the function with EIP `eip` after `retired` instructions of the block (kind: an expression). */
   exit(eip: number, retired: number, kind: Expr): void {
     const f = this.flags;
     this.b.emit(set(XE, i32(eip | 0)), set(IC, add(get(IC), i32(retired))), set(KIND, kind));
     if (typeof f === 'object') {
+      this.emitRecord(f);
       this.b.emit(set(FOP, i32(f.op)), set(FSZ, i32(f.size)));
       // A LOGIC record's operands are not part of it (the CPU's compiled code leaves them 0 too).
       if (f.op === CC_LOGIC) this.b.emit(set(FA, i32(0)), set(FB, i32(0)), set(FC, i32(0)));
@@ -155,10 +181,74 @@ class WasmGen {
     return n < 4 ? and(r(n), i32(0xff)) : and(shrU(r(n - 4), 8), i32(0xff));
   }
   put(n: number, size: number, v: Expr): Expr {
-    if (size === 4) return setR(n, v);
-    if (size === 2) return setR(n, or(and(r(n), i32(~0xffff)), and(v, i32(0xffff))));
-    if (n < 4) return setR(n, or(and(r(n), i32(~0xff)), and(v, i32(0xff))));
-    return setR(n - 4, or(and(r(n - 4), i32(~0xff00)), bin(Op.shl, and(v, i32(0xff)), i32(8))));
+    if (size === 4) return this.setR(n, v);
+    if (size === 2) return this.setR(n, or(and(r(n), i32(~0xffff)), and(v, i32(0xffff))));
+    if (n < 4) return this.setR(n, or(and(r(n), i32(~0xff)), and(v, i32(0xff))));
+    return this.setR(n - 4, or(and(r(n - 4), i32(~0xff00)), bin(Op.shl, and(v, i32(0xff)), i32(8))));
+  }
+  /** Sets register n (0..7) to v; a flag record part that reads n is dropped (its local holds it). */
+  setR(n: number, v: Expr): Expr {
+    const f = this.flags;
+    if (typeof f === 'object' && PARTS.some((p) => { const x = f[p]; return typeof x === 'object' && 'reg' in x && reg32(x.reg, f.size) === n; })) {
+      this.flags = { op: f.op, size: f.size };
+    }
+    return setR(n, v);
+  }
+  /** Part `p` of record f as an expression (see Part). */
+  part(f: Rec, p: 'a' | 'b' | 'r'): Expr {
+    const x = f[p], bytes = f.size === 2 ? 4 : f.size === 1 ? 2 : 1;
+    if (x === undefined) return get(p === 'a' ? FA : p === 'b' ? FB : FR);
+    if (typeof x === 'object') return 'k' in x ? i32(x.k) : this.get(x.reg, bytes);
+    const plus = f.op === CC_ADD || f.op === CC_INC;
+    return p === 'a' ? trunc(bin(plus ? Op.sub : Op.add, this.part(f, 'r'), this.part(f, 'b')), bytes)
+      : trunc(bin(plus ? Op.add : Op.sub, this.part(f, 'a'), this.part(f, 'b')), bytes);
+  }
+  operands(f: Rec): Operands { return { fa: this.part(f, 'a'), fb: this.part(f, 'b'), fr: this.part(f, 'r') }; }
+  /** Stores the parts of f into their locals (at an exit: the epilogue hands the locals to the CPU). */
+  emitRecord(f: Rec): void {
+    const sets = PARTS.filter((p) => f[p] !== undefined).map((p) => set(p === 'a' ? FA : p === 'b' ? FB : FR, this.part(f, p)));
+    this.b.emit(...sets);
+  }
+  /**
+   * After flag writer i (its record in the locals): the parts registers or constants hold (see Part),
+   * for the forms whose operands are registers or an immediate (a memory operand's stays in its local).
+   */
+  relax(i: Insn): void {
+    const f = this.flags;
+    if (typeof f !== 'object' || lazy(f)) return;
+    const op = i.opcode, rm = i.rm, reg = i.reg, size = i.size;
+    const imm = size === 4 ? i.imm | 0 : size === 2 ? i.imm & 0xffff : i.imm & 0xff;
+    /** Destination register (undefined: memory), source register or constant, whether d is written. */
+    let d: number | undefined, src: Part | undefined, writes = true;
+    if (op < 0x40 && (op & 7) < 6) {
+      const form = op & 7;
+      writes = op >> 3 !== 7;
+      if (form >= 4) { d = 0; src = { k: imm }; }
+      else if (rm >= 0) { const [x, y] = form < 2 ? [rm, reg] : [reg, rm]; d = x; src = x === y ? undefined : { reg: y }; }
+      else if (form >= 2) d = reg;
+      else if (!writes) src = { reg };
+      else return;
+    } else if (op >= 0x80 && op <= 0x83) {
+      writes = reg !== 7;
+      if (rm >= 0) d = rm; else if (writes) return;
+      src = { k: imm };
+    } else if ((op === 0xc1 || op === 0xd1) && rm >= 0) { d = rm; src = { k: op === 0xd1 ? 1 : i.imm & 31 }; }
+    else if ((op === 0xfe || op === 0xff) && reg <= 1 && rm >= 0) { d = rm; src = { k: 1 }; }
+    else if (op >= 0x40 && op < 0x50) { d = reg; src = { k: 1 }; }
+    else return;
+    const arith = f.op === CC_ADD || f.op === CC_SUB || f.op === CC_INC || f.op === CC_DEC;
+    const next: Rec = { op: f.op, size: f.size, b: src };
+    if (writes) {
+      if (d === undefined) return;
+      next.r = { reg: d };
+      // The operand the write replaced: from the result and b; a LOGIC record has no operands.
+      if (arith) next.a = 'derived';
+    } else {
+      if (f.op === CC_LOGIC) return;
+      if (d !== undefined) next.a = { reg: d };
+      if (arith) next.r = 'derived';
+    }
+    this.flags = next;
   }
 
   /** Whether memory operands of `i` may be compiled (its segment flat). */
@@ -237,7 +327,7 @@ class WasmGen {
    */
   carry(used: boolean): Expr | undefined {
     if (this.cfDeadAfter && !used) return i32(0);
-    if (typeof this.flags === 'object') return carryOf(this.flags);
+    if (typeof this.flags === 'object') return carryOf(this.flags, this.operands(this.flags));
     const b = this.b, fop = get(FOP), sz = get(FSZ), is = (op: number) => bin(Op.eq, fop, i32(op));
     b.if(or(eqz(fop), bin(Op.gtU, fop, i32(CC_SAR32))));
     this.leave();
@@ -306,13 +396,14 @@ class WasmGen {
         }
         if (reg === 4 && size === 4 && this.flagsDeadAfter) { // MUL: EDX:EAX = EAX * src (its eager flags unseen)
           if (rm < 0) this.load(i, 4); else b.emit(set(V, r(rm)));
-          b.emit(setR(2, mulHighU(r(0), get(V))), setR(0, bin(Op.mul, r(0), get(V))));
+          b.emit(this.setR(2, mulHighU(r(0), get(V))), this.setR(0, bin(Op.mul, r(0), get(V))));
           return true;
         }
         if (reg === 3 && rm >= 0) { // NEG: the record of 0 - x
           b.emit(set(FA, i32(0)), set(FB, R(rm)), set(FR, trunc(bin(Op.sub, i32(0), get(FB)), size)));
-          Wr(rm, get(FR));
+          // The new record before the register write (a write stores the current record first: setR).
           this.flags = { op: CC_SUB, size: RECORD_SIZE(size) };
+          Wr(rm, get(FR));
           return true;
         }
         return false;
@@ -327,22 +418,22 @@ class WasmGen {
       case 0xc6: case 0xc7:
         if (rm >= 0) { Wr(rm, imm); return true; }
         this.hostAddr(this.ea(i), size, true); b.emit(store(size, get(P), imm)); return true;
-      case 0x8d: if (rm >= 0 || size !== 4) return false; b.emit(setR(reg, this.ea(i))); return true;
+      case 0x8d: if (rm >= 0 || size !== 4) return false; b.emit(this.setR(reg, this.ea(i))); return true;
       case 0x90: return true;
-      case 0x99: if (size !== 4) return false; b.emit(setR(2, bin(Op.shrS, r(0), i32(31)))); return true;
+      case 0x99: if (size !== 4) return false; b.emit(this.setR(2, bin(Op.shrS, r(0), i32(31)))); return true;
       case 0x1b6: case 0x1be: case 0x1b7: case 0x1bf: {
         if (size !== 4) return false;
         const word = i.imm === 2, signed = (op & 8) !== 0, bits = word ? 16 : 8;
         let src: Expr;
         if (rm < 0) { this.load(i, word ? 2 : 1); src = get(V); } else src = this.get(rm, word ? 2 : 1);
-        b.emit(setR(reg, signed ? bin(Op.shrS, bin(Op.shl, src, i32(32 - bits)), i32(32 - bits)) : src));
+        b.emit(this.setR(reg, signed ? bin(Op.shrS, bin(Op.shl, src, i32(32 - bits)), i32(32 - bits)) : src));
         return true;
       }
       case 0x1af: case 0x69: case 0x6b: {
         // IMUL's flags are eager (overflow of the full product): only where the next instruction overwrites them.
         if (size !== 4 || !this.flagsDeadAfter) return false;
         if (rm < 0) this.load(i, 4); else b.emit(set(V, r(rm)));
-        b.emit(setR(reg, bin(Op.mul, op === 0x1af ? r(reg) : get(V), op === 0x1af ? get(V) : i32(i.imm | 0))));
+        b.emit(this.setR(reg, bin(Op.mul, op === 0x1af ? r(reg) : get(V), op === 0x1af ? get(V) : i32(i.imm | 0))));
         return true;
       }
       case 0xc1: case 0xd1: {
@@ -350,8 +441,8 @@ class WasmGen {
         const count = op === 0xd1 ? 1 : i.imm & 31;
         const kind = reg === 4 || reg === 6 ? [CC_SHL32, Op.shl] : reg === 5 ? [CC_SHR32, Op.shrU] : reg === 7 ? [CC_SAR32, Op.shrS] : undefined;
         if (count === 0 || !kind) return false;
-        b.emit(set(FA, r(rm)), set(FB, i32(count)), set(FR, bin(kind[1], get(FA), i32(count))), setR(rm, get(FR)));
         this.flags = { op: kind[0], size: 2 };
+        b.emit(set(FA, r(rm)), set(FB, i32(count)), set(FR, bin(kind[1], get(FA), i32(count))), this.setR(rm, get(FR)));
         return true;
       }
       case 0xfe: case 0xff:
@@ -367,7 +458,7 @@ class WasmGen {
       if (!this.flatSeg(2)) return false;
       // POP ESP loads ESP from the old top of the stack.
       this.hostAddr(r(4), 4, false);
-      b.emit(set(V, load(4, get(P))), setR(4, add(get(LA), i32(4))), setR(reg, get(V)));
+      b.emit(set(V, load(4, get(P))), this.setR(4, add(get(LA), i32(4))), this.setR(reg, get(V)));
       return true;
     }
     return false;
@@ -376,8 +467,8 @@ class WasmGen {
   incDec(dec: boolean, size: number, a: Expr, write: (v: Expr) => Expr): boolean {
     const c = this.carry(false);
     if (!c) return false;
-    this.b.emit(set(FC, c), set(FA, a), set(FB, i32(1)), set(FR, trunc(bin(dec ? Op.sub : Op.add, get(FA), i32(1)), size)), write(get(FR)));
     this.flags = { op: dec ? CC_DEC : CC_INC, size: RECORD_SIZE(size) };
+    this.b.emit(set(FC, c), set(FA, a), set(FB, i32(1)), set(FR, trunc(bin(dec ? Op.sub : Op.add, get(FA), i32(1)), size)), write(get(FR)));
     return true;
   }
   /** PUSH of `val` (computed before ESP changes). */
@@ -385,7 +476,7 @@ class WasmGen {
     if (!this.flatSeg(2)) return false;
     this.b.emit(set(V, val));
     this.hostAddr(add(r(4), i32(-4)), 4, true);
-    this.b.emit(store(4, get(P), get(V)), setR(4, get(LA)));
+    this.b.emit(store(4, get(P), get(V)), this.setR(4, get(LA)));
     return true;
   }
 
@@ -408,12 +499,15 @@ class WasmGen {
       Object.assign(this, { eip, k, next, flags, flagsDeadAfter, cfDeadAfter });
       return;
     }
-    this.onEdge(t, this.flags);
     const f = this.flags;
-    if (this.stateOf(t) === 'dyn' && typeof f === 'object') b.emit(set(FOP, i32(f.op)), set(FSZ, i32(f.size)));
+    this.onEdge(t, f, t === caseId);
+    let want = this.stateOf(t), dest = t;
+    // Another kind of record than the block's own loop brings: to its copy that reads it at run time.
+    if (typeof want === 'object' && !sameKind(want, f) && this.hasCopy(t)) { want = 'dyn'; dest = this.blocks.length + t; }
+    if (want === 'dyn' && typeof f === 'object') b.emit(set(FOP, i32(f.op)), set(FSZ, i32(f.size)));
     b.emit(set(IC, add(get(IC), i32(retired))));
-    if (t === caseId) b.br('self');
-    else { b.emit(set(LL, i32(t))); b.br('dispatch'); }
+    if (dest === caseId) b.br('self');
+    else { b.emit(set(LL, i32(dest))); b.br('dispatch'); }
   }
 
   /** Whether every instruction of block `t` before its branch compiles inline (with the flag record's kind unknown). */
@@ -457,7 +551,7 @@ class WasmGen {
           this.jump(target, k + 1, caseId, depth);
           return;
         }
-        const c = typeof this.flags === 'object' ? condOf(op & 15, this.flags) : undefined;
+        const c = typeof this.flags === 'object' ? condOf(op & 15, this.flags, this.operands(this.flags)) : undefined;
         if (!c) { this.leave(); return; }
         b.if(c);
         this.jump(target, k + 1, caseId, depth);
@@ -466,7 +560,9 @@ class WasmGen {
         return;
       }
       if (depth === 0) this.total++;
+      const before = this.flags;
       if (!this.inst(i)) { this.leave(); return; }
+      if (this.flags !== before) this.relax(i);
       if (depth === 0) this.inlined++;
       this.eip = this.next;
     }
@@ -498,35 +594,46 @@ export function compileWasmRegion(blocks: RegionBlock[], user: boolean, flat: nu
   const index = new Map<number, number>();
   blocks.forEach((blk, n) => index.set(blk.eip >>> 0, n));
   // The flag state at each block's start: static when every jump inside the region to it carries
-  // the same one (a least fixed point); an outside entry comes with the CPU's record ('dyn').
-  let states: (WFlags | undefined)[] = blocks.map(() => undefined);
+  // the same one (a least fixed point); an outside entry comes with the CPU's record ('dyn'). A block
+  // that loops onto itself keeps its loop's state when other jumps bring another kind of record:
+  // those go to a copy of it that reads the record at run time (case blocks.length + n; block 0's
+  // copy is the entry), so a loop entered from a compare on another operand size stays static.
+  let states: (WFlags | undefined)[] = blocks.map(() => undefined), copies = blocks.map((_, n) => n === 0);
   let gen: WasmGen | undefined;
   for (let pass = 0; pass <= MAX_PASSES; pass++) {
-    const incoming: (WFlags | undefined)[] = blocks.map(() => undefined);
+    const own: (WFlags | undefined)[] = blocks.map(() => undefined), other = own.slice();
     // Not settled: every block 'dyn' (and a case of its own, whichever jumps reach it).
-    const last = pass === MAX_PASSES, now: (WFlags | undefined)[] = last ? blocks.map(() => 'dyn') : states;
-    const g = new WasmGen(blocks, index, user, flat, layout, (n) => now[n], (n, f) => { const c = incoming[n]; incoming[n] = c === undefined || same(c, f) ? f : 'dyn'; });
-    emitFunction(g, now);
-    if (last || incoming.every((f, n) => f === now[n] || (f !== undefined && now[n] !== undefined && same(f, now[n]!)))) { gen = g; states = now; break; }
+    const last = pass === MAX_PASSES, now: (WFlags | undefined)[] = last ? blocks.map(() => 'dyn') : states, nowCopies = last ? blocks.map((_, n) => n === 0) : copies;
+    const g = new WasmGen(blocks, index, user, flat, layout, (n) => now[n], (n, f, self) => { if (self) own[n] = merge(own[n], f); else other[n] = merge(other[n], f); },
+      (n) => nowCopies[n]);
+    emitFunction(g, now, nowCopies);
+    const copy = (n: number) => typeof own[n] === 'object' && other[n] !== undefined && !sameKind(own[n]!, other[n]!);
+    const incoming = blocks.map((_, n) => (copy(n) || other[n] === undefined ? own[n] : merge(other[n], own[n] ?? other[n]!)));
+    const nextCopies = blocks.map((_, n) => n === 0 || copy(n));
+    if (last || (incoming.every((f, n) => f === now[n] || (f !== undefined && now[n] !== undefined && same(f, now[n]!))) && nextCopies.every((c, n) => c === nowCopies[n]))) {
+      gen = g; states = now; copies = nowCopies; break;
+    }
     states = incoming;
+    copies = nextCopies;
   }
   const g = gen!;
   if (g.inlined === 0 || g.inlined * 2 < g.total) return undefined;
   const bytes = moduleBytes(2, SITES - 2 + 2 * g.sites, wrapBody(g, layout));
   const fn = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: layout.memory } }).exports.run as (c: number, budget: number) => number;
   const st = new Int32Array(layout.memory.buffer, layout.stateOffset, STATE_WORDS);
-  const enterable = blocks.map((_, n) => n === 0 || states[n] !== undefined);
+  // A block whose record is partly in registers is entered from inside only (the CPU's record need not match them).
+  const enterable = blocks.map((_, n) => copies[n] || (states[n] !== undefined && !lazy(states[n])));
   let js: RegionCode | undefined, moved = false, calls = 0, shortExits = 0;
   const run: RegionCode = (cpu: Cpu, insns: Insn[], regs: Int32Array, end: number, at: number): boolean => {
     if (moved) return js ? js(cpu, insns, regs, end, at) : true;
     if (cpu.flatSegs !== flat) return false;
     // Entered at a block whose code expects a static record: only with the CPU's record of that kind.
-    const f = at === 0 ? 'dyn' : states[at];
-    if (f === undefined || (typeof f === 'object' && (cpu.ccOp !== f.op || cpu.ccSize !== f.size))) return true;
+    const f = copies[at] ? 'dyn' : states[at];
+    if (f === undefined || (typeof f === 'object' && (cpu.ccOp !== f.op || cpu.ccSize !== f.size || lazy(f)))) return true;
     for (let n = 0; n < 8; n++) st[n] = regs[n];
     st[STATE_FOP] = cpu.ccOp; st[STATE_FOP + 1] = cpu.ccSize; st[STATE_FOP + 2] = cpu.ccA; st[STATE_FOP + 3] = cpu.ccB; st[STATE_FOP + 4] = cpu.ccRes; st[STATE_FOP + 5] = cpu.ccCin;
     const budget = end - cpu.icount;
-    const n = fn(at === 0 ? blocks.length : at, budget > 0x3fffffff ? 0x3fffffff : budget);
+    const n = fn(copies[at] ? blocks.length + at : at, budget > 0x3fffffff ? 0x3fffffff : budget);
     for (let k = 0; k < 8; k++) regs[k] = st[k];
     cpu.eip = st[STATE_EIP] >>> 0;
     cpu.icount += n;
@@ -553,21 +660,21 @@ export function compileWasmRegion(blocks: RegionBlock[], user: boolean, flat: nu
 /** Runs per verdict, and a run this short that left for the dispatcher (see `run`). */
 const WINDOW = 128, SHORT_RUN = 400;
 
-/** The cases: every block with a known state, and the entry copy of block 0 (case blocks.length, 'dyn'). */
-function emitFunction(g: WasmGen, states: (WFlags | undefined)[]): void {
+/** The cases: every block with a known state, and the 'dyn' copies (case blocks.length + n; block 0's: the entry). */
+function emitFunction(g: WasmGen, states: (WFlags | undefined)[], copies: boolean[]): void {
   const b = g.b, nb = g.blocks.length;
   const cases: number[] = [];
   for (let n = 0; n < nb; n++) if (states[n] !== undefined) cases.push(n);
-  cases.push(nb);
+  for (let n = 0; n < nb; n++) if (copies[n]) cases.push(nb + n);
   b.block('out');
   b.loop('dispatch');
   b.block('bad');
   for (let c = cases.length - 1; c >= 0; c--) b.block(`c${cases[c]}`);
-  const labels = Array.from({ length: nb + 1 }, (_, n) => (n === nb || states[n] !== undefined ? `c${n}` : 'bad'));
+  const labels = Array.from({ length: 2 * nb }, (_, n) => ((n < nb ? states[n] !== undefined : copies[n - nb]) ? `c${n}` : 'bad'));
   b.brTable(get(LL), labels, 'bad');
   for (const c of cases) {
     b.end();
-    g.emitBlock(c === nb ? 0 : c, c, c === nb ? 'dyn' : states[c]!);
+    g.emitBlock(c >= nb ? c - nb : c, c, c >= nb ? 'dyn' : states[c]!);
   }
   b.end(); // bad
   b.emit([Op.unreachable]);
