@@ -977,6 +977,24 @@ describe('cpu: compiled regions', function () {
       assert.equal(endToEnd(g.bytes).cpu.regs[3], carries);
     });
 
+    it('a block whose flag record the region reads from registers is not entered from outside: the CPU\'s record of that kind, from other registers, is read as it is', function () {
+      // Inside the region `Y` is reached after SUB ECX, 1, whose CF its ADC reads from ECX. Every
+      // other outer pass, code in another page reaches `Y` after SUB EDX, 1 with EDX 0 (CF 1, ECX 0).
+      const g = build([
+        'start:', 'xor ebx, ebx', 'xor edi, edi', 'mov ebp, 600',
+        'outer:', 'mov ecx, 50', 'jmp H',
+        'H:', 'add edi, ecx', 'sub ecx, 1', 'jmp Y',
+        'Y:', 'adc ebx, 0', 'add edi, 3', 'add edi, ecx', 'xor edi, 5', 'add edi, ebx', 'lea edi, [edi + 1]', 'add edi, ecx', 'xor edi, 7', 'test ecx, ecx', 'jnz H',
+        'dec ebp', 'jz done', 'test ebp, 1', 'jnz outer', 'jmp other',
+        'done:', 'mov eax, ebx', ...EXIT, 'jmp $',
+        'align 4096', 'other:', 'xor ecx, ecx', 'xor edx, edx', 'sub edx, 1', 'jmp Y',
+      ].join('\n'));
+      lockstep(g.bytes, 997);
+      let far = 0;
+      for (let ebp = 600 - 1; ebp > 0; ebp--) if ((ebp & 1) === 0) far++;
+      assert.equal(endToEnd(g.bytes).cpu.regs[3], far, 'one carry per visit from the other page');
+    });
+
     it('a dword that crosses into a page mapped elsewhere leaves the region (each byte where its page maps); one at a page\'s last aligned offset does not', function () {
       const g = build([
         ...pagingWithPfHandler(['mov dword [0x201000 + 0x381*4], 0x3a0003']),
