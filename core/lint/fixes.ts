@@ -8,7 +8,8 @@ import { attOperandToNasm, nasmLineToAtt } from './attRender';
 import { reportedClass } from './classify';
 import { LintDocument } from './document';
 import type { ScannedInstruction } from './lineModel';
-import { rewriteOf } from './rewrites';
+import { rewriteOf, type RewriteText } from './rewrites';
+import type { Classified } from './classify';
 import { includesXenHeader, usesXenConstants, xenHeader, xenIncludeLine, xenIncludeLineNumber, type XenHeader } from './xenInclude';
 
 export interface TextEdit { range: Range; newText: string }
@@ -127,6 +128,30 @@ function settles(doc: LintDocument, fix: QuickFix): boolean {
   return true;
 }
 
+/**
+ * The hypercall this instance's rewrite makes, or null when it has none (only "keep it, mark it
+ * reviewed"): `out` becomes console_io for COM1, sched_op for isa-debug-exit and nothing for other
+ * ports, so the diagnostic's short message names the fix the quick fix really offers.
+ */
+export function rewriteHypercall(doc: LintDocument, line: number, index: number, instr: ScannedInstruction, c: Classified): string | null {
+  const r = instanceRewrite(doc, line, index, instr, c, 0);
+  if (r.marker !== undefined) return null;
+  for (const l of r.lines) { const m = /__HYPERVISOR_(\w+)/.exec(l); if (m) return m[1]; }
+  return null;
+}
+
+function instanceRewrite(doc: LintDocument, line: number, index: number, instr: ScannedInstruction, c: Classified, unique: number): RewriteText {
+  return rewriteOf({
+    operands: operandTexts(doc, instr),
+    scanned: instr,
+    classified: c,
+    unique,
+    next: nextInstruction(doc, line, index)?.mnemonic,
+    loadedTable: (m) => loadedTable(doc, m),
+    constant: (t) => evaluateConstant(doc, doc.syntax === 'att' ? t?.replace(/^\$/, '') : t),
+  });
+}
+
 function rawQuickFix(doc: LintDocument, line: number, index = 0, unique?: number): QuickFix | undefined {
   const facts = doc.facts[line];
   const instr = facts?.instructions[index];
@@ -135,15 +160,7 @@ function rawQuickFix(doc: LintDocument, line: number, index = 0, unique?: number
   if (!c) return undefined;
   const cls = reportedClass(c);
   if (!cls) return undefined;
-  const rewrite = rewriteOf({
-    operands: operandTexts(doc, instr),
-    scanned: instr,
-    classified: c,
-    unique: unique ?? ++uniqueCounter,
-    next: nextInstruction(doc, line, index)?.mnemonic,
-    loadedTable: (m) => loadedTable(doc, m),
-    constant: (t) => evaluateConstant(doc, doc.syntax === 'att' ? t?.replace(/^\$/, '') : t),
-  });
+  const rewrite = instanceRewrite(doc, line, index, instr, c, unique ?? ++uniqueCounter);
   const code = cls === 'critical' ? 'critical-instruction' as const : 'privileged-instruction' as const;
   if (rewrite.marker !== undefined) {
     // Kept as written: only a `popek: pv` comment is added after the instruction.

@@ -17,6 +17,7 @@ import { altmacroAt, type MacroView } from './macroView';
 import { expandCall, lineStatements, type Expansion } from './macroCalls';
 import { scanAttLine, initialAttState } from './att';
 import { displayName, fitMessage, shortVirtMessage, type CostFigures } from './messages';
+import { rewriteHypercall } from './fixes';
 import type { ScannedInstruction } from './lineModel';
 
 export const CRITICAL_CODE = 'critical-instruction';
@@ -68,11 +69,11 @@ function severityFor(mode: Mode, cls: 'critical' | 'privileged', exits: boolean)
 }
 
 /** The message of a critical/privileged instruction as written. */
-function describe(writtenText: string, instr: ScannedInstruction, c: Classified, cls: 'critical' | 'privileged', mode: Mode, costs?: CostFigures): string | undefined {
+function describe(writtenText: string, instr: ScannedInstruction, c: Classified, cls: 'critical' | 'privileged', mode: Mode, costs?: CostFigures, fix?: string | null): string | undefined {
   // Where the operands make the difference (`mov eax, cr0`, `push cs`, `int 0x80`), name the whole instruction.
   const written = writtenText.replace(/\s+/g, ' ').trim();
   const name = WHOLE_INSTRUCTION.has(c.info.mnemonic) && written.length <= 40 ? written : displayName(instr.spelling, instr.mnemonic);
-  return shortVirtMessage(name, c, cls, mode, costs);
+  return shortVirtMessage(name, c, cls, mode, costs, fix);
 }
 
 /** The virtualization diagnostic of one instruction, or undefined. */
@@ -82,7 +83,11 @@ export function instructionDiagnostic(doc: LintDocument, line: number, index: nu
   if (!c) return undefined;
   const cls = reportedClass(c);
   if (!cls) return undefined;
-  const message = describe(doc.lines[line].slice(instr.start, instr.end), instr, c, cls, mode, costs);
+  // A hypercall fix is named as this instance's rewrite makes it (an `out` to the keyboard
+  // controller has none: Xen emulates it; one to isa-debug-exit becomes sched_op, not console_io).
+  const hypercall = mode === 'paravirtual' && c.facts.pv?.kind === 'hypercall' ? rewriteHypercall(doc, line, index, instr, c) : undefined;
+  const fix = hypercall === undefined ? undefined : hypercall === null ? null : `hypercall ${hypercall}`;
+  const message = describe(doc.lines[line].slice(instr.start, instr.end), instr, c, cls, mode, costs, fix);
   if (!message) return undefined;
   return {
     range: range(line, instr.start, instr.end),

@@ -55,7 +55,8 @@ function pvFix(facts: VirtFacts): string | undefined {
  * The one-sentence message of a virtualization diagnostic (≤ MAX_MESSAGE characters): what goes
  * wrong under `mode` and the fix in a few words. The whole story is in the hover.
  */
-export function shortVirtMessage(name: string, c: Classified, cls: 'critical' | 'privileged', mode: Mode, costs?: CostFigures): string | undefined {
+/** `fixText`: the fix as this instance's quick fix makes it (null: none), when it differs from the table's. */
+export function shortVirtMessage(name: string, c: Classified, cls: 'critical' | 'privileged', mode: Mode, costs?: CostFigures, fixText?: string | null): string | undefined {
   const f = c.facts;
   const cost = (n: number | undefined) => (n !== undefined && costs ? `, ~${n} cycles` : '');
   const trapWord = f.class === 'iopl-sensitive' ? 'traps (#GP, CPL > IOPL)' : 'traps (#GP)';
@@ -64,7 +65,7 @@ export function shortVirtMessage(name: string, c: Classified, cls: 'critical' | 
       return undefined;
     case 'trap-and-emulate':
     case 'paravirtual': {
-      const fix = mode === 'paravirtual' ? pvFix(f) : undefined;
+      const fix = mode !== 'paravirtual' ? undefined : fixText === undefined ? pvFix(f) : fixText ?? undefined;
       if (cls === 'critical') {
         // What goes wrong (the table's description, past what the instruction does), then the fix:
         // the first of these that fits one line of the Problems panel.

@@ -107,6 +107,12 @@ describe('paravirtual quick fixes', () => {
     const other = quickFix(d, 5)!;
     assert.equal(other.replaces, false);
     assert.match(other.edit.newText, /popek: pv/);
+    // The Problems panel names the fix each quick fix really makes (JOS's boot.S `outb %al,$0x64`
+    // said "fix: hypercall console_io", and its quick fix only marks it reviewed).
+    const messages = lintDocument(d, { mode: 'paravirtual' }).map((x) => x.message);
+    assert.match(messages.find((m) => m.startsWith('out DEBUG_EXIT'))!, /fix: hypercall sched_op/);
+    assert.match(messages.find((m) => m.startsWith('out COM1'))!, /fix: hypercall console_io/);
+    assert.doesNotMatch(messages.find((m) => m.startsWith('out 0x80'))!, /fix:|hypercall/);
   });
 
   it('rewrites AT&T in AT&T, keeping `cli; hlt` apart', () => {
