@@ -111,6 +111,10 @@ function assembleInner(fileName: string, text: string, options: AssembleOptions)
   asm.run();
   const T2 = PROFILE ? performance.now() : 0;
   const res = asm.result(st.files, st.macroSymbols, [...st.diags, ...parseDiags]);
+  const guessed = st.guessedLines;
+  if (guessed) {
+    res.diagnostics = res.diagnostics.map((d) => (d.code !== 'include' && guessed.has(`${d.file ?? fileName}\n${d.range.start.line}`) ? { ...d, underMissingInclude: true } : d));
+  }
   if (PROFILE) PROFILE.push([T1 - T0, T2 - T1, performance.now() - T2]);
   return res;
 }

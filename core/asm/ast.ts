@@ -17,6 +17,12 @@ export interface Diagnostic {
   message: string;
   /** File the range refers to (set when it is not the main file, e.g. inside an %include). */
   file?: string;
+  /**
+   * On a line assembled only because an `%include` was not found: it sits under an `%ifdef`/`%ifndef`
+   * of a name that file may define (a config include's CONFIG_X86_32), so the branch may be the
+   * wrong one. The editor does not report what is found there; `popek asm` still does.
+   */
+  underMissingInclude?: boolean;
 }
 
 // ---- expressions ----

@@ -234,7 +234,7 @@ export function commentStart(line: string): number {
 // search before the property search, on every operand of every line.
 const SIZE_KEYWORDS = new Map<string, SizeKeyword>([['byte', 'byte'], ['word', 'word'], ['dword', 'dword'], ['qword', 'qword'], ['tword', 'tword'], ['oword', 'oword']]);
 const DATA = new Map<string, DataDirective>((['db', 'dw', 'dd', 'dq', 'dt', 'do', 'resb', 'resw', 'resd', 'resq', 'rest', 'reso', 'incbin'] as const).map((d) => [d, d]));
-export const DIRECTIVES = new Set(['bits', 'use16', 'use32', 'org', 'section', 'segment', 'align', 'alignb', 'global', 'extern', 'common', 'cpu', 'default', 'absolute', 'static', 'warning', 'struc', 'endstruc', 'istruc', 'at', 'iend']);
+export const DIRECTIVES = new Set(['bits', 'use16', 'use32', 'use64', 'org', 'section', 'segment', 'align', 'alignb', 'global', 'extern', 'common', 'cpu', 'default', 'absolute', 'static', 'warning', 'struc', 'endstruc', 'istruc', 'at', 'iend']);
 const SEGMENT_NAMES = new Set(['es', 'cs', 'ss', 'ds', 'fs', 'gs']);
 const PREFIX_NAMES = new Set([...Object.keys(PREFIXES), 'o16', 'o32', 'a16', 'a32', 'es', 'cs', 'ss', 'ds', 'fs', 'gs']);
 /** LineParser.operands' gathering list (one line is parsed at a time; operands do not nest). */
@@ -249,6 +249,8 @@ export interface LineContext {
   lastGlobal: string;
   /** Names known to be macros (parsed as macro calls). */
   macros?: Set<string>;
+  /** After `bits 64` / `use64`: x86-64 code, not checked (an unknown mnemonic there is not an orphan label). */
+  in64?: boolean;
   diagnostics: Diagnostic[];
   statements: Statement[];
   file?: string;
@@ -558,7 +560,7 @@ class LineParser {
         this.next();
         if (colon) this.next();
         if (/^[0-9]/.test(t.text) || t.text.startsWith('%')) this.error(t.start, t.end, `invalid label name '${t.text}'`);
-        else if (!colon && next.t === T.End) ctx.diagnostics.push({ range: this.range(t.start, t.end), severity: 'warning', code: 'orphan-label', message: `label '${t.text}' alone on a line without a colon might be in error (a misspelt instruction?)`, file: ctx.file });
+        else if (!colon && next.t === T.End && !ctx.in64) ctx.diagnostics.push({ range: this.range(t.start, t.end), severity: 'warning', code: 'orphan-label', message: `label '${t.text}' alone on a line without a colon might be in error (a misspelt instruction?)`, file: ctx.file });
         const fullName = this.qualify(t.text);
         if (!t.text.startsWith('.') && !t.text.startsWith('..@')) ctx.lastGlobal = fullName;
         ctx.statements.push({ kind: 'label', name: t.text, fullName, range: this.range(t.start, t.end) });
@@ -685,6 +687,8 @@ class LineParser {
     }
     // a structure's fields (`.x resd 1`) are local labels of its name
     if (name === 'struc' && args[0]) this.ctx.lastGlobal = this.qualify(args[0].text);
+    if (name === 'use64' || (name === 'bits' && args[0]?.text.trim() === '64')) this.ctx.in64 = true;
+    else if (name === 'use16' || name === 'use32' || name === 'bits') this.ctx.in64 = false;
     this.ctx.statements.push({ kind: 'directive', name, nameRange: this.range(t.start, t.end), args, range: this.range(stmtStart, lineEnd) });
   }
 

@@ -83,6 +83,13 @@ export class Assembler implements EvalScope {
   private pass = 0;
   private final = false;
   private bits: 16 | 32 = 32;
+  /**
+   * After `bits 64` (until the next `bits`): 64-bit code, which Popek neither assembles nor runs.
+   * One error at the directive (`popek asm` and `run` stop there); its instructions are not
+   * checked, so a 32-bit kernel's long-mode trampoline, or the x86-64 branch of a dual-arch file,
+   * is not a column of false errors in the editor (the lint shows the directive as information).
+   */
+  private skip64 = false;
   private readonly startBits: 16 | 32;
   private origin: number;
   private originSet = false;
@@ -237,6 +244,7 @@ export class Assembler implements EvalScope {
     for (const s of this.sections) { s.pc = 0; s.len = 0; }
     this.cur = this.section('.text');
     this.bits = this.startBits;
+    this.skip64 = false;
     this.struc = undefined;
     this.istrucs = [];
   }
@@ -317,12 +325,13 @@ export class Assembler implements EvalScope {
     switch (s.name) {
       case 'bits': {
         const v = arg0?.expr ? this.scalar(item, arg0.expr) : undefined;
-        if (v?.n === 32 || v?.n === 16) this.bits = v.n;
-        else this.diag(item, 'bits must be 16 or 32', 'directive', arg0?.range ?? s.range);
+        if (v?.n === 32 || v?.n === 16) { this.bits = v.n; this.skip64 = false; } else if (v?.n === 64) this.enter64(item, arg0?.range ?? s.range);
+        else this.diag(item, 'bits must be 16, 32 or 64', 'directive', arg0?.range ?? s.range);
         break;
       }
-      case 'use16': this.bits = 16; break;
-      case 'use32': this.bits = 32; break;
+      case 'use16': this.bits = 16; this.skip64 = false; break;
+      case 'use32': this.bits = 32; this.skip64 = false; break;
+      case 'use64': this.enter64(item, s.range); break;
       case 'org': {
         const v = arg0?.expr ? this.scalar(item, arg0.expr) : undefined;
         if (!v || v.seg >= 0) { this.diag(item, 'org needs a constant address', 'directive', arg0?.range ?? s.range); break; }
@@ -439,7 +448,16 @@ export class Assembler implements EvalScope {
   private cachePool = new Uint8Array(1 << 16);
   private cachePoolLen = 0;
 
+  private enter64(item: Item, range: Range): void {
+    this.skip64 = true;
+    this.diag(item, '64-bit code (bits 64) is not assembled or checked: Popek assembles and runs 32-bit code; the instructions up to the next bits directive are skipped', 'bits64', range);
+  }
+
   private emitItem(item: Item): void {
+    if (this.skip64) {
+      const st = statementOf(item);
+      if (st.kind === 'instruction' || (st.kind === 'times' && st.body.kind === 'instruction')) return;
+    }
     if (item.cacheBits === this.bits && this.cur.progbits) {
       const len = item.cacheLen;
       if (!this.final) { this.cur.pc += len; return; }

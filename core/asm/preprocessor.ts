@@ -33,6 +33,12 @@ export interface PPState {
   scope?: EvalScope;
   /** NASM's context stack (%push/%pop), top last: `%$name` is local to the top context. */
   contexts: PPContext[];
+  /** Set once an `%include` could not be read: from then on `%ifdef` of an undefined name is a guess. */
+  includeMissing?: boolean;
+  /** Lines (`file\nline`) emitted inside such a guessed branch (Diagnostic.underMissingInclude). */
+  guessedLines?: Set<string>;
+  /** Nesting of expansions (macros, %rep, %include) that started inside a guessed branch. */
+  guessedDepth?: number;
 }
 
 /**
@@ -179,8 +185,20 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
   }
   const diagFile = file === st.mainFile ? undefined : file;
   // %if stack: active = this branch is taken; done = some branch already taken; parentActive
-  const ifs: Array<{ active: boolean; done: boolean; parent: boolean }> = [];
+  const ifs: Array<{ active: boolean; done: boolean; parent: boolean; guessed: boolean }> = [];
   const active = () => ifs.length === 0 || ifs[ifs.length - 1].active;
+  const guessed = () => (st.guessedDepth ?? 0) > 0 || (ifs.length > 0 && ifs[ifs.length - 1].guessed);
+  /** st.emit, remembering a line of a guessed branch. */
+  const emit = (text: string, f: string, line: number, expanded: boolean, origLength: number, origIndent: number) => {
+    if (guessed()) (st.guessedLines ??= new Set()).add(`${f}\n${line}`);
+    st.emit(text, f, line, expanded, origLength, origIndent);
+  };
+  /** A nested preprocess (macro body, %rep, %include) of a guessed branch: its lines are guessed too. */
+  const nested = (run: () => void) => {
+    const g = guessed();
+    if (g) st.guessedDepth = (st.guessedDepth ?? 0) + 1;
+    try { run(); } finally { if (g) st.guessedDepth = (st.guessedDepth ?? 1) - 1; }
+  };
   let macroDef: { m: Macro; nesting: number } | undefined;
   let rep: { count: number; body: Source[]; nesting: number; src: Source } | undefined;
   for (let idx = 0; idx < sources.length; idx++) {
@@ -197,7 +215,7 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
       const k = indentOf(entry);
       const percent = entry.indexOf('%', k);
       if (percent < 0 || (percent !== k && !entry.includes('%+', percent) && !entry.includes('%$', percent))) {
-        st.emit(entry, file, idx, false, entry.length, k);
+        emit(entry, file, idx, false, entry.length, k);
         continue;
       }
     }
@@ -218,7 +236,7 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
     if (!isDirective && !macroDef && !rep && (ifs.length === 0 || ifs[ifs.length - 1].active) && st.macros.size === 0) {
       // ordinary line with %defines in play
       const e = expandLine(contextLocal(raw, st, src, file), st.defines);
-      st.emit(e, file, src.line, src.expanded || e !== raw, src.origLength, src.origIndent);
+      emit(e, file, src.line, src.expanded || e !== raw, src.origLength, src.origIndent);
       continue;
     }
     if (!isDirective) {
@@ -250,7 +268,7 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
         const repRange = lineRange(r.src.line, r.src.origIndent, Math.max(r.src.origLength, r.src.origIndent));
         for (let k = 0; k < r.count; k++) {
           if (!chargeExpansion(st, Math.max(1, body.length), repRange, diagFile, `%rep ${r.count}`)) break;
-          preprocess(body, file, st, depth + 1);
+          nested(() => preprocess(body, file, st, depth + 1));
         }
         continue;
       }
@@ -265,7 +283,11 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
       const evaluate = opening ? active() : top.parent && !top.done;
       const kind = condition[3] ?? '';
       const cond = evaluate && conditionHolds(kind, condition[2] === 'n', kind === 'ctx' ? rest : contextLocal(rest, st, src, file), st, file, src.line, range);
-      if (opening) ifs.push({ active: evaluate && cond, done: evaluate && cond, parent: evaluate });
+      // `%ifdef NAME` with NAME undefined after a missing %include: NAME may be that file's.
+      const name = rest.split(/\s/)[0];
+      const guess = st.includeMissing === true && kind === 'def' && !st.defines.has(name) && !st.defines.has(name.toLowerCase());
+      if (opening) ifs.push({ active: evaluate && cond, done: evaluate && cond, parent: evaluate, guessed: guessed() || guess });
+      else if (guess) top.guessed = true;
       else { top.active = evaluate && cond; if (top.active) top.done = true; }
       continue;
     }
@@ -306,7 +328,7 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
             // `%assign size $ - start`: the code gets the value of the last pass through a hidden equ
             // (the first pass's `$` can still move); %if sees the first pass's value, as it must
             body = `..@assign.${++st.uniq}`;
-            st.emit(`${body} equ (${expanded})`, file, src.line, true, src.origLength, src.origIndent);
+            emit(`${body} equ (${expanded})`, file, src.line, true, src.origLength, src.origIndent);
           }
           st.defines.set(dir === 'iassign' ? am[1].toLowerCase() : am[1], { body, caseless: dir === 'iassign' });
           break;
@@ -335,9 +357,9 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
           const target = st.opts.resolveInclude?.(pm[2], file) ?? joinPath(file, pm[2]);
           let text: string | undefined;
           try { text = st.opts.readFile?.(pm[2], file); } catch { text = undefined; }
-          if (text === undefined) { err(`cannot open include file '${pm[2]}'`, 'include'); break; }
+          if (text === undefined) { err(`cannot open include file '${pm[2]}'`, 'include'); st.includeMissing = true; break; }
           if (!st.files.includes(target)) st.files.push(target);
-          preprocess(joinContinuations(splitLines(text)), target, st, depth + 1);
+          nested(() => preprocess(joinContinuations(splitLines(text)), target, st, depth + 1));
           break;
         }
         case 'error': err(rest.replace(/^["'](.*)["']$/, '$1') || '%error', 'user-error'); break;
@@ -366,7 +388,7 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
         const name = mc[3];
         const macro = st.macros.get(name) ?? st.macros.get(name.toLowerCase());
         if (macro && (!macro.caseless || true) && (st.macros.get(name) || macro.caseless)) {
-          if (mc[2]) st.emit(mc[1] + mc[2] + ':', file, src.line, expanded, src.origLength, src.origIndent);
+          if (mc[2]) emit(mc[1] + mc[2] + ':', file, src.line, expanded, src.origLength, src.origIndent);
           const c2 = commentStart(text);
           const argText = (c2 >= 0 ? text.slice(0, c2) : text).slice(mc[0].length);
           const args = argText.trim() ? splitArgs(argText, 0, argText.length, 0).map((a) => a.text) : [];
@@ -380,12 +402,12 @@ export function preprocess(sources: ReadonlyArray<Source | string>, file: string
           if (!chargeExpansion(st, Math.max(1, macro.body.length), range, diagFile, `macro '${macro.name}'`)) return;
           const id = ++st.uniq;
           const body = macro.body.map((l) => substituteMacro(l, args, id));
-          preprocess(body.map((t) => ({ text: t, line: src.line, expanded: true, origLength: src.expanded ? src.origLength : Math.max(code.length, indent), origIndent: src.expanded ? src.origIndent : indent })), file, st, depth + 1);
+          nested(() => preprocess(body.map((t) => ({ text: t, line: src.line, expanded: true, origLength: src.expanded ? src.origLength : Math.max(code.length, indent), origIndent: src.expanded ? src.origIndent : indent })), file, st, depth + 1));
           continue;
         }
       }
     }
-    st.emit(text, file, src.line, expanded, src.origLength, src.origIndent);
+    emit(text, file, src.line, expanded, src.origLength, src.origIndent);
   }
   if (macroDef) st.diags.push({ range: macroDef.m.range, severity: 'error', code: 'preprocessor', message: `%macro ${macroDef.m.name} has no %endmacro`, file: diagFile });
   if (rep) st.diags.push({ range: lineRange(rep.src.line, rep.src.origIndent, rep.src.origLength), severity: 'error', code: 'preprocessor', message: '%rep has no %endrep', file: diagFile });

@@ -290,7 +290,7 @@ function inIncluder(doc: LintDocument, options: LintOptions): LintDiagnostic[] |
   };
   const result = assemble(includer, text, { readFile, readBinary: binaryReader(env), resolveInclude: (p, from) => resolveInclude(p, from, env), bits: nasmStartBits(includer, text), defines: env.nasmDefines });
   const mine = result.diagnostics.filter((d) => d.file && path.resolve(d.file) === path.resolve(doc.fileName)).map((d) => ({ ...d, file: undefined }));
-  return degradeMissingIncludes(mine);
+  return editorView(mine);
 }
 
 export interface IncludeLine { line: number; path: string; start: number; end: number }
@@ -312,10 +312,18 @@ export function assembleSource(fileName: string, text: string, readFile: LintOpt
   try {
     const result = assemble(fileName, text, { readFile, readBinary, bits: nasmStartBits(fileName, text), defines });
     const noHeader = missingMultibootHeader(fileName, text, result);
-    return degradeMissingIncludes([...result.diagnostics.map((d) => mapIncluded(fileName, includes, d)), ...(noHeader ? [noHeader] : [])]);
+    return editorView([...result.diagnostics.map((d) => mapIncluded(fileName, includes, d)), ...(noHeader ? [noHeader] : [])]);
   } catch (err) {
     return [{ range: range(0, 0, 0), severity: 'error', code: 'internal', message: `assembler failed: ${(err as Error).message}` }];
   }
+}
+
+/**
+ * The assembler's diagnostics as the editor shows them: `bits 64` (64-bit code Popek skips; an error
+ * for `popek asm`) is information, and missing includes are degraded (below).
+ */
+function editorView(ds: LintDiagnostic[]): LintDiagnostic[] {
+  return degradeMissingIncludes(ds.map((d) => (d.code === 'bits64' ? { ...d, severity: 'information' as const } : d)));
 }
 
 /**
@@ -325,8 +333,12 @@ export function assembleSource(fileName: string, text: string, readFile: LintOpt
  */
 function degradeMissingIncludes(ds: LintDiagnostic[]): LintDiagnostic[] {
   if (!ds.some((d) => d.code === 'include')) return ds;
-  return ds.filter((d) => d.code !== 'undefined-symbol').map((d) => (d.code === 'include'
-    ? { ...d, severity: 'warning' as const, message: `${d.message} (searched the file's folder, its parents and popek.includePaths; its symbols are not checked)` }
+  // A line that names such a symbol is not checked at all, nor is a branch the assembler took only
+  // because the include was missing (`%ifdef CONFIG_X86_32` … `%else` x86-64 code: eduOS's entry.asm
+  // without its generated config.inc): `pop rax` there is not "invalid operands".
+  const unchecked = new Set(ds.filter((d) => d.code === 'undefined-symbol').map((d) => `${d.file ?? ''}:${d.range.start.line}`));
+  return ds.filter((d) => d.code !== 'undefined-symbol' && !d.underMissingInclude && !(d.severity === 'error' && unchecked.has(`${d.file ?? ''}:${d.range.start.line}`))).map((d) => (d.code === 'include'
+    ? { ...d, severity: 'warning' as const, message: `${d.message} (searched the file's folder, its parents and popek.includePaths; its symbols, and the %ifdef branches they choose, are not checked)` }
     : d));
 }
 
