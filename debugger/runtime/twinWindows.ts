@@ -37,9 +37,14 @@ import type { TwinLockStep } from './twinLockStep';
  * costs a state transfer: the pages written in the stretch (write epochs, not a 16 MiB compare),
  * the devices, the system state — ~0.2 ms. Over a run of N instructions at t per instruction for
  * the twin (~2.4 ns cold: it compiles what it runs), N/L transfers of cost c plus L/2 instructions
- * for the twin are least at L = sqrt(2Nc/t): ~6 M for compute.gasm ×300 (N = 200 M).
+ * for the twin are least at L = sqrt(2Nc/t): ~6 M for compute.gasm ×300 (N = 200 M). Measured
+ * there (7 paired rounds per technique, one process, session 9): 8 M against 4 M took 9–12 ms
+ * less main-thread CPU in every technique (143–151 against 153–163 ms) and 7–20 ms less of the
+ * whole process, though the twin ran 2.5× the instructions (6.7 M against 2.7 M; PV 15.5 M against
+ * 7.5 M): a transfer also costs what it leaves behind (marks, epochs that slow the guest's next
+ * first writes), more than the ~0.2 ms measured alone. 16 M and 32 M were no better than 8 M.
  */
-const MAX_STRETCH = 4_000_000;
+const MAX_STRETCH = 8_000_000;
 /** The stretch after one that made a difference (differences come in bursts). */
 const MIN_STRETCH = 10_000;
 /**
