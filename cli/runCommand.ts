@@ -142,8 +142,9 @@ export const runCommand: CliCommand = async (allArgs) => {
       if (json && events.length < MAX_JSON_EVENTS) events.push(ev);
     } : undefined });
     vm.load(program);
-    // Typed ahead: the PS/2 keyboard hands them over one byte at a time as the guest reads port 0x60.
-    if (keys !== undefined) vm.machine.keyboard?.sendScanCodes(textToScanCodes(keys));
+    // Typed ahead: the first key when the guest polls the controller or a tenth of a second in, then one
+    // byte 1 ms after the guest read the last (Machine's TYPE_AHEAD_SECONDS, TYPED_KEY_GAP_SECONDS).
+    if (keys !== undefined) vm.machine.ps2.typeAhead(textToScanCodes(keys), vm.machine.firstKeyCycle());
     if (trace && program.via === 'assembler') vm.events.locate = traceLocator(file);
     else if (trace && program.via === 'elf') {
       // A kernel built with -g: trace lines name the C (or assembly) source line.

@@ -43,7 +43,7 @@ export function scanCodes(ch: string): number[] | undefined {
   return k.shift ? [LSHIFT, ...press, LSHIFT | 0x80] : press;
 }
 
-export interface Ps2State { commandByte: number; out: number[]; input: number[]; pending: number; lastWasCommand: boolean; outputPort: number; kbdEnabled: boolean; argFor: number }
+export interface Ps2State { commandByte: number; out: number[]; input: number[]; pending: number; lastWasCommand: boolean; outputPort: number; kbdEnabled: boolean; argFor: number; held?: number[]; heldAt?: number }
 
 export class Ps2Controller implements PortDevice {
   /** After SeaBIOS: IRQ 1 on, system flag, translation on (QEMU: 0x61 once the BIOS is done). */
@@ -52,6 +52,10 @@ export class Ps2Controller implements PortDevice {
   private out: number[] = [];
   /** Host input (scan codes) waiting. */
   private input: number[] = [];
+  /** Keys typed ahead (`typeAhead`): pressed one byte at a time, the next at cycle `heldAt`. */
+  private held: number[] = [];
+  /** When the next typed-ahead byte is pressed (Infinity: when the guest has read the last one). */
+  heldAt = Infinity;
   /** The byte in the output buffer (-1: empty). */
   private pending = -1;
   private lastWasCommand = false;
@@ -77,7 +81,30 @@ export class Ps2Controller implements PortDevice {
   /** Raw scan codes (the debugger's screen sends key events). */
   sendScanCodes(codes: number[]): void { this.input.push(...codes.map((c) => c & 0xff)); this.fill(); }
 
-  get pendingInput(): number { return this.input.length + this.out.length + (this.pending >= 0 ? 1 : 0); }
+  /**
+   * Keys typed before the guest runs (`popek run --keys`), as a user types them with QEMU's
+   * `sendkey` once the kernel is up, one byte at a time: the first at cycle `at`, each next one
+   * when the machine says (Machine's typed-ahead timing), never before the guest took the last.
+   */
+  typeAhead(codes: readonly number[], at: number): void {
+    if (this.held.length === 0) this.heldAt = at;
+    this.held.push(...codes.map((c) => c & 0xff));
+  }
+
+  /** Presses the next typed-ahead byte (it reaches the output buffer as soon as that is free). */
+  pressHeld(): void {
+    const b = this.held.shift();
+    if (b === undefined) return;
+    this.heldAt = Infinity;
+    this.input.push(b);
+    this.fill();
+  }
+
+  get heldCount(): number { return this.held.length; }
+  /** Whether a pressed typed-ahead byte is still waiting for the guest to read it. */
+  get typedByteWaiting(): boolean { return this.input.length > 0 || this.pending >= 0; }
+
+  get pendingInput(): number { return this.held.length + this.input.length + this.out.length + (this.pending >= 0 ? 1 : 0); }
 
   /** Moves the next byte into the output buffer when it is empty, and sets IRQ 1. */
   private fill(): void {
@@ -147,10 +174,11 @@ export class Ps2Controller implements PortDevice {
   }
 
   getState(): Ps2State {
-    return { commandByte: this.commandByte, out: [...this.out], input: [...this.input], pending: this.pending, lastWasCommand: this.lastWasCommand, outputPort: this.outputPort, kbdEnabled: this.kbdEnabled, argFor: this.argFor };
+    return { commandByte: this.commandByte, out: [...this.out], input: [...this.input], pending: this.pending, lastWasCommand: this.lastWasCommand, outputPort: this.outputPort, kbdEnabled: this.kbdEnabled, argFor: this.argFor, held: [...this.held], heldAt: this.heldAt };
   }
   setState(s: Ps2State): void {
     this.commandByte = s.commandByte; this.out = [...s.out]; this.input = [...s.input]; this.pending = s.pending;
     this.lastWasCommand = s.lastWasCommand; this.outputPort = s.outputPort; this.kbdEnabled = s.kbdEnabled; this.argFor = s.argFor;
+    this.held = [...(s.held ?? [])]; this.heldAt = s.heldAt ?? Infinity;
   }
 }

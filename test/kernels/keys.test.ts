@@ -1,6 +1,7 @@
 // Keys typed ahead with `popek run --keys` reach a guest that polls the PS/2 controller, byte for
 // byte as QEMU's keyboard delivers them when its monitor types the same keys (`sendkey`): set-1
-// make and break codes, Shift around the capital.
+// make and break codes, Shift around the capital; and a guest that waits for IRQ 1 after setting up
+// its PIC gets them too (pressed once it is up, a key at a time, as sendkey types them).
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -44,6 +45,90 @@ nibble:
     ret
 `;
 
+/**
+ * A keyboard driven by IRQ 1, as hobby kernels write it (pritamzope/OS's terminal): the PIC remapped
+ * to vector 0x20 (its edge latch cleared), a handler that clears the "key typed" byte, reads port
+ * 0x60 and keeps make codes; the main loop spins on that byte. Prints "R", then the make codes of
+ * three keys.
+ */
+const IRQ_KEYS = `bits 32
+org 0x100000
+MB equ 0x10000
+hdr: dd 0x1BADB002, MB, -(0x1BADB002 + MB), hdr, hdr, 0, bss_end, start
+start:
+    mov esp, 0x90000
+    mov al, 0x11                ; ICW1..ICW4: master at 0x20, slave at 0x28
+    out 0x20, al
+    out 0xA0, al
+    mov al, 0x20
+    out 0x21, al
+    mov al, 0x28
+    out 0xA1, al
+    mov al, 4
+    out 0x21, al
+    mov al, 2
+    out 0xA1, al
+    mov al, 1
+    out 0x21, al
+    out 0xA1, al
+    mov al, 0xFD                ; only IRQ 1
+    out 0x21, al
+    mov al, 0xFF
+    out 0xA1, al
+    mov eax, kbd
+    mov [idt + 0x21*8], ax
+    mov word [idt + 0x21*8 + 2], 0x08
+    mov word [idt + 0x21*8 + 4], 0x8E00
+    shr eax, 16
+    mov [idt + 0x21*8 + 6], ax
+    lidt [idtr]
+    sti
+    mov al, 'R'
+    call putc
+    mov ecx, 3
+spin:
+    cmp byte [key], 0
+    je spin
+    mov al, [key]
+    mov byte [key], 0
+    mov ah, al
+    shr al, 4
+    call nibble
+    mov al, ah
+    call nibble
+    loop spin
+    mov al, 0
+    out 0xf4, al
+kbd:
+    pusha
+    mov byte [key], 0           ; the handler forgets the last key first
+    in al, 0x60
+    test al, 0x80               ; a break code: nothing typed
+    jnz .eoi
+    mov [key], al
+.eoi:
+    mov al, 0x20
+    out 0x20, al
+    popa
+    iret
+nibble:
+    and al, 15
+    add al, '0'
+    cmp al, '9'
+    jbe putc
+    add al, 7
+putc:
+    mov dx, 0x3f8
+    out dx, al
+    ret
+idtr: dw 256*8 - 1
+    dd idt
+key: db 0
+align 8
+idt: times 256*8 db 0
+bss_end:
+`;
+
 /** Boots `image` in QEMU; once the guest printed "R", types the keys through the monitor. */
 function qemuWithKeys(image: string, dir: string, keys: string[]): Promise<string> {
   const com1 = path.join(dir, 'com1.txt');
@@ -81,5 +166,21 @@ describe('popek run --keys: typed-ahead keys as QEMU\'s keyboard gives them', fu
     try { code = await runCommand([src, '--keys', 'aB']); } finally { process.stdout.write = write; }
     assert.equal(code, 1);
     assert.equal(out.join(''), qemu);
+  });
+
+  it('a kernel that takes keys from IRQ 1 gets them too: pressed a tenth of a second in, 1 ms apart', async function () {
+    const src = path.join(dir, 'irqkeys.asm');
+    fs.writeFileSync(src, IRQ_KEYS);
+    const image = path.join(dir, 'irqkeys.bin');
+    fs.writeFileSync(image, assembleWithNasm(src));
+    const qemu = await qemuWithKeys(image, dir, ['a', 'b', 'c']);
+    assert.equal(qemu, 'R1E302E', 'QEMU: the make codes of a, b, c');
+    const out: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((s: string | Uint8Array) => { out.push(typeof s === 'string' ? s : Buffer.from(s).toString('latin1')); return true; }) as typeof process.stdout.write;
+    let code: number;
+    try { code = await runCommand([src, '--keys', 'abc', '--max-instructions', '50000000']); } finally { process.stdout.write = write; }
+    assert.equal(out.join(''), qemu);
+    assert.equal(code, 1);
   });
 });
