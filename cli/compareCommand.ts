@@ -1,6 +1,6 @@
 /*
  * `popek compare FILE [--json] [--cost PROFILE] [--max-instructions N] [--load-address A] [--memory MIB]
- * [--disk IMAGE]... [--append TEXT] [--initrd "FILE [ARGS],FILE2"]` (SPEC §6; the machine options as `popek run`'s):
+ * [--disk IMAGE]... [--append TEXT] [--initrd "FILE [ARGS],FILE2"] [--keys TEXT]` (SPEC §6; the machine options as `popek run`'s):
  * runs the guest under every execution technique of this build and prints them side by side —
  * outcome, whether the console and the final VGA screen equal native's, instructions, modelled cycles and overhead against native, traps,
  * VM exits and hypercalls.
@@ -9,7 +9,8 @@ import { CliError, numberOption, parseArgs, type CliCommand } from './cliSupport
 import { LoadError } from '../core/machine/multiboot';
 import { loadProgramFile, ProgramError, type Program } from '../core/machine/program';
 import type { RunReport } from '../core/machine/report';
-import { bootOptions, checkProgramFile, loadAddressOption, memoryOption, readDisks, takeDisks } from './runCommand';
+import { bootOptions, checkProgramFile, keysOption, loadAddressOption, memoryOption, readDisks, takeDisks } from './runCommand';
+import { textToScanCodes } from '../core/machine/keyboardInput';
 import type { Disk } from '../core/devices/ata';
 import type { MultibootBoot } from '../core/machine/firmware';
 import { locateDivergence, programLocator, type SourcePosition } from './programSource';
@@ -31,6 +32,8 @@ export interface CompareOptions {
   /** Disk images: each technique's VM gets its own copy (a guest's writes do not reach the next run). */
   disks?: Disk[];
   boot?: MultibootBoot;
+  /** Keys typed into every technique's VM, as `popek run --keys` types them. */
+  keys?: string;
 }
 
 /** Runs `program` under each available mode (native first) and returns one row per mode. */
@@ -42,6 +45,7 @@ export function compareModes(program: Program, options: CompareOptions = {}): Co
     const disks = options.disks?.map((d) => ({ bytes: d.bytes.slice() }));
     const vm = createVm({ mode, cost: options.cost, maxInstructions: options.maxInstructions ?? 50_000_000, memoryMiB: options.memoryMiB, disks, boot: options.boot });
     vm.load(program);
+    if (options.keys !== undefined) vm.machine.ps2.typeAhead(textToScanCodes(options.keys), vm.machine.firstKeyCycle());
     const start = process.hrtime.bigint();
     vm.run(2_000_000);
     const report = vm.report(Number(process.hrtime.bigint() - start) / 1e6);
@@ -81,8 +85,8 @@ export function formatCompare(rows: CompareRow[]): string {
 
 export const compareCommand: CliCommand = async (allArgs) => {
   const { rest: args, disks: diskFiles } = takeDisks(allArgs);
-  const parsed = parseArgs(args, ['--cost', '--max-instructions', '--load-address', '--memory', '--append', '--initrd'], ['--json']);
-  if (parsed.positional.length !== 1) throw new CliError('usage: popek compare FILE [--json] [--cost PROFILE] [--max-instructions N] [--load-address A] [--memory MIB] [--disk IMAGE]... [--append TEXT] [--initrd "FILE [ARGS],FILE2"]');
+  const parsed = parseArgs(args, ['--cost', '--max-instructions', '--load-address', '--memory', '--append', '--initrd', '--keys'], ['--json']);
+  if (parsed.positional.length !== 1) throw new CliError('usage: popek compare FILE [--json] [--cost PROFILE] [--max-instructions N] [--load-address A] [--memory MIB] [--disk IMAGE]... [--append TEXT] [--initrd "FILE [ARGS],FILE2"] [--keys TEXT]');
   const file = parsed.positional[0];
   const cost = parsed.options.get('--cost');
   if (typeof cost === 'string' && !(cost in COST_PROFILES)) throw new CliError(`unknown cost profile '${cost}' (expected one of: ${Object.keys(COST_PROFILES).join(', ')})`);
@@ -101,7 +105,7 @@ export const compareCommand: CliCommand = async (allArgs) => {
   }
   let rows: CompareRow[];
   try {
-    rows = compareModes(program, { cost: typeof cost === 'string' ? cost : undefined, maxInstructions, locate: programLocator(program, file), memoryMiB, disks, boot });
+    rows = compareModes(program, { cost: typeof cost === 'string' ? cost : undefined, maxInstructions, locate: programLocator(program, file), memoryMiB, disks, boot, keys: keysOption(parsed) });
   } catch (e) {
     if (e instanceof LoadError || e instanceof RangeError) throw new CliError(`${file}: ${e.message}`, 1);
     throw e;

@@ -57,6 +57,12 @@ const MAX_JSON_EVENTS = 20_000;
 /** Instructions per slice between host turns. */
 const SLICE = 2_000_000;
 
+/** `--keys TEXT` (`\\n` for Enter, `\\t` for Tab): the keys to type, or undefined. */
+export function keysOption(parsed: ParsedArgs): string | undefined {
+  const keysOpt = parsed.options.get('--keys');
+  return typeof keysOpt === 'string' ? keysOpt.replace(/\\n/g, '\n').replace(/\\t/g, '\t') : undefined;
+}
+
 /** `--memory N`: guest RAM in MiB (default 16, as SPEC §3). */
 export function memoryOption(parsed: ParsedArgs): number {
   const memoryMiB = numberOption(parsed, '--memory', 16);
@@ -122,8 +128,7 @@ export const runCommand: CliCommand = async (allArgs) => {
   const disks = readDisks(diskFiles);
   const screen = parsed.options.has('--screen');
   const loadAddress = loadAddressOption(parsed);
-  const keysOpt = parsed.options.get('--keys');
-  const keys = typeof keysOpt === 'string' ? keysOpt.replace(/\\n/g, '\n').replace(/\\t/g, '\t') : undefined;
+  const keys = keysOption(parsed);
   const boot = bootOptions(parsed, file);
 
   let program;

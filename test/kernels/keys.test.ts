@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCommand } from '../../cli/runCommand';
+import { compareCommand } from '../../cli/compareCommand';
 import { QEMU, QEMU_PC_ARGS, assembleWithNasm, requireNasm, requireQemu } from '../support/qemu';
 import { makeTempDir } from './support';
 
@@ -182,5 +183,21 @@ describe('popek run --keys: typed-ahead keys as QEMU\'s keyboard gives them', fu
     try { code = await runCommand([src, '--keys', 'abc', '--max-instructions', '50000000']); } finally { process.stdout.write = write; }
     assert.equal(out.join(''), qemu);
     assert.equal(code, 1);
+  });
+
+  it('popek compare --keys types them into every technique', async function () {
+    const src = path.join(dir, 'irqkeys.asm');
+    fs.writeFileSync(src, IRQ_KEYS);
+    const out: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((s: string | Uint8Array) => { out.push(typeof s === 'string' ? s : Buffer.from(s).toString('latin1')); return true; }) as typeof process.stdout.write;
+    try { assert.equal(await compareCommand([src, '--keys', 'abc', '--max-instructions', '50000000', '--json']), 0); } finally { process.stdout.write = write; }
+    const rows = JSON.parse(out.join('')) as Array<{ mode: string; outcome: string; exitCode: number; consoleMatchesNative: boolean; firstDivergence?: { mnemonic: string } }>;
+    // Without the keys the guest spins to the limit. With them native, binary translation and VT-x
+    // print R1E302E and exit; under trap-and-emulate and paravirtual the handler's IRET (critical:
+    // at CPL 1 it does not restore IF) leaves interrupts off after the first key, as it should.
+    const exact = rows.filter((r) => ['native', 'binary-translation', 'hardware-assisted'].includes(r.mode));
+    assert.ok(exact.length >= 1 && exact.every((r) => r.outcome === 'exit' && r.exitCode === 1 && r.consoleMatchesNative), JSON.stringify(rows));
+    for (const r of rows.filter((x) => x.mode === 'trap-and-emulate' || x.mode === 'paravirtual')) assert.equal(r.firstDivergence?.mnemonic, 'iretd', r.mode);
   });
 });
