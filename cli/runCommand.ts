@@ -19,6 +19,7 @@ import type { Disk } from '../core/devices/ata';
 import { isOutcome } from '../core/machine/machine';
 import { LoadError } from '../core/machine/multiboot';
 import { BootOptionError, multibootBoot } from '../core/machine/multibootBoot';
+import { readImageFile } from '../core/machine/safeRead';
 import type { MultibootBoot } from '../core/machine/firmware';
 import { textToScanCodes } from '../core/machine/keyboardInput';
 import { loadProgramFile, ProgramError } from '../core/machine/program';
@@ -74,7 +75,7 @@ export function memoryOption(parsed: ParsedArgs): number {
 export function bootOptions(parsed: ParsedArgs, file: string): MultibootBoot {
   const text = (name: string) => { const v = parsed.options.get(name); return typeof v === 'string' ? v : undefined; };
   try {
-    return multibootBoot(file, text('--append'), text('--initrd'), (f) => new Uint8Array(fs.readFileSync(f)));
+    return multibootBoot(file, text('--append'), text('--initrd'), readImageFile);
   } catch (e) {
     if (e instanceof BootOptionError) throw new CliError(e.message, 1);
     throw e;
@@ -100,7 +101,7 @@ export function takeDisks(args: string[]): { rest: string[]; disks: string[] } {
 export function readDisks(files: string[]): Disk[] {
   if (files.length > 2) throw new CliError(`at most two --disk images (primary master and slave), got ${files.length}`);
   return files.map((f) => {
-    try { return { bytes: new Uint8Array(fs.readFileSync(f)) }; } catch (e) { throw new CliError(`cannot read disk image ${f}: ${(e as Error).message}`, 1); }
+    try { return { bytes: readImageFile(f) }; } catch (e) { throw new CliError(`cannot read disk image ${f}: ${(e as Error).message}`, 1); }
   });
 }
 

@@ -28,6 +28,27 @@ function readSane<T>(file: string, read: (file: string) => T): T | undefined {
   }
 }
 
+/** Largest disk image or Multiboot module read (bytes): far above a teaching kernel's disk, below what exhausts memory. */
+export const MAX_IMAGE_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * The bytes of a disk image or a Multiboot module: a regular file no larger than MAX_IMAGE_BYTES,
+ * else an Error saying why in words (`popek run --disk /dev/zero` read for ever).
+ */
+export function readImageFile(file: string): Uint8Array {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message, { cause: e });
+  }
+  if (st.isDirectory()) throw new Error('it is a directory');
+  if (!st.isFile()) throw new Error('it is not a regular file (a device, a pipe or a socket)');
+  if (st.size > MAX_IMAGE_BYTES) throw new Error(`too large (${(st.size / 1048576).toFixed(0)} MiB; the limit is ${MAX_IMAGE_BYTES / 1048576} MiB)`);
+  return new Uint8Array(fs.readFileSync(file));
+}
+
 /** Whether `file` is a regular file (what readIncludeText would read). */
 export function isRegularFile(file: string): boolean {
   try { return fs.statSync(file).isFile(); } catch { return false; }

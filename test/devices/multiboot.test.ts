@@ -3,7 +3,7 @@
 // QEMU's addresses, with their strings and contents (test/devices/guests/multiboot.gasm) — in every
 // technique; and `popek run --append/--initrd`, QEMU's options, giving the same.
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -56,6 +56,17 @@ describe('devices: Multiboot command line and modules as QEMU hands them over', 
     const bad = spawnSync(process.execPath, [CLI!, 'run', path.join(GUESTS, 'multiboot.gasm'), '--initrd', path.join(dir, 'nope.bin')], { encoding: 'utf8' });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /initrd: cannot read module .*nope\.bin/);
+    // A device named as a module or a disk is refused at once (it used to read /dev/zero for ever).
+    const guest = path.join(GUESTS, 'multiboot.gasm');
+    const devices: Array<[string[], RegExp]> = [
+      [['--initrd', '/dev/zero'], /initrd: cannot read module \/dev\/zero: it is not a regular file/],
+      [['--disk', '/dev/zero'], /cannot read disk image \/dev\/zero: it is not a regular file/],
+    ];
+    for (const [argv, why] of devices) {
+      const r2: SpawnSyncReturns<string> = spawnSync(process.execPath, [CLI!, 'run', guest, ...argv], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(r2.status, 1, r2.stderr);
+      assert.match(r2.stderr, why);
+    }
   });
 
   it('popek compare takes the same options: every technique boots with the modules', async function () {
@@ -87,6 +98,18 @@ describe('devices: Multiboot command line and modules as QEMU hands them over', 
       assert.match(out.text('stdout'), /^cmdline multiboot\.gasm hello world$/m);
     } finally {
       await dc.stop();
+    }
+  });
+
+  it('a launch whose module or disk is a device fails in words, at once', async () => {
+    for (const args of [{ initrd: '/dev/zero' }, { disks: ['/dev/zero'] }]) {
+      const dc = await startClient();
+      try {
+        const err = await dc.launch({ program: path.join(GUESTS, 'multiboot.gasm'), ...args } as never).then(() => 'launched', (e: Error) => e.message);
+        assert.match(err, /\/dev\/zero: it is not a regular file/);
+      } finally {
+        await dc.stop();
+      }
     }
   });
 });

@@ -53,7 +53,7 @@ function args(r: Rng, f: Record<string, string>, out: string): { argv: string[];
   const anyFile = () => r.pick(Object.values(f));
   const file = r.chance(0.5) ? r.pick([f.hello, f.critical, f.att, f.clean, f.broken]) : anyFile();
   const output = r.chance(0.7) ? path.join(out, `o${r.int(1e9)}.out`) : r.pick([out, '/dev/full', path.join(out, 'no/such/dir/x'), '']);
-  const flag = () => r.pick(['--json', '--nonsense', '-x', '--mode', '--mode=warp', '--mode', 'paravirtual', '--max-instructions', r.pick(['-1', 'x', '1e30', '100', '0x10']), '--cost', r.pick(['modern', 'cheap']), '--org', r.pick(['0', 'x', '-5', '0x100000']), '--memory', r.pick(['1', '16', 'x', '99999']), '--', '-']);
+  const flag = () => r.pick(['--json', '--nonsense', '-x', '--mode', '--mode=warp', '--mode', 'paravirtual', '--max-instructions', r.pick(['-1', 'x', '1e30', '100', '0x10']), '--cost', r.pick(['modern', 'cheap']), '--org', r.pick(['0', 'x', '-5', '0x100000']), '--memory', r.pick(['1', '16', 'x', '99999']), '--disk', '--initrd', r.pick([anyFile(), ',', `${anyFile()} a b,${anyFile()}`]), '--append', '--keys', r.pick(['', 'ab\\n', '\u00e9']), '--', '-']);
   const command = r.pick(['lint', 'fix', 'asm', 'disasm', 'run', 'compare', 'lint', 'fix', 'help', '--help', 'nonsense', '']);
   if (command === 'run' && r.chance(0.3)) return { argv: ['run', f.loop, ...(r.chance(0.5) ? ['--mode', r.pick(['native', 'binary-translation', 'hardware-assisted'])] : [])], file: f.loop };
   const argv = command ? [command] : [];
