@@ -45,7 +45,7 @@ export function compareModes(program: Program, options: CompareOptions = {}): Co
     const disks = options.disks?.map((d) => ({ bytes: d.bytes.slice() }));
     const vm = createVm({ mode, cost: options.cost, maxInstructions: options.maxInstructions ?? 50_000_000, memoryMiB: options.memoryMiB, disks, boot: options.boot });
     vm.load(program);
-    if (options.keys !== undefined) vm.machine.ps2.typeAhead(textToScanCodes(options.keys), vm.machine.firstKeyCycle());
+    if (options.keys !== undefined) vm.machine.ps2.typeAhead(textToScanCodes(options.keys));
     const start = process.hrtime.bigint();
     vm.run(2_000_000);
     const report = vm.report(Number(process.hrtime.bigint() - start) / 1e6);

@@ -149,8 +149,8 @@ export const runCommand: CliCommand = async (allArgs) => {
     } : undefined });
     vm.load(program);
     // Typed ahead: the first key when the guest polls the controller or a tenth of a second in, then one
-    // byte 1 ms after the guest read the last (Machine's TYPE_AHEAD_SECONDS, TYPED_KEY_GAP_SECONDS).
-    if (keys !== undefined) vm.machine.ps2.typeAhead(textToScanCodes(keys), vm.machine.firstKeyCycle());
+    // byte 1 ms after the guest read the last (Ps2Controller's TYPE_AHEAD_SECONDS, TYPED_KEY_GAP_SECONDS).
+    if (keys !== undefined) vm.machine.ps2.typeAhead(textToScanCodes(keys));
     if (trace && program.via === 'assembler') vm.events.locate = traceLocator(file);
     else if (trace && program.via === 'elf') {
       // A kernel built with -g: trace lines name the C (or assembly) source line.

@@ -173,7 +173,7 @@ class PciFunction {
   }
 }
 
-export interface PciState { address: number; resetControl: number; configs: number[][] }
+export interface PciState { address: number; resetControl: number; configs: Uint8Array[] }
 
 export class PciBus {
   /** The functions by device << 3 | function (bus 0 only). */
@@ -228,7 +228,7 @@ export class PciBus {
   };
 
   getState(): PciState {
-    return { address: this.address, resetControl: this.resetControl, configs: [...this.functions.values()].map((f) => [...f.config]) };
+    return { address: this.address, resetControl: this.resetControl, configs: [...this.functions.values()].map((f) => f.config.slice()) };
   }
 
   setState(s: PciState): void {

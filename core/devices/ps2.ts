@@ -43,7 +43,24 @@ export function scanCodes(ch: string): number[] | undefined {
   return k.shift ? [LSHIFT, ...press, LSHIFT | 0x80] : press;
 }
 
-export interface Ps2State { commandByte: number; out: number[]; input: number[]; pending: number; lastWasCommand: boolean; outputPort: number; kbdEnabled: boolean; argFor: number; held?: number[]; heldAt?: number }
+export interface Ps2State { commandByte: number; out: number[]; input: number[]; pending: number; lastWasCommand: boolean; outputPort: number; kbdEnabled: boolean; argFor: number; held?: number[]; heldAt?: number; pressOnPoll?: boolean }
+
+/**
+ * When keys typed ahead are pressed for a kernel that waits for IRQ 1 rather than polling: a tenth of
+ * a second of simulated time, when a kernel has long finished setting up its keyboard (as a user
+ * types with QEMU's sendkey once the prompt is there). Pressed at power-on, the first byte's IRQ 1
+ * would be taken before the kernel installed its handler, or its edge lost when the kernel
+ * reinitialises the PIC, and the kernel would wait for ever.
+ */
+export const TYPE_AHEAD_SECONDS = 0.1;
+/**
+ * Between two bytes a user types (a key's make and break code included): 1 ms of simulated time
+ * after the guest read the last — about what one byte takes on the PS/2 wire (11 bits at 10–16.7
+ * kHz). Handed over back to back, a key's break code reached a kernel's IRQ 1 handler before its
+ * main loop had seen the make (pritamzope/OS's terminal clears its "key typed" byte in the
+ * handler), and nothing was typed. (QEMU's sendkey holds a key 100 ms.)
+ */
+export const TYPED_KEY_GAP_SECONDS = 0.001;
 
 export class Ps2Controller implements PortDevice {
   /** After SeaBIOS: IRQ 1 on, system flag, translation on (QEMU: 0x61 once the BIOS is done). */
@@ -52,10 +69,12 @@ export class Ps2Controller implements PortDevice {
   private out: number[] = [];
   /** Host input (scan codes) waiting. */
   private input: number[] = [];
-  /** Keys typed ahead (`typeAhead`): pressed one byte at a time, the next at cycle `heldAt`. */
+  /** Keys a user types (`typeKeys`, `typeAhead`), pressed one byte at a time, the next at cycle `heldAt`. */
   private held: number[] = [];
-  /** When the next typed-ahead byte is pressed (Infinity: when the guest has read the last one). */
-  heldAt = Infinity;
+  /** When the next typed byte is pressed (Infinity: once the guest has read the last one pressed). */
+  private heldAt = Infinity;
+  /** Keys typed before the guest ran: the first is pressed as soon as the guest reads the controller. */
+  private pressOnPoll = false;
   /** The byte in the output buffer (-1: empty). */
   private pending = -1;
   private lastWasCommand = false;
@@ -68,41 +87,52 @@ export class Ps2Controller implements PortDevice {
   /** The last byte read at 0x60: read again when nothing new came (QEMU's ps2_read_data). */
   private last = 0;
 
-  constructor(private readonly setIrq: (level: boolean) => void, private readonly reset: () => void = () => {}) {}
+  constructor(
+    private readonly setIrq: (level: boolean) => void,
+    private readonly reset: () => void = () => {},
+    /** The machine's clock (cycles) and its rate, for the pace of typed keys. */
+    private readonly now: () => number = () => 0,
+    private readonly hz = 100_000_000,
+  ) {}
 
-  /** Queues the scan codes that type `text`; characters without a key are dropped. Returns how many bytes. */
-  type(text: string): number {
-    let n = 0;
-    for (const ch of text) { const codes = scanCodes(ch); if (codes) { this.input.push(...codes); n += codes.length; } }
-    this.fill();
-    return n;
-  }
-
-  /** Raw scan codes (the debugger's screen sends key events). */
+  /** Raw scan codes straight into the controller's input, at once (tests of the controller itself). */
   sendScanCodes(codes: number[]): void { this.input.push(...codes.map((c) => c & 0xff)); this.fill(); }
 
   /**
-   * Keys typed before the guest runs (`popek run --keys`), as a user types them with QEMU's
-   * `sendkey` once the kernel is up, one byte at a time: the first at cycle `at`, each next one
-   * when the machine says (Machine's typed-ahead timing), never before the guest took the last.
+   * Keys a user types (the debugger's screen view, `--stdin`): scan codes pressed one byte at a time,
+   * the first now, each next TYPED_KEY_GAP_SECONDS after the guest read the last.
    */
-  typeAhead(codes: readonly number[], at: number): void {
-    if (this.held.length === 0) this.heldAt = at;
+  typeKeys(codes: readonly number[]): void { this.hold(codes, this.now(), false); }
+
+  /**
+   * Keys typed before the guest runs (`popek run --keys`), as a user types them with QEMU's `sendkey`
+   * once the kernel is up: the first when the guest first reads the controller (a polling kernel) or
+   * at TYPE_AHEAD_SECONDS (one that waits for IRQ 1), then paced as typeKeys.
+   */
+  typeAhead(codes: readonly number[]): void { this.hold(codes, TYPE_AHEAD_SECONDS * this.hz, true); }
+
+  private hold(codes: readonly number[], at: number, pressOnPoll: boolean): void {
+    if (this.held.length === 0) { this.heldAt = at; this.pressOnPoll = pressOnPoll; }
     this.held.push(...codes.map((c) => c & 0xff));
   }
 
-  /** Presses the next typed-ahead byte (it reaches the output buffer as soon as that is free). */
-  pressHeld(): void {
+  /** The cycle at which the next typed byte is pressed (Infinity: none, or the last one not read yet). */
+  nextKeyCycle(): number { return this.held.length ? this.heldAt : Infinity; }
+
+  /** Presses the next typed byte if its time has come (the machine calls it with its timers). */
+  pressDueKey(): void { if (this.now() >= this.nextKeyCycle()) this.pressKey(); }
+
+  private pressKey(): void {
     const b = this.held.shift();
     if (b === undefined) return;
     this.heldAt = Infinity;
+    this.pressOnPoll = false;
     this.input.push(b);
     this.fill();
   }
 
-  get heldCount(): number { return this.held.length; }
-  /** Whether a pressed typed-ahead byte is still waiting for the guest to read it. */
-  get typedByteWaiting(): boolean { return this.input.length > 0 || this.pending >= 0; }
+  /** Whether a pressed byte still waits for the guest to read it. */
+  private get keyWaiting(): boolean { return this.input.length > 0 || this.pending >= 0; }
 
   get pendingInput(): number { return this.held.length + this.input.length + this.out.length + (this.pending >= 0 ? 1 : 0); }
 
@@ -118,6 +148,13 @@ export class Ps2Controller implements PortDevice {
   private reply(...bytes: number[]): void { this.out.push(...bytes); this.fill(); }
 
   read(port: number): number {
+    if (this.pressOnPoll && !this.keyWaiting) this.pressKey();
+    const v = this.readPort(port);
+    if (port === 0x60 && this.held.length && this.heldAt === Infinity && !this.keyWaiting) this.heldAt = this.now() + TYPED_KEY_GAP_SECONDS * this.hz;
+    return v;
+  }
+
+  private readPort(port: number): number {
     if (port === 0x64) {
       return (this.pending >= 0 ? ST_OBF : 0) | (this.selfTested ? ST_SYS : 0) | (this.lastWasCommand ? ST_CMD : 0) | ST_UNLOCKED;
     }
@@ -174,11 +211,11 @@ export class Ps2Controller implements PortDevice {
   }
 
   getState(): Ps2State {
-    return { commandByte: this.commandByte, out: [...this.out], input: [...this.input], pending: this.pending, lastWasCommand: this.lastWasCommand, outputPort: this.outputPort, kbdEnabled: this.kbdEnabled, argFor: this.argFor, held: [...this.held], heldAt: this.heldAt };
+    return { commandByte: this.commandByte, out: [...this.out], input: [...this.input], pending: this.pending, lastWasCommand: this.lastWasCommand, outputPort: this.outputPort, kbdEnabled: this.kbdEnabled, argFor: this.argFor, held: [...this.held], heldAt: this.heldAt, pressOnPoll: this.pressOnPoll };
   }
   setState(s: Ps2State): void {
     this.commandByte = s.commandByte; this.out = [...s.out]; this.input = [...s.input]; this.pending = s.pending;
     this.lastWasCommand = s.lastWasCommand; this.outputPort = s.outputPort; this.kbdEnabled = s.kbdEnabled; this.argFor = s.argFor;
-    this.held = [...(s.held ?? [])]; this.heldAt = s.heldAt ?? Infinity;
+    this.held = [...(s.held ?? [])]; this.heldAt = s.heldAt ?? Infinity; this.pressOnPoll = s.pressOnPoll === true;
   }
 }

@@ -21,7 +21,7 @@ import { IoApic } from '../devices/ioapic';
 import { LocalApic } from '../devices/lapic';
 import { MmioBus } from '../devices/mmio';
 import { Ps2Controller } from '../devices/ps2';
-import { IoBus, ignoredPort, type PortDevice } from '../devices/ioBus';
+import { IoBus, ignoredPort } from '../devices/ioBus';
 import { Pic8259Pair } from '../devices/pic8259';
 import { Pit8254 } from '../devices/pit8254';
 import { Uart16550 } from '../devices/uart16550';
@@ -119,22 +119,6 @@ export const DEFAULT_ORIGIN = 0x100000;
 /** Timer wake-ups of a halted CPU with no instruction retired in between before it counts as halted for good. */
 const MAX_IDLE_WAKES = 1000;
 export const COM1 = 0x3f8;
-/**
- * When keys typed ahead are pressed for a kernel that waits for IRQ 1 rather than polling: a tenth of
- * a second of simulated time, when a kernel has long finished setting up its keyboard (as a user
- * types with QEMU's sendkey once the prompt is there). Pressed at power-on, the first byte's IRQ 1
- * would be taken before the kernel installed its handler, or its edge lost when the kernel
- * reinitialises the PIC, and the kernel would wait for ever.
- */
-export const TYPE_AHEAD_SECONDS = 0.1;
-/**
- * Between two bytes a user types (a key's make and break code included): 1 ms of simulated time
- * after the guest read the last — about what one byte takes on the PS/2 wire (11 bits at 10–16.7
- * kHz). Handed over back to back, a key's break code reached a kernel's IRQ 1 handler before its
- * main loop had seen the make (pritamzope/OS's terminal clears its "key typed" byte in the
- * handler), and nothing was typed. (QEMU's sendkey holds a key 100 ms.)
- */
-export const TYPED_KEY_GAP_SECONDS = 0.001;
 
 export class Machine {
   readonly mem: PhysicalMemory;
@@ -215,11 +199,9 @@ export class Machine {
     this.pit = new Pit8254(this.options.cpuHz, () => this.cpu.time, () => { this.pic.pulse(0); this.ioapic.pulse(2); });
     this.uart = new Uart16550(COM1, (level) => this.isaIrq(4, level));
     this.cmos = new CmosRtc(() => cpu.time, this.options.cpuHz, this.mem.ramSize, options.rtcStart);
-    this.ps2 = new Ps2Controller((level) => this.isaIrq(1, level), () => { this.finish('triple-fault', 0, { error: 'keyboard controller reset (0xFE)' }); });
-    // Keys a user types (the debugger's screen view) come as a typist's do: a byte at a time, the next
-    // TYPED_KEY_GAP_SECONDS after the guest read the last (a key's make and break back to back lose
-    // the key in kernels whose IRQ 1 handler clears the last key first).
-    this.keyboard = { sendScanCodes: (codes) => this.ps2.typeAhead(codes, this.cpu.time) };
+    this.ps2 = new Ps2Controller((level) => this.isaIrq(1, level), () => { this.finish('triple-fault', 0, { error: 'keyboard controller reset (0xFE)' }); }, () => cpu.time, this.options.cpuHz);
+    // Keys a user types (the debugger's screen view) come as a typist's: a byte at a time (Ps2Controller.typeKeys).
+    this.keyboard = { sendScanCodes: (codes) => this.ps2.typeKeys(codes) };
     // The x87's FERR# output: IRQ 13 when CR0.NE = 0 (MS-DOS compatible error reporting).
     x87(cpu).onFerr = (level) => this.isaIrq(13, level);
     const disks = options.disks ?? [];
@@ -244,21 +226,8 @@ export class Machine {
     this.io.register(0x70, 2, this.cmos);
     // Port 0xF0: a write clears the coprocessor-error latch (FERR# → IRQ 13) on the PC.
     this.io.register(0xf0, 1, { read: () => 0xff, write: () => this.isaIrq(13, false) });
-    // Keys typed ahead (`popek run --keys`): the first is pressed when the guest first reads the
-    // controller (a polling kernel) or at TYPE_AHEAD_SECONDS (one that waits for IRQ 1); each next
-    // one TYPED_KEY_GAP_SECONDS after the guest read the last, as a typist's keys come.
-    const ps2Typed: PortDevice = {
-      read: (p) => {
-        const ps2 = this.ps2;
-        if (ps2.heldCount && ps2.heldAt === this.firstKeyCycle() && !ps2.typedByteWaiting) ps2.pressHeld();
-        const v = ps2.read(p);
-        if (p === 0x60 && ps2.heldCount && ps2.heldAt === Infinity && !ps2.typedByteWaiting) ps2.heldAt = this.cpu.time + TYPED_KEY_GAP_SECONDS * this.options.cpuHz;
-        return v;
-      },
-      write: (p, v) => this.ps2.write(p, v),
-    };
-    this.io.register(0x60, 1, ps2Typed);
-    this.io.register(0x64, 1, ps2Typed);
+    this.io.register(0x60, 1, this.ps2);
+    this.io.register(0x64, 1, this.ps2);
     this.pci = new PciBus(QEMU_PC_FUNCTIONS, () => this.finish('triple-fault', 0, { error: 'reset through the reset control register (0xCF9)' }));
     this.io.register(0xcf8, 8, this.pci.device);
     this.acpiPm = new AcpiPm(() => cpu.time, this.options.cpuHz, () => this.finish('shutdown', 0, { error: 'ACPI power off (PM1 control at 0x604, SLP_TYP 0)' }));
@@ -282,28 +251,24 @@ export class Machine {
     this.ioapic.setIrq(irq === 0 ? 2 : irq, level);
   }
 
-  /** When the first typed-ahead key is pressed for a guest that does not poll the controller. */
-  firstKeyCycle(): number { return TYPE_AHEAD_SECONDS * this.options.cpuHz; }
-  /** The cycle at which the next typed-ahead byte is pressed (Infinity: none held, or the last one not read yet). */
-  private typeAheadCycle(): number { return this.ps2.heldCount ? this.ps2.heldAt : Infinity; }
-  /** The next cycle at which a timer (PIT, local APIC timer, the typed-ahead keys) has something to do. */
-  nextTimerCycle(): number { return Math.min(this.pit.nextEventCycle(), this.lapic.nextEventCycle(), this.typeAheadCycle()); }
+  /** The next cycle at which a timer (PIT, local APIC timer, a typed key) has something to do. */
+  nextTimerCycle(): number { return Math.min(this.pit.nextEventCycle(), this.lapic.nextEventCycle(), this.ps2.nextKeyCycle()); }
   /** Brings the timers up to the CPU's time (their interrupts are raised). */
   updateTimers(): void {
     this.pit.update(); this.lapic.update();
-    if (this.cpu.time >= this.typeAheadCycle()) this.ps2.pressHeld();
+    this.ps2.pressDueKey();
   }
   /** A halted CPU: the cycle of the next timer interrupt that can wake it (Infinity: none). */
   wakeCycle(): number {
     if (!(this.cpu.flags & IF)) return Infinity;
     const pitReaches = ((this.pic.master.imr & 1) === 0 && this.lapic.acceptsPic()) || this.ioapic.unmasked(2);
-    return Math.min(pitReaches ? this.pit.nextEventCycle() : Infinity, this.lapic.nextEventCycle(), this.typeAheadCycle());
+    return Math.min(pitReaches ? this.pit.nextEventCycle() : Infinity, this.lapic.nextEventCycle(), this.ps2.nextKeyCycle());
   }
 
   /** Host input for the guest: COM1's receive line and the keyboard (`popek run --stdin`). */
   input(text: string, to: 'serial' | 'keyboard' | 'both' = 'both'): void {
     if (to !== 'keyboard') this.uart.receive(Buffer.from(text, 'utf8'));
-    if (to !== 'serial') this.ps2.typeAhead(textToScanCodes(text), this.cpu.time);
+    if (to !== 'serial') this.ps2.typeKeys(textToScanCodes(text));
     this.cpu.requestInterruptCheck();
   }
 
