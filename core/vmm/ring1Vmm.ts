@@ -745,6 +745,8 @@ export abstract class Ring1Vmm implements Technique, Monitor {
 
   /** See Technique.unreportedActions: critical instructions guest user code ran (no event for them). */
   unreportedActions = 0;
+  /** See Technique.invisibleActions: shadow fills while the guest's paging is off. */
+  get invisibleActions(): number { return this.shadow.identityFills; }
 
   onCritical(cpu: Cpu, ev: CriticalEvent): void {
     // Guest user code runs at CPL 3 as it would natively — but SGDT, SIDT, SMSW, STR, LAR … there

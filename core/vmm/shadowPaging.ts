@@ -76,6 +76,11 @@ export class ShadowMmu {
   private noop = { lin: -1, count: 0 };
   private readonly deviceTraps: DeviceTrapAccount;
   stats: ShadowStats = { fills: 0, dirtyFaults: 0, tracedWrites: 0, flushes: 0, guestFaults: 0 };
+  /**
+   * Fills made while the guest runs without paging (Technique.invisibleActions): the entry maps a
+   * page to itself and no guest page table is read or marked — nothing the guest can see changed.
+   */
+  identityFills = 0;
 
   constructor(
     private readonly host: VmHost,
@@ -211,6 +216,7 @@ export class ShadowMmu {
     this.cpu.invalidatePage(lin);
     const dirtyFault = wasPresent && write;
     if (dirtyFault) this.stats.dirtyFaults++; else this.stats.fills++;
+    if (!(this.guest().cr0 & CR0_PG)) this.identityFills++;
     this.host.emit({
       kind: 'shadow-paging', action: dirtyFault ? 'dirty' : 'fill', address: lin, eip: this.guestEip(), mnemonic: '',
       cost: this.host.cost('shadowPageFault'),

@@ -102,6 +102,13 @@ export interface Technique {
    * native twin counts on every action being an event or counted here (debugger/runtime/stateTransfer.ts).
    */
   readonly unreportedActions?: number;
+  /**
+   * Events so far that change nothing the guest can see, however it looks (the twin need not run a
+   * stretch for them): a shadow entry built while the guest's paging is off (the page mapped to
+   * itself, no guest page table read or marked), an EPT entry built for RAM on first touch. Each is
+   * an event as well (counted in the bus's `seq`): the debugger subtracts these.
+   */
+  readonly invisibleActions?: number;
   /** Called before the machine's memory is restored from a snapshot (drop write watches …). */
   beforeRestore?(): void;
   inspect?(): TechniqueView;

@@ -122,7 +122,7 @@ export interface StretchMark {
   epochs: { vm: number; twin: number };
   /** The guest's bytes of the ignored chunks there (what it writes in the stretch is told apart). */
   ignoredBytes: Map<number, Uint8Array>;
-  /** Events so far but translations (see StretchWatch). */
+  /** Events so far but translations and those the guest cannot see (see StretchWatch). */
   events: number;
   unreported: number;
   system: string;
@@ -144,6 +144,12 @@ function systemState(vm: Vm): string {
  * run that code without any event, are taken on the same premise (the translator's inline code has
  * the instructions' semantics). Counted apart because BT translates a block's tail wherever a slice
  * ends in the middle of a block: a translation at every slice boundary.
+ * Nor do the technique's `invisibleActions`: a shadow entry built while the guest's paging is off
+ * (it maps the page to itself; the guest has no page table to read or mark), an EPT entry built for
+ * RAM on its first touch. A guest without paging met them at each page it touched for the first
+ * time — the first stretches of every run were the twin's to run (50,000 instructions of cold code
+ * in examples/compute.gasm: 10–15 ms of `continue`). A shadow fill with the guest's paging on reads
+ * and marks (A/D) the guest's tables, where the native TLB may differ from the shadow: it counts.
  */
 export class StretchWatch {
   private translations = 0;
@@ -159,13 +165,19 @@ export class StretchWatch {
     const ignoredBytes = new Map<number, Uint8Array>();
     for (const at of ignored) if (at + chunk <= vm.cpu.mem.ramSize) ignoredBytes.set(at, ram.slice(at, at + chunk));
     const epochs = { vm: vm.cpu.mem.newWriteEpoch(), twin: twin.cpu.mem.newWriteEpoch() };
-    return { icount: vm.cpu.icount, epochs, ignoredBytes, events: vm.events.seq - this.translations, unreported: vm.technique.unreportedActions ?? 0, system: systemState(vm) };
+    return { icount: vm.cpu.icount, epochs, ignoredBytes, events: this.events(), unreported: vm.technique.unreportedActions ?? 0, system: systemState(vm) };
+  }
+
+  /** Events so far that may have acted: all but translations and the technique's invisible ones. */
+  private events(): number {
+    const vm = this.vm;
+    return vm.events.seq - this.translations - (vm.technique.invisibleActions ?? 0);
   }
 
   /** Whether the technique did anything since `mark` that a native run might not do alike (see above). */
   acted(mark: StretchMark): boolean {
     const vm = this.vm;
-    return vm.events.seq - this.translations !== mark.events || (vm.technique.unreportedActions ?? 0) !== mark.unreported
+    return this.events() !== mark.events || (vm.technique.unreportedActions ?? 0) !== mark.unreported
       || vm.machine.outcome !== undefined || systemState(vm) !== mark.system;
   }
 

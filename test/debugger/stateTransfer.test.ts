@@ -7,7 +7,8 @@
  * After a stretch the twin ran, the comparison of the few pages either side wrote finds what one of
  * all RAM finds. The guest (pagewrites.gasm, mine,
  * boots in QEMU with the same console) stores every way x86 code does — compiled hot loops over
- * 512 pages with paging on, bytes next to decoded code, rep stosd/movsd, pushes.
+ * 512 pages with paging on, bytes next to decoded code, rep stosd/movsd, pushes. freshpages.gasm (no
+ * paging) touches fresh pages: shadow fills and EPT first touches, which the twin need not run.
  */
 import * as assert from 'node:assert/strict';
 import { loadProgramFile } from '../../core/machine/program';
@@ -82,6 +83,67 @@ describe('debugger: the native twin takes only the pages written in a stretch th
       assert.match(consoleText(guest), /^sum 0x[0-9a-f]{8}\n$/);
     });
   }
+
+  for (const mode of ['trap-and-emulate', 'binary-translation', 'paravirtual', 'hardware-assisted'] as Mode[]) {
+    it(`${mode}: a guest without paging touching fresh pages (shadow fills, EPT first touches) is not run by the twin; it equals a native run`, () => {
+      // freshpages.gasm: 48 rounds, each a busy loop and then one dword into each of 64 pages never
+      // touched before: every first touch is an event (shadow fill / EPT violation), none of them
+      // visible to a guest without paging (Technique.invisibleActions).
+      const image = loadProgramFile(fixture('freshpages.gasm'));
+      const guest = createVm({ mode }), twin = createVm({ mode: 'native' }), reference = createVm({ mode: 'native' });
+      for (const vm of [guest, twin, reference]) vm.load(image);
+      const ignored = new Set(techniqueChunks(guest));
+      const watch = new StretchWatch(guest);
+      let quietWithEvents = 0, ran = 0;
+      try {
+        while (guest.machine.outcome === undefined) {
+          const atMark = twinDifferences(guest, twin, ignored);
+          const agreed = inAgreement(atMark, guest, twin.cpu);
+          const mark = watch.mark(twin, ignored, CHUNK);
+          const seq = guest.events.seq, invisible = guest.technique.invisibleActions ?? 0;
+          runTo(guest, guest.cpu.icount + 20_000);
+          if (!agreed || watch.acted(mark)) {
+            runTo(twin, guest.cpu.icount);
+            for (const c of differingChunks(guest, twin, ignored)) ignored.add(c);
+            ran++;
+            continue;
+          }
+          // (Binary translation's other events here are translations, which never count.)
+          if ((guest.technique.invisibleActions ?? 0) !== invisible) {
+            quietWithEvents++;
+            assert.ok(guest.events.seq - seq >= (guest.technique.invisibleActions ?? 0) - invisible, `${mode}: each invisible action is an event too`);
+          }
+          adoptGuestState(twin, guest, mark, CHUNK);
+          const at = guest.cpu.icount;
+          runTo(reference, at);
+          assert.deepEqual(differingChunks(reference, twin, ignored), [], `${mode}: a native run's memory at ${at}`);
+          assert.deepEqual([...twin.cpu.regs], [...reference.cpu.regs], `${mode}: a native run's registers at ${at}`);
+          assert.equal(twin.cpu.eip, reference.cpu.eip, `${mode}: a native run's EIP at ${at}`);
+          assert.deepEqual(twin.machine.deviceState(), reference.machine.deviceState(), `${mode}: a native run's devices at ${at}`);
+        }
+      } finally { watch.dispose(); }
+      // Every fresh page was an invisible action (64 a round), and most stretches with one were taken.
+      assert.ok((guest.technique.invisibleActions ?? 0) >= 48 * 64, `${mode}: ${guest.technique.invisibleActions} invisible actions`);
+      assert.ok(quietWithEvents >= 40, `${mode}: ${quietWithEvents} stretches taken with first touches in them (the twin ran ${ran})`);
+      // The end (console output: port I/O) is the twin's to run, and its console is the guest's.
+      assert.ok(ran >= 1, `${mode}: the twin ran ${ran} stretches`);
+      runTo(twin, guest.cpu.icount);
+      assert.equal(consoleText(twin), consoleText(guest));
+      assert.equal(consoleText(guest), 'sum 0xbaed9800\n');
+    });
+  }
+
+  it('a shadow fill with the guest\'s paging on is not invisible: the twin runs that stretch', () => {
+    // pagewrites.gasm turns paging on first: its fills read and mark the guest's page tables.
+    const image = loadProgramFile(fixture('pagewrites.gasm'));
+    for (const mode of ['trap-and-emulate', 'binary-translation'] as Mode[]) {
+      const guest = createVm({ mode });
+      guest.load(image);
+      runTo(guest, 2_000_000);
+      const fills = guest.technique.inspect?.().hypervisor?.['shadow fills'] as number;
+      assert.ok(fills > (guest.technique.invisibleActions ?? 0) + 100, `${mode}: ${fills} fills, ${guest.technique.invisibleActions} invisible`);
+    }
+  });
 
   it('after a stretch the twin ran, the pages compared include a difference standing since its start and one only the twin wrote', () => {
     const image = loadProgramFile(fixture('pagewrites.gasm'));

@@ -31,6 +31,9 @@ export class BinaryTranslationTechnique implements Technique {
     host.events.subscribe((ev) => { if (ev.kind === 'shadow-paging' && ev.action === 'pt-write') this.bt.onTracedWrite(); }, ['shadow-paging']);
   }
 
+  /** See Technique.invisibleActions: shadow fills while the guest's paging is off. */
+  get invisibleActions(): number { return this.mmu.shadow.identityFills; }
+
   start(): void {
     this.mmu.cr0 = this.host.cpu.cr0; this.mmu.cr3 = this.host.cpu.cr3; this.mmu.cr4 = this.host.cpu.cr4;
     this.mmu.start();

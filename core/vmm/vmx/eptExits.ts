@@ -112,6 +112,12 @@ export class EptExits {
     throw new EptViolation(page | (final ? lin & 0xfff : 0), lin, write, final, r.ok ? r.perms : 0);
   }
 
+  /**
+   * RAM pages mapped on first touch (Technique.invisibleActions): the exit and the new EPT entry
+   * change nothing the guest can see — the page is where it was, with the rights it had.
+   */
+  firstTouchMaps = 0;
+
   /** EPT-violation exit handler (KVM's TDP page fault): map guest RAM on first touch, emulate MMIO. */
   violationExit(e: EptViolation): void {
     const cpu = this.cpu, ram = this.host.machine.mem.ramSize;
@@ -122,6 +128,7 @@ export class EptExits {
     else this.exits.exit(EXIT_REASON.EPT_VIOLATION, q, 0, '', EMULATE_WORK, () => `guest-physical ${hex(gpa)} (${e.write ? 'write' : 'read'}${e.final ? '' : ', paging structure'}), first touch: mapped`, { linear: e.lin, gpa });
     if (!mmio) {
       this.ept.map(page, page, EPT_RWX);
+      this.firstTouchMaps++;
       return;
     }
     // No device lives there: the access is emulated as to nothing (zeros, writes

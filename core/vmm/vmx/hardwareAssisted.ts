@@ -67,6 +67,9 @@ export class HardwareAssistedTechnique implements Technique, VmxExitHost {
   /** What the processor's exit decisions read (nonRoot.ts). */
   private readonly nonRoot: NonRootView;
 
+  /** See Technique.invisibleActions: RAM mapped in EPT on first touch; shadow fills while the guest's paging is off. */
+  get invisibleActions(): number { return (this.eptExits?.firstTouchMaps ?? 0) + (this.shadow?.identityFills ?? 0); }
+
   constructor(private readonly host: VmHost) {
     const opt = (host.options.techniqueOptions ?? {}) as VmxOptions;
     // First-generation VT-x had no EPT: the 2006 profile forces shadow paging.
