@@ -314,7 +314,7 @@ export class Cpu {
   /** Interpreted runs of a block before it is compiled. */
   jitThreshold = COMPILE_THRESHOLD;
   /** Counts for the run report and the benches. */
-  readonly stats = { blocksDecoded: 0, blocksCompiled: 0, regionsCompiled: 0, regionsJoined: 0, regionsInWasm: 0, regionsMovedToJs: 0, codeInvalidations: 0, tlbFlushes: 0, regionMissExits: 0, codeCacheFull: 0 };
+  readonly stats = { blocksDecoded: 0, blocksCompiled: 0, regionsCompiled: 0, regionsJoined: 0, regionsInWasm: 0, regionsMovedToJs: 0, codeInvalidations: 0, tlbFlushes: 0, regionMissExits: 0, regionSlowExits: 0, codeCacheFull: 0 };
   /** Compile hot regions (several blocks, one function) on top of single blocks (off: blocks only). */
   regions = true;
   /** Compile regions to WebAssembly where they can (core/cpu/wasm; off: JS regions only). */

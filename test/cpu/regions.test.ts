@@ -752,6 +752,40 @@ describe('cpu: compiled regions', function () {
       assert.equal(at('lcg'), lcg >>> 0);
     });
 
+    it('a write epoch begun between slices: a region\'s first store to each page is recorded without leaving it — the pages written are those the interpreter records, and it adds no exit and no region to the loop', function () {
+      // A loop over 96 pages (a dword each, at an offset that moves every round); a write epoch is
+      // begun before every slice in each machine (the debugger's twin begins one per stretch).
+      const g = build([
+        'start:', 'mov esp, 0x90000', 'mov ebp, 1000', 'xor ebx, ebx',
+        '.round:', 'mov edi, buffer', 'mov ecx, 96',
+        // The page's first store in the middle of a block: leaving before it, the dispatcher went on
+        // from there, an entry hot enough (96 a slice) to be compiled as a region of its own.
+        '.page:', 'mov eax, ecx', 'xor eax, ebp', 'mov [edi + ebx], eax', 'add [edi + 8], ecx', 'add edi, 4096', 'dec ecx', 'jnz .page',
+        'add ebx, 4', 'and ebx, 0xff0', 'dec ebp', 'jnz .round',
+        'mov eax, [buffer + 8]', ...EXIT,
+        'align 4096', 'buffer:',
+      ].join('\n'));
+      const run = (jit: boolean, epochs: boolean) => {
+        const m = boot(g.bytes, jit);
+        const written: number[][] = [];
+        for (;;) {
+          const epoch = epochs ? m.mem.newWriteEpoch() : 0;
+          const r = m.runSlice(20_011);
+          if (epochs) written.push(m.mem.writtenSince(epoch)!);
+          if (r !== 'slice') break;
+        }
+        return { m, written };
+      };
+      const slow = run(false, true), fast = run(true, true), plain = run(true, false);
+      assert.equal(state(fast.m), state(slow.m));
+      assert.equal(fast.written.length, slow.written.length);
+      fast.written.forEach((pages, k) => assert.deepEqual(pages, slow.written[k], `slice ${k}: the pages written`));
+      assert.ok(slow.written.filter((p) => p.length >= 96).length >= 10, `most slices wrote every page: ${slow.written.map((p) => p.length)}`);
+      assert.ok(fast.m.cpu.stats.regionsInWasm > 0);
+      assert.equal(fast.m.cpu.stats.regionSlowExits, plain.m.cpu.stats.regionSlowExits, 'no more slow exits than without epochs');
+      assert.equal(fast.m.cpu.stats.regionsCompiled, plain.m.cpu.stats.regionsCompiled, 'no more regions than without epochs');
+    });
+
     it('a block that flag writers of several kinds reach keeps the CF an INC/DEC does not change, chosen by the record\'s kind at run time', function () {
       // `.x` is reached after an ADD and after a CMP (jumps both): its state is known only at
       // run time. It is longer than the blocks copied into a jump, so it has a case of its own.

@@ -27,7 +27,7 @@
  */
 import { CC_ADC, CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SAR32, CC_SBB, CC_SHL32, CC_SHR32, CC_SUB, type Cpu } from '../cpu';
 import type { Insn } from '../insn';
-import { CHUNK_SHIFT, PAGE_HAS_CODE, PAGE_WATCHED_BYTES, type WasmLayout } from '../physicalMemory';
+import { CHUNK_SHIFT, PAGE_HAS_CODE, PAGE_UNWRITTEN, PAGE_WATCHED_BYTES, type WasmLayout } from '../physicalMemory';
 import {
   TLB_FAST_SUP_WRITE, TLB_FAST_USER_WRITE, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_VALID, RECORD_SIZE, aluOp, atInstruction, isInlineBranch,
   type CompiledRegion, type RegionBlock, type RegionCode,
@@ -299,6 +299,12 @@ class WasmGen {
     const b = this.b, { pageFlagsOffset, codeChunksOffset } = this.layout;
     const writable = ne0(and(get(T), i32(this.user ? TLB_USER_WRITE : TLB_SUP_WRITE)));
     b.emit(set(P, or(and(get(T), i32(-4096)), offset)));
+    // The page's first write of the write epoch: the host records it and the store goes on (the flag
+    // is clear when this returns; the checks below read the flags again).
+    const flags = [...shrU(get(T), 12), Op.load8u, 0, ...uleb32(pageFlagsOffset)];
+    b.if(and(writable, ne0(and(flags, i32(PAGE_UNWRITTEN)))));
+    b.emit([...shrU(get(T), 12), Op.call, 0]);
+    b.end();
     // Code or byte watches on the page and nothing else (no page-wide watch, no write record).
     const codeOnly = eqz(and([...shrU(get(T), 12), Op.load8u, 0, ...uleb32(pageFlagsOffset)], i32(0xff & ~(PAGE_HAS_CODE | PAGE_WATCHED_BYTES))));
     const chunk = (at: Expr) => [...shrU(at, CHUNK_SHIFT), Op.load8u, 0, ...uleb32(codeChunksOffset)];
@@ -619,7 +625,7 @@ export function compileWasmRegion(blocks: RegionBlock[], user: boolean, flat: nu
   const g = gen!;
   if (g.inlined === 0 || g.inlined * 2 < g.total) return undefined;
   const bytes = moduleBytes(2, SITES - 2 + 2 * g.sites, wrapBody(g, layout));
-  const fn = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: layout.memory } }).exports.run as (c: number, budget: number) => number;
+  const fn = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: layout.memory, written: layout.written } }).exports.run as (c: number, budget: number) => number;
   const st = new Int32Array(layout.memory.buffer, layout.stateOffset, STATE_WORDS);
   // A block whose record is partly in registers is entered from inside only (the CPU's record need not match them).
   const enterable = blocks.map((_, n) => copies[n] || (states[n] !== undefined && !lazy(states[n])));
@@ -640,7 +646,10 @@ export function compileWasmRegion(blocks: RegionBlock[], user: boolean, flat: nu
     cpu.ccOp = st[STATE_FOP]; cpu.ccSize = st[STATE_FOP + 1]; cpu.ccA = st[STATE_FOP + 2]; cpu.ccB = st[STATE_FOP + 3]; cpu.ccRes = st[STATE_FOP + 4]; cpu.ccCin = st[STATE_FOP + 5];
     const kind = st[STATE_KIND];
     if (kind === EXIT_MISS) cpu.stats.regionMissExits++;
-    else if (kind === EXIT_SLOW && n < SHORT_RUN) shortExits++;
+    else if (kind === EXIT_SLOW) {
+      cpu.stats.regionSlowExits++;
+      if (n < SHORT_RUN) shortExits++;
+    }
     if (++calls === WINDOW) {
       // Most runs of the last WINDOW left after a few instructions for something the dispatcher
       // does (a store next to code each pass, an instruction it lacks in a loop), and the rest of
