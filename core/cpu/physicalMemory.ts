@@ -49,10 +49,12 @@ export interface MmioHandler {
 export interface WasmLayout {
   readonly memory: WebAssembly.Memory;
   /**
-   * A region's store to a page whose first write of the write epoch is not recorded yet
-   * (PAGE_UNWRITTEN): recorded here, without leaving the region (PhysicalMemory.recordFirstWrite).
+   * Where a region records a page's first write of the write epoch (PAGE_UNWRITTEN) without leaving:
+   * a word set to 1, then a byte per page (`PhysicalMemory.foldRegionWrites` takes them).
    */
-  readonly written: (page: number) => void;
+  readonly regionWritesOffset: number;
+  /** Takes what regions recorded there (called when a region returns with the word set). */
+  readonly foldRegionWrites: () => void;
   readonly tlbOffset: number;
   readonly stateOffset: number;
   readonly pageFlagsOffset: number;
@@ -113,14 +115,15 @@ export class PhysicalMemory {
     const total = ramSize + reservedSize;
     if (total % PAGE_SIZE !== 0) throw new Error('memory size must be a multiple of 4 KiB');
     const pages = total >>> PAGE_SHIFT, chunks = total >>> CHUNK_SHIFT;
-    const pageFlagsOffset = total + TLB_BYTES + STATE_BYTES, codeChunksOffset = pageFlagsOffset + pages;
+    const pageFlagsOffset = total + TLB_BYTES + STATE_BYTES, codeChunksOffset = pageFlagsOffset + pages, regionWritesOffset = codeChunksOffset + chunks + CHUNK_PAD;
     let memory: WebAssembly.Memory | undefined;
     try {
-      memory = new WebAssembly.Memory({ initial: Math.ceil((codeChunksOffset + chunks + CHUNK_PAD) / 65536) });
+      memory = new WebAssembly.Memory({ initial: Math.ceil((regionWritesOffset + 4 + pages) / 65536) });
     } catch {
       memory = undefined; // no address space for it: plain arrays, regions in JS only
     }
-    this.wasm = memory && { memory, written: (page) => this.recordFirstWrite(page), tlbOffset: total, stateOffset: total + TLB_BYTES, pageFlagsOffset, codeChunksOffset };
+    this.wasm = memory && { memory, tlbOffset: total, stateOffset: total + TLB_BYTES, pageFlagsOffset, codeChunksOffset, regionWritesOffset, foldRegionWrites: () => this.foldRegionWrites() };
+    this.regionWrites = memory ? { any: new Int32Array(memory.buffer, regionWritesOffset, 1), pages: new Uint8Array(memory.buffer, regionWritesOffset + 4, pages) } : undefined;
     this.bytes = memory ? new Uint8Array(memory.buffer, 0, total) : new Uint8Array(total);
     this.dwords = new Int32Array(this.bytes.buffer, 0, total >>> 2);
     this.pageFlags = memory ? new Uint8Array(memory.buffer, pageFlagsOffset, pages) : new Uint8Array(pages);
@@ -253,6 +256,7 @@ export class PhysicalMemory {
    * Every write to RAM but a machine's initial load goes through the flag checks of this class.
    */
   newWriteEpoch(): number {
+    this.foldRegionWrites();
     this.writtenIn ??= new Uint32Array(this.ramSize >>> PAGE_SHIFT);
     const flags = this.pageFlags, pages = this.ramSize >>> PAGE_SHIFT;
     for (let page = 0; page < pages; page++) flags[page] |= PAGE_UNWRITTEN;
@@ -266,6 +270,7 @@ export class PhysicalMemory {
    * perhaps with its old value —, or undefined when `epoch` was not begun by `newWriteEpoch`.
    */
   writtenSince(epoch: number): number[] | undefined {
+    this.foldRegionWrites();
     const written = this.writtenIn;
     if (!written || epoch < 1 || epoch > this.epoch) return undefined;
     if (epoch === this.epoch) return [...this.writtenNow].sort((a, b) => a - b);
@@ -275,19 +280,30 @@ export class PhysicalMemory {
   }
 
   /**
-   * The first write to RAM page `page` in this write epoch, from a compiled region's store (which
-   * then goes on): recorded as `noteWrite` records it. Leaving the region for it instead, at each
-   * page's first store after every epoch (the debugger's twin begins one per stretch), re-entered the
-   * loop mid-block often enough to compile regions for those entries: 3 more for compute.gasm, and
-   * up to a third more of its time.
+   * First writes of the write epoch that compiled regions recorded themselves (a byte per page,
+   * their PAGE_UNWRITTEN flag cleared) and went on, where leaving the region for each — at each
+   * page's first store after every epoch, and the debugger's twin begins one per stretch —
+   * re-entered the loop mid-block often enough to compile regions for those entries (3 more for
+   * compute.gasm). A call out to the host from the region cost 3–5 % of a native run instead.
    */
-  recordFirstWrite(page: number): void {
-    const f = this.pageFlags[page];
-    if (!(f & PAGE_UNWRITTEN) || this.writtenIn === undefined) return;
-    this.writtenIn[page] = this.epoch;
-    this.writtenNow.push(page);
-    this.pageFlags[page] = f & ~PAGE_UNWRITTEN;
-    if (f === PAGE_UNWRITTEN) this.onPageUnflagged(page);
+  private readonly regionWrites: { any: Int32Array; pages: Uint8Array } | undefined;
+
+  /** Takes the first writes regions recorded (before any look at the record, and when a region returns). */
+  foldRegionWrites(): void {
+    const rw = this.regionWrites;
+    if (!rw || rw.any[0] === 0) return;
+    rw.any[0] = 0;
+    const marks = rw.pages;
+    for (let page = 0; page < marks.length; page++) {
+      if (marks[page] === 0) continue;
+      marks[page] = 0;
+      if (this.writtenIn) {
+        this.writtenIn[page] = this.epoch;
+        this.writtenNow.push(page);
+      }
+      // Its last flag gone: cached entries write it fast again.
+      if (this.pageFlags[page] === 0) this.onPageUnflagged(page);
+    }
   }
 
   private noteWrite(p: number, size: number): void {

@@ -1,7 +1,6 @@
 /*
  * The little of the WebAssembly binary format the region back end needs: one module with one
- * function `(i32, i32) -> i32` over i32 locals, importing one memory and one host function
- * `written(page)` (function 0: `call 0`). Code is built as byte arrays
+ * function `(i32, i32) -> i32` over i32 locals, importing one memory. Code is built as byte arrays
  * (`Expr`), so expressions compose like the JS they replace; structured control flow goes through
  * named labels whose branch depths are counted here (WebAssembly branches by depth, not by name).
  */
@@ -11,7 +10,7 @@ export type Expr = number[];
 
 /** Opcodes used (WebAssembly core spec 1.0, section 5.4). */
 export const Op = {
-  unreachable: 0x00, call: 0x10, select: 0x1b, block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, brTable: 0x0e, return: 0x0f,
+  unreachable: 0x00, select: 0x1b, block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, brTable: 0x0e, return: 0x0f,
   localGet: 0x20, localSet: 0x21, localTee: 0x22,
   load: 0x28, load8u: 0x2d, load16u: 0x2f, store: 0x36, store8: 0x3a, store16: 0x3b,
   const: 0x41, eqz: 0x45, eq: 0x46, ne: 0x47, ltS: 0x48, ltU: 0x49, gtS: 0x4a, gtU: 0x4b, leS: 0x4c, leU: 0x4d, geS: 0x4e, geU: 0x4f,
@@ -92,13 +91,10 @@ export function moduleBytes(params: number, locals: number, body: number[]): Uin
   const fn = [...uleb(1), ...uleb(locals), I32, ...body, Op.end];
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    // Type 0: the region, (i32 × params) -> i32; type 1: the host's `written`, (i32) -> ().
-    ...section(1, [2, FUNC, ...uleb(params), ...new Array<number>(params).fill(I32), 1, I32, FUNC, 1, I32, 0]),
-    // env.mem (the memory) and env.written (function 0, of type 1).
-    ...section(2, [2, ...str('env'), ...str('mem'), 0x02, 0x00, 0x00, ...str('env'), ...str('written'), 0x00, 1]),
+    ...section(1, [1, FUNC, ...uleb(params), ...new Array<number>(params).fill(I32), 1, I32]),
+    ...section(2, [1, ...str('env'), ...str('mem'), 0x02, 0x00, 0x00]),
     ...section(3, [1, 0]),
-    // The region is function 1 (after the import).
-    ...section(7, [1, ...str('run'), 0x00, 1]),
+    ...section(7, [1, ...str('run'), 0x00, 0]),
     ...section(10, [1, ...uleb(fn.length), ...fn]),
   ]);
 }

@@ -292,26 +292,32 @@ class WasmGen {
    * (data next to code, compute.gasm's sieve) is done here when the page is writable, has no
    * page-wide write watch, and no byte it writes lies in a 64-byte chunk of decoded code or of a byte
    * watch (a data breakpoint's; PhysicalMemory's marks, read at every such store: code is only decoded
-   * and watches set between calls, so they are exact). Anything else
-   * leaves. Sets P; the site's page cache is not filled (the next store checks its chunk again).
+   * and watches set between calls, so they are exact); also a page's first write of a write epoch
+   * (recorded here: see PhysicalMemory.foldRegionWrites). Anything else leaves. Sets P; the site's
+   * page cache is not filled (the next store checks its chunk again).
    */
   storeNextToCode(size: number, fits: Expr | undefined, offset: Expr): void {
     const b = this.b, { pageFlagsOffset, codeChunksOffset } = this.layout;
     const writable = ne0(and(get(T), i32(this.user ? TLB_USER_WRITE : TLB_SUP_WRITE)));
     b.emit(set(P, or(and(get(T), i32(-4096)), offset)));
-    // The page's first write of the write epoch: the host records it and the store goes on (the flag
-    // is clear when this returns; the checks below read the flags again).
-    const flags = [...shrU(get(T), 12), Op.load8u, 0, ...uleb32(pageFlagsOffset)];
-    b.if(and(writable, ne0(and(flags, i32(PAGE_UNWRITTEN)))));
-    b.emit([...shrU(get(T), 12), Op.call, 0]);
-    b.end();
     // Code or byte watches on the page and nothing else (no page-wide watch, no write record).
-    const codeOnly = eqz(and([...shrU(get(T), 12), Op.load8u, 0, ...uleb32(pageFlagsOffset)], i32(0xff & ~(PAGE_HAS_CODE | PAGE_WATCHED_BYTES))));
+    const flags = [...shrU(get(T), 12), Op.load8u, 0, ...uleb32(pageFlagsOffset)];
+    const codeOnly = eqz(and(flags, i32(0xff & ~(PAGE_HAS_CODE | PAGE_WATCHED_BYTES))));
     const chunk = (at: Expr) => [...shrU(at, CHUNK_SHIFT), Op.load8u, 0, ...uleb32(codeChunksOffset)];
     const noCode = eqz(size === 1 ? chunk(get(P)) : or(chunk(get(P)), chunk(add(get(P), i32(size - 1)))));
     const ok = and(and(writable, codeOnly), noCode);
     b.if(eqz(fits ? and(ok, fits) : ok));
+    // The page's first write of the write epoch (and nothing else for the host): recorded here for
+    // PhysicalMemory.foldRegionWrites, its flag cleared, and the store goes on.
+    const firstWrite = and(and(writable, bin(Op.eq, and(flags, i32(0xff & ~(PAGE_HAS_CODE | PAGE_WATCHED_BYTES))), i32(PAGE_UNWRITTEN))), noCode);
+    b.if(fits ? and(firstWrite, fits) : firstWrite);
+    const page = shrU(get(T), 12), { regionWritesOffset } = this.layout;
+    b.emit([...page, ...and(flags, i32(0xff & ~PAGE_UNWRITTEN)), Op.store8, 0, ...uleb32(pageFlagsOffset)]);
+    b.emit([...page, ...i32(1), Op.store8, 0, ...uleb32(regionWritesOffset + 4)]);
+    b.emit([...i32(0), ...i32(1), Op.store, 2, ...uleb32(regionWritesOffset)]);
+    b.else();
     this.leave(select(eqz(get(T)), i32(EXIT_MISS), i32(EXIT_SLOW)));
+    b.end();
     b.end();
   }
 
@@ -625,8 +631,9 @@ export function compileWasmRegion(blocks: RegionBlock[], user: boolean, flat: nu
   const g = gen!;
   if (g.inlined === 0 || g.inlined * 2 < g.total) return undefined;
   const bytes = moduleBytes(2, SITES - 2 + 2 * g.sites, wrapBody(g, layout));
-  const fn = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: layout.memory, written: layout.written } }).exports.run as (c: number, budget: number) => number;
+  const fn = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: layout.memory } }).exports.run as (c: number, budget: number) => number;
   const st = new Int32Array(layout.memory.buffer, layout.stateOffset, STATE_WORDS);
+  const writesMarked = new Int32Array(layout.memory.buffer, layout.regionWritesOffset, 1);
   // A block whose record is partly in registers is entered from inside only (the CPU's record need not match them).
   const enterable = blocks.map((_, n) => copies[n] || (states[n] !== undefined && !lazy(states[n])));
   let js: RegionCode | undefined, moved = false, calls = 0, shortExits = 0;
@@ -645,6 +652,7 @@ export function compileWasmRegion(blocks: RegionBlock[], user: boolean, flat: nu
     cpu.icount += n;
     cpu.ccOp = st[STATE_FOP]; cpu.ccSize = st[STATE_FOP + 1]; cpu.ccA = st[STATE_FOP + 2]; cpu.ccB = st[STATE_FOP + 3]; cpu.ccRes = st[STATE_FOP + 4]; cpu.ccCin = st[STATE_FOP + 5];
     const kind = st[STATE_KIND];
+    if (writesMarked[0] !== 0) layout.foldRegionWrites();
     if (kind === EXIT_MISS) cpu.stats.regionMissExits++;
     else if (kind === EXIT_SLOW) {
       cpu.stats.regionSlowExits++;
