@@ -1491,6 +1491,7 @@ export class Cpu {
   }
   setState(s: CpuState): void {
     if (s.version !== CPU_STATE_VERSION) throw new Error(`CPU state version ${s.version} is not ${CPU_STATE_VERSION}`);
+    const cr0Before = this.cr0;
     this.regs.set(s.regs);
     this.eip = s.eip;
     this.flags = (s.eflags | EFLAGS_FIXED1) | 0;
@@ -1515,7 +1516,12 @@ export class Cpu {
     this.irqCheck = true;
     this.resumeIcount = -1;
     this.flushTlb();
-    this.flushCodeCache();
+    // Decoded and compiled code stays, as across a guest's own CR3 write (blocks are found by physical
+    // address, CPL 3 and code size; chains die with the TLB flush): the memory a restore changed was
+    // written through PhysicalMemory.load, which drops the code on it. A change of paging or
+    // protection drops it all, as setCr0 does. Keeping it makes a step back, the debugger's native
+    // twin taking a state and its worker's restarts run warm code instead of compiling it all again.
+    if ((cr0Before ^ this.cr0) & (CR0_PG | CR0_WP | CR0_PE)) this.flushCodeCache();
     this.breakBlock = false;
   }
 

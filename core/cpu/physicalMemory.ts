@@ -194,7 +194,14 @@ export class PhysicalMemory {
   load(p: number, data: Uint8Array): void {
     if (p < 0 || p + data.length > this.bytes.length) throw new RangeError(`load of ${data.length} bytes at 0x${p.toString(16)} is outside memory`);
     for (let page = p >>> PAGE_SHIFT; page <= (p + data.length - 1) >>> PAGE_SHIFT; page++) {
-      if (this.pageFlags[page] !== 0) this.noteWrite(Math.max(p, page << PAGE_SHIFT), 1);
+      const f = this.pageFlags[page];
+      if (f === 0) continue;
+      const lo = Math.max(p, page << PAGE_SHIFT), hi = Math.min(p + data.length, (page + 1) << PAGE_SHIFT);
+      // Recorded (write epoch) and seen by the page's watches as one write, at its first byte.
+      this.noteWrite(lo, 1);
+      // Decoded code anywhere in what is loaded is dropped — not only at its first byte (a restore,
+      // the debugger's twin taking the guest's pages, once ran stale code from the rest of the page).
+      if (f & PAGE_HAS_CODE && hi - lo > 1 && this.touches(lo + 1, hi, CHUNK_CODE)) this.onCodeWrite(lo + 1, hi - lo - 1);
     }
     this.bytes.set(data, p);
   }

@@ -686,6 +686,31 @@ describe('cpu: compiled regions', function () {
     const native = new Machine({}); native.loadImage(p.bytes); native.run();
     assert.equal(on.machine.console, native.console);
   });
+  it('memory loaded over decoded code (a restore, the debugger\'s twin taking the guest\'s pages) drops that code wherever in the page it lies', function () {
+    // `f` lies 0x800 into its page: a load of the whole page changes it (the loader's first byte
+    // alone was looked at before). The loop calls it 500 times; the new `f` returns 2.
+    const g = build([
+      'start:', 'xor ebx, ebx', 'mov ecx, 500',
+      '.l:', 'call f', 'add ebx, eax', 'dec ecx', 'jnz .l',
+      'mov eax, ebx', ...EXIT,
+      'align 4096', 'times 0x800 db 0x90', 'f:', 'mov eax, 1', 'ret',
+    ].join('\n'));
+    for (const jit of [true, false]) {
+      const m = boot(g.bytes, jit);
+      m.runSlice(1000);
+      assert.ok(m.cpu.icount >= 1000);
+      const page = g.label('f') & ~0xfff, copy = m.mem.bytes.slice(page, page + 4096);
+      copy[(g.label('f') & 0xfff) + 1] = 2;   // mov eax, 2
+      // Calls still to come (give or take the one under way) return 2 from now on.
+      const left = m.cpu.regs[1];
+      m.mem.load(page, copy);
+      m.run(1_000_000);
+      assert.equal(m.outcome, 'exit');
+      const sum = m.cpu.regs[5];
+      assert.ok(sum >= 500 + left - 1 && sum <= 500 + left, `jit ${jit}: the new code ran after the load (sum ${sum}, ${left} calls left at the load)`);
+    }
+  });
+
   describe('in WebAssembly (core/cpu/wasm)', function () {
     /** The primes below `limit`: their count and sum, and the CRC-32 (IEEE, as zlib) of the 0/1 sieve array. */
     function sieveFacts(limit: number): { count: number; sum: number; crc: number } {
