@@ -199,9 +199,10 @@ export class PhysicalMemory {
       const lo = Math.max(p, page << PAGE_SHIFT), hi = Math.min(p + data.length, (page + 1) << PAGE_SHIFT);
       // Recorded (write epoch) and seen by the page's watches as one write, at its first byte.
       this.noteWrite(lo, 1);
-      // Decoded code anywhere in what is loaded is dropped — not only at its first byte (a restore,
-      // the debugger's twin taking the guest's pages, once ran stale code from the rest of the page).
-      if (f & PAGE_HAS_CODE && hi - lo > 1 && this.touches(lo + 1, hi, CHUNK_CODE)) this.onCodeWrite(lo + 1, hi - lo - 1);
+      // Decoded code the load changes is dropped wherever it lies, not only at the first byte (a
+      // restore, the debugger's twin taking the guest's pages, once ran stale code from the rest of
+      // the page); code whose bytes stay is kept (data beside code changes in most restores).
+      if (f & PAGE_HAS_CODE) this.dropChangedCode(lo, hi, data.subarray(lo - p, hi - p));
     }
     this.bytes.set(data, p);
   }
@@ -327,6 +328,18 @@ export class PhysicalMemory {
       if (f & PAGE_HAS_CODE && this.touches(lo, hi, CHUNK_CODE)) this.onCodeWrite(lo, hi - lo);
       if ((f & PAGE_WATCHED) || (f & PAGE_WATCHED_BYTES && this.touches(lo, hi, CHUNK_WATCHED))) {
         for (const w of this.watches.get(page) ?? []) w.fn(p, size);
+      }
+    }
+  }
+
+  /** Drops decoded code in the chunks of [lo, hi) (one page) where `data` differs from memory. */
+  private dropChangedCode(lo: number, hi: number, data: Uint8Array): void {
+    const bytes = this.bytes;
+    for (let c = lo >>> CHUNK_SHIFT; c <= (hi - 1) >>> CHUNK_SHIFT; c++) {
+      if (!(this.codeChunks[c] & CHUNK_CODE)) continue;
+      const from = Math.max(lo, c << CHUNK_SHIFT), to = Math.min(hi, (c + 1) << CHUNK_SHIFT);
+      for (let a = from; a < to; a++) {
+        if (bytes[a] !== data[a - lo]) { this.onCodeWrite(from, to - from); break; }
       }
     }
   }

@@ -106,7 +106,11 @@ export class DebugRuntime {
     // After the guest's end nothing runs (a step back first: then the next run adds it).
     if (this.ctx.running || this.ctx.disposed || this.ctx.ended) return;
     const wanted = this.vm.mode !== 'native' && (this.ctx.options.checkEquivalence || this.events.has('divergence'));
-    if (wanted && !this.nativeTwin) this.nativeTwin = this.makeTwin();
+    if (wanted && !this.nativeTwin) {
+      const twin = this.nativeTwin = this.makeTwin();
+      // At a stop, in the host's idle time: the twin warms its code (nativeTwin.ts); not once a run began.
+      setImmediate(() => { if (this.nativeTwin === twin && !this.ctx.running && !this.ctx.disposed) twin.warmUp(); });
+    }
     else if (!wanted && this.nativeTwin) {
       this.nativeTwin.dispose();
       this.nativeTwin = undefined;
