@@ -94,8 +94,20 @@ export class RunContext {
   /** Linear address of the next instruction. */
   get pc(): number { return (this.cpu.eip + this.cpu.segBase[CS]) >>> 0; }
 
-  /** Asks the run to stop at its next turn; wakes whatever waits for that (`whenPauseRequested`). */
-  requestPause(): void {
+  /**
+   * The pause asked for is the debugger's own, not the user's (`requestPause(true)`): the run stops
+   * at its next turn as for a pause, and goes on from there without a stop (see `onOwnPause`).
+   */
+  ownPause = false;
+  /** Called instead of reporting a stop when the run stopped for the debugger's own pause. */
+  onOwnPause: () => void = () => {};
+
+  /**
+   * Asks the run to stop at its next turn; wakes whatever waits for that (`whenPauseRequested`).
+   * `own`: the debugger's own pause (a user's pause asked for too is reported as one).
+   */
+  requestPause(own = false): void {
+    this.ownPause = own && (!this.pauseRequested || this.ownPause);
     this.pauseRequested = true;
     const waiters = this.pauseWaiters;
     this.pauseWaiters = [];
@@ -105,6 +117,7 @@ export class RunContext {
   /** A run starts: no pause asked for; the waits of earlier runs (settled races) are forgotten. */
   clearPause(): void {
     this.pauseRequested = false;
+    this.ownPause = false;
     this.pauseWaiters = [];
   }
 

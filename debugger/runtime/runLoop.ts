@@ -131,6 +131,12 @@ export class RunLoop {
     if (stop?.reason === 'divergence' && cpu.icount < startedAt) stop = { ...stop, description: `${stop.description} (went back: the guest had diverged before instruction ${startedAt}, where this run started)` };
     if (stop && !ctx.ended) {
       travel.atStop();
+      // The debugger's own pause (a filter ticked while running): the run goes on, nothing stopped.
+      if (stop.reason === 'pause' && ctx.ownPause && !ctx.disposed) {
+        ctx.ownPause = false;
+        ctx.onOwnPause();
+        return;
+      }
       ctx.host.stopped(stop);
     }
   }

@@ -105,7 +105,7 @@ export class DebugRuntime {
   private updateTwin(): void {
     // After the guest's end nothing runs (a step back first: then the next run adds it).
     if (this.ctx.running || this.ctx.disposed || this.ctx.ended) return;
-    const wanted = this.vm.mode !== 'native' && (this.ctx.options.checkEquivalence || this.events.has('divergence'));
+    const wanted = this.twinWanted();
     if (wanted && !this.nativeTwin) {
       const twin = this.nativeTwin = this.makeTwin();
       // At a stop, in the host's idle time: the twin warms its code (nativeTwin.ts); not once a run began.
@@ -180,6 +180,18 @@ export class DebugRuntime {
   setExceptionFilters(filters: Array<{ id: ExceptionFilterId; condition?: string }>): void {
     this.events.set(filters);
     if (this.cpu.icount === 0) this.updateTwin();
+    // "Divergence from native" ticked or unticked while the guest runs: the run stops at its next
+    // turn (a few ms), the twin is added (it catches up from the first checkpoint) or dropped, and
+    // the run goes on — the filter applies now, not at the next continue.
+    else if (this.ctx.running && this.twinWanted() !== (this.nativeTwin !== undefined)) {
+      this.ctx.onOwnPause = () => setImmediate(() => { if (!this.ctx.disposed && !this.ctx.running) this.continue(); });
+      this.ctx.requestPause(true);
+    }
+  }
+
+  /** Whether the native twin should be there (see updateTwin). */
+  private twinWanted(): boolean {
+    return this.vm.mode !== 'native' && (this.ctx.options.checkEquivalence || this.events.has('divergence'));
   }
 
   /** Lines of `file` from `line` to `endLine` (0-based, inclusive) where a breakpoint can stop. */

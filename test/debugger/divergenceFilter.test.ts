@@ -86,6 +86,32 @@ describe('debugger: "Divergence from native" without checkEquivalence', function
     } finally { fs.rmSync(dir, { recursive: true, force: true }); }
   });
 
+  it('ticked while the guest runs: the run goes on with the twin (no stop in between) and stops at the divergence', async () => {
+    // 6000 rounds: the guest still runs when the filter is ticked, the divergence in its last round.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'popek-twins-'));
+    const program = path.join(dir, 'twins.gasm');
+    fs.writeFileSync(program, fs.readFileSync(TWINS, 'utf8').replace(/^ROUNDS\s+equ\s+3\b/m, 'ROUNDS      equ 6000'));
+    const dc = await startClient();
+    try {
+      await launchToStop(dc, { program, mode: 'trap-and-emulate', stopOnEntry: true }, {});
+      const stops: DebugProtocol.StoppedEvent[] = [];
+      dc.on('stopped', (e: DebugProtocol.StoppedEvent) => stops.push(e));
+      const first = dc.waitForEvent('stopped', 60_000) as Promise<DebugProtocol.StoppedEvent>;
+      await dc.continueRequest({ threadId: 1 });
+      await new Promise((r) => setTimeout(r, 30));
+      assert.equal(stops.length, 0, 'still running when the filter is ticked');
+      await dc.setExceptionBreakpointsRequest({ filters: ['divergence'] });
+      const stop = await first;
+      assert.equal(stop.body.reason, 'divergence', JSON.stringify(stop.body));
+      assert.equal(stop.body.description, reference.description);
+      assert.equal((await topFrame(dc)).line, reference.line);
+      assert.deepEqual(stops.map((e) => e.body.reason), ['divergence']);
+    } finally {
+      await dc.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('ticked after some steps: the same', async () => {
     assert.deepEqual(await divergence({}, {}, async (dc) => {
       for (let i = 0; i < 5; i++) await resumeToStop(dc, dc.stepInRequest({ threadId: 1, granularity: 'instruction' }));
