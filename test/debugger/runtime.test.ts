@@ -100,6 +100,23 @@ describe('debugger: expressions, hit conditions, checkpoints', () => {
     assert.deepEqual(store.positions(), [0]);
   });
 
+  it('a checkpoint unpacks to the memory it was taken of, byte for byte: a lone byte in a span that is zero but for it, the last page, zero spans', () => {
+    const vm = createVm({ mode: 'native', memoryMiB: 4 });
+    vm.load(new Uint8Array([0xeb, 0xfe]), 0x100000); // jmp $
+    vm.cpu.mem.write8(0x2ffff3, 0x5a);
+    vm.cpu.mem.write8(0x3fffff, 0xa5);
+    const store = new CheckpointStore();
+    store.add(0, vm.snapshot(true));
+    vm.cpu.mem.write8(0x2ffff3, 0);
+    vm.cpu.mem.write8(0x250000, 7);
+    store.add(1, vm.snapshot(true));
+    const [a, b] = [store.latestAtOrBefore(0)!.snap.machine.memory, store.latestAtOrBefore(1)!.snap.machine.memory];
+    assert.equal(a[0x2ffff3], 0x5a);
+    assert.equal(a[0x3fffff], 0xa5);
+    assert.equal(a[0x250000], 0);
+    assert.ok(Buffer.from(b).equals(Buffer.from(vm.cpu.mem.bytes)), 'the second checkpoint is the memory now');
+  });
+
   it('checkpoints of the live RAM (no copy of all memory) keep the bytes as they were then', () => {
     const vm = createVm({ mode: 'native', memoryMiB: 4 });
     vm.load(new Uint8Array([0x40, 0xa3, 0x00, 0x20, 0x00, 0x00, 0xeb, 0xf8]), 0x100000); // inc eax; mov [0x2000], eax; jmp -8
