@@ -41,7 +41,7 @@ const EXIT_DONE = 0, EXIT_SLOW = 1, EXIT_MISS = 2;
 
 /** Locals: parameters (case, budget), registers, then the rest. */
 const P_CASE = 0, P_BUDGET = 1, R0 = 2, IC = 10, LL = 11, FOP = 12, FSZ = 13, FA = 14, FB = 15, FR = 16, FC = 17,
-  LA = 18, T = 19, P = 20, V = 21, W = 22, XE = 23, KIND = 24, SITES = 25;
+  LA = 18, T = 19, P = 20, V = 21, W = 22, XE = 23, KIND = 24, FL = 25, SITES = 26;
 /** Access sites with a page cache of their own (two locals each); the others read the TLB. */
 const MAX_SITE_CACHES = 32;
 
@@ -300,24 +300,22 @@ class WasmGen {
     const b = this.b, { pageFlagsOffset, codeChunksOffset } = this.layout;
     const writable = ne0(and(get(T), i32(this.user ? TLB_USER_WRITE : TLB_SUP_WRITE)));
     b.emit(set(P, or(and(get(T), i32(-4096)), offset)));
-    // Code or byte watches on the page and nothing else (no page-wide watch, no write record).
-    const flags = [...shrU(get(T), 12), Op.load8u, 0, ...uleb32(pageFlagsOffset)];
-    const codeOnly = eqz(and(flags, i32(0xff & ~(PAGE_HAS_CODE | PAGE_WATCHED_BYTES))));
+    // FL: the page's flags but code and byte watches — none (the store is done here), or only its
+    // first write of the write epoch (recorded here, then done); anything else leaves.
+    const page = shrU(get(T), 12), flags = [...page, Op.load8u, 0, ...uleb32(pageFlagsOffset)];
+    b.emit(set(FL, and(flags, i32(0xff & ~(PAGE_HAS_CODE | PAGE_WATCHED_BYTES)))));
     const chunk = (at: Expr) => [...shrU(at, CHUNK_SHIFT), Op.load8u, 0, ...uleb32(codeChunksOffset)];
     const noCode = eqz(size === 1 ? chunk(get(P)) : or(chunk(get(P)), chunk(add(get(P), i32(size - 1)))));
-    const ok = and(and(writable, codeOnly), noCode);
+    const ok = and(and(writable, eqz(and(get(FL), i32(~PAGE_UNWRITTEN)))), noCode);
     b.if(eqz(fits ? and(ok, fits) : ok));
-    // The page's first write of the write epoch (and nothing else for the host): recorded here for
-    // PhysicalMemory.foldRegionWrites, its flag cleared, and the store goes on.
-    const firstWrite = and(and(writable, bin(Op.eq, and(flags, i32(0xff & ~(PAGE_HAS_CODE | PAGE_WATCHED_BYTES))), i32(PAGE_UNWRITTEN))), noCode);
-    b.if(fits ? and(firstWrite, fits) : firstWrite);
-    const page = shrU(get(T), 12), { regionWritesOffset } = this.layout;
+    this.leave(select(eqz(get(T)), i32(EXIT_MISS), i32(EXIT_SLOW)));
+    b.end();
+    // The first write: its flag cleared, the page marked for PhysicalMemory.foldRegionWrites.
+    const { regionWritesOffset } = this.layout;
+    b.if(get(FL));
     b.emit([...page, ...and(flags, i32(0xff & ~PAGE_UNWRITTEN)), Op.store8, 0, ...uleb32(pageFlagsOffset)]);
     b.emit([...page, ...i32(1), Op.store8, 0, ...uleb32(regionWritesOffset + 4)]);
     b.emit([...i32(0), ...i32(1), Op.store, 2, ...uleb32(regionWritesOffset)]);
-    b.else();
-    this.leave(select(eqz(get(T)), i32(EXIT_MISS), i32(EXIT_SLOW)));
-    b.end();
     b.end();
   }
 
