@@ -141,9 +141,9 @@ export interface TwinDifferences {
 
 /** Bytes per compared chunk of guest RAM where the two sides differ. */
 export const CHUNK = 256;
-/** Guest RAM is compared in spans of this size first (one memcmp each); only differing spans by chunk. */
-const SPAN = 65536;
-const PAGE = 4096;
+/** Guest RAM is compared in spans of this size first (one memcmp each); only differing spans closer. */
+export const SPAN = 65536;
+export const PAGE = 4096;
 
 /**
  * Chunks of guest RAM a technique keeps its own state in — the paravirtual shared-info page, which
@@ -199,7 +199,8 @@ export function twinDifferences(vm: Vm, twin: Vm | TwinSide, ignored: ReadonlySe
   return { icount: vm.cpu.icount, vm: observable(vm), twin: side.observed, chunks };
 }
 
-const view = (m: Uint8Array, at: number, len: number) => Buffer.from(m.buffer, m.byteOffset + at, len);
+/** `len` bytes of `m` at `at`, as a Buffer (its `equals` is one memcmp). */
+export const view = (m: Uint8Array, at: number, len: number) => Buffer.from(m.buffer, m.byteOffset + at, len);
 
 /**
  * What the stretch from `before` to `after` made differ anew: -1 for the registers, else the RAM

@@ -57,12 +57,13 @@ export class DebugRuntime {
     this.program = loadProgram(options.program, options.loadAddress);
     // Relative disk paths are relative to the program's folder (where a kernel and its fs.img sit).
     // Read once: a twin added later starts from the disks the guest started from (each VM writes its own copy).
+    const beside = (f: string) => readImageFile(path.resolve(path.dirname(options.program), f));
     const diskFiles = (options.disks ?? []).map((f) => {
-      try { return readImageFile(path.resolve(path.dirname(options.program), f)); } catch (e) { throw new LoadError(`cannot read disk image ${f}: ${(e as Error).message}`); }
+      try { return beside(f); } catch (e) { throw new LoadError(`cannot read disk image ${f}: ${(e as Error).message}`); }
     });
     const disks = () => diskFiles.map((bytes) => ({ bytes: bytes.slice() }));
     // The command line and modules QEMU's -append / -initrd would give (modules beside the program, as disks).
-    const boot = multibootBoot(options.program, options.append, options.initrd, (f) => readImageFile(path.resolve(path.dirname(options.program), f)));
+    const boot = multibootBoot(options.program, options.append, options.initrd, beside);
     const load = (vm: Vm) => vm.load({ bytes: this.program.bytes, origin: this.program.origin, entry: this.program.entry, via: 'assembler', diagnostics: [] });
     this.vm = createVm({ mode: options.mode, cost: options.cost, memoryMiB: options.memoryMiB, maxInstructions: options.maxInstructions, disks: disks(), boot });
     this.vm.events.locate = (lin) => {

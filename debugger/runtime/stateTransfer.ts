@@ -60,9 +60,7 @@
 import { CS } from '../../core/cpu/constants';
 import { x87 } from '../../core/cpu/fpu/execute';
 import type { Vm } from '../../core/vmm';
-import { guestIf, linearEip, type TwinDifferences } from './equivalence';
-
-const view = (m: Uint8Array, at: number, len: number) => Buffer.from(m.buffer, m.byteOffset + at, len);
+import { guestIf, linearEip, PAGE, SPAN, view, type TwinDifferences } from './equivalence';
 
 /**
  * The RAM pages (first addresses, ascending) either side wrote since `mark` (the write epochs begun
@@ -111,9 +109,6 @@ function pagesToLook(vm: Vm, twin: Vm, mark: StretchMark, n: number): number[] {
 const USER_FLAGS = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x40000 | 0x200000;
 /** RF: the debugger's own resume flag (each side has its own). */
 const RF = 0x10000;
-const PAGE = 4096;
-/** Guest RAM is compared in spans of this size first (one memcmp each); only differing spans by page. */
-const SPAN = 65536;
 
 /** Where a stretch starts, as `StretchWatch.acted` and `adoptGuestState` need it. */
 export interface StretchMark {

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { GUESTS, modes, popekGuest, qemuGuest, qemuStatus } from './support';
+import { assertAsQemu, GUESTS, modes, popekGuest, qemuGuest } from './support';
 
 /** Deterministic image contents (every sector different). */
 function image(sectors: number, seed: number): Uint8Array {
@@ -40,8 +40,7 @@ describe('devices: ATA disks (PIO)', function () {
       const q = await qemu();
       const disks = [{ bytes: image(64, 7) }, { bytes: image(32, 13) }];
       const r = popekGuest('ide', mode, { disks });
-      assert.equal(r.console, q.console, r.error);
-      assert.equal(qemuStatus(r), q.exitStatus);
+      assertAsQemu(r, q);
       assert.deepEqual(disks[1].bytes, new Uint8Array(fs.readFileSync(slaveQemu)));
     });
   }
@@ -72,8 +71,7 @@ describe('devices: an ATA channel without drives reads as in QEMU', function () 
       const q = await qemuGuest('ideEmpty');
       assert.match(q.console, /^status 00$/m, 'QEMU: no drive, not busy');
       const r = popekGuest('ideEmpty', mode);
-      assert.equal(r.console, q.console, r.error);
-      assert.equal(qemuStatus(r), q.exitStatus);
+      assertAsQemu(r, q);
     });
   }
 });
@@ -94,8 +92,7 @@ describe('devices: the secondary channel\'s empty CD-ROM, as in QEMU', function 
     it(mode, async () => {
       const q = await qemuGuest('atapi');
       const r = popekGuest('atapi', mode);
-      assert.equal(r.console, q.console, r.error);
-      assert.equal(qemuStatus(r), q.exitStatus);
+      assertAsQemu(r, q);
     });
   }
 });

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { multibootBoot } from '../../core/machine/multibootBoot';
 import { collectOutput, launchToStop, startClient } from '../debugger/support';
-import { GUESTS, modes, popekGuest, qemuGuest, qemuStatus } from './support';
+import { assertAsQemu, GUESTS, modes, popekGuest, qemuGuest } from './support';
 
 const CLI = [path.resolve(__dirname, '../../dist/cli.js'), path.resolve(__dirname, '../../../dist/cli.js')].find((f) => fs.existsSync(f));
 
@@ -40,8 +40,7 @@ describe('devices: Multiboot command line and modules as QEMU hands them over', 
       const q = await qemu();
       const boot = multibootBoot('kernel.bin', 'hello world', initrd, (f) => new Uint8Array(fs.readFileSync(f)));
       const r = popekGuest('multiboot', mode, { boot });
-      assert.equal(r.console, q.console, r.error);
-      assert.equal(qemuStatus(r), q.exitStatus);
+      assertAsQemu(r, q);
     });
   }
 

@@ -2,7 +2,7 @@
 // bus scan, every present function's 256 bytes, BAR sizing, what writes stick, the corner cases of
 // the two ports, and PIIX3's reset control register (test/devices/guests/pci.gasm) — in every technique.
 import * as assert from 'node:assert/strict';
-import { modes, popekGuest, qemuGuest, qemuStatus } from './support';
+import { assertAsQemu, modes, popekGuest, qemuGuest } from './support';
 
 describe('devices: PCI configuration space as in QEMU', function () {
   this.timeout(60_000);
@@ -20,8 +20,7 @@ describe('devices: PCI configuration space as in QEMU', function () {
     it(`${mode}: pci.gasm as in QEMU`, async () => {
       const q = await qemu();
       const r = popekGuest('pci', mode);
-      assert.equal(r.console, q.console, r.error);
-      assert.equal(qemuStatus(r), q.exitStatus);
+      assertAsQemu(r, q);
       assert.match(r.error ?? '', /0xCF9/);
     });
   }

@@ -1,5 +1,6 @@
 /* Device test guests (test/devices/guests/*.gasm): assembled by NASM for QEMU and by Popek's own
  * assembler for Popek, booted in both; what the user sees (console, exit status) must agree. */
+import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -53,6 +54,12 @@ export function nasmGuestProgram(name: string, defines: Record<string, string | 
 /** QEMU's exit status for a Popek run (isa-debug-exit: (v << 1) | 1; a triple fault or a power-off: 0, with -no-reboot). */
 export function qemuStatus(r: RunReport): number {
   return r.outcome === 'exit' ? r.exitCode : r.outcome === 'triple-fault' || r.outcome === 'shutdown' ? 0 : -1;
+}
+
+/** A Popek run printed QEMU's console and ended with QEMU's exit status. */
+export function assertAsQemu(r: RunReport, q: Pick<QemuResult, 'console' | 'exitStatus'>): void {
+  assert.equal(r.console, q.console, r.error);
+  assert.equal(qemuStatus(r), q.exitStatus);
 }
 
 /** Runs a guest in Popek under `mode` to its end. */

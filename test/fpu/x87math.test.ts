@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { assembleWithNasm, runImageInQemu } from '../support/qemu';
-import { GUESTS, QEMU_ICOUNT, modes, popekGuest, qemuStatus } from '../devices/support';
+import { assertAsQemu, GUESTS, modes, popekGuest, QEMU_ICOUNT } from '../devices/support';
 import { REPO_ROOT } from '../support/repoRoot';
 import { op } from './x87Cases';
 import { hostOnly } from './x87Run';
@@ -31,8 +31,7 @@ describe('x87 FPU: x87math.gasm in every technique as in QEMU', function () {
     it(`${mode}: the same console and exit status`, async () => {
       const q = await qemuExpected();
       const r = popekGuest('x87math', mode, {}, undefined, { bytes: new Uint8Array(image), origin: 0x100000, entry: 0x100000, via: 'binary', diagnostics: [] });
-      assert.equal(r.console, q.console, r.error);
-      assert.equal(qemuStatus(r), q.exitStatus);
+      assertAsQemu(r, q);
     });
   }
 });
